@@ -1,0 +1,154 @@
+# drover - one non-recursive Makefile. `make help` lists the targets.
+# V=1 shows commands. BUILD=dir changes the output folder (the ASan build uses build/asan).
+
+BUILD   ?= build
+CC      ?= cc
+SHARED  ?= ../shared
+V       ?= 0
+Q        = $(if $(filter 1,$(V)),,@)
+
+# Debian packages the build and tests need (checked by `make deps`).
+DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
+           libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps
+PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+           -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
+           -D_GNU_SOURCE -I. $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS       = $(PKG_LIBS) -lpthread -lm
+
+# ---- sources -----------------------------------------------------------------
+COMMON_SRC = $(wildcard common/*.c)
+# The pure control-plane core: the scheduler library links only this and common.
+CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/broker/*.c \
+                        controlplane/scheduler/*.c controlplane/plan/*.c)
+SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
+                        controlplane/leader/*.c controlplane/*.c))
+AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
+CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT_SRC   = $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBCOMMON = $(BUILD)/lib/libdrover-common.a
+LIBCORE   = $(BUILD)/lib/libdrover-core.a
+LIBSERVER = $(BUILD)/lib/libdrover-server.a
+LIBAGENT  = $(BUILD)/lib/libdrover-agent.a
+LIBCLI    = $(BUILD)/lib/libdrover-cli.a
+BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
+UNIT_BIN  = $(BUILD)/tests/unit-tests
+
+.PHONY: all help deps test unit unit-asan integration conformance dev bench vmtest fuzz deb rpm clean format
+
+all: $(BINS)
+
+help:
+	@echo "make            build build/bin/{drover,drover-server,drover-agent}"
+	@echo "make dev        install deps, build, start a one-host cluster, run examples/hello.hcl"
+	@echo "make test       install deps, build, run unit (plain + ASan/UBSan) and integration tests"
+	@echo "make bench      run every benchmark under bench/ and append to bench/RESULTS.md"
+	@echo "make vmtest     cgroup v2 tests inside a qemu VM (tests/vm)"
+	@echo "make fuzz       bounded libFuzzer runs (tests/fuzz)"
+	@echo "make deb|rpm    packages (packaging/)"
+	@echo "make clean      remove build/"
+
+# ---- dependencies: installed from Debian when missing ------------------------
+DEPS_STAMP = $(BUILD)/.deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	$(Q)scripts/deps.sh $(DEB_PKGS)
+	$(Q)mkdir -p $(BUILD) && touch $@
+
+# ---- compile -----------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+$(LIBCORE):   $(call obj,$(CORE_SRC))
+$(LIBSERVER): $(call obj,$(SERVER_SRC))
+$(LIBAGENT):  $(call obj,$(AGENT_SRC))
+$(LIBCLI):    $(call obj,$(CLI_SRC))
+
+$(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/drover-agent: $(call obj,nodeagent/main.c) $(LIBAGENT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests -------------------------------------------------------------------
+# Unit tests run from the repo root so that they find $(SHARED)/conformance.
+unit: $(UNIT_BIN)
+	$(Q)DROVER_SHARED=$(SHARED) $(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
+
+unit-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" \
+	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    build/asan/tests/unit-tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DROVER_SHARED=$(SHARED) \
+	    build/asan/tests/unit-tests --jobs 2 $(UNIT_ARGS)
+
+integration: all
+	$(Q)tests/integration/run.sh $(BUILD)/bin
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory unit-asan
+	$(Q)$(MAKE) --no-print-directory integration
+	@echo "make test: all tiers passed"
+
+# ---- running -----------------------------------------------------------------
+dev: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/dev.sh $(BUILD)/bin
+
+bench: all
+	$(Q)set -e; for b in bench/*.sh; do [ -x "$$b" ] && "$$b" $(BUILD)/bin; done; true
+
+bench-%: all
+	$(Q)bench/$*.sh $(BUILD)/bin
+
+vmtest: all
+	$(Q)tests/vm/run.sh $(BUILD)/bin
+
+fuzz: deps
+	$(Q)tests/fuzz/run.sh
+
+deb: all
+	$(Q)packaging/deb/build.sh $(BUILD)
+
+rpm: all
+	$(Q)packaging/rpm/build.sh $(BUILD)
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

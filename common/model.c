@@ -1,0 +1,781 @@
+/* model.c - lifecycle, copies, defaults and validation of the data model. */
+#include "common/model.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/macros.h"
+
+/* ---- strmap ---------------------------------------------------------------- */
+
+const char *strmap_get(const struct strmap *m, const char *key) {
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->items[i].key, key) == 0)
+                        return m->items[i].value;
+        return NULL;
+}
+
+int strmap_set(struct strmap *m, const char *key, const char *value) {
+        char *v = strdup(value ? value : "");
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->items[i].key, key) == 0) {
+                        free(m->items[i].value);
+                        m->items[i].value = v;
+                        return 0;
+                }
+        struct kv *items = realloc(m->items, (m->n + 1) * sizeof(*items));
+        char *k = strdup(key);
+        if (!items || !k) {
+                if (items)
+                        m->items = items;
+                free(k);
+                free(v);
+                return -ENOMEM;
+        }
+        m->items = items;
+        m->items[m->n].key = k;
+        m->items[m->n].value = v;
+        m->n++;
+        return 0;
+}
+
+void strmap_clear(struct strmap *m) {
+        for (size_t i = 0; i < m->n; i++) {
+                free(m->items[i].key);
+                free(m->items[i].value);
+        }
+        free(m->items);
+        m->items = NULL;
+        m->n = 0;
+}
+
+int strmap_copy(struct strmap *dst, const struct strmap *src) {
+        memset(dst, 0, sizeof(*dst));
+        for (size_t i = 0; i < src->n; i++) {
+                int r = strmap_set(dst, src->items[i].key, src->items[i].value);
+                if (r < 0) {
+                        strmap_clear(dst);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* ---- enums ----------------------------------------------------------------- */
+
+static int parse_enum(const char *const names[], int n, const char *s, int *ret) {
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < n; i++)
+                if (strcmp(names[i], s) == 0) {
+                        *ret = i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+#define ENUM_STRINGS(fn_str, fn_parse, type, max, ...)                                                                 \
+        static const char *const fn_str##_names[max] = {__VA_ARGS__};                                                  \
+        const char *fn_str(type v) {                                                                                   \
+                return (unsigned)v < (unsigned)(max) ? fn_str##_names[v] : "unknown";                                 \
+        }                                                                                                              \
+        int fn_parse(const char *s, type *ret) {                                                                       \
+                int v;                                                                                                 \
+                int r = parse_enum(fn_str##_names, (int)(max), s, &v);                                                 \
+                if (r == 0)                                                                                            \
+                        *ret = (type)v;                                                                                \
+                return r;                                                                                              \
+        }
+
+ENUM_STRINGS(job_type_str, job_type_parse, enum job_type, JOB_TYPE_MAX, "service", "batch", "system", "sysbatch")
+ENUM_STRINGS(node_status_str, node_status_parse, enum node_status, NODE_STATUS_MAX, "initializing", "ready", "down",
+             "disconnected")
+ENUM_STRINGS(alloc_desired_str, alloc_desired_parse, enum alloc_desired, ALLOC_DESIRED_MAX, "run", "stop", "evict")
+ENUM_STRINGS(alloc_client_str, alloc_client_parse, enum alloc_client, ALLOC_CLIENT_MAX, "pending", "running",
+             "complete", "failed", "lost", "unknown")
+ENUM_STRINGS(eval_status_str, eval_status_parse, enum eval_status, EVAL_STATUS_MAX, "blocked", "pending", "complete",
+             "failed", "canceled")
+ENUM_STRINGS(task_state_str, task_state_parse, enum task_state_kind, TASK_STATE_MAX, "pending", "running", "dead")
+
+const char *job_status_str(enum job_status s) {
+        static const char *const names[] = {"pending", "running", "dead"};
+        return (unsigned)s < JOB_STATUS_MAX ? names[s] : "unknown";
+}
+
+bool alloc_client_terminal(enum alloc_client s) {
+        return s == ALLOC_CLIENT_COMPLETE || s == ALLOC_CLIENT_FAILED || s == ALLOC_CLIENT_LOST;
+}
+
+/* ---- job: free / copy ------------------------------------------------------ */
+
+static void constraints_free(struct constraint *c, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(c[i].ltarget);
+                free(c[i].rtarget);
+                free(c[i].operand);
+        }
+        free(c);
+}
+
+static void affinities_free(struct affinity *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(a[i].ltarget);
+                free(a[i].rtarget);
+                free(a[i].operand);
+        }
+        free(a);
+}
+
+static void spreads_free(struct spread *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(s[i].attribute);
+                for (size_t t = 0; t < s[i].n_targets; t++)
+                        free(s[i].targets[t].value);
+                free(s[i].targets);
+        }
+        free(s);
+}
+
+static void ports_free(struct port *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].label);
+                free(p[i].host_network);
+        }
+        free(p);
+}
+
+static void networks_free(struct network *nw, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(nw[i].mode);
+                ports_free(nw[i].reserved_ports, nw[i].n_reserved);
+                ports_free(nw[i].dynamic_ports, nw[i].n_dynamic);
+                if (nw[i].extra)
+                        json_decref(nw[i].extra);
+        }
+        free(nw);
+}
+
+static void task_free_fields(struct task *t) {
+        free(t->name);
+        free(t->driver);
+        free(t->user);
+        if (t->config)
+                json_decref(t->config);
+        strmap_clear(&t->env);
+        strmap_clear(&t->meta);
+        networks_free(t->resources.networks, t->resources.n_networks);
+        if (t->resources.devices)
+                json_decref(t->resources.devices);
+        constraints_free(t->constraints, t->n_constraints);
+        affinities_free(t->affinities, t->n_affinities);
+        free(t->restart.mode);
+        free(t->kill_signal);
+        if (t->extra)
+                json_decref(t->extra);
+}
+
+static void group_free_fields(struct task_group *g) {
+        free(g->name);
+        constraints_free(g->constraints, g->n_constraints);
+        affinities_free(g->affinities, g->n_affinities);
+        spreads_free(g->spreads, g->n_spreads);
+        for (size_t i = 0; i < g->n_tasks; i++)
+                task_free_fields(&g->tasks[i]);
+        free(g->tasks);
+        free(g->restart.mode);
+        networks_free(g->networks, g->n_networks);
+        strmap_clear(&g->meta);
+        if (g->extra)
+                json_decref(g->extra);
+}
+
+struct job *job_new(void) {
+        struct job *j = calloc(1, sizeof(*j));
+        if (j)
+                j->refcount = 1;
+        return j;
+}
+
+struct job *job_ref(struct job *j) {
+        if (j)
+                __atomic_add_fetch(&j->refcount, 1, __ATOMIC_RELAXED);
+        return j;
+}
+
+struct job *job_unref(struct job *j) {
+        if (!j || __atomic_sub_fetch(&j->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        free(j->id);
+        free(j->name);
+        free(j->region);
+        free(j->namespace);
+        for (size_t i = 0; i < j->n_datacenters; i++)
+                free(j->datacenters[i]);
+        free(j->datacenters);
+        free(j->node_pool);
+        constraints_free(j->constraints, j->n_constraints);
+        affinities_free(j->affinities, j->n_affinities);
+        spreads_free(j->spreads, j->n_spreads);
+        for (size_t i = 0; i < j->n_groups; i++)
+                group_free_fields(&j->groups[i]);
+        free(j->groups);
+        strmap_clear(&j->meta);
+        if (j->extra)
+                json_decref(j->extra);
+        free(j);
+        return NULL;
+}
+
+struct job *job_copy(const struct job *j) {
+        /* Jobs are copied rarely (register, stop): a round trip through the
+         * codec keeps one definition of every field. */
+        _cleanup_json_ json_t *o = job_to_json(j);
+        struct job *c = NULL;
+        if (!o || job_from_json(o, &c, NULL) < 0)
+                return NULL;
+        return c;
+}
+
+const struct task_group *job_group(const struct job *j, const char *name) {
+        for (size_t i = 0; i < j->n_groups; i++)
+                if (strcmp(j->groups[i].name, name) == 0)
+                        return &j->groups[i];
+        return NULL;
+}
+
+/* ---- defaults (Nomad's Canonicalize) ---------------------------------------- */
+
+static void set_default_str(char **field, const char *def) {
+        if (!*field || !**field) {
+                free(*field);
+                *field = strdup(def);
+        }
+}
+
+static void restart_defaults(struct restart_policy *rp, enum job_type type) {
+        if (rp->set)
+                return;
+        rp->set = true;
+        if (type == JOB_BATCH || type == JOB_SYSBATCH) {
+                rp->attempts = 3;
+                rp->interval_ns = 24LL * 3600 * 1000000000LL;
+        } else {
+                rp->attempts = 2;
+                rp->interval_ns = 30LL * 60 * 1000000000LL;
+        }
+        rp->delay_ns = 15LL * 1000000000LL;
+        free(rp->mode);
+        rp->mode = strdup("fail");
+}
+
+void job_canonicalize(struct job *j) {
+        if (!j->name && j->id)
+                j->name = strdup(j->id);
+        set_default_str(&j->region, "global");
+        set_default_str(&j->namespace, "default");
+        set_default_str(&j->node_pool, "default");
+        if (j->priority == 0)
+                j->priority = 50;
+        if (j->n_datacenters == 0) {
+                j->datacenters = calloc(1, sizeof(char *));
+                if (j->datacenters) {
+                        j->datacenters[0] = strdup("*");
+                        j->n_datacenters = 1;
+                }
+        }
+        for (size_t g = 0; g < j->n_groups; g++) {
+                struct task_group *tg = &j->groups[g];
+                if (tg->count < 0)
+                        continue; /* validation reports it */
+                restart_defaults(&tg->restart, j->type);
+                if (tg->ephemeral_disk_mb == 0)
+                        tg->ephemeral_disk_mb = 300;
+                for (size_t t = 0; t < tg->n_tasks; t++) {
+                        struct task *task = &tg->tasks[t];
+                        if (!task->restart.set) {
+                                /* A task inherits its group's policy. */
+                                task->restart = tg->restart;
+                                task->restart.mode = tg->restart.mode ? strdup(tg->restart.mode) : NULL;
+                        }
+                        if (task->resources.cpu == 0 && task->resources.cores == 0)
+                                task->resources.cpu = 100;
+                        if (task->resources.memory_mb == 0)
+                                task->resources.memory_mb = 300;
+                        if (task->kill_timeout_ns == 0)
+                                task->kill_timeout_ns = 5LL * 1000000000LL;
+                        if (task->logs.max_files == 0)
+                                task->logs.max_files = 10;
+                        if (task->logs.max_file_size_mb == 0)
+                                task->logs.max_file_size_mb = 10;
+                }
+        }
+}
+
+/* ---- validation -------------------------------------------------------------- */
+
+static const char *const known_drivers[] = {"raw_exec", "exec", "docker", "java", "qemu", "mock_driver"};
+
+static bool valid_name(const char *s) {
+        if (!s || !*s || strlen(s) > 128)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == ' ' || *p == '\0')
+                        return false;
+        return true;
+}
+
+int job_validate(const struct job *j, struct error *err) {
+        if (!j->id || !*j->id)
+                return errorf(err, -EINVAL, "job: missing job ID");
+        if (!valid_name(j->id))
+                return errorf(err, -EINVAL, "job \"%s\": ID must be 1-128 characters without spaces or control characters",
+                              j->id);
+        if (strchr(j->id, '/') && !strstr(j->id, "/periodic-") && !strstr(j->id, "/dispatch-"))
+                return errorf(err, -EINVAL, "job \"%s\": ID must not contain '/'", j->id);
+        if (j->priority < 1 || j->priority > 100)
+                return errorf(err, -EINVAL, "job \"%s\": priority must be between 1 and 100 (got %d)", j->id,
+                              j->priority);
+        if (j->n_groups == 0)
+                return errorf(err, -EINVAL, "job \"%s\": missing task group (a job needs at least one \"group\")",
+                              j->id);
+        for (size_t i = 0; i < j->n_constraints; i++)
+                if (j->constraints[i].operand && strcmp(j->constraints[i].operand, "regexp") == 0) {
+                        regex_t re;
+                        if (regcomp(&re, j->constraints[i].rtarget ? j->constraints[i].rtarget : "",
+                                    REG_EXTENDED | REG_NOSUB) != 0)
+                                return errorf(err, -EINVAL, "job \"%s\", constraint %zu: invalid regexp \"%s\"",
+                                              j->id, i, j->constraints[i].rtarget);
+                        regfree(&re);
+                }
+        for (size_t g = 0; g < j->n_groups; g++) {
+                const struct task_group *tg = &j->groups[g];
+                if (!tg->name || !*tg->name)
+                        return errorf(err, -EINVAL, "job \"%s\", group %zu: missing group name", j->id, g);
+                for (size_t o = 0; o < g; o++)
+                        if (strcmp(j->groups[o].name, tg->name) == 0)
+                                return errorf(err, -EINVAL, "job \"%s\": duplicate group name \"%s\"", j->id,
+                                              tg->name);
+                if (tg->count < 0)
+                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be >= 0 (got %d)", j->id,
+                                      tg->name, tg->count);
+                if (tg->count > 50000)
+                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= 50000 (got %d)",
+                                      j->id, tg->name, tg->count);
+                if (tg->n_tasks == 0)
+                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
+                                      j->id, tg->name);
+                if (tg->restart.mode && strcmp(tg->restart.mode, "fail") != 0 &&
+                    strcmp(tg->restart.mode, "delay") != 0)
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\", group \"%s\", restart: mode must be \"fail\" or \"delay\" (got \"%s\")",
+                                      j->id, tg->name, tg->restart.mode);
+                for (size_t t = 0; t < tg->n_tasks; t++) {
+                        const struct task *task = &tg->tasks[t];
+                        if (!task->name || !*task->name)
+                                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task %zu: missing task name",
+                                              j->id, tg->name, t);
+                        for (size_t o = 0; o < t; o++)
+                                if (strcmp(tg->tasks[o].name, task->name) == 0)
+                                        return errorf(err, -EINVAL,
+                                                      "job \"%s\", group \"%s\": duplicate task name \"%s\"", j->id,
+                                                      tg->name, task->name);
+                        if (!task->driver || !*task->driver)
+                                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task \"%s\": missing driver",
+                                              j->id, tg->name, task->name);
+                        bool known = false;
+                        for (size_t d = 0; d < ARRAY_SIZE(known_drivers); d++)
+                                known = known || strcmp(known_drivers[d], task->driver) == 0;
+                        if (!known)
+                                return errorf(err, -EINVAL,
+                                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, docker, java, qemu)",
+                                              j->id, tg->name, task->name, task->driver);
+                        if (task->resources.cpu < 0 || (task->resources.cpu == 0 && task->resources.cores == 0))
+                                return errorf(err, -EINVAL,
+                                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)",
+                                              j->id, tg->name, task->name, task->resources.cpu);
+                        if (task->resources.cores < 0)
+                                return errorf(err, -EINVAL,
+                                              "job \"%s\", group \"%s\", task \"%s\", resources: cores must be >= 0 (got %d)",
+                                              j->id, tg->name, task->name, task->resources.cores);
+                        if (task->resources.memory_mb < 10)
+                                return errorf(err, -EINVAL,
+                                              "job \"%s\", group \"%s\", task \"%s\", resources: memory must be >= 10 MB (got %d)",
+                                              j->id, tg->name, task->name, task->resources.memory_mb);
+                        if (task->resources.memory_max_mb && task->resources.memory_max_mb < task->resources.memory_mb)
+                                return errorf(err, -EINVAL,
+                                              "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)",
+                                              j->id, tg->name, task->name, task->resources.memory_max_mb,
+                                              task->resources.memory_mb);
+                        if (strcmp(task->driver, "raw_exec") == 0 || strcmp(task->driver, "exec") == 0) {
+                                json_t *cmd = task->config ? json_object_get(task->config, "command") : NULL;
+                                if (!json_is_string(cmd) || !*json_string_value(cmd))
+                                        return errorf(err, -EINVAL,
+                                                      "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s",
+                                                      j->id, tg->name, task->name, task->driver);
+                                json_t *args = json_object_get(task->config, "args");
+                                if (args && !json_is_array(args))
+                                        return errorf(err, -EINVAL,
+                                                      "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings",
+                                                      j->id, tg->name, task->name);
+                        }
+                }
+        }
+        return 0;
+}
+
+struct res_ask task_group_ask(const struct task_group *tg) {
+        struct res_ask a = {0};
+        for (size_t t = 0; t < tg->n_tasks; t++) {
+                a.cpu += tg->tasks[t].resources.cpu;
+                a.memory_mb += tg->tasks[t].resources.memory_mb;
+        }
+        a.disk_mb = tg->ephemeral_disk_mb;
+        return a;
+}
+
+/* ---- node ------------------------------------------------------------------ */
+
+struct node *node_new(void) {
+        struct node *n = calloc(1, sizeof(*n));
+        if (n) {
+                n->refcount = 1;
+                n->eligible = true;
+        }
+        return n;
+}
+
+struct node *node_ref(struct node *n) {
+        if (n)
+                __atomic_add_fetch(&n->refcount, 1, __ATOMIC_RELAXED);
+        return n;
+}
+
+struct node *node_unref(struct node *n) {
+        if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        free(n->id);
+        free(n->secret_id);
+        free(n->name);
+        free(n->datacenter);
+        free(n->node_class);
+        free(n->node_pool);
+        free(n->http_addr);
+        free(n->status_description);
+        strmap_clear(&n->attributes);
+        strmap_clear(&n->meta);
+        for (size_t i = 0; i < n->n_drivers; i++)
+                free(n->drivers[i].name);
+        free(n->drivers);
+        free(n->computed_class);
+        if (n->extra)
+                json_decref(n->extra);
+        free(n);
+        return NULL;
+}
+
+struct node *node_copy(const struct node *n) {
+        _cleanup_json_ json_t *o = node_to_json(n);
+        struct node *c = NULL;
+        if (!o || node_from_json(o, &c, NULL) < 0)
+                return NULL;
+        /* SecretID is not part of the public JSON; carry it over. */
+        free(c->secret_id);
+        c->secret_id = n->secret_id ? strdup(n->secret_id) : NULL;
+        return c;
+}
+
+bool node_has_driver(const struct node *n, const char *driver) {
+        for (size_t i = 0; i < n->n_drivers; i++)
+                if (strcmp(n->drivers[i].name, driver) == 0)
+                        return n->drivers[i].detected && n->drivers[i].healthy;
+        return false;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+        for (; s && *s; s++) {
+                h ^= (unsigned char)*s;
+                h *= 1099511628211ULL;
+        }
+        h ^= 0xff; /* field separator */
+        h *= 1099511628211ULL;
+        return h;
+}
+
+static int kv_cmp(const void *a, const void *b) {
+        return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+static uint64_t hash_map_sorted(uint64_t h, const struct strmap *m, bool skip_unique) {
+        struct kv *sorted = malloc((m->n ? m->n : 1) * sizeof(*sorted));
+        if (!sorted)
+                return h;
+        memcpy(sorted, m->items, m->n * sizeof(*sorted));
+        qsort(sorted, m->n, sizeof(*sorted), kv_cmp);
+        for (size_t i = 0; i < m->n; i++) {
+                if (skip_unique && strncmp(sorted[i].key, "unique.", 7) == 0)
+                        continue;
+                h = fnv1a(h, sorted[i].key);
+                h = fnv1a(h, sorted[i].value);
+        }
+        free(sorted);
+        return h;
+}
+
+void node_compute_class(struct node *n) {
+        uint64_t h = 1469598103934665603ULL;
+        h = fnv1a(h, n->datacenter);
+        h = fnv1a(h, n->node_class);
+        h = fnv1a(h, n->node_pool);
+        h = hash_map_sorted(h, &n->attributes, true);
+        h = hash_map_sorted(h, &n->meta, true);
+        for (size_t i = 0; i < n->n_drivers; i++) {
+                h = fnv1a(h, n->drivers[i].name);
+                h = fnv1a(h, n->drivers[i].healthy ? "1" : "0");
+        }
+        char buf[32];
+        snprintf(buf, sizeof(buf), "v1:%llu", (unsigned long long)h);
+        free(n->computed_class);
+        n->computed_class = strdup(buf);
+}
+
+int node_validate(const struct node *n, struct error *err) {
+        if (!n->id || !*n->id)
+                return errorf(err, -EINVAL, "node: missing ID");
+        if (!n->name || !*n->name)
+                return errorf(err, -EINVAL, "node \"%s\": missing Name", n->id);
+        if (!n->datacenter || !*n->datacenter)
+                return errorf(err, -EINVAL, "node \"%s\": missing Datacenter", n->id);
+        if (n->cpu_shares <= 0)
+                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Cpu.CpuShares must be > 0 (got %lld)", n->id,
+                              (long long)n->cpu_shares);
+        if (n->memory_mb <= 0)
+                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)",
+                              n->id, (long long)n->memory_mb);
+        return 0;
+}
+
+/* ---- allocation -------------------------------------------------------------- */
+
+struct alloc *alloc_new(void) {
+        struct alloc *a = calloc(1, sizeof(*a));
+        if (a)
+                a->refcount = 1;
+        return a;
+}
+
+struct alloc *alloc_ref(struct alloc *a) {
+        if (a)
+                __atomic_add_fetch(&a->refcount, 1, __ATOMIC_RELAXED);
+        return a;
+}
+
+static void task_event_free_fields(struct task_event *e) {
+        free(e->type);
+        free(e->message);
+}
+
+void task_states_free(struct task_state *ts, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(ts[i].name);
+                for (size_t e = 0; e < ts[i].n_events; e++)
+                        task_event_free_fields(&ts[i].events[e]);
+                free(ts[i].events);
+        }
+        free(ts);
+}
+
+struct alloc *alloc_unref(struct alloc *a) {
+        if (!a || __atomic_sub_fetch(&a->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        free(a->id);
+        free(a->namespace);
+        free(a->eval_id);
+        free(a->name);
+        free(a->node_id);
+        free(a->node_name);
+        free(a->job_id);
+        job_unref(a->job);
+        free(a->task_group);
+        free(a->desired_description);
+        free(a->client_description);
+        task_states_free(a->task_states, a->n_task_states);
+        free(a->previous_allocation);
+        free(a->next_allocation);
+        if (a->metrics)
+                json_decref(a->metrics);
+        if (a->extra)
+                json_decref(a->extra);
+        free(a);
+        return NULL;
+}
+
+static char *dup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+int task_state_copy(struct task_state *dst, const struct task_state *src) {
+        *dst = *src;
+        dst->name = dup_or_null(src->name);
+        dst->events = NULL;
+        dst->n_events = 0;
+        if (src->n_events) {
+                dst->events = calloc(src->n_events, sizeof(*dst->events));
+                if (!dst->events)
+                        return -ENOMEM;
+                for (size_t e = 0; e < src->n_events; e++) {
+                        dst->events[e] = src->events[e];
+                        dst->events[e].type = dup_or_null(src->events[e].type);
+                        dst->events[e].message = dup_or_null(src->events[e].message);
+                }
+                dst->n_events = src->n_events;
+        }
+        return 0;
+}
+
+int task_state_add_event(struct task_state *ts, const char *type, const char *message, int64_t time, int exit_code,
+                         int signal) {
+        /* Keep the last 10 events, like Nomad. */
+        if (ts->n_events == 10) {
+                task_event_free_fields(&ts->events[0]);
+                memmove(ts->events, ts->events + 1, 9 * sizeof(*ts->events));
+                ts->n_events--;
+        }
+        struct task_event *ev = realloc(ts->events, (ts->n_events + 1) * sizeof(*ev));
+        if (!ev)
+                return -ENOMEM;
+        ts->events = ev;
+        ev[ts->n_events] = (struct task_event){.type = strdup(type ? type : ""),
+                                                .message = strdup(message ? message : ""),
+                                                .time = time,
+                                                .exit_code = exit_code,
+                                                .signal = signal};
+        ts->n_events++;
+        return 0;
+}
+
+struct alloc *alloc_copy(const struct alloc *a) {
+        struct alloc *c = alloc_new();
+        if (!c)
+                return NULL;
+        *c = *a;
+        c->refcount = 1;
+        c->id = dup_or_null(a->id);
+        c->namespace = dup_or_null(a->namespace);
+        c->eval_id = dup_or_null(a->eval_id);
+        c->name = dup_or_null(a->name);
+        c->node_id = dup_or_null(a->node_id);
+        c->node_name = dup_or_null(a->node_name);
+        c->job_id = dup_or_null(a->job_id);
+        c->job = job_ref(a->job);
+        c->task_group = dup_or_null(a->task_group);
+        c->desired_description = dup_or_null(a->desired_description);
+        c->client_description = dup_or_null(a->client_description);
+        c->previous_allocation = dup_or_null(a->previous_allocation);
+        c->next_allocation = dup_or_null(a->next_allocation);
+        c->metrics = a->metrics ? json_deep_copy(a->metrics) : NULL;
+        c->extra = a->extra ? json_deep_copy(a->extra) : NULL;
+        c->task_states = NULL;
+        c->n_task_states = 0;
+        if (a->n_task_states) {
+                c->task_states = calloc(a->n_task_states, sizeof(*c->task_states));
+                if (!c->task_states)
+                        return alloc_unref(c);
+                for (size_t i = 0; i < a->n_task_states; i++) {
+                        c->n_task_states = i + 1;
+                        if (task_state_copy(&c->task_states[i], &a->task_states[i]) < 0)
+                                return alloc_unref(c);
+                }
+        }
+        return c;
+}
+
+int alloc_name_index(const struct alloc *a) {
+        if (!a->name)
+                return -1;
+        const char *lb = strrchr(a->name, '[');
+        if (!lb)
+                return -1;
+        char *end;
+        long v = strtol(lb + 1, &end, 10);
+        if (end == lb + 1 || *end != ']' || v < 0)
+                return -1;
+        return (int)v;
+}
+
+bool alloc_terminal(const struct alloc *a) {
+        return a->desired_status != ALLOC_DESIRED_RUN || alloc_client_terminal(a->client_status);
+}
+
+const struct task_state *alloc_task_state(const struct alloc *a, const char *task) {
+        for (size_t i = 0; i < a->n_task_states; i++)
+                if (strcmp(a->task_states[i].name, task) == 0)
+                        return &a->task_states[i];
+        return NULL;
+}
+
+/* ---- evaluation -------------------------------------------------------------- */
+
+struct eval *eval_new(void) {
+        struct eval *e = calloc(1, sizeof(*e));
+        if (e)
+                e->refcount = 1;
+        return e;
+}
+
+struct eval *eval_ref(struct eval *e) {
+        if (e)
+                __atomic_add_fetch(&e->refcount, 1, __ATOMIC_RELAXED);
+        return e;
+}
+
+struct eval *eval_unref(struct eval *e) {
+        if (!e || __atomic_sub_fetch(&e->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        free(e->id);
+        free(e->namespace);
+        free(e->triggered_by);
+        free(e->job_id);
+        free(e->node_id);
+        free(e->status_description);
+        free(e->next_eval);
+        free(e->previous_eval);
+        free(e->blocked_eval);
+        if (e->failed_tg_allocs)
+                json_decref(e->failed_tg_allocs);
+        if (e->queued_allocations)
+                json_decref(e->queued_allocations);
+        if (e->class_eligibility)
+                json_decref(e->class_eligibility);
+        if (e->extra)
+                json_decref(e->extra);
+        free(e);
+        return NULL;
+}
+
+struct eval *eval_copy(const struct eval *e) {
+        struct eval *c = eval_new();
+        if (!c)
+                return NULL;
+        *c = *e;
+        c->refcount = 1;
+        c->id = dup_or_null(e->id);
+        c->namespace = dup_or_null(e->namespace);
+        c->triggered_by = dup_or_null(e->triggered_by);
+        c->job_id = dup_or_null(e->job_id);
+        c->node_id = dup_or_null(e->node_id);
+        c->status_description = dup_or_null(e->status_description);
+        c->next_eval = dup_or_null(e->next_eval);
+        c->previous_eval = dup_or_null(e->previous_eval);
+        c->blocked_eval = dup_or_null(e->blocked_eval);
+        c->failed_tg_allocs = e->failed_tg_allocs ? json_deep_copy(e->failed_tg_allocs) : NULL;
+        c->queued_allocations = e->queued_allocations ? json_deep_copy(e->queued_allocations) : NULL;
+        c->class_eligibility = e->class_eligibility ? json_deep_copy(e->class_eligibility) : NULL;
+        c->extra = e->extra ? json_deep_copy(e->extra) : NULL;
+        return c;
+}

@@ -1,0 +1,410 @@
+/* model.h - drover's data model: Job, TaskGroup, Task, Node, Allocation, Evaluation.
+ *
+ * The shapes follow Nomad's API structs. Objects held by the state store are
+ * immutable once inserted and shared by reference count (atomic, so scheduler
+ * worker threads may hold snapshots): to change one, copy it, edit the copy and
+ * insert the copy. Fields Nomad has that drover does not model yet are kept
+ * verbatim in `extra` (a JSON object) so that nothing a user sent is lost.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct error;
+
+/* ---- small containers ------------------------------------------------------ */
+
+struct kv {
+        char *key;
+        char *value;
+};
+
+/* An ordered string map (Meta, Env, Attributes). Small; linear lookup. */
+struct strmap {
+        struct kv *items;
+        size_t n;
+};
+
+const char *strmap_get(const struct strmap *m, const char *key);
+int strmap_set(struct strmap *m, const char *key, const char *value);
+void strmap_clear(struct strmap *m);
+int strmap_copy(struct strmap *dst, const struct strmap *src);
+
+/* ---- enums with their Nomad strings ---------------------------------------- */
+
+enum job_type { JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH, JOB_TYPE_MAX };
+enum node_status { NODE_INIT, NODE_READY, NODE_DOWN, NODE_DISCONNECTED, NODE_STATUS_MAX };
+enum alloc_desired { ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, ALLOC_DESIRED_EVICT, ALLOC_DESIRED_MAX };
+enum alloc_client {
+        ALLOC_CLIENT_PENDING,
+        ALLOC_CLIENT_RUNNING,
+        ALLOC_CLIENT_COMPLETE,
+        ALLOC_CLIENT_FAILED,
+        ALLOC_CLIENT_LOST,
+        ALLOC_CLIENT_UNKNOWN,
+        ALLOC_CLIENT_MAX
+};
+enum eval_status {
+        EVAL_BLOCKED,
+        EVAL_PENDING,
+        EVAL_COMPLETE,
+        EVAL_FAILED,
+        EVAL_CANCELED,
+        EVAL_STATUS_MAX
+};
+enum task_state_kind { TASK_PENDING, TASK_RUNNING, TASK_DEAD, TASK_STATE_MAX };
+
+const char *job_type_str(enum job_type t);
+int job_type_parse(const char *s, enum job_type *ret);
+const char *node_status_str(enum node_status s);
+int node_status_parse(const char *s, enum node_status *ret);
+const char *alloc_desired_str(enum alloc_desired s);
+int alloc_desired_parse(const char *s, enum alloc_desired *ret);
+const char *alloc_client_str(enum alloc_client s);
+int alloc_client_parse(const char *s, enum alloc_client *ret);
+const char *eval_status_str(enum eval_status s);
+int eval_status_parse(const char *s, enum eval_status *ret);
+const char *task_state_str(enum task_state_kind s);
+int task_state_parse(const char *s, enum task_state_kind *ret);
+
+/* An allocation is terminal when the server wants it stopped or the client says it ended. */
+bool alloc_client_terminal(enum alloc_client s);
+
+/* ---- job ------------------------------------------------------------------- */
+
+struct constraint {
+        char *ltarget;
+        char *rtarget;
+        char *operand;
+};
+
+struct affinity {
+        char *ltarget;
+        char *rtarget;
+        char *operand;
+        int weight; /* -100..100 */
+};
+
+struct spread_target {
+        char *value;
+        int percent;
+};
+
+struct spread {
+        char *attribute;
+        int weight;
+        struct spread_target *targets;
+        size_t n_targets;
+};
+
+struct restart_policy {
+        bool set;
+        int attempts;
+        int64_t interval_ns;
+        int64_t delay_ns;
+        char *mode; /* "fail" | "delay" */
+};
+
+struct port {
+        char *label;
+        int value; /* static port, 0 = dynamic */
+        int to;
+        char *host_network;
+};
+
+struct network {
+        char *mode;
+        int mbits;
+        struct port *reserved_ports;
+        size_t n_reserved;
+        struct port *dynamic_ports;
+        size_t n_dynamic;
+        json_t *extra;
+};
+
+struct resources {
+        int cpu;           /* MHz */
+        int cores;         /* exclusive cores */
+        int memory_mb;
+        int memory_max_mb; /* 0 = unset */
+        int disk_mb;
+        struct network *networks;
+        size_t n_networks;
+        json_t *devices; /* array, kept verbatim until devices are scheduled */
+};
+
+struct log_config {
+        int max_files;
+        int max_file_size_mb;
+        bool disabled;
+};
+
+struct task {
+        char *name;
+        char *driver;
+        char *user;
+        json_t *config; /* driver config object, snake_case keys */
+        struct strmap env;
+        struct strmap meta;
+        struct resources resources;
+        struct constraint *constraints;
+        size_t n_constraints;
+        struct affinity *affinities;
+        size_t n_affinities;
+        struct restart_policy restart;
+        struct log_config logs;
+        int64_t kill_timeout_ns;
+        char *kill_signal;
+        bool leader;
+        json_t *extra; /* unmodelled Nomad fields (Services, Templates, ...) */
+};
+
+struct task_group {
+        char *name;
+        int count;
+        struct constraint *constraints;
+        size_t n_constraints;
+        struct affinity *affinities;
+        size_t n_affinities;
+        struct spread *spreads;
+        size_t n_spreads;
+        struct task *tasks;
+        size_t n_tasks;
+        struct restart_policy restart;
+        int ephemeral_disk_mb;
+        struct network *networks;
+        size_t n_networks;
+        struct strmap meta;
+        json_t *extra;
+};
+
+enum job_status { JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_STATUS_DEAD, JOB_STATUS_MAX };
+const char *job_status_str(enum job_status s);
+
+struct job {
+        int refcount;
+        char *id;
+        char *name;
+        char *region;
+        char *namespace;
+        enum job_type type;
+        int priority;
+        bool all_at_once;
+        char **datacenters;
+        size_t n_datacenters;
+        char *node_pool;
+        struct constraint *constraints;
+        size_t n_constraints;
+        struct affinity *affinities;
+        size_t n_affinities;
+        struct spread *spreads;
+        size_t n_spreads;
+        struct task_group *groups;
+        size_t n_groups;
+        struct strmap meta;
+        /* server-set */
+        bool stop;
+        enum job_status status;
+        uint64_t version;
+        int64_t submit_time; /* unix ns */
+        uint64_t create_index;
+        uint64_t modify_index;
+        uint64_t job_modify_index;
+        json_t *extra;
+};
+
+struct job *job_new(void);
+struct job *job_ref(struct job *j);
+struct job *job_unref(struct job *j); /* returns NULL */
+/* Deep copy with refcount 1. */
+struct job *job_copy(const struct job *j);
+const struct task_group *job_group(const struct job *j, const char *name);
+
+/* Apply Nomad's Canonicalize defaults (type service, priority 50, region global,
+ * namespace default, node pool default, datacenters ["*"], count 1, restart
+ * policy by type, cpu 100 / memory 300 when unset, ephemeral disk 300 MB...). */
+void job_canonicalize(struct job *j);
+
+/* Check a canonicalised job. Messages name the place:
+ * `job "web", group "api": count must be >= 0 (got -1)`. */
+int job_validate(const struct job *j, struct error *err);
+
+/* Sum of the task resources of a group (what one allocation asks for). */
+struct res_ask {
+        int64_t cpu;
+        int64_t memory_mb;
+        int64_t disk_mb;
+};
+struct res_ask task_group_ask(const struct task_group *tg);
+
+/* ---- node ------------------------------------------------------------------ */
+
+struct node_driver {
+        char *name;
+        bool detected;
+        bool healthy;
+};
+
+struct node {
+        int refcount;
+        char *id;
+        char *secret_id;
+        char *name;
+        char *datacenter;
+        char *node_class;
+        char *node_pool;
+        char *http_addr;
+        enum node_status status;
+        char *status_description;
+        bool eligible; /* SchedulingEligibility "eligible" | "ineligible" */
+        bool drain;
+        struct strmap attributes;
+        struct strmap meta;
+        struct node_driver *drivers;
+        size_t n_drivers;
+        int64_t cpu_shares; /* NodeResources.Cpu.CpuShares (MHz total) */
+        int total_cores;
+        int64_t memory_mb;
+        int64_t disk_mb;
+        int64_t reserved_cpu;
+        int64_t reserved_memory_mb;
+        int64_t reserved_disk_mb;
+        int64_t status_updated_at; /* unix seconds, like Nomad */
+        char *computed_class;      /* "v1:<hash>", set by node_compute_class */
+        uint64_t create_index;
+        uint64_t modify_index;
+        json_t *extra;
+};
+
+struct node *node_new(void);
+struct node *node_ref(struct node *n);
+struct node *node_unref(struct node *n);
+struct node *node_copy(const struct node *n);
+bool node_has_driver(const struct node *n, const char *driver);
+/* Nomad's computed class: hash of everything but unique.* attributes. */
+void node_compute_class(struct node *n);
+int node_validate(const struct node *n, struct error *err);
+
+/* ---- allocation ------------------------------------------------------------ */
+
+struct task_event {
+        char *type;
+        char *message;
+        int64_t time; /* unix ns */
+        int exit_code;
+        int signal;
+};
+
+struct task_state {
+        char *name;
+        enum task_state_kind state;
+        bool failed;
+        int restarts;
+        int64_t started_at;  /* unix ns, 0 = never */
+        int64_t finished_at; /* unix ns, 0 = not yet */
+        struct task_event *events;
+        size_t n_events;
+};
+
+struct alloc {
+        int refcount;
+        char *id;
+        char *namespace;
+        char *eval_id;
+        char *name; /* "<job>.<group>[<index>]" */
+        char *node_id;
+        char *node_name;
+        char *job_id;
+        struct job *job; /* the job version it runs (shared) */
+        char *task_group;
+        struct res_ask resources;
+        enum alloc_desired desired_status;
+        char *desired_description;
+        enum alloc_client client_status;
+        char *client_description;
+        struct task_state *task_states;
+        size_t n_task_states;
+        char *previous_allocation;
+        char *next_allocation;
+        json_t *metrics; /* AllocationMetric, as JSON */
+        uint64_t create_index;
+        uint64_t modify_index;
+        uint64_t alloc_modify_index;
+        int64_t create_time; /* unix ns */
+        int64_t modify_time;
+        json_t *extra;
+};
+
+struct alloc *alloc_new(void);
+struct alloc *alloc_ref(struct alloc *a);
+struct alloc *alloc_unref(struct alloc *a);
+struct alloc *alloc_copy(const struct alloc *a);
+/* The index in "<job>.<group>[<index>]", or -1. */
+int alloc_name_index(const struct alloc *a);
+/* Terminal: desired stop/evict, or client complete/failed/lost. */
+bool alloc_terminal(const struct alloc *a);
+const struct task_state *alloc_task_state(const struct alloc *a, const char *task);
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+struct eval {
+        int refcount;
+        char *id;
+        char *namespace;
+        int priority;
+        enum job_type type;
+        char *triggered_by;
+        char *job_id;
+        uint64_t job_modify_index;
+        char *node_id;
+        enum eval_status status;
+        char *status_description;
+        char *next_eval;
+        char *previous_eval;
+        char *blocked_eval;
+        json_t *failed_tg_allocs;   /* {group: AllocationMetric} or NULL */
+        json_t *queued_allocations; /* {group: n} or NULL */
+        json_t *class_eligibility;  /* {class: bool} or NULL */
+        bool escaped_computed_class;
+        uint64_t snapshot_index;
+        int64_t wait_until; /* unix ns, 0 = now */
+        uint64_t create_index;
+        uint64_t modify_index;
+        int64_t create_time;
+        int64_t modify_time;
+        json_t *extra;
+};
+
+struct eval *eval_new(void);
+struct eval *eval_ref(struct eval *e);
+struct eval *eval_unref(struct eval *e);
+struct eval *eval_copy(const struct eval *e);
+
+/* ---- JSON codec (Nomad's API shape, PascalCase keys) ------------------------ */
+
+/* Full objects. Encoders return a new reference; decoders fill err with the
+ * JSON path of the first problem ("Job.TaskGroups[0].Count: expected integer"). */
+json_t *job_to_json(const struct job *j);
+int job_from_json(const json_t *obj, struct job **ret, struct error *err);
+json_t *node_to_json(const struct node *n);
+int node_from_json(const json_t *obj, struct node **ret, struct error *err);
+json_t *alloc_to_json(const struct alloc *a);
+int alloc_from_json(const json_t *obj, struct alloc **ret, struct error *err);
+json_t *eval_to_json(const struct eval *e);
+int eval_from_json(const json_t *obj, struct eval **ret, struct error *err);
+
+/* List stubs, as Nomad's list endpoints return them. */
+json_t *job_to_stub_json(const struct job *j, json_t *summary /* borrowed, may be NULL */);
+json_t *node_to_stub_json(const struct node *n);
+json_t *alloc_to_stub_json(const struct alloc *a);
+
+/* Task states alone (what an agent sends in an alloc update). */
+json_t *task_states_to_json(const struct task_state *ts, size_t n);
+int task_states_from_json(const json_t *obj, struct task_state **ret, size_t *ret_n, struct error *err);
+void task_states_free(struct task_state *ts, size_t n);
+int task_state_copy(struct task_state *dst, const struct task_state *src);
+int task_state_add_event(struct task_state *ts, const char *type, const char *message, int64_t time, int exit_code,
+                         int signal);
