@@ -1,0 +1,56 @@
+/* cli.h - shared pieces of the `drover` command. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct error;
+
+struct cli {
+        const char *address; /* -address, DROVER_ADDR, or http://127.0.0.1:4646 */
+        const char *prog;    /* argv[0] for messages */
+};
+
+/* A subcommand: argc/argv start at the subcommand's own arguments. Returns the exit code. */
+struct cli_command {
+        const char *name; /* "job run" */
+        const char *synopsis;
+        const char *help;
+        int (*run)(struct cli *c, int argc, char **argv);
+};
+
+extern const struct cli_command cli_job_commands[];
+extern const struct cli_command cli_node_commands[];
+extern const struct cli_command cli_alloc_commands[];
+extern const struct cli_command cli_eval_commands[];
+int cli_dev(struct cli *c, int argc, char **argv);
+extern const char cli_dev_help[];
+
+/* Parse the common flags (-address=X, -address X) out of argv in place; also
+ * -h/-help. Returns the new argc, or -1 when help was asked for. */
+int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
+
+/* GET/PUT/DELETE against the API. Print errors as "Error ...: msg" and return 1. */
+int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, struct error *err);
+int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
+             struct error *err);
+
+/* Resolve a unique ID prefix through a list endpoint ("/v1/allocations"):
+ * 0 and *ret_id, or prints what went wrong and returns 1. */
+int cli_resolve_prefix(struct cli *c, const char *list_path, const char *what, const char *prefix, char **ret_id);
+
+/* Formatting. */
+const char *cli_short_id(const char *id, char buf[9]);
+void cli_fmt_time_ns(int64_t ns, char *buf, size_t len);  /* "2026-11-24T10:00:00Z" */
+void cli_fmt_age_ns(int64_t ns, char *buf, size_t len);   /* "12s ago" */
+void cli_print_kv(const char *const *keys, const char *const *vals, int n);
+
+/* A column-aligned table: add rows of n cells, then print. */
+struct table;
+struct table *table_new(int ncols, const char *const *headers);
+void table_add(struct table *t, const char *const *cells);
+void table_print(struct table *t); /* prints and frees */
+
+/* Eval monitor shared by job run / job stop. */
+int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose);

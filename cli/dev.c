@@ -1,0 +1,214 @@
+/* dev.c - `drover dev`: one server and one agent on loopback, no configuration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+
+const char cli_dev_help[] =
+    "Usage: drover dev [options]\n\n"
+    "  Start a one-host cluster for development: a drover-server (single-voter\n"
+    "  Raft, data in a temporary directory) and a drover-agent, both on loopback.\n"
+    "  Runs in the foreground; Ctrl-C stops both, stops their tasks and removes\n"
+    "  the temporary directory.\n\n"
+    "Options:\n"
+    "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the agent port+10)\n"
+    "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static int find_sibling(const char *name, char *buf, size_t len) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                snprintf(buf, len, "%s/%s", dirname(self), name);
+                if (access(buf, X_OK) == 0)
+                        return 0;
+        }
+        snprintf(buf, len, "%s", name); /* fall back to $PATH */
+        return 0;
+}
+
+static pid_t spawn(const char *bin, char *const argv[], const char *log_path) {
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+                dup2(devnull, STDIN_FILENO);
+        setpgid(0, 0); /* Ctrl-C reaches drover dev, which stops the children in order */
+        execvp(bin, argv);
+        fprintf(stderr, "drover dev: cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+}
+
+static bool wait_http(const char *base, const char *path, int timeout_ms, bool (*ok)(const json_t *)) {
+        for (int waited = 0; waited < timeout_ms && !stop_requested; waited += 100) {
+                _cleanup_json_ json_t *j = NULL;
+                struct error err = {0};
+                if (http_json(base, "GET", path, NULL, 2000, &j, NULL, &err) == 0 && (!ok || ok(j)))
+                        return true;
+                usleep(100 * 1000);
+        }
+        return false;
+}
+
+static bool has_leader(const json_t *j) {
+        return json_is_string(j) && *json_string_value(j);
+}
+
+static bool has_ready_node(const json_t *j) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(j, i, n) if (strcmp(jx_str(n, "Status", ""), "ready") == 0) return true;
+        return false;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        remove(path);
+        return 0;
+}
+
+static void stop_child(pid_t pid, const char *what, int timeout_ms) {
+        if (pid <= 0)
+                return;
+        kill(pid, SIGTERM);
+        for (int waited = 0; waited < timeout_ms; waited += 50) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return;
+                usleep(50 * 1000);
+        }
+        fprintf(stderr, "    %s did not stop in %d ms; killing it\n", what, timeout_ms);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+int cli_dev(struct cli *c, int argc, char **argv) {
+        int port = 4646;
+        const char *data_dir_flag = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strncmp(argv[i], "-port=", 6) == 0)
+                        port = atoi(argv[i] + 6);
+                else if (strncmp(argv[i], "-data-dir=", 10) == 0)
+                        data_dir_flag = argv[i] + 10;
+                else {
+                        fprintf(stderr, "Unknown argument \"%s\"\n\n%s", argv[i], cli_dev_help);
+                        return 1;
+                }
+        }
+        if (port <= 0 || port > 65525) {
+                fprintf(stderr, "drover dev: -port must be between 1 and 65525\n");
+                return 1;
+        }
+        char dir[PATH_MAX];
+        bool temp = !data_dir_flag;
+        if (temp) {
+                snprintf(dir, sizeof(dir), "/tmp/drover-dev-XXXXXX");
+                if (!mkdtemp(dir)) {
+                        fprintf(stderr, "drover dev: cannot create a temporary directory: %s\n", strerror(errno));
+                        return 1;
+                }
+        } else {
+                snprintf(dir, sizeof(dir), "%s", data_dir_flag);
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                        fprintf(stderr, "drover dev: cannot create %s: %s\n", dir, strerror(errno));
+                        return 1;
+                }
+        }
+        char server_bin[PATH_MAX], agent_bin[PATH_MAX];
+        find_sibling("drover-server", server_bin, sizeof(server_bin));
+        find_sibling("drover-agent", agent_bin, sizeof(agent_bin));
+        char http_addr[64], raft_addr[64], agent_http[64], base[96], sdata[PATH_MAX + 16], adata[PATH_MAX + 16],
+            slog[PATH_MAX + 16], alog[PATH_MAX + 16];
+        snprintf(http_addr, sizeof(http_addr), "127.0.0.1:%d", port);
+        snprintf(raft_addr, sizeof(raft_addr), "127.0.0.1:%d", port + 1);
+        snprintf(agent_http, sizeof(agent_http), "127.0.0.1:%d", port + 10);
+        snprintf(base, sizeof(base), "http://%s", http_addr);
+        snprintf(sdata, sizeof(sdata), "%s/server", dir);
+        snprintf(adata, sizeof(adata), "%s/agent", dir);
+        snprintf(slog, sizeof(slog), "%s/server.log", dir);
+        snprintf(alog, sizeof(alog), "%s/agent.log", dir);
+
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        printf("==> Starting drover dev cluster (data in %s)\n", dir);
+        char *sargv[] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr,
+                         NULL};
+        pid_t server = spawn(server_bin, sargv, slog);
+        int rc = 0;
+        pid_t agent = -1;
+        if (!wait_http(base, "/v1/status/leader", 15000, has_leader)) {
+                fprintf(stderr, "drover dev: the server did not elect itself leader; see %s\n", slog);
+                rc = 1;
+                goto out;
+        }
+        printf("    server: API on %s (log %s)\n", base, slog);
+        char *aargv[] = {agent_bin, "-dev", "-servers", base, "-data-dir", adata, "-http-addr", agent_http, NULL};
+        agent = spawn(agent_bin, aargv, alog);
+        if (!wait_http(base, "/v1/nodes", 15000, has_ready_node)) {
+                fprintf(stderr, "drover dev: the agent did not register; see %s\n", alog);
+                rc = 1;
+                goto out;
+        }
+        printf("    agent:  node ready (log %s)\n", alog);
+        printf("==> drover dev cluster running. Try:\n"
+               "      export DROVER_ADDR=%s\n"
+               "      drover job run examples/hello.hcl\n"
+               "      drover node status\n"
+               "    Press Ctrl-C to stop.\n",
+               base);
+        fflush(stdout);
+        while (!stop_requested) {
+                int st;
+                pid_t p = waitpid(-1, &st, WNOHANG);
+                if (p == server || p == agent) {
+                        fprintf(stderr, "drover dev: %s exited unexpectedly; see %s\n",
+                                p == server ? "drover-server" : "drover-agent", p == server ? slog : alog);
+                        if (p == server)
+                                server = -1;
+                        else
+                                agent = -1;
+                        rc = 1;
+                        break;
+                }
+                usleep(200 * 1000);
+        }
+out:
+        printf("==> Stopping drover dev cluster\n");
+        stop_child(agent, "drover-agent", 10000);
+        stop_child(server, "drover-server", 5000);
+        if (temp)
+                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)c;
+        return rc;
+}

@@ -1,0 +1,422 @@
+/* job.c - `drover job run|status|stop` and the evaluation monitor. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jobspec.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+#include "common/model.h"
+
+static void now_stamp(char *buf, size_t len) {
+        cli_fmt_time_ns(clock_now_ns(), buf, len);
+}
+
+/* Print why a group could not be placed, from an AllocationMetric. */
+static void print_failures(const json_t *failed) {
+        const char *group;
+        json_t *m;
+        json_object_foreach((json_t *)failed, group, m) {
+                int64_t coalesced = jx_int(m, "CoalescedFailures", 0);
+                printf("    Task Group \"%s\" (failed to place %lld allocation%s):\n", group, (long long)(coalesced + 1),
+                       coalesced ? "s" : "");
+                int64_t evaluated = jx_int(m, "NodesEvaluated", 0), filtered = jx_int(m, "NodesFiltered", 0),
+                        exhausted = jx_int(m, "NodesExhausted", 0);
+                if (evaluated == 0)
+                        printf("      * No nodes were eligible for evaluation\n");
+                const char *k;
+                json_t *v;
+                json_t *cf = jx_obj(m, "ConstraintFiltered");
+                json_object_foreach(cf, k, v) printf("      * Constraint \"%s\": %lld nodes excluded by filter\n", k,
+                                                     (long long)json_integer_value(v));
+                json_t *cls = jx_obj(m, "ClassFiltered");
+                json_object_foreach(cls, k, v) printf("      * Class \"%s\": %lld nodes excluded by filter\n", k,
+                                                      (long long)json_integer_value(v));
+                json_t *dim = jx_obj(m, "DimensionExhausted");
+                json_object_foreach(dim, k, v) printf("      * Resources exhausted on %lld nodes\n"
+                                                      "      * Dimension \"%s\" exhausted on %lld nodes\n",
+                                                      (long long)exhausted, k, (long long)json_integer_value(v));
+                if (!json_object_size(cf) && !json_object_size(dim) && filtered)
+                        printf("      * %lld of %lld nodes were filtered\n", (long long)filtered, (long long)evaluated);
+        }
+}
+
+int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose) {
+        char ts[64], sid[9];
+        struct error err = {0};
+        now_stamp(ts, sizeof(ts));
+        printf("==> %s: Monitoring evaluation \"%s\"\n", ts, verbose ? eval_id : cli_short_id(eval_id, sid));
+        fflush(stdout);
+        _cleanup_free_ char *path = NULL, *apath = NULL;
+        if (asprintf(&path, "/v1/evaluation/%s", eval_id) < 0 ||
+            asprintf(&apath, "/v1/evaluation/%s/allocations", eval_id) < 0)
+                return 1;
+        const char *last_status = NULL;
+        _cleanup_free_ char *last = NULL;
+        bool said_trigger = false;
+        json_t *seen = json_object();
+        int rc = 0;
+        for (int tries = 0;; tries++) {
+                _cleanup_json_ json_t *ev = NULL;
+                if (cli_get(c, path, &ev, NULL, &err) < 0) {
+                        fprintf(stderr, "Error reading evaluation: %s\n", err.msg);
+                        rc = 1;
+                        break;
+                }
+                const char *status = jx_str(ev, "Status", "");
+                now_stamp(ts, sizeof(ts));
+                if (!said_trigger) {
+                        printf("    %s: Evaluation triggered by job \"%s\"\n", ts, jx_str(ev, "JobID", ""));
+                        said_trigger = true;
+                }
+                _cleanup_json_ json_t *allocs = NULL;
+                if (cli_get(c, apath, &allocs, NULL, &err) == 0) {
+                        size_t i;
+                        json_t *a;
+                        json_array_foreach(allocs, i, a) {
+                                const char *id = jx_str(a, "ID", "");
+                                if (json_object_get(seen, id))
+                                        continue;
+                                json_object_set_new(seen, id, json_true());
+                                char nid[9];
+                                printf("    %s: Allocation \"%s\" created: node \"%s\", group \"%s\"\n", ts,
+                                       verbose ? id : cli_short_id(id, sid),
+                                       verbose ? jx_str(a, "NodeID", "") : cli_short_id(jx_str(a, "NodeID", ""), nid),
+                                       jx_str(a, "TaskGroup", ""));
+                        }
+                }
+                if (!last || strcmp(last, status) != 0) {
+                        if (last)
+                                printf("    %s: Evaluation status changed: \"%s\" -> \"%s\"\n", ts, last, status);
+                        free(last);
+                        last = strdup(status);
+                }
+                last_status = last;
+                fflush(stdout);
+                if (strcmp(status, "pending") != 0) {
+                        json_t *failed = jx_obj(ev, "FailedTGAllocs");
+                        now_stamp(ts, sizeof(ts));
+                        printf("==> %s: Evaluation \"%s\" finished with status \"%s\"\n", ts,
+                               verbose ? eval_id : cli_short_id(eval_id, sid), status);
+                        if (failed && json_object_size(failed)) {
+                                printf("==> %s: Evaluation \"%s\" finished with status \"%s\" but failed to place all allocations:\n",
+                                       ts, verbose ? eval_id : cli_short_id(eval_id, sid), status);
+                                print_failures(failed);
+                                const char *blocked = jx_str(ev, "BlockedEval", "");
+                                if (*blocked)
+                                        printf("    Evaluation \"%s\" waiting for additional capacity to place remainder\n",
+                                               verbose ? blocked : cli_short_id(blocked, sid));
+                                rc = 2;
+                        }
+                        if (strcmp(status, "complete") != 0 && rc == 0)
+                                rc = 2;
+                        break;
+                }
+                if (tries > 600) { /* 2 minutes */
+                        printf("==> %s: Evaluation \"%s\" still %s; stopped monitoring\n", ts,
+                               cli_short_id(eval_id, sid), last_status);
+                        rc = 1;
+                        break;
+                }
+                usleep(200 * 1000);
+        }
+        json_decref(seen);
+        return rc;
+}
+
+static const char job_run_help[] =
+    "Usage: drover job run [options] <path>\n\n"
+    "  Submit a job file (HCL or JSON) to the cluster and monitor the evaluation\n"
+    "  it creates until its allocations are placed. The file is parsed and checked\n"
+    "  locally first; errors name file:line:column. Use \"-\" to read standard input.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address (default $DROVER_ADDR or http://127.0.0.1:4646)\n"
+    "  -detach          print the evaluation ID and return without monitoring\n"
+    "  -verbose         full IDs\n"
+    "Exit codes: 0 placed, 1 error, 2 placement failures (waiting for capacity).\n";
+
+static int read_all(const char *path, char **ret, size_t *ret_len) {
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+        if (!f)
+                return -errno;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 8192;
+                        char *nb = realloc(buf, cap);
+                        if (!nb) {
+                                free(buf);
+                                if (f != stdin)
+                                        fclose(f);
+                                return -ENOMEM;
+                        }
+                        buf = nb;
+                }
+                size_t n = fread(buf + len, 1, 4096, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (f != stdin)
+                fclose(f);
+        buf[len] = '\0';
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+/* Parse and check a job file the way the server will. */
+static int load_job(const char *path, json_t **ret_job) {
+        struct error err = {0};
+        _cleanup_free_ char *src = NULL;
+        size_t len = 0;
+        int r = read_all(path, &src, &len);
+        if (r < 0) {
+                fprintf(stderr, "Error opening job file \"%s\": %s\n", path, strerror(-r));
+                return 1;
+        }
+        json_t *job = NULL;
+        if (jobspec_parse(src, len, strcmp(path, "-") == 0 ? "<stdin>" : path, &job, &err) < 0) {
+                fprintf(stderr, "Error parsing job file from %s:\n%s\n", path, err.msg);
+                return 1;
+        }
+        struct job *j = NULL;
+        if (job_from_json(job, &j, &err) < 0) {
+                fprintf(stderr, "Error parsing job file from %s:\n%s\n", path, err.msg);
+                json_decref(job);
+                return 1;
+        }
+        job_canonicalize(j);
+        r = job_validate(j, &err);
+        job_unref(j);
+        if (r < 0) {
+                fprintf(stderr, "Error validating job from %s:\n%s\n", path, err.msg);
+                json_decref(job);
+                return 1;
+        }
+        *ret_job = job;
+        return 0;
+}
+
+static int job_run(struct cli *c, int argc, char **argv) {
+        bool detach = false, verbose = false;
+        const char *path = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-detach") == 0)
+                        detach = true;
+                else if (strcmp(argv[i], "-verbose") == 0)
+                        verbose = true;
+                else if (argv[i][0] == '-' && argv[i][1]) {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_run_help);
+                        return 1;
+                } else if (!path)
+                        path = argv[i];
+                else {
+                        fprintf(stderr, "This command takes one argument: <path>\n\n%s", job_run_help);
+                        return 1;
+                }
+        }
+        if (!path) {
+                fprintf(stderr, "This command takes one argument: <path>\n\n%s", job_run_help);
+                return 1;
+        }
+        _cleanup_json_ json_t *job = NULL;
+        if (load_job(path, &job))
+                return 1;
+        _cleanup_json_ json_t *body = json_pack("{s:O}", "Job", job);
+        _cleanup_json_ json_t *resp = NULL;
+        struct error err = {0};
+        if (cli_send(c, "PUT", "/v1/jobs", body, &resp, &err) < 0) {
+                fprintf(stderr, "Error submitting job: %s\n", err.msg);
+                return 1;
+        }
+        const char *eval_id = jx_str(resp, "EvalID", "");
+        if (detach) {
+                printf("Job registration successful\nEvaluation ID: %s\n", eval_id);
+                return 0;
+        }
+        return cli_monitor_eval(c, eval_id, verbose);
+}
+
+static const char job_status_help[] =
+    "Usage: drover job status [options] [<job>]\n\n"
+    "  Without a job: list all jobs. With a job ID (or unique prefix): show the\n"
+    "  job, its summary per task group and its allocations.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -verbose         full IDs\n";
+
+static void summary_row(struct table *t, const char *group, const json_t *s) {
+        char q[16], st[16], ru[16], fa[16], co[16], lo[16];
+        snprintf(q, sizeof(q), "%lld", (long long)jx_int(s, "Queued", 0));
+        snprintf(st, sizeof(st), "%lld", (long long)jx_int(s, "Starting", 0));
+        snprintf(ru, sizeof(ru), "%lld", (long long)jx_int(s, "Running", 0));
+        snprintf(fa, sizeof(fa), "%lld", (long long)jx_int(s, "Failed", 0));
+        snprintf(co, sizeof(co), "%lld", (long long)jx_int(s, "Complete", 0));
+        snprintf(lo, sizeof(lo), "%lld", (long long)jx_int(s, "Lost", 0));
+        const char *cells[] = {group, q, st, ru, fa, co, lo};
+        table_add(t, cells);
+}
+
+static int job_status(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        const char *id = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-verbose") == 0)
+                        verbose = true;
+                else if (argv[i][0] == '-') {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_status_help);
+                        return 1;
+                } else
+                        id = argv[i];
+        }
+        struct error err = {0};
+        if (!id) {
+                _cleanup_json_ json_t *list = NULL;
+                if (cli_get(c, "/v1/jobs", &list, NULL, &err) < 0) {
+                        fprintf(stderr, "Error querying jobs: %s\n", err.msg);
+                        return 1;
+                }
+                if (json_array_size(list) == 0) {
+                        printf("No running jobs\n");
+                        return 0;
+                }
+                static const char *const hdr[] = {"ID", "Type", "Priority", "Status", "Submit Date"};
+                struct table *t = table_new(5, hdr);
+                size_t i;
+                json_t *j;
+                json_array_foreach(list, i, j) {
+                        char prio[16], when[64];
+                        snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(j, "Priority", 0));
+                        cli_fmt_time_ns(jx_int(j, "SubmitTime", 0), when, sizeof(when));
+                        const char *cells[] = {jx_str(j, "ID", ""), jx_str(j, "Type", ""), prio,
+                                               jx_str(j, "Status", ""), when};
+                        table_add(t, cells);
+                }
+                table_print(t);
+                return 0;
+        }
+        _cleanup_free_ char *job_id = NULL;
+        if (cli_resolve_prefix(c, "/v1/jobs", "job", id, &job_id))
+                return 1;
+        _cleanup_free_ char *esc = http_escape(job_id), *p1 = NULL, *p2 = NULL, *p3 = NULL;
+        if (asprintf(&p1, "/v1/job/%s", esc) < 0 || asprintf(&p2, "/v1/job/%s/summary", esc) < 0 ||
+            asprintf(&p3, "/v1/job/%s/allocations", esc) < 0)
+                return 1;
+        _cleanup_json_ json_t *job = NULL, *summary = NULL, *allocs = NULL;
+        if (cli_get(c, p1, &job, NULL, &err) < 0 || cli_get(c, p2, &summary, NULL, &err) < 0 ||
+            cli_get(c, p3, &allocs, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying job: %s\n", err.msg);
+                return 1;
+        }
+        char prio[16], when[64];
+        snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(job, "Priority", 0));
+        cli_fmt_time_ns(jx_int(job, "SubmitTime", 0), when, sizeof(when));
+        _cleanup_free_ char *dcs = json_dumps(json_object_get(job, "Datacenters"), JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *keys[] = {"ID", "Name", "Submit Date", "Type", "Priority", "Datacenters", "Namespace",
+                              "Node Pool", "Status", "Periodic", "Parameterized"};
+        const char *vals[] = {jx_str(job, "ID", ""),     jx_str(job, "Name", ""),      when,
+                              jx_str(job, "Type", ""),   prio,                          dcs,
+                              jx_str(job, "Namespace", ""), jx_str(job, "NodePool", ""), jx_str(job, "Status", ""),
+                              "false",                   "false"};
+        cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        printf("\nSummary\n");
+        static const char *const shdr[] = {"Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"};
+        struct table *t = table_new(7, shdr);
+        const char *g;
+        json_t *s;
+        json_object_foreach(jx_obj(summary, "Summary"), g, s) summary_row(t, g, s);
+        table_print(t);
+        printf("\nAllocations\n");
+        if (json_array_size(allocs) == 0) {
+                printf("No allocations placed\n");
+                return 0;
+        }
+        static const char *const ahdr[] = {"ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created",
+                                           "Modified"};
+        t = table_new(8, ahdr);
+        size_t i;
+        json_t *a;
+        json_array_foreach(allocs, i, a) {
+                char sid[9], nid[9], ver[16], created[32], modified[32];
+                snprintf(ver, sizeof(ver), "%lld", (long long)jx_int(a, "JobVersion", 0));
+                cli_fmt_age_ns(jx_int(a, "CreateTime", 0), created, sizeof(created));
+                cli_fmt_age_ns(jx_int(a, "ModifyTime", 0), modified, sizeof(modified));
+                const char *cells[] = {verbose ? jx_str(a, "ID", "") : cli_short_id(jx_str(a, "ID", ""), sid),
+                                       verbose ? jx_str(a, "NodeID", "")
+                                               : cli_short_id(jx_str(a, "NodeID", ""), nid),
+                                       jx_str(a, "TaskGroup", ""),
+                                       ver,
+                                       jx_str(a, "DesiredStatus", ""),
+                                       jx_str(a, "ClientStatus", ""),
+                                       created,
+                                       modified};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return 0;
+}
+
+static const char job_stop_help[] =
+    "Usage: drover job stop [options] <job>\n\n"
+    "  Stop a job: its allocations are stopped and the job is marked dead.\n"
+    "  The job ID may be a unique prefix.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -detach          return after the stop is accepted\n"
+    "  -purge           remove the job from the state entirely\n";
+
+static int job_stop(struct cli *c, int argc, char **argv) {
+        bool detach = false, purge = false;
+        const char *id = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-detach") == 0)
+                        detach = true;
+                else if (strcmp(argv[i], "-purge") == 0)
+                        purge = true;
+                else if (strcmp(argv[i], "-yes") == 0)
+                        continue;
+                else if (argv[i][0] == '-') {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_stop_help);
+                        return 1;
+                } else
+                        id = argv[i];
+        }
+        if (!id) {
+                fprintf(stderr, "This command takes one argument: <job>\n\n%s", job_stop_help);
+                return 1;
+        }
+        _cleanup_free_ char *job_id = NULL;
+        if (cli_resolve_prefix(c, "/v1/jobs", "job", id, &job_id))
+                return 1;
+        _cleanup_free_ char *esc = http_escape(job_id), *path = NULL;
+        if (asprintf(&path, "/v1/job/%s%s", esc, purge ? "?purge=true" : "") < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *resp = NULL;
+        if (cli_send(c, "DELETE", path, NULL, &resp, &err) < 0) {
+                fprintf(stderr, "Error deregistering job: %s\n", err.msg);
+                return 1;
+        }
+        const char *eval_id = jx_str(resp, "EvalID", "");
+        if (detach || !*eval_id) {
+                printf("%s\n", eval_id);
+                return 0;
+        }
+        return cli_monitor_eval(c, eval_id, false);
+}
+
+const struct cli_command cli_job_commands[] = {
+    {"run", "Run a new job or update an existing job", job_run_help, job_run},
+    {"status", "Display status information about a job", job_status_help, job_status},
+    {"stop", "Stop a running job", job_stop_help, job_stop},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,94 @@
+/* main.c - the `drover` command: dispatch to subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define DROVER_VERSION "0.1.0"
+
+static const char usage[] =
+    "Usage: drover [-version] [-help] [-address=<addr>] <command> [args]\n\n"
+    "Common commands:\n"
+    "    job run <file>      Run a new job or update an existing job\n"
+    "    job status [<job>]  Display status information about jobs\n"
+    "    job stop <job>      Stop a running job\n"
+    "    node status [<id>]  Display status information about nodes\n"
+    "    alloc status <id>   Display allocation status information\n"
+    "    alloc logs <id> [<task>]  Print a task's logs\n"
+    "    eval status <id>    Display evaluation status\n"
+    "    dev                 Start a one-host development cluster\n\n"
+    "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
+    "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
+
+static int run_group(struct cli *c, const char *group, const struct cli_command *cmds, int argc, char **argv) {
+        if (argc < 1 || strcmp(argv[0], "-help") == 0 || strcmp(argv[0], "-h") == 0 ||
+            strcmp(argv[0], "--help") == 0) {
+                printf("Usage: drover %s <subcommand> [options] [args]\n\nSubcommands:\n", group);
+                for (const struct cli_command *k = cmds; k->name; k++)
+                        printf("    %-8s %s\n", k->name, k->synopsis);
+                return argc < 1 ? 1 : 0;
+        }
+        for (const struct cli_command *k = cmds; k->name; k++) {
+                if (strcmp(k->name, argv[0]) != 0)
+                        continue;
+                int n = cli_parse_common(c, argc - 1, argv + 1, k->help);
+                if (n < 0)
+                        return 0;
+                return k->run(c, n, argv + 1);
+        }
+        fprintf(stderr, "drover %s: unknown subcommand \"%s\"\n", group, argv[0]);
+        fprintf(stderr, "Run \"drover %s -help\" for the list.\n", group);
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        struct cli c = {.prog = argv[0]};
+        const char *env = getenv("DROVER_ADDR");
+        if (!env || !*env)
+                env = getenv("NOMAD_ADDR");
+        c.address = env && *env ? env : "http://127.0.0.1:4646";
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (strcmp(argv[i], "-version") == 0 || strcmp(argv[i], "--version") == 0 ||
+                    strcmp(argv[i], "-v") == 0) {
+                        printf("drover v%s\n", DROVER_VERSION);
+                        return 0;
+                }
+                if (strcmp(argv[i], "-help") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        fputs(usage, stdout);
+                        return 0;
+                }
+                if (strncmp(argv[i], "-address=", 9) == 0) {
+                        c.address = argv[i] + 9;
+                        continue;
+                }
+                fprintf(stderr, "drover: unknown flag \"%s\"\n\n%s", argv[i], usage);
+                return 1;
+        }
+        if (i >= argc) {
+                fputs(usage, stderr);
+                return 1;
+        }
+        const char *cmd = argv[i];
+        int rest = argc - i - 1;
+        char **rargv = argv + i + 1;
+        if (strcmp(cmd, "job") == 0)
+                return run_group(&c, "job", cli_job_commands, rest, rargv);
+        if (strcmp(cmd, "node") == 0)
+                return run_group(&c, "node", cli_node_commands, rest, rargv);
+        if (strcmp(cmd, "alloc") == 0)
+                return run_group(&c, "alloc", cli_alloc_commands, rest, rargv);
+        if (strcmp(cmd, "eval") == 0)
+                return run_group(&c, "eval", cli_eval_commands, rest, rargv);
+        if (strcmp(cmd, "dev") == 0) {
+                int n = cli_parse_common(&c, rest, rargv, cli_dev_help);
+                return n < 0 ? 0 : cli_dev(&c, n, rargv);
+        }
+        if (strcmp(cmd, "version") == 0) {
+                printf("drover v%s\n", DROVER_VERSION);
+                return 0;
+        }
+        fprintf(stderr, "drover: unknown command \"%s\"\n\n%s", cmd, usage);
+        return 1;
+}

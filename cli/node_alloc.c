@@ -1,0 +1,402 @@
+/* node_alloc.c - `drover node status`, `drover alloc status|logs`, `drover eval status`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+
+static int one_id_arg(int argc, char **argv, const char *help, const char **ret, bool *verbose, bool optional) {
+        *ret = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-verbose") == 0 && verbose)
+                        *verbose = true;
+                else if (argv[i][0] == '-') {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], help);
+                        return 1;
+                } else if (!*ret)
+                        *ret = argv[i];
+                else {
+                        fprintf(stderr, "Too many arguments\n\n%s", help);
+                        return 1;
+                }
+        }
+        if (!*ret && !optional) {
+                fprintf(stderr, "This command takes one argument: <id>\n\n%s", help);
+                return 1;
+        }
+        return 0;
+}
+
+/* ---- node status -------------------------------------------------------------- */
+
+static const char node_status_help[] =
+    "Usage: drover node status [options] [<node>]\n\n"
+    "  Without a node: list client nodes. With a node ID (or unique prefix):\n"
+    "  show its attributes, resources and allocations.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -verbose         full IDs and all attributes\n";
+
+static int node_status(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        const char *id;
+        if (one_id_arg(argc, argv, node_status_help, &id, &verbose, true))
+                return 1;
+        struct error err = {0};
+        if (!id) {
+                _cleanup_json_ json_t *list = NULL;
+                if (cli_get(c, "/v1/nodes", &list, NULL, &err) < 0) {
+                        fprintf(stderr, "Error querying node status: %s\n", err.msg);
+                        return 1;
+                }
+                if (json_array_size(list) == 0) {
+                        printf("No nodes registered\n");
+                        return 0;
+                }
+                static const char *const hdr[] = {"ID", "Node Pool", "DC", "Name", "Class", "Drain", "Eligibility",
+                                                  "Status"};
+                struct table *t = table_new(8, hdr);
+                size_t i;
+                json_t *n;
+                json_array_foreach(list, i, n) {
+                        char sid[9];
+                        const char *cls = jx_str(n, "NodeClass", "");
+                        const char *cells[] = {verbose ? jx_str(n, "ID", "") : cli_short_id(jx_str(n, "ID", ""), sid),
+                                               jx_str(n, "NodePool", ""),
+                                               jx_str(n, "Datacenter", ""),
+                                               jx_str(n, "Name", ""),
+                                               *cls ? cls : "<none>",
+                                               jx_bool(n, "Drain", false) ? "true" : "false",
+                                               jx_str(n, "SchedulingEligibility", ""),
+                                               jx_str(n, "Status", "")};
+                        table_add(t, cells);
+                }
+                table_print(t);
+                return 0;
+        }
+        _cleanup_free_ char *node_id = NULL;
+        if (cli_resolve_prefix(c, "/v1/nodes", "node", id, &node_id))
+                return 1;
+        _cleanup_free_ char *p1 = NULL, *p2 = NULL;
+        if (asprintf(&p1, "/v1/node/%s", node_id) < 0 || asprintf(&p2, "/v1/node/%s/allocations", node_id) < 0)
+                return 1;
+        _cleanup_json_ json_t *node = NULL, *allocs = NULL;
+        if (cli_get(c, p1, &node, NULL, &err) < 0 || cli_get(c, p2, &allocs, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying node info: %s\n", err.msg);
+                return 1;
+        }
+        json_t *nr = jx_obj(node, "NodeResources");
+        char cpu[32], mem[32], disk[32];
+        snprintf(cpu, sizeof(cpu), "%lld MHz", (long long)jx_int(jx_obj(nr, "Cpu"), "CpuShares", 0));
+        snprintf(mem, sizeof(mem), "%lld MiB", (long long)jx_int(jx_obj(nr, "Memory"), "MemoryMB", 0));
+        snprintf(disk, sizeof(disk), "%lld MiB", (long long)jx_int(jx_obj(nr, "Disk"), "DiskMB", 0));
+        json_t *attrs = jx_obj(node, "Attributes");
+        const char *keys[] = {"ID",          "Name",     "Node Pool", "Class",  "DC",     "Drain",
+                              "Eligibility", "Status",   "CPU",       "Memory", "Disk",   "Kernel",
+                              "OS",          "Address"};
+        const char *vals[] = {jx_str(node, "ID", ""),
+                              jx_str(node, "Name", ""),
+                              jx_str(node, "NodePool", ""),
+                              jx_str(node, "NodeClass", ""),
+                              jx_str(node, "Datacenter", ""),
+                              jx_bool(node, "Drain", false) ? "true" : "false",
+                              jx_str(node, "SchedulingEligibility", ""),
+                              jx_str(node, "Status", ""),
+                              cpu,
+                              mem,
+                              disk,
+                              jx_str(attrs, "kernel.version", ""),
+                              jx_str(attrs, "os.name", ""),
+                              jx_str(node, "HTTPAddr", "")};
+        cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        if (verbose) {
+                printf("\nAttributes\n");
+                const char *k;
+                json_t *v;
+                json_object_foreach(attrs, k, v) printf("%s = %s\n", k, json_string_value(v));
+        }
+        printf("\nAllocations\n");
+        if (json_array_size(allocs) == 0) {
+                printf("No allocations placed\n");
+                return 0;
+        }
+        static const char *const ahdr[] = {"ID", "Job ID", "Task Group", "Version", "Desired", "Status", "Created"};
+        struct table *t = table_new(7, ahdr);
+        size_t i;
+        json_t *a;
+        json_array_foreach(allocs, i, a) {
+                char sid[9], ver[16], created[32];
+                snprintf(ver, sizeof(ver), "%lld", (long long)jx_int(a, "JobVersion", 0));
+                cli_fmt_age_ns(jx_int(a, "CreateTime", 0), created, sizeof(created));
+                const char *cells[] = {verbose ? jx_str(a, "ID", "") : cli_short_id(jx_str(a, "ID", ""), sid),
+                                       jx_str(a, "JobID", ""),
+                                       jx_str(a, "TaskGroup", ""),
+                                       ver,
+                                       jx_str(a, "DesiredStatus", ""),
+                                       jx_str(a, "ClientStatus", ""),
+                                       created};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return 0;
+}
+
+const struct cli_command cli_node_commands[] = {
+    {"status", "Display status information about nodes", node_status_help, node_status},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* ---- alloc status / logs ----------------------------------------------------- */
+
+static const char alloc_status_help[] =
+    "Usage: drover alloc status [options] <allocation>\n\n"
+    "  Show an allocation: where it runs, its status and each task's events.\n"
+    "  The ID may be a unique prefix.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -verbose         full IDs and placement metrics\n";
+
+static int alloc_status(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        const char *id;
+        if (one_id_arg(argc, argv, alloc_status_help, &id, &verbose, false))
+                return 1;
+        _cleanup_free_ char *alloc_id = NULL, *path = NULL;
+        if (cli_resolve_prefix(c, "/v1/allocations", "allocation", id, &alloc_id))
+                return 1;
+        if (asprintf(&path, "/v1/allocation/%s", alloc_id) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *a = NULL;
+        if (cli_get(c, path, &a, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying allocation: %s\n", err.msg);
+                return 1;
+        }
+        char created[32], modified[32], ver[16], sid[9], eid[9], nid[9];
+        cli_fmt_age_ns(jx_int(a, "CreateTime", 0), created, sizeof(created));
+        cli_fmt_age_ns(jx_int(a, "ModifyTime", 0), modified, sizeof(modified));
+        snprintf(ver, sizeof(ver), "%lld", (long long)jx_int(a, "JobVersion", 0));
+        const char *keys[] = {"ID",          "Eval ID",       "Name",           "Node ID",
+                              "Node Name",   "Job ID",        "Job Version",    "Client Status",
+                              "Client Description", "Desired Status", "Desired Description", "Created",
+                              "Modified"};
+        const char *vals[] = {verbose ? jx_str(a, "ID", "") : cli_short_id(jx_str(a, "ID", ""), sid),
+                              verbose ? jx_str(a, "EvalID", "") : cli_short_id(jx_str(a, "EvalID", ""), eid),
+                              jx_str(a, "Name", ""),
+                              verbose ? jx_str(a, "NodeID", "") : cli_short_id(jx_str(a, "NodeID", ""), nid),
+                              jx_str(a, "NodeName", ""),
+                              jx_str(a, "JobID", ""),
+                              ver,
+                              jx_str(a, "ClientStatus", ""),
+                              *jx_str(a, "ClientDescription", "") ? jx_str(a, "ClientDescription", "") : "<none>",
+                              jx_str(a, "DesiredStatus", ""),
+                              *jx_str(a, "DesiredDescription", "") ? jx_str(a, "DesiredDescription", "") : "<none>",
+                              created,
+                              modified};
+        cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        const char *task;
+        json_t *ts;
+        json_object_foreach(jx_obj(a, "TaskStates"), task, ts) {
+                printf("\nTask \"%s\" is \"%s\"\n", task, jx_str(ts, "State", ""));
+                printf("Task Events:\n");
+                char restarts[16];
+                snprintf(restarts, sizeof(restarts), "%lld", (long long)jx_int(ts, "Restarts", 0));
+                const char *tk[] = {"Started At", "Finished At", "Total Restarts"};
+                const char *tv[] = {jx_str(ts, "StartedAt", ""), jx_str(ts, "FinishedAt", ""), restarts};
+                cli_print_kv(tk, tv, 3);
+                printf("\nRecent Events:\n");
+                static const char *const ehdr[] = {"Time", "Type", "Description"};
+                struct table *t = table_new(3, ehdr);
+                json_t *events = jx_arr(ts, "Events");
+                for (size_t i = json_array_size(events); i-- > 0;) {
+                        json_t *ev = json_array_get(events, i);
+                        char when[64];
+                        cli_fmt_time_ns(jx_int(ev, "Time", 0), when, sizeof(when));
+                        const char *cells[] = {when, jx_str(ev, "Type", ""), jx_str(ev, "DisplayMessage", "")};
+                        table_add(t, cells);
+                }
+                table_print(t);
+        }
+        if (verbose && jx_obj(a, "Metrics")) {
+                json_t *m = jx_obj(a, "Metrics");
+                printf("\nPlacement Metrics\n");
+                printf("Nodes Evaluated = %lld\nNodes Filtered = %lld\nNodes Exhausted = %lld\n",
+                       (long long)jx_int(m, "NodesEvaluated", 0), (long long)jx_int(m, "NodesFiltered", 0),
+                       (long long)jx_int(m, "NodesExhausted", 0));
+        }
+        return 0;
+}
+
+static const char alloc_logs_help[] =
+    "Usage: drover alloc logs [options] <allocation> [<task>]\n\n"
+    "  Print a task's stdout (or stderr) as the node agent captured it. The task\n"
+    "  may be left out when the allocation has only one.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -stderr          print stderr instead of stdout\n";
+
+static int alloc_logs(struct cli *c, int argc, char **argv) {
+        bool use_stderr = false;
+        const char *id = NULL, *task = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-stderr") == 0)
+                        use_stderr = true;
+                else if (strcmp(argv[i], "-stdout") == 0)
+                        use_stderr = false;
+                else if (argv[i][0] == '-') {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], alloc_logs_help);
+                        return 1;
+                } else if (!id)
+                        id = argv[i];
+                else if (!task)
+                        task = argv[i];
+                else {
+                        fprintf(stderr, "Too many arguments\n\n%s", alloc_logs_help);
+                        return 1;
+                }
+        }
+        if (!id) {
+                fprintf(stderr, "This command takes one or two arguments: <allocation> [<task>]\n\n%s",
+                        alloc_logs_help);
+                return 1;
+        }
+        _cleanup_free_ char *alloc_id = NULL, *path = NULL;
+        if (cli_resolve_prefix(c, "/v1/allocations", "allocation", id, &alloc_id))
+                return 1;
+        if (asprintf(&path, "/v1/allocation/%s", alloc_id) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *a = NULL;
+        if (cli_get(c, path, &a, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying allocation: %s\n", err.msg);
+                return 1;
+        }
+        /* Pick the task: the only one, or the one named. */
+        json_t *groups = jx_arr(jx_obj(a, "Job"), "TaskGroups"), *g, *tasks = NULL;
+        size_t i;
+        json_array_foreach(groups, i, g) if (strcmp(jx_str(g, "Name", ""), jx_str(a, "TaskGroup", "")) == 0) tasks =
+            jx_arr(g, "Tasks");
+        if (!task) {
+                if (json_array_size(tasks) != 1) {
+                        fprintf(stderr, "Allocation \"%.8s\" is running %zu tasks; name one:\n", alloc_id,
+                                json_array_size(tasks));
+                        json_t *t;
+                        json_array_foreach(tasks, i, t) fprintf(stderr, "  %s\n", jx_str(t, "Name", ""));
+                        return 1;
+                }
+                task = jx_str(json_array_get(tasks, 0), "Name", "");
+        } else {
+                bool found = false;
+                json_t *t;
+                json_array_foreach(tasks, i, t) found = found || strcmp(jx_str(t, "Name", ""), task) == 0;
+                if (!found) {
+                        fprintf(stderr, "Could not find task named: %s\n", task);
+                        return 1;
+                }
+        }
+        /* Logs live on the node: ask its agent, as Nomad's CLI does. */
+        _cleanup_free_ char *npath = NULL;
+        if (asprintf(&npath, "/v1/node/%s", jx_str(a, "NodeID", "")) < 0)
+                return 1;
+        _cleanup_json_ json_t *node = NULL;
+        if (cli_get(c, npath, &node, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying node of allocation: %s\n", err.msg);
+                return 1;
+        }
+        const char *http_addr = jx_str(node, "HTTPAddr", "");
+        if (!*http_addr) {
+                fprintf(stderr, "Node \"%s\" does not advertise an HTTP address for logs\n", jx_str(node, "Name", ""));
+                return 1;
+        }
+        _cleanup_free_ char *base = NULL, *lpath = NULL, *etask = http_escape(task);
+        if (asprintf(&base, "http://%s", http_addr) < 0 ||
+            asprintf(&lpath, "/v1/client/fs/logs/%s?task=%s&type=%s&plain=true", alloc_id, etask,
+                     use_stderr ? "stderr" : "stdout") < 0)
+                return 1;
+        struct http_response resp;
+        if (http_request(base, "GET", lpath, NULL, 30000, &resp, &err) < 0) {
+                fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
+                return 1;
+        }
+        int rc = 0;
+        if (resp.status != 200) {
+                fprintf(stderr, "Error reading logs: %ld (%s)\n", resp.status, resp.body);
+                rc = 1;
+        } else {
+                fwrite(resp.body, 1, resp.len, stdout);
+        }
+        http_response_clear(&resp);
+        return rc;
+}
+
+const struct cli_command cli_alloc_commands[] = {
+    {"status", "Display allocation status information and metadata", alloc_status_help, alloc_status},
+    {"logs", "Streams the logs of a task", alloc_logs_help, alloc_logs},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* ---- eval status ---------------------------------------------------------------- */
+
+static const char eval_status_help[] =
+    "Usage: drover eval status [options] <evaluation>\n\n"
+    "  Show an evaluation: its trigger, status and any placement failures.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n"
+    "  -monitor         follow it until it finishes\n";
+
+static int eval_status(struct cli *c, int argc, char **argv) {
+        bool monitor = false;
+        const char *id = NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-monitor") == 0)
+                        monitor = true;
+                else if (argv[i][0] == '-') {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], eval_status_help);
+                        return 1;
+                } else
+                        id = argv[i];
+        }
+        if (!id) {
+                fprintf(stderr, "This command takes one argument: <evaluation>\n\n%s", eval_status_help);
+                return 1;
+        }
+        _cleanup_free_ char *eval_id = NULL, *path = NULL;
+        if (cli_resolve_prefix(c, "/v1/evaluations", "evaluation", id, &eval_id))
+                return 1;
+        if (monitor)
+                return cli_monitor_eval(c, eval_id, false);
+        if (asprintf(&path, "/v1/evaluation/%s", eval_id) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *e = NULL;
+        if (cli_get(c, path, &e, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying evaluation: %s\n", err.msg);
+                return 1;
+        }
+        char prio[16];
+        snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(e, "Priority", 0));
+        json_t *failed = jx_obj(e, "FailedTGAllocs");
+        const char *keys[] = {"ID",     "Status",    "Status Description", "Type",     "TriggeredBy",
+                              "Job ID", "Namespace", "Priority",           "Placement Failures", "Blocked Eval"};
+        const char *vals[] = {jx_str(e, "ID", ""),
+                              jx_str(e, "Status", ""),
+                              jx_str(e, "StatusDescription", ""),
+                              jx_str(e, "Type", ""),
+                              jx_str(e, "TriggeredBy", ""),
+                              jx_str(e, "JobID", ""),
+                              jx_str(e, "Namespace", ""),
+                              prio,
+                              json_object_size(failed) ? "true" : "false",
+                              jx_str(e, "BlockedEval", "")};
+        cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        return 0;
+}
+
+const struct cli_command cli_eval_commands[] = {
+    {"status", "Display evaluation status and placement failure reasons", eval_status_help, eval_status},
+    {NULL, NULL, NULL, NULL},
+};

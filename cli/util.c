@@ -1,0 +1,166 @@
+/* util.c - flags, API calls, prefix resolution and tables for the CLI. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+
+int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
+        int out = 0;
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0) {
+                        fputs(help, stdout);
+                        return -1;
+                }
+                if (strncmp(a, "-address=", 9) == 0 || strncmp(a, "--address=", 10) == 0) {
+                        c->address = strchr(a, '=') + 1;
+                        continue;
+                }
+                if ((strcmp(a, "-address") == 0 || strcmp(a, "--address") == 0) && i + 1 < argc) {
+                        c->address = argv[++i];
+                        continue;
+                }
+                argv[out++] = argv[i];
+        }
+        return out;
+}
+
+int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, struct error *err) {
+        return http_json(c->address, "GET", path, NULL, 30000, ret, ret_index, err);
+}
+
+int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
+             struct error *err) {
+        return http_json(c->address, method, path, body, 30000, ret, NULL, err);
+}
+
+int cli_resolve_prefix(struct cli *c, const char *list_path, const char *what, const char *prefix, char **ret_id) {
+        struct error err = {0};
+        _cleanup_free_ char *esc = http_escape(prefix);
+        _cleanup_free_ char *path = NULL;
+        if (!esc || asprintf(&path, "%s?prefix=%s", list_path, esc) < 0)
+                return 1;
+        _cleanup_json_ json_t *list = NULL;
+        if (cli_get(c, path, &list, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying %s: %s\n", what, err.msg);
+                return 1;
+        }
+        size_t n = json_array_size(list);
+        if (n == 0) {
+                fprintf(stderr, "No %s(s) with prefix or id \"%s\" found\n", what, prefix);
+                return 1;
+        }
+        if (n > 1) {
+                /* An exact match wins over longer IDs sharing the prefix. */
+                for (size_t i = 0; i < n; i++) {
+                        const char *id = jx_str(json_array_get(list, i), "ID", "");
+                        if (strcmp(id, prefix) == 0) {
+                                *ret_id = strdup(id);
+                                return 0;
+                        }
+                }
+                fprintf(stderr, "Prefix \"%s\" matched multiple %ss:\n", prefix, what);
+                for (size_t i = 0; i < n; i++)
+                        fprintf(stderr, "  %s\n", jx_str(json_array_get(list, i), "ID", ""));
+                return 1;
+        }
+        *ret_id = strdup(jx_str(json_array_get(list, 0), "ID", ""));
+        return 0;
+}
+
+const char *cli_short_id(const char *id, char buf[9]) {
+        snprintf(buf, 9, "%s", id ? id : "");
+        return buf;
+}
+
+void cli_fmt_time_ns(int64_t ns, char *buf, size_t len) {
+        if (ns <= 0) {
+                snprintf(buf, len, "<none>");
+                return;
+        }
+        time_t secs = (time_t)(ns / NS_PER_SEC);
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+void cli_fmt_age_ns(int64_t ns, char *buf, size_t len) {
+        if (ns <= 0) {
+                snprintf(buf, len, "-");
+                return;
+        }
+        int64_t d = (clock_now_ns() - ns) / NS_PER_SEC;
+        if (d < 0)
+                d = 0;
+        if (d < 60)
+                snprintf(buf, len, "%llds ago", (long long)d);
+        else if (d < 3600)
+                snprintf(buf, len, "%lldm%llds ago", (long long)(d / 60), (long long)(d % 60));
+        else if (d < 86400)
+                snprintf(buf, len, "%lldh%lldm ago", (long long)(d / 3600), (long long)(d % 3600 / 60));
+        else
+                snprintf(buf, len, "%lldd%lldh ago", (long long)(d / 86400), (long long)(d % 86400 / 3600));
+}
+
+void cli_print_kv(const char *const *keys, const char *const *vals, int n) {
+        size_t w = 0;
+        for (int i = 0; i < n; i++)
+                w = MAX(w, strlen(keys[i]));
+        for (int i = 0; i < n; i++)
+                printf("%-*s = %s\n", (int)w, keys[i], vals[i] ? vals[i] : "");
+}
+
+struct table {
+        int ncols;
+        size_t nrows;
+        char **cells; /* row-major, row 0 = headers */
+};
+
+struct table *table_new(int ncols, const char *const *headers) {
+        struct table *t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->ncols = ncols;
+        table_add(t, headers);
+        return t;
+}
+
+void table_add(struct table *t, const char *const *cells) {
+        char **nc = realloc(t->cells, (t->nrows + 1) * (size_t)t->ncols * sizeof(char *));
+        if (!nc)
+                return;
+        t->cells = nc;
+        for (int i = 0; i < t->ncols; i++)
+                t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = strdup(cells[i] ? cells[i] : "");
+        t->nrows++;
+}
+
+void table_print(struct table *t) {
+        size_t *w = calloc((size_t)t->ncols, sizeof(size_t));
+        for (size_t r = 0; r < t->nrows; r++)
+                for (int i = 0; i < t->ncols; i++)
+                        w[i] = MAX(w[i], strlen(t->cells[r * (size_t)t->ncols + (size_t)i]));
+        for (size_t r = 0; r < t->nrows; r++) {
+                for (int i = 0; i < t->ncols; i++) {
+                        const char *cell = t->cells[r * (size_t)t->ncols + (size_t)i];
+                        if (i == t->ncols - 1)
+                                printf("%s\n", cell);
+                        else
+                                printf("%-*s  ", (int)w[i], cell);
+                }
+        }
+        for (size_t k = 0; k < t->nrows * (size_t)t->ncols; k++)
+                free(t->cells[k]);
+        free(t->cells);
+        free(w);
+        free(t);
+}

@@ -1,0 +1,139 @@
+/* http_client.c - libcurl easy handles, one per call (callers are not hot paths). */
+#include "common/http_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/error.h"
+#include "common/macros.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void http_response_clear(struct http_response *r) {
+        free(r->body);
+        memset(r, 0, sizeof(*r));
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        struct http_response *r = userdata;
+        size_t n = size * nmemb;
+        char *nb = realloc(r->body, r->len + n + 1);
+        if (!nb)
+                return 0;
+        memcpy(nb + r->len, ptr, n);
+        r->body = nb;
+        r->len += n;
+        r->body[r->len] = '\0';
+        return n;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
+        struct http_response *r = userdata;
+        size_t n = size * nitems;
+        static const char key[] = "X-Nomad-Index:";
+        if (n > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0)
+                r->index = strtoull(buf + sizeof(key) - 1, NULL, 10);
+        return n;
+}
+
+int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
+                 struct http_response *ret, struct error *err) {
+        pthread_once(&curl_once, curl_init_once);
+        memset(ret, 0, sizeof(*ret));
+        CURL *c = curl_easy_init();
+        if (!c)
+                return errorf(err, -ENOMEM, "http: cannot create a curl handle");
+        _cleanup_free_ char *url = NULL;
+        if (asprintf(&url, "%s%s", base, path) < 0) {
+                curl_easy_cleanup(c);
+                return -ENOMEM;
+        }
+        struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 60000L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+        if (body) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        }
+        CURLcode cr = curl_easy_perform(c);
+        int r = 0;
+        if (cr != CURLE_OK) {
+                r = errorf(err, cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED,
+                           "Error querying %s %s: %s", method, url, curl_easy_strerror(cr));
+                http_response_clear(ret);
+        } else {
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+                if (!ret->body)
+                        ret->body = strdup("");
+        }
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(c);
+        return r;
+}
+
+int http_json(const char *base, const char *method, const char *path, const json_t *body, long timeout_ms,
+              json_t **ret_json, uint64_t *ret_index, struct error *err) {
+        _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        struct http_response resp;
+        int r = http_request(base, method, path, payload, timeout_ms, &resp, err);
+        if (r < 0)
+                return r;
+        if (resp.status < 200 || resp.status > 299) {
+                size_t n = resp.len;
+                while (n && (resp.body[n - 1] == '\n' || resp.body[n - 1] == '\r'))
+                        resp.body[--n] = '\0';
+                r = errorf(err, resp.status == 404 ? -ENOENT : -EIO, "Unexpected response code: %ld (%s)", resp.status,
+                           resp.body);
+                http_response_clear(&resp);
+                return r;
+        }
+        if (ret_json) {
+                json_error_t je;
+                json_t *j = json_loadb(resp.body, resp.len, JSON_DECODE_ANY, &je);
+                if (!j) {
+                        http_response_clear(&resp);
+                        return errorf(err, -EBADMSG, "%s %s: bad JSON in answer: %s", method, path, je.text);
+                }
+                *ret_json = j;
+        }
+        if (ret_index)
+                *ret_index = resp.index;
+        http_response_clear(&resp);
+        return 0;
+}
+
+char *http_escape(const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *out = malloc(strlen(s) * 3 + 1), *p = out;
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == '~') {
+                        *p++ = (char)c;
+                } else {
+                        *p++ = '%';
+                        *p++ = hex[c >> 4];
+                        *p++ = hex[c & 15];
+                }
+        }
+        *p = '\0';
+        return out;
+}

@@ -1,0 +1,30 @@
+/* http_client.h - small blocking HTTP/JSON client over libcurl (CLI and agent). */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct error;
+
+struct http_response {
+        long status;      /* HTTP status, 0 when no answer */
+        char *body;       /* NUL-terminated, malloc'd */
+        size_t len;
+        uint64_t index;   /* X-Nomad-Index, 0 when absent */
+};
+
+void http_response_clear(struct http_response *r);
+
+/* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
+ * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),
+ * negative with err filled when the server could not be reached. */
+int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
+                 struct http_response *ret, struct error *err);
+
+/* Convenience: expect 2xx and a JSON body. A non-2xx answer becomes an error
+ * carrying the server's message: "Unexpected response code: 400 (job ...)". */
+int http_json(const char *base, const char *method, const char *path, const json_t *body, long timeout_ms,
+              json_t **ret_json, uint64_t *ret_index, struct error *err);
+
+/* Percent-encode s for a URL path segment or query value (malloc'd). */
+char *http_escape(const char *s);

@@ -1,0 +1,224 @@
+/* raft_node.c - libraft glue. */
+#include "controlplane/raft/raft_node.h"
+
+#include <errno.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+struct raft_node {
+        struct raft_io io;
+        struct raft_uv_transport transport;
+        struct raft raft;
+        struct raft_fsm fsm;
+        const struct raft_fsm_ops *ops;
+        void *ops_data;
+        void (*done)(void *arg);
+        void *done_arg;
+        bool io_init, transport_init, raft_init;
+};
+
+struct apply_req {
+        struct raft_apply req;
+        raft_node_apply_cb cb;
+        void *arg;
+};
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
+        struct raft_node *rn = fsm->data;
+        /* libraft bumps last_applied after this returns: this entry is the next. */
+        uint64_t index = raft_last_applied(&rn->raft) + 1;
+        *result = NULL;
+        int r = rn->ops->apply(rn->ops_data, index, buf->base, buf->len);
+        /* A command the state store rejects is still "applied" (deterministically,
+         * on every server); report success to libraft so the log moves on. */
+        if (r < 0)
+                log_debug("raft: entry %llu rejected by the FSM: %d", (unsigned long long)index, r);
+        return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+        struct raft_node *rn = fsm->data;
+        void *data = NULL;
+        size_t len = 0;
+        int r = rn->ops->snapshot(rn->ops_data, &data, &len);
+        if (r < 0)
+                return RAFT_NOMEM;
+        *bufs = raft_malloc(sizeof(**bufs));
+        void *copy = raft_malloc(len ? len : 1);
+        if (!*bufs || !copy) {
+                raft_free(*bufs);
+                raft_free(copy);
+                free(data);
+                return RAFT_NOMEM;
+        }
+        memcpy(copy, data, len);
+        free(data);
+        (*bufs)[0].base = copy;
+        (*bufs)[0].len = len;
+        *n_bufs = 1;
+        return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
+        struct raft_node *rn = fsm->data;
+        int r = rn->ops->restore(rn->ops_data, buf->base, buf->len);
+        raft_free(buf->base);
+        return r < 0 ? RAFT_CORRUPT : 0;
+}
+
+int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *ops,
+                     void *ops_data, struct raft_node **ret, struct error *err) {
+        if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
+                return errorf(err, -errno, "raft: cannot create data dir \"%s\": %s", cfg->data_dir, strerror(errno));
+        struct raft_node *rn = calloc(1, sizeof(*rn));
+        if (!rn)
+                return -ENOMEM;
+        rn->ops = ops;
+        rn->ops_data = ops_data;
+        rn->fsm = (struct raft_fsm){.version = 1,
+                                    .data = rn,
+                                    .apply = fsm_apply,
+                                    .snapshot = fsm_snapshot,
+                                    .restore = fsm_restore};
+        int r = raft_uv_tcp_init(&rn->transport, loop);
+        if (r != 0) {
+                free(rn);
+                return errorf(err, -EIO, "raft: transport: %s", raft_strerror(r));
+        }
+        rn->transport_init = true;
+        r = raft_uv_init(&rn->io, loop, cfg->data_dir, &rn->transport);
+        if (r != 0) {
+                raft_uv_tcp_close(&rn->transport);
+                free(rn);
+                return errorf(err, -EIO, "raft: data dir \"%s\": %s", cfg->data_dir, raft_strerror(r));
+        }
+        rn->io_init = true;
+        r = raft_init(&rn->raft, &rn->io, &rn->fsm, cfg->id, cfg->address);
+        if (r != 0) {
+                int code = errorf(err, -EIO, "raft: init: %s", raft_errmsg(&rn->raft));
+                raft_uv_close(&rn->io);
+                raft_uv_tcp_close(&rn->transport);
+                free(rn);
+                return code;
+        }
+        rn->raft_init = true;
+        raft_set_election_timeout(&rn->raft, cfg->election_timeout_ms ? cfg->election_timeout_ms : 1000);
+        raft_set_heartbeat_timeout(&rn->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 100);
+        raft_set_snapshot_threshold(&rn->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold : 8192);
+        raft_set_snapshot_trailing(&rn->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 1024);
+        if (cfg->bootstrap) {
+                struct raft_configuration conf;
+                raft_configuration_init(&conf);
+                r = raft_configuration_add(&conf, cfg->id, cfg->address, RAFT_VOTER);
+                if (r == 0)
+                        r = raft_bootstrap(&rn->raft, &conf);
+                raft_configuration_close(&conf);
+                if (r != 0 && r != RAFT_CANTBOOTSTRAP) {
+                        *ret = rn;
+                        raft_node_close(rn, NULL, NULL);
+                        *ret = NULL;
+                        return errorf(err, -EIO, "raft: bootstrap: %s", raft_strerror(r));
+                }
+        }
+        r = raft_start(&rn->raft);
+        if (r != 0) {
+                int code = errorf(err, -EIO, "raft: start (address %s, dir %s): %s", cfg->address, cfg->data_dir,
+                                  raft_errmsg(&rn->raft));
+                raft_node_close(rn, NULL, NULL);
+                return code;
+        }
+        *ret = rn;
+        return 0;
+}
+
+static void on_raft_closed(struct raft *r) {
+        struct raft_node *rn = r->data;
+        raft_uv_close(&rn->io);
+        raft_uv_tcp_close(&rn->transport);
+        void (*done)(void *) = rn->done;
+        void *arg = rn->done_arg;
+        free(rn);
+        if (done)
+                done(arg);
+}
+
+void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg) {
+        if (!rn) {
+                if (done)
+                        done(arg);
+                return;
+        }
+        rn->done = done;
+        rn->done_arg = arg;
+        rn->raft.data = rn;
+        raft_close(&rn->raft, on_raft_closed);
+}
+
+static void on_applied(struct raft_apply *req, int status, void *result) {
+        struct apply_req *ar = (struct apply_req *)req;
+        (void)result;
+        int code = 0;
+        if (status != 0)
+                code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ? -EAGAIN : -EIO;
+        if (ar->cb)
+                ar->cb(ar->arg, code, req->index);
+        free(ar);
+}
+
+int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg) {
+        struct apply_req *ar = calloc(1, sizeof(*ar));
+        void *copy = raft_malloc(len ? len : 1);
+        if (!ar || !copy) {
+                free(ar);
+                raft_free(copy);
+                return -ENOMEM;
+        }
+        memcpy(copy, buf, len);
+        ar->cb = cb;
+        ar->arg = arg;
+        struct raft_buffer rb = {.base = copy, .len = len};
+        int r = raft_apply(&rn->raft, &ar->req, &rb, 1, on_applied);
+        if (r != 0) {
+                raft_free(copy);
+                free(ar);
+                return r == RAFT_NOTLEADER ? -EAGAIN : -EIO;
+        }
+        return 0;
+}
+
+bool raft_node_is_leader(struct raft_node *rn) {
+        return raft_state(&rn->raft) == RAFT_LEADER;
+}
+
+const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
+        raft_id id = 0;
+        const char *addr = NULL;
+        raft_leader(&rn->raft, &id, &addr);
+        if (ret_id)
+                *ret_id = id;
+        return addr;
+}
+
+uint64_t raft_node_last_applied(struct raft_node *rn) {
+        return raft_last_applied(&rn->raft);
+}
+
+const char *raft_node_state_name(struct raft_node *rn) {
+        switch (raft_state(&rn->raft)) {
+        case RAFT_FOLLOWER:
+                return "follower";
+        case RAFT_CANDIDATE:
+                return "candidate";
+        case RAFT_LEADER:
+                return "leader";
+        default:
+                return "unavailable";
+        }
+}
