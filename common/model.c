@@ -303,9 +303,9 @@ void job_canonicalize(struct job *j) {
                                 task->restart = tg->restart;
                                 task->restart.mode = tg->restart.mode ? strdup(tg->restart.mode) : NULL;
                         }
-                        if (task->resources.cpu == 0 && task->resources.cores == 0)
+                        if (!task->resources.cpu_set && task->resources.cpu == 0 && task->resources.cores == 0)
                                 task->resources.cpu = 100;
-                        if (task->resources.memory_mb == 0)
+                        if (!task->resources.memory_set && task->resources.memory_mb == 0)
                                 task->resources.memory_mb = 300;
                         if (task->kill_timeout_ns == 0)
                                 task->kill_timeout_ns = 5LL * 1000000000LL;
@@ -515,7 +515,8 @@ static uint64_t hash_map_sorted(uint64_t h, const struct strmap *m, bool skip_un
         struct kv *sorted = malloc((m->n ? m->n : 1) * sizeof(*sorted));
         if (!sorted)
                 return h;
-        memcpy(sorted, m->items, m->n * sizeof(*sorted));
+        if (m->n)
+                memcpy(sorted, m->items, m->n * sizeof(*sorted));
         qsort(sorted, m->n, sizeof(*sorted), kv_cmp);
         for (size_t i = 0; i < m->n; i++) {
                 if (skip_unique && strncmp(sorted[i].key, "unique.", 7) == 0)

@@ -131,6 +131,8 @@ struct resources {
         int memory_mb;
         int memory_max_mb; /* 0 = unset */
         int disk_mb;
+        bool cpu_set;    /* CPU given explicitly (so an explicit 0 is an error, not a default) */
+        bool memory_set; /* MemoryMB given explicitly */
         struct network *networks;
         size_t n_networks;
         json_t *devices; /* array, kept verbatim until devices are scheduled */

@@ -429,8 +429,10 @@ static void d_resources(struct dec *d, const json_t *obj, const char *path, stru
                 return;
         }
         d_int(d, v, p, "CPU", &res->cpu);
+        res->cpu_set = json_is_number(json_object_get(v, "CPU"));
         d_int(d, v, p, "Cores", &res->cores);
         d_int(d, v, p, "MemoryMB", &res->memory_mb);
+        res->memory_set = json_is_number(json_object_get(v, "MemoryMB"));
         d_int(d, v, p, "MemoryMaxMB", &res->memory_max_mb);
         d_int(d, v, p, "DiskMB", &res->disk_mb);
         d_networks(d, v, p, &res->networks, &res->n_networks);

@@ -1,0 +1,201 @@
+/* test_model.c - data model: JSON round trips, defaults and validation. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/model.h"
+
+static struct job *job_from_text(const char *text) {
+        json_error_t je;
+        json_t *o = json_loads(text, 0, &je);
+        cr_assert_not_null(o, "bad test JSON: %s", je.text);
+        struct job *j = NULL;
+        struct error err = {0};
+        int r = job_from_json(o, &j, &err);
+        json_decref(o);
+        cr_assert_eq(r, 0, "job_from_json: %s", err.msg);
+        return j;
+}
+
+static const char *base_job =
+    "{\"ID\":\"web\",\"Type\":\"service\",\"TaskGroups\":[{\"Name\":\"api\",\"Count\":2,"
+    "\"Tasks\":[{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"},"
+    "\"Resources\":{\"CPU\":250,\"MemoryMB\":64},\"Services\":[{\"Name\":\"web\",\"PortLabel\":\"http\"}]}],"
+    "\"EphemeralDisk\":{\"SizeMB\":150,\"Sticky\":true}}],\"Meta\":{\"team\":\"a\"},\"Multiregion\":null,"
+    "\"UI\":{\"Description\":\"kept\"}}";
+
+Test(model, job_json_round_trip_keeps_unmodelled_fields) {
+        struct job *j = job_from_text(base_job);
+        cr_assert_str_eq(j->id, "web");
+        cr_assert_eq(j->n_groups, 1);
+        cr_assert_eq(j->groups[0].count, 2);
+        cr_assert_eq(j->groups[0].ephemeral_disk_mb, 150);
+        cr_assert_eq(j->groups[0].tasks[0].resources.cpu, 250);
+        json_t *out = job_to_json(j);
+        /* Fields drover does not model come back as they were sent. */
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "UI"), "Description")), "kept");
+        json_t *tg = json_array_get(json_object_get(out, "TaskGroups"), 0);
+        cr_assert(json_is_true(json_object_get(json_object_get(tg, "EphemeralDisk"), "Sticky")));
+        json_t *task = json_array_get(json_object_get(tg, "Tasks"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(task, "Services"), 0), "Name")),
+                         "web");
+        /* And a second trip is stable. */
+        struct job *j2 = NULL;
+        cr_assert_eq(job_from_json(out, &j2, NULL), 0);
+        json_t *out2 = job_to_json(j2);
+        cr_assert(json_equal(out, out2), "round trip not stable");
+        json_decref(out);
+        json_decref(out2);
+        job_unref(j2);
+        job_unref(j);
+}
+
+Test(model, canonicalize_fills_nomad_defaults) {
+        struct job *j = job_from_text("{\"ID\":\"b\",\"Type\":\"batch\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":"
+                                      "[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}]}]}");
+        job_canonicalize(j);
+        cr_assert_eq(j->priority, 50);
+        cr_assert_str_eq(j->region, "global");
+        cr_assert_str_eq(j->namespace, "default");
+        cr_assert_str_eq(j->node_pool, "default");
+        cr_assert_eq(j->n_datacenters, 1);
+        cr_assert_str_eq(j->datacenters[0], "*");
+        cr_assert_eq(j->groups[0].count, 1);
+        cr_assert_eq(j->groups[0].restart.attempts, 3); /* batch default */
+        cr_assert_eq(j->groups[0].tasks[0].resources.cpu, 100);
+        cr_assert_eq(j->groups[0].tasks[0].resources.memory_mb, 300);
+        cr_assert_eq(j->groups[0].tasks[0].kill_timeout_ns, 5000000000LL);
+        struct res_ask ask = task_group_ask(&j->groups[0]);
+        cr_assert_eq(ask.cpu, 100);
+        cr_assert_eq(ask.disk_mb, 300);
+        job_unref(j);
+}
+
+struct bad_case {
+        const char *json;
+        const char *want;
+};
+
+Test(model, validation_errors_name_the_place) {
+        static const struct bad_case cases[] = {
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":-1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
+             "\"Config\":{\"command\":\"x\"}}]}]}",
+             "job \"w\", group \"g\": count must be >= 0 (got -1)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"nope\"}]}]}",
+             "unknown driver \"nope\""},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
+             "\"Config\":{\"command\":\"x\"}},{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}]}]}",
+             "duplicate task name \"t\""},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
+             "\"Config\":{\"command\":\"x\"},\"Resources\":{\"CPU\":-5}}]}]}",
+             "cpu must be >= 1 MHz (got -5)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\"}]}]}",
+             "missing \"command\""},
+            {"{\"ID\":\"w\",\"Priority\":500,\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","
+             "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}]}]}",
+             "priority must be between 1 and 100 (got 500)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[]}", "missing task group"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct job *j = job_from_text(cases[i].json);
+                job_canonicalize(j);
+                struct error err = {0};
+                cr_assert_lt(job_validate(j, &err), 0, "case %zu accepted", i);
+                cr_assert(strstr(err.msg, cases[i].want), "case %zu: got \"%s\", want \"%s\"", i, err.msg,
+                          cases[i].want);
+                job_unref(j);
+        }
+}
+
+Test(model, explicit_zero_cpu_or_memory_is_rejected) {
+        /* An absent cpu gets Nomad's default of 100 MHz; an explicit 0 is an error. */
+        struct job *j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","
+                                      "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"},"
+                                      "\"Resources\":{\"CPU\":0}}]}]}");
+        job_canonicalize(j);
+        struct error err = {0};
+        cr_assert_lt(job_validate(j, &err), 0);
+        cr_assert(strstr(err.msg, "task \"t\", resources: cpu must be >= 1 MHz (got 0)"), "%s", err.msg);
+        job_unref(j);
+        j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","
+                          "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"},\"Resources\":{\"MemoryMB\":0}}]}]}");
+        job_canonicalize(j);
+        cr_assert_lt(job_validate(j, &err), 0);
+        cr_assert(strstr(err.msg, "memory must be >= 10 MB (got 0)"), "%s", err.msg);
+        job_unref(j);
+        j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","
+                          "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"},\"Resources\":{\"Cores\":-1}}]}]}");
+        job_canonicalize(j);
+        cr_assert_lt(job_validate(j, &err), 0);
+        cr_assert(strstr(err.msg, "cores must be >= 0"), "%s", err.msg);
+        job_unref(j);
+}
+
+Test(model, decode_errors_carry_the_json_path) {
+        json_t *o = json_loads("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":\"three\"}]}", 0, NULL);
+        struct job *j = NULL;
+        struct error err = {0};
+        cr_assert_lt(job_from_json(o, &j, &err), 0);
+        cr_assert_str_eq(err.msg, "Job.TaskGroups[0].Count: expected an integer");
+        cr_assert_null(j);
+        json_decref(o);
+        o = json_loads("{\"ID\":\"w\",\"Type\":\"cron\"}", 0, NULL);
+        cr_assert_lt(job_from_json(o, &j, &err), 0);
+        cr_assert(strstr(err.msg, "unknown job type \"cron\""), "%s", err.msg);
+        json_decref(o);
+}
+
+Test(model, alloc_round_trip_and_task_states) {
+        struct alloc *a = alloc_new();
+        a->id = strdup("11111111-2222-3333-4444-555555555555");
+        a->name = strdup("hello.hello[2]");
+        a->job_id = strdup("hello");
+        a->task_group = strdup("hello");
+        a->client_status = ALLOC_CLIENT_RUNNING;
+        a->resources = (struct res_ask){.cpu = 100, .memory_mb = 32, .disk_mb = 300};
+        a->task_states = calloc(1, sizeof(*a->task_states));
+        a->n_task_states = 1;
+        a->task_states[0].name = strdup("say");
+        a->task_states[0].state = TASK_DEAD;
+        a->task_states[0].started_at = 1700000000123456789LL;
+        task_state_add_event(&a->task_states[0], "Terminated", "Exit Code: 3", 1700000001000000000LL, 3, 0);
+        cr_assert_eq(alloc_name_index(a), 2);
+        json_t *o = alloc_to_json(a);
+        struct alloc *b = NULL;
+        struct error err = {0};
+        cr_assert_eq(alloc_from_json(o, &b, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(b->name, "hello.hello[2]");
+        cr_assert_eq(b->client_status, ALLOC_CLIENT_RUNNING);
+        cr_assert_eq(b->resources.memory_mb, 32);
+        cr_assert_eq(b->n_task_states, 1);
+        cr_assert_eq(b->task_states[0].state, TASK_DEAD);
+        cr_assert_eq(b->task_states[0].started_at, 1700000000123456789LL, "RFC 3339 time lost precision");
+        cr_assert_eq(b->task_states[0].events[0].exit_code, 3);
+        struct alloc *c = alloc_copy(b);
+        cr_assert_str_eq(c->task_states[0].events[0].message, "Exit Code: 3");
+        cr_assert_not(alloc_terminal(c));
+        c->desired_status = ALLOC_DESIRED_STOP;
+        cr_assert(alloc_terminal(c));
+        json_decref(o);
+        alloc_unref(a);
+        alloc_unref(b);
+        alloc_unref(c);
+}
+
+Test(model, node_class_ignores_unique_attributes) {
+        struct node *a = node_new(), *b = node_new();
+        a->datacenter = strdup("dc1");
+        b->datacenter = strdup("dc1");
+        strmap_set(&a->attributes, "kernel.name", "linux");
+        strmap_set(&b->attributes, "kernel.name", "linux");
+        strmap_set(&a->attributes, "unique.hostname", "a");
+        strmap_set(&b->attributes, "unique.hostname", "b");
+        node_compute_class(a);
+        node_compute_class(b);
+        cr_assert_str_eq(a->computed_class, b->computed_class);
+        strmap_set(&b->attributes, "kernel.name", "freebsd");
+        node_compute_class(b);
+        cr_assert_str_neq(a->computed_class, b->computed_class);
+        node_unref(a);
+        node_unref(b);
+}
