@@ -42,7 +42,7 @@ LIBCLI    = $(BUILD)/lib/libdrover-cli.a
 BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
 UNIT_BIN  = $(BUILD)/tests/unit-tests
 
-.PHONY: all help deps test unit unit-asan integration conformance dev bench vmtest fuzz deb rpm clean format
+.PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm clean format
 
 all: $(BINS)
 
@@ -128,6 +128,10 @@ test: deps
 dev: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/dev.sh $(BUILD)/bin
+
+dev-stop:
+	$(Q)f=$${TMPDIR:-/tmp}/drover-dev.pid; if [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; then \
+	    echo "drover dev stopped"; rm -f $$f; else echo "no drover dev running"; fi
 
 bench: all
 	$(Q)set -e; for b in bench/*.sh; do [ -x "$$b" ] && "$$b" $(BUILD)/bin; done; true

@@ -1,0 +1,234 @@
+#!/bin/bash
+# Integration tests: real drover-server and drover-agent processes on 127.0.0.1.
+# Usage: tests/integration/run.sh BIN_DIR
+# Every wait is bounded; every process this script starts is stopped on exit.
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
+PORT=$((20000 + ($$ % 20000)))
+ADDR="http://127.0.0.1:$PORT"
+AGENT_HTTP="127.0.0.1:$((PORT + 10))"
+MARK="drover-it-$$"
+export DROVER_ADDR=$ADDR
+passed=0
+failed=0
+server_pid=""
+agent_pid=""
+
+cleanup() {
+        [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+        [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
+        pkill -9 -f "$MARK" 2>/dev/null
+        wait 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*"; }
+pass() { passed=$((passed + 1)); log "PASS: $1"; }
+fail() {
+        failed=$((failed + 1))
+        log "FAIL: $1"
+        for f in "$WORK"/*.log; do [ -f "$f" ] && { log "--- $f (last 30 lines)"; tail -n 30 "$f"; }; done
+}
+
+# wait_for SECONDS COMMAND... : poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+        local limit=$(($1 * 10)) i=0
+        shift
+        until "$@" >/dev/null 2>&1; do
+                i=$((i + 1))
+                [ $i -ge $limit ] && return 1
+                sleep 0.1
+        done
+}
+
+api() { curl -s "$ADDR$1"; }
+api_code() { curl -s -o "$WORK/body" -w '%{http_code}' -X "$1" --data-binary @"$3" "$ADDR$2"; }
+
+start_server() {
+        "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+                -raft-addr "127.0.0.1:$((PORT + 1))" -heartbeat-ttl 1s -heartbeat-grace 1s \
+                >>"$WORK/server.log" 2>&1 &
+        server_pid=$!
+        wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1"
+}
+
+start_agent() {
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name it-node \
+                -http-addr "$AGENT_HTTP" >>"$WORK/agent.log" 2>&1 &
+        agent_pid=$!
+        wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'"
+}
+
+count_status() { # count_status JOB STATUS
+        api "/v1/job/$1/allocations" | grep -o "\"ClientStatus\":\"$2\"" | wc -l
+}
+
+# ---------------------------------------------------------------------------
+log "== drover integration tests (work dir $WORK, API $ADDR)"
+
+if start_server; then pass "server starts and elects itself leader"; else
+        fail "server starts and elects itself leader"
+        log "$passed passed, $failed failed"
+        exit 1
+fi
+if start_agent; then pass "agent registers and its node becomes ready"; else
+        fail "agent registers and its node becomes ready"
+        log "$passed passed, $failed failed"
+        exit 1
+fi
+
+# --- a batch job runs to completion and its logs are readable -------------------
+if "$BIN/drover" job run "$ROOT/examples/hello.hcl" >"$WORK/run.out" 2>&1 &&
+        grep -q 'finished with status "complete"' "$WORK/run.out" &&
+        [ "$(grep -c 'Allocation ".*" created' "$WORK/run.out")" = 3 ]; then
+        pass "job run places 3 allocations and reports the evaluation complete"
+else
+        cat "$WORK/run.out"
+        fail "job run places 3 allocations and reports the evaluation complete"
+fi
+
+if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/hello/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]"; then
+        pass "the 3 hello allocations complete"
+else
+        api /v1/job/hello/allocations
+        fail "the 3 hello allocations complete"
+fi
+
+ok=1
+for id in $(api /v1/job/hello/allocations | grep -o '"ID":"[0-9a-f-]*"' | cut -d'"' -f4); do
+        short=$(echo "$id" | cut -c1-8)
+        out=$("$BIN/drover" alloc logs "$short" 2>&1)
+        idx=$(api "/v1/allocation/$id" | grep -o '"Name":"hello.hello\[[0-9]\]"' | grep -o '\[[0-9]\]' | tr -d '[]')
+        case "$out" in
+        *"hello from allocation $idx "*) ;;
+        *) ok=0; log "alloc $short (index $idx) printed: $out" ;;
+        esac
+done
+[ $ok = 1 ] && pass "alloc logs (by ID prefix) shows each allocation's own index" || fail "alloc logs shows each allocation's index"
+
+if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&
+        grep -Eq "^hello +0 +0 +0 +0 +3 +0" "$WORK/status.out"; then
+        pass "job status shows the summary: 3 complete"
+else
+        cat "$WORK/status.out"
+        fail "job status shows the summary: 3 complete"
+fi
+
+aid=$(api /v1/job/hello/allocations | grep -o '"ID":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4)
+if "$BIN/drover" alloc status "$(echo "$aid" | cut -c1-6)" >"$WORK/astatus.out" 2>&1 &&
+        grep -q 'Task "say" is "dead"' "$WORK/astatus.out" && grep -q "Terminated" "$WORK/astatus.out"; then
+        pass "alloc status shows task state and events"
+else
+        cat "$WORK/astatus.out"
+        fail "alloc status shows task state and events"
+fi
+
+if "$BIN/drover" node status >"$WORK/node.out" 2>&1 && grep -q "it-node" "$WORK/node.out" && grep -q ready "$WORK/node.out"; then
+        pass "node status lists the node as ready"
+else
+        cat "$WORK/node.out"
+        fail "node status lists the node as ready"
+fi
+
+# --- bad input: clear errors, 400s, and the state unchanged ------------------------
+before=$(api /v1/jobs)
+before_idx=$(curl -s -D - -o /dev/null "$ADDR/v1/jobs" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}')
+
+printf 'job "broken" {\n  group "g" {\n    count = \n  }\n}\n' >"$WORK/broken.hcl"
+if ! "$BIN/drover" job run "$WORK/broken.hcl" >"$WORK/bad.out" 2>&1 && grep -q "broken.hcl:[0-9]*:[0-9]*" "$WORK/bad.out"; then
+        pass "malformed HCL: the CLI names file:line:column"
+else
+        cat "$WORK/bad.out"
+        fail "malformed HCL: the CLI names file:line:column"
+fi
+
+check_400() { # NAME BODY_FILE EXPECTED_SUBSTRING
+        local code
+        code=$(api_code PUT /v1/jobs "$2")
+        if [ "$code" = 400 ] && grep -q -- "$3" "$WORK/body"; then pass "API 400: $1"; else
+                log "got $code: $(cat "$WORK/body")"
+                fail "API 400: $1"
+        fi
+}
+job_json() { # GROUP_COUNT DRIVER CPU TASK2NAME
+        printf '{"Job":{"ID":"bad","Type":"batch","TaskGroups":[{"Name":"g","Count":%s,"Tasks":[{"Name":"t","Driver":"%s","Config":{"command":"/bin/true"},"Resources":{"CPU":%s,"MemoryMB":32}}%s]}]}}' "$1" "$2" "$3" "$4"
+}
+printf '{"Job": {"ID": "x",' >"$WORK/j1"
+check_400 "malformed JSON" "$WORK/j1" "line 1"
+job_json 1 nosuchdriver 100 "" >"$WORK/j2"
+check_400 "unknown driver" "$WORK/j2" 'unknown driver "nosuchdriver"'
+job_json -1 raw_exec 100 "" >"$WORK/j3"
+check_400 "negative count" "$WORK/j3" "count must be >= 0 (got -1)"
+job_json 1 raw_exec 0 "" >"$WORK/j4"
+check_400 "zero cpu" "$WORK/j4" "cpu must be >= 1 MHz (got 0)"
+job_json 1 raw_exec 100 ',{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"}}' >"$WORK/j5"
+check_400 "duplicate task names" "$WORK/j5" 'duplicate task name "t"'
+
+printf 'job "dup" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n  }\n}\n' >"$WORK/dup.hcl"
+if ! "$BIN/drover" job run "$WORK/dup.hcl" >"$WORK/dup.out" 2>&1 && grep -q 'duplicate task name "t"' "$WORK/dup.out"; then
+        pass "duplicate task names: the CLI refuses before sending"
+else
+        cat "$WORK/dup.out"
+        fail "duplicate task names: the CLI refuses before sending"
+fi
+
+after=$(api /v1/jobs)
+after_idx=$(curl -s -D - -o /dev/null "$ADDR/v1/jobs" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}')
+if [ "$before" = "$after" ] && [ "$before_idx" = "$after_idx" ]; then
+        pass "rejected input left the state unchanged"
+else
+        log "before: $before_idx $before"
+        log "after:  $after_idx $after"
+        fail "rejected input left the state unchanged"
+fi
+
+# --- losing the agent: node down, allocations lost --------------------------------
+cat >"$WORK/sleeper.hcl" <<EOF
+job "sleeper" {
+  type = "service"
+  group "s" {
+    count = 2
+    task "sleep" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 600 # $MARK"]
+      }
+      resources {
+        cpu    = 50
+        memory = 16
+      }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/sleeper.hcl" >/dev/null 2>&1
+if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/sleeper/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 2 ]"; then
+        pass "service job: 2 allocations running"
+else
+        api /v1/job/sleeper/allocations
+        fail "service job: 2 allocations running"
+fi
+
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null
+agent_pid=""
+t0=$(date +%s)
+if wait_for 20 sh -c "curl -s $ADDR/v1/nodes | grep -q '\"Status\":\"down\"'"; then
+        pass "after SIGKILL of the agent the node is down ($(($(date +%s) - t0)) s; TTL 1 s + grace 1 s)"
+else
+        api /v1/nodes
+        fail "after SIGKILL of the agent the node is down"
+fi
+if wait_for 10 sh -c "[ \$(curl -s $ADDR/v1/job/sleeper/allocations | grep -o '\"ClientStatus\":\"lost\"' | wc -l) = 2 ]"; then
+        pass "its running allocations are lost"
+else
+        api /v1/job/sleeper/allocations
+        fail "its running allocations are lost"
+fi
+
+log "$passed passed, $failed failed"
+[ "$failed" = 0 ]
