@@ -1,0 +1,43 @@
+/* test_heartbeat.c - node TTL bookkeeping on the leader. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controlplane/leader/heartbeat.h"
+
+#define S 1000000000LL
+
+Test(heartbeat, missed_ttl_plus_grace_expires_once) {
+        struct heartbeats *h = heartbeats_create(10 * S, 10 * S);
+        cr_assert_eq(heartbeats_reset(h, "a", 0), 10 * S);
+        heartbeats_reset(h, "b", 5 * S);
+        char **ids = NULL;
+        cr_assert_eq(heartbeats_expired(h, 19 * S, &ids), 0, "expired before TTL + grace");
+        free(ids);
+        cr_assert_eq(heartbeats_expired(h, 20 * S, &ids), 1);
+        cr_assert_str_eq(ids[0], "a");
+        free(ids[0]);
+        free(ids);
+        cr_assert_eq(heartbeats_expired(h, 21 * S, &ids), 0, "reported twice");
+        free(ids);
+        /* A heartbeat pushes the deadline out. */
+        heartbeats_reset(h, "b", 20 * S);
+        cr_assert_eq(heartbeats_expired(h, 30 * S, &ids), 0);
+        free(ids);
+        heartbeats_remove(h, "b");
+        cr_assert_eq(heartbeats_count(h), 0);
+        heartbeats_destroy(h);
+}
+
+Test(heartbeat, ttl_grows_with_cluster_size) {
+        struct heartbeats *h = heartbeats_create(10 * S, 0);
+        char id[32];
+        for (int i = 0; i < 1000; i++) {
+                snprintf(id, sizeof(id), "n%d", i);
+                heartbeats_reset(h, id, 0);
+        }
+        /* 1000 nodes at 50 heartbeats/s: 20 s. */
+        cr_assert_eq(heartbeats_ttl(h), 20 * S);
+        heartbeats_destroy(h);
+}
