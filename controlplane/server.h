@@ -21,6 +21,8 @@ struct state_store;
 struct workers;
 struct heartbeats;
 struct eval;
+struct error;
+struct raft_fsm_ops;
 
 struct server {
         uv_loop_t *loop;
@@ -58,6 +60,9 @@ int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd);
 /* Leader side effects after an apply: enqueue evals, unblock, wake queries. */
 void server_state_changed(struct server *s);
 void server_on_evals(struct server *s, struct eval **evals, size_t n);
+/* A node became ready, or capacity was freed on it: unblock evals of its class. */
+void server_on_node_ready(struct server *s, const char *computed_class, uint64_t index);
+void server_on_capacity_freed(struct server *s, const char *computed_class, uint64_t index);
 
 /* ---- API (api/routes.c) */
 void api_handle(void *data, struct http_req *req);

@@ -1,0 +1,707 @@
+/* routes.c - the HTTP API in Nomad's paths, on the loop thread.
+ *
+ * Reads come straight from the live state store (the loop thread is its only
+ * writer, so a handler sees a consistent state). Writes become FSM commands
+ * proposed through Raft; the answer goes out once the command is applied.
+ * Blocking queries (?index=N&wait=D) park until the table they read moves
+ * past N or the wait ends.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "controlplane/api/http.h"
+#include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/raft_node.h"
+#include "controlplane/server.h"
+#include "controlplane/state/state.h"
+
+#define MAX_SEGS 8
+
+struct route_ctx {
+        struct server *s;
+        struct http_req *req;
+        const char *seg[MAX_SEGS]; /* path segments after /v1/ */
+        int nseg;
+        char *buf; /* backing storage for seg[] */
+};
+
+/* ---- blocking queries ----------------------------------------------------------- */
+
+struct parked_query {
+        struct http_req *req;
+        enum state_table table;
+        uint64_t min_index;
+        int64_t deadline_ns; /* monotonic */
+        bool expired;
+        struct parked_query *next;
+};
+
+static int64_t parse_wait_ns(const char *w) {
+        if (!w || !*w)
+                return 300LL * NS_PER_SEC; /* Nomad's default: 5 minutes */
+        char *end;
+        double v = strtod(w, &end);
+        if (end == w || v < 0)
+                return 300LL * NS_PER_SEC;
+        int64_t mult = NS_PER_SEC;
+        if (strcmp(end, "ms") == 0)
+                mult = NS_PER_MS;
+        else if (strcmp(end, "m") == 0)
+                mult = 60 * NS_PER_SEC;
+        else if (strcmp(end, "h") == 0)
+                mult = 3600 * NS_PER_SEC;
+        int64_t ns = (int64_t)(v * (double)mult);
+        return ns > 600LL * NS_PER_SEC ? 600LL * NS_PER_SEC : ns;
+}
+
+/* True when the request was parked: the handler returns and runs again later. */
+static bool block_until_newer(struct route_ctx *c, enum state_table table) {
+        const char *idx = http_req_query(c->req, "index");
+        if (!idx)
+                return false;
+        uint64_t min = strtoull(idx, NULL, 10);
+        struct parked_query *pq = http_req_data(c->req);
+        if (pq) {
+                /* Re-run after a wake: answer if expired or moved, else stay parked. */
+                if (pq->expired || state_table_index(c->s->state, table) > pq->min_index) {
+                        http_req_set_data(c->req, NULL);
+                        free(pq);
+                        return false;
+                }
+                pq->next = c->s->parked;
+                c->s->parked = pq;
+                return true;
+        }
+        if (min == 0 || state_table_index(c->s->state, table) > min)
+                return false;
+        pq = calloc(1, sizeof(*pq));
+        if (!pq)
+                return false;
+        pq->req = c->req;
+        pq->table = table;
+        pq->min_index = min;
+        pq->deadline_ns = clock_monotonic_ns() + parse_wait_ns(http_req_query(c->req, "wait"));
+        http_req_set_data(c->req, pq);
+        pq->next = c->s->parked;
+        c->s->parked = pq;
+        return true;
+}
+
+void api_wake_parked(struct server *s, bool timeouts_only) {
+        struct parked_query *list = s->parked;
+        s->parked = NULL;
+        int64_t now = clock_monotonic_ns();
+        while (list) {
+                struct parked_query *pq = list;
+                list = pq->next;
+                pq->next = NULL;
+                pq->expired = now >= pq->deadline_ns;
+                bool moved = state_table_index(s->state, pq->table) > pq->min_index;
+                if (pq->expired || (!timeouts_only && moved)) {
+                        api_handle(s, pq->req); /* re-parks itself if nothing is due */
+                } else {
+                        pq->next = s->parked;
+                        s->parked = pq;
+                }
+        }
+}
+
+void api_drop_parked(struct server *s) {
+        while (s->parked) {
+                struct parked_query *pq = s->parked;
+                s->parked = pq->next;
+                http_req_set_data(pq->req, NULL);
+                http_req_respond_text(pq->req, 503, "server shutting down");
+                free(pq);
+        }
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static const char *ns_of(struct route_ctx *c) {
+        const char *ns = http_req_query(c->req, "namespace");
+        return ns && *ns ? ns : "default";
+}
+
+static json_t *parse_body(struct route_ctx *c) {
+        size_t len;
+        const char *body = http_req_body(c->req, &len);
+        json_error_t je;
+        json_t *j = json_loadb(body, len, 0, &je);
+        if (!j)
+                http_req_respond_text(c->req, 400, "Failed to decode request body: line %d, column %d: %s", je.line,
+                                      je.column, je.text);
+        return j;
+}
+
+static bool is_leader_or_fail(struct route_ctx *c) {
+        if (c->s->leader)
+                return true;
+        uint64_t id;
+        const char *leader = raft_node_leader_address(c->s->raft, &id);
+        http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "",
+                              leader ? leader : "");
+        return false;
+}
+
+/* Answer a write once its command is applied. */
+struct pending_write {
+        struct http_req *req;
+        json_t *reply; /* answered with "Index" filled in; NULL = empty object */
+        bool fill_eval_index;
+};
+
+static void on_write_applied(void *arg, int status, uint64_t index) {
+        struct pending_write *pw = arg;
+        if (status < 0) {
+                http_req_respond_text(pw->req, 500, "raft apply failed: %s",
+                                      status == -EAGAIN ? "leadership lost" : strerror(-status));
+                if (pw->reply)
+                        json_decref(pw->reply);
+        } else {
+                json_t *r = pw->reply ? pw->reply : json_object();
+                json_object_set_new(r, "Index", json_integer((json_int_t)index));
+                if (pw->fill_eval_index) {
+                        json_object_set_new(r, "EvalCreateIndex", json_integer((json_int_t)index));
+                        json_object_set_new(r, "JobModifyIndex", json_integer((json_int_t)index));
+                }
+                http_req_respond_json(pw->req, 200, r, index);
+        }
+        free(pw);
+}
+
+static void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_index) {
+        struct pending_write *pw = calloc(1, sizeof(*pw));
+        if (!pw) {
+                json_decref(cmd);
+                if (reply)
+                        json_decref(reply);
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        pw->req = c->req;
+        pw->reply = reply;
+        pw->fill_eval_index = eval_index;
+        int r = server_propose(c->s, cmd, on_write_applied, pw);
+        if (r < 0) {
+                if (reply)
+                        json_decref(reply);
+                free(pw);
+                http_req_respond_text(c->req, 500, "cannot propose the change: %s",
+                                      r == -EAGAIN ? "not the leader" : strerror(-r));
+        }
+}
+
+static struct eval *new_eval(const struct job *j, const char *triggered_by, const char *node_id) {
+        struct eval *e = eval_new();
+        char id[ID_BUF];
+        id_generate(id);
+        e->id = strdup(id);
+        e->namespace = strdup(j->namespace ? j->namespace : "default");
+        e->priority = j->priority;
+        e->type = j->type;
+        e->triggered_by = strdup(triggered_by);
+        e->job_id = strdup(j->id);
+        e->node_id = node_id ? strdup(node_id) : NULL;
+        e->status = EVAL_PENDING;
+        e->create_time = e->modify_time = clock_now_ns();
+        return e;
+}
+
+/* ---- jobs --------------------------------------------------------------------------- */
+
+static void job_register(struct route_ctx *c, const char *path_id) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *jj = json_object_get(body, "Job");
+        if (!json_is_object(jj)) {
+                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
+                return;
+        }
+        struct error err = {0};
+        struct job *j = NULL;
+        if (job_from_json(jj, &j, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return;
+        }
+        job_canonicalize(j);
+        if (job_validate(j, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                job_unref(j);
+                return;
+        }
+        if (path_id && strcmp(path_id, j->id) != 0) {
+                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")",
+                                      j->id, path_id);
+                job_unref(j);
+                return;
+        }
+        j->submit_time = clock_now_ns();
+        struct eval *e = new_eval(j, "job-register", NULL);
+        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval",
+                                eval_to_json(e));
+        json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
+        job_unref(j);
+        eval_unref(e);
+        propose(c, cmd, reply, true);
+}
+
+static void job_deregister(struct route_ctx *c, const char *id) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        if (!j) {
+                http_req_respond_text(c->req, 404, "job not found");
+                return;
+        }
+        const char *purge = http_req_query(c->req, "purge");
+        struct eval *e = new_eval(j, "job-deregister", NULL);
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:b,s:o}", "Type", "JobDeregister", "Namespace", j->namespace, "JobID",
+                                j->id, "Purge", purge && strcmp(purge, "true") == 0, "Eval", eval_to_json(e));
+        json_t *reply = json_pack("{s:s}", "EvalID", e->id);
+        eval_unref(e);
+        propose(c, cmd, reply, true);
+}
+
+static json_t *summary_json(struct route_ctx *c, const struct job *j) {
+        json_t *groups = json_object();
+        for (size_t g = 0; g < j->n_groups; g++) {
+                struct state_group_summary sum = {0};
+                state_job_group_summary(c->s->state, j, j->groups[g].name, &sum);
+                json_object_set_new(groups, j->groups[g].name,
+                                    json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum.queued, "Starting",
+                                              sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
+                                              sum.complete, "Lost", sum.lost, "Unknown", sum.unknown));
+        }
+        return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace,
+                         "Summary", groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
+                         (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index);
+}
+
+struct list_ctx {
+        struct route_ctx *c;
+        const char *prefix;
+        json_t *out;
+};
+
+static bool add_job_stub(void *arg, const struct job *j) {
+        struct list_ctx *l = arg;
+        if (l->prefix && strncmp(j->id, l->prefix, strlen(l->prefix)) != 0)
+                return true;
+        json_t *sum = summary_json(l->c, j);
+        json_array_append_new(l->out, job_to_stub_json(j, sum));
+        json_decref(sum);
+        return true;
+}
+
+static void jobs_list(struct route_ctx *c) {
+        if (block_until_newer(c, STATE_TABLE_JOBS))
+                return;
+        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
+        state_jobs_foreach(c->s->state, ns_of(c), add_job_stub, &l);
+        http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_JOBS));
+}
+
+static bool add_alloc_stub(void *arg, const struct alloc *a) {
+        struct list_ctx *l = arg;
+        if (l->prefix && strncmp(a->id, l->prefix, strlen(l->prefix)) != 0)
+                return true;
+        json_array_append_new(l->out, alloc_to_stub_json(a));
+        return true;
+}
+
+static bool add_alloc_full(void *arg, const struct alloc *a) {
+        struct list_ctx *l = arg;
+        json_array_append_new(l->out, alloc_to_json(a));
+        return true;
+}
+
+static bool add_eval(void *arg, const struct eval *e) {
+        struct list_ctx *l = arg;
+        if (l->prefix && strncmp(e->id, l->prefix, strlen(l->prefix)) != 0)
+                return true;
+        json_array_append_new(l->out, eval_to_json(e));
+        return true;
+}
+
+static void job_routes(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        const char *id = c->seg[1];
+        if (c->nseg == 2) {
+                if (strcmp(m, "GET") == 0) {
+                        if (block_until_newer(c, STATE_TABLE_JOBS))
+                                return;
+                        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+                        if (!j)
+                                http_req_respond_text(c->req, 404, "job not found");
+                        else
+                                http_req_respond_json(c->req, 200, job_to_json(j), j->modify_index);
+                } else if (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0) {
+                        job_register(c, id);
+                } else if (strcmp(m, "DELETE") == 0) {
+                        job_deregister(c, id);
+                } else {
+                        http_req_respond_text(c->req, 405, "method %s not allowed on /v1/job/<id>", m);
+                }
+                return;
+        }
+        if (strcmp(m, "GET") != 0) {
+                http_req_respond_text(c->req, 405, "method %s not allowed", m);
+                return;
+        }
+        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        if (!j) {
+                http_req_respond_text(c->req, 404, "job not found");
+                return;
+        }
+        const char *what = c->seg[2];
+        struct list_ctx l = {.c = c, .out = json_array()};
+        if (strcmp(what, "summary") == 0) {
+                json_decref(l.out);
+                http_req_respond_json(c->req, 200, summary_json(c, j),
+                                      state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+        } else if (strcmp(what, "allocations") == 0) {
+                if (block_until_newer(c, STATE_TABLE_ALLOCS)) {
+                        json_decref(l.out);
+                        return;
+                }
+                state_allocs_by_job_foreach(c->s->state, j->namespace, j->id, add_alloc_stub, &l);
+                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+        } else if (strcmp(what, "evaluations") == 0) {
+                state_evals_by_job_foreach(c->s->state, j->namespace, j->id, add_eval, &l);
+                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_EVALS));
+        } else {
+                json_decref(l.out);
+                http_req_respond_text(c->req, 404, "unknown path /v1/job/%s/%s", id, what);
+        }
+}
+
+/* ---- nodes ------------------------------------------------------------------------- */
+
+static json_t *node_public_json(const struct node *n) {
+        json_t *o = node_to_json(n);
+        json_object_del(o, "SecretID");
+        return o;
+}
+
+static bool add_node_stub(void *arg, const struct node *n) {
+        struct list_ctx *l = arg;
+        if (l->prefix && strncmp(n->id, l->prefix, strlen(l->prefix)) != 0)
+                return true;
+        json_array_append_new(l->out, node_to_stub_json(n));
+        return true;
+}
+
+static void node_register(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *nj = json_object_get(body, "Node");
+        struct error err = {0};
+        struct node *n = NULL;
+        if (!json_is_object(nj)) {
+                http_req_respond_text(c->req, 400, "missing node: the body is {\"Node\": {...}}");
+                return;
+        }
+        if (node_from_json(nj, &n, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return;
+        }
+        if (node_validate(n, &err) < 0 || !n->secret_id || !*n->secret_id) {
+                http_req_respond_text(c->req, 400, "%s", err.code ? err.msg : "node: missing SecretID");
+                node_unref(n);
+                return;
+        }
+        const struct node *old = state_node_get(c->s->state, n->id);
+        if (old && old->secret_id && strcmp(old->secret_id, n->secret_id) != 0) {
+                http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",
+                                      n->id);
+                node_unref(n);
+                return;
+        }
+        n->status = NODE_READY;
+        n->status_updated_at = clock_now_ns() / NS_PER_SEC;
+        node_compute_class(n);
+        int64_t ttl = heartbeats_reset(c->s->heartbeats, n->id, clock_monotonic_ns());
+        json_t *cmd = json_pack("{s:s,s:o}", "Type", "NodeRegister", "Node", node_to_json(n));
+        json_t *reply = json_pack("{s:I,s:s}", "HeartbeatTTL", (json_int_t)ttl, "NodeID", n->id);
+        node_unref(n);
+        propose(c, cmd, reply, false);
+}
+
+static bool secret_ok(struct route_ctx *c, const struct node *n, const json_t *body) {
+        const char *secret = jx_str(body, "SecretID", NULL);
+        if (!secret || !n->secret_id || strcmp(secret, n->secret_id) != 0) {
+                http_req_respond_text(c->req, 403, "node secret ID does not match for node %s", n->id);
+                return false;
+        }
+        return true;
+}
+
+static void node_heartbeat(struct route_ctx *c, const char *id) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const struct node *n = state_node_get(c->s->state, id);
+        if (!n) {
+                http_req_respond_text(c->req, 404, "node %s not found; register first", id);
+                return;
+        }
+        if (!secret_ok(c, n, body))
+                return;
+        int64_t ttl = heartbeats_reset(c->s->heartbeats, id, clock_monotonic_ns());
+        if (n->status == NODE_READY) {
+                http_req_respond_json(c->req, 200, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl),
+                                      state_latest_index(c->s->state));
+                return;
+        }
+        /* Down (or initializing) and back: mark ready through Raft. */
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:[]}", "Type", "NodeStatusUpdate", "NodeID", id, "Status", "ready",
+                                "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals");
+        propose(c, cmd, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl), false);
+}
+
+static void node_alloc_update(struct route_ctx *c, const char *id) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const struct node *n = state_node_get(c->s->state, id);
+        if (!n) {
+                http_req_respond_text(c->req, 404, "node %s not found", id);
+                return;
+        }
+        if (!secret_ok(c, n, body))
+                return;
+        json_t *allocs = json_object_get(body, "Allocs");
+        if (!json_is_array(allocs)) {
+                http_req_respond_text(c->req, 400, "Allocs must be a list of allocation updates");
+                return;
+        }
+        json_t *updates = json_array();
+        size_t i;
+        json_t *u;
+        json_array_foreach(allocs, i, u) {
+                const char *aid = jx_str(u, "ID", NULL);
+                const char *cs = jx_str(u, "ClientStatus", NULL);
+                enum alloc_client st;
+                if (!aid || !cs || alloc_client_parse(cs, &st) < 0) {
+                        http_req_respond_text(c->req, 400,
+                                              "Allocs[%zu]: need ID and ClientStatus (pending, running, complete, failed)",
+                                              i);
+                        json_decref(updates);
+                        return;
+                }
+                const struct alloc *a = state_alloc_get(c->s->state, aid);
+                if (!a || !a->node_id || strcmp(a->node_id, id) != 0)
+                        continue; /* gone (GC) or not this node's: ignore, like Nomad */
+                json_t *ts = json_object_get(u, "TaskStates");
+                if (ts && !json_is_object(ts)) {
+                        http_req_respond_text(c->req, 400, "Allocs[%zu].TaskStates must be an object", i);
+                        json_decref(updates);
+                        return;
+                }
+                struct task_state *states = NULL;
+                size_t ns = 0;
+                struct error err = {0};
+                if (ts && task_states_from_json(ts, &states, &ns, &err) < 0) {
+                        http_req_respond_text(c->req, 400, "Allocs[%zu]: %s", i, err.msg);
+                        json_decref(updates);
+                        return;
+                }
+                task_states_free(states, ns);
+                json_array_append_new(updates, json_pack("{s:s,s:s,s:s,s:O*}", "ID", aid, "ClientStatus", cs,
+                                                         "ClientDescription", jx_str(u, "ClientDescription", ""),
+                                                         "TaskStates", ts));
+        }
+        if (json_array_size(updates) == 0) {
+                json_decref(updates);
+                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index(c->s->state)),
+                                      state_latest_index(c->s->state));
+                return;
+        }
+        json_t *cmd = json_pack("{s:s,s:s,s:o,s:I}", "Type", "AllocClientUpdate", "NodeID", id, "Allocs", updates,
+                                "UpdatedAt", (json_int_t)clock_now_ns());
+        propose(c, cmd, NULL, false);
+}
+
+static void node_routes(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        if (c->nseg == 2 && strcmp(c->seg[1], "register") == 0) {
+                if (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)
+                        node_register(c);
+                else
+                        http_req_respond_text(c->req, 405, "use PUT /v1/node/register");
+                return;
+        }
+        const char *id = c->seg[1];
+        if (c->nseg == 2) {
+                if (strcmp(m, "GET") != 0) {
+                        http_req_respond_text(c->req, 405, "method %s not allowed", m);
+                        return;
+                }
+                if (block_until_newer(c, STATE_TABLE_NODES))
+                        return;
+                const struct node *n = state_node_get(c->s->state, id);
+                if (!n)
+                        http_req_respond_text(c->req, 404, "node not found");
+                else
+                        http_req_respond_json(c->req, 200, node_public_json(n), n->modify_index);
+                return;
+        }
+        const char *what = c->seg[2];
+        if (strcmp(what, "heartbeat") == 0 && (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)) {
+                node_heartbeat(c, id);
+        } else if (strcmp(what, "allocations") == 0 && (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)) {
+                node_alloc_update(c, id);
+        } else if (strcmp(what, "allocations") == 0 && strcmp(m, "GET") == 0) {
+                if (!state_node_get(c->s->state, id)) {
+                        http_req_respond_text(c->req, 404, "node not found");
+                        return;
+                }
+                if (block_until_newer(c, STATE_TABLE_ALLOCS))
+                        return;
+                struct list_ctx l = {.c = c, .out = json_array()};
+                state_allocs_by_node_foreach(c->s->state, id, add_alloc_full, &l);
+                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+        } else {
+                http_req_respond_text(c->req, 404, "unknown path /v1/node/%s/%s", id, what);
+        }
+}
+
+/* ---- allocations and evaluations ---------------------------------------------------- */
+
+static void alloc_routes(struct route_ctx *c) {
+        if (block_until_newer(c, STATE_TABLE_ALLOCS))
+                return;
+        const struct alloc *a = state_alloc_get(c->s->state, c->seg[1]);
+        if (!a)
+                http_req_respond_text(c->req, 404, "alloc not found");
+        else
+                http_req_respond_json(c->req, 200, alloc_to_json(a), a->modify_index);
+}
+
+static void eval_routes(struct route_ctx *c) {
+        const struct eval *e = state_eval_get(c->s->state, c->seg[1]);
+        if (!e) {
+                http_req_respond_text(c->req, 404, "eval not found");
+                return;
+        }
+        if (c->nseg == 2) {
+                if (block_until_newer(c, STATE_TABLE_EVALS))
+                        return;
+                http_req_respond_json(c->req, 200, eval_to_json(e), e->modify_index);
+        } else if (strcmp(c->seg[2], "allocations") == 0) {
+                struct list_ctx l = {.c = c, .out = json_array()};
+                state_allocs_by_eval_foreach(c->s->state, e->id, add_alloc_stub, &l);
+                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+        } else {
+                http_req_respond_text(c->req, 404, "unknown path");
+        }
+}
+
+static void list_routes(struct route_ctx *c) {
+        const char *what = c->seg[0];
+        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
+        enum state_table t;
+        if (strcmp(what, "nodes") == 0) {
+                t = STATE_TABLE_NODES;
+                if (block_until_newer(c, t))
+                        goto parked;
+                state_nodes_foreach(c->s->state, add_node_stub, &l);
+        } else if (strcmp(what, "allocations") == 0) {
+                t = STATE_TABLE_ALLOCS;
+                if (block_until_newer(c, t))
+                        goto parked;
+                state_allocs_foreach(c->s->state, add_alloc_stub, &l);
+        } else {
+                t = STATE_TABLE_EVALS;
+                if (block_until_newer(c, t))
+                        goto parked;
+                state_evals_foreach(c->s->state, add_eval, &l);
+        }
+        http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, t));
+        return;
+parked:
+        json_decref(l.out);
+}
+
+static void status_routes(struct route_ctx *c) {
+        uint64_t id;
+        const char *leader = raft_node_leader_address(c->s->raft, &id);
+        if (strcmp(c->seg[1], "leader") == 0)
+                http_req_respond_json(c->req, 200, json_string(leader ? leader : ""), 0);
+        else
+                http_req_respond_json(c->req, 200, json_pack("[s]", c->s->cfg->raft_addr), 0);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------- */
+
+void api_handle(void *data, struct http_req *req) {
+        struct server *s = data;
+        struct route_ctx c = {.s = s, .req = req};
+        const char *path = http_req_path(req);
+        if (strncmp(path, "/v1/", 4) != 0) {
+                http_req_respond_text(req, 404, "Invalid URL path: \"%s\" (the API lives under /v1/)", path);
+                return;
+        }
+        c.buf = strdup(path + 4);
+        if (!c.buf) {
+                http_req_respond_text(req, 500, "out of memory");
+                return;
+        }
+        for (char *p = c.buf, *save = NULL, *tok; (tok = strtok_r(p, "/", &save)); p = NULL) {
+                if (c.nseg == MAX_SEGS) {
+                        http_req_respond_text(req, 404, "path too deep");
+                        free(c.buf);
+                        return;
+                }
+                c.seg[c.nseg++] = tok;
+        }
+        const char *m = http_req_method(req);
+        const char *top = c.nseg ? c.seg[0] : "";
+        if (strcmp(top, "jobs") == 0 && c.nseg == 1) {
+                if (strcmp(m, "GET") == 0)
+                        jobs_list(&c);
+                else if (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)
+                        job_register(&c, NULL);
+                else
+                        http_req_respond_text(req, 405, "method %s not allowed on /v1/jobs", m);
+        } else if (strcmp(top, "job") == 0 && c.nseg >= 2 && c.nseg <= 3) {
+                job_routes(&c);
+        } else if (strcmp(top, "node") == 0 && c.nseg >= 2 && c.nseg <= 3) {
+                node_routes(&c);
+        } else if ((strcmp(top, "nodes") == 0 || strcmp(top, "allocations") == 0 ||
+                    strcmp(top, "evaluations") == 0) &&
+                   c.nseg == 1 && strcmp(m, "GET") == 0) {
+                list_routes(&c);
+        } else if ((strcmp(top, "allocation") == 0 || strcmp(top, "alloc") == 0) && c.nseg == 2 &&
+                   strcmp(m, "GET") == 0) {
+                alloc_routes(&c);
+        } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3 && strcmp(m, "GET") == 0) {
+                eval_routes(&c);
+        } else if (strcmp(top, "status") == 0 && c.nseg == 2 &&
+                   (strcmp(c.seg[1], "leader") == 0 || strcmp(c.seg[1], "peers") == 0)) {
+                status_routes(&c);
+        } else {
+                http_req_respond_text(req, 404, "Invalid URL path: \"%s\"", path);
+        }
+        free(c.buf);
+}

@@ -1,0 +1,27 @@
+/* config.h - drover-server options. One table (config.c) drives flag parsing,
+ * --help and the config dump. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct error;
+
+struct server_config {
+        bool dev;
+        char *data_dir;
+        char *http_addr;    /* ip:port */
+        char *raft_addr;    /* ip:port */
+        int64_t raft_id;
+        bool bootstrap;
+        int64_t heartbeat_ttl_ms;  /* minimum node heartbeat TTL */
+        int64_t heartbeat_grace_ms;
+        int64_t num_schedulers;
+        char *log_level;
+        bool print_config;
+};
+
+/* Fill defaults, then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
+int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err);
+void server_config_free(struct server_config *cfg);
+void server_config_print(const struct server_config *cfg);

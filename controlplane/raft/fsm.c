@@ -1,0 +1,247 @@
+/* fsm.c - every state change of drover-server, applied in one place.
+ *
+ * A command is a JSON object {"Type": "...", ...} carried by one Raft entry.
+ * fsm_apply_command() decodes it and calls the state store's write functions
+ * with the entry's index; it runs on every server, in log order, and must be
+ * deterministic: time and IDs come inside the command, never from here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "controlplane/plan/applier.h"
+#include "controlplane/raft/raft_node.h"
+#include "controlplane/server.h"
+#include "controlplane/state/state.h"
+
+/* Decode "Evals": [...] (or a single "Eval") into an array of evals. */
+static int decode_evals(const json_t *cmd, struct eval ***ret, size_t *ret_n) {
+        json_t *arr = json_object_get(cmd, "Evals");
+        json_t *one = json_object_get(cmd, "Eval");
+        size_t n = json_array_size(arr) + (json_is_object(one) ? 1 : 0);
+        *ret = NULL;
+        *ret_n = 0;
+        if (n == 0)
+                return 0;
+        struct eval **evals = calloc(n, sizeof(*evals));
+        if (!evals)
+                return -ENOMEM;
+        size_t k = 0;
+        if (json_is_object(one) && eval_from_json(one, &evals[k], NULL) == 0)
+                k++;
+        for (size_t i = 0; i < json_array_size(arr); i++)
+                if (eval_from_json(json_array_get(arr, i), &evals[k], NULL) == 0)
+                        k++;
+        *ret = evals;
+        *ret_n = k;
+        return 0;
+}
+
+static void free_evals(struct eval **evals, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                eval_unref(evals[i]);
+        free(evals);
+}
+
+static int apply_evals(struct server *s, uint64_t index, const json_t *cmd, uint64_t job_modify_index) {
+        struct eval **evals;
+        size_t n;
+        int r = decode_evals(cmd, &evals, &n);
+        if (r < 0 || n == 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (job_modify_index && !evals[i]->job_modify_index)
+                        evals[i]->job_modify_index = job_modify_index;
+        r = state_upsert_evals(s->state, index, evals, n);
+        if (r == 0)
+                server_on_evals(s, evals, n);
+        free_evals(evals, n);
+        return r;
+}
+
+static int apply_job_register(struct server *s, uint64_t index, const json_t *cmd) {
+        struct job *j = NULL;
+        int r = job_from_json(json_object_get(cmd, "Job"), &j, NULL);
+        if (r < 0)
+                return r;
+        r = state_upsert_job(s->state, index, j);
+        job_unref(j);
+        if (r < 0)
+                return r;
+        return apply_evals(s, index, cmd, index);
+}
+
+static int apply_job_deregister(struct server *s, uint64_t index, const json_t *cmd) {
+        int r = state_deregister_job(s->state, index, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
+                                     jx_bool(cmd, "Purge", false));
+        if (r < 0)
+                return r;
+        return apply_evals(s, index, cmd, index);
+}
+
+static int apply_node_register(struct server *s, uint64_t index, const json_t *cmd) {
+        struct node *n = NULL;
+        int r = node_from_json(json_object_get(cmd, "Node"), &n, NULL);
+        if (r < 0)
+                return r;
+        r = state_upsert_node(s->state, index, n);
+        if (r == 0)
+                server_on_node_ready(s, n->computed_class, index);
+        node_unref(n);
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
+static int apply_node_status(struct server *s, uint64_t index, const json_t *cmd) {
+        const char *id = jx_str(cmd, "NodeID", "");
+        enum node_status st;
+        if (node_status_parse(jx_str(cmd, "Status", ""), &st) < 0)
+                return -EINVAL;
+        int r = state_update_node_status(s->state, index, id, st, jx_int(cmd, "UpdatedAt", 0));
+        if (r < 0)
+                return r;
+        if (st == NODE_DOWN) {
+                /* Its allocations cannot be reached any more: they are lost. */
+                r = state_mark_node_allocs_lost(s->state, index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
+                if (r < 0)
+                        return r;
+        } else if (st == NODE_READY) {
+                const struct node *n = state_node_get(s->state, id);
+                if (n)
+                        server_on_node_ready(s, n->computed_class, index);
+        }
+        return apply_evals(s, index, cmd, 0);
+}
+
+static int apply_alloc_client_update(struct server *s, uint64_t index, const json_t *cmd) {
+        json_t *allocs = json_object_get(cmd, "Allocs");
+        int64_t now = jx_int(cmd, "UpdatedAt", 0);
+        size_t i;
+        json_t *u;
+        bool freed = false;
+        json_array_foreach(allocs, i, u) {
+                enum alloc_client cs;
+                if (alloc_client_parse(jx_str(u, "ClientStatus", ""), &cs) < 0)
+                        continue;
+                struct task_state *ts = NULL;
+                size_t nts = 0;
+                json_t *tsj = json_object_get(u, "TaskStates");
+                if (json_is_object(tsj) && task_states_from_json(tsj, &ts, &nts, NULL) < 0)
+                        continue;
+                int r = state_update_alloc_client(s->state, index, jx_str(u, "ID", ""), cs,
+                                                  jx_str(u, "ClientDescription", ""), ts, nts, now);
+                task_states_free(ts, nts);
+                if (r == 0 && alloc_client_terminal(cs))
+                        freed = true;
+        }
+        if (freed) {
+                const struct node *n = state_node_get(s->state, jx_str(cmd, "NodeID", ""));
+                if (n)
+                        server_on_capacity_freed(s, n->computed_class, index);
+        }
+        return apply_evals(s, index, cmd, 0);
+}
+
+static int apply_eval_update(struct server *s, uint64_t index, const json_t *cmd) {
+        return apply_evals(s, index, cmd, 0);
+}
+
+static int apply_plan(struct server *s, uint64_t index, const json_t *cmd) {
+        struct plan_result *res = NULL;
+        int r = plan_result_from_json(json_object_get(cmd, "Result"), &res, NULL);
+        if (r < 0)
+                return r;
+        r = plan_result_apply(s->state, index, res);
+        plan_result_free(res);
+        if (r < 0)
+                return r;
+        return apply_evals(s, index, cmd, 0);
+}
+
+struct command_type {
+        const char *name;
+        int (*apply)(struct server *s, uint64_t index, const json_t *cmd);
+};
+
+static const struct command_type command_types[] = {
+    {"JobRegister", apply_job_register},
+    {"JobDeregister", apply_job_deregister},
+    {"NodeRegister", apply_node_register},
+    {"NodeStatusUpdate", apply_node_status},
+    {"AllocClientUpdate", apply_alloc_client_update},
+    {"EvalUpdate", apply_eval_update},
+    {"PlanApply", apply_plan},
+};
+
+int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd) {
+        const char *type = jx_str(cmd, "Type", "");
+        for (size_t i = 0; i < ARRAY_SIZE(command_types); i++)
+                if (strcmp(command_types[i].name, type) == 0) {
+                        int r = command_types[i].apply(s, index, cmd);
+                        if (r < 0)
+                                log_debug("fsm: %s at index %llu failed: %s", type, (unsigned long long)index,
+                                          strerror(-r));
+                        server_state_changed(s);
+                        return r;
+                }
+        log_warn("fsm: unknown command type \"%s\" at index %llu (newer server?); skipped", type,
+                 (unsigned long long)index);
+        return -EINVAL;
+}
+
+/* ---- raft_fsm_ops ------------------------------------------------------------------ */
+
+static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len) {
+        json_error_t je;
+        _cleanup_json_ json_t *cmd = json_loadb(buf, len, 0, &je);
+        if (!cmd) {
+                log_error("fsm: undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
+                return -EINVAL;
+        }
+        return fsm_apply_command(data, index, cmd);
+}
+
+static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
+        struct server *s = data;
+        _cleanup_json_ json_t *snap = NULL;
+        int r = state_save(s->state, &snap);
+        if (r < 0)
+                return r;
+        char *out = json_dumps(snap, JSON_COMPACT);
+        if (!out)
+                return -ENOMEM;
+        *ret_buf = out;
+        *ret_len = strlen(out);
+        return 0;
+}
+
+static int fsm_restore(void *data, const void *buf, size_t len) {
+        struct server *s = data;
+        json_error_t je;
+        _cleanup_json_ json_t *snap = json_loadb(buf, len, 0, &je);
+        if (!snap) {
+                log_error("fsm: undecodable snapshot: %s", je.text);
+                return -EINVAL;
+        }
+        struct state_store *st = NULL;
+        struct error err = {0};
+        int r = state_restore(snap, &st, &err);
+        if (r < 0) {
+                log_error("fsm: snapshot restore failed: %s", err.msg);
+                return r;
+        }
+        state_destroy(s->state);
+        s->state = st;
+        server_state_changed(s);
+        return 0;
+}
+
+const struct raft_fsm_ops server_fsm_ops = {
+    .apply = fsm_apply,
+    .snapshot = fsm_snapshot,
+    .restore = fsm_restore,
+};

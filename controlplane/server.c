@@ -1,0 +1,272 @@
+/* server.c - wiring of drover-server: Raft, state, broker, workers, API, leader duties. */
+#include "controlplane/server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "controlplane/api/http.h"
+#include "controlplane/broker/blocked.h"
+#include "controlplane/broker/broker.h"
+#include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/raft_node.h"
+#include "controlplane/state/state.h"
+#include "controlplane/worker.h"
+
+/* ---- proposing commands ------------------------------------------------------------ */
+
+int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
+        if (s->stopping) {
+                json_decref(cmd);
+                return -ECANCELED;
+        }
+        char *buf = json_dumps(cmd, JSON_COMPACT);
+        json_decref(cmd);
+        if (!buf)
+                return -ENOMEM;
+        int r = raft_node_apply(s->raft, buf, strlen(buf), cb, arg);
+        free(buf);
+        return r;
+}
+
+/* ---- reactions to applied commands (every server; leader-only parts check) ------------ */
+
+static void on_wake(uv_timer_t *t) {
+        struct server *s = t->data;
+        s->wake_pending = false;
+        api_wake_parked(s, false);
+}
+
+void server_state_changed(struct server *s) {
+        if (s->wake_pending || s->stopping)
+                return;
+        s->wake_pending = true;
+        uv_timer_start(&s->wake, on_wake, 0, 0);
+}
+
+void server_on_evals(struct server *s, struct eval **evals, size_t n) {
+        if (!s->leader)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                struct eval *e = evals[i];
+                if (e->status == EVAL_PENDING)
+                        broker_enqueue(s->broker, e);
+                else if (e->status == EVAL_BLOCKED)
+                        blocked_block(s->blocked, e);
+        }
+        workers_dispatch(s->workers);
+}
+
+void server_on_node_ready(struct server *s, const char *computed_class, uint64_t index) {
+        if (!s->leader)
+                return;
+        blocked_unblock(s->blocked, computed_class, index);
+        workers_dispatch(s->workers);
+}
+
+void server_on_capacity_freed(struct server *s, const char *computed_class, uint64_t index) {
+        server_on_node_ready(s, computed_class, index);
+}
+
+/* ---- leadership ------------------------------------------------------------------------ */
+
+static bool restore_eval(void *arg, const struct eval *e) {
+        struct server *s = arg;
+        if (e->status == EVAL_PENDING)
+                broker_enqueue(s->broker, (struct eval *)e);
+        else if (e->status == EVAL_BLOCKED)
+                blocked_block(s->blocked, (struct eval *)e);
+        return true;
+}
+
+static bool restore_heartbeat(void *arg, const struct node *n) {
+        struct server *s = arg;
+        /* After a failover every live node gets a fresh TTL. */
+        if (n->status == NODE_READY)
+                heartbeats_reset(s->heartbeats, n->id, clock_monotonic_ns());
+        return true;
+}
+
+static void establish_leadership(struct server *s) {
+        log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
+        s->leader = true;
+        broker_set_enabled(s->broker, true);
+        blocked_set_enabled(s->blocked, true);
+        state_evals_foreach(s->state, restore_eval, s);
+        state_nodes_foreach(s->state, restore_heartbeat, s);
+        workers_dispatch(s->workers);
+}
+
+static void revoke_leadership(struct server *s) {
+        log_info("raft: leadership lost");
+        s->leader = false;
+        broker_set_enabled(s->broker, false);
+        blocked_set_enabled(s->blocked, false);
+        heartbeats_clear(s->heartbeats);
+}
+
+/* A node missed its heartbeat: mark it down, with an eval for every job it ran. */
+static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
+        json_t *jobs = arg;
+        if (!alloc_terminal(a) && a->job)
+                json_object_set_new(jobs, a->job_id, json_integer(a->job->priority * 16 + (int)a->job->type));
+        return true;
+}
+
+static void on_node_down_applied(void *arg, int status, uint64_t index) {
+        char *id = arg;
+        if (status == 0)
+                log_warn("node %s missed its heartbeat: marked down at index %llu", id, (unsigned long long)index);
+        free(id);
+}
+
+static void mark_node_down(struct server *s, const char *node_id) {
+        const struct node *n = state_node_get(s->state, node_id);
+        if (!n || n->status == NODE_DOWN)
+                return;
+        json_t *jobs = json_object();
+        state_allocs_by_node_foreach(s->state, node_id, collect_job_of_alloc, jobs);
+        json_t *evals = json_array();
+        const char *job_id;
+        json_t *v;
+        json_object_foreach(jobs, job_id, v) {
+                struct eval *e = eval_new();
+                char id[ID_BUF];
+                id_generate(id);
+                e->id = strdup(id);
+                e->namespace = strdup("default");
+                e->priority = (int)(json_integer_value(v) / 16);
+                e->type = (enum job_type)(json_integer_value(v) % 16);
+                e->triggered_by = strdup("node-update");
+                e->job_id = strdup(job_id);
+                e->node_id = strdup(node_id);
+                e->status = EVAL_PENDING;
+                e->create_time = e->modify_time = clock_now_ns();
+                json_array_append_new(evals, eval_to_json(e));
+                eval_unref(e);
+        }
+        json_decref(jobs);
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", node_id, "Status",
+                                "down", "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals", evals);
+        char *arg = strdup(node_id);
+        if (server_propose(s, cmd, on_node_down_applied, arg) < 0)
+                free(arg);
+}
+
+static void on_tick(uv_timer_t *t) {
+        struct server *s = t->data;
+        bool leader = raft_node_is_leader(s->raft);
+        if (leader && !s->leader)
+                establish_leadership(s);
+        else if (!leader && s->leader)
+                revoke_leadership(s);
+        if (s->leader) {
+                broker_tick(s->broker);
+                struct eval **failed = NULL;
+                size_t nfailed = broker_drain_failed(s->broker, &failed);
+                for (size_t i = 0; i < nfailed; i++) {
+                        struct eval *e = eval_copy(failed[i]);
+                        e->status = EVAL_FAILED;
+                        free(e->status_description);
+                        e->status_description = strdup("evaluation reached delivery limit (3)");
+                        json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(e));
+                        server_propose(s, cmd, NULL, NULL);
+                        eval_unref(e);
+                        eval_unref(failed[i]);
+                }
+                free(failed);
+                char **expired = NULL;
+                size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
+                for (size_t i = 0; i < n; i++) {
+                        mark_node_down(s, expired[i]);
+                        free(expired[i]);
+                }
+                free(expired);
+                workers_dispatch(s->workers);
+        }
+        api_wake_parked(s, true);
+}
+
+/* ---- start / stop ------------------------------------------------------------------------ */
+
+static void on_signal(uv_signal_t *h, int signum) {
+        struct server *s = h->data;
+        log_info("received signal %d: shutting down", signum);
+        server_stop(s);
+}
+
+int server_start(struct server *s, struct error *err) {
+        s->state = state_create();
+        s->broker = broker_create(&clock_real, NULL);
+        s->blocked = blocked_create(s->broker);
+        s->heartbeats =
+            heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
+        if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
+                return errorf(err, -ENOMEM, "out of memory");
+        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
+                                      .address = s->cfg->raft_addr,
+                                      .data_dir = s->cfg->data_dir,
+                                      .bootstrap = s->cfg->bootstrap,
+                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
+                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
+        int r = raft_node_create(s->loop, &rc, &server_fsm_ops, s, &s->raft, err);
+        if (r < 0)
+                return r;
+        r = workers_create(s, (int)s->cfg->num_schedulers, &s->workers);
+        if (r < 0)
+                return errorf(err, r, "cannot start scheduler workers");
+        char host[64];
+        snprintf(host, sizeof(host), "%s", s->cfg->http_addr);
+        char *colon = strrchr(host, ':');
+        if (!colon)
+                return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
+        *colon = '\0';
+        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s, &s->http, err);
+        if (r < 0)
+                return r;
+        uv_timer_init(s->loop, &s->tick);
+        s->tick.data = s;
+        uv_timer_start(&s->tick, on_tick, 20, 100);
+        uv_timer_init(s->loop, &s->wake);
+        s->wake.data = s;
+        uv_signal_init(s->loop, &s->sigint);
+        s->sigint.data = s;
+        uv_signal_start(&s->sigint, on_signal, SIGINT);
+        uv_signal_init(s->loop, &s->sigterm);
+        s->sigterm.data = s;
+        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        log_info("drover-server: HTTP API on http://%s, Raft on %s, data in %s, %lld scheduler worker(s)",
+                 s->cfg->http_addr, s->cfg->raft_addr, s->cfg->data_dir, (long long)s->cfg->num_schedulers);
+        return 0;
+}
+
+static void on_raft_closed(void *arg) {
+        struct server *s = arg;
+        s->raft = NULL;
+        s->workers = workers_destroy(s->workers);
+}
+
+void server_stop(struct server *s) {
+        if (s->stopping)
+                return;
+        s->stopping = true;
+        api_drop_parked(s);
+        s->http = http_server_destroy(s->http);
+        uv_timer_stop(&s->tick);
+        uv_close((uv_handle_t *)&s->tick, NULL);
+        uv_timer_stop(&s->wake);
+        uv_close((uv_handle_t *)&s->wake, NULL);
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        if (s->raft)
+                raft_node_close(s->raft, on_raft_closed, s);
+        else
+                s->workers = workers_destroy(s->workers);
+}

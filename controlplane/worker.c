@@ -1,0 +1,340 @@
+/* worker.c - scheduler worker threads and the plan applier's loop side. */
+#include "controlplane/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "controlplane/broker/broker.h"
+#include "controlplane/plan/applier.h"
+#include "controlplane/scheduler/scheduler.h"
+#include "controlplane/server.h"
+#include "controlplane/state/state.h"
+
+enum req_kind { REQ_NONE, REQ_PLAN, REQ_EVAL_UPSERT, REQ_DONE };
+
+struct worker {
+        struct workers *ws;
+        int id;
+        pthread_t thread;
+        bool started;
+        /* assigned by the loop (under ws->lock) */
+        struct eval *eval;
+        char *token;
+        struct state_store *snap;
+        bool busy;
+        /* a request from the worker, answered by the loop (under ws->lock) */
+        enum req_kind req;
+        bool req_taken; /* the loop is serving it */
+        struct plan *plan;
+        struct eval *req_eval;
+        int done_status;
+        char done_msg[256];
+        /* the answer */
+        bool answered;
+        int answer_status;
+        struct plan_result *result;
+        struct state_store *refreshed;
+        struct worker *next_plan; /* plan queue link */
+};
+
+struct workers {
+        struct server *s;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* workers wait for work and answers */
+        uv_async_t async;
+        bool stopping;
+        int n;
+        struct worker *w;
+        struct worker *plan_head, *plan_tail; /* plans waiting for the applier */
+        bool applying;                         /* one plan in Raft at a time */
+};
+
+/* ---- worker thread side ------------------------------------------------------- */
+
+static int ask_loop(struct worker *w, enum req_kind kind) {
+        struct workers *ws = w->ws;
+        pthread_mutex_lock(&ws->lock);
+        w->req = kind;
+        w->req_taken = false;
+        w->answered = false;
+        pthread_mutex_unlock(&ws->lock);
+        uv_async_send(&ws->async);
+        pthread_mutex_lock(&ws->lock);
+        while (!w->answered && !ws->stopping)
+                pthread_cond_wait(&ws->cond, &ws->lock);
+        int r = w->answered ? w->answer_status : -ECANCELED;
+        w->req = REQ_NONE;
+        pthread_mutex_unlock(&ws->lock);
+        return r;
+}
+
+static int planner_submit(void *data, struct plan *plan, struct plan_result **ret_result,
+                          struct state_store **ret_new_snapshot, struct error *err) {
+        struct worker *w = data;
+        w->plan = plan;
+        int r = ask_loop(w, REQ_PLAN);
+        w->plan = NULL;
+        if (r < 0)
+                return errorf(err, r, "plan submit failed: %s", strerror(-r));
+        *ret_result = w->result;
+        w->result = NULL;
+        if (ret_new_snapshot) {
+                *ret_new_snapshot = w->refreshed;
+                w->refreshed = NULL;
+        } else {
+                state_destroy(w->refreshed);
+                w->refreshed = NULL;
+        }
+        return 0;
+}
+
+static int planner_upsert_eval(void *data, const struct eval *ev) {
+        struct worker *w = data;
+        w->req_eval = (struct eval *)ev;
+        int r = ask_loop(w, REQ_EVAL_UPSERT);
+        w->req_eval = NULL;
+        return r;
+}
+
+static const struct planner_ops worker_planner = {
+    .submit_plan = planner_submit,
+    .update_eval = planner_upsert_eval,
+    .create_eval = planner_upsert_eval,
+};
+
+static void *worker_main(void *arg) {
+        struct worker *w = arg;
+        struct workers *ws = w->ws;
+        for (;;) {
+                pthread_mutex_lock(&ws->lock);
+                while (!w->eval && !ws->stopping)
+                        pthread_cond_wait(&ws->cond, &ws->lock);
+                if (ws->stopping) {
+                        pthread_mutex_unlock(&ws->lock);
+                        return NULL;
+                }
+                struct eval *ev = w->eval;
+                struct state_store *snap = w->snap;
+                pthread_mutex_unlock(&ws->lock);
+
+                struct error err = {0};
+                int r = scheduler_process(snap, ev, &worker_planner, w, &err);
+                w->done_status = r;
+                snprintf(w->done_msg, sizeof(w->done_msg), "%s", r < 0 ? err.msg : "");
+                ask_loop(w, REQ_DONE);
+        }
+}
+
+/* ---- loop side ------------------------------------------------------------------ */
+
+static void answer(struct worker *w, int status) {
+        struct workers *ws = w->ws;
+        pthread_mutex_lock(&ws->lock);
+        w->answer_status = status;
+        w->answered = true;
+        pthread_cond_broadcast(&ws->cond);
+        pthread_mutex_unlock(&ws->lock);
+}
+
+static void apply_next_plan(struct workers *ws);
+
+static void on_plan_applied(void *arg, int status, uint64_t index) {
+        struct worker *w = arg;
+        struct workers *ws = w->ws;
+        ws->applying = false;
+        if (status == 0 && plan_result_refresh_index(w->result))
+                w->refreshed = state_snapshot(ws->s->state);
+        if (status == 0)
+                plan_result_set_alloc_index(w->result, index);
+        answer(w, status);
+        apply_next_plan(ws);
+}
+
+/* The plan applier: evaluate against the latest state, commit what fits. */
+static void apply_next_plan(struct workers *ws) {
+        while (!ws->applying && ws->plan_head) {
+                struct worker *w = ws->plan_head;
+                ws->plan_head = w->next_plan;
+                if (!ws->plan_head)
+                        ws->plan_tail = NULL;
+                w->next_plan = NULL;
+                struct error err = {0};
+                struct plan_result *res = NULL;
+                int r = plan_evaluate(ws->s->state, w->plan, &res, &err);
+                if (r < 0) {
+                        log_warn("plan applier: %s", err.msg);
+                        answer(w, r);
+                        continue;
+                }
+                w->result = res;
+                if (plan_result_is_noop(res)) {
+                        if (plan_result_refresh_index(res))
+                                w->refreshed = state_snapshot(ws->s->state);
+                        answer(w, 0);
+                        continue;
+                }
+                json_t *cmd = json_pack("{s:s,s:o}", "Type", "PlanApply", "Result", plan_result_to_json(res));
+                ws->applying = true;
+                r = server_propose(ws->s, cmd, on_plan_applied, w);
+                if (r < 0) {
+                        ws->applying = false;
+                        answer(w, r);
+                }
+        }
+}
+
+static void on_eval_upserted(void *arg, int status, uint64_t index) {
+        (void)index;
+        answer(arg, status);
+}
+
+static void finish_eval(struct workers *ws, struct worker *w) {
+        struct broker *b = ws->s->broker;
+        if (w->done_status < 0) {
+                log_warn("worker %d: eval %s (job %s) failed: %s; nacking", w->id, w->eval->id, w->eval->job_id,
+                         w->done_msg);
+                broker_nack(b, w->eval->id, w->token);
+        } else {
+                broker_ack(b, w->eval->id, w->token);
+        }
+        pthread_mutex_lock(&ws->lock);
+        eval_unref(w->eval);
+        w->eval = NULL;
+        free(w->token);
+        w->token = NULL;
+        state_destroy(w->snap);
+        w->snap = NULL;
+        w->busy = false;
+        pthread_mutex_unlock(&ws->lock);
+        answer(w, 0);
+}
+
+static void serve_requests(struct workers *ws) {
+        for (int i = 0; i < ws->n; i++) {
+                struct worker *w = &ws->w[i];
+                pthread_mutex_lock(&ws->lock);
+                enum req_kind k = w->req_taken || w->answered ? REQ_NONE : w->req;
+                if (k != REQ_NONE)
+                        w->req_taken = true;
+                pthread_mutex_unlock(&ws->lock);
+                switch (k) {
+                case REQ_NONE:
+                        break;
+                case REQ_PLAN:
+                        if (ws->plan_tail)
+                                ws->plan_tail->next_plan = w;
+                        else
+                                ws->plan_head = w;
+                        ws->plan_tail = w;
+                        break;
+                case REQ_EVAL_UPSERT: {
+                        json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(w->req_eval));
+                        int r = server_propose(ws->s, cmd, on_eval_upserted, w);
+                        if (r < 0)
+                                answer(w, r);
+                        break;
+                }
+                case REQ_DONE:
+                        finish_eval(ws, w);
+                        break;
+                }
+        }
+        apply_next_plan(ws);
+        workers_dispatch(ws);
+}
+
+static void on_async(uv_async_t *h) {
+        serve_requests(h->data);
+}
+
+void workers_dispatch(struct workers *ws) {
+        if (!ws || !ws->s->leader || ws->stopping)
+                return;
+        static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
+        for (int i = 0; i < ws->n; i++) {
+                struct worker *w = &ws->w[i];
+                if (w->busy)
+                        continue;
+                struct eval *ev = NULL;
+                char *token = NULL;
+                if (broker_dequeue(ws->s->broker, types, 4, &ev, &token) < 0)
+                        return;
+                struct state_store *snap = state_snapshot(ws->s->state);
+                pthread_mutex_lock(&ws->lock);
+                w->eval = ev;
+                w->token = token;
+                w->snap = snap;
+                w->busy = true;
+                pthread_cond_broadcast(&ws->cond);
+                pthread_mutex_unlock(&ws->lock);
+        }
+}
+
+int workers_busy(const struct workers *ws) {
+        int n = 0;
+        for (int i = 0; i < ws->n; i++)
+                n += ws->w[i].busy;
+        return n;
+}
+
+int workers_create(struct server *s, int n, struct workers **ret) {
+        struct workers *ws = calloc(1, sizeof(*ws));
+        if (!ws)
+                return -ENOMEM;
+        ws->s = s;
+        ws->n = n;
+        ws->w = calloc((size_t)n, sizeof(*ws->w));
+        pthread_mutex_init(&ws->lock, NULL);
+        pthread_cond_init(&ws->cond, NULL);
+        if (!ws->w || uv_async_init(s->loop, &ws->async, on_async) < 0) {
+                free(ws->w);
+                free(ws);
+                return -ENOMEM;
+        }
+        ws->async.data = ws;
+        for (int i = 0; i < n; i++) {
+                ws->w[i].ws = ws;
+                ws->w[i].id = i;
+                if (pthread_create(&ws->w[i].thread, NULL, worker_main, &ws->w[i]) == 0)
+                        ws->w[i].started = true;
+        }
+        *ret = ws;
+        return 0;
+}
+
+static void on_async_closed(uv_handle_t *h) {
+        struct workers *ws = h->data;
+        for (int i = 0; i < ws->n; i++) {
+                struct worker *w = &ws->w[i];
+                eval_unref(w->eval);
+                free(w->token);
+                state_destroy(w->snap);
+                state_destroy(w->refreshed);
+                plan_result_free(w->result);
+        }
+        pthread_mutex_destroy(&ws->lock);
+        pthread_cond_destroy(&ws->cond);
+        free(ws->w);
+        free(ws);
+}
+
+struct workers *workers_destroy(struct workers *ws) {
+        if (!ws)
+                return NULL;
+        pthread_mutex_lock(&ws->lock);
+        ws->stopping = true;
+        pthread_cond_broadcast(&ws->cond);
+        pthread_mutex_unlock(&ws->lock);
+        for (int i = 0; i < ws->n; i++)
+                if (ws->w[i].started)
+                        pthread_join(ws->w[i].thread, NULL);
+        uv_close((uv_handle_t *)&ws->async, on_async_closed);
+        return NULL;
+}
