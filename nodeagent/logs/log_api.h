@@ -1,0 +1,17 @@
+/* log_api.h - the agent's own small HTTP endpoint for task logs.
+ *
+ * Logs stay on the node, as in Nomad: `drover alloc logs` asks the server
+ * which node runs the allocation and then reads
+ *   GET http://<node HTTPAddr>/v1/client/fs/logs/<alloc-id>?task=<t>&type=stdout|stderr&plain=true
+ * from the agent. Files are <data-dir>/alloc/<alloc-id>/alloc/logs/<task>.<type>.<n>,
+ * rotated files concatenated in order. */
+#pragma once
+
+struct error;
+struct log_api;
+
+/* listen "ip:port" (port 0 = any); data_dir is the agent's -data-dir. */
+int log_api_start(const char *listen, const char *data_dir, struct log_api **ret, struct error *err);
+/* The port actually bound. */
+int log_api_port(const struct log_api *a);
+struct log_api *log_api_stop(struct log_api *a);
