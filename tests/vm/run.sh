@@ -1,0 +1,59 @@
+#!/bin/sh
+# run.sh BIN_DIR - the VM tier: boot Debian's kernel under qemu (software
+# emulation) with an initramfs of busybox and our binaries, mount a real cgroup2
+# hierarchy, run the privileged checks in tests/vm/init.sh, and read the verdicts
+# from the serial console. Nothing on the host's cgroups is touched.
+set -eu
+bin=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/build/vm"
+mkdir -p "$out"
+"$root/scripts/deps.sh" qemu-system-x86 busybox-static cpio
+# The kernel: Debian's linux-image, unpacked into build/vm (not installed on the host).
+if [ ! -f "$out/vmlinuz" ]; then
+        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1)
+        if [ -z "$pkg" ]; then
+                apt-get update >/dev/null 2>&1 || true
+                pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1)
+        fi
+        (cd "$out" && apt-get download "$pkg" >/dev/null)
+        rm -rf "$out/kpkg"
+        dpkg-deb -x "$out"/linux-image-*.deb "$out/kpkg"
+        cp "$out"/kpkg/boot/vmlinuz-* "$out/vmlinuz"
+        rm -rf "$out/kpkg" "$out"/linux-image-*.deb
+fi
+# The initramfs: busybox, our binaries and the shared libraries they need.
+rd="$out/initramfs"
+rm -rf "$rd"
+mkdir -p "$rd/bin" "$rd/sbin" "$rd/etc" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/var/lib" "$rd/lib64"
+cp /bin/busybox "$rd/bin/busybox"
+for app in sh mount mkdir cat echo grep sleep poweroff ls rm; do ln -s busybox "$rd/bin/$app"; done
+for b in drover-agent drover-server drover; do
+        cp "$bin/$b" "$rd/bin/"
+        ldd "$bin/$b" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+                mkdir -p "$rd$(dirname "$lib")"
+                cp -L "$lib" "$rd$lib"
+        done
+done
+cp /etc/os-release "$rd/etc/os-release"
+cp "$root/tests/vm/init.sh" "$rd/init"
+chmod +x "$rd/init"
+(cd "$rd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$out/initramfs.cpio.gz")
+accel=""
+[ -w /dev/kvm ] && accel="-enable-kvm -cpu host"
+echo "==> booting the VM (qemu, $( [ -n "$accel" ] && echo kvm || echo software emulation ))"
+start=$(date +%s)
+timeout 240 qemu-system-x86_64 $accel -m 512 -smp 1 -nographic -no-reboot \
+        -kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
+        -append "console=ttyS0 quiet loglevel=3 panic=-1" >"$out/console.log" 2>&1 || true
+echo "    VM ran $(($(date +%s) - start)) s; console in $out/console.log"
+grep -a "^VMTEST" "$out/console.log" || true
+passed=$(grep -ac "^VMTEST PASS" "$out/console.log" || true)
+failed=$(grep -ac "^VMTEST FAIL" "$out/console.log" || true)
+if ! grep -aq "^VMTEST END" "$out/console.log"; then
+        echo "the VM did not finish its tests; last console lines:"
+        tail -n 30 "$out/console.log"
+        failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
