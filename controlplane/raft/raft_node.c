@@ -30,12 +30,40 @@ struct apply_req {
         void *arg;
 };
 
+/* libraft's on-disk format needs entry payloads in multiples of 8 bytes, so
+ * every entry is framed as [8-byte little-endian length][payload][zero padding]. */
+#define FRAME_HDR 8
+
+static size_t frame_size(size_t len) {
+        return FRAME_HDR + ((len + 7) & ~(size_t)7);
+}
+
+static int unframe(const struct raft_buffer *buf, const void **ret, size_t *ret_len) {
+        if (buf->len < FRAME_HDR)
+                return -EINVAL;
+        uint64_t len = 0;
+        const unsigned char *p = buf->base;
+        for (int i = 7; i >= 0; i--)
+                len = len << 8 | p[i];
+        if (len > buf->len - FRAME_HDR)
+                return -EINVAL;
+        *ret = p + FRAME_HDR;
+        *ret_len = (size_t)len;
+        return 0;
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
         struct raft_node *rn = fsm->data;
         /* libraft bumps last_applied after this returns: this entry is the next. */
         uint64_t index = raft_last_applied(&rn->raft) + 1;
         *result = NULL;
-        int r = rn->ops->apply(rn->ops_data, index, buf->base, buf->len);
+        const void *data;
+        size_t len;
+        if (unframe(buf, &data, &len) < 0) {
+                log_error("raft: entry %llu has a bad frame; skipped", (unsigned long long)index);
+                return 0;
+        }
+        int r = rn->ops->apply(rn->ops_data, index, data, len);
         /* A command the state store rejects is still "applied" (deterministically,
          * on every server); report success to libraft so the log moves on. */
         if (r < 0)
@@ -51,24 +79,32 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
         if (r < 0)
                 return RAFT_NOMEM;
         *bufs = raft_malloc(sizeof(**bufs));
-        void *copy = raft_malloc(len ? len : 1);
+        size_t flen = frame_size(len);
+        unsigned char *copy = raft_malloc(flen);
         if (!*bufs || !copy) {
                 raft_free(*bufs);
                 raft_free(copy);
                 free(data);
                 return RAFT_NOMEM;
         }
-        memcpy(copy, data, len);
+        memset(copy, 0, flen);
+        for (int i = 0; i < 8; i++)
+                copy[i] = (unsigned char)((uint64_t)len >> (8 * i));
+        memcpy(copy + FRAME_HDR, data, len);
         free(data);
         (*bufs)[0].base = copy;
-        (*bufs)[0].len = len;
+        (*bufs)[0].len = flen;
         *n_bufs = 1;
         return 0;
 }
 
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         struct raft_node *rn = fsm->data;
-        int r = rn->ops->restore(rn->ops_data, buf->base, buf->len);
+        const void *data;
+        size_t len;
+        int r = unframe(buf, &data, &len);
+        if (r == 0)
+                r = rn->ops->restore(rn->ops_data, data, len);
         raft_free(buf->base);
         return r < 0 ? RAFT_CORRUPT : 0;
 }
@@ -174,16 +210,20 @@ static void on_applied(struct raft_apply *req, int status, void *result) {
 
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg) {
         struct apply_req *ar = calloc(1, sizeof(*ar));
-        void *copy = raft_malloc(len ? len : 1);
+        size_t flen = frame_size(len);
+        unsigned char *copy = raft_malloc(flen);
         if (!ar || !copy) {
                 free(ar);
                 raft_free(copy);
                 return -ENOMEM;
         }
-        memcpy(copy, buf, len);
+        memset(copy, 0, flen);
+        for (int i = 0; i < 8; i++)
+                copy[i] = (unsigned char)((uint64_t)len >> (8 * i));
+        memcpy(copy + FRAME_HDR, buf, len);
         ar->cb = cb;
         ar->arg = arg;
-        struct raft_buffer rb = {.base = copy, .len = len};
+        struct raft_buffer rb = {.base = copy, .len = flen};
         int r = raft_apply(&rn->raft, &ar->req, &rb, 1, on_applied);
         if (r != 0) {
                 raft_free(copy);
