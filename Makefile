@@ -12,11 +12,11 @@ DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjanss
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps
 PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+OPT     ?= -O2 -g
+override CFLAGS += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
            -D_GNU_SOURCE -I. $(SAN_FLAGS)
-LDFLAGS += $(SAN_FLAGS)
+override LDFLAGS += $(SAN_FLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lpthread -lm
@@ -108,7 +108,7 @@ unit: $(UNIT_BIN)
 	$(Q)DROVER_SHARED=$(SHARED) $(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
 
 unit-asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" \
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    build/asan/tests/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DROVER_SHARED=$(SHARED) \

@@ -42,8 +42,12 @@ static inline void fclosep(FILE **f) {
         })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 #define UNUSED __attribute__((unused))
 
 /* jansson */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,14 @@
 #include "common/macros.h"
 
 /* ---- decoding helpers --------------------------------------------------------- */
+
+/* JSON paths for error messages; a path too long for the buffer is cut. */
+__attribute__((format(printf, 3, 4))) static void subpath(char *buf, size_t n, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, n, fmt, ap);
+        va_end(ap);
+}
 
 struct dec {
         struct error *err;
@@ -234,8 +243,8 @@ static void d_constraints(struct dec *d, const json_t *obj, const char *path, st
                 return;
         *out = calloc(json_array_size(arr), sizeof(**out));
         ARR_FOREACH(arr, i, v) {
-                char p[160];
-                snprintf(p, sizeof(p), "%s.Constraints[%zu]", path, i);
+                char p[256];
+                subpath(p, sizeof(p), "%s.Constraints[%zu]", path, i);
                 if (!json_is_object(v)) {
                         dec_fail(d, p, "", "an object");
                         return;
@@ -261,8 +270,8 @@ static void d_affinities(struct dec *d, const json_t *obj, const char *path, str
                 return;
         *out = calloc(json_array_size(arr), sizeof(**out));
         ARR_FOREACH(arr, i, v) {
-                char p[160];
-                snprintf(p, sizeof(p), "%s.Affinities[%zu]", path, i);
+                char p[256];
+                subpath(p, sizeof(p), "%s.Affinities[%zu]", path, i);
                 if (!json_is_object(v)) {
                         dec_fail(d, p, "", "an object");
                         return;
@@ -290,8 +299,8 @@ static void d_spreads(struct dec *d, const json_t *obj, const char *path, struct
                 return;
         *out = calloc(json_array_size(arr), sizeof(**out));
         ARR_FOREACH(arr, i, v) {
-                char p[160];
-                snprintf(p, sizeof(p), "%s.Spreads[%zu]", path, i);
+                char p[256];
+                subpath(p, sizeof(p), "%s.Spreads[%zu]", path, i);
                 struct spread *s = &(*out)[i];
                 *n = i + 1;
                 d_str(d, v, p, "Attribute", &s->attribute);
@@ -334,8 +343,8 @@ static void d_restart(struct dec *d, const json_t *obj, const char *path, struct
                 dec_fail(d, path, "RestartPolicy", "an object");
                 return;
         }
-        char p[160];
-        snprintf(p, sizeof(p), "%s.RestartPolicy", path);
+        char p[256];
+        subpath(p, sizeof(p), "%s.RestartPolicy", path);
         rp->set = true;
         d_int(d, v, p, "Attempts", &rp->attempts);
         d_i64(d, v, p, "Interval", &rp->interval_ns);
@@ -387,8 +396,8 @@ static void d_networks(struct dec *d, const json_t *obj, const char *path, struc
                 return;
         *out = calloc(json_array_size(arr), sizeof(**out));
         ARR_FOREACH(arr, i, v) {
-                char p[160];
-                snprintf(p, sizeof(p), "%s.Networks[%zu]", path, i);
+                char p[256];
+                subpath(p, sizeof(p), "%s.Networks[%zu]", path, i);
                 struct network *nw = &(*out)[i];
                 *n = i + 1;
                 if (!json_is_object(v)) {
@@ -422,8 +431,8 @@ static void d_resources(struct dec *d, const json_t *obj, const char *path, stru
         json_t *v = json_object_get(obj, "Resources");
         if (!v || json_is_null(v))
                 return;
-        char p[160];
-        snprintf(p, sizeof(p), "%s.Resources", path);
+        char p[256];
+        subpath(p, sizeof(p), "%s.Resources", path);
         if (!json_is_object(v)) {
                 dec_fail(d, path, "Resources", "an object");
                 return;
@@ -537,8 +546,8 @@ static void d_group(struct dec *d, const json_t *v, const char *path, struct tas
                 return;
         g->tasks = calloc(json_array_size(tasks), sizeof(*g->tasks));
         ARR_FOREACH(tasks, i, t) {
-                char p[160];
-                snprintf(p, sizeof(p), "%s.Tasks[%zu]", path, i);
+                char p[256];
+                subpath(p, sizeof(p), "%s.Tasks[%zu]", path, i);
                 g->n_tasks = i + 1;
                 if (!json_is_object(t)) {
                         dec_fail(d, p, "", "an object");
@@ -626,8 +635,8 @@ int job_from_json(const json_t *obj, struct job **ret, struct error *err) {
         if (groups && json_array_size(groups)) {
                 j->groups = calloc(json_array_size(groups), sizeof(*j->groups));
                 ARR_FOREACH(groups, i, g) {
-                        char p[160];
-                        snprintf(p, sizeof(p), "Job.TaskGroups[%zu]", i);
+                        char p[256];
+                        subpath(p, sizeof(p), "Job.TaskGroups[%zu]", i);
                         j->n_groups = i + 1;
                         if (!json_is_object(g)) {
                                 dec_fail(&d, p, "", "an object");
@@ -869,8 +878,8 @@ int task_states_from_json(const json_t *obj, struct task_state **ret, size_t *re
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)obj, k, v) {
-                char p[160];
-                snprintf(p, sizeof(p), "TaskStates.%s", k);
+                char p[256];
+                subpath(p, sizeof(p), "TaskStates.%s", k);
                 struct task_state *t = &ts[i++];
                 t->name = strdup(k);
                 if (!json_is_object(v)) {

@@ -1,0 +1,380 @@
+/* agent.c - wiring of drover-agent: node, client, alloc runners, signals. */
+#include "nodeagent/agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "nodeagent/alloc/alloc_runner.h"
+#include "nodeagent/client/client.h"
+#include "nodeagent/config.h"
+#include "nodeagent/fingerprint/fingerprint.h"
+#include "nodeagent/logs/log_api.h"
+
+extern char **environ;
+
+/* How long a stopping agent in -dev mode waits for its tasks to die. */
+#define DEV_STOP_WAIT_MS 8000
+#define FLUSH_ON_EXIT_MS 2000
+
+struct runner {
+        struct alloc_runner *ar;
+        bool dirty;
+        bool on_server; /* in the server's latest list */
+};
+
+struct agent {
+        uv_loop_t loop;
+        const struct agent_config *cfg;
+        struct node *node;
+        struct client *client;
+        struct log_api *log_api;
+        struct runner *runners;
+        size_t n_runners, cap_runners;
+        json_t *extra_updates; /* updates for allocations without a runner */
+        uv_signal_t sigint, sigterm;
+        uv_timer_t gc_timer;
+        uv_timer_t stop_timer;
+        bool stopping;
+        bool client_done;
+        int exit_code;
+};
+
+/* ---- node ------------------------------------------------------------------------------- */
+
+int agent_build_node(const struct agent_config *cfg, struct node **ret, struct error *err) {
+        char id[ID_BUF], secret[ID_BUF];
+        int r = node_identity_load(cfg->data_dir, id, secret, err);
+        if (r < 0)
+                return r;
+        struct node *n = node_new();
+        if (!n)
+                return errorf(err, -ENOMEM, "out of memory");
+        struct error ferr = {0};
+        if (fingerprint_node(cfg->data_dir, n, &ferr) < 0)
+                log_warn("%s", ferr.msg);
+        const char *host = strmap_get(&n->attributes, "unique.hostname");
+        n->id = strdup(id);
+        n->secret_id = strdup(secret);
+        n->name = strdup(*cfg->node_name ? cfg->node_name : host ? host : "localhost");
+        n->datacenter = strdup(cfg->dc);
+        n->node_class = *cfg->node_class ? strdup(cfg->node_class) : NULL;
+        n->node_pool = strdup(cfg->node_pool);
+        n->status = NODE_INIT;
+        n->eligible = true;
+        if (!n->id || !n->secret_id || !n->name || !n->datacenter || !n->node_pool) {
+                node_unref(n);
+                return errorf(err, -ENOMEM, "out of memory");
+        }
+        strmap_set(&n->attributes, "unique.name", n->name);
+        *ret = n;
+        return 0;
+}
+
+/* ---- runners ----------------------------------------------------------------------------- */
+
+static struct runner *find_runner(struct agent *a, const char *id) {
+        for (size_t i = 0; i < a->n_runners; i++)
+                if (strcmp(alloc_runner_id(a->runners[i].ar), id) == 0)
+                        return &a->runners[i];
+        return NULL;
+}
+
+static bool all_finished(struct agent *a) {
+        for (size_t i = 0; i < a->n_runners; i++)
+                if (!alloc_runner_finished(a->runners[i].ar))
+                        return false;
+        return true;
+}
+
+static void begin_client_shutdown(struct agent *a);
+
+static void on_runner_changed(struct alloc_runner *ar, void *data) {
+        struct agent *a = data;
+        for (size_t i = 0; i < a->n_runners; i++)
+                if (a->runners[i].ar == ar) {
+                        a->runners[i].dirty = true;
+                        if (!a->runners[i].on_server && alloc_runner_finished(ar))
+                                uv_timer_start(&a->gc_timer, NULL, 0, 0);
+                }
+        if (a->client)
+                client_updates_pending(a->client);
+        if (a->stopping && a->cfg->dev && all_finished(a) && uv_is_active((uv_handle_t *)&a->stop_timer)) {
+                uv_timer_stop(&a->stop_timer);
+                begin_client_shutdown(a);
+        }
+}
+
+/* Drop runners the server no longer lists once their tasks are dead. */
+static void on_gc_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        size_t k = 0;
+        for (size_t i = 0; i < a->n_runners; i++) {
+                struct runner *r = &a->runners[i];
+                if (!r->on_server && alloc_runner_finished(r->ar)) {
+                        log_debug("alloc %.8s: forgotten (gone from the server, tasks dead)", alloc_runner_id(r->ar));
+                        alloc_runner_destroy(r->ar);
+                        continue;
+                }
+                a->runners[k++] = *r;
+        }
+        a->n_runners = k;
+}
+
+static int add_runner(struct agent *a, struct alloc *al) {
+        if (a->n_runners == a->cap_runners) {
+                size_t cap = a->cap_runners ? a->cap_runners * 2 : 16;
+                struct runner *n = realloc(a->runners, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                a->runners = n;
+                a->cap_runners = cap;
+        }
+        struct alloc_runner_env env = {.loop = &a->loop,
+                                       .data_dir = a->cfg->data_dir,
+                                       .node_id = a->node->id,
+                                       .node_name = a->node->name,
+                                       .dc = a->node->datacenter,
+                                       .host_env = environ,
+                                       .changed = on_runner_changed,
+                                       .data = a};
+        struct alloc_runner *ar = alloc_runner_create(&env, al);
+        if (!ar)
+                return -ENOMEM;
+        a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true};
+        log_info("alloc %.8s (%s): starting", al->id, al->name ? al->name : "");
+        alloc_runner_start(ar);
+        return 0;
+}
+
+static bool alloc_dir_exists(struct agent *a, const char *id) {
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/alloc/%s", a->cfg->data_dir, id);
+        return stat(path, &st) == 0;
+}
+
+static void on_allocs(struct alloc **allocs, size_t n, void *data) {
+        struct agent *a = data;
+        if (a->stopping)
+                return;
+        for (size_t i = 0; i < a->n_runners; i++)
+                a->runners[i].on_server = false;
+        for (size_t i = 0; i < n; i++) {
+                struct alloc *al = allocs[i];
+                struct runner *r = find_runner(a, al->id);
+                if (r) {
+                        r->on_server = true;
+                        if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
+                                log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
+                                         alloc_desired_str(al->desired_status));
+                                alloc_runner_stop(r->ar);
+                        }
+                        continue;
+                }
+                if (alloc_terminal(al))
+                        continue;
+                if (al->client_status == ALLOC_CLIENT_RUNNING && alloc_dir_exists(a, al->id)) {
+                        /* Started by an earlier agent process: re-attaching needs the
+                         * local state store (not there yet), so say so. */
+                        log_warn("alloc %.8s was running under an earlier drover-agent; re-attaching to its tasks "
+                                 "is not supported yet: reporting it failed",
+                                 al->id);
+                        json_array_append_new(
+                            a->extra_updates,
+                            json_pack("{s:s,s:s,s:s}", "ID", al->id, "ClientStatus", "failed", "ClientDescription",
+                                      "drover-agent restarted and cannot re-attach to this allocation's tasks yet; "
+                                      "they may still be running"));
+                        client_updates_pending(a->client);
+                        continue;
+                }
+                if (add_runner(a, al) < 0)
+                        log_error("alloc %.8s: out of memory", al->id);
+        }
+        for (size_t i = 0; i < a->n_runners; i++) {
+                struct runner *r = &a->runners[i];
+                if (!r->on_server && !alloc_runner_stopping(r->ar) && !alloc_runner_finished(r->ar)) {
+                        log_info("alloc %.8s: no longer on the server; stopping its tasks", alloc_runner_id(r->ar));
+                        alloc_runner_stop(r->ar);
+                }
+        }
+        uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+}
+
+static json_t *collect_updates(void *data) {
+        struct agent *a = data;
+        json_t *arr = json_array();
+        for (size_t i = 0; i < a->n_runners; i++)
+                if (a->runners[i].dirty) {
+                        a->runners[i].dirty = false;
+                        json_array_append_new(arr, alloc_runner_update_json(a->runners[i].ar));
+                }
+        json_array_extend(arr, a->extra_updates);
+        json_array_clear(a->extra_updates);
+        if (json_array_size(arr) == 0) {
+                json_decref(arr);
+                return NULL;
+        }
+        return arr;
+}
+
+static void requeue_updates(const json_t *allocs, void *data) {
+        struct agent *a = data;
+        size_t i;
+        json_t *u;
+        json_array_foreach(allocs, i, u) {
+                struct runner *r = find_runner(a, jx_str(u, "ID", ""));
+                if (r)
+                        r->dirty = true;
+                else
+                        json_array_append(a->extra_updates, u);
+        }
+}
+
+/* ---- stopping ------------------------------------------------------------------------------ */
+
+static void on_closed(uv_handle_t *h) {
+}
+
+static void on_client_done(void *data) {
+        struct agent *a = data;
+        a->client_done = true;
+        client_destroy(a->client);
+        a->client = NULL;
+        /* Tasks still running stay running: a later agent re-attaches (once state is persisted). */
+        for (size_t i = 0; i < a->n_runners; i++)
+                alloc_runner_destroy(a->runners[i].ar);
+        a->n_runners = 0;
+        a->log_api = log_api_stop(a->log_api);
+        uv_close((uv_handle_t *)&a->sigint, on_closed);
+        uv_close((uv_handle_t *)&a->sigterm, on_closed);
+        uv_close((uv_handle_t *)&a->gc_timer, on_closed);
+        uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+}
+
+static void begin_client_shutdown(struct agent *a) {
+        log_info("stopping: sending the last allocation updates");
+        client_shutdown(a->client, FLUSH_ON_EXIT_MS, on_client_done, a);
+}
+
+static void on_stop_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        log_warn("stopping: tasks did not all stop within %d ms; exiting anyway", DEV_STOP_WAIT_MS);
+        begin_client_shutdown(a);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+        struct agent *a = s->data;
+        if (a->stopping) {
+                log_warn("second %s: exiting now", strsignal(signum));
+                _exit(1);
+        }
+        a->stopping = true;
+        if (!a->cfg->dev) {
+                log_info("%s: stopping; tasks keep running", strsignal(signum));
+                begin_client_shutdown(a);
+                return;
+        }
+        log_info("%s: stopping (-dev: stopping all tasks first)", strsignal(signum));
+        for (size_t i = 0; i < a->n_runners; i++)
+                alloc_runner_stop(a->runners[i].ar);
+        if (all_finished(a)) {
+                begin_client_shutdown(a);
+                return;
+        }
+        uv_timer_start(&a->stop_timer, on_stop_timer, DEV_STOP_WAIT_MS, 0);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+int agent_create(const struct agent_config *cfg, struct agent **ret, struct error *err) {
+        struct agent *a = calloc(1, sizeof(*a));
+        if (!a)
+                return errorf(err, -ENOMEM, "out of memory");
+        a->cfg = cfg;
+        int r = uv_loop_init(&a->loop);
+        if (r < 0) {
+                free(a);
+                return errorf(err, r, "uv_loop_init: %s", uv_strerror(r));
+        }
+        a->extra_updates = json_array();
+        r = agent_build_node(cfg, &a->node, err);
+        if (r < 0)
+                goto fail;
+        if (*cfg->http_addr) {
+                r = log_api_start(cfg->http_addr, cfg->data_dir, &a->log_api, err);
+                if (r < 0)
+                        goto fail;
+                char host[64], adv[96];
+                snprintf(host, sizeof(host), "%s", cfg->http_addr);
+                char *colon = strrchr(host, ':');
+                if (colon)
+                        *colon = '\0';
+                if (strcmp(host, "0.0.0.0") == 0 || !*host) {
+                        const char *ip = strmap_get(&a->node->attributes, "unique.network.ip-address");
+                        snprintf(host, sizeof(host), "%s", ip ? ip : "127.0.0.1");
+                }
+                snprintf(adv, sizeof(adv), "%s:%d", host, log_api_port(a->log_api));
+                a->node->http_addr = strdup(adv);
+        }
+        struct client_ops ops = {
+            .allocs = on_allocs, .collect_updates = collect_updates, .requeue_updates = requeue_updates, .data = a};
+        r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
+        if (r < 0)
+                goto fail;
+        uv_signal_init(&a->loop, &a->sigint);
+        uv_signal_init(&a->loop, &a->sigterm);
+        uv_timer_init(&a->loop, &a->gc_timer);
+        uv_timer_init(&a->loop, &a->stop_timer);
+        a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a;
+        *ret = a;
+        return 0;
+fail:
+        a->log_api = log_api_stop(a->log_api);
+        node_unref(a->node);
+        json_decref(a->extra_updates);
+        uv_loop_close(&a->loop);
+        free(a);
+        return r;
+}
+
+int agent_run(struct agent *a) {
+        uv_signal_start(&a->sigint, on_signal, SIGINT);
+        uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+        log_info("drover-agent %s: node %s (%s), data dir %s, servers %s%s%s", DROVER_AGENT_VERSION, a->node->id,
+                 a->node->name, a->cfg->data_dir, a->cfg->servers, a->node->http_addr ? ", logs on " : "",
+                 a->node->http_addr ? a->node->http_addr : "");
+        client_start(a->client);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        log_info("stopped");
+        return a->exit_code;
+}
+
+struct agent *agent_destroy(struct agent *a) {
+        if (!a)
+                return NULL;
+        if (!a->client_done && a->client) {
+                /* Never ran: the client's handles still need closing. */
+                client_destroy(a->client);
+                uv_close((uv_handle_t *)&a->sigint, on_closed);
+                uv_close((uv_handle_t *)&a->sigterm, on_closed);
+                uv_close((uv_handle_t *)&a->gc_timer, on_closed);
+                uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+                uv_run(&a->loop, UV_RUN_DEFAULT);
+        }
+        log_api_stop(a->log_api);
+        uv_loop_close(&a->loop);
+        free(a->runners);
+        json_decref(a->extra_updates);
+        node_unref(a->node);
+        free(a);
+        return NULL;
+}

@@ -1,0 +1,18 @@
+/* agent.h - the drover-agent hub: one libuv loop that owns the node, the
+ * server client, the alloc runners and the log endpoint. main.c builds one
+ * and runs it. */
+#pragma once
+
+struct agent;
+struct agent_config;
+struct error;
+struct node;
+
+/* Build the node this agent registers: identity from <data-dir> plus the
+ * fingerprint. Does not touch the network. */
+int agent_build_node(const struct agent_config *cfg, struct node **ret, struct error *err);
+
+int agent_create(const struct agent_config *cfg, struct agent **ret, struct error *err);
+/* Run until SIGINT/SIGTERM. Returns the process exit code. */
+int agent_run(struct agent *a);
+struct agent *agent_destroy(struct agent *a);

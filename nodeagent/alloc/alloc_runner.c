@@ -1,0 +1,459 @@
+/* alloc_runner.c - alloc runner and its task runners. */
+#include "nodeagent/alloc/alloc_runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "nodeagent/alloc/restart.h"
+#include "nodeagent/alloc/taskenv.h"
+#include "nodeagent/drivers/driver.h"
+#include "nodeagent/drivers/task_proc.h"
+#include "nodeagent/util.h"
+
+#define DEFAULT_KILL_TIMEOUT_NS (5 * NS_PER_SEC)
+
+struct task_runner {
+        struct alloc_runner *ar;
+        size_t idx; /* into ar->states */
+        const struct task *task;
+        const struct driver_ops *driver;
+        struct restart_tracker tracker;
+        bool tracker_started;
+        struct task_proc *proc;
+        uv_timer_t restart_timer;
+        bool kill_requested;
+        bool env_built;
+        struct strmap env;
+        char task_dir[4096];
+};
+
+struct alloc_runner {
+        struct alloc_runner_env env;
+        struct alloc *alloc;
+        const struct task_group *tg;
+        bool batch;
+        bool stopping;
+        char alloc_dir[3800];
+        char *setup_error;
+        struct task_state *states;
+        struct task_runner *tasks;
+        size_t n_tasks;
+        int open_handles;
+};
+
+static void start_task(struct task_runner *tr);
+
+static struct task_state *st(struct task_runner *tr) {
+        return &tr->ar->states[tr->idx];
+}
+
+static void notify(struct alloc_runner *ar) {
+        if (ar->env.changed)
+                ar->env.changed(ar, ar->env.data);
+}
+
+static void event(struct task_runner *tr, const char *type, int exit_code, int sig, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void event(struct task_runner *tr, const char *type, int exit_code, int sig, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        task_state_add_event(st(tr), type, msg, clock_now_ns(), exit_code, sig);
+        log_debug("alloc %.8s task %s: %s: %s", tr->ar->alloc->id, tr->task->name, type, msg);
+}
+
+static void set_dead(struct task_runner *tr, bool failed) {
+        st(tr)->state = TASK_DEAD;
+        st(tr)->failed = st(tr)->failed || failed;
+        st(tr)->finished_at = clock_now_ns();
+}
+
+enum alloc_client alloc_status_from_tasks(const struct task_state *ts, size_t n, const char **ret_desc) {
+        bool failed = false, running = false, pending = false;
+        for (size_t i = 0; i < n; i++) {
+                if (ts[i].state == TASK_RUNNING)
+                        running = true;
+                else if (ts[i].state == TASK_PENDING)
+                        pending = true;
+                else if (ts[i].failed)
+                        failed = true;
+        }
+        enum alloc_client s;
+        const char *d;
+        if (failed) {
+                s = ALLOC_CLIENT_FAILED;
+                d = "Failed tasks";
+        } else if (running) {
+                s = ALLOC_CLIENT_RUNNING;
+                d = "Tasks are running";
+        } else if (pending || n == 0) {
+                s = ALLOC_CLIENT_PENDING;
+                d = "No tasks have started";
+        } else {
+                s = ALLOC_CLIENT_COMPLETE;
+                d = "All tasks have completed";
+        }
+        if (ret_desc)
+                *ret_desc = d;
+        return s;
+}
+
+/* ---- killing --------------------------------------------------------------------------- */
+
+static int kill_signal_of(const struct task *t) {
+        int sig = t->kill_signal && *t->kill_signal ? signal_parse(t->kill_signal) : SIGINT;
+        return sig > 0 ? sig : SIGINT;
+}
+
+static void kill_task(struct task_runner *tr, const char *type, const char *why) {
+        if (st(tr)->state == TASK_DEAD)
+                return;
+        uv_timer_stop(&tr->restart_timer);
+        if (!tr->proc) {
+                /* Not running (never started, or waiting to restart): done now. */
+                event(tr, type, 0, 0, "%s", why);
+                event(tr, "Killed", 0, 0, "Task successfully killed");
+                set_dead(tr, false);
+                return;
+        }
+        if (tr->kill_requested)
+                return;
+        tr->kill_requested = true;
+        int64_t timeout = tr->task->kill_timeout_ns > 0 ? tr->task->kill_timeout_ns : DEFAULT_KILL_TIMEOUT_NS;
+        int sig = kill_signal_of(tr->task);
+        char t[32];
+        format_duration(timeout, t, sizeof(t));
+        event(tr, type, 0, sig, "%s: sent %s, waiting %s before force killing", why, strsignal(sig), t);
+        task_proc_kill(tr->proc, sig, timeout);
+}
+
+static void kill_siblings(struct task_runner *failed) {
+        struct alloc_runner *ar = failed->ar;
+        char why[256];
+        snprintf(why, sizeof(why), "Task's sibling \"%s\" failed", failed->task->name);
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                if (&ar->tasks[i] != failed)
+                        kill_task(&ar->tasks[i], "Sibling Task Failed", why);
+}
+
+/* ---- restarts ---------------------------------------------------------------------------- */
+
+static void on_restart_timer(uv_timer_t *t) {
+        start_task(t->data);
+}
+
+static void after_end(struct task_runner *tr, enum restart_cause cause, bool exit_ok) {
+        struct alloc_runner *ar = tr->ar;
+        if (!tr->tracker_started) {
+                restart_tracker_init(&tr->tracker, clock_now_ns());
+                tr->tracker_started = true;
+        }
+        /* The task's own policy, else its group's (servers canonicalise, but be safe). */
+        const struct restart_policy *policy = tr->task->restart.set ? &tr->task->restart : &ar->tg->restart;
+        struct restart_decision d =
+            restart_decide(&tr->tracker, policy, ar->batch, cause, exit_ok, clock_now_ns(), drand48());
+        switch (d.verdict) {
+        case RESTART_DONE:
+                set_dead(tr, false);
+                break;
+        case RESTART_AFTER: {
+                char t[32];
+                format_duration(d.delay_ns, t, sizeof(t));
+                st(tr)->restarts++;
+                st(tr)->state = TASK_PENDING;
+                event(tr, "Restarting", 0, 0, "Task restarting in %s (%s)", t, d.reason);
+                uv_timer_start(&tr->restart_timer, on_restart_timer, (uint64_t)((d.delay_ns + 999999) / NS_PER_MS), 0);
+                break;
+        }
+        case RESTART_GIVE_UP:
+                event(tr, "Not Restarting", 0, 0, "%s", d.reason);
+                set_dead(tr, true);
+                log_info("alloc %.8s task %s failed: %s", ar->alloc->id, tr->task->name, d.reason);
+                kill_siblings(tr);
+                break;
+        }
+        notify(ar);
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void *data) {
+        struct task_runner *tr = data;
+        task_proc_free(tr->proc);
+        tr->proc = NULL;
+        if (ex->unknown)
+                event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
+        else if (ex->signal)
+                event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d (%s)", ex->exit_code,
+                      ex->signal, strsignal(ex->signal));
+        else
+                event(tr, "Terminated", ex->exit_code, 0, "Exit Code: %d", ex->exit_code);
+        if (tr->kill_requested || tr->ar->stopping) {
+                tr->kill_requested = false;
+                event(tr, "Killed", 0, 0, "Task successfully killed");
+                set_dead(tr, false);
+                notify(tr->ar);
+                return;
+        }
+        after_end(tr, RESTART_CAUSE_EXIT, !ex->unknown && ex->exit_code == 0 && ex->signal == 0);
+}
+
+static int build_env(struct task_runner *tr) {
+        if (tr->env_built)
+                return 0;
+        struct alloc_runner *ar = tr->ar;
+        const struct alloc *a = ar->alloc;
+        char alloc_dir[4200], local[4200], secrets[4200];
+        snprintf(alloc_dir, sizeof(alloc_dir), "%s/alloc", ar->alloc_dir);
+        snprintf(local, sizeof(local), "%s/local", tr->task_dir);
+        snprintf(secrets, sizeof(secrets), "%s/secrets", tr->task_dir);
+        struct taskenv_params p = {
+            .alloc_id = a->id,
+            .alloc_index = alloc_name_index(a),
+            .alloc_name = a->name,
+            .job_id = a->job_id ? a->job_id : a->job->id,
+            .job_name = a->job->name ? a->job->name : a->job->id,
+            .group_name = ar->tg->name,
+            .task_name = tr->task->name,
+            .namespace = a->namespace ? a->namespace : a->job->namespace,
+            .region = a->job->region,
+            .dc = ar->env.dc,
+            .node_id = ar->env.node_id,
+            .node_name = ar->env.node_name,
+            .alloc_dir = alloc_dir,
+            .task_dir = local,
+            .secrets_dir = secrets,
+            .cpu_limit = tr->task->resources.cpu,
+            .memory_limit = tr->task->resources.memory_mb,
+            .task_env = &tr->task->env,
+            .host_env = ar->env.host_env,
+        };
+        int r = taskenv_build(&p, &tr->env);
+        if (r == 0)
+                tr->env_built = true;
+        return r;
+}
+
+static void start_task(struct task_runner *tr) {
+        struct alloc_runner *ar = tr->ar;
+        if (ar->stopping || st(tr)->state == TASK_DEAD)
+                return;
+        if (!tr->driver) {
+                const struct driver_ops *d;
+                char have[128] = "";
+                for (size_t i = 0; (d = driver_at(i)); i++)
+                        snprintf(have + strlen(have), sizeof(have) - strlen(have), "%s%s", i ? ", " : "", d->name);
+                event(tr, "Driver Failure", 0, 0, "unknown driver \"%s\": this agent has %s",
+                      tr->task->driver ? tr->task->driver : "", have);
+                after_end(tr, RESTART_CAUSE_UNRECOVERABLE, false);
+                return;
+        }
+        if (build_env(tr) < 0) {
+                event(tr, "Driver Failure", 0, 0, "out of memory building the task environment");
+                after_end(tr, RESTART_CAUSE_START_ERROR, false);
+                return;
+        }
+        json_t *config = taskenv_interpolate_json(&tr->env, tr->task->config ? tr->task->config : json_null());
+        char local[4200], out[4200], errp[4200];
+        snprintf(local, sizeof(local), "%s/local", tr->task_dir);
+        snprintf(out, sizeof(out), "%s/alloc/logs/%s.stdout.0", ar->alloc_dir, tr->task->name);
+        snprintf(errp, sizeof(errp), "%s/alloc/logs/%s.stderr.0", ar->alloc_dir, tr->task->name);
+        struct driver_spec spec = {.task_name = tr->task->name,
+                                   .config = config,
+                                   .env = &tr->env,
+                                   .task_dir = local,
+                                   .stdout_path = out,
+                                   .stderr_path = errp};
+        struct error err = {0};
+        int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
+        if (r == 0)
+                r = task_proc_start(ar->env.loop, tr->driver, &spec, on_task_exit, tr, &tr->proc, &err);
+        if (config)
+                json_decref(config);
+        if (r < 0) {
+                event(tr, "Driver Failure", 0, 0, "%s", err.msg);
+                log_info("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, err.msg);
+                bool unrecoverable = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -ENOEXEC;
+                after_end(tr, unrecoverable ? RESTART_CAUSE_UNRECOVERABLE : RESTART_CAUSE_START_ERROR, false);
+                return;
+        }
+        if (!tr->tracker_started) {
+                restart_tracker_init(&tr->tracker, clock_now_ns());
+                tr->tracker_started = true;
+        }
+        st(tr)->state = TASK_RUNNING;
+        st(tr)->started_at = clock_now_ns();
+        st(tr)->finished_at = 0;
+        event(tr, "Started", 0, 0, "Task started by client");
+        notify(ar);
+}
+
+/* ---- the allocation ------------------------------------------------------------------------- */
+
+struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, struct alloc *a) {
+        struct alloc_runner *ar = calloc(1, sizeof(*ar));
+        if (!ar)
+                return NULL;
+        ar->env = *env;
+        ar->alloc = alloc_ref(a);
+        ar->tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
+        ar->batch = a->job && (a->job->type == JOB_BATCH || a->job->type == JOB_SYSBATCH);
+        snprintf(ar->alloc_dir, sizeof(ar->alloc_dir), "%s/alloc/%s", env->data_dir, a->id);
+        size_t n = ar->tg ? ar->tg->n_tasks : 0;
+        ar->states = calloc(n ? n : 1, sizeof(*ar->states));
+        ar->tasks = calloc(n ? n : 1, sizeof(*ar->tasks));
+        if (!ar->states || !ar->tasks) {
+                free(ar->states);
+                free(ar->tasks);
+                alloc_unref(ar->alloc);
+                free(ar);
+                return NULL;
+        }
+        ar->n_tasks = n;
+        for (size_t i = 0; i < n; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                tr->ar = ar;
+                tr->idx = i;
+                tr->task = &ar->tg->tasks[i];
+                tr->driver = driver_find(tr->task->driver);
+                snprintf(tr->task_dir, sizeof(tr->task_dir), "%s/%s", ar->alloc_dir, tr->task->name);
+                uv_timer_init(env->loop, &tr->restart_timer);
+                tr->restart_timer.data = tr;
+                ar->open_handles++;
+                ar->states[i].name = strdup(tr->task->name);
+                ar->states[i].state = TASK_PENDING;
+                event(tr, "Received", 0, 0, "Task received by client");
+        }
+        if (!ar->tg)
+                ar->setup_error =
+                    strdup(!a->job ? "allocation came without its job" : "allocation's task group is not in its job");
+        return ar;
+}
+
+static int make_dirs(struct alloc_runner *ar, struct error *err) {
+        static const char *const alloc_sub[] = {"alloc/logs", "alloc/tmp", "alloc/data"};
+        static const char *const task_sub[] = {"local", "secrets", "tmp"};
+        char path[4400];
+        for (size_t i = 0; i < sizeof(alloc_sub) / sizeof(alloc_sub[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", ar->alloc_dir, alloc_sub[i]);
+                int r = mkdir_p(path, 0755);
+                if (r < 0)
+                        return errorf(err, r, "create %s: %s", path, strerror(-r));
+        }
+        for (size_t t = 0; t < ar->n_tasks; t++)
+                for (size_t i = 0; i < sizeof(task_sub) / sizeof(task_sub[0]); i++) {
+                        snprintf(path, sizeof(path), "%s/%s", ar->tasks[t].task_dir, task_sub[i]);
+                        int r = mkdir_p(path, i == 1 ? 0700 : 0755);
+                        if (r < 0)
+                                return errorf(err, r, "create %s: %s", path, strerror(-r));
+                }
+        return 0;
+}
+
+void alloc_runner_start(struct alloc_runner *ar) {
+        if (ar->setup_error) {
+                log_warn("alloc %.8s: %s", ar->alloc->id, ar->setup_error);
+                notify(ar);
+                return;
+        }
+        struct error err = {0};
+        int r = make_dirs(ar, &err);
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (r < 0) {
+                        event(tr, "Setup Failure", 0, 0, "failed to build the task directory: %s", err.msg);
+                        set_dead(tr, true);
+                } else {
+                        event(tr, "Task Setup", 0, 0, "Building Task Directory");
+                }
+        }
+        if (r < 0) {
+                log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+                notify(ar);
+                return;
+        }
+        for (size_t i = 0; i < ar->n_tasks && !ar->stopping; i++)
+                start_task(&ar->tasks[i]);
+        notify(ar);
+}
+
+void alloc_runner_stop(struct alloc_runner *ar) {
+        if (ar->stopping)
+                return;
+        ar->stopping = true;
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                kill_task(&ar->tasks[i], "Killing", "Allocation is being stopped");
+        notify(ar);
+}
+
+bool alloc_runner_stopping(const struct alloc_runner *ar) {
+        return ar->stopping;
+}
+
+bool alloc_runner_finished(const struct alloc_runner *ar) {
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                if (ar->states[i].state != TASK_DEAD)
+                        return false;
+        return true;
+}
+
+const char *alloc_runner_id(const struct alloc_runner *ar) {
+        return ar->alloc->id;
+}
+
+enum alloc_client alloc_runner_client_status(const struct alloc_runner *ar) {
+        if (ar->setup_error)
+                return ALLOC_CLIENT_FAILED;
+        return alloc_status_from_tasks(ar->states, ar->n_tasks, NULL);
+}
+
+json_t *alloc_runner_update_json(const struct alloc_runner *ar) {
+        const char *desc;
+        enum alloc_client s = alloc_status_from_tasks(ar->states, ar->n_tasks, &desc);
+        if (ar->setup_error) {
+                s = ALLOC_CLIENT_FAILED;
+                desc = ar->setup_error;
+        }
+        return json_pack("{s:s,s:s,s:s,s:o}", "ID", ar->alloc->id, "ClientStatus", alloc_client_str(s),
+                         "ClientDescription", desc, "TaskStates", task_states_to_json(ar->states, ar->n_tasks));
+}
+
+static void free_runner(struct alloc_runner *ar) {
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                strmap_clear(&ar->tasks[i].env);
+        task_states_free(ar->states, ar->n_tasks);
+        free(ar->tasks);
+        free(ar->setup_error);
+        alloc_unref(ar->alloc);
+        free(ar);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+        struct task_runner *tr = h->data;
+        struct alloc_runner *ar = tr->ar;
+        if (--ar->open_handles == 0)
+                free_runner(ar);
+}
+
+void alloc_runner_destroy(struct alloc_runner *ar) {
+        if (!ar)
+                return;
+        ar->env.changed = NULL;
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                task_proc_free(ar->tasks[i].proc);
+                ar->tasks[i].proc = NULL;
+                uv_timer_stop(&ar->tasks[i].restart_timer);
+                uv_close((uv_handle_t *)&ar->tasks[i].restart_timer, on_timer_closed);
+        }
+        if (ar->n_tasks == 0)
+                free_runner(ar);
+}

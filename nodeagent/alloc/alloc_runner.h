@@ -1,0 +1,50 @@
+/* alloc_runner.h - runs one allocation on this node: its directory, its tasks
+ * (one task runner each, through their drivers), restarts, kills, and the task
+ * states and client status reported to the servers. Loop thread only.
+ *
+ * Layout (Nomad's): <data-dir>/alloc/<alloc-id>/alloc/{logs,tmp,data}/ and
+ * <data-dir>/alloc/<alloc-id>/<task>/{local,secrets,tmp}/; task output goes to
+ * alloc/logs/<task>.stdout.0 and .stderr.0; a task runs in <task>/local.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/model.h"
+
+struct alloc_runner;
+
+struct alloc_runner_env {
+        uv_loop_t *loop;
+        const char *data_dir;
+        const char *node_id;
+        const char *node_name;
+        const char *dc;
+        char *const *host_env; /* environ-style, inherited by raw_exec tasks; may be NULL */
+        /* Called (on the loop) whenever task states or the client status change. */
+        void (*changed)(struct alloc_runner *ar, void *data);
+        void *data;
+};
+
+/* Takes a reference to a. Records the "Received" event; starts nothing yet. */
+struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, struct alloc *a);
+/* Make the directories and start every task. */
+void alloc_runner_start(struct alloc_runner *ar);
+/* Kill every task (kill_signal, SIGKILL after kill_timeout) and restart none. */
+void alloc_runner_stop(struct alloc_runner *ar);
+bool alloc_runner_stopping(const struct alloc_runner *ar);
+/* Every task is dead (nothing running, nothing waiting to restart). */
+bool alloc_runner_finished(const struct alloc_runner *ar);
+const char *alloc_runner_id(const struct alloc_runner *ar);
+enum alloc_client alloc_runner_client_status(const struct alloc_runner *ar);
+/* {"ID", "ClientStatus", "ClientDescription", "TaskStates"} for PUT /v1/node/<id>/allocations. */
+json_t *alloc_runner_update_json(const struct alloc_runner *ar);
+/* Stop watching and free (asynchronously). Tasks still running keep running. */
+void alloc_runner_destroy(struct alloc_runner *ar);
+
+/* Nomad's rule: failed if any task failed, else running if any runs, else
+ * pending if any is pending, else complete. ret_desc gets Nomad's description. */
+enum alloc_client alloc_status_from_tasks(const struct task_state *ts, size_t n, const char **ret_desc);

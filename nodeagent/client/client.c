@@ -1,0 +1,584 @@
+/* client.c - register, heartbeat, alloc watch and updates over libcurl on uv's thread pool. */
+#include "nodeagent/client/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "nodeagent/config.h"
+
+#define MAX_SERVERS 16
+#define WATCH_WAIT "5s"
+#define WATCH_TIMEOUT_MS 20000
+#define CALL_TIMEOUT_MS 10000
+#define FLUSH_DELAY_MS 50
+#define BACKOFF_MAX_MS 30000
+
+enum call_kind { CALL_REGISTER, CALL_HEARTBEAT, CALL_WATCH, CALL_UPDATE, CALL_KINDS };
+static const char *const kind_names[] = {"register", "heartbeat", "allocation watch", "allocation update"};
+
+struct call {
+        uv_work_t work;
+        struct client *c;
+        enum call_kind kind;
+        char *url;
+        const char *method;
+        char *body;
+        long timeout_ms;
+        atomic_int *abort;
+        json_t *sent; /* CALL_UPDATE: the Allocs array, for requeueing */
+        /* results, written by the worker thread */
+        bool reached;
+        long status;
+        char *resp;
+        size_t len;
+        uint64_t index;
+        char errbuf[CURL_ERROR_SIZE + 64];
+};
+
+struct client {
+        uv_loop_t *loop;
+        char *servers[MAX_SERVERS];
+        int n_servers;
+        int cur;
+        struct node *node;
+        struct client_ops ops;
+        bool registered;
+        bool ever_registered;
+        int64_t ttl_ns;
+        uv_timer_t hb_timer;    /* heartbeats, and register retries */
+        uv_timer_t watch_timer; /* watch retries */
+        uv_timer_t flush_timer; /* update coalescing and retries */
+        uv_timer_t abort_timer; /* shutdown deadline */
+        bool hb_busy, watch_busy, update_busy;
+        uint64_t watch_index;
+        int failures[CALL_KINDS];
+        char last_err[CALL_KINDS][256];
+        bool updates_pending;
+        int inflight;
+        bool shutting_down;
+        void (*done)(void *data);
+        void *done_data;
+        int open_handles;
+        bool destroyed;
+        atomic_int abort_watch;
+        atomic_int abort_all;
+};
+
+/* ---- the blocking part: runs on a thread-pool thread ------------------------------------ */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        struct call *call = userdata;
+        size_t n = size * nmemb;
+        char *nb = realloc(call->resp, call->len + n + 1);
+        if (!nb)
+                return 0;
+        memcpy(nb + call->len, ptr, n);
+        call->resp = nb;
+        call->len += n;
+        call->resp[call->len] = '\0';
+        return n;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
+        struct call *call = userdata;
+        size_t n = size * nitems;
+        static const char key[] = "X-Nomad-Index:";
+        if (n > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0)
+                call->index = strtoull(buf + sizeof(key) - 1, NULL, 10);
+        return n;
+}
+
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+        struct call *call = p;
+        return atomic_load(call->abort) || atomic_load(&call->c->abort_all) ? 1 : 0;
+}
+
+static void call_work(uv_work_t *w) {
+        struct call *call = w->data;
+        CURL *h = curl_easy_init();
+        if (!h) {
+                snprintf(call->errbuf, sizeof(call->errbuf), "cannot create a curl handle");
+                return;
+        }
+        char cerr[CURL_ERROR_SIZE] = "";
+        struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_URL, call->url);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, call->timeout_ms);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, call);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, call);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, call);
+        if (call->body) {
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
+        }
+        CURLcode cr = curl_easy_perform(h);
+        if (cr == CURLE_OK) {
+                call->reached = true;
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &call->status);
+        } else {
+                snprintf(call->errbuf, sizeof(call->errbuf), "%s %s: %s", call->method, call->url,
+                         *cerr ? cerr : curl_easy_strerror(cr));
+        }
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(h);
+}
+
+/* ---- the loop side ---------------------------------------------------------------------------- */
+
+static void start_register(struct client *c);
+static void start_heartbeat(struct client *c);
+static void start_watch(struct client *c);
+static void start_flush(struct client *c);
+static void after_call(uv_work_t *w, int status);
+
+static void call_free(struct call *call) {
+        free(call->url);
+        free(call->body);
+        free(call->resp);
+        if (call->sent)
+                json_decref(call->sent);
+        free(call);
+}
+
+static int submit(struct client *c, enum call_kind kind, const char *method, const char *path, json_t *body,
+                  long timeout_ms, atomic_int *abort, json_t *sent) {
+        struct call *call = calloc(1, sizeof(*call));
+        if (!call) {
+                if (sent)
+                        json_decref(sent);
+                return -ENOMEM;
+        }
+        call->c = c;
+        call->kind = kind;
+        call->method = method;
+        call->timeout_ms = timeout_ms;
+        call->abort = abort;
+        call->sent = sent;
+        call->work.data = call;
+        if (asprintf(&call->url, "%s%s", c->servers[c->cur], path) < 0)
+                call->url = NULL;
+        call->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (!call->url || (body && !call->body)) {
+                call_free(call);
+                return -ENOMEM;
+        }
+        int r = uv_queue_work(c->loop, &call->work, call_work, after_call);
+        if (r < 0) {
+                call_free(call);
+                return r;
+        }
+        c->inflight++;
+        return 0;
+}
+
+static uint64_t backoff_ms(int failures) {
+        uint64_t ms = 500;
+        for (int i = 1; i < failures && ms < BACKOFF_MAX_MS; i++)
+                ms *= 2;
+        if (ms > BACKOFF_MAX_MS)
+                ms = BACKOFF_MAX_MS;
+        return ms + (uint64_t)(drand48() * (double)ms * 0.2);
+}
+
+/* Log a failure once: again only when the reason changes. */
+static void failed(struct client *c, enum call_kind kind, const char *reason) {
+        c->failures[kind]++;
+        if (strcmp(c->last_err[kind], reason) != 0) {
+                snprintf(c->last_err[kind], sizeof(c->last_err[kind]), "%s", reason);
+                log_warn("%s failed (will retry): %s", kind_names[kind], reason);
+        }
+}
+
+static void succeeded(struct client *c, enum call_kind kind) {
+        if (c->last_err[kind][0])
+                log_info("%s works again", kind_names[kind]);
+        c->last_err[kind][0] = '\0';
+        c->failures[kind] = 0;
+}
+
+/* Why a call failed, in words: unreachable, or the server's own plain-text reason. */
+static void call_reason(const struct call *call, char *buf, size_t size) {
+        if (!call->reached) {
+                snprintf(buf, size, "%s", call->errbuf);
+                return;
+        }
+        size_t n = call->len;
+        while (n && (call->resp[n - 1] == '\n' || call->resp[n - 1] == '\r'))
+                n--;
+        snprintf(buf, size, "%s %s: server answered %ld: %.*s", call->method, call->url, call->status,
+                 (int)(n > 200 ? 200 : n), call->resp ? call->resp : "");
+}
+
+static bool ok(const struct call *call) {
+        return call->reached && call->status >= 200 && call->status < 300;
+}
+
+static void rotate_server(struct client *c) {
+        if (c->n_servers > 1)
+                c->cur = (c->cur + 1) % c->n_servers;
+}
+
+static void on_hb_timer(uv_timer_t *t) {
+        struct client *c = t->data;
+        if (c->registered)
+                start_heartbeat(c);
+        else
+                start_register(c);
+}
+
+static void schedule_heartbeat(struct client *c) {
+        int64_t ttl_ms = c->ttl_ns / NS_PER_MS;
+        if (ttl_ms <= 0)
+                ttl_ms = 10000;
+        /* About half the TTL, minus up to a tenth of it so nodes spread out. */
+        uint64_t ms = (uint64_t)(ttl_ms / 2 - (int64_t)(drand48() * (double)ttl_ms / 10));
+        uv_timer_start(&c->hb_timer, on_hb_timer, ms ? ms : 1, 0);
+}
+
+static void need_register(struct client *c) {
+        c->registered = false;
+        if (!c->hb_busy && !c->shutting_down) {
+                uv_timer_stop(&c->hb_timer);
+                start_register(c);
+        }
+}
+
+static void start_register(struct client *c) {
+        if (c->hb_busy || c->shutting_down)
+                return;
+        json_t *body = json_pack("{s:o}", "Node", node_to_json(c->node));
+        if (submit(c, CALL_REGISTER, "PUT", "/v1/node/register", body, CALL_TIMEOUT_MS, &c->abort_all, NULL) == 0)
+                c->hb_busy = true;
+        else
+                uv_timer_start(&c->hb_timer, on_hb_timer, 1000, 0);
+        json_decref(body);
+}
+
+static void start_heartbeat(struct client *c) {
+        if (c->hb_busy || c->shutting_down)
+                return;
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/node/%s/heartbeat", c->node->id);
+        json_t *body = json_pack("{s:s,s:s}", "SecretID", c->node->secret_id, "Status", "ready");
+        if (submit(c, CALL_HEARTBEAT, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all, NULL) == 0)
+                c->hb_busy = true;
+        else
+                uv_timer_start(&c->hb_timer, on_hb_timer, 1000, 0);
+        json_decref(body);
+}
+
+static void on_watch_timer(uv_timer_t *t) {
+        start_watch(t->data);
+}
+
+static void start_watch(struct client *c) {
+        if (c->watch_busy || c->shutting_down || !c->registered)
+                return;
+        char path[192];
+        snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s", c->node->id,
+                 (unsigned long long)c->watch_index, WATCH_WAIT);
+        if (submit(c, CALL_WATCH, "GET", path, NULL, WATCH_TIMEOUT_MS, &c->abort_watch, NULL) == 0)
+                c->watch_busy = true;
+        else
+                uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
+}
+
+static void on_flush_timer(uv_timer_t *t) {
+        start_flush(t->data);
+}
+
+static void start_flush(struct client *c) {
+        if (c->update_busy || !c->registered)
+                return;
+        c->updates_pending = false;
+        json_t *allocs = c->ops.collect_updates(c->ops.data);
+        if (!allocs)
+                return;
+        if (json_array_size(allocs) == 0) {
+                json_decref(allocs);
+                return;
+        }
+        json_t *body = json_pack("{s:s,s:O}", "SecretID", c->node->secret_id, "Allocs", allocs);
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/node/%s/allocations", c->node->id);
+        log_debug("sending %zu allocation update(s)", json_array_size(allocs));
+        json_incref(allocs);
+        if (submit(c, CALL_UPDATE, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all, allocs) == 0) {
+                c->update_busy = true;
+        } else {
+                c->ops.requeue_updates(allocs, c->ops.data);
+                c->updates_pending = true;
+                uv_timer_start(&c->flush_timer, on_flush_timer, 1000, 0);
+        }
+        json_decref(allocs);
+        json_decref(body);
+}
+
+void client_updates_pending(struct client *c) {
+        c->updates_pending = true;
+        if (!c->update_busy && !uv_is_active((uv_handle_t *)&c->flush_timer) && c->registered)
+                uv_timer_start(&c->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+}
+
+static void finish_register(struct client *c, struct call *call) {
+        c->hb_busy = false;
+        char reason[512];
+        if (ok(call)) {
+                json_t *j = json_loads(call->resp ? call->resp : "", 0, NULL);
+                c->ttl_ns = jx_int(j, "HeartbeatTTL", 10 * NS_PER_SEC);
+                json_decref(j);
+                succeeded(c, CALL_REGISTER);
+                if (!c->ever_registered)
+                        log_info("registered node %s (%s) with %s; heartbeat TTL %lld ms", c->node->id, c->node->name,
+                                 c->servers[c->cur], (long long)(c->ttl_ns / NS_PER_MS));
+                else
+                        log_info("registered node %s again", c->node->id);
+                c->registered = c->ever_registered = true;
+                if (c->shutting_down)
+                        return;
+                schedule_heartbeat(c);
+                start_watch(c);
+                if (c->updates_pending)
+                        client_updates_pending(c);
+                return;
+        }
+        call_reason(call, reason, sizeof(reason));
+        failed(c, CALL_REGISTER, reason);
+        if (!call->reached)
+                rotate_server(c);
+        if (!c->shutting_down)
+                uv_timer_start(&c->hb_timer, on_hb_timer, backoff_ms(c->failures[CALL_REGISTER]), 0);
+}
+
+static void finish_heartbeat(struct client *c, struct call *call) {
+        c->hb_busy = false;
+        if (c->shutting_down)
+                return;
+        if (ok(call)) {
+                json_t *j = json_loads(call->resp ? call->resp : "", 0, NULL);
+                c->ttl_ns = jx_int(j, "HeartbeatTTL", c->ttl_ns);
+                json_decref(j);
+                succeeded(c, CALL_HEARTBEAT);
+                schedule_heartbeat(c);
+                return;
+        }
+        if (call->reached && call->status == 404) {
+                log_warn("the server does not know node %s any more; registering again", c->node->id);
+                need_register(c);
+                return;
+        }
+        char reason[512];
+        call_reason(call, reason, sizeof(reason));
+        failed(c, CALL_HEARTBEAT, reason);
+        if (!call->reached)
+                rotate_server(c);
+        uint64_t ms = backoff_ms(c->failures[CALL_HEARTBEAT]);
+        uint64_t cap = (uint64_t)(c->ttl_ns / NS_PER_MS / 3);
+        uv_timer_start(&c->hb_timer, on_hb_timer, ms < cap || cap == 0 ? ms : cap, 0);
+}
+
+static void finish_watch(struct client *c, struct call *call) {
+        c->watch_busy = false;
+        if (c->shutting_down)
+                return;
+        if (ok(call)) {
+                json_error_t je;
+                json_t *arr = json_loadb(call->resp ? call->resp : "", call->len, 0, &je);
+                if (!json_is_array(arr)) {
+                        char reason[300];
+                        snprintf(reason, sizeof(reason), "GET %s: expected a JSON array of allocations: %s", call->url,
+                                 arr ? "not an array" : je.text);
+                        json_decref(arr);
+                        failed(c, CALL_WATCH, reason);
+                        uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_WATCH]), 0);
+                        return;
+                }
+                size_t n = json_array_size(arr), got = 0;
+                struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
+                for (size_t i = 0; allocs && i < n; i++) {
+                        struct error err = {0};
+                        struct alloc *a = NULL;
+                        if (alloc_from_json(json_array_get(arr, i), &a, &err) < 0) {
+                                log_warn("allocation watch: skipping an allocation the agent cannot read: %s", err.msg);
+                                continue;
+                        }
+                        allocs[got++] = a;
+                }
+                json_decref(arr);
+                succeeded(c, CALL_WATCH);
+                /* An index that goes backwards means a new server state: start over. */
+                c->watch_index = call->index;
+                if (allocs)
+                        c->ops.allocs(allocs, got, c->ops.data);
+                for (size_t i = 0; i < got; i++)
+                        alloc_unref(allocs[i]);
+                free(allocs);
+                start_watch(c);
+                return;
+        }
+        if (call->reached && call->status == 404) {
+                failed(c, CALL_WATCH, "the server does not know this node");
+                need_register(c);
+                uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
+                return;
+        }
+        char reason[512];
+        call_reason(call, reason, sizeof(reason));
+        failed(c, CALL_WATCH, reason);
+        if (!call->reached)
+                rotate_server(c);
+        uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_WATCH]), 0);
+}
+
+static void finish_update(struct client *c, struct call *call) {
+        c->update_busy = false;
+        if (ok(call)) {
+                succeeded(c, CALL_UPDATE);
+                if (c->updates_pending && c->shutting_down && !atomic_load(&c->abort_all))
+                        start_flush(c); /* the last batch, before exit */
+                else if (c->updates_pending && !c->shutting_down)
+                        uv_timer_start(&c->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+                return;
+        }
+        c->ops.requeue_updates(call->sent, c->ops.data);
+        c->updates_pending = true;
+        char reason[512];
+        call_reason(call, reason, sizeof(reason));
+        failed(c, CALL_UPDATE, reason);
+        if (c->shutting_down)
+                return;
+        if (call->reached && call->status == 404) {
+                need_register(c);
+                return;
+        }
+        if (!call->reached)
+                rotate_server(c);
+        uv_timer_start(&c->flush_timer, on_flush_timer, backoff_ms(c->failures[CALL_UPDATE]), 0);
+}
+
+static void maybe_done(struct client *c) {
+        if (c->shutting_down && c->inflight == 0 && c->done) {
+                void (*done)(void *) = c->done;
+                c->done = NULL;
+                uv_timer_stop(&c->abort_timer);
+                done(c->done_data);
+        }
+}
+
+static void after_call(uv_work_t *w, int status) {
+        struct call *call = w->data;
+        struct client *c = call->c;
+        c->inflight--;
+        if (status == UV_ECANCELED)
+                snprintf(call->errbuf, sizeof(call->errbuf), "cancelled");
+        switch (call->kind) {
+        case CALL_REGISTER:
+                finish_register(c, call);
+                break;
+        case CALL_HEARTBEAT:
+                finish_heartbeat(c, call);
+                break;
+        case CALL_WATCH:
+                finish_watch(c, call);
+                break;
+        case CALL_UPDATE:
+                finish_update(c, call);
+                break;
+        default:
+                break;
+        }
+        call_free(call);
+        maybe_done(c);
+}
+
+int client_create(uv_loop_t *loop, const char *servers, struct node *node, const struct client_ops *ops,
+                  struct client **ret, struct error *err) {
+        struct client *c = calloc(1, sizeof(*c));
+        if (!c)
+                return errorf(err, -ENOMEM, "out of memory");
+        int n = agent_config_servers(servers, c->servers, MAX_SERVERS, err);
+        if (n < 0) {
+                free(c);
+                return n;
+        }
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        c->n_servers = n;
+        c->loop = loop;
+        c->node = node_ref(node);
+        c->ops = *ops;
+        uv_timer_t *timers[] = {&c->hb_timer, &c->watch_timer, &c->flush_timer, &c->abort_timer};
+        for (size_t i = 0; i < 4; i++) {
+                uv_timer_init(loop, timers[i]);
+                timers[i]->data = c;
+        }
+        c->open_handles = 4;
+        *ret = c;
+        return 0;
+}
+
+void client_start(struct client *c) {
+        start_register(c);
+}
+
+static void on_abort_timer(uv_timer_t *t) {
+        struct client *c = t->data;
+        atomic_store(&c->abort_all, 1);
+}
+
+void client_shutdown(struct client *c, uint64_t flush_timeout_ms, void (*done)(void *data), void *data) {
+        c->shutting_down = true;
+        c->done = done;
+        c->done_data = data;
+        atomic_store(&c->abort_watch, 1);
+        uv_timer_stop(&c->hb_timer);
+        uv_timer_stop(&c->watch_timer);
+        uv_timer_stop(&c->flush_timer);
+        if (c->registered && flush_timeout_ms > 0) {
+                start_flush(c);
+                uv_timer_start(&c->abort_timer, on_abort_timer, flush_timeout_ms, 0);
+        } else {
+                atomic_store(&c->abort_all, 1);
+        }
+        maybe_done(c);
+}
+
+static void on_closed(uv_handle_t *h) {
+        struct client *c = h->data;
+        if (--c->open_handles > 0)
+                return;
+        for (int i = 0; i < c->n_servers; i++)
+                free(c->servers[i]);
+        node_unref(c->node);
+        free(c);
+        curl_global_cleanup();
+}
+
+void client_destroy(struct client *c) {
+        if (!c || c->destroyed)
+                return;
+        c->destroyed = true;
+        uv_timer_t *timers[] = {&c->hb_timer, &c->watch_timer, &c->flush_timer, &c->abort_timer};
+        for (size_t i = 0; i < 4; i++)
+                uv_close((uv_handle_t *)timers[i], on_closed);
+}

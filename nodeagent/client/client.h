@@ -1,0 +1,46 @@
+/* client.h - the agent's side of the server HTTP API.
+ *
+ * Register, heartbeat at about half the TTL, watch this node's allocations as
+ * a blocking query, and send batched allocation updates. Every HTTP call runs
+ * on libuv's thread pool (uv_queue_work) with its own curl handle; results
+ * come back to the loop thread, which owns all state. The long poll and the
+ * heartbeats are separate calls, so a held watch never delays a heartbeat.
+ * Servers that cannot be reached are retried with backoff (rotating through
+ * -servers); tasks are unaffected.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct alloc;
+struct error;
+struct node;
+struct client;
+
+struct client_ops {
+        /* The server's current list of this node's allocations (full objects),
+         * after each answer of the watch. Borrowed for the call. */
+        void (*allocs)(struct alloc **allocs, size_t n, void *data);
+        /* Take the pending allocation updates: a JSON array of
+         * {"ID","ClientStatus","ClientDescription","TaskStates"} (new reference),
+         * or NULL when there is none. */
+        json_t *(*collect_updates)(void *data);
+        /* A batch could not be delivered: mark these allocation IDs pending again. */
+        void (*requeue_updates)(const json_t *allocs, void *data);
+        void *data;
+};
+
+/* servers: the -servers list. node: registered as is (a reference is taken). */
+int client_create(uv_loop_t *loop, const char *servers, struct node *node, const struct client_ops *ops,
+                  struct client **ret, struct error *err);
+void client_start(struct client *c);
+/* Some allocation changed: send an update within about 50 ms (coalesced). */
+void client_updates_pending(struct client *c);
+/* Stop heartbeats and the watch, abort calls in flight, send one last batch
+ * of updates (within flush_timeout_ms), then call done on the loop. */
+void client_shutdown(struct client *c, uint64_t flush_timeout_ms, void (*done)(void *data), void *data);
+/* After done was called (or before client_start). Frees asynchronously. */
+void client_destroy(struct client *c);

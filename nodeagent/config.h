@@ -1,0 +1,33 @@
+/* config.h - drover-agent options. One table (config.c) drives flag parsing,
+ * -help and the config dump. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct error;
+
+struct agent_config {
+        bool dev;
+        char *servers; /* comma list of http://host:port */
+        char *data_dir;
+        char *node_name; /* "" = hostname */
+        char *dc;
+        char *node_class;
+        char *node_pool;
+        char *http_addr; /* ip:port of the agent's own log endpoint; "" = none */
+        char *log_level;
+        bool fingerprint;
+        bool print_config;
+};
+
+/* Fill defaults (DROVER_ADDR, when set, is the default of -servers), then
+ * apply argv. Returns 0, 1 when -help was printed, or negative with err. */
+int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct error *err);
+void agent_config_free(struct agent_config *cfg);
+void agent_config_print(const struct agent_config *cfg);
+void agent_config_help(void);
+
+/* Split -servers into at most max entries (each a malloc'd "http://host:port"
+ * without a trailing slash). Returns the count or negative with err. */
+int agent_config_servers(const char *list, char **ret, int max, struct error *err);

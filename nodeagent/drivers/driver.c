@@ -1,0 +1,43 @@
+/* driver.c - the registry of task drivers. */
+#include "nodeagent/drivers/driver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/macros.h"
+
+static const struct driver_ops *const drivers[] = {
+    &raw_exec_driver,
+};
+
+const struct driver_ops *driver_find(const char *name) {
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
+                if (strcmp(drivers[i]->name, name) == 0)
+                        return drivers[i];
+        return NULL;
+}
+
+const struct driver_ops *driver_at(size_t i) {
+        return i < ARRAY_SIZE(drivers) ? drivers[i] : NULL;
+}
+
+int signal_parse(const char *name) {
+        static const struct {
+                const char *name;
+                int sig;
+        } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+                    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT},
+                    {"STOP", SIGSTOP}, {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH}};
+        if (!name || !*name)
+                return -EINVAL;
+        if (strncasecmp(name, "SIG", 3) == 0)
+                name += 3;
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                if (strcasecmp(name, sigs[i].name) == 0)
+                        return sigs[i].sig;
+        return -EINVAL;
+}

@@ -1,0 +1,75 @@
+/* driver.h - the task driver interface.
+ *
+ * A driver turns a task's plain parameters (a config object, an environment,
+ * a working directory, log file paths) into a running process. It knows
+ * nothing of jobs or allocations. Drivers are `const struct driver_ops` tables
+ * registered in drivers[] (driver.c).
+ *
+ * The handle is plain data (fixed-size fields, no pointers) so that the agent
+ * can persist it (SQLite, later) and a restarted agent can hand it to
+ * ->recover() to re-attach to a task that kept running.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct error;
+struct strmap;
+
+struct driver_handle {
+        char driver[16];      /* ops->name */
+        int32_t pid;          /* process (and process group) id */
+        uint64_t start_ticks; /* /proc/<pid>/stat starttime: guards against pid reuse */
+        int64_t started_at;   /* unix ns */
+};
+
+struct driver_exit {
+        int exit_code; /* 0..255; 0 when killed by a signal */
+        int signal;    /* signal that killed it, 0 when it exited */
+        bool unknown;  /* the status could not be collected (not our child) */
+};
+
+struct driver_spec {
+        const char *task_name;
+        const json_t *config;     /* driver config, interpolated */
+        const struct strmap *env; /* full environment of the task */
+        const char *task_dir;     /* working directory */
+        const char *stdout_path;  /* appended to */
+        const char *stderr_path;
+};
+
+struct driver_health {
+        bool detected;
+        bool healthy;
+        char description[128];
+};
+
+struct driver_ops {
+        const char *name;
+        void (*fingerprint)(struct driver_health *ret);
+        /* Check the config before anything starts; err says which field is wrong. */
+        int (*validate)(const json_t *config, struct error *err);
+        /* Start the task. ret_exit_fd (owned by the caller, CLOEXEC) becomes readable
+         * when the task exits; then call ->wait. */
+        int (*start)(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
+                     struct error *err);
+        /* Collect the exit status once exit_fd is readable (does not block). */
+        int (*wait)(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err);
+        /* Send sig to the task (its whole process group). -ESRCH when it is gone. */
+        int (*signal)(const struct driver_handle *h, int sig, struct error *err);
+        /* Re-attach to a task started by an earlier agent; may return -ENOTSUP. */
+        int (*recover)(const struct driver_handle *h, int *ret_exit_fd, struct error *err);
+};
+
+extern const struct driver_ops raw_exec_driver;
+
+/* The driver called name, or NULL. */
+const struct driver_ops *driver_find(const char *name);
+/* Iterate: driver_at(0), driver_at(1)... until NULL. */
+const struct driver_ops *driver_at(size_t i);
+
+/* Signal names as Nomad's kill_signal takes them ("SIGINT", "INT", "SIGTERM"...);
+ * returns the number or -EINVAL. */
+int signal_parse(const char *name);

@@ -1,0 +1,325 @@
+/* raw_exec.c - run a command as a plain child process, without isolation.
+ *
+ * Everything the child needs (path, argv, envp, open files) is prepared in the
+ * parent; between fork() and execve() the child only calls async-signal-safe
+ * functions and reports a failure as a fixed struct over a CLOEXEC pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "nodeagent/drivers/driver.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* What the child writes when it cannot exec. */
+struct child_failure {
+        int32_t stage; /* enum stage */
+        int32_t err;   /* errno */
+};
+
+enum stage { STAGE_SETSID = 1, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
+
+static const char *stage_str(int32_t s) {
+        switch (s) {
+        case STAGE_SETSID:
+                return "setsid";
+        case STAGE_STDIO:
+                return "redirect stdio";
+        case STAGE_CHDIR:
+                return "chdir to the task directory";
+        default:
+                return "execve";
+        }
+}
+
+static void raw_exec_fingerprint(struct driver_health *ret) {
+        ret->detected = true;
+        ret->healthy = true;
+        snprintf(ret->description, sizeof(ret->description), "Healthy");
+}
+
+static int raw_exec_validate(const json_t *config, struct error *err) {
+        if (!json_is_object(config))
+                return errorf(err, -EINVAL, "raw_exec: config must be an object with \"command\"");
+        json_t *cmd = json_object_get(config, "command");
+        if (!json_is_string(cmd) || !*json_string_value(cmd))
+                return errorf(err, -EINVAL, "raw_exec: config.command is required (the program to run)");
+        json_t *args = json_object_get(config, "args");
+        if (args && !json_is_null(args)) {
+                if (!json_is_array(args))
+                        return errorf(err, -EINVAL, "raw_exec: config.args must be a list of strings");
+                size_t i;
+                json_t *a;
+                json_array_foreach(args, i, a) {
+                        if (!json_is_string(a))
+                                return errorf(err, -EINVAL, "raw_exec: config.args[%zu] must be a string", i);
+                }
+        }
+        return 0;
+}
+
+static bool is_executable(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Resolve command like execvp would, but before fork. */
+static int resolve_command(const char *cmd, const char *task_dir, const char *path_env, char **ret, struct error *err) {
+        char *out = NULL;
+        if (strchr(cmd, '/')) {
+                if (cmd[0] == '/')
+                        out = strdup(cmd);
+                else if (asprintf(&out, "%s/%s", task_dir, cmd) < 0)
+                        out = NULL;
+                if (!out)
+                        return errorf(err, -ENOMEM, "out of memory");
+                if (!is_executable(out)) {
+                        int e = access(out, F_OK) == 0 ? EACCES : ENOENT;
+                        free(out);
+                        return errorf(err, -e, "command \"%s\": %s", cmd,
+                                      e == ENOENT ? "no such file" : "not an executable file");
+                }
+                *ret = out;
+                return 0;
+        }
+        const char *p = path_env && *path_env ? path_env : DEFAULT_PATH;
+        while (*p) {
+                const char *colon = strchr(p, ':');
+                size_t len = colon ? (size_t)(colon - p) : strlen(p);
+                if (len) {
+                        if (asprintf(&out, "%.*s/%s", (int)len, p, cmd) < 0)
+                                return errorf(err, -ENOMEM, "out of memory");
+                        if (is_executable(out)) {
+                                *ret = out;
+                                return 0;
+                        }
+                        free(out);
+                        out = NULL;
+                }
+                if (!colon)
+                        break;
+                p = colon + 1;
+        }
+        return errorf(err, -ENOENT, "command \"%s\" not found in $PATH (%s)", cmd,
+                      path_env && *path_env ? path_env : DEFAULT_PATH);
+}
+
+static void free_strv(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+static void free_strvp(char ***v) {
+        free_strv(*v);
+}
+
+/* Field 22 of /proc/<pid>/stat (after the parenthesised comm). */
+static uint64_t proc_start_ticks(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return 0;
+        p++;
+        /* fields 3.. follow; starttime is field 22, i.e. the 20th after ')' */
+        for (int field = 3; field < 22 && p; field++)
+                p = strchr(p + 1, ' ');
+        return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static int pidfd_open_(pid_t pid) {
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int open_log(const char *path, struct error *err) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return errorf(err, -errno, "open log file %s: %s", path, strerror(errno));
+        return fd;
+}
+
+/* In the child: make target a copy of fd without CLOEXEC. */
+static int child_dup(int fd, int target) {
+        if (fd == target)
+                return fcntl(fd, F_SETFD, 0);
+        return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static _Noreturn void child_fail(int errfd, int32_t stage) {
+        struct child_failure f = {.stage = stage, .err = errno};
+        ssize_t n = write(errfd, &f, sizeof(f));
+        (void)n;
+        _exit(127);
+}
+
+static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
+                          struct error *err) {
+        int r = raw_exec_validate(spec->config, err);
+        if (r < 0)
+                return r;
+        const char *cmd = json_string_value(json_object_get(spec->config, "command"));
+        const char *path_env = spec->env ? strmap_get(spec->env, "PATH") : NULL;
+        if (!path_env)
+                path_env = getenv("PATH");
+        _cleanup_free_ char *path = NULL;
+        r = resolve_command(cmd, spec->task_dir, path_env, &path, err);
+        if (r < 0)
+                return r;
+
+        json_t *args = json_object_get(spec->config, "args");
+        size_t nargs = json_is_array(args) ? json_array_size(args) : 0;
+        _cleanup_(free_strvp) char **argv = calloc(nargs + 2, sizeof(char *));
+        size_t nenv = spec->env ? spec->env->n : 0;
+        _cleanup_(free_strvp) char **envp = calloc(nenv + 1, sizeof(char *));
+        if (!argv || !envp || !(argv[0] = strdup(cmd)))
+                return errorf(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < nargs; i++)
+                if (!(argv[i + 1] = strdup(json_string_value(json_array_get(args, i)))))
+                        return errorf(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < nenv; i++)
+                if (asprintf(&envp[i], "%s=%s", spec->env->items[i].key, spec->env->items[i].value) < 0) {
+                        envp[i] = NULL;
+                        return errorf(err, -ENOMEM, "out of memory");
+                }
+
+        _cleanup_close_ int out_fd = open_log(spec->stdout_path, err);
+        if (out_fd < 0)
+                return out_fd;
+        _cleanup_close_ int err_fd = open_log(spec->stderr_path, err);
+        if (err_fd < 0)
+                return err_fd;
+        _cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0)
+                return errorf(err, -errno, "open /dev/null: %s", strerror(errno));
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return errorf(err, -errno, "pipe: %s", strerror(errno));
+        _cleanup_close_ int rd = pfd[0];
+        _cleanup_close_ int wr = pfd[1];
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return errorf(err, -errno, "fork: %s", strerror(errno));
+        if (pid == 0) {
+                /* Child: async-signal-safe calls only. */
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                struct sigaction dfl = {.sa_handler = SIG_DFL};
+                for (int s = 1; s < NSIG; s++)
+                        if (s != SIGKILL && s != SIGSTOP)
+                                sigaction(s, &dfl, NULL);
+                if (setsid() < 0)
+                        child_fail(wr, STAGE_SETSID);
+                if (child_dup(null_fd, 0) < 0 || child_dup(out_fd, 1) < 0 || child_dup(err_fd, 2) < 0)
+                        child_fail(wr, STAGE_STDIO);
+                if (chdir(spec->task_dir) < 0)
+                        child_fail(wr, STAGE_CHDIR);
+                execve(path, argv, envp);
+                child_fail(wr, STAGE_EXEC);
+        }
+        close(TAKE_FD(wr));
+        struct child_failure f;
+        ssize_t n;
+        do
+                n = read(rd, &f, sizeof(f));
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof(f)) {
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return errorf(err, -f.err, "%s %s: %s", stage_str(f.stage), path, strerror(f.err));
+        }
+        int pidfd = pidfd_open_(pid);
+        if (pidfd < 0) {
+                int e = errno;
+                kill(-pid, SIGKILL);
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return errorf(err, -e, "pidfd_open: %s", strerror(e));
+        }
+        struct driver_handle h = {.pid = pid, .start_ticks = proc_start_ticks(pid), .started_at = clock_now_ns()};
+        snprintf(h.driver, sizeof(h.driver), "%s", raw_exec_driver.name);
+        *ret_handle = h;
+        *ret_exit_fd = pidfd;
+        return 0;
+}
+
+static int raw_exec_wait(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
+        siginfo_t info = {0};
+        int r;
+        do
+                r = waitid((idtype_t)P_PIDFD, (id_t)exit_fd, &info, WEXITED | WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+                if (errno == ECHILD) { /* recovered: not our child, status lost */
+                        *ret = (struct driver_exit){.unknown = true};
+                        return 0;
+                }
+                return errorf(err, -errno, "waitid pid %d: %s", (int)h->pid, strerror(errno));
+        }
+        if (info.si_pid == 0)
+                return -EAGAIN;
+        struct driver_exit ex = {0};
+        if (info.si_code == CLD_EXITED)
+                ex.exit_code = info.si_status;
+        else
+                ex.signal = info.si_status;
+        *ret = ex;
+        return 0;
+}
+
+static int raw_exec_signal(const struct driver_handle *h, int sig, struct error *err) {
+        if (h->pid <= 1)
+                return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
+        if (kill(-h->pid, sig) == 0 || kill(h->pid, sig) == 0)
+                return 0;
+        return errorf(err, -errno, "kill %d: %s", (int)h->pid, strerror(errno));
+}
+
+static int raw_exec_recover(const struct driver_handle *h, int *ret_exit_fd, struct error *err) {
+        if (h->pid <= 1)
+                return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
+        if (h->start_ticks == 0 || proc_start_ticks(h->pid) != h->start_ticks)
+                return errorf(err, -ESRCH, "task process %d is gone", (int)h->pid);
+        int fd = pidfd_open_(h->pid);
+        if (fd < 0)
+                return errorf(err, -errno, "pidfd_open %d: %s", (int)h->pid, strerror(errno));
+        *ret_exit_fd = fd;
+        return 0;
+}
+
+const struct driver_ops raw_exec_driver = {
+    .name = "raw_exec",
+    .fingerprint = raw_exec_fingerprint,
+    .validate = raw_exec_validate,
+    .start = raw_exec_start,
+    .wait = raw_exec_wait,
+    .signal = raw_exec_signal,
+    .recover = raw_exec_recover,
+};

@@ -1,0 +1,121 @@
+/* task_proc.c - exit watching and kill escalation for one task process. */
+#include "nodeagent/drivers/task_proc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+struct task_proc {
+        const struct driver_ops *ops;
+        struct driver_handle handle;
+        int exit_fd;
+        uv_poll_t poll;
+        uv_timer_t kill_timer;
+        int open_handles;
+        bool exited;
+        bool killing;
+        bool freed;
+        task_proc_exit_fn on_exit;
+        void *data;
+};
+
+static void on_handle_closed(uv_handle_t *h) {
+        struct task_proc *p = h->data;
+        if (--p->open_handles == 0) {
+                if (p->exit_fd >= 0)
+                        close(p->exit_fd);
+                free(p);
+        }
+}
+
+static void on_exit_readable(uv_poll_t *poll, int status, int events) {
+        struct task_proc *p = poll->data;
+        struct driver_exit ex = {0};
+        struct error err = {0};
+        int r = p->ops->wait(&p->handle, p->exit_fd, &ex, &err);
+        if (r == -EAGAIN)
+                return;
+        if (r < 0) {
+                log_debug("task process %d: %s", (int)p->handle.pid, err.msg);
+                ex.unknown = true;
+        }
+        uv_poll_stop(&p->poll);
+        uv_timer_stop(&p->kill_timer);
+        p->exited = true;
+        if (p->on_exit)
+                p->on_exit(p, &ex, p->data);
+}
+
+static void on_kill_timeout(uv_timer_t *t) {
+        struct task_proc *p = t->data;
+        if (p->exited)
+                return;
+        log_debug("task process %d: kill timeout passed, sending SIGKILL", (int)p->handle.pid);
+        p->ops->signal(&p->handle, SIGKILL, NULL);
+}
+
+int task_proc_start(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_spec *spec,
+                    task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err) {
+        struct task_proc *p = calloc(1, sizeof(*p));
+        if (!p)
+                return errorf(err, -ENOMEM, "out of memory");
+        p->ops = ops;
+        p->exit_fd = -1;
+        p->on_exit = on_exit;
+        p->data = data;
+        int r = ops->start(spec, &p->handle, &p->exit_fd, err);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        r = uv_poll_init(loop, &p->poll, p->exit_fd);
+        if (r < 0) {
+                ops->signal(&p->handle, SIGKILL, NULL);
+                close(p->exit_fd);
+                free(p);
+                return errorf(err, r, "watch task process: %s", uv_strerror(r));
+        }
+        uv_timer_init(loop, &p->kill_timer);
+        p->poll.data = p;
+        p->kill_timer.data = p;
+        p->open_handles = 2;
+        uv_poll_start(&p->poll, UV_READABLE, on_exit_readable);
+        *ret = p;
+        return 0;
+}
+
+int task_proc_kill(struct task_proc *p, int sig, int64_t timeout_ns) {
+        if (p->exited)
+                return -ESRCH;
+        int r = p->ops->signal(&p->handle, sig, NULL);
+        if (!p->killing) {
+                p->killing = true;
+                uv_update_time(p->kill_timer.loop); /* the loop's cached time may be stale */
+                uint64_t ms = timeout_ns > 0 ? (uint64_t)((timeout_ns + 999999) / 1000000) : 0;
+                uv_timer_start(&p->kill_timer, on_kill_timeout, ms, 0);
+        }
+        return r;
+}
+
+const struct driver_handle *task_proc_handle(const struct task_proc *p) {
+        return &p->handle;
+}
+
+bool task_proc_exited(const struct task_proc *p) {
+        return p->exited;
+}
+
+void task_proc_free(struct task_proc *p) {
+        if (!p || p->freed)
+                return;
+        p->freed = true;
+        p->on_exit = NULL;
+        uv_poll_stop(&p->poll);
+        uv_timer_stop(&p->kill_timer);
+        uv_close((uv_handle_t *)&p->poll, on_handle_closed);
+        uv_close((uv_handle_t *)&p->kill_timer, on_handle_closed);
+}

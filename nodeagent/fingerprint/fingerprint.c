@@ -1,0 +1,96 @@
+/* fingerprint.c - the fingerprinter registry and the node's persistent identity. */
+#include "nodeagent/fingerprint/fingerprint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "nodeagent/fingerprint/fp_sources.h"
+#include "nodeagent/util.h"
+
+static const struct fingerprint_ops *const fingerprinters[] = {
+    &fp_cpu, &fp_memory, &fp_host, &fp_network, &fp_storage, &fp_cgroup, &fp_drivers, &fp_drover,
+};
+
+int fingerprint_node(const char *data_dir, struct node *n, struct error *err) {
+        struct fingerprint_ctx ctx = {.data_dir = data_dir, .proc_root = ""};
+        int first = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(fingerprinters); i++) {
+                struct error e = {0};
+                int r = fingerprinters[i]->run(&ctx, n, &e);
+                if (r < 0 && first == 0) {
+                        first = errorf(err, r, "fingerprint %s: %s", fingerprinters[i]->name, e.msg);
+                }
+        }
+        return first;
+}
+
+/* Read an ID from path, or write a fresh one there (atomically, via rename). */
+static int load_or_create_id(const char *dir, const char *name, char ret[ID_BUF], struct error *err) {
+        char path[4096], tmp[4200];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (f) {
+                char buf[64] = "";
+                if (!fgets(buf, sizeof(buf), f))
+                        buf[0] = '\0';
+                buf[strcspn(buf, "\r\n \t")] = '\0';
+                if (!id_is_valid(buf))
+                        return errorf(err, -EINVAL, "%s: not a valid ID (\"%s\"); remove the file to get a new one",
+                                      path, buf);
+                memcpy(ret, buf, ID_BUF);
+                return 0;
+        }
+        if (errno != ENOENT)
+                return errorf(err, -errno, "read %s: %s", path, strerror(errno));
+        char id[ID_BUF];
+        id_generate(id);
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return errorf(err, -errno, "create %s: %s", tmp, strerror(errno));
+        char line[ID_BUF + 1];
+        int len = snprintf(line, sizeof(line), "%s\n", id);
+        if (write(fd, line, (size_t)len) != len || fsync(fd) < 0) {
+                int e = errno ? errno : EIO;
+                unlink(tmp);
+                return errorf(err, -e, "write %s: %s", tmp, strerror(e));
+        }
+        if (rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return errorf(err, -e, "rename %s: %s", tmp, strerror(e));
+        }
+        memcpy(ret, id, ID_BUF);
+        return 0;
+}
+
+int node_identity_load(const char *data_dir, char ret_id[ID_BUF], char ret_secret[ID_BUF], struct error *err) {
+        int r = mkdir_p(data_dir, 0755);
+        if (r < 0)
+                return errorf(err, r, "create data dir %s: %s", data_dir, strerror(-r));
+        char id[ID_BUF], secret[ID_BUF];
+        r = load_or_create_id(data_dir, "node-id", id, err);
+        if (r < 0)
+                return r;
+        r = load_or_create_id(data_dir, "node-secret", secret, err);
+        if (r < 0)
+                return r;
+        memcpy(ret_id, id, ID_BUF);
+        memcpy(ret_secret, secret, ID_BUF);
+        return 0;
+}
+
+json_t *fingerprint_attributes_json(const struct node *n) {
+        json_t *attrs = json_object();
+        for (size_t i = 0; i < n->attributes.n; i++)
+                json_object_set_new(attrs, n->attributes.items[i].key, json_string(n->attributes.items[i].value));
+        return attrs;
+}

@@ -1,0 +1,75 @@
+/* main.c - drover-agent: parse the option table, then run the agent hub.
+ *
+ * SIGINT/SIGTERM stop the agent cleanly. Tasks keep running (so that an agent
+ * restart or upgrade does not kill the workload; re-attaching to them comes
+ * with the local state store); with -dev they are stopped first, like
+ * `nomad agent -dev`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "nodeagent/agent.h"
+#include "nodeagent/config.h"
+#include "nodeagent/fingerprint/fingerprint.h"
+
+static int print_fingerprint(const struct agent_config *cfg) {
+        struct node *n = node_new();
+        struct error err = {0};
+        if (!n || fingerprint_node(cfg->data_dir, n, &err) < 0)
+                fprintf(stderr, "drover-agent: warning: %s\n", n ? err.msg : "out of memory");
+        if (!n)
+                return 1;
+        json_t *j = fingerprint_attributes_json(n);
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(j);
+        node_unref(n);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        struct agent_config cfg;
+        struct error err = {0};
+        int r = agent_config_parse(&cfg, argc, argv, &err);
+        if (r != 0) {
+                if (r < 0)
+                        fprintf(stderr, "drover-agent: %s\n", err.msg);
+                agent_config_free(&cfg);
+                return r < 0 ? 2 : 0;
+        }
+        enum log_level lvl;
+        if (log_parse_level(cfg.log_level, &lvl) < 0) {
+                fprintf(stderr, "drover-agent: -log-level: expected debug, info, warn or error (got \"%s\")\n",
+                        cfg.log_level);
+                agent_config_free(&cfg);
+                return 2;
+        }
+        log_set_level(lvl);
+        log_set_prefix("drover-agent");
+        if (cfg.print_config) {
+                agent_config_print(&cfg);
+                agent_config_free(&cfg);
+                return 0;
+        }
+        if (cfg.fingerprint) {
+                r = print_fingerprint(&cfg);
+                agent_config_free(&cfg);
+                return r;
+        }
+        struct agent *a = NULL;
+        r = agent_create(&cfg, &a, &err);
+        if (r < 0) {
+                fprintf(stderr, "drover-agent: %s\n", err.msg);
+                agent_config_free(&cfg);
+                return 1;
+        }
+        int rc = agent_run(a);
+        agent_destroy(a);
+        agent_config_free(&cfg);
+        return rc;
+}

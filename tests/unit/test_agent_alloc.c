@@ -1,0 +1,191 @@
+/* test_agent_alloc.c - the alloc runner on a real loop: task dirs, env, log
+ * files, client status and events as the servers will see them. */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "nodeagent/alloc/alloc_runner.h"
+
+static char dir[64];
+static uv_loop_t loop;
+static int changes;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+        return remove(p);
+}
+
+static void setup(void) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-alloc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        uv_loop_init(&loop);
+        changes = 0;
+        log_set_level(LOG_LVL_WARN);
+}
+
+static void teardown(void) {
+        uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
+        uv_loop_close(&loop);
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(agent_alloc, .init = setup, .fini = teardown, .timeout = 30);
+
+static void on_changed(struct alloc_runner *ar, void *data) {
+        changes++;
+}
+
+static struct alloc *make_alloc(const char *type, const char *restart, const char *tasks) {
+        char buf[4096];
+        snprintf(buf, sizeof(buf),
+                 "{\"ID\":\"6f1d0c1e-0000-4000-8000-000000000001\",\"Name\":\"web.api[4]\",\"JobID\":\"web\","
+                 "\"TaskGroup\":\"api\",\"DesiredStatus\":\"run\",\"ClientStatus\":\"pending\","
+                 "\"Job\":{\"ID\":\"web\",\"Name\":\"web\",\"Type\":\"%s\",\"TaskGroups\":[{\"Name\":\"api\","
+                 "\"Count\":1,\"RestartPolicy\":%s,\"Tasks\":[%s]}]}}",
+                 type, restart, tasks);
+        json_error_t je;
+        json_t *o = json_loads(buf, 0, &je);
+        cr_assert_not_null(o, "bad test JSON: %s", je.text);
+        struct alloc *a = NULL;
+        struct error err = {0};
+        cr_assert_eq(alloc_from_json(o, &a, &err), 0, "%s", err.msg);
+        json_decref(o);
+        return a;
+}
+
+static struct alloc_runner *run(struct alloc *a) {
+        struct alloc_runner_env env = {
+            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .changed = on_changed};
+        struct alloc_runner *ar = alloc_runner_create(&env, a);
+        cr_assert_not_null(ar);
+        alloc_runner_start(ar);
+        return ar;
+}
+
+static void run_until_finished(struct alloc_runner *ar, int ms) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!alloc_runner_finished(ar)) {
+                uv_run(&loop, UV_RUN_ONCE);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+                        break;
+        }
+}
+
+static char *slurp(const char *path) {
+        static char buf[4096];
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return "";
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+static bool has_event(json_t *update, const char *task, const char *type) {
+        json_t *evs = json_object_get(json_object_get(json_object_get(update, "TaskStates"), task), "Events");
+        size_t i;
+        json_t *e;
+        json_array_foreach(evs, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "Type")), type) == 0)
+                        return true;
+        }
+        return false;
+}
+
+#define NO_RESTART "{\"Attempts\":0,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}"
+
+Test(agent_alloc, batch_task_runs_with_its_index_and_completes) {
+        struct alloc *a =
+            make_alloc("batch", NO_RESTART,
+                       "{\"Name\":\"say\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                       "\"echo hello from ${NOMAD_ALLOC_INDEX} in $NOMAD_GROUP_NAME; pwd\"]}}");
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE);
+        char path[256], want[256];
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", dir, a->id);
+        snprintf(want, sizeof(want), "hello from 4 in api\n%s/alloc/%s/say/local\n", dir, a->id);
+        cr_expect_str_eq(slurp(path), want);
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect_str_eq(json_string_value(json_object_get(u, "ClientStatus")), "complete");
+        cr_expect(has_event(u, "say", "Received") && has_event(u, "say", "Task Setup") &&
+                  has_event(u, "say", "Started") && has_event(u, "say", "Terminated"));
+        cr_expect(!has_event(u, "say", "Restarting"), "batch success is not restarted");
+        cr_expect_gt(changes, 0, "the agent heard about the changes");
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+Test(agent_alloc, failing_task_fails_the_alloc_and_kills_its_sibling) {
+        struct alloc *a = make_alloc(
+            "service", NO_RESTART,
+            "{\"Name\":\"bad\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+            "\"sleep 0.2; exit 2\"]}},"
+            "{\"Name\":\"long\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 8000);
+        cr_assert(alloc_runner_finished(ar), "the sibling was killed too");
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect_str_eq(json_string_value(json_object_get(u, "ClientStatus")), "failed");
+        cr_expect(has_event(u, "bad", "Not Restarting"));
+        cr_expect(has_event(u, "long", "Sibling Task Failed") && has_event(u, "long", "Killed"));
+        json_t *bad = json_object_get(json_object_get(u, "TaskStates"), "bad");
+        cr_expect(json_is_true(json_object_get(bad, "Failed")));
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+Test(agent_alloc, unknown_driver_fails_with_a_clear_event) {
+        struct alloc *a =
+            make_alloc("batch", NO_RESTART, "{\"Name\":\"d\",\"Driver\":\"docker\",\"Config\":{\"image\":\"redis\"}}");
+        struct alloc_runner *ar = run(a);
+        cr_assert(alloc_runner_finished(ar));
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect_str_eq(json_string_value(json_object_get(u, "ClientStatus")), "failed");
+        json_t *evs = json_object_get(json_object_get(json_object_get(u, "TaskStates"), "d"), "Events");
+        bool found = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(evs, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "Type")), "Driver Failure") == 0 &&
+                    strstr(json_string_value(json_object_get(e, "Message")), "unknown driver \"docker\""))
+                        found = true;
+        }
+        cr_expect(found, "a Driver Failure event names the driver");
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
+        struct alloc *a =
+            make_alloc("service", "{\"Attempts\":2,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}",
+                       "{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"KillTimeout\":1000000000,"
+                       "\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
+        struct alloc_runner *ar = run(a);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_RUNNING);
+        alloc_runner_stop(ar);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE);
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect(has_event(u, "srv", "Killing") && has_event(u, "srv", "Killed"));
+        cr_expect(!has_event(u, "srv", "Restarting"), "a stopped task is not restarted");
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
