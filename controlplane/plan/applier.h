@@ -1,0 +1,33 @@
+/* applier.h - the plan applier's logic, pure: check a plan against the latest state,
+ * keep what fits, and write a committed result into the store.
+ *
+ * The server runs plan_evaluate() on the leader's loop, proposes
+ * plan_result_to_json() through Raft as a "PlanApply" command, and every server's
+ * FSM decodes it (plan_result_from_json) and calls plan_result_apply().
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "controlplane/scheduler/plan.h"
+
+struct error;
+struct state_store;
+
+/* Per node of the plan: stops always fit; new placements need the node to exist, be
+ * ready and eligible, and existing non-terminal allocs - stops + placements to fit its
+ * cpu, memory and disk. Nodes that fail are left out of *ret and listed in
+ * rejected_nodes, with refresh_index = the latest index of `latest`; an all_at_once
+ * plan is rejected whole when any node fails. */
+int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
+                  struct error *err);
+
+/* Write a committed result at Raft index `index`: placements inserted (an alloc
+ * already present keeps its CreateIndex), stops applied to the current version of
+ * each alloc (allocs gone meanwhile are skipped). */
+int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r);
+
+/* Why a node cannot take the plan's placements: NULL when it fits, else a static
+ * reason ("node does not exist", "node is not ready", "node is not eligible",
+ * "cpu", "memory", "disk"). */
+const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn);

@@ -1,0 +1,281 @@
+/* feasible.c - constraint operators, targets and the bin-pack score. See feasible.h. */
+#include "controlplane/scheduler/feasible.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *sched_resolve_target(const struct node *n, const char *t, bool *ret_found) {
+        *ret_found = false;
+        if (!t)
+                return NULL;
+        if (strncmp(t, "${", 2) != 0) {
+                *ret_found = true;
+                return t;
+        }
+        size_t len = strlen(t);
+        if (len < 3 || t[len - 1] != '}')
+                return NULL;
+        char key[256];
+        if (len - 3 >= sizeof(key))
+                return NULL;
+        memcpy(key, t + 2, len - 3);
+        key[len - 3] = '\0';
+        const char *v = NULL;
+        if (strcmp(key, "node.unique.id") == 0)
+                v = n->id;
+        else if (strcmp(key, "node.unique.name") == 0)
+                v = n->name;
+        else if (strcmp(key, "node.datacenter") == 0)
+                v = n->datacenter;
+        else if (strcmp(key, "node.class") == 0)
+                v = n->node_class;
+        else if (strcmp(key, "node.pool") == 0)
+                v = n->node_pool ? n->node_pool : "default";
+        else if (strncmp(key, "attr.", 5) == 0)
+                v = strmap_get(&n->attributes, key + 5);
+        else if (strncmp(key, "meta.", 5) == 0)
+                v = strmap_get(&n->meta, key + 5);
+        *ret_found = v != NULL;
+        return v;
+}
+
+static bool parse_int(const char *s, long long *ret) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || *end || errno)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static bool parse_float(const char *s, double *ret) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || *end || errno)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static bool check_order(const char *op, const char *l, const char *r) {
+        int c;
+        long long li, ri;
+        double lf, rf;
+        if (parse_int(l, &li) && parse_int(r, &ri))
+                c = li < ri ? -1 : li > ri;
+        else if (parse_float(l, &lf) && parse_float(r, &rf))
+                c = lf < rf ? -1 : lf > rf;
+        else
+                c = strcmp(l, r);
+        if (strcmp(op, "<") == 0)
+                return c < 0;
+        if (strcmp(op, "<=") == 0)
+                return c <= 0;
+        if (strcmp(op, ">") == 0)
+                return c > 0;
+        return c >= 0;
+}
+
+/* Dotted numeric segments; "v" prefix and -pre/+build suffixes ignored. */
+static int version_parts(const char *s, long v[8]) {
+        int n = 0;
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s == 'v' || *s == 'V')
+                s++;
+        while (n < 8 && isdigit((unsigned char)*s)) {
+                v[n++] = strtol(s, (char **)&s, 10);
+                if (*s != '.')
+                        break;
+                s++;
+        }
+        return n;
+}
+
+int sched_version_cmp(const char *a, const char *b) {
+        long va[8] = {0}, vb[8] = {0};
+        version_parts(a, va);
+        version_parts(b, vb);
+        for (int i = 0; i < 8; i++)
+                if (va[i] != vb[i])
+                        return va[i] < vb[i] ? -1 : 1;
+        return 0;
+}
+
+static bool version_clause(const char *have, const char *clause) {
+        while (isspace((unsigned char)*clause))
+                clause++;
+        static const char *const ops[] = {">=", "<=", "!=", "~>", "=", ">", "<"};
+        const char *op = "=";
+        for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+                if (strncmp(clause, ops[i], strlen(ops[i])) == 0) {
+                        op = ops[i];
+                        clause += strlen(ops[i]);
+                        break;
+                }
+        long want[8] = {0};
+        int n = version_parts(clause, want);
+        if (n == 0)
+                return false;
+        long hv[8] = {0};
+        if (version_parts(have, hv) == 0)
+                return false;
+        int c = sched_version_cmp(have, clause);
+        if (strcmp(op, "=") == 0)
+                return c == 0;
+        if (strcmp(op, "!=") == 0)
+                return c != 0;
+        if (strcmp(op, ">") == 0)
+                return c > 0;
+        if (strcmp(op, ">=") == 0)
+                return c >= 0;
+        if (strcmp(op, "<") == 0)
+                return c < 0;
+        if (strcmp(op, "<=") == 0)
+                return c <= 0;
+        /* ~> 1.2.3 means >= 1.2.3, < 1.3; ~> 1.2 means >= 1.2, < 2 */
+        if (c < 0)
+                return false;
+        int keep = n > 1 ? n - 1 : 1;
+        for (int i = 0; i < keep - 1; i++)
+                if (hv[i] != want[i])
+                        return false;
+        return n == 1 ? hv[0] == want[0] : hv[keep - 1] == want[keep - 1];
+}
+
+static bool check_version(const char *have, const char *constraint) {
+        char *dup = strdup(constraint);
+        if (!dup)
+                return false;
+        bool ok = true;
+        char *save = NULL;
+        for (char *tok = strtok_r(dup, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
+                ok = version_clause(have, tok);
+        free(dup);
+        return ok;
+}
+
+static bool check_regexp(const char *l, const char *pattern) {
+        regex_t re;
+        if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+        bool ok = regexec(&re, l, 0, NULL, 0) == 0;
+        regfree(&re);
+        return ok;
+}
+
+/* Is the trimmed item among the comma-separated, trimmed entries of set? */
+static bool set_has(const char *set, const char *item, size_t ilen) {
+        const char *p = set;
+        while (*p) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                const char *s = p;
+                while (len && isspace((unsigned char)*s))
+                        s++, len--;
+                while (len && isspace((unsigned char)s[len - 1]))
+                        len--;
+                if (len == ilen && strncmp(s, item, len) == 0)
+                        return true;
+                if (!e)
+                        break;
+                p = e + 1;
+        }
+        return false;
+}
+
+static bool check_set(const char *l, const char *r, bool any) {
+        const char *p = r;
+        while (*p) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                const char *s = p;
+                while (len && isspace((unsigned char)*s))
+                        s++, len--;
+                while (len && isspace((unsigned char)s[len - 1]))
+                        len--;
+                bool has = set_has(l, s, len);
+                if (any && has)
+                        return true;
+                if (!any && !has)
+                        return false;
+                if (!e)
+                        break;
+                p = e + 1;
+        }
+        return any ? false : true;
+}
+
+static bool streq(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, bool rf) {
+        if (!op || !*op)
+                op = "=";
+        if (strcmp(op, "distinct_hosts") == 0 || strcmp(op, "distinct_property") == 0)
+                return true;
+        if (strcmp(op, "=") == 0 || strcmp(op, "==") == 0 || strcmp(op, "is") == 0)
+                return lf && rf && streq(l, r);
+        if (strcmp(op, "!=") == 0 || strcmp(op, "not") == 0)
+                return !streq(lf ? l : NULL, rf ? r : NULL);
+        if (strcmp(op, "<") == 0 || strcmp(op, "<=") == 0 || strcmp(op, ">") == 0 || strcmp(op, ">=") == 0)
+                return lf && rf && check_order(op, l, r);
+        if (strcmp(op, "is_set") == 0)
+                return lf;
+        if (strcmp(op, "is_not_set") == 0)
+                return !lf;
+        if (strcmp(op, "version") == 0 || strcmp(op, "semver") == 0)
+                return lf && rf && check_version(l, r);
+        if (strcmp(op, "regexp") == 0)
+                return lf && rf && check_regexp(l, r);
+        if (strcmp(op, "set_contains") == 0 || strcmp(op, "set_contains_all") == 0)
+                return lf && rf && check_set(l, r, false);
+        if (strcmp(op, "set_contains_any") == 0)
+                return lf && rf && check_set(l, r, true);
+        return false;
+}
+
+bool sched_node_meets(const struct node *n, const struct constraint *c) {
+        bool lf, rf;
+        const char *l = sched_resolve_target(n, c->ltarget, &lf);
+        const char *r = sched_resolve_target(n, c->rtarget, &rf);
+        return sched_check_operand(c->operand, l, lf, r, rf);
+}
+
+static bool escapes(const char *t) {
+        return t && (strstr(t, "${node.unique.") || strstr(t, "${attr.unique.") || strstr(t, "${meta.unique."));
+}
+
+bool sched_constraint_escapes(const struct constraint *c) {
+        return escapes(c->ltarget) || escapes(c->rtarget);
+}
+
+void sched_constraint_string(const struct constraint *c, char *buf, size_t size) {
+        snprintf(buf, size, "%s %s %s", c->ltarget ? c->ltarget : "", c->operand && *c->operand ? c->operand : "=",
+                 c->rtarget ? c->rtarget : "");
+}
+
+bool sched_dc_match(const char *pattern, const char *dc) {
+        return pattern && dc && fnmatch(pattern, dc, 0) == 0;
+}
+
+double sched_binpack_score(int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu, int64_t used_mem) {
+        double free_cpu = avail_cpu > 0 ? 1.0 - (double)used_cpu / (double)avail_cpu : 0.0;
+        double free_mem = avail_mem > 0 ? 1.0 - (double)used_mem / (double)avail_mem : 0.0;
+        double total = pow(10, free_cpu) + pow(10, free_mem);
+        double score = 20.0 - total;
+        if (score > 18.0)
+                score = 18.0;
+        else if (score < 0.0)
+                score = 0.0;
+        return score / 18.0;
+}

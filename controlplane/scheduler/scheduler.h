@@ -1,0 +1,53 @@
+/* scheduler.h - the placement library (Nomad's Planner pattern). PURE: no I/O, no
+ * locks, no Raft; it reads an immutable state snapshot and talks to the outside only
+ * through struct planner_ops. The server's workers and the simulator both link it.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/model.h"
+#include "controlplane/scheduler/plan.h"
+
+struct error;
+struct state_store;
+
+/* What a scheduler needs from its host. All three are called from the scheduler's
+ * thread and may block.
+ * - submit_plan: hand the plan to the leader's plan applier, wait for the result.
+ *   The scheduler owns the plan (it frees it afterwards) and receives *ret_result
+ *   (it frees it with plan_result_free). When the result has a refresh_index (a
+ *   partial commit), the host must also return in *ret_new_snapshot a snapshot at
+ *   least that new, which the scheduler then owns (state_destroy); else NULL.
+ * - update_eval: write the processed eval (status complete / failed / blocked).
+ * - create_eval: write a new eval (the blocked eval for unplaced allocations).
+ * Return 0 or a negative errno. */
+struct planner_ops {
+        int (*submit_plan)(void *data, struct plan *plan, struct plan_result **ret_result,
+                           struct state_store **ret_new_snapshot, struct error *err);
+        int (*update_eval)(void *data, const struct eval *ev);
+        int (*create_eval)(void *data, const struct eval *ev);
+};
+
+/* Time and identifiers, injected (tests and the simulator pass their own). Placement
+ * randomness needs no injection: the node shuffle is seeded from the eval ID and the
+ * snapshot index, as in Nomad, so the same eval on the same state places the same way. */
+struct scheduler_env {
+        const struct clock_ops *clock;                /* NULL: clock_real */
+        void (*gen_id)(void *data, char buf[ID_BUF]); /* NULL: id_generate */
+        void *id_data;
+};
+
+/* Process one eval against `snapshot` (borrowed; refreshed snapshots obtained during
+ * processing are the scheduler's own). Builds a plan, submits it, retries partial
+ * commits on refreshed state (service 5 attempts, batch 2, reset on progress), creates
+ * one blocked eval for placements that did not fit, and finally updates the eval
+ * (complete, or failed with a reason). Returns 0 when the eval was handled (even as
+ * failed), negative errno (and err) when it should be retried (nack). System and
+ * sysbatch jobs are not supported yet: their evals are marked failed saying so. */
+int scheduler_process(const struct state_store *snapshot, const struct eval *ev, const struct planner_ops *ops,
+                      void *planner_data, struct error *err);
+int scheduler_process_env(const struct state_store *snapshot, const struct eval *ev, const struct planner_ops *ops,
+                          void *planner_data, const struct scheduler_env *env, struct error *err);

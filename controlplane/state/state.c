@@ -1,0 +1,802 @@
+/* state.c - tables, indexes, copy-on-write snapshots, reads and writes. See state.h. */
+#include "controlplane/state/state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "common/macros.h"
+#include "controlplane/state/state_internal.h"
+
+/* ---- copy-on-write tables ------------------------------------------------------------- */
+
+struct obj_ops {
+        void *(*ref)(void *);
+        void (*unref)(void *);
+};
+
+static void *job_ref_v(void *p) { return job_ref(p); }
+static void job_unref_v(void *p) { job_unref(p); }
+static void *node_ref_v(void *p) { return node_ref(p); }
+static void node_unref_v(void *p) { node_unref(p); }
+static void *alloc_ref_v(void *p) { return alloc_ref(p); }
+static void alloc_unref_v(void *p) { alloc_unref(p); }
+static void *eval_ref_v(void *p) { return eval_ref(p); }
+static void eval_unref_v(void *p) { eval_unref(p); }
+
+static const struct obj_ops job_ops = {job_ref_v, job_unref_v};
+static const struct obj_ops node_ops = {node_ref_v, node_unref_v};
+static const struct obj_ops alloc_ops = {alloc_ref_v, alloc_unref_v};
+static const struct obj_ops eval_ops = {eval_ref_v, eval_unref_v};
+
+/* A table holds one reference on each of its objects. */
+struct table {
+        int refcount;
+        const struct obj_ops *ops;
+        struct hashmap *map;
+};
+
+/* An index entry: borrowed object pointers (the table owns them), insertion order. */
+struct list {
+        int refcount;
+        size_t n, cap;
+        void **items;
+};
+
+/* key (owned copy) -> struct list * */
+struct index {
+        int refcount;
+        struct hashmap *map;
+};
+
+struct state_store {
+        bool snapshot;
+        struct table *jobs, *nodes, *allocs, *evals;
+        struct index *allocs_by_node, *allocs_by_job, *allocs_by_eval, *evals_by_job;
+        uint64_t latest;
+        uint64_t table_index[STATE_TABLE_COUNT];
+};
+
+static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
+
+static struct table *table_new(const struct obj_ops *ops, unsigned flags) {
+        struct table *t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->refcount = 1;
+        t->ops = ops;
+        t->map = hashmap_create(flags);
+        if (!t->map) {
+                free(t);
+                return NULL;
+        }
+        return t;
+}
+
+static void table_unref(struct table *t) {
+        if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(t->map, &it, NULL, &v))
+                t->ops->unref(v);
+        hashmap_destroy(t->map);
+        free(t);
+}
+
+/* Make *tp exclusively ours before writing it (copy when a snapshot shares it). */
+static int table_mut(struct table **tp) {
+        struct table *t = *tp;
+        if (refs(&t->refcount) == 1)
+                return 0;
+        struct table *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->refcount = 1;
+        c->ops = t->ops;
+        c->map = hashmap_clone(t->map);
+        if (!c->map) {
+                free(c);
+                return -ENOMEM;
+        }
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(c->map, &it, NULL, &v))
+                t->ops->ref(v);
+        table_unref(t);
+        *tp = c;
+        return 0;
+}
+
+static void list_unref(struct list *l) {
+        if (!l || __atomic_sub_fetch(&l->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        free(l->items);
+        free(l);
+}
+
+static struct index *index_new(void) {
+        struct index *ix = calloc(1, sizeof(*ix));
+        if (!ix)
+                return NULL;
+        ix->refcount = 1;
+        ix->map = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!ix->map) {
+                free(ix);
+                return NULL;
+        }
+        return ix;
+}
+
+static void index_unref(struct index *ix) {
+        if (!ix || __atomic_sub_fetch(&ix->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(ix->map, &it, NULL, &v))
+                list_unref(v);
+        hashmap_destroy(ix->map);
+        free(ix);
+}
+
+static int index_mut(struct index **ip) {
+        struct index *ix = *ip;
+        if (refs(&ix->refcount) == 1)
+                return 0;
+        struct index *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->refcount = 1;
+        c->map = hashmap_clone(ix->map);
+        if (!c->map) {
+                free(c);
+                return -ENOMEM;
+        }
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(c->map, &it, NULL, &v))
+                __atomic_add_fetch(&((struct list *)v)->refcount, 1, __ATOMIC_RELAXED);
+        index_unref(ix);
+        *ip = c;
+        return 0;
+}
+
+/* The list for key, exclusively ours (created when create is set). */
+static int index_list_mut(struct index **ip, const char *key, bool create, struct list **ret) {
+        int r = index_mut(ip);
+        if (r < 0)
+                return r;
+        struct index *ix = *ip;
+        struct list *l = hashmap_get(ix->map, key);
+        if (!l) {
+                if (!create) {
+                        *ret = NULL;
+                        return 0;
+                }
+                l = calloc(1, sizeof(*l));
+                if (!l)
+                        return -ENOMEM;
+                l->refcount = 1;
+                r = hashmap_put(ix->map, key, l, NULL);
+                if (r < 0) {
+                        free(l);
+                        return r;
+                }
+        } else if (refs(&l->refcount) > 1) {
+                struct list *c = calloc(1, sizeof(*c));
+                if (!c)
+                        return -ENOMEM;
+                c->refcount = 1;
+                c->cap = l->n ? l->n + l->n / 2 + 1 : 4;
+                c->items = malloc(c->cap * sizeof(*c->items));
+                if (!c->items) {
+                        free(c);
+                        return -ENOMEM;
+                }
+                memcpy(c->items, l->items, l->n * sizeof(*l->items));
+                c->n = l->n;
+                hashmap_put(ix->map, key, c, NULL); /* replaces in place: cannot fail */
+                list_unref(l);
+                l = c;
+        }
+        *ret = l;
+        return 0;
+}
+
+static int index_add(struct index **ip, const char *key, void *obj) {
+        struct list *l;
+        int r = index_list_mut(ip, key, true, &l);
+        if (r < 0)
+                return r;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 4;
+                void **items = realloc(l->items, cap * sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                l->items = items;
+                l->cap = cap;
+        }
+        l->items[l->n++] = obj;
+        return 0;
+}
+
+static int index_del(struct index **ip, const char *key, const void *obj) {
+        if (!hashmap_contains((*ip)->map, key))
+                return 0;
+        struct list *l;
+        int r = index_list_mut(ip, key, false, &l);
+        if (r < 0 || !l)
+                return r;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i] == obj) {
+                        memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
+                        l->n--;
+                        break;
+                }
+        if (l->n == 0) {
+                hashmap_remove((*ip)->map, key, NULL);
+                list_unref(l);
+        }
+        return 0;
+}
+
+static int index_swap(struct index **ip, const char *key, const void *old, void *obj) {
+        struct list *l;
+        int r = index_list_mut(ip, key, false, &l);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; l && i < l->n; i++)
+                if (l->items[i] == old) {
+                        l->items[i] = obj;
+                        return 0;
+                }
+        return index_add(ip, key, obj);
+}
+
+static const struct list *index_get(const struct index *ix, const char *key) {
+        return key ? hashmap_get(ix->map, key) : NULL;
+}
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+#define KEYBUF 256
+
+/* "namespace\x1fid" in buf, or malloc'd when long (free when != buf); NULL on ENOMEM. */
+static char *job_key(char buf[KEYBUF], const char *ns, const char *id) {
+        ns = ns ? ns : "default";
+        id = id ? id : "";
+        int n = snprintf(buf, KEYBUF, "%s\x1f%s", ns, id);
+        if (n < KEYBUF)
+                return buf;
+        char *k = NULL;
+        return asprintf(&k, "%s\x1f%s", ns, id) < 0 ? NULL : k;
+}
+
+static void key_free(char *k, char buf[KEYBUF]) {
+        if (k != buf)
+                free(k);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+struct state_store *state_create(void) {
+        struct state_store *st = calloc(1, sizeof(*st));
+        if (!st)
+                return NULL;
+        st->jobs = table_new(&job_ops, HASHMAP_OWN_KEYS);
+        st->nodes = table_new(&node_ops, 0);
+        st->allocs = table_new(&alloc_ops, 0);
+        st->evals = table_new(&eval_ops, 0);
+        st->allocs_by_node = index_new();
+        st->allocs_by_job = index_new();
+        st->allocs_by_eval = index_new();
+        st->evals_by_job = index_new();
+        if (!st->jobs || !st->nodes || !st->allocs || !st->evals || !st->allocs_by_node || !st->allocs_by_job ||
+            !st->allocs_by_eval || !st->evals_by_job)
+                return state_destroy(st);
+        return st;
+}
+
+struct state_store *state_destroy(struct state_store *st) {
+        if (!st)
+                return NULL;
+        int saved = errno;
+        table_unref(st->jobs);
+        table_unref(st->nodes);
+        table_unref(st->allocs);
+        table_unref(st->evals);
+        index_unref(st->allocs_by_node);
+        index_unref(st->allocs_by_job);
+        index_unref(st->allocs_by_eval);
+        index_unref(st->evals_by_job);
+        free(st);
+        errno = saved;
+        return NULL;
+}
+
+struct state_store *state_snapshot(const struct state_store *st) {
+        struct state_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        *s = *st;
+        s->snapshot = true;
+        __atomic_add_fetch(&s->jobs->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->nodes->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->allocs->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->evals->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->allocs_by_node->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->allocs_by_job->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->allocs_by_eval->refcount, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->evals_by_job->refcount, 1, __ATOMIC_RELAXED);
+        return s;
+}
+
+bool state_is_snapshot(const struct state_store *st) {
+        return st->snapshot;
+}
+
+uint64_t state_latest_index(const struct state_store *st) {
+        return st->latest;
+}
+
+uint64_t state_table_index(const struct state_store *st, enum state_table t) {
+        return t < STATE_TABLE_COUNT ? st->table_index[t] : 0;
+}
+
+static void bump(struct state_store *st, enum state_table t, uint64_t index) {
+        if (index > st->table_index[t])
+                st->table_index[t] = index;
+        if (index > st->latest)
+                st->latest = index;
+}
+
+void state_raw_set_indexes(struct state_store *st, uint64_t latest, const uint64_t tables[STATE_TABLE_COUNT]) {
+        st->latest = latest;
+        memcpy(st->table_index, tables, sizeof(st->table_index));
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+
+const struct job *state_job_get(const struct state_store *st, const char *ns, const char *id) {
+        if (!id)
+                return NULL;
+        char buf[KEYBUF];
+        char *k = job_key(buf, ns, id);
+        if (!k)
+                return NULL;
+        const struct job *j = hashmap_get(st->jobs->map, k);
+        key_free(k, buf);
+        return j;
+}
+
+const struct node *state_node_get(const struct state_store *st, const char *id) {
+        return id ? hashmap_get(st->nodes->map, id) : NULL;
+}
+
+const struct alloc *state_alloc_get(const struct state_store *st, const char *id) {
+        return id ? hashmap_get(st->allocs->map, id) : NULL;
+}
+
+const struct eval *state_eval_get(const struct state_store *st, const char *id) {
+        return id ? hashmap_get(st->evals->map, id) : NULL;
+}
+
+size_t state_count(const struct state_store *st, enum state_table t) {
+        switch (t) {
+        case STATE_TABLE_JOBS:
+                return hashmap_count(st->jobs->map);
+        case STATE_TABLE_NODES:
+                return hashmap_count(st->nodes->map);
+        case STATE_TABLE_ALLOCS:
+                return hashmap_count(st->allocs->map);
+        case STATE_TABLE_EVALS:
+                return hashmap_count(st->evals->map);
+        default:
+                return 0;
+        }
+}
+
+/* Prefix search over a table whose values start with `char *id` at a known offset. */
+static int by_prefix(const struct table *t, const char *prefix, const char *(*id_of)(const void *),
+                     bool (*keep)(const void *, const void *), const void *keep_arg, const void **ret) {
+        if (!prefix)
+                return -ENOENT;
+        size_t plen = strlen(prefix), it = 0, hits = 0;
+        const void *found = NULL;
+        void *v;
+        while (hashmap_next(t->map, &it, NULL, &v)) {
+                if (keep && !keep(v, keep_arg))
+                        continue;
+                const char *id = id_of(v);
+                if (!id || strncmp(id, prefix, plen) != 0)
+                        continue;
+                if (id[plen] == '\0') { /* exact match wins */
+                        *ret = v;
+                        return 0;
+                }
+                hits++;
+                found = v;
+        }
+        if (hits == 0)
+                return -ENOENT;
+        if (hits > 1)
+                return -EEXIST;
+        *ret = found;
+        return 0;
+}
+
+static const char *job_id_of(const void *v) { return ((const struct job *)v)->id; }
+static const char *node_id_of(const void *v) { return ((const struct node *)v)->id; }
+static const char *alloc_id_of(const void *v) { return ((const struct alloc *)v)->id; }
+static const char *eval_id_of(const void *v) { return ((const struct eval *)v)->id; }
+
+static bool ns_match(const char *want, const char *have) {
+        return !want || strcmp(want, "*") == 0 || strcmp(want, have ? have : "default") == 0;
+}
+
+static bool job_in_ns(const void *v, const void *ns) {
+        return ns_match(ns, ((const struct job *)v)->namespace);
+}
+
+int state_job_by_prefix(const struct state_store *st, const char *ns, const char *prefix, const struct job **ret) {
+        const void *v;
+        int r = by_prefix(st->jobs, prefix, job_id_of, job_in_ns, ns, &v);
+        if (r == 0)
+                *ret = v;
+        return r;
+}
+
+int state_node_by_prefix(const struct state_store *st, const char *prefix, const struct node **ret) {
+        const void *v;
+        int r = by_prefix(st->nodes, prefix, node_id_of, NULL, NULL, &v);
+        if (r == 0)
+                *ret = v;
+        return r;
+}
+
+int state_alloc_by_prefix(const struct state_store *st, const char *prefix, const struct alloc **ret) {
+        const void *v;
+        int r = by_prefix(st->allocs, prefix, alloc_id_of, NULL, NULL, &v);
+        if (r == 0)
+                *ret = v;
+        return r;
+}
+
+int state_eval_by_prefix(const struct state_store *st, const char *prefix, const struct eval **ret) {
+        const void *v;
+        int r = by_prefix(st->evals, prefix, eval_id_of, NULL, NULL, &v);
+        if (r == 0)
+                *ret = v;
+        return r;
+}
+
+/* Table values sorted by key (for stable listings). NULL when empty or ENOMEM. */
+static int cmp_key(const void *a, const void *b) {
+        return strcmp(((const char *const *)a)[0], ((const char *const *)b)[0]);
+}
+
+static void foreach_sorted(const struct table *t, bool (*cb)(void *arg, const void *v), void *arg,
+                           bool (*keep)(const void *, const void *), const void *keep_arg) {
+        size_t n = hashmap_count(t->map);
+        if (!n)
+                return;
+        /* pairs of (key, value) */
+        _cleanup_free_ const void **kv = malloc(n * 2 * sizeof(*kv));
+        size_t k = 0, it = 0;
+        const char *key;
+        void *v;
+        if (!kv) { /* degrade to table order rather than fail */
+                while (hashmap_next(t->map, &it, NULL, &v))
+                        if ((!keep || keep(v, keep_arg)) && !cb(arg, v))
+                                return;
+                return;
+        }
+        while (hashmap_next(t->map, &it, &key, &v))
+                if (!keep || keep(v, keep_arg)) {
+                        kv[2 * k] = key;
+                        kv[2 * k + 1] = v;
+                        k++;
+                }
+        qsort(kv, k, 2 * sizeof(*kv), cmp_key);
+        for (size_t i = 0; i < k; i++)
+                if (!cb(arg, kv[2 * i + 1]))
+                        return;
+}
+
+void state_jobs_foreach(const struct state_store *st, const char *ns, bool (*cb)(void *arg, const struct job *j),
+                        void *arg) {
+        foreach_sorted(st->jobs, (bool (*)(void *, const void *))cb, arg, job_in_ns, ns);
+}
+
+void state_nodes_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct node *n), void *arg) {
+        foreach_sorted(st->nodes, (bool (*)(void *, const void *))cb, arg, NULL, NULL);
+}
+
+void state_allocs_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct alloc *a), void *arg) {
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(st->allocs->map, &it, NULL, &v))
+                if (!cb(arg, v))
+                        return;
+}
+
+void state_evals_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct eval *e), void *arg) {
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(st->evals->map, &it, NULL, &v))
+                if (!cb(arg, v))
+                        return;
+}
+
+static void list_foreach(const struct list *l, bool (*cb)(void *arg, const void *v), void *arg) {
+        for (size_t i = 0; l && i < l->n; i++)
+                if (!cb(arg, l->items[i]))
+                        return;
+}
+
+void state_allocs_by_node_foreach(const struct state_store *st, const char *node_id,
+                                  bool (*cb)(void *arg, const struct alloc *a), void *arg) {
+        list_foreach(index_get(st->allocs_by_node, node_id), (bool (*)(void *, const void *))cb, arg);
+}
+
+void state_allocs_by_eval_foreach(const struct state_store *st, const char *eval_id,
+                                  bool (*cb)(void *arg, const struct alloc *a), void *arg) {
+        list_foreach(index_get(st->allocs_by_eval, eval_id), (bool (*)(void *, const void *))cb, arg);
+}
+
+static const struct list *job_list(const struct index *ix, const char *ns, const char *job_id) {
+        char buf[KEYBUF];
+        char *k = job_key(buf, ns, job_id);
+        if (!k)
+                return NULL;
+        const struct list *l = hashmap_get(ix->map, k);
+        key_free(k, buf);
+        return l;
+}
+
+void state_allocs_by_job_foreach(const struct state_store *st, const char *ns, const char *job_id,
+                                 bool (*cb)(void *arg, const struct alloc *a), void *arg) {
+        list_foreach(job_list(st->allocs_by_job, ns, job_id), (bool (*)(void *, const void *))cb, arg);
+}
+
+void state_evals_by_job_foreach(const struct state_store *st, const char *ns, const char *job_id,
+                                bool (*cb)(void *arg, const struct eval *e), void *arg) {
+        list_foreach(job_list(st->evals_by_job, ns, job_id), (bool (*)(void *, const void *))cb, arg);
+}
+
+struct alloc *const *state_allocs_by_node(const struct state_store *st, const char *node_id, size_t *ret_n) {
+        const struct list *l = index_get(st->allocs_by_node, node_id);
+        *ret_n = l ? l->n : 0;
+        return l ? (struct alloc *const *)l->items : NULL;
+}
+
+struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,
+                                         size_t *ret_n) {
+        const struct list *l = job_list(st->allocs_by_job, ns, job_id);
+        *ret_n = l ? l->n : 0;
+        return l ? (struct alloc *const *)l->items : NULL;
+}
+
+void state_job_group_summary(const struct state_store *st, const struct job *j, const char *group,
+                             struct state_group_summary *ret) {
+        struct state_group_summary s = {0};
+        const struct list *l = job_list(st->allocs_by_job, j->namespace, j->id);
+        for (size_t i = 0; l && i < l->n; i++) {
+                const struct alloc *a = l->items[i];
+                if (!a->task_group || strcmp(a->task_group, group) != 0)
+                        continue;
+                switch (a->client_status) {
+                case ALLOC_CLIENT_PENDING:
+                        s.starting++;
+                        break;
+                case ALLOC_CLIENT_RUNNING:
+                        s.running++;
+                        break;
+                case ALLOC_CLIENT_COMPLETE:
+                        s.complete++;
+                        break;
+                case ALLOC_CLIENT_FAILED:
+                        s.failed++;
+                        break;
+                case ALLOC_CLIENT_LOST:
+                        s.lost++;
+                        break;
+                default:
+                        s.unknown++;
+                        break;
+                }
+        }
+        const struct list *el = job_list(st->evals_by_job, j->namespace, j->id);
+        const struct eval *newest = NULL;
+        for (size_t i = 0; el && i < el->n; i++) {
+                const struct eval *e = el->items[i];
+                if (json_is_object(e->queued_allocations) && (!newest || e->modify_index > newest->modify_index))
+                        newest = e;
+        }
+        if (newest)
+                s.queued = (int)json_integer_value(json_object_get(newest->queued_allocations, group));
+        *ret = s;
+}
+
+/* ---- raw puts (restore, and the write paths below) ------------------------------------- */
+
+int state_raw_put_job(struct state_store *st, struct job *j) {
+        int r = table_mut(&st->jobs);
+        if (r < 0)
+                return r;
+        char buf[KEYBUF];
+        char *k = job_key(buf, j->namespace, j->id);
+        if (!k)
+                return -ENOMEM;
+        void *old = NULL;
+        r = hashmap_put(st->jobs->map, k, job_ref(j), &old);
+        key_free(k, buf);
+        if (r < 0) {
+                job_unref(j);
+                return r;
+        }
+        if (r == 1)
+                job_unref(old);
+        return 0;
+}
+
+int state_raw_put_node(struct state_store *st, struct node *n) {
+        int r = table_mut(&st->nodes);
+        if (r < 0)
+                return r;
+        void *old = NULL;
+        r = hashmap_put(st->nodes->map, n->id, node_ref(n), &old);
+        if (r < 0) {
+                node_unref(n);
+                return r;
+        }
+        if (r == 1)
+                node_unref(old);
+        return 0;
+}
+
+/* Move obj between index lists when its key changed, else swap in place. */
+static int reindex(struct index **ip, const char *old_key, const void *old, const char *key, void *obj) {
+        if (old && old_key && key && strcmp(old_key, key) == 0)
+                return index_swap(ip, key, old, obj);
+        int r = 0;
+        if (old && old_key)
+                r = index_del(ip, old_key, old);
+        if (r == 0 && key)
+                r = index_add(ip, key, obj);
+        return r;
+}
+
+int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
+        int r = table_mut(&st->allocs);
+        if (r < 0)
+                return r;
+        struct alloc *old = hashmap_get(st->allocs->map, a->id);
+        char b1[KEYBUF], b2[KEYBUF];
+        char *k_new = job_key(b1, a->namespace, a->job_id);
+        char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
+        if (!k_new || (old && !k_old) || hashmap_reserve(st->allocs->map, hashmap_count(st->allocs->map) + 1) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* Indexes first: on failure the table still holds old, which they may point at. */
+        r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
+        if (r == 0)
+                r = reindex(&st->allocs_by_job, k_old, old, k_new, a);
+        if (r == 0)
+                r = reindex(&st->allocs_by_eval, old ? old->eval_id : NULL, old, a->eval_id, a);
+        if (r < 0)
+                goto out;
+        hashmap_put(st->allocs->map, a->id, alloc_ref(a), NULL); /* room reserved above */
+        alloc_unref(old);
+out:
+        if (k_new)
+                key_free(k_new, b1);
+        if (k_old)
+                key_free(k_old, b2);
+        return r;
+}
+
+int state_raw_put_eval(struct state_store *st, struct eval *e) {
+        int r = table_mut(&st->evals);
+        if (r < 0)
+                return r;
+        struct eval *old = hashmap_get(st->evals->map, e->id);
+        char b1[KEYBUF], b2[KEYBUF];
+        char *k_new = job_key(b1, e->namespace, e->job_id);
+        char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
+        if (!k_new || (old && !k_old) || hashmap_reserve(st->evals->map, hashmap_count(st->evals->map) + 1) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
+        if (r < 0)
+                goto out;
+        hashmap_put(st->evals->map, e->id, eval_ref(e), NULL); /* room reserved above */
+        eval_unref(old);
+out:
+        if (k_new)
+                key_free(k_new, b1);
+        if (k_old)
+                key_free(k_old, b2);
+        return r;
+}
+
+int state_raw_del_job(struct state_store *st, const char *ns, const char *id) {
+        int r = table_mut(&st->jobs);
+        if (r < 0)
+                return r;
+        char buf[KEYBUF];
+        char *k = job_key(buf, ns, id);
+        if (!k)
+                return -ENOMEM;
+        void *old = NULL;
+        r = hashmap_remove(st->jobs->map, k, &old);
+        key_free(k, buf);
+        if (r == 0)
+                job_unref(old);
+        return r;
+}
+
+int state_raw_del_node(struct state_store *st, const char *id) {
+        int r = table_mut(&st->nodes);
+        void *old = NULL;
+        if (r == 0)
+                r = hashmap_remove(st->nodes->map, id, &old);
+        if (r == 0)
+                node_unref(old);
+        return r;
+}
+
+int state_raw_del_alloc(struct state_store *st, const char *id) {
+        struct alloc *old = hashmap_get(st->allocs->map, id);
+        if (!old)
+                return -ENOENT;
+        int r = table_mut(&st->allocs);
+        if (r < 0)
+                return r;
+        char buf[KEYBUF];
+        char *k = job_key(buf, old->namespace, old->job_id);
+        if (!k)
+                return -ENOMEM;
+        if (old->node_id)
+                r = index_del(&st->allocs_by_node, old->node_id, old);
+        if (r == 0)
+                r = index_del(&st->allocs_by_job, k, old);
+        if (r == 0 && old->eval_id)
+                r = index_del(&st->allocs_by_eval, old->eval_id, old);
+        key_free(k, buf);
+        if (r < 0)
+                return r;
+        hashmap_remove(st->allocs->map, id, NULL);
+        alloc_unref(old);
+        return 0;
+}
+
+int state_raw_del_eval(struct state_store *st, const char *id) {
+        struct eval *old = hashmap_get(st->evals->map, id);
+        if (!old)
+                return -ENOENT;
+        int r = table_mut(&st->evals);
+        if (r < 0)
+                return r;
+        if (old->job_id) {
+                char buf[KEYBUF];
+                char *k = job_key(buf, old->namespace, old->job_id);
+                if (!k)
+                        return -ENOMEM;
+                r = index_del(&st->evals_by_job, k, old);
+                key_free(k, buf);
+                if (r < 0)
+                        return r;
+        }
+        hashmap_remove(st->evals->map, id, NULL);
+        eval_unref(old);
+        return 0;
+}
+
+void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index) {
+        bump(st, t, index);
+}

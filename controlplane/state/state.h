@@ -1,0 +1,143 @@
+/* state.h - the in-memory state store: the Raft FSM's data.
+ *
+ * Tables: jobs (key namespace + ID), nodes, allocs, evals; secondary indexes
+ * allocs-by-node, allocs-by-job, allocs-by-eval, evals-by-job. Objects (model.h)
+ * are immutable once inserted and shared by reference count: a write inserts a
+ * new version and drops the store's reference to the old one.
+ *
+ * Writes come from one writer (the FSM), each with the Raft index of its log
+ * entry; every written object gets CreateIndex (first write) / ModifyIndex, and
+ * the store tracks the latest index per table (blocking queries) and overall.
+ * Write functions that take an object pointer take their own reference and set
+ * its indexes in place: pass a fresh object that no other store holds.
+ *
+ * Snapshots: state_snapshot() returns a read-only store that later writes do not
+ * change. It costs O(1) (the tables are copy-on-write and shared); the writer pays
+ * instead: its first write to a table (or index) that a live snapshot still shares
+ * copies that table's slot array and takes a reference on each of its objects,
+ * O(rows). A snapshot may be read, and destroyed, from another thread while the
+ * writer goes on. state_snapshot() itself must be called on the writer's thread
+ * (or on a snapshot, from any thread).
+ *
+ * Iteration order: jobs and nodes are visited in ID order; allocs and evals in
+ * table order (unspecified); the per-node/job/eval indexes in insertion order.
+ * Callbacks return true to go on, false to stop.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/model.h"
+
+struct error;
+struct state_store;
+
+enum state_table { STATE_TABLE_JOBS, STATE_TABLE_NODES, STATE_TABLE_ALLOCS, STATE_TABLE_EVALS, STATE_TABLE_COUNT };
+
+struct state_store *state_create(void);
+/* Releases a store or a snapshot (objects stay alive while others hold them). NULL ok; returns NULL. */
+struct state_store *state_destroy(struct state_store *st);
+/* A read-only view of st as it is now; NULL on out of memory. Release with state_destroy(). */
+struct state_store *state_snapshot(const struct state_store *st);
+bool state_is_snapshot(const struct state_store *st);
+
+uint64_t state_latest_index(const struct state_store *st);
+uint64_t state_table_index(const struct state_store *st, enum state_table t);
+
+/* ---- reads ---------------------------------------------------------------------------- */
+
+const struct job *state_job_get(const struct state_store *st, const char *ns, const char *id);
+const struct node *state_node_get(const struct state_store *st, const char *id);
+const struct alloc *state_alloc_get(const struct state_store *st, const char *id);
+const struct eval *state_eval_get(const struct state_store *st, const char *id);
+
+/* Unique ID prefix lookups: 0 and *ret, -ENOENT (no match), -EEXIST (prefix matched
+ * more than one: the CLI says "prefix matched multiple ..."). An exact ID always wins. */
+int state_job_by_prefix(const struct state_store *st, const char *ns, const char *prefix, const struct job **ret);
+int state_node_by_prefix(const struct state_store *st, const char *prefix, const struct node **ret);
+int state_alloc_by_prefix(const struct state_store *st, const char *prefix, const struct alloc **ret);
+int state_eval_by_prefix(const struct state_store *st, const char *prefix, const struct eval **ret);
+
+size_t state_count(const struct state_store *st, enum state_table t);
+
+/* ns NULL or "*" = every namespace. */
+void state_jobs_foreach(const struct state_store *st, const char *ns, bool (*cb)(void *arg, const struct job *j),
+                        void *arg);
+void state_nodes_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct node *n), void *arg);
+void state_allocs_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct alloc *a), void *arg);
+void state_evals_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct eval *e), void *arg);
+void state_allocs_by_node_foreach(const struct state_store *st, const char *node_id,
+                                  bool (*cb)(void *arg, const struct alloc *a), void *arg);
+void state_allocs_by_job_foreach(const struct state_store *st, const char *ns, const char *job_id,
+                                 bool (*cb)(void *arg, const struct alloc *a), void *arg);
+void state_allocs_by_eval_foreach(const struct state_store *st, const char *eval_id,
+                                  bool (*cb)(void *arg, const struct alloc *a), void *arg);
+void state_evals_by_job_foreach(const struct state_store *st, const char *ns, const char *job_id,
+                                bool (*cb)(void *arg, const struct eval *e), void *arg);
+
+/* Borrowed arrays straight from the indexes (valid until the next write to this
+ * store; forever for a snapshot). *ret_n = 0 and NULL when none. */
+struct alloc *const *state_allocs_by_node(const struct state_store *st, const char *node_id, size_t *ret_n);
+struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,
+                                         size_t *ret_n);
+
+/* Per task group counts, from which the API builds Nomad's JobSummary. Allocs count
+ * by ClientStatus (pending = Starting); Queued comes from the newest eval of the job
+ * that recorded QueuedAllocations. */
+struct state_group_summary {
+        int queued, starting, running, failed, complete, lost, unknown;
+};
+void state_job_group_summary(const struct state_store *st, const struct job *j, const char *group,
+                             struct state_group_summary *ret);
+
+/* ---- writes (the single writer only; never on a snapshot: -EROFS) -------------------- */
+
+/* Register or update a job. Spec changed (anything but server-set fields): Version+1 and
+ * JobModifyIndex = index; unchanged: both kept. CreateIndex kept, ModifyIndex = index,
+ * Status computed (pending / running / dead) from its allocs and evals. */
+int state_upsert_job(struct state_store *st, uint64_t index, struct job *j);
+/* purge: delete the job (its allocs and evals stay until GC); else mark it stopped
+ * (Stop = true, a new version). -ENOENT when absent. */
+int state_deregister_job(struct state_store *st, uint64_t index, const char *ns, const char *id, bool purge);
+int state_delete_job(struct state_store *st, uint64_t index, const char *ns, const char *id);
+
+/* Register or update a node. Eligibility and drain of an existing node are kept
+ * (an agent re-registering cannot undo an operator's decision); the computed class
+ * is filled in when missing. */
+int state_upsert_node(struct state_store *st, uint64_t index, struct node *n);
+/* updated_at in unix seconds (Node.StatusUpdatedAt). */
+int state_update_node_status(struct state_store *st, uint64_t index, const char *id, enum node_status status,
+                             int64_t updated_at);
+int state_update_node_eligibility(struct state_store *st, uint64_t index, const char *id, bool eligible);
+int state_delete_node(struct state_store *st, uint64_t index, const char *id);
+/* Every non-terminal alloc of the node: ClientStatus lost. now_ns = modify time. */
+int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const char *node_id, int64_t now_ns);
+
+/* Insert or replace evals. An eval that completes without failed placements cancels
+ * the job's other blocked evals (Nomad). */
+int state_upsert_evals(struct state_store *st, uint64_t index, struct eval *const *evals, size_t n);
+int state_delete_eval(struct state_store *st, uint64_t index, const char *id);
+
+/* Insert or replace allocs (placements and stops from a committed plan). An existing
+ * alloc keeps its CreateIndex and CreateTime. */
+int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n);
+/* Server-side stop of one alloc: a new version with DesiredStatus (and ClientStatus
+ * when client >= 0). -ENOENT when absent. */
+int state_stop_alloc(struct state_store *st, uint64_t index, const char *id, enum alloc_desired desired,
+                     const char *description, int client, int64_t now_ns);
+/* An update from the node agent merged into a copy of the existing alloc:
+ * ClientStatus, ClientDescription (when not NULL) and the given task states
+ * (replacing those of the same name, keeping the others). -ENOENT when absent. */
+int state_update_alloc_client(struct state_store *st, uint64_t index, const char *id, enum alloc_client status,
+                              const char *description, const struct task_state *ts, size_t n_ts, int64_t now_ns);
+int state_delete_alloc(struct state_store *st, uint64_t index, const char *id);
+
+/* ---- Raft snapshots ----------------------------------------------------------------- */
+
+/* Everything, as {"Index":..,"TableIndexes":{..},"Jobs":[..],"Nodes":[..],"Allocs":[..],"Evals":[..]}.
+ * Allocs carry their job as {"JobVersion":..} references to "JobVersions" to save space. */
+int state_save(const struct state_store *st, json_t **ret);
+int state_restore(const json_t *snap, struct state_store **ret, struct error *err);

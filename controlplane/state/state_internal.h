@@ -1,0 +1,17 @@
+/* state_internal.h - raw table access shared by state.c and state_persist.c. */
+#pragma once
+
+#include "controlplane/state/state.h"
+
+/* Insert/replace objects as they are (indexes untouched; a reference is taken). */
+int state_raw_put_job(struct state_store *st, struct job *j);
+int state_raw_put_node(struct state_store *st, struct node *n);
+int state_raw_put_alloc(struct state_store *st, struct alloc *a);
+int state_raw_put_eval(struct state_store *st, struct eval *e);
+void state_raw_set_indexes(struct state_store *st, uint64_t latest, const uint64_t tables[STATE_TABLE_COUNT]);
+int state_raw_del_job(struct state_store *st, const char *ns, const char *id);
+int state_raw_del_node(struct state_store *st, const char *id);
+int state_raw_del_alloc(struct state_store *st, const char *id);
+int state_raw_del_eval(struct state_store *st, const char *id);
+/* Record a write at index to table t (and the overall latest index). */
+void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index);

@@ -1,0 +1,276 @@
+/* test_plan.c - the plan applier: per-node checks, partial rejection, all_at_once, apply, JSON. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "common/error.h"
+#include "controlplane/plan/applier.h"
+#include "controlplane/state/state.h"
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/model.h"
+
+static inline struct node *fx_node(const char *id, const char *dc, int64_t cpu, int64_t mem) {
+        struct node *n = node_new();
+        n->id = strdup(id);
+        n->secret_id = strdup("secret");
+        n->name = strdup(id);
+        n->datacenter = strdup(dc);
+        n->node_class = strdup("");
+        n->node_pool = strdup("default");
+        n->status = NODE_READY;
+        n->eligible = true;
+        n->cpu_shares = cpu;
+        n->memory_mb = mem;
+        n->disk_mb = 100000;
+        n->drivers = calloc(1, sizeof(*n->drivers));
+        n->drivers[0] = (struct node_driver){strdup("raw_exec"), true, true};
+        n->n_drivers = 1;
+        strmap_set(&n->attributes, "kernel.name", "linux");
+        strmap_set(&n->attributes, "cpu.numcores", "4");
+        strmap_set(&n->attributes, "os.version", "12.4");
+        node_compute_class(n);
+        return n;
+}
+
+/* A job with one group "g" of count, one task "t" (raw_exec) asking cpu/mem. */
+static inline struct job *fx_job(const char *id, enum job_type type, int count, int cpu, int mem) {
+        struct job *j = job_new();
+        j->id = strdup(id);
+        j->name = strdup(id);
+        j->type = type;
+        j->groups = calloc(1, sizeof(*j->groups));
+        j->n_groups = 1;
+        struct task_group *g = &j->groups[0];
+        g->name = strdup("g");
+        g->count = count;
+        g->tasks = calloc(1, sizeof(*g->tasks));
+        g->n_tasks = 1;
+        g->tasks[0].name = strdup("t");
+        g->tasks[0].driver = strdup("raw_exec");
+        job_canonicalize(j);
+        g->tasks[0].resources.cpu = cpu;
+        g->tasks[0].resources.memory_mb = mem;
+        g->ephemeral_disk_mb = 0;
+        return j;
+}
+
+static inline void fx_add_constraint(struct constraint **v, size_t *n, const char *l, const char *op, const char *r) {
+        *v = realloc(*v, (*n + 1) * sizeof(**v));
+        (*v)[*n] = (struct constraint){l ? strdup(l) : NULL, r ? strdup(r) : NULL, op ? strdup(op) : NULL};
+        (*n)++;
+}
+
+static inline struct eval *fx_eval(const char *id, const struct job *j, const char *trigger) {
+        struct eval *e = eval_new();
+        e->id = strdup(id);
+        e->namespace = strdup(j->namespace ? j->namespace : "default");
+        e->priority = j->priority;
+        e->type = j->type;
+        e->triggered_by = strdup(trigger);
+        e->job_id = strdup(j->id);
+        e->status = EVAL_PENDING;
+        return e;
+}
+
+static inline struct alloc *fx_alloc(const char *id, struct job *j, const char *node, int index, int cpu, int mem) {
+        struct alloc *a = alloc_new();
+        a->id = strdup(id);
+        a->namespace = strdup(j->namespace ? j->namespace : "default");
+        a->eval_id = strdup("eval-0");
+        if (asprintf(&a->name, "%s.g[%d]", j->id, index) < 0)
+                abort();
+        a->node_id = strdup(node);
+        a->job_id = strdup(j->id);
+        a->job = job_ref(j);
+        a->task_group = strdup("g");
+        a->resources = (struct res_ask){cpu, mem, 0};
+        a->desired_status = ALLOC_DESIRED_RUN;
+        a->client_status = ALLOC_CLIENT_RUNNING;
+        return a;
+}
+
+static struct state_store *st;
+static struct job *job;
+
+static void setup(void) {
+        st = state_create();
+        job = fx_job("web", JOB_SERVICE, 4, 600, 600);
+        state_upsert_job(st, 1, job);
+        const char *ids[] = {"n1", "n2"};
+        for (int i = 0; i < 2; i++) {
+                struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
+                state_upsert_node(st, 2, n);
+                node_unref(n);
+        }
+}
+
+static void teardown(void) {
+        job_unref(job);
+        state_destroy(st);
+}
+
+static struct plan *mkplan(const char *eval_id, const char *const *nodes, size_t n, const char *prefix) {
+        struct plan *p = plan_new(eval_id, "token", job);
+        p->snapshot_index = state_latest_index(st);
+        for (size_t i = 0; i < n; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "%s-%zu", prefix, i);
+                struct alloc *a = fx_alloc(id, job, nodes[i], (int)i, 600, 600);
+                a->client_status = ALLOC_CLIENT_PENDING;
+                cr_assert_eq(plan_add_place(p, a), 0);
+                alloc_unref(a);
+        }
+        return p;
+}
+
+TestSuite(plan, .init = setup, .fini = teardown);
+
+Test(plan, everything_fits_and_applies) {
+        const char *nodes[] = {"n1", "n2"};
+        struct plan *p = mkplan("e1", nodes, 2, "a");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_refresh_index(r), 0);
+        cr_assert_eq(plan_result_count_place(r), 2);
+        cr_assert_eq(plan_result_apply(st, 10, r), 0);
+        const struct alloc *a = state_alloc_get(st, "a-0");
+        cr_assert_not_null(a);
+        cr_assert_eq(a->create_index, 10);
+        cr_assert_eq(a->job->version, state_job_get(st, "default", "web")->version);
+        cr_assert_eq(state_table_index(st, STATE_TABLE_ALLOCS), 10);
+        plan_result_free(r);
+        plan_free(p);
+}
+
+Test(plan, node_gone_or_down_is_rejected_with_refresh_index) {
+        state_update_node_status(st, 5, "n2", NODE_DOWN, 1);
+        const char *nodes[] = {"n1", "n2", "ghost"};
+        struct plan *p = mkplan("e1", nodes, 3, "a");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_refresh_index(r), 5);
+        cr_assert_eq(plan_result_count_place(r), 1);
+        cr_assert(plan_result_rejected(r, "n2"));
+        cr_assert(plan_result_rejected(r, "ghost"));
+        cr_assert(!plan_result_rejected(r, "n1"));
+        plan_result_free(r);
+        plan_free(p);
+}
+
+Test(plan, ineligible_node_rejects_placements_but_takes_stops) {
+        struct alloc *old = fx_alloc("old", job, "n1", 0, 100, 100);
+        state_upsert_allocs(st, 3, &old, 1);
+        state_update_node_eligibility(st, 4, "n1", false);
+        struct plan *p = plan_new("e1", NULL, job);
+        plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc not needed due to job update", -1);
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_count_stop(r), 1);
+        cr_assert_eq(plan_result_refresh_index(r), 0);
+        plan_result_free(r);
+        plan_free(p);
+        const char *nodes[] = {"n1"};
+        p = mkplan("e2", nodes, 1, "b");
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"));
+        plan_result_free(r);
+        plan_free(p);
+        alloc_unref(old);
+}
+
+Test(plan, competing_plans_second_is_partially_rejected) {
+        const char *nodes1[] = {"n1"};
+        const char *nodes2[] = {"n1", "n2"};
+        struct plan *p1 = mkplan("e1", nodes1, 1, "a");
+        struct plan *p2 = mkplan("e2", nodes2, 2, "b"); /* made from the same state as p1 */
+        struct plan_result *r1 = NULL, *r2 = NULL;
+        cr_assert_eq(plan_evaluate(st, p1, &r1, NULL), 0);
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        cr_assert_eq(plan_evaluate(st, p2, &r2, NULL), 0);
+        cr_assert(plan_result_rejected(r2, "n1")); /* 600 + 600 > 1000 */
+        cr_assert_eq(plan_result_count_place(r2), 1);
+        cr_assert_eq(plan_result_refresh_index(r2), 10);
+        cr_assert_eq(plan_result_apply(st, 11, r2), 0);
+        cr_assert_null(state_alloc_get(st, "b-0"));
+        cr_assert_not_null(state_alloc_get(st, "b-1"));
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_free(p1);
+        plan_free(p2);
+}
+
+Test(plan, stop_frees_room_for_a_placement_in_the_same_plan) {
+        struct alloc *old = fx_alloc("old", job, "n1", 0, 600, 600);
+        state_upsert_allocs(st, 3, &old, 1);
+        const char *nodes[] = {"n1"};
+        struct plan *p = mkplan("e1", nodes, 1, "a");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"));
+        plan_result_free(r);
+        plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc not needed due to job update", -1);
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_refresh_index(r), 0);
+        cr_assert_eq(plan_result_apply(st, 12, r), 0);
+        cr_assert_eq(state_alloc_get(st, "old")->desired_status, ALLOC_DESIRED_STOP);
+        cr_assert_str_eq(state_alloc_get(st, "old")->desired_description, "alloc not needed due to job update");
+        plan_result_free(r);
+        plan_free(p);
+        alloc_unref(old);
+}
+
+Test(plan, all_at_once_rejects_everything) {
+        job->all_at_once = true;
+        state_update_node_status(st, 5, "n2", NODE_DOWN, 1);
+        const char *nodes[] = {"n1", "n2"};
+        struct plan *p = mkplan("e1", nodes, 2, "a");
+        cr_assert(p->all_at_once);
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_is_noop(r));
+        cr_assert_eq(plan_result_refresh_index(r), 5);
+        cr_assert(plan_result_rejected(r, "n1"));
+        cr_assert(plan_result_rejected(r, "n2"));
+        plan_result_free(r);
+        plan_free(p);
+}
+
+Test(plan, result_json_round_trip_applies_the_same) {
+        struct alloc *old = fx_alloc("old", job, "n2", 0, 100, 100);
+        state_upsert_allocs(st, 3, &old, 1);
+        const char *nodes[] = {"n1"};
+        struct plan *p = mkplan("e1", nodes, 1, "a");
+        plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc is lost since its node is down", ALLOC_CLIENT_LOST);
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        json_t *j = plan_result_to_json(r);
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_t *back = json_loads(text, 0, NULL);
+        struct plan_result *r2 = NULL;
+        struct error err = {0};
+        cr_assert_eq(plan_result_from_json(back, &r2, &err), 0, "%s", err.msg);
+        cr_assert_eq(plan_result_count_place(r2), 1);
+        cr_assert_eq(plan_result_count_stop(r2), 1);
+        cr_assert_eq(plan_result_apply(st, 20, r2), 0);
+        const struct alloc *a = state_alloc_get(st, "a-0");
+        cr_assert_not_null(a);
+        cr_assert_str_eq(a->job->id, "web");
+        cr_assert_eq(a->resources.cpu, 600);
+        cr_assert_eq(state_alloc_get(st, "old")->client_status, ALLOC_CLIENT_LOST);
+        json_t *bad = json_string("x");
+        struct plan_result *r3 = NULL;
+        cr_assert_lt(plan_result_from_json(bad, &r3, &err), 0);
+        cr_assert_null(r3);
+        json_decref(bad);
+        free(text);
+        json_decref(j);
+        json_decref(back);
+        plan_result_free(r);
+        plan_result_free(r2);
+        plan_free(p);
+        alloc_unref(old);
+}

@@ -1,0 +1,572 @@
+/* test_scheduler.c - the generic scheduler, feasibility and scores, through a planner backed by a live store. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+
+#include "common/error.h"
+#include "controlplane/plan/applier.h"
+#include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/scheduler.h"
+#include "controlplane/state/state.h"
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/model.h"
+
+static inline struct node *fx_node(const char *id, const char *dc, int64_t cpu, int64_t mem) {
+        struct node *n = node_new();
+        n->id = strdup(id);
+        n->secret_id = strdup("secret");
+        n->name = strdup(id);
+        n->datacenter = strdup(dc);
+        n->node_class = strdup("");
+        n->node_pool = strdup("default");
+        n->status = NODE_READY;
+        n->eligible = true;
+        n->cpu_shares = cpu;
+        n->memory_mb = mem;
+        n->disk_mb = 100000;
+        n->drivers = calloc(1, sizeof(*n->drivers));
+        n->drivers[0] = (struct node_driver){strdup("raw_exec"), true, true};
+        n->n_drivers = 1;
+        strmap_set(&n->attributes, "kernel.name", "linux");
+        strmap_set(&n->attributes, "cpu.numcores", "4");
+        strmap_set(&n->attributes, "os.version", "12.4");
+        node_compute_class(n);
+        return n;
+}
+
+/* A job with one group "g" of count, one task "t" (raw_exec) asking cpu/mem. */
+static inline struct job *fx_job(const char *id, enum job_type type, int count, int cpu, int mem) {
+        struct job *j = job_new();
+        j->id = strdup(id);
+        j->name = strdup(id);
+        j->type = type;
+        j->groups = calloc(1, sizeof(*j->groups));
+        j->n_groups = 1;
+        struct task_group *g = &j->groups[0];
+        g->name = strdup("g");
+        g->count = count;
+        g->tasks = calloc(1, sizeof(*g->tasks));
+        g->n_tasks = 1;
+        g->tasks[0].name = strdup("t");
+        g->tasks[0].driver = strdup("raw_exec");
+        job_canonicalize(j);
+        g->tasks[0].resources.cpu = cpu;
+        g->tasks[0].resources.memory_mb = mem;
+        g->ephemeral_disk_mb = 0;
+        return j;
+}
+
+static inline void fx_add_constraint(struct constraint **v, size_t *n, const char *l, const char *op, const char *r) {
+        *v = realloc(*v, (*n + 1) * sizeof(**v));
+        (*v)[*n] = (struct constraint){l ? strdup(l) : NULL, r ? strdup(r) : NULL, op ? strdup(op) : NULL};
+        (*n)++;
+}
+
+static inline struct eval *fx_eval(const char *id, const struct job *j, const char *trigger) {
+        struct eval *e = eval_new();
+        e->id = strdup(id);
+        e->namespace = strdup(j->namespace ? j->namespace : "default");
+        e->priority = j->priority;
+        e->type = j->type;
+        e->triggered_by = strdup(trigger);
+        e->job_id = strdup(j->id);
+        e->status = EVAL_PENDING;
+        return e;
+}
+
+static inline struct alloc *fx_alloc(const char *id, struct job *j, const char *node, int index, int cpu, int mem) {
+        struct alloc *a = alloc_new();
+        a->id = strdup(id);
+        a->namespace = strdup(j->namespace ? j->namespace : "default");
+        a->eval_id = strdup("eval-0");
+        if (asprintf(&a->name, "%s.g[%d]", j->id, index) < 0)
+                abort();
+        a->node_id = strdup(node);
+        a->job_id = strdup(j->id);
+        a->job = job_ref(j);
+        a->task_group = strdup("g");
+        a->resources = (struct res_ask){cpu, mem, 0};
+        a->desired_status = ALLOC_DESIRED_RUN;
+        a->client_status = ALLOC_CLIENT_RUNNING;
+        return a;
+}
+
+/* A planner backed by a live store: plans are checked and applied like the leader does. */
+struct fake_planner {
+        struct state_store *live;
+        uint64_t index;
+        int plans;
+        struct eval *updated; /* last update_eval */
+        struct eval *created; /* last create_eval */
+        int n_created;
+};
+
+static int fp_submit(void *data, struct plan *plan, struct plan_result **ret, struct state_store **ret_snap,
+                     struct error *err) {
+        struct fake_planner *fp = data;
+        struct plan_result *r = NULL;
+        int rc = plan_evaluate(fp->live, plan, &r, err);
+        if (rc < 0)
+                return rc;
+        fp->plans++;
+        if (!plan_result_is_noop(r)) {
+                fp->index++;
+                cr_assert_eq(plan_result_apply(fp->live, fp->index, r), 0);
+                plan_result_set_alloc_index(r, fp->index);
+        }
+        *ret = r;
+        *ret_snap = plan_result_refresh_index(r) ? state_snapshot(fp->live) : NULL;
+        return 0;
+}
+
+static int fp_update(void *data, const struct eval *ev) {
+        struct fake_planner *fp = data;
+        eval_unref(fp->updated);
+        fp->updated = eval_copy(ev);
+        struct eval *c = eval_copy(ev);
+        state_upsert_evals(fp->live, ++fp->index, &c, 1);
+        eval_unref(c);
+        return 0;
+}
+
+static int fp_create(void *data, const struct eval *ev) {
+        struct fake_planner *fp = data;
+        eval_unref(fp->created);
+        fp->created = eval_copy(ev);
+        fp->n_created++;
+        struct eval *c = eval_copy(ev);
+        state_upsert_evals(fp->live, ++fp->index, &c, 1);
+        eval_unref(c);
+        return 0;
+}
+
+static const struct planner_ops fp_ops = {fp_submit, fp_update, fp_create};
+
+static int64_t fixed_now(void *d) {
+        return INT64_C(1700000000000000000);
+}
+static const struct clock_ops fixed_clock = {fixed_now, fixed_now, NULL};
+
+static void seq_id(void *data, char buf[ID_BUF]) {
+        int *n = data;
+        snprintf(buf, ID_BUF, "00000000-0000-4000-8000-%012d", ++*n);
+}
+
+static struct state_store *live;
+static struct fake_planner fp;
+static int id_counter;
+
+static void setup(void) {
+        live = state_create();
+        memset(&fp, 0, sizeof(fp));
+        fp.live = live;
+        fp.index = 100;
+        id_counter = 0;
+}
+
+static void teardown(void) {
+        eval_unref(fp.updated);
+        eval_unref(fp.created);
+        state_destroy(live);
+}
+
+static void add_node(struct node *n) {
+        cr_assert_eq(state_upsert_node(live, ++fp.index, n), 0);
+        node_unref(n);
+}
+
+static void add_job(struct job *j) {
+        cr_assert_eq(state_upsert_job(live, ++fp.index, j), 0);
+        job_unref(j);
+}
+
+/* Run one eval for job id on a snapshot of the live store. */
+static int run_eval(const char *eval_id, const char *job_id) {
+        const struct job *j = state_job_get(live, "default", job_id);
+        struct job *tmp = NULL;
+        if (!j) { /* purged: the eval still names it */
+                tmp = fx_job(job_id, JOB_SERVICE, 0, 0, 0);
+                j = tmp;
+        }
+        struct eval *e = fx_eval(eval_id, j, "job-register");
+        job_unref(tmp);
+        state_upsert_evals(live, ++fp.index, &e, 1);
+        struct state_store *snap = state_snapshot(live);
+        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        struct error err = {0};
+        int r = scheduler_process_env(snap, e, &fp_ops, &fp, &env, &err);
+        cr_assert_eq(r, 0, "scheduler: %s", err.msg);
+        state_destroy(snap);
+        eval_unref(e);
+        return r;
+}
+
+struct collect {
+        const struct alloc *v[64];
+        int n;
+        bool live_only;
+};
+
+static bool collect_cb(void *arg, const struct alloc *a) {
+        struct collect *c = arg;
+        if ((!c->live_only || !alloc_terminal(a)) && c->n < 64)
+                c->v[c->n++] = a;
+        return true;
+}
+
+static struct collect live_allocs(const char *job_id) {
+        struct collect c = {.live_only = true};
+        state_allocs_by_job_foreach(live, "default", job_id, collect_cb, &c);
+        return c;
+}
+
+static bool has_index(const struct collect *c, int idx) {
+        for (int i = 0; i < c->n; i++)
+                if (alloc_name_index(c->v[i]) == idx)
+                        return true;
+        return false;
+}
+
+TestSuite(scheduler, .init = setup, .fini = teardown);
+
+Test(scheduler, binpack_score_exact_values) {
+        /* empty node: free 1,1 -> 20 - 20 = 0 */
+        cr_assert_float_eq(sched_binpack_score(1000, 1000, 0, 0), 0.0, 1e-12);
+        /* full node: 20 - (1 + 1) = 18 -> 1.0 */
+        cr_assert_float_eq(sched_binpack_score(1000, 1000, 1000, 1000), 1.0, 1e-12);
+        /* half: 20 - 2*10^0.5 = 13.675445... /18 */
+        cr_assert_float_eq(sched_binpack_score(4000, 8000, 2000, 4000), (20 - 2 * sqrt(10)) / 18, 1e-12);
+        /* cpu 25%, mem 75%: 20 - (10^0.75 + 10^0.25) */
+        cr_assert_float_eq(sched_binpack_score(4000, 4000, 1000, 3000), (20 - pow(10, 0.75) - pow(10, 0.25)) / 18,
+                           1e-12);
+}
+
+struct op_case {
+        const char *l, *op, *r;
+        bool want;
+};
+
+Test(scheduler, constraint_operators_table) {
+        struct node *n = fx_node("node-1", "dc1", 4000, 8000);
+        strmap_set(&n->attributes, "kernel.version", "6.1.0");
+        strmap_set(&n->attributes, "tags", "ssd, gpu ,fast");
+        strmap_set(&n->meta, "rack", "r12");
+        static const struct op_case cases[] = {
+            {"${attr.kernel.name}", "=", "linux", true},
+            {"${attr.kernel.name}", "==", "linux", true},
+            {"${attr.kernel.name}", "is", "darwin", false},
+            {"${attr.kernel.name}", "", "linux", true},
+            {"${attr.kernel.name}", "!=", "darwin", true},
+            {"${attr.kernel.name}", "not", "linux", false},
+            {"${attr.missing}", "=", "x", false},
+            {"${attr.missing}", "!=", "x", true},
+            {"${attr.cpu.numcores}", ">", "3", true},
+            {"${attr.cpu.numcores}", ">=", "4", true},
+            {"${attr.cpu.numcores}", "<", "10", true}, /* numeric, not lexical */
+            {"${attr.cpu.numcores}", "<=", "3", false},
+            {"${attr.os.version}", ">", "12.10", true}, /* floats: 12.4 > 12.1 */
+            {"${meta.rack}", ">", "r1", true},          /* lexical */
+            {"${attr.missing}", "<", "5", false},
+            {"${attr.kernel.version}", "version", ">= 5.10, < 7", true},
+            {"${attr.kernel.version}", "version", "~> 6.1", true},
+            {"${attr.kernel.version}", "version", "~> 5.4", false},
+            {"${attr.kernel.version}", "semver", "6.1.0", true},
+            {"${attr.missing}", "version", ">= 1", false},
+            {"${attr.kernel.name}", "regexp", "^lin.x$", true},
+            {"${attr.kernel.name}", "regexp", "^win", false},
+            {"${attr.tags}", "set_contains", "ssd,fast", true},
+            {"${attr.tags}", "set_contains_all", "ssd,nvme", false},
+            {"${attr.tags}", "set_contains_any", "nvme, gpu", true},
+            {"${attr.tags}", "set_contains_any", "nvme", false},
+            {"${attr.kernel.name}", "is_set", NULL, true},
+            {"${attr.missing}", "is_set", NULL, false},
+            {"${attr.missing}", "is_not_set", NULL, true},
+            {"${node.unique.id}", "=", "node-1", true},
+            {"${node.unique.name}", "=", "node-1", true},
+            {"${node.datacenter}", "=", "dc1", true},
+            {"${node.pool}", "=", "default", true},
+            {"${meta.rack}", "=", "r12", true},
+            {"${attr.kernel.name}", "bogus_op", "linux", false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct constraint c = {(char *)cases[i].l, (char *)cases[i].r, (char *)cases[i].op};
+                cr_expect_eq(sched_node_meets(n, &c), cases[i].want, "case %zu: %s %s %s", i, cases[i].l, cases[i].op,
+                             cases[i].r ? cases[i].r : "");
+        }
+        node_unref(n);
+}
+
+Test(scheduler, binpacks_onto_the_fuller_node_that_fits) {
+        add_node(fx_node("node-empty", "dc1", 4000, 8000));
+        add_node(fx_node("node-half", "dc1", 4000, 8000));
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 2000, 4000);
+        state_upsert_job(live, ++fp.index, other);
+        struct alloc *a = fx_alloc("existing", other, "node-half", 0, 2000, 4000);
+        state_upsert_allocs(live, ++fp.index, &a, 1);
+        alloc_unref(a);
+        job_unref(other);
+        for (int t = 0; t < 2; t++) {
+                char id[16];
+                snprintf(id, sizeof(id), "job%d", t);
+                add_job(fx_job(id, t ? JOB_BATCH : JOB_SERVICE, 1, 1000, 1000));
+                run_eval(t ? "11111111-0000-4000-8000-000000000001" : "11111111-0000-4000-8000-000000000002", id);
+                struct collect c = live_allocs(id);
+                cr_assert_eq(c.n, 1);
+                cr_assert_str_eq(c.v[0]->node_id, "node-half", "job %s", id);
+                cr_assert_str_eq(c.v[0]->name, t ? "job1.g[0]" : "job0.g[0]");
+                cr_assert_eq(c.v[0]->client_status, ALLOC_CLIENT_PENDING);
+                cr_assert_not_null(c.v[0]->metrics);
+                cr_assert_eq(json_integer_value(json_object_get(c.v[0]->metrics, "NodesEvaluated")), 2);
+        }
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+}
+
+Test(scheduler, infeasible_driver_fails_with_metrics_and_one_blocked_eval) {
+        add_node(fx_node("n1", "dc1", 4000, 8000));
+        add_node(fx_node("n2", "dc1", 4000, 8000));
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        free(j->groups[0].tasks[0].driver);
+        j->groups[0].tasks[0].driver = strdup("docker");
+        add_job(j);
+        run_eval("22222222-0000-4000-8000-000000000001", "web");
+        cr_assert_eq(live_allocs("web").n, 0);
+        cr_assert_eq(fp.n_created, 1);
+        cr_assert_eq(fp.created->status, EVAL_BLOCKED);
+        cr_assert_str_eq(fp.created->triggered_by, "queued-allocs");
+        cr_assert_str_eq(fp.created->previous_eval, "22222222-0000-4000-8000-000000000001");
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+        cr_assert_str_eq(fp.updated->blocked_eval, fp.created->id);
+        json_t *m = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_not_null(m);
+        cr_assert_eq(json_integer_value(json_object_get(m, "NodesEvaluated")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(m, "NodesFiltered")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(m, "CoalescedFailures")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "ConstraintFiltered"), "missing drivers")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 3);
+}
+
+Test(scheduler, exhausted_dimension_recorded) {
+        add_node(fx_node("n1", "dc1", 1000, 8000));
+        add_job(fx_job("big", JOB_BATCH, 1, 2000, 100));
+        run_eval("33333333-0000-4000-8000-000000000001", "big");
+        json_t *m = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_eq(json_integer_value(json_object_get(m, "NodesExhausted")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "DimensionExhausted"), "cpu")), 1);
+}
+
+Test(scheduler, constraint_filter_reason_names_the_constraint) {
+        add_node(fx_node("n1", "dc1", 4000, 8000));
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${attr.kernel.name}", "=", "windows");
+        add_job(j);
+        run_eval("33333333-0000-4000-8000-000000000002", "web");
+        json_t *m = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_eq(json_integer_value(
+                         json_object_get(json_object_get(m, "ConstraintFiltered"), "${attr.kernel.name} = windows")),
+                     1);
+}
+
+Test(scheduler, count_up_places_only_missing_and_count_down_stops_highest) {
+        for (int i = 0; i < 3; i++) {
+                char id[8];
+                snprintf(id, sizeof(id), "n%d", i);
+                add_node(fx_node(id, "dc1", 8000, 16000));
+        }
+        add_job(fx_job("web", JOB_SERVICE, 2, 100, 100));
+        run_eval("44444444-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2);
+        const struct alloc *first0 = c.v[0];
+        char keep[2][ID_BUF];
+        snprintf(keep[0], ID_BUF, "%s", c.v[0]->id);
+        snprintf(keep[1], ID_BUF, "%s", c.v[1]->id);
+        (void)first0;
+
+        add_job(fx_job("web", JOB_SERVICE, 5, 100, 100));
+        run_eval("44444444-0000-4000-8000-000000000002", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 5);
+        for (int i = 0; i < 5; i++)
+                cr_assert(has_index(&c, i), "index %d", i);
+        cr_assert_not_null(state_alloc_get(live, keep[0]));
+        cr_assert(!alloc_terminal(state_alloc_get(live, keep[0])));
+        cr_assert(!alloc_terminal(state_alloc_get(live, keep[1])));
+
+        add_job(fx_job("web", JOB_SERVICE, 2, 100, 100));
+        run_eval("44444444-0000-4000-8000-000000000003", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 2);
+        cr_assert(has_index(&c, 0));
+        cr_assert(has_index(&c, 1));
+        struct collect all = {0};
+        state_allocs_by_job_foreach(live, "default", "web", collect_cb, &all);
+        int stopped = 0;
+        for (int i = 0; i < all.n; i++)
+                if (all.v[i]->desired_status == ALLOC_DESIRED_STOP) {
+                        stopped++;
+                        cr_assert_geq(alloc_name_index(all.v[i]), 2);
+                        cr_assert_str_eq(all.v[i]->desired_description, "alloc not needed due to job update");
+                }
+        cr_assert_eq(stopped, 3);
+}
+
+Test(scheduler, job_stop_stops_everything) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_job(fx_job("web", JOB_SERVICE, 3, 100, 100));
+        run_eval("55555555-0000-4000-8000-000000000001", "web");
+        cr_assert_eq(live_allocs("web").n, 3);
+        cr_assert_eq(state_deregister_job(live, ++fp.index, "default", "web", false), 0);
+        run_eval("55555555-0000-4000-8000-000000000002", "web");
+        cr_assert_eq(live_allocs("web").n, 0);
+        cr_assert_eq(state_job_get(live, "default", "web")->status, JOB_STATUS_DEAD);
+        /* purged job: nothing left to stop, eval completes */
+        cr_assert_eq(state_deregister_job(live, ++fp.index, "default", "web", true), 0);
+        run_eval("55555555-0000-4000-8000-000000000003", "web");
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+}
+
+Test(scheduler, down_node_allocs_replaced_for_service) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_job(fx_job("web", JOB_SERVICE, 2, 100, 100));
+        run_eval("66666666-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2);
+        char old_id[ID_BUF];
+        snprintf(old_id, ID_BUF, "%s", c.v[0]->id);
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        state_update_node_status(live, ++fp.index, "n1", NODE_DOWN, 1);
+        run_eval("66666666-0000-4000-8000-000000000002", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 2);
+        for (int i = 0; i < c.n; i++)
+                cr_assert_str_eq(c.v[i]->node_id, "n2");
+        cr_assert(has_index(&c, 0) && has_index(&c, 1));
+        const struct alloc *old = state_alloc_get(live, old_id);
+        cr_assert_eq(old->client_status, ALLOC_CLIENT_LOST);
+        cr_assert_eq(old->desired_status, ALLOC_DESIRED_STOP);
+        bool linked = false;
+        for (int i = 0; i < c.n; i++)
+                linked |= c.v[i]->previous_allocation && strcmp(c.v[i]->previous_allocation, old_id) == 0;
+        cr_assert(linked);
+}
+
+Test(scheduler, completed_batch_allocs_not_replaced) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_job(fx_job("b", JOB_BATCH, 2, 100, 100));
+        run_eval("77777777-0000-4000-8000-000000000001", "b");
+        struct collect c = live_allocs("b");
+        cr_assert_eq(c.n, 2);
+        state_update_alloc_client(live, ++fp.index, c.v[0]->id, ALLOC_CLIENT_COMPLETE, NULL, NULL, 0, 0);
+        int plans = fp.plans;
+        run_eval("77777777-0000-4000-8000-000000000002", "b");
+        cr_assert_eq(live_allocs("b").n, 1);
+        cr_assert_eq(fp.plans, plans); /* nothing to do: no plan submitted */
+}
+
+Test(scheduler, same_eval_and_index_place_the_same_way) {
+        for (int i = 0; i < 20; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "node-%02d", i);
+                add_node(fx_node(id, "dc1", 4000, 8000));
+        }
+        add_job(fx_job("web", JOB_SERVICE, 6, 500, 500));
+        struct eval *e = fx_eval("88888888-0000-4000-8000-000000000001", state_job_get(live, "default", "web"), "x");
+        state_upsert_evals(live, ++fp.index, &e, 1);
+        char first[6][32] = {{0}};
+        for (int round = 0; round < 2; round++) {
+                /* same live state each round: a fresh copy through save/restore */
+                struct state_store *snap = state_snapshot(live);
+                struct state_store *scratch = NULL;
+                json_t *saved = NULL;
+                state_save(live, &saved);
+                state_restore(saved, &scratch, NULL);
+                json_decref(saved);
+                struct fake_planner p2 = {.live = scratch, .index = 1000};
+                struct scheduler_env env = {.clock = &fixed_clock};
+                cr_assert_eq(scheduler_process_env(snap, e, &fp_ops, &p2, &env, NULL), 0);
+                struct collect c = {.live_only = true};
+                state_allocs_by_job_foreach(scratch, "default", "web", collect_cb, &c);
+                cr_assert_eq(c.n, 6);
+                for (int i = 0; i < c.n; i++) {
+                        int idx = alloc_name_index(c.v[i]);
+                        if (round == 0)
+                                snprintf(first[idx], 32, "%s", c.v[i]->node_id);
+                        else
+                                cr_assert_str_eq(first[idx], c.v[i]->node_id, "index %d", idx);
+                }
+                eval_unref(p2.updated);
+                eval_unref(p2.created);
+                state_destroy(scratch);
+                state_destroy(snap);
+        }
+        eval_unref(e);
+}
+
+Test(scheduler, distinct_hosts_spreads_one_per_node) {
+        for (int i = 0; i < 3; i++) {
+                char id[8];
+                snprintf(id, sizeof(id), "n%d", i);
+                add_node(fx_node(id, "dc1", 8000, 16000));
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 4, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, NULL, "distinct_hosts", "true");
+        add_job(j);
+        run_eval("99999999-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 3);
+        for (int i = 0; i < c.n; i++)
+                for (int k = i + 1; k < c.n; k++)
+                        cr_assert_str_neq(c.v[i]->node_id, c.v[k]->node_id);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+}
+
+Test(scheduler, datacenter_glob_and_system_not_supported) {
+        add_node(fx_node("n1", "us-east", 8000, 16000));
+        add_node(fx_node("n2", "eu-west", 8000, 16000));
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        free(j->datacenters[0]);
+        j->datacenters[0] = strdup("us-*");
+        add_job(j);
+        run_eval("aaaaaaaa-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2);
+        cr_assert_str_eq(c.v[0]->node_id, "n1");
+        cr_assert_str_eq(c.v[1]->node_id, "n1");
+
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 100, 100));
+        run_eval("aaaaaaaa-0000-4000-8000-000000000002", "sys");
+        cr_assert_eq(fp.updated->status, EVAL_FAILED);
+        cr_assert(strstr(fp.updated->status_description, "not supported"));
+}
+
+Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
+        add_node(fx_node("n1", "dc1", 1000, 8000));
+        add_node(fx_node("n2", "dc1", 1000, 8000));
+        add_job(fx_job("web", JOB_SERVICE, 2, 600, 100));
+        const struct job *j = state_job_get(live, "default", "web");
+        struct eval *e = fx_eval("bbbbbbbb-0000-4000-8000-000000000001", j, "job-register");
+        state_upsert_evals(live, ++fp.index, &e, 1);
+        struct state_store *snap = state_snapshot(live);
+        /* after the snapshot, another job fills n1 */
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 900, 100);
+        state_upsert_job(live, ++fp.index, other);
+        struct alloc *a = fx_alloc("filler", other, "n1", 0, 900, 100);
+        state_upsert_allocs(live, ++fp.index, &a, 1);
+        alloc_unref(a);
+        job_unref(other);
+        struct error err = {0};
+        cr_assert_eq(scheduler_process(snap, e, &fp_ops, &fp, &err), 0, "%s", err.msg);
+        state_destroy(snap);
+        eval_unref(e);
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->node_id, "n2");
+        cr_assert_eq(fp.plans, 1); /* the retry found nothing that fits: no second plan */
+        cr_assert_eq(fp.n_created, 1); /* the second one did not fit anywhere */
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+}

@@ -1,0 +1,340 @@
+/* test_state.c - the state store: tables, indexes, versions, snapshots, persistence. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "common/error.h"
+#include "controlplane/state/state.h"
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/model.h"
+
+static inline struct node *fx_node(const char *id, const char *dc, int64_t cpu, int64_t mem) {
+        struct node *n = node_new();
+        n->id = strdup(id);
+        n->secret_id = strdup("secret");
+        n->name = strdup(id);
+        n->datacenter = strdup(dc);
+        n->node_class = strdup("");
+        n->node_pool = strdup("default");
+        n->status = NODE_READY;
+        n->eligible = true;
+        n->cpu_shares = cpu;
+        n->memory_mb = mem;
+        n->disk_mb = 100000;
+        n->drivers = calloc(1, sizeof(*n->drivers));
+        n->drivers[0] = (struct node_driver){strdup("raw_exec"), true, true};
+        n->n_drivers = 1;
+        strmap_set(&n->attributes, "kernel.name", "linux");
+        strmap_set(&n->attributes, "cpu.numcores", "4");
+        strmap_set(&n->attributes, "os.version", "12.4");
+        node_compute_class(n);
+        return n;
+}
+
+/* A job with one group "g" of count, one task "t" (raw_exec) asking cpu/mem. */
+static inline struct job *fx_job(const char *id, enum job_type type, int count, int cpu, int mem) {
+        struct job *j = job_new();
+        j->id = strdup(id);
+        j->name = strdup(id);
+        j->type = type;
+        j->groups = calloc(1, sizeof(*j->groups));
+        j->n_groups = 1;
+        struct task_group *g = &j->groups[0];
+        g->name = strdup("g");
+        g->count = count;
+        g->tasks = calloc(1, sizeof(*g->tasks));
+        g->n_tasks = 1;
+        g->tasks[0].name = strdup("t");
+        g->tasks[0].driver = strdup("raw_exec");
+        job_canonicalize(j);
+        g->tasks[0].resources.cpu = cpu;
+        g->tasks[0].resources.memory_mb = mem;
+        g->ephemeral_disk_mb = 0;
+        return j;
+}
+
+static inline void fx_add_constraint(struct constraint **v, size_t *n, const char *l, const char *op, const char *r) {
+        *v = realloc(*v, (*n + 1) * sizeof(**v));
+        (*v)[*n] = (struct constraint){l ? strdup(l) : NULL, r ? strdup(r) : NULL, op ? strdup(op) : NULL};
+        (*n)++;
+}
+
+static inline struct eval *fx_eval(const char *id, const struct job *j, const char *trigger) {
+        struct eval *e = eval_new();
+        e->id = strdup(id);
+        e->namespace = strdup(j->namespace ? j->namespace : "default");
+        e->priority = j->priority;
+        e->type = j->type;
+        e->triggered_by = strdup(trigger);
+        e->job_id = strdup(j->id);
+        e->status = EVAL_PENDING;
+        return e;
+}
+
+static inline struct alloc *fx_alloc(const char *id, struct job *j, const char *node, int index, int cpu, int mem) {
+        struct alloc *a = alloc_new();
+        a->id = strdup(id);
+        a->namespace = strdup(j->namespace ? j->namespace : "default");
+        a->eval_id = strdup("eval-0");
+        if (asprintf(&a->name, "%s.g[%d]", j->id, index) < 0)
+                abort();
+        a->node_id = strdup(node);
+        a->job_id = strdup(j->id);
+        a->job = job_ref(j);
+        a->task_group = strdup("g");
+        a->resources = (struct res_ask){cpu, mem, 0};
+        a->desired_status = ALLOC_DESIRED_RUN;
+        a->client_status = ALLOC_CLIENT_RUNNING;
+        return a;
+}
+
+static bool count_alloc(void *arg, const struct alloc *a) {
+        (*(int *)arg)++;
+        return true;
+}
+
+Test(state, upsert_get_and_table_indexes) {
+        struct state_store *st = state_create();
+        struct node *n = fx_node("node-aaaa-1", "dc1", 4000, 8000);
+        cr_assert_eq(state_upsert_node(st, 5, n), 0);
+        node_unref(n);
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        cr_assert_eq(state_upsert_job(st, 7, j), 0);
+        job_unref(j);
+        const struct job *got = state_job_get(st, "default", "web");
+        cr_assert_not_null(got);
+        cr_assert_eq(got->create_index, 7);
+        cr_assert_eq(got->version, 0);
+        cr_assert_eq(got->status, JOB_STATUS_PENDING);
+        cr_assert_eq(state_table_index(st, STATE_TABLE_NODES), 5);
+        cr_assert_eq(state_table_index(st, STATE_TABLE_JOBS), 7);
+        cr_assert_eq(state_latest_index(st), 7);
+        cr_assert_null(state_job_get(st, "other", "web"));
+        cr_assert_eq(state_node_get(st, "node-aaaa-1")->create_index, 5);
+        state_destroy(st);
+}
+
+Test(state, job_version_bumps_only_on_spec_change) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        state_upsert_job(st, 10, j);
+        job_unref(j);
+        j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        state_upsert_job(st, 11, j);
+        job_unref(j);
+        const struct job *got = state_job_get(st, "default", "web");
+        cr_assert_eq(got->version, 0);
+        cr_assert_eq(got->job_modify_index, 10);
+        cr_assert_eq(got->modify_index, 11);
+        j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        state_upsert_job(st, 12, j);
+        job_unref(j);
+        got = state_job_get(st, "default", "web");
+        cr_assert_eq(got->version, 1);
+        cr_assert_eq(got->job_modify_index, 12);
+        cr_assert_eq(got->create_index, 10);
+        cr_assert_eq(state_deregister_job(st, 13, "default", "web", false), 0);
+        got = state_job_get(st, "default", "web");
+        cr_assert(got->stop);
+        cr_assert_eq(got->version, 2);
+        cr_assert_eq(got->status, JOB_STATUS_DEAD);
+        cr_assert_eq(state_deregister_job(st, 14, "default", "web", true), 0);
+        cr_assert_null(state_job_get(st, "default", "web"));
+        cr_assert_eq(state_deregister_job(st, 15, "default", "web", true), -ENOENT);
+        state_destroy(st);
+}
+
+Test(state, prefix_lookup_unique_ambiguous_missing) {
+        struct state_store *st = state_create();
+        const char *ids[] = {"abcd1111", "abcd2222", "ffff0000"};
+        for (int i = 0; i < 3; i++) {
+                struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
+                state_upsert_node(st, (uint64_t)i + 1, n);
+                node_unref(n);
+        }
+        const struct node *n = NULL;
+        cr_assert_eq(state_node_by_prefix(st, "abcd", &n), -EEXIST);
+        cr_assert_eq(state_node_by_prefix(st, "abcd2", &n), 0);
+        cr_assert_str_eq(n->id, "abcd2222");
+        cr_assert_eq(state_node_by_prefix(st, "0000", &n), -ENOENT);
+        cr_assert_eq(state_node_by_prefix(st, "ffff0000", &n), 0);
+        state_destroy(st);
+}
+
+Test(state, alloc_indexes_and_summary) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        state_upsert_job(st, 1, j);
+        struct alloc *a[3] = {fx_alloc("a0", j, "n1", 0, 100, 100), fx_alloc("a1", j, "n1", 1, 100, 100),
+                              fx_alloc("a2", j, "n2", 2, 100, 100)};
+        a[2]->client_status = ALLOC_CLIENT_PENDING;
+        cr_assert_eq(state_upsert_allocs(st, 2, a, 3), 0);
+        int k = 0;
+        state_allocs_by_node_foreach(st, "n1", count_alloc, &k);
+        cr_assert_eq(k, 2);
+        k = 0;
+        state_allocs_by_job_foreach(st, "default", "web", count_alloc, &k);
+        cr_assert_eq(k, 3);
+        k = 0;
+        state_allocs_by_eval_foreach(st, "eval-0", count_alloc, &k);
+        cr_assert_eq(k, 3);
+        struct state_group_summary s;
+        state_job_group_summary(st, j, "g", &s);
+        cr_assert_eq(s.running, 2);
+        cr_assert_eq(s.starting, 1);
+        cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
+        /* the node goes down: its allocs are lost */
+        cr_assert_eq(state_mark_node_allocs_lost(st, 3, "n1", 99), 0);
+        state_job_group_summary(st, j, "g", &s);
+        cr_assert_eq(s.lost, 2);
+        cr_assert_eq(state_alloc_get(st, "a0")->client_status, ALLOC_CLIENT_LOST);
+        cr_assert_eq(state_alloc_get(st, "a0")->modify_index, 3);
+        cr_assert_eq(state_alloc_get(st, "a0")->create_index, 2);
+        cr_assert_eq(state_delete_alloc(st, 4, "a2"), 0);
+        k = 0;
+        state_allocs_by_node_foreach(st, "n2", count_alloc, &k);
+        cr_assert_eq(k, 0);
+        for (int i = 0; i < 3; i++)
+                alloc_unref(a[i]);
+        job_unref(j);
+        state_destroy(st);
+}
+
+Test(state, client_update_merges_into_a_copy) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        struct alloc *a = fx_alloc("a0", j, "n1", 0, 100, 100);
+        a->client_status = ALLOC_CLIENT_PENDING;
+        a->n_task_states = 2;
+        a->task_states = calloc(2, sizeof(*a->task_states));
+        a->task_states[0].name = strdup("t");
+        a->task_states[1].name = strdup("sidecar");
+        a->task_states[1].state = TASK_RUNNING;
+        state_upsert_allocs(st, 1, &a, 1);
+        const struct alloc *before = state_alloc_get(st, "a0");
+        struct task_state ts = {.name = "t", .state = TASK_RUNNING, .restarts = 1};
+        cr_assert_eq(state_update_alloc_client(st, 2, "a0", ALLOC_CLIENT_RUNNING, "Tasks are running", &ts, 1, 5), 0);
+        const struct alloc *after = state_alloc_get(st, "a0");
+        cr_assert_neq(before, after);
+        cr_assert_eq(before->client_status, ALLOC_CLIENT_PENDING); /* old version untouched */
+        cr_assert_eq(after->client_status, ALLOC_CLIENT_RUNNING);
+        cr_assert_str_eq(after->client_description, "Tasks are running");
+        cr_assert_eq(after->n_task_states, 2);
+        cr_assert_eq(alloc_task_state(after, "t")->restarts, 1);
+        cr_assert_eq(alloc_task_state(after, "sidecar")->state, TASK_RUNNING);
+        cr_assert_eq(after->create_index, 1);
+        cr_assert_eq(after->modify_index, 2);
+        cr_assert_eq(state_update_alloc_client(st, 3, "nope", ALLOC_CLIENT_RUNNING, NULL, NULL, 0, 0), -ENOENT);
+        alloc_unref(a);
+        job_unref(j);
+        state_destroy(st);
+}
+
+Test(state, snapshot_is_isolated_from_later_writes) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        state_upsert_job(st, 1, j);
+        struct alloc *a = fx_alloc("a0", j, "n1", 0, 100, 100);
+        state_upsert_allocs(st, 2, &a, 1);
+        alloc_unref(a);
+        struct state_store *snap = state_snapshot(st);
+        struct alloc *b = fx_alloc("a1", j, "n1", 1, 100, 100);
+        state_upsert_allocs(st, 3, &b, 1);
+        alloc_unref(b);
+        state_update_alloc_client(st, 4, "a0", ALLOC_CLIENT_FAILED, "boom", NULL, 0, 0);
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        state_upsert_node(st, 5, n);
+        node_unref(n);
+        state_delete_job(st, 6, "default", "web");
+
+        cr_assert_null(state_alloc_get(snap, "a1"));
+        cr_assert_eq(state_alloc_get(snap, "a0")->client_status, ALLOC_CLIENT_RUNNING);
+        cr_assert_null(state_node_get(snap, "n1"));
+        cr_assert_not_null(state_job_get(snap, "default", "web"));
+        int k = 0;
+        state_allocs_by_node_foreach(snap, "n1", count_alloc, &k);
+        cr_assert_eq(k, 1);
+        cr_assert_eq(state_latest_index(snap), 2);
+        cr_assert_eq(state_upsert_job(snap, 9, j), -EROFS);
+        k = 0;
+        state_allocs_by_node_foreach(st, "n1", count_alloc, &k);
+        cr_assert_eq(k, 2);
+        cr_assert_eq(state_latest_index(st), 6);
+        /* the live store outlives the snapshot and the other way round */
+        state_destroy(st);
+        cr_assert_eq(state_alloc_get(snap, "a0")->client_status, ALLOC_CLIENT_RUNNING);
+        state_destroy(snap);
+        job_unref(j);
+}
+
+Test(state, save_restore_round_trip) {
+        struct state_store *st = state_create();
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        state_upsert_node(st, 1, n);
+        node_unref(n);
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        state_upsert_job(st, 2, j);
+        struct alloc *a[2] = {fx_alloc("a0", j, "n1", 0, 100, 100), fx_alloc("a1", j, "n1", 1, 100, 100)};
+        state_upsert_allocs(st, 3, a, 2);
+        struct eval *e = fx_eval("e1", j, "job-register");
+        state_upsert_evals(st, 4, &e, 1);
+        json_t *saved = NULL;
+        cr_assert_eq(state_save(st, &saved), 0);
+        char *text = json_dumps(saved, JSON_COMPACT);
+        json_t *reloaded = json_loads(text, 0, NULL);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(reloaded, &back, &err), 0, "%s", err.msg);
+        cr_assert_eq(state_latest_index(back), 4);
+        cr_assert_eq(state_table_index(back, STATE_TABLE_ALLOCS), 3);
+        cr_assert_eq(state_count(back, STATE_TABLE_ALLOCS), 2);
+        const struct alloc *ra = state_alloc_get(back, "a1");
+        cr_assert_not_null(ra);
+        cr_assert_not_null(ra->job);
+        cr_assert_str_eq(ra->job->id, "web");
+        cr_assert_eq(ra->create_index, 3);
+        cr_assert_eq(state_job_get(back, "default", "web")->create_index, 2);
+        cr_assert_str_eq(state_eval_get(back, "e1")->triggered_by, "job-register");
+        int k = 0;
+        state_allocs_by_node_foreach(back, "n1", count_alloc, &k);
+        cr_assert_eq(k, 2);
+        json_t *again = NULL;
+        state_save(back, &again);
+        cr_assert(json_equal(again, saved));
+        json_t *bad = json_pack("{s:[{s:i}]}", "Jobs", "ID", 5);
+        struct state_store *none = NULL;
+        cr_assert_lt(state_restore(bad, &none, &err), 0);
+        cr_assert_null(none);
+        json_decref(bad);
+        json_decref(again);
+        json_decref(saved);
+        json_decref(reloaded);
+        free(text);
+        state_destroy(back);
+        alloc_unref(a[0]);
+        alloc_unref(a[1]);
+        eval_unref(e);
+        job_unref(j);
+        state_destroy(st);
+}
+
+Test(state, complete_eval_cancels_blocked_ones) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        state_upsert_job(st, 1, j);
+        struct eval *b = fx_eval("blocked-1", j, "queued-allocs");
+        b->status = EVAL_BLOCKED;
+        state_upsert_evals(st, 2, &b, 1);
+        struct eval *e = fx_eval("e2", j, "node-update");
+        e->status = EVAL_COMPLETE;
+        state_upsert_evals(st, 3, &e, 1);
+        cr_assert_eq(state_eval_get(st, "blocked-1")->status, EVAL_CANCELED);
+        eval_unref(b);
+        eval_unref(e);
+        job_unref(j);
+        state_destroy(st);
+}
