@@ -311,7 +311,7 @@ Test(scheduler, binpacks_onto_the_fuller_node_that_fits) {
         alloc_unref(a);
         job_unref(other);
         for (int t = 0; t < 2; t++) {
-                char id[16];
+                char id[24];
                 snprintf(id, sizeof(id), "job%d", t);
                 add_job(fx_job(id, t ? JOB_BATCH : JOB_SERVICE, 1, 1000, 1000));
                 run_eval(t ? "11111111-0000-4000-8000-000000000001" : "11111111-0000-4000-8000-000000000002", id);
@@ -373,7 +373,7 @@ Test(scheduler, constraint_filter_reason_names_the_constraint) {
 
 Test(scheduler, count_up_places_only_missing_and_count_down_stops_highest) {
         for (int i = 0; i < 3; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "n%d", i);
                 add_node(fx_node(id, "dc1", 8000, 16000));
         }
@@ -470,7 +470,7 @@ Test(scheduler, completed_batch_allocs_not_replaced) {
 
 Test(scheduler, same_eval_and_index_place_the_same_way) {
         for (int i = 0; i < 20; i++) {
-                char id[16];
+                char id[24];
                 snprintf(id, sizeof(id), "node-%02d", i);
                 add_node(fx_node(id, "dc1", 4000, 8000));
         }
@@ -509,7 +509,7 @@ Test(scheduler, same_eval_and_index_place_the_same_way) {
 
 Test(scheduler, distinct_hosts_spreads_one_per_node) {
         for (int i = 0; i < 3; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "n%d", i);
                 add_node(fx_node(id, "dc1", 8000, 16000));
         }
