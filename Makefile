@@ -122,7 +122,9 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
 	$(Q)$(MAKE) --no-print-directory integration
-	@echo "make test: all tiers passed"
+	$(Q)$(MAKE) --no-print-directory vmtest
+	$(Q)FUZZ_SECONDS=$${FUZZ_SECONDS:-20} $(MAKE) --no-print-directory fuzz
+	@echo "make test: all tiers passed (unit, unit-asan, integration, vm, fuzz)"
 
 # ---- running -----------------------------------------------------------------
 dev: deps
