@@ -36,6 +36,9 @@ int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg)
         return r;
 }
 
+/* Nomad retries evals blocked by max-plan-attempts every minute. */
+#define UNBLOCK_FAILED_INTERVAL_NS (60 * NS_PER_SEC)
+
 /* ---- reactions to applied commands (every server; leader-only parts check) ------------ */
 
 static void on_wake(uv_timer_t *t) {
@@ -160,6 +163,30 @@ static void mark_node_down(struct server *s, const char *node_id) {
                 free(arg);
 }
 
+/* Evals the broker or the blocked tracker gave up on or found superseded: write
+ * their final status through Raft, all in one command. Takes the references and
+ * the array. */
+static void close_evals(struct server *s, struct eval **evals, size_t n, enum eval_status status, const char *why) {
+        if (n == 0) {
+                free(evals);
+                return;
+        }
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++) {
+                struct eval *e = eval_copy(evals[i]);
+                e->status = status;
+                free(e->status_description);
+                e->status_description = strdup(why);
+                e->modify_time = clock_now_ns();
+                json_array_append_new(list, eval_to_json(e));
+                log_info("eval %s: %s (%s)", e->id, eval_status_str(status), why);
+                eval_unref(e);
+                eval_unref(evals[i]);
+        }
+        free(evals);
+        server_propose(s, json_pack("{s:s,s:o}", "Type", "EvalUpdate", "Evals", list), NULL, NULL);
+}
+
 static void on_tick(uv_timer_t *t) {
         struct server *s = t->data;
         bool leader = raft_node_is_leader(s->raft);
@@ -169,19 +196,18 @@ static void on_tick(uv_timer_t *t) {
                 revoke_leadership(s);
         if (s->leader) {
                 broker_tick(s->broker);
-                struct eval **failed = NULL;
-                size_t nfailed = broker_drain_failed(s->broker, &failed);
-                for (size_t i = 0; i < nfailed; i++) {
-                        struct eval *e = eval_copy(failed[i]);
-                        e->status = EVAL_FAILED;
-                        free(e->status_description);
-                        e->status_description = strdup("evaluation reached delivery limit (3)");
-                        json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(e));
-                        server_propose(s, cmd, NULL, NULL);
-                        eval_unref(e);
-                        eval_unref(failed[i]);
+                struct eval **drained = NULL;
+                size_t n_drained = broker_drain_failed(s->broker, &drained);
+                close_evals(s, drained, n_drained, EVAL_FAILED, "evaluation reached delivery limit (3)");
+                n_drained = broker_drain_cancelable(s->broker, &drained);
+                close_evals(s, drained, n_drained, EVAL_CANCELED, "superseded by a newer evaluation of the job");
+                n_drained = blocked_drain_duplicates(s->blocked, &drained);
+                close_evals(s, drained, n_drained, EVAL_CANCELED, "superseded by a newer blocked evaluation of the job");
+                uint64_t now = clock_monotonic_ns();
+                if (now - s->last_unblock_failed_ns >= UNBLOCK_FAILED_INTERVAL_NS) {
+                        s->last_unblock_failed_ns = now;
+                        blocked_unblock_failed(s->blocked);
                 }
-                free(failed);
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
                 for (size_t i = 0; i < n; i++) {
@@ -203,6 +229,15 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 int server_start(struct server *s, struct error *err) {
+        /* The loop's handles first: server_stop closes them whatever failed later. */
+        uv_timer_init(s->loop, &s->tick);
+        s->tick.data = s;
+        uv_timer_init(s->loop, &s->wake);
+        s->wake.data = s;
+        uv_signal_init(s->loop, &s->sigint);
+        s->sigint.data = s;
+        uv_signal_init(s->loop, &s->sigterm);
+        s->sigterm.data = s;
         s->state = state_create();
         s->broker = broker_create(&clock_real, NULL);
         s->blocked = blocked_create(s->broker);
@@ -231,16 +266,8 @@ int server_start(struct server *s, struct error *err) {
         r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s, &s->http, err);
         if (r < 0)
                 return r;
-        uv_timer_init(s->loop, &s->tick);
-        s->tick.data = s;
         uv_timer_start(&s->tick, on_tick, 20, 100);
-        uv_timer_init(s->loop, &s->wake);
-        s->wake.data = s;
-        uv_signal_init(s->loop, &s->sigint);
-        s->sigint.data = s;
         uv_signal_start(&s->sigint, on_signal, SIGINT);
-        uv_signal_init(s->loop, &s->sigterm);
-        s->sigterm.data = s;
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
         log_info("drover-server: HTTP API on http://%s, Raft on %s, data in %s, %lld scheduler worker(s)",
                  s->cfg->http_addr, s->cfg->raft_addr, s->cfg->data_dir, (long long)s->cfg->num_schedulers);

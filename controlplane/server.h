@@ -39,6 +39,7 @@ struct server {
         uv_timer_t tick;       /* 100 ms: leadership, broker timers, heartbeats, query deadlines */
         uv_timer_t wake;       /* 0 ms: re-run parked blocking queries after a state change */
         bool wake_pending;
+        uint64_t last_unblock_failed_ns; /* leader: last blocked_unblock_failed */
         uv_signal_t sigint, sigterm;
         struct parked_query *parked; /* blocking queries waiting for a newer index */
 };

@@ -1,12 +1,17 @@
 /* raft_node.c - libraft glue. */
 #include "controlplane/raft/raft_node.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/error.h"
@@ -33,6 +38,31 @@ struct apply_req {
 /* libraft's on-disk format needs entry payloads in multiples of 8 bytes, so
  * every entry is framed as [8-byte little-endian length][payload][zero padding]. */
 #define FRAME_HDR 8
+
+/* libraft says only "I/O error" when it cannot listen: find out whether the
+ * address is taken, to say so. */
+static const char *listen_hint(const char *address) {
+        char host[64];
+        snprintf(host, sizeof(host), "%s", address);
+        char *colon = strrchr(host, ':');
+        if (!colon)
+                return "";
+        *colon = '\0';
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return "";
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return "";
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        int e = errno;
+        close(fd);
+        if (r == 0)
+                return "";
+        return e == EADDRINUSE ? " (the Raft address is already in use)" : " (cannot bind the Raft address)";
+}
 
 static size_t frame_size(size_t len) {
         return FRAME_HDR + ((len + 7) & ~(size_t)7);
@@ -165,8 +195,10 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
         }
         r = raft_start(&rn->raft);
         if (r != 0) {
-                int code = errorf(err, -EIO, "raft: start (address %s, dir %s): %s", cfg->address, cfg->data_dir,
-                                  raft_errmsg(&rn->raft));
+                const char *detail = raft_errmsg(&rn->raft);
+                int code = errorf(err, -EIO, "raft: start (address %s, dir %s): %s%s%s%s", cfg->address,
+                                  cfg->data_dir, raft_strerror(r), detail && *detail ? ": " : "", detail ? detail : "",
+                                  listen_hint(cfg->address));
                 raft_node_close(rn, NULL, NULL);
                 return code;
         }

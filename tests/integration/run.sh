@@ -6,7 +6,12 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
-PORT=$((20000 + ($$ % 20000)))
+# A base port with PORT, PORT+1 (Raft) and PORT+10 (agent) free: nothing answers there.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+        PORT=$((20000 + RANDOM % 30000))
+        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
+done
 ADDR="http://127.0.0.1:$PORT"
 AGENT_HTTP="127.0.0.1:$((PORT + 10))"
 MARK="drover-it-$$"
@@ -183,6 +188,51 @@ else
         log "before: $before_idx $before"
         log "after:  $after_idx $after"
         fail "rejected input left the state unchanged"
+fi
+
+# --- no room: the eval blocks, and runs when capacity frees -------------------------
+node_mem=$(api "/v1/node/$(api /v1/nodes | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)" |
+        grep -o '"MemoryMB":[0-9]*' | head -n 1 | cut -d: -f2)
+big=$((node_mem * 6 / 10))
+big_job() { # NAME SECONDS
+        cat >"$WORK/$1.hcl" <<EOF
+job "$1" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep $2 # $MARK"]
+      }
+      resources {
+        cpu    = 50
+        memory = $big
+      }
+    }
+  }
+}
+EOF
+}
+big_job filler 3
+big_job waiter 0
+"$BIN/drover" job run "$WORK/filler.hcl" >/dev/null 2>&1
+"$BIN/drover" job run "$WORK/waiter.hcl" >"$WORK/waiter.out" 2>&1
+waiter_rc=$?
+if [ "$waiter_rc" = 2 ] && grep -q "waiting for additional capacity" "$WORK/waiter.out" &&
+        "$BIN/drover" job status waiter | grep -Eq '^g +1 '; then
+        pass "a job that does not fit: job run exits 2, the eval blocks, 1 queued (${big} MB of ${node_mem})"
+else
+        echo "rc=$waiter_rc"
+        cat "$WORK/waiter.out"
+        "$BIN/drover" job status waiter
+        fail "a job that does not fit: job run exits 2, the eval blocks, 1 queued"
+fi
+if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/waiter/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 1 ]"; then
+        pass "when the filler completes, the blocked eval is unblocked and the waiter runs"
+else
+        api /v1/job/waiter/evaluations
+        fail "when the filler completes, the blocked eval is unblocked and the waiter runs"
 fi
 
 # --- losing the agent: node down, allocations lost --------------------------------
