@@ -280,5 +280,18 @@ else
         fail "its running allocations are lost"
 fi
 
+# --- server restart: the state comes back from the Raft log -------------------------
+before=$(api /v1/jobs | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')
+kill -TERM "$server_pid"
+wait "$server_pid" 2>/dev/null
+server_pid=""
+if start_server && [ "$(api /v1/jobs | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')" = "$before" ] &&
+        [ "$(count_status sleeper lost)" = 2 ] && api /v1/nodes | grep -q '"Status":"down"'; then
+        pass "after a server restart the jobs, allocations and node status are all there"
+else
+        api /v1/jobs
+        fail "after a server restart the jobs, allocations and node status are all there"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]
