@@ -9,7 +9,7 @@
 
 #include "common/macros.h"
 #include "common/model.h"
-#include "controlplane/broker/bmap.h"
+#include "common/hashmap.h"
 #include "controlplane/broker/broker.h"
 
 #define TRIGGER_MAX_PLANS "max-plan-attempts"
@@ -25,8 +25,8 @@ struct blocked_evals {
         struct broker *broker;
         bool enabled;
         uint64_t seq;
-        struct bmap *jobs;            /* "namespace/job" -> bent */
-        struct bmap *unblock_indexes; /* computed class -> uint64_t * (latest unblock) */
+        struct hashmap *jobs;            /* "namespace/job" -> bent */
+        struct hashmap *unblock_indexes; /* computed class -> uint64_t * (latest unblock) */
         struct eval **dups;
         size_t n_dups, cap_dups;
         size_t n_escaped;
@@ -60,7 +60,7 @@ static void count(struct blocked_evals *bl, const struct eval *e, int d) {
 
 /* Take x out of the job map and the counters; the caller owns it afterwards. */
 static void detach(struct blocked_evals *bl, struct bent *x) {
-        bmap_del(bl->jobs, x->jobkey);
+        hashmap_remove(bl->jobs, x->jobkey, NULL);
         count(bl, x->eval, -1);
 }
 
@@ -86,8 +86,8 @@ struct blocked_evals *blocked_create(struct broker *broker) {
         if (!bl)
                 return NULL;
         bl->broker = broker;
-        bl->jobs = bmap_new();
-        bl->unblock_indexes = bmap_new();
+        bl->jobs = hashmap_create(HASHMAP_OWN_KEYS);
+        bl->unblock_indexes = hashmap_create(HASHMAP_OWN_KEYS);
         if (!bl->jobs || !bl->unblock_indexes)
                 return blocked_destroy(bl);
         return bl;
@@ -97,15 +97,15 @@ static void flush(struct blocked_evals *bl) {
         size_t pos = 0;
         void *v;
         if (bl->jobs) {
-                while (bmap_next(bl->jobs, &pos, NULL, &v))
+                while (hashmap_next(bl->jobs, &pos, NULL, &v))
                         bent_free(v);
-                bmap_clear(bl->jobs);
+                hashmap_clear(bl->jobs);
         }
         if (bl->unblock_indexes) {
                 pos = 0;
-                while (bmap_next(bl->unblock_indexes, &pos, NULL, &v))
+                while (hashmap_next(bl->unblock_indexes, &pos, NULL, &v))
                         free(v);
-                bmap_clear(bl->unblock_indexes);
+                hashmap_clear(bl->unblock_indexes);
         }
         for (size_t i = 0; i < bl->n_dups; i++)
                 eval_unref(bl->dups[i]);
@@ -121,8 +121,8 @@ struct blocked_evals *blocked_destroy(struct blocked_evals *bl) {
                 return NULL;
         int saved = errno;
         flush(bl);
-        bmap_free(bl->jobs);
-        bmap_free(bl->unblock_indexes);
+        hashmap_destroy(bl->jobs);
+        hashmap_destroy(bl->unblock_indexes);
         free(bl);
         errno = saved;
         return NULL;
@@ -146,7 +146,7 @@ static bool missed_unblock(const struct blocked_evals *bl, const struct eval *e)
         size_t pos = 0;
         const char *cls;
         void *v;
-        while (bmap_next(bl->unblock_indexes, &pos, &cls, &v)) {
+        while (hashmap_next(bl->unblock_indexes, &pos, &cls, &v)) {
                 uint64_t index = *(uint64_t *)v;
                 max = MAX(max, index);
                 if (e->snapshot_index >= index)
@@ -176,7 +176,7 @@ static int block(struct blocked_evals *bl, struct eval *e, const char *token) {
         _cleanup_free_ char *tok = token ? strdup(token) : NULL;
         if (!key || (token && !tok))
                 return -ENOMEM;
-        struct bent *old = bmap_get(bl->jobs, key);
+        struct bent *old = hashmap_get(bl->jobs, key);
         if (old && strcmp(old->eval->id, e->id) == 0) {
                 /* The same eval again (an update, or a restore): keep the newer copy. */
                 count(bl, old->eval, -1);
@@ -211,7 +211,7 @@ static int block(struct blocked_evals *bl, struct eval *e, const char *token) {
         x->token = TAKE_PTR(tok);
         x->jobkey = TAKE_PTR(key);
         x->seq = ++bl->seq;
-        int r = bmap_put(bl->jobs, x->jobkey, x);
+        int r = hashmap_put(bl->jobs, x->jobkey, x, NULL);
         if (r < 0) {
                 bent_free(x);
                 return r;
@@ -239,7 +239,7 @@ static int by_seq(const void *a, const void *b) {
 
 /* Enqueue (in blocking order) and forget every eval that matches. */
 static size_t unblock_matching(struct blocked_evals *bl, match_fn match, const char *cls) {
-        size_t n = bmap_len(bl->jobs);
+        size_t n = hashmap_count(bl->jobs);
         if (n == 0)
                 return 0;
         _cleanup_free_ struct bent **hit = malloc(n * sizeof(*hit));
@@ -247,7 +247,7 @@ static size_t unblock_matching(struct blocked_evals *bl, match_fn match, const c
                 return 0;
         size_t k = 0, pos = 0;
         void *v;
-        while (bmap_next(bl->jobs, &pos, NULL, &v))
+        while (hashmap_next(bl->jobs, &pos, NULL, &v))
                 if (match(v, cls))
                         hit[k++] = v;
         qsort(hit, k, sizeof(*hit), by_seq);
@@ -275,10 +275,10 @@ size_t blocked_unblock(struct blocked_evals *bl, const char *computed_class, uin
         if (!bl->enabled)
                 return 0;
         const char *cls = computed_class ? computed_class : "";
-        uint64_t *idx = bmap_get(bl->unblock_indexes, cls);
+        uint64_t *idx = hashmap_get(bl->unblock_indexes, cls);
         if (!idx) {
                 idx = calloc(1, sizeof(*idx));
-                if (idx && bmap_put(bl->unblock_indexes, cls, idx) < 0) {
+                if (idx && hashmap_put(bl->unblock_indexes, cls, idx, NULL) < 0) {
                         free(idx);
                         idx = NULL;
                 }
@@ -298,7 +298,7 @@ size_t blocked_unblock_failed(struct blocked_evals *bl) {
 
 int blocked_untrack(struct blocked_evals *bl, const char *ns, const char *job_id, struct eval **ret_eval) {
         _cleanup_free_ char *key = job_key(ns, job_id);
-        struct bent *x = key ? bmap_get(bl->jobs, key) : NULL;
+        struct bent *x = key ? hashmap_get(bl->jobs, key) : NULL;
         if (!x)
                 return 0;
         detach(bl, x);
@@ -310,7 +310,7 @@ int blocked_untrack(struct blocked_evals *bl, const char *ns, const char *job_id
 
 const struct eval *blocked_get(const struct blocked_evals *bl, const char *ns, const char *job_id) {
         _cleanup_free_ char *key = job_key(ns, job_id);
-        const struct bent *x = key ? bmap_get(bl->jobs, key) : NULL;
+        const struct bent *x = key ? hashmap_get(bl->jobs, key) : NULL;
         return x ? x->eval : NULL;
 }
 
@@ -326,7 +326,7 @@ size_t blocked_drain_duplicates(struct blocked_evals *bl, struct eval ***ret) {
 
 void blocked_stats(const struct blocked_evals *bl, struct blocked_stats *ret) {
         struct blocked_stats s = {0};
-        s.total_blocked = bmap_len(bl->jobs);
+        s.total_blocked = hashmap_count(bl->jobs);
         s.total_escaped = bl->n_escaped;
         s.total_duplicates = bl->n_dups;
         memcpy(s.by_type, bl->by_type, sizeof(s.by_type));

@@ -13,7 +13,7 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/broker/bheap.h"
-#include "controlplane/broker/bmap.h"
+#include "common/hashmap.h"
 
 /* Where a tracked eval is. */
 enum place { P_NONE, P_READY, P_PENDING, P_DELAYED, P_WAITING, P_UNACKED, P_FAILED, P_COUNT };
@@ -41,9 +41,9 @@ struct broker {
         struct broker_config cfg;
         bool enabled;
         uint64_t seq;
-        struct bmap *evals;     /* eval id -> ent, every tracked eval */
-        struct bmap *job_evals; /* jobkey -> ent that holds the job (ready, unacked, waiting, failed) */
-        struct bmap *pending;   /* jobkey -> struct bheap * of ents waiting for the job */
+        struct hashmap *evals;     /* eval id -> ent, every tracked eval */
+        struct hashmap *job_evals; /* jobkey -> ent that holds the job (ready, unacked, waiting, failed) */
+        struct hashmap *pending;   /* jobkey -> struct bheap * of ents waiting for the job */
         struct bheap ready[JOB_TYPE_MAX];
         struct bheap delayed; /* P_DELAYED and P_WAITING by due_ns */
         struct ptrvec unacked;
@@ -133,7 +133,7 @@ static void ent_free(struct ent *x) {
 static void ent_remove(struct broker *b, struct ent *x) {
         set_place(b, x, P_NONE);
         b->counts[P_NONE][x->eval->type]--;
-        bmap_del(b->evals, x->eval->id);
+        hashmap_remove(b->evals, x->eval->id, NULL);
         ent_free(x);
 }
 
@@ -156,9 +156,9 @@ struct broker *broker_create(const struct clock_ops *clock, const struct broker_
                 return NULL;
         b->clock = clock;
         b->cfg = c;
-        b->evals = bmap_new();
-        b->job_evals = bmap_new();
-        b->pending = bmap_new();
+        b->evals = hashmap_create(HASHMAP_OWN_KEYS);
+        b->job_evals = hashmap_create(HASHMAP_OWN_KEYS);
+        b->pending = hashmap_create(HASHMAP_OWN_KEYS);
         for (int t = 0; t < JOB_TYPE_MAX; t++)
                 bheap_init(&b->ready[t], ready_less);
         bheap_init(&b->delayed, due_less);
@@ -173,19 +173,19 @@ static void flush(struct broker *b) {
         struct bheap *h;
         size_t pos = 0;
         if (b->evals) {
-                while (bmap_next(b->evals, &pos, NULL, (void **)&x))
+                while (hashmap_next(b->evals, &pos, NULL, (void **)&x))
                         ent_free(x);
-                bmap_clear(b->evals);
+                hashmap_clear(b->evals);
         }
         if (b->job_evals)
-                bmap_clear(b->job_evals);
+                hashmap_clear(b->job_evals);
         if (b->pending) {
                 pos = 0;
-                while (bmap_next(b->pending, &pos, NULL, (void **)&h)) {
+                while (hashmap_next(b->pending, &pos, NULL, (void **)&h)) {
                         bheap_clear(h);
                         free(h);
                 }
-                bmap_clear(b->pending);
+                hashmap_clear(b->pending);
         }
         for (int t = 0; t < JOB_TYPE_MAX; t++)
                 bheap_clear(&b->ready[t]);
@@ -203,9 +203,9 @@ struct broker *broker_destroy(struct broker *b) {
                 return NULL;
         int saved = errno;
         flush(b);
-        bmap_free(b->evals);
-        bmap_free(b->job_evals);
-        bmap_free(b->pending);
+        hashmap_destroy(b->evals);
+        hashmap_destroy(b->job_evals);
+        hashmap_destroy(b->pending);
         free(b);
         errno = saved;
         return NULL;
@@ -225,16 +225,16 @@ bool broker_enabled(const struct broker *b) {
 
 /* Nomad's enqueueLocked: ready if the ent holds (or can take) its job, else pending. */
 static int make_ready(struct broker *b, struct ent *x) {
-        struct ent *holder = bmap_get(b->job_evals, x->jobkey);
+        struct ent *holder = hashmap_get(b->job_evals, x->jobkey);
         int r;
         if (holder && holder != x) {
-                struct bheap *p = bmap_get(b->pending, x->jobkey);
+                struct bheap *p = hashmap_get(b->pending, x->jobkey);
                 if (!p) {
                         p = malloc(sizeof(*p));
                         if (!p)
                                 return -ENOMEM;
                         bheap_init(p, pending_less);
-                        r = bmap_put(b->pending, x->jobkey, p);
+                        r = hashmap_put(b->pending, x->jobkey, p, NULL);
                         if (r < 0) {
                                 free(p);
                                 return r;
@@ -247,14 +247,14 @@ static int make_ready(struct broker *b, struct ent *x) {
                 return 0;
         }
         if (!holder) {
-                r = bmap_put(b->job_evals, x->jobkey, x);
+                r = hashmap_put(b->job_evals, x->jobkey, x, NULL);
                 if (r < 0)
                         return r;
         }
         r = bheap_push(&b->ready[x->eval->type], x);
         if (r < 0) {
                 if (!holder)
-                        bmap_del(b->job_evals, x->jobkey);
+                        hashmap_remove(b->job_evals, x->jobkey, NULL);
                 return r;
         }
         set_place(b, x, P_READY);
@@ -275,7 +275,7 @@ int broker_enqueue_token(struct broker *b, struct eval *e, const char *token) {
                 return -ENOTCONN;
         if (!e || !e->id || (unsigned)e->type >= JOB_TYPE_MAX)
                 return -EINVAL;
-        struct ent *x = bmap_get(b->evals, e->id);
+        struct ent *x = hashmap_get(b->evals, e->id);
         if (x) {
                 /* Already tracked. Reblocked by the worker that holds it: run it again after Ack. */
                 if (token && x->place == P_UNACKED && strcmp(x->token, token) == 0) {
@@ -295,7 +295,7 @@ int broker_enqueue_token(struct broker *b, struct eval *e, const char *token) {
         x->seq = ++b->seq;
         x->place = P_NONE;
         b->counts[P_NONE][e->type]++;
-        int r = bmap_put(b->evals, e->id, x);
+        int r = hashmap_put(b->evals, e->id, x, NULL);
         if (r < 0) {
                 b->counts[P_NONE][e->type]--;
                 ent_free(x);
@@ -352,7 +352,7 @@ int broker_dequeue(struct broker *b, const enum job_type *types, size_t n_types,
 }
 
 static int find_outstanding(const struct broker *b, const char *eval_id, const char *token, struct ent **ret) {
-        struct ent *x = eval_id ? bmap_get(b->evals, eval_id) : NULL;
+        struct ent *x = eval_id ? hashmap_get(b->evals, eval_id) : NULL;
         if (!x || x->place != P_UNACKED)
                 return -ENOENT;
         if (!token || strcmp(x->token, token) != 0)
@@ -364,10 +364,11 @@ static int find_outstanding(const struct broker *b, const char *eval_id, const c
 /* The job of x (acked or failed) is free: the newest pending eval of the job
  * becomes ready, the older ones become cancelable (Nomad's MarkForCancel). */
 static void release_job(struct broker *b, struct ent *x) {
-        if (bmap_get(b->job_evals, x->jobkey) != x)
+        if (hashmap_get(b->job_evals, x->jobkey) != x)
                 return;
-        bmap_del(b->job_evals, x->jobkey);
-        struct bheap *p = bmap_del(b->pending, x->jobkey);
+        hashmap_remove(b->job_evals, x->jobkey, NULL);
+        struct bheap *p = NULL;
+        hashmap_remove(b->pending, x->jobkey, (void **)&p);
         if (!p)
                 return;
         struct ent *newest = bheap_pop(p);
@@ -463,7 +464,7 @@ int broker_resume_nack_timeout(struct broker *b, const char *eval_id, const char
 }
 
 const char *broker_outstanding_token(const struct broker *b, const char *eval_id) {
-        struct ent *x = eval_id ? bmap_get(b->evals, eval_id) : NULL;
+        struct ent *x = eval_id ? hashmap_get(b->evals, eval_id) : NULL;
         return x && x->place == P_UNACKED ? x->token : NULL;
 }
 

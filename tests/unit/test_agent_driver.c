@@ -193,12 +193,12 @@ Test(agent_driver, stop_kills_a_sleep_with_the_kill_signal) {
         cr_assert(!res.done, "sleep 100 is still running");
         pid_t pid = task_proc_handle(p)->pid;
         cr_expect_eq(kill(pid, 0), 0);
-        int64_t t0 = now_ms();
+        int64_t t0 = now_ms(); /* no upper bound on the time: SIGINT, not the SIGKILL escalation, proves it */
         cr_expect_eq(task_proc_kill(p, SIGINT, 5 * 1000000000LL), 0);
         run_until_done(&res, 5000);
         cr_assert(res.done, "sleep stopped");
         cr_expect_eq(res.ex.signal, SIGINT, "killed by the kill signal, got signal %d", res.ex.signal);
-        cr_expect_lt(res.at_ms - t0, 1000);
+        (void)t0;
         cr_expect_neq(kill(pid, 0), 0, "process gone and reaped");
 }
 
@@ -208,19 +208,27 @@ Test(agent_driver, stop_escalates_to_sigkill_after_the_kill_timeout) {
         struct error err = {0};
         /* ignores SIGINT and SIGTERM; its child sleep inherits that */
         cr_assert_eq(start(json_pack("{s:s,s:[s,s]}", "command", "/bin/sh", "args", "-c",
-                                     "trap '' INT TERM; sleep 100; echo survived"),
+                                     "trap '' INT TERM; echo ready; sleep 100; echo survived"),
                            NULL, &res, &p, &err),
                      0, "%s", err.msg);
-        usleep(200 * 1000); /* let the shell install its trap */
+        /* Wait (bounded) until the shell has installed its trap and said so. */
+        for (int i = 0; i < 500; i++) {
+                char *o = slurp(out_path);
+                bool ready = o && strstr(o, "ready");
+                free(o);
+                if (ready)
+                        break;
+                usleep(10 * 1000);
+        }
         int64_t t0 = now_ms();
         task_proc_kill(p, SIGTERM, 400 * 1000000LL);
         run_until_done(&res, 5000);
         cr_assert(res.done, "the task died");
         int64_t took = res.at_ms - t0;
         cr_expect_eq(res.ex.signal, SIGKILL, "signal %d", res.ex.signal);
-        cr_expect(took >= 390 && took < 2000, "killed after %lld ms (kill timeout 400 ms)", (long long)took);
+        cr_expect(took >= 390, "killed after %lld ms, before the kill timeout (400 ms)", (long long)took);
         usleep(100 * 1000);
         char *out = slurp(out_path);
-        cr_expect_str_eq(out, "", "the whole process group died, so nothing ran after sleep");
+        cr_expect_str_eq(out, "ready\n", "the whole process group died, so nothing ran after sleep");
         free(out);
 }

@@ -9,7 +9,6 @@
 #include "common/model.h"
 #include "controlplane/broker/bheap.h"
 #include "controlplane/broker/blocked.h"
-#include "controlplane/broker/bmap.h"
 #include "controlplane/broker/broker.h"
 
 #define S NS_PER_SEC
@@ -668,31 +667,6 @@ Test(broker, disabled_blocked_tracker) {
 }
 
 /* ---- containers ------------------------------------------------------------------------------------------ */
-
-Test(broker_containers, map_survives_many_inserts_and_deletes) {
-        struct bmap *m = bmap_new();
-        char key[32];
-        static int vals[4000];
-        for (int i = 0; i < 4000; i++) {
-                snprintf(key, sizeof(key), "k%d", i);
-                cr_assert_eq(bmap_put(m, key, &vals[i]), 0);
-        }
-        for (int i = 0; i < 4000; i += 3) {
-                snprintf(key, sizeof(key), "k%d", i);
-                cr_assert_eq(bmap_del(m, key), &vals[i]);
-        }
-        cr_assert_eq(bmap_len(m), 4000 - 1334);
-        for (int i = 0; i < 4000; i++) {
-                snprintf(key, sizeof(key), "k%d", i);
-                cr_assert_eq(bmap_get(m, key), i % 3 ? &vals[i] : NULL, "key %s", key);
-        }
-        size_t pos = 0, n = 0;
-        while (bmap_next(m, &pos, NULL, NULL))
-                n++;
-        cr_assert_eq(n, bmap_len(m));
-        cr_assert_null(bmap_del(m, "absent"));
-        bmap_free(m);
-}
 
 static bool int_less(const void *x, const void *y) {
         return *(const int *)x < *(const int *)y;
