@@ -1,8 +1,10 @@
 /* state_write.c - the write API of the state store (the FSM's single writer). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_internal.h"
@@ -302,22 +304,31 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                         return r;
         }
         /* Job statuses once per distinct job (allocs of a plan share one). */
-        for (size_t i = 0; i < n; i++) {
-                bool seen = false;
-                for (size_t k = 0; k < i && !seen; k++)
-                        seen = allocs[k]->job_id && allocs[i]->job_id &&
-                               strcmp(allocs[k]->job_id, allocs[i]->job_id) == 0 &&
-                               strcmp(allocs[k]->namespace ? allocs[k]->namespace : "default",
-                                      allocs[i]->namespace ? allocs[i]->namespace : "default") == 0;
-                if (i > 64 && i != n - 1)
-                        seen = true; /* big batches: the last one settles it */
-                if (!seen) {
-                        int r = refresh_job_status(st, index, allocs[i]->namespace, allocs[i]->job_id);
-                        if (r < 0)
-                                return r;
+        struct hashmap *seen = n > 1 ? hashmap_create(HASHMAP_OWN_KEYS) : NULL;
+        if (n > 1 && !seen)
+                return -ENOMEM;
+        int ret = 0;
+        for (size_t i = 0; i < n && ret == 0; i++) {
+                if (!allocs[i]->job_id)
+                        continue;
+                const char *ns = allocs[i]->namespace ? allocs[i]->namespace : "default";
+                if (seen) {
+                        char *key = NULL;
+                        if (asprintf(&key, "%s\x1f%s", ns, allocs[i]->job_id) < 0) {
+                                ret = -ENOMEM;
+                                break;
+                        }
+                        int r = hashmap_contains(seen, key) ? 1 : hashmap_put(seen, key, NULL, NULL);
+                        free(key);
+                        if (r != 0) {
+                                ret = r < 0 ? r : 0;
+                                continue;
+                        }
                 }
+                ret = refresh_job_status(st, index, allocs[i]->namespace, allocs[i]->job_id);
         }
-        return 0;
+        hashmap_destroy(seen);
+        return ret;
 }
 
 int state_stop_alloc(struct state_store *st, uint64_t index, const char *id, enum alloc_desired desired,

@@ -338,3 +338,30 @@ Test(state, complete_eval_cancels_blocked_ones) {
         job_unref(j);
         state_destroy(st);
 }
+
+Test(state, big_alloc_batch_refreshes_every_job_status) {
+        /* One upsert with allocations of many jobs: every job leaves pending. */
+        enum { N = 80 };
+        struct state_store *st = state_create();
+        struct job *jobs[N];
+        struct alloc *allocs[N];
+        for (int i = 0; i < N; i++) {
+                char id[24];
+                snprintf(id, sizeof(id), "job-%02d", i);
+                jobs[i] = fx_job(id, JOB_SERVICE, 1, 100, 100);
+                cr_assert_eq(state_upsert_job(st, (uint64_t)i + 1, jobs[i]), 0);
+                snprintf(id, sizeof(id), "alloc-%02d", i);
+                allocs[i] = fx_alloc(id, jobs[i], "n1", 0, 100, 100);
+        }
+        cr_assert_eq(state_job_get(st, "default", "job-70")->status, JOB_STATUS_PENDING);
+        cr_assert_eq(state_upsert_allocs(st, N + 1, allocs, N), 0);
+        for (int i = 0; i < N; i++) {
+                const struct job *j = state_job_get(st, "default", jobs[i]->id);
+                cr_expect_eq(j->status, JOB_STATUS_RUNNING, "%s is %s", j->id, job_status_str(j->status));
+        }
+        for (int i = 0; i < N; i++) {
+                alloc_unref(allocs[i]);
+                job_unref(jobs[i]);
+        }
+        state_destroy(st);
+}
