@@ -9,8 +9,8 @@ Q        = $(if $(filter 1,$(V)),,@)
 
 # Debian packages the build and tests need (checked by `make deps`).
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
-           libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps
-PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3
+           libcurl4-openssl-dev libcriterion-dev curl procps
+PKGS     = raft libuv libmicrohttpd jansson libcurl
 
 OPT     ?= -O2 -g
 override CFLAGS += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
@@ -41,19 +41,21 @@ LIBAGENT  = $(BUILD)/lib/libdrover-agent.a
 LIBCLI    = $(BUILD)/lib/libdrover-cli.a
 BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
 UNIT_BIN  = $(BUILD)/tests/unit-tests
+BENCH_SCHED = $(BUILD)/bench/sched
 
-.PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm clean format
+.PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm install clean format
 
 all: $(BINS)
 
 help:
 	@echo "make            build build/bin/{drover,drover-server,drover-agent}"
 	@echo "make dev        install deps, build, start a one-host cluster, run examples/hello.hcl"
-	@echo "make test       install deps, build, run unit (plain + ASan/UBSan) and integration tests"
+	@echo "make test       install deps, build, run unit (plain + ASan/UBSan), integration, vm and fuzz tiers"
 	@echo "make bench      run every benchmark under bench/ and append to bench/RESULTS.md"
 	@echo "make vmtest     cgroup v2 tests inside a qemu VM (tests/vm)"
 	@echo "make fuzz       bounded libFuzzer runs (tests/fuzz)"
 	@echo "make deb|rpm    packages (packaging/)"
+	@echo "make install    binaries to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=/usr/local), systemd units"
 	@echo "make clean      remove build/"
 
 # ---- dependencies: installed from Debian when missing ------------------------
@@ -100,6 +102,12 @@ $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCOR
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
+# The scheduler benchmark links only the pure core (state, broker, scheduler, plan) and common.
+$(BENCH_SCHED): $(call obj,bench/sched.c) $(LIBCORE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests -------------------------------------------------------------------
@@ -135,11 +143,14 @@ dev-stop:
 	$(Q)f=$${TMPDIR:-/tmp}/drover-dev.pid; if [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; then \
 	    echo "drover dev stopped"; rm -f $$f; else echo "no drover dev running"; fi
 
-bench: all
+bench: all $(BENCH_SCHED)
 	$(Q)set -e; for b in bench/*.sh; do [ -x "$$b" ] && "$$b" $(BUILD)/bin; done; true
 
 bench-%: all
 	$(Q)bench/$*.sh $(BUILD)/bin
+
+# bench-sched also needs its binary (the pattern rule above gives the recipe).
+bench-sched: $(BENCH_SCHED)
 
 vmtest: all
 	$(Q)tests/vm/run.sh $(BUILD)/bin
@@ -155,6 +166,14 @@ rpm: all
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR)
+	install -m 0755 $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/bin/|$(PREFIX)/bin/|' packaging/systemd/drover-server.service >$(DESTDIR)$(SYSTEMD_DIR)/drover-server.service
+	sed 's|/usr/bin/|$(PREFIX)/bin/|' packaging/systemd/drover-agent.service >$(DESTDIR)$(SYSTEMD_DIR)/drover-agent.service
 
 clean:
 	rm -rf $(BUILD)

@@ -31,11 +31,21 @@ static const struct obj_ops node_ops = {node_ref_v, node_unref_v};
 static const struct obj_ops alloc_ops = {alloc_ref_v, alloc_unref_v};
 static const struct obj_ops eval_ops = {eval_ref_v, eval_unref_v};
 
+/* The values of a table in key order, built on first use and kept until the table
+ * changes (listings and the scheduler's node walk would otherwise sort every time). */
+struct sorted_view {
+        size_t n;
+        void *items[];
+};
+
 /* A table holds one reference on each of its objects. */
 struct table {
         int refcount;
         const struct obj_ops *ops;
         struct hashmap *map;
+        /* Shared by every snapshot of this table version; set once with a CAS by
+         * whichever reader builds it first; dropped by the writer in table_mut. */
+        struct sorted_view *sorted;
 };
 
 /* An index entry: borrowed object pointers (the table owns them), insertion order. */
@@ -83,14 +93,19 @@ static void table_unref(struct table *t) {
         while (hashmap_next(t->map, &it, NULL, &v))
                 t->ops->unref(v);
         hashmap_destroy(t->map);
+        free(t->sorted);
         free(t);
 }
 
 /* Make *tp exclusively ours before writing it (copy when a snapshot shares it). */
 static int table_mut(struct table **tp) {
         struct table *t = *tp;
-        if (refs(&t->refcount) == 1)
+        if (refs(&t->refcount) == 1) {
+                /* Only the writer holds it: nobody else can be reading the view. */
+                free(t->sorted);
+                t->sorted = NULL;
                 return 0;
+        }
         struct table *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
@@ -472,36 +487,58 @@ int state_eval_by_prefix(const struct state_store *st, const char *prefix, const
         return r;
 }
 
-/* Table values sorted by key (for stable listings). NULL when empty or ENOMEM. */
 static int cmp_key(const void *a, const void *b) {
         return strcmp(((const char *const *)a)[0], ((const char *const *)b)[0]);
 }
 
-static void foreach_sorted(const struct table *t, bool (*cb)(void *arg, const void *v), void *arg,
-                           bool (*keep)(const void *, const void *), const void *keep_arg) {
+/* The table's values in key order, NULL when empty or out of memory. */
+static const struct sorted_view *sorted_view(const struct table *t) {
+        struct sorted_view *v = __atomic_load_n(&t->sorted, __ATOMIC_ACQUIRE);
+        if (v)
+                return v;
         size_t n = hashmap_count(t->map);
         if (!n)
-                return;
-        /* pairs of (key, value) */
-        _cleanup_free_ const void **kv = malloc(n * 2 * sizeof(*kv));
+                return NULL;
+        _cleanup_free_ const void **kv = malloc(n * 2 * sizeof(*kv)); /* (key, value) pairs */
+        v = malloc(sizeof(*v) + n * sizeof(v->items[0]));
+        if (!kv || !v) {
+                free(v);
+                return NULL;
+        }
         size_t k = 0, it = 0;
         const char *key;
-        void *v;
-        if (!kv) { /* degrade to table order rather than fail */
-                while (hashmap_next(t->map, &it, NULL, &v))
-                        if ((!keep || keep(v, keep_arg)) && !cb(arg, v))
+        void *val;
+        while (hashmap_next(t->map, &it, &key, &val)) {
+                kv[2 * k] = key;
+                kv[2 * k + 1] = val;
+                k++;
+        }
+        qsort(kv, k, 2 * sizeof(*kv), cmp_key);
+        v->n = k;
+        for (size_t i = 0; i < k; i++)
+                v->items[i] = (void *)kv[2 * i + 1];
+        struct sorted_view *expected = NULL;
+        struct table *mt = (struct table *)t; /* the cache is not part of the table's value */
+        if (!__atomic_compare_exchange_n(&mt->sorted, &expected, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                free(v); /* another reader built it first */
+                return expected;
+        }
+        return v;
+}
+
+static void foreach_sorted(const struct table *t, bool (*cb)(void *arg, const void *v), void *arg,
+                           bool (*keep)(const void *, const void *), const void *keep_arg) {
+        const struct sorted_view *v = sorted_view(t);
+        if (!v) { /* empty, or no memory: degrade to table order rather than fail */
+                size_t it = 0;
+                void *val;
+                while (hashmap_next(t->map, &it, NULL, &val))
+                        if ((!keep || keep(val, keep_arg)) && !cb(arg, val))
                                 return;
                 return;
         }
-        while (hashmap_next(t->map, &it, &key, &v))
-                if (!keep || keep(v, keep_arg)) {
-                        kv[2 * k] = key;
-                        kv[2 * k + 1] = v;
-                        k++;
-                }
-        qsort(kv, k, 2 * sizeof(*kv), cmp_key);
-        for (size_t i = 0; i < k; i++)
-                if (!cb(arg, kv[2 * i + 1]))
+        for (size_t i = 0; i < v->n; i++)
+                if ((!keep || keep(v->items[i], keep_arg)) && !cb(arg, v->items[i]))
                         return;
 }
 

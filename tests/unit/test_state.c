@@ -365,3 +365,39 @@ Test(state, big_alloc_batch_refreshes_every_job_status) {
         }
         state_destroy(st);
 }
+
+static bool collect_node_ids(void *arg, const struct node *n) {
+        char *out = arg;
+        strcat(out, n->id);
+        strcat(out, " ");
+        return true;
+}
+
+Test(state, node_listing_is_sorted_and_follows_writes) {
+        struct state_store *st = state_create();
+        const char *ids[] = {"n3", "n1", "n2"};
+        for (int i = 0; i < 3; i++) {
+                struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
+                cr_assert_eq(state_upsert_node(st, (uint64_t)i + 1, n), 0);
+                node_unref(n);
+        }
+        char out[128] = "";
+        state_nodes_foreach(st, collect_node_ids, out);
+        cr_assert_str_eq(out, "n1 n2 n3 ");
+        struct state_store *snap = state_snapshot(st);
+        out[0] = '\0';
+        state_nodes_foreach(snap, collect_node_ids, out); /* shares the table and its sorted view */
+        cr_assert_str_eq(out, "n1 n2 n3 ");
+        struct node *n0 = fx_node("n0", "dc1", 1000, 1000);
+        cr_assert_eq(state_upsert_node(st, 4, n0), 0);
+        node_unref(n0);
+        cr_assert_eq(state_delete_node(st, 5, "n2"), 0);
+        out[0] = '\0';
+        state_nodes_foreach(st, collect_node_ids, out);
+        cr_assert_str_eq(out, "n0 n1 n3 ");
+        out[0] = '\0';
+        state_nodes_foreach(snap, collect_node_ids, out);
+        cr_assert_str_eq(out, "n1 n2 n3 ", "the snapshot still sees its own version");
+        state_destroy(snap);
+        state_destroy(st);
+}
