@@ -293,5 +293,31 @@ else
         fail "after a server restart the jobs, allocations and node status are all there"
 fi
 
+# --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
+for _ in $(seq 1 50); do
+        DEV_PORT=$((20000 + RANDOM % 30000))
+        port_free "$DEV_PORT" && port_free $((DEV_PORT + 1)) && port_free $((DEV_PORT + 10)) && break
+done
+"$BIN/drover" dev -port="$DEV_PORT" >"$WORK/dev.log" 2>&1 &
+dev_pid=$!
+if wait_for 20 grep -q "cluster running" "$WORK/dev.log" &&
+        "$BIN/drover" job run -address="http://127.0.0.1:$DEV_PORT" "$ROOT/examples/hello.hcl" >"$WORK/dev-run.out" 2>&1 &&
+        wait_for 20 sh -c "[ \$(curl -s http://127.0.0.1:$DEV_PORT/v1/job/hello/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]"; then
+        pass "drover dev: server and agent come up and run examples/hello.hcl"
+else
+        cat "$WORK/dev.log" "$WORK/dev-run.out" 2>/dev/null
+        fail "drover dev: server and agent come up and run examples/hello.hcl"
+fi
+dev_data=$(sed -n 's/.*(data in \([^)]*\)).*/\1/p' "$WORK/dev.log" | head -n 1)
+kill -INT "$dev_pid"
+if wait_for 15 sh -c "! kill -0 $dev_pid 2>/dev/null" && port_free "$DEV_PORT" &&
+        ! pgrep -f "drover-(server|agent).*127.0.0.1:$DEV_PORT" >/dev/null && [ -n "$dev_data" ] && [ ! -e "$dev_data" ]; then
+        pass "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
+else
+        pgrep -af "drover-(server|agent)"
+        echo "data dir: '$dev_data'"
+        fail "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]
