@@ -103,8 +103,10 @@ int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose) {
                 if (strcmp(status, "pending") != 0) {
                         json_t *failed = jx_obj(ev, "FailedTGAllocs");
                         now_stamp(ts, sizeof(ts));
-                        printf("==> %s: Evaluation \"%s\" finished with status \"%s\"\n", ts,
-                               verbose ? eval_id : cli_short_id(eval_id, sid), status);
+                        const char *why = jx_str(ev, "StatusDescription", "");
+                        printf("==> %s: Evaluation \"%s\" finished with status \"%s\"%s%s%s\n", ts,
+                               verbose ? eval_id : cli_short_id(eval_id, sid), status, *why ? " (" : "", why,
+                               *why ? ")" : "");
                         if (failed && json_object_size(failed)) {
                                 printf("==> %s: Evaluation \"%s\" finished with status \"%s\" but failed to place all allocations:\n",
                                        ts, verbose ? eval_id : cli_short_id(eval_id, sid), status);
