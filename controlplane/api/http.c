@@ -243,7 +243,9 @@ int http_server_create(uv_loop_t *loop, const char *addr, int port, http_handler
                                       MHD_USE_ERROR_LOG,
                                   (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+                                  (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                  /* SO_REUSEADDR: a restart binds again despite TIME_WAIT connections */
+                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
         if (!s->mhd) {
                 http_server_destroy(s);
                 return errorf(err, -EADDRINUSE, "http: cannot listen on %s:%d (address in use or not permitted)", addr,

@@ -36,6 +36,13 @@ struct route_ctx {
 
 /* ---- blocking queries ----------------------------------------------------------- */
 
+/* The X-Nomad-Index of a read of `table`: never 0, as in Nomad, so that a client that
+ * blocks on the index it got waits instead of spinning on an empty table. */
+static uint64_t query_index(const struct route_ctx *c, enum state_table table) {
+        uint64_t i = state_table_index(c->s->state, table);
+        return i ? i : 1;
+}
+
 struct parked_query {
         struct http_req *req;
         enum state_table table;
@@ -311,7 +318,7 @@ static void jobs_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_jobs_foreach(c->s->state, ns_of(c), add_job_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_JOBS));
+        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
 }
 
 static bool add_alloc_stub(void *arg, const struct alloc *a) {
@@ -370,18 +377,17 @@ static void job_routes(struct route_ctx *c) {
         struct list_ctx l = {.c = c, .out = json_array()};
         if (strcmp(what, "summary") == 0) {
                 json_decref(l.out);
-                http_req_respond_json(c->req, 200, summary_json(c, j),
-                                      state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+                http_req_respond_json(c->req, 200, summary_json(c, j), query_index(c, STATE_TABLE_ALLOCS));
         } else if (strcmp(what, "allocations") == 0) {
                 if (block_until_newer(c, STATE_TABLE_ALLOCS)) {
                         json_decref(l.out);
                         return;
                 }
                 state_allocs_by_job_foreach(c->s->state, j->namespace, j->id, add_alloc_stub, &l);
-                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+                http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else if (strcmp(what, "evaluations") == 0) {
                 state_evals_by_job_foreach(c->s->state, j->namespace, j->id, add_eval, &l);
-                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_EVALS));
+                http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
         } else {
                 json_decref(l.out);
                 http_req_respond_text(c->req, 404, "unknown path /v1/job/%s/%s", id, what);
@@ -580,7 +586,7 @@ static void node_routes(struct route_ctx *c) {
                         return;
                 struct list_ctx l = {.c = c, .out = json_array()};
                 state_allocs_by_node_foreach(c->s->state, id, add_alloc_full, &l);
-                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+                http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path /v1/node/%s/%s", id, what);
         }
@@ -611,7 +617,7 @@ static void eval_routes(struct route_ctx *c) {
         } else if (strcmp(c->seg[2], "allocations") == 0) {
                 struct list_ctx l = {.c = c, .out = json_array()};
                 state_allocs_by_eval_foreach(c->s->state, e->id, add_alloc_stub, &l);
-                http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, STATE_TABLE_ALLOCS));
+                http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path");
         }
@@ -637,7 +643,7 @@ static void list_routes(struct route_ctx *c) {
                         goto parked;
                 state_evals_foreach(c->s->state, add_eval, &l);
         }
-        http_req_respond_json(c->req, 200, l.out, state_table_index(c->s->state, t));
+        http_req_respond_json(c->req, 200, l.out, query_index(c, t));
         return;
 parked:
         json_decref(l.out);

@@ -130,7 +130,7 @@ int log_api_start(const char *listen, const char *data_dir, struct log_api **ret
         }
         a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
                                   on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)30, MHD_OPTION_END);
+                                  (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
         if (!a->mhd) {
                 free(a->data_dir);
                 free(a);

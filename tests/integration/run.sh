@@ -9,7 +9,7 @@ WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
 # A base port with PORT, PORT+1 (Raft) and PORT+10 (agent) free: nothing answers there.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        PORT=$((20000 + RANDOM % 30000))
+        PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
         port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
 done
 ADDR="http://127.0.0.1:$PORT"
@@ -138,6 +138,45 @@ else
         fail "node status lists the node as ready"
 fi
 
+# --- blocking queries: a node's allocations with ?index=N&wait=D -------------------
+node_id=$(api /v1/nodes | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+hdr_index() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}'; }
+idx=$(hdr_index "$ADDR/v1/node/$node_id/allocations")
+t0=$(date +%s%N)
+idx2=$(hdr_index "$ADDR/v1/node/$node_id/allocations?index=$idx&wait=1s")
+waited_ms=$((($(date +%s%N) - t0) / 1000000))
+if [ -n "$idx" ] && [ "$idx2" = "$idx" ] && [ "$waited_ms" -ge 900 ]; then
+        pass "blocking query: nothing changed, it answers after wait=1s with the same index ($idx)"
+else
+        fail "blocking query: nothing changed, it answers after wait=1s with the same index (got '$idx' -> '$idx2' after $waited_ms ms)"
+fi
+hdr_index "$ADDR/v1/node/$node_id/allocations?index=$idx&wait=30s" >"$WORK/woken" &
+woken_pid=$!
+sleep 0.3
+"$BIN/drover" job run -detach "$ROOT/examples/hello.hcl" >/dev/null 2>&1 # same job, new eval: no change
+cat >"$WORK/wake.hcl" <<EOF
+job "wake" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/wake.hcl" >/dev/null 2>&1
+if wait_for 10 sh -c "! kill -0 $woken_pid 2>/dev/null" && [ "$(cat "$WORK/woken")" -gt "$idx" ] 2>/dev/null; then
+        pass "blocking query: a placement on the node wakes it with a newer index ($(cat "$WORK/woken"))"
+else
+        kill "$woken_pid" 2>/dev/null
+        fail "blocking query: a placement on the node wakes it with a newer index"
+fi
+# Let the wake job settle (dead) before the next part compares the state.
+wait_for 15 sh -c "curl -s $ADDR/v1/job/wake | grep -q '\"Status\":\"dead\"'" || log "note: job wake did not settle"
+
 # --- bad input: clear errors, 400s, and the state unchanged ------------------------
 before=$(api /v1/jobs)
 before_idx=$(curl -s -D - -o /dev/null "$ADDR/v1/jobs" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}')
@@ -182,7 +221,7 @@ fi
 
 after=$(api /v1/jobs)
 after_idx=$(curl -s -D - -o /dev/null "$ADDR/v1/jobs" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}')
-if [ "$before" = "$after" ] && [ "$before_idx" = "$after_idx" ]; then
+if [ -n "$before_idx" ] && [ "$before" = "$after" ] && [ "$before_idx" = "$after_idx" ]; then
         pass "rejected input left the state unchanged"
 else
         log "before: $before_idx $before"
@@ -295,7 +334,7 @@ fi
 
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do
-        DEV_PORT=$((20000 + RANDOM % 30000))
+        DEV_PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
         port_free "$DEV_PORT" && port_free $((DEV_PORT + 1)) && port_free $((DEV_PORT + 10)) && break
 done
 "$BIN/drover" dev -port="$DEV_PORT" >"$WORK/dev.log" 2>&1 &
