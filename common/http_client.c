@@ -44,29 +44,43 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         return n;
 }
 
-int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
-                 struct http_response *ret, struct error *err) {
+struct abort_ctx {
+        int (*should_abort)(void *);
+        void *arg;
+};
+
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+        (void)dt, (void)dn, (void)ut, (void)un;
+        const struct abort_ctx *a = p;
+        return a->should_abort(a->arg) ? 1 : 0;
+}
+
+int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
+                 int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
         CURL *c = curl_easy_init();
         if (!c)
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
-        _cleanup_free_ char *url = NULL;
-        if (asprintf(&url, "%s%s", base, path) < 0) {
-                curl_easy_cleanup(c);
-                return -ENOMEM;
-        }
+        char cerr[CURL_ERROR_SIZE] = "";
+        struct abort_ctx actx = {should_abort, abort_arg};
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 60000L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 5000L);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+        if (should_abort) {
+                curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+                curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+                curl_easy_setopt(c, CURLOPT_XFERINFODATA, &actx);
+        }
         if (body) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -74,17 +88,32 @@ int http_request(const char *base, const char *method, const char *path, const c
         CURLcode cr = curl_easy_perform(c);
         int r = 0;
         if (cr != CURLE_OK) {
-                r = errorf(err, cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED,
-                           "Error querying %s %s: %s", method, url, curl_easy_strerror(cr));
+                r = errorf(err,
+                           cr == CURLE_OPERATION_TIMEDOUT       ? -ETIMEDOUT
+                           : cr == CURLE_ABORTED_BY_CALLBACK    ? -ECANCELED
+                           : cr == CURLE_OUT_OF_MEMORY          ? -ENOMEM
+                                                                : -ECONNREFUSED,
+                           "%s %s: %s", method, url, *cerr ? cerr : curl_easy_strerror(cr));
                 http_response_clear(ret);
         } else {
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
-                if (!ret->body)
-                        ret->body = strdup("");
+                if (!ret->body && !(ret->body = strdup(""))) {
+                        r = errorf(err, -ENOMEM, "out of memory");
+                        http_response_clear(ret);
+                }
         }
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(c);
         return r;
+}
+
+int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
+                 struct http_response *ret, struct error *err) {
+        memset(ret, 0, sizeof(*ret));
+        _cleanup_free_ char *url = NULL;
+        if (asprintf(&url, "%s%s", base, path) < 0)
+                return errorf(err, -ENOMEM, "out of memory");
+        return http_perform(method, url, body, timeout_ms, 5000, NULL, NULL, ret, err);
 }
 
 int http_json(const char *base, const char *method, const char *path, const json_t *body, long timeout_ms,

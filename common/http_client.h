@@ -15,6 +15,15 @@ struct http_response {
 
 void http_response_clear(struct http_response *r);
 
+/* The transfer itself, blocking, for callers that run it on a thread of their own
+ * (the agent runs it on libuv's pool). `url` is complete; body may be NULL;
+ * timeouts in ms (0: 60 s total, 5 s to connect). `should_abort(abort_arg)`, when
+ * not NULL, is polled during the transfer; non-zero cancels it. Returns 0 when an
+ * answer came (any status: ret->status, ->body never NULL, ->index), else negative
+ * (-ETIMEDOUT, -ECANCELED, -ECONNREFUSED, -ENOMEM) with err saying what failed. */
+int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
+                 int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err);
+
 /* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
  * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),
  * negative with err filled when the server could not be reached. */

@@ -40,11 +40,8 @@ struct call {
         json_t *sent; /* CALL_UPDATE: the Allocs array, for requeueing */
         /* results, written by the worker thread */
         bool reached;
-        long status;
-        char *resp;
-        size_t len;
-        uint64_t index;
-        char errbuf[CURL_ERROR_SIZE + 64];
+        struct http_response res; /* status, body, X-Nomad-Index */
+        char errbuf[sizeof(((struct error *)0)->msg)];
 };
 
 struct client {
@@ -78,70 +75,19 @@ struct client {
 
 /* ---- the blocking part: runs on a thread-pool thread ------------------------------------ */
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        struct call *call = userdata;
-        size_t n = size * nmemb;
-        char *nb = realloc(call->resp, call->len + n + 1);
-        if (!nb)
-                return 0;
-        memcpy(nb + call->len, ptr, n);
-        call->resp = nb;
-        call->len += n;
-        call->resp[call->len] = '\0';
-        return n;
-}
-
-static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
-        struct call *call = userdata;
-        size_t n = size * nitems;
-        static const char key[] = "X-Nomad-Index:";
-        if (n > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0)
-                call->index = strtoull(buf + sizeof(key) - 1, NULL, 10);
-        return n;
-}
-
-static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+static int should_abort(void *p) {
         struct call *call = p;
-        return atomic_load(call->abort) || atomic_load(&call->c->abort_all) ? 1 : 0;
+        return atomic_load(call->abort) || atomic_load(&call->c->abort_all);
 }
 
 static void call_work(uv_work_t *w) {
         struct call *call = w->data;
-        CURL *h = curl_easy_init();
-        if (!h) {
-                snprintf(call->errbuf, sizeof(call->errbuf), "cannot create a curl handle");
-                return;
-        }
-        char cerr[CURL_ERROR_SIZE] = "";
-        struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_URL, call->url);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, call->timeout_ms);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, call);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, call);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, call);
-        if (call->body) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
-        }
-        CURLcode cr = curl_easy_perform(h);
-        if (cr == CURLE_OK) {
+        struct error err = {0};
+        if (http_perform(call->method, call->url, call->body, call->timeout_ms, 3000, should_abort, call, &call->res,
+                         &err) < 0)
+                snprintf(call->errbuf, sizeof(call->errbuf), "%s", err.msg);
+        else
                 call->reached = true;
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &call->status);
-        } else {
-                snprintf(call->errbuf, sizeof(call->errbuf), "%s %s: %s", call->method, call->url,
-                         *cerr ? cerr : curl_easy_strerror(cr));
-        }
-        curl_slist_free_all(hdrs);
-        curl_easy_cleanup(h);
 }
 
 /* ---- the loop side ---------------------------------------------------------------------------- */
@@ -155,7 +101,7 @@ static void after_call(uv_work_t *w, int status);
 static void call_free(struct call *call) {
         free(call->url);
         free(call->body);
-        free(call->resp);
+        http_response_clear(&call->res);
         if (call->sent)
                 json_decref(call->sent);
         free(call);
@@ -223,15 +169,15 @@ static void call_reason(const struct call *call, char *buf, size_t size) {
                 snprintf(buf, size, "%s", call->errbuf);
                 return;
         }
-        size_t n = call->len;
-        while (n && (call->resp[n - 1] == '\n' || call->resp[n - 1] == '\r'))
+        size_t n = call->res.len;
+        while (n && (call->res.body[n - 1] == '\n' || call->res.body[n - 1] == '\r'))
                 n--;
-        snprintf(buf, size, "%s %s: server answered %ld: %.*s", call->method, call->url, call->status,
-                 (int)(n > 200 ? 200 : n), call->resp ? call->resp : "");
+        snprintf(buf, size, "%s %s: server answered %ld: %.*s", call->method, call->url, call->res.status,
+                 (int)(n > 200 ? 200 : n), call->res.body ? call->res.body : "");
 }
 
 static bool ok(const struct call *call) {
-        return call->reached && call->status >= 200 && call->status < 300;
+        return call->reached && call->res.status >= 200 && call->res.status < 300;
 }
 
 static void rotate_server(struct client *c) {
@@ -345,7 +291,7 @@ static void finish_register(struct client *c, struct call *call) {
         c->hb_busy = false;
         char reason[512];
         if (ok(call)) {
-                json_t *j = json_loads(call->resp ? call->resp : "", 0, NULL);
+                json_t *j = json_loads(call->res.body ? call->res.body : "", 0, NULL);
                 c->ttl_ns = jx_int(j, "HeartbeatTTL", 10 * NS_PER_SEC);
                 json_decref(j);
                 succeeded(c, CALL_REGISTER);
@@ -376,14 +322,14 @@ static void finish_heartbeat(struct client *c, struct call *call) {
         if (c->shutting_down)
                 return;
         if (ok(call)) {
-                json_t *j = json_loads(call->resp ? call->resp : "", 0, NULL);
+                json_t *j = json_loads(call->res.body ? call->res.body : "", 0, NULL);
                 c->ttl_ns = jx_int(j, "HeartbeatTTL", c->ttl_ns);
                 json_decref(j);
                 succeeded(c, CALL_HEARTBEAT);
                 schedule_heartbeat(c);
                 return;
         }
-        if (call->reached && call->status == 404) {
+        if (call->reached && call->res.status == 404) {
                 log_warn("the server does not know node %s any more; registering again", c->node->id);
                 need_register(c);
                 return;
@@ -404,7 +350,7 @@ static void finish_watch(struct client *c, struct call *call) {
                 return;
         if (ok(call)) {
                 json_error_t je;
-                json_t *arr = json_loadb(call->resp ? call->resp : "", call->len, 0, &je);
+                json_t *arr = json_loadb(call->res.body ? call->res.body : "", call->res.len, 0, &je);
                 if (!json_is_array(arr)) {
                         char reason[300];
                         snprintf(reason, sizeof(reason), "GET %s: expected a JSON array of allocations: %s", call->url,
@@ -428,7 +374,7 @@ static void finish_watch(struct client *c, struct call *call) {
                 json_decref(arr);
                 succeeded(c, CALL_WATCH);
                 /* An index that goes backwards means a new server state: start over. */
-                c->watch_index = call->index;
+                c->watch_index = call->res.index;
                 if (allocs)
                         c->ops.allocs(allocs, got, c->ops.data);
                 for (size_t i = 0; i < got; i++)
@@ -437,7 +383,7 @@ static void finish_watch(struct client *c, struct call *call) {
                 start_watch(c);
                 return;
         }
-        if (call->reached && call->status == 404) {
+        if (call->reached && call->res.status == 404) {
                 failed(c, CALL_WATCH, "the server does not know this node");
                 need_register(c);
                 uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
@@ -468,7 +414,7 @@ static void finish_update(struct client *c, struct call *call) {
         failed(c, CALL_UPDATE, reason);
         if (c->shutting_down)
                 return;
-        if (call->reached && call->status == 404) {
+        if (call->reached && call->res.status == 404) {
                 need_register(c);
                 return;
         }

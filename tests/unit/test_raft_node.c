@@ -1,6 +1,10 @@
 /* test_raft_node.c - libraft glue: a single voter elects itself, applies entries
  * in order with their log index, and replays them after a restart. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,10 +113,26 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
         return remove(path);
 }
 
+/* A loopback port below the ephemeral range (32768-) that nothing holds now. */
+static int free_port(void) {
+        for (int i = 0; i < 200; i++) {
+                int port = 20000 + (int)((getpid() * 7919 + i * 104729) % 12000);
+                int fd = socket(AF_INET, SOCK_STREAM, 0);
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+                inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+                int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+                close(fd);
+                if (r == 0)
+                        return port;
+        }
+        return 0;
+}
+
 Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
         char dir[] = "build/raft-test-XXXXXX";
         cr_assert_not_null(mkdtemp(dir));
-        int port = 30000 + (getpid() % 20000);
+        int port = free_port();
+        cr_assert_neq(port, 0, "no free loopback port");
         struct fake_fsm f = {.in_order = true};
         run_once(dir, &f, 50, port);
         cr_assert_eq(f.applied, 50);
