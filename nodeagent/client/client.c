@@ -24,6 +24,7 @@
 #define CALL_TIMEOUT_MS 10000
 #define FLUSH_DELAY_MS 50
 #define BACKOFF_MAX_MS 30000
+#define WATCH_IDLE_PACE_MS 100
 
 enum call_kind { CALL_REGISTER, CALL_HEARTBEAT, CALL_WATCH, CALL_UPDATE, CALL_KINDS };
 static const char *const kind_names[] = {"register", "heartbeat", "allocation watch", "allocation update"};
@@ -374,13 +375,19 @@ static void finish_watch(struct client *c, struct call *call) {
                 json_decref(arr);
                 succeeded(c, CALL_WATCH);
                 /* An index that goes backwards means a new server state: start over. */
+                uint64_t sent_index = c->watch_index;
                 c->watch_index = call->res.index;
                 if (allocs)
                         c->ops.allocs(allocs, got, c->ops.data);
                 for (size_t i = 0; i < got; i++)
                         alloc_unref(allocs[i]);
                 free(allocs);
-                start_watch(c);
+                /* No progress (the wait ran out, or a server that does not block): pace
+                 * the next query so that a non-blocking answer cannot make a busy loop. */
+                if (c->watch_index == 0 || c->watch_index <= sent_index)
+                        uv_timer_start(&c->watch_timer, on_watch_timer, WATCH_IDLE_PACE_MS, 0);
+                else
+                        start_watch(c);
                 return;
         }
         if (call->reached && call->res.status == 404) {

@@ -85,6 +85,19 @@ if start_agent; then pass "agent registers and its node becomes ready"; else
         exit 1
 fi
 
+# --- idle means idle: with nothing to do, neither process spins -----------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+s0=$(cpu_ticks "$server_pid")
+a0=$(cpu_ticks "$agent_pid")
+sleep 2
+busy=$(($(cpu_ticks "$server_pid") - s0 + $(cpu_ticks "$agent_pid") - a0))
+# 2 s of wall time is 200 ticks per process; a blocking-query loop burns most of them.
+if [ "$busy" -lt 40 ]; then
+        pass "idle cluster: server and agent used $busy ticks of CPU in 2 s (blocking queries block)"
+else
+        fail "idle cluster: server and agent used $busy ticks of CPU in 2 s (a busy loop?)"
+fi
+
 # --- a batch job runs to completion and its logs are readable -------------------
 if "$BIN/drover" job run "$ROOT/examples/hello.hcl" >"$WORK/run.out" 2>&1 &&
         grep -q 'finished with status "complete"' "$WORK/run.out" &&
