@@ -268,6 +268,12 @@ static void summary_row(struct table *t, const char *group, const json_t *s) {
         table_add(t, cells);
 }
 
+/* A job's status as Nomad's CLI shows it: "dead (stopped)" for a stopped job. */
+static const char *status_text(const json_t *job) {
+        const char *st = jx_str(job, "Status", "");
+        return strcmp(st, "dead") == 0 && json_is_true(json_object_get(job, "Stop")) ? "dead (stopped)" : st;
+}
+
 static int job_status(struct cli *c, int argc, char **argv) {
         bool verbose = false;
         const char *id = NULL;
@@ -299,8 +305,8 @@ static int job_status(struct cli *c, int argc, char **argv) {
                         char prio[16], when[64];
                         snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(j, "Priority", 0));
                         cli_fmt_time_ns(jx_int(j, "SubmitTime", 0), when, sizeof(when));
-                        const char *cells[] = {jx_str(j, "ID", ""), jx_str(j, "Type", ""), prio,
-                                               jx_str(j, "Status", ""), when};
+                        const char *cells[] = {jx_str(j, "ID", ""), jx_str(j, "Type", ""), prio, status_text(j),
+                                               when};
                         table_add(t, cells);
                 }
                 table_print(t);
@@ -327,7 +333,7 @@ static int job_status(struct cli *c, int argc, char **argv) {
                               "Node Pool", "Status", "Periodic", "Parameterized"};
         const char *vals[] = {jx_str(job, "ID", ""),     jx_str(job, "Name", ""),      when,
                               jx_str(job, "Type", ""),   prio,                          dcs,
-                              jx_str(job, "Namespace", ""), jx_str(job, "NodePool", ""), jx_str(job, "Status", ""),
+                              jx_str(job, "Namespace", ""), jx_str(job, "NodePool", ""), status_text(job),
                               "false",                   "false"};
         cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
         printf("\nSummary\n");
