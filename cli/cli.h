@@ -38,6 +38,9 @@ int cli_send(struct cli *c, const char *method, const char *path, const json_t *
 
 /* Resolve a unique ID prefix through a list endpoint ("/v1/allocations"):
  * 0 and *ret_id, or prints what went wrong and returns 1. */
+/* Print why each task group could not be placed (an eval's FailedTGAllocs), as Nomad does. */
+void cli_print_placement_failures(const json_t *failed_tg_allocs);
+
 int cli_resolve_prefix(struct cli *c, const char *list_path, const char *what, const char *prefix, char **ret_id);
 
 /* Formatting. */

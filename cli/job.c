@@ -19,35 +19,6 @@ static void now_stamp(char *buf, size_t len) {
         cli_fmt_time_ns(clock_now_ns(), buf, len);
 }
 
-/* Print why a group could not be placed, from an AllocationMetric. */
-static void print_failures(const json_t *failed) {
-        const char *group;
-        json_t *m;
-        json_object_foreach((json_t *)failed, group, m) {
-                int64_t coalesced = jx_int(m, "CoalescedFailures", 0);
-                printf("    Task Group \"%s\" (failed to place %lld allocation%s):\n", group, (long long)(coalesced + 1),
-                       coalesced ? "s" : "");
-                int64_t evaluated = jx_int(m, "NodesEvaluated", 0), filtered = jx_int(m, "NodesFiltered", 0),
-                        exhausted = jx_int(m, "NodesExhausted", 0);
-                if (evaluated == 0)
-                        printf("      * No nodes were eligible for evaluation\n");
-                const char *k;
-                json_t *v;
-                json_t *cf = jx_obj(m, "ConstraintFiltered");
-                json_object_foreach(cf, k, v) printf("      * Constraint \"%s\": %lld nodes excluded by filter\n", k,
-                                                     (long long)json_integer_value(v));
-                json_t *cls = jx_obj(m, "ClassFiltered");
-                json_object_foreach(cls, k, v) printf("      * Class \"%s\": %lld nodes excluded by filter\n", k,
-                                                      (long long)json_integer_value(v));
-                json_t *dim = jx_obj(m, "DimensionExhausted");
-                json_object_foreach(dim, k, v) printf("      * Resources exhausted on %lld nodes\n"
-                                                      "      * Dimension \"%s\" exhausted on %lld nodes\n",
-                                                      (long long)exhausted, k, (long long)json_integer_value(v));
-                if (!json_object_size(cf) && !json_object_size(dim) && filtered)
-                        printf("      * %lld of %lld nodes were filtered\n", (long long)filtered, (long long)evaluated);
-        }
-}
-
 int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose) {
         char ts[64], sid[9];
         struct error err = {0};
@@ -110,7 +81,7 @@ int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose) {
                         if (failed && json_object_size(failed)) {
                                 printf("==> %s: Evaluation \"%s\" finished with status \"%s\" but failed to place all allocations:\n",
                                        ts, verbose ? eval_id : cli_short_id(eval_id, sid), status);
-                                print_failures(failed);
+                                cli_print_placement_failures(failed);
                                 const char *blocked = jx_str(ev, "BlockedEval", "");
                                 if (*blocked)
                                         printf("    Evaluation \"%s\" waiting for additional capacity to place remainder\n",

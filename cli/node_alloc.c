@@ -393,6 +393,10 @@ static int eval_status(struct cli *c, int argc, char **argv) {
                               json_object_size(failed) ? "true" : "false",
                               jx_str(e, "BlockedEval", "")};
         cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        if (json_object_size(failed)) {
+                printf("\n==> Failed Placements\n");
+                cli_print_placement_failures(failed);
+        }
         return 0;
 }
 

@@ -164,3 +164,33 @@ void table_print(struct table *t) {
         free(w);
         free(t);
 }
+
+/* Print why a group could not be placed, from an AllocationMetric. */
+void cli_print_placement_failures(const json_t *failed) {
+        const char *group;
+        json_t *m;
+        json_object_foreach((json_t *)failed, group, m) {
+                int64_t coalesced = jx_int(m, "CoalescedFailures", 0);
+                printf("    Task Group \"%s\" (failed to place %lld allocation%s):\n", group, (long long)(coalesced + 1),
+                       coalesced ? "s" : "");
+                int64_t evaluated = jx_int(m, "NodesEvaluated", 0), filtered = jx_int(m, "NodesFiltered", 0),
+                        exhausted = jx_int(m, "NodesExhausted", 0);
+                if (evaluated == 0)
+                        printf("      * No nodes were eligible for evaluation\n");
+                const char *k;
+                json_t *v;
+                json_t *cf = jx_obj(m, "ConstraintFiltered");
+                json_object_foreach(cf, k, v) printf("      * Constraint \"%s\": %lld nodes excluded by filter\n", k,
+                                                     (long long)json_integer_value(v));
+                json_t *cls = jx_obj(m, "ClassFiltered");
+                json_object_foreach(cls, k, v) printf("      * Class \"%s\": %lld nodes excluded by filter\n", k,
+                                                      (long long)json_integer_value(v));
+                json_t *dim = jx_obj(m, "DimensionExhausted");
+                if (exhausted)
+                        printf("      * Resources exhausted on %lld nodes\n", (long long)exhausted);
+                json_object_foreach(dim, k, v) printf("      * Dimension \"%s\" exhausted on %lld nodes\n", k,
+                                                      (long long)json_integer_value(v));
+                if (!json_object_size(cf) && !json_object_size(dim) && filtered)
+                        printf("      * %lld of %lld nodes were filtered\n", (long long)filtered, (long long)evaluated);
+        }
+}
