@@ -31,6 +31,11 @@ static int one_id_arg(int argc, char **argv, const char *help, const char **ret,
         return 0;
 }
 
+/* An RFC 3339 task time, or "N/A" for Go's zero time, as Nomad prints it. */
+static const char *time_or_na(const char *t) {
+        return !*t || strncmp(t, "0001-01-01", 10) == 0 ? "N/A" : t;
+}
+
 /* ---- node status -------------------------------------------------------------- */
 
 static const char node_status_help[] =
@@ -206,7 +211,8 @@ static int alloc_status(struct cli *c, int argc, char **argv) {
                 char restarts[16];
                 snprintf(restarts, sizeof(restarts), "%lld", (long long)jx_int(ts, "Restarts", 0));
                 const char *tk[] = {"Started At", "Finished At", "Total Restarts"};
-                const char *tv[] = {jx_str(ts, "StartedAt", ""), jx_str(ts, "FinishedAt", ""), restarts};
+                const char *tv[] = {time_or_na(jx_str(ts, "StartedAt", "")), time_or_na(jx_str(ts, "FinishedAt", "")),
+                                    restarts};
                 cli_print_kv(tk, tv, 3);
                 printf("\nRecent Events:\n");
                 static const char *const ehdr[] = {"Time", "Type", "Description"};
