@@ -106,7 +106,7 @@ static int node_status(struct cli *c, int argc, char **argv) {
         const char *vals[] = {jx_str(node, "ID", ""),
                               jx_str(node, "Name", ""),
                               jx_str(node, "NodePool", ""),
-                              jx_str(node, "NodeClass", ""),
+                              *jx_str(node, "NodeClass", "") ? jx_str(node, "NodeClass", "") : "<none>",
                               jx_str(node, "Datacenter", ""),
                               jx_bool(node, "Drain", false) ? "true" : "false",
                               jx_str(node, "SchedulingEligibility", ""),
@@ -118,6 +118,38 @@ static int node_status(struct cli *c, int argc, char **argv) {
                               jx_str(attrs, "os.name", ""),
                               jx_str(node, "HTTPAddr", "")};
         cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        /* What the live allocations reserve, against what the node offers (Nomad's
+         * "Allocated Resources"). */
+        int64_t used_cpu = 0, used_mem = 0, used_disk = 0;
+        size_t ai;
+        json_t *al;
+        json_array_foreach(allocs, ai, al) {
+                const char *cs = jx_str(al, "ClientStatus", "");
+                if (strcmp(jx_str(al, "DesiredStatus", ""), "run") != 0 ||
+                    (strcmp(cs, "pending") != 0 && strcmp(cs, "running") != 0))
+                        continue;
+                json_t *ar = jx_obj(al, "AllocatedResources");
+                const char *tn;
+                json_t *tr;
+                json_object_foreach(jx_obj(ar, "Tasks"), tn, tr) {
+                        used_cpu += jx_int(jx_obj(tr, "Cpu"), "CpuShares", 0);
+                        used_mem += jx_int(jx_obj(tr, "Memory"), "MemoryMB", 0);
+                }
+                used_disk += jx_int(jx_obj(ar, "Shared"), "DiskMB", 0);
+        }
+        printf("\nAllocated Resources\n");
+        static const char *const rhdr[] = {"CPU", "Memory", "Disk"};
+        struct table *rt = table_new(3, rhdr);
+        char rc[64], rm[64], rd[64];
+        snprintf(rc, sizeof(rc), "%lld/%lld MHz", (long long)used_cpu,
+                 (long long)jx_int(jx_obj(nr, "Cpu"), "CpuShares", 0));
+        snprintf(rm, sizeof(rm), "%lld MiB/%lld MiB", (long long)used_mem,
+                 (long long)jx_int(jx_obj(nr, "Memory"), "MemoryMB", 0));
+        snprintf(rd, sizeof(rd), "%lld MiB/%lld MiB", (long long)used_disk,
+                 (long long)jx_int(jx_obj(nr, "Disk"), "DiskMB", 0));
+        const char *rcells[] = {rc, rm, rd};
+        table_add(rt, rcells);
+        table_print(rt);
         if (verbose) {
                 printf("\nAttributes\n");
                 const char *k;

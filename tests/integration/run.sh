@@ -310,6 +310,13 @@ EOF
 "$BIN/drover" job run -detach "$WORK/sleeper.hcl" >/dev/null 2>&1
 if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/sleeper/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 2 ]"; then
         pass "service job: 2 allocations running"
+        nid=$(api /v1/nodes | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+        if "$BIN/drover" node status "${nid%%-*}" | grep -A2 "^Allocated Resources" | grep -q "^100/[0-9]* MHz  *32 MiB/"; then
+                pass "node status shows what the 2 running allocations reserve (100 MHz, 32 MiB)"
+        else
+                "$BIN/drover" node status "${nid%%-*}"
+                fail "node status shows what the 2 running allocations reserve (100 MHz, 32 MiB)"
+        fi
 else
         api /v1/job/sleeper/allocations
         fail "service job: 2 allocations running"
