@@ -52,31 +52,51 @@ struct parked_query {
         struct parked_query *next;
 };
 
+/* ?wait=: "5s", "500ms", "2m", "1h" (a bare number is seconds); missing: Nomad's 5
+ * minutes; capped at 10 minutes. -1 when malformed. */
 static int64_t parse_wait_ns(const char *w) {
         if (!w || !*w)
-                return 300LL * NS_PER_SEC; /* Nomad's default: 5 minutes */
-        char *end;
-        double v = strtod(w, &end);
-        if (end == w || v < 0)
                 return 300LL * NS_PER_SEC;
-        int64_t mult = NS_PER_SEC;
-        if (strcmp(end, "ms") == 0)
+        char *end;
+        errno = 0;
+        double v = strtod(w, &end);
+        if (errno || end == w || v < 0)
+                return -1;
+        int64_t mult;
+        if (!*end || strcmp(end, "s") == 0)
+                mult = NS_PER_SEC;
+        else if (strcmp(end, "ms") == 0)
                 mult = NS_PER_MS;
         else if (strcmp(end, "m") == 0)
                 mult = 60 * NS_PER_SEC;
         else if (strcmp(end, "h") == 0)
                 mult = 3600 * NS_PER_SEC;
-        int64_t ns = (int64_t)(v * (double)mult);
-        return ns > 600LL * NS_PER_SEC ? 600LL * NS_PER_SEC : ns;
+        else
+                return -1;
+        double ns = v * (double)mult;
+        return ns > 600.0 * NS_PER_SEC ? 600LL * NS_PER_SEC : (int64_t)ns;
 }
 
-/* True when the request was parked: the handler returns and runs again later. */
+/* True when the request was parked (the handler returns and runs again later) or
+ * answered 400 for a malformed ?index or ?wait. */
 static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         const char *idx = http_req_query(c->req, "index");
         if (!idx)
                 return false;
-        uint64_t min = strtoull(idx, NULL, 10);
         struct parked_query *pq = http_req_data(c->req);
+        char *end;
+        errno = 0;
+        uint64_t min = strtoull(idx, &end, 10);
+        if (!pq && (errno || end == idx || *end || *idx == '-')) {
+                http_req_respond_text(c->req, 400, "Invalid index: \"%s\" (expected a Raft index, 0 or more)", idx);
+                return true;
+        }
+        int64_t wait_ns = parse_wait_ns(http_req_query(c->req, "wait"));
+        if (!pq && wait_ns < 0) {
+                http_req_respond_text(c->req, 400, "Invalid wait time: \"%s\" (expected a duration such as 5s or 500ms)",
+                                      http_req_query(c->req, "wait"));
+                return true;
+        }
         if (pq) {
                 /* Re-run after a wake: answer if expired or moved, else stay parked. */
                 if (pq->expired || state_table_index(c->s->state, table) > pq->min_index) {
@@ -96,7 +116,7 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         pq->req = c->req;
         pq->table = table;
         pq->min_index = min;
-        pq->deadline_ns = clock_monotonic_ns() + parse_wait_ns(http_req_query(c->req, "wait"));
+        pq->deadline_ns = clock_monotonic_ns() + wait_ns;
         http_req_set_data(c->req, pq);
         pq->next = c->s->parked;
         c->s->parked = pq;
@@ -660,6 +680,15 @@ static void status_routes(struct route_ctx *c) {
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
+/* Read-only paths: true for GET, else answered 405. */
+static bool get_only(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        if (strcmp(m, "GET") == 0)
+                return true;
+        http_req_respond_text(c->req, 405, "method %s not allowed on %s (GET only)", m, http_req_path(c->req));
+        return false;
+}
+
 void api_handle(void *data, struct http_req *req) {
         struct server *s = data;
         struct route_ctx c = {.s = s, .req = req};
@@ -696,16 +725,19 @@ void api_handle(void *data, struct http_req *req) {
                 node_routes(&c);
         } else if ((strcmp(top, "nodes") == 0 || strcmp(top, "allocations") == 0 ||
                     strcmp(top, "evaluations") == 0) &&
-                   c.nseg == 1 && strcmp(m, "GET") == 0) {
-                list_routes(&c);
-        } else if ((strcmp(top, "allocation") == 0 || strcmp(top, "alloc") == 0) && c.nseg == 2 &&
-                   strcmp(m, "GET") == 0) {
-                alloc_routes(&c);
-        } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3 && strcmp(m, "GET") == 0) {
-                eval_routes(&c);
+                   c.nseg == 1) {
+                if (get_only(&c))
+                        list_routes(&c);
+        } else if ((strcmp(top, "allocation") == 0 || strcmp(top, "alloc") == 0) && c.nseg == 2) {
+                if (get_only(&c))
+                        alloc_routes(&c);
+        } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3) {
+                if (get_only(&c))
+                        eval_routes(&c);
         } else if (strcmp(top, "status") == 0 && c.nseg == 2 &&
                    (strcmp(c.seg[1], "leader") == 0 || strcmp(c.seg[1], "peers") == 0)) {
-                status_routes(&c);
+                if (get_only(&c))
+                        status_routes(&c);
         } else {
                 http_req_respond_text(req, 404, "Invalid URL path: \"%s\"", path);
         }

@@ -232,6 +232,15 @@ else
         fail "duplicate task names: the CLI refuses before sending"
 fi
 
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' "$ADDR/v1/jobs?index=abc")
+if [ "$code" = 400 ] && grep -q "Invalid index" "$WORK/body"; then pass "API 400: malformed ?index"; else
+        fail "API 400: malformed ?index (got $code: $(cat "$WORK/body"))"
+fi
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X DELETE "$ADDR/v1/nodes")
+if [ "$code" = 405 ]; then pass "API 405: DELETE on a read-only path"; else
+        fail "API 405: DELETE on a read-only path (got $code)"
+fi
+
 after=$(api /v1/jobs)
 after_idx=$(curl -s -D - -o /dev/null "$ADDR/v1/jobs" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-nomad-index"{print $2}')
 if [ -n "$before_idx" ] && [ "$before" = "$after" ] && [ "$before_idx" = "$after_idx" ]; then
