@@ -1,0 +1,55 @@
+/* pmap.h - persistent (structurally shared) string-keyed map of void *.
+ *
+ * A hash array mapped trie: 32-way nodes indexed by 5 bits of the key's 64-bit
+ * hash, reference counted. pmap_share() is O(1): the copy and the original share
+ * every node, and a later write to either copies only the nodes on its path
+ * (O(log32 n)), so a snapshot taken per scheduler eval costs nothing however big
+ * the table is. Nodes that only one version reaches are updated in place.
+ *
+ * Each entry lives in a small reference-counted leaf that owns a copy of the key
+ * and the map's one reference on the value: when the last version holding a leaf
+ * lets go of it, the map calls `unref_value` (given at pmap_init) on the value.
+ *
+ * A map version may be read from any number of threads at once; writes to one
+ * version need the caller's exclusion, and must not race with pmap_share() of
+ * that same version. Reference counts are atomic, so versions shared between
+ * threads can be released anywhere.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pmap_node;
+
+struct pmap {
+        struct pmap_node *root; /* NULL when empty */
+        size_t count;
+        void (*ref_value)(void *value);   /* may be NULL (values not counted) */
+        void (*unref_value)(void *value); /* may be NULL */
+};
+
+void pmap_init(struct pmap *m, void (*ref_value)(void *value), void (*unref_value)(void *value));
+/* Another version with the same content (O(1)). */
+struct pmap pmap_share(const struct pmap *m);
+/* Let go of this version; leaves no other version holds are freed. */
+void pmap_release(struct pmap *m);
+
+/* The value, or NULL when absent. */
+void *pmap_get(const struct pmap *m, const char *key);
+/* Insert or replace. The map takes over the caller's reference on value. Returns
+ * 0 when inserted, 1 when it replaced, -ENOMEM (nothing changed; the caller keeps
+ * its reference). A replaced value goes to *ret_old with a reference of its own
+ * (ref_value), when ret_old is not NULL. */
+int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old);
+/* Remove: 0 (the old value to *ret_old with a reference of its own, when ret_old
+ * is not NULL), -ENOENT, or -ENOMEM (nothing changed). */
+int pmap_remove(struct pmap *m, const char *key, void **ret_old);
+
+/* Visit every entry in hash order until cb returns false. */
+void pmap_foreach(const struct pmap *m, bool (*cb)(void *arg, const char *key, void *value), void *arg);
+
+/* The key hash (hashmap_hash). Tests swap it for a weak one to force collisions;
+ * change it only while no map holds entries. */
+extern uint64_t (*pmap_hash)(const char *key);

@@ -1,0 +1,179 @@
+/* test_pmap.c - the persistent map: against a plain hash map as the model, with
+ * versions shared and changed independently, forced hash collisions, and the
+ * value references balanced at the end. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "common/pmap.h"
+
+/* Values are counted objects so that leaked or doubly dropped references show. */
+struct val {
+        int refs;
+        int n;
+};
+static int live_vals;
+
+static struct val *val_new(int n) {
+        struct val *v = malloc(sizeof(*v));
+        v->refs = 1;
+        v->n = n;
+        live_vals++;
+        return v;
+}
+static void val_ref(void *p) {
+        ((struct val *)p)->refs++;
+}
+static void val_unref(void *p) {
+        struct val *v = p;
+        cr_assert_gt(v->refs, 0, "value dropped once too often");
+        if (--v->refs == 0) {
+                live_vals--;
+                free(v);
+        }
+}
+
+static uint64_t weak_hash(const char *key) { /* 4 distinct hashes: every level, then collisions */
+        return hashmap_hash(key) & 3u;
+}
+
+static void setup(void) {
+        live_vals = 0;
+        pmap_hash = hashmap_hash;
+}
+static void teardown(void) {
+        pmap_hash = hashmap_hash;
+}
+TestSuite(pmap, .init = setup, .fini = teardown);
+
+struct check {
+        const struct hashmap *model;
+        size_t seen;
+        bool ok;
+};
+static bool check_entry(void *arg, const char *key, void *value) {
+        struct check *c = arg;
+        c->seen++;
+        if (hashmap_get(c->model, key) != (void *)(intptr_t)((struct val *)value)->n)
+                c->ok = false;
+        return true;
+}
+
+/* The map holds exactly the model's entries (value n stored as the model's value). */
+static void expect_same(const struct pmap *m, const struct hashmap *model) {
+        cr_assert_eq(m->count, hashmap_count(model));
+        struct check c = {.model = model, .ok = true};
+        pmap_foreach(m, check_entry, &c);
+        cr_assert_eq(c.seen, hashmap_count(model));
+        cr_assert(c.ok, "an entry differs from the model");
+        size_t it = 0;
+        const char *k;
+        void *v;
+        while (hashmap_next(model, &it, &k, &v)) {
+                struct val *got = pmap_get(m, k);
+                cr_assert_not_null(got, "%s missing", k);
+                cr_assert_eq(got->n, (int)(intptr_t)v, "%s", k);
+        }
+}
+
+static void random_ops(uint64_t (*hash)(const char *), int keys, int ops) {
+        pmap_hash = hash;
+        struct pmap m;
+        pmap_init(&m, val_ref, val_unref);
+        struct hashmap *model = hashmap_create(HASHMAP_OWN_KEYS);
+        struct pmap versions[8];
+        struct hashmap *models[8];
+        int nv = 0;
+        srand(7);
+        for (int i = 0; i < ops; i++) {
+                char key[32];
+                snprintf(key, sizeof(key), "key-%d", rand() % keys);
+                int op = rand() % 10;
+                if (op < 6) {
+                        int n = rand() % 100000 + 1;
+                        struct val *old = NULL;
+                        int r = pmap_put(&m, key, val_new(n), (void **)&old);
+                        void *mold = NULL;
+                        int mr = hashmap_put(model, key, (void *)(intptr_t)n, &mold);
+                        cr_assert_eq(r, mr, "put %s: %d vs model %d", key, r, mr);
+                        if (r == 1) {
+                                cr_assert_eq(old->n, (int)(intptr_t)mold);
+                                val_unref(old);
+                        }
+                } else if (op < 9) {
+                        struct val *old = NULL;
+                        int r = pmap_remove(&m, key, (void **)&old);
+                        void *mold = NULL;
+                        int mr = hashmap_remove(model, key, &mold);
+                        cr_assert_eq(r, mr, "remove %s", key);
+                        if (r == 0) {
+                                cr_assert_eq(old->n, (int)(intptr_t)mold);
+                                val_unref(old);
+                        }
+                } else if (nv < 8) { /* keep a version and what it must go on holding */
+                        versions[nv] = pmap_share(&m);
+                        models[nv] = hashmap_clone(model);
+                        nv++;
+                }
+                if (i % 997 == 0)
+                        expect_same(&m, model);
+        }
+        expect_same(&m, model);
+        for (int v = 0; v < nv; v++) {
+                expect_same(&versions[v], models[v]); /* later writes did not reach it */
+                pmap_release(&versions[v]);
+                hashmap_destroy(models[v]);
+        }
+        expect_same(&m, model);
+        pmap_release(&m);
+        hashmap_destroy(model);
+        cr_expect_eq(live_vals, 0, "%d values leaked", live_vals);
+}
+
+Test(pmap, matches_a_hash_map_with_versions_kept) {
+        random_ops(hashmap_hash, 3000, 40000);
+}
+
+Test(pmap, collisions_on_every_level) {
+        random_ops(weak_hash, 200, 6000);
+}
+
+Test(pmap, share_then_write_both_sides) {
+        struct pmap a;
+        pmap_init(&a, val_ref, val_unref);
+        for (int i = 0; i < 100; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "k%d", i);
+                cr_assert_eq(pmap_put(&a, k, val_new(i), NULL), 0);
+        }
+        struct pmap b = pmap_share(&a);
+        cr_assert_eq(pmap_put(&a, "k5", val_new(500), NULL), 1);
+        cr_assert_eq(pmap_remove(&b, "k6", NULL), 0);
+        cr_assert_eq(pmap_remove(&b, "k6", NULL), -ENOENT);
+        cr_expect_eq(((struct val *)pmap_get(&a, "k5"))->n, 500);
+        cr_expect_eq(((struct val *)pmap_get(&b, "k5"))->n, 5);
+        cr_expect_not_null(pmap_get(&a, "k6"));
+        cr_expect_null(pmap_get(&b, "k6"));
+        cr_expect_eq(a.count, 100);
+        cr_expect_eq(b.count, 99);
+        pmap_release(&a);
+        cr_expect_eq(((struct val *)pmap_get(&b, "k7"))->n, 7, "b lives on after a is gone");
+        pmap_release(&b);
+        cr_expect_eq(live_vals, 0);
+}
+
+Test(pmap, empty_map_and_last_removal) {
+        struct pmap m;
+        pmap_init(&m, NULL, val_unref);
+        cr_expect_null(pmap_get(&m, "x"));
+        cr_expect_eq(pmap_remove(&m, "x", NULL), -ENOENT);
+        cr_assert_eq(pmap_put(&m, "x", val_new(1), NULL), 0);
+        cr_assert_eq(pmap_remove(&m, "x", NULL), 0);
+        cr_expect_null(m.root, "emptied map frees its root");
+        cr_expect_eq(m.count, 0);
+        pmap_release(&m);
+        cr_expect_eq(live_vals, 0);
+}
