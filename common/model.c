@@ -679,8 +679,8 @@ struct alloc *alloc_copy(const struct alloc *a) {
         c->client_description = dup_or_null(a->client_description);
         c->previous_allocation = dup_or_null(a->previous_allocation);
         c->next_allocation = dup_or_null(a->next_allocation);
-        c->metrics = a->metrics ? json_deep_copy(a->metrics) : NULL;
-        c->extra = a->extra ? json_deep_copy(a->extra) : NULL;
+        c->metrics = a->metrics ? json_incref(a->metrics) : NULL; /* shared: see model.h */
+        c->extra = a->extra ? json_incref(a->extra) : NULL;
         c->task_states = NULL;
         c->n_task_states = 0;
         if (a->n_task_states) {

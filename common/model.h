@@ -343,6 +343,9 @@ struct alloc {
 struct alloc *alloc_new(void);
 struct alloc *alloc_ref(struct alloc *a);
 struct alloc *alloc_unref(struct alloc *a);
+/* A copy to change before it is stored. Strings and task states are the copy's
+ * own; the JSON of metrics and extra is shared (reference counted, never changed
+ * in place once set: replace it, do not edit it). */
 struct alloc *alloc_copy(const struct alloc *a);
 /* The index in "<job>.<group>[<index>]", or -1. */
 int alloc_name_index(const struct alloc *a);

@@ -371,6 +371,58 @@ int pmap_remove(struct pmap *m, const char *key, void **ret_old) {
         return 0;
 }
 
+/* The leaf slot of key in the subtree at *sp, made exclusively ours. */
+static int mut(const struct pmap *m, void **sp, unsigned shift, uint64_t hash, const char *key, void ***ret) {
+        int r = own(m, sp);
+        if (r < 0)
+                return r;
+        struct pmap_node *n = *sp;
+        void **slot = NULL;
+        if (n->collision) {
+                for (unsigned i = 0; i < n->n && !slot; i++)
+                        if (strcmp(LEAF(n->slots[i])->key, key) == 0)
+                                slot = &n->slots[i];
+        } else {
+                unsigned bit = frag(hash, shift);
+                if (!(n->bitmap & (1u << bit)))
+                        return -ENOENT;
+                slot = &n->slots[slot_of(n->bitmap, bit)];
+                if (!IS_LEAF(*slot))
+                        return mut(m, slot, shift + BITS, hash, key, ret);
+                if (LEAF(*slot)->hash != hash || strcmp(LEAF(*slot)->key, key) != 0)
+                        slot = NULL;
+        }
+        if (!slot)
+                return -ENOENT;
+        struct pmap_leaf *l = LEAF(*slot);
+        if (__atomic_load_n(&l->refcount, __ATOMIC_ACQUIRE) > 1) {
+                size_t len = strlen(l->key);
+                struct pmap_leaf *c = malloc(sizeof(*c) + len + 1);
+                if (!c)
+                        return -ENOMEM;
+                c->refcount = 1;
+                c->hash = l->hash;
+                c->value = l->value;
+                memcpy(c->key, l->key, len + 1);
+                if (m->ref_value)
+                        m->ref_value(c->value);
+                *slot = TAG(c);
+                leaf_unref(m, l);
+                l = c;
+        }
+        *ret = &l->value;
+        return 0;
+}
+
+int pmap_get_mut(struct pmap *m, const char *key, void ***ret_slot) {
+        if (!find(m, key))
+                return -ENOENT;
+        void *root = m->root;
+        int r = mut(m, &root, 0, pmap_hash(key), key, ret_slot);
+        m->root = root;
+        return r;
+}
+
 static bool walk(const void *p, bool (*cb)(void *arg, const char *key, void *value), void *arg) {
         if (IS_LEAF(p))
                 return cb(arg, LEAF(p)->key, LEAF(p)->value);

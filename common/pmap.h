@@ -47,6 +47,14 @@ int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old);
  * is not NULL), -ENOENT, or -ENOMEM (nothing changed). */
 int pmap_remove(struct pmap *m, const char *key, void **ret_old);
 
+/* For values that are changed in place: make the entry of key belong to this
+ * version alone (copying the nodes and the leaf that other versions share; a
+ * copied leaf takes a reference of its own on the value, ref_value) and give the
+ * address of its value slot, which the caller may read and overwrite (the slot
+ * owns one reference). 0, -ENOENT, or -ENOMEM (nothing changed). The value
+ * itself may still be shared: its own reference count says so. */
+int pmap_get_mut(struct pmap *m, const char *key, void ***ret_slot);
+
 /* Visit every entry in hash order until cb returns false. */
 void pmap_foreach(const struct pmap *m, bool (*cb)(void *arg, const char *key, void *value), void *arg);
 

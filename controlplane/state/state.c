@@ -6,24 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/hashmap.h"
+#include "common/pmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state_internal.h"
 
-/* ---- copy-on-write tables ------------------------------------------------------------- */
+/* ---- tables: persistent maps, shared by snapshots ---------------------------------------- */
 
 struct obj_ops {
-        void *(*ref)(void *);
+        void (*ref)(void *);
         void (*unref)(void *);
 };
 
-static void *job_ref_v(void *p) { return job_ref(p); }
+static void job_ref_v(void *p) { job_ref(p); }
 static void job_unref_v(void *p) { job_unref(p); }
-static void *node_ref_v(void *p) { return node_ref(p); }
+static void node_ref_v(void *p) { node_ref(p); }
 static void node_unref_v(void *p) { node_unref(p); }
-static void *alloc_ref_v(void *p) { return alloc_ref(p); }
+static void alloc_ref_v(void *p) { alloc_ref(p); }
 static void alloc_unref_v(void *p) { alloc_unref(p); }
-static void *eval_ref_v(void *p) { return eval_ref(p); }
+static void eval_ref_v(void *p) { eval_ref(p); }
 static void eval_unref_v(void *p) { eval_unref(p); }
 
 static const struct obj_ops job_ops = {job_ref_v, job_unref_v};
@@ -38,11 +38,14 @@ struct sorted_view {
         void *items[];
 };
 
-/* A table holds one reference on each of its objects. */
+/* A table version. Its map holds one reference on each of its objects; a snapshot
+ * shares the whole struct (refcount), and the writer's first change after that
+ * takes a new struct whose map shares every node with the old one (pmap_share),
+ * so a write costs O(log n) copies, not a copy of the table. */
 struct table {
         int refcount;
         const struct obj_ops *ops;
-        struct hashmap *map;
+        struct pmap map;
         /* Shared by every snapshot of this table version; set once with a CAS by
          * whichever reader builds it first; dropped by the writer in table_mut. */
         struct sorted_view *sorted;
@@ -55,10 +58,12 @@ struct list {
         void **items;
 };
 
-/* key (owned copy) -> struct list * */
+/* key -> struct list * (the map holds one list reference per leaf; a list is
+ * changed in place only when the leaf is this version's alone and the list has
+ * one reference). */
 struct index {
         int refcount;
-        struct hashmap *map;
+        struct pmap map;
 };
 
 struct state_store {
@@ -71,28 +76,20 @@ struct state_store {
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
 
-static struct table *table_new(const struct obj_ops *ops, unsigned flags) {
+static struct table *table_new(const struct obj_ops *ops) {
         struct table *t = calloc(1, sizeof(*t));
         if (!t)
                 return NULL;
         t->refcount = 1;
         t->ops = ops;
-        t->map = hashmap_create(flags);
-        if (!t->map) {
-                free(t);
-                return NULL;
-        }
+        pmap_init(&t->map, ops->ref, ops->unref);
         return t;
 }
 
 static void table_unref(struct table *t) {
         if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(t->map, &it, NULL, &v))
-                t->ops->unref(v);
-        hashmap_destroy(t->map);
+        pmap_release(&t->map);
         free(t->sorted);
         free(t);
 }
@@ -111,15 +108,7 @@ static int table_mut(struct table **tp) {
                 return -ENOMEM;
         c->refcount = 1;
         c->ops = t->ops;
-        c->map = hashmap_clone(t->map);
-        if (!c->map) {
-                free(c);
-                return -ENOMEM;
-        }
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(c->map, &it, NULL, &v))
-                t->ops->ref(v);
+        c->map = pmap_share(&t->map);
         table_unref(t);
         *tp = c;
         return 0;
@@ -132,27 +121,22 @@ static void list_unref(struct list *l) {
         free(l);
 }
 
+static void list_ref_v(void *p) { __atomic_add_fetch(&((struct list *)p)->refcount, 1, __ATOMIC_RELAXED); }
+static void list_unref_v(void *p) { list_unref(p); }
+
 static struct index *index_new(void) {
         struct index *ix = calloc(1, sizeof(*ix));
         if (!ix)
                 return NULL;
         ix->refcount = 1;
-        ix->map = hashmap_create(HASHMAP_OWN_KEYS);
-        if (!ix->map) {
-                free(ix);
-                return NULL;
-        }
+        pmap_init(&ix->map, list_ref_v, list_unref_v);
         return ix;
 }
 
 static void index_unref(struct index *ix) {
         if (!ix || __atomic_sub_fetch(&ix->refcount, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(ix->map, &it, NULL, &v))
-                list_unref(v);
-        hashmap_destroy(ix->map);
+        pmap_release(&ix->map);
         free(ix);
 }
 
@@ -164,15 +148,7 @@ static int index_mut(struct index **ip) {
         if (!c)
                 return -ENOMEM;
         c->refcount = 1;
-        c->map = hashmap_clone(ix->map);
-        if (!c->map) {
-                free(c);
-                return -ENOMEM;
-        }
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(c->map, &it, NULL, &v))
-                __atomic_add_fetch(&((struct list *)v)->refcount, 1, __ATOMIC_RELAXED);
+        c->map = pmap_share(&ix->map);
         index_unref(ix);
         *ip = c;
         return 0;
@@ -184,22 +160,29 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
         if (r < 0)
                 return r;
         struct index *ix = *ip;
-        struct list *l = hashmap_get(ix->map, key);
-        if (!l) {
+        void **slot = NULL;
+        r = pmap_get_mut(&ix->map, key, &slot);
+        if (r == -ENOENT) {
                 if (!create) {
                         *ret = NULL;
                         return 0;
                 }
-                l = calloc(1, sizeof(*l));
+                struct list *l = calloc(1, sizeof(*l));
                 if (!l)
                         return -ENOMEM;
                 l->refcount = 1;
-                r = hashmap_put(ix->map, key, l, NULL);
+                r = pmap_put(&ix->map, key, l, NULL);
                 if (r < 0) {
                         free(l);
                         return r;
                 }
-        } else if (refs(&l->refcount) > 1) {
+                *ret = l;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        struct list *l = *slot;
+        if (refs(&l->refcount) > 1) { /* another version's leaf holds it too */
                 struct list *c = calloc(1, sizeof(*c));
                 if (!c)
                         return -ENOMEM;
@@ -212,7 +195,7 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 }
                 memcpy(c->items, l->items, l->n * sizeof(*l->items));
                 c->n = l->n;
-                hashmap_put(ix->map, key, c, NULL); /* replaces in place: cannot fail */
+                *slot = c; /* the slot's reference moves to the copy */
                 list_unref(l);
                 l = c;
         }
@@ -238,7 +221,7 @@ static int index_add(struct index **ip, const char *key, void *obj) {
 }
 
 static int index_del(struct index **ip, const char *key, const void *obj) {
-        if (!hashmap_contains((*ip)->map, key))
+        if (!pmap_get(&(*ip)->map, key))
                 return 0;
         struct list *l;
         int r = index_list_mut(ip, key, false, &l);
@@ -250,10 +233,8 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
                         l->n--;
                         break;
                 }
-        if (l->n == 0) {
-                hashmap_remove((*ip)->map, key, NULL);
-                list_unref(l);
-        }
+        if (l->n == 0) /* the path is this version's now: removing cannot fail */
+                pmap_remove(&(*ip)->map, key, NULL);
         return 0;
 }
 
@@ -271,7 +252,7 @@ static int index_swap(struct index **ip, const char *key, const void *old, void 
 }
 
 static const struct list *index_get(const struct index *ix, const char *key) {
-        return key ? hashmap_get(ix->map, key) : NULL;
+        return key ? pmap_get(&ix->map, key) : NULL;
 }
 
 /* ---- keys ------------------------------------------------------------------------------ */
@@ -300,10 +281,10 @@ struct state_store *state_create(void) {
         struct state_store *st = calloc(1, sizeof(*st));
         if (!st)
                 return NULL;
-        st->jobs = table_new(&job_ops, HASHMAP_OWN_KEYS);
-        st->nodes = table_new(&node_ops, 0);
-        st->allocs = table_new(&alloc_ops, 0);
-        st->evals = table_new(&eval_ops, 0);
+        st->jobs = table_new(&job_ops);
+        st->nodes = table_new(&node_ops);
+        st->allocs = table_new(&alloc_ops);
+        st->evals = table_new(&eval_ops);
         st->allocs_by_node = index_new();
         st->allocs_by_job = index_new();
         st->allocs_by_eval = index_new();
@@ -381,64 +362,83 @@ const struct job *state_job_get(const struct state_store *st, const char *ns, co
         char *k = job_key(buf, ns, id);
         if (!k)
                 return NULL;
-        const struct job *j = hashmap_get(st->jobs->map, k);
+        const struct job *j = pmap_get(&st->jobs->map, k);
         key_free(k, buf);
         return j;
 }
 
 const struct node *state_node_get(const struct state_store *st, const char *id) {
-        return id ? hashmap_get(st->nodes->map, id) : NULL;
+        return id ? pmap_get(&st->nodes->map, id) : NULL;
 }
 
 const struct alloc *state_alloc_get(const struct state_store *st, const char *id) {
-        return id ? hashmap_get(st->allocs->map, id) : NULL;
+        return id ? pmap_get(&st->allocs->map, id) : NULL;
 }
 
 const struct eval *state_eval_get(const struct state_store *st, const char *id) {
-        return id ? hashmap_get(st->evals->map, id) : NULL;
+        return id ? pmap_get(&st->evals->map, id) : NULL;
 }
 
 size_t state_count(const struct state_store *st, enum state_table t) {
         switch (t) {
         case STATE_TABLE_JOBS:
-                return hashmap_count(st->jobs->map);
+                return st->jobs->map.count;
         case STATE_TABLE_NODES:
-                return hashmap_count(st->nodes->map);
+                return st->nodes->map.count;
         case STATE_TABLE_ALLOCS:
-                return hashmap_count(st->allocs->map);
+                return st->allocs->map.count;
         case STATE_TABLE_EVALS:
-                return hashmap_count(st->evals->map);
+                return st->evals->map.count;
         default:
                 return 0;
         }
 }
 
 /* Prefix search over a table whose values start with `char *id` at a known offset. */
+struct prefix_scan {
+        const char *prefix;
+        size_t plen;
+        const char *(*id_of)(const void *);
+        bool (*keep)(const void *, const void *);
+        const void *keep_arg;
+        size_t hits;
+        const void *found;
+        bool exact;
+};
+
+static bool prefix_visit(void *arg, const char *key, void *v) {
+        (void)key;
+        struct prefix_scan *ps = arg;
+        if (ps->keep && !ps->keep(v, ps->keep_arg))
+                return true;
+        const char *id = ps->id_of(v);
+        if (!id || strncmp(id, ps->prefix, ps->plen) != 0)
+                return true;
+        ps->found = v;
+        if (id[ps->plen] == '\0') { /* exact match wins */
+                ps->exact = true;
+                return false;
+        }
+        ps->hits++;
+        return true;
+}
+
 static int by_prefix(const struct table *t, const char *prefix, const char *(*id_of)(const void *),
                      bool (*keep)(const void *, const void *), const void *keep_arg, const void **ret) {
         if (!prefix)
                 return -ENOENT;
-        size_t plen = strlen(prefix), it = 0, hits = 0;
-        const void *found = NULL;
-        void *v;
-        while (hashmap_next(t->map, &it, NULL, &v)) {
-                if (keep && !keep(v, keep_arg))
-                        continue;
-                const char *id = id_of(v);
-                if (!id || strncmp(id, prefix, plen) != 0)
-                        continue;
-                if (id[plen] == '\0') { /* exact match wins */
-                        *ret = v;
-                        return 0;
-                }
-                hits++;
-                found = v;
+        struct prefix_scan ps = {.prefix = prefix, .plen = strlen(prefix), .id_of = id_of, .keep = keep,
+                                 .keep_arg = keep_arg};
+        pmap_foreach(&t->map, prefix_visit, &ps);
+        if (ps.exact) {
+                *ret = ps.found;
+                return 0;
         }
-        if (hits == 0)
+        if (ps.hits == 0)
                 return -ENOENT;
-        if (hits > 1)
+        if (ps.hits > 1)
                 return -EEXIST;
-        *ret = found;
+        *ret = ps.found;
         return 0;
 }
 
@@ -491,12 +491,25 @@ static int cmp_key(const void *a, const void *b) {
         return strcmp(((const char *const *)a)[0], ((const char *const *)b)[0]);
 }
 
+struct kv_fill {
+        const void **kv;
+        size_t n;
+};
+
+static bool kv_add(void *arg, const char *key, void *value) {
+        struct kv_fill *f = arg;
+        f->kv[2 * f->n] = key;
+        f->kv[2 * f->n + 1] = value;
+        f->n++;
+        return true;
+}
+
 /* The table's values in key order, NULL when empty or out of memory. */
 static const struct sorted_view *sorted_view(const struct table *t) {
         struct sorted_view *v = __atomic_load_n(&t->sorted, __ATOMIC_ACQUIRE);
         if (v)
                 return v;
-        size_t n = hashmap_count(t->map);
+        size_t n = t->map.count;
         if (!n)
                 return NULL;
         _cleanup_free_ const void **kv = malloc(n * 2 * sizeof(*kv)); /* (key, value) pairs */
@@ -505,14 +518,9 @@ static const struct sorted_view *sorted_view(const struct table *t) {
                 free(v);
                 return NULL;
         }
-        size_t k = 0, it = 0;
-        const char *key;
-        void *val;
-        while (hashmap_next(t->map, &it, &key, &val)) {
-                kv[2 * k] = key;
-                kv[2 * k + 1] = val;
-                k++;
-        }
+        struct kv_fill f = {.kv = kv};
+        pmap_foreach(&t->map, kv_add, &f);
+        size_t k = f.n;
         qsort(kv, k, 2 * sizeof(*kv), cmp_key);
         v->n = k;
         for (size_t i = 0; i < k; i++)
@@ -526,15 +534,25 @@ static const struct sorted_view *sorted_view(const struct table *t) {
         return v;
 }
 
+struct visit {
+        bool (*cb)(void *arg, const void *v);
+        void *arg;
+        bool (*keep)(const void *, const void *);
+        const void *keep_arg;
+};
+
+static bool visit_value(void *arg, const char *key, void *value) {
+        (void)key;
+        const struct visit *vis = arg;
+        return (vis->keep && !vis->keep(value, vis->keep_arg)) || vis->cb(vis->arg, value);
+}
+
 static void foreach_sorted(const struct table *t, bool (*cb)(void *arg, const void *v), void *arg,
                            bool (*keep)(const void *, const void *), const void *keep_arg) {
         const struct sorted_view *v = sorted_view(t);
         if (!v) { /* empty, or no memory: degrade to table order rather than fail */
-                size_t it = 0;
-                void *val;
-                while (hashmap_next(t->map, &it, NULL, &val))
-                        if ((!keep || keep(val, keep_arg)) && !cb(arg, val))
-                                return;
+                struct visit vis = {cb, arg, keep, keep_arg};
+                pmap_foreach(&t->map, visit_value, &vis);
                 return;
         }
         for (size_t i = 0; i < v->n; i++)
@@ -552,19 +570,13 @@ void state_nodes_foreach(const struct state_store *st, bool (*cb)(void *arg, con
 }
 
 void state_allocs_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct alloc *a), void *arg) {
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(st->allocs->map, &it, NULL, &v))
-                if (!cb(arg, v))
-                        return;
+        struct visit vis = {(bool (*)(void *, const void *))cb, arg, NULL, NULL};
+        pmap_foreach(&st->allocs->map, visit_value, &vis);
 }
 
 void state_evals_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct eval *e), void *arg) {
-        size_t it = 0;
-        void *v;
-        while (hashmap_next(st->evals->map, &it, NULL, &v))
-                if (!cb(arg, v))
-                        return;
+        struct visit vis = {(bool (*)(void *, const void *))cb, arg, NULL, NULL};
+        pmap_foreach(&st->evals->map, visit_value, &vis);
 }
 
 static void list_foreach(const struct list *l, bool (*cb)(void *arg, const void *v), void *arg) {
@@ -588,7 +600,7 @@ static const struct list *job_list(const struct index *ix, const char *ns, const
         char *k = job_key(buf, ns, job_id);
         if (!k)
                 return NULL;
-        const struct list *l = hashmap_get(ix->map, k);
+        const struct list *l = pmap_get(&ix->map, k);
         key_free(k, buf);
         return l;
 }
@@ -668,7 +680,8 @@ int state_raw_put_job(struct state_store *st, struct job *j) {
         if (!k)
                 return -ENOMEM;
         void *old = NULL;
-        r = hashmap_put(st->jobs->map, k, job_ref(j), &old);
+        job_ref(j);
+        r = pmap_put(&st->jobs->map, k, j, &old);
         key_free(k, buf);
         if (r < 0) {
                 job_unref(j);
@@ -684,7 +697,8 @@ int state_raw_put_node(struct state_store *st, struct node *n) {
         if (r < 0)
                 return r;
         void *old = NULL;
-        r = hashmap_put(st->nodes->map, n->id, node_ref(n), &old);
+        node_ref(n);
+        r = pmap_put(&st->nodes->map, n->id, n, &old);
         if (r < 0) {
                 node_unref(n);
                 return r;
@@ -710,24 +724,37 @@ int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
         int r = table_mut(&st->allocs);
         if (r < 0)
                 return r;
-        struct alloc *old = hashmap_get(st->allocs->map, a->id);
+        struct alloc *old = pmap_get(&st->allocs->map, a->id);
         char b1[KEYBUF], b2[KEYBUF];
         char *k_new = job_key(b1, a->namespace, a->job_id);
         char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
-        if (!k_new || (old && !k_old) || hashmap_reserve(st->allocs->map, hashmap_count(st->allocs->map) + 1) < 0) {
+        if (!k_new || (old && !k_old)) {
                 r = -ENOMEM;
                 goto out;
         }
-        /* Indexes first: on failure the table still holds old, which they may point at. */
+        /* The table entry first, so that no step after the indexes can fail: a slot
+         * of this version's own for a replacement, or the new entry itself. */
+        void **slot = NULL;
+        if (old)
+                r = pmap_get_mut(&st->allocs->map, a->id, &slot);
+        else if ((r = pmap_put(&st->allocs->map, a->id, alloc_ref(a), NULL)) < 0)
+                alloc_unref(a);
+        if (r < 0)
+                goto out;
         r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
         if (r == 0)
                 r = reindex(&st->allocs_by_job, k_old, old, k_new, a);
         if (r == 0)
                 r = reindex(&st->allocs_by_eval, old ? old->eval_id : NULL, old, a->eval_id, a);
-        if (r < 0)
+        if (r < 0) {
+                if (!old) /* its path is this version's now: cannot fail */
+                        pmap_remove(&st->allocs->map, a->id, NULL);
                 goto out;
-        hashmap_put(st->allocs->map, a->id, alloc_ref(a), NULL); /* room reserved above */
-        alloc_unref(old);
+        }
+        if (old) {
+                *slot = alloc_ref(a);
+                alloc_unref(old);
+        }
 out:
         if (k_new)
                 key_free(k_new, b1);
@@ -740,19 +767,31 @@ int state_raw_put_eval(struct state_store *st, struct eval *e) {
         int r = table_mut(&st->evals);
         if (r < 0)
                 return r;
-        struct eval *old = hashmap_get(st->evals->map, e->id);
+        struct eval *old = pmap_get(&st->evals->map, e->id);
         char b1[KEYBUF], b2[KEYBUF];
         char *k_new = job_key(b1, e->namespace, e->job_id);
         char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
-        if (!k_new || (old && !k_old) || hashmap_reserve(st->evals->map, hashmap_count(st->evals->map) + 1) < 0) {
+        if (!k_new || (old && !k_old)) {
                 r = -ENOMEM;
                 goto out;
         }
-        r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
+        void **slot = NULL;
+        if (old)
+                r = pmap_get_mut(&st->evals->map, e->id, &slot);
+        else if ((r = pmap_put(&st->evals->map, e->id, eval_ref(e), NULL)) < 0)
+                eval_unref(e);
         if (r < 0)
                 goto out;
-        hashmap_put(st->evals->map, e->id, eval_ref(e), NULL); /* room reserved above */
-        eval_unref(old);
+        r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
+        if (r < 0) {
+                if (!old)
+                        pmap_remove(&st->evals->map, e->id, NULL);
+                goto out;
+        }
+        if (old) {
+                *slot = eval_ref(e);
+                eval_unref(old);
+        }
 out:
         if (k_new)
                 key_free(k_new, b1);
@@ -770,7 +809,7 @@ int state_raw_del_job(struct state_store *st, const char *ns, const char *id) {
         if (!k)
                 return -ENOMEM;
         void *old = NULL;
-        r = hashmap_remove(st->jobs->map, k, &old);
+        r = pmap_remove(&st->jobs->map, k, &old);
         key_free(k, buf);
         if (r == 0)
                 job_unref(old);
@@ -781,17 +820,20 @@ int state_raw_del_node(struct state_store *st, const char *id) {
         int r = table_mut(&st->nodes);
         void *old = NULL;
         if (r == 0)
-                r = hashmap_remove(st->nodes->map, id, &old);
+                r = pmap_remove(&st->nodes->map, id, &old);
         if (r == 0)
                 node_unref(old);
         return r;
 }
 
 int state_raw_del_alloc(struct state_store *st, const char *id) {
-        struct alloc *old = hashmap_get(st->allocs->map, id);
+        struct alloc *old = pmap_get(&st->allocs->map, id);
         if (!old)
                 return -ENOENT;
         int r = table_mut(&st->allocs);
+        void **slot;
+        if (r == 0) /* make the entry's path this version's: the removal below cannot fail */
+                r = pmap_get_mut(&st->allocs->map, id, &slot);
         if (r < 0)
                 return r;
         char buf[KEYBUF];
@@ -807,16 +849,18 @@ int state_raw_del_alloc(struct state_store *st, const char *id) {
         key_free(k, buf);
         if (r < 0)
                 return r;
-        hashmap_remove(st->allocs->map, id, NULL);
-        alloc_unref(old);
+        pmap_remove(&st->allocs->map, id, NULL);
         return 0;
 }
 
 int state_raw_del_eval(struct state_store *st, const char *id) {
-        struct eval *old = hashmap_get(st->evals->map, id);
+        struct eval *old = pmap_get(&st->evals->map, id);
         if (!old)
                 return -ENOENT;
         int r = table_mut(&st->evals);
+        void **slot;
+        if (r == 0)
+                r = pmap_get_mut(&st->evals->map, id, &slot);
         if (r < 0)
                 return r;
         if (old->job_id) {
@@ -829,8 +873,7 @@ int state_raw_del_eval(struct state_store *st, const char *id) {
                 if (r < 0)
                         return r;
         }
-        hashmap_remove(st->evals->map, id, NULL);
-        eval_unref(old);
+        pmap_remove(&st->evals->map, id, NULL);
         return 0;
 }
 

@@ -177,3 +177,31 @@ Test(pmap, empty_map_and_last_removal) {
         pmap_release(&m);
         cr_expect_eq(live_vals, 0);
 }
+
+Test(pmap, get_mut_separates_the_entry_from_other_versions) {
+        for (int round = 0; round < 2; round++) {
+                pmap_hash = round ? weak_hash : hashmap_hash;
+                struct pmap a;
+                pmap_init(&a, val_ref, val_unref);
+                for (int i = 0; i < 50; i++) {
+                        char k[16];
+                        snprintf(k, sizeof(k), "k%d", i);
+                        cr_assert_eq(pmap_put(&a, k, val_new(i), NULL), 0);
+                }
+                struct pmap b = pmap_share(&a);
+                void **slot;
+                cr_assert_eq(pmap_get_mut(&a, "k9", &slot), 0);
+                struct val *v = *slot;
+                cr_expect_eq(v->refs, 2, "the value is shared by a's new leaf and b's old one");
+                *slot = val_new(900); /* the slot's reference moves to the new value */
+                val_unref(v);
+                cr_expect_eq(((struct val *)pmap_get(&a, "k9"))->n, 900);
+                cr_expect_eq(((struct val *)pmap_get(&b, "k9"))->n, 9);
+                cr_assert_eq(pmap_get_mut(&a, "k9", &slot), 0);
+                cr_expect_eq(((struct val *)*slot)->refs, 1, "now a's alone: no copy");
+                cr_expect_eq(pmap_get_mut(&a, "nope", &slot), -ENOENT);
+                pmap_release(&a);
+                pmap_release(&b);
+                cr_expect_eq(live_vals, 0, "round %d: %d values leaked", round, live_vals);
+        }
+}
