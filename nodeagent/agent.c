@@ -18,6 +18,7 @@
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 #include "nodeagent/logs/log_api.h"
+#include "nodeagent/state/agent_state.h"
 
 extern char **environ;
 
@@ -37,6 +38,7 @@ struct agent {
         struct node *node;
         struct client *client;
         struct log_api *log_api;
+        struct agent_state *state; /* NULL when agent.db could not be opened */
         struct runner *runners;
         size_t n_runners, cap_runners;
         json_t *extra_updates; /* updates for allocations without a runner */
@@ -121,6 +123,9 @@ static void on_gc_timer(uv_timer_t *t) {
                 struct runner *r = &a->runners[i];
                 if (!r->on_server && alloc_runner_finished(r->ar)) {
                         log_debug("alloc %.8s: forgotten (gone from the server, tasks dead)", alloc_runner_id(r->ar));
+                        struct error err = {0};
+                        if (a->state && agent_state_del_alloc(a->state, alloc_runner_id(r->ar), &err) < 0)
+                                log_warn("%s", err.msg);
                         alloc_runner_destroy(r->ar);
                         continue;
                 }
@@ -129,7 +134,8 @@ static void on_gc_timer(uv_timer_t *t) {
         a->n_runners = k;
 }
 
-static int add_runner(struct agent *a, struct alloc *al) {
+/* Run al: start it, or (restore) take over from an earlier agent process. */
+static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         if (a->n_runners == a->cap_runners) {
                 size_t cap = a->cap_runners ? a->cap_runners * 2 : 16;
                 struct runner *n = realloc(a->runners, cap * sizeof(*n));
@@ -144,14 +150,20 @@ static int add_runner(struct agent *a, struct alloc *al) {
                                        .node_name = a->node->name,
                                        .dc = a->node->datacenter,
                                        .host_env = environ,
+                                       .state = a->state,
                                        .changed = on_runner_changed,
                                        .data = a};
         struct alloc_runner *ar = alloc_runner_create(&env, al);
         if (!ar)
                 return -ENOMEM;
         a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true};
-        log_info("alloc %.8s (%s): starting", al->id, al->name ? al->name : "");
-        alloc_runner_start(ar);
+        if (restore) {
+                log_info("alloc %.8s (%s): taking over from the previous agent", al->id, al->name ? al->name : "");
+                alloc_runner_restore(ar);
+        } else {
+                log_info("alloc %.8s (%s): starting", al->id, al->name ? al->name : "");
+                alloc_runner_start(ar);
+        }
         return 0;
 }
 
@@ -180,23 +192,21 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                         }
                         continue;
                 }
-                if (alloc_terminal(al))
-                        continue;
-                if (al->client_status == ALLOC_CLIENT_RUNNING && alloc_dir_exists(a, al->id)) {
-                        /* Started by an earlier agent process: re-attaching needs the
-                         * local state store (not there yet), so say so. */
-                        log_warn("alloc %.8s was running under an earlier drover-agent; re-attaching to its tasks "
-                                 "is not supported yet: reporting it failed",
-                                 al->id);
-                        json_array_append_new(
-                            a->extra_updates,
-                            json_pack("{s:s,s:s,s:s}", "ID", al->id, "ClientStatus", "failed", "ClientDescription",
-                                      "drover-agent restarted and cannot re-attach to this allocation's tasks yet; "
-                                      "they may still be running"));
-                        client_updates_pending(a->client);
+                /* Started by an earlier agent process when its directory is here. */
+                bool ours_before = alloc_dir_exists(a, al->id);
+                if (alloc_terminal(al)) {
+                        /* Stopped or given up (lost) while no agent watched: tasks the
+                         * last agent left running are found and killed. */
+                        struct error err = {0};
+                        if (ours_before && a->state && agent_state_count_handles(a->state, al->id, &err) > 0 &&
+                            add_runner(a, al, true) == 0) {
+                                log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
+                                         alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
+                                alloc_runner_stop(a->runners[a->n_runners - 1].ar);
+                        }
                         continue;
                 }
-                if (add_runner(a, al) < 0)
+                if (add_runner(a, al, ours_before) < 0)
                         log_error("alloc %.8s: out of memory", al->id);
         }
         for (size_t i = 0; i < a->n_runners; i++) {
@@ -309,6 +319,10 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         r = agent_build_node(cfg, &a->node, err);
         if (r < 0)
                 goto fail;
+        struct error serr = {0};
+        if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
+                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)",
+                         serr.msg);
         if (*cfg->http_addr) {
                 r = log_api_start(cfg->http_addr, cfg->data_dir, &a->log_api, err);
                 if (r < 0)
@@ -339,6 +353,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         return 0;
 fail:
         a->log_api = log_api_stop(a->log_api);
+        a->state = agent_state_close(a->state);
         node_unref(a->node);
         json_decref(a->extra_updates);
         uv_loop_close(&a->loop);
@@ -371,6 +386,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);
+        agent_state_close(a->state);
         uv_loop_close(&a->loop);
         free(a->runners);
         json_decref(a->extra_updates);

@@ -15,6 +15,7 @@
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_proc.h"
+#include "nodeagent/state/agent_state.h"
 #include "nodeagent/util.h"
 
 #define DEFAULT_KILL_TIMEOUT_NS (5 * NS_PER_SEC)
@@ -184,12 +185,30 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
         notify(ar);
 }
 
+/* ---- saved handles (agent restarts) -------------------------------------------------------- */
+
+static void save_handle(struct task_runner *tr) {
+        struct error err = {0};
+        if (tr->ar->env.state && tr->proc &&
+            agent_state_put_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, task_proc_handle(tr->proc),
+                                   &err) < 0)
+                log_warn("alloc %.8s task %s: %s (a restarted agent could not re-attach to it)", tr->ar->alloc->id,
+                         tr->task->name, err.msg);
+}
+
+static void forget_handle(struct task_runner *tr) {
+        struct error err = {0};
+        if (tr->ar->env.state && agent_state_del_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &err) < 0)
+                log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
+}
+
 /* ---- running ------------------------------------------------------------------------------ */
 
 static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void *data) {
         struct task_runner *tr = data;
         task_proc_free(tr->proc);
         tr->proc = NULL;
+        forget_handle(tr);
         if (ex->unknown)
                 event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
         else if (ex->signal)
@@ -290,6 +309,7 @@ static void start_task(struct task_runner *tr) {
                 restart_tracker_init(&tr->tracker, clock_now_ns());
                 tr->tracker_started = true;
         }
+        save_handle(tr);
         st(tr)->state = TASK_RUNNING;
         st(tr)->started_at = clock_now_ns();
         st(tr)->finished_at = 0;
@@ -383,6 +403,76 @@ void alloc_runner_start(struct alloc_runner *ar) {
         }
         for (size_t i = 0; i < ar->n_tasks && !ar->stopping; i++)
                 start_task(&ar->tasks[i]);
+        notify(ar);
+}
+
+/* Re-attach one task from its saved handle; false when it cannot be. */
+static bool reattach(struct task_runner *tr) {
+        struct alloc_runner *ar = tr->ar;
+        struct driver_handle h;
+        struct error err = {0};
+        if (!ar->env.state || !tr->driver ||
+            agent_state_get_handle(ar->env.state, ar->alloc->id, tr->task->name, &h, &err) < 0)
+                return false;
+        if (strcmp(h.driver, tr->driver->name) != 0 ||
+            task_proc_attach(ar->env.loop, tr->driver, &h, on_task_exit, tr, &tr->proc, &err) < 0) {
+                log_info("alloc %.8s task %s: cannot re-attach: %s", ar->alloc->id, tr->task->name,
+                         *err.msg ? err.msg : "saved by another driver");
+                forget_handle(tr);
+                return false;
+        }
+        if (build_env(tr) < 0)
+                log_warn("alloc %.8s task %s: out of memory building its environment", ar->alloc->id, tr->task->name);
+        restart_tracker_init(&tr->tracker, clock_now_ns());
+        tr->tracker_started = true;
+        st(tr)->state = TASK_RUNNING;
+        if (!st(tr)->started_at)
+                st(tr)->started_at = h.started_at;
+        st(tr)->finished_at = 0;
+        log_info("alloc %.8s task %s: re-attached to pid %d", ar->alloc->id, tr->task->name, (int)h.pid);
+        return true;
+}
+
+void alloc_runner_restore(struct alloc_runner *ar) {
+        if (ar->setup_error) {
+                alloc_runner_start(ar);
+                return;
+        }
+        /* What the servers last heard, so that events and restart counts carry over. */
+        struct task_state *heard = calloc(ar->n_tasks ? ar->n_tasks : 1, sizeof(*heard));
+        size_t copied = 0;
+        while (heard && copied < ar->n_tasks) {
+                const struct task_state *prev = alloc_task_state(ar->alloc, ar->tasks[copied].task->name);
+                if (task_state_copy(&heard[copied], prev ? prev : &ar->states[copied]) < 0)
+                        break;
+                copied++;
+        }
+        if (heard && copied == ar->n_tasks) {
+                task_states_free(ar->states, ar->n_tasks);
+                ar->states = heard;
+        } else if (heard) {
+                task_states_free(heard, copied); /* out of memory: keep the fresh states */
+        }
+        struct error err = {0};
+        if (make_dirs(ar, &err) < 0)
+                log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (st(tr)->state == TASK_DEAD)
+                        continue;
+                if (reattach(tr))
+                        continue;
+                if (st(tr)->state == TASK_RUNNING) {
+                        /* It ran when the last agent stopped and is gone now. */
+                        task_proc_free(tr->proc);
+                        tr->proc = NULL;
+                        event(tr, "Terminated", 0, 0,
+                              "Task process exited while the agent was down (exit status unknown)");
+                        after_end(tr, RESTART_CAUSE_EXIT, false);
+                } else {
+                        start_task(tr);
+                }
+        }
         notify(ar);
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/model.h"
 
+struct agent_state;
 struct alloc_runner;
 
 struct alloc_runner_env {
@@ -24,6 +25,8 @@ struct alloc_runner_env {
         const char *node_name;
         const char *dc;
         char *const *host_env; /* environ-style, inherited by raw_exec tasks; may be NULL */
+        /* Where running tasks' driver handles are saved for a restarted agent; may be NULL. */
+        struct agent_state *state;
         /* Called (on the loop) whenever task states or the client status change. */
         void (*changed)(struct alloc_runner *ar, void *data);
         void *data;
@@ -33,6 +36,11 @@ struct alloc_runner_env {
 struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, struct alloc *a);
 /* Make the directories and start every task. */
 void alloc_runner_start(struct alloc_runner *ar);
+/* The allocation ran under an earlier agent process: carry over the task states
+ * the servers last heard (a->task_states), re-attach to every task whose saved
+ * handle still names a live process, apply the restart policy to running tasks
+ * whose process is gone (exit status unknown), and start pending ones. */
+void alloc_runner_restore(struct alloc_runner *ar);
 /* Kill every task (kill_signal, SIGKILL after kill_timeout) and restart none. */
 void alloc_runner_stop(struct alloc_runner *ar);
 bool alloc_runner_stopping(const struct alloc_runner *ar);

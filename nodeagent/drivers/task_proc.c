@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -58,6 +59,23 @@ static void on_kill_timeout(uv_timer_t *t) {
         p->ops->signal(&p->handle, SIGKILL, NULL);
 }
 
+/* Watch p's exit fd on the loop. On failure the fd is closed and p freed. */
+static int watch(uv_loop_t *loop, struct task_proc *p, struct task_proc **ret, struct error *err) {
+        int r = uv_poll_init(loop, &p->poll, p->exit_fd);
+        if (r < 0) {
+                close(p->exit_fd);
+                free(p);
+                return errorf(err, r, "watch task process: %s", uv_strerror(r));
+        }
+        uv_timer_init(loop, &p->kill_timer);
+        p->poll.data = p;
+        p->kill_timer.data = p;
+        p->open_handles = 2;
+        uv_poll_start(&p->poll, UV_READABLE, on_exit_readable);
+        *ret = p;
+        return 0;
+}
+
 int task_proc_start(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_spec *spec,
                     task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err) {
         struct task_proc *p = calloc(1, sizeof(*p));
@@ -72,20 +90,30 @@ int task_proc_start(uv_loop_t *loop, const struct driver_ops *ops, const struct 
                 free(p);
                 return r;
         }
-        r = uv_poll_init(loop, &p->poll, p->exit_fd);
+        struct driver_handle h = p->handle;
+        r = watch(loop, p, ret, err);
+        if (r < 0)
+                ops->signal(&h, SIGKILL, NULL);
+        return r;
+}
+
+int task_proc_attach(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_handle *h,
+                     task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err) {
+        if (!ops->recover)
+                return errorf(err, -ENOTSUP, "driver %s cannot re-attach to tasks", ops->name);
+        struct task_proc *p = calloc(1, sizeof(*p));
+        if (!p)
+                return errorf(err, -ENOMEM, "out of memory");
+        p->ops = ops;
+        p->handle = *h;
+        p->on_exit = on_exit;
+        p->data = data;
+        int r = ops->recover(h, &p->exit_fd, err);
         if (r < 0) {
-                ops->signal(&p->handle, SIGKILL, NULL);
-                close(p->exit_fd);
                 free(p);
-                return errorf(err, r, "watch task process: %s", uv_strerror(r));
+                return r;
         }
-        uv_timer_init(loop, &p->kill_timer);
-        p->poll.data = p;
-        p->kill_timer.data = p;
-        p->open_handles = 2;
-        uv_poll_start(&p->poll, UV_READABLE, on_exit_readable);
-        *ret = p;
-        return 0;
+        return watch(loop, p, ret, err);
 }
 
 int task_proc_kill(struct task_proc *p, int sig, int64_t timeout_ns) {

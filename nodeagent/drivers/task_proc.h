@@ -20,6 +20,11 @@ typedef void (*task_proc_exit_fn)(struct task_proc *p, const struct driver_exit 
 int task_proc_start(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_spec *spec,
                     task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err);
 
+/* Watch a task an earlier agent started, from its saved handle (ops->recover
+ * checks that the process is still the same one). -ESRCH when it is gone. */
+int task_proc_attach(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_handle *h,
+                     task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err);
+
 /* Send sig to the task now and SIGKILL after timeout_ns if it is still running.
  * A second call does not restart the timer. Returns 0 or negative errno. */
 int task_proc_kill(struct task_proc *p, int sig, int64_t timeout_ns);

@@ -305,8 +305,8 @@ job "sleeper" {
     task "sleep" {
       driver = "raw_exec"
       config {
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 600 # $MARK"]
+        command = "/bin/bash"
+        args    = ["-c", "exec -a $MARK-sleep sleep 600"]
       }
       resources {
         cpu    = 50
@@ -329,6 +329,24 @@ if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/sleeper/allocations | grep -o '\
 else
         api /v1/job/sleeper/allocations
         fail "service job: 2 allocations running"
+fi
+
+# --- agent restart: the new agent re-attaches to the running tasks -------------------
+pids_before=$(pgrep -f "$MARK-sleep" | sort | tr '\n' ' ')
+allocs_before=$(api /v1/job/sleeper/allocations | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null
+start_agent
+if wait_for 10 sh -c "[ \$(grep -c 're-attached to pid' '$WORK/agent.log') -ge 2 ]" && sleep 3 &&
+        [ -n "$pids_before" ] && [ "$(pgrep -f "$MARK-sleep" | sort | tr '\n' ' ')" = "$pids_before" ] &&
+        [ "$(count_status sleeper running)" = 2 ] &&
+        [ "$(api /v1/job/sleeper/allocations | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')" = "$allocs_before" ] &&
+        api /v1/nodes | grep -q '"Status":"ready"'; then
+        pass "agent SIGKILLed and restarted: it re-attaches to the same 2 task processes, no new allocations"
+else
+        log "pids before: $pids_before; now: $(pgrep -f "$MARK-sleep" | tr '\n' ' ')"
+        api /v1/job/sleeper/allocations
+        fail "agent SIGKILLed and restarted: it re-attaches to the same 2 task processes, no new allocations"
 fi
 
 kill -9 "$agent_pid"

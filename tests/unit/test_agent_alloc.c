@@ -189,3 +189,102 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
         alloc_runner_destroy(ar);
         alloc_unref(a);
 }
+
+/* ---- agent restarts: saved handles, re-attach, processes gone meanwhile ---------------------- */
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nodeagent/state/agent_state.h"
+
+#define SLEEPER "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}"
+
+static struct alloc_runner *runner_with_state(struct alloc *a, struct agent_state *s) {
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .state = s,
+                                       .changed = on_changed};
+        struct alloc_runner *ar = alloc_runner_create(&env, a);
+        cr_assert_not_null(ar);
+        return ar;
+}
+
+/* The alloc as the servers would send it back: with the task states last reported. */
+static struct alloc *as_reported(struct alloc *a, struct alloc_runner *ar) {
+        json_t *o = alloc_to_json(a);
+        json_t *u = alloc_runner_update_json(ar);
+        json_object_set(o, "TaskStates", json_object_get(u, "TaskStates"));
+        json_object_set(o, "ClientStatus", json_object_get(u, "ClientStatus"));
+        json_decref(u);
+        struct alloc *b = NULL;
+        struct error err = {0};
+        cr_assert_eq(alloc_from_json(o, &b, &err), 0, "%s", err.msg);
+        json_decref(o);
+        return b;
+}
+
+Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct alloc *a = make_alloc("service", NO_RESTART, SLEEPER);
+        struct alloc_runner *first = runner_with_state(a, s);
+        alloc_runner_start(first);
+        cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING);
+        struct driver_handle h;
+        cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0, "handle saved at start");
+        cr_assert_eq(kill(h.pid, 0), 0);
+        struct alloc *back = as_reported(a, first);
+        alloc_runner_destroy(first); /* the agent goes away; the task keeps running */
+        uv_run(&loop, UV_RUN_NOWAIT);
+        cr_assert_eq(kill(h.pid, 0), 0, "the task outlives its runner");
+
+        struct alloc_runner *second = runner_with_state(back, s);
+        alloc_runner_restore(second);
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_RUNNING);
+        json_t *u = alloc_runner_update_json(second);
+        cr_expect(has_event(u, "nap", "Started"), "events carried over from the reported state");
+        cr_expect(!has_event(u, "nap", "Terminated"));
+        json_decref(u);
+        alloc_runner_stop(second); /* through the re-attached handle */
+        run_until_finished(second, 10000);
+        cr_assert(alloc_runner_finished(second));
+        cr_expect_neq(kill(h.pid, 0), 0, "the re-attached task was killed");
+        cr_expect_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), -ENOENT, "handle forgotten at exit");
+        alloc_runner_destroy(second);
+        alloc_unref(back);
+        alloc_unref(a);
+        agent_state_close(s);
+}
+
+Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_policy) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct alloc *a = make_alloc("batch", NO_RESTART, SLEEPER);
+        struct alloc_runner *first = runner_with_state(a, s);
+        alloc_runner_start(first);
+        struct driver_handle h;
+        cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0);
+        struct alloc *back = as_reported(a, first);
+        alloc_runner_destroy(first);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        kill(-h.pid, SIGKILL); /* dies while no agent watches... */
+        cr_assert_eq(waitpid(h.pid, NULL, 0), h.pid); /* ...and is reaped, as init would */
+
+        struct alloc_runner *second = runner_with_state(back, s);
+        alloc_runner_restore(second);
+        cr_expect(alloc_runner_finished(second), "no restarts allowed: the task is dead");
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED);
+        json_t *u = alloc_runner_update_json(second);
+        cr_expect(has_event(u, "nap", "Terminated"));
+        json_decref(u);
+        alloc_runner_destroy(second);
+        alloc_unref(back);
+        alloc_unref(a);
+        agent_state_close(s);
+}

@@ -1,0 +1,165 @@
+/* agent_state.c - the agent's local state store over SQLite (see agent_state.h). */
+#include "nodeagent/state/agent_state.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+#define SCHEMA_VERSION 1
+
+enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_MAX };
+
+static const char *const stmt_sql[S_MAX] = {
+    [S_PUT] = "INSERT OR REPLACE INTO task_handles (alloc_id, task, driver, pid, start_ticks, started_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_GET] = "SELECT driver, pid, start_ticks, started_at FROM task_handles WHERE alloc_id = ?1 AND task = ?2",
+    [S_DEL] = "DELETE FROM task_handles WHERE alloc_id = ?1 AND task = ?2",
+    [S_DEL_ALLOC] = "DELETE FROM task_handles WHERE alloc_id = ?1",
+    [S_COUNT] = "SELECT count(*) FROM task_handles WHERE alloc_id = ?1",
+};
+
+struct agent_state {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[S_MAX];
+        char path[4096];
+};
+
+static int db_error(struct agent_state *s, struct error *err, const char *what) {
+        return errorf(err, -EIO, "agent state %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+struct agent_state *agent_state_close(struct agent_state *s) {
+        if (!s)
+                return NULL;
+        for (int i = 0; i < S_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+int agent_state_open(const char *data_dir, struct agent_state **ret, struct error *err) {
+        struct agent_state *s = calloc(1, sizeof(*s));
+        if (!s)
+                return errorf(err, -ENOMEM, "out of memory");
+        snprintf(s->path, sizeof(s->path), "%s/agent.db", data_dir);
+        if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+                int r = s->db ? db_error(s, err, "open") : errorf(err, -ENOMEM, "out of memory");
+                agent_state_close(s);
+                return r;
+        }
+        sqlite3_busy_timeout(s->db, 2000);
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db,
+                              "PRAGMA journal_mode = WAL;"
+                              "PRAGMA synchronous = NORMAL;"
+                              "CREATE TABLE IF NOT EXISTS task_handles ("
+                              "  alloc_id TEXT NOT NULL, task TEXT NOT NULL, driver TEXT NOT NULL,"
+                              "  pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+                              "  PRIMARY KEY (alloc_id, task));",
+                              NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                int r = errorf(err, -EIO, "agent state %s: create schema: %s", s->path, msg ? msg : "?");
+                sqlite3_free(msg);
+                agent_state_close(s);
+                return r;
+        }
+        sqlite3_stmt *v = NULL;
+        int version = 0;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK && sqlite3_step(v) == SQLITE_ROW)
+                version = sqlite3_column_int(v, 0);
+        sqlite3_finalize(v);
+        if (version > SCHEMA_VERSION) {
+                int r = errorf(err, -EPROTO, "agent state %s: schema version %d is newer than this agent's (%d)",
+                               s->path, version, SCHEMA_VERSION);
+                agent_state_close(s);
+                return r;
+        }
+        if (version < SCHEMA_VERSION &&
+            sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
+                int r = db_error(s, err, "set schema version");
+                agent_state_close(s);
+                return r;
+        }
+        for (int i = 0; i < S_MAX; i++)
+                if (sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->stmt[i], NULL) != SQLITE_OK) {
+                        int r = db_error(s, err, "prepare");
+                        agent_state_close(s);
+                        return r;
+                }
+        *ret = s;
+        return 0;
+}
+
+/* Run a statement to completion (bound by the caller); reset it whatever happens. */
+static int run(struct agent_state *s, sqlite3_stmt *st, struct error *err, const char *what) {
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return rc == SQLITE_DONE ? 0 : db_error(s, err, what);
+}
+
+int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task,
+                           const struct driver_handle *h, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_PUT];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, h->driver, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, h->pid);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)h->start_ticks);
+        sqlite3_bind_int64(st, 6, h->started_at);
+        return run(s, st, err, "save task handle");
+}
+
+int agent_state_get_handle(struct agent_state *s, const char *alloc_id, const char *task, struct driver_handle *ret,
+                           struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_GET];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int r = 0;
+        if (rc == SQLITE_ROW) {
+                struct driver_handle h = {0};
+                const unsigned char *d = sqlite3_column_text(st, 0);
+                snprintf(h.driver, sizeof(h.driver), "%s", d ? (const char *)d : "");
+                h.pid = (int32_t)sqlite3_column_int64(st, 1);
+                h.start_ticks = (uint64_t)sqlite3_column_int64(st, 2);
+                h.started_at = sqlite3_column_int64(st, 3);
+                *ret = h;
+        } else if (rc == SQLITE_DONE) {
+                r = -ENOENT;
+        } else {
+                r = db_error(s, err, "read task handle");
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const char *task, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_DEL];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+        return run(s, st, err, "forget task handle");
+}
+
+int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_DEL_ALLOC];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        return run(s, st, err, "forget allocation");
+}
+
+int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_COUNT];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : db_error(s, err, "count task handles");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}

@@ -1,0 +1,35 @@
+/* agent_state.h - the agent's local state store (SQLite, <data-dir>/agent.db).
+ *
+ * It keeps what only this host knows and a restarted agent needs: the driver
+ * handle of every task that is running (pid, process start time), so that the
+ * next agent re-attaches to the task instead of losing or duplicating it. What
+ * the servers know (allocations, the task states last reported) comes back from
+ * them; the store does not duplicate it.
+ *
+ * WAL journal, synchronous=NORMAL: a committed write survives the agent being
+ * killed (the case that matters: tasks survive it too). Loop thread only.
+ */
+#pragma once
+
+#include "nodeagent/drivers/driver.h"
+
+struct error;
+struct agent_state;
+
+/* Open (creating) <data_dir>/agent.db. */
+int agent_state_open(const char *data_dir, struct agent_state **ret, struct error *err);
+/* Accepts NULL; returns NULL. */
+struct agent_state *agent_state_close(struct agent_state *s);
+
+/* Remember the handle of a task that just started (replaces an older one). */
+int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task,
+                           const struct driver_handle *h, struct error *err);
+/* 0 and *ret, or -ENOENT, or negative with err. */
+int agent_state_get_handle(struct agent_state *s, const char *alloc_id, const char *task, struct driver_handle *ret,
+                           struct error *err);
+/* Forget a task's handle (it exited); absent is fine. */
+int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const char *task, struct error *err);
+/* Forget everything about an allocation. */
+int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err);
+/* How many handles an allocation has saved (0 when none). */
+int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err);

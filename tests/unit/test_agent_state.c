@@ -1,0 +1,79 @@
+/* test_agent_state.c - the agent's SQLite store of task handles. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "nodeagent/state/agent_state.h"
+
+static char dir[64];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+        return remove(p);
+}
+
+static void setup(void) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-astate-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(agent_state, .init = setup, .fini = teardown);
+
+Test(agent_state, handles_survive_a_reopen_and_are_forgotten_on_request) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle h = {.driver = "raw_exec", .pid = 4242, .start_ticks = 123456789012ULL,
+                                  .started_at = 1700000000000000000LL};
+        cr_assert_eq(agent_state_put_handle(s, "a1", "web", &h, &err), 0, "%s", err.msg);
+        h.pid = 4343;
+        cr_assert_eq(agent_state_put_handle(s, "a1", "web", &h, &err), 0, "a restart replaces the handle");
+        cr_assert_eq(agent_state_put_handle(s, "a1", "sidecar", &h, &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "a2", "web", &h, &err), 0);
+        s = agent_state_close(s);
+
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle g;
+        cr_assert_eq(agent_state_get_handle(s, "a1", "web", &g, &err), 0);
+        cr_expect_str_eq(g.driver, "raw_exec");
+        cr_expect_eq(g.pid, 4343);
+        cr_expect_eq(g.start_ticks, 123456789012ULL);
+        cr_expect_eq(g.started_at, 1700000000000000000LL);
+        cr_expect_eq(agent_state_count_handles(s, "a1", &err), 2);
+        cr_expect_eq(agent_state_get_handle(s, "a1", "nope", &g, &err), -ENOENT);
+        cr_assert_eq(agent_state_del_handle(s, "a1", "sidecar", &err), 0);
+        cr_assert_eq(agent_state_del_handle(s, "a1", "sidecar", &err), 0, "forgetting twice is fine");
+        cr_expect_eq(agent_state_count_handles(s, "a1", &err), 1);
+        cr_assert_eq(agent_state_del_alloc(s, "a1", &err), 0);
+        cr_expect_eq(agent_state_count_handles(s, "a1", &err), 0);
+        cr_expect_eq(agent_state_count_handles(s, "a2", &err), 1, "other allocations untouched");
+        agent_state_close(s);
+}
+
+Test(agent_state, a_newer_schema_is_refused_with_a_clear_error) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        sqlite3 *db = NULL;
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_expect_lt(agent_state_open(dir, &s, &err), 0);
+        cr_expect(strstr(err.msg, "schema version 99 is newer") != NULL, "%s", err.msg);
+}
+
+Test(agent_state, an_unusable_data_dir_is_an_error_not_a_crash) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_expect_lt(agent_state_open("/proc/self/nonexistent-dir", &s, &err), 0);
+        cr_expect(strstr(err.msg, "agent.db") != NULL, "%s", err.msg);
+}
