@@ -720,6 +720,34 @@ static int reindex(struct index **ip, const char *old_key, const void *old, cons
         return r;
 }
 
+/* Writing an object that indexes point at, in two steps so that only the index
+ * updates in between can fail. Begin: a new id is inserted now; a replaced one
+ * gets its entry made this version's own (*slot). Finish (r = the indexes'
+ * result): on success the slot takes obj and drops old; on failure a new id is
+ * removed again (its path is this version's by then, so that cannot fail). */
+static int table_put_begin(struct table *t, const char *id, void *obj, bool replacing, void ***slot) {
+        if (replacing)
+                return pmap_get_mut(&t->map, id, slot);
+        t->ops->ref(obj);
+        int r = pmap_put(&t->map, id, obj, NULL);
+        if (r < 0)
+                t->ops->unref(obj);
+        return r;
+}
+
+static void table_put_finish(struct table *t, const char *id, void *obj, void *old, void **slot, int r) {
+        if (r < 0) {
+                if (!old)
+                        pmap_remove(&t->map, id, NULL);
+                return;
+        }
+        if (old) {
+                t->ops->ref(obj);
+                *slot = obj;
+                t->ops->unref(old);
+        }
+}
+
 int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
         int r = table_mut(&st->allocs);
         if (r < 0)
@@ -732,13 +760,8 @@ int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
                 r = -ENOMEM;
                 goto out;
         }
-        /* The table entry first, so that no step after the indexes can fail: a slot
-         * of this version's own for a replacement, or the new entry itself. */
         void **slot = NULL;
-        if (old)
-                r = pmap_get_mut(&st->allocs->map, a->id, &slot);
-        else if ((r = pmap_put(&st->allocs->map, a->id, alloc_ref(a), NULL)) < 0)
-                alloc_unref(a);
+        r = table_put_begin(st->allocs, a->id, a, old != NULL, &slot);
         if (r < 0)
                 goto out;
         r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
@@ -746,15 +769,7 @@ int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
                 r = reindex(&st->allocs_by_job, k_old, old, k_new, a);
         if (r == 0)
                 r = reindex(&st->allocs_by_eval, old ? old->eval_id : NULL, old, a->eval_id, a);
-        if (r < 0) {
-                if (!old) /* its path is this version's now: cannot fail */
-                        pmap_remove(&st->allocs->map, a->id, NULL);
-                goto out;
-        }
-        if (old) {
-                *slot = alloc_ref(a);
-                alloc_unref(old);
-        }
+        table_put_finish(st->allocs, a->id, a, old, slot, r);
 out:
         if (k_new)
                 key_free(k_new, b1);
@@ -776,22 +791,11 @@ int state_raw_put_eval(struct state_store *st, struct eval *e) {
                 goto out;
         }
         void **slot = NULL;
-        if (old)
-                r = pmap_get_mut(&st->evals->map, e->id, &slot);
-        else if ((r = pmap_put(&st->evals->map, e->id, eval_ref(e), NULL)) < 0)
-                eval_unref(e);
+        r = table_put_begin(st->evals, e->id, e, old != NULL, &slot);
         if (r < 0)
                 goto out;
         r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
-        if (r < 0) {
-                if (!old)
-                        pmap_remove(&st->evals->map, e->id, NULL);
-                goto out;
-        }
-        if (old) {
-                *slot = eval_ref(e);
-                eval_unref(old);
-        }
+        table_put_finish(st->evals, e->id, e, old, slot, r);
 out:
         if (k_new)
                 key_free(k_new, b1);
