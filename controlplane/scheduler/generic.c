@@ -274,7 +274,7 @@ static json_t *metric_json(const struct attempt *at, const struct metric *m, int
         json_object_set_new(o, "NodesFiltered", json_integer(m->filtered));
         json_object_set_new(o, "NodesInPool", json_integer(at->nodes_in_pool));
         json_object_set_new(o, "NodePool", json_string(at->job->node_pool ? at->job->node_pool : "default"));
-        json_object_set_new(o, "NodesAvailable", json_deep_copy(at->nodes_available));
+        json_object_set_new(o, "NodesAvailable", json_incref(at->nodes_available)); /* fixed once built */
         json_object_set_new(o, "ClassFiltered", or_empty(m->class_filtered));
         json_object_set_new(o, "ConstraintFiltered", or_empty(m->constraint_filtered));
         json_object_set_new(o, "NodesExhausted", json_integer(m->exhausted));
