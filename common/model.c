@@ -334,8 +334,9 @@ int job_validate(const struct job *j, struct error *err) {
         if (!j->id || !*j->id)
                 return errorf(err, -EINVAL, "job: missing job ID");
         if (!valid_name(j->id))
-                return errorf(err, -EINVAL, "job \"%s\": ID must be 1-128 characters without spaces or control characters",
-                              j->id);
+                return errorf(err, -EINVAL,
+                              "job ID must be 1-128 characters without spaces or control characters (got %zu: \"%.40s%s\")",
+                              strlen(j->id), j->id, strlen(j->id) > 40 ? "..." : "");
         if (strchr(j->id, '/') && !strstr(j->id, "/periodic-") && !strstr(j->id, "/dispatch-"))
                 return errorf(err, -EINVAL, "job \"%s\": ID must not contain '/'", j->id);
         if (j->priority < 1 || j->priority > 100)

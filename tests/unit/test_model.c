@@ -95,6 +95,13 @@ Test(model, validation_errors_name_the_place) {
              "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}]}]}",
              "priority must be between 1 and 100 (got 500)"},
             {"{\"ID\":\"w\",\"TaskGroups\":[]}", "missing task group"},
+            {"{\"ID\":\"has space\",\"TaskGroups\":[]}", "job ID must be 1-128 characters"},
+            /* a long ID is cut in the message, so that what is wrong still shows */
+            {"{\"ID\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+             "\",\"TaskGroups\":[]}",
+             "characters (got 292: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\")"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct job *j = job_from_text(cases[i].json);
