@@ -404,10 +404,16 @@ int state_update_alloc_client(struct state_store *st, uint64_t index, const char
         struct alloc *c = alloc_copy(old);
         if (!c)
                 return -ENOMEM;
-        c->client_status = status;
-        if (description) {
-                free(c->client_description);
-                c->client_description = strdup(description);
+        /* An allocation given up as lost stays lost when its node comes back and
+         * reports how its tasks ended (the agent kills what still ran): the
+         * servers replaced it, and the summary should say why. */
+        bool keep_lost = old->client_status == ALLOC_CLIENT_LOST && alloc_client_terminal(status);
+        if (!keep_lost) {
+                c->client_status = status;
+                if (description) {
+                        free(c->client_description);
+                        c->client_description = strdup(description);
+                }
         }
         int r = merge_task_states(c, ts, n_ts);
         if (r < 0) {

@@ -366,13 +366,27 @@ else
         fail "its running allocations are lost"
 fi
 
+# --- the node comes back: leftovers of its lost allocations are killed -----------------
+# (a function, not sh -c: pgrep -f would count the sh whose command line holds the pattern)
+sleepers_are() { [ "$(pgrep -f "$MARK-sleep" | wc -l)" = "$1" ]; }
+start_agent
+if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/sleeper/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 2 ]" &&
+        wait_for 10 sleepers_are 2 && [ "$(count_status sleeper lost)" = 2 ]; then
+        pass "agent back: 2 replacement allocations run, the lost ones' processes are gone and they stay lost"
+else
+        log "processes: $(pgrep -af "$MARK-sleep")"
+        api /v1/job/sleeper/allocations
+        fail "agent back: 2 replacement allocations run, the lost ones' processes are gone and they stay lost"
+fi
+
 # --- server restart: the state comes back from the Raft log -------------------------
 before=$(api /v1/jobs | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')
 kill -TERM "$server_pid"
 wait "$server_pid" 2>/dev/null
 server_pid=""
 if start_server && [ "$(api /v1/jobs | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')" = "$before" ] &&
-        [ "$(count_status sleeper lost)" = 2 ] && api /v1/nodes | grep -q '"Status":"down"'; then
+        [ "$(count_status sleeper lost)" = 2 ] && [ "$(count_status sleeper running)" = 2 ] &&
+        api /v1/nodes | grep -q '"Status":"ready"'; then
         pass "after a server restart the jobs, allocations and node status are all there"
 else
         api /v1/jobs

@@ -315,3 +315,23 @@ Test(state, node_listing_is_sorted_and_follows_writes) {
         state_destroy(snap);
         state_destroy(st);
 }
+
+Test(state, a_lost_allocation_stays_lost_when_its_node_reports_the_end) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        state_upsert_job(st, 1, j);
+        struct alloc *a = fx_alloc("a0", j, "n1", 0, 100, 100);
+        cr_assert_eq(state_upsert_allocs(st, 2, &a, 1), 0);
+        cr_assert_eq(state_mark_node_allocs_lost(st, 3, "n1", 99), 0);
+        cr_assert_eq(state_update_alloc_client(st, 4, "a0", ALLOC_CLIENT_COMPLETE, "All tasks have completed", NULL, 0,
+                                               100),
+                     0);
+        cr_expect_eq(state_alloc_get(st, "a0")->client_status, ALLOC_CLIENT_LOST);
+        cr_expect_eq(state_alloc_get(st, "a0")->modify_index, 4, "the task states still land");
+        /* a non-terminal report (the node runs it after all) is taken as it is */
+        cr_assert_eq(state_update_alloc_client(st, 5, "a0", ALLOC_CLIENT_RUNNING, "Tasks are running", NULL, 0, 101), 0);
+        cr_expect_eq(state_alloc_get(st, "a0")->client_status, ALLOC_CLIENT_RUNNING);
+        alloc_unref(a);
+        job_unref(j);
+        state_destroy(st);
+}
