@@ -248,6 +248,16 @@ static int put_alloc_version(struct state_store *st, uint64_t index, struct allo
         return r;
 }
 
+/* Store a changed copy of an allocation (takes the caller's reference) and
+ * recompute its job's status. */
+static int put_alloc_and_refresh(struct state_store *st, uint64_t index, struct alloc *c) {
+        int r = put_alloc_version(st, index, c);
+        if (r == 0)
+                r = refresh_job_status(st, index, c->namespace, c->job_id);
+        alloc_unref(c);
+        return r;
+}
+
 int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const char *node_id, int64_t now_ns) {
         CHECK_WRITABLE(st);
         size_t n;
@@ -270,13 +280,7 @@ int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const ch
                 c->modify_index = index;
                 c->alloc_modify_index = index;
                 c->modify_time = now_ns;
-                int r = put_alloc_version(st, index, c);
-                char *ns = xstrdup(c->namespace), *jid = xstrdup(c->job_id);
-                alloc_unref(c);
-                if (r == 0)
-                        r = refresh_job_status(st, index, ns, jid);
-                free(ns);
-                free(jid);
+                int r = put_alloc_and_refresh(st, index, c);
                 if (r < 0)
                         return r;
         }
@@ -349,14 +353,7 @@ int state_stop_alloc(struct state_store *st, uint64_t index, const char *id, enu
         c->alloc_modify_index = index;
         if (now_ns)
                 c->modify_time = now_ns;
-        int r = put_alloc_version(st, index, c);
-        char *ns = xstrdup(c->namespace), *jid = xstrdup(c->job_id);
-        alloc_unref(c);
-        if (r == 0)
-                r = refresh_job_status(st, index, ns, jid);
-        free(ns);
-        free(jid);
-        return r;
+        return put_alloc_and_refresh(st, index, c);
 }
 
 /* Free the fields of one task state (the model frees arrays only). */
@@ -423,14 +420,7 @@ int state_update_alloc_client(struct state_store *st, uint64_t index, const char
         c->modify_index = index;
         if (now_ns)
                 c->modify_time = now_ns;
-        r = put_alloc_version(st, index, c);
-        char *ns = xstrdup(c->namespace), *jid = xstrdup(c->job_id);
-        alloc_unref(c);
-        if (r == 0)
-                r = refresh_job_status(st, index, ns, jid);
-        free(ns);
-        free(jid);
-        return r;
+        return put_alloc_and_refresh(st, index, c);
 }
 
 int state_delete_alloc(struct state_store *st, uint64_t index, const char *id) {
