@@ -30,7 +30,7 @@ SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c c
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
-UNIT_SRC   = $(wildcard tests/unit/*.c)
+UNIT_SRC   = $(wildcard tests/unit/*.c tests/support/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -272,7 +272,8 @@ bool raft_node_is_leader(struct raft_node *rn) {
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
         raft_id id = 0;
         const char *addr = NULL;
-        raft_leader(&rn->raft, &id, &addr);
+        if (rn) /* NULL: not started (or a test hub without Raft) */
+                raft_leader(&rn->raft, &id, &addr);
         if (ret_id)
                 *ret_id = id;
         return addr;

@@ -1,0 +1,147 @@
+/* test_api.c - the HTTP routes and the FSM together, in process (tests/support/api_harness):
+ * Nomad's paths and shapes, every bad request answered 4xx with the state unchanged. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controlplane/server.h"
+#include "controlplane/state/state.h"
+#include "tests/support/api_harness.h"
+
+static struct server *s;
+
+static void setup(void) {
+        s = api_harness_new();
+        cr_assert_not_null(s);
+}
+
+static void teardown(void) {
+        api_harness_free(s);
+}
+
+TestSuite(api, .init = setup, .fini = teardown);
+
+static int req(const char *method, const char *target, const char *body, json_t **ret_json) {
+        struct api_reply r;
+        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
+        if (ret_json)
+                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
+        int status = r.status;
+        api_reply_clear(&r);
+        return status;
+}
+
+#define JOB(id, extra)                                                                                                 \
+        "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"batch\"" extra ",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":2,"           \
+        "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}]}]}}"
+
+Test(api, register_read_list_and_stop_a_job) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("web", ""), &j), 200);
+        cr_expect(json_is_string(json_object_get(j, "EvalID")));
+        cr_expect_gt(json_integer_value(json_object_get(j, "Index")), 0);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/job/web", NULL, &j), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ID")), "web");
+        cr_expect_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "TaskGroups"), 0), "Count")),
+                     2);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/jobs", NULL, &j), 200);
+        cr_expect_eq(json_array_size(j), 1);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/jobs?prefix=w", NULL, &j), 200);
+        cr_expect_eq(json_array_size(j), 1);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/job/web/evaluations", NULL, &j), 200);
+        cr_expect_eq(json_array_size(j), 1, "the register made one eval");
+        json_decref(j);
+        cr_assert_eq(req("DELETE", "/v1/job/web", NULL, &j), 200);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/job/web", NULL, &j), 200);
+        cr_expect(json_is_true(json_object_get(j, "Stop")));
+        json_decref(j);
+        cr_assert_eq(req("DELETE", "/v1/job/web?purge=true", NULL, NULL), 200);
+        cr_expect_eq(req("GET", "/v1/job/web", NULL, NULL), 404);
+}
+
+Test(api, bad_requests_are_4xx_and_change_nothing) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("keep", ""), NULL), 200);
+        uint64_t before = state_latest_index(s->state);
+        static const struct {
+                const char *method, *target, *body;
+                int status;
+        } cases[] = {
+            {"PUT", "/v1/jobs", "", 400},
+            {"PUT", "/v1/jobs", "{\"Job\":", 400},
+            {"PUT", "/v1/jobs", "[]", 400},
+            {"PUT", "/v1/jobs", "{\"Job\":null}", 400},
+            {"PUT", "/v1/jobs", JOB("x", ",\"Priority\":101"), 400},
+            {"PUT", "/v1/jobs", JOB("has space", ""), 400},
+            {"PUT", "/v1/jobs",
+             "{\"Job\":{\"ID\":\"x\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":-1,\"Tasks\":[{\"Name\":\"t\","
+             "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}]}]}}",
+             400},
+            {"PUT", "/v1/jobs",
+             "{\"Job\":{\"ID\":\"x\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"nonesuch\"}]}]}}",
+             400},
+            {"PUT", "/v1/job/other", JOB("keep", ""), 400}, /* path and body disagree */
+            {"GET", "/v1/jobs?index=abc", NULL, 400},
+            {"GET", "/v1/jobs?index=1&wait=forever", NULL, 400},
+            {"DELETE", "/v1/nodes", NULL, 405},
+            {"PATCH", "/v1/jobs", NULL, 405},
+            {"GET", "/v1/job/missing", NULL, 404},
+            {"GET", "/v1/allocation/missing", NULL, 404},
+            {"GET", "/v1/evaluation/missing", NULL, 404},
+            {"GET", "/v2/jobs", NULL, 404},
+            {"GET", "/v1/nope", NULL, 404},
+            {"PUT", "/v1/node/register", "{\"Node\":{}}", 400},
+            {"PUT", "/v1/node/register", "{}", 400},
+            {"PUT", "/v1/node/unknown/heartbeat", "{}", 404},
+            {"PUT", "/v1/node/unknown/allocations", "{\"Allocs\":[]}", 404},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct api_reply r;
+                const char *b = cases[i].body;
+                api_harness_request(s, cases[i].method, cases[i].target, b, b ? strlen(b) : 0, &r);
+                cr_expect_eq(r.status, cases[i].status, "%s %s: got %d (%s)", cases[i].method, cases[i].target,
+                             r.status, r.body);
+                cr_expect(r.body && *r.body, "%s %s: an error says why", cases[i].method, cases[i].target);
+                api_reply_clear(&r);
+        }
+        cr_expect_eq(state_latest_index(s->state), before, "a rejected request changed the state");
+}
+
+Test(api, node_register_heartbeat_and_allocation_updates) {
+        json_t *j = NULL;
+        const char *node = "{\"Node\":{\"ID\":\"11111111-2222-3333-4444-555555555555\",\"SecretID\":\"s3cret\","
+                           "\"Name\":\"n1\",\"Datacenter\":\"dc1\",\"Status\":\"ready\","
+                           "\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192}},"
+                           "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}}}}";
+        cr_assert_eq(req("PUT", "/v1/node/register", node, &j), 200);
+        cr_expect_gt(json_integer_value(json_object_get(j, "HeartbeatTTL")), 0);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/nodes", NULL, &j), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "Status")), "ready");
+        json_decref(j);
+        /* the same node with another secret is refused */
+        char stolen[1024];
+        snprintf(stolen, sizeof(stolen), "%s", node);
+        char *p = strstr(stolen, "s3cret");
+        memcpy(p, "other!", 6);
+        cr_expect_eq(req("PUT", "/v1/node/register", stolen, NULL), 403);
+        cr_expect_eq(req("PUT", "/v1/node/11111111-2222-3333-4444-555555555555/heartbeat", "{}", NULL), 403,
+                     "a heartbeat without the node's secret is refused");
+        cr_expect_eq(req("PUT", "/v1/node/11111111-2222-3333-4444-555555555555/heartbeat", "{\"SecretID\":\"s3cret\"}",
+                         NULL),
+                     200);
+        cr_assert_eq(req("GET", "/v1/node/11111111-2222-3333-4444-555555555555/allocations", NULL, &j), 200);
+        cr_expect_eq(json_array_size(j), 0);
+        json_decref(j);
+        /* a blocking query on an unchanged table waits (the harness answers a parked one 503/504) */
+        struct api_reply r;
+        api_harness_request(s, "GET", "/v1/node/11111111-2222-3333-4444-555555555555/allocations?index=999999&wait=1s",
+                            NULL, 0, &r);
+        cr_expect(r.status == 503 || r.status == 504, "parked, not answered at once (got %d)", r.status);
+        api_reply_clear(&r);
+}
