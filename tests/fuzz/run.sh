@@ -1,5 +1,7 @@
 #!/bin/sh
-# run.sh - build each libFuzzer target with clang and run it for a bounded time.
+# run.sh - build each libFuzzer target with clang and run it for a bounded time:
+# fuzz_jobspec (HCL job files), fuzz_model_json (the JSON decoders), fuzz_api
+# (HTTP request sequences through the routes and the FSM; a 4xx must change nothing).
 # FUZZ_SECONDS (default 30) per target; seeds come from the conformance corpus.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -7,22 +9,37 @@ secs=${FUZZ_SECONDS:-30}
 out=build/fuzz
 mkdir -p "$out"
 scripts/deps.sh clang libclang-rt-14-dev
-CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(pkg-config --cflags jansson)"
-LIBS="$(pkg-config --libs jansson)"
-common="common/error.c common/jsonx.c common/model.c common/model_json.c common/hcl.c common/jobspec.c"
-[ -f common/jobspec_schema.c ] && common="$common common/jobspec_schema.c"
+PKGS="jansson raft libuv libcurl"
+CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(pkg-config --cflags $PKGS)"
+LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
+# The job-file and JSON targets need the model and parsers; the API target the
+# routes, the FSM and the state store behind the in-process harness.
+common="common/error.c common/jsonx.c common/model.c common/model_json.c common/hcl.c common/jobspec.c common/jobspec_schema.c"
+api="common/*.c controlplane/state/*.c controlplane/api/routes.c controlplane/raft/fsm.c controlplane/raft/raft_node.c
+     controlplane/leader/heartbeat.c controlplane/plan/*.c controlplane/scheduler/plan.c tests/support/api_harness.c"
 status=0
 for t in tests/fuzz/fuzz_*.c; do
         name=$(basename "$t" .c)
         echo "==> $name ($secs s)"
-        clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
         corpus="$out/$name.corpus"
         mkdir -p "$corpus"
-        if [ "$name" = fuzz_jobspec ]; then
+        case "$name" in
+        fuzz_api)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $api "$t" $LIBS -o "$out/$name"
+                cp tests/fuzz/api-seeds/* "$corpus/"
+                ;;
+        fuzz_jobspec)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
                 cp ../shared/conformance/nomad-jobspecs/*.hcl ../shared/conformance/nomad-jobspecs/*.nomad "$corpus/" 2>/dev/null || true
-        else
+                ;;
+        *)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
                 cp ../shared/conformance/nomad-jobspecs/*.json "$corpus/" 2>/dev/null || true
-        fi
+                ;;
+        esac
         if ! "$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$corpus" >"$out/$name.log" 2>&1; then
                 echo "FAIL: $name found a crash; see $out/$name.log"
                 tail -n 40 "$out/$name.log"
