@@ -57,14 +57,15 @@ struct attempt {
         struct cand *cands;
         size_t n_cands, cursor;
         int nodes_in_pool;
-        /* ready nodes per datacenter (a few): counted while walking, JSON once */
+        /* per datacenter seen (a few): does the job take it, how many of its nodes
+         * are ready; matched once per datacenter, counted while walking, JSON once */
         struct dc_count {
                 const char *dc;
+                bool match;
                 json_int_t n;
         } *dcs;
         size_t n_dcs;
         json_t *nodes_available;
-        struct hashmap *cand_by_id;
         uint64_t rng;
 };
 
@@ -129,14 +130,14 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!pool_match(at->job, n))
                 return true;
         at->nodes_in_pool++;
-        if (!dc_match(at->job, n) || n->status != NODE_READY || !n->eligible || n->drain)
-                return true;
         const char *dc = n->datacenter ? n->datacenter : "";
         size_t k = 0;
         while (k < at->n_dcs && at->dcs[k].dc != dc && strcmp(at->dcs[k].dc, dc) != 0)
                 k++;
         if (k == at->n_dcs) /* room for one per node was reserved */
-                at->dcs[at->n_dcs++] = (struct dc_count){.dc = dc};
+                at->dcs[at->n_dcs++] = (struct dc_count){.dc = dc, .match = dc_match(at->job, n)};
+        if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
+                return true;
         at->dcs[k].n++;
         at->cands[at->n_cands++] = (struct cand){.n = n};
         return true;
@@ -147,19 +148,15 @@ static int build_cands(struct attempt *at) {
         at->cands = calloc(n ? n : 1, sizeof(*at->cands));
         at->dcs = malloc((n ? n : 1) * sizeof(*at->dcs));
         at->nodes_available = json_object();
-        at->cand_by_id = hashmap_create(0);
-        if (!at->cands || !at->dcs || !at->nodes_available || !at->cand_by_id)
+        if (!at->cands || !at->dcs || !at->nodes_available)
                 return -ENOMEM;
         state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
         for (size_t k = 0; k < at->n_dcs; k++)
-                if (json_object_set_new(at->nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
+                if (at->dcs[k].n &&
+                    json_object_set_new(at->nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
                         return -ENOMEM;
         at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
         shuffle(at);
-        if (hashmap_reserve(at->cand_by_id, at->n_cands) < 0)
-                return -ENOMEM;
-        for (size_t i = 0; i < at->n_cands; i++)
-                hashmap_put(at->cand_by_id, at->cands[i].n->id, &at->cands[i], NULL);
         return 0;
 }
 
@@ -774,7 +771,6 @@ static void attempt_free(struct attempt *at) {
         free(at->cands);
         free(at->dcs);
         json_decref(at->nodes_available);
-        hashmap_destroy(at->cand_by_id);
         plan_free(at->plan);
 }
 
