@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/error.h"
@@ -269,23 +270,62 @@ static int alloc_status(struct cli *c, int argc, char **argv) {
         return 0;
 }
 
+/* Where the last `lines` lines of buf start. */
+static size_t tail_start(const char *buf, size_t len, long lines) {
+        size_t i = len;
+        if (i && buf[i - 1] == '\n')
+                i--; /* the final newline ends the last line */
+        for (long seen = 0; i > 0; i--)
+                if (buf[i - 1] == '\n' && ++seen == lines)
+                        break;
+        return lines == 0 ? len : i;
+}
+
+/* The task's state is "dead" (or the allocation is gone). */
+static bool task_dead(struct cli *c, const char *alloc_id, const char *task) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "/v1/allocation/%s", alloc_id) < 0)
+                return false;
+        _cleanup_json_ json_t *a = NULL;
+        struct error err = {0};
+        if (cli_get(c, path, &a, NULL, &err) < 0)
+                return strstr(err.msg, "404") != NULL;
+        return strcmp(jx_str(jx_obj(jx_obj(a, "TaskStates"), task), "State", ""), "dead") == 0;
+}
+
 static const char alloc_logs_help[] =
     "Usage: drover alloc logs [options] <allocation> [<task>]\n\n"
     "  Print a task's stdout (or stderr) as the node agent captured it. The task\n"
     "  may be left out when the allocation has only one.\n\n"
     "Options:\n"
     "  -address=<addr>  API address\n"
-    "  -stderr          print stderr instead of stdout\n";
+    "  -stderr          print stderr instead of stdout\n"
+    "  -f               follow: keep printing what the task writes until it is dead\n"
+    "  -tail            start at the end: the last -n lines (default 10)\n"
+    "  -n=<lines>       with -tail, how many lines\n";
 
 static int alloc_logs(struct cli *c, int argc, char **argv) {
-        bool use_stderr = false;
+        bool use_stderr = false, follow = false, tail = false;
+        long lines = 10;
         const char *id = NULL, *task = NULL;
         for (int i = 0; i < argc; i++) {
                 if (strcmp(argv[i], "-stderr") == 0)
                         use_stderr = true;
                 else if (strcmp(argv[i], "-stdout") == 0)
                         use_stderr = false;
-                else if (argv[i][0] == '-') {
+                else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-follow") == 0)
+                        follow = true;
+                else if (strcmp(argv[i], "-tail") == 0)
+                        tail = true;
+                else if (strncmp(argv[i], "-n=", 3) == 0 || (strcmp(argv[i], "-n") == 0 && i + 1 < argc)) {
+                        const char *v = argv[i][2] == '=' ? argv[i] + 3 : argv[++i];
+                        char *end;
+                        lines = strtol(v, &end, 10);
+                        if (end == v || *end || lines < 0) {
+                                fprintf(stderr, "-n: expected a number of lines (got \"%s\")\n", v);
+                                return 1;
+                        }
+                } else if (argv[i][0] == '-') {
                         fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], alloc_logs_help);
                         return 1;
                 } else if (!id)
@@ -360,15 +400,41 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
                 return 1;
         }
-        int rc = 0;
         if (resp.status != 200) {
                 fprintf(stderr, "Error reading logs: %ld (%s)\n", resp.status, resp.body);
-                rc = 1;
-        } else {
-                fwrite(resp.body, 1, resp.len, stdout);
+                http_response_clear(&resp);
+                return 1;
         }
+        size_t from = tail ? tail_start(resp.body, resp.len, lines) : 0;
+        fwrite(resp.body + from, 1, resp.len - from, stdout);
+        fflush(stdout);
+        size_t offset = resp.len;
         http_response_clear(&resp);
-        return rc;
+        if (!follow)
+                return 0;
+        /* Follow: ask the agent for what came after `offset` until the task is dead
+         * and nothing more came (one last read after it died). */
+        for (bool dead = false;;) {
+                usleep(500 * 1000);
+                bool was_dead = dead;
+                dead = task_dead(c, alloc_id, task);
+                _cleanup_free_ char *more = NULL;
+                if (asprintf(&more, "%s&offset=%zu", lpath, offset) < 0)
+                        return 1;
+                if (http_request(base, "GET", more, NULL, 30000, &resp, &err) < 0) {
+                        fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
+                        return 1;
+                }
+                bool got = resp.status == 200 && resp.len > 0;
+                if (got) {
+                        fwrite(resp.body, 1, resp.len, stdout);
+                        fflush(stdout);
+                        offset += resp.len;
+                }
+                http_response_clear(&resp);
+                if (was_dead && !got)
+                        return 0;
+        }
 }
 
 const struct cli_command cli_alloc_commands[] = {

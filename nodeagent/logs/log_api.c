@@ -90,6 +90,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return reply_text(conn, 400, "missing or bad task name (?task=<name>)");
         if (strcmp(type, "stdout") != 0 && strcmp(type, "stderr") != 0)
                 return reply_text(conn, 400, "type must be stdout or stderr");
+        /* Nomad's offset and origin: bytes from the start (default) or from the end. */
+        const char *off_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "offset");
+        const char *origin = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "origin");
+        unsigned long long offset = 0;
+        if (off_s) {
+                char *end;
+                errno = 0;
+                offset = strtoull(off_s, &end, 10);
+                if (errno || end == off_s || *end || *off_s == '-')
+                        return reply_text(conn, 400, "offset must be a byte count");
+        }
+        bool from_end = origin && strcmp(origin, "end") == 0;
+        if (origin && !from_end && strcmp(origin, "start") != 0)
+                return reply_text(conn, 400, "origin must be start or end");
         char *buf = malloc(1);
         size_t len = 0;
         int found = 0;
@@ -110,7 +124,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 free(buf);
                 return reply_text(conn, 404, "no logs for this allocation and task on this node");
         }
-        return reply(conn, 200, "text/plain; charset=utf-8", buf, len);
+        size_t from = from_end ? (offset < len ? len - (size_t)offset : 0) : (offset < len ? (size_t)offset : len);
+        memmove(buf, buf + from, len - from);
+        return reply(conn, 200, "text/plain; charset=utf-8", buf, len - from);
 }
 
 int log_api_start(const char *listen, const char *data_dir, struct log_api **ret, struct error *err) {

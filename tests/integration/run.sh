@@ -127,6 +127,33 @@ for id in $(api /v1/job/hello/allocations | grep -o '"ID":"[0-9a-f-]*"' | cut -d
 done
 [ $ok = 1 ] && pass "alloc logs (by ID prefix) shows each allocation's own index" || fail "alloc logs shows each allocation's index"
 
+# alloc logs -f follows a task as it writes, and returns when it is dead
+cat >"$WORK/tick.hcl" <<EOF
+job "tick" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "for i in 1 2 3 4 5; do echo tick \$i; sleep 0.3; done # $MARK"]
+      }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/tick.hcl" >/dev/null 2>&1
+wait_for 10 sh -c "curl -s $ADDR/v1/job/tick/allocations | grep -q '\"ID\"'"
+tick=$(api /v1/job/tick/allocations | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+if timeout 30 "$BIN/drover" alloc logs -f "${tick%%-*}" >"$WORK/tick.out" 2>&1 &&
+        [ "$(tr '\n' ' ' <"$WORK/tick.out")" = "tick 1 tick 2 tick 3 tick 4 tick 5 " ] &&
+        [ "$("$BIN/drover" alloc logs -tail -n 2 "${tick%%-*}" | tr '\n' ' ')" = "tick 4 tick 5 " ]; then
+        pass "alloc logs -f follows the task to its end; -tail -n 2 prints the last 2 lines"
+else
+        cat "$WORK/tick.out"
+        fail "alloc logs -f follows the task to its end; -tail -n 2 prints the last 2 lines"
+fi
+
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&
         grep -Eq "^hello +0 +0 +0 +0 +3 +0" "$WORK/status.out"; then
         pass "job status shows the summary: 3 complete"
