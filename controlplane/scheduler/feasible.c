@@ -172,46 +172,46 @@ static bool check_regexp(const char *l, const char *pattern) {
         return ok;
 }
 
-/* Is the trimmed item among the comma-separated, trimmed entries of set? */
+/* Walk a comma-separated list: the next entry, trimmed of spaces, in *item and
+ * *len; false at the end. *p advances. */
+static bool next_item(const char **p, const char **item, size_t *len) {
+        if (!*p || !**p)
+                return false;
+        const char *e = strchr(*p, ',');
+        const char *s = *p;
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        *p = e ? e + 1 : NULL;
+        while (n && isspace((unsigned char)*s))
+                s++, n--;
+        while (n && isspace((unsigned char)s[n - 1]))
+                n--;
+        *item = s;
+        *len = n;
+        return true;
+}
+
+/* Is the item among the entries of set? */
 static bool set_has(const char *set, const char *item, size_t ilen) {
-        const char *p = set;
-        while (*p) {
-                const char *e = strchr(p, ',');
-                size_t len = e ? (size_t)(e - p) : strlen(p);
-                const char *s = p;
-                while (len && isspace((unsigned char)*s))
-                        s++, len--;
-                while (len && isspace((unsigned char)s[len - 1]))
-                        len--;
+        const char *s;
+        size_t len;
+        for (const char *p = set; next_item(&p, &s, &len);)
                 if (len == ilen && strncmp(s, item, len) == 0)
                         return true;
-                if (!e)
-                        break;
-                p = e + 1;
-        }
         return false;
 }
 
+/* set_contains_all (any: set_contains_any): the entries of r against those of l. */
 static bool check_set(const char *l, const char *r, bool any) {
-        const char *p = r;
-        while (*p) {
-                const char *e = strchr(p, ',');
-                size_t len = e ? (size_t)(e - p) : strlen(p);
-                const char *s = p;
-                while (len && isspace((unsigned char)*s))
-                        s++, len--;
-                while (len && isspace((unsigned char)s[len - 1]))
-                        len--;
+        const char *s;
+        size_t len;
+        for (const char *p = r; next_item(&p, &s, &len);) {
                 bool has = set_has(l, s, len);
                 if (any && has)
                         return true;
                 if (!any && !has)
                         return false;
-                if (!e)
-                        break;
-                p = e + 1;
         }
-        return any ? false : true;
+        return !any;
 }
 
 static bool streq(const char *a, const char *b) {

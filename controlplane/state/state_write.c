@@ -263,15 +263,15 @@ int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const ch
         size_t n;
         struct alloc *const *list = state_allocs_by_node(st, node_id, &n);
         /* Collect first: writing swaps entries of the list we walk. */
-        _cleanup_free_ struct alloc **todo = n ? calloc(n, sizeof(*todo)) : NULL;
+        _cleanup_free_ struct alloc **live = n ? calloc(n, sizeof(*live)) : NULL;
         size_t k = 0;
-        if (n && !todo)
+        if (n && !live)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 if (!alloc_terminal(list[i]))
-                        todo[k++] = list[i];
+                        live[k++] = list[i];
         for (size_t i = 0; i < k; i++) {
-                struct alloc *c = alloc_copy(todo[i]);
+                struct alloc *c = alloc_copy(live[i]);
                 if (!c)
                         return -ENOMEM;
                 c->client_status = ALLOC_CLIENT_LOST;
