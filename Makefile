@@ -3,7 +3,6 @@
 
 BUILD   ?= build
 CC      ?= cc
-SHARED  ?= ../shared
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 
@@ -111,15 +110,15 @@ $(BENCH_SCHED): $(call obj,bench/sched.c) $(LIBCORE) $(LIBCOMMON)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests -------------------------------------------------------------------
-# Unit tests run from the repo root so that they find $(SHARED)/conformance.
+# Unit tests run from the repo root so that they find tests/conformance.
 unit: $(UNIT_BIN)
-	$(Q)DROVER_SHARED=$(SHARED) $(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
+	$(Q)$(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
 
 unit-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    build/asan/tests/unit-tests
-	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DROVER_SHARED=$(SHARED) \
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    build/asan/tests/unit-tests --jobs 2 $(UNIT_ARGS)
 
 integration: all

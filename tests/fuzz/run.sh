@@ -32,12 +32,12 @@ for t in tests/fuzz/fuzz_*.c; do
         fuzz_jobspec)
                 # shellcheck disable=SC2086
                 clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
-                cp ../shared/conformance/nomad-jobspecs/*.hcl ../shared/conformance/nomad-jobspecs/*.nomad "$corpus/" 2>/dev/null || true
+                cp tests/conformance/nomad-jobspecs/*.hcl tests/conformance/nomad-jobspecs/*.nomad "$corpus/" 2>/dev/null || true
                 ;;
         *)
                 # shellcheck disable=SC2086
                 clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
-                cp ../shared/conformance/nomad-jobspecs/*.json "$corpus/" 2>/dev/null || true
+                cp tests/conformance/nomad-jobspecs/*.json "$corpus/" 2>/dev/null || true
                 ;;
         esac
         if ! "$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$corpus" >"$out/$name.log" 2>&1; then

@@ -1,5 +1,6 @@
 /* test_jobspec.c - Nomad job files -> API Job JSON, against the conformance corpus
- * ($DROVER_SHARED/conformance/nomad-jobspecs, expectations from its SOURCES.md). */
+ * (tests/conformance/nomad-jobspecs, a copy of the project's shared corpus; where each file
+ * came from is in its SOURCES.md). DROVER_CONFORMANCE points elsewhere when set. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -15,8 +16,8 @@
 
 static const char *corpus_dir(void) {
         static char dir[512];
-        const char *shared = getenv("DROVER_SHARED");
-        snprintf(dir, sizeof(dir), "%s/conformance/nomad-jobspecs", shared && *shared ? shared : "../shared");
+        const char *over = getenv("DROVER_CONFORMANCE");
+        snprintf(dir, sizeof(dir), "%s", over && *over ? over : "tests/conformance/nomad-jobspecs");
         return dir;
 }
 
@@ -125,7 +126,7 @@ static const struct {
 
 Test(jobspec_corpus, every_file_parses_or_fails_as_documented) {
         DIR *d = opendir(corpus_dir());
-        cr_assert_not_null(d, "cannot open %s (set DROVER_SHARED)", corpus_dir());
+        cr_assert_not_null(d, "cannot open %s (run from the repository root, or set DROVER_CONFORMANCE)", corpus_dir());
         size_t parsed = 0, rejected = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
