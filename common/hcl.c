@@ -92,6 +92,8 @@ struct token {
         size_t start, end; /* byte offsets into src */
         int line, col;
         char *sval; /* decoded text of T_STRING / T_HEREDOC */
+        char *tmpl; /* template source when the string holds a template sequence */
+        int tline, tcol;
 };
 
 struct parser {
@@ -312,8 +314,9 @@ static void put_utf8(struct buf *b, uint32_t cp) {
         }
 }
 
-/* Lex a quoted string starting at '"'; decoded text into b. */
-static int lex_string(struct parser *p, struct buf *b) {
+/* Lex a quoted string starting at '"'; decoded text into b; *ret_tmpl set when it holds a
+ * template sequence. */
+static int lex_string(struct parser *p, struct buf *b, bool *ret_tmpl) {
         int line = p->line, col = p->col;
         advance(p);
         for (;;) {
@@ -325,6 +328,8 @@ static int lex_string(struct parser *p, struct buf *b) {
                         advance(p);
                         return 0;
                 }
+                if ((c == '$' || c == '%') && (peekc(p, 1) == '{' || (peekc(p, 1) == c && peekc(p, 2) == '{')))
+                        *ret_tmpl = true;
                 if (c == '\\') {
                         int eline = p->line, ecol = p->col;
                         int e = peekc(p, 1);
@@ -477,6 +482,8 @@ static int lex_heredoc(struct parser *p, struct buf *b) {
 static int next(struct parser *p) {
         free(p->tok.sval);
         p->tok.sval = NULL;
+        free(p->tok.tmpl);
+        p->tok.tmpl = NULL;
         p->prev_end = p->tok.end;
         if (p->r < 0)
                 return p->r;
@@ -518,8 +525,10 @@ static int next(struct parser *p) {
                 }
         } else if (c == '"' || (c == '<' && c1 == '<')) {
                 struct buf b = {0};
+                bool tmpl = false;
                 t->kind = c == '"' ? T_STRING : T_HEREDOC;
-                r = c == '"' ? lex_string(p, &b) : lex_heredoc(p, &b);
+                size_t body = p->pos + 1;
+                r = c == '"' ? lex_string(p, &b, &tmpl) : lex_heredoc(p, &b);
                 if (r < 0) {
                         buf_done(&b);
                         return r;
@@ -527,6 +536,18 @@ static int next(struct parser *p) {
                 t->sval = buf_take(&b);
                 if (!t->sval)
                         return fail_oom(p);
+                if (c == '"' && tmpl) {
+                        t->tmpl = strndup(p->src + body, p->pos - 1 - body);
+                        t->tline = t->line;
+                        t->tcol = t->col + 1;
+                } else if (c == '<' && (strstr(t->sval, "${") || strstr(t->sval, "%{"))) {
+                        t->tmpl = strdup(t->sval);
+                        t->tline = t->line + 1;
+                        t->tcol = 1;
+                }
+                if ((c == '"' && tmpl) || (c == '<' && (strstr(t->sval, "${") || strstr(t->sval, "%{"))))
+                        if (!t->tmpl)
+                                return fail_oom(p);
         } else {
                 size_t n = 1;
                 switch (c) {
@@ -620,6 +641,7 @@ static char *tok_text(const struct parser *p) {
 static struct hcl_value *value_free(struct hcl_value *v) {
         if (!v)
                 return NULL;
+        free(v->tmpl);
         for (size_t k = 0; k < v->n; k++) {
                 value_free(v->items[k]);
                 if (v->keys)
@@ -630,6 +652,10 @@ static struct hcl_value *value_free(struct hcl_value *v) {
         free(v->str);
         free(v);
         return NULL;
+}
+
+struct hcl_value *hcl_value_free(struct hcl_value *v) {
+        return value_free(v);
 }
 
 static void value_freep(struct hcl_value **v) {
@@ -643,6 +669,10 @@ static void item_clear(struct hcl_item *it) {
                 free(it->labels[k]);
         free(it->labels);
         hcl_body_free(it->body);
+}
+
+void hcl_item_clear(struct hcl_item *it) {
+        item_clear(it);
 }
 
 struct hcl_body *hcl_body_free(struct hcl_body *b) {
@@ -948,6 +978,10 @@ static int parse_operand(struct parser *p, struct hcl_value **ret) {
                 if (!(v = value_new(p, HCL_STRING, line, col)))
                         return p->r;
                 v->str = TAKE_PTR(p->tok.sval);
+                v->tmpl = TAKE_PTR(p->tok.tmpl);
+                v->tmpl_heredoc = p->tok.kind == T_HEREDOC;
+                v->tmpl_line = p->tok.tline;
+                v->tmpl_col = p->tok.tcol;
                 if (next(p) < 0)
                         return p->r;
                 break;
@@ -1182,6 +1216,7 @@ int hcl_parse(const char *src, size_t len, const char *filename, struct hcl_body
         if (p.r == 0 && p.tok.kind != T_EOF)
                 fail_expected(&p, "end of file");
         free(p.tok.sval);
+        free(p.tok.tmpl);
         if (p.r < 0) {
                 hcl_body_free(b);
                 return p.r;

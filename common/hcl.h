@@ -48,6 +48,13 @@ struct hcl_value {
         size_t n;  /* HCL_LIST / HCL_OBJECT element count */
         struct hcl_value **items;
         char **keys; /* HCL_OBJECT only, n entries */
+        /* HCL_STRING holding a template sequence (`${`, `%{`, or their escapes `$${`, `%%{`):
+         * the template source, for hcl_eval.c to evaluate: the text between the quotes with
+         * its escapes not decoded, or the heredoc body (indentation already stripped, no
+         * backslash escapes). tmpl_line/tmpl_col locate its first byte. NULL otherwise. */
+        char *tmpl;
+        bool tmpl_heredoc;
+        int tmpl_line, tmpl_col;
 };
 
 struct hcl_body;
@@ -75,3 +82,9 @@ struct hcl_body *hcl_body_free(struct hcl_body *b);
 void hcl_body_freep(struct hcl_body **b);
 
 const char *hcl_kind_name(enum hcl_kind k);
+
+/* Free what an item owns (not the item itself). */
+void hcl_item_clear(struct hcl_item *it);
+
+/* Free a value tree (NULL is fine); returns NULL. */
+struct hcl_value *hcl_value_free(struct hcl_value *v);

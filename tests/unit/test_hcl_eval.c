@@ -1,0 +1,292 @@
+/* test_hcl_eval.c - HCL2 evaluation: operators, templates, for expressions, functions,
+ * variables, locals, dynamic blocks and every error path. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/hcl.h"
+#include "common/hcl_eval.h"
+#include "common/jobspec.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+
+/* Evaluate `x = <expr>` (with `locals` lines before it, and var.v = {"n": 3, "s": "a"});
+ * returns the compact JSON of the value, or NULL with err filled. Caller frees. */
+static char *eval_src(const char *locals, const char *expr, struct error *err) {
+        char *src = NULL;
+        cr_assert_geq(asprintf(&src, "%s\nx = %s\n", locals ? locals : "", expr), 0);
+        struct hcl_body *b = NULL;
+        int r = hcl_parse(src, strlen(src), "e.hcl", &b, err);
+        char *out = NULL;
+        if (r == 0) {
+                struct hcl_eval *ev = NULL;
+                cr_assert_eq(hcl_eval_create("e.hcl", NULL, &ev, err), 0);
+                json_t *vars = json_pack("{s:i,s:s,s:[i,i,i]}", "n", 3, "s", "a", "l", 1, 2, 3);
+                const char *k;
+                json_t *v;
+                json_object_foreach(vars, k, v) cr_assert_eq(hcl_eval_set_var(ev, k, v, err), 0);
+                json_decref(vars);
+                for (size_t i = 0; r == 0 && i + 1 < b->n; i++)
+                        r = hcl_eval_add_local(ev, b->items[i].name, b->items[i].value, b->items[i].line,
+                                               b->items[i].col, err);
+                json_t *val = NULL;
+                if (r == 0)
+                        r = hcl_eval_value(ev, b->items[b->n - 1].value, &val, err);
+                if (r == 0) {
+                        out = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+                        json_decref(val);
+                }
+                hcl_eval_free(ev);
+        }
+        hcl_body_free(b);
+        free(src);
+        return out;
+}
+
+static void ok_l(const char *locals, const char *expr, const char *want) {
+        struct error err = {0};
+        _cleanup_free_ char *got = eval_src(locals, expr, &err);
+        cr_assert_not_null(got, "%s: %s", expr, err.msg);
+        cr_assert_str_eq(got, want, "%s", expr);
+}
+
+static void ok(const char *expr, const char *want) {
+        ok_l(NULL, expr, want);
+}
+
+static void bad_l(const char *locals, const char *expr, const char *want) {
+        struct error err = {0};
+        _cleanup_free_ char *got = eval_src(locals, expr, &err);
+        cr_assert_null(got, "%s: unexpectedly gave %s", expr, got);
+        cr_assert(strstr(err.msg, want), "%s: error \"%s\" does not contain \"%s\"", expr, err.msg, want);
+}
+
+static void bad(const char *expr, const char *want) {
+        bad_l(NULL, expr, want);
+}
+
+Test(hcl_eval, operators_and_precedence) {
+        ok("1 + 2 * 3", "7");
+        ok("(1 + 2) * 3", "9");
+        ok("10 - 4 - 3", "3");
+        ok("7 / 2", "3.5");
+        ok("8 / 2", "4");
+        ok("7 % 3", "1");
+        ok("-3 + 1", "-2");
+        ok("1 + 2 == 3 && !false", "true");
+        ok("1 < 2 || 1 / 1 == 5", "true");
+        ok("2 >= 2 && 3 > 2 && 1 <= 0", "false");
+        ok("\"a\" == \"a\" && [1, 2] == [1, 2] && {a = 1} != {a = 2}", "true");
+        ok("true ? 1 : 2", "1");
+        ok("1 > 2 ? \"x\" : var.n > 2 ? \"y\" : \"z\"", "\"y\"");
+        ok("\"5\" + 1", "6");
+        ok("!true == false", "true");
+}
+
+Test(hcl_eval, collections_index_attr_splat) {
+        ok("[1, \"a\", true, null]", "[1,\"a\",true,null]");
+        ok("{ a = 1, \"b\" = 2, c: 3 }", "{\"a\":1,\"b\":2,\"c\":3}");
+        ok("{\n a = 1\n b = [1,\n 2]\n}", "{\"a\":1,\"b\":[1,2]}");
+        ok("var.l[1]", "2");
+        ok("var.l.2", "3");
+        ok("{ a = { b = [10, 20] } }.a.b[1]", "20");
+        ok("{ k = 1 }[\"k\"]", "1");
+        ok("[{ n = 1 }, { n = 2 }][*].n", "[1,2]");
+        ok("[{ n = [1] }, { n = [2] }].*.n", "[[1],[2]]");
+        ok("null[*]", "[]");
+        ok("{ n = 5 }[*].n", "[5]");
+        ok("var", "{\"l\":[1,2,3],\"n\":3,\"s\":\"a\"}");
+}
+
+Test(hcl_eval, templates) {
+        ok("\"n=${var.n}, s=${upper(var.s)}\"", "\"n=3, s=A\"");
+        ok("\"${var.n}\"", "3"); /* a lone interpolation keeps its type */
+        ok("\"$${var.n} %%{x}\"", "\"${var.n} %{x}\"");
+        ok("\"a\\tb\\\"c\\u00e9\"", "\"a\\tb\\\"cé\"");
+        ok("\"%{ if var.n > 2 }big%{ else }small%{ endif }\"", "\"big\"");
+        ok("\"%{ for i, v in var.l }${i}=${v};%{ endfor }\"", "\"0=1;1=2;2=3;\"");
+        ok("\"%{ for v in [\"a\", \"b\"] }[${v}]%{ endfor }\"", "\"[a][b]\"");
+        ok("\"a  ${~ \"b\" ~}  c\"", "\"abc\"");
+        ok("\"x\\n%{~ if true ~}\\n y %{~ endif ~}\"", "\"xy\"");
+        ok("<<EOT\nhello ${var.s}\nEOT\n", "\"hello a\\n\"");
+        ok("<<-EOT\n    a ${var.n}\n      b\n    EOT\n", "\"a 3\\n  b\\n\"");
+        ok("\"nested ${\"in ${var.s}\"}\"", "\"nested in a\"");
+}
+
+Test(hcl_eval, runtime_references_stay_text) {
+        ok("\"${NOMAD_ALLOC_DIR}/x\"", "\"${NOMAD_ALLOC_DIR}/x\"");
+        ok("\"${attr.unique.network.ip-address}:${node.datacenter}-${meta.rack}\"",
+           "\"${attr.unique.network.ip-address}:${node.datacenter}-${meta.rack}\"");
+        ok("\"${env.PATH} ${DROVER_ALLOC_ID} ${device.attr.memory}\"",
+           "\"${env.PATH} ${DROVER_ALLOC_ID} ${device.attr.memory}\"");
+        ok("\"${var.s}-${NOMAD_TASK_NAME}\"", "\"a-${NOMAD_TASK_NAME}\"");
+        bad("upper(NOMAD_TASK_NAME)", "upper: argument 1 is a run-time value");
+        bad("attr.x == \"a\"", "cannot compare a run-time value");
+        bad("\"${attr.x + 1}\"", "expected a number, found run-time value");
+}
+
+Test(hcl_eval, for_expressions) {
+        ok("[for v in var.l : v * 2]", "[2,4,6]");
+        ok("[for i, v in var.l : i + v if v != 2]", "[1,5]");
+        ok("{for k, v in { b = 2, a = 1 } : upper(k) => v}", "{\"A\":1,\"B\":2}");
+        ok("{for v in [\"a\", \"b\", \"a\"] : v => v...}", "{\"a\":[\"a\",\"a\"],\"b\":[\"b\"]}");
+        ok("[for k, v in { b = 2, a = 1 } : k]", "[\"a\",\"b\"]");
+        ok("[for v in [[1, 2], [3]] : [for w in v : w + 1]]", "[[2,3],[4]]");
+        bad("{for v in [\"a\", \"a\"] : v => 1}", "duplicate key \"a\"");
+        bad("[for v in 3 : v]", "expected a list or a map to iterate over, found number");
+        bad("[for v in [1] : v if 1]", "expected a bool, found number");
+}
+
+Test(hcl_eval, locals_and_cycles) {
+        ok_l("a = \"web\"\nb = \"${local.a}-${var.n}\"", "local.b", "\"web-3\"");
+        ok_l("b = local.a + 1\na = 2", "local.b", "3");
+        bad_l("a = local.b\nb = local.a", "local.a", "refers to itself (a cycle among locals)");
+        bad_l("a = local.a", "local.a", "cycle");
+        bad("local.nope", "e.hcl:2:5: undefined local value \"nope\"");
+        bad("var.nope", "e.hcl:2:5: undefined variable \"nope\"");
+        bad("nope", "e.hcl:2:5: undefined variable \"nope\"");
+        bad("local", "expected local.NAME");
+}
+
+Test(hcl_eval, string_functions) {
+        ok("upper(\"abc\")", "\"ABC\"");
+        ok("lower(\"AbC\")", "\"abc\"");
+        ok("title(\"hello big world\")", "\"Hello Big World\"");
+        ok("trimspace(\"  a b \\n\")", "\"a b\"");
+        ok("trim(\"?!hi!?\", \"!?\")", "\"hi\"");
+        ok("trimprefix(\"helloworld\", \"hello\")", "\"world\"");
+        ok("trimsuffix(\"helloworld\", \"world\")", "\"hello\"");
+        ok("trimprefix(\"abc\", \"x\")", "\"abc\"");
+        ok("format(\"%s-%d-%05.2f-%t-%q-%x-%5s|%-3s|%%\", \"a\", 42, 3.14159, true, \"q\", 255, \"r\", \"l\")",
+           "\"a-42-03.14-true-\\\"q\\\"-ff-    r|l  |%\"");
+        ok("format(\"%v %v\", [1, 2], 7)", "\"[1,2] 7\"");
+        ok("formatlist(\"%s=%d\", [\"a\", \"b\"], [1, 2])", "[\"a=1\",\"b=2\"]");
+        ok("formatlist(\"x-%s\", [\"a\", \"b\"])", "[\"x-a\",\"x-b\"]");
+        ok("join(\", \", [\"a\", \"b\", 3])", "\"a, b, 3\"");
+        ok("split(\",\", \"a,b,,c\")", "[\"a\",\"b\",\"\",\"c\"]");
+        ok("replace(\"a-b-c\", \"-\", \"+\")", "\"a+b+c\"");
+        ok("replace(\"v1.2.3\", \"/([0-9]+)\\\\.([0-9]+)/\", \"$2.$1\")", "\"v2.1.3\"");
+        ok("substr(\"héllo\", 1, 3)", "\"éll\"");
+        ok("substr(\"hello\", -3, -1)", "\"llo\"");
+        ok("strrev(\"abé\")", "\"éba\"");
+        ok("regex(\"[a-z]+\", \"123abc456\")", "\"abc\"");
+        ok("regex(\"([0-9]+)-([0-9]+)\", \"x 10-20\")", "[\"10\",\"20\"]");
+        ok("regexall(\"[0-9]+\", \"a1b22c333\")", "[\"1\",\"22\",\"333\"]");
+        ok("chomp(\"line\\r\\n\\n\")", "\"line\"");
+        ok("indent(2, \"a\\nb\")", "\"a\\n  b\"");
+        ok("startswith(\"hello\", \"he\") && endswith(\"hello\", \"lo\") && strcontains(\"hello\", \"ll\")", "true");
+        bad("regex(\"x\", \"abc\")", "does not match");
+        bad("regex(\"(\", \"abc\")", "invalid regular expression");
+        bad("format(\"%d\", \"x\")", "expected a number, found string \"x\"");
+        bad("format(\"%s %s\", 1)", "not enough arguments");
+        bad("format(\"%s\", 1, 2)", "too many arguments");
+        bad("format(\"%99999s\", 1)", "width and precision of at most");
+        bad("substr(\"abc\", 5, 1)", "offset out of range");
+}
+
+Test(hcl_eval, collection_functions) {
+        ok("length(\"héllo\") + length([1, 2]) + length({a = 1})", "8");
+        ok("concat([1], [2, 3], [])", "[1,2,3]");
+        ok("contains([\"a\", \"b\"], \"b\")", "true");
+        ok("keys({b = 1, a = 2})", "[\"a\",\"b\"]");
+        ok("values({b = 1, a = 2})", "[2,1]");
+        ok("lookup({a = 1}, \"a\", 0) + lookup({a = 1}, \"z\", 10)", "11");
+        ok("merge({a = 1, b = 2}, {b = 3}, null)", "{\"a\":1,\"b\":3}");
+        ok("element([\"a\", \"b\"], 3)", "\"b\"");
+        ok("flatten([[1, [2]], 3, []])", "[1,2,3]");
+        ok("distinct([1, 2, 1, \"1\"])", "[1,2,\"1\"]");
+        ok("range(3)", "[0,1,2]");
+        ok("range(1, 7, 2)", "[1,3,5]");
+        ok("range(3, 0)", "[3,2,1]");
+        ok("slice([1, 2, 3, 4], 1, 3)", "[2,3]");
+        ok("sort([\"b\", \"a\", \"c\"])", "[\"a\",\"b\",\"c\"]");
+        ok("reverse([1, 2, 3])", "[3,2,1]");
+        ok("zipmap([\"a\", \"b\"], [1, 2])", "{\"a\":1,\"b\":2}");
+        ok("coalesce(null, \"\", \"x\", \"y\")", "\"x\"");
+        ok("compact([\"a\", \"\", null, \"b\"])", "[\"a\",\"b\"]");
+        ok("index([\"a\", \"b\"], \"b\")", "1");
+        ok("sum([1, 2, 3.5])", "6.5");
+        ok("alltrue([true, true]) && anytrue([false, true])", "true");
+        ok("max(var.l...) + min([4, 5]...)", "7");
+        bad("lookup({a = 1}, \"z\")", "no key \"z\"");
+        bad("element([], 0)", "empty list");
+        bad("range(0, 1, 0)", "step must not be zero");
+        bad("range(1000000)", "range: expected at most 100000 elements");
+        bad("slice([1], 0, 5)", "slice: expected");
+        bad("index([1], 2)", "not in the list");
+        bad("coalesce(null, \"\")", "no non-null");
+        bad("zipmap([\"a\"], [])", "same length");
+        bad("[1, 2][2]", "index 2 out of range");
+        bad("{a = 1}.b", "no attribute \"b\"");
+        bad("{a = 1}[\"b\"]", "no element \"b\"");
+        bad("\"s\".x", "expected an object with attribute \"x\", found string");
+}
+
+Test(hcl_eval, numeric_functions) {
+        ok("abs(-2.5)", "2.5");
+        ok("ceil(1.2) + floor(1.8)", "3");
+        ok("min(3, 1, 2) + max(3, 1, 2)", "4");
+        ok("pow(2, 10)", "1024");
+        ok("parseint(\"ff\", 16) + parseint(\"-101\", 2)", "250");
+        ok("signum(-4) + signum(0) + signum(9)", "0");
+        ok("log(8, 2)", "3");
+        bad("parseint(\"12\", 1)", "base from 2 to 62");
+        bad("parseint(\"1z\", 10)", "cannot parse");
+        bad("1 / 0", "e.hcl:2:7: division by zero");
+        bad("1 % 0", "modulo by zero");
+        bad("pow(10, 400)", "out of range");
+}
+
+Test(hcl_eval, encoding_and_conversion_functions) {
+        ok("jsonencode({b = [1, true, null], a = \"x\"})", "\"{\\\"a\\\":\\\"x\\\",\\\"b\\\":[1,true,null]}\"");
+        ok("jsondecode(\"{\\\"a\\\": [1, 2.5, 3.0]}\")", "{\"a\":[1,2.5,3]}");
+        ok("base64encode(\"hello!?\")", "\"aGVsbG8hPw==\"");
+        ok("base64decode(\"aGVsbG8hPw==\")", "\"hello!?\"");
+        ok("urlencode(\"a b&c=é\")", "\"a+b%26c%3D%C3%A9\"");
+        ok("csvdecode(\"a,b\\n1,\\\"x,y\\\"\\n\")", "[{\"a\":\"1\",\"b\":\"x,y\"}]");
+        ok("tostring(12) == \"12\" && tonumber(\"1.5\") == 1.5 && tobool(\"true\")", "true");
+        ok("tolist([1]) == [1] && tomap({a = 1}) == {a = 1}", "true");
+        ok("toset([\"b\", \"a\", \"b\"])", "[\"a\",\"b\"]");
+        bad("jsondecode(\"{\")", "jsondecode: invalid JSON");
+        bad("base64decode(\"!!!!\")", "invalid base64 character");
+        bad("tonumber(\"x\")", "expected a number");
+        bad("tobool(1)", "expected a bool");
+        bad("tolist(\"a\")", "tolist: expected a list");
+}
+
+Test(hcl_eval, call_errors) {
+        bad("nosuch(1)", "e.hcl:2:5: unknown function \"nosuch\"");
+        bad("upper()", "upper: expected 1 argument, found 0");
+        bad("upper(\"a\", \"b\")", "upper: expected 1 argument, found 2");
+        bad("lookup({})", "lookup: expected 2 to 3 arguments, found 1");
+        bad("join(\",\")", "join: expected at least 2 arguments");
+        bad("upper([1])", "expected a string, found list");
+        bad("length(1)", "length: expected a string, list or map");
+        bad("file(\"x\")", "file: not available for a job that was not read from a file");
+        bad("\"a${null}\"", "found null");
+        ok("\"${null}\"", "null");
+        bad("1 +", "expected an expression");
+        bad("\"%{ if true }x\"", "expected %{ endif }");
+        bad("[for x in [1] x]", "expected ':'");
+}
+
+Test(hcl_eval, bounds) {
+        /* nesting */
+        char deep[400];
+        size_t n = 0;
+        for (int k = 0; k < 120; k++)
+                deep[n++] = '(';
+        deep[n++] = '1';
+        for (int k = 0; k < 120; k++)
+                deep[n++] = ')';
+        deep[n] = '\0';
+        bad(deep, "levels of nesting");
+        /* string size */
+        bad("join(\"\", [for i in range(20000) : format(\"%0100d\", i)])", "at most 1048576 bytes");
+        /* total work */
+        bad("length([for i in range(100000) : [for j in range(100) : j]])", "evaluation steps");
+        bad("indent(5000, \"a\\nb\")", "indent: expected 0 to 4096 spaces");
+}
