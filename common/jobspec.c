@@ -16,20 +16,18 @@
 
 #include "common/error.h"
 #include "common/hcl.h"
+#include "common/hcl_eval.h"
 #include "common/jobspec_schema.h"
+#include "common/jobspec_vars.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 
-#define MAX_VARS 64
 #define PATH_MAX_LEN 512
 
 struct js_ctx {
         const char *file;
         const char *job_path; /* `job "id"`, used when an error has no deeper path */
         struct error *err;
-        const char *var_names[MAX_VARS];
-        const struct hcl_value *var_values[MAX_VARS];
-        size_t n_vars;
 };
 
 /* ---- errors ---------------------------------------------------------------------------- */
@@ -55,20 +53,6 @@ static int js_oom(const struct js_ctx *c) {
 }
 
 /* ---- scalar conversions ---------------------------------------------------------------- */
-
-/* Follow `var.x` to the default of variable "x". */
-static const struct hcl_value *resolve(const struct js_ctx *c, const struct hcl_value *v) {
-        for (int hops = 0; hops < 8 && v && v->kind == HCL_EXPR && strncmp(v->str, "var.", 4) == 0; hops++) {
-                const struct hcl_value *found = NULL;
-                for (size_t k = 0; k < c->n_vars; k++)
-                        if (strcmp(c->var_names[k], v->str + 4) == 0)
-                                found = c->var_values[k];
-                if (!found)
-                        break;
-                v = found;
-        }
-        return v;
-}
 
 static void describe_value(const struct hcl_value *v, char *out, size_t sz) {
         switch (v->kind) {
@@ -100,14 +84,9 @@ static int type_error(const struct js_ctx *c, const struct hcl_value *v, const c
 /* String form of a scalar; NULL when v is not a scalar. Caller frees. */
 static char *scalar_string(const struct js_ctx *c, const struct hcl_value *v) {
         char tmp[64];
-        v = resolve(c, v);
         switch (v->kind) {
         case HCL_STRING:
                 return strdup(v->str);
-        case HCL_EXPR: {
-                char *s = NULL;
-                return asprintf(&s, "${%s}", v->str) < 0 ? NULL : s;
-        }
         case HCL_INT:
                 snprintf(tmp, sizeof(tmp), "%" PRId64, v->i);
                 return strdup(tmp);
@@ -211,7 +190,7 @@ int jobspec_parse_duration(const char *s, int64_t *ret_ns) {
 
 static int conv_scalar(const struct js_ctx *c, enum js_kind kind, const struct hcl_value *v0, const char *path,
                        const char *name, json_t **out) {
-        const struct hcl_value *v = resolve(c, v0);
+        const struct hcl_value *v = v0;
         switch (kind) {
         case K_STR: {
                 if (v->kind == HCL_NULL) {
@@ -275,7 +254,7 @@ static int conv_scalar(const struct js_ctx *c, enum js_kind kind, const struct h
 
 static int conv_strlist(const struct js_ctx *c, const struct hcl_value *v0, const char *path, const char *name,
                         json_t **out) {
-        const struct hcl_value *v = resolve(c, v0);
+        const struct hcl_value *v = v0;
         if (v->kind != HCL_LIST)
                 return type_error(c, v, path, name, "a list of strings");
         _cleanup_json_ json_t *arr = json_array();
@@ -296,7 +275,7 @@ static int conv_strlist(const struct js_ctx *c, const struct hcl_value *v0, cons
 /* Opaque value: literals as they are, expressions resolved or kept as "${...}". */
 static int conv_any(const struct js_ctx *c, const struct hcl_value *v0, const char *path, const char *name,
                     json_t **out) {
-        const struct hcl_value *v = resolve(c, v0);
+        const struct hcl_value *v = v0;
         switch (v->kind) {
         case HCL_NULL:
                 *out = json_null();
@@ -409,7 +388,7 @@ static int conv_strmap(const struct js_ctx *c, const struct hcl_item *it, const 
                 }
                 return 0;
         }
-        const struct hcl_value *v = resolve(c, it->value);
+        const struct hcl_value *v = it->value;
         if (v->kind != HCL_OBJECT)
                 return type_error(c, v, path, it->name, "a map of strings");
         for (size_t k = 0; k < v->n; k++) {
@@ -792,7 +771,8 @@ static int parse_json(const char *src, size_t len, const char *filename, json_t 
         return 0;
 }
 
-int jobspec_parse(const char *src, size_t len, const char *filename, json_t **ret_job, struct error *err) {
+int jobspec_parse_opts(const char *src, size_t len, const char *filename, const struct jobspec_opts *opts,
+                       json_t **ret_job, struct error *err) {
         if (!filename)
                 filename = "<input>";
         if (!src)
@@ -808,9 +788,9 @@ int jobspec_parse(const char *src, size_t len, const char *filename, json_t **re
         if (r < 0)
                 return r;
         struct js_ctx c = {.file = filename, .err = err};
-        const struct hcl_item *job = NULL;
+        struct hcl_item *job = NULL;
         for (size_t i = 0; i < body->n; i++) {
-                const struct hcl_item *it = &body->items[i];
+                struct hcl_item *it = &body->items[i];
                 if (it->is_block && strcmp(it->name, "job") == 0) {
                         if (job)
                                 return js_fail(&c, it->line, it->col, NULL,
@@ -820,21 +800,7 @@ int jobspec_parse(const char *src, size_t len, const char *filename, json_t **re
                                                "expected one label (the job ID) on the job block, found %zu",
                                                it->n_labels);
                         job = it;
-                } else if (it->is_block && strcmp(it->name, "variable") == 0 && it->n_labels == 1) {
-                        if (c.n_vars == MAX_VARS)
-                                return js_fail(&c, it->line, it->col, NULL, "expected at most %d variables", MAX_VARS);
-                        c.var_names[c.n_vars] = it->labels[0];
-                        c.var_values[c.n_vars] = NULL;
-                        for (size_t j = 0; j < it->body->n; j++) {
-                                const struct hcl_item *e = &it->body->items[j];
-                                if (!e->is_block && strcmp(e->name, "default") == 0)
-                                        c.var_values[c.n_vars] = e->value;
-                        }
-                        if (c.var_values[c.n_vars])
-                                c.n_vars++;
-                } else if (it->is_block && strcmp(it->name, "locals") == 0) {
-                        continue; /* not evaluated */
-                } else {
+                } else if (!(it->is_block && (strcmp(it->name, "variable") == 0 || strcmp(it->name, "locals") == 0))) {
                         return js_fail(&c, it->line, it->col, NULL,
                                        "expected a job, variable or locals block, found %s \"%s\"",
                                        it->is_block ? "block" : "argument", it->name);
@@ -842,6 +808,12 @@ int jobspec_parse(const char *src, size_t len, const char *filename, json_t **re
         }
         if (!job)
                 return errorf(err, -EINVAL, "%s:1:1: expected a job block, found none", filename);
+
+        _cleanup_(hcl_eval_freep) struct hcl_eval *ev = NULL;
+        if ((r = hcl_eval_create(filename, opts ? opts->dir : NULL, &ev, err)) < 0 ||
+            (r = jobspec_vars_setup(ev, body, filename, opts, err)) < 0 || (r = hcl_eval_all_locals(ev, err)) < 0 ||
+            (r = hcl_eval_body(ev, job->body, err)) < 0)
+                return r;
 
         _cleanup_json_ json_t *obj = json_pack("{s:s,s:s}", "ID", job->labels[0], "Name", job->labels[0]);
         if (!obj)
@@ -861,7 +833,15 @@ int jobspec_parse(const char *src, size_t len, const char *filename, json_t **re
         return 0;
 }
 
+int jobspec_parse(const char *src, size_t len, const char *filename, json_t **ret_job, struct error *err) {
+        return jobspec_parse_opts(src, len, filename, NULL, ret_job, err);
+}
+
 int jobspec_parse_file(const char *path, json_t **ret_job, struct error *err) {
+        return jobspec_parse_file_opts(path, NULL, ret_job, err);
+}
+
+int jobspec_parse_file_opts(const char *path, const struct jobspec_opts *opts, json_t **ret_job, struct error *err) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f)
                 return errorf(err, -errno, "open '%s': %s", path, strerror(errno));
@@ -886,5 +866,11 @@ int jobspec_parse_file(const char *path, json_t **ret_job, struct error *err) {
                 }
         }
         const char *base = strrchr(path, '/');
-        return jobspec_parse(data ? data : "", len, base ? base + 1 : path, ret_job, err);
+        struct jobspec_opts o = opts ? *opts : (struct jobspec_opts){0};
+        _cleanup_free_ char *dir = base ? strndup(path, (size_t)(base - path)) : strdup(".");
+        if (!dir)
+                return errorf(err, -ENOMEM, "out of memory");
+        if (!o.dir)
+                o.dir = *dir ? dir : "/";
+        return jobspec_parse_opts(data ? data : "", len, base ? base + 1 : path, &o, ret_job, err);
 }

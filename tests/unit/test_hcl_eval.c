@@ -290,3 +290,217 @@ Test(hcl_eval, bounds) {
         bad("length([for i in range(100000) : [for j in range(100) : j]])", "evaluation steps");
         bad("indent(5000, \"a\\nb\")", "indent: expected 0 to 4096 spaces");
 }
+
+/* ---- variables, locals and dynamic blocks through the job file parser -------------------- */
+
+static json_t *job_opts(const char *src, const struct jobspec_opts *o, struct error *err) {
+        json_t *j = NULL;
+        if (jobspec_parse_opts(src, strlen(src), "job.hcl", o, &j, err) < 0)
+                return NULL;
+        return j;
+}
+
+/* Walk "A.0.B" (numbers index arrays); NULL when absent. */
+static json_t *jx_path(json_t *root, const char *path) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", path);
+        json_t *cur = root;
+        for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
+                cur = json_is_array(cur) ? json_array_get(cur, strtoul(tok, NULL, 10)) : json_object_get(cur, tok);
+        return cur;
+}
+
+static const char *jstr(json_t *root, const char *path) {
+        json_t *v = jx_path(root, path);
+        return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+Test(hcl_eval_job, locals_functions_end_to_end) {
+        const char *src = "variable \"image\" {\n"
+                          "  type    = string\n"
+                          "  default = \"redis:7\"\n"
+                          "}\n"
+                          "variable \"ports\" {\n"
+                          "  type    = list(number)\n"
+                          "  default = [6379, \"6380\"]\n"
+                          "}\n"
+                          "locals {\n"
+                          "  name = \"web\"\n"
+                          "  full = \"${local.name}-${split(\":\", var.image)[1]}\"\n"
+                          "}\n"
+                          "job \"j\" {\n"
+                          "  meta = { owner = upper(local.name) }\n"
+                          "  group \"g\" {\n"
+                          "    count = length(var.ports)\n"
+                          "    task \"t\" {\n"
+                          "      driver = \"exec\"\n"
+                          "      config { image = var.image\n"
+                          "        args = [for p in var.ports : \"--port=${p}\"] }\n"
+                          "      env {\n"
+                          "        X    = \"${local.name}\"\n"
+                          "        FULL = local.full\n"
+                          "        DIR  = \"${NOMAD_ALLOC_DIR}/${local.name}\"\n"
+                          "        BIG  = var.ports[0] > 1000 ? \"yes\" : \"no\"\n"
+                          "      }\n"
+                          "    }\n"
+                          "  }\n"
+                          "}\n";
+        struct error err = {0};
+        _cleanup_json_ json_t *j = job_opts(src, NULL, &err);
+        cr_assert_not_null(j, "%s", err.msg);
+        cr_assert_str_eq(jstr(j, "Meta.owner"), "WEB");
+        cr_assert_eq(json_integer_value(jx_path(j, "TaskGroups.0.Count")), 2);
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Config.image"), "redis:7");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Config.args.1"), "--port=6380");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.X"), "web");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.FULL"), "web-7");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.DIR"), "${NOMAD_ALLOC_DIR}/web");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.BIG"), "yes");
+
+        /* -var beats NOMAD_VAR_ beats the default; list types parse their text as HCL */
+        setenv("NOMAD_VAR_image", "nginx:1", 1);
+        const char *vars[] = {"ports=[1, 2, 3]"};
+        struct jobspec_opts o = {.vars = vars, .n_vars = 1, .env = true};
+        _cleanup_json_ json_t *j2 = job_opts(src, &o, &err);
+        cr_assert_not_null(j2, "%s", err.msg);
+        cr_assert_str_eq(jstr(j2, "TaskGroups.0.Tasks.0.Config.image"), "nginx:1");
+        cr_assert_eq(json_integer_value(jx_path(j2, "TaskGroups.0.Count")), 3);
+        const char *vars2[] = {"image=alpine:3"};
+        struct jobspec_opts o2 = {.vars = vars2, .n_vars = 1, .env = true};
+        _cleanup_json_ json_t *j3 = job_opts(src, &o2, &err);
+        cr_assert_not_null(j3, "%s", err.msg);
+        cr_assert_str_eq(jstr(j3, "TaskGroups.0.Tasks.0.Env.FULL"), "web-3");
+        unsetenv("NOMAD_VAR_image");
+}
+
+Test(hcl_eval_job, var_file_and_file_function) {
+        char dir[] = "/tmp/drover-hcl-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char vf[256], job[256], data[256];
+        snprintf(vf, sizeof(vf), "%s/vars.hcl", dir);
+        snprintf(job, sizeof(job), "%s/job.hcl", dir);
+        snprintf(data, sizeof(data), "%s/motd.txt", dir);
+        FILE *f = fopen(vf, "w");
+        fputs("count = 4\nname = \"from-file\"\n", f);
+        fclose(f);
+        f = fopen(data, "w");
+        fputs("hello from a file\n", f);
+        fclose(f);
+        f = fopen(job, "w");
+        fputs("variable \"count\" { type = number }\n"
+              "variable \"name\" { default = \"d\" }\n"
+              "job \"j\" {\n"
+              "  group \"g\" {\n"
+              "    count = var.count\n"
+              "    task \"t\" {\n"
+              "      driver = \"exec\"\n"
+              "      env { MOTD = trimspace(file(\"motd.txt\"))\n"
+              "            NAME = var.name }\n"
+              "    }\n"
+              "  }\n"
+              "}\n",
+              f);
+        fclose(f);
+        const char *files[] = {vf};
+        struct jobspec_opts o = {.var_files = files, .n_var_files = 1};
+        struct error err = {0};
+        json_t *j = NULL;
+        cr_assert_eq(jobspec_parse_file_opts(job, &o, &j, &err), 0, "%s", err.msg);
+        cr_assert_eq(json_integer_value(jx_path(j, "TaskGroups.0.Count")), 4);
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.MOTD"), "hello from a file");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.NAME"), "from-file");
+        json_decref(j);
+        /* without the var file, "count" has no value */
+        j = NULL;
+        cr_assert_lt(jobspec_parse_file(job, &j, &err), 0);
+        cr_assert(strstr(err.msg, "job.hcl:1:1: variable \"count\": no value given"), "%s", err.msg);
+        /* a var file naming an undeclared variable */
+        f = fopen(vf, "w");
+        fputs("count = 1\nother = 2\n", f);
+        fclose(f);
+        cr_assert_lt(jobspec_parse_file_opts(job, &o, &j, &err), 0);
+        cr_assert(strstr(err.msg, "vars.hcl:2:1: undefined variable \"other\""), "%s", err.msg);
+        unlink(vf);
+        unlink(job);
+        unlink(data);
+        rmdir(dir);
+}
+
+static void job_err(const char *src, const struct jobspec_opts *o, const char *want) {
+        struct error err = {0};
+        json_t *j = job_opts(src, o, &err);
+        cr_assert_null(j, "unexpectedly parsed:\n%s", src);
+        cr_assert(strstr(err.msg, want), "error \"%s\" does not contain \"%s\"", err.msg, want);
+}
+
+Test(hcl_eval_job, variable_errors) {
+        job_err("variable \"n\" {\n  type = number\n  default = \"abc\"\n}\njob \"j\" {}\n", NULL,
+                "job.hcl:3:13: variable \"n\": expected a value of type number, found string");
+        job_err("variable \"n\" {\n  type = list(string)\n  default = \"abc\"\n}\njob \"j\" {}\n", NULL,
+                "expected a value of type list(string), found string");
+        job_err("variable \"n\" {\n  type = strin\n  default = 1\n}\njob \"j\" {}\n", NULL, "unknown type strin");
+        job_err("variable \"n\" {\n  default = 1\n  validation {\n    condition = var.n > 5\n"
+                "    error_message = \"n must be above 5\"\n  }\n}\njob \"j\" {}\n",
+                NULL, "job.hcl:4:17: variable \"n\": invalid value: n must be above 5");
+        job_err("variable \"n\" { default = 1 }\nvariable \"n\" { default = 2 }\njob \"j\" {}\n", NULL,
+                "duplicate variable \"n\"");
+        job_err("variable \"n\" { defaul = 1 }\njob \"j\" {}\n", NULL, "unsupported argument \"defaul\"");
+        const char *vars[] = {"m=1"};
+        struct jobspec_opts o = {.vars = vars, .n_vars = 1};
+        job_err("variable \"n\" { default = 1 }\njob \"j\" {}\n", &o, "-var \"m\": undefined variable");
+        const char *vars2[] = {"n"};
+        struct jobspec_opts o2 = {.vars = vars2, .n_vars = 1};
+        job_err("variable \"n\" { default = 1 }\njob \"j\" {}\n", &o2, "expected NAME=VALUE");
+        const char *vars3[] = {"n=abc"};
+        struct jobspec_opts o3 = {.vars = vars3, .n_vars = 1};
+        job_err("variable \"n\" {\n type = number\n}\njob \"j\" {}\n", &o3,
+                "variable \"n\" from -var: expected a value of type number, found string");
+        job_err("locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n", NULL, "cycle among locals");
+        job_err("locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\njob \"j\" {}\n", NULL, "job.hcl:5:3: duplicate local value \"a\"");
+        job_err("job \"j\" {\n  meta = { a = upper(local.x) }\n}\n", NULL, "job.hcl:2:22: undefined local value \"x\"");
+        job_err("job \"j\" {\n  meta = { a = \"${foo.bar}\" }\n}\n", NULL, "job.hcl:2:19: undefined variable \"foo\"");
+        job_err("job \"j\" {\n  region = nofunc(1)\n}\n", NULL, "job.hcl:2:12: unknown function \"nofunc\"");
+}
+
+Test(hcl_eval_job, dynamic_blocks) {
+        const char *src = "locals {\n"
+                          "  ports = { http = 8080, admin = 9090 }\n"
+                          "  tasks = [\"a\", \"b\"]\n"
+                          "}\n"
+                          "job \"j\" {\n"
+                          "  group \"g\" {\n"
+                          "    network {\n"
+                          "      dynamic \"port\" {\n"
+                          "        for_each = local.ports\n"
+                          "        labels   = [port.key]\n"
+                          "        content { static = port.value }\n"
+                          "      }\n"
+                          "    }\n"
+                          "    dynamic \"task\" {\n"
+                          "      for_each = local.tasks\n"
+                          "      iterator = t\n"
+                          "      labels   = [\"task-${t.value}\"]\n"
+                          "      content {\n"
+                          "        driver = \"exec\"\n"
+                          "        env { INDEX = t.key }\n"
+                          "      }\n"
+                          "    }\n"
+                          "  }\n"
+                          "}\n";
+        struct error err = {0};
+        _cleanup_json_ json_t *j = job_opts(src, NULL, &err);
+        cr_assert_not_null(j, "%s", err.msg);
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Networks.0.ReservedPorts.0.Label"), "admin");
+        cr_assert_eq(json_integer_value(jx_path(j, "TaskGroups.0.Networks.0.ReservedPorts.0.Value")), 9090);
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Networks.0.ReservedPorts.1.Label"), "http");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Name"), "task-a");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.1.Name"), "task-b");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.1.Env.INDEX"), "1");
+
+        job_err("job \"j\" {\n  dynamic \"group\" {\n    content {}\n  }\n}\n", NULL,
+                "job.hcl:2:3: dynamic \"group\": expected a for_each argument");
+        job_err("job \"j\" {\n  dynamic \"group\" {\n    for_each = 1\n    content {}\n  }\n}\n", NULL,
+                "job.hcl:3:16: dynamic \"group\": for_each: expected a list or a map, found number");
+        job_err("job \"j\" {\n  dynamic \"group\" {\n    for_each = [1]\n    foo = 1\n    content {}\n  }\n}\n",
+                NULL, "unsupported argument \"foo\"");
+}

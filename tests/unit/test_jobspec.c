@@ -741,7 +741,7 @@ Test(jobspec, coercions_and_expressions) {
                                               "    count = var.n\n"
                                               "    task \"t\" {\n"
                                               "      driver = \"exec\"\n"
-                                              "      config { cmd = var.missing\n args = [var.n, upper(\"x\")] }\n"
+                                              "      config { cmd = \"${var.n}-${upper(\"x\")}\"\n args = [var.n, upper(\"x\")] }\n"
                                               "      env { PATH = \"${env.PATH}\" }\n"
                                               "      kill_timeout = \"1h30m0.5s\"\n"
                                               "      resources { cpu = \"250\" }\n"
@@ -753,9 +753,9 @@ Test(jobspec, coercions_and_expressions) {
         expect_str(j, "Meta.b", "true");
         expect_str(j, "Meta.c", "1.5");
         expect_int(j, "TaskGroups.0.Count", 3);
-        expect_str(j, "TaskGroups.0.Tasks.0.Config.cmd", "${var.missing}");
+        expect_str(j, "TaskGroups.0.Tasks.0.Config.cmd", "3-X");
         expect_int(j, "TaskGroups.0.Tasks.0.Config.args.0", 3);
-        expect_str(j, "TaskGroups.0.Tasks.0.Config.args.1", "${upper(\"x\")}");
+        expect_str(j, "TaskGroups.0.Tasks.0.Config.args.1", "X");
         expect_str(j, "TaskGroups.0.Tasks.0.Env.PATH", "${env.PATH}");
         expect_int(j, "TaskGroups.0.Tasks.0.KillTimeout", NS(5400) + 500000000);
         expect_int(j, "TaskGroups.0.Tasks.0.Resources.CPU", 250);
