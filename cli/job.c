@@ -113,6 +113,10 @@ static const char job_run_help[] =
     "  -address=<addr>  API address (default $DROVER_ADDR or http://127.0.0.1:4646)\n"
     "  -detach          print the evaluation ID and return without monitoring\n"
     "  -verbose         full IDs\n"
+    "  -var 'k=v'       value of the job file's variable \"k\" (repeatable; wins over\n"
+    "                   -var-file, NOMAD_VAR_k and the default)\n"
+    "  -var-file=<file> HCL file of k = value lines (repeatable, later files win)\n"
+    "  -output          print the Job JSON that would be submitted, and submit nothing\n"
     "Exit codes: 0 placed, 1 error, 2 placement failures (waiting for capacity).\n";
 
 static int read_all(const char *path, char **ret, size_t *ret_len) {
@@ -146,8 +150,9 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
         return 0;
 }
 
-/* Parse and check a job file the way the server will. */
-static int load_job(const char *path, json_t **ret_job) {
+/* Parse and check a job file the way the server will. opts carries -var and -var-file;
+ * file() reads relative to the job file's directory. */
+static int load_job(const char *path, const struct jobspec_opts *opts, json_t **ret_job) {
         struct error err = {0};
         _cleanup_free_ char *src = NULL;
         size_t len = 0;
@@ -157,7 +162,17 @@ static int load_job(const char *path, json_t **ret_job) {
                 return 1;
         }
         json_t *job = NULL;
-        if (jobspec_parse(src, len, strcmp(path, "-") == 0 ? "<stdin>" : path, &job, &err) < 0) {
+        bool is_stdin = strcmp(path, "-") == 0;
+        struct jobspec_opts o = *opts;
+        _cleanup_free_ char *dir = NULL;
+        if (!is_stdin) {
+                const char *slash = strrchr(path, '/');
+                dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+                if (!dir)
+                        return 1;
+                o.dir = *dir ? dir : "/";
+        }
+        if (jobspec_parse_opts(src, len, is_stdin ? "<stdin>" : path, &o, &job, &err) < 0) {
                 fprintf(stderr, "Error parsing job file from %s:\n%s\n", path, err.msg);
                 return 1;
         }
@@ -179,14 +194,58 @@ static int load_job(const char *path, json_t **ret_job) {
         return 0;
 }
 
+/* -var k=v, -var=k=v, -var-file f, -var-file=f at argv[*i]: 1 when taken (i advanced past a
+ * separate value), 0 when not such a flag, -1 when its value is missing. */
+static int var_flag(int argc, char **argv, int *i, const char **vars, size_t *n_vars, const char **files,
+                    size_t *n_files) {
+        static const struct {
+                const char *flag;
+                bool file;
+        } flags[] = {{"-var", false}, {"-var-file", true}};
+        for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
+                const char *a = argv[*i];
+                if (a[0] == '-' && a[1] == '-')
+                        a++;
+                size_t n = strlen(flags[k].flag);
+                if (strncmp(a, flags[k].flag, n) != 0 || (a[n] != '\0' && a[n] != '='))
+                        continue;
+                const char *val = a[n] == '=' ? a + n + 1 : NULL;
+                if (!val) {
+                        if (*i + 1 >= argc)
+                                return -1;
+                        val = argv[++*i];
+                }
+                if (flags[k].file)
+                        files[(*n_files)++] = val;
+                else
+                        vars[(*n_vars)++] = val;
+                return 1;
+        }
+        return 0;
+}
+
 static int job_run(struct cli *c, int argc, char **argv) {
-        bool detach = false, verbose = false;
+        bool detach = false, verbose = false, output = false;
         const char *path = NULL;
+        _cleanup_free_ const char **vars = calloc((size_t)argc + 1, sizeof(*vars));
+        _cleanup_free_ const char **files = calloc((size_t)argc + 1, sizeof(*files));
+        struct jobspec_opts opts = {.env = true};
+        if (!vars || !files)
+                return 1;
         for (int i = 0; i < argc; i++) {
+                int vf = var_flag(argc, argv, &i, vars, &opts.n_vars, files, &opts.n_var_files);
+                if (vf < 0) {
+                        fprintf(stderr, "Flag \"%s\" needs a value\n\n%s", argv[i], job_run_help);
+                        return 1;
+                }
+                if (vf > 0)
+                        continue;
                 if (strcmp(argv[i], "-detach") == 0)
                         detach = true;
                 else if (strcmp(argv[i], "-verbose") == 0)
                         verbose = true;
+                else if (strcmp(argv[i], "-output") == 0)
+                        output = true;
                 else if (argv[i][0] == '-' && argv[i][1]) {
                         fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_run_help);
                         return 1;
@@ -201,10 +260,19 @@ static int job_run(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "This command takes one argument: <path>\n\n%s", job_run_help);
                 return 1;
         }
+        opts.vars = vars;
+        opts.var_files = files;
         _cleanup_json_ json_t *job = NULL;
-        if (load_job(path, &job))
+        if (load_job(path, &opts, &job))
                 return 1;
         _cleanup_json_ json_t *body = json_pack("{s:O}", "Job", job);
+        if (output) {
+                _cleanup_free_ char *txt = json_dumps(body, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+                if (!txt)
+                        return 1;
+                printf("%s\n", txt);
+                return 0;
+        }
         _cleanup_json_ json_t *resp = NULL;
         struct error err = {0};
         if (cli_send(c, "PUT", "/v1/jobs", body, &resp, &err) < 0) {
