@@ -343,9 +343,20 @@ static int eval_value(struct hcl_eval *ev, const struct hcl_value *v, json_t **r
                         return hev_oom(ev);
                 for (size_t k = 0; k < v->n; k++) {
                         json_t *e = NULL;
+                        _cleanup_json_ json_t *kv = NULL;
+                        _cleanup_free_ char *ks = NULL;
+                        const char *key = v->keys[k];
+                        struct hn kat = {.line = v->items[k]->line, .col = v->items[k]->col};
+                        if (key[0] == '(') {
+                                /* `(expression) = value`: hcl.c keeps the key's source text */
+                                if ((r = eval_parsed(ev, key, HCL_TEXT_EXPR, kat.line, kat.col, &kv)) < 0 ||
+                                    (r = hev_to_string(ev, &kat, kv, &ks, NULL)) < 0)
+                                        return r;
+                                key = ks;
+                        }
                         if ((r = eval_value(ev, v->items[k], &e)) < 0)
                                 return r;
-                        if (json_object_set_new(o, v->keys[k], e) < 0)
+                        if (json_object_set_new(o, key, e) < 0)
                                 return hev_fail(ev, &at, "expected UTF-8 object keys");
                 }
                 *ret = TAKE_PTR(o);

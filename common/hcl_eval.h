@@ -27,7 +27,7 @@ struct hcl_body;
 
 #define HCL_EVAL_MAX_STRING (1u << 20)
 #define HCL_EVAL_MAX_ITEMS 100000u
-#define HCL_EVAL_MAX_WORK 2000000u
+#define HCL_EVAL_MAX_WORK 1000000u
 #define HCL_EVAL_MAX_BYTES (64u << 20)
 #define HCL_EVAL_MAX_FILE (1u << 20)
 

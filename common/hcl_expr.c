@@ -231,6 +231,8 @@ static bool blank(char c) {
 
 /* Append a literal part (text of n bytes) to template t, honouring a pending `~}`. */
 static int push_literal(struct ep *p, struct hn *t, const char *text, size_t n, int line, int col) {
+        if (!n)
+                return 0; /* a pending `~}` applies to the next text there is */
         if (p->strip_next) {
                 while (n && blank(*text)) {
                         text++;

@@ -1,15 +1,13 @@
 /* hcl_funcs.c - the HCL2 function library Nomad job files use (a table, looked up by name).
  *
- * Families: string, collection, numeric, encoding, type conversion, filesystem (file(),
- * relative to the job file's directory). Regular expressions are POSIX extended (regcomp),
- * not RE2: classes like \d and named groups are not available. upper/lower/title change
- * ASCII letters only. Every result is bounded (HCL_EVAL_MAX_STRING, HCL_EVAL_MAX_ITEMS).
+ * Families: string (hcl_funcs_str.c), collection, numeric, encoding, type conversion,
+ * filesystem (file(), relative to the job file's directory). upper/lower/title change ASCII
+ * letters only. Every result is bounded (HCL_EVAL_MAX_STRING, HCL_EVAL_MAX_ITEMS).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,26 +19,24 @@
 #include "common/hcl_eval.h"
 #include "common/hcl_eval_int.h"
 #include "common/hcl_expr.h"
+#include "common/hcl_funcs.h"
 #include "common/macros.h"
-
-#define MAX_REGEX_INPUT (64u << 10)
-#define MAX_WIDTH 4096
 
 typedef int (*fn_t)(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static int arg_str(struct hcl_eval *ev, const struct hn *at, json_t *v, char **ret, size_t *len) {
+int hf_arg_str(struct hcl_eval *ev, const struct hn *at, json_t *v, char **ret, size_t *len) {
         return hev_to_string(ev, at, v, ret, len);
 }
 
-static int arg_num(struct hcl_eval *ev, const struct hn *at, json_t *v, double *ret) {
+int hf_arg_num(struct hcl_eval *ev, const struct hn *at, json_t *v, double *ret) {
         return hev_to_number(ev, at, v, ret);
 }
 
-static int arg_int(struct hcl_eval *ev, const struct hn *at, json_t *v, long long *ret) {
+int hf_arg_int(struct hcl_eval *ev, const struct hn *at, json_t *v, long long *ret) {
         double d = 0;
-        int r = arg_num(ev, at, v, &d);
+        int r = hf_arg_num(ev, at, v, &d);
         if (r < 0)
                 return r;
         if (d != floor(d) || fabs(d) > 9007199254740992.0)
@@ -49,24 +45,24 @@ static int arg_int(struct hcl_eval *ev, const struct hn *at, json_t *v, long lon
         return 0;
 }
 
-static int arg_list(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *fname) {
+int hf_arg_list(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *fname) {
         if (!json_is_array(v))
                 return hev_fail(ev, at, "%s: expected a list, found %s", fname, hev_type(v));
         return 0;
 }
 
-static int arg_map(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *fname) {
+int hf_arg_map(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *fname) {
         if (!json_is_object(v) || hcl_eval_is_runtime(v))
                 return hev_fail(ev, at, "%s: expected a map, found %s", fname, hev_type(v));
         return 0;
 }
 
-static int new_list(struct hcl_eval *ev, json_t **ret) {
+int hf_new_list(struct hcl_eval *ev, json_t **ret) {
         *ret = json_array();
         return *ret ? 0 : hev_oom(ev);
 }
 
-static int list_add(struct hcl_eval *ev, const struct hn *at, json_t *list, json_t *v /* stolen */) {
+int hf_list_add(struct hcl_eval *ev, const struct hn *at, json_t *list, json_t *v /* stolen */) {
         if (!v)
                 return hev_oom(ev);
         if (json_array_size(list) >= HCL_EVAL_MAX_ITEMS) {
@@ -81,172 +77,49 @@ static int list_add(struct hcl_eval *ev, const struct hn *at, json_t *list, json
         return json_array_append_new(list, v) < 0 ? hev_oom(ev) : 0;
 }
 
-static int ret_str(struct hcl_eval *ev, const struct hn *at, const char *s, size_t n, json_t **ret) {
+int hf_ret_str(struct hcl_eval *ev, const struct hn *at, const char *s, size_t n, json_t **ret) {
         return hev_string(ev, at, s, n, ret);
 }
 
-static bool is_cont(unsigned char c) {
+bool hf_is_cont(unsigned char c) {
         return (c & 0xC0) == 0x80;
 }
 
-static size_t utf8_count(const char *s, size_t n) {
+size_t hf_utf8_count(const char *s, size_t n) {
         size_t c = 0;
         for (size_t k = 0; k < n; k++)
-                c += !is_cont((unsigned char)s[k]);
+                c += !hf_is_cont((unsigned char)s[k]);
         return c;
 }
 
 /* Byte offset of code point number cp (clamped to n). */
-static size_t utf8_offset(const char *s, size_t n, size_t cp) {
+size_t hf_utf8_offset(const char *s, size_t n, size_t cp) {
         size_t k = 0;
         while (k < n && cp) {
                 k++;
-                while (k < n && is_cont((unsigned char)s[k]))
+                while (k < n && hf_is_cont((unsigned char)s[k]))
                         k++;
                 cp--;
         }
         return k;
 }
 
-/* ---- string ---------------------------------------------------------------------------- */
-
-static int case_map(struct hcl_eval *ev, const struct hn *at, json_t *v, int mode, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t n = 0;
-        int r = arg_str(ev, at, v, &s, &n);
-        if (r < 0)
-                return r;
-        bool word_start = true;
-        for (size_t k = 0; k < n; k++) {
-                unsigned char c = (unsigned char)s[k];
-                if (mode == 0)
-                        s[k] = (char)toupper(c);
-                else if (mode == 1)
-                        s[k] = (char)tolower(c);
-                else {
-                        if (word_start && c < 0x80)
-                                s[k] = (char)toupper(c);
-                        word_start = c < 0x80 && !isalnum(c);
-                }
-        }
-        return ret_str(ev, at, s, n, ret);
-}
-
-static int f_upper(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return case_map(ev, at, a[0], 0, ret);
-}
-static int f_lower(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return case_map(ev, at, a[0], 1, ret);
-}
-static int f_title(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return case_map(ev, at, a[0], 2, ret);
-}
-
-static bool in_cutset(const char *cut, size_t cn, const char *s, size_t len) {
-        for (size_t k = 0; k + len <= cn;) {
-                size_t l = 1;
-                while (k + l < cn && is_cont((unsigned char)cut[k + l]))
-                        l++;
-                if (l == len && memcmp(cut + k, s, len) == 0)
-                        return true;
-                k += l;
-        }
-        return false;
-}
-
-static size_t cp_len_at(const char *s, size_t n, size_t k) {
+size_t hf_cp_len_at(const char *s, size_t n, size_t k) {
         size_t l = 1;
-        while (k + l < n && is_cont((unsigned char)s[k + l]))
+        while (k + l < n && hf_is_cont((unsigned char)s[k + l]))
                 l++;
         return l;
 }
 
-static size_t cp_len_before(const char *s, size_t k) {
+size_t hf_cp_len_before(const char *s, size_t k) {
         size_t l = 1;
-        while (l < k && is_cont((unsigned char)s[k - l]))
+        while (l < k && hf_is_cont((unsigned char)s[k - l]))
                 l++;
         return l;
 }
 
-static int do_trim(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *cut, size_t cn, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t n = 0;
-        int r = arg_str(ev, at, v, &s, &n);
-        if (r < 0)
-                return r;
-        size_t a0 = 0, z = n;
-        while (a0 < z) {
-                size_t l = cp_len_at(s, z, a0);
-                if (!in_cutset(cut, cn, s + a0, l))
-                        break;
-                a0 += l;
-        }
-        while (z > a0) {
-                size_t l = cp_len_before(s, z);
-                if (!in_cutset(cut, cn, s + z - l, l))
-                        break;
-                z -= l;
-        }
-        return ret_str(ev, at, s + a0, z - a0, ret);
-}
 
-static int f_trimspace(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        static const char ws[] = " \t\n\r\v\f\xC2\x85\xC2\xA0";
-        return do_trim(ev, at, a[0], ws, sizeof(ws) - 1, ret);
-}
-
-static int f_trim(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *cut = NULL;
-        size_t cn = 0;
-        int r = arg_str(ev, at, a[1], &cut, &cn);
-        return r < 0 ? r : do_trim(ev, at, a[0], cut, cn, ret);
-}
-
-static int trim_affix(struct hcl_eval *ev, const struct hn *at, json_t **a, bool prefix, json_t **ret) {
-        _cleanup_free_ char *s = NULL, *x = NULL;
-        size_t sn = 0, xn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &s, &sn)) < 0 || (r = arg_str(ev, at, a[1], &x, &xn)) < 0)
-                return r;
-        if (xn <= sn && memcmp(prefix ? s : s + sn - xn, x, xn) == 0)
-                return ret_str(ev, at, prefix ? s + xn : s, sn - xn, ret);
-        return ret_str(ev, at, s, sn, ret);
-}
-
-static int f_trimprefix(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return trim_affix(ev, at, a, true, ret);
-}
-static int f_trimsuffix(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return trim_affix(ev, at, a, false, ret);
-}
-
-static int affix_test(struct hcl_eval *ev, const struct hn *at, json_t **a, int mode, json_t **ret) {
-        _cleanup_free_ char *s = NULL, *x = NULL;
-        size_t sn = 0, xn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &s, &sn)) < 0 || (r = arg_str(ev, at, a[1], &x, &xn)) < 0)
-                return r;
-        bool yes = mode == 2 ? memmem(s, sn, x, xn) != NULL
-                             : xn <= sn && memcmp(mode == 0 ? s : s + sn - xn, x, xn) == 0;
-        *ret = json_boolean(yes);
-        return 0;
-}
-static int f_startswith(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return affix_test(ev, at, a, 0, ret);
-}
-static int f_endswith(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return affix_test(ev, at, a, 1, ret);
-}
-static int f_strcontains(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return affix_test(ev, at, a, 2, ret);
-}
-
-struct sb {
-        char *s;
-        size_t n, cap;
-};
-
-static int sb_put(struct hcl_eval *ev, const struct hn *at, struct sb *b, const char *s, size_t n) {
+int hf_sb_put(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, const char *s, size_t n) {
         if (b->n + n > HCL_EVAL_MAX_STRING)
                 return hev_fail(ev, at, "expected a result of at most %u bytes, found more", HCL_EVAL_MAX_STRING);
         if (b->n + n + 1 > b->cap) {
@@ -265,487 +138,12 @@ static int sb_put(struct hcl_eval *ev, const struct hn *at, struct sb *b, const 
         return 0;
 }
 
-static void sb_freep(struct sb *b) {
+void hf_sb_freep(struct hf_sb *b) {
         free(b->s);
 }
 
-static int sb_done(struct hcl_eval *ev, const struct hn *at, struct sb *b, json_t **ret) {
-        return ret_str(ev, at, b->s ? b->s : "", b->n, ret);
-}
-
-/* One format verb applied to v. */
-static int format_one(struct hcl_eval *ev, const struct hn *at, struct sb *b, const char *flags, int width, int prec,
-                       char verb, json_t *v) {
-        char spec[32], tmp[128];
-        _cleanup_free_ char *s = NULL;
-        int r;
-        switch (verb) {
-        case 'v':
-        case 's': {
-                if (verb == 'v' && (json_is_array(v) || (json_is_object(v) && !hcl_eval_is_runtime(v)))) {
-                        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                        if (!s)
-                                return hev_oom(ev);
-                } else if ((r = arg_str(ev, at, v, &s, NULL)) < 0) {
-                        return r;
-                }
-                size_t len = strlen(s);
-                if (prec >= 0)
-                        len = utf8_offset(s, len, (size_t)prec);
-                size_t cps = utf8_count(s, len);
-                size_t pad = width > 0 && (size_t)width > cps ? (size_t)width - cps : 0;
-                bool left = strchr(flags, '-') != NULL;
-                for (size_t k = 0; !left && k < pad; k++)
-                        if ((r = sb_put(ev, at, b, " ", 1)) < 0)
-                                return r;
-                if ((r = sb_put(ev, at, b, s, len)) < 0)
-                        return r;
-                for (size_t k = 0; left && k < pad; k++)
-                        if ((r = sb_put(ev, at, b, " ", 1)) < 0)
-                                return r;
-                return 0;
-        }
-        case 'q': {
-                if ((r = arg_str(ev, at, v, &s, NULL)) < 0)
-                        return r;
-                _cleanup_json_ json_t *js = json_string(s);
-                _cleanup_free_ char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-                if (!q)
-                        return hev_oom(ev);
-                return sb_put(ev, at, b, q, strlen(q));
-        }
-        case 't': {
-                bool x = false;
-                if ((r = hev_to_bool(ev, at, v, &x)) < 0)
-                        return r;
-                return sb_put(ev, at, b, x ? "true" : "false", x ? 4 : 5);
-        }
-        case 'd':
-        case 'x':
-        case 'X':
-        case 'o':
-        case 'b': {
-                long long i = 0;
-                if ((r = arg_int(ev, at, v, &i)) < 0)
-                        return r;
-                if (verb == 'b') {
-                        char bits[72];
-                        size_t k = sizeof(bits) - 1;
-                        bits[k] = '\0';
-                        unsigned long long u = i < 0 ? (unsigned long long)(-i) : (unsigned long long)i;
-                        do {
-                                bits[--k] = (char)('0' + (u & 1));
-                                u >>= 1;
-                        } while (u);
-                        if (i < 0)
-                                bits[--k] = '-';
-                        snprintf(spec, sizeof(spec), "%%%s*s", flags);
-                        snprintf(tmp, sizeof(tmp), spec, width < 0 ? 0 : width, bits + k);
-                } else {
-                        snprintf(spec, sizeof(spec), "%%%s*ll%c", flags, verb == 'd' ? 'd' : verb);
-                        snprintf(tmp, sizeof(tmp), spec, width < 0 ? 0 : MIN(width, 100), i);
-                }
-                return sb_put(ev, at, b, tmp, strlen(tmp));
-        }
-        case 'f':
-        case 'e':
-        case 'E':
-        case 'g':
-        case 'G': {
-                double d = 0;
-                if ((r = arg_num(ev, at, v, &d)) < 0)
-                        return r;
-                snprintf(spec, sizeof(spec), "%%%s*.*%c", flags, verb);
-                _cleanup_free_ char *out = NULL;
-                if (asprintf(&out, spec, width < 0 ? 0 : width, prec < 0 ? (verb == 'g' || verb == 'G' ? 17 : 6) : prec,
-                             d) < 0)
-                        return hev_oom(ev);
-                if ((verb == 'g' || verb == 'G') && prec < 0) {
-                        /* shortest form that reads back, as Go's %g */
-                        for (int p = 1; p <= 17; p++) {
-                                char t[64];
-                                snprintf(t, sizeof(t), "%.*g", p, d);
-                                if (strtod(t, NULL) == d) {
-                                        free(out);
-                                        out = strdup(t);
-                                        if (!out)
-                                                return hev_oom(ev);
-                                        break;
-                                }
-                        }
-                }
-                return sb_put(ev, at, b, out, strlen(out));
-        }
-        }
-        return hev_fail(ev, at, "format: unsupported verb %%%c", verb);
-}
-
-/* format spec over args[0..n); next_arg advances. */
-static int format_into(struct hcl_eval *ev, const struct hn *at, struct sb *b, const char *spec, json_t **args,
-                       size_t n) {
-        size_t next = 0;
-        int r;
-        for (const char *p = spec; *p;) {
-                if (*p != '%') {
-                        const char *q = strchr(p, '%');
-                        size_t len = q ? (size_t)(q - p) : strlen(p);
-                        if ((r = sb_put(ev, at, b, p, len)) < 0)
-                                return r;
-                        p += len;
-                        continue;
-                }
-                p++;
-                if (*p == '%') {
-                        if ((r = sb_put(ev, at, b, "%", 1)) < 0)
-                                return r;
-                        p++;
-                        continue;
-                }
-                char flags[8] = {0};
-                size_t nf = 0;
-                while (*p && strchr("-+ 0#", *p) && nf < sizeof(flags) - 1)
-                        flags[nf++] = *p++;
-                int width = -1, prec = -1;
-                if (isdigit((unsigned char)*p)) {
-                        width = 0;
-                        while (isdigit((unsigned char)*p) && width <= MAX_WIDTH)
-                                width = width * 10 + (*p++ - '0');
-                }
-                if (*p == '.') {
-                        p++;
-                        prec = 0;
-                        while (isdigit((unsigned char)*p) && prec <= MAX_WIDTH)
-                                prec = prec * 10 + (*p++ - '0');
-                }
-                if (width > MAX_WIDTH || prec > MAX_WIDTH)
-                        return hev_fail(ev, at, "format: expected a width and precision of at most %d", MAX_WIDTH);
-                if (!*p)
-                        return hev_fail(ev, at, "format: expected a verb after '%%' at the end of the format");
-                char verb = *p++;
-                if (next >= n)
-                        return hev_fail(ev, at, "format: not enough arguments for the verbs in \"%.60s\"", spec);
-                if ((r = format_one(ev, at, b, flags, width, prec, verb, args[next++])) < 0)
-                        return r;
-        }
-        if (next < n)
-                return hev_fail(ev, at, "format: too many arguments; only %zu used by the format", next);
-        return 0;
-}
-
-static int f_format(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *spec = NULL;
-        _cleanup_(sb_freep) struct sb b = {0};
-        int r;
-        if ((r = arg_str(ev, at, a[0], &spec, NULL)) < 0 || (r = format_into(ev, at, &b, spec, a + 1, n - 1)) < 0)
-                return r;
-        return sb_done(ev, at, &b, ret);
-}
-
-static int f_formatlist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *spec = NULL;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &spec, NULL)) < 0)
-                return r;
-        size_t len = SIZE_MAX;
-        for (size_t k = 1; k < n; k++) {
-                if (!json_is_array(a[k]))
-                        continue;
-                if (len != SIZE_MAX && json_array_size(a[k]) != len)
-                        return hev_fail(ev, at, "formatlist: expected lists of the same length, found %zu and %zu",
-                                        len, json_array_size(a[k]));
-                len = json_array_size(a[k]);
-        }
-        if (len == SIZE_MAX)
-                len = 1;
-        _cleanup_json_ json_t *out = NULL;
-        if ((r = new_list(ev, &out)) < 0)
-                return r;
-        json_t *row[64];
-        for (size_t i = 0; i < len; i++) {
-                for (size_t k = 1; k < n && k <= ARRAY_SIZE(row); k++)
-                        row[k - 1] = json_is_array(a[k]) ? json_array_get(a[k], i) : a[k];
-                _cleanup_(sb_freep) struct sb b = {0};
-                json_t *s = NULL;
-                if ((r = format_into(ev, at, &b, spec, row, n - 1)) < 0 || (r = sb_done(ev, at, &b, &s)) < 0 ||
-                    (r = list_add(ev, at, out, s)) < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static int f_join(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *sep = NULL;
-        size_t sn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &sep, &sn)) < 0)
-                return r;
-        _cleanup_(sb_freep) struct sb b = {0};
-        bool first = true;
-        for (size_t k = 1; k < n; k++) {
-                if ((r = arg_list(ev, at, a[k], "join")) < 0)
-                        return r;
-                for (size_t i = 0; i < json_array_size(a[k]); i++) {
-                        _cleanup_free_ char *s = NULL;
-                        size_t len = 0;
-                        if ((r = arg_str(ev, at, json_array_get(a[k], i), &s, &len)) < 0 ||
-                            (!first && (r = sb_put(ev, at, &b, sep, sn)) < 0) || (r = sb_put(ev, at, &b, s, len)) < 0)
-                                return r;
-                        first = false;
-                }
-        }
-        return sb_done(ev, at, &b, ret);
-}
-
-static int f_split(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *sep = NULL, *s = NULL;
-        size_t sepn = 0, sn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &sep, &sepn)) < 0 || (r = arg_str(ev, at, a[1], &s, &sn)) < 0)
-                return r;
-        _cleanup_json_ json_t *out = NULL;
-        if ((r = new_list(ev, &out)) < 0)
-                return r;
-        if (sepn == 0) {
-                for (size_t k = 0; k < sn;) {
-                        size_t l = cp_len_at(s, sn, k);
-                        if ((r = list_add(ev, at, out, json_stringn(s + k, l))) < 0)
-                                return r;
-                        k += l;
-                }
-        } else {
-                const char *p = s, *end = s + sn;
-                for (;;) {
-                        const char *q = memmem(p, (size_t)(end - p), sep, sepn);
-                        size_t len = q ? (size_t)(q - p) : (size_t)(end - p);
-                        if ((r = list_add(ev, at, out, json_stringn(p, len))) < 0)
-                                return r;
-                        if (!q)
-                                break;
-                        p = q + sepn;
-                }
-        }
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static void regfreep(regex_t **re) {
-        if (*re) {
-                regfree(*re);
-                free(*re);
-        }
-}
-
-static int compile_re(struct hcl_eval *ev, const struct hn *at, const char *pat, regex_t **ret) {
-        if (strlen(pat) > 1024)
-                return hev_fail(ev, at, "expected a regular expression of at most 1024 bytes");
-        regex_t *re = calloc(1, sizeof(*re));
-        if (!re)
-                return hev_oom(ev);
-        int rc = regcomp(re, pat, REG_EXTENDED);
-        if (rc != 0) {
-                char msg[128];
-                regerror(rc, re, msg, sizeof(msg));
-                free(re);
-                return hev_fail(ev, at, "invalid regular expression \"%.60s\" (POSIX extended syntax): %s", pat, msg);
-        }
-        *ret = re;
-        return 0;
-}
-
-/* The match at m as a value: the whole match, or the list of its groups when it has some. */
-static int match_value(struct hcl_eval *ev, const struct hn *at, const regex_t *re, const char *s, const regmatch_t *m,
-                       json_t **ret) {
-        if (re->re_nsub == 0)
-                return ret_str(ev, at, s + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so), ret);
-        _cleanup_json_ json_t *l = NULL;
-        int r = new_list(ev, &l);
-        if (r < 0)
-                return r;
-        for (size_t g = 1; g <= re->re_nsub && g < 10; g++) {
-                json_t *v = m[g].rm_so < 0 ? json_null() : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-                if ((r = list_add(ev, at, l, v)) < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static int regex_common(struct hcl_eval *ev, const struct hn *at, json_t **a, bool all, json_t **ret) {
-        _cleanup_free_ char *pat = NULL, *s = NULL;
-        size_t sn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &pat, NULL)) < 0 || (r = arg_str(ev, at, a[1], &s, &sn)) < 0)
-                return r;
-        if (sn > MAX_REGEX_INPUT)
-                return hev_fail(ev, at, "expected regex input of at most %u bytes", MAX_REGEX_INPUT);
-        _cleanup_(regfreep) regex_t *re = NULL;
-        if ((r = compile_re(ev, at, pat, &re)) < 0)
-                return r;
-        regmatch_t m[10];
-        _cleanup_json_ json_t *out = NULL;
-        if ((r = new_list(ev, &out)) < 0)
-                return r;
-        size_t off = 0;
-        while (off <= sn) {
-                if ((r = hev_charge(ev, at, 16, 0)) < 0)
-                        return r;
-                if (regexec(re, s + off, 10, m, off ? REG_NOTBOL : 0) != 0)
-                        break;
-                json_t *v = NULL;
-                if ((r = match_value(ev, at, re, s + off, m, &v)) < 0)
-                        return r;
-                if (!all) {
-                        *ret = v;
-                        return 0;
-                }
-                if ((r = list_add(ev, at, out, v)) < 0)
-                        return r;
-                off += m[0].rm_eo > 0 ? (size_t)m[0].rm_eo : 1;
-        }
-        if (!all)
-                return hev_fail(ev, at, "regex: pattern \"%.60s\" does not match the string", pat);
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static int f_regex(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return regex_common(ev, at, a, false, ret);
-}
-static int f_regexall(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        return regex_common(ev, at, a, true, ret);
-}
-
-static int f_replace(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *s = NULL, *sub = NULL, *rep = NULL;
-        size_t sn = 0, subn = 0, repn = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &s, &sn)) < 0 || (r = arg_str(ev, at, a[1], &sub, &subn)) < 0 ||
-            (r = arg_str(ev, at, a[2], &rep, &repn)) < 0)
-                return r;
-        _cleanup_(sb_freep) struct sb b = {0};
-        if (subn >= 2 && sub[0] == '/' && sub[subn - 1] == '/') {
-                sub[subn - 1] = '\0';
-                if (sn > MAX_REGEX_INPUT)
-                        return hev_fail(ev, at, "expected regex input of at most %u bytes", MAX_REGEX_INPUT);
-                _cleanup_(regfreep) regex_t *re = NULL;
-                if ((r = compile_re(ev, at, sub + 1, &re)) < 0)
-                        return r;
-                regmatch_t m[10];
-                size_t off = 0;
-                while (off <= sn && regexec(re, s + off, 10, m, off ? REG_NOTBOL : 0) == 0) {
-                        if ((r = hev_charge(ev, at, 16, 0)) < 0 ||
-                            (r = sb_put(ev, at, &b, s + off, (size_t)m[0].rm_so)) < 0)
-                                return r;
-                        for (size_t k = 0; k < repn; k++) {
-                                if (rep[k] == '$' && k + 1 < repn && isdigit((unsigned char)rep[k + 1])) {
-                                        int g = rep[++k] - '0';
-                                        if ((size_t)g <= re->re_nsub && m[g].rm_so >= 0 &&
-                                            (r = sb_put(ev, at, &b, s + off + m[g].rm_so,
-                                                        (size_t)(m[g].rm_eo - m[g].rm_so))) < 0)
-                                                return r;
-                                } else if ((r = sb_put(ev, at, &b, rep + k, 1)) < 0) {
-                                        return r;
-                                }
-                        }
-                        if (m[0].rm_eo == m[0].rm_so) {
-                                if (off + (size_t)m[0].rm_eo < sn &&
-                                    (r = sb_put(ev, at, &b, s + off + m[0].rm_eo, 1)) < 0)
-                                        return r;
-                                off += (size_t)m[0].rm_eo + 1;
-                        } else {
-                                off += (size_t)m[0].rm_eo;
-                        }
-                }
-                if (off < sn && (r = sb_put(ev, at, &b, s + off, sn - off)) < 0)
-                        return r;
-                return sb_done(ev, at, &b, ret);
-        }
-        if (subn == 0)
-                return ret_str(ev, at, s, sn, ret);
-        const char *p = s, *end = s + sn;
-        for (;;) {
-                const char *q = memmem(p, (size_t)(end - p), sub, subn);
-                size_t len = q ? (size_t)(q - p) : (size_t)(end - p);
-                if ((r = sb_put(ev, at, &b, p, len)) < 0)
-                        return r;
-                if (!q)
-                        break;
-                if ((r = sb_put(ev, at, &b, rep, repn)) < 0)
-                        return r;
-                p = q + subn;
-        }
-        return sb_done(ev, at, &b, ret);
-}
-
-static int f_substr(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t sn = 0;
-        long long off = 0, len = 0;
-        int r;
-        if ((r = arg_str(ev, at, a[0], &s, &sn)) < 0 || (r = arg_int(ev, at, a[1], &off)) < 0 ||
-            (r = arg_int(ev, at, a[2], &len)) < 0)
-                return r;
-        long long total = (long long)utf8_count(s, sn);
-        if (off < 0)
-                off += total;
-        if (off < 0 || off > total)
-                return hev_fail(ev, at, "substr: offset out of range for a string of %lld characters", total);
-        if (len < 0 || off + len > total)
-                len = total - off;
-        size_t b0 = utf8_offset(s, sn, (size_t)off), b1 = utf8_offset(s, sn, (size_t)(off + len));
-        return ret_str(ev, at, s + b0, b1 - b0, ret);
-}
-
-static int f_strrev(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *o = malloc(sn + 1);
-        if (!o)
-                return hev_oom(ev);
-        size_t w = sn;
-        for (size_t k = 0; k < sn;) {
-                size_t l = cp_len_at(s, sn, k);
-                w -= l;
-                memcpy(o + w, s + k, l);
-                k += l;
-        }
-        return ret_str(ev, at, o, sn, ret);
-}
-
-static int f_chomp(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
-        if (r < 0)
-                return r;
-        while (sn && (s[sn - 1] == '\n' || s[sn - 1] == '\r'))
-                sn--;
-        return ret_str(ev, at, s, sn, ret);
-}
-
-static int f_indent(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        long long w = 0;
-        _cleanup_free_ char *s = NULL;
-        size_t sn = 0;
-        int r;
-        if ((r = arg_int(ev, at, a[0], &w)) < 0 || (r = arg_str(ev, at, a[1], &s, &sn)) < 0)
-                return r;
-        if (w < 0 || w > MAX_WIDTH)
-                return hev_fail(ev, at, "indent: expected 0 to %d spaces, found %lld", MAX_WIDTH, w);
-        _cleanup_(sb_freep) struct sb b = {0};
-        for (size_t k = 0; k < sn; k++) {
-                if ((r = sb_put(ev, at, &b, s + k, 1)) < 0)
-                        return r;
-                if (s[k] == '\n')
-                        for (long long i = 0; i < w; i++)
-                                if ((r = sb_put(ev, at, &b, " ", 1)) < 0)
-                                        return r;
-        }
-        return sb_done(ev, at, &b, ret);
+int hf_sb_done(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, json_t **ret) {
+        return hf_ret_str(ev, at, b->s ? b->s : "", b->n, ret);
 }
 
 /* ---- collections ----------------------------------------------------------------------- */
@@ -753,7 +151,7 @@ static int f_indent(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 static int f_length(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         json_t *v = a[0];
         if (json_is_string(v))
-                *ret = json_integer((json_int_t)utf8_count(json_string_value(v), json_string_length(v)));
+                *ret = json_integer((json_int_t)hf_utf8_count(json_string_value(v), json_string_length(v)));
         else if (json_is_array(v))
                 *ret = json_integer((json_int_t)json_array_size(v));
         else if (json_is_object(v) && !hcl_eval_is_runtime(v))
@@ -765,12 +163,12 @@ static int f_length(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 
 static int f_concat(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_json_ json_t *out = NULL;
-        int r = new_list(ev, &out);
+        int r = hf_new_list(ev, &out);
         for (size_t k = 0; r == 0 && k < n; k++) {
-                if ((r = arg_list(ev, at, a[k], "concat")) < 0)
+                if ((r = hf_arg_list(ev, at, a[k], "concat")) < 0)
                         return r;
                 for (size_t i = 0; r == 0 && i < json_array_size(a[k]); i++)
-                        r = list_add(ev, at, out, json_incref(json_array_get(a[k], i)));
+                        r = hf_list_add(ev, at, out, json_incref(json_array_get(a[k], i)));
         }
         if (r < 0)
                 return r;
@@ -779,7 +177,7 @@ static int f_concat(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 }
 
 static int f_contains(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "contains");
+        int r = hf_arg_list(ev, at, a[0], "contains");
         if (r < 0)
                 return r;
         bool found = false;
@@ -790,7 +188,7 @@ static int f_contains(struct hcl_eval *ev, const struct hn *at, json_t **a, size
 }
 
 static int f_index(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "index");
+        int r = hf_arg_list(ev, at, a[0], "index");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < json_array_size(a[0]); i++)
@@ -802,16 +200,16 @@ static int f_index(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
 }
 
 static int keys_or_values(struct hcl_eval *ev, const struct hn *at, json_t *m, bool values, json_t **ret) {
-        int r = arg_map(ev, at, m, values ? "values" : "keys");
+        int r = hf_arg_map(ev, at, m, values ? "values" : "keys");
         if (r < 0)
                 return r;
         _cleanup_free_ const char **keys = NULL;
         size_t nk = 0;
         _cleanup_json_ json_t *out = NULL;
-        if ((r = hev_sorted_keys(ev, m, &keys, &nk)) < 0 || (r = new_list(ev, &out)) < 0)
+        if ((r = hev_sorted_keys(ev, m, &keys, &nk)) < 0 || (r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (size_t k = 0; k < nk; k++)
-                if ((r = list_add(ev, at, out, values ? json_incref(json_object_get(m, keys[k])) : json_string(keys[k]))) <
+                if ((r = hf_list_add(ev, at, out, values ? json_incref(json_object_get(m, keys[k])) : json_string(keys[k]))) <
                     0)
                         return r;
         *ret = TAKE_PTR(out);
@@ -828,7 +226,7 @@ static int f_values(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 static int f_lookup(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_free_ char *k = NULL;
         int r;
-        if ((r = arg_map(ev, at, a[0], "lookup")) < 0 || (r = arg_str(ev, at, a[1], &k, NULL)) < 0)
+        if ((r = hf_arg_map(ev, at, a[0], "lookup")) < 0 || (r = hf_arg_str(ev, at, a[1], &k, NULL)) < 0)
                 return r;
         json_t *v = json_object_get(a[0], k);
         if (v) {
@@ -848,7 +246,7 @@ static int f_merge(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
         for (size_t k = 0; k < n; k++) {
                 if (json_is_null(a[k]))
                         continue;
-                int r = arg_map(ev, at, a[k], "merge");
+                int r = hf_arg_map(ev, at, a[k], "merge");
                 if (r < 0 || (r = hev_charge(ev, at, json_object_size(a[k]), 0)) < 0)
                         return r;
                 if (json_object_update(out, a[k]) < 0)
@@ -861,7 +259,7 @@ static int f_merge(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
 static int f_element(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         long long i = 0;
         int r;
-        if ((r = arg_list(ev, at, a[0], "element")) < 0 || (r = arg_int(ev, at, a[1], &i)) < 0)
+        if ((r = hf_arg_list(ev, at, a[0], "element")) < 0 || (r = hf_arg_int(ev, at, a[1], &i)) < 0)
                 return r;
         size_t len = json_array_size(a[0]);
         if (!len)
@@ -877,7 +275,7 @@ static int flatten_into(struct hcl_eval *ev, const struct hn *at, json_t *out, j
                 return hev_fail(ev, at, "flatten: lists nested too deeply");
         for (size_t i = 0; i < json_array_size(l); i++) {
                 json_t *e = json_array_get(l, i);
-                int r = json_is_array(e) ? flatten_into(ev, at, out, e, depth + 1) : list_add(ev, at, out, json_incref(e));
+                int r = json_is_array(e) ? flatten_into(ev, at, out, e, depth + 1) : hf_list_add(ev, at, out, json_incref(e));
                 if (r < 0)
                         return r;
         }
@@ -887,7 +285,7 @@ static int flatten_into(struct hcl_eval *ev, const struct hn *at, json_t *out, j
 static int f_flatten(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_json_ json_t *out = NULL;
         int r;
-        if ((r = arg_list(ev, at, a[0], "flatten")) < 0 || (r = new_list(ev, &out)) < 0 ||
+        if ((r = hf_arg_list(ev, at, a[0], "flatten")) < 0 || (r = hf_new_list(ev, &out)) < 0 ||
             (r = flatten_into(ev, at, out, a[0], 0)) < 0)
                 return r;
         *ret = TAKE_PTR(out);
@@ -898,7 +296,7 @@ static int f_flatten(struct hcl_eval *ev, const struct hn *at, json_t **a, size_
  * work is charged and bounded by HCL_EVAL_MAX_WORK. */
 static int distinct_of(struct hcl_eval *ev, const struct hn *at, json_t *l, json_t **ret) {
         _cleanup_json_ json_t *out = NULL;
-        int r = new_list(ev, &out);
+        int r = hf_new_list(ev, &out);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < json_array_size(l); i++) {
@@ -908,7 +306,7 @@ static int distinct_of(struct hcl_eval *ev, const struct hn *at, json_t *l, json
                         return r;
                 for (size_t j = 0; !dup && j < json_array_size(out); j++)
                         dup = json_equal(json_array_get(out, j), e);
-                if (!dup && (r = list_add(ev, at, out, json_incref(e))) < 0)
+                if (!dup && (r = hf_list_add(ev, at, out, json_incref(e))) < 0)
                         return r;
         }
         *ret = TAKE_PTR(out);
@@ -916,7 +314,7 @@ static int distinct_of(struct hcl_eval *ev, const struct hn *at, json_t *l, json
 }
 
 static int f_distinct(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "distinct");
+        int r = hf_arg_list(ev, at, a[0], "distinct");
         return r < 0 ? r : distinct_of(ev, at, a[0], ret);
 }
 
@@ -924,9 +322,9 @@ static int f_range(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
         double start = 0, limit = 0, step = 1;
         int r;
         if (n == 1)
-                r = arg_num(ev, at, a[0], &limit);
-        else if ((r = arg_num(ev, at, a[0], &start)) == 0 && (r = arg_num(ev, at, a[1], &limit)) == 0 && n == 3)
-                r = arg_num(ev, at, a[2], &step);
+                r = hf_arg_num(ev, at, a[0], &limit);
+        else if ((r = hf_arg_num(ev, at, a[0], &start)) == 0 && (r = hf_arg_num(ev, at, a[1], &limit)) == 0 && n == 3)
+                r = hf_arg_num(ev, at, a[2], &step);
         if (r < 0)
                 return r;
         if (n < 3 && limit < start)
@@ -937,13 +335,13 @@ static int f_range(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
                 return hev_fail(ev, at, "range: expected at most %u elements, found %.0f", HCL_EVAL_MAX_ITEMS,
                                 ceil((limit - start) / step));
         _cleanup_json_ json_t *out = NULL;
-        if ((r = new_list(ev, &out)) < 0)
+        if ((r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (size_t i = 0;; i++) {
                 double v = start + step * (double)i;
                 if (step > 0 ? v >= limit : v <= limit)
                         break;
-                if ((r = list_add(ev, at, out, hev_num(v))) < 0)
+                if ((r = hf_list_add(ev, at, out, hev_num(v))) < 0)
                         return r;
         }
         *ret = TAKE_PTR(out);
@@ -953,17 +351,17 @@ static int f_range(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
 static int f_slice(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         long long s = 0, e = 0;
         int r;
-        if ((r = arg_list(ev, at, a[0], "slice")) < 0 || (r = arg_int(ev, at, a[1], &s)) < 0 ||
-            (r = arg_int(ev, at, a[2], &e)) < 0)
+        if ((r = hf_arg_list(ev, at, a[0], "slice")) < 0 || (r = hf_arg_int(ev, at, a[1], &s)) < 0 ||
+            (r = hf_arg_int(ev, at, a[2], &e)) < 0)
                 return r;
         long long len = (long long)json_array_size(a[0]);
         if (s < 0 || e > len || s > e)
                 return hev_fail(ev, at, "slice: expected 0 <= start <= end <= %lld, found %lld and %lld", len, s, e);
         _cleanup_json_ json_t *out = NULL;
-        if ((r = new_list(ev, &out)) < 0)
+        if ((r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (long long i = s; i < e; i++)
-                if ((r = list_add(ev, at, out, json_incref(json_array_get(a[0], (size_t)i)))) < 0)
+                if ((r = hf_list_add(ev, at, out, json_incref(json_array_get(a[0], (size_t)i)))) < 0)
                         return r;
         *ret = TAKE_PTR(out);
         return 0;
@@ -984,7 +382,7 @@ static int sorted_strings(struct hcl_eval *ev, const struct hn *at, json_t *l, j
         for (; k < len; k++) {
                 _cleanup_free_ char *s = NULL;
                 size_t sn = 0;
-                if ((r = arg_str(ev, at, json_array_get(l, k), &s, &sn)) < 0)
+                if ((r = hf_arg_str(ev, at, json_array_get(l, k), &s, &sn)) < 0)
                         break;
                 if (!(v[k] = json_stringn(s, sn))) {
                         r = hev_oom(ev);
@@ -997,10 +395,10 @@ static int sorted_strings(struct hcl_eval *ev, const struct hn *at, json_t *l, j
                 qsort(v, len, sizeof(*v), cmp_json_str);
         _cleanup_json_ json_t *out = NULL;
         if (r == 0)
-                r = new_list(ev, &out);
+                r = hf_new_list(ev, &out);
         for (size_t i = 0; i < k; i++) {
                 if (r == 0)
-                        r = list_add(ev, at, out, v[i]);
+                        r = hf_list_add(ev, at, out, v[i]);
                 else
                         json_decref(v[i]);
         }
@@ -1011,17 +409,17 @@ static int sorted_strings(struct hcl_eval *ev, const struct hn *at, json_t *l, j
 }
 
 static int f_sort(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "sort");
+        int r = hf_arg_list(ev, at, a[0], "sort");
         return r < 0 ? r : sorted_strings(ev, at, a[0], ret);
 }
 
 static int f_reverse(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_json_ json_t *out = NULL;
         int r;
-        if ((r = arg_list(ev, at, a[0], "reverse")) < 0 || (r = new_list(ev, &out)) < 0)
+        if ((r = hf_arg_list(ev, at, a[0], "reverse")) < 0 || (r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (size_t i = json_array_size(a[0]); i-- > 0;)
-                if ((r = list_add(ev, at, out, json_incref(json_array_get(a[0], i)))) < 0)
+                if ((r = hf_list_add(ev, at, out, json_incref(json_array_get(a[0], i)))) < 0)
                         return r;
         *ret = TAKE_PTR(out);
         return 0;
@@ -1029,7 +427,7 @@ static int f_reverse(struct hcl_eval *ev, const struct hn *at, json_t **a, size_
 
 static int f_zipmap(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         int r;
-        if ((r = arg_list(ev, at, a[0], "zipmap")) < 0 || (r = arg_list(ev, at, a[1], "zipmap")) < 0)
+        if ((r = hf_arg_list(ev, at, a[0], "zipmap")) < 0 || (r = hf_arg_list(ev, at, a[1], "zipmap")) < 0)
                 return r;
         if (json_array_size(a[0]) != json_array_size(a[1]))
                 return hev_fail(ev, at, "zipmap: expected lists of the same length, found %zu keys and %zu values",
@@ -1039,7 +437,7 @@ static int f_zipmap(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
                 return hev_oom(ev);
         for (size_t i = 0; i < json_array_size(a[0]); i++) {
                 _cleanup_free_ char *k = NULL;
-                if ((r = arg_str(ev, at, json_array_get(a[0], i), &k, NULL)) < 0 || (r = hev_charge(ev, at, 1, 8)) < 0)
+                if ((r = hf_arg_str(ev, at, json_array_get(a[0], i), &k, NULL)) < 0 || (r = hev_charge(ev, at, 1, 8)) < 0)
                         return r;
                 if (json_object_set(out, k, json_array_get(a[1], i)) < 0)
                         return hev_oom(ev);
@@ -1064,11 +462,11 @@ static int f_coalesce(struct hcl_eval *ev, const struct hn *at, json_t **a, size
 static int f_compact(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_json_ json_t *out = NULL;
         int r;
-        if ((r = arg_list(ev, at, a[0], "compact")) < 0 || (r = new_list(ev, &out)) < 0)
+        if ((r = hf_arg_list(ev, at, a[0], "compact")) < 0 || (r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (size_t i = 0; i < json_array_size(a[0]); i++) {
                 json_t *e = json_array_get(a[0], i);
-                if (!empty_value(e) && (r = list_add(ev, at, out, json_incref(e))) < 0)
+                if (!empty_value(e) && (r = hf_list_add(ev, at, out, json_incref(e))) < 0)
                         return r;
         }
         *ret = TAKE_PTR(out);
@@ -1076,7 +474,7 @@ static int f_compact(struct hcl_eval *ev, const struct hn *at, json_t **a, size_
 }
 
 static int f_sum(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "sum");
+        int r = hf_arg_list(ev, at, a[0], "sum");
         if (r < 0)
                 return r;
         if (!json_array_size(a[0]))
@@ -1084,7 +482,7 @@ static int f_sum(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n,
         double s = 0;
         for (size_t i = 0; i < json_array_size(a[0]); i++) {
                 double d = 0;
-                if ((r = arg_num(ev, at, json_array_get(a[0], i), &d)) < 0)
+                if ((r = hf_arg_num(ev, at, json_array_get(a[0], i), &d)) < 0)
                         return r;
                 s += d;
         }
@@ -1093,7 +491,7 @@ static int f_sum(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n,
 }
 
 static int all_any(struct hcl_eval *ev, const struct hn *at, json_t *l, bool all, json_t **ret) {
-        int r = arg_list(ev, at, l, all ? "alltrue" : "anytrue");
+        int r = hf_arg_list(ev, at, l, all ? "alltrue" : "anytrue");
         if (r < 0)
                 return r;
         bool acc = all;
@@ -1117,7 +515,7 @@ static int f_anytrue(struct hcl_eval *ev, const struct hn *at, json_t **a, size_
 
 static int num1(struct hcl_eval *ev, const struct hn *at, json_t *v, double (*fn)(double), json_t **ret) {
         double d = 0;
-        int r = arg_num(ev, at, v, &d);
+        int r = hf_arg_num(ev, at, v, &d);
         if (r < 0)
                 return r;
         *ret = hev_num(fn(d));
@@ -1145,7 +543,7 @@ static int minmax(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n
         double best = 0;
         for (size_t k = 0; k < n; k++) {
                 double d = 0;
-                int r = arg_num(ev, at, a[k], &d);
+                int r = hf_arg_num(ev, at, a[k], &d);
                 if (r < 0)
                         return r;
                 if (k == 0 || (max ? d > best : d < best))
@@ -1164,7 +562,7 @@ static int f_max(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n,
 static int f_pow(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         double x = 0, y = 0;
         int r;
-        if ((r = arg_num(ev, at, a[0], &x)) < 0 || (r = arg_num(ev, at, a[1], &y)) < 0)
+        if ((r = hf_arg_num(ev, at, a[0], &x)) < 0 || (r = hf_arg_num(ev, at, a[1], &y)) < 0)
                 return r;
         *ret = hev_num(pow(x, y));
         return *ret ? 0 : hev_fail(ev, at, "pow: result out of range");
@@ -1173,7 +571,7 @@ static int f_pow(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n,
 static int f_log(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         double x = 0, b = 0;
         int r;
-        if ((r = arg_num(ev, at, a[0], &x)) < 0 || (r = arg_num(ev, at, a[1], &b)) < 0)
+        if ((r = hf_arg_num(ev, at, a[0], &x)) < 0 || (r = hf_arg_num(ev, at, a[1], &b)) < 0)
                 return r;
         *ret = hev_num(log(x) / log(b));
         return *ret ? 0 : hev_fail(ev, at, "log: result out of range");
@@ -1183,7 +581,7 @@ static int f_parseint(struct hcl_eval *ev, const struct hn *at, json_t **a, size
         _cleanup_free_ char *s = NULL;
         long long base = 0;
         int r;
-        if ((r = arg_str(ev, at, a[0], &s, NULL)) < 0 || (r = arg_int(ev, at, a[1], &base)) < 0)
+        if ((r = hf_arg_str(ev, at, a[0], &s, NULL)) < 0 || (r = hf_arg_int(ev, at, a[1], &base)) < 0)
                 return r;
         if (base < 2 || base > 62)
                 return hev_fail(ev, at, "parseint: expected a base from 2 to 62, found %lld", base);
@@ -1215,7 +613,7 @@ static int f_jsonencode(struct hcl_eval *ev, const struct hn *at, json_t **a, si
         _cleanup_free_ char *s = json_dumps(a[0], JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
         if (!s)
                 return hev_oom(ev);
-        return ret_str(ev, at, s, strlen(s), ret);
+        return hf_ret_str(ev, at, s, strlen(s), ret);
 }
 
 /* Whole reals read from JSON become integers, as every number here. */
@@ -1251,7 +649,7 @@ static json_t *normalize(json_t *v) {
 static int f_jsondecode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
         if (r < 0 || (r = hev_charge(ev, at, sn / 8 + 1, sn * 4)) < 0)
                 return r;
         json_error_t je;
@@ -1270,7 +668,7 @@ static int f_base64encode(struct hcl_eval *ev, const struct hn *at, json_t **a, 
         static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
         if (r < 0)
                 return r;
         _cleanup_free_ char *o = malloc((sn + 2) / 3 * 4 + 1);
@@ -1288,13 +686,13 @@ static int f_base64encode(struct hcl_eval *ev, const struct hn *at, json_t **a, 
                 o[w++] = k + 1 < sn ? tbl[(v >> 6) & 63] : '=';
                 o[w++] = k + 2 < sn ? tbl[v & 63] : '=';
         }
-        return ret_str(ev, at, o, w, ret);
+        return hf_ret_str(ev, at, o, w, ret);
 }
 
 static int f_base64decode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
         if (r < 0)
                 return r;
         _cleanup_free_ char *o = malloc(sn / 4 * 3 + 3);
@@ -1326,38 +724,38 @@ static int f_base64decode(struct hcl_eval *ev, const struct hn *at, json_t **a, 
         if (!j)
                 return hev_fail(ev, at, "base64decode: the decoded bytes are not valid UTF-8");
         json_decref(j);
-        return ret_str(ev, at, o, w, ret);
+        return hf_ret_str(ev, at, o, w, ret);
 }
 
 static int f_urlencode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
         if (r < 0)
                 return r;
-        _cleanup_(sb_freep) struct sb b = {0};
+        _cleanup_(hf_sb_freep) struct hf_sb b = {0};
         for (size_t k = 0; k < sn; k++) {
                 unsigned char c = (unsigned char)s[k];
                 char t[4];
                 if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
                         t[0] = (char)c;
-                        r = sb_put(ev, at, &b, t, 1);
+                        r = hf_sb_put(ev, at, &b, t, 1);
                 } else if (c == ' ') {
-                        r = sb_put(ev, at, &b, "+", 1);
+                        r = hf_sb_put(ev, at, &b, "+", 1);
                 } else {
                         snprintf(t, sizeof(t), "%%%02X", c);
-                        r = sb_put(ev, at, &b, t, 3);
+                        r = hf_sb_put(ev, at, &b, t, 3);
                 }
                 if (r < 0)
                         return r;
         }
-        return sb_done(ev, at, &b, ret);
+        return hf_sb_done(ev, at, &b, ret);
 }
 
 /* One CSV record (RFC 4180) from *p; fields appended to row. */
 static int csv_record(struct hcl_eval *ev, const struct hn *at, const char **p, const char *end, json_t *row) {
         for (;;) {
-                _cleanup_(sb_freep) struct sb f = {0};
+                _cleanup_(hf_sb_freep) struct hf_sb f = {0};
                 int r = 0;
                 if (*p < end && **p == '"') {
                         (*p)++;
@@ -1366,14 +764,14 @@ static int csv_record(struct hcl_eval *ev, const struct hn *at, const char **p, 
                                         return hev_fail(ev, at, "csvdecode: unterminated quoted field");
                                 if (**p == '"') {
                                         if (*p + 1 < end && (*p)[1] == '"') {
-                                                r = sb_put(ev, at, &f, "\"", 1);
+                                                r = hf_sb_put(ev, at, &f, "\"", 1);
                                                 *p += 2;
                                         } else {
                                                 (*p)++;
                                                 break;
                                         }
                                 } else {
-                                        r = sb_put(ev, at, &f, *p, 1);
+                                        r = hf_sb_put(ev, at, &f, *p, 1);
                                         (*p)++;
                                 }
                                 if (r < 0)
@@ -1383,10 +781,10 @@ static int csv_record(struct hcl_eval *ev, const struct hn *at, const char **p, 
                         const char *s = *p;
                         while (*p < end && **p != ',' && **p != '\n' && **p != '\r')
                                 (*p)++;
-                        if ((r = sb_put(ev, at, &f, s, (size_t)(*p - s))) < 0)
+                        if ((r = hf_sb_put(ev, at, &f, s, (size_t)(*p - s))) < 0)
                                 return r;
                 }
-                if ((r = list_add(ev, at, row, json_stringn(f.s ? f.s : "", f.n))) < 0)
+                if ((r = hf_list_add(ev, at, row, json_stringn(f.s ? f.s : "", f.n))) < 0)
                         return r;
                 if (*p < end && **p == ',') {
                         (*p)++;
@@ -1403,18 +801,18 @@ static int csv_record(struct hcl_eval *ev, const struct hn *at, const char **p, 
 static int f_csvdecode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
         if (r < 0)
                 return r;
         const char *p = s, *end = s + sn;
         _cleanup_json_ json_t *hdr = NULL, *out = NULL;
-        if ((r = new_list(ev, &hdr)) < 0 || (r = new_list(ev, &out)) < 0)
+        if ((r = hf_new_list(ev, &hdr)) < 0 || (r = hf_new_list(ev, &out)) < 0)
                 return r;
         if (sn == 0 || (r = csv_record(ev, at, &p, end, hdr)) < 0)
                 return r < 0 ? r : hev_fail(ev, at, "csvdecode: expected a header line, found nothing");
         while (p < end) {
                 _cleanup_json_ json_t *row = NULL;
-                if ((r = new_list(ev, &row)) < 0 || (r = csv_record(ev, at, &p, end, row)) < 0)
+                if ((r = hf_new_list(ev, &row)) < 0 || (r = csv_record(ev, at, &p, end, row)) < 0)
                         return r;
                 if (json_array_size(row) != json_array_size(hdr))
                         return hev_fail(ev, at, "csvdecode: a record has %zu fields, the header %zu",
@@ -1425,7 +823,7 @@ static int f_csvdecode(struct hcl_eval *ev, const struct hn *at, json_t **a, siz
                                 json_decref(o);
                                 o = NULL;
                         }
-                if ((r = list_add(ev, at, out, o)) < 0)
+                if ((r = hf_list_add(ev, at, out, o)) < 0)
                         return r;
         }
         *ret = TAKE_PTR(out);
@@ -1441,8 +839,8 @@ static int f_tostring(struct hcl_eval *ev, const struct hn *at, json_t **a, size
         }
         _cleanup_free_ char *s = NULL;
         size_t sn = 0;
-        int r = arg_str(ev, at, a[0], &s, &sn);
-        return r < 0 ? r : ret_str(ev, at, s, sn, ret);
+        int r = hf_arg_str(ev, at, a[0], &s, &sn);
+        return r < 0 ? r : hf_ret_str(ev, at, s, sn, ret);
 }
 
 static int f_tonumber(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
@@ -1451,7 +849,7 @@ static int f_tonumber(struct hcl_eval *ev, const struct hn *at, json_t **a, size
                 return 0;
         }
         double d = 0;
-        int r = arg_num(ev, at, a[0], &d);
+        int r = hf_arg_num(ev, at, a[0], &d);
         if (r < 0)
                 return r;
         *ret = hev_num(d);
@@ -1472,7 +870,7 @@ static int f_tobool(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 }
 
 static int f_tolist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "tolist");
+        int r = hf_arg_list(ev, at, a[0], "tolist");
         if (r < 0)
                 return r;
         *ret = json_incref(a[0]);
@@ -1480,7 +878,7 @@ static int f_tolist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
 }
 
 static int f_toset(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_list(ev, at, a[0], "toset");
+        int r = hf_arg_list(ev, at, a[0], "toset");
         if (r < 0)
                 return r;
         bool all_str = true;
@@ -1497,7 +895,7 @@ static int f_toset(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
 }
 
 static int f_tomap(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        int r = arg_map(ev, at, a[0], "tomap");
+        int r = hf_arg_map(ev, at, a[0], "tomap");
         if (r < 0)
                 return r;
         *ret = json_incref(a[0]);
@@ -1509,7 +907,7 @@ static int f_tomap(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
 static int open_rel(struct hcl_eval *ev, const struct hn *at, json_t *v, const char *fname, int *ret_fd,
                     char **ret_path) {
         _cleanup_free_ char *p = NULL;
-        int r = arg_str(ev, at, v, &p, NULL);
+        int r = hf_arg_str(ev, at, v, &p, NULL);
         if (r < 0)
                 return r;
         if (!hev_dir(ev))
@@ -1557,7 +955,7 @@ static int f_file(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n
         if (!j)
                 return hev_fail(ev, at, "file: \"%.120s\" is not UTF-8 text", path);
         json_decref(j);
-        return ret_str(ev, at, buf, got, ret);
+        return hf_ret_str(ev, at, buf, got, ret);
 }
 
 static int f_fileexists(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
@@ -1584,7 +982,7 @@ static const struct func {
     {"base64decode", 1, 1, f_base64decode},
     {"base64encode", 1, 1, f_base64encode},
     {"ceil", 1, 1, f_ceil},
-    {"chomp", 1, 1, f_chomp},
+    {"chomp", 1, 1, hf_chomp},
     {"coalesce", 1, 0, f_coalesce},
     {"compact", 1, 1, f_compact},
     {"concat", 1, 0, f_concat},
@@ -1592,54 +990,54 @@ static const struct func {
     {"csvdecode", 1, 1, f_csvdecode},
     {"distinct", 1, 1, f_distinct},
     {"element", 2, 2, f_element},
-    {"endswith", 2, 2, f_endswith},
+    {"endswith", 2, 2, hf_endswith},
     {"file", 1, 1, f_file},
     {"fileexists", 1, 1, f_fileexists},
     {"flatten", 1, 1, f_flatten},
     {"floor", 1, 1, f_floor},
-    {"format", 1, 0, f_format},
-    {"formatlist", 1, 0, f_formatlist},
-    {"indent", 2, 2, f_indent},
+    {"format", 1, 0, hf_format},
+    {"formatlist", 1, 0, hf_formatlist},
+    {"indent", 2, 2, hf_indent},
     {"index", 2, 2, f_index},
-    {"join", 2, 0, f_join},
+    {"join", 2, 0, hf_join},
     {"jsondecode", 1, 1, f_jsondecode},
     {"jsonencode", 1, 1, f_jsonencode},
     {"keys", 1, 1, f_keys},
     {"length", 1, 1, f_length},
     {"log", 2, 2, f_log},
     {"lookup", 2, 3, f_lookup},
-    {"lower", 1, 1, f_lower},
+    {"lower", 1, 1, hf_lower},
     {"max", 1, 0, f_max},
     {"merge", 0, 0, f_merge},
     {"min", 1, 0, f_min},
     {"parseint", 2, 2, f_parseint},
     {"pow", 2, 2, f_pow},
     {"range", 1, 3, f_range},
-    {"regex", 2, 2, f_regex},
-    {"regexall", 2, 2, f_regexall},
-    {"replace", 3, 3, f_replace},
+    {"regex", 2, 2, hf_regex},
+    {"regexall", 2, 2, hf_regexall},
+    {"replace", 3, 3, hf_replace},
     {"reverse", 1, 1, f_reverse},
     {"signum", 1, 1, f_signum},
     {"slice", 3, 3, f_slice},
     {"sort", 1, 1, f_sort},
-    {"split", 2, 2, f_split},
-    {"startswith", 2, 2, f_startswith},
-    {"strcontains", 2, 2, f_strcontains},
-    {"strrev", 1, 1, f_strrev},
-    {"substr", 3, 3, f_substr},
+    {"split", 2, 2, hf_split},
+    {"startswith", 2, 2, hf_startswith},
+    {"strcontains", 2, 2, hf_strcontains},
+    {"strrev", 1, 1, hf_strrev},
+    {"substr", 3, 3, hf_substr},
     {"sum", 1, 1, f_sum},
-    {"title", 1, 1, f_title},
+    {"title", 1, 1, hf_title},
     {"tobool", 1, 1, f_tobool},
     {"tolist", 1, 1, f_tolist},
     {"tomap", 1, 1, f_tomap},
     {"tonumber", 1, 1, f_tonumber},
     {"toset", 1, 1, f_toset},
     {"tostring", 1, 1, f_tostring},
-    {"trim", 2, 2, f_trim},
-    {"trimprefix", 2, 2, f_trimprefix},
-    {"trimspace", 1, 1, f_trimspace},
-    {"trimsuffix", 2, 2, f_trimsuffix},
-    {"upper", 1, 1, f_upper},
+    {"trim", 2, 2, hf_trim},
+    {"trimprefix", 2, 2, hf_trimprefix},
+    {"trimspace", 1, 1, hf_trimspace},
+    {"trimsuffix", 2, 2, hf_trimsuffix},
+    {"upper", 1, 1, hf_upper},
     {"urlencode", 1, 1, f_urlencode},
     {"values", 1, 1, f_values},
     {"zipmap", 2, 2, f_zipmap},

@@ -60,6 +60,21 @@ Test(hcl, interpolation_kept_verbatim_with_nested_braces_and_quotes) {
         cr_assert_str_eq(str_attr(b, "d"), "${NOMAD_ALLOC_DIR}/x");
 }
 
+Test(hcl, template_source_kept_for_the_evaluator) {
+        _cleanup_(hcl_body_freep) struct hcl_body *b = parse_ok("a = \"plain \\n\"\n"
+                                                                "b = \"x\\t${y}\"\n"
+                                                                "c = \"$${z}\"\n"
+                                                                "d = <<EOT\n  ${q}\nEOT\n");
+        cr_assert_null(attr(b, "a")->tmpl);
+        cr_assert_str_eq(attr(b, "b")->tmpl, "x\\t${y}"); /* escapes not decoded */
+        cr_assert_eq(attr(b, "b")->tmpl_line, 2);
+        cr_assert_eq(attr(b, "b")->tmpl_col, 6);
+        cr_assert_str_eq(attr(b, "c")->tmpl, "$${z}");
+        cr_assert_str_eq(attr(b, "d")->tmpl, "  ${q}\n");
+        cr_assert(attr(b, "d")->tmpl_heredoc);
+        cr_assert_eq(attr(b, "d")->tmpl_line, 5);
+}
+
 Test(hcl, heredoc_plain_and_indented) {
         _cleanup_(hcl_body_freep) struct hcl_body *b = parse_ok("job \"x\" {\n"
                                                                 "  a = <<EOF\n"

@@ -99,6 +99,7 @@ Test(hcl_eval, collections_index_attr_splat) {
         ok("null[*]", "[]");
         ok("{ n = 5 }[*].n", "[5]");
         ok("var", "{\"l\":[1,2,3],\"n\":3,\"s\":\"a\"}");
+        ok("{ (var.s) = 1, (\"k${var.n}\") = 2 }", "{\"a\":1,\"k3\":2}");
 }
 
 Test(hcl_eval, templates) {
@@ -114,6 +115,7 @@ Test(hcl_eval, templates) {
         ok("<<EOT\nhello ${var.s}\nEOT\n", "\"hello a\\n\"");
         ok("<<-EOT\n    a ${var.n}\n      b\n    EOT\n", "\"a 3\\n  b\\n\"");
         ok("\"nested ${\"in ${var.s}\"}\"", "\"nested in a\"");
+        ok("<<-EOT\n  %{ for v in var.l ~}\n  ${v}\n  %{ endfor ~}\n  EOT\n", "\"1\\n2\\n3\\n\"");
 }
 
 Test(hcl_eval, runtime_references_stay_text) {
