@@ -57,3 +57,8 @@ int hf_substr(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, js
 int hf_strrev(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
 int hf_chomp(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
 int hf_indent(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
+
+/* Datetime without the clock (hcl_funcs_time.c). */
+int hf_timeadd(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
+int hf_timecmp(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);
+int hf_formatdate(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret);

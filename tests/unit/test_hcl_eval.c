@@ -259,6 +259,21 @@ Test(hcl_eval, encoding_and_conversion_functions) {
         bad("tolist(\"a\")", "tolist: expected a list");
 }
 
+Test(hcl_eval, datetime_functions) {
+        ok("timeadd(\"2024-02-28T23:30:00Z\", \"1h\")", "\"2024-02-29T00:30:00Z\"");
+        ok("timeadd(\"2024-01-01T00:00:00+02:00\", \"-90m\")", "\"2023-12-31T22:30:00+02:00\"");
+        ok("timecmp(\"2024-01-01T00:00:00Z\", \"2024-01-01T01:00:00+02:00\")", "1");
+        ok("timecmp(\"2024-01-01T00:00:00.5Z\", \"2024-01-01T00:00:00.5Z\")", "0");
+        ok("formatdate(\"EEEE, DD MMM YYYY hh:mm:ss ZZZ\", \"2018-01-02T23:12:01Z\")",
+           "\"Tuesday, 02 Jan 2018 23:12:01 UTC\"");
+        ok("formatdate(\"H:mmaa 'on' MMMM D, YY ''ZZZZZ\", \"2018-01-02T23:12:01-08:00\")",
+           "\"11:12pm on January 2, 18 '-08:00\"");
+        bad("timeadd(\"2024-01-01\", \"1h\")", "expected an RFC 3339 timestamp");
+        bad("timeadd(\"2024-01-01T00:00:00Z\", \"soon\")", "expected a duration");
+        bad("formatdate(\"YYY\", \"2024-01-01T00:00:00Z\")", "invalid date format verb \"YYY\"");
+        bad("formatdate(\"'x\", \"2024-01-01T00:00:00Z\")", "unterminated quoted literal");
+}
+
 Test(hcl_eval, call_errors) {
         bad("nosuch(1)", "e.hcl:2:5: unknown function \"nosuch\"");
         bad("upper()", "upper: expected 1 argument, found 0");
