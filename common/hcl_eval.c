@@ -68,14 +68,23 @@ int hev_oom(struct hcl_eval *ev) {
         return errorf(ev->err, -ENOMEM, "%s: out of memory", ev->cur_file);
 }
 
+/* A passed bound is -E2BIG, which try() and can() do not swallow. */
+static int limit_fail(struct hcl_eval *ev, int r) {
+        if (ev->err)
+                ev->err->code = -E2BIG;
+        return r < 0 ? -E2BIG : r;
+}
+
 int hev_charge(struct hcl_eval *ev, const struct hn *at, size_t work, size_t bytes) {
         ev->work += work;
         ev->bytes += bytes;
         if (ev->work > HCL_EVAL_MAX_WORK)
-                return hev_fail(ev, at, "expected at most %u evaluation steps, found more (a loop too large?)",
-                                HCL_EVAL_MAX_WORK);
+                return limit_fail(ev, hev_fail(ev, at, "expected at most %u evaluation steps, found more (a loop too "
+                                                       "large?)",
+                                               HCL_EVAL_MAX_WORK));
         if (ev->bytes > HCL_EVAL_MAX_BYTES)
-                return hev_fail(ev, at, "expected at most %u bytes of values, found more", HCL_EVAL_MAX_BYTES);
+                return limit_fail(ev, hev_fail(ev, at, "expected at most %u bytes of values, found more",
+                                               HCL_EVAL_MAX_BYTES));
         return 0;
 }
 
@@ -640,10 +649,19 @@ static int template_append(struct hcl_eval *ev, const struct hn *t, struct sbuf 
 }
 
 static int eval_template(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
-        /* "${expr}" alone yields the value of expr, unconverted */
+        /* "${expr}" alone yields the value of expr, unconverted (a run-time reference becomes
+         * its "${...}" text, as in any string) */
         const struct hn *k0 = n->n == 1 ? n->kids[0] : NULL;
-        if (k0 && !(k0->kind == HN_LIT && json_is_string(k0->lit)) && k0->kind != HN_TIF && k0->kind != HN_TFOR)
-                return eval(ev, n->kids[0], ret);
+        if (k0 && !(k0->kind == HN_LIT && json_is_string(k0->lit)) && k0->kind != HN_TIF && k0->kind != HN_TFOR) {
+                json_t *v = NULL;
+                int r = eval(ev, n->kids[0], &v);
+                if (r < 0 || !hcl_eval_is_runtime(v)) {
+                        if (r == 0)
+                                *ret = v;
+                        return r;
+                }
+                json_decref(v);
+        }
         struct sbuf b = {0};
         int r = template_append(ev, n, &b);
         if (r == 0)
@@ -801,10 +819,44 @@ static int splat_step(struct hcl_eval *ev, const struct hn *n, json_t *key, json
         return json_array_append_new(acc->out, v) < 0 ? hev_oom(ev) : 0;
 }
 
+/* try(a, b...): the first argument that evaluates without error; can(a): whether it does.
+ * Their arguments are evaluated here, lazily; a passed bound (-E2BIG) or -ENOMEM is never
+ * swallowed. */
+static int eval_try(struct hcl_eval *ev, const struct hn *n, bool can, json_t **ret) {
+        if (can ? n->n != 1 : n->n < 1)
+                return hev_fail(ev, n, can ? "can: expected 1 argument, found %zu" : "try: expected at least 1 "
+                                                                                    "argument, found %zu",
+                                n->n);
+        if (n->expand)
+                return hev_fail(ev, n, "%s: expanded arguments (...) are not supported", n->name);
+        int r = 0;
+        for (size_t k = 0; k < n->n; k++) {
+                json_t *v = NULL;
+                r = eval(ev, n->kids[k], &v);
+                if (r == -E2BIG || r == -ENOMEM)
+                        return r;
+                if (r == 0) {
+                        if (can) {
+                                json_decref(v);
+                                v = json_true();
+                        }
+                        *ret = v;
+                        return 0;
+                }
+        }
+        if (can) {
+                *ret = json_false();
+                return 0;
+        }
+        return r; /* the last argument's error */
+}
+
 static int eval_call(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
         json_t *args[64];
         size_t na = 0;
         int r = 0;
+        if (strcmp(n->name, "try") == 0 || strcmp(n->name, "can") == 0)
+                return eval_try(ev, n, n->name[0] == 'c', ret);
         if (n->n > ARRAY_SIZE(args))
                 return hev_fail(ev, n, "expected at most %zu arguments, found %zu", ARRAY_SIZE(args), n->n);
         for (size_t k = 0; k < n->n; k++) {
@@ -1015,9 +1067,9 @@ static int eval(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
                 return r;
         if (++ev->depth > MAX_EVAL_DEPTH) {
                 ev->depth--;
-                return hev_fail(ev, n, "expected at most %d levels of evaluation, found deeper (locals referring "
-                                       "to locals?)",
-                                MAX_EVAL_DEPTH);
+                return limit_fail(ev, hev_fail(ev, n, "expected at most %d levels of evaluation, found deeper "
+                                                      "(locals referring to locals?)",
+                                               MAX_EVAL_DEPTH));
         }
         json_t *v = NULL;
         r = eval_node(ev, n, &v);

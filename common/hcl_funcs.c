@@ -664,6 +664,62 @@ static int f_jsondecode(struct hcl_eval *ev, const struct hn *at, json_t **a, si
         return *ret ? 0 : hev_oom(ev);
 }
 
+/* YAML block style: maps in key order with quoted keys, "- " list items, scalars as JSON
+ * (a valid YAML flow scalar), empty collections as {} and []. */
+static int yaml_scalar(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, json_t *v) {
+        _cleanup_free_ char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!s)
+                return hev_oom(ev);
+        int r = hf_sb_put(ev, at, b, s, strlen(s));
+        return r < 0 ? r : hf_sb_put(ev, at, b, "\n", 1);
+}
+
+static bool yaml_block(json_t *v) {
+        return (json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v));
+}
+
+static int yaml_node(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, json_t *v, size_t indent, int depth) {
+        static const char spaces[] = "                                                                ";
+        int r;
+        if (depth > HCL_EXPR_MAX_DEPTH || indent >= sizeof(spaces))
+                return hev_fail(ev, at, "yamlencode: value nested too deeply");
+        if (json_is_array(v) && json_array_size(v)) {
+                for (size_t i = 0; i < json_array_size(v); i++) {
+                        json_t *e = json_array_get(v, i);
+                        if ((r = hf_sb_put(ev, at, b, spaces, indent)) < 0 ||
+                            (r = hf_sb_put(ev, at, b, yaml_block(e) ? "-\n" : "- ", 2)) < 0 ||
+                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1) : yaml_scalar(ev, at, b, e)) < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (json_is_object(v) && json_object_size(v)) {
+                _cleanup_free_ const char **keys = NULL;
+                size_t nk = 0;
+                if ((r = hev_sorted_keys(ev, v, &keys, &nk)) < 0)
+                        return r;
+                for (size_t i = 0; i < nk; i++) {
+                        json_t *e = json_object_get(v, keys[i]);
+                        _cleanup_json_ json_t *k = json_string(keys[i]);
+                        _cleanup_free_ char *ks = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+                        if (!ks)
+                                return hev_oom(ev);
+                        if ((r = hf_sb_put(ev, at, b, spaces, indent)) < 0 || (r = hf_sb_put(ev, at, b, ks, strlen(ks))) < 0 ||
+                            (r = hf_sb_put(ev, at, b, yaml_block(e) ? ":\n" : ": ", 2)) < 0 ||
+                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1) : yaml_scalar(ev, at, b, e)) < 0)
+                                return r;
+                }
+                return 0;
+        }
+        return yaml_scalar(ev, at, b, v);
+}
+
+static int f_yamlencode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        _cleanup_(hf_sb_freep) struct hf_sb b = {0};
+        int r = yaml_node(ev, at, &b, a[0], 0, 0);
+        return r < 0 ? r : hf_sb_done(ev, at, &b, ret);
+}
+
 static int f_base64encode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         _cleanup_free_ char *s = NULL;
@@ -1043,8 +1099,31 @@ static const struct func {
     {"upper", 1, 1, hf_upper},
     {"urlencode", 1, 1, f_urlencode},
     {"values", 1, 1, f_values},
+    {"yamlencode", 1, 1, f_yamlencode},
     {"zipmap", 2, 2, f_zipmap},
 };
+
+/* Whether v holds a run-time placeholder anywhere (the walk is charged as work). */
+static bool has_runtime(struct hcl_eval *ev, const struct hn *at, json_t *v, int depth) {
+        if (hcl_eval_is_runtime(v))
+                return true;
+        if (depth > 512 || hev_charge(ev, at, 0, 0) < 0)
+                return false;
+        if (json_is_array(v)) {
+                if (hev_charge(ev, at, json_array_size(v) / 16, 0) < 0)
+                        return false;
+                for (size_t i = 0; i < json_array_size(v); i++)
+                        if (has_runtime(ev, at, json_array_get(v, i), depth + 1))
+                                return true;
+        } else if (json_is_object(v)) {
+                if (hev_charge(ev, at, json_object_size(v) / 16, 0) < 0)
+                        return false;
+                const char *k;
+                json_t *e;
+                json_object_foreach(v, k, e) if (has_runtime(ev, at, e, depth + 1)) return true;
+        }
+        return false;
+}
 
 static int cmp_func(const void *key, const void *elem) {
         return strcmp(key, ((const struct func *)elem)->name);
@@ -1065,11 +1144,11 @@ int hcl_call(struct hcl_eval *ev, const struct hn *at, const char *name, json_t 
         }
         /* a run-time value is only known when the task starts: no function can use it */
         for (size_t k = 0; k < n; k++)
-                if (hcl_eval_is_runtime(args[k]))
+                if (has_runtime(ev, at, args[k], 0))
                         return hev_fail(ev, at, "%s: argument %zu is a run-time value, known only when the task starts; "
                                                 "use it directly in a string instead",
                                         name, k + 1);
-        int r = hev_charge(ev, at, 1, 0);
+        int r = hev_charge(ev, at, 1, 0); /* also reports a bound has_runtime() ran into */
         if (r < 0)
                 return r;
         json_t *out = NULL;

@@ -213,6 +213,12 @@ Test(hcl_eval, collection_functions) {
         ok("sum([1, 2, 3.5])", "6.5");
         ok("alltrue([true, true]) && anytrue([false, true])", "true");
         ok("max(var.l...) + min([4, 5]...)", "7");
+        ok("try(var.nope, local.nope, \"fallback\")", "\"fallback\"");
+        ok("try({a = 1}.a, 2)", "1");
+        ok("[can(var.l[5]), can(var.l[0])]", "[false,true]");
+        bad("try(var.nope)", "undefined variable \"nope\"");
+        bad("can(1, 2)", "can: expected 1 argument");
+        bad("try([for i in range(100000) : [for j in range(100) : j]], 1)", "evaluation steps");
         bad("lookup({a = 1}, \"z\")", "no key \"z\"");
         bad("element([], 0)", "empty list");
         bad("range(0, 1, 0)", "step must not be zero");
@@ -252,6 +258,9 @@ Test(hcl_eval, encoding_and_conversion_functions) {
         ok("tostring(12) == \"12\" && tonumber(\"1.5\") == 1.5 && tobool(\"true\")", "true");
         ok("tolist([1]) == [1] && tomap({a = 1}) == {a = 1}", "true");
         ok("toset([\"b\", \"a\", \"b\"])", "[\"a\",\"b\"]");
+        ok("yamlencode({b = [1, {c = \"x\"}], a = {}, d = null})",
+           "\"\\\"a\\\": {}\\n\\\"b\\\":\\n  - 1\\n  -\\n    \\\"c\\\": \\\"x\\\"\\n\\\"d\\\": null\\n\"");
+        bad("jsonencode([attr.x])", "jsonencode: argument 1 is a run-time value");
         bad("jsondecode(\"{\")", "jsondecode: invalid JSON");
         bad("base64decode(\"!!!!\")", "invalid base64 character");
         bad("tonumber(\"x\")", "expected a number");
