@@ -511,6 +511,100 @@ static int f_anytrue(struct hcl_eval *ev, const struct hn *at, json_t **a, size_
         return all_any(ev, at, a[0], false, ret);
 }
 
+static int f_chunklist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        long long size = 0;
+        _cleanup_json_ json_t *out = NULL, *cur = NULL;
+        int r;
+        if ((r = hf_arg_list(ev, at, a[0], "chunklist")) < 0 || (r = hf_arg_int(ev, at, a[1], &size)) < 0 ||
+            (r = hf_new_list(ev, &out)) < 0)
+                return r;
+        if (size < 0)
+                return hev_fail(ev, at, "chunklist: expected a size of 0 or more, found %lld", size);
+        for (size_t i = 0; i < json_array_size(a[0]); i++) {
+                if (!cur && (r = hf_new_list(ev, &cur)) < 0)
+                        return r;
+                if ((r = hf_list_add(ev, at, cur, json_incref(json_array_get(a[0], i)))) < 0)
+                        return r;
+                if (size && json_array_size(cur) == (size_t)size && (r = hf_list_add(ev, at, out, TAKE_PTR(cur))) < 0)
+                        return r;
+        }
+        if (cur && (r = hf_list_add(ev, at, out, TAKE_PTR(cur))) < 0)
+                return r;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int f_coalescelist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        for (size_t k = 0; k < n; k++) {
+                int r = hf_arg_list(ev, at, a[k], "coalescelist");
+                if (r < 0)
+                        return r;
+                if (json_array_size(a[k])) {
+                        *ret = json_incref(a[k]);
+                        return 0;
+                }
+        }
+        return hev_fail(ev, at, "coalescelist: no non-empty list");
+}
+
+static int f_one(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        int r = hf_arg_list(ev, at, a[0], "one");
+        if (r < 0)
+                return r;
+        if (json_array_size(a[0]) > 1)
+                return hev_fail(ev, at, "one: expected a list of zero or one element, found %zu",
+                                json_array_size(a[0]));
+        *ret = json_array_size(a[0]) ? json_incref(json_array_get(a[0], 0)) : json_null();
+        return 0;
+}
+
+static bool list_has(const json_t *l, const json_t *v) {
+        for (size_t i = 0; i < json_array_size(l); i++)
+                if (json_equal(json_array_get(l, i), (json_t *)v))
+                        return true;
+        return false;
+}
+
+/* setunion (mode 0), setintersection (1), setsubtract (2): results keep first-seen order. */
+static int set_op(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, int mode, json_t **ret) {
+        static const char *const names[] = {"setunion", "setintersection", "setsubtract"};
+        _cleanup_json_ json_t *all = NULL, *out = NULL;
+        int r;
+        for (size_t k = 0; k < n; k++)
+                if ((r = hf_arg_list(ev, at, a[k], names[mode])) < 0 ||
+                    (r = hev_charge(ev, at, json_array_size(a[k]) * n, 0)) < 0)
+                        return r;
+        if ((r = hf_new_list(ev, &all)) < 0)
+                return r;
+        for (size_t k = 0; k < (mode == 0 ? n : 1); k++)
+                for (size_t i = 0; i < json_array_size(a[k]); i++)
+                        if ((r = hf_list_add(ev, at, all, json_incref(json_array_get(a[k], i)))) < 0)
+                                return r;
+        _cleanup_json_ json_t *uniq = NULL;
+        if ((r = distinct_of(ev, at, all, &uniq)) < 0 || (r = hf_new_list(ev, &out)) < 0)
+                return r;
+        for (size_t i = 0; i < json_array_size(uniq); i++) {
+                json_t *e = json_array_get(uniq, i);
+                bool keep = true;
+                for (size_t k = 1; mode && k < n; k++)
+                        keep = keep && (mode == 1 ? list_has(a[k], e) : !list_has(a[k], e));
+                if (keep && (r = hf_list_add(ev, at, out, json_incref(e))) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int f_setunion(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        return set_op(ev, at, a, n, 0, ret);
+}
+static int f_setintersection(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        return set_op(ev, at, a, n, 1, ret);
+}
+static int f_setsubtract(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        return set_op(ev, at, a, n, 2, ret);
+}
+
 /* ---- numeric --------------------------------------------------------------------------- */
 
 static int num1(struct hcl_eval *ev, const struct hn *at, json_t *v, double (*fn)(double), json_t **ret) {
@@ -1039,7 +1133,9 @@ static const struct func {
     {"base64encode", 1, 1, f_base64encode},
     {"ceil", 1, 1, f_ceil},
     {"chomp", 1, 1, hf_chomp},
+    {"chunklist", 2, 2, f_chunklist},
     {"coalesce", 1, 0, f_coalesce},
+    {"coalescelist", 1, 0, f_coalescelist},
     {"compact", 1, 1, f_compact},
     {"concat", 1, 0, f_concat},
     {"contains", 2, 2, f_contains},
@@ -1067,6 +1163,7 @@ static const struct func {
     {"max", 1, 0, f_max},
     {"merge", 0, 0, f_merge},
     {"min", 1, 0, f_min},
+    {"one", 1, 1, f_one},
     {"parseint", 2, 2, f_parseint},
     {"pow", 2, 2, f_pow},
     {"range", 1, 3, f_range},
@@ -1074,6 +1171,9 @@ static const struct func {
     {"regexall", 2, 2, hf_regexall},
     {"replace", 3, 3, hf_replace},
     {"reverse", 1, 1, f_reverse},
+    {"setintersection", 1, 0, f_setintersection},
+    {"setsubtract", 2, 2, f_setsubtract},
+    {"setunion", 1, 0, f_setunion},
     {"signum", 1, 1, f_signum},
     {"slice", 3, 3, f_slice},
     {"sort", 1, 1, f_sort},

@@ -212,6 +212,13 @@ Test(hcl_eval, collection_functions) {
         ok("index([\"a\", \"b\"], \"b\")", "1");
         ok("sum([1, 2, 3.5])", "6.5");
         ok("alltrue([true, true]) && anytrue([false, true])", "true");
+        ok("chunklist([1, 2, 3, 4, 5], 2)", "[[1,2],[3,4],[5]]");
+        ok("coalescelist([], [1], [2])", "[1]");
+        ok("[one([]), one([7])]", "[null,7]");
+        ok("setunion([1, 2], [2, 3])", "[1,2,3]");
+        ok("setintersection([1, 2, 3], [3, 2, 9])", "[2,3]");
+        ok("setsubtract([1, 2, 3], [2])", "[1,3]");
+        bad("one([1, 2])", "one: expected a list of zero or one element");
         ok("max(var.l...) + min([4, 5]...)", "7");
         ok("try(var.nope, local.nope, \"fallback\")", "\"fallback\"");
         ok("try({a = 1}.a, 2)", "1");
