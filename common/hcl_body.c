@@ -422,8 +422,16 @@ static int body_eval(struct hcl_eval *ev, struct hcl_body *b, int depth) {
                 struct hcl_item *it = &b->items[k];
                 if (!it->is_block) {
                         json_t *v = NULL;
+                        size_t size = 0;
+                        struct hn vat = {.line = it->value->line, .col = it->value->col};
                         if ((r = hev_value(ev, it->value, &v)) < 0)
                                 goto fail;
+                        /* the copy below unshares what the value shares: charge it */
+                        if ((r = hev_measure(ev, &vat, v, HCL_EVAL_MAX_BYTES, &size)) < 0 ||
+                            (r = hev_charge(ev, &vat, 0, size)) < 0) {
+                                json_decref(v);
+                                goto fail;
+                        }
                         struct hcl_value *lit = hcl_value_from_json(v, it->value->line, it->value->col);
                         json_decref(v);
                         if (!lit) {

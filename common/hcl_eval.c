@@ -233,6 +233,44 @@ int hev_sorted_keys(struct hcl_eval *ev, const json_t *obj, const char ***ret, s
         return 0;
 }
 
+static int measure(struct hcl_eval *ev, const struct hn *at, const json_t *v, size_t cap, size_t *acc, int depth) {
+        int r = hev_charge(ev, at, 1, 0);
+        if (r < 0)
+                return r;
+        if (depth > MAX_VALUE_DEPTH)
+                return hev_fail(ev, at, "expected values nested at most %d deep", MAX_VALUE_DEPTH);
+        if (json_is_string(v))
+                *acc += json_string_length(v) + 2;
+        else if (json_is_array(v) || json_is_object(v))
+                *acc += 2;
+        else
+                *acc += 24;
+        if (*acc > cap)
+                return limit_fail(ev, hev_fail(ev, at, "expected a value of at most %zu bytes, found more", cap));
+        if (json_is_array(v)) {
+                for (size_t i = 0; i < json_array_size(v); i++)
+                        if ((r = measure(ev, at, json_array_get(v, i), cap, acc, depth + 1)) < 0)
+                                return r;
+        } else if (json_is_object(v)) {
+                const char *k;
+                json_t *e;
+                json_object_foreach((json_t *)v, k, e) {
+                        *acc += strlen(k) + 4;
+                        if ((r = measure(ev, at, e, cap, acc, depth + 1)) < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int hev_measure(struct hcl_eval *ev, const struct hn *at, const json_t *v, size_t cap, size_t *ret) {
+        size_t acc = 0;
+        int r = measure(ev, at, v, cap, &acc, 0);
+        if (r == 0 && ret)
+                *ret = acc;
+        return r;
+}
+
 /* ---- context --------------------------------------------------------------------------- */
 
 int hcl_eval_create(const char *file, const char *dir, struct hcl_eval **ret, struct error *err) {

@@ -27,6 +27,9 @@ int hev_to_bool(struct hcl_eval *ev, const struct hn *at, const json_t *v, bool 
 /* Object keys, sorted bytewise (HCL's map order). Caller frees the array (not the keys). */
 int hev_sorted_keys(struct hcl_eval *ev, const json_t *obj, const char ***ret, size_t *ret_n);
 const char *hev_dir(const struct hcl_eval *ev);
+/* The size of v written out (shared parts counted each time they appear), walked at the
+ * cost of one step per element; an error past cap bytes. */
+int hev_measure(struct hcl_eval *ev, const struct hn *at, const json_t *v, size_t cap, size_t *ret);
 
 /* Call function name with n evaluated arguments (borrowed); at locates the call. */
 int hcl_call(struct hcl_eval *ev, const struct hn *at, const char *name, json_t **args, size_t n, json_t **ret);

@@ -702,8 +702,9 @@ static int f_parseint(struct hcl_eval *ev, const struct hn *at, json_t **a, size
 /* ---- encoding -------------------------------------------------------------------------- */
 
 static int f_jsonencode(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
-        if (hcl_eval_is_runtime(a[0]))
-                return hev_fail(ev, at, "jsonencode: cannot encode a run-time value");
+        int r = hev_measure(ev, at, a[0], HCL_EVAL_MAX_STRING, NULL);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *s = json_dumps(a[0], JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
         if (!s)
                 return hev_oom(ev);

@@ -150,6 +150,8 @@ static int format_one(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b,
         case 'v':
         case 's': {
                 if (verb == 'v' && (json_is_array(v) || (json_is_object(v) && !hcl_eval_is_runtime(v)))) {
+                        if ((r = hev_measure(ev, at, v, HCL_EVAL_MAX_STRING, NULL)) < 0)
+                                return r;
                         s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                         if (!s)
                                 return hev_oom(ev);

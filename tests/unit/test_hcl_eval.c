@@ -322,6 +322,11 @@ Test(hcl_eval, bounds) {
         /* total work */
         bad("length([for i in range(100000) : [for j in range(100) : j]])", "evaluation steps");
         bad("indent(5000, \"a\\nb\")", "indent: expected 0 to 4096 spaces");
+        /* shared values written out many times */
+        bad_l("big = [for i in range(50000) : i]", "jsonencode([for i in range(100) : local.big])",
+              "expected a value of at most 1048576 bytes");
+        bad_l("big = [for i in range(50000) : i]", "format(\"%v\", [local.big, local.big])",
+              "expected a value of at most 1048576 bytes");
 }
 
 /* ---- variables, locals and dynamic blocks through the job file parser -------------------- */
@@ -493,6 +498,11 @@ Test(hcl_eval_job, variable_errors) {
         job_err("job \"j\" {\n  meta = { a = upper(local.x) }\n}\n", NULL, "job.hcl:2:22: undefined local value \"x\"");
         job_err("job \"j\" {\n  meta = { a = \"${foo.bar}\" }\n}\n", NULL, "job.hcl:2:19: undefined variable \"foo\"");
         job_err("job \"j\" {\n  region = nofunc(1)\n}\n", NULL, "job.hcl:2:12: unknown function \"nofunc\"");
+        /* a value that shares one big list 200 times would be copied 200 times: a bound stops it */
+        job_err("locals {\n  big = [for i in range(20000) : \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx${i}\"]\n}\n"
+                "job \"j\" {\n  meta = { a = \"b\" }\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n"
+                "      config { x = [for i in range(200) : local.big] }\n    }\n  }\n}\n",
+                NULL, "job.hcl:9:20: expected at most");
 }
 
 Test(hcl_eval_job, dynamic_blocks) {
