@@ -168,13 +168,14 @@ static int convert(struct hcl_eval *ev, const struct hn *t, const struct hn *at,
         }
         char tt[120];
         type_text(t, tt, sizeof(tt));
-        return hev_fail(ev, t, "%s: unknown type %s (expected string, number, bool, any, list(T), set(T), map(T), "
-                               "object({...}) or tuple([...]))",
+        return hev_fail(ev, t,
+                        "%s: unknown type %s (expected string, number, bool, any, list(T), set(T), map(T), "
+                        "object({...}) or tuple([...]))",
                         what, tt);
 }
 
-int hcl_eval_convert(struct hcl_eval *ev, const struct hcl_value *type_expr, json_t *value, const char *what,
-                     int line, int col, json_t **ret, struct error *err) {
+int hcl_eval_convert(struct hcl_eval *ev, const struct hcl_value *type_expr, json_t *value, const char *what, int line,
+                     int col, json_t **ret, struct error *err) {
         hev_begin(ev, err);
         if (!type_expr) {
                 *ret = json_incref(value);
@@ -347,8 +348,9 @@ out:
 static int expand_dynamic(struct hcl_eval *ev, const struct hcl_item *it, struct items *out, int depth) {
         struct hn at = {.line = it->line, .col = it->col};
         if (it->n_labels != 1)
-                return hev_fail(ev, &at, "dynamic block: expected one label (the type of the blocks to generate), "
-                                         "found %zu",
+                return hev_fail(ev, &at,
+                                "dynamic block: expected one label (the type of the blocks to generate), "
+                                "found %zu",
                                 it->n_labels);
         struct dyn d = {.it = it, .iter = it->labels[0], .out = out, .depth = depth};
         const struct hcl_value *for_each = NULL;
@@ -371,8 +373,9 @@ static int expand_dynamic(struct hcl_eval *ev, const struct hcl_item *it, struct
                                                 it->labels[0]);
                         d.content = e->body;
                 } else {
-                        return hev_fail(ev, &eat, "dynamic \"%s\": unsupported %s \"%s\" (expected for_each, iterator, "
-                                                  "labels and a content block)",
+                        return hev_fail(ev, &eat,
+                                        "dynamic \"%s\": unsupported %s \"%s\" (expected for_each, iterator, "
+                                        "labels and a content block)",
                                         it->labels[0], e->is_block ? "block" : "argument", e->name);
                 }
         }
@@ -390,7 +393,8 @@ static int expand_dynamic(struct hcl_eval *ev, const struct hcl_item *it, struct
                         _cleanup_json_ json_t *key = json_integer((json_int_t)k);
                         if (!key)
                                 return hev_oom(ev);
-                        if ((r = hev_charge(ev, &fat, 16, 0)) < 0 || (r = dyn_one(ev, &fat, &d, key, json_array_get(coll, k))) < 0)
+                        if ((r = hev_charge(ev, &fat, 16, 0)) < 0 ||
+                            (r = dyn_one(ev, &fat, &d, key, json_array_get(coll, k))) < 0)
                                 return r;
                 }
                 return 0;
@@ -406,7 +410,8 @@ static int expand_dynamic(struct hcl_eval *ev, const struct hcl_item *it, struct
                 _cleanup_json_ json_t *key = json_string(keys[k]);
                 if (!key)
                         return hev_oom(ev);
-                if ((r = hev_charge(ev, &fat, 16, 0)) < 0 || (r = dyn_one(ev, &fat, &d, key, json_object_get(coll, keys[k]))) < 0)
+                if ((r = hev_charge(ev, &fat, 16, 0)) < 0 ||
+                    (r = dyn_one(ev, &fat, &d, key, json_object_get(coll, keys[k]))) < 0)
                         return r;
         }
         return 0;

@@ -79,12 +79,13 @@ int hev_charge(struct hcl_eval *ev, const struct hn *at, size_t work, size_t byt
         ev->work += work;
         ev->bytes += bytes;
         if (ev->work > HCL_EVAL_MAX_WORK)
-                return limit_fail(ev, hev_fail(ev, at, "expected at most %u evaluation steps, found more (a loop too "
-                                                       "large?)",
+                return limit_fail(ev, hev_fail(ev, at,
+                                               "expected at most %u evaluation steps, found more (a loop too "
+                                               "large?)",
                                                HCL_EVAL_MAX_WORK));
         if (ev->bytes > HCL_EVAL_MAX_BYTES)
-                return limit_fail(ev, hev_fail(ev, at, "expected at most %u bytes of values, found more",
-                                               HCL_EVAL_MAX_BYTES));
+                return limit_fail(
+                    ev, hev_fail(ev, at, "expected at most %u bytes of values, found more", HCL_EVAL_MAX_BYTES));
         return 0;
 }
 
@@ -168,8 +169,9 @@ int hev_to_string(struct hcl_eval *ev, const struct hn *at, const json_t *v, cha
         } else if (json_is_null(v)) {
                 return hev_fail(ev, at, "expected a string, found null");
         } else if (hcl_eval_is_runtime(v)) {
-                return hev_fail(ev, at, "expected a string, found the run-time value ${%s}, which is only known when "
-                                        "the task starts and can only be used in a string",
+                return hev_fail(ev, at,
+                                "expected a string, found the run-time value ${%s}, which is only known when "
+                                "the task starts and can only be used in a string",
                                 json_string_value(json_object_get(v, RT_KEY)));
         } else {
                 return hev_fail(ev, at, "expected a string, found %s", hev_type(v));
@@ -208,7 +210,8 @@ int hev_to_bool(struct hcl_eval *ev, const struct hn *at, const json_t *v, bool 
                 *ret = json_is_true(v);
                 return 0;
         }
-        if (json_is_string(v) && (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
+        if (json_is_string(v) &&
+            (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
                 *ret = json_string_value(v)[0] == 't';
                 return 0;
         }
@@ -586,8 +589,7 @@ static int template_append(struct hcl_eval *ev, const struct hn *t, struct sbuf 
 /* Iterate a collection: calls fn for each (key, value); arrays give index keys. */
 typedef int (*each_fn)(struct hcl_eval *ev, const struct hn *n, json_t *key, json_t *val, void *ud);
 
-static int for_each(struct hcl_eval *ev, const struct hn *n, const struct hn *at, json_t *coll, each_fn fn,
-                    void *ud) {
+static int for_each(struct hcl_eval *ev, const struct hn *n, const struct hn *at, json_t *coll, each_fn fn, void *ud) {
         int r;
         if (json_is_array(coll)) {
                 for (size_t k = 0; k < json_array_size(coll); k++) {
@@ -835,8 +837,9 @@ static int for_step(struct hcl_eval *ev, const struct hn *n, json_t *key, json_t
                 }
                 r = json_array_append(have, v) < 0 ? hev_oom(ev) : 0;
         } else if (have) {
-                r = hev_fail(ev, n->b, "duplicate key \"%.60s\" in the for expression (add '...' after the value to "
-                                       "group values by key)",
+                r = hev_fail(ev, n->b,
+                             "duplicate key \"%.60s\" in the for expression (add '...' after the value to "
+                             "group values by key)",
                              ks);
         } else {
                 r = json_object_set(acc->out, ks, v) < 0 ? hev_fail(ev, n->b, "expected UTF-8 keys") : 0;
@@ -862,8 +865,10 @@ static int splat_step(struct hcl_eval *ev, const struct hn *n, json_t *key, json
  * swallowed. */
 static int eval_try(struct hcl_eval *ev, const struct hn *n, bool can, json_t **ret) {
         if (can ? n->n != 1 : n->n < 1)
-                return hev_fail(ev, n, can ? "can: expected 1 argument, found %zu" : "try: expected at least 1 "
-                                                                                    "argument, found %zu",
+                return hev_fail(ev, n,
+                                can ? "can: expected 1 argument, found %zu"
+                                    : "try: expected at least 1 "
+                                      "argument, found %zu",
                                 n->n);
         if (n->expand)
                 return hev_fail(ev, n, "%s: expanded arguments (...) are not supported", n->name);
@@ -950,8 +955,9 @@ static int eval_node(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
                 }
                 if (strcmp(n->name, "local") == 0)
                         return hev_fail(ev, n, "expected local.NAME, found local alone");
-                return hev_fail(ev, n, "undefined variable \"%s\" (variables are var.NAME, local.NAME, or run-time "
-                                       "values such as attr.*, node.*, meta.*, NOMAD_*)",
+                return hev_fail(ev, n,
+                                "undefined variable \"%s\" (variables are var.NAME, local.NAME, or run-time "
+                                "values such as attr.*, node.*, meta.*, NOMAD_*)",
                                 n->name);
         }
         case HN_RUNTIME:
@@ -1029,8 +1035,9 @@ static int eval_node(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
                         if (strcmp(n->a->name, "var") == 0) {
                                 json_t *v = json_object_get(ev->vars, n->name);
                                 if (!v)
-                                        return hev_fail(ev, n, "undefined variable \"%s\": declare it with variable "
-                                                               "\"%s\" { }",
+                                        return hev_fail(ev, n,
+                                                        "undefined variable \"%s\": declare it with variable "
+                                                        "\"%s\" { }",
                                                         n->name, n->name);
                                 *ret = json_incref(v);
                                 return 0;
@@ -1105,8 +1112,9 @@ static int eval(struct hcl_eval *ev, const struct hn *n, json_t **ret) {
                 return r;
         if (++ev->depth > MAX_EVAL_DEPTH) {
                 ev->depth--;
-                return limit_fail(ev, hev_fail(ev, n, "expected at most %d levels of evaluation, found deeper "
-                                                      "(locals referring to locals?)",
+                return limit_fail(ev, hev_fail(ev, n,
+                                               "expected at most %d levels of evaluation, found deeper "
+                                               "(locals referring to locals?)",
                                                MAX_EVAL_DEPTH));
         }
         json_t *v = NULL;

@@ -60,8 +60,8 @@ int hcl_eval_text(struct hcl_eval *ev, const char *text, const char *file, int l
 /* Convert value to the type constraint written as type_expr (`string`, `list(number)`,
  * `map(string)`, `object({a = string})`, `any`; NULL is any). A mismatch is reported at
  * line:col as "WHAT: expected a value of type T, found K". The caller owns *ret. */
-int hcl_eval_convert(struct hcl_eval *ev, const struct hcl_value *type_expr, json_t *value, const char *what,
-                     int line, int col, json_t **ret, struct error *err);
+int hcl_eval_convert(struct hcl_eval *ev, const struct hcl_value *type_expr, json_t *value, const char *what, int line,
+                     int col, json_t **ret, struct error *err);
 
 /* Evaluate every attribute of body in place, so that only literals remain (run-time
  * references become "${...}" strings), and expand `dynamic "type" { for_each, iterator,

@@ -24,7 +24,7 @@ struct ep {
         struct error *err;
         int depth;
         size_t nodes;
-        bool nl_sens; /* inside { }: a newline ends the current value */
+        bool nl_sens;    /* inside { }: a newline ends the current value */
         bool strip_next; /* a `~}` asked to trim the leading blanks of the next literal */
         int r;
 };
@@ -440,8 +440,8 @@ static int parse_template(struct ep *p, enum hcl_text_mode mode, struct hn **ret
                                                 : h >= 'A' && h <= 'F' ? h - 'A' + 10
                                                                        : -1;
                                         if (v < 0)
-                                                return fail(p, eline, ecol, "expected %d hex digits after \\%c",
-                                                            digits, e);
+                                                return fail(p, eline, ecol, "expected %d hex digits after \\%c", digits,
+                                                            e);
                                         cp = cp * 16 + (uint32_t)v;
                                         adv(p, 1);
                                 }
@@ -561,8 +561,14 @@ static int parse_heredoc(struct ep *p, struct hn **ret) {
                 if (k < be)
                         body[n++] = p->s[k++];
         }
-        struct ep sub = {.s = body, .len = n, .line = bline, .col = 1, .file = p->file, .err = p->err,
-                         .depth = p->depth, .nodes = p->nodes};
+        struct ep sub = {.s = body,
+                         .len = n,
+                         .line = bline,
+                         .col = 1,
+                         .file = p->file,
+                         .err = p->err,
+                         .depth = p->depth,
+                         .nodes = p->nodes};
         struct hn *t = NULL;
         int r = parse_template(&sub, HCL_TEXT_TEMPLATE, &t, NULL);
         p->nodes = sub.nodes;
@@ -662,8 +668,8 @@ static int parse_for(struct ep *p, bool object, int line, int col, struct hn **r
                 if (parse_expr(p, &f->d) < 0)
                         return p->r;
         }
-        if (expect(p, object ? "}" : "]", object ? "'}' closing the for expression" : "']' closing the for expression") <
-            0)
+        if (expect(p, object ? "}" : "]",
+                   object ? "'}' closing the for expression" : "']' closing the for expression") < 0)
                 return p->r;
         *ret = TAKE_PTR(f);
         return 0;
@@ -873,7 +879,7 @@ static int parse_traversals(struct ep *p, struct hn **node_io, bool in_splat) {
                 p->line = save_line;
                 p->col = save_col;
                 return 0;
-        splat: {
+        splat : {
                 struct hn *s = node(p, HN_SPLAT, line, col);
                 if (!s)
                         return p->r;

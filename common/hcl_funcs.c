@@ -118,7 +118,6 @@ size_t hf_cp_len_before(const char *s, size_t k) {
         return l;
 }
 
-
 int hf_sb_put(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, const char *s, size_t n) {
         if (b->n + n > HCL_EVAL_MAX_STRING)
                 return hev_fail(ev, at, "expected a result of at most %u bytes, found more", HCL_EVAL_MAX_STRING);
@@ -209,8 +208,8 @@ static int keys_or_values(struct hcl_eval *ev, const struct hn *at, json_t *m, b
         if ((r = hev_sorted_keys(ev, m, &keys, &nk)) < 0 || (r = hf_new_list(ev, &out)) < 0)
                 return r;
         for (size_t k = 0; k < nk; k++)
-                if ((r = hf_list_add(ev, at, out, values ? json_incref(json_object_get(m, keys[k])) : json_string(keys[k]))) <
-                    0)
+                if ((r = hf_list_add(ev, at, out,
+                                     values ? json_incref(json_object_get(m, keys[k])) : json_string(keys[k]))) < 0)
                         return r;
         *ret = TAKE_PTR(out);
         return 0;
@@ -275,7 +274,8 @@ static int flatten_into(struct hcl_eval *ev, const struct hn *at, json_t *out, j
                 return hev_fail(ev, at, "flatten: lists nested too deeply");
         for (size_t i = 0; i < json_array_size(l); i++) {
                 json_t *e = json_array_get(l, i);
-                int r = json_is_array(e) ? flatten_into(ev, at, out, e, depth + 1) : hf_list_add(ev, at, out, json_incref(e));
+                int r = json_is_array(e) ? flatten_into(ev, at, out, e, depth + 1)
+                                         : hf_list_add(ev, at, out, json_incref(e));
                 if (r < 0)
                         return r;
         }
@@ -437,7 +437,8 @@ static int f_zipmap(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t
                 return hev_oom(ev);
         for (size_t i = 0; i < json_array_size(a[0]); i++) {
                 _cleanup_free_ char *k = NULL;
-                if ((r = hf_arg_str(ev, at, json_array_get(a[0], i), &k, NULL)) < 0 || (r = hev_charge(ev, at, 1, 8)) < 0)
+                if ((r = hf_arg_str(ev, at, json_array_get(a[0], i), &k, NULL)) < 0 ||
+                    (r = hev_charge(ev, at, 1, 8)) < 0)
                         return r;
                 if (json_object_set(out, k, json_array_get(a[1], i)) < 0)
                         return hev_oom(ev);
@@ -783,7 +784,8 @@ static int yaml_node(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, 
                         json_t *e = json_array_get(v, i);
                         if ((r = hf_sb_put(ev, at, b, spaces, indent)) < 0 ||
                             (r = hf_sb_put(ev, at, b, yaml_block(e) ? "-\n" : "- ", 2)) < 0 ||
-                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1) : yaml_scalar(ev, at, b, e)) < 0)
+                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1)
+                                               : yaml_scalar(ev, at, b, e)) < 0)
                                 return r;
                 }
                 return 0;
@@ -799,9 +801,11 @@ static int yaml_node(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, 
                         _cleanup_free_ char *ks = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
                         if (!ks)
                                 return hev_oom(ev);
-                        if ((r = hf_sb_put(ev, at, b, spaces, indent)) < 0 || (r = hf_sb_put(ev, at, b, ks, strlen(ks))) < 0 ||
+                        if ((r = hf_sb_put(ev, at, b, spaces, indent)) < 0 ||
+                            (r = hf_sb_put(ev, at, b, ks, strlen(ks))) < 0 ||
                             (r = hf_sb_put(ev, at, b, yaml_block(e) ? ":\n" : ": ", 2)) < 0 ||
-                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1) : yaml_scalar(ev, at, b, e)) < 0)
+                            (r = yaml_block(e) ? yaml_node(ev, at, b, e, indent + 2, depth + 1)
+                                               : yaml_scalar(ev, at, b, e)) < 0)
                                 return r;
                 }
                 return 0;
@@ -1246,8 +1250,9 @@ int hcl_call(struct hcl_eval *ev, const struct hn *at, const char *name, json_t 
         /* a run-time value is only known when the task starts: no function can use it */
         for (size_t k = 0; k < n; k++)
                 if (has_runtime(ev, at, args[k], 0))
-                        return hev_fail(ev, at, "%s: argument %zu is a run-time value, known only when the task starts; "
-                                                "use it directly in a string instead",
+                        return hev_fail(ev, at,
+                                        "%s: argument %zu is a run-time value, known only when the task starts; "
+                                        "use it directly in a string instead",
                                         name, k + 1);
         int r = hev_charge(ev, at, 1, 0); /* also reports a bound has_runtime() ran into */
         if (r < 0)

@@ -124,8 +124,8 @@ static int affix_test(struct hcl_eval *ev, const struct hn *at, json_t **a, int 
         int r;
         if ((r = hf_arg_str(ev, at, a[0], &s, &sn)) < 0 || (r = hf_arg_str(ev, at, a[1], &x, &xn)) < 0)
                 return r;
-        bool yes = mode == 2 ? memmem(s, sn, x, xn) != NULL
-                             : xn <= sn && memcmp(mode == 0 ? s : s + sn - xn, x, xn) == 0;
+        bool yes =
+            mode == 2 ? memmem(s, sn, x, xn) != NULL : xn <= sn && memcmp(mode == 0 ? s : s + sn - xn, x, xn) == 0;
         *ret = json_boolean(yes);
         return 0;
 }
@@ -139,10 +139,9 @@ int hf_strcontains(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t 
         return affix_test(ev, at, a, 2, ret);
 }
 
-
 /* One format verb applied to v. */
 static int format_one(struct hcl_eval *ev, const struct hn *at, struct hf_sb *b, const char *flags, int width, int prec,
-                       char verb, json_t *v) {
+                      char verb, json_t *v) {
         char spec[32], tmp[128];
         _cleanup_free_ char *s = NULL;
         int r;
@@ -320,8 +319,8 @@ int hf_formatlist(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n
                 if (!json_is_array(a[k]))
                         continue;
                 if (len != SIZE_MAX && json_array_size(a[k]) != len)
-                        return hev_fail(ev, at, "formatlist: expected lists of the same length, found %zu and %zu",
-                                        len, json_array_size(a[k]));
+                        return hev_fail(ev, at, "formatlist: expected lists of the same length, found %zu and %zu", len,
+                                        json_array_size(a[k]));
                 len = json_array_size(a[k]);
         }
         if (len == SIZE_MAX)
@@ -358,7 +357,8 @@ int hf_join(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json
                         _cleanup_free_ char *s = NULL;
                         size_t len = 0;
                         if ((r = hf_arg_str(ev, at, json_array_get(a[k], i), &s, &len)) < 0 ||
-                            (!first && (r = hf_sb_put(ev, at, &b, sep, sn)) < 0) || (r = hf_sb_put(ev, at, &b, s, len)) < 0)
+                            (!first && (r = hf_sb_put(ev, at, &b, sep, sn)) < 0) ||
+                            (r = hf_sb_put(ev, at, &b, s, len)) < 0)
                                 return r;
                         first = false;
                 }
@@ -460,7 +460,8 @@ static int match_value(struct hcl_eval *ev, const struct hn *at, const regex_t *
         if (r < 0)
                 return r;
         for (size_t g = 1; g <= re->re_nsub && g < 10; g++) {
-                json_t *v = m[g].rm_so < 0 ? json_null() : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                json_t *v =
+                    m[g].rm_so < 0 ? json_null() : json_stringn(s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
                 if ((r = hf_list_add(ev, at, l, v)) < 0)
                         return r;
         }
@@ -539,7 +540,7 @@ int hf_replace(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, j
                                         int g = rep[++k] - '0';
                                         if ((size_t)g <= re->re_nsub && m[g].rm_so >= 0 &&
                                             (r = hf_sb_put(ev, at, &b, s + off + m[g].rm_so,
-                                                        (size_t)(m[g].rm_eo - m[g].rm_so))) < 0)
+                                                           (size_t)(m[g].rm_eo - m[g].rm_so))) < 0)
                                                 return r;
                                 } else if ((r = hf_sb_put(ev, at, &b, rep + k, 1)) < 0) {
                                         return r;

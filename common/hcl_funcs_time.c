@@ -62,8 +62,9 @@ static int parse_ts(struct hcl_eval *ev, const struct hn *at, json_t *v, struct 
             *p++ == 'T' && (h = digits(&p, 2)) >= 0 && *p++ == ':' && (mi = digits(&p, 2)) >= 0 && *p++ == ':')
                 se = digits(&p, 2);
         if (se < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-                return hev_fail(ev, at, "expected an RFC 3339 timestamp such as \"2024-05-01T10:00:00Z\", found "
-                                        "\"%.40s\"",
+                return hev_fail(ev, at,
+                                "expected an RFC 3339 timestamp such as \"2024-05-01T10:00:00Z\", found "
+                                "\"%.40s\"",
                                 s);
         int64_t nsec = 0;
         if (*p == '.') {
@@ -157,7 +158,8 @@ int hf_timecmp(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, j
 int hf_formatdate(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
         static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
                                              "July",    "August",   "September", "October", "November", "December"};
-        static const char *const days[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+        static const char *const days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                           "Thursday", "Friday", "Saturday"};
         _cleanup_free_ char *spec = NULL;
         struct ts t;
         int r;
@@ -250,7 +252,8 @@ int hf_formatdate(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n
                         break;
                 }
                 if (!tmp[0])
-                        return hev_fail(ev, at, "formatdate: invalid date format verb \"%.*s\"", (int)MIN(k, 10), p - k);
+                        return hev_fail(ev, at, "formatdate: invalid date format verb \"%.*s\"", (int)MIN(k, 10),
+                                        p - k);
                 if ((r = hf_sb_put(ev, at, &b, tmp, strlen(tmp))) < 0)
                         return r;
         }

@@ -49,8 +49,8 @@ static bool raw_string_type(const struct hcl_value *type) {
                 return true;
         if (type->kind != HCL_EXPR)
                 return false;
-        return strcmp(type->str, "string") == 0 || strcmp(type->str, "number") == 0 ||
-               strcmp(type->str, "bool") == 0 || strcmp(type->str, "any") == 0;
+        return strcmp(type->str, "string") == 0 || strcmp(type->str, "number") == 0 || strcmp(type->str, "bool") == 0 ||
+               strcmp(type->str, "any") == 0;
 }
 
 /* The value text of -var or NOMAD_VAR_x: a raw string for primitive types, else HCL. */
@@ -187,8 +187,8 @@ static int validate(struct hcl_eval *ev, const struct var *v, const char *file, 
         return 0;
 }
 
-int jobspec_vars_setup(struct hcl_eval *ev, const struct hcl_body *body, const char *file,
-                       const struct jobspec_opts *o, struct error *err) {
+int jobspec_vars_setup(struct hcl_eval *ev, const struct hcl_body *body, const char *file, const struct jobspec_opts *o,
+                       struct error *err) {
         struct var vars[MAX_VARIABLES];
         size_t n = 0;
         int r = 0;
@@ -232,8 +232,9 @@ int jobspec_vars_setup(struct hcl_eval *ev, const struct hcl_body *body, const c
                 snprintf(name, sizeof(name), "%.*s", (int)MIN((size_t)(eq - kv), sizeof(name) - 1), kv);
                 struct var *v = find_var(vars, n, name);
                 if (!v) {
-                        r = errorf(err, -EINVAL, "-var \"%s\": undefined variable; the job file declares no variable "
-                                                 "\"%s\"",
+                        r = errorf(err, -EINVAL,
+                                   "-var \"%s\": undefined variable; the job file declares no variable "
+                                   "\"%s\"",
                                    name, name);
                         goto out;
                 }
@@ -280,8 +281,8 @@ int jobspec_vars_setup(struct hcl_eval *ev, const struct hcl_body *body, const c
                 for (size_t j = 0; j < it->body->n; j++) {
                         const struct hcl_item *e = &it->body->items[j];
                         if (e->is_block) {
-                                r = fail(err, file, e->line, e->col, "locals: expected NAME = value, found block \"%s\"",
-                                         e->name);
+                                r = fail(err, file, e->line, e->col,
+                                         "locals: expected NAME = value, found block \"%s\"", e->name);
                                 goto out;
                         }
                         if ((r = hcl_eval_add_local(ev, e->name, e->value, e->line, e->col, err)) < 0)

@@ -494,7 +494,8 @@ Test(hcl_eval_job, variable_errors) {
         job_err("variable \"n\" {\n type = number\n}\njob \"j\" {}\n", &o3,
                 "variable \"n\" from -var: expected a value of type number, found string");
         job_err("locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n", NULL, "cycle among locals");
-        job_err("locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\njob \"j\" {}\n", NULL, "job.hcl:5:3: duplicate local value \"a\"");
+        job_err("locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\njob \"j\" {}\n", NULL,
+                "job.hcl:5:3: duplicate local value \"a\"");
         job_err("job \"j\" {\n  meta = { a = upper(local.x) }\n}\n", NULL, "job.hcl:2:22: undefined local value \"x\"");
         job_err("job \"j\" {\n  meta = { a = \"${foo.bar}\" }\n}\n", NULL, "job.hcl:2:19: undefined variable \"foo\"");
         job_err("job \"j\" {\n  region = nofunc(1)\n}\n", NULL, "job.hcl:2:12: unknown function \"nofunc\"");
@@ -544,6 +545,6 @@ Test(hcl_eval_job, dynamic_blocks) {
                 "job.hcl:2:3: dynamic \"group\": expected a for_each argument");
         job_err("job \"j\" {\n  dynamic \"group\" {\n    for_each = 1\n    content {}\n  }\n}\n", NULL,
                 "job.hcl:3:16: dynamic \"group\": for_each: expected a list or a map, found number");
-        job_err("job \"j\" {\n  dynamic \"group\" {\n    for_each = [1]\n    foo = 1\n    content {}\n  }\n}\n",
-                NULL, "unsupported argument \"foo\"");
+        job_err("job \"j\" {\n  dynamic \"group\" {\n    for_each = [1]\n    foo = 1\n    content {}\n  }\n}\n", NULL,
+                "unsupported argument \"foo\"");
 }
