@@ -127,6 +127,25 @@ for id in $(api /v1/job/hello/allocations | grep -o '"ID":"[0-9a-f-]*"' | cut -d
 done
 [ $ok = 1 ] && pass "alloc logs (by ID prefix) shows each allocation's own index" || fail "alloc logs shows each allocation's index"
 
+# --- HCL2: variables, locals, functions and a dynamic block, evaluated by job run ---
+if "$BIN/drover" job run -var 'greeting=hi there' -var 'names=["ann", "bob"]' "$ROOT/examples/variables.hcl" \
+        >"$WORK/vars.out" 2>&1 &&
+        wait_for 20 sh -c "curl -s $ADDR/v1/job/variables/allocations | grep -q '\"ClientStatus\":\"complete\"'"; then
+        vid=$(api /v1/job/variables/allocations | grep -o '"ID":"[0-9a-f-]*"' | head -n 1 | cut -d'"' -f4 | cut -c1-8)
+        out=$("$BIN/drover" alloc logs "$vid" bob 2>&1)
+        case "$out" in
+        *"Hi There, Ann and Bob! (task bob, BOB is 2 of 2)"*)
+                pass "job run -var evaluates variables, locals, functions and a dynamic block; \${NOMAD_TASK_NAME} is filled in at run time" ;;
+        *)
+                log "task bob printed: $out"
+                fail "job run -var evaluates variables, locals, functions and a dynamic block" ;;
+        esac
+else
+        cat "$WORK/vars.out"
+        api /v1/job/variables/allocations
+        fail "job run -var evaluates variables, locals, functions and a dynamic block"
+fi
+
 # alloc logs -f follows a task as it writes, and returns when it is dead
 cat >"$WORK/tick.hcl" <<EOF
 job "tick" {
