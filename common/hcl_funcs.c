@@ -1,8 +1,8 @@
 /* hcl_funcs.c - the HCL2 function library Nomad job files use (a table, looked up by name).
  *
  * Families: string (hcl_funcs_str.c), collection, numeric, encoding, type conversion,
- * filesystem (file(), relative to the job file's directory). upper/lower/title change ASCII
- * letters only. Every result is bounded (HCL_EVAL_MAX_STRING, HCL_EVAL_MAX_ITEMS).
+ * filesystem (file(), relative to the job file's directory; basename, dirname), datetime
+ * (hcl_funcs_time.c). Every result is bounded (HCL_EVAL_MAX_STRING, HCL_EVAL_MAX_ITEMS).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -1124,6 +1124,38 @@ static int f_fileexists(struct hcl_eval *ev, const struct hn *at, json_t **a, si
         return 0;
 }
 
+/* basename/dirname as Go's filepath.Base/Dir on clean paths ("a/b/" -> "b" and "a"). */
+static int path_part(struct hcl_eval *ev, const struct hn *at, json_t *v, bool base, json_t **ret) {
+        _cleanup_free_ char *p = NULL;
+        size_t n = 0;
+        int r = hf_arg_str(ev, at, v, &p, &n);
+        if (r < 0)
+                return r;
+        size_t end = n;
+        while (end > 1 && p[end - 1] == '/')
+                end--;
+        if (end == 0)
+                return hf_ret_str(ev, at, ".", 1, ret);
+        size_t slash = end;
+        while (slash > 0 && p[slash - 1] != '/')
+                slash--;
+        if (base)
+                return end == 1 && p[0] == '/' ? hf_ret_str(ev, at, "/", 1, ret)
+                                               : hf_ret_str(ev, at, p + slash, end - slash, ret);
+        if (slash == 0)
+                return hf_ret_str(ev, at, ".", 1, ret);
+        while (slash > 1 && p[slash - 1] == '/')
+                slash--;
+        return hf_ret_str(ev, at, p, slash, ret);
+}
+
+static int f_basename(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        return path_part(ev, at, a[0], true, ret);
+}
+static int f_dirname(struct hcl_eval *ev, const struct hn *at, json_t **a, size_t n, json_t **ret) {
+        return path_part(ev, at, a[0], false, ret);
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 static const struct func {
@@ -1136,6 +1168,7 @@ static const struct func {
     {"anytrue", 1, 1, f_anytrue},
     {"base64decode", 1, 1, f_base64decode},
     {"base64encode", 1, 1, f_base64encode},
+    {"basename", 1, 1, f_basename},
     {"ceil", 1, 1, f_ceil},
     {"chomp", 1, 1, hf_chomp},
     {"chunklist", 2, 2, f_chunklist},
@@ -1145,6 +1178,7 @@ static const struct func {
     {"concat", 1, 0, f_concat},
     {"contains", 2, 2, f_contains},
     {"csvdecode", 1, 1, f_csvdecode},
+    {"dirname", 1, 1, f_dirname},
     {"distinct", 1, 1, f_distinct},
     {"element", 2, 2, f_element},
     {"endswith", 2, 2, hf_endswith},

@@ -22,6 +22,52 @@
 
 /* ---- string ---------------------------------------------------------------------------- */
 
+/* Case mapping of ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: every pair there is
+ * two bytes of UTF-8 on both sides, so a string keeps its length. Others are left alone. */
+static uint32_t cp_upper(uint32_t c) {
+        if (c < 0x80)
+                return (uint32_t)toupper((int)c);
+        if (c >= 0xE0 && c <= 0xFE && c != 0xF7)
+                return c - 0x20;
+        if (c == 0xFF)
+                return 0x178;
+        if (c >= 0x100 && c <= 0x17F) {
+                if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+                        return c % 2 == 0 ? c - 1 : c;
+                if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149 || c == 0x178 || c == 0x17F)
+                        return c;
+                return c % 2 == 1 ? c - 1 : c;
+        }
+        if (c == 0x3C2)
+                return 0x3A3;
+        if ((c >= 0x3B1 && c <= 0x3C9) || (c >= 0x430 && c <= 0x44F))
+                return c - 0x20;
+        if (c >= 0x450 && c <= 0x45F)
+                return c - 0x50;
+        return c;
+}
+
+static uint32_t cp_lower(uint32_t c) {
+        if (c < 0x80)
+                return (uint32_t)tolower((int)c);
+        if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
+                return c + 0x20;
+        if (c == 0x178)
+                return 0xFF;
+        if (c >= 0x100 && c <= 0x17F) {
+                if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E))
+                        return c % 2 == 1 ? c + 1 : c;
+                if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F)
+                        return c;
+                return c % 2 == 0 ? c + 1 : c;
+        }
+        if ((c >= 0x391 && c <= 0x3A9 && c != 0x3A2) || (c >= 0x410 && c <= 0x42F))
+                return c + 0x20;
+        if (c >= 0x400 && c <= 0x40F)
+                return c + 0x50;
+        return c;
+}
+
 static int case_map(struct hcl_eval *ev, const struct hn *at, json_t *v, int mode, json_t **ret) {
         _cleanup_free_ char *s = NULL;
         size_t n = 0;
@@ -29,17 +75,25 @@ static int case_map(struct hcl_eval *ev, const struct hn *at, json_t *v, int mod
         if (r < 0)
                 return r;
         bool word_start = true;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < n;) {
                 unsigned char c = (unsigned char)s[k];
-                if (mode == 0)
-                        s[k] = (char)toupper(c);
-                else if (mode == 1)
-                        s[k] = (char)tolower(c);
-                else {
-                        if (word_start && c < 0x80)
-                                s[k] = (char)toupper(c);
-                        word_start = c < 0x80 && !isalnum(c);
+                size_t len = hf_cp_len_at(s, n, k);
+                uint32_t cp = c;
+                if (len == 2 && (c & 0xE0) == 0xC0)
+                        cp = ((uint32_t)(c & 0x1F) << 6) | ((unsigned char)s[k + 1] & 0x3F);
+                else if (len != 1)
+                        cp = 0x10000; /* beyond the tables: unchanged */
+                bool letter = cp >= 0x80 || isalnum((int)cp);
+                uint32_t m = mode == 0 || (mode == 2 && word_start) ? cp_upper(cp) : mode == 1 ? cp_lower(cp) : cp;
+                if (mode == 2)
+                        word_start = !letter;
+                if (m != cp && m < 0x80 && len == 1) {
+                        s[k] = (char)m;
+                } else if (m != cp && m >= 0x80 && m < 0x800 && len == 2) {
+                        s[k] = (char)(0xC0 | (m >> 6));
+                        s[k + 1] = (char)(0x80 | (m & 0x3F));
                 }
+                k += len;
         }
         return hf_ret_str(ev, at, s, n, ret);
 }

@@ -157,6 +157,9 @@ Test(hcl_eval, string_functions) {
         ok("upper(\"abc\")", "\"ABC\"");
         ok("lower(\"AbC\")", "\"abc\"");
         ok("title(\"hello big world\")", "\"Hello Big World\"");
+        ok("upper(\"straße café ÿ ąčž αβγς жёлтый 日本\")", "\"STRAßE CAFÉ Ÿ ĄČŽ ΑΒΓΣ ЖЁЛТЫЙ 日本\"");
+        ok("lower(\"ÀÉÎ ĄČŽ ΑΒΓ ЖЁЛТЫЙ\")", "\"àéî ąčž αβγ жёлтый\"");
+        ok("title(\"élan vital-ça\")", "\"Élan Vital-Ça\"");
         ok("trimspace(\"  a b \\n\")", "\"a b\"");
         ok("trim(\"?!hi!?\", \"!?\")", "\"hi\"");
         ok("trimprefix(\"helloworld\", \"hello\")", "\"world\"");
@@ -265,6 +268,10 @@ Test(hcl_eval, encoding_and_conversion_functions) {
         ok("tostring(12) == \"12\" && tonumber(\"1.5\") == 1.5 && tobool(\"true\")", "true");
         ok("tolist([1]) == [1] && tomap({a = 1}) == {a = 1}", "true");
         ok("toset([\"b\", \"a\", \"b\"])", "[\"a\",\"b\"]");
+        ok("[basename(\"/a/b.txt\"), basename(\"a/b/\"), basename(\"/\"), basename(\"\"), basename(\"x\")]",
+           "[\"b.txt\",\"b\",\"/\",\".\",\"x\"]");
+        ok("[dirname(\"/a/b.txt\"), dirname(\"a/b/\"), dirname(\"/x\"), dirname(\"x\"), dirname(\"\")]",
+           "[\"/a\",\"a\",\"/\",\".\",\".\"]");
         ok("yamlencode({b = [1, {c = \"x\"}], a = {}, d = null})",
            "\"\\\"a\\\": {}\\n\\\"b\\\":\\n  - 1\\n  -\\n    \\\"c\\\": \\\"x\\\"\\n\\\"d\\\": null\\n\"");
         bad("jsonencode([attr.x])", "jsonencode: argument 1 is a run-time value");
