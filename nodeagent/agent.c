@@ -35,7 +35,8 @@ struct runner {
 struct agent {
         uv_loop_t loop;
         const struct agent_config *cfg;
-        struct node *node;
+        struct node *node;   /* as first registered: runners borrow its id, name and dc */
+        struct node *latest; /* the last fingerprint that differed from node, or NULL */
         struct client *client;
         struct log_api *log_api;
         struct agent_state *state; /* NULL when agent.db could not be opened */
@@ -45,6 +46,7 @@ struct agent {
         uv_signal_t sigint, sigterm;
         uv_timer_t gc_timer;
         uv_timer_t stop_timer;
+        uv_timer_t fp_timer; /* periodic re-fingerprinting */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -61,7 +63,7 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         if (!n)
                 return errorf(err, -ENOMEM, "out of memory");
         struct error ferr = {0};
-        if (fingerprint_node(cfg->data_dir, n, &ferr) < 0)
+        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n, &ferr) < 0)
                 log_warn("%s", ferr.msg);
         const char *host = strmap_get(&n->attributes, "unique.hostname");
         n->id = strdup(id);
@@ -79,6 +81,44 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         strmap_set(&n->attributes, "unique.name", n->name);
         *ret = n;
         return 0;
+}
+
+/* Fingerprint the host again; register the node again when what the servers
+ * schedule on changed (a GPU gone, memory added, a new kernel...). */
+static void on_fp_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        if (a->stopping)
+                return;
+        const struct node *cur = a->latest ? a->latest : a->node;
+        struct node *n = node_new();
+        if (!n)
+                return;
+        struct error err = {0};
+        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, n, &err) < 0)
+                log_debug("re-fingerprint: %s", err.msg);
+        n->id = strdup(cur->id);
+        n->secret_id = strdup(cur->secret_id);
+        n->name = strdup(cur->name);
+        n->datacenter = strdup(cur->datacenter);
+        n->node_class = cur->node_class ? strdup(cur->node_class) : NULL;
+        n->node_pool = strdup(cur->node_pool);
+        n->http_addr = cur->http_addr ? strdup(cur->http_addr) : NULL;
+        n->status = cur->status;
+        n->eligible = cur->eligible;
+        if (!n->id || !n->secret_id || !n->name || !n->datacenter || !n->node_pool ||
+            strmap_copy(&n->meta, &cur->meta) < 0 || strmap_set(&n->attributes, "unique.name", n->name) < 0) {
+                node_unref(n);
+                return;
+        }
+        if (!fingerprint_changed(cur, n)) {
+                node_unref(n);
+                return;
+        }
+        log_info("the host's fingerprint changed; registering node %s again", n->id);
+        node_unref(a->latest);
+        a->latest = n;
+        if (a->client)
+                client_update_node(a->client, n);
 }
 
 /* ---- runners ----------------------------------------------------------------------------- */
@@ -268,6 +308,7 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->sigterm, on_closed);
         uv_close((uv_handle_t *)&a->gc_timer, on_closed);
         uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+        uv_close((uv_handle_t *)&a->fp_timer, on_closed);
 }
 
 static void begin_client_shutdown(struct agent *a) {
@@ -348,7 +389,8 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_signal_init(&a->loop, &a->sigterm);
         uv_timer_init(&a->loop, &a->gc_timer);
         uv_timer_init(&a->loop, &a->stop_timer);
-        a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a;
+        uv_timer_init(&a->loop, &a->fp_timer);
+        a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
         *ret = a;
         return 0;
 fail:
@@ -368,6 +410,8 @@ int agent_run(struct agent *a) {
                  a->node->name, a->cfg->data_dir, a->cfg->servers, a->node->http_addr ? ", logs on " : "",
                  a->node->http_addr ? a->node->http_addr : "");
         client_start(a->client);
+        uint64_t every = (uint64_t)a->cfg->fingerprint_interval_ms;
+        uv_timer_start(&a->fp_timer, on_fp_timer, every, every);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         log_info("stopped");
         return a->exit_code;
@@ -383,6 +427,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->sigterm, on_closed);
                 uv_close((uv_handle_t *)&a->gc_timer, on_closed);
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+                uv_close((uv_handle_t *)&a->fp_timer, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);
@@ -390,6 +435,7 @@ struct agent *agent_destroy(struct agent *a) {
         uv_loop_close(&a->loop);
         free(a->runners);
         json_decref(a->extra_updates);
+        node_unref(a->latest);
         node_unref(a->node);
         free(a);
         return NULL;

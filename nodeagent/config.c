@@ -26,6 +26,12 @@ static const struct flag options[] = {
     {"dev", FLAG_BOOL, "false", 0, 0, F(dev), "development mode: tasks are stopped when the agent stops"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"fingerprint", FLAG_BOOL, "false", 0, 0, F(fingerprint), "print the node's attributes as JSON and exit"},
+    {"devices", FLAG_BOOL, "false", 0, 0, F(fingerprint_devices),
+     "with -fingerprint: print NodeResources (devices, networks) beside the attributes"},
+    {"fingerprint-root", FLAG_STR, "", 0, 0, F(fingerprint_root),
+     "read /proc, /sys and /etc under this directory instead of / (tests use fixture trees)"},
+    {"fingerprint-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(fingerprint_interval_ms),
+     "how often the host is fingerprinted again; the node is re-registered when something changed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
 

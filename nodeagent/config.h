@@ -18,6 +18,9 @@ struct agent_config {
         char *http_addr; /* ip:port of the agent's own log endpoint; "" = none */
         char *log_level;
         bool fingerprint;
+        bool fingerprint_devices;        /* -devices: -fingerprint also prints NodeResources */
+        int64_t fingerprint_interval_ms; /* periodic re-fingerprinting */
+        char *fingerprint_root;          /* "" = / */
         bool print_config;
 };
 

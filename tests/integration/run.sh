@@ -420,6 +420,39 @@ else
         fail "after a server restart the jobs, allocations and node status are all there"
 fi
 
+# --- fingerprint: a fixture host's GPUs reach the server; a GPU taken out re-registers it ---
+# A second agent reads /proc and /sys from a copy of tests/fixtures/hosts/gpu-2numa.
+cp -r "$ROOT/tests/fixtures/hosts/gpu-2numa" "$WORK/fproot"
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-fp" -node-name it-gpu-node -http-addr "" \
+        -fingerprint-root "$WORK/fproot" -fingerprint-interval 1s >>"$WORK/agent-fp.log" 2>&1 &
+fp_pid=$!
+gpu_node_shows() { # PATTERN: node status -verbose of it-gpu-node matches it
+        local id
+        id=$("$BIN/drover" node status | awk '$4 == "it-gpu-node" && $8 == "ready" {print $1}')
+        [ -n "$id" ] && "$BIN/drover" node status -verbose "$id" | grep -Eq "$1"
+}
+if wait_for 15 gpu_node_shows '^nvidia/gpu/0x2330 +4 +4 +0000:18:00.0 \(numa 0\)' &&
+        gpu_node_shows '^cpu.numcores = 16$' && gpu_node_shows '^numa.node.count = 2$' &&
+        gpu_node_shows '^nvidia/gpu/0x2204 +1 ' && ! gpu_node_shows '^aspeed'; then
+        pass "fingerprint: node status -verbose shows the fixture host's GPUs, cores and NUMA nodes"
+else
+        "$BIN/drover" node status
+        fail "fingerprint: node status -verbose shows the fixture host's GPUs, cores and NUMA nodes"
+fi
+rm -rf "$WORK/fproot/sys/bus/pci/devices/0000:ab:00.0"
+if wait_for 15 gpu_node_shows '^nvidia/gpu/0x2330 +3 +3 ' && grep -q "fingerprint changed" "$WORK/agent-fp.log"; then
+        pass "fingerprint: a GPU taken out is seen by the periodic fingerprint and the node registered again"
+else
+        fail "fingerprint: a GPU taken out is seen by the periodic fingerprint and the node registered again"
+fi
+if [ "$(grep -c "fingerprint changed" "$WORK/agent-fp.log")" = 1 ]; then
+        pass "fingerprint: an unchanged host is not registered again"
+else
+        fail "fingerprint: an unchanged host is not registered again"
+fi
+kill -9 "$fp_pid" 2>/dev/null
+wait "$fp_pid" 2>/dev/null
+
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do
         DEV_PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
