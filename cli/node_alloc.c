@@ -495,7 +495,8 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
         size_t from = tail ? tail_start(resp.body, resp.len, lines) : 0;
         fwrite(resp.body + from, 1, resp.len - from, stdout);
         fflush(stdout);
-        size_t offset = resp.len;
+        /* Offsets are the agent's: bytes since the task's first output, across log rotations. */
+        uint64_t offset = resp.has_log_end ? resp.log_end : resp.len;
         http_response_clear(&resp);
         if (!follow)
                 return 0;
@@ -506,7 +507,7 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 bool was_dead = dead;
                 dead = task_dead(c, alloc_id, task);
                 _cleanup_free_ char *more = NULL;
-                if (asprintf(&more, "%s&offset=%zu", lpath, offset) < 0)
+                if (asprintf(&more, "%s&offset=%llu", lpath, (unsigned long long)offset) < 0)
                         return 1;
                 if (http_request(base, "GET", more, NULL, 30000, &resp, &err) < 0) {
                         fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
@@ -516,7 +517,7 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 if (got) {
                         fwrite(resp.body, 1, resp.len, stdout);
                         fflush(stdout);
-                        offset += resp.len;
+                        offset = resp.has_log_end ? resp.log_end : offset + resp.len;
                 }
                 http_response_clear(&resp);
                 if (was_dead && !got)

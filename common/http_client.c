@@ -39,8 +39,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         struct http_response *r = userdata;
         size_t n = size * nitems;
         static const char key[] = "X-Nomad-Index:";
+        static const char log_end[] = "X-Drover-Log-End:";
         if (n > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0)
                 r->index = strtoull(buf + sizeof(key) - 1, NULL, 10);
+        if (n > sizeof(log_end) && strncasecmp(buf, log_end, sizeof(log_end) - 1) == 0) {
+                r->log_end = strtoull(buf + sizeof(log_end) - 1, NULL, 10);
+                r->has_log_end = true;
+        }
         return n;
 }
 

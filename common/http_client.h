@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct error;
@@ -11,6 +12,8 @@ struct http_response {
         char *body;       /* NUL-terminated, malloc'd */
         size_t len;
         uint64_t index;   /* X-Nomad-Index, 0 when absent */
+        uint64_t log_end; /* X-Drover-Log-End (the agent's log endpoint), valid when has_log_end */
+        bool has_log_end;
 };
 
 void http_response_clear(struct http_response *r);

@@ -21,7 +21,7 @@ static const struct flag options[] = {
     {"dc", FLAG_STR, "dc1", 0, 0, F(dc), "datacenter of this node"},
     {"node-class", FLAG_STR, "", 0, 0, F(node_class), "node class, for constraints"},
     {"node-pool", FLAG_STR, "default", 0, 0, F(node_pool), "node pool"},
-    {"http-addr", FLAG_STR, "0.0.0.0:4656", 0, 0, F(http_addr),
+    {"http-addr", FLAG_STR, "127.0.0.1:4656", 0, 0, F(http_addr),
      "ip:port of the agent's log endpoint, advertised as the node's HTTPAddr (empty = none)"},
     {"dev", FLAG_BOOL, "false", 0, 0, F(dev), "development mode: tasks are stopped when the agent stops"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},

@@ -154,6 +154,51 @@ else
         fail "alloc logs -f follows the task to its end; -tail -n 2 prints the last 2 lines"
 fi
 
+# logs { max_files = 3, max_file_size = 1 }: 50 MB of output leaves at most 3 files of 1 MiB,
+# and alloc logs -f, following from the start, still shows the lines written after the rotations
+cat >"$WORK/chatty.hcl" <<EOF
+job "chatty" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep 2; yes 0123456789012345678901234567890123456789012345678 | head -c 50000000; for i in 1 2 3; do echo after-rotation-\$i; sleep 0.5; done # $MARK"]
+      }
+      logs {
+        max_files     = 3
+        max_file_size = 1
+      }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/chatty.hcl" >/dev/null 2>&1
+wait_for 10 sh -c "curl -s $ADDR/v1/job/chatty/allocations | grep -q '\"ID\"'"
+chatty=$(api /v1/job/chatty/allocations | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+timeout 60 "$BIN/drover" alloc logs -f "${chatty%%-*}" 2>&1 | grep -a after-rotation >"$WORK/chatty.out"
+chatty_logs="$WORK/agent/alloc/$chatty/alloc/logs"
+nfiles=$(ls "$chatty_logs" | grep -c '^t\.stdout\.[0-9]*$')
+bytes=$(cat "$chatty_logs"/t.stdout.* | wc -c)
+if [ "$(tr '\n' ' ' <"$WORK/chatty.out")" = "after-rotation-1 after-rotation-2 after-rotation-3 " ] &&
+        [ "$nfiles" -le 3 ] && [ "$bytes" -le $((3 * 1024 * 1024)) ] && [ -e "$chatty_logs/t.stdout.47" ]; then
+        pass "log rotation: 50 MB with max_files 3 x 1 MiB leaves $nfiles files ($bytes bytes); logs -f shows the lines after the rotations"
+else
+        ls -la "$chatty_logs"
+        cat "$WORK/chatty.out"
+        fail "log rotation: 50 MB with max_files 3 x 1 MiB leaves at most 3 files; logs -f shows the lines after the rotations ($nfiles files, $bytes bytes)"
+fi
+first=$(ls "$chatty_logs" | sed -n 's/^t\.stdout\.\([0-9]*\)$/\1/p' | sort -n | head -n 1)
+start=$(curl -s -D - -o /dev/null "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t&type=stdout&offset=0" |
+        tr -d '\r' | awk -F': ' 'tolower($1)=="x-drover-log-start"{print $2}')
+if [ "$("$BIN/drover" alloc logs -tail -n 1 "${chatty%%-*}")" = "after-rotation-3" ] &&
+        [ -n "$first" ] && [ "$start" = $((first * 1048576)) ]; then
+        pass "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept"
+else
+        fail "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept (file $first, start $start)"
+fi
+
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&
         grep -Eq "^hello +0 +0 +0 +0 +3 +0" "$WORK/status.out"; then
         pass "job status shows the summary: 3 complete"
