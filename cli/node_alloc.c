@@ -482,8 +482,13 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
             asprintf(&lpath, "/v1/client/fs/logs/%s?task=%s&type=%s&plain=true", alloc_id, etask,
                      use_stderr ? "stderr" : "stdout") < 0)
                 return 1;
+        /* The agent wants the allocation's token, which the servers hand out with it. */
+        _cleanup_free_ char *token_hdr = NULL;
+        if (asprintf(&token_hdr, "X-Drover-Token: %s", jx_str(a, "AllocToken", "")) < 0)
+                return 1;
+        const char *const hdrs[] = {token_hdr, NULL};
         struct http_response resp;
-        if (http_request(base, "GET", lpath, NULL, 30000, &resp, &err) < 0) {
+        if (http_request_headers(base, "GET", lpath, hdrs, 30000, &resp, &err) < 0) {
                 fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
                 return 1;
         }
@@ -509,7 +514,7 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 _cleanup_free_ char *more = NULL;
                 if (asprintf(&more, "%s&offset=%llu", lpath, (unsigned long long)offset) < 0)
                         return 1;
-                if (http_request(base, "GET", more, NULL, 30000, &resp, &err) < 0) {
+                if (http_request_headers(base, "GET", more, hdrs, 30000, &resp, &err) < 0) {
                         fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
                         return 1;
                 }

@@ -33,6 +33,10 @@ int http_perform(const char *method, const char *url, const char *body, long tim
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
                  struct http_response *ret, struct error *err);
 
+/* A body-less request with extra headers ("Name: value", NULL-terminated list). */
+int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
+                         long timeout_ms, struct http_response *ret, struct error *err);
+
 /* Convenience: expect 2xx and a JSON body. A non-2xx answer becomes an error
  * carrying the server's message: "Unexpected response code: 400 (job ...)". */
 int http_json(const char *base, const char *method, const char *path, const json_t *body, long timeout_ms,

@@ -365,7 +365,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)",
                          serr.msg);
         if (*cfg->http_addr) {
-                r = log_api_start(cfg->http_addr, cfg->data_dir, &a->log_api, err);
+                r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
                 if (r < 0)
                         goto fail;
                 char host[64], adv[96];

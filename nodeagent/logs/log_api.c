@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/alloc_token.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/macros.h"
@@ -22,6 +23,7 @@
 struct log_api {
         struct MHD_Daemon *mhd;
         char *data_dir;
+        char *node_secret;
         int port;
 };
 
@@ -232,6 +234,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return reply_text(conn, 400, "bad allocation ID");
         if (!safe_name(task))
                 return reply_text(conn, 400, "missing or bad task name (?task=<name>)");
+        /* The caller shows the allocation's token (the servers hand it out with
+         * the allocation) or the node secret. */
+        const char *token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Drover-Token");
+        char want[ALLOC_TOKEN_BUF];
+        if (!token || !*token)
+                return reply_text(conn, 401,
+                                  "missing X-Drover-Token: the allocation's AllocToken (GET /v1/allocation/<id>) "
+                                  "or the node secret");
+        if (alloc_token(a->node_secret, alloc_id, want) < 0)
+                return reply_text(conn, 500, "cannot compute the allocation token");
+        if (!alloc_token_equal(token, want) && !alloc_token_equal(token, a->node_secret))
+                return reply_text(conn, 403, "X-Drover-Token does not open this allocation on this node");
         if (strcmp(type, "stdout") != 0 && strcmp(type, "stderr") != 0)
                 return reply_text(conn, 400, "type must be stdout or stderr");
         /* Nomad's offset and origin: bytes from the start (default) or from the end. */
@@ -285,7 +299,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
 }
 
-int log_api_start(const char *listen, const char *data_dir, struct log_api **ret, struct error *err) {
+int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
+                  struct error *err) {
         char host[64];
         snprintf(host, sizeof(host), "%s", listen);
         char *colon = strrchr(host, ':');
@@ -296,7 +311,9 @@ int log_api_start(const char *listen, const char *data_dir, struct log_api **ret
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected an IPv4 address", listen);
         struct log_api *a = calloc(1, sizeof(*a));
-        if (!a || !(a->data_dir = strdup(data_dir))) {
+        if (!a || !(a->data_dir = strdup(data_dir)) || !(a->node_secret = strdup(node_secret ? node_secret : ""))) {
+                if (a)
+                        free(a->data_dir);
                 free(a);
                 return -ENOMEM;
         }
@@ -304,6 +321,7 @@ int log_api_start(const char *listen, const char *data_dir, struct log_api **ret
                                   on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
         if (!a->mhd) {
+                free(a->node_secret);
                 free(a->data_dir);
                 free(a);
                 return errorf(err, -EADDRINUSE, "cannot listen on %s for the log endpoint", listen);
@@ -322,6 +340,7 @@ struct log_api *log_api_stop(struct log_api *a) {
         if (!a)
                 return NULL;
         MHD_stop_daemon(a->mhd);
+        free(a->node_secret);
         free(a->data_dir);
         free(a);
         return NULL;

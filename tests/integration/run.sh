@@ -190,13 +190,27 @@ else
         fail "log rotation: 50 MB with max_files 3 x 1 MiB leaves at most 3 files; logs -f shows the lines after the rotations ($nfiles files, $bytes bytes)"
 fi
 first=$(ls "$chatty_logs" | sed -n 's/^t\.stdout\.\([0-9]*\)$/\1/p' | sort -n | head -n 1)
-start=$(curl -s -D - -o /dev/null "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t&type=stdout&offset=0" |
+token=$(api "/v1/allocation/$chatty" | grep -o '"AllocToken":"[0-9a-f]*"' | cut -d'"' -f4)
+start=$(curl -s -D - -o /dev/null -H "X-Drover-Token: $token" \
+        "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t&type=stdout&offset=0" |
         tr -d '\r' | awk -F': ' 'tolower($1)=="x-drover-log-start"{print $2}')
 if [ "$("$BIN/drover" alloc logs -tail -n 1 "${chatty%%-*}")" = "after-rotation-3" ] &&
         [ -n "$first" ] && [ "$start" = $((first * 1048576)) ]; then
         pass "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept"
 else
         fail "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept (file $first, start $start)"
+fi
+
+# the agent's log endpoint: loopback, and only with the allocation's token (or the node secret)
+no_token=$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t")
+other=$(api /v1/job/tick/allocations | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+wrong=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Drover-Token: $token" "http://$AGENT_HTTP/v1/client/fs/logs/$other?task=t")
+secret=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Drover-Token: $(cat "$WORK/agent/node-secret")" \
+        "http://$AGENT_HTTP/v1/client/fs/logs/$other?task=t")
+if [ -n "$token" ] && [ "$no_token" = 401 ] && [ "$wrong" = 403 ] && [ "$secret" = 200 ]; then
+        pass "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret"
+else
+        fail "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret (token '$token': $no_token $wrong $secret)"
 fi
 
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&

@@ -202,9 +202,11 @@ Test(agent_logs, a_missing_directory_is_an_error) {
 
 /* ---- the log endpoint ------------------------------------------------------------------- */
 
+#include "common/alloc_token.h"
 #include "common/http_client.h"
 #include "nodeagent/logs/log_api.h"
 
+#define SECRET "6f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
 #define AID "0b5e3f8e-3c2a-4b8e-9d7a-6a1f2e3d4c5b"
 #define AID2 "1b5e3f8e-3c2a-4b8e-9d7a-6a1f2e3d4c5b"
 
@@ -219,18 +221,25 @@ static void put(const char *rel, const char *content) {
         fclose(f);
 }
 
-static char *get(struct log_api *api, const char *query, long *ret_status, uint64_t *ret_end) {
-        char base[64];
+static char *get_as(struct log_api *api, const char *token, const char *query, long *ret_status, uint64_t *ret_end) {
+        char base[64], hdr[128];
         snprintf(base, sizeof(base), "http://127.0.0.1:%d", log_api_port(api));
+        snprintf(hdr, sizeof(hdr), "X-Drover-Token: %s", token);
+        const char *const hdrs[] = {hdr, NULL};
         struct http_response r;
         struct error err = {0};
-        cr_assert_eq(http_request(base, "GET", query, NULL, 5000, &r, &err), 0, "%s", err.msg);
+        cr_assert_eq(http_request_headers(base, "GET", query, token ? hdrs : NULL, 5000, &r, &err), 0, "%s", err.msg);
         *ret_status = r.status;
         if (ret_end)
                 *ret_end = r.has_log_end ? r.log_end : (uint64_t)-1;
         char *body = strdup(r.body);
         http_response_clear(&r);
         return body;
+}
+
+/* As a caller that shows the node secret. */
+static char *get(struct log_api *api, const char *query, long *ret_status, uint64_t *ret_end) {
+        return get_as(api, SECRET, query, ret_status, ret_end);
 }
 
 Test(agent_logs, the_endpoint_streams_from_stable_offsets_across_rotations) {
@@ -240,7 +249,7 @@ Test(agent_logs, the_endpoint_streams_from_stable_offsets_across_rotations) {
         put("alloc/" AID "/alloc/logs/web.stdout.4", "44444");
         struct log_api *api = NULL;
         struct error err = {0};
-        cr_assert_eq(log_api_start("127.0.0.1:0", dir, &api, &err), 0, "%s", err.msg);
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
         long st;
         uint64_t end;
         char *b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout", &st, &end);
@@ -283,7 +292,7 @@ Test(agent_logs, the_endpoint_does_not_follow_symlinks_out_of_the_allocation) {
         cr_assert_eq(symlink(target, link_path), 0);
         struct log_api *api = NULL;
         struct error err = {0};
-        cr_assert_eq(log_api_start("127.0.0.1:0", dir, &api, &err), 0, "%s", err.msg);
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
         long st;
         char *b = get(api, "/v1/client/fs/logs/" AID2 "?task=web&type=stdout", &st, NULL);
         cr_expect_eq(st, 403, "a symlinked logs directory is refused (%ld: %s)", st, b);
@@ -303,4 +312,57 @@ Test(agent_logs, the_endpoint_does_not_follow_symlinks_out_of_the_allocation) {
         cr_expect_eq(st, 400, "a task name with a slash is refused");
         free(b);
         log_api_stop(api);
+}
+
+Test(agent_logs, the_endpoint_wants_the_allocation_token_or_the_node_secret) {
+        put("alloc/" AID "/alloc/logs/web.stdout.0", "hello\n");
+        put("alloc/" AID2 "/alloc/logs/web.stdout.0", "other\n");
+        struct log_api *api = NULL;
+        struct error err = {0};
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
+        long st;
+        char *b = get_as(api, NULL, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 401, "no token");
+        cr_expect(!strstr(b, "hello"));
+        free(b);
+        b = get_as(api, "not-the-secret", "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "a wrong token");
+        free(b);
+        char token[ALLOC_TOKEN_BUF], other[ALLOC_TOKEN_BUF], wrong_node[ALLOC_TOKEN_BUF];
+        cr_assert_eq(alloc_token(SECRET, AID, token), 0);
+        cr_assert_eq(alloc_token(SECRET, AID2, other), 0);
+        cr_assert_eq(alloc_token("another-node-secret", AID, wrong_node), 0);
+        cr_expect_eq(strlen(token), 64);
+        cr_expect_str_neq(token, other);
+        b = get_as(api, token, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 200);
+        cr_expect_str_eq(b, "hello\n", "the allocation's token opens it");
+        free(b);
+        b = get_as(api, token, "/v1/client/fs/logs/" AID2 "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "and no other allocation");
+        free(b);
+        b = get_as(api, wrong_node, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "a token made for another node does not open it");
+        free(b);
+        b = get_as(api, SECRET, "/v1/client/fs/logs/" AID2 "?task=web", &st, NULL);
+        cr_expect_eq(st, 200, "the node secret opens every allocation");
+        free(b);
+        log_api_stop(api);
+}
+
+Test(agent_logs, token_comparison) {
+        cr_expect(alloc_token_equal("abc", "abc"));
+        cr_expect(!alloc_token_equal("abd", "abc"));
+        cr_expect(!alloc_token_equal("ab", "abc"));
+        cr_expect(!alloc_token_equal("abcd", "abc"));
+        cr_expect(!alloc_token_equal("", "abc"));
+        cr_expect(!alloc_token_equal(NULL, "abc"));
+        char t1[ALLOC_TOKEN_BUF], t2[ALLOC_TOKEN_BUF];
+        cr_assert_eq(alloc_token("k", "m", t1), 0);
+        cr_assert_eq(alloc_token("k", "m", t2), 0);
+        cr_expect_str_eq(t1, t2, "deterministic");
+        /* RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?"). */
+        cr_assert_eq(alloc_token("Jefe", "what do ya want for nothing?", t1), 0);
+        cr_expect_str_eq(t1, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        cr_expect_lt(alloc_token("", "m", t1), 0, "no secret, no token");
 }
