@@ -13,6 +13,8 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "common/clock.h"
+#include "nodeagent/alloc/alloc_gc.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/client/client.h"
 #include "nodeagent/config.h"
@@ -46,7 +48,9 @@ struct agent {
         uv_signal_t sigint, sigterm;
         uv_timer_t gc_timer;
         uv_timer_t stop_timer;
-        uv_timer_t fp_timer; /* periodic re-fingerprinting */
+        uv_timer_t fp_timer;     /* periodic re-fingerprinting */
+        uv_timer_t dir_gc_timer; /* terminal allocations' directories */
+        bool synced;             /* the servers' allocation list came at least once */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -63,7 +67,8 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         if (!n)
                 return errorf(err, -ENOMEM, "out of memory");
         struct error ferr = {0};
-        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n, &ferr) < 0)
+        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n,
+                                 &ferr) < 0)
                 log_warn("%s", ferr.msg);
         const char *host = strmap_get(&n->attributes, "unique.hostname");
         n->id = strdup(id);
@@ -94,7 +99,8 @@ static void on_fp_timer(uv_timer_t *t) {
         if (!n)
                 return;
         struct error err = {0};
-        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, n, &err) < 0)
+        if (fingerprint_node_ctx(
+                &(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, n, &err) < 0)
                 log_debug("re-fingerprint: %s", err.msg);
         n->id = strdup(cur->id);
         n->secret_id = strdup(cur->secret_id);
@@ -139,13 +145,19 @@ static bool all_finished(struct agent *a) {
 
 static void begin_client_shutdown(struct agent *a);
 
+static void on_gc_timer(uv_timer_t *t);
+static void on_dir_gc_timer(uv_timer_t *t);
+
 static void on_runner_changed(struct alloc_runner *ar, void *data) {
         struct agent *a = data;
         for (size_t i = 0; i < a->n_runners; i++)
                 if (a->runners[i].ar == ar) {
                         a->runners[i].dirty = true;
                         if (!a->runners[i].on_server && alloc_runner_finished(ar))
-                                uv_timer_start(&a->gc_timer, NULL, 0, 0);
+                                uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+                        if (alloc_runner_finished(ar) && !a->stopping)
+                                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000,
+                                               (uint64_t)a->cfg->gc_interval_ms);
                 }
         if (a->client)
                 client_updates_pending(a->client);
@@ -172,6 +184,40 @@ static void on_gc_timer(uv_timer_t *t) {
                 a->runners[k++] = *r;
         }
         a->n_runners = k;
+}
+
+/* A directory is in use while its runner's tasks are not all dead, or while the
+ * local state still has task handles for it (a task the last agent left running). */
+static bool dir_in_use(const char *alloc_id, void *data) {
+        struct agent *a = data;
+        struct runner *r = find_runner(a, alloc_id);
+        if (r && !alloc_runner_finished(r->ar))
+                return true;
+        struct error err = {0};
+        return a->state && agent_state_count_handles(a->state, alloc_id, &err) != 0;
+}
+
+static void dir_collected(const char *alloc_id, void *data) {
+        struct agent *a = data;
+        log_info("alloc %.8s: directory collected (terminal)", alloc_id);
+        struct error err = {0};
+        if (a->state && agent_state_del_alloc(a->state, alloc_id, &err) < 0)
+                log_warn("%s", err.msg);
+}
+
+/* Terminal allocations' directories: by age, count and disk use (alloc_gc.h).
+ * Only once the servers' list came: before it, every directory looks unused. */
+static void on_dir_gc_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        if (!a->synced || a->stopping)
+                return;
+        struct gc_policy p = {.max_allocs = (int)a->cfg->gc_max_allocs,
+                              .disk_usage_threshold = (double)a->cfg->gc_disk_usage_threshold,
+                              .max_age_ns = a->cfg->gc_max_age_ms * 1000000};
+        struct error err = {0};
+        int n = alloc_gc_run(a->cfg->data_dir, &p, clock_now_ns(), dir_in_use, dir_collected, a, &err);
+        if (n < 0 || *err.msg)
+                log_warn("%s", err.msg);
 }
 
 /* Run al: start it, or (restore) take over from an earlier agent process. */
@@ -257,6 +303,11 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                 }
         }
         uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+        if (!a->synced) {
+                a->synced = true;
+                uint64_t every = (uint64_t)a->cfg->gc_interval_ms;
+                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, every, every);
+        }
 }
 
 static json_t *collect_updates(void *data) {
@@ -309,6 +360,7 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->gc_timer, on_closed);
         uv_close((uv_handle_t *)&a->stop_timer, on_closed);
         uv_close((uv_handle_t *)&a->fp_timer, on_closed);
+        uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
 }
 
 static void begin_client_shutdown(struct agent *a) {
@@ -362,8 +414,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 goto fail;
         struct error serr = {0};
         if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
-                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)",
-                         serr.msg);
+                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
         if (*cfg->http_addr) {
                 r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
                 if (r < 0)
@@ -390,7 +441,9 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_timer_init(&a->loop, &a->gc_timer);
         uv_timer_init(&a->loop, &a->stop_timer);
         uv_timer_init(&a->loop, &a->fp_timer);
+        uv_timer_init(&a->loop, &a->dir_gc_timer);
         a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
+        a->dir_gc_timer.data = a;
         *ret = a;
         return 0;
 fail:
@@ -428,6 +481,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->gc_timer, on_closed);
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
                 uv_close((uv_handle_t *)&a->fp_timer, on_closed);
+                uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);

@@ -16,7 +16,8 @@
 static const struct flag options[] = {
     {"servers", FLAG_STR, "http://127.0.0.1:4646", 0, 0, F(servers),
      "comma-separated server HTTP addresses (env DROVER_ADDR is the default when set)"},
-    {"data-dir", FLAG_STR, "/var/lib/drover-agent", 0, 0, F(data_dir), "node identity, allocation directories and task logs"},
+    {"data-dir", FLAG_STR, "/var/lib/drover-agent", 0, 0, F(data_dir),
+     "node identity, allocation directories and task logs"},
     {"node-name", FLAG_STR, "", 0, 0, F(node_name), "node name (empty = the host name)"},
     {"dc", FLAG_STR, "dc1", 0, 0, F(dc), "datacenter of this node"},
     {"node-class", FLAG_STR, "", 0, 0, F(node_class), "node class, for constraints"},
@@ -32,6 +33,14 @@ static const struct flag options[] = {
      "read /proc, /sys and /etc under this directory instead of / (tests use fixture trees)"},
     {"fingerprint-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(fingerprint_interval_ms),
      "how often the host is fingerprinted again; the node is re-registered when something changed"},
+    {"gc-interval", FLAG_DURATION_MS, "1m", 100, 86400000, F(gc_interval_ms),
+     "how often terminal allocations' directories are considered for collection"},
+    {"gc-max-allocs", FLAG_INT, "50", 1, 1000000, F(gc_max_allocs),
+     "collect the oldest terminal allocations when the node holds more allocations than this"},
+    {"gc-disk-usage-threshold", FLAG_INT, "80", 1, 100, F(gc_disk_usage_threshold),
+     "collect the oldest terminal allocations while the data dir's disk is fuller than this (percent)"},
+    {"gc-max-age", FLAG_DURATION_MS, "72h", 0, 315360000000, F(gc_max_age_ms),
+     "collect a terminal allocation's directory this long after it ended (0 = never by age)"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
 

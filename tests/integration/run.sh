@@ -483,7 +483,8 @@ fi
 # A second agent reads /proc and /sys from a copy of tests/fixtures/hosts/gpu-2numa.
 cp -r "$ROOT/tests/fixtures/hosts/gpu-2numa" "$WORK/fproot"
 "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-fp" -node-name it-gpu-node -http-addr "" \
-        -fingerprint-root "$WORK/fproot" -fingerprint-interval 1s >>"$WORK/agent-fp.log" 2>&1 &
+        -fingerprint-root "$WORK/fproot" -fingerprint-interval 1s -node-class gpu -gc-interval 1s \
+        -gc-max-allocs 2 >>"$WORK/agent-fp.log" 2>&1 &
 fp_pid=$!
 gpu_node_shows() { # PATTERN: node status -verbose of it-gpu-node matches it
         local id
@@ -508,6 +509,35 @@ if [ "$(grep -c "fingerprint changed" "$WORK/agent-fp.log")" = 1 ]; then
         pass "fingerprint: an unchanged host is not registered again"
 else
         fail "fingerprint: an unchanged host is not registered again"
+fi
+# allocation directory GC: 3 terminal allocations on a node with -gc-max-allocs 2 leave 2 directories
+cat >"$WORK/gc.hcl" <<EOF
+job "gc" {
+  type = "batch"
+  constraint {
+    attribute = "\${node.class}"
+    value     = "gpu"
+  }
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+EOF
+gc_dirs() { [ "$(ls "$WORK/agent-fp/alloc" 2>/dev/null | wc -l)" = "$1" ]; }
+if "$BIN/drover" job run "$WORK/gc.hcl" >"$WORK/gc.out" 2>&1 &&
+        wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/gc/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]" &&
+        wait_for 10 gc_dirs 2 && grep -q "directory collected" "$WORK/agent-fp.log"; then
+        pass "alloc GC: 3 terminal allocations with -gc-max-allocs 2 leave 2 directories (the oldest collected)"
+else
+        cat "$WORK/gc.out"
+        ls "$WORK/agent-fp/alloc"
+        fail "alloc GC: 3 terminal allocations with -gc-max-allocs 2 leave 2 directories (the oldest collected)"
 fi
 kill -9 "$fp_pid" 2>/dev/null
 wait "$fp_pid" 2>/dev/null
