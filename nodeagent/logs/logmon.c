@@ -22,6 +22,7 @@
 
 #define COMM "drover-logmon"
 #define READY_TIMEOUT_MS 2000
+#define STOP_WAIT_MS 1000
 #define NAME_MAX_ 512
 
 /* ---- the collector (after fork: no malloc, no stdio) -------------------------------- */
@@ -372,6 +373,23 @@ done:
 
 void logmon_stop(const char *dir, const char *task) {
         pid_t pid;
-        if (read_pid(dir, task, &pid) == 0)
-                kill(pid, SIGTERM);
+        if (read_pid(dir, task, &pid) < 0)
+                return;
+        /* Watch it before the signal, so that its exit cannot be missed. */
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (kill(pid, SIGTERM) < 0) {
+                if (pfd >= 0)
+                        close(pfd);
+                return;
+        }
+        /* Wait (briefly) until it has written what the task left in the FIFO, so
+         * that whoever reads the logs of a dead task reads all of them. */
+        if (pfd >= 0) {
+                struct pollfd p = {.fd = pfd, .events = POLLIN};
+                poll(&p, 1, STOP_WAIT_MS);
+                close(pfd);
+                return;
+        }
+        for (int i = 0; i < STOP_WAIT_MS / 5 && kill(pid, 0) == 0; i++)
+                usleep(5000);
 }

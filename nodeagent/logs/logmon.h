@@ -38,7 +38,8 @@ struct logmon_config {
  * (ret_* LOGMON_PATH bytes). Waits (at most 2 s) until the collector holds the FIFOs. */
 int logmon_ensure(const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr, struct error *err);
 
-/* The task is dead for good: the collector writes what is left and exits. */
+/* The task is dead for good: the collector writes what is left and exits;
+ * waits (at most 1 s) for that, so the files are complete when it returns. */
 void logmon_stop(const char *dir, const char *task);
 
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
