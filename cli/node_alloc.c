@@ -10,6 +10,94 @@
 #include "common/jsonx.h"
 #include "common/macros.h"
 
+static int str_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "key = value" lines in key order, like Nomad's node status -verbose. */
+static void print_sorted_attrs(json_t *attrs) {
+        size_t n = json_object_size(attrs), i = 0;
+        if (n == 0)
+                return;
+        const char **keys = calloc(n, sizeof(*keys));
+        if (!keys)
+                return;
+        const char *k;
+        json_t *v;
+        json_object_foreach(attrs, k, v) keys[i++] = k;
+        qsort(keys, n, sizeof(*keys), str_ptr_cmp);
+        for (i = 0; i < n; i++) {
+                json_t *val = json_object_get(attrs, keys[i]);
+                printf("%s = %s\n", keys[i], json_is_string(val) ? json_string_value(val) : "");
+        }
+        free(keys);
+}
+
+/* A device attribute in Nomad's Attribute shape: {"String"|"Int"|"Float"|"Bool", "Unit"}. */
+static void device_attr_str(json_t *a, char *buf, size_t size) {
+        json_t *v;
+        const char *unit = jx_str(a, "Unit", "");
+        if ((v = json_object_get(a, "String")))
+                snprintf(buf, size, "%s", json_string_value(v) ? json_string_value(v) : "");
+        else if ((v = json_object_get(a, "Int")))
+                snprintf(buf, size, "%lld%s%s", (long long)json_integer_value(v), *unit ? " " : "", unit);
+        else if ((v = json_object_get(a, "Float")))
+                snprintf(buf, size, "%g%s%s", json_real_value(v), *unit ? " " : "", unit);
+        else if ((v = json_object_get(a, "Bool")))
+                snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+        else
+                buf[0] = '\0';
+}
+
+/* NodeResources.Devices: one row per group; with -verbose each group's attributes. */
+static void print_devices(json_t *devices, bool verbose) {
+        if (json_array_size(devices) == 0)
+                return;
+        printf("\nDevices\n");
+        static const char *const hdr[] = {"Device Group", "Count", "Healthy", "Instances"};
+        struct table *t = table_new(4, hdr);
+        size_t i;
+        json_t *g;
+        json_array_foreach(devices, i, g) {
+                char name[256], count[16], healthy[16], inst[1024] = "";
+                snprintf(name, sizeof(name), "%s/%s/%s", jx_str(g, "Vendor", ""), jx_str(g, "Type", ""),
+                         jx_str(g, "Name", ""));
+                json_t *insts = jx_arr(g, "Instances");
+                size_t k, ok = 0, len = 0;
+                json_t *in;
+                json_array_foreach(insts, k, in) {
+                        ok += jx_bool(in, "Healthy", false);
+                        json_t *numa = json_object_get(jx_obj(in, "Locality"), "NumaNode");
+                        if (len < sizeof(inst))
+                                len += (size_t)snprintf(inst + len, sizeof(inst) - len, "%s%s", k ? ", " : "",
+                                                        jx_str(in, "ID", ""));
+                        if (json_is_integer(numa) && len < sizeof(inst))
+                                len += (size_t)snprintf(inst + len, sizeof(inst) - len, " (numa %lld)",
+                                                        (long long)json_integer_value(numa));
+                }
+                snprintf(count, sizeof(count), "%zu", json_array_size(insts));
+                snprintf(healthy, sizeof(healthy), "%zu", ok);
+                const char *cells[] = {name, count, healthy, inst};
+                table_add(t, cells);
+        }
+        table_print(t);
+        if (!verbose)
+                return;
+        printf("\nDevice Group Attributes\n");
+        json_array_foreach(devices, i, g) {
+                printf("Device Group = %s/%s/%s\n", jx_str(g, "Vendor", ""), jx_str(g, "Type", ""),
+                       jx_str(g, "Name", ""));
+                const char *k;
+                json_t *a;
+                json_object_foreach(jx_obj(g, "Attributes"), k, a) {
+                        char val[512];
+                        device_attr_str(a, val, sizeof(val));
+                        printf("%s = %s\n", k, val);
+                }
+                printf("\n");
+        }
+}
+
 static int one_id_arg(int argc, char **argv, const char *help, const char **ret, bool *verbose, bool optional) {
         *ret = NULL;
         for (int i = 0; i < argc; i++) {
@@ -151,11 +239,10 @@ static int node_status(struct cli *c, int argc, char **argv) {
         const char *rcells[] = {rc, rm, rd};
         table_add(rt, rcells);
         table_print(rt);
+        print_devices(jx_arr(nr, "Devices"), verbose);
         if (verbose) {
                 printf("\nAttributes\n");
-                const char *k;
-                json_t *v;
-                json_object_foreach(attrs, k, v) printf("%s = %s\n", k, json_string_value(v));
+                print_sorted_attrs(attrs);
         }
         printf("\nAllocations\n");
         if (json_array_size(allocs) == 0) {
@@ -395,8 +482,13 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
             asprintf(&lpath, "/v1/client/fs/logs/%s?task=%s&type=%s&plain=true", alloc_id, etask,
                      use_stderr ? "stderr" : "stdout") < 0)
                 return 1;
+        /* The agent wants the allocation's token, which the servers hand out with it. */
+        _cleanup_free_ char *token_hdr = NULL;
+        if (asprintf(&token_hdr, "X-Drover-Token: %s", jx_str(a, "AllocToken", "")) < 0)
+                return 1;
+        const char *const hdrs[] = {token_hdr, NULL};
         struct http_response resp;
-        if (http_request(base, "GET", lpath, NULL, 30000, &resp, &err) < 0) {
+        if (http_request_headers(base, "GET", lpath, hdrs, 30000, &resp, &err) < 0) {
                 fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
                 return 1;
         }
@@ -408,7 +500,8 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
         size_t from = tail ? tail_start(resp.body, resp.len, lines) : 0;
         fwrite(resp.body + from, 1, resp.len - from, stdout);
         fflush(stdout);
-        size_t offset = resp.len;
+        /* Offsets are the agent's: bytes since the task's first output, across log rotations. */
+        uint64_t offset = resp.has_log_end ? resp.log_end : resp.len;
         http_response_clear(&resp);
         if (!follow)
                 return 0;
@@ -419,9 +512,9 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 bool was_dead = dead;
                 dead = task_dead(c, alloc_id, task);
                 _cleanup_free_ char *more = NULL;
-                if (asprintf(&more, "%s&offset=%zu", lpath, offset) < 0)
+                if (asprintf(&more, "%s&offset=%llu", lpath, (unsigned long long)offset) < 0)
                         return 1;
-                if (http_request(base, "GET", more, NULL, 30000, &resp, &err) < 0) {
+                if (http_request_headers(base, "GET", more, hdrs, 30000, &resp, &err) < 0) {
                         fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
                         return 1;
                 }
@@ -429,7 +522,7 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 if (got) {
                         fwrite(resp.body, 1, resp.len, stdout);
                         fflush(stdout);
-                        offset += resp.len;
+                        offset = resp.has_log_end ? resp.log_end : offset + resp.len;
                 }
                 http_response_clear(&resp);
                 if (was_dead && !got)

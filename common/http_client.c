@@ -39,8 +39,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         struct http_response *r = userdata;
         size_t n = size * nitems;
         static const char key[] = "X-Nomad-Index:";
+        static const char log_end[] = "X-Drover-Log-End:";
         if (n > sizeof(key) && strncasecmp(buf, key, sizeof(key) - 1) == 0)
                 r->index = strtoull(buf + sizeof(key) - 1, NULL, 10);
+        if (n > sizeof(log_end) && strncasecmp(buf, log_end, sizeof(log_end) - 1) == 0) {
+                r->log_end = strtoull(buf + sizeof(log_end) - 1, NULL, 10);
+                r->has_log_end = true;
+        }
         return n;
 }
 
@@ -55,8 +60,9 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
         return a->should_abort(a->arg) ? 1 : 0;
 }
 
-int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
-                 int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
+static int perform(const char *method, const char *url, const char *body, const char *const *headers,
+                   long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
+                   struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
         CURL *c = curl_easy_init();
@@ -65,6 +71,8 @@ int http_perform(const char *method, const char *url, const char *body, long tim
         char cerr[CURL_ERROR_SIZE] = "";
         struct abort_ctx actx = {should_abort, abort_arg};
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        for (size_t i = 0; headers && headers[i]; i++)
+                hdrs = curl_slist_append(hdrs, headers[i]);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -105,6 +113,20 @@ int http_perform(const char *method, const char *url, const char *body, long tim
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(c);
         return r;
+}
+
+int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
+                 int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
+        return perform(method, url, body, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+}
+
+int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
+                         long timeout_ms, struct http_response *ret, struct error *err) {
+        memset(ret, 0, sizeof(*ret));
+        _cleanup_free_ char *url = NULL;
+        if (asprintf(&url, "%s%s", base, path) < 0)
+                return errorf(err, -ENOMEM, "out of memory");
+        return perform(method, url, NULL, headers, timeout_ms, 0, NULL, NULL, ret, err);
 }
 
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,

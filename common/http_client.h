@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct error;
@@ -11,6 +12,8 @@ struct http_response {
         char *body;       /* NUL-terminated, malloc'd */
         size_t len;
         uint64_t index;   /* X-Nomad-Index, 0 when absent */
+        uint64_t log_end; /* X-Drover-Log-End (the agent's log endpoint), valid when has_log_end */
+        bool has_log_end;
 };
 
 void http_response_clear(struct http_response *r);
@@ -29,6 +32,10 @@ int http_perform(const char *method, const char *url, const char *body, long tim
  * negative with err filled when the server could not be reached. */
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,
                  struct http_response *ret, struct error *err);
+
+/* A body-less request with extra headers ("Name: value", NULL-terminated list). */
+int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
+                         long timeout_ms, struct http_response *ret, struct error *err);
 
 /* Convenience: expect 2xx and a JSON body. A non-2xx answer becomes an error
  * carrying the server's message: "Unexpected response code: 400 (job ...)". */

@@ -474,6 +474,10 @@ struct node *node_unref(struct node *n) {
                 free(n->drivers[i].name);
         free(n->drivers);
         free(n->computed_class);
+        if (n->devices)
+                json_decref(n->devices);
+        if (n->networks)
+                json_decref(n->networks);
         if (n->extra)
                 json_decref(n->extra);
         free(n);
@@ -539,6 +543,14 @@ void node_compute_class(struct node *n) {
         for (size_t i = 0; i < n->n_drivers; i++) {
                 h = fnv1a(h, n->drivers[i].name);
                 h = fnv1a(h, n->drivers[i].healthy ? "1" : "0");
+        }
+        /* Device groups (not their instance IDs, which are unique to the node). */
+        size_t i;
+        json_t *g;
+        json_array_foreach(n->devices, i, g) {
+                h = fnv1a(h, json_string_value(json_object_get(g, "Vendor")));
+                h = fnv1a(h, json_string_value(json_object_get(g, "Type")));
+                h = fnv1a(h, json_string_value(json_object_get(g, "Name")));
         }
         char buf[32];
         snprintf(buf, sizeof(buf), "v1:%llu", (unsigned long long)h);

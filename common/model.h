@@ -274,6 +274,8 @@ struct node {
         int64_t reserved_cpu;
         int64_t reserved_memory_mb;
         int64_t reserved_disk_mb;
+        json_t *devices;  /* NodeResources.Devices: [{Vendor,Type,Name,Instances[],Attributes{}}] or NULL */
+        json_t *networks; /* NodeResources.NodeNetworks: [{Mode,Device,MacAddress,Speed,Addresses[]}] or NULL */
         int64_t status_updated_at; /* unix seconds, like Nomad */
         char *computed_class;      /* "v1:<hash>", set by node_compute_class */
         uint64_t create_index;

@@ -759,6 +759,11 @@ int node_from_json(const json_t *obj, struct node **ret, struct error *err) {
                         d_i64(&d, mem, "Node.NodeResources.Memory", "MemoryMB", &n->memory_mb);
                 if (disk)
                         d_i64(&d, disk, "Node.NodeResources.Disk", "DiskMB", &n->disk_mb);
+                json_t *devs = json_object_get(nr, "Devices"), *nets = json_object_get(nr, "NodeNetworks");
+                if (json_is_array(devs) && json_array_size(devs) > 0)
+                        n->devices = json_deep_copy(devs);
+                if (json_is_array(nets) && json_array_size(nets) > 0)
+                        n->networks = json_deep_copy(nets);
         }
         json_t *rr = json_object_get(obj, "ReservedResources");
         if (json_is_object(rr)) {
@@ -813,6 +818,9 @@ json_t *node_to_json(const struct node *n) {
                             json_pack("{s:{s:I,s:i},s:{s:I},s:{s:I}}", "Cpu", "CpuShares", (json_int_t)n->cpu_shares,
                                       "TotalCpuCores", n->total_cores, "Memory", "MemoryMB",
                                       (json_int_t)n->memory_mb, "Disk", "DiskMB", (json_int_t)n->disk_mb));
+        json_t *nr = json_object_get(o, "NodeResources");
+        json_object_set_new(nr, "Devices", n->devices ? json_deep_copy(n->devices) : json_array());
+        json_object_set_new(nr, "NodeNetworks", n->networks ? json_deep_copy(n->networks) : json_array());
         json_object_set_new(o, "ReservedResources",
                             json_pack("{s:{s:I},s:{s:I},s:{s:I}}", "Cpu", "CpuShares", (json_int_t)n->reserved_cpu,
                                       "Memory", "MemoryMB", (json_int_t)n->reserved_memory_mb, "Disk", "DiskMB",

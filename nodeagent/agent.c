@@ -13,6 +13,8 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "common/clock.h"
+#include "nodeagent/alloc/alloc_gc.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/client/client.h"
 #include "nodeagent/config.h"
@@ -35,7 +37,8 @@ struct runner {
 struct agent {
         uv_loop_t loop;
         const struct agent_config *cfg;
-        struct node *node;
+        struct node *node;   /* as first registered: runners borrow its id, name and dc */
+        struct node *latest; /* the last fingerprint that differed from node, or NULL */
         struct client *client;
         struct log_api *log_api;
         struct agent_state *state; /* NULL when agent.db could not be opened */
@@ -45,6 +48,9 @@ struct agent {
         uv_signal_t sigint, sigterm;
         uv_timer_t gc_timer;
         uv_timer_t stop_timer;
+        uv_timer_t fp_timer;     /* periodic re-fingerprinting */
+        uv_timer_t dir_gc_timer; /* terminal allocations' directories */
+        bool synced;             /* the servers' allocation list came at least once */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -61,7 +67,8 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         if (!n)
                 return errorf(err, -ENOMEM, "out of memory");
         struct error ferr = {0};
-        if (fingerprint_node(cfg->data_dir, n, &ferr) < 0)
+        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n,
+                                 &ferr) < 0)
                 log_warn("%s", ferr.msg);
         const char *host = strmap_get(&n->attributes, "unique.hostname");
         n->id = strdup(id);
@@ -79,6 +86,45 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         strmap_set(&n->attributes, "unique.name", n->name);
         *ret = n;
         return 0;
+}
+
+/* Fingerprint the host again; register the node again when what the servers
+ * schedule on changed (a GPU gone, memory added, a new kernel...). */
+static void on_fp_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        if (a->stopping)
+                return;
+        const struct node *cur = a->latest ? a->latest : a->node;
+        struct node *n = node_new();
+        if (!n)
+                return;
+        struct error err = {0};
+        if (fingerprint_node_ctx(
+                &(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, n, &err) < 0)
+                log_debug("re-fingerprint: %s", err.msg);
+        n->id = strdup(cur->id);
+        n->secret_id = strdup(cur->secret_id);
+        n->name = strdup(cur->name);
+        n->datacenter = strdup(cur->datacenter);
+        n->node_class = cur->node_class ? strdup(cur->node_class) : NULL;
+        n->node_pool = strdup(cur->node_pool);
+        n->http_addr = cur->http_addr ? strdup(cur->http_addr) : NULL;
+        n->status = cur->status;
+        n->eligible = cur->eligible;
+        if (!n->id || !n->secret_id || !n->name || !n->datacenter || !n->node_pool ||
+            strmap_copy(&n->meta, &cur->meta) < 0 || strmap_set(&n->attributes, "unique.name", n->name) < 0) {
+                node_unref(n);
+                return;
+        }
+        if (!fingerprint_changed(cur, n)) {
+                node_unref(n);
+                return;
+        }
+        log_info("the host's fingerprint changed; registering node %s again", n->id);
+        node_unref(a->latest);
+        a->latest = n;
+        if (a->client)
+                client_update_node(a->client, n);
 }
 
 /* ---- runners ----------------------------------------------------------------------------- */
@@ -99,13 +145,19 @@ static bool all_finished(struct agent *a) {
 
 static void begin_client_shutdown(struct agent *a);
 
+static void on_gc_timer(uv_timer_t *t);
+static void on_dir_gc_timer(uv_timer_t *t);
+
 static void on_runner_changed(struct alloc_runner *ar, void *data) {
         struct agent *a = data;
         for (size_t i = 0; i < a->n_runners; i++)
                 if (a->runners[i].ar == ar) {
                         a->runners[i].dirty = true;
                         if (!a->runners[i].on_server && alloc_runner_finished(ar))
-                                uv_timer_start(&a->gc_timer, NULL, 0, 0);
+                                uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+                        if (alloc_runner_finished(ar) && !a->stopping)
+                                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000,
+                                               (uint64_t)a->cfg->gc_interval_ms);
                 }
         if (a->client)
                 client_updates_pending(a->client);
@@ -132,6 +184,40 @@ static void on_gc_timer(uv_timer_t *t) {
                 a->runners[k++] = *r;
         }
         a->n_runners = k;
+}
+
+/* A directory is in use while its runner's tasks are not all dead, or while the
+ * local state still has task handles for it (a task the last agent left running). */
+static bool dir_in_use(const char *alloc_id, void *data) {
+        struct agent *a = data;
+        struct runner *r = find_runner(a, alloc_id);
+        if (r && !alloc_runner_finished(r->ar))
+                return true;
+        struct error err = {0};
+        return a->state && agent_state_count_handles(a->state, alloc_id, &err) != 0;
+}
+
+static void dir_collected(const char *alloc_id, void *data) {
+        struct agent *a = data;
+        log_info("alloc %.8s: directory collected (terminal)", alloc_id);
+        struct error err = {0};
+        if (a->state && agent_state_del_alloc(a->state, alloc_id, &err) < 0)
+                log_warn("%s", err.msg);
+}
+
+/* Terminal allocations' directories: by age, count and disk use (alloc_gc.h).
+ * Only once the servers' list came: before it, every directory looks unused. */
+static void on_dir_gc_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        if (!a->synced || a->stopping)
+                return;
+        struct gc_policy p = {.max_allocs = (int)a->cfg->gc_max_allocs,
+                              .disk_usage_threshold = (double)a->cfg->gc_disk_usage_threshold,
+                              .max_age_ns = a->cfg->gc_max_age_ms * 1000000};
+        struct error err = {0};
+        int n = alloc_gc_run(a->cfg->data_dir, &p, clock_now_ns(), dir_in_use, dir_collected, a, &err);
+        if (n < 0 || *err.msg)
+                log_warn("%s", err.msg);
 }
 
 /* Run al: start it, or (restore) take over from an earlier agent process. */
@@ -217,6 +303,11 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                 }
         }
         uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+        if (!a->synced) {
+                a->synced = true;
+                uint64_t every = (uint64_t)a->cfg->gc_interval_ms;
+                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, every, every);
+        }
 }
 
 static json_t *collect_updates(void *data) {
@@ -268,6 +359,8 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->sigterm, on_closed);
         uv_close((uv_handle_t *)&a->gc_timer, on_closed);
         uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+        uv_close((uv_handle_t *)&a->fp_timer, on_closed);
+        uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
 }
 
 static void begin_client_shutdown(struct agent *a) {
@@ -321,10 +414,9 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 goto fail;
         struct error serr = {0};
         if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
-                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)",
-                         serr.msg);
+                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
         if (*cfg->http_addr) {
-                r = log_api_start(cfg->http_addr, cfg->data_dir, &a->log_api, err);
+                r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
                 if (r < 0)
                         goto fail;
                 char host[64], adv[96];
@@ -348,7 +440,10 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_signal_init(&a->loop, &a->sigterm);
         uv_timer_init(&a->loop, &a->gc_timer);
         uv_timer_init(&a->loop, &a->stop_timer);
-        a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a;
+        uv_timer_init(&a->loop, &a->fp_timer);
+        uv_timer_init(&a->loop, &a->dir_gc_timer);
+        a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
+        a->dir_gc_timer.data = a;
         *ret = a;
         return 0;
 fail:
@@ -368,6 +463,8 @@ int agent_run(struct agent *a) {
                  a->node->name, a->cfg->data_dir, a->cfg->servers, a->node->http_addr ? ", logs on " : "",
                  a->node->http_addr ? a->node->http_addr : "");
         client_start(a->client);
+        uint64_t every = (uint64_t)a->cfg->fingerprint_interval_ms;
+        uv_timer_start(&a->fp_timer, on_fp_timer, every, every);
         uv_run(&a->loop, UV_RUN_DEFAULT);
         log_info("stopped");
         return a->exit_code;
@@ -383,6 +480,8 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->sigterm, on_closed);
                 uv_close((uv_handle_t *)&a->gc_timer, on_closed);
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
+                uv_close((uv_handle_t *)&a->fp_timer, on_closed);
+                uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);
@@ -390,6 +489,7 @@ struct agent *agent_destroy(struct agent *a) {
         uv_loop_close(&a->loop);
         free(a->runners);
         json_decref(a->extra_updates);
+        node_unref(a->latest);
         node_unref(a->node);
         free(a);
         return NULL;

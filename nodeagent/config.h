@@ -18,6 +18,13 @@ struct agent_config {
         char *http_addr; /* ip:port of the agent's own log endpoint; "" = none */
         char *log_level;
         bool fingerprint;
+        bool fingerprint_devices;        /* -devices: -fingerprint also prints NodeResources */
+        int64_t fingerprint_interval_ms; /* periodic re-fingerprinting */
+        char *fingerprint_root;          /* "" = / */
+        int64_t gc_interval_ms;          /* allocation directory GC */
+        int64_t gc_max_allocs;
+        int64_t gc_disk_usage_threshold; /* percent */
+        int64_t gc_max_age_ms;           /* 0 = never by age */
         bool print_config;
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -19,11 +20,23 @@
 static int print_fingerprint(const struct agent_config *cfg) {
         struct node *n = node_new();
         struct error err = {0};
-        if (!n || fingerprint_node(cfg->data_dir, n, &err) < 0)
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!n || fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n, &err) < 0)
                 fprintf(stderr, "drover-agent: warning: %s\n", n ? err.msg : "out of memory");
         if (!n)
                 return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        log_debug("fingerprint took %.3f ms",
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         json_t *j = fingerprint_attributes_json(n);
+        if (cfg->fingerprint_devices) {
+                json_t *nj = node_to_json(n);
+                json_t *full = json_pack("{s:o,s:O}", "Attributes", j, "NodeResources",
+                                         json_object_get(nj, "NodeResources"));
+                json_decref(nj);
+                j = full;
+        }
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", s ? s : "{}");
         free(s);

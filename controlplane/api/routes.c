@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc_token.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
@@ -618,10 +619,17 @@ static void alloc_routes(struct route_ctx *c) {
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
         const struct alloc *a = state_alloc_get(c->s->state, c->seg[1]);
-        if (!a)
+        if (!a) {
                 http_req_respond_text(c->req, 404, "alloc not found");
-        else
-                http_req_respond_json(c->req, 200, alloc_to_json(a), a->modify_index);
+                return;
+        }
+        json_t *j = alloc_to_json(a);
+        /* The token its node's agent wants before it serves the allocation's logs. */
+        const struct node *n = a->node_id ? state_node_get(c->s->state, a->node_id) : NULL;
+        char token[ALLOC_TOKEN_BUF];
+        if (n && alloc_token(n->secret_id, a->id, token) == 0)
+                json_object_set_new(j, "AllocToken", json_string(token));
+        http_req_respond_json(c->req, 200, j, a->modify_index);
 }
 
 static void eval_routes(struct route_ctx *c) {

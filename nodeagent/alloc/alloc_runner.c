@@ -15,6 +15,7 @@
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_proc.h"
+#include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 #include "nodeagent/util.h"
 
@@ -73,6 +74,10 @@ static void event(struct task_runner *tr, const char *type, int exit_code, int s
 }
 
 static void set_dead(struct task_runner *tr, bool failed) {
+        /* Dead for good: its log collector writes what is left and exits. */
+        char logdir[4200];
+        snprintf(logdir, sizeof(logdir), "%s/alloc/logs", tr->ar->alloc_dir);
+        logmon_stop(logdir, tr->task->name);
         st(tr)->state = TASK_DEAD;
         st(tr)->failed = st(tr)->failed || failed;
         st(tr)->finished_at = clock_now_ns();
@@ -262,6 +267,24 @@ static int build_env(struct task_runner *tr) {
         return r;
 }
 
+/* stdout/stderr go through a collector that rotates them (logs { max_files,
+ * max_file_size }); with logs { disabled = true } they go nowhere. */
+static int start_log_collector(struct task_runner *tr, char *out, char *errp, struct error *err) {
+        const struct log_config *lc = &tr->task->logs;
+        if (lc->disabled) {
+                snprintf(out, LOGMON_PATH, "/dev/null");
+                snprintf(errp, LOGMON_PATH, "/dev/null");
+                return 0;
+        }
+        char logdir[4200];
+        snprintf(logdir, sizeof(logdir), "%s/alloc/logs", tr->ar->alloc_dir);
+        struct logmon_config cfg = {.dir = logdir,
+                                    .task = tr->task->name,
+                                    .max_files = lc->max_files,
+                                    .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024};
+        return logmon_ensure(&cfg, out, errp, err);
+}
+
 static void start_task(struct task_runner *tr) {
         struct alloc_runner *ar = tr->ar;
         if (ar->stopping || st(tr)->state == TASK_DEAD)
@@ -282,10 +305,16 @@ static void start_task(struct task_runner *tr) {
                 return;
         }
         json_t *config = taskenv_interpolate_json(&tr->env, tr->task->config ? tr->task->config : json_null());
-        char local[4200], out[4200], errp[4200];
+        char local[4200], out[LOGMON_PATH], errp[LOGMON_PATH];
         snprintf(local, sizeof(local), "%s/local", tr->task_dir);
-        snprintf(out, sizeof(out), "%s/alloc/logs/%s.stdout.0", ar->alloc_dir, tr->task->name);
-        snprintf(errp, sizeof(errp), "%s/alloc/logs/%s.stderr.0", ar->alloc_dir, tr->task->name);
+        struct error lerr = {0};
+        if (start_log_collector(tr, out, errp, &lerr) < 0) {
+                event(tr, "Driver Failure", 0, 0, "%s", lerr.msg);
+                if (config)
+                        json_decref(config);
+                after_end(tr, RESTART_CAUSE_START_ERROR, false);
+                return;
+        }
         struct driver_spec spec = {.task_name = tr->task->name,
                                    .config = config,
                                    .env = &tr->env,
@@ -423,6 +452,10 @@ static bool reattach(struct task_runner *tr) {
         }
         if (build_env(tr) < 0)
                 log_warn("alloc %.8s task %s: out of memory building its environment", ar->alloc->id, tr->task->name);
+        /* The collector normally outlived the previous agent; start one if it did not. */
+        char out[LOGMON_PATH], errp[LOGMON_PATH];
+        if (start_log_collector(tr, out, errp, &err) < 0)
+                log_warn("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, err.msg);
         restart_tracker_init(&tr->tracker, clock_now_ns());
         tr->tracker_started = true;
         st(tr)->state = TASK_RUNNING;

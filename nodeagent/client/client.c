@@ -54,6 +54,7 @@ struct client {
         struct client_ops ops;
         bool registered;
         bool ever_registered;
+        bool node_changed; /* register again once the call in flight is done */
         int64_t ttl_ns;
         uv_timer_t hb_timer;    /* heartbeats, and register retries */
         uv_timer_t watch_timer; /* watch retries */
@@ -288,8 +289,20 @@ void client_updates_pending(struct client *c) {
                 uv_timer_start(&c->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
 }
 
+/* The node changed while a register or heartbeat was in flight: send it now. */
+static bool resend_node(struct client *c) {
+        if (!c->node_changed || c->shutting_down || c->hb_busy)
+                return false;
+        c->node_changed = false;
+        uv_timer_stop(&c->hb_timer);
+        start_register(c);
+        return true;
+}
+
 static void finish_register(struct client *c, struct call *call) {
         c->hb_busy = false;
+        if (ok(call) && resend_node(c))
+                return;
         char reason[512];
         if (ok(call)) {
                 json_t *j = json_loads(call->res.body ? call->res.body : "", 0, NULL);
@@ -320,7 +333,7 @@ static void finish_register(struct client *c, struct call *call) {
 
 static void finish_heartbeat(struct client *c, struct call *call) {
         c->hb_busy = false;
-        if (c->shutting_down)
+        if (c->shutting_down || resend_node(c))
                 return;
         if (ok(call)) {
                 json_t *j = json_loads(call->res.body ? call->res.body : "", 0, NULL);
@@ -463,6 +476,16 @@ static void after_call(uv_work_t *w, int status) {
         }
         call_free(call);
         maybe_done(c);
+}
+
+void client_update_node(struct client *c, struct node *node) {
+        struct node *old = c->node;
+        c->node = node_ref(node);
+        node_unref(old);
+        if (!c->ever_registered && !c->hb_busy)
+                return; /* the first register (or its retry) sends the new node */
+        c->node_changed = true;
+        resend_node(c);
 }
 
 int client_create(uv_loop_t *loop, const char *servers, struct node *node, const struct client_ops *ops,

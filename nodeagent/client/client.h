@@ -37,6 +37,9 @@ struct client_ops {
 int client_create(uv_loop_t *loop, const char *servers, struct node *node, const struct client_ops *ops,
                   struct client **ret, struct error *err);
 void client_start(struct client *c);
+/* The node was fingerprinted again and changed: register it again (a
+ * reference is taken), right away or after the register/heartbeat in flight. */
+void client_update_node(struct client *c, struct node *node);
 /* Some allocation changed: send an update within about 50 ms (coalesced). */
 void client_updates_pending(struct client *c);
 /* Stop heartbeats and the watch, abort calls in flight, send one last batch

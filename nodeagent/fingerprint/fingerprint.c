@@ -15,16 +15,51 @@
 #include "nodeagent/fingerprint/fp_sources.h"
 #include "nodeagent/util.h"
 
+/* memory runs before numa, which falls back to memory.totalbytes. */
 static const struct fingerprint_ops *const fingerprinters[] = {
-    &fp_cpu, &fp_memory, &fp_host, &fp_network, &fp_storage, &fp_cgroup, &fp_drivers, &fp_drover,
+    &fp_cpu,  &fp_memory, &fp_numa,   &fp_storage, &fp_pci,     &fp_network,
+    &fp_host, &fp_cgroup, &fp_kernel, &fp_cloud,   &fp_drivers, &fp_drover,
 };
 
 int fingerprint_node(const char *data_dir, struct node *n, struct error *err) {
-        struct fingerprint_ctx ctx = {.data_dir = data_dir, .proc_root = ""};
+        struct fingerprint_ctx ctx = {.data_dir = data_dir, .root = ""};
+        return fingerprint_node_ctx(&ctx, n, err);
+}
+
+static bool json_eq(const json_t *a, const json_t *b) {
+        if (!a || !b)
+                return a == b || json_array_size(a ? a : b) == 0;
+        return json_equal((json_t *)a, (json_t *)b);
+}
+
+bool fingerprint_changed(const struct node *a, const struct node *b) {
+        if (a->attributes.n != b->attributes.n || a->n_drivers != b->n_drivers || a->cpu_shares != b->cpu_shares ||
+            a->total_cores != b->total_cores || a->memory_mb != b->memory_mb)
+                return true;
+        /* Free disk moves all the time: a change counts from 10% of the old value. */
+        int64_t dd = a->disk_mb > b->disk_mb ? a->disk_mb - b->disk_mb : b->disk_mb - a->disk_mb;
+        if (dd * 10 > a->disk_mb)
+                return true;
+        for (size_t i = 0; i < a->attributes.n; i++) {
+                const char *k = a->attributes.items[i].key;
+                if (strcmp(k, "unique.storage.bytesfree") == 0)
+                        continue;
+                const char *v = strmap_get(&b->attributes, k);
+                if (!v || strcmp(v, a->attributes.items[i].value) != 0)
+                        return true;
+        }
+        for (size_t i = 0; i < a->n_drivers; i++)
+                if (strcmp(a->drivers[i].name, b->drivers[i].name) != 0 ||
+                    a->drivers[i].detected != b->drivers[i].detected || a->drivers[i].healthy != b->drivers[i].healthy)
+                        return true;
+        return !json_eq(a->devices, b->devices) || !json_eq(a->networks, b->networks);
+}
+
+int fingerprint_node_ctx(const struct fingerprint_ctx *ctx, struct node *n, struct error *err) {
         int first = 0;
         for (size_t i = 0; i < ARRAY_SIZE(fingerprinters); i++) {
                 struct error e = {0};
-                int r = fingerprinters[i]->run(&ctx, n, &e);
+                int r = fingerprinters[i]->run(ctx, n, &e);
                 if (r < 0 && first == 0) {
                         first = errorf(err, r, "fingerprint %s: %s", fingerprinters[i]->name, e.msg);
                 }

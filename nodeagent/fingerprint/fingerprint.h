@@ -1,12 +1,21 @@
-/* fingerprint.h - what this host is: attributes, resources and drivers.
+/* fingerprint.h - what this host is: attributes, resources, devices and drivers.
  *
  * Fingerprinters are `const struct fingerprint_ops` in a static array
- * (fingerprint.c); each fills its part of a struct node. Attribute names are
- * Nomad's (cpu.numcores, memory.totalbytes, kernel.name, ...).
+ * (fingerprint.c), one source file each (fp_sources.h); each fills its part of
+ * a struct node. Attribute names are Nomad's (cpu.numcores, memory.totalbytes,
+ * kernel.name, ...); what Nomad has no name for is added under the same
+ * prefixes (cpu.flags, numa.node0.cpus, ...), documented in docs/agent.md.
+ *
+ * Every file is read relative to ctx->root ("" for the live host), so unit
+ * tests run the real fingerprinters against fixture trees (tests/fixtures/).
+ * The two sources that are not files are injected: the CPUID instruction and
+ * the netlink dump.
  */
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "common/ids.h"
 
@@ -14,10 +23,25 @@
 
 struct error;
 struct node;
+struct net_snapshot;
+
+struct cpuid_regs {
+        uint32_t eax, ebx, ecx, edx;
+};
 
 struct fingerprint_ctx {
-        const char *data_dir;  /* statvfs target; need not exist yet */
-        const char *proc_root; /* "" in production; tests may point elsewhere */
+        const char *data_dir; /* statvfs target; need not exist yet */
+        const char *root;     /* "" (or NULL) for the live host; tests point at a fixture tree */
+        /* pci.ids database; NULL: the first of /usr/share/misc/pci.ids,
+         * /usr/share/hwdata/pci.ids under root. */
+        const char *pci_ids;
+        /* CPUID: fills ret and returns true when the leaf exists. NULL: the
+         * instruction itself (x86), or no CPUID elsewhere. */
+        bool (*cpuid)(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *ret, void *data);
+        void *cpuid_data;
+        /* Interfaces, addresses and routes. NULL: a netlink dump (libmnl). */
+        int (*net_dump)(struct net_snapshot *ret, struct error *err, void *data);
+        void *net_data;
 };
 
 struct fingerprint_ops {
@@ -26,9 +50,15 @@ struct fingerprint_ops {
 };
 
 /* Run every fingerprinter on n (attributes, cpu_shares, total_cores, memory_mb,
- * disk_mb, drivers). A fingerprinter that fails is skipped; the first failure
- * is returned in err while the rest still run. Returns 0 or the first error. */
+ * disk_mb, devices, networks, drivers). A fingerprinter that fails is skipped;
+ * the first failure is returned in err while the rest still run. */
+int fingerprint_node_ctx(const struct fingerprint_ctx *ctx, struct node *n, struct error *err);
+/* The live host. */
 int fingerprint_node(const char *data_dir, struct node *n, struct error *err);
+
+/* True when what the servers schedule on differs between a and b:
+ * attributes, resources, devices, networks or drivers. */
+bool fingerprint_changed(const struct node *a, const struct node *b);
 
 /* The node ID and secret, generated on first use and kept in
  * <data_dir>/node-id and <data_dir>/node-secret (mode 0600); creates data_dir. */

@@ -2,22 +2,28 @@
 #include "nodeagent/logs/log_api.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include "common/alloc_token.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/macros.h"
 
-#define MAX_LOG_BYTES (64u * 1024 * 1024)
-
 struct log_api {
         struct MHD_Daemon *mhd;
         char *data_dir;
+        char *node_secret;
         int port;
 };
 
@@ -47,26 +53,166 @@ static bool safe_name(const char *s) {
         return true;
 }
 
-/* Append one file to *buf; -ENOENT when it does not exist. */
-static int append_file(const char *path, char **buf, size_t *len) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
+/* Open path (relative, several components) under dirfd without following any
+ * symbolic link and without leaving dirfd: openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS, or, on kernels before 5.6, one component at a time with
+ * O_NOFOLLOW. */
+static int open_beneath(int dirfd, const char *path, int flags) {
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+                return fd >= 0 ? (int)fd : -errno;
+        char comp[256];
+        int cur = dup(dirfd);
+        if (cur < 0)
                 return -errno;
-        char chunk[16384];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-                if (*len + n > MAX_LOG_BYTES)
-                        break;
-                char *nb = realloc(*buf, *len + n + 1);
-                if (!nb) {
-                        fclose(f);
-                        return -ENOMEM;
+        const char *p = path;
+        for (;;) {
+                size_t len = strcspn(p, "/");
+                if (len == 0 || len >= sizeof(comp) || (len == 2 && p[0] == '.' && p[1] == '.')) {
+                        close(cur);
+                        return -EINVAL;
                 }
-                memcpy(nb + *len, chunk, n);
-                *buf = nb;
-                *len += n;
+                memcpy(comp, p, len);
+                comp[len] = '\0';
+                bool last = p[len] == '\0';
+                int next = openat(cur, comp, (last ? flags : O_RDONLY | O_DIRECTORY) | O_CLOEXEC | O_NOFOLLOW);
+                int e = errno;
+                close(cur);
+                if (next < 0)
+                        return -e;
+                if (last)
+                        return next;
+                cur = next;
+                p += len + 1;
         }
-        fclose(f);
+}
+
+#define MAX_OPEN_FILES 128
+
+/* One response: the log files, open, with their logical start offsets. */
+struct log_stream {
+        int fds[MAX_OPEN_FILES];
+        uint64_t starts[MAX_OPEN_FILES], sizes[MAX_OPEN_FILES];
+        size_t n;
+        uint64_t from, end;
+};
+
+static void stream_free(void *cls) {
+        struct log_stream *ls = cls;
+        for (size_t i = 0; i < ls->n; i++)
+                close(ls->fds[i]);
+        free(ls);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct log_stream *ls = cls;
+        uint64_t at = ls->from + pos;
+        if (at >= ls->end)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        for (size_t i = 0; i < ls->n; i++) {
+                if (at < ls->starts[i] || at >= ls->starts[i] + ls->sizes[i])
+                        continue;
+                uint64_t in = at - ls->starts[i], left = ls->sizes[i] - in;
+                ssize_t r = pread(ls->fds[i], buf, max < left ? max : (size_t)left, (off_t)in);
+                if (r <= 0)
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+                return r;
+        }
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* a hole: files changed under us */
+}
+
+/* The first and last index of <task>.<type>.<n> in the directory. */
+static int file_range(int dirfd, const char *task, const char *type, long *ret_first, long *ret_last) {
+        int fd = dup(dirfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        char prefix[300];
+        int plen = snprintf(prefix, sizeof(prefix), "%s.%s.", task, type);
+        long first = -1, last = -1;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, prefix, (size_t)plen) != 0)
+                        continue;
+                const char *num = de->d_name + plen;
+                char *end;
+                long v = strtol(num, &end, 10);
+                if (end == num || *end || *num < '0' || *num > '9')
+                        continue;
+                if (first < 0 || v < first)
+                        first = v;
+                if (v > last)
+                        last = v;
+        }
+        closedir(d);
+        if (first < 0)
+                return -ENOENT;
+        *ret_first = first;
+        *ret_last = last;
+        return 0;
+}
+
+static uint64_t read_max_size(int dirfd, const char *task) {
+        char name[300], buf[64];
+        snprintf(name, sizeof(name), ".%s.logmeta", task);
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        long long v = strtoll(buf, NULL, 10);
+        return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Open the task's log files under <data-dir>/alloc/<alloc>/alloc/logs. Returns
+ * 0, -ENOENT (no logs), or another negative errno. */
+static int stream_open(const struct log_api *a, const char *alloc_id, const char *task, const char *type,
+                       struct log_stream *ls) {
+        char root[4200], rel[300];
+        snprintf(root, sizeof(root), "%s/alloc", a->data_dir);
+        _cleanup_close_ int allocs = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (allocs < 0)
+                return errno == ENOENT ? -ENOENT : -errno;
+        snprintf(rel, sizeof(rel), "%s/alloc/logs", alloc_id);
+        _cleanup_close_ int logs = open_beneath(allocs, rel, O_RDONLY | O_DIRECTORY);
+        if (logs < 0)
+                return logs;
+        long first = 0, last = -1;
+        int r = file_range(logs, task, type, &first, &last);
+        if (r < 0)
+                return r;
+        if (last - first + 1 > MAX_OPEN_FILES)
+                first = last - MAX_OPEN_FILES + 1;
+        uint64_t max = read_max_size(logs, task), pos = max ? (uint64_t)first * max : 0;
+        for (long i = first; i <= last; i++) {
+                char name[320];
+                snprintf(name, sizeof(name), "%s.%s.%ld", task, type, i);
+                int fd = openat(logs, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                struct stat sb;
+                if (fd < 0)
+                        continue; /* rotated away since the directory was read */
+                if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+                        close(fd);
+                        continue;
+                }
+                ls->fds[ls->n] = fd;
+                ls->starts[ls->n] = pos;
+                ls->sizes[ls->n] = (uint64_t)sb.st_size;
+                pos += (uint64_t)sb.st_size;
+                ls->n++;
+        }
+        if (ls->n == 0)
+                return -ENOENT;
+        ls->end = pos;
         return 0;
 }
 
@@ -88,6 +234,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return reply_text(conn, 400, "bad allocation ID");
         if (!safe_name(task))
                 return reply_text(conn, 400, "missing or bad task name (?task=<name>)");
+        /* The caller shows the allocation's token (the servers hand it out with
+         * the allocation) or the node secret. */
+        const char *token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Drover-Token");
+        char want[ALLOC_TOKEN_BUF];
+        if (!token || !*token)
+                return reply_text(conn, 401,
+                                  "missing X-Drover-Token: the allocation's AllocToken (GET /v1/allocation/<id>) "
+                                  "or the node secret");
+        if (alloc_token(a->node_secret, alloc_id, want) < 0)
+                return reply_text(conn, 500, "cannot compute the allocation token");
+        if (!alloc_token_equal(token, want) && !alloc_token_equal(token, a->node_secret))
+                return reply_text(conn, 403, "X-Drover-Token does not open this allocation on this node");
         if (strcmp(type, "stdout") != 0 && strcmp(type, "stderr") != 0)
                 return reply_text(conn, 400, "type must be stdout or stderr");
         /* Nomad's offset and origin: bytes from the start (default) or from the end. */
@@ -104,32 +262,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool from_end = origin && strcmp(origin, "end") == 0;
         if (origin && !from_end && strcmp(origin, "start") != 0)
                 return reply_text(conn, 400, "origin must be start or end");
-        char *buf = malloc(1);
-        size_t len = 0;
-        int found = 0;
-        for (int i = 0; i < 1000; i++) {
-                char path[4096];
-                snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/%s.%s.%d", a->data_dir, alloc_id, task, type,
-                         i);
-                int r = append_file(path, &buf, &len);
+        struct log_stream *ls = calloc(1, sizeof(*ls));
+        if (!ls)
+                return MHD_NO;
+        int r = stream_open(a, alloc_id, task, type, ls);
+        if (r < 0) {
+                stream_free(ls);
                 if (r == -ENOENT)
-                        break;
-                if (r < 0) {
-                        free(buf);
-                        return reply_text(conn, 500, "cannot read the log file");
-                }
-                found++;
+                        return reply_text(conn, 404, "no logs for this allocation and task on this node");
+                if (r == -ELOOP || r == -EXDEV || r == -ENOTDIR)
+                        return reply_text(conn, 403, "the log path leaves the allocation directory");
+                return reply_text(conn, 500, "cannot read the log files");
         }
-        if (!found) {
-                free(buf);
-                return reply_text(conn, 404, "no logs for this allocation and task on this node");
+        /* Offsets count bytes since the task's first output, across rotations:
+         * what was rotated away is gone, so an offset before it starts at the
+         * oldest byte still there. */
+        uint64_t lo = ls->starts[0];
+        if (from_end)
+                ls->from = offset < ls->end - lo ? ls->end - (uint64_t)offset : lo;
+        else
+                ls->from = offset < lo ? lo : offset < ls->end ? (uint64_t)offset : ls->end;
+        struct MHD_Response *resp =
+            MHD_create_response_from_callback(ls->end - ls->from, 64 * 1024, stream_read, ls, stream_free);
+        if (!resp) {
+                stream_free(ls);
+                return MHD_NO;
         }
-        size_t from = from_end ? (offset < len ? len - (size_t)offset : 0) : (offset < len ? (size_t)offset : len);
-        memmove(buf, buf + from, len - from);
-        return reply(conn, 200, "text/plain; charset=utf-8", buf, len - from);
+        char hdr[32];
+        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)ls->from);
+        MHD_add_response_header(resp, "X-Drover-Log-Start", hdr);
+        snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)ls->end);
+        MHD_add_response_header(resp, "X-Drover-Log-End", hdr);
+        enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
 }
 
-int log_api_start(const char *listen, const char *data_dir, struct log_api **ret, struct error *err) {
+int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
+                  struct error *err) {
         char host[64];
         snprintf(host, sizeof(host), "%s", listen);
         char *colon = strrchr(host, ':');
@@ -140,14 +311,17 @@ int log_api_start(const char *listen, const char *data_dir, struct log_api **ret
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected an IPv4 address", listen);
         struct log_api *a = calloc(1, sizeof(*a));
-        if (!a || !(a->data_dir = strdup(data_dir))) {
+        if (!a || !(a->data_dir = strdup(data_dir)) || !(a->node_secret = strdup(node_secret ? node_secret : ""))) {
+                if (a)
+                        free(a->data_dir);
                 free(a);
                 return -ENOMEM;
         }
         a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
-                                  on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                  on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
         if (!a->mhd) {
+                free(a->node_secret);
                 free(a->data_dir);
                 free(a);
                 return errorf(err, -EADDRINUSE, "cannot listen on %s for the log endpoint", listen);
@@ -166,6 +340,7 @@ struct log_api *log_api_stop(struct log_api *a) {
         if (!a)
                 return NULL;
         MHD_stop_daemon(a->mhd);
+        free(a->node_secret);
         free(a->data_dir);
         free(a);
         return NULL;

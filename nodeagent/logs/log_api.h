@@ -10,8 +10,11 @@
 struct error;
 struct log_api;
 
-/* listen "ip:port" (port 0 = any); data_dir is the agent's -data-dir. */
-int log_api_start(const char *listen, const char *data_dir, struct log_api **ret, struct error *err);
+/* listen "ip:port" (port 0 = any); data_dir is the agent's -data-dir. A request
+ * must carry X-Drover-Token: the allocation's token (common/alloc_token.h, made
+ * with node_secret) or node_secret itself; 401 without, 403 when wrong. */
+int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
+                  struct error *err);
 /* The port actually bound. */
 int log_api_port(const struct log_api *a);
 struct log_api *log_api_stop(struct log_api *a);

@@ -9,7 +9,7 @@ secs=${FUZZ_SECONDS:-30}
 out=build/fuzz
 mkdir -p "$out"
 scripts/deps.sh clang libclang-rt-14-dev
-PKGS="jansson raft libuv libcurl"
+PKGS="jansson raft libuv libcurl gnutls"
 CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 # The job-file and JSON targets need the model and parsers; the API target the

@@ -173,6 +173,65 @@ else
         fail "alloc logs -f follows the task to its end; -tail -n 2 prints the last 2 lines"
 fi
 
+# logs { max_files = 3, max_file_size = 1 }: 50 MB of output leaves at most 3 files of 1 MiB,
+# and alloc logs -f, following from the start, still shows the lines written after the rotations
+cat >"$WORK/chatty.hcl" <<EOF
+job "chatty" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep 2; yes 0123456789012345678901234567890123456789012345678 | head -c 50000000; for i in 1 2 3; do echo after-rotation-\$i; sleep 0.5; done # $MARK"]
+      }
+      logs {
+        max_files     = 3
+        max_file_size = 1
+      }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/chatty.hcl" >/dev/null 2>&1
+wait_for 10 sh -c "curl -s $ADDR/v1/job/chatty/allocations | grep -q '\"ID\"'"
+chatty=$(api /v1/job/chatty/allocations | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+timeout 60 "$BIN/drover" alloc logs -f "${chatty%%-*}" 2>&1 | grep -a after-rotation >"$WORK/chatty.out"
+chatty_logs="$WORK/agent/alloc/$chatty/alloc/logs"
+nfiles=$(ls "$chatty_logs" | grep -c '^t\.stdout\.[0-9]*$')
+bytes=$(cat "$chatty_logs"/t.stdout.* | wc -c)
+if [ "$(tr '\n' ' ' <"$WORK/chatty.out")" = "after-rotation-1 after-rotation-2 after-rotation-3 " ] &&
+        [ "$nfiles" -le 3 ] && [ "$bytes" -le $((3 * 1024 * 1024)) ] && [ -e "$chatty_logs/t.stdout.47" ]; then
+        pass "log rotation: 50 MB with max_files 3 x 1 MiB leaves $nfiles files ($bytes bytes); logs -f shows the lines after the rotations"
+else
+        ls -la "$chatty_logs"
+        cat "$WORK/chatty.out"
+        fail "log rotation: 50 MB with max_files 3 x 1 MiB leaves at most 3 files; logs -f shows the lines after the rotations ($nfiles files, $bytes bytes)"
+fi
+first=$(ls "$chatty_logs" | sed -n 's/^t\.stdout\.\([0-9]*\)$/\1/p' | sort -n | head -n 1)
+token=$(api "/v1/allocation/$chatty" | grep -o '"AllocToken":"[0-9a-f]*"' | cut -d'"' -f4)
+start=$(curl -s -D - -o /dev/null -H "X-Drover-Token: $token" \
+        "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t&type=stdout&offset=0" |
+        tr -d '\r' | awk -F': ' 'tolower($1)=="x-drover-log-start"{print $2}')
+if [ "$("$BIN/drover" alloc logs -tail -n 1 "${chatty%%-*}")" = "after-rotation-3" ] &&
+        [ -n "$first" ] && [ "$start" = $((first * 1048576)) ]; then
+        pass "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept"
+else
+        fail "log rotation: -tail reads the newest file; offset 0 starts at the oldest byte still kept (file $first, start $start)"
+fi
+
+# the agent's log endpoint: loopback, and only with the allocation's token (or the node secret)
+no_token=$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT_HTTP/v1/client/fs/logs/$chatty?task=t")
+other=$(api /v1/job/tick/allocations | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+wrong=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Drover-Token: $token" "http://$AGENT_HTTP/v1/client/fs/logs/$other?task=t")
+secret=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Drover-Token: $(cat "$WORK/agent/node-secret")" \
+        "http://$AGENT_HTTP/v1/client/fs/logs/$other?task=t")
+if [ -n "$token" ] && [ "$no_token" = 401 ] && [ "$wrong" = 403 ] && [ "$secret" = 200 ]; then
+        pass "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret"
+else
+        fail "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret (token '$token': $no_token $wrong $secret)"
+fi
+
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&
         grep -Eq "^hello +0 +0 +0 +0 +3 +0" "$WORK/status.out"; then
         pass "job status shows the summary: 3 complete"
@@ -438,6 +497,69 @@ else
         api /v1/jobs
         fail "after a server restart the jobs, allocations and node status are all there"
 fi
+
+# --- fingerprint: a fixture host's GPUs reach the server; a GPU taken out re-registers it ---
+# A second agent reads /proc and /sys from a copy of tests/fixtures/hosts/gpu-2numa.
+cp -r "$ROOT/tests/fixtures/hosts/gpu-2numa" "$WORK/fproot"
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-fp" -node-name it-gpu-node -http-addr "" \
+        -fingerprint-root "$WORK/fproot" -fingerprint-interval 1s -node-class gpu -gc-interval 1s \
+        -gc-max-allocs 2 >>"$WORK/agent-fp.log" 2>&1 &
+fp_pid=$!
+gpu_node_shows() { # PATTERN: node status -verbose of it-gpu-node matches it
+        local id
+        id=$("$BIN/drover" node status | awk '$4 == "it-gpu-node" && $8 == "ready" {print $1}')
+        [ -n "$id" ] && "$BIN/drover" node status -verbose "$id" | grep -Eq "$1"
+}
+if wait_for 15 gpu_node_shows '^nvidia/gpu/0x2330 +4 +4 +0000:18:00.0 \(numa 0\)' &&
+        gpu_node_shows '^cpu.numcores = 16$' && gpu_node_shows '^numa.node.count = 2$' &&
+        gpu_node_shows '^nvidia/gpu/0x2204 +1 ' && ! gpu_node_shows '^aspeed'; then
+        pass "fingerprint: node status -verbose shows the fixture host's GPUs, cores and NUMA nodes"
+else
+        "$BIN/drover" node status
+        fail "fingerprint: node status -verbose shows the fixture host's GPUs, cores and NUMA nodes"
+fi
+rm -rf "$WORK/fproot/sys/bus/pci/devices/0000:ab:00.0"
+if wait_for 15 gpu_node_shows '^nvidia/gpu/0x2330 +3 +3 ' && grep -q "fingerprint changed" "$WORK/agent-fp.log"; then
+        pass "fingerprint: a GPU taken out is seen by the periodic fingerprint and the node registered again"
+else
+        fail "fingerprint: a GPU taken out is seen by the periodic fingerprint and the node registered again"
+fi
+if [ "$(grep -c "fingerprint changed" "$WORK/agent-fp.log")" = 1 ]; then
+        pass "fingerprint: an unchanged host is not registered again"
+else
+        fail "fingerprint: an unchanged host is not registered again"
+fi
+# allocation directory GC: 3 terminal allocations on a node with -gc-max-allocs 2 leave 2 directories
+cat >"$WORK/gc.hcl" <<EOF
+job "gc" {
+  type = "batch"
+  constraint {
+    attribute = "\${node.class}"
+    value     = "gpu"
+  }
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+EOF
+gc_dirs() { [ "$(ls "$WORK/agent-fp/alloc" 2>/dev/null | wc -l)" = "$1" ]; }
+if "$BIN/drover" job run "$WORK/gc.hcl" >"$WORK/gc.out" 2>&1 &&
+        wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/gc/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]" &&
+        wait_for 10 gc_dirs 2 && grep -q "directory collected" "$WORK/agent-fp.log"; then
+        pass "alloc GC: 3 terminal allocations with -gc-max-allocs 2 leave 2 directories (the oldest collected)"
+else
+        cat "$WORK/gc.out"
+        ls "$WORK/agent-fp/alloc"
+        fail "alloc GC: 3 terminal allocations with -gc-max-allocs 2 leave 2 directories (the oldest collected)"
+fi
+kill -9 "$fp_pid" 2>/dev/null
+wait "$fp_pid" 2>/dev/null
 
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do

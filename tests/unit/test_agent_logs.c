@@ -1,0 +1,368 @@
+/* test_agent_logs.c - the log collector: rotation by size and count, stable offsets, restarts. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "nodeagent/logs/logmon.h"
+
+static char dir[64];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+        return remove(p);
+}
+
+static void setup(void) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-logs-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        logmon_stop(dir, "web");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(agent_logs, .init = setup, .fini = teardown);
+
+static bool exists(const char *name) {
+        char path[256];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return stat(path, &sb) == 0;
+}
+
+static long long size_of(const char *name) {
+        char path[256];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+}
+
+/* Wait until the collector removed its pid file (it has written everything). */
+static bool wait_stopped(void) {
+        for (int i = 0; i < 300; i++) {
+                if (!exists(".web.logmon.pid"))
+                        return true;
+                sleep_ms(10);
+        }
+        return false;
+}
+
+/* Byte i of the stream: a pattern whose position can be checked anywhere. */
+static char pattern(long long i) {
+        return (char)('a' + (i * 7 + i / 1000) % 26);
+}
+
+static void write_stream(int fd, long long from, long long n) {
+        char buf[8192];
+        while (n > 0) {
+                size_t k = n < (long long)sizeof(buf) ? (size_t)n : sizeof(buf);
+                for (size_t i = 0; i < k; i++)
+                        buf[i] = pattern(from + (long long)i);
+                size_t off = 0;
+                while (off < k) {
+                        ssize_t w = write(fd, buf + off, k - off);
+                        cr_assert(w > 0 || errno == EAGAIN || errno == EINTR, "write: %s", strerror(errno));
+                        if (w > 0)
+                                off += (size_t)w;
+                }
+                from += (long long)k;
+                n -= (long long)k;
+        }
+}
+
+static void check_file(const char *name, long long logical_start, long long len) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", name);
+        long long i = 0;
+        int c;
+        while ((c = fgetc(f)) != EOF) {
+                if (c != pattern(logical_start + i)) {
+                        cr_assert_fail("%s byte %lld: '%c', want '%c'", name, i, c, pattern(logical_start + i));
+                        break;
+                }
+                i++;
+        }
+        fclose(f);
+        cr_expect_eq(i, len, "%s holds %lld bytes, want %lld", name, i, len);
+}
+
+Test(agent_logs, rotation_keeps_max_files_of_exactly_max_size) {
+        struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 3, .max_file_size = 100000};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        struct stat sb;
+        cr_assert_eq(stat(out, &sb), 0);
+        cr_expect(S_ISFIFO(sb.st_mode), "the task writes into a FIFO");
+        /* The driver opens it like a file: it must not block. */
+        int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0);
+        write_stream(fd, 0, 550000); /* 5.5 files' worth */
+        close(fd);
+        int efd = open(err_path, O_WRONLY | O_APPEND);
+        cr_assert_geq(efd, 0);
+        cr_assert_eq(write(efd, "oops\n", 5), 5);
+        close(efd);
+        logmon_stop(dir, "web");
+        cr_assert(wait_stopped(), "the collector exits after logmon_stop");
+        for (int i = 0; i <= 2; i++) {
+                char name[64];
+                snprintf(name, sizeof(name), "web.stdout.%d", i);
+                cr_expect(!exists(name), "%s was deleted (max_files = 3)", name);
+        }
+        check_file("web.stdout.3", 300000, 100000);
+        check_file("web.stdout.4", 400000, 100000);
+        check_file("web.stdout.5", 500000, 50000);
+        cr_expect_eq(size_of("web.stderr.0"), 5);
+        long first, last;
+        cr_assert_eq(logmon_file_range(dir, "web", "stdout", &first, &last), 0);
+        cr_expect_eq(first, 3);
+        cr_expect_eq(last, 5);
+        cr_expect_eq(logmon_max_file_size(dir, "web"), 100000);
+}
+
+Test(agent_logs, a_task_restart_and_a_new_collector_continue_the_files) {
+        struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 10, .max_file_size = 1000};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        /* Two runs of the task: the first closes its end, the second opens it again. */
+        int fd = open(out, O_WRONLY | O_APPEND);
+        write_stream(fd, 0, 1500);
+        close(fd);
+        char out2[LOGMON_PATH], err2[LOGMON_PATH];
+        cr_assert_eq(logmon_ensure(&cfg, out2, err2, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(out, out2, "the same collector and FIFO");
+        fd = open(out, O_WRONLY | O_APPEND);
+        write_stream(fd, 1500, 1000);
+        close(fd);
+        logmon_stop(dir, "web");
+        cr_assert(wait_stopped());
+        /* An agent that starts a collector again (e.g. after it was killed) appends. */
+        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        fd = open(out, O_WRONLY | O_APPEND);
+        write_stream(fd, 2500, 700);
+        close(fd);
+        logmon_stop(dir, "web");
+        cr_assert(wait_stopped());
+        check_file("web.stdout.0", 0, 1000);
+        check_file("web.stdout.1", 1000, 1000);
+        check_file("web.stdout.2", 2000, 1000);
+        check_file("web.stdout.3", 3000, 200);
+}
+
+Test(agent_logs, the_collector_exits_when_its_directory_is_removed) {
+        struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 2, .max_file_size = 1000};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        char path[256], buf[32] = "";
+        snprintf(path, sizeof(path), "%s/.web.logmon.pid", dir);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        pid_t pid = (pid_t)atol(buf);
+        cr_assert_gt(pid, 1);
+        cr_expect_eq(kill(pid, 0), 0, "the collector runs");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        bool gone = false;
+        for (int i = 0; i < 300 && !gone; i++) {
+                gone = kill(pid, 0) < 0 && errno == ESRCH;
+                sleep_ms(10);
+        }
+        cr_expect(gone, "pid %d still runs after its directory was removed", (int)pid);
+        mkdir(dir, 0700); /* for the teardown */
+}
+
+Test(agent_logs, a_missing_directory_is_an_error) {
+        struct logmon_config cfg = {
+            .dir = "/nonexistent/drover/logs", .task = "web", .max_files = 2, .max_file_size = 10};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_expect_lt(logmon_ensure(&cfg, out, err_path, &err), 0);
+        cr_expect(strstr(err.msg, "/nonexistent/drover/logs"), "%s", err.msg);
+}
+
+/* ---- the log endpoint ------------------------------------------------------------------- */
+
+#include "common/alloc_token.h"
+#include "common/http_client.h"
+#include "nodeagent/logs/log_api.h"
+
+#define SECRET "6f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
+#define AID "0b5e3f8e-3c2a-4b8e-9d7a-6a1f2e3d4c5b"
+#define AID2 "1b5e3f8e-3c2a-4b8e-9d7a-6a1f2e3d4c5b"
+
+static void put(const char *rel, const char *content) {
+        char path[512], cmd[600];
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+        cr_assert_eq(system(cmd), 0);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f, "%s", path);
+        fputs(content, f);
+        fclose(f);
+}
+
+static char *get_as(struct log_api *api, const char *token, const char *query, long *ret_status, uint64_t *ret_end) {
+        char base[64], hdr[128];
+        snprintf(base, sizeof(base), "http://127.0.0.1:%d", log_api_port(api));
+        snprintf(hdr, sizeof(hdr), "X-Drover-Token: %s", token);
+        const char *const hdrs[] = {hdr, NULL};
+        struct http_response r;
+        struct error err = {0};
+        cr_assert_eq(http_request_headers(base, "GET", query, token ? hdrs : NULL, 5000, &r, &err), 0, "%s", err.msg);
+        *ret_status = r.status;
+        if (ret_end)
+                *ret_end = r.has_log_end ? r.log_end : (uint64_t)-1;
+        char *body = strdup(r.body);
+        http_response_clear(&r);
+        return body;
+}
+
+/* As a caller that shows the node secret. */
+static char *get(struct log_api *api, const char *query, long *ret_status, uint64_t *ret_end) {
+        return get_as(api, SECRET, query, ret_status, ret_end);
+}
+
+Test(agent_logs, the_endpoint_streams_from_stable_offsets_across_rotations) {
+        /* Files 3 and 4 of 10-byte files are left: bytes 30..49 and 40.. of the stream. */
+        put("alloc/" AID "/alloc/logs/.web.logmeta", "10 2\n");
+        put("alloc/" AID "/alloc/logs/web.stdout.3", "3333333333");
+        put("alloc/" AID "/alloc/logs/web.stdout.4", "44444");
+        struct log_api *api = NULL;
+        struct error err = {0};
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
+        long st;
+        uint64_t end;
+        char *b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout", &st, &end);
+        cr_expect_eq(st, 200);
+        cr_expect_str_eq(b, "333333333344444", "offset 0: from the oldest byte kept");
+        cr_expect_eq(end, 45);
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout&offset=38", &st, &end);
+        cr_expect_str_eq(b, "3344444");
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout&offset=45", &st, &end);
+        cr_expect_str_eq(b, "", "nothing new after the end");
+        cr_expect_eq(end, 45);
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout&offset=3&origin=end", &st, NULL);
+        cr_expect_str_eq(b, "444");
+        free(b);
+        /* A rotation: file 5 appears and 3 goes; offset 45 still means the same byte. */
+        put("alloc/" AID "/alloc/logs/web.stdout.4", "4444444444");
+        put("alloc/" AID "/alloc/logs/web.stdout.5", "55");
+        char path[256];
+        snprintf(path, sizeof(path), "%s/alloc/" AID "/alloc/logs/web.stdout.3", dir);
+        unlink(path);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout&offset=45", &st, &end);
+        cr_expect_str_eq(b, "4444455");
+        cr_expect_eq(end, 52);
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stderr", &st, NULL);
+        cr_expect_eq(st, 404, "no stderr files");
+        free(b);
+        log_api_stop(api);
+}
+
+Test(agent_logs, the_endpoint_does_not_follow_symlinks_out_of_the_allocation) {
+        put("secret/web.stdout.0", "the node's secrets\n");
+        char target[256], link_path[256];
+        snprintf(target, sizeof(target), "%s/secret", dir);
+        put("alloc/" AID2 "/alloc/placeholder", "");
+        snprintf(link_path, sizeof(link_path), "%s/alloc/" AID2 "/alloc/logs", dir);
+        cr_assert_eq(symlink(target, link_path), 0);
+        struct log_api *api = NULL;
+        struct error err = {0};
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
+        long st;
+        char *b = get(api, "/v1/client/fs/logs/" AID2 "?task=web&type=stdout", &st, NULL);
+        cr_expect_eq(st, 403, "a symlinked logs directory is refused (%ld: %s)", st, b);
+        cr_expect(!strstr(b, "secrets"), "%s", b);
+        free(b);
+        /* A symlinked log file too. */
+        put("alloc/" AID "/alloc/logs/.web.logmeta", "10 2\n");
+        char file_link[256], file_target[256];
+        snprintf(file_target, sizeof(file_target), "%s/secret/web.stdout.0", dir);
+        snprintf(file_link, sizeof(file_link), "%s/alloc/" AID "/alloc/logs/web.stdout.0", dir);
+        cr_assert_eq(symlink(file_target, file_link), 0);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stdout", &st, NULL);
+        cr_expect_eq(st, 404, "a symlinked log file is skipped (%ld: %s)", st, b);
+        cr_expect(!strstr(b, "secrets"), "%s", b);
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=..%2f..%2fsecret&type=stdout", &st, NULL);
+        cr_expect_eq(st, 400, "a task name with a slash is refused");
+        free(b);
+        log_api_stop(api);
+}
+
+Test(agent_logs, the_endpoint_wants_the_allocation_token_or_the_node_secret) {
+        put("alloc/" AID "/alloc/logs/web.stdout.0", "hello\n");
+        put("alloc/" AID2 "/alloc/logs/web.stdout.0", "other\n");
+        struct log_api *api = NULL;
+        struct error err = {0};
+        cr_assert_eq(log_api_start("127.0.0.1:0", dir, SECRET, &api, &err), 0, "%s", err.msg);
+        long st;
+        char *b = get_as(api, NULL, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 401, "no token");
+        cr_expect(!strstr(b, "hello"));
+        free(b);
+        b = get_as(api, "not-the-secret", "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "a wrong token");
+        free(b);
+        char token[ALLOC_TOKEN_BUF], other[ALLOC_TOKEN_BUF], wrong_node[ALLOC_TOKEN_BUF];
+        cr_assert_eq(alloc_token(SECRET, AID, token), 0);
+        cr_assert_eq(alloc_token(SECRET, AID2, other), 0);
+        cr_assert_eq(alloc_token("another-node-secret", AID, wrong_node), 0);
+        cr_expect_eq(strlen(token), 64);
+        cr_expect_str_neq(token, other);
+        b = get_as(api, token, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 200);
+        cr_expect_str_eq(b, "hello\n", "the allocation's token opens it");
+        free(b);
+        b = get_as(api, token, "/v1/client/fs/logs/" AID2 "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "and no other allocation");
+        free(b);
+        b = get_as(api, wrong_node, "/v1/client/fs/logs/" AID "?task=web", &st, NULL);
+        cr_expect_eq(st, 403, "a token made for another node does not open it");
+        free(b);
+        b = get_as(api, SECRET, "/v1/client/fs/logs/" AID2 "?task=web", &st, NULL);
+        cr_expect_eq(st, 200, "the node secret opens every allocation");
+        free(b);
+        log_api_stop(api);
+}
+
+Test(agent_logs, token_comparison) {
+        cr_expect(alloc_token_equal("abc", "abc"));
+        cr_expect(!alloc_token_equal("abd", "abc"));
+        cr_expect(!alloc_token_equal("ab", "abc"));
+        cr_expect(!alloc_token_equal("abcd", "abc"));
+        cr_expect(!alloc_token_equal("", "abc"));
+        cr_expect(!alloc_token_equal(NULL, "abc"));
+        char t1[ALLOC_TOKEN_BUF], t2[ALLOC_TOKEN_BUF];
+        cr_assert_eq(alloc_token("k", "m", t1), 0);
+        cr_assert_eq(alloc_token("k", "m", t2), 0);
+        cr_expect_str_eq(t1, t2, "deterministic");
+        /* RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?"). */
+        cr_assert_eq(alloc_token("Jefe", "what do ya want for nothing?", t1), 0);
+        cr_expect_str_eq(t1, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        cr_expect_lt(alloc_token("", "m", t1), 0, "no secret, no token");
+}
