@@ -123,10 +123,12 @@ static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
         return true;
 }
 
-static void on_node_down_applied(void *arg, int status, uint64_t index) {
+static void on_node_down_applied(void *arg, int status, uint64_t index, const char *msg) {
         char *id = arg;
         if (status == 0)
                 log_warn("node %s missed its heartbeat: marked down at index %llu", id, (unsigned long long)index);
+        else
+                log_warn("node %s missed its heartbeat: marking it down failed: %s", id, msg);
         free(id);
 }
 

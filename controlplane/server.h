@@ -49,14 +49,17 @@ void server_stop(struct server *s);
 
 /* ---- FSM commands (fsm.c): every state change is one of these, applied in one place. */
 
-/* Propose a command through Raft; cb(arg, status, index) after it is applied locally. */
-typedef void (*server_apply_cb)(void *arg, int status, uint64_t index);
+/* Propose a command through Raft; cb(arg, status, index, msg) after it is applied
+ * locally: status 0, or the state store's rejection (negative errno, msg says
+ * why), or Raft's failure to commit it (-EAGAIN, -EIO). */
+typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 int server_propose(struct server *s, json_t *cmd /* stolen */, server_apply_cb cb, void *arg);
 
 extern const struct raft_fsm_ops server_fsm_ops;
 
-/* Apply one encoded command to the state (used by Raft and by tests). */
-int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd);
+/* Apply one encoded command to the state (used by Raft and by tests). A
+ * rejection returns the negative code with err filled. */
+int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd, struct error *err);
 
 /* Leader side effects after an apply: enqueue evals, unblock, wake queries. */
 void server_state_changed(struct server *s);

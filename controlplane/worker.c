@@ -145,10 +145,12 @@ static void answer(struct worker *w, int status) {
 
 static void apply_next_plan(struct workers *ws);
 
-static void on_plan_applied(void *arg, int status, uint64_t index) {
+static void on_plan_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct worker *w = arg;
         struct workers *ws = w->ws;
         ws->applying = false;
+        if (status < 0)
+                log_warn("plan applier: committing the plan of eval %s failed: %s", w->eval ? w->eval->id : "?", msg);
         if (status == 0 && plan_result_refresh_index(w->result))
                 w->refreshed = state_snapshot(ws->s->state);
         if (status == 0)
@@ -190,8 +192,10 @@ static void apply_next_plan(struct workers *ws) {
         }
 }
 
-static void on_eval_upserted(void *arg, int status, uint64_t index) {
+static void on_eval_upserted(void *arg, int status, uint64_t index, const char *msg) {
         (void)index;
+        if (status < 0)
+                log_warn("worker: eval update failed: %s", msg);
         answer(arg, status);
 }
 

@@ -187,11 +187,27 @@ struct pending_write {
         bool fill_eval_index;
 };
 
-static void on_write_applied(void *arg, int status, uint64_t index) {
+/* The HTTP status of a write the FSM rejected or Raft failed to commit. */
+static int write_error_status(int code) {
+        switch (code) {
+        case -EINVAL:
+                return 400;
+        case -EACCES:
+        case -EPERM:
+                return 403;
+        case -ENOENT:
+                return 404;
+        case -EEXIST:
+                return 409;
+        default:
+                return 500;
+        }
+}
+
+static void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct pending_write *pw = arg;
         if (status < 0) {
-                http_req_respond_text(pw->req, 500, "raft apply failed: %s",
-                                      status == -EAGAIN ? "leadership lost" : strerror(-status));
+                http_req_respond_text(pw->req, write_error_status(status), "%s", msg && *msg ? msg : strerror(-status));
                 if (pw->reply)
                         json_decref(pw->reply);
         } else {

@@ -177,32 +177,67 @@ static const struct command_type command_types[] = {
     {"PlanApply", apply_plan},
 };
 
-int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd) {
+/* What the command was about, for the rejection message. */
+static void describe(const json_t *cmd, char *buf, size_t size) {
+        const char *job = jx_str(cmd, "JobID", NULL);
+        const char *node = jx_str(cmd, "NodeID", NULL);
+        json_t *jj = json_object_get(cmd, "Job");
+        json_t *nj = json_object_get(cmd, "Node");
+        if (!job && json_is_object(jj))
+                job = jx_str(jj, "ID", NULL);
+        if (!node && json_is_object(nj))
+                node = jx_str(nj, "ID", NULL);
+        if (job)
+                snprintf(buf, size, " of job \"%s\"", job);
+        else if (node)
+                snprintf(buf, size, " of node \"%s\"", node);
+        else
+                buf[0] = '\0';
+}
+
+static const char *reason(int r) {
+        switch (r) {
+        case -ENOENT:
+                return "not found (deleted by an earlier command?)";
+        case -EINVAL:
+                return "invalid command";
+        case -EROFS:
+                return "state store is read-only";
+        default:
+                return strerror(-r);
+        }
+}
+
+int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd, struct error *err) {
         const char *type = jx_str(cmd, "Type", "");
         for (size_t i = 0; i < ARRAY_SIZE(command_types); i++)
                 if (strcmp(command_types[i].name, type) == 0) {
                         int r = command_types[i].apply(s, index, cmd);
-                        if (r < 0)
-                                log_debug("fsm: %s at index %llu failed: %s", type, (unsigned long long)index,
-                                          strerror(-r));
+                        if (r < 0) {
+                                char what[128];
+                                describe(cmd, what, sizeof(what));
+                                errorf(err, r, "%s%s rejected by the state store at index %llu: %s", type, what,
+                                       (unsigned long long)index, reason(r));
+                                log_debug("fsm: %s", err ? err->msg : type);
+                        }
                         server_state_changed(s);
                         return r;
                 }
         log_warn("fsm: unknown command type \"%s\" at index %llu (newer server?); skipped", type,
                  (unsigned long long)index);
-        return -EINVAL;
+        return errorf(err, -EINVAL, "unknown command type \"%s\" at index %llu", type, (unsigned long long)index);
 }
 
 /* ---- raft_fsm_ops ------------------------------------------------------------------ */
 
-static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len) {
+static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         json_error_t je;
         _cleanup_json_ json_t *cmd = json_loadb(buf, len, 0, &je);
         if (!cmd) {
                 log_error("fsm: undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
-                return -EINVAL;
+                return errorf(err, -EINVAL, "undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
         }
-        return fsm_apply_command(data, index, cmd);
+        return fsm_apply_command(data, index, cmd, err);
 }
 
 static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {

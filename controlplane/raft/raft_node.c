@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,15 @@ struct raft_node {
         void (*done)(void *arg);
         void *done_arg;
         bool io_init, transport_init, raft_init;
+        /* The last FSM rejection: its message reaches the proposer's callback,
+         * which libraft runs right after the apply of the same entry. */
+        uint64_t reject_index;
+        char reject_msg[256];
 };
 
 struct apply_req {
         struct raft_apply req;
+        struct raft_node *rn;
         raft_node_apply_cb cb;
         void *arg;
 };
@@ -93,11 +99,17 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
                 log_error("raft: entry %llu has a bad frame; skipped", (unsigned long long)index);
                 return 0;
         }
-        int r = rn->ops->apply(rn->ops_data, index, data, len);
+        struct error err = {0};
+        int r = rn->ops->apply(rn->ops_data, index, data, len, &err);
         /* A command the state store rejects is still "applied" (deterministically,
-         * on every server); report success to libraft so the log moves on. */
-        if (r < 0)
-                log_debug("raft: entry %llu rejected by the FSM: %d", (unsigned long long)index, r);
+         * on every server): report success to libraft so that the log moves on, and
+         * hand the rejection to the proposer as the entry's result. */
+        if (r < 0) {
+                log_debug("raft: entry %llu rejected by the FSM: %s", (unsigned long long)index, err.msg);
+                rn->reject_index = index;
+                snprintf(rn->reject_msg, sizeof(rn->reject_msg), "%s", err.code ? err.msg : strerror(-r));
+                *result = (void *)(intptr_t)r;
+        }
         return 0;
 }
 
@@ -231,12 +243,17 @@ void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg) {
 
 static void on_applied(struct raft_apply *req, int status, void *result) {
         struct apply_req *ar = (struct apply_req *)req;
-        (void)result;
         int code = 0;
-        if (status != 0)
+        const char *msg = NULL;
+        if (status != 0) {
                 code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ? -EAGAIN : -EIO;
+                msg = code == -EAGAIN ? "leadership lost before the entry was committed" : raft_strerror(status);
+        } else if (result) {
+                code = (int)(intptr_t)result;
+                msg = ar->rn->reject_index == req->index ? ar->rn->reject_msg : strerror(-code);
+        }
         if (ar->cb)
-                ar->cb(ar->arg, code, req->index);
+                ar->cb(ar->arg, code, req->index, msg);
         free(ar);
 }
 
@@ -255,6 +272,7 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
         memcpy(copy + FRAME_HDR, buf, len);
         ar->cb = cb;
         ar->arg = arg;
+        ar->rn = rn;
         struct raft_buffer rb = {.base = copy, .len = flen};
         int r = raft_apply(&rn->raft, &ar->req, &rb, 1, on_applied);
         if (r != 0) {

@@ -13,8 +13,11 @@ struct uv_loop_s;
 struct raft_node;
 
 struct raft_fsm_ops {
-        /* Apply one committed entry. Runs on the loop thread on every server. */
-        int (*apply)(void *data, uint64_t index, const void *buf, size_t len);
+        /* Apply one committed entry. Runs on the loop thread on every server. A
+         * negative return (with err filled) is the FSM's deterministic rejection of
+         * the command: the log moves on, and the proposer's callback gets the code
+         * and the message. */
+        int (*apply)(void *data, uint64_t index, const void *buf, size_t len, struct error *err);
         /* Serialise the whole state; *ret_buf is malloc'd and freed by the caller. */
         int (*snapshot)(void *data, void **ret_buf, size_t *ret_len);
         /* Replace the whole state. */
@@ -37,9 +40,12 @@ int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg,
 /* Close asynchronously; done(arg) runs once everything is released. */
 void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg);
 
-typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index);
+/* status 0: applied. Negative: either Raft failed to commit it (-EAGAIN when
+ * leadership was lost, -EIO) and msg says so, or the entry was committed at
+ * index and the FSM rejected it: status is the FSM's code, msg its message. */
+typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 /* Propose one entry; buf is copied. cb runs after the entry was applied to the
- * local FSM (status 0) or failed (negative: -ENOTLEADER style codes as -EAGAIN). */
+ * local FSM (status 0 or the FSM's rejection) or failed. */
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg);
 
 bool raft_node_is_leader(struct raft_node *rn);

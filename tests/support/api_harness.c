@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/config.h"
@@ -116,12 +117,27 @@ void http_req_respond_raw(struct http_req *r, int status, const char *content_ty
 
 /* ---- the fake hub (what server.c does around Raft) ------------------------------------- */
 
+static void (*before_apply)(struct server *s, void *arg);
+static void *before_apply_arg;
+
+void api_harness_before_apply(void (*fn)(struct server *s, void *arg), void *arg) {
+        before_apply = fn;
+        before_apply_arg = arg;
+}
+
 int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
+        if (before_apply) { /* once: an entry committed just before this one */
+                void (*fn)(struct server *, void *) = before_apply;
+                before_apply = NULL;
+                fn(s, before_apply_arg);
+        }
         uint64_t index = state_latest_index(s->state) + 1;
-        fsm_apply_command(s, index, cmd); /* a rejected command is applied too: Raft moved on */
+        struct error err = {0};
+        /* a rejected command is applied too (Raft moved on); the proposer hears why */
+        int r = fsm_apply_command(s, index, cmd, &err);
         json_decref(cmd);
         if (cb)
-                cb(arg, 0, index);
+                cb(arg, r < 0 ? r : 0, index, r < 0 ? err.msg : NULL);
         return 0;
 }
 

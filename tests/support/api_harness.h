@@ -23,3 +23,6 @@ void api_harness_free(struct server *s);
 void api_harness_request(struct server *s, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret);
 void api_reply_clear(struct api_reply *r);
+/* Run fn once, just before the next proposed command is applied: as if another
+ * command had been committed ahead of it in the log. */
+void api_harness_before_apply(void (*fn)(struct server *s, void *arg), void *arg);

@@ -2,6 +2,7 @@
  * in order with their log index, and replays them after a restart. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,8 +22,10 @@ struct fake_fsm {
         char last[32];
 };
 
-static int fake_apply(void *data, uint64_t index, const void *buf, size_t len) {
+static int fake_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         struct fake_fsm *f = data;
+        if (len >= 3 && memcmp(buf, "bad", 3) == 0) /* the FSM rejects these, deterministically */
+                return errorf(err, -ENOENT, "fake fsm: rejected %.*s", (int)len, (const char *)buf);
         if (index <= f->last_index)
                 f->in_order = false;
         f->last_index = index;
@@ -55,15 +58,25 @@ struct run {
         struct raft_node *rn;
         int acked;
         int want;
+        int rejected; /* entries proposed as "bad-N": their callbacks carry the FSM's error */
         bool closed;
         uv_timer_t t;
         int ticks;
 };
 
-static void on_applied(void *arg, int status, uint64_t index) {
+static void on_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct run *r = arg;
-        cr_assert_eq(status, 0);
+        cr_assert_eq(status, 0, "status %d: %s", status, msg);
         cr_assert_gt(index, 0);
+        r->acked++;
+}
+
+static void on_rejected(void *arg, int status, uint64_t index, const char *msg) {
+        struct run *r = arg;
+        cr_assert_eq(status, -ENOENT, "the FSM's code reaches the proposer (got %d)", status);
+        cr_assert_gt(index, 0);
+        cr_assert(msg && strstr(msg, "fake fsm: rejected bad-"), "the FSM's message reaches the proposer: %s", msg);
+        r->rejected++;
         r->acked++;
 }
 
@@ -77,8 +90,9 @@ static void on_tick(uv_timer_t *t) {
         if (r->want && raft_node_is_leader(r->rn) && r->acked == 0 && r->ticks < 1000) {
                 for (int i = 0; i < r->want; i++) {
                         char buf[32];
-                        int n = snprintf(buf, sizeof(buf), "entry-%d", i);
-                        cr_assert_eq(raft_node_apply(r->rn, buf, (size_t)n, on_applied, r), 0);
+                        bool bad = i % 10 == 5;
+                        int n = snprintf(buf, sizeof(buf), bad ? "bad-%d" : "entry-%d", i);
+                        cr_assert_eq(raft_node_apply(r->rn, buf, (size_t)n, bad ? on_rejected : on_applied, r), 0);
                 }
                 r->want = -r->want;
         }
@@ -105,6 +119,7 @@ static void run_once(const char *dir, struct fake_fsm *f, int entries, int port)
         uv_run(&r.loop, UV_RUN_DEFAULT);
         cr_assert(r.closed);
         cr_assert_eq(r.acked, entries, "acked %d of %d", r.acked, entries);
+        cr_assert_eq(r.rejected, entries / 10, "rejections heard: %d", r.rejected);
         uv_loop_close(&r.loop);
 }
 
@@ -135,13 +150,13 @@ Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
         cr_assert_neq(port, 0, "no free loopback port");
         struct fake_fsm f = {.in_order = true};
         run_once(dir, &f, 50, port);
-        cr_assert_eq(f.applied, 50);
+        cr_assert_eq(f.applied, 45, "50 entries, 5 of them rejected");
         cr_assert(f.in_order, "entries applied out of order");
         cr_assert_str_eq(f.last, "entry-49");
         /* A new process over the same data dir gets the state back: the last
          * snapshot (taken every 16 entries) restored, then the entries after it. */
         struct fake_fsm g = {.in_order = true};
         run_once(dir, &g, 0, port);
-        cr_assert_eq(g.applied, 50, "after restart: %d entries recovered", g.applied);
+        cr_assert_eq(g.applied, 45, "after restart: %d entries recovered", g.applied);
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
