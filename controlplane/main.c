@@ -5,10 +5,12 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/config.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
                 server_stop(&s);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
+        api_destroy(s.api);
+        fsm_destroy(s.fsm);
         blocked_destroy(s.blocked);
         broker_destroy(s.broker);
         heartbeats_destroy(s.heartbeats);

@@ -13,16 +13,20 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "controlplane/worker.h"
 
 /* ---- proposing commands ------------------------------------------------------------ */
 
-int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
+typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
+
+static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
         if (s->stopping) {
                 json_decref(cmd);
                 return -ECANCELED;
@@ -44,17 +48,19 @@ int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg)
 static void on_wake(uv_timer_t *t) {
         struct server *s = t->data;
         s->wake_pending = false;
-        api_wake_parked(s, false);
+        api_wake_parked(s->api, false);
 }
 
-void server_state_changed(struct server *s) {
+static void server_state_changed(void *data) {
+        struct server *s = data;
         if (s->wake_pending || s->stopping)
                 return;
         s->wake_pending = true;
         uv_timer_start(&s->wake, on_wake, 0, 0);
 }
 
-void server_on_evals(struct server *s, struct eval **evals, size_t n) {
+static void server_on_evals(void *data, struct eval **evals, size_t n) {
+        struct server *s = data;
         if (!s->leader)
                 return;
         for (size_t i = 0; i < n; i++) {
@@ -67,16 +73,46 @@ void server_on_evals(struct server *s, struct eval **evals, size_t n) {
         workers_dispatch(s->workers);
 }
 
-void server_on_node_ready(struct server *s, const char *computed_class, uint64_t index) {
+static void server_on_node_ready(void *data, const char *computed_class, uint64_t index) {
+        struct server *s = data;
         if (!s->leader)
                 return;
         blocked_unblock(s->blocked, computed_class, index);
         workers_dispatch(s->workers);
 }
 
-void server_on_capacity_freed(struct server *s, const char *computed_class, uint64_t index) {
-        server_on_node_ready(s, computed_class, index);
+static const struct fsm_hooks server_fsm_hooks = {
+    .state_changed = server_state_changed,
+    .evals = server_on_evals,
+    .node_ready = server_on_node_ready,
+    .capacity_freed = server_on_node_ready,
+};
+
+/* ---- what the routes and the workers ask of the server --------------------------------- */
+
+static int propose_op(void *data, json_t *cmd, api_apply_cb cb, void *arg) {
+        return server_propose(data, cmd, cb, arg);
 }
+
+static bool is_leader_op(void *data) {
+        return ((struct server *)data)->leader;
+}
+
+static const char *leader_address_op(void *data) {
+        struct server *s = data;
+        return raft_node_leader_address(s->raft, NULL);
+}
+
+static const struct api_ops server_api_ops = {
+    .propose = propose_op,
+    .is_leader = is_leader_op,
+    .leader_address = leader_address_op,
+};
+
+static const struct workers_ops server_workers_ops = {
+    .propose = propose_op,
+    .is_leader = is_leader_op,
+};
 
 /* ---- leadership ------------------------------------------------------------------------ */
 
@@ -219,7 +255,7 @@ static void on_tick(uv_timer_t *t) {
                 free(expired);
                 workers_dispatch(s->workers);
         }
-        api_wake_parked(s, true);
+        api_wake_parked(s->api, true);
 }
 
 /* ---- start / stop ------------------------------------------------------------------------ */
@@ -253,10 +289,25 @@ int server_start(struct server *s, struct error *err) {
                                       .bootstrap = s->cfg->bootstrap,
                                       .election_timeout_ms = s->cfg->dev ? 300 : 1000,
                                       .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
-        int r = raft_node_create(s->loop, &rc, &server_fsm_ops, s, &s->raft, err);
+        s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
+        struct api_config ac = {.state = &s->state,
+                                .heartbeats = s->heartbeats,
+                                .raft_addr = s->cfg->raft_addr,
+                                .ops = &server_api_ops,
+                                .data = s};
+        s->api = api_create(&ac);
+        if (!s->fsm || !s->api)
+                return errorf(err, -ENOMEM, "out of memory");
+        int r = raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
         if (r < 0)
                 return r;
-        r = workers_create(s, (int)s->cfg->num_schedulers, &s->workers);
+        struct workers_config wc = {.loop = s->loop,
+                                    .broker = s->broker,
+                                    .state = &s->state,
+                                    .n = (int)s->cfg->num_schedulers,
+                                    .ops = &server_workers_ops,
+                                    .data = s};
+        r = workers_create(&wc, &s->workers);
         if (r < 0)
                 return errorf(err, r, "cannot start scheduler workers");
         char host[64];
@@ -265,7 +316,7 @@ int server_start(struct server *s, struct error *err) {
         if (!colon)
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
         *colon = '\0';
-        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s, &s->http, err);
+        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s->api, &s->http, err);
         if (r < 0)
                 return r;
         uv_timer_start(&s->tick, on_tick, 20, 100);
@@ -286,7 +337,7 @@ void server_stop(struct server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;
-        api_drop_parked(s);
+        api_drop_parked(s->api);
         s->http = http_server_destroy(s->http);
         uv_timer_stop(&s->tick);
         uv_close((uv_handle_t *)&s->tick, NULL);

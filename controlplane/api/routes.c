@@ -6,6 +6,8 @@
  * Blocking queries (?index=N&wait=D) park until the table they read moves
  * past N or the wait ends.
  */
+#include "controlplane/api/routes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +22,21 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/leader/heartbeat.h"
-#include "controlplane/raft/raft_node.h"
-#include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
 #define MAX_SEGS 8
 
+struct api {
+        struct state_store *const *state;
+        struct heartbeats *heartbeats;
+        char *raft_addr;
+        const struct api_ops *ops;
+        void *data;
+        struct parked_query *parked; /* blocking queries waiting for a newer index */
+};
+
 struct route_ctx {
-        struct server *s;
+        struct api *s;
         struct http_req *req;
         const char *seg[MAX_SEGS]; /* path segments after /v1/ */
         int nseg;
@@ -39,7 +48,7 @@ struct route_ctx {
 /* The X-Nomad-Index of a read of `table`: never 0, as in Nomad, so that a client that
  * blocks on the index it got waits instead of spinning on an empty table. */
 static uint64_t query_index(const struct route_ctx *c, enum state_table table) {
-        uint64_t i = state_table_index(c->s->state, table);
+        uint64_t i = state_table_index((*c->s->state), table);
         return i ? i : 1;
 }
 
@@ -99,7 +108,7 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         }
         if (pq) {
                 /* Re-run after a wake: answer if expired or moved, else stay parked. */
-                if (pq->expired || state_table_index(c->s->state, table) > pq->min_index) {
+                if (pq->expired || state_table_index((*c->s->state), table) > pq->min_index) {
                         http_req_set_data(c->req, NULL);
                         free(pq);
                         return false;
@@ -108,7 +117,7 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
                 c->s->parked = pq;
                 return true;
         }
-        if (min == 0 || state_table_index(c->s->state, table) > min)
+        if (min == 0 || state_table_index((*c->s->state), table) > min)
                 return false;
         pq = calloc(1, sizeof(*pq));
         if (!pq)
@@ -123,7 +132,9 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         return true;
 }
 
-void api_wake_parked(struct server *s, bool timeouts_only) {
+void api_wake_parked(struct api *s, bool timeouts_only) {
+        if (!s)
+                return;
         struct parked_query *list = s->parked;
         s->parked = NULL;
         int64_t now = clock_monotonic_ns();
@@ -132,7 +143,7 @@ void api_wake_parked(struct server *s, bool timeouts_only) {
                 list = pq->next;
                 pq->next = NULL;
                 pq->expired = now >= pq->deadline_ns;
-                bool moved = state_table_index(s->state, pq->table) > pq->min_index;
+                bool moved = state_table_index(*s->state, pq->table) > pq->min_index;
                 if (pq->expired || (!timeouts_only && moved)) {
                         api_handle(s, pq->req); /* re-parks itself if nothing is due */
                 } else {
@@ -142,7 +153,9 @@ void api_wake_parked(struct server *s, bool timeouts_only) {
         }
 }
 
-void api_drop_parked(struct server *s) {
+void api_drop_parked(struct api *s) {
+        if (!s)
+                return;
         while (s->parked) {
                 struct parked_query *pq = s->parked;
                 s->parked = pq->next;
@@ -170,11 +183,14 @@ static json_t *parse_body(struct route_ctx *c) {
         return j;
 }
 
+static const char *leader_address(struct route_ctx *c) {
+        return c->s->ops->leader_address ? c->s->ops->leader_address(c->s->data) : NULL;
+}
+
 static bool is_leader_or_fail(struct route_ctx *c) {
-        if (c->s->leader)
+        if (c->s->ops->is_leader(c->s->data))
                 return true;
-        uint64_t id;
-        const char *leader = raft_node_leader_address(c->s->raft, &id);
+        const char *leader = leader_address(c);
         http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "",
                               leader ? leader : "");
         return false;
@@ -234,7 +250,7 @@ static void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_i
         pw->req = c->req;
         pw->reply = reply;
         pw->fill_eval_index = eval_index;
-        int r = server_propose(c->s, cmd, on_write_applied, pw);
+        int r = c->s->ops->propose(c->s->data, cmd, on_write_applied, pw);
         if (r < 0) {
                 if (reply)
                         json_decref(reply);
@@ -304,7 +320,7 @@ static void job_register(struct route_ctx *c, const char *path_id) {
 static void job_deregister(struct route_ctx *c, const char *id) {
         if (!is_leader_or_fail(c))
                 return;
-        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
         if (!j) {
                 http_req_respond_text(c->req, 404, "job not found");
                 return;
@@ -322,7 +338,7 @@ static json_t *summary_json(struct route_ctx *c, const struct job *j) {
         json_t *groups = json_object();
         for (size_t g = 0; g < j->n_groups; g++) {
                 struct state_group_summary sum = {0};
-                state_job_group_summary(c->s->state, j, j->groups[g].name, &sum);
+                state_job_group_summary((*c->s->state), j, j->groups[g].name, &sum);
                 json_object_set_new(groups, j->groups[g].name,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum.queued, "Starting",
                                               sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
@@ -353,7 +369,7 @@ static void jobs_list(struct route_ctx *c) {
         if (block_until_newer(c, STATE_TABLE_JOBS))
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_jobs_foreach(c->s->state, ns_of(c), add_job_stub, &l);
+        state_jobs_foreach((*c->s->state), ns_of(c), add_job_stub, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
 }
 
@@ -386,7 +402,7 @@ static void job_routes(struct route_ctx *c) {
                 if (strcmp(m, "GET") == 0) {
                         if (block_until_newer(c, STATE_TABLE_JOBS))
                                 return;
-                        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+                        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
                         if (!j)
                                 http_req_respond_text(c->req, 404, "job not found");
                         else
@@ -404,7 +420,7 @@ static void job_routes(struct route_ctx *c) {
                 http_req_respond_text(c->req, 405, "method %s not allowed", m);
                 return;
         }
-        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
         if (!j) {
                 http_req_respond_text(c->req, 404, "job not found");
                 return;
@@ -419,10 +435,10 @@ static void job_routes(struct route_ctx *c) {
                         json_decref(l.out);
                         return;
                 }
-                state_allocs_by_job_foreach(c->s->state, j->namespace, j->id, add_alloc_stub, &l);
+                state_allocs_by_job_foreach((*c->s->state), j->namespace, j->id, add_alloc_stub, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else if (strcmp(what, "evaluations") == 0) {
-                state_evals_by_job_foreach(c->s->state, j->namespace, j->id, add_eval, &l);
+                state_evals_by_job_foreach((*c->s->state), j->namespace, j->id, add_eval, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
         } else {
                 json_decref(l.out);
@@ -468,7 +484,7 @@ static void node_register(struct route_ctx *c) {
                 node_unref(n);
                 return;
         }
-        const struct node *old = state_node_get(c->s->state, n->id);
+        const struct node *old = state_node_get((*c->s->state), n->id);
         if (old && old->secret_id && strcmp(old->secret_id, n->secret_id) != 0) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",
                                       n->id);
@@ -500,7 +516,7 @@ static void node_heartbeat(struct route_ctx *c, const char *id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
-        const struct node *n = state_node_get(c->s->state, id);
+        const struct node *n = state_node_get((*c->s->state), id);
         if (!n) {
                 http_req_respond_text(c->req, 404, "node %s not found; register first", id);
                 return;
@@ -510,7 +526,7 @@ static void node_heartbeat(struct route_ctx *c, const char *id) {
         int64_t ttl = heartbeats_reset(c->s->heartbeats, id, clock_monotonic_ns());
         if (n->status == NODE_READY) {
                 http_req_respond_json(c->req, 200, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl),
-                                      state_latest_index(c->s->state));
+                                      state_latest_index((*c->s->state)));
                 return;
         }
         /* Down (or initializing) and back: mark ready through Raft. */
@@ -525,7 +541,7 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
-        const struct node *n = state_node_get(c->s->state, id);
+        const struct node *n = state_node_get((*c->s->state), id);
         if (!n) {
                 http_req_respond_text(c->req, 404, "node %s not found", id);
                 return;
@@ -551,7 +567,7 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
                         json_decref(updates);
                         return;
                 }
-                const struct alloc *a = state_alloc_get(c->s->state, aid);
+                const struct alloc *a = state_alloc_get((*c->s->state), aid);
                 if (!a || !a->node_id || strcmp(a->node_id, id) != 0)
                         continue; /* gone (GC) or not this node's: ignore, like Nomad */
                 json_t *ts = json_object_get(u, "TaskStates");
@@ -575,8 +591,8 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
         }
         if (json_array_size(updates) == 0) {
                 json_decref(updates);
-                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index(c->s->state)),
-                                      state_latest_index(c->s->state));
+                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index((*c->s->state))),
+                                      state_latest_index((*c->s->state)));
                 return;
         }
         json_t *cmd = json_pack("{s:s,s:s,s:o,s:I}", "Type", "AllocClientUpdate", "NodeID", id, "Allocs", updates,
@@ -601,7 +617,7 @@ static void node_routes(struct route_ctx *c) {
                 }
                 if (block_until_newer(c, STATE_TABLE_NODES))
                         return;
-                const struct node *n = state_node_get(c->s->state, id);
+                const struct node *n = state_node_get((*c->s->state), id);
                 if (!n)
                         http_req_respond_text(c->req, 404, "node not found");
                 else
@@ -614,14 +630,14 @@ static void node_routes(struct route_ctx *c) {
         } else if (strcmp(what, "allocations") == 0 && (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)) {
                 node_alloc_update(c, id);
         } else if (strcmp(what, "allocations") == 0 && strcmp(m, "GET") == 0) {
-                if (!state_node_get(c->s->state, id)) {
+                if (!state_node_get((*c->s->state), id)) {
                         http_req_respond_text(c->req, 404, "node not found");
                         return;
                 }
                 if (block_until_newer(c, STATE_TABLE_ALLOCS))
                         return;
                 struct list_ctx l = {.c = c, .out = json_array()};
-                state_allocs_by_node_foreach(c->s->state, id, add_alloc_full, &l);
+                state_allocs_by_node_foreach((*c->s->state), id, add_alloc_full, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path /v1/node/%s/%s", id, what);
@@ -633,7 +649,7 @@ static void node_routes(struct route_ctx *c) {
 static void alloc_routes(struct route_ctx *c) {
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        const struct alloc *a = state_alloc_get(c->s->state, c->seg[1]);
+        const struct alloc *a = state_alloc_get((*c->s->state), c->seg[1]);
         if (!a)
                 http_req_respond_text(c->req, 404, "alloc not found");
         else
@@ -641,7 +657,7 @@ static void alloc_routes(struct route_ctx *c) {
 }
 
 static void eval_routes(struct route_ctx *c) {
-        const struct eval *e = state_eval_get(c->s->state, c->seg[1]);
+        const struct eval *e = state_eval_get((*c->s->state), c->seg[1]);
         if (!e) {
                 http_req_respond_text(c->req, 404, "eval not found");
                 return;
@@ -652,7 +668,7 @@ static void eval_routes(struct route_ctx *c) {
                 http_req_respond_json(c->req, 200, eval_to_json(e), e->modify_index);
         } else if (strcmp(c->seg[2], "allocations") == 0) {
                 struct list_ctx l = {.c = c, .out = json_array()};
-                state_allocs_by_eval_foreach(c->s->state, e->id, add_alloc_stub, &l);
+                state_allocs_by_eval_foreach((*c->s->state), e->id, add_alloc_stub, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path");
@@ -667,17 +683,17 @@ static void list_routes(struct route_ctx *c) {
                 t = STATE_TABLE_NODES;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_nodes_foreach(c->s->state, add_node_stub, &l);
+                state_nodes_foreach((*c->s->state), add_node_stub, &l);
         } else if (strcmp(what, "allocations") == 0) {
                 t = STATE_TABLE_ALLOCS;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_allocs_foreach(c->s->state, add_alloc_stub, &l);
+                state_allocs_foreach((*c->s->state), add_alloc_stub, &l);
         } else {
                 t = STATE_TABLE_EVALS;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_evals_foreach(c->s->state, add_eval, &l);
+                state_evals_foreach((*c->s->state), add_eval, &l);
         }
         http_req_respond_json(c->req, 200, l.out, query_index(c, t));
         return;
@@ -686,12 +702,11 @@ parked:
 }
 
 static void status_routes(struct route_ctx *c) {
-        uint64_t id;
-        const char *leader = raft_node_leader_address(c->s->raft, &id);
+        const char *leader = leader_address(c);
         if (strcmp(c->seg[1], "leader") == 0)
                 http_req_respond_json(c->req, 200, json_string(leader ? leader : ""), 0);
         else
-                http_req_respond_json(c->req, 200, json_pack("[s]", c->s->cfg->raft_addr), 0);
+                http_req_respond_json(c->req, 200, json_pack("[s]", c->s->raft_addr), 0);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------- */
@@ -705,8 +720,33 @@ static bool get_only(struct route_ctx *c) {
         return false;
 }
 
+struct api *api_create(const struct api_config *cfg) {
+        struct api *a = calloc(1, sizeof(*a));
+        if (!a)
+                return NULL;
+        a->state = cfg->state;
+        a->heartbeats = cfg->heartbeats;
+        a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
+        a->ops = cfg->ops;
+        a->data = cfg->data;
+        if (!a->raft_addr) {
+                free(a);
+                return NULL;
+        }
+        return a;
+}
+
+struct api *api_destroy(struct api *a) {
+        if (!a)
+                return NULL;
+        api_drop_parked(a);
+        free(a->raft_addr);
+        free(a);
+        return NULL;
+}
+
 void api_handle(void *data, struct http_req *req) {
-        struct server *s = data;
+        struct api *s = data;
         struct route_ctx c = {.s = s, .req = req};
         const char *path = http_req_path(req);
         if (strncmp(path, "/v1/", 4) != 0) {

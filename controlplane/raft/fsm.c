@@ -5,6 +5,8 @@
  * with the entry's index; it runs on every server, in log order, and must be
  * deterministic: time and IDs come inside the command, never from here.
  */
+#include "controlplane/raft/fsm.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,39 @@
 #include "common/model.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/raft/raft_node.h"
-#include "controlplane/server.h"
 #include "controlplane/state/state.h"
+
+struct fsm {
+        struct state_store **state;
+        struct fsm_hooks hooks;
+        void *data;
+};
+
+struct fsm *fsm_create(struct state_store **state, const struct fsm_hooks *hooks, void *data) {
+        struct fsm *f = calloc(1, sizeof(*f));
+        if (!f)
+                return NULL;
+        f->state = state;
+        if (hooks)
+                f->hooks = *hooks;
+        f->data = data;
+        return f;
+}
+
+struct fsm *fsm_destroy(struct fsm *f) {
+        free(f);
+        return NULL;
+}
+
+static void state_changed(struct fsm *s) {
+        if (s->hooks.state_changed)
+                s->hooks.state_changed(s->data);
+}
+
+static void node_ready(struct fsm *s, const char *computed_class, uint64_t index) {
+        if (s->hooks.node_ready)
+                s->hooks.node_ready(s->data, computed_class, index);
+}
 
 /* Decode "Evals": [...] (or a single "Eval") into an array of evals. */
 static int decode_evals(const json_t *cmd, struct eval ***ret, size_t *ret_n) {
@@ -48,7 +81,7 @@ static void free_evals(struct eval **evals, size_t n) {
         free(evals);
 }
 
-static int apply_evals(struct server *s, uint64_t index, const json_t *cmd, uint64_t job_modify_index) {
+static int apply_evals(struct fsm *s, uint64_t index, const json_t *cmd, uint64_t job_modify_index) {
         struct eval **evals;
         size_t n;
         int r = decode_evals(cmd, &evals, &n);
@@ -57,67 +90,68 @@ static int apply_evals(struct server *s, uint64_t index, const json_t *cmd, uint
         for (size_t i = 0; i < n; i++)
                 if (job_modify_index && !evals[i]->job_modify_index)
                         evals[i]->job_modify_index = job_modify_index;
-        r = state_upsert_evals(s->state, index, evals, n);
+        r = state_upsert_evals((*s->state), index, evals, n);
         if (r == 0)
-                server_on_evals(s, evals, n);
+                if (s->hooks.evals)
+                        s->hooks.evals(s->data, evals, n);
         free_evals(evals, n);
         return r;
 }
 
-static int apply_job_register(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_job_register(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct job *j = NULL;
         int r = job_from_json(json_object_get(cmd, "Job"), &j, NULL);
         if (r < 0)
                 return r;
-        r = state_upsert_job(s->state, index, j);
+        r = state_upsert_job((*s->state), index, j);
         job_unref(j);
         if (r < 0)
                 return r;
         return apply_evals(s, index, cmd, index);
 }
 
-static int apply_job_deregister(struct server *s, uint64_t index, const json_t *cmd) {
-        int r = state_deregister_job(s->state, index, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
+static int apply_job_deregister(struct fsm *s, uint64_t index, const json_t *cmd) {
+        int r = state_deregister_job((*s->state), index, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
                                      jx_bool(cmd, "Purge", false));
         if (r < 0)
                 return r;
         return apply_evals(s, index, cmd, index);
 }
 
-static int apply_node_register(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_node_register(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct node *n = NULL;
         int r = node_from_json(json_object_get(cmd, "Node"), &n, NULL);
         if (r < 0)
                 return r;
-        r = state_upsert_node(s->state, index, n);
+        r = state_upsert_node((*s->state), index, n);
         if (r == 0)
-                server_on_node_ready(s, n->computed_class, index);
+                node_ready(s, n->computed_class, index);
         node_unref(n);
         return r < 0 ? r : apply_evals(s, index, cmd, 0);
 }
 
-static int apply_node_status(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_node_status(struct fsm *s, uint64_t index, const json_t *cmd) {
         const char *id = jx_str(cmd, "NodeID", "");
         enum node_status st;
         if (node_status_parse(jx_str(cmd, "Status", ""), &st) < 0)
                 return -EINVAL;
-        int r = state_update_node_status(s->state, index, id, st, jx_int(cmd, "UpdatedAt", 0));
+        int r = state_update_node_status((*s->state), index, id, st, jx_int(cmd, "UpdatedAt", 0));
         if (r < 0)
                 return r;
         if (st == NODE_DOWN) {
                 /* Its allocations cannot be reached any more: they are lost. */
-                r = state_mark_node_allocs_lost(s->state, index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
+                r = state_mark_node_allocs_lost((*s->state), index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
                 if (r < 0)
                         return r;
         } else if (st == NODE_READY) {
-                const struct node *n = state_node_get(s->state, id);
+                const struct node *n = state_node_get((*s->state), id);
                 if (n)
-                        server_on_node_ready(s, n->computed_class, index);
+                        node_ready(s, n->computed_class, index);
         }
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_alloc_client_update(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_alloc_client_update(struct fsm *s, uint64_t index, const json_t *cmd) {
         json_t *allocs = json_object_get(cmd, "Allocs");
         int64_t now = jx_int(cmd, "UpdatedAt", 0);
         size_t i;
@@ -132,30 +166,31 @@ static int apply_alloc_client_update(struct server *s, uint64_t index, const jso
                 json_t *tsj = json_object_get(u, "TaskStates");
                 if (json_is_object(tsj) && task_states_from_json(tsj, &ts, &nts, NULL) < 0)
                         continue;
-                int r = state_update_alloc_client(s->state, index, jx_str(u, "ID", ""), cs,
+                int r = state_update_alloc_client((*s->state), index, jx_str(u, "ID", ""), cs,
                                                   jx_str(u, "ClientDescription", ""), ts, nts, now);
                 task_states_free(ts, nts);
                 if (r == 0 && alloc_client_terminal(cs))
                         freed = true;
         }
         if (freed) {
-                const struct node *n = state_node_get(s->state, jx_str(cmd, "NodeID", ""));
+                const struct node *n = state_node_get((*s->state), jx_str(cmd, "NodeID", ""));
                 if (n)
-                        server_on_capacity_freed(s, n->computed_class, index);
+                        if (s->hooks.capacity_freed)
+                                s->hooks.capacity_freed(s->data, n->computed_class, index);
         }
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_eval_update(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_eval_update(struct fsm *s, uint64_t index, const json_t *cmd) {
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_plan(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct plan_result *res = NULL;
         int r = plan_result_from_json(json_object_get(cmd, "Result"), &res, NULL);
         if (r < 0)
                 return r;
-        r = plan_result_apply(s->state, index, res);
+        r = plan_result_apply((*s->state), index, res);
         plan_result_free(res);
         if (r < 0)
                 return r;
@@ -164,7 +199,7 @@ static int apply_plan(struct server *s, uint64_t index, const json_t *cmd) {
 
 struct command_type {
         const char *name;
-        int (*apply)(struct server *s, uint64_t index, const json_t *cmd);
+        int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
 };
 
 static const struct command_type command_types[] = {
@@ -208,7 +243,7 @@ static const char *reason(int r) {
         }
 }
 
-int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd, struct error *err) {
+int fsm_apply_command(struct fsm *s, uint64_t index, const json_t *cmd, struct error *err) {
         const char *type = jx_str(cmd, "Type", "");
         for (size_t i = 0; i < ARRAY_SIZE(command_types); i++)
                 if (strcmp(command_types[i].name, type) == 0) {
@@ -220,7 +255,7 @@ int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd, struc
                                        (unsigned long long)index, reason(r));
                                 log_debug("fsm: %s", err ? err->msg : type);
                         }
-                        server_state_changed(s);
+                        state_changed(s);
                         return r;
                 }
         log_warn("fsm: unknown command type \"%s\" at index %llu (newer server?); skipped", type,
@@ -241,9 +276,9 @@ static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, st
 }
 
 static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
-        struct server *s = data;
+        struct fsm *s = data;
         _cleanup_json_ json_t *snap = NULL;
-        int r = state_save(s->state, &snap);
+        int r = state_save((*s->state), &snap);
         if (r < 0)
                 return r;
         char *out = json_dumps(snap, JSON_COMPACT);
@@ -255,7 +290,7 @@ static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
 }
 
 static int fsm_restore(void *data, const void *buf, size_t len) {
-        struct server *s = data;
+        struct fsm *s = data;
         json_error_t je;
         _cleanup_json_ json_t *snap = json_loadb(buf, len, 0, &je);
         if (!snap) {
@@ -269,13 +304,13 @@ static int fsm_restore(void *data, const void *buf, size_t len) {
                 log_error("fsm: snapshot restore failed: %s", err.msg);
                 return r;
         }
-        state_destroy(s->state);
-        s->state = st;
-        server_state_changed(s);
+        state_destroy(*s->state);
+        *s->state = st;
+        state_changed(s);
         return 0;
 }
 
-const struct raft_fsm_ops server_fsm_ops = {
+const struct raft_fsm_ops fsm_raft_ops = {
     .apply = fsm_apply,
     .snapshot = fsm_snapshot,
     .restore = fsm_restore,

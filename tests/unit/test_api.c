@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "controlplane/server.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
-static struct server *s;
+static struct api_harness *s;
 
 static void setup(void) {
         s = api_harness_new();
@@ -149,16 +149,16 @@ Test(api, node_register_heartbeat_and_allocation_updates) {
 }
 
 /* Another server's purge of the job is committed just ahead of our stop. */
-static void purge_first(struct server *srv, void *arg) {
+static void purge_first(struct api_harness *srv, void *arg) {
         json_t *cmd = json_pack("{s:s,s:s,s:s,s:b}", "Type", "JobDeregister", "Namespace", "default", "JobID",
                                 (const char *)arg, "Purge", 1);
-        cr_assert_eq(fsm_apply_command(srv, state_latest_index(srv->state) + 1, cmd, NULL), 0);
+        cr_assert_eq(fsm_apply_command(srv->fsm, state_latest_index(srv->state) + 1, cmd, NULL), 0);
         json_decref(cmd);
 }
 
 Test(api, a_write_the_state_store_rejects_is_answered_with_its_error) {
         cr_assert_eq(req("PUT", "/v1/jobs", JOB("racy", ""), NULL), 200);
-        api_harness_before_apply(purge_first, "racy");
+        api_harness_before_apply(s, purge_first, "racy");
         struct api_reply r;
         api_harness_request(s, "DELETE", "/v1/job/racy", NULL, 0, &r);
         cr_expect_eq(r.status, 404, "a stop of a job purged meanwhile: got %d (%s)", r.status, r.body);
@@ -174,11 +174,11 @@ Test(api, fsm_rejection_carries_the_code_and_message) {
         struct error err = {0};
         json_t *cmd = json_pack("{s:s,s:s,s:s,s:I}", "Type", "NodeStatusUpdate", "NodeID", "no-such-node", "Status",
                                 "down", "UpdatedAt", (json_int_t)1);
-        cr_expect_eq(fsm_apply_command(s, state_latest_index(s->state) + 1, cmd, &err), -ENOENT);
+        cr_expect_eq(fsm_apply_command(s->fsm, state_latest_index(s->state) + 1, cmd, &err), -ENOENT);
         cr_expect(strstr(err.msg, "NodeStatusUpdate of node \"no-such-node\""), "%s", err.msg);
         json_decref(cmd);
         cmd = json_pack("{s:s}", "Type", "Nonesuch");
-        cr_expect_eq(fsm_apply_command(s, 1, cmd, &err), -EINVAL);
+        cr_expect_eq(fsm_apply_command(s->fsm, 1, cmd, &err), -EINVAL);
         cr_expect(strstr(err.msg, "unknown command type"), "%s", err.msg);
         json_decref(cmd);
 }

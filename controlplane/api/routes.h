@@ -1,0 +1,48 @@
+/* routes.h - the HTTP API in Nomad's paths (routes.c), as an opaque context.
+ *
+ * Reads come from the live state store; writes become FSM commands handed to
+ * ops->propose, and the answer goes out once the command is applied. Whatever
+ * else the routes need from the server (leadership, Raft membership) comes
+ * through the ops table given at creation, so that tests plug in their own. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct api;
+struct heartbeats;
+struct http_req;
+struct state_store;
+
+/* status 0: applied at index; negative: rejected by the state store or not
+ * committed, msg says why (the signature of raft_node_apply_cb). */
+typedef void (*api_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
+
+struct api_ops {
+        /* Propose a command (stolen) through Raft; cb after it is applied locally.
+         * Negative when it could not even be proposed (not the leader: -EAGAIN). */
+        int (*propose)(void *data, json_t *cmd, api_apply_cb cb, void *arg);
+        /* Whether this server is the leader now. */
+        bool (*is_leader)(void *data);
+        /* The leader's Raft address, or NULL when none is known. */
+        const char *(*leader_address)(void *data);
+};
+
+struct api_config {
+        struct state_store *const *state; /* slot of the live state (a snapshot restore replaces it) */
+        struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
+        const char *raft_addr;            /* this server's Raft address (copied) */
+        const struct api_ops *ops;
+        void *data; /* passed to every op */
+};
+
+struct api *api_create(const struct api_config *cfg);
+/* Answers parked blocking queries 503 and frees. */
+struct api *api_destroy(struct api *a);
+
+/* The http_handler_fn of the server: data is the struct api. */
+void api_handle(void *data, struct http_req *req);
+/* Re-run parked blocking queries whose index moved, answer timed-out ones. */
+void api_wake_parked(struct api *a, bool timeouts_only);
+void api_drop_parked(struct api *a);
