@@ -1,4 +1,5 @@
 /* main.c - drover-server: parse options, build the hub, run the loop. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -41,6 +42,8 @@ int main(int argc, char **argv) {
         }
         log_set_level(lvl);
         log_set_prefix("drover-server");
+        /* A peer that dies mid-write must cost an EPIPE on that connection, not the process. */
+        signal(SIGPIPE, SIG_IGN);
         uv_loop_t loop;
         uv_loop_init(&loop);
         struct server s = {.loop = &loop, .cfg = &cfg};

@@ -17,6 +17,7 @@
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
@@ -103,10 +104,85 @@ static const char *leader_address_op(void *data) {
         return raft_node_leader_address(s->raft, NULL);
 }
 
+static json_t *raft_self_op(void *data) {
+        struct server *s = data;
+        const char *leader = raft_node_leader_address(s->raft, NULL);
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        json_t *voters = json_array();
+        if (raft_node_peers(s->raft, &peers, &n) == 0)
+                for (size_t i = 0; i < n; i++)
+                        if (peers[i].voter)
+                                json_array_append_new(voters, json_pack("{s:I,s:s}", "ID", (json_int_t)peers[i].id,
+                                                                        "Address", peers[i].address));
+        free(peers);
+        return json_pack("{s:I,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "ID", (json_int_t)s->cfg->raft_id,
+                         "Address", s->cfg->raft_addr, "HTTPAddr", s->cfg->http_addr, "Configured",
+                         raft_node_has_configuration(s->raft), "IsLeader", raft_node_is_leader(s->raft), "State",
+                         s->raft ? raft_node_state_name(s->raft) : "discovering", "Phase", cluster_phase(s->cluster),
+                         "Leader", leader ? leader : "", "LastContact",
+                         (json_int_t)raft_node_last_contact_ms(s->raft), "LastIndex",
+                         (json_int_t)(s->raft ? raft_node_last_applied(s->raft) : 0), "CommitIndex",
+                         (json_int_t)raft_node_commit_index(s->raft), "Servers", cluster_servers_json(s->cluster),
+                         "Voters", voters);
+}
+
+static json_t *raft_configuration_op(void *data) {
+        struct server *s = data;
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        json_t *servers = json_array();
+        if (raft_node_peers(s->raft, &peers, &n) == 0)
+                for (size_t i = 0; i < n; i++) {
+                        char id[24];
+                        snprintf(id, sizeof(id), "%llu", (unsigned long long)peers[i].id);
+                        const char *http = peers[i].id == (uint64_t)s->cfg->raft_id
+                                               ? s->cfg->http_addr
+                                               : cluster_http_addr(s->cluster, peers[i].id);
+                        json_array_append_new(servers,
+                                              json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:s}", "ID", id, "Node",
+                                                        http ? http : peers[i].address, "Address", peers[i].address,
+                                                        "Leader", peers[i].leader, "Voter", peers[i].voter,
+                                                        "RaftProtocol", "3", "HTTPAddr", http ? http : ""));
+                }
+        free(peers);
+        return json_pack("{s:I,s:o}", "Index", (json_int_t)raft_node_configuration_index(s->raft), "Servers", servers);
+}
+
+static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
+                        void *arg) {
+        struct server *s = data;
+        cluster_learn(s->cluster, id, http_addr);
+        log_info("raft: server %llu (%s, HTTP %s) asks to join", (unsigned long long)id, raft_addr, http_addr);
+        return raft_node_add_voter(s->raft, id, raft_addr, cb, arg);
+}
+
+static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg) {
+        struct server *s = data;
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        int r = raft_node_peers(s->raft, &peers, &n);
+        if (r < 0)
+                return r;
+        uint64_t found = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((id && peers[i].id == id) || (!id && raft_addr && strcmp(peers[i].address, raft_addr) == 0))
+                        found = peers[i].id;
+        free(peers);
+        if (!found)
+                return -ENOENT;
+        log_info("raft: removing server %llu from the configuration", (unsigned long long)found);
+        return raft_node_remove(s->raft, found, cb, arg);
+}
+
 static const struct api_ops server_api_ops = {
     .propose = propose_op,
     .is_leader = is_leader_op,
     .leader_address = leader_address_op,
+    .raft_self = raft_self_op,
+    .raft_configuration = raft_configuration_op,
+    .raft_join = raft_join_op,
+    .raft_remove = raft_remove_op,
 };
 
 static const struct workers_ops server_workers_ops = {
@@ -266,6 +342,35 @@ static void on_signal(uv_signal_t *h, int signum) {
         server_stop(s);
 }
 
+static int start_raft(struct server *s, const struct raft_node_peer *voters, size_t n, bool bootstrap,
+                      struct error *err) {
+        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
+                                      .address = s->cfg->raft_addr,
+                                      .data_dir = s->cfg->data_dir,
+                                      .bootstrap = bootstrap,
+                                      .voters = voters,
+                                      .n_voters = n,
+                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
+                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
+        return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
+}
+
+/* The cluster module found its peers: bootstrap with them (n > 0) or start empty. */
+static int cluster_start_raft(void *data, const struct raft_node_peer *voters, size_t n) {
+        struct server *s = data;
+        struct error err = {0};
+        if (s->stopping || s->raft)
+                return -EALREADY;
+        int r = start_raft(s, voters, n, n > 0, &err);
+        if (r < 0) {
+                log_error("cannot start Raft: %s", err.msg);
+                server_stop(s);
+        }
+        return r;
+}
+
+static const struct cluster_ops server_cluster_ops = {.start_raft = cluster_start_raft};
+
 int server_start(struct server *s, struct error *err) {
         /* The loop's handles first: server_stop closes them whatever failed later. */
         uv_timer_init(s->loop, &s->tick);
@@ -283,12 +388,6 @@ int server_start(struct server *s, struct error *err) {
             heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
                 return errorf(err, -ENOMEM, "out of memory");
-        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
-                                      .address = s->cfg->raft_addr,
-                                      .data_dir = s->cfg->data_dir,
-                                      .bootstrap = s->cfg->bootstrap,
-                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
-                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.state = &s->state,
                                 .heartbeats = s->heartbeats,
@@ -298,16 +397,13 @@ int server_start(struct server *s, struct error *err) {
         s->api = api_create(&ac);
         if (!s->fsm || !s->api)
                 return errorf(err, -ENOMEM, "out of memory");
-        int r = raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
-        if (r < 0)
-                return r;
         struct workers_config wc = {.loop = s->loop,
                                     .broker = s->broker,
                                     .state = &s->state,
                                     .n = (int)s->cfg->num_schedulers,
                                     .ops = &server_workers_ops,
                                     .data = s};
-        r = workers_create(&wc, &s->workers);
+        int r = workers_create(&wc, &s->workers);
         if (r < 0)
                 return errorf(err, r, "cannot start scheduler workers");
         char host[64];
@@ -316,14 +412,41 @@ int server_start(struct server *s, struct error *err) {
         if (!colon)
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
         *colon = '\0';
+        /* HTTP before Raft: a server that discovers its peers answers them first. */
         r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s->api, &s->http, err);
         if (r < 0)
                 return r;
+        if (!server_config_clustered(s->cfg)) {
+                r = start_raft(s, NULL, 0, s->cfg->bootstrap, err);
+                if (r < 0)
+                        return r;
+        } else {
+                struct cluster_config cc = {.loop = s->loop,
+                                            .id = (uint64_t)s->cfg->raft_id,
+                                            .raft_addr = s->cfg->raft_addr,
+                                            .http_addr = s->cfg->http_addr,
+                                            .join = s->cfg->join,
+                                            .bootstrap_expect = (unsigned)s->cfg->bootstrap_expect,
+                                            .ops = &server_cluster_ops,
+                                            .data = s};
+                s->cluster = cluster_create(&cc);
+                if (!s->cluster)
+                        return errorf(err, -ENOMEM, "out of memory");
+                /* A restart over existing Raft state rejoins through its stored configuration. */
+                bool restart = raft_node_dir_has_state(s->cfg->data_dir);
+                if (restart) {
+                        r = start_raft(s, NULL, 0, false, err);
+                        if (r < 0)
+                                return r;
+                }
+                cluster_start(s->cluster, restart);
+        }
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on http://%s, Raft on %s, data in %s, %lld scheduler worker(s)",
-                 s->cfg->http_addr, s->cfg->raft_addr, s->cfg->data_dir, (long long)s->cfg->num_schedulers);
+        log_info("drover-server: HTTP API on http://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
+                 s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+                 (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }
 
@@ -337,6 +460,7 @@ void server_stop(struct server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;
+        s->cluster = cluster_destroy(s->cluster);
         api_drop_parked(s->api);
         s->http = http_server_destroy(s->http);
         uv_timer_stop(&s->tick);

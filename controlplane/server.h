@@ -26,6 +26,7 @@ struct eval;
 struct error;
 struct fsm;
 struct api;
+struct cluster;
 
 struct server {
         uv_loop_t *loop;
@@ -38,6 +39,7 @@ struct server {
         struct heartbeats *heartbeats;
         struct fsm *fsm;
         struct api *api;
+        struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;
         bool leader;
         bool stopping;

@@ -703,10 +703,107 @@ parked:
 
 static void status_routes(struct route_ctx *c) {
         const char *leader = leader_address(c);
-        if (strcmp(c->seg[1], "leader") == 0)
+        if (strcmp(c->seg[1], "leader") == 0) {
                 http_req_respond_json(c->req, 200, json_string(leader ? leader : ""), 0);
+                return;
+        }
+        /* peers: the Raft addresses of the voters */
+        json_t *conf = c->s->ops->raft_configuration ? c->s->ops->raft_configuration(c->s->data) : NULL;
+        json_t *out = json_array();
+        size_t i;
+        json_t *srv;
+        json_array_foreach(json_object_get(conf, "Servers"), i, srv) {
+                if (jx_bool(srv, "Voter", false))
+                        json_array_append_new(out, json_string(jx_str(srv, "Address", "")));
+        }
+        if (!conf)
+                json_array_append_new(out, json_string(c->s->raft_addr));
+        json_decref(conf);
+        http_req_respond_json(c->req, 200, out, 0);
+}
+
+/* ---- Raft membership ------------------------------------------------------------------- */
+
+static void on_change_done(void *arg, int status, const char *msg) {
+        struct http_req *req = arg;
+        if (status == 0)
+                http_req_respond_json(req, 200, json_object(), 0);
         else
-                http_req_respond_json(c->req, 200, json_pack("[s]", c->s->raft_addr), 0);
+                http_req_respond_text(req, status == -ENOENT ? 404 : status == -EBUSY || status == -EAGAIN ? 503 : 500,
+                                      "raft membership change failed: %s", msg ? msg : strerror(-status));
+}
+
+static void operator_routes(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        const struct api_ops *ops = c->s->ops;
+        if (!ops->raft_configuration) {
+                http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
+                return;
+        }
+        const char *what = c->seg[2];
+        if (strcmp(what, "configuration") == 0) {
+                if (strcmp(m, "GET") != 0) {
+                        http_req_respond_text(c->req, 405, "method %s not allowed (GET only)", m);
+                        return;
+                }
+                json_t *conf = ops->raft_configuration(c->s->data);
+                uint64_t idx = (uint64_t)jx_int(conf, "Index", 0);
+                http_req_respond_json(c->req, 200, conf, idx);
+                return;
+        }
+        if (strcmp(what, "join") == 0) {
+                if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0) {
+                        http_req_respond_text(c->req, 405, "use PUT /v1/operator/raft/join");
+                        return;
+                }
+                if (!is_leader_or_fail(c))
+                        return;
+                _cleanup_json_ json_t *body = parse_body(c);
+                if (!body)
+                        return;
+                json_int_t id = jx_int(body, "ID", 0);
+                const char *addr = jx_str(body, "Address", "");
+                const char *http = jx_str(body, "HTTPAddr", "");
+                if (id <= 0 || !*addr || !strchr(addr, ':') || strlen(addr) >= 64 || strlen(http) >= 64) {
+                        http_req_respond_text(c->req, 400,
+                                              "join: the body is {\"ID\": <raft id > 0>, \"Address\": \"ip:port\", "
+                                              "\"HTTPAddr\": \"ip:port\"}");
+                        return;
+                }
+                int r = ops->raft_join(c->s->data, (uint64_t)id, addr, http, on_change_done, c->req);
+                if (r < 0)
+                        on_change_done(c->req, r, strerror(-r));
+                return;
+        }
+        if (strcmp(what, "peer") == 0) {
+                if (strcmp(m, "DELETE") != 0) {
+                        http_req_respond_text(c->req, 405, "use DELETE /v1/operator/raft/peer?id=ID or ?address=ip:port");
+                        return;
+                }
+                if (!is_leader_or_fail(c))
+                        return;
+                const char *id = http_req_query(c->req, "id");
+                const char *addr = http_req_query(c->req, "address");
+                char *end = NULL;
+                unsigned long long n = id ? strtoull(id, &end, 10) : 0;
+                if ((!id || !*id || *end || n == 0) && (!addr || !*addr)) {
+                        http_req_respond_text(c->req, 400, "remove-peer: give ?id=<raft id> or ?address=<ip:port>");
+                        return;
+                }
+                int r = ops->raft_remove(c->s->data, id && n ? (uint64_t)n : 0, addr, on_change_done, c->req);
+                if (r < 0)
+                        on_change_done(c->req, r, r == -ENOENT ? "no such peer" : strerror(-r));
+                return;
+        }
+        http_req_respond_text(c->req, 404, "Invalid URL path: \"%s\"", http_req_path(c->req));
+}
+
+static void internal_routes(struct route_ctx *c) {
+        if (!c->s->ops->raft_self) {
+                http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
+                return;
+        }
+        http_req_respond_json(c->req, 200, c->s->ops->raft_self(c->s->data), 0);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------- */
@@ -790,6 +887,12 @@ void api_handle(void *data, struct http_req *req) {
         } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3) {
                 if (get_only(&c))
                         eval_routes(&c);
+        } else if (strcmp(top, "operator") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0) {
+                operator_routes(&c);
+        } else if (strcmp(top, "internal") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0 &&
+                   strcmp(c.seg[2], "self") == 0) {
+                if (get_only(&c))
+                        internal_routes(&c);
         } else if (strcmp(top, "status") == 0 && c.nseg == 2 &&
                    (strcmp(c.seg[1], "leader") == 0 || strcmp(c.seg[1], "peers") == 0)) {
                 if (get_only(&c))

@@ -19,6 +19,9 @@ struct state_store;
  * committed, msg says why (the signature of raft_node_apply_cb). */
 typedef void (*api_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 
+/* A membership change finished: status 0, or negative with msg. */
+typedef void (*api_change_cb)(void *arg, int status, const char *msg);
+
 struct api_ops {
         /* Propose a command (stolen) through Raft; cb after it is applied locally.
          * Negative when it could not even be proposed (not the leader: -EAGAIN). */
@@ -27,6 +30,17 @@ struct api_ops {
         bool (*is_leader)(void *data);
         /* The leader's Raft address, or NULL when none is known. */
         const char *(*leader_address)(void *data);
+        /* The rest may be NULL (a server without Raft membership: the harness). */
+        /* GET /v1/internal/raft/self: {ID, Address, HTTPAddr, Configured, IsLeader,
+         * State, LastContact, LastIndex, CommitIndex, Servers}. */
+        json_t *(*raft_self)(void *data);
+        /* GET /v1/operator/raft/configuration in Nomad's shape. */
+        json_t *(*raft_configuration)(void *data);
+        /* Leader: add a server (by Raft ID and address) as a voter. */
+        int (*raft_join)(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
+                         void *arg);
+        /* Leader: remove the server with this ID (0: the one at address). */
+        int (*raft_remove)(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg);
 };
 
 struct api_config {

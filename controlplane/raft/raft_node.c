@@ -191,10 +191,22 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
         raft_set_heartbeat_timeout(&rn->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 100);
         raft_set_snapshot_threshold(&rn->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold : 8192);
         raft_set_snapshot_trailing(&rn->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 1024);
+        /* Server-to-server limits: a snapshot transfer that does not finish in 30 s
+         * is retried; a peer that cannot be reached is retried every second; a
+         * server that falls behind is given a bounded number of catch-up rounds
+         * before its promotion to voter fails. */
+        raft_set_install_snapshot_timeout(&rn->raft, 30000);
+        raft_uv_set_connect_retry_delay(&rn->io, 1000);
+        raft_set_max_catch_up_rounds(&rn->raft, 10);
+        raft_set_max_catch_up_round_duration(&rn->raft, 5000);
+        raft_set_pre_vote(&rn->raft, true);
         if (cfg->bootstrap) {
                 struct raft_configuration conf;
                 raft_configuration_init(&conf);
-                r = raft_configuration_add(&conf, cfg->id, cfg->address, RAFT_VOTER);
+                if (cfg->n_voters == 0)
+                        r = raft_configuration_add(&conf, cfg->id, cfg->address, RAFT_VOTER);
+                for (size_t i = 0; i < cfg->n_voters && r == 0; i++)
+                        r = raft_configuration_add(&conf, cfg->voters[i].id, cfg->voters[i].address, RAFT_VOTER);
                 if (r == 0)
                         r = raft_bootstrap(&rn->raft, &conf);
                 raft_configuration_close(&conf);
@@ -284,7 +296,7 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
 }
 
 bool raft_node_is_leader(struct raft_node *rn) {
-        return raft_state(&rn->raft) == RAFT_LEADER;
+        return rn && raft_state(&rn->raft) == RAFT_LEADER;
 }
 
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
@@ -298,10 +310,12 @@ const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
 }
 
 uint64_t raft_node_last_applied(struct raft_node *rn) {
-        return raft_last_applied(&rn->raft);
+        return !rn ? 0 : raft_last_applied(&rn->raft);
 }
 
 const char *raft_node_state_name(struct raft_node *rn) {
+        if (!rn)
+                return "unavailable";
         switch (raft_state(&rn->raft)) {
         case RAFT_FOLLOWER:
                 return "follower";
@@ -312,4 +326,173 @@ const char *raft_node_state_name(struct raft_node *rn) {
         default:
                 return "unavailable";
         }
+}
+
+int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        if (!rn)
+                return 0;
+        const struct raft_configuration *c = &rn->raft.configuration;
+        if (c->n == 0)
+                return 0;
+        struct raft_node_peer *p = calloc(c->n, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        raft_id leader_id = 0;
+        const char *leader_addr = NULL;
+        raft_leader(&rn->raft, &leader_id, &leader_addr);
+        bool leading = raft_state(&rn->raft) == RAFT_LEADER;
+        for (unsigned i = 0; i < c->n; i++) {
+                p[i].id = c->servers[i].id;
+                snprintf(p[i].address, sizeof(p[i].address), "%s", c->servers[i].address);
+                p[i].voter = c->servers[i].role == RAFT_VOTER;
+                p[i].leader = c->servers[i].id == leader_id;
+                if (leading && rn->raft.leader_state.progress) {
+                        p[i].match_index = rn->raft.leader_state.progress[i].match_index;
+                        p[i].recent = c->servers[i].id == rn->raft.id || rn->raft.leader_state.progress[i].recent_recv;
+                }
+        }
+        *ret = p;
+        *ret_n = c->n;
+        return 0;
+}
+
+uint64_t raft_node_configuration_index(struct raft_node *rn) {
+        return rn ? rn->raft.configuration_index : 0;
+}
+
+uint64_t raft_node_commit_index(struct raft_node *rn) {
+        return rn ? rn->raft.commit_index : 0;
+}
+
+uint64_t raft_node_last_contact_ms(struct raft_node *rn) {
+        if (!rn || raft_state(&rn->raft) == RAFT_LEADER)
+                return 0;
+        raft_time now = rn->io.time(&rn->io);
+        return now > rn->raft.election_timer_start ? now - rn->raft.election_timer_start : 0;
+}
+
+bool raft_node_has_configuration(struct raft_node *rn) {
+        return rn && rn->raft.configuration.n > 0;
+}
+
+bool raft_node_dir_has_state(const char *data_dir) {
+        static const char *const files[] = {"metadata1", "metadata2"};
+        for (size_t i = 0; i < 2; i++) {
+                char path[4096];
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
+                if (stat(path, &st) == 0 && st.st_size > 0)
+                        return true;
+        }
+        return false;
+}
+
+/* ---- membership changes ---------------------------------------------------------- */
+
+struct change_req {
+        struct raft_change req;
+        struct raft_node *rn;
+        uint64_t id;
+        bool promote; /* added as spare: assign voter next */
+        raft_node_change_cb cb;
+        void *arg;
+};
+
+static int change_code(int rv) {
+        switch (rv) {
+        case RAFT_NOTLEADER:
+        case RAFT_LEADERSHIPLOST:
+                return -EAGAIN;
+        case RAFT_CANTCHANGE:
+                return -EBUSY;
+        case RAFT_DUPLICATEID:
+        case RAFT_DUPLICATEADDRESS:
+                return -EEXIST;
+        case RAFT_BADID:
+                return -ENOENT;
+        case RAFT_BADROLE:
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
+
+static void change_done(struct change_req *cr, int rv) {
+        if (cr->cb)
+                cr->cb(cr->arg, rv == 0 ? 0 : change_code(rv), rv == 0 ? NULL : raft_strerror(rv));
+        free(cr);
+}
+
+static void on_change(struct raft_change *req, int status) {
+        struct change_req *cr = req->data;
+        if (status == 0 && cr->promote) {
+                cr->promote = false;
+                int rv = raft_assign(&cr->rn->raft, &cr->req, cr->id, RAFT_VOTER, on_change);
+                if (rv == 0)
+                        return;
+                status = rv;
+        }
+        if (status != 0)
+                log_warn("raft: membership change for server %llu failed: %s", (unsigned long long)cr->id,
+                         raft_strerror(status));
+        change_done(cr, status);
+}
+
+int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, raft_node_change_cb cb, void *arg) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        const struct raft_configuration *c = &rn->raft.configuration;
+        int role = -1;
+        for (unsigned i = 0; i < c->n; i++)
+                if (c->servers[i].id == id) {
+                        if (strcmp(c->servers[i].address, address) != 0)
+                                return -EEXIST;
+                        role = c->servers[i].role;
+                }
+        if (role == RAFT_VOTER) {
+                if (cb)
+                        cb(arg, 0, NULL);
+                return 0;
+        }
+        struct change_req *cr = calloc(1, sizeof(*cr));
+        if (!cr)
+                return -ENOMEM;
+        cr->req.data = cr;
+        cr->rn = rn;
+        cr->id = id;
+        cr->cb = cb;
+        cr->arg = arg;
+        int rv;
+        if (role < 0) {
+                cr->promote = true;
+                rv = raft_add(&rn->raft, &cr->req, id, address, on_change);
+        } else {
+                rv = raft_assign(&rn->raft, &cr->req, id, RAFT_VOTER, on_change);
+        }
+        if (rv != 0) {
+                free(cr);
+                return change_code(rv);
+        }
+        return 0;
+}
+
+int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        struct change_req *cr = calloc(1, sizeof(*cr));
+        if (!cr)
+                return -ENOMEM;
+        cr->req.data = cr;
+        cr->rn = rn;
+        cr->id = id;
+        cr->cb = cb;
+        cr->arg = arg;
+        int rv = raft_remove(&rn->raft, &cr->req, id, on_change);
+        if (rv != 0) {
+                free(cr);
+                return change_code(rv);
+        }
+        return 0;
 }

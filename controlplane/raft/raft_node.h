@@ -24,11 +24,25 @@ struct raft_fsm_ops {
         int (*restore)(void *data, const void *buf, size_t len);
 };
 
+/* One member of the Raft configuration, as this server sees it. */
+struct raft_node_peer {
+        uint64_t id;
+        char address[64]; /* Raft address, host:port */
+        bool voter;       /* false: standby or spare (joining, being caught up) */
+        bool leader;
+        /* leader only: the last log index known replicated there, and whether it
+         * answered within the election timeout */
+        uint64_t match_index;
+        bool recent;
+};
+
 struct raft_node_config {
         uint64_t id;           /* this server's Raft ID, >= 1 */
         const char *address;   /* host:port for Raft RPC, e.g. 127.0.0.1:4647 */
         const char *data_dir;  /* log and snapshots */
-        bool bootstrap;        /* form a new single-voter cluster if the dir is empty */
+        bool bootstrap;        /* form a new cluster if the dir is empty: a single voter, or every voter below */
+        const struct raft_node_peer *voters; /* n_voters > 0: the initial configuration (must hold this server) */
+        size_t n_voters;
         unsigned election_timeout_ms;
         unsigned heartbeat_timeout_ms;
         unsigned snapshot_threshold; /* entries between snapshots */
@@ -49,6 +63,25 @@ typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index, const 
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg);
 
 bool raft_node_is_leader(struct raft_node *rn);
+/* The configuration: *ret malloc'd (free it). */
+int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *ret_n);
+/* Index of the configuration entry in force. */
+uint64_t raft_node_configuration_index(struct raft_node *rn);
+uint64_t raft_node_commit_index(struct raft_node *rn);
+/* Milliseconds since this server last heard from a leader (0 on the leader). */
+uint64_t raft_node_last_contact_ms(struct raft_node *rn);
+/* Whether this server has a Raft configuration (bootstrapped, or received one). */
+bool raft_node_has_configuration(struct raft_node *rn);
+/* Whether data_dir already holds Raft state (a restart, not a new server). */
+bool raft_node_dir_has_state(const char *data_dir);
+
+/* Membership changes, leader only (-EAGAIN elsewhere; -EBUSY while another
+ * change is in progress). cb(arg, status, msg) once done. */
+typedef void (*raft_node_change_cb)(void *arg, int status, const char *msg);
+/* Add a server and promote it to voter once it has caught up with the log. An
+ * already-voting member with the same ID and address is answered 0 at once. */
+int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, raft_node_change_cb cb, void *arg);
+int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg);
 /* Leader's address, or NULL when none is known. */
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id);
 uint64_t raft_node_last_applied(struct raft_node *rn);

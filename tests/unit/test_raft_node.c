@@ -160,3 +160,102 @@ Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
         cr_assert_eq(g.applied, 45, "after restart: %d entries recovered", g.applied);
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
+
+/* Three voters on one loop, bootstrapped with the same configuration: one leader,
+ * and what it commits reaches every FSM; the configuration lists all three. */
+struct trio {
+        struct raft_node *rn[3];
+        struct fake_fsm f[3];
+        int acked, proposed, closed, ticks;
+        uv_timer_t t;
+};
+
+static void trio_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct trio *t = arg;
+        cr_assert_eq(status, 0, "%s", msg);
+        cr_assert_gt(index, 0);
+        t->acked++;
+}
+
+static void trio_closed(void *arg) {
+        ((struct trio *)arg)->closed++;
+}
+
+static void trio_tick(uv_timer_t *h) {
+        struct trio *t = h->data;
+        t->ticks++;
+        int leader = -1, leaders = 0;
+        for (int i = 0; i < 3; i++)
+                if (raft_node_is_leader(t->rn[i])) {
+                        leader = i;
+                        leaders++;
+                }
+        cr_assert_leq(leaders, 1, "two leaders at once");
+        if (leader >= 0 && t->proposed == 0) {
+                struct raft_node_peer *p = NULL;
+                size_t n = 0;
+                cr_assert_eq(raft_node_peers(t->rn[leader], &p, &n), 0);
+                cr_expect_eq(n, 3, "three servers in the configuration");
+                int voters = 0, leads = 0;
+                for (size_t i = 0; i < n; i++) {
+                        voters += p[i].voter;
+                        leads += p[i].leader;
+                }
+                cr_expect_eq(voters, 3);
+                cr_expect_eq(leads, 1);
+                free(p);
+                for (int i = 0; i < 10; i++) {
+                        char buf[16];
+                        int len = snprintf(buf, sizeof(buf), "entry-%d", i);
+                        cr_assert_eq(raft_node_apply(t->rn[leader], buf, (size_t)len, trio_applied, t), 0);
+                }
+                t->proposed = 10;
+        }
+        bool all = t->acked == 10;
+        for (int i = 0; i < 3; i++)
+                all = all && t->f[i].applied == 10;
+        if (all || t->ticks > 1000) {
+                uv_timer_stop(h);
+                uv_close((uv_handle_t *)h, NULL);
+                for (int i = 0; i < 3; i++)
+                        raft_node_close(t->rn[i], trio_closed, t);
+        }
+}
+
+Test(raft_node, three_voters_elect_one_leader_and_replicate) {
+        struct trio t = {0};
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        char dirs[3][32];
+        char addrs[3][32];
+        struct raft_node_peer voters[3] = {0};
+        for (int i = 0; i < 3; i++) {
+                snprintf(dirs[i], sizeof(dirs[i]), "build/raft-trio-XXXXXX");
+                cr_assert_not_null(mkdtemp(dirs[i]));
+                int port = free_port() + i * 3;
+                snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", port);
+                voters[i].id = (uint64_t)(i + 1);
+                snprintf(voters[i].address, sizeof(voters[i].address), "%s", addrs[i]);
+                voters[i].voter = true;
+                t.f[i].in_order = true;
+        }
+        for (int i = 0; i < 3; i++) {
+                struct raft_node_config cfg = {.id = (uint64_t)(i + 1), .address = addrs[i], .data_dir = dirs[i],
+                                               .bootstrap = true, .voters = voters, .n_voters = 3,
+                                               .election_timeout_ms = 150, .heartbeat_timeout_ms = 20};
+                struct error err = {0};
+                cr_assert_eq(raft_node_create(&loop, &cfg, &fake_ops, &t.f[i], &t.rn[i], &err), 0, "%s", err.msg);
+        }
+        uv_timer_init(&loop, &t.t);
+        t.t.data = &t;
+        uv_timer_start(&t.t, trio_tick, 10, 10);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert_eq(t.closed, 3);
+        cr_assert_eq(t.acked, 10, "the leader acknowledged %d of 10", t.acked);
+        for (int i = 0; i < 3; i++) {
+                cr_expect_eq(t.f[i].applied, 10, "server %d applied %d of 10", i + 1, t.f[i].applied);
+                cr_expect(t.f[i].in_order);
+                nftw(dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        }
+        uv_loop_close(&loop);
+}
