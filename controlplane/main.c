@@ -44,6 +44,9 @@ int main(int argc, char **argv) {
         log_set_prefix("drover-server");
         /* A peer that dies mid-write must cost an EPIPE on that connection, not the process. */
         signal(SIGPIPE, SIG_IGN);
+        /* Requests forwarded to the leader and peer probes wait on libuv's pool: more
+         * than its default 4 threads, so that a slow leader does not stall them all. */
+        setenv("UV_THREADPOOL_SIZE", "16", 0);
         uv_loop_t loop;
         uv_loop_init(&loop);
         struct server s = {.loop = &loop, .cfg = &cfg};

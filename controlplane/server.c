@@ -175,7 +175,42 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
         return raft_node_remove(s->raft, found, cb, arg);
 }
 
+static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
+        struct http_req *req = arg;
+        if (status < 0) {
+                http_req_respond_text(req, 500, "forwarding to the leader failed: %s", why ? why : strerror(-status));
+                return;
+        }
+        bool ok = status >= 200 && status < 300;
+        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
+}
+
+static int forward_op(void *data, struct http_req *req) {
+        struct server *s = data;
+        uint64_t leader_id = 0;
+        if (!s->cluster || !raft_node_leader_address(s->raft, &leader_id) || leader_id == 0)
+                return -ENOTCONN;
+        const char *http = cluster_http_addr(s->cluster, leader_id);
+        if (!http)
+                return -ENOTCONN;
+        _cleanup_free_ char *qs = http_req_query_string(req);
+        _cleanup_free_ char *target = NULL;
+        if (!qs || asprintf(&target, "%s?%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", FORWARDED_ARG) < 0)
+                return -ENOMEM;
+        size_t len = 0;
+        const char *body = http_req_body(req, &len);
+        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+}
+
+static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
+        struct server *s = data;
+        *ret_known = s->leader || raft_node_leader_address(s->raft, NULL) != NULL;
+        *ret_last_contact_ms = raft_node_last_contact_ms(s->raft);
+}
+
 static const struct api_ops server_api_ops = {
+    .forward = forward_op,
+    .leader_info = leader_info_op,
     .propose = propose_op,
     .is_leader = is_leader_op,
     .leader_address = leader_address_op,

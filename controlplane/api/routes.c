@@ -187,9 +187,14 @@ static const char *leader_address(struct route_ctx *c) {
         return c->s->ops->leader_address ? c->s->ops->leader_address(c->s->data) : NULL;
 }
 
+/* A write: true on the leader. A follower forwards it to the leader (once: a
+ * request that was forwarded already is not sent on again) and answers with the
+ * leader's answer. */
 static bool is_leader_or_fail(struct route_ctx *c) {
         if (c->s->ops->is_leader(c->s->data))
                 return true;
+        if (c->s->ops->forward && !http_req_query(c->req, FORWARDED_ARG) && c->s->ops->forward(c->s->data, c->req) == 0)
+                return false;
         const char *leader = leader_address(c);
         http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "",
                               leader ? leader : "");
@@ -849,6 +854,14 @@ void api_handle(void *data, struct http_req *req) {
         if (strncmp(path, "/v1/", 4) != 0) {
                 http_req_respond_text(req, 404, "Invalid URL path: \"%s\" (the API lives under /v1/)", path);
                 return;
+        }
+        if (s->ops->leader_info) {
+                bool known = false;
+                uint64_t contact = 0;
+                s->ops->leader_info(s->data, &known, &contact);
+                http_req_set_leader(req, known, contact);
+        } else {
+                http_req_set_leader(req, true, 0);
         }
         c.buf = strdup(path + 4);
         if (!c.buf) {

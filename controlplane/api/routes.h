@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The query argument a follower adds to a request it forwards to the leader. */
+#define FORWARDED_ARG "drover-forwarded"
+
 struct api;
 struct heartbeats;
 struct http_req;
@@ -41,6 +44,11 @@ struct api_ops {
                          void *arg);
         /* Leader: remove the server with this ID (0: the one at address). */
         int (*raft_remove)(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg);
+        /* Follower: send this request to the leader and answer it with the leader's
+         * answer. 0 when under way; negative when it cannot (no leader known). */
+        int (*forward)(void *data, struct http_req *req);
+        /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
+        void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
 };
 
 struct api_config {

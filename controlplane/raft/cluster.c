@@ -62,6 +62,7 @@ struct cluster {
         uv_timer_t timer;
         bool timer_init;
         bool busy;    /* a probe is on the pool */
+        int forwards; /* forwarded requests on the pool */
         bool closing; /* destroyed while busy: the probe frees us */
         bool timer_closed;
 };
@@ -242,7 +243,7 @@ static void probe_done(uv_work_t *w, int status) {
                         json_decref(p->ans[i].voters);
                 }
                 free(p);
-                if (c->timer_closed)
+                if (c->timer_closed && c->forwards == 0)
                         free(c);
                 return;
         }
@@ -275,7 +276,7 @@ static void probe_done(uv_work_t *w, int status) {
 
 static void on_timer(uv_timer_t *t) {
         struct cluster *c = t->data;
-        if (c->busy || c->closing || c->n_addrs == 0)
+        if (c->busy || c->closing || (c->n_addrs == 0 && c->n_known <= 1))
                 return;
         struct probe *p = calloc(1, sizeof(*p));
         if (!p)
@@ -352,7 +353,7 @@ void cluster_start(struct cluster *c, bool raft_started) {
 static void on_timer_closed(uv_handle_t *h) {
         struct cluster *c = h->data;
         c->timer_closed = true;
-        if (!c->busy)
+        if (!c->busy && c->forwards == 0)
                 free(c);
 }
 
@@ -374,4 +375,76 @@ json_t *cluster_servers_json(const struct cluster *c) {
                 json_array_append_new(out, json_pack("{s:I,s:s}", "ID", (json_int_t)c->known[i].id, "HTTPAddr",
                                                      c->known[i].http));
         return out;
+}
+
+/* ---- forwarding a request to the leader --------------------------------------------- */
+
+#define FORWARD_TIMEOUT_MS 30000
+#define FORWARD_MAX_ANSWER (64u * 1024 * 1024)
+
+struct forward {
+        uv_work_t work;
+        struct cluster *c;
+        char *method, *url, *body;
+        cluster_forward_cb cb;
+        void *arg;
+        int rc;
+        struct http_response resp;
+        struct error err;
+};
+
+static void forward_work(uv_work_t *w) {
+        struct forward *f = w->data;
+        f->rc = http_perform(f->method, f->url, f->body, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &f->resp,
+                             &f->err);
+        if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
+                f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
+}
+
+static void forward_done(uv_work_t *w, int status) {
+        struct forward *f = w->data;
+        struct cluster *c = f->c;
+        c->forwards--;
+        if (!c->closing) {
+                if (status < 0 && f->rc == 0)
+                        f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
+                if (f->rc < 0)
+                        f->cb(f->arg, f->rc, NULL, 0, 0, f->err.msg);
+                else
+                        f->cb(f->arg, (int)f->resp.status, f->resp.body, f->resp.len, f->resp.index, NULL);
+        } else if (c->timer_closed && !c->busy && c->forwards == 0) {
+                free(c);
+        }
+        http_response_clear(&f->resp);
+        free(f->method);
+        free(f->url);
+        free(f->body);
+        free(f);
+}
+
+int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                    const char *body, size_t len, cluster_forward_cb cb, void *arg) {
+        if (!c || c->closing || !http_addr || !*http_addr)
+                return -ENOTCONN;
+        struct forward *f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->work.data = f;
+        f->c = c;
+        f->cb = cb;
+        f->arg = arg;
+        f->method = strdup(method);
+        f->body = len ? strndup(body, len) : NULL;
+        if (asprintf(&f->url, "http://%s%s", http_addr, path_query) < 0)
+                f->url = NULL;
+        if (!f->method || !f->url || (len && !f->body) || uv_queue_work(c->cfg.loop, &f->work, forward_work,
+                                                                         forward_done) < 0) {
+                free(f->method);
+                free(f->url);
+                free(f->body);
+                free(f);
+                return -ENOMEM;
+        }
+        c->forwards++;
+        return 0;
 }

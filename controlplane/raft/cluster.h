@@ -53,5 +53,13 @@ const char *cluster_http_addr(const struct cluster *c, uint64_t id);
 void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
 /* [{ID, HTTPAddr}] of every server known (new reference). */
 json_t *cluster_servers_json(const struct cluster *c);
+/* Send a request to another server's HTTP API on the pool (30 s timeout, answers
+ * up to 64 MiB): cb(arg, status, body, len, index, NULL) with its answer, or
+ * cb(arg, negative, NULL, 0, 0, why) when it could not be reached. Not called
+ * after cluster_destroy. */
+typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
+                                   const char *why);
+int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                    const char *body, size_t len, cluster_forward_cb cb, void *arg);
 /* "discovering", "joining", "member" */
 const char *cluster_phase(const struct cluster *c);

@@ -115,6 +115,26 @@ void http_req_respond_raw(struct http_req *r, int status, const char *content_ty
         answer(r, status, s, 0);
 }
 
+void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
+                            uint64_t index) {
+        (void)content_type;
+        char *s = malloc(len + 1);
+        if (s) {
+                memcpy(s, buf, len);
+                s[len] = '\0';
+        }
+        answer(r, status, s, index);
+}
+
+void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
+        r->reply->leader_known = known;
+        r->reply->last_contact_ms = last_contact_ms;
+}
+
+char *http_req_query_string(const struct http_req *r) {
+        return strdup(r->query);
+}
+
 /* ---- the server's side of the routes and the FSM, as callbacks -------------------------- */
 
 /* What the single voter does: apply each command at once, at the next index. */
@@ -144,7 +164,23 @@ static const char *harness_leader_address(void *data) {
         return h->leader ? "127.0.0.1:4647" : NULL;
 }
 
+static int harness_forward(void *data, struct http_req *req) {
+        struct api_harness *h = data;
+        if (!h->forward)
+                return -ENOTCONN;
+        h->forwarded++;
+        return h->forward(h, req);
+}
+
+static void harness_leader_info(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
+        struct api_harness *h = data;
+        *ret_known = h->leader || h->forward;
+        *ret_last_contact_ms = h->leader ? 0 : 42;
+}
+
 static const struct api_ops harness_api_ops = {
+    .forward = harness_forward,
+    .leader_info = harness_leader_info,
     .propose = harness_propose,
     .is_leader = harness_is_leader,
     .leader_address = harness_leader_address,

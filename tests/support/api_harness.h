@@ -13,6 +13,7 @@
 struct api;
 struct fsm;
 struct heartbeats;
+struct http_req;
 struct state_store;
 
 struct api_harness {
@@ -21,6 +22,9 @@ struct api_harness {
         struct fsm *fsm;
         struct api *api;
         bool leader; /* what api_ops.is_leader answers (true) */
+        /* api_ops.forward of a follower: NULL = no leader known */
+        int (*forward)(struct api_harness *h, struct http_req *req);
+        int forwarded; /* requests handed to forward */
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;
 };
@@ -29,6 +33,8 @@ struct api_reply {
         int status;     /* 0 when the handler answered nothing (a parked blocking query) */
         char *body;     /* malloc'd, NUL-terminated */
         uint64_t index; /* X-Nomad-Index, 0 when none */
+        bool leader_known; /* X-Nomad-KnownLeader */
+        uint64_t last_contact_ms;
 };
 
 struct api_harness *api_harness_new(void);

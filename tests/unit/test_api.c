@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "controlplane/api/http.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
@@ -181,4 +182,46 @@ Test(api, fsm_rejection_carries_the_code_and_message) {
         cr_expect_eq(fsm_apply_command(s->fsm, 1, cmd, &err), -EINVAL);
         cr_expect(strstr(err.msg, "unknown command type"), "%s", err.msg);
         json_decref(cmd);
+}
+
+/* The "leader" answers what a forwarded write would get. */
+static int fake_leader(struct api_harness *h, struct http_req *req) {
+        (void)h;
+        http_req_respond_bytes(req, 200, "application/json", "{\"Index\":77}", 12, 77);
+        return 0;
+}
+
+Test(api, a_follower_forwards_writes_and_answers_reads_itself) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("local", ""), NULL), 200);
+        s->leader = false;
+        /* no leader known: a write is refused, a read is answered with KnownLeader false */
+        struct api_reply r;
+        api_harness_request(s, "PUT", "/v1/jobs", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 500, "got %d", r.status);
+        cr_expect(strstr(r.body, "No cluster leader"), "%s", r.body);
+        api_reply_clear(&r);
+        api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect_eq(r.status, 200);
+        cr_expect(!r.leader_known);
+        cr_expect(strstr(r.body, "\"local\""), "reads are local: %s", r.body);
+        api_reply_clear(&r);
+        /* a leader is known: writes go to it and its answer comes back as it is */
+        s->forward = fake_leader;
+        uint64_t before = state_latest_index(s->state);
+        api_harness_request(s, "PUT", "/v1/jobs", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 200);
+        cr_expect_eq(r.index, 77, "the leader's X-Nomad-Index");
+        api_reply_clear(&r);
+        cr_expect_eq(req("DELETE", "/v1/job/local", NULL, NULL), 200);
+        cr_expect_eq(s->forwarded, 2, "both writes forwarded");
+        cr_expect_eq(state_latest_index(s->state), before, "a follower applies nothing itself");
+        api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect(r.leader_known);
+        cr_expect_eq(r.last_contact_ms, 42);
+        api_reply_clear(&r);
+        /* a request forwarded once is not sent on again */
+        api_harness_request(s, "PUT", "/v1/jobs?drover-forwarded=1", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 500);
+        cr_expect_eq(s->forwarded, 2);
+        api_reply_clear(&r);
 }
