@@ -446,5 +446,12 @@ else
         fail "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
 fi
 
+# --- three servers: election, failover, forwarding, restart, a frozen follower ---------
+if "$ROOT/tests/integration/cluster.sh" "$BIN"; then
+        pass "cluster tests (tests/integration/cluster.sh)"
+else
+        fail "cluster tests (tests/integration/cluster.sh)"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]
