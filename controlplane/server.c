@@ -41,6 +41,10 @@ static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, voi
         return r;
 }
 
+#define TICK_NS (100 * NS_PER_MS)
+/* A tick this late means the loop stalled. */
+#define LOOP_STALL_NS (1 * NS_PER_SEC)
+
 /* Nomad retries evals blocked by max-plan-attempts every minute. */
 #define UNBLOCK_FAILED_INTERVAL_NS (60 * NS_PER_SEC)
 
@@ -244,6 +248,9 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
         return true;
 }
 
+/* A new leader rebuilds what only the leader keeps, from the state: the broker's
+ * pending evals, the blocked evals, and a fresh TTL plus grace for every ready node
+ * (none is marked down for heartbeats the old leader got). */
 static void establish_leadership(struct server *s) {
         log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
         s->leader = true;
@@ -270,13 +277,32 @@ static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
         return true;
 }
 
+/* A node-down proposal that failed (leadership moved, Raft could not commit it)
+ * is retried this much later, as long as this server leads and no heartbeat came. */
+#define NODE_DOWN_RETRY_NS (1 * NS_PER_SEC)
+
+struct node_down {
+        struct server *s;
+        char *id;
+};
+
+static void retry_node_down(struct server *s, const char *id, const char *why) {
+        if (s->stopping || !s->leader)
+                return;
+        log_warn("node %s missed its heartbeat: marking it down failed (%s); retrying in 1 s", id, why);
+        heartbeats_retry_at(s->heartbeats, id, clock_monotonic_ns() + NODE_DOWN_RETRY_NS);
+}
+
 static void on_node_down_applied(void *arg, int status, uint64_t index, const char *msg) {
-        char *id = arg;
+        struct node_down *nd = arg;
         if (status == 0)
-                log_warn("node %s missed its heartbeat: marked down at index %llu", id, (unsigned long long)index);
+                log_warn("node %s missed its heartbeat: marked down at index %llu", nd->id, (unsigned long long)index);
+        else if (status == -ENOENT)
+                log_info("node %s: gone before it could be marked down (%s)", nd->id, msg);
         else
-                log_warn("node %s missed its heartbeat: marking it down failed: %s", id, msg);
-        free(id);
+                retry_node_down(nd->s, nd->id, msg ? msg : strerror(-status));
+        free(nd->id);
+        free(nd);
 }
 
 static void mark_node_down(struct server *s, const char *node_id) {
@@ -307,9 +333,22 @@ static void mark_node_down(struct server *s, const char *node_id) {
         json_decref(jobs);
         json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", node_id, "Status",
                                 "down", "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals", evals);
-        char *arg = strdup(node_id);
-        if (server_propose(s, cmd, on_node_down_applied, arg) < 0)
-                free(arg);
+        struct node_down *nd = calloc(1, sizeof(*nd));
+        if (nd)
+                nd->id = strdup(node_id);
+        if (!nd || !nd->id) {
+                json_decref(cmd);
+                free(nd);
+                retry_node_down(s, node_id, "out of memory");
+                return;
+        }
+        nd->s = s;
+        int r = server_propose(s, cmd, on_node_down_applied, nd);
+        if (r < 0) {
+                retry_node_down(s, node_id, r == -EAGAIN ? "not the leader" : strerror(-r));
+                free(nd->id);
+                free(nd);
+        }
 }
 
 /* Evals the broker or the blocked tracker gave up on or found superseded: write
@@ -343,6 +382,16 @@ static void on_tick(uv_timer_t *t) {
                 establish_leadership(s);
         else if (!leader && s->leader)
                 revoke_leadership(s);
+        /* A loop that stood still (a long fsync, a snapshot, a stopped process) read
+         * no heartbeats meanwhile: that time does not count against the nodes. */
+        int64_t now_tick = clock_monotonic_ns();
+        int64_t gap = s->last_tick_ns ? now_tick - s->last_tick_ns : 0;
+        s->last_tick_ns = now_tick;
+        if (s->leader && gap > LOOP_STALL_NS) {
+                log_warn("the server's loop stalled for %lld ms: node heartbeat deadlines moved as much later",
+                         (long long)(gap / NS_PER_MS));
+                heartbeats_postpone(s->heartbeats, gap - TICK_NS);
+        }
         if (s->leader) {
                 broker_tick(s->broker);
                 struct eval **drained = NULL;

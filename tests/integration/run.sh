@@ -98,6 +98,21 @@ else
         fail "idle cluster: server and agent used $busy ticks of CPU in 2 s (a busy loop?)"
 fi
 
+# --- a stalled server loop does not mark nodes down -----------------------------
+# SIGSTOP for 3 s (longer than TTL 1 s + grace 1 s): the agent's heartbeats wait in the
+# socket; the server must not count the time it could not read them against the node.
+kill -STOP "$server_pid"
+sleep 3
+kill -CONT "$server_pid"
+sleep 2
+if api /v1/nodes | grep -q '"Status":"ready"' && ! grep -q "missed its heartbeat" "$WORK/server.log" &&
+        grep -q "loop stalled" "$WORK/server.log"; then
+        pass "server stalled 3 s (SIGSTOP) with TTL 1 s + grace 1 s: the node stays ready"
+else
+        api /v1/nodes
+        fail "server stalled 3 s (SIGSTOP) with TTL 1 s + grace 1 s: the node stays ready"
+fi
+
 # --- a batch job runs to completion and its logs are readable -------------------
 if "$BIN/drover" job run "$ROOT/examples/hello.hcl" >"$WORK/run.out" 2>&1 &&
         grep -q 'finished with status "complete"' "$WORK/run.out" &&
