@@ -31,6 +31,13 @@ static const struct flag options[] = {
     {"heartbeat-grace", FLAG_DURATION_MS, "10s", 0, 3600000, F(heartbeat_grace_ms),
      "extra time after a missed TTL before a node is marked down"},
     {"num-schedulers", FLAG_INT, "0", 0, 64, F(num_schedulers), "scheduler workers (0 = one per core)"},
+    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms), "leader: how often garbage collection runs"},
+    {"eval-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(eval_gc_threshold_ms),
+     "terminal evaluations (with their terminal allocations) older than this are collected"},
+    {"job-gc-threshold", FLAG_DURATION_MS, "4h", 0, INT32_MAX, F(job_gc_threshold_ms),
+     "dead jobs with nothing live left, older than this, are collected"},
+    {"node-gc-threshold", FLAG_DURATION_MS, "24h", 0, INT32_MAX, F(node_gc_threshold_ms),
+     "nodes down for longer than this, with no live allocation, are collected"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };

@@ -19,6 +19,10 @@ struct server_config {
         int64_t heartbeat_ttl_ms;  /* minimum node heartbeat TTL */
         int64_t heartbeat_grace_ms;
         int64_t num_schedulers;
+        int64_t gc_interval_ms;        /* leader: how often GC runs */
+        int64_t eval_gc_threshold_ms;  /* terminal evals (and their allocs) older than this go */
+        int64_t job_gc_threshold_ms;   /* dead jobs older than this go */
+        int64_t node_gc_threshold_ms;  /* nodes down for longer than this go */
         char *log_level;
         bool print_config;
 };

@@ -16,6 +16,7 @@
 #include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
+#include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
@@ -212,7 +213,31 @@ static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_conta
         *ret_last_contact_ms = raft_node_last_contact_ms(s->raft);
 }
 
+#define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
+
+/* Propose one GC command for what is due at these thresholds. 0 when proposed,
+ * 1 when nothing was due (cb, when given, is then called at once). */
+static int propose_gc(struct server *s, const struct gc_thresholds *t, server_apply_cb cb, void *arg) {
+        json_t *cmd = gc_collect(s->state, clock_now_ns(), t, GC_MAX_OBJECTS);
+        if (!cmd) {
+                if (cb)
+                        cb(arg, 0, state_latest_index(s->state), NULL);
+                return 1;
+        }
+        log_info("gc: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
+                 json_array_size(json_object_get(cmd, "Evals")), json_array_size(json_object_get(cmd, "Allocs")),
+                 json_array_size(json_object_get(cmd, "Jobs")), json_array_size(json_object_get(cmd, "Nodes")));
+        return server_propose(s, cmd, cb, arg);
+}
+
+static int gc_op(void *data, api_apply_cb cb, void *arg) {
+        static const struct gc_thresholds now = {0, 0, 0};
+        int r = propose_gc(data, &now, cb, arg);
+        return r < 0 ? r : 0;
+}
+
 static const struct api_ops server_api_ops = {
+    .gc = gc_op,
     .forward = forward_op,
     .leader_info = leader_info_op,
     .propose = propose_op,
@@ -254,6 +279,7 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
 static void establish_leadership(struct server *s) {
         log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
         s->leader = true;
+        s->last_gc_ns = clock_monotonic_ns(); /* the first GC one interval from now */
         broker_set_enabled(s->broker, true);
         blocked_set_enabled(s->blocked, true);
         state_evals_foreach(s->state, restore_eval, s);
@@ -405,6 +431,13 @@ static void on_tick(uv_timer_t *t) {
                 if (now - s->last_unblock_failed_ns >= UNBLOCK_FAILED_INTERVAL_NS) {
                         s->last_unblock_failed_ns = now;
                         blocked_unblock_failed(s->blocked);
+                }
+                if (now - s->last_gc_ns >= (uint64_t)s->cfg->gc_interval_ms * NS_PER_MS) {
+                        s->last_gc_ns = now;
+                        struct gc_thresholds th = {.eval_ns = s->cfg->eval_gc_threshold_ms * NS_PER_MS,
+                                                  .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
+                                                  .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
+                        propose_gc(s, &th, NULL, NULL);
                 }
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);

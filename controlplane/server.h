@@ -47,6 +47,7 @@ struct server {
         uv_timer_t wake;       /* 0 ms: re-run parked blocking queries after a state change */
         bool wake_pending;
         uint64_t last_unblock_failed_ns; /* leader: last blocked_unblock_failed */
+        uint64_t last_gc_ns;             /* leader: last periodic GC (monotonic) */
         int64_t last_tick_ns;            /* monotonic time of the last tick (stall detection) */
         uv_signal_t sigint, sigterm;
 };

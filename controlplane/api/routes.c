@@ -803,6 +803,31 @@ static void operator_routes(struct route_ctx *c) {
         http_req_respond_text(c->req, 404, "Invalid URL path: \"%s\"", http_req_path(c->req));
 }
 
+static void system_gc(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0) {
+                http_req_respond_text(c->req, 405, "use PUT /v1/system/gc");
+                return;
+        }
+        if (!c->s->ops->gc) {
+                http_req_respond_text(c->req, 404, "this server does not collect garbage");
+                return;
+        }
+        if (!is_leader_or_fail(c))
+                return;
+        struct pending_write *pw = calloc(1, sizeof(*pw));
+        if (!pw) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        pw->req = c->req;
+        int r = c->s->ops->gc(c->s->data, on_write_applied, pw);
+        if (r < 0) {
+                free(pw);
+                http_req_respond_text(c->req, 500, "garbage collection failed: %s", strerror(-r));
+        }
+}
+
 static void internal_routes(struct route_ctx *c) {
         if (!c->s->ops->raft_self) {
                 http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
@@ -902,6 +927,8 @@ void api_handle(void *data, struct http_req *req) {
                         eval_routes(&c);
         } else if (strcmp(top, "operator") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0) {
                 operator_routes(&c);
+        } else if (strcmp(top, "system") == 0 && c.nseg == 2 && strcmp(c.seg[1], "gc") == 0) {
+                system_gc(&c);
         } else if (strcmp(top, "internal") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0 &&
                    strcmp(c.seg[2], "self") == 0) {
                 if (get_only(&c))

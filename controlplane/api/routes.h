@@ -47,6 +47,9 @@ struct api_ops {
         /* Follower: send this request to the leader and answer it with the leader's
          * answer. 0 when under way; negative when it cannot (no leader known). */
         int (*forward)(void *data, struct http_req *req);
+        /* Leader: collect garbage now, whatever its age (PUT /v1/system/gc); cb after
+         * the GC command is applied (at once when there is nothing to collect). */
+        int (*gc)(void *data, api_apply_cb cb, void *arg);
         /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
         void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
 };

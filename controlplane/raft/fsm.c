@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/leader/gc.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
@@ -197,6 +198,10 @@ static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
         return apply_evals(s, index, cmd, 0);
 }
 
+static int apply_gc(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return gc_apply(*s->state, index, cmd);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -210,6 +215,7 @@ static const struct command_type command_types[] = {
     {"AllocClientUpdate", apply_alloc_client_update},
     {"EvalUpdate", apply_eval_update},
     {"PlanApply", apply_plan},
+    {"GC", apply_gc},
 };
 
 /* What the command was about, for the rejection message. */

@@ -435,6 +435,19 @@ else
         fail "after a server restart the jobs, allocations and node status are all there"
 fi
 
+# --- garbage collection: finished jobs go, running ones stay -------------------------
+evals_before=$(api /v1/evaluations | grep -o '"ID":"[0-9a-f-]*"' | wc -l)
+gc_code=$(curl -s -o "$WORK/gc.out" -w '%{http_code}' -X PUT "$ADDR/v1/system/gc")
+evals_after=$(api /v1/evaluations | grep -o '"ID":"[0-9a-f-]*"' | wc -l)
+if [ "$gc_code" = 200 ] && ! api /v1/jobs | grep -q '"ID":"hello"' && api /v1/jobs | grep -q '"ID":"sleeper"' &&
+        [ "$(count_status sleeper running)" = 2 ] && [ "$evals_after" -lt "$evals_before" ]; then
+        pass "PUT /v1/system/gc: the finished batch jobs go, the running service stays; evaluations $evals_before -> $evals_after"
+else
+        cat "$WORK/gc.out"
+        api /v1/jobs
+        fail "PUT /v1/system/gc (answer $gc_code; evaluations $evals_before -> $evals_after)"
+fi
+
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do
         DEV_PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
