@@ -23,6 +23,8 @@ static const struct flag options[] = {
      "this server's Raft ID (0: 1 for a lone server, else derived from -raft-addr)"},
     {"bootstrap", FLAG_BOOL, "true", 0, 0, F(bootstrap),
      "form a single-voter cluster if the data dir is empty (without -bootstrap-expect/-join)"},
+    {"raft-snapshot-threshold", FLAG_INT, "8192", 16, 1000000000, F(raft_snapshot_threshold),
+     "log entries between snapshots; the log before a snapshot is truncated (1024 entries kept)"},
     {"bootstrap-expect", FLAG_INT, "0", 0, 7, F(bootstrap_expect),
      "form a cluster of this many voters once they found each other through -join (3 or 5)"},
     {"join", FLAG_STR, "", 0, 0, F(join),

@@ -14,6 +14,7 @@ struct server_config {
         char *raft_addr;    /* ip:port */
         int64_t raft_id;   /* 0: 1 for a lone server, else derived from raft_addr */
         bool bootstrap;
+        int64_t raft_snapshot_threshold; /* log entries between snapshots (the log is truncated) */
         int64_t bootstrap_expect; /* > 1: form a cluster once this many servers found each other */
         char *join;               /* comma-separated HTTP addresses (ip:port) of other servers */
         int64_t heartbeat_ttl_ms;  /* minimum node heartbeat TTL */

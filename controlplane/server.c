@@ -468,7 +468,11 @@ static int start_raft(struct server *s, const struct raft_node_peer *voters, siz
                                       .voters = voters,
                                       .n_voters = n,
                                       .election_timeout_ms = s->cfg->dev ? 300 : 1000,
-                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
+                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100,
+                                      .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
+                                      .snapshot_trailing = (unsigned)(s->cfg->raft_snapshot_threshold < 2048
+                                                                          ? s->cfg->raft_snapshot_threshold / 2
+                                                                          : 1024)};
         return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
 }
 

@@ -281,10 +281,19 @@ static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, st
         return fsm_apply_command(data, index, cmd, err);
 }
 
-static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
+static int fsm_snapshot_begin(void *data, void **ret_view) {
         struct fsm *s = data;
+        struct state_store *view = state_snapshot(*s->state);
+        if (!view)
+                return -ENOMEM;
+        *ret_view = view;
+        return 0;
+}
+
+/* On a pool thread: the view is immutable, the live state moves on meanwhile. */
+static int fsm_snapshot_write(void *view, void **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *snap = NULL;
-        int r = state_save((*s->state), &snap);
+        int r = state_save(view, &snap);
         if (r < 0)
                 return r;
         char *out = json_dumps(snap, JSON_COMPACT);
@@ -293,6 +302,10 @@ static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
         *ret_buf = out;
         *ret_len = strlen(out);
         return 0;
+}
+
+static void fsm_snapshot_end(void *view) {
+        state_destroy(view);
 }
 
 static int fsm_restore(void *data, const void *buf, size_t len) {
@@ -318,6 +331,8 @@ static int fsm_restore(void *data, const void *buf, size_t len) {
 
 const struct raft_fsm_ops fsm_raft_ops = {
     .apply = fsm_apply,
-    .snapshot = fsm_snapshot,
+    .snapshot_begin = fsm_snapshot_begin,
+    .snapshot_write = fsm_snapshot_write,
+    .snapshot_end = fsm_snapshot_end,
     .restore = fsm_restore,
 };

@@ -32,7 +32,55 @@ struct raft_node {
          * which libraft runs right after the apply of the same entry. */
         uint64_t reject_index;
         char reject_msg[256];
+        void *snap_view; /* the FSM's view while a snapshot is being written */
+        uv_loop_t *loop;
+        int async_in_flight; /* io->async_work requests on the pool */
+        bool close_pending;  /* raft_node_close waits for them */
 };
+
+/* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
+ * libuv's pool, so that snapshots are written off the loop. */
+
+struct async_req {
+        uv_work_t work;
+        struct raft_node *rn;
+        struct raft_io_async_work *req;
+        int status;
+};
+
+static void async_run(uv_work_t *w) {
+        struct async_req *ar = w->data;
+        ar->status = ar->req->work(ar->req);
+}
+
+static void raft_close_now(struct raft_node *rn);
+
+static void async_done(uv_work_t *w, int status) {
+        struct async_req *ar = w->data;
+        struct raft_node *rn = ar->rn;
+        rn->async_in_flight--;
+        ar->req->cb(ar->req, status < 0 ? RAFT_CANCELED : ar->status);
+        free(ar);
+        if (rn->close_pending && rn->async_in_flight == 0)
+                raft_close_now(rn);
+}
+
+static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raft_io_async_work_cb cb) {
+        struct raft_node *rn = (struct raft_node *)io; /* io is the first member */
+        struct async_req *ar = calloc(1, sizeof(*ar));
+        if (!ar)
+                return RAFT_NOMEM;
+        req->cb = cb;
+        ar->work.data = ar;
+        ar->rn = rn;
+        ar->req = req;
+        if (uv_queue_work(rn->loop, &ar->work, async_run, async_done) < 0) {
+                free(ar);
+                return RAFT_IOERR;
+        }
+        rn->async_in_flight++;
+        return 0;
+}
 
 struct apply_req {
         struct raft_apply req;
@@ -113,19 +161,33 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         return 0;
 }
 
+/* Snapshots (libraft's FSM version 3): fsm_snapshot takes the view on the loop,
+ * fsm_snapshot_async serialises it on the pool, fsm_snapshot_finalize releases
+ * both on the loop. libraft takes one snapshot at a time. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+        struct raft_node *rn = fsm->data;
+        void *view = NULL;
+        if (rn->ops->snapshot_begin(rn->ops_data, &view) < 0)
+                return RAFT_NOMEM;
+        *bufs = raft_calloc(1, sizeof(**bufs));
+        if (!*bufs) {
+                rn->ops->snapshot_end(view);
+                return RAFT_NOMEM;
+        }
+        rn->snap_view = view;
+        *n_bufs = 1;
+        return 0;
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
         struct raft_node *rn = fsm->data;
         void *data = NULL;
         size_t len = 0;
-        int r = rn->ops->snapshot(rn->ops_data, &data, &len);
-        if (r < 0)
+        if (*n_bufs != 1 || rn->ops->snapshot_write(rn->snap_view, &data, &len) < 0)
                 return RAFT_NOMEM;
-        *bufs = raft_malloc(sizeof(**bufs));
         size_t flen = frame_size(len);
         unsigned char *copy = raft_malloc(flen);
-        if (!*bufs || !copy) {
-                raft_free(*bufs);
-                raft_free(copy);
+        if (!copy) {
                 free(data);
                 return RAFT_NOMEM;
         }
@@ -136,7 +198,21 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
         free(data);
         (*bufs)[0].base = copy;
         (*bufs)[0].len = flen;
-        *n_bufs = 1;
+        return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+        struct raft_node *rn = fsm->data;
+        if (*bufs) {
+                for (unsigned i = 0; i < *n_bufs; i++)
+                        raft_free((*bufs)[i].base);
+                raft_free(*bufs);
+        }
+        *bufs = NULL;
+        *n_bufs = 0;
+        if (rn->snap_view)
+                rn->ops->snapshot_end(rn->snap_view);
+        rn->snap_view = NULL;
         return 0;
 }
 
@@ -160,11 +236,13 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 return -ENOMEM;
         rn->ops = ops;
         rn->ops_data = ops_data;
-        rn->fsm = (struct raft_fsm){.version = 1,
+        rn->fsm = (struct raft_fsm){.version = 3,
                                     .data = rn,
                                     .apply = fsm_apply,
                                     .snapshot = fsm_snapshot,
-                                    .restore = fsm_restore};
+                                    .restore = fsm_restore,
+                                    .snapshot_finalize = fsm_snapshot_finalize,
+                                    .snapshot_async = fsm_snapshot_async};
         int r = raft_uv_tcp_init(&rn->transport, loop);
         if (r != 0) {
                 free(rn);
@@ -178,6 +256,9 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 return errorf(err, -EIO, "raft: data dir \"%s\": %s", cfg->data_dir, raft_strerror(r));
         }
         rn->io_init = true;
+        rn->loop = loop;
+        rn->io.version = 2;
+        rn->io.async_work = io_async_work;
         r = raft_init(&rn->raft, &rn->io, &rn->fsm, cfg->id, cfg->address);
         if (r != 0) {
                 int code = errorf(err, -EIO, "raft: init: %s", raft_errmsg(&rn->raft));
@@ -250,6 +331,15 @@ void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg) {
         rn->done = done;
         rn->done_arg = arg;
         rn->raft.data = rn;
+        if (rn->async_in_flight > 0) { /* a snapshot is being written: close after it */
+                rn->close_pending = true;
+                return;
+        }
+        raft_close_now(rn);
+}
+
+static void raft_close_now(struct raft_node *rn) {
+        rn->close_pending = false;
         raft_close(&rn->raft, on_raft_closed);
 }
 

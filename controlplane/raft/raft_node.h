@@ -18,8 +18,14 @@ struct raft_fsm_ops {
          * the command: the log moves on, and the proposer's callback gets the code
          * and the message. */
         int (*apply)(void *data, uint64_t index, const void *buf, size_t len, struct error *err);
-        /* Serialise the whole state; *ret_buf is malloc'd and freed by the caller. */
-        int (*snapshot)(void *data, void **ret_buf, size_t *ret_len);
+        /* Snapshots are taken off the loop. On the loop: a consistent view of the
+         * whole state, cheap (the state store's persistent maps make it O(1)). */
+        int (*snapshot_begin)(void *data, void **ret_view);
+        /* On a thread of libuv's pool: serialise the view; *ret_buf is malloc'd
+         * and freed by the caller. */
+        int (*snapshot_write)(void *view, void **ret_buf, size_t *ret_len);
+        /* On the loop, once the snapshot is on disk (or failed): release the view. */
+        void (*snapshot_end)(void *view);
         /* Replace the whole state. */
         int (*restore)(void *data, const void *buf, size_t len);
 };

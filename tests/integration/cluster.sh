@@ -55,7 +55,8 @@ wait_for() { # wait_for SECONDS COMMAND...
 
 start() { # start I
         "$BIN/drover-server" -data-dir "$WORK/d$1" -http-addr "$(http "$1")" -raft-addr "$(raft "$1")" \
-                -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 >>"$WORK/s$1.log" 2>&1 &
+                -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 -raft-snapshot-threshold 64 \
+                >>"$WORK/s$1.log" 2>&1 &
         pids[$1]=$!
 }
 stop() { # stop I SIGNAL

@@ -20,6 +20,7 @@ struct fake_fsm {
         uint64_t last_index;
         bool in_order;
         char last[32];
+        int snapshots;
 };
 
 static int fake_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
@@ -34,13 +35,28 @@ static int fake_apply(void *data, uint64_t index, const void *buf, size_t len, s
         return 0;
 }
 
-static int fake_snapshot(void *data, void **ret_buf, size_t *ret_len) {
+/* The view is a copy of the count taken on the loop; it is written on the pool. */
+static int fake_snapshot_begin(void *data, void **ret_view) {
         struct fake_fsm *f = data;
+        int *v = malloc(sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        *v = f->applied;
+        f->snapshots++;
+        *ret_view = v;
+        return 0;
+}
+
+static int fake_snapshot_write(void *view, void **ret_buf, size_t *ret_len) {
         char *s = malloc(32);
-        snprintf(s, 32, "%d", f->applied);
+        snprintf(s, 32, "%d", *(int *)view);
         *ret_buf = s;
         *ret_len = strlen(s);
         return 0;
+}
+
+static void fake_snapshot_end(void *view) {
+        free(view);
 }
 
 static int fake_restore(void *data, const void *buf, size_t len) {
@@ -51,7 +67,11 @@ static int fake_restore(void *data, const void *buf, size_t len) {
         return 0;
 }
 
-static const struct raft_fsm_ops fake_ops = {.apply = fake_apply, .snapshot = fake_snapshot, .restore = fake_restore};
+static const struct raft_fsm_ops fake_ops = {.apply = fake_apply,
+                                             .snapshot_begin = fake_snapshot_begin,
+                                             .snapshot_write = fake_snapshot_write,
+                                             .snapshot_end = fake_snapshot_end,
+                                             .restore = fake_restore};
 
 struct run {
         uv_loop_t loop;
@@ -153,6 +173,7 @@ Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
         cr_assert_eq(f.applied, 45, "50 entries, 5 of them rejected");
         cr_assert(f.in_order, "entries applied out of order");
         cr_assert_str_eq(f.last, "entry-49");
+        cr_assert_geq(f.snapshots, 1, "50 entries, snapshots every 16 (one at a time): %d taken", f.snapshots);
         /* A new process over the same data dir gets the state back: the last
          * snapshot (taken every 16 entries) restored, then the entries after it. */
         struct fake_fsm g = {.in_order = true};
