@@ -17,6 +17,8 @@ static const char usage[] =
     "    alloc status <id>   Display allocation status information\n"
     "    alloc logs <id> [<task>]  Print a task's logs\n"
     "    eval status <id>    Display evaluation status\n"
+    "    server members      Display the servers, their Raft state and last contact\n"
+    "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
@@ -81,6 +83,15 @@ int main(int argc, char **argv) {
                 return run_group(&c, "alloc", cli_alloc_commands, rest, rargv);
         if (strcmp(cmd, "eval") == 0)
                 return run_group(&c, "eval", cli_eval_commands, rest, rargv);
+        if (strcmp(cmd, "server") == 0)
+                return run_group(&c, "server", cli_server_commands, rest, rargv);
+        if (strcmp(cmd, "operator") == 0) {
+                if (rest < 1 || strcmp(rargv[0], "raft") != 0) {
+                        fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n");
+                        return 1;
+                }
+                return run_group(&c, "operator raft", cli_operator_raft_commands, rest - 1, rargv + 1);
+        }
         if (strcmp(cmd, "dev") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_dev_help);
                 return n < 0 ? 0 : cli_dev(&c, n, rargv);

@@ -19,12 +19,27 @@ static const struct flag options[] = {
     {"data-dir", FLAG_STR, "/var/lib/drover-server", 0, 0, F(data_dir), "Raft log, snapshots and state"},
     {"http-addr", FLAG_STR, "127.0.0.1:4646", 0, 0, F(http_addr), "HTTP API listen address (ip:port)"},
     {"raft-addr", FLAG_STR, "127.0.0.1:4647", 0, 0, F(raft_addr), "Raft RPC listen address (ip:port)"},
-    {"raft-id", FLAG_INT, "1", 1, INT32_MAX, F(raft_id), "this server's Raft ID"},
-    {"bootstrap", FLAG_BOOL, "true", 0, 0, F(bootstrap), "form a single-voter cluster if the data dir is empty"},
+    {"raft-id", FLAG_INT, "0", 0, INT32_MAX, F(raft_id),
+     "this server's Raft ID (0: 1 for a lone server, else derived from -raft-addr)"},
+    {"bootstrap", FLAG_BOOL, "true", 0, 0, F(bootstrap),
+     "form a single-voter cluster if the data dir is empty (without -bootstrap-expect/-join)"},
+    {"raft-snapshot-threshold", FLAG_INT, "8192", 16, 1000000000, F(raft_snapshot_threshold),
+     "log entries between snapshots; the log before a snapshot is truncated (1024 entries kept)"},
+    {"bootstrap-expect", FLAG_INT, "0", 0, 7, F(bootstrap_expect),
+     "form a cluster of this many voters once they found each other through -join (3 or 5)"},
+    {"join", FLAG_STR, "", 0, 0, F(join),
+     "comma-separated HTTP addresses (ip:port) of other servers, retried until one answers"},
     {"heartbeat-ttl", FLAG_DURATION_MS, "10s", 100, 3600000, F(heartbeat_ttl_ms), "minimum node heartbeat TTL"},
     {"heartbeat-grace", FLAG_DURATION_MS, "10s", 0, 3600000, F(heartbeat_grace_ms),
      "extra time after a missed TTL before a node is marked down"},
     {"num-schedulers", FLAG_INT, "0", 0, 64, F(num_schedulers), "scheduler workers (0 = one per core)"},
+    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms), "leader: how often garbage collection runs"},
+    {"eval-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(eval_gc_threshold_ms),
+     "terminal evaluations (with their terminal allocations) older than this are collected"},
+    {"job-gc-threshold", FLAG_DURATION_MS, "4h", 0, INT32_MAX, F(job_gc_threshold_ms),
+     "dead jobs with nothing live left, older than this, are collected"},
+    {"node-gc-threshold", FLAG_DURATION_MS, "24h", 0, INT32_MAX, F(node_gc_threshold_ms),
+     "nodes down for longer than this, with no live allocation, are collected"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
@@ -46,6 +61,21 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                 print_help();
         if (r != 0)
                 return r;
+        if (cfg->bootstrap_expect == 1)
+                return errorf(err, -EINVAL, "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
+        if (cfg->bootstrap_expect > 1 && !*cfg->join)
+                return errorf(err, -EINVAL, "-bootstrap-expect %lld needs -join with the other servers' HTTP addresses",
+                              (long long)cfg->bootstrap_expect);
+        if (cfg->raft_id == 0) {
+                if (!server_config_clustered(cfg)) {
+                        cfg->raft_id = 1;
+                } else { /* FNV-1a of the Raft address: the same on every restart */
+                        uint64_t h = 1469598103934665603ULL;
+                        for (const char *p = cfg->raft_addr; *p; p++)
+                                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+                        cfg->raft_id = (int64_t)(h % INT32_MAX) + 1;
+                }
+        }
         if (cfg->num_schedulers == 0) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 cfg->num_schedulers = n > 0 ? n : 1;
@@ -55,6 +85,10 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
 
 void server_config_print(const struct server_config *cfg) {
         flags_print_values(cfg, options, ARRAY_SIZE(options));
+}
+
+bool server_config_clustered(const struct server_config *cfg) {
+        return cfg->bootstrap_expect > 1 || (cfg->join && *cfg->join);
 }
 
 void server_config_free(struct server_config *cfg) {

@@ -12,11 +12,18 @@ struct server_config {
         char *data_dir;
         char *http_addr;    /* ip:port */
         char *raft_addr;    /* ip:port */
-        int64_t raft_id;
+        int64_t raft_id;   /* 0: 1 for a lone server, else derived from raft_addr */
         bool bootstrap;
+        int64_t raft_snapshot_threshold; /* log entries between snapshots (the log is truncated) */
+        int64_t bootstrap_expect; /* > 1: form a cluster once this many servers found each other */
+        char *join;               /* comma-separated HTTP addresses (ip:port) of other servers */
         int64_t heartbeat_ttl_ms;  /* minimum node heartbeat TTL */
         int64_t heartbeat_grace_ms;
         int64_t num_schedulers;
+        int64_t gc_interval_ms;        /* leader: how often GC runs */
+        int64_t eval_gc_threshold_ms;  /* terminal evals (and their allocs) older than this go */
+        int64_t job_gc_threshold_ms;   /* dead jobs older than this go */
+        int64_t node_gc_threshold_ms;  /* nodes down for longer than this go */
         char *log_level;
         bool print_config;
 };
@@ -25,3 +32,5 @@ struct server_config {
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err);
 void server_config_free(struct server_config *cfg);
 void server_config_print(const struct server_config *cfg);
+/* Whether this server is (to be) one of several: -bootstrap-expect > 1 or -join. */
+bool server_config_clustered(const struct server_config *cfg);

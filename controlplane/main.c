@@ -1,14 +1,17 @@
 /* main.c - drover-server: parse options, build the hub, run the loop. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/config.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
@@ -39,6 +42,11 @@ int main(int argc, char **argv) {
         }
         log_set_level(lvl);
         log_set_prefix("drover-server");
+        /* A peer that dies mid-write must cost an EPIPE on that connection, not the process. */
+        signal(SIGPIPE, SIG_IGN);
+        /* Requests forwarded to the leader and peer probes wait on libuv's pool: more
+         * than its default 4 threads, so that a slow leader does not stall them all. */
+        setenv("UV_THREADPOOL_SIZE", "16", 0);
         uv_loop_t loop;
         uv_loop_init(&loop);
         struct server s = {.loop = &loop, .cfg = &cfg};
@@ -48,6 +56,8 @@ int main(int argc, char **argv) {
                 server_stop(&s);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
+        api_destroy(s.api);
+        fsm_destroy(s.fsm);
         blocked_destroy(s.blocked);
         broker_destroy(s.broker);
         heartbeats_destroy(s.heartbeats);

@@ -13,16 +13,22 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
 #include "controlplane/broker/broker.h"
+#include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/cluster.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "controlplane/worker.h"
 
 /* ---- proposing commands ------------------------------------------------------------ */
 
-int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
+typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
+
+static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
         if (s->stopping) {
                 json_decref(cmd);
                 return -ECANCELED;
@@ -36,6 +42,10 @@ int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg)
         return r;
 }
 
+#define TICK_NS (100 * NS_PER_MS)
+/* A tick this late means the loop stalled. */
+#define LOOP_STALL_NS (1 * NS_PER_SEC)
+
 /* Nomad retries evals blocked by max-plan-attempts every minute. */
 #define UNBLOCK_FAILED_INTERVAL_NS (60 * NS_PER_SEC)
 
@@ -44,17 +54,19 @@ int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg)
 static void on_wake(uv_timer_t *t) {
         struct server *s = t->data;
         s->wake_pending = false;
-        api_wake_parked(s, false);
+        api_wake_parked(s->api, false);
 }
 
-void server_state_changed(struct server *s) {
+static void server_state_changed(void *data) {
+        struct server *s = data;
         if (s->wake_pending || s->stopping)
                 return;
         s->wake_pending = true;
         uv_timer_start(&s->wake, on_wake, 0, 0);
 }
 
-void server_on_evals(struct server *s, struct eval **evals, size_t n) {
+static void server_on_evals(void *data, struct eval **evals, size_t n) {
+        struct server *s = data;
         if (!s->leader)
                 return;
         for (size_t i = 0; i < n; i++) {
@@ -67,16 +79,180 @@ void server_on_evals(struct server *s, struct eval **evals, size_t n) {
         workers_dispatch(s->workers);
 }
 
-void server_on_node_ready(struct server *s, const char *computed_class, uint64_t index) {
+static void server_on_node_ready(void *data, const char *computed_class, uint64_t index) {
+        struct server *s = data;
         if (!s->leader)
                 return;
         blocked_unblock(s->blocked, computed_class, index);
         workers_dispatch(s->workers);
 }
 
-void server_on_capacity_freed(struct server *s, const char *computed_class, uint64_t index) {
-        server_on_node_ready(s, computed_class, index);
+static const struct fsm_hooks server_fsm_hooks = {
+    .state_changed = server_state_changed,
+    .evals = server_on_evals,
+    .node_ready = server_on_node_ready,
+    .capacity_freed = server_on_node_ready,
+};
+
+/* ---- what the routes and the workers ask of the server --------------------------------- */
+
+static int propose_op(void *data, json_t *cmd, api_apply_cb cb, void *arg) {
+        return server_propose(data, cmd, cb, arg);
 }
+
+static bool is_leader_op(void *data) {
+        return ((struct server *)data)->leader;
+}
+
+static const char *leader_address_op(void *data) {
+        struct server *s = data;
+        return raft_node_leader_address(s->raft, NULL);
+}
+
+static json_t *raft_self_op(void *data) {
+        struct server *s = data;
+        const char *leader = raft_node_leader_address(s->raft, NULL);
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        json_t *voters = json_array();
+        if (raft_node_peers(s->raft, &peers, &n) == 0)
+                for (size_t i = 0; i < n; i++)
+                        if (peers[i].voter)
+                                json_array_append_new(voters, json_pack("{s:I,s:s}", "ID", (json_int_t)peers[i].id,
+                                                                        "Address", peers[i].address));
+        free(peers);
+        return json_pack("{s:I,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "ID", (json_int_t)s->cfg->raft_id,
+                         "Address", s->cfg->raft_addr, "HTTPAddr", s->cfg->http_addr, "Configured",
+                         raft_node_has_configuration(s->raft), "IsLeader", raft_node_is_leader(s->raft), "State",
+                         s->raft ? raft_node_state_name(s->raft) : "discovering", "Phase", cluster_phase(s->cluster),
+                         "Leader", leader ? leader : "", "LastContact",
+                         (json_int_t)raft_node_last_contact_ms(s->raft), "LastIndex",
+                         (json_int_t)(s->raft ? raft_node_last_applied(s->raft) : 0), "CommitIndex",
+                         (json_int_t)raft_node_commit_index(s->raft), "Servers", cluster_servers_json(s->cluster),
+                         "Voters", voters);
+}
+
+static json_t *raft_configuration_op(void *data) {
+        struct server *s = data;
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        json_t *servers = json_array();
+        if (raft_node_peers(s->raft, &peers, &n) == 0)
+                for (size_t i = 0; i < n; i++) {
+                        char id[24];
+                        snprintf(id, sizeof(id), "%llu", (unsigned long long)peers[i].id);
+                        const char *http = peers[i].id == (uint64_t)s->cfg->raft_id
+                                               ? s->cfg->http_addr
+                                               : cluster_http_addr(s->cluster, peers[i].id);
+                        json_array_append_new(servers,
+                                              json_pack("{s:s,s:s,s:s,s:b,s:b,s:s,s:s}", "ID", id, "Node",
+                                                        http ? http : peers[i].address, "Address", peers[i].address,
+                                                        "Leader", peers[i].leader, "Voter", peers[i].voter,
+                                                        "RaftProtocol", "3", "HTTPAddr", http ? http : ""));
+                }
+        free(peers);
+        return json_pack("{s:I,s:o}", "Index", (json_int_t)raft_node_configuration_index(s->raft), "Servers", servers);
+}
+
+static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
+                        void *arg) {
+        struct server *s = data;
+        cluster_learn(s->cluster, id, http_addr);
+        log_info("raft: server %llu (%s, HTTP %s) asks to join", (unsigned long long)id, raft_addr, http_addr);
+        return raft_node_add_voter(s->raft, id, raft_addr, cb, arg);
+}
+
+static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg) {
+        struct server *s = data;
+        struct raft_node_peer *peers = NULL;
+        size_t n = 0;
+        int r = raft_node_peers(s->raft, &peers, &n);
+        if (r < 0)
+                return r;
+        uint64_t found = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((id && peers[i].id == id) || (!id && raft_addr && strcmp(peers[i].address, raft_addr) == 0))
+                        found = peers[i].id;
+        free(peers);
+        if (!found)
+                return -ENOENT;
+        log_info("raft: removing server %llu from the configuration", (unsigned long long)found);
+        return raft_node_remove(s->raft, found, cb, arg);
+}
+
+static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
+        struct http_req *req = arg;
+        if (status < 0) {
+                http_req_respond_text(req, 500, "forwarding to the leader failed: %s", why ? why : strerror(-status));
+                return;
+        }
+        bool ok = status >= 200 && status < 300;
+        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
+}
+
+static int forward_op(void *data, struct http_req *req) {
+        struct server *s = data;
+        uint64_t leader_id = 0;
+        if (!s->cluster || !raft_node_leader_address(s->raft, &leader_id) || leader_id == 0)
+                return -ENOTCONN;
+        const char *http = cluster_http_addr(s->cluster, leader_id);
+        if (!http)
+                return -ENOTCONN;
+        _cleanup_free_ char *qs = http_req_query_string(req);
+        _cleanup_free_ char *target = NULL;
+        if (!qs || asprintf(&target, "%s?%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", FORWARDED_ARG) < 0)
+                return -ENOMEM;
+        size_t len = 0;
+        const char *body = http_req_body(req, &len);
+        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+}
+
+static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
+        struct server *s = data;
+        *ret_known = s->leader || raft_node_leader_address(s->raft, NULL) != NULL;
+        *ret_last_contact_ms = raft_node_last_contact_ms(s->raft);
+}
+
+#define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
+
+/* Propose one GC command for what is due at these thresholds. 0 when proposed,
+ * 1 when nothing was due (cb, when given, is then called at once). */
+static int propose_gc(struct server *s, const struct gc_thresholds *t, server_apply_cb cb, void *arg) {
+        json_t *cmd = gc_collect(s->state, clock_now_ns(), t, GC_MAX_OBJECTS);
+        if (!cmd) {
+                if (cb)
+                        cb(arg, 0, state_latest_index(s->state), NULL);
+                return 1;
+        }
+        log_info("gc: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
+                 json_array_size(json_object_get(cmd, "Evals")), json_array_size(json_object_get(cmd, "Allocs")),
+                 json_array_size(json_object_get(cmd, "Jobs")), json_array_size(json_object_get(cmd, "Nodes")));
+        return server_propose(s, cmd, cb, arg);
+}
+
+static int gc_op(void *data, api_apply_cb cb, void *arg) {
+        static const struct gc_thresholds now = {0, 0, 0};
+        int r = propose_gc(data, &now, cb, arg);
+        return r < 0 ? r : 0;
+}
+
+static const struct api_ops server_api_ops = {
+    .gc = gc_op,
+    .forward = forward_op,
+    .leader_info = leader_info_op,
+    .propose = propose_op,
+    .is_leader = is_leader_op,
+    .leader_address = leader_address_op,
+    .raft_self = raft_self_op,
+    .raft_configuration = raft_configuration_op,
+    .raft_join = raft_join_op,
+    .raft_remove = raft_remove_op,
+};
+
+static const struct workers_ops server_workers_ops = {
+    .propose = propose_op,
+    .is_leader = is_leader_op,
+};
 
 /* ---- leadership ------------------------------------------------------------------------ */
 
@@ -97,9 +273,13 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
         return true;
 }
 
+/* A new leader rebuilds what only the leader keeps, from the state: the broker's
+ * pending evals, the blocked evals, and a fresh TTL plus grace for every ready node
+ * (none is marked down for heartbeats the old leader got). */
 static void establish_leadership(struct server *s) {
         log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
         s->leader = true;
+        s->last_gc_ns = clock_monotonic_ns(); /* the first GC one interval from now */
         broker_set_enabled(s->broker, true);
         blocked_set_enabled(s->blocked, true);
         state_evals_foreach(s->state, restore_eval, s);
@@ -123,11 +303,32 @@ static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
         return true;
 }
 
-static void on_node_down_applied(void *arg, int status, uint64_t index) {
-        char *id = arg;
+/* A node-down proposal that failed (leadership moved, Raft could not commit it)
+ * is retried this much later, as long as this server leads and no heartbeat came. */
+#define NODE_DOWN_RETRY_NS (1 * NS_PER_SEC)
+
+struct node_down {
+        struct server *s;
+        char *id;
+};
+
+static void retry_node_down(struct server *s, const char *id, const char *why) {
+        if (s->stopping || !s->leader)
+                return;
+        log_warn("node %s missed its heartbeat: marking it down failed (%s); retrying in 1 s", id, why);
+        heartbeats_retry_at(s->heartbeats, id, clock_monotonic_ns() + NODE_DOWN_RETRY_NS);
+}
+
+static void on_node_down_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct node_down *nd = arg;
         if (status == 0)
-                log_warn("node %s missed its heartbeat: marked down at index %llu", id, (unsigned long long)index);
-        free(id);
+                log_warn("node %s missed its heartbeat: marked down at index %llu", nd->id, (unsigned long long)index);
+        else if (status == -ENOENT)
+                log_info("node %s: gone before it could be marked down (%s)", nd->id, msg);
+        else
+                retry_node_down(nd->s, nd->id, msg ? msg : strerror(-status));
+        free(nd->id);
+        free(nd);
 }
 
 static void mark_node_down(struct server *s, const char *node_id) {
@@ -158,9 +359,22 @@ static void mark_node_down(struct server *s, const char *node_id) {
         json_decref(jobs);
         json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", node_id, "Status",
                                 "down", "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals", evals);
-        char *arg = strdup(node_id);
-        if (server_propose(s, cmd, on_node_down_applied, arg) < 0)
-                free(arg);
+        struct node_down *nd = calloc(1, sizeof(*nd));
+        if (nd)
+                nd->id = strdup(node_id);
+        if (!nd || !nd->id) {
+                json_decref(cmd);
+                free(nd);
+                retry_node_down(s, node_id, "out of memory");
+                return;
+        }
+        nd->s = s;
+        int r = server_propose(s, cmd, on_node_down_applied, nd);
+        if (r < 0) {
+                retry_node_down(s, node_id, r == -EAGAIN ? "not the leader" : strerror(-r));
+                free(nd->id);
+                free(nd);
+        }
 }
 
 /* Evals the broker or the blocked tracker gave up on or found superseded: write
@@ -194,6 +408,16 @@ static void on_tick(uv_timer_t *t) {
                 establish_leadership(s);
         else if (!leader && s->leader)
                 revoke_leadership(s);
+        /* A loop that stood still (a long fsync, a snapshot, a stopped process) read
+         * no heartbeats meanwhile: that time does not count against the nodes. */
+        int64_t now_tick = clock_monotonic_ns();
+        int64_t gap = s->last_tick_ns ? now_tick - s->last_tick_ns : 0;
+        s->last_tick_ns = now_tick;
+        if (s->leader && gap > LOOP_STALL_NS) {
+                log_warn("the server's loop stalled for %lld ms: node heartbeat deadlines moved as much later",
+                         (long long)(gap / NS_PER_MS));
+                heartbeats_postpone(s->heartbeats, gap - TICK_NS);
+        }
         if (s->leader) {
                 broker_tick(s->broker);
                 struct eval **drained = NULL;
@@ -208,6 +432,13 @@ static void on_tick(uv_timer_t *t) {
                         s->last_unblock_failed_ns = now;
                         blocked_unblock_failed(s->blocked);
                 }
+                if (now - s->last_gc_ns >= (uint64_t)s->cfg->gc_interval_ms * NS_PER_MS) {
+                        s->last_gc_ns = now;
+                        struct gc_thresholds th = {.eval_ns = s->cfg->eval_gc_threshold_ms * NS_PER_MS,
+                                                  .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
+                                                  .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
+                        propose_gc(s, &th, NULL, NULL);
+                }
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
                 for (size_t i = 0; i < n; i++) {
@@ -217,7 +448,7 @@ static void on_tick(uv_timer_t *t) {
                 free(expired);
                 workers_dispatch(s->workers);
         }
-        api_wake_parked(s, true);
+        api_wake_parked(s->api, true);
 }
 
 /* ---- start / stop ------------------------------------------------------------------------ */
@@ -227,6 +458,39 @@ static void on_signal(uv_signal_t *h, int signum) {
         log_info("received signal %d: shutting down", signum);
         server_stop(s);
 }
+
+static int start_raft(struct server *s, const struct raft_node_peer *voters, size_t n, bool bootstrap,
+                      struct error *err) {
+        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
+                                      .address = s->cfg->raft_addr,
+                                      .data_dir = s->cfg->data_dir,
+                                      .bootstrap = bootstrap,
+                                      .voters = voters,
+                                      .n_voters = n,
+                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
+                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100,
+                                      .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
+                                      .snapshot_trailing = (unsigned)(s->cfg->raft_snapshot_threshold < 2048
+                                                                          ? s->cfg->raft_snapshot_threshold / 2
+                                                                          : 1024)};
+        return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
+}
+
+/* The cluster module found its peers: bootstrap with them (n > 0) or start empty. */
+static int cluster_start_raft(void *data, const struct raft_node_peer *voters, size_t n) {
+        struct server *s = data;
+        struct error err = {0};
+        if (s->stopping || s->raft)
+                return -EALREADY;
+        int r = start_raft(s, voters, n, n > 0, &err);
+        if (r < 0) {
+                log_error("cannot start Raft: %s", err.msg);
+                server_stop(s);
+        }
+        return r;
+}
+
+static const struct cluster_ops server_cluster_ops = {.start_raft = cluster_start_raft};
 
 int server_start(struct server *s, struct error *err) {
         /* The loop's handles first: server_stop closes them whatever failed later. */
@@ -245,16 +509,22 @@ int server_start(struct server *s, struct error *err) {
             heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
                 return errorf(err, -ENOMEM, "out of memory");
-        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
-                                      .address = s->cfg->raft_addr,
-                                      .data_dir = s->cfg->data_dir,
-                                      .bootstrap = s->cfg->bootstrap,
-                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
-                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100};
-        int r = raft_node_create(s->loop, &rc, &server_fsm_ops, s, &s->raft, err);
-        if (r < 0)
-                return r;
-        r = workers_create(s, (int)s->cfg->num_schedulers, &s->workers);
+        s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
+        struct api_config ac = {.state = &s->state,
+                                .heartbeats = s->heartbeats,
+                                .raft_addr = s->cfg->raft_addr,
+                                .ops = &server_api_ops,
+                                .data = s};
+        s->api = api_create(&ac);
+        if (!s->fsm || !s->api)
+                return errorf(err, -ENOMEM, "out of memory");
+        struct workers_config wc = {.loop = s->loop,
+                                    .broker = s->broker,
+                                    .state = &s->state,
+                                    .n = (int)s->cfg->num_schedulers,
+                                    .ops = &server_workers_ops,
+                                    .data = s};
+        int r = workers_create(&wc, &s->workers);
         if (r < 0)
                 return errorf(err, r, "cannot start scheduler workers");
         char host[64];
@@ -263,14 +533,41 @@ int server_start(struct server *s, struct error *err) {
         if (!colon)
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
         *colon = '\0';
-        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s, &s->http, err);
+        /* HTTP before Raft: a server that discovers its peers answers them first. */
+        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s->api, &s->http, err);
         if (r < 0)
                 return r;
+        if (!server_config_clustered(s->cfg)) {
+                r = start_raft(s, NULL, 0, s->cfg->bootstrap, err);
+                if (r < 0)
+                        return r;
+        } else {
+                struct cluster_config cc = {.loop = s->loop,
+                                            .id = (uint64_t)s->cfg->raft_id,
+                                            .raft_addr = s->cfg->raft_addr,
+                                            .http_addr = s->cfg->http_addr,
+                                            .join = s->cfg->join,
+                                            .bootstrap_expect = (unsigned)s->cfg->bootstrap_expect,
+                                            .ops = &server_cluster_ops,
+                                            .data = s};
+                s->cluster = cluster_create(&cc);
+                if (!s->cluster)
+                        return errorf(err, -ENOMEM, "out of memory");
+                /* A restart over existing Raft state rejoins through its stored configuration. */
+                bool restart = raft_node_dir_has_state(s->cfg->data_dir);
+                if (restart) {
+                        r = start_raft(s, NULL, 0, false, err);
+                        if (r < 0)
+                                return r;
+                }
+                cluster_start(s->cluster, restart);
+        }
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on http://%s, Raft on %s, data in %s, %lld scheduler worker(s)",
-                 s->cfg->http_addr, s->cfg->raft_addr, s->cfg->data_dir, (long long)s->cfg->num_schedulers);
+        log_info("drover-server: HTTP API on http://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
+                 s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+                 (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }
 
@@ -284,7 +581,8 @@ void server_stop(struct server *s) {
         if (s->stopping)
                 return;
         s->stopping = true;
-        api_drop_parked(s);
+        s->cluster = cluster_destroy(s->cluster);
+        api_drop_parked(s->api);
         s->http = http_server_destroy(s->http);
         uv_timer_stop(&s->tick);
         uv_close((uv_handle_t *)&s->tick, NULL);

@@ -14,7 +14,6 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/scheduler.h"
-#include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
 enum req_kind { REQ_NONE, REQ_PLAN, REQ_EVAL_UPSERT, REQ_DONE };
@@ -45,7 +44,7 @@ struct worker {
 };
 
 struct workers {
-        struct server *s;
+        struct workers_config cfg;
         pthread_mutex_t lock;
         pthread_cond_t cond; /* workers wait for work and answers */
         uv_async_t async;
@@ -145,12 +144,14 @@ static void answer(struct worker *w, int status) {
 
 static void apply_next_plan(struct workers *ws);
 
-static void on_plan_applied(void *arg, int status, uint64_t index) {
+static void on_plan_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct worker *w = arg;
         struct workers *ws = w->ws;
         ws->applying = false;
+        if (status < 0)
+                log_warn("plan applier: committing the plan of eval %s failed: %s", w->eval ? w->eval->id : "?", msg);
         if (status == 0 && plan_result_refresh_index(w->result))
-                w->refreshed = state_snapshot(ws->s->state);
+                w->refreshed = state_snapshot(*ws->cfg.state);
         if (status == 0)
                 plan_result_set_alloc_index(w->result, index);
         answer(w, status);
@@ -167,7 +168,7 @@ static void apply_next_plan(struct workers *ws) {
                 w->next_plan = NULL;
                 struct error err = {0};
                 struct plan_result *res = NULL;
-                int r = plan_evaluate(ws->s->state, w->plan, &res, &err);
+                int r = plan_evaluate(*ws->cfg.state, w->plan, &res, &err);
                 if (r < 0) {
                         log_warn("plan applier: %s", err.msg);
                         answer(w, r);
@@ -176,13 +177,13 @@ static void apply_next_plan(struct workers *ws) {
                 w->result = res;
                 if (plan_result_is_noop(res)) {
                         if (plan_result_refresh_index(res))
-                                w->refreshed = state_snapshot(ws->s->state);
+                                w->refreshed = state_snapshot(*ws->cfg.state);
                         answer(w, 0);
                         continue;
                 }
                 json_t *cmd = json_pack("{s:s,s:o}", "Type", "PlanApply", "Result", plan_result_to_json(res));
                 ws->applying = true;
-                r = server_propose(ws->s, cmd, on_plan_applied, w);
+                r = ws->cfg.ops->propose(ws->cfg.data, cmd, on_plan_applied, w);
                 if (r < 0) {
                         ws->applying = false;
                         answer(w, r);
@@ -190,13 +191,15 @@ static void apply_next_plan(struct workers *ws) {
         }
 }
 
-static void on_eval_upserted(void *arg, int status, uint64_t index) {
+static void on_eval_upserted(void *arg, int status, uint64_t index, const char *msg) {
         (void)index;
+        if (status < 0)
+                log_warn("worker: eval update failed: %s", msg);
         answer(arg, status);
 }
 
 static void finish_eval(struct workers *ws, struct worker *w) {
-        struct broker *b = ws->s->broker;
+        struct broker *b = ws->cfg.broker;
         if (w->done_status < 0) {
                 log_warn("worker %d: eval %s (job %s) failed: %s; nacking", w->id, w->eval->id, w->eval->job_id,
                          w->done_msg);
@@ -236,7 +239,7 @@ static void serve_requests(struct workers *ws) {
                         break;
                 case REQ_EVAL_UPSERT: {
                         json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(w->req_eval));
-                        int r = server_propose(ws->s, cmd, on_eval_upserted, w);
+                        int r = ws->cfg.ops->propose(ws->cfg.data, cmd, on_eval_upserted, w);
                         if (r < 0)
                                 answer(w, r);
                         break;
@@ -255,7 +258,7 @@ static void on_async(uv_async_t *h) {
 }
 
 void workers_dispatch(struct workers *ws) {
-        if (!ws || !ws->s->leader || ws->stopping)
+        if (!ws || ws->stopping || !ws->cfg.ops->is_leader(ws->cfg.data))
                 return;
         static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
         for (int i = 0; i < ws->n; i++) {
@@ -264,9 +267,9 @@ void workers_dispatch(struct workers *ws) {
                         continue;
                 struct eval *ev = NULL;
                 char *token = NULL;
-                if (broker_dequeue(ws->s->broker, types, 4, &ev, &token) < 0)
+                if (broker_dequeue(ws->cfg.broker, types, 4, &ev, &token) < 0)
                         return;
-                struct state_store *snap = state_snapshot(ws->s->state);
+                struct state_store *snap = state_snapshot(*ws->cfg.state);
                 pthread_mutex_lock(&ws->lock);
                 w->eval = ev;
                 w->token = token;
@@ -284,16 +287,17 @@ int workers_busy(const struct workers *ws) {
         return n;
 }
 
-int workers_create(struct server *s, int n, struct workers **ret) {
+int workers_create(const struct workers_config *cfg, struct workers **ret) {
+        int n = cfg->n;
         struct workers *ws = calloc(1, sizeof(*ws));
         if (!ws)
                 return -ENOMEM;
-        ws->s = s;
+        ws->cfg = *cfg;
         ws->n = n;
         ws->w = calloc((size_t)n, sizeof(*ws->w));
         pthread_mutex_init(&ws->lock, NULL);
         pthread_cond_init(&ws->cond, NULL);
-        if (!ws->w || uv_async_init(s->loop, &ws->async, on_async) < 0) {
+        if (!ws->w || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
                 free(ws->w);
                 free(ws);
                 return -ENOMEM;

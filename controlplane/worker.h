@@ -8,13 +8,35 @@
  * committed through Raft — while the worker waits for the answer. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct server;
+struct broker;
+struct state_store;
+struct uv_loop_s;
 struct workers;
 
-int workers_create(struct server *s, int n, struct workers **ret);
+struct workers_ops {
+        /* Propose a command (stolen) through Raft; cb once it is applied locally
+         * (status 0) or rejected/not committed (negative, msg says why). */
+        int (*propose)(void *data, json_t *cmd, void (*cb)(void *arg, int status, uint64_t index, const char *msg),
+                       void *arg);
+        /* Workers take evals only while this server leads. */
+        bool (*is_leader)(void *data);
+};
+
+struct workers_config {
+        struct uv_loop_s *loop;
+        struct broker *broker;
+        struct state_store *const *state; /* slot of the live state */
+        int n;                            /* threads */
+        const struct workers_ops *ops;
+        void *data; /* passed to every op */
+};
+
+int workers_create(const struct workers_config *cfg, struct workers **ret);
 /* Stop and join the threads (answers their outstanding requests with errors). */
 struct workers *workers_destroy(struct workers *w);
 /* Hand ready evals from the broker to idle workers. Loop thread only. */

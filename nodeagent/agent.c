@@ -32,6 +32,10 @@ struct runner {
         struct alloc_runner *ar;
         bool dirty;
         bool on_server; /* in the server's latest list */
+        /* Taken over only to kill what a previous agent left running of an
+         * allocation the server already gave up (lost, stopped): it reports once
+         * it has finished, never a "running" that would undo the server's verdict. */
+        bool report_when_finished;
 };
 
 struct agent {
@@ -288,6 +292,7 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                             add_runner(a, al, true) == 0) {
                                 log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
                                          alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
+                                a->runners[a->n_runners - 1].report_when_finished = true;
                                 alloc_runner_stop(a->runners[a->n_runners - 1].ar);
                         }
                         continue;
@@ -314,7 +319,8 @@ static json_t *collect_updates(void *data) {
         struct agent *a = data;
         json_t *arr = json_array();
         for (size_t i = 0; i < a->n_runners; i++)
-                if (a->runners[i].dirty) {
+                if (a->runners[i].dirty &&
+                    (!a->runners[i].report_when_finished || alloc_runner_finished(a->runners[i].ar))) {
                         a->runners[i].dirty = false;
                         json_array_append_new(arr, alloc_runner_update_json(a->runners[i].ar));
                 }

@@ -37,6 +37,8 @@ struct http_req {
         size_t resp_len;
         const char *content_type;
         uint64_t index;
+        bool leader_known; /* X-Nomad-KnownLeader */
+        uint64_t last_contact_ms;
 };
 
 struct http_server {
@@ -113,6 +115,72 @@ void http_req_respond_raw(struct http_req *r, int status, const char *content_ty
         answer(r, status, copy, len, content_type, 0);
 }
 
+void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
+                            uint64_t index) {
+        char *copy = malloc(len ? len : 1);
+        if (copy && len)
+                memcpy(copy, buf, len);
+        answer(r, status, copy, len, content_type, index);
+}
+
+void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
+        r->leader_known = known;
+        r->last_contact_ms = last_contact_ms;
+}
+
+struct qs {
+        char *buf;
+        size_t len, cap;
+        bool failed;
+};
+
+static void qs_put(struct qs *q, const char *s, bool escape) {
+        for (; *s && !q->failed; s++) {
+                if (q->len + 4 >= q->cap) {
+                        size_t cap = q->cap ? q->cap * 2 : 128;
+                        char *n = realloc(q->buf, cap);
+                        if (!n) {
+                                q->failed = true;
+                                return;
+                        }
+                        q->buf = n;
+                        q->cap = cap;
+                }
+                unsigned char c = (unsigned char)*s;
+                if (!escape || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~')
+                        q->buf[q->len++] = (char)c;
+                else
+                        q->len += (size_t)snprintf(q->buf + q->len, 4, "%%%02X", c);
+        }
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct qs *q = cls;
+        (void)kind;
+        if (q->len)
+                qs_put(q, "&", false);
+        qs_put(q, key, true);
+        if (value) {
+                qs_put(q, "=", false);
+                qs_put(q, value, true);
+        }
+        return MHD_YES;
+}
+
+char *http_req_query_string(const struct http_req *r) {
+        struct qs q = {0};
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+        if (q.failed) {
+                free(q.buf);
+                return NULL;
+        }
+        if (!q.buf)
+                return strdup("");
+        q.buf[q.len] = '\0';
+        return q.buf;
+}
+
 static void req_free(struct http_req *r) {
         free(r->method);
         free(r->path);
@@ -152,8 +220,9 @@ static enum MHD_Result send_answer(struct http_req *r) {
                 char buf[32];
                 snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->index);
                 MHD_add_response_header(resp, "X-Nomad-Index", buf);
-                MHD_add_response_header(resp, "X-Nomad-KnownLeader", "true");
-                MHD_add_response_header(resp, "X-Nomad-LastContact", "0");
+                MHD_add_response_header(resp, "X-Nomad-KnownLeader", r->leader_known ? "true" : "false");
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->last_contact_ms);
+                MHD_add_response_header(resp, "X-Nomad-LastContact", buf);
         }
         enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);

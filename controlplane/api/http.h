@@ -9,6 +9,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,5 +42,12 @@ void *http_req_data(const struct http_req *r);
 void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index);
 /* Answer with a plain-text message (Nomad's error bodies are plain text). */
 void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The query string, re-encoded ("a=b&c=d"), malloc'd; NULL when out of memory. */
+char *http_req_query_string(const struct http_req *r);
+/* What the answer's X-Nomad-KnownLeader and X-Nomad-LastContact (ms) say. */
+void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms);
+/* Answer with bytes and an X-Nomad-Index (a forwarded request's answer). */
+void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
+                            uint64_t index);
 /* Answer with raw bytes (logs). */
 void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len);

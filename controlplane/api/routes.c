@@ -6,6 +6,8 @@
  * Blocking queries (?index=N&wait=D) park until the table they read moves
  * past N or the wait ends.
  */
+#include "controlplane/api/routes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +23,21 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/leader/heartbeat.h"
-#include "controlplane/raft/raft_node.h"
-#include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
 #define MAX_SEGS 8
 
+struct api {
+        struct state_store *const *state;
+        struct heartbeats *heartbeats;
+        char *raft_addr;
+        const struct api_ops *ops;
+        void *data;
+        struct parked_query *parked; /* blocking queries waiting for a newer index */
+};
+
 struct route_ctx {
-        struct server *s;
+        struct api *s;
         struct http_req *req;
         const char *seg[MAX_SEGS]; /* path segments after /v1/ */
         int nseg;
@@ -40,7 +49,7 @@ struct route_ctx {
 /* The X-Nomad-Index of a read of `table`: never 0, as in Nomad, so that a client that
  * blocks on the index it got waits instead of spinning on an empty table. */
 static uint64_t query_index(const struct route_ctx *c, enum state_table table) {
-        uint64_t i = state_table_index(c->s->state, table);
+        uint64_t i = state_table_index((*c->s->state), table);
         return i ? i : 1;
 }
 
@@ -100,7 +109,7 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         }
         if (pq) {
                 /* Re-run after a wake: answer if expired or moved, else stay parked. */
-                if (pq->expired || state_table_index(c->s->state, table) > pq->min_index) {
+                if (pq->expired || state_table_index((*c->s->state), table) > pq->min_index) {
                         http_req_set_data(c->req, NULL);
                         free(pq);
                         return false;
@@ -109,7 +118,7 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
                 c->s->parked = pq;
                 return true;
         }
-        if (min == 0 || state_table_index(c->s->state, table) > min)
+        if (min == 0 || state_table_index((*c->s->state), table) > min)
                 return false;
         pq = calloc(1, sizeof(*pq));
         if (!pq)
@@ -124,7 +133,9 @@ static bool block_until_newer(struct route_ctx *c, enum state_table table) {
         return true;
 }
 
-void api_wake_parked(struct server *s, bool timeouts_only) {
+void api_wake_parked(struct api *s, bool timeouts_only) {
+        if (!s)
+                return;
         struct parked_query *list = s->parked;
         s->parked = NULL;
         int64_t now = clock_monotonic_ns();
@@ -133,7 +144,7 @@ void api_wake_parked(struct server *s, bool timeouts_only) {
                 list = pq->next;
                 pq->next = NULL;
                 pq->expired = now >= pq->deadline_ns;
-                bool moved = state_table_index(s->state, pq->table) > pq->min_index;
+                bool moved = state_table_index(*s->state, pq->table) > pq->min_index;
                 if (pq->expired || (!timeouts_only && moved)) {
                         api_handle(s, pq->req); /* re-parks itself if nothing is due */
                 } else {
@@ -143,7 +154,9 @@ void api_wake_parked(struct server *s, bool timeouts_only) {
         }
 }
 
-void api_drop_parked(struct server *s) {
+void api_drop_parked(struct api *s) {
+        if (!s)
+                return;
         while (s->parked) {
                 struct parked_query *pq = s->parked;
                 s->parked = pq->next;
@@ -171,11 +184,19 @@ static json_t *parse_body(struct route_ctx *c) {
         return j;
 }
 
+static const char *leader_address(struct route_ctx *c) {
+        return c->s->ops->leader_address ? c->s->ops->leader_address(c->s->data) : NULL;
+}
+
+/* A write: true on the leader. A follower forwards it to the leader (once: a
+ * request that was forwarded already is not sent on again) and answers with the
+ * leader's answer. */
 static bool is_leader_or_fail(struct route_ctx *c) {
-        if (c->s->leader)
+        if (c->s->ops->is_leader(c->s->data))
                 return true;
-        uint64_t id;
-        const char *leader = raft_node_leader_address(c->s->raft, &id);
+        if (c->s->ops->forward && !http_req_query(c->req, FORWARDED_ARG) && c->s->ops->forward(c->s->data, c->req) == 0)
+                return false;
+        const char *leader = leader_address(c);
         http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "",
                               leader ? leader : "");
         return false;
@@ -188,11 +209,27 @@ struct pending_write {
         bool fill_eval_index;
 };
 
-static void on_write_applied(void *arg, int status, uint64_t index) {
+/* The HTTP status of a write the FSM rejected or Raft failed to commit. */
+static int write_error_status(int code) {
+        switch (code) {
+        case -EINVAL:
+                return 400;
+        case -EACCES:
+        case -EPERM:
+                return 403;
+        case -ENOENT:
+                return 404;
+        case -EEXIST:
+                return 409;
+        default:
+                return 500;
+        }
+}
+
+static void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct pending_write *pw = arg;
         if (status < 0) {
-                http_req_respond_text(pw->req, 500, "raft apply failed: %s",
-                                      status == -EAGAIN ? "leadership lost" : strerror(-status));
+                http_req_respond_text(pw->req, write_error_status(status), "%s", msg && *msg ? msg : strerror(-status));
                 if (pw->reply)
                         json_decref(pw->reply);
         } else {
@@ -219,7 +256,7 @@ static void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_i
         pw->req = c->req;
         pw->reply = reply;
         pw->fill_eval_index = eval_index;
-        int r = server_propose(c->s, cmd, on_write_applied, pw);
+        int r = c->s->ops->propose(c->s->data, cmd, on_write_applied, pw);
         if (r < 0) {
                 if (reply)
                         json_decref(reply);
@@ -289,7 +326,7 @@ static void job_register(struct route_ctx *c, const char *path_id) {
 static void job_deregister(struct route_ctx *c, const char *id) {
         if (!is_leader_or_fail(c))
                 return;
-        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
         if (!j) {
                 http_req_respond_text(c->req, 404, "job not found");
                 return;
@@ -307,7 +344,7 @@ static json_t *summary_json(struct route_ctx *c, const struct job *j) {
         json_t *groups = json_object();
         for (size_t g = 0; g < j->n_groups; g++) {
                 struct state_group_summary sum = {0};
-                state_job_group_summary(c->s->state, j, j->groups[g].name, &sum);
+                state_job_group_summary((*c->s->state), j, j->groups[g].name, &sum);
                 json_object_set_new(groups, j->groups[g].name,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum.queued, "Starting",
                                               sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
@@ -338,7 +375,7 @@ static void jobs_list(struct route_ctx *c) {
         if (block_until_newer(c, STATE_TABLE_JOBS))
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_jobs_foreach(c->s->state, ns_of(c), add_job_stub, &l);
+        state_jobs_foreach((*c->s->state), ns_of(c), add_job_stub, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
 }
 
@@ -371,7 +408,7 @@ static void job_routes(struct route_ctx *c) {
                 if (strcmp(m, "GET") == 0) {
                         if (block_until_newer(c, STATE_TABLE_JOBS))
                                 return;
-                        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+                        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
                         if (!j)
                                 http_req_respond_text(c->req, 404, "job not found");
                         else
@@ -389,7 +426,7 @@ static void job_routes(struct route_ctx *c) {
                 http_req_respond_text(c->req, 405, "method %s not allowed", m);
                 return;
         }
-        const struct job *j = state_job_get(c->s->state, ns_of(c), id);
+        const struct job *j = state_job_get((*c->s->state), ns_of(c), id);
         if (!j) {
                 http_req_respond_text(c->req, 404, "job not found");
                 return;
@@ -404,10 +441,10 @@ static void job_routes(struct route_ctx *c) {
                         json_decref(l.out);
                         return;
                 }
-                state_allocs_by_job_foreach(c->s->state, j->namespace, j->id, add_alloc_stub, &l);
+                state_allocs_by_job_foreach((*c->s->state), j->namespace, j->id, add_alloc_stub, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else if (strcmp(what, "evaluations") == 0) {
-                state_evals_by_job_foreach(c->s->state, j->namespace, j->id, add_eval, &l);
+                state_evals_by_job_foreach((*c->s->state), j->namespace, j->id, add_eval, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
         } else {
                 json_decref(l.out);
@@ -453,7 +490,7 @@ static void node_register(struct route_ctx *c) {
                 node_unref(n);
                 return;
         }
-        const struct node *old = state_node_get(c->s->state, n->id);
+        const struct node *old = state_node_get((*c->s->state), n->id);
         if (old && old->secret_id && strcmp(old->secret_id, n->secret_id) != 0) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",
                                       n->id);
@@ -485,7 +522,7 @@ static void node_heartbeat(struct route_ctx *c, const char *id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
-        const struct node *n = state_node_get(c->s->state, id);
+        const struct node *n = state_node_get((*c->s->state), id);
         if (!n) {
                 http_req_respond_text(c->req, 404, "node %s not found; register first", id);
                 return;
@@ -495,7 +532,7 @@ static void node_heartbeat(struct route_ctx *c, const char *id) {
         int64_t ttl = heartbeats_reset(c->s->heartbeats, id, clock_monotonic_ns());
         if (n->status == NODE_READY) {
                 http_req_respond_json(c->req, 200, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl),
-                                      state_latest_index(c->s->state));
+                                      state_latest_index((*c->s->state)));
                 return;
         }
         /* Down (or initializing) and back: mark ready through Raft. */
@@ -510,7 +547,7 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
-        const struct node *n = state_node_get(c->s->state, id);
+        const struct node *n = state_node_get((*c->s->state), id);
         if (!n) {
                 http_req_respond_text(c->req, 404, "node %s not found", id);
                 return;
@@ -536,7 +573,7 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
                         json_decref(updates);
                         return;
                 }
-                const struct alloc *a = state_alloc_get(c->s->state, aid);
+                const struct alloc *a = state_alloc_get((*c->s->state), aid);
                 if (!a || !a->node_id || strcmp(a->node_id, id) != 0)
                         continue; /* gone (GC) or not this node's: ignore, like Nomad */
                 json_t *ts = json_object_get(u, "TaskStates");
@@ -560,8 +597,8 @@ static void node_alloc_update(struct route_ctx *c, const char *id) {
         }
         if (json_array_size(updates) == 0) {
                 json_decref(updates);
-                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index(c->s->state)),
-                                      state_latest_index(c->s->state));
+                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index((*c->s->state))),
+                                      state_latest_index((*c->s->state)));
                 return;
         }
         json_t *cmd = json_pack("{s:s,s:s,s:o,s:I}", "Type", "AllocClientUpdate", "NodeID", id, "Allocs", updates,
@@ -586,7 +623,7 @@ static void node_routes(struct route_ctx *c) {
                 }
                 if (block_until_newer(c, STATE_TABLE_NODES))
                         return;
-                const struct node *n = state_node_get(c->s->state, id);
+                const struct node *n = state_node_get((*c->s->state), id);
                 if (!n)
                         http_req_respond_text(c->req, 404, "node not found");
                 else
@@ -599,14 +636,14 @@ static void node_routes(struct route_ctx *c) {
         } else if (strcmp(what, "allocations") == 0 && (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)) {
                 node_alloc_update(c, id);
         } else if (strcmp(what, "allocations") == 0 && strcmp(m, "GET") == 0) {
-                if (!state_node_get(c->s->state, id)) {
+                if (!state_node_get((*c->s->state), id)) {
                         http_req_respond_text(c->req, 404, "node not found");
                         return;
                 }
                 if (block_until_newer(c, STATE_TABLE_ALLOCS))
                         return;
                 struct list_ctx l = {.c = c, .out = json_array()};
-                state_allocs_by_node_foreach(c->s->state, id, add_alloc_full, &l);
+                state_allocs_by_node_foreach((*c->s->state), id, add_alloc_full, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path /v1/node/%s/%s", id, what);
@@ -618,14 +655,14 @@ static void node_routes(struct route_ctx *c) {
 static void alloc_routes(struct route_ctx *c) {
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        const struct alloc *a = state_alloc_get(c->s->state, c->seg[1]);
+        const struct alloc *a = state_alloc_get((*c->s->state), c->seg[1]);
         if (!a) {
                 http_req_respond_text(c->req, 404, "alloc not found");
                 return;
         }
         json_t *j = alloc_to_json(a);
         /* The token its node's agent wants before it serves the allocation's logs. */
-        const struct node *n = a->node_id ? state_node_get(c->s->state, a->node_id) : NULL;
+        const struct node *n = a->node_id ? state_node_get((*c->s->state), a->node_id) : NULL;
         char token[ALLOC_TOKEN_BUF];
         if (n && alloc_token(n->secret_id, a->id, token) == 0)
                 json_object_set_new(j, "AllocToken", json_string(token));
@@ -633,7 +670,7 @@ static void alloc_routes(struct route_ctx *c) {
 }
 
 static void eval_routes(struct route_ctx *c) {
-        const struct eval *e = state_eval_get(c->s->state, c->seg[1]);
+        const struct eval *e = state_eval_get((*c->s->state), c->seg[1]);
         if (!e) {
                 http_req_respond_text(c->req, 404, "eval not found");
                 return;
@@ -644,7 +681,7 @@ static void eval_routes(struct route_ctx *c) {
                 http_req_respond_json(c->req, 200, eval_to_json(e), e->modify_index);
         } else if (strcmp(c->seg[2], "allocations") == 0) {
                 struct list_ctx l = {.c = c, .out = json_array()};
-                state_allocs_by_eval_foreach(c->s->state, e->id, add_alloc_stub, &l);
+                state_allocs_by_eval_foreach((*c->s->state), e->id, add_alloc_stub, &l);
                 http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
         } else {
                 http_req_respond_text(c->req, 404, "unknown path");
@@ -659,17 +696,17 @@ static void list_routes(struct route_ctx *c) {
                 t = STATE_TABLE_NODES;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_nodes_foreach(c->s->state, add_node_stub, &l);
+                state_nodes_foreach((*c->s->state), add_node_stub, &l);
         } else if (strcmp(what, "allocations") == 0) {
                 t = STATE_TABLE_ALLOCS;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_allocs_foreach(c->s->state, add_alloc_stub, &l);
+                state_allocs_foreach((*c->s->state), add_alloc_stub, &l);
         } else {
                 t = STATE_TABLE_EVALS;
                 if (block_until_newer(c, t))
                         goto parked;
-                state_evals_foreach(c->s->state, add_eval, &l);
+                state_evals_foreach((*c->s->state), add_eval, &l);
         }
         http_req_respond_json(c->req, 200, l.out, query_index(c, t));
         return;
@@ -678,12 +715,133 @@ parked:
 }
 
 static void status_routes(struct route_ctx *c) {
-        uint64_t id;
-        const char *leader = raft_node_leader_address(c->s->raft, &id);
-        if (strcmp(c->seg[1], "leader") == 0)
+        const char *leader = leader_address(c);
+        if (strcmp(c->seg[1], "leader") == 0) {
                 http_req_respond_json(c->req, 200, json_string(leader ? leader : ""), 0);
+                return;
+        }
+        /* peers: the Raft addresses of the voters */
+        json_t *conf = c->s->ops->raft_configuration ? c->s->ops->raft_configuration(c->s->data) : NULL;
+        json_t *out = json_array();
+        size_t i;
+        json_t *srv;
+        json_array_foreach(json_object_get(conf, "Servers"), i, srv) {
+                if (jx_bool(srv, "Voter", false))
+                        json_array_append_new(out, json_string(jx_str(srv, "Address", "")));
+        }
+        if (!conf)
+                json_array_append_new(out, json_string(c->s->raft_addr));
+        json_decref(conf);
+        http_req_respond_json(c->req, 200, out, 0);
+}
+
+/* ---- Raft membership ------------------------------------------------------------------- */
+
+static void on_change_done(void *arg, int status, const char *msg) {
+        struct http_req *req = arg;
+        if (status == 0)
+                http_req_respond_json(req, 200, json_object(), 0);
         else
-                http_req_respond_json(c->req, 200, json_pack("[s]", c->s->cfg->raft_addr), 0);
+                http_req_respond_text(req, status == -ENOENT ? 404 : status == -EBUSY || status == -EAGAIN ? 503 : 500,
+                                      "raft membership change failed: %s", msg ? msg : strerror(-status));
+}
+
+static void operator_routes(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        const struct api_ops *ops = c->s->ops;
+        if (!ops->raft_configuration) {
+                http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
+                return;
+        }
+        const char *what = c->seg[2];
+        if (strcmp(what, "configuration") == 0) {
+                if (strcmp(m, "GET") != 0) {
+                        http_req_respond_text(c->req, 405, "method %s not allowed (GET only)", m);
+                        return;
+                }
+                json_t *conf = ops->raft_configuration(c->s->data);
+                uint64_t idx = (uint64_t)jx_int(conf, "Index", 0);
+                http_req_respond_json(c->req, 200, conf, idx);
+                return;
+        }
+        if (strcmp(what, "join") == 0) {
+                if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0) {
+                        http_req_respond_text(c->req, 405, "use PUT /v1/operator/raft/join");
+                        return;
+                }
+                if (!is_leader_or_fail(c))
+                        return;
+                _cleanup_json_ json_t *body = parse_body(c);
+                if (!body)
+                        return;
+                json_int_t id = jx_int(body, "ID", 0);
+                const char *addr = jx_str(body, "Address", "");
+                const char *http = jx_str(body, "HTTPAddr", "");
+                if (id <= 0 || !*addr || !strchr(addr, ':') || strlen(addr) >= 64 || strlen(http) >= 64) {
+                        http_req_respond_text(c->req, 400,
+                                              "join: the body is {\"ID\": <raft id > 0>, \"Address\": \"ip:port\", "
+                                              "\"HTTPAddr\": \"ip:port\"}");
+                        return;
+                }
+                int r = ops->raft_join(c->s->data, (uint64_t)id, addr, http, on_change_done, c->req);
+                if (r < 0)
+                        on_change_done(c->req, r, strerror(-r));
+                return;
+        }
+        if (strcmp(what, "peer") == 0) {
+                if (strcmp(m, "DELETE") != 0) {
+                        http_req_respond_text(c->req, 405, "use DELETE /v1/operator/raft/peer?id=ID or ?address=ip:port");
+                        return;
+                }
+                if (!is_leader_or_fail(c))
+                        return;
+                const char *id = http_req_query(c->req, "id");
+                const char *addr = http_req_query(c->req, "address");
+                char *end = NULL;
+                unsigned long long n = id ? strtoull(id, &end, 10) : 0;
+                if ((!id || !*id || *end || n == 0) && (!addr || !*addr)) {
+                        http_req_respond_text(c->req, 400, "remove-peer: give ?id=<raft id> or ?address=<ip:port>");
+                        return;
+                }
+                int r = ops->raft_remove(c->s->data, id && n ? (uint64_t)n : 0, addr, on_change_done, c->req);
+                if (r < 0)
+                        on_change_done(c->req, r, r == -ENOENT ? "no such peer" : strerror(-r));
+                return;
+        }
+        http_req_respond_text(c->req, 404, "Invalid URL path: \"%s\"", http_req_path(c->req));
+}
+
+static void system_gc(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0) {
+                http_req_respond_text(c->req, 405, "use PUT /v1/system/gc");
+                return;
+        }
+        if (!c->s->ops->gc) {
+                http_req_respond_text(c->req, 404, "this server does not collect garbage");
+                return;
+        }
+        if (!is_leader_or_fail(c))
+                return;
+        struct pending_write *pw = calloc(1, sizeof(*pw));
+        if (!pw) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        pw->req = c->req;
+        int r = c->s->ops->gc(c->s->data, on_write_applied, pw);
+        if (r < 0) {
+                free(pw);
+                http_req_respond_text(c->req, 500, "garbage collection failed: %s", strerror(-r));
+        }
+}
+
+static void internal_routes(struct route_ctx *c) {
+        if (!c->s->ops->raft_self) {
+                http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
+                return;
+        }
+        http_req_respond_json(c->req, 200, c->s->ops->raft_self(c->s->data), 0);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------- */
@@ -697,13 +855,46 @@ static bool get_only(struct route_ctx *c) {
         return false;
 }
 
+struct api *api_create(const struct api_config *cfg) {
+        struct api *a = calloc(1, sizeof(*a));
+        if (!a)
+                return NULL;
+        a->state = cfg->state;
+        a->heartbeats = cfg->heartbeats;
+        a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
+        a->ops = cfg->ops;
+        a->data = cfg->data;
+        if (!a->raft_addr) {
+                free(a);
+                return NULL;
+        }
+        return a;
+}
+
+struct api *api_destroy(struct api *a) {
+        if (!a)
+                return NULL;
+        api_drop_parked(a);
+        free(a->raft_addr);
+        free(a);
+        return NULL;
+}
+
 void api_handle(void *data, struct http_req *req) {
-        struct server *s = data;
+        struct api *s = data;
         struct route_ctx c = {.s = s, .req = req};
         const char *path = http_req_path(req);
         if (strncmp(path, "/v1/", 4) != 0) {
                 http_req_respond_text(req, 404, "Invalid URL path: \"%s\" (the API lives under /v1/)", path);
                 return;
+        }
+        if (s->ops->leader_info) {
+                bool known = false;
+                uint64_t contact = 0;
+                s->ops->leader_info(s->data, &known, &contact);
+                http_req_set_leader(req, known, contact);
+        } else {
+                http_req_set_leader(req, true, 0);
         }
         c.buf = strdup(path + 4);
         if (!c.buf) {
@@ -742,6 +933,14 @@ void api_handle(void *data, struct http_req *req) {
         } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3) {
                 if (get_only(&c))
                         eval_routes(&c);
+        } else if (strcmp(top, "operator") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0) {
+                operator_routes(&c);
+        } else if (strcmp(top, "system") == 0 && c.nseg == 2 && strcmp(c.seg[1], "gc") == 0) {
+                system_gc(&c);
+        } else if (strcmp(top, "internal") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0 &&
+                   strcmp(c.seg[2], "self") == 0) {
+                if (get_only(&c))
+                        internal_routes(&c);
         } else if (strcmp(top, "status") == 0 && c.nseg == 2 &&
                    (strcmp(c.seg[1], "leader") == 0 || strcmp(c.seg[1], "peers") == 0)) {
                 if (get_only(&c))

@@ -80,6 +80,19 @@ int64_t heartbeats_reset(struct heartbeats *h, const char *node_id, int64_t now_
         return ttl;
 }
 
+void heartbeats_postpone(struct heartbeats *h, int64_t delta_ns) {
+        for (size_t i = 0; i < h->n; i++)
+                h->items[i].deadline += delta_ns;
+}
+
+void heartbeats_retry_at(struct heartbeats *h, const char *node_id, int64_t deadline_ns) {
+        int64_t ttl = heartbeats_ttl(h);
+        heartbeats_reset(h, node_id, deadline_ns - ttl - h->grace);
+        struct hb *e = find(h, node_id);
+        if (e)
+                e->deadline = deadline_ns;
+}
+
 void heartbeats_remove(struct heartbeats *h, const char *node_id) {
         struct hb *e = find(h, node_id);
         if (!e)

@@ -21,6 +21,13 @@ void heartbeats_remove(struct heartbeats *h, const char *node_id);
 void heartbeats_clear(struct heartbeats *h);
 size_t heartbeats_count(const struct heartbeats *h);
 
+/* Move every deadline delta_ns later: the time the server's loop could not read
+ * heartbeats (a stall) does not count against the nodes. */
+void heartbeats_postpone(struct heartbeats *h, int64_t delta_ns);
+/* Track node_id again with this exact deadline: a node-down proposal that failed
+ * is retried when it comes (unless a heartbeat arrives first). */
+void heartbeats_retry_at(struct heartbeats *h, const char *node_id, int64_t deadline_ns);
+
 /* Collect (and forget) the nodes whose deadline passed. *ret is a malloc'd
  * array of malloc'd ids; returns how many. */
 size_t heartbeats_expired(struct heartbeats *h, int64_t now_ns, char ***ret);

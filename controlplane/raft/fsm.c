@@ -5,6 +5,8 @@
  * with the entry's index; it runs on every server, in log order, and must be
  * deterministic: time and IDs come inside the command, never from here.
  */
+#include "controlplane/raft/fsm.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +16,42 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/leader/gc.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/raft/raft_node.h"
-#include "controlplane/server.h"
 #include "controlplane/state/state.h"
+
+struct fsm {
+        struct state_store **state;
+        struct fsm_hooks hooks;
+        void *data;
+};
+
+struct fsm *fsm_create(struct state_store **state, const struct fsm_hooks *hooks, void *data) {
+        struct fsm *f = calloc(1, sizeof(*f));
+        if (!f)
+                return NULL;
+        f->state = state;
+        if (hooks)
+                f->hooks = *hooks;
+        f->data = data;
+        return f;
+}
+
+struct fsm *fsm_destroy(struct fsm *f) {
+        free(f);
+        return NULL;
+}
+
+static void state_changed(struct fsm *s) {
+        if (s->hooks.state_changed)
+                s->hooks.state_changed(s->data);
+}
+
+static void node_ready(struct fsm *s, const char *computed_class, uint64_t index) {
+        if (s->hooks.node_ready)
+                s->hooks.node_ready(s->data, computed_class, index);
+}
 
 /* Decode "Evals": [...] (or a single "Eval") into an array of evals. */
 static int decode_evals(const json_t *cmd, struct eval ***ret, size_t *ret_n) {
@@ -48,7 +82,7 @@ static void free_evals(struct eval **evals, size_t n) {
         free(evals);
 }
 
-static int apply_evals(struct server *s, uint64_t index, const json_t *cmd, uint64_t job_modify_index) {
+static int apply_evals(struct fsm *s, uint64_t index, const json_t *cmd, uint64_t job_modify_index) {
         struct eval **evals;
         size_t n;
         int r = decode_evals(cmd, &evals, &n);
@@ -57,67 +91,68 @@ static int apply_evals(struct server *s, uint64_t index, const json_t *cmd, uint
         for (size_t i = 0; i < n; i++)
                 if (job_modify_index && !evals[i]->job_modify_index)
                         evals[i]->job_modify_index = job_modify_index;
-        r = state_upsert_evals(s->state, index, evals, n);
+        r = state_upsert_evals((*s->state), index, evals, n);
         if (r == 0)
-                server_on_evals(s, evals, n);
+                if (s->hooks.evals)
+                        s->hooks.evals(s->data, evals, n);
         free_evals(evals, n);
         return r;
 }
 
-static int apply_job_register(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_job_register(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct job *j = NULL;
         int r = job_from_json(json_object_get(cmd, "Job"), &j, NULL);
         if (r < 0)
                 return r;
-        r = state_upsert_job(s->state, index, j);
+        r = state_upsert_job((*s->state), index, j);
         job_unref(j);
         if (r < 0)
                 return r;
         return apply_evals(s, index, cmd, index);
 }
 
-static int apply_job_deregister(struct server *s, uint64_t index, const json_t *cmd) {
-        int r = state_deregister_job(s->state, index, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
+static int apply_job_deregister(struct fsm *s, uint64_t index, const json_t *cmd) {
+        int r = state_deregister_job((*s->state), index, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
                                      jx_bool(cmd, "Purge", false));
         if (r < 0)
                 return r;
         return apply_evals(s, index, cmd, index);
 }
 
-static int apply_node_register(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_node_register(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct node *n = NULL;
         int r = node_from_json(json_object_get(cmd, "Node"), &n, NULL);
         if (r < 0)
                 return r;
-        r = state_upsert_node(s->state, index, n);
+        r = state_upsert_node((*s->state), index, n);
         if (r == 0)
-                server_on_node_ready(s, n->computed_class, index);
+                node_ready(s, n->computed_class, index);
         node_unref(n);
         return r < 0 ? r : apply_evals(s, index, cmd, 0);
 }
 
-static int apply_node_status(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_node_status(struct fsm *s, uint64_t index, const json_t *cmd) {
         const char *id = jx_str(cmd, "NodeID", "");
         enum node_status st;
         if (node_status_parse(jx_str(cmd, "Status", ""), &st) < 0)
                 return -EINVAL;
-        int r = state_update_node_status(s->state, index, id, st, jx_int(cmd, "UpdatedAt", 0));
+        int r = state_update_node_status((*s->state), index, id, st, jx_int(cmd, "UpdatedAt", 0));
         if (r < 0)
                 return r;
         if (st == NODE_DOWN) {
                 /* Its allocations cannot be reached any more: they are lost. */
-                r = state_mark_node_allocs_lost(s->state, index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
+                r = state_mark_node_allocs_lost((*s->state), index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
                 if (r < 0)
                         return r;
         } else if (st == NODE_READY) {
-                const struct node *n = state_node_get(s->state, id);
+                const struct node *n = state_node_get((*s->state), id);
                 if (n)
-                        server_on_node_ready(s, n->computed_class, index);
+                        node_ready(s, n->computed_class, index);
         }
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_alloc_client_update(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_alloc_client_update(struct fsm *s, uint64_t index, const json_t *cmd) {
         json_t *allocs = json_object_get(cmd, "Allocs");
         int64_t now = jx_int(cmd, "UpdatedAt", 0);
         size_t i;
@@ -132,39 +167,44 @@ static int apply_alloc_client_update(struct server *s, uint64_t index, const jso
                 json_t *tsj = json_object_get(u, "TaskStates");
                 if (json_is_object(tsj) && task_states_from_json(tsj, &ts, &nts, NULL) < 0)
                         continue;
-                int r = state_update_alloc_client(s->state, index, jx_str(u, "ID", ""), cs,
+                int r = state_update_alloc_client((*s->state), index, jx_str(u, "ID", ""), cs,
                                                   jx_str(u, "ClientDescription", ""), ts, nts, now);
                 task_states_free(ts, nts);
                 if (r == 0 && alloc_client_terminal(cs))
                         freed = true;
         }
         if (freed) {
-                const struct node *n = state_node_get(s->state, jx_str(cmd, "NodeID", ""));
+                const struct node *n = state_node_get((*s->state), jx_str(cmd, "NodeID", ""));
                 if (n)
-                        server_on_capacity_freed(s, n->computed_class, index);
+                        if (s->hooks.capacity_freed)
+                                s->hooks.capacity_freed(s->data, n->computed_class, index);
         }
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_eval_update(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_eval_update(struct fsm *s, uint64_t index, const json_t *cmd) {
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_plan(struct server *s, uint64_t index, const json_t *cmd) {
+static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
         struct plan_result *res = NULL;
         int r = plan_result_from_json(json_object_get(cmd, "Result"), &res, NULL);
         if (r < 0)
                 return r;
-        r = plan_result_apply(s->state, index, res);
+        r = plan_result_apply((*s->state), index, res);
         plan_result_free(res);
         if (r < 0)
                 return r;
         return apply_evals(s, index, cmd, 0);
 }
 
+static int apply_gc(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return gc_apply(*s->state, index, cmd);
+}
+
 struct command_type {
         const char *name;
-        int (*apply)(struct server *s, uint64_t index, const json_t *cmd);
+        int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
 };
 
 static const struct command_type command_types[] = {
@@ -175,40 +215,85 @@ static const struct command_type command_types[] = {
     {"AllocClientUpdate", apply_alloc_client_update},
     {"EvalUpdate", apply_eval_update},
     {"PlanApply", apply_plan},
+    {"GC", apply_gc},
 };
 
-int fsm_apply_command(struct server *s, uint64_t index, const json_t *cmd) {
+/* What the command was about, for the rejection message. */
+static void describe(const json_t *cmd, char *buf, size_t size) {
+        const char *job = jx_str(cmd, "JobID", NULL);
+        const char *node = jx_str(cmd, "NodeID", NULL);
+        json_t *jj = json_object_get(cmd, "Job");
+        json_t *nj = json_object_get(cmd, "Node");
+        if (!job && json_is_object(jj))
+                job = jx_str(jj, "ID", NULL);
+        if (!node && json_is_object(nj))
+                node = jx_str(nj, "ID", NULL);
+        if (job)
+                snprintf(buf, size, " of job \"%s\"", job);
+        else if (node)
+                snprintf(buf, size, " of node \"%s\"", node);
+        else
+                buf[0] = '\0';
+}
+
+static const char *reason(int r) {
+        switch (r) {
+        case -ENOENT:
+                return "not found (deleted by an earlier command?)";
+        case -EINVAL:
+                return "invalid command";
+        case -EROFS:
+                return "state store is read-only";
+        default:
+                return strerror(-r);
+        }
+}
+
+int fsm_apply_command(struct fsm *s, uint64_t index, const json_t *cmd, struct error *err) {
         const char *type = jx_str(cmd, "Type", "");
         for (size_t i = 0; i < ARRAY_SIZE(command_types); i++)
                 if (strcmp(command_types[i].name, type) == 0) {
                         int r = command_types[i].apply(s, index, cmd);
-                        if (r < 0)
-                                log_debug("fsm: %s at index %llu failed: %s", type, (unsigned long long)index,
-                                          strerror(-r));
-                        server_state_changed(s);
+                        if (r < 0) {
+                                char what[128];
+                                describe(cmd, what, sizeof(what));
+                                errorf(err, r, "%s%s rejected by the state store at index %llu: %s", type, what,
+                                       (unsigned long long)index, reason(r));
+                                log_debug("fsm: %s", err ? err->msg : type);
+                        }
+                        state_changed(s);
                         return r;
                 }
         log_warn("fsm: unknown command type \"%s\" at index %llu (newer server?); skipped", type,
                  (unsigned long long)index);
-        return -EINVAL;
+        return errorf(err, -EINVAL, "unknown command type \"%s\" at index %llu", type, (unsigned long long)index);
 }
 
 /* ---- raft_fsm_ops ------------------------------------------------------------------ */
 
-static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len) {
+static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         json_error_t je;
         _cleanup_json_ json_t *cmd = json_loadb(buf, len, 0, &je);
         if (!cmd) {
                 log_error("fsm: undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
-                return -EINVAL;
+                return errorf(err, -EINVAL, "undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
         }
-        return fsm_apply_command(data, index, cmd);
+        return fsm_apply_command(data, index, cmd, err);
 }
 
-static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
-        struct server *s = data;
+static int fsm_snapshot_begin(void *data, void **ret_view) {
+        struct fsm *s = data;
+        struct state_store *view = state_snapshot(*s->state);
+        if (!view)
+                return -ENOMEM;
+        *ret_view = view;
+        return 0;
+}
+
+/* On a pool thread: the view is immutable, the live state moves on meanwhile. */
+static int fsm_snapshot_write(void *view, void **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *snap = NULL;
-        int r = state_save(s->state, &snap);
+        int r = state_save(view, &snap);
         if (r < 0)
                 return r;
         char *out = json_dumps(snap, JSON_COMPACT);
@@ -219,8 +304,12 @@ static int fsm_snapshot(void *data, void **ret_buf, size_t *ret_len) {
         return 0;
 }
 
+static void fsm_snapshot_end(void *view) {
+        state_destroy(view);
+}
+
 static int fsm_restore(void *data, const void *buf, size_t len) {
-        struct server *s = data;
+        struct fsm *s = data;
         json_error_t je;
         _cleanup_json_ json_t *snap = json_loadb(buf, len, 0, &je);
         if (!snap) {
@@ -234,14 +323,16 @@ static int fsm_restore(void *data, const void *buf, size_t len) {
                 log_error("fsm: snapshot restore failed: %s", err.msg);
                 return r;
         }
-        state_destroy(s->state);
-        s->state = st;
-        server_state_changed(s);
+        state_destroy(*s->state);
+        *s->state = st;
+        state_changed(s);
         return 0;
 }
 
-const struct raft_fsm_ops server_fsm_ops = {
+const struct raft_fsm_ops fsm_raft_ops = {
     .apply = fsm_apply,
-    .snapshot = fsm_snapshot,
+    .snapshot_begin = fsm_snapshot_begin,
+    .snapshot_write = fsm_snapshot_write,
+    .snapshot_end = fsm_snapshot_end,
     .restore = fsm_restore,
 };

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,63 @@ struct raft_node {
         void (*done)(void *arg);
         void *done_arg;
         bool io_init, transport_init, raft_init;
+        /* The last FSM rejection: its message reaches the proposer's callback,
+         * which libraft runs right after the apply of the same entry. */
+        uint64_t reject_index;
+        char reject_msg[256];
+        void *snap_view; /* the FSM's view while a snapshot is being written */
+        uv_loop_t *loop;
+        int async_in_flight; /* io->async_work requests on the pool */
+        bool close_pending;  /* raft_node_close waits for them */
 };
+
+/* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
+ * libuv's pool, so that snapshots are written off the loop. */
+
+struct async_req {
+        uv_work_t work;
+        struct raft_node *rn;
+        struct raft_io_async_work *req;
+        int status;
+};
+
+static void async_run(uv_work_t *w) {
+        struct async_req *ar = w->data;
+        ar->status = ar->req->work(ar->req);
+}
+
+static void raft_close_now(struct raft_node *rn);
+
+static void async_done(uv_work_t *w, int status) {
+        struct async_req *ar = w->data;
+        struct raft_node *rn = ar->rn;
+        rn->async_in_flight--;
+        ar->req->cb(ar->req, status < 0 ? RAFT_CANCELED : ar->status);
+        free(ar);
+        if (rn->close_pending && rn->async_in_flight == 0)
+                raft_close_now(rn);
+}
+
+static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raft_io_async_work_cb cb) {
+        struct raft_node *rn = (struct raft_node *)io; /* io is the first member */
+        struct async_req *ar = calloc(1, sizeof(*ar));
+        if (!ar)
+                return RAFT_NOMEM;
+        req->cb = cb;
+        ar->work.data = ar;
+        ar->rn = rn;
+        ar->req = req;
+        if (uv_queue_work(rn->loop, &ar->work, async_run, async_done) < 0) {
+                free(ar);
+                return RAFT_IOERR;
+        }
+        rn->async_in_flight++;
+        return 0;
+}
 
 struct apply_req {
         struct raft_apply req;
+        struct raft_node *rn;
         raft_node_apply_cb cb;
         void *arg;
 };
@@ -93,27 +147,47 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
                 log_error("raft: entry %llu has a bad frame; skipped", (unsigned long long)index);
                 return 0;
         }
-        int r = rn->ops->apply(rn->ops_data, index, data, len);
+        struct error err = {0};
+        int r = rn->ops->apply(rn->ops_data, index, data, len, &err);
         /* A command the state store rejects is still "applied" (deterministically,
-         * on every server); report success to libraft so the log moves on. */
-        if (r < 0)
-                log_debug("raft: entry %llu rejected by the FSM: %d", (unsigned long long)index, r);
+         * on every server): report success to libraft so that the log moves on, and
+         * hand the rejection to the proposer as the entry's result. */
+        if (r < 0) {
+                log_debug("raft: entry %llu rejected by the FSM: %s", (unsigned long long)index, err.msg);
+                rn->reject_index = index;
+                snprintf(rn->reject_msg, sizeof(rn->reject_msg), "%s", err.code ? err.msg : strerror(-r));
+                *result = (void *)(intptr_t)r;
+        }
         return 0;
 }
 
+/* Snapshots (libraft's FSM version 3): fsm_snapshot takes the view on the loop,
+ * fsm_snapshot_async serialises it on the pool, fsm_snapshot_finalize releases
+ * both on the loop. libraft takes one snapshot at a time. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+        struct raft_node *rn = fsm->data;
+        void *view = NULL;
+        if (rn->ops->snapshot_begin(rn->ops_data, &view) < 0)
+                return RAFT_NOMEM;
+        *bufs = raft_calloc(1, sizeof(**bufs));
+        if (!*bufs) {
+                rn->ops->snapshot_end(view);
+                return RAFT_NOMEM;
+        }
+        rn->snap_view = view;
+        *n_bufs = 1;
+        return 0;
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
         struct raft_node *rn = fsm->data;
         void *data = NULL;
         size_t len = 0;
-        int r = rn->ops->snapshot(rn->ops_data, &data, &len);
-        if (r < 0)
+        if (*n_bufs != 1 || rn->ops->snapshot_write(rn->snap_view, &data, &len) < 0)
                 return RAFT_NOMEM;
-        *bufs = raft_malloc(sizeof(**bufs));
         size_t flen = frame_size(len);
         unsigned char *copy = raft_malloc(flen);
-        if (!*bufs || !copy) {
-                raft_free(*bufs);
-                raft_free(copy);
+        if (!copy) {
                 free(data);
                 return RAFT_NOMEM;
         }
@@ -124,7 +198,21 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
         free(data);
         (*bufs)[0].base = copy;
         (*bufs)[0].len = flen;
-        *n_bufs = 1;
+        return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+        struct raft_node *rn = fsm->data;
+        if (*bufs) {
+                for (unsigned i = 0; i < *n_bufs; i++)
+                        raft_free((*bufs)[i].base);
+                raft_free(*bufs);
+        }
+        *bufs = NULL;
+        *n_bufs = 0;
+        if (rn->snap_view)
+                rn->ops->snapshot_end(rn->snap_view);
+        rn->snap_view = NULL;
         return 0;
 }
 
@@ -148,11 +236,13 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 return -ENOMEM;
         rn->ops = ops;
         rn->ops_data = ops_data;
-        rn->fsm = (struct raft_fsm){.version = 1,
+        rn->fsm = (struct raft_fsm){.version = 3,
                                     .data = rn,
                                     .apply = fsm_apply,
                                     .snapshot = fsm_snapshot,
-                                    .restore = fsm_restore};
+                                    .restore = fsm_restore,
+                                    .snapshot_finalize = fsm_snapshot_finalize,
+                                    .snapshot_async = fsm_snapshot_async};
         int r = raft_uv_tcp_init(&rn->transport, loop);
         if (r != 0) {
                 free(rn);
@@ -166,6 +256,9 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 return errorf(err, -EIO, "raft: data dir \"%s\": %s", cfg->data_dir, raft_strerror(r));
         }
         rn->io_init = true;
+        rn->loop = loop;
+        rn->io.version = 2;
+        rn->io.async_work = io_async_work;
         r = raft_init(&rn->raft, &rn->io, &rn->fsm, cfg->id, cfg->address);
         if (r != 0) {
                 int code = errorf(err, -EIO, "raft: init: %s", raft_errmsg(&rn->raft));
@@ -179,10 +272,22 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
         raft_set_heartbeat_timeout(&rn->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 100);
         raft_set_snapshot_threshold(&rn->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold : 8192);
         raft_set_snapshot_trailing(&rn->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 1024);
+        /* Server-to-server limits: a snapshot transfer that does not finish in 30 s
+         * is retried; a peer that cannot be reached is retried every second; a
+         * server that falls behind is given a bounded number of catch-up rounds
+         * before its promotion to voter fails. */
+        raft_set_install_snapshot_timeout(&rn->raft, 30000);
+        raft_uv_set_connect_retry_delay(&rn->io, 1000);
+        raft_set_max_catch_up_rounds(&rn->raft, 10);
+        raft_set_max_catch_up_round_duration(&rn->raft, 5000);
+        raft_set_pre_vote(&rn->raft, true);
         if (cfg->bootstrap) {
                 struct raft_configuration conf;
                 raft_configuration_init(&conf);
-                r = raft_configuration_add(&conf, cfg->id, cfg->address, RAFT_VOTER);
+                if (cfg->n_voters == 0)
+                        r = raft_configuration_add(&conf, cfg->id, cfg->address, RAFT_VOTER);
+                for (size_t i = 0; i < cfg->n_voters && r == 0; i++)
+                        r = raft_configuration_add(&conf, cfg->voters[i].id, cfg->voters[i].address, RAFT_VOTER);
                 if (r == 0)
                         r = raft_bootstrap(&rn->raft, &conf);
                 raft_configuration_close(&conf);
@@ -226,17 +331,31 @@ void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg) {
         rn->done = done;
         rn->done_arg = arg;
         rn->raft.data = rn;
+        if (rn->async_in_flight > 0) { /* a snapshot is being written: close after it */
+                rn->close_pending = true;
+                return;
+        }
+        raft_close_now(rn);
+}
+
+static void raft_close_now(struct raft_node *rn) {
+        rn->close_pending = false;
         raft_close(&rn->raft, on_raft_closed);
 }
 
 static void on_applied(struct raft_apply *req, int status, void *result) {
         struct apply_req *ar = (struct apply_req *)req;
-        (void)result;
         int code = 0;
-        if (status != 0)
+        const char *msg = NULL;
+        if (status != 0) {
                 code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ? -EAGAIN : -EIO;
+                msg = code == -EAGAIN ? "leadership lost before the entry was committed" : raft_strerror(status);
+        } else if (result) {
+                code = (int)(intptr_t)result;
+                msg = ar->rn->reject_index == req->index ? ar->rn->reject_msg : strerror(-code);
+        }
         if (ar->cb)
-                ar->cb(ar->arg, code, req->index);
+                ar->cb(ar->arg, code, req->index, msg);
         free(ar);
 }
 
@@ -255,6 +374,7 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
         memcpy(copy + FRAME_HDR, buf, len);
         ar->cb = cb;
         ar->arg = arg;
+        ar->rn = rn;
         struct raft_buffer rb = {.base = copy, .len = flen};
         int r = raft_apply(&rn->raft, &ar->req, &rb, 1, on_applied);
         if (r != 0) {
@@ -266,7 +386,7 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
 }
 
 bool raft_node_is_leader(struct raft_node *rn) {
-        return raft_state(&rn->raft) == RAFT_LEADER;
+        return rn && raft_state(&rn->raft) == RAFT_LEADER;
 }
 
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
@@ -280,10 +400,12 @@ const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
 }
 
 uint64_t raft_node_last_applied(struct raft_node *rn) {
-        return raft_last_applied(&rn->raft);
+        return !rn ? 0 : raft_last_applied(&rn->raft);
 }
 
 const char *raft_node_state_name(struct raft_node *rn) {
+        if (!rn)
+                return "unavailable";
         switch (raft_state(&rn->raft)) {
         case RAFT_FOLLOWER:
                 return "follower";
@@ -294,4 +416,173 @@ const char *raft_node_state_name(struct raft_node *rn) {
         default:
                 return "unavailable";
         }
+}
+
+int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        if (!rn)
+                return 0;
+        const struct raft_configuration *c = &rn->raft.configuration;
+        if (c->n == 0)
+                return 0;
+        struct raft_node_peer *p = calloc(c->n, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        raft_id leader_id = 0;
+        const char *leader_addr = NULL;
+        raft_leader(&rn->raft, &leader_id, &leader_addr);
+        bool leading = raft_state(&rn->raft) == RAFT_LEADER;
+        for (unsigned i = 0; i < c->n; i++) {
+                p[i].id = c->servers[i].id;
+                snprintf(p[i].address, sizeof(p[i].address), "%s", c->servers[i].address);
+                p[i].voter = c->servers[i].role == RAFT_VOTER;
+                p[i].leader = c->servers[i].id == leader_id;
+                if (leading && rn->raft.leader_state.progress) {
+                        p[i].match_index = rn->raft.leader_state.progress[i].match_index;
+                        p[i].recent = c->servers[i].id == rn->raft.id || rn->raft.leader_state.progress[i].recent_recv;
+                }
+        }
+        *ret = p;
+        *ret_n = c->n;
+        return 0;
+}
+
+uint64_t raft_node_configuration_index(struct raft_node *rn) {
+        return rn ? rn->raft.configuration_index : 0;
+}
+
+uint64_t raft_node_commit_index(struct raft_node *rn) {
+        return rn ? rn->raft.commit_index : 0;
+}
+
+uint64_t raft_node_last_contact_ms(struct raft_node *rn) {
+        if (!rn || raft_state(&rn->raft) == RAFT_LEADER)
+                return 0;
+        raft_time now = rn->io.time(&rn->io);
+        return now > rn->raft.election_timer_start ? now - rn->raft.election_timer_start : 0;
+}
+
+bool raft_node_has_configuration(struct raft_node *rn) {
+        return rn && rn->raft.configuration.n > 0;
+}
+
+bool raft_node_dir_has_state(const char *data_dir) {
+        static const char *const files[] = {"metadata1", "metadata2"};
+        for (size_t i = 0; i < 2; i++) {
+                char path[4096];
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
+                if (stat(path, &st) == 0 && st.st_size > 0)
+                        return true;
+        }
+        return false;
+}
+
+/* ---- membership changes ---------------------------------------------------------- */
+
+struct change_req {
+        struct raft_change req;
+        struct raft_node *rn;
+        uint64_t id;
+        bool promote; /* added as spare: assign voter next */
+        raft_node_change_cb cb;
+        void *arg;
+};
+
+static int change_code(int rv) {
+        switch (rv) {
+        case RAFT_NOTLEADER:
+        case RAFT_LEADERSHIPLOST:
+                return -EAGAIN;
+        case RAFT_CANTCHANGE:
+                return -EBUSY;
+        case RAFT_DUPLICATEID:
+        case RAFT_DUPLICATEADDRESS:
+                return -EEXIST;
+        case RAFT_BADID:
+                return -ENOENT;
+        case RAFT_BADROLE:
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
+
+static void change_done(struct change_req *cr, int rv) {
+        if (cr->cb)
+                cr->cb(cr->arg, rv == 0 ? 0 : change_code(rv), rv == 0 ? NULL : raft_strerror(rv));
+        free(cr);
+}
+
+static void on_change(struct raft_change *req, int status) {
+        struct change_req *cr = req->data;
+        if (status == 0 && cr->promote) {
+                cr->promote = false;
+                int rv = raft_assign(&cr->rn->raft, &cr->req, cr->id, RAFT_VOTER, on_change);
+                if (rv == 0)
+                        return;
+                status = rv;
+        }
+        if (status != 0)
+                log_warn("raft: membership change for server %llu failed: %s", (unsigned long long)cr->id,
+                         raft_strerror(status));
+        change_done(cr, status);
+}
+
+int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, raft_node_change_cb cb, void *arg) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        const struct raft_configuration *c = &rn->raft.configuration;
+        int role = -1;
+        for (unsigned i = 0; i < c->n; i++)
+                if (c->servers[i].id == id) {
+                        if (strcmp(c->servers[i].address, address) != 0)
+                                return -EEXIST;
+                        role = c->servers[i].role;
+                }
+        if (role == RAFT_VOTER) {
+                if (cb)
+                        cb(arg, 0, NULL);
+                return 0;
+        }
+        struct change_req *cr = calloc(1, sizeof(*cr));
+        if (!cr)
+                return -ENOMEM;
+        cr->req.data = cr;
+        cr->rn = rn;
+        cr->id = id;
+        cr->cb = cb;
+        cr->arg = arg;
+        int rv;
+        if (role < 0) {
+                cr->promote = true;
+                rv = raft_add(&rn->raft, &cr->req, id, address, on_change);
+        } else {
+                rv = raft_assign(&rn->raft, &cr->req, id, RAFT_VOTER, on_change);
+        }
+        if (rv != 0) {
+                free(cr);
+                return change_code(rv);
+        }
+        return 0;
+}
+
+int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        struct change_req *cr = calloc(1, sizeof(*cr));
+        if (!cr)
+                return -ENOMEM;
+        cr->req.data = cr;
+        cr->rn = rn;
+        cr->id = id;
+        cr->cb = cb;
+        cr->arg = arg;
+        int rv = raft_remove(&rn->raft, &cr->req, id, on_change);
+        if (rv != 0) {
+                free(cr);
+                return change_code(rv);
+        }
+        return 0;
 }

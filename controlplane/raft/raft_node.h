@@ -13,19 +13,42 @@ struct uv_loop_s;
 struct raft_node;
 
 struct raft_fsm_ops {
-        /* Apply one committed entry. Runs on the loop thread on every server. */
-        int (*apply)(void *data, uint64_t index, const void *buf, size_t len);
-        /* Serialise the whole state; *ret_buf is malloc'd and freed by the caller. */
-        int (*snapshot)(void *data, void **ret_buf, size_t *ret_len);
+        /* Apply one committed entry. Runs on the loop thread on every server. A
+         * negative return (with err filled) is the FSM's deterministic rejection of
+         * the command: the log moves on, and the proposer's callback gets the code
+         * and the message. */
+        int (*apply)(void *data, uint64_t index, const void *buf, size_t len, struct error *err);
+        /* Snapshots are taken off the loop. On the loop: a consistent view of the
+         * whole state, cheap (the state store's persistent maps make it O(1)). */
+        int (*snapshot_begin)(void *data, void **ret_view);
+        /* On a thread of libuv's pool: serialise the view; *ret_buf is malloc'd
+         * and freed by the caller. */
+        int (*snapshot_write)(void *view, void **ret_buf, size_t *ret_len);
+        /* On the loop, once the snapshot is on disk (or failed): release the view. */
+        void (*snapshot_end)(void *view);
         /* Replace the whole state. */
         int (*restore)(void *data, const void *buf, size_t len);
+};
+
+/* One member of the Raft configuration, as this server sees it. */
+struct raft_node_peer {
+        uint64_t id;
+        char address[64]; /* Raft address, host:port */
+        bool voter;       /* false: standby or spare (joining, being caught up) */
+        bool leader;
+        /* leader only: the last log index known replicated there, and whether it
+         * answered within the election timeout */
+        uint64_t match_index;
+        bool recent;
 };
 
 struct raft_node_config {
         uint64_t id;           /* this server's Raft ID, >= 1 */
         const char *address;   /* host:port for Raft RPC, e.g. 127.0.0.1:4647 */
         const char *data_dir;  /* log and snapshots */
-        bool bootstrap;        /* form a new single-voter cluster if the dir is empty */
+        bool bootstrap;        /* form a new cluster if the dir is empty: a single voter, or every voter below */
+        const struct raft_node_peer *voters; /* n_voters > 0: the initial configuration (must hold this server) */
+        size_t n_voters;
         unsigned election_timeout_ms;
         unsigned heartbeat_timeout_ms;
         unsigned snapshot_threshold; /* entries between snapshots */
@@ -37,12 +60,34 @@ int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg,
 /* Close asynchronously; done(arg) runs once everything is released. */
 void raft_node_close(struct raft_node *rn, void (*done)(void *arg), void *arg);
 
-typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index);
+/* status 0: applied. Negative: either Raft failed to commit it (-EAGAIN when
+ * leadership was lost, -EIO) and msg says so, or the entry was committed at
+ * index and the FSM rejected it: status is the FSM's code, msg its message. */
+typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 /* Propose one entry; buf is copied. cb runs after the entry was applied to the
- * local FSM (status 0) or failed (negative: -ENOTLEADER style codes as -EAGAIN). */
+ * local FSM (status 0 or the FSM's rejection) or failed. */
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg);
 
 bool raft_node_is_leader(struct raft_node *rn);
+/* The configuration: *ret malloc'd (free it). */
+int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *ret_n);
+/* Index of the configuration entry in force. */
+uint64_t raft_node_configuration_index(struct raft_node *rn);
+uint64_t raft_node_commit_index(struct raft_node *rn);
+/* Milliseconds since this server last heard from a leader (0 on the leader). */
+uint64_t raft_node_last_contact_ms(struct raft_node *rn);
+/* Whether this server has a Raft configuration (bootstrapped, or received one). */
+bool raft_node_has_configuration(struct raft_node *rn);
+/* Whether data_dir already holds Raft state (a restart, not a new server). */
+bool raft_node_dir_has_state(const char *data_dir);
+
+/* Membership changes, leader only (-EAGAIN elsewhere; -EBUSY while another
+ * change is in progress). cb(arg, status, msg) once done. */
+typedef void (*raft_node_change_cb)(void *arg, int status, const char *msg);
+/* Add a server and promote it to voter once it has caught up with the log. An
+ * already-voting member with the same ID and address is answered 0 at once. */
+int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, raft_node_change_cb cb, void *arg);
+int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg);
 /* Leader's address, or NULL when none is known. */
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id);
 uint64_t raft_node_last_applied(struct raft_node *rn);

@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "controlplane/server.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
-static void one(struct server *s, const char *req, size_t len) {
+static void one(struct api_harness *s, const char *req, size_t len) {
         const char *nl = memchr(req, '\n', len);
         size_t first = nl ? (size_t)(nl - req) : len;
         char line[512];
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 log_set_level(LOG_LVL_ERROR);
                 init = 1;
         }
-        struct server *s = api_harness_new();
+        struct api_harness *s = api_harness_new();
         if (!s)
                 return 0;
         char *buf = malloc(size + 1);

@@ -98,6 +98,21 @@ else
         fail "idle cluster: server and agent used $busy ticks of CPU in 2 s (a busy loop?)"
 fi
 
+# --- a stalled server loop does not mark nodes down -----------------------------
+# SIGSTOP for 3 s (longer than TTL 1 s + grace 1 s): the agent's heartbeats wait in the
+# socket; the server must not count the time it could not read them against the node.
+kill -STOP "$server_pid"
+sleep 3
+kill -CONT "$server_pid"
+sleep 2
+if api /v1/nodes | grep -q '"Status":"ready"' && ! grep -q "missed its heartbeat" "$WORK/server.log" &&
+        grep -q "loop stalled" "$WORK/server.log"; then
+        pass "server stalled 3 s (SIGSTOP) with TTL 1 s + grace 1 s: the node stays ready"
+else
+        api /v1/nodes
+        fail "server stalled 3 s (SIGSTOP) with TTL 1 s + grace 1 s: the node stays ready"
+fi
+
 # --- a batch job runs to completion and its logs are readable -------------------
 if "$BIN/drover" job run "$ROOT/examples/hello.hcl" >"$WORK/run.out" 2>&1 &&
         grep -q 'finished with status "complete"' "$WORK/run.out" &&
@@ -560,6 +575,18 @@ else
 fi
 kill -9 "$fp_pid" 2>/dev/null
 wait "$fp_pid" 2>/dev/null
+# --- garbage collection: finished jobs go, running ones stay -------------------------
+evals_before=$(api /v1/evaluations | grep -o '"ID":"[0-9a-f-]*"' | wc -l)
+gc_code=$(curl -s -o "$WORK/gc.out" -w '%{http_code}' -X PUT "$ADDR/v1/system/gc")
+evals_after=$(api /v1/evaluations | grep -o '"ID":"[0-9a-f-]*"' | wc -l)
+if [ "$gc_code" = 200 ] && ! api /v1/jobs | grep -q '"ID":"hello"' && api /v1/jobs | grep -q '"ID":"sleeper"' &&
+        [ "$(count_status sleeper running)" = 2 ] && [ "$evals_after" -lt "$evals_before" ]; then
+        pass "PUT /v1/system/gc: the finished batch jobs go, the running service stays; evaluations $evals_before -> $evals_after"
+else
+        cat "$WORK/gc.out"
+        api /v1/jobs
+        fail "PUT /v1/system/gc (answer $gc_code; evaluations $evals_before -> $evals_after)"
+fi
 
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do
@@ -585,6 +612,13 @@ else
         pgrep -af "drover-(server|agent)"
         echo "data dir: '$dev_data'"
         fail "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
+fi
+
+# --- three servers: election, failover, forwarding, restart, a frozen follower ---------
+if "$ROOT/tests/integration/cluster.sh" "$BIN"; then
+        pass "cluster tests (tests/integration/cluster.sh)"
+else
+        fail "cluster tests (tests/integration/cluster.sh)"
 fi
 
 log "$passed passed, $failed failed"

@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
-#include "controlplane/config.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/leader/heartbeat.h"
-#include "controlplane/server.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 
 /* ---- the fake request (what api/http.c does over libmicrohttpd) ---------------------- */
@@ -114,73 +115,116 @@ void http_req_respond_raw(struct http_req *r, int status, const char *content_ty
         answer(r, status, s, 0);
 }
 
-/* ---- the fake hub (what server.c does around Raft) ------------------------------------- */
+void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
+                            uint64_t index) {
+        (void)content_type;
+        char *s = malloc(len + 1);
+        if (s) {
+                memcpy(s, buf, len);
+                s[len] = '\0';
+        }
+        answer(r, status, s, index);
+}
 
-int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
-        uint64_t index = state_latest_index(s->state) + 1;
-        fsm_apply_command(s, index, cmd); /* a rejected command is applied too: Raft moved on */
+void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
+        r->reply->leader_known = known;
+        r->reply->last_contact_ms = last_contact_ms;
+}
+
+char *http_req_query_string(const struct http_req *r) {
+        return strdup(r->query);
+}
+
+/* ---- the server's side of the routes and the FSM, as callbacks -------------------------- */
+
+/* What the single voter does: apply each command at once, at the next index. */
+static int harness_propose(void *data, json_t *cmd, api_apply_cb cb, void *arg) {
+        struct api_harness *h = data;
+        if (h->before_apply) { /* once: an entry committed just before this one */
+                void (*fn)(struct api_harness *, void *) = h->before_apply;
+                h->before_apply = NULL;
+                fn(h, h->before_apply_arg);
+        }
+        uint64_t index = state_latest_index(h->state) + 1;
+        struct error err = {0};
+        /* a rejected command is applied too (Raft moved on); the proposer hears why */
+        int r = fsm_apply_command(h->fsm, index, cmd, &err);
         json_decref(cmd);
         if (cb)
-                cb(arg, 0, index);
+                cb(arg, r < 0 ? r : 0, index, r < 0 ? err.msg : NULL);
         return 0;
 }
 
-void server_state_changed(struct server *s) {
-        (void)s;
+static bool harness_is_leader(void *data) {
+        return ((struct api_harness *)data)->leader;
 }
 
-void server_on_evals(struct server *s, struct eval **evals, size_t n) {
-        (void)s, (void)evals, (void)n;
+static const char *harness_leader_address(void *data) {
+        struct api_harness *h = data;
+        return h->leader ? "127.0.0.1:4647" : NULL;
 }
 
-void server_on_node_ready(struct server *s, const char *computed_class, uint64_t index) {
-        (void)s, (void)computed_class, (void)index;
+static int harness_forward(void *data, struct http_req *req) {
+        struct api_harness *h = data;
+        if (!h->forward)
+                return -ENOTCONN;
+        h->forwarded++;
+        return h->forward(h, req);
 }
 
-void server_on_capacity_freed(struct server *s, const char *computed_class, uint64_t index) {
-        (void)s, (void)computed_class, (void)index;
+static void harness_leader_info(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
+        struct api_harness *h = data;
+        *ret_known = h->leader || h->forward;
+        *ret_last_contact_ms = h->leader ? 0 : 42;
+}
+
+static const struct api_ops harness_api_ops = {
+    .forward = harness_forward,
+    .leader_info = harness_leader_info,
+    .propose = harness_propose,
+    .is_leader = harness_is_leader,
+    .leader_address = harness_leader_address,
+};
+
+void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg) {
+        h->before_apply = fn;
+        h->before_apply_arg = arg;
 }
 
 /* ---- the harness ----------------------------------------------------------------------- */
 
-struct server *api_harness_new(void) {
-        struct server *s = calloc(1, sizeof(*s));
-        struct server_config *cfg = calloc(1, sizeof(*cfg));
-        if (!s || !cfg) {
-                free(s);
-                free(cfg);
+struct api_harness *api_harness_new(void) {
+        struct api_harness *h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        h->leader = true;
+        h->state = state_create();
+        h->heartbeats = heartbeats_create(10000 * NS_PER_MS, 10000 * NS_PER_MS);
+        h->fsm = fsm_create(&h->state, NULL, h);
+        struct api_config ac = {.state = &h->state,
+                                .heartbeats = h->heartbeats,
+                                .raft_addr = "127.0.0.1:4647",
+                                .ops = &harness_api_ops,
+                                .data = h};
+        h->api = api_create(&ac);
+        if (!h->state || !h->heartbeats || !h->fsm || !h->api) {
+                api_harness_free(h);
                 return NULL;
         }
-        cfg->raft_addr = strdup("127.0.0.1:4647");
-        cfg->http_addr = strdup("127.0.0.1:4646");
-        cfg->heartbeat_ttl_ms = 10000;
-        cfg->heartbeat_grace_ms = 10000;
-        s->cfg = cfg;
-        s->state = state_create();
-        s->heartbeats = heartbeats_create(cfg->heartbeat_ttl_ms * NS_PER_MS, cfg->heartbeat_grace_ms * NS_PER_MS);
-        s->leader = true;
-        if (!s->state || !s->heartbeats || !cfg->raft_addr || !cfg->http_addr) {
-                api_harness_free(s);
-                return NULL;
-        }
-        return s;
+        return h;
 }
 
-void api_harness_free(struct server *s) {
-        if (!s)
+void api_harness_free(struct api_harness *h) {
+        if (!h)
                 return;
-        api_drop_parked(s);
-        state_destroy(s->state);
-        heartbeats_destroy(s->heartbeats);
-        if (s->cfg) {
-                free(s->cfg->raft_addr);
-                free(s->cfg->http_addr);
-                free(s->cfg);
-        }
-        free(s);
+        api_destroy(h->api);
+        fsm_destroy(h->fsm);
+        state_destroy(h->state);
+        heartbeats_destroy(h->heartbeats);
+        free(h);
 }
 
-void api_harness_request(struct server *s, const char *method, const char *target, const char *body, size_t len,
+void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret) {
         memset(ret, 0, sizeof(*ret));
         struct http_req r = {.method = method, .body = body, .body_len = len, .reply = ret};
@@ -190,10 +234,10 @@ void api_harness_request(struct server *s, const char *method, const char *targe
                 plen = sizeof(r.path) - 1;
         memcpy(r.path, target, plen);
         snprintf(r.query, sizeof(r.query), "%s", q ? q + 1 : "");
-        api_handle(s, &r);
+        api_handle(h->api, &r);
         if (!r.answered) {
                 /* parked (blocking query): take it out of the list before r goes away */
-                api_drop_parked(s);
+                api_drop_parked(h->api);
                 if (!r.answered)
                         answer(&r, 504, strdup("parked"), 0);
         }

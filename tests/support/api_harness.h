@@ -1,25 +1,49 @@
 /* api_harness.h - the HTTP routes and the FSM of drover-server in one process,
- * without sockets, Raft or threads: a fake http_req feeds controlplane/api/routes.c,
- * and a fake server_propose() applies each command to the state store at once
- * through fsm_apply_command(), as the single voter would. Unit tests and the
- * API fuzz target use it; it replaces api/http.c and server.c at link time. */
+ * without sockets, Raft or threads: a fake http_req feeds controlplane/api/routes.c
+ * (it stands in for api/http.c, the libmicrohttpd transport), and the harness
+ * plugs into the routes' api_ops: its propose applies each command to the state
+ * store at once through the FSM, as the single voter would. Unit tests and the
+ * API fuzz target use it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct api;
+struct fsm;
+struct heartbeats;
+struct http_req;
+struct state_store;
+
+struct api_harness {
+        struct state_store *state; /* the live state: read it, do not write it */
+        struct heartbeats *heartbeats;
+        struct fsm *fsm;
+        struct api *api;
+        bool leader; /* what api_ops.is_leader answers (true) */
+        /* api_ops.forward of a follower: NULL = no leader known */
+        int (*forward)(struct api_harness *h, struct http_req *req);
+        int forwarded; /* requests handed to forward */
+        void (*before_apply)(struct api_harness *h, void *arg);
+        void *before_apply_arg;
+};
 
 struct api_reply {
         int status;     /* 0 when the handler answered nothing (a parked blocking query) */
         char *body;     /* malloc'd, NUL-terminated */
         uint64_t index; /* X-Nomad-Index, 0 when none */
+        bool leader_known; /* X-Nomad-KnownLeader */
+        uint64_t last_contact_ms;
 };
 
-struct server *api_harness_new(void);
-void api_harness_free(struct server *s);
+struct api_harness *api_harness_new(void);
+void api_harness_free(struct api_harness *h);
 /* One request; target is "/v1/...?a=b". body may be NULL. A query the handler
  * parks (blocking) is answered at once with the harness's 504. */
-void api_harness_request(struct server *s, const char *method, const char *target, const char *body, size_t len,
+void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret);
 void api_reply_clear(struct api_reply *r);
+/* Run fn once, just before the next proposed command is applied: as if another
+ * command had been committed ahead of it in the log. */
+void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);

@@ -1,15 +1,18 @@
 /* test_api.c - the HTTP routes and the FSM together, in process (tests/support/api_harness):
  * Nomad's paths and shapes, every bad request answered 4xx with the state unchanged. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "controlplane/server.h"
+#include "common/error.h"
+#include "controlplane/api/http.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
-static struct server *s;
+static struct api_harness *s;
 
 static void setup(void) {
         s = api_harness_new();
@@ -143,5 +146,82 @@ Test(api, node_register_heartbeat_and_allocation_updates) {
         api_harness_request(s, "GET", "/v1/node/11111111-2222-3333-4444-555555555555/allocations?index=999999&wait=1s",
                             NULL, 0, &r);
         cr_expect(r.status == 503 || r.status == 504, "parked, not answered at once (got %d)", r.status);
+        api_reply_clear(&r);
+}
+
+/* Another server's purge of the job is committed just ahead of our stop. */
+static void purge_first(struct api_harness *srv, void *arg) {
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:b}", "Type", "JobDeregister", "Namespace", "default", "JobID",
+                                (const char *)arg, "Purge", 1);
+        cr_assert_eq(fsm_apply_command(srv->fsm, state_latest_index(srv->state) + 1, cmd, NULL), 0);
+        json_decref(cmd);
+}
+
+Test(api, a_write_the_state_store_rejects_is_answered_with_its_error) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("racy", ""), NULL), 200);
+        api_harness_before_apply(s, purge_first, "racy");
+        struct api_reply r;
+        api_harness_request(s, "DELETE", "/v1/job/racy", NULL, 0, &r);
+        cr_expect_eq(r.status, 404, "a stop of a job purged meanwhile: got %d (%s)", r.status, r.body);
+        cr_expect(r.body && strstr(r.body, "JobDeregister of job \"racy\"") && strstr(r.body, "not found"),
+                  "the answer says what was rejected and why: %s", r.body);
+        api_reply_clear(&r);
+        /* the same stop without the race is accepted */
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("calm", ""), NULL), 200);
+        cr_expect_eq(req("DELETE", "/v1/job/calm", NULL, NULL), 200);
+}
+
+Test(api, fsm_rejection_carries_the_code_and_message) {
+        struct error err = {0};
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I}", "Type", "NodeStatusUpdate", "NodeID", "no-such-node", "Status",
+                                "down", "UpdatedAt", (json_int_t)1);
+        cr_expect_eq(fsm_apply_command(s->fsm, state_latest_index(s->state) + 1, cmd, &err), -ENOENT);
+        cr_expect(strstr(err.msg, "NodeStatusUpdate of node \"no-such-node\""), "%s", err.msg);
+        json_decref(cmd);
+        cmd = json_pack("{s:s}", "Type", "Nonesuch");
+        cr_expect_eq(fsm_apply_command(s->fsm, 1, cmd, &err), -EINVAL);
+        cr_expect(strstr(err.msg, "unknown command type"), "%s", err.msg);
+        json_decref(cmd);
+}
+
+/* The "leader" answers what a forwarded write would get. */
+static int fake_leader(struct api_harness *h, struct http_req *req) {
+        (void)h;
+        http_req_respond_bytes(req, 200, "application/json", "{\"Index\":77}", 12, 77);
+        return 0;
+}
+
+Test(api, a_follower_forwards_writes_and_answers_reads_itself) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("local", ""), NULL), 200);
+        s->leader = false;
+        /* no leader known: a write is refused, a read is answered with KnownLeader false */
+        struct api_reply r;
+        api_harness_request(s, "PUT", "/v1/jobs", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 500, "got %d", r.status);
+        cr_expect(strstr(r.body, "No cluster leader"), "%s", r.body);
+        api_reply_clear(&r);
+        api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect_eq(r.status, 200);
+        cr_expect(!r.leader_known);
+        cr_expect(strstr(r.body, "\"local\""), "reads are local: %s", r.body);
+        api_reply_clear(&r);
+        /* a leader is known: writes go to it and its answer comes back as it is */
+        s->forward = fake_leader;
+        uint64_t before = state_latest_index(s->state);
+        api_harness_request(s, "PUT", "/v1/jobs", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 200);
+        cr_expect_eq(r.index, 77, "the leader's X-Nomad-Index");
+        api_reply_clear(&r);
+        cr_expect_eq(req("DELETE", "/v1/job/local", NULL, NULL), 200);
+        cr_expect_eq(s->forwarded, 2, "both writes forwarded");
+        cr_expect_eq(state_latest_index(s->state), before, "a follower applies nothing itself");
+        api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect(r.leader_known);
+        cr_expect_eq(r.last_contact_ms, 42);
+        api_reply_clear(&r);
+        /* a request forwarded once is not sent on again */
+        api_harness_request(s, "PUT", "/v1/jobs?drover-forwarded=1", JOB("w", ""), strlen(JOB("w", "")), &r);
+        cr_expect_eq(r.status, 500);
+        cr_expect_eq(s->forwarded, 2);
         api_reply_clear(&r);
 }

@@ -41,3 +41,38 @@ Test(heartbeat, ttl_grows_with_cluster_size) {
         cr_assert_eq(heartbeats_ttl(h), 20 * S);
         heartbeats_destroy(h);
 }
+
+Test(heartbeat, a_stall_of_the_loop_postpones_every_deadline) {
+        struct heartbeats *h = heartbeats_create(10 * S, 10 * S);
+        heartbeats_reset(h, "a", 0);
+        heartbeats_reset(h, "b", 0);
+        /* the loop stood still from 5 s to 35 s: the heartbeats sent meanwhile are
+         * queued, not lost; the nodes are not to blame */
+        heartbeats_postpone(h, 30 * S);
+        char **ids = NULL;
+        cr_expect_eq(heartbeats_expired(h, 35 * S, &ids), 0, "no mass node-down after a stall");
+        free(ids);
+        cr_expect_eq(heartbeats_expired(h, 50 * S, &ids), 2, "deadlines still hold, 30 s later");
+        for (int i = 0; i < 2; i++)
+                free(ids[i]);
+        free(ids);
+        heartbeats_destroy(h);
+}
+
+Test(heartbeat, a_failed_node_down_is_retried_at_its_deadline) {
+        struct heartbeats *h = heartbeats_create(10 * S, 10 * S);
+        heartbeats_reset(h, "a", 0);
+        char **ids = NULL;
+        cr_assert_eq(heartbeats_expired(h, 20 * S, &ids), 1);
+        free(ids[0]);
+        free(ids);
+        /* the proposal to mark it down failed: try again one second later */
+        heartbeats_retry_at(h, "a", 21 * S);
+        cr_expect_eq(heartbeats_count(h), 1);
+        cr_expect_eq(heartbeats_expired(h, 20 * S + S / 2, &ids), 0);
+        free(ids);
+        cr_expect_eq(heartbeats_expired(h, 21 * S, &ids), 1, "expired again at the retry deadline");
+        free(ids[0]);
+        free(ids);
+        heartbeats_destroy(h);
+}

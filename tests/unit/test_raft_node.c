@@ -2,6 +2,7 @@
  * in order with their log index, and replays them after a restart. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,10 +20,13 @@ struct fake_fsm {
         uint64_t last_index;
         bool in_order;
         char last[32];
+        int snapshots;
 };
 
-static int fake_apply(void *data, uint64_t index, const void *buf, size_t len) {
+static int fake_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         struct fake_fsm *f = data;
+        if (len >= 3 && memcmp(buf, "bad", 3) == 0) /* the FSM rejects these, deterministically */
+                return errorf(err, -ENOENT, "fake fsm: rejected %.*s", (int)len, (const char *)buf);
         if (index <= f->last_index)
                 f->in_order = false;
         f->last_index = index;
@@ -31,13 +35,28 @@ static int fake_apply(void *data, uint64_t index, const void *buf, size_t len) {
         return 0;
 }
 
-static int fake_snapshot(void *data, void **ret_buf, size_t *ret_len) {
+/* The view is a copy of the count taken on the loop; it is written on the pool. */
+static int fake_snapshot_begin(void *data, void **ret_view) {
         struct fake_fsm *f = data;
+        int *v = malloc(sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        *v = f->applied;
+        f->snapshots++;
+        *ret_view = v;
+        return 0;
+}
+
+static int fake_snapshot_write(void *view, void **ret_buf, size_t *ret_len) {
         char *s = malloc(32);
-        snprintf(s, 32, "%d", f->applied);
+        snprintf(s, 32, "%d", *(int *)view);
         *ret_buf = s;
         *ret_len = strlen(s);
         return 0;
+}
+
+static void fake_snapshot_end(void *view) {
+        free(view);
 }
 
 static int fake_restore(void *data, const void *buf, size_t len) {
@@ -48,22 +67,36 @@ static int fake_restore(void *data, const void *buf, size_t len) {
         return 0;
 }
 
-static const struct raft_fsm_ops fake_ops = {.apply = fake_apply, .snapshot = fake_snapshot, .restore = fake_restore};
+static const struct raft_fsm_ops fake_ops = {.apply = fake_apply,
+                                             .snapshot_begin = fake_snapshot_begin,
+                                             .snapshot_write = fake_snapshot_write,
+                                             .snapshot_end = fake_snapshot_end,
+                                             .restore = fake_restore};
 
 struct run {
         uv_loop_t loop;
         struct raft_node *rn;
         int acked;
         int want;
+        int rejected; /* entries proposed as "bad-N": their callbacks carry the FSM's error */
         bool closed;
         uv_timer_t t;
         int ticks;
 };
 
-static void on_applied(void *arg, int status, uint64_t index) {
+static void on_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct run *r = arg;
-        cr_assert_eq(status, 0);
+        cr_assert_eq(status, 0, "status %d: %s", status, msg);
         cr_assert_gt(index, 0);
+        r->acked++;
+}
+
+static void on_rejected(void *arg, int status, uint64_t index, const char *msg) {
+        struct run *r = arg;
+        cr_assert_eq(status, -ENOENT, "the FSM's code reaches the proposer (got %d)", status);
+        cr_assert_gt(index, 0);
+        cr_assert(msg && strstr(msg, "fake fsm: rejected bad-"), "the FSM's message reaches the proposer: %s", msg);
+        r->rejected++;
         r->acked++;
 }
 
@@ -77,8 +110,9 @@ static void on_tick(uv_timer_t *t) {
         if (r->want && raft_node_is_leader(r->rn) && r->acked == 0 && r->ticks < 1000) {
                 for (int i = 0; i < r->want; i++) {
                         char buf[32];
-                        int n = snprintf(buf, sizeof(buf), "entry-%d", i);
-                        cr_assert_eq(raft_node_apply(r->rn, buf, (size_t)n, on_applied, r), 0);
+                        bool bad = i % 10 == 5;
+                        int n = snprintf(buf, sizeof(buf), bad ? "bad-%d" : "entry-%d", i);
+                        cr_assert_eq(raft_node_apply(r->rn, buf, (size_t)n, bad ? on_rejected : on_applied, r), 0);
                 }
                 r->want = -r->want;
         }
@@ -105,6 +139,7 @@ static void run_once(const char *dir, struct fake_fsm *f, int entries, int port)
         uv_run(&r.loop, UV_RUN_DEFAULT);
         cr_assert(r.closed);
         cr_assert_eq(r.acked, entries, "acked %d of %d", r.acked, entries);
+        cr_assert_eq(r.rejected, entries / 10, "rejections heard: %d", r.rejected);
         uv_loop_close(&r.loop);
 }
 
@@ -135,13 +170,113 @@ Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
         cr_assert_neq(port, 0, "no free loopback port");
         struct fake_fsm f = {.in_order = true};
         run_once(dir, &f, 50, port);
-        cr_assert_eq(f.applied, 50);
+        cr_assert_eq(f.applied, 45, "50 entries, 5 of them rejected");
         cr_assert(f.in_order, "entries applied out of order");
         cr_assert_str_eq(f.last, "entry-49");
+        cr_assert_geq(f.snapshots, 1, "50 entries, snapshots every 16 (one at a time): %d taken", f.snapshots);
         /* A new process over the same data dir gets the state back: the last
          * snapshot (taken every 16 entries) restored, then the entries after it. */
         struct fake_fsm g = {.in_order = true};
         run_once(dir, &g, 0, port);
-        cr_assert_eq(g.applied, 50, "after restart: %d entries recovered", g.applied);
+        cr_assert_eq(g.applied, 45, "after restart: %d entries recovered", g.applied);
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Three voters on one loop, bootstrapped with the same configuration: one leader,
+ * and what it commits reaches every FSM; the configuration lists all three. */
+struct trio {
+        struct raft_node *rn[3];
+        struct fake_fsm f[3];
+        int acked, proposed, closed, ticks;
+        uv_timer_t t;
+};
+
+static void trio_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct trio *t = arg;
+        cr_assert_eq(status, 0, "%s", msg);
+        cr_assert_gt(index, 0);
+        t->acked++;
+}
+
+static void trio_closed(void *arg) {
+        ((struct trio *)arg)->closed++;
+}
+
+static void trio_tick(uv_timer_t *h) {
+        struct trio *t = h->data;
+        t->ticks++;
+        int leader = -1, leaders = 0;
+        for (int i = 0; i < 3; i++)
+                if (raft_node_is_leader(t->rn[i])) {
+                        leader = i;
+                        leaders++;
+                }
+        cr_assert_leq(leaders, 1, "two leaders at once");
+        if (leader >= 0 && t->proposed == 0) {
+                struct raft_node_peer *p = NULL;
+                size_t n = 0;
+                cr_assert_eq(raft_node_peers(t->rn[leader], &p, &n), 0);
+                cr_expect_eq(n, 3, "three servers in the configuration");
+                int voters = 0, leads = 0;
+                for (size_t i = 0; i < n; i++) {
+                        voters += p[i].voter;
+                        leads += p[i].leader;
+                }
+                cr_expect_eq(voters, 3);
+                cr_expect_eq(leads, 1);
+                free(p);
+                for (int i = 0; i < 10; i++) {
+                        char buf[16];
+                        int len = snprintf(buf, sizeof(buf), "entry-%d", i);
+                        cr_assert_eq(raft_node_apply(t->rn[leader], buf, (size_t)len, trio_applied, t), 0);
+                }
+                t->proposed = 10;
+        }
+        bool all = t->acked == 10;
+        for (int i = 0; i < 3; i++)
+                all = all && t->f[i].applied == 10;
+        if (all || t->ticks > 1000) {
+                uv_timer_stop(h);
+                uv_close((uv_handle_t *)h, NULL);
+                for (int i = 0; i < 3; i++)
+                        raft_node_close(t->rn[i], trio_closed, t);
+        }
+}
+
+Test(raft_node, three_voters_elect_one_leader_and_replicate) {
+        struct trio t = {0};
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        char dirs[3][32];
+        char addrs[3][32];
+        struct raft_node_peer voters[3] = {0};
+        for (int i = 0; i < 3; i++) {
+                snprintf(dirs[i], sizeof(dirs[i]), "build/raft-trio-XXXXXX");
+                cr_assert_not_null(mkdtemp(dirs[i]));
+                int port = free_port() + i * 3;
+                snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", port);
+                voters[i].id = (uint64_t)(i + 1);
+                snprintf(voters[i].address, sizeof(voters[i].address), "%s", addrs[i]);
+                voters[i].voter = true;
+                t.f[i].in_order = true;
+        }
+        for (int i = 0; i < 3; i++) {
+                struct raft_node_config cfg = {.id = (uint64_t)(i + 1), .address = addrs[i], .data_dir = dirs[i],
+                                               .bootstrap = true, .voters = voters, .n_voters = 3,
+                                               .election_timeout_ms = 150, .heartbeat_timeout_ms = 20};
+                struct error err = {0};
+                cr_assert_eq(raft_node_create(&loop, &cfg, &fake_ops, &t.f[i], &t.rn[i], &err), 0, "%s", err.msg);
+        }
+        uv_timer_init(&loop, &t.t);
+        t.t.data = &t;
+        uv_timer_start(&t.t, trio_tick, 10, 10);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert_eq(t.closed, 3);
+        cr_assert_eq(t.acked, 10, "the leader acknowledged %d of 10", t.acked);
+        for (int i = 0; i < 3; i++) {
+                cr_expect_eq(t.f[i].applied, 10, "server %d applied %d of 10", i + 1, t.f[i].applied);
+                cr_expect(t.f[i].in_order);
+                nftw(dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        }
+        uv_loop_close(&loop);
 }

@@ -1,0 +1,73 @@
+/* routes.h - the HTTP API in Nomad's paths (routes.c), as an opaque context.
+ *
+ * Reads come from the live state store; writes become FSM commands handed to
+ * ops->propose, and the answer goes out once the command is applied. Whatever
+ * else the routes need from the server (leadership, Raft membership) comes
+ * through the ops table given at creation, so that tests plug in their own. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The query argument a follower adds to a request it forwards to the leader. */
+#define FORWARDED_ARG "drover-forwarded"
+
+struct api;
+struct heartbeats;
+struct http_req;
+struct state_store;
+
+/* status 0: applied at index; negative: rejected by the state store or not
+ * committed, msg says why (the signature of raft_node_apply_cb). */
+typedef void (*api_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
+
+/* A membership change finished: status 0, or negative with msg. */
+typedef void (*api_change_cb)(void *arg, int status, const char *msg);
+
+struct api_ops {
+        /* Propose a command (stolen) through Raft; cb after it is applied locally.
+         * Negative when it could not even be proposed (not the leader: -EAGAIN). */
+        int (*propose)(void *data, json_t *cmd, api_apply_cb cb, void *arg);
+        /* Whether this server is the leader now. */
+        bool (*is_leader)(void *data);
+        /* The leader's Raft address, or NULL when none is known. */
+        const char *(*leader_address)(void *data);
+        /* The rest may be NULL (a server without Raft membership: the harness). */
+        /* GET /v1/internal/raft/self: {ID, Address, HTTPAddr, Configured, IsLeader,
+         * State, LastContact, LastIndex, CommitIndex, Servers}. */
+        json_t *(*raft_self)(void *data);
+        /* GET /v1/operator/raft/configuration in Nomad's shape. */
+        json_t *(*raft_configuration)(void *data);
+        /* Leader: add a server (by Raft ID and address) as a voter. */
+        int (*raft_join)(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
+                         void *arg);
+        /* Leader: remove the server with this ID (0: the one at address). */
+        int (*raft_remove)(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg);
+        /* Follower: send this request to the leader and answer it with the leader's
+         * answer. 0 when under way; negative when it cannot (no leader known). */
+        int (*forward)(void *data, struct http_req *req);
+        /* Leader: collect garbage now, whatever its age (PUT /v1/system/gc); cb after
+         * the GC command is applied (at once when there is nothing to collect). */
+        int (*gc)(void *data, api_apply_cb cb, void *arg);
+        /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
+        void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
+};
+
+struct api_config {
+        struct state_store *const *state; /* slot of the live state (a snapshot restore replaces it) */
+        struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
+        const char *raft_addr;            /* this server's Raft address (copied) */
+        const struct api_ops *ops;
+        void *data; /* passed to every op */
+};
+
+struct api *api_create(const struct api_config *cfg);
+/* Answers parked blocking queries 503 and frees. */
+struct api *api_destroy(struct api *a);
+
+/* The http_handler_fn of the server: data is the struct api. */
+void api_handle(void *data, struct http_req *req);
+/* Re-run parked blocking queries whose index moved, answer timed-out ones. */
+void api_wake_parked(struct api *a, bool timeouts_only);
+void api_drop_parked(struct api *a);

@@ -1,0 +1,450 @@
+/* cluster.c - see cluster.h. */
+#include "controlplane/raft/cluster.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "controlplane/raft/raft_node.h"
+
+#define MAX_SERVERS 16
+#define PROBE_TIMEOUT_MS 2000
+#define PROBE_CONNECT_MS 1000
+#define DISCOVER_EVERY_MS 1000
+#define REFRESH_EVERY_MS 5000
+
+enum phase { PHASE_DISCOVER, PHASE_JOIN, PHASE_MEMBER };
+
+struct known {
+        uint64_t id;
+        char http[64];
+};
+
+struct answer {
+        bool ok;
+        uint64_t id;
+        char raft[64];
+        char http[64];
+        bool configured; /* it has a Raft configuration: a cluster exists */
+        bool leader;
+        json_t *servers; /* its known servers: [{ID, HTTPAddr}] */
+        json_t *voters;  /* its Raft configuration's voters: [{ID, Address}] */
+};
+
+struct probe {
+        uv_work_t work;
+        struct cluster *c;
+        size_t n;
+        char addrs[MAX_SERVERS][64];
+        struct answer ans[MAX_SERVERS];
+        bool join;          /* ask a leader among them to add us */
+        char join_body[256];
+        bool joined;
+        char join_err[256];
+};
+
+struct cluster {
+        struct cluster_config cfg;
+        char *self_raft, *self_http;
+        char addrs[MAX_SERVERS][64]; /* -join, split */
+        size_t n_addrs;
+        struct known known[MAX_SERVERS];
+        size_t n_known;
+        enum phase phase;
+        uv_timer_t timer;
+        bool timer_init;
+        bool busy;    /* a probe is on the pool */
+        int forwards; /* forwarded requests on the pool */
+        bool closing; /* destroyed while busy: the probe frees us */
+        bool timer_closed;
+};
+
+/* ---- on the pool ------------------------------------------------------------------ */
+
+static void probe_one(const char *addr, struct answer *a) {
+        char url[128];
+        snprintf(url, sizeof(url), "http://%s/v1/internal/raft/self", addr);
+        struct http_response r = {0};
+        struct error err = {0};
+        if (http_perform("GET", url, NULL, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &r, &err) < 0 ||
+            r.status != 200 || r.len > 64 * 1024) {
+                http_response_clear(&r);
+                return;
+        }
+        json_t *j = json_loadb(r.body, r.len, 0, NULL);
+        http_response_clear(&r);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return;
+        }
+        a->id = (uint64_t)jx_int(j, "ID", 0);
+        snprintf(a->raft, sizeof(a->raft), "%s", jx_str(j, "Address", ""));
+        snprintf(a->http, sizeof(a->http), "%s", jx_str(j, "HTTPAddr", ""));
+        a->configured = jx_bool(j, "Configured", false);
+        a->leader = jx_bool(j, "IsLeader", false);
+        a->servers = json_incref(json_object_get(j, "Servers"));
+        a->voters = json_incref(json_object_get(j, "Voters"));
+        a->ok = a->id > 0 && *a->raft && *a->http;
+        json_decref(j);
+}
+
+static void probe_work(uv_work_t *w) {
+        struct probe *p = w->data;
+        for (size_t i = 0; i < p->n; i++)
+                probe_one(p->addrs[i], &p->ans[i]);
+        if (!p->join)
+                return;
+        /* The leader first; any member forwards it to the leader otherwise. */
+        for (int pass = 0; pass < 2 && !p->joined; pass++)
+                for (size_t i = 0; i < p->n && !p->joined; i++) {
+                        struct answer *a = &p->ans[i];
+                        if (!a->ok || !a->configured || (pass == 0 && !a->leader))
+                                continue;
+                        char url[128];
+                        snprintf(url, sizeof(url), "http://%s/v1/operator/raft/join", a->http);
+                        struct http_response r = {0};
+                        struct error err = {0};
+                        /* adding a voter waits for it to catch up: give it time */
+                        int rc = http_perform("PUT", url, p->join_body, 30000, PROBE_CONNECT_MS, NULL, NULL, &r, &err);
+                        if (rc == 0 && r.status == 200)
+                                p->joined = true;
+                        else
+                                snprintf(p->join_err, sizeof(p->join_err), "%.60s: %.180s", a->http,
+                                         rc < 0 ? err.msg : (r.body ? r.body : "no answer"));
+                        http_response_clear(&r);
+                }
+}
+
+/* ---- on the loop ------------------------------------------------------------------- */
+
+void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr) {
+        if (!c || id == 0 || !http_addr || !*http_addr)
+                return;
+        for (size_t i = 0; i < c->n_known; i++)
+                if (c->known[i].id == id) {
+                        snprintf(c->known[i].http, sizeof(c->known[i].http), "%s", http_addr);
+                        return;
+                }
+        if (c->n_known == MAX_SERVERS)
+                return;
+        c->known[c->n_known].id = id;
+        snprintf(c->known[c->n_known].http, sizeof(c->known[0].http), "%s", http_addr);
+        c->n_known++;
+}
+
+const char *cluster_http_addr(const struct cluster *c, uint64_t id) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_known; i++)
+                if (c->known[i].id == id)
+                        return c->known[i].http;
+        return NULL;
+}
+
+const char *cluster_phase(const struct cluster *c) {
+        if (!c)
+                return "member";
+        return c->phase == PHASE_DISCOVER ? "discovering" : c->phase == PHASE_JOIN ? "joining" : "member";
+}
+
+static int cmp_peer(const void *a, const void *b) {
+        const struct raft_node_peer *x = a, *y = b;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void schedule(struct cluster *c);
+
+/* Discovery: enough servers without a cluster to bootstrap, or one with a cluster to join. */
+static void decide(struct cluster *c, struct probe *p) {
+        bool cluster_exists = false;
+        struct raft_node_peer voters[MAX_SERVERS] = {0};
+        size_t n = 0;
+        for (size_t i = 0; i < p->n; i++) {
+                if (!p->ans[i].ok || !p->ans[i].configured)
+                        continue;
+                cluster_exists = true;
+                /* A peer bootstrapped already, with this server among its voters: a
+                 * server of the same -bootstrap-expect round. Bootstrap with exactly
+                 * its configuration, so that the first entry is the same everywhere. */
+                size_t k;
+                json_t *v;
+                bool self_in = false;
+                n = 0;
+                json_array_foreach(p->ans[i].voters, k, v) {
+                        if (n == MAX_SERVERS)
+                                break;
+                        voters[n].id = (uint64_t)jx_int(v, "ID", 0);
+                        snprintf(voters[n].address, sizeof(voters[n].address), "%s", jx_str(v, "Address", ""));
+                        self_in |= voters[n].id == c->cfg.id && strcmp(voters[n].address, c->self_raft) == 0;
+                        n++;
+                }
+                if (self_in && c->cfg.bootstrap_expect > 0) {
+                        log_info("cluster: %s bootstrapped with this server among %zu voters; doing the same",
+                                 p->ans[i].http, n);
+                        if (c->cfg.ops->start_raft(c->cfg.data, voters, n) < 0)
+                                return;
+                        c->phase = PHASE_MEMBER;
+                        return;
+                }
+        }
+        n = 0;
+        if (cluster_exists || c->cfg.bootstrap_expect == 0) {
+                log_info("cluster: %s; starting Raft empty and asking the leader to add this server",
+                         cluster_exists ? "a cluster already exists" : "no -bootstrap-expect");
+                if (c->cfg.ops->start_raft(c->cfg.data, NULL, 0) < 0)
+                        return;
+                c->phase = PHASE_JOIN;
+                return;
+        }
+        voters[n].id = c->cfg.id;
+        snprintf(voters[n].address, sizeof(voters[n].address), "%s", c->self_raft);
+        n++;
+        for (size_t i = 0; i < p->n; i++) {
+                struct answer *a = &p->ans[i];
+                bool dup = !a->ok;
+                for (size_t k = 0; k < n && !dup; k++)
+                        dup = voters[k].id == a->id;
+                if (dup)
+                        continue;
+                voters[n].id = a->id;
+                snprintf(voters[n].address, sizeof(voters[n].address), "%s", a->raft);
+                n++;
+        }
+        if (n < c->cfg.bootstrap_expect) {
+                log_info("cluster: %zu of %u servers found; waiting for the others", n, c->cfg.bootstrap_expect);
+                return;
+        }
+        if (n > c->cfg.bootstrap_expect) {
+                log_warn("cluster: found %zu servers, more than -bootstrap-expect %u; using them all", n,
+                         c->cfg.bootstrap_expect);
+        }
+        qsort(voters, n, sizeof(voters[0]), cmp_peer);
+        log_info("cluster: %zu servers found; bootstrapping Raft with all of them as voters", n);
+        if (c->cfg.ops->start_raft(c->cfg.data, voters, n) < 0)
+                return;
+        c->phase = PHASE_MEMBER;
+}
+
+static void probe_done(uv_work_t *w, int status) {
+        struct probe *p = w->data;
+        struct cluster *c = p->c;
+        c->busy = false;
+        if (c->closing) {
+                for (size_t i = 0; i < p->n; i++) {
+                        json_decref(p->ans[i].servers);
+                        json_decref(p->ans[i].voters);
+                }
+                free(p);
+                if (c->timer_closed && c->forwards == 0)
+                        free(c);
+                return;
+        }
+        for (size_t i = 0; i < p->n; i++) {
+                struct answer *a = &p->ans[i];
+                if (!a->ok)
+                        continue;
+                cluster_learn(c, a->id, a->http);
+                size_t k;
+                json_t *s;
+                json_array_foreach(a->servers, k, s) cluster_learn(c, (uint64_t)jx_int(s, "ID", 0), jx_str(s, "HTTPAddr", ""));
+        }
+        if (status == 0) {
+                if (c->phase == PHASE_DISCOVER)
+                        decide(c, p);
+                else if (c->phase == PHASE_JOIN && p->joined) {
+                        log_info("cluster: the leader added this server");
+                        c->phase = PHASE_MEMBER;
+                } else if (c->phase == PHASE_JOIN && p->join_err[0]) {
+                        log_info("cluster: join not done yet (will retry): %s", p->join_err);
+                }
+        }
+        for (size_t i = 0; i < p->n; i++) {
+                json_decref(p->ans[i].servers);
+                json_decref(p->ans[i].voters);
+        }
+        free(p);
+        schedule(c);
+}
+
+static void on_timer(uv_timer_t *t) {
+        struct cluster *c = t->data;
+        if (c->busy || c->closing || (c->n_addrs == 0 && c->n_known <= 1))
+                return;
+        struct probe *p = calloc(1, sizeof(*p));
+        if (!p)
+                return;
+        p->work.data = p;
+        p->c = c;
+        /* -join, and every server heard of since (a member not in -join). */
+        p->n = c->n_addrs;
+        memcpy(p->addrs, c->addrs, sizeof(p->addrs));
+        for (size_t i = 0; i < c->n_known && p->n < MAX_SERVERS; i++) {
+                bool dup = c->known[i].id == c->cfg.id;
+                for (size_t k = 0; k < p->n && !dup; k++)
+                        dup = strcmp(p->addrs[k], c->known[i].http) == 0;
+                if (!dup)
+                        snprintf(p->addrs[p->n++], sizeof(p->addrs[0]), "%s", c->known[i].http);
+        }
+        if (c->phase == PHASE_JOIN) {
+                p->join = true;
+                snprintf(p->join_body, sizeof(p->join_body), "{\"ID\":%llu,\"Address\":\"%s\",\"HTTPAddr\":\"%s\"}",
+                         (unsigned long long)c->cfg.id, c->self_raft, c->self_http);
+        }
+        if (uv_queue_work(c->cfg.loop, &p->work, probe_work, probe_done) < 0) {
+                free(p);
+                return;
+        }
+        c->busy = true;
+}
+
+static void schedule(struct cluster *c) {
+        uint64_t every = c->phase == PHASE_MEMBER ? REFRESH_EVERY_MS : DISCOVER_EVERY_MS;
+        uv_timer_start(&c->timer, on_timer, every, 0);
+}
+
+struct cluster *cluster_create(const struct cluster_config *cfg) {
+        struct cluster *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->cfg = *cfg;
+        c->self_raft = strdup(cfg->raft_addr);
+        c->self_http = strdup(cfg->http_addr);
+        if (!c->self_raft || !c->self_http) {
+                free(c->self_raft);
+                free(c->self_http);
+                free(c);
+                return NULL;
+        }
+        c->cfg.raft_addr = c->self_raft;
+        c->cfg.http_addr = c->self_http;
+        c->cfg.join = NULL;
+        const char *p = cfg->join ? cfg->join : "";
+        while (*p && c->n_addrs < MAX_SERVERS) {
+                size_t len = strcspn(p, ", ");
+                if (len > 0 && len < sizeof(c->addrs[0]) && (len != strlen(c->self_http) ||
+                                                             strncmp(p, c->self_http, len) != 0)) {
+                        memcpy(c->addrs[c->n_addrs], p, len);
+                        c->addrs[c->n_addrs][len] = '\0';
+                        c->n_addrs++;
+                }
+                p += len;
+                p += strspn(p, ", ");
+        }
+        cluster_learn(c, cfg->id, c->self_http);
+        uv_timer_init(cfg->loop, &c->timer);
+        c->timer.data = c;
+        c->timer_init = true;
+        return c;
+}
+
+void cluster_start(struct cluster *c, bool raft_started) {
+        c->phase = raft_started ? PHASE_MEMBER : PHASE_DISCOVER;
+        uv_timer_start(&c->timer, on_timer, raft_started ? 0 : 10, 0);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+        struct cluster *c = h->data;
+        c->timer_closed = true;
+        if (!c->busy && c->forwards == 0)
+                free(c);
+}
+
+struct cluster *cluster_destroy(struct cluster *c) {
+        if (!c)
+                return NULL;
+        c->closing = true;
+        free(c->self_raft);
+        free(c->self_http);
+        c->self_raft = c->self_http = NULL;
+        uv_timer_stop(&c->timer);
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+        return NULL;
+}
+
+json_t *cluster_servers_json(const struct cluster *c) {
+        json_t *out = json_array();
+        for (size_t i = 0; c && i < c->n_known; i++)
+                json_array_append_new(out, json_pack("{s:I,s:s}", "ID", (json_int_t)c->known[i].id, "HTTPAddr",
+                                                     c->known[i].http));
+        return out;
+}
+
+/* ---- forwarding a request to the leader --------------------------------------------- */
+
+#define FORWARD_TIMEOUT_MS 30000
+#define FORWARD_MAX_ANSWER (64u * 1024 * 1024)
+
+struct forward {
+        uv_work_t work;
+        struct cluster *c;
+        char *method, *url, *body;
+        cluster_forward_cb cb;
+        void *arg;
+        int rc;
+        struct http_response resp;
+        struct error err;
+};
+
+static void forward_work(uv_work_t *w) {
+        struct forward *f = w->data;
+        f->rc = http_perform(f->method, f->url, f->body, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &f->resp,
+                             &f->err);
+        if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
+                f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
+}
+
+static void forward_done(uv_work_t *w, int status) {
+        struct forward *f = w->data;
+        struct cluster *c = f->c;
+        c->forwards--;
+        if (!c->closing) {
+                if (status < 0 && f->rc == 0)
+                        f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
+                if (f->rc < 0)
+                        f->cb(f->arg, f->rc, NULL, 0, 0, f->err.msg);
+                else
+                        f->cb(f->arg, (int)f->resp.status, f->resp.body, f->resp.len, f->resp.index, NULL);
+        } else if (c->timer_closed && !c->busy && c->forwards == 0) {
+                free(c);
+        }
+        http_response_clear(&f->resp);
+        free(f->method);
+        free(f->url);
+        free(f->body);
+        free(f);
+}
+
+int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                    const char *body, size_t len, cluster_forward_cb cb, void *arg) {
+        if (!c || c->closing || !http_addr || !*http_addr)
+                return -ENOTCONN;
+        struct forward *f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->work.data = f;
+        f->c = c;
+        f->cb = cb;
+        f->arg = arg;
+        f->method = strdup(method);
+        f->body = len ? strndup(body, len) : NULL;
+        if (asprintf(&f->url, "http://%s%s", http_addr, path_query) < 0)
+                f->url = NULL;
+        if (!f->method || !f->url || (len && !f->body) || uv_queue_work(c->cfg.loop, &f->work, forward_work,
+                                                                         forward_done) < 0) {
+                free(f->method);
+                free(f->url);
+                free(f->body);
+                free(f);
+                return -ENOMEM;
+        }
+        c->forwards++;
+        return 0;
+}

@@ -1,0 +1,65 @@
+/* cluster.h - how a drover-server finds the other servers and becomes one of them.
+ *
+ * With -join (HTTP addresses of other servers) the server asks each, every
+ * second, who it is (GET /v1/internal/raft/self). With -bootstrap-expect N it
+ * waits until N servers (itself included) know no cluster yet, then every one
+ * of them bootstraps Raft with the same N voters (IDs and addresses sorted), so
+ * that they all hold the same first configuration. When a server that answers
+ * already has a cluster (or there is no -bootstrap-expect), this one starts
+ * Raft empty and asks the leader to add it (PUT /v1/operator/raft/join); the
+ * leader adds it and promotes it to voter once it has caught up.
+ *
+ * The HTTP requests run on libuv's thread pool (common/http_client.c), never on
+ * the loop; each has a 2 s timeout and a bounded answer. The module also keeps
+ * the HTTP address of every server it heard of, by Raft ID, for forwarding. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cluster;
+struct raft_node_peer;
+struct uv_loop_s;
+
+struct cluster_ops {
+        /* Start Raft: n > 0, bootstrap with these voters; n == 0, start empty and
+         * wait to be added by the leader. Negative on failure (the server stops). */
+        int (*start_raft)(void *data, const struct raft_node_peer *voters, size_t n);
+};
+
+struct cluster_config {
+        struct uv_loop_s *loop;
+        uint64_t id;               /* this server's Raft ID */
+        const char *raft_addr;     /* this server's Raft address */
+        const char *http_addr;     /* this server's HTTP address */
+        const char *join;          /* comma-separated HTTP addresses of other servers */
+        unsigned bootstrap_expect; /* 0: join an existing cluster */
+        const struct cluster_ops *ops;
+        void *data;
+};
+
+struct cluster *cluster_create(const struct cluster_config *cfg);
+/* Begin: with raft_started (a restart over existing Raft state) only learn the
+ * other servers' HTTP addresses; else discover, then bootstrap or join. */
+void cluster_start(struct cluster *c, bool raft_started);
+/* Stops the timer; a request in flight finishes on the pool and is dropped. */
+struct cluster *cluster_destroy(struct cluster *c);
+
+/* The HTTP address of the server with this Raft ID, or NULL when unknown. */
+const char *cluster_http_addr(const struct cluster *c, uint64_t id);
+/* Record a server's HTTP address (from a join request or a peer's answer). */
+void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
+/* [{ID, HTTPAddr}] of every server known (new reference). */
+json_t *cluster_servers_json(const struct cluster *c);
+/* Send a request to another server's HTTP API on the pool (30 s timeout, answers
+ * up to 64 MiB): cb(arg, status, body, len, index, NULL) with its answer, or
+ * cb(arg, negative, NULL, 0, 0, why) when it could not be reached. Not called
+ * after cluster_destroy. */
+typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
+                                   const char *why);
+int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                    const char *body, size_t len, cluster_forward_cb cb, void *arg);
+/* "discovering", "joining", "member" */
+const char *cluster_phase(const struct cluster *c);

@@ -1,0 +1,41 @@
+/* fsm.h - every state change of drover-server, applied in one place.
+ *
+ * A command is a JSON object {"Type": "...", ...} carried by one Raft entry.
+ * The FSM applies it to the live state store with the entry's index, on every
+ * server, in log order, deterministically. What the rest of the server does
+ * after a change (enqueue evals on the leader, wake blocking queries) it is
+ * told through the hooks given at creation; the FSM calls nothing else. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct error;
+struct eval;
+struct fsm;
+struct state_store;
+
+/* Each hook may be NULL. They run on the loop thread, right after the apply. */
+struct fsm_hooks {
+        /* Any command was applied, or a snapshot restored. */
+        void (*state_changed)(void *data);
+        /* Evaluations were written (pending or blocked ones concern the broker). */
+        void (*evals)(void *data, struct eval **evals, size_t n);
+        /* A node became ready: unblock evals of its class. */
+        void (*node_ready)(void *data, const char *computed_class, uint64_t index);
+        /* An allocation finished on a node: its capacity is free again. */
+        void (*capacity_freed)(void *data, const char *computed_class, uint64_t index);
+};
+
+/* state: the slot of the live state store, which a snapshot restore replaces.
+ * hooks is copied; data is passed to every hook. */
+struct fsm *fsm_create(struct state_store **state, const struct fsm_hooks *hooks, void *data);
+struct fsm *fsm_destroy(struct fsm *f);
+
+/* Apply one decoded command at index. A rejection returns the negative code
+ * with err filled ("JobDeregister of job "web" rejected ...: not found"). */
+int fsm_apply_command(struct fsm *f, uint64_t index, const json_t *cmd, struct error *err);
+
+/* The raft_fsm_ops (raft_node.h) of this FSM: data is the struct fsm. */
+extern const struct raft_fsm_ops fsm_raft_ops;

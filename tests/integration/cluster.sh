@@ -1,0 +1,217 @@
+#!/bin/bash
+# Integration tests of a 3-server control plane on 127.0.0.1: leader election, failover
+# time, writes through random servers while the leader is killed and restarted (every
+# 2xx-acknowledged job present on every server afterwards), a full stop and restart
+# keeping the state, a frozen follower catching up.
+# Usage: tests/integration/cluster.sh BIN_DIR   (run by tests/integration/run.sh)
+# Every loop is bounded in count and time; every process started here is stopped on exit.
+# The history of requests and answers is kept in $CLUSTER_HISTORY (default
+# build/cluster-history.tsv next to BIN_DIR) for offline checks.
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+WORK=$(mktemp -d /tmp/drover-cluster-XXXXXX)
+HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
+JOBS=${CLUSTER_JOBS:-150}
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+        P=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
+        ok=1
+        for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
+        [ $ok = 1 ] && break
+done
+http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
+raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
+JOIN="$(http 0),$(http 1),$(http 2)"
+passed=0
+failed=0
+pids=("" "" "")
+
+cleanup() {
+        for i in 0 1 2; do
+                [ -n "${pids[$i]}" ] && kill -CONT "${pids[$i]}" 2>/dev/null && kill -9 "${pids[$i]}" 2>/dev/null
+        done
+        wait 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*"; }
+pass() { passed=$((passed + 1)); log "PASS: cluster: $1"; }
+fail() {
+        failed=$((failed + 1))
+        log "FAIL: cluster: $1"
+        for i in 0 1 2; do log "--- server $i (last 15 lines)"; tail -n 15 "$WORK/s$i.log"; done
+}
+
+wait_for() { # wait_for SECONDS COMMAND...
+        local limit=$(($1 * 10)) i=0
+        shift
+        until "$@" >/dev/null 2>&1; do
+                i=$((i + 1))
+                [ $i -ge $limit ] && return 1
+                sleep 0.1
+        done
+}
+
+start() { # start I
+        "$BIN/drover-server" -data-dir "$WORK/d$1" -http-addr "$(http "$1")" -raft-addr "$(raft "$1")" \
+                -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 -raft-snapshot-threshold 64 \
+                >>"$WORK/s$1.log" 2>&1 &
+        pids[$1]=$!
+}
+stop() { # stop I SIGNAL
+        [ -n "${pids[$1]}" ] || return 0
+        kill "-$2" "${pids[$1]}" 2>/dev/null
+        wait "${pids[$1]}" 2>/dev/null
+        pids[$1]=""
+}
+leader_of() { curl -s -m 2 "http://$(http "$1")/v1/status/leader" | tr -d '"'; }
+# the index of the leader as server I sees it, or nothing
+leader_idx() {
+        local l
+        l=$(leader_of "$1")
+        for k in 0 1 2; do [ "$l" = "$(raft $k)" ] && echo "$k"; done
+}
+all_agree() { # every running server names the same leader
+        local first="" l
+        for i in 0 1 2; do
+                [ -n "${pids[$i]}" ] || continue
+                l=$(leader_of "$i")
+                [ -n "$l" ] || return 1
+                [ -z "$first" ] && first=$l
+                [ "$l" = "$first" ] || return 1
+        done
+}
+job_json() { # job_json ID
+        printf '{"Job":{"ID":"%s","Type":"batch","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"}}]}]}}' "$1"
+}
+job_ids() { curl -s -m 5 "http://$(http "$1")/v1/jobs" | grep -o '"ID":"cj-[0-9]*"' | cut -d'"' -f4 | sort -u; }
+digest() { # the jobs, allocations and evaluations of server I: IDs, statuses and modify indexes
+        for p in jobs allocations evaluations; do
+                curl -s -m 5 "http://$(http "$1")/v1/$p" |
+                        grep -o '"ID":"[^"]*"\|"ModifyIndex":[0-9]*\|"Status":"[^"]*"\|"ClientStatus":"[^"]*"' | sort
+        done | sha256sum | cut -c1-16
+}
+
+log "== drover cluster tests (work dir $WORK, servers on $JOIN)"
+
+# --- formation ----------------------------------------------------------------------
+for i in 0 1 2; do start $i; done
+if wait_for 30 all_agree && [ -n "$(leader_idx 0)" ]; then
+        pass "3 servers with -bootstrap-expect 3 elect one leader ($(leader_of 0)); all agree"
+else
+        fail "3 servers with -bootstrap-expect 3 elect one leader"
+        log "$passed passed, $failed failed"
+        exit 1
+fi
+peers=$(curl -s -m 2 "http://$(http 1)/v1/status/peers" | grep -o '"127.0.0.1:[0-9]*"' | wc -l)
+voters=$(curl -s -m 2 "http://$(http 2)/v1/operator/raft/configuration" | grep -o '"Voter":true' | wc -l)
+if [ "$peers" = 3 ] && [ "$voters" = 3 ] && "$BIN/drover" -address="http://$(http 0)" operator raft list-peers |
+        grep -c 'true' | grep -q 3; then
+        pass "/v1/status/peers, /v1/operator/raft/configuration and list-peers show 3 voters"
+else
+        fail "3 voters in /v1/status/peers ($peers) and the configuration ($voters)"
+fi
+
+# --- failover time -----------------------------------------------------------------------
+L=$(leader_idx 0)
+O=$(((L + 1) % 3))
+t0=$(date +%s%N)
+stop "$L" 9
+new=""
+for _ in $(seq 1 200); do # 20 s at most
+        new=$(leader_idx "$O")
+        [ -n "$new" ] && [ "$new" != "$L" ] && break
+        new=""
+        sleep 0.1
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+log "leader election after SIGKILL of the leader: ${ms} ms"
+if [ -n "$new" ] && [ "$ms" -lt 5000 ]; then
+        pass "SIGKILL of the leader: server $new leads after ${ms} ms (< 5000)"
+else
+        fail "SIGKILL of the leader: no new leader within 5 s (${ms} ms)"
+fi
+start "$L"
+if wait_for 20 sh -c "[ \"\$(curl -s -m 2 http://$(http "$L")/v1/status/leader)\" = '\"$(raft "$new")\"' ]"; then
+        pass "the killed server restarts and follows the new leader"
+else
+        fail "the killed server restarts and follows the new leader"
+fi
+
+# --- writes through random servers while the leader is killed twice and restarted -------
+: >"$HISTORY"
+killed=""
+t_end=$(($(date +%s) + 120))
+for n in $(seq 1 "$JOBS"); do
+        [ "$(date +%s)" -lt "$t_end" ] || break
+        case $n in
+        $((JOBS / 5)) | $((JOBS * 3 / 5)))
+                killed=$(leader_idx $(((${killed:-0} + 1) % 3)))
+                [ -n "$killed" ] && stop "$killed" 9 && log "  (job $n: leader $killed SIGKILLed)"
+                ;;
+        $((JOBS * 2 / 5)) | $((JOBS * 4 / 5)))
+                [ -n "$killed" ] && start "$killed" && log "  (job $n: server $killed restarted)"
+                ;;
+        esac
+        s=$((RANDOM % 3))
+        code=$(job_json "cj-$n" | curl -s -m 5 -o /dev/null -w '%{http_code}' -X PUT --data-binary @- \
+                "http://$(http $s)/v1/jobs")
+        printf '%s\t%s\t%s\t%s\n' "$(date +%s.%N)" "cj-$n" "$(http $s)" "$code" >>"$HISTORY"
+done
+for i in 0 1 2; do [ -n "${pids[$i]}" ] || start $i; done
+acked=$(awk -F'\t' '$4 ~ /^2/ {print $2}' "$HISTORY" | sort -u)
+n_acked=$(echo "$acked" | grep -c .)
+n_sent=$(wc -l <"$HISTORY")
+has_all() { # has_all I: every acknowledged job is on server I
+        [ -z "$(comm -23 <(echo "$acked") <(job_ids "$1"))" ]
+}
+if [ "$n_acked" -gt $((n_sent / 2)) ] && wait_for 30 has_all 0 && wait_for 10 has_all 1 && wait_for 10 has_all 2; then
+        pass "$n_acked of $n_sent registrations through random servers got 2xx while the leader was killed twice; every one is on all 3 servers (history: $HISTORY)"
+else
+        for i in 0 1 2; do log "server $i misses: $(comm -23 <(echo "$acked") <(job_ids $i) | tr '\n' ' ')"; done
+        fail "$n_acked of $n_sent acknowledged registrations on all 3 servers"
+fi
+
+# --- all three stopped and restarted keep their state ----------------------------------
+stable() { # the digest of server 0 does not move for 2 s, and the others have it too
+        local a b
+        a=$(digest 0)
+        sleep 2
+        b=$(digest 0)
+        [ "$a" = "$b" ] && [ "$(digest 1)" = "$a" ] && [ "$(digest 2)" = "$a" ]
+}
+wait_for 30 stable
+before=$(digest 0)
+for i in 0 1 2; do stop $i TERM; done
+for i in 0 1 2; do start $i; done
+same() { wait_for 1 all_agree && [ "$(digest 0)" = "$before" ] && [ "$(digest 1)" = "$before" ] && [ "$(digest 2)" = "$before" ]; }
+if wait_for 30 same; then
+        pass "all 3 servers stopped and restarted: the digest of jobs, allocations and evaluations is the same ($before)"
+else
+        fail "restart of all 3: digest before $before, after $(digest 0) $(digest 1) $(digest 2)"
+fi
+
+# --- a follower frozen for 10 s catches up -----------------------------------------------
+wait_for 20 all_agree
+L=$(leader_idx 0)
+F=$(((L + 1) % 3))
+W=$(((L + 2) % 3))
+kill -STOP "${pids[$F]}"
+frozen_ok=1
+for n in $(seq 1 20); do
+        code=$(job_json "cj-frozen-$n" | curl -s -m 5 -o /dev/null -w '%{http_code}' -X PUT --data-binary @- \
+                "http://$(http $W)/v1/jobs")
+        [ "${code:0:1}" = 2 ] || frozen_ok=0
+done
+sleep $((10 - 2))
+kill -CONT "${pids[$F]}"
+frozen_count() { [ "$(curl -s -m 5 "http://$(http "$F")/v1/jobs" | grep -o '"ID":"cj-frozen-[0-9]*"' | sort -u | wc -l)" = 20 ]; }
+if [ $frozen_ok = 1 ] && wait_for 15 frozen_count; then
+        pass "a follower SIGSTOPped for 10 s catches up after SIGCONT (20 jobs written meanwhile)"
+else
+        fail "a follower SIGSTOPped for 10 s catches up after SIGCONT (writes ok: $frozen_ok)"
+fi
+
+log "cluster: $passed passed, $failed failed"
+[ "$failed" = 0 ]

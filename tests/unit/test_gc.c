@@ -1,0 +1,131 @@
+/* test_gc.c - garbage collection of the state (controlplane/leader/gc.c): what is
+ * old and finished goes, in one FSM command; what is live or recent stays. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "controlplane/leader/gc.h"
+#include "controlplane/state/state.h"
+#include "tests/unit/fixtures.h"
+
+#define S 1000000000LL
+#define H (3600 * S)
+
+static const struct gc_thresholds nomad = {.eval_ns = 1 * H, .job_ns = 4 * H, .node_ns = 24 * H};
+
+struct counter {
+        int n;
+};
+static bool cnt_eval(void *arg, const struct eval *e) {
+        (void)e;
+        ((struct counter *)arg)->n++;
+        return true;
+}
+static bool cnt_alloc(void *arg, const struct alloc *a) {
+        (void)a;
+        ((struct counter *)arg)->n++;
+        return true;
+}
+static int n_evals(const struct state_store *st) {
+        struct counter c = {0};
+        state_evals_foreach(st, cnt_eval, &c);
+        return c.n;
+}
+static int n_allocs(const struct state_store *st) {
+        struct counter c = {0};
+        state_allocs_foreach(st, cnt_alloc, &c);
+        return c.n;
+}
+
+/* A batch job "id" with one eval and one allocation, both finished at t. */
+static void finished_job(struct state_store *st, uint64_t *idx, const char *id, int64_t t, bool alloc_done) {
+        struct job *j = fx_job(id, JOB_BATCH, 1, 100, 100);
+        j->submit_time = t;
+        cr_assert_eq(state_upsert_job(st, ++*idx, j), 0);
+        char eid[64], aid[64];
+        snprintf(eid, sizeof(eid), "e-%s", id);
+        snprintf(aid, sizeof(aid), "a-%s", id);
+        struct eval *e = fx_eval(eid, j, "job-register");
+        e->status = EVAL_COMPLETE;
+        e->modify_time = t;
+        cr_assert_eq(state_upsert_evals(st, ++*idx, &e, 1), 0);
+        struct alloc *a = fx_alloc(aid, j, "n1", 0, 100, 100);
+        free(a->eval_id);
+        a->eval_id = strdup(eid);
+        a->client_status = alloc_done ? ALLOC_CLIENT_COMPLETE : ALLOC_CLIENT_RUNNING;
+        a->modify_time = t;
+        cr_assert_eq(state_upsert_allocs(st, ++*idx, &a, 1), 0);
+        eval_unref(e);
+        alloc_unref(a);
+        job_unref(j);
+}
+
+Test(gc, old_finished_work_goes_live_and_recent_work_stays) {
+        struct state_store *st = state_create();
+        uint64_t idx = 0;
+        int64_t now = 100 * H;
+        finished_job(st, &idx, "old", now - 5 * H, true);     /* dead for 5 h: job, eval, alloc go */
+        finished_job(st, &idx, "recent", now - 2 * H, true);  /* eval older than 1 h goes; the job stays (< 4 h) */
+        finished_job(st, &idx, "fresh", now - 10 * S, true);  /* everything stays */
+        finished_job(st, &idx, "live", now - 50 * H, false);  /* a running allocation: everything stays */
+        cr_assert_eq(state_job_get(st, "default", "old")->status, JOB_STATUS_DEAD);
+        struct node *down = fx_node("gone", "dc1", 1000, 1000);
+        down->status = NODE_DOWN;
+        down->status_updated_at = (now - 30 * H) / S;
+        cr_assert_eq(state_upsert_node(st, ++idx, down), 0);
+        node_unref(down);
+        cr_assert_eq(n_evals(st), 4);
+
+        json_t *cmd = gc_collect(st, now, &nomad, 1000);
+        cr_assert_not_null(cmd);
+        cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+        json_decref(cmd);
+        cr_expect_null(state_job_get(st, "default", "old"));
+        cr_expect_null(state_eval_get(st, "e-old"));
+        cr_expect_null(state_alloc_get(st, "a-old"));
+        cr_expect_not_null(state_job_get(st, "default", "recent"));
+        cr_expect_null(state_eval_get(st, "e-recent"), "a terminal eval older than 1 h goes");
+        cr_expect_null(state_alloc_get(st, "a-recent"), "with its terminal allocations");
+        cr_expect_not_null(state_eval_get(st, "e-fresh"));
+        cr_expect_not_null(state_alloc_get(st, "a-fresh"));
+        cr_expect_not_null(state_eval_get(st, "e-live"), "an eval with a running allocation stays");
+        cr_expect_not_null(state_alloc_get(st, "a-live"));
+        cr_expect_null(state_node_get(st, "gone"), "a node down for 30 h goes");
+        cr_expect_eq(n_evals(st), 2);
+        cr_expect_eq(n_allocs(st), 2);
+
+        /* nothing more is due at the same time; a forced GC (thresholds 0) takes the rest
+         * that is finished */
+        cr_expect_null(gc_collect(st, now, &nomad, 1000));
+        static const struct gc_thresholds force = {0, 0, 0};
+        cmd = gc_collect(st, now, &force, 1000);
+        cr_assert_not_null(cmd);
+        cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+        json_decref(cmd);
+        cr_expect_null(state_job_get(st, "default", "fresh"));
+        cr_expect_not_null(state_job_get(st, "default", "live"));
+        cr_expect_eq(n_evals(st), 1);
+        cr_expect_eq(n_allocs(st), 1);
+        state_destroy(st);
+}
+
+Test(gc, one_command_holds_at_most_max_objects) {
+        struct state_store *st = state_create();
+        uint64_t idx = 0;
+        char id[32];
+        for (int i = 0; i < 20; i++) {
+                snprintf(id, sizeof(id), "j%02d", i);
+                finished_job(st, &idx, id, 0, true);
+        }
+        static const struct gc_thresholds force = {0, 0, 0};
+        int rounds = 0;
+        json_t *cmd;
+        while ((cmd = gc_collect(st, 10 * H, &force, 7)) && rounds < 50) {
+                cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+                json_decref(cmd);
+                rounds++;
+        }
+        json_decref(cmd);
+        cr_expect_gt(rounds, 1, "split over several commands");
+        cr_expect_eq(n_evals(st) + n_allocs(st), 0, "all collected in the end");
+        state_destroy(st);
+}
