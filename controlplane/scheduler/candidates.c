@@ -1,0 +1,287 @@
+/* candidates.c - candidate nodes and feasibility. See candidates.h. Follows Nomad's
+ * scheduler/feasible/stack.go and feasible.go. */
+#include "controlplane/scheduler/candidates.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/sched_internal.h"
+#include "controlplane/state/state.h"
+
+#define AFFINITY_LIMIT 100 /* NodeLimitForFeasibilityChecks */
+
+struct memo {
+        int state; /* 1 feasible, -1 filtered */
+        char reason[160];
+};
+
+/* ---- deterministic shuffle (Nomad: seed = last 8 bytes of the eval ID ^ index) ------- */
+
+static uint64_t splitmix(uint64_t *s) {
+        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static uint64_t shuffle_seed(const char *eval_id, uint64_t index) {
+        uint64_t seed = 0;
+        size_t len = eval_id ? strlen(eval_id) : 0;
+        const char *p = len >= 8 ? eval_id + len - 8 : eval_id;
+        for (size_t i = 0; p && i < 8 && p[i]; i++)
+                seed = (seed << 8) | (unsigned char)p[i];
+        return (seed ^ index) >> 2;
+}
+
+static void shuffle(struct sched_attempt *at) {
+        for (size_t i = at->n_cands; i > 1; i--) {
+                size_t j = (size_t)(splitmix(&at->rng) % i);
+                struct sched_cand t = at->cands[i - 1];
+                at->cands[i - 1] = at->cands[j];
+                at->cands[j] = t;
+        }
+}
+
+/* ---- candidate nodes --------------------------------------------------------------- */
+
+static bool pool_match(const struct job *j, const struct node *n) {
+        const char *want = j->node_pool ? j->node_pool : "default";
+        const char *have = n->node_pool ? n->node_pool : "default";
+        return strcmp(want, "all") == 0 || strcmp(want, have) == 0;
+}
+
+static bool dc_match(const struct job *j, const struct node *n) {
+        if (j->n_datacenters == 0)
+                return true;
+        for (size_t i = 0; i < j->n_datacenters; i++)
+                if (sched_dc_match(j->datacenters[i], n->datacenter))
+                        return true;
+        return false;
+}
+
+static bool add_cand(void *arg, const struct node *n) {
+        struct sched_attempt *at = arg;
+        if (!pool_match(at->job, n))
+                return true;
+        at->pool.nodes_in_pool++;
+        const char *dc = n->datacenter ? n->datacenter : "";
+        size_t k = 0;
+        while (k < at->n_dcs && at->dcs[k].dc != dc && strcmp(at->dcs[k].dc, dc) != 0)
+                k++;
+        if (k == at->n_dcs) /* room for one per node was reserved */
+                at->dcs[at->n_dcs++] = (struct dc_count){.dc = dc, .match = dc_match(at->job, n)};
+        if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
+                return true;
+        at->dcs[k].n++;
+        at->cands[at->n_cands++] = (struct sched_cand){.n = n};
+        return true;
+}
+
+int sched_build_cands(struct sched_attempt *at) {
+        size_t n = state_count(at->c->snap, STATE_TABLE_NODES);
+        at->cands = calloc(n ? n : 1, sizeof(*at->cands));
+        at->dcs = malloc((n ? n : 1) * sizeof(*at->dcs));
+        at->pool.nodes_available = json_object();
+        at->pool.node_pool = at->job->node_pool ? at->job->node_pool : "default";
+        if (!at->cands || !at->dcs || !at->pool.nodes_available)
+                return -ENOMEM;
+        state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
+        for (size_t k = 0; k < at->n_dcs; k++)
+                if (at->dcs[k].n &&
+                    json_object_set_new(at->pool.nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
+                        return -ENOMEM;
+        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
+        shuffle(at);
+        return 0;
+}
+
+void sched_attempt_free(struct sched_attempt *at) {
+        free(at->cands);
+        free(at->dcs);
+        json_decref(at->pool.nodes_available);
+        plan_free(at->plan);
+        at->cands = NULL;
+        at->dcs = NULL;
+        at->pool.nodes_available = NULL;
+        at->plan = NULL;
+}
+
+/* ---- proposed allocations on a node (existing - plan stops + plan placements) ------ */
+
+static bool stopped_in_plan(const struct plan_node *pn, const char *alloc_id) {
+        for (size_t i = 0; pn && i < pn->n_stop; i++)
+                if (strcmp(pn->stop[i].alloc->id, alloc_id) == 0)
+                        return true;
+        return false;
+}
+
+void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
+        if (cd->usage_ready)
+                return;
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        struct sched_usage u = {0};
+        for (size_t i = 0; i < n; i++) {
+                if (alloc_terminal(list[i]) || stopped_in_plan(pn, list[i]->id))
+                        continue;
+                u.cpu += list[i]->resources.cpu;
+                u.mem += list[i]->resources.memory_mb;
+                u.disk += list[i]->resources.disk_mb;
+        }
+        for (size_t i = 0; pn && i < pn->n_place; i++) {
+                u.cpu += pn->place[i]->resources.cpu;
+                u.mem += pn->place[i]->resources.memory_mb;
+                u.disk += pn->place[i]->resources.disk_mb;
+        }
+        cd->u = u;
+        cd->usage_ready = true;
+}
+
+int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        const char *ns = at->job->namespace ? at->job->namespace : "default";
+        int k = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = list[i];
+                if (alloc_terminal(a) || stopped_in_plan(pn, a->id) || !a->job_id ||
+                    strcmp(a->job_id, at->job->id) != 0 || strcmp(a->namespace ? a->namespace : "default", ns))
+                        continue;
+                if (group && (!a->task_group || strcmp(a->task_group, group) != 0))
+                        continue;
+                k++;
+        }
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                if (!group || strcmp(pn->place[i]->task_group, group) == 0)
+                        k++;
+        return k;
+}
+
+/* ---- feasibility ------------------------------------------------------------------------ */
+
+static bool distinct_hosts(const struct constraint *c) {
+        return c->operand && strcmp(c->operand, "distinct_hosts") == 0 &&
+               (!c->rtarget || !*c->rtarget || strcmp(c->rtarget, "true") == 0);
+}
+
+/* Visit job, group and task constraints. Returns false as soon as fn does. */
+static bool each_constraint(const struct job *j, const struct task_group *tg,
+                            bool (*fn)(void *arg, const struct constraint *c), void *arg) {
+        for (size_t i = 0; i < j->n_constraints; i++)
+                if (!fn(arg, &j->constraints[i]))
+                        return false;
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                if (!fn(arg, &tg->constraints[i]))
+                        return false;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
+                        if (!fn(arg, &tg->tasks[t].constraints[i]))
+                                return false;
+        return true;
+}
+
+struct check_arg {
+        const struct node *n;
+        bool want_escaped; /* check only escaped (true) or only memoisable (false) constraints */
+        char *reason;
+        size_t reason_size;
+};
+
+static bool check_one(void *arg, const struct constraint *c) {
+        struct check_arg *a = arg;
+        if (sched_constraint_escapes(c) != a->want_escaped || distinct_hosts(c))
+                return true;
+        if (sched_node_meets(a->n, c))
+                return true;
+        sched_constraint_string(c, a->reason, a->reason_size);
+        return false;
+}
+
+static bool mark_escaped(void *arg, const struct constraint *c) {
+        if (sched_constraint_escapes(c))
+                *(bool *)arg = true;
+        return true;
+}
+
+const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
+                           size_t size) {
+        const struct node *n = cd->n;
+        for (size_t t = 0; t < g->tg->n_tasks; t++)
+                if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
+                        return "missing drivers";
+        const char *cls = n->computed_class ? n->computed_class : "";
+        struct memo *m = hashmap_get(g->memo, cls);
+        if (!m) {
+                m = calloc(1, sizeof(*m));
+                if (!m)
+                        return "out of memory";
+                struct check_arg a = {n, false, m->reason, sizeof(m->reason)};
+                m->state = each_constraint(at->job, g->tg, check_one, &a) ? 1 : -1;
+                if (hashmap_put(g->memo, cls, m, NULL) < 0) {
+                        free(m);
+                        return "out of memory";
+                }
+                json_t *ce = at->c->class_elig;
+                if (ce && *cls) {
+                        json_t *prev = json_object_get(ce, cls);
+                        json_object_set_new(ce, cls, json_boolean(m->state > 0 || json_is_true(prev)));
+                }
+        }
+        if (m->state < 0)
+                return m->reason;
+        if (g->escaped) {
+                struct check_arg a = {n, true, buf, size};
+                if (!each_constraint(at->job, g->tg, check_one, &a))
+                        return buf;
+        }
+        if (g->distinct_job && sched_collisions(at, cd, NULL) > 0)
+                return "distinct_hosts";
+        if (g->distinct_group && sched_collisions(at, cd, g->tg->name) > 0)
+                return "distinct_hosts";
+        return NULL;
+}
+
+/* ---- per-group context ------------------------------------------------------------------- */
+
+void sched_group_free(struct sched_group *g) {
+        if (!g->memo)
+                return;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(g->memo, &it, NULL, &v))
+                free(v);
+        g->memo = hashmap_destroy(g->memo);
+}
+
+int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group) {
+        const struct job *j = at->job;
+        const struct task_group *tg = &j->groups[group];
+        *g = (struct sched_group){.tg = tg, .group = group, .ask = task_group_ask(tg)};
+        g->memo = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!g->memo)
+                return -ENOMEM;
+        each_constraint(j, tg, mark_escaped, &g->escaped);
+        for (size_t i = 0; i < j->n_constraints; i++)
+                g->distinct_job |= distinct_hosts(&j->constraints[i]);
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                g->distinct_group |= distinct_hosts(&tg->constraints[i]);
+        g->has_affinity = j->n_affinities || tg->n_affinities;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->has_affinity |= tg->tasks[t].n_affinities > 0;
+        bool spread = j->n_spreads || tg->n_spreads;
+        if (g->has_affinity || spread) {
+                g->limit = tg->count > AFFINITY_LIMIT ? tg->count : AFFINITY_LIMIT;
+        } else if (at->c->ops->batch) {
+                g->limit = 2;
+        } else {
+                int lg = at->n_cands > 0 ? (int)ceil(log2((double)at->n_cands)) : 0;
+                g->limit = lg > 2 ? lg : 2;
+        }
+        return 0;
+}

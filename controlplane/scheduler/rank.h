@@ -1,0 +1,31 @@
+/* rank.h - ranking: fit a group's ask on a candidate and score it (bin-pack,
+ * job anti-affinity, node affinity; the final score is the mean of the scorers
+ * that applied, as Nomad's ScoreNormalizationIterator), and Nomad's Select over the
+ * shuffled candidates with its LimitIterator. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/metrics.h"
+
+struct sched_option {
+        struct sched_cand *cd;
+        double final;
+        double binpack, anti, affinity;
+        bool has_anti, has_affinity;
+};
+
+/* The weighted share of the job's, group's and tasks' affinities the node meets:
+ * sum(weights met) / sum(|weights|), in [-1, 1]; 0 without affinities. */
+double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n);
+
+/* Fit and score one node; false (and *ret_dim, the exhausted dimension) when the
+ * ask does not fit. */
+bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
+                const char **ret_dim);
+
+/* Walk the shuffled candidates from where the last placement stopped, keep the first
+ * g->limit feasible fitting options (setting aside up to 3 that score <= 0), take the
+ * first with the strictly highest score. NULL when none fits; m records why. */
+struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m);
