@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/hashmap.h"
@@ -165,6 +166,10 @@ int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd
 
 /* ---- feasibility ------------------------------------------------------------------------ */
 
+static bool is_distinct_property(const struct constraint *c) {
+        return c->operand && strcmp(c->operand, "distinct_property") == 0;
+}
+
 static bool distinct_hosts(const struct constraint *c) {
         return c->operand && strcmp(c->operand, "distinct_hosts") == 0 &&
                (!c->rtarget || !*c->rtarget || strcmp(c->rtarget, "true") == 0);
@@ -188,6 +193,7 @@ static bool each_constraint(const struct job *j, const struct task_group *tg,
 
 struct check_arg {
         const struct node *n;
+        struct sched_regexps *re;
         bool want_escaped; /* check only escaped (true) or only memoisable (false) constraints */
         char *reason;
         size_t reason_size;
@@ -195,9 +201,9 @@ struct check_arg {
 
 static bool check_one(void *arg, const struct constraint *c) {
         struct check_arg *a = arg;
-        if (sched_constraint_escapes(c) != a->want_escaped || distinct_hosts(c))
+        if (sched_constraint_escapes(c) != a->want_escaped || distinct_hosts(c) || is_distinct_property(c))
                 return true;
-        if (sched_node_meets(a->n, c))
+        if (sched_node_meets_re(a->n, c, a->re))
                 return true;
         sched_constraint_string(c, a->reason, a->reason_size);
         return false;
@@ -221,7 +227,7 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
                 m = calloc(1, sizeof(*m));
                 if (!m)
                         return "out of memory";
-                struct check_arg a = {n, false, m->reason, sizeof(m->reason)};
+                struct check_arg a = {n, at->c->regexps, false, m->reason, sizeof(m->reason)};
                 m->state = each_constraint(at->job, g->tg, check_one, &a) ? 1 : -1;
                 if (hashmap_put(g->memo, cls, m, NULL) < 0) {
                         free(m);
@@ -236,7 +242,7 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
         if (m->state < 0)
                 return m->reason;
         if (g->escaped) {
-                struct check_arg a = {n, true, buf, size};
+                struct check_arg a = {n, at->c->regexps, true, buf, size};
                 if (!each_constraint(at->job, g->tg, check_one, &a))
                         return buf;
         }
@@ -244,12 +250,133 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
                 return "distinct_hosts";
         if (g->distinct_group && sched_collisions(at, cd, g->tg->name) > 0)
                 return "distinct_hosts";
+        for (size_t i = 0; i < g->n_props; i++) {
+                const struct sched_distinct_prop *p = &g->props[i];
+                bool found;
+                const char *v = sched_resolve_target(n, p->c->ltarget, &found);
+                if (!found) {
+                        snprintf(buf, size, "missing property %s", p->c->ltarget);
+                        return buf;
+                }
+                uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+                if ((long)used >= p->limit) {
+                        snprintf(buf, size, "distinct_property: %s=%s used by %lu allocs", p->c->ltarget, v,
+                                 (unsigned long)used);
+                        return buf;
+                }
+        }
         return NULL;
+}
+
+/* ---- distinct_property ------------------------------------------------------------------- */
+
+static int prop_bump(struct sched_distinct_prop *p, const struct node *n) {
+        bool found;
+        const char *v = n ? sched_resolve_target(n, p->c->ltarget, &found) : NULL;
+        if (!v)
+                return 0;
+        uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+        return hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0 ? -ENOMEM : 0;
+}
+
+int sched_group_placed(struct sched_group *g, const struct node *n) {
+        for (size_t i = 0; i < g->n_props; i++) {
+                int r = prop_bump(&g->props[i], n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+struct prop_collect {
+        struct sched_attempt *at;
+        struct sched_group *g;
+        int r;
+};
+
+static bool add_prop(void *arg, const struct constraint *c) {
+        struct sched_group *g = arg;
+        if (is_distinct_property(c))
+                g->n_props++;
+        return true;
+}
+
+/* Count the job's allocs proposed per property value: live allocs not stopped by the
+ * plan, then the plan's placements (earlier groups of this attempt). */
+static int props_count(struct sched_attempt *at, struct sched_group *g) {
+        const struct eval *ev = at->c->eval;
+        size_t n;
+        struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = allocs[i];
+                if (alloc_terminal(a) || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
+                        continue;
+                const struct node *node = state_node_get(at->c->snap, a->node_id);
+                for (size_t k = 0; k < g->n_props; k++) {
+                        struct sched_distinct_prop *p = &g->props[k];
+                        if (p->per_group && (!a->task_group || strcmp(a->task_group, g->tg->name) != 0))
+                                continue;
+                        if (prop_bump(p, node) < 0)
+                                return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < at->plan->n_nodes; i++) {
+                const struct plan_node *pn = &at->plan->nodes[i];
+                const struct node *node = state_node_get(at->c->snap, pn->node_id);
+                for (size_t j = 0; j < pn->n_place; j++)
+                        for (size_t k = 0; k < g->n_props; k++) {
+                                struct sched_distinct_prop *p = &g->props[k];
+                                if (p->per_group && strcmp(pn->place[j]->task_group, g->tg->name) != 0)
+                                        continue;
+                                if (prop_bump(p, node) < 0)
+                                        return -ENOMEM;
+                        }
+        }
+        return 0;
+}
+
+static int props_init(struct sched_attempt *at, struct sched_group *g) {
+        const struct job *j = at->job;
+        each_constraint(j, g->tg, add_prop, g);
+        if (!g->n_props)
+                return 0;
+        g->props = calloc(g->n_props, sizeof(*g->props));
+        if (!g->props) {
+                g->n_props = 0;
+                return -ENOMEM;
+        }
+        size_t k = 0;
+        const struct task_group *tg = g->tg;
+        for (size_t i = 0; i < j->n_constraints; i++)
+                if (is_distinct_property(&j->constraints[i]))
+                        g->props[k++] = (struct sched_distinct_prop){.c = &j->constraints[i]};
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                if (is_distinct_property(&tg->constraints[i]))
+                        g->props[k++] = (struct sched_distinct_prop){.c = &tg->constraints[i], .per_group = true};
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
+                        if (is_distinct_property(&tg->tasks[t].constraints[i]))
+                                g->props[k++] = (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i],
+                                                                             .per_group = true};
+        for (size_t i = 0; i < g->n_props; i++) {
+                const char *lim = g->props[i].c->rtarget;
+                g->props[i].limit = lim && *lim ? strtol(lim, NULL, 10) : 1;
+                if (g->props[i].limit < 1)
+                        g->props[i].limit = 1;
+                if (!(g->props[i].counts = hashmap_create(HASHMAP_OWN_KEYS)))
+                        return -ENOMEM;
+        }
+        return props_count(at, g);
 }
 
 /* ---- per-group context ------------------------------------------------------------------- */
 
 void sched_group_free(struct sched_group *g) {
+        for (size_t i = 0; i < g->n_props; i++)
+                hashmap_destroy(g->props[i].counts);
+        free(g->props);
+        g->props = NULL;
+        g->n_props = 0;
         if (!g->memo)
                 return;
         size_t it = 0;
@@ -283,5 +410,5 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
                 int lg = at->n_cands > 0 ? (int)ceil(log2((double)at->n_cands)) : 0;
                 g->limit = lg > 2 ? lg : 2;
         }
-        return 0;
+        return props_init(at, g);
 }

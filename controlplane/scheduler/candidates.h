@@ -46,6 +46,15 @@ struct sched_attempt {
         uint64_t rng;
 };
 
+/* A distinct_property constraint: at most `limit` allocs of the job (or of the group,
+ * for group and task constraints) per value of the property. */
+struct sched_distinct_prop {
+        const struct constraint *c;
+        bool per_group;
+        long limit;             /* RTarget, default 1 */
+        struct hashmap *counts; /* property value -> allocs proposed (uintptr_t) */
+};
+
 /* What one group needs while it is placed. */
 struct sched_group {
         const struct task_group *tg;
@@ -56,6 +65,8 @@ struct sched_group {
         bool distinct_job, distinct_group;
         bool has_affinity;
         int limit; /* options scored per placement */
+        struct sched_distinct_prop *props;
+        size_t n_props;
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
@@ -66,7 +77,10 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);
 /* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node. */
 int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group);
 
+/* 0 or -ENOMEM (g is then safe to free). */
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group);
+/* Account a placement of the group on node n (distinct_property counts). */
+int sched_group_placed(struct sched_group *g, const struct node *n);
 void sched_group_free(struct sched_group *g);
 /* NULL when the node is feasible for the group, else the reason (static, in the
  * memo, or written to buf). */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hashmap.h"
+
 const char *sched_resolve_target(const struct node *n, const char *t, bool *ret_found) {
         *ret_found = false;
         if (!t)
@@ -163,13 +165,68 @@ static bool check_version(const char *have, const char *constraint) {
         return ok;
 }
 
-static bool check_regexp(const char *l, const char *pattern) {
+/* ---- compiled regexps, one per pattern per evaluation ------------------------------- */
+
+struct sched_regexps {
+        struct hashmap *by_pattern; /* pattern -> struct re_entry * */
+        size_t compiled;
+};
+
+struct re_entry {
+        bool ok; /* compiled; a pattern that does not compile matches nothing */
         regex_t re;
-        if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+};
+
+struct sched_regexps *sched_regexps_create(void) {
+        struct sched_regexps *c = calloc(1, sizeof(*c));
+        if (c && !(c->by_pattern = hashmap_create(HASHMAP_OWN_KEYS))) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+struct sched_regexps *sched_regexps_destroy(struct sched_regexps *c) {
+        if (!c)
+                return NULL;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(c->by_pattern, &it, NULL, &v)) {
+                struct re_entry *e = v;
+                if (e->ok)
+                        regfree(&e->re);
+                free(e);
+        }
+        hashmap_destroy(c->by_pattern);
+        free(c);
+        return NULL;
+}
+
+size_t sched_regexps_compiled(const struct sched_regexps *c) {
+        return c ? c->compiled : 0;
+}
+
+static bool check_regexp(const char *l, const char *pattern, struct sched_regexps *cache) {
+        struct re_entry *e = cache ? hashmap_get(cache->by_pattern, pattern) : NULL;
+        if (e)
+                return e->ok && regexec(&e->re, l, 0, NULL, 0) == 0;
+        struct re_entry local;
+        e = cache ? malloc(sizeof(*e)) : &local;
+        if (!e)
                 return false;
-        bool ok = regexec(&re, l, 0, NULL, 0) == 0;
-        regfree(&re);
-        return ok;
+        e->ok = regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+        bool match = e->ok && regexec(&e->re, l, 0, NULL, 0) == 0;
+        if (cache) {
+                cache->compiled++;
+                if (hashmap_put(cache->by_pattern, pattern, e, NULL) < 0) {
+                        if (e->ok)
+                                regfree(&e->re);
+                        free(e);
+                }
+        } else if (e->ok) {
+                regfree(&e->re);
+        }
+        return match;
 }
 
 /* Walk a comma-separated list: the next entry, trimmed of spaces, in *item and
@@ -219,6 +276,11 @@ static bool streq(const char *a, const char *b) {
 }
 
 bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, bool rf) {
+        return sched_check_operand_re(op, l, lf, r, rf, NULL);
+}
+
+bool sched_check_operand_re(const char *op, const char *l, bool lf, const char *r, bool rf,
+                            struct sched_regexps *cache) {
         if (!op || !*op)
                 op = "=";
         if (strcmp(op, "distinct_hosts") == 0 || strcmp(op, "distinct_property") == 0)
@@ -236,7 +298,7 @@ bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, 
         if (strcmp(op, "version") == 0 || strcmp(op, "semver") == 0)
                 return lf && rf && check_version(l, r);
         if (strcmp(op, "regexp") == 0)
-                return lf && rf && check_regexp(l, r);
+                return lf && rf && check_regexp(l, r, cache);
         if (strcmp(op, "set_contains") == 0 || strcmp(op, "set_contains_all") == 0)
                 return lf && rf && check_set(l, r, false);
         if (strcmp(op, "set_contains_any") == 0)
@@ -245,10 +307,14 @@ bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, 
 }
 
 bool sched_node_meets(const struct node *n, const struct constraint *c) {
+        return sched_node_meets_re(n, c, NULL);
+}
+
+bool sched_node_meets_re(const struct node *n, const struct constraint *c, struct sched_regexps *cache) {
         bool lf, rf;
         const char *l = sched_resolve_target(n, c->ltarget, &lf);
         const char *r = sched_resolve_target(n, c->rtarget, &rf);
-        return sched_check_operand(c->operand, l, lf, r, rf);
+        return sched_check_operand_re(c->operand, l, lf, r, rf, cache);
 }
 
 static bool escapes(const char *t) {

@@ -22,6 +22,18 @@ const char *sched_resolve_target(const struct node *n, const char *target, bool 
  * pre-release and build suffixes are ignored (a documented simplification). */
 bool sched_check_operand(const char *operand, const char *l, bool l_found, const char *r, bool r_found);
 bool sched_node_meets(const struct node *n, const struct constraint *c);
+
+/* Compiled regular expressions of one evaluation, keyed by pattern: each pattern is
+ * compiled once however many nodes it is checked against. Not thread-safe (one per
+ * evaluation). */
+struct sched_regexps;
+struct sched_regexps *sched_regexps_create(void); /* NULL on ENOMEM */
+struct sched_regexps *sched_regexps_destroy(struct sched_regexps *c); /* returns NULL */
+size_t sched_regexps_compiled(const struct sched_regexps *c);          /* regcomp calls so far */
+/* As above, with regexps taken from (and added to) cache; NULL cache compiles each time. */
+bool sched_check_operand_re(const char *operand, const char *l, bool l_found, const char *r, bool r_found,
+                            struct sched_regexps *cache);
+bool sched_node_meets_re(const struct node *n, const struct constraint *c, struct sched_regexps *cache);
 /* The constraint refers to unique.* values: its result cannot be memoised per class. */
 bool sched_constraint_escapes(const struct constraint *c);
 /* "${attr.kernel.name} = linux": the key in AllocationMetric.ConstraintFiltered. */

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/macros.h"
 #include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/place.h"
 #include "controlplane/scheduler/reconcile.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -27,6 +28,7 @@ void sched_ctx_release(struct sched_ctx *c) {
         json_decref(c->class_elig);
         c->failed_tg = c->queued = c->class_elig = NULL;
         c->owned_snap = state_destroy(c->owned_snap);
+        c->regexps = sched_regexps_destroy(c->regexps);
 }
 
 /* ---- one attempt: reconcile, place, submit ------------------------------------------------------ */

@@ -78,6 +78,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         break;
                 }
                 r = plan_add_place(at->plan, a);
+                if (r == 0)
+                        r = sched_group_placed(&g, cd->n);
                 if (r == 0) {
                         cd->u.cpu += a->resources.cpu;
                         cd->u.mem += a->resources.memory_mb;

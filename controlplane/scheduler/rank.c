@@ -8,27 +8,30 @@
 
 #include "common/macros.h"
 #include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/sched_internal.h"
 
 #define MAX_SKIP 3 /* LimitIterator: options scoring <= 0 set aside */
 
-static double affinity_list(const struct affinity *v, size_t n, const struct node *node, double *total) {
+static double affinity_list(const struct affinity *v, size_t n, const struct node *node, struct sched_regexps *re,
+                            double *total) {
         double sum = 0;
         for (size_t i = 0; i < n; i++) {
                 const struct affinity *a = &v[i];
                 struct constraint c = {a->ltarget, a->rtarget, a->operand};
                 *total += fabs((double)a->weight);
-                if (sched_node_meets(node, &c))
+                if (sched_node_meets_re(node, &c, re))
                         sum += a->weight;
         }
         return sum;
 }
 
-double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n) {
+double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
+                            struct sched_regexps *re) {
         double total = 0;
-        double sum = affinity_list(j->affinities, j->n_affinities, n, &total);
-        sum += affinity_list(tg->affinities, tg->n_affinities, n, &total);
+        double sum = affinity_list(j->affinities, j->n_affinities, n, re, &total);
+        sum += affinity_list(tg->affinities, tg->n_affinities, n, re, &total);
         for (size_t t = 0; t < tg->n_tasks; t++)
-                sum += affinity_list(tg->tasks[t].affinities, tg->tasks[t].n_affinities, n, &total);
+                sum += affinity_list(tg->tasks[t].affinities, tg->tasks[t].n_affinities, n, re, &total);
         return total > 0 ? sum / total : 0;
 }
 
@@ -65,7 +68,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
         }
         if (g->has_affinity) {
                 o->has_affinity = true;
-                o->affinity = sched_affinity_score(at->job, g->tg, n);
+                o->affinity = sched_affinity_score(at->job, g->tg, n, at->c->regexps);
                 sum += o->affinity;
                 k++;
         }

@@ -18,7 +18,9 @@ struct sched_option {
 
 /* The weighted share of the job's, group's and tasks' affinities the node meets:
  * sum(weights met) / sum(|weights|), in [-1, 1]; 0 without affinities. */
-double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n);
+struct sched_regexps;
+double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
+                            struct sched_regexps *re /* may be NULL */);
 
 /* Fit and score one node; false (and *ret_dim, the exhausted dimension) when the
  * ask does not fit. */

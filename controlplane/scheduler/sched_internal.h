@@ -32,6 +32,7 @@ struct sched_ctx {
         json_t *class_elig; /* {class: bool} */
         bool escaped;
         char blocked_id[ID_BUF];
+        struct sched_regexps *regexps; /* compiled once per evaluation; NULL: compile each time */
 };
 
 int sched_generic_process(struct sched_ctx *c);

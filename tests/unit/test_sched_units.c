@@ -172,10 +172,10 @@ Test(sched_units, affinity_score_is_weighted_share) {
         j->affinities[0] = (struct affinity){strdup("${attr.kernel.name}"), strdup("linux"), strdup("="), 60};
         j->affinities[1] = (struct affinity){strdup("${node.datacenter}"), strdup("dc2"), strdup("="), -20};
         j->n_affinities = 2;
-        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n), 60.0 / 80.0, 1e-12);
+        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n, NULL), 60.0 / 80.0, 1e-12);
         free(j->affinities[1].rtarget);
         j->affinities[1].rtarget = strdup("dc1"); /* the negative one now matches too */
-        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n), 40.0 / 80.0, 1e-12);
+        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n, NULL), 40.0 / 80.0, 1e-12);
         job_unref(j);
         node_unref(n);
 }
@@ -228,5 +228,72 @@ Test(sched_units, metric_counts_and_json) {
         json_decref(avail);
         sched_metric_free(&m);
         cr_assert_null(m.class_filtered);
+        node_unref(n);
+}
+
+Test(sched_units, regexp_compiled_once_per_evaluation) {
+        for (int i = 0; i < 20; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "node-%02d", i);
+                node(id, "dc1", 4000, 8000, "a");
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        /* unique.* escapes the class memo: checked on every node */
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${node.unique.name}", "regexp", "^node-[0-1][0-9]$");
+        begin(j);
+        ctx.regexps = sched_regexps_create();
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        char buf[160];
+        int feasible = 0;
+        for (size_t i = 0; i < at.n_cands; i++)
+                feasible += sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf)) == NULL;
+        cr_assert_eq(feasible, 20);
+        cr_assert_eq(sched_regexps_compiled(ctx.regexps), 1, "one regcomp for 20 nodes");
+        sched_group_free(&g);
+        ctx.regexps = sched_regexps_destroy(ctx.regexps);
+}
+
+Test(sched_units, driver_attribute_counts_as_available) {
+        struct node *n = fx_node("n1", "dc1", 4000, 8000);
+        cr_assert(!node_has_driver(n, "exec"));
+        strmap_set(&n->attributes, "driver.exec", "1");
+        cr_assert(node_has_driver(n, "exec"));
+        strmap_set(&n->attributes, "driver.exec", "false");
+        cr_assert(!node_has_driver(n, "exec"));
+        n->drivers[0].healthy = false; /* the drivers list wins over attributes */
+        strmap_set(&n->attributes, "driver.raw_exec", "1");
+        cr_assert(!node_has_driver(n, "raw_exec"));
+        node_unref(n);
+}
+
+Test(sched_units, node_pool_all_takes_every_pool) {
+        node("n1", "dc1", 4000, 8000, "a");
+        struct node *other = fx_node("n2", "dc1", 4000, 8000);
+        free(other->node_pool);
+        other->node_pool = strdup("gpu");
+        cr_assert_eq(state_upsert_node(st, ++idx, other), 0);
+        node_unref(other);
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        free(j->node_pool);
+        j->node_pool = strdup("all");
+        begin(j);
+        cr_assert_eq(at.n_cands, 2);
+}
+
+Test(sched_units, interpolated_targets) {
+        struct node *n = fx_node("n1", "dc1", 4000, 8000);
+        free(n->node_class);
+        n->node_class = strdup("big");
+        strmap_set(&n->meta, "rack", "r7");
+        bool found;
+        cr_assert_str_eq(sched_resolve_target(n, "${node.class}", &found), "big");
+        cr_assert_str_eq(sched_resolve_target(n, "${meta.rack}", &found), "r7");
+        cr_assert_str_eq(sched_resolve_target(n, "${attr.kernel.name}", &found), "linux");
+        cr_assert_str_eq(sched_resolve_target(n, "literal", &found), "literal");
+        cr_assert(found);
+        cr_assert_null(sched_resolve_target(n, "${meta.none}", &found));
+        cr_assert(!found);
+        cr_assert_null(sched_resolve_target(n, "${bogus.key}", &found));
         node_unref(n);
 }

@@ -439,6 +439,59 @@ Test(scheduler, distinct_hosts_spreads_one_per_node) {
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
 }
 
+static struct node *rack_node(const char *id, const char *rack) {
+        struct node *n = fx_node(id, "dc1", 8000, 16000);
+        strmap_set(&n->meta, "rack", rack);
+        node_compute_class(n);
+        return n;
+}
+
+Test(scheduler, distinct_property_limits_allocs_per_value) {
+        add_node(rack_node("n1", "r1"));
+        add_node(rack_node("n2", "r1"));
+        add_node(rack_node("n3", "r2"));
+        add_node(rack_node("n4", "r2"));
+        add_node(fx_node("n5", "dc1", 8000, 16000)); /* no rack: never feasible */
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${meta.rack}", "distinct_property", NULL);
+        add_job(j);
+        run_eval("99999999-0000-4000-8000-000000000011", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2, "one per rack");
+        const struct node *a = state_node_get(live, c.v[0]->node_id), *b = state_node_get(live, c.v[1]->node_id);
+        cr_assert_str_neq(strmap_get(&a->meta, "rack"), strmap_get(&b->meta, "rack"));
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        json_t *cf = json_object_get(json_object_get(fp.created->failed_tg_allocs ? fp.created->failed_tg_allocs
+                                                                                     : fp.updated->failed_tg_allocs,
+                                                     "g"),
+                                     "ConstraintFiltered");
+        cr_assert(json_object_size(cf) > 0);
+
+        /* Raising the limit to 2 lets the existing allocs stay and the third go in. */
+        struct job *k = job_copy(state_job_get(live, "default", "web"));
+        free(k->constraints[0].rtarget);
+        k->constraints[0].rtarget = strdup("2");
+        add_job(k);
+        run_eval("99999999-0000-4000-8000-000000000012", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 3);
+        int r1 = 0;
+        for (int i = 0; i < c.n; i++)
+                r1 += strcmp(strmap_get(&state_node_get(live, c.v[i]->node_id)->meta, "rack"), "r1") == 0;
+        cr_assert(r1 >= 1 && r1 <= 2);
+}
+
+Test(scheduler, distinct_property_on_group_counts_only_the_group) {
+        add_node(rack_node("n1", "r1"));
+        add_node(rack_node("n2", "r2"));
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${meta.rack}", "distinct_property",
+                          "1");
+        add_job(j);
+        run_eval("99999999-0000-4000-8000-000000000013", "web");
+        cr_assert_eq(live_allocs("web").n, 2);
+}
+
 Test(scheduler, datacenter_glob_and_system_not_supported) {
         add_node(fx_node("n1", "us-east", 8000, 16000));
         add_node(fx_node("n2", "eu-west", 8000, 16000));
