@@ -51,7 +51,23 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         return r;
 }
 
-static int run_attempt(struct sched_ctx *c, bool *ret_done, bool *ret_progress) {
+/* Service and batch: reconcile, then place the missing slots. */
+static int generic_build(struct sched_attempt *at) {
+        struct reconcile_out rec = {0};
+        int r = reconcile(at, &rec);
+        if (r == 0 && rec.n_place) {
+                if ((r = sched_build_cands(at)) == 0)
+                        r = sched_place(at, rec.place, rec.n_place);
+        } else if (r == 0 && at->job && !at->job->stop) {
+                for (size_t g = 0; g < at->job->n_groups; g++)
+                        json_object_set_new(at->c->queued, at->job->groups[g].name, json_integer(0));
+        }
+        reconcile_out_free(&rec);
+        return r;
+}
+
+static int run_attempt(struct sched_ctx *c, int (*build)(struct sched_attempt *at), bool *ret_done,
+                       bool *ret_progress) {
         const struct eval *ev = c->eval;
         struct sched_attempt at = {.c = c};
         int r;
@@ -72,17 +88,8 @@ static int run_attempt(struct sched_ctx *c, bool *ret_done, bool *ret_progress) 
                 return errorf(c->err, -ENOMEM, "scheduler: out of memory");
         at.plan->snapshot_index = state_latest_index(c->snap);
         at.plan->timestamp_ns = sched_now(c);
-        struct reconcile_out rec = {0};
-        if ((r = reconcile(&at, &rec)) < 0)
+        if ((r = build(&at)) < 0)
                 goto oom;
-        if (rec.n_place) {
-                if ((r = sched_build_cands(&at)) < 0 || (r = sched_place(&at, rec.place, rec.n_place)) < 0)
-                        goto oom;
-        } else if (at.job && !at.job->stop) {
-                for (size_t g = 0; g < at.job->n_groups; g++)
-                        json_object_set_new(c->queued, at.job->groups[g].name, json_integer(0));
-        }
-        reconcile_out_free(&rec);
         if (plan_is_noop(at.plan)) {
                 sched_attempt_free(&at);
                 return 0;
@@ -112,7 +119,6 @@ static int run_attempt(struct sched_ctx *c, bool *ret_done, bool *ret_progress) 
         plan_result_free(res);
         return 0;
 oom:
-        reconcile_out_free(&rec);
         sched_attempt_free(&at);
         return errorf(c->err, r, "scheduler: eval %s: %s", ev->id, strerror(-r));
 }
@@ -181,11 +187,11 @@ int sched_finish_eval(struct sched_ctx *c, enum eval_status status, const char *
         return 0;
 }
 
-int sched_generic_process(struct sched_ctx *c) {
+int sched_run_attempts(struct sched_ctx *c, int (*build)(struct sched_attempt *at), bool block) {
         int attempts = 0;
         for (;;) {
                 bool done, progress;
-                int r = run_attempt(c, &done, &progress);
+                int r = run_attempt(c, build, &done, &progress);
                 if (r < 0)
                         return r;
                 if (done)
@@ -200,7 +206,7 @@ int sched_generic_process(struct sched_ctx *c) {
                         return sched_finish_eval(c, EVAL_FAILED, msg);
                 }
         }
-        if (c->failed_tg && json_object_size(c->failed_tg)) {
+        if (block && c->failed_tg && json_object_size(c->failed_tg)) {
                 if (c->eval->status == EVAL_BLOCKED)
                         return sched_finish_eval(c, EVAL_BLOCKED, NULL); /* re-block the same eval */
                 int r = create_blocked(c, "queued-allocs");
@@ -208,4 +214,8 @@ int sched_generic_process(struct sched_ctx *c) {
                         return errorf(c->err, r, "scheduler: eval %s: creating blocked eval failed", c->eval->id);
         }
         return sched_finish_eval(c, EVAL_COMPLETE, NULL);
+}
+
+int sched_generic_process(struct sched_ctx *c) {
+        return sched_run_attempts(c, generic_build, true);
 }

@@ -42,6 +42,24 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
         return a;
 }
 
+int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                   const struct alloc *prev, struct sched_metric *m, int64_t now) {
+        json_t *mj = sched_metric_json(&at->pool, m, sched_now(at->c), 0);
+        struct alloc *a = new_alloc(at, g, index, cd, prev, mj, now);
+        if (!a)
+                return -ENOMEM;
+        int r = plan_add_place(at->plan, a);
+        if (r == 0)
+                r = sched_group_placed(g, cd->n);
+        if (r == 0) {
+                cd->u.cpu += a->resources.cpu;
+                cd->u.mem += a->resources.memory_mb;
+                cd->u.disk += a->resources.disk_mb;
+        }
+        alloc_unref(a);
+        return r;
+}
+
 /* The slots reqs[0..n) all belong to one group. */
 static int place_group(struct sched_attempt *at, size_t group, const struct place_req *reqs, size_t n) {
         struct sched_ctx *c = at->c;
@@ -70,22 +88,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         fail_metric = m;
                         continue;
                 }
-                json_t *mj = sched_metric_json(&at->pool, &m, sched_now(c), 0);
+                r = sched_place_on(at, &g, cd, reqs[i].index, reqs[i].prev, &m, now);
                 sched_metric_free(&m);
-                struct alloc *a = new_alloc(at, &g, reqs[i].index, cd, reqs[i].prev, mj, now);
-                if (!a) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = plan_add_place(at->plan, a);
-                if (r == 0)
-                        r = sched_group_placed(&g, cd->n);
-                if (r == 0) {
-                        cd->u.cpu += a->resources.cpu;
-                        cd->u.mem += a->resources.memory_mb;
-                        cd->u.disk += a->resources.disk_mb;
-                }
-                alloc_unref(a);
         }
         if (failed && r == 0)
                 json_object_set_new(c->failed_tg, tg->name, sched_metric_json(&at->pool, &fail_metric, sched_now(c),

@@ -6,8 +6,18 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/metrics.h"
 #include "controlplane/scheduler/reconcile.h"
 
 /* reqs are ordered by group (sched_reconcile's order). 0 or -ENOMEM. */
 int sched_place(struct sched_attempt *at, const struct place_req *reqs, size_t n_reqs);
+
+/* Place one allocation of group g (name index `index`, replacing prev when not NULL) on
+ * the candidate cd, whose fit was checked: a new alloc in the plan, with m as its
+ * AllocationMetric, created at `now`; cd's usage and g's distinct_property counts
+ * follow. 0 or -ENOMEM. */
+int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                   const struct alloc *prev, struct sched_metric *m, int64_t now);

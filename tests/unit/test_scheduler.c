@@ -492,7 +492,7 @@ Test(scheduler, distinct_property_on_group_counts_only_the_group) {
         cr_assert_eq(live_allocs("web").n, 2);
 }
 
-Test(scheduler, datacenter_glob_and_system_not_supported) {
+Test(scheduler, datacenter_glob) {
         add_node(fx_node("n1", "us-east", 8000, 16000));
         add_node(fx_node("n2", "eu-west", 8000, 16000));
         struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
@@ -504,11 +504,152 @@ Test(scheduler, datacenter_glob_and_system_not_supported) {
         cr_assert_eq(c.n, 2);
         cr_assert_str_eq(c.v[0]->node_id, "n1");
         cr_assert_str_eq(c.v[1]->node_id, "n1");
+}
 
+/* ---- system and sysbatch ---------------------------------------------------------------- */
+
+static int count_on(const struct collect *c, const char *node) {
+        int k = 0;
+        for (int i = 0; i < c->n; i++)
+                k += strcmp(c->v[i]->node_id, node) == 0;
+        return k;
+}
+
+/* Run the evals scheduler_node_evals makes for a node, as the server would. */
+static int run_node_evals(const char *node_id) {
+        struct eval **evals = NULL;
+        size_t n = 0;
+        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        cr_assert_eq(scheduler_node_evals(live, node_id, &env, &evals, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_str_eq(evals[i]->triggered_by, "node-update");
+                cr_assert_str_eq(evals[i]->node_id, node_id);
+                state_upsert_evals(live, ++fp.index, &evals[i], 1);
+                struct state_store *snap = state_snapshot(live);
+                struct error err = {0};
+                cr_assert_eq(scheduler_process_env(snap, evals[i], &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+                state_destroy(snap);
+                eval_unref(evals[i]);
+        }
+        free(evals);
+        return (int)n;
+}
+
+Test(scheduler, system_job_one_alloc_per_node_and_new_nodes_get_one) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct node *win = fx_node("n3", "dc1", 8000, 16000);
+        strmap_set(&win->attributes, "kernel.name", "windows");
+        node_compute_class(win);
+        add_node(win);
+        struct job *j = fx_job("sys", JOB_SYSTEM, 1, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${attr.kernel.name}", "=", "linux");
+        add_job(j);
+        add_job(fx_job("web", JOB_SERVICE, 1, 100, 100)); /* not a system job: no node eval */
+        run_eval("bbbbbbbb-0000-4000-8000-000000000001", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 2);
+        cr_assert_eq(count_on(&c, "n1"), 1);
+        cr_assert_eq(count_on(&c, "n2"), 1);
+        cr_assert_eq(count_on(&c, "n3"), 0, "filtered by the constraint");
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+        cr_assert_null(fp.updated->failed_tg_allocs, "a filtered node is not a failure");
+        cr_assert_str_eq(c.v[0]->name, "sys.g[0]");
+
+        /* Evaluating again changes nothing. */
+        int plans = fp.plans;
+        run_eval("bbbbbbbb-0000-4000-8000-000000000002", "sys");
+        cr_assert_eq(fp.plans, plans, "no-op plan not submitted");
+        cr_assert_eq(live_allocs("sys").n, 2);
+
+        /* A node joins: its registration's evals place the system job there. */
+        add_node(fx_node("n4", "dc1", 8000, 16000));
+        cr_assert_eq(run_node_evals("n4"), 1, "one eval: the system job only");
+        c = live_allocs("sys");
+        cr_assert_eq(c.n, 3);
+        cr_assert_eq(count_on(&c, "n4"), 1);
+}
+
+Test(scheduler, system_job_stops_on_lost_and_ineligible_nodes_and_counts_full_ones) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_node(fx_node("n3", "dc1", 8000, 16000));
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 1000, 1000));
+        run_eval("cccccccc-0000-4000-8000-000000000001", "sys");
+        cr_assert_eq(live_allocs("sys").n, 3);
+
+        cr_assert_eq(state_update_node_status(live, ++fp.index, "n1", NODE_DOWN, 0), 0);
+        cr_assert_eq(state_update_node_eligibility(live, ++fp.index, "n2", false), 0);
+        /* a new node n4 is too small for the ask */
+        struct node *small = fx_node("n4", "dc1", 500, 16000);
+        add_node(small);
+        run_eval("cccccccc-0000-4000-8000-000000000002", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        cr_assert_eq(count_on(&c, "n3"), 1);
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", "sys", collect_cb, &all);
+        bool lost = false, tainted = false;
+        for (int i = 0; i < all.n; i++) {
+                if (strcmp(all.v[i]->node_id, "n1") == 0)
+                        lost = all.v[i]->client_status == ALLOC_CLIENT_LOST;
+                if (strcmp(all.v[i]->node_id, "n2") == 0)
+                        tainted = all.v[i]->desired_status == ALLOC_DESIRED_STOP &&
+                                  strstr(all.v[i]->desired_description, "tainted");
+        }
+        cr_assert(lost, "the alloc on the down node is lost");
+        cr_assert(tainted, "the alloc on the ineligible node is stopped");
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_not_null(f, "the node without room is a failed placement");
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "DimensionExhausted"), "cpu")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        cr_assert_eq(fp.n_created, 0, "system jobs make no blocked evals");
+}
+
+Test(scheduler, sysbatch_runs_once_per_node_and_new_nodes_get_a_run) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_job(fx_job("sb", JOB_SYSBATCH, 1, 100, 100));
+        run_eval("dddddddd-0000-4000-8000-000000000001", "sb");
+        struct collect c = live_allocs("sb");
+        cr_assert_eq(c.n, 2);
+        /* both complete */
+        for (int i = 0; i < c.n; i++)
+                cr_assert_eq(state_update_alloc_client(live, ++fp.index, c.v[i]->id, ALLOC_CLIENT_COMPLETE, "done",
+                                                       NULL, 0, 0),
+                             0);
+        run_eval("dddddddd-0000-4000-8000-000000000002", "sb");
+        cr_assert_eq(live_allocs("sb").n, 0, "completed runs are not placed again");
+        add_node(fx_node("n3", "dc1", 8000, 16000));
+        cr_assert_eq(run_node_evals("n3"), 1);
+        c = live_allocs("sb");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->node_id, "n3");
+}
+
+Test(scheduler, system_job_stop_and_failed_alloc_replaced_on_its_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
         add_job(fx_job("sys", JOB_SYSTEM, 1, 100, 100));
-        run_eval("aaaaaaaa-0000-4000-8000-000000000002", "sys");
-        cr_assert_eq(fp.updated->status, EVAL_FAILED);
-        cr_assert(strstr(fp.updated->status_description, "not supported"));
+        run_eval("eeeeeeee-0000-4000-8000-000000000001", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        char first[ID_BUF];
+        snprintf(first, sizeof(first), "%s", c.v[0]->id);
+        cr_assert_eq(state_update_alloc_client(live, ++fp.index, first, ALLOC_CLIENT_FAILED, "boom", NULL, 0, 0), 0);
+        run_eval("eeeeeeee-0000-4000-8000-000000000002", "sys");
+        c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->previous_allocation, first);
+        struct job *j = job_copy(state_job_get(live, "default", "sys"));
+        j->stop = true;
+        add_job(j);
+        run_eval("eeeeeeee-0000-4000-8000-000000000003", "sys");
+        cr_assert_eq(live_allocs("sys").n, 0);
+        struct eval **evals = NULL;
+        size_t n = 9;
+        cr_assert_eq(scheduler_node_evals(live, "n1", NULL, &evals, &n), 0);
+        cr_assert_eq(n, 0, "a stopped system job gets no node evals");
+        free(evals);
 }
 
 Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
