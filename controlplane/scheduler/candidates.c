@@ -252,6 +252,8 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
                 return "distinct_hosts";
         for (size_t i = 0; i < g->n_props; i++) {
                 const struct sched_distinct_prop *p = &g->props[i];
+                if (p->spread)
+                        continue;
                 bool found;
                 const char *v = sched_resolve_target(n, p->c->ltarget, &found);
                 if (!found) {
@@ -272,7 +274,7 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
 
 static int prop_bump(struct sched_distinct_prop *p, const struct node *n) {
         bool found;
-        const char *v = n ? sched_resolve_target(n, p->c->ltarget, &found) : NULL;
+        const char *v = n ? sched_resolve_target(n, p->attr, &found) : NULL;
         if (!v)
                 return 0;
         uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
@@ -338,8 +340,10 @@ static int props_count(struct sched_attempt *at, struct sched_group *g) {
 static int props_init(struct sched_attempt *at, struct sched_group *g) {
         const struct job *j = at->job;
         each_constraint(j, g->tg, add_prop, g);
-        if (!g->n_props)
+        g->n_spreads = j->n_spreads + g->tg->n_spreads;
+        if (!g->n_props && !g->n_spreads)
                 return 0;
+        g->n_props += g->n_spreads;
         g->props = calloc(g->n_props, sizeof(*g->props));
         if (!g->props) {
                 g->n_props = 0;
@@ -358,15 +362,93 @@ static int props_init(struct sched_attempt *at, struct sched_group *g) {
                         if (is_distinct_property(&tg->tasks[t].constraints[i]))
                                 g->props[k++] = (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i],
                                                                              .per_group = true};
+        for (size_t i = 0; i < j->n_spreads; i++)
+                g->props[k++] = (struct sched_distinct_prop){.spread = &j->spreads[i], .per_group = true};
+        for (size_t i = 0; i < tg->n_spreads; i++)
+                g->props[k++] = (struct sched_distinct_prop){.spread = &tg->spreads[i], .per_group = true};
         for (size_t i = 0; i < g->n_props; i++) {
+                if (!(g->props[i].counts = hashmap_create(HASHMAP_OWN_KEYS)))
+                        return -ENOMEM;
+                if (g->props[i].spread) {
+                        g->props[i].attr = g->props[i].spread->attribute;
+                        g->spread_weights += g->props[i].spread->weight;
+                        continue;
+                }
+                g->props[i].attr = g->props[i].c->ltarget;
                 const char *lim = g->props[i].c->rtarget;
                 g->props[i].limit = lim && *lim ? strtol(lim, NULL, 10) : 1;
                 if (g->props[i].limit < 1)
                         g->props[i].limit = 1;
-                if (!(g->props[i].counts = hashmap_create(HASHMAP_OWN_KEYS)))
-                        return -ENOMEM;
         }
         return props_count(at, g);
+}
+
+/* ---- static ports ------------------------------------------------------------------------- */
+
+static bool net_has_port(const struct network *nets, size_t n, int port) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < nets[i].n_reserved; p++)
+                        if (nets[i].reserved_ports[p].value == port)
+                                return true;
+        return false;
+}
+
+/* Does the group (its networks or its tasks') reserve `port`? */
+static bool group_has_port(const struct task_group *tg, int port) {
+        if (net_has_port(tg->networks, tg->n_networks, port))
+                return true;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                if (net_has_port(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, port))
+                        return true;
+        return false;
+}
+
+static bool alloc_has_port(const struct alloc *a, int port) {
+        const struct task_group *tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
+        return tg && group_has_port(tg, port);
+}
+
+static bool port_taken(const struct sched_attempt *at, const struct sched_cand *cd, int port) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(list[i]) && !stopped_in_plan(pn, list[i]->id) && alloc_has_port(list[i], port))
+                        return true;
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                if (alloc_has_port(pn->place[i], port))
+                        return true;
+        return false;
+}
+
+static bool nets_collide(const struct sched_attempt *at, const struct sched_cand *cd, const struct network *nets,
+                         size_t n, int *ret_port) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < nets[i].n_reserved; p++)
+                        if (port_taken(at, cd, nets[i].reserved_ports[p].value)) {
+                                *ret_port = nets[i].reserved_ports[p].value;
+                                return true;
+                        }
+        return false;
+}
+
+bool sched_ports_collide(const struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
+                         int *ret_port) {
+        const struct task_group *tg = g->tg;
+        if (nets_collide(at, cd, tg->networks, tg->n_networks, ret_port))
+                return true;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks,
+                                 ret_port))
+                        return true;
+        return false;
+}
+
+static bool any_static(const struct network *nets, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (nets[i].n_reserved)
+                        return true;
+        return false;
 }
 
 /* ---- per-group context ------------------------------------------------------------------- */
@@ -376,7 +458,7 @@ void sched_group_free(struct sched_group *g) {
                 hashmap_destroy(g->props[i].counts);
         free(g->props);
         g->props = NULL;
-        g->n_props = 0;
+        g->n_props = g->n_spreads = 0;
         if (!g->memo)
                 return;
         size_t it = 0;
@@ -398,6 +480,9 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
                 g->distinct_job |= distinct_hosts(&j->constraints[i]);
         for (size_t i = 0; i < tg->n_constraints; i++)
                 g->distinct_group |= distinct_hosts(&tg->constraints[i]);
+        g->static_ports = any_static(tg->networks, tg->n_networks);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->static_ports |= any_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
         g->has_affinity = j->n_affinities || tg->n_affinities;
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->has_affinity |= tg->tasks[t].n_affinities > 0;

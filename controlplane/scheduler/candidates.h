@@ -46,10 +46,13 @@ struct sched_attempt {
         uint64_t rng;
 };
 
-/* A distinct_property constraint: at most `limit` allocs of the job (or of the group,
- * for group and task constraints) per value of the property. */
+/* Allocs proposed per value of a node property: for a distinct_property constraint
+ * (at most `limit` allocs of the job, or of the group for group and task constraints,
+ * per value) or for a spread block (c NULL, spread set; the group's allocs). */
 struct sched_distinct_prop {
         const struct constraint *c;
+        const struct spread *spread;
+        const char *attr; /* "${meta.rack}" */
         bool per_group;
         long limit;             /* RTarget, default 1 */
         struct hashmap *counts; /* property value -> allocs proposed (uintptr_t) */
@@ -65,8 +68,11 @@ struct sched_group {
         bool distinct_job, distinct_group;
         bool has_affinity;
         int limit; /* options scored per placement */
-        struct sched_distinct_prop *props;
-        size_t n_props;
+        struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
+        size_t n_props, n_spreads;
+        int spread_weights;       /* sum of the spreads' weights */
+        const char *penalty_node; /* node of the failed alloc being replaced (reschedule penalty) */
+        bool static_ports;        /* the group reserves static ports */
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
@@ -79,10 +85,15 @@ int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd
 
 /* 0 or -ENOMEM (g is then safe to free). */
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group);
-/* Account a placement of the group on node n (distinct_property counts). */
+/* Account a placement of the group on node n (distinct_property and spread counts). */
 int sched_group_placed(struct sched_group *g, const struct node *n);
 void sched_group_free(struct sched_group *g);
 /* NULL when the node is feasible for the group, else the reason (static, in the
  * memo, or written to buf). */
 const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
                            size_t size);
+
+/* Static ports the group reserves that are already taken on the node by proposed allocs
+ * (the first one in *ret_port). */
+bool sched_ports_collide(const struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
+                         int *ret_port);

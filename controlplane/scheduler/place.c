@@ -81,6 +81,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                 }
                 int64_t now = sched_now(c);
                 struct sched_metric m = {.start_ns = now};
+                const struct alloc *prev = reqs[i].prev;
+                g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
                 struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
                 if (!cd) {
                         failed = true;

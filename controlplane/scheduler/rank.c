@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -35,6 +36,56 @@ double sched_affinity_score(const struct job *j, const struct task_group *tg, co
         return total > 0 ? sum / total : 0;
 }
 
+static double spread_one(const struct sched_distinct_prop *p, int count, const char *v) {
+        const struct spread *s = p->spread;
+        uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+        if (s->n_targets) {
+                int pct = -1, sum = 0;
+                for (size_t t = 0; t < s->n_targets; t++) {
+                        sum += s->targets[t].percent;
+                        if (s->targets[t].value && strcmp(s->targets[t].value, v) == 0)
+                                pct = s->targets[t].percent;
+                }
+                if (pct < 0)
+                        pct = 100 - sum; /* the implicit "*" target */
+                double desired = (double)pct / 100.0 * (double)count;
+                if (desired <= 0.0 || (double)used >= desired)
+                        return -1.0;
+                return (desired - (double)used) / desired;
+        }
+        /* even spread over the values seen so far */
+        uintptr_t min = used, max = used;
+        size_t it = 0;
+        void *val;
+        bool any = false;
+        while (hashmap_next(p->counts, &it, NULL, &val)) {
+                uintptr_t c = (uintptr_t)val;
+                min = c < min ? c : min;
+                max = c > max ? c : max;
+                any = true;
+        }
+        if (!any || max == 0 || min == max)
+                return 0.0;
+        if (used < max)
+                return (double)(max - used) / (double)max;
+        return -(double)(max - min) / (double)max;
+}
+
+double sched_spread_score(const struct sched_group *g, const struct node *n) {
+        double total = 0;
+        for (size_t i = 0; i < g->n_props; i++) {
+                const struct sched_distinct_prop *p = &g->props[i];
+                if (!p->spread)
+                        continue;
+                double share = g->spread_weights > 0 ? (double)p->spread->weight / g->spread_weights
+                                                     : 1.0 / (double)g->n_spreads;
+                bool found;
+                const char *v = sched_resolve_target(n, p->attr, &found);
+                total += share * (v ? spread_one(p, g->tg->count, v) : -1.0);
+        }
+        return total < -1.0 ? -1.0 : total > 1.0 ? 1.0 : total;
+}
+
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
         sched_cand_usage(at, cd);
@@ -55,6 +106,11 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 *dim = "disk";
                 return false;
         }
+        int port;
+        if (g->static_ports && sched_ports_collide(at, g, cd, &port)) {
+                *dim = "network: reserved port collision";
+                return false;
+        }
         *o = (struct sched_option){.cd = cd};
         o->binpack = sched_binpack_score(avail_cpu, avail_mem, cpu, mem);
         double sum = o->binpack;
@@ -72,6 +128,18 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 sum += o->affinity;
                 k++;
         }
+        if (g->n_spreads) {
+                o->has_spread = true;
+                o->spread = sched_spread_score(g, n);
+                sum += o->spread;
+                k++;
+        }
+        if (g->penalty_node && strcmp(g->penalty_node, n->id) == 0) {
+                o->has_penalty = true;
+                o->penalty = -1.0;
+                sum += o->penalty;
+                k++;
+        }
         o->final = sum / k;
         return true;
 }
@@ -82,6 +150,10 @@ static json_t *option_meta(const struct sched_option *o) {
                 json_object_set_new(s, "job-anti-affinity", json_real(o->anti));
         if (o->has_affinity)
                 json_object_set_new(s, "node-affinity", json_real(o->affinity));
+        if (o->has_spread)
+                json_object_set_new(s, "allocation-spread", json_real(o->spread));
+        if (o->has_penalty)
+                json_object_set_new(s, "node-reschedule-penalty", json_real(o->penalty));
         return json_pack("{s:s,s:o,s:f}", "NodeID", o->cd->n->id, "Scores", s, "NormScore", o->final);
 }
 

@@ -12,9 +12,18 @@
 struct sched_option {
         struct sched_cand *cd;
         double final;
-        double binpack, anti, affinity;
-        bool has_anti, has_affinity;
+        double binpack, anti, affinity, spread, penalty;
+        bool has_anti, has_affinity, has_spread, has_penalty;
 };
+
+/* Nomad's spread score for placing one more alloc of the group on node n, in [-1, 1]:
+ * per spread block, weighted by its share of the blocks' weights; with targets, a
+ * value below its desired count (percent of count; the remaining percent goes to any
+ * other value) scores (desired - used) / desired, at or above it -1, a value with no
+ * target and no remainder -1; without targets (even spread), a value used less than
+ * the most used one scores (max - used) / max, the most used one -(max - min) / max,
+ * all equal 0. Nodes missing the attribute score -1. */
+double sched_spread_score(const struct sched_group *g, const struct node *n);
 
 /* The weighted share of the job's, group's and tasks' affinities the node meets:
  * sum(weights met) / sum(|weights|), in [-1, 1]; 0 without affinities. */

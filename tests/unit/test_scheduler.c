@@ -678,3 +678,115 @@ Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
         cr_assert_eq(fp.n_created, 1); /* the second one did not fit anywhere */
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
 }
+
+/* ---- spread, ports, reschedule penalty ---------------------------------------------------------- */
+
+static void two_dcs(int per_dc) {
+        for (int d = 1; d <= 2; d++)
+                for (int i = 0; i < per_dc; i++) {
+                        char id[48], dc[24];
+                        snprintf(id, sizeof(id), "dc%d-n%d", d, i);
+                        snprintf(dc, sizeof(dc), "dc%d", d);
+                        add_node(fx_node(id, dc, 8000, 16000));
+                }
+}
+
+static int in_dc(const struct collect *c, const char *dc) {
+        int k = 0;
+        for (int i = 0; i < c->n; i++)
+                k += strcmp(state_node_get(live, c->v[i]->node_id)->datacenter, dc) == 0;
+        return k;
+}
+
+static void add_spread(struct job *j, const char *attr, int weight, const char *t1, int p1) {
+        j->spreads = calloc(1, sizeof(*j->spreads));
+        j->n_spreads = 1;
+        j->spreads[0].attribute = strdup(attr);
+        j->spreads[0].weight = weight;
+        if (t1) {
+                j->spreads[0].targets = calloc(1, sizeof(struct spread_target));
+                j->spreads[0].targets[0] = (struct spread_target){strdup(t1), p1};
+                j->spreads[0].n_targets = 1;
+        }
+}
+
+Test(scheduler, spread_with_targets_follows_the_percentages) {
+        two_dcs(4);
+        struct job *j = fx_job("web", JOB_SERVICE, 8, 100, 100);
+        add_spread(j, "${node.datacenter}", 100, "dc1", 75); /* dc2 gets the remaining 25% */
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 8);
+        cr_assert_eq(in_dc(&c, "dc1"), 6, "dc1 has %d", in_dc(&c, "dc1"));
+        cr_assert_eq(in_dc(&c, "dc2"), 2);
+}
+
+Test(scheduler, even_spread_without_targets) {
+        two_dcs(3);
+        struct job *j = fx_job("web", JOB_SERVICE, 6, 100, 100);
+        add_spread(j, "${node.datacenter}", 50, NULL, 0);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000002", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 6);
+        cr_assert_eq(in_dc(&c, "dc1"), 3, "dc1 has %d", in_dc(&c, "dc1"));
+        json_t *meta = json_array_get(json_object_get(c.v[0]->metrics, "ScoreMetaData"), 0);
+        cr_assert_not_null(json_object_get(json_object_get(meta, "Scores"), "allocation-spread"));
+}
+
+static void add_static_port(struct job *j, int port) {
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
+        g->networks[0].reserved_ports[0] = (struct port){strdup("http"), port, 0, NULL};
+        g->networks[0].n_reserved = 1;
+}
+
+Test(scheduler, static_ports_never_collide_on_a_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        add_static_port(j, 8080);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000003", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2, "one per node: the port is taken");
+        cr_assert_str_neq(c.v[0]->node_id, c.v[1]->node_id);
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_eq(json_integer_value(
+                         json_object_get(json_object_get(f, "DimensionExhausted"), "network: reserved port collision")),
+                     2);
+        /* another job on another port still fits */
+        struct job *k = fx_job("api", JOB_SERVICE, 2, 100, 100);
+        add_static_port(k, 9090);
+        add_job(k);
+        run_eval("ffffffff-0000-4000-8000-000000000004", "api");
+        cr_assert_eq(live_allocs("api").n, 2);
+}
+
+Test(scheduler, failed_alloc_rescheduled_away_from_its_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000005", "web");
+        /* n1 is busier than the new n2, so bin packing alone would pick n1 again */
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 4000, 8000);
+        struct alloc *busy = fx_alloc("busy-1", other, "n1", 0, 4000, 8000);
+        cr_assert_eq(state_upsert_allocs(live, ++fp.index, &busy, 1), 0);
+        alloc_unref(busy);
+        job_unref(other);
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 1);
+        char node[64], id[ID_BUF];
+        snprintf(node, sizeof(node), "%s", c.v[0]->node_id);
+        snprintf(id, sizeof(id), "%s", c.v[0]->id);
+        cr_assert_eq(state_update_alloc_client(live, ++fp.index, id, ALLOC_CLIENT_FAILED, "boom", NULL, 0, 0), 0);
+        run_eval("ffffffff-0000-4000-8000-000000000006", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->previous_allocation, id);
+        cr_assert_str_neq(c.v[0]->node_id, node, "the failed alloc's node is penalised");
+}
