@@ -44,10 +44,17 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
 
 int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                    const struct alloc *prev, struct sched_metric *m, int64_t now) {
+        return sched_place_on_id(at, g, cd, index, prev, m, now, NULL);
+}
+
+int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                      const struct alloc *prev, struct sched_metric *m, int64_t now, char ret_id[ID_BUF]) {
         json_t *mj = sched_metric_json(&at->pool, m, sched_now(at->c), 0);
         struct alloc *a = new_alloc(at, g, index, cd, prev, mj, now);
         if (!a)
                 return -ENOMEM;
+        if (ret_id)
+                snprintf(ret_id, ID_BUF, "%s", a->id);
         int r = plan_add_place(at->plan, a);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);

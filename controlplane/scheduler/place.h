@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "common/ids.h"
+
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/metrics.h"
 #include "controlplane/scheduler/reconcile.h"
@@ -21,3 +23,6 @@ int sched_place(struct sched_attempt *at, const struct place_req *reqs, size_t n
  * follow. 0 or -ENOMEM. */
 int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                    const struct alloc *prev, struct sched_metric *m, int64_t now);
+/* As sched_place_on; the new alloc's ID goes to ret_id (may be NULL). */
+int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                      const struct alloc *prev, struct sched_metric *m, int64_t now, char ret_id[ID_BUF]);

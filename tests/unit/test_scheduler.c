@@ -790,3 +790,44 @@ Test(scheduler, failed_alloc_rescheduled_away_from_its_node) {
         cr_assert_str_eq(c.v[0]->previous_allocation, id);
         cr_assert_str_neq(c.v[0]->node_id, node, "the failed alloc's node is penalised");
 }
+
+Test(scheduler, system_job_preempts_lower_priority_allocs_only) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        struct job *low = fx_job("low", JOB_SERVICE, 3, 2500, 100);
+        low->priority = 20;
+        add_job(low);
+        run_eval("abababab-0000-4000-8000-000000000001", "low");
+        struct job *mid = fx_job("mid", JOB_SERVICE, 1, 400, 100);
+        mid->priority = 45; /* within 10 of the system job's 50: never preempted */
+        add_job(mid);
+        run_eval("abababab-0000-4000-8000-000000000002", "mid");
+        cr_assert_eq(live_allocs("low").n, 3);
+        cr_assert_eq(live_allocs("mid").n, 1);
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 3000, 100)); /* 7900 used + 3000 > 8000 */
+        run_eval("abababab-0000-4000-8000-000000000003", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1, "placed by preemption");
+        cr_assert_eq(live_allocs("mid").n, 1);
+        cr_assert_eq(live_allocs("low").n, 1, "two of the low-priority allocs were needed");
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", "low", collect_cb, &all);
+        char want[96];
+        snprintf(want, sizeof(want), "Preempted by alloc ID %s", c.v[0]->id);
+        int evicted = 0;
+        for (int i = 0; i < all.n; i++)
+                if (all.v[i]->desired_status == ALLOC_DESIRED_EVICT) {
+                        evicted++;
+                        cr_assert_str_eq(all.v[i]->desired_description, want);
+                }
+        cr_assert_eq(evicted, 2);
+        cr_assert_null(fp.updated->failed_tg_allocs);
+
+        /* a sysbatch job does not preempt */
+        add_node(fx_node("n2", "dc1", 1000, 16000));
+        struct job *sb = fx_job("sb", JOB_SYSBATCH, 1, 3000, 100);
+        sb->priority = 90;
+        add_job(sb);
+        run_eval("abababab-0000-4000-8000-000000000004", "sb");
+        cr_assert_eq(live_allocs("sb").n, 0);
+        cr_assert_eq(live_allocs("mid").n, 1);
+}
