@@ -831,3 +831,38 @@ Test(scheduler, system_job_preempts_lower_priority_allocs_only) {
         cr_assert_eq(live_allocs("sb").n, 0);
         cr_assert_eq(live_allocs("mid").n, 1);
 }
+
+/* Two workers schedule on the same snapshot and race for the last room of a node: the
+ * plan applier commits the first, rejects the second's node, and the second retries on
+ * the refreshed state; the node is never over-committed. */
+Test(scheduler, two_workers_race_for_the_last_capacity) {
+        add_node(fx_node("n1", "dc1", 1000, 8000));
+        add_job(fx_job("a", JOB_SERVICE, 1, 700, 100));
+        add_job(fx_job("b", JOB_SERVICE, 1, 700, 100));
+        struct eval *ea = fx_eval("cafecafe-0000-4000-8000-000000000001", state_job_get(live, "default", "a"),
+                                  "job-register");
+        struct eval *eb = fx_eval("cafecafe-0000-4000-8000-000000000002", state_job_get(live, "default", "b"),
+                                  "job-register");
+        state_upsert_evals(live, ++fp.index, &ea, 1);
+        state_upsert_evals(live, ++fp.index, &eb, 1);
+        struct state_store *snap = state_snapshot(live); /* both workers see n1 empty */
+        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        struct error err = {0};
+        cr_assert_eq(scheduler_process_env(snap, ea, &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+        cr_assert_eq(scheduler_process_env(snap, eb, &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+        state_destroy(snap);
+        eval_unref(ea);
+        eval_unref(eb);
+        cr_assert_eq(live_allocs("a").n, 1);
+        cr_assert_eq(live_allocs("b").n, 0, "the second plan was rejected, and nothing fits on the refresh");
+        size_t n;
+        struct alloc *const *on = state_allocs_by_node(live, "n1", &n);
+        int64_t cpu = 0;
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(on[i]))
+                        cpu += on[i]->resources.cpu;
+        cr_assert_leq(cpu, 1000, "n1 over-committed: %lld MHz", (long long)cpu);
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        cr_assert_eq(fp.n_created, 1, "b's placement waits in a blocked eval");
+}
