@@ -86,33 +86,92 @@ static bool check_order(const char *op, const char *l, const char *r) {
         return c >= 0;
 }
 
-/* Dotted numeric segments; "v" prefix and -pre/+build suffixes ignored. */
-static int version_parts(const char *s, long v[8]) {
-        int n = 0;
+/* A parsed version: up to 8 dotted numeric segments (n of them given), the
+ * pre-release after '-' (up to '+'; empty: none); "v" prefix and +build ignored. */
+struct version {
+        long seg[8];
+        int n;
+        char pre[64];
+        bool junk; /* something else followed the version */
+};
+
+static void version_parse(const char *s, struct version *v) {
+        memset(v, 0, sizeof(*v));
         while (isspace((unsigned char)*s))
                 s++;
         if (*s == 'v' || *s == 'V')
                 s++;
-        while (n < 8 && isdigit((unsigned char)*s)) {
-                v[n++] = strtol(s, (char **)&s, 10);
+        while (v->n < 8 && isdigit((unsigned char)*s)) {
+                v->seg[v->n++] = strtol(s, (char **)&s, 10);
                 if (*s != '.')
                         break;
                 s++;
         }
-        return n;
+        if (*s == '-') {
+                size_t k = 0;
+                for (s++; *s && *s != '+' && !isspace((unsigned char)*s) && k + 1 < sizeof(v->pre); s++)
+                        v->pre[k++] = *s;
+                v->pre[k] = '\0';
+        }
+        if (*s == '+')
+                while (*s && !isspace((unsigned char)*s))
+                        s++;
+        while (isspace((unsigned char)*s))
+                s++;
+        v->junk = *s != '\0';
 }
 
-int sched_version_cmp(const char *a, const char *b) {
-        long va[8] = {0}, vb[8] = {0};
-        version_parts(a, va);
-        version_parts(b, vb);
-        for (int i = 0; i < 8; i++)
-                if (va[i] != vb[i])
-                        return va[i] < vb[i] ? -1 : 1;
+/* Semantic Versioning 2.0 pre-release precedence: dot-separated identifiers, numeric
+ * ones compared as numbers and lower than alphanumeric ones; a shorter list that is a
+ * prefix is lower. No pre-release is higher than any. */
+static int pre_cmp(const char *a, const char *b) {
+        if (!*a || !*b)
+                return !*a && !*b ? 0 : !*a ? 1 : -1;
+        while (*a || *b) {
+                if (!*a || !*b)
+                        return !*a ? -1 : 1;
+                size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+                bool na = la && strspn(a, "0123456789") >= la, nb = lb && strspn(b, "0123456789") >= lb;
+                int c;
+                if (na && nb) {
+                        long x = strtol(a, NULL, 10), y = strtol(b, NULL, 10);
+                        c = x < y ? -1 : x > y;
+                } else if (na != nb) {
+                        c = na ? -1 : 1;
+                } else {
+                        size_t l = la < lb ? la : lb;
+                        c = strncmp(a, b, l);
+                        if (!c)
+                                c = la < lb ? -1 : la > lb;
+                }
+                if (c)
+                        return c < 0 ? -1 : 1;
+                a += la + (a[la] == '.');
+                b += lb + (b[lb] == '.');
+        }
         return 0;
 }
 
-static bool version_clause(const char *have, const char *clause) {
+static int version_cmp_parsed(const struct version *a, const struct version *b) {
+        for (int i = 0; i < 8; i++)
+                if (a->seg[i] != b->seg[i])
+                        return a->seg[i] < b->seg[i] ? -1 : 1;
+        return pre_cmp(a->pre, b->pre);
+}
+
+int sched_version_cmp(const char *a, const char *b) {
+        struct version va, vb;
+        version_parse(a, &va);
+        version_parse(b, &vb);
+        return version_cmp_parsed(&va, &vb);
+}
+
+/* semver: strict MAJOR.MINOR.PATCH[-pre][+build], nothing else. */
+static bool strict_semver(const struct version *v) {
+        return v->n == 3 && !v->junk;
+}
+
+static bool version_clause(const char *have, const char *clause, bool semver) {
         while (isspace((unsigned char)*clause))
                 clause++;
         static const char *const ops[] = {">=", "<=", "!=", "~>", "=", ">", "<"};
@@ -123,14 +182,15 @@ static bool version_clause(const char *have, const char *clause) {
                         clause += strlen(ops[i]);
                         break;
                 }
-        long want[8] = {0};
-        int n = version_parts(clause, want);
-        if (n == 0)
+        struct version want, hv;
+        version_parse(clause, &want);
+        version_parse(have, &hv);
+        if (want.n == 0 || hv.n == 0 || want.junk || hv.junk)
                 return false;
-        long hv[8] = {0};
-        if (version_parts(have, hv) == 0)
+        if (semver && (!strict_semver(&want) || !strict_semver(&hv)))
                 return false;
-        int c = sched_version_cmp(have, clause);
+        int n = want.n;
+        int c = version_cmp_parsed(&hv, &want);
         if (strcmp(op, "=") == 0)
                 return c == 0;
         if (strcmp(op, "!=") == 0)
@@ -148,19 +208,19 @@ static bool version_clause(const char *have, const char *clause) {
                 return false;
         int keep = n > 1 ? n - 1 : 1;
         for (int i = 0; i < keep - 1; i++)
-                if (hv[i] != want[i])
+                if (hv.seg[i] != want.seg[i])
                         return false;
-        return n == 1 ? hv[0] == want[0] : hv[keep - 1] == want[keep - 1];
+        return n == 1 ? hv.seg[0] == want.seg[0] : hv.seg[keep - 1] == want.seg[keep - 1];
 }
 
-static bool check_version(const char *have, const char *constraint) {
+static bool check_version(const char *have, const char *constraint, bool semver) {
         char *dup = strdup(constraint);
         if (!dup)
                 return false;
         bool ok = true;
         char *save = NULL;
         for (char *tok = strtok_r(dup, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
-                ok = version_clause(have, tok);
+                ok = version_clause(have, tok, semver);
         free(dup);
         return ok;
 }
@@ -296,7 +356,7 @@ bool sched_check_operand_re(const char *op, const char *l, bool lf, const char *
         if (strcmp(op, "is_not_set") == 0)
                 return !lf;
         if (strcmp(op, "version") == 0 || strcmp(op, "semver") == 0)
-                return lf && rf && check_version(l, r);
+                return lf && rf && check_version(l, r, strcmp(op, "semver") == 0);
         if (strcmp(op, "regexp") == 0)
                 return lf && rf && check_regexp(l, r, cache);
         if (strcmp(op, "set_contains") == 0 || strcmp(op, "set_contains_all") == 0)

@@ -297,3 +297,29 @@ Test(sched_units, interpolated_targets) {
         cr_assert_null(sched_resolve_target(n, "${bogus.key}", &found));
         node_unref(n);
 }
+
+Test(sched_units, version_and_semver_with_prereleases) {
+        struct {
+                const char *have, *op, *want;
+                bool ok;
+        } cases[] = {
+            {"1.2.3", "version", ">= 1.2.3-rc.1", true},
+            {"1.2.3-rc.1", "version", "< 1.2.3", true},
+            {"1.2.3-rc.2", "version", "> 1.2.3-rc.1", true},
+            {"1.2.3-rc.10", "version", "> 1.2.3-rc.9", true}, /* numeric identifiers */
+            {"1.2.3-alpha", "version", "< 1.2.3-alpha.1", true},
+            {"1.2.3-1", "version", "< 1.2.3-alpha", true},
+            {"1.2.3+build.7", "version", "= 1.2.3", true},
+            {"1.2", "version", "< 1.2.1", true},
+            {"1.2", "semver", "< 1.2.1", false},  /* not strict */
+            {"1.2.0", "semver", ">= 1.2", false}, /* not strict */
+            {"1.2.0", "semver", ">= 1.1.9, < 2.0.0", true},
+            {"2.0.0-beta", "semver", "< 2.0.0", true},
+            {"1.2.3 junk", "version", "= 1.2.3", false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                cr_expect_eq(sched_check_operand(cases[i].op, cases[i].have, true, cases[i].want, true), cases[i].ok,
+                             "%s %s %s", cases[i].have, cases[i].op, cases[i].want);
+        cr_assert_lt(sched_version_cmp("1.0.0-rc.1", "1.0.0"), 0);
+        cr_assert_eq(sched_version_cmp("v1.0.0", "1.0.0+x"), 0);
+}
