@@ -824,12 +824,15 @@ struct opts {
         int contend_nodes;
         double contend_fill;
         uint64_t seed;
+        int big_groups, big_count; /* --big-job GxC: one job of G groups of count C (0: skipped) */
+        int big_nodes;
 };
 
 static void usage(FILE *f) {
         fputs("usage: sched [--nodes 100,1000,5000] [--runs 5] [--fill 0.5]\n"
               "             [--workers 4] [--contend-nodes 1000] [--contend-fill 0.85]\n"
               "             [--pack-nodes 1000] [--pack-seeds 5] [--pack-fill 0.5] [--seed 1]\n"
+              "             [--big-job 10000x10] [--big-nodes 5000]\n"
               "  --nodes         cluster sizes for the throughput runs (comma-separated)\n"
               "  --runs          timed runs per size; figures are medians (0 skips the timed runs)\n"
               "  --fill          register jobs until this share of cluster cpu is asked (0 < f <= 0.9)\n"
@@ -839,7 +842,10 @@ static void usage(FILE *f) {
               "  --pack-nodes    identical nodes in the packing runs\n"
               "  --pack-seeds    workload seeds for packing; figures are medians (0 skips packing)\n"
               "  --pack-fill     share of cluster cpu asked at the first packing stage (0 < f < 0.9)\n"
-              "  --seed          base seed of every workload\n",
+              "  --seed          base seed of every workload\n"
+              "  --big-job GxC   also: one job of G groups of count C (small asks) on --big-nodes nodes:\n"
+              "                  validation and scheduling time, to show cost linear in the job's size\n"
+              "  --big-nodes     nodes for --big-job (5000)\n",
               f);
 }
 
@@ -883,7 +889,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             {"pack-seeds", required_argument, NULL, 'S'},   {"pack-fill", required_argument, NULL, 'F'},
             {"seed", required_argument, NULL, 's'},         {"help", no_argument, NULL, 'h'},
             {"workers", required_argument, NULL, 'w'},      {"contend-nodes", required_argument, NULL, 'C'},
-            {"contend-fill", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
+            {"contend-fill", required_argument, NULL, 'c'}, {"big-job", required_argument, NULL, 'B'},
+            {"big-nodes", required_argument, NULL, 'b'},    {NULL, 0, NULL, 0},
         };
         *o = (struct opts){.sizes = {100, 1000, 5000},
                            .n_sizes = 3,
@@ -895,6 +902,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                            .workers = 4,
                            .contend_nodes = 1000,
                            .contend_fill = 0.85,
+                           .big_nodes = 5000,
                            .seed = 1};
         int c;
         long v;
@@ -955,6 +963,19 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                                 fprintf(stderr, "sched: --contend-fill: want 0 < f <= %.2f (got \"%s\")\n", PACK_CAP,
                                         optarg);
                         break;
+                case 'B':
+                        if (sscanf(optarg, "%dx%d", &o->big_groups, &o->big_count) != 2 || o->big_groups < 1 ||
+                            o->big_groups > JOB_MAX_GROUPS || o->big_count < 0 || o->big_count > JOB_MAX_COUNT) {
+                                fprintf(stderr, "sched: --big-job: want GROUPSxCOUNT within the job limits (got \"%s\")\n",
+                                        optarg);
+                                r = -EINVAL;
+                        }
+                        break;
+                case 'b':
+                        if ((r = parse_int(optarg, 1, 1000000, &v)) < 0)
+                                fprintf(stderr, "sched: --big-nodes: want 1..1000000 (got \"%s\")\n", optarg);
+                        o->big_nodes = (int)v;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -968,6 +989,68 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 fprintf(stderr, "sched: unexpected argument \"%s\"\n", argv[optind]);
                 return -EINVAL;
         }
+        return 0;
+}
+
+/* ---- one big job: cost linear in its size ----------------------------------------------------------- */
+
+struct big_out {
+        double validate_s, schedule_s;
+        size_t placed;
+};
+
+static int big_job(int nodes, int groups, int count, uint64_t seed, struct big_out *ret, int *violations) {
+        struct cluster *cl = cluster_create(nodes, false, seed);
+        struct job *j = job_new();
+        if (!j)
+                die_oom();
+        j->id = xstrdup("big");
+        j->type = JOB_SERVICE;
+        j->groups = xcalloc((size_t)groups, sizeof(*j->groups));
+        j->n_groups = (size_t)groups;
+        for (int g = 0; g < groups; g++) {
+                char name[32];
+                snprintf(name, sizeof(name), "g%05d", g);
+                struct task_group *tg = &j->groups[g];
+                tg->name = xstrdup(name);
+                tg->count = count;
+                tg->tasks = xcalloc(1, sizeof(*tg->tasks));
+                tg->n_tasks = 1;
+                tg->tasks[0].name = xstrdup("t");
+                tg->tasks[0].driver = xstrdup("raw_exec");
+                tg->tasks[0].config = json_pack("{s:s}", "command", "/bin/true");
+        }
+        job_canonicalize(j);
+        for (int g = 0; g < groups; g++) {
+                j->groups[g].tasks[0].resources.cpu = 20;
+                j->groups[g].tasks[0].resources.memory_mb = 16;
+                j->groups[g].ephemeral_disk_mb = 10;
+        }
+        struct error err = {0};
+        int64_t t0 = clock_monotonic_ns();
+        int r = job_validate(j, &err);
+        int64_t t1 = clock_monotonic_ns();
+        if (r < 0) {
+                fprintf(stderr, "sched: big job: %s\n", err.msg);
+                job_unref(j);
+                cluster_destroy(cl);
+                return r;
+        }
+        struct eval *ev = make_eval(j, &cl->id_rng);
+        int64_t eval_ns = 0;
+        r = run_job(cl, j, ev, &eval_ns);
+        eval_unref(ev);
+        job_unref(j);
+        if (r < 0) {
+                fprintf(stderr, "sched: big job: %s\n", cl->err.msg);
+                cluster_destroy(cl);
+                return r;
+        }
+        struct verify v;
+        verify_store(cl->live, &v);
+        *violations += v.violations;
+        *ret = (struct big_out){(double)(t1 - t0) / 1e9, (double)eval_ns / 1e9, cl->placed};
+        cluster_destroy(cl);
         return 0;
 }
 
@@ -1136,6 +1219,17 @@ int main(int argc, char **argv) {
                 if (packed)
                         report_packing(&o, ps);
         }
+        struct big_out big = {0};
+        bool bigged = false;
+        if (o.big_groups > 0 && r == 0) {
+                r = big_job(o.big_nodes, o.big_groups, o.big_count, o.seed, &big, &violations);
+                bigged = r == 0;
+                if (bigged)
+                        printf("\nBig job: %d groups x count %d (%zu allocations) on %d nodes: validated in %.3f s, "
+                               "scheduled and applied in %.3f s, %zu placed.\n",
+                               o.big_groups, o.big_count, (size_t)o.big_groups * (size_t)o.big_count, o.big_nodes,
+                               big.validate_s, big.schedule_s, big.placed);
+        }
         putchar('\n');
         for (size_t i = 0; i < n_tp && r == 0; i++)
                 tp_lines(&tp[i]);
@@ -1143,6 +1237,15 @@ int main(int argc, char **argv) {
                 tp_lines(&contended);
         if (packed)
                 report_packing_lines(&o, ps);
+        if (bigged) {
+                char name[96];
+                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_validate_s", o.big_groups, o.big_count);
+                bench_line(name, big.validate_s, 3);
+                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_schedule_s", o.big_groups, o.big_count);
+                bench_line(name, big.schedule_s, 3);
+                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_placed", o.big_groups, o.big_count);
+                bench_line(name, (double)big.placed, 0);
+        }
         printf("sched_violations=%d\n", violations);
         if (r < 0) {
                 fprintf(stderr, "sched: FAILED: the scheduler returned an error (see above)\n");

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/macros.h"
 
 /* ---- strmap ---------------------------------------------------------------- */
@@ -330,6 +332,270 @@ static bool valid_name(const char *s) {
         return true;
 }
 
+/* Nomad's constraint operators (scheduler/feasible/feasible.go checkConstraint and
+ * the distinct_* iterators); affinities take the same but distinct_*. */
+static const char *const constraint_operands[] = {
+    "=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp", "version", "semver", "set_contains",
+    "set_contains_all", "set_contains_any", "is_set", "is_not_set", "distinct_hosts", "distinct_property",
+};
+
+bool constraint_operand_known(const char *op, bool affinity) {
+        if (!op || !*op)
+                return true; /* "=" */
+        for (size_t i = 0; i < ARRAY_SIZE(constraint_operands); i++)
+                if (strcmp(constraint_operands[i], op) == 0)
+                        return !affinity || strncmp(op, "distinct_", 9) != 0;
+        return false;
+}
+
+/* "job \"web\", group \"api\", task \"t\"" for messages. */
+static void place_name(char *buf, size_t size, const struct job *j, const struct task_group *tg,
+                       const struct task *t) {
+        int n = snprintf(buf, size, "job \"%s\"", j->id);
+        if (tg && n >= 0 && (size_t)n < size)
+                n += snprintf(buf + n, size - (size_t)n, ", group \"%s\"", tg->name ? tg->name : "");
+        if (t && n >= 0 && (size_t)n < size)
+                snprintf(buf + n, size - (size_t)n, ", task \"%s\"", t->name ? t->name : "");
+}
+
+static int check_operand(const char *where, const char *kind, size_t i, const char *ltarget, const char *op,
+                         const char *rtarget, bool affinity, struct error *err) {
+        if (!constraint_operand_known(op, affinity))
+                return errorf(err, -EINVAL,
+                              "%s, %s %zu: unknown operator \"%s\" (known: =, !=, >, >=, <, <=, regexp, version, "
+                              "semver, set_contains, set_contains_all, set_contains_any, is_set, is_not_set%s)",
+                              where, kind, i, op, affinity ? "" : ", distinct_hosts, distinct_property");
+        if (!op || !*op)
+                op = "=";
+        bool needs_l = strcmp(op, "distinct_hosts") != 0;
+        bool needs_r = needs_l && strcmp(op, "is_set") != 0 && strcmp(op, "is_not_set") != 0 &&
+                       strcmp(op, "distinct_property") != 0;
+        if (needs_l && (!ltarget || !*ltarget))
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs an attribute (LTarget)", where, kind,
+                              i, op);
+        if (needs_r && !rtarget)
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs a value (RTarget)", where, kind, i,
+                              op);
+        if (strcmp(op, "regexp") == 0) {
+                regex_t re;
+                if (regcomp(&re, rtarget, REG_EXTENDED | REG_NOSUB) != 0)
+                        return errorf(err, -EINVAL, "%s, %s %zu: invalid regexp \"%s\"", where, kind, i, rtarget);
+                regfree(&re);
+        }
+        if (strcmp(op, "distinct_property") == 0 && rtarget && *rtarget) {
+                char *end;
+                long v = strtol(rtarget, &end, 10);
+                if (*end || v < 1)
+                        return errorf(err, -EINVAL,
+                                      "%s, %s %zu: distinct_property limit must be a positive integer (got \"%s\")",
+                                      where, kind, i, rtarget);
+        }
+        return 0;
+}
+
+static int check_constraints(const char *where, const struct constraint *c, size_t n, struct error *err) {
+        if (n > JOB_MAX_CONSTRAINTS)
+                return errorf(err, -EINVAL, "%s: at most %d constraints (got %zu)", where, JOB_MAX_CONSTRAINTS, n);
+        for (size_t i = 0; i < n; i++) {
+                int r = check_operand(where, "constraint", i, c[i].ltarget, c[i].operand, c[i].rtarget, false, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int check_affinities(const char *where, const struct affinity *a, size_t n, struct error *err) {
+        if (n > JOB_MAX_CONSTRAINTS)
+                return errorf(err, -EINVAL, "%s: at most %d affinities (got %zu)", where, JOB_MAX_CONSTRAINTS, n);
+        for (size_t i = 0; i < n; i++) {
+                int r = check_operand(where, "affinity", i, a[i].ltarget, a[i].operand, a[i].rtarget, true, err);
+                if (r < 0)
+                        return r;
+                if (a[i].weight < -100 || a[i].weight > 100 || a[i].weight == 0)
+                        return errorf(err, -EINVAL,
+                                      "%s, affinity %zu: weight must be between -100 and 100 and not 0 (got %d)",
+                                      where, i, a[i].weight);
+        }
+        return 0;
+}
+
+static int check_spreads(const char *where, const struct spread *s, size_t n, struct error *err) {
+        for (size_t i = 0; i < n; i++) {
+                if (!s[i].attribute || !*s[i].attribute)
+                        return errorf(err, -EINVAL, "%s, spread %zu: missing attribute", where, i);
+                if (s[i].weight < 0 || s[i].weight > 100)
+                        return errorf(err, -EINVAL, "%s, spread %zu: weight must be between 0 and 100 (got %d)",
+                                      where, i, s[i].weight);
+                int sum = 0;
+                for (size_t t = 0; t < s[i].n_targets; t++) {
+                        if (s[i].targets[t].percent < 0 || s[i].targets[t].percent > 100)
+                                return errorf(err, -EINVAL,
+                                              "%s, spread %zu, target \"%s\": percent must be between 0 and 100 "
+                                              "(got %d)",
+                                              where, i, s[i].targets[t].value ? s[i].targets[t].value : "",
+                                              s[i].targets[t].percent);
+                        sum += s[i].targets[t].percent;
+                }
+                if (sum > 100)
+                        return errorf(err, -EINVAL, "%s, spread %zu: target percentages add up to %d (at most 100)",
+                                      where, i, sum);
+        }
+        return 0;
+}
+
+/* Static ports in range and not reserved twice in the group; `to` in -1..65535. */
+static int check_networks(const char *where, const struct network *nets, size_t n, uint8_t *seen,
+                          struct error *err) {
+        for (size_t i = 0; i < n; i++) {
+                for (size_t p = 0; p < nets[i].n_reserved; p++) {
+                        const struct port *pt = &nets[i].reserved_ports[p];
+                        const char *label = pt->label ? pt->label : "";
+                        if (pt->value < 1 || pt->value > 65535)
+                                return errorf(err, -EINVAL,
+                                              "%s, network: port \"%s\" has a static port %d out of range "
+                                              "(1-65535)",
+                                              where, label, pt->value);
+                        if (seen[pt->value >> 3] & (1u << (pt->value & 7)))
+                                return errorf(err, -EINVAL, "%s, network: static port %d is reserved twice", where,
+                                              pt->value);
+                        seen[pt->value >> 3] |= (uint8_t)(1u << (pt->value & 7));
+                        if (pt->to < -1 || pt->to > 65535)
+                                return errorf(err, -EINVAL,
+                                              "%s, network: port \"%s\" maps to port %d, out of range (-1-65535)",
+                                              where, label, pt->to);
+                }
+                for (size_t p = 0; p < nets[i].n_dynamic; p++) {
+                        const struct port *pt = &nets[i].dynamic_ports[p];
+                        if (pt->to < -1 || pt->to > 65535)
+                                return errorf(err, -EINVAL,
+                                              "%s, network: port \"%s\" maps to port %d, out of range (-1-65535)",
+                                              where, pt->label ? pt->label : "", pt->to);
+                }
+        }
+        return 0;
+}
+
+/* Names must be unique: a hash set, so that many groups or tasks cost linear time. */
+struct name_set {
+        struct hashmap *m;
+};
+
+static int name_seen(struct name_set *s, const char *name, bool *ret_dup) {
+        if (!s->m && !(s->m = hashmap_create(0)))
+                return -ENOMEM;
+        int r = hashmap_put(s->m, name, (void *)name, NULL);
+        if (r < 0)
+                return r;
+        *ret_dup = r == 1;
+        return 0;
+}
+
+static int validate_task(const struct job *j, const struct task_group *tg, size_t t, struct name_set *names,
+                         uint8_t *ports, struct error *err) {
+        const struct task *task = &tg->tasks[t];
+        if (!task->name || !*task->name)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task %zu: missing task name", j->id, tg->name,
+                              t);
+        bool dup = false;
+        if (name_seen(names, task->name, &dup) < 0)
+                return errorf(err, -ENOMEM, "job \"%s\": out of memory", j->id);
+        if (dup)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": duplicate task name \"%s\"", j->id, tg->name,
+                              task->name);
+        if (!task->driver || !*task->driver)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task \"%s\": missing driver", j->id, tg->name,
+                              task->name);
+        bool known = false;
+        for (size_t d = 0; d < ARRAY_SIZE(known_drivers); d++)
+                known = known || strcmp(known_drivers[d], task->driver) == 0;
+        if (!known)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, docker, java, qemu)",
+                              j->id, tg->name, task->name, task->driver);
+        if (task->resources.cpu < 0 || (task->resources.cpu == 0 && task->resources.cores == 0))
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)",
+                              j->id, tg->name, task->name, task->resources.cpu);
+        if (task->resources.cores < 0)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\", resources: cores must be >= 0 (got %d)", j->id,
+                              tg->name, task->name, task->resources.cores);
+        if (task->resources.memory_mb < 10)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\", resources: memory must be >= 10 MB (got %d)",
+                              j->id, tg->name, task->name, task->resources.memory_mb);
+        if (task->resources.memory_max_mb && task->resources.memory_max_mb < task->resources.memory_mb)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)",
+                              j->id, tg->name, task->name, task->resources.memory_max_mb, task->resources.memory_mb);
+        char where[512];
+        place_name(where, sizeof(where), j, tg, task);
+        int r;
+        if ((r = check_constraints(where, task->constraints, task->n_constraints, err)) < 0 ||
+            (r = check_affinities(where, task->affinities, task->n_affinities, err)) < 0 ||
+            (r = check_networks(where, task->resources.networks, task->resources.n_networks, ports, err)) < 0)
+                return r;
+        if (strcmp(task->driver, "raw_exec") == 0 || strcmp(task->driver, "exec") == 0) {
+                json_t *cmd = task->config ? json_object_get(task->config, "command") : NULL;
+                if (!json_is_string(cmd) || !*json_string_value(cmd))
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s",
+                                      j->id, tg->name, task->name, task->driver);
+                json_t *args = json_object_get(task->config, "args");
+                if (args && !json_is_array(args))
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings",
+                                      j->id, tg->name, task->name);
+        }
+        return 0;
+}
+
+static int validate_group(const struct job *j, size_t g, struct name_set *groups, uint8_t *ports, size_t *n_tasks,
+                          struct error *err) {
+        const struct task_group *tg = &j->groups[g];
+        if (!tg->name || !*tg->name)
+                return errorf(err, -EINVAL, "job \"%s\", group %zu: missing group name", j->id, g);
+        bool dup = false;
+        if (name_seen(groups, tg->name, &dup) < 0)
+                return errorf(err, -ENOMEM, "job \"%s\": out of memory", j->id);
+        if (dup)
+                return errorf(err, -EINVAL, "job \"%s\": duplicate group name \"%s\"", j->id, tg->name);
+        if (tg->count < 0)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be >= 0 (got %d)", j->id, tg->name,
+                              tg->count);
+        if (tg->count > JOB_MAX_COUNT)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= %d (got %d)", j->id, tg->name,
+                              JOB_MAX_COUNT, tg->count);
+        if (tg->n_tasks == 0)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
+                              j->id, tg->name);
+        if (tg->n_tasks > GROUP_MAX_TASKS)
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": at most %d tasks per group (got %zu)", j->id,
+                              tg->name, GROUP_MAX_TASKS, tg->n_tasks);
+        *n_tasks += tg->n_tasks;
+        if (*n_tasks > JOB_MAX_TASKS)
+                return errorf(err, -EINVAL, "job \"%s\": at most %d tasks per job (got more at group \"%s\")", j->id,
+                              JOB_MAX_TASKS, tg->name);
+        if (tg->restart.mode && strcmp(tg->restart.mode, "fail") != 0 && strcmp(tg->restart.mode, "delay") != 0)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", restart: mode must be \"fail\" or \"delay\" (got \"%s\")",
+                              j->id, tg->name, tg->restart.mode);
+        char where[512];
+        place_name(where, sizeof(where), j, tg, NULL);
+        int r;
+        memset(ports, 0, 65536 / 8);
+        if ((r = check_constraints(where, tg->constraints, tg->n_constraints, err)) < 0 ||
+            (r = check_affinities(where, tg->affinities, tg->n_affinities, err)) < 0 ||
+            (r = check_spreads(where, tg->spreads, tg->n_spreads, err)) < 0 ||
+            (r = check_networks(where, tg->networks, tg->n_networks, ports, err)) < 0)
+                return r;
+        struct name_set tasks = {0};
+        for (size_t t = 0; t < tg->n_tasks && r == 0; t++)
+                r = validate_task(j, tg, t, &tasks, ports, err);
+        hashmap_destroy(tasks.m);
+        return r;
+}
+
 int job_validate(const struct job *j, struct error *err) {
         if (!j->id || !*j->id)
                 return errorf(err, -EINVAL, "job: missing job ID");
@@ -345,89 +611,25 @@ int job_validate(const struct job *j, struct error *err) {
         if (j->n_groups == 0)
                 return errorf(err, -EINVAL, "job \"%s\": missing task group (a job needs at least one \"group\")",
                               j->id);
-        for (size_t i = 0; i < j->n_constraints; i++)
-                if (j->constraints[i].operand && strcmp(j->constraints[i].operand, "regexp") == 0) {
-                        regex_t re;
-                        if (regcomp(&re, j->constraints[i].rtarget ? j->constraints[i].rtarget : "",
-                                    REG_EXTENDED | REG_NOSUB) != 0)
-                                return errorf(err, -EINVAL, "job \"%s\", constraint %zu: invalid regexp \"%s\"",
-                                              j->id, i, j->constraints[i].rtarget);
-                        regfree(&re);
-                }
-        for (size_t g = 0; g < j->n_groups; g++) {
-                const struct task_group *tg = &j->groups[g];
-                if (!tg->name || !*tg->name)
-                        return errorf(err, -EINVAL, "job \"%s\", group %zu: missing group name", j->id, g);
-                for (size_t o = 0; o < g; o++)
-                        if (strcmp(j->groups[o].name, tg->name) == 0)
-                                return errorf(err, -EINVAL, "job \"%s\": duplicate group name \"%s\"", j->id,
-                                              tg->name);
-                if (tg->count < 0)
-                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be >= 0 (got %d)", j->id,
-                                      tg->name, tg->count);
-                if (tg->count > 50000)
-                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= 50000 (got %d)",
-                                      j->id, tg->name, tg->count);
-                if (tg->n_tasks == 0)
-                        return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
-                                      j->id, tg->name);
-                if (tg->restart.mode && strcmp(tg->restart.mode, "fail") != 0 &&
-                    strcmp(tg->restart.mode, "delay") != 0)
-                        return errorf(err, -EINVAL,
-                                      "job \"%s\", group \"%s\", restart: mode must be \"fail\" or \"delay\" (got \"%s\")",
-                                      j->id, tg->name, tg->restart.mode);
-                for (size_t t = 0; t < tg->n_tasks; t++) {
-                        const struct task *task = &tg->tasks[t];
-                        if (!task->name || !*task->name)
-                                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task %zu: missing task name",
-                                              j->id, tg->name, t);
-                        for (size_t o = 0; o < t; o++)
-                                if (strcmp(tg->tasks[o].name, task->name) == 0)
-                                        return errorf(err, -EINVAL,
-                                                      "job \"%s\", group \"%s\": duplicate task name \"%s\"", j->id,
-                                                      tg->name, task->name);
-                        if (!task->driver || !*task->driver)
-                                return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task \"%s\": missing driver",
-                                              j->id, tg->name, task->name);
-                        bool known = false;
-                        for (size_t d = 0; d < ARRAY_SIZE(known_drivers); d++)
-                                known = known || strcmp(known_drivers[d], task->driver) == 0;
-                        if (!known)
-                                return errorf(err, -EINVAL,
-                                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, docker, java, qemu)",
-                                              j->id, tg->name, task->name, task->driver);
-                        if (task->resources.cpu < 0 || (task->resources.cpu == 0 && task->resources.cores == 0))
-                                return errorf(err, -EINVAL,
-                                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)",
-                                              j->id, tg->name, task->name, task->resources.cpu);
-                        if (task->resources.cores < 0)
-                                return errorf(err, -EINVAL,
-                                              "job \"%s\", group \"%s\", task \"%s\", resources: cores must be >= 0 (got %d)",
-                                              j->id, tg->name, task->name, task->resources.cores);
-                        if (task->resources.memory_mb < 10)
-                                return errorf(err, -EINVAL,
-                                              "job \"%s\", group \"%s\", task \"%s\", resources: memory must be >= 10 MB (got %d)",
-                                              j->id, tg->name, task->name, task->resources.memory_mb);
-                        if (task->resources.memory_max_mb && task->resources.memory_max_mb < task->resources.memory_mb)
-                                return errorf(err, -EINVAL,
-                                              "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)",
-                                              j->id, tg->name, task->name, task->resources.memory_max_mb,
-                                              task->resources.memory_mb);
-                        if (strcmp(task->driver, "raw_exec") == 0 || strcmp(task->driver, "exec") == 0) {
-                                json_t *cmd = task->config ? json_object_get(task->config, "command") : NULL;
-                                if (!json_is_string(cmd) || !*json_string_value(cmd))
-                                        return errorf(err, -EINVAL,
-                                                      "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s",
-                                                      j->id, tg->name, task->name, task->driver);
-                                json_t *args = json_object_get(task->config, "args");
-                                if (args && !json_is_array(args))
-                                        return errorf(err, -EINVAL,
-                                                      "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings",
-                                                      j->id, tg->name, task->name);
-                        }
-                }
-        }
-        return 0;
+        if (j->n_groups > JOB_MAX_GROUPS)
+                return errorf(err, -EINVAL, "job \"%s\": at most %d groups per job (got %zu)", j->id, JOB_MAX_GROUPS,
+                              j->n_groups);
+        char where[512];
+        place_name(where, sizeof(where), j, NULL, NULL);
+        int r;
+        if ((r = check_constraints(where, j->constraints, j->n_constraints, err)) < 0 ||
+            (r = check_affinities(where, j->affinities, j->n_affinities, err)) < 0 ||
+            (r = check_spreads(where, j->spreads, j->n_spreads, err)) < 0)
+                return r;
+        _cleanup_free_ uint8_t *ports = malloc(65536 / 8); /* static ports of one group */
+        if (!ports)
+                return errorf(err, -ENOMEM, "job \"%s\": out of memory", j->id);
+        struct name_set groups = {0};
+        size_t n_tasks = 0;
+        for (size_t g = 0; g < j->n_groups && r == 0; g++)
+                r = validate_group(j, g, &groups, ports, &n_tasks, err);
+        hashmap_destroy(groups.m);
+        return r;
 }
 
 struct res_ask task_group_ask(const struct task_group *tg) {
@@ -499,7 +701,12 @@ bool node_has_driver(const struct node *n, const char *driver) {
         for (size_t i = 0; i < n->n_drivers; i++)
                 if (strcmp(n->drivers[i].name, driver) == 0)
                         return n->drivers[i].detected && n->drivers[i].healthy;
-        return false;
+        /* Nomad's DriverChecker falls back to the "driver.<name>" attribute (a bool). */
+        char key[128];
+        if (snprintf(key, sizeof(key), "driver.%s", driver) >= (int)sizeof(key))
+                return false;
+        const char *v = strmap_get(&n->attributes, key);
+        return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "t") == 0);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s) {

@@ -230,9 +230,22 @@ const struct task_group *job_group(const struct job *j, const char *name);
  * policy by type, cpu 100 / memory 300 when unset, ephemeral disk 300 MB...). */
 void job_canonicalize(struct job *j);
 
+/* Limits on one job (docs/jobspec.md "Limits"); beyond them registration answers 400.
+ * Validation costs time linear in the job's size (names checked with a hash set). */
+#define JOB_MAX_GROUPS 10000     /* task groups per job */
+#define GROUP_MAX_TASKS 100      /* tasks per group */
+#define JOB_MAX_TASKS 10000      /* tasks per job, all groups together */
+#define JOB_MAX_COUNT 50000      /* count per group (Nomad's job_max_count default) */
+#define JOB_MAX_CONSTRAINTS 100  /* constraints (and, apart, affinities) per job, group or task */
+
 /* Check a canonicalised job. Messages name the place:
- * `job "web", group "api": count must be >= 0 (got -1)`. */
+ * `job "web", group "api": count must be >= 0 (got -1)`. Constraint and affinity
+ * operators must be Nomad's (see constraint_operand_known), regexps must compile,
+ * static ports must be in 1..65535 and not reserved twice in a group. */
 int job_validate(const struct job *j, struct error *err);
+/* Is op one of Nomad's constraint operators ("" and NULL mean "=")? Affinities
+ * (affinity = true) take them all but distinct_hosts and distinct_property. */
+bool constraint_operand_known(const char *op, bool affinity);
 
 /* Sum of the task resources of a group (what one allocation asks for). */
 struct res_ask {
@@ -287,7 +300,7 @@ struct node *node_new(void);
 struct node *node_ref(struct node *n);
 struct node *node_unref(struct node *n);
 struct node *node_copy(const struct node *n);
-bool node_has_driver(const struct node *n, const char *driver);
+bool node_has_driver(const struct node *n, const char *driver); /* drivers list, else the "driver.<name>" attribute */
 /* Nomad's computed class: hash of everything but unique.* attributes. */
 void node_compute_class(struct node *n);
 int node_validate(const struct node *n, struct error *err);

@@ -23,6 +23,7 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
 #define MAX_SEGS 8
@@ -468,6 +469,20 @@ static bool add_node_stub(void *arg, const struct node *n) {
         return true;
 }
 
+/* A node joining or back to ready: an eval per system/sysbatch job (Nomad's createNodeEvals). */
+static json_t *node_evals_json(struct route_ctx *c, const char *node_id) {
+        json_t *arr = json_array();
+        struct eval **ev = NULL;
+        size_t n = 0;
+        if (scheduler_node_evals((*c->s->state), node_id, NULL, &ev, &n) == 0)
+                for (size_t i = 0; i < n; i++) {
+                        json_array_append_new(arr, eval_to_json(ev[i]));
+                        eval_unref(ev[i]);
+                }
+        free(ev);
+        return arr;
+}
+
 static void node_register(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
                 return;
@@ -501,7 +516,8 @@ static void node_register(struct route_ctx *c) {
         n->status_updated_at = clock_now_ns() / NS_PER_SEC;
         node_compute_class(n);
         int64_t ttl = heartbeats_reset(c->s->heartbeats, n->id, clock_monotonic_ns());
-        json_t *cmd = json_pack("{s:s,s:o}", "Type", "NodeRegister", "Node", node_to_json(n));
+        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "NodeRegister", "Node", node_to_json(n), "Evals",
+                                node_evals_json(c, n->id));
         json_t *reply = json_pack("{s:I,s:s}", "HeartbeatTTL", (json_int_t)ttl, "NodeID", n->id);
         node_unref(n);
         propose(c, cmd, reply, false);
@@ -536,8 +552,9 @@ static void node_heartbeat(struct route_ctx *c, const char *id) {
                 return;
         }
         /* Down (or initializing) and back: mark ready through Raft. */
-        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:[]}", "Type", "NodeStatusUpdate", "NodeID", id, "Status", "ready",
-                                "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals");
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", id, "Status", "ready",
+                                "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals",
+                                node_evals_json(c, id));
         propose(c, cmd, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl), false);
 }
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hashmap.h"
+
 const char *sched_resolve_target(const struct node *n, const char *t, bool *ret_found) {
         *ret_found = false;
         if (!t)
@@ -84,33 +86,92 @@ static bool check_order(const char *op, const char *l, const char *r) {
         return c >= 0;
 }
 
-/* Dotted numeric segments; "v" prefix and -pre/+build suffixes ignored. */
-static int version_parts(const char *s, long v[8]) {
-        int n = 0;
+/* A parsed version: up to 8 dotted numeric segments (n of them given), the
+ * pre-release after '-' (up to '+'; empty: none); "v" prefix and +build ignored. */
+struct version {
+        long seg[8];
+        int n;
+        char pre[64];
+        bool junk; /* something else followed the version */
+};
+
+static void version_parse(const char *s, struct version *v) {
+        memset(v, 0, sizeof(*v));
         while (isspace((unsigned char)*s))
                 s++;
         if (*s == 'v' || *s == 'V')
                 s++;
-        while (n < 8 && isdigit((unsigned char)*s)) {
-                v[n++] = strtol(s, (char **)&s, 10);
+        while (v->n < 8 && isdigit((unsigned char)*s)) {
+                v->seg[v->n++] = strtol(s, (char **)&s, 10);
                 if (*s != '.')
                         break;
                 s++;
         }
-        return n;
+        if (*s == '-') {
+                size_t k = 0;
+                for (s++; *s && *s != '+' && !isspace((unsigned char)*s) && k + 1 < sizeof(v->pre); s++)
+                        v->pre[k++] = *s;
+                v->pre[k] = '\0';
+        }
+        if (*s == '+')
+                while (*s && !isspace((unsigned char)*s))
+                        s++;
+        while (isspace((unsigned char)*s))
+                s++;
+        v->junk = *s != '\0';
 }
 
-int sched_version_cmp(const char *a, const char *b) {
-        long va[8] = {0}, vb[8] = {0};
-        version_parts(a, va);
-        version_parts(b, vb);
-        for (int i = 0; i < 8; i++)
-                if (va[i] != vb[i])
-                        return va[i] < vb[i] ? -1 : 1;
+/* Semantic Versioning 2.0 pre-release precedence: dot-separated identifiers, numeric
+ * ones compared as numbers and lower than alphanumeric ones; a shorter list that is a
+ * prefix is lower. No pre-release is higher than any. */
+static int pre_cmp(const char *a, const char *b) {
+        if (!*a || !*b)
+                return !*a && !*b ? 0 : !*a ? 1 : -1;
+        while (*a || *b) {
+                if (!*a || !*b)
+                        return !*a ? -1 : 1;
+                size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+                bool na = la && strspn(a, "0123456789") >= la, nb = lb && strspn(b, "0123456789") >= lb;
+                int c;
+                if (na && nb) {
+                        long x = strtol(a, NULL, 10), y = strtol(b, NULL, 10);
+                        c = x < y ? -1 : x > y;
+                } else if (na != nb) {
+                        c = na ? -1 : 1;
+                } else {
+                        size_t l = la < lb ? la : lb;
+                        c = strncmp(a, b, l);
+                        if (!c)
+                                c = la < lb ? -1 : la > lb;
+                }
+                if (c)
+                        return c < 0 ? -1 : 1;
+                a += la + (a[la] == '.');
+                b += lb + (b[lb] == '.');
+        }
         return 0;
 }
 
-static bool version_clause(const char *have, const char *clause) {
+static int version_cmp_parsed(const struct version *a, const struct version *b) {
+        for (int i = 0; i < 8; i++)
+                if (a->seg[i] != b->seg[i])
+                        return a->seg[i] < b->seg[i] ? -1 : 1;
+        return pre_cmp(a->pre, b->pre);
+}
+
+int sched_version_cmp(const char *a, const char *b) {
+        struct version va, vb;
+        version_parse(a, &va);
+        version_parse(b, &vb);
+        return version_cmp_parsed(&va, &vb);
+}
+
+/* semver: strict MAJOR.MINOR.PATCH[-pre][+build], nothing else. */
+static bool strict_semver(const struct version *v) {
+        return v->n == 3 && !v->junk;
+}
+
+static bool version_clause(const char *have, const char *clause, bool semver) {
         while (isspace((unsigned char)*clause))
                 clause++;
         static const char *const ops[] = {">=", "<=", "!=", "~>", "=", ">", "<"};
@@ -121,14 +182,15 @@ static bool version_clause(const char *have, const char *clause) {
                         clause += strlen(ops[i]);
                         break;
                 }
-        long want[8] = {0};
-        int n = version_parts(clause, want);
-        if (n == 0)
+        struct version want, hv;
+        version_parse(clause, &want);
+        version_parse(have, &hv);
+        if (want.n == 0 || hv.n == 0 || want.junk || hv.junk)
                 return false;
-        long hv[8] = {0};
-        if (version_parts(have, hv) == 0)
+        if (semver && (!strict_semver(&want) || !strict_semver(&hv)))
                 return false;
-        int c = sched_version_cmp(have, clause);
+        int n = want.n;
+        int c = version_cmp_parsed(&hv, &want);
         if (strcmp(op, "=") == 0)
                 return c == 0;
         if (strcmp(op, "!=") == 0)
@@ -146,30 +208,85 @@ static bool version_clause(const char *have, const char *clause) {
                 return false;
         int keep = n > 1 ? n - 1 : 1;
         for (int i = 0; i < keep - 1; i++)
-                if (hv[i] != want[i])
+                if (hv.seg[i] != want.seg[i])
                         return false;
-        return n == 1 ? hv[0] == want[0] : hv[keep - 1] == want[keep - 1];
+        return n == 1 ? hv.seg[0] == want.seg[0] : hv.seg[keep - 1] == want.seg[keep - 1];
 }
 
-static bool check_version(const char *have, const char *constraint) {
+static bool check_version(const char *have, const char *constraint, bool semver) {
         char *dup = strdup(constraint);
         if (!dup)
                 return false;
         bool ok = true;
         char *save = NULL;
         for (char *tok = strtok_r(dup, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
-                ok = version_clause(have, tok);
+                ok = version_clause(have, tok, semver);
         free(dup);
         return ok;
 }
 
-static bool check_regexp(const char *l, const char *pattern) {
+/* ---- compiled regexps, one per pattern per evaluation ------------------------------- */
+
+struct sched_regexps {
+        struct hashmap *by_pattern; /* pattern -> struct re_entry * */
+        size_t compiled;
+};
+
+struct re_entry {
+        bool ok; /* compiled; a pattern that does not compile matches nothing */
         regex_t re;
-        if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+};
+
+struct sched_regexps *sched_regexps_create(void) {
+        struct sched_regexps *c = calloc(1, sizeof(*c));
+        if (c && !(c->by_pattern = hashmap_create(HASHMAP_OWN_KEYS))) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+struct sched_regexps *sched_regexps_destroy(struct sched_regexps *c) {
+        if (!c)
+                return NULL;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(c->by_pattern, &it, NULL, &v)) {
+                struct re_entry *e = v;
+                if (e->ok)
+                        regfree(&e->re);
+                free(e);
+        }
+        hashmap_destroy(c->by_pattern);
+        free(c);
+        return NULL;
+}
+
+size_t sched_regexps_compiled(const struct sched_regexps *c) {
+        return c ? c->compiled : 0;
+}
+
+static bool check_regexp(const char *l, const char *pattern, struct sched_regexps *cache) {
+        struct re_entry *e = cache ? hashmap_get(cache->by_pattern, pattern) : NULL;
+        if (e)
+                return e->ok && regexec(&e->re, l, 0, NULL, 0) == 0;
+        struct re_entry local;
+        e = cache ? malloc(sizeof(*e)) : &local;
+        if (!e)
                 return false;
-        bool ok = regexec(&re, l, 0, NULL, 0) == 0;
-        regfree(&re);
-        return ok;
+        e->ok = regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+        bool match = e->ok && regexec(&e->re, l, 0, NULL, 0) == 0;
+        if (cache) {
+                cache->compiled++;
+                if (hashmap_put(cache->by_pattern, pattern, e, NULL) < 0) {
+                        if (e->ok)
+                                regfree(&e->re);
+                        free(e);
+                }
+        } else if (e->ok) {
+                regfree(&e->re);
+        }
+        return match;
 }
 
 /* Walk a comma-separated list: the next entry, trimmed of spaces, in *item and
@@ -219,6 +336,11 @@ static bool streq(const char *a, const char *b) {
 }
 
 bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, bool rf) {
+        return sched_check_operand_re(op, l, lf, r, rf, NULL);
+}
+
+bool sched_check_operand_re(const char *op, const char *l, bool lf, const char *r, bool rf,
+                            struct sched_regexps *cache) {
         if (!op || !*op)
                 op = "=";
         if (strcmp(op, "distinct_hosts") == 0 || strcmp(op, "distinct_property") == 0)
@@ -234,9 +356,9 @@ bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, 
         if (strcmp(op, "is_not_set") == 0)
                 return !lf;
         if (strcmp(op, "version") == 0 || strcmp(op, "semver") == 0)
-                return lf && rf && check_version(l, r);
+                return lf && rf && check_version(l, r, strcmp(op, "semver") == 0);
         if (strcmp(op, "regexp") == 0)
-                return lf && rf && check_regexp(l, r);
+                return lf && rf && check_regexp(l, r, cache);
         if (strcmp(op, "set_contains") == 0 || strcmp(op, "set_contains_all") == 0)
                 return lf && rf && check_set(l, r, false);
         if (strcmp(op, "set_contains_any") == 0)
@@ -245,10 +367,14 @@ bool sched_check_operand(const char *op, const char *l, bool lf, const char *r, 
 }
 
 bool sched_node_meets(const struct node *n, const struct constraint *c) {
+        return sched_node_meets_re(n, c, NULL);
+}
+
+bool sched_node_meets_re(const struct node *n, const struct constraint *c, struct sched_regexps *cache) {
         bool lf, rf;
         const char *l = sched_resolve_target(n, c->ltarget, &lf);
         const char *r = sched_resolve_target(n, c->rtarget, &rf);
-        return sched_check_operand(c->operand, l, lf, r, rf);
+        return sched_check_operand_re(c->operand, l, lf, r, rf, cache);
 }
 
 static bool escapes(const char *t) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 
@@ -86,6 +87,9 @@ struct plan *plan_new(const char *eval_id, const char *eval_token, struct job *j
         p->eval_id = xstrdup(eval_id);
         p->eval_token = xstrdup(eval_token);
         p->job = job_ref(job);
+        p->by_node = hashmap_create(0);
+        if (!p->by_node)
+                return plan_free(p);
         if (job) {
                 p->priority = job->priority;
                 p->all_at_once = job->all_at_once;
@@ -101,6 +105,7 @@ struct plan *plan_free(struct plan *p) {
         for (size_t i = 0; i < p->n_nodes; i++)
                 node_entry_free(&p->nodes[i]);
         free(p->nodes);
+        hashmap_destroy(p->by_node);
         free(p->eval_id);
         free(p->eval_token);
         job_unref(p->job);
@@ -108,11 +113,32 @@ struct plan *plan_free(struct plan *p) {
         return NULL;
 }
 
+/* Nodes are found through p->by_node (node ID -> index + 1; keys borrowed from the
+ * entries, whose strings never move), so a plan of N nodes costs O(N), not O(N^2). */
 struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create) {
-        return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
+        if (!p->by_node)
+                return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
+        uintptr_t i = (uintptr_t)hashmap_get(p->by_node, node_id);
+        if (i)
+                return &p->nodes[i - 1];
+        if (!create)
+                return NULL;
+        struct plan_node *e = nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, true);
+        if (!e)
+                return NULL;
+        if (hashmap_put(p->by_node, e->node_id, (void *)(uintptr_t)p->n_nodes, NULL) < 0) {
+                node_entry_free(e);
+                p->n_nodes--;
+                return NULL;
+        }
+        return e;
 }
 
 const struct plan_node *plan_node_find(const struct plan *p, const char *node_id) {
+        if (p->by_node) {
+                uintptr_t i = (uintptr_t)hashmap_get(p->by_node, node_id);
+                return i ? &p->nodes[i - 1] : NULL;
+        }
         for (size_t i = 0; i < p->n_nodes; i++)
                 if (strcmp(p->nodes[i].node_id, node_id) == 0)
                         return &p->nodes[i];

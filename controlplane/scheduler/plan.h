@@ -17,6 +17,7 @@
 #include "common/model.h"
 
 struct error;
+struct hashmap;
 
 struct plan_stop {
         struct alloc *alloc; /* the existing alloc (a reference) */
@@ -43,6 +44,7 @@ struct plan {
         int64_t timestamp_ns; /* modify time for stops (the FSM must not read a clock) */
         struct plan_node *nodes;
         size_t n_nodes, cap_nodes;
+        struct hashmap *by_node; /* node ID -> index + 1 into nodes (plan_node_get keeps it) */
 };
 
 struct plan_result {

@@ -32,9 +32,19 @@ struct sched_ctx {
         json_t *class_elig; /* {class: bool} */
         bool escaped;
         char blocked_id[ID_BUF];
+        struct sched_regexps *regexps; /* compiled once per evaluation; NULL: compile each time */
 };
 
+struct sched_attempt;
+
 int sched_generic_process(struct sched_ctx *c);
+int sched_system_process(struct sched_ctx *c);
+/* The attempt loop shared by the schedulers: build(at) fills the attempt's plan (and
+ * c->failed_tg, c->queued); the plan is submitted, partial commits retried on the
+ * refreshed state (c->ops->attempts without progress), and the eval finished. With
+ * block, placements that failed become one blocked eval (service, batch); system
+ * jobs are evaluated again when nodes join or change instead. */
+int sched_run_attempts(struct sched_ctx *c, int (*build)(struct sched_attempt *at), bool block);
 /* Write the eval with its final status (and the attempt's metrics). */
 int sched_finish_eval(struct sched_ctx *c, enum eval_status status, const char *description);
 void sched_ctx_release(struct sched_ctx *c);

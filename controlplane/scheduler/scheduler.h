@@ -46,8 +46,17 @@ struct scheduler_env {
  * one blocked eval for placements that did not fit, and finally updates the eval
  * (complete, or failed with a reason). Returns 0 when the eval was handled (even as
  * failed), negative errno (and err) when it should be retried (nack). System and
- * sysbatch jobs are not supported yet: their evals are marked failed saying so. */
+ * sysbatch jobs get one allocation per group on every eligible feasible node (no
+ * blocked evals: scheduler_node_evals makes their evals when a node joins). */
 int scheduler_process(const struct state_store *snapshot, const struct eval *ev, const struct planner_ops *ops,
                       void *planner_data, struct error *err);
 int scheduler_process_env(const struct state_store *snapshot, const struct eval *ev, const struct planner_ops *ops,
                           void *planner_data, const struct scheduler_env *env, struct error *err);
+
+/* The evals a node's registration or return to ready must carry: one per system or
+ * sysbatch job that is not stopped (Nomad's createNodeEvals), triggered by
+ * "node-update" and naming the node, with IDs from env (NULL: random) and its clock.
+ * *ret is a new array of new evals (free each with eval_unref, then the array); its
+ * length in *ret_n. 0 or -ENOMEM. Cost: one walk over the jobs. */
+int scheduler_node_evals(const struct state_store *st, const char *node_id, const struct scheduler_env *env,
+                         struct eval ***ret, size_t *ret_n);

@@ -225,3 +225,36 @@ Test(api, a_follower_forwards_writes_and_answers_reads_itself) {
         cr_expect_eq(s->forwarded, 2);
         api_reply_clear(&r);
 }
+
+/* A node that registers gets an eval for every system job (and none for others). */
+Test(api, node_register_makes_evals_for_system_jobs) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/jobs",
+                         "{\"Job\":{\"ID\":\"sys\",\"Type\":\"system\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":"
+                         "[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}]}]}}",
+                         NULL),
+                     200);
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("web", ""), NULL), 200);
+        const char *node = "{\"Node\":{\"ID\":\"11111111-2222-3333-4444-555555555556\",\"SecretID\":\"s3cret\","
+                           "\"Name\":\"n2\",\"Datacenter\":\"dc1\",\"Status\":\"ready\","
+                           "\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192}},"
+                           "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}}}}";
+        cr_assert_eq(req("PUT", "/v1/node/register", node, NULL), 200);
+        cr_assert_eq(req("GET", "/v1/job/sys/evaluations", NULL, &j), 200);
+        cr_assert_eq(json_array_size(j), 2, "the register's eval and the node's");
+        int node_update = 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(j, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "TriggeredBy")), "node-update") == 0) {
+                        node_update++;
+                        cr_expect_str_eq(json_string_value(json_object_get(e, "NodeID")),
+                                         "11111111-2222-3333-4444-555555555556");
+                }
+        }
+        cr_expect_eq(node_update, 1);
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/job/web/evaluations", NULL, &j), 200);
+        cr_expect_eq(json_array_size(j), 1, "a service job gets no node eval");
+        json_decref(j);
+}

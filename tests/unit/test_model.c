@@ -114,6 +114,118 @@ Test(model, validation_errors_name_the_place) {
         }
 }
 
+#define TASK_OK "{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}"
+
+Test(model, constraint_operators_ports_and_spreads_validated) {
+        static const struct bad_case cases[] = {
+            {"{\"ID\":\"w\",\"Constraints\":[{\"LTarget\":\"${attr.kernel.name}\",\"Operand\":\"~~\",\"RTarget\":"
+             "\"linux\"}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", constraint 0: unknown operator \"~~\" (known: =, !="},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Constraints\":[{\"LTarget\":\"${attr.a}\",\"Operand\":"
+             "\"like\",\"RTarget\":\"x\"}],\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", group \"g\", constraint 0: unknown operator \"like\""},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
+             "\"Config\":{\"command\":\"x\"},\"Constraints\":[{\"LTarget\":\"${attr.a}\",\"Operand\":\"=~\","
+             "\"RTarget\":\"x\"}]}]}]}",
+             "job \"w\", group \"g\", task \"t\", constraint 0: unknown operator \"=~\""},
+            {"{\"ID\":\"w\",\"Affinities\":[{\"LTarget\":\"${node.class}\",\"Operand\":\"distinct_hosts\","
+             "\"RTarget\":\"true\",\"Weight\":50}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", affinity 0: unknown operator \"distinct_hosts\""},
+            {"{\"ID\":\"w\",\"Affinities\":[{\"LTarget\":\"${node.class}\",\"Operand\":\"=\",\"RTarget\":\"a\","
+             "\"Weight\":500}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "weight must be between -100 and 100"},
+            {"{\"ID\":\"w\",\"Constraints\":[{\"LTarget\":\"${attr.a}\",\"Operand\":\"regexp\",\"RTarget\":\"(\"}],"
+             "\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "constraint 0: invalid regexp \"(\""},
+            {"{\"ID\":\"w\",\"Constraints\":[{\"Operand\":\"is_set\"}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":["
+             TASK_OK "]}]}",
+             "operator \"is_set\" needs an attribute"},
+            {"{\"ID\":\"w\",\"Constraints\":[{\"LTarget\":\"${meta.rack}\",\"Operand\":\"distinct_property\","
+             "\"RTarget\":\"zero\"}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "distinct_property limit must be a positive integer (got \"zero\")"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Networks\":[{\"ReservedPorts\":[{\"Label\":\"http\","
+             "\"Value\":70000}]}],\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", group \"g\", network: port \"http\" has a static port 70000 out of range (1-65535)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Networks\":[{\"ReservedPorts\":[{\"Label\":\"a\","
+             "\"Value\":8080},{\"Label\":\"b\",\"Value\":8080}]}],\"Tasks\":[" TASK_OK "]}]}",
+             "static port 8080 is reserved twice"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Networks\":[{\"DynamicPorts\":[{\"Label\":\"a\","
+             "\"To\":99999}]}],\"Tasks\":[" TASK_OK "]}]}",
+             "port \"a\" maps to port 99999, out of range"},
+            {"{\"ID\":\"w\",\"Spreads\":[{\"Attribute\":\"${node.datacenter}\",\"Weight\":50,\"SpreadTarget\":["
+             "{\"Value\":\"dc1\",\"Percent\":70},{\"Value\":\"dc2\",\"Percent\":50}]}],"
+             "\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "spread 0: target percentages add up to 120"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]},{\"Name\":\"g\",\"Tasks\":["
+             TASK_OK "]}]}",
+             "duplicate group name \"g\""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct job *j = job_from_text(cases[i].json);
+                cr_assert_not_null(j, "case %zu does not decode", i);
+                job_canonicalize(j);
+                struct error err = {0};
+                cr_assert_lt(job_validate(j, &err), 0, "case %zu accepted", i);
+                cr_assert(strstr(err.msg, cases[i].want), "case %zu: got \"%s\", want \"%s\"", i, err.msg,
+                          cases[i].want);
+                job_unref(j);
+        }
+}
+
+Test(model, every_nomad_operator_is_accepted) {
+        static const char *const ops[] = {"=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp",
+                                          "version", "semver", "set_contains", "set_contains_all",
+                                          "set_contains_any", "is_set", "is_not_set", "distinct_hosts",
+                                          "distinct_property"};
+        for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+                char text[512];
+                snprintf(text, sizeof(text),
+                         "{\"ID\":\"w\",\"Constraints\":[{\"LTarget\":\"${attr.a}\",\"Operand\":\"%s\",\"RTarget\":"
+                         "\"1\"}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+                         ops[i]);
+                struct job *j = job_from_text(text);
+                job_canonicalize(j);
+                struct error err = {0};
+                cr_assert_eq(job_validate(j, &err), 0, "operator %s: %s", ops[i], err.msg);
+                job_unref(j);
+                cr_assert(constraint_operand_known(ops[i], false));
+                cr_assert_eq(constraint_operand_known(ops[i], true), strncmp(ops[i], "distinct_", 9) != 0);
+        }
+        cr_assert(!constraint_operand_known("~~", false));
+}
+
+/* Limits answer at once, and many groups validate in linear time (hash set of names). */
+Test(model, group_and_task_limits) {
+        struct job *j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}");
+        job_canonicalize(j);
+        struct task_group proto = j->groups[0];
+        size_t n = JOB_MAX_GROUPS;
+        j->groups = realloc(j->groups, (n + 1) * sizeof(*j->groups));
+        for (size_t g = 1; g <= n; g++) {
+                j->groups[g] = proto;
+                j->groups[g].name = malloc(16);
+                snprintf(j->groups[g].name, 16, "g%zu", g);
+        }
+        j->n_groups = n; /* the limit itself is fine */
+        struct error err = {0};
+        cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        j->n_groups = n + 1;
+        cr_assert_lt(job_validate(j, &err), 0);
+        cr_assert(strstr(err.msg, "at most 10000 groups per job (got 10001)"), "%s", err.msg);
+        j->n_groups = n;
+        free(j->groups[n - 1].name);
+        j->groups[n - 1].name = strdup("g17"); /* a duplicate, found by the hash set */
+        cr_assert_lt(job_validate(j, &err), 0);
+        cr_assert(strstr(err.msg, "duplicate group name \"g17\""), "%s", err.msg);
+        /* the groups share the prototype's tasks: free only the names */
+        for (size_t g = 1; g <= n; g++) {
+                free(j->groups[g].name);
+                memset(&j->groups[g], 0, sizeof(j->groups[g]));
+        }
+        j->n_groups = 1;
+        job_unref(j);
+}
+
 Test(model, explicit_zero_cpu_or_memory_is_rejected) {
         /* An absent cpu gets Nomad's default of 100 MHz; an explicit 0 is an error. */
         struct job *j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","

@@ -439,7 +439,60 @@ Test(scheduler, distinct_hosts_spreads_one_per_node) {
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
 }
 
-Test(scheduler, datacenter_glob_and_system_not_supported) {
+static struct node *rack_node(const char *id, const char *rack) {
+        struct node *n = fx_node(id, "dc1", 8000, 16000);
+        strmap_set(&n->meta, "rack", rack);
+        node_compute_class(n);
+        return n;
+}
+
+Test(scheduler, distinct_property_limits_allocs_per_value) {
+        add_node(rack_node("n1", "r1"));
+        add_node(rack_node("n2", "r1"));
+        add_node(rack_node("n3", "r2"));
+        add_node(rack_node("n4", "r2"));
+        add_node(fx_node("n5", "dc1", 8000, 16000)); /* no rack: never feasible */
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${meta.rack}", "distinct_property", NULL);
+        add_job(j);
+        run_eval("99999999-0000-4000-8000-000000000011", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2, "one per rack");
+        const struct node *a = state_node_get(live, c.v[0]->node_id), *b = state_node_get(live, c.v[1]->node_id);
+        cr_assert_str_neq(strmap_get(&a->meta, "rack"), strmap_get(&b->meta, "rack"));
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        json_t *cf = json_object_get(json_object_get(fp.created->failed_tg_allocs ? fp.created->failed_tg_allocs
+                                                                                     : fp.updated->failed_tg_allocs,
+                                                     "g"),
+                                     "ConstraintFiltered");
+        cr_assert(json_object_size(cf) > 0);
+
+        /* Raising the limit to 2 lets the existing allocs stay and the third go in. */
+        struct job *k = job_copy(state_job_get(live, "default", "web"));
+        free(k->constraints[0].rtarget);
+        k->constraints[0].rtarget = strdup("2");
+        add_job(k);
+        run_eval("99999999-0000-4000-8000-000000000012", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 3);
+        int r1 = 0;
+        for (int i = 0; i < c.n; i++)
+                r1 += strcmp(strmap_get(&state_node_get(live, c.v[i]->node_id)->meta, "rack"), "r1") == 0;
+        cr_assert(r1 >= 1 && r1 <= 2);
+}
+
+Test(scheduler, distinct_property_on_group_counts_only_the_group) {
+        add_node(rack_node("n1", "r1"));
+        add_node(rack_node("n2", "r2"));
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${meta.rack}", "distinct_property",
+                          "1");
+        add_job(j);
+        run_eval("99999999-0000-4000-8000-000000000013", "web");
+        cr_assert_eq(live_allocs("web").n, 2);
+}
+
+Test(scheduler, datacenter_glob) {
         add_node(fx_node("n1", "us-east", 8000, 16000));
         add_node(fx_node("n2", "eu-west", 8000, 16000));
         struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
@@ -451,11 +504,152 @@ Test(scheduler, datacenter_glob_and_system_not_supported) {
         cr_assert_eq(c.n, 2);
         cr_assert_str_eq(c.v[0]->node_id, "n1");
         cr_assert_str_eq(c.v[1]->node_id, "n1");
+}
 
+/* ---- system and sysbatch ---------------------------------------------------------------- */
+
+static int count_on(const struct collect *c, const char *node) {
+        int k = 0;
+        for (int i = 0; i < c->n; i++)
+                k += strcmp(c->v[i]->node_id, node) == 0;
+        return k;
+}
+
+/* Run the evals scheduler_node_evals makes for a node, as the server would. */
+static int run_node_evals(const char *node_id) {
+        struct eval **evals = NULL;
+        size_t n = 0;
+        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        cr_assert_eq(scheduler_node_evals(live, node_id, &env, &evals, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_str_eq(evals[i]->triggered_by, "node-update");
+                cr_assert_str_eq(evals[i]->node_id, node_id);
+                state_upsert_evals(live, ++fp.index, &evals[i], 1);
+                struct state_store *snap = state_snapshot(live);
+                struct error err = {0};
+                cr_assert_eq(scheduler_process_env(snap, evals[i], &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+                state_destroy(snap);
+                eval_unref(evals[i]);
+        }
+        free(evals);
+        return (int)n;
+}
+
+Test(scheduler, system_job_one_alloc_per_node_and_new_nodes_get_one) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct node *win = fx_node("n3", "dc1", 8000, 16000);
+        strmap_set(&win->attributes, "kernel.name", "windows");
+        node_compute_class(win);
+        add_node(win);
+        struct job *j = fx_job("sys", JOB_SYSTEM, 1, 100, 100);
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${attr.kernel.name}", "=", "linux");
+        add_job(j);
+        add_job(fx_job("web", JOB_SERVICE, 1, 100, 100)); /* not a system job: no node eval */
+        run_eval("bbbbbbbb-0000-4000-8000-000000000001", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 2);
+        cr_assert_eq(count_on(&c, "n1"), 1);
+        cr_assert_eq(count_on(&c, "n2"), 1);
+        cr_assert_eq(count_on(&c, "n3"), 0, "filtered by the constraint");
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+        cr_assert_null(fp.updated->failed_tg_allocs, "a filtered node is not a failure");
+        cr_assert_str_eq(c.v[0]->name, "sys.g[0]");
+
+        /* Evaluating again changes nothing. */
+        int plans = fp.plans;
+        run_eval("bbbbbbbb-0000-4000-8000-000000000002", "sys");
+        cr_assert_eq(fp.plans, plans, "no-op plan not submitted");
+        cr_assert_eq(live_allocs("sys").n, 2);
+
+        /* A node joins: its registration's evals place the system job there. */
+        add_node(fx_node("n4", "dc1", 8000, 16000));
+        cr_assert_eq(run_node_evals("n4"), 1, "one eval: the system job only");
+        c = live_allocs("sys");
+        cr_assert_eq(c.n, 3);
+        cr_assert_eq(count_on(&c, "n4"), 1);
+}
+
+Test(scheduler, system_job_stops_on_lost_and_ineligible_nodes_and_counts_full_ones) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_node(fx_node("n3", "dc1", 8000, 16000));
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 1000, 1000));
+        run_eval("cccccccc-0000-4000-8000-000000000001", "sys");
+        cr_assert_eq(live_allocs("sys").n, 3);
+
+        cr_assert_eq(state_update_node_status(live, ++fp.index, "n1", NODE_DOWN, 0), 0);
+        cr_assert_eq(state_update_node_eligibility(live, ++fp.index, "n2", false), 0);
+        /* a new node n4 is too small for the ask */
+        struct node *small = fx_node("n4", "dc1", 500, 16000);
+        add_node(small);
+        run_eval("cccccccc-0000-4000-8000-000000000002", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        cr_assert_eq(count_on(&c, "n3"), 1);
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", "sys", collect_cb, &all);
+        bool lost = false, tainted = false;
+        for (int i = 0; i < all.n; i++) {
+                if (strcmp(all.v[i]->node_id, "n1") == 0)
+                        lost = all.v[i]->client_status == ALLOC_CLIENT_LOST;
+                if (strcmp(all.v[i]->node_id, "n2") == 0)
+                        tainted = all.v[i]->desired_status == ALLOC_DESIRED_STOP &&
+                                  strstr(all.v[i]->desired_description, "tainted");
+        }
+        cr_assert(lost, "the alloc on the down node is lost");
+        cr_assert(tainted, "the alloc on the ineligible node is stopped");
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_not_null(f, "the node without room is a failed placement");
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "DimensionExhausted"), "cpu")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        cr_assert_eq(fp.n_created, 0, "system jobs make no blocked evals");
+}
+
+Test(scheduler, sysbatch_runs_once_per_node_and_new_nodes_get_a_run) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_job(fx_job("sb", JOB_SYSBATCH, 1, 100, 100));
+        run_eval("dddddddd-0000-4000-8000-000000000001", "sb");
+        struct collect c = live_allocs("sb");
+        cr_assert_eq(c.n, 2);
+        /* both complete */
+        for (int i = 0; i < c.n; i++)
+                cr_assert_eq(state_update_alloc_client(live, ++fp.index, c.v[i]->id, ALLOC_CLIENT_COMPLETE, "done",
+                                                       NULL, 0, 0),
+                             0);
+        run_eval("dddddddd-0000-4000-8000-000000000002", "sb");
+        cr_assert_eq(live_allocs("sb").n, 0, "completed runs are not placed again");
+        add_node(fx_node("n3", "dc1", 8000, 16000));
+        cr_assert_eq(run_node_evals("n3"), 1);
+        c = live_allocs("sb");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->node_id, "n3");
+}
+
+Test(scheduler, system_job_stop_and_failed_alloc_replaced_on_its_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
         add_job(fx_job("sys", JOB_SYSTEM, 1, 100, 100));
-        run_eval("aaaaaaaa-0000-4000-8000-000000000002", "sys");
-        cr_assert_eq(fp.updated->status, EVAL_FAILED);
-        cr_assert(strstr(fp.updated->status_description, "not supported"));
+        run_eval("eeeeeeee-0000-4000-8000-000000000001", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        char first[ID_BUF];
+        snprintf(first, sizeof(first), "%s", c.v[0]->id);
+        cr_assert_eq(state_update_alloc_client(live, ++fp.index, first, ALLOC_CLIENT_FAILED, "boom", NULL, 0, 0), 0);
+        run_eval("eeeeeeee-0000-4000-8000-000000000002", "sys");
+        c = live_allocs("sys");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->previous_allocation, first);
+        struct job *j = job_copy(state_job_get(live, "default", "sys"));
+        j->stop = true;
+        add_job(j);
+        run_eval("eeeeeeee-0000-4000-8000-000000000003", "sys");
+        cr_assert_eq(live_allocs("sys").n, 0);
+        struct eval **evals = NULL;
+        size_t n = 9;
+        cr_assert_eq(scheduler_node_evals(live, "n1", NULL, &evals, &n), 0);
+        cr_assert_eq(n, 0, "a stopped system job gets no node evals");
+        free(evals);
 }
 
 Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
@@ -483,4 +677,192 @@ Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
         cr_assert_eq(fp.plans, 1); /* the retry found nothing that fits: no second plan */
         cr_assert_eq(fp.n_created, 1); /* the second one did not fit anywhere */
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+}
+
+/* ---- spread, ports, reschedule penalty ---------------------------------------------------------- */
+
+static void two_dcs(int per_dc) {
+        for (int d = 1; d <= 2; d++)
+                for (int i = 0; i < per_dc; i++) {
+                        char id[48], dc[24];
+                        snprintf(id, sizeof(id), "dc%d-n%d", d, i);
+                        snprintf(dc, sizeof(dc), "dc%d", d);
+                        add_node(fx_node(id, dc, 8000, 16000));
+                }
+}
+
+static int in_dc(const struct collect *c, const char *dc) {
+        int k = 0;
+        for (int i = 0; i < c->n; i++)
+                k += strcmp(state_node_get(live, c->v[i]->node_id)->datacenter, dc) == 0;
+        return k;
+}
+
+static void add_spread(struct job *j, const char *attr, int weight, const char *t1, int p1) {
+        j->spreads = calloc(1, sizeof(*j->spreads));
+        j->n_spreads = 1;
+        j->spreads[0].attribute = strdup(attr);
+        j->spreads[0].weight = weight;
+        if (t1) {
+                j->spreads[0].targets = calloc(1, sizeof(struct spread_target));
+                j->spreads[0].targets[0] = (struct spread_target){strdup(t1), p1};
+                j->spreads[0].n_targets = 1;
+        }
+}
+
+Test(scheduler, spread_with_targets_follows_the_percentages) {
+        two_dcs(4);
+        struct job *j = fx_job("web", JOB_SERVICE, 8, 100, 100);
+        add_spread(j, "${node.datacenter}", 100, "dc1", 75); /* dc2 gets the remaining 25% */
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000001", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 8);
+        cr_assert_eq(in_dc(&c, "dc1"), 6, "dc1 has %d", in_dc(&c, "dc1"));
+        cr_assert_eq(in_dc(&c, "dc2"), 2);
+}
+
+Test(scheduler, even_spread_without_targets) {
+        two_dcs(3);
+        struct job *j = fx_job("web", JOB_SERVICE, 6, 100, 100);
+        add_spread(j, "${node.datacenter}", 50, NULL, 0);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000002", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 6);
+        cr_assert_eq(in_dc(&c, "dc1"), 3, "dc1 has %d", in_dc(&c, "dc1"));
+        json_t *meta = json_array_get(json_object_get(c.v[0]->metrics, "ScoreMetaData"), 0);
+        cr_assert_not_null(json_object_get(json_object_get(meta, "Scores"), "allocation-spread"));
+}
+
+static void add_static_port(struct job *j, int port) {
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
+        g->networks[0].reserved_ports[0] = (struct port){strdup("http"), port, 0, NULL};
+        g->networks[0].n_reserved = 1;
+}
+
+Test(scheduler, static_ports_never_collide_on_a_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        add_static_port(j, 8080);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000003", "web");
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 2, "one per node: the port is taken");
+        cr_assert_str_neq(c.v[0]->node_id, c.v[1]->node_id);
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_eq(json_integer_value(
+                         json_object_get(json_object_get(f, "DimensionExhausted"), "network: reserved port collision")),
+                     2);
+        /* another job on another port still fits */
+        struct job *k = fx_job("api", JOB_SERVICE, 2, 100, 100);
+        add_static_port(k, 9090);
+        add_job(k);
+        run_eval("ffffffff-0000-4000-8000-000000000004", "api");
+        cr_assert_eq(live_allocs("api").n, 2);
+}
+
+Test(scheduler, failed_alloc_rescheduled_away_from_its_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        add_job(j);
+        run_eval("ffffffff-0000-4000-8000-000000000005", "web");
+        /* n1 is busier than the new n2, so bin packing alone would pick n1 again */
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 4000, 8000);
+        struct alloc *busy = fx_alloc("busy-1", other, "n1", 0, 4000, 8000);
+        cr_assert_eq(state_upsert_allocs(live, ++fp.index, &busy, 1), 0);
+        alloc_unref(busy);
+        job_unref(other);
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct collect c = live_allocs("web");
+        cr_assert_eq(c.n, 1);
+        char node[64], id[ID_BUF];
+        snprintf(node, sizeof(node), "%s", c.v[0]->node_id);
+        snprintf(id, sizeof(id), "%s", c.v[0]->id);
+        cr_assert_eq(state_update_alloc_client(live, ++fp.index, id, ALLOC_CLIENT_FAILED, "boom", NULL, 0, 0), 0);
+        run_eval("ffffffff-0000-4000-8000-000000000006", "web");
+        c = live_allocs("web");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->previous_allocation, id);
+        cr_assert_str_neq(c.v[0]->node_id, node, "the failed alloc's node is penalised");
+}
+
+Test(scheduler, system_job_preempts_lower_priority_allocs_only) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        struct job *low = fx_job("low", JOB_SERVICE, 3, 2500, 100);
+        low->priority = 20;
+        add_job(low);
+        run_eval("abababab-0000-4000-8000-000000000001", "low");
+        struct job *mid = fx_job("mid", JOB_SERVICE, 1, 400, 100);
+        mid->priority = 45; /* within 10 of the system job's 50: never preempted */
+        add_job(mid);
+        run_eval("abababab-0000-4000-8000-000000000002", "mid");
+        cr_assert_eq(live_allocs("low").n, 3);
+        cr_assert_eq(live_allocs("mid").n, 1);
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 3000, 100)); /* 7900 used + 3000 > 8000 */
+        run_eval("abababab-0000-4000-8000-000000000003", "sys");
+        struct collect c = live_allocs("sys");
+        cr_assert_eq(c.n, 1, "placed by preemption");
+        cr_assert_eq(live_allocs("mid").n, 1);
+        cr_assert_eq(live_allocs("low").n, 1, "two of the low-priority allocs were needed");
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", "low", collect_cb, &all);
+        char want[96];
+        snprintf(want, sizeof(want), "Preempted by alloc ID %s", c.v[0]->id);
+        int evicted = 0;
+        for (int i = 0; i < all.n; i++)
+                if (all.v[i]->desired_status == ALLOC_DESIRED_EVICT) {
+                        evicted++;
+                        cr_assert_str_eq(all.v[i]->desired_description, want);
+                }
+        cr_assert_eq(evicted, 2);
+        cr_assert_null(fp.updated->failed_tg_allocs);
+
+        /* a sysbatch job does not preempt */
+        add_node(fx_node("n2", "dc1", 1000, 16000));
+        struct job *sb = fx_job("sb", JOB_SYSBATCH, 1, 3000, 100);
+        sb->priority = 90;
+        add_job(sb);
+        run_eval("abababab-0000-4000-8000-000000000004", "sb");
+        cr_assert_eq(live_allocs("sb").n, 0);
+        cr_assert_eq(live_allocs("mid").n, 1);
+}
+
+/* Two workers schedule on the same snapshot and race for the last room of a node: the
+ * plan applier commits the first, rejects the second's node, and the second retries on
+ * the refreshed state; the node is never over-committed. */
+Test(scheduler, two_workers_race_for_the_last_capacity) {
+        add_node(fx_node("n1", "dc1", 1000, 8000));
+        add_job(fx_job("a", JOB_SERVICE, 1, 700, 100));
+        add_job(fx_job("b", JOB_SERVICE, 1, 700, 100));
+        struct eval *ea = fx_eval("cafecafe-0000-4000-8000-000000000001", state_job_get(live, "default", "a"),
+                                  "job-register");
+        struct eval *eb = fx_eval("cafecafe-0000-4000-8000-000000000002", state_job_get(live, "default", "b"),
+                                  "job-register");
+        state_upsert_evals(live, ++fp.index, &ea, 1);
+        state_upsert_evals(live, ++fp.index, &eb, 1);
+        struct state_store *snap = state_snapshot(live); /* both workers see n1 empty */
+        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        struct error err = {0};
+        cr_assert_eq(scheduler_process_env(snap, ea, &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+        cr_assert_eq(scheduler_process_env(snap, eb, &fp_ops, &fp, &env, &err), 0, "%s", err.msg);
+        state_destroy(snap);
+        eval_unref(ea);
+        eval_unref(eb);
+        cr_assert_eq(live_allocs("a").n, 1);
+        cr_assert_eq(live_allocs("b").n, 0, "the second plan was rejected, and nothing fits on the refresh");
+        size_t n;
+        struct alloc *const *on = state_allocs_by_node(live, "n1", &n);
+        int64_t cpu = 0;
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(on[i]))
+                        cpu += on[i]->resources.cpu;
+        cr_assert_leq(cpu, 1000, "n1 over-committed: %lld MHz", (long long)cpu);
+        cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+        cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
+        cr_assert_eq(fp.n_created, 1, "b's placement waits in a blocked eval");
 }

@@ -1,0 +1,499 @@
+/* candidates.c - candidate nodes and feasibility. See candidates.h. Follows Nomad's
+ * scheduler/feasible/stack.go and feasible.go. */
+#include "controlplane/scheduler/candidates.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/sched_internal.h"
+#include "controlplane/state/state.h"
+
+#define AFFINITY_LIMIT 100 /* NodeLimitForFeasibilityChecks */
+
+struct memo {
+        int state; /* 1 feasible, -1 filtered */
+        char reason[160];
+};
+
+/* ---- deterministic shuffle (Nomad: seed = last 8 bytes of the eval ID ^ index) ------- */
+
+static uint64_t splitmix(uint64_t *s) {
+        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static uint64_t shuffle_seed(const char *eval_id, uint64_t index) {
+        uint64_t seed = 0;
+        size_t len = eval_id ? strlen(eval_id) : 0;
+        const char *p = len >= 8 ? eval_id + len - 8 : eval_id;
+        for (size_t i = 0; p && i < 8 && p[i]; i++)
+                seed = (seed << 8) | (unsigned char)p[i];
+        return (seed ^ index) >> 2;
+}
+
+static void shuffle(struct sched_attempt *at) {
+        for (size_t i = at->n_cands; i > 1; i--) {
+                size_t j = (size_t)(splitmix(&at->rng) % i);
+                struct sched_cand t = at->cands[i - 1];
+                at->cands[i - 1] = at->cands[j];
+                at->cands[j] = t;
+        }
+}
+
+/* ---- candidate nodes --------------------------------------------------------------- */
+
+static bool pool_match(const struct job *j, const struct node *n) {
+        const char *want = j->node_pool ? j->node_pool : "default";
+        const char *have = n->node_pool ? n->node_pool : "default";
+        return strcmp(want, "all") == 0 || strcmp(want, have) == 0;
+}
+
+static bool dc_match(const struct job *j, const struct node *n) {
+        if (j->n_datacenters == 0)
+                return true;
+        for (size_t i = 0; i < j->n_datacenters; i++)
+                if (sched_dc_match(j->datacenters[i], n->datacenter))
+                        return true;
+        return false;
+}
+
+static bool add_cand(void *arg, const struct node *n) {
+        struct sched_attempt *at = arg;
+        if (!pool_match(at->job, n))
+                return true;
+        at->pool.nodes_in_pool++;
+        const char *dc = n->datacenter ? n->datacenter : "";
+        size_t k = 0;
+        while (k < at->n_dcs && at->dcs[k].dc != dc && strcmp(at->dcs[k].dc, dc) != 0)
+                k++;
+        if (k == at->n_dcs) /* room for one per node was reserved */
+                at->dcs[at->n_dcs++] = (struct dc_count){.dc = dc, .match = dc_match(at->job, n)};
+        if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
+                return true;
+        at->dcs[k].n++;
+        at->cands[at->n_cands++] = (struct sched_cand){.n = n};
+        return true;
+}
+
+int sched_build_cands(struct sched_attempt *at) {
+        size_t n = state_count(at->c->snap, STATE_TABLE_NODES);
+        at->cands = calloc(n ? n : 1, sizeof(*at->cands));
+        at->dcs = malloc((n ? n : 1) * sizeof(*at->dcs));
+        at->pool.nodes_available = json_object();
+        at->pool.node_pool = at->job->node_pool ? at->job->node_pool : "default";
+        if (!at->cands || !at->dcs || !at->pool.nodes_available)
+                return -ENOMEM;
+        state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
+        for (size_t k = 0; k < at->n_dcs; k++)
+                if (at->dcs[k].n &&
+                    json_object_set_new(at->pool.nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
+                        return -ENOMEM;
+        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
+        shuffle(at);
+        return 0;
+}
+
+void sched_attempt_free(struct sched_attempt *at) {
+        free(at->cands);
+        free(at->dcs);
+        json_decref(at->pool.nodes_available);
+        plan_free(at->plan);
+        at->cands = NULL;
+        at->dcs = NULL;
+        at->pool.nodes_available = NULL;
+        at->plan = NULL;
+}
+
+/* ---- proposed allocations on a node (existing - plan stops + plan placements) ------ */
+
+static bool stopped_in_plan(const struct plan_node *pn, const char *alloc_id) {
+        for (size_t i = 0; pn && i < pn->n_stop; i++)
+                if (strcmp(pn->stop[i].alloc->id, alloc_id) == 0)
+                        return true;
+        return false;
+}
+
+void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
+        if (cd->usage_ready)
+                return;
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        struct sched_usage u = {0};
+        for (size_t i = 0; i < n; i++) {
+                if (alloc_terminal(list[i]) || stopped_in_plan(pn, list[i]->id))
+                        continue;
+                u.cpu += list[i]->resources.cpu;
+                u.mem += list[i]->resources.memory_mb;
+                u.disk += list[i]->resources.disk_mb;
+        }
+        for (size_t i = 0; pn && i < pn->n_place; i++) {
+                u.cpu += pn->place[i]->resources.cpu;
+                u.mem += pn->place[i]->resources.memory_mb;
+                u.disk += pn->place[i]->resources.disk_mb;
+        }
+        cd->u = u;
+        cd->usage_ready = true;
+}
+
+int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        const char *ns = at->job->namespace ? at->job->namespace : "default";
+        int k = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = list[i];
+                if (alloc_terminal(a) || stopped_in_plan(pn, a->id) || !a->job_id ||
+                    strcmp(a->job_id, at->job->id) != 0 || strcmp(a->namespace ? a->namespace : "default", ns))
+                        continue;
+                if (group && (!a->task_group || strcmp(a->task_group, group) != 0))
+                        continue;
+                k++;
+        }
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                if (!group || strcmp(pn->place[i]->task_group, group) == 0)
+                        k++;
+        return k;
+}
+
+/* ---- feasibility ------------------------------------------------------------------------ */
+
+static bool is_distinct_property(const struct constraint *c) {
+        return c->operand && strcmp(c->operand, "distinct_property") == 0;
+}
+
+static bool distinct_hosts(const struct constraint *c) {
+        return c->operand && strcmp(c->operand, "distinct_hosts") == 0 &&
+               (!c->rtarget || !*c->rtarget || strcmp(c->rtarget, "true") == 0);
+}
+
+/* Visit job, group and task constraints. Returns false as soon as fn does. */
+static bool each_constraint(const struct job *j, const struct task_group *tg,
+                            bool (*fn)(void *arg, const struct constraint *c), void *arg) {
+        for (size_t i = 0; i < j->n_constraints; i++)
+                if (!fn(arg, &j->constraints[i]))
+                        return false;
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                if (!fn(arg, &tg->constraints[i]))
+                        return false;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
+                        if (!fn(arg, &tg->tasks[t].constraints[i]))
+                                return false;
+        return true;
+}
+
+struct check_arg {
+        const struct node *n;
+        struct sched_regexps *re;
+        bool want_escaped; /* check only escaped (true) or only memoisable (false) constraints */
+        char *reason;
+        size_t reason_size;
+};
+
+static bool check_one(void *arg, const struct constraint *c) {
+        struct check_arg *a = arg;
+        if (sched_constraint_escapes(c) != a->want_escaped || distinct_hosts(c) || is_distinct_property(c))
+                return true;
+        if (sched_node_meets_re(a->n, c, a->re))
+                return true;
+        sched_constraint_string(c, a->reason, a->reason_size);
+        return false;
+}
+
+static bool mark_escaped(void *arg, const struct constraint *c) {
+        if (sched_constraint_escapes(c))
+                *(bool *)arg = true;
+        return true;
+}
+
+const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
+                           size_t size) {
+        const struct node *n = cd->n;
+        for (size_t t = 0; t < g->tg->n_tasks; t++)
+                if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
+                        return "missing drivers";
+        const char *cls = n->computed_class ? n->computed_class : "";
+        struct memo *m = hashmap_get(g->memo, cls);
+        if (!m) {
+                m = calloc(1, sizeof(*m));
+                if (!m)
+                        return "out of memory";
+                struct check_arg a = {n, at->c->regexps, false, m->reason, sizeof(m->reason)};
+                m->state = each_constraint(at->job, g->tg, check_one, &a) ? 1 : -1;
+                if (hashmap_put(g->memo, cls, m, NULL) < 0) {
+                        free(m);
+                        return "out of memory";
+                }
+                json_t *ce = at->c->class_elig;
+                if (ce && *cls) {
+                        json_t *prev = json_object_get(ce, cls);
+                        json_object_set_new(ce, cls, json_boolean(m->state > 0 || json_is_true(prev)));
+                }
+        }
+        if (m->state < 0)
+                return m->reason;
+        if (g->escaped) {
+                struct check_arg a = {n, at->c->regexps, true, buf, size};
+                if (!each_constraint(at->job, g->tg, check_one, &a))
+                        return buf;
+        }
+        if (g->distinct_job && sched_collisions(at, cd, NULL) > 0)
+                return "distinct_hosts";
+        if (g->distinct_group && sched_collisions(at, cd, g->tg->name) > 0)
+                return "distinct_hosts";
+        for (size_t i = 0; i < g->n_props; i++) {
+                const struct sched_distinct_prop *p = &g->props[i];
+                if (p->spread)
+                        continue;
+                bool found;
+                const char *v = sched_resolve_target(n, p->c->ltarget, &found);
+                if (!found) {
+                        snprintf(buf, size, "missing property %s", p->c->ltarget);
+                        return buf;
+                }
+                uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+                if ((long)used >= p->limit) {
+                        snprintf(buf, size, "distinct_property: %s=%s used by %lu allocs", p->c->ltarget, v,
+                                 (unsigned long)used);
+                        return buf;
+                }
+        }
+        return NULL;
+}
+
+/* ---- distinct_property ------------------------------------------------------------------- */
+
+static int prop_bump(struct sched_distinct_prop *p, const struct node *n) {
+        bool found;
+        const char *v = n ? sched_resolve_target(n, p->attr, &found) : NULL;
+        if (!v)
+                return 0;
+        uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+        return hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0 ? -ENOMEM : 0;
+}
+
+int sched_group_placed(struct sched_group *g, const struct node *n) {
+        for (size_t i = 0; i < g->n_props; i++) {
+                int r = prop_bump(&g->props[i], n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+struct prop_collect {
+        struct sched_attempt *at;
+        struct sched_group *g;
+        int r;
+};
+
+static bool add_prop(void *arg, const struct constraint *c) {
+        struct sched_group *g = arg;
+        if (is_distinct_property(c))
+                g->n_props++;
+        return true;
+}
+
+/* Count the job's allocs proposed per property value: live allocs not stopped by the
+ * plan, then the plan's placements (earlier groups of this attempt). */
+static int props_count(struct sched_attempt *at, struct sched_group *g) {
+        const struct eval *ev = at->c->eval;
+        size_t n;
+        struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = allocs[i];
+                if (alloc_terminal(a) || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
+                        continue;
+                const struct node *node = state_node_get(at->c->snap, a->node_id);
+                for (size_t k = 0; k < g->n_props; k++) {
+                        struct sched_distinct_prop *p = &g->props[k];
+                        if (p->per_group && (!a->task_group || strcmp(a->task_group, g->tg->name) != 0))
+                                continue;
+                        if (prop_bump(p, node) < 0)
+                                return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < at->plan->n_nodes; i++) {
+                const struct plan_node *pn = &at->plan->nodes[i];
+                const struct node *node = state_node_get(at->c->snap, pn->node_id);
+                for (size_t j = 0; j < pn->n_place; j++)
+                        for (size_t k = 0; k < g->n_props; k++) {
+                                struct sched_distinct_prop *p = &g->props[k];
+                                if (p->per_group && strcmp(pn->place[j]->task_group, g->tg->name) != 0)
+                                        continue;
+                                if (prop_bump(p, node) < 0)
+                                        return -ENOMEM;
+                        }
+        }
+        return 0;
+}
+
+static int props_init(struct sched_attempt *at, struct sched_group *g) {
+        const struct job *j = at->job;
+        each_constraint(j, g->tg, add_prop, g);
+        g->n_spreads = j->n_spreads + g->tg->n_spreads;
+        if (!g->n_props && !g->n_spreads)
+                return 0;
+        g->n_props += g->n_spreads;
+        g->props = calloc(g->n_props, sizeof(*g->props));
+        if (!g->props) {
+                g->n_props = 0;
+                return -ENOMEM;
+        }
+        size_t k = 0;
+        const struct task_group *tg = g->tg;
+        for (size_t i = 0; i < j->n_constraints; i++)
+                if (is_distinct_property(&j->constraints[i]))
+                        g->props[k++] = (struct sched_distinct_prop){.c = &j->constraints[i]};
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                if (is_distinct_property(&tg->constraints[i]))
+                        g->props[k++] = (struct sched_distinct_prop){.c = &tg->constraints[i], .per_group = true};
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
+                        if (is_distinct_property(&tg->tasks[t].constraints[i]))
+                                g->props[k++] = (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i],
+                                                                             .per_group = true};
+        for (size_t i = 0; i < j->n_spreads; i++)
+                g->props[k++] = (struct sched_distinct_prop){.spread = &j->spreads[i], .per_group = true};
+        for (size_t i = 0; i < tg->n_spreads; i++)
+                g->props[k++] = (struct sched_distinct_prop){.spread = &tg->spreads[i], .per_group = true};
+        for (size_t i = 0; i < g->n_props; i++) {
+                if (!(g->props[i].counts = hashmap_create(HASHMAP_OWN_KEYS)))
+                        return -ENOMEM;
+                if (g->props[i].spread) {
+                        g->props[i].attr = g->props[i].spread->attribute;
+                        g->spread_weights += g->props[i].spread->weight;
+                        continue;
+                }
+                g->props[i].attr = g->props[i].c->ltarget;
+                const char *lim = g->props[i].c->rtarget;
+                g->props[i].limit = lim && *lim ? strtol(lim, NULL, 10) : 1;
+                if (g->props[i].limit < 1)
+                        g->props[i].limit = 1;
+        }
+        return props_count(at, g);
+}
+
+/* ---- static ports ------------------------------------------------------------------------- */
+
+static bool net_has_port(const struct network *nets, size_t n, int port) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < nets[i].n_reserved; p++)
+                        if (nets[i].reserved_ports[p].value == port)
+                                return true;
+        return false;
+}
+
+/* Does the group (its networks or its tasks') reserve `port`? */
+static bool group_has_port(const struct task_group *tg, int port) {
+        if (net_has_port(tg->networks, tg->n_networks, port))
+                return true;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                if (net_has_port(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, port))
+                        return true;
+        return false;
+}
+
+static bool alloc_has_port(const struct alloc *a, int port) {
+        const struct task_group *tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
+        return tg && group_has_port(tg, port);
+}
+
+static bool port_taken(const struct sched_attempt *at, const struct sched_cand *cd, int port) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(list[i]) && !stopped_in_plan(pn, list[i]->id) && alloc_has_port(list[i], port))
+                        return true;
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                if (alloc_has_port(pn->place[i], port))
+                        return true;
+        return false;
+}
+
+static bool nets_collide(const struct sched_attempt *at, const struct sched_cand *cd, const struct network *nets,
+                         size_t n, int *ret_port) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < nets[i].n_reserved; p++)
+                        if (port_taken(at, cd, nets[i].reserved_ports[p].value)) {
+                                *ret_port = nets[i].reserved_ports[p].value;
+                                return true;
+                        }
+        return false;
+}
+
+bool sched_ports_collide(const struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
+                         int *ret_port) {
+        const struct task_group *tg = g->tg;
+        if (nets_collide(at, cd, tg->networks, tg->n_networks, ret_port))
+                return true;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks,
+                                 ret_port))
+                        return true;
+        return false;
+}
+
+static bool any_static(const struct network *nets, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (nets[i].n_reserved)
+                        return true;
+        return false;
+}
+
+/* ---- per-group context ------------------------------------------------------------------- */
+
+void sched_group_free(struct sched_group *g) {
+        for (size_t i = 0; i < g->n_props; i++)
+                hashmap_destroy(g->props[i].counts);
+        free(g->props);
+        g->props = NULL;
+        g->n_props = g->n_spreads = 0;
+        if (!g->memo)
+                return;
+        size_t it = 0;
+        void *v;
+        while (hashmap_next(g->memo, &it, NULL, &v))
+                free(v);
+        g->memo = hashmap_destroy(g->memo);
+}
+
+int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group) {
+        const struct job *j = at->job;
+        const struct task_group *tg = &j->groups[group];
+        *g = (struct sched_group){.tg = tg, .group = group, .ask = task_group_ask(tg)};
+        g->memo = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!g->memo)
+                return -ENOMEM;
+        each_constraint(j, tg, mark_escaped, &g->escaped);
+        for (size_t i = 0; i < j->n_constraints; i++)
+                g->distinct_job |= distinct_hosts(&j->constraints[i]);
+        for (size_t i = 0; i < tg->n_constraints; i++)
+                g->distinct_group |= distinct_hosts(&tg->constraints[i]);
+        g->static_ports = any_static(tg->networks, tg->n_networks);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->static_ports |= any_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
+        g->has_affinity = j->n_affinities || tg->n_affinities;
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->has_affinity |= tg->tasks[t].n_affinities > 0;
+        bool spread = j->n_spreads || tg->n_spreads;
+        if (g->has_affinity || spread) {
+                g->limit = tg->count > AFFINITY_LIMIT ? tg->count : AFFINITY_LIMIT;
+        } else if (at->c->ops->batch) {
+                g->limit = 2;
+        } else {
+                int lg = at->n_cands > 0 ? (int)ceil(log2((double)at->n_cands)) : 0;
+                g->limit = lg > 2 ? lg : 2;
+        }
+        return props_init(at, g);
+}

@@ -1,0 +1,99 @@
+/* candidates.h - one scheduling attempt's candidate nodes and their feasibility:
+ * the nodes of the job's pool and datacenters that are ready, eligible and not
+ * draining, in a deterministic shuffle (Nomad: seed from the eval ID and the
+ * snapshot index); the usage proposed on each (existing allocs - plan stops + plan
+ * placements); and the per-group feasibility checks (drivers, constraints memoised
+ * per computed node class, escaped constraints per node, distinct_hosts). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/model.h"
+#include "controlplane/scheduler/metrics.h"
+
+struct sched_ctx;
+struct plan;
+struct hashmap;
+
+struct sched_usage {
+        int64_t cpu, mem, disk;
+};
+
+struct sched_cand {
+        const struct node *n;
+        struct sched_usage u; /* valid when usage_ready */
+        bool usage_ready;
+};
+
+struct sched_attempt {
+        struct sched_ctx *c;
+        const struct job *job;
+        struct plan *plan;
+        struct sched_cand *cands;
+        size_t n_cands, cursor; /* cursor: where the next Select starts (Nomad's iterator) */
+        /* per datacenter seen (a few): does the job take it, how many of its nodes
+         * are ready; matched once per datacenter, counted while walking, JSON once */
+        struct dc_count {
+                const char *dc;
+                bool match;
+                json_int_t n;
+        } *dcs;
+        size_t n_dcs;
+        struct sched_metric_pool pool;
+        uint64_t rng;
+};
+
+/* Allocs proposed per value of a node property: for a distinct_property constraint
+ * (at most `limit` allocs of the job, or of the group for group and task constraints,
+ * per value) or for a spread block (c NULL, spread set; the group's allocs). */
+struct sched_distinct_prop {
+        const struct constraint *c;
+        const struct spread *spread;
+        const char *attr; /* "${meta.rack}" */
+        bool per_group;
+        long limit;             /* RTarget, default 1 */
+        struct hashmap *counts; /* property value -> allocs proposed (uintptr_t) */
+};
+
+/* What one group needs while it is placed. */
+struct sched_group {
+        const struct task_group *tg;
+        size_t group; /* index in job->groups */
+        struct res_ask ask;
+        struct hashmap *memo; /* computed class -> feasibility (struct memo *) */
+        bool escaped;         /* some constraint refers to unique.* */
+        bool distinct_job, distinct_group;
+        bool has_affinity;
+        int limit; /* options scored per placement */
+        struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
+        size_t n_props, n_spreads;
+        int spread_weights;       /* sum of the spreads' weights */
+        const char *penalty_node; /* node of the failed alloc being replaced (reschedule penalty) */
+        bool static_ports;        /* the group reserves static ports */
+};
+
+/* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
+int sched_build_cands(struct sched_attempt *at);
+void sched_attempt_free(struct sched_attempt *at);
+/* Compute cd->u once; later placements add to it. */
+void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);
+/* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node. */
+int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group);
+
+/* 0 or -ENOMEM (g is then safe to free). */
+int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group);
+/* Account a placement of the group on node n (distinct_property and spread counts). */
+int sched_group_placed(struct sched_group *g, const struct node *n);
+void sched_group_free(struct sched_group *g);
+/* NULL when the node is feasible for the group, else the reason (static, in the
+ * memo, or written to buf). */
+const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
+                           size_t size);
+
+/* Static ports the group reserves that are already taken on the node by proposed allocs
+ * (the first one in *ret_port). */
+bool sched_ports_collide(const struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
+                         int *ret_port);

@@ -1,0 +1,32 @@
+/* metrics.h - Nomad's AllocationMetric for one placement: nodes evaluated, filtered
+ * (per class and per constraint), exhausted (per class and per dimension) and the
+ * scores of the best options, rendered as the API's JSON. Pure. */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/model.h"
+
+#define SCHED_SCORE_META_TOP 5 /* options kept in ScoreMetaData, best first */
+
+struct sched_metric {
+        int evaluated, filtered, exhausted;
+        json_t *class_filtered, *constraint_filtered, *class_exhausted, *dimension_exhausted; /* NULL: none */
+        json_t *score_meta; /* [{NodeID, Scores, NormScore}] best first; NULL: none */
+        int64_t start_ns;
+};
+
+/* What every metric of one attempt shares (borrowed). */
+struct sched_metric_pool {
+        int nodes_in_pool;
+        const char *node_pool;
+        json_t *nodes_available; /* {datacenter: ready nodes} */
+};
+
+void sched_metric_free(struct sched_metric *m); /* resets *m */
+void sched_metric_filter(struct sched_metric *m, const struct node *n, const char *reason);
+void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dimension);
+/* A new AllocationMetric object; AllocationTime = now - m->start_ns. */
+json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now,
+                          int coalesced);

@@ -1,0 +1,129 @@
+/* place.c - placement of the reconciler's slots. See place.h. */
+#include "controlplane/scheduler/place.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controlplane/scheduler/rank.h"
+#include "controlplane/scheduler/sched_internal.h"
+
+static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_group *g, int index,
+                               const struct sched_cand *cd, const struct alloc *prev, json_t *metrics, int64_t now) {
+        struct alloc *a = alloc_new();
+        if (!a) {
+                json_decref(metrics);
+                return NULL;
+        }
+        char id[ID_BUF];
+        at->c->gen_id(at->c->id_data, id);
+        const struct job *j = at->job;
+        a->id = strdup(id);
+        a->namespace = strdup(j->namespace ? j->namespace : "default");
+        a->eval_id = strdup(at->c->eval->id);
+        if (asprintf(&a->name, "%s.%s[%d]", j->id, g->tg->name, index) < 0)
+                a->name = NULL;
+        a->node_id = strdup(cd->n->id);
+        a->node_name = cd->n->name ? strdup(cd->n->name) : NULL;
+        a->job_id = strdup(j->id);
+        a->job = job_ref((struct job *)j);
+        a->task_group = strdup(g->tg->name);
+        a->resources = g->ask;
+        a->desired_status = ALLOC_DESIRED_RUN;
+        a->client_status = ALLOC_CLIENT_PENDING;
+        a->previous_allocation = prev ? strdup(prev->id) : NULL;
+        a->metrics = metrics;
+        a->create_time = now;
+        a->modify_time = now;
+        if (!a->id || !a->namespace || !a->eval_id || !a->name || !a->node_id || !a->job_id || !a->task_group ||
+            (prev && !a->previous_allocation))
+                return alloc_unref(a);
+        return a;
+}
+
+int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                   const struct alloc *prev, struct sched_metric *m, int64_t now) {
+        return sched_place_on_id(at, g, cd, index, prev, m, now, NULL);
+}
+
+int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                      const struct alloc *prev, struct sched_metric *m, int64_t now, char ret_id[ID_BUF]) {
+        json_t *mj = sched_metric_json(&at->pool, m, sched_now(at->c), 0);
+        struct alloc *a = new_alloc(at, g, index, cd, prev, mj, now);
+        if (!a)
+                return -ENOMEM;
+        if (ret_id)
+                snprintf(ret_id, ID_BUF, "%s", a->id);
+        int r = plan_add_place(at->plan, a);
+        if (r == 0)
+                r = sched_group_placed(g, cd->n);
+        if (r == 0) {
+                cd->u.cpu += a->resources.cpu;
+                cd->u.mem += a->resources.memory_mb;
+                cd->u.disk += a->resources.disk_mb;
+        }
+        alloc_unref(a);
+        return r;
+}
+
+/* The slots reqs[0..n) all belong to one group. */
+static int place_group(struct sched_attempt *at, size_t group, const struct place_req *reqs, size_t n) {
+        struct sched_ctx *c = at->c;
+        const struct task_group *tg = &at->job->groups[group];
+        struct sched_group g;
+        int r = sched_group_init(at, &g, group);
+        if (r < 0) {
+                sched_group_free(&g);
+                return r;
+        }
+        int queued = 0, coalesced = 0;
+        bool failed = false;
+        struct sched_metric fail_metric = {0};
+        for (size_t i = 0; i < n && r == 0; i++) {
+                if (failed) { /* Nomad coalesces the failures of a group */
+                        queued++;
+                        coalesced++;
+                        continue;
+                }
+                int64_t now = sched_now(c);
+                struct sched_metric m = {.start_ns = now};
+                const struct alloc *prev = reqs[i].prev;
+                g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
+                struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
+                if (!cd) {
+                        failed = true;
+                        queued++;
+                        fail_metric = m;
+                        continue;
+                }
+                r = sched_place_on(at, &g, cd, reqs[i].index, reqs[i].prev, &m, now);
+                sched_metric_free(&m);
+        }
+        if (failed && r == 0)
+                json_object_set_new(c->failed_tg, tg->name, sched_metric_json(&at->pool, &fail_metric, sched_now(c),
+                                                                              coalesced));
+        sched_metric_free(&fail_metric);
+        if (queued)
+                json_object_set_new(c->queued, tg->name, json_integer(queued));
+        if (g.escaped)
+                c->escaped = true;
+        sched_group_free(&g);
+        return r;
+}
+
+int sched_place(struct sched_attempt *at, const struct place_req *reqs, size_t n_reqs) {
+        const struct job *j = at->job;
+        for (size_t gi = 0; gi < j->n_groups; gi++)
+                json_object_set_new(at->c->queued, j->groups[gi].name, json_integer(0));
+        for (size_t i = 0; i < n_reqs;) {
+                size_t k = i;
+                while (k < n_reqs && reqs[k].group == reqs[i].group)
+                        k++;
+                int r = place_group(at, reqs[i].group, reqs + i, k - i);
+                if (r < 0)
+                        return r;
+                i = k;
+        }
+        return 0;
+}

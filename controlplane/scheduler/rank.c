@@ -1,0 +1,209 @@
+/* rank.c - fit, scores and Select. See rank.h. Follows Nomad's scheduler/feasible/rank.go
+ * and select.go. */
+#include "controlplane/scheduler/rank.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "common/macros.h"
+#include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/sched_internal.h"
+
+#define MAX_SKIP 3 /* LimitIterator: options scoring <= 0 set aside */
+
+static double affinity_list(const struct affinity *v, size_t n, const struct node *node, struct sched_regexps *re,
+                            double *total) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct affinity *a = &v[i];
+                struct constraint c = {a->ltarget, a->rtarget, a->operand};
+                *total += fabs((double)a->weight);
+                if (sched_node_meets_re(node, &c, re))
+                        sum += a->weight;
+        }
+        return sum;
+}
+
+double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
+                            struct sched_regexps *re) {
+        double total = 0;
+        double sum = affinity_list(j->affinities, j->n_affinities, n, re, &total);
+        sum += affinity_list(tg->affinities, tg->n_affinities, n, re, &total);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                sum += affinity_list(tg->tasks[t].affinities, tg->tasks[t].n_affinities, n, re, &total);
+        return total > 0 ? sum / total : 0;
+}
+
+static double spread_one(const struct sched_distinct_prop *p, int count, const char *v) {
+        const struct spread *s = p->spread;
+        uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
+        if (s->n_targets) {
+                int pct = -1, sum = 0;
+                for (size_t t = 0; t < s->n_targets; t++) {
+                        sum += s->targets[t].percent;
+                        if (s->targets[t].value && strcmp(s->targets[t].value, v) == 0)
+                                pct = s->targets[t].percent;
+                }
+                if (pct < 0)
+                        pct = 100 - sum; /* the implicit "*" target */
+                double desired = (double)pct / 100.0 * (double)count;
+                if (desired <= 0.0 || (double)used >= desired)
+                        return -1.0;
+                return (desired - (double)used) / desired;
+        }
+        /* even spread over the values seen so far */
+        uintptr_t min = used, max = used;
+        size_t it = 0;
+        void *val;
+        bool any = false;
+        while (hashmap_next(p->counts, &it, NULL, &val)) {
+                uintptr_t c = (uintptr_t)val;
+                min = c < min ? c : min;
+                max = c > max ? c : max;
+                any = true;
+        }
+        if (!any || max == 0 || min == max)
+                return 0.0;
+        if (used < max)
+                return (double)(max - used) / (double)max;
+        return -(double)(max - min) / (double)max;
+}
+
+double sched_spread_score(const struct sched_group *g, const struct node *n) {
+        double total = 0;
+        for (size_t i = 0; i < g->n_props; i++) {
+                const struct sched_distinct_prop *p = &g->props[i];
+                if (!p->spread)
+                        continue;
+                double share = g->spread_weights > 0 ? (double)p->spread->weight / g->spread_weights
+                                                     : 1.0 / (double)g->n_spreads;
+                bool found;
+                const char *v = sched_resolve_target(n, p->attr, &found);
+                total += share * (v ? spread_one(p, g->tg->count, v) : -1.0);
+        }
+        return total < -1.0 ? -1.0 : total > 1.0 ? 1.0 : total;
+}
+
+bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
+                const char **dim) {
+        sched_cand_usage(at, cd);
+        const struct node *n = cd->n;
+        int64_t avail_cpu = n->cpu_shares - n->reserved_cpu;
+        int64_t avail_mem = n->memory_mb - n->reserved_memory_mb;
+        int64_t avail_disk = n->disk_mb - n->reserved_disk_mb;
+        int64_t cpu = cd->u.cpu + g->ask.cpu, mem = cd->u.mem + g->ask.memory_mb, disk = cd->u.disk + g->ask.disk_mb;
+        if (cpu > avail_cpu) {
+                *dim = "cpu";
+                return false;
+        }
+        if (mem > avail_mem) {
+                *dim = "memory";
+                return false;
+        }
+        if (disk > avail_disk) {
+                *dim = "disk";
+                return false;
+        }
+        int port;
+        if (g->static_ports && sched_ports_collide(at, g, cd, &port)) {
+                *dim = "network: reserved port collision";
+                return false;
+        }
+        *o = (struct sched_option){.cd = cd};
+        o->binpack = sched_binpack_score(avail_cpu, avail_mem, cpu, mem);
+        double sum = o->binpack;
+        int k = 1;
+        int coll = sched_collisions(at, cd, g->tg->name);
+        if (coll > 0 && g->tg->count > 0) {
+                o->has_anti = true;
+                o->anti = -(double)(coll + 1) / (double)g->tg->count;
+                sum += o->anti;
+                k++;
+        }
+        if (g->has_affinity) {
+                o->has_affinity = true;
+                o->affinity = sched_affinity_score(at->job, g->tg, n, at->c->regexps);
+                sum += o->affinity;
+                k++;
+        }
+        if (g->n_spreads) {
+                o->has_spread = true;
+                o->spread = sched_spread_score(g, n);
+                sum += o->spread;
+                k++;
+        }
+        if (g->penalty_node && strcmp(g->penalty_node, n->id) == 0) {
+                o->has_penalty = true;
+                o->penalty = -1.0;
+                sum += o->penalty;
+                k++;
+        }
+        o->final = sum / k;
+        return true;
+}
+
+static json_t *option_meta(const struct sched_option *o) {
+        json_t *s = json_pack("{s:f}", "binpack", o->binpack);
+        if (o->has_anti)
+                json_object_set_new(s, "job-anti-affinity", json_real(o->anti));
+        if (o->has_affinity)
+                json_object_set_new(s, "node-affinity", json_real(o->affinity));
+        if (o->has_spread)
+                json_object_set_new(s, "allocation-spread", json_real(o->spread));
+        if (o->has_penalty)
+                json_object_set_new(s, "node-reschedule-penalty", json_real(o->penalty));
+        return json_pack("{s:s,s:o,s:f}", "NodeID", o->cd->n->id, "Scores", s, "NormScore", o->final);
+}
+
+static int cmp_option_desc(const void *a, const void *b) {
+        const struct sched_option *x = a, *y = b;
+        return x->final < y->final ? 1 : x->final > y->final ? -1 : 0;
+}
+
+struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m) {
+        size_t cap = (size_t)g->limit + MAX_SKIP;
+        _cleanup_free_ struct sched_option *opts = malloc(cap * sizeof(*opts));
+        struct sched_option skipped[MAX_SKIP];
+        if (!opts)
+                return NULL;
+        size_t n_opts = 0, n_skip = 0;
+        char buf[160];
+        for (size_t seen = 0; seen < at->n_cands && n_opts < (size_t)g->limit; seen++) {
+                struct sched_cand *cd = &at->cands[at->cursor];
+                at->cursor = (at->cursor + 1) % at->n_cands;
+                m->evaluated++;
+                const char *why = sched_feasible(at, g, cd, buf, sizeof(buf));
+                if (why) {
+                        sched_metric_filter(m, cd->n, why);
+                        continue;
+                }
+                struct sched_option o;
+                const char *dim = NULL;
+                if (!sched_rank(at, g, cd, &o, &dim)) {
+                        sched_metric_exhaust(m, cd->n, dim);
+                        continue;
+                }
+                if (o.final <= 0.0 && n_skip < MAX_SKIP) {
+                        skipped[n_skip++] = o;
+                        continue;
+                }
+                opts[n_opts++] = o;
+        }
+        if (n_opts < (size_t)g->limit)
+                for (size_t i = 0; i < n_skip; i++)
+                        opts[n_opts++] = skipped[i];
+        if (n_opts == 0)
+                return NULL;
+        size_t best = 0;
+        for (size_t i = 1; i < n_opts; i++)
+                if (opts[i].final > opts[best].final)
+                        best = i;
+        struct sched_cand *winner = opts[best].cd;
+        qsort(opts, n_opts, sizeof(opts[0]), cmp_option_desc);
+        m->score_meta = json_array();
+        for (size_t i = 0; i < n_opts && i < SCHED_SCORE_META_TOP; i++)
+                json_array_append_new(m->score_meta, option_meta(&opts[i]));
+        return winner;
+}

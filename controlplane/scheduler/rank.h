@@ -1,0 +1,42 @@
+/* rank.h - ranking: fit a group's ask on a candidate and score it (bin-pack,
+ * job anti-affinity, node affinity; the final score is the mean of the scorers
+ * that applied, as Nomad's ScoreNormalizationIterator), and Nomad's Select over the
+ * shuffled candidates with its LimitIterator. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/metrics.h"
+
+struct sched_option {
+        struct sched_cand *cd;
+        double final;
+        double binpack, anti, affinity, spread, penalty;
+        bool has_anti, has_affinity, has_spread, has_penalty;
+};
+
+/* Nomad's spread score for placing one more alloc of the group on node n, in [-1, 1]:
+ * per spread block, weighted by its share of the blocks' weights; with targets, a
+ * value below its desired count (percent of count; the remaining percent goes to any
+ * other value) scores (desired - used) / desired, at or above it -1, a value with no
+ * target and no remainder -1; without targets (even spread), a value used less than
+ * the most used one scores (max - used) / max, the most used one -(max - min) / max,
+ * all equal 0. Nodes missing the attribute score -1. */
+double sched_spread_score(const struct sched_group *g, const struct node *n);
+
+/* The weighted share of the job's, group's and tasks' affinities the node meets:
+ * sum(weights met) / sum(|weights|), in [-1, 1]; 0 without affinities. */
+struct sched_regexps;
+double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
+                            struct sched_regexps *re /* may be NULL */);
+
+/* Fit and score one node; false (and *ret_dim, the exhausted dimension) when the
+ * ask does not fit. */
+bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
+                const char **ret_dim);
+
+/* Walk the shuffled candidates from where the last placement stopped, keep the first
+ * g->limit feasible fitting options (setting aside up to 3 that score <= 0), take the
+ * first with the strictly highest score. NULL when none fits; m records why. */
+struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m);

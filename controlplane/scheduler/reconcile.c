@@ -1,0 +1,221 @@
+/* reconcile.c - the pure reconciler. See reconcile.h. */
+#include "controlplane/scheduler/reconcile.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hashmap.h"
+#include "common/macros.h"
+
+const char sched_desc_not_needed[] = "alloc not needed due to job update";
+const char sched_desc_lost[] = "alloc is lost since its node is down";
+
+#define NO_GROUP SIZE_MAX
+#define LINEAR_GROUPS 8 /* up to this many groups a scan beats hashing */
+
+struct live {
+        struct alloc *a;
+        int index;
+};
+
+static int cmp_live_desc(const void *a, const void *b) {
+        const struct live *x = a, *y = b;
+        return y->index - x->index;
+}
+
+void reconcile_out_free(struct reconcile_out *out) {
+        free(out->stops);
+        free(out->place);
+        memset(out, 0, sizeof(*out));
+}
+
+static int add_stop(struct reconcile_out *out, size_t *cap, struct alloc *a, const char *desc, int client) {
+        if (out->n_stops == *cap) {
+                size_t n = *cap ? *cap * 2 : 16;
+                struct reconcile_stop *v = realloc(out->stops, n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                out->stops = v;
+                *cap = n;
+        }
+        out->stops[out->n_stops++] = (struct reconcile_stop){a, desc, client};
+        return 0;
+}
+
+/* Group index of each alloc (NO_GROUP: the job has no such group). */
+static int group_of_allocs(const struct job *j, struct alloc *const *allocs, size_t n, size_t *gid) {
+        struct hashmap *names = NULL;
+        if (j->n_groups > LINEAR_GROUPS) {
+                names = hashmap_create(0); /* keys borrowed from the job */
+                if (!names || hashmap_reserve(names, j->n_groups) < 0) {
+                        hashmap_destroy(names);
+                        return -ENOMEM;
+                }
+                for (size_t g = 0; g < j->n_groups; g++)
+                        if (hashmap_put(names, j->groups[g].name, (void *)(uintptr_t)(g + 1), NULL) < 0) {
+                                hashmap_destroy(names);
+                                return -ENOMEM;
+                        }
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *tg = allocs[i]->task_group;
+                gid[i] = NO_GROUP;
+                if (!tg)
+                        continue;
+                if (names) {
+                        uintptr_t v = (uintptr_t)hashmap_get(names, tg);
+                        if (v)
+                                gid[i] = v - 1;
+                        continue;
+                }
+                for (size_t g = 0; g < j->n_groups; g++)
+                        if (strcmp(j->groups[g].name, tg) == 0) {
+                                gid[i] = g;
+                                break;
+                        }
+        }
+        hashmap_destroy(names);
+        return 0;
+}
+
+/* One group: its allocs are bucket[0..n). */
+static int reconcile_group(const struct reconcile_in *in, size_t g, struct alloc *const *bucket, size_t n,
+                           struct live *live, struct live *lost, bool *taken, struct reconcile_out *out,
+                           size_t *stop_cap, size_t *place_cap) {
+        const struct task_group *tg = &in->job->groups[g];
+        size_t count = tg->count > 0 ? (size_t)tg->count : 0;
+        size_t n_live = 0, n_lost = 0, n_done = 0;
+        int r;
+        memset(taken, 0, count * sizeof(*taken));
+        for (size_t i = 0; i < n; i++) {
+                struct alloc *a = bucket[i];
+                if (a->desired_status != ALLOC_DESIRED_RUN)
+                        continue;
+                int idx = alloc_name_index(a);
+                bool done = in->batch &&
+                            (a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED);
+                if (done) {
+                        if (idx >= 0 && (size_t)idx < count && !taken[idx]) {
+                                taken[idx] = true;
+                                n_done++;
+                        }
+                        continue;
+                }
+                if (alloc_client_terminal(a->client_status)) { /* lost, failed service, complete service */
+                        lost[n_lost++] = (struct live){a, idx};
+                        continue;
+                }
+                if (in->node_lost && in->node_lost(in->data, a->node_id)) {
+                        if ((r = add_stop(out, stop_cap, a, sched_desc_lost, ALLOC_CLIENT_LOST)) < 0)
+                                return r;
+                        lost[n_lost++] = (struct live){a, idx};
+                        continue;
+                }
+                live[n_live++] = (struct live){a, idx};
+        }
+        /* Too many: stop the highest indexes first. */
+        qsort(live, n_live, sizeof(*live), cmp_live_desc);
+        size_t excess = n_live + n_done > count ? n_live + n_done - count : 0;
+        if (excess > n_live)
+                excess = n_live;
+        for (size_t i = 0; i < excess; i++)
+                if ((r = add_stop(out, stop_cap, live[i].a, sched_desc_not_needed, -1)) < 0)
+                        return r;
+        for (size_t i = excess; i < n_live; i++)
+                if (live[i].index >= 0 && (size_t)live[i].index < count)
+                        taken[live[i].index] = true;
+        size_t have = n_live - excess + n_done;
+        size_t need = have < count ? count - have : 0;
+        if (!need)
+                return 0;
+        if (out->n_place + need > *place_cap) {
+                size_t cap = *place_cap * 2 > out->n_place + need ? *place_cap * 2 : out->n_place + need;
+                struct place_req *v = realloc(out->place, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                out->place = v;
+                *place_cap = cap;
+        }
+        /* Indexes whose live alloc sits outside [0,count) or duplicates an index leave
+         * holes: fill replacements of lost allocs first (same name), then the lowest
+         * free indexes. */
+        size_t added = 0;
+        for (size_t i = 0; i < n_lost && added < need; i++) {
+                int idx = lost[i].index;
+                if (idx < 0 || (size_t)idx >= count || taken[idx])
+                        continue;
+                taken[idx] = true;
+                out->place[out->n_place + added++] = (struct place_req){g, idx, lost[i].a};
+        }
+        for (size_t idx = 0; idx < count && added < need; idx++) {
+                if (taken[idx])
+                        continue;
+                taken[idx] = true;
+                out->place[out->n_place + added++] = (struct place_req){g, (int)idx, NULL};
+        }
+        out->n_place += added;
+        return 0;
+}
+
+/* Bucket the allocs by group (a counting sort that keeps their order), then
+ * reconcile each group. */
+static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, struct reconcile_out *out,
+                            size_t *stop_cap, size_t *place_cap) {
+        const struct job *j = in->job;
+        size_t n = in->n_allocs;
+        _cleanup_free_ size_t *start = calloc(j->n_groups + 1, sizeof(*start));
+        _cleanup_free_ size_t *fill = malloc((j->n_groups + 1) * sizeof(*fill));
+        _cleanup_free_ struct alloc **bucket = malloc((n + 1) * sizeof(*bucket));
+        if (!start || !fill || !bucket)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (gid[i] != NO_GROUP)
+                        start[gid[i] + 1]++;
+        size_t max_bucket = 0, max_count = 0;
+        for (size_t g = 0; g < j->n_groups; g++) {
+                max_bucket = start[g + 1] > max_bucket ? start[g + 1] : max_bucket;
+                start[g + 1] += start[g];
+                size_t c = j->groups[g].count > 0 ? (size_t)j->groups[g].count : 0;
+                max_count = c > max_count ? c : max_count;
+        }
+        memcpy(fill, start, (j->n_groups + 1) * sizeof(*fill));
+        for (size_t i = 0; i < n; i++)
+                if (gid[i] != NO_GROUP)
+                        bucket[fill[gid[i]]++] = in->allocs[i];
+        _cleanup_free_ struct live *live = malloc((max_bucket + 1) * sizeof(*live));
+        _cleanup_free_ struct live *lost = malloc((max_bucket + 1) * sizeof(*lost));
+        _cleanup_free_ bool *taken = malloc(max_count + 1);
+        if (!live || !lost || !taken)
+                return -ENOMEM;
+        for (size_t g = 0; g < j->n_groups; g++) {
+                int r = reconcile_group(in, g, bucket + start[g], start[g + 1] - start[g], live, lost, taken, out,
+                                        stop_cap, place_cap);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
+        memset(out, 0, sizeof(*out));
+        const struct job *j = in->job;
+        bool stopped = !j || j->stop;
+        size_t n = in->n_allocs, stop_cap = 0, place_cap = 0;
+        _cleanup_free_ size_t *gid = calloc(n + 1, sizeof(*gid));
+        if (!gid)
+                return -ENOMEM;
+        int r = stopped ? 0 : group_of_allocs(j, in->allocs, n, gid);
+        /* Allocs nobody wants any more: job stopped, group removed. */
+        for (size_t i = 0; i < n && r == 0; i++) {
+                struct alloc *a = in->allocs[i];
+                if (!alloc_terminal(a) && (stopped || gid[i] == NO_GROUP))
+                        r = add_stop(out, &stop_cap, a, sched_desc_not_needed, -1);
+        }
+        if (r == 0 && !stopped)
+                r = reconcile_groups(in, gid, out, &stop_cap, &place_cap);
+        if (r < 0)
+                reconcile_out_free(out);
+        return r;
+}

@@ -1,0 +1,58 @@
+/* reconcile.h - Nomad's reconciler for service and batch jobs, as a pure function:
+ * from a job and its allocations, the allocations to stop and the (group, index)
+ * slots to place. No state store, no plan, no clock: table-tested in
+ * tests/unit/test_sched_reconcile.c.
+ *
+ * Rules (scheduler/reconciler, simplified to what drover models):
+ * - job NULL (purged) or stopped: every non-terminal alloc is stopped;
+ * - allocs of a group the job no longer has are stopped;
+ * - per group: running allocs on a lost node are stopped (client status lost) and
+ *   replaced under the same name; client-terminal allocs of a service job are
+ *   replaced; completed or failed batch allocs count as done and are not replaced;
+ *   above `count`, the highest indexes are stopped first; missing slots are filled
+ *   with the replacements' indexes first, then the lowest free indexes.
+ * Cost: O(allocs + sum of group counts), never groups x allocs.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/model.h"
+
+struct reconcile_stop {
+        struct alloc *alloc;     /* borrowed from the input */
+        const char *description; /* static string */
+        int client_status;       /* -1 unchanged, else enum alloc_client (lost) */
+};
+
+struct place_req {
+        size_t group;             /* index into job->groups */
+        int index;                /* the alloc name's index: "<job>.<group>[index]" */
+        const struct alloc *prev; /* the alloc it replaces, or NULL (borrowed) */
+};
+
+struct reconcile_in {
+        const struct job *job; /* NULL when the job was purged */
+        struct alloc *const *allocs;
+        size_t n_allocs;
+        bool batch; /* batch semantics: completed/failed allocs are done */
+        /* Is the node gone or down? */
+        bool (*node_lost)(void *data, const char *node_id);
+        void *data;
+};
+
+/* Ordered by group (ascending), then as they should be placed. */
+struct reconcile_out {
+        struct reconcile_stop *stops;
+        size_t n_stops;
+        struct place_req *place;
+        size_t n_place;
+};
+
+extern const char sched_desc_not_needed[]; /* "alloc not needed due to job update" */
+extern const char sched_desc_lost[];       /* "alloc is lost since its node is down" */
+
+/* 0, or -ENOMEM (out is then empty). out is the caller's; release it with reconcile_out_free. */
+int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out);
+void reconcile_out_free(struct reconcile_out *out);

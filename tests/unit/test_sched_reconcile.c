@@ -1,0 +1,179 @@
+/* test_sched_reconcile.c - the pure reconciler, table-driven: each case lists the
+ * group count, the existing allocs (index, node, client status) and the expected
+ * stops and placements. */
+#include <criterion/criterion.h>
+
+#include "controlplane/scheduler/reconcile.h"
+#include "tests/unit/fixtures.h"
+
+struct existing {
+        int index;
+        const char *node; /* "down" is a lost node */
+        enum alloc_client client;
+        enum alloc_desired desired;
+};
+
+struct rcase {
+        const char *name;
+        enum job_type type;
+        int count;
+        bool stopped;
+        struct existing allocs[8];
+        size_t n_allocs;
+        /* expected */
+        int stops[8]; /* indexes of the existing allocs stopped, in order */
+        size_t n_stops;
+        int n_lost_stops; /* of which stopped as lost */
+        int place[8];     /* indexes placed, in order */
+        int place_prev[8]; /* which existing alloc each replaces (-1 none) */
+        size_t n_place;
+};
+
+static bool lost_node(void *data, const char *node_id) {
+        (void)data;
+        return strcmp(node_id, "down") == 0;
+}
+
+#define R ALLOC_CLIENT_RUNNING
+#define RUN ALLOC_DESIRED_RUN
+
+static const struct rcase cases[] = {
+    {"empty job places every index", JOB_SERVICE, 3, false, {{0}}, 0, {0}, 0, 0, {0, 1, 2}, {-1, -1, -1}, 3},
+    {"nothing to do", JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {1, "n2", R, RUN}}, 2, {0}, 0, 0, {0}, {0}, 0},
+    {"scale up fills the lowest free indexes",
+     JOB_SERVICE, 4, false, {{0, "n1", R, RUN}, {2, "n1", R, RUN}}, 2, {0}, 0, 0, {1, 3}, {-1, -1}, 2},
+    {"scale down stops the highest indexes first",
+     JOB_SERVICE, 1, false, {{0, "n1", R, RUN}, {2, "n1", R, RUN}, {1, "n1", R, RUN}}, 3, {1, 2}, 2, 0, {0}, {0}, 0},
+    {"job stopped stops all live allocs",
+     JOB_SERVICE, 2, true, {{0, "n1", R, RUN}, {1, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 2, {0}, 1, 0, {0}, {0}, 0},
+    {"lost node: stopped as lost and replaced under the same name",
+     JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {1, "down", R, RUN}}, 2, {1}, 1, 1, {1}, {1}, 1},
+    {"failed service alloc is replaced, not stopped again",
+     JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
+    {"completed batch alloc is done, not replaced",
+     JOB_BATCH, 2, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {1}, {-1}, 1},
+    {"failed batch alloc counts as done",
+     JOB_BATCH, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 0},
+    {"completed service alloc is replaced",
+     JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
+    {"stopped allocs are ignored and their index reused",
+     JOB_SERVICE, 1, false, {{0, "n1", R, ALLOC_DESIRED_STOP}}, 1, {0}, 0, 0, {0}, {-1}, 1},
+    {"above count the highest index goes, even outside [0,count)",
+     JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {5, "n1", R, RUN}, {6, "n1", R, RUN}}, 3, {2}, 1, 0, {0}, {0}, 0},
+    {"duplicate indexes count toward the total",
+     JOB_SERVICE, 2, false, {{1, "n1", R, RUN}, {1, "n2", R, RUN}}, 2, {0}, 0, 0, {0}, {0}, 0},
+    {"lost alloc with a taken index is replaced at the lowest free one",
+     JOB_SERVICE, 3, false, {{0, "n1", R, RUN}, {0, "down", R, RUN}}, 2, {1}, 1, 1, {1, 2}, {-1, -1}, 2},
+    {"count 0 stops everything",
+     JOB_SERVICE, 0, false, {{0, "n1", R, RUN}, {1, "down", R, RUN}}, 2, {1, 0}, 2, 1, {0}, {0}, 0},
+};
+
+static void run_case(const struct rcase *c) {
+        struct job *j = fx_job("web", c->type, c->count, 100, 100);
+        j->stop = c->stopped;
+        struct alloc *allocs[8];
+        for (size_t i = 0; i < c->n_allocs; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "a%zu", i);
+                allocs[i] = fx_alloc(id, j, c->allocs[i].node, c->allocs[i].index, 100, 100);
+                allocs[i]->client_status = c->allocs[i].client;
+                allocs[i]->desired_status = c->allocs[i].desired;
+        }
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = c->n_allocs,
+                                  .batch = c->type == JOB_BATCH, .node_lost = lost_node};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0, "%s", c->name);
+        cr_expect_eq(out.n_stops, c->n_stops, "%s: %zu stops, want %zu", c->name, out.n_stops, c->n_stops);
+        int lost = 0;
+        for (size_t i = 0; i < out.n_stops && i < c->n_stops; i++) {
+                cr_expect_eq(out.stops[i].alloc, allocs[c->stops[i]], "%s: stop %zu", c->name, i);
+                if (out.stops[i].client_status == ALLOC_CLIENT_LOST) {
+                        lost++;
+                        cr_expect_str_eq(out.stops[i].description, sched_desc_lost);
+                } else {
+                        cr_expect_str_eq(out.stops[i].description, sched_desc_not_needed);
+                }
+        }
+        cr_expect_eq(lost, c->n_lost_stops, "%s: %d lost stops", c->name, lost);
+        cr_expect_eq(out.n_place, c->n_place, "%s: %zu placements, want %zu", c->name, out.n_place, c->n_place);
+        for (size_t i = 0; i < out.n_place && i < c->n_place; i++) {
+                cr_expect_eq(out.place[i].group, 0);
+                cr_expect_eq(out.place[i].index, c->place[i], "%s: placement %zu index %d", c->name, i,
+                             out.place[i].index);
+                const struct alloc *want = c->place_prev[i] >= 0 ? allocs[c->place_prev[i]] : NULL;
+                cr_expect_eq(out.place[i].prev, want, "%s: placement %zu previous alloc", c->name, i);
+        }
+        reconcile_out_free(&out);
+        for (size_t i = 0; i < c->n_allocs; i++)
+                alloc_unref(allocs[i]);
+        job_unref(j);
+}
+
+Test(sched_reconcile, table) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                run_case(&cases[i]);
+}
+
+Test(sched_reconcile, purged_job_stops_every_live_alloc) {
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        struct alloc *a = fx_alloc("a0", j, "n1", 0, 100, 100);
+        struct alloc *done = fx_alloc("a1", j, "n1", 1, 100, 100);
+        done->client_status = ALLOC_CLIENT_COMPLETE;
+        struct alloc *allocs[] = {a, done};
+        struct reconcile_in in = {.job = NULL, .allocs = allocs, .n_allocs = 2};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 1);
+        cr_assert_eq(out.stops[0].alloc, a);
+        cr_assert_eq(out.n_place, 0);
+        reconcile_out_free(&out);
+        alloc_unref(a);
+        alloc_unref(done);
+        job_unref(j);
+}
+
+/* Many groups: allocs of a removed group are stopped; each group gets its own slots,
+ * ordered by group, with the group carried in its own field. */
+Test(sched_reconcile, many_groups_ordered_and_removed_group_stopped) {
+        enum { G = 40 };
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        struct task_group proto = j->groups[0];
+        j->groups = realloc(j->groups, G * sizeof(*j->groups));
+        j->n_groups = G;
+        for (size_t g = 1; g < G; g++) {
+                memset(&j->groups[g], 0, sizeof(j->groups[g]));
+                char name[32];
+                snprintf(name, sizeof(name), "g%zu", g);
+                j->groups[g].name = strdup(name);
+                j->groups[g].count = (int)(g % 3);
+                j->groups[g].tasks = calloc(1, sizeof(struct task));
+                j->groups[g].n_tasks = 1;
+                j->groups[g].tasks[0].name = strdup("t");
+                j->groups[g].tasks[0].driver = strdup(proto.tasks[0].driver);
+        }
+        /* one alloc of g7 (count 1, index 0), one of a group that is gone */
+        struct alloc *kept = fx_alloc("k", j, "n1", 0, 100, 100);
+        free(kept->task_group);
+        kept->task_group = strdup("g7");
+        struct alloc *gone = fx_alloc("x", j, "n1", 0, 100, 100);
+        free(gone->task_group);
+        gone->task_group = strdup("removed");
+        struct alloc *allocs[] = {kept, gone};
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = 2, .node_lost = lost_node};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 1);
+        cr_assert_eq(out.stops[0].alloc, gone);
+        size_t want = 2;
+        for (size_t g = 1; g < G; g++)
+                want += g % 3;
+        cr_assert_eq(out.n_place, want - 1, "%zu", out.n_place);
+        for (size_t i = 1; i < out.n_place; i++)
+                cr_assert(out.place[i - 1].group <= out.place[i].group);
+        for (size_t i = 0; i < out.n_place; i++)
+                cr_assert(out.place[i].group != 7, "g7 already has its one alloc");
+        reconcile_out_free(&out);
+        alloc_unref(kept);
+        alloc_unref(gone);
+        job_unref(j);
+}

@@ -1,0 +1,325 @@
+/* test_sched_units.c - the scheduler's parts on their own: candidate selection and
+ * feasibility (candidates.c), ranking (rank.c) and the AllocationMetric (metrics.c),
+ * driven on a small state store without the planner. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "common/clock.h"
+#include "common/hashmap.h"
+#include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/metrics.h"
+#include "controlplane/scheduler/rank.h"
+#include "controlplane/scheduler/sched_internal.h"
+#include "controlplane/state/state.h"
+#include "tests/unit/fixtures.h"
+
+static const struct scheduler_ops svc_ops = {.name = "service", .attempts = 5};
+static struct state_store *st;
+static struct sched_ctx ctx;
+static struct sched_attempt at;
+static struct eval *ev;
+static uint64_t idx;
+
+static void setup(void) {
+        st = state_create();
+        idx = 10;
+}
+
+static void teardown(void) {
+        sched_attempt_free(&at);
+        json_decref(ctx.class_elig);
+        eval_unref(ev);
+        state_destroy(st);
+        memset(&at, 0, sizeof(at));
+        memset(&ctx, 0, sizeof(ctx));
+        ev = NULL;
+}
+
+static void node(const char *id, const char *dc, int64_t cpu, int64_t mem, const char *cls) {
+        struct node *n = fx_node(id, dc, cpu, mem);
+        free(n->node_class);
+        n->node_class = strdup(cls);
+        node_compute_class(n);
+        cr_assert_eq(state_upsert_node(st, ++idx, n), 0);
+        node_unref(n);
+}
+
+/* Start an attempt for job j (the store takes it). */
+static void begin(struct job *j) {
+        cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+        ev = fx_eval("eval-1", j, "job-register");
+        ctx = (struct sched_ctx){.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real};
+        ctx.class_elig = json_object();
+        at = (struct sched_attempt){.c = &ctx, .job = state_job_get(st, "default", j->id)};
+        at.plan = plan_new(ev->id, NULL, (struct job *)at.job);
+        job_unref(j);
+        cr_assert_eq(sched_build_cands(&at), 0);
+}
+
+static struct sched_cand *cand(const char *id) {
+        for (size_t i = 0; i < at.n_cands; i++)
+                if (strcmp(at.cands[i].n->id, id) == 0)
+                        return &at.cands[i];
+        return NULL;
+}
+
+TestSuite(sched_units, .init = setup, .fini = teardown);
+
+Test(sched_units, candidates_are_ready_eligible_nodes_of_the_pool_and_datacenters) {
+        node("n1", "dc1", 4000, 8000, "a");
+        node("n2", "dc2", 4000, 8000, "a");
+        node("n3", "eu-1", 4000, 8000, "a");
+        struct node *down = fx_node("n4", "dc1", 4000, 8000);
+        down->status = NODE_DOWN;
+        cr_assert_eq(state_upsert_node(st, ++idx, down), 0);
+        node_unref(down);
+        struct node *other = fx_node("n5", "dc1", 4000, 8000);
+        free(other->node_pool);
+        other->node_pool = strdup("gpu");
+        cr_assert_eq(state_upsert_node(st, ++idx, other), 0);
+        node_unref(other);
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        free(j->datacenters[0]);
+        j->datacenters[0] = strdup("dc*");
+        begin(j);
+        cr_assert_eq(at.n_cands, 2);
+        cr_assert(cand("n1") && cand("n2") && !cand("n3") && !cand("n4") && !cand("n5"));
+        cr_assert_eq(at.pool.nodes_in_pool, 4, "n5 is in another pool");
+        cr_assert_eq(json_integer_value(json_object_get(at.pool.nodes_available, "dc1")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(at.pool.nodes_available, "dc2")), 1);
+}
+
+Test(sched_units, feasibility_memoised_per_class_and_escaped_checked_per_node) {
+        node("n1", "dc1", 4000, 8000, "a");
+        node("n2", "dc1", 4000, 8000, "b");
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.class}", "=", "a");
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.unique.name}", "!=",
+                          "n3");
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert(g.escaped);
+        char buf[160];
+        cr_assert_null(sched_feasible(&at, &g, cand("n1"), buf, sizeof(buf)));
+        const char *why = sched_feasible(&at, &g, cand("n2"), buf, sizeof(buf));
+        cr_assert_str_eq(why, "${node.class} = a");
+        cr_assert_eq(hashmap_count(g.memo), 2, "one memo entry per computed class");
+        cr_assert(json_is_true(json_object_get(ctx.class_elig, cand("n1")->n->computed_class)));
+        cr_assert(json_is_false(json_object_get(ctx.class_elig, cand("n2")->n->computed_class)));
+        sched_group_free(&g);
+}
+
+Test(sched_units, missing_driver_filters) {
+        node("n1", "dc1", 4000, 8000, "a");
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        free(j->groups[0].tasks[0].driver);
+        j->groups[0].tasks[0].driver = strdup("exec");
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        char buf[160];
+        cr_assert_str_eq(sched_feasible(&at, &g, cand("n1"), buf, sizeof(buf)), "missing drivers");
+        sched_group_free(&g);
+}
+
+Test(sched_units, limit_is_log2_for_service_and_100_with_affinity) {
+        for (int i = 0; i < 40; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "n%02d", i);
+                node(id, "dc1", 4000, 8000, "a");
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert_eq(g.limit, 6, "ceil(log2(40))");
+        sched_group_free(&g);
+        struct job *k = job_copy(at.job);
+        k->affinities = calloc(1, sizeof(*k->affinities));
+        k->affinities[0] = (struct affinity){strdup("${node.class}"), strdup("a"), strdup("="), 50};
+        k->n_affinities = 1;
+        at.job = k;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert_eq(g.limit, 100);
+        sched_group_free(&g);
+        job_unref(k);
+}
+
+Test(sched_units, rank_fits_and_names_the_exhausted_dimension) {
+        node("n1", "dc1", 1000, 1000, "a");
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 600, 100);
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        struct sched_option o;
+        const char *dim = NULL;
+        struct sched_cand *cd = cand("n1");
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        cr_assert_float_eq(o.binpack, sched_binpack_score(1000, 1000, 600, 100), 1e-12);
+        cr_assert(!o.has_anti);
+        cd->u.cpu += 600; /* as if placed */
+        cr_assert(!sched_rank(&at, &g, cd, &o, &dim));
+        cr_assert_str_eq(dim, "cpu");
+        sched_group_free(&g);
+}
+
+Test(sched_units, affinity_score_is_weighted_share) {
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        j->affinities = calloc(2, sizeof(*j->affinities));
+        j->affinities[0] = (struct affinity){strdup("${attr.kernel.name}"), strdup("linux"), strdup("="), 60};
+        j->affinities[1] = (struct affinity){strdup("${node.datacenter}"), strdup("dc2"), strdup("="), -20};
+        j->n_affinities = 2;
+        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n, NULL), 60.0 / 80.0, 1e-12);
+        free(j->affinities[1].rtarget);
+        j->affinities[1].rtarget = strdup("dc1"); /* the negative one now matches too */
+        cr_assert_float_eq(sched_affinity_score(j, &j->groups[0], n, NULL), 40.0 / 80.0, 1e-12);
+        job_unref(j);
+        node_unref(n);
+}
+
+Test(sched_units, select_prefers_the_fuller_node_and_records_scores) {
+        node("empty", "dc1", 4000, 4000, "a");
+        node("full", "dc1", 4000, 4000, "a");
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 500, 500);
+        begin(j);
+        cand("full")->u = (struct sched_usage){3000, 3000, 0};
+        cand("full")->usage_ready = true;
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        struct sched_metric m = {0};
+        struct sched_cand *w = sched_select(&at, &g, &m);
+        cr_assert_not_null(w);
+        cr_assert_str_eq(w->n->id, "full");
+        cr_assert_eq(m.evaluated, 2);
+        cr_assert_eq(json_array_size(m.score_meta), 2);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(m.score_meta, 0), "NodeID")), "full");
+        sched_metric_free(&m);
+        sched_group_free(&g);
+}
+
+Test(sched_units, metric_counts_and_json) {
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        free(n->node_class);
+        n->node_class = strdup("big");
+        struct sched_metric m = {.start_ns = 100};
+        m.evaluated = 3;
+        sched_metric_filter(&m, n, "${attr.kernel.name} = windows");
+        sched_metric_filter(&m, n, "${attr.kernel.name} = windows");
+        sched_metric_exhaust(&m, n, "memory");
+        json_t *avail = json_pack("{s:i}", "dc1", 1);
+        struct sched_metric_pool p = {.nodes_in_pool = 7, .node_pool = "default", .nodes_available = avail};
+        json_t *o = sched_metric_json(&p, &m, 350, 4);
+        cr_assert_eq(json_integer_value(json_object_get(o, "NodesEvaluated")), 3);
+        cr_assert_eq(json_integer_value(json_object_get(o, "NodesFiltered")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(o, "NodesExhausted")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(o, "NodesInPool")), 7);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "ClassFiltered"), "big")), 2);
+        cr_assert_eq(json_integer_value(
+                         json_object_get(json_object_get(o, "ConstraintFiltered"), "${attr.kernel.name} = windows")),
+                     2);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "DimensionExhausted"), "memory")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(o, "AllocationTime")), 250);
+        cr_assert_eq(json_integer_value(json_object_get(o, "CoalescedFailures")), 4);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "NodesAvailable"), "dc1")), 1);
+        json_decref(o);
+        json_decref(avail);
+        sched_metric_free(&m);
+        cr_assert_null(m.class_filtered);
+        node_unref(n);
+}
+
+Test(sched_units, regexp_compiled_once_per_evaluation) {
+        for (int i = 0; i < 20; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "node-%02d", i);
+                node(id, "dc1", 4000, 8000, "a");
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        /* unique.* escapes the class memo: checked on every node */
+        fx_add_constraint(&j->constraints, &j->n_constraints, "${node.unique.name}", "regexp", "^node-[0-1][0-9]$");
+        begin(j);
+        ctx.regexps = sched_regexps_create();
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        char buf[160];
+        int feasible = 0;
+        for (size_t i = 0; i < at.n_cands; i++)
+                feasible += sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf)) == NULL;
+        cr_assert_eq(feasible, 20);
+        cr_assert_eq(sched_regexps_compiled(ctx.regexps), 1, "one regcomp for 20 nodes");
+        sched_group_free(&g);
+        ctx.regexps = sched_regexps_destroy(ctx.regexps);
+}
+
+Test(sched_units, driver_attribute_counts_as_available) {
+        struct node *n = fx_node("n1", "dc1", 4000, 8000);
+        cr_assert(!node_has_driver(n, "exec"));
+        strmap_set(&n->attributes, "driver.exec", "1");
+        cr_assert(node_has_driver(n, "exec"));
+        strmap_set(&n->attributes, "driver.exec", "false");
+        cr_assert(!node_has_driver(n, "exec"));
+        n->drivers[0].healthy = false; /* the drivers list wins over attributes */
+        strmap_set(&n->attributes, "driver.raw_exec", "1");
+        cr_assert(!node_has_driver(n, "raw_exec"));
+        node_unref(n);
+}
+
+Test(sched_units, node_pool_all_takes_every_pool) {
+        node("n1", "dc1", 4000, 8000, "a");
+        struct node *other = fx_node("n2", "dc1", 4000, 8000);
+        free(other->node_pool);
+        other->node_pool = strdup("gpu");
+        cr_assert_eq(state_upsert_node(st, ++idx, other), 0);
+        node_unref(other);
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        free(j->node_pool);
+        j->node_pool = strdup("all");
+        begin(j);
+        cr_assert_eq(at.n_cands, 2);
+}
+
+Test(sched_units, interpolated_targets) {
+        struct node *n = fx_node("n1", "dc1", 4000, 8000);
+        free(n->node_class);
+        n->node_class = strdup("big");
+        strmap_set(&n->meta, "rack", "r7");
+        bool found;
+        cr_assert_str_eq(sched_resolve_target(n, "${node.class}", &found), "big");
+        cr_assert_str_eq(sched_resolve_target(n, "${meta.rack}", &found), "r7");
+        cr_assert_str_eq(sched_resolve_target(n, "${attr.kernel.name}", &found), "linux");
+        cr_assert_str_eq(sched_resolve_target(n, "literal", &found), "literal");
+        cr_assert(found);
+        cr_assert_null(sched_resolve_target(n, "${meta.none}", &found));
+        cr_assert(!found);
+        cr_assert_null(sched_resolve_target(n, "${bogus.key}", &found));
+        node_unref(n);
+}
+
+Test(sched_units, version_and_semver_with_prereleases) {
+        struct {
+                const char *have, *op, *want;
+                bool ok;
+        } cases[] = {
+            {"1.2.3", "version", ">= 1.2.3-rc.1", true},
+            {"1.2.3-rc.1", "version", "< 1.2.3", true},
+            {"1.2.3-rc.2", "version", "> 1.2.3-rc.1", true},
+            {"1.2.3-rc.10", "version", "> 1.2.3-rc.9", true}, /* numeric identifiers */
+            {"1.2.3-alpha", "version", "< 1.2.3-alpha.1", true},
+            {"1.2.3-1", "version", "< 1.2.3-alpha", true},
+            {"1.2.3+build.7", "version", "= 1.2.3", true},
+            {"1.2", "version", "< 1.2.1", true},
+            {"1.2", "semver", "< 1.2.1", false},  /* not strict */
+            {"1.2.0", "semver", ">= 1.2", false}, /* not strict */
+            {"1.2.0", "semver", ">= 1.1.9, < 2.0.0", true},
+            {"2.0.0-beta", "semver", "< 2.0.0", true},
+            {"1.2.3 junk", "version", "= 1.2.3", false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                cr_expect_eq(sched_check_operand(cases[i].op, cases[i].have, true, cases[i].want, true), cases[i].ok,
+                             "%s %s %s", cases[i].have, cases[i].op, cases[i].want);
+        cr_assert_lt(sched_version_cmp("1.0.0-rc.1", "1.0.0"), 0);
+        cr_assert_eq(sched_version_cmp("v1.0.0", "1.0.0+x"), 0);
+}
