@@ -8,8 +8,9 @@ Q        = $(if $(filter 1,$(V)),,@)
 
 # Debian packages the build and tests need (checked by `make deps`).
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
-           libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps
-PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3
+           libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
+           libseccomp-dev libcap-dev
+PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libseccomp libcap
 
 OPT     ?= -O2 -g
 override CFLAGS += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \

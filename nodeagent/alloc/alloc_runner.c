@@ -211,6 +211,9 @@ static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void
         forget_handle(tr);
         if (ex->unknown)
                 event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
+        else if (ex->oom_killed)
+                event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d, Exit Message: \"OOM Killed\"",
+                      ex->exit_code, ex->signal);
         else if (ex->signal)
                 event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d (%s)", ex->exit_code,
                       ex->signal, strsignal(ex->signal));
@@ -282,8 +285,9 @@ static void start_task(struct task_runner *tr) {
                 return;
         }
         json_t *config = taskenv_interpolate_json(&tr->env, tr->task->config ? tr->task->config : json_null());
-        char local[4200], out[4200], errp[4200];
+        char local[4200], out[4200], errp[4200], alloc_shared[4200];
         snprintf(local, sizeof(local), "%s/local", tr->task_dir);
+        snprintf(alloc_shared, sizeof(alloc_shared), "%s/alloc", ar->alloc_dir);
         snprintf(out, sizeof(out), "%s/alloc/logs/%s.stdout.0", ar->alloc_dir, tr->task->name);
         snprintf(errp, sizeof(errp), "%s/alloc/logs/%s.stderr.0", ar->alloc_dir, tr->task->name);
         struct driver_spec spec = {.task_name = tr->task->name,
@@ -291,7 +295,15 @@ static void start_task(struct task_runner *tr) {
                                    .env = &tr->env,
                                    .task_dir = local,
                                    .stdout_path = out,
-                                   .stderr_path = errp};
+                                   .stderr_path = errp,
+                                   .alloc_id = ar->alloc->id,
+                                   .alloc_name = ar->alloc->name,
+                                   .task_root = tr->task_dir,
+                                   .alloc_dir = alloc_shared,
+                                   .user = tr->task->user,
+                                   .cpu_mhz = tr->task->resources.cpu,
+                                   .memory_mb = tr->task->resources.memory_mb,
+                                   .memory_max_mb = tr->task->resources.memory_max_mb};
         struct error err = {0};
         int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
         if (r == 0)

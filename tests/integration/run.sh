@@ -61,7 +61,7 @@ start_server() {
 }
 
 start_agent() {
-        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name it-node \
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name it-node -raw-exec \
                 -http-addr "$AGENT_HTTP" >>"$WORK/agent.log" 2>&1 &
         agent_pid=$!
         wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'"
