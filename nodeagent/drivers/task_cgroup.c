@@ -102,6 +102,7 @@ void task_cgroup_recover(struct driver_handle *h) {
         if (cgroup_of_pid(h->pid, s->cgroup_mount, path, sizeof(path), NULL) < 0)
                 return;
         size_t pl = strlen(s->cgroup_parent);
-        if (strncmp(path, s->cgroup_parent, pl) == 0 && path[pl] == '/' && strlen(path) < sizeof(h->cgroup))
-                snprintf(h->cgroup, sizeof(h->cgroup), "%s", path);
+        size_t len = strlen(path);
+        if (strncmp(path, s->cgroup_parent, pl) == 0 && path[pl] == '/' && len < sizeof(h->cgroup))
+                memcpy(h->cgroup, path, len + 1);
 }
