@@ -39,7 +39,16 @@ for b in drover-agent drover-server drover; do
         done
 done
 cp /etc/os-release "$rd/etc/os-release"
-cp "$root/tests/vm/init.sh" "$rd/init"
+# VM_INIT: another PID 1 (bench/vm-start.sh); VM_FILES: "SRC:DST ..." copied in,
+# with the shared libraries of the executables among them.
+cp "${VM_INIT:-$root/tests/vm/init.sh}" "$rd/init"
+for f in ${VM_FILES:-}; do
+        cp -L "${f%%:*}" "$rd${f#*:}"
+        ldd "${f%%:*}" 2>/dev/null | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+                mkdir -p "$rd$(dirname "$lib")"
+                [ -e "$rd$lib" ] || cp -L "$lib" "$rd$lib"
+        done
+done
 chmod +x "$rd/init"
 (cd "$rd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$out/initramfs.cpio.gz")
 boot() { # boot ACCEL_FLAGS...: run the VM once, console to console.log
