@@ -5,6 +5,7 @@
  * full runs of another command (an OCI runtime's `run`) for comparison.
  *
  *   start [--n 200] [--prefix NAME_] [--root DIR] [--cgroup-parent DIR]
+ *   start --bare [--n 200] [--prefix NAME_]      (the same clone3 + exec, no isolation: the baseline)
  *   start --cmd [--n 200] [--prefix NAME_] -- ARGV...
  *
  * Prints name=value lines: <prefix>start_p50_ms, _p90_ms, <prefix>cycle_p50_ms...
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
         int n = 200;
         const char *prefix = "", *root = NULL, *parent = NULL;
         char **cmd = NULL;
+        int bare = 0;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
                         n = atoi(argv[++i]);
@@ -60,6 +62,8 @@ int main(int argc, char **argv) {
                         parent = argv[++i];
                 else if (strcmp(argv[i], "--cmd") == 0)
                         continue;
+                else if (strcmp(argv[i], "--bare") == 0)
+                        bare = 1;
                 else if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
                         cmd = &argv[i + 1];
                         break;
@@ -154,6 +158,9 @@ int main(int argc, char **argv) {
                     .no_new_privs = true,
                     .seccomp = sp,
                 };
+                if (bare) /* the same process start with nothing of the isolation */
+                        s = (struct isolation_spec){.path = "/bin/true", .argv = targv, .envp = envp, .stdin_fd = null_fd,
+                                                    .stdout_fd = null_fd, .stderr_fd = null_fd, .cgroup_fd = -1};
                 pid_t pid;
                 int pidfd;
                 if (isolation_spawn(&s, &pid, &pidfd, &err) < 0) {

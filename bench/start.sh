@@ -7,7 +7,7 @@
 #    cycle_p50_ms (start until the cgroup is gone), crun_cycle_p50_ms (a whole
 #    `crun run`), start_vs_crun_ratio (cycle against cycle);
 #  - on this host: host_start_p50_ms without a cgroup (the host's cgroups are not
-#    touched). runc is not run here: it would create cgroups in the host's v1
+#    touched), and host_bare_start_p50_ms, the same clone3 + exec without isolation. runc is not run here: it would create cgroups in the host's v1
 #    hierarchy.
 # Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -eu
@@ -39,6 +39,7 @@ VM_INIT="$root/bench/vm-start.sh" \
 grep -aE '^[a-z0-9_]+=[-0-9.]+' "$root/build/vm/console.log" | tr -d '\r' >"$out"
 rm -f "$out.vm"
 "$bench" --n "$n" --prefix host_ | grep -E '^host_start' >>"$out"
+"$bench" --bare --n "$n" --prefix host_bare_ | grep -E '^host_bare_start' >>"$out"
 awk -F= '/^cycle_p50_ms=/{a=$2} /^crun_cycle_p50_ms=/{b=$2} END{if (a && b) printf "start_vs_crun_ratio=%.2f\n", a/b}' "$out" >>"$out.r"
 cat "$out.r" >>"$out"
 rm -f "$out.r"
@@ -47,7 +48,7 @@ cat "$out"
 if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
         {
                 printf '\n### start run: %s\n\n' "$header"
-                printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each. runc on this host not run (it would write the host'"'"'s v1 cgroups).\n\n' \
+                printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each (crun: crun_runs). runc on this host not run (it would write the host'"'"'s v1 cgroups).\n\n' \
                         "$([ -w /dev/kvm ] && echo kvm || echo software emulation)" "$n"
                 echo '```'
                 cat "$out"
