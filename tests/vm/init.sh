@@ -33,6 +33,7 @@ D=/var/lib/agent
 /bin/drover-server -dev -data-dir /var/lib/server -http-addr 127.0.0.1:4646 -raft-addr 127.0.0.1:4647 \
         >/tmp/server.log 2>&1 &
 /bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 >/tmp/agent.log 2>&1 &
+agent_pid=$!
 wait_for() { # wait_for SECONDS COMMAND...
         n=$(($1 * 5))
         shift
@@ -109,6 +110,13 @@ u2=$(uid_of 7779)
 echo "uids: $u1 $u2"
 check "tasks of different jobs run as different uids" sh -c "[ -n '$u1' ] && [ -n '$u2' ] && [ '$u1' != '$u2' ]"
 check "a task's directory is private to its uid" sh -c "stat -c '%u %a' $D/alloc/*/daemon/local | grep -q '^$u1 700$'"
+# The agent dies and comes back: it re-attaches to both isolated tasks (their
+# cgroups found again from /proc), so stopping still reaches the setsid child.
+kill -9 $agent_pid
+/bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 >>/tmp/agent.log 2>&1 &
+agent_pid=$!
+reattached() { [ "$(grep -c 're-attached to pid' /tmp/agent.log)" -ge 2 ]; }
+check "a restarted agent re-attaches to the running exec tasks" wait_for 60 reattached
 /bin/drover job stop daemon >/dev/null 2>&1
 /bin/drover job stop second >/dev/null 2>&1
 check "job stop leaves no process of the task behind (setsid child included)" wait_for 30 sh -c "! ps | grep -q '[s]leep 777[789]'"
