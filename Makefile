@@ -9,8 +9,8 @@ Q        = $(if $(filter 1,$(V)),,@)
 # Debian packages the build and tests need (checked by `make deps`).
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
-           libmnl-dev pci.ids libgnutls28-dev
-PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls
+           libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev
+PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls libseccomp libcap
 
 OPT     ?= -O2 -g
 override CFLAGS += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
@@ -42,6 +42,7 @@ LIBCLI    = $(BUILD)/lib/libdrover-cli.a
 BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
 UNIT_BIN  = $(BUILD)/tests/unit-tests
 BENCH_SCHED = $(BUILD)/bench/sched
+BENCH_START = $(BUILD)/bench/start
 
 .PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm install clean format
 
@@ -108,6 +109,12 @@ $(BENCH_SCHED): $(call obj,bench/sched.c) $(LIBCORE) $(LIBCOMMON)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The isolated-start benchmark links the isolation library (in the agent library).
+$(BENCH_START): $(call obj,bench/start.c) $(LIBAGENT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests -------------------------------------------------------------------
@@ -143,7 +150,7 @@ dev-stop:
 	$(Q)f=$${TMPDIR:-/tmp}/drover-dev.pid; if [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; then \
 	    echo "drover dev stopped"; rm -f $$f; else echo "no drover dev running"; fi
 
-bench: all $(BENCH_SCHED)
+bench: all $(BENCH_SCHED) $(BENCH_START)
 	$(Q)set -e; for b in bench/*.sh; do [ -x "$$b" ] && "$$b" $(BUILD)/bin; done; true
 
 bench-%: all
@@ -151,6 +158,7 @@ bench-%: all
 
 # bench-sched also needs its binary (the pattern rule above gives the recipe).
 bench-sched: $(BENCH_SCHED)
+bench-start: $(BENCH_START)
 
 vmtest: all
 	$(Q)tests/vm/run.sh $(BUILD)/bin

@@ -173,7 +173,7 @@ int cli_dev(struct cli *c, int argc, char **argv) {
                 goto out;
         }
         printf("    server: API on %s (log %s)\n", base, slog);
-        char *aargv[] = {agent_bin, "-dev", "-servers", base, "-data-dir", adata, "-http-addr", agent_http, NULL};
+        char *aargv[] = {agent_bin, "-dev", "-raw-exec", "-servers", base, "-data-dir", adata, "-http-addr", agent_http, NULL};
         agent = spawn(agent_bin, aargv, alog);
         if (!wait_http(base, "/v1/nodes", 15000, has_ready_node)) {
                 fprintf(stderr, "drover dev: the agent did not register; see %s\n", alog);

@@ -241,6 +241,18 @@ static int node_status(struct cli *c, int argc, char **argv) {
         table_print(rt);
         print_devices(jx_arr(nr, "Devices"), verbose);
         if (verbose) {
+                printf("\nDrivers\n");
+                static const char *const dhdr[] = {"Driver", "Detected", "Healthy", "Message"};
+                struct table *dt = table_new(4, dhdr);
+                const char *dn;
+                json_t *dv;
+                json_object_foreach(jx_obj(node, "Drivers"), dn, dv) {
+                        const char *dc[] = {dn, jx_bool(dv, "Detected", false) ? "true" : "false",
+                                            jx_bool(dv, "Healthy", false) ? "true" : "false",
+                                            jx_str(dv, "HealthDescription", "")};
+                        table_add(dt, dc);
+                }
+                table_print(dt);
                 printf("\nAttributes\n");
                 print_sorted_attrs(attrs);
         }

@@ -672,8 +672,10 @@ struct node *node_unref(struct node *n) {
         free(n->status_description);
         strmap_clear(&n->attributes);
         strmap_clear(&n->meta);
-        for (size_t i = 0; i < n->n_drivers; i++)
+        for (size_t i = 0; i < n->n_drivers; i++) {
                 free(n->drivers[i].name);
+                free(n->drivers[i].description);
+        }
         free(n->drivers);
         free(n->computed_class);
         if (n->devices)

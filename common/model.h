@@ -261,6 +261,7 @@ struct node_driver {
         char *name;
         bool detected;
         bool healthy;
+        char *description; /* HealthDescription: why it is undetected or unhealthy; NULL = none */
 };
 
 struct node {

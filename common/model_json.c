@@ -745,6 +745,8 @@ int node_from_json(const json_t *obj, struct node **ret, struct error *err) {
                         n->drivers[i].name = strdup(k);
                         n->drivers[i].detected = jx_bool(v, "Detected", false);
                         n->drivers[i].healthy = jx_bool(v, "Healthy", false);
+                        const char *hd = jx_str(v, "HealthDescription", "");
+                        n->drivers[i].description = *hd ? strdup(hd) : NULL;
                         n->n_drivers = ++i;
                 }
         }
@@ -794,7 +796,10 @@ static json_t *e_drivers(const struct node *n) {
                 json_object_set_new(o, n->drivers[i].name,
                                     json_pack("{s:b,s:b,s:s,s:{}}", "Detected", n->drivers[i].detected, "Healthy",
                                               n->drivers[i].healthy, "HealthDescription",
-                                              n->drivers[i].healthy ? "Healthy" : "Unhealthy", "Attributes"));
+                                              n->drivers[i].description ? n->drivers[i].description
+                                              : n->drivers[i].healthy ? "Healthy"
+                                                                      : "Unhealthy",
+                                              "Attributes"));
         return o;
 }
 

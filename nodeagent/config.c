@@ -10,6 +10,9 @@
 #include "common/error.h"
 #include "common/flags.h"
 #include "common/macros.h"
+#include "isolation/cgroup.h"
+#include "isolation/user.h"
+#include "nodeagent/drivers/driver.h"
 
 #define F(field) offsetof(struct agent_config, field)
 
@@ -25,6 +28,12 @@ static const struct flag options[] = {
     {"http-addr", FLAG_STR, "127.0.0.1:4656", 0, 0, F(http_addr),
      "ip:port of the agent's log endpoint, advertised as the node's HTTPAddr (empty = none)"},
     {"dev", FLAG_BOOL, "false", 0, 0, F(dev), "development mode: tasks are stopped when the agent stops"},
+    {"raw-exec", FLAG_BOOL, "false", 0, 0, F(raw_exec),
+     "enable the raw_exec driver (tasks run as root without isolation; drover dev enables it)"},
+    {"cgroup-parent", FLAG_STR, "/sys/fs/cgroup/drover.slice", 0, 0, F(cgroup_parent),
+     "cgroup v2 directory under which every task gets its own cgroup"},
+    {"workload-uids", FLAG_STR, "80000-89999", 0, 0, F(workload_uids),
+     "range of dynamic uids/gids for exec tasks without a user (unique per running task)"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"fingerprint", FLAG_BOOL, "false", 0, 0, F(fingerprint), "print the node's attributes as JSON and exit"},
     {"devices", FLAG_BOOL, "false", 0, 0, F(fingerprint_devices),
@@ -105,6 +114,13 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
                 return errorf(err, -EINVAL, "-dc must not be empty");
         if (!*cfg->node_pool)
                 return errorf(err, -EINVAL, "-node-pool must not be empty");
+        uint32_t lo, hi;
+        r = uid_range_parse(cfg->workload_uids, &lo, &hi, err);
+        if (r < 0)
+                return error_prefix(err, "-workload-uids");
+        if (cfg->cgroup_parent[0] != '/' || strlen(cfg->cgroup_parent) >= 256)
+                return errorf(err, -EINVAL, "-cgroup-parent must be an absolute path below the cgroup2 mount (got \"%s\")",
+                              cfg->cgroup_parent);
         char *servers[16];
         int n = agent_config_servers(cfg->servers, servers, (int)ARRAY_SIZE(servers), err);
         if (n < 0)
@@ -112,6 +128,17 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         while (n > 0)
                 free(servers[--n]);
         return 0;
+}
+
+void agent_config_driver_settings(const struct agent_config *cfg, struct driver_settings *ret) {
+        memset(ret, 0, sizeof(*ret));
+        ret->raw_exec_enabled = cfg->raw_exec;
+        snprintf(ret->cgroup_mount, sizeof(ret->cgroup_mount), "%s", CGROUP_DEFAULT_MOUNT);
+        snprintf(ret->cgroup_parent, sizeof(ret->cgroup_parent), "%s", cfg->cgroup_parent);
+        if (uid_range_parse(cfg->workload_uids, &ret->uid_min, &ret->uid_max, NULL) < 0) {
+                ret->uid_min = UID_POOL_DEFAULT_MIN;
+                ret->uid_max = UID_POOL_DEFAULT_MAX;
+        }
 }
 
 void agent_config_print(const struct agent_config *cfg) {

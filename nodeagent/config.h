@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct error;
+struct driver_settings;
 
 struct agent_config {
         bool dev;
@@ -17,6 +18,9 @@ struct agent_config {
         char *node_pool;
         char *http_addr; /* ip:port of the agent's own log endpoint; "" = none */
         char *log_level;
+        bool raw_exec;        /* the raw_exec driver is opt-in */
+        char *cgroup_parent;  /* tasks' cgroups go below it */
+        char *workload_uids;  /* "80000-89999" */
         bool fingerprint;
         bool fingerprint_devices;        /* -devices: -fingerprint also prints NodeResources */
         int64_t fingerprint_interval_ms; /* periodic re-fingerprinting */
@@ -34,6 +38,8 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
 void agent_config_free(struct agent_config *cfg);
 void agent_config_print(const struct agent_config *cfg);
 void agent_config_help(void);
+/* The drivers' settings from the parsed configuration. */
+void agent_config_driver_settings(const struct agent_config *cfg, struct driver_settings *ret);
 
 /* Split -servers into at most max entries (each a malloc'd "http://host:port"
  * without a trailing slash). Returns the count or negative with err. */

@@ -15,6 +15,7 @@
 #include "common/model.h"
 #include "nodeagent/agent.h"
 #include "nodeagent/config.h"
+#include "nodeagent/drivers/driver.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 
 static int print_fingerprint(const struct agent_config *cfg) {
@@ -64,6 +65,9 @@ int main(int argc, char **argv) {
         }
         log_set_level(lvl);
         log_set_prefix("drover-agent");
+        struct driver_settings ds;
+        agent_config_driver_settings(&cfg, &ds);
+        driver_configure(&ds);
         if (cfg.print_config) {
                 agent_config_print(&cfg);
                 agent_config_free(&cfg);

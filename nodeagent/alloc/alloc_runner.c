@@ -216,6 +216,9 @@ static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void
         forget_handle(tr);
         if (ex->unknown)
                 event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
+        else if (ex->oom_killed)
+                event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d, Exit Message: \"OOM Killed\"",
+                      ex->exit_code, ex->signal);
         else if (ex->signal)
                 event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d (%s)", ex->exit_code,
                       ex->signal, strsignal(ex->signal));
@@ -305,8 +308,9 @@ static void start_task(struct task_runner *tr) {
                 return;
         }
         json_t *config = taskenv_interpolate_json(&tr->env, tr->task->config ? tr->task->config : json_null());
-        char local[4200], out[LOGMON_PATH], errp[LOGMON_PATH];
+        char local[4200], out[LOGMON_PATH], errp[LOGMON_PATH], alloc_shared[4200];
         snprintf(local, sizeof(local), "%s/local", tr->task_dir);
+        snprintf(alloc_shared, sizeof(alloc_shared), "%s/alloc", ar->alloc_dir);
         struct error lerr = {0};
         if (start_log_collector(tr, out, errp, &lerr) < 0) {
                 event(tr, "Driver Failure", 0, 0, "%s", lerr.msg);
@@ -320,7 +324,15 @@ static void start_task(struct task_runner *tr) {
                                    .env = &tr->env,
                                    .task_dir = local,
                                    .stdout_path = out,
-                                   .stderr_path = errp};
+                                   .stderr_path = errp,
+                                   .alloc_id = ar->alloc->id,
+                                   .alloc_name = ar->alloc->name,
+                                   .task_root = tr->task_dir,
+                                   .alloc_dir = alloc_shared,
+                                   .user = tr->task->user,
+                                   .cpu_mhz = tr->task->resources.cpu,
+                                   .memory_mb = tr->task->resources.memory_mb,
+                                   .memory_max_mb = tr->task->resources.memory_max_mb};
         struct error err = {0};
         int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
         if (r == 0)

@@ -8,9 +8,29 @@
 
 #include "common/macros.h"
 
+#include "isolation/cgroup.h"
+#include "isolation/user.h"
+
 static const struct driver_ops *const drivers[] = {
     &raw_exec_driver,
+    &exec_driver,
 };
+
+static struct driver_settings settings = {
+    .raw_exec_enabled = false,
+    .cgroup_mount = CGROUP_DEFAULT_MOUNT,
+    .cgroup_parent = CGROUP_DEFAULT_PARENT,
+    .uid_min = UID_POOL_DEFAULT_MIN,
+    .uid_max = UID_POOL_DEFAULT_MAX,
+};
+
+void driver_configure(const struct driver_settings *s) {
+        settings = *s;
+}
+
+const struct driver_settings *driver_settings(void) {
+        return &settings;
+}
 
 const struct driver_ops *driver_find(const char *name) {
         if (!name)

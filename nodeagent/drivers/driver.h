@@ -23,12 +23,16 @@ struct driver_handle {
         int32_t pid;          /* process (and process group) id */
         uint64_t start_ticks; /* /proc/<pid>/stat starttime: guards against pid reuse */
         int64_t started_at;   /* unix ns */
+        /* Not persisted: ->recover() fills them in again from /proc. */
+        char cgroup[256];     /* the task's cgroup v2 directory, "" = none */
+        uint32_t uid;         /* dynamic workload uid, 0 = none */
 };
 
 struct driver_exit {
         int exit_code; /* 0..255; 0 when killed by a signal */
         int signal;    /* signal that killed it, 0 when it exited */
         bool unknown;  /* the status could not be collected (not our child) */
+        bool oom_killed; /* the kernel's OOM killer ended a process of the task (memory.events) */
 };
 
 struct driver_spec {
@@ -38,12 +42,33 @@ struct driver_spec {
         const char *task_dir;     /* working directory */
         const char *stdout_path;  /* appended to */
         const char *stderr_path;
+        /* For isolating drivers (exec); NULL/0 when unknown. */
+        const char *alloc_id;
+        const char *alloc_name; /* the task's hostname */
+        const char *task_root;  /* the task's directory (local/, secrets/): exec's "/" */
+        const char *alloc_dir;  /* the allocation's shared directory: exec's /alloc */
+        const char *user;       /* the task's user; NULL/"" = a dynamic workload user */
+        int cpu_mhz;
+        int memory_mb;
+        int memory_max_mb;
 };
+
+/* Agent-wide settings of the drivers, from the agent's configuration
+ * (driver_configure(), once at start-up; the defaults otherwise). */
+struct driver_settings {
+        bool raw_exec_enabled;       /* raw_exec is opt-in */
+        char cgroup_mount[256];      /* "/sys/fs/cgroup" */
+        char cgroup_parent[256];     /* "/sys/fs/cgroup/drover.slice" */
+        uint32_t uid_min, uid_max;   /* dynamic workload users */
+};
+
+void driver_configure(const struct driver_settings *s);
+const struct driver_settings *driver_settings(void);
 
 struct driver_health {
         bool detected;
         bool healthy;
-        char description[128];
+        char description[300];
 };
 
 struct driver_ops {
@@ -60,15 +85,24 @@ struct driver_ops {
         /* Send sig to the task (its whole process group). -ESRCH when it is gone. */
         int (*signal)(const struct driver_handle *h, int sig, struct error *err);
         /* Re-attach to a task started by an earlier agent; may return -ENOTSUP. */
-        int (*recover)(const struct driver_handle *h, int *ret_exit_fd, struct error *err);
+        /* h's non-persisted fields (cgroup, uid) are filled in again. */
+        int (*recover)(struct driver_handle *h, int *ret_exit_fd, struct error *err);
 };
 
 extern const struct driver_ops raw_exec_driver;
+extern const struct driver_ops exec_driver;
 
 /* The driver called name, or NULL. */
 const struct driver_ops *driver_find(const char *name);
 /* Iterate: driver_at(0), driver_at(1)... until NULL. */
 const struct driver_ops *driver_at(size_t i);
+
+/* Shared by the process-based drivers (raw_exec.c). */
+/* Field 22 of /proc/<pid>/stat (start time in ticks), 0 when unknown. */
+uint64_t driver_proc_start_ticks(int pid);
+int driver_pidfd_open(int pid);
+/* ->wait for a pidfd: waitid(P_PIDFD), then the task cgroup's leftovers and OOM kills. */
+int driver_wait_pidfd(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err);
 
 /* Signal names as Nomad's kill_signal takes them ("SIGINT", "INT", "SIGTERM"...);
  * returns the number or -EINVAL. */

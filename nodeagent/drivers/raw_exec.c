@@ -19,7 +19,9 @@
 #include "common/error.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "isolation/cgroup.h"
 #include "nodeagent/drivers/driver.h"
+#include "nodeagent/drivers/task_cgroup.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -33,7 +35,7 @@ struct child_failure {
         int32_t err;   /* errno */
 };
 
-enum stage { STAGE_SETSID = 1, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
+enum stage { STAGE_SETSID = 1, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC, STAGE_CGROUP };
 
 static const char *stage_str(int32_t s) {
         switch (s) {
@@ -43,12 +45,21 @@ static const char *stage_str(int32_t s) {
                 return "redirect stdio";
         case STAGE_CHDIR:
                 return "chdir to the task directory";
+        case STAGE_CGROUP:
+                return "join the task's cgroup";
         default:
                 return "execve";
         }
 }
 
 static void raw_exec_fingerprint(struct driver_health *ret) {
+        if (!driver_settings()->raw_exec_enabled) {
+                ret->detected = false;
+                ret->healthy = false;
+                snprintf(ret->description, sizeof(ret->description),
+                         "disabled: start the agent with -raw-exec to run tasks without isolation");
+                return;
+        }
         ret->detected = true;
         ret->healthy = true;
         snprintf(ret->description, sizeof(ret->description), "Healthy");
@@ -133,7 +144,7 @@ static void free_strvp(char ***v) {
 }
 
 /* Field 22 of /proc/<pid>/stat (after the parenthesised comm). */
-static uint64_t proc_start_ticks(pid_t pid) {
+uint64_t driver_proc_start_ticks(int pid) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -153,7 +164,7 @@ static uint64_t proc_start_ticks(pid_t pid) {
         return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-static int pidfd_open_(pid_t pid) {
+int driver_pidfd_open(int pid) {
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
@@ -180,6 +191,8 @@ static _Noreturn void child_fail(int errfd, int32_t stage) {
 
 static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
                           struct error *err) {
+        if (!driver_settings()->raw_exec_enabled)
+                return errorf(err, -EPERM, "raw_exec is disabled on this node (the agent's -raw-exec option enables it)");
         int r = raw_exec_validate(spec->config, err);
         if (r < 0)
                 return r;
@@ -217,6 +230,22 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
         _cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0)
                 return errorf(err, -errno, "open /dev/null: %s", strerror(errno));
+        /* Its own cgroup where cgroup v2 is usable: for kill, OOM reports, stats. No limits. */
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        _cleanup_close_ int procs_fd = -1;
+        if (task_cgroup_usable()) {
+                r = task_cgroup_create(spec, NULL, &cg, err);
+                if (r < 0)
+                        return error_prefix(err, "raw_exec: task cgroup");
+                char procs[4200];
+                snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup_path(cg));
+                procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+                if (procs_fd < 0) {
+                        r = errorf(err, -errno, "open %s: %s", procs, strerror(errno));
+                        cgroup_remove(cg, 1000, NULL);
+                        return r;
+                }
+        }
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return errorf(err, -errno, "pipe: %s", strerror(errno));
@@ -235,6 +264,8 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
                 for (int s = 1; s < NSIG; s++)
                         if (s != SIGKILL && s != SIGSTOP)
                                 sigaction(s, &dfl, NULL);
+                if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
+                        child_fail(wr, STAGE_CGROUP);
                 if (setsid() < 0)
                         child_fail(wr, STAGE_SETSID);
                 if (child_dup(null_fd, 0) < 0 || child_dup(out_fd, 1) < 0 || child_dup(err_fd, 2) < 0)
@@ -253,24 +284,30 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
         if (n == (ssize_t)sizeof(f)) {
                 while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                         ;
+                if (cg)
+                        cgroup_remove(cg, 1000, NULL);
                 return errorf(err, -f.err, "%s %s: %s", stage_str(f.stage), path, strerror(f.err));
         }
-        int pidfd = pidfd_open_(pid);
+        int pidfd = driver_pidfd_open(pid);
         if (pidfd < 0) {
                 int e = errno;
                 kill(-pid, SIGKILL);
                 while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                         ;
+                if (cg)
+                        cgroup_remove(cg, 1000, NULL);
                 return errorf(err, -e, "pidfd_open: %s", strerror(e));
         }
-        struct driver_handle h = {.pid = pid, .start_ticks = proc_start_ticks(pid), .started_at = clock_now_ns()};
+        struct driver_handle h = {.pid = pid, .start_ticks = driver_proc_start_ticks(pid), .started_at = clock_now_ns()};
         snprintf(h.driver, sizeof(h.driver), "%s", raw_exec_driver.name);
+        if (cg)
+                snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(cg));
         *ret_handle = h;
         *ret_exit_fd = pidfd;
         return 0;
 }
 
-static int raw_exec_wait(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
+int driver_wait_pidfd(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
         siginfo_t info = {0};
         int r;
         do
@@ -279,6 +316,7 @@ static int raw_exec_wait(const struct driver_handle *h, int exit_fd, struct driv
         if (r < 0) {
                 if (errno == ECHILD) { /* recovered: not our child, status lost */
                         *ret = (struct driver_exit){.unknown = true};
+                        task_cgroup_finish(h, ret);
                         return 0;
                 }
                 return errorf(err, -errno, "waitid pid %d: %s", (int)h->pid, strerror(errno));
@@ -290,26 +328,34 @@ static int raw_exec_wait(const struct driver_handle *h, int exit_fd, struct driv
                 ex.exit_code = info.si_status;
         else
                 ex.signal = info.si_status;
+        task_cgroup_finish(h, &ex);
         *ret = ex;
         return 0;
+}
+
+static int raw_exec_wait(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
+        return driver_wait_pidfd(h, exit_fd, ret, err);
 }
 
 static int raw_exec_signal(const struct driver_handle *h, int sig, struct error *err) {
         if (h->pid <= 1)
                 return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
+        if (sig == SIGKILL && task_cgroup_kill(h) == 0) /* everything it forked, setsid or not */
+                return 0;
         if (kill(-h->pid, sig) == 0 || kill(h->pid, sig) == 0)
                 return 0;
         return errorf(err, -errno, "kill %d: %s", (int)h->pid, strerror(errno));
 }
 
-static int raw_exec_recover(const struct driver_handle *h, int *ret_exit_fd, struct error *err) {
+static int raw_exec_recover(struct driver_handle *h, int *ret_exit_fd, struct error *err) {
         if (h->pid <= 1)
                 return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
-        if (h->start_ticks == 0 || proc_start_ticks(h->pid) != h->start_ticks)
+        if (h->start_ticks == 0 || driver_proc_start_ticks(h->pid) != h->start_ticks)
                 return errorf(err, -ESRCH, "task process %d is gone", (int)h->pid);
-        int fd = pidfd_open_(h->pid);
+        int fd = driver_pidfd_open(h->pid);
         if (fd < 0)
                 return errorf(err, -errno, "pidfd_open %d: %s", (int)h->pid, strerror(errno));
+        task_cgroup_recover(h);
         *ret_exit_fd = fd;
         return 0;
 }

@@ -108,7 +108,7 @@ int task_proc_attach(uv_loop_t *loop, const struct driver_ops *ops, const struct
         p->handle = *h;
         p->on_exit = on_exit;
         p->data = data;
-        int r = ops->recover(h, &p->exit_fd, err);
+        int r = ops->recover(&p->handle, &p->exit_fd, err);
         if (r < 0) {
                 free(p);
                 return r;

@@ -32,6 +32,8 @@ static int fp_drivers_run(const struct fingerprint_ctx *ctx, struct node *n, str
                 }
                 nd->detected = h.detected;
                 nd->healthy = h.healthy;
+                free(nd->description);
+                nd->description = *h.description ? strdup(h.description) : NULL;
                 char key[64];
                 snprintf(key, sizeof(key), "driver.%s", d->name);
                 if (h.detected && fp_set(n, key, "1") < 0)

@@ -61,7 +61,7 @@ start_server() {
 }
 
 start_agent() {
-        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name it-node \
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name it-node -raw-exec \
                 -http-addr "$AGENT_HTTP" >>"$WORK/agent.log" 2>&1 &
         agent_pid=$!
         wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'"
@@ -269,6 +269,28 @@ if "$BIN/drover" node status >"$WORK/node.out" 2>&1 && grep -q "it-node" "$WORK/
 else
         cat "$WORK/node.out"
         fail "node status lists the node as ready"
+fi
+
+# --- the exec driver: this host (v1 controllers + a controller-less cgroup2, or no root)
+# cannot isolate tasks; the node says why, and placement avoids it -----------------------
+nid0=$(api /v1/nodes | grep -o '"ID":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+if "$BIN/drover-agent" -fingerprint -data-dir "$WORK/fp" 2>/dev/null | grep -q '"driver.exec": *"1"'; then
+        log "SKIP: exec checks: this host can isolate tasks (the VM tier covers them)"
+elif "$BIN/drover" node status -verbose "$nid0" >"$WORK/nodev.out" 2>&1 &&
+        grep -q "^exec  *false  *false  *exec: " "$WORK/nodev.out"; then
+        pass "node status -verbose shows exec undetected with the reason ($(grep '^exec ' "$WORK/nodev.out" | sed 's/  */ /g' | cut -c1-90))"
+        if "$BIN/drover" job run "$ROOT/examples/isolated.hcl" >"$WORK/iso.out" 2>&1; then :; fi
+        if grep -q 'Constraint "missing drivers": 1 nodes excluded' "$WORK/iso.out" && [ "$(count_status isolated running)" = 0 ] &&
+                [ "$(count_status isolated complete)" = 0 ]; then
+                pass "an exec job is not placed on this node, with the reason in the placement failure"
+        else
+                cat "$WORK/iso.out"
+                fail "an exec job is not placed on this node, with the reason in the placement failure"
+        fi
+        "$BIN/drover" job stop -purge isolated >/dev/null 2>&1 || true
+else
+        cat "$WORK/nodev.out"
+        fail "node status -verbose shows exec undetected with the reason"
 fi
 
 # --- blocking queries: a node's allocations with ?index=N&wait=D -------------------

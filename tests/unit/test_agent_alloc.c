@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "nodeagent/drivers/driver.h"
 #include "common/log.h"
 #include "common/model.h"
 #include "nodeagent/alloc/alloc_runner.h"
@@ -23,6 +24,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 static void setup(void) {
+        struct driver_settings ds = *driver_settings();
+        ds.raw_exec_enabled = true; /* opt-in, as drover dev does */
+        driver_configure(&ds);
         snprintf(dir, sizeof(dir), "/tmp/drover-alloc-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
         uv_loop_init(&loop);

@@ -25,6 +25,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 static void setup(void) {
+        struct driver_settings ds = *driver_settings();
+        ds.raw_exec_enabled = true; /* opt-in, as drover dev does */
+        driver_configure(&ds);
         snprintf(dir, sizeof(dir), "/tmp/drover-drv-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
         snprintf(out_path, sizeof(out_path), "%s/t.stdout.0", dir);

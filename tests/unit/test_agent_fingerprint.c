@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "nodeagent/drivers/driver.h"
 #include "common/ids.h"
 #include "common/model.h"
 #include "nodeagent/fingerprint/fingerprint.h"
@@ -20,6 +21,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 static void setup(void) {
+        struct driver_settings ds = *driver_settings();
+        ds.raw_exec_enabled = true; /* opt-in, as drover dev does */
+        driver_configure(&ds);
         snprintf(dir, sizeof(dir), "/tmp/drover-fp-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
 }

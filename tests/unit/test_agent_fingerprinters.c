@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/model.h"
+#include "nodeagent/drivers/driver.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 #include "nodeagent/fingerprint/fp_sources.h"
 #include "nodeagent/fingerprint/fp_util.h"
@@ -476,6 +477,9 @@ Test(fingerprinters, cloud_from_dmi) {
 }
 
 Test(fingerprinters, whole_fixture_host_through_the_registry) {
+        struct driver_settings ds = *driver_settings();
+        ds.raw_exec_enabled = true; /* opt-in, as drover dev does */
+        driver_configure(&ds);
         struct fingerprint_ctx ctx = host_ctx(GPU_HOST);
         int def = 2;
         ctx.net_dump = fake_net;

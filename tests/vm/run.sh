@@ -25,9 +25,12 @@ fi
 # The initramfs: busybox, our binaries and the shared libraries they need.
 rd="$out/initramfs"
 rm -rf "$rd"
-mkdir -p "$rd/bin" "$rd/sbin" "$rd/etc" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/var/lib" "$rd/lib64"
+mkdir -p "$rd/bin" "$rd/sbin" "$rd/etc" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/var/lib" "$rd/lib64" "$rd/usr/bin"
 cp /bin/busybox "$rd/bin/busybox"
-for app in sh mount mkdir cat echo grep sleep poweroff ls rm; do ln -s busybox "$rd/bin/$app"; done
+for app in $("$rd/bin/busybox" --list); do [ -e "$rd/bin/$app" ] || ln -s busybox "$rd/bin/$app"; done
+# The task program of the exec checks (static: it runs inside any task root).
+${CC:-cc} -static -O2 -Wall -Werror -o "$rd/bin/probe" "$root/tests/vm/probe.c"
+cp "$root/tests/vm/jobs/"*.hcl "$rd/etc/" 2>/dev/null || true
 for b in drover-agent drover-server drover; do
         cp "$bin/$b" "$rd/bin/"
         ldd "$bin/$b" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
@@ -36,14 +39,24 @@ for b in drover-agent drover-server drover; do
         done
 done
 cp /etc/os-release "$rd/etc/os-release"
-cp "$root/tests/vm/init.sh" "$rd/init"
+# VM_INIT: another PID 1 (bench/vm-start.sh); VM_FILES: "SRC:DST ..." copied in,
+# with the shared libraries of the executables among them.
+cp "${VM_INIT:-$root/tests/vm/init.sh}" "$rd/init"
+for f in ${VM_FILES:-}; do
+        cp -L "${f%%:*}" "$rd${f#*:}"
+        ldd "${f%%:*}" 2>/dev/null | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+                mkdir -p "$rd$(dirname "$lib")"
+                [ -e "$rd$lib" ] || cp -L "$lib" "$rd$lib"
+        done
+done
 chmod +x "$rd/init"
 (cd "$rd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$out/initramfs.cpio.gz")
 boot() { # boot ACCEL_FLAGS...: run the VM once, console to console.log
-        timeout 240 qemu-system-x86_64 "$@" -m 512 -smp 1 -nographic -no-reboot \
+        timeout 300 qemu-system-x86_64 "$@" -m 768 -smp 1 -nographic -no-reboot \
                 -kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
                 -append "console=ttyS0 quiet loglevel=3 panic=-1" >"$out/console.log" 2>&1 || true
 }
+rm -f "$out/console.log"
 start=$(date +%s)
 # KVM when it is there and works (nested KVM often refuses -cpu host); else TCG.
 if [ -w /dev/kvm ] && [ "${VM_ACCEL:-auto}" != tcg ]; then

@@ -1,0 +1,201 @@
+/* start.c - isolated start latency: how long isolation/ takes from nothing to
+ * the exec of /bin/true (cgroup with limits + pid/mnt/uts/ipc namespaces +
+ * the bind-mount root + seccomp + capabilities + a non-root uid), and the
+ * whole cycle until the cgroup is removed again. With --cmd it instead times
+ * full runs of another command (an OCI runtime's `run`) for comparison.
+ *
+ *   start [--n 200] [--prefix NAME_] [--root DIR] [--cgroup-parent DIR]
+ *   start --bare [--n 200] [--prefix NAME_]      (the same clone3 + exec, no isolation: the baseline)
+ *   start --cmd [--n 200] [--prefix NAME_] -- ARGV...
+ *
+ * Prints name=value lines: <prefix>start_p50_ms, _p90_ms, <prefix>cycle_p50_ms...
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "isolation/caps.h"
+#include "isolation/cgroup.h"
+#include "isolation/mounts.h"
+#include "isolation/namespaces.h"
+#include "isolation/process.h"
+#include "isolation/seccomp.h"
+
+static double now_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p) {
+        qsort(v, (size_t)n, sizeof(*v), cmp);
+        int i = (int)(p * (n - 1) + 0.5);
+        return v[i];
+}
+
+int main(int argc, char **argv) {
+        int n = 200;
+        const char *prefix = "", *root = NULL, *parent = NULL;
+        char **cmd = NULL;
+        int bare = 0;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
+                        n = atoi(argv[++i]);
+                else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc)
+                        prefix = argv[++i];
+                else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+                        root = argv[++i];
+                else if (strcmp(argv[i], "--cgroup-parent") == 0 && i + 1 < argc)
+                        parent = argv[++i];
+                else if (strcmp(argv[i], "--cmd") == 0)
+                        continue;
+                else if (strcmp(argv[i], "--bare") == 0)
+                        bare = 1;
+                else if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
+                        cmd = &argv[i + 1];
+                        break;
+                } else {
+                        fprintf(stderr, "usage: start [--n N] [--prefix P] [--root DIR] [--cgroup-parent DIR] "
+                                        "[--cmd -- ARGV...]\n");
+                        return 2;
+                }
+        }
+        if (n < 2 || n > 100000)
+                n = 200;
+        double *start = calloc((size_t)n, sizeof(double)), *cycle = calloc((size_t)n, sizeof(double));
+        if (!start || !cycle)
+                return 1;
+        if (cmd) {
+                int devnull = open("/dev/null", O_WRONLY);
+                for (int i = 0; i < n; i++) {
+                        double t0 = now_ms();
+                        pid_t p = fork();
+                        if (p == 0) {
+                                dup2(devnull, 1);
+                                dup2(devnull, 2);
+                                execvp(cmd[0], cmd);
+                                _exit(127);
+                        }
+                        int st;
+                        waitpid(p, &st, 0);
+                        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                                fprintf(stderr, "start: %s failed (status %d)\n", cmd[0], st);
+                                return 1;
+                        }
+                        cycle[i] = now_ms() - t0;
+                }
+                printf("%scycle_p50_ms=%.2f\n%scycle_p90_ms=%.2f\n", prefix, pct(cycle, n, 0.5), prefix,
+                       pct(cycle, n, 0.9));
+                return 0;
+        }
+        char tmp[] = "/tmp/drover-bench-root-XXXXXX";
+        if (!root) {
+                if (!mkdtemp(tmp))
+                        return 1;
+                root = tmp;
+                chmod(root, 0755);
+        }
+        struct error err = {0};
+        const char *const ctls[] = {"cpu", "memory", "pids", NULL};
+        if (parent && cgroup_prepare_parent(CGROUP_DEFAULT_MOUNT, parent, ctls, &err) < 0) {
+                fprintf(stderr, "start: %s\n", err.msg);
+                return 1;
+        }
+        char *targv[] = {"/bin/true", NULL};
+        char *envp[] = {"PATH=/bin:/usr/bin", NULL};
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; i < n; i++) {
+                double t0 = now_ms();
+                struct cgroup *cg = NULL;
+                if (parent) {
+                        char name[64];
+                        snprintf(name, sizeof(name), "bench-%d.scope", i);
+                        struct cgroup_limits l = {.cpu_mhz = 100, .memory_bytes = 64LL << 20, .pids_max = 64};
+                        if (cgroup_create(parent, name, &l, &cg, &err) < 0) {
+                                fprintf(stderr, "start: %s\n", err.msg);
+                                return 1;
+                        }
+                }
+                struct mount_plan *mp = NULL;
+                struct seccomp_profile *sp = NULL;
+                uint64_t caps;
+                if (mount_plan_create(root, NULL, 0, &mp, &err) < 0 || seccomp_profile_build(NULL, NULL, &sp, &err) < 0 ||
+                    caps_compute(NULL, NULL, &caps, &err) < 0) {
+                        fprintf(stderr, "start: %s\n", err.msg);
+                        return 1;
+                }
+                struct isolation_spec s = {
+                    .path = "/bin/true",
+                    .argv = targv,
+                    .envp = envp,
+                    .cwd = "/",
+                    .stdin_fd = null_fd,
+                    .stdout_fd = null_fd,
+                    .stderr_fd = null_fd,
+                    .cgroup_fd = cg ? cgroup_fd(cg) : -1,
+                    .ns_flags = namespaces_clone_flags(NULL),
+                    .mounts = mp,
+                    .hostname = "bench",
+                    .set_user = true,
+                    .uid = 80000,
+                    .gid = 80000,
+                    .set_caps = true,
+                    .caps = caps,
+                    .last_cap = caps_last_cap(),
+                    .no_new_privs = true,
+                    .seccomp = sp,
+                };
+                if (bare) /* the same process start with nothing of the isolation */
+                        s = (struct isolation_spec){.path = "/bin/true", .argv = targv, .envp = envp, .stdin_fd = null_fd,
+                                                    .stdout_fd = null_fd, .stderr_fd = null_fd, .cgroup_fd = -1};
+                pid_t pid;
+                int pidfd;
+                if (isolation_spawn(&s, &pid, &pidfd, &err) < 0) {
+                        fprintf(stderr, "start: %s\n", err.msg);
+                        return 1;
+                }
+                start[i] = now_ms() - t0;
+                int st;
+                waitpid(pid, &st, 0);
+                close(pidfd);
+                if (cg && cgroup_remove(cg, 2000, &err) < 0) {
+                        fprintf(stderr, "start: %s\n", err.msg);
+                        return 1;
+                }
+                cycle[i] = now_ms() - t0;
+                cgroup_free(cg);
+                mount_plan_free(mp);
+                seccomp_profile_free(sp);
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                        fprintf(stderr, "start: /bin/true in the task root failed (status %d)\n", st);
+                        return 1;
+                }
+        }
+        printf("%sstart_p50_ms=%.2f\n%sstart_p90_ms=%.2f\n", prefix, pct(start, n, 0.5), prefix, pct(start, n, 0.9));
+        printf("%scycle_p50_ms=%.2f\n%scycle_p90_ms=%.2f\n", prefix, pct(cycle, n, 0.5), prefix, pct(cycle, n, 0.9));
+        if (root == tmp) {
+                /* Only empty mount points are left (the mounts died with each task's
+                 * namespace): rmdir, never a recursive delete through a bind mount. */
+                static const char *const dirs[] = {"bin", "lib", "lib64", "usr", "etc", "sbin", "tmp", "proc", "dev"};
+                char d[128];
+                for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                        snprintf(d, sizeof(d), "%s/%s", tmp, dirs[i]);
+                        rmdir(d);
+                }
+                rmdir(tmp);
+        }
+        return 0;
+}

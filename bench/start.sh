@@ -1,0 +1,58 @@
+#!/bin/sh
+# start.sh BIN_DIR - isolated start latency (bench/start.c): cgroup + namespaces
+# + bind-mount root + seccomp + capabilities + a non-root uid, until the exec of
+# /bin/true; median and p90 over BENCH_N (200) starts.
+#  - in one VM boot (tests/vm/run.sh, Debian's kernel, cgroup v2) against Debian's
+#    crun running /bin/true in a busybox bundle, cgroups on for both: start_p50_ms,
+#    cycle_p50_ms (start until the cgroup is gone), crun_cycle_p50_ms (a whole
+#    `crun run`), start_vs_crun_ratio (cycle against cycle);
+#  - on this host: host_start_p50_ms without a cgroup (the host's cgroups are not
+#    touched), and host_bare_start_p50_ms, the same clone3 + exec without isolation. runc is not run here: it would create cgroups in the host's v1
+#    hierarchy.
+# Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+set -eu
+bin_dir=$1
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$(cd "$(dirname "$bin_dir")" && pwd)/bench/start
+[ -x "$bench" ] || { echo "start.sh: $bench not found (make bench-start builds it)" >&2; exit 2; }
+n=${BENCH_N:-200}
+header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "== bench/start: $header"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# crun and its libyajl from Debian, unpacked into build/vm/crun (not installed).
+c="$root/build/vm/crun"
+if [ ! -x "$c/usr/bin/crun" ]; then
+        mkdir -p "$c"
+        (cd "$c" && apt-get download crun libyajl2 >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1; apt-get download crun libyajl2 >/dev/null; })
+        for d in "$c"/*.deb; do dpkg-deb -x "$d" "$c"; done
+        rm -f "$c"/*.deb
+fi
+yajl=$(ls "$c"/usr/lib/x86_64-linux-gnu/libyajl.so.2* | head -n 1)
+VM_INIT="$root/bench/vm-start.sh" \
+        VM_FILES="$bench:/bin/start $yajl:/lib/x86_64-linux-gnu/libyajl.so.2 $c/usr/bin/crun:/bin/crun" \
+        LD_LIBRARY_PATH="$c/usr/lib/x86_64-linux-gnu" "$root/tests/vm/run.sh" "$bin_dir" >"$out.vm" 2>&1 || {
+        cat "$out.vm"
+        rm -f "$out.vm"
+        exit 1
+}
+grep -aE '^[a-z0-9_]+=[-0-9.]+' "$root/build/vm/console.log" | tr -d '\r' >"$out"
+rm -f "$out.vm"
+"$bench" --n "$n" --prefix host_ | grep -E '^host_start' >>"$out"
+"$bench" --bare --n "$n" --prefix host_bare_ | grep -E '^host_bare_start' >>"$out"
+awk -F= '/^cycle_p50_ms=/{a=$2} /^crun_cycle_p50_ms=/{b=$2} END{if (a && b) printf "start_vs_crun_ratio=%.2f\n", a/b}' "$out" >>"$out.r"
+cat "$out.r" >>"$out"
+rm -f "$out.r"
+sed -n 's/^crun_cycle_p50_ms=/crun_p50_ms=/p' "$out" >>"$out"
+cat "$out"
+if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
+        {
+                printf '\n### start run: %s\n\n' "$header"
+                printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each (crun: crun_runs). runc on this host not run (it would write the host'"'"'s v1 cgroups).\n\n' \
+                        "$([ -w /dev/kvm ] && echo kvm || echo software emulation)" "$n"
+                echo '```'
+                cat "$out"
+                echo '```'
+        } >>"$root/bench/RESULTS.md"
+        echo "figures appended to bench/RESULTS.md"
+fi

@@ -1,0 +1,165 @@
+/* process.c - start one isolated process (see process.h). */
+#include "isolation/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/macros.h"
+#include "isolation/caps.h"
+#include "isolation/landlock.h"
+#include "isolation/mounts.h"
+#include "isolation/seccomp.h"
+#include "isolation/user.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+enum stage {
+        ST_SETSID = 1,
+        ST_STDIO,
+        ST_MOUNTS,
+        ST_PIVOT,
+        ST_HOSTNAME,
+        ST_BOUNDING,
+        ST_USER,
+        ST_CAPS,
+        ST_CHDIR,
+        ST_NNP,
+        ST_LANDLOCK,
+        ST_SECCOMP,
+        ST_EXEC,
+};
+
+static const char *stage_str(int s) {
+        static const char *const names[] = {
+            [ST_SETSID] = "setsid",
+            [ST_STDIO] = "redirect stdio",
+            [ST_MOUNTS] = "mount",
+            [ST_PIVOT] = "pivot_root into the task directory",
+            [ST_HOSTNAME] = "sethostname",
+            [ST_BOUNDING] = "drop bounding capabilities",
+            [ST_USER] = "switch user",
+            [ST_CAPS] = "set capabilities",
+            [ST_CHDIR] = "chdir",
+            [ST_NNP] = "set no_new_privs",
+            [ST_LANDLOCK] = "apply Landlock rules",
+            [ST_SECCOMP] = "install the seccomp filter",
+            [ST_EXEC] = "execve",
+        };
+        return s > 0 && s < (int)ARRAY_SIZE(names) && names[s] ? names[s] : "setup";
+}
+
+struct child_failure {
+        int32_t stage;
+        int32_t err; /* errno */
+        int32_t step; /* mount index for ST_MOUNTS */
+};
+
+static _Noreturn void fail(int fd, int stage, int e, int step) {
+        struct child_failure f = {.stage = stage, .err = e, .step = step};
+        ssize_t n = write(fd, &f, sizeof(f));
+        (void)n;
+        _exit(127);
+}
+
+static int child_dup(int fd, int target) {
+        if (fd == target)
+                return fcntl(fd, F_SETFD, 0);
+        return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static _Noreturn void child(const struct isolation_spec *s, int wr) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        sigaction(sig, &dfl, NULL);
+        if (setsid() < 0)
+                fail(wr, ST_SETSID, errno, 0);
+        if (child_dup(s->stdin_fd, 0) < 0 || child_dup(s->stdout_fd, 1) < 0 || child_dup(s->stderr_fd, 2) < 0)
+                fail(wr, ST_STDIO, errno, 0);
+        int r;
+        if (s->mounts) {
+                int step;
+                r = mount_plan_apply(s->mounts, &step);
+                if (r < 0)
+                        fail(wr, step < 0 ? ST_PIVOT : ST_MOUNTS, -r, step);
+        }
+        if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+                fail(wr, ST_HOSTNAME, errno, 0);
+        if (s->set_caps && (r = caps_drop_bounding(s->caps, s->last_cap)) < 0)
+                fail(wr, ST_BOUNDING, -r, 0);
+        if (s->set_user && (r = user_switch(s->uid, s->gid)) < 0)
+                fail(wr, ST_USER, -r, 0);
+        if (s->set_caps && (r = caps_apply(s->caps, s->last_cap)) < 0)
+                fail(wr, ST_CAPS, -r, 0);
+        if (s->cwd && chdir(s->cwd) < 0)
+                fail(wr, ST_CHDIR, errno, 0);
+        if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                fail(wr, ST_NNP, errno, 0);
+        if (s->landlock && (r = landlock_ruleset_apply(s->landlock)) < 0)
+                fail(wr, ST_LANDLOCK, -r, 0);
+        if (s->seccomp && (r = seccomp_profile_apply(s->seccomp)) < 0)
+                fail(wr, ST_SECCOMP, -r, 0);
+        execve(s->path, s->argv, s->envp);
+        fail(wr, ST_EXEC, errno, 0);
+}
+
+int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pidfd, struct error *err) {
+        if (s->mounts && !(s->ns_flags & CLONE_NEWNS))
+                return errorf(err, -EINVAL, "a task root needs a mount namespace");
+        if (s->hostname && !(s->ns_flags & CLONE_NEWUTS))
+                return errorf(err, -EINVAL, "a hostname needs a uts namespace");
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return errorf(err, -errno, "pipe: %s", strerror(errno));
+        _cleanup_close_ int rd = pfd[0];
+        _cleanup_close_ int wr = pfd[1];
+        int pidfd = -1;
+        struct clone_args args = {
+            .flags = s->ns_flags | CLONE_PIDFD | (s->cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+            .pidfd = (uint64_t)(uintptr_t)&pidfd,
+            .exit_signal = SIGCHLD,
+            .cgroup = s->cgroup_fd >= 0 ? (uint64_t)s->cgroup_fd : 0,
+        };
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+                return errorf(err, -errno, "clone3: %s", strerror(errno));
+        if (pid == 0)
+                child(s, wr);
+        close(TAKE_FD(wr));
+        _cleanup_close_ int pidfd_owned = pidfd;
+        struct child_failure f;
+        ssize_t n;
+        do
+                n = read(rd, &f, sizeof(f));
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof(f)) {
+                while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                if (f.stage == ST_MOUNTS) {
+                        char what[PATH_MAX + 64] = "";
+                        mount_plan_describe(s->mounts, f.step, what, sizeof(what));
+                        return errorf(err, -f.err, "mount %s: %s", what, strerror(f.err));
+                }
+                return errorf(err, -f.err, "%s %s: %s", stage_str(f.stage), f.stage == ST_EXEC ? s->path : "",
+                              strerror(f.err));
+        }
+        *ret_pid = (pid_t)pid;
+        *ret_pidfd = TAKE_FD(pidfd_owned);
+        return 0;
+}

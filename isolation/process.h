@@ -1,0 +1,42 @@
+/* process.h - start one isolated process: the parts of isolation/ together.
+ *
+ * Everything is prepared by the caller and here before clone3; the child
+ * makes only raw syscalls, in this order: signals reset, setsid, stdio,
+ * mounts + pivot_root, hostname, bounding set, uid/gid, capabilities,
+ * chdir, no_new_privs, Landlock, seccomp, execve. A failure is reported to
+ * the parent as a fixed struct over a CLOEXEC pipe and turned into err.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct error;
+struct mount_plan;
+struct seccomp_profile;
+struct landlock_ruleset;
+
+struct isolation_spec {
+        const char *path;          /* executable, as seen from inside the root */
+        char *const *argv;
+        char *const *envp;         /* the task's own environment only */
+        const char *cwd;           /* inside the root */
+        int stdin_fd, stdout_fd, stderr_fd;
+        int cgroup_fd;             /* -1: stay in the agent's cgroup */
+        uint64_t ns_flags;         /* namespaces_clone_flags(); 0 = none */
+        const struct mount_plan *mounts;   /* NULL: no root change (needs no mount ns) */
+        const char *hostname;      /* NULL: keep (needs CLONE_NEWUTS) */
+        bool set_user;
+        uid_t uid;
+        gid_t gid;
+        bool set_caps;
+        uint64_t caps;             /* caps_compute() */
+        int last_cap;              /* caps_last_cap() */
+        bool no_new_privs;
+        const struct landlock_ruleset *landlock; /* NULL: none */
+        const struct seccomp_profile *seccomp;   /* NULL: none */
+};
+
+/* Start the process; ret_pid and ret_pidfd (CLOEXEC) on success. */
+int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pidfd, struct error *err);

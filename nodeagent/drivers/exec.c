@@ -1,0 +1,511 @@
+/* exec.c - the exec driver: a task isolated with isolation/.
+ *
+ * Each task gets its own cgroup v2 with the job's limits (it starts inside it
+ * through clone3), pid/mount/uts/ipc namespaces (network optional), its task
+ * directory as "/" with the host's system directories bind-mounted read-only,
+ * Nomad exec's default capabilities and no others, no_new_privs, a seccomp
+ * deny-list, Landlock when the config lists `unveil` paths, and a non-root
+ * user: the task's `user`, or a dynamic workload uid unique among running
+ * tasks. Stopping with SIGKILL kills the whole cgroup.
+ *
+ * Driver config: command, args, cap_add, cap_drop, seccomp_allow,
+ * seccomp_deny, unveil ["r:/etc/ssl", ...], network_mode ("host" | "none"),
+ * pids_limit, cpu_hard_limit, io_weight.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "isolation/caps.h"
+#include "isolation/cgroup.h"
+#include "isolation/landlock.h"
+#include "isolation/mounts.h"
+#include "isolation/namespaces.h"
+#include "isolation/process.h"
+#include "isolation/seccomp.h"
+#include "isolation/user.h"
+#include "nodeagent/drivers/driver.h"
+#include "nodeagent/drivers/task_cgroup.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_LIST 64
+
+/* Dynamic workload users in use by tasks this agent runs (loop thread only). */
+static struct uid_pool *pool;
+
+static int get_pool(struct uid_pool **ret, struct error *err) {
+        if (!pool) {
+                const struct driver_settings *s = driver_settings();
+                int r = uid_pool_create(s->uid_min, s->uid_max, &pool, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = pool;
+        return 0;
+}
+
+static void exec_fingerprint(struct driver_health *ret) {
+        const struct driver_settings *s = driver_settings();
+        struct error err = {0};
+        ret->detected = false;
+        ret->healthy = false;
+        int r = cgroup_check(s->cgroup_mount, task_cgroup_controllers, &err);
+        if (r == 0)
+                r = namespaces_check(namespaces_clone_flags(NULL), &err);
+        if (r == 0 && geteuid() != 0)
+                r = errorf(&err, -EPERM, "the agent must run as root to isolate tasks");
+        if (r < 0) {
+                snprintf(ret->description, sizeof(ret->description), "exec: %.280s", err.msg);
+                return;
+        }
+        ret->detected = true;
+        ret->healthy = true;
+        int abi = landlock_abi();
+        if (abi > 0)
+                snprintf(ret->description, sizeof(ret->description), "Healthy (Landlock ABI %d)", abi);
+        else
+                snprintf(ret->description, sizeof(ret->description), "Healthy (no Landlock: unveil is not enforced)");
+}
+
+/* A list of strings under key: NULL-terminated pointers into config, in ret[max]. */
+static int get_list(const json_t *config, const char *key, const char **ret, size_t max, struct error *err) {
+        json_t *a = json_object_get(config, key);
+        ret[0] = NULL;
+        if (!a || json_is_null(a))
+                return 0;
+        if (!json_is_array(a))
+                return errorf(err, -EINVAL, "exec: config.%s must be a list of strings", key);
+        if (json_array_size(a) >= max)
+                return errorf(err, -EINVAL, "exec: config.%s has more than %zu entries", key, max - 1);
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v))
+                        return errorf(err, -EINVAL, "exec: config.%s[%zu] must be a string", key, i);
+                ret[i] = json_string_value(v);
+        }
+        ret[json_array_size(a)] = NULL;
+        return 0;
+}
+
+static int get_int(const json_t *config, const char *key, long lo, long hi, long *ret, struct error *err) {
+        json_t *v = json_object_get(config, key);
+        *ret = 0;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+                return errorf(err, -EINVAL, "exec: config.%s must be an integer in %ld..%ld", key, lo, hi);
+        *ret = (long)json_integer_value(v);
+        return 0;
+}
+
+struct exec_opts {
+        const char *args[MAX_LIST];
+        const char *cap_add[MAX_LIST], *cap_drop[MAX_LIST];
+        const char *sc_allow[MAX_LIST], *sc_deny[MAX_LIST];
+        const char *unveil[MAX_LIST];
+        bool net_none;
+        long pids_limit, io_weight;
+        bool cpu_hard_limit;
+        uint64_t caps;
+};
+
+static int parse_opts(const json_t *config, struct exec_opts *o, struct error *err) {
+        memset(o, 0, sizeof(*o));
+        if (!json_is_object(config))
+                return errorf(err, -EINVAL, "exec: config must be an object with \"command\"");
+        json_t *cmd = json_object_get(config, "command");
+        if (!json_is_string(cmd) || !*json_string_value(cmd))
+                return errorf(err, -EINVAL, "exec: config.command is required (the program to run)");
+        int r = get_list(config, "args", o->args, MAX_LIST, err);
+        if (r == 0)
+                r = get_list(config, "cap_add", o->cap_add, MAX_LIST, err);
+        if (r == 0)
+                r = get_list(config, "cap_drop", o->cap_drop, MAX_LIST, err);
+        if (r == 0)
+                r = get_list(config, "seccomp_allow", o->sc_allow, MAX_LIST, err);
+        if (r == 0)
+                r = get_list(config, "seccomp_deny", o->sc_deny, MAX_LIST, err);
+        if (r == 0)
+                r = get_list(config, "unveil", o->unveil, MAX_LIST - 8, err);
+        if (r == 0)
+                r = get_int(config, "pids_limit", 0, 4194304, &o->pids_limit, err);
+        if (r == 0)
+                r = get_int(config, "io_weight", 0, 10000, &o->io_weight, err);
+        if (r < 0)
+                return r;
+        json_t *nm = json_object_get(config, "network_mode");
+        if (nm && !json_is_null(nm)) {
+                const char *m = json_is_string(nm) ? json_string_value(nm) : "";
+                if (strcmp(m, "none") == 0)
+                        o->net_none = true;
+                else if (strcmp(m, "host") != 0 && *m)
+                        return errorf(err, -EINVAL, "exec: config.network_mode must be \"host\" or \"none\" (got \"%s\")",
+                                      m);
+        }
+        json_t *hl = json_object_get(config, "cpu_hard_limit");
+        if (hl && !json_is_null(hl)) {
+                if (!json_is_boolean(hl))
+                        return errorf(err, -EINVAL, "exec: config.cpu_hard_limit must be true or false");
+                o->cpu_hard_limit = json_is_true(hl);
+        }
+        r = caps_compute(o->cap_add, o->cap_drop, &o->caps, err);
+        if (r < 0)
+                return error_prefix(err, "exec: config");
+        for (size_t i = 0; o->unveil[i]; i++) {
+                uint64_t a;
+                const char *p;
+                r = landlock_rule_parse(o->unveil[i], &a, &p, err);
+                if (r < 0)
+                        return error_prefix(err, "exec: config.unveil[%zu]", i);
+        }
+        for (int l = 0; l < 2; l++) {
+                const char *const *list = l ? o->sc_deny : o->sc_allow;
+                for (size_t i = 0; list[i]; i++)
+                        if (seccomp_syscall_resolve_name(list[i]) == __NR_SCMP_ERROR)
+                                return errorf(err, -EINVAL, "exec: config.%s: unknown syscall \"%s\"",
+                                              l ? "seccomp_deny" : "seccomp_allow", list[i]);
+        }
+        return 0;
+}
+
+static int exec_validate(const json_t *config, struct error *err) {
+        struct exec_opts *o = malloc(sizeof(*o));
+        if (!o)
+                return errorf(err, -ENOMEM, "out of memory");
+        int r = parse_opts(config, o, err);
+        free(o);
+        return r;
+}
+
+static bool is_executable(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* The command's path as seen inside the task root. */
+static int resolve_command(const char *cmd, const char *root, const char *path_env, char *ret, size_t size,
+                           struct error *err) {
+        char host[8192];
+        if (strchr(cmd, '/')) {
+                snprintf(ret, size, "%s%s", cmd[0] == '/' ? "" : "/", cmd);
+                return 0; /* execve inside the root says when it is missing */
+        }
+        const char *p = path_env && *path_env ? path_env : DEFAULT_PATH;
+        while (*p) {
+                const char *colon = strchr(p, ':');
+                size_t len = colon ? (size_t)(colon - p) : strlen(p);
+                if (len && p[0] == '/') {
+                        snprintf(ret, size, "%.*s/%s", (int)len, p, cmd);
+                        snprintf(host, sizeof(host), "%s%s", root, ret);
+                        if (is_executable(host) || is_executable(ret))
+                                return 0;
+                }
+                if (!colon)
+                        break;
+                p = colon + 1;
+        }
+        return errorf(err, -ENOENT, "command \"%s\" not found in $PATH (%s)", cmd, path_env && *path_env ? path_env : DEFAULT_PATH);
+}
+
+struct exec_start {
+        struct exec_opts o;
+        char path[4096];
+        char **argv, **envp;
+        struct cgroup *cg;
+        struct mount_plan *mounts;
+        struct seccomp_profile *seccomp;
+        struct landlock_ruleset *landlock;
+        uint32_t dyn_uid;
+        int out_fd, err_fd, null_fd;
+};
+
+static void free_strv(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+static void exec_start_free(struct exec_start *x, bool remove_cgroup) {
+        free_strv(x->argv);
+        free_strv(x->envp);
+        if (x->cg && remove_cgroup)
+                cgroup_remove(x->cg, 2000, NULL);
+        cgroup_free(x->cg);
+        mount_plan_free(x->mounts);
+        seccomp_profile_free(x->seccomp);
+        landlock_ruleset_free(x->landlock);
+        if (x->dyn_uid && remove_cgroup)
+                uid_pool_release(pool, x->dyn_uid);
+        for (int *fd = &x->out_fd; fd <= &x->null_fd; fd++)
+                if (*fd >= 0)
+                        close(*fd);
+        free(x);
+}
+
+/* The task's environment, with Nomad's directory variables as seen inside the root. */
+static int build_envp(const struct driver_spec *spec, char ***ret) {
+        size_t n = spec->env ? spec->env->n : 0;
+        char **envp = calloc(n + 2, sizeof(char *));
+        if (!envp)
+                return -ENOMEM;
+        size_t k = 0;
+        bool has_path = false;
+        for (size_t i = 0; i < n; i++) {
+                const char *key = spec->env->items[i].key, *val = spec->env->items[i].value;
+                if (strcmp(key, "NOMAD_TASK_DIR") == 0)
+                        val = "/local";
+                else if (strcmp(key, "NOMAD_SECRETS_DIR") == 0)
+                        val = "/secrets";
+                else if (strcmp(key, "NOMAD_ALLOC_DIR") == 0)
+                        val = "/alloc";
+                has_path |= strcmp(key, "PATH") == 0;
+                if (asprintf(&envp[k++], "%s=%s", key, val) < 0) {
+                        envp[k - 1] = NULL;
+                        free_strv(envp);
+                        return -ENOMEM;
+                }
+        }
+        if (!has_path && !(envp[k++] = strdup("PATH=" DEFAULT_PATH))) {
+                free_strv(envp);
+                return -ENOMEM;
+        }
+        *ret = envp;
+        return 0;
+}
+
+static int core_mhz(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+                if (strncmp(line, "cpu MHz", 7) == 0) {
+                        char *c = strchr(line, ':');
+                        int v = c ? atoi(c + 1) : 0;
+                        if (v > 0)
+                                return v;
+                }
+        return 1000;
+}
+
+static int open_log(const char *path, struct error *err) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return errorf(err, -errno, "open log file %s: %s", path, strerror(errno));
+        return fd;
+}
+
+static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *uid, gid_t *gid, struct error *err) {
+        int r = parse_opts(spec->config, &x->o, err);
+        if (r < 0)
+                return r;
+        if (!spec->task_root || !spec->alloc_dir)
+                return errorf(err, -EINVAL, "exec: no task directory given");
+        const char *cmd = json_string_value(json_object_get(spec->config, "command"));
+        const char *path_env = spec->env ? strmap_get(spec->env, "PATH") : NULL;
+        r = resolve_command(cmd, spec->task_root, path_env, x->path, sizeof(x->path), err);
+        if (r < 0)
+                return r;
+        size_t nargs = 0;
+        while (x->o.args[nargs])
+                nargs++;
+        x->argv = calloc(nargs + 2, sizeof(char *));
+        if (!x->argv || !(x->argv[0] = strdup(cmd)))
+                return errorf(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < nargs; i++)
+                if (!(x->argv[i + 1] = strdup(x->o.args[i])))
+                        return errorf(err, -ENOMEM, "out of memory");
+        if (build_envp(spec, &x->envp) < 0)
+                return errorf(err, -ENOMEM, "out of memory");
+
+        /* Who: the task's user, or a dynamic one. */
+        if (spec->user && *spec->user) {
+                r = user_lookup(spec->user, uid, gid, err);
+                if (r < 0)
+                        return error_prefix(err, "exec");
+        } else {
+                struct uid_pool *p;
+                r = get_pool(&p, err);
+                if (r < 0)
+                        return r;
+                if (uid_pool_take(p, &x->dyn_uid) < 0)
+                        return errorf(err, -EBUSY, "exec: every dynamic workload uid is in use (%u running tasks)",
+                                      uid_pool_in_use(p));
+                *uid = x->dyn_uid;
+                *gid = x->dyn_uid;
+        }
+        /* The task's own directories belong to it; others cannot look inside. */
+        char d[4200];
+        static const char *const own[] = {"local", "secrets"};
+        for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+                snprintf(d, sizeof(d), "%s/%s", spec->task_root, own[i]);
+                if (mkdir(d, 0700) < 0 && errno != EEXIST)
+                        return errorf(err, -errno, "exec: mkdir %s: %s", d, strerror(errno));
+                if (chown(d, *uid, *gid) < 0 || chmod(d, 0700) < 0)
+                        return errorf(err, -errno, "exec: chown %s: %s", d, strerror(errno));
+        }
+        if (chmod(spec->task_root, 0711) < 0)
+                return errorf(err, -errno, "exec: chmod %s: %s", spec->task_root, strerror(errno));
+
+        struct mount_bind binds[] = {{.source = spec->alloc_dir, .target = "/alloc", .read_only = false}};
+        r = mount_plan_create(spec->task_root, binds, 1, &x->mounts, err);
+        if (r < 0)
+                return error_prefix(err, "exec");
+        r = seccomp_profile_build(x->o.sc_allow, x->o.sc_deny, &x->seccomp, err);
+        if (r < 0)
+                return error_prefix(err, "exec");
+        if (x->o.unveil[0] && landlock_abi() > 0) {
+                /* The task's own directories and what it needs to run, plus its unveil list. */
+                const char *rules[MAX_LIST + 16];
+                static const char *const base[] = {"rwc:/local", "rwc:/secrets", "rwc:/alloc", "rwc:/tmp",
+                                                   "rw:/dev",    "r:/proc",      "rx:/bin",    "rx:/sbin",
+                                                   "rx:/lib",    "rx:/lib64",    "rx:/usr"};
+                size_t n = 0;
+                for (size_t i = 0; i < ARRAY_SIZE(base); i++)
+                        rules[n++] = base[i];
+                for (size_t i = 0; x->o.unveil[i]; i++)
+                        rules[n++] = x->o.unveil[i];
+                rules[n] = NULL;
+                r = landlock_ruleset_create(rules, &x->landlock, err);
+                if (r < 0)
+                        return error_prefix(err, "exec");
+        }
+
+        struct cgroup_limits lim = {
+            .cpu_mhz = spec->cpu_mhz,
+            .memory_bytes = (int64_t)spec->memory_mb * 1024 * 1024,
+            .memory_max_bytes = spec->memory_max_mb > spec->memory_mb ? (int64_t)spec->memory_max_mb * 1024 * 1024 : 0,
+            .pids_max = x->o.pids_limit,
+            .io_weight = (int)x->o.io_weight,
+        };
+        if (x->o.cpu_hard_limit && spec->cpu_mhz > 0) {
+                lim.cpu_max_period_us = 100000;
+                lim.cpu_max_quota_us = (int64_t)100000 * spec->cpu_mhz / core_mhz();
+                if (lim.cpu_max_quota_us < 1000)
+                        lim.cpu_max_quota_us = 1000;
+        }
+        r = task_cgroup_create(spec, &lim, &x->cg, err);
+        if (r < 0)
+                return error_prefix(err, "exec: task cgroup");
+
+        x->out_fd = open_log(spec->stdout_path, err);
+        if (x->out_fd < 0)
+                return x->out_fd;
+        x->err_fd = open_log(spec->stderr_path, err);
+        if (x->err_fd < 0)
+                return x->err_fd;
+        x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (x->null_fd < 0)
+                return errorf(err, -errno, "open /dev/null: %s", strerror(errno));
+        return 0;
+}
+
+static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
+                      struct error *err) {
+        struct exec_start *x = calloc(1, sizeof(*x));
+        if (!x)
+                return errorf(err, -ENOMEM, "out of memory");
+        x->out_fd = x->err_fd = x->null_fd = -1;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int r = prepare(spec, x, &uid, &gid, err);
+        if (r < 0) {
+                exec_start_free(x, true);
+                return r;
+        }
+        char hostname[64];
+        snprintf(hostname, sizeof(hostname), "%s", spec->alloc_name && *spec->alloc_name ? spec->alloc_name : spec->task_name);
+        struct ns_options ns = {.net = x->o.net_none};
+        struct isolation_spec is = {
+            .path = x->path,
+            .argv = x->argv,
+            .envp = x->envp,
+            .cwd = "/local",
+            .stdin_fd = x->null_fd,
+            .stdout_fd = x->out_fd,
+            .stderr_fd = x->err_fd,
+            .cgroup_fd = cgroup_fd(x->cg),
+            .ns_flags = namespaces_clone_flags(&ns),
+            .mounts = x->mounts,
+            .hostname = hostname,
+            .set_user = true,
+            .uid = uid,
+            .gid = gid,
+            .set_caps = true,
+            .caps = x->o.caps,
+            .last_cap = caps_last_cap(),
+            .no_new_privs = true,
+            .landlock = x->landlock,
+            .seccomp = x->seccomp,
+        };
+        pid_t pid;
+        int pidfd;
+        r = isolation_spawn(&is, &pid, &pidfd, err);
+        if (r < 0) {
+                error_prefix(err, "exec");
+                exec_start_free(x, true);
+                return r;
+        }
+        struct driver_handle h = {.pid = pid, .start_ticks = driver_proc_start_ticks(pid), .started_at = clock_now_ns(),
+                                  .uid = x->dyn_uid};
+        snprintf(h.driver, sizeof(h.driver), "%s", exec_driver.name);
+        snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(x->cg));
+        exec_start_free(x, false);
+        *ret_handle = h;
+        *ret_exit_fd = pidfd;
+        return 0;
+}
+
+static int exec_wait(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
+        int r = driver_wait_pidfd(h, exit_fd, ret, err);
+        if (r == 0 && h->uid)
+                uid_pool_release(pool, h->uid);
+        return r;
+}
+
+static int exec_signal(const struct driver_handle *h, int sig, struct error *err) {
+        if (h->pid <= 1)
+                return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
+        if (sig == SIGKILL && task_cgroup_kill(h) == 0)
+                return 0;
+        if (kill(h->pid, sig) == 0)
+                return 0;
+        return errorf(err, -errno, "kill %d: %s", (int)h->pid, strerror(errno));
+}
+
+static int exec_recover(struct driver_handle *h, int *ret_exit_fd, struct error *err) {
+        if (h->pid <= 1)
+                return errorf(err, -EINVAL, "bad pid %d", (int)h->pid);
+        if (h->start_ticks == 0 || driver_proc_start_ticks(h->pid) != h->start_ticks)
+                return errorf(err, -ESRCH, "task process %d is gone", (int)h->pid);
+        int fd = driver_pidfd_open(h->pid);
+        if (fd < 0)
+                return errorf(err, -errno, "pidfd_open %d: %s", (int)h->pid, strerror(errno));
+        task_cgroup_recover(h);
+        uid_t uid;
+        struct uid_pool *p;
+        h->uid = 0;
+        if (user_of_pid(h->pid, &uid, NULL) == 0 && get_pool(&p, NULL) == 0 && uid_pool_mark(p, uid) == 0)
+                h->uid = uid;
+        *ret_exit_fd = fd;
+        return 0;
+}
+
+const struct driver_ops exec_driver = {
+    .name = "exec",
+    .fingerprint = exec_fingerprint,
+    .validate = exec_validate,
+    .start = exec_start,
+    .wait = exec_wait,
+    .signal = exec_signal,
+    .recover = exec_recover,
+};
