@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/macros.h"
 
 /* ---- strmap ---------------------------------------------------------------- */
@@ -348,6 +349,8 @@ int job_validate(const struct job *j, struct error *err) {
         for (size_t i = 0; i < j->n_constraints; i++)
                 if (j->constraints[i].operand && strcmp(j->constraints[i].operand, "regexp") == 0) {
                         regex_t re;
+                        if (limits_check_regexp(j->constraints[i].rtarget, err) < 0)
+                                return error_prefix(err, "job \"%s\", constraint %zu", j->id, i);
                         if (regcomp(&re, j->constraints[i].rtarget ? j->constraints[i].rtarget : "",
                                     REG_EXTENDED | REG_NOSUB) != 0)
                                 return errorf(err, -EINVAL, "job \"%s\", constraint %zu: invalid regexp \"%s\"",
@@ -358,10 +361,6 @@ int job_validate(const struct job *j, struct error *err) {
                 const struct task_group *tg = &j->groups[g];
                 if (!tg->name || !*tg->name)
                         return errorf(err, -EINVAL, "job \"%s\", group %zu: missing group name", j->id, g);
-                for (size_t o = 0; o < g; o++)
-                        if (strcmp(j->groups[o].name, tg->name) == 0)
-                                return errorf(err, -EINVAL, "job \"%s\": duplicate group name \"%s\"", j->id,
-                                              tg->name);
                 if (tg->count < 0)
                         return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be >= 0 (got %d)", j->id,
                                       tg->name, tg->count);
@@ -381,11 +380,6 @@ int job_validate(const struct job *j, struct error *err) {
                         if (!task->name || !*task->name)
                                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task %zu: missing task name",
                                               j->id, tg->name, t);
-                        for (size_t o = 0; o < t; o++)
-                                if (strcmp(tg->tasks[o].name, task->name) == 0)
-                                        return errorf(err, -EINVAL,
-                                                      "job \"%s\", group \"%s\": duplicate task name \"%s\"", j->id,
-                                                      tg->name, task->name);
                         if (!task->driver || !*task->driver)
                                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\", task \"%s\": missing driver",
                                               j->id, tg->name, task->name);
@@ -427,7 +421,7 @@ int job_validate(const struct job *j, struct error *err) {
                         }
                 }
         }
-        return 0;
+        return limits_check_job(j, err); /* names, sizes, ranges, duplicates: common/limits.c */
 }
 
 struct res_ask task_group_ask(const struct task_group *tg) {
@@ -559,7 +553,7 @@ int node_validate(const struct node *n, struct error *err) {
         if (n->memory_mb <= 0)
                 return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)",
                               n->id, (long long)n->memory_mb);
-        return 0;
+        return limits_check_node(n, err);
 }
 
 /* ---- allocation -------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "common/model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ static void d_i64(struct dec *d, const json_t *obj, const char *path, const char
                 return;
         if (json_is_integer(v))
                 *out = json_integer_value(v);
-        else if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v))
+        else if (json_is_real(v) && fabs(json_real_value(v)) < 9.2e18 && /* in range before the cast */
+                 json_real_value(v) == (double)(int64_t)json_real_value(v))
                 *out = (int64_t)json_real_value(v);
         else
                 dec_fail(d, path, key, "an integer");

@@ -7,6 +7,7 @@
  * past N or the wait ends.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static int64_t parse_wait_ns(const char *w) {
         char *end;
         errno = 0;
         double v = strtod(w, &end);
-        if (errno || end == w || v < 0)
+        if (errno || end == w || !isfinite(v) || v < 0) /* "nan", "inf": refused before any cast */
                 return -1;
         int64_t mult;
         if (!*end || strcmp(end, "s") == 0)
