@@ -856,8 +856,9 @@ int jobspec_parse_file_opts(const char *path, const struct jobspec_opts *opts, j
         for (;;) {
                 if (len + 4096 > cap) {
                         cap = cap ? cap * 2 : 8192;
-                        if (cap > (64u << 20))
-                                return errorf(err, -EFBIG, "'%s': job file larger than 64 MiB", path);
+                        if (len > LIMIT_JOBSPEC_SIZE) /* stop reading: jobspec_parse refuses it */
+                                return errorf(err, -EFBIG, "'%s': job file larger than %d bytes", path,
+                                              LIMIT_JOBSPEC_SIZE);
                         char *n = realloc(data, cap);
                         if (!n)
                                 return errorf(err, -ENOMEM, "'%s': out of memory", path);

@@ -101,6 +101,48 @@ int limits_check_regexp(const char *p, struct error *err) {
         return 0;
 }
 
+int limits_json_prescan(const char *b, size_t len, struct error *err) {
+        size_t count[LIMIT_JSON_DEPTH + 1] = {0}; /* commas seen in each open container */
+        int depth = 0;
+        for (size_t i = 0; i < len; i++) {
+                switch (b[i]) {
+                case '"': {
+                        size_t start = ++i;
+                        while (i < len && b[i] != '"') {
+                                if (b[i] == '\\')
+                                        i++;
+                                i++;
+                        }
+                        if (i - start > LIMIT_JSON_STRING)
+                                return errorf(err, -EINVAL, "request body: a string longer than %d bytes at offset %zu",
+                                              LIMIT_JSON_STRING, start);
+                        break;
+                }
+                case '[':
+                case '{':
+                        if (depth == LIMIT_JSON_DEPTH)
+                                return errorf(err, -EINVAL, "request body: nested deeper than %d levels at offset %zu",
+                                              LIMIT_JSON_DEPTH, i);
+                        count[++depth] = 0;
+                        break;
+                case ']':
+                case '}':
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case ',':
+                        if (depth > 0 && ++count[depth] >= LIMIT_JSON_ELEMENTS)
+                                return errorf(err, -EINVAL,
+                                              "request body: more than %d elements in one list or object at offset %zu",
+                                              LIMIT_JSON_ELEMENTS, i);
+                        break;
+                default:
+                        break;
+                }
+        }
+        return 0;
+}
+
 static int check_str(const char *what, const char *s, size_t max, struct error *err) {
         if (s && strnlen(s, max + 1) > max)
                 return errorf(err, -EINVAL, "%s: longer than %zu bytes", what, max);

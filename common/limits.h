@@ -32,6 +32,9 @@ struct node;
 #define LIMIT_PORTS 128               /* ports per network */
 #define LIMIT_SPREAD_TARGETS 64       /* targets per spread */
 #define LIMIT_JOBSPEC_SIZE (16 * 1024 * 1024) /* an HCL or JSON job file, as the HTTP body limit */
+#define LIMIT_JSON_DEPTH 64            /* nesting of a request body */
+#define LIMIT_JSON_ELEMENTS 10000      /* elements of one JSON array or members of one object */
+#define LIMIT_JSON_STRING (1024 * 1024) /* bytes of one JSON string */
 #define LIMIT_DURATION_NS (1LL << 62) /* any duration, about 146 years */
 
 /* 0 when s is a safe name; else -EINVAL with "<what> ...: why" in err. */
@@ -41,6 +44,13 @@ int limits_check_name(const char *what, const char *s, struct error *err);
  * repetition of a group that itself repeats (star height 1), so that matching cannot
  * go exponential. -EINVAL with the reason otherwise. */
 int limits_check_regexp(const char *pattern, struct error *err);
+
+/* A linear pre-scan of a JSON request body, run before it is decoded (decoding a
+ * 16 MiB body into a tree takes seconds of the event loop): nesting at most
+ * LIMIT_JSON_DEPTH, at most LIMIT_JSON_ELEMENTS in one array or object, strings of
+ * at most LIMIT_JSON_STRING bytes. It does not validate the JSON (the decoder does);
+ * -EINVAL naming the limit and the byte offset. */
+int limits_json_prescan(const char *body, size_t len, struct error *err);
 
 /* Sizes, counts, ranges and names of a job (after job_canonicalize). */
 int limits_check_job(const struct job *j, struct error *err);

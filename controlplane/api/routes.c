@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -163,6 +164,11 @@ static const char *ns_of(struct route_ctx *c) {
 static json_t *parse_body(struct route_ctx *c) {
         size_t len;
         const char *body = http_req_body(c->req, &len);
+        struct error err = {0};
+        if (limits_json_prescan(body, len, &err) < 0) { /* bounds before the (costly) decode: common/limits.c */
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return NULL;
+        }
         json_error_t je;
         json_t *j = json_loadb(body, len, 0, &je);
         if (!j)

@@ -189,3 +189,68 @@ Test(limits, node_names_are_checked) {
         cr_assert(strstr(err.msg, "node Name"), "%s", err.msg);
         node_unref(n);
 }
+
+Test(limits, json_prescan_bounds_depth_width_and_strings) {
+        struct error err = {0};
+        const char *ok = "{\"Job\":{\"ID\":\"a\\\"[{,\",\"TaskGroups\":[{\"Name\":\"g\"},{}]}}";
+        cr_assert_eq(limits_json_prescan(ok, strlen(ok), &err), 0, "%s", err.msg);
+        char deep[2 * (LIMIT_JSON_DEPTH + 1) + 1];
+        memset(deep, '[', LIMIT_JSON_DEPTH + 1);
+        memset(deep + LIMIT_JSON_DEPTH + 1, ']', LIMIT_JSON_DEPTH + 1);
+        deep[sizeof(deep) - 1] = '\0';
+        cr_assert_eq(limits_json_prescan(deep, strlen(deep), &err), -EINVAL);
+        cr_assert(strstr(err.msg, "nested deeper than 64"), "%s", err.msg);
+        /* exactly the limit passes */
+        cr_assert_eq(limits_json_prescan(deep + 1, strlen(deep) - 2, NULL), 0);
+        size_t n = 2 * LIMIT_JSON_ELEMENTS + 2;
+        char *wide = malloc(n + 1);
+        wide[0] = '[';
+        for (size_t i = 0; i < LIMIT_JSON_ELEMENTS; i++) {
+                wide[1 + 2 * i] = '1';
+                wide[2 + 2 * i] = ',';
+        }
+        wide[n - 1] = ']';
+        wide[n] = '\0';
+        cr_assert_eq(limits_json_prescan(wide, n, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "elements"), "%s", err.msg);
+        free(wide);
+        size_t sl = LIMIT_JSON_STRING + 3;
+        char *str = malloc(sl + 1);
+        memset(str, 'a', sl);
+        str[0] = str[sl - 1] = '"';
+        str[sl] = '\0';
+        cr_assert_eq(limits_json_prescan(str, sl, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "string longer"), "%s", err.msg);
+        free(str);
+}
+
+static int decode(const char *text, struct error *err) {
+        json_error_t je;
+        json_t *o = json_loads(text, 0, &je);
+        cr_assert_not_null(o, "bad test JSON: %s", je.text);
+        struct job *j = NULL;
+        int r = job_from_json(o, &j, err);
+        json_decref(o);
+        if (j)
+                job_unref(j);
+        return r;
+}
+
+Test(limits, decoder_refuses_out_of_range_reals_and_huge_maps) {
+        struct error err = {0};
+        /* 1e300 fits no int64: refused, not cast (UBSan flags the cast). */
+        cr_assert_eq(decode("{\"ID\":\"x\",\"Priority\":1e300}", &err), -EINVAL);
+        cr_assert(strstr(err.msg, "Job.Priority"), "%s", err.msg);
+        cr_assert_eq(decode("{\"ID\":\"x\",\"SubmitTime\":-1e19}", &err), -EINVAL);
+        json_t *meta = json_object();
+        for (int i = 0; i <= LIMIT_MAP_ENTRIES; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "k%d", i);
+                json_object_set_new(meta, k, json_string("v"));
+        }
+        json_t *o = json_pack("{s:s,s:o}", "ID", "x", "Meta", meta);
+        struct job *j = NULL;
+        cr_assert_eq(job_from_json(o, &j, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "Job.Meta: more than 1024 entries"), "%s", err.msg);
+        json_decref(o);
+}
