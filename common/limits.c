@@ -104,7 +104,11 @@ int limits_check_regexp(const char *p, struct error *err) {
 int limits_json_prescan(const char *b, size_t len, struct error *err) {
         size_t count[LIMIT_JSON_DEPTH + 1] = {0}; /* commas seen in each open container */
         int depth = 0;
+        size_t values = 0;
         for (size_t i = 0; i < len; i++) {
+                if ((b[i] == ',' || b[i] == '[' || b[i] == '{') && ++values > LIMIT_JSON_VALUES)
+                        return errorf(err, -EINVAL, "request body: more than %d values at offset %zu",
+                                      LIMIT_JSON_VALUES, i);
                 switch (b[i]) {
                 case '"': {
                         size_t start = ++i;
@@ -360,8 +364,13 @@ int limits_check_job(const struct job *j, struct error *err) {
         if (!seen || hashmap_reserve(seen, j->n_groups) < 0)
                 return errorf(err, -ENOMEM, "%s: out of memory", what);
         int64_t allocs = 0;
+        size_t tasks = 0;
         for (size_t g = 0; g < j->n_groups; g++) {
                 const struct task_group *tg = &j->groups[g];
+                tasks += tg->n_tasks;
+                if (tasks > LIMIT_JOB_TASKS)
+                        return errorf(err, -EINVAL, "%s: more than %d tasks in all groups together", what,
+                                      LIMIT_JOB_TASKS);
                 if ((r = check_group(what, tg, g, &n_constraints, err)) < 0)
                         return r;
                 r = hashmap_put(seen, tg->name, NULL, NULL);

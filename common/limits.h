@@ -23,6 +23,7 @@ struct node;
 #define LIMIT_MAP_ENTRIES 1024        /* entries in one meta, env or attributes map */
 #define LIMIT_GROUPS 1000             /* groups per job */
 #define LIMIT_TASKS 100               /* tasks per group */
+#define LIMIT_JOB_TASKS 1000          /* tasks per job, all groups together */
 #define LIMIT_COUNT 50000             /* count per group */
 #define LIMIT_ALLOCS 100000           /* sum of counts over a job's groups */
 #define LIMIT_CONSTRAINTS 256         /* constraints and affinities per job, all levels together */
@@ -35,6 +36,7 @@ struct node;
 #define LIMIT_JSON_DEPTH 64            /* nesting of a request body */
 #define LIMIT_JSON_ELEMENTS 10000      /* elements of one JSON array or members of one object */
 #define LIMIT_JSON_STRING (1024 * 1024) /* bytes of one JSON string */
+#define LIMIT_JSON_VALUES 200000       /* lists, objects and elements in one request body */
 #define LIMIT_DURATION_NS (1LL << 62) /* any duration, about 146 years */
 
 /* 0 when s is a safe name; else -EINVAL with "<what> ...: why" in err. */
@@ -47,8 +49,9 @@ int limits_check_regexp(const char *pattern, struct error *err);
 
 /* A linear pre-scan of a JSON request body, run before it is decoded (decoding a
  * 16 MiB body into a tree takes seconds of the event loop): nesting at most
- * LIMIT_JSON_DEPTH, at most LIMIT_JSON_ELEMENTS in one array or object, strings of
- * at most LIMIT_JSON_STRING bytes. It does not validate the JSON (the decoder does);
+ * LIMIT_JSON_DEPTH, at most LIMIT_JSON_ELEMENTS in one array or object, at most
+ * LIMIT_JSON_VALUES lists, objects and elements in all, strings of at most
+ * LIMIT_JSON_STRING bytes. It does not validate the JSON (the decoder does);
  * -EINVAL naming the limit and the byte offset. */
 int limits_json_prescan(const char *body, size_t len, struct error *err);
 

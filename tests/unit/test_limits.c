@@ -98,7 +98,7 @@ Test(limits, total_allocations_per_job_are_bounded) {
         j->groups = g;
         for (int i = 1; i < 3; i++) {
                 memset(&g[i], 0, sizeof(g[i]));
-                char name[8];
+                char name[16];
                 snprintf(name, sizeof(name), "g%d", i);
                 g[i].name = strdup(name);
                 g[i].tasks = calloc(1, sizeof(struct task));
@@ -253,4 +253,56 @@ Test(limits, decoder_refuses_out_of_range_reals_and_huge_maps) {
         cr_assert_eq(job_from_json(o, &j, &err), -EINVAL);
         cr_assert(strstr(err.msg, "Job.Meta: more than 1024 entries"), "%s", err.msg);
         json_decref(o);
+}
+
+Test(limits, tasks_per_job_are_bounded) {
+        enum { G = 11, T = LIMIT_TASKS }; /* 1100 tasks: each group within its limit, the job over */
+        struct task_group *g = calloc(G, sizeof(*g));
+        for (size_t i = 0; i < G; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "g%zu", i);
+                g[i].name = strdup(name);
+                g[i].count = 1;
+                g[i].tasks = calloc(T, sizeof(struct task));
+                g[i].n_tasks = T;
+                for (size_t t = 0; t < T; t++) {
+                        snprintf(name, sizeof(name), "t%zu", t);
+                        g[i].tasks[t].name = strdup(name);
+                        g[i].tasks[t].driver = strdup("raw_exec");
+                        g[i].tasks[t].config = json_pack("{s:s}", "command", "/bin/true");
+                        g[i].tasks[t].resources.cpu = 100;
+                        g[i].tasks[t].resources.memory_mb = 64;
+                }
+        }
+        struct job *j = job_new();
+        j->id = strdup("wide");
+        j->groups = g;
+        j->n_groups = G;
+        job_canonicalize(j);
+        expect_refused(j, "more than 1000 tasks in all groups together");
+        j->n_groups = G - 1; /* 1000 tasks: accepted (the rest is freed below) */
+        struct error err = {0};
+        cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        j->n_groups = G;
+        job_unref(j);
+}
+
+Test(limits, json_prescan_bounds_the_total_number_of_values) {
+        /* 300 lists of 999 elements: each list within its limit, the body over 200,000. */
+        size_t per = 2 * 999 + 2, n = 300 * per + 2;
+        char *b = malloc(n + 1), *p = b;
+        *p++ = '[';
+        for (int l = 0; l < 300; l++) {
+                *p++ = '[';
+                for (int e = 0; e < 999; e++) {
+                        *p++ = '1';
+                        *p++ = e < 998 ? ',' : ']';
+                }
+                *p++ = l < 299 ? ',' : ']';
+        }
+        *p = '\0';
+        struct error err = {0};
+        cr_assert_eq(limits_json_prescan(b, strlen(b), &err), -EINVAL);
+        cr_assert(strstr(err.msg, "more than 200000 values"), "%s", err.msg);
+        free(b);
 }
