@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +125,11 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
         if (!f)
                 return -errno;
+        struct stat st;
+        if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LIMIT_JOBSPEC_SIZE) {
+                fclose(f); /* refused without reading it */
+                return -EFBIG;
+        }
         char *buf = NULL;
         size_t len = 0, cap = 0;
         for (;;) {
