@@ -131,6 +131,7 @@ unit-asan:
 
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin
+	$(Q)tests/security/run.sh $(BUILD)/bin
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jobspec.h"
+#include "common/limits.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -123,6 +125,11 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
         if (!f)
                 return -errno;
+        struct stat st;
+        if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LIMIT_JOBSPEC_SIZE) {
+                fclose(f); /* refused without reading it */
+                return -EFBIG;
+        }
         char *buf = NULL;
         size_t len = 0, cap = 0;
         for (;;) {
@@ -141,6 +148,12 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
                 len += n;
                 if (n == 0)
                         break;
+                if (len > LIMIT_JOBSPEC_SIZE) { /* stdin may never end: stop at the limit */
+                        free(buf);
+                        if (f != stdin)
+                                fclose(f);
+                        return -EFBIG;
+                }
         }
         if (f != stdin)
                 fclose(f);
@@ -158,7 +171,11 @@ static int load_job(const char *path, const struct jobspec_opts *opts, json_t **
         size_t len = 0;
         int r = read_all(path, &src, &len);
         if (r < 0) {
-                fprintf(stderr, "Error opening job file \"%s\": %s\n", path, strerror(-r));
+                if (r == -EFBIG)
+                        fprintf(stderr, "Error reading job file \"%s\": larger than %d bytes\n", path,
+                                LIMIT_JOBSPEC_SIZE);
+                else
+                        fprintf(stderr, "Error opening job file \"%s\": %s\n", path, strerror(-r));
                 return 1;
         }
         json_t *job = NULL;

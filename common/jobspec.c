@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/hcl.h"
+#include "common/limits.h"
 #include "common/hcl_eval.h"
 #include "common/jobspec_schema.h"
 #include "common/jobspec_vars.h"
@@ -209,7 +211,7 @@ static int conv_scalar(const struct js_ctx *c, enum js_kind kind, const struct h
                 int64_t i = 0;
                 if (v->kind == HCL_INT)
                         i = v->i;
-                else if (v->kind == HCL_FLOAT && v->f == (double)(int64_t)v->f)
+                else if (v->kind == HCL_FLOAT && fabs(v->f) < 9.2e18 && v->f == (double)(int64_t)v->f) /* no UB cast */
                         i = (int64_t)v->f;
                 else if (!(v->kind == HCL_STRING && parse_int_str(v->str, &i)))
                         return type_error(c, v, path, name, "a whole number");
@@ -225,6 +227,8 @@ static int conv_scalar(const struct js_ctx *c, enum js_kind kind, const struct h
                         ;
                 else
                         return type_error(c, v, path, name, "a number");
+                if (!isfinite(d)) /* json_real refuses NaN and Inf */
+                        return type_error(c, v, path, name, "a finite number");
                 *out = json_real(d);
                 break;
         }
@@ -777,6 +781,8 @@ int jobspec_parse_opts(const char *src, size_t len, const char *filename, const 
                 filename = "<input>";
         if (!src)
                 return errorf(err, -EINVAL, "%s: no input", filename);
+        if (len > LIMIT_JOBSPEC_SIZE) /* the server's body limit: a larger job could not be sent */
+                return errorf(err, -EFBIG, "%s: job file larger than %d bytes (%zu)", filename, LIMIT_JOBSPEC_SIZE, len);
         size_t k = 0;
         while (k < len && isspace((unsigned char)src[k]))
                 k++;
@@ -850,8 +856,9 @@ int jobspec_parse_file_opts(const char *path, const struct jobspec_opts *opts, j
         for (;;) {
                 if (len + 4096 > cap) {
                         cap = cap ? cap * 2 : 8192;
-                        if (cap > (64u << 20))
-                                return errorf(err, -EFBIG, "'%s': job file larger than 64 MiB", path);
+                        if (len > LIMIT_JOBSPEC_SIZE) /* stop reading: jobspec_parse refuses it */
+                                return errorf(err, -EFBIG, "'%s': job file larger than %d bytes", path,
+                                              LIMIT_JOBSPEC_SIZE);
                         char *n = realloc(data, cap);
                         if (!n)
                                 return errorf(err, -ENOMEM, "'%s': out of memory", path);

@@ -1,5 +1,6 @@
 #include "common/jsonx.h"
 
+#include <math.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -12,7 +13,7 @@ int64_t jx_int(const json_t *obj, const char *key, int64_t def) {
         json_t *v = json_object_get(obj, key);
         if (json_is_integer(v))
                 return json_integer_value(v);
-        if (json_is_real(v))
+        if (json_is_real(v) && fabs(json_real_value(v)) < 9.2e18) /* no out-of-range cast */
                 return (int64_t)json_real_value(v);
         return def;
 }

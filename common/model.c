@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/hashmap.h"
+#include "common/limits.h"
 #include "common/macros.h"
 
 /* ---- strmap ---------------------------------------------------------------- */
@@ -378,6 +379,8 @@ static int check_operand(const char *where, const char *kind, size_t i, const ch
                               op);
         if (strcmp(op, "regexp") == 0) {
                 regex_t re;
+                if (limits_check_regexp(rtarget, err) < 0)
+                        return error_prefix(err, "%s, %s %zu", where, kind, i);
                 if (regcomp(&re, rtarget, REG_EXTENDED | REG_NOSUB) != 0)
                         return errorf(err, -EINVAL, "%s, %s %zu: invalid regexp \"%s\"", where, kind, i, rtarget);
                 regfree(&re);
@@ -629,7 +632,9 @@ int job_validate(const struct job *j, struct error *err) {
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
                 r = validate_group(j, g, &groups, ports, &n_tasks, err);
         hashmap_destroy(groups.m);
-        return r;
+        if (r < 0)
+                return r;
+        return limits_check_job(j, err); /* names, sizes, ranges: common/limits.c */
 }
 
 struct res_ask task_group_ask(const struct task_group *tg) {
@@ -780,7 +785,7 @@ int node_validate(const struct node *n, struct error *err) {
         if (n->memory_mb <= 0)
                 return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)",
                               n->id, (long long)n->memory_mb);
-        return 0;
+        return limits_check_node(n, err);
 }
 
 /* ---- allocation -------------------------------------------------------------- */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
+
 struct error;
 
 /* ---- small containers ------------------------------------------------------ */
@@ -232,9 +234,9 @@ void job_canonicalize(struct job *j);
 
 /* Limits on one job (docs/jobspec.md "Limits"); beyond them registration answers 400.
  * Validation costs time linear in the job's size (names checked with a hash set). */
-#define JOB_MAX_GROUPS 10000     /* task groups per job */
+#define JOB_MAX_GROUPS LIMIT_GROUPS /* task groups per job (common/limits.h) */
 #define GROUP_MAX_TASKS 100      /* tasks per group */
-#define JOB_MAX_TASKS 10000      /* tasks per job, all groups together */
+#define JOB_MAX_TASKS LIMIT_JOB_TASKS /* tasks per job, all groups together */
 #define JOB_MAX_COUNT 50000      /* count per group (Nomad's job_max_count default) */
 #define JOB_MAX_CONSTRAINTS 100  /* constraints (and, apart, affinities) per job, group or task */
 

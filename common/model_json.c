@@ -7,8 +7,10 @@
  * the unknown keys are kept under the same key in the parent's `extra`.
  */
 #include "common/model.h"
+#include "common/limits.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,7 +61,8 @@ static void d_i64(struct dec *d, const json_t *obj, const char *path, const char
                 return;
         if (json_is_integer(v))
                 *out = json_integer_value(v);
-        else if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v))
+        else if (json_is_real(v) && fabs(json_real_value(v)) < 9.2e18 && /* in range before the cast */
+                 json_real_value(v) == (double)(int64_t)json_real_value(v))
                 *out = (int64_t)json_real_value(v);
         else
                 dec_fail(d, path, key, "an integer");
@@ -149,6 +152,12 @@ static void d_strmap(struct dec *d, const json_t *obj, const char *path, const c
                 return;
         if (!json_is_object(v)) {
                 dec_fail(d, path, key, "an object of strings");
+                return;
+        }
+        if (json_object_size(v) > LIMIT_MAP_ENTRIES) { /* before strmap_set, whose lookup is linear */
+                if (!d->r)
+                        d->r = errorf(d->err, -EINVAL, "%s%s%s: more than %d entries (got %zu)", path,
+                                      *path ? "." : "", key, LIMIT_MAP_ENTRIES, json_object_size(v));
                 return;
         }
         const char *k;
@@ -632,7 +641,10 @@ int job_from_json(const json_t *obj, struct job **ret, struct error *err) {
         d_u64(&d, obj, path, "ModifyIndex", &j->modify_index);
         d_u64(&d, obj, path, "JobModifyIndex", &j->job_modify_index);
         json_t *groups = d_arr(&d, obj, path, "TaskGroups"), *g;
-        if (groups && json_array_size(groups)) {
+        if (groups && json_array_size(groups) > LIMIT_GROUPS && !d.r) /* refused before building them */
+                d.r = errorf(err, -EINVAL, "job \"%.128s\": more than %d groups (got %zu)", j->id ? j->id : "",
+                             LIMIT_GROUPS, json_array_size(groups));
+        if (groups && json_array_size(groups) && !d.r) {
                 j->groups = calloc(json_array_size(groups), sizeof(*j->groups));
                 ARR_FOREACH(groups, i, g) {
                         char p[256];

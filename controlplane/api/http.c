@@ -27,6 +27,7 @@ struct http_req {
         char *path;
         char *body;
         size_t body_len;
+        size_t body_cap; /* grows by doubling: exact-size reallocs copy O(n^2) bytes */
         bool too_large;
         enum req_state state;
         struct http_req *next; /* inbound queue */
@@ -249,11 +250,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (r->body_len + *upload_data_size > MAX_BODY) {
                         r->too_large = true;
                 } else if (!r->too_large) {
-                        char *nb = realloc(r->body, r->body_len + *upload_data_size + 1);
-                        if (!nb)
-                                return MHD_NO;
-                        memcpy(nb + r->body_len, upload_data, *upload_data_size);
-                        r->body = nb;
+                        size_t need = r->body_len + *upload_data_size + 1;
+                        if (need > r->body_cap) {
+                                size_t cap = r->body_cap ? r->body_cap : 4096;
+                                while (cap < need)
+                                        cap *= 2;
+                                char *nb = realloc(r->body, cap);
+                                if (!nb)
+                                        return MHD_NO;
+                                r->body = nb;
+                                r->body_cap = cap;
+                        }
+                        memcpy(r->body + r->body_len, upload_data, *upload_data_size);
                         r->body_len += *upload_data_size;
                         r->body[r->body_len] = '\0';
                 }

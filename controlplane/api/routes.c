@@ -9,6 +9,7 @@
 #include "controlplane/api/routes.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -71,7 +73,7 @@ static int64_t parse_wait_ns(const char *w) {
         char *end;
         errno = 0;
         double v = strtod(w, &end);
-        if (errno || end == w || v < 0)
+        if (errno || end == w || !isfinite(v) || v < 0) /* "nan", "inf": refused before any cast */
                 return -1;
         int64_t mult;
         if (!*end || strcmp(end, "s") == 0)
@@ -177,6 +179,11 @@ static const char *ns_of(struct route_ctx *c) {
 static json_t *parse_body(struct route_ctx *c) {
         size_t len;
         const char *body = http_req_body(c->req, &len);
+        struct error err = {0};
+        if (limits_json_prescan(body, len, &err) < 0) { /* bounds before the (costly) decode: common/limits.c */
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return NULL;
+        }
         json_error_t je;
         json_t *j = json_loadb(body, len, 0, &je);
         if (!j)

@@ -365,6 +365,13 @@ job_json 1 raw_exec 0 "" >"$WORK/j4"
 check_400 "zero cpu" "$WORK/j4" "cpu must be >= 1 MHz (got 0)"
 job_json 1 raw_exec 100 ',{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"}}' >"$WORK/j5"
 check_400 "duplicate task names" "$WORK/j5" 'duplicate task name "t"'
+# A task name that climbs out of the allocation directory is refused, and nothing is
+# created next to the agent's allocations (the agent builds task dirs from names).
+job_json 1 raw_exec 100 "" | sed 's/"Name":"t"/"Name":"..\/escaped"/' >"$WORK/j6"
+check_400 "task name ../escaped" "$WORK/j6" 'task name: "../escaped" must not contain'
+if [ -z "$(find "$WORK" -name escaped 2>/dev/null)" ]; then pass "task name ../escaped: no directory created"; else
+        fail "task name ../escaped: no directory created"
+fi
 
 printf 'job "dup" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n  }\n}\n' >"$WORK/dup.hcl"
 if ! "$BIN/drover" job run "$WORK/dup.hcl" >"$WORK/dup.out" 2>&1 && grep -q 'duplicate task name "t"' "$WORK/dup.out"; then

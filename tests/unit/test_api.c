@@ -91,6 +91,10 @@ Test(api, bad_requests_are_4xx_and_change_nothing) {
             {"PUT", "/v1/job/other", JOB("keep", ""), 400}, /* path and body disagree */
             {"GET", "/v1/jobs?index=abc", NULL, 400},
             {"GET", "/v1/jobs?index=1&wait=forever", NULL, 400},
+            {"GET", "/v1/jobs?index=1&wait=nan", NULL, 400}, /* was a NaN cast to int64 (UB) */
+            {"GET", "/v1/jobs?index=1&wait=inf", NULL, 400},
+            {"PUT", "/v1/jobs", "{\"Job\":{\"ID\":\"x\",\"Meta\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                                "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}", 400}, /* depth 66 */
             {"DELETE", "/v1/nodes", NULL, 405},
             {"PATCH", "/v1/jobs", NULL, 405},
             {"GET", "/v1/job/missing", NULL, 404},

@@ -1,0 +1,9 @@
+job "sec" {
+  type = "batch"
+  group "g" {
+    task "../x" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}

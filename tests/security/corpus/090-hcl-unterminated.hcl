@@ -1,0 +1,4 @@
+job "sec" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec
