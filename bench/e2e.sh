@@ -27,6 +27,7 @@ cleanup() {
         rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT # so that a timeout or Ctrl-C still stops drover dev
 
 wait_for() { # SECONDS COMMAND...
         local limit=$(($1 * 10)) i=0
