@@ -27,6 +27,10 @@ extern char **environ;
 /* How long a stopping agent in -dev mode waits for its tasks to die. */
 #define DEV_STOP_WAIT_MS 8000
 #define FLUSH_ON_EXIT_MS 2000
+/* New allocations started per loop iteration: a job of 1,000 arrives in one watch
+ * response, and starting them all in one callback starved heartbeats (node marked
+ * down) and status updates for tens of seconds. */
+#define START_BATCH 4
 
 struct runner {
         struct alloc_runner *ar;
@@ -36,6 +40,7 @@ struct runner {
          * allocation the server already gave up (lost, stopped): it reports once
          * it has finished, never a "running" that would undo the server's verdict. */
         bool report_when_finished;
+        bool start_pending; /* created, waiting for its turn in on_start_idle */
 };
 
 struct agent {
@@ -54,6 +59,7 @@ struct agent {
         uv_timer_t stop_timer;
         uv_timer_t fp_timer;     /* periodic re-fingerprinting */
         uv_timer_t dir_gc_timer; /* terminal allocations' directories */
+        uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
         bool synced;             /* the servers' allocation list came at least once */
         bool stopping;
         bool client_done;
@@ -224,7 +230,38 @@ static void on_dir_gc_timer(uv_timer_t *t) {
                 log_warn("%s", err.msg);
 }
 
-/* Run al: start it, or (restore) take over from an earlier agent process. */
+/* Start up to START_BATCH pending runners, then yield to the loop (heartbeats,
+ * updates, task exits) and come back on the next iteration while any are left.
+ * An idle handle, not a 0 ms timer: libuv runs a timer re-armed at 0 ms again in
+ * the same timer phase, which would never yield. */
+static void on_start_idle(uv_idle_t *t) {
+        struct agent *a = t->data;
+        if (a->stopping) {
+                uv_idle_stop(t);
+                return;
+        }
+        int started = 0;
+        bool more = false;
+        for (size_t i = 0; i < a->n_runners; i++) {
+                struct runner *r = &a->runners[i];
+                if (!r->start_pending)
+                        continue;
+                if (started == START_BATCH) {
+                        more = true;
+                        break;
+                }
+                r->start_pending = false;
+                if (alloc_runner_stopping(r->ar))
+                        continue; /* stopped before it started: its tasks are dead already */
+                log_info("alloc %.8s: starting", alloc_runner_id(r->ar));
+                alloc_runner_start(r->ar);
+                started++;
+        }
+        if (!more)
+                uv_idle_stop(t);
+}
+
+/* Run al: queue it for on_start_idle, or (restore) take over from an earlier agent process. */
 static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         if (a->n_runners == a->cap_runners) {
                 size_t cap = a->cap_runners ? a->cap_runners * 2 : 16;
@@ -246,13 +283,12 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         struct alloc_runner *ar = alloc_runner_create(&env, al);
         if (!ar)
                 return -ENOMEM;
-        a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true};
+        a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true, .start_pending = !restore};
         if (restore) {
                 log_info("alloc %.8s (%s): taking over from the previous agent", al->id, al->name ? al->name : "");
                 alloc_runner_restore(ar);
         } else {
-                log_info("alloc %.8s (%s): starting", al->id, al->name ? al->name : "");
-                alloc_runner_start(ar);
+                uv_idle_start(&a->start_idle, on_start_idle); /* no-op when active */
         }
         return 0;
 }
@@ -367,6 +403,7 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->stop_timer, on_closed);
         uv_close((uv_handle_t *)&a->fp_timer, on_closed);
         uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
+        uv_close((uv_handle_t *)&a->start_idle, on_closed);
 }
 
 static void begin_client_shutdown(struct agent *a) {
@@ -449,7 +486,8 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_timer_init(&a->loop, &a->fp_timer);
         uv_timer_init(&a->loop, &a->dir_gc_timer);
         a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
-        a->dir_gc_timer.data = a;
+        uv_idle_init(&a->loop, &a->start_idle);
+        a->dir_gc_timer.data = a->start_idle.data = a;
         *ret = a;
         return 0;
 fail:
@@ -488,6 +526,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
                 uv_close((uv_handle_t *)&a->fp_timer, on_closed);
                 uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
+                uv_close((uv_handle_t *)&a->start_idle, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);

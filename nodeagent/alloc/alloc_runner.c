@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -30,6 +31,10 @@ struct task_runner {
         bool tracker_started;
         struct task_proc *proc;
         uv_timer_t restart_timer;
+        uv_timer_t drain_timer; /* bounds the wait for the log collector */
+        uv_poll_t drain_poll;   /* on the collector's pidfd, while draining */
+        int drain_fd;
+        bool draining;
         bool kill_requested;
         bool env_built;
         struct strmap env;
@@ -48,6 +53,7 @@ struct alloc_runner {
         struct task_runner *tasks;
         size_t n_tasks;
         int open_handles;
+        int draining; /* tasks whose log collector is still draining: status reports wait */
 };
 
 static void start_task(struct task_runner *tr);
@@ -57,7 +63,8 @@ static struct task_state *st(struct task_runner *tr) {
 }
 
 static void notify(struct alloc_runner *ar) {
-        if (ar->env.changed)
+        /* A dead task is reported once its collector has written all its logs. */
+        if (ar->env.changed && ar->draining == 0)
                 ar->env.changed(ar, ar->env.data);
 }
 
@@ -73,11 +80,54 @@ static void event(struct task_runner *tr, const char *type, int exit_code, int s
         log_debug("alloc %.8s task %s: %s: %s", tr->ar->alloc->id, tr->task->name, type, msg);
 }
 
+static void on_handle_closed(uv_handle_t *h);
+
+static void on_drain_poll_closed(uv_handle_t *h) {
+        struct task_runner *tr = h->data;
+        close(tr->drain_fd);
+        tr->drain_fd = -1;
+        on_handle_closed(h);
+}
+
+static void drain_done(struct task_runner *tr) {
+        if (!tr->draining)
+                return;
+        tr->draining = false;
+        uv_timer_stop(&tr->drain_timer);
+        uv_poll_stop(&tr->drain_poll);
+        uv_close((uv_handle_t *)&tr->drain_poll, on_drain_poll_closed);
+        if (--tr->ar->draining == 0)
+                notify(tr->ar);
+}
+
+static void on_drain_poll(uv_poll_t *p, int status, int events) {
+        drain_done(p->data);
+}
+
+static void on_drain_timer(uv_timer_t *t) {
+        drain_done(t->data);
+}
+
 static void set_dead(struct task_runner *tr, bool failed) {
-        /* Dead for good: its log collector writes what is left and exits. */
+        /* Dead for good: its log collector writes what is left and exits. The wait for
+         * that runs on the loop (pidfd), not in it, so that other allocations start
+         * meanwhile; notify() holds the alloc's status report until it is over. */
         char logdir[4200];
         snprintf(logdir, sizeof(logdir), "%s/alloc/logs", tr->ar->alloc_dir);
-        logmon_stop(logdir, tr->task->name);
+        int pfd = tr->draining ? -1 : logmon_signal(logdir, tr->task->name);
+        if (pfd >= 0) {
+                if (uv_poll_init(tr->ar->env.loop, &tr->drain_poll, pfd) == 0) {
+                        tr->drain_poll.data = tr;
+                        tr->drain_fd = pfd;
+                        tr->draining = true;
+                        tr->ar->draining++;
+                        tr->ar->open_handles++;
+                        uv_poll_start(&tr->drain_poll, UV_READABLE, on_drain_poll);
+                        uv_timer_start(&tr->drain_timer, on_drain_timer, 1000, 0);
+                } else {
+                        close(pfd);
+                }
+        }
         st(tr)->state = TASK_DEAD;
         st(tr)->failed = st(tr)->failed || failed;
         st(tr)->finished_at = clock_now_ns();
@@ -390,6 +440,10 @@ struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, str
                 uv_timer_init(env->loop, &tr->restart_timer);
                 tr->restart_timer.data = tr;
                 ar->open_handles++;
+                uv_timer_init(env->loop, &tr->drain_timer);
+                tr->drain_timer.data = tr;
+                ar->open_handles++;
+                tr->drain_fd = -1;
                 ar->states[i].name = strdup(tr->task->name);
                 ar->states[i].state = TASK_PENDING;
                 event(tr, "Received", 0, 0, "Task received by client");
@@ -572,7 +626,7 @@ static void free_runner(struct alloc_runner *ar) {
         free(ar);
 }
 
-static void on_timer_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
         struct task_runner *tr = h->data;
         struct alloc_runner *ar = tr->ar;
         if (--ar->open_handles == 0)
@@ -587,7 +641,14 @@ void alloc_runner_destroy(struct alloc_runner *ar) {
                 task_proc_free(ar->tasks[i].proc);
                 ar->tasks[i].proc = NULL;
                 uv_timer_stop(&ar->tasks[i].restart_timer);
-                uv_close((uv_handle_t *)&ar->tasks[i].restart_timer, on_timer_closed);
+                uv_close((uv_handle_t *)&ar->tasks[i].restart_timer, on_handle_closed);
+                uv_timer_stop(&ar->tasks[i].drain_timer);
+                uv_close((uv_handle_t *)&ar->tasks[i].drain_timer, on_handle_closed);
+                if (ar->tasks[i].draining) {
+                        ar->tasks[i].draining = false;
+                        uv_poll_stop(&ar->tasks[i].drain_poll);
+                        uv_close((uv_handle_t *)&ar->tasks[i].drain_poll, on_drain_poll_closed);
+                }
         }
         if (ar->n_tasks == 0)
                 free_runner(ar);

@@ -371,17 +371,27 @@ done:
         return 0;
 }
 
+int logmon_signal(const char *dir, const char *task) {
+        pid_t pid;
+        int r = read_pid(dir, task, &pid);
+        if (r < 0)
+                return r;
+        /* Watch it before the signal, so that its exit cannot be missed. */
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (kill(pid, SIGTERM) < 0) {
+                r = -errno;
+                if (pfd >= 0)
+                        close(pfd);
+                return r;
+        }
+        return pfd >= 0 ? pfd : -ENOSYS;
+}
+
 void logmon_stop(const char *dir, const char *task) {
         pid_t pid;
         if (read_pid(dir, task, &pid) < 0)
                 return;
-        /* Watch it before the signal, so that its exit cannot be missed. */
-        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (kill(pid, SIGTERM) < 0) {
-                if (pfd >= 0)
-                        close(pfd);
-                return;
-        }
+        int pfd = logmon_signal(dir, task);
         /* Wait (briefly) until it has written what the task left in the FIFO, so
          * that whoever reads the logs of a dead task reads all of them. */
         if (pfd >= 0) {

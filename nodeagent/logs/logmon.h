@@ -42,6 +42,12 @@ int logmon_ensure(const struct logmon_config *cfg, char *ret_stdout, char *ret_s
  * waits (at most 1 s) for that, so the files are complete when it returns. */
 void logmon_stop(const char *dir, const char *task);
 
+/* The same without waiting, for event loops: sends the collector SIGTERM and
+ * returns a pidfd (caller closes) that becomes readable when it has drained the
+ * FIFOs and exited; negative errno when there is none to wait for (no collector:
+ * -ENOENT; no pidfd support: -ENOSYS). Callers bound their wait (1 s, as logmon_stop). */
+int logmon_signal(const char *dir, const char *task);
+
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
 int logmon_file_range(const char *dir, const char *task, const char *type, long *ret_first, long *ret_last);
 

@@ -1,0 +1,125 @@
+#!/bin/bash
+# e2e.sh BIN_DIR - end-to-end batch throughput on `drover dev`.
+#
+#   e2e_1000_s          seconds from `drover job run -detach` of a batch job of count N (default
+#                       1000, E2E_COUNT) running /bin/true (raw_exec) until the job summary shows
+#                       all N allocations complete; median over E2E_RUNS runs (default 3), each
+#                       run a fresh job on the same cluster
+#   e2e_allocs_per_sec  N / e2e_1000_s
+#
+# `drover dev` is started on free loopback ports with its own data dir and TMPDIR, and stopped
+# (Ctrl-C) at the end. Fails if any allocation ends failed or lost. Appends the figures, date,
+# machine and commit to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+WORK=$(mktemp -d /tmp/drover-bench-e2e-XXXXXX)
+COUNT=${E2E_COUNT:-1000}
+RUNS=${E2E_RUNS:-3}
+dev_pid=""
+cleanup() {
+        [ "$BASHPID" = "$$" ] || return 0 # not in command substitutions
+        if [ -n "$dev_pid" ]; then
+                kill -INT "$dev_pid" 2>/dev/null
+                for _ in $(seq 1 150); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.1; done
+                kill -9 "$dev_pid" 2>/dev/null
+        fi
+        wait 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap "exit 143" TERM INT # so that a timeout or Ctrl-C still stops drover dev
+
+wait_for() { # SECONDS COMMAND...
+        local limit=$(($1 * 10)) i=0
+        shift
+        until "$@" >/dev/null 2>&1; do
+                i=$((i + 1))
+                [ $i -ge $limit ] && return 1
+                sleep 0.1
+        done
+}
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+now() { date +%s.%N; }
+
+header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "== bench/e2e: $header"
+
+for _ in $(seq 1 50); do
+        PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
+        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
+done
+ADDR="http://127.0.0.1:$PORT"
+mkdir -p "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &
+dev_pid=$!
+wait_for 30 grep -q "cluster running" "$WORK/dev.log" || { echo "e2e.sh: drover dev did not start" >&2; cat "$WORK/dev.log" >&2; exit 1; }
+wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || { echo "e2e.sh: node not ready" >&2; exit 1; }
+
+# summary_field JOB FIELD: the sum of FIELD over the job's task groups in /v1/job/JOB/summary
+summary_field() {
+        curl -fs "$ADDR/v1/job/$1/summary" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'
+}
+
+times=""
+for run in $(seq 1 "$RUNS"); do
+        job="e2e-$run"
+        cat >"$WORK/$job.hcl" <<HCL
+job "$job" {
+  type        = "batch"
+  datacenters = ["*"]
+  group "g" {
+    count = $COUNT
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+      resources {
+        cpu    = 1
+        memory = 10
+      }
+    }
+  }
+}
+HCL
+        t0=$(now)
+        DROVER_ADDR=$ADDR "$BIN/drover" job run -detach "$WORK/$job.hcl" >"$WORK/$job.out" 2>&1 ||
+                { echo "e2e.sh: job run failed" >&2; cat "$WORK/$job.out" >&2; exit 1; }
+        done_ok=0
+        deadline=$(($(date +%s) + ${E2E_TIMEOUT:-120}))
+        while [ "$(date +%s)" -lt "$deadline" ]; do # 10 ms polls
+                c=$(summary_field "$job" Complete)
+                if [ "$c" = "$COUNT" ]; then done_ok=1; break; fi
+                sleep 0.01
+        done
+        t1=$(now)
+        bad=$(($(summary_field "$job" Failed) + $(summary_field "$job" Lost)))
+        if [ "$done_ok" != 1 ] || [ "$bad" != 0 ]; then
+                echo "e2e.sh: run $run: $(summary_field "$job" Complete) of $COUNT complete, $bad failed or lost" >&2
+                curl -s "$ADDR/v1/job/$job/summary" >&2
+                exit 1
+        fi
+        s=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
+        echo "run $run: $s s"
+        times="$times $s"
+        DROVER_ADDR=$ADDR "$BIN/drover" job stop "$job" >/dev/null 2>&1
+done
+median=$(echo "$times" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+
+out="$WORK/figures"
+{
+        echo "e2e_${COUNT}_s=$median"
+        echo "e2e_allocs_per_sec=$(echo "$COUNT $median" | awk '{printf "%.1f", $1 / $2}')"
+} >"$out"
+cat "$out"
+if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
+        results=$(cd "$(dirname "$0")" && pwd)/RESULTS.md
+        {
+                printf '\n### e2e run: %s\n\n' "$header"
+                echo "runs (s):$times"
+                echo '```'
+                cat "$out"
+                echo '```'
+        } >>"$results"
+        echo "figures appended to $results"
+fi
