@@ -159,6 +159,13 @@ static void answer(struct worker *w, int status) {
 
 static void apply_next_plan(struct workers *ws);
 
+/* A plan is answered: its eval's nack timer runs again (from full), as Nomad's. */
+static void answer_plan(struct worker *w, int status) {
+        if (w->eval && w->token)
+                broker_resume_nack_timeout(w->ws->cfg.broker, w->eval->id, w->token);
+        answer(w, status);
+}
+
 static void on_batch_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct plan_batch *b = arg;
         struct workers *ws = b->ws;
@@ -179,7 +186,7 @@ static void on_batch_applied(void *arg, int status, uint64_t index, const char *
                 }
                 if (status == 0)
                         plan_result_set_alloc_index(w->result, index);
-                answer(w, status);
+                answer_plan(w, status);
         }
         for (size_t i = b->n; i < b->n + b->n_evals; i++) {
                 if (status < 0)
@@ -210,7 +217,7 @@ static void apply_next_plan(struct workers *ws) {
                         struct worker *w = ws->plan_head;
                         ws->plan_head = w->next_plan;
                         w->next_plan = NULL;
-                        answer(w, -ENOMEM);
+                        answer_plan(w, -ENOMEM);
                 }
                 while (ws->eval_head) {
                         struct worker *w = ws->eval_head;
@@ -229,25 +236,34 @@ static void apply_next_plan(struct workers *ws) {
                 if (!ws->plan_head)
                         ws->plan_tail = NULL;
                 w->next_plan = NULL;
+                /* The eval may have been nacked (timed out) and handed to another
+                 * worker meanwhile: only the holder of the current token may commit. */
+                const char *token = w->eval ? broker_outstanding_token(ws->cfg.broker, w->eval->id) : NULL;
+                if (!token || !w->token || strcmp(token, w->token) != 0) {
+                        log_warn("plan applier: plan of eval %s rejected: its token is no longer outstanding",
+                                 w->eval ? w->eval->id : "?");
+                        answer_plan(w, -ESTALE);
+                        continue;
+                }
                 struct error err = {0};
                 struct plan_result *res = NULL;
                 int r = plan_evaluate_overlay(*ws->cfg.state, ws->overlay, w->plan, &res, &err);
                 if (r < 0) {
                         log_warn("plan applier: %s", err.msg);
-                        answer(w, r);
+                        answer_plan(w, r);
                         continue;
                 }
                 w->result = res;
                 if (plan_result_is_noop(res)) {
                         if (plan_result_refresh_index(res))
                                 w->refreshed = state_snapshot(*ws->cfg.state);
-                        answer(w, 0);
+                        answer_plan(w, 0);
                         continue;
                 }
                 if (plan_overlay_add(ws->overlay, res) < 0 ||
                     json_array_append_new(results, plan_result_to_json(res)) < 0) {
                         plan_overlay_remove(ws->overlay, res);
-                        answer(w, -ENOMEM);
+                        answer_plan(w, -ENOMEM);
                         continue;
                 }
                 b->w[b->n++] = w;
@@ -277,9 +293,11 @@ static void apply_next_plan(struct workers *ws) {
                 json_decref(results);
         int r = cmd ? ws->cfg.ops->propose(ws->cfg.data, cmd, on_batch_applied, b) : -ENOMEM;
         if (r < 0) {
-                for (size_t i = 0; i < b->n; i++)
+                for (size_t i = 0; i < b->n; i++) {
                         plan_overlay_remove(ws->overlay, b->w[i]->result);
-                for (size_t i = 0; i < b->n + b->n_evals; i++)
+                        answer_plan(b->w[i], r);
+                }
+                for (size_t i = b->n; i < b->n + b->n_evals; i++)
                         answer(b->w[i], r);
                 free(b);
                 return;
@@ -320,6 +338,8 @@ static void serve_requests(struct workers *ws) {
                 case REQ_NONE:
                         break;
                 case REQ_PLAN:
+                        /* no redelivery while the plan waits for the applier and Raft */
+                        broker_pause_nack_timeout(ws->cfg.broker, w->eval->id, w->token);
                         if (ws->plan_tail)
                                 ws->plan_tail->next_plan = w;
                         else
