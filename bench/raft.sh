@@ -12,6 +12,7 @@ NODES=${NODES:-20}
 JOBS=${JOBS:-200}
 COUNT=${COUNT:-10}
 CLIENTS=${CLIENTS:-16}
+SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
@@ -31,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 for i in 0 1 2; do
         "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "127.0.0.1:$((P + 2 + i * 10))" \
-                -bootstrap-expect 3 -join "$JOIN" -heartbeat-ttl 1h -log-level warn >"$WORK/s$i.log" 2>&1 &
+                -bootstrap-expect 3 -join "$JOIN" -heartbeat-ttl 1h -num-schedulers "$SCHEDULERS" -log-level warn >"$WORK/s$i.log" 2>&1 &
         pids+=($!)
 done
 for _ in $(seq 1 300); do
@@ -72,8 +73,8 @@ out=$(printf 'raft_jobs_acknowledged=%d\nraft_placements=%d\ncommitted_placement
 echo "$out"
 if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
         results=$(cd "$(dirname "$0")" && pwd)/RESULTS.md
-        printf '\n### raft run: %s\n\nNODES=%s JOBS=%s COUNT=%s CLIENTS=%s\n\n```\n%s\n```\n' "$header" "$NODES" "$JOBS" \
-                "$COUNT" "$CLIENTS" "$out" >>"$results"
+        printf '\n### raft run: %s\n\nNODES=%s JOBS=%s COUNT=%s CLIENTS=%s SCHEDULERS=%s\n\n```\n%s\n```\n' "$header" "$NODES" "$JOBS" \
+                "$COUNT" "$CLIENTS" "$SCHEDULERS" "$out" >>"$results"
         echo "figures appended to $results"
 fi
 [ "$placed" -ge "$want" ]

@@ -41,6 +41,7 @@ struct worker {
         struct plan_result *result;
         struct state_store *refreshed;
         struct worker *next_plan; /* plan queue link */
+        struct worker *next_eval; /* eval-update queue link */
 };
 
 struct workers {
@@ -52,7 +53,17 @@ struct workers {
         int n;
         struct worker *w;
         struct worker *plan_head, *plan_tail; /* plans waiting for the applier */
-        bool applying;                         /* one plan in Raft at a time */
+        struct worker *eval_head, *eval_tail; /* eval updates waiting, sent with the next batch */
+        struct plan_overlay *overlay;          /* results proposed, not yet applied */
+        int batches_in_flight;
+};
+
+/* Plans committed together: one PlanApply entry carrying several results. */
+struct plan_batch {
+        struct workers *ws;
+        size_t n;       /* plans: w[0..n) */
+        size_t n_evals; /* eval updates: w[n..n+n_evals) */
+        struct worker *w[];
 };
 
 /* ---- worker thread side ------------------------------------------------------- */
@@ -80,6 +91,10 @@ static int planner_submit(void *data, struct plan *plan, struct plan_result **re
         w->plan = plan;
         int r = ask_loop(w, REQ_PLAN);
         w->plan = NULL;
+        if (r < 0) {
+                w->result = plan_result_free(w->result);
+                w->refreshed = state_destroy(w->refreshed);
+        }
         if (r < 0)
                 return errorf(err, r, "plan submit failed: %s", strerror(-r));
         *ret_result = w->result;
@@ -144,58 +159,150 @@ static void answer(struct worker *w, int status) {
 
 static void apply_next_plan(struct workers *ws);
 
-static void on_plan_applied(void *arg, int status, uint64_t index, const char *msg) {
-        struct worker *w = arg;
-        struct workers *ws = w->ws;
-        ws->applying = false;
-        if (status < 0)
-                log_warn("plan applier: committing the plan of eval %s failed: %s", w->eval ? w->eval->id : "?", msg);
-        if (status == 0 && plan_result_refresh_index(w->result))
-                w->refreshed = state_snapshot(*ws->cfg.state);
-        if (status == 0)
-                plan_result_set_alloc_index(w->result, index);
+/* A plan is answered: its eval's nack timer runs again (from full), as Nomad's. */
+static void answer_plan(struct worker *w, int status) {
+        if (w->eval && w->token)
+                broker_resume_nack_timeout(w->ws->cfg.broker, w->eval->id, w->token);
         answer(w, status);
+}
+
+static void on_batch_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct plan_batch *b = arg;
+        struct workers *ws = b->ws;
+        ws->batches_in_flight--;
+        /* the state now holds these results (or they failed): out of the overlay at once */
+        for (size_t i = 0; i < b->n; i++)
+                plan_overlay_remove(ws->overlay, b->w[i]->result);
+        struct state_store *refreshed = NULL;
+        for (size_t i = 0; i < b->n; i++) {
+                struct worker *w = b->w[i];
+                if (status < 0)
+                        log_warn("plan applier: committing the plan of eval %s failed: %s",
+                                 w->eval ? w->eval->id : "?", msg);
+                if (status == 0 && plan_result_refresh_index(w->result)) {
+                        if (!refreshed)
+                                refreshed = state_snapshot(*ws->cfg.state);
+                        w->refreshed = refreshed ? state_snapshot(refreshed) : NULL;
+                }
+                if (status == 0)
+                        plan_result_set_alloc_index(w->result, index);
+                answer_plan(w, status);
+        }
+        for (size_t i = b->n; i < b->n + b->n_evals; i++) {
+                if (status < 0)
+                        log_warn("worker: eval update failed: %s", msg);
+                answer(b->w[i], status);
+        }
+        state_destroy(refreshed);
+        free(b);
         apply_next_plan(ws);
 }
 
-/* The plan applier: evaluate against the latest state, commit what fits. */
+/* The plan applier: take every plan waiting, check each against the latest state
+ * plus the results still in flight (and those before it in this batch), and
+ * propose what fits as one entry, without waiting for the entries before it. The
+ * eval updates that workers asked for meanwhile ride in the same entry, after the
+ * plans (a worker updates its eval only once its plans are answered). */
 static void apply_next_plan(struct workers *ws) {
-        while (!ws->applying && ws->plan_head) {
+        size_t waiting = 0;
+        for (struct worker *w = ws->plan_head; w; w = w->next_plan)
+                waiting++;
+        for (struct worker *w = ws->eval_head; w; w = w->next_eval)
+                waiting++;
+        if (!waiting)
+                return;
+        struct plan_batch *b = calloc(1, sizeof(*b) + waiting * sizeof(b->w[0]));
+        if (!b) {
+                while (ws->plan_head) {
+                        struct worker *w = ws->plan_head;
+                        ws->plan_head = w->next_plan;
+                        w->next_plan = NULL;
+                        answer_plan(w, -ENOMEM);
+                }
+                while (ws->eval_head) {
+                        struct worker *w = ws->eval_head;
+                        ws->eval_head = w->next_eval;
+                        w->next_eval = NULL;
+                        answer(w, -ENOMEM);
+                }
+                ws->plan_tail = ws->eval_tail = NULL;
+                return;
+        }
+        b->ws = ws;
+        json_t *results = json_array();
+        while (ws->plan_head) {
                 struct worker *w = ws->plan_head;
                 ws->plan_head = w->next_plan;
                 if (!ws->plan_head)
                         ws->plan_tail = NULL;
                 w->next_plan = NULL;
+                /* The eval may have been nacked (timed out) and handed to another
+                 * worker meanwhile: only the holder of the current token may commit. */
+                const char *token = w->eval ? broker_outstanding_token(ws->cfg.broker, w->eval->id) : NULL;
+                if (!token || !w->token || strcmp(token, w->token) != 0) {
+                        log_warn("plan applier: plan of eval %s rejected: its token is no longer outstanding",
+                                 w->eval ? w->eval->id : "?");
+                        answer_plan(w, -ESTALE);
+                        continue;
+                }
                 struct error err = {0};
                 struct plan_result *res = NULL;
-                int r = plan_evaluate(*ws->cfg.state, w->plan, &res, &err);
+                int r = plan_evaluate_overlay(*ws->cfg.state, ws->overlay, w->plan, &res, &err);
                 if (r < 0) {
                         log_warn("plan applier: %s", err.msg);
-                        answer(w, r);
+                        answer_plan(w, r);
                         continue;
                 }
                 w->result = res;
                 if (plan_result_is_noop(res)) {
                         if (plan_result_refresh_index(res))
                                 w->refreshed = state_snapshot(*ws->cfg.state);
-                        answer(w, 0);
+                        answer_plan(w, 0);
                         continue;
                 }
-                json_t *cmd = json_pack("{s:s,s:o}", "Type", "PlanApply", "Result", plan_result_to_json(res));
-                ws->applying = true;
-                r = ws->cfg.ops->propose(ws->cfg.data, cmd, on_plan_applied, w);
-                if (r < 0) {
-                        ws->applying = false;
-                        answer(w, r);
+                if (plan_overlay_add(ws->overlay, res) < 0 ||
+                    json_array_append_new(results, plan_result_to_json(res)) < 0) {
+                        plan_overlay_remove(ws->overlay, res);
+                        answer_plan(w, -ENOMEM);
+                        continue;
                 }
+                b->w[b->n++] = w;
         }
-}
-
-static void on_eval_upserted(void *arg, int status, uint64_t index, const char *msg) {
-        (void)index;
-        if (status < 0)
-                log_warn("worker: eval update failed: %s", msg);
-        answer(arg, status);
+        json_t *evals = json_array();
+        while (ws->eval_head) {
+                struct worker *w = ws->eval_head;
+                ws->eval_head = w->next_eval;
+                if (!ws->eval_head)
+                        ws->eval_tail = NULL;
+                w->next_eval = NULL;
+                if (json_array_append_new(evals, eval_to_json(w->req_eval)) < 0) {
+                        answer(w, -ENOMEM);
+                        continue;
+                }
+                b->w[b->n + b->n_evals++] = w;
+        }
+        if (b->n == 0 && b->n_evals == 0) {
+                json_decref(results);
+                json_decref(evals);
+                free(b);
+                return;
+        }
+        json_t *cmd = b->n ? json_pack("{s:s,s:o,s:o}", "Type", "PlanApply", "Results", results, "Evals", evals)
+                           : json_pack("{s:s,s:o}", "Type", "EvalUpdate", "Evals", evals);
+        if (!b->n)
+                json_decref(results);
+        int r = cmd ? ws->cfg.ops->propose(ws->cfg.data, cmd, on_batch_applied, b) : -ENOMEM;
+        if (r < 0) {
+                for (size_t i = 0; i < b->n; i++) {
+                        plan_overlay_remove(ws->overlay, b->w[i]->result);
+                        answer_plan(b->w[i], r);
+                }
+                for (size_t i = b->n; i < b->n + b->n_evals; i++)
+                        answer(b->w[i], r);
+                free(b);
+                return;
+        }
+        ws->batches_in_flight++;
 }
 
 static void finish_eval(struct workers *ws, struct worker *w) {
@@ -231,19 +338,21 @@ static void serve_requests(struct workers *ws) {
                 case REQ_NONE:
                         break;
                 case REQ_PLAN:
+                        /* no redelivery while the plan waits for the applier and Raft */
+                        broker_pause_nack_timeout(ws->cfg.broker, w->eval->id, w->token);
                         if (ws->plan_tail)
                                 ws->plan_tail->next_plan = w;
                         else
                                 ws->plan_head = w;
                         ws->plan_tail = w;
                         break;
-                case REQ_EVAL_UPSERT: {
-                        json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(w->req_eval));
-                        int r = ws->cfg.ops->propose(ws->cfg.data, cmd, on_eval_upserted, w);
-                        if (r < 0)
-                                answer(w, r);
+                case REQ_EVAL_UPSERT:
+                        if (ws->eval_tail)
+                                ws->eval_tail->next_eval = w;
+                        else
+                                ws->eval_head = w;
+                        ws->eval_tail = w;
                         break;
-                }
                 case REQ_DONE:
                         finish_eval(ws, w);
                         break;
@@ -295,9 +404,11 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
         ws->cfg = *cfg;
         ws->n = n;
         ws->w = calloc((size_t)n, sizeof(*ws->w));
+        ws->overlay = plan_overlay_new();
         pthread_mutex_init(&ws->lock, NULL);
         pthread_cond_init(&ws->cond, NULL);
-        if (!ws->w || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
+        if (!ws->w || !ws->overlay || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
+                plan_overlay_free(ws->overlay);
                 free(ws->w);
                 free(ws);
                 return -ENOMEM;
@@ -325,6 +436,7 @@ static void on_async_closed(uv_handle_t *h) {
         }
         pthread_mutex_destroy(&ws->lock);
         pthread_cond_destroy(&ws->cond);
+        plan_overlay_free(ws->overlay);
         free(ws->w);
         free(ws);
 }

@@ -19,7 +19,72 @@ static bool stopped_in(const struct plan_node *pn, const char *alloc_id) {
         return false;
 }
 
-const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn) {
+struct plan_overlay {
+        const struct plan_result **v;
+        size_t n, cap;
+};
+
+struct plan_overlay *plan_overlay_new(void) {
+        return calloc(1, sizeof(struct plan_overlay));
+}
+
+struct plan_overlay *plan_overlay_free(struct plan_overlay *o) {
+        if (o) {
+                free(o->v);
+                free(o);
+        }
+        return NULL;
+}
+
+int plan_overlay_add(struct plan_overlay *o, const struct plan_result *r) {
+        if (o->n == o->cap) {
+                size_t cap = o->cap ? o->cap * 2 : 16;
+                const struct plan_result **v = realloc(o->v, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                o->v = v;
+                o->cap = cap;
+        }
+        o->v[o->n++] = r;
+        return 0;
+}
+
+void plan_overlay_remove(struct plan_overlay *o, const struct plan_result *r) {
+        for (size_t i = 0; i < o->n; i++)
+                if (o->v[i] == r) {
+                        memmove(&o->v[i], &o->v[i + 1], (o->n - i - 1) * sizeof(*o->v));
+                        o->n--;
+                        return;
+                }
+}
+
+size_t plan_overlay_count(const struct plan_overlay *o) {
+        return o ? o->n : 0;
+}
+
+/* The overlay's plan nodes for node_id, oldest first (at most one per result). */
+#define OVERLAY_NODES_MAX 256
+static size_t overlay_nodes(const struct plan_overlay *o, const char *node_id, const struct plan_node **out,
+                            bool *ret_truncated) {
+        size_t k = 0;
+        *ret_truncated = false;
+        for (size_t i = 0; o && i < o->n; i++) {
+                const struct plan_result *r = o->v[i];
+                for (size_t j = 0; j < r->n_nodes; j++) {
+                        if (strcmp(r->nodes[j].node_id, node_id) != 0)
+                                continue;
+                        if (k == OVERLAY_NODES_MAX) {
+                                *ret_truncated = true;
+                                return k;
+                        }
+                        out[k++] = &r->nodes[j];
+                }
+        }
+        return k;
+}
+
+static const char *node_misfit(const struct state_store *latest, const struct plan_overlay *o,
+                               const struct plan_node *pn) {
         if (pn->n_place == 0)
                 return NULL; /* stops always fit */
         const struct node *n = state_node_get(latest, pn->node_id);
@@ -29,6 +94,11 @@ const char *plan_node_misfit(const struct state_store *latest, const struct plan
                 return "node is not ready for placements";
         if (!n->eligible)
                 return "node is not eligible";
+        const struct plan_node *ov[OVERLAY_NODES_MAX];
+        bool truncated;
+        size_t nov = overlay_nodes(o, pn->node_id, ov, &truncated);
+        if (truncated) /* too many uncommitted plans on one node: wait for them */
+                return "too many uncommitted plans on the node";
         int64_t cpu = 0, mem = 0, disk = 0;
         size_t na;
         struct alloc *const *existing = state_allocs_by_node(latest, pn->node_id, &na);
@@ -36,9 +106,30 @@ const char *plan_node_misfit(const struct state_store *latest, const struct plan
                 const struct alloc *a = existing[i];
                 if (alloc_terminal(a) || stopped_in(pn, a->id))
                         continue;
+                bool replaced = false; /* stopped or updated by an uncommitted plan */
+                for (size_t k = 0; k < nov && !replaced; k++)
+                        replaced = stopped_in(ov[k], a->id);
+                if (replaced)
+                        continue;
                 cpu += a->resources.cpu;
                 mem += a->resources.memory_mb;
                 disk += a->resources.disk_mb;
+        }
+        /* Uncommitted placements, each in its newest version only. */
+        for (size_t k = 0; k < nov; k++) {
+                for (size_t i = 0; i < ov[k]->n_place; i++) {
+                        const struct alloc *a = ov[k]->place[i];
+                        if (alloc_terminal(a) || stopped_in(pn, a->id))
+                                continue;
+                        bool newer = false;
+                        for (size_t m = k + 1; m < nov && !newer; m++)
+                                newer = stopped_in(ov[m], a->id);
+                        if (newer)
+                                continue;
+                        cpu += a->resources.cpu;
+                        mem += a->resources.memory_mb;
+                        disk += a->resources.disk_mb;
+                }
         }
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
@@ -57,8 +148,17 @@ const char *plan_node_misfit(const struct state_store *latest, const struct plan
         return NULL;
 }
 
+const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn) {
+        return node_misfit(latest, NULL, pn);
+}
+
 int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
                   struct error *err) {
+        return plan_evaluate_overlay(latest, NULL, p, ret, err);
+}
+
+int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay,
+                          const struct plan *p, struct plan_result **ret, struct error *err) {
         struct plan_result *r = plan_result_new();
         if (!r)
                 return errorf(err, -ENOMEM, "plan applier: out of memory");
@@ -69,7 +169,7 @@ int plan_evaluate(const struct state_store *latest, const struct plan *p, struct
         bool partial = false;
         for (size_t i = 0; i < p->n_nodes; i++) {
                 const struct plan_node *pn = &p->nodes[i];
-                if (plan_node_misfit(latest, pn)) {
+                if (node_misfit(latest, overlay, pn)) {
                         partial = true;
                         if (plan_result_reject(r, pn->node_id) < 0)
                                 goto oom;

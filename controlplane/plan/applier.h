@@ -22,6 +22,22 @@ struct state_store;
 int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
                   struct error *err);
 
+/* Pipelining (Nomad's plan applier): results proposed to Raft but not yet applied
+ * to the state. While they are in flight, later plans are checked against `latest`
+ * plus this overlay, i.e. against the state as it will be once they commit, so that
+ * plans batched into one entry (or pipelined behind one another) never overcommit
+ * a node. The overlay borrows the results: remove one before freeing it, on the
+ * same turn of the loop on which its entry is applied (or fails). */
+struct plan_overlay;
+struct plan_overlay *plan_overlay_new(void);
+struct plan_overlay *plan_overlay_free(struct plan_overlay *o); /* NULL ok; returns NULL */
+int plan_overlay_add(struct plan_overlay *o, const struct plan_result *r);
+void plan_overlay_remove(struct plan_overlay *o, const struct plan_result *r);
+size_t plan_overlay_count(const struct plan_overlay *o);
+/* plan_evaluate against latest + overlay (overlay NULL: latest alone). */
+int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay,
+                          const struct plan *p, struct plan_result **ret, struct error *err);
+
 /* Write a committed result at Raft index `index`: placements inserted (an alloc
  * already present keeps its CreateIndex), stops applied to the current version of
  * each alloc (allocs gone meanwhile are skipped). */

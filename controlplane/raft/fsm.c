@@ -186,15 +186,31 @@ static int apply_eval_update(struct fsm *s, uint64_t index, const json_t *cmd) {
         return apply_evals(s, index, cmd, 0);
 }
 
-static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
+static int apply_one_result(struct fsm *s, uint64_t index, const json_t *rj) {
         struct plan_result *res = NULL;
-        int r = plan_result_from_json(json_object_get(cmd, "Result"), &res, NULL);
+        int r = plan_result_from_json(rj, &res, NULL);
         if (r < 0)
                 return r;
         r = plan_result_apply((*s->state), index, res);
         plan_result_free(res);
-        if (r < 0)
+        return r;
+}
+
+/* "Result": one plan; "Results": a batch of plans, applied in order (the applier
+ * checked each against the ones before it). */
+static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
+        const json_t *batch = json_object_get(cmd, "Results");
+        int r = 0;
+        if (json_is_array(batch)) {
+                size_t i;
+                const json_t *rj;
+                json_array_foreach(batch, i, rj) {
+                        if ((r = apply_one_result(s, index, rj)) < 0)
+                                return r;
+                }
+        } else if ((r = apply_one_result(s, index, json_object_get(cmd, "Result"))) < 0) {
                 return r;
+        }
         return apply_evals(s, index, cmd, 0);
 }
 

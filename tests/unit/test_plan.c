@@ -188,3 +188,88 @@ Test(plan, result_json_round_trip_applies_the_same) {
         plan_free(p);
         alloc_unref(old);
 }
+
+/* Two plans batched into one entry, made from the same state: the applier checks the
+ * second against the state plus the first's uncommitted result. */
+Test(plan, batch_second_plan_is_partially_rejected_for_the_last_capacity) {
+        const char *nodes1[] = {"n1"};
+        const char *nodes2[] = {"n1", "n2"};
+        struct plan *p1 = mkplan("e1", nodes1, 1, "a");
+        struct plan *p2 = mkplan("e2", nodes2, 2, "b");
+        struct plan_overlay *o = plan_overlay_new();
+        struct plan_result *r1 = NULL, *r2 = NULL;
+        cr_assert_eq(plan_evaluate_overlay(st, o, p1, &r1, NULL), 0);
+        cr_assert_eq(plan_result_count_place(r1), 1);
+        cr_assert_eq(plan_overlay_add(o, r1), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p2, &r2, NULL), 0);
+        cr_assert(plan_result_rejected(r2, "n1")); /* 600 in flight + 600 > 1000 */
+        cr_assert_not(plan_result_rejected(r2, "n2"));
+        cr_assert_eq(plan_result_count_place(r2), 1);
+        cr_assert_neq(plan_result_refresh_index(r2), 0);
+        cr_assert_eq(plan_overlay_add(o, r2), 0);
+        /* the entry is applied in order, then both leave the overlay */
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        cr_assert_eq(plan_result_apply(st, 10, r2), 0);
+        plan_overlay_remove(o, r1);
+        plan_overlay_remove(o, r2);
+        cr_assert_eq(plan_overlay_count(o), 0);
+        cr_assert_not_null(state_alloc_get(st, "a-0"));
+        cr_assert_null(state_alloc_get(st, "b-0"));
+        cr_assert_not_null(state_alloc_get(st, "b-1"));
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+}
+
+/* A result already applied but still in the overlay is counted once, not twice. */
+Test(plan, overlay_does_not_count_an_applied_result_twice) {
+        struct job *small = fx_job("small", JOB_SERVICE, 1, 300, 300);
+        state_upsert_job(st, 3, small);
+        const char *nodes1[] = {"n1"};
+        struct plan *p1 = mkplan("e1", nodes1, 1, "a"); /* 600 */
+        struct plan *p2 = plan_new("e2", "token", small);
+        struct alloc *s = fx_alloc("s-0", small, "n1", 0, 300, 300);
+        cr_assert_eq(plan_add_place(p2, s), 0);
+        alloc_unref(s);
+        struct plan_overlay *o = plan_overlay_new();
+        struct plan_result *r1 = NULL, *r2 = NULL;
+        cr_assert_eq(plan_evaluate_overlay(st, o, p1, &r1, NULL), 0);
+        cr_assert_eq(plan_overlay_add(o, r1), 0);
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p2, &r2, NULL), 0); /* 600 + 300 <= 1000 */
+        cr_assert_not(plan_result_rejected(r2, "n1"));
+        cr_assert_eq(plan_result_count_place(r2), 1);
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+        job_unref(small);
+}
+
+/* An uncommitted stop frees its room for the next plan in the batch. */
+Test(plan, overlay_stop_frees_room_for_a_later_plan) {
+        struct alloc *old = fx_alloc("old", job, "n1", 0, 600, 600);
+        state_upsert_allocs(st, 3, &old, 1);
+        struct plan *p1 = plan_new("e1", "token", job);
+        cr_assert_eq(plan_add_stop(p1, old, ALLOC_DESIRED_STOP, "alloc not needed", -1), 0);
+        const char *nodes[] = {"n1"};
+        struct plan *p2 = mkplan("e2", nodes, 1, "a");
+        struct plan_overlay *o = plan_overlay_new();
+        struct plan_result *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        cr_assert_eq(plan_evaluate(st, p2, &r3, NULL), 0);
+        cr_assert(plan_result_rejected(r3, "n1")); /* without the stop: no room */
+        cr_assert_eq(plan_evaluate_overlay(st, o, p1, &r1, NULL), 0);
+        cr_assert_eq(plan_overlay_add(o, r1), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p2, &r2, NULL), 0);
+        cr_assert_not(plan_result_rejected(r2, "n1"));
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_result_free(r3);
+        plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+        alloc_unref(old);
+}
