@@ -270,6 +270,7 @@ struct cluster {
         size_t placed;     /* placements committed */
         size_t partial, evals_failed;
         enum sched_algorithm algorithm;
+        const struct sched_preemption *preemption; /* NULL: defaults */
         enum eval_status last_status;
         struct error err;
 };
@@ -383,7 +384,7 @@ static int register_job(struct cluster *cl, struct job *j, struct eval *ev) {
  * taken now and released after). *ret_eval_ns: the whole of it, plan applier included.
  * An eval that ends other than complete (max plan attempts) is counted, not an error. */
 static int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns) {
-        const struct scheduler_env env = {.gen_id = cl_gen_id, .id_data = &cl->id_rng, .algorithm = cl->algorithm};
+        const struct scheduler_env env = {.gen_id = cl_gen_id, .id_data = &cl->id_rng, .algorithm = cl->algorithm, .preemption = cl->preemption};
         int64_t t0 = clock_monotonic_ns();
         struct state_store *own = NULL;
         if (!snap && !(snap = own = state_snapshot(cl->live)))
@@ -1338,7 +1339,8 @@ static size_t scen_lower_bound(int64_t cpu, int64_t mem, int64_t node_cpu_sum, i
 /* Fill then (optionally) a second wave: the scenario's two job lists. */
 static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, const struct scen_job *first,
                     size_t n_first, const struct scen_job *second, size_t n_second, int workers,
-                    enum sched_algorithm alg, uint64_t seed, struct scen_out *ret) {
+                    enum sched_algorithm alg, const struct sched_preemption *preemption, uint64_t seed,
+                    struct scen_out *ret) {
         struct cluster *cl = xcalloc(1, sizeof(*cl));
         cl->live = state_create();
         if (!cl->live)
@@ -1346,6 +1348,7 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         cl->index = 1;
         cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
         cl->algorithm = alg;
+        cl->preemption = preemption;
         uint64_t node_rng = seed;
         int64_t cap_cpu = 0, cap_mem = 0;
         for (int i = 0; i < nodes; i++) {
@@ -1455,7 +1458,7 @@ static int scenario_c1m(double scale, int workers, uint64_t seed, int *violation
         printf("\nScenario c1m (scale %.3g): %d nodes, %d service jobs x count 1000, %d workers\n", scale, nodes,
                n_jobs, workers);
         struct scen_out o;
-        int r = scen_run(&shape, 1, nodes, jobs, (size_t)n_jobs, NULL, 0, workers, SCHED_ALG_BINPACK, seed, &o);
+        int r = scen_run(&shape, 1, nodes, jobs, (size_t)n_jobs, NULL, 0, workers, SCHED_ALG_BINPACK, NULL, seed, &o);
         free(jobs);
         *violations += o.violations;
         if (r == 0) {
@@ -1508,7 +1511,8 @@ static int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations
         int r = 0;
         struct scen_out out[SCHED_ALG_COUNT];
         for (int a = 0; a < SCHED_ALG_COUNT && r == 0; a++) {
-                r = scen_run(shapes, 2, nodes, jobs, n, NULL, 0, workers, (enum sched_algorithm)a, seed, &out[a]);
+                r = scen_run(shapes, 2, nodes, jobs, n, NULL, 0, workers, (enum sched_algorithm)a, NULL, seed,
+                             &out[a]);
                 *violations += out[a].violations;
                 if (r == 0)
                         scen_print(alg_names[a], &out[a]);
@@ -1544,7 +1548,10 @@ static int scenario_preempt(int nodes, int workers, uint64_t seed, int *violatio
         printf("\nScenario preempt: %d nodes filled by %zu priority-20 jobs, then %zu priority-80 jobs, %d workers\n",
                nodes, n_low, n_high, workers);
         struct scen_out o;
-        int r = scen_run(&shape, 1, nodes, low, n_low, high, n_high, workers, SCHED_ALG_BINPACK, seed, &o);
+        /* service preemption on, as an operator would set it in the scheduler configuration */
+        static const struct sched_preemption preemption = {.system = true, .service = true, .batch = true};
+        int r = scen_run(&shape, 1, nodes, low, n_low, high, n_high, workers, SCHED_ALG_BINPACK, &preemption, seed,
+                         &o);
         free(low);
         free(high);
         *violations += o.violations;

@@ -44,6 +44,7 @@ struct sched_attempt {
         size_t n_dcs;
         struct sched_metric_pool pool;
         uint64_t rng;
+        int preempt_index; /* name index of the alloc a preemption places */
 };
 
 /* Allocs proposed per value of a node property: for a distinct_property constraint

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
 #include "controlplane/scheduler/sched_internal.h"
 
@@ -91,6 +92,14 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                 const struct alloc *prev = reqs[i].prev;
                 g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
                 struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
+                if (!cd && sched_preempt_enabled(c)) {
+                        r = sched_preempt_select(at, &g, reqs[i].index, reqs[i].prev, &m, now);
+                        if (r != 0) {
+                                sched_metric_free(&m);
+                                r = r > 0 ? 0 : r;
+                                continue;
+                        }
+                }
                 if (!cd) {
                         failed = true;
                         queued++;
