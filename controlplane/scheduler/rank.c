@@ -223,6 +223,8 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 if (opts[i].final > opts[best].final)
                         best = i;
         struct sched_cand *winner = opts[best].cd;
+        if (m->no_meta)
+                return winner;
         qsort(opts, n_opts, sizeof(opts[0]), cmp_option_desc);
         m->score_meta = json_array();
         for (size_t i = 0; i < n_opts && i < SCHED_SCORE_META_TOP; i++)
