@@ -36,6 +36,7 @@
 #include "common/ids.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/broker/broker.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/scheduler.h"
@@ -268,6 +269,8 @@ struct cluster {
         int64_t write_ns;  /* time spent writing evals (update_eval, create_eval) */
         size_t placed;     /* placements committed */
         size_t partial, evals_failed;
+        enum sched_algorithm algorithm;
+        const struct sched_preemption *preemption; /* NULL: defaults */
         enum eval_status last_status;
         struct error err;
 };
@@ -381,7 +384,7 @@ static int register_job(struct cluster *cl, struct job *j, struct eval *ev) {
  * taken now and released after). *ret_eval_ns: the whole of it, plan applier included.
  * An eval that ends other than complete (max plan attempts) is counted, not an error. */
 static int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns) {
-        const struct scheduler_env env = {.gen_id = cl_gen_id, .id_data = &cl->id_rng};
+        const struct scheduler_env env = {.gen_id = cl_gen_id, .id_data = &cl->id_rng, .algorithm = cl->algorithm, .preemption = cl->preemption};
         int64_t t0 = clock_monotonic_ns();
         struct state_store *own = NULL;
         if (!snap && !(snap = own = state_snapshot(cl->live)))
@@ -826,6 +829,9 @@ struct opts {
         uint64_t seed;
         int big_groups, big_count; /* --big-job GxC: one job of G groups of count C (0: skipped) */
         int big_nodes;
+        const char *scenario; /* NULL: the classic runs; c1m, mixed, preempt or all */
+        double scale;         /* c1m's jobs and nodes */
+        int scen_nodes;       /* mixed and preempt */
 };
 
 static void usage(FILE *f) {
@@ -845,7 +851,11 @@ static void usage(FILE *f) {
               "  --seed          base seed of every workload\n"
               "  --big-job GxC   also: one job of G groups of count C (small asks) on --big-nodes nodes:\n"
               "                  validation and scheduling time, to show cost linear in the job's size\n"
-              "  --big-nodes     nodes for --big-job (5000)\n",
+              "  --big-nodes     nodes for --big-job (5000)\n"
+              "  --scenario S    run only scenario S: c1m, mixed, preempt or all (through the eval broker,\n"
+              "                  --workers workers; name=value figures per scenario)\n"
+              "  --scale F       c1m's size: F x (5,000 nodes, 1,000 jobs x count 1,000) (default 1)\n"
+              "  --scen-nodes N  nodes of the mixed and preempt scenarios (1000)\n",
               f);
 }
 
@@ -890,7 +900,9 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             {"seed", required_argument, NULL, 's'},         {"help", no_argument, NULL, 'h'},
             {"workers", required_argument, NULL, 'w'},      {"contend-nodes", required_argument, NULL, 'C'},
             {"contend-fill", required_argument, NULL, 'c'}, {"big-job", required_argument, NULL, 'B'},
-            {"big-nodes", required_argument, NULL, 'b'},    {NULL, 0, NULL, 0},
+            {"big-nodes", required_argument, NULL, 'b'},    {"scenario", required_argument, NULL, 'X'},
+            {"scale", required_argument, NULL, 'x'},        {"scen-nodes", required_argument, NULL, 'Y'},
+            {NULL, 0, NULL, 0},
         };
         *o = (struct opts){.sizes = {100, 1000, 5000},
                            .n_sizes = 3,
@@ -903,6 +915,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                            .contend_nodes = 1000,
                            .contend_fill = 0.85,
                            .big_nodes = 5000,
+                           .scale = 1,
+                           .scen_nodes = 1000,
                            .seed = 1};
         int c;
         long v;
@@ -975,6 +989,24 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                         if ((r = parse_int(optarg, 1, 1000000, &v)) < 0)
                                 fprintf(stderr, "sched: --big-nodes: want 1..1000000 (got \"%s\")\n", optarg);
                         o->big_nodes = (int)v;
+                        break;
+                case 'X':
+                        if (strcmp(optarg, "c1m") && strcmp(optarg, "mixed") && strcmp(optarg, "preempt") &&
+                            strcmp(optarg, "all")) {
+                                fprintf(stderr, "sched: --scenario: want c1m, mixed, preempt or all (got \"%s\")\n",
+                                        optarg);
+                                r = -EINVAL;
+                        }
+                        o->scenario = optarg;
+                        break;
+                case 'x':
+                        if ((r = parse_frac(optarg, 0, 10, &o->scale)) < 0)
+                                fprintf(stderr, "sched: --scale: want 0 < f <= 10 (got \"%s\")\n", optarg);
+                        break;
+                case 'Y':
+                        if ((r = parse_int(optarg, 10, 1000000, &v)) < 0)
+                                fprintf(stderr, "sched: --scen-nodes: want 10..1000000 (got \"%s\")\n", optarg);
+                        o->scen_nodes = (int)v;
                         break;
                 case 'h':
                         usage(stdout);
@@ -1187,6 +1219,350 @@ static void report_packing_lines(const struct opts *o, const struct pack_summary
                 }
 }
 
+/* ---- named scenarios (--scenario c1m|mixed|preempt) ---------------------------------------------
+ *
+ * Each registers its jobs, enqueues their evals in the real eval broker, and has `workers`
+ * workers dequeue them: the evals dequeued together are scheduled on one snapshot (as
+ * concurrent workers would see it) and their plans go one after the other through the plan
+ * applier, which rejects nodes that filled up meanwhile (plan_rejections); each eval is
+ * acked after its processing. Latency is an eval's processing, applier included. */
+
+struct scen_node {
+        int64_t cpu, mem;
+        const char *cls;
+};
+
+struct scen_job {
+        int count, cpu, mem, disk, priority;
+        const char *class_constraint; /* node.class = this (NULL: kernel.name = linux) */
+        const char *class_affinity;   /* affinity for node.class = this, weight 50 */
+        bool spread_dc;               /* spread over ${node.datacenter} */
+};
+
+struct scen_out {
+        size_t jobs, asked, placed, evals_failed, rejections, nodes_used, lb, preempted;
+        double wall_s, place_per_s, p50_ms, p99_ms;
+        int violations;
+};
+
+static struct node *scen_node_new(int i, const struct scen_node *sn, uint64_t *rng) {
+        struct node *n = make_node(i, rng, false);
+        n->cpu_shares = sn->cpu;
+        n->memory_mb = sn->mem;
+        free(n->node_class);
+        n->node_class = xstrdup(sn->cls);
+        node_compute_class(n);
+        return n;
+}
+
+static struct job *scen_job_new(const struct scen_job *s, size_t i, const char *prefix) {
+        struct spec sp = {.type = JOB_SERVICE, .count = s->count, .cpu = s->cpu, .mem = s->mem};
+        struct job *j = make_job(&sp, i);
+        char id[48];
+        snprintf(id, sizeof(id), "%s-%06zu", prefix, i);
+        free(j->id);
+        j->id = xstrdup(id);
+        j->priority = s->priority ? s->priority : 50;
+        j->constraints = xcalloc(1, sizeof(*j->constraints));
+        j->n_constraints = 1;
+        if (s->class_constraint)
+                j->constraints[0] =
+                    (struct constraint){xstrdup("${node.class}"), xstrdup(s->class_constraint), xstrdup("=")};
+        else
+                j->constraints[0] =
+                    (struct constraint){xstrdup("${attr.kernel.name}"), xstrdup("linux"), xstrdup("=")};
+        struct task_group *g = &j->groups[0];
+        if (s->class_affinity) {
+                g->affinities = xcalloc(1, sizeof(*g->affinities));
+                g->affinities[0] =
+                    (struct affinity){xstrdup("${node.class}"), xstrdup(s->class_affinity), xstrdup("="), 50};
+                g->n_affinities = 1;
+        }
+        if (s->spread_dc) {
+                g->spreads = xcalloc(1, sizeof(*g->spreads));
+                g->spreads[0] = (struct spread){.attribute = xstrdup("${node.datacenter}"), .weight = 50};
+                g->n_spreads = 1;
+        }
+        g->ephemeral_disk_mb = s->disk;
+        return j;
+}
+
+/* Register and schedule jobs[0..n) through the broker with `workers` workers. */
+static int scen_schedule(struct cluster *cl, struct job **jobs, size_t n, int workers, int64_t *lat, size_t *ret_evals) {
+        struct broker *b = broker_create(&clock_real, NULL);
+        if (!b)
+                die_oom();
+        broker_set_enabled(b, true);
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                struct eval *ev = make_eval(jobs[i], &cl->id_rng);
+                r = register_job(cl, jobs[i], ev);
+                if (r == 0 && (r = broker_enqueue(b, ev)) < 0)
+                        errorf(&cl->err, r, "broker: enqueue: %s", strerror(-r));
+                eval_unref(ev);
+        }
+        const enum job_type types[] = {JOB_SERVICE, JOB_BATCH};
+        size_t done = 0;
+        struct eval *evs[64];
+        char *tokens[64];
+        while (r == 0) {
+                size_t k = 0;
+                while (k < (size_t)workers && broker_dequeue(b, types, 2, &evs[k], &tokens[k]) == 0)
+                        k++;
+                if (!k)
+                        break;
+                struct state_store *snap = state_snapshot(cl->live);
+                if (!snap)
+                        die_oom();
+                for (size_t i = 0; i < k; i++) {
+                        if (r == 0)
+                                r = process_eval(cl, snap, evs[i], &lat[done++]);
+                        if (r == 0 && broker_ack(b, evs[i]->id, tokens[i]) < 0)
+                                r = errorf(&cl->err, -EPROTO, "broker: ack %s failed", evs[i]->id);
+                        eval_unref(evs[i]);
+                        free(tokens[i]);
+                }
+                state_destroy(snap);
+        }
+        broker_destroy(b);
+        *ret_evals = done;
+        return r;
+}
+
+/* max over cpu and memory of ceil(demand / mean node capacity): the volume bound (exact
+ * for identical nodes; for two classes, the bound of a cluster of their mean shape). */
+static size_t scen_lower_bound(int64_t cpu, int64_t mem, int64_t node_cpu_sum, int64_t node_mem_sum, int nodes) {
+        double a = ceil((double)cpu * nodes / (double)node_cpu_sum), m = ceil((double)mem * nodes / (double)node_mem_sum);
+        return (size_t)(a > m ? a : m);
+}
+
+/* Fill then (optionally) a second wave: the scenario's two job lists. */
+static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, const struct scen_job *first,
+                    size_t n_first, const struct scen_job *second, size_t n_second, int workers,
+                    enum sched_algorithm alg, const struct sched_preemption *preemption, uint64_t seed,
+                    struct scen_out *ret) {
+        struct cluster *cl = xcalloc(1, sizeof(*cl));
+        cl->live = state_create();
+        if (!cl->live)
+                die_oom();
+        cl->index = 1;
+        cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
+        cl->algorithm = alg;
+        cl->preemption = preemption;
+        uint64_t node_rng = seed;
+        int64_t cap_cpu = 0, cap_mem = 0;
+        for (int i = 0; i < nodes; i++) {
+                struct node *nd = scen_node_new(i, &shapes[(size_t)i % n_shapes], &node_rng);
+                cap_cpu += nd->cpu_shares;
+                cap_mem += nd->memory_mb;
+                if (state_upsert_node(cl->live, ++cl->index, nd) < 0)
+                        die_oom();
+                node_unref(nd);
+        }
+        size_t n = n_first + n_second;
+        struct job **jobs = xcalloc(n, sizeof(*jobs));
+        int64_t *lat = xcalloc(n, sizeof(*lat));
+        size_t asked = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct scen_job *s = i < n_first ? &first[i] : &second[i - n_first];
+                jobs[i] = scen_job_new(s, i, i < n_first ? "job" : "urgent");
+                asked += (size_t)s->count;
+        }
+        size_t evals = 0, evals2 = 0;
+        int64_t t0 = clock_monotonic_ns();
+        int r = scen_schedule(cl, jobs, n_first, workers, lat, &evals);
+        size_t placed_first = cl->placed;
+        if (r == 0 && n_second)
+                r = scen_schedule(cl, jobs + n_first, n_second, workers, lat + evals, &evals2);
+        int64_t wall = clock_monotonic_ns() - t0;
+        if (r < 0)
+                fprintf(stderr, "sched: scenario: %s\n", cl->err.msg);
+        evals += evals2;
+        qsort(lat, evals, sizeof(*lat), cmp_i64);
+        struct verify v;
+        verify_store(cl->live, &v);
+        size_t live = 0, evicted = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t k;
+                struct alloc *const *list = state_allocs_by_job(cl->live, jobs[i]->namespace, jobs[i]->id, &k);
+                for (size_t a = 0; a < k; a++) {
+                        live += !alloc_terminal(list[a]);
+                        evicted += list[a]->desired_status == ALLOC_DESIRED_EVICT;
+                }
+        }
+        (void)placed_first;
+        *ret = (struct scen_out){
+            .jobs = n,
+            .asked = asked,
+            .placed = cl->placed,
+            .evals_failed = cl->evals_failed,
+            .rejections = cl->partial,
+            .nodes_used = v.nodes_used,
+            .lb = scen_lower_bound(v.cpu, v.mem, cap_cpu, cap_mem, nodes),
+            .preempted = evicted,
+            .wall_s = (double)wall / 1e9,
+            .place_per_s = wall > 0 ? (double)cl->placed / ((double)wall / 1e9) : 0,
+            .p50_ms = (double)percentile(lat, evals, 0.50) / 1e6,
+            .p99_ms = (double)percentile(lat, evals, 0.99) / 1e6,
+            .violations = v.violations,
+        };
+        if (v.allocs != cl->placed) {
+                fprintf(stderr, "sched: VIOLATION: %zu placements committed, %zu allocations in the store\n",
+                        cl->placed, v.allocs);
+                ret->violations++;
+        }
+        (void)live;
+        for (size_t i = 0; i < n; i++)
+                job_unref(jobs[i]);
+        free(jobs);
+        free(lat);
+        cluster_destroy(cl);
+        return r;
+}
+
+static void scen_lines(const char *name, const struct scen_out *o) {
+        char k[96];
+#define LINE(field, v, d)                                                                                              \
+        do {                                                                                                           \
+                snprintf(k, sizeof(k), "sched_%s_%s", name, field);                                                   \
+                bench_line(k, v, d);                                                                                   \
+        } while (0)
+        LINE("placements_per_sec", o->place_per_s, 0);
+        LINE("eval_latency_p50_ms", o->p50_ms, 3);
+        LINE("eval_latency_p99_ms", o->p99_ms, 3);
+        LINE("failed_placements", (double)(o->asked > o->placed ? o->asked - o->placed : 0), 0);
+        LINE("nodes_used", (double)o->nodes_used, 0);
+        LINE("nodes_lower_bound", (double)o->lb, 0);
+        LINE("plan_rejections", (double)o->rejections, 0);
+#undef LINE
+}
+
+static void scen_print(const char *name, const struct scen_out *o) {
+        printf("  %-16s %7zu jobs %9zu asked %9zu placed in %7.2f s (%9.0f/s), eval p50 %.3f ms p99 %.3f ms, "
+               "%zu evals not complete, %zu plan rejections, nodes used %zu (lower bound %zu, ratio %.3f), "
+               "%zu evicted\n",
+               name, o->jobs, o->asked, o->placed, o->wall_s, o->place_per_s, o->p50_ms, o->p99_ms, o->evals_failed,
+               o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted);
+        fflush(stdout);
+}
+
+/* c1m: Nomad's Million Container Challenge shape. 5,000 identical nodes, 1,000 service
+ * jobs of count 1,000, asks 10 MHz / 10 MB / 10 MB disk, one node constraint each; scale
+ * multiplies the jobs (and the nodes, so the fill stays the same). */
+static int scenario_c1m(double scale, int workers, uint64_t seed, int *violations) {
+        int nodes = (int)ceil(5000 * scale), n_jobs = (int)ceil(1000 * scale);
+        static const struct scen_node shape = {4000, 8192, "general"};
+        struct scen_job *jobs = xcalloc((size_t)n_jobs, sizeof(*jobs));
+        for (int i = 0; i < n_jobs; i++)
+                jobs[i] = (struct scen_job){.count = 1000, .cpu = 10, .mem = 10, .disk = 10};
+        printf("\nScenario c1m (scale %.3g): %d nodes, %d service jobs x count 1000, %d workers\n", scale, nodes,
+               n_jobs, workers);
+        struct scen_out o;
+        int r = scen_run(&shape, 1, nodes, jobs, (size_t)n_jobs, NULL, 0, workers, SCHED_ALG_BINPACK, NULL, seed, &o);
+        free(jobs);
+        *violations += o.violations;
+        if (r == 0) {
+                scen_print("c1m", &o);
+                scen_lines("c1m", &o);
+        }
+        return r;
+}
+
+/* mixed: two node classes (compute: 8000 MHz / 8 GB, memory: 4000 MHz / 32 GB), cpu-heavy
+ * and memory-heavy jobs of varied sizes; a third pinned to a class, a fifth with an
+ * affinity for one, a tenth spread over datacenters; 2% ask more memory than any node. */
+static const char *const alg_names[SCHED_ALG_COUNT] = {"binpack", "spread", "dotproduct"};
+
+static int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations) {
+        static const struct scen_node shapes[] = {{8000, 8192, "compute"}, {4000, 32768, "memory"}};
+        uint64_t rng = seed * 7 + 3;
+        int64_t target = (int64_t)nodes * 6000 * 6 / 10, asked = 0; /* 60% of the mean cpu */
+        size_t n = 0, cap = 64;
+        struct scen_job *jobs = xcalloc(cap, sizeof(*jobs));
+        while (asked < target) {
+                if (n == cap) {
+                        cap *= 2;
+                        jobs = realloc(jobs, cap * sizeof(*jobs));
+                        if (!jobs)
+                                die_oom();
+                }
+                struct scen_job s = {.count = rng_range(&rng, 2, 30), .disk = 100};
+                if (rng_range(&rng, 0, 1)) { /* cpu-heavy: 500..3000 MHz, 128..1024 MB */
+                        s.cpu = 100 * rng_range(&rng, 5, 30);
+                        s.mem = 128 * rng_range(&rng, 1, 8);
+                } else { /* memory-heavy: 100..800 MHz, 1..8 GB */
+                        s.cpu = 100 * rng_range(&rng, 1, 8);
+                        s.mem = 1024 * rng_range(&rng, 1, 8);
+                }
+                int pick = rng_range(&rng, 0, 29);
+                if (pick < 10)
+                        s.class_constraint = s.mem > 2048 ? "memory" : "compute";
+                else if (pick < 16)
+                        s.class_affinity = s.mem > 2048 ? "memory" : "compute";
+                else if (pick < 19)
+                        s.spread_dc = true;
+                if (rng_range(&rng, 0, 49) == 0)
+                        s.mem = 40000; /* cannot place anywhere */
+                jobs[n++] = s;
+                asked += (int64_t)s.count * s.cpu;
+        }
+        printf("\nScenario mixed: %d nodes (compute 8000 MHz / 8 GB, memory 4000 MHz / 32 GB), %zu jobs, %d workers\n",
+               nodes, n, workers);
+        int r = 0;
+        struct scen_out out[SCHED_ALG_COUNT];
+        for (int a = 0; a < SCHED_ALG_COUNT && r == 0; a++) {
+                r = scen_run(shapes, 2, nodes, jobs, n, NULL, 0, workers, (enum sched_algorithm)a, NULL, seed,
+                             &out[a]);
+                *violations += out[a].violations;
+                if (r == 0)
+                        scen_print(alg_names[a], &out[a]);
+        }
+        free(jobs);
+        if (r < 0)
+                return r;
+        scen_lines("mixed", &out[SCHED_ALG_BINPACK]);
+        for (int a = 0; a < SCHED_ALG_COUNT; a++) {
+                char k[96];
+                snprintf(k, sizeof(k), "sched_mixed_%s_packing_ratio", alg_names[a]);
+                bench_line(k, out[a].lb ? (double)out[a].nodes_used / (double)out[a].lb : 0, 3);
+                snprintf(k, sizeof(k), "sched_mixed_%s_failed_placements", alg_names[a]);
+                bench_line(k, (double)(out[a].asked - out[a].placed), 0);
+        }
+        return 0;
+}
+
+/* preempt: a cluster filled to about 95% by priority-20 service jobs, then priority-80
+ * jobs asking 10% of it. */
+static int scenario_preempt(int nodes, int workers, uint64_t seed, int *violations) {
+        static const struct scen_node shape = {4000, 8192, "general"};
+        uint64_t rng = seed * 11 + 5;
+        size_t n_low = (size_t)nodes * 95 / 100 * 4 / 10, n_high = (size_t)nodes / 10 * 4 / 10;
+        n_low = n_low ? n_low : 1;
+        n_high = n_high ? n_high : 1;
+        struct scen_job *low = xcalloc(n_low, sizeof(*low)), *high = xcalloc(n_high, sizeof(*high));
+        for (size_t i = 0; i < n_low; i++) /* 10 x 1000 MHz / 2 GB: a quarter of a node each */
+                low[i] = (struct scen_job){.count = 10, .cpu = 1000, .mem = 2048, .disk = 100, .priority = 20};
+        for (size_t i = 0; i < n_high; i++)
+                high[i] = (struct scen_job){.count = 10, .cpu = 1000 + 500 * rng_range(&rng, 0, 1), .mem = 2048,
+                                            .disk = 100, .priority = 80};
+        printf("\nScenario preempt: %d nodes filled by %zu priority-20 jobs, then %zu priority-80 jobs, %d workers\n",
+               nodes, n_low, n_high, workers);
+        struct scen_out o;
+        /* service preemption on, as an operator would set it in the scheduler configuration */
+        static const struct sched_preemption preemption = {.system = true, .service = true, .batch = true};
+        int r = scen_run(&shape, 1, nodes, low, n_low, high, n_high, workers, SCHED_ALG_BINPACK, &preemption, seed,
+                         &o);
+        free(low);
+        free(high);
+        *violations += o.violations;
+        if (r == 0) {
+                scen_print("preempt", &o);
+                scen_lines("preempt", &o);
+                bench_line("sched_preempt_preempted_allocs", (double)o.preempted, 0);
+        }
+        return r;
+}
+
 int main(int argc, char **argv) {
         struct opts o;
         if (parse_opts(argc, argv, &o) < 0) {
@@ -1199,6 +1575,21 @@ int main(int argc, char **argv) {
                o.seed);
         fflush(stdout);
         int violations = 0, r = 0;
+        if (o.scenario) {
+                bool all = strcmp(o.scenario, "all") == 0;
+                if (all || strcmp(o.scenario, "c1m") == 0)
+                        r = scenario_c1m(o.scale, o.workers, o.seed, &violations);
+                if (r == 0 && (all || strcmp(o.scenario, "mixed") == 0))
+                        r = scenario_mixed(o.scen_nodes, o.workers, o.seed, &violations);
+                if (r == 0 && (all || strcmp(o.scenario, "preempt") == 0))
+                        r = scenario_preempt(o.scen_nodes, o.workers, o.seed, &violations);
+                printf("sched_violations=%d\n", violations);
+                if (r < 0 || violations) {
+                        fprintf(stderr, "sched: FAILED: %s\n", r < 0 ? "the scheduler returned an error" : "violations");
+                        return 1;
+                }
+                return 0;
+        }
         struct tp_summary tp[MAX_SIZES], contended;
         size_t n_tp = 0;
         for (size_t i = 0; i < o.n_sizes && o.runs > 0 && r == 0; i++, n_tp++)

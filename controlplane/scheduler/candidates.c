@@ -143,10 +143,12 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         cd->usage_ready = true;
 }
 
-int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group) {
-        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+/* This job's (group NULL) or group's live allocs on the node in the snapshot, less the
+ * ones the plan stops. */
+static int snap_collisions(const struct sched_attempt *at, const struct plan_node *pn, const struct node *node,
+                           const char *group) {
         size_t n;
-        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, node->id, &n);
         const char *ns = at->job->namespace ? at->job->namespace : "default";
         int k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -158,10 +160,31 @@ int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd
                         continue;
                 k++;
         }
+        return k;
+}
+
+static int plan_collisions(const struct plan_node *pn, const char *group) {
+        int k = 0;
         for (size_t i = 0; pn && i < pn->n_place; i++)
-                if (!group || strcmp(pn->place[i]->task_group, group) == 0)
+                if (!group || pn->place[i]->task_group == group || strcmp(pn->place[i]->task_group, group) == 0)
                         k++;
         return k;
+}
+
+static int collisions_const(const struct sched_attempt *at, const struct sched_cand *cd, const char *group) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        int k = group && cd->coll_group == group ? cd->coll_snap : snap_collisions(at, pn, cd->n, group);
+        return k + plan_collisions(pn, group);
+}
+
+int sched_collisions(const struct sched_attempt *at, struct sched_cand *cd, const char *group) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        if (group && cd->coll_group != group) {
+                cd->coll_snap = snap_collisions(at, pn, cd->n, group);
+                cd->coll_group = group;
+        }
+        int k = group ? cd->coll_snap : snap_collisions(at, pn, cd->n, NULL);
+        return k + plan_collisions(pn, group);
 }
 
 /* ---- feasibility ------------------------------------------------------------------------ */
@@ -246,9 +269,9 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
                 if (!each_constraint(at->job, g->tg, check_one, &a))
                         return buf;
         }
-        if (g->distinct_job && sched_collisions(at, cd, NULL) > 0)
+        if (g->distinct_job && collisions_const(at, cd, NULL) > 0)
                 return "distinct_hosts";
-        if (g->distinct_group && sched_collisions(at, cd, g->tg->name) > 0)
+        if (g->distinct_group && collisions_const(at, cd, g->tg->name) > 0)
                 return "distinct_hosts";
         for (size_t i = 0; i < g->n_props; i++) {
                 const struct sched_distinct_prop *p = &g->props[i];

@@ -26,6 +26,10 @@ struct sched_cand {
         const struct node *n;
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
+        /* sched_collisions' count in the snapshot for the group named coll_group (the
+         * same pointer): the attempt's stops of the job do not change while placing */
+        const char *coll_group;
+        int coll_snap;
 };
 
 struct sched_attempt {
@@ -44,6 +48,7 @@ struct sched_attempt {
         size_t n_dcs;
         struct sched_metric_pool pool;
         uint64_t rng;
+        int preempt_index; /* name index of the alloc a preemption places */
 };
 
 /* Allocs proposed per value of a node property: for a distinct_property constraint
@@ -81,7 +86,7 @@ void sched_attempt_free(struct sched_attempt *at);
 /* Compute cd->u once; later placements add to it. */
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);
 /* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node. */
-int sched_collisions(const struct sched_attempt *at, const struct sched_cand *cd, const char *group);
+int sched_collisions(const struct sched_attempt *at, struct sched_cand *cd, const char *group);
 
 /* 0 or -ENOMEM (g is then safe to free). */
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/model.h"
@@ -15,6 +16,7 @@ struct sched_metric {
         json_t *class_filtered, *constraint_filtered, *class_exhausted, *dimension_exhausted; /* NULL: none */
         json_t *score_meta; /* [{NodeID, Scores, NormScore}] best first; NULL: none */
         int64_t start_ns;
+        bool no_meta; /* Select skips score_meta (its JSON would not be used) */
 };
 
 /* What every metric of one attempt shares (borrowed). */

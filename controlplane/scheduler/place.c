@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
 #include "controlplane/scheduler/sched_internal.h"
 
@@ -49,7 +50,12 @@ int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched
 
 int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                       const struct alloc *prev, struct sched_metric *m, int64_t now, char ret_id[ID_BUF]) {
-        json_t *mj = sched_metric_json(&at->pool, m, sched_now(at->c), 0);
+        return sched_place_on_json(at, g, cd, index, prev, sched_metric_json(&at->pool, m, sched_now(at->c), 0), now,
+                                   ret_id);
+}
+
+int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                        const struct alloc *prev, json_t *mj, int64_t now, char ret_id[ID_BUF]) {
         struct alloc *a = new_alloc(at, g, index, cd, prev, mj, now);
         if (!a)
                 return -ENOMEM;
@@ -80,6 +86,9 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
         int queued = 0, coalesced = 0;
         bool failed = false;
         struct sched_metric fail_metric = {0};
+        /* The AllocationMetric of the group's first placement in this attempt, shared by
+         * the group's other new allocs (one JSON object, not one of about 10 KB each). */
+        json_t *shared = NULL;
         for (size_t i = 0; i < n && r == 0; i++) {
                 if (failed) { /* Nomad coalesces the failures of a group */
                         queued++;
@@ -87,19 +96,32 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         continue;
                 }
                 int64_t now = sched_now(c);
-                struct sched_metric m = {.start_ns = now};
+                struct sched_metric m = {.start_ns = now, .no_meta = shared != NULL};
                 const struct alloc *prev = reqs[i].prev;
                 g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
                 struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
+                if (!cd && sched_preempt_enabled(c)) {
+                        r = sched_preempt_select(at, &g, reqs[i].index, reqs[i].prev, &m, now);
+                        if (r != 0) {
+                                sched_metric_free(&m);
+                                r = r > 0 ? 0 : r;
+                                continue;
+                        }
+                }
                 if (!cd) {
                         failed = true;
                         queued++;
                         fail_metric = m;
                         continue;
                 }
-                r = sched_place_on(at, &g, cd, reqs[i].index, reqs[i].prev, &m, now);
+                if (!shared && !(shared = sched_metric_json(&at->pool, &m, sched_now(c), 0)))
+                        r = -ENOMEM;
+                if (r == 0)
+                        r = sched_place_on_json(at, &g, cd, reqs[i].index, reqs[i].prev, json_incref(shared), now,
+                                                NULL);
                 sched_metric_free(&m);
         }
+        json_decref(shared);
         if (failed && r == 0)
                 json_object_set_new(c->failed_tg, tg->name, sched_metric_json(&at->pool, &fail_metric, sched_now(c),
                                                                               coalesced));

@@ -23,6 +23,9 @@ int sched_place(struct sched_attempt *at, const struct place_req *reqs, size_t n
  * follow. 0 or -ENOMEM. */
 int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                    const struct alloc *prev, struct sched_metric *m, int64_t now);
+/* As sched_place_on with mj (stolen) as the alloc's AllocationMetric JSON. */
+int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
+                        const struct alloc *prev, json_t *mj, int64_t now, char ret_id[ID_BUF]);
 /* As sched_place_on; the new alloc's ID goes to ret_id (may be NULL). */
 int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                       const struct alloc *prev, struct sched_metric *m, int64_t now, char ret_id[ID_BUF]);

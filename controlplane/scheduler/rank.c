@@ -86,6 +86,28 @@ double sched_spread_score(const struct sched_group *g, const struct node *n) {
         return total < -1.0 ? -1.0 : total > 1.0 ? 1.0 : total;
 }
 
+double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu,
+                       int64_t used_mem, int64_t ask_cpu, int64_t ask_mem) {
+        double binpack = sched_binpack_score(avail_cpu, avail_mem, used_cpu, used_mem);
+        switch (alg) {
+        case SCHED_ALG_SPREAD:
+                return 1.0 - binpack;
+        case SCHED_ALG_DOTPRODUCT: {
+                if (avail_cpu <= 0 || avail_mem <= 0)
+                        return binpack;
+                double ac = (double)ask_cpu / (double)avail_cpu, am = (double)ask_mem / (double)avail_mem;
+                double fc = (double)(avail_cpu - used_cpu + ask_cpu) / (double)avail_cpu;
+                double fm = (double)(avail_mem - used_mem + ask_mem) / (double)avail_mem;
+                double na = sqrt(ac * ac + am * am), nf = sqrt(fc * fc + fm * fm);
+                double align = na > 0 && nf > 0 ? (ac * fc + am * fm) / (na * nf) : 0.0;
+                return (binpack + align) / 2.0;
+        }
+        case SCHED_ALG_BINPACK:
+        default:
+                return binpack;
+        }
+}
+
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
         sched_cand_usage(at, cd);
@@ -112,7 +134,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 return false;
         }
         *o = (struct sched_option){.cd = cd};
-        o->binpack = sched_binpack_score(avail_cpu, avail_mem, cpu, mem);
+        o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, g->ask.cpu, g->ask.memory_mb);
         double sum = o->binpack;
         int k = 1;
         int coll = sched_collisions(at, cd, g->tg->name);
@@ -201,6 +223,8 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 if (opts[i].final > opts[best].final)
                         best = i;
         struct sched_cand *winner = opts[best].cd;
+        if (m->no_meta)
+                return winner;
         qsort(opts, n_opts, sizeof(opts[0]), cmp_option_desc);
         m->score_meta = json_array();
         for (size_t i = 0; i < n_opts && i < SCHED_SCORE_META_TOP; i++)

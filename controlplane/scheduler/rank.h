@@ -8,6 +8,7 @@
 
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/metrics.h"
+#include "controlplane/scheduler/scheduler.h"
 
 struct sched_option {
         struct sched_cand *cd;
@@ -30,6 +31,16 @@ double sched_spread_score(const struct sched_group *g, const struct node *n);
 struct sched_regexps;
 double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
                             struct sched_regexps *re /* may be NULL */);
+
+/* The fit score in [0, 1] of a node of capacity avail_* once used_* (the ask
+ * included) is used, for an ask of ask_*: binpack is Nomad's ScoreFitBinPack
+ * (sched_binpack_score), spread its ScoreFitSpread (1 - binpack), dotproduct the mean
+ * of binpack and Tetris's alignment: the cosine between the ask and the node's free
+ * capacity before placing it, both as shares of the node's capacity (1: the same
+ * shape, so cpu-heavy asks go where cpu is left and memory-heavy ones where memory
+ * is). */
+double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu,
+                       int64_t used_mem, int64_t ask_cpu, int64_t ask_mem);
 
 /* Fit and score one node; false (and *ret_dim, the exhausted dimension) when the
  * ask does not fit. */

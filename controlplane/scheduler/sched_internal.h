@@ -26,6 +26,8 @@ struct sched_ctx {
         const struct clock_ops *clock;
         void (*gen_id)(void *data, char buf[ID_BUF]);
         void *id_data;
+        enum sched_algorithm algorithm;
+        struct sched_preemption preemption;
         /* results of the last attempt */
         json_t *failed_tg;  /* {group: AllocationMetric} */
         json_t *queued;     /* {group: n} */

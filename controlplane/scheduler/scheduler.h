@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/clock.h"
@@ -34,8 +35,21 @@ struct planner_ops {
 /* Time and identifiers, injected (tests and the simulator pass their own). Placement
  * randomness needs no injection: the node shuffle is seeded from the eval ID and the
  * snapshot index, as in Nomad, so the same eval on the same state places the same way. */
+/* How a fitting node is scored (Nomad's SchedulerAlgorithm, plus a dot product):
+ * binpack (the default) prefers the fullest node, spread the emptiest, dotproduct the
+ * node whose free capacity is shaped most like the ask (Tetris's alignment) among the
+ * fuller ones. See sched_fit_score. */
+enum sched_algorithm { SCHED_ALG_BINPACK, SCHED_ALG_SPREAD, SCHED_ALG_DOTPRODUCT, SCHED_ALG_COUNT };
+
+/* Preemption per job kind (Nomad's PreemptionConfig in the scheduler configuration). */
+struct sched_preemption {
+        bool system, sysbatch, service, batch;
+};
+
 struct scheduler_env {
         const struct clock_ops *clock;                /* NULL: clock_real */
+        enum sched_algorithm algorithm;               /* 0: binpack */
+        const struct sched_preemption *preemption;    /* NULL: Nomad's defaults, system only */
         void (*gen_id)(void *data, char buf[ID_BUF]); /* NULL: id_generate */
         void *id_data;
 };

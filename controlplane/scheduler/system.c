@@ -26,6 +26,7 @@
 #include "common/macros.h"
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/place.h"
+#include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
 #include "controlplane/scheduler/reconcile.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -116,98 +117,6 @@ static int collect(struct sched_attempt *at, struct hashmap *cand_ids, struct ha
         return r;
 }
 
-/* ---- preemption (Nomad enables it by default for system jobs only) ---------------------------- */
-
-#define PREEMPT_PRIORITY_DELTA 10 /* victims have a priority at least this much lower */
-
-struct victim {
-        struct alloc *a;
-        int priority;
-};
-
-static int cmp_victim(const void *x, const void *y) {
-        const struct victim *a = x, *b = y;
-        if (a->priority != b->priority)
-                return a->priority - b->priority; /* lowest priority first */
-        int64_t sa = a->a->resources.cpu + a->a->resources.memory_mb, sb = b->a->resources.cpu + b->a->resources.memory_mb;
-        return sa < sb ? 1 : sa > sb ? -1 : 0; /* then the biggest: fewer victims */
-}
-
-static bool in_plan_stops(const struct plan_node *pn, const char *id) {
-        for (size_t i = 0; pn && i < pn->n_stop; i++)
-                if (strcmp(pn->stop[i].alloc->id, id) == 0)
-                        return true;
-        return false;
-}
-
-/* Choose the allocs to evict on cd so that g's ask fits: of other jobs, priority at
- * least 10 below this job's, lowest priorities first, then the fewest (largest first,
- * then any victim not needed is given back). Their count, or 0 when eviction cannot
- * make room; the chosen ones in v[0..count). */
-static size_t choose_victims(struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
-                             struct victim *v, size_t cap) {
-        const struct node *n = cd->n;
-        const struct plan_node *pn = plan_node_find(at->plan, n->id);
-        size_t na, nv = 0;
-        struct alloc *const *list = state_allocs_by_node(at->c->snap, n->id, &na);
-        for (size_t i = 0; i < na && nv < cap; i++) {
-                struct alloc *a = list[i];
-                int prio = a->job ? a->job->priority : 50;
-                if (alloc_terminal(a) || in_plan_stops(pn, a->id) || !a->job_id ||
-                    strcmp(a->job_id, at->job->id) == 0 || prio > at->job->priority - PREEMPT_PRIORITY_DELTA)
-                        continue;
-                v[nv++] = (struct victim){a, prio};
-        }
-        qsort(v, nv, sizeof(*v), cmp_victim);
-        int64_t need_cpu = cd->u.cpu + g->ask.cpu - (n->cpu_shares - n->reserved_cpu);
-        int64_t need_mem = cd->u.mem + g->ask.memory_mb - (n->memory_mb - n->reserved_memory_mb);
-        int64_t need_disk = cd->u.disk + g->ask.disk_mb - (n->disk_mb - n->reserved_disk_mb);
-        size_t k = 0;
-        while (k < nv && (need_cpu > 0 || need_mem > 0 || need_disk > 0)) {
-                need_cpu -= v[k].a->resources.cpu;
-                need_mem -= v[k].a->resources.memory_mb;
-                need_disk -= v[k].a->resources.disk_mb;
-                k++;
-        }
-        if (need_cpu > 0 || need_mem > 0 || need_disk > 0)
-                return 0;
-        /* give back victims that are not needed, the last chosen first */
-        for (size_t i = k; i-- > 0;) {
-                const struct res_ask *r = &v[i].a->resources;
-                if (need_cpu + r->cpu <= 0 && need_mem + r->memory_mb <= 0 && need_disk + r->disk_mb <= 0) {
-                        need_cpu += r->cpu;
-                        need_mem += r->memory_mb;
-                        need_disk += r->disk_mb;
-                        memmove(&v[i], &v[i + 1], (k - i - 1) * sizeof(*v));
-                        k--;
-                }
-        }
-        return k;
-}
-
-/* Place on cd by evicting lower-priority allocs; 1 when placed, 0 when not possible. */
-static int place_preempting(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd,
-                            const struct alloc *prev, struct sched_metric *m, int64_t now) {
-        size_t na;
-        state_allocs_by_node(at->c->snap, cd->n->id, &na);
-        _cleanup_free_ struct victim *v = malloc((na + 1) * sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        size_t k = choose_victims(at, g, cd, v, na);
-        if (!k)
-                return 0;
-        char id[ID_BUF], desc[ID_BUF + 32];
-        int r = sched_place_on_id(at, g, cd, 0, prev, m, now, id);
-        snprintf(desc, sizeof(desc), "Preempted by alloc ID %s", id);
-        for (size_t i = 0; i < k && r == 0; i++) {
-                r = plan_add_stop(at->plan, v[i].a, ALLOC_DESIRED_EVICT, desc, -1);
-                cd->u.cpu -= v[i].a->resources.cpu;
-                cd->u.mem -= v[i].a->resources.memory_mb;
-                cd->u.disk -= v[i].a->resources.disk_mb;
-        }
-        return r < 0 ? r : 1;
-}
-
 /* Every candidate node for group g. */
 static int place_group(struct sched_attempt *at, size_t gi, struct hashmap *slots) {
         struct sched_ctx *c = at->c;
@@ -238,7 +147,8 @@ static int place_group(struct sched_attempt *at, size_t gi, struct hashmap *slot
                 struct sched_option o;
                 const char *dim = NULL;
                 if (!sched_rank(at, &g, cd, &o, &dim)) {
-                        if (!c->ops->batch && (r = place_preempting(at, &g, cd, s ? s->prev : NULL, &m, now)) != 0) {
+                        if (sched_preempt_enabled(c) &&
+                            (r = sched_place_preempting(at, &g, cd, s ? s->prev : NULL, &m, now)) != 0) {
                                 sched_metric_free(&m);
                                 if (r > 0)
                                         r = 0;

@@ -323,3 +323,41 @@ Test(sched_units, version_and_semver_with_prereleases) {
         cr_assert_lt(sched_version_cmp("1.0.0-rc.1", "1.0.0"), 0);
         cr_assert_eq(sched_version_cmp("v1.0.0", "1.0.0+x"), 0);
 }
+
+Test(sched_units, fit_score_spread_mirrors_binpack_and_dotproduct_prefers_the_aligned_node) {
+        /* spread is Nomad's ScoreFitSpread: the emptier node scores higher */
+        double full = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 3000, 3000, 100, 100);
+        double empty = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 500, 500, 100, 100);
+        cr_assert_gt(full, empty);
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 3000, 3000, 100, 100), 1.0 - full, 1e-12);
+        cr_assert_lt(sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 3000, 3000, 100, 100),
+                     sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 500, 500, 100, 100));
+        /* a cpu-heavy ask (1000 MHz / 100 MB): node A has cpu left (0 / 2900 used before),
+         * node B memory (2000 / 900): after placing, both are used 3/4 in one dimension
+         * and 1/4 in the other, so bin packing cannot tell them apart; the dot product
+         * prefers A, whose free capacity has the ask's shape */
+        double bp_a = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 1000, 3000, 1000, 100);
+        double bp_b = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 3000, 1000, 1000, 100);
+        cr_assert_float_eq(bp_a, bp_b, 1e-12);
+        double dp_a = sched_fit_score(SCHED_ALG_DOTPRODUCT, 4000, 4000, 1000, 3000, 1000, 100);
+        double dp_b = sched_fit_score(SCHED_ALG_DOTPRODUCT, 4000, 4000, 3000, 1000, 1000, 100);
+        cr_assert_gt(dp_a, dp_b);
+        /* A's alignment: ask (0.25, 0.025) against free before (1.0, 0.275) */
+        double align = (0.25 * 1.0 + 0.025 * 0.275) / (sqrt(0.25 * 0.25 + 0.025 * 0.025) * sqrt(1.0 + 0.275 * 0.275));
+        cr_assert_float_eq(dp_a, (bp_a + align) / 2, 1e-12);
+        cr_assert(dp_a >= 0.0 && dp_a <= 1.0 && dp_b >= 0.0 && dp_b <= 1.0);
+}
+
+Test(sched_units, rank_uses_the_eval_algorithm) {
+        node("n1", "dc1", 1000, 1000, "a");
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 600, 100);
+        begin(j);
+        ctx.algorithm = SCHED_ALG_SPREAD;
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        struct sched_option o;
+        const char *dim = NULL;
+        cr_assert(sched_rank(&at, &g, cand("n1"), &o, &dim));
+        cr_assert_float_eq(o.binpack, 1.0 - sched_binpack_score(1000, 1000, 600, 100), 1e-12);
+        sched_group_free(&g);
+}

@@ -99,6 +99,8 @@ static void add_job(struct job *j) {
         job_unref(j);
 }
 
+static const struct sched_preemption *test_preemption; /* NULL: the defaults (system only) */
+
 /* Run one eval for job id on a snapshot of the live store. */
 static int run_eval(const char *eval_id, const char *job_id) {
         const struct job *j = state_job_get(live, "default", job_id);
@@ -111,7 +113,8 @@ static int run_eval(const char *eval_id, const char *job_id) {
         job_unref(tmp);
         state_upsert_evals(live, ++fp.index, &e, 1);
         struct state_store *snap = state_snapshot(live);
-        struct scheduler_env env = {.clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter};
+        struct scheduler_env env = {
+            .clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter, .preemption = test_preemption};
         struct error err = {0};
         int r = scheduler_process_env(snap, e, &fp_ops, &fp, &env, &err);
         cr_assert_eq(r, 0, "scheduler: %s", err.msg);
@@ -830,6 +833,80 @@ Test(scheduler, system_job_preempts_lower_priority_allocs_only) {
         run_eval("abababab-0000-4000-8000-000000000004", "sb");
         cr_assert_eq(live_allocs("sb").n, 0);
         cr_assert_eq(live_allocs("mid").n, 1);
+}
+
+static void put_alloc(const char *id, struct job *j, const char *node, int index, int64_t cpu) {
+        struct alloc *a = fx_alloc(id, j, node, index, cpu, 100);
+        cr_assert_eq(state_upsert_allocs(live, ++fp.index, &a, 1), 0);
+        alloc_unref(a);
+}
+
+static int count_evicted(const char *job, const char *want_desc) {
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", job, collect_cb, &all);
+        int evicted = 0;
+        for (int i = 0; i < all.n; i++)
+                if (all.v[i]->desired_status == ALLOC_DESIRED_EVICT) {
+                        evicted++;
+                        if (want_desc)
+                                cr_assert_str_eq(all.v[i]->desired_description, want_desc);
+                }
+        return evicted;
+}
+
+/* Service preemption, enabled in the scheduler configuration: of the full nodes, the
+ * one whose victims have the lowest priority, and there the fewest victims; allocs
+ * within 10 priority levels are never evicted; with the defaults a service job does
+ * not preempt. */
+Test(scheduler, service_preemption_is_configurable_and_takes_lowest_priority_fewest_victims) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_node(fx_node("n3", "dc1", 8000, 16000));
+        struct job *p30 = fx_job("p30", JOB_SERVICE, 1, 8000, 100);
+        p30->priority = 30;
+        struct job *p10 = fx_job("p10", JOB_SERVICE, 4, 2000, 100);
+        p10->priority = 10;
+        struct job *p75 = fx_job("p75", JOB_SERVICE, 2, 4000, 100);
+        p75->priority = 75;
+        put_alloc("a-p30-0", p30, "n1", 0, 8000);
+        for (int i = 0; i < 4; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "a-p10-%d", i);
+                put_alloc(id, p10, "n2", i, 2000);
+        }
+        put_alloc("a-p75-0", p75, "n3", 0, 4000);
+        put_alloc("a-p75-1", p75, "n3", 1, 4000);
+        add_job(p30);
+        add_job(p10);
+        add_job(p75);
+        struct job *hi = fx_job("hi", JOB_SERVICE, 1, 3000, 100);
+        hi->priority = 80;
+        add_job(hi);
+
+        /* defaults: service jobs do not preempt */
+        run_eval("cdcdcdcd-0000-4000-8000-000000000001", "hi");
+        cr_assert_eq(live_allocs("hi").n, 0);
+        cr_assert_eq(count_evicted("p10", NULL) + count_evicted("p30", NULL) + count_evicted("p75", NULL), 0);
+
+        static const struct sched_preemption on = {.system = true, .service = true};
+        test_preemption = &on;
+        run_eval("cdcdcdcd-0000-4000-8000-000000000002", "hi");
+        struct collect c = live_allocs("hi");
+        cr_assert_eq(c.n, 1, "placed by preemption");
+        cr_assert_str_eq(c.v[0]->node_id, "n2", "the node whose victims have the lowest priority");
+        char want[96];
+        snprintf(want, sizeof(want), "Preempted by alloc ID %s", c.v[0]->id);
+        cr_assert_eq(count_evicted("p10", want), 2, "3000 MHz needs two 2000 MHz victims, not more");
+        cr_assert_eq(count_evicted("p30", NULL), 0);
+        cr_assert_eq(count_evicted("p75", NULL), 0, "within 10 priority levels: never a victim");
+        cr_assert_eq(live_allocs("p10").n, 2);
+
+        /* batch stays off in this configuration */
+        struct job *b = fx_job("b", JOB_BATCH, 1, 3000, 100);
+        b->priority = 90;
+        add_job(b);
+        run_eval("cdcdcdcd-0000-4000-8000-000000000003", "b");
+        cr_assert_eq(live_allocs("b").n, 0);
 }
 
 /* Two workers schedule on the same snapshot and race for the last room of a node: the
