@@ -545,7 +545,7 @@ fi
 # --- fingerprint: a fixture host's GPUs reach the server; a GPU taken out re-registers it ---
 # A second agent reads /proc and /sys from a copy of tests/fixtures/hosts/gpu-2numa.
 cp -r "$ROOT/tests/fixtures/hosts/gpu-2numa" "$WORK/fproot"
-"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-fp" -node-name it-gpu-node -http-addr "" \
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-fp" -node-name it-gpu-node -http-addr "" -raw-exec \
         -fingerprint-root "$WORK/fproot" -fingerprint-interval 1s -node-class gpu -gc-interval 1s \
         -gc-max-allocs 2 >>"$WORK/agent-fp.log" 2>&1 &
 fp_pid=$!
