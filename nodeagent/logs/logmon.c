@@ -148,6 +148,39 @@ static bool pump(struct collector *c, struct stream *st, char *buf, size_t size)
         }
 }
 
+/* In the forked collector: close every descriptor from 3 up except keep[] (sorted
+ * here in place). close_range(2) does it in a few calls; one close() per possible
+ * descriptor (up to RLIMIT_NOFILE, often 20,000 or more) cost every task start
+ * milliseconds on the agent's loop. Async-signal-safe: no allocation. */
+static void close_fds_from_to(unsigned lo, unsigned hi) {
+        if (lo > hi)
+                return;
+        if (syscall(SYS_close_range, lo, hi, 0) == 0)
+                return;
+        long maxfd = sysconf(_SC_OPEN_MAX);
+        unsigned top = maxfd > 0 && maxfd < 65536 ? (unsigned)maxfd : 65536;
+        for (unsigned fd = lo; fd <= hi && fd < top; fd++)
+                close((int)fd);
+}
+
+static void close_all_but(int *keep, size_t n) {
+        for (size_t i = 1; i < n; i++) /* insertion sort: n is a handful */
+                for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+                        int t = keep[j];
+                        keep[j] = keep[j - 1];
+                        keep[j - 1] = t;
+                }
+        unsigned lo = 3;
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < 0 || (unsigned)keep[i] < lo)
+                        continue;
+                if ((unsigned)keep[i] > lo)
+                        close_fds_from_to(lo, (unsigned)keep[i] - 1);
+                lo = (unsigned)keep[i] + 1;
+        }
+        close_fds_from_to(lo, ~0U);
+}
+
 static __attribute__((noreturn)) void collector_main(struct collector *c, int ready_fd, const char *pidfile) {
         static char buf[65536];
         struct sigaction sa = {.sa_handler = SIG_DFL};
@@ -334,14 +367,7 @@ int logmon_ensure(const struct logmon_config *cfg, char *ret_stdout, char *ret_s
                 close(ready[0]);
                 int keep[] = {c.dirfd, c.s[0].fifo, c.s[1].fifo, ready[1]};
                 /* Every other descriptor of the agent (sockets, the state db) is closed. */
-                int maxfd = (int)sysconf(_SC_OPEN_MAX);
-                for (int fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++) {
-                        bool k = false;
-                        for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
-                                k |= keep[i] == fd;
-                        if (!k)
-                                close(fd);
-                }
+                close_all_but(keep, ARRAY_SIZE(keep));
                 int devnull = open("/dev/null", O_RDWR);
                 if (devnull >= 0) {
                         dup2(devnull, 0);
