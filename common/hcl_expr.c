@@ -280,6 +280,30 @@ static int close_seq(struct ep *p) {
         return expect(p, "}", "'}' closing the template sequence");
 }
 
+/* After the `for` keyword of a for expression or a %{ for } directive: `name[, name2] in`,
+ * into n->name (and n->name2). after and where name the construct in error messages. */
+static int parse_for_vars(struct ep *p, struct hn *n, const char *after, const char *where) {
+        skip_ws(p);
+        if (!id_start(cur(p)))
+                return fail(p, p->line, p->col, "expected a variable name after %s", after);
+        if (!(n->name = read_ident(p)))
+                return p->r;
+        skip_ws(p);
+        if (cur(p) == ',') {
+                adv(p, 1);
+                skip_ws(p);
+                if (!id_start(cur(p)))
+                        return fail(p, p->line, p->col, "expected a variable name after ','");
+                if (!(n->name2 = read_ident(p)))
+                        return p->r;
+                skip_ws(p);
+        }
+        if (!at_keyword(p, "in"))
+                return fail(p, p->line, p->col, "expected 'in' in %s", where);
+        adv(p, 2);
+        return 0;
+}
+
 static int parse_directive(struct ep *p, enum hcl_text_mode mode, struct hn *t, char *ret_kw, int line, int col) {
         /* at the keyword, after `%{` and `~` */
         if (at_keyword(p, "if")) {
@@ -304,25 +328,8 @@ static int parse_directive(struct ep *p, enum hcl_text_mode mode, struct hn *t, 
                 _cleanup_(hn_freep) struct hn *d = node(p, HN_TFOR, line, col);
                 if (!d)
                         return p->r;
-                skip_ws(p);
-                if (!id_start(cur(p)))
-                        return fail(p, p->line, p->col, "expected a variable name after %%{ for");
-                if (!(d->name = read_ident(p)))
-                        return p->r;
-                skip_ws(p);
-                if (cur(p) == ',') {
-                        adv(p, 1);
-                        skip_ws(p);
-                        if (!id_start(cur(p)))
-                                return fail(p, p->line, p->col, "expected a variable name after ','");
-                        if (!(d->name2 = read_ident(p)))
-                                return p->r;
-                        skip_ws(p);
-                }
-                if (!at_keyword(p, "in"))
-                        return fail(p, p->line, p->col, "expected 'in' in the %%{ for } directive");
-                adv(p, 2);
-                if (parse_expr(p, &d->a) < 0 || close_seq(p) < 0)
+                if (parse_for_vars(p, d, "%{ for", "the %{ for } directive") < 0 || parse_expr(p, &d->a) < 0 ||
+                    close_seq(p) < 0)
                         return p->r;
                 char kw = 0;
                 if (parse_template(p, mode, &d->b, &kw) < 0)
@@ -631,25 +638,8 @@ static int parse_for(struct ep *p, bool object, int line, int col, struct hn **r
                 return p->r;
         f->is_object = object;
         adv(p, 3);
-        skip_ws(p);
-        if (!id_start(cur(p)))
-                return fail(p, p->line, p->col, "expected a variable name after 'for'");
-        if (!(f->name = read_ident(p)))
-                return p->r;
-        skip_ws(p);
-        if (cur(p) == ',') {
-                adv(p, 1);
-                skip_ws(p);
-                if (!id_start(cur(p)))
-                        return fail(p, p->line, p->col, "expected a variable name after ','");
-                if (!(f->name2 = read_ident(p)))
-                        return p->r;
-                skip_ws(p);
-        }
-        if (!at_keyword(p, "in"))
-                return fail(p, p->line, p->col, "expected 'in' in the for expression");
-        adv(p, 2);
-        if (parse_expr(p, &f->a) < 0 || expect(p, ":", "':' in the for expression") < 0)
+        if (parse_for_vars(p, f, "'for'", "the for expression") < 0 || parse_expr(p, &f->a) < 0 ||
+            expect(p, ":", "':' in the for expression") < 0)
                 return p->r;
         if (object) {
                 if (parse_expr(p, &f->b) < 0 || expect(p, "=>", "'=>' in the object for expression") < 0)
