@@ -59,7 +59,8 @@ struct api_config {
         struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
         const char *raft_addr;            /* this server's Raft address (copied) */
         const struct api_ops *ops;
-        void *data; /* passed to every op */
+        void *data;       /* passed to every op */
+        bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */
 };
 
 struct api *api_create(const struct api_config *cfg);

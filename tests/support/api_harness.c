@@ -194,6 +194,10 @@ void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harne
 /* ---- the harness ----------------------------------------------------------------------- */
 
 struct api_harness *api_harness_new(void) {
+        return api_harness_new_acl(false);
+}
+
+struct api_harness *api_harness_new_acl(bool acl_enabled) {
         struct api_harness *h = calloc(1, sizeof(*h));
         if (!h)
                 return NULL;
@@ -205,7 +209,8 @@ struct api_harness *api_harness_new(void) {
                                 .heartbeats = h->heartbeats,
                                 .raft_addr = "127.0.0.1:4647",
                                 .ops = &harness_api_ops,
-                                .data = h};
+                                .data = h,
+                                .acl_enabled = acl_enabled};
         h->api = api_create(&ac);
         if (!h->state || !h->heartbeats || !h->fsm || !h->api) {
                 api_harness_free(h);

@@ -38,6 +38,8 @@ struct api_reply {
 };
 
 struct api_harness *api_harness_new(void);
+/* The same with ACLs enabled or not (api_config.acl_enabled). */
+struct api_harness *api_harness_new_acl(bool acl_enabled);
 void api_harness_free(struct api_harness *h);
 /* One request; target is "/v1/...?a=b". body may be NULL. A query the handler
  * parks (blocking) is answered at once with the harness's 504. */

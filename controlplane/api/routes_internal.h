@@ -1,0 +1,186 @@
+/* routes_internal.h - what the files of controlplane/api/ share: the api context,
+ * the per-request context, the route table's types and the helpers every
+ * handler uses. Not for callers outside controlplane/api/ (they use routes.h).
+ *
+ * Files:
+ *   routes.c              the route table, dispatch (404/405), the permission
+ *                         check call, api_create/destroy, shared helpers
+ *   routes_acl.c          api_authorize(): the one permission check
+ *   routes_blocking.c     blocking queries (?index=N&wait=D)
+ *   routes_jobs.c         /v1/jobs, /v1/job/:id/..., /v1/validate/job
+ *   routes_nodes.c        /v1/nodes, /v1/node/:id/...
+ *   routes_allocs_evals.c /v1/allocations, /v1/allocation/:id, /v1/evaluations, ...
+ *   routes_status.c       /v1/status/{leader,peers}, /v1/regions
+ *   routes_operator.c     /v1/operator/raft/..., /v1/system/gc, /v1/internal/raft/self
+ *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controlplane/api/routes.h"
+#include "controlplane/api/routes_acl.h"
+#include "controlplane/state/state.h"
+
+/* The one region (drover has no federation): Nomad's default name. */
+#define API_REGION "global"
+
+struct eval;
+struct job;
+struct parked_query;
+
+/* Scheduler settings the operator API reads and writes (GET/PUT
+ * /v1/operator/scheduler/configuration). Kept by this server's api context. */
+struct sched_settings {
+        const char *algorithm; /* "binpack" | "spread" (static strings) */
+        bool preempt_system, preempt_batch, preempt_service, preempt_sysbatch;
+        bool memory_oversubscription;
+        bool pause_eval_broker;
+        uint64_t create_index, modify_index;
+};
+
+struct api {
+        struct state_store *const *state;
+        struct heartbeats *heartbeats;
+        char *raft_addr;
+        const struct api_ops *ops;
+        void *data;
+        bool acl_enabled;
+        struct parked_query *parked; /* blocking queries waiting for a newer index */
+        struct sched_settings sched;
+        int64_t started_ns; /* wall clock at api_create */
+        uint64_t requests;  /* answered by a handler (for /v1/metrics) */
+        uint64_t denied;    /* refused by api_authorize */
+};
+
+#define ROUTE_MAX_PARAMS 2
+#define ROUTE_MAX_SEGS 8
+
+struct route;
+
+struct route_ctx {
+        struct api *s;
+        struct http_req *req;
+        const struct route *route;
+        const char *param[ROUTE_MAX_PARAMS]; /* the :params of the pattern, in order */
+        const char *seg[ROUTE_MAX_SEGS];     /* path segments after /v1/ */
+        int nseg;
+};
+
+typedef void (*route_fn)(struct route_ctx *c);
+
+/* Methods, as a bit set. */
+enum {
+        M_GET = 1u << 0,
+        M_PUT = 1u << 1,
+        M_POST = 1u << 2,
+        M_DELETE = 1u << 3,
+};
+#define M_WRITE (M_PUT | M_POST)
+
+struct route {
+        unsigned methods;    /* M_* */
+        const char *pattern; /* after /v1/: "job/:id/plan" (":" marks a parameter) */
+        route_fn fn;
+        enum api_perm perm; /* checked by api_authorize before fn runs */
+};
+
+/* The live state. */
+static inline struct state_store *ctx_state(const struct route_ctx *c) {
+        return *c->s->state;
+}
+
+/* ---- helpers (routes.c) ---- */
+const char *ns_of(struct route_ctx *c);
+/* The body decoded, or NULL after a 400. */
+json_t *parse_body(struct route_ctx *c);
+const char *leader_address(struct route_ctx *c);
+/* True on the leader; a follower forwards the request (or answers 500). */
+bool is_leader_or_fail(struct route_ctx *c);
+/* Propose cmd (stolen); answer reply (stolen, NULL = {}) with Index once applied. */
+void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_index);
+/* Answer a write once applied; for ops that apply commands of their own (gc). */
+struct pending_write;
+struct pending_write *pending_write_new(struct route_ctx *c, json_t *reply, bool eval_index);
+void on_write_applied(void *arg, int status, uint64_t index, const char *msg);
+struct eval *new_eval(const struct job *j, const char *triggered_by, const char *node_id);
+/* The query flag ?name=true|1 (false when absent). */
+bool query_flag(struct route_ctx *c, const char *name);
+/* The route table (routes.c), for the dispatcher and its tests. */
+extern const struct route api_routes[];
+extern const size_t api_routes_count;
+
+/* ---- blocking queries (routes_blocking.c) ---- */
+/* The X-Nomad-Index of a read of `table` (never 0). */
+uint64_t query_index(const struct route_ctx *c, enum state_table table);
+/* True when the request was parked or answered 400 for a bad ?index/?wait. */
+bool block_until_newer(struct route_ctx *c, enum state_table table);
+int64_t parse_wait_ns(const char *w);
+
+/* ---- list helpers (routes_allocs_evals.c) ---- */
+struct list_ctx {
+        struct route_ctx *c;
+        const char *prefix;
+        json_t *out;
+};
+struct alloc;
+struct node;
+bool add_alloc_stub(void *arg, const struct alloc *a);
+bool add_alloc_full(void *arg, const struct alloc *a);
+bool add_eval(void *arg, const struct eval *e);
+
+/* ---- handlers ---- */
+/* routes_jobs.c */
+void h_jobs_list(struct route_ctx *c);
+void h_jobs_register(struct route_ctx *c);
+void h_jobs_parse(struct route_ctx *c);
+void h_validate_job(struct route_ctx *c);
+void h_job_read(struct route_ctx *c);
+void h_job_register(struct route_ctx *c);
+void h_job_deregister(struct route_ctx *c);
+void h_job_summary(struct route_ctx *c);
+void h_job_allocations(struct route_ctx *c);
+void h_job_evaluations(struct route_ctx *c);
+void h_job_plan(struct route_ctx *c);
+void h_job_evaluate(struct route_ctx *c);
+json_t *job_summary_json(struct route_ctx *c, const struct job *j);
+/* routes_nodes.c */
+void h_nodes_list(struct route_ctx *c);
+void h_node_register(struct route_ctx *c);
+void h_node_read(struct route_ctx *c);
+void h_node_heartbeat(struct route_ctx *c);
+void h_node_alloc_update(struct route_ctx *c);
+void h_node_allocations(struct route_ctx *c);
+void h_node_eligibility(struct route_ctx *c);
+void h_node_evaluate(struct route_ctx *c);
+void h_node_purge(struct route_ctx *c);
+/* routes_allocs_evals.c */
+void h_allocs_list(struct route_ctx *c);
+void h_alloc_read(struct route_ctx *c);
+void h_alloc_stop(struct route_ctx *c);
+void h_evals_list(struct route_ctx *c);
+void h_evals_delete(struct route_ctx *c);
+void h_eval_read(struct route_ctx *c);
+void h_eval_allocations(struct route_ctx *c);
+/* routes_status.c */
+void h_status_leader(struct route_ctx *c);
+void h_status_peers(struct route_ctx *c);
+void h_regions(struct route_ctx *c);
+/* routes_operator.c */
+void h_raft_configuration(struct route_ctx *c);
+void h_raft_join(struct route_ctx *c);
+void h_raft_peer_remove(struct route_ctx *c);
+void h_system_gc(struct route_ctx *c);
+void h_internal_raft_self(struct route_ctx *c);
+void h_sched_config_get(struct route_ctx *c);
+void h_sched_config_put(struct route_ctx *c);
+/* routes_agent.c */
+void h_agent_self(struct route_ctx *c);
+void h_agent_members(struct route_ctx *c);
+void h_agent_servers(struct route_ctx *c);
+void h_agent_health(struct route_ctx *c);
+void h_metrics(struct route_ctx *c);
+void h_search(struct route_ctx *c);
+void h_search_fuzzy(struct route_ctx *c);
