@@ -170,12 +170,16 @@ const struct route api_routes[] = {
     /* jobs */
     {M_GET, "jobs", h_jobs_list, PERM_NS_READ_JOB},
     {M_WRITE, "jobs", h_jobs_register, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "jobs/parse", h_jobs_parse, PERM_NS_PARSE_JOB},
+    {M_WRITE, "validate/job", h_validate_job, PERM_NS_READ_JOB},
     {M_GET, "job/:id", h_job_read, PERM_NS_READ_JOB},
     {M_WRITE, "job/:id", h_job_register, PERM_NS_SUBMIT_JOB},
     {M_DELETE, "job/:id", h_job_deregister, PERM_NS_SUBMIT_JOB},
     {M_GET, "job/:id/summary", h_job_summary, PERM_NS_READ_JOB},
     {M_GET, "job/:id/allocations", h_job_allocations, PERM_NS_READ_JOB},
     {M_GET, "job/:id/evaluations", h_job_evaluations, PERM_NS_READ_JOB},
+    {M_WRITE, "job/:id/plan", h_job_plan, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "job/:id/evaluate", h_job_evaluate, PERM_NS_SUBMIT_JOB},
     /* nodes */
     {M_GET, "nodes", h_nodes_list, PERM_NODE_READ},
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
@@ -193,6 +197,15 @@ const struct route api_routes[] = {
     /* status */
     {M_GET, "status/leader", h_status_leader, PERM_NONE},
     {M_GET, "status/peers", h_status_peers, PERM_NONE},
+    {M_GET, "regions", h_regions, PERM_NONE},
+    /* agent */
+    {M_GET, "agent/self", h_agent_self, PERM_AGENT_READ},
+    {M_GET, "agent/members", h_agent_members, PERM_NODE_READ},
+    {M_GET, "agent/servers", h_agent_servers, PERM_AGENT_READ},
+    {M_GET, "agent/health", h_agent_health, PERM_NONE},
+    {M_GET, "metrics", h_metrics, PERM_NONE},
+    {M_WRITE, "search", h_search, PERM_NS_READ_JOB},
+    {M_WRITE, "search/fuzzy", h_search_fuzzy, PERM_NS_READ_JOB},
     /* operator */
     {M_GET, "operator/raft/configuration", h_raft_configuration, PERM_OPERATOR_READ},
     {M_WRITE, "operator/raft/join", h_raft_join, PERM_OPERATOR_WRITE},

@@ -26,6 +26,8 @@
 
 /* The one region (drover has no federation): Nomad's default name. */
 #define API_REGION "global"
+/* What /v1/agent/self reports (the CLI's `drover version` says the same). */
+#define API_VERSION "0.1.0"
 
 struct eval;
 struct job;

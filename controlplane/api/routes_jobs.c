@@ -1,14 +1,19 @@
 /* routes_jobs.c - /v1/jobs, /v1/job/:id and what hangs under it. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/jobspec.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/scheduler/plan.h"
+#include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
 static void job_register(struct route_ctx *c, const char *path_id) {
@@ -147,4 +152,365 @@ void h_job_evaluations(struct route_ctx *c) {
         struct list_ctx l = {.c = c, .out = json_array()};
         state_evals_by_job_foreach(ctx_state(c), j->namespace, j->id, add_eval, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
+}
+
+/* ---- parse and validate ---------------------------------------------------------------- */
+
+/* Variables of /v1/jobs/parse: HCL var-file text, one `name = value` a line, into
+ * "name=value" strings for jobspec_opts.vars. -EINVAL on a line that is not one. */
+#define PARSE_MAX_VARS 64
+#define PARSE_MAX_VARS_TEXT 65536
+
+static int split_var_lines(char *text, char **vars, size_t *ret_n, struct error *err) {
+        size_t n = 0, line = 0;
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                line++;
+                while (*l == ' ' || *l == '\t')
+                        l++;
+                if (!*l || *l == '#')
+                        continue;
+                char *eq = strchr(l, '=');
+                if (!eq || eq == l || n == PARSE_MAX_VARS)
+                        return errorf(err, -EINVAL, "Variables line %zu: expected name = value (at most %d)", line,
+                                      PARSE_MAX_VARS);
+                char *name_end = eq;
+                while (name_end > l && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+                        name_end--;
+                *name_end = '\0';
+                char *v = eq + 1;
+                while (*v == ' ' || *v == '\t')
+                        v++;
+                size_t vl = strlen(v);
+                while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r'))
+                        v[--vl] = '\0';
+                if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+                        v[vl - 1] = '\0';
+                        v++;
+                }
+                if (asprintf(&vars[n], "%s=%s", l, v) < 0)
+                        return -ENOMEM;
+                n++;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+void h_jobs_parse(struct route_ctx *c) {
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const char *hcl = jx_str(body, "JobHCL", NULL);
+        if (!hcl || !*hcl) {
+                http_req_respond_text(c->req, 400, "Job spec is empty: the body is {\"JobHCL\": \"job \\\"x\\\" {...}\"}");
+                return;
+        }
+        const char *vtext = jx_str(body, "Variables", "");
+        if (strlen(vtext) > PARSE_MAX_VARS_TEXT) {
+                http_req_respond_text(c->req, 400, "Variables: %zu bytes, at most %d", strlen(vtext),
+                                      PARSE_MAX_VARS_TEXT);
+                return;
+        }
+        _cleanup_free_ char *vcopy = strdup(vtext);
+        char *vars[PARSE_MAX_VARS] = {0};
+        size_t nvars = 0;
+        struct error err = {0};
+        int r = vcopy ? split_var_lines(vcopy, vars, &nvars, &err) : -ENOMEM;
+        json_t *job = NULL;
+        if (r == 0) {
+                struct jobspec_opts opts = {.vars = (const char *const *)vars, .n_vars = nvars};
+                r = jobspec_parse_opts(hcl, strlen(hcl), "input.hcl", &opts, &job, &err);
+        }
+        for (size_t i = 0; i < nvars; i++)
+                free(vars[i]);
+        if (r < 0) {
+                http_req_respond_text(c->req, r == -ENOMEM ? 500 : 400, "%s", err.msg[0] ? err.msg : strerror(-r));
+                return;
+        }
+        if (jx_bool(body, "Canonicalize", false)) {
+                struct job *j = NULL;
+                if (job_from_json(job, &j, &err) < 0) {
+                        json_decref(job);
+                        http_req_respond_text(c->req, 400, "%s", err.msg);
+                        return;
+                }
+                job_canonicalize(j);
+                json_decref(job);
+                job = job_to_json(j);
+                job_unref(j);
+        }
+        http_req_respond_json(c->req, 200, job, 0);
+}
+
+/* Nomad answers 200 with the problems in the body (ValidationErrors, Error). */
+void h_validate_job(struct route_ctx *c) {
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *jj = json_object_get(body, "Job");
+        if (!json_is_object(jj)) {
+                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
+                return;
+        }
+        struct error err = {0};
+        struct job *j = NULL;
+        int r = job_from_json(jj, &j, &err);
+        if (r == 0) {
+                job_canonicalize(j);
+                r = job_validate(j, &err);
+                job_unref(j);
+        }
+        json_t *errs = json_array();
+        if (r < 0)
+                json_array_append_new(errs, json_string(err.msg));
+        http_req_respond_json(c->req, 200,
+                              json_pack("{s:b,s:o,s:s,s:s}", "DriverConfigValidated", r == 0, "ValidationErrors", errs,
+                                        "Error", r < 0 ? err.msg : "", "Warnings", ""),
+                              0);
+}
+
+/* ---- evaluate ---------------------------------------------------------------------------- */
+
+void h_job_evaluate(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct job *j = path_job(c);
+        if (!j)
+                return;
+        if (j->stop) {
+                http_req_respond_text(c->req, 400, "can't evaluate a stopped job \"%s\"", j->id);
+                return;
+        }
+        struct eval *e = new_eval(j, "job-eval", NULL);
+        e->job_modify_index = j->modify_index;
+        json_t *cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", eval_to_json(e));
+        json_t *reply = json_pack("{s:s}", "EvalID", e->id);
+        eval_unref(e);
+        propose(c, cmd, reply, true);
+}
+
+/* ---- plan: a dry run of the scheduler -------------------------------------------------- */
+
+struct dry_run {
+        struct plan_result *result; /* what the plan would commit */
+        struct eval *final;         /* the eval as the scheduler left it (FailedTGAllocs) */
+        bool blocked;               /* a blocked eval would be created */
+        uint64_t index;
+};
+
+static int dry_submit(void *data, struct plan *plan, struct plan_result **ret_result,
+                      struct state_store **ret_new_snapshot, struct error *err) {
+        struct dry_run *d = data;
+        struct plan_result *res = plan_result_new();
+        if (!res)
+                return errorf(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < plan->n_nodes; i++)
+                if (plan_result_add_node(res, &plan->nodes[i]) < 0) {
+                        plan_result_free(res);
+                        return errorf(err, -ENOMEM, "out of memory");
+                }
+        plan_result_set_alloc_index(res, d->index);
+        /* The scheduler frees what it is handed; keep a copy of our own. */
+        struct plan_result *mine = plan_result_new();
+        for (size_t i = 0; mine && i < plan->n_nodes; i++)
+                plan_result_add_node(mine, &plan->nodes[i]);
+        plan_result_free(d->result);
+        d->result = mine;
+        *ret_result = res;
+        *ret_new_snapshot = NULL;
+        return 0;
+}
+
+static int dry_update_eval(void *data, const struct eval *ev) {
+        struct dry_run *d = data;
+        eval_unref(d->final);
+        d->final = eval_ref((struct eval *)ev);
+        return 0;
+}
+
+static int dry_create_eval(void *data, const struct eval *ev) {
+        struct dry_run *d = data;
+        if (ev->status == EVAL_BLOCKED)
+                d->blocked = true;
+        return 0;
+}
+
+static const struct planner_ops dry_ops = {
+    .submit_plan = dry_submit,
+    .update_eval = dry_update_eval,
+    .create_eval = dry_create_eval,
+};
+
+struct tg_updates {
+        const char *group;
+        int place, stop, migrate, inplace, destructive, ignore;
+};
+
+static struct tg_updates *tg_of(struct tg_updates *u, size_t n, const char *group) {
+        for (size_t i = 0; i < n; i++)
+                if (group && strcmp(u[i].group, group) == 0)
+                        return &u[i];
+        return NULL;
+}
+
+/* DesiredTGUpdates from the plan against the live state. */
+static json_t *annotations(struct route_ctx *c, const struct job *j, const struct plan_result *res) {
+        struct tg_updates *u = calloc(j->n_groups ? j->n_groups : 1, sizeof(*u));
+        if (!u)
+                return json_object();
+        for (size_t g = 0; g < j->n_groups; g++)
+                u[g].group = j->groups[g].name;
+        struct state_store *st = ctx_state(c);
+        size_t nstopped_paired = 0;
+        for (size_t i = 0; res && i < res->n_nodes; i++) {
+                const struct plan_node *pn = &res->nodes[i];
+                for (size_t k = 0; k < pn->n_place; k++) {
+                        const struct alloc *a = pn->place[k];
+                        struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
+                        if (!t)
+                                continue;
+                        const struct alloc *old = state_alloc_get(st, a->id);
+                        if (old)
+                                t->inplace++;
+                        else if (a->previous_allocation && *a->previous_allocation)
+                                t->destructive++, nstopped_paired++;
+                        else
+                                t->place++;
+                }
+        }
+        /* Stops that a destructive update replaces are counted there, not as Stop. */
+        for (size_t i = 0; res && i < res->n_nodes; i++) {
+                const struct plan_node *pn = &res->nodes[i];
+                for (size_t k = 0; k < pn->n_stop; k++) {
+                        const struct alloc *a = pn->stop[k].alloc;
+                        struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
+                        if (!t)
+                                continue;
+                        bool replaced = false;
+                        for (size_t x = 0; x < res->n_nodes && !replaced; x++)
+                                for (size_t y = 0; y < res->nodes[x].n_place && !replaced; y++) {
+                                        const char *prev = res->nodes[x].place[y]->previous_allocation;
+                                        replaced = prev && strcmp(prev, a->id) == 0;
+                                }
+                        if (replaced)
+                                continue;
+                        if (pn->stop[k].desired == ALLOC_DESIRED_EVICT)
+                                t->migrate++;
+                        else
+                                t->stop++;
+                }
+        }
+        (void)nstopped_paired;
+        /* Ignore: live allocations of the job the plan does not touch. */
+        size_t n = 0;
+        struct alloc *const *allocs = state_allocs_by_job(st, j->namespace, j->id, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = allocs[i];
+                if (alloc_terminal(a))
+                        continue;
+                bool touched = false;
+                for (size_t x = 0; res && x < res->n_nodes && !touched; x++) {
+                        for (size_t y = 0; y < res->nodes[x].n_place && !touched; y++)
+                                touched = strcmp(res->nodes[x].place[y]->id, a->id) == 0;
+                        for (size_t y = 0; y < res->nodes[x].n_stop && !touched; y++)
+                                touched = strcmp(res->nodes[x].stop[y].alloc->id, a->id) == 0;
+                }
+                struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
+                if (!touched && t)
+                        t->ignore++;
+        }
+        json_t *dtg = json_object();
+        for (size_t g = 0; g < j->n_groups; g++)
+                json_object_set_new(dtg, u[g].group,
+                                    json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Ignore", u[g].ignore, "Place",
+                                              u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop,
+                                              "InPlaceUpdate", u[g].inplace, "DestructiveUpdate", u[g].destructive,
+                                              "Canary", 0, "Preemptions", 0));
+        free(u);
+        return json_pack("{s:o,s:n}", "DesiredTGUpdates", dtg, "PreemptedAllocs");
+}
+
+/* The diff Nomad's plan shows at its top level: Added, Edited, None or Deleted. */
+static json_t *job_diff(const struct job *old, const struct job *new_job) {
+        const char *type = "None";
+        if (!old) {
+                type = "Added";
+        } else {
+                json_t *a = job_to_json(old), *b = job_to_json(new_job);
+                static const char *const volatile_keys[] = {"CreateIndex", "ModifyIndex", "JobModifyIndex",
+                                                            "SubmitTime", "Version", "Status", "StatusDescription",
+                                                            "Stable"};
+                for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++) {
+                        json_object_del(a, volatile_keys[i]);
+                        json_object_del(b, volatile_keys[i]);
+                }
+                if (!json_equal(a, b))
+                        type = "Edited";
+                json_decref(a);
+                json_decref(b);
+        }
+        return json_pack("{s:s,s:s,s:[],s:[],s:[]}", "Type", type, "ID", new_job->id, "Fields", "Objects",
+                         "TaskGroups");
+}
+
+void h_job_plan(struct route_ctx *c) {
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *jj = json_object_get(body, "Job");
+        if (!json_is_object(jj)) {
+                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
+                return;
+        }
+        struct error err = {0};
+        struct job *j = NULL;
+        if (job_from_json(jj, &j, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return;
+        }
+        job_canonicalize(j);
+        if (job_validate(j, &err) < 0 || strcmp(j->id, c->param[0]) != 0) {
+                http_req_respond_text(c->req, 400, "%s",
+                                      err.code ? err.msg : "Job ID does not match name in the path");
+                job_unref(j);
+                return;
+        }
+        struct state_store *live = ctx_state(c);
+        const struct job *old = state_job_get(live, j->namespace, j->id);
+        /* A private, writable copy of the state with the job registered in it. */
+        json_t *saved = NULL;
+        struct state_store *copy = NULL;
+        uint64_t index = state_latest_index(live) + 1;
+        int r = state_save(live, &saved);
+        if (r == 0)
+                r = state_restore(saved, &copy, &err);
+        json_decref(saved);
+        j->submit_time = clock_now_ns();
+        if (old)
+                j->version = old->version + 1;
+        if (r == 0)
+                r = state_upsert_job(copy, index, j);
+        struct eval *e = new_eval(j, "job-register", NULL);
+        e->job_modify_index = index;
+        struct dry_run d = {.index = index};
+        if (r == 0)
+                r = state_upsert_evals(copy, index, &e, 1);
+        if (r == 0)
+                r = scheduler_process(copy, e, &dry_ops, &d, &err);
+        if (r < 0) {
+                http_req_respond_text(c->req, 500, "plan: %s", err.msg[0] ? err.msg : strerror(-r));
+        } else {
+                json_t *failed = d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs)
+                                                                       : json_object();
+                json_t *out = json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", annotations(c, j, d.result),
+                                        "FailedTGAllocs", failed, "JobModifyIndex",
+                                        (json_int_t)(old ? old->modify_index : 0), "CreatedEvals", "Warnings", "",
+                                        "Diff", job_diff(old, j));
+                json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
+                http_req_respond_json(c->req, 200, out, state_latest_index(live));
+        }
+        plan_result_free(d.result);
+        eval_unref(d.final);
+        eval_unref(e);
+        state_destroy(copy);
+        job_unref(j);
 }

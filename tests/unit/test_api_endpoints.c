@@ -1,0 +1,181 @@
+/* test_api_endpoints.c - the endpoints beyond jobs/nodes/allocs basics, through the
+ * in-process harness: agent, regions, metrics, search, parse, validate, plan,
+ * evaluate. Field names and types are those Nomad's API client reads. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "controlplane/state/state.h"
+#include "tests/support/api_harness.h"
+
+static struct api_harness *s;
+
+static void setup(void) {
+        s = api_harness_new();
+        cr_assert_not_null(s);
+}
+
+static void teardown(void) {
+        api_harness_free(s);
+}
+
+TestSuite(api_endpoints, .init = setup, .fini = teardown);
+
+static int req(const char *method, const char *target, const char *body, json_t **ret_json, char **ret_text) {
+        struct api_reply r;
+        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
+        if (ret_json)
+                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
+        if (ret_text)
+                *ret_text = strdup(r.body ? r.body : "");
+        int status = r.status;
+        api_reply_clear(&r);
+        return status;
+}
+
+#define NODE_ID "11111111-2222-3333-4444-555555555555"
+#define NODE                                                                                                           \
+        "{\"Node\":{\"ID\":\"" NODE_ID "\",\"SecretID\":\"s3cret\",\"Name\":\"n1\",\"Datacenter\":\"dc1\","            \
+        "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192},\"Disk\":{\"DiskMB\":50000}}," \
+        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                            \
+        "\"Attributes\":{\"driver.raw_exec\":\"1\",\"kernel.name\":\"linux\"}}}"
+#define SVC(id, count, mem)                                                                                            \
+        "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","  \
+        "\"Count\":" #count ",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\"}," \
+        "\"Resources\":{\"CPU\":100,\"MemoryMB\":" #mem "}}]}]}}"
+
+static json_t *at(json_t *o, const char *a, const char *b) {
+        return json_object_get(json_object_get(o, a), b);
+}
+
+Test(api_endpoints, agent_self_members_servers_health_and_regions) {
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/agent/self", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "config", "Region")), "global");
+        cr_expect(json_is_string(at(j, "member", "Name")) && json_is_integer(at(j, "member", "Port")));
+        cr_expect_eq(json_integer_value(at(j, "member", "Port")), 4647, "the harness's Raft port");
+        cr_expect_str_eq(json_string_value(json_object_get(at(j, "stats", "nomad"), "server")), "true");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/members", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ServerRegion")), "global");
+        cr_expect_eq(json_array_size(json_object_get(j, "Members")), 1);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "Members"), 0), "Status")),
+                         "alive");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/servers", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_array_get(j, 0)), "127.0.0.1:4647");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/health", NULL, &j, NULL), 200);
+        cr_expect(json_is_true(at(j, "server", "ok")));
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/regions", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_array_get(j, 0)), "global");
+        json_decref(j);
+}
+
+Test(api_endpoints, metrics_in_json_and_prometheus_follow_the_state) {
+        json_t *j = NULL;
+        char *text = NULL;
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
+        cr_assert_eq(req("GET", "/v1/metrics", NULL, &j, NULL), 200);
+        cr_expect(json_is_string(json_object_get(j, "Timestamp")));
+        json_t *g;
+        size_t i;
+        double jobs = -1;
+        json_array_foreach(json_object_get(j, "Gauges"), i, g) {
+                if (strcmp(json_string_value(json_object_get(g, "Name")), "nomad.state.jobs") == 0)
+                        jobs = json_real_value(json_object_get(g, "Value"));
+        }
+        cr_expect_eq(jobs, 1.0, "one job registered (got %g)", jobs);
+        cr_expect(json_is_array(json_object_get(j, "Counters")) && json_is_array(json_object_get(j, "Samples")));
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/metrics?format=prometheus", NULL, NULL, &text), 200);
+        cr_expect(strstr(text, "# TYPE nomad_state_jobs gauge\nnomad_state_jobs 1\n"), "%s", text);
+        free(text);
+        cr_expect_eq(req("GET", "/v1/metrics?format=xml", NULL, NULL, NULL), 400);
+}
+
+Test(api_endpoints, search_by_prefix_and_fuzzy) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web-api", 1, 64), NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("db", 1, 64), NULL, NULL), 200);
+        cr_assert_eq(req("POST", "/v1/search", "{\"Prefix\":\"we\",\"Context\":\"jobs\"}", &j, NULL), 200);
+        cr_expect_eq(json_array_size(at(j, "Matches", "jobs")), 1);
+        cr_expect_str_eq(json_string_value(json_array_get(at(j, "Matches", "jobs"), 0)), "web-api");
+        cr_expect(json_is_false(at(j, "Truncations", "jobs")));
+        cr_expect_null(at(j, "Matches", "nodes"), "only the context asked for");
+        json_decref(j);
+        cr_assert_eq(req("POST", "/v1/search", "{\"Prefix\":\"1111\",\"Context\":\"all\"}", &j, NULL), 200);
+        cr_expect_eq(json_array_size(at(j, "Matches", "nodes")), 1);
+        cr_expect_eq(json_array_size(at(j, "Matches", "jobs")), 0);
+        json_decref(j);
+        cr_assert_eq(req("POST", "/v1/search/fuzzy", "{\"Text\":\"API\",\"Context\":\"all\"}", &j, NULL), 200);
+        json_t *m = json_array_get(at(j, "Matches", "jobs"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(m, "ID")), "web-api");
+        cr_expect_str_eq(json_string_value(json_array_get(json_object_get(m, "Scope"), 0)), "default");
+        json_decref(j);
+        cr_expect_eq(req("POST", "/v1/search", "{\"Prefix\":\"a\",\"Context\":\"bogus\"}", NULL, NULL), 400);
+        cr_expect_eq(req("POST", "/v1/search/fuzzy", "{\"Text\":\"a\"}", NULL, NULL), 400, "fuzzy needs 2 characters");
+        cr_expect_eq(req("GET", "/v1/search", NULL, NULL, NULL), 405);
+}
+
+Test(api_endpoints, parse_turns_hcl_into_a_job_and_validate_reports_errors) {
+        json_t *j = NULL;
+        const char *body = "{\"JobHCL\":\"variable \\\"n\\\" { default = 1 }\\njob \\\"p\\\" {\\n group \\\"g\\\" {\\n"
+                           "  count = var.n\\n  task \\\"t\\\" {\\n   driver = \\\"raw_exec\\\"\\n"
+                           "   config { command = \\\"/bin/true\\\" }\\n  }\\n }\\n}\\n\","
+                           "\"Variables\":\"n = 3\\n\",\"Canonicalize\":true}";
+        cr_assert_eq(req("POST", "/v1/jobs/parse", body, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ID")), "p");
+        cr_expect_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "TaskGroups"), 0), "Count")),
+                     3, "the variable from Variables");
+        json_decref(j);
+        cr_expect_eq(req("POST", "/v1/jobs/parse", "{\"JobHCL\":\"job {\"}", NULL, NULL), 400);
+        cr_expect_eq(req("POST", "/v1/jobs/parse", "{\"JobHCL\":\"\"}", NULL, NULL), 400);
+        cr_assert_eq(req("POST", "/v1/validate/job", SVC("ok", 1, 64), &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "ValidationErrors")), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "Error")), "");
+        json_decref(j);
+        cr_assert_eq(req("POST", "/v1/validate/job", SVC("bad", -1, 64), &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "ValidationErrors")), 1);
+        cr_expect_neq(strlen(json_string_value(json_object_get(j, "Error"))), 0);
+        json_decref(j);
+        cr_expect_eq(state_count(s->state, STATE_TABLE_JOBS), 0, "neither parse nor validate registers");
+}
+
+Test(api_endpoints, plan_is_a_dry_run_with_placements_and_failures) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        uint64_t before = state_latest_index(s->state);
+        cr_assert_eq(req("PUT", "/v1/job/web/plan", SVC("web", 3, 64), &j, NULL), 200);
+        cr_expect_eq(json_integer_value(at(at(j, "Annotations", "DesiredTGUpdates"), "g", "Place")), 3);
+        cr_expect_eq(json_object_size(json_object_get(j, "FailedTGAllocs")), 0, "%s", json_dumps(j, 0));
+        cr_expect_str_eq(json_string_value(at(j, "Diff", "Type")), "Added");
+        json_decref(j);
+        cr_expect_eq(state_latest_index(s->state), before, "a plan changes nothing");
+        cr_expect_eq(state_count(s->state, STATE_TABLE_ALLOCS), 0);
+        /* Too big for the node: the group's failure is reported. */
+        cr_assert_eq(req("PUT", "/v1/job/big/plan", SVC("big", 2, 100000), &j, NULL), 200);
+        cr_expect_eq(json_integer_value(at(at(j, "Annotations", "DesiredTGUpdates"), "g", "Place")), 0);
+        cr_expect_not_null(at(j, "FailedTGAllocs", "g"), "the group that did not fit");
+        json_decref(j);
+        cr_expect_eq(req("PUT", "/v1/job/other/plan", SVC("web", 1, 64), NULL, NULL), 400, "path and body disagree");
+        cr_expect_eq(req("GET", "/v1/job/web/plan", NULL, NULL, NULL), 405);
+}
+
+Test(api_endpoints, evaluate_makes_an_eval_for_a_registered_job) {
+        json_t *j = NULL;
+        cr_expect_eq(req("PUT", "/v1/job/none/evaluate", "{}", NULL, NULL), 404);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/job/web/evaluate", "{}", &j, NULL), 200);
+        const char *id = json_string_value(json_object_get(j, "EvalID"));
+        cr_assert_not_null(id);
+        json_t *e = NULL;
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/evaluation/%s", id);
+        cr_assert_eq(req("GET", path, NULL, &e, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(e, "TriggeredBy")), "job-eval");
+        json_decref(e);
+        json_decref(j);
+}
