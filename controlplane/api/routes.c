@@ -187,11 +187,17 @@ const struct route api_routes[] = {
     {M_WRITE, "node/:id/heartbeat", h_node_heartbeat, PERM_NODE_SECRET},
     {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_READ},
     {M_WRITE, "node/:id/allocations", h_node_alloc_update, PERM_NODE_SECRET},
+    {M_WRITE, "node/:id/eligibility", h_node_eligibility, PERM_NODE_WRITE},
+    {M_WRITE, "node/:id/drain", h_node_drain, PERM_NODE_WRITE},
+    {M_WRITE, "node/:id/evaluate", h_node_evaluate, PERM_NODE_WRITE},
+    {M_WRITE | M_DELETE, "node/:id/purge", h_node_purge, PERM_NODE_WRITE},
     /* allocations and evaluations */
     {M_GET, "allocations", h_allocs_list, PERM_NS_READ_JOB},
     {M_GET, "allocation/:id", h_alloc_read, PERM_NS_READ_JOB},
     {M_GET, "alloc/:id", h_alloc_read, PERM_NS_READ_JOB},
+    {M_WRITE, "allocation/:id/stop", h_alloc_stop, PERM_NS_ALLOC_LIFECYCLE},
     {M_GET, "evaluations", h_evals_list, PERM_NS_READ_JOB},
+    {M_DELETE, "evaluations", h_evals_delete, PERM_MANAGEMENT},
     {M_GET, "evaluation/:id", h_eval_read, PERM_NS_READ_JOB},
     {M_GET, "evaluation/:id/allocations", h_eval_allocations, PERM_NS_READ_JOB},
     /* status */

@@ -69,6 +69,8 @@ struct api *api_destroy(struct api *a);
 
 /* The http_handler_fn of the server: data is the struct api. */
 void api_handle(void *data, struct http_req *req);
-/* Re-run parked blocking queries whose index moved, answer timed-out ones. */
+/* Re-run parked blocking queries whose index moved, answer timed-out ones. On the
+ * leader it also moves node drains on (the server calls it every tick and after
+ * each applied command). */
 void api_wake_parked(struct api *a, bool timeouts_only);
 void api_drop_parked(struct api *a);

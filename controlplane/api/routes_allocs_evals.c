@@ -88,3 +88,66 @@ void h_eval_allocations(struct route_ctx *c) {
         state_allocs_by_eval_foreach(ctx_state(c), e->id, add_alloc_stub, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+/* PUT /v1/allocation/:id/stop: the server stops it and evaluates its job, whose
+ * scheduler places a replacement (Nomad's alloc stop). */
+void h_alloc_stop(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct alloc *a = state_alloc_get(ctx_state(c), c->param[0]);
+        if (!a) {
+                http_req_respond_text(c->req, 404, "alloc not found");
+                return;
+        }
+        const struct job *j = state_job_get(ctx_state(c), a->namespace ? a->namespace : "default", a->job_id);
+        if (!j)
+                j = a->job;
+        if (!j) {
+                http_req_respond_text(c->req, 400, "alloc %s: its job is gone", a->id);
+                return;
+        }
+        struct eval *e = new_eval(j, "alloc-stop", NULL);
+        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:[o]}", "Type", "AllocStop", "AllocID", a->id, "Description",
+                                "alloc was stopped by the user", "UpdatedAt", (json_int_t)clock_now_ns(), "Evals",
+                                eval_to_json(e));
+        json_t *reply = json_pack("{s:s}", "EvalID", e->id);
+        eval_unref(e);
+        propose(c, cmd, reply, false);
+}
+
+#define EVAL_DELETE_MAX 1000
+
+/* DELETE /v1/evaluations {"EvalIDs": [...]}: only finished evaluations (complete,
+ * failed, canceled) may go; one still pending or blocked is in the broker's hands. */
+void h_evals_delete(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *ids = json_object_get(body, "EvalIDs");
+        if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > EVAL_DELETE_MAX) {
+                http_req_respond_text(c->req, 400, "EvalIDs: a list of 1 to %d evaluation IDs is required",
+                                      EVAL_DELETE_MAX);
+                return;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(ids, i, v) {
+                const struct eval *e = json_is_string(v) ? state_eval_get(ctx_state(c), json_string_value(v)) : NULL;
+                if (!e) {
+                        http_req_respond_text(c->req, 404, "EvalIDs[%zu]: eval not found", i);
+                        return;
+                }
+                if (e->status != EVAL_COMPLETE && e->status != EVAL_FAILED && e->status != EVAL_CANCELED) {
+                        http_req_respond_text(c->req, 400,
+                                              "EvalIDs[%zu]: eval %s is %s; only complete, failed or canceled "
+                                              "evaluations can be deleted",
+                                              i, e->id, eval_status_str(e->status));
+                        return;
+                }
+        }
+        propose(c, json_pack("{s:s,s:O}", "Type", "EvalDelete", "EvalIDs", ids), NULL, false);
+}

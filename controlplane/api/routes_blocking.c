@@ -101,6 +101,7 @@ bool block_until_newer(struct route_ctx *c, enum state_table table) {
 void api_wake_parked(struct api *s, bool timeouts_only) {
         if (!s)
                 return;
+        api_drain_tick(s);
         struct parked_query *list = s->parked;
         s->parked = NULL;
         int64_t now = clock_monotonic_ns();

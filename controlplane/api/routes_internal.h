@@ -55,7 +55,13 @@ struct api {
         int64_t started_ns; /* wall clock at api_create */
         uint64_t requests;  /* answered by a handler (for /v1/metrics) */
         uint64_t denied;    /* refused by api_authorize */
+        int drain_inflight;   /* drainer commands proposed and not yet applied */
+        int64_t drain_last_ns; /* monotonic time of the last drainer step */
 };
+
+/* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
+ * never while its previous commands are still in flight. Called from api_wake_parked. */
+void api_drain_tick(struct api *s);
 
 #define ROUTE_MAX_PARAMS 2
 #define ROUTE_MAX_SEGS 8
@@ -158,6 +164,9 @@ void h_node_allocations(struct route_ctx *c);
 void h_node_eligibility(struct route_ctx *c);
 void h_node_evaluate(struct route_ctx *c);
 void h_node_purge(struct route_ctx *c);
+void h_node_drain(struct route_ctx *c);
+/* One node-update eval (JSON) per job with an allocation on the node and per system job. */
+json_t *node_job_evals(struct route_ctx *c, const char *node_id);
 /* routes_allocs_evals.c */
 void h_allocs_list(struct route_ctx *c);
 void h_alloc_read(struct route_ctx *c);

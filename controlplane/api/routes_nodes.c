@@ -1,5 +1,6 @@
 /* routes_nodes.c - /v1/nodes and /v1/node/:id/...: what client agents call
  * (register, heartbeat, allocation updates) and what operators call. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "common/log.h"
+#include "controlplane/leader/drainer.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
@@ -70,6 +73,19 @@ void h_node_register(struct route_ctx *c) {
                                       n->id);
                 node_unref(n);
                 return;
+        }
+        /* An operator's drain outlives the agent's re-registration (its flags are kept by
+         * the state store; the strategy lives in extra). */
+        if (old && old->extra) {
+                static const char *const kept[] = {"DrainStrategy", "LastDrain"};
+                for (size_t k = 0; k < ARRAY_SIZE(kept); k++) {
+                        json_t *v = json_object_get(old->extra, kept[k]);
+                        if (v) {
+                                if (!n->extra)
+                                        n->extra = json_object();
+                                json_object_set_new(n->extra, kept[k], json_deep_copy(v));
+                        }
+                }
         }
         n->status = NODE_READY;
         n->status_updated_at = clock_now_ns() / NS_PER_SEC;
@@ -213,4 +229,213 @@ void h_node_allocations(struct route_ctx *c) {
         struct list_ctx l = {.c = c, .out = json_array()};
         state_allocs_by_node_foreach(ctx_state(c), id, add_alloc_full, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+}
+
+/* ---- operator actions on a node ------------------------------------------------------------ */
+
+/* The node of the path, or NULL after a 404. */
+static const struct node *path_node(struct route_ctx *c) {
+        const struct node *n = state_node_get(ctx_state(c), c->param[0]);
+        if (!n)
+                http_req_respond_text(c->req, 404, "node not found");
+        return n;
+}
+
+struct job_set {
+        struct route_ctx *c;
+        const char *node_id;
+        json_t *evals; /* array of eval JSON */
+        json_t *seen;  /* "ns\x1fid" -> true */
+};
+
+static void add_job_eval(struct job_set *js, const struct job *j) {
+        char key[512];
+        snprintf(key, sizeof(key), "%s\x1f%s", j->namespace ? j->namespace : "default", j->id);
+        if (json_object_get(js->seen, key))
+                return;
+        json_object_set_new(js->seen, key, json_true());
+        struct eval *e = new_eval(j, "node-update", js->node_id);
+        json_array_append_new(js->evals, eval_to_json(e));
+        eval_unref(e);
+}
+
+/* One eval per job with an allocation on the node, plus one per system job
+ * (Nomad's createNodeEvals). A new array. */
+json_t *node_job_evals(struct route_ctx *c, const char *node_id) {
+        struct job_set js = {.c = c, .node_id = node_id, .evals = json_array(), .seen = json_object()};
+        size_t n = 0;
+        struct alloc *const *allocs = state_allocs_by_node(ctx_state(c), node_id, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct job *j = state_job_get(ctx_state(c), allocs[i]->namespace ? allocs[i]->namespace : "default",
+                                                    allocs[i]->job_id);
+                if (j)
+                        add_job_eval(&js, j);
+        }
+        json_t *sys = node_evals_json(c, node_id);
+        size_t i;
+        json_t *e;
+        json_array_foreach(sys, i, e) {
+                const struct job *j = state_job_get(ctx_state(c), jx_str(e, "Namespace", "default"),
+                                                    jx_str(e, "JobID", ""));
+                if (j)
+                        add_job_eval(&js, j);
+        }
+        json_decref(sys);
+        json_decref(js.seen);
+        return js.evals;
+}
+
+static json_t *eval_ids(const json_t *evals) {
+        json_t *ids = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(evals, i, e) json_array_append_new(ids, json_string(jx_str(e, "ID", "")));
+        return ids;
+}
+
+/* {EvalIDs, EvalCreateIndex, NodeModifyIndex} once applied. */
+static json_t *node_update_reply(const json_t *evals) {
+        return json_pack("{s:o}", "EvalIDs", eval_ids(evals));
+}
+
+void h_node_eligibility(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const struct node *n = path_node(c);
+        if (!n)
+                return;
+        const char *want = jx_str(body, "Eligibility", "");
+        bool eligible;
+        if (strcmp(want, "eligible") == 0)
+                eligible = true;
+        else if (strcmp(want, "ineligible") == 0)
+                eligible = false;
+        else {
+                http_req_respond_text(c->req, 400, "invalid scheduling eligibility \"%s\" (eligible or ineligible)",
+                                      want);
+                return;
+        }
+        if (eligible && n->drain) {
+                http_req_respond_text(c->req, 400,
+                                      "can not set node's scheduling eligibility to eligible while it is draining");
+                return;
+        }
+        /* Back to eligible: system jobs may place there again. */
+        json_t *evals = eligible ? node_evals_json(c, n->id) : json_array();
+        json_t *reply = node_update_reply(evals);
+        json_t *cmd = json_pack("{s:s,s:s,s:b,s:o}", "Type", "NodeUpdateEligibility", "NodeID", n->id, "Eligible",
+                                eligible, "Evals", evals);
+        propose(c, cmd, reply, false);
+}
+
+#define DRAIN_MAX_DEADLINE_NS (365LL * 24 * 3600 * NS_PER_SEC)
+
+void h_node_drain(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const struct node *n = path_node(c);
+        if (!n)
+                return;
+        json_t *spec = json_object_get(body, "DrainSpec");
+        int64_t now = clock_now_ns();
+        json_t *cmd;
+        json_t *evals;
+        if (json_is_object(spec)) {
+                json_t *dl = json_object_get(spec, "Deadline");
+                int64_t deadline = jx_int(spec, "Deadline", 0);
+                if ((dl && !json_is_integer(dl)) || deadline > DRAIN_MAX_DEADLINE_NS) {
+                        http_req_respond_text(c->req, 400,
+                                              "DrainSpec.Deadline: nanoseconds, at most a year (-1: force now, 0: none)");
+                        return;
+                }
+                bool ignore_sys = jx_bool(spec, "IgnoreSystemJobs", false);
+                /* ForceDeadline: unix ns; 0 = no deadline; a negative Deadline drains at once. */
+                int64_t force = deadline > 0 ? now + deadline : deadline < 0 ? now : 0;
+                json_t *strategy = json_pack("{s:{s:I,s:b},s:I,s:I}", "DrainSpec", "Deadline", (json_int_t)deadline,
+                                             "IgnoreSystemJobs", ignore_sys, "ForceDeadline", (json_int_t)force,
+                                             "StartedAt", (json_int_t)now);
+                json_t *last = json_pack("{s:s,s:I,s:I,s:O?}", "Status", "draining", "StartedAt",
+                                         (json_int_t)(now / NS_PER_SEC), "UpdatedAt", (json_int_t)(now / NS_PER_SEC),
+                                         "Meta", json_object_get(body, "Meta"));
+                evals = json_array();
+                cmd = json_pack("{s:s,s:s,s:o,s:o,s:b,s:O}", "Type", "NodeUpdateDrain", "NodeID", n->id,
+                                "DrainStrategy", strategy, "LastDrain", last, "Eligible", false, "Evals", evals);
+        } else {
+                bool mark = jx_bool(body, "MarkEligible", false);
+                json_t *last = NULL;
+                if (n->drain)
+                        last = json_pack("{s:s,s:I}", "Status", "canceled", "UpdatedAt", (json_int_t)(now / NS_PER_SEC));
+                /* The node stays ineligible unless asked otherwise (Nomad). */
+                evals = mark ? node_evals_json(c, n->id) : json_array();
+                cmd = json_pack("{s:s,s:s,s:n,s:o?,s:b,s:O}", "Type", "NodeUpdateDrain", "NodeID", n->id,
+                                "DrainStrategy", "LastDrain", last, "Eligible", mark || n->eligible, "Evals", evals);
+        }
+        json_t *reply = node_update_reply(evals);
+        json_decref(evals);
+        propose(c, cmd, reply, false);
+}
+
+void h_node_evaluate(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct node *n = path_node(c);
+        if (!n)
+                return;
+        json_t *evals = node_job_evals(c, n->id);
+        json_t *reply = node_update_reply(evals);
+        json_t *cmd = json_pack("{s:s,s:o}", "Type", "EvalUpdate", "Evals", evals);
+        propose(c, cmd, reply, false);
+}
+
+void h_node_purge(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct node *n = path_node(c);
+        if (!n)
+                return;
+        json_t *evals = node_job_evals(c, n->id);
+        /* The system-job evals name the node, which is going: only the jobs it ran matter. */
+        json_t *reply = node_update_reply(evals);
+        json_t *cmd = json_pack("{s:s,s:s,s:I,s:o}", "Type", "NodeDeregister", "NodeID", n->id, "UpdatedAt",
+                                (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals", evals);
+        heartbeats_remove(c->s->heartbeats, n->id);
+        propose(c, cmd, reply, false);
+}
+
+/* ---- the drainer's clock ------------------------------------------------------------------- */
+
+#define DRAIN_TICK_NS (250 * NS_PER_MS)
+
+static void on_drain_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct api *s = arg;
+        if (status < 0)
+                log_warn("drainer: command rejected at index %llu: %s", (unsigned long long)index,
+                         msg ? msg : "unknown error");
+        s->drain_inflight--;
+}
+
+void api_drain_tick(struct api *s) {
+        if (s->drain_inflight > 0 || !s->ops->is_leader(s->data))
+                return;
+        int64_t now = clock_monotonic_ns();
+        if (now - s->drain_last_ns < DRAIN_TICK_NS)
+                return;
+        s->drain_last_ns = now;
+        json_t *cmds = NULL;
+        if (drainer_step(*s->state, clock_now_ns(), NULL, &cmds) < 0)
+                return;
+        size_t i;
+        json_t *cmd;
+        json_array_foreach(cmds, i, cmd) {
+                s->drain_inflight++;
+                if (s->ops->propose(s->data, json_incref(cmd), on_drain_applied, s) < 0)
+                        s->drain_inflight--;
+        }
+        json_decref(cmds);
 }

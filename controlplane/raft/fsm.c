@@ -218,6 +218,54 @@ static int apply_gc(struct fsm *s, uint64_t index, const json_t *cmd) {
         return gc_apply(*s->state, index, cmd);
 }
 
+/* NodeUpdateEligibility {NodeID, Eligible, Evals}: an operator's decision. */
+static int apply_node_eligibility(struct fsm *s, uint64_t index, const json_t *cmd) {
+        int r = state_update_node_eligibility((*s->state), index, jx_str(cmd, "NodeID", ""),
+                                              jx_bool(cmd, "Eligible", true));
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
+/* NodeUpdateDrain {NodeID, DrainStrategy (object or null), LastDrain, Eligible, Evals}. */
+static int apply_node_drain(struct fsm *s, uint64_t index, const json_t *cmd) {
+        const json_t *strategy = json_object_get(cmd, "DrainStrategy");
+        const json_t *last = json_object_get(cmd, "LastDrain");
+        int r = state_update_node_drain((*s->state), index, jx_str(cmd, "NodeID", ""),
+                                        json_is_object(strategy) ? strategy : NULL, json_is_object(last) ? last : NULL,
+                                        jx_bool(cmd, "Eligible", false));
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
+/* NodeDeregister {NodeID, UpdatedAt (unix s), Evals}: purge; its allocations are lost. */
+static int apply_node_deregister(struct fsm *s, uint64_t index, const json_t *cmd) {
+        const char *id = jx_str(cmd, "NodeID", "");
+        if (!state_node_get((*s->state), id))
+                return -ENOENT;
+        int r = state_mark_node_allocs_lost((*s->state), index, id, jx_int(cmd, "UpdatedAt", 0) * 1000000000LL);
+        if (r == 0)
+                r = state_delete_node((*s->state), index, id);
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
+/* EvalDelete {EvalIDs: [...]}: absent ones are skipped. */
+static int apply_eval_delete(struct fsm *s, uint64_t index, const json_t *cmd) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(cmd, "EvalIDs"), i, v) {
+                int r = state_delete_eval((*s->state), index, json_string_value(v) ? json_string_value(v) : "");
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        return 0;
+}
+
+/* AllocStop {AllocID, Description, UpdatedAt (ns), Evals}: a server-side stop (alloc
+ * stop, node drain); the evals let the scheduler replace it. */
+static int apply_alloc_stop(struct fsm *s, uint64_t index, const json_t *cmd) {
+        int r = state_stop_alloc((*s->state), index, jx_str(cmd, "AllocID", ""), ALLOC_DESIRED_STOP,
+                                 jx_str(cmd, "Description", "alloc was stopped"), -1, jx_int(cmd, "UpdatedAt", 0));
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -232,6 +280,11 @@ static const struct command_type command_types[] = {
     {"EvalUpdate", apply_eval_update},
     {"PlanApply", apply_plan},
     {"GC", apply_gc},
+    {"NodeUpdateEligibility", apply_node_eligibility},
+    {"NodeUpdateDrain", apply_node_drain},
+    {"NodeDeregister", apply_node_deregister},
+    {"EvalDelete", apply_eval_delete},
+    {"AllocStop", apply_alloc_stop},
 };
 
 /* What the command was about, for the rejection message. */

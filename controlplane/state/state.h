@@ -112,6 +112,11 @@ int state_upsert_node(struct state_store *st, uint64_t index, struct node *n);
 int state_update_node_status(struct state_store *st, uint64_t index, const char *id, enum node_status status,
                              int64_t updated_at);
 int state_update_node_eligibility(struct state_store *st, uint64_t index, const char *id, bool eligible);
+/* Start (strategy: Nomad's DrainStrategy object, copied) or end (NULL) a drain, and
+ * set the eligibility (a drain makes a node ineligible). last_drain (Nomad's
+ * LastDrain, copied) is kept when not NULL. Both live in the node's extra. */
+int state_update_node_drain(struct state_store *st, uint64_t index, const char *id, const json_t *strategy,
+                            const json_t *last_drain, bool eligible);
 int state_delete_node(struct state_store *st, uint64_t index, const char *id);
 /* Every non-terminal alloc of the node: ClientStatus lost. now_ns = modify time. */
 int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const char *node_id, int64_t now_ns);

@@ -227,6 +227,31 @@ int state_update_node_eligibility(struct state_store *st, uint64_t index, const 
         return node_commit(st, index, c);
 }
 
+int state_update_node_drain(struct state_store *st, uint64_t index, const char *id, const json_t *strategy,
+                            const json_t *last_drain, bool eligible) {
+        CHECK_WRITABLE(st);
+        struct node *c;
+        int r = node_edit(st, index, id, &c);
+        if (r < 0)
+                return r;
+        c->drain = strategy != NULL;
+        c->eligible = eligible;
+        if (!c->extra)
+                c->extra = json_object();
+        if (!c->extra) {
+                node_unref(c);
+                return -ENOMEM;
+        }
+        /* A node copy's extra is its own (node_copy goes through JSON). */
+        if (strategy)
+                json_object_set_new(c->extra, "DrainStrategy", json_deep_copy(strategy));
+        else
+                json_object_del(c->extra, "DrainStrategy");
+        if (last_drain)
+                json_object_set_new(c->extra, "LastDrain", json_deep_copy(last_drain));
+        return node_commit(st, index, c);
+}
+
 int state_delete_node(struct state_store *st, uint64_t index, const char *id) {
         CHECK_WRITABLE(st);
         int r = state_raw_del_node(st, id);

@@ -3,8 +3,12 @@
  * evaluate. Field names and types are those Nomad's API client reads. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/model.h"
+#include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
@@ -178,4 +182,111 @@ Test(api_endpoints, evaluate_makes_an_eval_for_a_registered_job) {
         cr_expect_str_eq(json_string_value(json_object_get(e, "TriggeredBy")), "job-eval");
         json_decref(e);
         json_decref(j);
+}
+
+static const struct node *node_now(void) {
+        return state_node_get(s->state, NODE_ID);
+}
+
+Test(api_endpoints, eligibility_and_drain_of_a_node) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_expect_eq(req("PUT", "/v1/node/nope/eligibility", "{\"Eligibility\":\"ineligible\"}", NULL, NULL), 404);
+        cr_expect_eq(req("PUT", "/v1/node/" NODE_ID "/eligibility", "{\"Eligibility\":\"maybe\"}", NULL, NULL), 400);
+        cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/eligibility", "{\"Eligibility\":\"ineligible\"}", &j, NULL), 200);
+        cr_expect(json_is_array(json_object_get(j, "EvalIDs")));
+        cr_expect_gt(json_integer_value(json_object_get(j, "Index")), 0);
+        json_decref(j);
+        cr_expect_not(node_now()->eligible);
+        cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/eligibility", "{\"Eligibility\":\"eligible\"}", NULL, NULL), 200);
+        cr_expect(node_now()->eligible);
+        /* Drain: ineligible, with Nomad's DrainStrategy on the node. */
+        cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/drain",
+                         "{\"DrainSpec\":{\"Deadline\":3600000000000,\"IgnoreSystemJobs\":true}}", NULL, NULL),
+                     200);
+        cr_expect(node_now()->drain);
+        cr_expect_not(node_now()->eligible);
+        cr_assert_eq(req("GET", "/v1/node/" NODE_ID, NULL, &j, NULL), 200);
+        json_t *ds = json_object_get(j, "DrainStrategy");
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(ds, "DrainSpec"), "Deadline")), 3600000000000LL);
+        cr_expect(json_is_true(json_object_get(json_object_get(ds, "DrainSpec"), "IgnoreSystemJobs")));
+        cr_expect_gt(json_integer_value(json_object_get(ds, "ForceDeadline")), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "LastDrain"), "Status")), "draining");
+        cr_expect(json_is_true(json_object_get(j, "Drain")));
+        json_decref(j);
+        cr_expect_eq(req("PUT", "/v1/node/" NODE_ID "/eligibility", "{\"Eligibility\":\"eligible\"}", NULL, NULL), 400,
+                     "not eligible while draining");
+        /* The agent re-registers: the drain stays. */
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_expect(node_now()->drain);
+        cr_expect_not_null(json_object_get(node_now()->extra, "DrainStrategy"));
+        cr_expect_eq(req("PUT", "/v1/node/" NODE_ID "/drain", "{\"DrainSpec\":{\"Deadline\":\"1h\"}}", NULL, NULL), 400);
+        /* Disable with MarkEligible. */
+        cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/drain", "{\"DrainSpec\":null,\"MarkEligible\":true}", NULL, NULL),
+                     200);
+        cr_expect_not(node_now()->drain);
+        cr_expect(node_now()->eligible);
+        cr_assert_eq(req("GET", "/v1/node/" NODE_ID, NULL, &j, NULL), 200);
+        cr_expect_null(json_object_get(j, "DrainStrategy"));
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "LastDrain"), "Status")), "canceled");
+        json_decref(j);
+}
+
+static void put_alloc(const char *id, const char *job, const char *node) {
+        const struct job *jb = state_job_get(s->state, "default", job);
+        cr_assert_not_null(jb);
+        struct alloc *a = alloc_new();
+        a->id = strdup(id);
+        a->namespace = strdup("default");
+        a->eval_id = strdup("e");
+        a->name = strdup("web.g[0]");
+        a->node_id = strdup(node);
+        a->job_id = strdup(job);
+        a->job = job_ref((struct job *)jb);
+        a->task_group = strdup("g");
+        a->desired_status = ALLOC_DESIRED_RUN;
+        a->client_status = ALLOC_CLIENT_RUNNING;
+        cr_assert_eq(state_upsert_allocs(s->state, state_latest_index(s->state) + 1, &a, 1), 0);
+        alloc_unref(a);
+}
+
+Test(api_endpoints, node_evaluate_alloc_stop_and_purge) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
+        put_alloc("aaaaaaaa-0000-0000-0000-000000000001", "web", NODE_ID);
+        cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/evaluate", "{}", &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "EvalIDs")), 1, "one eval: the job on the node");
+        json_decref(j);
+        cr_expect_eq(req("PUT", "/v1/allocation/nope/stop", "{}", NULL, NULL), 404);
+        cr_assert_eq(req("PUT", "/v1/allocation/aaaaaaaa-0000-0000-0000-000000000001/stop", "{}", &j, NULL), 200);
+        cr_expect(json_is_string(json_object_get(j, "EvalID")));
+        json_decref(j);
+        const struct alloc *a = state_alloc_get(s->state, "aaaaaaaa-0000-0000-0000-000000000001");
+        cr_expect_eq(a->desired_status, ALLOC_DESIRED_STOP);
+        cr_assert_eq(req("DELETE", "/v1/node/" NODE_ID "/purge", NULL, NULL, NULL), 200);
+        cr_expect_null(node_now());
+        cr_expect_eq(req("GET", "/v1/node/" NODE_ID, NULL, NULL, NULL), 404);
+}
+
+Test(api_endpoints, evaluations_delete_only_finished_ones) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), &j, NULL), 200);
+        char body[256];
+        snprintf(body, sizeof(body), "{\"EvalIDs\":[\"%s\"]}", json_string_value(json_object_get(j, "EvalID")));
+        json_decref(j);
+        cr_expect_eq(req("DELETE", "/v1/evaluations", body, NULL, NULL), 400, "a pending eval stays");
+        cr_expect_eq(req("DELETE", "/v1/evaluations", "{\"EvalIDs\":[\"nope\"]}", NULL, NULL), 404);
+        cr_expect_eq(req("DELETE", "/v1/evaluations", "{\"EvalIDs\":[]}", NULL, NULL), 400);
+        /* The scheduler finishes it. */
+        json_t *cmd = NULL;
+        cr_assert_eq(req("GET", "/v1/evaluations", NULL, &j, NULL), 200);
+        json_t *e = json_deep_copy(json_array_get(j, 0));
+        json_decref(j);
+        json_object_set_new(e, "Status", json_string("complete"));
+        cmd = json_pack("{s:s,s:[o]}", "Type", "EvalUpdate", "Evals", e);
+        cr_assert_eq(fsm_apply_command(s->fsm, state_latest_index(s->state) + 1, cmd, NULL), 0);
+        json_decref(cmd);
+        cr_assert_eq(req("DELETE", "/v1/evaluations", body, NULL, NULL), 200);
+        cr_expect_eq(state_count(s->state, STATE_TABLE_EVALS), 0);
 }
