@@ -27,6 +27,14 @@ extern const struct cli_command cli_eval_commands[];
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 int cli_dev(struct cli *c, int argc, char **argv);
+/* ops.c */
+int cli_node_drain(struct cli *c, int argc, char **argv);
+int cli_node_eligibility(struct cli *c, int argc, char **argv);
+int cli_alloc_stop(struct cli *c, int argc, char **argv);
+int cli_eval_list(struct cli *c, int argc, char **argv);
+int cli_agent_info(struct cli *c, int argc, char **argv);
+extern const char cli_node_drain_help[], cli_node_eligibility_help[], cli_alloc_stop_help[], cli_eval_list_help[],
+    cli_agent_info_help[];
 extern const char cli_dev_help[];
 
 /* Parse the common flags (-address=X, -address X) out of argv in place; also

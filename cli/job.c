@@ -478,9 +478,198 @@ static int job_stop(struct cli *c, int argc, char **argv) {
         return cli_monitor_eval(c, eval_id, false);
 }
 
+/* ---- job plan / validate / inspect --------------------------------------------------- */
+
+static const char job_plan_help[] =
+    "Usage: drover job plan [options] <path>\n\n"
+    "  Dry-run the scheduler with the job file: what would be created, updated,\n"
+    "  stopped or fail to place. Nothing is changed on the cluster.\n\n"
+    "  Exit codes: 0 nothing would change, 1 allocations would be created or\n"
+    "  destroyed (or fail to place), 255 an error.\n\n"
+    "Options:\n"
+    "  -address=<addr>   API address\n"
+    "  -var 'key=value'  set a variable (repeatable)\n"
+    "  -var-file=<path>  variables from an HCL file (repeatable)\n"
+    "  -verbose          the placement metrics in full\n";
+
+static const char job_validate_help[] =
+    "Usage: drover job validate [options] <path>\n\n"
+    "  Check a job file: locally (syntax, schema, variables), then on the server\n"
+    "  (the same checks as a registration). Exit code 0 when valid, 1 otherwise.\n\n"
+    "Options:\n"
+    "  -address=<addr>   API address\n"
+    "  -var 'key=value'  set a variable (repeatable)\n"
+    "  -var-file=<path>  variables from an HCL file (repeatable)\n";
+
+static const char job_inspect_help[] =
+    "Usage: drover job inspect [options] <job>\n\n"
+    "  Print the registered job as the API holds it: {\"Job\": {...}} in JSON.\n"
+    "  The ID may be a unique prefix.\n\n"
+    "Options:\n"
+    "  -address=<addr>  API address\n";
+
+/* The job file and variable flags of plan and validate. 0, or an exit code. */
+static int load_job_args(int argc, char **argv, const char *help, bool *ret_verbose, json_t **ret_job) {
+        const char *path = NULL;
+        _cleanup_free_ const char **vars = calloc((size_t)argc + 1, sizeof(*vars));
+        _cleanup_free_ const char **files = calloc((size_t)argc + 1, sizeof(*files));
+        struct jobspec_opts opts = {.env = true};
+        if (!vars || !files)
+                return 255;
+        for (int i = 0; i < argc; i++) {
+                int vf = var_flag(argc, argv, &i, vars, &opts.n_vars, files, &opts.n_var_files);
+                if (vf < 0) {
+                        fprintf(stderr, "Flag \"%s\" needs a value\n\n%s", argv[i], help);
+                        return 255;
+                }
+                if (vf > 0)
+                        continue;
+                if (ret_verbose && strcmp(argv[i], "-verbose") == 0)
+                        *ret_verbose = true;
+                else if (argv[i][0] == '-' && argv[i][1]) {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], help);
+                        return 255;
+                } else if (!path)
+                        path = argv[i];
+                else {
+                        fprintf(stderr, "This command takes one argument: <path>\n\n%s", help);
+                        return 255;
+                }
+        }
+        if (!path) {
+                fprintf(stderr, "This command takes one argument: <path>\n\n%s", help);
+                return 255;
+        }
+        opts.vars = vars;
+        opts.var_files = files;
+        return load_job(path, &opts, ret_job) ? 255 : 0;
+}
+
+/* "(3 create, 1 ignore)" from a group's DesiredTGUpdates; true when it changes allocations. */
+static bool tg_updates_text(const json_t *u, char *buf, size_t size) {
+        static const struct {
+                const char *key, *word;
+                bool changes;
+        } kinds[] = {{"Place", "create", true},         {"DestructiveUpdate", "create/destroy update", true},
+                     {"InPlaceUpdate", "in-place update", false}, {"Migrate", "migrate", true},
+                     {"Stop", "destroy", true},          {"Canary", "canary", true},
+                     {"Ignore", "ignore", false}};
+        size_t len = 0;
+        bool changes = false;
+        buf[0] = '\0';
+        for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+                long long n = (long long)jx_int(u, kinds[i].key, 0);
+                if (n <= 0 || len >= size)
+                        continue;
+                len += (size_t)snprintf(buf + len, size - len, "%s%lld %s", len ? ", " : "", n, kinds[i].word);
+                changes |= kinds[i].changes;
+        }
+        return changes;
+}
+
+static int job_plan_cmd(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        _cleanup_json_ json_t *job = NULL;
+        int r = load_job_args(argc, argv, job_plan_help, &verbose, &job);
+        if (r)
+                return r;
+        const char *id = jx_str(job, "ID", "");
+        _cleanup_free_ char *esc = http_escape(id), *path = NULL;
+        if (!esc || asprintf(&path, "/v1/job/%s/plan", esc) < 0)
+                return 255;
+        _cleanup_json_ json_t *body = json_pack("{s:O,s:b}", "Job", job, "Diff", 1);
+        _cleanup_json_ json_t *resp = NULL;
+        struct error err = {0};
+        if (cli_send(c, "PUT", path, body, &resp, &err) < 0) {
+                fprintf(stderr, "Error during plan: %s\n", err.msg);
+                return 255;
+        }
+        const char *dtype = jx_str(jx_obj(resp, "Diff"), "Type", "None");
+        const char *mark = strcmp(dtype, "Added") == 0 ? "+ " : strcmp(dtype, "Edited") == 0 ? "+/- " : "";
+        printf("%sJob: \"%s\"\n", mark, id);
+        json_t *dtg = jx_obj(jx_obj(resp, "Annotations"), "DesiredTGUpdates");
+        bool changes = false;
+        const char *g;
+        json_t *u;
+        json_object_foreach(dtg, g, u) {
+                char txt[256];
+                changes |= tg_updates_text(u, txt, sizeof(txt));
+                printf("%sTask Group: \"%s\"%s%s%s\n", mark, g, *txt ? " (" : "", txt, *txt ? ")" : "");
+        }
+        printf("\nScheduler dry-run:\n");
+        json_t *failed = jx_obj(resp, "FailedTGAllocs");
+        if (json_object_size(failed) == 0) {
+                printf("- All tasks successfully allocated.\n");
+        } else {
+                changes = true;
+                printf("- WARNING: Failed to place all allocations.\n");
+                cli_print_placement_failures(failed);
+                if (verbose) {
+                        _cleanup_free_ char *txt = json_dumps(failed, JSON_INDENT(2) | JSON_SORT_KEYS);
+                        if (txt)
+                                printf("%s\n", txt);
+                }
+        }
+        long long jmi = (long long)jx_int(resp, "JobModifyIndex", 0);
+        printf("\nJob Modify Index: %lld\n", jmi);
+        return changes ? 1 : 0;
+}
+
+static int job_validate_cmd(struct cli *c, int argc, char **argv) {
+        _cleanup_json_ json_t *job = NULL;
+        if (load_job_args(argc, argv, job_validate_help, NULL, &job))
+                return 1;
+        _cleanup_json_ json_t *body = json_pack("{s:O}", "Job", job);
+        _cleanup_json_ json_t *resp = NULL;
+        struct error err = {0};
+        if (cli_send(c, "PUT", "/v1/validate/job", body, &resp, &err) < 0) {
+                fprintf(stderr, "Error validating job: %s\n", err.msg);
+                return 1;
+        }
+        json_t *errs = json_object_get(resp, "ValidationErrors");
+        if (json_array_size(errs) > 0) {
+                fprintf(stderr, "Job validation errors:\n%zu error%s occurred:\n", json_array_size(errs),
+                        json_array_size(errs) == 1 ? "" : "s");
+                size_t i;
+                json_t *e;
+                json_array_foreach(errs, i, e) fprintf(stderr, "\t* %s\n", json_string_value(e));
+                return 1;
+        }
+        printf("Job validation successful\n");
+        return 0;
+}
+
+static int job_inspect_cmd(struct cli *c, int argc, char **argv) {
+        if (argc != 1 || argv[0][0] == '-') {
+                fprintf(stderr, "This command takes one argument: <job>\n\n%s", job_inspect_help);
+                return 1;
+        }
+        _cleanup_free_ char *job_id = NULL;
+        if (cli_resolve_prefix(c, "/v1/jobs", "job", argv[0], &job_id))
+                return 1;
+        _cleanup_free_ char *esc = http_escape(job_id), *path = NULL;
+        if (!esc || asprintf(&path, "/v1/job/%s", esc) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *j = NULL;
+        if (cli_get(c, path, &j, NULL, &err) < 0) {
+                fprintf(stderr, "Error inspecting job: %s\n", err.msg);
+                return 1;
+        }
+        _cleanup_json_ json_t *out = json_pack("{s:O}", "Job", j);
+        _cleanup_free_ char *txt = json_dumps(out, JSON_INDENT(4) | JSON_SORT_KEYS);
+        if (!txt)
+                return 1;
+        printf("%s\n", txt);
+        return 0;
+}
+
 const struct cli_command cli_job_commands[] = {
     {"run", "Run a new job or update an existing job", job_run_help, job_run},
     {"status", "Display status information about a job", job_status_help, job_status},
     {"stop", "Stop a running job", job_stop_help, job_stop},
+    {"plan", "Dry-run a job update to determine its effects", job_plan_help, job_plan_cmd},
+    {"validate", "Checks if a given job specification is valid", job_validate_help, job_validate_cmd},
+    {"inspect", "Inspect a submitted job", job_inspect_help, job_inspect_cmd},
     {NULL, NULL, NULL, NULL},
 };

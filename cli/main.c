@@ -17,6 +17,7 @@ static const char usage[] =
     "    alloc status <id>   Display allocation status information\n"
     "    alloc logs <id> [<task>]  Print a task's logs\n"
     "    eval status <id>    Display evaluation status\n"
+    "    agent-info          Display status information about the server\n"
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    dev                 Start a one-host development cluster\n\n"
@@ -95,6 +96,10 @@ int main(int argc, char **argv) {
         if (strcmp(cmd, "dev") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_dev_help);
                 return n < 0 ? 0 : cli_dev(&c, n, rargv);
+        }
+        if (strcmp(cmd, "agent-info") == 0) {
+                int n = cli_parse_common(&c, rest, rargv, cli_agent_info_help);
+                return n < 0 ? 0 : cli_agent_info(&c, n, rargv);
         }
         if (strcmp(cmd, "version") == 0) {
                 printf("drover v%s\n", DROVER_VERSION);

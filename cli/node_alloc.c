@@ -284,6 +284,9 @@ static int node_status(struct cli *c, int argc, char **argv) {
 
 const struct cli_command cli_node_commands[] = {
     {"status", "Display status information about nodes", node_status_help, node_status},
+    {"drain", "Toggle drain mode on a given node", cli_node_drain_help, cli_node_drain},
+    {"eligibility", "Toggle scheduling eligibility for a given node", cli_node_eligibility_help,
+     cli_node_eligibility},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -545,6 +548,7 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
 const struct cli_command cli_alloc_commands[] = {
     {"status", "Display allocation status information and metadata", alloc_status_help, alloc_status},
     {"logs", "Streams the logs of a task", alloc_logs_help, alloc_logs},
+    {"stop", "Stop and reschedule a running allocation", cli_alloc_stop_help, cli_alloc_stop},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -611,5 +615,6 @@ static int eval_status(struct cli *c, int argc, char **argv) {
 
 const struct cli_command cli_eval_commands[] = {
     {"status", "Display evaluation status and placement failure reasons", eval_status_help, eval_status},
+    {"list", "List the evaluations", cli_eval_list_help, cli_eval_list},
     {NULL, NULL, NULL, NULL},
 };

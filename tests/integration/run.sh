@@ -23,6 +23,7 @@ agent_pid=""
 
 cleanup() {
         [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+        [ -n "${agent_b_pid:-}" ] && kill -9 "$agent_b_pid" 2>/dev/null
         [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
         pkill -9 -f "$MARK" 2>/dev/null
         wait 2>/dev/null
@@ -443,6 +444,186 @@ if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/waiter/allocations | grep -o '\"
 else
         api /v1/job/waiter/evaluations
         fail "when the filler completes, the blocked eval is unblocked and the waiter runs"
+fi
+
+# --- [api-cli] agent, metrics, search, parse/validate/plan, alloc stop, eval list -----------
+# (checks of the route table's endpoints against the real server; helper: apij PATH FILTER)
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
+code_of() { curl -s -o "$WORK/api.body" -w '%{http_code}' "$@"; }
+if [ "$(api /v1/agent/self | jget 'd["config"]["Region"], d["member"]["Status"], d["stats"]["nomad"]["leader"]')" = "('global', 'alive', 'true')" ] &&
+        [ "$(api /v1/agent/members | jget 'len(d["Members"]), d["ServerRegion"]')" = "(1, 'global')" ] &&
+        [ "$(api /v1/agent/health | jget 'd["server"]["ok"]')" = True ] &&
+        [ "$(api /v1/regions)" = '["global"]' ] && [ "$(api /v1/agent/servers | jget 'len(d)')" = 1 ]; then
+        pass "API: /v1/agent/{self,members,health,servers} and /v1/regions in Nomad's shapes"
+else
+        fail "API: /v1/agent/{self,members,health,servers} and /v1/regions in Nomad's shapes"
+fi
+jobs_now=$(api /v1/jobs | jget 'len(d)')
+if [ "$(api /v1/metrics | jget '[g["Value"] for g in d["Gauges"] if g["Name"]=="nomad.state.jobs"][0]')" = "$jobs_now.0" ] &&
+        curl -s "$ADDR/v1/metrics?format=prometheus" | grep -qx "nomad_state_jobs $jobs_now"; then
+        pass "API: /v1/metrics counts the jobs ($jobs_now) in JSON and in Prometheus text"
+else
+        fail "API: /v1/metrics counts the jobs ($jobs_now) in JSON and in Prometheus text"
+fi
+if [ "$(curl -s -X POST -d '{"Prefix":"wa","Context":"jobs"}' "$ADDR/v1/search" | jget 'sorted(d["Matches"]["jobs"])')" = "['waiter', 'wake']" ] &&
+        [ "$(curl -s -X POST -d '{"Text":"AITE","Context":"jobs"}' "$ADDR/v1/search/fuzzy" | jget 'd["Matches"]["jobs"][0]["ID"]')" = waiter ]; then
+        pass "API: /v1/search by prefix and /v1/search/fuzzy by substring"
+else
+        fail "API: /v1/search by prefix and /v1/search/fuzzy by substring"
+fi
+parse_body='{"JobHCL":"job \"parsed\" {\n group \"g\" {\n  task \"t\" {\n   driver = \"raw_exec\"\n   config { command = \"/bin/true\" }\n  }\n }\n}\n","Canonicalize":true}'
+if [ "$(curl -s -X POST --data-binary "$parse_body" "$ADDR/v1/jobs/parse" | jget 'd["ID"], d["TaskGroups"][0]["Count"]')" = "('parsed', 1)" ] &&
+        [ "$(code_of -X POST -d '{"JobHCL":"job {"}' "$ADDR/v1/jobs/parse")" = 400 ] &&
+        [ "$(code_of "$ADDR/v1/job/parsed")" = 404 ]; then
+        pass "API: /v1/jobs/parse turns HCL into a job without registering it; bad HCL is 400"
+else
+        fail "API: /v1/jobs/parse turns HCL into a job without registering it; bad HCL is 400"
+fi
+cat >"$WORK/svc.hcl" <<EOF
+job "svc" {
+  group "g" {
+    count = 2
+    migrate {
+      max_parallel = 1
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+EOF
+sed 's/count = 2/count = -1/' "$WORK/svc.hcl" >"$WORK/svc-bad.hcl"
+"$BIN/drover" job validate "$WORK/svc.hcl" >"$WORK/validate.out" 2>&1
+v_ok=$?
+"$BIN/drover" job validate "$WORK/svc-bad.hcl" >"$WORK/validate-bad.out" 2>&1
+v_bad=$?
+if [ $v_ok = 0 ] && grep -q "Job validation successful" "$WORK/validate.out" && [ $v_bad = 1 ]; then
+        pass "CLI: job validate: 0 for a valid job, 1 with the reason for an invalid one"
+else
+        cat "$WORK/validate.out" "$WORK/validate-bad.out"
+        fail "CLI: job validate: 0 for a valid job, 1 with the reason for an invalid one ($v_ok, $v_bad)"
+fi
+"$BIN/drover" job plan "$WORK/svc.hcl" >"$WORK/plan.out" 2>&1
+p_new=$?
+if [ $p_new = 1 ] && grep -q '+ Task Group: "g" (2 create)' "$WORK/plan.out" && grep -q "All tasks successfully allocated" "$WORK/plan.out" &&
+        [ "$(code_of "$ADDR/v1/job/svc")" = 404 ]; then
+        pass "CLI: job plan of a new job: 2 create, exit 1, nothing registered"
+else
+        cat "$WORK/plan.out"
+        fail "CLI: job plan of a new job: 2 create, exit 1, nothing registered (exit $p_new)"
+fi
+"$BIN/drover" job run -detach "$WORK/svc.hcl" >/dev/null 2>&1
+wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/svc/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 2 ]"
+"$BIN/drover" job plan "$WORK/svc.hcl" >"$WORK/plan2.out" 2>&1
+p_same=$?
+if [ $p_same = 0 ] && grep -q 'Task Group: "g" (2 ignore)' "$WORK/plan2.out"; then
+        pass "CLI: job plan of the unchanged running job: 2 ignore, exit 0"
+else
+        cat "$WORK/plan2.out"
+        fail "CLI: job plan of the unchanged running job: 2 ignore, exit 0 (exit $p_same)"
+fi
+if "$BIN/drover" job inspect svc | jget 'd["Job"]["ID"], d["Job"]["TaskGroups"][0]["Count"]' | grep -qx "('svc', 2)"; then
+        pass "CLI: job inspect prints {\"Job\": ...}"
+else
+        fail "CLI: job inspect prints {\"Job\": ...}"
+fi
+victim=$(api /v1/job/svc/allocations | jget '[a["ID"] for a in d if a["ClientStatus"]=="running"][0]')
+"$BIN/drover" alloc stop "${victim:0:8}" >"$WORK/astop.out" 2>&1
+if wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/svc/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 2 ]" &&
+        [ "$(api "/v1/allocation/$victim" | jget 'd["DesiredStatus"], d["ClientStatus"]')" = "('stop', 'complete')" ]; then
+        pass "CLI: alloc stop stops the allocation and the job gets a replacement"
+else
+        cat "$WORK/astop.out"
+        fail "CLI: alloc stop stops the allocation and the job gets a replacement"
+fi
+"$BIN/drover" eval list -job=svc >"$WORK/evals.out" 2>&1
+if head -n 1 "$WORK/evals.out" | grep -q "^ID *Priority *Triggered By *Job ID" && grep -q "alloc-stop" "$WORK/evals.out" &&
+        grep -q "job-register" "$WORK/evals.out"; then
+        pass "CLI: eval list shows the job's evaluations (job-register, alloc-stop)"
+else
+        cat "$WORK/evals.out"
+        fail "CLI: eval list shows the job's evaluations"
+fi
+if "$BIN/drover" agent-info >"$WORK/ai.out" 2>&1 && grep -q "^agent" "$WORK/ai.out" && grep -q "  leader = true" "$WORK/ai.out" &&
+        "$BIN/drover" agent-info -help | grep -q "Usage: drover agent-info"; then
+        pass "CLI: agent-info shows this server's sections"
+else
+        cat "$WORK/ai.out"
+        fail "CLI: agent-info shows this server's sections"
+fi
+done_eval=$(api /v1/evaluations | jget '[e["ID"] for e in d if e["Status"]=="complete"][0]')
+if [ "$(code_of -X DELETE -d "{\"EvalIDs\":[\"$done_eval\"]}" "$ADDR/v1/evaluations")" = 200 ] &&
+        [ "$(code_of "$ADDR/v1/evaluation/$done_eval")" = 404 ] &&
+        [ "$(code_of -X PATCH "$ADDR/v1/jobs")" = 405 ]; then
+        pass "API: DELETE /v1/evaluations removes a finished evaluation; PATCH is 405"
+else
+        fail "API: DELETE /v1/evaluations removes a finished evaluation; PATCH is 405"
+fi
+
+# --- [api-cli] node drain: allocations move one at a time to another node ---------------------
+node_a=$(api /v1/nodes | jget '[n["ID"] for n in d if n["Name"]=="it-node"][0]')
+"$BIN/drover" node eligibility -disable "$node_a" >/dev/null 2>&1
+elig=$(api "/v1/node/$node_a" | jget 'd["SchedulingEligibility"]')
+"$BIN/drover" node eligibility -enable "$node_a" >/dev/null 2>&1
+if [ "$elig" = ineligible ] && [ "$(api "/v1/node/$node_a" | jget 'd["SchedulingEligibility"]')" = eligible ]; then
+        pass "CLI: node eligibility -disable / -enable"
+else
+        fail "CLI: node eligibility -disable / -enable (got $elig)"
+fi
+sed 's/count = 2/count = 3/; s/job "svc"/job "mig"/' "$WORK/svc.hcl" >"$WORK/mig.hcl"
+"$BIN/drover" job run -detach "$WORK/mig.hcl" >/dev/null 2>&1
+wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/mig/allocations | grep -o '\"ClientStatus\":\"running\"' | wc -l) = 3 ]"
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent-b" -node-name it-node-b -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 12))" >>"$WORK/agent-b.log" 2>&1 &
+agent_b_pid=$!
+wait_for 15 sh -c "curl -s $ADDR/v1/nodes | grep -q '\"Name\":\"it-node-b\",[^}]*\"Status\":\"ready\"'" ||
+        wait_for 15 sh -c "[ \$(curl -s $ADDR/v1/nodes | grep -o '\"Status\":\"ready\"' | wc -l) -ge 2 ]"
+node_b=$(api /v1/nodes | jget '[n["ID"] for n in d if n["Name"]=="it-node-b"][0]')
+running_mig() { api /v1/job/mig/allocations | jget 'sum(1 for a in d if a["DesiredStatus"]=="run" and a["ClientStatus"]=="running")'; }
+"$BIN/drover" node drain -enable -yes -deadline 2m "$node_a" >"$WORK/drain.out" 2>&1 &
+drain_pid=$!
+min_running=3
+for _ in $(seq 1 600); do
+        r=$(running_mig)
+        [ -n "$r" ] && [ "$r" -lt "$min_running" ] && min_running=$r
+        kill -0 $drain_pid 2>/dev/null || break
+        sleep 0.1
+done
+wait $drain_pid
+drain_rc=$?
+on_b=$(api "/v1/node/$node_b/allocations" | jget 'sum(1 for a in d if a["JobID"]=="mig" and a["DesiredStatus"]=="run")')
+node_a_json=$(api "/v1/node/$node_a" | jget 'd["Drain"], d["SchedulingEligibility"], d["LastDrain"]["Status"]')
+# One at a time: in Raft order, each drain stop (its node-drain eval) comes after the
+# replacement of the one before it was placed: E B E B E B, never E E ...
+order=$( (api /v1/job/mig/evaluations | jget '"\n".join("%d E" % e["CreateIndex"] for e in d if e["TriggeredBy"]=="node-drain")'
+        api "/v1/node/$node_b/allocations" | jget '"\n".join("%d B" % a["CreateIndex"] for a in d if a["JobID"]=="mig")') |
+        sort -n | awk '{printf "%s", $2}')
+"$BIN/drover" node status >"$WORK/nodes.out" 2>&1
+if [ $drain_rc = 0 ] && [ "$min_running" -ge 2 ] && [ "$on_b" = 3 ] && [ "$order" = EBEBEB ] && [ "$node_a_json" = "(False, 'ineligible', 'complete')" ] &&
+        grep -q "Drain complete" "$WORK/drain.out"; then
+        pass "drain: 3 allocations move to node B one at a time ($order), never more than one missing (min running $min_running); A ineligible, drain complete"
+else
+        cat "$WORK/drain.out"
+        fail "drain: allocations move one at a time (rc $drain_rc, order $order, min running $min_running, on B $on_b, A $node_a_json)"
+fi
+# Back to one node for what follows: A eligible again, B gone.
+"$BIN/drover" node eligibility -enable "$node_a" >/dev/null 2>&1
+"$BIN/drover" job stop -purge -detach mig >/dev/null 2>&1
+"$BIN/drover" job stop -purge -detach svc >/dev/null 2>&1
+kill -9 "$agent_b_pid" 2>/dev/null
+wait "$agent_b_pid" 2>/dev/null
+if [ "$(code_of -X PUT "$ADDR/v1/node/$node_b/purge")" = 200 ] && [ "$(code_of "$ADDR/v1/node/$node_b")" = 404 ]; then
+        pass "API: node purge forgets node B"
+else
+        fail "API: node purge forgets node B"
 fi
 
 # --- losing the agent: node down, allocations lost --------------------------------
