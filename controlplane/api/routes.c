@@ -25,6 +25,7 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/scheduler/scheduler.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
@@ -216,6 +217,8 @@ const struct route api_routes[] = {
     {M_GET, "operator/raft/configuration", h_raft_configuration, PERM_OPERATOR_READ},
     {M_WRITE, "operator/raft/join", h_raft_join, PERM_OPERATOR_WRITE},
     {M_DELETE, "operator/raft/peer", h_raft_peer_remove, PERM_OPERATOR_WRITE},
+    {M_GET, "operator/scheduler/configuration", h_sched_config_get, PERM_OPERATOR_READ},
+    {M_WRITE, "operator/scheduler/configuration", h_sched_config_put, PERM_OPERATOR_WRITE},
     {M_WRITE, "system/gc", h_system_gc, PERM_MANAGEMENT},
     {M_GET, "internal/raft/self", h_internal_raft_self, PERM_OPERATOR_READ},
 };
@@ -310,9 +313,7 @@ struct api *api_create(const struct api_config *cfg) {
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
         a->started_ns = clock_now_ns();
-        a->sched = (struct sched_settings){.algorithm = "binpack",
-                                           .preempt_system = true,
-                                           .preempt_sysbatch = true};
+        a->sched = (struct sched_settings){.algorithm = SCHED_ALG_BINPACK, .preempt_system = true};
         if (!a->raft_addr) {
                 free(a);
                 return NULL;
@@ -368,4 +369,13 @@ void api_handle(void *data, struct http_req *req) {
         }
         s->requests++;
         c.route->fn(&c);
+}
+
+void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sched_preemption *ret_preemption) {
+        *ret_preemption = (struct sched_preemption){.system = a->sched.preempt_system,
+                                                    .sysbatch = a->sched.preempt_sysbatch,
+                                                    .service = a->sched.preempt_service,
+                                                    .batch = a->sched.preempt_batch};
+        env->algorithm = (enum sched_algorithm)a->sched.algorithm;
+        env->preemption = ret_preemption;
 }

@@ -67,6 +67,13 @@ struct api *api_create(const struct api_config *cfg);
 /* Answers parked blocking queries 503 and frees. */
 struct api *api_destroy(struct api *a);
 
+/* The scheduler configuration an operator set (PUT /v1/operator/scheduler/
+ * configuration) as a scheduler_env: algorithm and preemption (pointing into
+ * *ret_preemption). Other env fields are left alone. */
+struct scheduler_env;
+struct sched_preemption;
+void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sched_preemption *ret_preemption);
+
 /* The http_handler_fn of the server: data is the struct api. */
 void api_handle(void *data, struct http_req *req);
 /* Re-run parked blocking queries whose index moved, answer timed-out ones. On the

@@ -33,13 +33,14 @@ struct eval;
 struct job;
 struct parked_query;
 
-/* Scheduler settings the operator API reads and writes (GET/PUT
- * /v1/operator/scheduler/configuration). Kept by this server's api context. */
+/* The scheduler configuration (GET/PUT /v1/operator/scheduler/configuration): the
+ * settings drover's scheduler has. Kept by the leader's api context (not yet in the
+ * Raft state); job plans run with it and RejectJobRegistration refuses registrations.
+ * api_scheduler_env() hands it to whoever runs the scheduler. */
 struct sched_settings {
-        const char *algorithm; /* "binpack" | "spread" (static strings) */
-        bool preempt_system, preempt_batch, preempt_service, preempt_sysbatch;
-        bool memory_oversubscription;
-        bool pause_eval_broker;
+        int algorithm;          /* enum sched_algorithm */
+        bool preempt_system, preempt_sysbatch, preempt_batch, preempt_service;
+        bool reject_job_registration;
         uint64_t create_index, modify_index;
 };
 

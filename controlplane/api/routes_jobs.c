@@ -19,6 +19,12 @@
 static void job_register(struct route_ctx *c, const char *path_id) {
         if (!is_leader_or_fail(c))
                 return;
+        if (c->s->sched.reject_job_registration) {
+                http_req_respond_text(c->req, 400,
+                                      "job registration, dispatch, and scale are disabled by the scheduler "
+                                      "configuration");
+                return;
+        }
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
@@ -494,8 +500,13 @@ void h_job_plan(struct route_ctx *c) {
         struct dry_run d = {.index = index};
         if (r == 0)
                 r = state_upsert_evals(copy, index, &e, 1);
-        if (r == 0)
-                r = scheduler_process(copy, e, &dry_ops, &d, &err);
+        {
+                struct scheduler_env env = {0};
+                struct sched_preemption pre;
+                api_scheduler_env(c->s, &env, &pre);
+                if (r == 0)
+                        r = scheduler_process_env(copy, e, &dry_ops, &d, &env, &err);
+        }
         if (r < 0) {
                 http_req_respond_text(c->req, 500, "plan: %s", err.msg[0] ? err.msg : strerror(-r));
         } else {

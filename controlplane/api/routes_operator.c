@@ -8,6 +8,8 @@
 #include "common/macros.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/scheduler/scheduler.h"
+#include "controlplane/state/state.h"
 
 /* ---- Raft membership ------------------------------------------------------------------- */
 
@@ -96,4 +98,115 @@ void h_system_gc(struct route_ctx *c) {
                 free(pw);
                 http_req_respond_text(c->req, 500, "garbage collection failed: %s", strerror(-r));
         }
+}
+
+/* ---- scheduler configuration ------------------------------------------------------------- */
+
+static const char *const alg_names[SCHED_ALG_COUNT] = {
+    [SCHED_ALG_BINPACK] = "binpack", [SCHED_ALG_SPREAD] = "spread", [SCHED_ALG_DOTPRODUCT] = "dotproduct"};
+
+static json_t *sched_config_json(const struct sched_settings *ss) {
+        return json_pack("{s:s,s:{s:b,s:b,s:b,s:b},s:b,s:b,s:b,s:I,s:I}", "SchedulerAlgorithm",
+                         alg_names[ss->algorithm], "PreemptionConfig", "SystemSchedulerEnabled", ss->preempt_system,
+                         "SysBatchSchedulerEnabled", ss->preempt_sysbatch, "BatchSchedulerEnabled", ss->preempt_batch,
+                         "ServiceSchedulerEnabled", ss->preempt_service, "MemoryOversubscriptionEnabled", 0,
+                         "RejectJobRegistration", ss->reject_job_registration, "PauseEvalBroker", 0, "CreateIndex",
+                         (json_int_t)ss->create_index, "ModifyIndex", (json_int_t)ss->modify_index);
+}
+
+void h_sched_config_get(struct route_ctx *c) {
+        uint64_t idx = c->s->sched.modify_index ? c->s->sched.modify_index : 1;
+        http_req_respond_json(c->req, 200,
+                              json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(&c->s->sched), "Index",
+                                        (json_int_t)idx),
+                              idx);
+}
+
+/* A bool member of obj, or def; -1 (and a 400) when it is there and not a bool. */
+static int opt_bool(struct route_ctx *c, const json_t *obj, const char *key, bool def) {
+        json_t *v = json_object_get(obj, key);
+        if (!v)
+                return def;
+        if (!json_is_boolean(v)) {
+                http_req_respond_text(c->req, 400, "%s must be true or false", key);
+                return -1;
+        }
+        return json_is_true(v);
+}
+
+void h_sched_config_put(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        if (!json_is_object(body)) {
+                http_req_respond_text(c->req, 400, "the body is a SchedulerConfiguration object");
+                return;
+        }
+        struct sched_settings ss = c->s->sched;
+        const char *cas = http_req_query(c->req, "cas");
+        if (cas) {
+                char *end;
+                unsigned long long want = strtoull(cas, &end, 10);
+                if (!*cas || *end) {
+                        http_req_respond_text(c->req, 400, "Invalid cas: \"%s\" (a ModifyIndex)", cas);
+                        return;
+                }
+                if (want != ss.modify_index) {
+                        http_req_respond_json(c->req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index",
+                                                                     (json_int_t)ss.modify_index), 0);
+                        return;
+                }
+        }
+        const char *alg = jx_str(body, "SchedulerAlgorithm", alg_names[ss.algorithm]);
+        int found = -1;
+        for (int i = 0; i < SCHED_ALG_COUNT; i++)
+                if (strcmp(alg, alg_names[i]) == 0)
+                        found = i;
+        if (found < 0 || (!*alg)) {
+                http_req_respond_text(c->req, 400,
+                                      "invalid scheduler algorithm \"%s\": binpack, spread or dotproduct", alg);
+                return;
+        }
+        ss.algorithm = found;
+        json_t *pc = json_object_get(body, "PreemptionConfig");
+        if (pc && !json_is_object(pc)) {
+                http_req_respond_text(c->req, 400, "PreemptionConfig must be an object");
+                return;
+        }
+        int v;
+        if ((v = opt_bool(c, pc, "SystemSchedulerEnabled", ss.preempt_system)) < 0)
+                return;
+        ss.preempt_system = v;
+        if ((v = opt_bool(c, pc, "SysBatchSchedulerEnabled", ss.preempt_sysbatch)) < 0)
+                return;
+        ss.preempt_sysbatch = v;
+        if ((v = opt_bool(c, pc, "BatchSchedulerEnabled", ss.preempt_batch)) < 0)
+                return;
+        ss.preempt_batch = v;
+        if ((v = opt_bool(c, pc, "ServiceSchedulerEnabled", ss.preempt_service)) < 0)
+                return;
+        ss.preempt_service = v;
+        if ((v = opt_bool(c, body, "RejectJobRegistration", ss.reject_job_registration)) < 0)
+                return;
+        ss.reject_job_registration = v;
+        static const char *const unsupported[] = {"MemoryOversubscriptionEnabled", "PauseEvalBroker"};
+        for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++) {
+                if ((v = opt_bool(c, body, unsupported[i], false)) < 0)
+                        return;
+                if (v) {
+                        http_req_respond_text(c->req, 400, "%s: drover's scheduler does not support it",
+                                              unsupported[i]);
+                        return;
+                }
+        }
+        uint64_t idx = state_latest_index(ctx_state(c));
+        if (idx <= ss.modify_index)
+                idx = ss.modify_index + 1;
+        if (!ss.create_index)
+                ss.create_index = idx;
+        ss.modify_index = idx;
+        c->s->sched = ss;
+        http_req_respond_json(c->req, 200, json_pack("{s:b,s:I}", "Updated", 1, "Index", (json_int_t)idx), idx);
 }

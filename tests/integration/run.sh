@@ -568,6 +568,15 @@ else
         fail "API: DELETE /v1/evaluations removes a finished evaluation; PATCH is 405"
 fi
 
+if [ "$(curl -s -X PUT -d '{"SchedulerAlgorithm":"spread"}' "$ADDR/v1/operator/scheduler/configuration" | jget 'd["Updated"]')" = True ] &&
+        [ "$(api /v1/operator/scheduler/configuration | jget 'd["SchedulerConfig"]["SchedulerAlgorithm"]')" = spread ] &&
+        [ "$(code_of -X PUT -d '{"SchedulerAlgorithm":"best"}' "$ADDR/v1/operator/scheduler/configuration")" = 400 ] &&
+        [ "$(curl -s -X PUT -d '{"SchedulerAlgorithm":"binpack"}' "$ADDR/v1/operator/scheduler/configuration" | jget 'd["Updated"]')" = True ]; then
+        pass "API: /v1/operator/scheduler/configuration GET and PUT (spread, back to binpack); a bad algorithm is 400"
+else
+        fail "API: /v1/operator/scheduler/configuration GET and PUT"
+fi
+
 # --- [api-cli] node drain: allocations move one at a time to another node ---------------------
 node_a=$(api /v1/nodes | jget '[n["ID"] for n in d if n["Name"]=="it-node"][0]')
 "$BIN/drover" node eligibility -disable "$node_a" >/dev/null 2>&1

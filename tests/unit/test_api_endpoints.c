@@ -290,3 +290,47 @@ Test(api_endpoints, evaluations_delete_only_finished_ones) {
         cr_assert_eq(req("DELETE", "/v1/evaluations", body, NULL, NULL), 200);
         cr_expect_eq(state_count(s->state, STATE_TABLE_EVALS), 0);
 }
+
+Test(api_endpoints, scheduler_configuration_get_put_cas_and_reject_job_registration) {
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/operator/scheduler/configuration", NULL, &j, NULL), 200);
+        json_t *sc = json_object_get(j, "SchedulerConfig");
+        cr_expect_str_eq(json_string_value(json_object_get(sc, "SchedulerAlgorithm")), "binpack");
+        cr_expect(json_is_true(at(sc, "PreemptionConfig", "SystemSchedulerEnabled")));
+        cr_expect(json_is_false(at(sc, "PreemptionConfig", "ServiceSchedulerEnabled")));
+        json_int_t mi = json_integer_value(json_object_get(sc, "ModifyIndex"));
+        json_decref(j);
+        cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"SchedulerAlgorithm\":\"best\"}", NULL, NULL),
+                     400);
+        cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"PauseEvalBroker\":true}", NULL, NULL), 400);
+        cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration",
+                         "{\"PreemptionConfig\":{\"ServiceSchedulerEnabled\":\"yes\"}}", NULL, NULL),
+                     400);
+        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration",
+                         "{\"SchedulerAlgorithm\":\"spread\",\"RejectJobRegistration\":true,"
+                         "\"PreemptionConfig\":{\"ServiceSchedulerEnabled\":true}}",
+                         &j, NULL),
+                     200);
+        cr_expect(json_is_true(json_object_get(j, "Updated")));
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/operator/scheduler/configuration", NULL, &j, NULL), 200);
+        sc = json_object_get(j, "SchedulerConfig");
+        cr_expect_str_eq(json_string_value(json_object_get(sc, "SchedulerAlgorithm")), "spread");
+        cr_expect(json_is_true(at(sc, "PreemptionConfig", "ServiceSchedulerEnabled")));
+        cr_expect_gt(json_integer_value(json_object_get(sc, "ModifyIndex")), mi);
+        json_decref(j);
+        char *text = NULL;
+        cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, &text), 400, "registration refused");
+        cr_expect(strstr(text, "disabled by the scheduler configuration"), "%s", text);
+        free(text);
+        /* A stale check-and-set changes nothing. */
+        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration?cas=999",
+                         "{\"RejectJobRegistration\":false}", &j, NULL),
+                     200);
+        cr_expect(json_is_false(json_object_get(j, "Updated")));
+        json_decref(j);
+        cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 400);
+        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"RejectJobRegistration\":false}", NULL, NULL),
+                     200);
+        cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
+}
