@@ -6,6 +6,14 @@
 #include <stdint.h>
 
 struct error;
+struct tls_client;
+
+/* TLS for every later request of this process (the CLI's -ca-cert/-client-cert/
+ * -client-key, the agent's tls settings, a server talking to its peers): the CA
+ * that https:// servers must be signed by and the certificate to present. Call
+ * once at start, before any thread makes a request; NULL or empty fields keep
+ * libcurl's defaults (the system CAs, no client certificate). */
+void http_client_set_tls(const struct tls_client *tls);
 
 struct http_response {
         long status;      /* HTTP status, 0 when no answer */
