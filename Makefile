@@ -9,7 +9,8 @@ Q        = $(if $(filter 1,$(V)),,@)
 # Debian packages the build and tests need (checked by `make deps`).
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
-           libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev openssl
+           libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev openssl \
+           python3 iproute2
 PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls libseccomp libcap
 
 OPT     ?= -O2 -g
@@ -133,6 +134,7 @@ integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
+	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

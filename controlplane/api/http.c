@@ -66,12 +66,60 @@ struct http_server {
         bool verify_client;
         struct tls_pems pems; /* libmicrohttpd keeps pointers to these */
         atomic_uint conns;    /* open connections */
-        atomic_uint parked;   /* requests queued for or held by the loop */
+        /* Connections not in a request and not yet given the short timeout, oldest
+         * first: under pressure the oldest are evicted. MHD's thread only. */
+        struct conn_info *idle_head, *idle_tail;
+        atomic_uint parked;   /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
 };
 
-/* socket_context of a connection accepted into the reserve. */
-static char reserve_marker;
+/* Per connection (its socket_context), touched on libmicrohttpd's thread only. */
+struct conn_info {
+        struct MHD_Connection *conn;
+        struct conn_info *prev, *next; /* in srv->idle_* while listed */
+        bool listed;
+        bool reserve; /* accepted beyond max_conns: node agents only */
+        bool shortened; /* given HTTP_RESERVED_TIMEOUT_S */
+};
+
+static void idle_unlink(struct http_server *s, struct conn_info *c) {
+        if (!c->listed)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->idle_head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                s->idle_tail = c->prev;
+        c->prev = c->next = NULL;
+        c->listed = false;
+}
+
+static void idle_append(struct http_server *s, struct conn_info *c) {
+        if (c->listed || c->shortened)
+                return;
+        c->prev = s->idle_tail;
+        c->next = NULL;
+        if (s->idle_tail)
+                s->idle_tail->next = c;
+        else
+                s->idle_head = c;
+        s->idle_tail = c;
+        c->listed = true;
+}
+
+static void shorten(struct http_server *s, struct conn_info *c) {
+        idle_unlink(s, c);
+        c->shortened = true;
+        MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HTTP_RESERVED_TIMEOUT_S);
+}
+
+static struct conn_info *conn_info_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
 
 const char *http_req_method(const struct http_req *r) {
         return r->method;
@@ -298,8 +346,8 @@ static void admit(struct http_server *s, struct http_req *r, struct MHD_Connecti
         }
         if (r->priority)
                 return;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        if (ci && ci->socket_context == &reserve_marker)
+        const struct conn_info *ci = conn_info_of(conn);
+        if (ci && ci->reserve)
                 deny(r, 503, "server busy: more than %u connections open (the rest are kept for node agents); retry "
                              "later",
                      s->o.max_conns);
@@ -331,6 +379,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!r->method || !r->path)
                         return MHD_NO;
                 r->priority = http_path_is_node_agent(method, url);
+                struct conn_info *ci = conn_info_of(conn);
+                if (ci)
+                        idle_unlink(s, ci); /* busy: not evictable until its answer is sent */
                 admit(s, r, conn);
                 return MHD_YES;
         }
@@ -366,14 +417,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (r->state == REQ_READING) {
-                if (!r->deny_status && !r->priority && atomic_load(&s->parked) >= s->o.max_parked)
-                        deny(r, 503, "server busy: %u requests waiting for an answer (blocking queries); retry later",
+                /* A blocking query (GET with ?index=N, N > 0) may be parked for minutes. */
+                const char *idx = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "index");
+                bool blocking = strcmp(r->method, "GET") == 0 && idx && *idx && strcmp(idx, "0") != 0;
+                if (blocking && !r->deny_status && !r->priority && atomic_load(&s->parked) >= s->o.max_parked)
+                        deny(r, 503, "server busy: %u blocking queries already waiting; retry later",
                              s->o.max_parked);
                 if (r->deny_status)
                         return answer_now(r);
                 r->state = REQ_QUEUED;
-                r->parked = true;
-                atomic_fetch_add(&s->parked, 1);
+                if (blocking) {
+                        r->parked = true;
+                        atomic_fetch_add(&s->parked, 1);
+                }
                 MHD_suspend_connection(conn);
                 pthread_mutex_lock(&s->lock);
                 if (s->tail)
@@ -395,18 +451,39 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         struct http_server *s = cls;
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
                 unsigned n = atomic_fetch_add(&s->conns, 1) + 1;
-                if (n > s->o.max_conns) {
-                        /* In the reserve: it must ask for something soon, and only agents are served. */
-                        *socket_context = &reserve_marker;
-                        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                                  (unsigned)HTTP_RESERVED_TIMEOUT_S);
+                struct conn_info *c = calloc(1, sizeof(*c));
+                if (!c)
+                        return; /* served without flood accounting; closed by the idle timeout */
+                c->conn = conn;
+                *socket_context = c;
+                if (n <= s->o.max_conns) {
+                        idle_append(s, c);
+                        return;
                 }
+                /* Under pressure: the new connection must ask for something soon and only
+                 * agents are served on it; the two oldest idle connections get the short
+                 * timeout too, so that a flood of silent clients drains instead of filling
+                 * every slot and the accept queue behind them. */
+                c->reserve = true;
+                shorten(s, c);
+                for (int i = 0; i < 2 && s->idle_head; i++)
+                        shorten(s, s->idle_head);
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
                 atomic_fetch_sub(&s->conns, 1);
+                struct conn_info *c = *socket_context;
+                if (c) {
+                        idle_unlink(s, c);
+                        free(c);
+                        *socket_context = NULL;
+                }
         }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t) {
+        struct http_server *s = cls;
+        struct conn_info *ci = conn_info_of(conn);
+        if (ci && t == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                idle_append(s, ci); /* kept alive for the next request: evictable again */
         struct http_req *r = *con_cls;
         if (!r)
                 return;
@@ -427,6 +504,17 @@ static void raise_nofile(unsigned want) {
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
                 log_debug("http: RLIMIT_NOFILE raised from %llu to %llu", (unsigned long long)cur,
                           (unsigned long long)rl.rlim_cur);
+}
+
+/* libmicrohttpd's messages ("Server reached connection limit...") come once per
+ * refused connection under a flood: debug level, not the operator's log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[256];
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        size_t n = strlen(buf);
+        while (n && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        log_debug("http: %s", buf);
 }
 
 #define DEF(f, d) (o->f ? o->f : (d))
@@ -482,7 +570,8 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
                                   MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                   s->o.max_conns_per_ip,
                                   /* SO_REUSEADDR: a restart binds again despite TIME_WAIT connections */
-                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY, tls_opts,
+                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER,
+                                  mhd_log, s, MHD_OPTION_ARRAY, tls_opts,
                                   MHD_OPTION_END);
         if (!s->mhd) {
                 http_server_destroy(s);

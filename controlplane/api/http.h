@@ -26,7 +26,7 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
 #define HTTP_DEFAULT_RESERVED_CONNS 256 /* on top of max_conns, kept for node agents */
 #define HTTP_DEFAULT_IDLE_TIMEOUT_S 60  /* a connection silent this long is closed */
 #define HTTP_DEFAULT_BODY_TIMEOUT_S 30  /* a request body must arrive within this */
-#define HTTP_DEFAULT_MAX_PARKED 2048    /* requests held by handlers (blocking queries) */
+#define HTTP_DEFAULT_MAX_PARKED 2048    /* blocking queries held by handlers */
 #define HTTP_RESERVED_TIMEOUT_S 2       /* a connection in the reserve must send its request within this */
 
 /* How a listener is set up. Flood bounds (docs/security.md, "Floods"):
@@ -35,8 +35,9 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
  *   http_path_is_node_agent) within HTTP_RESERVED_TIMEOUT_S, else they are
  *   closed or answered 503: a flood of idle clients cannot lock agents out.
  * - max_conns_per_ip bounds one source address (0: no bound).
- * - max_parked bounds requests handed to the loop and not yet answered (parked
- *   blocking queries); beyond it, requests other than node agents' get 503.
+ * - max_parked bounds blocking queries (GET with ?index=N, N > 0) handed to the
+ *   loop and not yet answered; beyond it, those of clients other than node
+ *   agents get 503 at once.
  * - idle_timeout_s closes silent connections; body_timeout_s bounds the upload
  *   of one request body (a slow body is cut off with the connection). */
 struct http_server_opts {
