@@ -27,7 +27,7 @@ COMMON_SRC = $(wildcard common/*.c)
 # The pure control-plane core: the scheduler library links only this and common.
 CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/broker/*.c \
                         controlplane/scheduler/*.c controlplane/plan/*.c)
-SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
+SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c controlplane/acl/*.c \
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -134,6 +134,7 @@ integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
+	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 test: deps

@@ -136,6 +136,12 @@ int http_perform(const char *method, const char *url, const char *body, long tim
         return perform(method, url, body, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
 }
 
+int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
+                         long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
+                         void *abort_arg, struct http_response *ret, struct error *err) {
+        return perform(method, url, body, headers, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+}
+
 int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
                          long timeout_ms, struct http_response *ret, struct error *err) {
         memset(ret, 0, sizeof(*ret));

@@ -35,6 +35,11 @@ void http_response_clear(struct http_response *r);
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err);
 
+/* http_perform with extra headers ("Name: value", NULL-terminated list; may be NULL). */
+int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
+                         long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
+                         void *abort_arg, struct http_response *ret, struct error *err);
+
 /* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
  * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),
  * negative with err filled when the server could not be reached. */

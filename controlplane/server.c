@@ -513,7 +513,8 @@ int server_start(struct server *s, struct error *err) {
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
-        struct api_config ac = {.state = &s->state,
+        struct api_config ac = {.node_secret = s->cfg->node_secret,
+                                .state = &s->state,
                                 .heartbeats = s->heartbeats,
                                 .raft_addr = s->cfg->raft_addr,
                                 .ops = &server_api_ops,

@@ -138,6 +138,9 @@ const char *http_req_body(const struct http_req *r, size_t *ret_len) {
                 *ret_len = r->body_len;
         return r->body ? r->body : "";
 }
+bool http_req_client_verified(const struct http_req *r) {
+        return r->srv->verify_client; /* admit() refused every other request */
+}
 void http_req_set_data(struct http_req *r, void *data) {
         r->data = data;
 }

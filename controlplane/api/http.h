@@ -73,6 +73,9 @@ const char *http_req_path(const struct http_req *r);
 const char *http_req_query(const struct http_req *r, const char *key);
 const char *http_req_header(const struct http_req *r, const char *key);
 const char *http_req_body(const struct http_req *r, size_t *ret_len);
+/* The client presented a certificate signed by the listener's CA (mutual TLS
+ * with verify_client: every request that reaches a handler did). */
+bool http_req_client_verified(const struct http_req *r);
 
 /* Handler-owned slot, for blocking queries and Raft callbacks. */
 void http_req_set_data(struct http_req *r, void *data);

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/acl/secret.h"
 #include "controlplane/api/http.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/scheduler/scheduler.h"
@@ -34,6 +35,7 @@ struct api {
         struct state_store *const *state;
         struct heartbeats *heartbeats;
         char *raft_addr;
+        char *node_secret; /* "" = registration needs no secret */
         const struct api_ops *ops;
         void *data;
         struct parked_query *parked; /* blocking queries waiting for a newer index */
@@ -496,6 +498,15 @@ static void node_register(struct route_ctx *c) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
+        /* Proof that the node belongs here: the registration secret, or a client
+         * certificate from the cluster's CA (docs/security.md). */
+        if (*c->s->node_secret && !http_req_client_verified(c->req) &&
+            !secret_equal(jx_str(body, "RegistrationSecret", NULL), c->s->node_secret)) {
+                http_req_respond_text(c->req, 403,
+                                      "node registration refused: this server requires the node registration secret "
+                                      "(drover-agent -node-secret or DROVER_NODE_SECRET) or a client certificate");
+                return;
+        }
         json_t *nj = json_object_get(body, "Node");
         struct error err = {0};
         struct node *n = NULL;
@@ -513,7 +524,7 @@ static void node_register(struct route_ctx *c) {
                 return;
         }
         const struct node *old = state_node_get((*c->s->state), n->id);
-        if (old && old->secret_id && strcmp(old->secret_id, n->secret_id) != 0) {
+        if (old && old->secret_id && !secret_equal(old->secret_id, n->secret_id)) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",
                                       n->id);
                 node_unref(n);
@@ -532,7 +543,7 @@ static void node_register(struct route_ctx *c) {
 
 static bool secret_ok(struct route_ctx *c, const struct node *n, const json_t *body) {
         const char *secret = jx_str(body, "SecretID", NULL);
-        if (!secret || !n->secret_id || strcmp(secret, n->secret_id) != 0) {
+        if (!secret_equal(secret, n->secret_id)) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match for node %s", n->id);
                 return false;
         }
@@ -660,8 +671,16 @@ static void node_routes(struct route_ctx *c) {
         } else if (strcmp(what, "allocations") == 0 && (strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0)) {
                 node_alloc_update(c, id);
         } else if (strcmp(what, "allocations") == 0 && strcmp(m, "GET") == 0) {
-                if (!state_node_get((*c->s->state), id)) {
+                const struct node *n = state_node_get((*c->s->state), id);
+                if (!n) {
                         http_req_respond_text(c->req, 404, "node not found");
+                        return;
+                }
+                /* A node's agent authenticates with its secret (Nomad's node SecretID as
+                 * the token): another node's secret gets nothing. */
+                const char *tok = http_req_header(c->req, "X-Nomad-Token");
+                if (tok && *tok && !secret_equal(tok, n->secret_id)) {
+                        http_req_respond_text(c->req, 403, "token is not the secret of node %s", id);
                         return;
                 }
                 if (block_until_newer(c, STATE_TABLE_ALLOCS))
@@ -886,9 +905,12 @@ struct api *api_create(const struct api_config *cfg) {
         a->state = cfg->state;
         a->heartbeats = cfg->heartbeats;
         a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
+        a->node_secret = strdup(cfg->node_secret ? cfg->node_secret : "");
         a->ops = cfg->ops;
         a->data = cfg->data;
-        if (!a->raft_addr) {
+        if (!a->raft_addr || !a->node_secret) {
+                free(a->raft_addr);
+                free(a->node_secret);
                 free(a);
                 return NULL;
         }
@@ -900,6 +922,7 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         free(a->raft_addr);
+        free(a->node_secret);
         free(a);
         return NULL;
 }
