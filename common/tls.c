@@ -61,9 +61,11 @@ int tls_config_load(const struct tls_config *cfg, struct tls_pems *ret, struct e
         if (!cfg->http)
                 return errorf(err, -EINVAL, "tls: http is off");
         if (!set(cfg->cert_file) || !set(cfg->key_file))
-                return errorf(err, -EINVAL, "tls: http = true needs cert_file and key_file (-tls-cert-file, -tls-key-file)");
+                return errorf(err, -EINVAL,
+                              "tls: http = true needs cert_file and key_file (-tls-cert-file, -tls-key-file)");
         if (cfg->verify_client && !set(cfg->ca_file))
-                return errorf(err, -EINVAL, "tls: verify_https_client needs ca_file (-tls-ca-file) to verify clients against");
+                return errorf(err, -EINVAL,
+                              "tls: verify_https_client needs ca_file (-tls-ca-file) to verify clients against");
         struct tls_pems p = {0};
         int r = tls_read_file(cfg->cert_file, &p.cert, err);
         if (r == 0)
@@ -152,7 +154,8 @@ int tls_client_from_env(struct tls_client *c, struct error *err) {
 
 int tls_client_check(const struct tls_client *c, struct error *err) {
         if (!!*c->client_cert != !!*c->client_key)
-                return errorf(err, -EINVAL, "a client certificate needs its key and the reverse (-client-cert with -client-key)");
+                return errorf(err, -EINVAL,
+                              "a client certificate needs its key and the reverse (-client-cert with -client-key)");
         const char *files[] = {c->ca_cert, c->client_cert, c->client_key};
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)
                 if (*files[i] && access(files[i], R_OK) < 0)

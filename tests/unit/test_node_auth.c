@@ -95,8 +95,8 @@ Test(node_auth, node_a_secret_gets_nothing_of_node_b) {
         cr_expect_eq(req("GET", "/v1/node/" NODE_B "/allocations", NULL, msg, sizeof(msg)), 403,
                      "node A's secret fetches node B's allocations: %s", msg);
         cr_expect_eq(req("PUT", "/v1/node/" NODE_B "/heartbeat", "{\"SecretID\":\"secret-a\"}", NULL, 0), 403);
-        cr_expect_eq(req("PUT", "/v1/node/" NODE_B "/allocations", "{\"SecretID\":\"secret-a\",\"Allocs\":[]}", NULL, 0),
-                     403);
+        cr_expect_eq(
+            req("PUT", "/v1/node/" NODE_B "/allocations", "{\"SecretID\":\"secret-a\",\"Allocs\":[]}", NULL, 0), 403);
         /* node A re-registering as node B with its own secret is refused */
         node_body(body, sizeof(body), NODE_B, "secret-a", NULL);
         cr_expect_eq(req("PUT", "/v1/node/register", body, NULL, 0), 403);
