@@ -9,7 +9,8 @@ Q        = $(if $(filter 1,$(V)),,@)
 # Debian packages the build and tests need (checked by `make deps`).
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
-           libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev
+           libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev openssl \
+           python3 iproute2
 PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls libseccomp libcap
 
 OPT     ?= -O2 -g
@@ -26,7 +27,7 @@ COMMON_SRC = $(wildcard common/*.c)
 # The pure control-plane core: the scheduler library links only this and common.
 CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/broker/*.c \
                         controlplane/scheduler/*.c controlplane/plan/*.c)
-SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
+SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c controlplane/acl/*.c \
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -132,6 +133,9 @@ unit-asan:
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
+	$(Q)tests/security/tls.sh $(BUILD)/bin
+	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
+	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

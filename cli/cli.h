@@ -37,8 +37,10 @@ extern const char cli_node_drain_help[], cli_node_eligibility_help[], cli_alloc_
     cli_agent_info_help[];
 extern const char cli_dev_help[];
 
-/* Parse the common flags (-address=X, -address X) out of argv in place; also
- * -h/-help. Returns the new argc, or -1 when help was asked for. */
+/* Parse the common flags (-address=X, -address X; -ca-cert, -client-cert,
+ * -client-key, else $DROVER_CACERT, $DROVER_CLIENT_CERT, $DROVER_CLIENT_KEY or
+ * their NOMAD_* names) out of argv in place; also -h/-help. Returns the new argc,
+ * -1 when help was asked for, -2 after printing a bad TLS setting. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
 
 /* GET/PUT/DELETE against the API. Print errors as "Error ...: msg" and return 1. */

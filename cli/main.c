@@ -22,6 +22,8 @@ static const char usage[] =
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
+    "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
+    "$DROVER_CLIENT_KEY; NOMAD_* names too) after the command, e.g. drover job status -ca-cert ca.pem.\n"
     "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
 
 static int run_group(struct cli *c, const char *group, const struct cli_command *cmds, int argc, char **argv) {
@@ -37,7 +39,7 @@ static int run_group(struct cli *c, const char *group, const struct cli_command 
                         continue;
                 int n = cli_parse_common(c, argc - 1, argv + 1, k->help);
                 if (n < 0)
-                        return 0;
+                        return n == -1 ? 0 : 1;
                 return k->run(c, n, argv + 1);
         }
         fprintf(stderr, "drover %s: unknown subcommand \"%s\"\n", group, argv[0]);
@@ -95,7 +97,7 @@ int main(int argc, char **argv) {
         }
         if (strcmp(cmd, "dev") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_dev_help);
-                return n < 0 ? 0 : cli_dev(&c, n, rargv);
+                return n < 0 ? (n == -1 ? 0 : 1) : cli_dev(&c, n, rargv);
         }
         if (strcmp(cmd, "agent-info") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_agent_info_help);

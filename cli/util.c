@@ -12,15 +12,46 @@
 #include "common/http_client.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
+#include "common/tls.h"
+
+/* -ca-cert=X, -ca-cert X, --ca-cert... into dst; true when argv[*i] was one. */
+static bool tls_flag(const char *name, char *dst, size_t cap, int argc, char **argv, int *i, bool *bad) {
+        const char *a = argv[*i];
+        if (a[0] == '-' && a[1] == '-')
+                a++;
+        size_t n = strlen(name);
+        if (a[0] != '-' || strncmp(a + 1, name, n) != 0)
+                return false;
+        const char *v = NULL;
+        if (a[1 + n] == '=')
+                v = a + 2 + n;
+        else if (a[1 + n] == '\0' && *i + 1 < argc)
+                v = argv[++*i];
+        else
+                return false;
+        if (strlen(v) >= cap) {
+                fprintf(stderr, "-%s: path longer than %zu bytes\n", name, cap - 1);
+                *bad = true;
+        } else {
+                memcpy(dst, v, strlen(v) + 1);
+        }
+        return true;
+}
 
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
         int out = 0;
+        struct tls_client tls = {0};
+        bool bad = false;
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
                 if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0) {
                         fputs(help, stdout);
                         return -1;
                 }
+                if (tls_flag("ca-cert", tls.ca_cert, sizeof(tls.ca_cert), argc, argv, &i, &bad) ||
+                    tls_flag("client-cert", tls.client_cert, sizeof(tls.client_cert), argc, argv, &i, &bad) ||
+                    tls_flag("client-key", tls.client_key, sizeof(tls.client_key), argc, argv, &i, &bad))
+                        continue;
                 if (strncmp(a, "-address=", 9) == 0 || strncmp(a, "--address=", 10) == 0) {
                         c->address = strchr(a, '=') + 1;
                         continue;
@@ -31,6 +62,14 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
                 }
                 argv[out++] = argv[i];
         }
+        struct error err = {0};
+        if (!bad && (tls_client_from_env(&tls, &err) < 0 || tls_client_check(&tls, &err) < 0)) {
+                fprintf(stderr, "Error with TLS settings: %s\n", err.msg);
+                bad = true;
+        }
+        if (bad)
+                return -2;
+        http_client_set_tls(&tls);
         return out;
 }
 

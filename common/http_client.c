@@ -10,8 +10,18 @@
 
 #include "common/error.h"
 #include "common/macros.h"
+#include "common/tls.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* Written once before requests start (http_client_set_tls), read-only after. */
+static struct tls_client client_tls;
+
+void http_client_set_tls(const struct tls_client *tls) {
+        if (tls)
+                client_tls = *tls;
+        else
+                memset(&client_tls, 0, sizeof(client_tls));
+}
 
 static void curl_init_once(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -89,6 +99,12 @@ static int perform(const char *method, const char *url, const char *body, const 
                 curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
                 curl_easy_setopt(c, CURLOPT_XFERINFODATA, &actx);
         }
+        if (*client_tls.ca_cert)
+                curl_easy_setopt(c, CURLOPT_CAINFO, client_tls.ca_cert);
+        if (*client_tls.client_cert) {
+                curl_easy_setopt(c, CURLOPT_SSLCERT, client_tls.client_cert);
+                curl_easy_setopt(c, CURLOPT_SSLKEY, client_tls.client_key);
+        }
         if (body) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -118,6 +134,12 @@ static int perform(const char *method, const char *url, const char *body, const 
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
         return perform(method, url, body, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+}
+
+int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
+                         long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
+                         void *abort_arg, struct http_response *ret, struct error *err) {
+        return perform(method, url, body, headers, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
 }
 
 int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,

@@ -6,6 +6,14 @@
 #include <stdint.h>
 
 struct error;
+struct tls_client;
+
+/* TLS for every later request of this process (the CLI's -ca-cert/-client-cert/
+ * -client-key, the agent's tls settings, a server talking to its peers): the CA
+ * that https:// servers must be signed by and the certificate to present. Call
+ * once at start, before any thread makes a request; NULL or empty fields keep
+ * libcurl's defaults (the system CAs, no client certificate). */
+void http_client_set_tls(const struct tls_client *tls);
 
 struct http_response {
         long status;      /* HTTP status, 0 when no answer */
@@ -26,6 +34,11 @@ void http_response_clear(struct http_response *r);
  * (-ETIMEDOUT, -ECANCELED, -ECONNREFUSED, -ENOMEM) with err saying what failed. */
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err);
+
+/* http_perform with extra headers ("Name: value", NULL-terminated list; may be NULL). */
+int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
+                         long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
+                         void *abort_arg, struct http_response *ret, struct error *err);
 
 /* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
  * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),

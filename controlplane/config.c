@@ -41,6 +41,24 @@ static const struct flag options[] = {
     {"node-gc-threshold", FLAG_DURATION_MS, "24h", 0, INT32_MAX, F(node_gc_threshold_ms),
      "nodes down for longer than this, with no live allocation, are collected"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
+    {"tls-http", FLAG_BOOL, "false", 0, 0, F(tls_http),
+     "serve the HTTP API over TLS only (Nomad's tls { http = true }); plain HTTP is refused"},
+    {"tls-ca-file", FLAG_STR, "", 0, 0, F(tls_ca_file),
+     "PEM CA that signs client certificates; also trusted when this server calls its peers"},
+    {"tls-cert-file", FLAG_STR, "", 0, 0, F(tls_cert_file), "PEM certificate of this server (also its client certificate)"},
+    {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
+    {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
+     "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
+    {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
+     "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)"},
+    {"http-max-conns", FLAG_INT, "4096", 16, 1000000, F(http_max_conns),
+     "HTTP connections served at once; 256 more are kept for node agents' heartbeats"},
+    {"http-max-conns-per-client", FLAG_INT, "0", 0, 1000000, F(http_max_conns_per_client),
+     "HTTP connections from one IP address (0 = no bound)"},
+    {"http-max-parked", FLAG_INT, "2048", 1, 1000000, F(http_max_parked),
+     "requests waiting for an answer (blocking queries); beyond it, 503 except for node agents"},
+    {"http-idle-timeout", FLAG_DURATION_MS, "60s", 1000, 3600000, F(http_idle_timeout_ms),
+     "an HTTP connection silent this long is closed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
 
@@ -61,6 +79,18 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                 print_help();
         if (r != 0)
                 return r;
+        const char *env = getenv("DROVER_NODE_SECRET");
+        if (!*cfg->node_secret && env && *env) {
+                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "node-secret", 11), env, err);
+                if (r < 0)
+                        return r;
+        }
+        if (cfg->tls_http && (!*cfg->tls_cert_file || !*cfg->tls_key_file))
+                return errorf(err, -EINVAL, "-tls-http needs -tls-cert-file and -tls-key-file");
+        if (cfg->tls_verify_https_client && !*cfg->tls_ca_file)
+                return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-ca-file (the CA clients' certificates are checked against)");
+        if (cfg->tls_verify_https_client && !cfg->tls_http)
+                return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-http");
         if (cfg->bootstrap_expect == 1)
                 return errorf(err, -EINVAL, "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
         if (cfg->bootstrap_expect > 1 && !*cfg->join)

@@ -26,6 +26,19 @@ struct server_config {
         int64_t node_gc_threshold_ms;  /* nodes down for longer than this go */
         char *log_level;
         bool print_config;
+        /* tls { http = true  ca_file cert_file key_file  verify_https_client } */
+        bool tls_http;
+        char *tls_ca_file;
+        char *tls_cert_file;
+        char *tls_key_file;
+        bool tls_verify_https_client;
+        /* node registration secret: agents must present it to register ("" = none asked) */
+        char *node_secret;
+        /* flood bounds of the HTTP listener (docs/security.md) */
+        int64_t http_max_conns;
+        int64_t http_max_conns_per_client;
+        int64_t http_max_parked;
+        int64_t http_idle_timeout_ms;
 };
 
 /* Fill defaults, then apply argv. Returns 0, 1 when --help was printed, or negative with err. */

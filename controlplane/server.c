@@ -2,16 +2,19 @@
 #include "controlplane/server.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/http_client.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "common/tls.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
@@ -510,7 +513,8 @@ int server_start(struct server *s, struct error *err) {
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
-        struct api_config ac = {.state = &s->state,
+        struct api_config ac = {.node_secret = s->cfg->node_secret,
+                                .state = &s->state,
                                 .heartbeats = s->heartbeats,
                                 .raft_addr = s->cfg->raft_addr,
                                 .ops = &server_api_ops,
@@ -534,7 +538,26 @@ int server_start(struct server *s, struct error *err) {
                 return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
         *colon = '\0';
         /* HTTP before Raft: a server that discovers its peers answers them first. */
-        r = http_server_create(s->loop, host, atoi(colon + 1), api_handle, s->api, &s->http, err);
+        struct tls_config tls = {.http = s->cfg->tls_http,
+                                 .ca_file = s->cfg->tls_ca_file,
+                                 .cert_file = s->cfg->tls_cert_file,
+                                 .key_file = s->cfg->tls_key_file,
+                                 .verify_client = s->cfg->tls_verify_https_client};
+        struct http_server_opts ho = {.addr = host,
+                                      .port = atoi(colon + 1),
+                                      .tls = &tls,
+                                      .max_conns = (unsigned)s->cfg->http_max_conns,
+                                      .max_conns_per_ip = (unsigned)s->cfg->http_max_conns_per_client,
+                                      .max_parked = (unsigned)s->cfg->http_max_parked,
+                                      .idle_timeout_s = (unsigned)((s->cfg->http_idle_timeout_ms + 999) / 1000)};
+        if (tls.http) { /* calls to peers present this server's certificate */
+                struct tls_client tc = {0};
+                snprintf(tc.ca_cert, sizeof(tc.ca_cert), "%s", tls.ca_file);
+                snprintf(tc.client_cert, sizeof(tc.client_cert), "%s", tls.cert_file);
+                snprintf(tc.client_key, sizeof(tc.client_key), "%s", tls.key_file);
+                http_client_set_tls(&tc);
+        }
+        r = http_server_start(s->loop, &ho, api_handle, s->api, &s->http, err);
         if (r < 0)
                 return r;
         if (!server_config_clustered(s->cfg)) {
@@ -565,8 +588,8 @@ int server_start(struct server *s, struct error *err) {
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on http://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+        log_info("drover-server: HTTP API on %s://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
                  (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }

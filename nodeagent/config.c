@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/flags.h"
 #include "common/macros.h"
+#include "common/tls.h"
 #include "isolation/cgroup.h"
 #include "isolation/user.h"
 #include "nodeagent/drivers/driver.h"
@@ -50,6 +51,13 @@ static const struct flag options[] = {
      "collect the oldest terminal allocations while the data dir's disk is fuller than this (percent)"},
     {"gc-max-age", FLAG_DURATION_MS, "72h", 0, 315360000000, F(gc_max_age_ms),
      "collect a terminal allocation's directory this long after it ended (0 = never by age)"},
+    {"tls-ca-file", FLAG_STR, "", 0, 0, F(tls_ca_file),
+     "PEM CA that signs the servers' certificates (for https:// -servers)"},
+    {"tls-cert-file", FLAG_STR, "", 0, 0, F(tls_cert_file),
+     "PEM client certificate presented to servers that verify HTTPS clients"},
+    {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
+    {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
+     "node registration secret the servers ask for (env DROVER_NODE_SECRET)"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
 
@@ -108,6 +116,21 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
                 agent_config_help();
         if (r != 0)
                 return r;
+        env = getenv("DROVER_NODE_SECRET");
+        if (!*cfg->node_secret && env && *env) {
+                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "node-secret", 11), env, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!!*cfg->tls_cert_file != !!*cfg->tls_key_file)
+                return errorf(err, -EINVAL, "-tls-cert-file and -tls-key-file go together");
+        if (*cfg->tls_ca_file || *cfg->tls_cert_file) {
+                struct tls_client tc;
+                agent_config_tls_client(cfg, &tc);
+                r = tls_client_check(&tc, err);
+                if (r < 0)
+                        return error_prefix(err, "tls");
+        }
         if (!*cfg->data_dir)
                 return errorf(err, -EINVAL, "-data-dir must not be empty");
         if (!*cfg->dc)
@@ -139,6 +162,13 @@ void agent_config_driver_settings(const struct agent_config *cfg, struct driver_
                 ret->uid_min = UID_POOL_DEFAULT_MIN;
                 ret->uid_max = UID_POOL_DEFAULT_MAX;
         }
+}
+
+void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *ret) {
+        memset(ret, 0, sizeof(*ret));
+        snprintf(ret->ca_cert, sizeof(ret->ca_cert), "%s", cfg->tls_ca_file);
+        snprintf(ret->client_cert, sizeof(ret->client_cert), "%s", cfg->tls_cert_file);
+        snprintf(ret->client_key, sizeof(ret->client_key), "%s", cfg->tls_key_file);
 }
 
 void agent_config_print(const struct agent_config *cfg) {

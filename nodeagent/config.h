@@ -30,6 +30,12 @@ struct agent_config {
         int64_t gc_disk_usage_threshold; /* percent */
         int64_t gc_max_age_ms;           /* 0 = never by age */
         bool print_config;
+        /* TLS towards the servers: the CA their certificates are signed by, and this
+         * agent's client certificate for servers that verify HTTPS clients */
+        char *tls_ca_file;
+        char *tls_cert_file;
+        char *tls_key_file;
+        char *node_secret; /* node registration secret the servers ask for ("" = none) */
 };
 
 /* Fill defaults (DROVER_ADDR, when set, is the default of -servers), then
@@ -43,4 +49,7 @@ void agent_config_driver_settings(const struct agent_config *cfg, struct driver_
 
 /* Split -servers into at most max entries (each a malloc'd "http://host:port"
  * without a trailing slash). Returns the count or negative with err. */
+struct tls_client;
+/* The client TLS settings of cfg (for http_client_set_tls). */
+void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *ret);
 int agent_config_servers(const char *list, char **ret, int max, struct error *err);

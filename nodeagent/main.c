@@ -11,8 +11,10 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/http_client.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "common/tls.h"
 #include "nodeagent/agent.h"
 #include "nodeagent/config.h"
 #include "nodeagent/drivers/driver.h"
@@ -78,6 +80,9 @@ int main(int argc, char **argv) {
                 agent_config_free(&cfg);
                 return r;
         }
+        struct tls_client tc;
+        agent_config_tls_client(&cfg, &tc);
+        http_client_set_tls(&tc);
         struct agent *a = NULL;
         r = agent_create(&cfg, &a, &err);
         if (r < 0) {

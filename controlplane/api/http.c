@@ -7,14 +7,19 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/macros.h"
+#include "common/tls.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
 
@@ -29,6 +34,11 @@ struct http_req {
         size_t body_len;
         size_t body_cap; /* grows by doubling: exact-size reallocs copy O(n^2) bytes */
         bool too_large;
+        bool priority;         /* a node agent's request: exempt from the flood bounds */
+        bool parked;           /* counted in srv->parked until answered */
+        int deny_status;       /* non-zero: answered at once from the MHD thread */
+        char deny_msg[200];
+        int64_t body_start_ns; /* first body byte, for body_timeout_s */
         enum req_state state;
         struct http_req *next; /* inbound queue */
         void *data;
@@ -51,7 +61,65 @@ struct http_server {
         http_handler_fn handler;
         void *data;
         int port;
+        struct http_server_opts o; /* limits with defaults filled; addr and tls not kept */
+        bool tls;
+        bool verify_client;
+        struct tls_pems pems; /* libmicrohttpd keeps pointers to these */
+        atomic_uint conns;    /* open connections */
+        /* Connections not in a request and not yet given the short timeout, oldest
+         * first: under pressure the oldest are evicted. MHD's thread only. */
+        struct conn_info *idle_head, *idle_tail;
+        atomic_uint parked;   /* blocking queries queued for or held by the loop */
+        atomic_uint_fast64_t refused;
 };
+
+/* Per connection (its socket_context), touched on libmicrohttpd's thread only. */
+struct conn_info {
+        struct MHD_Connection *conn;
+        struct conn_info *prev, *next; /* in srv->idle_* while listed */
+        bool listed;
+        bool reserve; /* accepted beyond max_conns: node agents only */
+        bool shortened; /* given HTTP_RESERVED_TIMEOUT_S */
+};
+
+static void idle_unlink(struct http_server *s, struct conn_info *c) {
+        if (!c->listed)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->idle_head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                s->idle_tail = c->prev;
+        c->prev = c->next = NULL;
+        c->listed = false;
+}
+
+static void idle_append(struct http_server *s, struct conn_info *c) {
+        if (c->listed || c->shortened)
+                return;
+        c->prev = s->idle_tail;
+        c->next = NULL;
+        if (s->idle_tail)
+                s->idle_tail->next = c;
+        else
+                s->idle_head = c;
+        s->idle_tail = c;
+        c->listed = true;
+}
+
+static void shorten(struct http_server *s, struct conn_info *c) {
+        idle_unlink(s, c);
+        c->shortened = true;
+        MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HTTP_RESERVED_TIMEOUT_S);
+}
+
+static struct conn_info *conn_info_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
 
 const char *http_req_method(const struct http_req *r) {
         return r->method;
@@ -70,6 +138,9 @@ const char *http_req_body(const struct http_req *r, size_t *ret_len) {
                 *ret_len = r->body_len;
         return r->body ? r->body : "";
 }
+bool http_req_client_verified(const struct http_req *r) {
+        return r->srv->verify_client; /* admit() refused every other request */
+}
 void http_req_set_data(struct http_req *r, void *data) {
         r->data = data;
 }
@@ -81,6 +152,10 @@ static void answer(struct http_req *r, int status, char *buf, size_t len, const 
         if (r->state == REQ_ANSWERED) {
                 free(buf);
                 return;
+        }
+        if (r->parked) {
+                r->parked = false;
+                atomic_fetch_sub(&r->srv->parked, 1);
         }
         r->status = status;
         r->resp = buf;
@@ -230,6 +305,66 @@ static enum MHD_Result send_answer(struct http_req *r) {
         return ret;
 }
 
+bool http_path_is_node_agent(const char *method, const char *path) {
+        if (strcmp(path, "/v1/node/register") == 0)
+                return strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+        if (strncmp(path, "/v1/node/", 9) != 0)
+                return false;
+        const char *id = path + 9, *slash = strchr(id, '/');
+        if (!slash || slash == id)
+                return false;
+        const char *what = slash + 1;
+        if (strcmp(what, "heartbeat") == 0)
+                return strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+        return strcmp(what, "allocations") == 0;
+}
+
+uint64_t http_server_refused(const struct http_server *s) {
+        return atomic_load(&((struct http_server *)s)->refused);
+}
+
+static void deny(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void deny(struct http_req *r, int status, const char *fmt, ...) {
+        if (r->deny_status)
+                return;
+        r->deny_status = status;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->deny_msg, sizeof(r->deny_msg), fmt, ap);
+        va_end(ap);
+        atomic_fetch_add(&r->srv->refused, 1);
+}
+
+/* First call for a request: who may go on. */
+static void admit(struct http_server *s, struct http_req *r, struct MHD_Connection *conn) {
+        if (s->verify_client) {
+                const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                struct error err = {0};
+                if (tls_peer_verify(ti ? ti->tls_session : NULL, &err) < 0) {
+                        deny(r, 403, "%s; this server verifies HTTPS clients (verify_https_client): present a "
+                                     "certificate signed by its CA (-client-cert, -client-key)",
+                             err.msg);
+                        return;
+                }
+        }
+        if (r->priority)
+                return;
+        const struct conn_info *ci = conn_info_of(conn);
+        if (ci && ci->reserve)
+                deny(r, 503, "server busy: more than %u connections open (the rest are kept for node agents); retry "
+                             "later",
+                     s->o.max_conns);
+}
+
+static enum MHD_Result answer_now(struct http_req *r) {
+        r->status = r->deny_status;
+        r->resp = strdup(r->deny_msg);
+        r->resp_len = r->resp ? strlen(r->resp) : 0;
+        r->content_type = "text/plain; charset=utf-8";
+        r->state = REQ_ANSWERED;
+        return send_answer(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -244,10 +379,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->method = strdup(method);
                 r->path = strdup(url);
                 *con_cls = r;
+                if (!r->method || !r->path)
+                        return MHD_NO;
+                r->priority = http_path_is_node_agent(method, url);
+                struct conn_info *ci = conn_info_of(conn);
+                if (ci)
+                        idle_unlink(s, ci); /* busy: not evictable until its answer is sent */
+                admit(s, r, conn);
                 return MHD_YES;
         }
         if (r->state == REQ_READING && *upload_data_size > 0) {
-                if (r->body_len + *upload_data_size > MAX_BODY) {
+                int64_t now = clock_monotonic_ns();
+                if (!r->body_start_ns)
+                        r->body_start_ns = now;
+                else if (now - r->body_start_ns > (int64_t)s->o.body_timeout_s * 1000000000LL) {
+                        atomic_fetch_add(&s->refused, 1);
+                        return MHD_NO; /* a body trickling in for longer than body_timeout_s: cut off */
+                }
+                if (r->deny_status) {
+                        /* discarded: the answer is already decided */
+                } else if (r->body_len + *upload_data_size > MAX_BODY) {
                         r->too_large = true;
                 } else if (!r->too_large) {
                         size_t need = r->body_len + *upload_data_size + 1;
@@ -269,7 +420,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (r->state == REQ_READING) {
+                /* A blocking query (GET with ?index=N, N > 0) may be parked for minutes. */
+                const char *idx = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "index");
+                bool blocking = strcmp(r->method, "GET") == 0 && idx && *idx && strcmp(idx, "0") != 0;
+                if (blocking && !r->deny_status && !r->priority && atomic_load(&s->parked) >= s->o.max_parked)
+                        deny(r, 503, "server busy: %u blocking queries already waiting; retry later",
+                             s->o.max_parked);
+                if (r->deny_status)
+                        return answer_now(r);
                 r->state = REQ_QUEUED;
+                if (blocking) {
+                        r->parked = true;
+                        atomic_fetch_add(&s->parked, 1);
+                }
                 MHD_suspend_connection(conn);
                 pthread_mutex_lock(&s->lock);
                 if (s->tail)
@@ -286,7 +449,44 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct http_server *s = cls;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                unsigned n = atomic_fetch_add(&s->conns, 1) + 1;
+                struct conn_info *c = calloc(1, sizeof(*c));
+                if (!c)
+                        return; /* served without flood accounting; closed by the idle timeout */
+                c->conn = conn;
+                *socket_context = c;
+                if (n <= s->o.max_conns) {
+                        idle_append(s, c);
+                        return;
+                }
+                /* Under pressure: the new connection must ask for something soon and only
+                 * agents are served on it; the two oldest idle connections get the short
+                 * timeout too, so that a flood of silent clients drains instead of filling
+                 * every slot and the accept queue behind them. */
+                c->reserve = true;
+                shorten(s, c);
+                for (int i = 0; i < 2 && s->idle_head; i++)
+                        shorten(s, s->idle_head);
+        } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                atomic_fetch_sub(&s->conns, 1);
+                struct conn_info *c = *socket_context;
+                if (c) {
+                        idle_unlink(s, c);
+                        free(c);
+                        *socket_context = NULL;
+                }
+        }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t) {
+        struct http_server *s = cls;
+        struct conn_info *ci = conn_info_of(conn);
+        if (ci && t == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                idle_append(s, ci); /* kept alive for the next request: evictable again */
         struct http_req *r = *con_cls;
         if (!r)
                 return;
@@ -297,18 +497,67 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
-int http_server_create(uv_loop_t *loop, const char *addr, int port, http_handler_fn handler, void *data,
-                       struct http_server **ret, struct error *err) {
+/* Enough descriptors for every connection the limits allow (the soft limit is often 1024). */
+static void raise_nofile(unsigned want) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rlim_t cur = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                log_debug("http: RLIMIT_NOFILE raised from %llu to %llu", (unsigned long long)cur,
+                          (unsigned long long)rl.rlim_cur);
+}
+
+/* libmicrohttpd's messages ("Server reached connection limit...") come once per
+ * refused connection under a flood: debug level, not the operator's log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[256];
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        size_t n = strlen(buf);
+        while (n && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        log_debug("http: %s", buf);
+}
+
+#define DEF(f, d) (o->f ? o->f : (d))
+
+int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_handler_fn handler, void *data,
+                      struct http_server **ret, struct error *err) {
         struct http_server *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
         s->handler = handler;
         s->data = data;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        s->o.max_conns = DEF(max_conns, HTTP_DEFAULT_MAX_CONNS);
+        s->o.reserved_conns = DEF(reserved_conns, HTTP_DEFAULT_RESERVED_CONNS);
+        s->o.max_conns_per_ip = o->max_conns_per_ip;
+        s->o.idle_timeout_s = DEF(idle_timeout_s, HTTP_DEFAULT_IDLE_TIMEOUT_S);
+        s->o.body_timeout_s = DEF(body_timeout_s, HTTP_DEFAULT_BODY_TIMEOUT_S);
+        s->o.max_parked = DEF(max_parked, HTTP_DEFAULT_MAX_PARKED);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+        if (inet_pton(AF_INET, o->addr, &sa.sin_addr) != 1) {
                 http_server_destroy(s);
-                return errorf(err, -EINVAL, "http: bad listen address \"%s\" (want an IPv4 address)", addr);
+                return errorf(err, -EINVAL, "http: bad listen address \"%s\" (want an IPv4 address)", o->addr);
+        }
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+        if (o->tls && o->tls->http) {
+                int r = tls_config_load(o->tls, &s->pems, err);
+                if (r < 0) {
+                        http_server_destroy(s);
+                        return r;
+                }
+                s->tls = true;
+                s->verify_client = o->tls->verify_client;
+                flags |= MHD_USE_TLS;
+                size_t n = 0;
+                tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->pems.key};
+                tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->pems.cert};
+                if (s->pems.ca) /* clients are asked for a certificate, checked in admit() */
+                        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->pems.ca};
+                tls_opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         }
         if (uv_async_init(loop, &s->async, on_async) < 0) {
                 http_server_destroy(s);
@@ -316,22 +565,32 @@ int http_server_create(uv_loop_t *loop, const char *addr, int port, http_handler
         }
         s->async.data = s;
         s->async_open = true;
-        s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                                      MHD_USE_ERROR_LOG,
-                                  (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        unsigned limit = s->o.max_conns + s->o.reserved_conns;
+        raise_nofile(limit + 256);
+        s->mhd = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                                  on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s,
+                                  MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                  s->o.max_conns_per_ip,
                                   /* SO_REUSEADDR: a restart binds again despite TIME_WAIT connections */
-                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER,
+                                  mhd_log, s, MHD_OPTION_ARRAY, tls_opts,
+                                  MHD_OPTION_END);
         if (!s->mhd) {
                 http_server_destroy(s);
-                return errorf(err, -EADDRINUSE, "http: cannot listen on %s:%d (address in use or not permitted)", addr,
-                              port);
+                return errorf(err, -EADDRINUSE, "http: cannot listen on %s:%d (address in use or not permitted)",
+                              o->addr, o->port);
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-        s->port = info ? info->port : port;
+        s->port = info ? info->port : o->port;
         *ret = s;
         return 0;
+}
+
+int http_server_create(uv_loop_t *loop, const char *addr, int port, http_handler_fn handler, void *data,
+                       struct http_server **ret, struct error *err) {
+        struct http_server_opts o = {.addr = addr, .port = port};
+        return http_server_start(loop, &o, handler, data, ret, err);
 }
 
 int http_server_port(const struct http_server *s) {
@@ -340,6 +599,7 @@ int http_server_port(const struct http_server *s) {
 
 static void on_async_closed(uv_handle_t *h) {
         struct http_server *s = h->data;
+        tls_pems_free(&s->pems);
         pthread_mutex_destroy(&s->lock);
         free(s);
 }
@@ -360,6 +620,7 @@ struct http_server *http_server_destroy(struct http_server *s) {
         if (s->async_open)
                 uv_close((uv_handle_t *)&s->async, on_async_closed);
         else {
+                tls_pems_free(&s->pems);
                 pthread_mutex_destroy(&s->lock);
                 free(s);
         }

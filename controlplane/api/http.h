@@ -17,12 +17,52 @@ struct error;
 struct uv_loop_s;
 struct http_server;
 struct http_req;
+struct tls_config;
 
 typedef void (*http_handler_fn)(void *data, struct http_req *req);
 
-/* Listen on addr:port (port 0 picks one; see http_server_port). */
+/* Defaults of struct http_server_opts' limits (a 0 field takes them). */
+#define HTTP_DEFAULT_MAX_CONNS 4096     /* connections open at once, all clients */
+#define HTTP_DEFAULT_RESERVED_CONNS 256 /* on top of max_conns, kept for node agents */
+#define HTTP_DEFAULT_IDLE_TIMEOUT_S 60  /* a connection silent this long is closed */
+#define HTTP_DEFAULT_BODY_TIMEOUT_S 30  /* a request body must arrive within this */
+#define HTTP_DEFAULT_MAX_PARKED 2048    /* blocking queries held by handlers */
+#define HTTP_RESERVED_TIMEOUT_S 2       /* a connection in the reserve must send its request within this */
+
+/* How a listener is set up. Flood bounds (docs/security.md, "Floods"):
+ * - max_conns connections are served for anyone; beyond them, up to
+ *   reserved_conns more are accepted but must send a node-agent request (see
+ *   http_path_is_node_agent) within HTTP_RESERVED_TIMEOUT_S, else they are
+ *   closed or answered 503: a flood of idle clients cannot lock agents out.
+ * - max_conns_per_ip bounds one source address (0: no bound).
+ * - max_parked bounds blocking queries (GET with ?index=N, N > 0) handed to the
+ *   loop and not yet answered; beyond it, those of clients other than node
+ *   agents get 503 at once.
+ * - idle_timeout_s closes silent connections; body_timeout_s bounds the upload
+ *   of one request body (a slow body is cut off with the connection). */
+struct http_server_opts {
+        const char *addr; /* IPv4 address to listen on */
+        int port;         /* 0 picks one */
+        const struct tls_config *tls; /* NULL or !tls->http: plain HTTP */
+        unsigned max_conns;
+        unsigned reserved_conns;
+        unsigned max_conns_per_ip;
+        unsigned idle_timeout_s;
+        unsigned body_timeout_s;
+        unsigned max_parked;
+};
+
+/* Listen as o says (copied; tls files read here). */
+int http_server_start(struct uv_loop_s *loop, const struct http_server_opts *o, http_handler_fn handler, void *data,
+                      struct http_server **ret, struct error *err);
+/* Listen on addr:port over plain HTTP with the default limits. */
 int http_server_create(struct uv_loop_s *loop, const char *addr, int port, http_handler_fn handler, void *data,
                        struct http_server **ret, struct error *err);
+/* The requests node agents make to stay alive (register, heartbeat, allocation
+ * updates, their allocation watch): served ahead of the flood bounds. */
+bool http_path_is_node_agent(const char *method, const char *path);
+/* Requests refused by the flood bounds since start (tests and metrics). */
+uint64_t http_server_refused(const struct http_server *s);
 int http_server_port(const struct http_server *s);
 /* Stops accepting, answers 503 to requests still queued, frees. */
 struct http_server *http_server_destroy(struct http_server *s);
@@ -33,6 +73,9 @@ const char *http_req_path(const struct http_req *r);
 const char *http_req_query(const struct http_req *r, const char *key);
 const char *http_req_header(const struct http_req *r, const char *key);
 const char *http_req_body(const struct http_req *r, size_t *ret_len);
+/* The client presented a certificate signed by the listener's CA (mutual TLS
+ * with verify_client: every request that reaches a handler did). */
+bool http_req_client_verified(const struct http_req *r);
 
 /* Handler-owned slot, for blocking queries and Raft callbacks. */
 void http_req_set_data(struct http_req *r, void *data);

@@ -309,12 +309,15 @@ struct api *api_create(const struct api_config *cfg) {
         a->state = cfg->state;
         a->heartbeats = cfg->heartbeats;
         a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
+        a->node_secret = strdup(cfg->node_secret ? cfg->node_secret : "");
         a->ops = cfg->ops;
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
         a->started_ns = clock_now_ns();
         a->sched = (struct sched_settings){.algorithm = SCHED_ALG_BINPACK, .preempt_system = true};
-        if (!a->raft_addr) {
+        if (!a->raft_addr || !a->node_secret) {
+                free(a->raft_addr);
+                free(a->node_secret);
                 free(a);
                 return NULL;
         }
@@ -326,6 +329,7 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         free(a->raft_addr);
+        free(a->node_secret);
         free(a);
         return NULL;
 }

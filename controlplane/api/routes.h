@@ -58,6 +58,7 @@ struct api_config {
         struct state_store *const *state; /* slot of the live state (a snapshot restore replaces it) */
         struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
         const char *raft_addr;            /* this server's Raft address (copied) */
+        const char *node_secret;          /* node registration secret (copied); NULL or "": none asked */
         const struct api_ops *ops;
         void *data;       /* passed to every op */
         bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */

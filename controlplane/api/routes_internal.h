@@ -48,6 +48,7 @@ struct api {
         struct state_store *const *state;
         struct heartbeats *heartbeats;
         char *raft_addr;
+        char *node_secret; /* "" = registration needs no secret */
         const struct api_ops *ops;
         void *data;
         bool acl_enabled;

@@ -9,6 +9,7 @@
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/acl/secret.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
 #include "common/log.h"
@@ -51,6 +52,15 @@ void h_node_register(struct route_ctx *c) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
+        /* Proof that the node belongs here: the registration secret, or a client
+         * certificate from the cluster's CA (docs/security.md). */
+        if (*c->s->node_secret && !http_req_client_verified(c->req) &&
+            !secret_equal(jx_str(body, "RegistrationSecret", NULL), c->s->node_secret)) {
+                http_req_respond_text(c->req, 403,
+                                      "node registration refused: this server requires the node registration secret "
+                                      "(drover-agent -node-secret or DROVER_NODE_SECRET) or a client certificate");
+                return;
+        }
         json_t *nj = json_object_get(body, "Node");
         struct error err = {0};
         struct node *n = NULL;
@@ -68,7 +78,7 @@ void h_node_register(struct route_ctx *c) {
                 return;
         }
         const struct node *old = state_node_get(ctx_state(c), n->id);
-        if (old && old->secret_id && strcmp(old->secret_id, n->secret_id) != 0) {
+        if (old && old->secret_id && !secret_equal(old->secret_id, n->secret_id)) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",
                                       n->id);
                 node_unref(n);
@@ -100,7 +110,7 @@ void h_node_register(struct route_ctx *c) {
 
 static bool secret_ok(struct route_ctx *c, const struct node *n, const json_t *body) {
         const char *secret = jx_str(body, "SecretID", NULL);
-        if (!secret || !n->secret_id || strcmp(secret, n->secret_id) != 0) {
+        if (!secret_equal(secret, n->secret_id)) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match for node %s", n->id);
                 return false;
         }
@@ -220,8 +230,16 @@ void h_node_read(struct route_ctx *c) {
 
 void h_node_allocations(struct route_ctx *c) {
         const char *id = c->param[0];
-        if (!state_node_get(ctx_state(c), id)) {
+        const struct node *n = state_node_get(ctx_state(c), id);
+        if (!n) {
                 http_req_respond_text(c->req, 404, "node not found");
+                return;
+        }
+        /* A node's agent authenticates with its secret (Nomad's node SecretID as
+         * the token): another node's secret gets nothing. */
+        const char *tok = http_req_header(c->req, "X-Nomad-Token");
+        if (tok && *tok && !secret_equal(tok, n->secret_id)) {
+                http_req_respond_text(c->req, 403, "token is not the secret of node %s", id);
                 return;
         }
         if (block_until_newer(c, STATE_TABLE_ALLOCS))

@@ -36,6 +36,7 @@ struct call {
         char *url;
         const char *method;
         char *body;
+        char *auth; /* "X-Nomad-Token: <node secret>" */
         long timeout_ms;
         atomic_int *abort;
         json_t *sent; /* CALL_UPDATE: the Allocs array, for requeueing */
@@ -51,6 +52,7 @@ struct client {
         int n_servers;
         int cur;
         struct node *node;
+        char *registration_secret; /* the servers' node registration secret, or NULL */
         struct client_ops ops;
         bool registered;
         bool ever_registered;
@@ -85,7 +87,8 @@ static int should_abort(void *p) {
 static void call_work(uv_work_t *w) {
         struct call *call = w->data;
         struct error err = {0};
-        if (http_perform(call->method, call->url, call->body, call->timeout_ms, 3000, should_abort, call, &call->res,
+        const char *headers[] = {call->auth, NULL};
+        if (http_perform_headers(call->method, call->url, call->body, headers, call->timeout_ms, 3000, should_abort, call, &call->res,
                          &err) < 0)
                 snprintf(call->errbuf, sizeof(call->errbuf), "%s", err.msg);
         else
@@ -103,6 +106,7 @@ static void after_call(uv_work_t *w, int status);
 static void call_free(struct call *call) {
         free(call->url);
         free(call->body);
+        free(call->auth);
         http_response_clear(&call->res);
         if (call->sent)
                 json_decref(call->sent);
@@ -127,7 +131,10 @@ static int submit(struct client *c, enum call_kind kind, const char *method, con
         if (asprintf(&call->url, "%s%s", c->servers[c->cur], path) < 0)
                 call->url = NULL;
         call->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        if (!call->url || (body && !call->body)) {
+        /* The node's secret authenticates its agent (Nomad's client uses it as its token). */
+        if (asprintf(&call->auth, "X-Nomad-Token: %s", c->node->secret_id ? c->node->secret_id : "") < 0)
+                call->auth = NULL;
+        if (!call->url || (body && !call->body) || !call->auth) {
                 call_free(call);
                 return -ENOMEM;
         }
@@ -216,6 +223,8 @@ static void start_register(struct client *c) {
         if (c->hb_busy || c->shutting_down)
                 return;
         json_t *body = json_pack("{s:o}", "Node", node_to_json(c->node));
+        if (c->registration_secret && *c->registration_secret)
+                json_object_set_new(body, "RegistrationSecret", json_string(c->registration_secret));
         if (submit(c, CALL_REGISTER, "PUT", "/v1/node/register", body, CALL_TIMEOUT_MS, &c->abort_all, NULL) == 0)
                 c->hb_busy = true;
         else
@@ -513,6 +522,14 @@ int client_create(uv_loop_t *loop, const char *servers, struct node *node, const
         return 0;
 }
 
+int client_set_registration_secret(struct client *c, const char *secret) {
+        free(c->registration_secret);
+        c->registration_secret = NULL;
+        if (secret && *secret && !(c->registration_secret = strdup(secret)))
+                return -ENOMEM;
+        return 0;
+}
+
 void client_start(struct client *c) {
         start_register(c);
 }
@@ -546,6 +563,7 @@ static void on_closed(uv_handle_t *h) {
         for (int i = 0; i < c->n_servers; i++)
                 free(c->servers[i]);
         node_unref(c->node);
+        free(c->registration_secret);
         free(c);
         curl_global_cleanup();
 }

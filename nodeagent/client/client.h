@@ -36,6 +36,9 @@ struct client_ops {
 /* servers: the -servers list. node: registered as is (a reference is taken). */
 int client_create(uv_loop_t *loop, const char *servers, struct node *node, const struct client_ops *ops,
                   struct client **ret, struct error *err);
+/* The servers' node registration secret, sent with every registration (before
+ * client_start; NULL or "" sends none). 0 or -ENOMEM. */
+int client_set_registration_secret(struct client *c, const char *secret);
 void client_start(struct client *c);
 /* The node was fingerprinted again and changed: register it again (a
  * reference is taken), right away or after the register/heartbeat in flight. */

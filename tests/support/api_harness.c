@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -28,6 +29,8 @@ struct http_req {
         void *data;
         struct api_reply *reply;
         bool answered;
+        const char *token;
+        bool verified;
 };
 
 const char *http_req_method(const struct http_req *r) {
@@ -61,8 +64,13 @@ const char *http_req_query(const struct http_req *r, const char *key) {
 }
 
 const char *http_req_header(const struct http_req *r, const char *key) {
-        (void)r, (void)key;
+        if (strcasecmp(key, "X-Nomad-Token") == 0)
+                return r->token;
         return NULL;
+}
+
+bool http_req_client_verified(const struct http_req *r) {
+        return r->verified;
 }
 
 const char *http_req_body(const struct http_req *r, size_t *ret_len) {
@@ -219,6 +227,21 @@ struct api_harness *api_harness_new_acl(bool acl_enabled) {
         return h;
 }
 
+int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
+        struct api_config ac = {.state = &h->state,
+                                .heartbeats = h->heartbeats,
+                                .raft_addr = "127.0.0.1:4647",
+                                .node_secret = secret,
+                                .ops = &harness_api_ops,
+                                .data = h};
+        struct api *a = api_create(&ac);
+        if (!a)
+                return -ENOMEM;
+        api_destroy(h->api);
+        h->api = a;
+        return 0;
+}
+
 void api_harness_free(struct api_harness *h) {
         if (!h)
                 return;
@@ -232,7 +255,12 @@ void api_harness_free(struct api_harness *h) {
 void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret) {
         memset(ret, 0, sizeof(*ret));
-        struct http_req r = {.method = method, .body = body, .body_len = len, .reply = ret};
+        struct http_req r = {.method = method,
+                             .body = body,
+                             .body_len = len,
+                             .reply = ret,
+                             .token = h->token,
+                             .verified = h->client_verified};
         const char *q = strchr(target, '?');
         size_t plen = q ? (size_t)(q - target) : strlen(target);
         if (plen >= sizeof(r.path))

@@ -25,6 +25,8 @@ struct api_harness {
         /* api_ops.forward of a follower: NULL = no leader known */
         int (*forward)(struct api_harness *h, struct http_req *req);
         int forwarded; /* requests handed to forward */
+        const char *token;    /* sent as X-Nomad-Token when not NULL */
+        bool client_verified; /* as if over mutual TLS (http_req_client_verified) */
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;
 };
@@ -46,6 +48,8 @@ void api_harness_free(struct api_harness *h);
 void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret);
 void api_reply_clear(struct api_reply *r);
+/* Re-create the routes with this node registration secret (NULL: none). 0 or -ENOMEM. */
+int api_harness_set_node_secret(struct api_harness *h, const char *secret);
 /* Run fn once, just before the next proposed command is applied: as if another
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);

@@ -1,0 +1,142 @@
+/* acl.h - Nomad's ACL system as a library: policies in HCL, their merge into an
+ * ACL object, capability checks, and tokens whose secrets are stored hashed.
+ *
+ * Pure: no I/O, no clock, no logging; every function is safe to call from any
+ * thread on objects it does not share for writing. The API layer builds one
+ * `struct acl` per token (acl_resolve) and asks it one question per request
+ * (acl_allows, acl_allows_node, ...). docs/security.md, "ACL library", lists the
+ * rules with examples.
+ *
+ * Policy language (Nomad's acl/policy.go):
+ *
+ *     namespace "default" { policy = "read"  capabilities = ["submit-job"] }
+ *     namespace "prod-*"  { policy = "write" }
+ *     node     { policy = "read" }      # also agent, operator, quota
+ *     node_pool "x" { ... }  host_volume "x" { ... }  plugin { ... }
+ *                                        # checked and accepted, not enforced
+ *
+ * - namespace policy: "deny", "read", "write" or "scale", expanded into Nomad's
+ *   capability lists and added to `capabilities`; "deny" (as policy or
+ *   capability) overrides everything else granted for that namespace name, in
+ *   any policy merged with it.
+ * - namespace names: 1 to 128 of [a-zA-Z0-9-*]; a name with `*` is a glob. A
+ *   namespace is governed by its exact rule if there is one, else by the
+ *   matching glob with the smallest len(namespace) - len(glob) + count('*') (the
+ *   most specific); ties go to the glob first in byte order.
+ * - node, agent, operator, quota: "deny", "read" or "write"; merged by the
+ *   highest of deny > write > read.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "controlplane/acl/secret.h"
+
+struct error;
+
+#define ACL_POLICY_MAX_BYTES (64 * 1024) /* policy source */
+#define ACL_MAX_NAMESPACE_RULES 256      /* namespace blocks in one policy */
+#define ACL_MAX_CAPABILITIES 64          /* entries of one `capabilities` list */
+#define ACL_NAMESPACE_MAX 128            /* bytes of a namespace name or glob */
+#define ACL_MAX_POLICIES 64              /* policies of one token, merged */
+
+/* Namespace capabilities (Nomad's NamespaceCapability*). */
+enum acl_cap {
+        ACL_CAP_DENY,
+        ACL_CAP_LIST_JOBS,
+        ACL_CAP_PARSE_JOB,
+        ACL_CAP_READ_JOB,
+        ACL_CAP_SUBMIT_JOB,
+        ACL_CAP_DISPATCH_JOB,
+        ACL_CAP_READ_LOGS,
+        ACL_CAP_READ_FS,
+        ACL_CAP_ALLOC_EXEC,
+        ACL_CAP_ALLOC_NODE_EXEC,
+        ACL_CAP_ALLOC_LIFECYCLE,
+        ACL_CAP_CSI_REGISTER_PLUGIN,
+        ACL_CAP_CSI_WRITE_VOLUME,
+        ACL_CAP_CSI_READ_VOLUME,
+        ACL_CAP_CSI_LIST_VOLUME,
+        ACL_CAP_CSI_MOUNT_VOLUME,
+        ACL_CAP_LIST_SCALING_POLICIES,
+        ACL_CAP_READ_SCALING_POLICY,
+        ACL_CAP_READ_JOB_SCALING,
+        ACL_CAP_SCALE_JOB,
+        ACL_CAP_SUBMIT_RECOMMENDATION,
+        ACL_CAP_SENTINEL_OVERRIDE,
+        ACL_CAP_COUNT
+};
+
+/* "submit-job" -> ACL_CAP_SUBMIT_JOB; -1 when unknown. */
+int acl_cap_from_name(const char *name);
+const char *acl_cap_name(enum acl_cap cap);
+
+/* What a request needs of the node, agent, operator or quota rules. */
+enum acl_access { ACL_READ, ACL_WRITE };
+
+/* ---- policies ------------------------------------------------------------------ */
+
+struct acl_policy;
+
+/* Parse and check one policy (HCL). name is used in messages ("policy \"dev\":
+ * line 3: invalid namespace policy \"admin\""). src need not be NUL-terminated. */
+int acl_policy_parse(const char *name, const char *src, size_t len, struct acl_policy **ret, struct error *err);
+struct acl_policy *acl_policy_free(struct acl_policy *p);
+void acl_policy_freep(struct acl_policy **p);
+
+/* ---- the merged ACL --------------------------------------------------------------- */
+
+struct acl;
+
+/* Merge n policies (n <= ACL_MAX_POLICIES; 0 gives an ACL that allows nothing). */
+int acl_create(const struct acl_policy *const *policies, size_t n, struct acl **ret, struct error *err);
+/* An ACL that allows everything (a management token). NULL when out of memory. */
+struct acl *acl_management(void);
+struct acl *acl_free(struct acl *a);
+void acl_freep(struct acl **a);
+
+bool acl_is_management(const struct acl *a);
+/* The capability in that namespace (cost: O(exact rules + glob rules)). */
+bool acl_allows(const struct acl *a, const char *ns, enum acl_cap cap);
+/* Any capability other than deny in that namespace (Nomad's AllowNamespace). */
+bool acl_allows_namespace(const struct acl *a, const char *ns);
+bool acl_allows_node(const struct acl *a, enum acl_access access);
+bool acl_allows_agent(const struct acl *a, enum acl_access access);
+bool acl_allows_operator(const struct acl *a, enum acl_access access);
+bool acl_allows_quota(const struct acl *a, enum acl_access access);
+
+/* ---- tokens ------------------------------------------------------------------------ */
+
+enum acl_token_type { ACL_TOKEN_CLIENT, ACL_TOKEN_MANAGEMENT };
+
+#define ACL_TOKEN_NAME_MAX 256
+
+/* A token as stored: the secret only as its SHA-256. */
+struct acl_token {
+        char accessor_id[37];              /* public, a UUID */
+        char secret_hash[SECRET_HASH_HEX]; /* SHA-256 of the SecretID, hex */
+        char name[ACL_TOKEN_NAME_MAX];
+        enum acl_token_type type;
+        char **policies; /* names; client tokens only */
+        size_t n_policies;
+};
+
+/* A new token with fresh random AccessorID and SecretID (the kernel's CSPRNG);
+ * the secret goes to ret_secret once and is kept only hashed. A client token
+ * names 1 to ACL_MAX_POLICIES policies; a management token none. */
+int acl_token_create(enum acl_token_type type, const char *name, const char *const *policies, size_t n,
+                     struct acl_token **ret, char ret_secret[37], struct error *err);
+struct acl_token *acl_token_free(struct acl_token *t);
+void acl_token_freep(struct acl_token **t);
+/* secret is this token's SecretID (hashed and compared in constant time). */
+bool acl_token_matches(const struct acl_token *t, const char *secret);
+
+/* Returns the named policy or NULL (borrowed: it must outlive the call). */
+typedef const struct acl_policy *(*acl_policy_lookup_fn)(void *data, const char *name);
+
+/* The ACL of a token: management -> everything; client -> its policies merged
+ * (names that no longer exist are skipped, as Nomad does); NULL token -> the
+ * policy named "anonymous" if it exists, else nothing allowed. */
+int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, void *data, struct acl **ret,
+                struct error *err);

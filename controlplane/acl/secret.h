@@ -1,0 +1,16 @@
+/* secret.h - comparing and hashing secrets (node secrets, the node registration
+ * secret, ACL token secrets). Comparisons take time independent of where the
+ * inputs differ; hashes are SHA-256 by GnuTLS, as lower-case hex. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SECRET_HASH_HEX 65 /* 64 hex digits and the NUL */
+
+/* a and b equal, without an early exit on the first differing byte (the time
+ * depends only on the lengths). NULL equals nothing, not even NULL. */
+bool secret_equal(const char *a, const char *b);
+
+/* SHA-256 of s as 64 lower-case hex digits into ret. 0, or -EIO when GnuTLS fails. */
+int secret_hash(const char *s, char ret[SECRET_HASH_HEX]);

@@ -1,0 +1,173 @@
+#!/bin/bash
+# TLS and mutual TLS on the HTTP API (docs/security.md): certificates are made
+# here with openssl; a server with -tls-http -tls-verify-https-client must refuse
+# plain HTTP, clients without a certificate and certificates of another CA, and
+# serve the CLI and an agent (register, heartbeats, a job run) over mTLS.
+# Usage: tests/security/tls.sh BIN_DIR
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
+WORK=$(mktemp -d /tmp/drover-tls-XXXXXX)
+passed=0
+failed=0
+server_pid=""
+agent_pid=""
+cleanup() {
+        [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+        [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
+        wait 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v openssl >/dev/null || { log "SKIP: openssl not installed (make deps installs it)"; exit 0; }
+pick_ports 3 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
+C="$WORK/certs"
+mkdir -p "$C"
+gen_ca "$C" ca && gen_ca "$C" otherca &&
+        gen_cert "$C" ca server server.global.nomad serverAuth,clientAuth &&
+        gen_cert "$C" ca cli cli.global.nomad clientAuth &&
+        gen_cert "$C" ca agent client.global.nomad clientAuth &&
+        gen_cert "$C" otherca intruder cli.global.nomad clientAuth ||
+        { log "FAIL: cannot make test certificates"; exit 1; }
+ADDR="https://127.0.0.1:$PORT"
+MTLS=(--cacert "$C/ca.pem" --cert "$C/cli.pem" --key "$C/cli-key.pem")
+log "== drover TLS tests (work dir $WORK, API $ADDR)"
+
+# --- a key that does not match the certificate stops the server with a message ---
+if ! "$BIN/drover-server" -dev -data-dir "$WORK/bad" -http-addr "127.0.0.1:$PORT" -raft-addr "127.0.0.1:$((PORT + 1))" \
+        -tls-http -tls-cert-file "$C/server.pem" -tls-key-file "$C/cli-key.pem" >"$WORK/bad.out" 2>&1 &&
+        grep -q "tls: certificate" "$WORK/bad.out"; then
+        pass "server refuses to start with a key that does not match its certificate"
+else
+        cat "$WORK/bad.out"
+        fail "server refuses to start with a key that does not match its certificate"
+fi
+
+"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" -raft-addr "127.0.0.1:$((PORT + 1))" \
+        -heartbeat-ttl 1s -heartbeat-grace 1s -tls-http -tls-ca-file "$C/ca.pem" -tls-cert-file "$C/server.pem" \
+        -tls-key-file "$C/server-key.pem" -tls-verify-https-client >>"$WORK/server.log" 2>&1 &
+server_pid=$!
+if wait_for 20 sh -c "curl -fs $(printf '%q ' "${MTLS[@]}") $ADDR/v1/status/leader | grep -q 127.0.0.1"; then
+        pass "server answers over mTLS with a client certificate from its CA"
+else
+        fail "server answers over mTLS with a client certificate from its CA"
+        log "$passed passed, $failed failed"
+        exit 1
+fi
+
+# --- plain HTTP is refused --------------------------------------------------------
+code=$(curl -s -m 5 -o "$WORK/plain.body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/status/leader")
+if [ "$code" = 000 ] && ! grep -q 127.0.0.1 "$WORK/plain.body" 2>/dev/null; then
+        pass "plain HTTP to the TLS listener gets no answer (code $code)"
+else
+        fail "plain HTTP to the TLS listener gets no answer (got code $code)"
+fi
+
+# --- HTTPS without a client certificate: 403 with a message ----------------------
+code=$(curl -s -m 5 --cacert "$C/ca.pem" -o "$WORK/nocert.body" -w '%{http_code}' "$ADDR/v1/jobs")
+if [ "$code" = 403 ] && grep -q "no client certificate" "$WORK/nocert.body"; then
+        pass "HTTPS without a client certificate: 403 ($(head -c 60 "$WORK/nocert.body")...)"
+else
+        fail "HTTPS without a client certificate: 403 (got $code: $(cat "$WORK/nocert.body" 2>/dev/null))"
+fi
+
+# --- a certificate from another CA: refused --------------------------------------
+code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" \
+        -o "$WORK/other.body" -w '%{http_code}' "$ADDR/v1/jobs")
+if [ "$code" = 403 ] && grep -q "rejected" "$WORK/other.body"; then
+        pass "a client certificate from another CA: 403 ($(head -c 70 "$WORK/other.body")...)"
+else
+        fail "a client certificate from another CA: 403 (got $code: $(cat "$WORK/other.body" 2>/dev/null))"
+fi
+# ...and a PUT with a body from it changes nothing
+code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" -X PUT \
+        --data-binary '{"Node":{"ID":"x"}}' -o /dev/null -w '%{http_code}' "$ADDR/v1/node/register")
+if [ "$code" = 403 ] && curl -fs "${MTLS[@]}" "$ADDR/v1/nodes" | grep -qx '\[\]'; then
+        pass "node registration with another CA's certificate: 403, no node"
+else
+        fail "node registration with another CA's certificate: 403, no node (got $code)"
+fi
+
+# --- a client that does not trust the server's CA refuses the server -------------
+if ! curl -fs -m 5 --cacert "$C/otherca.pem" --cert "$C/cli.pem" --key "$C/cli-key.pem" \
+        "$ADDR/v1/status/leader" >/dev/null 2>&1; then
+        pass "a client trusting another CA refuses the server's certificate"
+else
+        fail "a client trusting another CA refuses the server's certificate"
+fi
+
+# --- the CLI: flags and environment ----------------------------------------------
+if "$BIN/drover" node status -address "$ADDR" -ca-cert "$C/ca.pem" -client-cert "$C/cli.pem" \
+        -client-key "$C/cli-key.pem" >"$WORK/cli1.out" 2>&1; then
+        pass "drover node status with -ca-cert/-client-cert/-client-key"
+else
+        cat "$WORK/cli1.out"
+        fail "drover node status with -ca-cert/-client-cert/-client-key"
+fi
+if DROVER_ADDR=$ADDR NOMAD_CACERT="$C/ca.pem" DROVER_CLIENT_CERT="$C/cli.pem" DROVER_CLIENT_KEY="$C/cli-key.pem" \
+        "$BIN/drover" job status >"$WORK/cli2.out" 2>&1; then
+        pass "drover job status with NOMAD_CACERT, DROVER_CLIENT_CERT, DROVER_CLIENT_KEY"
+else
+        cat "$WORK/cli2.out"
+        fail "drover job status with NOMAD_CACERT, DROVER_CLIENT_CERT, DROVER_CLIENT_KEY"
+fi
+if ! "$BIN/drover" job status -address "$ADDR" -ca-cert "$C/ca.pem" >"$WORK/cli3.out" 2>&1 &&
+        grep -q "403" "$WORK/cli3.out"; then
+        pass "drover without a client certificate: refused ($(head -c 80 "$WORK/cli3.out"))"
+else
+        cat "$WORK/cli3.out"
+        fail "drover without a client certificate: refused"
+fi
+if ! "$BIN/drover" job status -address "$ADDR" -ca-cert "$C/ca.pem" -client-cert "$C/cli.pem" >"$WORK/cli4.out" 2>&1 &&
+        grep -q "needs its key" "$WORK/cli4.out"; then
+        pass "drover -client-cert without -client-key: an error before any request"
+else
+        cat "$WORK/cli4.out"
+        fail "drover -client-cert without -client-key: an error before any request"
+fi
+
+# --- an agent registers, heartbeats and runs a job over mTLS ----------------------
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name tls-node -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 2))" -tls-ca-file "$C/ca.pem" -tls-cert-file "$C/agent.pem" \
+        -tls-key-file "$C/agent-key.pem" >>"$WORK/agent.log" 2>&1 &
+agent_pid=$!
+if wait_for 20 sh -c "curl -fs $(printf '%q ' "${MTLS[@]}") $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'"; then
+        pass "agent registers over mTLS and its node becomes ready"
+else
+        fail "agent registers over mTLS and its node becomes ready"
+fi
+sleep 3 # > TTL 1 s + grace 1 s: heartbeats over mTLS keep the node ready
+if curl -fs "${MTLS[@]}" "$ADDR/v1/nodes" | grep -q '"Status":"ready"'; then
+        pass "node stays ready over mTLS heartbeats (TTL 1 s, 3 s later)"
+else
+        fail "node stays ready over mTLS heartbeats (TTL 1 s, 3 s later)"
+fi
+export DROVER_ADDR=$ADDR DROVER_CACERT="$C/ca.pem" DROVER_CLIENT_CERT="$C/cli.pem" DROVER_CLIENT_KEY="$C/cli-key.pem"
+if timeout 60 "$BIN/drover" job run "$ROOT/examples/hello.hcl" >"$WORK/run.out" 2>&1 &&
+        grep -q 'finished with status "complete"' "$WORK/run.out" &&
+        wait_for 30 sh -c "[ \$(curl -fs $(printf '%q ' "${MTLS[@]}") $ADDR/v1/job/hello/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]"; then
+        pass "a job runs over mTLS: 3 allocations complete"
+else
+        cat "$WORK/run.out"
+        curl -s "${MTLS[@]}" "$ADDR/v1/job/hello/allocations" | head -c 600
+        fail "a job runs over mTLS: 3 allocations complete"
+fi
+# an agent without a client certificate cannot register
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent2" -node-name no-cert-node -raw-exec -http-addr "" \
+        -tls-ca-file "$C/ca.pem" >>"$WORK/agent2.log" 2>&1 &
+agent2_pid=$!
+sleep 3
+kill "$agent2_pid" 2>/dev/null
+wait "$agent2_pid" 2>/dev/null
+if ! curl -fs "${MTLS[@]}" "$ADDR/v1/nodes" | grep -q no-cert-node && grep -q "403" "$WORK/agent2.log"; then
+        pass "an agent without a client certificate is refused (403) and not registered"
+else
+        tail -5 "$WORK/agent2.log"
+        fail "an agent without a client certificate is refused (403) and not registered"
+fi
+
+log "$passed passed, $failed failed"
+[ "$failed" = 0 ]
