@@ -44,6 +44,7 @@ BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-a
 UNIT_BIN  = $(BUILD)/tests/unit-tests
 BENCH_SCHED = $(BUILD)/bench/sched
 BENCH_START = $(BUILD)/bench/start
+BENCH_RAFT  = $(BUILD)/bench/raft_load
 
 .PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm install clean format
 
@@ -118,6 +119,12 @@ $(BENCH_START): $(call obj,bench/start.c) $(LIBAGENT) $(LIBCOMMON)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The Raft load generator: libcurl's multi interface, nothing of drover's.
+$(BENCH_RAFT): $(call obj,bench/raft_load.c)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # ---- tests -------------------------------------------------------------------
 # Unit tests run from the repo root so that they find tests/conformance.
 unit: $(UNIT_BIN)
@@ -155,7 +162,7 @@ dev-stop:
 	$(Q)f=$${TMPDIR:-/tmp}/drover-dev.pid; if [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; then \
 	    echo "drover dev stopped"; rm -f $$f; else echo "no drover dev running"; fi
 
-bench: all $(BENCH_SCHED) $(BENCH_START)
+bench: all $(BENCH_SCHED) $(BENCH_START) $(BENCH_RAFT)
 	$(Q)set -e; for b in bench/*.sh; do [ -x "$$b" ] && "$$b" $(BUILD)/bin; done; true
 
 bench-%: all
@@ -164,6 +171,7 @@ bench-%: all
 # bench-sched also needs its binary (the pattern rule above gives the recipe).
 bench-sched: $(BENCH_SCHED)
 bench-start: $(BENCH_START)
+bench-raft: $(BENCH_RAFT)
 
 vmtest: all
 	$(Q)tests/vm/run.sh $(BUILD)/bin

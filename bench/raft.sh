@@ -1,17 +1,17 @@
 #!/bin/bash
 # raft.sh BIN_DIR - placements committed through a 3-server loopback cluster (log on
-# disk, libraft's fsync on): NODES fake nodes are registered, then JOBS batch jobs of
-# COUNT allocations each are registered through random servers by CLIENTS concurrent
-# clients; the figures are the placements committed per second (first registration to
-# the last allocation in the state) and the p99 latency of a registration (HTTP request
-# to its Raft commit, forwarding included).
+# disk, libraft's fsync on): bench/raft_load (one process, libcurl multi) registers
+# NODES fake nodes, then JOBS batch jobs of COUNT allocations each through the servers
+# in turn, CLIENTS requests in flight; the figures are the placements committed per
+# second (first registration to the last allocation in the state) and the p50/p99
+# latency of a registration (HTTP request to its Raft commit, forwarding included).
 # Prints name=value lines; appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
-NODES=${NODES:-20}
-JOBS=${JOBS:-200}
-COUNT=${COUNT:-10}
-CLIENTS=${CLIENTS:-16}
+NODES=${NODES:-100}
+JOBS=${JOBS:-100}
+COUNT=${COUNT:-1000}
+CLIENTS=${CLIENTS:-32}
 SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -40,36 +40,15 @@ for _ in $(seq 1 300); do
         [ -n "$l" ] && [ "$l" != '""' ] && break
         sleep 0.1
 done
-for n in $(seq 1 "$NODES"); do
-        id=$(printf '00000000-0000-4000-8000-%012d' "$n")
-        printf '{"Node":{"ID":"%s","SecretID":"s","Name":"bench-%d","Datacenter":"dc1","Status":"ready","NodeResources":{"Cpu":{"CpuShares":1000000},"Memory":{"MemoryMB":10000000},"Disk":{"DiskMB":10000000}},"Drivers":{"raw_exec":{"Detected":true,"Healthy":true}}}}' "$id" "$n" |
-                curl -s -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/node/register"
-done
-register() { # register N: one job through a random server; prints the request's time in ms
-        local s=$((RANDOM % 3))
-        printf '{"Job":{"ID":"bench-%d","Type":"batch","TaskGroups":[{"Name":"g","Count":%d,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}' "$1" "$COUNT" |
-                curl -s -m 30 -o /dev/null -w '%{http_code} %{time_total}\n' -X PUT --data-binary @- \
-                        "http://127.0.0.1:$((P + 1 + s * 10))/v1/jobs"
-}
-export -f register
-export P COUNT
-t0=$(date +%s%N)
-seq 1 "$JOBS" | xargs -P "$CLIENTS" -I{} bash -c 'register {}' >"$WORK/lat"
-want=$((JOBS * COUNT))
-placed=0
-for _ in $(seq 1 1200); do # 120 s at most
-        placed=$(curl -s -m 10 "http://$(http 0)/v1/allocations" | grep -o '"DesiredStatus":"run"' | wc -l)
-        [ "$placed" -ge "$want" ] && break
-        sleep 0.1
-done
-t1=$(date +%s%N)
-ok=$(grep -c '^2' "$WORK/lat")
-rate=$(awk -v p="$placed" -v ns=$((t1 - t0)) 'BEGIN {print p / (ns / 1e9)}')
-p99=$(awk '$1 ~ /^2/ {print $2 * 1000}' "$WORK/lat" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print a[i]}')
-header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS clients, 3 servers on loopback"
-out=$(printf 'raft_jobs_acknowledged=%d\nraft_placements=%d\ncommitted_placements_per_sec=%.0f\ncommit_latency_p99_ms=%.1f\n' \
-        "$ok" "$placed" "$rate" "$p99")
+LOAD=${LOAD:-$(cd "$BIN/.." && pwd)/bench/raft_load}
+[ -x "$LOAD" ] || { echo "bench/raft: $LOAD not built (make bench-raft builds it)" >&2; exit 1; }
+la0=$(cut -d' ' -f1-3 /proc/loadavg)
+out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
+        --timeout "${TIMEOUT:-300}")
+rc=$?
+la1=$(cut -d' ' -f1-3 /proc/loadavg)
+header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $la0 -> $la1"
+echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS in flight, 3 servers on loopback"
 echo "$out"
 if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
         results=$(cd "$(dirname "$0")" && pwd)/RESULTS.md
@@ -77,4 +56,4 @@ if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
                 "$COUNT" "$CLIENTS" "$SCHEDULERS" "$out" >>"$results"
         echo "figures appended to $results"
 fi
-[ "$placed" -ge "$want" ]
+exit $rc

@@ -21,6 +21,7 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/raft/batch.h"
 #include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/raft_node.h"
@@ -29,20 +30,161 @@
 
 /* ---- proposing commands ------------------------------------------------------------ */
 
+/* Commands proposed on one turn of the loop share one Raft entry (raft/batch.h):
+ * they are queued here and the queue is flushed by a check handle, after the
+ * turn's I/O callbacks, or at once when it reaches an entry's bounds. Each
+ * proposal is one or more consecutive parts with one callback, which gets the
+ * first rejection among its parts (or 0). */
 typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 
-static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
-        if (s->stopping) {
-                json_decref(cmd);
-                return -ECANCELED;
+struct proposal {
+        server_apply_cb cb;
+        void *arg;
+        size_t first, n; /* its parts */
+};
+
+struct proposal_batch {
+        struct server *s;
+        struct batch_part *parts; /* buffers owned */
+        size_t n_parts, cap_parts, bytes;
+        struct proposal *props;
+        size_t n_props, cap_props;
+};
+
+static struct proposal_batch *batch_free(struct proposal_batch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_parts; i++)
+                free((void *)b->parts[i].buf);
+        free(b->parts);
+        free(b->props);
+        free(b);
+        return NULL;
+}
+
+static void batch_fail(struct proposal_batch *b, int status, const char *msg) {
+        for (size_t i = 0; i < b->n_props; i++)
+                if (b->props[i].cb)
+                        b->props[i].cb(b->props[i].arg, status, 0, msg);
+}
+
+static void on_entry_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct proposal_batch *b = arg;
+        struct server *s = b->s;
+        if (b->n_parts == 1 && b->parts[0].kind == BATCH_JSON) { /* a lone command, sent as itself */
+                if (b->props[0].cb)
+                        b->props[0].cb(b->props[0].arg, status, index, msg);
+        } else if (status < 0) { /* not committed (the FSM rejects parts, not batches) */
+                batch_fail(b, status, msg);
+        } else {
+                for (size_t i = 0; i < b->n_props; i++) {
+                        struct proposal *p = &b->props[i];
+                        int code = 0;
+                        const char *why = NULL;
+                        for (size_t k = p->first; k < p->first + p->n && code == 0; k++)
+                                code = fsm_batch_status(s->fsm, index, k, &why);
+                        if (p->cb)
+                                p->cb(p->arg, code, index, code < 0 ? why : NULL);
+                }
         }
+        batch_free(b);
+}
+
+static void flush_proposals(struct server *s) {
+        struct proposal_batch *b = s->proposals;
+        s->proposals = NULL;
+        if (!b || b->n_props == 0) {
+                batch_free(b);
+                return;
+        }
+        int r;
+        if (b->n_parts == 1 && b->parts[0].kind == BATCH_JSON) {
+                r = raft_node_apply(s->raft, b->parts[0].buf, b->parts[0].len, on_entry_applied, b);
+        } else {
+                void *buf = NULL;
+                size_t len = 0;
+                r = batch_encode(b->parts, b->n_parts, &buf, &len);
+                if (r == 0)
+                        r = raft_node_apply(s->raft, buf, len, on_entry_applied, b);
+                free(buf);
+        }
+        if (r < 0) {
+                batch_fail(b, r, r == -EAGAIN ? "not the leader" : strerror(-r));
+                batch_free(b);
+        }
+}
+
+static void on_flush_check(uv_check_t *h) {
+        struct server *s = h->data;
+        uv_check_stop(h);
+        flush_proposals(s);
+}
+
+/* Queue parts (their buffers taken, freed on failure too) as one proposal. */
+static int server_propose_parts(struct server *s, struct batch_part *parts, size_t n, server_apply_cb cb, void *arg) {
+        int r = 0;
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+                bytes += parts[i].len;
+        if (s->stopping || !s->raft)
+                r = -ECANCELED;
+        else if (!raft_node_is_leader(s->raft))
+                r = -EAGAIN;
+        else if (n == 0 || n > BATCH_MAX_PARTS || bytes > BATCH_MAX_BYTES)
+                r = -E2BIG;
+        if (r == 0 && s->proposals &&
+            (s->proposals->n_parts + n > BATCH_MAX_PARTS || s->proposals->bytes + bytes > BATCH_MAX_BYTES))
+                flush_proposals(s);
+        struct proposal_batch *b = s->proposals;
+        if (r == 0 && !b) {
+                b = s->proposals = calloc(1, sizeof(*b));
+                if (b)
+                        b->s = s;
+                else
+                        r = -ENOMEM;
+        }
+        if (r == 0 && b->n_parts + n > b->cap_parts) {
+                size_t cap = b->cap_parts ? b->cap_parts * 2 : 16;
+                while (cap < b->n_parts + n)
+                        cap *= 2;
+                struct batch_part *v = realloc(b->parts, cap * sizeof(*v));
+                if (v) {
+                        b->parts = v;
+                        b->cap_parts = cap;
+                } else {
+                        r = -ENOMEM;
+                }
+        }
+        if (r == 0 && b->n_props == b->cap_props) {
+                size_t cap = b->cap_props ? b->cap_props * 2 : 16;
+                struct proposal *v = realloc(b->props, cap * sizeof(*v));
+                if (v) {
+                        b->props = v;
+                        b->cap_props = cap;
+                } else {
+                        r = -ENOMEM;
+                }
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free((void *)parts[i].buf);
+                return r;
+        }
+        b->props[b->n_props++] = (struct proposal){.cb = cb, .arg = arg, .first = b->n_parts, .n = n};
+        memcpy(b->parts + b->n_parts, parts, n * sizeof(*parts));
+        b->n_parts += n;
+        b->bytes += bytes;
+        uv_check_start(&s->flush, on_flush_check);
+        return 0;
+}
+
+static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
         char *buf = json_dumps(cmd, JSON_COMPACT);
         json_decref(cmd);
         if (!buf)
                 return -ENOMEM;
-        int r = raft_node_apply(s->raft, buf, strlen(buf), cb, arg);
-        free(buf);
-        return r;
+        struct batch_part part = {.kind = BATCH_JSON, .buf = buf, .len = strlen(buf)};
+        return server_propose_parts(s, &part, 1, cb, arg);
 }
 
 #define TICK_NS (100 * NS_PER_MS)
@@ -101,6 +243,10 @@ static const struct fsm_hooks server_fsm_hooks = {
 
 static int propose_op(void *data, json_t *cmd, api_apply_cb cb, void *arg) {
         return server_propose(data, cmd, cb, arg);
+}
+
+static int propose_parts_op(void *data, struct batch_part *parts, size_t n, api_apply_cb cb, void *arg) {
+        return server_propose_parts(data, parts, n, cb, arg);
 }
 
 static bool is_leader_op(void *data) {
@@ -254,6 +400,7 @@ static const struct api_ops server_api_ops = {
 
 static const struct workers_ops server_workers_ops = {
     .propose = propose_op,
+    .propose_parts = propose_parts_op,
     .is_leader = is_leader_op,
 };
 
@@ -501,6 +648,8 @@ int server_start(struct server *s, struct error *err) {
         s->tick.data = s;
         uv_timer_init(s->loop, &s->wake);
         s->wake.data = s;
+        uv_check_init(s->loop, &s->flush);
+        s->flush.data = s;
         uv_signal_init(s->loop, &s->sigint);
         s->sigint.data = s;
         uv_signal_init(s->loop, &s->sigterm);
@@ -603,7 +752,15 @@ static void on_raft_closed(void *arg) {
 void server_stop(struct server *s) {
         if (s->stopping)
                 return;
+        /* Commands not yet proposed are answered before the HTTP daemon goes. */
+        struct proposal_batch *pending = s->proposals;
+        s->proposals = NULL;
+        if (pending)
+                batch_fail(pending, -ECANCELED, "the server is shutting down");
+        batch_free(pending);
         s->stopping = true;
+        uv_check_stop(&s->flush);
+        uv_close((uv_handle_t *)&s->flush, NULL);
         s->cluster = cluster_destroy(s->cluster);
         api_drop_parked(s->api);
         s->http = http_server_destroy(s->http);

@@ -27,6 +27,7 @@ struct error;
 struct fsm;
 struct api;
 struct cluster;
+struct proposal_batch;
 
 struct server {
         uv_loop_t *loop;
@@ -50,6 +51,8 @@ struct server {
         uint64_t last_gc_ns;             /* leader: last periodic GC (monotonic) */
         int64_t last_tick_ns;            /* monotonic time of the last tick (stall detection) */
         uv_signal_t sigint, sigterm;
+        uv_check_t flush;                  /* after a turn's I/O: propose what it queued, as one entry */
+        struct proposal_batch *proposals; /* queued for the next entry */
 };
 
 int server_start(struct server *s, struct error *err);

@@ -13,6 +13,8 @@
 #include "common/model.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/plan/applier.h"
+#include "controlplane/plan/codec.h"
+#include "controlplane/raft/batch.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
@@ -229,13 +231,22 @@ static void apply_next_plan(struct workers *ws) {
                 return;
         }
         b->ws = ws;
-        json_t *results = json_array();
+        /* parts: one compact plan result per plan, then one EvalUpdate for the evals */
+        struct batch_part *parts = calloc(waiting + 1, sizeof(*parts));
+        if (!parts) {
+                free(b);
+                b = NULL;
+        }
         while (ws->plan_head) {
                 struct worker *w = ws->plan_head;
                 ws->plan_head = w->next_plan;
                 if (!ws->plan_head)
                         ws->plan_tail = NULL;
                 w->next_plan = NULL;
+                if (!b) {
+                        answer_plan(w, -ENOMEM);
+                        continue;
+                }
                 /* The eval may have been nacked (timed out) and handed to another
                  * worker meanwhile: only the holder of the current token may commit. */
                 const char *token = w->eval ? broker_outstanding_token(ws->cfg.broker, w->eval->id) : NULL;
@@ -260,12 +271,14 @@ static void apply_next_plan(struct workers *ws) {
                         answer_plan(w, 0);
                         continue;
                 }
-                if (plan_overlay_add(ws->overlay, res) < 0 ||
-                    json_array_append_new(results, plan_result_to_json(res)) < 0) {
+                void *buf = NULL;
+                size_t len = 0;
+                if (plan_overlay_add(ws->overlay, res) < 0 || plan_result_encode(res, &buf, &len) < 0) {
                         plan_overlay_remove(ws->overlay, res);
                         answer_plan(w, -ENOMEM);
                         continue;
                 }
+                parts[b->n] = (struct batch_part){.kind = BATCH_PLAN, .buf = buf, .len = len};
                 b->w[b->n++] = w;
         }
         json_t *evals = json_array();
@@ -275,23 +288,36 @@ static void apply_next_plan(struct workers *ws) {
                 if (!ws->eval_head)
                         ws->eval_tail = NULL;
                 w->next_eval = NULL;
-                if (json_array_append_new(evals, eval_to_json(w->req_eval)) < 0) {
+                if (!b || json_array_append_new(evals, eval_to_json(w->req_eval)) < 0) {
                         answer(w, -ENOMEM);
                         continue;
                 }
                 b->w[b->n + b->n_evals++] = w;
         }
-        if (b->n == 0 && b->n_evals == 0) {
-                json_decref(results);
+        if (!b || (b->n == 0 && b->n_evals == 0)) {
                 json_decref(evals);
+                free(parts);
                 free(b);
                 return;
         }
-        json_t *cmd = b->n ? json_pack("{s:s,s:o,s:o}", "Type", "PlanApply", "Results", results, "Evals", evals)
-                           : json_pack("{s:s,s:o}", "Type", "EvalUpdate", "Evals", evals);
-        if (!b->n)
-                json_decref(results);
-        int r = cmd ? ws->cfg.ops->propose(ws->cfg.data, cmd, on_batch_applied, b) : -ENOMEM;
+        size_t n_parts = b->n;
+        int r = 0;
+        if (b->n_evals) {
+                json_t *o = json_pack("{s:s,s:O}", "Type", "EvalUpdate", "Evals", evals);
+                char *cmd = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                json_decref(o);
+                if (cmd)
+                        parts[n_parts++] = (struct batch_part){.kind = BATCH_JSON, .buf = cmd, .len = strlen(cmd)};
+                else
+                        r = -ENOMEM;
+        }
+        json_decref(evals);
+        if (r == 0)
+                r = ws->cfg.ops->propose_parts(ws->cfg.data, parts, n_parts, on_batch_applied, b);
+        else
+                for (size_t i = 0; i < n_parts; i++)
+                        free((void *)parts[i].buf);
+        free(parts);
         if (r < 0) {
                 for (size_t i = 0; i < b->n; i++) {
                         plan_overlay_remove(ws->overlay, b->w[i]->result);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct batch_part;
 struct broker;
 struct state_store;
 struct uv_loop_s;
@@ -23,6 +24,11 @@ struct workers_ops {
          * (status 0) or rejected/not committed (negative, msg says why). */
         int (*propose)(void *data, json_t *cmd, void (*cb)(void *arg, int status, uint64_t index, const char *msg),
                        void *arg);
+        /* Propose parts (raft/batch.h; their buffers taken) as one command group that
+         * shares an entry with what else is proposed on this turn of the loop; cb gets
+         * the first rejection among them, or 0. */
+        int (*propose_parts)(void *data, struct batch_part *parts, size_t n,
+                             void (*cb)(void *arg, int status, uint64_t index, const char *msg), void *arg);
         /* Workers take evals only while this server leads. */
         bool (*is_leader)(void *data);
 };

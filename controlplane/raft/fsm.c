@@ -18,13 +18,25 @@
 #include "common/model.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/plan/applier.h"
+#include "controlplane/plan/codec.h"
+#include "controlplane/raft/batch.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
+
+/* The outcome of one part of a batch entry. */
+struct part_status {
+        int code;
+        char *msg; /* only for a rejection */
+};
 
 struct fsm {
         struct state_store **state;
         struct fsm_hooks hooks;
         void *data;
+        /* the batch entry applied last: its index and the outcome of each part */
+        uint64_t batch_index;
+        struct part_status *parts;
+        size_t n_parts, cap_parts;
 };
 
 struct fsm *fsm_create(struct state_store **state, const struct fsm_hooks *hooks, void *data) {
@@ -38,9 +50,28 @@ struct fsm *fsm_create(struct state_store **state, const struct fsm_hooks *hooks
         return f;
 }
 
+static void clear_parts(struct fsm *f) {
+        for (size_t i = 0; i < f->n_parts; i++)
+                free(f->parts[i].msg);
+        f->n_parts = 0;
+}
+
 struct fsm *fsm_destroy(struct fsm *f) {
+        if (!f)
+                return NULL;
+        clear_parts(f);
+        free(f->parts);
         free(f);
         return NULL;
+}
+
+int fsm_batch_status(const struct fsm *f, uint64_t index, size_t part, const char **ret_msg) {
+        if (index != f->batch_index || part >= f->n_parts) {
+                *ret_msg = "the outcome of this command is unknown (not the batch entry applied last)";
+                return -EIO;
+        }
+        *ret_msg = f->parts[part].msg;
+        return f->parts[part].code;
 }
 
 static void state_changed(struct fsm *s) {
@@ -340,7 +371,74 @@ int fsm_apply_command(struct fsm *s, uint64_t index, const json_t *cmd, struct e
 
 /* ---- raft_fsm_ops ------------------------------------------------------------------ */
 
+struct batch_apply {
+        struct fsm *f;
+        uint64_t index;
+};
+
+static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {
+        struct plan_result *res = NULL;
+        int r = plan_result_decode(buf, len, &res, err);
+        if (r < 0)
+                return error_prefix(err, "PlanApply at index %llu", (unsigned long long)index);
+        r = plan_result_apply((*f->state), index, res);
+        plan_result_free(res);
+        state_changed(f);
+        if (r < 0)
+                return errorf(err, r, "PlanApply rejected by the state store at index %llu: %s",
+                              (unsigned long long)index, reason(r));
+        return 0;
+}
+
+static int apply_part(void *arg, size_t i, const struct batch_part *p) {
+        struct batch_apply *ba = arg;
+        struct fsm *f = ba->f;
+        struct error err = {0};
+        int r;
+        if (p->kind == BATCH_PLAN) {
+                r = apply_plan_part(f, ba->index, p->buf, p->len, &err);
+        } else if (p->kind == BATCH_JSON) {
+                json_error_t je;
+                _cleanup_json_ json_t *cmd = json_loadb(p->buf, p->len, 0, &je);
+                r = cmd ? fsm_apply_command(f, ba->index, cmd, &err)
+                        : errorf(&err, -EINVAL, "undecodable command %zu at index %llu: %s", i,
+                                 (unsigned long long)ba->index, je.text);
+        } else {
+                r = errorf(&err, -EINVAL, "unknown command kind %u at index %llu", p->kind,
+                           (unsigned long long)ba->index);
+        }
+        struct part_status *ps = &f->parts[f->n_parts++];
+        ps->code = r < 0 ? r : 0;
+        ps->msg = r < 0 ? strdup(err.code ? err.msg : strerror(-r)) : NULL;
+        if (r < 0)
+                log_debug("fsm: part %zu of entry %llu rejected: %s", i, (unsigned long long)ba->index,
+                          ps->msg ? ps->msg : "");
+        return 0; /* the next part is applied whatever this one's outcome */
+}
+
+/* A batch entry: every part applied in order; their outcomes kept for the proposer. */
+static int apply_batch(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {
+        clear_parts(f);
+        f->batch_index = index;
+        int n = batch_count(buf, len);
+        if (n < 0) {
+                log_error("fsm: corrupt batch entry at index %llu", (unsigned long long)index);
+                return errorf(err, -EINVAL, "corrupt batch entry at index %llu", (unsigned long long)index);
+        }
+        if ((size_t)n > f->cap_parts) {
+                struct part_status *v = realloc(f->parts, (size_t)n * sizeof(*v));
+                if (!v)
+                        return errorf(err, -ENOMEM, "out of memory");
+                f->parts = v;
+                f->cap_parts = (size_t)n;
+        }
+        struct batch_apply ba = {.f = f, .index = index};
+        return batch_foreach(buf, len, apply_part, &ba);
+}
+
 static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
+        if (batch_is_batch(buf, len))
+                return apply_batch(data, index, buf, len, err);
         json_error_t je;
         _cleanup_json_ json_t *cmd = json_loadb(buf, len, 0, &je);
         if (!cmd) {

@@ -1,6 +1,8 @@
 /* fsm.h - every state change of drover-server, applied in one place.
  *
- * A command is a JSON object {"Type": "...", ...} carried by one Raft entry.
+ * A command is a JSON object {"Type": "...", ...} or a plan result in its compact
+ * form (plan/codec.h); one Raft entry carries one JSON command or a batch of
+ * commands (raft/batch.h).
  * The FSM applies it to the live state store with the entry's index, on every
  * server, in log order, deterministically. What the rest of the server does
  * after a change (enqueue evals on the leader, wake blocking queries) it is
@@ -36,6 +38,12 @@ struct fsm *fsm_destroy(struct fsm *f);
 /* Apply one decoded command at index. A rejection returns the negative code
  * with err filled ("JobDeregister of job "web" rejected ...: not found"). */
 int fsm_apply_command(struct fsm *f, uint64_t index, const json_t *cmd, struct error *err);
+
+/* The outcome of part `part` of the batch entry (raft/batch.h) applied at index:
+ * 0, or the FSM's negative code with *ret_msg its message. Valid until the next
+ * batch entry is applied, i.e. in the proposer's callback of that entry (libraft
+ * runs it right after the apply). -EIO for another index. */
+int fsm_batch_status(const struct fsm *f, uint64_t index, size_t part, const char **ret_msg);
 
 /* The raft_fsm_ops (raft_node.h) of this FSM: data is the struct fsm. */
 extern const struct raft_fsm_ops fsm_raft_ops;

@@ -1,0 +1,540 @@
+/* codec.c - the compact binary form of a plan result. See codec.h. */
+#include "controlplane/plan/codec.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/model.h"
+#include "controlplane/scheduler/plan.h"
+
+#define STR_NULL 0xFFFFFFFFu
+#define REF_NULL 0xFFFFFFFFu
+#define REF_NEW 0xFFFFFFFEu  /* a literal follows and joins the table */
+#define REF_ONCE 0xFFFFFFFDu /* a literal follows (the table is full) */
+#define MAX_REFS 64          /* repeated strings kept per result */
+#define FORM_COMPACT 0
+#define FORM_JSON 1
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+struct wbuf {
+        unsigned char *p;
+        size_t len, cap;
+        bool oom;
+        const char *refs[MAX_REFS];
+        uint32_t n_refs;
+        const json_t **metrics;
+        uint32_t n_metrics, cap_metrics;
+        uint32_t last_metric;
+};
+
+static void put(struct wbuf *w, const void *src, size_t n) {
+        if (w->oom)
+                return;
+        if (w->len + n > w->cap) {
+                size_t cap = w->cap ? w->cap : 4096;
+                while (cap < w->len + n)
+                        cap *= 2;
+                unsigned char *p = realloc(w->p, cap);
+                if (!p) {
+                        w->oom = true;
+                        return;
+                }
+                w->p = p;
+                w->cap = cap;
+        }
+        memcpy(w->p + w->len, src, n);
+        w->len += n;
+}
+
+static void put_u64(struct wbuf *w, uint64_t v) {
+        unsigned char b[8];
+        for (int i = 0; i < 8; i++)
+                b[i] = (unsigned char)(v >> (8 * i));
+        put(w, b, 8);
+}
+
+static void put_u32(struct wbuf *w, uint32_t v) {
+        unsigned char b[4];
+        for (int i = 0; i < 4; i++)
+                b[i] = (unsigned char)(v >> (8 * i));
+        put(w, b, 4);
+}
+
+static void put_u8(struct wbuf *w, uint8_t v) {
+        put(w, &v, 1);
+}
+
+static void put_str(struct wbuf *w, const char *s) {
+        if (!s) {
+                put_u32(w, STR_NULL);
+                return;
+        }
+        size_t n = strlen(s);
+        put_u32(w, (uint32_t)n);
+        put(w, s, n);
+}
+
+/* A string that repeats within a result: an index into the table after its first time. */
+static void put_ref(struct wbuf *w, const char *s) {
+        if (!s) {
+                put_u32(w, REF_NULL);
+                return;
+        }
+        for (uint32_t i = w->n_refs; i > 0; i--)
+                if (w->refs[i - 1] == s || strcmp(w->refs[i - 1], s) == 0) {
+                        put_u32(w, i - 1);
+                        return;
+                }
+        if (w->n_refs < MAX_REFS) {
+                w->refs[w->n_refs++] = s;
+                put_u32(w, REF_NEW);
+        } else {
+                put_u32(w, REF_ONCE);
+        }
+        put_str(w, s);
+}
+
+static void put_json(struct wbuf *w, const json_t *j) {
+        if (!j) {
+                put_u32(w, STR_NULL);
+                return;
+        }
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s) {
+                w->oom = true;
+                return;
+        }
+        put_str(w, s);
+        free(s);
+}
+
+/* The index of a metrics object in the result's table (objects compared by identity:
+ * the scheduler shares one per group and attempt). */
+static int32_t metric_index(struct wbuf *w, const json_t *m) {
+        if (!m)
+                return -1;
+        if (w->last_metric < w->n_metrics && w->metrics[w->last_metric] == m)
+                return (int32_t)w->last_metric;
+        for (uint32_t i = 0; i < w->n_metrics; i++)
+                if (w->metrics[i] == m)
+                        return (int32_t)(w->last_metric = i);
+        if (w->n_metrics == w->cap_metrics) {
+                uint32_t cap = w->cap_metrics ? w->cap_metrics * 2 : 8;
+                const json_t **v = realloc(w->metrics, cap * sizeof(*v));
+                if (!v) {
+                        w->oom = true;
+                        return -1;
+                }
+                w->metrics = v;
+                w->cap_metrics = cap;
+        }
+        w->metrics[w->n_metrics] = m;
+        return (int32_t)(w->last_metric = w->n_metrics++);
+}
+
+static bool compact_ok(const struct plan_result *r, const struct plan_node *pn, const struct alloc *a) {
+        return a->n_task_states == 0 && (!a->job || a->job == r->job) && a->node_id &&
+               strcmp(a->node_id, pn->node_id) == 0;
+}
+
+static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct plan_node *pn,
+                      const struct alloc *a, const int32_t *metric_of) {
+        if (!compact_ok(r, pn, a)) {
+                put_u8(w, FORM_JSON);
+                json_t *j = alloc_to_json(a);
+                if (j && r->job && a->job == r->job)
+                        json_object_del(j, "Job");
+                put_json(w, j);
+                put_u8(w, a->job && a->job == r->job);
+                json_decref(j);
+                return;
+        }
+        put_u8(w, FORM_COMPACT);
+        put_str(w, a->id);
+        put_ref(w, a->namespace);
+        put_ref(w, a->eval_id);
+        put_str(w, a->name);
+        put_ref(w, a->node_name);
+        put_ref(w, a->job_id);
+        put_ref(w, a->task_group);
+        put_u8(w, a->job != NULL);
+        put_u64(w, (uint64_t)a->resources.cpu);
+        put_u64(w, (uint64_t)a->resources.memory_mb);
+        put_u64(w, (uint64_t)a->resources.disk_mb);
+        put_u8(w, (uint8_t)a->desired_status);
+        put_ref(w, a->desired_description);
+        put_u8(w, (uint8_t)a->client_status);
+        put_ref(w, a->client_description);
+        put_str(w, a->previous_allocation);
+        put_str(w, a->next_allocation);
+        put_u32(w, (uint32_t)*metric_of);
+        put_u64(w, a->create_index);
+        put_u64(w, a->modify_index);
+        put_u64(w, a->alloc_modify_index);
+        put_u64(w, (uint64_t)a->create_time);
+        put_u64(w, (uint64_t)a->modify_time);
+        put_json(w, a->extra);
+}
+
+int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_len) {
+        struct wbuf w = {0};
+        /* the metrics table goes before the allocations: collect it first */
+        size_t n_allocs = plan_result_count_place(r);
+        int32_t *metric_of = calloc(n_allocs ? n_allocs : 1, sizeof(*metric_of));
+        if (!metric_of)
+                return -ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_nodes; i++)
+                for (size_t j = 0; j < r->nodes[i].n_place; j++)
+                        metric_of[k++] = metric_index(&w, r->nodes[i].place[j]->metrics);
+        put(&w, PLAN_CODEC_MAGIC, 4);
+        put_str(&w, r->eval_id);
+        put_u64(&w, (uint64_t)r->timestamp_ns);
+        put_u64(&w, r->refresh_index);
+        put_u64(&w, r->alloc_index);
+        json_t *job = r->job ? job_to_json(r->job) : NULL;
+        put_json(&w, job);
+        json_decref(job);
+        put_u32(&w, w.n_metrics);
+        for (uint32_t i = 0; i < w.n_metrics; i++)
+                put_json(&w, w.metrics[i]);
+        put_u32(&w, (uint32_t)r->n_rejected);
+        for (size_t i = 0; i < r->n_rejected; i++)
+                put_str(&w, r->rejected_nodes[i]);
+        put_u32(&w, (uint32_t)r->n_nodes);
+        k = 0;
+        for (size_t i = 0; i < r->n_nodes; i++) {
+                const struct plan_node *pn = &r->nodes[i];
+                put_str(&w, pn->node_id);
+                put_u32(&w, (uint32_t)pn->n_place);
+                for (size_t j = 0; j < pn->n_place; j++)
+                        put_alloc(&w, r, pn, pn->place[j], &metric_of[k++]);
+                put_u32(&w, (uint32_t)pn->n_stop);
+                for (size_t j = 0; j < pn->n_stop; j++) {
+                        const struct plan_stop *s = &pn->stop[j];
+                        put_str(&w, s->alloc->id);
+                        put_u8(&w, (uint8_t)s->desired);
+                        put_ref(&w, s->description);
+                        put_u32(&w, (uint32_t)(int32_t)s->client_status);
+                }
+        }
+        free(metric_of);
+        free(w.metrics);
+        if (w.oom) {
+                free(w.p);
+                return -ENOMEM;
+        }
+        *ret_buf = w.p;
+        *ret_len = w.len;
+        return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+struct rbuf {
+        const unsigned char *p;
+        size_t len, off;
+        bool bad;
+        char *refs[MAX_REFS]; /* borrowed from the allocs that own them: copied on use */
+        uint32_t n_refs;
+};
+
+static bool take(struct rbuf *b, size_t n, const unsigned char **ret) {
+        if (b->bad || n > b->len - b->off) {
+                b->bad = true;
+                return false;
+        }
+        *ret = b->p + b->off;
+        b->off += n;
+        return true;
+}
+
+static uint64_t get_u64(struct rbuf *b) {
+        const unsigned char *p;
+        uint64_t v = 0;
+        if (take(b, 8, &p))
+                for (int i = 7; i >= 0; i--)
+                        v = v << 8 | p[i];
+        return v;
+}
+
+static uint32_t get_u32(struct rbuf *b) {
+        const unsigned char *p;
+        uint32_t v = 0;
+        if (take(b, 4, &p))
+                for (int i = 3; i >= 0; i--)
+                        v = v << 8 | p[i];
+        return v;
+}
+
+static uint8_t get_u8(struct rbuf *b) {
+        const unsigned char *p;
+        return take(b, 1, &p) ? p[0] : 0;
+}
+
+/* A malloc'd copy (NULL for a null string or a bad buffer). */
+static char *get_str(struct rbuf *b) {
+        uint32_t n = get_u32(b);
+        const unsigned char *p;
+        if (n == STR_NULL || !take(b, n, &p))
+                return NULL;
+        char *s = malloc((size_t)n + 1);
+        if (!s) {
+                b->bad = true;
+                return NULL;
+        }
+        memcpy(s, p, n);
+        s[n] = '\0';
+        return s;
+}
+
+static char *get_ref(struct rbuf *b) {
+        uint32_t tag = get_u32(b);
+        if (tag == REF_NULL || b->bad)
+                return NULL;
+        if (tag == REF_NEW || tag == REF_ONCE) {
+                char *s = get_str(b);
+                if (!s) {
+                        b->bad = true;
+                        return NULL;
+                }
+                if (tag == REF_NEW) {
+                        if (b->n_refs == MAX_REFS) {
+                                b->bad = true;
+                                free(s);
+                                return NULL;
+                        }
+                        b->refs[b->n_refs++] = strdup(s);
+                        if (!b->refs[b->n_refs - 1])
+                                b->bad = true;
+                }
+                return s;
+        }
+        if (tag >= b->n_refs) {
+                b->bad = true;
+                return NULL;
+        }
+        char *s = strdup(b->refs[tag]);
+        if (!s)
+                b->bad = true;
+        return s;
+}
+
+static json_t *get_json(struct rbuf *b) {
+        uint32_t n = get_u32(b);
+        const unsigned char *p;
+        if (n == STR_NULL || !take(b, n, &p))
+                return NULL;
+        json_t *j = json_loadb((const char *)p, n, JSON_DECODE_ANY, NULL);
+        if (!j)
+                b->bad = true;
+        return j;
+}
+
+static struct alloc *get_alloc(struct rbuf *b, struct plan_result *r, const char *node_id, json_t **metrics,
+                               uint32_t n_metrics, struct error *err) {
+        uint8_t form = get_u8(b);
+        if (form == FORM_JSON) {
+                json_t *j = get_json(b);
+                bool result_job = get_u8(b);
+                struct alloc *a = NULL;
+                if (!j || b->bad || alloc_from_json(j, &a, err) < 0) {
+                        json_decref(j);
+                        b->bad = true;
+                        return NULL;
+                }
+                json_decref(j);
+                if (!a->job && result_job)
+                        a->job = job_ref(r->job);
+                return a;
+        }
+        if (form != FORM_COMPACT) {
+                b->bad = true;
+                return NULL;
+        }
+        struct alloc *a = alloc_new();
+        if (!a) {
+                b->bad = true;
+                return NULL;
+        }
+        a->id = get_str(b);
+        a->namespace = get_ref(b);
+        a->eval_id = get_ref(b);
+        a->name = get_str(b);
+        a->node_id = strdup(node_id);
+        a->node_name = get_ref(b);
+        a->job_id = get_ref(b);
+        a->task_group = get_ref(b);
+        if (get_u8(b))
+                a->job = job_ref(r->job);
+        a->resources.cpu = (int64_t)get_u64(b);
+        a->resources.memory_mb = (int64_t)get_u64(b);
+        a->resources.disk_mb = (int64_t)get_u64(b);
+        a->desired_status = (enum alloc_desired)get_u8(b);
+        a->desired_description = get_ref(b);
+        a->client_status = (enum alloc_client)get_u8(b);
+        a->client_description = get_ref(b);
+        a->previous_allocation = get_str(b);
+        a->next_allocation = get_str(b);
+        uint32_t m = get_u32(b);
+        if (m != (uint32_t)-1) {
+                if (m >= n_metrics)
+                        b->bad = true;
+                else
+                        a->metrics = json_incref(metrics[m]);
+        }
+        a->create_index = get_u64(b);
+        a->modify_index = get_u64(b);
+        a->alloc_modify_index = get_u64(b);
+        a->create_time = (int64_t)get_u64(b);
+        a->modify_time = (int64_t)get_u64(b);
+        a->extra = get_json(b);
+        if (b->bad || !a->id || !a->node_id) {
+                b->bad = true;
+                return alloc_unref(a);
+        }
+        return a;
+}
+
+static void free_node(struct plan_node *pn) {
+        for (size_t i = 0; i < pn->n_place; i++)
+                alloc_unref(pn->place[i]);
+        for (size_t i = 0; i < pn->n_stop; i++) {
+                alloc_unref(pn->stop[i].alloc);
+                free(pn->stop[i].description);
+        }
+        free(pn->place);
+        free(pn->stop);
+        free(pn->node_id);
+        *pn = (struct plan_node){0};
+}
+
+/* One node's placements and stops. Every count is checked against what is left
+ * of the buffer (an alloc takes at least one byte, a stop at least nine). */
+static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uint32_t n_metrics,
+                    struct error *err) {
+        struct plan_node pn = {0};
+        pn.node_id = get_str(b);
+        uint32_t n = get_u32(b);
+        if (!pn.node_id || b->bad || n > b->len - b->off)
+                goto bad;
+        if (n && !(pn.place = calloc(n, sizeof(*pn.place))))
+                goto oom;
+        for (uint32_t i = 0; i < n; i++) {
+                struct alloc *a = get_alloc(b, r, pn.node_id, metrics, n_metrics, err);
+                if (!a)
+                        goto bad;
+                pn.place[pn.n_place++] = a;
+        }
+        n = get_u32(b);
+        if (b->bad || n > (b->len - b->off) / 9)
+                goto bad;
+        if (n && !(pn.stop = calloc(n, sizeof(*pn.stop))))
+                goto oom;
+        for (uint32_t i = 0; i < n; i++) {
+                struct alloc *a = alloc_new();
+                if (!a)
+                        goto oom;
+                a->id = get_str(b);
+                a->node_id = strdup(pn.node_id);
+                struct plan_stop *s = &pn.stop[pn.n_stop++];
+                s->alloc = a;
+                s->desired = (enum alloc_desired)get_u8(b);
+                s->description = get_ref(b);
+                s->client_status = (int)(int32_t)get_u32(b);
+                if (b->bad || !a->id || !a->node_id)
+                        goto bad;
+        }
+        if (plan_result_add_node(r, &pn) < 0)
+                goto oom;
+        free_node(&pn);
+        return 0;
+oom:
+        free_node(&pn);
+        return errorf(err, -ENOMEM, "plan result: out of memory");
+bad:
+        if (err && err->code)
+                error_prefix(err, "plan result: node %s", pn.node_id ? pn.node_id : "?");
+        else
+                errorf(err, -EINVAL, "plan result: truncated or corrupt at byte %zu", b->off);
+        free_node(&pn);
+        return err && err->code ? err->code : -EINVAL;
+}
+
+int plan_result_decode(const void *buf, size_t len, struct plan_result **ret, struct error *err) {
+        struct rbuf b = {.p = buf, .len = len};
+        const unsigned char *magic;
+        if (!take(&b, 4, &magic) || memcmp(magic, PLAN_CODEC_MAGIC, 4) != 0)
+                return errorf(err, -EINVAL, "plan result: not in the compact form");
+        struct plan_result *r = plan_result_new();
+        json_t **metrics = NULL;
+        uint32_t n_metrics = 0;
+        int rc = -EINVAL;
+        if (!r)
+                return errorf(err, -ENOMEM, "plan result: out of memory");
+        r->eval_id = get_str(&b);
+        r->timestamp_ns = (int64_t)get_u64(&b);
+        r->refresh_index = get_u64(&b);
+        r->alloc_index = get_u64(&b);
+        json_t *job = get_json(&b);
+        if (job) {
+                rc = job_from_json(job, &r->job, err);
+                json_decref(job);
+                if (rc < 0) {
+                        error_prefix(err, "plan result: Job");
+                        goto fail;
+                }
+        }
+        uint32_t n = get_u32(&b);
+        if (b.bad || n > (b.len - b.off) / 4)
+                goto corrupt;
+        if (n && !(metrics = calloc(n, sizeof(*metrics))))
+                goto oom;
+        for (; n_metrics < n; n_metrics++)
+                if (!(metrics[n_metrics] = get_json(&b)))
+                        goto corrupt;
+        n = get_u32(&b);
+        if (b.bad || n > (b.len - b.off) / 4)
+                goto corrupt;
+        for (uint32_t i = 0; i < n; i++) {
+                char *node = get_str(&b);
+                if (!node)
+                        goto corrupt;
+                rc = plan_result_reject(r, node);
+                free(node);
+                if (rc < 0)
+                        goto oom;
+        }
+        n = get_u32(&b);
+        if (b.bad || n > (b.len - b.off) / 8)
+                goto corrupt;
+        for (uint32_t i = 0; i < n; i++)
+                if ((rc = get_node(&b, r, metrics, n_metrics, err)) < 0)
+                        goto fail;
+        if (b.bad || b.off != b.len)
+                goto corrupt;
+        rc = 0;
+        *ret = r;
+        r = NULL;
+        goto out;
+corrupt:
+        rc = errorf(err, -EINVAL, "plan result: truncated or corrupt at byte %zu", b.off);
+        goto fail;
+oom:
+        rc = errorf(err, -ENOMEM, "plan result: out of memory");
+fail:
+        plan_result_free(r);
+out:
+        for (uint32_t i = 0; i < n_metrics; i++)
+                json_decref(metrics[i]);
+        free(metrics);
+        for (uint32_t i = 0; i < b.n_refs; i++)
+                free(b.refs[i]);
+        return rc;
+}

@@ -1,0 +1,29 @@
+/* codec.h - the compact binary form of a plan result, as the Raft log carries it.
+ *
+ * The JSON form (plan_result_to_json) repeats every field name of every allocation
+ * and a deep copy of its AllocationMetric; decoding it on every server cost more
+ * than the rest of a commit (bench/raft). This form writes each allocation as its
+ * values in a fixed order, the strings that repeat within a result (namespace,
+ * eval, job, group, node name, descriptions) once, and each distinct metrics
+ * object once (allocations of a group share it after decoding, as the scheduler's
+ * do). The result's Job is written once as JSON. An allocation the compact form
+ * cannot express exactly (task states, another job version, a node ID that is not
+ * its plan node's) is written as its full JSON instead, so every result
+ * round-trips. Integers are little-endian; nothing is aligned.
+ *
+ * The decoder bounds every read by the buffer and every count by what is left
+ * in it, so a corrupt entry fails with -EINVAL rather than reading past it.
+ */
+#pragma once
+
+#include <stddef.h>
+
+struct error;
+struct plan_result;
+
+/* The first bytes of an encoded result. */
+#define PLAN_CODEC_MAGIC "DPR1"
+
+/* *ret_buf is malloc'd (free it). */
+int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_len);
+int plan_result_decode(const void *buf, size_t len, struct plan_result **ret, struct error *err);

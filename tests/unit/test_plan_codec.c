@@ -1,0 +1,214 @@
+/* test_plan_codec.c - the compact binary form of plan results (plan/codec.h) and the
+ * batch entries that carry several FSM commands (raft/batch.h, fsm_batch_status). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "controlplane/plan/applier.h"
+#include "controlplane/plan/codec.h"
+#include "controlplane/raft/batch.h"
+#include "controlplane/raft/fsm.h"
+#include "controlplane/raft/raft_node.h"
+#include "controlplane/state/state.h"
+#include "tests/unit/fixtures.h"
+
+static struct state_store *st;
+static struct job *job;
+
+static void setup(void) {
+        st = state_create();
+        job = fx_job("web", JOB_SERVICE, 4, 10, 10);
+        state_upsert_job(st, 1, job);
+        const char *ids[] = {"n1", "n2"};
+        for (int i = 0; i < 2; i++) {
+                struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
+                state_upsert_node(st, 2, n);
+                node_unref(n);
+        }
+}
+
+static void teardown(void) {
+        job_unref(job);
+        state_destroy(st);
+}
+
+TestSuite(plan_codec, .init = setup, .fini = teardown);
+
+/* A result with what the compact form must keep: shared metrics, descriptions, a
+ * previous allocation, an alloc with task states (written as JSON), stops, rejections. */
+static struct plan_result *sample(struct alloc **ret_old) {
+        struct alloc *old = fx_alloc("old", job, "n2", 0, 10, 10);
+        state_upsert_allocs(st, 3, &old, 1);
+        struct plan *p = plan_new("e1", "token", job);
+        json_t *metrics = json_pack("{s:i,s:{s:i}}", "NodesEvaluated", 2, "ScoreMetaData", "x", 1);
+        for (int i = 0; i < 6; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a-%d", i);
+                struct alloc *a = fx_alloc(id, job, i % 2 ? "n2" : "n1", i, 10, 10);
+                a->client_status = ALLOC_CLIENT_PENDING;
+                a->metrics = json_incref(metrics);
+                a->create_time = a->modify_time = 1234567890123LL + i;
+                if (i == 1)
+                        a->previous_allocation = strdup("old");
+                if (i == 2) { /* a task state: not expressible compactly */
+                        a->task_states = calloc(1, sizeof(*a->task_states));
+                        a->task_states[0].name = strdup("t");
+                        a->n_task_states = 1;
+                }
+                cr_assert_eq(plan_add_place(p, a), 0);
+                alloc_unref(a);
+        }
+        json_decref(metrics);
+        plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc is lost since its node is down", ALLOC_CLIENT_LOST);
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_reject(r, "n9"), 0);
+        r->timestamp_ns = 42;
+        plan_free(p);
+        *ret_old = old;
+        return r;
+}
+
+static char *alloc_text(const struct alloc *a) {
+        json_t *j = alloc_to_json(a);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(j);
+        return s;
+}
+
+Test(plan_codec, round_trip_keeps_every_field_and_shares_metrics) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        void *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(plan_result_encode(r, &buf, &len), 0);
+        json_t *j = plan_result_to_json(r);
+        char *text = json_dumps(j, JSON_COMPACT);
+        cr_expect_lt(len, strlen(text), "compact form %zu bytes, JSON %zu", len, strlen(text));
+        struct plan_result *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(plan_result_decode(buf, len, &back, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(back->eval_id, "e1");
+        cr_expect_eq(back->timestamp_ns, 42);
+        cr_assert_eq(back->n_rejected, 1);
+        cr_expect_str_eq(back->rejected_nodes[0], "n9");
+        cr_assert_eq(plan_result_count_place(back), 6);
+        cr_assert_eq(plan_result_count_stop(back), 1);
+        const json_t *shared = NULL;
+        for (size_t i = 0; i < r->n_nodes; i++) {
+                const struct plan_node *pn = &r->nodes[i];
+                const struct plan_node *bn = NULL;
+                for (size_t k = 0; k < back->n_nodes; k++)
+                        if (strcmp(back->nodes[k].node_id, pn->node_id) == 0)
+                                bn = &back->nodes[k];
+                cr_assert_not_null(bn, "node %s kept", pn->node_id);
+                cr_assert_eq(bn->n_place, pn->n_place);
+                for (size_t k = 0; k < pn->n_place; k++) {
+                        char *a = alloc_text(pn->place[k]), *b = alloc_text(bn->place[k]);
+                        cr_expect_str_eq(b, a, "alloc %s differs after the round trip", pn->place[k]->id);
+                        free(a);
+                        free(b);
+                        if (bn->place[k]->n_task_states == 0) {
+                                cr_expect(bn->place[k]->job == back->job, "placements share the result's job");
+                                if (!shared)
+                                        shared = bn->place[k]->metrics;
+                                cr_expect(bn->place[k]->metrics == shared, "one metrics object, shared");
+                        }
+                }
+                for (size_t k = 0; k < pn->n_stop; k++) {
+                        cr_expect_str_eq(bn->stop[k].alloc->id, pn->stop[k].alloc->id);
+                        cr_expect_str_eq(bn->stop[k].description, pn->stop[k].description);
+                        cr_expect_eq(bn->stop[k].client_status, pn->stop[k].client_status);
+                        cr_expect_eq(bn->stop[k].desired, pn->stop[k].desired);
+                }
+        }
+        /* applied, it gives the state the JSON form gives */
+        cr_assert_eq(plan_result_apply(st, 20, back), 0);
+        cr_expect_eq(state_alloc_get(st, "old")->client_status, ALLOC_CLIENT_LOST);
+        cr_expect_str_eq(state_alloc_get(st, "a-1")->previous_allocation, "old");
+        free(text);
+        json_decref(j);
+        free(buf);
+        plan_result_free(back);
+        plan_result_free(r);
+        alloc_unref(old);
+}
+
+Test(plan_codec, every_truncation_and_a_bad_magic_are_refused) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(plan_result_encode(r, (void **)&buf, &len), 0);
+        for (size_t cut = 0; cut < len; cut++) {
+                struct plan_result *back = NULL;
+                struct error err = {0};
+                cr_assert_lt(plan_result_decode(buf, cut, &back, &err), 0, "a result cut at %zu of %zu bytes", cut,
+                             len);
+                cr_assert_null(back);
+        }
+        /* a count far beyond the buffer (the metrics table's, after the header) */
+        unsigned char *bad = malloc(len);
+        memcpy(bad, buf, len);
+        memcpy(bad, "XXXX", 4);
+        struct plan_result *back = NULL;
+        struct error err = {0};
+        cr_expect_eq(plan_result_decode(bad, len, &back, &err), -EINVAL);
+        cr_expect(strstr(err.msg, "compact form"), "%s", err.msg);
+        free(bad);
+        free(buf);
+        plan_result_free(r);
+        alloc_unref(old);
+}
+
+Test(batch, encode_count_foreach_and_corruption) {
+        struct batch_part parts[] = {{BATCH_JSON, "{\"a\":1}", 7}, {BATCH_PLAN, "xyz", 3}, {BATCH_JSON, "", 0}};
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(batch_encode(parts, 3, (void **)&buf, &len), 0);
+        cr_assert(batch_is_batch(buf, len));
+        cr_expect_eq(batch_count(buf, len), 3);
+        for (size_t cut = 8; cut < len; cut++)
+                cr_expect_eq(batch_count(buf, cut), -EINVAL, "cut at %zu", cut);
+        cr_expect_eq(batch_count(buf, len - 1), -EINVAL);
+        cr_expect(!batch_is_batch("{\"Type\":\"x\"}", 12), "a JSON command is not a batch");
+        free(buf);
+}
+
+/* Parts are applied in order, each on its own: a rejected one does not stop the next,
+ * and each proposer reads its own outcome. */
+Test(batch, fsm_applies_every_part_and_keeps_each_outcome) {
+        struct state_store *live = state_create();
+        struct fsm *f = fsm_create(&live, NULL, NULL);
+        const char *reg = "{\"Type\":\"JobRegister\",\"Job\":{\"ID\":\"j1\",\"Type\":\"batch\",\"TaskGroups\":[{"
+                          "\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\"}]}]}}";
+        const char *dereg = "{\"Type\":\"JobDeregister\",\"Namespace\":\"default\",\"JobID\":\"nonesuch\"}";
+        const char *reg2 = "{\"Type\":\"JobRegister\",\"Job\":{\"ID\":\"j2\",\"Type\":\"batch\",\"TaskGroups\":[{"
+                           "\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\"}]}]}}";
+        struct batch_part parts[] = {{BATCH_JSON, reg, strlen(reg)},
+                                     {BATCH_JSON, dereg, strlen(dereg)},
+                                     {BATCH_PLAN, "DPR1", 4},
+                                     {BATCH_JSON, reg2, strlen(reg2)}};
+        void *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(batch_encode(parts, 4, &buf, &len), 0);
+        struct error err = {0};
+        cr_assert_eq(fsm_raft_ops.apply(f, 7, buf, len, &err), 0, "%s", err.msg);
+        const char *msg = NULL;
+        cr_expect_eq(fsm_batch_status(f, 7, 0, &msg), 0);
+        cr_expect_eq(fsm_batch_status(f, 7, 1, &msg), -ENOENT);
+        cr_expect(msg && strstr(msg, "JobDeregister of job \"nonesuch\""), "%s", msg ? msg : "(null)");
+        cr_expect_eq(fsm_batch_status(f, 7, 2, &msg), -EINVAL, "a corrupt plan result is rejected");
+        cr_expect(msg && strstr(msg, "PlanApply at index 7"), "%s", msg ? msg : "(null)");
+        cr_expect_eq(fsm_batch_status(f, 7, 3, &msg), 0);
+        cr_expect_eq(fsm_batch_status(f, 6, 0, &msg), -EIO, "another entry's outcome is not known");
+        cr_expect_not_null(state_job_get(live, "default", "j1"));
+        cr_expect_not_null(state_job_get(live, "default", "j2"), "applied after the rejected parts");
+        cr_expect_eq(state_job_get(live, "default", "j2")->modify_index, 7);
+        /* a corrupt batch is refused whole */
+        cr_expect_lt(fsm_raft_ops.apply(f, 8, buf, len - 1, &err), 0);
+        free(buf);
+        fsm_destroy(f);
+        state_destroy(live);
+}
