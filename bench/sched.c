@@ -1242,6 +1242,8 @@ struct scen_job {
 struct scen_out {
         size_t jobs, asked, placed, evals_failed, rejections, nodes_used, lb, preempted;
         double wall_s, place_per_s, p50_ms, p99_ms;
+        double decide_per_s; /* placements over the schedulers' own time (evals less applier and eval writes) */
+        double apply_share;  /* the plan applier's share of the evals' time */
         int violations;
 };
 
@@ -1378,6 +1380,10 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         if (r < 0)
                 fprintf(stderr, "sched: scenario: %s\n", cl->err.msg);
         evals += evals2;
+        int64_t eval_ns = 0;
+        for (size_t i = 0; i < evals; i++)
+                eval_ns += lat[i];
+        int64_t decide_ns = eval_ns - cl->submit_ns - cl->write_ns;
         qsort(lat, evals, sizeof(*lat), cmp_i64);
         struct verify v;
         verify_store(cl->live, &v);
@@ -1404,6 +1410,8 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
             .place_per_s = wall > 0 ? (double)cl->placed / ((double)wall / 1e9) : 0,
             .p50_ms = (double)percentile(lat, evals, 0.50) / 1e6,
             .p99_ms = (double)percentile(lat, evals, 0.99) / 1e6,
+            .decide_per_s = decide_ns > 0 ? (double)cl->placed / ((double)decide_ns / 1e9) : 0,
+            .apply_share = eval_ns > 0 ? (double)cl->submit_ns / (double)eval_ns : 0,
             .violations = v.violations,
         };
         if (v.allocs != cl->placed) {
@@ -1434,15 +1442,18 @@ static void scen_lines(const char *name, const struct scen_out *o) {
         LINE("nodes_used", (double)o->nodes_used, 0);
         LINE("nodes_lower_bound", (double)o->lb, 0);
         LINE("plan_rejections", (double)o->rejections, 0);
+        LINE("decide_per_sec", o->decide_per_s, 0);
+        LINE("apply_share", o->apply_share, 3);
 #undef LINE
 }
 
 static void scen_print(const char *name, const struct scen_out *o) {
         printf("  %-16s %7zu jobs %9zu asked %9zu placed in %7.2f s (%9.0f/s), eval p50 %.3f ms p99 %.3f ms, "
                "%zu evals not complete, %zu plan rejections, nodes used %zu (lower bound %zu, ratio %.3f), "
-               "%zu evicted\n",
+               "%zu evicted; scheduler alone %.0f/s, applier %.0f%% of eval time\n",
                name, o->jobs, o->asked, o->placed, o->wall_s, o->place_per_s, o->p50_ms, o->p99_ms, o->evals_failed,
-               o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted);
+               o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted,
+               o->decide_per_s, 100 * o->apply_share);
         fflush(stdout);
 }
 

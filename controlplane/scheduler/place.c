@@ -64,6 +64,8 @@ int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct 
         int r = plan_add_place(at->plan, a);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);
+        if (r == 0)
+                r = sched_coll_add(at, cd, g->tg->name);
         if (r == 0) {
                 cd->u.cpu += a->resources.cpu;
                 cd->u.mem += a->resources.memory_mb;
