@@ -167,7 +167,7 @@ struct sched_coll {
         struct coll_group {
                 const char *group;
                 int n;
-        } *groups;
+        } * groups;
 };
 
 static void coll_free(struct sched_coll *e) {
@@ -335,8 +335,8 @@ static bool mark_escaped(void *arg, const struct constraint *c) {
 /* Drivers, the constraints memoised per computed class, escaped constraints: what
  * does not change while the group is placed. NULL, a static or memoised reason, or
  * buf (not cacheable: *ret_cache false). */
-static const char *feasible_static(struct sched_attempt *at, struct sched_group *g, const struct node *n,
-                                   char *buf, size_t size, bool *ret_cache) {
+static const char *feasible_static(struct sched_attempt *at, struct sched_group *g, const struct node *n, char *buf,
+                                   size_t size, bool *ret_cache) {
         *ret_cache = true;
         for (size_t t = 0; t < g->tg->n_tasks; t++)
                 if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
@@ -500,8 +500,8 @@ static int props_init(struct sched_attempt *at, struct sched_group *g) {
         for (size_t t = 0; t < tg->n_tasks; t++)
                 for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
                         if (is_distinct_property(&tg->tasks[t].constraints[i]))
-                                g->props[k++] = (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i],
-                                                                             .per_group = true};
+                                g->props[k++] =
+                                    (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i], .per_group = true};
         for (size_t i = 0; i < j->n_spreads; i++)
                 g->props[k++] = (struct sched_distinct_prop){.spread = &j->spreads[i], .per_group = true};
         for (size_t i = 0; i < tg->n_spreads; i++)
@@ -578,8 +578,7 @@ bool sched_ports_collide(const struct sched_attempt *at, const struct sched_grou
         if (nets_collide(at, cd, tg->networks, tg->n_networks, ret_port))
                 return true;
         for (size_t t = 0; t < tg->n_tasks; t++)
-                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks,
-                                 ret_port))
+                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, ret_port))
                         return true;
         return false;
 }

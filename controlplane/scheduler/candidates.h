@@ -50,7 +50,7 @@ struct sched_attempt {
                 const char *dc;
                 bool match;
                 json_int_t n;
-        } *dcs;
+        } * dcs;
         size_t n_dcs;
         struct sched_metric_pool pool;
         /* node ID -> struct sched_coll *: the job's live allocs not stopped by the plan
@@ -84,7 +84,7 @@ struct sched_group {
         bool escaped;         /* some constraint refers to unique.* */
         bool distinct_job, distinct_group;
         bool has_affinity;
-        int limit; /* options scored per placement */
+        int limit;                         /* options scored per placement */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
         size_t n_props, n_spreads;
         int spread_weights;       /* sum of the spreads' weights */

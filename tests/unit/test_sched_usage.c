@@ -146,8 +146,7 @@ Test(sched_usage, collisions_count_live_allocs_less_plan_stops_plus_placements) 
         struct sched_attempt at = {.c = &ctx, .job = state_job_get(st, "default", "web")};
         at.plan = plan_new(ev->id, NULL, (struct job *)at.job);
         /* the plan stops a3 before the collision index is built */
-        cr_assert_eq(plan_add_stop(at.plan, (struct alloc *)state_alloc_get(st, "a3"), ALLOC_DESIRED_STOP, "x", -1),
-                     0);
+        cr_assert_eq(plan_add_stop(at.plan, (struct alloc *)state_alloc_get(st, "a3"), ALLOC_DESIRED_STOP, "x", -1), 0);
         cr_assert_eq(sched_build_cands(&at), 0);
         struct sched_cand *c1 = NULL, *c2 = NULL;
         for (size_t i = 0; i < at.n_cands; i++)
