@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "common/hashmap.h"
+#include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/sched_internal.h"
 #include "controlplane/state/state.h"
 
@@ -523,6 +525,37 @@ static int props_init(struct sched_attempt *at, struct sched_group *g) {
         return props_count(at, g);
 }
 
+/* ---- proposed allocs and their ports ------------------------------------------------------ */
+
+void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
+                            void (*fn)(const struct alloc *a, void *arg), void *arg) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(list[i]) && !stopped_in_plan(pn, list[i]->id))
+                        fn(list[i], arg);
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                fn(pn->place[i], arg);
+}
+
+static void held_ports(const struct alloc *a, void *arg) {
+        sched_ports_held(a, arg);
+}
+
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd) {
+        if (!cd->ports_ready) {
+                struct sched_portset *used = calloc(1, sizeof(*used));
+                if (!used)
+                        return 0;
+                sched_proposed_foreach(at, cd, held_ports, used);
+                cd->ports_free = sched_ports_free(used);
+                cd->ports_ready = true;
+                free(used);
+        }
+        return cd->ports_free;
+}
+
 /* ---- static ports ------------------------------------------------------------------------- */
 
 static bool net_has_port(const struct network *nets, size_t n, int port) {
@@ -622,6 +655,10 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         g->static_ports = any_static(tg->networks, tg->n_networks);
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->static_ports |= any_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
+        g->networks = sched_group_has_networks(tg);
+        g->dyn_ports = sched_group_dynamic_ports(tg);
+        g->devices = sched_group_has_devices(tg);
+        g->device_aff = g->devices && sched_group_device_affinities(tg);
         g->has_affinity = j->n_affinities || tg->n_affinities;
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->has_affinity |= tg->tasks[t].n_affinities > 0;

@@ -36,6 +36,10 @@ struct sched_cand {
          * constraints) for the group whose generation is feas_gen: NULL feasible. */
         unsigned feas_gen;
         const char *feas_why;
+        /* free ports of the dynamic range, counted once per attempt (ports_ready) and
+         * lowered by each placement's dynamic ports */
+        int ports_free;
+        bool ports_ready;
 };
 
 struct sched_attempt {
@@ -90,6 +94,11 @@ struct sched_group {
         int spread_weights;       /* sum of the spreads' weights */
         const char *penalty_node; /* node of the failed alloc being replaced (reschedule penalty) */
         bool static_ports;        /* the group reserves static ports */
+        bool networks;            /* the group has networks: ports recorded on its allocs */
+        int dyn_ports;            /* dynamic ports it asks for */
+        bool devices;             /* a task asks for devices */
+        bool device_aff;          /* ... with affinities (the devices score) */
+        char why[160];            /* the last device failure */
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
@@ -113,6 +122,13 @@ void sched_group_free(struct sched_group *g);
  * memo, or written to buf). */
 const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, char *buf,
                            size_t size);
+
+/* Call fn for each alloc proposed on the node: live in the snapshot and not stopped by
+ * the plan, then the plan's placements there. O(the node's allocs). */
+void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
+                            void (*fn)(const struct alloc *a, void *arg), void *arg);
+/* Free ports of the node's dynamic range (cached per attempt; see sched_cand). */
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd);
 
 /* Static ports the group reserves that are already taken on the node by proposed allocs
  * (the first one in *ret_port). */

@@ -41,8 +41,8 @@ static bool node_lost(void *data, const char *node_id) {
 /* The reconciler's stops go into the plan; its slots to place come back. */
 static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         const struct eval *ev = at->c->eval;
-        struct reconcile_in in = {.job = at->job, .batch = at->c->ops->batch, .node_lost = node_lost,
-                                  .data = (void *)at->c->snap};
+        struct reconcile_in in = {
+            .job = at->job, .batch = at->c->ops->batch, .node_lost = node_lost, .data = (void *)at->c->snap};
         in.allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &in.n_allocs);
         int r = sched_reconcile(&in, out);
         for (size_t i = 0; r == 0 && i < out->n_stops; i++)

@@ -94,8 +94,8 @@ static int reconcile_group(const struct reconcile_in *in, size_t g, struct alloc
                 if (a->desired_status != ALLOC_DESIRED_RUN)
                         continue;
                 int idx = alloc_name_index(a);
-                bool done = in->batch &&
-                            (a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED);
+                bool done =
+                    in->batch && (a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED);
                 if (done) {
                         if (idx >= 0 && (size_t)idx < count && !taken[idx]) {
                                 taken[idx] = true;
