@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/hashmap.h"
+#include "common/jobspec.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/ports.h"
@@ -356,4 +357,79 @@ Test(sched_devices_e2e, a_full_dynamic_range_stops_placement) {
         cr_assert_eq(s.n, 1, "one port was left: one alloc (got %d)", s.n);
         json_t *p = json_array_get(json_object_get(json_object_get(s.v[0]->allocated, "Shared"), "Ports"), 0);
         cr_assert_eq(json_integer_value(json_object_get(p, "Value")), SCHED_PORT_MAX);
+}
+
+/* From the job file: the device block and a dynamic port, as `drover job run` reads them. */
+Test(sched_devices_e2e, a_job_file_device_block_and_dynamic_port_are_placed) {
+        static const char hcl[] = "job \"train\" {\n"
+                                  "  datacenters = [\"dc1\"]\n"
+                                  "  group \"g\" {\n"
+                                  "    network {\n"
+                                  "      port \"http\" {}\n"
+                                  "      port \"admin\" { static = 8081 }\n"
+                                  "    }\n"
+                                  "    task \"t\" {\n"
+                                  "      driver = \"raw_exec\"\n"
+                                  "      config { command = \"/bin/true\" }\n"
+                                  "      resources {\n"
+                                  "        cpu = 100\n"
+                                  "        memory = 64\n"
+                                  "        device \"nvidia/gpu\" {\n"
+                                  "          count = 2\n"
+                                  "          constraint {\n"
+                                  "            attribute = \"${device.attr.memory}\"\n"
+                                  "            operator  = \">=\"\n"
+                                  "            value     = \"20 GiB\"\n"
+                                  "          }\n"
+                                  "          affinity {\n"
+                                  "            attribute = \"${device.model}\"\n"
+                                  "            value     = \"A100\"\n"
+                                  "            weight    = 50\n"
+                                  "          }\n"
+                                  "        }\n"
+                                  "      }\n"
+                                  "    }\n"
+                                  "  }\n"
+                                  "}\n";
+        json_t *jj = NULL;
+        struct error err = {0};
+        cr_assert_eq(jobspec_parse(hcl, sizeof(hcl) - 1, "train.hcl", &jj, &err), 0, "%s", err.msg);
+        struct job *j = NULL;
+        cr_assert_eq(job_from_json(jj, &j, &err), 0, "%s", err.msg);
+        json_decref(jj);
+        cr_assert(sched_group_has_devices(&j->groups[0]));
+        cr_assert(sched_group_device_affinities(&j->groups[0]));
+        cr_assert_eq(sched_group_dynamic_ports(&j->groups[0]), 1);
+        struct node *n = gpu_node("n1");
+        strmap_set(&n->attributes, "driver.raw_exec", "1");
+        node_compute_class(n);
+        cr_assert_eq(state_upsert_node(live, ++idx, n), 0);
+        node_unref(n);
+        schedule(j);
+        struct seen s = {0};
+        state_allocs_by_job_foreach(live, "default", "train", seen_cb, &s);
+        cr_assert_eq(s.n, 1);
+        json_t *js = alloc_to_json(s.v[0]);
+        json_t *ar = json_object_get(js, "AllocatedResources");
+        json_t *dev = json_array_get(json_object_get(json_object_get(json_object_get(ar, "Tasks"), "t"), "Devices"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(dev, "Name")), "A100");
+        cr_assert_eq(json_array_size(json_object_get(dev, "DeviceIDs")), 2);
+        json_t *ports = json_object_get(json_object_get(ar, "Shared"), "Ports");
+        cr_assert_eq(json_array_size(ports), 2);
+        bool http = false, admin = false;
+        size_t i;
+        json_t *p;
+        json_array_foreach(ports, i, p) {
+                const char *label = json_string_value(json_object_get(p, "Label"));
+                int v = (int)json_integer_value(json_object_get(p, "Value"));
+                if (strcmp(label, "http") == 0)
+                        http = v >= SCHED_PORT_MIN && v <= SCHED_PORT_MAX;
+                if (strcmp(label, "admin") == 0)
+                        admin = v == 8081;
+        }
+        cr_assert(http && admin);
+        json_t *scores = json_object_get(
+            json_array_get(json_object_get(json_object_get(js, "Metrics"), "ScoreMetaData"), 0), "Scores");
+        cr_assert_float_eq(json_number_value(json_object_get(scores, "devices")), 1.0, 1e-9);
+        json_decref(js);
 }
