@@ -11,6 +11,7 @@
 #include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
+#include "nodeagent/alloc/taskenv.h"
 #include "tests/unit/fixtures.h"
 
 /* Two device groups as the PCI fingerprinter reports them, one with an unhealthy instance. */
@@ -432,4 +433,28 @@ Test(sched_devices_e2e, a_job_file_device_block_and_dynamic_port_are_placed) {
             json_array_get(json_object_get(json_object_get(js, "Metrics"), "ScoreMetaData"), 0), "Scores");
         cr_assert_float_eq(json_number_value(json_object_get(scores, "devices")), 1.0, 1e-9);
         json_decref(js);
+}
+
+/* The agent exports what the scheduler recorded (nodeagent/alloc/taskenv.c). */
+Test(sched_devices, ports_reach_the_task_environment) {
+        json_t *allocated = json_loads(
+            "{\"Shared\":{\"Ports\":[{\"Label\":\"http\",\"Value\":23456,\"To\":8080,\"HostIP\":\"10.1.2.3\"},"
+            "{\"Label\":\"db-admin\",\"Value\":8081,\"To\":0,\"HostIP\":\"10.1.2.3\"}]},"
+            "\"Tasks\":{\"t\":{\"Networks\":[{\"IP\":\"10.9.9.9\",\"DynamicPorts\":[{\"Label\":\"rpc\",\"Value\":"
+            "21000}]}]},\"other\":{\"Networks\":[{\"IP\":\"1.1.1.1\",\"DynamicPorts\":[{\"Label\":\"nope\","
+            "\"Value\":21001}]}]}}}",
+            0, NULL);
+        cr_assert(allocated);
+        struct taskenv_params p = {.alloc_index = -1, .task_name = "t", .allocated = allocated};
+        struct strmap m = {0};
+        cr_assert_eq(taskenv_build(&p, &m), 0);
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_PORT_http"), "8080", "the port inside the task: `to`");
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_HOST_PORT_http"), "23456");
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_ADDR_http"), "10.1.2.3:23456");
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_IP_http"), "10.1.2.3");
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_PORT_db_admin"), "8081", "no `to`: the host port");
+        cr_assert_str_eq(strmap_get(&m, "NOMAD_ADDR_rpc"), "10.9.9.9:21000");
+        cr_assert_null(strmap_get(&m, "NOMAD_PORT_nope"), "another task's network");
+        strmap_clear(&m);
+        json_decref(allocated);
 }
