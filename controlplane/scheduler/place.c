@@ -9,6 +9,7 @@
 #include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
+#include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/sched_internal.h"
 
 static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_group *g, int index,
@@ -36,6 +37,12 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
         a->client_status = ALLOC_CLIENT_PENDING;
         a->previous_allocation = prev ? strdup(prev->id) : NULL;
         a->metrics = metrics;
+        if (prev && prev->client_status == ALLOC_CLIENT_FAILED) { /* a reschedule: its tracker */
+                struct resched_policy pol;
+                sched_resched_policy(j, g->tg, &pol);
+                if (!(a->extra = sched_resched_tracker(&pol, prev, now)))
+                        return alloc_unref(a);
+        }
         a->create_time = now;
         a->modify_time = now;
         if (!a->id || !a->namespace || !a->eval_id || !a->name || !a->node_id || !a->job_id || !a->task_group ||
