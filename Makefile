@@ -106,7 +106,7 @@ $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCOR
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
 # The scheduler benchmark links only the pure core (state, broker, scheduler, plan) and common.
-$(BENCH_SCHED): $(call obj,bench/sched.c) $(LIBCORE) $(LIBCOMMON)
+$(BENCH_SCHED): $(call obj,$(wildcard bench/sched*.c)) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -837,6 +837,8 @@ struct alloc *alloc_unref(struct alloc *a) {
         free(a->next_allocation);
         if (a->metrics)
                 json_decref(a->metrics);
+        if (a->allocated)
+                json_decref(a->allocated);
         if (a->extra)
                 json_decref(a->extra);
         free(a);
@@ -907,6 +909,7 @@ struct alloc *alloc_copy(const struct alloc *a) {
         c->previous_allocation = dup_or_null(a->previous_allocation);
         c->next_allocation = dup_or_null(a->next_allocation);
         c->metrics = a->metrics ? json_incref(a->metrics) : NULL; /* shared: see model.h */
+        c->allocated = a->allocated ? json_incref(a->allocated) : NULL;
         c->extra = a->extra ? json_incref(a->extra) : NULL;
         c->task_states = NULL;
         c->n_task_states = 0;

@@ -350,6 +350,11 @@ struct alloc {
         char *previous_allocation;
         char *next_allocation;
         json_t *metrics; /* AllocationMetric, as JSON */
+        /* What the scheduler assigned beyond cpu/memory/disk, in Nomad's AllocatedResources
+         * shape: {"Tasks":{task:{"Devices":[{Vendor,Type,Name,DeviceIDs}]}},
+         * "Shared":{"Ports":[{Label,Value,To,HostIP}],"Networks":[...]}} or NULL. Shared
+         * like metrics (never changed in place). */
+        json_t *allocated;
         uint64_t create_index;
         uint64_t modify_index;
         uint64_t alloc_modify_index;

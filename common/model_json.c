@@ -1002,6 +1002,9 @@ int alloc_from_json(const json_t *obj, struct alloc **ret, struct error *err) {
         json_t *metrics = json_object_get(obj, "Metrics");
         if (json_is_object(metrics))
                 a->metrics = json_deep_copy(metrics);
+        json_t *allocated = json_object_get(obj, "AllocatedResources");
+        if (json_is_object(allocated))
+                a->allocated = json_deep_copy(allocated);
         d_u64(&d, obj, path, "CreateIndex", &a->create_index);
         d_u64(&d, obj, path, "ModifyIndex", &a->modify_index);
         d_u64(&d, obj, path, "AllocModifyIndex", &a->alloc_modify_index);
@@ -1025,7 +1028,29 @@ static json_t *e_allocated_resources(const struct alloc *a) {
                                               tg->tasks[i].resources.cpu, "Memory", "MemoryMB",
                                               tg->tasks[i].resources.memory_mb, "MemoryMaxMB",
                                               tg->tasks[i].resources.memory_max_mb, "Networks"));
-        return json_pack("{s:o,s:{s:I}}", "Tasks", tasks, "Shared", "DiskMB", (json_int_t)a->resources.disk_mb);
+        json_t *out = json_pack("{s:o,s:{s:I}}", "Tasks", tasks, "Shared", "DiskMB", (json_int_t)a->resources.disk_mb);
+        /* the scheduler's assignments: task devices and networks, shared ports and networks */
+        json_t *at = json_object_get(a->allocated, "Tasks"), *as = json_object_get(a->allocated, "Shared");
+        const char *name;
+        json_t *v;
+        json_object_foreach(at, name, v) {
+                json_t *t = json_object_get(tasks, name);
+                if (!t)
+                        continue;
+                json_t *f = json_object_get(v, "Devices");
+                if (json_is_array(f))
+                        json_object_set_new(t, "Devices", json_deep_copy(f));
+                if (json_is_array(f = json_object_get(v, "Networks")))
+                        json_object_set_new(t, "Networks", json_deep_copy(f));
+        }
+        json_t *shared = json_object_get(out, "Shared");
+        static const char *const shared_keys[] = {"Ports", "Networks"};
+        for (size_t i = 0; i < sizeof(shared_keys) / sizeof(shared_keys[0]); i++) {
+                json_t *f = json_object_get(as, shared_keys[i]);
+                if (json_is_array(f))
+                        json_object_set_new(shared, shared_keys[i], json_deep_copy(f));
+        }
+        return out;
 }
 
 static void e_alloc_common(json_t *o, const struct alloc *a) {

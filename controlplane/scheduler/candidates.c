@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "common/hashmap.h"
+#include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/sched_internal.h"
 #include "controlplane/state/state.h"
 
@@ -100,10 +102,14 @@ int sched_build_cands(struct sched_attempt *at) {
         return 0;
 }
 
+static void coll_index_free(struct hashmap *m);
+
 void sched_attempt_free(struct sched_attempt *at) {
         free(at->cands);
         free(at->dcs);
         json_decref(at->pool.nodes_available);
+        coll_index_free(at->coll);
+        at->coll = NULL;
         plan_free(at->plan);
         at->cands = NULL;
         at->dcs = NULL;
@@ -120,19 +126,30 @@ static bool stopped_in_plan(const struct plan_node *pn, const char *alloc_id) {
         return false;
 }
 
+/* Does an earlier stop of the plan node name the same alloc? */
+static bool stopped_earlier(const struct plan_node *pn, size_t i) {
+        for (size_t k = 0; k < i; k++)
+                if (pn->stop[k].alloc == pn->stop[i].alloc || strcmp(pn->stop[k].alloc->id, pn->stop[i].alloc->id) == 0)
+                        return true;
+        return false;
+}
+
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         if (cd->usage_ready)
                 return;
         const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
-        size_t n;
-        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
-        struct sched_usage u = {0};
-        for (size_t i = 0; i < n; i++) {
-                if (alloc_terminal(list[i]) || stopped_in_plan(pn, list[i]->id))
+        /* The store keeps each node's live usage: O(1), not a walk of its allocs. */
+        struct state_usage su = state_node_usage(at->c->snap, cd->n->id);
+        struct sched_usage u = {su.cpu, su.memory_mb, su.disk_mb};
+        for (size_t i = 0; pn && i < pn->n_stop; i++) {
+                /* count the snapshot's version out once, if it is live on this node */
+                const struct alloc *a = state_alloc_get(at->c->snap, pn->stop[i].alloc->id);
+                if (!a || alloc_terminal(a) || !a->node_id || strcmp(a->node_id, cd->n->id) != 0 ||
+                    stopped_earlier(pn, i))
                         continue;
-                u.cpu += list[i]->resources.cpu;
-                u.mem += list[i]->resources.memory_mb;
-                u.disk += list[i]->resources.disk_mb;
+                u.cpu -= a->resources.cpu;
+                u.mem -= a->resources.memory_mb;
+                u.disk -= a->resources.disk_mb;
         }
         for (size_t i = 0; pn && i < pn->n_place; i++) {
                 u.cpu += pn->place[i]->resources.cpu;
@@ -143,48 +160,127 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         cd->usage_ready = true;
 }
 
-/* This job's (group NULL) or group's live allocs on the node in the snapshot, less the
- * ones the plan stops. */
-static int snap_collisions(const struct sched_attempt *at, const struct plan_node *pn, const struct node *node,
-                           const char *group) {
-        size_t n;
-        struct alloc *const *list = state_allocs_by_node(at->c->snap, node->id, &n);
-        const char *ns = at->job->namespace ? at->job->namespace : "default";
-        int k = 0;
-        for (size_t i = 0; i < n; i++) {
-                const struct alloc *a = list[i];
-                if (alloc_terminal(a) || stopped_in_plan(pn, a->id) || !a->job_id ||
-                    strcmp(a->job_id, at->job->id) != 0 || strcmp(a->namespace ? a->namespace : "default", ns))
-                        continue;
-                if (group && (!a->task_group || strcmp(a->task_group, group) != 0))
-                        continue;
+/* The job's proposed allocs on one node: the count of the whole job and per group
+ * (a job has few groups on one node; group names are borrowed from the snapshot's
+ * allocs, the plan's or the job, all alive for the attempt). */
+struct sched_coll {
+        int job;
+        size_t n, cap;
+        struct coll_group {
+                const char *group;
+                int n;
+        } * groups;
+};
+
+static void coll_free(struct sched_coll *e) {
+        if (e) {
+                free(e->groups);
+                free(e);
+        }
+}
+
+static void coll_index_free(struct hashmap *m) {
+        size_t it = 0;
+        void *v;
+        while (m && hashmap_next(m, &it, NULL, &v))
+                coll_free(v);
+        hashmap_destroy(m);
+}
+
+static int coll_bump(struct hashmap *m, const char *node_id, const char *group, struct sched_coll **ret) {
+        struct sched_coll *e = hashmap_get(m, node_id);
+        if (!e) {
+                if (!(e = calloc(1, sizeof(*e))))
+                        return -ENOMEM;
+                if (hashmap_put(m, node_id, e, NULL) < 0) {
+                        free(e);
+                        return -ENOMEM;
+                }
+        }
+        e->job++;
+        const char *gname = group ? group : "";
+        size_t k = 0;
+        while (k < e->n && e->groups[k].group != gname && strcmp(e->groups[k].group, gname) != 0)
                 k++;
+        if (k == e->n) {
+                if (e->n == e->cap) {
+                        size_t cap = e->cap ? e->cap * 2 : 2;
+                        struct coll_group *v = realloc(e->groups, cap * sizeof(*v));
+                        if (!v) {
+                                e->job--;
+                                return -ENOMEM;
+                        }
+                        e->groups = v;
+                        e->cap = cap;
+                }
+                e->groups[e->n++] = (struct coll_group){gname, 0};
         }
-        return k;
+        e->groups[k].n++;
+        if (ret)
+                *ret = e;
+        return 0;
 }
 
-static int plan_collisions(const struct plan_node *pn, const char *group) {
-        int k = 0;
-        for (size_t i = 0; pn && i < pn->n_place; i++)
-                if (!group || pn->place[i]->task_group == group || strcmp(pn->place[i]->task_group, group) == 0)
-                        k++;
-        return k;
-}
-
-static int collisions_const(const struct sched_attempt *at, const struct sched_cand *cd, const char *group) {
-        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
-        int k = group && cd->coll_group == group ? cd->coll_snap : snap_collisions(at, pn, cd->n, group);
-        return k + plan_collisions(pn, group);
-}
-
-int sched_collisions(const struct sched_attempt *at, struct sched_cand *cd, const char *group) {
-        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
-        if (group && cd->coll_group != group) {
-                cd->coll_snap = snap_collisions(at, pn, cd->n, group);
-                cd->coll_group = group;
+/* The attempt's collision index, built on first use: the job's live allocs in the
+ * snapshot less the plan's stops (fixed while placing), plus the plan's placements. */
+static int coll_index(struct sched_attempt *at) {
+        if (at->coll)
+                return 0;
+        if (!(at->coll = hashmap_create(HASHMAP_OWN_KEYS)))
+                return -ENOMEM;
+        const struct eval *ev = at->c->eval;
+        size_t n;
+        struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = allocs[i];
+                if (alloc_terminal(a) || !a->node_id || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
+                        continue;
+                if (coll_bump(at->coll, a->node_id, a->task_group, NULL) < 0)
+                        return -ENOMEM;
         }
-        int k = group ? cd->coll_snap : snap_collisions(at, pn, cd->n, NULL);
-        return k + plan_collisions(pn, group);
+        for (size_t i = 0; i < at->plan->n_nodes; i++) {
+                const struct plan_node *pn = &at->plan->nodes[i];
+                for (size_t j = 0; j < pn->n_place; j++)
+                        if (coll_bump(at->coll, pn->node_id, pn->place[j]->task_group, NULL) < 0)
+                                return -ENOMEM;
+        }
+        return 0;
+}
+
+static struct sched_coll *cand_coll(struct sched_attempt *at, struct sched_cand *cd) {
+        if (!cd->coll_ready && coll_index(at) == 0) {
+                cd->coll = hashmap_get(at->coll, cd->n->id);
+                cd->coll_ready = true;
+        }
+        return cd->coll;
+}
+
+static int coll_count(const struct sched_coll *e, const char *group) {
+        if (!e)
+                return 0;
+        if (!group)
+                return e->job;
+        for (size_t k = 0; k < e->n; k++)
+                if (e->groups[k].group == group || strcmp(e->groups[k].group, group) == 0)
+                        return e->groups[k].n;
+        return 0;
+}
+
+int sched_collisions(struct sched_attempt *at, struct sched_cand *cd, const char *group) {
+        return coll_count(cand_coll(at, cd), group);
+}
+
+int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *group) {
+        if (!at->coll) { /* built now, it counts the plan's placements, this one included */
+                int r = coll_index(at);
+                if (r < 0)
+                        return r;
+                cd->coll = hashmap_get(at->coll, cd->n->id);
+                cd->coll_ready = true;
+                return 0;
+        }
+        cd->coll_ready = true;
+        return coll_bump(at->coll, cd->n->id, group, &cd->coll);
 }
 
 /* ---- feasibility ------------------------------------------------------------------------ */
@@ -238,9 +334,12 @@ static bool mark_escaped(void *arg, const struct constraint *c) {
         return true;
 }
 
-const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
-                           size_t size) {
-        const struct node *n = cd->n;
+/* Drivers, the constraints memoised per computed class, escaped constraints: what
+ * does not change while the group is placed. NULL, a static or memoised reason, or
+ * buf (not cacheable: *ret_cache false). */
+static const char *feasible_static(struct sched_attempt *at, struct sched_group *g, const struct node *n, char *buf,
+                                   size_t size, bool *ret_cache) {
+        *ret_cache = true;
         for (size_t t = 0; t < g->tg->n_tasks; t++)
                 if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
                         return "missing drivers";
@@ -248,12 +347,14 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
         struct memo *m = hashmap_get(g->memo, cls);
         if (!m) {
                 m = calloc(1, sizeof(*m));
+                *ret_cache = m != NULL;
                 if (!m)
                         return "out of memory";
                 struct check_arg a = {n, at->c->regexps, false, m->reason, sizeof(m->reason)};
                 m->state = each_constraint(at->job, g->tg, check_one, &a) ? 1 : -1;
                 if (hashmap_put(g->memo, cls, m, NULL) < 0) {
                         free(m);
+                        *ret_cache = false;
                         return "out of memory";
                 }
                 json_t *ce = at->c->class_elig;
@@ -266,12 +367,30 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, cons
                 return m->reason;
         if (g->escaped) {
                 struct check_arg a = {n, at->c->regexps, true, buf, size};
-                if (!each_constraint(at->job, g->tg, check_one, &a))
+                if (!each_constraint(at->job, g->tg, check_one, &a)) {
+                        *ret_cache = false;
                         return buf;
+                }
         }
-        if (g->distinct_job && collisions_const(at, cd, NULL) > 0)
+        return NULL;
+}
+
+const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, char *buf,
+                           size_t size) {
+        const struct node *n = cd->n;
+        if (cd->feas_gen != g->gen) {
+                bool cache;
+                const char *why = feasible_static(at, g, n, buf, size, &cache);
+                if (!cache)
+                        return why;
+                cd->feas_gen = g->gen;
+                cd->feas_why = why;
+        }
+        if (cd->feas_why)
+                return cd->feas_why;
+        if (g->distinct_job && sched_collisions(at, cd, NULL) > 0)
                 return "distinct_hosts";
-        if (g->distinct_group && collisions_const(at, cd, g->tg->name) > 0)
+        if (g->distinct_group && sched_collisions(at, cd, g->tg->name) > 0)
                 return "distinct_hosts";
         for (size_t i = 0; i < g->n_props; i++) {
                 const struct sched_distinct_prop *p = &g->props[i];
@@ -383,8 +502,8 @@ static int props_init(struct sched_attempt *at, struct sched_group *g) {
         for (size_t t = 0; t < tg->n_tasks; t++)
                 for (size_t i = 0; i < tg->tasks[t].n_constraints; i++)
                         if (is_distinct_property(&tg->tasks[t].constraints[i]))
-                                g->props[k++] = (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i],
-                                                                             .per_group = true};
+                                g->props[k++] =
+                                    (struct sched_distinct_prop){.c = &tg->tasks[t].constraints[i], .per_group = true};
         for (size_t i = 0; i < j->n_spreads; i++)
                 g->props[k++] = (struct sched_distinct_prop){.spread = &j->spreads[i], .per_group = true};
         for (size_t i = 0; i < tg->n_spreads; i++)
@@ -404,6 +523,37 @@ static int props_init(struct sched_attempt *at, struct sched_group *g) {
                         g->props[i].limit = 1;
         }
         return props_count(at, g);
+}
+
+/* ---- proposed allocs and their ports ------------------------------------------------------ */
+
+void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
+                            void (*fn)(const struct alloc *a, void *arg), void *arg) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        size_t n;
+        struct alloc *const *list = state_allocs_by_node(at->c->snap, cd->n->id, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!alloc_terminal(list[i]) && !stopped_in_plan(pn, list[i]->id))
+                        fn(list[i], arg);
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                fn(pn->place[i], arg);
+}
+
+static void held_ports(const struct alloc *a, void *arg) {
+        sched_ports_held(a, arg);
+}
+
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd) {
+        if (!cd->ports_ready) {
+                struct sched_portset *used = calloc(1, sizeof(*used));
+                if (!used)
+                        return 0;
+                sched_proposed_foreach(at, cd, held_ports, used);
+                cd->ports_free = sched_ports_free(used);
+                cd->ports_ready = true;
+                free(used);
+        }
+        return cd->ports_free;
 }
 
 /* ---- static ports ------------------------------------------------------------------------- */
@@ -461,8 +611,7 @@ bool sched_ports_collide(const struct sched_attempt *at, const struct sched_grou
         if (nets_collide(at, cd, tg->networks, tg->n_networks, ret_port))
                 return true;
         for (size_t t = 0; t < tg->n_tasks; t++)
-                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks,
-                                 ret_port))
+                if (nets_collide(at, cd, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, ret_port))
                         return true;
         return false;
 }
@@ -494,7 +643,7 @@ void sched_group_free(struct sched_group *g) {
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group) {
         const struct job *j = at->job;
         const struct task_group *tg = &j->groups[group];
-        *g = (struct sched_group){.tg = tg, .group = group, .ask = task_group_ask(tg)};
+        *g = (struct sched_group){.tg = tg, .group = group, .ask = task_group_ask(tg), .gen = ++at->gen};
         g->memo = hashmap_create(HASHMAP_OWN_KEYS);
         if (!g->memo)
                 return -ENOMEM;
@@ -506,6 +655,10 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         g->static_ports = any_static(tg->networks, tg->n_networks);
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->static_ports |= any_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
+        g->networks = sched_group_has_networks(tg);
+        g->dyn_ports = sched_group_dynamic_ports(tg);
+        g->devices = sched_group_has_devices(tg);
+        g->device_aff = g->devices && sched_group_device_affinities(tg);
         g->has_affinity = j->n_affinities || tg->n_affinities;
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->has_affinity |= tg->tasks[t].n_affinities > 0;

@@ -22,14 +22,24 @@ struct sched_usage {
         int64_t cpu, mem, disk;
 };
 
+struct sched_coll; /* the job's proposed allocs on one node, per group (candidates.c) */
+
 struct sched_cand {
         const struct node *n;
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
-        /* sched_collisions' count in the snapshot for the group named coll_group (the
-         * same pointer): the attempt's stops of the job do not change while placing */
-        const char *coll_group;
-        int coll_snap;
+        /* The job's proposed allocs on the node (NULL: none yet), looked up once per
+         * attempt (coll_ready) in the attempt's index and kept up to date by placements. */
+        struct sched_coll *coll;
+        bool coll_ready;
+        /* The group-invariant part of sched_feasible (drivers, the class memo, escaped
+         * constraints) for the group whose generation is feas_gen: NULL feasible. */
+        unsigned feas_gen;
+        const char *feas_why;
+        /* free ports of the dynamic range, counted once per attempt (ports_ready) and
+         * lowered by each placement's dynamic ports */
+        int ports_free;
+        bool ports_ready;
 };
 
 struct sched_attempt {
@@ -44,9 +54,14 @@ struct sched_attempt {
                 const char *dc;
                 bool match;
                 json_int_t n;
-        } *dcs;
+        } * dcs;
         size_t n_dcs;
         struct sched_metric_pool pool;
+        /* node ID -> struct sched_coll *: the job's live allocs not stopped by the plan
+         * plus the plan's placements, built once per attempt from the job's allocs (not
+         * by walking every node's allocs) and bumped by each placement */
+        struct hashmap *coll;
+        unsigned gen; /* the last sched_group_init's generation */
         uint64_t rng;
         int preempt_index; /* name index of the alloc a preemption places */
 };
@@ -67,17 +82,23 @@ struct sched_distinct_prop {
 struct sched_group {
         const struct task_group *tg;
         size_t group; /* index in job->groups */
+        unsigned gen; /* distinct per group within an attempt (the candidates' caches) */
         struct res_ask ask;
         struct hashmap *memo; /* computed class -> feasibility (struct memo *) */
         bool escaped;         /* some constraint refers to unique.* */
         bool distinct_job, distinct_group;
         bool has_affinity;
-        int limit; /* options scored per placement */
+        int limit;                         /* options scored per placement */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
         size_t n_props, n_spreads;
         int spread_weights;       /* sum of the spreads' weights */
         const char *penalty_node; /* node of the failed alloc being replaced (reschedule penalty) */
         bool static_ports;        /* the group reserves static ports */
+        bool networks;            /* the group has networks: ports recorded on its allocs */
+        int dyn_ports;            /* dynamic ports it asks for */
+        bool devices;             /* a task asks for devices */
+        bool device_aff;          /* ... with affinities (the devices score) */
+        char why[160];            /* the last device failure */
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
@@ -85,8 +106,12 @@ int sched_build_cands(struct sched_attempt *at);
 void sched_attempt_free(struct sched_attempt *at);
 /* Compute cd->u once; later placements add to it. */
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);
-/* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node. */
-int sched_collisions(const struct sched_attempt *at, struct sched_cand *cd, const char *group);
+/* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node.
+ * O(groups of the job on the node) after the attempt's first call (O(job's allocs)). */
+int sched_collisions(struct sched_attempt *at, struct sched_cand *cd, const char *group);
+/* Account a new placement of the job's `group` on cd in the collision index.
+ * 0 or -ENOMEM. */
+int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *group);
 
 /* 0 or -ENOMEM (g is then safe to free). */
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group);
@@ -95,8 +120,15 @@ int sched_group_placed(struct sched_group *g, const struct node *n);
 void sched_group_free(struct sched_group *g);
 /* NULL when the node is feasible for the group, else the reason (static, in the
  * memo, or written to buf). */
-const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd, char *buf,
+const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, char *buf,
                            size_t size);
+
+/* Call fn for each alloc proposed on the node: live in the snapshot and not stopped by
+ * the plan, then the plan's placements there. O(the node's allocs). */
+void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
+                            void (*fn)(const struct alloc *a, void *arg), void *arg);
+/* Free ports of the node's dynamic range (cached per attempt; see sched_cand). */
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd);
 
 /* Static ports the group reserves that are already taken on the node by proposed allocs
  * (the first one in *ret_port). */

@@ -29,9 +29,9 @@ bool sched_node_meets(const struct node *n, const struct constraint *c);
  * compiled once however many nodes it is checked against. Not thread-safe (one per
  * evaluation). */
 struct sched_regexps;
-struct sched_regexps *sched_regexps_create(void); /* NULL on ENOMEM */
+struct sched_regexps *sched_regexps_create(void);                     /* NULL on ENOMEM */
 struct sched_regexps *sched_regexps_destroy(struct sched_regexps *c); /* returns NULL */
-size_t sched_regexps_compiled(const struct sched_regexps *c);          /* regcomp calls so far */
+size_t sched_regexps_compiled(const struct sched_regexps *c);         /* regcomp calls so far */
 /* As above, with regexps taken from (and added to) cache; NULL cache compiles each time. */
 bool sched_check_operand_re(const char *operand, const char *l, bool l_found, const char *r, bool r_found,
                             struct sched_regexps *cache);

@@ -40,8 +40,7 @@ static json_t *or_empty(json_t *o) {
         return o ? json_incref(o) : json_object();
 }
 
-json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now,
-                          int coalesced) {
+json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now, int coalesced) {
         json_t *scores = json_object();
         size_t i;
         json_t *v;

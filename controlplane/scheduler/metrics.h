@@ -30,5 +30,4 @@ void sched_metric_free(struct sched_metric *m); /* resets *m */
 void sched_metric_filter(struct sched_metric *m, const struct node *n, const char *reason);
 void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dimension);
 /* A new AllocationMetric object; AllocationTime = now - m->start_ns. */
-json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now,
-                          int coalesced);
+json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now, int coalesced);

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
+#include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/sched_internal.h"
 
 static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_group *g, int index,
@@ -35,6 +37,12 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
         a->client_status = ALLOC_CLIENT_PENDING;
         a->previous_allocation = prev ? strdup(prev->id) : NULL;
         a->metrics = metrics;
+        if (prev && prev->client_status == ALLOC_CLIENT_FAILED) { /* a reschedule: its tracker */
+                struct resched_policy pol;
+                sched_resched_policy(j, g->tg, &pol);
+                if (!(a->extra = sched_resched_tracker(&pol, prev, now)))
+                        return alloc_unref(a);
+        }
         a->create_time = now;
         a->modify_time = now;
         if (!a->id || !a->namespace || !a->eval_id || !a->name || !a->node_id || !a->job_id || !a->task_group ||
@@ -54,16 +62,73 @@ int sched_place_on_id(struct sched_attempt *at, struct sched_group *g, struct sc
                                    ret_id);
 }
 
+static void held_ports(const struct alloc *a, void *arg) {
+        sched_ports_held(a, arg);
+}
+
+/* The alloc's AllocatedResources beyond cpu/memory/disk: ports, then devices. 0 (and
+ * *ret, NULL when the group has neither), -ENOSPC (no port or device left), -ENOMEM. */
+static int allocated_resources(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, json_t **ret) {
+        *ret = NULL;
+        if (!g->networks && !g->devices)
+                return 0;
+        json_t *out = NULL;
+        int r = 0;
+        if (g->networks) {
+                struct sched_portset *used = calloc(1, sizeof(*used));
+                if (!used)
+                        return -ENOMEM;
+                sched_proposed_foreach(at, cd, held_ports, used);
+                r = sched_ports_assign(g->tg, cd->n, used, &at->rng, &out);
+                free(used);
+        } else if (!(out = json_pack("{s:{},s:{}}", "Shared", "Tasks"))) {
+                r = -ENOMEM;
+        }
+        if (r == 0 && g->devices) {
+                json_t *devs = NULL;
+                double score;
+                const char *why;
+                r = sched_cand_devices(at, g, cd, &score, &devs, &why);
+                json_t *tasks = json_object_get(out, "Tasks");
+                const char *task;
+                json_t *list;
+                json_object_foreach(devs, task, list) {
+                        json_t *t = json_object_get(tasks, task);
+                        if (!t && json_object_set_new(tasks, task, t = json_object()) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        json_object_set(t, "Devices", list);
+                }
+                json_decref(devs);
+        }
+        if (r < 0) {
+                json_decref(out);
+                return r;
+        }
+        if (g->dyn_ports && cd->ports_ready)
+                cd->ports_free -= g->dyn_ports;
+        *ret = out;
+        return 0;
+}
+
 int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                         const struct alloc *prev, json_t *mj, int64_t now, char ret_id[ID_BUF]) {
         struct alloc *a = new_alloc(at, g, index, cd, prev, mj, now);
         if (!a)
                 return -ENOMEM;
+        int rr = allocated_resources(at, g, cd, &a->allocated);
+        if (rr < 0) {
+                alloc_unref(a);
+                return rr == -ENOSPC ? 1 : rr; /* ranked as fitting: only a preemption gets here */
+        }
         if (ret_id)
                 snprintf(ret_id, ID_BUF, "%s", a->id);
         int r = plan_add_place(at->plan, a);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);
+        if (r == 0)
+                r = sched_coll_add(at, cd, g->tg->name);
         if (r == 0) {
                 cd->u.cpu += a->resources.cpu;
                 cd->u.mem += a->resources.memory_mb;
@@ -119,12 +184,20 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                 if (r == 0)
                         r = sched_place_on_json(at, &g, cd, reqs[i].index, reqs[i].prev, json_incref(shared), now,
                                                 NULL);
+                if (r > 0) { /* no port or device after all */
+                        r = 0;
+                        failed = true;
+                        queued++;
+                        sched_metric_exhaust(&m, cd->n, "devices or ports");
+                        fail_metric = m;
+                        continue;
+                }
                 sched_metric_free(&m);
         }
         json_decref(shared);
         if (failed && r == 0)
-                json_object_set_new(c->failed_tg, tg->name, sched_metric_json(&at->pool, &fail_metric, sched_now(c),
-                                                                              coalesced));
+                json_object_set_new(c->failed_tg, tg->name,
+                                    sched_metric_json(&at->pool, &fail_metric, sched_now(c), coalesced));
         sched_metric_free(&fail_metric);
         if (queued)
                 json_object_set_new(c->queued, tg->name, json_integer(queued));

@@ -19,8 +19,10 @@ int sched_place(struct sched_attempt *at, const struct place_req *reqs, size_t n
 
 /* Place one allocation of group g (name index `index`, replacing prev when not NULL) on
  * the candidate cd, whose fit was checked: a new alloc in the plan, with m as its
- * AllocationMetric, created at `now`; cd's usage and g's distinct_property counts
- * follow. 0 or -ENOMEM. */
+ * AllocationMetric, created at `now`, with its ports and devices assigned (ports.h,
+ * devices.h) in a->allocated; cd's usage and g's distinct_property counts follow.
+ * 0, 1 when no port or device was left (nothing placed: the fit check did not cover
+ * it, as when preempting), or -ENOMEM. */
 int sched_place_on(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, int index,
                    const struct alloc *prev, struct sched_metric *m, int64_t now);
 /* As sched_place_on with mj (stolen) as the alloc's AllocationMetric JSON. */

@@ -362,7 +362,8 @@ int plan_result_from_json(const json_t *obj, struct plan_result **ret, struct er
                         alloc_desired_parse(jx_str(v, "DesiredStatus", "stop"), &d);
                         int cs = -1;
                         enum alloc_client c;
-                        if (jx_str(v, "ClientStatus", NULL) && alloc_client_parse(jx_str(v, "ClientStatus", ""), &c) == 0)
+                        if (jx_str(v, "ClientStatus", NULL) &&
+                            alloc_client_parse(jx_str(v, "ClientStatus", ""), &c) == 0)
                                 cs = (int)c;
                         struct alloc *a = alloc_new();
                         if (!a || !(a->id = jx_strdup(v, "ID")) || !(a->node_id = strdup(node_id))) {

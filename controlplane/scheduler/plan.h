@@ -72,7 +72,7 @@ size_t plan_count_stop(const struct plan *p);
 bool plan_is_noop(const struct plan *p);
 
 struct plan_result *plan_result_new(void);
-struct plan_result *plan_result_free(struct plan_result *r); /* returns NULL */
+struct plan_result *plan_result_free(struct plan_result *r);                /* returns NULL */
 int plan_result_add_node(struct plan_result *r, const struct plan_node *n); /* copies refs */
 int plan_result_reject(struct plan_result *r, const char *node_id);
 bool plan_result_is_noop(const struct plan_result *r);

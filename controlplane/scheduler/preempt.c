@@ -46,7 +46,8 @@ static int cmp_victim(const void *x, const void *y) {
         const struct victim *a = x, *b = y;
         if (a->priority != b->priority)
                 return a->priority - b->priority; /* lowest priority first */
-        int64_t sa = a->a->resources.cpu + a->a->resources.memory_mb, sb = b->a->resources.cpu + b->a->resources.memory_mb;
+        int64_t sa = a->a->resources.cpu + a->a->resources.memory_mb,
+                sb = b->a->resources.cpu + b->a->resources.memory_mb;
         return sa < sb ? 1 : sa > sb ? -1 : 0; /* then the biggest: fewer victims */
 }
 
@@ -115,6 +116,8 @@ int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, stru
                 return 0;
         char id[ID_BUF], desc[ID_BUF + 32];
         int r = sched_place_on_id(at, g, cd, at->preempt_index, prev, m, now, id);
+        if (r > 0)
+                return 0; /* no port or device free: the victims stay */
         snprintf(desc, sizeof(desc), "Preempted by alloc ID %s", id);
         for (size_t i = 0; i < k && r == 0; i++) {
                 r = plan_add_stop(at->plan, v[i].a, ALLOC_DESIRED_EVICT, desc, -1);

@@ -2,12 +2,14 @@
  * and select.go. */
 #include "controlplane/scheduler/rank.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/sched_internal.h"
 
@@ -77,8 +79,8 @@ double sched_spread_score(const struct sched_group *g, const struct node *n) {
                 const struct sched_distinct_prop *p = &g->props[i];
                 if (!p->spread)
                         continue;
-                double share = g->spread_weights > 0 ? (double)p->spread->weight / g->spread_weights
-                                                     : 1.0 / (double)g->n_spreads;
+                double share =
+                    g->spread_weights > 0 ? (double)p->spread->weight / g->spread_weights : 1.0 / (double)g->n_spreads;
                 bool found;
                 const char *v = sched_resolve_target(n, p->attr, &found);
                 total += share * (v ? spread_one(p, g->tg->count, v) : -1.0);
@@ -108,6 +110,30 @@ double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avai
         }
 }
 
+struct held_devices {
+        struct hashmap *used;
+        int r;
+};
+
+static void held_devices(const struct alloc *a, void *arg) {
+        struct held_devices *h = arg;
+        if (h->r == 0)
+                h->r = sched_devices_held(a, h->used);
+}
+
+int sched_cand_devices(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, double *ret_score,
+                       json_t **ret_tasks, const char **ret_why) {
+        struct held_devices h = {hashmap_create(HASHMAP_OWN_KEYS), 0};
+        if (!h.used)
+                return -ENOMEM;
+        sched_proposed_foreach(at, cd, held_devices, &h);
+        int r = h.r < 0 ? h.r
+                        : sched_devices_assign(g->tg, cd->n, h.used, at->c->regexps, ret_score, ret_tasks, g->why,
+                                               sizeof(g->why), ret_why);
+        hashmap_destroy(h.used);
+        return r;
+}
+
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
         sched_cand_usage(at, cd);
@@ -133,6 +159,19 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 *dim = "network: reserved port collision";
                 return false;
         }
+        if (g->dyn_ports && sched_cand_ports_free(at, cd) < g->dyn_ports) {
+                *dim = "network: no free dynamic ports";
+                return false;
+        }
+        double dscore = 0;
+        if (g->devices) {
+                const char *why = "out of memory";
+                int r = sched_cand_devices(at, g, cd, &dscore, NULL, &why);
+                if (r < 0) {
+                        *dim = why;
+                        return false;
+                }
+        }
         *o = (struct sched_option){.cd = cd};
         o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, g->ask.cpu, g->ask.memory_mb);
         double sum = o->binpack;
@@ -148,6 +187,12 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 o->has_affinity = true;
                 o->affinity = sched_affinity_score(at->job, g->tg, n, at->c->regexps);
                 sum += o->affinity;
+                k++;
+        }
+        if (g->device_aff) {
+                o->has_devices = true;
+                o->devices = dscore;
+                sum += dscore;
                 k++;
         }
         if (g->n_spreads) {
@@ -174,6 +219,8 @@ static json_t *option_meta(const struct sched_option *o) {
                 json_object_set_new(s, "node-affinity", json_real(o->affinity));
         if (o->has_spread)
                 json_object_set_new(s, "allocation-spread", json_real(o->spread));
+        if (o->has_devices)
+                json_object_set_new(s, "devices", json_real(o->devices));
         if (o->has_penalty)
                 json_object_set_new(s, "node-reschedule-penalty", json_real(o->penalty));
         return json_pack("{s:s,s:o,s:f}", "NodeID", o->cd->n->id, "Scores", s, "NormScore", o->final);

@@ -4,6 +4,7 @@
  * shuffled candidates with its LimitIterator. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "controlplane/scheduler/candidates.h"
@@ -13,8 +14,8 @@
 struct sched_option {
         struct sched_cand *cd;
         double final;
-        double binpack, anti, affinity, spread, penalty;
-        bool has_anti, has_affinity, has_spread, has_penalty;
+        double binpack, anti, affinity, spread, penalty, devices;
+        bool has_anti, has_affinity, has_spread, has_penalty, has_devices;
 };
 
 /* Nomad's spread score for placing one more alloc of the group on node n, in [-1, 1]:
@@ -41,6 +42,12 @@ double sched_affinity_score(const struct job *j, const struct task_group *tg, co
  * is). */
 double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu,
                        int64_t used_mem, int64_t ask_cpu, int64_t ask_mem);
+
+/* Assign the group's device asks on cd against the devices its proposed allocs hold:
+ * 0 (*ret_score, and *ret_tasks when not NULL: see sched_devices_assign), -ENOSPC
+ * with *ret_why, or -ENOMEM. */
+int sched_cand_devices(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, double *ret_score,
+                       json_t **ret_tasks, const char **ret_why);
 
 /* Fit and score one node; false (and *ret_dim, the exhausted dimension) when the
  * ask does not fit. */

@@ -8,6 +8,7 @@
 
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/reschedule.h"
 
 const char sched_desc_not_needed[] = "alloc not needed due to job update";
 const char sched_desc_lost[] = "alloc is lost since its node is down";
@@ -81,12 +82,13 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
-static int reconcile_group(const struct reconcile_in *in, size_t g, struct alloc *const *bucket, size_t n,
-                           struct live *live, struct live *lost, bool *taken, struct reconcile_out *out,
-                           size_t *stop_cap, size_t *place_cap) {
+static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced, size_t g,
+                           struct alloc *const *bucket, size_t n, struct live *live, struct live *lost,
+                           struct live *failed, bool *taken, struct reconcile_out *out, size_t *stop_cap,
+                           size_t *place_cap) {
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
-        size_t n_live = 0, n_lost = 0, n_done = 0;
+        size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
         int r;
         memset(taken, 0, count * sizeof(*taken));
         for (size_t i = 0; i < n; i++) {
@@ -94,8 +96,12 @@ static int reconcile_group(const struct reconcile_in *in, size_t g, struct alloc
                 if (a->desired_status != ALLOC_DESIRED_RUN)
                         continue;
                 int idx = alloc_name_index(a);
-                bool done = in->batch &&
-                            (a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED);
+                if (a->client_status == ALLOC_CLIENT_FAILED) { /* the reschedule policy decides, below */
+                        if (!replaced || !hashmap_contains(replaced, a->id))
+                                failed[n_failed++] = (struct live){a, idx};
+                        continue;
+                }
+                bool done = in->batch && a->client_status == ALLOC_CLIENT_COMPLETE;
                 if (done) {
                         if (idx >= 0 && (size_t)idx < count && !taken[idx]) {
                                 taken[idx] = true;
@@ -126,7 +132,30 @@ static int reconcile_group(const struct reconcile_in *in, size_t g, struct alloc
         for (size_t i = excess; i < n_live; i++)
                 if (live[i].index >= 0 && (size_t)live[i].index < count)
                         taken[live[i].index] = true;
-        size_t have = n_live - excess + n_done;
+        /* Failed allocs whose slot no live alloc holds: replace now, wait, or leave failed. */
+        struct resched_policy pol;
+        if (n_failed)
+                sched_resched_policy(in->job, tg, &pol);
+        size_t held = 0;
+        for (size_t i = 0; i < n_failed; i++) {
+                int idx = failed[i].index;
+                bool in_range = idx >= 0 && (size_t)idx < count;
+                if (in_range && taken[idx])
+                        continue;
+                int64_t when = 0;
+                bool eligible = sched_resched_when(&pol, failed[i].a, in->now, &when);
+                if (eligible && when <= in->now) {
+                        lost[n_lost++] = failed[i];
+                        continue;
+                }
+                if (eligible && (!out->followup_ns || when < out->followup_ns))
+                        out->followup_ns = when;
+                if (in_range) { /* the slot waits for its delay, or stays failed */
+                        taken[idx] = true;
+                        held++;
+                }
+        }
+        size_t have = n_live - excess + n_done + held;
         size_t need = have < count ? count - have : 0;
         if (!need)
                 return 0;
@@ -186,16 +215,27 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
                         bucket[fill[gid[i]]++] = in->allocs[i];
         _cleanup_free_ struct live *live = malloc((max_bucket + 1) * sizeof(*live));
         _cleanup_free_ struct live *lost = malloc((max_bucket + 1) * sizeof(*lost));
+        _cleanup_free_ struct live *failed = malloc((max_bucket + 1) * sizeof(*failed));
         _cleanup_free_ bool *taken = malloc(max_count + 1);
-        if (!live || !lost || !taken)
+        if (!live || !lost || !failed || !taken)
                 return -ENOMEM;
-        for (size_t g = 0; g < j->n_groups; g++) {
-                int r = reconcile_group(in, g, bucket + start[g], start[g + 1] - start[g], live, lost, taken, out,
-                                        stop_cap, place_cap);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        /* The failed allocs another alloc already replaced (built only when one failed). */
+        struct hashmap *replaced = NULL;
+        for (size_t i = 0; i < n && !replaced; i++)
+                if (in->allocs[i]->client_status == ALLOC_CLIENT_FAILED && !(replaced = hashmap_create(0)))
+                        return -ENOMEM;
+        for (size_t i = 0; replaced && i < n; i++)
+                if (in->allocs[i]->previous_allocation &&
+                    hashmap_put(replaced, in->allocs[i]->previous_allocation, (void *)1, NULL) < 0) {
+                        hashmap_destroy(replaced);
+                        return -ENOMEM;
+                }
+        int r = 0;
+        for (size_t g = 0; g < j->n_groups && r == 0; g++)
+                r = reconcile_group(in, replaced, g, bucket + start[g], start[g + 1] - start[g], live, lost, failed,
+                                    taken, out, stop_cap, place_cap);
+        hashmap_destroy(replaced);
+        return r;
 }
 
 int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {

@@ -7,8 +7,13 @@
  * - job NULL (purged) or stopped: every non-terminal alloc is stopped;
  * - allocs of a group the job no longer has are stopped;
  * - per group: running allocs on a lost node are stopped (client status lost) and
- *   replaced under the same name; client-terminal allocs of a service job are
- *   replaced; completed or failed batch allocs count as done and are not replaced;
+ *   replaced under the same name; complete or lost allocs of a service job are
+ *   replaced; completed batch allocs count as done and are not replaced;
+ * - failed allocs (service and batch) follow the reschedule policy (reschedule.h):
+ *   replaced now when eligible and their delay has passed; when it has not, the slot
+ *   waits and out->followup_ns asks for an evaluation then; when not eligible, the slot
+ *   stays failed (not replaced). A failed alloc some alloc already replaced (its
+ *   PreviousAllocation) is left alone;
  *   above `count`, the highest indexes are stopped first; missing slots are filled
  *   with the replacements' indexes first, then the lowest free indexes.
  * Cost: O(allocs + sum of group counts), never groups x allocs.
@@ -36,7 +41,8 @@ struct reconcile_in {
         const struct job *job; /* NULL when the job was purged */
         struct alloc *const *allocs;
         size_t n_allocs;
-        bool batch; /* batch semantics: completed/failed allocs are done */
+        bool batch;  /* batch semantics: completed allocs are done */
+        int64_t now; /* unix ns: reschedule delays */
         /* Is the node gone or down? */
         bool (*node_lost)(void *data, const char *node_id);
         void *data;
@@ -48,6 +54,7 @@ struct reconcile_out {
         size_t n_stops;
         struct place_req *place;
         size_t n_place;
+        int64_t followup_ns; /* the earliest delayed reschedule (unix ns), 0: none */
 };
 
 extern const char sched_desc_not_needed[]; /* "alloc not needed due to job update" */

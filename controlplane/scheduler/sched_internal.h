@@ -34,6 +34,7 @@ struct sched_ctx {
         json_t *class_elig; /* {class: bool} */
         bool escaped;
         char blocked_id[ID_BUF];
+        int64_t followup_ns;           /* the last attempt's earliest delayed reschedule (0: none) */
         struct sched_regexps *regexps; /* compiled once per evaluation; NULL: compile each time */
 };
 

@@ -10,14 +10,14 @@
 #include "controlplane/scheduler/sched_internal.h"
 #include "controlplane/state/state.h"
 
-static const struct scheduler_ops generic_service = {.name = "service", .attempts = 5, .batch = false,
-                                                     .process = sched_generic_process};
-static const struct scheduler_ops generic_batch = {.name = "batch", .attempts = 2, .batch = true,
-                                                   .process = sched_generic_process};
-static const struct scheduler_ops system_ops = {.name = "system", .attempts = 5, .batch = false,
-                                                .process = sched_system_process};
-static const struct scheduler_ops sysbatch_ops = {.name = "sysbatch", .attempts = 2, .batch = true,
-                                                  .process = sched_system_process};
+static const struct scheduler_ops generic_service = {
+    .name = "service", .attempts = 5, .batch = false, .process = sched_generic_process};
+static const struct scheduler_ops generic_batch = {
+    .name = "batch", .attempts = 2, .batch = true, .process = sched_generic_process};
+static const struct scheduler_ops system_ops = {
+    .name = "system", .attempts = 5, .batch = false, .process = sched_system_process};
+static const struct scheduler_ops sysbatch_ops = {
+    .name = "sysbatch", .attempts = 2, .batch = true, .process = sched_system_process};
 
 static const struct scheduler_ops *const schedulers[JOB_TYPE_MAX] = {
     [JOB_SERVICE] = &generic_service,

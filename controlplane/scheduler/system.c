@@ -66,8 +66,7 @@ static void slots_free(struct hashmap *slots) {
 }
 
 /* Walk the job's allocs once: stops for what must go, a slot per (group, node). */
-static int collect(struct sched_attempt *at, struct hashmap *cand_ids, struct hashmap *names,
-                   struct hashmap *slots) {
+static int collect(struct sched_attempt *at, struct hashmap *cand_ids, struct hashmap *names, struct hashmap *slots) {
         const struct eval *ev = at->c->eval;
         const struct job *j = at->job;
         bool batch = at->c->ops->batch;
@@ -96,8 +95,8 @@ static int collect(struct sched_attempt *at, struct hashmap *cand_ids, struct ha
                         }
                 }
                 if (ended) {
-                        bool complete = a->client_status == ALLOC_CLIENT_COMPLETE ||
-                                        a->client_status == ALLOC_CLIENT_FAILED;
+                        bool complete =
+                            a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED;
                         if (batch && complete)
                                 s->done = true;
                         else if (!s->prev)
@@ -165,6 +164,16 @@ static int place_group(struct sched_attempt *at, size_t gi, struct hashmap *slot
                         continue;
                 }
                 r = sched_place_on(at, &g, cd, 0, s ? s->prev : NULL, &m, now);
+                if (r > 0) { /* no port or device after all */
+                        r = 0;
+                        if (!failed++) {
+                                fail_metric = m;
+                                fail_metric.evaluated = (int)at->n_cands;
+                                sched_metric_exhaust(&fail_metric, cd->n, "devices or ports");
+                                continue;
+                        }
+                        sched_metric_exhaust(&fail_metric, cd->n, "devices or ports");
+                }
                 sched_metric_free(&m);
         }
         if (failed && r == 0)

@@ -56,6 +56,7 @@ struct list {
         int refcount;
         size_t n, cap;
         void **items;
+        struct state_usage usage; /* allocs_by_node only: the live allocs' resources */
 };
 
 /* key -> struct list * (the map holds one list reference per leaf; a list is
@@ -63,6 +64,7 @@ struct list {
  * one reference). */
 struct index {
         int refcount;
+        bool usage; /* items are allocs: keep each list's struct state_usage */
         struct pmap map;
 };
 
@@ -148,6 +150,7 @@ static int index_mut(struct index **ip) {
         if (!c)
                 return -ENOMEM;
         c->refcount = 1;
+        c->usage = ix->usage;
         c->map = pmap_share(&ix->map);
         index_unref(ix);
         *ip = c;
@@ -195,12 +198,24 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 }
                 memcpy(c->items, l->items, l->n * sizeof(*l->items));
                 c->n = l->n;
+                c->usage = l->usage;
                 *slot = c; /* the slot's reference moves to the copy */
                 list_unref(l);
                 l = c;
         }
         *ret = l;
         return 0;
+}
+
+/* Account a live alloc entering (sign 1) or leaving (-1) a list of allocs_by_node. */
+static void usage_add(const struct index *ix, struct list *l, const void *obj, int sign) {
+        const struct alloc *a = obj;
+        if (!ix->usage || alloc_terminal(a))
+                return;
+        l->usage.cpu += sign * a->resources.cpu;
+        l->usage.memory_mb += sign * a->resources.memory_mb;
+        l->usage.disk_mb += sign * a->resources.disk_mb;
+        l->usage.live += sign;
 }
 
 static int index_add(struct index **ip, const char *key, void *obj) {
@@ -217,6 +232,7 @@ static int index_add(struct index **ip, const char *key, void *obj) {
                 l->cap = cap;
         }
         l->items[l->n++] = obj;
+        usage_add(*ip, l, obj, 1);
         return 0;
 }
 
@@ -231,6 +247,7 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
                 if (l->items[i] == obj) {
                         memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
                         l->n--;
+                        usage_add(*ip, l, obj, -1);
                         break;
                 }
         if (l->n == 0) /* the path is this version's now: removing cannot fail */
@@ -246,6 +263,8 @@ static int index_swap(struct index **ip, const char *key, const void *old, void 
         for (size_t i = 0; l && i < l->n; i++)
                 if (l->items[i] == old) {
                         l->items[i] = obj;
+                        usage_add(*ip, l, old, -1);
+                        usage_add(*ip, l, obj, 1);
                         return 0;
                 }
         return index_add(ip, key, obj);
@@ -286,6 +305,8 @@ struct state_store *state_create(void) {
         st->allocs = table_new(&alloc_ops);
         st->evals = table_new(&eval_ops);
         st->allocs_by_node = index_new();
+        if (st->allocs_by_node)
+                st->allocs_by_node->usage = true;
         st->allocs_by_job = index_new();
         st->allocs_by_eval = index_new();
         st->evals_by_job = index_new();
@@ -619,6 +640,11 @@ struct alloc *const *state_allocs_by_node(const struct state_store *st, const ch
         const struct list *l = index_get(st->allocs_by_node, node_id);
         *ret_n = l ? l->n : 0;
         return l ? (struct alloc *const *)l->items : NULL;
+}
+
+struct state_usage state_node_usage(const struct state_store *st, const char *node_id) {
+        const struct list *l = index_get(st->allocs_by_node, node_id);
+        return l ? l->usage : (struct state_usage){0};
 }
 
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,

@@ -81,6 +81,13 @@ void state_evals_by_job_foreach(const struct state_store *st, const char *ns, co
 /* Borrowed arrays straight from the indexes (valid until the next write to this
  * store; forever for a snapshot). *ret_n = 0 and NULL when none. */
 struct alloc *const *state_allocs_by_node(const struct state_store *st, const char *node_id, size_t *ret_n);
+/* The resources of the node's live (not terminal) allocs, kept by every write: O(1),
+ * where summing state_allocs_by_node costs a walk of the node's allocs. */
+struct state_usage {
+        int64_t cpu, memory_mb, disk_mb;
+        int64_t live; /* how many */
+};
+struct state_usage state_node_usage(const struct state_store *st, const char *node_id);
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,
                                          size_t *ret_n);
 

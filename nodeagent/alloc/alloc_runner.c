@@ -313,6 +313,7 @@ static int build_env(struct task_runner *tr) {
             .memory_limit = tr->task->resources.memory_mb,
             .task_env = &tr->task->env,
             .host_env = ar->env.host_env,
+            .allocated = a->allocated,
         };
         int r = taskenv_build(&p, &tr->env);
         if (r == 0)

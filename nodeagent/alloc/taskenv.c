@@ -93,6 +93,70 @@ static int set_int(struct strmap *m, const char *k, long long v) {
         return strmap_set(m, k, buf);
 }
 
+/* The NOMAD_*_<label> variables of one port. */
+static int set_port(struct strmap *m, const char *label, long long value, long long to, const char *ip) {
+        char clean[64], key[96], addr[96];
+        size_t n = 0;
+        for (const char *c = label; *c && n + 1 < sizeof(clean); c++, n++)
+                clean[n] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_';
+        clean[n] = '\0';
+        if (!n || value <= 0 || value > 65535)
+                return 0;
+        if (!ip || !*ip)
+                ip = "127.0.0.1";
+        snprintf(addr, sizeof(addr), "%s:%lld", ip, value);
+        int r;
+        snprintf(key, sizeof(key), "NOMAD_PORT_%s", clean);
+        if ((r = set_int(m, key, to > 0 ? to : value)) < 0)
+                return r;
+        snprintf(key, sizeof(key), "NOMAD_HOST_PORT_%s", clean);
+        if ((r = set_int(m, key, value)) < 0)
+                return r;
+        static const char *const ip_keys[] = {"NOMAD_IP_%s", "NOMAD_HOST_IP_%s"};
+        static const char *const addr_keys[] = {"NOMAD_ADDR_%s", "NOMAD_HOST_ADDR_%s"};
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(key, sizeof(key), ip_keys[i], clean);
+                if ((r = strmap_set(m, key, ip)) < 0)
+                        return r;
+                snprintf(key, sizeof(key), addr_keys[i], clean);
+                if ((r = strmap_set(m, key, addr)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int set_port_list(struct strmap *m, const json_t *list, const char *ip) {
+        size_t i;
+        json_t *pt;
+        json_array_foreach(list, i, pt) {
+                const char *label = json_string_value(json_object_get(pt, "Label"));
+                const char *host_ip = json_string_value(json_object_get(pt, "HostIP"));
+                int r = label ? set_port(m, label, json_integer_value(json_object_get(pt, "Value")),
+                                         json_integer_value(json_object_get(pt, "To")), host_ip ? host_ip : ip)
+                              : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Shared.Ports, then the task's networks (Nomad's task-level network blocks). */
+static int set_ports(struct strmap *m, const json_t *allocated, const char *task) {
+        int r = set_port_list(m, json_object_get(json_object_get(allocated, "Shared"), "Ports"), NULL);
+        size_t i;
+        json_t *net;
+        json_t *nets =
+            json_object_get(json_object_get(json_object_get(allocated, "Tasks"), task ? task : ""), "Networks");
+        json_array_foreach(nets, i, net) {
+                const char *ip = json_string_value(json_object_get(net, "IP"));
+                if (r == 0)
+                        r = set_port_list(m, json_object_get(net, "ReservedPorts"), ip);
+                if (r == 0)
+                        r = set_port_list(m, json_object_get(net, "DynamicPorts"), ip);
+        }
+        return r;
+}
+
 int taskenv_build(const struct taskenv_params *p, struct strmap *ret) {
         struct strmap m = {0};
         int r = 0;
@@ -136,6 +200,8 @@ int taskenv_build(const struct taskenv_params *p, struct strmap *ret) {
                 r = set_int(&m, "NOMAD_CPU_LIMIT", p->cpu_limit);
         if (r == 0 && p->memory_limit > 0)
                 r = set_int(&m, "NOMAD_MEMORY_LIMIT", p->memory_limit);
+        if (r == 0 && p->allocated)
+                r = set_ports(&m, p->allocated, p->task_name);
         for (size_t i = 0; p->task_env && i < p->task_env->n && r == 0; i++) {
                 char *v = taskenv_interpolate(&m, p->task_env->items[i].value);
                 r = v ? strmap_set(&m, p->task_env->items[i].key, v) : -ENOMEM;

@@ -26,10 +26,15 @@ struct taskenv_params {
         int memory_limit;              /* MB */
         const struct strmap *task_env; /* the task's env block; values are interpolated */
         char *const *host_env;         /* environ-style base (raw_exec inherits the agent's); may be NULL */
+        const json_t *allocated;       /* the alloc's AllocatedResources (its ports); may be NULL */
 };
 
 /* Build the full environment: host env, then NOMAD_* variables, then the task's
- * env block (interpolated). ret must be empty. Returns 0 or -ENOMEM. */
+ * env block (interpolated). ret must be empty. Returns 0 or -ENOMEM. Each port of
+ * allocated (Shared.Ports and the task's Networks) gives, as Nomad,
+ * NOMAD_PORT_<label> (its `to` when > 0, else the host port), NOMAD_HOST_PORT_<label>,
+ * NOMAD_IP_<label>, NOMAD_HOST_IP_<label>, NOMAD_ADDR_<label> and NOMAD_HOST_ADDR_<label>
+ * (ip:host port); characters of the label other than [A-Za-z0-9_] become '_'. */
 int taskenv_build(const struct taskenv_params *p, struct strmap *ret);
 
 /* Replace ${NAME} with env's value; unknown references stay verbatim.

@@ -52,8 +52,8 @@ static const struct rcase cases[] = {
      JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
     {"completed batch alloc is done, not replaced",
      JOB_BATCH, 2, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {1}, {-1}, 1},
-    {"failed batch alloc counts as done",
-     JOB_BATCH, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 0},
+    {"failed batch alloc is rescheduled once (the default policy) after its delay",
+     JOB_BATCH, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
     {"completed service alloc is replaced",
      JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
     {"stopped allocs are ignored and their index reused",
@@ -80,7 +80,8 @@ static void run_case(const struct rcase *c) {
                 allocs[i]->desired_status = c->allocs[i].desired;
         }
         struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = c->n_allocs,
-                                  .batch = c->type == JOB_BATCH, .node_lost = lost_node};
+                                  .batch = c->type == JOB_BATCH, .node_lost = lost_node,
+                                  .now = INT64_C(864000000000000) /* every reschedule delay has passed */};
         struct reconcile_out out;
         cr_assert_eq(sched_reconcile(&in, &out), 0, "%s", c->name);
         cr_expect_eq(out.n_stops, c->n_stops, "%s: %zu stops, want %zu", c->name, out.n_stops, c->n_stops);

@@ -263,7 +263,8 @@ Test(scheduler, infeasible_driver_fails_with_metrics_and_one_blocked_eval) {
         cr_assert_eq(json_integer_value(json_object_get(m, "NodesEvaluated")), 2);
         cr_assert_eq(json_integer_value(json_object_get(m, "NodesFiltered")), 2);
         cr_assert_eq(json_integer_value(json_object_get(m, "CoalescedFailures")), 2);
-        cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "ConstraintFiltered"), "missing drivers")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "ConstraintFiltered"), "missing drivers")),
+                     2);
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 3);
 }
 
@@ -464,10 +465,10 @@ Test(scheduler, distinct_property_limits_allocs_per_value) {
         const struct node *a = state_node_get(live, c.v[0]->node_id), *b = state_node_get(live, c.v[1]->node_id);
         cr_assert_str_neq(strmap_get(&a->meta, "rack"), strmap_get(&b->meta, "rack"));
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
-        json_t *cf = json_object_get(json_object_get(fp.created->failed_tg_allocs ? fp.created->failed_tg_allocs
-                                                                                     : fp.updated->failed_tg_allocs,
-                                                     "g"),
-                                     "ConstraintFiltered");
+        json_t *cf = json_object_get(
+            json_object_get(fp.created->failed_tg_allocs ? fp.created->failed_tg_allocs : fp.updated->failed_tg_allocs,
+                            "g"),
+            "ConstraintFiltered");
         cr_assert(json_object_size(cf) > 0);
 
         /* Raising the limit to 2 lets the existing allocs stay and the third go in. */
@@ -618,9 +619,9 @@ Test(scheduler, sysbatch_runs_once_per_node_and_new_nodes_get_a_run) {
         cr_assert_eq(c.n, 2);
         /* both complete */
         for (int i = 0; i < c.n; i++)
-                cr_assert_eq(state_update_alloc_client(live, ++fp.index, c.v[i]->id, ALLOC_CLIENT_COMPLETE, "done",
-                                                       NULL, 0, 0),
-                             0);
+                cr_assert_eq(
+                    state_update_alloc_client(live, ++fp.index, c.v[i]->id, ALLOC_CLIENT_COMPLETE, "done", NULL, 0, 0),
+                    0);
         run_eval("dddddddd-0000-4000-8000-000000000002", "sb");
         cr_assert_eq(live_allocs("sb").n, 0, "completed runs are not placed again");
         add_node(fx_node("n3", "dc1", 8000, 16000));
@@ -677,7 +678,7 @@ Test(scheduler, partial_commit_is_retried_on_refreshed_state) {
         struct collect c = live_allocs("web");
         cr_assert_eq(c.n, 1);
         cr_assert_str_eq(c.v[0]->node_id, "n2");
-        cr_assert_eq(fp.plans, 1); /* the retry found nothing that fits: no second plan */
+        cr_assert_eq(fp.plans, 1);     /* the retry found nothing that fits: no second plan */
         cr_assert_eq(fp.n_created, 1); /* the second one did not fit anywhere */
         cr_assert_eq(json_integer_value(json_object_get(fp.updated->queued_allocations, "g")), 1);
 }
@@ -772,6 +773,7 @@ Test(scheduler, static_ports_never_collide_on_a_node) {
 Test(scheduler, failed_alloc_rescheduled_away_from_its_node) {
         add_node(fx_node("n1", "dc1", 8000, 16000));
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        j->groups[0].extra = json_pack("{s:{s:i}}", "ReschedulePolicy", "Delay", 0); /* replaced at once */
         add_job(j);
         run_eval("ffffffff-0000-4000-8000-000000000005", "web");
         /* n1 is busier than the new n2, so bin packing alone would pick n1 again */
@@ -916,10 +918,10 @@ Test(scheduler, two_workers_race_for_the_last_capacity) {
         add_node(fx_node("n1", "dc1", 1000, 8000));
         add_job(fx_job("a", JOB_SERVICE, 1, 700, 100));
         add_job(fx_job("b", JOB_SERVICE, 1, 700, 100));
-        struct eval *ea = fx_eval("cafecafe-0000-4000-8000-000000000001", state_job_get(live, "default", "a"),
-                                  "job-register");
-        struct eval *eb = fx_eval("cafecafe-0000-4000-8000-000000000002", state_job_get(live, "default", "b"),
-                                  "job-register");
+        struct eval *ea =
+            fx_eval("cafecafe-0000-4000-8000-000000000001", state_job_get(live, "default", "a"), "job-register");
+        struct eval *eb =
+            fx_eval("cafecafe-0000-4000-8000-000000000002", state_job_get(live, "default", "b"), "job-register");
         state_upsert_evals(live, ++fp.index, &ea, 1);
         state_upsert_evals(live, ++fp.index, &eb, 1);
         struct state_store *snap = state_snapshot(live); /* both workers see n1 empty */

@@ -1,0 +1,328 @@
+/* sched_scenarios.c - the named scenarios (c1m, mixed, preempt) through the real eval broker. */
+#include "bench/sched_bench.h"
+
+static struct node *scen_node_new(int i, const struct scen_node *sn, uint64_t *rng) {
+        struct node *n = make_node(i, rng, false);
+        n->cpu_shares = sn->cpu;
+        n->memory_mb = sn->mem;
+        free(n->node_class);
+        n->node_class = xstrdup(sn->cls);
+        node_compute_class(n);
+        return n;
+}
+
+static struct job *scen_job_new(const struct scen_job *s, size_t i, const char *prefix) {
+        struct spec sp = {.type = JOB_SERVICE, .count = s->count, .cpu = s->cpu, .mem = s->mem};
+        struct job *j = make_job(&sp, i);
+        char id[48];
+        snprintf(id, sizeof(id), "%s-%06zu", prefix, i);
+        free(j->id);
+        j->id = xstrdup(id);
+        j->priority = s->priority ? s->priority : 50;
+        j->constraints = xcalloc(1, sizeof(*j->constraints));
+        j->n_constraints = 1;
+        if (s->class_constraint)
+                j->constraints[0] =
+                    (struct constraint){xstrdup("${node.class}"), xstrdup(s->class_constraint), xstrdup("=")};
+        else
+                j->constraints[0] = (struct constraint){xstrdup("${attr.kernel.name}"), xstrdup("linux"), xstrdup("=")};
+        struct task_group *g = &j->groups[0];
+        if (s->class_affinity) {
+                g->affinities = xcalloc(1, sizeof(*g->affinities));
+                g->affinities[0] =
+                    (struct affinity){xstrdup("${node.class}"), xstrdup(s->class_affinity), xstrdup("="), 50};
+                g->n_affinities = 1;
+        }
+        if (s->spread_dc) {
+                g->spreads = xcalloc(1, sizeof(*g->spreads));
+                g->spreads[0] = (struct spread){.attribute = xstrdup("${node.datacenter}"), .weight = 50};
+                g->n_spreads = 1;
+        }
+        g->ephemeral_disk_mb = s->disk;
+        return j;
+}
+
+/* Register and schedule jobs[0..n) through the broker with `workers` workers. */
+static int scen_schedule(struct cluster *cl, struct job **jobs, size_t n, int workers, int64_t *lat,
+                         size_t *ret_evals) {
+        struct broker *b = broker_create(&clock_real, NULL);
+        if (!b)
+                die_oom();
+        broker_set_enabled(b, true);
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                struct eval *ev = make_eval(jobs[i], &cl->id_rng);
+                r = register_job(cl, jobs[i], ev);
+                if (r == 0 && (r = broker_enqueue(b, ev)) < 0)
+                        errorf(&cl->err, r, "broker: enqueue: %s", strerror(-r));
+                eval_unref(ev);
+        }
+        const enum job_type types[] = {JOB_SERVICE, JOB_BATCH};
+        size_t done = 0;
+        struct eval *evs[64];
+        char *tokens[64];
+        while (r == 0) {
+                size_t k = 0;
+                while (k < (size_t)workers && broker_dequeue(b, types, 2, &evs[k], &tokens[k]) == 0)
+                        k++;
+                if (!k)
+                        break;
+                struct state_store *snap = state_snapshot(cl->live);
+                if (!snap)
+                        die_oom();
+                for (size_t i = 0; i < k; i++) {
+                        if (r == 0)
+                                r = process_eval(cl, snap, evs[i], &lat[done++]);
+                        if (r == 0 && broker_ack(b, evs[i]->id, tokens[i]) < 0)
+                                r = errorf(&cl->err, -EPROTO, "broker: ack %s failed", evs[i]->id);
+                        eval_unref(evs[i]);
+                        free(tokens[i]);
+                }
+                state_destroy(snap);
+        }
+        broker_destroy(b);
+        *ret_evals = done;
+        return r;
+}
+
+/* max over cpu and memory of ceil(demand / mean node capacity): the volume bound (exact
+ * for identical nodes; for two classes, the bound of a cluster of their mean shape). */
+static size_t scen_lower_bound(int64_t cpu, int64_t mem, int64_t node_cpu_sum, int64_t node_mem_sum, int nodes) {
+        double a = ceil((double)cpu * nodes / (double)node_cpu_sum),
+               m = ceil((double)mem * nodes / (double)node_mem_sum);
+        return (size_t)(a > m ? a : m);
+}
+
+/* Fill then (optionally) a second wave: the scenario's two job lists. */
+static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, const struct scen_job *first,
+                    size_t n_first, const struct scen_job *second, size_t n_second, int workers,
+                    enum sched_algorithm alg, const struct sched_preemption *preemption, uint64_t seed,
+                    struct scen_out *ret) {
+        struct cluster *cl = xcalloc(1, sizeof(*cl));
+        cl->live = state_create();
+        if (!cl->live)
+                die_oom();
+        cl->index = 1;
+        cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
+        cl->algorithm = alg;
+        cl->preemption = preemption;
+        uint64_t node_rng = seed;
+        int64_t cap_cpu = 0, cap_mem = 0;
+        for (int i = 0; i < nodes; i++) {
+                struct node *nd = scen_node_new(i, &shapes[(size_t)i % n_shapes], &node_rng);
+                cap_cpu += nd->cpu_shares;
+                cap_mem += nd->memory_mb;
+                if (state_upsert_node(cl->live, ++cl->index, nd) < 0)
+                        die_oom();
+                node_unref(nd);
+        }
+        size_t n = n_first + n_second;
+        struct job **jobs = xcalloc(n, sizeof(*jobs));
+        int64_t *lat = xcalloc(n, sizeof(*lat));
+        size_t asked = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct scen_job *s = i < n_first ? &first[i] : &second[i - n_first];
+                jobs[i] = scen_job_new(s, i, i < n_first ? "job" : "urgent");
+                asked += (size_t)s->count;
+        }
+        size_t evals = 0, evals2 = 0;
+        int64_t t0 = clock_monotonic_ns();
+        int r = scen_schedule(cl, jobs, n_first, workers, lat, &evals);
+        size_t placed_first = cl->placed;
+        if (r == 0 && n_second)
+                r = scen_schedule(cl, jobs + n_first, n_second, workers, lat + evals, &evals2);
+        int64_t wall = clock_monotonic_ns() - t0;
+        if (r < 0)
+                fprintf(stderr, "sched: scenario: %s\n", cl->err.msg);
+        evals += evals2;
+        int64_t eval_ns = 0;
+        for (size_t i = 0; i < evals; i++)
+                eval_ns += lat[i];
+        int64_t decide_ns = eval_ns - cl->submit_ns - cl->write_ns;
+        qsort(lat, evals, sizeof(*lat), cmp_i64);
+        struct verify v;
+        verify_store(cl->live, &v);
+        size_t live = 0, evicted = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t k;
+                struct alloc *const *list = state_allocs_by_job(cl->live, jobs[i]->namespace, jobs[i]->id, &k);
+                for (size_t a = 0; a < k; a++) {
+                        live += !alloc_terminal(list[a]);
+                        evicted += list[a]->desired_status == ALLOC_DESIRED_EVICT;
+                }
+        }
+        (void)placed_first;
+        *ret = (struct scen_out){
+            .jobs = n,
+            .asked = asked,
+            .placed = cl->placed,
+            .evals_failed = cl->evals_failed,
+            .rejections = cl->partial,
+            .nodes_used = v.nodes_used,
+            .lb = scen_lower_bound(v.cpu, v.mem, cap_cpu, cap_mem, nodes),
+            .preempted = evicted,
+            .wall_s = (double)wall / 1e9,
+            .place_per_s = wall > 0 ? (double)cl->placed / ((double)wall / 1e9) : 0,
+            .p50_ms = (double)percentile(lat, evals, 0.50) / 1e6,
+            .p99_ms = (double)percentile(lat, evals, 0.99) / 1e6,
+            .decide_per_s = decide_ns > 0 ? (double)cl->placed / ((double)decide_ns / 1e9) : 0,
+            .apply_share = eval_ns > 0 ? (double)cl->submit_ns / (double)eval_ns : 0,
+            .violations = v.violations,
+        };
+        if (v.allocs != cl->placed) {
+                fprintf(stderr, "sched: VIOLATION: %zu placements committed, %zu allocations in the store\n",
+                        cl->placed, v.allocs);
+                ret->violations++;
+        }
+        (void)live;
+        for (size_t i = 0; i < n; i++)
+                job_unref(jobs[i]);
+        free(jobs);
+        free(lat);
+        cluster_destroy(cl);
+        return r;
+}
+
+static void scen_lines(const char *name, const struct scen_out *o) {
+        char k[96];
+#define LINE(field, v, d)                                                                                              \
+        do {                                                                                                           \
+                snprintf(k, sizeof(k), "sched_%s_%s", name, field);                                                    \
+                bench_line(k, v, d);                                                                                   \
+        } while (0)
+        LINE("placements_per_sec", o->place_per_s, 0);
+        LINE("eval_latency_p50_ms", o->p50_ms, 3);
+        LINE("eval_latency_p99_ms", o->p99_ms, 3);
+        LINE("failed_placements", (double)(o->asked > o->placed ? o->asked - o->placed : 0), 0);
+        LINE("nodes_used", (double)o->nodes_used, 0);
+        LINE("nodes_lower_bound", (double)o->lb, 0);
+        LINE("plan_rejections", (double)o->rejections, 0);
+        LINE("decide_per_sec", o->decide_per_s, 0);
+        LINE("apply_share", o->apply_share, 3);
+#undef LINE
+}
+
+static void scen_print(const char *name, const struct scen_out *o) {
+        printf("  %-16s %7zu jobs %9zu asked %9zu placed in %7.2f s (%9.0f/s), eval p50 %.3f ms p99 %.3f ms, "
+               "%zu evals not complete, %zu plan rejections, nodes used %zu (lower bound %zu, ratio %.3f), "
+               "%zu evicted; scheduler alone %.0f/s, applier %.0f%% of eval time\n",
+               name, o->jobs, o->asked, o->placed, o->wall_s, o->place_per_s, o->p50_ms, o->p99_ms, o->evals_failed,
+               o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted,
+               o->decide_per_s, 100 * o->apply_share);
+        fflush(stdout);
+}
+
+/* c1m: Nomad's Million Container Challenge shape. 5,000 identical nodes, 1,000 service
+ * jobs of count 1,000, asks 10 MHz / 10 MB / 10 MB disk, one node constraint each; scale
+ * multiplies the jobs (and the nodes, so the fill stays the same). */
+int scenario_c1m(double scale, int workers, uint64_t seed, int *violations) {
+        int nodes = (int)ceil(5000 * scale), n_jobs = (int)ceil(1000 * scale);
+        static const struct scen_node shape = {4000, 8192, "general"};
+        struct scen_job *jobs = xcalloc((size_t)n_jobs, sizeof(*jobs));
+        for (int i = 0; i < n_jobs; i++)
+                jobs[i] = (struct scen_job){.count = 1000, .cpu = 10, .mem = 10, .disk = 10};
+        printf("\nScenario c1m (scale %.3g): %d nodes, %d service jobs x count 1000, %d workers\n", scale, nodes,
+               n_jobs, workers);
+        struct scen_out o;
+        int r = scen_run(&shape, 1, nodes, jobs, (size_t)n_jobs, NULL, 0, workers, SCHED_ALG_BINPACK, NULL, seed, &o);
+        free(jobs);
+        *violations += o.violations;
+        if (r == 0) {
+                scen_print("c1m", &o);
+                scen_lines("c1m", &o);
+        }
+        return r;
+}
+
+/* mixed: two node classes (compute: 8000 MHz / 8 GB, memory: 4000 MHz / 32 GB), cpu-heavy
+ * and memory-heavy jobs of varied sizes; a third pinned to a class, a fifth with an
+ * affinity for one, a tenth spread over datacenters; 2% ask more memory than any node. */
+static const char *const alg_names[SCHED_ALG_COUNT] = {"binpack", "spread", "dotproduct"};
+
+int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations) {
+        static const struct scen_node shapes[] = {{8000, 8192, "compute"}, {4000, 32768, "memory"}};
+        uint64_t rng = seed * 7 + 3;
+        int64_t target = (int64_t)nodes * 6000 * 6 / 10, asked = 0; /* 60% of the mean cpu */
+        size_t n = 0, cap = 64;
+        struct scen_job *jobs = xcalloc(cap, sizeof(*jobs));
+        while (asked < target) {
+                if (n == cap) {
+                        cap *= 2;
+                        jobs = realloc(jobs, cap * sizeof(*jobs));
+                        if (!jobs)
+                                die_oom();
+                }
+                struct scen_job s = {.count = rng_range(&rng, 2, 30), .disk = 100};
+                if (rng_range(&rng, 0, 1)) { /* cpu-heavy: 500..3000 MHz, 128..1024 MB */
+                        s.cpu = 100 * rng_range(&rng, 5, 30);
+                        s.mem = 128 * rng_range(&rng, 1, 8);
+                } else { /* memory-heavy: 100..800 MHz, 1..8 GB */
+                        s.cpu = 100 * rng_range(&rng, 1, 8);
+                        s.mem = 1024 * rng_range(&rng, 1, 8);
+                }
+                int pick = rng_range(&rng, 0, 29);
+                if (pick < 10)
+                        s.class_constraint = s.mem > 2048 ? "memory" : "compute";
+                else if (pick < 16)
+                        s.class_affinity = s.mem > 2048 ? "memory" : "compute";
+                else if (pick < 19)
+                        s.spread_dc = true;
+                if (rng_range(&rng, 0, 49) == 0)
+                        s.mem = 40000; /* cannot place anywhere */
+                jobs[n++] = s;
+                asked += (int64_t)s.count * s.cpu;
+        }
+        printf("\nScenario mixed: %d nodes (compute 8000 MHz / 8 GB, memory 4000 MHz / 32 GB), %zu jobs, %d workers\n",
+               nodes, n, workers);
+        int r = 0;
+        struct scen_out out[SCHED_ALG_COUNT];
+        for (int a = 0; a < SCHED_ALG_COUNT && r == 0; a++) {
+                r = scen_run(shapes, 2, nodes, jobs, n, NULL, 0, workers, (enum sched_algorithm)a, NULL, seed, &out[a]);
+                *violations += out[a].violations;
+                if (r == 0)
+                        scen_print(alg_names[a], &out[a]);
+        }
+        free(jobs);
+        if (r < 0)
+                return r;
+        scen_lines("mixed", &out[SCHED_ALG_BINPACK]);
+        for (int a = 0; a < SCHED_ALG_COUNT; a++) {
+                char k[96];
+                snprintf(k, sizeof(k), "sched_mixed_%s_packing_ratio", alg_names[a]);
+                bench_line(k, out[a].lb ? (double)out[a].nodes_used / (double)out[a].lb : 0, 3);
+                snprintf(k, sizeof(k), "sched_mixed_%s_failed_placements", alg_names[a]);
+                bench_line(k, (double)(out[a].asked - out[a].placed), 0);
+        }
+        return 0;
+}
+
+/* preempt: a cluster filled to about 95% by priority-20 service jobs, then priority-80
+ * jobs asking 10% of it. */
+int scenario_preempt(int nodes, int workers, uint64_t seed, int *violations) {
+        static const struct scen_node shape = {4000, 8192, "general"};
+        uint64_t rng = seed * 11 + 5;
+        size_t n_low = (size_t)nodes * 95 / 100 * 4 / 10, n_high = (size_t)nodes / 10 * 4 / 10;
+        n_low = n_low ? n_low : 1;
+        n_high = n_high ? n_high : 1;
+        struct scen_job *low = xcalloc(n_low, sizeof(*low)), *high = xcalloc(n_high, sizeof(*high));
+        for (size_t i = 0; i < n_low; i++) /* 10 x 1000 MHz / 2 GB: a quarter of a node each */
+                low[i] = (struct scen_job){.count = 10, .cpu = 1000, .mem = 2048, .disk = 100, .priority = 20};
+        for (size_t i = 0; i < n_high; i++)
+                high[i] = (struct scen_job){
+                    .count = 10, .cpu = 1000 + 500 * rng_range(&rng, 0, 1), .mem = 2048, .disk = 100, .priority = 80};
+        printf("\nScenario preempt: %d nodes filled by %zu priority-20 jobs, then %zu priority-80 jobs, %d workers\n",
+               nodes, n_low, n_high, workers);
+        struct scen_out o;
+        /* service preemption on, as an operator would set it in the scheduler configuration */
+        static const struct sched_preemption preemption = {.system = true, .service = true, .batch = true};
+        int r = scen_run(&shape, 1, nodes, low, n_low, high, n_high, workers, SCHED_ALG_BINPACK, &preemption, seed, &o);
+        free(low);
+        free(high);
+        *violations += o.violations;
+        if (r == 0) {
+                scen_print("preempt", &o);
+                scen_lines("preempt", &o);
+                bench_line("sched_preempt_preempted_allocs", (double)o.preempted, 0);
+        }
+        return r;
+}
