@@ -20,6 +20,7 @@
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 #include "nodeagent/logs/log_api.h"
+#include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 
 extern char **environ;
@@ -51,6 +52,7 @@ struct agent {
         struct client *client;
         struct log_api *log_api;
         struct agent_state *state; /* NULL when agent.db could not be opened */
+        struct logmon *logmon;     /* the tasks' log collector */
         struct runner *runners;
         size_t n_runners, cap_runners;
         json_t *extra_updates; /* updates for allocations without a runner */
@@ -273,6 +275,7 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         }
         struct alloc_runner_env env = {.loop = &a->loop,
                                        .data_dir = a->cfg->data_dir,
+                                       .logmon = a->logmon,
                                        .node_id = a->node->id,
                                        .node_name = a->node->name,
                                        .dc = a->node->datacenter,
@@ -458,6 +461,11 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         struct error serr = {0};
         if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
                 log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
+        a->logmon = logmon_create(cfg->data_dir, err);
+        if (!a->logmon) {
+                r = -ENOMEM;
+                goto fail;
+        }
         if (*cfg->http_addr) {
                 r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
                 if (r < 0)
@@ -491,6 +499,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         *ret = a;
         return 0;
 fail:
+        logmon_destroy(a->logmon);
         a->log_api = log_api_stop(a->log_api);
         a->state = agent_state_close(a->state);
         node_unref(a->node);
@@ -531,6 +540,7 @@ struct agent *agent_destroy(struct agent *a) {
         }
         log_api_stop(a->log_api);
         agent_state_close(a->state);
+        logmon_destroy(a->logmon);
         uv_loop_close(&a->loop);
         free(a->runners);
         json_decref(a->extra_updates);
