@@ -219,7 +219,11 @@ static void server_on_evals(void *data, struct eval **evals, size_t n) {
                 if (e->status == EVAL_PENDING)
                         broker_enqueue(s->broker, e);
                 else if (e->status == EVAL_BLOCKED)
-                        blocked_block(s->blocked, e);
+                        /* A worker that re-blocks an unblocked eval still holds it (not acked
+                         * yet): with its token, an unblock missed meanwhile runs it again after
+                         * the Ack; without, the broker dropped it as already tracked and the
+                         * eval stayed blocked for good (a batch job on a full node stalled). */
+                        blocked_reblock(s->blocked, e, broker_outstanding_token(s->broker, e->id));
         }
         workers_dispatch(s->workers);
 }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/model.h"
@@ -20,6 +21,7 @@
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 #include "nodeagent/logs/log_api.h"
+#include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 
 extern char **environ;
@@ -51,8 +53,10 @@ struct agent {
         struct client *client;
         struct log_api *log_api;
         struct agent_state *state; /* NULL when agent.db could not be opened */
+        struct logmon *logmon;     /* the tasks' log collector */
         struct runner *runners;
         size_t n_runners, cap_runners;
+        struct hashmap *runner_index; /* alloc ID -> index in runners + 1 */
         json_t *extra_updates; /* updates for allocations without a runner */
         uv_signal_t sigint, sigterm;
         uv_timer_t gc_timer;
@@ -140,10 +144,19 @@ static void on_fp_timer(uv_timer_t *t) {
 /* ---- runners ----------------------------------------------------------------------------- */
 
 static struct runner *find_runner(struct agent *a, const char *id) {
+        uintptr_t i = (uintptr_t)hashmap_get(a->runner_index, id);
+        return i && i <= a->n_runners ? &a->runners[i - 1] : NULL;
+}
+
+/* After runners moved (some were dropped). Out of memory leaves the index empty:
+ * lookups then miss, which only delays (a runner not found is created again). */
+static void reindex_runners(struct agent *a) {
+        hashmap_clear(a->runner_index);
         for (size_t i = 0; i < a->n_runners; i++)
-                if (strcmp(alloc_runner_id(a->runners[i].ar), id) == 0)
-                        return &a->runners[i];
-        return NULL;
+                if (hashmap_put(a->runner_index, alloc_runner_id(a->runners[i].ar), (void *)(uintptr_t)(i + 1), NULL) < 0) {
+                        hashmap_clear(a->runner_index);
+                        return;
+                }
 }
 
 static bool all_finished(struct agent *a) {
@@ -160,15 +173,14 @@ static void on_dir_gc_timer(uv_timer_t *t);
 
 static void on_runner_changed(struct alloc_runner *ar, void *data) {
         struct agent *a = data;
-        for (size_t i = 0; i < a->n_runners; i++)
-                if (a->runners[i].ar == ar) {
-                        a->runners[i].dirty = true;
-                        if (!a->runners[i].on_server && alloc_runner_finished(ar))
-                                uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
-                        if (alloc_runner_finished(ar) && !a->stopping)
-                                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000,
-                                               (uint64_t)a->cfg->gc_interval_ms);
-                }
+        struct runner *r = find_runner(a, alloc_runner_id(ar));
+        if (r && r->ar == ar) {
+                r->dirty = true;
+                if (!r->on_server && alloc_runner_finished(ar))
+                        uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
+                if (alloc_runner_finished(ar) && !a->stopping)
+                        uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000, (uint64_t)a->cfg->gc_interval_ms);
+        }
         if (a->client)
                 client_updates_pending(a->client);
         if (a->stopping && a->cfg->dev && all_finished(a) && uv_is_active((uv_handle_t *)&a->stop_timer)) {
@@ -193,7 +205,10 @@ static void on_gc_timer(uv_timer_t *t) {
                 }
                 a->runners[k++] = *r;
         }
-        a->n_runners = k;
+        if (k != a->n_runners) {
+                a->n_runners = k;
+                reindex_runners(a);
+        }
 }
 
 /* A directory is in use while its runner's tasks are not all dead, or while the
@@ -273,6 +288,7 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         }
         struct alloc_runner_env env = {.loop = &a->loop,
                                        .data_dir = a->cfg->data_dir,
+                                       .logmon = a->logmon,
                                        .node_id = a->node->id,
                                        .node_name = a->node->name,
                                        .dc = a->node->datacenter,
@@ -284,6 +300,11 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         if (!ar)
                 return -ENOMEM;
         a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true, .start_pending = !restore};
+        if (hashmap_put(a->runner_index, alloc_runner_id(ar), (void *)(uintptr_t)a->n_runners, NULL) < 0) {
+                a->n_runners--;
+                alloc_runner_destroy(ar);
+                return -ENOMEM;
+        }
         if (restore) {
                 log_info("alloc %.8s (%s): taking over from the previous agent", al->id, al->name ? al->name : "");
                 alloc_runner_restore(ar);
@@ -396,6 +417,7 @@ static void on_client_done(void *data) {
         for (size_t i = 0; i < a->n_runners; i++)
                 alloc_runner_destroy(a->runners[i].ar);
         a->n_runners = 0;
+        hashmap_clear(a->runner_index);
         a->log_api = log_api_stop(a->log_api);
         uv_close((uv_handle_t *)&a->sigint, on_closed);
         uv_close((uv_handle_t *)&a->sigterm, on_closed);
@@ -452,12 +474,22 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 return errorf(err, r, "uv_loop_init: %s", uv_strerror(r));
         }
         a->extra_updates = json_array();
+        a->runner_index = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!a->extra_updates || !a->runner_index) {
+                r = errorf(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
         r = agent_build_node(cfg, &a->node, err);
         if (r < 0)
                 goto fail;
         struct error serr = {0};
         if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
                 log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
+        a->logmon = logmon_create(cfg->data_dir, err);
+        if (!a->logmon) {
+                r = -ENOMEM;
+                goto fail;
+        }
         if (*cfg->http_addr) {
                 r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
                 if (r < 0)
@@ -493,6 +525,8 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         *ret = a;
         return 0;
 fail:
+        hashmap_destroy(a->runner_index);
+        logmon_destroy(a->logmon);
         a->log_api = log_api_stop(a->log_api);
         a->state = agent_state_close(a->state);
         node_unref(a->node);
@@ -533,8 +567,10 @@ struct agent *agent_destroy(struct agent *a) {
         }
         log_api_stop(a->log_api);
         agent_state_close(a->state);
+        logmon_destroy(a->logmon);
         uv_loop_close(&a->loop);
         free(a->runners);
+        hashmap_destroy(a->runner_index);
         json_decref(a->extra_updates);
         node_unref(a->latest);
         node_unref(a->node);

@@ -109,12 +109,13 @@ static void on_drain_timer(uv_timer_t *t) {
 }
 
 static void set_dead(struct task_runner *tr, bool failed) {
-        /* Dead for good: its log collector writes what is left and exits. The wait for
-         * that runs on the loop (pidfd), not in it, so that other allocations start
-         * meanwhile; notify() holds the alloc's status report until it is over. */
+        /* Dead for good: the log collector writes what is left of its output. The wait
+         * for that runs on the loop (a pipe the collector closes), not in it, so that
+         * other allocations start meanwhile; notify() holds the alloc's status report
+         * until it is over. */
         char logdir[4200];
         snprintf(logdir, sizeof(logdir), "%s/alloc/logs", tr->ar->alloc_dir);
-        int pfd = tr->draining ? -1 : logmon_signal(logdir, tr->task->name);
+        int pfd = tr->draining || tr->task->logs.disabled ? -1 : logmon_signal(tr->ar->env.logmon, logdir, tr->task->name);
         if (pfd >= 0) {
                 if (uv_poll_init(tr->ar->env.loop, &tr->drain_poll, pfd) == 0) {
                         tr->drain_poll.data = tr;
@@ -336,7 +337,7 @@ static int start_log_collector(struct task_runner *tr, char *out, char *errp, st
                                     .task = tr->task->name,
                                     .max_files = lc->max_files,
                                     .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024};
-        return logmon_ensure(&cfg, out, errp, err);
+        return logmon_ensure(tr->ar->env.logmon, &cfg, out, errp, err);
 }
 
 static void start_task(struct task_runner *tr) {

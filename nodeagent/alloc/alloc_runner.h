@@ -16,6 +16,7 @@
 #include "common/model.h"
 
 struct agent_state;
+struct logmon;
 struct alloc_runner;
 
 struct alloc_runner_env {
@@ -27,6 +28,8 @@ struct alloc_runner_env {
         char *const *host_env; /* environ-style, inherited by raw_exec tasks; may be NULL */
         /* Where running tasks' driver handles are saved for a restarted agent; may be NULL. */
         struct agent_state *state;
+        /* The agent's log collector (logmon.h); tasks' output goes through it. */
+        struct logmon *logmon;
         /* Called (on the loop) whenever task states or the client status change. */
         void (*changed)(struct alloc_runner *ar, void *data);
         void *data;

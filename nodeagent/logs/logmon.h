@@ -1,28 +1,44 @@
-/* logmon.h - a task's stdout/stderr collector, with rotation, in a process of its own.
+/* logmon.h - tasks' stdout/stderr collector, with rotation: ONE process per agent.
  *
  * A task writes into two FIFOs (<logdir>/.<task>.stdout.fifo, .stderr.fifo)
- * that the driver opens as if they were files. A small collector process reads
- * them and writes <logdir>/<task>.<type>.<n>, Nomad's names: a file is closed
- * at exactly max_file_size bytes (a write is split across files) and the next
- * index opened; only the newest max_files files are kept. Since every file but
- * the newest holds exactly max_file_size bytes, byte b of the stream lives in
- * file b / max_file_size at b % max_file_size: readers get stable offsets
- * across rotations (log_api.c, logmeta).
+ * that the driver opens as if they were files. One long-lived collector process
+ * per agent reads every task's FIFOs and writes <logdir>/<task>.<type>.<n>,
+ * Nomad's names: a file is closed at exactly max_file_size bytes (a write is
+ * split across files) and the next index opened; only the newest max_files files
+ * are kept. Since every file but the newest holds exactly max_file_size bytes,
+ * byte b of the stream lives in file b / max_file_size at b % max_file_size:
+ * readers get stable offsets across rotations (log_api.c, logmeta).
  *
- * The collector is forked from the agent before the task starts, detaches
- * (setsid, double fork: init reaps it) and survives agent restarts, so a
- * restarted agent's tasks keep writing; it touches no malloc or stdio after the
- * fork. It keeps the FIFOs open for reading and writing, so a task restart
- * finds its reader still there; it drains and exits on SIGTERM (logmon_stop),
- * or by itself when its log directory is removed.
+ * The agent talks to the collector over a unix SOCK_SEQPACKET socket in the
+ * abstract namespace named after the agent's data directory (its device and
+ * inode: no path length limit, nothing left on disk); only the collector's own
+ * uid may connect. Per task the agent opens the FIFOs itself (read and write,
+ * so that they never report EOF between task restarts and a task's open for
+ * writing never blocks) and hands them over with SCM_RIGHTS: no fork, no
+ * round trip, nothing waited for on the agent's loop. The task may write at
+ * once: its output waits in the FIFO until the collector reads it.
+ *
+ * The collector is forked once (setsid, double fork: init reaps it), touches no
+ * malloc or stdio after the fork (fixed tables: at most LOGMON_MAX_TASKS tasks
+ * at a time), and survives agent restarts: a restarted agent connects to the
+ * same collector, whose tasks kept writing meanwhile. A task's streams end when
+ * the agent says the task is dead for good (logmon_signal: the collector drains
+ * the FIFOs first) or when its log directory is removed. The collector exits
+ * when no agent is connected and it has no task left. If it dies, the next
+ * logmon_ensure starts another one, which appends to the existing files
+ * (output of tasks running meanwhile is lost until they are started again).
  */
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct error;
+struct logmon;
 
 #define LOGMON_PATH 4200 /* bytes of a path logmon_ensure returns */
+#define LOGMON_TASK_MAX 256 /* bytes of a task name, NUL included */
+#define LOGMON_MAX_TASKS 4096 /* tasks one collector serves at a time */
 #define LOGMON_DEFAULT_MAX_FILES 10
 #define LOGMON_DEFAULT_MAX_FILE_SIZE (10LL * 1024 * 1024)
 
@@ -33,20 +49,31 @@ struct logmon_config {
         int64_t max_file_size; /* bytes, >= 1 */
 };
 
-/* Start the collector for task unless one runs already; writes <dir>/.<task>.logmeta
- * ("<max_file_size> <max_files>\n") and returns the FIFO paths for the driver
- * (ret_* LOGMON_PATH bytes). Waits (at most 2 s) until the collector holds the FIFOs. */
-int logmon_ensure(const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr, struct error *err);
+/* The agent's handle on the collector of data_dir (which must exist). Connects
+ * lazily, on the first logmon_ensure; NULL when out of memory or data_dir is
+ * missing (err says which). */
+struct logmon *logmon_create(const char *data_dir, struct error *err);
+/* Disconnect; the collector keeps running for the tasks it still serves. Accepts NULL. */
+void logmon_destroy(struct logmon *lm);
 
-/* The task is dead for good: the collector writes what is left and exits;
- * waits (at most 1 s) for that, so the files are complete when it returns. */
-void logmon_stop(const char *dir, const char *task);
+/* Hand task's FIFOs to the collector (starting it if none runs; a task it serves
+ * already is left as it is); writes <dir>/.<task>.logmeta ("<max_file_size>
+ * <max_files>\n") and returns the FIFO paths for the driver (ret_* LOGMON_PATH bytes). */
+int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
+                  struct error *err);
 
-/* The same without waiting, for event loops: sends the collector SIGTERM and
- * returns a pidfd (caller closes) that becomes readable when it has drained the
- * FIFOs and exited; negative errno when there is none to wait for (no collector:
- * -ENOENT; no pidfd support: -ENOSYS). Callers bound their wait (1 s, as logmon_stop). */
-int logmon_signal(const char *dir, const char *task);
+/* The task is dead for good: the collector writes what is left in its FIFOs and
+ * forgets it. Returns a descriptor (caller closes) that becomes readable (EOF)
+ * once that is done, or the collector is gone; negative errno when there is
+ * nothing to wait for (-ENOENT: no FIFOs). Callers bound their wait (1 s). */
+int logmon_signal(struct logmon *lm, const char *dir, const char *task);
+
+/* The same, waiting (at most 1 s) until the files are complete. */
+void logmon_stop(struct logmon *lm, const char *dir, const char *task);
+
+/* The collector's pid while connected (for tests and diagnostics), else 0; may
+ * wait up to 1 s for the collector's hello the first time. */
+pid_t logmon_pid(struct logmon *lm);
 
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
 int logmon_file_range(const char *dir, const char *task, const char *type, long *ret_first, long *ret_last);

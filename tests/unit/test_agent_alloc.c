@@ -15,10 +15,12 @@
 #include "common/log.h"
 #include "common/model.h"
 #include "nodeagent/alloc/alloc_runner.h"
+#include "nodeagent/logs/logmon.h"
 
 static char dir[64];
 static uv_loop_t loop;
 static int changes;
+static struct logmon *lm;
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
         return remove(p);
@@ -30,6 +32,9 @@ static void setup(void) {
         driver_configure(&ds);
         snprintf(dir, sizeof(dir), "/tmp/drover-alloc-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
+        struct error err = {0};
+        lm = logmon_create(dir, &err);
+        cr_assert_not_null(lm, "%s", err.msg);
         uv_loop_init(&loop);
         changes = 0;
         log_set_level(LOG_LVL_WARN);
@@ -38,6 +43,8 @@ static void setup(void) {
 static void teardown(void) {
         uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
         uv_loop_close(&loop);
+        logmon_destroy(lm);
+        lm = NULL;
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -67,7 +74,7 @@ static struct alloc *make_alloc(const char *type, const char *restart, const cha
 
 static struct alloc_runner *run(struct alloc *a) {
         struct alloc_runner_env env = {
-            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .changed = on_changed};
+            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .logmon = lm, .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         alloc_runner_start(ar);
@@ -219,6 +226,7 @@ static struct alloc_runner *runner_with_state(struct alloc *a, struct agent_stat
                                        .node_name = "node1",
                                        .dc = "dc1",
                                        .state = s,
+                                       .logmon = lm,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);

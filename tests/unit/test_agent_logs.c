@@ -15,6 +15,7 @@
 #include "nodeagent/logs/logmon.h"
 
 static char dir[64];
+static struct logmon *lm;
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
         return remove(p);
@@ -23,10 +24,15 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 static void setup(void) {
         snprintf(dir, sizeof(dir), "/tmp/drover-logs-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
+        struct error err = {0};
+        lm = logmon_create(dir, &err);
+        cr_assert_not_null(lm, "%s", err.msg);
 }
 
 static void teardown(void) {
-        logmon_stop(dir, "web");
+        logmon_stop(lm, dir, "web");
+        logmon_destroy(lm);
+        lm = NULL;
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -51,10 +57,18 @@ static void sleep_ms(long ms) {
         nanosleep(&ts, NULL);
 }
 
-/* Wait until the collector removed its pid file (it has written everything). */
-static bool wait_stopped(void) {
-        for (int i = 0; i < 300; i++) {
-                if (!exists(".web.logmon.pid"))
+/* Gone, or a zombie (the collector is detached: whoever is pid 1 here reaps it, or not). */
+static bool wait_gone(pid_t pid) {
+        for (int i = 0; i < 700; i++) {
+                char path[64], st[512] = "";
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        return true;
+                char *ok = fgets(st, sizeof(st), f);
+                fclose(f);
+                char *p = ok ? strrchr(st, ')') : NULL;
+                if (p && p[1] == ' ' && p[2] == 'Z')
                         return true;
                 sleep_ms(10);
         }
@@ -106,7 +120,7 @@ Test(agent_logs, rotation_keeps_max_files_of_exactly_max_size) {
         struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 3, .max_file_size = 100000};
         char out[LOGMON_PATH], err_path[LOGMON_PATH];
         struct error err = {0};
-        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
         struct stat sb;
         cr_assert_eq(stat(out, &sb), 0);
         cr_expect(S_ISFIFO(sb.st_mode), "the task writes into a FIFO");
@@ -119,8 +133,7 @@ Test(agent_logs, rotation_keeps_max_files_of_exactly_max_size) {
         cr_assert_geq(efd, 0);
         cr_assert_eq(write(efd, "oops\n", 5), 5);
         close(efd);
-        logmon_stop(dir, "web");
-        cr_assert(wait_stopped(), "the collector exits after logmon_stop");
+        logmon_stop(lm, dir, "web"); /* returns once what was written is in the files */
         for (int i = 0; i <= 2; i++) {
                 char name[64];
                 snprintf(name, sizeof(name), "web.stdout.%d", i);
@@ -141,54 +154,83 @@ Test(agent_logs, a_task_restart_and_a_new_collector_continue_the_files) {
         struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 10, .max_file_size = 1000};
         char out[LOGMON_PATH], err_path[LOGMON_PATH];
         struct error err = {0};
-        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
+        pid_t pid = logmon_pid(lm);
+        cr_assert_gt(pid, 1);
         /* Two runs of the task: the first closes its end, the second opens it again. */
         int fd = open(out, O_WRONLY | O_APPEND);
         write_stream(fd, 0, 1500);
         close(fd);
         char out2[LOGMON_PATH], err2[LOGMON_PATH];
-        cr_assert_eq(logmon_ensure(&cfg, out2, err2, &err), 0, "%s", err.msg);
-        cr_expect_str_eq(out, out2, "the same collector and FIFO");
+        cr_assert_eq(logmon_ensure(lm, &cfg, out2, err2, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(out, out2, "the same FIFO");
+        cr_expect_eq(logmon_pid(lm), pid, "the same collector");
         fd = open(out, O_WRONLY | O_APPEND);
         write_stream(fd, 1500, 1000);
         close(fd);
-        logmon_stop(dir, "web");
-        cr_assert(wait_stopped());
-        /* An agent that starts a collector again (e.g. after it was killed) appends. */
-        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
+        logmon_stop(lm, dir, "web");
+        check_file("web.stdout.2", 2000, 500);
+        /* A collector that died (killed): the next ensure starts another, which appends. */
+        kill(pid, SIGKILL);
+        cr_assert(wait_gone(pid));
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
+        cr_expect_neq(logmon_pid(lm), pid, "a new collector");
         fd = open(out, O_WRONLY | O_APPEND);
         write_stream(fd, 2500, 700);
         close(fd);
-        logmon_stop(dir, "web");
-        cr_assert(wait_stopped());
+        logmon_stop(lm, dir, "web");
         check_file("web.stdout.0", 0, 1000);
         check_file("web.stdout.1", 1000, 1000);
         check_file("web.stdout.2", 2000, 1000);
         check_file("web.stdout.3", 3000, 200);
 }
 
-Test(agent_logs, the_collector_exits_when_its_directory_is_removed) {
+Test(agent_logs, one_collector_serves_every_task_and_outlives_the_agent) {
+        char out[3][LOGMON_PATH], errp[LOGMON_PATH];
+        const char *names[3] = {"web", "db", "cache"};
+        struct error err = {0};
+        for (int i = 0; i < 3; i++) {
+                struct logmon_config cfg = {.dir = dir, .task = names[i], .max_files = 2, .max_file_size = 1000};
+                cr_assert_eq(logmon_ensure(lm, &cfg, out[i], errp, &err), 0, "%s", err.msg);
+        }
+        pid_t pid = logmon_pid(lm);
+        cr_assert_gt(pid, 1);
+        int fd = open(out[1], O_WRONLY | O_APPEND);
+        cr_assert_geq(fd, 0);
+        write_stream(fd, 0, 300);
+        /* The agent goes away (a crash, an upgrade): the task keeps writing. */
+        logmon_destroy(lm);
+        write_stream(fd, 300, 400);
+        close(fd);
+        lm = logmon_create(dir, &err);
+        cr_assert_not_null(lm, "%s", err.msg);
+        struct logmon_config cfg = {.dir = dir, .task = "db", .max_files = 2, .max_file_size = 1000};
+        cr_assert_eq(logmon_ensure(lm, &cfg, out[1], errp, &err), 0, "%s", err.msg);
+        cr_expect_eq(logmon_pid(lm), pid, "the restarted agent found the same collector");
+        logmon_stop(lm, dir, "db");
+        check_file("db.stdout.0", 0, 700);
+        logmon_stop(lm, dir, "cache");
+        logmon_stop(lm, dir, "web");
+        /* No task left and no agent: it exits. */
+        logmon_destroy(lm);
+        lm = NULL;
+        cr_expect(wait_gone(pid), "collector %d still runs with no task and no agent", (int)pid);
+        lm = logmon_create(dir, &err);
+}
+
+Test(agent_logs, a_task_is_forgotten_when_its_directory_is_removed) {
         struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 2, .max_file_size = 1000};
         char out[LOGMON_PATH], err_path[LOGMON_PATH];
         struct error err = {0};
-        cr_assert_eq(logmon_ensure(&cfg, out, err_path, &err), 0, "%s", err.msg);
-        char path[256], buf[32] = "";
-        snprintf(path, sizeof(path), "%s/.web.logmon.pid", dir);
-        FILE *f = fopen(path, "r");
-        cr_assert_not_null(f);
-        cr_assert_not_null(fgets(buf, sizeof(buf), f));
-        fclose(f);
-        pid_t pid = (pid_t)atol(buf);
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
+        pid_t pid = logmon_pid(lm);
         cr_assert_gt(pid, 1);
-        cr_expect_eq(kill(pid, 0), 0, "the collector runs");
+        logmon_destroy(lm); /* no agent: only the task keeps it */
+        lm = NULL;
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        bool gone = false;
-        for (int i = 0; i < 300 && !gone; i++) {
-                gone = kill(pid, 0) < 0 && errno == ESRCH;
-                sleep_ms(10);
-        }
-        cr_expect(gone, "pid %d still runs after its directory was removed", (int)pid);
+        cr_expect(wait_gone(pid), "pid %d still runs after its only task's directory was removed", (int)pid);
         mkdir(dir, 0700); /* for the teardown */
+        lm = logmon_create(dir, &err);
 }
 
 Test(agent_logs, a_missing_directory_is_an_error) {
@@ -196,7 +238,7 @@ Test(agent_logs, a_missing_directory_is_an_error) {
             .dir = "/nonexistent/drover/logs", .task = "web", .max_files = 2, .max_file_size = 10};
         char out[LOGMON_PATH], err_path[LOGMON_PATH];
         struct error err = {0};
-        cr_expect_lt(logmon_ensure(&cfg, out, err_path, &err), 0);
+        cr_expect_lt(logmon_ensure(lm, &cfg, out, err_path, &err), 0);
         cr_expect(strstr(err.msg, "/nonexistent/drover/logs"), "%s", err.msg);
 }
 
