@@ -34,10 +34,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
 #include "isolation/caps.h"
@@ -624,6 +626,8 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
 
 static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
                       struct error *err) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         struct exec_start *x = calloc(1, sizeof(*x));
         if (!x)
                 return errorf(err, -ENOMEM, "out of memory");
@@ -673,6 +677,9 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
         snprintf(h.driver, sizeof(h.driver), "%s", exec_driver.name);
         snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(x->cg));
         exec_start_free(x, false);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        log_debug("exec: task %s started in %lld us (cgroup, namespaces, mounts, seccomp, capabilities, until execve)",
+                  spec->task_name, (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         *ret_handle = h;
         *ret_exit_fd = pidfd;
         return 0;
