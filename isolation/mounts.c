@@ -22,19 +22,36 @@ enum kind { M_BIND, M_TMPFS, M_PROC, M_DEVNODE, M_SYMLINK };
 struct mnt {
         enum kind kind;
         bool read_only;
-        char source[PATH_MAX]; /* host path; symlink target for M_SYMLINK */
-        char target[PATH_MAX]; /* absolute host path under root */
-        char data[64];         /* tmpfs options */
+        const char *source; /* host path; symlink target for M_SYMLINK (in text[]) */
+        const char *target; /* absolute host path under root (in text[]) */
+        const char *data;   /* tmpfs options (in text[]) */
 };
 
 #define MAX_MOUNTS 40
+/* The strings of every mount, one after the other: a plan is built per task,
+ * so it stays small (a few pages touched, not 2 x PATH_MAX per mount). */
+#define PLAN_TEXT (MAX_MOUNTS * 2 * 512)
 
 struct mount_plan {
         char root[PATH_MAX];
         int n;
         int dev_first; /* the /dev tmpfs: from here on the child creates files */
         struct mnt m[MAX_MOUNTS];
+        size_t used;
+        char text[PLAN_TEXT];
 };
+
+/* a followed by b, NUL-terminated, in p->text; NULL when it does not fit. */
+static const char *intern(struct mount_plan *p, const char *a, const char *b) {
+        size_t al = strlen(a), bl = strlen(b);
+        if (al + bl >= PATH_MAX || p->used + al + bl + 1 > sizeof(p->text))
+                return NULL;
+        char *s = p->text + p->used;
+        memcpy(s, a, al);
+        memcpy(s + al, b, bl + 1);
+        p->used += al + bl + 1;
+        return s;
+}
 
 static const char *const host_dirs[] = {"/bin", "/lib", "/lib64", "/usr", "/etc", "/sbin"};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -44,16 +61,13 @@ static int add(struct mount_plan *p, enum kind k, const char *source, const char
         if (p->n == MAX_MOUNTS)
                 return errorf(err, -E2BIG, "more than %d mounts", MAX_MOUNTS);
         struct mnt *m = &p->m[p->n];
-        memset(m, 0, sizeof(*m));
         m->kind = k;
         m->read_only = ro;
-        size_t rl = strlen(p->root), tl = strlen(target);
-        if ((size_t)snprintf(m->source, sizeof(m->source), "%s", source ? source : "") >= sizeof(m->source) ||
-            rl + tl >= sizeof(m->target))
+        m->source = intern(p, source ? source : "", "");
+        m->target = intern(p, p->root, target);
+        m->data = intern(p, data ? data : "", "");
+        if (!m->source || !m->target || !m->data)
                 return errorf(err, -ENAMETOOLONG, "mount path too long: %s", target);
-        memcpy(m->target, p->root, rl);
-        memcpy(m->target + rl, target, tl + 1);
-        snprintf(m->data, sizeof(m->data), "%s", data ? data : "");
         p->n++;
         return 0;
 }
@@ -84,7 +98,13 @@ int mount_plan_create(const char *root, const struct mount_bind *binds, int n_bi
                       struct error *err) {
         if (!root || root[0] != '/')
                 return errorf(err, -EINVAL, "task root \"%s\" must be an absolute path", root ? root : "");
-        _cleanup_free_ struct mount_plan *p = calloc(1, sizeof(*p));
+        /* malloc, not calloc: only the pages written below are touched. */
+        _cleanup_free_ struct mount_plan *p = malloc(sizeof(*p));
+        if (p) {
+                p->n = 0;
+                p->dev_first = 0;
+                p->used = 0;
+        }
         if (!p)
                 return errorf(err, -ENOMEM, "out of memory");
         if ((size_t)snprintf(p->root, sizeof(p->root), "%s", root) >= sizeof(p->root) - 64)
