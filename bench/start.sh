@@ -7,9 +7,13 @@
 #    cycle_p50_ms (start until the cgroup is gone), crun_cycle_p50_ms (a whole
 #    `crun run`), start_vs_crun_ratio (cycle against cycle);
 #  - on this host: host_start_p50_ms without a cgroup (the host's cgroups are not
-#    touched), and host_bare_start_p50_ms, the same clone3 + exec without isolation. runc is not run here: it would create cgroups in the host's v1
-#    hierarchy.
-# Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+#    touched) and host_bare_start_p50_ms, the same clone3 + exec without
+#    isolation, measured in alternating rounds (BENCH_ROUNDS, 5) in this same run:
+#    each is the median of the rounds' p50s; host_overhead_p50_ms is the median
+#    of the rounds' differences, with the load average before and after. runc
+#    is not run here: it would create cgroups in the host's v1 hierarchy.
+# Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only;
+# BENCH_VM=0: the host part only).
 set -eu
 bin_dir=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +32,7 @@ if [ ! -x "$c/usr/bin/crun" ]; then
         for d in "$c"/*.deb; do dpkg-deb -x "$d" "$c"; done
         rm -f "$c"/*.deb
 fi
+if [ "${BENCH_VM:-1}" = 1 ]; then
 yajl=$(ls "$c"/usr/lib/x86_64-linux-gnu/libyajl.so.2* | head -n 1)
 VM_INIT="$root/bench/vm-start.sh" \
         VM_FILES="$bench:/bin/start $yajl:/lib/x86_64-linux-gnu/libyajl.so.2 $c/usr/bin/crun:/bin/crun" \
@@ -38,8 +43,24 @@ VM_INIT="$root/bench/vm-start.sh" \
 }
 grep -aE '^[a-z0-9_]+=[-0-9.]+' "$root/build/vm/console.log" | tr -d '\r' >"$out"
 rm -f "$out.vm"
-"$bench" --n "$n" --prefix host_ | grep -E '^host_start' >>"$out"
-"$bench" --bare --n "$n" --prefix host_bare_ | grep -E '^host_bare_start' >>"$out"
+fi
+median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", v[int((NR + 1) / 2)]}'; }
+echo "host_loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$out"
+rounds=${BENCH_ROUNDS:-5}
+i=0
+: >"$out.h"
+while [ $i -lt "$rounds" ]; do
+        iso=$("$bench" --n "$n" --prefix h_ | sed -n 's/^h_start_p50_ms=//p')
+        bare=$("$bench" --bare --n "$n" --prefix b_ | sed -n 's/^b_start_p50_ms=//p')
+        echo "$iso $bare" >>"$out.h"
+        i=$((i + 1))
+done
+echo "host_rounds=$rounds ($(awk '{printf "%s%s/%s", NR > 1 ? " " : "", $1, $2}' "$out.h"))" >>"$out"
+echo "host_start_p50_ms=$(cut -d' ' -f1 "$out.h" | median)" >>"$out"
+echo "host_bare_start_p50_ms=$(cut -d' ' -f2 "$out.h" | median)" >>"$out"
+echo "host_overhead_p50_ms=$(awk '{printf "%.2f\n", $1 - $2}' "$out.h" | median)" >>"$out"
+echo "host_loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$out"
+rm -f "$out.h"
 awk -F= '/^cycle_p50_ms=/{a=$2} /^crun_cycle_p50_ms=/{b=$2} END{if (a && b) printf "start_vs_crun_ratio=%.2f\n", a/b}' "$out" >>"$out.r"
 cat "$out.r" >>"$out"
 rm -f "$out.r"
@@ -48,8 +69,12 @@ cat "$out"
 if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
         {
                 printf '\n### start run: %s\n\n' "$header"
-                printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each (crun: crun_runs). runc on this host not run (it would write the host'"'"'s v1 cgroups).\n\n' \
-                        "$([ -w /dev/kvm ] && echo kvm || echo software emulation)" "$n"
+                if [ "${BENCH_VM:-1}" = 1 ]; then
+                        printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each (crun: crun_runs). runc on this host not run (it would write the host'"'"'s v1 cgroups).\n\n' \
+                                "$([ -w /dev/kvm ] && echo kvm || echo software emulation)" "$n"
+                else
+                        printf 'Host part only (BENCH_VM=0); %s starts per round.\n\n' "$n"
+                fi
                 echo '```'
                 cat "$out"
                 echo '```'

@@ -21,6 +21,9 @@ job "isolated" {
         pids_limit     = 64
         cpu_hard_limit = true
         unveil         = ["r:/etc/ssl"]
+        # Its own user namespace: only its uid/gid mapped, so its capabilities
+        # do not reach the host's files (off by default).
+        user_namespace = true
       }
 
       resources {

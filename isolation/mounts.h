@@ -30,9 +30,11 @@ int mount_plan_count(const struct mount_plan *p);
 int mount_plan_describe(const struct mount_plan *p, int i, char *buf, unsigned long size);
 
 /* In the child, async-signal-safe: make the mounts and pivot into root.
- * On failure returns -errno and sets *ret_step to the index of the failing
- * mount (or -1 for the pivot). */
-int mount_plan_apply(const struct mount_plan *p, int *ret_step);
+ * file_uid/file_gid >= 0 (a user namespace that does not map host root): the
+ * /dev tmpfs and the files on it are created as them (setfsuid), after the
+ * host paths were all reached as the agent. On failure returns -errno and sets
+ * *ret_step to the index of the failing mount (or -1 for the pivot). */
+int mount_plan_apply(const struct mount_plan *p, int file_uid, int file_gid, int *ret_step);
 
 struct mount_plan *mount_plan_free(struct mount_plan *p);
 static inline void mount_plan_freep(struct mount_plan **p) {

@@ -22,6 +22,8 @@ uint64_t namespaces_clone_flags(const struct ns_options *o) {
         uint64_t f = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (o && o->net)
                 f |= CLONE_NEWNET;
+        if (o && o->user)
+                f |= CLONE_NEWUSER;
         return f;
 }
 

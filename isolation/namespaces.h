@@ -1,7 +1,9 @@
 /* namespaces.h - which namespaces a task gets, as clone3 flags.
  *
  * pid, mount, uts and ipc always; network optional (host network by default);
- * (user namespaces are not offered yet: the task runs as a plain non-root uid).
+ * user optional (off by default): the task's uid and gid are the only ids
+ * mapped (to themselves), so the capabilities it holds count inside its own
+ * namespaces and on its own files only, not on the host's (root-owned) ones.
  */
 #pragma once
 
@@ -12,6 +14,7 @@ struct error;
 
 struct ns_options {
         bool net;  /* a new, empty network namespace (loopback only) */
+        bool user; /* a new user namespace (process.c writes the id maps) */
 };
 
 uint64_t namespaces_clone_flags(const struct ns_options *o);

@@ -27,7 +27,8 @@
 #endif
 
 enum stage {
-        ST_SETSID = 1,
+        ST_USERNS = 1,
+        ST_SETSID,
         ST_STDIO,
         ST_MOUNTS,
         ST_PIVOT,
@@ -44,6 +45,7 @@ enum stage {
 
 static const char *stage_str(int s) {
         static const char *const names[] = {
+            [ST_USERNS] = "wait for the user namespace's id maps",
             [ST_SETSID] = "setsid",
             [ST_STDIO] = "redirect stdio",
             [ST_MOUNTS] = "mount",
@@ -80,7 +82,7 @@ static int child_dup(int fd, int target) {
         return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-static _Noreturn void child(const struct isolation_spec *s, int wr) {
+static _Noreturn void child(const struct isolation_spec *s, int wr, int go) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -88,6 +90,16 @@ static _Noreturn void child(const struct isolation_spec *s, int wr) {
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         sigaction(sig, &dfl, NULL);
+        if (go >= 0) {
+                /* Nothing is mapped until the parent wrote uid_map and gid_map. */
+                char c;
+                ssize_t n;
+                do
+                        n = read(go, &c, 1);
+                while (n < 0 && errno == EINTR);
+                if (n != 1)
+                        fail(wr, ST_USERNS, n < 0 ? errno : ECANCELED, 0);
+        }
         if (setsid() < 0)
                 fail(wr, ST_SETSID, errno, 0);
         if (child_dup(s->stdin_fd, 0) < 0 || child_dup(s->stdout_fd, 1) < 0 || child_dup(s->stderr_fd, 2) < 0)
@@ -95,7 +107,8 @@ static _Noreturn void child(const struct isolation_spec *s, int wr) {
         int r;
         if (s->mounts) {
                 int step;
-                r = mount_plan_apply(s->mounts, &step);
+                bool userns = s->ns_flags & CLONE_NEWUSER;
+                r = mount_plan_apply(s->mounts, userns ? (int)s->uid : -1, userns ? (int)s->gid : -1, &step);
                 if (r < 0)
                         fail(wr, step < 0 ? ST_PIVOT : ST_MOUNTS, -r, step);
         }
@@ -124,11 +137,22 @@ int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pid
                 return errorf(err, -EINVAL, "a task root needs a mount namespace");
         if (s->hostname && !(s->ns_flags & CLONE_NEWUTS))
                 return errorf(err, -EINVAL, "a hostname needs a uts namespace");
+        bool userns = s->ns_flags & CLONE_NEWUSER;
+        if (userns && !s->set_user)
+                return errorf(err, -EINVAL, "a user namespace needs the task's uid and gid to map");
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return errorf(err, -errno, "pipe: %s", strerror(errno));
         _cleanup_close_ int rd = pfd[0];
         _cleanup_close_ int wr = pfd[1];
+        _cleanup_close_ int go_rd = -1;
+        _cleanup_close_ int go_wr = -1;
+        if (userns) {
+                if (pipe2(pfd, O_CLOEXEC) < 0)
+                        return errorf(err, -errno, "pipe: %s", strerror(errno));
+                go_rd = pfd[0];
+                go_wr = pfd[1];
+        }
         int pidfd = -1;
         struct clone_args args = {
             .flags = s->ns_flags | CLONE_PIDFD | (s->cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
@@ -140,9 +164,21 @@ int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pid
         if (pid < 0)
                 return errorf(err, -errno, "clone3: %s", strerror(errno));
         if (pid == 0)
-                child(s, wr);
+                child(s, wr, go_rd);
         close(TAKE_FD(wr));
         _cleanup_close_ int pidfd_owned = pidfd;
+        if (userns) {
+                struct error map_err = {0};
+                int r = user_ns_map((int)pid, s->uid, s->gid, &map_err);
+                if (r == 0 && write(go_wr, "g", 1) != 1)
+                        r = errorf(&map_err, -errno, "wake the child: %s", strerror(errno));
+                if (r < 0) {
+                        close(TAKE_FD(go_wr)); /* the child reads EOF and gives up */
+                        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        return errorf(err, r, "user namespace: %s", map_err.msg);
+                }
+        }
         struct child_failure f;
         ssize_t n;
         do

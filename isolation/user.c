@@ -2,6 +2,7 @@
 #include "isolation/user.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -151,5 +152,21 @@ int user_switch(uid_t uid, gid_t gid) {
         if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, gid, gid, gid) < 0 ||
             syscall(SYS_setresuid, uid, uid, uid) < 0)
                 return -errno;
+        return 0;
+}
+
+int user_ns_map(int pid, uid_t uid, gid_t gid, struct error *err) {
+        static const char *const files[] = {"uid_map", "gid_map"};
+        for (int i = 0; i < 2; i++) {
+                char path[64], map[64];
+                snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[i]);
+                int len = snprintf(map, sizeof(map), "%u %u 1\n", i ? (unsigned)gid : (unsigned)uid,
+                                   i ? (unsigned)gid : (unsigned)uid);
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return errorf(err, -errno, "open %s: %s", path, strerror(errno));
+                if (write(fd, map, (size_t)len) != len)
+                        return errorf(err, -errno, "write %s \"%.*s\": %s", path, len - 1, map, strerror(errno));
+        }
         return 0;
 }

@@ -35,3 +35,9 @@ int user_of_pid(int pid, uid_t *ret, struct error *err);
 /* In the child, async-signal-safe: drop supplementary groups, set gid then uid,
  * keeping the permitted capabilities for caps_apply(). */
 int user_switch(uid_t uid, gid_t gid);
+
+/* A new user namespace's id maps (pid: its first process, written by the
+ * parent): the task's uid and gid map to themselves, one id each. Host root
+ * is not mapped, so the task's capabilities count only for what its own
+ * namespaces and its own uid own, never for the host's files. */
+int user_ns_map(int pid, uid_t uid, gid_t gid, struct error *err);

@@ -384,7 +384,8 @@ static void start_task(struct task_runner *tr) {
                                    .user = tr->task->user,
                                    .cpu_mhz = tr->task->resources.cpu,
                                    .memory_mb = tr->task->resources.memory_mb,
-                                   .memory_max_mb = tr->task->resources.memory_max_mb};
+                                   .memory_max_mb = tr->task->resources.memory_max_mb,
+                                   .cores = tr->task->resources.cores};
         struct error err = {0};
         int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
         if (r == 0)

@@ -51,6 +51,7 @@ struct driver_spec {
         int cpu_mhz;
         int memory_mb;
         int memory_max_mb;
+        int cores; /* reserved cores (resources { cores }); the exec driver picks which */
 };
 
 /* Agent-wide settings of the drivers, from the agent's configuration

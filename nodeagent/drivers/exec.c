@@ -10,24 +10,41 @@
  *
  * Driver config: command, args, cap_add, cap_drop, seccomp_allow,
  * seccomp_deny, unveil ["r:/etc/ssl", ...], network_mode ("host" | "none"),
- * pids_limit, cpu_hard_limit, io_weight.
+ * pids_limit, cpu_hard_limit, io_weight, user_namespace (false by default:
+ * true gives the task its own user namespace where only its uid and gid are
+ * mapped, so its capabilities do not reach the host's files).
+ *
+ * Reserved cores (resources { cores = N }): the scheduler counts them; which
+ * cores is decided here (isolation/cpuset.c, lowest free ids of the cgroup
+ * root's cpuset.cpus.effective). The task's cgroup gets them as cpuset.cpus,
+ * every other task cgroup under the parent gets the rest, and the choice is
+ * kept on the task's cgroup itself (xattr user.drover.cores, as systemd keeps
+ * user.delegate) so that a restarted agent marks them taken again; it goes
+ * with the cgroup when the task ends.
+ *
+ * Seccomp filters are compiled once per distinct allow/deny pair and reused.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
 #include "isolation/caps.h"
 #include "isolation/cgroup.h"
+#include "isolation/cpuset.h"
 #include "isolation/landlock.h"
 #include "isolation/mounts.h"
 #include "isolation/namespaces.h"
@@ -42,6 +59,23 @@
 
 /* Dynamic workload users in use by tasks this agent runs (loop thread only). */
 static struct uid_pool *pool;
+
+/* Compiled seccomp filters, one per distinct allow/deny pair (loop thread only). */
+#define SECCOMP_CACHE_MAX 32
+static struct {
+        char *key;
+        struct seccomp_profile *p;
+} sc_cache[SECCOMP_CACHE_MAX];
+
+/* Reserved cores (loop thread only) and which task cgroup holds which. */
+#define CORES_XATTR "user.drover.cores"
+static struct core_alloc *cores;
+struct reservation {
+        char cgroup[256];
+        struct cpulist cpus;
+};
+static struct reservation *resv;
+static size_t n_resv, cap_resv;
 
 static int get_pool(struct uid_pool **ret, struct error *err) {
         if (!pool) {
@@ -117,6 +151,7 @@ struct exec_opts {
         bool net_none;
         long pids_limit, io_weight;
         bool cpu_hard_limit;
+        bool user_ns;
         uint64_t caps;
 };
 
@@ -158,6 +193,12 @@ static int parse_opts(const json_t *config, struct exec_opts *o, struct error *e
                 if (!json_is_boolean(hl))
                         return errorf(err, -EINVAL, "exec: config.cpu_hard_limit must be true or false");
                 o->cpu_hard_limit = json_is_true(hl);
+        }
+        json_t *un = json_object_get(config, "user_namespace");
+        if (un && !json_is_null(un)) {
+                if (!json_is_boolean(un))
+                        return errorf(err, -EINVAL, "exec: config.user_namespace must be true or false");
+                o->user_ns = json_is_true(un);
         }
         r = caps_compute(o->cap_add, o->cap_drop, &o->caps, err);
         if (r < 0)
@@ -224,11 +265,17 @@ struct exec_start {
         char **argv, **envp;
         struct cgroup *cg;
         struct mount_plan *mounts;
-        struct seccomp_profile *seccomp;
+        const struct seccomp_profile *seccomp; /* cached, or seccomp_owned */
+        struct seccomp_profile *seccomp_owned;
         struct landlock_ruleset *landlock;
+        bool has_cores;
+        struct cpulist cpus;
         uint32_t dyn_uid;
         int out_fd, err_fd, null_fd;
 };
+
+static struct reservation *find_resv(const char *cgroup);
+static void cores_release(const char *cgroup);
 
 static void free_strv(char **v) {
         for (char **p = v; p && *p; p++)
@@ -239,11 +286,17 @@ static void free_strv(char **v) {
 static void exec_start_free(struct exec_start *x, bool remove_cgroup) {
         free_strv(x->argv);
         free_strv(x->envp);
+        if (x->has_cores && remove_cgroup) {
+                if (x->cg && find_resv(cgroup_path(x->cg)))
+                        cores_release(cgroup_path(x->cg));
+                else
+                        core_alloc_release(cores, &x->cpus);
+        }
         if (x->cg && remove_cgroup)
                 cgroup_remove(x->cg, 2000, NULL);
         cgroup_free(x->cg);
         mount_plan_free(x->mounts);
-        seccomp_profile_free(x->seccomp);
+        seccomp_profile_free(x->seccomp_owned);
         landlock_ruleset_free(x->landlock);
         if (x->dyn_uid && remove_cgroup)
                 uid_pool_release(pool, x->dyn_uid);
@@ -295,6 +348,147 @@ static int core_mhz(void) {
                                 return v;
                 }
         return 1000;
+}
+
+/* "a,b|c" of the allow and deny lists; -ENOSPC when it does not fit. */
+static int seccomp_key(const struct exec_opts *o, char *buf, size_t size) {
+        size_t len = 0;
+        for (int l = 0; l < 2; l++) {
+                const char *const *list = l ? o->sc_deny : o->sc_allow;
+                for (size_t i = 0; list[i]; i++) {
+                        int n = snprintf(buf + len, size - len, "%s%s", i ? "," : "", list[i]);
+                        if (n < 0 || (size_t)n >= size - len)
+                                return -ENOSPC;
+                        len += (size_t)n;
+                }
+                if (!l) {
+                        if (len + 1 >= size)
+                                return -ENOSPC;
+                        buf[len++] = '|';
+                        buf[len] = '\0';
+                }
+        }
+        return 0;
+}
+
+/* The task's filter: compiled once per allow/deny pair, then reused. */
+static int seccomp_for(struct exec_start *x, struct error *err) {
+        char key[4096] = "";
+        bool keyed = seccomp_key(&x->o, key, sizeof(key)) == 0;
+        size_t slot = SECCOMP_CACHE_MAX;
+        for (size_t i = 0; keyed && i < SECCOMP_CACHE_MAX; i++) {
+                if (sc_cache[i].key && strcmp(sc_cache[i].key, key) == 0) {
+                        x->seccomp = sc_cache[i].p;
+                        return 0;
+                }
+                if (!sc_cache[i].key && slot == SECCOMP_CACHE_MAX)
+                        slot = i;
+        }
+        struct seccomp_profile *p;
+        int r = seccomp_profile_build(x->o.sc_allow, x->o.sc_deny, &p, err);
+        if (r < 0)
+                return r;
+        x->seccomp = p;
+        if (keyed && slot < SECCOMP_CACHE_MAX && (sc_cache[slot].key = strdup(key)))
+                sc_cache[slot].p = p;
+        else
+                x->seccomp_owned = p; /* more pairs than the cache holds: this task's own */
+        return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return (int)n;
+}
+
+static int write_small(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(value);
+        return write(fd, len ? value : "\n", len ? len : 1) < 0 ? -errno : 0;
+}
+
+static int get_cores(struct error *err) {
+        if (cores)
+                return 0;
+        const struct driver_settings *s = driver_settings();
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.effective", s->cgroup_mount);
+        if (read_small(path, buf, sizeof(buf)) <= 1 &&
+            read_small("/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0)
+                return errorf(err, -ENOENT, "cannot read the node's cores (%s)", path);
+        struct cpulist usable;
+        int r = cpulist_parse(buf, &usable, err);
+        if (r == 0)
+                r = core_alloc_create(&usable, &cores, err);
+        return r < 0 ? error_prefix(err, "reserved cores") : 0;
+}
+
+static struct reservation *find_resv(const char *cgroup) {
+        for (size_t i = 0; i < n_resv; i++)
+                if (strcmp(resv[i].cgroup, cgroup) == 0)
+                        return &resv[i];
+        return NULL;
+}
+
+static int add_resv(const char *cgroup, const struct cpulist *c) {
+        if (n_resv == cap_resv) {
+                size_t cap = cap_resv ? cap_resv * 2 : 8;
+                struct reservation *n = realloc(resv, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                resv = n;
+                cap_resv = cap;
+        }
+        snprintf(resv[n_resv].cgroup, sizeof(resv[0].cgroup), "%s", cgroup);
+        resv[n_resv++].cpus = *c;
+        return 0;
+}
+
+/* Every task cgroup under the parent that reserved no core runs on the shared
+ * cores ("" = the parent's, when none is reserved). skip: a cgroup being set up. */
+static void reshare(void) {
+        char list[4096] = "";
+        if (cores && core_alloc_reserved(cores) > 0) {
+                struct cpulist sh;
+                core_alloc_shared(cores, &sh);
+                if (cpulist_format(&sh, list, sizeof(list)) < 0)
+                        return;
+        }
+        const char *parent = driver_settings()->cgroup_parent;
+        DIR *d = opendir(parent);
+        if (!d)
+                return;
+        struct dirent *e;
+        char path[1024];
+        while ((e = readdir(d))) {
+                size_t l = strlen(e->d_name);
+                if (l < 7 || strcmp(e->d_name + l - 6, ".scope") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+                if (find_resv(path))
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s/cpuset.cpus", parent, e->d_name);
+                write_small(path, list); /* ENOENT: cpuset not enabled, nothing reserved yet */
+        }
+        closedir(d);
+}
+
+/* Release the cores the task in cgroup held (it ended). */
+static void cores_release(const char *cgroup) {
+        struct reservation *r = cgroup[0] ? find_resv(cgroup) : NULL;
+        if (!r)
+                return;
+        core_alloc_release(cores, &r->cpus);
+        *r = resv[--n_resv];
+        reshare();
 }
 
 static int open_log(const char *path, struct error *err) {
@@ -360,7 +554,7 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
         r = mount_plan_create(spec->task_root, binds, 1, &x->mounts, err);
         if (r < 0)
                 return error_prefix(err, "exec");
-        r = seccomp_profile_build(x->o.sc_allow, x->o.sc_deny, &x->seccomp, err);
+        r = seccomp_for(x, err);
         if (r < 0)
                 return error_prefix(err, "exec");
         if (x->o.unveil[0] && landlock_abi() > 0) {
@@ -393,9 +587,30 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
                 if (lim.cpu_max_quota_us < 1000)
                         lim.cpu_max_quota_us = 1000;
         }
+        if (spec->cores > 0) {
+                r = get_cores(err);
+                if (r == 0)
+                        r = core_alloc_take(cores, spec->cores, &x->cpus, err);
+                if (r < 0)
+                        return error_prefix(err, "exec: reserved cores");
+                x->has_cores = true;
+                if (cpulist_format(&x->cpus, lim.cpuset_cpus, sizeof(lim.cpuset_cpus)) < 0)
+                        return errorf(err, -E2BIG, "exec: reserved cores: the list of %d cores is too long",
+                                      spec->cores);
+        }
         r = task_cgroup_create(spec, &lim, &x->cg, err);
         if (r < 0)
                 return error_prefix(err, "exec: task cgroup");
+        if (x->has_cores) {
+                /* Kept with the cgroup for a restarted agent (best effort: without
+                 * user xattrs on cgroupfs, before 5.7, a restart forgets them). */
+                setxattr(cgroup_path(x->cg), CORES_XATTR, lim.cpuset_cpus, strlen(lim.cpuset_cpus), 0);
+                if (add_resv(cgroup_path(x->cg), &x->cpus) < 0)
+                        return errorf(err, -ENOMEM, "out of memory");
+        }
+        /* The others (this one too when it reserved none) off the reserved cores. */
+        if (cores && core_alloc_reserved(cores) > 0)
+                reshare();
 
         x->out_fd = open_log(spec->stdout_path, err);
         if (x->out_fd < 0)
@@ -411,6 +626,8 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
 
 static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
                       struct error *err) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         struct exec_start *x = calloc(1, sizeof(*x));
         if (!x)
                 return errorf(err, -ENOMEM, "out of memory");
@@ -424,7 +641,7 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
         }
         char hostname[64];
         snprintf(hostname, sizeof(hostname), "%s", spec->alloc_name && *spec->alloc_name ? spec->alloc_name : spec->task_name);
-        struct ns_options ns = {.net = x->o.net_none};
+        struct ns_options ns = {.net = x->o.net_none, .user = x->o.user_ns};
         struct isolation_spec is = {
             .path = x->path,
             .argv = x->argv,
@@ -460,6 +677,9 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
         snprintf(h.driver, sizeof(h.driver), "%s", exec_driver.name);
         snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(x->cg));
         exec_start_free(x, false);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        log_debug("exec: task %s started in %lld us (cgroup, namespaces, mounts, seccomp, capabilities, until execve)",
+                  spec->task_name, (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         *ret_handle = h;
         *ret_exit_fd = pidfd;
         return 0;
@@ -469,6 +689,8 @@ static int exec_wait(const struct driver_handle *h, int exit_fd, struct driver_e
         int r = driver_wait_pidfd(h, exit_fd, ret, err);
         if (r == 0 && h->uid)
                 uid_pool_release(pool, h->uid);
+        if (r == 0)
+                cores_release(h->cgroup);
         return r;
 }
 
@@ -491,6 +713,14 @@ static int exec_recover(struct driver_handle *h, int *ret_exit_fd, struct error 
         if (fd < 0)
                 return errorf(err, -errno, "pidfd_open %d: %s", (int)h->pid, strerror(errno));
         task_cgroup_recover(h);
+        char list[4096];
+        ssize_t n = h->cgroup[0] ? getxattr(h->cgroup, CORES_XATTR, list, sizeof(list) - 1) : -1;
+        struct cpulist c;
+        if (n > 0 && get_cores(NULL) == 0) {
+                list[n] = '\0';
+                if (cpulist_parse(list, &c, NULL) == 0 && core_alloc_mark(cores, &c) == 0 && add_resv(h->cgroup, &c) == 0)
+                        reshare();
+        }
         uid_t uid;
         struct uid_pool *p;
         h->uid = 0;

@@ -24,7 +24,7 @@ Test(agent_exec, config_is_checked_field_by_field) {
         cr_expect_eq(validate("{\"command\":\"/bin/true\",\"args\":[\"x\"],\"cap_add\":[\"net_raw\"],"
                               "\"cap_drop\":[\"mknod\"],\"seccomp_allow\":[\"ptrace\"],\"seccomp_deny\":[\"chroot\"],"
                               "\"unveil\":[\"r:/etc/ssl\"],\"network_mode\":\"none\",\"pids_limit\":64,"
-                              "\"cpu_hard_limit\":true,\"io_weight\":100}",
+                              "\"cpu_hard_limit\":true,\"io_weight\":100,\"user_namespace\":true}",
                               &err),
                      0, "%s", err.msg);
         static const struct {
@@ -38,6 +38,7 @@ Test(agent_exec, config_is_checked_field_by_field) {
             {"{\"command\":\"x\",\"network_mode\":\"bridge\"}", "network_mode"},
             {"{\"command\":\"x\",\"pids_limit\":-1}", "pids_limit"},
             {"{\"command\":\"x\",\"cpu_hard_limit\":\"yes\"}", "cpu_hard_limit"},
+            {"{\"command\":\"x\",\"user_namespace\":1}", "config.user_namespace must be true or false"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 error_clear(&err);

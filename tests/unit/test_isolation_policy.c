@@ -184,6 +184,11 @@ Test(isolation_namespaces, flags) {
         o.net = true;
         namespaces_format(namespaces_clone_flags(&o), buf, sizeof(buf));
         cr_expect_str_eq(buf, "pid,mnt,uts,ipc,net");
+        o.user = true;
+        namespaces_format(namespaces_clone_flags(&o), buf, sizeof(buf));
+        cr_expect_str_eq(buf, "pid,mnt,uts,ipc,net,user");
+        o = (struct ns_options){0};
+        cr_expect_eq(namespaces_clone_flags(&o) & CLONE_NEWUSER, 0, "no user namespace unless asked");
         cr_expect_eq(namespaces_check(f, NULL), 0);
 }
 

@@ -1,0 +1,145 @@
+/* test_isolation_spawn.c - isolation_spawn() for real where the host allows
+ * it: root, mount/pid/uts/ipc namespaces and (for the user namespace test)
+ * user namespaces. No cgroup is used (the host's cgroups are never touched);
+ * every mount is made inside the child's own mount namespace. Skips with the
+ * reason elsewhere; the VM tier runs the same through the agent. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "isolation/caps.h"
+#include "isolation/mounts.h"
+#include "isolation/namespaces.h"
+#include "isolation/process.h"
+#include "isolation/seccomp.h"
+
+static bool can_isolate(bool userns) {
+        if (geteuid() != 0)
+                return false;
+        struct error err = {0};
+        struct ns_options o = {.user = userns};
+        if (namespaces_check(namespaces_clone_flags(&o), &err) < 0)
+                return false;
+        if (!userns)
+                return true;
+        FILE *f = fopen("/proc/sys/user/max_user_namespaces", "re");
+        int max = 0;
+        if (f) {
+                if (fscanf(f, "%d", &max) != 1)
+                        max = 0;
+                fclose(f);
+        }
+        return max > 0;
+}
+
+/* Run script with /bin/sh as uid 80007 in a task root whose /alloc is dir;
+ * its stdout into out. Returns the exit status, or -errno of the spawn. */
+static int run(bool userns, const char *dir, const char *script, char *out, size_t size) {
+        char root[] = "/tmp/drover-spawn-root-XXXXXX";
+        cr_assert_not_null(mkdtemp(root));
+        cr_assert_eq(chmod(root, 0711), 0);
+        char outp[] = "/tmp/drover-spawn-out-XXXXXX";
+        int ofd = mkstemp(outp);
+        cr_assert_geq(ofd, 0);
+        struct error err = {0};
+        struct mount_plan *mp = NULL;
+        struct mount_bind b[] = {{.source = dir, .target = "/alloc"}};
+        cr_assert_eq(mount_plan_create(root, b, 1, &mp, &err), 0, "%s", err.msg);
+        struct seccomp_profile *sp = NULL;
+        cr_assert_eq(seccomp_profile_build(NULL, NULL, &sp, &err), 0, "%s", err.msg);
+        uint64_t caps;
+        cr_assert_eq(caps_compute(NULL, NULL, &caps, &err), 0);
+        char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct ns_options o = {.user = userns};
+        struct isolation_spec s = {
+            .path = "/bin/sh", .argv = argv, .envp = envp, .cwd = "/",
+            .stdin_fd = null_fd, .stdout_fd = ofd, .stderr_fd = ofd, .cgroup_fd = -1,
+            .ns_flags = namespaces_clone_flags(&o), .mounts = mp, .hostname = "spawn-test",
+            .set_user = true, .uid = 80007, .gid = 80007, .set_caps = true, .caps = caps,
+            .last_cap = caps_last_cap(), .no_new_privs = true, .seccomp = sp,
+        };
+        pid_t pid;
+        int pidfd;
+        int r = isolation_spawn(&s, &pid, &pidfd, &err);
+        int st = 0;
+        if (r == 0) {
+                while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                        ;
+                close(pidfd);
+        }
+        ssize_t n = pread(ofd, out, size - 1, 0);
+        out[n > 0 ? n : 0] = '\0';
+        close(ofd);
+        close(null_fd);
+        unlink(outp);
+        mount_plan_free(mp);
+        seccomp_profile_free(sp);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "find %s -depth -type d -exec rmdir {} + 2>/dev/null", root);
+        if (system(cmd) != 0) { /* only empty mount points are left */
+        }
+        cr_assert_eq(r, 0, "spawn: %s", err.msg);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char secret_dir[] = "/tmp/drover-spawn-secret-XXXXXX";
+
+static void make_secret(void) {
+        cr_assert_not_null(mkdtemp(secret_dir));
+        chmod(secret_dir, 0755);
+        char p[128];
+        snprintf(p, sizeof(p), "%s/secret", secret_dir);
+        FILE *f = fopen(p, "we");
+        cr_assert_not_null(f);
+        fputs("s3cret\n", f);
+        fclose(f);
+        chmod(p, 0600); /* root's own: only a capability can read it */
+}
+
+static void drop_secret(void) {
+        char p[128];
+        snprintf(p, sizeof(p), "%s/secret", secret_dir);
+        unlink(p);
+        rmdir(secret_dir);
+}
+
+static const char script[] = "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status; "
+                             "cat /alloc/secret 2>/dev/null || echo secret=denied; hostname";
+
+Test(isolation_spawn, without_a_user_namespace_the_default_caps_reach_root_files, .init = make_secret,
+     .fini = drop_secret) {
+        if (!can_isolate(false))
+                cr_skip_test("needs root and pid/mnt/uts/ipc namespaces");
+        char out[4096];
+        cr_expect_eq(run(false, secret_dir, script, out, sizeof(out)), 0, "%s", out);
+        cr_expect(strstr(out, "80007\n"), "%s", out);
+        cr_expect(strstr(out, "CapEff:\t00000000a80405fb"), "%s", out);
+        /* cap_dac_override of Nomad's default set: the reason for user_namespace. */
+        cr_expect(strstr(out, "s3cret"), "%s", out);
+        cr_expect(strstr(out, "spawn-test"), "%s", out);
+}
+
+Test(isolation_spawn, a_user_namespace_maps_only_the_tasks_ids_and_keeps_caps_off_host_files, .init = make_secret,
+     .fini = drop_secret) {
+        if (!can_isolate(true))
+                cr_skip_test("needs root and user namespaces");
+        char out[4096];
+        cr_expect_eq(run(true, secret_dir, script, out, sizeof(out)), 0, "%s", out);
+        cr_expect(strstr(out, "80007\n"), "%s", out);
+        char want[64];
+        snprintf(want, sizeof(want), "%10u %10u %10u", 80007u, 80007u, 1u);
+        cr_expect(strstr(out, want), "uid_map: %s", out);
+        cr_expect(strstr(out, "CapEff:\t00000000a80405fb"), "%s", out);
+        cr_expect(strstr(out, "secret=denied"), "%s", out);
+        cr_expect(!strstr(out, "s3cret"), "%s", out);
+        cr_expect(strstr(out, "spawn-test"), "%s", out);
+}
