@@ -46,15 +46,14 @@ static void job_register(struct route_ctx *c, const char *path_id) {
                 return;
         }
         if (path_id && strcmp(path_id, j->id) != 0) {
-                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")",
-                                      j->id, path_id);
+                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")", j->id,
+                                      path_id);
                 job_unref(j);
                 return;
         }
         j->submit_time = clock_now_ns();
         struct eval *e = new_eval(j, "job-register", NULL);
-        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval",
-                                eval_to_json(e));
+        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
         json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
         job_unref(j);
         eval_unref(e);
@@ -95,8 +94,8 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
                                               sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
                                               sum.complete, "Lost", sum.lost, "Unknown", sum.unknown));
         }
-        return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace,
-                         "Summary", groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
+        return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace, "Summary",
+                         groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
                          (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index);
 }
 
@@ -207,7 +206,8 @@ void h_jobs_parse(struct route_ctx *c) {
                 return;
         const char *hcl = jx_str(body, "JobHCL", NULL);
         if (!hcl || !*hcl) {
-                http_req_respond_text(c->req, 400, "Job spec is empty: the body is {\"JobHCL\": \"job \\\"x\\\" {...}\"}");
+                http_req_respond_text(c->req, 400,
+                                      "Job spec is empty: the body is {\"JobHCL\": \"job \\\"x\\\" {...}\"}");
                 return;
         }
         const char *vtext = jx_str(body, "Variables", "");
@@ -428,9 +428,9 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
         for (size_t g = 0; g < j->n_groups; g++)
                 json_object_set_new(dtg, u[g].group,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Ignore", u[g].ignore, "Place",
-                                              u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop,
-                                              "InPlaceUpdate", u[g].inplace, "DestructiveUpdate", u[g].destructive,
-                                              "Canary", 0, "Preemptions", 0));
+                                              u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop, "InPlaceUpdate",
+                                              u[g].inplace, "DestructiveUpdate", u[g].destructive, "Canary", 0,
+                                              "Preemptions", 0));
         free(u);
         return json_pack("{s:o,s:n}", "DesiredTGUpdates", dtg, "PreemptedAllocs");
 }
@@ -442,9 +442,9 @@ static json_t *job_diff(const struct job *old, const struct job *new_job) {
                 type = "Added";
         } else {
                 json_t *a = job_to_json(old), *b = job_to_json(new_job);
-                static const char *const volatile_keys[] = {"CreateIndex", "ModifyIndex", "JobModifyIndex",
-                                                            "SubmitTime", "Version", "Status", "StatusDescription",
-                                                            "Stable"};
+                static const char *const volatile_keys[] = {"CreateIndex",       "ModifyIndex", "JobModifyIndex",
+                                                            "SubmitTime",        "Version",     "Status",
+                                                            "StatusDescription", "Stable"};
                 for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++) {
                         json_object_del(a, volatile_keys[i]);
                         json_object_del(b, volatile_keys[i]);
@@ -475,8 +475,7 @@ void h_job_plan(struct route_ctx *c) {
         }
         job_canonicalize(j);
         if (job_validate(j, &err) < 0 || strcmp(j->id, c->param[0]) != 0) {
-                http_req_respond_text(c->req, 400, "%s",
-                                      err.code ? err.msg : "Job ID does not match name in the path");
+                http_req_respond_text(c->req, 400, "%s", err.code ? err.msg : "Job ID does not match name in the path");
                 job_unref(j);
                 return;
         }
@@ -510,12 +509,12 @@ void h_job_plan(struct route_ctx *c) {
         if (r < 0) {
                 http_req_respond_text(c->req, 500, "plan: %s", err.msg[0] ? err.msg : strerror(-r));
         } else {
-                json_t *failed = d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs)
-                                                                       : json_object();
-                json_t *out = json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", annotations(c, j, d.result),
-                                        "FailedTGAllocs", failed, "JobModifyIndex",
-                                        (json_int_t)(old ? old->modify_index : 0), "CreatedEvals", "Warnings", "",
-                                        "Diff", job_diff(old, j));
+                json_t *failed =
+                    d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs) : json_object();
+                json_t *out =
+                    json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", annotations(c, j, d.result), "FailedTGAllocs",
+                              failed, "JobModifyIndex", (json_int_t)(old ? old->modify_index : 0), "CreatedEvals",
+                              "Warnings", "", "Diff", job_diff(old, j));
                 json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
                 http_req_respond_json(c->req, 200, out, state_latest_index(live));
         }
