@@ -617,7 +617,7 @@ order=$( (api /v1/job/mig/evaluations | jget '"\n".join("%d E" % e["CreateIndex"
         sort -n | awk '{printf "%s", $2}')
 "$BIN/drover" node status >"$WORK/nodes.out" 2>&1
 if [ $drain_rc = 0 ] && [ "$min_running" -ge 2 ] && [ "$on_b" = 3 ] && [ "$order" = EBEBEB ] && [ "$node_a_json" = "(False, 'ineligible', 'complete')" ] &&
-        grep -q "Drain complete" "$WORK/drain.out"; then
+        grep -q "Drain complete" "$WORK/drain.out" && grep -Eq ' it-node +.* false +ineligible +ready' "$WORK/nodes.out"; then
         pass "drain: 3 allocations move to node B one at a time ($order), never more than one missing (min running $min_running); A ineligible, drain complete"
 else
         cat "$WORK/drain.out"
