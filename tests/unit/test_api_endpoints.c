@@ -338,3 +338,23 @@ Test(api_endpoints, scheduler_configuration_get_put_cas_and_reject_job_registrat
             req("PUT", "/v1/operator/scheduler/configuration", "{\"RejectJobRegistration\":false}", NULL, NULL), 200);
         cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
 }
+
+Test(api_endpoints, plan_of_a_changed_job_shows_the_field_diffs) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 2, 64), NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/job/web/plan", SVC("web", 2, 64), &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "Diff", "Type")), "None", "%s", json_dumps(at(j, "Diff", "TaskGroups"), 0));
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/job/web/plan", SVC("web", 3, 64), &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "Diff", "Type")), "Edited");
+        json_t *tg = json_array_get(at(j, "Diff", "TaskGroups"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(tg, "Type")), "Edited");
+        json_t *f = json_array_get(json_object_get(tg, "Fields"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(f, "Name")), "Count");
+        cr_expect_str_eq(json_string_value(json_object_get(f, "Old")), "2");
+        cr_expect_str_eq(json_string_value(json_object_get(f, "New")), "3");
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(tg, "Updates"), "Place")), 3,
+                     "the harness runs no scheduler: nothing is placed yet, so 3 to create");
+        json_decref(j);
+}

@@ -134,7 +134,7 @@ Test(drainer, service_allocations_move_one_at_a_time_then_the_drain_completes) {
 Test(drainer, max_parallel_two_stops_two_at_once) {
         struct job *j = add_job("web", JOB_SERVICE, 4, 2);
         for (int i = 0; i < 4; i++) {
-                char id[8];
+                char id[16];
                 snprintf(id, sizeof(id), "a%d", i);
                 add_alloc(j, id, "node-a", i);
         }
