@@ -567,6 +567,30 @@ static bool tg_updates_text(const json_t *u, char *buf, size_t size) {
         return changes;
 }
 
+/* Nomad's diff marks: "+" added, "-" deleted, "+/-" edited, "" unchanged. */
+static const char *diff_mark(const char *type) {
+        return strcmp(type, "Added") == 0     ? "+ "
+               : strcmp(type, "Deleted") == 0 ? "- "
+               : strcmp(type, "Edited") == 0  ? "+/- "
+                                              : "";
+}
+
+/* `+/- Count: "2" => "3"` lines of a diff's Fields. */
+static void print_field_diffs(const json_t *fields, const char *indent) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(fields, i, f) {
+                const char *type = jx_str(f, "Type", "None");
+                if (strcmp(type, "Added") == 0)
+                        printf("%s  + %s: \"%s\"\n", indent, jx_str(f, "Name", ""), jx_str(f, "New", ""));
+                else if (strcmp(type, "Deleted") == 0)
+                        printf("%s  - %s: \"%s\"\n", indent, jx_str(f, "Name", ""), jx_str(f, "Old", ""));
+                else
+                        printf("%s  +/- %s: \"%s\" => \"%s\"\n", indent, jx_str(f, "Name", ""), jx_str(f, "Old", ""),
+                               jx_str(f, "New", ""));
+        }
+}
+
 static int job_plan_cmd(struct cli *c, int argc, char **argv) {
         bool verbose = false;
         _cleanup_json_ json_t *job = NULL;
@@ -584,9 +608,9 @@ static int job_plan_cmd(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error during plan: %s\n", err.msg);
                 return 255;
         }
-        const char *dtype = jx_str(jx_obj(resp, "Diff"), "Type", "None");
-        const char *mark = strcmp(dtype, "Added") == 0 ? "+ " : strcmp(dtype, "Edited") == 0 ? "+/- " : "";
-        printf("%sJob: \"%s\"\n", mark, id);
+        json_t *diff = jx_obj(resp, "Diff");
+        printf("%sJob: \"%s\"\n", diff_mark(jx_str(diff, "Type", "None")), id);
+        print_field_diffs(jx_arr(diff, "Fields"), "");
         json_t *dtg = jx_obj(jx_obj(resp, "Annotations"), "DesiredTGUpdates");
         bool changes = false;
         const char *g;
@@ -594,7 +618,15 @@ static int job_plan_cmd(struct cli *c, int argc, char **argv) {
         json_object_foreach(dtg, g, u) {
                 char txt[256];
                 changes |= tg_updates_text(u, txt, sizeof(txt));
-                printf("%sTask Group: \"%s\"%s%s%s\n", mark, g, *txt ? " (" : "", txt, *txt ? ")" : "");
+                json_t *gd = NULL, *x;
+                size_t k;
+                json_array_foreach(jx_arr(diff, "TaskGroups"), k, x) {
+                        if (strcmp(jx_str(x, "Name", ""), g) == 0)
+                                gd = x;
+                }
+                printf("%sTask Group: \"%s\"%s%s%s\n", diff_mark(jx_str(gd, "Type", "None")), g, *txt ? " (" : "", txt,
+                       *txt ? ")" : "");
+                print_field_diffs(jx_arr(gd, "Fields"), "  ");
         }
         printf("\nScheduler dry-run:\n");
         json_t *failed = jx_obj(resp, "FailedTGAllocs");

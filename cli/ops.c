@@ -60,8 +60,8 @@ int cli_node_eligibility(struct cli *c, int argc, char **argv) {
                 return 1;
         if (asprintf(&path, "/v1/node/%s/eligibility", node_id) < 0)
                 return 1;
-        _cleanup_json_ json_t *body = json_pack("{s:s,s:s}", "NodeID", node_id, "Eligibility",
-                                                enable ? "eligible" : "ineligible");
+        _cleanup_json_ json_t *body =
+            json_pack("{s:s,s:s}", "NodeID", node_id, "Eligibility", enable ? "eligible" : "ineligible");
         struct error err = {0};
         _cleanup_json_ json_t *resp = NULL;
         if (cli_send(c, "PUT", path, body, &resp, &err) < 0) {
@@ -85,12 +85,13 @@ const char cli_node_drain_help[] =
     "Options:\n"
     "  -address=<addr>   API address\n"
     "  -enable           start draining the node\n"
-    "  -disable          stop draining it (it stays ineligible unless -mark-eligible)\n"
+    "  -disable          stop draining it; the node becomes eligible again\n"
     "  -deadline=<dur>   after this (e.g. 30m, 1h; default 1h) whatever is left is stopped\n"
     "  -no-deadline      no deadline\n"
     "  -force            stop everything at once (deadline now)\n"
     "  -ignore-system    leave system jobs' allocations on the node\n"
-    "  -mark-eligible    with -disable: make the node eligible again\n"
+    "  -keep-ineligible  with -disable: leave the node ineligible\n"
+    "  -monitor          only follow the node's drain until it completes\n"
     "  -detach           return once the drain is set, without following it\n"
     "  -yes              do not ask for confirmation\n";
 
@@ -155,7 +156,7 @@ static int monitor_drain(struct cli *c, const char *node_id) {
 
 int cli_node_drain(struct cli *c, int argc, char **argv) {
         int enable = -1;
-        bool yes = false, detach = false, ignore_system = false, mark_eligible = false;
+        bool yes = false, detach = false, ignore_system = false, keep_ineligible = false, monitor = false;
         int64_t deadline = 3600LL * NS_PER_SEC;
         const char *id = NULL;
         for (int i = 0; i < argc; i++) {
@@ -171,8 +172,10 @@ int cli_node_drain(struct cli *c, int argc, char **argv) {
                         detach = true;
                 else if (strcmp(a, "-ignore-system") == 0)
                         ignore_system = true;
-                else if (strcmp(a, "-mark-eligible") == 0)
-                        mark_eligible = true;
+                else if (strcmp(a, "-keep-ineligible") == 0)
+                        keep_ineligible = true;
+                else if (strcmp(a, "-monitor") == 0)
+                        monitor = true;
                 else if (strcmp(a, "-no-deadline") == 0)
                         deadline = 0;
                 else if (strcmp(a, "-force") == 0)
@@ -195,14 +198,16 @@ int cli_node_drain(struct cli *c, int argc, char **argv) {
                         return 1;
                 }
         }
-        if (enable < 0 || enable > 1 || !id) {
-                fprintf(stderr, "Exactly one of -enable or -disable, and a node ID, are required\n\n%s",
+        if ((monitor ? enable != -1 : enable < 0 || enable > 1) || !id) {
+                fprintf(stderr, "Exactly one of -enable, -disable or -monitor, and a node ID, are required\n\n%s",
                         cli_node_drain_help);
                 return 1;
         }
         _cleanup_free_ char *node_id = NULL, *path = NULL;
         if (cli_resolve_prefix(c, "/v1/nodes", "node", id, &node_id))
                 return 1;
+        if (monitor)
+                return monitor_drain(c, node_id);
         if (enable && !yes) {
                 if (!isatty(STDIN_FILENO)) {
                         fprintf(stderr, "Refusing to drain node \"%s\" without confirmation: add -yes\n", node_id);
@@ -223,7 +228,7 @@ int cli_node_drain(struct cli *c, int argc, char **argv) {
                 body = json_pack("{s:s,s:{s:I,s:b},s:b}", "NodeID", node_id, "DrainSpec", "Deadline",
                                  (json_int_t)deadline, "IgnoreSystemJobs", ignore_system, "MarkEligible", 0);
         else
-                body = json_pack("{s:s,s:n,s:b}", "NodeID", node_id, "DrainSpec", "MarkEligible", mark_eligible);
+                body = json_pack("{s:s,s:n,s:b}", "NodeID", node_id, "DrainSpec", "MarkEligible", !keep_ineligible);
         struct error err = {0};
         _cleanup_json_ json_t *resp = NULL;
         if (cli_send(c, "PUT", path, body, &resp, &err) < 0) {
@@ -243,15 +248,14 @@ int cli_node_drain(struct cli *c, int argc, char **argv) {
 
 /* ---- alloc stop ----------------------------------------------------------------------------- */
 
-const char cli_alloc_stop_help[] =
-    "Usage: drover alloc stop [options] <allocation>\n\n"
-    "  Stop an allocation. Its job is evaluated again, so a service job gets a\n"
-    "  replacement. The ID may be a unique prefix. Without -detach the command\n"
-    "  monitors the evaluation.\n\n"
-    "Options:\n"
-    "  -address=<addr>  API address\n"
-    "  -detach          print the evaluation ID and return\n"
-    "  -verbose         full IDs\n";
+const char cli_alloc_stop_help[] = "Usage: drover alloc stop [options] <allocation>\n\n"
+                                   "  Stop an allocation. Its job is evaluated again, so a service job gets a\n"
+                                   "  replacement. The ID may be a unique prefix. Without -detach the command\n"
+                                   "  monitors the evaluation.\n\n"
+                                   "Options:\n"
+                                   "  -address=<addr>  API address\n"
+                                   "  -detach          print the evaluation ID and return\n"
+                                   "  -verbose         full IDs\n";
 
 int cli_alloc_stop(struct cli *c, int argc, char **argv) {
         bool detach = false, verbose = false;
@@ -379,13 +383,12 @@ int cli_eval_list(struct cli *c, int argc, char **argv) {
 
 /* ---- agent-info ---------------------------------------------------------------------------- */
 
-const char cli_agent_info_help[] =
-    "Usage: drover agent-info [options]\n\n"
-    "  Display status information about the server the command talks to: its\n"
-    "  name, region, whether it leads, and its state counters.\n\n"
-    "Options:\n"
-    "  -address=<addr>  API address\n"
-    "  -json            the API's JSON (/v1/agent/self)\n";
+const char cli_agent_info_help[] = "Usage: drover agent-info [options]\n\n"
+                                   "  Display status information about the server the command talks to: its\n"
+                                   "  name, region, whether it leads, and its state counters.\n\n"
+                                   "Options:\n"
+                                   "  -address=<addr>  API address\n"
+                                   "  -json            the API's JSON (/v1/agent/self)\n";
 
 static int key_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -436,10 +439,10 @@ int cli_agent_info(struct cli *c, int argc, char **argv) {
                 return 0;
         }
         json_t *config = jx_obj(self, "config"), *member = jx_obj(self, "member");
-        _cleanup_json_ json_t *agent = json_pack("{s:s,s:s,s:s,s:s}", "name", jx_str(member, "Name", ""), "region",
-                                                 jx_str(config, "Region", ""), "datacenter",
-                                                 jx_str(config, "Datacenter", ""), "version",
-                                                 jx_str(jx_obj(config, "Version"), "Version", ""));
+        _cleanup_json_ json_t *agent =
+            json_pack("{s:s,s:s,s:s,s:s}", "name", jx_str(member, "Name", ""), "region", jx_str(config, "Region", ""),
+                      "datacenter", jx_str(config, "Datacenter", ""), "version",
+                      jx_str(jx_obj(config, "Version"), "Version", ""));
         print_section("agent", agent);
         json_t *stats = jx_obj(self, "stats");
         size_t n = json_object_size(stats), i = 0;

@@ -63,8 +63,7 @@ bool is_leader_or_fail(struct route_ctx *c) {
         if (c->s->ops->forward && !http_req_query(c->req, FORWARDED_ARG) && c->s->ops->forward(c->s->data, c->req) == 0)
                 return false;
         const char *leader = leader_address(c);
-        http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "",
-                              leader ? leader : "");
+        http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "", leader ? leader : "");
         return false;
 }
 
@@ -297,8 +296,7 @@ static const struct route *route_find(struct route_ctx *c, const char *method) {
         }
         char allowed[64];
         allowed_methods(first->pattern, allowed, sizeof(allowed));
-        http_req_respond_text(c->req, 405, "Invalid method: %s not allowed on %s (allowed: %s)", method, path,
-                              allowed);
+        http_req_respond_text(c->req, 405, "Invalid method: %s not allowed on %s (allowed: %s)", method, path, allowed);
         return NULL;
 }
 

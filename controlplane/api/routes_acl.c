@@ -30,8 +30,7 @@ bool api_perm_namespaced(enum api_perm p) {
                p == PERM_NS_ALLOC_LIFECYCLE;
 }
 
-int api_authorize(bool acl_enabled, const struct http_req *req, enum api_perm perm, const char *ns,
-                  struct error *err) {
+int api_authorize(bool acl_enabled, const struct http_req *req, enum api_perm perm, const char *ns, struct error *err) {
         (void)req;
         if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET)
                 return 0;

@@ -92,17 +92,17 @@ void h_agent_self(struct route_ctx *c) {
         snprintf(allocs, sizeof(allocs), "%zu", state_count(ctx_state(c), STATE_TABLE_ALLOCS));
         snprintf(evals, sizeof(evals), "%zu", state_count(ctx_state(c), STATE_TABLE_EVALS));
         snprintf(idx, sizeof(idx), "%llu", (unsigned long long)state_latest_index(ctx_state(c)));
-        json_t *config = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:b},s:{s:b},s:{s:b},s:s}", "Region", API_REGION,
-                                   "Datacenter", "dc1", "Name", jx_str(member, "Name", ""), "Version", "Version",
-                                   API_VERSION, "Revision", "", "Server", "Enabled", true, "Client", "Enabled", false,
-                                   "ACL", "Enabled", c->s->acl_enabled, "BindAddr",
-                                   jx_str(member, "Addr", "127.0.0.1"));
-        json_t *stats = json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:{s:s}}", "nomad", "server", "true",
-                                  "leader", is_leader(c) ? "true" : "false", "leader_addr", leader ? leader : "",
-                                  "raft", "last_log_index", idx, "jobs", jobs, "nodes", nodes, "allocs", allocs,
-                                  "evals", evals, "runtime", "uptime", uptime);
-        http_req_respond_json(c->req, 200, json_pack("{s:o,s:o,s:o}", "config", config, "member", member, "stats", stats),
-                              0);
+        json_t *config =
+            json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:b},s:{s:b},s:{s:b},s:s}", "Region", API_REGION, "Datacenter",
+                      "dc1", "Name", jx_str(member, "Name", ""), "Version", "Version", API_VERSION, "Revision", "",
+                      "Server", "Enabled", true, "Client", "Enabled", false, "ACL", "Enabled", c->s->acl_enabled,
+                      "BindAddr", jx_str(member, "Addr", "127.0.0.1"));
+        json_t *stats =
+            json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:{s:s}}", "nomad", "server", "true", "leader",
+                      is_leader(c) ? "true" : "false", "leader_addr", leader ? leader : "", "raft", "last_log_index",
+                      idx, "jobs", jobs, "nodes", nodes, "allocs", allocs, "evals", evals, "runtime", "uptime", uptime);
+        http_req_respond_json(c->req, 200,
+                              json_pack("{s:o,s:o,s:o}", "config", config, "member", member, "stats", stats), 0);
 }
 
 void h_agent_members(struct route_ctx *c) {
@@ -244,8 +244,8 @@ void h_metrics(struct route_ctx *c) {
                         for (const char *p = m[i].name; *p && k + 1 < sizeof(name); p++)
                                 name[k++] = isalnum((unsigned char)*p) ? *p : '_';
                         name[k] = '\0';
-                        int w = snprintf(buf + len, sizeof(buf) - len, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n",
-                                         name, m[i].name, name, m[i].counter ? "counter" : "gauge", name, m[i].value);
+                        int w = snprintf(buf + len, sizeof(buf) - len, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name,
+                                         m[i].name, name, m[i].counter ? "counter" : "gauge", name, m[i].value);
                         if (w < 0 || (size_t)w >= sizeof(buf) - len)
                                 break;
                         len += (size_t)w;
@@ -265,15 +265,13 @@ void h_metrics(struct route_ctx *c) {
         json_t *gauges = json_array(), *counters = json_array();
         for (size_t i = 0; i < n; i++) {
                 if (m[i].counter)
-                        json_array_append_new(counters,
-                                              json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:{}}", "Name", m[i].name,
-                                                        "Count", 1, "Rate", 0.0, "Sum", m[i].value, "Min", m[i].value,
-                                                        "Max", m[i].value, "Mean", m[i].value, "Stddev", 0.0,
-                                                        "Labels"));
+                        json_array_append_new(counters, json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:{}}", "Name",
+                                                                  m[i].name, "Count", 1, "Rate", 0.0, "Sum", m[i].value,
+                                                                  "Min", m[i].value, "Max", m[i].value, "Mean",
+                                                                  m[i].value, "Stddev", 0.0, "Labels"));
                 else
-                        json_array_append_new(gauges,
-                                              json_pack("{s:s,s:f,s:{}}", "Name", m[i].name, "Value", m[i].value,
-                                                        "Labels"));
+                        json_array_append_new(
+                            gauges, json_pack("{s:s,s:f,s:{}}", "Name", m[i].name, "Value", m[i].value, "Labels"));
         }
         http_req_respond_json(c->req, 200,
                               json_pack("{s:s,s:o,s:o,s:[],s:[]}", "Timestamp", ts, "Gauges", gauges, "Counters",
@@ -337,9 +335,9 @@ static bool search_alloc(void *arg, const struct alloc *a) {
         struct search *s = arg;
         if (!s->fuzzy)
                 return text_matches(s, a->id) ? add_match(s, json_string(a->id)) : true;
-        return text_matches(s, a->name)
-                   ? add_match(s, json_pack("{s:s,s:[s,s]}", "ID", a->name, "Scope", a->namespace ? a->namespace : "default", a->id))
-                   : true;
+        return text_matches(s, a->name) ? add_match(s, json_pack("{s:s,s:[s,s]}", "ID", a->name, "Scope",
+                                                                 a->namespace ? a->namespace : "default", a->id))
+                                        : true;
 }
 
 static bool search_eval(void *arg, const struct eval *e) {
@@ -393,10 +391,10 @@ static void do_search(struct route_ctx *c, bool fuzzy) {
                 json_object_set_new(trunc, ctx_names[i], json_boolean(s.truncated));
         }
         uint64_t index = state_latest_index(st);
-        http_req_respond_json(c->req, 200,
-                              json_pack("{s:o,s:o,s:I}", "Matches", matches, "Truncations", trunc, "Index",
-                                        (json_int_t)index),
-                              index ? index : 1);
+        http_req_respond_json(
+            c->req, 200,
+            json_pack("{s:o,s:o,s:I}", "Matches", matches, "Truncations", trunc, "Index", (json_int_t)index),
+            index ? index : 1);
 }
 
 void h_search(struct route_ctx *c) {

@@ -68,7 +68,8 @@ bool block_until_newer(struct route_ctx *c, enum state_table table) {
         }
         int64_t wait_ns = parse_wait_ns(http_req_query(c->req, "wait"));
         if (!pq && wait_ns < 0) {
-                http_req_respond_text(c->req, 400, "Invalid wait time: \"%s\" (expected a duration such as 5s or 500ms)",
+                http_req_respond_text(c->req, 400,
+                                      "Invalid wait time: \"%s\" (expected a duration such as 5s or 500ms)",
                                       http_req_query(c->req, "wait"));
                 return true;
         }

@@ -38,7 +38,7 @@ struct parked_query;
  * Raft state); job plans run with it and RejectJobRegistration refuses registrations.
  * api_scheduler_env() hands it to whoever runs the scheduler. */
 struct sched_settings {
-        int algorithm;          /* enum sched_algorithm */
+        int algorithm; /* enum sched_algorithm */
         bool preempt_system, preempt_sysbatch, preempt_batch, preempt_service;
         bool reject_job_registration;
         uint64_t create_index, modify_index;
@@ -54,10 +54,10 @@ struct api {
         bool acl_enabled;
         struct parked_query *parked; /* blocking queries waiting for a newer index */
         struct sched_settings sched;
-        int64_t started_ns; /* wall clock at api_create */
-        uint64_t requests;  /* answered by a handler (for /v1/metrics) */
-        uint64_t denied;    /* refused by api_authorize */
-        int drain_inflight;   /* drainer commands proposed and not yet applied */
+        int64_t started_ns;    /* wall clock at api_create */
+        uint64_t requests;     /* answered by a handler (for /v1/metrics) */
+        uint64_t denied;       /* refused by api_authorize */
+        int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
 };
 

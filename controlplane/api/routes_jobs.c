@@ -46,15 +46,14 @@ static void job_register(struct route_ctx *c, const char *path_id) {
                 return;
         }
         if (path_id && strcmp(path_id, j->id) != 0) {
-                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")",
-                                      j->id, path_id);
+                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")", j->id,
+                                      path_id);
                 job_unref(j);
                 return;
         }
         j->submit_time = clock_now_ns();
         struct eval *e = new_eval(j, "job-register", NULL);
-        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval",
-                                eval_to_json(e));
+        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
         json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
         job_unref(j);
         eval_unref(e);
@@ -95,8 +94,8 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
                                               sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
                                               sum.complete, "Lost", sum.lost, "Unknown", sum.unknown));
         }
-        return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace,
-                         "Summary", groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
+        return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace, "Summary",
+                         groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
                          (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index);
 }
 
@@ -207,7 +206,8 @@ void h_jobs_parse(struct route_ctx *c) {
                 return;
         const char *hcl = jx_str(body, "JobHCL", NULL);
         if (!hcl || !*hcl) {
-                http_req_respond_text(c->req, 400, "Job spec is empty: the body is {\"JobHCL\": \"job \\\"x\\\" {...}\"}");
+                http_req_respond_text(c->req, 400,
+                                      "Job spec is empty: the body is {\"JobHCL\": \"job \\\"x\\\" {...}\"}");
                 return;
         }
         const char *vtext = jx_str(body, "Variables", "");
@@ -428,34 +428,99 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
         for (size_t g = 0; g < j->n_groups; g++)
                 json_object_set_new(dtg, u[g].group,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Ignore", u[g].ignore, "Place",
-                                              u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop,
-                                              "InPlaceUpdate", u[g].inplace, "DestructiveUpdate", u[g].destructive,
-                                              "Canary", 0, "Preemptions", 0));
+                                              u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop, "InPlaceUpdate",
+                                              u[g].inplace, "DestructiveUpdate", u[g].destructive, "Canary", 0,
+                                              "Preemptions", 0));
         free(u);
         return json_pack("{s:o,s:n}", "DesiredTGUpdates", dtg, "PreemptedAllocs");
 }
 
-/* The diff Nomad's plan shows at its top level: Added, Edited, None or Deleted. */
-static json_t *job_diff(const struct job *old, const struct job *new_job) {
-        const char *type = "None";
-        if (!old) {
-                type = "Added";
-        } else {
-                json_t *a = job_to_json(old), *b = job_to_json(new_job);
-                static const char *const volatile_keys[] = {"CreateIndex", "ModifyIndex", "JobModifyIndex",
-                                                            "SubmitTime", "Version", "Status", "StatusDescription",
-                                                            "Stable"};
-                for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++) {
-                        json_object_del(a, volatile_keys[i]);
-                        json_object_del(b, volatile_keys[i]);
-                }
-                if (!json_equal(a, b))
-                        type = "Edited";
-                json_decref(a);
-                json_decref(b);
+/* A JSON scalar as Nomad's FieldDiff prints it: strings bare, the rest as JSON. */
+static char *scalar_text(const json_t *v) {
+        if (!v)
+                return strdup("");
+        if (json_is_string(v))
+                return strdup(json_string_value(v));
+        char *t = json_dumps(v, JSON_ENCODE_ANY);
+        return t ? t : strdup("");
+}
+
+/* The scalar fields of two JSON objects that differ, as Nomad's FieldDiff
+ * {Type: Added/Edited/Deleted, Name, Old, New}; objects and arrays are not compared. */
+static void scalar_field_diffs(const json_t *a, const json_t *b, json_t *out) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v) {
+                json_t *w = json_object_get(b, k);
+                if (json_is_object(v) || json_is_array(v) || json_is_object(w) || json_is_array(w) ||
+                    (w && json_equal(v, w)))
+                        continue;
+                char *os = scalar_text(v), *ns = scalar_text(w);
+                json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "Type", w ? "Edited" : "Deleted", "Name", k,
+                                                     "Old", os ? os : "", "New", ns ? ns : ""));
+                free(os);
+                free(ns);
         }
-        return json_pack("{s:s,s:s,s:[],s:[],s:[]}", "Type", type, "ID", new_job->id, "Fields", "Objects",
-                         "TaskGroups");
+        json_object_foreach((json_t *)b, k, v) {
+                if (json_object_get(a, k) || json_is_object(v) || json_is_array(v))
+                        continue;
+                char *ns = scalar_text(v);
+                json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "Type", "Added", "Name", k, "Old", "", "New",
+                                                     ns ? ns : ""));
+                free(ns);
+        }
+}
+
+static const json_t *group_named(const json_t *groups, const char *name) {
+        size_t i;
+        json_t *g;
+        json_array_foreach(groups, i, g) {
+                if (strcmp(jx_str(g, "Name", ""), name) == 0)
+                        return g;
+        }
+        return NULL;
+}
+
+/* Nomad's JobDiff: {Type: Added/Edited/None, ID, Fields, Objects, TaskGroups: [{Type,
+ * Name, Fields, Objects, Tasks, Updates}]}. Fields are the scalar fields that changed,
+ * of the job and of each group; a group's Updates are its DesiredTGUpdates. */
+static json_t *job_diff(const struct job *old, const struct job *new_job, const json_t *dtg) {
+        json_t *b = job_to_json(new_job);
+        json_t *a = old ? job_to_json(old) : json_object();
+        static const char *const volatile_keys[] = {"CreateIndex", "ModifyIndex",       "JobModifyIndex", "SubmitTime",
+                                                    "Version",     "StatusDescription", "Stable",         "Status"};
+        for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++) {
+                json_object_del(a, volatile_keys[i]);
+                json_object_del(b, volatile_keys[i]);
+        }
+        json_t *fields = json_array(), *tgs = json_array();
+        if (old)
+                scalar_field_diffs(a, b, fields);
+        json_t *ga = json_object_get(a, "TaskGroups"), *gb = json_object_get(b, "TaskGroups");
+        size_t i;
+        json_t *g;
+        json_array_foreach(gb, i, g) {
+                const char *name = jx_str(g, "Name", "");
+                const json_t *prev = group_named(ga, name);
+                const char *type = !prev ? "Added" : json_equal((json_t *)prev, g) ? "None" : "Edited";
+                json_t *gf = json_array();
+                if (prev)
+                        scalar_field_diffs(prev, g, gf);
+                json_array_append_new(tgs, json_pack("{s:s,s:s,s:o,s:[],s:[],s:O*}", "Type", type, "Name", name,
+                                                     "Fields", gf, "Objects", "Tasks", "Updates",
+                                                     json_object_get(dtg, name)));
+        }
+        json_array_foreach(ga, i, g) {
+                const char *name = jx_str(g, "Name", "");
+                if (!group_named(gb, name))
+                        json_array_append_new(tgs, json_pack("{s:s,s:s,s:[],s:[],s:[]}", "Type", "Deleted", "Name",
+                                                             name, "Fields", "Objects", "Tasks"));
+        }
+        const char *type = !old ? "Added" : json_equal(a, b) ? "None" : "Edited";
+        json_decref(a);
+        json_decref(b);
+        return json_pack("{s:s,s:s,s:o,s:[],s:o}", "Type", type, "ID", new_job->id, "Fields", fields, "Objects",
+                         "TaskGroups", tgs);
 }
 
 void h_job_plan(struct route_ctx *c) {
@@ -475,8 +540,7 @@ void h_job_plan(struct route_ctx *c) {
         }
         job_canonicalize(j);
         if (job_validate(j, &err) < 0 || strcmp(j->id, c->param[0]) != 0) {
-                http_req_respond_text(c->req, 400, "%s",
-                                      err.code ? err.msg : "Job ID does not match name in the path");
+                http_req_respond_text(c->req, 400, "%s", err.code ? err.msg : "Job ID does not match name in the path");
                 job_unref(j);
                 return;
         }
@@ -510,12 +574,13 @@ void h_job_plan(struct route_ctx *c) {
         if (r < 0) {
                 http_req_respond_text(c->req, 500, "plan: %s", err.msg[0] ? err.msg : strerror(-r));
         } else {
-                json_t *failed = d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs)
-                                                                       : json_object();
-                json_t *out = json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", annotations(c, j, d.result),
-                                        "FailedTGAllocs", failed, "JobModifyIndex",
-                                        (json_int_t)(old ? old->modify_index : 0), "CreatedEvals", "Warnings", "",
-                                        "Diff", job_diff(old, j));
+                json_t *failed =
+                    d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs) : json_object();
+                json_t *ann = annotations(c, j, d.result);
+                json_t *diff = job_diff(old, j, json_object_get(ann, "DesiredTGUpdates"));
+                json_t *out = json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", ann, "FailedTGAllocs", failed,
+                                        "JobModifyIndex", (json_int_t)(old ? old->modify_index : 0), "CreatedEvals",
+                                        "Warnings", "", "Diff", diff);
                 json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
                 http_req_respond_json(c->req, 200, out, state_latest_index(live));
         }

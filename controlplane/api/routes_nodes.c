@@ -138,9 +138,9 @@ void h_node_heartbeat(struct route_ctx *c) {
                 return;
         }
         /* Down (or initializing) and back: mark ready through Raft. */
-        json_t *cmd = json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", id, "Status", "ready",
-                                "UpdatedAt", (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals",
-                                node_evals_json(c, id));
+        json_t *cmd =
+            json_pack("{s:s,s:s,s:s,s:I,s:o}", "Type", "NodeStatusUpdate", "NodeID", id, "Status", "ready", "UpdatedAt",
+                      (json_int_t)(clock_now_ns() / NS_PER_SEC), "Evals", node_evals_json(c, id));
         propose(c, cmd, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl), false);
 }
 
@@ -171,9 +171,9 @@ void h_node_alloc_update(struct route_ctx *c) {
                 const char *cs = jx_str(u, "ClientStatus", NULL);
                 enum alloc_client st;
                 if (!aid || !cs || alloc_client_parse(cs, &st) < 0) {
-                        http_req_respond_text(c->req, 400,
-                                              "Allocs[%zu]: need ID and ClientStatus (pending, running, complete, failed)",
-                                              i);
+                        http_req_respond_text(
+                            c->req, 400, "Allocs[%zu]: need ID and ClientStatus (pending, running, complete, failed)",
+                            i);
                         json_decref(updates);
                         return;
                 }
@@ -201,7 +201,8 @@ void h_node_alloc_update(struct route_ctx *c) {
         }
         if (json_array_size(updates) == 0) {
                 json_decref(updates);
-                http_req_respond_json(c->req, 200, json_pack("{s:I}", "Index", (json_int_t)state_latest_index(ctx_state(c))),
+                http_req_respond_json(c->req, 200,
+                                      json_pack("{s:I}", "Index", (json_int_t)state_latest_index(ctx_state(c))),
                                       state_latest_index(ctx_state(c)));
                 return;
         }
@@ -284,8 +285,8 @@ json_t *node_job_evals(struct route_ctx *c, const char *node_id) {
         size_t n = 0;
         struct alloc *const *allocs = state_allocs_by_node(ctx_state(c), node_id, &n);
         for (size_t i = 0; i < n; i++) {
-                const struct job *j = state_job_get(ctx_state(c), allocs[i]->namespace ? allocs[i]->namespace : "default",
-                                                    allocs[i]->job_id);
+                const struct job *j = state_job_get(
+                    ctx_state(c), allocs[i]->namespace ? allocs[i]->namespace : "default", allocs[i]->job_id);
                 if (j)
                         add_job_eval(&js, j);
         }
@@ -293,8 +294,8 @@ json_t *node_job_evals(struct route_ctx *c, const char *node_id) {
         size_t i;
         json_t *e;
         json_array_foreach(sys, i, e) {
-                const struct job *j = state_job_get(ctx_state(c), jx_str(e, "Namespace", "default"),
-                                                    jx_str(e, "JobID", ""));
+                const struct job *j =
+                    state_job_get(ctx_state(c), jx_str(e, "Namespace", "default"), jx_str(e, "JobID", ""));
                 if (j)
                         add_job_eval(&js, j);
         }
@@ -368,8 +369,8 @@ void h_node_drain(struct route_ctx *c) {
                 json_t *dl = json_object_get(spec, "Deadline");
                 int64_t deadline = jx_int(spec, "Deadline", 0);
                 if ((dl && !json_is_integer(dl)) || deadline > DRAIN_MAX_DEADLINE_NS) {
-                        http_req_respond_text(c->req, 400,
-                                              "DrainSpec.Deadline: nanoseconds, at most a year (-1: force now, 0: none)");
+                        http_req_respond_text(
+                            c->req, 400, "DrainSpec.Deadline: nanoseconds, at most a year (-1: force now, 0: none)");
                         return;
                 }
                 bool ignore_sys = jx_bool(spec, "IgnoreSystemJobs", false);
@@ -378,9 +379,9 @@ void h_node_drain(struct route_ctx *c) {
                 json_t *strategy = json_pack("{s:{s:I,s:b},s:I,s:I}", "DrainSpec", "Deadline", (json_int_t)deadline,
                                              "IgnoreSystemJobs", ignore_sys, "ForceDeadline", (json_int_t)force,
                                              "StartedAt", (json_int_t)now);
-                json_t *last = json_pack("{s:s,s:I,s:I,s:O?}", "Status", "draining", "StartedAt",
-                                         (json_int_t)(now / NS_PER_SEC), "UpdatedAt", (json_int_t)(now / NS_PER_SEC),
-                                         "Meta", json_object_get(body, "Meta"));
+                json_t *last =
+                    json_pack("{s:s,s:I,s:I,s:O?}", "Status", "draining", "StartedAt", (json_int_t)(now / NS_PER_SEC),
+                              "UpdatedAt", (json_int_t)(now / NS_PER_SEC), "Meta", json_object_get(body, "Meta"));
                 evals = json_array();
                 cmd = json_pack("{s:s,s:s,s:o,s:o,s:b,s:O}", "Type", "NodeUpdateDrain", "NodeID", n->id,
                                 "DrainStrategy", strategy, "LastDrain", last, "Eligible", false, "Evals", evals);
@@ -388,7 +389,8 @@ void h_node_drain(struct route_ctx *c) {
                 bool mark = jx_bool(body, "MarkEligible", false);
                 json_t *last = NULL;
                 if (n->drain)
-                        last = json_pack("{s:s,s:I}", "Status", "canceled", "UpdatedAt", (json_int_t)(now / NS_PER_SEC));
+                        last =
+                            json_pack("{s:s,s:I}", "Status", "canceled", "UpdatedAt", (json_int_t)(now / NS_PER_SEC));
                 /* The node stays ineligible unless asked otherwise (Nomad). */
                 evals = mark ? node_evals_json(c, n->id) : json_array();
                 cmd = json_pack("{s:s,s:s,s:n,s:o?,s:b,s:O}", "Type", "NodeUpdateDrain", "NodeID", n->id,

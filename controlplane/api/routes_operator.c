@@ -18,7 +18,10 @@ static void on_change_done(void *arg, int status, const char *msg) {
         if (status == 0)
                 http_req_respond_json(req, 200, json_object(), 0);
         else
-                http_req_respond_text(req, status == -ENOENT ? 404 : status == -EBUSY || status == -EAGAIN ? 503 : 500,
+                http_req_respond_text(req,
+                                      status == -ENOENT                       ? 404
+                                      : status == -EBUSY || status == -EAGAIN ? 503
+                                                                              : 500,
                                       "raft membership change failed: %s", msg ? msg : strerror(-status));
 }
 
@@ -116,10 +119,9 @@ static json_t *sched_config_json(const struct sched_settings *ss) {
 
 void h_sched_config_get(struct route_ctx *c) {
         uint64_t idx = c->s->sched.modify_index ? c->s->sched.modify_index : 1;
-        http_req_respond_json(c->req, 200,
-                              json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(&c->s->sched), "Index",
-                                        (json_int_t)idx),
-                              idx);
+        http_req_respond_json(
+            c->req, 200,
+            json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(&c->s->sched), "Index", (json_int_t)idx), idx);
 }
 
 /* A bool member of obj, or def; -1 (and a 400) when it is there and not a bool. */
@@ -154,8 +156,8 @@ void h_sched_config_put(struct route_ctx *c) {
                         return;
                 }
                 if (want != ss.modify_index) {
-                        http_req_respond_json(c->req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index",
-                                                                     (json_int_t)ss.modify_index), 0);
+                        http_req_respond_json(
+                            c->req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index", (json_int_t)ss.modify_index), 0);
                         return;
                 }
         }
@@ -165,8 +167,8 @@ void h_sched_config_put(struct route_ctx *c) {
                 if (strcmp(alg, alg_names[i]) == 0)
                         found = i;
         if (found < 0 || (!*alg)) {
-                http_req_respond_text(c->req, 400,
-                                      "invalid scheduler algorithm \"%s\": binpack, spread or dotproduct", alg);
+                http_req_respond_text(c->req, 400, "invalid scheduler algorithm \"%s\": binpack, spread or dotproduct",
+                                      alg);
                 return;
         }
         ss.algorithm = found;

@@ -122,12 +122,11 @@ static void drain_node(struct step *s, const struct node *n) {
         }
         if (left_other == 0 && (left_system == 0 || ignore_system)) {
                 const json_t *last = json_object_get(n->extra, "LastDrain");
-                json_array_append_new(s->cmds,
-                                      json_pack("{s:s,s:s,s:n,s:{s:s,s:I,s:I},s:b,s:[]}", "Type", "NodeUpdateDrain",
-                                                "NodeID", n->id, "DrainStrategy", "LastDrain", "Status", "complete",
-                                                "StartedAt", (json_int_t)jx_int(last, "StartedAt", s->now / 1000000000),
-                                                "UpdatedAt", (json_int_t)(s->now / 1000000000), "Eligible", false,
-                                                "Evals"));
+                json_array_append_new(
+                    s->cmds, json_pack("{s:s,s:s,s:n,s:{s:s,s:I,s:I},s:b,s:[]}", "Type", "NodeUpdateDrain", "NodeID",
+                                       n->id, "DrainStrategy", "LastDrain", "Status", "complete", "StartedAt",
+                                       (json_int_t)jx_int(last, "StartedAt", s->now / 1000000000), "UpdatedAt",
+                                       (json_int_t)(s->now / 1000000000), "Eligible", false, "Evals"));
         }
 }
 

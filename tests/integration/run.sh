@@ -530,6 +530,16 @@ else
         cat "$WORK/plan2.out"
         fail "CLI: job plan of the unchanged running job: 2 ignore, exit 0 (exit $p_same)"
 fi
+sed 's/count = 2/count = 3/' "$WORK/svc.hcl" >"$WORK/svc3.hcl"
+"$BIN/drover" job plan "$WORK/svc3.hcl" >"$WORK/plan3.out" 2>&1
+p_more=$?
+if [ $p_more = 1 ] && grep -q '^+/- Job: "svc"' "$WORK/plan3.out" && grep -q '^+/- Task Group: "g" (1 create, 2 ignore)' "$WORK/plan3.out" &&
+        grep -q '+/- Count: "2" => "3"' "$WORK/plan3.out"; then
+        pass "CLI: job plan of count 2 -> 3: the Count diff, 1 create, 2 ignore, exit 1"
+else
+        cat "$WORK/plan3.out"
+        fail "CLI: job plan of count 2 -> 3 (exit $p_more)"
+fi
 if "$BIN/drover" job inspect svc | jget 'd["Job"]["ID"], d["Job"]["TaskGroups"][0]["Count"]' | grep -qx "('svc', 2)"; then
         pass "CLI: job inspect prints {\"Job\": ...}"
 else
@@ -617,7 +627,7 @@ order=$( (api /v1/job/mig/evaluations | jget '"\n".join("%d E" % e["CreateIndex"
         sort -n | awk '{printf "%s", $2}')
 "$BIN/drover" node status >"$WORK/nodes.out" 2>&1
 if [ $drain_rc = 0 ] && [ "$min_running" -ge 2 ] && [ "$on_b" = 3 ] && [ "$order" = EBEBEB ] && [ "$node_a_json" = "(False, 'ineligible', 'complete')" ] &&
-        grep -q "Drain complete" "$WORK/drain.out"; then
+        grep -q "Drain complete" "$WORK/drain.out" && grep -Eq ' it-node +.* false +ineligible +ready' "$WORK/nodes.out"; then
         pass "drain: 3 allocations move to node B one at a time ($order), never more than one missing (min running $min_running); A ineligible, drain complete"
 else
         cat "$WORK/drain.out"

@@ -40,12 +40,14 @@ static int req(const char *method, const char *target, const char *body, json_t 
 #define NODE_ID "11111111-2222-3333-4444-555555555555"
 #define NODE                                                                                                           \
         "{\"Node\":{\"ID\":\"" NODE_ID "\",\"SecretID\":\"s3cret\",\"Name\":\"n1\",\"Datacenter\":\"dc1\","            \
-        "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192},\"Disk\":{\"DiskMB\":50000}}," \
-        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                            \
+        "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192},"         \
+        "\"Disk\":{\"DiskMB\":50000}},"                                                                                \
+        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                             \
         "\"Attributes\":{\"driver.raw_exec\":\"1\",\"kernel.name\":\"linux\"}}}"
 #define SVC(id, count, mem)                                                                                            \
         "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","  \
-        "\"Count\":" #count ",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\"}," \
+        "\"Count\":" #count                                                                                            \
+        ",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\"},"                 \
         "\"Resources\":{\"CPU\":100,\"MemoryMB\":" #mem "}}]}]}}"
 
 static json_t *at(json_t *o, const char *a, const char *b) {
@@ -208,7 +210,8 @@ Test(api_endpoints, eligibility_and_drain_of_a_node) {
         cr_expect_not(node_now()->eligible);
         cr_assert_eq(req("GET", "/v1/node/" NODE_ID, NULL, &j, NULL), 200);
         json_t *ds = json_object_get(j, "DrainStrategy");
-        cr_expect_eq(json_integer_value(json_object_get(json_object_get(ds, "DrainSpec"), "Deadline")), 3600000000000LL);
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(ds, "DrainSpec"), "Deadline")),
+                     3600000000000LL);
         cr_expect(json_is_true(json_object_get(json_object_get(ds, "DrainSpec"), "IgnoreSystemJobs")));
         cr_expect_gt(json_integer_value(json_object_get(ds, "ForceDeadline")), 0);
         cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "LastDrain"), "Status")), "draining");
@@ -220,7 +223,8 @@ Test(api_endpoints, eligibility_and_drain_of_a_node) {
         cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
         cr_expect(node_now()->drain);
         cr_expect_not_null(json_object_get(node_now()->extra, "DrainStrategy"));
-        cr_expect_eq(req("PUT", "/v1/node/" NODE_ID "/drain", "{\"DrainSpec\":{\"Deadline\":\"1h\"}}", NULL, NULL), 400);
+        cr_expect_eq(req("PUT", "/v1/node/" NODE_ID "/drain", "{\"DrainSpec\":{\"Deadline\":\"1h\"}}", NULL, NULL),
+                     400);
         /* Disable with MarkEligible. */
         cr_assert_eq(req("PUT", "/v1/node/" NODE_ID "/drain", "{\"DrainSpec\":null,\"MarkEligible\":true}", NULL, NULL),
                      200);
@@ -300,8 +304,8 @@ Test(api_endpoints, scheduler_configuration_get_put_cas_and_reject_job_registrat
         cr_expect(json_is_false(at(sc, "PreemptionConfig", "ServiceSchedulerEnabled")));
         json_int_t mi = json_integer_value(json_object_get(sc, "ModifyIndex"));
         json_decref(j);
-        cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"SchedulerAlgorithm\":\"best\"}", NULL, NULL),
-                     400);
+        cr_expect_eq(
+            req("PUT", "/v1/operator/scheduler/configuration", "{\"SchedulerAlgorithm\":\"best\"}", NULL, NULL), 400);
         cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"PauseEvalBroker\":true}", NULL, NULL), 400);
         cr_expect_eq(req("PUT", "/v1/operator/scheduler/configuration",
                          "{\"PreemptionConfig\":{\"ServiceSchedulerEnabled\":\"yes\"}}", NULL, NULL),
@@ -324,13 +328,33 @@ Test(api_endpoints, scheduler_configuration_get_put_cas_and_reject_job_registrat
         cr_expect(strstr(text, "disabled by the scheduler configuration"), "%s", text);
         free(text);
         /* A stale check-and-set changes nothing. */
-        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration?cas=999",
-                         "{\"RejectJobRegistration\":false}", &j, NULL),
-                     200);
+        cr_assert_eq(
+            req("PUT", "/v1/operator/scheduler/configuration?cas=999", "{\"RejectJobRegistration\":false}", &j, NULL),
+            200);
         cr_expect(json_is_false(json_object_get(j, "Updated")));
         json_decref(j);
         cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 400);
-        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration", "{\"RejectJobRegistration\":false}", NULL, NULL),
-                     200);
+        cr_assert_eq(
+            req("PUT", "/v1/operator/scheduler/configuration", "{\"RejectJobRegistration\":false}", NULL, NULL), 200);
         cr_expect_eq(req("PUT", "/v1/jobs", SVC("web", 1, 64), NULL, NULL), 200);
+}
+
+Test(api_endpoints, plan_of_a_changed_job_shows_the_field_diffs) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("web", 2, 64), NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/job/web/plan", SVC("web", 2, 64), &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "Diff", "Type")), "None", "%s", json_dumps(at(j, "Diff", "TaskGroups"), 0));
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/job/web/plan", SVC("web", 3, 64), &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "Diff", "Type")), "Edited");
+        json_t *tg = json_array_get(at(j, "Diff", "TaskGroups"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(tg, "Type")), "Edited");
+        json_t *f = json_array_get(json_object_get(tg, "Fields"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(f, "Name")), "Count");
+        cr_expect_str_eq(json_string_value(json_object_get(f, "Old")), "2");
+        cr_expect_str_eq(json_string_value(json_object_get(f, "New")), "3");
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(tg, "Updates"), "Place")), 3,
+                     "the harness runs no scheduler: nothing is placed yet, so 3 to create");
+        json_decref(j);
 }

@@ -48,10 +48,10 @@ static void add_alloc(struct job *j, const char *id, const char *node, int i) {
 }
 
 static void start_drain(int64_t deadline_ns, bool ignore_system) {
-        json_t *strategy = json_pack("{s:{s:I,s:b},s:I,s:I}", "DrainSpec", "Deadline", (json_int_t)deadline_ns,
-                                     "IgnoreSystemJobs", ignore_system, "ForceDeadline",
-                                     (json_int_t)(deadline_ns > 0 ? NOW + deadline_ns : 0), "StartedAt",
-                                     (json_int_t)NOW);
+        json_t *strategy =
+            json_pack("{s:{s:I,s:b},s:I,s:I}", "DrainSpec", "Deadline", (json_int_t)deadline_ns, "IgnoreSystemJobs",
+                      ignore_system, "ForceDeadline", (json_int_t)(deadline_ns > 0 ? NOW + deadline_ns : 0),
+                      "StartedAt", (json_int_t)NOW);
         json_t *last = json_pack("{s:s,s:I}", "Status", "draining", "StartedAt", (json_int_t)(NOW / SEC));
         cr_assert_eq(state_update_node_drain(st, idx++, "node-a", strategy, last, false), 0);
         json_decref(strategy);
@@ -134,7 +134,7 @@ Test(drainer, service_allocations_move_one_at_a_time_then_the_drain_completes) {
 Test(drainer, max_parallel_two_stops_two_at_once) {
         struct job *j = add_job("web", JOB_SERVICE, 4, 2);
         for (int i = 0; i < 4; i++) {
-                char id[8];
+                char id[16];
                 snprintf(id, sizeof(id), "a%d", i);
                 add_alloc(j, id, "node-a", i);
         }
