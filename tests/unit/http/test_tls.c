@@ -276,3 +276,22 @@ Test(tls, beyond_max_conns_only_node_agents_are_served) {
         for (int i = 0; i < 4; i++)
                 close(idle[i]);
 }
+
+Test(tls, a_body_trickling_in_past_the_body_timeout_is_cut_off) {
+        struct http_server_opts o = {.addr = "127.0.0.1", .body_timeout_s = 1};
+        start(&o);
+        int fast = raw("PUT /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+        cr_assert_eq(write(fast, "cd", 2), 2);
+        cr_expect(answered_within(fast, 2000), "a body sent at once is served");
+        int slow = raw("PUT /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\na");
+        usleep(1300 * 1000);
+        ssize_t w = write(slow, "b", 1);
+        (void)w;
+        char buf[64];
+        cr_assert(answered_within(slow, 2000), "neither answered nor closed");
+        ssize_t n = read(slow, buf, sizeof(buf));
+        cr_expect(n <= 0, "closed without an answer (read %zd bytes)", n);
+        stop();
+        close(fast);
+        close(slow);
+}
