@@ -295,3 +295,22 @@ Test(tls, a_body_trickling_in_past_the_body_timeout_is_cut_off) {
         close(fast);
         close(slow);
 }
+
+Test(tls, headers_trickling_in_past_the_header_timeout_are_cut_off) {
+        struct http_server_opts o = {.addr = "127.0.0.1", .header_timeout_s = 1};
+        start(&o);
+        int slow = raw("GET /v1/jobs HTTP/1.1\r\n");
+        for (int i = 0; i < 6; i++) { /* 1.8 s of one header line every 0.3 s: never idle */
+                usleep(300 * 1000);
+                ssize_t w = write(slow, "X-A: b\r\n", 8);
+                (void)w;
+        }
+        char msg[64];
+        cr_expect_eq(get("GET", "/v1/jobs", msg, sizeof(msg)), 200, "a new client is served (and triggers the sweep)");
+        cr_assert(answered_within(slow, 2000), "the slow client is still open");
+        char buf[64];
+        ssize_t n = read(slow, buf, sizeof(buf));
+        cr_expect(n <= 0, "closed without an answer (read %zd bytes)", n);
+        stop();
+        close(slow);
+}
