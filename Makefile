@@ -32,6 +32,9 @@ SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c c
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
 UNIT_SRC   = $(wildcard tests/unit/*.c tests/support/*.c)
+# The HTTP listener's own tests link the real controlplane/api/http.c, which the
+# api harness of the unit tests stands in for: a binary of their own.
+HTTP_TEST_SRC = $(wildcard tests/unit/http/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -42,6 +45,7 @@ LIBAGENT  = $(BUILD)/lib/libdrover-agent.a
 LIBCLI    = $(BUILD)/lib/libdrover-cli.a
 BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
 UNIT_BIN  = $(BUILD)/tests/unit-tests
+HTTP_TEST_BIN = $(BUILD)/tests/http-tests
 BENCH_SCHED = $(BUILD)/bench/sched
 BENCH_START = $(BUILD)/bench/start
 BENCH_RAFT  = $(BUILD)/bench/raft_load
@@ -105,6 +109,11 @@ $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCOR
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
+$(HTTP_TEST_BIN): $(call obj,$(HTTP_TEST_SRC)) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(if $(filter 1,$(V)),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
 # The scheduler benchmark links only the pure core (state, broker, scheduler, plan) and common.
 $(BENCH_SCHED): $(call obj,$(wildcard bench/sched*.c)) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -127,15 +136,18 @@ $(BENCH_RAFT): $(call obj,bench/raft_load.c)
 
 # ---- tests -------------------------------------------------------------------
 # Unit tests run from the repo root so that they find tests/conformance.
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(HTTP_TEST_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
+	$(Q)$(HTTP_TEST_BIN) --jobs 1 $(UNIT_ARGS)
 
 unit-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    build/asan/tests/unit-tests
+	    build/asan/tests/unit-tests build/asan/tests/http-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    build/asan/tests/unit-tests --jobs 2 $(UNIT_ARGS)
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    build/asan/tests/http-tests --jobs 1 $(UNIT_ARGS)
 
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin

@@ -724,6 +724,7 @@ int server_start(struct server *s, struct error *err) {
                                             .http_addr = s->cfg->http_addr,
                                             .join = s->cfg->join,
                                             .bootstrap_expect = (unsigned)s->cfg->bootstrap_expect,
+                                            .tls = s->cfg->tls_http,
                                             .ops = &server_cluster_ops,
                                             .data = s};
                 s->cluster = cluster_create(&cc);

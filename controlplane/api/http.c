@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "common/clock.h"
@@ -69,6 +70,7 @@ struct http_server {
         /* Connections not in a request and not yet given the short timeout, oldest
          * first: under pressure the oldest are evicted. MHD's thread only. */
         struct conn_info *idle_head, *idle_tail;
+        struct conn_info *fresh_head, *fresh_tail; /* accept order */
         atomic_uint parked;   /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
 };
@@ -80,7 +82,41 @@ struct conn_info {
         bool listed;
         bool reserve; /* accepted beyond max_conns: node agents only */
         bool shortened; /* given HTTP_RESERVED_TIMEOUT_S */
+        /* In srv->fresh_* from accept until its first request's headers are complete. */
+        struct conn_info *fprev, *fnext;
+        bool fresh;
+        int64_t accepted_ns;
 };
+
+static void fresh_unlink(struct http_server *s, struct conn_info *c) {
+        if (!c->fresh)
+                return;
+        if (c->fprev)
+                c->fprev->fnext = c->fnext;
+        else
+                s->fresh_head = c->fnext;
+        if (c->fnext)
+                c->fnext->fprev = c->fprev;
+        else
+                s->fresh_tail = c->fprev;
+        c->fprev = c->fnext = NULL;
+        c->fresh = false;
+}
+
+/* Close (shutdown; libmicrohttpd then sees the end and frees it) the oldest
+ * connections still without complete headers after header_timeout_s. */
+static void sweep_fresh(struct http_server *s, int64_t now) {
+        int64_t limit = (int64_t)s->o.header_timeout_s * 1000000000LL;
+        for (int i = 0; i < 16 && s->fresh_head && now - s->fresh_head->accepted_ns > limit; i++) {
+                struct conn_info *c = s->fresh_head;
+                fresh_unlink(s, c);
+                const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (fi) {
+                        shutdown(fi->connect_fd, SHUT_RDWR);
+                        atomic_fetch_add(&s->refused, 1);
+                }
+        }
+}
 
 static void idle_unlink(struct http_server *s, struct conn_info *c) {
         if (!c->listed)
@@ -383,8 +419,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 r->priority = http_path_is_node_agent(method, url);
                 struct conn_info *ci = conn_info_of(conn);
-                if (ci)
+                if (ci) {
                         idle_unlink(s, ci); /* busy: not evictable until its answer is sent */
+                        fresh_unlink(s, ci);
+                }
                 admit(s, r, conn);
                 return MHD_YES;
         }
@@ -459,6 +497,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                         return; /* served without flood accounting; closed by the idle timeout */
                 c->conn = conn;
                 *socket_context = c;
+                c->accepted_ns = clock_monotonic_ns();
+                sweep_fresh(s, c->accepted_ns);
+                c->fprev = s->fresh_tail;
+                if (s->fresh_tail)
+                        s->fresh_tail->fnext = c;
+                else
+                        s->fresh_head = c;
+                s->fresh_tail = c;
+                c->fresh = true;
                 if (n <= s->o.max_conns) {
                         idle_append(s, c);
                         return;
@@ -476,6 +523,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 struct conn_info *c = *socket_context;
                 if (c) {
                         idle_unlink(s, c);
+                        fresh_unlink(s, c);
                         free(c);
                         *socket_context = NULL;
                 }
@@ -535,6 +583,7 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         s->o.max_conns_per_ip = o->max_conns_per_ip;
         s->o.idle_timeout_s = DEF(idle_timeout_s, HTTP_DEFAULT_IDLE_TIMEOUT_S);
         s->o.body_timeout_s = DEF(body_timeout_s, HTTP_DEFAULT_BODY_TIMEOUT_S);
+        s->o.header_timeout_s = DEF(header_timeout_s, HTTP_DEFAULT_HEADER_TIMEOUT_S);
         s->o.max_parked = DEF(max_parked, HTTP_DEFAULT_MAX_PARKED);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
         if (inet_pton(AF_INET, o->addr, &sa.sin_addr) != 1) {

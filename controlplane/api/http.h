@@ -26,6 +26,7 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
 #define HTTP_DEFAULT_RESERVED_CONNS 256 /* on top of max_conns, kept for node agents */
 #define HTTP_DEFAULT_IDLE_TIMEOUT_S 60  /* a connection silent this long is closed */
 #define HTTP_DEFAULT_BODY_TIMEOUT_S 30  /* a request body must arrive within this */
+#define HTTP_DEFAULT_HEADER_TIMEOUT_S 10 /* a new connection must have sent its request headers within this */
 #define HTTP_DEFAULT_MAX_PARKED 2048    /* blocking queries held by handlers */
 #define HTTP_RESERVED_TIMEOUT_S 2       /* a connection in the reserve must send its request within this */
 
@@ -39,7 +40,10 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
  *   loop and not yet answered; beyond it, those of clients other than node
  *   agents get 503 at once.
  * - idle_timeout_s closes silent connections; body_timeout_s bounds the upload
- *   of one request body (a slow body is cut off with the connection). */
+ *   of one request body (a slow body is cut off with the connection);
+ *   header_timeout_s bounds the time from accept to complete request headers
+ *   (checked, oldest first, whenever a connection is accepted: a client that
+ *   trickles header bytes is closed once others arrive). */
 struct http_server_opts {
         const char *addr; /* IPv4 address to listen on */
         int port;         /* 0 picks one */
@@ -49,6 +53,7 @@ struct http_server_opts {
         unsigned max_conns_per_ip;
         unsigned idle_timeout_s;
         unsigned body_timeout_s;
+        unsigned header_timeout_s;
         unsigned max_parked;
 };
 

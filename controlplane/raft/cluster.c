@@ -69,9 +69,13 @@ struct cluster {
 
 /* ---- on the pool ------------------------------------------------------------------ */
 
-static void probe_one(const char *addr, struct answer *a) {
+static const char *scheme(const struct cluster *c) {
+        return c->cfg.tls ? "https" : "http";
+}
+
+static void probe_one(const char *scheme_, const char *addr, struct answer *a) {
         char url[128];
-        snprintf(url, sizeof(url), "http://%s/v1/internal/raft/self", addr);
+        snprintf(url, sizeof(url), "%s://%s/v1/internal/raft/self", scheme_, addr);
         struct http_response r = {0};
         struct error err = {0};
         if (http_perform("GET", url, NULL, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &r, &err) < 0 ||
@@ -99,7 +103,7 @@ static void probe_one(const char *addr, struct answer *a) {
 static void probe_work(uv_work_t *w) {
         struct probe *p = w->data;
         for (size_t i = 0; i < p->n; i++)
-                probe_one(p->addrs[i], &p->ans[i]);
+                probe_one(scheme(p->c), p->addrs[i], &p->ans[i]);
         if (!p->join)
                 return;
         /* The leader first; any member forwards it to the leader otherwise. */
@@ -109,7 +113,7 @@ static void probe_work(uv_work_t *w) {
                         if (!a->ok || !a->configured || (pass == 0 && !a->leader))
                                 continue;
                         char url[128];
-                        snprintf(url, sizeof(url), "http://%s/v1/operator/raft/join", a->http);
+                        snprintf(url, sizeof(url), "%s://%s/v1/operator/raft/join", scheme(p->c), a->http);
                         struct http_response r = {0};
                         struct error err = {0};
                         /* adding a voter waits for it to catch up: give it time */
@@ -435,7 +439,7 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
         f->arg = arg;
         f->method = strdup(method);
         f->body = len ? strndup(body, len) : NULL;
-        if (asprintf(&f->url, "http://%s%s", http_addr, path_query) < 0)
+        if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)
                 f->url = NULL;
         if (!f->method || !f->url || (len && !f->body) || uv_queue_work(c->cfg.loop, &f->work, forward_work,
                                                                          forward_done) < 0) {

@@ -36,6 +36,7 @@ struct cluster_config {
         const char *http_addr;     /* this server's HTTP address */
         const char *join;          /* comma-separated HTTP addresses of other servers */
         unsigned bootstrap_expect; /* 0: join an existing cluster */
+        bool tls;                  /* the servers' HTTP API is https:// (-tls-http) */
         const struct cluster_ops *ops;
         void *data;
 };

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - build each libFuzzer target with clang and run it for a bounded time:
 # fuzz_jobspec (HCL job files), fuzz_model_json (the JSON decoders), fuzz_api
-# (HTTP request sequences through the routes and the FSM; a 4xx must change nothing).
+# (HTTP request sequences through the routes and the FSM; a 4xx must change nothing),
+# fuzz_acl_policy (ACL policies: parse, merge, checks).
 # FUZZ_SECONDS (default 30) per target; seeds come from the conformance corpus.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -16,7 +17,8 @@ LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 # routes, the FSM and the state store behind the in-process harness.
 common="common/*.c" # every file of common/: a hand-kept list broke each time a file was added
 api="common/*.c controlplane/state/*.c controlplane/api/routes*.c controlplane/raft/fsm.c controlplane/raft/raft_node.c
-     controlplane/leader/heartbeat.c controlplane/leader/gc.c controlplane/leader/drainer.c controlplane/plan/*.c controlplane/scheduler/*.c tests/support/api_harness.c"
+     controlplane/leader/heartbeat.c controlplane/leader/gc.c controlplane/leader/drainer.c controlplane/plan/*.c controlplane/scheduler/*.c
+     controlplane/acl/*.c tests/support/api_harness.c"
 status=0
 for t in tests/fuzz/fuzz_*.c; do
         name=$(basename "$t" .c)
@@ -28,6 +30,11 @@ for t in tests/fuzz/fuzz_*.c; do
                 # shellcheck disable=SC2086
                 clang $CFLAGS $api "$t" $LIBS -o "$out/$name"
                 cp tests/fuzz/api-seeds/* "$corpus/"
+                ;;
+        fuzz_acl_policy)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common controlplane/acl/*.c "$t" $LIBS -o "$out/$name"
+                cp tests/fuzz/acl-seeds/* "$corpus/"
                 ;;
         fuzz_jobspec)
                 # shellcheck disable=SC2086

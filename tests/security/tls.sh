@@ -169,5 +169,47 @@ else
         fail "an agent without a client certificate is refused (403) and not registered"
 fi
 
+# --- three servers with mTLS form a cluster; a follower forwards over HTTPS ----------
+kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+agent_pid=""
+kill -9 "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
+server_pid=""
+if pick_ports 6; then
+        join="127.0.0.1:$PORT,127.0.0.1:$((PORT + 2)),127.0.0.1:$((PORT + 4))"
+        cpids=()
+        for i in 0 1 2; do
+                "$BIN/drover-server" -data-dir "$WORK/c$i" -http-addr "127.0.0.1:$((PORT + 2 * i))" \
+                        -raft-addr "127.0.0.1:$((PORT + 2 * i + 1))" -bootstrap-expect 3 -join "$join" -num-schedulers 1 \
+                        -tls-http -tls-ca-file "$C/ca.pem" -tls-cert-file "$C/server.pem" -tls-key-file "$C/server-key.pem" \
+                        -tls-verify-https-client >>"$WORK/c$i.log" 2>&1 &
+                cpids+=($!)
+        done
+        leader() { curl -fs -m 2 "${MTLS[@]}" "https://127.0.0.1:$((PORT + 2 * $1))/v1/status/leader" | tr -d '"'; }
+        agree() { l=$(leader 0) && [ -n "$l" ] && [ "$l" = "$(leader 1)" ] && [ "$l" = "$(leader 2)" ]; }
+        if wait_for 40 agree; then
+                pass "3 servers with -tls-verify-https-client find each other over HTTPS and elect one leader ($(leader 0))"
+                # a write sent to a follower is forwarded to the leader over mTLS
+                lraft=$(leader 0)
+                f=0
+                [ "$lraft" = "127.0.0.1:$((PORT + 1))" ] && f=1
+                if DROVER_ADDR="https://127.0.0.1:$((PORT + 2 * f))" timeout 60 "$BIN/drover" job run -detach \
+                        "$ROOT/examples/hello.hcl" >"$WORK/fwd.out" 2>&1 &&
+                        wait_for 20 sh -c "curl -fs $(printf '%q ' "${MTLS[@]}") https://127.0.0.1:$((PORT + 4))/v1/jobs | grep -q hello"; then
+                        pass "a job registered through a follower is forwarded to the leader over mTLS"
+                else
+                        cat "$WORK/fwd.out"
+                        fail "a job registered through a follower is forwarded to the leader over mTLS"
+                fi
+        else
+                for i in 0 1 2; do tail -5 "$WORK/c$i.log"; done
+                fail "3 servers with -tls-verify-https-client find each other over HTTPS and elect one leader"
+        fi
+        for p in "${cpids[@]}"; do kill -9 "$p" 2>/dev/null; done
+        wait 2>/dev/null
+else
+        fail "no free ports for the cluster"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]

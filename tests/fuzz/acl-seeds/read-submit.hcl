@@ -1,0 +1,5 @@
+namespace "default" {
+  policy = "read"
+  capabilities = ["submit-job"]
+}
+node { policy = "write" }
