@@ -19,6 +19,7 @@ static const char usage[] =
     "    eval status <id>    Display evaluation status\n"
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
+    "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
@@ -86,8 +87,11 @@ int main(int argc, char **argv) {
         if (strcmp(cmd, "server") == 0)
                 return run_group(&c, "server", cli_server_commands, rest, rargv);
         if (strcmp(cmd, "operator") == 0) {
+                if (rest >= 1 && strcmp(rargv[0], "snapshot") == 0)
+                        return run_group(&c, "operator snapshot", cli_operator_snapshot_commands, rest - 1, rargv + 1);
                 if (rest < 1 || strcmp(rargv[0], "raft") != 0) {
-                        fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n");
+                        fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n"
+                                        "       drover operator snapshot <save|restore> [options] <file>\n");
                         return 1;
                 }
                 return run_group(&c, "operator raft", cli_operator_raft_commands, rest - 1, rargv + 1);

@@ -26,9 +26,10 @@ struct server_config {
         int64_t node_gc_threshold_ms;  /* nodes down for longer than this go */
         char *log_level;
         bool print_config;
+        char *config_file; /* HCL file read before the flags (which win over it) */
 };
 
-/* Fill defaults, then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
+/* Fill defaults, then the -config file (if given), then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err);
 void server_config_free(struct server_config *cfg);
 void server_config_print(const struct server_config *cfg);

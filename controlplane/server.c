@@ -2,6 +2,7 @@
 #include "controlplane/server.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -336,6 +337,50 @@ static void on_forwarded(void *arg, int status, const char *body, size_t len, ui
         http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
 }
 
+/* A blocking query forwarded to the leader waits there at most this long (a
+ * forwarded request times out after 30 s); the client then asks again, as it does
+ * after any early answer of a blocking query. */
+#define FORWARDED_MAX_WAIT_MS 25000
+
+/* Milliseconds of a "wait" value ("30s", "500ms", "5m", "1h"; a bare number is
+ * seconds); -1 when absent or not understood. */
+static int64_t wait_ms(const char *v) {
+        if (!v || !*v)
+                return -1;
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || n < 0)
+                return -1;
+        if (!*end || strcmp(end, "s") == 0)
+                return n > INT64_MAX / 1000 ? -1 : n * 1000;
+        if (strcmp(end, "ms") == 0)
+                return n;
+        if (strcmp(end, "m") == 0)
+                return n > INT64_MAX / 60000 ? -1 : n * 60000;
+        if (strcmp(end, "h") == 0)
+                return n > INT64_MAX / 3600000 ? -1 : n * 3600000;
+        return -1;
+}
+
+/* The query string less its "wait" argument. */
+static void drop_wait(char *qs) {
+        char *out = qs;
+        for (char *p = qs, *next; p && *p; p = next) {
+                next = strchr(p, '&');
+                size_t n = next ? (size_t)(next - p) : strlen(p);
+                if (next)
+                        next++;
+                if ((n == 4 && strncmp(p, "wait", 4) == 0) || strncmp(p, "wait=", 5) == 0)
+                        continue;
+                if (out != qs)
+                        *out++ = '&';
+                memmove(out, p, n);
+                out += n;
+        }
+        *out = '\0';
+}
+
 static int forward_op(void *data, struct http_req *req) {
         struct server *s = data;
         uint64_t leader_id = 0;
@@ -346,11 +391,71 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOTCONN;
         _cleanup_free_ char *qs = http_req_query_string(req);
         _cleanup_free_ char *target = NULL;
-        if (!qs || asprintf(&target, "%s?%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", FORWARDED_ARG) < 0)
+        if (!qs)
+                return -ENOMEM;
+        char wait[48] = "";
+        if (http_req_query(req, "index")) {
+                int64_t w = wait_ms(http_req_query(req, "wait"));
+                drop_wait(qs);
+                snprintf(wait, sizeof(wait), "wait=%lldms&",
+                         (long long)(w < 0 || w > FORWARDED_MAX_WAIT_MS ? FORWARDED_MAX_WAIT_MS : w));
+        }
+        if (asprintf(&target, "%s?%s%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", wait, FORWARDED_ARG) < 0)
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);
         return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+}
+
+/* GET /v1/operator/snapshot: a view of the state is taken on the loop (O(1)) and
+ * serialised on libuv's pool, as Raft's own snapshots are. */
+struct snapshot_save {
+        uv_work_t work;
+        struct http_req *req;
+        struct state_store *view;
+        uint64_t index;
+        char *out;
+};
+
+static void snapshot_save_work(uv_work_t *w) {
+        struct snapshot_save *ss = w->data;
+        json_t *state = NULL;
+        if (state_save(ss->view, &state) < 0)
+                return;
+        json_t *doc = api_snapshot_document(state, ss->index);
+        ss->out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+}
+
+static void snapshot_save_done(uv_work_t *w, int status) {
+        struct snapshot_save *ss = w->data;
+        if (status < 0 || !ss->out)
+                http_req_respond_text(ss->req, 500, "cannot serialise the state%s", status < 0 ? " (canceled)" : "");
+        else
+                http_req_respond_bytes(ss->req, 200, "application/json", ss->out, strlen(ss->out), ss->index);
+        state_destroy(ss->view);
+        free(ss->out);
+        free(ss);
+}
+
+static void snapshot_save_op(void *data, struct http_req *req) {
+        struct server *s = data;
+        struct snapshot_save *ss = calloc(1, sizeof(*ss));
+        if (ss)
+                ss->view = state_snapshot(s->state);
+        if (!ss || !ss->view) {
+                free(ss);
+                http_req_respond_text(req, 500, "out of memory");
+                return;
+        }
+        ss->req = req;
+        ss->index = state_latest_index(s->state);
+        ss->work.data = ss;
+        if (uv_queue_work(s->loop, &ss->work, snapshot_save_work, snapshot_save_done) < 0) {
+                state_destroy(ss->view);
+                free(ss);
+                http_req_respond_text(req, 500, "cannot queue the snapshot");
+        }
 }
 
 static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
@@ -385,6 +490,7 @@ static int gc_op(void *data, api_apply_cb cb, void *arg) {
 static const struct api_ops server_api_ops = {
     .gc = gc_op,
     .forward = forward_op,
+    .snapshot_save = snapshot_save_op,
     .leader_info = leader_info_op,
     .propose = propose_op,
     .is_leader = is_leader_op,

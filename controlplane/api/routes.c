@@ -860,6 +860,60 @@ static void system_gc(struct route_ctx *c) {
         }
 }
 
+/* ---- operator snapshot ------------------------------------------------------------------ */
+
+json_t *api_snapshot_document(json_t *state, uint64_t index) {
+        return json_pack("{s:s,s:i,s:I,s:o}", "Drover", "snapshot", "Version", 1, "Index", (json_int_t)index, "State",
+                         state);
+}
+
+/* GET: the whole state (from the leader unless ?stale); PUT: replace the whole state
+ * on every server with a saved one, through Raft (a StateRestore command). */
+static void operator_snapshot(struct route_ctx *c) {
+        const char *m = http_req_method(c->req);
+        if (strcmp(m, "GET") == 0) {
+                if (!c->s->ops->is_leader(c->s->data) && !http_req_has_query(c->req, "stale") &&
+                    !is_leader_or_fail(c))
+                        return;
+                if (c->s->ops->snapshot_save) {
+                        c->s->ops->snapshot_save(c->s->data, c->req);
+                        return;
+                }
+                json_t *state = NULL;
+                if (state_save(*c->s->state, &state) < 0) {
+                        http_req_respond_text(c->req, 500, "cannot serialise the state");
+                        return;
+                }
+                uint64_t index = state_latest_index(*c->s->state);
+                http_req_respond_json(c->req, 200, api_snapshot_document(state, index), index);
+                return;
+        }
+        if (strcmp(m, "PUT") != 0 && strcmp(m, "POST") != 0) {
+                http_req_respond_text(c->req, 405, "method %s not allowed on /v1/operator/snapshot (GET or PUT)", m);
+                return;
+        }
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *state = json_object_get(body, "State");
+        if (strcmp(jx_str(body, "Drover", ""), "snapshot") != 0 || jx_int(body, "Version", 0) != 1 ||
+            !json_is_object(state)) {
+                http_req_respond_text(c->req, 400, "not a drover snapshot (expected the document of GET "
+                                                   "/v1/operator/snapshot: Drover \"snapshot\", Version 1, State)");
+                return;
+        }
+        struct state_store *check = NULL;
+        struct error err = {0};
+        if (state_restore(state, &check, &err) < 0) {
+                http_req_respond_text(c->req, 400, "snapshot: %s", err.msg);
+                return;
+        }
+        state_destroy(check);
+        propose(c, json_pack("{s:s,s:O}", "Type", "StateRestore", "State", state), NULL, false);
+}
+
 static void internal_routes(struct route_ctx *c) {
         if (!c->s->ops->raft_self) {
                 http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
@@ -869,6 +923,30 @@ static void internal_routes(struct route_ctx *c) {
 }
 
 /* ---- dispatch ------------------------------------------------------------------------- */
+
+/* Reads of the state are consistent by default, as Nomad's: a follower forwards
+ * them to the leader and answers with the leader's answer (blocking queries too).
+ * With ?stale any server answers from its own state. Status, membership and
+ * internal paths are always answered locally. True when the request was answered
+ * here (forwarded, or refused for want of a leader). */
+static bool forward_consistent_read(struct api *s, struct http_req *req, const char *top) {
+        static const char *const state_reads[] = {"jobs",        "job",        "nodes",      "node", "allocations",
+                                                  "allocation", "alloc",      "evaluations", "evaluation"};
+        if (strcmp(http_req_method(req), "GET") != 0 || s->ops->is_leader(s->data) ||
+            http_req_has_query(req, "stale") || http_req_has_query(req, FORWARDED_ARG))
+                return false;
+        bool state_read = false;
+        for (size_t i = 0; i < sizeof(state_reads) / sizeof(state_reads[0]); i++)
+                state_read |= strcmp(top, state_reads[i]) == 0;
+        if (!state_read)
+                return false;
+        if (s->ops->forward && s->ops->forward(s->data, req) == 0)
+                return true;
+        const char *leader = s->ops->leader_address ? s->ops->leader_address(s->data) : NULL;
+        http_req_respond_text(req, 500, "No cluster leader%s%s (add ?stale to read this server's state)",
+                              leader ? "; leader is " : "", leader ? leader : "");
+        return true;
+}
 
 /* Read-only paths: true for GET, else answered 405. */
 static bool get_only(struct route_ctx *c) {
@@ -935,6 +1013,10 @@ void api_handle(void *data, struct http_req *req) {
         }
         const char *m = http_req_method(req);
         const char *top = c.nseg ? c.seg[0] : "";
+        if (forward_consistent_read(s, req, top)) {
+                free(c.buf);
+                return;
+        }
         if (strcmp(top, "jobs") == 0 && c.nseg == 1) {
                 if (strcmp(m, "GET") == 0)
                         jobs_list(&c);
@@ -957,6 +1039,8 @@ void api_handle(void *data, struct http_req *req) {
         } else if (strcmp(top, "evaluation") == 0 && c.nseg >= 2 && c.nseg <= 3) {
                 if (get_only(&c))
                         eval_routes(&c);
+        } else if (strcmp(top, "operator") == 0 && c.nseg == 2 && strcmp(c.seg[1], "snapshot") == 0) {
+                operator_snapshot(&c);
         } else if (strcmp(top, "operator") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0) {
                 operator_routes(&c);
         } else if (strcmp(top, "system") == 0 && c.nseg == 2 && strcmp(c.seg[1], "gc") == 0) {
