@@ -34,7 +34,8 @@ static const struct flag options[] = {
     {"heartbeat-grace", FLAG_DURATION_MS, "10s", 0, 3600000, F(heartbeat_grace_ms),
      "extra time after a missed TTL before a node is marked down"},
     {"num-schedulers", FLAG_INT, "0", 0, 64, F(num_schedulers), "scheduler workers (0 = one per core)"},
-    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms), "leader: how often garbage collection runs"},
+    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms),
+     "leader: how often garbage collection runs"},
     {"eval-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(eval_gc_threshold_ms),
      "terminal evaluations (with their terminal allocations) older than this are collected"},
     {"job-gc-threshold", FLAG_DURATION_MS, "4h", 0, INT32_MAX, F(job_gc_threshold_ms),
@@ -88,8 +89,7 @@ static int value_text(const struct hcl_value *v, char *buf, size_t size) {
                 buf[0] = '\0';
                 for (size_t i = 0; i < v->n; i++) {
                         const struct hcl_value *e = v->items[i];
-                        if (e->kind != HCL_STRING || e->tmpl || strchr(e->str, ',') ||
-                            len + strlen(e->str) + 2 > size)
+                        if (e->kind != HCL_STRING || e->tmpl || strchr(e->str, ',') || len + strlen(e->str) + 2 > size)
                                 return -EINVAL;
                         len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", e->str);
                 }
@@ -105,11 +105,12 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
         for (size_t i = 0; i < b->n; i++) {
                 const struct hcl_item *it = &b->items[i];
                 if (it->is_block) {
-                        bool known = it->n_labels == 0 && ((!*block && strcmp(it->name, "server") == 0) ||
-                                                          (strcmp(block, "server") == 0 &&
-                                                           strcmp(it->name, "server_join") == 0));
+                        bool known = it->n_labels == 0 &&
+                                     ((!*block && strcmp(it->name, "server") == 0) ||
+                                      (strcmp(block, "server") == 0 && strcmp(it->name, "server_join") == 0));
                         if (!known)
-                                return errorf(err, -EINVAL, "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
                                               "data_dir, log_level and server { ... server_join { retry_join } })",
                                               path, it->line, it->col, it->name, *block ? " in " : "", block);
                         int r = apply_body(cfg, path, it->body, it->name, err);
@@ -119,8 +120,10 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                 }
                 if (strcmp(block, "server") == 0 && strcmp(it->name, "enabled") == 0) {
                         if (it->value->kind != HCL_BOOL || !it->value->b)
-                                return errorf(err, -EINVAL, "%s:%d:%d: server.enabled: drover-server is always a "
-                                              "server (expected true)", path, it->line, it->col);
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: server.enabled: drover-server is always a "
+                                              "server (expected true)",
+                                              path, it->line, it->col);
                         continue;
                 }
                 const char *flag = NULL;
@@ -134,8 +137,7 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                 bool list = strcmp(flag, "join") == 0;
                 if ((it->value->kind == HCL_LIST) != list || value_text(it->value, text, sizeof(text)) < 0)
                         return errorf(err, -EINVAL, "%s:%d:%d: %s: expected %s", path, it->line, it->col, it->name,
-                                      list ? "a list of \"ip:port\" strings"
-                                                                : "a number, a bool or a plain string");
+                                      list ? "a list of \"ip:port\" strings" : "a number, a bool or a plain string");
                 const struct flag *f = flags_find(options, ARRAY_SIZE(options), flag, strlen(flag));
                 int r = f ? flags_set(cfg, f, text, err) : -EINVAL;
                 if (r < 0) {
@@ -205,7 +207,8 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
         if (r != 0)
                 return r;
         if (cfg->bootstrap_expect == 1)
-                return errorf(err, -EINVAL, "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
+                return errorf(err, -EINVAL,
+                              "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
         if (cfg->bootstrap_expect > 1 && !*cfg->join)
                 return errorf(err, -EINVAL, "-bootstrap-expect %lld needs -join with the other servers' HTTP addresses",
                               (long long)cfg->bootstrap_expect);

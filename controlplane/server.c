@@ -337,50 +337,6 @@ static void on_forwarded(void *arg, int status, const char *body, size_t len, ui
         http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
 }
 
-/* A blocking query forwarded to the leader waits there at most this long (a
- * forwarded request times out after 30 s); the client then asks again, as it does
- * after any early answer of a blocking query. */
-#define FORWARDED_MAX_WAIT_MS 25000
-
-/* Milliseconds of a "wait" value ("30s", "500ms", "5m", "1h"; a bare number is
- * seconds); -1 when absent or not understood. */
-static int64_t wait_ms(const char *v) {
-        if (!v || !*v)
-                return -1;
-        char *end;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || end == v || n < 0)
-                return -1;
-        if (!*end || strcmp(end, "s") == 0)
-                return n > INT64_MAX / 1000 ? -1 : n * 1000;
-        if (strcmp(end, "ms") == 0)
-                return n;
-        if (strcmp(end, "m") == 0)
-                return n > INT64_MAX / 60000 ? -1 : n * 60000;
-        if (strcmp(end, "h") == 0)
-                return n > INT64_MAX / 3600000 ? -1 : n * 3600000;
-        return -1;
-}
-
-/* The query string less its "wait" argument. */
-static void drop_wait(char *qs) {
-        char *out = qs;
-        for (char *p = qs, *next; p && *p; p = next) {
-                next = strchr(p, '&');
-                size_t n = next ? (size_t)(next - p) : strlen(p);
-                if (next)
-                        next++;
-                if ((n == 4 && strncmp(p, "wait", 4) == 0) || strncmp(p, "wait=", 5) == 0)
-                        continue;
-                if (out != qs)
-                        *out++ = '&';
-                memmove(out, p, n);
-                out += n;
-        }
-        *out = '\0';
-}
-
 static int forward_op(void *data, struct http_req *req) {
         struct server *s = data;
         uint64_t leader_id = 0;
@@ -391,16 +347,8 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOTCONN;
         _cleanup_free_ char *qs = http_req_query_string(req);
         _cleanup_free_ char *target = NULL;
-        if (!qs)
-                return -ENOMEM;
-        char wait[48] = "";
-        if (http_req_query(req, "index")) {
-                int64_t w = wait_ms(http_req_query(req, "wait"));
-                drop_wait(qs);
-                snprintf(wait, sizeof(wait), "wait=%lldms&",
-                         (long long)(w < 0 || w > FORWARDED_MAX_WAIT_MS ? FORWARDED_MAX_WAIT_MS : w));
-        }
-        if (asprintf(&target, "%s?%s%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", wait, FORWARDED_ARG) < 0)
+        if (!qs || !(target = cluster_forward_target(http_req_path(req), qs, http_req_query(req, "index") != NULL,
+                                                     http_req_query(req, "wait"), FORWARDED_ARG)))
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);

@@ -143,8 +143,8 @@ static bool compact_ok(const struct plan_result *r, const struct plan_node *pn, 
                strcmp(a->node_id, pn->node_id) == 0;
 }
 
-static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct plan_node *pn,
-                      const struct alloc *a, const int32_t *metric_of) {
+static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct plan_node *pn, const struct alloc *a,
+                      const int32_t *metric_of) {
         if (!compact_ok(r, pn, a)) {
                 put_u8(w, FORM_JSON);
                 json_t *j = alloc_to_json(a);
@@ -417,8 +417,7 @@ static void free_node(struct plan_node *pn) {
 
 /* One node's placements and stops. Every count is checked against what is left
  * of the buffer (an alloc takes at least one byte, a stop at least nine). */
-static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uint32_t n_metrics,
-                    struct error *err) {
+static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uint32_t n_metrics, struct error *err) {
         struct plan_node pn = {0};
         pn.node_id = get_str(b);
         uint32_t n = get_u32(b);

@@ -58,8 +58,9 @@ Test(operator_snapshot, a_document_that_is_not_a_snapshot_changes_nothing) {
         cr_expect_eq(req("PUT", "/v1/operator/snapshot", "{\"State\":{}}", &body), 400);
         cr_expect(body && strstr(body, "not a drover snapshot"), "%s", body ? body : "");
         free(body);
-        cr_expect_eq(req("PUT", "/v1/operator/snapshot", "{\"Drover\":\"snapshot\",\"Version\":1,\"State\":"
-                                                         "{\"Jobs\":[{\"ID\":5}]}}",
+        cr_expect_eq(req("PUT", "/v1/operator/snapshot",
+                         "{\"Drover\":\"snapshot\",\"Version\":1,\"State\":"
+                         "{\"Jobs\":[{\"ID\":5}]}}",
                          NULL),
                      400);
         cr_expect_eq(req("DELETE", "/v1/operator/snapshot", NULL, NULL), 405);
