@@ -914,6 +914,22 @@ static void operator_snapshot(struct route_ctx *c) {
         propose(c, json_pack("{s:s,s:O}", "Type", "StateRestore", "State", state), NULL, false);
 }
 
+/* POST /v1/internal/sched/<what>: another server's scheduler worker (worker.h). */
+static void internal_sched(struct route_ctx *c) {
+        if (strcmp(http_req_method(c->req), "POST") != 0 && strcmp(http_req_method(c->req), "PUT") != 0) {
+                http_req_respond_text(c->req, 405, "use POST /v1/internal/sched/%s", c->seg[2]);
+                return;
+        }
+        if (!c->s->ops->sched_rpc) {
+                http_req_respond_text(c->req, 404, "this server runs no scheduler RPC");
+                return;
+        }
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        c->s->ops->sched_rpc(c->s->data, c->seg[2], c->req, body);
+}
+
 static void internal_routes(struct route_ctx *c) {
         if (!c->s->ops->raft_self) {
                 http_req_respond_text(c->req, 404, "this server has no Raft membership to show");
@@ -1045,6 +1061,8 @@ void api_handle(void *data, struct http_req *req) {
                 operator_routes(&c);
         } else if (strcmp(top, "system") == 0 && c.nseg == 2 && strcmp(c.seg[1], "gc") == 0) {
                 system_gc(&c);
+        } else if (strcmp(top, "internal") == 0 && c.nseg == 3 && strcmp(c.seg[1], "sched") == 0) {
+                internal_sched(&c);
         } else if (strcmp(top, "internal") == 0 && c.nseg == 3 && strcmp(c.seg[1], "raft") == 0 &&
                    strcmp(c.seg[2], "self") == 0) {
                 if (get_only(&c))

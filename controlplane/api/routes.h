@@ -54,6 +54,9 @@ struct api_ops {
          * document (api_snapshot_document), serialised off the loop. NULL: the
          * route serialises it itself. */
         void (*snapshot_save)(void *data, struct http_req *req);
+        /* POST /v1/internal/sched/<what> (dequeue, ack, eval, plan): the leader's side of
+         * the other servers' scheduler workers; answers req itself. NULL: 404. */
+        void (*sched_rpc)(void *data, const char *what, struct http_req *req, const json_t *body);
         /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
         void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
 };

@@ -3,7 +3,7 @@
 # time, writes through random servers while the leader is killed and restarted (every
 # 2xx-acknowledged job present on every server afterwards), a full stop and restart
 # keeping the state, a frozen follower catching up, consistent and ?stale reads through
-# followers, operator snapshot save/restore.
+# followers, operator snapshot save/restore, scheduler workers on followers.
 # Usage: tests/integration/cluster.sh BIN_DIR   (run by tests/integration/run.sh)
 # Every loop is bounded in count and time; every process started here is stopped on exit.
 # The history of requests and answers is kept in $CLUSTER_HISTORY (default
@@ -253,6 +253,36 @@ if [ $snap_ok = 1 ]; then
         pass "operator snapshot save through a follower, restore through another: every server has the saved jobs and not the one registered after the save"
 else
         fail "operator snapshot save / restore"
+fi
+
+# --- scheduler workers on every server: followers plan evals of the leader's broker ------
+wait_for 20 all_agree
+for n in 1 2 3; do # nodes with room for every placement below
+        printf '{"Node":{"ID":"00000000-0000-4000-8000-00000000000%d","SecretID":"s","Name":"cn-%d","Datacenter":"dc1","Status":"ready","NodeResources":{"Cpu":{"CpuShares":100000},"Memory":{"MemoryMB":100000},"Disk":{"DiskMB":100000}},"Drivers":{"raw_exec":{"Detected":true,"Healthy":true}}}}' "$n" "$n" |
+                curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/node/register"
+done
+from_leader() { # evals finished by followers' workers, summed
+        local t=0 i v
+        for i in 0 1 2; do
+                v=$(curl -s -m 2 "http://$(http $i)/v1/internal/raft/self" | grep -o '"FromLeader":[0-9]*' | cut -d: -f2)
+                t=$((t + ${v:-0}))
+        done
+        echo $t
+}
+fw0=$(from_leader)
+for n in $(seq 1 30); do
+        printf '{"Job":{"ID":"cj-fw-%d","Type":"batch","TaskGroups":[{"Name":"g","Count":3,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}' "$n" |
+                curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/jobs"
+done
+all_placed() { # the 90 allocations of cj-fw-* on every server
+        for i in 0 1 2; do
+                [ "$(curl -s -m 5 "http://$(http $i)/v1/allocations?stale" | grep -o '"Name":"cj-fw-[0-9]*\.g\[[0-9]\]"' | sort -u | wc -l)" = 90 ] || return 1
+        done
+}
+if wait_for 30 all_placed && [ "$(from_leader)" -gt "$fw0" ]; then
+        pass "30 jobs x 3 placed on every server; followers' workers finished $(($(from_leader) - fw0)) evals meanwhile (taken from the leader's broker, planned on their own state, committed by the leader)"
+else
+        fail "followers' scheduler workers: placed everywhere: $(all_placed && echo yes || echo no); evals finished by followers: $(($(from_leader) - fw0))"
 fi
 
 log "cluster: $passed passed, $failed failed"
