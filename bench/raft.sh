@@ -16,7 +16,7 @@ SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((20000 + RANDOM % 12000))
+        P=$((23000 + RANDOM % 970))
         ok=1
         for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break

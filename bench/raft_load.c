@@ -173,8 +173,8 @@ static int parse_int(const char *name, const char *v, int lo, int hi, int *ret) 
 }
 
 static int parse_args(int argc, char **argv, struct opts *o) {
-        *o = (struct opts){.nodes = 100, .jobs = 100, .count = 1000, .concurrency = 32, .timeout_s = 300,
-                           .prefix = "bench-"};
+        *o = (struct opts){
+            .nodes = 100, .jobs = 100, .count = 1000, .concurrency = 32, .timeout_s = 300, .prefix = "bench-"};
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -233,8 +233,8 @@ static int run_nodes(CURLM *m, const struct opts *o) {
         while ((next < o->nodes || n_retry > 0 || running > 0) && retry) {
                 while ((next < o->nodes || n_retry > 0) && running < o->concurrency && now_ms() < deadline) {
                         int i = n_retry > 0 ? retry[--n_retry] : next++;
-                        struct xfer *x = xfer_new("PUT", o->servers[i % o->n_servers], "/v1/node/register",
-                                                  node_body(i + 1));
+                        struct xfer *x =
+                            xfer_new("PUT", o->servers[i % o->n_servers], "/v1/node/register", node_body(i + 1));
                         if (!x)
                                 continue;
                         x->job = i;

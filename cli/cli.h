@@ -26,6 +26,7 @@ extern const struct cli_command cli_alloc_commands[];
 extern const struct cli_command cli_eval_commands[];
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
+extern const struct cli_command cli_operator_snapshot_commands[];
 int cli_dev(struct cli *c, int argc, char **argv);
 /* ops.c */
 int cli_node_drain(struct cli *c, int argc, char **argv);

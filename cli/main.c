@@ -20,6 +20,7 @@ static const char usage[] =
     "    agent-info          Display status information about the server\n"
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
+    "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
@@ -89,8 +90,11 @@ int main(int argc, char **argv) {
         if (strcmp(cmd, "server") == 0)
                 return run_group(&c, "server", cli_server_commands, rest, rargv);
         if (strcmp(cmd, "operator") == 0) {
+                if (rest >= 1 && strcmp(rargv[0], "snapshot") == 0)
+                        return run_group(&c, "operator snapshot", cli_operator_snapshot_commands, rest - 1, rargv + 1);
                 if (rest < 1 || strcmp(rargv[0], "raft") != 0) {
-                        fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n");
+                        fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n"
+                                        "       drover operator snapshot <save|restore> [options] <file>\n");
                         return 1;
                 }
                 return run_group(&c, "operator raft", cli_operator_raft_commands, rest - 1, rargv + 1);

@@ -1,5 +1,7 @@
 /* operator.c - `drover server members`, `drover operator raft list-peers` and
- * `drover operator raft remove-peer`: the Raft membership, through the API. */
+ * `drover operator raft remove-peer`: the Raft membership, through the API;
+ * `drover operator snapshot save|restore`: the whole state. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,90 @@ static int remove_peer(struct cli *c, int argc, char **argv) {
 const struct cli_command cli_operator_raft_commands[] = {
     {"list-peers", "Display the current Raft peer configuration", list_peers_help, list_peers},
     {"remove-peer", "Remove a server from the Raft configuration", remove_peer_help, remove_peer},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const char snapshot_save_help[] =
+    "Usage: drover operator snapshot save [-address=<addr>] [-stale] <file>\n\n"
+    "  Write the whole state of the cluster (jobs, nodes, allocations, evaluations)\n"
+    "  to <file>, as the leader has it (-stale: as the server at -address has it).\n";
+
+static int snapshot_save(struct cli *c, int argc, char **argv) {
+        const char *file = NULL;
+        bool stale = false;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-stale") == 0)
+                        stale = true;
+                else if (!file && argv[i][0] != '-')
+                        file = argv[i];
+                else {
+                        fprintf(stderr, "drover operator snapshot save: unexpected argument \"%s\"\n\n%s", argv[i],
+                                snapshot_save_help);
+                        return 1;
+                }
+        }
+        if (!file) {
+                fprintf(stderr, "%s", snapshot_save_help);
+                return 1;
+        }
+        struct error err = {0};
+        _cleanup_json_ json_t *snap = NULL;
+        uint64_t index = 0;
+        if (cli_get(c, stale ? "/v1/operator/snapshot?stale" : "/v1/operator/snapshot", &snap, &index, &err) < 0) {
+                fprintf(stderr, "Error saving snapshot: %s\n", err.msg);
+                return 1;
+        }
+        if (json_dump_file(snap, file, JSON_COMPACT) < 0) {
+                fprintf(stderr, "Error saving snapshot: cannot write %s\n", file);
+                return 1;
+        }
+        printf("State file written to %s (index %llu)\n", file, (unsigned long long)index);
+        return 0;
+}
+
+static const char snapshot_restore_help[] =
+    "Usage: drover operator snapshot restore [-address=<addr>] <file>\n\n"
+    "  Replace the whole state of the cluster with a snapshot written by\n"
+    "  \"drover operator snapshot save\" (through Raft: every server takes it).\n";
+
+#define SNAPSHOT_MAX_BYTES (16L * 1024 * 1024) /* the servers' request body limit */
+
+static int snapshot_restore(struct cli *c, int argc, char **argv) {
+        if (argc != 1 || argv[0][0] == '-') {
+                fprintf(stderr, "%s", snapshot_restore_help);
+                return 1;
+        }
+        FILE *f = fopen(argv[0], "re");
+        if (!f) {
+                fprintf(stderr, "Error restoring snapshot: cannot open %s: %m\n", argv[0]);
+                return 1;
+        }
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fclose(f);
+        if (size < 0 || size > SNAPSHOT_MAX_BYTES) {
+                fprintf(stderr, "Error restoring snapshot: %s is larger than %ld bytes\n", argv[0], SNAPSHOT_MAX_BYTES);
+                return 1;
+        }
+        json_error_t je;
+        _cleanup_json_ json_t *snap = json_load_file(argv[0], 0, &je);
+        if (!snap) {
+                fprintf(stderr, "Error restoring snapshot: %s:%d: %s\n", argv[0], je.line, je.text);
+                return 1;
+        }
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "PUT", "/v1/operator/snapshot", snap, &out, &err) < 0) {
+                fprintf(stderr, "Error restoring snapshot: %s\n", err.msg);
+                return 1;
+        }
+        printf("Snapshot restored (index %lld)\n", (long long)jx_int(out, "Index", 0));
+        return 0;
+}
+
+const struct cli_command cli_operator_snapshot_commands[] = {
+    {"save", "Save the cluster's state to a file", snapshot_save_help, snapshot_save},
+    {"restore", "Replace the cluster's state with a saved one", snapshot_restore_help, snapshot_restore},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/flags.h"
+#include "common/hcl.h"
 #include "common/macros.h"
 
 #define F(field) offsetof(struct server_config, field)
@@ -33,7 +34,8 @@ static const struct flag options[] = {
     {"heartbeat-grace", FLAG_DURATION_MS, "10s", 0, 3600000, F(heartbeat_grace_ms),
      "extra time after a missed TTL before a node is marked down"},
     {"num-schedulers", FLAG_INT, "0", 0, 64, F(num_schedulers), "scheduler workers (0 = one per core)"},
-    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms), "leader: how often garbage collection runs"},
+    {"gc-interval", FLAG_DURATION_MS, "5m", 1000, 86400000, F(gc_interval_ms),
+     "leader: how often garbage collection runs"},
     {"eval-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(eval_gc_threshold_ms),
      "terminal evaluations (with their terminal allocations) older than this are collected"},
     {"job-gc-threshold", FLAG_DURATION_MS, "4h", 0, INT32_MAX, F(job_gc_threshold_ms),
@@ -60,7 +62,147 @@ static const struct flag options[] = {
     {"http-idle-timeout", FLAG_DURATION_MS, "60s", 1000, 3600000, F(http_idle_timeout_ms),
      "an HTTP connection silent this long is closed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
+    {"config", FLAG_STR, "", 0, 0, F(config_file),
+     "HCL file: data_dir, log_level, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
+     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }; flags win"},
 };
+
+/* ---- the config file (Nomad's agent file, server part) ----------------------------- */
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+/* Where each setting of the file goes: its block ("" top level), its name, its flag. */
+static const struct {
+        const char *block, *key, *flag;
+} file_keys[] = {
+    {"", "data_dir", "data-dir"},
+    {"", "log_level", "log-level"},
+    {"server", "bootstrap_expect", "bootstrap-expect"},
+    {"server", "num_schedulers", "num-schedulers"},
+    {"server", "raft_snapshot_threshold", "raft-snapshot-threshold"},
+    {"server", "heartbeat_grace", "heartbeat-grace"},
+    {"server", "min_heartbeat_ttl", "heartbeat-ttl"},
+    {"server", "eval_gc_threshold", "eval-gc-threshold"},
+    {"server", "job_gc_threshold", "job-gc-threshold"},
+    {"server", "node_gc_threshold", "node-gc-threshold"},
+    {"server_join", "retry_join", "join"},
+};
+
+/* A value as the flag's text: numbers, strings, bools; a list of strings joined by commas. */
+static int value_text(const struct hcl_value *v, char *buf, size_t size) {
+        switch (v->kind) {
+        case HCL_INT:
+                snprintf(buf, size, "%lld", (long long)v->i);
+                return 0;
+        case HCL_BOOL:
+                snprintf(buf, size, "%s", v->b ? "true" : "false");
+                return 0;
+        case HCL_STRING:
+                if (v->tmpl || strlen(v->str) >= size)
+                        return -EINVAL;
+                snprintf(buf, size, "%s", v->str);
+                return 0;
+        case HCL_LIST: {
+                size_t len = 0;
+                buf[0] = '\0';
+                for (size_t i = 0; i < v->n; i++) {
+                        const struct hcl_value *e = v->items[i];
+                        if (e->kind != HCL_STRING || e->tmpl || strchr(e->str, ',') || len + strlen(e->str) + 2 > size)
+                                return -EINVAL;
+                        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", e->str);
+                }
+                return 0;
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+static int apply_body(struct server_config *cfg, const char *path, const struct hcl_body *b, const char *block,
+                      struct error *err) {
+        for (size_t i = 0; i < b->n; i++) {
+                const struct hcl_item *it = &b->items[i];
+                if (it->is_block) {
+                        bool known = it->n_labels == 0 &&
+                                     ((!*block && strcmp(it->name, "server") == 0) ||
+                                      (strcmp(block, "server") == 0 && strcmp(it->name, "server_join") == 0));
+                        if (!known)
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
+                                              "data_dir, log_level and server { ... server_join { retry_join } })",
+                                              path, it->line, it->col, it->name, *block ? " in " : "", block);
+                        int r = apply_body(cfg, path, it->body, it->name, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (strcmp(block, "server") == 0 && strcmp(it->name, "enabled") == 0) {
+                        if (it->value->kind != HCL_BOOL || !it->value->b)
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: server.enabled: drover-server is always a "
+                                              "server (expected true)",
+                                              path, it->line, it->col);
+                        continue;
+                }
+                const char *flag = NULL;
+                for (size_t k = 0; k < ARRAY_SIZE(file_keys) && !flag; k++)
+                        if (strcmp(file_keys[k].block, block) == 0 && strcmp(file_keys[k].key, it->name) == 0)
+                                flag = file_keys[k].flag;
+                if (!flag)
+                        return errorf(err, -EINVAL, "%s:%d:%d: unknown setting \"%s\"%s%s", path, it->line, it->col,
+                                      it->name, *block ? " in " : "", block);
+                char text[4096];
+                bool list = strcmp(flag, "join") == 0;
+                if ((it->value->kind == HCL_LIST) != list || value_text(it->value, text, sizeof(text)) < 0)
+                        return errorf(err, -EINVAL, "%s:%d:%d: %s: expected %s", path, it->line, it->col, it->name,
+                                      list ? "a list of \"ip:port\" strings" : "a number, a bool or a plain string");
+                const struct flag *f = flags_find(options, ARRAY_SIZE(options), flag, strlen(flag));
+                int r = f ? flags_set(cfg, f, text, err) : -EINVAL;
+                if (r < 0) {
+                        error_prefix(err, "%s:%d:%d: %s", path, it->line, it->col, it->name);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int load_file(struct server_config *cfg, const char *path, struct error *err) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return errorf(err, -errno, "-config %s: %s", path, strerror(errno));
+        char *buf = malloc(CONFIG_MAX_BYTES + 1);
+        size_t len = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+        fclose(f);
+        if (!buf)
+                return errorf(err, -ENOMEM, "out of memory");
+        if (len > CONFIG_MAX_BYTES) {
+                free(buf);
+                return errorf(err, -EFBIG, "-config %s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+        }
+        struct hcl_body *body = NULL;
+        int r = hcl_parse(buf, len, path, &body, err);
+        free(buf);
+        if (r == 0)
+                r = apply_body(cfg, path, body, "", err);
+        hcl_body_free(body);
+        return r;
+}
+
+/* The value of -config in argv (any of -config X, -config=X, --config X, --config=X). */
+static const char *config_arg(int argc, char **argv) {
+        const char *path = NULL;
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (a[0] != '-')
+                        continue;
+                a += a[1] == '-' ? 2 : 1;
+                if (strcmp(a, "config") == 0 && i + 1 < argc)
+                        path = argv[++i];
+                else if (strncmp(a, "config=", 7) == 0)
+                        path = a + 7;
+        }
+        return path;
+}
 
 static void print_help(void) {
         printf("Usage: drover-server [options]\n\n"
@@ -73,6 +215,9 @@ static void print_help(void) {
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err) {
         memset(cfg, 0, sizeof(*cfg));
         int r = flags_defaults(cfg, options, ARRAY_SIZE(options), err);
+        const char *file = config_arg(argc, argv);
+        if (r == 0 && file)
+                r = load_file(cfg, file, err);
         if (r == 0)
                 r = flags_parse(cfg, options, ARRAY_SIZE(options), argc, argv, err);
         if (r == 1)
@@ -92,7 +237,8 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
         if (cfg->tls_verify_https_client && !cfg->tls_http)
                 return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-http");
         if (cfg->bootstrap_expect == 1)
-                return errorf(err, -EINVAL, "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
+                return errorf(err, -EINVAL,
+                              "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");
         if (cfg->bootstrap_expect > 1 && !*cfg->join)
                 return errorf(err, -EINVAL, "-bootstrap-expect %lld needs -join with the other servers' HTTP addresses",
                               (long long)cfg->bootstrap_expect);

@@ -39,9 +39,10 @@ struct server_config {
         int64_t http_max_conns_per_client;
         int64_t http_max_parked;
         int64_t http_idle_timeout_ms;
+        char *config_file; /* HCL file read before the flags (which win over it) */
 };
 
-/* Fill defaults, then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
+/* Fill defaults, then the -config file (if given), then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err);
 void server_config_free(struct server_config *cfg);
 void server_config_print(const struct server_config *cfg);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +22,12 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/raft_node.h"
+#include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
 #include "controlplane/worker.h"
 
@@ -264,6 +267,9 @@ static const char *leader_address_op(void *data) {
 
 static json_t *raft_self_op(void *data) {
         struct server *s = data;
+        unsigned long evals_local = 0, evals_remote = 0;
+        if (s->workers)
+                workers_counts(s->workers, &evals_local, &evals_remote);
         const char *leader = raft_node_leader_address(s->raft, NULL);
         struct raft_node_peer *peers = NULL;
         size_t n = 0;
@@ -274,15 +280,19 @@ static json_t *raft_self_op(void *data) {
                                 json_array_append_new(voters, json_pack("{s:I,s:s}", "ID", (json_int_t)peers[i].id,
                                                                         "Address", peers[i].address));
         free(peers);
-        return json_pack("{s:I,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "ID", (json_int_t)s->cfg->raft_id,
-                         "Address", s->cfg->raft_addr, "HTTPAddr", s->cfg->http_addr, "Configured",
-                         raft_node_has_configuration(s->raft), "IsLeader", raft_node_is_leader(s->raft), "State",
-                         s->raft ? raft_node_state_name(s->raft) : "discovering", "Phase", cluster_phase(s->cluster),
-                         "Leader", leader ? leader : "", "LastContact",
-                         (json_int_t)raft_node_last_contact_ms(s->raft), "LastIndex",
-                         (json_int_t)(s->raft ? raft_node_last_applied(s->raft) : 0), "CommitIndex",
-                         (json_int_t)raft_node_commit_index(s->raft), "Servers", cluster_servers_json(s->cluster),
-                         "Voters", voters);
+        json_t *self = json_pack(
+            "{s:I,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "ID", (json_int_t)s->cfg->raft_id, "Address",
+            s->cfg->raft_addr, "HTTPAddr", s->cfg->http_addr, "Configured", raft_node_has_configuration(s->raft),
+            "IsLeader", raft_node_is_leader(s->raft), "State", s->raft ? raft_node_state_name(s->raft) : "discovering",
+            "Phase", cluster_phase(s->cluster), "Leader", leader ? leader : "", "LastContact",
+            (json_int_t)raft_node_last_contact_ms(s->raft), "LastIndex",
+            (json_int_t)(s->raft ? raft_node_last_applied(s->raft) : 0), "CommitIndex",
+            (json_int_t)raft_node_commit_index(s->raft), "Servers", cluster_servers_json(s->cluster), "Voters", voters);
+        /* evals this server's workers finished: from its own broker, from the leader's */
+        json_object_set_new(
+            self, "EvalsProcessed",
+            json_pack("{s:I,s:I}", "Local", (json_int_t)evals_local, "FromLeader", (json_int_t)evals_remote));
+        return self;
 }
 
 static json_t *raft_configuration_op(void *data) {
@@ -353,11 +363,178 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOTCONN;
         _cleanup_free_ char *qs = http_req_query_string(req);
         _cleanup_free_ char *target = NULL;
-        if (!qs || asprintf(&target, "%s?%s%s%s=1", http_req_path(req), qs, *qs ? "&" : "", FORWARDED_ARG) < 0)
+        if (!qs || !(target = cluster_forward_target(http_req_path(req), qs, http_req_query(req, "index") != NULL,
+                                                     http_req_query(req, "wait"), FORWARDED_ARG)))
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);
         return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+}
+
+/* GET /v1/operator/snapshot: a view of the state is taken on the loop (O(1)) and
+ * serialised on libuv's pool, as Raft's own snapshots are. */
+struct snapshot_save {
+        uv_work_t work;
+        struct http_req *req;
+        struct state_store *view;
+        uint64_t index;
+        char *out;
+};
+
+static void snapshot_save_work(uv_work_t *w) {
+        struct snapshot_save *ss = w->data;
+        json_t *state = NULL;
+        if (state_save(ss->view, &state) < 0)
+                return;
+        json_t *doc = api_snapshot_document(state, ss->index);
+        ss->out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+}
+
+static void snapshot_save_done(uv_work_t *w, int status) {
+        struct snapshot_save *ss = w->data;
+        if (status < 0 || !ss->out)
+                http_req_respond_text(ss->req, 500, "cannot serialise the state%s", status < 0 ? " (canceled)" : "");
+        else
+                http_req_respond_bytes(ss->req, 200, "application/json", ss->out, strlen(ss->out), ss->index);
+        state_destroy(ss->view);
+        free(ss->out);
+        free(ss);
+}
+
+static void snapshot_save_op(void *data, struct http_req *req) {
+        struct server *s = data;
+        struct snapshot_save *ss = calloc(1, sizeof(*ss));
+        if (ss)
+                ss->view = state_snapshot(s->state);
+        if (!ss || !ss->view) {
+                free(ss);
+                http_req_respond_text(req, 500, "out of memory");
+                return;
+        }
+        ss->req = req;
+        ss->index = state_latest_index(s->state);
+        ss->work.data = ss;
+        if (uv_queue_work(s->loop, &ss->work, snapshot_save_work, snapshot_save_done) < 0) {
+                state_destroy(ss->view);
+                free(ss);
+                http_req_respond_text(req, 500, "cannot queue the snapshot");
+        }
+}
+
+/* ---- the leader's side of the followers' scheduler workers (POST /v1/internal/sched/...) ---- */
+
+static void respond_rpc_status(struct http_req *req, int status, const char *msg) {
+        if (status == -EAGAIN || status == -ENOTCONN)
+                http_req_respond_text(req, 503, "not the leader");
+        else
+                http_req_respond_text(req, status == -ESTALE ? 409 : 500, "%s", msg ? msg : strerror(-status));
+}
+
+static void on_remote_plan(void *arg, int status, const struct plan_result *r) {
+        struct http_req *req = arg;
+        if (status < 0) {
+                respond_rpc_status(req, status, status == -ESTALE ? "the eval's token is no longer outstanding" : NULL);
+                return;
+        }
+        json_t *out = json_pack("{s:o}", "Result", plan_result_to_wire(r));
+        http_req_respond_json(req, 200, out, r->alloc_index);
+}
+
+static void on_remote_eval(void *arg, int status, uint64_t index, const char *msg) {
+        struct http_req *req = arg;
+        if (status < 0)
+                respond_rpc_status(req, status, msg);
+        else
+                http_req_respond_json(req, 200, json_pack("{s:I}", "Index", (json_int_t)index), index);
+}
+
+/* A plan of another server, as the JSON of a plan result plus the plan's own fields. */
+static int remote_plan(const json_t *body, struct plan **ret, struct error *err) {
+        struct plan_result *r = NULL;
+        int rc = plan_result_from_wire(json_object_get(body, "Plan"), &r, err);
+        if (rc < 0)
+                return rc;
+        struct plan *p = plan_new(r->eval_id, jx_str(body, "Token", ""), r->job);
+        if (!p) {
+                plan_result_free(r);
+                return errorf(err, -ENOMEM, "out of memory");
+        }
+        p->priority = (int)jx_int(body, "Priority", 50);
+        p->all_at_once = jx_bool(body, "AllAtOnce", false);
+        p->snapshot_index = (uint64_t)jx_int(body, "SnapshotIndex", 0);
+        p->timestamp_ns = r->timestamp_ns;
+        for (size_t i = 0; i < r->n_nodes && rc == 0; i++) {
+                const struct plan_node *pn = &r->nodes[i];
+                for (size_t k = 0; k < pn->n_place && rc == 0; k++)
+                        rc = plan_add_place(p, pn->place[k]);
+                for (size_t k = 0; k < pn->n_stop && rc == 0; k++)
+                        rc = plan_add_stop(p, pn->stop[k].alloc, pn->stop[k].desired, pn->stop[k].description,
+                                           pn->stop[k].client_status);
+        }
+        plan_result_free(r);
+        if (rc < 0) {
+                plan_free(p);
+                return errorf(err, rc, "plan: out of memory");
+        }
+        *ret = p;
+        return 0;
+}
+
+static void sched_rpc_op(void *data, const char *what, struct http_req *req, const json_t *body) {
+        struct server *s = data;
+        if (!s->leader || s->stopping) {
+                respond_rpc_status(req, -EAGAIN, NULL);
+                return;
+        }
+        if (strcmp(what, "dequeue") == 0) {
+                static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
+                struct eval *ev = NULL;
+                char *token = NULL;
+                if (broker_dequeue(s->broker, types, ARRAY_SIZE(types), &ev, &token) < 0) {
+                        http_req_respond_json(req, 200, json_object(), 0);
+                        return;
+                }
+                /* the follower plans once its state has what this server has now */
+                uint64_t wait = state_latest_index(s->state);
+                http_req_respond_json(
+                    req, 200,
+                    json_pack("{s:o,s:s,s:I}", "Eval", eval_to_json(ev), "Token", token, "WaitIndex", (json_int_t)wait),
+                    wait);
+                eval_unref(ev);
+                free(token);
+        } else if (strcmp(what, "ack") == 0) {
+                const char *id = jx_str(body, "EvalID", ""), *token = jx_str(body, "Token", "");
+                int r =
+                    jx_bool(body, "Nack", false) ? broker_nack(s->broker, id, token) : broker_ack(s->broker, id, token);
+                if (r < 0)
+                        respond_rpc_status(req, -ESTALE, "the eval's token is no longer outstanding");
+                else
+                        http_req_respond_json(req, 200, json_object(), 0);
+                workers_dispatch(s->workers);
+        } else if (strcmp(what, "eval") == 0) {
+                json_t *e = json_object_get(body, "Eval");
+                if (!json_is_object(e)) {
+                        http_req_respond_text(req, 400, "expected {\"Eval\": {...}}");
+                        return;
+                }
+                int r =
+                    server_propose(s, json_pack("{s:s,s:[O]}", "Type", "EvalUpdate", "Evals", e), on_remote_eval, req);
+                if (r < 0)
+                        respond_rpc_status(req, r, NULL);
+        } else if (strcmp(what, "plan") == 0) {
+                struct plan *p = NULL;
+                struct error err = {0};
+                if (remote_plan(body, &p, &err) < 0) {
+                        http_req_respond_text(req, 400, "plan: %s", err.msg);
+                        return;
+                }
+                int r = workers_submit_remote(s->workers, p, jx_str(body, "Token", ""), on_remote_plan, req);
+                if (r < 0)
+                        respond_rpc_status(req, r, NULL);
+        } else {
+                http_req_respond_text(req, 404, "unknown scheduler RPC \"%s\" (dequeue, ack, eval, plan)", what);
+        }
 }
 
 static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_contact_ms) {
@@ -392,6 +569,8 @@ static int gc_op(void *data, api_apply_cb cb, void *arg) {
 static const struct api_ops server_api_ops = {
     .gc = gc_op,
     .forward = forward_op,
+    .snapshot_save = snapshot_save_op,
+    .sched_rpc = sched_rpc_op,
     .leader_info = leader_info_op,
     .propose = propose_op,
     .is_leader = is_leader_op,
@@ -433,6 +612,7 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
 static void establish_leadership(struct server *s) {
         log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
         s->leader = true;
+        workers_set_leader(s->workers, NULL); /* no new round on the old leader's broker */
         s->last_gc_ns = clock_monotonic_ns(); /* the first GC one interval from now */
         broker_set_enabled(s->broker, true);
         blocked_set_enabled(s->blocked, true);
@@ -564,6 +744,12 @@ static void on_tick(uv_timer_t *t) {
                 revoke_leadership(s);
         /* A loop that stood still (a long fsync, a snapshot, a stopped process) read
          * no heartbeats meanwhile: that time does not count against the nodes. */
+        /* A follower's workers take their evals from the leader's broker. */
+        uint64_t leader_id = 0;
+        workers_set_leader(s->workers,
+                           !s->leader && s->cluster && raft_node_leader_address(s->raft, &leader_id) && leader_id
+                               ? cluster_http_addr(s->cluster, leader_id)
+                               : NULL);
         int64_t now_tick = clock_monotonic_ns();
         int64_t gap = s->last_tick_ns ? now_tick - s->last_tick_ns : 0;
         s->last_tick_ns = now_tick;
@@ -580,7 +766,8 @@ static void on_tick(uv_timer_t *t) {
                 n_drained = broker_drain_cancelable(s->broker, &drained);
                 close_evals(s, drained, n_drained, EVAL_CANCELED, "superseded by a newer evaluation of the job");
                 n_drained = blocked_drain_duplicates(s->blocked, &drained);
-                close_evals(s, drained, n_drained, EVAL_CANCELED, "superseded by a newer blocked evaluation of the job");
+                close_evals(s, drained, n_drained, EVAL_CANCELED,
+                            "superseded by a newer blocked evaluation of the job");
                 uint64_t now = clock_monotonic_ns();
                 if (now - s->last_unblock_failed_ns >= UNBLOCK_FAILED_INTERVAL_NS) {
                         s->last_unblock_failed_ns = now;
@@ -589,8 +776,8 @@ static void on_tick(uv_timer_t *t) {
                 if (now - s->last_gc_ns >= (uint64_t)s->cfg->gc_interval_ms * NS_PER_MS) {
                         s->last_gc_ns = now;
                         struct gc_thresholds th = {.eval_ns = s->cfg->eval_gc_threshold_ms * NS_PER_MS,
-                                                  .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
-                                                  .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
+                                                   .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
+                                                   .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
                         propose_gc(s, &th, NULL, NULL);
                 }
                 char **expired = NULL;
@@ -615,18 +802,18 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static int start_raft(struct server *s, const struct raft_node_peer *voters, size_t n, bool bootstrap,
                       struct error *err) {
-        struct raft_node_config rc = {.id = (uint64_t)s->cfg->raft_id,
-                                      .address = s->cfg->raft_addr,
-                                      .data_dir = s->cfg->data_dir,
-                                      .bootstrap = bootstrap,
-                                      .voters = voters,
-                                      .n_voters = n,
-                                      .election_timeout_ms = s->cfg->dev ? 300 : 1000,
-                                      .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100,
-                                      .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
-                                      .snapshot_trailing = (unsigned)(s->cfg->raft_snapshot_threshold < 2048
-                                                                          ? s->cfg->raft_snapshot_threshold / 2
-                                                                          : 1024)};
+        struct raft_node_config rc = {
+            .id = (uint64_t)s->cfg->raft_id,
+            .address = s->cfg->raft_addr,
+            .data_dir = s->cfg->data_dir,
+            .bootstrap = bootstrap,
+            .voters = voters,
+            .n_voters = n,
+            .election_timeout_ms = s->cfg->dev ? 300 : 1000,
+            .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100,
+            .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
+            .snapshot_trailing =
+                (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024)};
         return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
 }
 
@@ -661,8 +848,7 @@ int server_start(struct server *s, struct error *err) {
         s->state = state_create();
         s->broker = broker_create(&clock_real, NULL);
         s->blocked = blocked_create(s->broker);
-        s->heartbeats =
-            heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
+        s->heartbeats = heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);

@@ -5,9 +5,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/http_client.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/model.h"
@@ -18,7 +20,7 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
-enum req_kind { REQ_NONE, REQ_PLAN, REQ_EVAL_UPSERT, REQ_DONE };
+enum req_kind { REQ_NONE, REQ_PLAN, REQ_EVAL_UPSERT, REQ_DONE, REQ_SNAPSHOT };
 
 struct worker {
         struct workers *ws;
@@ -44,6 +46,11 @@ struct worker {
         struct state_store *refreshed;
         struct worker *next_plan; /* plan queue link */
         struct worker *next_eval; /* eval-update queue link */
+        /* a plan of another server's worker, queued here (leader): answered through cb */
+        workers_remote_cb remote_cb;
+        void *remote_arg;
+        /* this worker schedules an eval of the leader's broker (follower): its HTTP address */
+        char leader[64];
 };
 
 struct workers {
@@ -56,8 +63,10 @@ struct workers {
         struct worker *w;
         struct worker *plan_head, *plan_tail; /* plans waiting for the applier */
         struct worker *eval_head, *eval_tail; /* eval updates waiting, sent with the next batch */
-        struct plan_overlay *overlay;          /* results proposed, not yet applied */
+        struct plan_overlay *overlay;         /* results proposed, not yet applied */
         int batches_in_flight;
+        char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
+        unsigned long evals_processed, remote_evals_processed; /* under lock */
 };
 
 /* Plans committed together: one PlanApply entry carrying several results. */
@@ -125,16 +134,194 @@ static const struct planner_ops worker_planner = {
     .create_eval = planner_upsert_eval,
 };
 
+/* ---- worker thread side, on a follower: evals of the leader's broker ------------------- */
+
+#define REMOTE_TIMEOUT_MS 30000
+#define REMOTE_IDLE_NS (100 * 1000 * 1000L) /* between dequeues that found nothing */
+#define REMOTE_INDEX_WAIT_MS 5000           /* for the local state to reach an index */
+
+static bool stopping(struct workers *ws) {
+        pthread_mutex_lock(&ws->lock);
+        bool r = ws->stopping;
+        pthread_mutex_unlock(&ws->lock);
+        return r;
+}
+
+static void nap(struct workers *ws, long ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += ns;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&ws->lock);
+        if (!ws->stopping)
+                pthread_cond_timedwait(&ws->cond, &ws->lock, &ts);
+        pthread_mutex_unlock(&ws->lock);
+}
+
+/* A snapshot of the local state once it has reached index (a follower applies the
+ * log behind the leader): NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
+static struct state_store *snapshot_at(struct worker *w, uint64_t index) {
+        for (int i = 0; i < REMOTE_INDEX_WAIT_MS / 10; i++) {
+                if (ask_loop(w, REQ_SNAPSHOT) < 0)
+                        return NULL;
+                struct state_store *snap = w->refreshed;
+                w->refreshed = NULL;
+                if (snap && state_latest_index(snap) >= index)
+                        return snap;
+                state_destroy(snap);
+                nap(w->ws, 10 * 1000 * 1000L);
+        }
+        return NULL;
+}
+
+static int abort_when_stopping(void *arg) {
+        return stopping(arg);
+}
+
+/* POST body (taken) to the leader's /v1/internal/sched/<what>; *ret its JSON answer.
+ * Given up when the workers stop (a server's shutdown does not wait 30 s). */
+static int remote_call(struct worker *w, const char *what, json_t *body, json_t **ret, struct error *err) {
+        char url[160];
+        snprintf(url, sizeof(url), "http://%s/v1/internal/sched/%s", w->leader, what);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        *ret = NULL;
+        if (!text)
+                return errorf(err, -ENOMEM, "out of memory");
+        struct http_response resp = {0};
+        int r = http_perform("POST", url, text, REMOTE_TIMEOUT_MS, 2000, abort_when_stopping, w->ws, &resp, err);
+        free(text);
+        if (r == 0 && resp.status / 100 != 2)
+                r = errorf(err, -EIO, "%s: %ld (%.160s)", url, resp.status, resp.body ? resp.body : "");
+        if (r == 0 && resp.status != 204 && !(*ret = json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL)))
+                r = errorf(err, -EINVAL, "%s: an answer that is not JSON", url);
+        http_response_clear(&resp);
+        return r;
+}
+
+static int remote_submit(void *data, struct plan *plan, struct plan_result **ret_result,
+                         struct state_store **ret_new_snapshot, struct error *err) {
+        struct worker *w = data;
+        struct plan_result *as = plan_result_new();
+        if (!as)
+                return errorf(err, -ENOMEM, "out of memory");
+        as->job = job_ref(plan->job);
+        as->eval_id = plan->eval_id ? strdup(plan->eval_id) : NULL;
+        as->timestamp_ns = plan->timestamp_ns;
+        int r = 0;
+        for (size_t i = 0; i < plan->n_nodes && r == 0; i++)
+                r = plan_result_add_node(as, &plan->nodes[i]);
+        json_t *pj = r == 0 ? plan_result_to_wire(as) : NULL;
+        plan_result_free(as);
+        if (!pj)
+                return errorf(err, -ENOMEM, "out of memory");
+        json_t *body = json_pack("{s:o,s:s,s:i,s:b,s:I}", "Plan", pj, "Token", w->token ? w->token : "", "Priority",
+                                 plan->priority, "AllAtOnce", plan->all_at_once, "SnapshotIndex",
+                                 (json_int_t)plan->snapshot_index);
+        json_t *out = NULL;
+        r = remote_call(w, "plan", body, &out, err);
+        if (r < 0)
+                return error_prefix(err, "plan submitted to the leader %s", w->leader), r;
+        struct plan_result *res = NULL;
+        r = plan_result_from_wire(json_object_get(out, "Result"), &res, err);
+        json_decref(out);
+        if (r < 0)
+                return r;
+        struct state_store *snap = NULL;
+        if (plan_result_refresh_index(res) && !(snap = snapshot_at(w, plan_result_refresh_index(res)))) {
+                plan_result_free(res);
+                return errorf(err, -ETIMEDOUT, "the local state did not reach index %llu",
+                              (unsigned long long)plan_result_refresh_index(res));
+        }
+        *ret_result = res;
+        if (ret_new_snapshot)
+                *ret_new_snapshot = snap;
+        else
+                state_destroy(snap);
+        return 0;
+}
+
+static int remote_upsert_eval(void *data, const struct eval *ev) {
+        struct worker *w = data;
+        struct error err = {0};
+        json_t *out = NULL;
+        int r = remote_call(w, "eval", json_pack("{s:o}", "Eval", eval_to_json(ev)), &out, &err);
+        json_decref(out);
+        if (r < 0)
+                log_warn("worker %d: eval update through the leader %s failed: %s", w->id, w->leader, err.msg);
+        return r;
+}
+
+static const struct planner_ops remote_planner = {
+    .submit_plan = remote_submit,
+    .update_eval = remote_upsert_eval,
+    .create_eval = remote_upsert_eval,
+};
+
+/* One round on a follower: take an eval from the leader's broker, wait until this
+ * server's state has what the leader had when it handed it out, schedule it here,
+ * send the plans and eval updates to the leader, ack (or nack) it there. */
+static void remote_round(struct worker *w) {
+        struct workers *ws = w->ws;
+        struct error err = {0};
+        json_t *out = NULL;
+        if (remote_call(w, "dequeue", json_object(), &out, &err) < 0 || !json_is_object(json_object_get(out, "Eval"))) {
+                json_decref(out);
+                nap(ws, REMOTE_IDLE_NS);
+                return;
+        }
+        struct eval *ev = NULL;
+        const char *token = jx_str(out, "Token", "");
+        uint64_t wait_index = (uint64_t)jx_int(out, "WaitIndex", 0);
+        if (eval_from_json(json_object_get(out, "Eval"), &ev, &err) < 0 || !(w->token = strdup(token))) {
+                log_warn("worker %d: undecodable eval from the leader: %s", w->id, err.msg);
+                eval_unref(ev);
+                json_decref(out);
+                return;
+        }
+        json_decref(out);
+        struct state_store *snap = snapshot_at(w, wait_index);
+        int r =
+            snap ? scheduler_process(snap, ev, &remote_planner, w, &err)
+                 : errorf(&err, -ETIMEDOUT, "the local state did not reach index %llu", (unsigned long long)wait_index);
+        state_destroy(snap);
+        if (r < 0)
+                log_warn("worker %d: eval %s (job %s) of the leader's broker failed: %s; nacking", w->id, ev->id,
+                         ev->job_id, err.msg);
+        json_t *ack = json_pack("{s:s,s:s,s:b}", "EvalID", ev->id, "Token", w->token, "Nack", r < 0);
+        struct error aerr = {0};
+        if (remote_call(w, "ack", ack, &out, &aerr) < 0)
+                log_warn("worker %d: ack of eval %s at the leader failed: %s", w->id, ev->id, aerr.msg);
+        json_decref(out);
+        pthread_mutex_lock(&ws->lock);
+        ws->remote_evals_processed++;
+        pthread_mutex_unlock(&ws->lock);
+        eval_unref(ev);
+        free(w->token);
+        w->token = NULL;
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
         struct workers *ws = w->ws;
         for (;;) {
                 pthread_mutex_lock(&ws->lock);
-                while (!w->eval && !ws->stopping)
+                while (!w->eval && !ws->stopping && !ws->leader_http[0])
                         pthread_cond_wait(&ws->cond, &ws->lock);
                 if (ws->stopping) {
                         pthread_mutex_unlock(&ws->lock);
                         return NULL;
+                }
+                if (!w->eval) { /* a follower: the leader's evals (busy: not dispatched meanwhile) */
+                        snprintf(w->leader, sizeof(w->leader), "%s", ws->leader_http);
+                        w->busy = true;
+                        pthread_mutex_unlock(&ws->lock);
+                        remote_round(w);
+                        pthread_mutex_lock(&ws->lock);
+                        w->busy = false;
+                        pthread_mutex_unlock(&ws->lock);
+                        continue;
                 }
                 struct eval *ev = w->eval;
                 struct state_store *snap = w->snap;
@@ -150,8 +337,22 @@ static void *worker_main(void *arg) {
 
 /* ---- loop side ------------------------------------------------------------------ */
 
+static void remote_free(struct worker *w) {
+        eval_unref(w->eval);
+        free(w->token);
+        plan_free(w->plan);
+        plan_result_free(w->result);
+        state_destroy(w->refreshed);
+        free(w);
+}
+
 static void answer(struct worker *w, int status) {
         struct workers *ws = w->ws;
+        if (w->remote_cb) { /* another server's plan: its answer goes back over HTTP */
+                w->remote_cb(w->remote_arg, status, status == 0 ? w->result : NULL);
+                remote_free(w);
+                return;
+        }
         pthread_mutex_lock(&ws->lock);
         w->answer_status = status;
         w->answered = true;
@@ -179,8 +380,8 @@ static void on_batch_applied(void *arg, int status, uint64_t index, const char *
         for (size_t i = 0; i < b->n; i++) {
                 struct worker *w = b->w[i];
                 if (status < 0)
-                        log_warn("plan applier: committing the plan of eval %s failed: %s",
-                                 w->eval ? w->eval->id : "?", msg);
+                        log_warn("plan applier: committing the plan of eval %s failed: %s", w->eval ? w->eval->id : "?",
+                                 msg);
                 if (status == 0 && plan_result_refresh_index(w->result)) {
                         if (!refreshed)
                                 refreshed = state_snapshot(*ws->cfg.state);
@@ -348,6 +549,7 @@ static void finish_eval(struct workers *ws, struct worker *w) {
         state_destroy(w->snap);
         w->snap = NULL;
         w->busy = false;
+        ws->evals_processed++;
         pthread_mutex_unlock(&ws->lock);
         answer(w, 0);
 }
@@ -382,6 +584,10 @@ static void serve_requests(struct workers *ws) {
                 case REQ_DONE:
                         finish_eval(ws, w);
                         break;
+                case REQ_SNAPSHOT:
+                        w->refreshed = state_snapshot(*ws->cfg.state);
+                        answer(w, w->refreshed ? 0 : -ENOMEM);
+                        break;
                 }
         }
         apply_next_plan(ws);
@@ -398,7 +604,10 @@ void workers_dispatch(struct workers *ws) {
         static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
         for (int i = 0; i < ws->n; i++) {
                 struct worker *w = &ws->w[i];
-                if (w->busy)
+                pthread_mutex_lock(&ws->lock); /* a follower's round may have just ended or begun */
+                bool busy = w->busy;
+                pthread_mutex_unlock(&ws->lock);
+                if (busy)
                         continue;
                 struct eval *ev = NULL;
                 char *token = NULL;
@@ -413,6 +622,53 @@ void workers_dispatch(struct workers *ws) {
                 pthread_cond_broadcast(&ws->cond);
                 pthread_mutex_unlock(&ws->lock);
         }
+}
+
+int workers_submit_remote(struct workers *ws, struct plan *plan, const char *token, workers_remote_cb cb, void *arg) {
+        struct worker *w = calloc(1, sizeof(*w));
+        if (w)
+                w->eval = eval_new();
+        if (!w || !w->eval || !(w->eval->id = strdup(plan->eval_id ? plan->eval_id : "")) ||
+            !(w->token = strdup(token))) {
+                if (w)
+                        eval_unref(w->eval);
+                free(w);
+                plan_free(plan);
+                return -ENOMEM;
+        }
+        w->ws = ws;
+        w->id = -1;
+        w->plan = plan;
+        w->remote_cb = cb;
+        w->remote_arg = arg;
+        /* as a local plan: no redelivery while it waits for the applier and Raft */
+        broker_pause_nack_timeout(ws->cfg.broker, w->eval->id, w->token);
+        if (ws->plan_tail)
+                ws->plan_tail->next_plan = w;
+        else
+                ws->plan_head = w;
+        ws->plan_tail = w;
+        apply_next_plan(ws);
+        return 0;
+}
+
+void workers_set_leader(struct workers *ws, const char *leader_http) {
+        if (!ws)
+                return;
+        pthread_mutex_lock(&ws->lock);
+        const char *v = leader_http ? leader_http : "";
+        if (strcmp(ws->leader_http, v) != 0) {
+                snprintf(ws->leader_http, sizeof(ws->leader_http), "%s", v);
+                pthread_cond_broadcast(&ws->cond);
+        }
+        pthread_mutex_unlock(&ws->lock);
+}
+
+void workers_counts(struct workers *ws, unsigned long *ret_local, unsigned long *ret_remote) {
+        pthread_mutex_lock(&ws->lock);
+        *ret_local = ws->evals_processed;
+        *ret_remote = ws->remote_evals_processed;
+        pthread_mutex_unlock(&ws->lock);
 }
 
 int workers_busy(const struct workers *ws) {
@@ -470,6 +726,13 @@ static void on_async_closed(uv_handle_t *h) {
 struct workers *workers_destroy(struct workers *ws) {
         if (!ws)
                 return NULL;
+        /* other servers' plans still queued: answered, their requests are going */
+        for (struct worker *w = ws->plan_head, *next; w; w = next) {
+                next = w->next_plan;
+                if (w->remote_cb)
+                        answer(w, -ECANCELED);
+        }
+        ws->plan_head = ws->plan_tail = NULL;
         pthread_mutex_lock(&ws->lock);
         ws->stopping = true;
         pthread_cond_broadcast(&ws->cond);

@@ -48,3 +48,24 @@ struct workers *workers_destroy(struct workers *w);
 /* Hand ready evals from the broker to idle workers. Loop thread only. */
 void workers_dispatch(struct workers *w);
 int workers_busy(const struct workers *w);
+
+/* Scheduler workers on every server. On the leader, workers_dispatch hands them the
+ * broker's evals. On a follower, with the leader's HTTP address set here, each idle
+ * thread takes evals from the leader's broker (POST /v1/internal/sched/dequeue),
+ * waits until the local state has reached the index the leader gave with it,
+ * schedules it on a local snapshot, and sends its plans and eval updates to the
+ * leader (.../plan, .../eval) and its ack (.../ack). NULL or "": none (this server
+ * leads, or no leader is known). */
+void workers_set_leader(struct workers *w, const char *leader_http);
+
+/* Leader: a plan from another server's worker joins the plan queue (the plan is
+ * taken); cb(arg, status, result) once it is committed (result borrowed for the call;
+ * NULL when status < 0), or rejected (-ESTALE: the token is no longer outstanding). */
+struct plan;
+struct plan_result;
+typedef void (*workers_remote_cb)(void *arg, int status, const struct plan_result *result);
+int workers_submit_remote(struct workers *w, struct plan *plan, const char *token, workers_remote_cb cb, void *arg);
+
+/* Evals this server's workers finished: taken from its own broker (leader), and
+ * from the leader's (follower). */
+void workers_counts(struct workers *w, unsigned long *ret_local, unsigned long *ret_remote);

@@ -280,6 +280,27 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
         return MHD_YES;
 }
 
+struct key_probe {
+        const char *key;
+        bool found;
+};
+
+static enum MHD_Result probe_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct key_probe *p = cls;
+        (void)kind;
+        (void)value;
+        if (strcmp(key, p->key) != 0)
+                return MHD_YES;
+        p->found = true;
+        return MHD_NO;
+}
+
+bool http_req_has_query(const struct http_req *r, const char *key) {
+        struct key_probe p = {.key = key};
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, probe_key, &p);
+        return p.found;
+}
+
 char *http_req_query_string(const struct http_req *r) {
         struct qs q = {0};
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);

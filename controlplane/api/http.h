@@ -76,6 +76,8 @@ const char *http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);
 /* Query argument, or NULL. */
 const char *http_req_query(const struct http_req *r, const char *key);
+/* Whether the query has the key, with or without a value ("?stale"). */
+bool http_req_has_query(const struct http_req *r, const char *key);
 const char *http_req_header(const struct http_req *r, const char *key);
 const char *http_req_body(const struct http_req *r, size_t *ret_len);
 /* The client presented a certificate signed by the listener's CA (mutual TLS

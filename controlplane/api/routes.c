@@ -218,12 +218,41 @@ const struct route api_routes[] = {
     {M_DELETE, "operator/raft/peer", h_raft_peer_remove, PERM_OPERATOR_WRITE},
     {M_GET, "operator/scheduler/configuration", h_sched_config_get, PERM_OPERATOR_READ},
     {M_WRITE, "operator/scheduler/configuration", h_sched_config_put, PERM_OPERATOR_WRITE},
+    {M_GET, "operator/snapshot", h_operator_snapshot_get, PERM_MANAGEMENT},
+    {M_WRITE, "operator/snapshot", h_operator_snapshot_put, PERM_MANAGEMENT},
     {M_WRITE, "system/gc", h_system_gc, PERM_MANAGEMENT},
+    /* server to server: a follower's scheduler workers (worker.h); under mutual TLS
+     * only the cluster's certificates reach it */
+    {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_NONE},
     {M_GET, "internal/raft/self", h_internal_raft_self, PERM_OPERATOR_READ},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
 /* ---- dispatch ------------------------------------------------------------------------- */
+
+/* Reads of the state are consistent by default, as Nomad's: a follower forwards
+ * them to the leader and answers with the leader's answer (blocking queries too).
+ * With ?stale any server answers from its own state. Status, membership and
+ * internal paths are always answered locally. True when the request was answered
+ * here (forwarded, or refused for want of a leader). */
+static bool forward_consistent_read(struct api *s, struct http_req *req, const char *top) {
+        static const char *const state_reads[] = {"jobs",       "job",   "nodes",       "node",      "allocations",
+                                                  "allocation", "alloc", "evaluations", "evaluation"};
+        if (strcmp(http_req_method(req), "GET") != 0 || s->ops->is_leader(s->data) ||
+            http_req_has_query(req, "stale") || http_req_has_query(req, FORWARDED_ARG))
+                return false;
+        bool state_read = false;
+        for (size_t i = 0; i < ARRAY_SIZE(state_reads); i++)
+                state_read |= strcmp(top, state_reads[i]) == 0;
+        if (!state_read)
+                return false;
+        if (s->ops->forward && s->ops->forward(s->data, req) == 0)
+                return true;
+        const char *leader = s->ops->leader_address ? s->ops->leader_address(s->data) : NULL;
+        http_req_respond_text(req, 500, "No cluster leader%s%s (add ?stale to read this server's state)",
+                              leader ? "; leader is " : "", leader ? leader : "");
+        return true;
+}
 
 static unsigned method_bit(const char *m) {
         static const struct {
@@ -369,6 +398,8 @@ void api_handle(void *data, struct http_req *req) {
                 http_req_respond_text(req, 403, "%s", err.msg);
                 return;
         }
+        if (forward_consistent_read(s, req, c.seg[0]))
+                return;
         s->requests++;
         c.route->fn(&c);
 }

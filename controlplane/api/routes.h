@@ -50,6 +50,13 @@ struct api_ops {
         /* Leader: collect garbage now, whatever its age (PUT /v1/system/gc); cb after
          * the GC command is applied (at once when there is nothing to collect). */
         int (*gc)(void *data, api_apply_cb cb, void *arg);
+        /* GET /v1/operator/snapshot: answer req with the whole state as a snapshot
+         * document (api_snapshot_document), serialised off the loop. NULL: the
+         * route serialises it itself. */
+        void (*snapshot_save)(void *data, struct http_req *req);
+        /* POST /v1/internal/sched/<what> (dequeue, ack, eval, plan): the leader's side of
+         * the other servers' scheduler workers; answers req itself. NULL: 404. */
+        void (*sched_rpc)(void *data, const char *what, struct http_req *req, const json_t *body);
         /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
         void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
 };
@@ -74,6 +81,10 @@ struct api *api_destroy(struct api *a);
 struct scheduler_env;
 struct sched_preemption;
 void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sched_preemption *ret_preemption);
+/* The document of GET /v1/operator/snapshot, which PUT /v1/operator/snapshot takes
+ * back: {"Drover": "snapshot", "Version": 1, "Index": index, "State": <state_save>}.
+ * Takes state (the state_save JSON). */
+json_t *api_snapshot_document(json_t *state, uint64_t index);
 
 /* The http_handler_fn of the server: data is the struct api. */
 void api_handle(void *data, struct http_req *req);

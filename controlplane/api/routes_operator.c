@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "controlplane/api/http.h"
@@ -211,4 +212,65 @@ void h_sched_config_put(struct route_ctx *c) {
         ss.modify_index = idx;
         c->s->sched = ss;
         http_req_respond_json(c->req, 200, json_pack("{s:b,s:I}", "Updated", 1, "Index", (json_int_t)idx), idx);
+}
+
+/* ---- operator snapshot ------------------------------------------------------------------ */
+
+json_t *api_snapshot_document(json_t *state, uint64_t index) {
+        return json_pack("{s:s,s:i,s:I,s:o}", "Drover", "snapshot", "Version", 1, "Index", (json_int_t)index, "State",
+                         state);
+}
+
+/* GET /v1/operator/snapshot: the whole state (from the leader unless ?stale). */
+void h_operator_snapshot_get(struct route_ctx *c) {
+        if (!c->s->ops->is_leader(c->s->data) && !http_req_has_query(c->req, "stale") && !is_leader_or_fail(c))
+                return;
+        if (c->s->ops->snapshot_save) {
+                c->s->ops->snapshot_save(c->s->data, c->req);
+                return;
+        }
+        json_t *state = NULL;
+        if (state_save(ctx_state(c), &state) < 0) {
+                http_req_respond_text(c->req, 500, "cannot serialise the state");
+                return;
+        }
+        uint64_t index = state_latest_index(ctx_state(c));
+        http_req_respond_json(c->req, 200, api_snapshot_document(state, index), index);
+}
+
+/* PUT /v1/operator/snapshot: replace the whole state on every server with a saved
+ * one, through Raft (a StateRestore command). */
+void h_operator_snapshot_put(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *state = json_object_get(body, "State");
+        if (strcmp(jx_str(body, "Drover", ""), "snapshot") != 0 || jx_int(body, "Version", 0) != 1 ||
+            !json_is_object(state)) {
+                http_req_respond_text(c->req, 400, "not a drover snapshot (expected the document of GET "
+                                                   "/v1/operator/snapshot: Drover \"snapshot\", Version 1, State)");
+                return;
+        }
+        struct state_store *check = NULL;
+        struct error err = {0};
+        if (state_restore(state, &check, &err) < 0) {
+                http_req_respond_text(c->req, 400, "snapshot: %s", err.msg);
+                return;
+        }
+        state_destroy(check);
+        propose(c, json_pack("{s:s,s:O}", "Type", "StateRestore", "State", state), NULL, false);
+}
+
+/* POST /v1/internal/sched/:what: another server's scheduler worker (worker.h). */
+void h_internal_sched(struct route_ctx *c) {
+        if (!c->s->ops->sched_rpc) {
+                http_req_respond_text(c->req, 404, "this server runs no scheduler RPC");
+                return;
+        }
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        c->s->ops->sched_rpc(c->s->data, c->param[0], c->req, body);
 }

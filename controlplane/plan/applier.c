@@ -2,22 +2,14 @@
 #include "controlplane/plan/applier.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state.h"
-
-static bool stopped_in(const struct plan_node *pn, const char *alloc_id) {
-        for (size_t i = 0; i < pn->n_stop; i++)
-                if (strcmp(pn->stop[i].alloc->id, alloc_id) == 0)
-                        return true;
-        for (size_t i = 0; i < pn->n_place; i++) /* an updated alloc replaces its old version */
-                if (strcmp(pn->place[i]->id, alloc_id) == 0)
-                        return true;
-        return false;
-}
 
 struct plan_overlay {
         const struct plan_result **v;
@@ -99,17 +91,29 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         size_t nov = overlay_nodes(o, pn->node_id, ov, &truncated);
         if (truncated) /* too many uncommitted plans on one node: wait for them */
                 return "too many uncommitted plans on the node";
+        /* Every alloc ID the plan or an uncommitted plan stops or places (updates), with
+         * the newest plan node that does (ov[k] is k + 1, this plan nov + 1): one hash
+         * lookup per alloc instead of a scan of every plan node's lists. */
+        struct hashmap *seen = hashmap_create(0);
+        if (!seen)
+                return "out of memory";
+        for (size_t k = 0; k <= nov; k++) {
+                const struct plan_node *x = k < nov ? ov[k] : pn;
+                void *mark = (void *)(uintptr_t)(k + 1);
+                for (size_t i = 0; i < x->n_stop; i++)
+                        if (hashmap_put(seen, x->stop[i].alloc->id, mark, NULL) < 0)
+                                goto oom;
+                for (size_t i = 0; i < x->n_place; i++)
+                        if (hashmap_put(seen, x->place[i]->id, mark, NULL) < 0)
+                                goto oom;
+        }
         int64_t cpu = 0, mem = 0, disk = 0;
         size_t na;
         struct alloc *const *existing = state_allocs_by_node(latest, pn->node_id, &na);
         for (size_t i = 0; i < na; i++) {
                 const struct alloc *a = existing[i];
-                if (alloc_terminal(a) || stopped_in(pn, a->id))
-                        continue;
-                bool replaced = false; /* stopped or updated by an uncommitted plan */
-                for (size_t k = 0; k < nov && !replaced; k++)
-                        replaced = stopped_in(ov[k], a->id);
-                if (replaced)
+                /* stopped or updated by this plan or an uncommitted one */
+                if (alloc_terminal(a) || hashmap_contains(seen, a->id))
                         continue;
                 cpu += a->resources.cpu;
                 mem += a->resources.memory_mb;
@@ -119,18 +123,14 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         for (size_t k = 0; k < nov; k++) {
                 for (size_t i = 0; i < ov[k]->n_place; i++) {
                         const struct alloc *a = ov[k]->place[i];
-                        if (alloc_terminal(a) || stopped_in(pn, a->id))
-                                continue;
-                        bool newer = false;
-                        for (size_t m = k + 1; m < nov && !newer; m++)
-                                newer = stopped_in(ov[m], a->id);
-                        if (newer)
+                        if (alloc_terminal(a) || (uintptr_t)hashmap_get(seen, a->id) > k + 1)
                                 continue;
                         cpu += a->resources.cpu;
                         mem += a->resources.memory_mb;
                         disk += a->resources.disk_mb;
                 }
         }
+        hashmap_destroy(seen);
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
                 if (alloc_terminal(a))
@@ -146,6 +146,9 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         if (disk > n->disk_mb - n->reserved_disk_mb)
                 return "disk";
         return NULL;
+oom:
+        hashmap_destroy(seen);
+        return "out of memory";
 }
 
 const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn) {
@@ -236,8 +239,10 @@ int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_
                         return -ENOMEM;
                 int rc = 0;
                 for (size_t k = 0; k < pn->n_place && rc == 0; k++) {
-                        /* The store sets indexes on what it inserts: never touch a shared object. */
-                        v[k] = alloc_copy(pn->place[k]);
+                        /* The store sets indexes on what it inserts: never touch a shared object.
+                         * An alloc only this result holds (a decoded one) is inserted as it is. */
+                        struct alloc *a = pn->place[k];
+                        v[k] = __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE) == 1 ? alloc_ref(a) : alloc_copy(a);
                         if (!v[k]) {
                                 rc = -ENOMEM;
                                 break;

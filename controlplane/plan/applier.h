@@ -40,7 +40,9 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
 
 /* Write a committed result at Raft index `index`: placements inserted (an alloc
  * already present keeps its CreateIndex), stops applied to the current version of
- * each alloc (allocs gone meanwhile are skipped). */
+ * each alloc (allocs gone meanwhile are skipped). A placed alloc that only the result
+ * references (a decoded result's) is inserted itself, its indexes set, not copied;
+ * shared ones are copied. */
 int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r);
 
 /* Why a node cannot take the plan's placements: NULL when it fits, else a static

@@ -143,8 +143,8 @@ static bool compact_ok(const struct plan_result *r, const struct plan_node *pn, 
                strcmp(a->node_id, pn->node_id) == 0;
 }
 
-static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct plan_node *pn,
-                      const struct alloc *a, const int32_t *metric_of) {
+static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct plan_node *pn, const struct alloc *a,
+                      const int32_t *metric_of) {
         if (!compact_ok(r, pn, a)) {
                 put_u8(w, FORM_JSON);
                 json_t *j = alloc_to_json(a);
@@ -417,8 +417,7 @@ static void free_node(struct plan_node *pn) {
 
 /* One node's placements and stops. Every count is checked against what is left
  * of the buffer (an alloc takes at least one byte, a stop at least nine). */
-static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uint32_t n_metrics,
-                    struct error *err) {
+static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uint32_t n_metrics, struct error *err) {
         struct plan_node pn = {0};
         pn.node_id = get_str(b);
         uint32_t n = get_u32(b);
@@ -537,4 +536,69 @@ out:
         for (uint32_t i = 0; i < b.n_refs; i++)
                 free(b.refs[i]);
         return rc;
+}
+
+/* ---- inside JSON: hex chunks --------------------------------------------------------- */
+
+#define WIRE_CHUNK (256u * 1024) /* bytes per string: 512 KiB of hex */
+
+json_t *plan_result_to_wire(const struct plan_result *r) {
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        if (plan_result_encode(r, (void **)&buf, &len) < 0)
+                return NULL;
+        static const char digits[] = "0123456789abcdef";
+        json_t *arr = json_array();
+        char *hex = malloc(2 * WIRE_CHUNK);
+        for (size_t off = 0; arr && hex && off < len; off += WIRE_CHUNK) {
+                size_t n = len - off < WIRE_CHUNK ? len - off : WIRE_CHUNK;
+                for (size_t i = 0; i < n; i++) {
+                        hex[2 * i] = digits[buf[off + i] >> 4];
+                        hex[2 * i + 1] = digits[buf[off + i] & 15];
+                }
+                if (json_array_append_new(arr, json_stringn(hex, 2 * n)) < 0) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        if (!hex) {
+                json_decref(arr);
+                arr = NULL;
+        }
+        free(hex);
+        free(buf);
+        return arr;
+}
+
+static int unhex(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int plan_result_from_wire(const json_t *wire, struct plan_result **ret, struct error *err) {
+        if (!json_is_array(wire))
+                return errorf(err, -EINVAL, "plan result: expected an array of hex strings");
+        size_t total = 0, i;
+        const json_t *v;
+        json_array_foreach(wire, i, v) {
+                if (!json_is_string(v) || json_string_length(v) % 2)
+                        return errorf(err, -EINVAL, "plan result: part %zu is not hex", i);
+                total += json_string_length(v) / 2;
+        }
+        unsigned char *buf = malloc(total ? total : 1), *p = buf;
+        if (!buf)
+                return errorf(err, -ENOMEM, "out of memory");
+        json_array_foreach(wire, i, v) {
+                const char *s = json_string_value(v);
+                for (size_t k = 0; k < json_string_length(v); k += 2) { /* even length, checked above */
+                        int hi = unhex(s[k]), lo = unhex(s[k + 1]);
+                        if (hi < 0 || lo < 0) {
+                                free(buf);
+                                return errorf(err, -EINVAL, "plan result: part %zu is not hex", i);
+                        }
+                        *p++ = (unsigned char)(hi << 4 | lo);
+                }
+        }
+        int r = plan_result_decode(buf, (size_t)(p - buf), ret, err);
+        free(buf);
+        return r;
 }

@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct error;
@@ -27,3 +28,10 @@ struct plan_result;
 /* *ret_buf is malloc'd (free it). */
 int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_len);
 int plan_result_decode(const void *buf, size_t len, struct plan_result **ret, struct error *err);
+
+/* The compact form inside JSON, for the servers' internal HTTP calls (a follower's
+ * worker sends its plan to the leader and gets the result back): an array of hex
+ * strings of at most 512 KiB each (request strings are limited to 1 MiB). NULL when
+ * out of memory. */
+json_t *plan_result_to_wire(const struct plan_result *r);
+int plan_result_from_wire(const json_t *wire, struct plan_result **ret, struct error *err);

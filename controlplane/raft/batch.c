@@ -66,8 +66,7 @@ int batch_count(const void *buf, size_t len) {
         return off == len ? (int)n : -EINVAL;
 }
 
-int batch_foreach(const void *buf, size_t len, int (*fn)(void *arg, size_t i, const struct batch_part *p),
-                  void *arg) {
+int batch_foreach(const void *buf, size_t len, int (*fn)(void *arg, size_t i, const struct batch_part *p), void *arg) {
         int n = batch_count(buf, len);
         if (n < 0)
                 return n;

@@ -37,7 +37,6 @@ int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_
 /* Call fn for each part in order; stops at and returns the first negative return of
  * fn. -EINVAL when the buffer is truncated or corrupt (before any call: the whole
  * buffer is checked first). */
-int batch_foreach(const void *buf, size_t len, int (*fn)(void *arg, size_t i, const struct batch_part *p),
-                  void *arg);
+int batch_foreach(const void *buf, size_t len, int (*fn)(void *arg, size_t i, const struct batch_part *p), void *arg);
 /* The number of parts (-EINVAL when corrupt). */
 int batch_count(const void *buf, size_t len);

@@ -383,6 +383,69 @@ json_t *cluster_servers_json(const struct cluster *c) {
 
 /* ---- forwarding a request to the leader --------------------------------------------- */
 
+/* A blocking query forwarded to the leader waits there at most this long (a
+ * forwarded request times out after 30 s); the client then asks again, as it does
+ * after any early answer of a blocking query. */
+#define FORWARDED_MAX_WAIT_MS 25000
+
+/* Milliseconds of a "wait" value ("30s", "500ms", "5m", "1h"; a bare number is
+ * seconds); -1 when absent or not understood. */
+static int64_t wait_ms(const char *v) {
+        if (!v || !*v)
+                return -1;
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || n < 0)
+                return -1;
+        if (!*end || strcmp(end, "s") == 0)
+                return n > INT64_MAX / 1000 ? -1 : n * 1000;
+        if (strcmp(end, "ms") == 0)
+                return n;
+        if (strcmp(end, "m") == 0)
+                return n > INT64_MAX / 60000 ? -1 : n * 60000;
+        if (strcmp(end, "h") == 0)
+                return n > INT64_MAX / 3600000 ? -1 : n * 3600000;
+        return -1;
+}
+
+/* The query string less its "wait" argument, in place. */
+static void drop_wait(char *qs) {
+        char *out = qs;
+        for (char *p = qs, *next; p && *p; p = next) {
+                next = strchr(p, '&');
+                size_t n = next ? (size_t)(next - p) : strlen(p);
+                if (next)
+                        next++;
+                if ((n == 4 && strncmp(p, "wait", 4) == 0) || strncmp(p, "wait=", 5) == 0)
+                        continue;
+                if (out != qs)
+                        *out++ = '&';
+                memmove(out, p, n);
+                out += n;
+        }
+        *out = '\0';
+}
+
+char *cluster_forward_target(const char *path, const char *query, bool blocking, const char *wait,
+                             const char *forwarded_arg) {
+        char *qs = strdup(query);
+        if (!qs)
+                return NULL;
+        char w[48] = "";
+        if (blocking) {
+                int64_t ms = wait_ms(wait);
+                drop_wait(qs);
+                snprintf(w, sizeof(w), "wait=%lldms&",
+                         (long long)(ms < 0 || ms > FORWARDED_MAX_WAIT_MS ? FORWARDED_MAX_WAIT_MS : ms));
+        }
+        char *target = NULL;
+        if (asprintf(&target, "%s?%s%s%s%s=1", path, qs, *qs ? "&" : "", w, forwarded_arg) < 0)
+                target = NULL;
+        free(qs);
+        return target;
+}
+
 #define FORWARD_TIMEOUT_MS 30000
 #define FORWARD_MAX_ANSWER (64u * 1024 * 1024)
 

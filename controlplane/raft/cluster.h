@@ -60,6 +60,14 @@ json_t *cluster_servers_json(const struct cluster *c);
  * after cluster_destroy. */
 typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
                                    const char *why);
+/* The path and query of a request forwarded to the leader: the query (re-encoded,
+ * "a=b&c=d") plus forwarded_arg=1, so that it is not sent on again. A blocking query
+ * (blocking: it has ?index) waits at most 25 s at the leader, within the 30 s
+ * forwarding timeout: its "wait" (Nomad's "30s", "500ms", "5m", a bare number is
+ * seconds) is replaced by the smaller of it and 25 s (25 s when absent or malformed).
+ * malloc'd; NULL when out of memory. */
+char *cluster_forward_target(const char *path, const char *query, bool blocking, const char *wait,
+                             const char *forwarded_arg);
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
                     const char *body, size_t len, cluster_forward_cb cb, void *arg);
 /* "discovering", "joining", "member" */

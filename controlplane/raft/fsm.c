@@ -245,6 +245,45 @@ static int apply_plan(struct fsm *s, uint64_t index, const json_t *cmd) {
         return apply_evals(s, index, cmd, 0);
 }
 
+struct open_evals {
+        struct eval **v;
+        size_t n, cap;
+};
+
+static bool push_open_eval(void *arg, const struct eval *e) {
+        struct open_evals *o = arg;
+        if (e->status != EVAL_PENDING && e->status != EVAL_BLOCKED)
+                return true;
+        if (o->n == o->cap) {
+                size_t cap = o->cap ? o->cap * 2 : 16;
+                struct eval **v = realloc(o->v, cap * sizeof(*v));
+                if (!v)
+                        return false;
+                o->v = v;
+                o->cap = cap;
+        }
+        o->v[o->n++] = eval_ref((struct eval *)e);
+        return true;
+}
+
+/* The whole state replaced by a saved one (drover operator snapshot restore). The
+ * leader's broker learns the restored pending and blocked evals through the hook. */
+static int apply_state_restore(struct fsm *s, uint64_t index, const json_t *cmd) {
+        struct state_store *st = NULL;
+        int r = state_restore(json_object_get(cmd, "State"), &st, NULL);
+        if (r < 0)
+                return r;
+        state_destroy(*s->state);
+        *s->state = st;
+        log_info("fsm: state replaced by a restored snapshot at index %llu", (unsigned long long)index);
+        struct open_evals o = {0};
+        state_evals_foreach(st, push_open_eval, &o);
+        if (o.n && s->hooks.evals)
+                s->hooks.evals(s->data, o.v, o.n);
+        free_evals(o.v, o.n);
+        return 0;
+}
+
 static int apply_gc(struct fsm *s, uint64_t index, const json_t *cmd) {
         return gc_apply(*s->state, index, cmd);
 }
@@ -316,6 +355,7 @@ static const struct command_type command_types[] = {
     {"NodeDeregister", apply_node_deregister},
     {"EvalDelete", apply_eval_delete},
     {"AllocStop", apply_alloc_stop},
+    {"StateRestore", apply_state_restore},
 };
 
 /* What the command was about, for the rejection message. */
@@ -379,8 +419,10 @@ struct batch_apply {
 static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {
         struct plan_result *res = NULL;
         int r = plan_result_decode(buf, len, &res, err);
-        if (r < 0)
-                return error_prefix(err, "PlanApply at index %llu", (unsigned long long)index);
+        if (r < 0) {
+                error_prefix(err, "PlanApply at index %llu", (unsigned long long)index);
+                return r;
+        }
         r = plan_result_apply((*f->state), index, res);
         plan_result_free(res);
         state_changed(f);

@@ -2,7 +2,8 @@
 # Integration tests of a 3-server control plane on 127.0.0.1: leader election, failover
 # time, writes through random servers while the leader is killed and restarted (every
 # 2xx-acknowledged job present on every server afterwards), a full stop and restart
-# keeping the state, a frozen follower catching up.
+# keeping the state, a frozen follower catching up, consistent and ?stale reads through
+# followers, operator snapshot save/restore, scheduler workers on followers.
 # Usage: tests/integration/cluster.sh BIN_DIR   (run by tests/integration/run.sh)
 # Every loop is bounded in count and time; every process started here is stopped on exit.
 # The history of requests and answers is kept in $CLUSTER_HISTORY (default
@@ -14,7 +15,7 @@ HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
 JOBS=${CLUSTER_JOBS:-150}
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
+        P=$((23000 + RANDOM % 970)) # the raft helper's range (23000-23999), below the ephemeral one
         ok=1
         for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break
@@ -85,10 +86,11 @@ all_agree() { # every running server names the same leader
 job_json() { # job_json ID
         printf '{"Job":{"ID":"%s","Type":"batch","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"}}]}]}}' "$1"
 }
-job_ids() { curl -s -m 5 "http://$(http "$1")/v1/jobs" | grep -o '"ID":"cj-[0-9]*"' | cut -d'"' -f4 | sort -u; }
+job_ids() { curl -s -m 5 "http://$(http "$1")/v1/jobs?stale" | grep -o '"ID":"cj-[0-9]*"' | cut -d'"' -f4 | sort -u; }
+# Checks of what a server holds read with ?stale: its own state, not the leader's.
 digest() { # the jobs, allocations and evaluations of server I: IDs, statuses and modify indexes
         for p in jobs allocations evaluations; do
-                curl -s -m 5 "http://$(http "$1")/v1/$p" |
+                curl -s -m 5 "http://$(http "$1")/v1/$p?stale" |
                         grep -o '"ID":"[^"]*"\|"ModifyIndex":[0-9]*\|"Status":"[^"]*"\|"ClientStatus":"[^"]*"' | sort
         done | sha256sum | cut -c1-16
 }
@@ -206,11 +208,81 @@ for n in $(seq 1 20); do
 done
 sleep $((10 - 2))
 kill -CONT "${pids[$F]}"
-frozen_count() { [ "$(curl -s -m 5 "http://$(http "$F")/v1/jobs" | grep -o '"ID":"cj-frozen-[0-9]*"' | sort -u | wc -l)" = 20 ]; }
+frozen_count() { [ "$(curl -s -m 5 "http://$(http "$F")/v1/jobs?stale" | grep -o '"ID":"cj-frozen-[0-9]*"' | sort -u | wc -l)" = 20 ]; }
 if [ $frozen_ok = 1 ] && wait_for 15 frozen_count; then
         pass "a follower SIGSTOPped for 10 s catches up after SIGCONT (20 jobs written meanwhile)"
 else
         fail "a follower SIGSTOPped for 10 s catches up after SIGCONT (writes ok: $frozen_ok)"
+fi
+
+# --- reads: consistent by default (a follower asks the leader), ?stale answered locally ---
+wait_for 20 all_agree
+L=$(leader_idx 0)
+F=$(((L + 1) % 3))
+W=$(((L + 2) % 3))
+ryw=0
+for n in $(seq 1 10); do # a write through one follower, read at once through the other
+        job_json "cj-ryw-$n" | curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $W)/v1/jobs"
+        [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$(http $F)/v1/job/cj-ryw-$n")" = 200 ] && ryw=$((ryw + 1))
+done
+hdr=$(curl -s -m 5 -D - -o /dev/null "http://$(http $F)/v1/jobs?stale")
+if [ $ryw = 10 ] && echo "$hdr" | grep -qi '^X-Nomad-KnownLeader: true' && echo "$hdr" | grep -qi '^X-Nomad-LastContact: [0-9]'; then
+        pass "reads through a follower see the writes just made through the other follower (10/10); ?stale reads carry X-Nomad-KnownLeader and X-Nomad-LastContact"
+else
+        fail "consistent reads through a follower: $ryw/10 saw the write; headers: $(echo "$hdr" | grep -i x-nomad | tr -d '\r' | tr '\n' ' ')"
+fi
+
+# --- drover operator snapshot save / restore -----------------------------------------------
+snap_ok=0
+if "$BIN/drover" -address="http://$(http $F)" operator snapshot save "$WORK/state.snap" >/dev/null; then
+        job_json "cj-after-snapshot" | curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $W)/v1/jobs"
+        if "$BIN/drover" -address="http://$(http $W)" operator snapshot restore "$WORK/state.snap" >/dev/null; then
+                restored() {
+                        for i in 0 1 2; do
+                                local ids
+                                ids=$(curl -s -m 5 "http://$(http $i)/v1/jobs?stale" | grep -o '"ID":"cj-[a-z0-9-]*"')
+                                echo "$ids" | grep -q '"cj-ryw-10"' || return 1
+                                echo "$ids" | grep -q '"cj-after-snapshot"' && return 1
+                        done
+                        return 0
+                }
+                wait_for 15 restored && snap_ok=1
+        fi
+fi
+if [ $snap_ok = 1 ]; then
+        pass "operator snapshot save through a follower, restore through another: every server has the saved jobs and not the one registered after the save"
+else
+        fail "operator snapshot save / restore"
+fi
+
+# --- scheduler workers on every server: followers plan evals of the leader's broker ------
+wait_for 20 all_agree
+for n in 1 2 3; do # nodes with room for every placement below
+        printf '{"Node":{"ID":"00000000-0000-4000-8000-00000000000%d","SecretID":"s","Name":"cn-%d","Datacenter":"dc1","Status":"ready","NodeResources":{"Cpu":{"CpuShares":100000},"Memory":{"MemoryMB":100000},"Disk":{"DiskMB":100000}},"Drivers":{"raw_exec":{"Detected":true,"Healthy":true}}}}' "$n" "$n" |
+                curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/node/register"
+done
+from_leader() { # evals finished by followers' workers, summed
+        local t=0 i v
+        for i in 0 1 2; do
+                v=$(curl -s -m 2 "http://$(http $i)/v1/internal/raft/self" | grep -o '"FromLeader":[0-9]*' | cut -d: -f2)
+                t=$((t + ${v:-0}))
+        done
+        echo $t
+}
+fw0=$(from_leader)
+for n in $(seq 1 30); do
+        printf '{"Job":{"ID":"cj-fw-%d","Type":"batch","TaskGroups":[{"Name":"g","Count":3,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}' "$n" |
+                curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/jobs"
+done
+all_placed() { # the 90 allocations of cj-fw-* on every server
+        for i in 0 1 2; do
+                [ "$(curl -s -m 5 "http://$(http $i)/v1/allocations?stale" | grep -o '"Name":"cj-fw-[0-9]*\.g\[[0-9]\]"' | sort -u | wc -l)" = 90 ] || return 1
+        done
+}
+if wait_for 30 all_placed && [ "$(from_leader)" -gt "$fw0" ]; then
+        pass "30 jobs x 3 placed on every server; followers' workers finished $(($(from_leader) - fw0)) evals meanwhile (taken from the leader's broker, planned on their own state, committed by the leader)"
+else
+        fail "followers' scheduler workers: placed everywhere: $(all_placed && echo yes || echo no); evals finished by followers: $(($(from_leader) - fw0))"
 fi
 
 log "cluster: $passed passed, $failed failed"

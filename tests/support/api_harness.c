@@ -63,6 +63,10 @@ const char *http_req_query(const struct http_req *r, const char *key) {
         return NULL;
 }
 
+bool http_req_has_query(const struct http_req *r, const char *key) {
+        return http_req_query(r, key) != NULL; /* "" for a key without a value */
+}
+
 const char *http_req_header(const struct http_req *r, const char *key) {
         if (strcasecmp(key, "X-Nomad-Token") == 0)
                 return r->token;

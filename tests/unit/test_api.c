@@ -195,19 +195,27 @@ static int fake_leader(struct api_harness *h, struct http_req *req) {
         return 0;
 }
 
-Test(api, a_follower_forwards_writes_and_answers_reads_itself) {
+Test(api, a_follower_forwards_writes_and_consistent_reads_and_answers_stale_reads_itself) {
         cr_assert_eq(req("PUT", "/v1/jobs", JOB("local", ""), NULL), 200);
         s->leader = false;
-        /* no leader known: a write is refused, a read is answered with KnownLeader false */
+        /* no leader known: a write and a consistent read are refused, a stale read is
+         * answered from this server's state with KnownLeader false */
         struct api_reply r;
         api_harness_request(s, "PUT", "/v1/jobs", JOB("w", ""), strlen(JOB("w", "")), &r);
         cr_expect_eq(r.status, 500, "got %d", r.status);
         cr_expect(strstr(r.body, "No cluster leader"), "%s", r.body);
         api_reply_clear(&r);
         api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect_eq(r.status, 500, "a consistent read needs the leader: got %d", r.status);
+        cr_expect(strstr(r.body, "No cluster leader"), "%s", r.body);
+        api_reply_clear(&r);
+        api_harness_request(s, "GET", "/v1/jobs?stale", NULL, 0, &r);
         cr_expect_eq(r.status, 200);
         cr_expect(!r.leader_known);
-        cr_expect(strstr(r.body, "\"local\""), "reads are local: %s", r.body);
+        cr_expect(strstr(r.body, "\"local\""), "stale reads are local: %s", r.body);
+        api_reply_clear(&r);
+        api_harness_request(s, "GET", "/v1/status/leader", NULL, 0, &r);
+        cr_expect_eq(r.status, 200, "status paths are always local");
         api_reply_clear(&r);
         /* a leader is known: writes go to it and its answer comes back as it is */
         s->forward = fake_leader;
@@ -219,14 +227,24 @@ Test(api, a_follower_forwards_writes_and_answers_reads_itself) {
         cr_expect_eq(req("DELETE", "/v1/job/local", NULL, NULL), 200);
         cr_expect_eq(s->forwarded, 2, "both writes forwarded");
         cr_expect_eq(state_latest_index(s->state), before, "a follower applies nothing itself");
+        /* so do consistent reads; stale ones stay here; both carry the leader headers */
         api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &r);
+        cr_expect_eq(r.index, 77, "the leader answered the consistent read");
         cr_expect(r.leader_known);
         cr_expect_eq(r.last_contact_ms, 42);
         api_reply_clear(&r);
+        cr_expect_eq(s->forwarded, 3);
+        api_harness_request(s, "GET", "/v1/job/local?stale=true", NULL, 0, &r);
+        cr_expect_eq(r.status, 200);
+        cr_expect(strstr(r.body, "\"local\""), "%s", r.body);
+        cr_expect(r.leader_known);
+        cr_expect_eq(r.last_contact_ms, 42);
+        api_reply_clear(&r);
+        cr_expect_eq(s->forwarded, 3, "a stale read is not forwarded");
         /* a request forwarded once is not sent on again */
         api_harness_request(s, "PUT", "/v1/jobs?drover-forwarded=1", JOB("w", ""), strlen(JOB("w", "")), &r);
         cr_expect_eq(r.status, 500);
-        cr_expect_eq(s->forwarded, 2);
+        cr_expect_eq(s->forwarded, 3);
         api_reply_clear(&r);
 }
 

@@ -212,3 +212,34 @@ Test(batch, fsm_applies_every_part_and_keeps_each_outcome) {
         fsm_destroy(f);
         state_destroy(live);
 }
+
+/* A follower's worker and the leader exchange plans and results as hex chunks in JSON. */
+Test(plan_codec, wire_form_round_trips_and_refuses_what_is_not_hex) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        json_t *wire = plan_result_to_wire(r);
+        cr_assert(json_is_array(wire));
+        char *text = json_dumps(wire, JSON_COMPACT);
+        json_t *back_json = json_loads(text, 0, NULL);
+        struct plan_result *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(plan_result_from_wire(back_json, &back, &err), 0, "%s", err.msg);
+        cr_expect_eq(plan_result_count_place(back), 6);
+        cr_expect_eq(plan_result_count_stop(back), 1);
+        cr_expect_str_eq(back->eval_id, "e1");
+        plan_result_free(back);
+        json_t *bad = json_pack("[s]", "zz");
+        cr_expect_eq(plan_result_from_wire(bad, &back, &err), -EINVAL);
+        json_decref(bad);
+        bad = json_pack("[s]", "abc");
+        cr_expect_eq(plan_result_from_wire(bad, &back, &err), -EINVAL, "odd length");
+        json_decref(bad);
+        bad = json_string("00");
+        cr_expect_eq(plan_result_from_wire(bad, &back, &err), -EINVAL, "not an array");
+        json_decref(bad);
+        json_decref(back_json);
+        free(text);
+        json_decref(wire);
+        plan_result_free(r);
+        alloc_unref(old);
+}

@@ -1,0 +1,74 @@
+/* test_operator_snapshot.c - GET/PUT /v1/operator/snapshot through the routes and the
+ * FSM (tests/support/api_harness): a saved state restored replaces what came after. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "controlplane/state/state.h"
+#include "tests/support/api_harness.h"
+
+static struct api_harness *s;
+
+static void setup(void) {
+        s = api_harness_new();
+        cr_assert_not_null(s);
+}
+
+static void teardown(void) {
+        api_harness_free(s);
+}
+
+TestSuite(operator_snapshot, .init = setup, .fini = teardown);
+
+static int req(const char *method, const char *target, const char *body, char **ret_body) {
+        struct api_reply r;
+        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
+        if (ret_body)
+                *ret_body = r.body ? strdup(r.body) : NULL;
+        int status = r.status;
+        api_reply_clear(&r);
+        return status;
+}
+
+#define JOB(id)                                                                                                        \
+        "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"batch\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,"                  \
+        "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}]}]}}"
+
+Test(operator_snapshot, save_then_restore_brings_back_the_saved_state) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("kept"), NULL), 200);
+        char *snap = NULL;
+        cr_assert_eq(req("GET", "/v1/operator/snapshot", NULL, &snap), 200);
+        json_t *doc = json_loads(snap, 0, NULL);
+        cr_assert_not_null(doc, "%s", snap);
+        cr_expect_str_eq(json_string_value(json_object_get(doc, "Drover")), "snapshot");
+        cr_expect(json_is_object(json_object_get(doc, "State")));
+        json_decref(doc);
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("later"), NULL), 200);
+        cr_assert_eq(req("DELETE", "/v1/job/kept?purge=true", NULL, NULL), 200);
+        cr_assert_null(state_job_get(s->state, "default", "kept"));
+        cr_assert_eq(req("PUT", "/v1/operator/snapshot", snap, NULL), 200);
+        cr_expect_not_null(state_job_get(s->state, "default", "kept"), "the saved job is back");
+        cr_expect_null(state_job_get(s->state, "default", "later"), "what came after the save is gone");
+        free(snap);
+}
+
+Test(operator_snapshot, a_document_that_is_not_a_snapshot_changes_nothing) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("stay"), NULL), 200);
+        char *body = NULL;
+        cr_expect_eq(req("PUT", "/v1/operator/snapshot", "{\"State\":{}}", &body), 400);
+        cr_expect(body && strstr(body, "not a drover snapshot"), "%s", body ? body : "");
+        free(body);
+        cr_expect_eq(req("PUT", "/v1/operator/snapshot",
+                         "{\"Drover\":\"snapshot\",\"Version\":1,\"State\":"
+                         "{\"Jobs\":[{\"ID\":5}]}}",
+                         NULL),
+                     400);
+        cr_expect_eq(req("DELETE", "/v1/operator/snapshot", NULL, NULL), 405);
+        cr_expect_not_null(state_job_get(s->state, "default", "stay"));
+}
+
+Test(operator_snapshot, a_follower_reads_it_from_the_leader_unless_stale) {
+        s->leader = false;
+        cr_expect_eq(req("GET", "/v1/operator/snapshot", NULL, NULL), 500, "no leader known: refused");
+        cr_expect_eq(req("GET", "/v1/operator/snapshot?stale", NULL, NULL), 200, "stale: this server's state");
+}

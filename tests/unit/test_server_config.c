@@ -1,0 +1,74 @@
+/* test_server_config.c - drover-server's options: the -config file (Nomad's server
+ * block) under the flags, its errors with file:line:col. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "controlplane/config.h"
+
+static char path[64];
+
+static void write_config(const char *text) {
+        snprintf(path, sizeof(path), "/tmp/drover-test-config-XXXXXX");
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+}
+
+static int parse(struct server_config *cfg, const char *extra, struct error *err) {
+        char *argv[] = {"drover-server", "-config", path, (char *)extra, NULL};
+        return server_config_parse(cfg, extra ? 4 : 3, argv, err);
+}
+
+Test(server_config, the_server_block_and_retry_join_set_the_cluster_options) {
+        write_config("data_dir = \"/tmp/x\"\n"
+                     "server {\n  enabled = true\n  bootstrap_expect = 3\n  raft_snapshot_threshold = 100\n"
+                     "  server_join {\n    retry_join = [\"127.0.0.1:4646\", \"127.0.0.2:4646\"]\n  }\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_eq(cfg.bootstrap_expect, 3);
+        cr_expect_eq(cfg.raft_snapshot_threshold, 100);
+        cr_expect_str_eq(cfg.join, "127.0.0.1:4646,127.0.0.2:4646");
+        cr_expect_str_eq(cfg.data_dir, "/tmp/x");
+        cr_expect(server_config_clustered(&cfg));
+        server_config_free(&cfg);
+        /* a flag wins over the file */
+        cr_assert_eq(parse(&cfg, "-raft-snapshot-threshold=200", &err), 0, "%s", err.msg);
+        cr_expect_eq(cfg.raft_snapshot_threshold, 200);
+        server_config_free(&cfg);
+        unlink(path);
+}
+
+Test(server_config, unknown_settings_and_bad_values_say_where) {
+        struct server_config cfg;
+        struct error err = {0};
+        int r;
+        write_config("server {\n  bootstrap_expekt = 3\n}\n");
+        r = parse(&cfg, NULL, &err);
+        cr_expect_lt(r, 0);
+        cr_expect(strstr(err.msg, ":2:3: unknown setting \"bootstrap_expekt\" in server"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("server {\n  bootstrap_expect = 99\n}\n");
+        r = parse(&cfg, NULL, &err);
+        cr_expect_lt(r, 0);
+        cr_expect(strstr(err.msg, ":2:3: bootstrap_expect"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("server {\n  server_join {\n    retry_join = \"one\"\n  }\n}\n");
+        r = parse(&cfg, NULL, &err);
+        cr_expect_lt(r, 0);
+        cr_expect(strstr(err.msg, "retry_join: expected a list"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+        snprintf(path, sizeof(path), "/nonexistent/drover.hcl");
+        r = parse(&cfg, NULL, &err);
+        cr_expect_lt(r, 0);
+        cr_expect(strstr(err.msg, "-config /nonexistent/drover.hcl"), "%s", err.msg);
+        server_config_free(&cfg);
+}
