@@ -223,7 +223,7 @@ TestSuite(sched_devices_e2e, .init = setup, .fini = teardown);
 
 Test(sched_devices_e2e, instances_are_never_given_twice_on_a_node) {
         for (int i = 0; i < 2; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "n%d", i);
                 struct node *n = gpu_node(id);
                 cr_assert_eq(state_upsert_node(live, ++idx, n), 0);

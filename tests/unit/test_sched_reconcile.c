@@ -330,7 +330,7 @@ Test(sched_reconcile, drain_migrates_max_parallel_at_a_time) {
         struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
         struct alloc *allocs[5];
         for (int i = 0; i < 3; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "a%d", i);
                 allocs[i] = fx_alloc(id, j, "drain", i, 100, 100);
         }
