@@ -144,6 +144,7 @@ struct scen_job {
 struct scen_out {
         size_t jobs, asked, placed, evals_failed, rejections, nodes_used, lb, preempted;
         double wall_s, place_per_s, p50_ms, p99_ms;
+        double cpu_place_per_s; /* placements over the process's CPU time while scheduling (load-independent) */
         double decide_per_s; /* placements over the schedulers' own time (evals less applier and eval writes) */
         double apply_share;  /* the plan applier's share of the evals' time */
         int violations;

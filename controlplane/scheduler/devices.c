@@ -376,3 +376,36 @@ out:
         hashmap_destroy(mine);
         return r;
 }
+
+int sched_devices_conflict(const struct alloc *const *allocs, size_t n, const char **ret_id) {
+        struct hashmap *held = NULL; /* instance -> the alloc holding it (keys borrowed) */
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                const char *task;
+                json_t *t;
+                json_object_foreach(json_object_get(allocs[i]->allocated, "Tasks"), task, t) {
+                        size_t d, k;
+                        json_t *dev, *id;
+                        json_array_foreach(json_object_get(t, "Devices"), d, dev) {
+                                json_array_foreach(json_object_get(dev, "DeviceIDs"), k, id) {
+                                        const char *s = json_string_value(id);
+                                        if (!s || r)
+                                                continue;
+                                        if (!held && !(held = hashmap_create(0))) {
+                                                r = -ENOMEM;
+                                                continue;
+                                        }
+                                        const void *owner = hashmap_get(held, s);
+                                        if (owner && owner != allocs[i]) {
+                                                *ret_id = s;
+                                                r = 1;
+                                        } else if (hashmap_put(held, s, (void *)allocs[i], NULL) < 0) {
+                                                r = -ENOMEM;
+                                        }
+                                }
+                        }
+                }
+        }
+        hashmap_destroy(held);
+        return r;
+}

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/model.h"
 
@@ -46,3 +47,8 @@ const char *sched_device_attr_string(const json_t *attr, char *buf, size_t size)
 /* Compare two values that are numbers with optional units; false when either is not
  * one or their units are of different kinds. *ret_cmp: -1, 0, 1. */
 bool sched_device_units_cmp(const char *a, const char *b, int *ret_cmp);
+
+/* For the plan applier: is a device instance held by two of allocs[0..n) (the live
+ * allocs proposed on one node, new ones included)? 1 (*ret_id the instance, borrowed
+ * from the allocs), 0, or -ENOMEM. */
+int sched_devices_conflict(const struct alloc *const *allocs, size_t n, const char **ret_id);

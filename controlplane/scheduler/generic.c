@@ -38,12 +38,18 @@ static bool node_lost(void *data, const char *node_id) {
         return !n || n->status == NODE_DOWN;
 }
 
+static bool node_draining(void *data, const char *node_id) {
+        const struct node *n = state_node_get(data, node_id);
+        return n && n->drain;
+}
+
 /* The reconciler's stops go into the plan; its slots to place come back. */
 static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         const struct eval *ev = at->c->eval;
         struct reconcile_in in = {.job = at->job,
                                   .batch = at->c->ops->batch,
                                   .node_lost = node_lost,
+                                  .node_draining = node_draining,
                                   .data = (void *)at->c->snap,
                                   .now = sched_now(at->c)};
         in.allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &in.n_allocs);

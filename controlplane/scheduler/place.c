@@ -12,6 +12,31 @@
 #include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/sched_internal.h"
 
+/* "<job>.<group>[<index>]" without printf (one per placement). NULL on ENOMEM. */
+static char *alloc_name(const char *job, const char *group, int index) {
+        char digits[16];
+        size_t nd = 0;
+        unsigned v = index < 0 ? 0 : (unsigned)index;
+        do
+                digits[nd++] = (char)('0' + v % 10);
+        while ((v /= 10) && nd < sizeof(digits));
+        size_t lj = strlen(job), lg = strlen(group);
+        char *s = malloc(lj + lg + nd + 4), *p = s;
+        if (!s)
+                return NULL;
+        memcpy(p, job, lj);
+        p += lj;
+        *p++ = '.';
+        memcpy(p, group, lg);
+        p += lg;
+        *p++ = '[';
+        while (nd)
+                *p++ = digits[--nd];
+        *p++ = ']';
+        *p = '\0';
+        return s;
+}
+
 static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_group *g, int index,
                                const struct sched_cand *cd, const struct alloc *prev, json_t *metrics, int64_t now) {
         struct alloc *a = alloc_new();
@@ -25,8 +50,7 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
         a->id = strdup(id);
         a->namespace = strdup(j->namespace ? j->namespace : "default");
         a->eval_id = strdup(at->c->eval->id);
-        if (asprintf(&a->name, "%s.%s[%d]", j->id, g->tg->name, index) < 0)
-                a->name = NULL;
+        a->name = alloc_name(j->id, g->tg->name, index);
         a->node_id = strdup(cd->n->id);
         a->node_name = cd->n->name ? strdup(cd->n->name) : NULL;
         a->job_id = strdup(j->id);

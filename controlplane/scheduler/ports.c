@@ -3,6 +3,7 @@
 #include "controlplane/scheduler/ports.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RANGE (SCHED_PORT_MAX - SCHED_PORT_MIN + 1)
@@ -188,4 +189,100 @@ int sched_ports_assign(const struct task_group *tg, const struct node *n, struct
         }
         *ret = out;
         return 0;
+}
+
+/* ---- conflicts among a node's allocs -------------------------------------------------------- */
+
+struct port_vec {
+        int *v;
+        size_t n, cap;
+        int r;
+};
+
+static void vec_add(struct port_vec *pv, int p) {
+        if (p <= 0 || p >= 65536 || pv->r < 0)
+                return;
+        if (pv->n == pv->cap) {
+                size_t cap = pv->cap ? pv->cap * 2 : 16;
+                int *v = realloc(pv->v, cap * sizeof(*v));
+                if (!v) {
+                        pv->r = -ENOMEM;
+                        return;
+                }
+                pv->v = v;
+                pv->cap = cap;
+        }
+        pv->v[pv->n++] = p;
+}
+
+static void vec_nets_static(struct port_vec *pv, const struct network *nets, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < nets[i].n_reserved; p++)
+                        vec_add(pv, nets[i].reserved_ports[p].value);
+}
+
+static void vec_list(struct port_vec *pv, const json_t *list) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(list, i, p) {
+                json_t *v = json_object_get(p, "Value");
+                if (json_is_integer(v))
+                        vec_add(pv, (int)json_integer_value(v));
+        }
+}
+
+static void vec_networks(struct port_vec *pv, const json_t *nets) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(nets, i, n) {
+                vec_list(pv, json_object_get(n, "ReservedPorts"));
+                vec_list(pv, json_object_get(n, "DynamicPorts"));
+        }
+}
+
+/* Every port alloc a holds, in pv (with repeats). */
+static void alloc_ports(const struct alloc *a, struct port_vec *pv) {
+        const struct task_group *tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
+        if (tg) {
+                vec_nets_static(pv, tg->networks, tg->n_networks);
+                for (size_t t = 0; t < tg->n_tasks; t++)
+                        vec_nets_static(pv, tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
+        }
+        json_t *shared = json_object_get(a->allocated, "Shared");
+        vec_list(pv, json_object_get(shared, "Ports"));
+        vec_networks(pv, json_object_get(shared, "Networks"));
+        const char *k;
+        json_t *t;
+        json_object_foreach(json_object_get(a->allocated, "Tasks"), k, t) {
+                vec_networks(pv, json_object_get(t, "Networks"));
+        }
+}
+
+int sched_ports_conflict(const struct alloc *const *allocs, size_t n, int *ret_port) {
+        struct sched_portset *node = NULL;
+        struct port_vec pv = {0};
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                pv.n = 0;
+                alloc_ports(allocs[i], &pv);
+                if ((r = pv.r) < 0)
+                        break;
+                if (!pv.n)
+                        continue;
+                if (!node && !(node = calloc(1, sizeof(*node)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* this alloc's own repeats count once: check all, then add all */
+                for (size_t k = 0; k < pv.n && r == 0; k++)
+                        if (has(node, pv.v[k])) {
+                                *ret_port = pv.v[k];
+                                r = 1;
+                        }
+                for (size_t k = 0; k < pv.n; k++)
+                        add(node, pv.v[k]);
+        }
+        free(pv.v);
+        free(node);
+        return r;
 }

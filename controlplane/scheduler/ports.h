@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/model.h"
@@ -40,3 +41,9 @@ int sched_ports_free(const struct sched_portset *used);
  * ports, or -ENOMEM. */
 int sched_ports_assign(const struct task_group *tg, const struct node *n, struct sched_portset *used, uint64_t *rng,
                        json_t **ret);
+
+/* For the plan applier: is a port held twice among allocs[0..n) (the live allocs
+ * proposed on one node, new ones included)? 1 (*ret_port the first such port), 0, or
+ * -ENOMEM. A port an alloc lists twice (a static port is both in its job and in its
+ * AllocatedResources) counts once for it. O(ports of the allocs). */
+int sched_ports_conflict(const struct alloc *const *allocs, size_t n, int *ret_port);

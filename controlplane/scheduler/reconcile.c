@@ -12,6 +12,15 @@
 
 const char sched_desc_not_needed[] = "alloc not needed due to job update";
 const char sched_desc_lost[] = "alloc is lost since its node is down";
+const char sched_desc_migrate[] = "alloc is being migrated";
+
+/* The group's migrate.max_parallel (over the job's; default 1). */
+static int migrate_max_parallel(const struct job *j, const struct task_group *tg) {
+        json_t *v = json_object_get(json_object_get(tg->extra, "Migrate"), "MaxParallel");
+        if (!json_is_integer(v))
+                v = json_object_get(json_object_get(j->extra, "Migrate"), "MaxParallel");
+        return json_is_integer(v) && json_integer_value(v) >= 0 ? (int)json_integer_value(v) : 1;
+}
 
 #define NO_GROUP SIZE_MAX
 #define LINEAR_GROUPS 8 /* up to this many groups a scan beats hashing */
@@ -82,10 +91,10 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
-static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced, size_t g,
-                           struct alloc *const *bucket, size_t n, struct live *live, struct live *lost,
-                           struct live *failed, bool *taken, struct reconcile_out *out, size_t *stop_cap,
-                           size_t *place_cap) {
+static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced,
+                           const struct hashmap *migrated, size_t g, struct alloc *const *bucket, size_t n,
+                           struct live *live, struct live *lost, struct live *failed, bool *taken,
+                           struct reconcile_out *out, size_t *stop_cap, size_t *place_cap) {
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
         size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
@@ -132,6 +141,27 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
         for (size_t i = excess; i < n_live; i++)
                 if (live[i].index >= 0 && (size_t)live[i].index < count)
                         taken[live[i].index] = true;
+        /* Drain: migrate up to max_parallel less the migrations still in flight. */
+        size_t n_migrating = 0;
+        if (in->node_draining) {
+                size_t inflight = 0;
+                for (size_t i = excess; migrated && i < n_live; i++) {
+                        const struct alloc *a = live[i].a;
+                        inflight += a->client_status == ALLOC_CLIENT_PENDING && a->previous_allocation &&
+                                    hashmap_contains(migrated, a->previous_allocation);
+                }
+                size_t maxp = (size_t)migrate_max_parallel(in->job, tg);
+                for (size_t i = excess; i < n_live && inflight + n_migrating < maxp; i++) {
+                        if (!in->node_draining(in->data, live[i].a->node_id))
+                                continue;
+                        if ((r = add_stop(out, stop_cap, live[i].a, sched_desc_migrate, -1)) < 0)
+                                return r;
+                        if (live[i].index >= 0 && (size_t)live[i].index < count)
+                                taken[live[i].index] = false;
+                        lost[n_lost++] = live[i];
+                        n_migrating++;
+                }
+        }
         /* Failed allocs whose slot no live alloc holds: replace now, wait, or leave failed. */
         struct resched_policy pol;
         if (n_failed)
@@ -155,7 +185,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         held++;
                 }
         }
-        size_t have = n_live - excess + n_done + held;
+        size_t have = n_live - excess - n_migrating + n_done + held;
         size_t need = have < count ? count - have : 0;
         if (!need)
                 return 0;
@@ -230,11 +260,30 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
                         hashmap_destroy(replaced);
                         return -ENOMEM;
                 }
+        /* The allocs stopped for a migration (built only when a node drains). */
+        struct hashmap *migrated = NULL;
+        for (size_t i = 0; in->node_draining && i < n && !migrated; i++)
+                if (!alloc_terminal(in->allocs[i]) && in->node_draining(in->data, in->allocs[i]->node_id) &&
+                    !(migrated = hashmap_create(0))) {
+                        hashmap_destroy(replaced);
+                        return -ENOMEM;
+                }
+        for (size_t i = 0; migrated && i < n; i++) {
+                const struct alloc *a = in->allocs[i];
+                if (a->desired_status == ALLOC_DESIRED_STOP && a->desired_description &&
+                    strcmp(a->desired_description, sched_desc_migrate) == 0 &&
+                    hashmap_put(migrated, a->id, (void *)1, NULL) < 0) {
+                        hashmap_destroy(replaced);
+                        hashmap_destroy(migrated);
+                        return -ENOMEM;
+                }
+        }
         int r = 0;
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
-                r = reconcile_group(in, replaced, g, bucket + start[g], start[g + 1] - start[g], live, lost, failed,
-                                    taken, out, stop_cap, place_cap);
+                r = reconcile_group(in, replaced, migrated, g, bucket + start[g], start[g + 1] - start[g], live, lost,
+                                    failed, taken, out, stop_cap, place_cap);
         hashmap_destroy(replaced);
+        hashmap_destroy(migrated);
         return r;
 }
 

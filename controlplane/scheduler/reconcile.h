@@ -14,6 +14,10 @@
  *   waits and out->followup_ns asks for an evaluation then; when not eligible, the slot
  *   stays failed (not replaced). A failed alloc some alloc already replaced (its
  *   PreviousAllocation) is left alone;
+ * - running allocs on a draining node are migrated: stopped ("alloc is being
+ *   migrated") and replaced under the same name, at most the group's
+ *   migrate.max_parallel (default 1) at a time: replacements of migrated allocs that
+ *   are still pending count against it;
  *   above `count`, the highest indexes are stopped first; missing slots are filled
  *   with the replacements' indexes first, then the lowest free indexes.
  * Cost: O(allocs + sum of group counts), never groups x allocs.
@@ -45,6 +49,8 @@ struct reconcile_in {
         int64_t now; /* unix ns: reschedule delays */
         /* Is the node gone or down? */
         bool (*node_lost)(void *data, const char *node_id);
+        /* Is the node draining (NULL: no migrations)? */
+        bool (*node_draining)(void *data, const char *node_id);
         void *data;
 };
 
@@ -59,6 +65,7 @@ struct reconcile_out {
 
 extern const char sched_desc_not_needed[]; /* "alloc not needed due to job update" */
 extern const char sched_desc_lost[];       /* "alloc is lost since its node is down" */
+extern const char sched_desc_migrate[];    /* "alloc is being migrated" */
 
 /* 0, or -ENOMEM (out is then empty). out is the caller's; release it with reconcile_out_free. */
 int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out);

@@ -223,7 +223,7 @@ TestSuite(sched_devices_e2e, .init = setup, .fini = teardown);
 
 Test(sched_devices_e2e, instances_are_never_given_twice_on_a_node) {
         for (int i = 0; i < 2; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "n%d", i);
                 struct node *n = gpu_node(id);
                 cr_assert_eq(state_upsert_node(live, ++idx, n), 0);
@@ -457,4 +457,46 @@ Test(sched_devices, ports_reach_the_task_environment) {
         cr_assert_null(strmap_get(&m, "NOMAD_PORT_nope"), "another task's network");
         strmap_clear(&m);
         json_decref(allocated);
+}
+
+/* What the plan applier can check when two workers raced for the same node. */
+Test(sched_devices, conflicts_among_a_nodes_allocs) {
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 64);
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
+        g->networks[0].n_reserved = 1;
+        g->networks[0].reserved_ports[0] = (struct port){.label = strdup("admin"), .value = 8080};
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 100, 64);
+        struct alloc *a = fx_alloc("a", j, "n1", 0, 100, 64), *b = fx_alloc("b", other, "n1", 0, 100, 64);
+        a->allocated = json_loads("{\"Shared\":{\"Ports\":[{\"Label\":\"admin\",\"Value\":8080},{\"Label\":\"http\","
+                                  "\"Value\":20001}]},\"Tasks\":{\"t\":{\"Devices\":[{\"DeviceIDs\":[\"t4-0\"]}]}}}",
+                                  0, NULL);
+        b->allocated = json_loads("{\"Shared\":{\"Ports\":[{\"Label\":\"x\",\"Value\":20002}]},"
+                                  "\"Tasks\":{\"t\":{\"Devices\":[{\"DeviceIDs\":[\"t4-1\"]}]}}}",
+                                  0, NULL);
+        const struct alloc *both[] = {a, b};
+        int port = 0;
+        const char *id = NULL;
+        cr_assert_eq(sched_ports_conflict(both, 2, &port), 0, "8080 twice in one alloc counts once");
+        cr_assert_eq(sched_devices_conflict(both, 2, &id), 0);
+        json_decref(b->allocated);
+        b->allocated = json_loads("{\"Shared\":{\"Ports\":[{\"Label\":\"x\",\"Value\":20001}]},"
+                                  "\"Tasks\":{\"t\":{\"Devices\":[{\"DeviceIDs\":[\"t4-0\"]}]}}}",
+                                  0, NULL);
+        cr_assert_eq(sched_ports_conflict(both, 2, &port), 1);
+        cr_assert_eq(port, 20001);
+        cr_assert_eq(sched_devices_conflict(both, 2, &id), 1);
+        cr_assert_str_eq(id, "t4-0");
+        /* another alloc of the same job: its static 8080 collides with a's */
+        struct alloc *c = fx_alloc("c", j, "n1", 1, 100, 64);
+        const struct alloc *ac[] = {a, c};
+        cr_assert_eq(sched_ports_conflict(ac, 2, &port), 1);
+        cr_assert_eq(port, 8080);
+        alloc_unref(a);
+        alloc_unref(b);
+        alloc_unref(c);
+        job_unref(j);
+        job_unref(other);
 }

@@ -23,8 +23,8 @@ struct rcase {
         /* expected */
         int stops[8]; /* indexes of the existing allocs stopped, in order */
         size_t n_stops;
-        int n_lost_stops; /* of which stopped as lost */
-        int place[8];     /* indexes placed, in order */
+        int n_lost_stops;  /* of which stopped as lost */
+        int place[8];      /* indexes placed, in order */
         int place_prev[8]; /* which existing alloc each replaces (-1 none) */
         size_t n_place;
 };
@@ -41,31 +41,161 @@ static const struct rcase cases[] = {
     {"empty job places every index", JOB_SERVICE, 3, false, {{0}}, 0, {0}, 0, 0, {0, 1, 2}, {-1, -1, -1}, 3},
     {"nothing to do", JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {1, "n2", R, RUN}}, 2, {0}, 0, 0, {0}, {0}, 0},
     {"scale up fills the lowest free indexes",
-     JOB_SERVICE, 4, false, {{0, "n1", R, RUN}, {2, "n1", R, RUN}}, 2, {0}, 0, 0, {1, 3}, {-1, -1}, 2},
+     JOB_SERVICE,
+     4,
+     false,
+     {{0, "n1", R, RUN}, {2, "n1", R, RUN}},
+     2,
+     {0},
+     0,
+     0,
+     {1, 3},
+     {-1, -1},
+     2},
     {"scale down stops the highest indexes first",
-     JOB_SERVICE, 1, false, {{0, "n1", R, RUN}, {2, "n1", R, RUN}, {1, "n1", R, RUN}}, 3, {1, 2}, 2, 0, {0}, {0}, 0},
+     JOB_SERVICE,
+     1,
+     false,
+     {{0, "n1", R, RUN}, {2, "n1", R, RUN}, {1, "n1", R, RUN}},
+     3,
+     {1, 2},
+     2,
+     0,
+     {0},
+     {0},
+     0},
     {"job stopped stops all live allocs",
-     JOB_SERVICE, 2, true, {{0, "n1", R, RUN}, {1, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 2, {0}, 1, 0, {0}, {0}, 0},
+     JOB_SERVICE,
+     2,
+     true,
+     {{0, "n1", R, RUN}, {1, "n1", ALLOC_CLIENT_COMPLETE, RUN}},
+     2,
+     {0},
+     1,
+     0,
+     {0},
+     {0},
+     0},
     {"lost node: stopped as lost and replaced under the same name",
-     JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {1, "down", R, RUN}}, 2, {1}, 1, 1, {1}, {1}, 1},
+     JOB_SERVICE,
+     2,
+     false,
+     {{0, "n1", R, RUN}, {1, "down", R, RUN}},
+     2,
+     {1},
+     1,
+     1,
+     {1},
+     {1},
+     1},
     {"failed service alloc is replaced, not stopped again",
-     JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
+     JOB_SERVICE,
+     1,
+     false,
+     {{0, "n1", ALLOC_CLIENT_FAILED, RUN}},
+     1,
+     {0},
+     0,
+     0,
+     {0},
+     {0},
+     1},
     {"completed batch alloc is done, not replaced",
-     JOB_BATCH, 2, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {1}, {-1}, 1},
+     JOB_BATCH,
+     2,
+     false,
+     {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}},
+     1,
+     {0},
+     0,
+     0,
+     {1},
+     {-1},
+     1},
     {"failed batch alloc is rescheduled once (the default policy) after its delay",
-     JOB_BATCH, 1, false, {{0, "n1", ALLOC_CLIENT_FAILED, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
+     JOB_BATCH,
+     1,
+     false,
+     {{0, "n1", ALLOC_CLIENT_FAILED, RUN}},
+     1,
+     {0},
+     0,
+     0,
+     {0},
+     {0},
+     1},
     {"completed service alloc is replaced",
-     JOB_SERVICE, 1, false, {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}}, 1, {0}, 0, 0, {0}, {0}, 1},
+     JOB_SERVICE,
+     1,
+     false,
+     {{0, "n1", ALLOC_CLIENT_COMPLETE, RUN}},
+     1,
+     {0},
+     0,
+     0,
+     {0},
+     {0},
+     1},
     {"stopped allocs are ignored and their index reused",
-     JOB_SERVICE, 1, false, {{0, "n1", R, ALLOC_DESIRED_STOP}}, 1, {0}, 0, 0, {0}, {-1}, 1},
+     JOB_SERVICE,
+     1,
+     false,
+     {{0, "n1", R, ALLOC_DESIRED_STOP}},
+     1,
+     {0},
+     0,
+     0,
+     {0},
+     {-1},
+     1},
     {"above count the highest index goes, even outside [0,count)",
-     JOB_SERVICE, 2, false, {{0, "n1", R, RUN}, {5, "n1", R, RUN}, {6, "n1", R, RUN}}, 3, {2}, 1, 0, {0}, {0}, 0},
+     JOB_SERVICE,
+     2,
+     false,
+     {{0, "n1", R, RUN}, {5, "n1", R, RUN}, {6, "n1", R, RUN}},
+     3,
+     {2},
+     1,
+     0,
+     {0},
+     {0},
+     0},
     {"duplicate indexes count toward the total",
-     JOB_SERVICE, 2, false, {{1, "n1", R, RUN}, {1, "n2", R, RUN}}, 2, {0}, 0, 0, {0}, {0}, 0},
+     JOB_SERVICE,
+     2,
+     false,
+     {{1, "n1", R, RUN}, {1, "n2", R, RUN}},
+     2,
+     {0},
+     0,
+     0,
+     {0},
+     {0},
+     0},
     {"lost alloc with a taken index is replaced at the lowest free one",
-     JOB_SERVICE, 3, false, {{0, "n1", R, RUN}, {0, "down", R, RUN}}, 2, {1}, 1, 1, {1, 2}, {-1, -1}, 2},
+     JOB_SERVICE,
+     3,
+     false,
+     {{0, "n1", R, RUN}, {0, "down", R, RUN}},
+     2,
+     {1},
+     1,
+     1,
+     {1, 2},
+     {-1, -1},
+     2},
     {"count 0 stops everything",
-     JOB_SERVICE, 0, false, {{0, "n1", R, RUN}, {1, "down", R, RUN}}, 2, {1, 0}, 2, 1, {0}, {0}, 0},
+     JOB_SERVICE,
+     0,
+     false,
+     {{0, "n1", R, RUN}, {1, "down", R, RUN}},
+     2,
+     {1, 0},
+     2,
+     1,
+     {0},
+     {0},
+     0},
 };
 
 static void run_case(const struct rcase *c) {
@@ -79,8 +209,11 @@ static void run_case(const struct rcase *c) {
                 allocs[i]->client_status = c->allocs[i].client;
                 allocs[i]->desired_status = c->allocs[i].desired;
         }
-        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = c->n_allocs,
-                                  .batch = c->type == JOB_BATCH, .node_lost = lost_node,
+        struct reconcile_in in = {.job = j,
+                                  .allocs = allocs,
+                                  .n_allocs = c->n_allocs,
+                                  .batch = c->type == JOB_BATCH,
+                                  .node_lost = lost_node,
                                   .now = INT64_C(864000000000000) /* every reschedule delay has passed */};
         struct reconcile_out out;
         cr_assert_eq(sched_reconcile(&in, &out), 0, "%s", c->name);
@@ -176,5 +309,75 @@ Test(sched_reconcile, many_groups_ordered_and_removed_group_stopped) {
         reconcile_out_free(&out);
         alloc_unref(kept);
         alloc_unref(gone);
+        job_unref(j);
+}
+
+/* ---- drain: migrations, migrate.max_parallel at a time ------------------------------------ */
+
+static bool draining_node(void *data, const char *node_id) {
+        return strcmp(node_id, "drain") == 0;
+}
+
+static struct reconcile_out drain_reconcile(struct job *j, struct alloc **allocs, size_t n) {
+        struct reconcile_in in = {
+            .job = j, .allocs = allocs, .n_allocs = n, .node_lost = lost_node, .node_draining = draining_node};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        return out;
+}
+
+Test(sched_reconcile, drain_migrates_max_parallel_at_a_time) {
+        struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[5];
+        for (int i = 0; i < 3; i++) {
+                char id[24];
+                snprintf(id, sizeof(id), "a%d", i);
+                allocs[i] = fx_alloc(id, j, "drain", i, 100, 100);
+        }
+        /* default max_parallel 1: one stopped as migrating, replaced under its name */
+        struct reconcile_out out = drain_reconcile(j, allocs, 3);
+        cr_assert_eq(out.n_stops, 1);
+        cr_assert_str_eq(out.stops[0].description, sched_desc_migrate);
+        cr_assert_eq(out.stops[0].client_status, -1);
+        cr_assert_eq(out.n_place, 1);
+        cr_assert_eq(out.place[0].prev, out.stops[0].alloc);
+        cr_assert_eq(out.place[0].index, alloc_name_index(out.stops[0].alloc));
+        reconcile_out_free(&out);
+        /* max_parallel 2 on the group */
+        j->groups[0].extra = json_pack("{s:{s:i}}", "Migrate", "MaxParallel", 2);
+        out = drain_reconcile(j, allocs, 3);
+        cr_assert_eq(out.n_stops, 2);
+        cr_assert_eq(out.n_place, 2);
+        reconcile_out_free(&out);
+        /* a2 was migrated and its replacement is still pending: one more may go */
+        allocs[2]->desired_status = ALLOC_DESIRED_STOP;
+        allocs[2]->desired_description = strdup(sched_desc_migrate);
+        allocs[3] = fx_alloc("r2", j, "n1", 2, 100, 100);
+        allocs[3]->client_status = ALLOC_CLIENT_PENDING;
+        allocs[3]->previous_allocation = strdup("a2");
+        out = drain_reconcile(j, allocs, 4);
+        cr_assert_eq(out.n_stops, 1, "2 - 1 in flight (got %zu)", out.n_stops);
+        cr_assert_eq(out.n_place, 1);
+        reconcile_out_free(&out);
+        /* max_parallel 1 with one in flight: nothing until it runs */
+        json_decref(j->groups[0].extra);
+        j->groups[0].extra = NULL;
+        out = drain_reconcile(j, allocs, 4);
+        cr_assert_eq(out.n_stops, 0);
+        cr_assert_eq(out.n_place, 0);
+        reconcile_out_free(&out);
+        allocs[3]->client_status = ALLOC_CLIENT_RUNNING;
+        out = drain_reconcile(j, allocs, 4);
+        cr_assert_eq(out.n_stops, 1, "the replacement runs: the next one goes");
+        cr_assert_neq(out.stops[0].alloc, allocs[3], "never the replacement on a good node");
+        reconcile_out_free(&out);
+        /* without a draining node nothing moves */
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = 4, .node_lost = lost_node};
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 0);
+        cr_assert_eq(out.n_place, 0);
+        reconcile_out_free(&out);
+        for (int i = 0; i < 4; i++)
+                alloc_unref(allocs[i]);
         job_unref(j);
 }

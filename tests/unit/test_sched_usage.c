@@ -87,7 +87,7 @@ Test(sched_usage, node_usage_matches_a_walk_after_random_writes) {
         for (int step = 0; step < 400; step++) {
                 rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
                 unsigned r = (unsigned)(rng >> 33);
-                char id[16], node[8];
+                char id[24], node[24];
                 snprintf(id, sizeof(id), "a%u", r % 40);
                 snprintf(node, sizeof(node), "n%u", (r >> 8) % 4);
                 switch ((r >> 12) % 4) {
@@ -107,7 +107,7 @@ Test(sched_usage, node_usage_matches_a_walk_after_random_writes) {
                 }
         }
         for (int n = 0; n < 4; n++) {
-                char node[8];
+                char node[24];
                 snprintf(node, sizeof(node), "n%d", n);
                 same(st, node);
                 for (int s = 0; s < 8; s++)
@@ -125,7 +125,7 @@ Test(sched_usage, collisions_count_live_allocs_less_plan_stops_plus_placements) 
         struct state_store *st = state_create();
         uint64_t idx = 1;
         for (int i = 1; i <= 2; i++) {
-                char id[8];
+                char id[24];
                 snprintf(id, sizeof(id), "n%d", i);
                 struct node *n = fx_node(id, "dc1", 4000, 8192);
                 cr_assert_eq(state_upsert_node(st, ++idx, n), 0);
