@@ -30,7 +30,11 @@ struct task_runner {
         struct restart_tracker tracker;
         bool tracker_started;
         struct task_proc *proc;
-        uv_timer_t restart_timer;
+        uv_timer_t restart_timer; /* also: waiting for the collector's exit status file */
+        struct driver_exit exit;  /* while waiting for it */
+        pid_t exit_pid;
+        int exit_tries;
+        bool awaiting_exit; /* the task ended; its status file is not there yet */
         uv_timer_t drain_timer; /* bounds the wait for the log collector */
         uv_poll_t drain_poll;   /* on the collector's pidfd, while draining */
         int drain_fd;
@@ -174,6 +178,10 @@ static int kill_signal_of(const struct task *t) {
 static void kill_task(struct task_runner *tr, const char *type, const char *why) {
         if (st(tr)->state == TASK_DEAD)
                 return;
+        if (tr->awaiting_exit) { /* it ended already: reported as killed once its status is read */
+                tr->kill_requested = true;
+                return;
+        }
         uv_timer_stop(&tr->restart_timer);
         if (!tr->proc) {
                 /* Not running (never started, or waiting to restart): done now. */
@@ -260,11 +268,7 @@ static void forget_handle(struct task_runner *tr) {
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void *data) {
-        struct task_runner *tr = data;
-        task_proc_free(tr->proc);
-        tr->proc = NULL;
-        forget_handle(tr);
+static void finish_exit(struct task_runner *tr, const struct driver_exit *ex) {
         if (ex->unknown)
                 event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
         else if (ex->oom_killed)
@@ -283,6 +287,57 @@ static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void
                 return;
         }
         after_end(tr, RESTART_CAUSE_EXIT, !ex->unknown && ex->exit_code == 0 && ex->signal == 0);
+}
+
+/* The status the log collector (the task's parent, logmon_spawn) recorded; false
+ * when there is none for pid yet. */
+static bool read_exit_file(struct task_runner *tr, pid_t pid, struct driver_exit *ex) {
+        int code, sig;
+        if (pid <= 0 || logmon_read_exit(tr->task_dir, pid, &code, &sig) < 0)
+                return false;
+        ex->exit_code = code;
+        ex->signal = sig;
+        ex->unknown = false;
+        return true;
+}
+
+#define EXIT_FILE_POLL_MS 10
+#define EXIT_FILE_TRIES 100 /* 1 s: the collector reaps as soon as its loop runs */
+
+static void on_exit_file_timer(uv_timer_t *t) {
+        struct task_runner *tr = t->data;
+        if (!read_exit_file(tr, tr->exit_pid, &tr->exit) && ++tr->exit_tries < EXIT_FILE_TRIES) {
+                uv_timer_start(&tr->restart_timer, on_exit_file_timer, EXIT_FILE_POLL_MS, 0);
+                return;
+        }
+        tr->awaiting_exit = false;
+        struct driver_exit ex = tr->exit;
+        finish_exit(tr, &ex);
+}
+
+static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void *data) {
+        struct task_runner *tr = data;
+        pid_t pid = task_proc_handle(tr->proc)->pid;
+        task_proc_free(tr->proc);
+        tr->proc = NULL;
+        forget_handle(tr);
+        /* Not the agent's child (the collector started it): the collector reaps it and
+         * writes its status, maybe a moment after the pidfd said it ended. */
+        if (ex->unknown && !read_exit_file(tr, pid, &tr->exit)) {
+                tr->exit = *ex;
+                tr->exit_pid = pid;
+                tr->exit_tries = 0;
+                tr->awaiting_exit = true;
+                uv_timer_start(&tr->restart_timer, on_exit_file_timer, EXIT_FILE_POLL_MS, 0);
+                return;
+        }
+        if (ex->unknown) {
+                tr->exit.oom_killed = ex->oom_killed;
+                struct driver_exit known = tr->exit;
+                finish_exit(tr, &known);
+                return;
+        }
+        finish_exit(tr, ex);
 }
 
 static int build_env(struct task_runner *tr) {
@@ -385,7 +440,9 @@ static void start_task(struct task_runner *tr) {
                                    .cpu_mhz = tr->task->resources.cpu,
                                    .memory_mb = tr->task->resources.memory_mb,
                                    .memory_max_mb = tr->task->resources.memory_max_mb,
-                                   .cores = tr->task->resources.cores};
+                                   .cores = tr->task->resources.cores,
+                                   .spawner = ar->env.logmon,
+                                   .exit_dir = tr->task_dir};
         struct error err = {0};
         int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
         if (r == 0)
@@ -504,14 +561,17 @@ void alloc_runner_start(struct alloc_runner *ar) {
         notify(ar);
 }
 
-/* Re-attach one task from its saved handle; false when it cannot be. */
-static bool reattach(struct task_runner *tr) {
+/* Re-attach one task from its saved handle; false when it cannot be (*ret_gone_pid:
+ * the saved pid of a task that is gone, else 0). */
+static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
         struct alloc_runner *ar = tr->ar;
         struct driver_handle h;
         struct error err = {0};
+        *ret_gone_pid = 0;
         if (!ar->env.state || !tr->driver ||
             agent_state_get_handle(ar->env.state, ar->alloc->id, tr->task->name, &h, &err) < 0)
                 return false;
+        *ret_gone_pid = h.pid;
         if (strcmp(h.driver, tr->driver->name) != 0 ||
             task_proc_attach(ar->env.loop, tr->driver, &h, on_task_exit, tr, &tr->proc, &err) < 0) {
                 log_info("alloc %.8s task %s: cannot re-attach: %s", ar->alloc->id, tr->task->name,
@@ -562,12 +622,21 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                 struct task_runner *tr = &ar->tasks[i];
                 if (st(tr)->state == TASK_DEAD)
                         continue;
-                if (reattach(tr))
+                pid_t gone;
+                if (reattach(tr, &gone))
                         continue;
                 if (st(tr)->state == TASK_RUNNING) {
-                        /* It ran when the last agent stopped and is gone now. */
+                        /* It ran when the last agent stopped and is gone now: the collector
+                         * that started it recorded how it ended, unless it died too. */
                         task_proc_free(tr->proc);
                         tr->proc = NULL;
+                        struct driver_exit ex = {0};
+                        if (read_exit_file(tr, gone, &ex)) {
+                                log_info("alloc %.8s task %s: pid %d exited while the agent was down (code %d, signal %d)",
+                                         ar->alloc->id, tr->task->name, (int)gone, ex.exit_code, ex.signal);
+                                finish_exit(tr, &ex);
+                                continue;
+                        }
                         event(tr, "Terminated", 0, 0,
                               "Task process exited while the agent was down (exit status unknown)");
                         after_end(tr, RESTART_CAUSE_EXIT, false);

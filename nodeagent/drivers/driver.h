@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct error;
+struct logmon;
 struct strmap;
 
 struct driver_handle {
@@ -52,6 +53,12 @@ struct driver_spec {
         int memory_mb;
         int memory_max_mb;
         int cores; /* reserved cores (resources { cores }); the exec driver picks which */
+        /* Where set, raw_exec has the agent's long-lived log collector start the task
+         * (logmon_spawn): the collector is its parent, reaps it and records its exit
+         * status in exit_dir whether an agent runs then or not. NULL: the agent
+         * clones it itself (its exit status is lost if the agent is down then). */
+        struct logmon *spawner;
+        const char *exit_dir;
 };
 
 /* Agent-wide settings of the drivers, from the agent's configuration

@@ -24,6 +24,7 @@
 #include "isolation/cgroup.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_cgroup.h"
+#include "nodeagent/logs/logmon.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -278,6 +279,26 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
                         cgroup_remove(cg, 1000, NULL);
                         return r;
                 }
+        }
+        if (spec->spawner && spec->exit_dir) {
+                struct logmon_spawn_req req = {.path = path, .argv = argv, .envp = envp, .cwd = spec->task_dir,
+                                               .stdin_fd = null_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
+                                               .cgroup_procs_fd = procs_fd, .exit_dir = spec->exit_dir};
+                pid_t pid;
+                int pidfd;
+                r = logmon_spawn(spec->spawner, &req, &pid, &pidfd, err);
+                if (r < 0) {
+                        if (cg)
+                                cgroup_remove(cg, 1000, NULL);
+                        return r;
+                }
+                struct driver_handle h = {.pid = pid, .start_ticks = driver_proc_start_ticks(pid), .started_at = clock_now_ns()};
+                snprintf(h.driver, sizeof(h.driver), "%s", raw_exec_driver.name);
+                if (cg)
+                        snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(cg));
+                *ret_handle = h;
+                *ret_exit_fd = pidfd;
+                return 0;
         }
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0)

@@ -2,9 +2,11 @@
 #include "nodeagent/logs/logmon.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,13 +30,14 @@
 #define COMM "drover-logmon"
 #define READY_TIMEOUT_MS 2000
 #define STOP_WAIT_MS 1000
+#define SPAWN_WAIT_MS 5000
 #define IDLE_EXIT_MS 5000 /* a collector nobody connected to exits */
 #define MAX_CLIENTS 8
 #define NAME_MAX_ 512
 
 /* ---- the protocol ------------------------------------------------------------------------ */
 
-enum { OP_OPEN = 1, OP_STOP = 2 };
+enum { OP_OPEN = 1, OP_STOP = 2, OP_SPAWN = 3, OP_HELLO = 100, OP_SPAWNED = 101 };
 
 /* Agent -> collector, one SOCK_SEQPACKET message each.
  * OP_OPEN carries 3 descriptors: the log directory, the stdout and stderr FIFOs.
@@ -45,6 +49,28 @@ struct msg {
         int64_t max_size;
         int64_t index[2]; /* the files to append to first (the agent lists the directory) */
         char task[LOGMON_TASK_MAX];
+};
+
+/* OP_SPAWN carries 4 or 5 descriptors: the directory for the exit file, stdin,
+ * stdout, stderr, and the task cgroup's cgroup.procs when it has one. data holds
+ * path, working directory, argc arguments and envc environment entries, each
+ * NUL-terminated. */
+struct spawn_msg {
+        uint32_t op;
+        uint32_t seq; /* echoed in the reply */
+        uint32_t argc, envc;
+        uint32_t len; /* bytes of data used */
+        char data[LOGMON_SPAWN_MAX];
+};
+
+/* Collector -> agent: OP_HELLO on connect (pid), OP_SPAWNED for each OP_SPAWN (pid,
+ * or stage and errno when it failed; a pidfd of the task with it on success). */
+struct reply {
+        uint32_t op;
+        uint32_t seq;
+        int32_t pid;
+        int32_t stage; /* enum logmon_spawn_stage, 0 = started */
+        int32_t err;
 };
 
 /* ---- the collector (after fork: no malloc, no stdio) -------------------------------------- */
@@ -68,12 +94,23 @@ struct task {
 };
 
 /* epoll data: kind in the high bits, slot below. */
-enum { EV_LISTEN = 1, EV_CLIENT = 2, EV_FIFO = 3 };
+enum { EV_LISTEN = 1, EV_CLIENT = 2, EV_FIFO = 3, EV_SIGCHLD = 4 };
 #define EV(kind, slot) (((uint64_t)(kind) << 32) | (uint32_t)(slot))
 
 static struct task tasks[LOGMON_MAX_TASKS];
 static int n_tasks;
 static int clients[MAX_CLIENTS];
+/* Tasks it started: it is their parent, reaps them and writes their exit status. */
+static struct child {
+        pid_t pid;
+        int dirfd;
+} children[LOGMON_MAX_TASKS];
+static int n_children;
+static int sigfd = -1;
+static struct spawn_msg spawn_buf;
+static char *spawn_argv[LOGMON_SPAWN_ARGS + 1], *spawn_envp[LOGMON_SPAWN_ARGS + 1];
+static _Alignas(16) char child_stack[32768];
+static volatile int32_t child_stage, child_err; /* written by a failing child (CLONE_VM) */
 static int n_clients;
 static int epfd;
 static char buf[65536];
@@ -250,33 +287,225 @@ static void do_stop(int *fds, int nfds) {
         close_fds(fds, nfds); /* the ack: the agent's end reads EOF */
 }
 
-/* One message from a client; false when the client is gone. */
-static bool serve(int fd) {
-        struct msg m;
+/* ---- tasks started by the collector ------------------------------------------------------------ */
+
+struct spawn_child {
+        const char *path, *cwd;
+        int fds[5]; /* exit dir, stdin, stdout, stderr, cgroup.procs or -1 */
+};
+
+static __attribute__((noreturn)) void spawn_fail(int32_t stage) {
+        child_err = errno;
+        child_stage = stage;
+        _exit(127);
+}
+
+/* The task, on child_stack in the collector's memory until it execs (CLONE_VM |
+ * CLONE_VFORK). Async-signal-safe calls only. */
+static int spawn_child_main(void *arg) {
+        const struct spawn_child *sc = arg;
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        sigaction(sig, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (sc->fds[4] >= 0 && write(sc->fds[4], "0", 1) != 1)
+                spawn_fail(LOGMON_STAGE_CGROUP);
+        if (setsid() < 0)
+                spawn_fail(LOGMON_STAGE_SETSID);
+        for (int i = 0; i < 3; i++)
+                if (dup2(sc->fds[1 + i], i) < 0)
+                        spawn_fail(LOGMON_STAGE_STDIO);
+        if (chdir(sc->cwd) < 0)
+                spawn_fail(LOGMON_STAGE_CHDIR);
+        execve(sc->path, spawn_argv, spawn_envp);
+        spawn_fail(LOGMON_STAGE_EXEC);
+}
+
+static void send_reply(int client, const struct reply *r, int pidfd) {
         union {
                 struct cmsghdr h;
-                char b[CMSG_SPACE(sizeof(int) * 4)];
+                char b[CMSG_SPACE(sizeof(int))];
         } cbuf;
-        struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+        memset(&cbuf, 0, sizeof(cbuf));
+        struct iovec iov = {.iov_base = (void *)r, .iov_len = sizeof(*r)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (pidfd >= 0) {
+                mh.msg_control = cbuf.b;
+                mh.msg_controllen = sizeof(cbuf.b);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+        }
+        ssize_t n = sendmsg(client, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+}
+
+/* Split spawn_buf.data into path, cwd, argv and envp; false when malformed. */
+static bool unpack_spawn(size_t n, const char **ret_path, const char **ret_cwd) {
+        const struct spawn_msg *m = &spawn_buf;
+        if (n < offsetof(struct spawn_msg, data) || m->len > sizeof(m->data) ||
+            n != offsetof(struct spawn_msg, data) + m->len || m->argc < 1 || m->argc > LOGMON_SPAWN_ARGS ||
+            m->envc > LOGMON_SPAWN_ARGS)
+                return false;
+        const char *p = m->data, *end = m->data + m->len;
+        const char *strs[2 + 2 * LOGMON_SPAWN_ARGS];
+        uint32_t want = 2 + m->argc + m->envc;
+        for (uint32_t i = 0; i < want; i++) {
+                const char *z = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+                if (!z)
+                        return false;
+                strs[i] = p;
+                p = z + 1;
+        }
+        *ret_path = strs[0];
+        *ret_cwd = strs[1];
+        for (uint32_t i = 0; i < m->argc; i++)
+                spawn_argv[i] = (char *)strs[2 + i];
+        spawn_argv[m->argc] = NULL;
+        for (uint32_t i = 0; i < m->envc; i++)
+                spawn_envp[i] = (char *)strs[2 + m->argc + i];
+        spawn_envp[m->envc] = NULL;
+        return true;
+}
+
+static void do_spawn(int client, size_t n, int *fds, int nfds) {
+        struct reply r = {.op = OP_SPAWNED, .seq = spawn_buf.seq, .stage = LOGMON_STAGE_PROTOCOL, .err = EINVAL};
+        struct spawn_child sc = {.fds = {-1, -1, -1, -1, -1}};
+        int slot = -1;
+        for (int i = 0; i < LOGMON_MAX_TASKS && slot < 0; i++)
+                if (children[i].pid == 0)
+                        slot = i;
+        if (slot < 0) {
+                r.err = EAGAIN;
+        } else if ((nfds == 4 || nfds == 5) && unpack_spawn(n, &sc.path, &sc.cwd)) {
+                for (int i = 0; i < nfds; i++)
+                        sc.fds[i] = fds[i];
+                sigset_t all, saved;
+                sigfillset(&all);
+                sigprocmask(SIG_SETMASK, &all, &saved);
+                child_stage = 0;
+                child_err = 0;
+                pid_t pid = clone(spawn_child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                                  &sc);
+                int e = errno;
+                sigprocmask(SIG_SETMASK, &saved, NULL);
+                if (pid < 0) {
+                        r.stage = LOGMON_STAGE_FORK;
+                        r.err = e;
+                } else if (child_stage != 0) {
+                        r.stage = child_stage; /* it exited 127; reaped with the others */
+                        r.err = child_err;
+                } else {
+                        /* Not reaped yet (only the loop reaps), so the pid is still ours. */
+                        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+                        children[slot] = (struct child){.pid = pid, .dirfd = fds[0]};
+                        fds[0] = -1;
+                        n_children++;
+                        r.pid = pid;
+                        r.stage = 0;
+                        r.err = 0;
+                        send_reply(client, &r, pidfd);
+                        if (pidfd >= 0)
+                                close(pidfd);
+                        close_fds(fds, nfds);
+                        return;
+                }
+        }
+        close_fds(fds, nfds);
+        send_reply(client, &r, -1);
+}
+
+static void write_status_file(int dirfd, pid_t pid, int status) {
+        char line[64], num[24];
+        size_t k = 0;
+        long fields[3] = {pid, WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0};
+        for (int i = 0; i < 3; i++) {
+                ltoa_(fields[i], num);
+                for (const char *c = num; *c && k < sizeof(line) - 2; c++)
+                        line[k++] = *c;
+                line[k++] = i < 2 ? ' ' : '\n';
+        }
+        int fd = openat(dirfd, LOGMON_EXIT_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return;
+        write_all(fd, line, k);
+        close(fd);
+        renameat(dirfd, LOGMON_EXIT_FILE ".tmp", dirfd, LOGMON_EXIT_FILE);
+}
+
+static void reap_children(void);
+
+/* SIGCHLD: reap every child that ended and record how. */
+static void reap(void) {
+        struct signalfd_siginfo si;
+        while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                ;
+        reap_children();
+}
+
+/* Without a signalfd: once a second (the loop's timeout). */
+static void reap_without_signalfd(void) {
+        reap_children();
+}
+
+static void reap_children(void) {
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        return;
+                for (int i = 0; i < LOGMON_MAX_TASKS; i++)
+                        if (children[i].pid == pid) {
+                                write_status_file(children[i].dirfd, pid, status);
+                                close(children[i].dirfd);
+                                children[i] = (struct child){0};
+                                n_children--;
+                                break;
+                        }
+        }
+}
+
+/* One message from a client; false when the client is gone. */
+static bool serve(int fd) {
+        union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(sizeof(int) * 8)];
+        } cbuf;
+        struct iovec iov = {.iov_base = &spawn_buf, .iov_len = sizeof(spawn_buf)};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b)};
         ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR;
         if (n == 0)
                 return false;
-        int fds[4] = {-1, -1, -1, -1}, nfds = 0;
+        int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nfds = 0;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
                         int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                        for (int i = 0; i < k && nfds < 4; i++)
-                                memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        for (int i = 0; i < k; i++) {
+                                int f;
+                                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                if (nfds < 8)
+                                        fds[nfds++] = f;
+                                else
+                                        close(f);
+                        }
                 }
-        if (n != (ssize_t)sizeof(m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        struct msg m;
+        memcpy(&m, &spawn_buf, sizeof(m) < (size_t)n ? sizeof(m) : (size_t)n);
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
                 close_fds(fds, nfds);
-        else if (m.op == OP_OPEN)
+        else if (n == (ssize_t)sizeof(m) && m.op == OP_OPEN)
                 do_open(&m, fds, nfds);
-        else if (m.op == OP_STOP)
+        else if (n == (ssize_t)sizeof(m) && m.op == OP_STOP)
                 do_stop(fds, nfds);
+        else if (spawn_buf.op == OP_SPAWN)
+                do_spawn(fd, (size_t)n, fds, nfds);
         else
                 close_fds(fds, nfds);
         return true;
@@ -301,9 +530,8 @@ static void accept_clients(int lfd) {
                 n_clients++;
                 /* Hello: who we are (SO_PEERCRED names whoever called listen(), the
                  * agent that started us). */
-                int32_t me = (int32_t)getpid();
-                ssize_t w = send(c, &me, sizeof(me), MSG_NOSIGNAL | MSG_DONTWAIT);
-                (void)w;
+                struct reply hello = {.op = OP_HELLO, .pid = (int32_t)getpid()};
+                send_reply(c, &hello, -1);
                 struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_CLIENT, slot)};
                 epoll_ctl(epfd, EPOLL_CTL_ADD, c, &ev);
         }
@@ -345,9 +573,10 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
         sigaction(SIGHUP, &sa, NULL);
         sa.sa_handler = on_term;
         sigaction(SIGTERM, &sa, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_SETMASK, &chld, NULL); /* SIGCHLD through sigfd only */
         prctl(PR_SET_NAME, COMM, 0, 0, 0);
         for (int i = 0; i < MAX_CLIENTS; i++)
                 clients[i] = -1;
@@ -356,6 +585,10 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
                 _exit(1);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0)};
         epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+        sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        struct epoll_event sev = {.events = EPOLLIN, .data.u64 = EV(EV_SIGCHLD, 0)};
+        if (sigfd >= 0)
+                epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev);
         int64_t started = now_ms(), last_sweep = started;
         bool had_client = false;
         while (!stop_requested) {
@@ -381,6 +614,8 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
                                         if (poll(&p, 1, 0) != 1)
                                                 break;
                                 }
+                        } else if (kind == EV_SIGCHLD) {
+                                reap();
                         } else if (kind == EV_FIFO && tasks[slot / 2].used) {
                                 pump(&tasks[slot / 2], (int)(slot % 2));
                         }
@@ -394,7 +629,9 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
                         had_client = true;
                 /* No agent and nothing to collect: done (after a grace at start, for the
                  * agent that started it to connect). */
-                if (n_clients == 0 && n_tasks == 0 && (had_client || now - started >= IDLE_EXIT_MS)) {
+                if (sigfd < 0)
+                        reap_without_signalfd();
+                if (n_clients == 0 && n_tasks == 0 && n_children == 0 && (had_client || now - started >= IDLE_EXIT_MS)) {
                         accept_clients(lfd); /* one that connected just now keeps it */
                         if (n_clients == 0)
                                 break;
@@ -413,6 +650,7 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
 struct logmon {
         struct sockaddr_un addr;
         socklen_t addr_len;
+        uint32_t seq;
         int fd;    /* -1 while not connected */
         pid_t pid; /* the collector's, from its hello; 0 until read */
 };
@@ -447,13 +685,67 @@ void logmon_destroy(struct logmon *lm) {
         errno = e;
 }
 
+/* Read one reply (waiting up to timeout_ms); a hello is remembered and skipped.
+ * *ret_fd gets a descriptor that came with it, or -1. */
+static int read_reply(struct logmon *lm, int timeout_ms, struct reply *ret, int *ret_fd) {
+        for (;;) {
+                struct pollfd p = {.fd = lm->fd, .events = POLLIN};
+                int r = poll(&p, 1, timeout_ms);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return r == 0 ? -ETIMEDOUT : -errno;
+                struct reply rep;
+                union {
+                        struct cmsghdr h;
+                        char b[CMSG_SPACE(sizeof(int) * 2)];
+                } cbuf;
+                struct iovec iov = {.iov_base = &rep, .iov_len = sizeof(rep)};
+                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b)};
+                ssize_t n = recvmsg(lm->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n <= 0)
+                        return n == 0 ? -ECONNRESET : -errno;
+                int fd = -1;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                                for (int i = 0; i < k; i++) {
+                                        int f;
+                                        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                        if (fd < 0)
+                                                fd = f;
+                                        else
+                                                close(f);
+                                }
+                        }
+                if (n != (ssize_t)sizeof(rep)) {
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                if (rep.op == OP_HELLO) {
+                        lm->pid = rep.pid;
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                *ret = rep;
+                *ret_fd = fd;
+                return 0;
+        }
+}
+
 pid_t logmon_pid(struct logmon *lm) {
         if (!lm || lm->fd < 0)
                 return 0;
-        struct pollfd p = {.fd = lm->fd, .events = POLLIN};
-        int32_t pid;
-        if (lm->pid == 0 && poll(&p, 1, STOP_WAIT_MS) == 1 && recv(lm->fd, &pid, sizeof(pid), MSG_DONTWAIT) == sizeof(pid))
-                lm->pid = pid;
+        struct reply rep;
+        int fd;
+        /* The hello is the first message of a connection; nothing else waits before it. */
+        while (lm->pid == 0 && read_reply(lm, STOP_WAIT_MS, &rep, &fd) == 0)
+                if (fd >= 0)
+                        close(fd);
         return lm->pid;
 }
 
@@ -693,4 +985,140 @@ void logmon_stop(struct logmon *lm, const char *dir, const char *task) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         poll(&p, 1, STOP_WAIT_MS);
         close(fd);
+}
+
+int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *ret_pid, int *ret_pidfd,
+                 struct error *err) {
+        if (!lm)
+                return errorf(err, -EINVAL, "no log collector");
+        static struct spawn_msg m; /* 128 KiB: not on the stack; loop thread only */
+        size_t len = 0, argc = 0, envc = 0;
+        bool fits = true;
+#define PUT(str)                                                                 \
+        do {                                                                     \
+                size_t l_ = strlen(str) + 1;                                     \
+                if (len + l_ > sizeof(m.data)) {                                 \
+                        fits = false;                                            \
+                } else {                                                         \
+                        memcpy(m.data + len, (str), l_);                         \
+                        len += l_;                                               \
+                }                                                                \
+        } while (0)
+        PUT(req->path);
+        PUT(req->cwd);
+        for (; req->argv[argc] && fits; argc++)
+                PUT(req->argv[argc]);
+        for (; req->envp && req->envp[envc] && fits; envc++)
+                PUT(req->envp[envc]);
+#undef PUT
+        if (!fits || argc > LOGMON_SPAWN_ARGS || envc > LOGMON_SPAWN_ARGS || argc == 0)
+                return errorf(err, -E2BIG,
+                              "the task's command line and environment exceed what the agent passes on "
+                              "(%d KiB, %d arguments and %d variables)",
+                              LOGMON_SPAWN_MAX / 1024, LOGMON_SPAWN_ARGS, LOGMON_SPAWN_ARGS);
+        m.op = OP_SPAWN;
+        m.seq = ++lm->seq;
+        m.argc = (uint32_t)argc;
+        m.envc = (uint32_t)envc;
+        m.len = (uint32_t)len;
+        int fds[5] = {-1, req->stdin_fd, req->stdout_fd, req->stderr_fd, req->cgroup_procs_fd};
+        fds[0] = open(req->exit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fds[0] < 0)
+                return errorf(err, -errno, "open %s: %s", req->exit_dir, strerror(errno));
+        unlinkat(fds[0], LOGMON_EXIT_FILE, 0); /* the last run's */
+        size_t msg_len = offsetof(struct spawn_msg, data) + len;
+        int r = 0;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                r = ensure_connected(lm, true, err);
+                if (r < 0)
+                        break;
+                union {
+                        struct cmsghdr h;
+                        char b[CMSG_SPACE(sizeof(int) * 5)];
+                } cbuf;
+                memset(&cbuf, 0, sizeof(cbuf));
+                int nfds = req->cgroup_procs_fd >= 0 ? 5 : 4;
+                struct iovec iov = {.iov_base = &m, .iov_len = msg_len};
+                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                                    .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+                ssize_t n;
+                do
+                        n = sendmsg(lm->fd, &mh, MSG_NOSIGNAL);
+                while (n < 0 && errno == EINTR);
+                if (n == (ssize_t)msg_len) {
+                        r = 0;
+                        break;
+                }
+                r = -errno;
+                close(lm->fd);
+                lm->fd = -1;
+                if (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN && r != -ECONNREFUSED)
+                        break;
+        }
+        close(fds[0]);
+        if (r < 0)
+                return *err->msg ? r : errorf(err, r, "log collector: send: %s", strerror(-r));
+        struct reply rep;
+        int pidfd = -1;
+        do {
+                if (pidfd >= 0)
+                        close(pidfd);
+                pidfd = -1;
+                r = read_reply(lm, SPAWN_WAIT_MS, &rep, &pidfd);
+        } while (r == 0 && (rep.op != OP_SPAWNED || rep.seq != m.seq));
+        if (r < 0) {
+                close(lm->fd); /* an answer may still come: start afresh */
+                lm->fd = -1;
+                return errorf(err, r, "log collector: no answer to start the task: %s", strerror(-r));
+        }
+        if (rep.stage != 0) {
+                if (pidfd >= 0)
+                        close(pidfd);
+                return errorf(err, -(rep.err ? rep.err : EIO), "%s %s: %s", logmon_stage_str(rep.stage), req->path,
+                              strerror(rep.err ? rep.err : EIO));
+        }
+        if (pidfd < 0)
+                return errorf(err, -ENOSYS, "log collector: started pid %d but sent no pidfd", (int)rep.pid);
+        *ret_pid = rep.pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+const char *logmon_stage_str(int stage) {
+        switch (stage) {
+        case LOGMON_STAGE_SETSID:
+                return "setsid";
+        case LOGMON_STAGE_STDIO:
+                return "redirect stdio";
+        case LOGMON_STAGE_CHDIR:
+                return "chdir to the task directory";
+        case LOGMON_STAGE_CGROUP:
+                return "join the task's cgroup";
+        case LOGMON_STAGE_FORK:
+                return "clone";
+        case LOGMON_STAGE_PROTOCOL:
+                return "log collector: bad request";
+        default:
+                return "execve";
+        }
+}
+
+int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal) {
+        char path[LOGMON_PATH], b[96];
+        snprintf(path, sizeof(path), "%s/%s", dir, LOGMON_EXIT_FILE);
+        if (read_small_file(path, b, sizeof(b)) <= 0)
+                return -ENOENT;
+        long p = 0, code = -1, sig = -1;
+        if (sscanf(b, "%ld %ld %ld", &p, &code, &sig) != 3 || code < 0 || code > 255 || sig < 0 || sig >= 128)
+                return -EINVAL;
+        if (p != (long)pid)
+                return -ESRCH;
+        *ret_code = (int)code;
+        *ret_signal = (int)sig;
+        return 0;
 }

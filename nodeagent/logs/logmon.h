@@ -39,6 +39,9 @@ struct logmon;
 #define LOGMON_PATH 4200 /* bytes of a path logmon_ensure returns */
 #define LOGMON_TASK_MAX 256 /* bytes of a task name, NUL included */
 #define LOGMON_MAX_TASKS 4096 /* tasks one collector serves at a time */
+#define LOGMON_SPAWN_MAX (128 * 1024) /* bytes of path, cwd, argv and envp of a task it starts */
+#define LOGMON_SPAWN_ARGS 4096        /* arguments, and environment variables, of one */
+#define LOGMON_EXIT_FILE ".drover-exit" /* "<pid> <exit code> <signal>\n" in the task's directory */
 #define LOGMON_DEFAULT_MAX_FILES 10
 #define LOGMON_DEFAULT_MAX_FILE_SIZE (10LL * 1024 * 1024)
 
@@ -74,6 +77,42 @@ void logmon_stop(struct logmon *lm, const char *dir, const char *task);
 /* The collector's pid while connected (for tests and diagnostics), else 0; may
  * wait up to 1 s for the collector's hello the first time. */
 pid_t logmon_pid(struct logmon *lm);
+
+/* Tasks the collector starts (raw_exec): it is their parent, so it reaps them and
+ * writes <exit_dir>/LOGMON_EXIT_FILE when they end, whether an agent runs then or
+ * not (the agent, not their parent, sees only a pidfd). */
+enum logmon_spawn_stage {
+        LOGMON_STAGE_SETSID = 1,
+        LOGMON_STAGE_STDIO,
+        LOGMON_STAGE_CHDIR,
+        LOGMON_STAGE_EXEC,
+        LOGMON_STAGE_CGROUP,
+        LOGMON_STAGE_FORK,
+        LOGMON_STAGE_PROTOCOL,
+};
+
+struct logmon_spawn_req {
+        const char *path;       /* resolved executable */
+        char *const *argv;      /* NULL-terminated, at least argv[0] */
+        char *const *envp;      /* NULL-terminated; NULL = empty */
+        const char *cwd;
+        int stdin_fd, stdout_fd, stderr_fd;
+        int cgroup_procs_fd;    /* the child writes "0" into it first; -1 = none */
+        const char *exit_dir;   /* where the exit status file goes (the last one is removed) */
+};
+
+/* Start a task as the collector's child (setsid, the given stdio, cwd, cgroup) and
+ * return its pid and a pidfd (caller closes). Waits for the collector's answer
+ * (it clones with CLONE_VFORK, so the answer says whether execve worked); an exec
+ * failure comes back as an error naming the stage and errno. -E2BIG when argv and
+ * envp exceed LOGMON_SPAWN_MAX / LOGMON_SPAWN_ARGS. */
+int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *ret_pid, int *ret_pidfd,
+                 struct error *err);
+const char *logmon_stage_str(int stage);
+
+/* The exit status the collector recorded in <dir>/LOGMON_EXIT_FILE for pid:
+ * 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */
+int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal);
 
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
 int logmon_file_range(const char *dir, const char *task, const char *type, long *ret_first, long *ret_last);

@@ -114,6 +114,39 @@ static bool has_event(json_t *update, const char *task, const char *type) {
         return false;
 }
 
+/* A "Terminated" event with that exit code and signal. */
+static bool has_exit(json_t *update, const char *task, int code, int sig) {
+        json_t *evs = json_object_get(json_object_get(json_object_get(update, "TaskStates"), task), "Events");
+        size_t i;
+        json_t *e;
+        json_array_foreach(evs, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "Type")), "Terminated") == 0 &&
+                    json_integer_value(json_object_get(e, "ExitCode")) == code &&
+                    json_integer_value(json_object_get(e, "Signal")) == sig)
+                        return true;
+        }
+        return false;
+}
+
+/* Gone or a zombie: the collector that started it reaps it, pid 1 may not. */
+static bool wait_gone(pid_t pid) {
+        for (int i = 0; i < 500; i++) {
+                char path[64], st[512] = "";
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        return true;
+                char *ok = fgets(st, sizeof(st), f);
+                fclose(f);
+                char *p = ok ? strrchr(st, ')') : NULL;
+                if (p && p[1] == ' ' && p[2] == 'Z')
+                        return true;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        return false;
+}
+
 #define NO_RESTART "{\"Attempts\":0,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}"
 
 Test(agent_alloc, batch_task_runs_with_its_index_and_completes) {
@@ -294,7 +327,7 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         alloc_runner_destroy(first);
         uv_run(&loop, UV_RUN_NOWAIT);
         kill(-h.pid, SIGKILL); /* dies while no agent watches... */
-        cr_assert_eq(waitpid(h.pid, NULL, 0), h.pid); /* ...and is reaped, as init would */
+        cr_assert(wait_gone(h.pid), "...and is reaped by the collector that started it");
 
         struct alloc_runner *second = runner_with_state(back, s);
         alloc_runner_restore(second);
@@ -302,9 +335,71 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED);
         json_t *u = alloc_runner_update_json(second);
         cr_expect(has_event(u, "nap", "Terminated"));
+        cr_expect(has_exit(u, "nap", 0, SIGKILL), "killed by SIGKILL, as the collector recorded");
         json_decref(u);
         alloc_runner_destroy(second);
         alloc_unref(back);
         alloc_unref(a);
         agent_state_close(s);
+}
+
+Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its_exit_code) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        /* Three tasks: two keep running, one exits 3 while no agent runs. */
+        struct alloc *a = make_alloc(
+            "service", NO_RESTART,
+            "{\"Name\":\"quit\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+            "\"read x < /dev/null; sleep 0.5; exit 3\"]}},"
+            "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}},"
+            "{\"Name\":\"nap2\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}");
+        struct alloc_runner *first = runner_with_state(a, s);
+        alloc_runner_start(first);
+        cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING);
+        struct driver_handle hq, hn, hn2;
+        cr_assert_eq(agent_state_get_handle(s, a->id, "quit", &hq, &err), 0);
+        cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &hn, &err), 0);
+        cr_assert_eq(agent_state_get_handle(s, a->id, "nap2", &hn2, &err), 0);
+        struct alloc *back = as_reported(a, first);
+        /* The agent dies: its runner and its connection to the collector go away. */
+        alloc_runner_destroy(first);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        logmon_destroy(lm);
+        lm = NULL;
+        cr_assert(wait_gone(hq.pid), "the task exits (code 3) while no agent runs");
+
+        lm = logmon_create(dir, &err); /* the next agent */
+        cr_assert_not_null(lm, "%s", err.msg);
+        struct alloc_runner *second = runner_with_state(back, s);
+        alloc_runner_restore(second);
+        json_t *u = alloc_runner_update_json(second);
+        cr_expect(has_exit(u, "quit", 3, 0), "reported with its real exit code");
+        json_decref(u);
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED, "exit 3 with no restarts: failed");
+        cr_expect_eq(kill(hn.pid, 0), 0, "the other tasks were not restarted...");
+        cr_expect_eq(kill(hn2.pid, 0), 0);
+        struct driver_handle now;
+        cr_expect_eq(agent_state_get_handle(s, a->id, "nap", &now, &err), 0);
+        cr_expect_eq(now.pid, hn.pid, "...same pid");
+        alloc_runner_stop(second);
+        run_until_finished(second, 10000);
+        alloc_runner_destroy(second);
+        alloc_unref(back);
+        alloc_unref(a);
+        agent_state_close(s);
+}
+
+Test(agent_alloc, an_exit_code_is_reported_while_the_agent_runs) {
+        struct alloc *a = make_alloc("batch", NO_RESTART,
+                                     "{\"Name\":\"quit\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\","
+                                     "\"args\":[\"-c\",\"exit 7\"]}}");
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 10000);
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect(has_exit(u, "quit", 7, 0), "exit code 7 from the collector's status file");
+        json_decref(u);
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_FAILED);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
 }
