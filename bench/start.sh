@@ -55,7 +55,7 @@ while [ $i -lt "$rounds" ]; do
         echo "$iso $bare" >>"$out.h"
         i=$((i + 1))
 done
-echo "host_rounds=$rounds ($(awk '{printf "%s%s/%s", NR > 1 ? " " : "", $1, $2}' "$out.h"))" >>"$out"
+echo "host_rounds=$rounds ($(awk '{printf "%s%s/%s", (NR > 1 ? " " : ""), $1, $2}' "$out.h"))" >>"$out"
 echo "host_start_p50_ms=$(cut -d' ' -f1 "$out.h" | median)" >>"$out"
 echo "host_bare_start_p50_ms=$(cut -d' ' -f2 "$out.h" | median)" >>"$out"
 echo "host_overhead_p50_ms=$(awk '{printf "%.2f\n", $1 - $2}' "$out.h" | median)" >>"$out"

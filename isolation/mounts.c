@@ -209,8 +209,7 @@ static int apply_one(const struct mnt *m, const char *t) {
         case M_BIND:
                 if (mount(m->source, t, NULL, MS_BIND | MS_REC, NULL) < 0)
                         return -errno;
-                if (m->read_only && bind_ro(t, MS_NOSUID) < 0 &&
-                    bind_ro(t, MS_NOSUID | kept_flags(t)) < 0)
+                if (m->read_only && bind_ro(t, MS_NOSUID) < 0 && bind_ro(t, MS_NOSUID | kept_flags(t)) < 0)
                         return -errno;
                 return 0;
         case M_TMPFS:

@@ -65,7 +65,7 @@ static const char *stage_str(int s) {
 
 struct child_failure {
         int32_t stage;
-        int32_t err; /* errno */
+        int32_t err;  /* errno */
         int32_t step; /* mount index for ST_MOUNTS */
 };
 

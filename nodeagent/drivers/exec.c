@@ -185,8 +185,8 @@ static int parse_opts(const json_t *config, struct exec_opts *o, struct error *e
                 if (strcmp(m, "none") == 0)
                         o->net_none = true;
                 else if (strcmp(m, "host") != 0 && *m)
-                        return errorf(err, -EINVAL, "exec: config.network_mode must be \"host\" or \"none\" (got \"%s\")",
-                                      m);
+                        return errorf(err, -EINVAL,
+                                      "exec: config.network_mode must be \"host\" or \"none\" (got \"%s\")", m);
         }
         json_t *hl = json_object_get(config, "cpu_hard_limit");
         if (hl && !json_is_null(hl)) {
@@ -256,7 +256,8 @@ static int resolve_command(const char *cmd, const char *root, const char *path_e
                         break;
                 p = colon + 1;
         }
-        return errorf(err, -ENOENT, "command \"%s\" not found in $PATH (%s)", cmd, path_env && *path_env ? path_env : DEFAULT_PATH);
+        return errorf(err, -ENOENT, "command \"%s\" not found in $PATH (%s)", cmd,
+                      path_env && *path_env ? path_env : DEFAULT_PATH);
 }
 
 struct exec_start {
@@ -640,7 +641,8 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
                 return r;
         }
         char hostname[64];
-        snprintf(hostname, sizeof(hostname), "%s", spec->alloc_name && *spec->alloc_name ? spec->alloc_name : spec->task_name);
+        snprintf(hostname, sizeof(hostname), "%s",
+                 spec->alloc_name && *spec->alloc_name ? spec->alloc_name : spec->task_name);
         struct ns_options ns = {.net = x->o.net_none, .user = x->o.user_ns};
         struct isolation_spec is = {
             .path = x->path,
@@ -672,8 +674,8 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
                 exec_start_free(x, true);
                 return r;
         }
-        struct driver_handle h = {.pid = pid, .start_ticks = driver_proc_start_ticks(pid), .started_at = clock_now_ns(),
-                                  .uid = x->dyn_uid};
+        struct driver_handle h = {
+            .pid = pid, .start_ticks = driver_proc_start_ticks(pid), .started_at = clock_now_ns(), .uid = x->dyn_uid};
         snprintf(h.driver, sizeof(h.driver), "%s", exec_driver.name);
         snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(x->cg));
         exec_start_free(x, false);
@@ -718,7 +720,8 @@ static int exec_recover(struct driver_handle *h, int *ret_exit_fd, struct error 
         struct cpulist c;
         if (n > 0 && get_cores(NULL) == 0) {
                 list[n] = '\0';
-                if (cpulist_parse(list, &c, NULL) == 0 && core_alloc_mark(cores, &c) == 0 && add_resv(h->cgroup, &c) == 0)
+                if (cpulist_parse(list, &c, NULL) == 0 && core_alloc_mark(cores, &c) == 0 &&
+                    add_resv(h->cgroup, &c) == 0)
                         reshare();
         }
         uid_t uid;

@@ -15,7 +15,8 @@ static struct cpulist L(const char *s) {
         return c;
 }
 
-static const char *F(const struct cpulist *c) {
+static const char *
+F(const struct cpulist *c) {
         static char buf[256];
         cr_assert_geq(cpulist_format(c, buf, sizeof(buf)), 0);
         return buf;

@@ -61,11 +61,25 @@ static int run(bool userns, const char *dir, const char *script, char *out, size
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         struct ns_options o = {.user = userns};
         struct isolation_spec s = {
-            .path = "/bin/sh", .argv = argv, .envp = envp, .cwd = "/",
-            .stdin_fd = null_fd, .stdout_fd = ofd, .stderr_fd = ofd, .cgroup_fd = -1,
-            .ns_flags = namespaces_clone_flags(&o), .mounts = mp, .hostname = "spawn-test",
-            .set_user = true, .uid = 80007, .gid = 80007, .set_caps = true, .caps = caps,
-            .last_cap = caps_last_cap(), .no_new_privs = true, .seccomp = sp,
+            .path = "/bin/sh",
+            .argv = argv,
+            .envp = envp,
+            .cwd = "/",
+            .stdin_fd = null_fd,
+            .stdout_fd = ofd,
+            .stderr_fd = ofd,
+            .cgroup_fd = -1,
+            .ns_flags = namespaces_clone_flags(&o),
+            .mounts = mp,
+            .hostname = "spawn-test",
+            .set_user = true,
+            .uid = 80007,
+            .gid = 80007,
+            .set_caps = true,
+            .caps = caps,
+            .last_cap = caps_last_cap(),
+            .no_new_privs = true,
+            .seccomp = sp,
         };
         pid_t pid;
         int pidfd;
