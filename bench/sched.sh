@@ -1,5 +1,5 @@
 #!/bin/sh
-# sched.sh BIN_DIR [ARGS...] - the scheduler benchmark (bench/sched.c): placement throughput,
+# sched.sh BIN_DIR [ARGS...] - the scheduler benchmark (bench/sched*.c): placement throughput,
 # eval latency and packing of the real scheduler and plan applier, in process.
 # The binary is built next to BIN_DIR: $(dirname BIN_DIR)/bench/sched. ARGS go to it
 # (sched --help); SCHED_BENCH_ARGS too, for `make bench-sched SCHED_BENCH_ARGS=...`.

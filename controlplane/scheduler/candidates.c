@@ -543,8 +543,33 @@ static void held_ports(const struct alloc *a, void *arg) {
         sched_ports_held(a, arg);
 }
 
-int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd) {
+static int64_t allocated_ports(const struct alloc *a) {
+        int64_t n = (int64_t)json_array_size(json_object_get(json_object_get(a->allocated, "Shared"), "Ports"));
+        const char *k;
+        json_t *t;
+        json_object_foreach(json_object_get(a->allocated, "Tasks"), k, t) {
+                size_t i;
+                json_t *net;
+                json_array_foreach(json_object_get(t, "Networks"), i, net) {
+                        n += (int64_t)json_array_size(json_object_get(net, "ReservedPorts"));
+                        n += (int64_t)json_array_size(json_object_get(net, "DynamicPorts"));
+                }
+        }
+        return n;
+}
+
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd, int need) {
         if (!cd->ports_ready) {
+                /* O(1) first: every port the node's allocs record, in the range or not, the
+                 * plan's stops included, can only over-count what is taken of the range */
+                const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+                int64_t held = state_node_usage(at->c->snap, cd->n->id).ports;
+                for (size_t i = 0; pn && i < pn->n_place; i++)
+                        held += allocated_ports(pn->place[i]);
+                int64_t bound = (SCHED_PORT_MAX - SCHED_PORT_MIN + 1) - held;
+                if (bound >= need)
+                        return (int)bound; /* enough: no walk (not cached: placements lower it) */
+                /* else count exactly, walking the node's allocs once per attempt */
                 struct sched_portset *used = calloc(1, sizeof(*used));
                 if (!used)
                         return 0;

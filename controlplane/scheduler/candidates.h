@@ -127,8 +127,11 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, stru
  * the plan, then the plan's placements there. O(the node's allocs). */
 void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
                             void (*fn)(const struct alloc *a, void *arg), void *arg);
-/* Free ports of the node's dynamic range (cached per attempt; see sched_cand). */
-int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd);
+/* Free ports of the node's dynamic range, at least `need` of them when the return is
+ * >= need: a lower bound from the store's count of ports the node's allocs hold (O(1))
+ * when that is enough, else the exact count (a walk of the node's allocs, cached per
+ * attempt; see sched_cand). */
+int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd, int need);
 
 /* Static ports the group reserves that are already taken on the node by proposed allocs
  * (the first one in *ret_port). */

@@ -2,22 +2,49 @@
 #include "controlplane/scheduler/metrics.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void bump_key(json_t **obj, const char *key) {
-        if (!*obj)
-                *obj = json_object();
-        if (!*obj || !key)
+static void bump_key(struct sched_counts *c, const char *key) {
+        if (!key)
                 return;
-        json_t *cur = json_object_get(*obj, key);
-        json_object_set_new(*obj, key, json_integer(json_integer_value(cur) + 1));
+        for (size_t i = 0; i < c->n; i++)
+                if (c->v[i].src == key || strcmp(c->v[i].key, key) == 0) {
+                        c->v[i].src = key;
+                        c->v[i].n++;
+                        return;
+                }
+        if (c->n == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 4;
+                struct sched_count *v = realloc(c->v, cap * sizeof(*v));
+                if (!v)
+                        return; /* a count lost to ENOMEM; the totals stay right */
+                c->v = v;
+                c->cap = cap;
+        }
+        char *k = strdup(key);
+        if (k)
+                c->v[c->n++] = (struct sched_count){key, k, 1};
+}
+
+static void counts_free(struct sched_counts *c) {
+        for (size_t i = 0; i < c->n; i++)
+                free(c->v[i].key);
+        free(c->v);
+}
+
+static json_t *counts_json(const struct sched_counts *c) {
+        json_t *o = json_object();
+        for (size_t i = 0; o && i < c->n; i++)
+                json_object_set_new(o, c->v[i].key, json_integer(c->v[i].n));
+        return o;
 }
 
 void sched_metric_free(struct sched_metric *m) {
-        json_decref(m->class_filtered);
-        json_decref(m->constraint_filtered);
-        json_decref(m->class_exhausted);
-        json_decref(m->dimension_exhausted);
+        counts_free(&m->class_filtered);
+        counts_free(&m->constraint_filtered);
+        counts_free(&m->class_exhausted);
+        counts_free(&m->dimension_exhausted);
         json_decref(m->score_meta);
         memset(m, 0, sizeof(*m));
 }
@@ -34,10 +61,6 @@ void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const ch
         if (n->node_class && *n->node_class)
                 bump_key(&m->class_exhausted, n->node_class);
         bump_key(&m->dimension_exhausted, dim);
-}
-
-static json_t *or_empty(json_t *o) {
-        return o ? json_incref(o) : json_object();
 }
 
 json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now, int coalesced) {
@@ -60,11 +83,11 @@ json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_
         json_object_set_new(o, "NodesInPool", json_integer(p->nodes_in_pool));
         json_object_set_new(o, "NodePool", json_string(p->node_pool ? p->node_pool : "default"));
         json_object_set_new(o, "NodesAvailable", p->nodes_available ? json_incref(p->nodes_available) : json_object());
-        json_object_set_new(o, "ClassFiltered", or_empty(m->class_filtered));
-        json_object_set_new(o, "ConstraintFiltered", or_empty(m->constraint_filtered));
+        json_object_set_new(o, "ClassFiltered", counts_json(&m->class_filtered));
+        json_object_set_new(o, "ConstraintFiltered", counts_json(&m->constraint_filtered));
         json_object_set_new(o, "NodesExhausted", json_integer(m->exhausted));
-        json_object_set_new(o, "ClassExhausted", or_empty(m->class_exhausted));
-        json_object_set_new(o, "DimensionExhausted", or_empty(m->dimension_exhausted));
+        json_object_set_new(o, "ClassExhausted", counts_json(&m->class_exhausted));
+        json_object_set_new(o, "DimensionExhausted", counts_json(&m->dimension_exhausted));
         json_object_set_new(o, "QuotaExhausted", json_null());
         json_object_set_new(o, "ResourcesExhausted", json_null());
         json_object_set_new(o, "Scores", scores);

@@ -11,9 +11,20 @@
 
 #define SCHED_SCORE_META_TOP 5 /* options kept in ScoreMetaData, best first */
 
+/* Counts per key (a node class, a constraint, a dimension): a few distinct keys, bumped
+ * once per filtered or exhausted node, so a short array (JSON only at the end). */
+struct sched_counts {
+        struct sched_count {
+                const char *src; /* the last pointer bumped with (a fast path) */
+                char *key;       /* owned copy */
+                int n;
+        } * v;
+        size_t n, cap;
+};
+
 struct sched_metric {
         int evaluated, filtered, exhausted;
-        json_t *class_filtered, *constraint_filtered, *class_exhausted, *dimension_exhausted; /* NULL: none */
+        struct sched_counts class_filtered, constraint_filtered, class_exhausted, dimension_exhausted;
         json_t *score_meta; /* [{NodeID, Scores, NormScore}] best first; NULL: none */
         int64_t start_ns;
         bool no_meta; /* Select skips score_meta (its JSON would not be used) */

@@ -159,7 +159,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 *dim = "network: reserved port collision";
                 return false;
         }
-        if (g->dyn_ports && sched_cand_ports_free(at, cd) < g->dyn_ports) {
+        if (g->dyn_ports && sched_cand_ports_free(at, cd, g->dyn_ports) < g->dyn_ports) {
                 *dim = "network: no free dynamic ports";
                 return false;
         }

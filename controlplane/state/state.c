@@ -207,6 +207,24 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
         return 0;
 }
 
+/* The ports an alloc's AllocatedResources record (what the scheduler assigned). */
+static int64_t alloc_ports(const struct alloc *a) {
+        if (!a->allocated)
+                return 0;
+        int64_t n = (int64_t)json_array_size(json_object_get(json_object_get(a->allocated, "Shared"), "Ports"));
+        const char *k;
+        json_t *t;
+        json_object_foreach(json_object_get(a->allocated, "Tasks"), k, t) {
+                size_t i;
+                json_t *net;
+                json_array_foreach(json_object_get(t, "Networks"), i, net) {
+                        n += (int64_t)json_array_size(json_object_get(net, "ReservedPorts"));
+                        n += (int64_t)json_array_size(json_object_get(net, "DynamicPorts"));
+                }
+        }
+        return n;
+}
+
 /* Account a live alloc entering (sign 1) or leaving (-1) a list of allocs_by_node. */
 static void usage_add(const struct index *ix, struct list *l, const void *obj, int sign) {
         const struct alloc *a = obj;
@@ -216,6 +234,7 @@ static void usage_add(const struct index *ix, struct list *l, const void *obj, i
         l->usage.memory_mb += sign * a->resources.memory_mb;
         l->usage.disk_mb += sign * a->resources.disk_mb;
         l->usage.live += sign;
+        l->usage.ports += sign * alloc_ports(a);
 }
 
 static int index_add(struct index **ip, const char *key, void *obj) {

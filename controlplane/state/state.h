@@ -85,7 +85,8 @@ struct alloc *const *state_allocs_by_node(const struct state_store *st, const ch
  * where summing state_allocs_by_node costs a walk of the node's allocs. */
 struct state_usage {
         int64_t cpu, memory_mb, disk_mb;
-        int64_t live; /* how many */
+        int64_t live;  /* how many */
+        int64_t ports; /* ports their AllocatedResources record (Shared.Ports, task networks) */
 };
 struct state_usage state_node_usage(const struct state_store *st, const char *node_id);
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,

@@ -227,7 +227,8 @@ Test(sched_units, metric_counts_and_json) {
         json_decref(o);
         json_decref(avail);
         sched_metric_free(&m);
-        cr_assert_null(m.class_filtered);
+        cr_assert_eq(m.class_filtered.n, 0);
+        cr_assert_null(m.class_filtered.v);
         node_unref(n);
 }
 

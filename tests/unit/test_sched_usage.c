@@ -73,6 +73,16 @@ Test(sched_usage, node_usage_follows_every_write_and_snapshots_keep_theirs) {
         cr_assert_eq(state_delete_alloc(st, ++idx, "a4"), 0);
         same(st, "n1");
         cr_assert_eq(state_node_usage(st, "n1").live, 0);
+        /* ports the allocs' AllocatedResources record, shared and per task network */
+        struct alloc *p = fx_alloc("p1", j, "n1", 5, 10, 10);
+        p->allocated = json_loads("{\"Shared\":{\"Ports\":[{\"Value\":20001},{\"Value\":8080}]},\"Tasks\":{\"t\":"
+                                  "{\"Networks\":[{\"DynamicPorts\":[{\"Value\":20002}],\"ReservedPorts\":[]}]}}}",
+                                  0, NULL);
+        cr_assert_eq(state_upsert_allocs(st, ++idx, &p, 1), 0);
+        alloc_unref(p);
+        cr_assert_eq(state_node_usage(st, "n1").ports, 3);
+        cr_assert_eq(state_stop_alloc(st, ++idx, "p1", ALLOC_DESIRED_STOP, "stop", -1, 1), 0);
+        cr_assert_eq(state_node_usage(st, "n1").ports, 0, "a stopped alloc holds none");
         state_destroy(snap);
         job_unref(j);
         state_destroy(st);
