@@ -167,7 +167,9 @@ void h_job_evaluations(struct route_ctx *c) {
 #define PARSE_MAX_VARS_TEXT 65536
 
 static int split_var_lines(char *text, char **vars, size_t *ret_n, struct error *err) {
-        size_t n = 0, line = 0;
+        size_t line = 0;
+        size_t *n = ret_n; /* counted as they are made: the caller frees them even after an error */
+        *n = 0;
         for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 line++;
                 while (*l == ' ' || *l == '\t')
@@ -175,7 +177,7 @@ static int split_var_lines(char *text, char **vars, size_t *ret_n, struct error 
                 if (!*l || *l == '#')
                         continue;
                 char *eq = strchr(l, '=');
-                if (!eq || eq == l || n == PARSE_MAX_VARS)
+                if (!eq || eq == l || *n == PARSE_MAX_VARS)
                         return errorf(err, -EINVAL, "Variables line %zu: expected name = value (at most %d)", line,
                                       PARSE_MAX_VARS);
                 char *name_end = eq;
@@ -192,11 +194,10 @@ static int split_var_lines(char *text, char **vars, size_t *ret_n, struct error 
                         v[vl - 1] = '\0';
                         v++;
                 }
-                if (asprintf(&vars[n], "%s=%s", l, v) < 0)
+                if (asprintf(&vars[*n], "%s=%s", l, v) < 0)
                         return -ENOMEM;
-                n++;
+                (*n)++;
         }
-        *ret_n = n;
         return 0;
 }
 

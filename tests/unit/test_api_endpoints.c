@@ -139,6 +139,9 @@ Test(api_endpoints, parse_turns_hcl_into_a_job_and_validate_reports_errors) {
         json_decref(j);
         cr_expect_eq(req("POST", "/v1/jobs/parse", "{\"JobHCL\":\"job {\"}", NULL, NULL), 400);
         cr_expect_eq(req("POST", "/v1/jobs/parse", "{\"JobHCL\":\"\"}", NULL, NULL), 400);
+        cr_expect_eq(req("POST", "/v1/jobs/parse", "{\"JobHCL\":\"job \\\"x\\\" {}\",\"Variables\":\"a = 1\\nbad\"}", NULL,
+                         NULL),
+                     400, "a Variables line that is not name = value (the lines before it are freed: ASan)");
         cr_assert_eq(req("POST", "/v1/validate/job", SVC("ok", 1, 64), &j, NULL), 200);
         cr_expect_eq(json_array_size(json_object_get(j, "ValidationErrors")), 0);
         cr_expect_str_eq(json_string_value(json_object_get(j, "Error")), "");

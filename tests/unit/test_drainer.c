@@ -17,16 +17,25 @@
 static struct state_store *st;
 static struct fsm *fsm;
 static uint64_t idx;
+static struct job *jobs[8]; /* the tests' references, dropped in teardown */
+static int njobs;
 
 static void setup(void) {
         st = state_create();
         fsm = fsm_create(&st, NULL, NULL);
         idx = 1;
-        cr_assert_eq(state_upsert_node(st, idx++, fx_node("node-a", "dc1", 4000, 8192)), 0);
-        cr_assert_eq(state_upsert_node(st, idx++, fx_node("node-b", "dc1", 4000, 8192)), 0);
+        const char *names[] = {"node-a", "node-b"};
+        for (int i = 0; i < 2; i++) {
+                struct node *n = fx_node(names[i], "dc1", 4000, 8192);
+                cr_assert_eq(state_upsert_node(st, idx++, n), 0);
+                node_unref(n); /* the store holds its own reference */
+        }
+        njobs = 0;
 }
 
 static void teardown(void) {
+        for (int i = 0; i < njobs; i++)
+                job_unref(jobs[i]);
         fsm_destroy(fsm);
         state_destroy(st);
 }
@@ -38,6 +47,8 @@ static struct job *add_job(const char *id, enum job_type type, int count, int ma
         if (max_parallel > 0)
                 j->groups[0].extra = json_pack("{s:{s:i}}", "Migrate", "MaxParallel", max_parallel);
         cr_assert_eq(state_upsert_job(st, idx++, j), 0);
+        cr_assert_lt(njobs, 8);
+        jobs[njobs++] = j;
         return j;
 }
 
