@@ -91,10 +91,10 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
-static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced,
-                           const struct hashmap *migrated, size_t g, struct alloc *const *bucket, size_t n,
-                           struct live *live, struct live *lost, struct live *failed, bool *taken,
-                           struct reconcile_out *out, size_t *stop_cap, size_t *place_cap) {
+static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced, size_t g,
+                           struct alloc *const *bucket, size_t n, struct live *live, struct live *lost,
+                           struct live *failed, bool *taken, struct reconcile_out *out, size_t *stop_cap,
+                           size_t *place_cap) {
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
         size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
@@ -141,15 +141,15 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
         for (size_t i = excess; i < n_live; i++)
                 if (live[i].index >= 0 && (size_t)live[i].index < count)
                         taken[live[i].index] = true;
-        /* Drain: migrate up to max_parallel less the migrations still in flight. */
+        /* Drain: migrate while fewer than max_parallel of the group are missing (not
+         * running), whoever stopped them: the leader's drainer (leader/drainer.c) paces
+         * with the same rule, so the two never move more than max_parallel at a time. */
         size_t n_migrating = 0;
         if (in->node_draining) {
-                size_t inflight = 0;
-                for (size_t i = excess; migrated && i < n_live; i++) {
-                        const struct alloc *a = live[i].a;
-                        inflight += a->client_status == ALLOC_CLIENT_PENDING && a->previous_allocation &&
-                                    hashmap_contains(migrated, a->previous_allocation);
-                }
+                size_t running = 0;
+                for (size_t i = excess; i < n_live; i++)
+                        running += live[i].a->client_status == ALLOC_CLIENT_RUNNING;
+                size_t inflight = count > running ? count - running : 0;
                 size_t maxp = (size_t)migrate_max_parallel(in->job, tg);
                 for (size_t i = excess; i < n_live && inflight + n_migrating < maxp; i++) {
                         if (!in->node_draining(in->data, live[i].a->node_id))
@@ -260,30 +260,11 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
                         hashmap_destroy(replaced);
                         return -ENOMEM;
                 }
-        /* The allocs stopped for a migration (built only when a node drains). */
-        struct hashmap *migrated = NULL;
-        for (size_t i = 0; in->node_draining && i < n && !migrated; i++)
-                if (!alloc_terminal(in->allocs[i]) && in->node_draining(in->data, in->allocs[i]->node_id) &&
-                    !(migrated = hashmap_create(0))) {
-                        hashmap_destroy(replaced);
-                        return -ENOMEM;
-                }
-        for (size_t i = 0; migrated && i < n; i++) {
-                const struct alloc *a = in->allocs[i];
-                if (a->desired_status == ALLOC_DESIRED_STOP && a->desired_description &&
-                    strcmp(a->desired_description, sched_desc_migrate) == 0 &&
-                    hashmap_put(migrated, a->id, (void *)1, NULL) < 0) {
-                        hashmap_destroy(replaced);
-                        hashmap_destroy(migrated);
-                        return -ENOMEM;
-                }
-        }
         int r = 0;
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
-                r = reconcile_group(in, replaced, migrated, g, bucket + start[g], start[g + 1] - start[g], live, lost,
-                                    failed, taken, out, stop_cap, place_cap);
+                r = reconcile_group(in, replaced, g, bucket + start[g], start[g + 1] - start[g], live, lost, failed,
+                                    taken, out, stop_cap, place_cap);
         hashmap_destroy(replaced);
-        hashmap_destroy(migrated);
         return r;
 }
 
