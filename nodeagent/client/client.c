@@ -23,7 +23,7 @@
 #define WATCH_WAIT "5s"
 #define WATCH_TIMEOUT_MS 20000
 #define CALL_TIMEOUT_MS 10000
-#define FLUSH_DELAY_MS 50
+#define FLUSH_DELAY_MS 200 /* Nomad's allocSyncIntv: status updates batched per 200 ms */
 #define BACKOFF_MAX_MS 30000
 #define WATCH_IDLE_PACE_MS 100
 
