@@ -62,7 +62,7 @@ ADDR="http://127.0.0.1:$PORT"
         -raft-addr "127.0.0.1:$((PORT + 1))" >"$WORK/server.log" 2>&1 &
 server_pid=$!
 wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || { echo "agent.sh: server did not start" >&2; exit 1; }
-"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -http-addr "127.0.0.1:$((PORT + 10))" \
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -http-addr "127.0.0.1:$((PORT + 10))" -raw-exec \
         >"$WORK/agent.log" 2>&1 &
 agent_pid=$!
 wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || { echo "agent.sh: agent did not register" >&2; exit 1; }

@@ -618,12 +618,22 @@ void alloc_runner_restore(struct alloc_runner *ar) {
         struct error err = {0};
         if (make_dirs(ar, &err) < 0)
                 log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+        /* Re-attach every task first: one found dead may fail the allocation, which
+         * kills its siblings, and only re-attached siblings can be killed (the others
+         * would be marked dead and left running). */
+        pid_t *gone = calloc(ar->n_tasks ? ar->n_tasks : 1, sizeof(*gone));
+        bool *attached = calloc(ar->n_tasks ? ar->n_tasks : 1, sizeof(*attached));
+        for (size_t i = 0; i < ar->n_tasks && gone && attached; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (st(tr)->state != TASK_DEAD)
+                        attached[i] = reattach(tr, &gone[i]);
+        }
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
+                pid_t one_gone = 0;
                 if (st(tr)->state == TASK_DEAD)
                         continue;
-                pid_t gone;
-                if (reattach(tr, &gone))
+                if (gone && attached ? attached[i] : reattach(tr, &one_gone)) /* out of memory: one pass */
                         continue;
                 if (st(tr)->state == TASK_RUNNING) {
                         /* It ran when the last agent stopped and is gone now: the collector
@@ -631,9 +641,10 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                         task_proc_free(tr->proc);
                         tr->proc = NULL;
                         struct driver_exit ex = {0};
-                        if (read_exit_file(tr, gone, &ex)) {
+                        pid_t pid = gone && attached ? gone[i] : one_gone;
+                        if (read_exit_file(tr, pid, &ex)) {
                                 log_info("alloc %.8s task %s: pid %d exited while the agent was down (code %d, signal %d)",
-                                         ar->alloc->id, tr->task->name, (int)gone, ex.exit_code, ex.signal);
+                                         ar->alloc->id, tr->task->name, (int)pid, ex.exit_code, ex.signal);
                                 finish_exit(tr, &ex);
                                 continue;
                         }
@@ -644,6 +655,8 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                         start_task(tr);
                 }
         }
+        free(gone);
+        free(attached);
         notify(ar);
 }
 

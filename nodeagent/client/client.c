@@ -23,7 +23,7 @@
 #define WATCH_WAIT "5s"
 #define WATCH_TIMEOUT_MS 20000
 #define CALL_TIMEOUT_MS 10000
-#define FLUSH_DELAY_MS 50
+#define FLUSH_DELAY_MS 200 /* Nomad's allocSyncIntv: status updates batched per 200 ms */
 #define BACKOFF_MAX_MS 30000
 #define WATCH_IDLE_PACE_MS 100
 
@@ -70,6 +70,9 @@ struct client {
          * node, with its job: decoding all of them per answer was most of the
          * agent's CPU during a burst of 1,000). */
         struct hashmap *alloc_cache;
+        /* Jobs of those by "namespace/id@JobModifyIndex@Version": the allocations of
+         * one job version share one decoded job (1,000 copies otherwise). */
+        struct hashmap *job_cache;
         int failures[CALL_KINDS];
         char last_err[CALL_KINDS][256];
         bool updates_pending;
@@ -381,6 +384,44 @@ static void cache_free(struct hashmap *m) {
         hashmap_destroy(m);
 }
 
+static void job_cache_free(struct hashmap *m) {
+        size_t pos = 0;
+        void *v;
+        while (m && hashmap_next(m, &pos, NULL, &v))
+                job_unref(v);
+        hashmap_destroy(m);
+}
+
+/* alloc_from_json, with the job shared with other allocations of the same job
+ * version (this answer's, in jobs, or the last answer's). o is modified. */
+static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struct alloc **ret, struct error *err) {
+        json_t *jo = json_object_get(o, "Job");
+        char key[600];
+        if (!jobs || !json_is_object(jo))
+                return alloc_from_json(o, ret, err);
+        snprintf(key, sizeof(key), "%s/%s@%lld@%lld", json_string_value(json_object_get(jo, "Namespace")) ?: "",
+                 json_string_value(json_object_get(jo, "ID")) ?: "",
+                 (long long)json_integer_value(json_object_get(jo, "JobModifyIndex")),
+                 (long long)json_integer_value(json_object_get(jo, "Version")));
+        struct job *shared = hashmap_get(jobs, key);
+        if (!shared && c->job_cache && (shared = hashmap_get(c->job_cache, key)) &&
+            hashmap_put(jobs, key, job_ref(shared), NULL) < 0) {
+                job_unref(shared);
+                shared = NULL;
+        }
+        if (!shared) {
+                int r = alloc_from_json(o, ret, err);
+                if (r == 0 && (*ret)->job && hashmap_put(jobs, key, job_ref((*ret)->job), NULL) < 0)
+                        job_unref((*ret)->job);
+                return r;
+        }
+        json_object_del(o, "Job"); /* not decoded again */
+        int r = alloc_from_json(o, ret, err);
+        if (r == 0)
+                (*ret)->job = job_ref(shared);
+        return r;
+}
+
 static void finish_watch(struct client *c, struct call *call) {
         c->watch_busy = false;
         if (c->shutting_down)
@@ -400,6 +441,7 @@ static void finish_watch(struct client *c, struct call *call) {
                 size_t n = json_array_size(arr), got = 0;
                 struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
                 struct hashmap *cache = hashmap_create(HASHMAP_OWN_KEYS);
+                struct hashmap *jobs = hashmap_create(HASHMAP_OWN_KEYS);
                 if (cache)
                         hashmap_reserve(cache, n);
                 for (size_t i = 0; allocs && i < n; i++) {
@@ -411,7 +453,7 @@ static void finish_watch(struct client *c, struct call *call) {
                         if (a && json_is_integer(mi) && json_integer_value(mi) > 0 &&
                             a->modify_index == (uint64_t)json_integer_value(mi)) {
                                 a = alloc_ref(a);
-                        } else if (alloc_from_json(o, &a, &err) < 0) {
+                        } else if (decode_alloc(c, jobs, o, &a, &err) < 0) {
                                 log_warn("allocation watch: skipping an allocation the agent cannot read: %s", err.msg);
                                 continue;
                         }
@@ -421,6 +463,8 @@ static void finish_watch(struct client *c, struct call *call) {
                 }
                 cache_free(c->alloc_cache);
                 c->alloc_cache = cache;
+                job_cache_free(c->job_cache);
+                c->job_cache = jobs;
                 json_decref(arr);
                 succeeded(c, CALL_WATCH);
                 /* An index that goes backwards means a new server state: start over. */
@@ -592,6 +636,7 @@ static void on_closed(uv_handle_t *h) {
         node_unref(c->node);
         free(c->registration_secret);
         cache_free(c->alloc_cache);
+        job_cache_free(c->job_cache);
         free(c);
         curl_global_cleanup();
 }

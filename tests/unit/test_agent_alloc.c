@@ -384,6 +384,9 @@ Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its
         cr_expect_eq(now.pid, hn.pid, "...same pid");
         alloc_runner_stop(second);
         run_until_finished(second, 10000);
+        cr_expect(alloc_runner_finished(second));
+        cr_expect(wait_gone(hn.pid), "the siblings were killed (re-attached before the failed task killed them)");
+        cr_expect(wait_gone(hn2.pid));
         alloc_runner_destroy(second);
         alloc_unref(back);
         alloc_unref(a);
