@@ -274,7 +274,11 @@ for n in $(seq 1 30); do
         printf '{"Job":{"ID":"cj-fw-%d","Type":"batch","TaskGroups":[{"Name":"g","Count":3,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}' "$n" |
                 curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $((n % 3)))/v1/jobs"
 done
-all_placed() { # the 90 allocations of cj-fw-* on every server
+all_placed() { # the 90 allocations of cj-fw-* on every server (the nodes heartbeat meanwhile)
+        for n in 1 2 3; do
+                curl -s -m 2 -o /dev/null -X PUT -d '{"SecretID":"s"}' \
+                        "http://$(http $((n % 3)))/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
+        done
         for i in 0 1 2; do
                 [ "$(curl -s -m 5 "http://$(http $i)/v1/allocations?stale" | grep -o '"Name":"cj-fw-[0-9]*\.g\[[0-9]\]"' | sort -u | wc -l)" = 90 ] || return 1
         done
