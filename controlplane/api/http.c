@@ -19,7 +19,6 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "common/macros.h"
 #include "common/tls.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
@@ -63,7 +62,6 @@ struct http_server {
         void *data;
         int port;
         struct http_server_opts o; /* limits with defaults filled; addr and tls not kept */
-        bool tls;
         bool verify_client;
         struct tls_pems pems; /* libmicrohttpd keeps pointers to these */
         atomic_uint conns;    /* open connections */
@@ -598,7 +596,6 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
                         http_server_destroy(s);
                         return r;
                 }
-                s->tls = true;
                 s->verify_client = o->tls->verify_client;
                 flags |= MHD_USE_TLS;
                 size_t n = 0;
