@@ -71,7 +71,23 @@ struct http_server {
         struct conn_info *fresh_head, *fresh_tail; /* accept order */
         atomic_uint parked;   /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
+        atomic_int_fast64_t warned_ns;       /* when refusals were last logged */
+        atomic_uint_fast64_t warned_refused; /* refused at that time */
 };
+
+#define REFUSED_LOG_INTERVAL_NS (10 * 1000000000LL)
+
+/* Count a refusal; at most one warning per 10 s says how many and the last reason. */
+static void count_refused(struct http_server *s, const char *why) {
+        uint64_t total = atomic_fetch_add(&s->refused, 1) + 1;
+        int64_t now = clock_monotonic_ns(), last = atomic_load(&s->warned_ns);
+        if (now - last < REFUSED_LOG_INTERVAL_NS || !atomic_compare_exchange_strong(&s->warned_ns, &last, now))
+                return;
+        uint64_t before = atomic_exchange(&s->warned_refused, total);
+        log_warn("http: %llu connections or requests refused by the flood bounds since the last report (last: %s; "
+                 "docs/security.md, Floods)",
+                 (unsigned long long)(total - before), why);
+}
 
 /* Per connection (its socket_context), touched on libmicrohttpd's thread only. */
 struct conn_info {
@@ -111,7 +127,7 @@ static void sweep_fresh(struct http_server *s, int64_t now) {
                 const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (fi) {
                         shutdown(fi->connect_fd, SHUT_RDWR);
-                        atomic_fetch_add(&s->refused, 1);
+                        count_refused(s, "request headers not complete within the header timeout");
                 }
         }
 }
@@ -366,7 +382,7 @@ static void deny(struct http_req *r, int status, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(r->deny_msg, sizeof(r->deny_msg), fmt, ap);
         va_end(ap);
-        atomic_fetch_add(&r->srv->refused, 1);
+        count_refused(r->srv, r->deny_msg);
 }
 
 /* First call for a request: who may go on. */
@@ -429,7 +445,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!r->body_start_ns)
                         r->body_start_ns = now;
                 else if (now - r->body_start_ns > (int64_t)s->o.body_timeout_s * 1000000000LL) {
-                        atomic_fetch_add(&s->refused, 1);
+                        count_refused(s, "request body not complete within the body timeout");
                         return MHD_NO; /* a body trickling in for longer than body_timeout_s: cut off */
                 }
                 if (r->deny_status) {
@@ -558,12 +574,15 @@ static void raise_nofile(unsigned want) {
 /* libmicrohttpd's messages ("Server reached connection limit...") come once per
  * refused connection under a flood: debug level, not the operator's log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        struct http_server *s = cls;
         char buf[256];
         vsnprintf(buf, sizeof(buf), fmt, ap);
         size_t n = strlen(buf);
         while (n && buf[n - 1] == '\n')
                 buf[--n] = '\0';
         log_debug("http: %s", buf);
+        if (strstr(buf, "connection limit")) /* "Server reached (per-IP) connection limit..." */
+                count_refused(s, buf);
 }
 
 #define DEF(f, d) (o->f ? o->f : (d))
