@@ -77,15 +77,16 @@ struct http_server {
 
 #define REFUSED_LOG_INTERVAL_NS (10 * 1000000000LL)
 
-/* Count a refusal; at most one warning per 10 s says how many and the last reason. */
+/* Count a refusal (flood bounds, timeouts, a client certificate missing or
+ * rejected); at most one warning per 10 s says how many and the last reason. */
 static void count_refused(struct http_server *s, const char *why) {
         uint64_t total = atomic_fetch_add(&s->refused, 1) + 1;
         int64_t now = clock_monotonic_ns(), last = atomic_load(&s->warned_ns);
         if (now - last < REFUSED_LOG_INTERVAL_NS || !atomic_compare_exchange_strong(&s->warned_ns, &last, now))
                 return;
         uint64_t before = atomic_exchange(&s->warned_refused, total);
-        log_warn("http: %llu connections or requests refused by the flood bounds since the last report (last: %s; "
-                 "docs/security.md, Floods)",
+        log_warn("http: %llu connections or requests refused (flood bounds, timeouts, client certificates) since "
+                 "the last report; last: %s",
                  (unsigned long long)(total - before), why);
 }
 

@@ -135,8 +135,8 @@ else
         grep "missed its heartbeat" "$WORK/server.log" | head -3
         fail "under pressure the agent's heartbeats still get through"
 fi
-if grep -q "refused by the flood bounds" "$WORK/server.log"; then
-        pass "the server reports the refusals (at most one warning per 10 s): $(grep -c 'refused by the flood bounds' "$WORK/server.log") warning(s)"
+if grep -q "refused (flood bounds" "$WORK/server.log"; then
+        pass "the server reports the refusals (at most one warning per 10 s): $(grep -c 'refused (flood bounds' "$WORK/server.log") warning(s)"
 else
         fail "the server reports the refusals"
 fi
