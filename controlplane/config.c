@@ -58,7 +58,7 @@ static const struct flag options[] = {
     {"http-max-conns-per-client", FLAG_INT, "0", 0, 1000000, F(http_max_conns_per_client),
      "HTTP connections from one IP address (0 = no bound)"},
     {"http-max-parked", FLAG_INT, "2048", 1, 1000000, F(http_max_parked),
-     "requests waiting for an answer (blocking queries); beyond it, 503 except for node agents"},
+     "blocking queries (GET with ?index=N) waiting for an answer; beyond it, 503 except node agents' watches"},
     {"http-idle-timeout", FLAG_DURATION_MS, "60s", 1000, 3600000, F(http_idle_timeout_ms),
      "an HTTP connection silent this long is closed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},

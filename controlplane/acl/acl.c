@@ -157,7 +157,7 @@ static int parse_level(const char *pname, const struct hcl_item *blk, enum level
 
 /* node { policy = "..." } and its kind, merged into *lv (the highest wins). */
 static int merge_level(const char *pname, const struct hcl_item *blk, enum level *lv, struct error *err) {
-        enum level got;
+        enum level got = LV_NONE;
         int r = parse_level(pname, blk, &got, err);
         if (r == 0 && got > *lv)
                 *lv = got;

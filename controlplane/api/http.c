@@ -19,7 +19,6 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "common/macros.h"
 #include "common/tls.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
@@ -63,7 +62,6 @@ struct http_server {
         void *data;
         int port;
         struct http_server_opts o; /* limits with defaults filled; addr and tls not kept */
-        bool tls;
         bool verify_client;
         struct tls_pems pems; /* libmicrohttpd keeps pointers to these */
         atomic_uint conns;    /* open connections */
@@ -73,7 +71,24 @@ struct http_server {
         struct conn_info *fresh_head, *fresh_tail; /* accept order */
         atomic_uint parked;   /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
+        atomic_int_fast64_t warned_ns;       /* when refusals were last logged */
+        atomic_uint_fast64_t warned_refused; /* refused at that time */
 };
+
+#define REFUSED_LOG_INTERVAL_NS (10 * 1000000000LL)
+
+/* Count a refusal (flood bounds, timeouts, a client certificate missing or
+ * rejected); at most one warning per 10 s says how many and the last reason. */
+static void count_refused(struct http_server *s, const char *why) {
+        uint64_t total = atomic_fetch_add(&s->refused, 1) + 1;
+        int64_t now = clock_monotonic_ns(), last = atomic_load(&s->warned_ns);
+        if (now - last < REFUSED_LOG_INTERVAL_NS || !atomic_compare_exchange_strong(&s->warned_ns, &last, now))
+                return;
+        uint64_t before = atomic_exchange(&s->warned_refused, total);
+        log_warn("http: %llu connections or requests refused (flood bounds, timeouts, client certificates) since "
+                 "the last report; last: %s",
+                 (unsigned long long)(total - before), why);
+}
 
 /* Per connection (its socket_context), touched on libmicrohttpd's thread only. */
 struct conn_info {
@@ -113,7 +128,7 @@ static void sweep_fresh(struct http_server *s, int64_t now) {
                 const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (fi) {
                         shutdown(fi->connect_fd, SHUT_RDWR);
-                        atomic_fetch_add(&s->refused, 1);
+                        count_refused(s, "request headers not complete within the header timeout");
                 }
         }
 }
@@ -389,7 +404,7 @@ static void deny(struct http_req *r, int status, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(r->deny_msg, sizeof(r->deny_msg), fmt, ap);
         va_end(ap);
-        atomic_fetch_add(&r->srv->refused, 1);
+        count_refused(r->srv, r->deny_msg);
 }
 
 /* First call for a request: who may go on. */
@@ -452,7 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!r->body_start_ns)
                         r->body_start_ns = now;
                 else if (now - r->body_start_ns > (int64_t)s->o.body_timeout_s * 1000000000LL) {
-                        atomic_fetch_add(&s->refused, 1);
+                        count_refused(s, "request body not complete within the body timeout");
                         return MHD_NO; /* a body trickling in for longer than body_timeout_s: cut off */
                 }
                 if (r->deny_status) {
@@ -581,12 +596,15 @@ static void raise_nofile(unsigned want) {
 /* libmicrohttpd's messages ("Server reached connection limit...") come once per
  * refused connection under a flood: debug level, not the operator's log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        struct http_server *s = cls;
         char buf[256];
         vsnprintf(buf, sizeof(buf), fmt, ap);
         size_t n = strlen(buf);
         while (n && buf[n - 1] == '\n')
                 buf[--n] = '\0';
         log_debug("http: %s", buf);
+        if (strstr(buf, "connection limit")) /* "Server reached (per-IP) connection limit..." */
+                count_refused(s, buf);
 }
 
 #define DEF(f, d) (o->f ? o->f : (d))
@@ -619,7 +637,6 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
                         http_server_destroy(s);
                         return r;
                 }
-                s->tls = true;
                 s->verify_client = o->tls->verify_client;
                 flags |= MHD_USE_TLS;
                 size_t n = 0;

@@ -135,6 +135,11 @@ else
         grep "missed its heartbeat" "$WORK/server.log" | head -3
         fail "under pressure the agent's heartbeats still get through"
 fi
+if grep -q "refused (flood bounds" "$WORK/server.log"; then
+        pass "the server reports the refusals (at most one warning per 10 s): $(grep -c 'refused (flood bounds' "$WORK/server.log") warning(s)"
+else
+        fail "the server reports the refusals"
+fi
 for p in "${flood_pids[@]}"; do kill "$p" 2>/dev/null; done
 flood_pids=()
 if wait_for 30 node_ready; then
