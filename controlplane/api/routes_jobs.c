@@ -16,6 +16,36 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
+/* The request body's {"Job": {...}}, decoded, canonicalized and validated, its ID
+ * checked against path_id when given: NULL once answered 400. */
+static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return NULL;
+        json_t *jj = json_object_get(body, "Job");
+        if (!json_is_object(jj)) {
+                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
+                return NULL;
+        }
+        struct error err = {0};
+        struct job *j = NULL;
+        if (job_from_json(jj, &j, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return NULL;
+        }
+        job_canonicalize(j);
+        if (job_validate(j, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return job_unref(j);
+        }
+        if (path_id && strcmp(path_id, j->id) != 0) {
+                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")", j->id,
+                                      path_id);
+                return job_unref(j);
+        }
+        return j;
+}
+
 static void job_register(struct route_ctx *c, const char *path_id) {
         if (!is_leader_or_fail(c))
                 return;
@@ -25,32 +55,9 @@ static void job_register(struct route_ctx *c, const char *path_id) {
                                       "configuration");
                 return;
         }
-        _cleanup_json_ json_t *body = parse_body(c);
-        if (!body)
+        struct job *j = job_from_body(c, path_id);
+        if (!j)
                 return;
-        json_t *jj = json_object_get(body, "Job");
-        if (!json_is_object(jj)) {
-                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
-                return;
-        }
-        struct error err = {0};
-        struct job *j = NULL;
-        if (job_from_json(jj, &j, &err) < 0) {
-                http_req_respond_text(c->req, 400, "%s", err.msg);
-                return;
-        }
-        job_canonicalize(j);
-        if (job_validate(j, &err) < 0) {
-                http_req_respond_text(c->req, 400, "%s", err.msg);
-                job_unref(j);
-                return;
-        }
-        if (path_id && strcmp(path_id, j->id) != 0) {
-                http_req_respond_text(c->req, 400, "Job ID does not match name in the path (\"%s\" vs \"%s\")", j->id,
-                                      path_id);
-                job_unref(j);
-                return;
-        }
         j->submit_time = clock_now_ns();
         struct eval *e = new_eval(j, "job-register", NULL);
         json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
@@ -525,26 +532,10 @@ static json_t *job_diff(const struct job *old, const struct job *new_job, const 
 }
 
 void h_job_plan(struct route_ctx *c) {
-        _cleanup_json_ json_t *body = parse_body(c);
-        if (!body)
+        struct job *j = job_from_body(c, c->param[0]);
+        if (!j)
                 return;
-        json_t *jj = json_object_get(body, "Job");
-        if (!json_is_object(jj)) {
-                http_req_respond_text(c->req, 400, "Job must be specified: the body is {\"Job\": {...}}");
-                return;
-        }
         struct error err = {0};
-        struct job *j = NULL;
-        if (job_from_json(jj, &j, &err) < 0) {
-                http_req_respond_text(c->req, 400, "%s", err.msg);
-                return;
-        }
-        job_canonicalize(j);
-        if (job_validate(j, &err) < 0 || strcmp(j->id, c->param[0]) != 0) {
-                http_req_respond_text(c->req, 400, "%s", err.code ? err.msg : "Job ID does not match name in the path");
-                job_unref(j);
-                return;
-        }
         struct state_store *live = ctx_state(c);
         const struct job *old = state_job_get(live, j->namespace, j->id);
         /* A private, writable copy of the state with the job registered in it. */
