@@ -158,3 +158,28 @@ Test(sched_config, api_answers_from_the_replicated_state) {
         api_reply_clear(&r);
         api_harness_free(s);
 }
+
+/* Another write of the configuration commits between the route's check and its own
+ * command: the FSM's check-and-set refuses the second, and the answer says so. */
+static void racing_write(struct api_harness *h, void *arg) {
+        (void)arg;
+        json_t *cmd = json_pack("{s:s,s:i}", "Type", "SchedulerConfig", "Algorithm", SCHED_ALG_DOTPRODUCT);
+        cr_assert_eq(fsm_apply_command(h->fsm, state_latest_index(h->state) + 1, cmd, NULL), 0);
+        json_decref(cmd);
+}
+
+Test(sched_config, a_cas_write_that_loses_the_race_in_the_fsm_is_not_updated) {
+        struct api_harness *s = api_harness_new();
+        cr_assert_not_null(s);
+        api_harness_before_apply(s, racing_write, NULL);
+        const char *body = "{\"SchedulerAlgorithm\":\"spread\"}";
+        struct api_reply r;
+        api_harness_request(s, "PUT", "/v1/operator/scheduler/configuration?cas=0", body, strlen(body), &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        json_t *j = json_loads(r.body, 0, NULL);
+        cr_expect(json_is_false(json_object_get(j, "Updated")), "%s", r.body);
+        json_decref(j);
+        api_reply_clear(&r);
+        cr_expect_eq(state_sched_config(s->state)->algorithm, SCHED_ALG_DOTPRODUCT, "the racing write stands");
+        api_harness_free(s);
+}
