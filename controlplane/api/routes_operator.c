@@ -149,7 +149,8 @@ static void on_sched_config_applied(void *arg, int status, uint64_t index, const
         if (status == -ECANCELED)
                 http_req_respond_json(req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index", (json_int_t)index), 0);
         else if (status < 0)
-                http_req_respond_text(req, 500, "scheduler configuration: %s", msg && *msg ? msg : strerror(-status));
+                http_req_respond_text(req, status == -EINVAL ? 400 : 500, "scheduler configuration: %s",
+                                      msg && *msg ? msg : strerror(-status));
         else
                 http_req_respond_json(req, 200, json_pack("{s:b,s:I}", "Updated", 1, "Index", (json_int_t)index),
                                       index);
