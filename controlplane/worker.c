@@ -262,6 +262,20 @@ static const struct planner_ops remote_planner = {
 /* One round on a follower: take an eval from the leader's broker, wait until this
  * server's state has what the leader had when it handed it out, schedule it here,
  * send the plans and eval updates to the leader, ack (or nack) it there. */
+/* scheduler_process with the scheduler configuration of snap, the replicated state the
+ * eval is planned against (PUT /v1/operator/scheduler/configuration), so that every
+ * server's workers schedule the same way and a new leader keeps the operator's choice. */
+static int process_eval(const struct state_store *snap, const struct eval *ev, const struct planner_ops *ops,
+                        struct worker *w, struct error *err) {
+        const struct state_sched_config *sc = state_sched_config(snap);
+        const struct sched_preemption pre = {.system = sc->preempt_system,
+                                             .sysbatch = sc->preempt_sysbatch,
+                                             .service = sc->preempt_service,
+                                             .batch = sc->preempt_batch};
+        const struct scheduler_env env = {.algorithm = (enum sched_algorithm)sc->algorithm, .preemption = &pre};
+        return scheduler_process_env(snap, ev, ops, w, &env, err);
+}
+
 static void remote_round(struct worker *w) {
         struct workers *ws = w->ws;
         struct error err = {0};
@@ -283,7 +297,7 @@ static void remote_round(struct worker *w) {
         json_decref(out);
         struct state_store *snap = snapshot_at(w, wait_index);
         int r =
-            snap ? scheduler_process(snap, ev, &remote_planner, w, &err)
+            snap ? process_eval(snap, ev, &remote_planner, w, &err)
                  : errorf(&err, -ETIMEDOUT, "the local state did not reach index %llu", (unsigned long long)wait_index);
         state_destroy(snap);
         if (r < 0)
@@ -328,7 +342,7 @@ static void *worker_main(void *arg) {
                 pthread_mutex_unlock(&ws->lock);
 
                 struct error err = {0};
-                int r = scheduler_process(snap, ev, &worker_planner, w, &err);
+                int r = process_eval(snap, ev, &worker_planner, w, &err);
                 w->done_status = r;
                 snprintf(w->done_msg, sizeof(w->done_msg), "%s", r < 0 ? err.msg : "");
                 ask_loop(w, REQ_DONE);

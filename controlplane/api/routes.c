@@ -341,7 +341,6 @@ struct api *api_create(const struct api_config *cfg) {
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
         a->started_ns = clock_now_ns();
-        a->sched = (struct sched_settings){.algorithm = SCHED_ALG_BINPACK, .preempt_system = true};
         if (!a->raft_addr || !a->node_secret) {
                 free(a->raft_addr);
                 free(a->node_secret);
@@ -405,10 +404,11 @@ void api_handle(void *data, struct http_req *req) {
 }
 
 void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sched_preemption *ret_preemption) {
-        *ret_preemption = (struct sched_preemption){.system = a->sched.preempt_system,
-                                                    .sysbatch = a->sched.preempt_sysbatch,
-                                                    .service = a->sched.preempt_service,
-                                                    .batch = a->sched.preempt_batch};
-        env->algorithm = (enum sched_algorithm)a->sched.algorithm;
+        const struct state_sched_config *sc = state_sched_config(*a->state);
+        *ret_preemption = (struct sched_preemption){.system = sc->preempt_system,
+                                                    .sysbatch = sc->preempt_sysbatch,
+                                                    .service = sc->preempt_service,
+                                                    .batch = sc->preempt_batch};
+        env->algorithm = (enum sched_algorithm)sc->algorithm;
         env->preemption = ret_preemption;
 }

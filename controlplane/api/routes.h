@@ -75,8 +75,8 @@ struct api *api_create(const struct api_config *cfg);
 /* Answers parked blocking queries 503 and frees. */
 struct api *api_destroy(struct api *a);
 
-/* The scheduler configuration an operator set (PUT /v1/operator/scheduler/
- * configuration) as a scheduler_env: algorithm and preemption (pointing into
+/* The scheduler configuration of the live state (PUT /v1/operator/scheduler/
+ * configuration, replicated by the SchedulerConfig command) as a scheduler_env: algorithm and preemption (pointing into
  * *ret_preemption). Other env fields are left alone. */
 struct scheduler_env;
 struct sched_preemption;

@@ -33,17 +33,6 @@ struct eval;
 struct job;
 struct parked_query;
 
-/* The scheduler configuration (GET/PUT /v1/operator/scheduler/configuration): the
- * settings drover's scheduler has. Kept by the leader's api context (not yet in the
- * Raft state); job plans run with it and RejectJobRegistration refuses registrations.
- * api_scheduler_env() hands it to whoever runs the scheduler. */
-struct sched_settings {
-        int algorithm; /* enum sched_algorithm */
-        bool preempt_system, preempt_sysbatch, preempt_batch, preempt_service;
-        bool reject_job_registration;
-        uint64_t create_index, modify_index;
-};
-
 struct api {
         struct state_store *const *state;
         struct heartbeats *heartbeats;
@@ -53,7 +42,6 @@ struct api {
         void *data;
         bool acl_enabled;
         struct parked_query *parked; /* blocking queries waiting for a newer index */
-        struct sched_settings sched;
         int64_t started_ns;    /* wall clock at api_create */
         uint64_t requests;     /* answered by a handler (for /v1/metrics) */
         uint64_t denied;       /* refused by api_authorize */

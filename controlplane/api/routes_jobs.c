@@ -49,7 +49,7 @@ static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
 static void job_register(struct route_ctx *c, const char *path_id) {
         if (!is_leader_or_fail(c))
                 return;
-        if (c->s->sched.reject_job_registration) {
+        if (state_sched_config(ctx_state(c))->reject_job_registration) {
                 http_req_respond_text(c->req, 400,
                                       "job registration, dispatch, and scale are disabled by the scheduler "
                                       "configuration");

@@ -109,7 +109,9 @@ void h_system_gc(struct route_ctx *c) {
 static const char *const alg_names[SCHED_ALG_COUNT] = {
     [SCHED_ALG_BINPACK] = "binpack", [SCHED_ALG_SPREAD] = "spread", [SCHED_ALG_DOTPRODUCT] = "dotproduct"};
 
-static json_t *sched_config_json(const struct sched_settings *ss) {
+_Static_assert(SCHED_ALG_COUNT == STATE_SCHED_ALGORITHMS, "state.h's algorithm count follows scheduler.h's");
+
+static json_t *sched_config_json(const struct state_sched_config *ss) {
         return json_pack("{s:s,s:{s:b,s:b,s:b,s:b},s:b,s:b,s:b,s:I,s:I}", "SchedulerAlgorithm",
                          alg_names[ss->algorithm], "PreemptionConfig", "SystemSchedulerEnabled", ss->preempt_system,
                          "SysBatchSchedulerEnabled", ss->preempt_sysbatch, "BatchSchedulerEnabled", ss->preempt_batch,
@@ -118,11 +120,14 @@ static json_t *sched_config_json(const struct sched_settings *ss) {
                          (json_int_t)ss->create_index, "ModifyIndex", (json_int_t)ss->modify_index);
 }
 
+/* The configuration lives in the replicated state (a SchedulerConfig command), so
+ * any server answers it and a new leader keeps it. */
 void h_sched_config_get(struct route_ctx *c) {
-        uint64_t idx = c->s->sched.modify_index ? c->s->sched.modify_index : 1;
+        const struct state_sched_config *sc = state_sched_config(ctx_state(c));
+        uint64_t idx = sc->modify_index ? sc->modify_index : 1;
         http_req_respond_json(
-            c->req, 200,
-            json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(&c->s->sched), "Index", (json_int_t)idx), idx);
+            c->req, 200, json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(sc), "Index", (json_int_t)idx),
+            idx);
 }
 
 /* A bool member of obj, or def; -1 (and a 400) when it is there and not a bool. */
@@ -137,6 +142,20 @@ static int opt_bool(struct route_ctx *c, const json_t *obj, const char *key, boo
         return json_is_true(v);
 }
 
+/* The SchedulerConfig command was applied (Updated: true), lost its check-and-set
+ * race in the FSM (-ECANCELED: Updated: false, as Nomad answers), or failed. */
+static void on_sched_config_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct http_req *req = arg;
+        if (status == -ECANCELED)
+                http_req_respond_json(req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index", (json_int_t)index), 0);
+        else if (status < 0)
+                http_req_respond_text(req, status == -EINVAL ? 400 : 500, "scheduler configuration: %s",
+                                      msg && *msg ? msg : strerror(-status));
+        else
+                http_req_respond_json(req, 200, json_pack("{s:b,s:I}", "Updated", 1, "Index", (json_int_t)index),
+                                      index);
+}
+
 void h_sched_config_put(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
                 return;
@@ -147,15 +166,18 @@ void h_sched_config_put(struct route_ctx *c) {
                 http_req_respond_text(c->req, 400, "the body is a SchedulerConfiguration object");
                 return;
         }
-        struct sched_settings ss = c->s->sched;
+        struct state_sched_config ss = *state_sched_config(ctx_state(c));
         const char *cas = http_req_query(c->req, "cas");
+        unsigned long long want = 0;
         if (cas) {
                 char *end;
-                unsigned long long want = strtoull(cas, &end, 10);
-                if (!*cas || *end) {
+                errno = 0;
+                want = strtoull(cas, &end, 10);
+                if (!*cas || *end || *cas == '-' || errno) {
                         http_req_respond_text(c->req, 400, "Invalid cas: \"%s\" (a ModifyIndex)", cas);
                         return;
                 }
+                /* Lost already: answer without a Raft round (the FSM checks again). */
                 if (want != ss.modify_index) {
                         http_req_respond_json(
                             c->req, 200, json_pack("{s:b,s:I}", "Updated", 0, "Index", (json_int_t)ss.modify_index), 0);
@@ -204,14 +226,20 @@ void h_sched_config_put(struct route_ctx *c) {
                         return;
                 }
         }
-        uint64_t idx = state_latest_index(ctx_state(c));
-        if (idx <= ss.modify_index)
-                idx = ss.modify_index + 1;
-        if (!ss.create_index)
-                ss.create_index = idx;
-        ss.modify_index = idx;
-        c->s->sched = ss;
-        http_req_respond_json(c->req, 200, json_pack("{s:b,s:I}", "Updated", 1, "Index", (json_int_t)idx), idx);
+        json_t *cmd = json_pack("{s:s,s:i,s:b,s:b,s:b,s:b,s:b}", "Type", "SchedulerConfig", "Algorithm", ss.algorithm,
+                                "PreemptSystem", ss.preempt_system, "PreemptSysBatch", ss.preempt_sysbatch,
+                                "PreemptBatch", ss.preempt_batch, "PreemptService", ss.preempt_service,
+                                "RejectJobRegistration", ss.reject_job_registration);
+        if (cmd && cas)
+                json_object_set_new(cmd, "CAS", json_integer((json_int_t)want));
+        if (!cmd) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        int r = c->s->ops->propose(c->s->data, cmd, on_sched_config_applied, c->req);
+        if (r < 0)
+                http_req_respond_text(c->req, 500, "cannot propose the change: %s",
+                                      r == -EAGAIN ? "not the leader" : strerror(-r));
 }
 
 /* ---- operator snapshot ------------------------------------------------------------------ */

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/devices.h"
+#include "controlplane/scheduler/ports.h"
 #include "controlplane/state/state.h"
 
 struct plan_overlay {
@@ -75,8 +78,115 @@ static size_t overlay_nodes(const struct plan_overlay *o, const char *node_id, c
         return k;
 }
 
+/* Whether an alloc holds ports or device instances (the ones two plans could give twice). */
+static bool holds_ports_or_devices(const struct alloc *a) {
+        if (!a->allocated)
+                return false;
+        if (json_array_size(json_object_get(json_object_get(a->allocated, "Shared"), "Ports")))
+                return true;
+        const char *k;
+        json_t *t;
+        json_object_foreach(json_object_get(a->allocated, "Tasks"), k, t) {
+                if (json_array_size(json_object_get(t, "Networks")) || json_array_size(json_object_get(t, "Devices")))
+                        return true;
+        }
+        return false;
+}
+
+/* The IDs a plan node and the uncommitted plan nodes on the same node stop or place,
+ * each with the newest plan node that does (ov[k] is k + 1, this plan nov + 1). */
+struct touched {
+        struct hashmap *map;
+};
+
+static int touched_fill(struct touched *t, const struct plan_node *const *ov, size_t nov, const struct plan_node *pn) {
+        if (!(t->map = hashmap_create(0)))
+                return -ENOMEM;
+        for (size_t k = 0; k <= nov; k++) {
+                const struct plan_node *x = k < nov ? ov[k] : pn;
+                void *mark = (void *)(uintptr_t)(k + 1);
+                for (size_t i = 0; i < x->n_stop; i++)
+                        if (hashmap_put(t->map, x->stop[i].alloc->id, mark, NULL) < 0)
+                                return -ENOMEM;
+                for (size_t i = 0; i < x->n_place; i++)
+                        if (hashmap_put(t->map, x->place[i]->id, mark, NULL) < 0)
+                                return -ENOMEM;
+        }
+        return 0;
+}
+
+struct usage_acc {
+        int64_t cpu, mem, disk;
+};
+
+static void acc_add(struct usage_acc *u, const struct alloc *a, int sign) {
+        u->cpu += sign * a->resources.cpu;
+        u->mem += sign * a->resources.memory_mb;
+        u->disk += sign * a->resources.disk_mb;
+}
+
+/* Subtract the live allocs of the store on this node that the plans touch (stop or
+ * replace). */
+static void sub_touched(struct usage_acc *u, const struct state_store *latest, const char *node_id,
+                        const struct hashmap *touched) {
+        size_t it = 0;
+        const char *id;
+        void *v;
+        while (hashmap_next(touched, &it, &id, &v)) {
+                const struct alloc *a = state_alloc_get(latest, id);
+                if (a && !alloc_terminal(a) && a->node_id && strcmp(a->node_id, node_id) == 0)
+                        acc_add(u, a, -1);
+        }
+}
+
+/* Ports or device instances given twice among the allocs that would be live on the
+ * node: the store's (less those the plans touch), the uncommitted placements (newest
+ * versions) and this plan's. NULL, or a reason in buf. */
+static const char *ports_devices_misfit(const struct state_store *latest, const struct plan_node *const *ov,
+                                        size_t nov, const struct plan_node *pn, struct hashmap *touched, char *buf,
+                                        size_t size) {
+        size_t na;
+        struct alloc *const *existing = state_allocs_by_node(latest, pn->node_id, &na);
+        size_t cap = na + pn->n_place;
+        for (size_t k = 0; k < nov; k++)
+                cap += ov[k]->n_place;
+        _cleanup_free_ const struct alloc **live = calloc(cap ? cap : 1, sizeof(*live));
+        if (!live)
+                return "out of memory";
+        size_t n = 0;
+        for (size_t i = 0; i < na; i++)
+                if (!alloc_terminal(existing[i]) && !hashmap_contains(touched, existing[i]->id))
+                        live[n++] = existing[i];
+        for (size_t k = 0; k < nov; k++)
+                for (size_t i = 0; i < ov[k]->n_place; i++) {
+                        const struct alloc *a = ov[k]->place[i];
+                        if (!alloc_terminal(a) && (uintptr_t)hashmap_get(touched, a->id) == k + 1)
+                                live[n++] = a;
+                }
+        for (size_t i = 0; i < pn->n_place; i++)
+                if (!alloc_terminal(pn->place[i]))
+                        live[n++] = pn->place[i];
+        int port = 0;
+        const char *dev = NULL;
+        int r = sched_ports_conflict(live, n, &port);
+        if (r > 0) {
+                snprintf(buf, size, "port %d already allocated", port);
+                return buf;
+        }
+        if (r == 0 && (r = sched_devices_conflict(live, n, &dev)) > 0) {
+                snprintf(buf, size, "device %s already allocated", dev);
+                return buf;
+        }
+        return r < 0 ? "out of memory" : NULL;
+}
+
+/* Why the node cannot take pn: the store keeps each node's live usage
+ * (state_node_usage), so the check costs the plans' allocs on the node, not the
+ * node's allocs: usage - what the plans stop or replace + the uncommitted
+ * placements + this plan's. Ports and devices are checked (a walk of the node's
+ * allocs) only when a placement holds some. buf holds a built reason. */
 static const char *node_misfit(const struct state_store *latest, const struct plan_overlay *o,
-                               const struct plan_node *pn) {
+                               const struct plan_node *pn, char *buf, size_t size) {
         if (pn->n_place == 0)
                 return NULL; /* stops always fit */
         const struct node *n = state_node_get(latest, pn->node_id);
@@ -91,68 +201,46 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         size_t nov = overlay_nodes(o, pn->node_id, ov, &truncated);
         if (truncated) /* too many uncommitted plans on one node: wait for them */
                 return "too many uncommitted plans on the node";
-        /* Every alloc ID the plan or an uncommitted plan stops or places (updates), with
-         * the newest plan node that does (ov[k] is k + 1, this plan nov + 1): one hash
-         * lookup per alloc instead of a scan of every plan node's lists. */
-        struct hashmap *seen = hashmap_create(0);
-        if (!seen)
-                return "out of memory";
-        for (size_t k = 0; k <= nov; k++) {
-                const struct plan_node *x = k < nov ? ov[k] : pn;
-                void *mark = (void *)(uintptr_t)(k + 1);
-                for (size_t i = 0; i < x->n_stop; i++)
-                        if (hashmap_put(seen, x->stop[i].alloc->id, mark, NULL) < 0)
-                                goto oom;
-                for (size_t i = 0; i < x->n_place; i++)
-                        if (hashmap_put(seen, x->place[i]->id, mark, NULL) < 0)
-                                goto oom;
+        struct touched t = {0};
+        const char *why = NULL;
+        if (touched_fill(&t, ov, nov, pn) < 0) {
+                why = "out of memory";
+                goto out;
         }
-        int64_t cpu = 0, mem = 0, disk = 0;
-        size_t na;
-        struct alloc *const *existing = state_allocs_by_node(latest, pn->node_id, &na);
-        for (size_t i = 0; i < na; i++) {
-                const struct alloc *a = existing[i];
-                /* stopped or updated by this plan or an uncommitted one */
-                if (alloc_terminal(a) || hashmap_contains(seen, a->id))
-                        continue;
-                cpu += a->resources.cpu;
-                mem += a->resources.memory_mb;
-                disk += a->resources.disk_mb;
-        }
-        /* Uncommitted placements, each in its newest version only. */
-        for (size_t k = 0; k < nov; k++) {
+        struct state_usage su = state_node_usage(latest, pn->node_id);
+        struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
+        sub_touched(&u, latest, pn->node_id, t.map);
+        bool ports_or_devices = false;
+        for (size_t k = 0; k < nov; k++)
                 for (size_t i = 0; i < ov[k]->n_place; i++) {
                         const struct alloc *a = ov[k]->place[i];
-                        if (alloc_terminal(a) || (uintptr_t)hashmap_get(seen, a->id) > k + 1)
-                                continue;
-                        cpu += a->resources.cpu;
-                        mem += a->resources.memory_mb;
-                        disk += a->resources.disk_mb;
+                        /* each in its newest version only */
+                        if (!alloc_terminal(a) && (uintptr_t)hashmap_get(t.map, a->id) == k + 1)
+                                acc_add(&u, a, 1);
                 }
-        }
-        hashmap_destroy(seen);
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
                 if (alloc_terminal(a))
                         continue;
-                cpu += a->resources.cpu;
-                mem += a->resources.memory_mb;
-                disk += a->resources.disk_mb;
+                acc_add(&u, a, 1);
+                ports_or_devices = ports_or_devices || holds_ports_or_devices(a);
         }
-        if (cpu > n->cpu_shares - n->reserved_cpu)
-                return "cpu";
-        if (mem > n->memory_mb - n->reserved_memory_mb)
-                return "memory";
-        if (disk > n->disk_mb - n->reserved_disk_mb)
-                return "disk";
-        return NULL;
-oom:
-        hashmap_destroy(seen);
-        return "out of memory";
+        if (u.cpu > n->cpu_shares - n->reserved_cpu)
+                why = "cpu";
+        else if (u.mem > n->memory_mb - n->reserved_memory_mb)
+                why = "memory";
+        else if (u.disk > n->disk_mb - n->reserved_disk_mb)
+                why = "disk";
+        else if (ports_or_devices)
+                why = ports_devices_misfit(latest, ov, nov, pn, t.map, buf, size);
+out:
+        hashmap_destroy(t.map);
+        return why;
 }
 
 const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn) {
-        return node_misfit(latest, NULL, pn);
+        static __thread char buf[128];
+        return node_misfit(latest, NULL, pn, buf, sizeof(buf));
 }
 
 int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
@@ -172,7 +260,8 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
         bool partial = false;
         for (size_t i = 0; i < p->n_nodes; i++) {
                 const struct plan_node *pn = &p->nodes[i];
-                if (node_misfit(latest, overlay, pn)) {
+                char buf[128];
+                if (node_misfit(latest, overlay, pn, buf, sizeof(buf))) {
                         partial = true;
                         if (plan_result_reject(r, pn->node_id) < 0)
                                 goto oom;

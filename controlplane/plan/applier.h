@@ -15,8 +15,11 @@ struct error;
 struct state_store;
 
 /* Per node of the plan: stops always fit; new placements need the node to exist, be
- * ready and eligible, and existing non-terminal allocs - stops + placements to fit its
- * cpu, memory and disk. Nodes that fail are left out of *ret and listed in
+ * ready and eligible, its live usage (state_node_usage) - the allocs the plan (and
+ * the overlay) stop or replace + placements to fit its cpu, memory and disk, and,
+ * when a placement holds ports or device instances, none of them held twice among the
+ * node's live allocs (sched_ports_conflict, sched_devices_conflict). Cost: the plans'
+ * allocs on the node, plus a walk of its allocs only for ports and devices. Nodes that fail are left out of *ret and listed in
  * rejected_nodes, with refresh_index = the latest index of `latest`; an all_at_once
  * plan is rejected whole when any node fails. */
 int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
@@ -45,7 +48,8 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
  * shared ones are copied. */
 int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r);
 
-/* Why a node cannot take the plan's placements: NULL when it fits, else a static
- * reason ("node does not exist", "node is not ready", "node is not eligible",
- * "cpu", "memory", "disk"). */
+/* Why a node cannot take the plan's placements: NULL when it fits, else a reason
+ * ("node does not exist", "node is not ready", "node is not eligible", "cpu",
+ * "memory", "disk", static; "port 8080 already allocated", "device <id> already
+ * allocated", in a thread-local buffer valid until the next call on the thread). */
 const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn);

@@ -336,6 +336,31 @@ static int apply_alloc_stop(struct fsm *s, uint64_t index, const json_t *cmd) {
         return r < 0 ? r : apply_evals(s, index, cmd, 0);
 }
 
+/* SchedulerConfig {Algorithm, PreemptSystem, PreemptSysBatch, PreemptBatch,
+ * PreemptService, RejectJobRegistration, CAS?}: the operator's scheduler
+ * configuration (PUT /v1/operator/scheduler/configuration). With CAS, applied only
+ * when the current ModifyIndex equals it: else -ECANCELED (the route answers
+ * Updated: false). */
+static int apply_scheduler_config(struct fsm *s, uint64_t index, const json_t *cmd) {
+        const json_t *alg = json_object_get(cmd, "Algorithm");
+        if (!json_is_integer(alg))
+                return -EINVAL;
+        struct state_sched_config sc = {
+            .algorithm = (int)json_integer_value(alg),
+            .preempt_system = json_is_true(json_object_get(cmd, "PreemptSystem")),
+            .preempt_sysbatch = json_is_true(json_object_get(cmd, "PreemptSysBatch")),
+            .preempt_batch = json_is_true(json_object_get(cmd, "PreemptBatch")),
+            .preempt_service = json_is_true(json_object_get(cmd, "PreemptService")),
+            .reject_job_registration = json_is_true(json_object_get(cmd, "RejectJobRegistration")),
+        };
+        if (json_integer_value(alg) < 0 || json_integer_value(alg) >= STATE_SCHED_ALGORITHMS)
+                return -EINVAL;
+        const json_t *cas = json_object_get(cmd, "CAS");
+        if (cas && (!json_is_integer(cas) || json_integer_value(cas) < 0))
+                return -EINVAL;
+        return state_set_sched_config(*s->state, index, &sc, cas != NULL, cas ? (uint64_t)json_integer_value(cas) : 0);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -356,6 +381,7 @@ static const struct command_type command_types[] = {
     {"EvalDelete", apply_eval_delete},
     {"AllocStop", apply_alloc_stop},
     {"StateRestore", apply_state_restore},
+    {"SchedulerConfig", apply_scheduler_config},
 };
 
 /* What the command was about, for the rejection message. */
@@ -384,6 +410,8 @@ static const char *reason(int r) {
                 return "invalid command";
         case -EROFS:
                 return "state store is read-only";
+        case -ECANCELED:
+                return "check-and-set index does not match";
         default:
                 return strerror(-r);
         }

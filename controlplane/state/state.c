@@ -74,6 +74,7 @@ struct state_store {
         struct index *allocs_by_node, *allocs_by_job, *allocs_by_eval, *evals_by_job;
         uint64_t latest;
         uint64_t table_index[STATE_TABLE_COUNT];
+        struct state_sched_config sched_config; /* a value: state_snapshot copies it */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -323,6 +324,7 @@ struct state_store *state_create(void) {
         st->nodes = table_new(&node_ops);
         st->allocs = table_new(&alloc_ops);
         st->evals = table_new(&eval_ops);
+        st->sched_config = (struct state_sched_config){.preempt_system = true};
         st->allocs_by_node = index_new();
         if (st->allocs_by_node)
                 st->allocs_by_node->usage = true;
@@ -923,6 +925,27 @@ int state_raw_del_eval(struct state_store *st, const char *id) {
                         return r;
         }
         pmap_remove(&st->evals->map, id, NULL);
+        return 0;
+}
+
+const struct state_sched_config *state_sched_config(const struct state_store *st) {
+        return &st->sched_config;
+}
+
+int state_set_sched_config(struct state_store *st, uint64_t index, const struct state_sched_config *cfg,
+                           bool use_cas, uint64_t cas) {
+        if (st->snapshot)
+                return -EROFS;
+        if (cfg->algorithm < 0 || cfg->algorithm >= STATE_SCHED_ALGORITHMS)
+                return -EINVAL;
+        if (use_cas && cas != st->sched_config.modify_index)
+                return -ECANCELED;
+        uint64_t created = st->sched_config.create_index ? st->sched_config.create_index : index;
+        st->sched_config = *cfg;
+        st->sched_config.create_index = created;
+        st->sched_config.modify_index = index;
+        if (index > st->latest)
+                st->latest = index;
         return 0;
 }
 

@@ -148,9 +148,32 @@ int state_update_alloc_client(struct state_store *st, uint64_t index, const char
                               const char *description, const struct task_state *ts, size_t n_ts, int64_t now_ns);
 int state_delete_alloc(struct state_store *st, uint64_t index, const char *id);
 
+/* ---- scheduler configuration ------------------------------------------------------- */
+
+/* Nomad's SchedulerConfiguration (GET/PUT /v1/operator/scheduler/configuration), part
+ * of the replicated state so that every server's workers and a new leader see it.
+ * algorithm is an enum sched_algorithm (scheduler.h; 0 = binpack). A new store holds
+ * Nomad's defaults: binpack, preemption for system jobs only, CreateIndex and
+ * ModifyIndex 0 (never set). */
+#define STATE_SCHED_ALGORITHMS 3 /* SCHED_ALG_COUNT; routes_operator.c asserts they agree */
+struct state_sched_config {
+        int algorithm;
+        bool preempt_system, preempt_sysbatch, preempt_batch, preempt_service;
+        bool reject_job_registration;
+        uint64_t create_index, modify_index;
+};
+/* The store's configuration (borrowed; a copy lives in each snapshot). O(1). */
+const struct state_sched_config *state_sched_config(const struct state_store *st);
+/* Replace it at index (ModifyIndex = index; CreateIndex set on the first write). With
+ * use_cas, only when the current ModifyIndex equals cas: else -ECANCELED and nothing
+ * changes (Nomad's ?cas). -EINVAL for an algorithm out of range. */
+int state_set_sched_config(struct state_store *st, uint64_t index, const struct state_sched_config *cfg,
+                           bool use_cas, uint64_t cas);
+
 /* ---- Raft snapshots ----------------------------------------------------------------- */
 
-/* Everything, as {"Index":..,"TableIndexes":{..},"Jobs":[..],"Nodes":[..],"Allocs":[..],"Evals":[..]}.
+/* Everything, as {"Index":..,"TableIndexes":{..},"SchedulerConfig":{..},"Jobs":[..],"Nodes":[..],
+ * "Allocs":[..],"Evals":[..]} (a snapshot without SchedulerConfig restores the defaults).
  * Allocs carry their job as {"JobVersion":..} references to "JobVersions" to save space. */
 int state_save(const struct state_store *st, json_t **ret);
 int state_restore(const json_t *snap, struct state_store **ret, struct error *err);

@@ -65,6 +65,38 @@ static bool save_alloc(void *arg, const struct alloc *a) {
         return c->r == 0;
 }
 
+static json_t *sched_config_save(const struct state_sched_config *sc) {
+        return json_pack("{s:i,s:b,s:b,s:b,s:b,s:b,s:I,s:I}", "Algorithm", sc->algorithm, "PreemptSystem",
+                         sc->preempt_system, "PreemptSysBatch", sc->preempt_sysbatch, "PreemptBatch", sc->preempt_batch,
+                         "PreemptService", sc->preempt_service, "RejectJobRegistration", sc->reject_job_registration,
+                         "CreateIndex", (json_int_t)sc->create_index, "ModifyIndex", (json_int_t)sc->modify_index);
+}
+
+/* SchedulerConfig of a snapshot into st (absent: the defaults stay). */
+static int sched_config_restore(struct state_store *st, const json_t *j, struct error *err) {
+        if (!j)
+                return 0;
+        if (!json_is_object(j))
+                return errorf(err, -EINVAL, "state snapshot: SchedulerConfig must be an object");
+        struct state_sched_config sc = {
+            .algorithm = (int)jx_int(j, "Algorithm", 0),
+            .preempt_system = json_is_true(json_object_get(j, "PreemptSystem")),
+            .preempt_sysbatch = json_is_true(json_object_get(j, "PreemptSysBatch")),
+            .preempt_batch = json_is_true(json_object_get(j, "PreemptBatch")),
+            .preempt_service = json_is_true(json_object_get(j, "PreemptService")),
+            .reject_job_registration = json_is_true(json_object_get(j, "RejectJobRegistration")),
+        };
+        json_int_t created = jx_int(j, "CreateIndex", 0), modified = jx_int(j, "ModifyIndex", 0);
+        if (sc.algorithm < 0 || sc.algorithm >= STATE_SCHED_ALGORITHMS || created < 0 || modified < created)
+                return errorf(err, -EINVAL, "state snapshot: SchedulerConfig: bad Algorithm or indexes");
+        if (modified == 0)
+                return 0; /* never set: the defaults */
+        int r = state_set_sched_config(st, (uint64_t)created, &sc, false, 0);
+        if (r == 0)
+                r = state_set_sched_config(st, (uint64_t)modified, &sc, false, 0);
+        return r < 0 ? errorf(err, r, "state snapshot: SchedulerConfig: %s", strerror(-r)) : 0;
+}
+
 int state_save(const struct state_store *st, json_t **ret) {
         struct save_ctx c = {.jobs = json_array(),
                              .nodes = json_array(),
@@ -101,6 +133,12 @@ int state_save(const struct state_store *st, json_t **ret) {
         }
         json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(st)));
         json_object_set_new(out, "TableIndexes", idx);
+        json_t *sc = sched_config_save(state_sched_config(st));
+        if (!sc) {
+                json_decref(out);
+                return -ENOMEM;
+        }
+        json_object_set_new(out, "SchedulerConfig", sc);
         json_object_set_new(out, "Jobs", c.jobs);
         json_object_set_new(out, "Nodes", c.nodes);
         json_object_set_new(out, "Evals", c.evals);
@@ -201,6 +239,8 @@ int state_restore(const json_t *snap, struct state_store **ret, struct error *er
         json_t *idx = json_object_get(snap, "TableIndexes");
         for (int t = 0; t < STATE_TABLE_COUNT; t++)
                 tables[t] = (uint64_t)jx_int(idx, table_names[t], 0);
+        if ((r = sched_config_restore(st, json_object_get(snap, "SchedulerConfig"), err)) < 0)
+                goto fail;
         state_raw_set_indexes(st, (uint64_t)jx_int(snap, "Index", 0), tables);
         for (size_t k = 0; k < n_alloc_jobs; k++)
                 job_unref(alloc_jobs[k]);

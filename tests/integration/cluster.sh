@@ -115,9 +115,11 @@ else
         fail "3 voters in /v1/status/peers ($peers) and the configuration ($voters)"
 fi
 
-# --- failover time -----------------------------------------------------------------------
+# --- failover time (and the scheduler configuration kept across it) ----------------------
 L=$(leader_idx 0)
 O=$(((L + 1) % 3))
+sc_put=$(curl -s -m 5 -X PUT "http://$(http "$L")/v1/operator/scheduler/configuration" \
+        -d '{"SchedulerAlgorithm":"spread","PreemptionConfig":{"ServiceSchedulerEnabled":true}}')
 t0=$(date +%s%N)
 stop "$L" 9
 new=""
@@ -133,6 +135,13 @@ if [ -n "$new" ] && [ "$ms" -lt 5000 ]; then
         pass "SIGKILL of the leader: server $new leads after ${ms} ms (< 5000)"
 else
         fail "SIGKILL of the leader: no new leader within 5 s (${ms} ms)"
+fi
+sc_get=$(curl -s -m 5 "http://$(http "${new:-$O}")/v1/operator/scheduler/configuration")
+if echo "$sc_put" | grep -q '"Updated":true' && echo "$sc_get" | grep -q '"SchedulerAlgorithm":"spread"' &&
+        echo "$sc_get" | grep -q '"ServiceSchedulerEnabled":true'; then
+        pass "the scheduler configuration set on the old leader is the new leader's (replicated state)"
+else
+        fail "scheduler configuration across a leader change: PUT $sc_put; new leader's GET $sc_get"
 fi
 start "$L"
 if wait_for 20 sh -c "[ \"\$(curl -s -m 2 http://$(http "$L")/v1/status/leader)\" = '\"$(raft "$new")\"' ]"; then

@@ -273,3 +273,93 @@ Test(plan, overlay_stop_frees_room_for_a_later_plan) {
         plan_free(p2);
         alloc_unref(old);
 }
+
+/* An in-place update (a placement with the ID of a live alloc) replaces it: its
+ * resources count once, from the node's kept usage less the replaced version. */
+Test(plan, in_place_update_counts_the_alloc_once) {
+        struct alloc *old = fx_alloc("a-0", job, "n1", 0, 600, 600);
+        state_upsert_allocs(st, 3, &old, 1);
+        alloc_unref(old);
+        const char *nodes[] = {"n1"};
+        struct plan *p = mkplan("e1", nodes, 1, "a"); /* a-0 again, 600 of 1000 */
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_not(plan_result_rejected(r, "n1"), "600 replaced by 600 fits in 1000");
+        plan_result_free(r);
+        plan_free(p);
+        p = mkplan("e2", nodes, 1, "b"); /* a new alloc: 600 + 600 */
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"));
+        plan_result_free(r);
+        plan_free(p);
+}
+
+static struct alloc *holding(const char *id, const char *node, const char *allocated) {
+        struct alloc *a = fx_alloc(id, job, node, 0, 100, 100);
+        a->client_status = ALLOC_CLIENT_PENDING;
+        a->allocated = json_loads(allocated, 0, NULL);
+        cr_assert_not_null(a->allocated);
+        return a;
+}
+
+static struct plan *plan_of(const char *eval_id, struct alloc *a) {
+        struct plan *p = plan_new(eval_id, "token", job);
+        p->snapshot_index = state_latest_index(st);
+        cr_assert_eq(plan_add_place(p, a), 0);
+        alloc_unref(a);
+        return p;
+}
+
+#define PORT(n) "{\"Shared\":{\"Ports\":[{\"Label\":\"http\",\"Value\":" #n "}]}}"
+#define GPU(id) "{\"Tasks\":{\"t\":{\"Devices\":[{\"Name\":\"gpu\",\"DeviceIDs\":[\"" id "\"]}]}}}"
+
+/* A port committed on the node (by a plan built from an older snapshot) cannot be
+ * given again; another port, or the same port on another node, can. */
+Test(plan, a_port_already_held_on_the_node_is_rejected) {
+        struct alloc *held = holding("held", "n1", PORT(20001));
+        state_upsert_allocs(st, 3, &held, 1);
+        alloc_unref(held);
+        struct plan *same = plan_of("e1", holding("x", "n1", PORT(20001)));
+        cr_assert_str_eq(plan_node_misfit(st, &same->nodes[0]), "port 20001 already allocated");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, same, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"));
+        plan_result_free(r);
+        struct plan *other = plan_of("e2", holding("y", "n1", PORT(20002)));
+        cr_assert_null(plan_node_misfit(st, &other->nodes[0]));
+        struct plan *elsewhere = plan_of("e3", holding("z", "n2", PORT(20001)));
+        cr_assert_null(plan_node_misfit(st, &elsewhere->nodes[0]));
+        /* once the holder stops in the same plan, the port is free */
+        cr_assert_eq(plan_add_stop(same, (struct alloc *)state_alloc_get(st, "held"), ALLOC_DESIRED_STOP, "stop", -1), 0);
+        cr_assert_null(plan_node_misfit(st, &same->nodes[0]));
+        plan_free(same);
+        plan_free(other);
+        plan_free(elsewhere);
+}
+
+/* Two plans racing (the first proposed, not yet applied) for one device instance:
+ * the second is rejected on that node. */
+Test(plan, racing_plans_cannot_give_one_device_instance_twice) {
+        struct plan *p1 = plan_of("e1", holding("g1", "n1", GPU("gpu-0")));
+        struct plan *p2 = plan_of("e2", holding("g2", "n1", GPU("gpu-0")));
+        struct plan *p3 = plan_of("e3", holding("g3", "n1", GPU("gpu-1")));
+        struct plan_overlay *o = plan_overlay_new();
+        struct plan_result *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        cr_assert_eq(plan_evaluate_overlay(st, o, p1, &r1, NULL), 0);
+        cr_assert_not(plan_result_rejected(r1, "n1"));
+        cr_assert_eq(plan_overlay_add(o, r1), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p2, &r2, NULL), 0);
+        cr_assert(plan_result_rejected(r2, "n1"), "gpu-0 is in flight");
+        cr_assert_eq(plan_evaluate_overlay(st, o, p3, &r3, NULL), 0);
+        cr_assert_not(plan_result_rejected(r3, "n1"), "gpu-1 is free");
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        plan_overlay_remove(o, r1);
+        cr_assert_str_eq(plan_node_misfit(st, &p2->nodes[0]), "device gpu-0 already allocated");
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_result_free(r3);
+        plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+        plan_free(p3);
+}
