@@ -168,10 +168,10 @@ struct eval *new_eval(const struct job *j, const char *triggered_by, const char 
  * methods sit together. A path that matches a pattern but none of its methods
  * is answered 405. */
 const struct route api_routes[] = {
-    /* jobs */
-    {M_GET, "jobs", h_jobs_list, PERM_NS_READ_JOB},
     /* events (a streamed answer) */
     {M_GET, "event/stream", h_event_stream, PERM_NS_READ_JOB},
+    /* jobs */
+    {M_GET, "jobs", h_jobs_list, PERM_NS_READ_JOB},
     {M_WRITE, "jobs", h_jobs_register, PERM_NS_SUBMIT_JOB},
     {M_WRITE, "jobs/parse", h_jobs_parse, PERM_NS_PARSE_JOB},
     {M_WRITE, "validate/job", h_validate_job, PERM_NS_READ_JOB},
