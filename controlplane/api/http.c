@@ -66,6 +66,7 @@ struct http_req {
         uint64_t last_contact_ms;
         struct http_stream *stream; /* state REQ_STREAMING */
         bool stream_queued;         /* its callback response is queued */
+        struct http_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
 };
 
 struct http_server {
@@ -75,6 +76,7 @@ struct http_server {
         pthread_mutex_t lock;
         struct http_req *head, *tail; /* queued for the loop */
         struct http_req *closed;      /* streams the client left, for the loop's on_close */
+        struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
         http_handler_fn handler;
         void *data;
         int port;
@@ -448,6 +450,12 @@ int http_req_stream_begin(struct http_req *r, int status, const char *content_ty
                 atomic_fetch_sub(&r->srv->parked, 1);
         }
         r->stream = st;
+        pthread_mutex_lock(&r->srv->lock);
+        r->snext = r->srv->streams;
+        if (r->snext)
+                r->snext->sprev = r;
+        r->srv->streams = r;
+        pthread_mutex_unlock(&r->srv->lock);
         r->status = status;
         r->content_type = content_type;
         r->state = REQ_STREAMING;
@@ -786,11 +794,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 bool handler_done = st->loop_done;
                 pthread_mutex_unlock(&st->lock);
                 *con_cls = NULL;
+                pthread_mutex_lock(&s->lock);
+                if (r->sprev)
+                        r->sprev->snext = r->snext;
+                else
+                        s->streams = r->snext;
+                if (r->snext)
+                        r->snext->sprev = r->sprev;
+                r->sprev = r->snext = NULL;
                 if (handler_done) {
+                        pthread_mutex_unlock(&s->lock);
                         req_free(r);
                         return;
                 }
-                pthread_mutex_lock(&s->lock);
                 r->next = s->closed;
                 s->closed = r;
                 pthread_mutex_unlock(&s->lock);
@@ -915,6 +931,16 @@ struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
                 return NULL;
         if (s->mhd) {
+                /* libmicrohttpd refuses to stop with connections suspended: streams
+                 * waiting for bytes end now (their handlers hear of it in run_closed). */
+                pthread_mutex_lock(&s->lock);
+                for (struct http_req *r = s->streams; r; r = r->snext) {
+                        pthread_mutex_lock(&r->stream->lock);
+                        r->stream->ended = true;
+                        stream_wake(r);
+                        pthread_mutex_unlock(&r->stream->lock);
+                }
+                pthread_mutex_unlock(&s->lock);
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
         }

@@ -65,8 +65,10 @@ static void on_act(uv_async_t *h) {
         pthread_mutex_unlock(&mu);
 }
 
+static bool keep_open_on_stop; /* the server stops under a stream its handler did not end */
+
 static void on_stop(uv_async_t *h) {
-        if (held)
+        if (held && !keep_open_on_stop)
                 http_req_stream_end(held, NULL, 0);
         held = NULL;
         srv = http_server_destroy(srv);
@@ -180,4 +182,17 @@ Test(stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
         cr_expect_eq(atomic_load(&closed), 1, "on_close ran");
         cr_expect_eq(atomic_load(&closed_on_loop), 1, "on the loop thread");
         stop();
+}
+
+Test(stream, the_server_stops_under_an_open_stream) {
+        start();
+        int fd = connect_get("/v1/event/stream");
+        char buf[4096] = "";
+        size_t len = 0;
+        cr_assert(read_until(fd, buf, sizeof(buf), &len, "one\n"), "got: %s", buf);
+        keep_open_on_stop = true; /* suspended, waiting for bytes, when the daemon stops */
+        stop();
+        cr_expect_eq(atomic_load(&closed), 1, "the handler heard of it (and let go of the request)");
+        cr_expect_eq(atomic_load(&closed_on_loop), 1);
+        close(fd);
 }
