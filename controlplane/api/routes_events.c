@@ -46,8 +46,12 @@ static void pub_node(struct api *a, const char *type, const char *id, uint64_t i
         pub(a, EVENT_TOPIC_NODE, type, id, "", index, "Node", obj);
 }
 
+/* Without its job (as Nomad's: it keeps allocation events small; the Job topic has it). */
 static void pub_alloc(struct api *a, const char *type, const struct alloc *al, uint64_t index) {
-        pub(a, EVENT_TOPIC_ALLOCATION, type, al->id, al->namespace, index, "Allocation", alloc_to_json(al));
+        json_t *obj = alloc_to_json(al); /* its job is needed for JobVersion, JobType, resources */
+        if (obj)
+                json_object_del(obj, "Job");
+        pub(a, EVENT_TOPIC_ALLOCATION, type, al->id, al->namespace, index, "Allocation", obj);
 }
 
 static void pub_eval_id(struct api *a, const char *id, uint64_t index) {

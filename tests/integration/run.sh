@@ -844,11 +844,14 @@ wait "$ev_job_pid" "$ev_node_pid" 2>/dev/null
 ev_replay=$(curl -sN --max-time 3 "$ADDR/v1/event/stream?index=$ev_from&topic=Job:evstream&topic=Allocation:*")
 if printf '%s\n' "$ev_replay" | grep -q '"Type":"JobRegistered","Key":"evstream"' &&
         printf '%s\n' "$ev_replay" | grep -q '"Topic":"Allocation","Type":"PlanResult"' &&
+        printf '%s\n' "$ev_replay" | python3 -c 'import json,sys
+allocs=[e["Payload"]["Allocation"] for l in sys.stdin if l.strip() for e in json.loads(l)["Events"] if e["Topic"]=="Allocation"]
+assert allocs and all("Job" not in a and a["JobID"]=="evstream" for a in allocs)' &&
         ! printf '%s\n' "$ev_replay" | grep -q '"Topic":"Evaluation"'; then
-        pass "event stream: ?index=N replays the ring (job and its allocations; no evaluations)"
+        pass "event stream: ?index=N replays the ring (job and its allocations, without their job; no evaluations)"
 else
         printf '%s\n' "$ev_replay" | cut -c1-200
-        fail "event stream: ?index=N replays the ring (job and its allocations; no evaluations)"
+        fail "event stream: ?index=N replays the ring (job and its allocations, without their job; no evaluations)"
 fi
 if [ "$(code_of "$ADDR/v1/event/stream?topic=Jobs")" = 400 ] && grep -q unknown "$WORK/api.body"; then
         pass "event stream: an unknown topic is a 400 that names it"
