@@ -26,10 +26,10 @@ static struct http_req *held; /* the open stream; loop thread only */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char pending_write[128]; /* under mu: written by on_act */
 static bool pending_end;
-static int last_rc = 1;             /* under mu: the last on_act write's result */
-static int oversize_rc = 1;         /* a write larger than the buffer, at begin */
-static atomic_int closed;           /* on_close ran */
-static atomic_int closed_on_loop;   /* ... on the loop thread */
+static int last_rc = 1;           /* under mu: the last on_act write's result */
+static int oversize_rc = 1;       /* a write larger than the buffer, at begin */
+static atomic_int closed;         /* on_close ran */
+static atomic_int closed_on_loop; /* ... on the loop thread */
 
 static void on_close(void *data) {
         (void)data;
