@@ -239,7 +239,12 @@ static void server_on_node_ready(void *data, const char *computed_class, uint64_
         workers_dispatch(s->workers);
 }
 
+static void server_on_applied(void *data, uint64_t index, const json_t *cmd, const char *plan_eval_id) {
+        api_events_applied(((struct server *)data)->api, index, cmd, plan_eval_id);
+}
+
 static const struct fsm_hooks server_fsm_hooks = {
+    .applied = server_on_applied,
     .state_changed = server_state_changed,
     .evals = server_on_evals,
     .node_ready = server_on_node_ready,

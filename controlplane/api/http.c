@@ -23,7 +23,21 @@
 
 #define MAX_BODY (16u * 1024 * 1024)
 
-enum req_state { REQ_READING, REQ_QUEUED, REQ_ANSWERED };
+enum req_state { REQ_READING, REQ_QUEUED, REQ_ANSWERED, REQ_STREAMING };
+
+/* A streamed answer, shared by the loop thread (writes) and libmicrohttpd's
+ * (reads): every field under lock. */
+struct http_stream {
+        pthread_mutex_t lock;
+        char *buf;
+        size_t head, len, cap; /* unsent bytes are buf[head, head + len) */
+        bool ended;            /* the handler is done: close once drained */
+        bool suspended;        /* the reader found nothing and suspended the connection */
+        bool mhd_done;         /* libmicrohttpd is done with the request */
+        bool loop_done;        /* the handler will not touch the request again */
+        http_stream_close_fn on_close;
+        void *close_data;
+};
 
 struct http_req {
         struct http_server *srv;
@@ -50,6 +64,9 @@ struct http_req {
         uint64_t index;
         bool leader_known; /* X-Nomad-KnownLeader */
         uint64_t last_contact_ms;
+        struct http_stream *stream; /* state REQ_STREAMING */
+        bool stream_queued;         /* its callback response is queued */
+        struct http_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
 };
 
 struct http_server {
@@ -58,6 +75,8 @@ struct http_server {
         bool async_open;
         pthread_mutex_t lock;
         struct http_req *head, *tail; /* queued for the loop */
+        struct http_req *closed;      /* streams the client left, for the loop's on_close */
+        struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
         http_handler_fn handler;
         void *data;
         int port;
@@ -200,7 +219,7 @@ void *http_req_data(const struct http_req *r) {
 }
 
 static void answer(struct http_req *r, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
-        if (r->state == REQ_ANSWERED) {
+        if (r->state == REQ_ANSWERED || r->state == REQ_STREAMING) {
                 free(buf);
                 return;
         }
@@ -310,6 +329,29 @@ static enum MHD_Result probe_key(void *cls, enum MHD_ValueKind kind, const char 
         return MHD_NO;
 }
 
+struct values_probe {
+        const char *key;
+        const char **out;
+        size_t n, max;
+};
+
+static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct values_probe *p = cls;
+        (void)kind;
+        if (strcmp(key, p->key) != 0)
+                return MHD_YES;
+        if (p->n < p->max)
+                p->out[p->n] = value ? value : "";
+        p->n++;
+        return MHD_YES;
+}
+
+size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
+        struct values_probe p = {.key = key, .out = ret, .max = max};
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_values, &p);
+        return p.n;
+}
+
 bool http_req_has_query(const struct http_req *r, const char *key) {
         struct key_probe p = {.key = key};
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, probe_key, &p);
@@ -330,6 +372,11 @@ char *http_req_query_string(const struct http_req *r) {
 }
 
 static void req_free(struct http_req *r) {
+        if (r->stream) {
+                pthread_mutex_destroy(&r->stream->lock);
+                free(r->stream->buf);
+                free(r->stream);
+        }
         free(r->method);
         free(r->path);
         free(r->body);
@@ -337,8 +384,30 @@ static void req_free(struct http_req *r) {
         free(r);
 }
 
+/* Streams libmicrohttpd is done with: tell their handlers (unless they ended
+ * them meanwhile) and free them. Loop thread. */
+static void run_closed(struct http_server *s) {
+        pthread_mutex_lock(&s->lock);
+        struct http_req *list = s->closed;
+        s->closed = NULL;
+        pthread_mutex_unlock(&s->lock);
+        while (list) {
+                struct http_req *r = list;
+                list = r->next;
+                struct http_stream *st = r->stream;
+                pthread_mutex_lock(&st->lock);
+                bool tell = !st->loop_done;
+                st->loop_done = true;
+                pthread_mutex_unlock(&st->lock);
+                if (tell && st->on_close)
+                        st->on_close(st->close_data);
+                req_free(r);
+        }
+}
+
 static void on_async(uv_async_t *h) {
         struct http_server *s = h->data;
+        run_closed(s);
         for (;;) {
                 pthread_mutex_lock(&s->lock);
                 struct http_req *r = s->head;
@@ -356,6 +425,142 @@ static void on_async(uv_async_t *h) {
                 else
                         s->handler(s->data, r);
         }
+}
+
+/* ---- streamed answers ---- */
+
+int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
+                          http_stream_close_fn on_close, void *data) {
+        if (r->state != REQ_QUEUED)
+                return -EINVAL;
+        struct http_stream *st = calloc(1, sizeof(*st));
+        if (!st)
+                return -ENOMEM;
+        st->cap = max_buffered ? max_buffered : HTTP_STREAM_MAX_BUFFER;
+        st->buf = malloc(st->cap + HTTP_STREAM_MAX_TAIL);
+        if (!st->buf) {
+                free(st);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&st->lock, NULL);
+        st->on_close = on_close;
+        st->close_data = data;
+        if (r->parked) { /* a stream is not a blocking query: it holds no parked slot */
+                r->parked = false;
+                atomic_fetch_sub(&r->srv->parked, 1);
+        }
+        r->stream = st;
+        pthread_mutex_lock(&r->srv->lock);
+        r->snext = r->srv->streams;
+        if (r->snext)
+                r->snext->sprev = r;
+        r->srv->streams = r;
+        pthread_mutex_unlock(&r->srv->lock);
+        r->status = status;
+        r->content_type = content_type;
+        r->state = REQ_STREAMING;
+        MHD_resume_connection(r->conn); /* on_request queues the callback response */
+        return 0;
+}
+
+/* Append under st->lock; HTTP_STREAM_MAX_TAIL bytes are kept beyond cap for the tail. */
+static void stream_put(struct http_stream *st, const void *buf, size_t len) {
+        if (st->head && st->head + st->len + len > st->cap + HTTP_STREAM_MAX_TAIL) {
+                memmove(st->buf, st->buf + st->head, st->len);
+                st->head = 0;
+        }
+        memcpy(st->buf + st->head + st->len, buf, len);
+        st->len += len;
+}
+
+/* Under st->lock: a reader waiting for bytes goes on. */
+static void stream_wake(struct http_req *r) {
+        struct http_stream *st = r->stream;
+        if (st->suspended && !st->mhd_done) {
+                st->suspended = false;
+                MHD_resume_connection(r->conn);
+        }
+}
+
+int http_req_stream_write(struct http_req *r, const void *buf, size_t len) {
+        struct http_stream *st = r->stream;
+        if (!st)
+                return -EINVAL;
+        pthread_mutex_lock(&st->lock);
+        int rc = 0;
+        if (st->mhd_done || st->ended)
+                rc = -EPIPE;
+        else if (len > st->cap - st->len)
+                rc = -EAGAIN;
+        else if (len) {
+                stream_put(st, buf, len);
+                stream_wake(r);
+        }
+        pthread_mutex_unlock(&st->lock);
+        return rc;
+}
+
+void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len) {
+        struct http_stream *st = r->stream;
+        if (!st)
+                return;
+        pthread_mutex_lock(&st->lock);
+        if (!st->mhd_done && !st->ended && tail && tail_len) {
+                if (tail_len > HTTP_STREAM_MAX_TAIL)
+                        tail_len = HTTP_STREAM_MAX_TAIL;
+                stream_put(st, tail, tail_len);
+        }
+        st->ended = true;
+        st->loop_done = true; /* r is freed by on_completed, or by run_closed when queued there already */
+        stream_wake(r);
+        pthread_mutex_unlock(&st->lock);
+}
+
+size_t http_req_stream_buffered(struct http_req *r) {
+        struct http_stream *st = r->stream;
+        if (!st)
+                return 0;
+        pthread_mutex_lock(&st->lock);
+        size_t n = st->len;
+        pthread_mutex_unlock(&st->lock);
+        return n;
+}
+
+/* libmicrohttpd's thread: the next bytes of the body, or suspend until there are. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct http_req *r = cls;
+        struct http_stream *st = r->stream;
+        (void)pos;
+        pthread_mutex_lock(&st->lock);
+        ssize_t n;
+        if (st->len) {
+                size_t k = st->len < max ? st->len : max;
+                memcpy(buf, st->buf + st->head, k);
+                st->head += k;
+                st->len -= k;
+                if (!st->len)
+                        st->head = 0;
+                n = (ssize_t)k;
+        } else if (st->ended) {
+                n = MHD_CONTENT_READER_END_OF_STREAM;
+        } else {
+                st->suspended = true;
+                MHD_suspend_connection(r->conn); /* resumed by the next write or the end */
+                n = 0;
+        }
+        pthread_mutex_unlock(&st->lock);
+        return n;
+}
+
+static enum MHD_Result send_stream(struct http_req *r) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, r, NULL);
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+        enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
 }
 
 static enum MHD_Result send_answer(struct http_req *r) {
@@ -520,6 +725,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (r->state == REQ_ANSWERED)
                 return send_answer(r);
+        if (r->state == REQ_STREAMING && !r->stream_queued) {
+                r->stream_queued = true;
+                return send_stream(r);
+        }
         return MHD_YES;
 }
 
@@ -577,6 +786,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         /* A request still queued or held by a handler is freed by whoever answers it. */
         if (r->state == REQ_QUEUED)
                 return;
+        if (r->state == REQ_STREAMING) {
+                /* Freed here once the handler ended it; else the loop tells it first (run_closed). */
+                struct http_stream *st = r->stream;
+                pthread_mutex_lock(&st->lock);
+                st->mhd_done = true;
+                bool handler_done = st->loop_done;
+                pthread_mutex_unlock(&st->lock);
+                *con_cls = NULL;
+                pthread_mutex_lock(&s->lock);
+                if (r->sprev)
+                        r->sprev->snext = r->snext;
+                else
+                        s->streams = r->snext;
+                if (r->snext)
+                        r->snext->sprev = r->sprev;
+                r->sprev = r->snext = NULL;
+                if (handler_done) {
+                        pthread_mutex_unlock(&s->lock);
+                        req_free(r);
+                        return;
+                }
+                r->next = s->closed;
+                s->closed = r;
+                pthread_mutex_unlock(&s->lock);
+                uv_async_send(&s->async);
+                return;
+        }
         req_free(r);
         *con_cls = NULL;
 }
@@ -695,6 +931,16 @@ struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
                 return NULL;
         if (s->mhd) {
+                /* libmicrohttpd refuses to stop with connections suspended: streams
+                 * waiting for bytes end now (their handlers hear of it in run_closed). */
+                pthread_mutex_lock(&s->lock);
+                for (struct http_req *r = s->streams; r; r = r->snext) {
+                        pthread_mutex_lock(&r->stream->lock);
+                        r->stream->ended = true;
+                        stream_wake(r);
+                        pthread_mutex_unlock(&r->stream->lock);
+                }
+                pthread_mutex_unlock(&s->lock);
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
         }
@@ -704,6 +950,7 @@ struct http_server *http_server_destroy(struct http_server *s) {
                 req_free(r);
         }
         s->head = s->tail = NULL;
+        run_closed(s); /* streams left open: their handlers hear of it now */
         if (s->async_open)
                 uv_close((uv_handle_t *)&s->async, on_async_closed);
         else {

@@ -76,6 +76,9 @@ const char *http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);
 /* Query argument, or NULL. */
 const char *http_req_query(const struct http_req *r, const char *key);
+/* Every value of a repeated query key (?topic=a&topic=b), up to max, in order;
+ * the count found (may exceed max). Pointers live as long as r. */
+size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max);
 /* Whether the query has the key, with or without a value ("?stale"). */
 bool http_req_has_query(const struct http_req *r, const char *key);
 const char *http_req_header(const struct http_req *r, const char *key);
@@ -101,3 +104,29 @@ void http_req_respond_bytes(struct http_req *r, int status, const char *content_
                             uint64_t index);
 /* Answer with raw bytes (logs). */
 void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len);
+
+/* ---- streamed answers (GET /v1/event/stream) ----
+ * A handler that begins a stream answers with a chunked body it writes piece by
+ * piece, on the loop thread, for as long as it likes. Bytes wait in a buffer of
+ * at most max_buffered bytes (HTTP_STREAM_MAX_BUFFER when 0) until the client
+ * reads them: a write that does not fit gets -EAGAIN and nothing grows. While the
+ * buffer is empty the connection is suspended (no polling).
+ * on_close runs on the loop thread when the client went away (or the server
+ * stops) before the handler ended the stream; r is freed after it returns and
+ * must not be used again. After http_req_stream_end the handler must not touch
+ * r either (on_close does not run then). */
+#define HTTP_STREAM_MAX_BUFFER (256u * 1024)
+#define HTTP_STREAM_MAX_TAIL 4096 /* the last words of http_req_stream_end */
+typedef void (*http_stream_close_fn)(void *data);
+/* 0, or -EINVAL when r was answered already, -ENOMEM. On failure r is still the
+ * handler's to answer. */
+int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
+                          http_stream_close_fn on_close, void *data);
+/* 0 when buffered; -EAGAIN when len does not fit now; -EPIPE once the client
+ * went away (on_close follows) or the stream was ended. */
+int http_req_stream_write(struct http_req *r, const void *buf, size_t len);
+/* Send tail (up to HTTP_STREAM_MAX_TAIL bytes, even when the buffer is full; may be
+ * NULL) after what is buffered, then close the body. */
+void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len);
+/* Bytes buffered and not yet sent (tests). */
+size_t http_req_stream_buffered(struct http_req *r);

@@ -25,6 +25,7 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/events/events.h"
 #include "controlplane/scheduler/scheduler.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -167,6 +168,8 @@ struct eval *new_eval(const struct job *j, const char *triggered_by, const char 
  * methods sit together. A path that matches a pattern but none of its methods
  * is answered 405. */
 const struct route api_routes[] = {
+    /* events (a streamed answer) */
+    {M_GET, "event/stream", h_event_stream, PERM_NS_READ_JOB},
     /* jobs */
     {M_GET, "jobs", h_jobs_list, PERM_NS_READ_JOB},
     {M_WRITE, "jobs", h_jobs_register, PERM_NS_SUBMIT_JOB},
@@ -341,7 +344,9 @@ struct api *api_create(const struct api_config *cfg) {
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
         a->started_ns = clock_now_ns();
-        if (!a->raft_addr || !a->node_secret) {
+        a->events = events_create(0, 0, 0);
+        if (!a->raft_addr || !a->node_secret || !a->events) {
+                events_destroy(a->events);
                 free(a->raft_addr);
                 free(a->node_secret);
                 free(a);
@@ -354,6 +359,7 @@ struct api *api_destroy(struct api *a) {
         if (!a)
                 return NULL;
         api_drop_parked(a);
+        api_events_close(a);
         free(a->raft_addr);
         free(a->node_secret);
         free(a);

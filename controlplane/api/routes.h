@@ -92,4 +92,7 @@ void api_handle(void *data, struct http_req *req);
  * leader it also moves node drains on (the server calls it every tick and after
  * each applied command). */
 void api_wake_parked(struct api *a, bool timeouts_only);
+/* The FSM applied cmd at index (or, cmd NULL, the compact plan of plan_eval_id):
+ * the event stream's events for it (routes_events.c). Loop thread. */
+void api_events_applied(struct api *a, uint64_t index, const json_t *cmd, const char *plan_eval_id);
 void api_drop_parked(struct api *a);

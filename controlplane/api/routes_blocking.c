@@ -103,6 +103,7 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
         if (!s)
                 return;
         api_drain_tick(s);
+        api_events_tick(s, clock_monotonic_ns());
         struct parked_query *list = s->parked;
         s->parked = NULL;
         int64_t now = clock_monotonic_ns();
@@ -131,4 +132,5 @@ void api_drop_parked(struct api *s) {
                 http_req_respond_text(pq->req, 503, "server shutting down");
                 free(pq);
         }
+        api_events_close(s); /* streams too, before the HTTP server goes */
 }

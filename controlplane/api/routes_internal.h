@@ -13,6 +13,7 @@
  *   routes_status.c       /v1/status/{leader,peers}, /v1/regions
  *   routes_operator.c     /v1/operator/raft/..., /v1/system/gc, /v1/internal/raft/self
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
+ *   routes_events.c       /v1/event/stream and the events applied commands produce
  */
 #pragma once
 
@@ -30,6 +31,7 @@
 #define API_VERSION "0.1.0"
 
 struct eval;
+struct events;
 struct job;
 struct parked_query;
 
@@ -47,6 +49,7 @@ struct api {
         uint64_t denied;       /* refused by api_authorize */
         int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
+        struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
 };
 
 /* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
@@ -188,3 +191,9 @@ void h_agent_health(struct route_ctx *c);
 void h_metrics(struct route_ctx *c);
 void h_search(struct route_ctx *c);
 void h_search_fuzzy(struct route_ctx *c);
+/* routes_events.c */
+void h_event_stream(struct route_ctx *c);
+/* Heartbeats and retries of full streams (from api_wake_parked). */
+void api_events_tick(struct api *a, int64_t now_ns);
+/* Ends every stream ("server shutting down") and frees the events; idempotent. */
+void api_events_close(struct api *a);

@@ -428,6 +428,8 @@ int fsm_apply_command(struct fsm *s, uint64_t index, const json_t *cmd, struct e
                                 errorf(err, r, "%s%s rejected by the state store at index %llu: %s", type, what,
                                        (unsigned long long)index, reason(r));
                                 log_debug("fsm: %s", err ? err->msg : type);
+                        } else if (s->hooks.applied) {
+                                s->hooks.applied(s->data, index, cmd, NULL);
                         }
                         state_changed(s);
                         return r;
@@ -452,6 +454,8 @@ static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_
                 return r;
         }
         r = plan_result_apply((*f->state), index, res);
+        if (r == 0 && f->hooks.applied)
+                f->hooks.applied(f->data, index, NULL, res->eval_id);
         plan_result_free(res);
         state_changed(f);
         if (r < 0)

@@ -28,6 +28,9 @@ struct fsm_hooks {
         void (*node_ready)(void *data, const char *computed_class, uint64_t index);
         /* An allocation finished on a node: its capacity is free again. */
         void (*capacity_freed)(void *data, const char *computed_class, uint64_t index);
+        /* A command was applied without error: cmd, or (cmd NULL) a compact plan
+         * result of the evaluation plan_eval_id (the event stream's source). */
+        void (*applied)(void *data, uint64_t index, const json_t *cmd, const char *plan_eval_id);
 };
 
 /* state: the slot of the live state store, which a snapshot restore replaces.

@@ -63,6 +63,49 @@ const char *http_req_query(const struct http_req *r, const char *key) {
         return NULL;
 }
 
+size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
+        static char ring[32][512];
+        static int next;
+        size_t klen = strlen(key), n = 0;
+        for (const char *p = r->query; *p;) {
+                const char *amp = strchr(p, '&');
+                size_t len = amp ? (size_t)(amp - p) : strlen(p);
+                if (len >= klen && strncmp(p, key, klen) == 0 && (len == klen || p[klen] == '=')) {
+                        if (n < max) {
+                                char *v = ring[next++ % 32];
+                                size_t vlen = len > klen ? len - klen - 1 : 0;
+                                if (vlen >= sizeof(ring[0]))
+                                        vlen = sizeof(ring[0]) - 1;
+                                memcpy(v, p + klen + (len > klen), vlen);
+                                v[vlen] = '\0';
+                                ret[n] = v;
+                        }
+                        n++;
+                }
+                p += len + (amp ? 1 : 0);
+        }
+        return n;
+}
+
+/* Streamed answers need the real listener (tests/unit/http, tests/integration):
+ * the fake request lives only for one api_request call. */
+int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
+                          http_stream_close_fn on_close, void *data) {
+        (void)r, (void)status, (void)content_type, (void)max_buffered, (void)on_close, (void)data;
+        return -EOPNOTSUPP;
+}
+int http_req_stream_write(struct http_req *r, const void *buf, size_t len) {
+        (void)r, (void)buf, (void)len;
+        return -EPIPE;
+}
+void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len) {
+        (void)r, (void)tail, (void)tail_len;
+}
+size_t http_req_stream_buffered(struct http_req *r) {
+        (void)r;
+        return 0;
+}
+
 bool http_req_has_query(const struct http_req *r, const char *key) {
         return http_req_query(r, key) != NULL; /* "" for a key without a value */
 }
