@@ -13,6 +13,7 @@
  *   routes_status.c       /v1/status/{leader,peers}, /v1/regions
  *   routes_operator.c     /v1/operator/raft/..., /v1/system/gc, /v1/internal/raft/self
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
+ *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
  */
 #pragma once
 
@@ -200,3 +201,14 @@ void h_agent_health(struct route_ctx *c);
 void h_metrics(struct route_ctx *c);
 void h_search(struct route_ctx *c);
 void h_search_fuzzy(struct route_ctx *c);
+/* routes_acl_endpoints.c */
+void h_acl_bootstrap(struct route_ctx *c);
+void h_acl_policies_list(struct route_ctx *c);
+void h_acl_policy_read(struct route_ctx *c);
+void h_acl_policy_put(struct route_ctx *c);
+void h_acl_policy_delete(struct route_ctx *c);
+void h_acl_tokens_list(struct route_ctx *c);
+void h_acl_token_create(struct route_ctx *c);
+void h_acl_token_self(struct route_ctx *c);
+void h_acl_token_read(struct route_ctx *c);
+void h_acl_token_delete(struct route_ctx *c);
