@@ -154,6 +154,7 @@ integration: all
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
+	$(Q)tests/security/acl.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 test: deps
