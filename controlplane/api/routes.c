@@ -185,7 +185,7 @@ const struct route api_routes[] = {
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
     {M_GET, "node/:id", h_node_read, PERM_NODE_READ},
     {M_WRITE, "node/:id/heartbeat", h_node_heartbeat, PERM_NODE_SECRET},
-    {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_SECRET}, /* or node:read: the handler */
+    {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_SECRET_OR_READ},
     {M_WRITE, "node/:id/allocations", h_node_alloc_update, PERM_NODE_SECRET},
     {M_WRITE, "node/:id/eligibility", h_node_eligibility, PERM_NODE_WRITE},
     {M_WRITE, "node/:id/drain", h_node_drain, PERM_NODE_WRITE},

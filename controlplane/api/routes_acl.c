@@ -25,6 +25,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_OPERATOR_READ] = "operator:read",
     [PERM_OPERATOR_WRITE] = "operator:write",
     [PERM_MANAGEMENT] = "management",
+    [PERM_NODE_SECRET_OR_READ] = "node-secret or node:read",
     [PERM_ACL_TOKEN] = "acl-token",
 };
 
@@ -38,7 +39,7 @@ bool api_perm_namespaced(enum api_perm p) {
 }
 
 static const struct acl_policy *lookup_policy(void *data, const char *name) {
-        const struct state_acl_policy *p = state_acl_policy_get(data, name);
+        const struct state_acl_policy *p = data ? state_acl_policy_get(data, name) : NULL;
         return p ? p->parsed : NULL;
 }
 
@@ -69,7 +70,7 @@ static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
 
 int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm,
                   const char *ns, struct error *err) {
-        if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET)
+        if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET || perm == PERM_NODE_SECRET_OR_READ)
                 return 0;
         ns = ns && *ns ? ns : "default";
         const struct state_acl_token *t = NULL;

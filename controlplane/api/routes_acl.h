@@ -27,6 +27,7 @@ enum api_perm {
         PERM_OPERATOR_READ,      /* operator policy read */
         PERM_OPERATOR_WRITE,     /* operator policy write */
         PERM_MANAGEMENT,         /* a management token only */
+        PERM_NODE_SECRET_OR_READ, /* node:read, or the node's SecretID: the handler checks */
         PERM_ACL_TOKEN,          /* any valid ACL token (not anonymous): /v1/acl/token/self */
         PERM__COUNT,
 };
