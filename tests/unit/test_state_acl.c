@@ -207,3 +207,36 @@ Test(state_acl, the_acl_endpoints_bootstrap_policies_and_tokens) {
         json_decref(boot);
         api_harness_free(h);
 }
+
+Test(state_acl, node_allocations_take_the_node_secret_or_an_acl_token_with_node_read) {
+        struct api_harness *h = api_harness_new_acl(true);
+        static const char node_a[] =
+            "{\"Node\":{\"ID\":\"aaaaaaaa-1111-3333-4444-555555555555\",\"SecretID\":\"secret-a\",\"Name\":\"a\","
+            "\"Datacenter\":\"dc1\",\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},"
+            "\"Memory\":{\"MemoryMB\":8192}}}}";
+        static const char node_b[] =
+            "{\"Node\":{\"ID\":\"aaaaaaaa-2222-3333-4444-555555555555\",\"SecretID\":\"secret-b\",\"Name\":\"b\","
+            "\"Datacenter\":\"dc1\",\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},"
+            "\"Memory\":{\"MemoryMB\":8192}}}}";
+        json_decref(request(h, NULL, "PUT", "/v1/node/register", node_a, 200));
+        json_decref(request(h, NULL, "PUT", "/v1/node/register", node_b, 200));
+        static const char path[] = "/v1/node/aaaaaaaa-1111-3333-4444-555555555555/allocations";
+        json_decref(request(h, "secret-a", "GET", path, NULL, 200));
+        json_decref(request(h, "secret-b", "GET", path, NULL, 403));
+        json_decref(request(h, NULL, "GET", path, NULL, 403));
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/nr", "{\"Rules\":\"node { policy = \\\"read\\\" }\"}", 200));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/jr",
+                            "{\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", 200));
+        json_t *nr = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Policies\":[\"nr\"]}", 200);
+        json_t *jr = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Policies\":[\"jr\"]}", 200);
+        json_decref(request(h, json_string_value(json_object_get(nr, "SecretID")), "GET", path, NULL, 200));
+        json_decref(request(h, json_string_value(json_object_get(jr, "SecretID")), "GET", path, NULL, 403));
+        json_decref(request(h, mgmt, "GET", path, NULL, 200));
+        json_decref(request(h, "secret-a", "GET", path, NULL, 200));
+        json_decref(nr);
+        json_decref(jr);
+        json_decref(boot);
+        api_harness_free(h);
+}
