@@ -106,6 +106,17 @@ int main(int argc, char **argv) {
                         return run_group(&c, "acl policy", cli_acl_policy_commands, rest - 1, rargv + 1);
                 if (rest >= 1 && strcmp(rargv[0], "token") == 0)
                         return run_group(&c, "acl token", cli_acl_token_commands, rest - 1, rargv + 1);
+                if (rest < 1 || strcmp(rargv[0], "bootstrap") != 0) {
+                        fprintf(rest < 1 ? stderr : stdout,
+                                "Usage: drover acl bootstrap\n"
+                                "       drover acl policy <apply|list|info|delete> [options] [args]\n"
+                                "       drover acl token <create|list|info|delete|self> [options] [args]\n"
+                                "The token to act with: -token, $DROVER_TOKEN or $NOMAD_TOKEN.\n");
+                        return rest >= 1 && (strcmp(rargv[0], "-help") == 0 || strcmp(rargv[0], "-h") == 0 ||
+                                             strcmp(rargv[0], "--help") == 0)
+                                   ? 0
+                                   : 1;
+                }
                 return run_group(&c, "acl", cli_acl_commands, rest, rargv);
         }
         if (strcmp(cmd, "dev") == 0) {
