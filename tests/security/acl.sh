@@ -4,7 +4,7 @@
 # needing a capability is allowed; a token with only read on namespace "default"
 # lists jobs but cannot register one; a write token can; a deleted token is
 # refused; every denial is 403 with a message; the ACL state survives a restart
-# (Raft log / snapshot).
+# (Raft log / snapshot); an agent registers and runs a job with ACLs on.
 # Usage: tests/security/acl.sh BIN_DIR
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -19,7 +19,7 @@ cleanup() {
         rm -rf "$WORK"
 }
 trap cleanup EXIT
-pick_ports 2 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
+pick_ports 3 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 export DROVER_ADDR=$ADDR
 unset DROVER_TOKEN NOMAD_TOKEN
@@ -146,6 +146,18 @@ else
 fi
 expect 403 "a deleted token is refused" GET /v1/jobs "$RO"
 expect 403 "a client token cannot list tokens" GET /v1/acl/tokens "$RW"
+
+# agents keep working under ACLs: their node secret (registration, heartbeats, the
+# allocation watch) needs no ACL token
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name member -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 2))" >>"$WORK/agent.log" 2>&1 &
+pids+=($!)
+if wait_for 40 sh -c "curl -fs -H 'X-Nomad-Token: $MGMT' $ADDR/v1/job/rw/allocations | grep -q '\"ClientStatus\":\"complete\"'"; then
+        pass "with ACLs on, an agent registers and runs the job registered by the write token"
+else
+        curl -s -H "X-Nomad-Token: $MGMT" "$ADDR/v1/job/rw/allocations"
+        fail "with ACLs on, an agent registers and runs the job registered by the write token"
+fi
 
 log "== acl: $passed passed, $failed failed"
 [ "$failed" = 0 ]
