@@ -44,7 +44,8 @@ static void print_token(const json_t *t) {
         json_t *p;
         json_array_foreach(json_object_get(t, "Policies"), i, p) {
                 size_t l = strlen(pols);
-                snprintf(pols + l, sizeof(pols) - l, "%s%s", i ? " " : "", json_string_value(p) ? json_string_value(p) : "");
+                snprintf(pols + l, sizeof(pols) - l, "%s%s", i ? " " : "",
+                         json_string_value(p) ? json_string_value(p) : "");
         }
         char polb[1040];
         snprintf(polb, sizeof(polb), "[%s]", pols);
@@ -289,7 +290,8 @@ static int token_list(struct cli *c, int argc, char **argv) {
         return 0;
 }
 
-static const char token_info_help[] = "Usage: drover acl token info <accessor_id>\n\n  One ACL token (not its secret).\n";
+static const char token_info_help[] =
+    "Usage: drover acl token info <accessor_id>\n\n  One ACL token (not its secret).\n";
 
 static int token_path(const char *acc, char **ret) {
         _cleanup_free_ char *esc = http_escape(acc);

@@ -68,8 +68,8 @@ static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
         }
 }
 
-int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm,
-                  const char *ns, struct error *err) {
+int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm, const char *ns,
+                  struct error *err) {
         if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET || perm == PERM_NODE_SECRET_OR_READ)
                 return 0;
         ns = ns && *ns ? ns : "default";

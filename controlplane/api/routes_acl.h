@@ -15,20 +15,20 @@ struct error;
 struct state_store;
 
 enum api_perm {
-        PERM_NONE = 0,           /* anyone: /v1/status/leader, /v1/agent/health, ... */
-        PERM_NODE_SECRET,        /* a client agent, proven by its node SecretID in the body */
-        PERM_NS_READ_JOB,        /* namespace capability read-job */
-        PERM_NS_SUBMIT_JOB,      /* namespace capability submit-job */
-        PERM_NS_PARSE_JOB,       /* namespace capability parse-job */
-        PERM_NS_ALLOC_LIFECYCLE, /* namespace capability alloc-lifecycle */
-        PERM_NODE_READ,          /* node policy read */
-        PERM_NODE_WRITE,         /* node policy write */
-        PERM_AGENT_READ,         /* agent policy read */
-        PERM_OPERATOR_READ,      /* operator policy read */
-        PERM_OPERATOR_WRITE,     /* operator policy write */
-        PERM_MANAGEMENT,         /* a management token only */
+        PERM_NONE = 0,            /* anyone: /v1/status/leader, /v1/agent/health, ... */
+        PERM_NODE_SECRET,         /* a client agent, proven by its node SecretID in the body */
+        PERM_NS_READ_JOB,         /* namespace capability read-job */
+        PERM_NS_SUBMIT_JOB,       /* namespace capability submit-job */
+        PERM_NS_PARSE_JOB,        /* namespace capability parse-job */
+        PERM_NS_ALLOC_LIFECYCLE,  /* namespace capability alloc-lifecycle */
+        PERM_NODE_READ,           /* node policy read */
+        PERM_NODE_WRITE,          /* node policy write */
+        PERM_AGENT_READ,          /* agent policy read */
+        PERM_OPERATOR_READ,       /* operator policy read */
+        PERM_OPERATOR_WRITE,      /* operator policy write */
+        PERM_MANAGEMENT,          /* a management token only */
         PERM_NODE_SECRET_OR_READ, /* node:read, or the node's SecretID: the handler checks */
-        PERM_ACL_TOKEN,          /* any valid ACL token (not anonymous): /v1/acl/token/self */
+        PERM_ACL_TOKEN,           /* any valid ACL token (not anonymous): /v1/acl/token/self */
         PERM__COUNT,
 };
 
@@ -41,5 +41,5 @@ bool api_perm_namespaced(enum api_perm p);
  * 403). token: the X-Nomad-Token header's value, NULL or "" for none; st: the
  * state whose ACL tables resolve it. Cost: one SHA-256 and O(tokens) hash
  * comparisons, plus the merge of the token's policies. */
-int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm,
-                  const char *ns, struct error *err);
+int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm, const char *ns,
+                  struct error *err);

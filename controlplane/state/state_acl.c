@@ -35,7 +35,7 @@ struct acl_tables {
         uint64_t bootstrap_index, index;
 };
 
-#define REC_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define REC_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void pol_unref(struct pol_rec *r) {
         if (!r || __atomic_sub_fetch(&r->refcount, 1, __ATOMIC_ACQ_REL) > 0)
@@ -239,8 +239,8 @@ static void touch(struct state_store *st, struct acl_tables *a, uint64_t index) 
 int state_acl_policy_upsert(struct state_store *st, uint64_t index, const char *name, const char *description,
                             const char *rules, struct error *err) {
         if (!state_acl_policy_name_valid(name))
-                return errorf(err, -EINVAL, "invalid policy name \"%.64s\": 1 to %d of a-z A-Z 0-9 - _", name ? name : "",
-                              STATE_ACL_POLICY_NAME_MAX);
+                return errorf(err, -EINVAL, "invalid policy name \"%.64s\": 1 to %d of a-z A-Z 0-9 - _",
+                              name ? name : "", STATE_ACL_POLICY_NAME_MAX);
         if (description && strlen(description) > STATE_ACL_DESCRIPTION_MAX)
                 return errorf(err, -EINVAL, "policy \"%s\": description longer than %d bytes", name,
                               STATE_ACL_DESCRIPTION_MAX);
@@ -377,11 +377,11 @@ json_t *state_acl_token_json(const struct state_acl_token *t, bool with_hash) {
         json_t *pols = json_array();
         for (size_t i = 0; pols && i < t->token->n_policies; i++)
                 json_array_append_new(pols, json_string(t->token->policies[i]));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:I, s:I, s:I}", "AccessorID", t->token->accessor_id, "Name",
-                              t->token->name, "Type", t->token->type == ACL_TOKEN_MANAGEMENT ? "management" : "client",
-                              "Policies", pols ? pols : json_array(), "Global", 0, "CreateTime",
-                              (json_int_t)t->create_time, "CreateIndex", (json_int_t)t->create_index, "ModifyIndex",
-                              (json_int_t)t->modify_index);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:o, s:b, s:I, s:I, s:I}", "AccessorID", t->token->accessor_id, "Name",
+                      t->token->name, "Type", t->token->type == ACL_TOKEN_MANAGEMENT ? "management" : "client",
+                      "Policies", pols ? pols : json_array(), "Global", 0, "CreateTime", (json_int_t)t->create_time,
+                      "CreateIndex", (json_int_t)t->create_index, "ModifyIndex", (json_int_t)t->modify_index);
         if (o && with_hash)
                 json_object_set_new(o, "SecretHash", json_string(t->token->secret_hash));
         return o;
@@ -407,7 +407,8 @@ static bool is_hex64(const char *s) {
 int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *ret_create_time, struct error *err) {
         if (!json_is_object(j))
                 return errorf(err, -EINVAL, "ACL token: expected an object");
-        const char *acc = jx_str(j, "AccessorID", ""), *hash = jx_str(j, "SecretHash", ""), *name = jx_str(j, "Name", "");
+        const char *acc = jx_str(j, "AccessorID", ""), *hash = jx_str(j, "SecretHash", ""),
+                   *name = jx_str(j, "Name", "");
         const char *type = jx_str(j, "Type", "client");
         if (strlen(acc) != 36)
                 return errorf(err, -EINVAL, "ACL token: AccessorID must be a UUID");
@@ -421,8 +422,9 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
         json_t *pols = json_object_get(j, "Policies");
         size_t n = json_array_size(pols);
         if (n > ACL_MAX_POLICIES || (mgmt && n) || (!mgmt && n == 0))
-                return errorf(err, -EINVAL, "ACL token %s: a client token needs 1 to %d policies, a management token none",
-                              acc, ACL_MAX_POLICIES);
+                return errorf(err, -EINVAL,
+                              "ACL token %s: a client token needs 1 to %d policies, a management token none", acc,
+                              ACL_MAX_POLICIES);
         _cleanup_(acl_token_freep) struct acl_token *t = calloc(1, sizeof(*t));
         if (!t || (n && !(t->policies = calloc(n, sizeof(*t->policies)))))
                 return errorf(err, -ENOMEM, "out of memory");

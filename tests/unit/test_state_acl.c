@@ -121,7 +121,9 @@ Test(state_acl, api_authorize_resolves_tokens_through_the_state) {
         struct fsm *f = fsm_create(&st, NULL, NULL);
         char mgmt[37], ro[37];
         cr_assert_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, mgmt)), 0);
-        cr_assert_eq(apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }\nnode { policy = \"read\" }")), 0);
+        cr_assert_eq(
+            apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }\nnode { policy = \"read\" }")),
+            0);
         cr_assert_eq(apply(f, st, token_cmd("ACLTokenUpsert", ACL_TOKEN_CLIENT, "ro", ro)), 0);
         struct error err = {0};
         for (int p = 0; p < PERM__COUNT; p++)
@@ -177,7 +179,8 @@ Test(state_acl, the_acl_endpoints_bootstrap_policies_and_tokens) {
         json_decref(request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 400));
         json_decref(request(h, NULL, "GET", "/v1/acl/policies", NULL, 403));
         json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/ro",
-                            "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", 200));
+                            "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}",
+                            200));
         json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/other", "{\"Name\":\"ro\",\"Rules\":\"\"}", 400));
         json_decref(request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"x\",\"Policies\":[\"missing\"]}", 400));
         json_t *tok = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"reader\",\"Policies\":[\"ro\"]}", 200);
@@ -226,7 +229,8 @@ Test(state_acl, node_allocations_take_the_node_secret_or_an_acl_token_with_node_
         json_decref(request(h, NULL, "GET", path, NULL, 403));
         json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
         const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
-        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/nr", "{\"Rules\":\"node { policy = \\\"read\\\" }\"}", 200));
+        json_decref(
+            request(h, mgmt, "PUT", "/v1/acl/policy/nr", "{\"Rules\":\"node { policy = \\\"read\\\" }\"}", 200));
         json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/jr",
                             "{\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", 200));
         json_t *nr = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Policies\":[\"nr\"]}", 200);
