@@ -73,6 +73,18 @@ void h_acl_bootstrap(struct route_ctx *c) {
         propose_token(c, "ACLBootstrap", t, secret);
 }
 
+static bool count_one_policy(void *arg, const struct state_acl_policy *p) {
+        (void)p;
+        ++*(size_t *)arg;
+        return true;
+}
+
+static bool count_one_token(void *arg, const struct state_acl_token *t) {
+        (void)t;
+        ++*(size_t *)arg;
+        return true;
+}
+
 /* ---- policies ---- */
 
 static bool add_policy(void *arg, const struct state_acl_policy *p) {
@@ -129,6 +141,12 @@ void h_acl_policy_put(struct route_ctx *c) {
                 return;
         }
         acl_policy_free(parsed);
+        size_t n = 0;
+        state_acl_policies_foreach(ctx_state(c), count_one_policy, &n);
+        if (n >= STATE_ACL_MAX_POLICIES && !state_acl_policy_get(ctx_state(c), name)) {
+                http_req_respond_text(c->req, 400, "too many ACL policies (at most %d)", STATE_ACL_MAX_POLICIES);
+                return;
+        }
         json_t *cmd = json_pack("{s:s, s:{s:s, s:s, s:s}}", "Type", "ACLPolicyUpsert", "Policy", "Name", name,
                                 "Description", desc, "Rules", rules);
         if (!cmd) {
@@ -198,6 +216,13 @@ void h_acl_token_create(struct route_ctx *c) {
                                               names[i] ? names[i] : "(not a string)");
                         return;
                 }
+        }
+        size_t count = 0;
+        state_acl_tokens_foreach(ctx_state(c), count_one_token, &count);
+        if (count >= STATE_ACL_MAX_TOKENS) {
+                http_req_respond_text(c->req, 400, "too many ACL tokens (at most %d); delete unused ones",
+                                      STATE_ACL_MAX_TOKENS);
+                return;
         }
         _cleanup_(acl_token_freep) struct acl_token *t = NULL;
         char secret[37];

@@ -244,3 +244,24 @@ Test(state_acl, node_allocations_take_the_node_secret_or_an_acl_token_with_node_
         json_decref(boot);
         api_harness_free(h);
 }
+
+Test(state_acl, the_policy_count_is_bounded_with_a_400) {
+        struct api_harness *h = api_harness_new_acl(true);
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        static const char body[] = "{\"Rules\":\"node { policy = \\\"read\\\" }\"}";
+        char path[64];
+        for (int i = 0; i < STATE_ACL_MAX_POLICIES; i++) {
+                snprintf(path, sizeof(path), "/v1/acl/policy/p%d", i);
+                h->token = mgmt;
+                struct api_reply r;
+                api_harness_request(h, "PUT", path, body, strlen(body), &r);
+                cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+                api_reply_clear(&r);
+        }
+        json_t *e = request(h, mgmt, "PUT", "/v1/acl/policy/one-more", body, 400);
+        json_decref(e);
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/p7", body, 200)); /* an update still goes */
+        json_decref(boot);
+        api_harness_free(h);
+}
