@@ -25,9 +25,9 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC = $(wildcard common/*.c)
 # The pure control-plane core: the scheduler library links only this and common.
-CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/broker/*.c \
+CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/acl/*.c controlplane/broker/*.c \
                         controlplane/scheduler/*.c controlplane/plan/*.c controlplane/events/*.c)
-SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c controlplane/acl/*.c \
+SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -154,6 +154,7 @@ integration: all
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
+	$(Q)tests/security/acl.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 test: deps

@@ -27,6 +27,7 @@ extern const struct cli_command cli_eval_commands[];
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];
+extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_token_commands[];
 int cli_dev(struct cli *c, int argc, char **argv);
 /* ops.c */
 int cli_node_drain(struct cli *c, int argc, char **argv);
@@ -40,7 +41,8 @@ extern const char cli_dev_help[];
 
 /* Parse the common flags (-address=X, -address X; -ca-cert, -client-cert,
  * -client-key, else $DROVER_CACERT, $DROVER_CLIENT_CERT, $DROVER_CLIENT_KEY or
- * their NOMAD_* names) out of argv in place; also -h/-help. Returns the new argc,
+ * their NOMAD_* names; -token, else $DROVER_TOKEN or $NOMAD_TOKEN, sent as
+ * X-Nomad-Token) out of argv in place; also -h/-help. Returns the new argc,
  * -1 when help was asked for, -2 after printing a bad TLS setting. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
 

@@ -21,10 +21,12 @@ static const char usage[] =
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
+    "    acl bootstrap|policy|token  Manage ACL policies and tokens\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
     "$DROVER_CLIENT_KEY; NOMAD_* names too) after the command, e.g. drover job status -ca-cert ca.pem.\n"
+    "ACL token: -token after the command, or $DROVER_TOKEN / $NOMAD_TOKEN (sent as X-Nomad-Token).\n"
     "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
 
 static int run_group(struct cli *c, const char *group, const struct cli_command *cmds, int argc, char **argv) {
@@ -98,6 +100,24 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 return run_group(&c, "operator raft", cli_operator_raft_commands, rest - 1, rargv + 1);
+        }
+        if (strcmp(cmd, "acl") == 0) {
+                if (rest >= 1 && strcmp(rargv[0], "policy") == 0)
+                        return run_group(&c, "acl policy", cli_acl_policy_commands, rest - 1, rargv + 1);
+                if (rest >= 1 && strcmp(rargv[0], "token") == 0)
+                        return run_group(&c, "acl token", cli_acl_token_commands, rest - 1, rargv + 1);
+                if (rest < 1 || strcmp(rargv[0], "bootstrap") != 0) {
+                        fprintf(rest < 1 ? stderr : stdout,
+                                "Usage: drover acl bootstrap\n"
+                                "       drover acl policy <apply|list|info|delete> [options] [args]\n"
+                                "       drover acl token <create|list|info|delete|self> [options] [args]\n"
+                                "The token to act with: -token, $DROVER_TOKEN or $NOMAD_TOKEN.\n");
+                        return rest >= 1 && (strcmp(rargv[0], "-help") == 0 || strcmp(rargv[0], "-h") == 0 ||
+                                             strcmp(rargv[0], "--help") == 0)
+                                   ? 0
+                                   : 1;
+                }
+                return run_group(&c, "acl", cli_acl_commands, rest, rargv);
         }
         if (strcmp(cmd, "dev") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_dev_help);

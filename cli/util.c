@@ -42,6 +42,7 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
         int out = 0;
         struct tls_client tls = {0};
         bool bad = false;
+        const char *token = NULL;
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
                 if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0) {
@@ -52,6 +53,14 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
                     tls_flag("client-cert", tls.client_cert, sizeof(tls.client_cert), argc, argv, &i, &bad) ||
                     tls_flag("client-key", tls.client_key, sizeof(tls.client_key), argc, argv, &i, &bad))
                         continue;
+                if (strncmp(a, "-token=", 7) == 0 || strncmp(a, "--token=", 8) == 0) {
+                        token = strchr(a, '=') + 1;
+                        continue;
+                }
+                if ((strcmp(a, "-token") == 0 || strcmp(a, "--token") == 0) && i + 1 < argc) {
+                        token = argv[++i];
+                        continue;
+                }
                 if (strncmp(a, "-address=", 9) == 0 || strncmp(a, "--address=", 10) == 0) {
                         c->address = strchr(a, '=') + 1;
                         continue;
@@ -65,6 +74,15 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
         struct error err = {0};
         if (!bad && (tls_client_from_env(&tls, &err) < 0 || tls_client_check(&tls, &err) < 0)) {
                 fprintf(stderr, "Error with TLS settings: %s\n", err.msg);
+                bad = true;
+        }
+        if (!token || !*token)
+                token = getenv("DROVER_TOKEN");
+        if (!token || !*token)
+                token = getenv("NOMAD_TOKEN");
+        if (!bad && http_client_set_token(token) < 0) {
+                fprintf(stderr, "Error with the ACL token (-token, DROVER_TOKEN, NOMAD_TOKEN): at most %d printable "
+                                "characters, no spaces\n", HTTP_CLIENT_TOKEN_MAX);
                 bad = true;
         }
         if (bad)

@@ -23,6 +23,23 @@ void http_client_set_tls(const struct tls_client *tls) {
                 memset(&client_tls, 0, sizeof(client_tls));
 }
 
+/* "X-Nomad-Token: ..." for every request; "" = none (http_client_set_token). */
+static char client_token_header[sizeof("X-Nomad-Token: ") + HTTP_CLIENT_TOKEN_MAX];
+
+int http_client_set_token(const char *token) {
+        client_token_header[0] = '\0';
+        if (!token || !*token)
+                return 0;
+        size_t n = strlen(token);
+        if (n > HTTP_CLIENT_TOKEN_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (token[i] < 0x21 || token[i] > 0x7e) /* no spaces, CR/LF or controls in a header */
+                        return -EINVAL;
+        snprintf(client_token_header, sizeof(client_token_header), "X-Nomad-Token: %s", token);
+        return 0;
+}
+
 static void curl_init_once(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
 }
@@ -81,8 +98,13 @@ static int perform(const char *method, const char *url, const char *body, const 
         char cerr[CURL_ERROR_SIZE] = "";
         struct abort_ctx actx = {should_abort, abort_arg};
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-        for (size_t i = 0; headers && headers[i]; i++)
+        bool own_token = false;
+        for (size_t i = 0; headers && headers[i]; i++) {
                 hdrs = curl_slist_append(hdrs, headers[i]);
+                own_token |= strncasecmp(headers[i], "X-Nomad-Token:", 14) == 0;
+        }
+        if (client_token_header[0] && !own_token)
+                hdrs = curl_slist_append(hdrs, client_token_header);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

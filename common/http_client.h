@@ -15,6 +15,14 @@ struct tls_client;
  * libcurl's defaults (the system CAs, no client certificate). */
 void http_client_set_tls(const struct tls_client *tls);
 
+/* The ACL token (X-Nomad-Token) sent with every later request of this process
+ * (the CLI's -token, DROVER_TOKEN, NOMAD_TOKEN), unless a request names its own
+ * X-Nomad-Token header. NULL or "" = none. -EINVAL when longer than
+ * HTTP_CLIENT_TOKEN_MAX or not printable ASCII without spaces. Call before
+ * requests start, as http_client_set_tls. */
+#define HTTP_CLIENT_TOKEN_MAX 128
+int http_client_set_token(const char *token);
+
 struct http_response {
         long status;      /* HTTP status, 0 when no answer */
         char *body;       /* NUL-terminated, malloc'd */

@@ -51,6 +51,8 @@ static const struct flag options[] = {
     {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
     {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
      "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
+    {"acl-enabled", FLAG_BOOL, "false", 0, 0, F(acl_enabled),
+     "enforce ACLs (Nomad's acl { enabled = true }): requests need an X-Nomad-Token; see drover acl bootstrap"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
      "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)"},
     {"http-max-conns", FLAG_INT, "4096", 16, 1000000, F(http_max_conns),
@@ -64,7 +66,7 @@ static const struct flag options[] = {
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
      "HCL file: data_dir, log_level, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
-     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }; flags win"},
+     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }, acl { enabled }; flags win"},
 };
 
 /* ---- the config file (Nomad's agent file, server part) ----------------------------- */
@@ -86,6 +88,7 @@ static const struct {
     {"server", "job_gc_threshold", "job-gc-threshold"},
     {"server", "node_gc_threshold", "node-gc-threshold"},
     {"server_join", "retry_join", "join"},
+    {"acl", "enabled", "acl-enabled"},
 };
 
 /* A value as the flag's text: numbers, strings, bools; a list of strings joined by commas. */
@@ -124,12 +127,12 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                 const struct hcl_item *it = &b->items[i];
                 if (it->is_block) {
                         bool known = it->n_labels == 0 &&
-                                     ((!*block && strcmp(it->name, "server") == 0) ||
+                                     ((!*block && (strcmp(it->name, "server") == 0 || strcmp(it->name, "acl") == 0)) ||
                                       (strcmp(block, "server") == 0 && strcmp(it->name, "server_join") == 0));
                         if (!known)
                                 return errorf(err, -EINVAL,
                                               "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
-                                              "data_dir, log_level and server { ... server_join { retry_join } })",
+                                              "data_dir, log_level, acl { enabled } and server { ... server_join { retry_join } })",
                                               path, it->line, it->col, it->name, *block ? " in " : "", block);
                         int r = apply_body(cfg, path, it->body, it->name, err);
                         if (r < 0)

@@ -32,6 +32,7 @@ struct server_config {
         char *tls_cert_file;
         char *tls_key_file;
         bool tls_verify_https_client;
+        bool acl_enabled; /* acl { enabled = true } */
         /* node registration secret: agents must present it to register ("" = none asked) */
         char *node_secret;
         /* flood bounds of the HTTP listener (docs/security.md) */

@@ -188,7 +188,7 @@ const struct route api_routes[] = {
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
     {M_GET, "node/:id", h_node_read, PERM_NODE_READ},
     {M_WRITE, "node/:id/heartbeat", h_node_heartbeat, PERM_NODE_SECRET},
-    {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_READ},
+    {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_SECRET_OR_READ},
     {M_WRITE, "node/:id/allocations", h_node_alloc_update, PERM_NODE_SECRET},
     {M_WRITE, "node/:id/eligibility", h_node_eligibility, PERM_NODE_WRITE},
     {M_WRITE, "node/:id/drain", h_node_drain, PERM_NODE_WRITE},
@@ -224,6 +224,17 @@ const struct route api_routes[] = {
     {M_GET, "operator/snapshot", h_operator_snapshot_get, PERM_MANAGEMENT},
     {M_WRITE, "operator/snapshot", h_operator_snapshot_put, PERM_MANAGEMENT},
     {M_WRITE, "system/gc", h_system_gc, PERM_MANAGEMENT},
+    /* ACLs (routes_acl_endpoints.c); bootstrap works once, for anyone */
+    {M_WRITE, "acl/bootstrap", h_acl_bootstrap, PERM_NONE},
+    {M_GET, "acl/policies", h_acl_policies_list, PERM_MANAGEMENT},
+    {M_GET, "acl/policy/:name", h_acl_policy_read, PERM_MANAGEMENT},
+    {M_WRITE, "acl/policy/:name", h_acl_policy_put, PERM_MANAGEMENT},
+    {M_DELETE, "acl/policy/:name", h_acl_policy_delete, PERM_MANAGEMENT},
+    {M_GET, "acl/tokens", h_acl_tokens_list, PERM_MANAGEMENT},
+    {M_WRITE, "acl/token", h_acl_token_create, PERM_MANAGEMENT},
+    {M_GET, "acl/token/self", h_acl_token_self, PERM_ACL_TOKEN},
+    {M_GET, "acl/token/:accessor", h_acl_token_read, PERM_MANAGEMENT},
+    {M_DELETE, "acl/token/:accessor", h_acl_token_delete, PERM_MANAGEMENT},
     /* server to server: a follower's scheduler workers (worker.h); under mutual TLS
      * only the cluster's certificates reach it */
     {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_NONE},
@@ -398,7 +409,8 @@ void api_handle(void *data, struct http_req *req) {
         if (!c.route)
                 return;
         struct error err = {0};
-        if (api_authorize(s->acl_enabled, req, c.route->perm, ns_of(&c), &err) < 0) {
+        if (api_authorize(s->acl_enabled, *s->state, http_req_header(req, "X-Nomad-Token"), c.route->perm, ns_of(&c),
+                          &err) < 0) {
                 s->denied++;
                 http_req_respond_text(req, 403, "%s", err.msg);
                 return;

@@ -3,8 +3,14 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/error.h"
+#include "common/macros.h"
+#include "controlplane/acl/acl.h"
+#include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 
 static const char *const perm_names[PERM__COUNT] = {
     [PERM_NONE] = "none",
@@ -19,6 +25,8 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_OPERATOR_READ] = "operator:read",
     [PERM_OPERATOR_WRITE] = "operator:write",
     [PERM_MANAGEMENT] = "management",
+    [PERM_NODE_SECRET_OR_READ] = "node-secret or node:read",
+    [PERM_ACL_TOKEN] = "acl-token",
 };
 
 const char *api_perm_name(enum api_perm p) {
@@ -30,13 +38,65 @@ bool api_perm_namespaced(enum api_perm p) {
                p == PERM_NS_ALLOC_LIFECYCLE;
 }
 
-int api_authorize(bool acl_enabled, const struct http_req *req, enum api_perm perm, const char *ns, struct error *err) {
-        (void)req;
-        if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET)
+static const struct acl_policy *lookup_policy(void *data, const char *name) {
+        const struct state_acl_policy *p = data ? state_acl_policy_get(data, name) : NULL;
+        return p ? p->parsed : NULL;
+}
+
+static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
+        switch (perm) {
+        case PERM_NS_READ_JOB:
+                return acl_allows(a, ns, ACL_CAP_READ_JOB);
+        case PERM_NS_SUBMIT_JOB:
+                return acl_allows(a, ns, ACL_CAP_SUBMIT_JOB);
+        case PERM_NS_PARSE_JOB:
+                return acl_allows(a, ns, ACL_CAP_PARSE_JOB);
+        case PERM_NS_ALLOC_LIFECYCLE:
+                return acl_allows(a, ns, ACL_CAP_ALLOC_LIFECYCLE);
+        case PERM_NODE_READ:
+                return acl_allows_node(a, ACL_READ);
+        case PERM_NODE_WRITE:
+                return acl_allows_node(a, ACL_WRITE);
+        case PERM_AGENT_READ:
+                return acl_allows_agent(a, ACL_READ);
+        case PERM_OPERATOR_READ:
+                return acl_allows_operator(a, ACL_READ);
+        case PERM_OPERATOR_WRITE:
+                return acl_allows_operator(a, ACL_WRITE);
+        default: /* PERM_MANAGEMENT and anything unknown */
+                return acl_is_management(a);
+        }
+}
+
+int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm, const char *ns,
+                  struct error *err) {
+        if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET || perm == PERM_NODE_SECRET_OR_READ)
                 return 0;
-        /* No token store yet: nothing can prove the capability. */
+        ns = ns && *ns ? ns : "default";
+        const struct state_acl_token *t = NULL;
+        if (token && *token) {
+                t = st ? state_acl_token_by_secret(st, token) : NULL;
+                if (!t)
+                        return errorf(err, -EACCES, "Permission denied: ACL token not found");
+        } else if (perm == PERM_ACL_TOKEN) {
+                return errorf(err, -EACCES, "Permission denied: %s needs an ACL token (X-Nomad-Token)",
+                              api_perm_name(perm));
+        }
+        if (perm == PERM_ACL_TOKEN)
+                return 0;
+        _cleanup_(acl_freep) struct acl *a = NULL;
+        struct error rerr = {0};
+        if (acl_resolve(t ? t->token : NULL, lookup_policy, (void *)st, &a, &rerr) < 0)
+                return errorf(err, -EACCES, "Permission denied: cannot resolve the token's policies: %s", rerr.msg);
+        if (allows(a, perm, ns))
+                return 0;
+        char who[ACL_TOKEN_NAME_MAX + 32];
+        if (t)
+                snprintf(who, sizeof(who), "token \"%s\"", t->token->name);
+        else
+                snprintf(who, sizeof(who), "anonymous request (no X-Nomad-Token)");
         if (api_perm_namespaced(perm))
-                return errorf(err, -EACCES, "Permission denied: %s on namespace \"%s\" needs an ACL token",
-                              api_perm_name(perm), ns ? ns : "default");
-        return errorf(err, -EACCES, "Permission denied: %s needs an ACL token", api_perm_name(perm));
+                return errorf(err, -EACCES, "Permission denied: %s lacks %s on namespace \"%s\"", who,
+                              api_perm_name(perm), ns);
+        return errorf(err, -EACCES, "Permission denied: %s lacks %s", who, api_perm_name(perm));
 }

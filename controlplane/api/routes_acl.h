@@ -2,29 +2,33 @@
  *
  * Every route in the table (routes.c) names the capability it needs, in Nomad's
  * ACL vocabulary; the dispatcher calls api_authorize() once, before the handler
- * does any work. ACL tokens are not implemented yet: with ACLs disabled (Nomad's
- * own default) everything is allowed; with them enabled, only the routes that
- * need no capability are (a token system plugs in here, nowhere else). */
+ * does any work. With ACLs disabled (Nomad's own default) everything is allowed.
+ * With them enabled, the request's X-Nomad-Token (never a query argument) is
+ * looked up in the state's ACL tables by the SHA-256 of the secret: a management
+ * token allows everything, a client token what its policies grant, no token what
+ * the policy named "anonymous" grants (nothing when there is none). */
 #pragma once
 
 #include <stdbool.h>
 
 struct error;
-struct http_req;
+struct state_store;
 
 enum api_perm {
-        PERM_NONE = 0,           /* anyone: /v1/status/leader, /v1/agent/health, ... */
-        PERM_NODE_SECRET,        /* a client agent, proven by its node SecretID in the body */
-        PERM_NS_READ_JOB,        /* namespace capability read-job */
-        PERM_NS_SUBMIT_JOB,      /* namespace capability submit-job */
-        PERM_NS_PARSE_JOB,       /* namespace capability parse-job */
-        PERM_NS_ALLOC_LIFECYCLE, /* namespace capability alloc-lifecycle */
-        PERM_NODE_READ,          /* node policy read */
-        PERM_NODE_WRITE,         /* node policy write */
-        PERM_AGENT_READ,         /* agent policy read */
-        PERM_OPERATOR_READ,      /* operator policy read */
-        PERM_OPERATOR_WRITE,     /* operator policy write */
-        PERM_MANAGEMENT,         /* a management token only */
+        PERM_NONE = 0,            /* anyone: /v1/status/leader, /v1/agent/health, ... */
+        PERM_NODE_SECRET,         /* a client agent, proven by its node SecretID in the body */
+        PERM_NS_READ_JOB,         /* namespace capability read-job */
+        PERM_NS_SUBMIT_JOB,       /* namespace capability submit-job */
+        PERM_NS_PARSE_JOB,        /* namespace capability parse-job */
+        PERM_NS_ALLOC_LIFECYCLE,  /* namespace capability alloc-lifecycle */
+        PERM_NODE_READ,           /* node policy read */
+        PERM_NODE_WRITE,          /* node policy write */
+        PERM_AGENT_READ,          /* agent policy read */
+        PERM_OPERATOR_READ,       /* operator policy read */
+        PERM_OPERATOR_WRITE,      /* operator policy write */
+        PERM_MANAGEMENT,          /* a management token only */
+        PERM_NODE_SECRET_OR_READ, /* node:read, or the node's SecretID: the handler checks */
+        PERM_ACL_TOKEN,           /* any valid ACL token (not anonymous): /v1/acl/token/self */
         PERM__COUNT,
 };
 
@@ -33,6 +37,9 @@ const char *api_perm_name(enum api_perm p);
 /* Whether the namespace in the request matters for this capability. */
 bool api_perm_namespaced(enum api_perm p);
 
-/* 0: allowed. -EACCES: refused, err says why (answered 403 as it stands). The
- * token, when ACLs come, is read from the request's X-Nomad-Token header. */
-int api_authorize(bool acl_enabled, const struct http_req *req, enum api_perm perm, const char *ns, struct error *err);
+/* 0: allowed. -EACCES: refused, err says why ("Permission denied: ..."; answered
+ * 403). token: the X-Nomad-Token header's value, NULL or "" for none; st: the
+ * state whose ACL tables resolve it. Cost: one SHA-256 and O(tokens) hash
+ * comparisons, plus the merge of the token's policies. */
+int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm, const char *ns,
+                  struct error *err);

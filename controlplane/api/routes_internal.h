@@ -14,6 +14,7 @@
  *   routes_operator.c     /v1/operator/raft/..., /v1/system/gc, /v1/internal/raft/self
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
  *   routes_events.c       /v1/event/stream and the events applied commands produce
+ *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
  */
 #pragma once
 
@@ -197,3 +198,14 @@ void h_event_stream(struct route_ctx *c);
 void api_events_tick(struct api *a, int64_t now_ns);
 /* Ends every stream ("server shutting down") and frees the events; idempotent. */
 void api_events_close(struct api *a);
+/* routes_acl_endpoints.c */
+void h_acl_bootstrap(struct route_ctx *c);
+void h_acl_policies_list(struct route_ctx *c);
+void h_acl_policy_read(struct route_ctx *c);
+void h_acl_policy_put(struct route_ctx *c);
+void h_acl_policy_delete(struct route_ctx *c);
+void h_acl_tokens_list(struct route_ctx *c);
+void h_acl_token_create(struct route_ctx *c);
+void h_acl_token_self(struct route_ctx *c);
+void h_acl_token_read(struct route_ctx *c);
+void h_acl_token_delete(struct route_ctx *c);

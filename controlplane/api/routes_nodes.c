@@ -237,11 +237,19 @@ void h_node_allocations(struct route_ctx *c) {
                 return;
         }
         /* A node's agent authenticates with its secret (Nomad's node SecretID as
-         * the token): another node's secret gets nothing. */
+         * the token): another node's secret gets nothing. Anyone else needs
+         * node:read: with ACLs, an ACL token (or the anonymous policy) that grants it. */
         const char *tok = http_req_header(c->req, "X-Nomad-Token");
-        if (tok && *tok && !secret_equal(tok, n->secret_id)) {
-                http_req_respond_text(c->req, 403, "token is not the secret of node %s", id);
-                return;
+        if (!(tok && *tok && secret_equal(tok, n->secret_id))) {
+                struct error err = {0};
+                if (!c->s->acl_enabled && tok && *tok) {
+                        http_req_respond_text(c->req, 403, "token is not the secret of node %s", id);
+                        return;
+                }
+                if (api_authorize(c->s->acl_enabled, ctx_state(c), tok, PERM_NODE_READ, NULL, &err) < 0) {
+                        http_req_respond_text(c->req, 403, "%s (nor the secret of node %s)", err.msg, id);
+                        return;
+                }
         }
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;

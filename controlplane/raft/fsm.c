@@ -22,6 +22,7 @@
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 
 /* The outcome of one part of a batch entry. */
 struct part_status {
@@ -361,6 +362,42 @@ static int apply_scheduler_config(struct fsm *s, uint64_t index, const json_t *c
         return state_set_sched_config(*s->state, index, &sc, cas != NULL, cas ? (uint64_t)json_integer_value(cas) : 0);
 }
 
+/* ---- ACL commands (state_acl.h): policies and tokens, secrets only as hashes ---- */
+
+static int apply_acl_policy_upsert(struct fsm *s, uint64_t index, const json_t *cmd) {
+        json_t *p = json_object_get(cmd, "Policy");
+        struct error err = {0};
+        return state_acl_policy_upsert(*s->state, index, jx_str(p, "Name", ""), jx_str(p, "Description", ""),
+                                       json_string_value(json_object_get(p, "Rules")), &err);
+}
+
+static int apply_acl_policy_delete(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return state_acl_policy_delete(*s->state, index, jx_str(cmd, "Name", ""));
+}
+
+static int apply_acl_token(struct fsm *s, uint64_t index, const json_t *cmd, bool bootstrap) {
+        struct acl_token *t = NULL;
+        int64_t create_time = 0;
+        struct error err = {0};
+        int r = state_acl_token_from_json(json_object_get(cmd, "Token"), &t, &create_time, &err);
+        if (r < 0)
+                return r;
+        return bootstrap ? state_acl_bootstrap(*s->state, index, t, create_time)
+                         : state_acl_token_upsert(*s->state, index, t, create_time);
+}
+
+static int apply_acl_token_upsert(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return apply_acl_token(s, index, cmd, false);
+}
+
+static int apply_acl_bootstrap(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return apply_acl_token(s, index, cmd, true);
+}
+
+static int apply_acl_token_delete(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return state_acl_token_delete(*s->state, index, jx_str(cmd, "AccessorID", ""));
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -382,6 +419,11 @@ static const struct command_type command_types[] = {
     {"AllocStop", apply_alloc_stop},
     {"StateRestore", apply_state_restore},
     {"SchedulerConfig", apply_scheduler_config},
+    {"ACLPolicyUpsert", apply_acl_policy_upsert},
+    {"ACLPolicyDelete", apply_acl_policy_delete},
+    {"ACLTokenUpsert", apply_acl_token_upsert},
+    {"ACLTokenDelete", apply_acl_token_delete},
+    {"ACLBootstrap", apply_acl_bootstrap},
 };
 
 /* What the command was about, for the rejection message. */

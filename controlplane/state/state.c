@@ -75,6 +75,7 @@ struct state_store {
         uint64_t latest;
         uint64_t table_index[STATE_TABLE_COUNT];
         struct state_sched_config sched_config; /* a value: state_snapshot copies it */
+        struct acl_tables *acl; /* state_acl.c; NULL = empty */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -349,6 +350,7 @@ struct state_store *state_destroy(struct state_store *st) {
         index_unref(st->allocs_by_job);
         index_unref(st->allocs_by_eval);
         index_unref(st->evals_by_job);
+        state_acl_tables_unref(st->acl);
         free(st);
         errno = saved;
         return NULL;
@@ -368,6 +370,7 @@ struct state_store *state_snapshot(const struct state_store *st) {
         __atomic_add_fetch(&s->allocs_by_job->refcount, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&s->allocs_by_eval->refcount, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&s->evals_by_job->refcount, 1, __ATOMIC_RELAXED);
+        state_acl_tables_ref(s->acl);
         return s;
 }
 
@@ -951,4 +954,13 @@ int state_set_sched_config(struct state_store *st, uint64_t index, const struct 
 
 void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index) {
         bump(st, t, index);
+}
+
+void state_raw_bump_latest(struct state_store *st, uint64_t index) {
+        if (index > st->latest)
+                st->latest = index;
+}
+
+struct acl_tables **state_raw_acl(struct state_store *st) {
+        return &st->acl;
 }

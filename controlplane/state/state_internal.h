@@ -15,3 +15,9 @@ int state_raw_del_alloc(struct state_store *st, const char *id);
 int state_raw_del_eval(struct state_store *st, const char *id);
 /* Record a write at index to table t (and the overall latest index). */
 void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index);
+void state_raw_bump_latest(struct state_store *st, uint64_t index);
+/* The ACL tables (state_acl.c): the store's slot, and their reference counting. */
+struct acl_tables;
+struct acl_tables **state_raw_acl(struct state_store *st);
+struct acl_tables *state_acl_tables_ref(struct acl_tables *a);
+void state_acl_tables_unref(struct acl_tables *a);

@@ -80,15 +80,15 @@ Test(api_routes, unknown_paths_are_404_and_known_paths_with_a_wrong_method_405) 
 Test(api_routes, acls_disabled_allow_everything_and_enabled_refuse_without_a_token) {
         struct error err = {0};
         for (int p = 0; p < PERM__COUNT; p++) {
-                cr_expect_eq(api_authorize(false, NULL, (enum api_perm)p, "default", &err), 0, "%s",
+                cr_expect_eq(api_authorize(false, NULL, NULL, (enum api_perm)p, "default", &err), 0, "%s",
                              api_perm_name((enum api_perm)p));
                 cr_expect_str_neq(api_perm_name((enum api_perm)p), "unknown");
         }
-        cr_expect_eq(api_authorize(true, NULL, PERM_NONE, "default", &err), 0);
-        cr_expect_eq(api_authorize(true, NULL, PERM_NODE_SECRET, "default", &err), 0);
-        cr_expect_eq(api_authorize(true, NULL, PERM_NS_SUBMIT_JOB, "prod", &err), -EACCES);
+        cr_expect_eq(api_authorize(true, NULL, NULL, PERM_NONE, "default", &err), 0);
+        cr_expect_eq(api_authorize(true, NULL, NULL, PERM_NODE_SECRET, "default", &err), 0);
+        cr_expect_eq(api_authorize(true, NULL, NULL, PERM_NS_SUBMIT_JOB, "prod", &err), -EACCES);
         cr_expect(strstr(err.msg, "submit-job") && strstr(err.msg, "\"prod\""), "%s", err.msg);
-        cr_expect_eq(api_authorize(true, NULL, PERM_OPERATOR_WRITE, "default", &err), -EACCES);
+        cr_expect_eq(api_authorize(true, NULL, NULL, PERM_OPERATOR_WRITE, "default", &err), -EACCES);
         cr_expect(strstr(err.msg, "operator:write"), "%s", err.msg);
 }
 

@@ -1,0 +1,354 @@
+/* acl.c - `drover acl bootstrap`, `drover acl policy apply|list|info|delete`,
+ * `drover acl token create|list|info|delete|self`: Nomad's ACL commands over
+ * /v1/acl/... (the token to act with comes from -token, DROVER_TOKEN or
+ * NOMAD_TOKEN: cli_parse_common). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+
+#define POLICY_FILE_MAX (64 * 1024) /* the server's ACL_POLICY_MAX_BYTES */
+#define TOKEN_POLICIES_MAX 64
+
+/* "-name=X", "-name X" (or --name): true and *ret when argv[*i] was one. */
+static bool opt(const char *name, int argc, char **argv, int *i, const char **ret) {
+        const char *a = argv[*i];
+        if (a[0] == '-' && a[1] == '-')
+                a++;
+        size_t n = strlen(name);
+        if (a[0] != '-' || strncmp(a + 1, name, n) != 0)
+                return false;
+        if (a[1 + n] == '=') {
+                *ret = a + 2 + n;
+                return true;
+        }
+        if (a[1 + n] == '\0' && *i + 1 < argc) {
+                *ret = argv[++*i];
+                return true;
+        }
+        return false;
+}
+
+static void print_token(const json_t *t) {
+        char when[64] = "";
+        cli_fmt_time_ns(jx_int(t, "CreateTime", 0), when, sizeof(when));
+        char pols[1024] = "";
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(t, "Policies"), i, p) {
+                size_t l = strlen(pols);
+                snprintf(pols + l, sizeof(pols) - l, "%s%s", i ? " " : "",
+                         json_string_value(p) ? json_string_value(p) : "");
+        }
+        char polb[1040];
+        snprintf(polb, sizeof(polb), "[%s]", pols);
+        const char *secret = jx_str(t, "SecretID", NULL);
+        const char *keys[] = {"Accessor ID", "Secret ID", "Name", "Type", "Global", "Policies", "Create Time"};
+        const char *vals[] = {jx_str(t, "AccessorID", ""),
+                              secret ? secret : "<hidden>",
+                              jx_str(t, "Name", ""),
+                              jx_str(t, "Type", ""),
+                              jx_bool(t, "Global", false) ? "true" : "false",
+                              polb,
+                              when};
+        cli_print_kv(keys, vals, 7);
+}
+
+static int fail(const char *what, const struct error *err) {
+        fprintf(stderr, "Error %s: %s\n", what, err->msg);
+        return 1;
+}
+
+/* ---- acl bootstrap ---- */
+
+static const char bootstrap_help[] =
+    "Usage: drover acl bootstrap [-address=<addr>]\n\n"
+    "  Create the first management token (once per cluster; the server needs -acl-enabled).\n"
+    "  Its Secret ID is shown this once: keep it (DROVER_TOKEN or -token).\n";
+
+static int acl_bootstrap(struct cli *c, int argc, char **argv) {
+        (void)argv;
+        if (argc) {
+                fputs(bootstrap_help, stderr);
+                return 1;
+        }
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "PUT", "/v1/acl/bootstrap", NULL, &out, &err) < 0)
+                return fail("bootstrapping the ACL system", &err);
+        print_token(out);
+        return 0;
+}
+
+const struct cli_command cli_acl_commands[] = {
+    {"bootstrap", "Create the first management token", bootstrap_help, acl_bootstrap},
+    {0},
+};
+
+/* ---- acl policy ---- */
+
+static const char policy_apply_help[] =
+    "Usage: drover acl policy apply [-description=<text>] <name> <file>\n\n"
+    "  Create or update the ACL policy <name> from the HCL rules in <file> (\"-\": stdin),\n"
+    "  e.g. namespace \"default\" { policy = \"read\" }  node { policy = \"read\" }.\n"
+    "  Needs a management token.\n";
+
+static int read_all(const char *path, char **ret, struct error *err) {
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+        if (!f)
+                return errorf(err, -errno, "open %s: %s", path, strerror(errno));
+        _cleanup_free_ char *buf = malloc(POLICY_FILE_MAX + 1);
+        size_t n = buf ? fread(buf, 1, POLICY_FILE_MAX + 1, f) : 0;
+        bool bad = f != stdin && ferror(f);
+        if (f != stdin)
+                fclose(f);
+        if (!buf)
+                return errorf(err, -ENOMEM, "out of memory");
+        if (bad)
+                return errorf(err, -EIO, "read %s", path);
+        if (n > POLICY_FILE_MAX)
+                return errorf(err, -EFBIG, "%s: larger than %d bytes", path, POLICY_FILE_MAX);
+        buf[n] = '\0';
+        if (strlen(buf) != n)
+                return errorf(err, -EINVAL, "%s: contains a NUL byte", path);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int policy_apply(struct cli *c, int argc, char **argv) {
+        const char *desc = "", *pos[2];
+        int np = 0;
+        for (int i = 0; i < argc; i++) {
+                if (opt("description", argc, argv, &i, &desc))
+                        continue;
+                if ((argv[i][0] == '-' && argv[i][1]) || np == 2) {
+                        fprintf(stderr, "drover acl policy apply: unexpected argument \"%s\"\n\n%s", argv[i],
+                                policy_apply_help);
+                        return 1;
+                }
+                pos[np++] = argv[i];
+        }
+        if (np != 2) {
+                fputs(policy_apply_help, stderr);
+                return 1;
+        }
+        struct error err = {0};
+        _cleanup_free_ char *rules = NULL;
+        if (read_all(pos[1], &rules, &err) < 0)
+                return fail("reading the policy", &err);
+        _cleanup_free_ char *esc = http_escape(pos[0]);
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "Name", pos[0], "Description", desc, "Rules", rules);
+        if (!esc || !body || asprintf(&path, "/v1/acl/policy/%s", esc) < 0)
+                return 1;
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "PUT", path, body, &out, &err) < 0)
+                return fail("writing the ACL policy", &err);
+        printf("Successfully wrote \"%s\" ACL policy!\n", pos[0]);
+        return 0;
+}
+
+static const char policy_list_help[] = "Usage: drover acl policy list\n\n  The ACL policies (management token).\n";
+
+static int policy_list(struct cli *c, int argc, char **argv) {
+        (void)argc, (void)argv;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/acl/policies", &out, NULL, &err) < 0)
+                return fail("listing ACL policies", &err);
+        if (json_array_size(out) == 0) {
+                printf("No policies found\n");
+                return 0;
+        }
+        static const char *const hdr[] = {"Name", "Description"};
+        struct table *t = table_new(2, hdr);
+        size_t i;
+        json_t *p;
+        json_array_foreach(out, i, p) {
+                const char *cells[] = {jx_str(p, "Name", ""), jx_str(p, "Description", "")};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return 0;
+}
+
+static const char policy_info_help[] = "Usage: drover acl policy info <name>\n\n  One ACL policy and its rules.\n";
+
+static int policy_info(struct cli *c, int argc, char **argv) {
+        if (argc != 1) {
+                fputs(policy_info_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *esc = http_escape(argv[0]);
+        _cleanup_free_ char *path = NULL;
+        if (!esc || asprintf(&path, "/v1/acl/policy/%s", esc) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *p = NULL;
+        if (cli_get(c, path, &p, NULL, &err) < 0)
+                return fail("reading the ACL policy", &err);
+        char ci[32], mi[32];
+        snprintf(ci, sizeof(ci), "%lld", (long long)jx_int(p, "CreateIndex", 0));
+        snprintf(mi, sizeof(mi), "%lld", (long long)jx_int(p, "ModifyIndex", 0));
+        const char *keys[] = {"Name", "Description", "CreateIndex", "ModifyIndex"};
+        const char *vals[] = {jx_str(p, "Name", ""), jx_str(p, "Description", ""), ci, mi};
+        cli_print_kv(keys, vals, 4);
+        printf("\nRules\n\n%s\n", jx_str(p, "Rules", ""));
+        return 0;
+}
+
+static const char policy_delete_help[] = "Usage: drover acl policy delete <name>\n\n  Delete an ACL policy.\n";
+
+static int policy_delete(struct cli *c, int argc, char **argv) {
+        if (argc != 1) {
+                fputs(policy_delete_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *esc = http_escape(argv[0]);
+        _cleanup_free_ char *path = NULL;
+        if (!esc || asprintf(&path, "/v1/acl/policy/%s", esc) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
+                return fail("deleting the ACL policy", &err);
+        printf("Successfully deleted \"%s\" ACL policy!\n", argv[0]);
+        return 0;
+}
+
+const struct cli_command cli_acl_policy_commands[] = {
+    {"apply", "Create or update an ACL policy", policy_apply_help, policy_apply},
+    {"list", "List ACL policies", policy_list_help, policy_list},
+    {"info", "Show an ACL policy", policy_info_help, policy_info},
+    {"delete", "Delete an ACL policy", policy_delete_help, policy_delete},
+    {0},
+};
+
+/* ---- acl token ---- */
+
+static const char token_create_help[] =
+    "Usage: drover acl token create [-name=<name>] [-type=client|management] [-policy=<name>]...\n\n"
+    "  Create an ACL token. A client token (the default) needs at least one -policy; a\n"
+    "  management token none. The Secret ID is shown this once.\n";
+
+static int token_create(struct cli *c, int argc, char **argv) {
+        const char *name = "", *type = "client", *p = NULL;
+        _cleanup_json_ json_t *pols = json_array();
+        if (!pols)
+                return 1;
+        for (int i = 0; i < argc; i++) {
+                if (opt("name", argc, argv, &i, &name) || opt("type", argc, argv, &i, &type))
+                        continue;
+                if (opt("policy", argc, argv, &i, &p)) {
+                        if (json_array_size(pols) >= TOKEN_POLICIES_MAX) {
+                                fprintf(stderr, "drover acl token create: at most %d -policy\n", TOKEN_POLICIES_MAX);
+                                return 1;
+                        }
+                        json_array_append_new(pols, json_string(p));
+                        continue;
+                }
+                fprintf(stderr, "drover acl token create: unexpected argument \"%s\"\n\n%s", argv[i],
+                        token_create_help);
+                return 1;
+        }
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:O}", "Name", name, "Type", type, "Policies", pols);
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (!body)
+                return 1;
+        if (cli_send(c, "PUT", "/v1/acl/token", body, &out, &err) < 0)
+                return fail("creating the ACL token", &err);
+        print_token(out);
+        return 0;
+}
+
+static const char token_list_help[] = "Usage: drover acl token list\n\n  The ACL tokens (management token).\n";
+
+static int token_list(struct cli *c, int argc, char **argv) {
+        (void)argc, (void)argv;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/acl/tokens", &out, NULL, &err) < 0)
+                return fail("listing ACL tokens", &err);
+        static const char *const hdr[] = {"Name", "Type", "Global", "Accessor ID"};
+        struct table *t = table_new(4, hdr);
+        size_t i;
+        json_t *k;
+        json_array_foreach(out, i, k) {
+                const char *cells[] = {jx_str(k, "Name", ""), jx_str(k, "Type", ""),
+                                       jx_bool(k, "Global", false) ? "true" : "false", jx_str(k, "AccessorID", "")};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return 0;
+}
+
+static const char token_info_help[] =
+    "Usage: drover acl token info <accessor_id>\n\n  One ACL token (not its secret).\n";
+
+static int token_path(const char *acc, char **ret) {
+        _cleanup_free_ char *esc = http_escape(acc);
+        return !esc || asprintf(ret, "/v1/acl/token/%s", esc) < 0 ? -ENOMEM : 0;
+}
+
+static int token_info(struct cli *c, int argc, char **argv) {
+        if (argc != 1) {
+                fputs(token_info_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *path = NULL;
+        if (token_path(argv[0], &path) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, path, &out, NULL, &err) < 0)
+                return fail("reading the ACL token", &err);
+        print_token(out);
+        return 0;
+}
+
+static const char token_delete_help[] = "Usage: drover acl token delete <accessor_id>\n\n  Delete an ACL token.\n";
+
+static int token_delete(struct cli *c, int argc, char **argv) {
+        if (argc != 1) {
+                fputs(token_delete_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *path = NULL;
+        if (token_path(argv[0], &path) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
+                return fail("deleting the ACL token", &err);
+        printf("Token %s successfully deleted\n", argv[0]);
+        return 0;
+}
+
+static const char token_self_help[] = "Usage: drover acl token self\n\n  The token given by -token / DROVER_TOKEN.\n";
+
+static int token_self(struct cli *c, int argc, char **argv) {
+        (void)argc, (void)argv;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/acl/token/self", &out, NULL, &err) < 0)
+                return fail("reading the ACL token", &err);
+        print_token(out);
+        return 0;
+}
+
+const struct cli_command cli_acl_token_commands[] = {
+    {"create", "Create an ACL token", token_create_help, token_create},
+    {"list", "List ACL tokens", token_list_help, token_list},
+    {"info", "Show an ACL token", token_info_help, token_info},
+    {"delete", "Delete an ACL token", token_delete_help, token_delete},
+    {"self", "Show the token in use", token_self_help, token_self},
+    {0},
+};

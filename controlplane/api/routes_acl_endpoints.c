@@ -1,0 +1,266 @@
+/* routes_acl_endpoints.c - /v1/acl/...: bootstrap, policies and tokens, in Nomad's
+ * paths and shapes. Writes become FSM commands (ACLBootstrap, ACLPolicyUpsert,
+ * ACLPolicyDelete, ACLTokenUpsert, ACLTokenDelete); a token's SecretID is made
+ * here, answered once (create, bootstrap) and travels through Raft only as its
+ * SHA-256. Who may call what is in the route table (routes.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+#include "controlplane/acl/acl.h"
+#include "controlplane/api/http.h"
+#include "controlplane/api/routes_internal.h"
+#include "controlplane/state/state_acl.h"
+
+/* Nomad answers the ACL endpoints 400 when ACLs are off. */
+static bool acl_on_or_fail(struct route_ctx *c) {
+        if (c->s->acl_enabled)
+                return true;
+        http_req_respond_text(c->req, 400, "ACL support disabled (start the server with -acl-enabled)");
+        return false;
+}
+
+static uint64_t acl_index(const struct route_ctx *c) {
+        uint64_t i = state_acl_index(ctx_state(c));
+        return i ? i : 1;
+}
+
+/* The reply to a create: the token as stored, and its secret (this once). */
+static json_t *token_reply(const struct acl_token *t, const char *secret, int64_t now) {
+        struct state_acl_token st = {.token = (struct acl_token *)t, .create_time = now};
+        json_t *o = state_acl_token_json(&st, false);
+        if (o)
+                json_object_set_new(o, "SecretID", json_string(secret));
+        return o;
+}
+
+static void propose_token(struct route_ctx *c, const char *type, struct acl_token *t, const char *secret) {
+        int64_t now = clock_now_ns();
+        struct state_acl_token st = {.token = t, .create_time = now};
+        json_t *tj = state_acl_token_json(&st, true);
+        json_t *reply = token_reply(t, secret, now);
+        json_t *cmd = tj ? json_pack("{s:s, s:o}", "Type", type, "Token", tj) : NULL;
+        if (!cmd || !reply) {
+                json_decref(cmd);
+                json_decref(reply);
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        propose(c, cmd, reply, false);
+}
+
+void h_acl_bootstrap(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        uint64_t done = state_acl_bootstrap_index(ctx_state(c));
+        if (done) {
+                http_req_respond_text(c->req, 400, "ACL bootstrap already done (reset index: %llu)",
+                                      (unsigned long long)done);
+                return;
+        }
+        _cleanup_(acl_token_freep) struct acl_token *t = NULL;
+        char secret[37];
+        struct error err = {0};
+        if (acl_token_create(ACL_TOKEN_MANAGEMENT, "Bootstrap Token", NULL, 0, &t, secret, &err) < 0) {
+                http_req_respond_text(c->req, 500, "%s", err.msg);
+                return;
+        }
+        propose_token(c, "ACLBootstrap", t, secret);
+}
+
+static bool count_one_policy(void *arg, const struct state_acl_policy *p) {
+        (void)p;
+        ++*(size_t *)arg;
+        return true;
+}
+
+static bool count_one_token(void *arg, const struct state_acl_token *t) {
+        (void)t;
+        ++*(size_t *)arg;
+        return true;
+}
+
+/* ---- policies ---- */
+
+static bool add_policy(void *arg, const struct state_acl_policy *p) {
+        json_array_append_new(arg, state_acl_policy_json(p, false));
+        return true;
+}
+
+void h_acl_policies_list(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        json_t *out = json_array();
+        state_acl_policies_foreach(ctx_state(c), add_policy, out);
+        http_req_respond_json(c->req, 200, out, acl_index(c));
+}
+
+void h_acl_policy_read(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        const struct state_acl_policy *p = state_acl_policy_get(ctx_state(c), c->param[0]);
+        if (!p)
+                http_req_respond_text(c->req, 404, "ACL policy not found");
+        else
+                http_req_respond_json(c->req, 200, state_acl_policy_json(p, true), p->modify_index);
+}
+
+void h_acl_policy_put(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const char *name = jx_str(body, "Name", c->param[0]);
+        const char *desc = jx_str(body, "Description", "");
+        const char *rules = jx_str(body, "Rules", NULL);
+        if (strcmp(name, c->param[0]) != 0) {
+                http_req_respond_text(c->req, 400, "ACL policy name \"%.64s\" does not match the path (\"%.64s\")",
+                                      name, c->param[0]);
+                return;
+        }
+        if (!state_acl_policy_name_valid(name)) {
+                http_req_respond_text(c->req, 400, "invalid ACL policy name \"%.64s\": 1 to %d of a-z A-Z 0-9 - _",
+                                      name, STATE_ACL_POLICY_NAME_MAX);
+                return;
+        }
+        if (strlen(desc) > STATE_ACL_DESCRIPTION_MAX) {
+                http_req_respond_text(c->req, 400, "ACL policy description longer than %d bytes",
+                                      STATE_ACL_DESCRIPTION_MAX);
+                return;
+        }
+        struct error err = {0};
+        struct acl_policy *parsed = NULL;
+        if (!rules || acl_policy_parse(name, rules, strlen(rules), &parsed, &err) < 0) {
+                http_req_respond_text(c->req, 400, "invalid ACL policy: %s", rules ? err.msg : "Rules missing");
+                return;
+        }
+        acl_policy_free(parsed);
+        size_t n = 0;
+        state_acl_policies_foreach(ctx_state(c), count_one_policy, &n);
+        if (n >= STATE_ACL_MAX_POLICIES && !state_acl_policy_get(ctx_state(c), name)) {
+                http_req_respond_text(c->req, 400, "too many ACL policies (at most %d)", STATE_ACL_MAX_POLICIES);
+                return;
+        }
+        json_t *cmd = json_pack("{s:s, s:{s:s, s:s, s:s}}", "Type", "ACLPolicyUpsert", "Policy", "Name", name,
+                                "Description", desc, "Rules", rules);
+        if (!cmd) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        propose(c, cmd, NULL, false);
+}
+
+void h_acl_policy_delete(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        if (!state_acl_policy_get(ctx_state(c), c->param[0])) {
+                http_req_respond_text(c->req, 404, "ACL policy not found");
+                return;
+        }
+        propose(c, json_pack("{s:s, s:s}", "Type", "ACLPolicyDelete", "Name", c->param[0]), NULL, false);
+}
+
+/* ---- tokens ---- */
+
+static bool add_token(void *arg, const struct state_acl_token *t) {
+        json_array_append_new(arg, state_acl_token_json(t, false));
+        return true;
+}
+
+void h_acl_tokens_list(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        json_t *out = json_array();
+        state_acl_tokens_foreach(ctx_state(c), add_token, out);
+        http_req_respond_json(c->req, 200, out, acl_index(c));
+}
+
+void h_acl_token_create(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const char *type = jx_str(body, "Type", "client");
+        enum acl_token_type tt;
+        if (strcmp(type, "client") == 0)
+                tt = ACL_TOKEN_CLIENT;
+        else if (strcmp(type, "management") == 0)
+                tt = ACL_TOKEN_MANAGEMENT;
+        else {
+                http_req_respond_text(c->req, 400, "token Type must be \"client\" or \"management\" (got \"%.32s\")",
+                                      type);
+                return;
+        }
+        json_t *pols = json_object_get(body, "Policies");
+        if (pols && !json_is_array(pols)) {
+                http_req_respond_text(c->req, 400, "token Policies must be a list of policy names");
+                return;
+        }
+        size_t n = json_array_size(pols);
+        if (n > ACL_MAX_POLICIES) {
+                http_req_respond_text(c->req, 400, "a token names at most %d policies (got %zu)", ACL_MAX_POLICIES, n);
+                return;
+        }
+        const char *names[ACL_MAX_POLICIES];
+        for (size_t i = 0; i < n; i++) {
+                names[i] = json_string_value(json_array_get(pols, i));
+                if (!names[i] || !state_acl_policy_get(ctx_state(c), names[i])) {
+                        http_req_respond_text(c->req, 400, "ACL policy \"%.64s\" does not exist",
+                                              names[i] ? names[i] : "(not a string)");
+                        return;
+                }
+        }
+        size_t count = 0;
+        state_acl_tokens_foreach(ctx_state(c), count_one_token, &count);
+        if (count >= STATE_ACL_MAX_TOKENS) {
+                http_req_respond_text(c->req, 400, "too many ACL tokens (at most %d); delete unused ones",
+                                      STATE_ACL_MAX_TOKENS);
+                return;
+        }
+        _cleanup_(acl_token_freep) struct acl_token *t = NULL;
+        char secret[37];
+        struct error err = {0};
+        if (acl_token_create(tt, jx_str(body, "Name", ""), names, n, &t, secret, &err) < 0) {
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return;
+        }
+        propose_token(c, "ACLTokenUpsert", t, secret);
+}
+
+void h_acl_token_self(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        const struct state_acl_token *t =
+            state_acl_token_by_secret(ctx_state(c), http_req_header(c->req, "X-Nomad-Token"));
+        if (!t)
+                http_req_respond_text(c->req, 403, "Permission denied: ACL token not found");
+        else
+                http_req_respond_json(c->req, 200, state_acl_token_json(t, false), t->modify_index);
+}
+
+void h_acl_token_read(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        const struct state_acl_token *t = state_acl_token_get(ctx_state(c), c->param[0]);
+        if (!t)
+                http_req_respond_text(c->req, 404, "ACL token not found");
+        else
+                http_req_respond_json(c->req, 200, state_acl_token_json(t, false), t->modify_index);
+}
+
+void h_acl_token_delete(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        if (!state_acl_token_get(ctx_state(c), c->param[0])) {
+                http_req_respond_text(c->req, 404, "ACL token not found");
+                return;
+        }
+        propose(c, json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", c->param[0]), NULL, false);
+}

@@ -1,0 +1,81 @@
+/* state_acl.h - the ACL tables of the state store: policies (by name), tokens
+ * (by AccessorID, found by the SHA-256 of their secret) and whether the ACL
+ * system was bootstrapped. Written only through the FSM (ACLPolicyUpsert,
+ * ACLPolicyDelete, ACLTokenUpsert, ACLTokenDelete, ACLBootstrap); kept in Raft
+ * snapshots (state_save / state_restore); shared by state snapshots like the
+ * other tables (copy-on-write: a write copies the small pointer arrays,
+ * O(policies + tokens), never the records).
+ *
+ * Token secrets never reach the state (nor the Raft log): a token is stored with
+ * its SecretHash only.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct acl_policy;
+struct acl_token;
+struct error;
+struct state_store;
+
+#define STATE_ACL_MAX_POLICIES 1024
+#define STATE_ACL_MAX_TOKENS 16384
+#define STATE_ACL_POLICY_NAME_MAX 128
+#define STATE_ACL_DESCRIPTION_MAX 256
+
+struct state_acl_policy {
+        char *name, *description, *rules;
+        struct acl_policy *parsed;
+        uint64_t create_index, modify_index;
+};
+
+struct state_acl_token {
+        struct acl_token *token;
+        int64_t create_time; /* unix ns, from the command */
+        uint64_t create_index, modify_index;
+};
+
+/* Reads (borrowed: valid until the next write to this store; forever for a snapshot). */
+const struct state_acl_policy *state_acl_policy_get(const struct state_store *st, const char *name);
+const struct state_acl_token *state_acl_token_get(const struct state_store *st, const char *accessor_id);
+/* The token whose secret is `secret` (hashed once, compared hash to hash in
+ * constant time against every token: O(tokens)); NULL when none. */
+const struct state_acl_token *state_acl_token_by_secret(const struct state_store *st, const char *secret);
+/* In name / AccessorID order. */
+void state_acl_policies_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct state_acl_policy *p),
+                                void *arg);
+void state_acl_tokens_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct state_acl_token *t),
+                              void *arg);
+/* Raft index of the bootstrap; 0 before. */
+uint64_t state_acl_bootstrap_index(const struct state_store *st);
+/* Latest index of a write to the ACL tables (0: none). */
+uint64_t state_acl_index(const struct state_store *st);
+
+/* A policy's name: 1 to 128 of [a-zA-Z0-9-_] (Nomad's). */
+bool state_acl_policy_name_valid(const char *name);
+
+/* Writes (the FSM only; -EROFS on a snapshot). */
+/* Parses rules (-EINVAL with err set when they are not a valid policy). */
+int state_acl_policy_upsert(struct state_store *st, uint64_t index, const char *name, const char *description,
+                            const char *rules, struct error *err);
+int state_acl_policy_delete(struct state_store *st, uint64_t index, const char *name);
+/* Takes t (freed on failure too). create_time kept for an existing AccessorID. */
+int state_acl_token_upsert(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time);
+int state_acl_token_delete(struct state_store *st, uint64_t index, const char *accessor_id);
+/* The first management token; -EEXIST once bootstrapped (t freed either way). */
+int state_acl_bootstrap(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time);
+
+/* ---- JSON (FSM commands, snapshots, the API) ---- */
+/* Nomad's ACLToken: AccessorID, Name, Type, Policies, Global, CreateTime, CreateIndex,
+ * ModifyIndex; SecretHash only when with_hash (commands, snapshots; never the API). */
+json_t *state_acl_token_json(const struct state_acl_token *t, bool with_hash);
+json_t *state_acl_policy_json(const struct state_acl_policy *p, bool with_rules);
+/* A token from its JSON (with SecretHash), checked. */
+int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *ret_create_time, struct error *err);
+
+/* Snapshots: adds "ACLPolicies", "ACLTokens", "ACLBootstrapIndex", "ACLIndex" to out;
+ * restores them into a fresh store. */
+int state_acl_save(const struct state_store *st, json_t *out);
+int state_acl_restore(const json_t *snap, struct state_store *st, struct error *err);

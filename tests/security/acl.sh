@@ -1,0 +1,163 @@
+#!/bin/bash
+# ACLs (docs/security.md, "ACLs"): a server with -acl-enabled; `drover acl
+# bootstrap` gives the first management token (once); without a token nothing
+# needing a capability is allowed; a token with only read on namespace "default"
+# lists jobs but cannot register one; a write token can; a deleted token is
+# refused; every denial is 403 with a message; the ACL state survives a restart
+# (Raft log / snapshot); an agent registers and runs a job with ACLs on.
+# Usage: tests/security/acl.sh BIN_DIR
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+WORK=$(mktemp -d /tmp/drover-acl-XXXXXX)
+passed=0
+failed=0
+pids=()
+cleanup() {
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+pick_ports 3 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
+ADDR="http://127.0.0.1:$PORT"
+export DROVER_ADDR=$ADDR
+unset DROVER_TOKEN NOMAD_TOKEN
+log "== drover ACL tests (work dir $WORK, API $ADDR)"
+start_server() {
+        "$BIN/drover-server" -dev -acl-enabled -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+                -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
+        server=$!
+        pids+=($server)
+        wait_for 20 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1"
+}
+start_server || { fail "server starts"; exit 1; }
+
+# code METHOD PATH [TOKEN] [BODY]: the HTTP status; the body in $WORK/body
+code() {
+        local args=(-s -o "$WORK/body" -w '%{http_code}' -X "$1")
+        [ -n "${3:-}" ] && args+=(-H "X-Nomad-Token: $3")
+        [ -n "${4:-}" ] && args+=(--data-binary "$4")
+        curl "${args[@]}" "$ADDR$2"
+}
+expect() { # expect WANT DESCRIPTION METHOD PATH [TOKEN] [BODY]
+        local want=$1 what=$2 got
+        shift 2
+        got=$(code "$@")
+        if [ "$got" = "$want" ]; then pass "$what: $got ($(head -c 120 "$WORK/body"))"; else fail "$what: want $want, got $got ($(head -c 200 "$WORK/body"))"; fi
+}
+job() { printf '{"Job":{"ID":"%s","Name":"%s","Type":"batch","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":1,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"}}]}]}}' "$1" "$1"; }
+
+expect 403 "anonymous: job list denied" GET /v1/jobs
+expect 403 "anonymous: register denied" PUT /v1/jobs "" "$(job anon)"
+expect 403 "anonymous: node list denied" GET /v1/nodes
+expect 200 "anonymous: /v1/status/leader allowed" GET /v1/status/leader
+expect 403 "?token= is not accepted" GET "/v1/jobs?token=x"
+
+if "$BIN/drover" acl bootstrap >"$WORK/boot.out" 2>&1; then
+        MGMT=$(awk -F'= ' '/^Secret ID/ {print $2}' "$WORK/boot.out")
+        pass "drover acl bootstrap gives a management token"
+else
+        fail "drover acl bootstrap ($(cat "$WORK/boot.out"))"
+        exit 1
+fi
+if ! "$BIN/drover" acl bootstrap >"$WORK/boot2.out" 2>&1 && grep -q "already done" "$WORK/boot2.out"; then
+        pass "a second bootstrap is refused ($(head -1 "$WORK/boot2.out"))"
+else
+        fail "a second bootstrap is refused ($(cat "$WORK/boot2.out"))"
+fi
+expect 403 "an unknown token is denied" GET /v1/jobs 11111111-2222-3333-4444-555555555555
+expect 200 "the management token lists jobs" GET /v1/jobs "$MGMT"
+
+printf 'namespace "default" {\n  policy = "read"\n}\nnode {\n  policy = "read"\n}\n' >"$WORK/ro.hcl"
+printf 'namespace "default" {\n  policy = "write"\n}\n' >"$WORK/rw.hcl"
+export DROVER_TOKEN=$MGMT
+if "$BIN/drover" acl policy apply -description "read only" readonly "$WORK/ro.hcl" >/dev/null &&
+        "$BIN/drover" acl policy apply writer "$WORK/rw.hcl" >/dev/null &&
+        "$BIN/drover" acl policy list | grep -q readonly &&
+        "$BIN/drover" acl policy info readonly | grep -q 'policy = "read"'; then
+        pass "drover acl policy apply/list/info"
+else
+        fail "drover acl policy apply/list/info"
+fi
+printf 'namespace "default" {\n  policy = "bogus"\n}\n' >"$WORK/bad.hcl"
+if ! "$BIN/drover" acl policy apply bad "$WORK/bad.hcl" >"$WORK/bad.out" 2>&1 && grep -q "400" "$WORK/bad.out"; then
+        pass "an invalid policy is refused 400 ($(head -c 160 "$WORK/bad.out"))"
+else
+        fail "an invalid policy is refused 400 ($(cat "$WORK/bad.out"))"
+fi
+"$BIN/drover" acl token create -name ro -policy readonly >"$WORK/ro.out" 2>&1
+RO=$(awk -F'= ' '/^Secret ID/ {print $2}' "$WORK/ro.out")
+RO_ACC=$(awk -F'= ' '/^Accessor ID/ {print $2}' "$WORK/ro.out")
+"$BIN/drover" acl token create -name=rw -policy=writer >"$WORK/rw.out" 2>&1
+RW=$(awk -F'= ' '/^Secret ID/ {print $2}' "$WORK/rw.out")
+if [ -n "$RO" ] && [ -n "$RW" ] && "$BIN/drover" acl token list | grep -q ro; then
+        pass "drover acl token create/list"
+else
+        fail "drover acl token create/list ($(cat "$WORK/ro.out" "$WORK/rw.out"))"
+fi
+unset DROVER_TOKEN
+
+expect 200 "read-only token lists jobs" GET /v1/jobs "$RO"
+expect 200 "read-only token (node:read) lists nodes" GET /v1/nodes "$RO"
+expect 403 "read-only token cannot register a job" PUT /v1/jobs "$RO" "$(job ro)"
+expect 403 "read-only token cannot write ACL policies" PUT /v1/acl/policy/x "$RO" '{"Name":"x","Rules":""}'
+expect 403 "a write token for \"default\" cannot register in \"prod\"" PUT "/v1/jobs?namespace=prod" "$RW" "$(job rwprod)"
+expect 200 "write token registers a job" PUT /v1/jobs "$RW" "$(job rw)"
+expect 403 "write token cannot list nodes (no node policy)" GET /v1/nodes "$RW"
+if "$BIN/drover" acl token self -token "$RO" | grep -q "Secret ID *= <hidden>"; then
+        pass "drover acl token self -token: the token, without its secret"
+else
+        fail "drover acl token self -token"
+fi
+if ! curl -s -H "X-Nomad-Token: $MGMT" "$ADDR/v1/acl/tokens" | grep -q "$RO\|SecretHash"; then
+        pass "token list carries neither secrets nor their hashes"
+else
+        fail "token list carries neither secrets nor their hashes"
+fi
+if NOMAD_TOKEN=$MGMT "$BIN/drover" job status >"$WORK/st.out" 2>&1 && grep -q '^rw ' "$WORK/st.out"; then
+        pass "NOMAD_TOKEN reaches every command (job status lists rw)"
+else
+        fail "NOMAD_TOKEN reaches every command ($(cat "$WORK/st.out"))"
+fi
+if ! "$BIN/drover" job status >"$WORK/st2.out" 2>&1 && grep -q 403 "$WORK/st2.out"; then
+        pass "the CLI without a token: 403 ($(head -c 120 "$WORK/st2.out"))"
+else
+        fail "the CLI without a token: 403 ($(cat "$WORK/st2.out"))"
+fi
+
+# anonymous policy
+printf 'namespace "default" {\n  policy = "read"\n}\n' >"$WORK/anon.hcl"
+DROVER_TOKEN=$MGMT "$BIN/drover" acl policy apply anonymous "$WORK/anon.hcl" >/dev/null
+expect 200 "the anonymous policy applies without a token" GET /v1/jobs
+expect 403 "... and grants only what it says" PUT /v1/jobs "" "$(job anon)"
+DROVER_TOKEN=$MGMT "$BIN/drover" acl policy delete anonymous >/dev/null
+
+# restart: ACL state is in Raft
+kill "$server" && wait "$server" 2>/dev/null
+start_server || { fail "server restarts"; exit 1; }
+expect 200 "after a restart the read-only token still works" GET /v1/jobs "$RO"
+expect 403 "after a restart anonymous is denied again (policy deleted)" GET /v1/jobs
+
+if DROVER_TOKEN=$MGMT "$BIN/drover" acl token delete "$RO_ACC" >/dev/null; then
+        pass "drover acl token delete"
+else
+        fail "drover acl token delete"
+fi
+expect 403 "a deleted token is refused" GET /v1/jobs "$RO"
+expect 403 "a client token cannot list tokens" GET /v1/acl/tokens "$RW"
+
+# agents keep working under ACLs: their node secret (registration, heartbeats, the
+# allocation watch) needs no ACL token
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name member -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 2))" >>"$WORK/agent.log" 2>&1 &
+pids+=($!)
+if wait_for 40 sh -c "curl -fs -H 'X-Nomad-Token: $MGMT' $ADDR/v1/job/rw/allocations | grep -q '\"ClientStatus\":\"complete\"'"; then
+        pass "with ACLs on, an agent registers and runs the job registered by the write token"
+else
+        curl -s -H "X-Nomad-Token: $MGMT" "$ADDR/v1/job/rw/allocations"
+        fail "with ACLs on, an agent registers and runs the job registered by the write token"
+fi
+
+log "== acl: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,267 @@
+/* test_state_acl.c - ACLs end to end below HTTP: the state's ACL tables
+ * (controlplane/state/state_acl.c) written through the FSM's ACL commands,
+ * snapshots and Raft snapshots of them, api_authorize() resolving tokens, and
+ * the /v1/acl endpoints through the api harness. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "controlplane/acl/acl.h"
+#include "controlplane/api/routes_acl.h"
+#include "controlplane/raft/fsm.h"
+#include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
+#include "tests/support/api_harness.h"
+
+/* A token command as the API builds it: the secret leaves only as its hash. */
+static json_t *token_cmd(const char *type, enum acl_token_type tt, const char *policy, char secret[37]) {
+        struct acl_token *t = NULL;
+        const char *pols[] = {policy};
+        cr_assert_eq(acl_token_create(tt, "t", pols, policy ? 1 : 0, &t, secret, NULL), 0);
+        struct state_acl_token st = {.token = t, .create_time = 42};
+        json_t *cmd = json_pack("{s:s, s:o}", "Type", type, "Token", state_acl_token_json(&st, true));
+        acl_token_free(t);
+        return cmd;
+}
+
+static int apply(struct fsm *f, struct state_store *st, json_t *cmd) {
+        struct error err = {0};
+        int r = fsm_apply_command(f, state_latest_index(st) + 1, cmd, &err);
+        json_decref(cmd);
+        return r;
+}
+
+static json_t *policy_cmd(const char *name, const char *rules) {
+        return json_pack("{s:s, s:{s:s, s:s}}", "Type", "ACLPolicyUpsert", "Policy", "Name", name, "Rules", rules);
+}
+
+Test(state_acl, fsm_commands_write_policies_and_tokens_and_bootstrap_works_once) {
+        struct state_store *st = state_create();
+        struct fsm *f = fsm_create(&st, NULL, NULL);
+        char mgmt[37], ro[37], again[37];
+        cr_expect_eq(state_acl_bootstrap_index(st), 0);
+        cr_assert_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, mgmt)), 0);
+        uint64_t boot = state_acl_bootstrap_index(st);
+        cr_expect_gt(boot, 0);
+        cr_expect_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, again)), -EEXIST,
+                     "bootstrap only once");
+        cr_expect_null(state_acl_token_by_secret(st, again));
+        cr_expect_eq(apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }")), 0);
+        cr_expect_eq(apply(f, st, policy_cmd("bad", "namespace \"default\" { policy = \"nope\" }")), -EINVAL);
+        cr_expect_eq(apply(f, st, policy_cmd("../x", "node { policy = \"read\" }")), -EINVAL, "names are checked");
+        cr_assert_eq(apply(f, st, token_cmd("ACLTokenUpsert", ACL_TOKEN_CLIENT, "ro", ro)), 0);
+
+        const struct state_acl_token *t = state_acl_token_by_secret(st, ro);
+        cr_assert_not_null(t);
+        cr_expect_eq(t->token->type, ACL_TOKEN_CLIENT);
+        cr_expect_str_eq(t->token->policies[0], "ro");
+        cr_expect_eq(t->create_time, 42);
+        cr_expect_null(state_acl_token_by_secret(st, "not-a-secret"));
+        cr_expect_str_neq(t->token->secret_hash, ro, "stored hashed");
+        cr_expect_not_null(state_acl_policy_get(st, "ro"));
+        cr_expect_null(state_acl_policy_get(st, "bad"));
+
+        /* a snapshot keeps what it saw */
+        struct state_store *snap = state_snapshot(st);
+        char acc[37];
+        memcpy(acc, t->token->accessor_id, sizeof(acc));
+        cr_assert_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", acc)), 0);
+        cr_assert_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLPolicyDelete", "Name", "ro")), 0);
+        cr_expect_null(state_acl_token_by_secret(st, ro));
+        cr_expect_null(state_acl_policy_get(st, "ro"));
+        cr_expect_not_null(state_acl_token_by_secret(snap, ro));
+        cr_expect_not_null(state_acl_policy_get(snap, "ro"));
+        cr_expect_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", acc)), -ENOENT);
+        cr_expect_eq(state_acl_policy_upsert(snap, 99, "x", "", "node { policy = \"read\" }", NULL), -EROFS);
+        state_destroy(snap);
+        fsm_destroy(f);
+        state_destroy(st);
+}
+
+Test(state_acl, raft_snapshots_keep_policies_tokens_and_the_bootstrap_but_no_secret) {
+        struct state_store *st = state_create();
+        struct fsm *f = fsm_create(&st, NULL, NULL);
+        char mgmt[37], ro[37];
+        cr_assert_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, mgmt)), 0);
+        cr_assert_eq(apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }")), 0);
+        cr_assert_eq(apply(f, st, token_cmd("ACLTokenUpsert", ACL_TOKEN_CLIENT, "ro", ro)), 0);
+        json_t *snap = NULL;
+        cr_assert_eq(state_save(st, &snap), 0);
+        char *text = json_dumps(snap, JSON_COMPACT);
+        cr_expect_null(strstr(text, ro), "the secret is not in the snapshot");
+        cr_expect_null(strstr(text, mgmt));
+        free(text);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(snap, &back, &err), 0, "%s", err.msg);
+        cr_expect_eq(state_acl_bootstrap_index(back), state_acl_bootstrap_index(st));
+        const struct state_acl_token *t = state_acl_token_by_secret(back, ro);
+        cr_assert_not_null(t);
+        cr_expect_eq(t->create_index, state_acl_token_by_secret(st, ro)->create_index);
+        cr_expect_not_null(state_acl_token_by_secret(back, mgmt));
+        const struct state_acl_policy *p = state_acl_policy_get(back, "ro");
+        cr_assert_not_null(p);
+        cr_expect_str_eq(p->rules, "namespace \"default\" { policy = \"read\" }");
+        /* a restored store still refuses a second bootstrap */
+        struct fsm *f2 = fsm_create(&back, NULL, NULL);
+        char again[37];
+        cr_expect_eq(apply(f2, back, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, again)), -EEXIST);
+        fsm_destroy(f2);
+        state_destroy(back);
+        json_decref(snap);
+        fsm_destroy(f);
+        state_destroy(st);
+}
+
+Test(state_acl, api_authorize_resolves_tokens_through_the_state) {
+        struct state_store *st = state_create();
+        struct fsm *f = fsm_create(&st, NULL, NULL);
+        char mgmt[37], ro[37];
+        cr_assert_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, mgmt)), 0);
+        cr_assert_eq(
+            apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }\nnode { policy = \"read\" }")),
+            0);
+        cr_assert_eq(apply(f, st, token_cmd("ACLTokenUpsert", ACL_TOKEN_CLIENT, "ro", ro)), 0);
+        struct error err = {0};
+        for (int p = 0; p < PERM__COUNT; p++)
+                cr_expect_eq(api_authorize(true, st, mgmt, (enum api_perm)p, "prod", &err), 0, "management: %s",
+                             api_perm_name((enum api_perm)p));
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NS_READ_JOB, "default", &err), 0);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NODE_READ, NULL, &err), 0);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_ACL_TOKEN, NULL, &err), 0);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NS_SUBMIT_JOB, "default", &err), -EACCES);
+        cr_expect(strstr(err.msg, "Permission denied") && strstr(err.msg, "submit-job"), "%s", err.msg);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NS_READ_JOB, "prod", &err), -EACCES);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NODE_WRITE, NULL, &err), -EACCES);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_MANAGEMENT, NULL, &err), -EACCES);
+        cr_expect_eq(api_authorize(true, st, "00000000-0000-0000-0000-000000000000", PERM_NS_READ_JOB, "default", &err),
+                     -EACCES);
+        cr_expect(strstr(err.msg, "ACL token not found"), "%s", err.msg);
+        /* anonymous: nothing, until a policy named "anonymous" exists */
+        cr_expect_eq(api_authorize(true, st, NULL, PERM_NS_READ_JOB, "default", &err), -EACCES);
+        cr_expect_eq(api_authorize(true, st, "", PERM_ACL_TOKEN, NULL, &err), -EACCES);
+        cr_assert_eq(apply(f, st, policy_cmd("anonymous", "namespace \"default\" { policy = \"read\" }")), 0);
+        cr_expect_eq(api_authorize(true, st, NULL, PERM_NS_READ_JOB, "default", &err), 0);
+        cr_expect_eq(api_authorize(true, st, NULL, PERM_NS_SUBMIT_JOB, "default", &err), -EACCES);
+        /* a token whose policy was deleted keeps nothing of it */
+        cr_assert_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLPolicyDelete", "Name", "ro")), 0);
+        cr_expect_eq(api_authorize(true, st, ro, PERM_NODE_READ, NULL, &err), -EACCES);
+        /* ACLs off: everything */
+        cr_expect_eq(api_authorize(false, st, "junk", PERM_MANAGEMENT, NULL, &err), 0);
+        fsm_destroy(f);
+        state_destroy(st);
+}
+
+static json_t *request(struct api_harness *h, const char *token, const char *method, const char *target,
+                       const char *body, int want) {
+        h->token = token;
+        struct api_reply r;
+        api_harness_request(h, method, target, body, body ? strlen(body) : 0, &r);
+        cr_expect_eq(r.status, want, "%s %s: %d %s", method, target, r.status, r.body);
+        json_t *j = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
+        api_reply_clear(&r);
+        return j;
+}
+
+Test(state_acl, the_acl_endpoints_bootstrap_policies_and_tokens) {
+        struct api_harness *off = api_harness_new();
+        json_decref(request(off, NULL, "PUT", "/v1/acl/bootstrap", NULL, 400));
+        api_harness_free(off);
+
+        struct api_harness *h = api_harness_new_acl(true);
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        cr_assert_not_null(mgmt);
+        cr_expect_str_eq(json_string_value(json_object_get(boot, "Type")), "management");
+        json_decref(request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 400));
+        json_decref(request(h, NULL, "GET", "/v1/acl/policies", NULL, 403));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/ro",
+                            "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}",
+                            200));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/other", "{\"Name\":\"ro\",\"Rules\":\"\"}", 400));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"x\",\"Policies\":[\"missing\"]}", 400));
+        json_t *tok = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"reader\",\"Policies\":[\"ro\"]}", 200);
+        const char *ro = json_string_value(json_object_get(tok, "SecretID"));
+        const char *acc = json_string_value(json_object_get(tok, "AccessorID"));
+        cr_assert(ro && acc);
+        json_t *self = request(h, ro, "GET", "/v1/acl/token/self", NULL, 200);
+        cr_expect_str_eq(json_string_value(json_object_get(self, "Name")), "reader");
+        cr_expect_null(json_object_get(self, "SecretID"), "the secret only on create");
+        cr_expect_null(json_object_get(self, "SecretHash"));
+        json_decref(self);
+        json_decref(request(h, ro, "GET", "/v1/jobs", NULL, 200));
+        json_decref(request(h, ro, "PUT", "/v1/jobs", "{}", 403));
+        json_t *list = request(h, mgmt, "GET", "/v1/acl/tokens", NULL, 200);
+        cr_expect_eq(json_array_size(list), 2);
+        json_decref(list);
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/acl/token/%s", acc);
+        json_decref(request(h, ro, "GET", path, NULL, 403));
+        json_decref(request(h, mgmt, "GET", path, NULL, 200));
+        json_decref(request(h, mgmt, "DELETE", path, NULL, 200));
+        json_decref(request(h, mgmt, "GET", path, NULL, 404));
+        json_decref(request(h, ro, "GET", "/v1/jobs", NULL, 403));
+        json_decref(request(h, mgmt, "DELETE", "/v1/acl/policy/ro", NULL, 200));
+        json_decref(request(h, mgmt, "GET", "/v1/acl/policy/ro", NULL, 404));
+        json_decref(tok);
+        json_decref(boot);
+        api_harness_free(h);
+}
+
+Test(state_acl, node_allocations_take_the_node_secret_or_an_acl_token_with_node_read) {
+        struct api_harness *h = api_harness_new_acl(true);
+        static const char node_a[] =
+            "{\"Node\":{\"ID\":\"aaaaaaaa-1111-3333-4444-555555555555\",\"SecretID\":\"secret-a\",\"Name\":\"a\","
+            "\"Datacenter\":\"dc1\",\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},"
+            "\"Memory\":{\"MemoryMB\":8192}}}}";
+        static const char node_b[] =
+            "{\"Node\":{\"ID\":\"aaaaaaaa-2222-3333-4444-555555555555\",\"SecretID\":\"secret-b\",\"Name\":\"b\","
+            "\"Datacenter\":\"dc1\",\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},"
+            "\"Memory\":{\"MemoryMB\":8192}}}}";
+        json_decref(request(h, NULL, "PUT", "/v1/node/register", node_a, 200));
+        json_decref(request(h, NULL, "PUT", "/v1/node/register", node_b, 200));
+        static const char path[] = "/v1/node/aaaaaaaa-1111-3333-4444-555555555555/allocations";
+        json_decref(request(h, "secret-a", "GET", path, NULL, 200));
+        json_decref(request(h, "secret-b", "GET", path, NULL, 403));
+        json_decref(request(h, NULL, "GET", path, NULL, 403));
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        json_decref(
+            request(h, mgmt, "PUT", "/v1/acl/policy/nr", "{\"Rules\":\"node { policy = \\\"read\\\" }\"}", 200));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/jr",
+                            "{\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", 200));
+        json_t *nr = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Policies\":[\"nr\"]}", 200);
+        json_t *jr = request(h, mgmt, "PUT", "/v1/acl/token", "{\"Policies\":[\"jr\"]}", 200);
+        json_decref(request(h, json_string_value(json_object_get(nr, "SecretID")), "GET", path, NULL, 200));
+        json_decref(request(h, json_string_value(json_object_get(jr, "SecretID")), "GET", path, NULL, 403));
+        json_decref(request(h, mgmt, "GET", path, NULL, 200));
+        json_decref(request(h, "secret-a", "GET", path, NULL, 200));
+        json_decref(nr);
+        json_decref(jr);
+        json_decref(boot);
+        api_harness_free(h);
+}
+
+Test(state_acl, the_policy_count_is_bounded_with_a_400) {
+        struct api_harness *h = api_harness_new_acl(true);
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        static const char body[] = "{\"Rules\":\"node { policy = \\\"read\\\" }\"}";
+        char path[64];
+        for (int i = 0; i < STATE_ACL_MAX_POLICIES; i++) {
+                snprintf(path, sizeof(path), "/v1/acl/policy/p%d", i);
+                h->token = mgmt;
+                struct api_reply r;
+                api_harness_request(h, "PUT", path, body, strlen(body), &r);
+                cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+                api_reply_clear(&r);
+        }
+        json_t *e = request(h, mgmt, "PUT", "/v1/acl/policy/one-more", body, 400);
+        json_decref(e);
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/p7", body, 200)); /* an update still goes */
+        json_decref(boot);
+        api_harness_free(h);
+}
