@@ -503,11 +503,13 @@ static void light_finish(struct client *c) {
         const char *id;
         json_t *v;
         json_object_foreach(c->light, id, v) {
+                /* Fetched: as new as the light answer or newer (changed since; the next
+                 * turn fetches it again). Otherwise the cached copy, when still current. */
                 struct alloc *a = c->fetched ? hashmap_get(c->fetched, id) : NULL;
-                if (!a)
-                        a = c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL;
-                /* Gone between the two requests (collected), or never answered. */
-                if (!a || a->alloc_modify_index != (uint64_t)json_integer_value(v))
+                if (!a && (a = c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL) &&
+                    a->alloc_modify_index != (uint64_t)json_integer_value(v))
+                        a = NULL;
+                if (!a) /* collected between the two requests */
                         continue;
                 allocs[got++] = alloc_ref(a);
                 if (hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
