@@ -81,10 +81,10 @@ struct client {
          * while the changed allocations are fetched in batches. NULL between turns. */
         json_t *light;
         uint64_t light_index, light_sent_index;
-        json_t *to_fetch;          /* IDs not fetched yet */
-        struct hashmap *fetched;   /* ID -> alloc, decoded from this turn's batches */
+        json_t *to_fetch;           /* IDs not fetched yet */
+        struct hashmap *fetched;    /* ID -> alloc, decoded from this turn's batches */
         struct hashmap *fetch_jobs; /* this turn's jobs, as job_cache */
-        bool light_unsupported;    /* the server answered the light watch in full */
+        bool light_unsupported;     /* the server answered the light watch in full */
         int failures[CALL_KINDS];
         char last_err[CALL_KINDS][256];
         bool updates_pending;
@@ -109,8 +109,8 @@ static void call_work(uv_work_t *w) {
         struct call *call = w->data;
         struct error err = {0};
         const char *headers[] = {call->auth, NULL};
-        if (http_perform_headers(call->method, call->url, call->body, headers, call->timeout_ms, 3000, should_abort, call, &call->res,
-                         &err) < 0)
+        if (http_perform_headers(call->method, call->url, call->body, headers, call->timeout_ms, 3000, should_abort,
+                                 call, &call->res, &err) < 0)
                 snprintf(call->errbuf, sizeof(call->errbuf), "%s", err.msg);
         else
                 call->reached = true;

@@ -35,20 +35,21 @@ static int req(const char *method, const char *target, const char *token, const 
 
 static void register_node(const char *id, const char *secret) {
         char body[1024];
-        snprintf(body, sizeof(body),
-                 "{\"Node\":{\"ID\":\"%s\",\"SecretID\":\"%s\",\"Name\":\"n\",\"Datacenter\":\"dc1\","
-                 "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192}}}}",
-                 id, secret);
+        snprintf(
+            body, sizeof(body),
+            "{\"Node\":{\"ID\":\"%s\",\"SecretID\":\"%s\",\"Name\":\"n\",\"Datacenter\":\"dc1\","
+            "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192}}}}",
+            id, secret);
         cr_assert_eq(req("PUT", "/v1/node/register", NULL, body, NULL), 200);
 }
 
 /* Placed as the plan applier would: a job copy in every allocation. */
 static void place(const char *alloc_id, const char *node_id) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:[{s:s,s:[{s:s,s:s}]}]}}", "ID", alloc_id,
-                              "NodeID", node_id, "Namespace", "default", "JobID", "web", "TaskGroup", "g",
-                              "DesiredStatus", "run", "ClientStatus", "pending", "Job", "ID", "web", "Namespace",
-                              "default", "Type", "batch", "TaskGroups", "Name", "g", "Tasks", "Name", "t", "Driver",
-                              "raw_exec");
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:[{s:s,s:[{s:s,s:s}]}]}}", "ID", alloc_id, "NodeID",
+                      node_id, "Namespace", "default", "JobID", "web", "TaskGroup", "g", "DesiredStatus", "run",
+                      "ClientStatus", "pending", "Job", "ID", "web", "Namespace", "default", "Type", "batch",
+                      "TaskGroups", "Name", "g", "Tasks", "Name", "t", "Driver", "raw_exec");
         struct alloc *a = NULL;
         struct error err = {0};
         cr_assert_eq(alloc_from_json(o, &a, &err), 0, "%s", err.msg);
@@ -108,10 +109,10 @@ Test(agent_watch, the_agents_own_updates_leave_the_light_index_and_a_stop_moves_
         uint64_t before = light_index_of(ALLOC_1);
         cr_assert_gt(before, 0);
         uint64_t mi = state_alloc_get(s->state, ALLOC_1)->modify_index;
-        cr_assert_eq(req("PUT", "/v1/node/" NODE_A "/allocations", NULL,
-                         "{\"SecretID\":\"secret-a\",\"Allocs\":[{\"ID\":\"" ALLOC_1 "\",\"ClientStatus\":\"running\"}]}",
-                         NULL),
-                     200);
+        cr_assert_eq(
+            req("PUT", "/v1/node/" NODE_A "/allocations", NULL,
+                "{\"SecretID\":\"secret-a\",\"Allocs\":[{\"ID\":\"" ALLOC_1 "\",\"ClientStatus\":\"running\"}]}", NULL),
+            200);
         cr_expect_gt(state_alloc_get(s->state, ALLOC_1)->modify_index, mi, "the update was applied");
         cr_expect_eq(light_index_of(ALLOC_1), before, "an agent update does not make the agent fetch again");
         cr_assert_eq(req("PUT", "/v1/allocation/" ALLOC_1 "/stop", NULL, "{}", NULL), 200);
