@@ -7,9 +7,13 @@
 #                       run a fresh job on the same cluster
 #   e2e_allocs_per_sec  N / e2e_1000_s
 #
+# Each run's line also shows the CPU seconds used so far by drover dev and the processes it
+# started (drover-server, drover-agent), before and after the run: where the time goes.
+#
 # `drover dev` is started on free loopback ports with its own data dir and TMPDIR, and stopped
 # (Ctrl-C) at the end. Fails if any allocation ends failed or lost. Appends the figures, date,
-# machine and commit to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+# machine and commit to bench/RESULTS.md (BENCH_NO_RECORD=1: print only). E2E_KEEP_LOGS=DIR
+# keeps drover dev's logs (the server's and the agent's) there.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-e2e-XXXXXX)
@@ -24,6 +28,7 @@ cleanup() {
                 kill -9 "$dev_pid" 2>/dev/null
         fi
         wait 2>/dev/null
+        [ -n "${E2E_KEEP_LOGS:-}" ] && find "$WORK" -name '*.log' -exec cp --backup=numbered -t "$E2E_KEEP_LOGS" {} + 2>/dev/null # for a failed run
         rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -40,6 +45,18 @@ wait_for() { # SECONDS COMMAND...
 }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 now() { date +%s.%N; }
+# cpu_line: "name=CPU-seconds ..." for drover dev and the processes it started (its
+# children: drover-server, drover-agent), from /proc/PID/stat utime+stime; where the
+# time of a run goes, without a profiler.
+cpu_line() {
+        local hz p
+        hz=$(getconf CLK_TCK)
+        for p in "$dev_pid" $(pgrep -P "$dev_pid" 2>/dev/null); do
+                [ -r "/proc/$p/stat" ] || continue
+                # comm may hold spaces: fields counted after its closing ")"
+                sed 's/^.*) //' "/proc/$p/stat" | awk -v n="$(cat /proc/$p/comm)" -v hz="$hz" '{printf "%s=%.2f ", n, ($12 + $13) / hz}'
+        done
+}
 
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== bench/e2e: $header"
@@ -82,6 +99,7 @@ job "$job" {
   }
 }
 HCL
+        cpu0=$(cpu_line)
         t0=$(now)
         DROVER_ADDR=$ADDR "$BIN/drover" job run -detach "$WORK/$job.hcl" >"$WORK/$job.out" 2>&1 ||
                 { echo "e2e.sh: job run failed" >&2; cat "$WORK/$job.out" >&2; exit 1; }
@@ -100,7 +118,7 @@ HCL
                 exit 1
         fi
         s=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
-        echo "run $run: $s s"
+        echo "run $run: $s s (process CPU seconds before: ${cpu0}after: $(cpu_line))"
         times="$times $s"
         DROVER_ADDR=$ADDR "$BIN/drover" job stop "$job" >/dev/null 2>&1
 done

@@ -190,6 +190,7 @@ const struct route api_routes[] = {
     {M_WRITE, "node/:id/heartbeat", h_node_heartbeat, PERM_NODE_SECRET},
     {M_GET, "node/:id/allocations", h_node_allocations, PERM_NODE_SECRET_OR_READ},
     {M_WRITE, "node/:id/allocations", h_node_alloc_update, PERM_NODE_SECRET},
+    {M_WRITE, "node/:id/allocations/batch", h_node_allocations_batch, PERM_NODE_SECRET},
     {M_WRITE, "node/:id/eligibility", h_node_eligibility, PERM_NODE_WRITE},
     {M_WRITE, "node/:id/drain", h_node_drain, PERM_NODE_WRITE},
     {M_WRITE, "node/:id/evaluate", h_node_evaluate, PERM_NODE_WRITE},

@@ -155,6 +155,9 @@ void h_node_read(struct route_ctx *c);
 void h_node_heartbeat(struct route_ctx *c);
 void h_node_alloc_update(struct route_ctx *c);
 void h_node_allocations(struct route_ctx *c);
+/* At most this many IDs per POST /v1/node/:id/allocations/batch. */
+#define ALLOC_BATCH_MAX 1024
+void h_node_allocations_batch(struct route_ctx *c);
 void h_node_eligibility(struct route_ctx *c);
 void h_node_evaluate(struct route_ctx *c);
 void h_node_purge(struct route_ctx *c);

@@ -229,33 +229,81 @@ void h_node_read(struct route_ctx *c) {
                 http_req_respond_json(c->req, 200, node_public_json(n), n->modify_index);
 }
 
-void h_node_allocations(struct route_ctx *c) {
-        const char *id = c->param[0];
-        const struct node *n = state_node_get(ctx_state(c), id);
+/* The node of the path when the caller may read its allocations, or NULL after a
+ * 404 or 403. A node's agent authenticates with its secret (Nomad's node SecretID
+ * as the token): another node's secret gets nothing. */
+static const struct node *alloc_reader_node(struct route_ctx *c, bool need_secret) {
+        const struct node *n = state_node_get(ctx_state(c), c->param[0]);
         if (!n) {
                 http_req_respond_text(c->req, 404, "node not found");
-                return;
+                return NULL;
         }
-        /* A node's agent authenticates with its secret (Nomad's node SecretID as
-         * the token): another node's secret gets nothing. Anyone else needs
-         * node:read: with ACLs, an ACL token (or the anonymous policy) that grants it. */
+        /* Anyone but the node's agent needs node:read: with ACLs, an ACL token (or the
+         * anonymous policy) that grants it. */
         const char *tok = http_req_header(c->req, "X-Nomad-Token");
         if (!(tok && *tok && secret_equal(tok, n->secret_id))) {
                 struct error err = {0};
-                if (!c->s->acl_enabled && tok && *tok) {
-                        http_req_respond_text(c->req, 403, "token is not the secret of node %s", id);
-                        return;
+                if (need_secret || (!c->s->acl_enabled && tok && *tok)) {
+                        http_req_respond_text(c->req, 403, "token is not the secret of node %s", c->param[0]);
+                        return NULL;
                 }
                 if (api_authorize(c->s->acl_enabled, ctx_state(c), tok, PERM_NODE_READ, NULL, &err) < 0) {
-                        http_req_respond_text(c->req, 403, "%s (nor the secret of node %s)", err.msg, id);
-                        return;
+                        http_req_respond_text(c->req, 403, "%s (nor the secret of node %s)", err.msg, c->param[0]);
+                        return NULL;
                 }
         }
+        return n;
+}
+
+static bool add_alloc_light(void *arg, const struct alloc *a) {
+        struct list_ctx *l = arg;
+        json_object_set_new(l->out, a->id, json_integer((json_int_t)a->alloc_modify_index));
+        return true;
+}
+
+/* GET /v1/node/:id/allocations: the node's allocations, in full (with their jobs).
+ * With ?light=true, the agent's watch (Nomad's Node.GetClientAllocs):
+ * {"Allocs": {ID: AllocModifyIndex}}, an index that changes only when the servers
+ * change the allocation (not with the agent's own status updates); the agent
+ * fetches the changed ones with POST /v1/node/:id/allocations/batch. */
+void h_node_allocations(struct route_ctx *c) {
+        if (!alloc_reader_node(c, false))
+                return;
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        struct list_ctx l = {.c = c, .out = json_array()};
-        state_allocs_by_node_foreach(ctx_state(c), id, add_alloc_full, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        bool light = query_flag(c, "light");
+        struct list_ctx l = {.c = c, .out = light ? json_object() : json_array()};
+        state_allocs_by_node_foreach(ctx_state(c), c->param[0], light ? add_alloc_light : add_alloc_full, &l);
+        json_t *out = light ? json_pack("{s:o}", "Allocs", l.out) : l.out;
+        http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+}
+
+/* POST /v1/node/:id/allocations/batch {"AllocIDs": [...]}: those of the node's
+ * allocations, in full (Nomad's Alloc.GetAllocs); IDs that are unknown or of
+ * another node are left out. Only for the node's agent: X-Nomad-Token must be the
+ * node's secret. Answered by the leader, as the light watch is. */
+void h_node_allocations_batch(struct route_ctx *c) {
+        if (!is_leader_or_fail(c) || !alloc_reader_node(c, true))
+                return;
+        _cleanup_(json_decrefp) json_t *body = parse_body(c);
+        if (!body)
+                return;
+        json_t *ids = json_object_get(body, "AllocIDs");
+        if (!json_is_array(ids) || json_array_size(ids) > ALLOC_BATCH_MAX) {
+                http_req_respond_text(c->req, 400, "AllocIDs must be an array of at most %d allocation IDs",
+                                      ALLOC_BATCH_MAX);
+                return;
+        }
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(ids, i, v) {
+                const char *id = json_string_value(v);
+                const struct alloc *a = id ? state_alloc_get(ctx_state(c), id) : NULL;
+                if (a && a->node_id && strcmp(a->node_id, c->param[0]) == 0)
+                        json_array_append_new(out, alloc_to_json(a));
+        }
+        http_req_respond_json(c->req, 200, out, state_latest_index(ctx_state(c)));
 }
 
 /* ---- operator actions on a node ------------------------------------------------------------ */

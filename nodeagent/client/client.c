@@ -26,9 +26,13 @@
 #define FLUSH_DELAY_MS 200 /* Nomad's allocSyncIntv: status updates batched per 200 ms */
 #define BACKOFF_MAX_MS 30000
 #define WATCH_IDLE_PACE_MS 100
+/* Allocations fetched per POST /v1/node/:id/allocations/batch (the server takes
+ * at most 1024): a burst of 1,000 new ones is two requests. */
+#define FETCH_MAX 512
 
-enum call_kind { CALL_REGISTER, CALL_HEARTBEAT, CALL_WATCH, CALL_UPDATE, CALL_KINDS };
-static const char *const kind_names[] = {"register", "heartbeat", "allocation watch", "allocation update"};
+enum call_kind { CALL_REGISTER, CALL_HEARTBEAT, CALL_WATCH, CALL_UPDATE, CALL_FETCH, CALL_KINDS };
+static const char *const kind_names[] = {"register", "heartbeat", "allocation watch", "allocation update",
+                                         "allocation fetch"};
 
 struct call {
         uv_work_t work;
@@ -73,6 +77,14 @@ struct client {
         /* Jobs of those by "namespace/id@JobModifyIndex@Version": the allocations of
          * one job version share one decoded job (1,000 copies otherwise). */
         struct hashmap *job_cache;
+        /* The light watch (Nomad's GetClientAllocs): the answer's {ID: AllocModifyIndex}
+         * while the changed allocations are fetched in batches. NULL between turns. */
+        json_t *light;
+        uint64_t light_index, light_sent_index;
+        json_t *to_fetch;           /* IDs not fetched yet */
+        struct hashmap *fetched;    /* ID -> alloc, decoded from this turn's batches */
+        struct hashmap *fetch_jobs; /* this turn's jobs, as job_cache */
+        bool light_unsupported;     /* the server answered the light watch in full */
         int failures[CALL_KINDS];
         char last_err[CALL_KINDS][256];
         bool updates_pending;
@@ -97,8 +109,8 @@ static void call_work(uv_work_t *w) {
         struct call *call = w->data;
         struct error err = {0};
         const char *headers[] = {call->auth, NULL};
-        if (http_perform_headers(call->method, call->url, call->body, headers, call->timeout_ms, 3000, should_abort, call, &call->res,
-                         &err) < 0)
+        if (http_perform_headers(call->method, call->url, call->body, headers, call->timeout_ms, 3000, should_abort,
+                                 call, &call->res, &err) < 0)
                 snprintf(call->errbuf, sizeof(call->errbuf), "%s", err.msg);
         else
                 call->reached = true;
@@ -262,8 +274,8 @@ static void start_watch(struct client *c) {
         if (c->watch_busy || c->shutting_down || !c->registered)
                 return;
         char path[192];
-        snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s", c->node->id,
-                 (unsigned long long)c->watch_index, WATCH_WAIT);
+        snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s%s", c->node->id,
+                 (unsigned long long)c->watch_index, WATCH_WAIT, c->light_unsupported ? "" : "&light=true");
         if (submit(c, CALL_WATCH, "GET", path, NULL, WATCH_TIMEOUT_MS, &c->abort_watch, NULL) == 0)
                 c->watch_busy = true;
         else
@@ -392,6 +404,11 @@ static void job_cache_free(struct hashmap *m) {
         hashmap_destroy(m);
 }
 
+static void job_key(char *buf, size_t size, const char *ns, const char *id, long long job_modify_index,
+                    long long version) {
+        snprintf(buf, size, "%s/%s@%lld@%lld", ns ? ns : "", id ? id : "", job_modify_index, version);
+}
+
 /* alloc_from_json, with the job shared with other allocations of the same job
  * version (this answer's, in jobs, or the last answer's). o is modified. */
 static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struct alloc **ret, struct error *err) {
@@ -399,10 +416,9 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
         char key[600];
         if (!jobs || !json_is_object(jo))
                 return alloc_from_json(o, ret, err);
-        snprintf(key, sizeof(key), "%s/%s@%lld@%lld", json_string_value(json_object_get(jo, "Namespace")) ?: "",
-                 json_string_value(json_object_get(jo, "ID")) ?: "",
-                 (long long)json_integer_value(json_object_get(jo, "JobModifyIndex")),
-                 (long long)json_integer_value(json_object_get(jo, "Version")));
+        job_key(key, sizeof(key), json_string_value(json_object_get(jo, "Namespace")),
+                json_string_value(json_object_get(jo, "ID")), json_integer_value(json_object_get(jo, "JobModifyIndex")),
+                json_integer_value(json_object_get(jo, "Version")));
         struct job *shared = hashmap_get(jobs, key);
         if (!shared && c->job_cache && (shared = hashmap_get(c->job_cache, key)) &&
             hashmap_put(jobs, key, job_ref(shared), NULL) < 0) {
@@ -422,79 +438,257 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
         return r;
 }
 
-static void finish_watch(struct client *c, struct call *call) {
+/* Hand the allocations to the agent and drop them; then watch again. */
+static void deliver(struct client *c, struct alloc **allocs, size_t got, uint64_t sent_index, uint64_t index) {
         c->watch_busy = false;
-        if (c->shutting_down)
-                return;
-        if (ok(call)) {
-                json_error_t je;
-                json_t *arr = json_loadb(call->res.body ? call->res.body : "", call->res.len, 0, &je);
-                if (!json_is_array(arr)) {
-                        char reason[300];
-                        snprintf(reason, sizeof(reason), "GET %s: expected a JSON array of allocations: %s", call->url,
-                                 arr ? "not an array" : je.text);
-                        json_decref(arr);
-                        failed(c, CALL_WATCH, reason);
-                        uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_WATCH]), 0);
-                        return;
-                }
-                size_t n = json_array_size(arr), got = 0;
-                struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
-                struct hashmap *cache = hashmap_create(HASHMAP_OWN_KEYS);
-                struct hashmap *jobs = hashmap_create(HASHMAP_OWN_KEYS);
-                if (cache)
-                        hashmap_reserve(cache, n);
-                for (size_t i = 0; allocs && i < n; i++) {
-                        struct error err = {0};
-                        json_t *o = json_array_get(arr, i);
-                        const char *id = json_string_value(json_object_get(o, "ID"));
-                        json_t *mi = json_object_get(o, "ModifyIndex");
-                        struct alloc *a = id && c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL;
-                        if (a && json_is_integer(mi) && json_integer_value(mi) > 0 &&
-                            a->modify_index == (uint64_t)json_integer_value(mi)) {
-                                a = alloc_ref(a);
-                        } else if (decode_alloc(c, jobs, o, &a, &err) < 0) {
-                                log_warn("allocation watch: skipping an allocation the agent cannot read: %s", err.msg);
-                                continue;
-                        }
-                        allocs[got++] = a;
-                        if (cache && hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
-                                alloc_unref(a);
-                }
-                cache_free(c->alloc_cache);
-                c->alloc_cache = cache;
-                job_cache_free(c->job_cache);
-                c->job_cache = jobs;
-                json_decref(arr);
-                succeeded(c, CALL_WATCH);
-                /* An index that goes backwards means a new server state: start over. */
-                uint64_t sent_index = c->watch_index;
-                c->watch_index = call->res.index;
-                if (allocs)
-                        c->ops.allocs(allocs, got, c->ops.data);
-                for (size_t i = 0; i < got; i++)
-                        alloc_unref(allocs[i]);
-                free(allocs);
-                /* No progress (the wait ran out, or a server that does not block): pace
-                 * the next query so that a non-blocking answer cannot make a busy loop. */
-                if (c->watch_index == 0 || c->watch_index <= sent_index)
-                        uv_timer_start(&c->watch_timer, on_watch_timer, WATCH_IDLE_PACE_MS, 0);
-                else
-                        start_watch(c);
-                return;
-        }
+        succeeded(c, CALL_WATCH);
+        /* An index that goes backwards means a new server state: start over. */
+        c->watch_index = index;
+        if (allocs)
+                c->ops.allocs(allocs, got, c->ops.data);
+        for (size_t i = 0; i < got; i++)
+                alloc_unref(allocs[i]);
+        free(allocs);
+        /* No progress (the wait ran out, or a server that does not block): pace
+         * the next query so that a non-blocking answer cannot make a busy loop. */
+        if (c->watch_index == 0 || c->watch_index <= sent_index)
+                uv_timer_start(&c->watch_timer, on_watch_timer, WATCH_IDLE_PACE_MS, 0);
+        else
+                start_watch(c);
+}
+
+static void watch_failed(struct client *c, struct call *call) {
+        c->watch_busy = false;
         if (call->reached && call->res.status == 404) {
-                failed(c, CALL_WATCH, "the server does not know this node");
+                failed(c, call->kind, "the server does not know this node");
                 need_register(c);
                 uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
                 return;
         }
         char reason[512];
         call_reason(call, reason, sizeof(reason));
-        failed(c, CALL_WATCH, reason);
+        failed(c, call->kind, reason);
         if (!call->reached)
                 rotate_server(c);
-        uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_WATCH]), 0);
+        uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[call->kind]), 0);
+}
+
+static void light_clear(struct client *c) {
+        json_decref(c->light);
+        json_decref(c->to_fetch);
+        c->light = c->to_fetch = NULL;
+        cache_free(c->fetched);
+        job_cache_free(c->fetch_jobs);
+        c->fetched = c->fetch_jobs = NULL;
+}
+
+/* Every changed allocation is fetched: the list of the light answer, from this
+ * turn's batches and the last turn's cache. */
+static void light_finish(struct client *c) {
+        size_t n = json_object_size(c->light), got = 0;
+        struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
+        struct hashmap *cache = hashmap_create(HASHMAP_OWN_KEYS);
+        struct hashmap *jobs = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!allocs || !cache || !jobs) {
+                free(allocs);
+                hashmap_destroy(cache);
+                hashmap_destroy(jobs);
+                light_clear(c);
+                c->watch_busy = false;
+                failed(c, CALL_WATCH, "out of memory");
+                uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
+                return;
+        }
+        hashmap_reserve(cache, n);
+        const char *id;
+        json_t *v;
+        json_object_foreach(c->light, id, v) {
+                /* Fetched: as new as the light answer or newer (changed since; the next
+                 * turn fetches it again). Otherwise the cached copy, when still current. */
+                struct alloc *a = c->fetched ? hashmap_get(c->fetched, id) : NULL;
+                if (!a && (a = c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL) &&
+                    a->alloc_modify_index != (uint64_t)json_integer_value(v))
+                        a = NULL;
+                if (!a) /* collected between the two requests */
+                        continue;
+                allocs[got++] = alloc_ref(a);
+                if (hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
+                        alloc_unref(a);
+                if (a->job) {
+                        char key[600];
+                        job_key(key, sizeof(key), a->job->namespace, a->job->id, (long long)a->job->job_modify_index,
+                                (long long)a->job->version);
+                        if (!hashmap_contains(jobs, key) && hashmap_put(jobs, key, job_ref(a->job), NULL) < 0)
+                                job_unref(a->job);
+                }
+        }
+        cache_free(c->alloc_cache);
+        c->alloc_cache = cache;
+        job_cache_free(c->job_cache);
+        c->job_cache = jobs;
+        uint64_t sent = c->light_sent_index, index = c->light_index;
+        light_clear(c);
+        deliver(c, allocs, got, sent, index);
+}
+
+static void start_fetch(struct client *c) {
+        size_t n = json_array_size(c->to_fetch);
+        json_t *chunk = json_array();
+        for (size_t i = 0; i < n && i < FETCH_MAX; i++)
+                json_array_append(chunk, json_array_get(c->to_fetch, i));
+        json_t *rest = json_array();
+        for (size_t i = FETCH_MAX; i < n; i++)
+                json_array_append(rest, json_array_get(c->to_fetch, i));
+        json_decref(c->to_fetch);
+        c->to_fetch = rest;
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/node/%s/allocations/batch", c->node->id);
+        json_t *body = json_pack("{s:o}", "AllocIDs", chunk);
+        log_debug("fetching %zu changed allocation(s)", json_array_size(chunk));
+        int r = body ? submit(c, CALL_FETCH, "POST", path, body, CALL_TIMEOUT_MS, &c->abort_watch, NULL) : -ENOMEM;
+        json_decref(body);
+        if (r < 0) {
+                light_clear(c);
+                c->watch_busy = false;
+                uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
+        }
+}
+
+static void finish_fetch(struct client *c, struct call *call) {
+        if (c->shutting_down || !c->light) {
+                light_clear(c);
+                c->watch_busy = false;
+                return;
+        }
+        if (!ok(call)) {
+                light_clear(c);
+                watch_failed(c, call);
+                return;
+        }
+        json_error_t je;
+        json_t *arr = json_loadb(call->res.body ? call->res.body : "", call->res.len, 0, &je);
+        if (!json_is_array(arr)) {
+                char reason[300];
+                snprintf(reason, sizeof(reason), "POST %s: expected a JSON array of allocations: %s", call->url,
+                         arr ? "not an array" : je.text);
+                json_decref(arr);
+                light_clear(c);
+                c->watch_busy = false;
+                failed(c, CALL_FETCH, reason);
+                uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_FETCH]), 0);
+                return;
+        }
+        succeeded(c, CALL_FETCH);
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o) {
+                struct error err = {0};
+                struct alloc *a = NULL;
+                if (decode_alloc(c, c->fetch_jobs, o, &a, &err) < 0) {
+                        log_warn("allocation fetch: skipping an allocation the agent cannot read: %s", err.msg);
+                        continue;
+                }
+                void *old = NULL;
+                if (hashmap_put(c->fetched, a->id, a, &old) < 0)
+                        alloc_unref(a);
+                else if (old)
+                        alloc_unref(old);
+        }
+        json_decref(arr);
+        if (json_array_size(c->to_fetch) > 0)
+                start_fetch(c);
+        else
+                light_finish(c);
+}
+
+/* A light answer ({"Allocs": {ID: AllocModifyIndex}}): fetch what changed. */
+static void light_answer(struct client *c, json_t *map, uint64_t index) {
+        c->light = json_incref(map);
+        c->light_index = index;
+        c->light_sent_index = c->watch_index;
+        c->to_fetch = json_array();
+        c->fetched = hashmap_create(HASHMAP_OWN_KEYS);
+        c->fetch_jobs = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!c->to_fetch || !c->fetched || !c->fetch_jobs) {
+                light_clear(c);
+                failed(c, CALL_WATCH, "out of memory");
+                uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
+                return;
+        }
+        const char *id;
+        json_t *v;
+        json_object_foreach(map, id, v) {
+                const struct alloc *a = c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL;
+                if (!a || !json_is_integer(v) || json_integer_value(v) <= 0 ||
+                    a->alloc_modify_index != (uint64_t)json_integer_value(v))
+                        json_array_append_new(c->to_fetch, json_string(id));
+        }
+        c->watch_busy = true;
+        if (json_array_size(c->to_fetch) == 0)
+                light_finish(c);
+        else
+                start_fetch(c);
+}
+
+/* A full answer (an array of allocations with their jobs): from a server
+ * without the light watch. */
+static void full_answer(struct client *c, json_t *arr, uint64_t index) {
+        size_t n = json_array_size(arr), got = 0;
+        struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
+        struct hashmap *cache = hashmap_create(HASHMAP_OWN_KEYS);
+        struct hashmap *jobs = hashmap_create(HASHMAP_OWN_KEYS);
+        if (cache)
+                hashmap_reserve(cache, n);
+        for (size_t i = 0; allocs && i < n; i++) {
+                struct error err = {0};
+                json_t *o = json_array_get(arr, i);
+                const char *id = json_string_value(json_object_get(o, "ID"));
+                json_t *mi = json_object_get(o, "ModifyIndex");
+                struct alloc *a = id && c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL;
+                if (a && json_is_integer(mi) && json_integer_value(mi) > 0 &&
+                    a->modify_index == (uint64_t)json_integer_value(mi)) {
+                        a = alloc_ref(a);
+                } else if (decode_alloc(c, jobs, o, &a, &err) < 0) {
+                        log_warn("allocation watch: skipping an allocation the agent cannot read: %s", err.msg);
+                        continue;
+                }
+                allocs[got++] = a;
+                if (cache && hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
+                        alloc_unref(a);
+        }
+        cache_free(c->alloc_cache);
+        c->alloc_cache = cache;
+        job_cache_free(c->job_cache);
+        c->job_cache = jobs;
+        deliver(c, allocs, got, c->watch_index, index);
+}
+
+static void finish_watch(struct client *c, struct call *call) {
+        c->watch_busy = false;
+        if (c->shutting_down)
+                return;
+        if (!ok(call)) {
+                watch_failed(c, call);
+                return;
+        }
+        json_error_t je;
+        json_t *j = json_loadb(call->res.body ? call->res.body : "", call->res.len, 0, &je);
+        json_t *map = json_object_get(j, "Allocs");
+        if (json_is_object(map) && !c->light_unsupported) {
+                light_answer(c, map, call->res.index);
+        } else if (json_is_array(j)) {
+                if (!c->light_unsupported)
+                        log_info("the server answers the allocation watch in full (no light watch)");
+                c->light_unsupported = true;
+                full_answer(c, j, call->res.index);
+        } else {
+                char reason[300];
+                snprintf(reason, sizeof(reason), "GET %s: expected allocations: %s", call->url,
+                         j ? "neither an array nor {\"Allocs\": {...}}" : je.text);
+                failed(c, CALL_WATCH, reason);
+                uv_timer_start(&c->watch_timer, on_watch_timer, backoff_ms(c->failures[CALL_WATCH]), 0);
+        }
+        json_decref(j);
 }
 
 static void finish_update(struct client *c, struct call *call) {
@@ -550,6 +744,9 @@ static void after_call(uv_work_t *w, int status) {
                 break;
         case CALL_UPDATE:
                 finish_update(c, call);
+                break;
+        case CALL_FETCH:
+                finish_fetch(c, call);
                 break;
         default:
                 break;
@@ -637,6 +834,7 @@ static void on_closed(uv_handle_t *h) {
         free(c->registration_secret);
         cache_free(c->alloc_cache);
         job_cache_free(c->job_cache);
+        light_clear(c);
         free(c);
         curl_global_cleanup();
 }
