@@ -331,6 +331,9 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
 
         struct alloc_runner *second = runner_with_state(back, s);
         alloc_runner_restore(second);
+        /* The collector may not have written its record yet: the runner then waits
+         * for it on a timer. */
+        run_until_finished(second, 5000);
         cr_expect(alloc_runner_finished(second), "no restarts allowed: the task is dead");
         cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED);
         json_t *u = alloc_runner_update_json(second);
