@@ -117,19 +117,27 @@ static bool secret_ok(struct route_ctx *c, const struct node *n, const json_t *b
         return true;
 }
 
+/* The prelude of an agent's own call on the leader: the body, the node of the path
+ * (404, with hint) and the node's SecretID in the body (403). NULL once answered. */
+static const struct node *agent_call(struct route_ctx *c, json_t **ret_body, const char *hint) {
+        if (!is_leader_or_fail(c))
+                return NULL;
+        *ret_body = parse_body(c);
+        if (!*ret_body)
+                return NULL;
+        const struct node *n = state_node_get(ctx_state(c), c->param[0]);
+        if (!n) {
+                http_req_respond_text(c->req, 404, "node %s not found%s", c->param[0], hint);
+                return NULL;
+        }
+        return secret_ok(c, n, *ret_body) ? n : NULL;
+}
+
 void h_node_heartbeat(struct route_ctx *c) {
         const char *id = c->param[0];
-        if (!is_leader_or_fail(c))
-                return;
-        _cleanup_json_ json_t *body = parse_body(c);
-        if (!body)
-                return;
-        const struct node *n = state_node_get(ctx_state(c), id);
-        if (!n) {
-                http_req_respond_text(c->req, 404, "node %s not found; register first", id);
-                return;
-        }
-        if (!secret_ok(c, n, body))
+        _cleanup_json_ json_t *body = NULL;
+        const struct node *n = agent_call(c, &body, "; register first");
+        if (!n)
                 return;
         int64_t ttl = heartbeats_reset(c->s->heartbeats, id, clock_monotonic_ns());
         if (n->status == NODE_READY) {
@@ -146,17 +154,9 @@ void h_node_heartbeat(struct route_ctx *c) {
 
 void h_node_alloc_update(struct route_ctx *c) {
         const char *id = c->param[0];
-        if (!is_leader_or_fail(c))
-                return;
-        _cleanup_json_ json_t *body = parse_body(c);
-        if (!body)
-                return;
-        const struct node *n = state_node_get(ctx_state(c), id);
-        if (!n) {
-                http_req_respond_text(c->req, 404, "node %s not found", id);
-                return;
-        }
-        if (!secret_ok(c, n, body))
+        _cleanup_json_ json_t *body = NULL;
+        const struct node *n = agent_call(c, &body, "");
+        if (!n)
                 return;
         json_t *allocs = json_object_get(body, "Allocs");
         if (!json_is_array(allocs)) {
