@@ -1010,3 +1010,23 @@ struct eval *eval_copy(const struct eval *e) {
         c->extra = e->extra ? json_deep_copy(e->extra) : NULL;
         return c;
 }
+
+/* ---- job kinds ------------------------------------------------------------------ */
+
+bool job_is_periodic(const struct job *j) {
+        return j && json_is_object(json_object_get(j->extra, "Periodic"));
+}
+
+bool job_is_parameterized(const struct job *j) {
+        return j && json_is_object(json_object_get(j->extra, "ParameterizedJob")) &&
+               !json_is_true(json_object_get(j->extra, "Dispatched"));
+}
+
+bool job_is_parent(const struct job *j) {
+        return job_is_periodic(j) || job_is_parameterized(j);
+}
+
+const char *job_parent_id(const struct job *j) {
+        const json_t *p = j ? json_object_get(j->extra, "ParentID") : NULL;
+        return json_is_string(p) ? json_string_value(p) : "";
+}

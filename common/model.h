@@ -225,6 +225,18 @@ struct job *job_ref(struct job *j);
 struct job *job_unref(struct job *j); /* returns NULL */
 /* Deep copy with refcount 1. */
 struct job *job_copy(const struct job *j);
+
+/* ---- job kinds (periodic, parameterized and their children) ----
+ * Nomad's Periodic, ParameterizedJob, ParentID, Dispatched, Payload and
+ * DispatchPayload are kept in Nomad's JSON shape in `extra`; these read them. */
+/* A periodic parent: Periodic is set (enabled or not). Never placed itself. */
+bool job_is_periodic(const struct job *j);
+/* A parameterized parent: ParameterizedJob set and not Dispatched. Never placed itself. */
+bool job_is_parameterized(const struct job *j);
+/* Periodic or parameterized parent: the scheduler places nothing for it. */
+bool job_is_parent(const struct job *j);
+/* ParentID ("" when none). */
+const char *job_parent_id(const struct job *j);
 const struct task_group *job_group(const struct job *j, const char *name);
 
 /* Apply Nomad's Canonicalize defaults (type service, priority 50, region global,

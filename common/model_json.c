@@ -703,9 +703,9 @@ json_t *job_to_stub_json(const struct job *j, json_t *summary) {
         for (size_t i = 0; i < j->n_datacenters; i++)
                 json_array_append_new(dcs, json_string(j->datacenters[i]));
         json_t *o = json_pack("{s:o,s:s,s:o,s:o,s:o,s:s,s:i,s:b,s:b,s:b,s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:o}", "ID",
-                              e_str(j->id), "ParentID", "", "Name", e_str(j->name), "Namespace", e_str(j->namespace),
+                              e_str(j->id), "ParentID", job_parent_id(j), "Name", e_str(j->name), "Namespace", e_str(j->namespace),
                               "Datacenters", dcs, "Type", job_type_str(j->type), "Priority", j->priority, "Periodic",
-                              0, "ParameterizedJob", 0, "Stop", j->stop, "Status", job_status_str(j->status),
+                              job_is_periodic(j), "ParameterizedJob", job_is_parameterized(j), "Stop", j->stop, "Status", job_status_str(j->status),
                               "StatusDescription", "", "NodePool", e_str(j->node_pool), "JobSummary",
                               summary ? json_incref(summary) : json_null(), "CreateIndex",
                               (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index,

@@ -271,7 +271,7 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
 int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
         memset(out, 0, sizeof(*out));
         const struct job *j = in->job;
-        bool stopped = !j || j->stop;
+        bool stopped = !j || j->stop || job_is_parent(j); /* periodic/parameterized parents run as children */
         size_t n = in->n_allocs, stop_cap = 0, place_cap = 0;
         _cleanup_free_ size_t *gid = calloc(n + 1, sizeof(*gid));
         if (!gid)

@@ -71,7 +71,7 @@ struct node_evals {
 
 static bool add_node_eval(void *arg, const struct job *j) {
         struct node_evals *ne = arg;
-        if ((j->type != JOB_SYSTEM && j->type != JOB_SYSBATCH) || j->stop)
+        if ((j->type != JOB_SYSTEM && j->type != JOB_SYSBATCH) || j->stop || job_is_parent(j))
                 return true;
         if (ne->n == ne->cap) {
                 size_t cap = ne->cap ? ne->cap * 2 : 8;

@@ -191,7 +191,7 @@ static int system_build(struct sched_attempt *at) {
         const struct eval *ev = at->c->eval;
         const struct job *j = at->job;
         int r = 0;
-        if (!j || j->stop) {
+        if (!j || j->stop || job_is_parent(j)) { /* periodic/parameterized parents run as children */
                 size_t n;
                 struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
                 for (size_t i = 0; i < n && r == 0; i++)

@@ -9,6 +9,7 @@
 #include "common/pmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state_internal.h"
+#include "controlplane/state/state_versions.h"
 
 /* ---- tables: persistent maps, shared by snapshots ---------------------------------------- */
 
@@ -76,6 +77,7 @@ struct state_store {
         uint64_t table_index[STATE_TABLE_COUNT];
         struct state_sched_config sched_config; /* a value: state_snapshot copies it */
         struct acl_tables *acl; /* state_acl.c; NULL = empty */
+        struct version_table *versions; /* state_versions.c; NULL = empty */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -351,6 +353,7 @@ struct state_store *state_destroy(struct state_store *st) {
         index_unref(st->allocs_by_eval);
         index_unref(st->evals_by_job);
         state_acl_tables_unref(st->acl);
+        state_versions_unref(st->versions);
         free(st);
         errno = saved;
         return NULL;
@@ -371,6 +374,7 @@ struct state_store *state_snapshot(const struct state_store *st) {
         __atomic_add_fetch(&s->allocs_by_eval->refcount, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&s->evals_by_job->refcount, 1, __ATOMIC_RELAXED);
         state_acl_tables_ref(s->acl);
+        state_versions_ref(s->versions);
         return s;
 }
 
@@ -963,4 +967,8 @@ void state_raw_bump_latest(struct state_store *st, uint64_t index) {
 
 struct acl_tables **state_raw_acl(struct state_store *st) {
         return &st->acl;
+}
+
+struct version_table **state_raw_versions(const struct state_store *st) {
+        return (struct version_table **)&st->versions;
 }

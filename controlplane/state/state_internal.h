@@ -21,3 +21,6 @@ struct acl_tables;
 struct acl_tables **state_raw_acl(struct state_store *st);
 struct acl_tables *state_acl_tables_ref(struct acl_tables *a);
 void state_acl_tables_unref(struct acl_tables *a);
+/* The job-versions table (state_versions.c): the store's slot (a snapshot's is only read). */
+struct version_table;
+struct version_table **state_raw_versions(const struct state_store *st);

@@ -8,6 +8,7 @@
 #include "common/macros.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_internal.h"
+#include "controlplane/state/state_versions.h"
 
 #define CHECK_WRITABLE(st)                  \
         do {                                \
@@ -127,13 +128,12 @@ int state_upsert_job(struct state_store *st, uint64_t index, struct job *j) {
         const struct job *in = state_job_get(st, j->namespace, j->id);
         enum job_status s = compute_job_status(st, in);
         if (s != in->status) {
-                if (__atomic_load_n(&j->refcount, __ATOMIC_ACQUIRE) == 2) {
+                if (__atomic_load_n(&j->refcount, __ATOMIC_ACQUIRE) == 2)
                         j->status = s; /* only the caller and the table hold it: not published yet */
-                        return 0;
-                }
-                return refresh_job_status(st, index, j->namespace, j->id);
+                else if ((r = refresh_job_status(st, index, j->namespace, j->id)) < 0)
+                        return r;
         }
-        return 0;
+        return state_versions_record(st, state_job_get(st, j->namespace, j->id));
 }
 
 int state_deregister_job(struct state_store *st, uint64_t index, const char *ns, const char *id, bool purge) {
@@ -157,8 +157,10 @@ int state_deregister_job(struct state_store *st, uint64_t index, const char *ns,
 int state_delete_job(struct state_store *st, uint64_t index, const char *ns, const char *id) {
         CHECK_WRITABLE(st);
         int r = state_raw_del_job(st, ns, id);
-        if (r == 0)
+        if (r == 0) {
                 state_raw_bump(st, STATE_TABLE_JOBS, index);
+                r = state_versions_drop(st, ns, id);
+        }
         return r;
 }
 
