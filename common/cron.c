@@ -423,3 +423,71 @@ int cron_next(const struct cron *c, const struct cron_tz *tz, int64_t after, int
         }
         return -ENOENT;
 }
+
+/* ---- Nomad's Periodic block ------------------------------------------------------------ */
+
+void cron_periodic_clear(struct cron_periodic *p) {
+        if (!p)
+                return;
+        cron_tz_free(p->tz);
+        memset(p, 0, sizeof(*p));
+}
+
+static int add_spec(struct cron_periodic *p, const json_t *v, struct error *err) {
+        if (!json_is_string(v))
+                return errorf(err, -EINVAL, "spec must be a string");
+        if (p->n == CRON_MAX_SPECS)
+                return errorf(err, -EINVAL, "at most %d cron specs", CRON_MAX_SPECS);
+        return cron_parse(json_string_value(v), &p->spec[p->n++], err);
+}
+
+int cron_periodic_parse(const json_t *periodic, struct cron_periodic *ret, struct error *err) {
+        memset(ret, 0, sizeof(*ret));
+        if (!json_is_object(periodic))
+                return errorf(err, -EINVAL, "Periodic must be an object");
+        struct cron_periodic p = {.enabled = true};
+        const json_t *en = json_object_get(periodic, "Enabled");
+        if (json_is_boolean(en))
+                p.enabled = json_is_true(en);
+        p.prohibit_overlap = json_is_true(json_object_get(periodic, "ProhibitOverlap"));
+        const json_t *type = json_object_get(periodic, "SpecType");
+        if (type && !json_is_null(type) && (!json_is_string(type) || strcmp(json_string_value(type), "cron") != 0))
+                return errorf(err, -EINVAL, "SpecType must be \"cron\"");
+        const json_t *spec = json_object_get(periodic, "Spec"), *specs = json_object_get(periodic, "Specs");
+        int r;
+        if (json_is_string(spec) && *json_string_value(spec) && (r = add_spec(&p, spec, err)) < 0)
+                return r;
+        if (specs && !json_is_null(specs) && !json_is_array(specs))
+                return errorf(err, -EINVAL, "Specs must be a list of strings");
+        size_t i;
+        const json_t *v;
+        json_array_foreach(specs, i, v) {
+                if ((r = add_spec(&p, v, err)) < 0)
+                        return r;
+        }
+        if (p.n == 0)
+                return errorf(err, -EINVAL, "a cron expression is required (cron = \"...\" or crons = [...])");
+        const json_t *tz = json_object_get(periodic, "TimeZone");
+        if (tz && !json_is_null(tz) && !json_is_string(tz))
+                return errorf(err, -EINVAL, "TimeZone must be a string");
+        if ((r = cron_tz_load(json_string_value(tz), &p.tz, err)) < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
+int cron_periodic_next(const struct cron_periodic *p, int64_t after, int64_t *ret) {
+        int64_t best = 0;
+        bool found = false;
+        for (size_t i = 0; i < p->n; i++) {
+                int64_t t;
+                if (cron_next(&p->spec[i], p->tz, after, &t) == 0 && (!found || t < best)) {
+                        best = t;
+                        found = true;
+                }
+        }
+        if (!found)
+                return -ENOENT;
+        *ret = best;
+        return 0;
+}

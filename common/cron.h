@@ -26,6 +26,7 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,3 +62,23 @@ int64_t cron_tz_offset(const struct cron_tz *tz, int64_t t);
 /* The first time strictly after `after` that c matches in tz (NULL = UTC): 0 and
  * *ret, or -ENOENT when none within CRON_SEARCH_YEARS. */
 int cron_next(const struct cron *c, const struct cron_tz *tz, int64_t after, int64_t *ret);
+
+/* ---- Nomad's Periodic block ---- */
+
+#define CRON_MAX_SPECS 16
+
+/* {"Enabled", "Spec" or "Specs", "SpecType" ("cron"), "ProhibitOverlap", "TimeZone"}
+ * parsed; Enabled defaults to true, TimeZone to UTC. */
+struct cron_periodic {
+        struct cron spec[CRON_MAX_SPECS];
+        size_t n;
+        struct cron_tz *tz;
+        bool enabled, prohibit_overlap;
+};
+
+/* -EINVAL (err: "spec \"..\": ..." / "time zone ...") for a block that cannot run;
+ * *ret is left cleared then. */
+int cron_periodic_parse(const json_t *periodic, struct cron_periodic *ret, struct error *err);
+void cron_periodic_clear(struct cron_periodic *p);
+/* The earliest next time of any spec, strictly after `after`; -ENOENT when none. */
+int cron_periodic_next(const struct cron_periodic *p, int64_t after, int64_t *ret);

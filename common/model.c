@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cron.h"
 #include "common/error.h"
 #include "common/hashmap.h"
 #include "common/limits.h"
@@ -86,7 +87,7 @@ static int parse_enum(const char *const names[], int n, const char *s, int *ret)
 #define ENUM_STRINGS(fn_str, fn_parse, type, max, ...)                                                                 \
         static const char *const fn_str##_names[max] = {__VA_ARGS__};                                                  \
         const char *fn_str(type v) {                                                                                   \
-                return (unsigned)v < (unsigned)(max) ? fn_str##_names[v] : "unknown";                                 \
+                return (unsigned)v < (unsigned)(max) ? fn_str##_names[v] : "unknown";                                  \
         }                                                                                                              \
         int fn_parse(const char *s, type *ret) {                                                                       \
                 int v;                                                                                                 \
@@ -336,8 +337,25 @@ static bool valid_name(const char *s) {
 /* Nomad's constraint operators (scheduler/feasible/feasible.go checkConstraint and
  * the distinct_* iterators); affinities take the same but distinct_*. */
 static const char *const constraint_operands[] = {
-    "=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp", "version", "semver", "set_contains",
-    "set_contains_all", "set_contains_any", "is_set", "is_not_set", "distinct_hosts", "distinct_property",
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "regexp",
+    "version",
+    "semver",
+    "set_contains",
+    "set_contains_all",
+    "set_contains_any",
+    "is_set",
+    "is_not_set",
+    "distinct_hosts",
+    "distinct_property",
 };
 
 bool constraint_operand_known(const char *op, bool affinity) {
@@ -350,8 +368,7 @@ bool constraint_operand_known(const char *op, bool affinity) {
 }
 
 /* "job \"web\", group \"api\", task \"t\"" for messages. */
-static void place_name(char *buf, size_t size, const struct job *j, const struct task_group *tg,
-                       const struct task *t) {
+static void place_name(char *buf, size_t size, const struct job *j, const struct task_group *tg, const struct task *t) {
         int n = snprintf(buf, size, "job \"%s\"", j->id);
         if (tg && n >= 0 && (size_t)n < size)
                 n += snprintf(buf + n, size - (size_t)n, ", group \"%s\"", tg->name ? tg->name : "");
@@ -372,11 +389,10 @@ static int check_operand(const char *where, const char *kind, size_t i, const ch
         bool needs_r = needs_l && strcmp(op, "is_set") != 0 && strcmp(op, "is_not_set") != 0 &&
                        strcmp(op, "distinct_property") != 0;
         if (needs_l && (!ltarget || !*ltarget))
-                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs an attribute (LTarget)", where, kind,
-                              i, op);
-        if (needs_r && !rtarget)
-                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs a value (RTarget)", where, kind, i,
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs an attribute (LTarget)", where, kind, i,
                               op);
+        if (needs_r && !rtarget)
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs a value (RTarget)", where, kind, i, op);
         if (strcmp(op, "regexp") == 0) {
                 regex_t re;
                 if (limits_check_regexp(rtarget, err) < 0)
@@ -416,8 +432,8 @@ static int check_affinities(const char *where, const struct affinity *a, size_t 
                         return r;
                 if (a[i].weight < -100 || a[i].weight > 100 || a[i].weight == 0)
                         return errorf(err, -EINVAL,
-                                      "%s, affinity %zu: weight must be between -100 and 100 and not 0 (got %d)",
-                                      where, i, a[i].weight);
+                                      "%s, affinity %zu: weight must be between -100 and 100 and not 0 (got %d)", where,
+                                      i, a[i].weight);
         }
         return 0;
 }
@@ -427,8 +443,8 @@ static int check_spreads(const char *where, const struct spread *s, size_t n, st
                 if (!s[i].attribute || !*s[i].attribute)
                         return errorf(err, -EINVAL, "%s, spread %zu: missing attribute", where, i);
                 if (s[i].weight < 0 || s[i].weight > 100)
-                        return errorf(err, -EINVAL, "%s, spread %zu: weight must be between 0 and 100 (got %d)",
-                                      where, i, s[i].weight);
+                        return errorf(err, -EINVAL, "%s, spread %zu: weight must be between 0 and 100 (got %d)", where,
+                                      i, s[i].weight);
                 int sum = 0;
                 for (size_t t = 0; t < s[i].n_targets; t++) {
                         if (s[i].targets[t].percent < 0 || s[i].targets[t].percent > 100)
@@ -447,8 +463,7 @@ static int check_spreads(const char *where, const struct spread *s, size_t n, st
 }
 
 /* Static ports in range and not reserved twice in the group; `to` in -1..65535. */
-static int check_networks(const char *where, const struct network *nets, size_t n, uint8_t *seen,
-                          struct error *err) {
+static int check_networks(const char *where, const struct network *nets, size_t n, uint8_t *seen, struct error *err) {
         for (size_t i = 0; i < n; i++) {
                 for (size_t p = 0; p < nets[i].n_reserved; p++) {
                         const struct port *pt = &nets[i].reserved_ports[p];
@@ -513,12 +528,13 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
                 known = known || strcmp(known_drivers[d], task->driver) == 0;
         if (!known)
                 return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, docker, java, qemu)",
+                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, "
+                              "docker, java, qemu)",
                               j->id, tg->name, task->name, task->driver);
         if (task->resources.cpu < 0 || (task->resources.cpu == 0 && task->resources.cores == 0))
                 return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)",
-                              j->id, tg->name, task->name, task->resources.cpu);
+                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)", j->id,
+                              tg->name, task->name, task->resources.cpu);
         if (task->resources.cores < 0)
                 return errorf(err, -EINVAL,
                               "job \"%s\", group \"%s\", task \"%s\", resources: cores must be >= 0 (got %d)", j->id,
@@ -528,9 +544,10 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
                               "job \"%s\", group \"%s\", task \"%s\", resources: memory must be >= 10 MB (got %d)",
                               j->id, tg->name, task->name, task->resources.memory_mb);
         if (task->resources.memory_max_mb && task->resources.memory_max_mb < task->resources.memory_mb)
-                return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)",
-                              j->id, tg->name, task->name, task->resources.memory_max_mb, task->resources.memory_mb);
+                return errorf(
+                    err, -EINVAL,
+                    "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)", j->id,
+                    tg->name, task->name, task->resources.memory_max_mb, task->resources.memory_mb);
         char where[512];
         place_name(where, sizeof(where), j, tg, task);
         int r;
@@ -541,14 +558,16 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
         if (strcmp(task->driver, "raw_exec") == 0 || strcmp(task->driver, "exec") == 0) {
                 json_t *cmd = task->config ? json_object_get(task->config, "command") : NULL;
                 if (!json_is_string(cmd) || !*json_string_value(cmd))
-                        return errorf(err, -EINVAL,
-                                      "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s",
-                                      j->id, tg->name, task->name, task->driver);
+                        return errorf(
+                            err, -EINVAL,
+                            "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s", j->id,
+                            tg->name, task->name, task->driver);
                 json_t *args = json_object_get(task->config, "args");
                 if (args && !json_is_array(args))
-                        return errorf(err, -EINVAL,
-                                      "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings",
-                                      j->id, tg->name, task->name);
+                        return errorf(
+                            err, -EINVAL,
+                            "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings", j->id,
+                            tg->name, task->name);
         }
         return 0;
 }
@@ -570,8 +589,9 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= %d (got %d)", j->id, tg->name,
                               JOB_MAX_COUNT, tg->count);
         if (tg->n_tasks == 0)
-                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
-                              j->id, tg->name);
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")", j->id,
+                              tg->name);
         if (tg->n_tasks > GROUP_MAX_TASKS)
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": at most %d tasks per group (got %zu)", j->id,
                               tg->name, GROUP_MAX_TASKS, tg->n_tasks);
@@ -599,18 +619,24 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
         return r;
 }
 
+static int job_kinds_validate(const struct job *j, struct error *err);
+
 int job_validate(const struct job *j, struct error *err) {
         if (!j->id || !*j->id)
                 return errorf(err, -EINVAL, "job: missing job ID");
         if (!valid_name(j->id))
-                return errorf(err, -EINVAL,
-                              "job ID must be 1-128 characters without spaces or control characters (got %zu: \"%.40s%s\")",
-                              strlen(j->id), j->id, strlen(j->id) > 40 ? "..." : "");
+                return errorf(
+                    err, -EINVAL,
+                    "job ID must be 1-128 characters without spaces or control characters (got %zu: \"%.40s%s\")",
+                    strlen(j->id), j->id, strlen(j->id) > 40 ? "..." : "");
         if (strchr(j->id, '/') && !strstr(j->id, "/periodic-") && !strstr(j->id, "/dispatch-"))
                 return errorf(err, -EINVAL, "job \"%s\": ID must not contain '/'", j->id);
         if (j->priority < 1 || j->priority > 100)
                 return errorf(err, -EINVAL, "job \"%s\": priority must be between 1 and 100 (got %d)", j->id,
                               j->priority);
+        int kr = job_kinds_validate(j, err);
+        if (kr < 0)
+                return kr;
         if (j->n_groups == 0)
                 return errorf(err, -EINVAL, "job \"%s\": missing task group (a job needs at least one \"group\")",
                               j->id);
@@ -783,8 +809,8 @@ int node_validate(const struct node *n, struct error *err) {
                 return errorf(err, -EINVAL, "node \"%s\": NodeResources.Cpu.CpuShares must be > 0 (got %lld)", n->id,
                               (long long)n->cpu_shares);
         if (n->memory_mb <= 0)
-                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)",
-                              n->id, (long long)n->memory_mb);
+                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)", n->id,
+                              (long long)n->memory_mb);
         return limits_check_node(n, err);
 }
 
@@ -881,10 +907,10 @@ int task_state_add_event(struct task_state *ts, const char *type, const char *me
                 return -ENOMEM;
         ts->events = ev;
         ev[ts->n_events] = (struct task_event){.type = strdup(type ? type : ""),
-                                                .message = strdup(message ? message : ""),
-                                                .time = time,
-                                                .exit_code = exit_code,
-                                                .signal = signal};
+                                               .message = strdup(message ? message : ""),
+                                               .time = time,
+                                               .exit_code = exit_code,
+                                               .signal = signal};
         ts->n_events++;
         return 0;
 }
@@ -1029,4 +1055,71 @@ bool job_is_parent(const struct job *j) {
 const char *job_parent_id(const struct job *j) {
         const json_t *p = j ? json_object_get(j->extra, "ParentID") : NULL;
         return json_is_string(p) ? json_string_value(p) : "";
+}
+
+#define PARAM_MAX_META 64 /* names in MetaRequired plus MetaOptional */
+
+static int meta_names(const struct job *j, const json_t *pj, const char *key, size_t *count, struct error *err) {
+        const json_t *v = json_object_get(pj, key);
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_array(v))
+                return errorf(err, -EINVAL, "job \"%s\": parameterized: %s must be a list of strings", j->id, key);
+        size_t i;
+        const json_t *s;
+        json_array_foreach(v, i, s) {
+                if (!json_is_string(s) || !*json_string_value(s) || strlen(json_string_value(s)) > 128)
+                        return errorf(err, -EINVAL, "job \"%s\": parameterized: %s[%zu] must be a name of 1-128 bytes",
+                                      j->id, key, i);
+                if (++*count > PARAM_MAX_META)
+                        return errorf(err, -EINVAL, "job \"%s\": parameterized: at most %d meta keys", j->id,
+                                      PARAM_MAX_META);
+        }
+        return 0;
+}
+
+/* Periodic and ParameterizedJob: only for batch and sysbatch jobs (Nomad), a cron
+ * that parses and a time zone that exists; Payload one of optional, required,
+ * forbidden. */
+static int job_kinds_validate(const struct job *j, struct error *err) {
+        bool batchy = j->type == JOB_BATCH || j->type == JOB_SYSBATCH;
+        const json_t *per = json_object_get(j->extra, "Periodic");
+        if (per && !json_is_null(per)) {
+                if (!batchy)
+                        return errorf(
+                            err, -EINVAL,
+                            "job \"%s\": periodic can only be used with \"batch\" or \"sysbatch\" jobs (type is "
+                            "\"%s\")",
+                            j->id, job_type_str(j->type));
+                struct cron_periodic p;
+                struct error inner = {0};
+                if (cron_periodic_parse(per, &p, &inner) < 0)
+                        return errorf(err, -EINVAL, "job \"%s\": periodic: %s", j->id, inner.msg);
+                cron_periodic_clear(&p);
+        }
+        const json_t *pj = json_object_get(j->extra, "ParameterizedJob");
+        if (pj && !json_is_null(pj)) {
+                if (!json_is_object(pj))
+                        return errorf(err, -EINVAL, "job \"%s\": parameterized: expected an object", j->id);
+                if (!batchy)
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\": parameterized can only be used with \"batch\" or \"sysbatch\" jobs "
+                                      "(type is \"%s\")",
+                                      j->id, job_type_str(j->type));
+                const json_t *pl = json_object_get(pj, "Payload");
+                const char *mode = json_is_string(pl) ? json_string_value(pl) : "";
+                if ((pl && !json_is_null(pl) && !json_is_string(pl)) ||
+                    (*mode && strcmp(mode, "optional") != 0 && strcmp(mode, "required") != 0 &&
+                     strcmp(mode, "forbidden") != 0))
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\": parameterized: payload must be \"optional\", \"required\" or "
+                                      "\"forbidden\"",
+                                      j->id);
+                size_t n = 0;
+                int r;
+                if ((r = meta_names(j, pj, "MetaRequired", &n, err)) < 0 ||
+                    (r = meta_names(j, pj, "MetaOptional", &n, err)) < 0)
+                        return r;
+        }
+        return 0;
 }

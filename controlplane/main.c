@@ -12,6 +12,7 @@
 #include "controlplane/config.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/raft/fsm.h"
+#include "controlplane/leader/periodic.h"
 #include "controlplane/server.h"
 #include "controlplane/state/state.h"
 
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
         blocked_destroy(s.blocked);
         broker_destroy(s.broker);
         heartbeats_destroy(s.heartbeats);
+        periodic_destroy(s.periodic);
         state_destroy(s.state);
         uv_loop_close(&loop);
         server_config_free(&cfg);

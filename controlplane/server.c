@@ -22,6 +22,7 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/leader/periodic.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/cluster.h"
@@ -623,8 +624,25 @@ static void establish_leadership(struct server *s) {
         blocked_set_enabled(s->blocked, true);
         state_evals_foreach(s->state, restore_eval, s);
         state_nodes_foreach(s->state, restore_heartbeat, s);
+        int launched = periodic_restore(s->periodic, s->state, clock_now_ns() / NS_PER_SEC);
+        if (launched > 0)
+                log_info("periodic: %d job(s) missed launches while there was no leader: launched once each", launched);
         workers_dispatch(s->workers);
 }
+
+/* The dispatcher launches a periodic job's child: its JobRegister, with an eval. */
+static int periodic_launch_op(void *data, const struct job *child) {
+        struct server *s = data;
+        char eval_id[ID_BUF];
+        id_generate(eval_id);
+        json_t *cmd = periodic_register_command(child, eval_id, "periodic-job", clock_now_ns());
+        if (!cmd)
+                return -ENOMEM;
+        log_info("periodic: launching %s", child->id);
+        return server_propose(s, cmd, NULL, NULL);
+}
+
+static const struct periodic_ops server_periodic_ops = {.launch = periodic_launch_op};
 
 static void revoke_leadership(struct server *s) {
         log_info("raft: leadership lost");
@@ -632,6 +650,7 @@ static void revoke_leadership(struct server *s) {
         broker_set_enabled(s->broker, false);
         blocked_set_enabled(s->blocked, false);
         heartbeats_clear(s->heartbeats);
+        periodic_clear(s->periodic);
 }
 
 /* A node missed its heartbeat: mark it down, with an eval for every job it ran. */
@@ -792,6 +811,7 @@ static void on_tick(uv_timer_t *t) {
                         free(expired[i]);
                 }
                 free(expired);
+                periodic_tick(s->periodic, s->state, clock_now_ns() / NS_PER_SEC);
                 workers_dispatch(s->workers);
         }
         api_wake_parked(s->api, true);
@@ -854,7 +874,8 @@ int server_start(struct server *s, struct error *err) {
         s->broker = broker_create(&clock_real, NULL);
         s->blocked = blocked_create(s->broker);
         s->heartbeats = heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
-        if (!s->state || !s->broker || !s->blocked || !s->heartbeats)
+        s->periodic = periodic_create(&server_periodic_ops, s);
+        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
@@ -935,8 +956,9 @@ int server_start(struct server *s, struct error *err) {
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
         log_info("drover-server: HTTP API on %s://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
-                 (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id,
+                 s->cfg->data_dir, (long long)s->cfg->num_schedulers,
+                 s->cluster ? "; looking for the other servers" : "");
         return 0;
 }
 

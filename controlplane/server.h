@@ -38,6 +38,7 @@ struct server {
         struct blocked_evals *blocked;
         struct workers *workers;
         struct heartbeats *heartbeats;
+        struct periodic *periodic; /* leader: periodic-job launches (leader/periodic.h) */
         struct fsm *fsm;
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */

@@ -183,6 +183,10 @@ const struct route api_routes[] = {
     {M_GET, "job/:id/evaluations", h_job_evaluations, PERM_NS_READ_JOB},
     {M_WRITE, "job/:id/plan", h_job_plan, PERM_NS_SUBMIT_JOB},
     {M_WRITE, "job/:id/evaluate", h_job_evaluate, PERM_NS_SUBMIT_JOB},
+    {M_GET, "job/:id/versions", h_job_versions, PERM_NS_READ_JOB},
+    {M_WRITE, "job/:id/revert", h_job_revert, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "job/:id/periodic/force", h_job_periodic_force, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "job/:id/dispatch", h_job_dispatch, PERM_NS_SUBMIT_JOB},
     /* nodes */
     {M_GET, "nodes", h_nodes_list, PERM_NODE_READ},
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
@@ -405,6 +409,17 @@ void api_handle(void *data, struct http_req *req) {
                         return;
                 }
                 c.seg[c.nseg++] = tok;
+        }
+        /* A periodic or dispatched child's ID has a '/' ("web/periodic-1700000000"):
+         * job/<parent>/<periodic-N|dispatch-N-X>/... is one ID (the tokens are
+         * adjacent in buf: put the '/' back and close the gap). */
+        if (c.nseg >= 3 && strcmp(c.seg[0], "job") == 0 &&
+            (strncmp(c.seg[2], "periodic-", 9) == 0 || strncmp(c.seg[2], "dispatch-", 9) == 0) &&
+            c.seg[2] == c.seg[1] + strlen(c.seg[1]) + 1) {
+                ((char *)c.seg[1])[strlen(c.seg[1])] = '/';
+                for (int i = 2; i + 1 < c.nseg; i++)
+                        c.seg[i] = c.seg[i + 1];
+                c.nseg--;
         }
         c.route = route_find(&c, http_req_method(req));
         if (!c.route)

@@ -8,6 +8,7 @@
  *   routes_acl.c          api_authorize(): the one permission check
  *   routes_blocking.c     blocking queries (?index=N&wait=D)
  *   routes_jobs.c         /v1/jobs, /v1/job/:id/..., /v1/validate/job
+ *   routes_job_kinds.c    /v1/job/:id/{versions,revert,periodic/force,dispatch}
  *   routes_nodes.c        /v1/nodes, /v1/node/:id/...
  *   routes_allocs_evals.c /v1/allocations, /v1/allocation/:id, /v1/evaluations, ...
  *   routes_status.c       /v1/status/{leader,peers}, /v1/regions
@@ -148,6 +149,11 @@ void h_job_evaluations(struct route_ctx *c);
 void h_job_plan(struct route_ctx *c);
 void h_job_evaluate(struct route_ctx *c);
 json_t *job_summary_json(struct route_ctx *c, const struct job *j);
+/* routes_job_kinds.c */
+void h_job_versions(struct route_ctx *c);
+void h_job_revert(struct route_ctx *c);
+void h_job_periodic_force(struct route_ctx *c);
+void h_job_dispatch(struct route_ctx *c);
 /* routes_nodes.c */
 void h_nodes_list(struct route_ctx *c);
 void h_node_register(struct route_ctx *c);

@@ -1,0 +1,62 @@
+/* periodic.h - the leader's periodic-job dispatcher, and the child jobs that
+ * periodic and parameterized parents launch.
+ *
+ * A periodic parent (Job.Periodic set, not stopped, Enabled) is never placed
+ * itself: at each time its cron specs give, the leader registers a child batch job
+ * "<parent>/periodic-<unix seconds>" (ParentID = parent, Periodic removed) with an
+ * eval, as one JobRegister Raft command (ops->launch). ProhibitOverlap skips a
+ * launch while an earlier child is not dead. Launches missed while there was no
+ * leader: the new leader launches once, at once (Nomad launches only the most
+ * recent one); launches missed while this leader's loop stood still likewise
+ * collapse into the latest due one.
+ *
+ * Deterministic: time comes in as an argument (unix seconds) and the state as a
+ * store or snapshot, so tests drive it with a fake clock. Called on the leader's
+ * loop only. Costs: periodic_tick is O(1) when the jobs table did not move and
+ * nothing is due, else O(jobs) to pick up registrations and updates; a launch of a
+ * ProhibitOverlap parent scans the jobs of its namespace once.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct error;
+struct job;
+struct state_store;
+
+struct periodic_ops {
+        /* Register child (the callee takes no ownership; 0 or a negative errno). The
+         * dispatcher has already moved on to the next launch either way. */
+        int (*launch)(void *data, const struct job *child);
+};
+
+struct periodic;
+
+struct periodic *periodic_create(const struct periodic_ops *ops, void *data);
+struct periodic *periodic_destroy(struct periodic *p); /* NULL ok; returns NULL */
+
+/* Leadership gained: track every periodic parent of st; a parent whose next launch
+ * after its last one (its newest child, else its submit time) is already past
+ * launches once, now. Returns the number launched. */
+int periodic_restore(struct periodic *p, const struct state_store *st, int64_t now_s);
+/* Leadership lost: forget everything. */
+void periodic_clear(struct periodic *p);
+/* Leader tick: pick up job changes, launch what is due at now_s. Returns launches. */
+int periodic_tick(struct periodic *p, const struct state_store *st, int64_t now_s);
+/* When ns/id launches next (unix seconds), 0 when it is not tracked. */
+int64_t periodic_next_launch(const struct periodic *p, const char *ns, const char *id);
+
+/* ---- child jobs (also for the API's periodic/force and dispatch) ---- */
+
+/* "<parent>/periodic-<launch_s>": a batch copy of parent without Periodic, with
+ * ParentID. -ENOMEM. */
+int periodic_child(const struct job *parent, int64_t launch_s, struct job **ret);
+/* Whether a child of parent_id (ID "<parent>/periodic-...") is not dead in st. */
+bool periodic_has_live_child(const struct state_store *st, const char *ns, const char *parent_id);
+/* The newest launch time of parent's periodic children in st, 0 when none. */
+int64_t periodic_last_launch(const struct state_store *st, const char *ns, const char *parent_id);
+/* The JobRegister command for child with a new pending eval (eval_id, triggered
+ * by `trigger`, created at now_ns). */
+json_t *periodic_register_command(const struct job *child, const char *eval_id, const char *trigger, int64_t now_ns);

@@ -1,0 +1,201 @@
+/* test_periodic.c - the periodic dispatcher (controlplane/leader/periodic.h), driven
+ * with a fake clock (the time is an argument) over a real state store. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "controlplane/leader/periodic.h"
+#include "controlplane/state/state.h"
+#include "tests/unit/fixtures.h"
+
+/* 2024-01-01 00:00:00 UTC. */
+#define T0 INT64_C(1704067200)
+
+struct launches {
+        char ids[16][128];
+        int n;
+        struct state_store *st; /* when set, each child is registered at once */
+        uint64_t index;
+};
+
+static int fake_launch(void *data, const struct job *child) {
+        struct launches *l = data;
+        cr_assert_lt(l->n, 16);
+        snprintf(l->ids[l->n++], sizeof(l->ids[0]), "%s", child->id);
+        cr_assert_str_eq(job_parent_id(child), "rep");
+        cr_assert(!job_is_periodic(child), "a child is not periodic itself");
+        cr_assert_eq(child->type, JOB_BATCH);
+        if (l->st) {
+                struct job *c = job_copy(child);
+                cr_assert_eq(state_upsert_job(l->st, ++l->index, c), 0);
+                job_unref(c);
+        }
+        return 0;
+}
+
+static const struct periodic_ops ops = {.launch = fake_launch};
+
+static void put_parent(struct state_store *st, uint64_t index, const char *spec, bool overlap, bool enabled) {
+        struct job *j = fx_job("rep", JOB_BATCH, 1, 100, 100);
+        j->submit_time = T0 * 1000000000LL;
+        j->extra = json_pack("{s:{s:s,s:s,s:b,s:b,s:s}}", "Periodic", "Spec", spec, "SpecType", "cron",
+                             "ProhibitOverlap", overlap, "Enabled", enabled, "TimeZone", "UTC");
+        cr_assert_eq(state_upsert_job(st, index, j), 0);
+        job_unref(j);
+}
+
+static char *child_id(int64_t t) {
+        static char buf[64];
+        snprintf(buf, sizeof(buf), "rep/periodic-%lld", (long long)t);
+        return buf;
+}
+
+Test(periodic, launches_at_each_cron_time_and_not_before) {
+        struct state_store *st = state_create();
+        struct launches l = {0};
+        struct periodic *p = periodic_create(&ops, &l);
+        put_parent(st, 10, "*/10 * * * * *", false, true);
+        cr_assert_eq(periodic_tick(p, st, T0), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 10);
+        cr_assert_eq(periodic_tick(p, st, T0 + 9), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 10), 1);
+        cr_assert_str_eq(l.ids[0], child_id(T0 + 10));
+        cr_assert_eq(periodic_tick(p, st, T0 + 10), 0, "one launch per time");
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 20);
+        /* A loop that stood still 35 s: only the most recent due time launches. */
+        cr_assert_eq(periodic_tick(p, st, T0 + 55), 1);
+        cr_assert_str_eq(l.ids[1], child_id(T0 + 50));
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 60);
+        periodic_destroy(p);
+        state_destroy(st);
+}
+
+Test(periodic, prohibit_overlap_waits_for_the_running_child) {
+        struct state_store *st = state_create();
+        struct launches l = {.st = st, .index = 100};
+        struct periodic *p = periodic_create(&ops, &l);
+        put_parent(st, 10, "*/10 * * * * *", true, true);
+        cr_assert_eq(periodic_tick(p, st, T0), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 10), 1);
+        cr_assert(periodic_has_live_child(st, "default", "rep"), "the child is pending");
+        cr_assert_eq(periodic_tick(p, st, T0 + 20), 1, "the tick is counted...");
+        cr_assert_eq(l.n, 1, "...but nothing launched while the child lives");
+        cr_assert_eq(state_deregister_job(st, ++l.index, "default", child_id(T0 + 10), false), 0);
+        cr_assert(!periodic_has_live_child(st, "default", "rep"));
+        cr_assert_eq(periodic_tick(p, st, T0 + 30), 1);
+        cr_assert_eq(l.n, 2);
+        cr_assert_str_eq(l.ids[1], child_id(T0 + 30));
+        cr_assert_eq(periodic_last_launch(st, "default", "rep"), T0 + 30);
+        periodic_destroy(p);
+        state_destroy(st);
+}
+
+Test(periodic, a_new_leader_launches_missed_runs_once) {
+        struct state_store *st = state_create();
+        struct launches l = {.st = st, .index = 100};
+        put_parent(st, 10, "*/10 * * * * *", false, true);
+        /* The old leader launched at T0+10, then there was no leader for 90 s. */
+        struct periodic *old = periodic_create(&ops, &l);
+        periodic_tick(old, st, T0);
+        periodic_tick(old, st, T0 + 10);
+        periodic_destroy(old);
+        cr_assert_eq(l.n, 1);
+        struct periodic *p = periodic_create(&ops, &l);
+        cr_assert_eq(periodic_restore(p, st, T0 + 100), 1);
+        cr_assert_eq(l.n, 2);
+        cr_assert_str_eq(l.ids[1], child_id(T0 + 100), "launched now, once");
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 110);
+        /* Nothing missed: a restore launches nothing. */
+        cr_assert_eq(periodic_restore(p, st, T0 + 105), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 109), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 110), 1);
+        periodic_destroy(p);
+        state_destroy(st);
+}
+
+Test(periodic, never_launched_parent_counts_from_its_submit_time) {
+        struct state_store *st = state_create();
+        struct launches l = {0};
+        put_parent(st, 10, "0 * * * *", false, true); /* hourly; submitted at T0 */
+        struct periodic *p = periodic_create(&ops, &l);
+        cr_assert_eq(periodic_restore(p, st, T0 + 1800), 0, "the first hour is not due yet");
+        cr_assert_eq(periodic_restore(p, st, T0 + 3700), 1, "missed the 01:00 launch");
+        periodic_destroy(p);
+        state_destroy(st);
+}
+
+Test(periodic, disabled_stopped_and_deleted_parents_are_not_tracked) {
+        struct state_store *st = state_create();
+        struct launches l = {0};
+        struct periodic *p = periodic_create(&ops, &l);
+        put_parent(st, 10, "* * * * * *", false, false);
+        periodic_tick(p, st, T0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "disabled");
+        put_parent(st, 11, "* * * * * *", false, true);
+        periodic_tick(p, st, T0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 1, "enabled by an update");
+        cr_assert_eq(state_deregister_job(st, 12, "default", "rep", false), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 5), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "stopped");
+        put_parent(st, 13, "* * * * * *", false, true);
+        periodic_tick(p, st, T0 + 5);
+        cr_assert_eq(state_deregister_job(st, 14, "default", "rep", true), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 10), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "purged");
+        cr_assert_eq(l.n, 0);
+        periodic_clear(p);
+        periodic_destroy(p);
+        state_destroy(st);
+}
+
+Test(periodic, child_and_register_command) {
+        struct job *parent = fx_job("rep", JOB_BATCH, 1, 100, 100);
+        parent->extra = json_pack("{s:{s:s}}", "Periodic", "Spec", "@daily");
+        struct job *child = NULL;
+        cr_assert_eq(periodic_child(parent, T0, &child), 0);
+        cr_assert_str_eq(child->id, child_id(T0));
+        cr_assert_str_eq(child->name, child_id(T0));
+        json_t *cmd = periodic_register_command(child, "11111111-2222-3333-4444-555555555555", "periodic-job", 7);
+        cr_assert_str_eq(jx_str(cmd, "Type", ""), "JobRegister");
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Job"), "ParentID", ""), "rep");
+        cr_assert_null(json_object_get(json_object_get(cmd, "Job"), "Periodic"));
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Eval"), "JobID", ""), child_id(T0));
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Eval"), "TriggeredBy", ""), "periodic-job");
+        json_decref(cmd);
+        job_unref(child);
+        job_unref(parent);
+}
+
+Test(periodic, registration_checks_the_block) {
+        struct job *j = fx_job("rep", JOB_SERVICE, 1, 100, 100);
+        j->extra = json_pack("{s:{s:s}}", "Periodic", "Spec", "* * * * *");
+        json_decref(j->groups[0].tasks[0].config);
+        j->groups[0].tasks[0].config = json_pack("{s:s}", "command", "/bin/true");
+        job_canonicalize(j);
+        struct error err = {0};
+        cr_assert_eq(job_validate(j, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "periodic can only be used with \"batch\" or \"sysbatch\""), "%s", err.msg);
+        j->type = JOB_BATCH;
+        cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        json_object_set_new(json_object_get(j->extra, "Periodic"), "Spec", json_string("99 * * * *"));
+        cr_assert_eq(job_validate(j, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "minute: 99 out of range"), "%s", err.msg);
+        json_object_set_new(json_object_get(j->extra, "Periodic"), "Spec", json_string("* * * * *"));
+        json_object_set_new(json_object_get(j->extra, "Periodic"), "TimeZone", json_string("Nowhere/Land"));
+        cr_assert_eq(job_validate(j, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "Nowhere/Land"), "%s", err.msg);
+        json_object_del(j->extra, "Periodic");
+        json_object_set_new(j->extra, "ParameterizedJob", json_pack("{s:s}", "Payload", "sometimes"));
+        cr_assert_eq(job_validate(j, &err), -EINVAL);
+        cr_assert(strstr(err.msg, "payload must be"), "%s", err.msg);
+        json_object_set_new(
+            j->extra, "ParameterizedJob",
+            json_pack("{s:s,s:[s],s:[s]}", "Payload", "required", "MetaRequired", "a", "MetaOptional", "b"));
+        cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        cr_assert(job_is_parameterized(j));
+        json_object_set_new(j->extra, "Dispatched", json_true());
+        cr_assert(!job_is_parameterized(j), "a dispatched child is not a parent");
+        job_unref(j);
+}
