@@ -87,7 +87,7 @@ static int parse_enum(const char *const names[], int n, const char *s, int *ret)
 #define ENUM_STRINGS(fn_str, fn_parse, type, max, ...)                                                                 \
         static const char *const fn_str##_names[max] = {__VA_ARGS__};                                                  \
         const char *fn_str(type v) {                                                                                   \
-                return (unsigned)v < (unsigned)(max) ? fn_str##_names[v] : "unknown";                                  \
+                return (unsigned)v < (unsigned)(max) ? fn_str##_names[v] : "unknown";                                 \
         }                                                                                                              \
         int fn_parse(const char *s, type *ret) {                                                                       \
                 int v;                                                                                                 \
@@ -337,25 +337,8 @@ static bool valid_name(const char *s) {
 /* Nomad's constraint operators (scheduler/feasible/feasible.go checkConstraint and
  * the distinct_* iterators); affinities take the same but distinct_*. */
 static const char *const constraint_operands[] = {
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "regexp",
-    "version",
-    "semver",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-    "is_set",
-    "is_not_set",
-    "distinct_hosts",
-    "distinct_property",
+    "=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp", "version", "semver", "set_contains",
+    "set_contains_all", "set_contains_any", "is_set", "is_not_set", "distinct_hosts", "distinct_property",
 };
 
 bool constraint_operand_known(const char *op, bool affinity) {
@@ -368,7 +351,8 @@ bool constraint_operand_known(const char *op, bool affinity) {
 }
 
 /* "job \"web\", group \"api\", task \"t\"" for messages. */
-static void place_name(char *buf, size_t size, const struct job *j, const struct task_group *tg, const struct task *t) {
+static void place_name(char *buf, size_t size, const struct job *j, const struct task_group *tg,
+                       const struct task *t) {
         int n = snprintf(buf, size, "job \"%s\"", j->id);
         if (tg && n >= 0 && (size_t)n < size)
                 n += snprintf(buf + n, size - (size_t)n, ", group \"%s\"", tg->name ? tg->name : "");
@@ -389,10 +373,11 @@ static int check_operand(const char *where, const char *kind, size_t i, const ch
         bool needs_r = needs_l && strcmp(op, "is_set") != 0 && strcmp(op, "is_not_set") != 0 &&
                        strcmp(op, "distinct_property") != 0;
         if (needs_l && (!ltarget || !*ltarget))
-                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs an attribute (LTarget)", where, kind, i,
-                              op);
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs an attribute (LTarget)", where, kind,
+                              i, op);
         if (needs_r && !rtarget)
-                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs a value (RTarget)", where, kind, i, op);
+                return errorf(err, -EINVAL, "%s, %s %zu: operator \"%s\" needs a value (RTarget)", where, kind, i,
+                              op);
         if (strcmp(op, "regexp") == 0) {
                 regex_t re;
                 if (limits_check_regexp(rtarget, err) < 0)
@@ -432,8 +417,8 @@ static int check_affinities(const char *where, const struct affinity *a, size_t 
                         return r;
                 if (a[i].weight < -100 || a[i].weight > 100 || a[i].weight == 0)
                         return errorf(err, -EINVAL,
-                                      "%s, affinity %zu: weight must be between -100 and 100 and not 0 (got %d)", where,
-                                      i, a[i].weight);
+                                      "%s, affinity %zu: weight must be between -100 and 100 and not 0 (got %d)",
+                                      where, i, a[i].weight);
         }
         return 0;
 }
@@ -443,8 +428,8 @@ static int check_spreads(const char *where, const struct spread *s, size_t n, st
                 if (!s[i].attribute || !*s[i].attribute)
                         return errorf(err, -EINVAL, "%s, spread %zu: missing attribute", where, i);
                 if (s[i].weight < 0 || s[i].weight > 100)
-                        return errorf(err, -EINVAL, "%s, spread %zu: weight must be between 0 and 100 (got %d)", where,
-                                      i, s[i].weight);
+                        return errorf(err, -EINVAL, "%s, spread %zu: weight must be between 0 and 100 (got %d)",
+                                      where, i, s[i].weight);
                 int sum = 0;
                 for (size_t t = 0; t < s[i].n_targets; t++) {
                         if (s[i].targets[t].percent < 0 || s[i].targets[t].percent > 100)
@@ -463,7 +448,8 @@ static int check_spreads(const char *where, const struct spread *s, size_t n, st
 }
 
 /* Static ports in range and not reserved twice in the group; `to` in -1..65535. */
-static int check_networks(const char *where, const struct network *nets, size_t n, uint8_t *seen, struct error *err) {
+static int check_networks(const char *where, const struct network *nets, size_t n, uint8_t *seen,
+                          struct error *err) {
         for (size_t i = 0; i < n; i++) {
                 for (size_t p = 0; p < nets[i].n_reserved; p++) {
                         const struct port *pt = &nets[i].reserved_ports[p];
@@ -528,13 +514,12 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
                 known = known || strcmp(known_drivers[d], task->driver) == 0;
         if (!known)
                 return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, "
-                              "docker, java, qemu)",
+                              "job \"%s\", group \"%s\", task \"%s\": unknown driver \"%s\" (known: raw_exec, exec, docker, java, qemu)",
                               j->id, tg->name, task->name, task->driver);
         if (task->resources.cpu < 0 || (task->resources.cpu == 0 && task->resources.cores == 0))
                 return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)", j->id,
-                              tg->name, task->name, task->resources.cpu);
+                              "job \"%s\", group \"%s\", task \"%s\", resources: cpu must be >= 1 MHz (got %d)",
+                              j->id, tg->name, task->name, task->resources.cpu);
         if (task->resources.cores < 0)
                 return errorf(err, -EINVAL,
                               "job \"%s\", group \"%s\", task \"%s\", resources: cores must be >= 0 (got %d)", j->id,
@@ -544,10 +529,9 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
                               "job \"%s\", group \"%s\", task \"%s\", resources: memory must be >= 10 MB (got %d)",
                               j->id, tg->name, task->name, task->resources.memory_mb);
         if (task->resources.memory_max_mb && task->resources.memory_max_mb < task->resources.memory_mb)
-                return errorf(
-                    err, -EINVAL,
-                    "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)", j->id,
-                    tg->name, task->name, task->resources.memory_max_mb, task->resources.memory_mb);
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\", task \"%s\", resources: memory_max (%d) must be >= memory (%d)",
+                              j->id, tg->name, task->name, task->resources.memory_max_mb, task->resources.memory_mb);
         char where[512];
         place_name(where, sizeof(where), j, tg, task);
         int r;
@@ -558,16 +542,14 @@ static int validate_task(const struct job *j, const struct task_group *tg, size_
         if (strcmp(task->driver, "raw_exec") == 0 || strcmp(task->driver, "exec") == 0) {
                 json_t *cmd = task->config ? json_object_get(task->config, "command") : NULL;
                 if (!json_is_string(cmd) || !*json_string_value(cmd))
-                        return errorf(
-                            err, -EINVAL,
-                            "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s", j->id,
-                            tg->name, task->name, task->driver);
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\", group \"%s\", task \"%s\", config: missing \"command\" for driver %s",
+                                      j->id, tg->name, task->name, task->driver);
                 json_t *args = json_object_get(task->config, "args");
                 if (args && !json_is_array(args))
-                        return errorf(
-                            err, -EINVAL,
-                            "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings", j->id,
-                            tg->name, task->name);
+                        return errorf(err, -EINVAL,
+                                      "job \"%s\", group \"%s\", task \"%s\", config: \"args\" must be a list of strings",
+                                      j->id, tg->name, task->name);
         }
         return 0;
 }
@@ -589,9 +571,8 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= %d (got %d)", j->id, tg->name,
                               JOB_MAX_COUNT, tg->count);
         if (tg->n_tasks == 0)
-                return errorf(err, -EINVAL,
-                              "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")", j->id,
-                              tg->name);
+                return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
+                              j->id, tg->name);
         if (tg->n_tasks > GROUP_MAX_TASKS)
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": at most %d tasks per group (got %zu)", j->id,
                               tg->name, GROUP_MAX_TASKS, tg->n_tasks);
@@ -625,10 +606,9 @@ int job_validate(const struct job *j, struct error *err) {
         if (!j->id || !*j->id)
                 return errorf(err, -EINVAL, "job: missing job ID");
         if (!valid_name(j->id))
-                return errorf(
-                    err, -EINVAL,
-                    "job ID must be 1-128 characters without spaces or control characters (got %zu: \"%.40s%s\")",
-                    strlen(j->id), j->id, strlen(j->id) > 40 ? "..." : "");
+                return errorf(err, -EINVAL,
+                              "job ID must be 1-128 characters without spaces or control characters (got %zu: \"%.40s%s\")",
+                              strlen(j->id), j->id, strlen(j->id) > 40 ? "..." : "");
         if (strchr(j->id, '/') && !strstr(j->id, "/periodic-") && !strstr(j->id, "/dispatch-"))
                 return errorf(err, -EINVAL, "job \"%s\": ID must not contain '/'", j->id);
         if (j->priority < 1 || j->priority > 100)
@@ -809,8 +789,8 @@ int node_validate(const struct node *n, struct error *err) {
                 return errorf(err, -EINVAL, "node \"%s\": NodeResources.Cpu.CpuShares must be > 0 (got %lld)", n->id,
                               (long long)n->cpu_shares);
         if (n->memory_mb <= 0)
-                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)", n->id,
-                              (long long)n->memory_mb);
+                return errorf(err, -EINVAL, "node \"%s\": NodeResources.Memory.MemoryMB must be > 0 (got %lld)",
+                              n->id, (long long)n->memory_mb);
         return limits_check_node(n, err);
 }
 
@@ -907,10 +887,10 @@ int task_state_add_event(struct task_state *ts, const char *type, const char *me
                 return -ENOMEM;
         ts->events = ev;
         ev[ts->n_events] = (struct task_event){.type = strdup(type ? type : ""),
-                                               .message = strdup(message ? message : ""),
-                                               .time = time,
-                                               .exit_code = exit_code,
-                                               .signal = signal};
+                                                .message = strdup(message ? message : ""),
+                                                .time = time,
+                                                .exit_code = exit_code,
+                                                .signal = signal};
         ts->n_events++;
         return 0;
 }

@@ -956,9 +956,8 @@ int server_start(struct server *s, struct error *err) {
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
         log_info("drover-server: HTTP API on %s://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id,
-                 s->cfg->data_dir, (long long)s->cfg->num_schedulers,
-                 s->cluster ? "; looking for the other servers" : "");
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+                 (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }
 

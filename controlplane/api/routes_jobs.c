@@ -479,8 +479,8 @@ static void scalar_field_diffs(const json_t *a, const json_t *b, json_t *out) {
                 if (json_object_get(a, k) || json_is_object(v) || json_is_array(v))
                         continue;
                 char *ns = scalar_text(v);
-                json_array_append_new(
-                    out, json_pack("{s:s,s:s,s:s,s:s}", "Type", "Added", "Name", k, "Old", "", "New", ns ? ns : ""));
+                json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "Type", "Added", "Name", k, "Old", "", "New",
+                                                     ns ? ns : ""));
                 free(ns);
         }
 }
@@ -520,9 +520,9 @@ static json_t *job_diff(const struct job *old, const struct job *new_job, const 
                 json_t *gf = json_array();
                 if (prev)
                         scalar_field_diffs(prev, g, gf);
-                json_array_append_new(tgs,
-                                      json_pack("{s:s,s:s,s:o,s:[],s:[],s:O*}", "Type", type, "Name", name, "Fields",
-                                                gf, "Objects", "Tasks", "Updates", json_object_get(dtg, name)));
+                json_array_append_new(tgs, json_pack("{s:s,s:s,s:o,s:[],s:[],s:O*}", "Type", type, "Name", name,
+                                                     "Fields", gf, "Objects", "Tasks", "Updates",
+                                                     json_object_get(dtg, name)));
         }
         json_array_foreach(ga, i, g) {
                 const char *name = jx_str(g, "Name", "");
