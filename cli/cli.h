@@ -38,6 +38,12 @@ int cli_agent_info(struct cli *c, int argc, char **argv);
 extern const char cli_node_drain_help[], cli_node_eligibility_help[], cli_alloc_stop_help[], cli_eval_list_help[],
     cli_agent_info_help[];
 extern const char cli_dev_help[];
+/* job_kinds.c */
+int cli_job_history(struct cli *c, int argc, char **argv);
+int cli_job_revert(struct cli *c, int argc, char **argv);
+int cli_job_periodic(struct cli *c, int argc, char **argv);
+int cli_job_dispatch(struct cli *c, int argc, char **argv);
+extern const char cli_job_history_help[], cli_job_revert_help[], cli_job_periodic_help[], cli_job_dispatch_help[];
 
 /* Parse the common flags (-address=X, -address X; -ca-cert, -client-cert,
  * -client-key, else $DROVER_CACERT, $DROVER_CLIENT_CERT, $DROVER_CLIENT_KEY or

@@ -703,5 +703,9 @@ const struct cli_command cli_job_commands[] = {
     {"plan", "Dry-run a job update to determine its effects", job_plan_help, job_plan_cmd},
     {"validate", "Checks if a given job specification is valid", job_validate_help, job_validate_cmd},
     {"inspect", "Inspect a submitted job", job_inspect_help, job_inspect_cmd},
+    {"history", "Display all tracked versions of a job", cli_job_history_help, cli_job_history},
+    {"revert", "Revert to a prior version of the job", cli_job_revert_help, cli_job_revert},
+    {"periodic", "Interact with periodic jobs (force)", cli_job_periodic_help, cli_job_periodic},
+    {"dispatch", "Dispatch an instance of a parameterized job", cli_job_dispatch_help, cli_job_dispatch},
     {NULL, NULL, NULL, NULL},
 };
