@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/base64.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -222,24 +223,6 @@ const char cli_job_dispatch_help[] =
     "  -meta <key>=<value>  dispatch metadata (repeatable)\n"
     "  -detach           print the evaluation ID instead of monitoring it\n";
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const unsigned char *in, size_t n) {
-        char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-                             (i + 2 < n ? in[i + 2] : 0);
-                *o++ = b64[v >> 18 & 63];
-                *o++ = b64[v >> 12 & 63];
-                *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-                *o++ = i + 2 < n ? b64[v & 63] : '=';
-        }
-        *o = '\0';
-        return out;
-}
-
 /* Read at most PAYLOAD_MAX + 1 bytes of path ("-": stdin). */
 static int read_payload(const char *path, unsigned char *buf, size_t *ret_n) {
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -304,7 +287,7 @@ int cli_job_dispatch(struct cli *c, int argc, char **argv) {
                         fprintf(stderr, "Error: the payload is larger than %d bytes\n", PAYLOAD_MAX);
                         return 1;
                 }
-                _cleanup_free_ char *enc = b64_encode(buf, n);
+                _cleanup_free_ char *enc = base64_encode(buf, n);
                 if (!enc)
                         return 1;
                 json_object_set_new(body, "Payload", json_string(enc));

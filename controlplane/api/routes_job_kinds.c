@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
@@ -132,25 +133,6 @@ void h_job_periodic_force(struct route_ctx *c) {
 
 #define DISPATCH_PAYLOAD_MAX (16 * 1024) /* bytes, decoded (Nomad's DispatchPayloadSizeLimit) */
 
-/* Decoded length of standard padded base64 text, or -1 when it is not that. */
-static ssize_t b64_decoded_len(const char *s) {
-        size_t n = strlen(s), pad = 0;
-        if (n % 4)
-                return -1;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-                bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                          ch == '+' || ch == '/';
-                if (ch == '=' && i >= n - 2) {
-                        pad++;
-                        continue;
-                }
-                if (!ok || pad)
-                        return -1;
-        }
-        return (ssize_t)(n / 4 * 3 - pad);
-}
-
 static bool in_list(const json_t *arr, const char *s) {
         size_t i;
         const json_t *v;
@@ -167,7 +149,7 @@ static bool dispatch_ok(struct route_ctx *c, const struct job *j, const char *pa
         const char *mode = jx_str(pj, "Payload", "optional");
         if (!*mode)
                 mode = "optional";
-        ssize_t len = payload && *payload ? b64_decoded_len(payload) : 0;
+        ssize_t len = payload && *payload ? base64_decoded_len(payload) : 0;
         if (len < 0) {
                 http_req_respond_text(c->req, 400, "Payload must be base64 (standard alphabet, padded)");
                 return false;

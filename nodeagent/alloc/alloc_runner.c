@@ -2,6 +2,7 @@
 #include "nodeagent/alloc/alloc_runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "nodeagent/alloc/restart.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
@@ -514,6 +517,35 @@ struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, str
         return ar;
 }
 
+/* A dispatched job's Payload (base64, in the job) into local/<DispatchPayload.File>
+ * of each task that asks for it (Nomad's dispatch_payload block). */
+static int write_payload(struct alloc_runner *ar, struct task_runner *tr, struct error *err) {
+        const json_t *file = json_object_get(json_object_get(tr->task->extra, "DispatchPayload"), "File");
+        const json_t *payload = ar->alloc->job ? json_object_get(ar->alloc->job->extra, "Payload") : NULL;
+        if (!json_is_string(file) || !*json_string_value(file))
+                return 0;
+        const char *name = json_string_value(file);
+        if (name[0] == '/' || strstr(name, "..") || strlen(name) > 255)
+                return errorf(err, -EINVAL, "dispatch_payload file \"%.64s\" must be a relative path inside local/",
+                              name);
+        _cleanup_free_ unsigned char *data = NULL;
+        size_t n = 0;
+        if (json_is_string(payload) && base64_decode(json_string_value(payload), &data, &n) < 0)
+                return errorf(err, -EINVAL, "the job's Payload is not base64");
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/local/%s", tr->task_dir, name);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        int r = mkdir_p(path, 0755);
+        *slash = '/';
+        if (r < 0)
+                return errorf(err, r, "create %s: %s", path, strerror(-r));
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 || (n && write(fd, data, n) != (ssize_t)n))
+                return errorf(err, -errno, "write the dispatch payload to %s: %m", path);
+        return 0;
+}
+
 static int make_dirs(struct alloc_runner *ar, struct error *err) {
         static const char *const alloc_sub[] = {"alloc/logs", "alloc/tmp", "alloc/data"};
         static const char *const task_sub[] = {"local", "secrets", "tmp"};
@@ -531,6 +563,11 @@ static int make_dirs(struct alloc_runner *ar, struct error *err) {
                         if (r < 0)
                                 return errorf(err, r, "create %s: %s", path, strerror(-r));
                 }
+        for (size_t t = 0; t < ar->n_tasks; t++) {
+                int r = write_payload(ar, &ar->tasks[t], err);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
