@@ -166,13 +166,12 @@ int cli_job_revert(struct cli *c, int argc, char **argv) {
 
 /* ---- periodic force ----------------------------------------------------------------------- */
 
-const char cli_job_periodic_help[] =
-    "Usage: drover job periodic force [options] <job>\n\n"
-    "  Launch a child of the periodic job now, whatever its schedule (and its\n"
-    "  prohibit_overlap).\n\n"
-    "Options:\n"
-    "  -address=<addr>   API address\n"
-    "  -detach           print the evaluation ID instead of monitoring it\n";
+const char cli_job_periodic_help[] = "Usage: drover job periodic force [options] <job>\n\n"
+                                     "  Launch a child of the periodic job now, whatever its schedule (and its\n"
+                                     "  prohibit_overlap).\n\n"
+                                     "Options:\n"
+                                     "  -address=<addr>   API address\n"
+                                     "  -detach           print the evaluation ID instead of monitoring it\n";
 
 int cli_job_periodic(struct cli *c, int argc, char **argv) {
         if (argc < 1 || strcmp(argv[0], "force") != 0) {

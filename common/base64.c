@@ -13,8 +13,8 @@ char *base64_encode(const unsigned char *in, size_t n) {
         if (!out)
                 return NULL;
         for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-                             (i + 2 < n ? in[i + 2] : 0);
+                uint32_t v =
+                    (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
                 *o++ = alphabet[v >> 18 & 63];
                 *o++ = alphabet[v >> 12 & 63];
                 *o++ = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
