@@ -12,6 +12,7 @@
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/leader/periodic.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
@@ -107,8 +108,11 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
                                               sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
                                               sum.complete, "Lost", sum.lost, "Unknown", sum.unknown));
         }
+        struct periodic_children ch = {0};
+        if (job_is_parent(j)) /* O(jobs): see periodic.h */
+                periodic_children(ctx_state(c), j->namespace, j->id, &ch);
         return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace, "Summary",
-                         groups, "Children", "Pending", 0, "Running", 0, "Dead", 0, "CreateIndex",
+                         groups, "Children", "Pending", ch.pending, "Running", ch.running, "Dead", ch.dead, "CreateIndex",
                          (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index);
 }
 

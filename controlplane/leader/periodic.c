@@ -156,6 +156,33 @@ int64_t periodic_last_launch(const struct state_store *st, const char *ns, const
         return scan_children(st, ns, parent_id).last;
 }
 
+struct children_scan {
+        const char *parent;
+        size_t plen;
+        struct periodic_children counts;
+};
+
+static bool count_child(void *arg, const struct job *j) {
+        struct children_scan *c = arg;
+        if (strncmp(j->id, c->parent, c->plen) != 0 || j->id[c->plen] != '/' ||
+            strcmp(job_parent_id(j), c->parent) != 0)
+                return true;
+        if (j->status == JOB_STATUS_DEAD)
+                c->counts.dead++;
+        else if (j->status == JOB_STATUS_RUNNING)
+                c->counts.running++;
+        else
+                c->counts.pending++;
+        return true;
+}
+
+void periodic_children(const struct state_store *st, const char *ns, const char *parent_id,
+                       struct periodic_children *ret) {
+        struct children_scan c = {.parent = parent_id, .plen = strlen(parent_id)};
+        state_jobs_foreach(st, ns, count_child, &c);
+        *ret = c.counts;
+}
+
 json_t *periodic_register_command(const struct job *child, const char *eval_id, const char *trigger, int64_t now_ns) {
         struct eval *e = eval_new();
         if (!e)

@@ -55,6 +55,13 @@ int64_t periodic_next_launch(const struct periodic *p, const char *ns, const cha
 int periodic_child(const struct job *parent, int64_t launch_s, struct job **ret);
 /* Whether a child of parent_id (ID "<parent>/periodic-...") is not dead in st. */
 bool periodic_has_live_child(const struct state_store *st, const char *ns, const char *parent_id);
+/* Nomad's JobChildrenSummary of a periodic or parameterized parent: its children
+ * (periodic and dispatched, "<parent>/...") by status. O(jobs of the namespace). */
+struct periodic_children {
+        int pending, running, dead;
+};
+void periodic_children(const struct state_store *st, const char *ns, const char *parent_id,
+                       struct periodic_children *ret);
 /* The newest launch time of parent's periodic children in st, 0 when none. */
 int64_t periodic_last_launch(const struct state_store *st, const char *ns, const char *parent_id);
 /* The JobRegister command for child with a new pending eval (eval_id, triggered

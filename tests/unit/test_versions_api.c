@@ -117,6 +117,11 @@ Test(job_kinds_api, periodic_parent_has_no_eval_and_force_launches_a_child) {
         cr_expect(*jx_str(j, "EvalID", ""));
         json_decref(j);
         cr_assert_eq(count_jobs_with_prefix("rep/periodic-"), 1);
+        cr_assert_eq(req("GET", "/v1/job/rep/summary", NULL, &j, NULL), 200);
+        json_t *ch = json_object_get(j, "Children");
+        cr_expect_eq(jx_int(ch, "Pending", -1) + jx_int(ch, "Running", -1), 1, "the child counts");
+        cr_expect_eq(jx_int(ch, "Dead", -1), 0);
+        json_decref(j);
         cr_assert_eq(req("GET", "/v1/jobs?prefix=rep/periodic-", NULL, &j, NULL), 200);
         const char *child = jx_str(json_array_get(j, 0), "ID", "");
         cr_expect_str_eq(jx_str(json_array_get(j, 0), "ParentID", ""), "rep");
