@@ -219,5 +219,42 @@ else
         fail "dispatch runs a child (Dispatched Job ID, evaluation complete)"
 fi
 
+# --- a new leader launches the missed runs of a periodic job once ---------------------
+cat >"$WORK/c.hcl" <<'EOF'
+job "catch" {
+  type = "batch"
+  periodic { cron = "*/20 * * * * *" }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      resources { cpu = 20
+        memory = 16 }
+    }
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/c.hcl" >/dev/null 2>&1
+# Down from just after a :00/:20/:40 launch time to past the next one (and up again
+# before the one after).
+while [ $(($(date +%s) % 20)) -ne 1 ]; do sleep 0.2; done
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null
+sleep 21
+"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+        -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
+server_pid=$!
+catch_up() { # exactly one child launched off the 20 s grid: the catch-up
+        [ "$(api "/v1/jobs?prefix=catch/periodic-" | grep -o '"ID":"catch/periodic-[0-9]*"' | cut -d- -f2 |
+                tr -d '"' | awk '$1 % 20 != 0' | wc -l)" = 1 ]
+}
+if wait_for 15 catch_up && sleep 1 && catch_up &&
+        grep -q "missed launches while there was no leader" "$WORK/server.log"; then
+        pass "after 21 s without a leader the new leader launched the missed periodic run once"
+else
+        api "/v1/jobs?prefix=catch/"
+        fail "after 21 s without a leader the new leader launched the missed periodic run once"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]
