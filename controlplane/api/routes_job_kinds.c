@@ -53,6 +53,12 @@ static void register_job(struct route_ctx *c, struct job *j, const char *trigger
         char eval_id[ID_BUF];
         id_generate(eval_id);
         json_t *cmd = periodic_register_command(j, eval_id, trigger, clock_now_ns());
+        if (!cmd || !reply) {
+                json_decref(cmd);
+                json_decref(reply);
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
         if (job_is_parent(j)) /* Nomad creates no eval for a periodic or parameterized parent */
                 json_object_del(cmd, "Eval");
         else
