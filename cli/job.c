@@ -390,8 +390,14 @@ static int job_status(struct cli *c, int argc, char **argv) {
         const char *vals[] = {jx_str(job, "ID", ""),     jx_str(job, "Name", ""),      when,
                               jx_str(job, "Type", ""),   prio,                          dcs,
                               jx_str(job, "Namespace", ""), jx_str(job, "NodePool", ""), status_text(job),
-                              "false",                   "false"};
+                              json_is_object(json_object_get(job, "Periodic")) ? "true" : "false",
+                              json_is_object(json_object_get(job, "ParameterizedJob")) &&
+                                      !jx_bool(job, "Dispatched", false)
+                                  ? "true"
+                                  : "false"};
         cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        if (cli_job_kinds_status(c, job, summary)) /* periodic/parameterized parent: its children */
+                return 0;
         printf("\nSummary\n");
         static const char *const shdr[] = {"Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"};
         struct table *t = table_new(7, shdr);

@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "common/base64.h"
+#include "common/clock.h"
+#include "common/cron.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -307,4 +309,68 @@ int cli_job_dispatch(struct cli *c, int argc, char **argv) {
                 return 0;
         printf("\n");
         return follow(c, resp, false);
+}
+
+/* ---- job status of a parent ------------------------------------------------------------ */
+
+bool cli_job_kinds_status(struct cli *c, const json_t *job, const json_t *summary) {
+        const json_t *per = json_object_get(job, "Periodic");
+        bool periodic = json_is_object(per);
+        bool param = json_is_object(json_object_get(job, "ParameterizedJob")) && !jx_bool(job, "Dispatched", false);
+        if (!periodic && !param)
+                return false;
+        if (periodic) {
+                /* Computed here from the spec, as Nomad's CLI does. */
+                struct cron_periodic p;
+                int64_t now = clock_now_ns() / NS_PER_SEC, next = 0;
+                char text[96] = "none";
+                if (!jx_bool(job, "Stop", false) && cron_periodic_parse(per, &p, NULL) == 0) {
+                        if (p.enabled && cron_periodic_next(&p, now, &next) == 0) {
+                                char when[64];
+                                cli_fmt_time_ns(next * NS_PER_SEC, when, sizeof(when));
+                                snprintf(text, sizeof(text), "%s (%llds from now)", when, (long long)(next - now));
+                        }
+                        cron_periodic_clear(&p);
+                }
+                const char *keys[] = {"Next Periodic Launch"};
+                const char *vals[] = {text};
+                cli_print_kv(keys, vals, 1);
+        }
+        const json_t *ch = json_object_get(summary, "Children");
+        printf("\n%s\n", periodic ? "Children Job Summary" : "Parameterized Job Summary");
+        static const char *const hdr[] = {"Pending", "Running", "Dead"};
+        struct table *t = table_new(3, hdr);
+        char pe[16], ru[16], de[16];
+        snprintf(pe, sizeof(pe), "%lld", (long long)jx_int(ch, "Pending", 0));
+        snprintf(ru, sizeof(ru), "%lld", (long long)jx_int(ch, "Running", 0));
+        snprintf(de, sizeof(de), "%lld", (long long)jx_int(ch, "Dead", 0));
+        const char *row[] = {pe, ru, de};
+        table_add(t, row);
+        table_print(t);
+        printf("\n%s\n", periodic ? "Previously Launched Jobs" : "Dispatched Jobs");
+        _cleanup_free_ char *esc = http_escape(jx_str(job, "ID", "")), *path = NULL;
+        _cleanup_json_ json_t *children = NULL;
+        struct error err = {0};
+        if (!esc || asprintf(&path, "/v1/jobs?prefix=%s%%2F", esc) < 0 || cli_get(c, path, &children, NULL, &err) < 0) {
+                printf("(cannot list them: %s)\n", err.msg);
+                return true;
+        }
+        size_t i, n = 0;
+        json_t *j;
+        json_array_foreach(children, i, j) n += strcmp(jx_str(j, "ParentID", ""), jx_str(job, "ID", "")) == 0;
+        if (n == 0) {
+                printf("No %s\n", periodic ? "instances of periodic job found"
+                                           : "dispatched instances of parameterized job found");
+                return true;
+        }
+        static const char *const chdr[] = {"ID", "Status"};
+        t = table_new(2, chdr);
+        json_array_foreach(children, i, j) {
+                if (strcmp(jx_str(j, "ParentID", ""), jx_str(job, "ID", "")) != 0)
+                        continue;
+                const char *cells[] = {jx_str(j, "ID", ""), jx_str(j, "Status", "")};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return true;
 }

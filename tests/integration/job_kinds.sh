@@ -5,7 +5,12 @@
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-kinds-XXXXXX)
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Free: nothing listens, and no socket (not even one in TIME_WAIT: these ports are in
+# the ephemeral range) uses it.
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
+}
 for _ in $(seq 1 50); do
         PORT=$((41000 + RANDOM % 480))
         port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
@@ -154,6 +159,15 @@ if "$BIN/drover" job periodic force rep >"$WORK/force.out" 2>&1 &&
 else
         cat "$WORK/force.out"
         fail "job periodic force launches a child now and its evaluation completes"
+fi
+
+"$BIN/drover" job status rep >"$WORK/status.out" 2>&1
+if grep -q "^Periodic *= true" "$WORK/status.out" && grep -q "^Next Periodic Launch = .*-01-01T00:00:00" "$WORK/status.out" &&
+        grep -q "^Previously Launched Jobs" "$WORK/status.out" && grep -q "^rep/periodic-[0-9]* " "$WORK/status.out"; then
+        pass "job status of a periodic job: next launch (yearly: January 1st), children summary and list"
+else
+        cat "$WORK/status.out"
+        fail "job status of a periodic job: next launch (yearly: January 1st), children summary and list"
 fi
 
 # --- parameterized: dispatch with meta and a payload -------------------------------
