@@ -13,7 +13,9 @@
  * Times are unix seconds. A time zone comes from the system's tz database
  * (TZif files under $TZDIR, else /usr/share/zoneinfo); "", "UTC" and "Etc/UTC" need
  * no file; "Local" is /etc/localtime. No process-wide state (no TZ, no tzset):
- * safe from any thread.
+ * safe from any thread. Past a zone file's last transition its last offset holds
+ * (Debian's tzdata lists the transitions up to 2037; the POSIX rule in the file's
+ * footer is not read).
  *
  * Daylight saving: an expression is matched against local wall-clock time. A wall
  * time skipped by a forward jump (02:30 on a spring-forward night) runs at the

@@ -19,13 +19,8 @@
 /* ---- job status (Nomad's getJobStatus) ----------------------------------------------- */
 
 static bool job_runs_forever(const struct job *j) {
-        if (j->type == JOB_SYSTEM)
-                return true;
-        if (!j->extra)
-                return false;
-        json_t *p = json_object_get(j->extra, "Periodic");
-        json_t *q = json_object_get(j->extra, "ParameterizedJob");
-        return (p && !json_is_null(p)) || (q && !json_is_null(q));
+        /* A dispatched child keeps its ParameterizedJob block but runs once. */
+        return j->type == JOB_SYSTEM || job_is_parent(j);
 }
 
 struct eval_scan {

@@ -199,3 +199,28 @@ Test(periodic, registration_checks_the_block) {
         cr_assert(!job_is_parameterized(j), "a dispatched child is not a parent");
         job_unref(j);
 }
+
+Test(periodic, parents_run_until_stopped_children_finish) {
+        struct state_store *st = state_create();
+        struct job *parent = fx_job("disp", JOB_BATCH, 1, 100, 100);
+        parent->extra = json_pack("{s:{s:s}}", "ParameterizedJob", "Payload", "optional");
+        cr_assert_eq(state_upsert_job(st, 10, parent), 0);
+        cr_assert_eq(state_job_get(st, "default", "disp")->status, JOB_STATUS_RUNNING, "a parent runs");
+        struct job *child = job_copy(parent);
+        free(child->id);
+        child->id = strdup("disp/dispatch-1-abcdef01");
+        json_object_set_new(child->extra, "Dispatched", json_true());
+        json_object_set_new(child->extra, "ParentID", json_string("disp"));
+        cr_assert_eq(state_upsert_job(st, 11, child), 0);
+        cr_assert_eq(state_job_get(st, "default", "disp/dispatch-1-abcdef01")->status, JOB_STATUS_PENDING,
+                     "a dispatched child is a plain batch job: pending until it runs");
+        cr_assert_eq(state_deregister_job(st, 12, "default", "disp/dispatch-1-abcdef01", false), 0);
+        cr_assert_eq(state_job_get(st, "default", "disp/dispatch-1-abcdef01")->status, JOB_STATUS_DEAD);
+        struct periodic_children ch;
+        periodic_children(st, "default", "disp", &ch);
+        cr_assert_eq(ch.dead, 1);
+        cr_assert_eq(ch.pending + ch.running, 0);
+        job_unref(child);
+        job_unref(parent);
+        state_destroy(st);
+}
