@@ -61,10 +61,16 @@ cpu_line() {
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== bench/e2e: $header"
 
+# E2E_PORT_MIN..E2E_PORT_MAX (default 42500-42989): the HTTP port; Raft takes port+1 and
+# the agent port+10. A range of its own, so that runs of others on this host do not collide.
+PORT_MIN=${E2E_PORT_MIN:-42500}
+PORT_MAX=${E2E_PORT_MAX:-42989}
+PORT=""
 for _ in $(seq 1 50); do
-        PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
+        p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
+        port_free "$p" && port_free $((p + 1)) && port_free $((p + 10)) && { PORT=$p; break; }
 done
+[ -n "$PORT" ] || { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 mkdir -p "$WORK/tmp"
 TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &
