@@ -10,7 +10,7 @@ Q        = $(if $(filter 1,$(V)),,@)
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
            libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev openssl \
-           python3 iproute2
+           python3 iproute2 libcurl3-gnutls
 PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls libseccomp libcap
 
 OPT     ?= -O2 -g
@@ -21,6 +21,12 @@ override LDFLAGS += $(SAN_FLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lpthread -lm
+# The agent and the CLI link Debian's GnuTLS flavour of libcurl (libcurl3-gnutls,
+# the same API and headers): GnuTLS is mapped already (libmicrohttpd), and
+# libssl is not mapped at all (the agent's RSS; bench/agent.sh shows it per library).
+CURL_GNUTLS = $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libcurl-gnutls.so.4 \
+                                     /usr/lib/libcurl-gnutls.so.4))
+GNUTLS_LIBS = $(if $(CURL_GNUTLS),$(patsubst -lcurl,$(CURL_GNUTLS),$(LIBS)),$(LIBS))
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC = $(wildcard common/*.c)
@@ -97,12 +103,12 @@ $(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(LIBSERVER) $(LIBCO
 $(BUILD)/bin/drover-agent: $(call obj,nodeagent/main.c) $(LIBAGENT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
 
 $(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

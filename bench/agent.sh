@@ -33,8 +33,22 @@ wait_for() { # SECONDS COMMAND...
                 sleep 0.1
         done
 }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Free: nothing listens there, and (the range is inside the kernel's ephemeral one) no
+# connection of anyone else's uses it as its local port.
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 1
+        ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
+}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# rss_by_mapping PID: where the resident memory is, from /proc/PID/smaps: KiB per
+# mapped file (shared libraries summed over their segments), [heap], [stack],
+# anonymous mappings (thread stacks, malloc arenas), largest first.
+rss_by_mapping() {
+        awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(".*/", "", name)}
+             /^Rss:/ {rss[name] += $2}
+             END {for (n in rss) if (rss[n] > 0) printf "%d %s\n", rss[n], n}' "/proc/$1/smaps" |
+                sort -rn | head -n "${2:-14}" | awk '{printf "  %6d KiB  %s\n", $1, $2}'
+}
 
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== bench/agent: $header"
@@ -53,10 +67,16 @@ fi
 fingerprint_ms=$(sed -n "$(((n + 1) / 2))p" "$WORK/fp.txt")
 
 # --- agent RSS: idle, then with 100 tasks -------------------------------------------
+# AGENT_PORT_MIN..AGENT_PORT_MAX (default 42500-42989): the server's HTTP port; Raft
+# takes port+1 and the agent port+10.
+PORT_MIN=${AGENT_PORT_MIN:-42500}
+PORT_MAX=${AGENT_PORT_MAX:-42989}
+PORT=""
 for _ in $(seq 1 50); do
-        PORT=$((20000 + RANDOM % 12000))
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
+        p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
+        port_free "$p" && port_free $((p + 1)) && port_free $((p + 10)) && { PORT=$p; break; }
 done
+[ -n "$PORT" ] || { echo "agent.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
         -raft-addr "127.0.0.1:$((PORT + 1))" >"$WORK/server.log" 2>&1 &
@@ -93,6 +113,8 @@ agent_rss_100_tasks_kib=""
 if DROVER_ADDR=$ADDR "$BIN/drover" job run -detach "$WORK/sleep100.hcl" >"$WORK/run.out" 2>&1 && wait_for 60 running; then
         sleep 3
         agent_rss_100_tasks_kib=$(rss_kib "$agent_pid")
+        echo "agent RSS with 100 tasks by mapping (smaps):"
+        rss_by_mapping "$agent_pid"
 else
         echo "agent.sh: 100 tasks did not all run within 60 s; agent_rss_100_tasks_kib not measured" >&2
         cat "$WORK/run.out" >&2

@@ -43,7 +43,12 @@ wait_for() { # SECONDS COMMAND...
                 sleep 0.1
         done
 }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Free: nothing listens there, and (the range is inside the kernel's ephemeral one) no
+# connection of anyone else's uses it as its local port.
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 1
+        ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
+}
 now() { date +%s.%N; }
 # cpu_line: "name=CPU-seconds ..." for drover dev and the processes it started (its
 # children: drover-server, drover-agent), from /proc/PID/stat utime+stime; where the
@@ -61,20 +66,56 @@ cpu_line() {
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== bench/e2e: $header"
 
-for _ in $(seq 1 50); do
-        PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
-done
-ADDR="http://127.0.0.1:$PORT"
+# E2E_PORT_MIN..E2E_PORT_MAX (default 42500-42989): the HTTP port; Raft takes port+1 and
+# the agent port+10. A range of its own, so that runs of others on this host do not collide.
+PORT_MIN=${E2E_PORT_MIN:-42500}
+PORT_MAX=${E2E_PORT_MAX:-42989}
 mkdir -p "$WORK/tmp"
-TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &
-dev_pid=$!
-wait_for 30 grep -q "cluster running" "$WORK/dev.log" || { echo "e2e.sh: drover dev did not start" >&2; cat "$WORK/dev.log" >&2; exit 1; }
+# Up to three starts: a port found free can still be taken (as a connection's local
+# port) before drover dev binds it.
+for attempt in 1 2 3; do
+        PORT=""
+        for _ in $(seq 1 50); do
+                p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
+                port_free "$p" && port_free $((p + 1)) && port_free $((p + 10)) && { PORT=$p; break; }
+        done
+        [ -n "$PORT" ] || { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
+        ADDR="http://127.0.0.1:$PORT"
+        rm -rf "$WORK/data"
+        TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &
+        dev_pid=$!
+        wait_for 30 sh -c "grep -q 'cluster running' '$WORK/dev.log' || ! kill -0 $dev_pid" && grep -q "cluster running" "$WORK/dev.log" && break
+        kill -INT "$dev_pid" 2>/dev/null
+        wait "$dev_pid" 2>/dev/null
+        dev_pid=""
+        echo "e2e.sh: drover dev did not start on port $PORT (attempt $attempt)" >&2
+        cat "$WORK/dev.log" >&2
+        [ "$attempt" = 3 ] && exit 1
+done
 wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || { echo "e2e.sh: node not ready" >&2; exit 1; }
 
 # summary_field JOB FIELD: the sum of FIELD over the job's task groups in /v1/job/JOB/summary
 summary_field() {
         curl -fs "$ADDR/v1/job/$1/summary" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'
+}
+
+# stages JOB T0 T1: where the run's time went, in seconds after `job run` (T0), first and
+# last of N: the evaluation created, allocations placed (the scheduler's CreateTime), the
+# agent's Received, Started and Terminated task events, the last status update committed
+# (ModifyTime) and the run seen complete (T1). Needs jq; skipped without it.
+stages() {
+        command -v jq >/dev/null || return 0
+        curl -fs "$ADDR/v1/job/$1/evaluations" >"$WORK/evals.json" || return 0
+        curl -fs "$ADDR/v1/job/$1/allocations" >"$WORK/allocs.json" || return 0
+        jq -rn --slurpfile E "$WORK/evals.json" --slurpfile A "$WORK/allocs.json" --arg t0 "$2" --arg t1 "$3" '
+          $E[0] as $e | $A[0] as $a | ($t0 | tonumber * 1e9) as $z
+          | def s: (. - $z) / 1e9 * 1000 | round / 1000;
+            def span(f): [ $a[] | f ] | if length == 0 then "-" else "\(min | s)/\(max | s)" end;
+            def ev(t): [ .TaskStates[]?.Events[]? | select(.Type == t) | .Time ] | min;
+          "stages (s after job run, first/last): eval=\([ $e[].CreateTime ] | min | s)"
+          + " placed=\(span(.CreateTime)) received=\(span(ev("Received")))"
+          + " started=\(span(ev("Started"))) exited=\(span(ev("Terminated")))"
+          + " committed=\(span(.ModifyTime)) seen_complete=\(($t1 | tonumber * 1e9) | s)"'
 }
 
 times=""
@@ -119,6 +160,7 @@ HCL
         fi
         s=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
         echo "run $run: $s s (process CPU seconds before: ${cpu0}after: $(cpu_line))"
+        stages "$job" "$t0" "$t1"
         times="$times $s"
         DROVER_ADDR=$ADDR "$BIN/drover" job stop "$job" >/dev/null 2>&1
 done

@@ -64,6 +64,7 @@ struct agent {
         uv_timer_t fp_timer;     /* periodic re-fingerprinting */
         uv_timer_t dir_gc_timer; /* terminal allocations' directories */
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
+        struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
         bool stopping;
         bool client_done;
@@ -211,38 +212,74 @@ static void on_gc_timer(uv_timer_t *t) {
         }
 }
 
-/* A directory is in use while its runner's tasks are not all dead, or while the
- * local state still has task handles for it (a task the last agent left running). */
-static bool dir_in_use(const char *alloc_id, void *data) {
-        struct agent *a = data;
-        struct runner *r = find_runner(a, alloc_id);
-        if (r && !alloc_runner_finished(r->ar))
-                return true;
-        struct error err = {0};
-        return a->state && agent_state_count_handles(a->state, alloc_id, &err) != 0;
+/* The IDs whose directories the collector must leave: a runner with tasks not
+ * all dead, or task handles still in the local state (a task the last agent
+ * left running). Built on the loop; the collector copies them. */
+struct id_list {
+        char **ids;
+        size_t n, cap;
+};
+
+static int id_list_add(const char *id, void *data) {
+        struct id_list *l = data;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 64;
+                char **n = realloc(l->ids, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                l->ids = n;
+                l->cap = cap;
+        }
+        if (!(l->ids[l->n] = strdup(id)))
+                return -ENOMEM;
+        l->n++;
+        return 0;
 }
 
-static void dir_collected(const char *alloc_id, void *data) {
-        struct agent *a = data;
-        log_info("alloc %.8s: directory collected (terminal)", alloc_id);
-        struct error err = {0};
-        if (a->state && agent_state_del_alloc(a->state, alloc_id, &err) < 0)
-                log_warn("%s", err.msg);
+static void id_list_clear(struct id_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->ids[i]);
+        free(l->ids);
+        *l = (struct id_list){0};
 }
 
-/* Terminal allocations' directories: by age, count and disk use (alloc_gc.h).
- * Only once the servers' list came: before it, every directory looks unused. */
+static void on_dir_gc_done(const struct gc_outcome *o, void *data) {
+        if (o->removed < 0 || *o->error)
+                log_warn("%s", o->error);
+        if (o->removed > 0)
+                log_info("collected %d terminal allocation director%s", o->removed, o->removed == 1 ? "y" : "ies");
+}
+
+/* Terminal allocations' directories: by age, count and disk use (alloc_gc.h), on
+ * the collector's own thread: the loop only lists what is in use. Only once the
+ * servers' list came: before it, every directory looks unused. */
 static void on_dir_gc_timer(uv_timer_t *t) {
         struct agent *a = t->data;
-        if (!a->synced || a->stopping)
+        if (!a->synced || a->stopping || !a->gc || alloc_gc_busy(a->gc))
+                return; /* one at a time: the timer comes again */
+        struct id_list in_use = {0};
+        int r = 0;
+        for (size_t i = 0; i < a->n_runners && r == 0; i++)
+                if (!alloc_runner_finished(a->runners[i].ar))
+                        r = id_list_add(alloc_runner_id(a->runners[i].ar), &in_use);
+        struct error err = {0};
+        if (r == 0 && a->state)
+                r = agent_state_foreach_alloc(a->state, id_list_add, &in_use, &err);
+        if (r < 0) {
+                log_warn("allocation directory collection skipped: %s", *err.msg ? err.msg : strerror(-r));
+                id_list_clear(&in_use);
                 return;
+        }
+        int64_t now = clock_now_ns();
         struct gc_policy p = {.max_allocs = (int)a->cfg->gc_max_allocs,
                               .disk_usage_threshold = (double)a->cfg->gc_disk_usage_threshold,
-                              .max_age_ns = a->cfg->gc_max_age_ms * 1000000};
-        struct error err = {0};
-        int n = alloc_gc_run(a->cfg->data_dir, &p, clock_now_ns(), dir_in_use, dir_collected, a, &err);
-        if (n < 0 || *err.msg)
-                log_warn("%s", err.msg);
+                              .max_age_ns = a->cfg->gc_max_age_ms * 1000000,
+                              /* created or written since the list was made: a new allocation */
+                              .live_changed_after_ns = now - 1000000000LL};
+        r = alloc_gc_begin(a->gc, &p, now, (const char *const *)in_use.ids, in_use.n);
+        if (r < 0)
+                log_warn("allocation directory collection: %s", strerror(-r));
+        id_list_clear(&in_use);
 }
 
 /* Start up to START_BATCH pending runners, then yield to the loop (heartbeats,
@@ -419,6 +456,8 @@ static void on_client_done(void *data) {
         a->n_runners = 0;
         hashmap_clear(a->runner_index);
         a->log_api = log_api_stop(a->log_api);
+        alloc_gc_close(a->gc);
+        a->gc = NULL;
         uv_close((uv_handle_t *)&a->sigint, on_closed);
         uv_close((uv_handle_t *)&a->sigterm, on_closed);
         uv_close((uv_handle_t *)&a->gc_timer, on_closed);
@@ -506,6 +545,11 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 snprintf(adv, sizeof(adv), "%s:%d", host, log_api_port(a->log_api));
                 a->node->http_addr = strdup(adv);
         }
+        a->gc = alloc_gc_create(&a->loop, cfg->data_dir, on_dir_gc_done, a);
+        if (!a->gc) {
+                r = errorf(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
         struct client_ops ops = {
             .allocs = on_allocs, .collect_updates = collect_updates, .requeue_updates = requeue_updates, .data = a};
         r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
@@ -525,6 +569,10 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         *ret = a;
         return 0;
 fail:
+        if (a->gc) {
+                alloc_gc_close(a->gc);
+                uv_run(&a->loop, UV_RUN_DEFAULT);
+        }
         hashmap_destroy(a->runner_index);
         logmon_destroy(a->logmon);
         a->log_api = log_api_stop(a->log_api);
@@ -556,6 +604,8 @@ struct agent *agent_destroy(struct agent *a) {
         if (!a->client_done && a->client) {
                 /* Never ran: the client's handles still need closing. */
                 client_destroy(a->client);
+                alloc_gc_close(a->gc);
+                a->gc = NULL;
                 uv_close((uv_handle_t *)&a->sigint, on_closed);
                 uv_close((uv_handle_t *)&a->sigterm, on_closed);
                 uv_close((uv_handle_t *)&a->gc_timer, on_closed);

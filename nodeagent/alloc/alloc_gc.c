@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/ids.h"
 #include "common/macros.h"
 
@@ -77,8 +79,10 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
-                 void (*collected)(const char *alloc_id, void *data), void *data, struct error *err) {
+/* alloc_gc_run, stopping between directories once *stop is set (when not NULL). */
+static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
+                  void (*collected)(const char *alloc_id, void *data), void *data, const atomic_bool *stop,
+                  struct error *err) {
         char root[4200];
         snprintf(root, sizeof(root), "%s/alloc", data_dir);
         _cleanup_(closedirp) DIR *d = opendir(root);
@@ -109,6 +113,10 @@ int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns
                 walk_bytes = 0;
                 walk_newest = 0;
                 nftw(path, measure_entry, 16, FTW_PHYS | FTW_MOUNT);
+                if (p->live_changed_after_ns > 0 && walk_newest >= p->live_changed_after_ns) {
+                        live++;
+                        continue;
+                }
                 c[n] = (struct gc_candidate){.finished_ns = walk_newest, .bytes = walk_bytes};
                 snprintf(c[n].id, sizeof(c[n].id), "%.40s", de->d_name);
                 n++;
@@ -121,7 +129,7 @@ int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns
         }
         alloc_gc_select(c, n, live, p, now_ns, disk);
         int removed = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
                 if (!c[i].collect)
                         continue;
                 char path[4400];
@@ -137,4 +145,126 @@ int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns
                         collected(c[i].id, data);
         }
         return removed;
+}
+
+int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
+                 void (*collected)(const char *alloc_id, void *data), void *data, struct error *err) {
+        return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, err);
+}
+
+/* ---- off the loop ------------------------------------------------------------------ */
+
+struct alloc_gc {
+        uv_async_t async; /* the thread says it finished */
+        gc_done_fn done;
+        void *data;
+        char *data_dir;
+        bool running;  /* a thread was created and not joined yet */
+        bool closing;
+        uv_thread_t thread;
+        atomic_bool stop;
+        /* the run's input and outcome: written before the thread starts and read
+         * after it ended (uv_thread_join orders them) */
+        struct gc_policy policy;
+        int64_t now_ns;
+        struct hashmap *in_use; /* ID -> non-NULL */
+        struct gc_outcome outcome;
+};
+
+static bool set_in_use(const char *alloc_id, void *data) {
+        struct alloc_gc *g = data;
+        return hashmap_get(g->in_use, alloc_id) != NULL;
+}
+
+static void gc_thread(void *arg) {
+        struct alloc_gc *g = arg;
+        struct error err = {0};
+        g->outcome.removed = gc_run(g->data_dir, &g->policy, g->now_ns, set_in_use, NULL, g, &g->stop, &err);
+        snprintf(g->outcome.error, sizeof(g->outcome.error), "%s", err.msg);
+        uv_async_send(&g->async);
+}
+
+static void on_gc_finished(uv_async_t *a) {
+        struct alloc_gc *g = a->data;
+        if (!g->running)
+                return;
+        uv_thread_join(&g->thread);
+        g->running = false;
+        uv_unref((uv_handle_t *)&g->async);
+        hashmap_destroy(g->in_use);
+        g->in_use = NULL;
+        if (!g->closing && g->done)
+                g->done(&g->outcome, g->data);
+}
+
+struct alloc_gc *alloc_gc_create(uv_loop_t *loop, const char *data_dir, gc_done_fn done, void *data) {
+        struct alloc_gc *g = calloc(1, sizeof(*g));
+        if (!g)
+                return NULL;
+        g->data_dir = strdup(data_dir);
+        if (!g->data_dir || uv_async_init(loop, &g->async, on_gc_finished) < 0) {
+                free(g->data_dir);
+                free(g);
+                return NULL;
+        }
+        g->async.data = g;
+        uv_unref((uv_handle_t *)&g->async); /* keeps the loop alive only while a collection runs */
+        g->done = done;
+        g->data = data;
+        return g;
+}
+
+bool alloc_gc_busy(const struct alloc_gc *g) {
+        return g->running;
+}
+
+int alloc_gc_begin(struct alloc_gc *g, const struct gc_policy *p, int64_t now_ns, const char *const *in_use,
+                   size_t n_in_use) {
+        if (g->running)
+                return -EBUSY;
+        if (g->closing)
+                return -ESHUTDOWN;
+        struct hashmap *set = hashmap_create(HASHMAP_OWN_KEYS);
+        if (!set)
+                return -ENOMEM;
+        hashmap_reserve(set, n_in_use);
+        for (size_t i = 0; i < n_in_use; i++)
+                if (hashmap_put(set, in_use[i], (void *)1, NULL) < 0) {
+                        hashmap_destroy(set);
+                        return -ENOMEM;
+                }
+        g->in_use = set;
+        g->policy = *p;
+        g->now_ns = now_ns;
+        g->outcome = (struct gc_outcome){0};
+        atomic_store(&g->stop, false);
+        int r = uv_thread_create(&g->thread, gc_thread, g);
+        if (r < 0) {
+                hashmap_destroy(set);
+                g->in_use = NULL;
+                return r;
+        }
+        g->running = true;
+        uv_ref((uv_handle_t *)&g->async);
+        return 0;
+}
+
+static void on_gc_closed(uv_handle_t *h) {
+        struct alloc_gc *g = h->data;
+        free(g->data_dir);
+        free(g);
+}
+
+void alloc_gc_close(struct alloc_gc *g) {
+        if (!g || g->closing)
+                return;
+        g->closing = true;
+        if (g->running) {
+                atomic_store(&g->stop, true);
+                uv_thread_join(&g->thread);
+                g->running = false;
+                hashmap_destroy(g->in_use);
+                g->in_use = NULL;
+        }
+        uv_close((uv_handle_t *)&g->async, on_gc_closed);
 }

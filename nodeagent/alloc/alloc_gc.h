@@ -6,7 +6,11 @@
  *   - the data dir's file system is fuller than gc_disk_usage_threshold percent,
  *   - or one has been terminal for longer than gc_max_age (0: never by age).
  * alloc_gc_select() is the pure decision (unit-tested with made-up candidates);
- * alloc_gc_run() scans <data-dir>/alloc, measures, decides and removes.
+ * alloc_gc_run() scans <data-dir>/alloc, measures, decides and removes;
+ * alloc_gc_begin() does the same on a thread of its own, so that the agent's
+ * loop (heartbeats, allocation updates, task exits) never waits behind it:
+ * removing 1,000 directories took 30 s on a loaded host, and a loop blocked
+ * that long had the node marked down.
  */
 #pragma once
 
@@ -14,12 +18,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 struct error;
 
 struct gc_policy {
         int max_allocs;              /* Nomad's gc_max_allocs, default 50 */
         double disk_usage_threshold; /* percent, Nomad's gc_disk_usage_threshold, default 80 */
         int64_t max_age_ns;          /* 0: no age limit */
+        /* A directory changed at or after this (CLOCK_REALTIME ns) counts as live
+         * whatever in_use says: one created after the caller's in-use list was made
+         * (a new allocation starting) is never taken for a terminal one. 0: off. */
+        int64_t live_changed_after_ns;
 };
 
 struct gc_candidate {
@@ -47,3 +57,33 @@ typedef bool (*gc_in_use_fn)(const char *alloc_id, void *data);
  * Returns the number removed, or negative errno. */
 int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                  void (*collected)(const char *alloc_id, void *data), void *data, struct error *err);
+
+/* ---- off the loop ------------------------------------------------------------------ */
+
+/* One collection at a time, on a thread of its own (not libuv's pool, which the
+ * agent's heartbeats use). Created, begun, closed and called back on the loop's
+ * thread. */
+struct alloc_gc;
+
+struct gc_outcome {
+        int removed;      /* directories removed (negative errno when the scan failed) */
+        char error[256];  /* the first failure, or "" */
+};
+
+typedef void (*gc_done_fn)(const struct gc_outcome *o, void *data);
+
+/* NULL when out of memory. data_dir is copied. */
+struct alloc_gc *alloc_gc_create(uv_loop_t *loop, const char *data_dir, gc_done_fn done, void *data);
+
+/* Start a collection: in_use holds the IDs (copied) of allocations whose
+ * directories stay, whatever the policy says. done(outcome) comes later on the
+ * loop. Returns 0, -EBUSY while the last one still runs, or negative errno. */
+int alloc_gc_begin(struct alloc_gc *g, const struct gc_policy *p, int64_t now_ns, const char *const *in_use,
+                   size_t n_in_use);
+
+bool alloc_gc_busy(const struct alloc_gc *g);
+
+/* Ask a running collection to stop after the directory it is removing, wait for
+ * it (done is not called), and close: g is freed once the loop has closed its
+ * handle. Accepts NULL. */
+void alloc_gc_close(struct alloc_gc *g);

@@ -11,7 +11,7 @@
 
 #define SCHEMA_VERSION 1
 
-enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_MAX };
+enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_MAX };
 
 static const char *const stmt_sql[S_MAX] = {
     [S_PUT] = "INSERT OR REPLACE INTO task_handles (alloc_id, task, driver, pid, start_ticks, started_at) "
@@ -20,6 +20,7 @@ static const char *const stmt_sql[S_MAX] = {
     [S_DEL] = "DELETE FROM task_handles WHERE alloc_id = ?1 AND task = ?2",
     [S_DEL_ALLOC] = "DELETE FROM task_handles WHERE alloc_id = ?1",
     [S_COUNT] = "SELECT count(*) FROM task_handles WHERE alloc_id = ?1",
+    [S_ALLOCS] = "SELECT DISTINCT alloc_id FROM task_handles",
 };
 
 struct agent_state {
@@ -164,5 +165,20 @@ int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struc
         int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : db_error(s, err, "count task handles");
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
+        return r;
+}
+
+int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                              struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_ALLOCS];
+        int rc, r = 0;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const unsigned char *id = sqlite3_column_text(st, 0);
+                if (id)
+                        r = fn((const char *)id, data);
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_error(s, err, "list allocations with task handles");
+        sqlite3_reset(st);
         return r;
 }

@@ -31,5 +31,9 @@ int agent_state_get_handle(struct agent_state *s, const char *alloc_id, const ch
 int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const char *task, struct error *err);
 /* Forget everything about an allocation. */
 int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err);
+/* fn(alloc_id) for every allocation that has task handles; stops at fn's first
+ * non-zero return, which it returns. */
+int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                              struct error *err);
 /* How many handles an allocation has saved (0 when none). */
 int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err);

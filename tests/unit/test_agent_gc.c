@@ -89,14 +89,14 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 static void mk(const char *rel) {
-        char path[256], cmd[300];
+        char path[400], cmd[450];
         snprintf(path, sizeof(path), "%s/%s", dir, rel);
         snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
         cr_assert_eq(system(cmd), 0);
 }
 
 static bool exists(const char *rel) {
-        char path[256];
+        char path[700];
         struct stat sb;
         snprintf(path, sizeof(path), "%s/%s", dir, rel);
         return lstat(path, &sb) == 0;
@@ -145,4 +145,161 @@ Test(agent_gc, run_without_an_alloc_dir_does_nothing) {
         struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 80};
         struct error err = {0};
         cr_expect_eq(alloc_gc_run("/nonexistent/drover", &p, 0, NULL, NULL, NULL, &err), 0);
+}
+
+/* ---- off the loop ----------------------------------------------------------------------- */
+
+#include <fcntl.h>
+#include <time.h>
+#include <uv.h>
+
+static int64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+}
+
+static void alloc_id(char *buf, size_t size, int i) {
+        snprintf(buf, size, "00000000-0000-4000-8000-%012d", i);
+}
+
+/* n terminal allocation directories shaped like the agent's (alloc/logs, local,
+ * secrets, tmp, two log files), dated an hour ago. */
+static void make_allocs(int n) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/alloc", dir);
+        cr_assert_eq(mkdir(path, 0755), 0);
+        struct timespec old[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+        for (int i = 0; i < n; i++) {
+                char id[64];
+                alloc_id(id, sizeof(id), i);
+                const char *sub[] = {"", "/alloc", "/alloc/logs", "/local", "/secrets", "/tmp"};
+                for (size_t k = 0; k < 6; k++) {
+                        snprintf(path, sizeof(path), "%s/alloc/%s%s", dir, id, sub[k]);
+                        cr_assert_eq(mkdir(path, 0755), 0, "%s", path);
+                }
+                const char *files[] = {"/alloc/logs/t.stdout.0", "/alloc/logs/t.stderr.0"};
+                for (size_t k = 0; k < 2; k++) {
+                        snprintf(path, sizeof(path), "%s/alloc/%s%s", dir, id, files[k]);
+                        int fd = open(path, O_WRONLY | O_CREAT, 0644);
+                        cr_assert_geq(fd, 0);
+                        cr_assert_eq(write(fd, "x\n", 2), 2);
+                        futimens(fd, old);
+                        close(fd);
+                }
+                for (size_t k = 6; k-- > 0;) {
+                        snprintf(path, sizeof(path), "%s/alloc/%s%s", dir, id, sub[k]);
+                        utimensat(AT_FDCWD, path, old, 0);
+                }
+        }
+}
+
+struct loop_watch {
+        int64_t last_tick, max_gap, started, finished;
+        struct gc_outcome outcome;
+        bool done;
+        uv_timer_t tick;
+};
+
+static void on_tick(uv_timer_t *t) {
+        struct loop_watch *w = t->data;
+        int64_t now = mono_ns();
+        if (now - w->last_tick > w->max_gap)
+                w->max_gap = now - w->last_tick;
+        w->last_tick = now;
+}
+
+static void on_done(const struct gc_outcome *o, void *data) {
+        struct loop_watch *w = data;
+        on_tick(&w->tick); /* the gap up to the end counts too */
+        w->finished = mono_ns();
+        w->outcome = *o;
+        w->done = true;
+        uv_timer_stop(&w->tick);
+}
+
+/* The bug this guards against: the agent removed 1,000 directories in one loop
+ * callback; its heartbeats waited ~30 s behind it and the node was marked down.
+ * A timer on the same loop must keep ticking while a collection runs: its longest
+ * gap is a small part of the whole collection (a ratio, measured in this run). */
+Test(agent_gc, collection_runs_off_the_loop, .timeout = 120) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        const int n = 1500;
+        make_allocs(n);
+        char keep[2][64];
+        alloc_id(keep[0], sizeof(keep[0]), 7);
+        alloc_id(keep[1], sizeof(keep[1]), 700);
+        const char *in_use[] = {keep[0], keep[1]};
+
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct loop_watch w = {0};
+        uv_timer_init(&loop, &w.tick);
+        w.tick.data = &w;
+        struct alloc_gc *g = alloc_gc_create(&loop, dir, on_done, &w);
+        cr_assert_not_null(g);
+        struct gc_policy p = {.max_allocs = 2, .disk_usage_threshold = 100};
+        w.started = w.last_tick = mono_ns();
+        cr_assert_eq(alloc_gc_begin(g, &p, 0, in_use, 2), 0);
+        cr_expect(alloc_gc_busy(g));
+        cr_expect_eq(alloc_gc_begin(g, &p, 0, in_use, 2), -EBUSY, "one collection at a time");
+        uv_timer_start(&w.tick, on_tick, 2, 2);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert(w.done);
+        cr_expect(!alloc_gc_busy(g));
+        cr_expect_eq(w.outcome.removed, n - 2, "%s", w.outcome.error);
+        char path[128];
+        snprintf(path, sizeof(path), "alloc/%s", keep[0]);
+        cr_expect(exists(path), "an allocation in use stays");
+        snprintf(path, sizeof(path), "alloc/%s", keep[1]);
+        cr_expect(exists(path), "an allocation in use stays");
+        int64_t total = w.finished - w.started;
+        cr_expect_lt(w.max_gap * 4, total, "the loop stalled %lld ms of a %lld ms collection", (long long)(w.max_gap / 1000000),
+                     (long long)(total / 1000000));
+        alloc_gc_close(g);
+        uv_close((uv_handle_t *)&w.tick, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0, "every handle closed");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A directory changed after the caller made its in-use list (a new allocation
+ * starting) is never taken for a terminal one. */
+Test(agent_gc, a_directory_changed_after_the_list_stays) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        make_allocs(3);
+        char fresh[64], path[512];
+        alloc_id(fresh, sizeof(fresh), 1);
+        snprintf(path, sizeof(path), "%s/alloc/%s/local/new", dir, fresh);
+        cr_assert_eq(mkdir(path, 0755), 0);
+        int64_t list_made = (int64_t)time(NULL) * S - 60 * S;
+        struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 100, .live_changed_after_ns = list_made};
+        struct error err = {0};
+        cr_expect_eq(alloc_gc_run(dir, &p, 0, NULL, NULL, NULL, &err), 2, "%s", err.msg);
+        char rel[128];
+        snprintf(rel, sizeof(rel), "alloc/%s", fresh);
+        cr_expect(exists(rel), "the one written since stays");
+        p.live_changed_after_ns = 0;
+        cr_expect_eq(alloc_gc_run(dir, &p, 0, NULL, NULL, NULL, &err), 0, "max_allocs 1: the last one stays");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Closing while a collection runs stops it and waits: no callback, no leak. */
+Test(agent_gc, close_stops_a_running_collection, .timeout = 120) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        make_allocs(300);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct loop_watch w = {0};
+        struct alloc_gc *g = alloc_gc_create(&loop, dir, on_done, &w);
+        struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 100};
+        cr_assert_eq(alloc_gc_begin(g, &p, 0, NULL, 0), 0);
+        alloc_gc_close(g);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect(!w.done, "no callback after close");
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
