@@ -294,6 +294,7 @@ static json_t *raft_self_op(void *data) {
             (json_int_t)(s->raft ? raft_node_last_applied(s->raft) : 0), "CommitIndex",
             (json_int_t)raft_node_commit_index(s->raft), "Servers", cluster_servers_json(s->cluster), "Voters", voters);
         /* evals this server's workers finished: from its own broker, from the leader's */
+        json_object_set_new(self, "SnapshotsRestored", json_integer((json_int_t)raft_node_snapshots_restored(s->raft)));
         json_object_set_new(
             self, "EvalsProcessed",
             json_pack("{s:I,s:I}", "Local", (json_int_t)evals_local, "FromLeader", (json_int_t)evals_remote));
