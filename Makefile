@@ -56,7 +56,7 @@ BENCH_SCHED = $(BUILD)/bench/sched
 BENCH_START = $(BUILD)/bench/start
 BENCH_RAFT  = $(BUILD)/bench/raft_load
 
-.PHONY: all help deps test unit unit-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm install clean format
+.PHONY: all help deps test unit unit-asan server-asan integration conformance dev dev-stop bench vmtest fuzz deb rpm install clean format
 
 all: $(BINS)
 
@@ -155,7 +155,13 @@ unit-asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    build/asan/tests/http-tests --jobs 1 $(UNIT_ARGS)
 
-integration: all
+# drover-server with ASan/UBSan: tests/integration/cluster.sh sends it SIGTERM with writes in flight.
+server-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    build/asan/bin/drover-server
+
+integration: all server-asan
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/integration/job_kinds.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin

@@ -12,6 +12,7 @@
 #include "common/http_client.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/plan/applier.h"
@@ -213,18 +214,28 @@ static int remote_submit(void *data, struct plan *plan, struct plan_result **ret
         for (size_t i = 0; i < plan->n_nodes && r == 0; i++)
                 r = plan_result_add_node(as, &plan->nodes[i]);
         json_t *pj = r == 0 ? plan_result_to_wire(as) : NULL;
-        plan_result_free(as);
-        if (!pj)
+        if (!pj) {
+                plan_result_free(as);
                 return errorf(err, -ENOMEM, "out of memory");
+        }
         json_t *body = json_pack("{s:o,s:s,s:i,s:b,s:I}", "Plan", pj, "Token", w->token ? w->token : "", "Priority",
                                  plan->priority, "AllAtOnce", plan->all_at_once, "SnapshotIndex",
                                  (json_int_t)plan->snapshot_index);
         json_t *out = NULL;
         r = remote_call(w, "plan", body, &out, err);
-        if (r < 0)
+        if (r < 0) {
+                plan_result_free(as);
                 return error_prefix(err, "plan submitted to the leader %s", w->leader), r;
+        }
+        /* "Whole": committed as sent (no node rejected), at AllocIndex; else the result. */
         struct plan_result *res = NULL;
-        r = plan_result_from_wire(json_object_get(out, "Result"), &res, err);
+        if (jx_bool(out, "Whole", false)) {
+                res = TAKE_PTR(as);
+                res->alloc_index = (uint64_t)jx_int(out, "AllocIndex", 0);
+        } else {
+                r = plan_result_from_wire(json_object_get(out, "Result"), &res, err);
+        }
+        plan_result_free(as);
         json_decref(out);
         if (r < 0)
                 return r;

@@ -34,10 +34,31 @@ static void pub(struct api *a, enum event_topic t, const char *type, const char 
                           event_topic_name(t), key, (unsigned long long)index);
 }
 
+/* Jobs and allocations are published lazily (events_publish_lazy): a plan result
+ * makes one event per allocation on every server, and encoding them at apply time
+ * cost more than the rest of the apply (bench/raft). The state store's objects
+ * are immutable, so the payload encoded later is the one of this index. */
+static json_t *encode_job(const void *obj) {
+        json_t *o = job_to_json(obj);
+        return o ? json_pack("{s:o}", "Job", o) : NULL;
+}
+
+static void release_job(void *obj) {
+        job_unref(obj);
+}
+
+static const struct event_lazy_ops job_lazy = {.encode = encode_job, .release = release_job};
+
 static void pub_job(struct api *a, const char *type, const char *ns, const char *id, uint64_t index) {
         const struct job *j = state_job_get(*a->state, ns, id);
-        json_t *obj = j ? job_to_json(j) : json_pack("{s:s, s:s}", "ID", id, "Namespace", ns);
-        pub(a, EVENT_TOPIC_JOB, type, id, ns, index, "Job", obj);
+        if (j) {
+                if (events_publish_lazy(a->events, EVENT_TOPIC_JOB, type, id, ns, index, &job_lazy,
+                                        job_ref((struct job *)j)) < 0)
+                        log_debug("events: out of memory; %s event of job \"%s\" at index %llu not recorded", type,
+                                  id, (unsigned long long)index);
+                return;
+        }
+        pub(a, EVENT_TOPIC_JOB, type, id, ns, index, "Job", json_pack("{s:s, s:s}", "ID", id, "Namespace", ns));
 }
 
 static void pub_node(struct api *a, const char *type, const char *id, uint64_t index) {
@@ -47,11 +68,25 @@ static void pub_node(struct api *a, const char *type, const char *id, uint64_t i
 }
 
 /* Without its job (as Nomad's: it keeps allocation events small; the Job topic has it). */
+static json_t *encode_alloc(const void *obj) {
+        json_t *o = alloc_to_json(obj); /* its job is needed for JobVersion, JobType, resources */
+        if (!o)
+                return NULL;
+        json_object_del(o, "Job");
+        return json_pack("{s:o}", "Allocation", o);
+}
+
+static void release_alloc(void *obj) {
+        alloc_unref(obj);
+}
+
+static const struct event_lazy_ops alloc_lazy = {.encode = encode_alloc, .release = release_alloc};
+
 static void pub_alloc(struct api *a, const char *type, const struct alloc *al, uint64_t index) {
-        json_t *obj = alloc_to_json(al); /* its job is needed for JobVersion, JobType, resources */
-        if (obj)
-                json_object_del(obj, "Job");
-        pub(a, EVENT_TOPIC_ALLOCATION, type, al->id, al->namespace, index, "Allocation", obj);
+        if (events_publish_lazy(a->events, EVENT_TOPIC_ALLOCATION, type, al->id, al->namespace, index, &alloc_lazy,
+                                alloc_ref((struct alloc *)al)) < 0)
+                log_debug("events: out of memory; %s event of allocation \"%s\" at index %llu not recorded", type,
+                          al->id, (unsigned long long)index);
 }
 
 static void pub_eval_id(struct api *a, const char *id, uint64_t index) {

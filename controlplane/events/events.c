@@ -22,8 +22,12 @@ struct event_rec {
         enum event_topic topic;
         char *key;
         char *ns;
-        char *line; /* {"Index":N,"Events":[...]}\n */
+        char *line; /* {"Index":N,"Events":[...]}\n; NULL while a lazy event is not encoded */
         size_t len;
+        /* a lazy event until it is encoded */
+        const struct event_lazy_ops *lazy;
+        void *obj;
+        char *type;
 };
 
 struct event_sub {
@@ -115,6 +119,9 @@ static struct event_rec *rec_at(const struct events *ev, uint64_t seq) {
 static void evict_oldest(struct events *ev) {
         struct event_rec *r = rec_at(ev, ev->start_seq);
         ev->bytes -= r->len;
+        if (r->lazy)
+                r->lazy->release(r->obj);
+        free(r->type);
         free(r->key);
         free(r->ns);
         free(r->line);
@@ -151,6 +158,50 @@ struct events *events_destroy(struct events *ev) {
         return NULL;
 }
 
+/* One event's line: {"Index":N,"Events":[{...,"Payload":payload}]}\n (payload stolen). */
+static int encode_line(enum event_topic t, const char *type, const char *key, const char *ns, uint64_t index,
+                       json_t *payload, char **ret_line, size_t *ret_len) {
+        if (!payload)
+                payload = json_object();
+        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:I, s:o}]}", "Index", (json_int_t)index, "Events",
+                                  "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "", "Namespace",
+                                  ns ? ns : "", "Index", (json_int_t)index, "Payload", payload);
+        if (!frame)
+                return -ENOMEM;
+        char *body = json_dumps(frame, JSON_COMPACT);
+        json_decref(frame);
+        if (!body)
+                return -ENOMEM;
+        size_t len = strlen(body);
+        char *line = realloc(body, len + 2);
+        if (!line) {
+                free(body);
+                return -ENOMEM;
+        }
+        line[len++] = '\n';
+        line[len] = '\0';
+        *ret_line = line;
+        *ret_len = len;
+        return 0;
+}
+
+/* The line of r, encoding a lazy event the first time (its object is released
+ * then). NULL when it could not be encoded (out of memory): the event is skipped. */
+static const char *rec_line(struct events *ev, struct event_rec *r) {
+        if (r->line || !r->lazy)
+                return r->line;
+        json_t *payload = r->lazy->encode(r->obj);
+        if (!payload || encode_line(r->topic, r->type, r->key, r->ns, r->index, payload, &r->line, &r->len) < 0)
+                return NULL;
+        ev->bytes += r->len;
+        r->lazy->release(r->obj);
+        r->lazy = NULL;
+        r->obj = NULL;
+        free(r->type);
+        r->type = NULL;
+        return r->line;
+}
+
 /* Deliver what s has room for. false when s was dropped. */
 static bool sub_pump(struct events *ev, struct event_sub *s) {
         if (s->next_seq < ev->start_seq) {
@@ -158,9 +209,10 @@ static bool sub_pump(struct events *ev, struct event_sub *s) {
                 return false;
         }
         while (s->next_seq < ev->end_seq) {
-                const struct event_rec *r = rec_at(ev, s->next_seq);
-                if (event_filter_match(&s->filter, r->topic, r->key, r->ns)) {
-                        int rc = s->sink.write(s->sink.data, r->line, r->len);
+                struct event_rec *r = rec_at(ev, s->next_seq);
+                const char *line = event_filter_match(&s->filter, r->topic, r->key, r->ns) ? rec_line(ev, r) : NULL;
+                if (line) {
+                        int rc = s->sink.write(s->sink.data, line, r->len);
                         if (rc == -EAGAIN)
                                 return true; /* full: retried later; falls behind if it never drains */
                         if (rc < 0) {
@@ -181,42 +233,48 @@ static void pump_all(struct events *ev) {
         }
 }
 
-int events_publish(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
-                   uint64_t index, json_t *payload) {
-        if (!payload)
-                payload = json_object();
-        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:I, s:o}]}", "Index", (json_int_t)index, "Events",
-                                  "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "", "Namespace",
-                                  ns ? ns : "", "Index", (json_int_t)index, "Payload", payload);
-        if (!frame)
-                return -ENOMEM;
-        char *body = json_dumps(frame, JSON_COMPACT);
-        json_decref(frame);
-        if (!body)
-                return -ENOMEM;
-        size_t len = strlen(body);
-        char *line = realloc(body, len + 2);
-        if (!line) {
-                free(body);
-                return -ENOMEM;
-        }
-        line[len++] = '\n';
-        line[len] = '\0';
-        char *k = strdup(key ? key : ""), *n = strdup(ns ? ns : "");
+/* Append r's fields (key, ns, line or lazy object) as the newest entry. */
+static int push(struct events *ev, struct event_rec *rec) {
+        char *k = strdup(rec->key ? rec->key : ""), *n = strdup(rec->ns ? rec->ns : "");
         if (!k || !n) {
                 free(k);
                 free(n);
-                free(line);
                 return -ENOMEM;
         }
+        rec->key = k;
+        rec->ns = n;
         while (ev->end_seq - ev->start_seq >= ev->cap ||
-               (ev->start_seq < ev->end_seq && ev->bytes + len > ev->max_bytes))
+               (ev->start_seq < ev->end_seq && ev->bytes + rec->len > ev->max_bytes))
                 evict_oldest(ev);
-        struct event_rec *r = rec_at(ev, ev->end_seq++);
-        *r = (struct event_rec){.index = index, .topic = t, .key = k, .ns = n, .line = line, .len = len};
-        ev->bytes += len;
+        *rec_at(ev, ev->end_seq++) = *rec;
+        ev->bytes += rec->len;
         pump_all(ev);
         return 0;
+}
+
+int events_publish(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
+                   uint64_t index, json_t *payload) {
+        struct event_rec rec = {.index = index, .topic = t, .key = (char *)key, .ns = (char *)ns};
+        int r = encode_line(t, type, key, ns, index, payload, &rec.line, &rec.len);
+        if (r < 0)
+                return r;
+        r = push(ev, &rec);
+        if (r < 0)
+                free(rec.line);
+        return r;
+}
+
+int events_publish_lazy(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
+                        uint64_t index, const struct event_lazy_ops *ops, void *obj) {
+        struct event_rec rec = {
+            .index = index, .topic = t, .key = (char *)key, .ns = (char *)ns, .lazy = ops, .obj = obj};
+        rec.type = strdup(type ? type : "");
+        int r = rec.type ? push(ev, &rec) : -ENOMEM;
+        if (r < 0) {
+                free(rec.type);
+                ops->release(obj);
+        }
+        return r;
 }
 
 int events_subscribe(struct events *ev, const struct event_filter *f, uint64_t from_index,

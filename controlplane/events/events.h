@@ -4,8 +4,12 @@
  *
  * Invariants:
  * - The ring holds at most ring_cap events and ring_max_bytes of their encoded
- *   lines; the oldest are evicted first. Each event is encoded once, when it is
- *   published, and shared by every subscriber.
+ *   lines; the oldest are evicted first. Each event is encoded at most once and
+ *   the line shared by every subscriber: at publish (events_publish), or, for an
+ *   event published with events_publish_lazy, when a subscriber first reaches it
+ *   (a plan result publishes one event per allocation on every server; with no
+ *   subscriber, none of them is ever encoded). A lazy event's line counts towards
+ *   ring_max_bytes once encoded.
  * - A subscriber is a cursor into the ring plus a sink that accepts a bounded
  *   amount (its write returns -EAGAIN when full). A subscriber whose cursor falls
  *   off the ring (it did not keep up) is dropped with a reason: a slow client
@@ -82,6 +86,20 @@ struct events *events_destroy(struct events *ev);
  * Indexes must not decrease. -ENOMEM when it could not be recorded. */
 int events_publish(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
                    uint64_t index, json_t *payload);
+
+/* How a lazy event's payload is built: encode(obj) returns the payload object (a
+ * new reference, e.g. {"Allocation":{...}}; NULL when out of memory: the event is
+ * then skipped), release(obj) drops the reference the ring holds. obj must not
+ * change after it is published (the state store's objects are immutable). */
+struct event_lazy_ops {
+        json_t *(*encode)(const void *obj);
+        void (*release)(void *obj);
+};
+
+/* Record one event whose payload is encoded only when a subscriber needs it.
+ * obj: the publisher's reference, taken (released on every path, errors too). */
+int events_publish_lazy(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
+                        uint64_t index, const struct event_lazy_ops *ops, void *obj);
 
 /* A new subscriber (filter copied): from_index 0 starts with the next event
  * published; N > 0 first replays the events still in the ring with Index >= N.

@@ -36,6 +36,7 @@ struct raft_node {
         uv_loop_t *loop;
         int async_in_flight; /* io->async_work requests on the pool */
         bool close_pending;  /* raft_node_close waits for them */
+        uint64_t restores;   /* snapshots restored into the FSM (at start, or sent by the leader) */
 };
 
 /* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
@@ -223,6 +224,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         int r = unframe(buf, &data, &len);
         if (r == 0)
                 r = rn->ops->restore(rn->ops_data, data, len);
+        if (r == 0)
+                rn->restores++;
         raft_free(buf->base);
         return r < 0 ? RAFT_CORRUPT : 0;
 }
@@ -450,6 +453,10 @@ int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *r
 
 uint64_t raft_node_configuration_index(struct raft_node *rn) {
         return rn ? rn->raft.configuration_index : 0;
+}
+
+uint64_t raft_node_snapshots_restored(const struct raft_node *rn) {
+        return rn ? rn->restores : 0;
 }
 
 uint64_t raft_node_commit_index(struct raft_node *rn) {

@@ -74,6 +74,9 @@ int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *r
 /* Index of the configuration entry in force. */
 uint64_t raft_node_configuration_index(struct raft_node *rn);
 uint64_t raft_node_commit_index(struct raft_node *rn);
+/* Snapshots restored into the FSM since start: the server's own at start, or
+ * one the leader sent because the entries this server lacks were truncated. */
+uint64_t raft_node_snapshots_restored(const struct raft_node *rn);
 /* Milliseconds since this server last heard from a leader (0 on the leader). */
 uint64_t raft_node_last_contact_ms(struct raft_node *rn);
 /* Whether this server has a Raft configuration (bootstrapped, or received one). */

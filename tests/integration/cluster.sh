@@ -3,19 +3,26 @@
 # time, writes through random servers while the leader is killed and restarted (every
 # 2xx-acknowledged job present on every server afterwards), a full stop and restart
 # keeping the state, a frozen follower catching up, consistent and ?stale reads through
-# followers, operator snapshot save/restore, scheduler workers on followers.
+# followers, operator snapshot save/restore, a wiped server brought up to date by a
+# snapshot, SIGTERM with writes in flight under AddressSanitizer (when an ASan build of
+# drover-server exists: CLUSTER_ASAN_SERVER, default build/asan/bin/drover-server; `make
+# server-asan` builds it), scheduler workers on followers, garbage collection of many
+# finished batch jobs (CLUSTER_GC_JOBS, default 200).
 # Usage: tests/integration/cluster.sh BIN_DIR   (run by tests/integration/run.sh)
 # Every loop is bounded in count and time; every process started here is stopped on exit.
 # The history of requests and answers is kept in $CLUSTER_HISTORY (default
 # build/cluster-history.tsv next to BIN_DIR) for offline checks.
+# Ports: CLUSTER_PORT_BASE (default 42000, the raft helper's range 42000-42249).
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-cluster-XXXXXX)
 HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
 JOBS=${CLUSTER_JOBS:-150}
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port is free when no socket of any state uses it locally: the range is inside the
+# kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
+port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((23000 + RANDOM % 970)) # the raft helper's range (23000-23999), below the ephemeral one
+        P=$((${CLUSTER_PORT_BASE:-42000} + RANDOM % 220)) # 6 ports at P+1..P+22
         ok=1
         for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break
@@ -44,18 +51,17 @@ fail() {
         for i in 0 1 2; do log "--- server $i (last 15 lines)"; tail -n 15 "$WORK/s$i.log"; done
 }
 
-wait_for() { # wait_for SECONDS COMMAND...
-        local limit=$(($1 * 10)) i=0
+wait_for() { # wait_for SECONDS COMMAND...: bounded by the wall clock, however slow COMMAND is
+        local end=$((SECONDS + $1))
         shift
         until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
+                [ $SECONDS -ge $end ] && return 1
                 sleep 0.1
         done
 }
 
-start() { # start I
-        "$BIN/drover-server" -data-dir "$WORK/d$1" -http-addr "$(http "$1")" -raft-addr "$(raft "$1")" \
+start() { # start I [SERVER_BINARY]
+        "${2:-$BIN/drover-server}" -data-dir "$WORK/d$1" -http-addr "$(http "$1")" -raft-addr "$(raft "$1")" \
                 -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 -raft-snapshot-threshold 64 \
                 >>"$WORK/s$1.log" 2>&1 &
         pids[$1]=$!
@@ -224,6 +230,67 @@ else
         fail "a follower SIGSTOPped for 10 s catches up after SIGCONT (writes ok: $frozen_ok)"
 fi
 
+# --- a server whose data dir was wiped rejoins and gets a snapshot ---------------------------
+wait_for 20 all_agree
+L=$(leader_idx 0)
+F=$(((L + 1) % 3))
+W=$(((L + 2) % 3))
+stop "$F" 9
+rm -rf "$WORK/d$F"
+# more entries than the snapshot threshold (64) plus the log kept after it (32): the
+# leader no longer has the entries the wiped server lacks, only a snapshot
+for n in $(seq 1 60); do
+        job_json "cj-wipe-$n" | curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$(http $W)/v1/jobs"
+done
+start "$F"
+restored_count() { curl -s -m 2 "http://$(http "$1")/v1/internal/raft/self" | grep -o '"SnapshotsRestored":[0-9]*' | cut -d: -f2; }
+caught_up() {
+        [ "$(curl -s -m 5 "http://$(http "$F")/v1/jobs?stale" | grep -o '"ID":"cj-wipe-[0-9]*"' | sort -u | wc -l)" = 60 ] &&
+                [ "$(digest "$F")" = "$(digest "$L")" ]
+}
+wiped_ok=0
+wait_for 30 caught_up && wiped_ok=1
+RESTORED=$(restored_count "$F")
+if [ $wiped_ok = 1 ] && [ "${RESTORED:-0}" -ge 1 ]; then
+        pass "server $F with its data dir wiped rejoins: the leader's snapshot brought it up to date (SnapshotsRestored=$RESTORED, digest $(digest "$F") as the leader's)"
+else
+        fail "wiped server $F rejoins: 60 jobs written meanwhile: $(curl -s -m 5 "http://$(http "$F")/v1/jobs?stale" | grep -o '"ID":"cj-wipe-[0-9]*"' | sort -u | wc -l); snapshots restored: $(restored_count "$F")"
+fi
+
+# --- SIGTERM with writes in flight: a clean exit under AddressSanitizer ---------------------
+ASAN_SERVER=${CLUSTER_ASAN_SERVER:-$BIN/../asan/bin/drover-server}
+if [ -x "$ASAN_SERVER" ]; then
+        wait_for 20 all_agree
+        L=$(leader_idx 0)
+        F=$(((L + 1) % 3))
+        stop "$F" TERM
+        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 start "$F" "$ASAN_SERVER"
+        wait_for 30 sh -c "curl -s -m 2 http://$(http "$F")/v1/internal/raft/self | grep -q '\"Leader\":\"127'"
+        writers=()
+        for w in 1 2 3 4; do # writes through the ASan server (forwarded to the leader) and to the leader
+                (for n in $(seq 1 200); do
+                        job_json "cj-term-$w-$n" | curl -s -m 5 -o /dev/null -X PUT --data-binary @- \
+                                "http://$(http $([ $((w % 2)) = 0 ] && echo "$F" || echo "$L"))/v1/jobs"
+                done) &
+                writers+=($!)
+        done
+        sleep 2
+        kill -TERM "${pids[$F]}"
+        wait "${pids[$F]}"
+        rc=$?
+        pids[$F]=""
+        for w in "${writers[@]}"; do kill "$w" 2>/dev/null; done
+        wait "${writers[@]}" 2>/dev/null
+        if [ $rc = 0 ] && ! grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/s$F.log"; then
+                pass "SIGTERM to server $F (ASan build) with writes in flight through it: exit status 0, no AddressSanitizer report"
+        else
+                fail "SIGTERM with writes in flight under ASan: exit status $rc; $(grep -m3 'AddressSanitizer\|runtime error\|SUMMARY' "$WORK/s$F.log")"
+        fi
+        start "$F"
+else
+        log "SKIP: cluster: SIGTERM with writes in flight under AddressSanitizer: no ASan build at $ASAN_SERVER (make server-asan)"
+fi
+
 # --- reads: consistent by default (a follower asks the leader), ?stale answered locally ---
 wait_for 20 all_agree
 L=$(leader_idx 0)
@@ -296,6 +363,77 @@ if wait_for 30 all_placed && [ "$(from_leader)" -gt "$fw0" ]; then
         pass "30 jobs x 3 placed on every server; followers' workers finished $(($(from_leader) - fw0)) evals meanwhile (taken from the leader's broker, planned on their own state, committed by the leader)"
 else
         fail "followers' scheduler workers: placed everywhere: $(all_placed && echo yes || echo no); evals finished by followers: $(($(from_leader) - fw0))"
+fi
+
+# --- garbage collection: many short batch jobs run and stop; PUT /v1/system/gc -------------
+GC_JOBS=${CLUSTER_GC_JOBS:-200}
+wait_for 20 all_agree
+L=$(leader_idx 0)
+L=${L:-0}
+beat() { # the fake nodes heartbeat (none is marked down while the test waits)
+        for n in 1 2 3; do
+                curl -s -m 2 -o /dev/null -X PUT -d '{"SecretID":"s"}' "http://$(http "$L")/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
+        done
+}
+count() { # count I PATH: the entries of a list read with ?stale from server I
+        curl -s -m 10 "http://$(http "$1")/v1/$2?stale" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null
+}
+counts() { echo "$(count "$1" jobs) $(count "$1" allocations) $(count "$1" evaluations)"; }
+snap_size() {
+        "$BIN/drover" -address="http://$(http "$L")" operator snapshot save "$WORK/gc.snap" >/dev/null 2>&1 && stat -c %s "$WORK/gc.snap"
+}
+gc_allocs() { # NODE<TAB>update body, per node, for the gc-* allocations not yet complete
+        curl -s -m 10 "http://$(http "$L")/v1/allocations" | python3 -c '
+import json, sys
+by = {}
+for a in json.load(sys.stdin):
+    if a["JobID"].startswith("gc-") and a["ClientStatus"] != "complete":
+        by.setdefault(a["NodeID"], []).append({"ID": a["ID"], "ClientStatus": "complete"})
+for n, u in by.items():
+    print(n + "\t" + json.dumps({"SecretID": "s", "Allocs": u}))'
+}
+gc_count() { # gc_count STATUS: gc-* jobs with that status
+        curl -s -m 10 "http://$(http "$L")/v1/jobs" |
+                python3 -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin) if j["ID"].startswith("gc-") and j["Status"] == sys.argv[1]))' "$1"
+}
+beat
+wait_for 10 stable
+c0=$(counts "$L")
+z0=$(snap_size)
+for n in $(seq 1 "$GC_JOBS"); do
+        printf '{"Job":{"ID":"gc-%d","Type":"batch","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}\n' "$n"
+done | xargs -d '\n' -P 4 -I{} curl -s -m 10 -o /dev/null -X PUT -d '{}' "http://$(http "$L")/v1/jobs"
+gc_placed() { beat && [ "$(gc_allocs | grep -o '"ID"' | wc -l)" -ge "$GC_JOBS" ]; }
+finish_all() { # the nodes report every gc-* allocation complete; then each job is dead
+        local node body
+        beat
+        while IFS=$'\t' read -r node body; do
+                [ -n "$node" ] && curl -s -m 10 -o /dev/null -X PUT --data-binary "$body" "http://$(http "$L")/v1/node/$node/allocations"
+        done < <(gc_allocs)
+        [ "$(gc_count dead)" -ge "$GC_JOBS" ]
+}
+gc_ok=0
+c1="" c2="" z1=""
+if wait_for 60 gc_placed && wait_for 30 finish_all; then
+        c1=$(counts "$L")
+        z1=$(snap_size)
+        curl -s -m 30 -o /dev/null -X PUT "http://$(http "$L")/v1/system/gc"
+        back() { # counts on every server no more than at the start (+2 evaluations: slack for node updates)
+                local i j a e
+                for i in 0 1 2; do
+                        read -r j a e <<<"$(counts $i)"
+                        set -- $c0
+                        [ -n "$j" ] && [ -n "$a" ] && [ -n "$e" ] && [ "$j" -le "$1" ] && [ "$a" -le "$2" ] && [ "$e" -le $(($3 + 2)) ] || return 1
+                done
+        }
+        wait_for 30 back && gc_ok=1
+        c2=$(counts "$L")
+fi
+z2=$(snap_size)
+if [ $gc_ok = 1 ] && [ -n "$z2" ] && [ -n "$z1" ] && [ "$z1" -gt "$z0" ] && [ "$z2" -le $((z0 + z0 / 5 + 4096)) ]; then
+        pass "GC: $GC_JOBS batch jobs placed and finished; jobs allocations evaluations: '$c0' at the start, '$c1' before PUT /v1/system/gc, '$c2' after (every server); snapshot $z0 -> $z1 -> $z2 bytes"
+else
+        fail "GC: counts (jobs allocations evaluations) at the start '$c0', before GC '$c1', after '$(counts "$L")'; dead gc-* jobs $(gc_count dead); snapshot $z0 -> $z1 -> $z2 bytes"
 fi
 
 log "cluster: $passed passed, $failed failed"

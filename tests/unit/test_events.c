@@ -210,3 +210,54 @@ Test(events, subscribers_are_bounded) {
         cr_expect_not(b.was_dropped, "unsubscribe does not call dropped");
         events_destroy(ev);
 }
+
+/* A lazy payload: counts how often it was encoded and whether it was released. */
+struct lazy_obj {
+        char id[16];
+        int encoded, released;
+};
+
+static json_t *lazy_encode(const void *obj) {
+        struct lazy_obj *o = (struct lazy_obj *)obj;
+        o->encoded++;
+        return json_pack("{s:{s:s}}", "Allocation", "ID", o->id);
+}
+
+static void lazy_release(void *obj) {
+        ((struct lazy_obj *)obj)->released++;
+}
+
+static const struct event_lazy_ops lazy_ops = {.encode = lazy_encode, .release = lazy_release};
+
+Test(events, lazy_payload_is_encoded_once_and_only_when_read) {
+        struct events *ev = events_create(4, 0, 0);
+        struct lazy_obj o[6] = {{"a0"}, {"a1"}, {"a2"}, {"a3"}, {"a4"}, {"a5"}};
+        /* no subscriber: never encoded; evicted ones are released */
+        for (int i = 0; i < 6; i++)
+                cr_assert_eq(events_publish_lazy(ev, EVENT_TOPIC_ALLOCATION, "PlanResult", o[i].id, "default",
+                                                 (uint64_t)(10 + i), &lazy_ops, &o[i]),
+                             0);
+        for (int i = 0; i < 6; i++)
+                cr_expect_eq(o[i].encoded, 0, "event %d encoded with no reader", i);
+        cr_expect_eq(o[0].released + o[1].released, 2, "the two evicted events release their object");
+        cr_expect_eq(o[2].released, 0);
+        /* two readers replaying from index 13: a3..a5 encoded once each, shared */
+        struct capture c1 = {0}, c2 = {0};
+        const char *t[] = {"Allocation"};
+        sub(ev, &c1, 13, NULL, t, 1);
+        sub(ev, &c2, 13, NULL, t, 1);
+        cr_expect_eq(c1.lines, 3);
+        cr_expect_eq(c2.lines, 3);
+        cr_expect_str_eq(c1.buf, c2.buf);
+        cr_expect(strstr(c1.buf, "\"Type\":\"PlanResult\"") && strstr(c1.buf, "\"Key\":\"a5\"") &&
+                      strstr(c1.buf, "\"Payload\":{\"Allocation\":{\"ID\":\"a4\"}}"),
+                  "%s", c1.buf);
+        for (int i = 3; i < 6; i++) {
+                cr_expect_eq(o[i].encoded, 1, "event %d encoded %d times", i, o[i].encoded);
+                cr_expect_eq(o[i].released, 1, "event %d's object kept after encoding", i);
+        }
+        cr_expect_eq(o[2].encoded, 0, "event before the replay index encoded");
+        events_destroy(ev);
+        for (int i = 0; i < 6; i++)
+                cr_expect_eq(o[i].released, 1, "event %d released %d times", i, o[i].released);
+}
