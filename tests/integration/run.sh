@@ -795,7 +795,7 @@ EOF
 gc_dirs() { [ "$(ls "$WORK/agent-fp/alloc" 2>/dev/null | wc -l)" = "$1" ]; }
 if "$BIN/drover" job run "$WORK/gc.hcl" >"$WORK/gc.out" 2>&1 &&
         wait_for 20 sh -c "[ \$(curl -s $ADDR/v1/job/gc/allocations | grep -o '\"ClientStatus\":\"complete\"' | wc -l) = 3 ]" &&
-        wait_for 10 gc_dirs 2 && grep -q "directory collected" "$WORK/agent-fp.log"; then
+        wait_for 10 gc_dirs 2 && grep -Eq "collected [0-9]+ terminal allocation director" "$WORK/agent-fp.log"; then
         pass "alloc GC: 3 terminal allocations with -gc-max-allocs 2 leave 2 directories (the oldest collected)"
 else
         cat "$WORK/gc.out"
