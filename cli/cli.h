@@ -46,6 +46,9 @@ int cli_job_dispatch(struct cli *c, int argc, char **argv);
 /* `job status` of a periodic or parameterized parent: next launch, children summary
  * and list (true); false for other jobs (nothing printed). */
 bool cli_job_kinds_status(struct cli *c, const json_t *job, const json_t *summary);
+/* `job run` of a job the server made no evaluation for (a periodic or parameterized
+ * parent): "Job registration successful" and, for a periodic one, the next launch. */
+int cli_job_kinds_registered(const json_t *job);
 extern const char cli_job_history_help[], cli_job_revert_help[], cli_job_periodic_help[], cli_job_dispatch_help[];
 
 /* Parse the common flags (-address=X, -address X; -ca-cert, -client-cert,

@@ -297,6 +297,8 @@ static int job_run(struct cli *c, int argc, char **argv) {
                 return 1;
         }
         const char *eval_id = jx_str(resp, "EvalID", "");
+        if (!*eval_id) /* a periodic or parameterized parent: nothing to monitor */
+                return cli_job_kinds_registered(json_object_get(body, "Job"));
         if (detach) {
                 printf("Job registration successful\nEvaluation ID: %s\n", eval_id);
                 return 0;

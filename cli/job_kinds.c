@@ -311,6 +311,32 @@ int cli_job_dispatch(struct cli *c, int argc, char **argv) {
         return follow(c, resp, false);
 }
 
+/* "<time> (<n>s from now)" of the next launch of a Periodic block, or "none". */
+static void next_launch_text(const json_t *per, bool stopped, char *buf, size_t size) {
+        struct cron_periodic p;
+        int64_t now = clock_now_ns() / NS_PER_SEC, next = 0;
+        snprintf(buf, size, "none");
+        if (stopped || cron_periodic_parse(per, &p, NULL) < 0)
+                return;
+        if (p.enabled && cron_periodic_next(&p, now, &next) == 0) {
+                char when[64];
+                cli_fmt_time_ns(next * NS_PER_SEC, when, sizeof(when));
+                snprintf(buf, size, "%s (%llds from now)", when, (long long)(next - now));
+        }
+        cron_periodic_clear(&p);
+}
+
+int cli_job_kinds_registered(const json_t *job) {
+        printf("Job registration successful\n");
+        const json_t *per = json_object_get(job, "Periodic");
+        if (json_is_object(per) && !json_is_object(json_object_get(job, "ParameterizedJob"))) {
+                char text[96];
+                next_launch_text(per, false, text, sizeof(text));
+                printf("Approximate next launch time: %s\n", text);
+        }
+        return 0;
+}
+
 /* ---- job status of a parent ------------------------------------------------------------ */
 
 bool cli_job_kinds_status(struct cli *c, const json_t *job, const json_t *summary) {
@@ -321,17 +347,8 @@ bool cli_job_kinds_status(struct cli *c, const json_t *job, const json_t *summar
                 return false;
         if (periodic) {
                 /* Computed here from the spec, as Nomad's CLI does. */
-                struct cron_periodic p;
-                int64_t now = clock_now_ns() / NS_PER_SEC, next = 0;
-                char text[96] = "none";
-                if (!jx_bool(job, "Stop", false) && cron_periodic_parse(per, &p, NULL) == 0) {
-                        if (p.enabled && cron_periodic_next(&p, now, &next) == 0) {
-                                char when[64];
-                                cli_fmt_time_ns(next * NS_PER_SEC, when, sizeof(when));
-                                snprintf(text, sizeof(text), "%s (%llds from now)", when, (long long)(next - now));
-                        }
-                        cron_periodic_clear(&p);
-                }
+                char text[96];
+                next_launch_text(per, jx_bool(job, "Stop", false), text, sizeof(text));
                 const char *keys[] = {"Next Periodic Launch"};
                 const char *vals[] = {text};
                 cli_print_kv(keys, vals, 1);

@@ -248,7 +248,14 @@ job "catch" {
   }
 }
 EOF
-"$BIN/drover" job run -detach "$WORK/c.hcl" >/dev/null 2>&1
+"$BIN/drover" job run "$WORK/c.hcl" >"$WORK/c.out" 2>&1
+if grep -q "^Job registration successful" "$WORK/c.out" &&
+        grep -q "^Approximate next launch time: .*s from now)" "$WORK/c.out"; then
+        pass "job run of a periodic job: registered, next launch time, no evaluation to monitor"
+else
+        cat "$WORK/c.out"
+        fail "job run of a periodic job: registered, next launch time, no evaluation to monitor"
+fi
 # Down from just after a :00/:20/:40 launch time to past the next one (and up again
 # before the one after).
 while [ $(($(date +%s) % 20)) -ne 1 ]; do sleep 0.2; done
