@@ -7,6 +7,11 @@
 #                       run a fresh job on the same cluster
 #   e2e_allocs_per_sec  N / e2e_1000_s
 #
+# Each allocation asks for E2E_DISK_MB (default 10) MB of ephemeral disk: with Nomad's default
+# of 300 MB, 1,000 allocations need 300 GB, and a host with 79 GB free fits 267 at a time (the
+# rest are placed as the first complete, through blocked evaluations): that measures the disk,
+# not the pipeline. E2E_DISK_MB=300 measures that case.
+#
 # Each run's line also shows the CPU seconds used so far by drover dev and the processes it
 # started (drover-server, drover-agent), before and after the run: where the time goes.
 #
@@ -19,6 +24,7 @@ BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-e2e-XXXXXX)
 COUNT=${E2E_COUNT:-1000}
 RUNS=${E2E_RUNS:-3}
+DISK_MB=${E2E_DISK_MB:-10}
 dev_pid=""
 cleanup() {
         [ "$BASHPID" = "$$" ] || return 0 # not in command substitutions
@@ -136,6 +142,9 @@ job "$job" {
         cpu    = 1
         memory = 10
       }
+    }
+    ephemeral_disk {
+      size = $DISK_MB
     }
   }
 }

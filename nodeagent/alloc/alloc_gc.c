@@ -91,7 +91,7 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
         _cleanup_free_ struct gc_candidate *c = NULL;
         size_t n = 0, cap = 0, live = 0;
         struct dirent *de;
-        while ((de = readdir(d))) {
+        while ((de = readdir(d)) && !(stop && atomic_load(stop))) {
                 if (!id_is_valid(de->d_name))
                         continue;
                 if (in_use && in_use(de->d_name, data)) {
