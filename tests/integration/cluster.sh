@@ -436,5 +436,5 @@ else
         fail "GC: counts (jobs allocations evaluations) at the start '$c0', before GC '$c1', after '$(counts "$L")'; dead gc-* jobs $(gc_count dead); snapshot $z0 -> $z1 -> $z2 bytes"
 fi
 
-log "cluster: $passed passed, $failed failed"
+log "cluster: $passed passed, $failed failed (${SECONDS} s)"
 [ "$failed" = 0 ]
