@@ -16,6 +16,7 @@
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_proc.h"
+#include "nodeagent/drivers/task_stats.h"
 #include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 #include "nodeagent/util.h"
@@ -253,6 +254,10 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
 
 static void save_handle(struct task_runner *tr) {
         struct error err = {0};
+        int r = tr->proc ? task_pid_file_write(tr->task_dir, task_proc_handle(tr->proc)) : 0;
+        if (r < 0)
+                log_debug("alloc %.8s task %s: pid file: %s (no stats for it)", tr->ar->alloc->id, tr->task->name,
+                          strerror(-r));
         if (tr->ar->env.state && tr->proc &&
             agent_state_put_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, task_proc_handle(tr->proc),
                                    &err) < 0)
@@ -262,6 +267,7 @@ static void save_handle(struct task_runner *tr) {
 
 static void forget_handle(struct task_runner *tr) {
         struct error err = {0};
+        task_pid_file_remove(tr->task_dir);
         if (tr->ar->env.state && agent_state_del_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &err) < 0)
                 log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
 }
@@ -579,6 +585,7 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
                 forget_handle(tr);
                 return false;
         }
+        task_pid_file_write(tr->task_dir, task_proc_handle(tr->proc)); /* for stats, as start_task */
         if (build_env(tr) < 0)
                 log_warn("alloc %.8s task %s: out of memory building its environment", ar->alloc->id, tr->task->name);
         /* The collector normally outlived the previous agent; start one if it did not. */
