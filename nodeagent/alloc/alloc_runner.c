@@ -343,7 +343,10 @@ static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void
                 finish_exit(tr, &known);
                 return;
         }
-        finish_exit(tr, ex);
+        /* An exec task's supervisor (our child) exits 128 + signal for a task killed by
+         * a signal; its record says which. */
+        struct driver_exit rec = *ex;
+        finish_exit(tr, read_exit_file(tr, pid, &rec) ? &rec : ex);
 }
 
 static int build_env(struct task_runner *tr) {
