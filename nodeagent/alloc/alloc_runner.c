@@ -2,6 +2,7 @@
 #include "nodeagent/alloc/alloc_runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "nodeagent/alloc/restart.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
+#include "nodeagent/drivers/task_cgroup.h"
 #include "nodeagent/drivers/task_proc.h"
 #include "nodeagent/drivers/task_stats.h"
 #include "nodeagent/logs/logmon.h"
@@ -570,6 +572,20 @@ void alloc_runner_start(struct alloc_runner *ar) {
         notify(ar);
 }
 
+/* The cgroup of a task that ended while the agent was down (named in its pid file,
+ * the only place it is kept): nobody else removes it. */
+static void drop_gone_cgroup(struct task_runner *tr, pid_t pid) {
+        int dfd = open(tr->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        pid_t was;
+        uint64_t start;
+        char cg[256];
+        if (dfd >= 0 && task_pid_file_read(dfd, &was, &start, cg) == 0 && was == pid && cg[0] &&
+            driver_proc_start_ticks(was) != start) /* gone for sure: the process is not there */
+                task_cgroup_remove_path(cg);
+        if (dfd >= 0)
+                close(dfd);
+}
+
 /* Re-attach one task from its saved handle; false when it cannot be (*ret_gone_pid:
  * the saved pid of a task that is gone, else 0). */
 static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
@@ -585,6 +601,7 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
             task_proc_attach(ar->env.loop, tr->driver, &h, on_task_exit, tr, &tr->proc, &err) < 0) {
                 log_info("alloc %.8s task %s: cannot re-attach: %s", ar->alloc->id, tr->task->name,
                          *err.msg ? err.msg : "saved by another driver");
+                drop_gone_cgroup(tr, h.pid);
                 forget_handle(tr);
                 return false;
         }
