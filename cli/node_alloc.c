@@ -316,16 +316,19 @@ static void fmt_bytes(uint64_t b, char *buf, size_t size) {
 static bool measured_has(json_t *stats, const char *what) {
         size_t i;
         json_t *m;
-        json_array_foreach(jx_arr(stats, "Measured"), i, m) if (json_is_string(m) && strcmp(json_string_value(m), what) == 0)
-            return true;
+        json_array_foreach(jx_arr(stats, "Measured"), i, m) {
+                if (json_is_string(m) && strcmp(json_string_value(m), what) == 0)
+                        return true;
+        }
         return false;
 }
 
 /* Nomad's "Task Resources" with -stats: the memory and CPU tables of one task. */
 static void print_task_stats(json_t *ru) {
         json_t *ms = jx_obj(ru, "MemoryStats"), *cs = jx_obj(ru, "CpuStats");
-        static const char *const mem_fields[][2] = {{"RSS", "RSS"},     {"Cache", "Cache"},       {"Swap", "Swap"},
-                                                    {"Usage", "Usage"}, {"MaxUsage", "Max Usage"}, {"KernelUsage", "Kernel Usage"}};
+        static const char *const mem_fields[][2] = {
+            {"RSS", "RSS"},     {"Cache", "Cache"},        {"Swap", "Swap"},
+            {"Usage", "Usage"}, {"MaxUsage", "Max Usage"}, {"KernelUsage", "Kernel Usage"}};
         const char *hdr[ARRAY_SIZE(mem_fields)], *cells[ARRAY_SIZE(mem_fields)];
         char vals[ARRAY_SIZE(mem_fields)][32];
         size_t n = 0;
@@ -351,7 +354,8 @@ static void print_task_stats(json_t *ru) {
         snprintf(sys, sizeof(sys), "%.2f%%", json_number_value(json_object_get(cs, "SystemMode")));
         snprintf(thr, sizeof(thr), "%lld", (long long)jx_int(cs, "ThrottledPeriods", 0));
         snprintf(thr_t, sizeof(thr_t), "%.3f s", (double)jx_int(cs, "ThrottledTime", 0) / 1e9);
-        static const char *const chdr[] = {"Percent", "User Mode", "System Mode", "Throttled Periods", "Throttled Time"};
+        static const char *const chdr[] = {"Percent", "User Mode", "System Mode", "Throttled Periods",
+                                           "Throttled Time"};
         const char *ccells[] = {pct, user, sys, thr, thr_t};
         printf("\nCPU Stats\n");
         struct table *t = table_new(measured_has(cs, "Throttled Periods") ? 5 : 3, chdr);

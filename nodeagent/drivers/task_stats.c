@@ -116,9 +116,8 @@ static int parse_stat(const char *text, pid_t *ret_ppid, uint64_t *ret_utime, ui
         int ppid;
         unsigned long long f[20];
         /* 3 state, 4 ppid, 5..13 skipped, 14 utime, 15 stime, 16..21 skipped, 22 starttime */
-        int n = sscanf(p + 2,
-                       "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu", &state,
-                       &ppid, &f[0], &f[1], &f[2]);
+        int n = sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+                       &state, &ppid, &f[0], &f[1], &f[2]);
         if (n != 5)
                 return -EINVAL;
         *ret_ppid = ppid;
@@ -150,6 +149,11 @@ static void read_status(int procfd, pid_t pid, uint64_t *rss, uint64_t *swap) {
         p = strstr(text, "\nVmSwap:");
         if (p)
                 *swap = strtoull(p + 8, NULL, 10) * 1024;
+}
+
+static int by_ppid(const void *a, const void *b) {
+        const struct proc_entry *x = a, *y = b;
+        return (x->ppid > y->ppid) - (x->ppid < y->ppid);
 }
 
 /* Every (pid, ppid) under proc_root; count, or -errno. *ret malloc'd. */
@@ -198,23 +202,33 @@ int task_stats_procs(const char *proc_root, pid_t pid, uint64_t start_ticks, str
                 return -errno;
         pid_t ppid;
         uint64_t ut, st, start;
-        if (pid <= 0 || read_stat(procfd, pid, &ppid, &ut, &st, &start) < 0 ||
-            (start_ticks && start != start_ticks))
+        if (pid <= 0 || read_stat(procfd, pid, &ppid, &ut, &st, &start) < 0 || (start_ticks && start != start_ticks))
                 return -ESRCH;
         _cleanup_free_ struct proc_entry *all = NULL;
         int n = scan(procfd, &all);
         if (n < 0)
                 return n;
-        /* The tree: a breadth-first walk over the list (pids found so far in tree[]). */
+        /* The tree: breadth first, each process's children found by binary search in
+         * the list sorted by parent (n log n; pids found so far in tree[]). */
+        qsort(all, (size_t)n, sizeof(*all), by_ppid);
         _cleanup_free_ pid_t *tree = malloc(((size_t)n + 1) * sizeof(*tree));
         if (!tree)
                 return -ENOMEM;
         size_t nt = 0;
         tree[nt++] = pid;
-        for (size_t i = 0; i < nt; i++)
-                for (int j = 0; j < n; j++)
-                        if (all[j].ppid == tree[i] && all[j].pid != pid && nt < (size_t)n + 1)
+        for (size_t i = 0; i < nt; i++) {
+                size_t lo = 0, hi = (size_t)n;
+                while (lo < hi) { /* the first entry whose parent is >= tree[i] */
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (all[mid].ppid < tree[i])
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                for (size_t j = lo; j < (size_t)n && all[j].ppid == tree[i]; j++)
+                        if (all[j].pid != pid && nt < (size_t)n + 1)
                                 tree[nt++] = all[j].pid;
+        }
         long hz = sysconf(_SC_CLK_TCK);
         if (hz <= 0)
                 hz = 100;
@@ -285,15 +299,15 @@ json_t *task_usage_json(const struct task_usage *u, double mhz_per_core) {
         measured(cm, m, TU_CPU, "Percent");
         measured(cm, m, TU_THROTTLE, "Throttled Periods");
         measured(cm, m, TU_THROTTLE, "Throttled Time");
-        return json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o},s:{s:f,s:f,s:f,s:I,s:I,s:f,s:I,s:o}}",
-                         "MemoryStats", "RSS", (json_int_t)u->rss, "Cache", (json_int_t)u->cache, "Swap",
-                         (json_int_t)u->swap, "MappedFile", (json_int_t)u->mapped_file, "Usage", (json_int_t)u->usage,
-                         "MaxUsage", (json_int_t)u->max_usage, "KernelUsage", (json_int_t)u->kernel,
-                         "KernelMaxUsage", (json_int_t)0, "Measured", mm, "CpuStats", "SystemMode",
-                         u->system_percent, "UserMode", u->user_percent, "TotalTicks",
-                         mhz_per_core > 0 ? u->percent / 100.0 * mhz_per_core : 0.0, "ThrottledPeriods",
-                         (json_int_t)u->throttled_periods, "ThrottledTime", (json_int_t)(u->throttled_us * 1000),
-                         "Percent", u->percent, "TotalUsageUs", (json_int_t)u->total_us, "Measured", cm);
+        return json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o},s:{s:f,s:f,s:f,s:I,s:I,s:f,s:I,s:o}}", "MemoryStats",
+                         "RSS", (json_int_t)u->rss, "Cache", (json_int_t)u->cache, "Swap", (json_int_t)u->swap,
+                         "MappedFile", (json_int_t)u->mapped_file, "Usage", (json_int_t)u->usage, "MaxUsage",
+                         (json_int_t)u->max_usage, "KernelUsage", (json_int_t)u->kernel, "KernelMaxUsage",
+                         (json_int_t)0, "Measured", mm, "CpuStats", "SystemMode", u->system_percent, "UserMode",
+                         u->user_percent, "TotalTicks", mhz_per_core > 0 ? u->percent / 100.0 * mhz_per_core : 0.0,
+                         "ThrottledPeriods", (json_int_t)u->throttled_periods, "ThrottledTime",
+                         (json_int_t)(u->throttled_us * 1000), "Percent", u->percent, "TotalUsageUs",
+                         (json_int_t)u->total_us, "Measured", cm);
 }
 
 /* ---- the pid file ---------------------------------------------------------------------------- */

@@ -247,9 +247,15 @@ Test(agent_logs, a_missing_directory_is_an_error) {
 static pid_t spawn_in(const char *exit_dir, const char *script) {
         char *const argv[] = {"sh", "-c", (char *)script, NULL};
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        struct logmon_spawn_req req = {.path = "/bin/sh", .argv = argv, .envp = NULL, .cwd = "/",
-                                       .stdin_fd = devnull, .stdout_fd = devnull, .stderr_fd = devnull,
-                                       .cgroup_procs_fd = -1, .exit_dir = exit_dir};
+        struct logmon_spawn_req req = {.path = "/bin/sh",
+                                       .argv = argv,
+                                       .envp = NULL,
+                                       .cwd = "/",
+                                       .stdin_fd = devnull,
+                                       .stdout_fd = devnull,
+                                       .stderr_fd = devnull,
+                                       .cgroup_procs_fd = -1,
+                                       .exit_dir = exit_dir};
         pid_t pid = 0;
         int pidfd = -1;
         struct error err = {0};

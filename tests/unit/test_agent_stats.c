@@ -38,7 +38,8 @@ Test(agent_stats, cgroup_v2_files_of_a_recent_kernel) {
         cr_expect_eq(u.cache, 8388608, "memory.stat file, not file_mapped");
         cr_expect_eq(u.mapped_file, 1048576);
         cr_expect_eq(u.kernel, 2097152, "memory.stat kernel, not kernel_stack");
-        unsigned all = TU_RSS | TU_CACHE | TU_SWAP | TU_USAGE | TU_MAX_USAGE | TU_KERNEL | TU_MAPPED | TU_CPU | TU_THROTTLE;
+        unsigned all =
+            TU_RSS | TU_CACHE | TU_SWAP | TU_USAGE | TU_MAX_USAGE | TU_KERNEL | TU_MAPPED | TU_CPU | TU_THROTTLE;
         cr_expect_eq(u.measured, all);
 }
 

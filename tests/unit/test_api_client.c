@@ -57,8 +57,8 @@ Test(api_client, unknown_allocation_no_node_address_and_no_loop) {
         cr_expect_eq(call(h, NULL, "GET", "/v1/client/allocation/1b5e3f8e/stats", NULL, body, sizeof(body)), 501,
                      "found by prefix, then: %s", body);
         cr_expect_eq(call(h, NULL, "GET", "/v1/client/fs/logs/" AID2 "?task=web", NULL, body, sizeof(body)), 501);
-        cr_expect_eq(call(h, NULL, "GET", "/v1/client/fs/logs/" AID2, NULL, body, sizeof(body)), 400,
-                     "no task: %s", body);
+        cr_expect_eq(call(h, NULL, "GET", "/v1/client/fs/logs/" AID2, NULL, body, sizeof(body)), 400, "no task: %s",
+                     body);
         cr_expect_eq(call(h, NULL, "PUT", "/v1/client/allocation/" AID2 "/stats", "{}", NULL, 0), 405);
         api_harness_free(h);
 }
@@ -75,12 +75,13 @@ Test(api_client, acls_in_the_allocations_namespace) {
         snprintf(mgmt, sizeof(mgmt), "%s", json_string_value(json_object_get(boot, "SecretID")));
         json_decref(boot);
         cr_assert_eq(call(h, mgmt, "PUT", "/v1/acl/policy/ro",
-                          "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", NULL, 0),
+                          "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}", NULL,
+                          0),
                      200);
         char body[512];
-        cr_assert_eq(call(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"reader\",\"Policies\":[\"ro\"]}", body,
-                          sizeof(body)),
-                     200);
+        cr_assert_eq(
+            call(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"reader\",\"Policies\":[\"ro\"]}", body, sizeof(body)),
+            200);
         json_t *tok = json_loads(body, 0, NULL);
         char ro[128];
         snprintf(ro, sizeof(ro), "%s", json_string_value(json_object_get(tok, "SecretID")));

@@ -171,9 +171,15 @@ static int supervised(const char *cmd, int sig_after_ms, char *rec, size_t size,
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
         char *envp[] = {"PATH=/usr/bin:/bin", NULL};
-        struct isolation_spec s = {.path = "/bin/sh", .argv = argv, .envp = envp, .stdin_fd = null_fd,
-                                   .stdout_fd = null_fd, .stderr_fd = null_fd, .cgroup_fd = -1,
-                                   .supervise = true, .exit_record_fd = rfd};
+        struct isolation_spec s = {.path = "/bin/sh",
+                                   .argv = argv,
+                                   .envp = envp,
+                                   .stdin_fd = null_fd,
+                                   .stdout_fd = null_fd,
+                                   .stderr_fd = null_fd,
+                                   .cgroup_fd = -1,
+                                   .supervise = true,
+                                   .exit_record_fd = rfd};
         pid_t pid;
         int pidfd;
         struct error err = {0};
@@ -215,8 +221,14 @@ Test(isolation_spawn, an_exec_failure_under_a_supervisor_is_still_reported) {
         int rfd = mkstemp(recp);
         char *argv[] = {"/nonexistent/prog", NULL};
         char *envp[] = {NULL};
-        struct isolation_spec s = {.path = "/nonexistent/prog", .argv = argv, .envp = envp, .stdin_fd = 0,
-                                   .stdout_fd = 1, .stderr_fd = 2, .cgroup_fd = -1, .supervise = true,
+        struct isolation_spec s = {.path = "/nonexistent/prog",
+                                   .argv = argv,
+                                   .envp = envp,
+                                   .stdin_fd = 0,
+                                   .stdout_fd = 1,
+                                   .stderr_fd = 2,
+                                   .cgroup_fd = -1,
+                                   .supervise = true,
                                    .exit_record_fd = rfd};
         pid_t pid;
         int pidfd;
