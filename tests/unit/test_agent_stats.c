@@ -148,7 +148,7 @@ static json_t *get_stats(struct log_api *api, const char *token, long *ret_statu
 }
 
 Test(agent_stats, the_endpoint_reports_a_running_task_in_nomads_shape) {
-        char dir[] = "/tmp/drover-stats-XXXXXX", task_dir[128], cmd[256];
+        char dir[] = "/tmp/drover-stats-XXXXXX", task_dir[128], cmd[512];
         cr_assert_not_null(mkdtemp(dir));
         snprintf(task_dir, sizeof(task_dir), "%s/alloc/" AID "/web", dir);
         snprintf(cmd, sizeof(cmd), "mkdir -p %s %s/alloc/" AID "/alloc/logs %s/alloc/" AID "/gone", task_dir, dir, dir);

@@ -164,7 +164,7 @@ pids_before=$(sib_pids)
 # The agent dies and comes back: it re-attaches to both isolated tasks (their
 # cgroups found again from /proc), so stopping still reaches the setsid child.
 kill -9 $agent_pid
-touch $D/alloc/*/three/local/go
+for d in $D/alloc/*/three/local; do touch "$d/go"; done
 wait_for 10 sh -c "! ps | grep -q '[w]hile \[ ! -e /local/go'"
 /bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 -log-level debug >>/tmp/agent.log 2>&1 &
 agent_pid=$!
@@ -175,6 +175,7 @@ check "the task that exited 3 while the agent was down is reported with exit cod
 alloc_json three | grep -o '"Type":"Terminated"[^}]*'
 echo "sibling pids before: $pids_before; after: $(sib_pids)"
 check "its siblings kept their pids" sh -c "[ -n '$pids_before' ] && [ \"\$(ps | grep '[s]leep 77[0-9][0-9]' | awk '{print \$1}' | sort | tr '\\n' ' ')\" = '$pids_before' ]"
+/bin/drover job stop three >/dev/null 2>&1 # a rescheduled one would wait for its go file
 # The restarted agent knows core 0 is taken (kept on the task's cgroup): a
 # second reservation gets core 1.
 job pinned2 service 'command = "/bin/sleep"
