@@ -34,6 +34,7 @@ static void put(struct api_harness *h, const char *node_id, const char *addr, co
         if (addr)
                 n->http_addr = strdup(addr);
         cr_assert_eq(state_upsert_node(h->state, state_latest_index(h->state) + 1, n), 0);
+        node_unref(n);
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 64);
         free(j->namespace);
         j->namespace = strdup(ns);
