@@ -104,7 +104,7 @@ if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then
                         printf 'VM: qemu (%s), Debian kernel, cgroup v2; %s starts each (crun: crun_runs). runc on this host: rootless, as nobody, so it creates no cgroup in the host'"'"'s v1 hierarchy.\n\n' \
                                 "$([ -w /dev/kvm ] && echo kvm || echo software emulation)" "$n"
                 else
-                        printf 'Host part only (BENCH_VM=0); %s starts per round.\n\n' "$n"
+                        printf 'Host part only (BENCH_VM=0); %s starts per round; runc rootless, as nobody (no cgroup in the host'"'"'s v1 hierarchy).\n\n' "$n"
                 fi
                 echo '```'
                 cat "$out"
