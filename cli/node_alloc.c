@@ -298,12 +298,83 @@ static const char alloc_status_help[] =
     "  The ID may be a unique prefix.\n\n"
     "Options:\n"
     "  -address=<addr>  API address\n"
-    "  -verbose         full IDs and placement metrics\n";
+    "  -verbose         full IDs and placement metrics\n"
+    "  -stats           each running task's CPU and memory use, from its node\n"
+    "                   (GET /v1/client/allocation/<id>/stats)\n";
+
+static void fmt_bytes(uint64_t b, char *buf, size_t size) {
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        double v = (double)b;
+        size_t u = 0;
+        while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static bool measured_has(json_t *stats, const char *what) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(jx_arr(stats, "Measured"), i, m) {
+                if (json_is_string(m) && strcmp(json_string_value(m), what) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Nomad's "Task Resources" with -stats: the memory and CPU tables of one task. */
+static void print_task_stats(json_t *ru) {
+        json_t *ms = jx_obj(ru, "MemoryStats"), *cs = jx_obj(ru, "CpuStats");
+        static const char *const mem_fields[][2] = {
+            {"RSS", "RSS"},     {"Cache", "Cache"},        {"Swap", "Swap"},
+            {"Usage", "Usage"}, {"MaxUsage", "Max Usage"}, {"KernelUsage", "Kernel Usage"}};
+        const char *hdr[ARRAY_SIZE(mem_fields)], *cells[ARRAY_SIZE(mem_fields)];
+        char vals[ARRAY_SIZE(mem_fields)][32];
+        size_t n = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(mem_fields); i++) {
+                if (!measured_has(ms, mem_fields[i][1]))
+                        continue;
+                fmt_bytes((uint64_t)jx_int(ms, mem_fields[i][0], 0), vals[n], sizeof(vals[n]));
+                hdr[n] = mem_fields[i][1];
+                cells[n] = vals[n];
+                n++;
+        }
+        printf("\nMemory Stats\n");
+        if (n) {
+                struct table *t = table_new((int)n, hdr);
+                table_add(t, cells);
+                table_print(t);
+        } else {
+                printf("(none measured)\n");
+        }
+        char pct[32], user[32], sys[32], thr[32], thr_t[32];
+        snprintf(pct, sizeof(pct), "%.2f%%", json_number_value(json_object_get(cs, "Percent")));
+        snprintf(user, sizeof(user), "%.2f%%", json_number_value(json_object_get(cs, "UserMode")));
+        snprintf(sys, sizeof(sys), "%.2f%%", json_number_value(json_object_get(cs, "SystemMode")));
+        snprintf(thr, sizeof(thr), "%lld", (long long)jx_int(cs, "ThrottledPeriods", 0));
+        snprintf(thr_t, sizeof(thr_t), "%.3f s", (double)jx_int(cs, "ThrottledTime", 0) / 1e9);
+        static const char *const chdr[] = {"Percent", "User Mode", "System Mode", "Throttled Periods",
+                                           "Throttled Time"};
+        const char *ccells[] = {pct, user, sys, thr, thr_t};
+        printf("\nCPU Stats\n");
+        struct table *t = table_new(measured_has(cs, "Throttled Periods") ? 5 : 3, chdr);
+        table_add(t, ccells);
+        table_print(t);
+}
 
 static int alloc_status(struct cli *c, int argc, char **argv) {
-        bool verbose = false;
+        bool verbose = false, stats = false;
         const char *id;
-        if (one_id_arg(argc, argv, alloc_status_help, &id, &verbose, false))
+        char *rest[64];
+        int nrest = 0;
+        for (int i = 0; i < argc && nrest < (int)ARRAY_SIZE(rest); i++) {
+                if (strcmp(argv[i], "-stats") == 0)
+                        stats = true;
+                else
+                        rest[nrest++] = argv[i];
+        }
+        if (one_id_arg(nrest, rest, alloc_status_help, &id, &verbose, false))
                 return 1;
         _cleanup_free_ char *alloc_id = NULL, *path = NULL;
         if (cli_resolve_prefix(c, "/v1/allocations", "allocation", id, &alloc_id))
@@ -338,6 +409,14 @@ static int alloc_status(struct cli *c, int argc, char **argv) {
                               created,
                               modified};
         cli_print_kv(keys, vals, (int)ARRAY_SIZE(keys));
+        _cleanup_json_ json_t *usage = NULL;
+        if (stats) {
+                _cleanup_free_ char *spath = NULL;
+                struct error serr = {0};
+                if (asprintf(&spath, "/v1/client/allocation/%s/stats", alloc_id) < 0 ||
+                    cli_get(c, spath, &usage, NULL, &serr) < 0)
+                        printf("\nCouldn't retrieve stats: %s\n", serr.msg);
+        }
         const char *task;
         json_t *ts;
         json_object_foreach(jx_obj(a, "TaskStates"), task, ts) {
@@ -349,6 +428,13 @@ static int alloc_status(struct cli *c, int argc, char **argv) {
                 const char *tv[] = {time_or_na(jx_str(ts, "StartedAt", "")), time_or_na(jx_str(ts, "FinishedAt", "")),
                                     restarts};
                 cli_print_kv(tk, tv, 3);
+                if (usage) {
+                        json_t *tu = jx_obj(jx_obj(usage, "Tasks"), task);
+                        if (tu)
+                                print_task_stats(jx_obj(tu, "ResourceUsage"));
+                        else
+                                printf("\nTask Resources: no stats (the task is not running)\n");
+                }
                 printf("\nRecent Events:\n");
                 static const char *const ehdr[] = {"Time", "Type", "Description"};
                 struct table *t = table_new(3, ehdr);

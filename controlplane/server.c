@@ -890,7 +890,8 @@ int server_start(struct server *s, struct error *err) {
                                 .heartbeats = s->heartbeats,
                                 .raft_addr = s->cfg->raft_addr,
                                 .ops = &server_api_ops,
-                                .data = s};
+                                .data = s,
+                                .loop = s->loop};
         s->api = api_create(&ac);
         if (!s->fsm || !s->api)
                 return errorf(err, -ENOMEM, "out of memory");

@@ -41,6 +41,7 @@ enum stage {
         ST_LANDLOCK,
         ST_SECCOMP,
         ST_EXEC,
+        ST_SUPERVISE,
 };
 
 static const char *stage_str(int s) {
@@ -59,6 +60,7 @@ static const char *stage_str(int s) {
             [ST_LANDLOCK] = "apply Landlock rules",
             [ST_SECCOMP] = "install the seccomp filter",
             [ST_EXEC] = "execve",
+            [ST_SUPERVISE] = "fork the task from its supervisor",
         };
         return s > 0 && s < (int)ARRAY_SIZE(names) && names[s] ? names[s] : "setup";
 }
@@ -82,6 +84,83 @@ static int child_dup(int fd, int target) {
         return dup2(fd, target) < 0 ? -1 : 0;
 }
 
+/* ---- the supervisor (spec->supervise): raw syscalls only ---- */
+
+static volatile pid_t supervised;
+
+static void forward_signal(int sig) {
+        if (supervised > 0)
+                kill(supervised, sig);
+}
+
+static size_t put_num(char *buf, long v) {
+        char tmp[24];
+        size_t n = 0, k = 0;
+        if (v < 0)
+                v = 0;
+        do
+                tmp[n++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n > 0)
+                buf[k++] = tmp[--n];
+        return k;
+}
+
+/* The host pid of the caller: /proc/self of the host's /proc, read before any
+ * mount (inside a new pid namespace getpid() says 1). 0 when unknown. */
+static pid_t host_pid(void) {
+        char buf[32];
+        ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+        long v = 0;
+        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+                v = v * 10 + (buf[i] - '0');
+        return (pid_t)v;
+}
+
+/* Fork the task (it returns, to exec), wait for it in this process and record. */
+static void supervise(const struct isolation_spec *s, pid_t self, int wr) {
+        sigset_t all, none;
+        sigfillset(&all);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0)
+                fail(wr, ST_SUPERVISE, errno, 0);
+        if (pid == 0) {
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                return; /* the task: on to execve */
+        }
+        /* The task keeps wr until its execve (CLOEXEC): an exec failure still
+         * reaches the caller, which then reaps this supervisor (exit code 127). */
+        close(wr);
+        supervised = (pid_t)pid;
+        struct sigaction fw = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+        sigfillset(&fw.sa_mask);
+        for (int sig = 1; sig < 32; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+                        sigaction(sig, &fw, NULL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int status = 0;
+        for (;;) {
+                long r = syscall(SYS_wait4, pid, &status, 0, NULL);
+                if (r == pid)
+                        break;
+                if (r < 0 && errno != EINTR)
+                        _exit(127);
+        }
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0, sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        char line[64];
+        size_t k = put_num(line, self);
+        line[k++] = ' ';
+        k += put_num(line + k, code);
+        line[k++] = ' ';
+        k += put_num(line + k, sig);
+        line[k++] = '\n';
+        ssize_t w = pwrite(s->exit_record_fd, line, k, 0);
+        (void)w;
+        _exit(sig ? 128 + sig : code);
+}
+
 static _Noreturn void child(const struct isolation_spec *s, int wr, int go) {
         sigset_t none;
         sigemptyset(&none);
@@ -100,6 +179,7 @@ static _Noreturn void child(const struct isolation_spec *s, int wr, int go) {
                 if (n != 1)
                         fail(wr, ST_USERNS, n < 0 ? errno : ECANCELED, 0);
         }
+        pid_t self = s->supervise ? host_pid() : 0;
         if (setsid() < 0)
                 fail(wr, ST_SETSID, errno, 0);
         if (child_dup(s->stdin_fd, 0) < 0 || child_dup(s->stdout_fd, 1) < 0 || child_dup(s->stderr_fd, 2) < 0)
@@ -128,6 +208,8 @@ static _Noreturn void child(const struct isolation_spec *s, int wr, int go) {
                 fail(wr, ST_LANDLOCK, -r, 0);
         if (s->seccomp && (r = seccomp_profile_apply(s->seccomp)) < 0)
                 fail(wr, ST_SECCOMP, -r, 0);
+        if (s->supervise)
+                supervise(s, self, wr); /* returns in the task, which still holds wr */
         execve(s->path, s->argv, s->envp);
         fail(wr, ST_EXEC, errno, 0);
 }
@@ -137,6 +219,8 @@ int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pid
                 return errorf(err, -EINVAL, "a task root needs a mount namespace");
         if (s->hostname && !(s->ns_flags & CLONE_NEWUTS))
                 return errorf(err, -EINVAL, "a hostname needs a uts namespace");
+        if (s->supervise && s->exit_record_fd < 0)
+                return errorf(err, -EINVAL, "a supervisor needs a file for the exit record");
         bool userns = s->ns_flags & CLONE_NEWUSER;
         if (userns && !s->set_user)
                 return errorf(err, -EINVAL, "a user namespace needs the task's uid and gid to map");

@@ -7,6 +7,17 @@
  * mounts + pivot_root, hostname, bounding set, uid/gid, capabilities,
  * chdir, no_new_privs, Landlock, seccomp, execve. A failure is reported to
  * the parent as a fixed struct over a CLOEXEC pipe and turned into err.
+ *
+ * With supervise, the process the caller gets is a small supervisor (the
+ * pid namespace's init when there is one): after the last step it forks the
+ * task, which execs, forwards every catchable signal it receives to the task,
+ * and when the task ends writes "<its own host pid> <exit code> <signal>\n"
+ * (LOGMON_EXIT_FILE's format) into exit_record_fd and exits with the task's code
+ * (128 + signal for a signal). The record outlives the caller: an agent that
+ * was down when the task ended reads the real status from it (a pidfd cannot
+ * give a non-child's). The supervisor is a copy of the caller that touches
+ * nothing but raw syscalls; it runs under the task's uid, capabilities and
+ * seccomp filter like the task.
  */
 #pragma once
 
@@ -38,6 +49,8 @@ struct isolation_spec {
         bool no_new_privs;
         const struct landlock_ruleset *landlock; /* NULL: none */
         const struct seccomp_profile *seccomp;   /* NULL: none */
+        bool supervise;            /* start a supervisor that records the exit (above) */
+        int exit_record_fd;        /* with supervise: a regular file opened for writing (CLOEXEC) */
 };
 
 /* Start the process; ret_pid and ret_pidfd (CLOEXEC) on success. */

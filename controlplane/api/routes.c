@@ -208,6 +208,9 @@ const struct route api_routes[] = {
     {M_DELETE, "evaluations", h_evals_delete, PERM_MANAGEMENT},
     {M_GET, "evaluation/:id", h_eval_read, PERM_NS_READ_JOB},
     {M_GET, "evaluation/:id/allocations", h_eval_allocations, PERM_NS_READ_JOB},
+    /* client: forwarded to the allocation's node (routes_client.c) */
+    {M_GET, "client/allocation/:id/stats", h_client_alloc_stats, PERM_NS_READ_JOB},
+    {M_GET, "client/fs/logs/:alloc", h_client_fs_logs, PERM_NS_READ_LOGS},
     /* status */
     {M_GET, "status/leader", h_status_leader, PERM_NONE},
     {M_GET, "status/peers", h_status_peers, PERM_NONE},
@@ -359,6 +362,7 @@ struct api *api_create(const struct api_config *cfg) {
         a->ops = cfg->ops;
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
+        a->loop = cfg->loop;
         a->started_ns = clock_now_ns();
         a->events = events_create(0, 0, 0);
         if (!a->raft_addr || !a->node_secret || !a->events) {

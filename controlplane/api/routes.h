@@ -17,6 +17,7 @@ struct api;
 struct heartbeats;
 struct http_req;
 struct state_store;
+struct uv_loop_s;
 
 /* status 0: applied at index; negative: rejected by the state store or not
  * committed, msg says why (the signature of raft_node_apply_cb). */
@@ -69,6 +70,7 @@ struct api_config {
         const struct api_ops *ops;
         void *data;       /* passed to every op */
         bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */
+        struct uv_loop_s *loop; /* for requests to agents (routes_client.c); NULL: they answer 501 */
 };
 
 struct api *api_create(const struct api_config *cfg);

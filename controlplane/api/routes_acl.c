@@ -27,6 +27,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_MANAGEMENT] = "management",
     [PERM_NODE_SECRET_OR_READ] = "node-secret or node:read",
     [PERM_ACL_TOKEN] = "acl-token",
+    [PERM_NS_READ_LOGS] = "read-logs",
 };
 
 const char *api_perm_name(enum api_perm p) {
@@ -35,7 +36,7 @@ const char *api_perm_name(enum api_perm p) {
 
 bool api_perm_namespaced(enum api_perm p) {
         return p == PERM_NS_READ_JOB || p == PERM_NS_SUBMIT_JOB || p == PERM_NS_PARSE_JOB ||
-               p == PERM_NS_ALLOC_LIFECYCLE;
+               p == PERM_NS_ALLOC_LIFECYCLE || p == PERM_NS_READ_LOGS;
 }
 
 static const struct acl_policy *lookup_policy(void *data, const char *name) {
@@ -53,6 +54,8 @@ static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
                 return acl_allows(a, ns, ACL_CAP_PARSE_JOB);
         case PERM_NS_ALLOC_LIFECYCLE:
                 return acl_allows(a, ns, ACL_CAP_ALLOC_LIFECYCLE);
+        case PERM_NS_READ_LOGS:
+                return acl_allows(a, ns, ACL_CAP_READ_LOGS);
         case PERM_NODE_READ:
                 return acl_allows_node(a, ACL_READ);
         case PERM_NODE_WRITE:

@@ -29,6 +29,7 @@ enum api_perm {
         PERM_MANAGEMENT,          /* a management token only */
         PERM_NODE_SECRET_OR_READ, /* node:read, or the node's SecretID: the handler checks */
         PERM_ACL_TOKEN,           /* any valid ACL token (not anonymous): /v1/acl/token/self */
+        PERM_NS_READ_LOGS,        /* namespace capability read-logs */
         PERM__COUNT,
 };
 

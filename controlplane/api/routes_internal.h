@@ -16,6 +16,7 @@
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
  *   routes_events.c       /v1/event/stream and the events applied commands produce
  *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
+ *   routes_client.c       /v1/client/...: forwarded to the allocation's node agent
  */
 #pragma once
 
@@ -45,6 +46,7 @@ struct api {
         const struct api_ops *ops;
         void *data;
         bool acl_enabled;
+        struct uv_loop_s *loop; /* requests to agents (routes_client.c); may be NULL */
         struct parked_query *parked; /* blocking queries waiting for a newer index */
         int64_t started_ns;    /* wall clock at api_create */
         uint64_t requests;     /* answered by a handler (for /v1/metrics) */
@@ -135,6 +137,9 @@ bool add_alloc_full(void *arg, const struct alloc *a);
 bool add_eval(void *arg, const struct eval *e);
 
 /* ---- handlers ---- */
+/* routes_client.c */
+void h_client_alloc_stats(struct route_ctx *c);
+void h_client_fs_logs(struct route_ctx *c);
 /* routes_jobs.c */
 void h_jobs_list(struct route_ctx *c);
 void h_jobs_register(struct route_ctx *c);

@@ -18,7 +18,9 @@
 #include "nodeagent/alloc/restart.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
+#include "nodeagent/drivers/task_cgroup.h"
 #include "nodeagent/drivers/task_proc.h"
+#include "nodeagent/drivers/task_stats.h"
 #include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 #include "nodeagent/util.h"
@@ -256,6 +258,10 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
 
 static void save_handle(struct task_runner *tr) {
         struct error err = {0};
+        int r = tr->proc ? task_pid_file_write(tr->task_dir, task_proc_handle(tr->proc)) : 0;
+        if (r < 0)
+                log_debug("alloc %.8s task %s: pid file: %s (no stats for it)", tr->ar->alloc->id, tr->task->name,
+                          strerror(-r));
         if (tr->ar->env.state && tr->proc &&
             agent_state_put_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, task_proc_handle(tr->proc),
                                    &err) < 0)
@@ -265,6 +271,7 @@ static void save_handle(struct task_runner *tr) {
 
 static void forget_handle(struct task_runner *tr) {
         struct error err = {0};
+        task_pid_file_remove(tr->task_dir);
         if (tr->ar->env.state && agent_state_del_handle(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &err) < 0)
                 log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
 }
@@ -340,7 +347,10 @@ static void on_task_exit(struct task_proc *p, const struct driver_exit *ex, void
                 finish_exit(tr, &known);
                 return;
         }
-        finish_exit(tr, ex);
+        /* An exec task's supervisor (our child) exits 128 + signal for a task killed by
+         * a signal; its record says which. */
+        struct driver_exit rec = *ex;
+        finish_exit(tr, read_exit_file(tr, pid, &rec) ? &rec : ex);
 }
 
 static int build_env(struct task_runner *tr) {
@@ -598,6 +608,20 @@ void alloc_runner_start(struct alloc_runner *ar) {
         notify(ar);
 }
 
+/* The cgroup of a task that ended while the agent was down (named in its pid file,
+ * the only place it is kept): nobody else removes it. */
+static void drop_gone_cgroup(struct task_runner *tr, pid_t pid) {
+        int dfd = open(tr->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        pid_t was;
+        uint64_t start;
+        char cg[256];
+        if (dfd >= 0 && task_pid_file_read(dfd, &was, &start, cg) == 0 && was == pid && cg[0] &&
+            driver_proc_start_ticks(was) != start) /* gone for sure: the process is not there */
+                task_cgroup_remove_path(cg);
+        if (dfd >= 0)
+                close(dfd);
+}
+
 /* Re-attach one task from its saved handle; false when it cannot be (*ret_gone_pid:
  * the saved pid of a task that is gone, else 0). */
 static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
@@ -613,9 +637,11 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
             task_proc_attach(ar->env.loop, tr->driver, &h, on_task_exit, tr, &tr->proc, &err) < 0) {
                 log_info("alloc %.8s task %s: cannot re-attach: %s", ar->alloc->id, tr->task->name,
                          *err.msg ? err.msg : "saved by another driver");
+                drop_gone_cgroup(tr, h.pid);
                 forget_handle(tr);
                 return false;
         }
+        task_pid_file_write(tr->task_dir, task_proc_handle(tr->proc)); /* for stats, as start_task */
         if (build_env(tr) < 0)
                 log_warn("alloc %.8s task %s: out of memory building its environment", ar->alloc->id, tr->task->name);
         /* The collector normally outlived the previous agent; start one if it did not. */

@@ -53,6 +53,7 @@
 #include "isolation/user.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_cgroup.h"
+#include "nodeagent/logs/logmon.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_LIST 64
@@ -273,6 +274,7 @@ struct exec_start {
         struct cpulist cpus;
         uint32_t dyn_uid;
         int out_fd, err_fd, null_fd;
+        int rec_fd; /* the supervisor's exit record (LOGMON_EXIT_FILE in spec->exit_dir), -1 = none */
 };
 
 static struct reservation *find_resv(const char *cgroup);
@@ -301,7 +303,7 @@ static void exec_start_free(struct exec_start *x, bool remove_cgroup) {
         landlock_ruleset_free(x->landlock);
         if (x->dyn_uid && remove_cgroup)
                 uid_pool_release(pool, x->dyn_uid);
-        for (int *fd = &x->out_fd; fd <= &x->null_fd; fd++)
+        for (int *fd = &x->out_fd; fd <= &x->rec_fd; fd++)
                 if (*fd >= 0)
                         close(*fd);
         free(x);
@@ -622,6 +624,15 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
         x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (x->null_fd < 0)
                 return errorf(err, -errno, "open /dev/null: %s", strerror(errno));
+        if (spec->exit_dir && *spec->exit_dir) {
+                /* The supervisor writes the task's exit status here (isolation/process.h),
+                 * the format the log collector writes for raw_exec tasks. */
+                char rec[4400];
+                snprintf(rec, sizeof(rec), "%s/%s", spec->exit_dir, LOGMON_EXIT_FILE);
+                x->rec_fd = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (x->rec_fd < 0)
+                        return errorf(err, -errno, "open %s: %s", rec, strerror(errno));
+        }
         return 0;
 }
 
@@ -632,7 +643,7 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
         struct exec_start *x = calloc(1, sizeof(*x));
         if (!x)
                 return errorf(err, -ENOMEM, "out of memory");
-        x->out_fd = x->err_fd = x->null_fd = -1;
+        x->out_fd = x->err_fd = x->null_fd = x->rec_fd = -1;
         uid_t uid = 0;
         gid_t gid = 0;
         int r = prepare(spec, x, &uid, &gid, err);
@@ -665,6 +676,8 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
             .no_new_privs = true,
             .landlock = x->landlock,
             .seccomp = x->seccomp,
+            .supervise = x->rec_fd >= 0,
+            .exit_record_fd = x->rec_fd,
         };
         pid_t pid;
         int pidfd;

@@ -95,6 +95,20 @@ void task_cgroup_finish(const struct driver_handle *h, struct driver_exit *ex) {
         cgroup_free(cg);
 }
 
+void task_cgroup_remove_path(const char *path) {
+        const struct driver_settings *s = driver_settings();
+        size_t pl = strlen(s->cgroup_parent);
+        if (!path[0] || strncmp(path, s->cgroup_parent, pl) != 0 || path[pl] != '/' || strstr(path + pl, "/.."))
+                return;
+        struct cgroup *cg = NULL;
+        struct error err = {0};
+        if (cgroup_open(path, &cg, NULL) < 0)
+                return;
+        if (cgroup_remove(cg, 2000, &err) < 0)
+                log_warn("task cgroup: %s", err.msg);
+        cgroup_free(cg);
+}
+
 void task_cgroup_recover(struct driver_handle *h) {
         const struct driver_settings *s = driver_settings();
         char path[600];

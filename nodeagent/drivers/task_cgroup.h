@@ -33,5 +33,9 @@ int task_cgroup_kill(const struct driver_handle *h);
 /* After the main process exited: kill leftovers, OOM kills into ex, rmdir. */
 void task_cgroup_finish(const struct driver_handle *h, struct driver_exit *ex);
 
+/* Remove the cgroup at path (killing what is left in it) when it is below the
+ * configured parent: the cgroup of a task that ended while no agent ran. */
+void task_cgroup_remove_path(const char *path);
+
 /* Fill h->cgroup from /proc/<pid>/cgroup when it is below the configured parent. */
 void task_cgroup_recover(struct driver_handle *h);

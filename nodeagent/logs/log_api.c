@@ -2,6 +2,7 @@
 #include "nodeagent/logs/log_api.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,15 +17,30 @@
 #include <unistd.h>
 
 #include "common/alloc_token.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/macros.h"
+#include "nodeagent/drivers/task_stats.h"
+
+#define STATS_SAMPLES 256 /* tasks whose previous CPU sample is kept for percentages */
+
+struct cpu_sample {
+        char key[300]; /* "<alloc>/<task>/<pid>" */
+        struct task_usage usage;
+        int64_t at_ns;
+        uint64_t used; /* LRU tick */
+};
 
 struct log_api {
         struct MHD_Daemon *mhd;
         char *data_dir;
         char *node_secret;
         int port;
+        double mhz_per_core;
+        pthread_mutex_t lock; /* samples */
+        struct cpu_sample samples[STATS_SAMPLES];
+        uint64_t tick;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype, char *buf, size_t len) {
@@ -216,26 +232,100 @@ static int stream_open(const struct log_api *a, const char *alloc_id, const char
         return 0;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
-        struct log_api *a = cls;
-        static const char prefix[] = "/v1/client/fs/logs/";
-        if (strcmp(method, "GET") != 0)
-                return reply_text(conn, 405, "only GET is served here");
-        if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
-                return reply_text(conn, 404, "the agent serves only /v1/client/fs/logs/<alloc-id>");
-        const char *alloc_id = url + sizeof(prefix) - 1;
-        const char *task = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "task");
-        const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
-        if (!type)
-                type = "stdout";
-        if (!id_is_valid(alloc_id))
-                return reply_text(conn, 400, "bad allocation ID");
-        if (!safe_name(task))
-                return reply_text(conn, 400, "missing or bad task name (?task=<name>)");
-        /* The caller shows the allocation's token (the servers hand it out with
-         * the allocation) or the node secret. */
+/* The percentages of u from the previous sample of key (and u becomes the new one). */
+static void cpu_percent(struct log_api *a, const char *key, struct task_usage *u, int64_t now) {
+        pthread_mutex_lock(&a->lock);
+        struct cpu_sample *hit = NULL, *oldest = &a->samples[0];
+        for (size_t i = 0; i < STATS_SAMPLES && !hit; i++) {
+                if (strcmp(a->samples[i].key, key) == 0)
+                        hit = &a->samples[i];
+                else if (a->samples[i].used < oldest->used)
+                        oldest = &a->samples[i];
+        }
+        if (hit)
+                task_usage_cpu_percent(u, &hit->usage, now - hit->at_ns);
+        else {
+                hit = oldest;
+                snprintf(hit->key, sizeof(hit->key), "%s", key);
+        }
+        hit->usage = *u;
+        hit->at_ns = now;
+        hit->used = ++a->tick;
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* One task's usage from the pid file its runner wrote: its cgroup, else its
+ * process tree in /proc. -ESRCH / -ENOENT when it is not running. */
+static int task_usage_read(struct log_api *a, int allocfd, const char *alloc_id, const char *task,
+                           struct task_usage *ret) {
+        _cleanup_close_ int tfd = openat(allocfd, task, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (tfd < 0)
+                return -errno;
+        pid_t pid;
+        uint64_t start;
+        char cg[256];
+        int r = task_pid_file_read(tfd, &pid, &start, cg);
+        if (r < 0)
+                return r;
+        r = cg[0] ? task_stats_cgroup(cg, ret) : -ENOENT;
+        if (r < 0)
+                r = task_stats_procs("/proc", pid, start, ret);
+        if (r < 0)
+                return r;
+        char key[300];
+        snprintf(key, sizeof(key), "%s/%s/%d", alloc_id, task, (int)pid);
+        cpu_percent(a, key, ret, clock_now_ns());
+        return 0;
+}
+
+/* GET /v1/client/allocation/<id>/stats: Nomad's AllocResourceUsage. */
+static enum MHD_Result serve_stats(struct log_api *a, struct MHD_Connection *conn, const char *alloc_id) {
+        char root[4200];
+        snprintf(root, sizeof(root), "%s/alloc/%s", a->data_dir, alloc_id);
+        int allocfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (allocfd < 0)
+                return reply_text(conn, 404, "no such allocation on this node");
+        int fd = dup(allocfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                close(allocfd);
+                return reply_text(conn, 500, "cannot read the allocation directory");
+        }
+        json_t *tasks = json_object();
+        struct task_usage sum = {.measured = ~0u};
+        size_t n = 0, seen = 0;
+        struct dirent *de;
+        while ((de = readdir(d)) && seen++ < 1024) {
+                if (!safe_name(de->d_name) || strcmp(de->d_name, "alloc") == 0)
+                        continue;
+                struct task_usage u;
+                if (task_usage_read(a, allocfd, alloc_id, de->d_name, &u) < 0)
+                        continue; /* not running (or not a task's directory) */
+                task_usage_add(&sum, &u);
+                n++;
+                json_object_set_new(tasks, de->d_name,
+                                    json_pack("{s:o,s:I,s:n}", "ResourceUsage", task_usage_json(&u, a->mhz_per_core),
+                                              "Timestamp", (json_int_t)clock_now_ns(), "Pids"));
+        }
+        closedir(d);
+        close(allocfd);
+        if (n == 0)
+                sum.measured = 0;
+        json_t *out = json_pack("{s:o,s:o,s:I}", "ResourceUsage", task_usage_json(&sum, a->mhz_per_core), "Tasks",
+                                tasks, "Timestamp", (json_int_t)clock_now_ns());
+        char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+        json_decref(out);
+        if (!text)
+                return MHD_NO;
+        return reply(conn, 200, "application/json", text, strlen(text));
+}
+
+/* The caller shows the allocation's token (the servers hand it out with the
+ * allocation) or the node secret. MHD_YES when it may go on (*ret_ok). */
+static enum MHD_Result check_token(struct log_api *a, struct MHD_Connection *conn, const char *alloc_id, bool *ret_ok) {
+        *ret_ok = false;
         const char *token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Drover-Token");
         char want[ALLOC_TOKEN_BUF];
         if (!token || !*token)
@@ -246,6 +336,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return reply_text(conn, 500, "cannot compute the allocation token");
         if (!alloc_token_equal(token, want) && !alloc_token_equal(token, a->node_secret))
                 return reply_text(conn, 403, "X-Drover-Token does not open this allocation on this node");
+        *ret_ok = true;
+        return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        struct log_api *a = cls;
+        static const char prefix[] = "/v1/client/fs/logs/";
+        static const char stats_prefix[] = "/v1/client/allocation/";
+        bool ok;
+        if (strcmp(method, "GET") != 0)
+                return reply_text(conn, 405, "only GET is served here");
+        if (strncmp(url, stats_prefix, sizeof(stats_prefix) - 1) == 0) {
+                char id[64];
+                const char *rest = url + sizeof(stats_prefix) - 1, *slash = strchr(rest, '/');
+                if (!slash || strcmp(slash, "/stats") != 0 || (size_t)(slash - rest) >= sizeof(id))
+                        return reply_text(conn, 404, "the agent serves /v1/client/allocation/<alloc-id>/stats");
+                memcpy(id, rest, (size_t)(slash - rest));
+                id[slash - rest] = '\0';
+                if (!id_is_valid(id))
+                        return reply_text(conn, 400, "bad allocation ID");
+                enum MHD_Result mr = check_token(a, conn, id, &ok);
+                return ok ? serve_stats(a, conn, id) : mr;
+        }
+        if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+                return reply_text(conn, 404,
+                                  "the agent serves only /v1/client/fs/logs/<alloc-id> and "
+                                  "/v1/client/allocation/<alloc-id>/stats");
+        const char *alloc_id = url + sizeof(prefix) - 1;
+        const char *task = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "task");
+        const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
+        if (!type)
+                type = "stdout";
+        if (!id_is_valid(alloc_id))
+                return reply_text(conn, 400, "bad allocation ID");
+        if (!safe_name(task))
+                return reply_text(conn, 400, "missing or bad task name (?task=<name>)");
+        enum MHD_Result mr = check_token(a, conn, alloc_id, &ok);
+        if (!ok)
+                return mr;
         if (strcmp(type, "stdout") != 0 && strcmp(type, "stderr") != 0)
                 return reply_text(conn, 400, "type must be stdout or stderr");
         /* Nomad's offset and origin: bytes from the start (default) or from the end. */
@@ -299,6 +430,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
 }
 
+/* One core's MHz, for Nomad's TotalTicks: cpufreq's maximum, else /proc/cpuinfo's
+ * "cpu MHz" (a VM without cpufreq); 0 when neither says. */
+static double core_mhz(void) {
+        char buf[4096];
+        FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "re");
+        double mhz = 0;
+        if (f) {
+                if (fgets(buf, sizeof(buf), f))
+                        mhz = strtod(buf, NULL) / 1000.0;
+                fclose(f);
+        }
+        if (mhz > 0 || !(f = fopen("/proc/cpuinfo", "re")))
+                return mhz;
+        while (fgets(buf, sizeof(buf), f))
+                if (strncmp(buf, "cpu MHz", 7) == 0) {
+                        const char *colon = strchr(buf, ':');
+                        mhz = colon ? strtod(colon + 1, NULL) : 0;
+                        break;
+                }
+        fclose(f);
+        return mhz;
+}
+
 int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
                   struct error *err) {
         char host[64];
@@ -317,6 +471,8 @@ int log_api_start(const char *listen, const char *data_dir, const char *node_sec
                 free(a);
                 return -ENOMEM;
         }
+        pthread_mutex_init(&a->lock, NULL);
+        a->mhz_per_core = core_mhz();
         a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
                                   on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
@@ -340,6 +496,7 @@ struct log_api *log_api_stop(struct log_api *a) {
         if (!a)
                 return NULL;
         MHD_stop_daemon(a->mhd);
+        pthread_mutex_destroy(&a->lock);
         free(a->node_secret);
         free(a->data_dir);
         free(a);

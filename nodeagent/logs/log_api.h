@@ -4,7 +4,12 @@
  * which node runs the allocation and then reads
  *   GET http://<node HTTPAddr>/v1/client/fs/logs/<alloc-id>?task=<t>&type=stdout|stderr&plain=true
  * from the agent. Files are <data-dir>/alloc/<alloc-id>/alloc/logs/<task>.<type>.<n>,
- * rotated files concatenated in order. */
+ * rotated files concatenated in order.
+ *
+ * It also serves GET /v1/client/allocation/<alloc-id>/stats: Nomad's
+ * AllocResourceUsage of the allocation's running tasks (nodeagent/drivers/task_stats.h),
+ * found through the pid file each task runner writes (TASK_PID_FILE); CPU
+ * percentages against the previous request's sample of the same task. */
 #pragma once
 
 struct error;

@@ -537,12 +537,23 @@ static void accept_clients(int lfd) {
         }
 }
 
-/* Tasks whose log directory was removed (the allocation was collected) are forgotten. */
+/* Tasks whose log directory was removed (the allocation was collected) are forgotten.
+ * Tasks it started whose directory was removed (the allocation's directory, or the
+ * agent's whole data directory, is gone: nobody will ever ask for their status)
+ * are killed, their process group (they called setsid) with them; they are reaped
+ * as usual. */
 static void sweep(void) {
         for (int i = 0; i < LOGMON_MAX_TASKS; i++) {
                 struct stat sb;
                 if (tasks[i].used && (fstat(tasks[i].dirfd, &sb) < 0 || sb.st_nlink == 0))
                         drop_task(i);
+        }
+        for (int i = 0; i < LOGMON_MAX_TASKS && n_children > 0; i++) {
+                struct stat sb;
+                if (children[i].pid > 0 && (fstat(children[i].dirfd, &sb) < 0 || sb.st_nlink == 0)) {
+                        kill(-children[i].pid, SIGKILL);
+                        kill(children[i].pid, SIGKILL);
+                }
         }
 }
 

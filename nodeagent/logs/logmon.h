@@ -23,7 +23,10 @@
  * at a time), and survives agent restarts: a restarted agent connects to the
  * same collector, whose tasks kept writing meanwhile. A task's streams end when
  * the agent says the task is dead for good (logmon_signal: the collector drains
- * the FIFOs first) or when its log directory is removed. The collector exits
+ * the FIFOs first) or when its log directory is removed. A task the collector
+ * started (logmon_spawn) is killed, with its process group, once its exit_dir is
+ * removed (its allocation was collected, or the agent's data directory deleted:
+ * nobody is left to ask for it). The collector exits
  * when no agent is connected and it has no task left. If it dies, the next
  * logmon_ensure starts another one, which appends to the existing files
  * (output of tasks running meanwhile is lost until they are started again).

@@ -247,6 +247,14 @@ if [ -n "$token" ] && [ "$no_token" = 401 ] && [ "$wrong" = 403 ] && [ "$secret"
 else
         fail "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret (token '$token': $no_token $wrong $secret)"
 fi
+# the servers forward /v1/client/fs/logs to the allocation's node (no token needed from the caller)
+if [ "$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17")" = "after-rotation-3" ] &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADDR/v1/client/fs/logs/$chatty?task=nosuch")" = 404 ] &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADDR/v1/client/fs/logs/00000000-0000-4000-8000-000000000000?task=t")" = 404 ]; then
+        pass "server: /v1/client/fs/logs is forwarded to the allocation's node (the last line; 404 for an unknown task or allocation)"
+else
+        fail "server: /v1/client/fs/logs is forwarded to the allocation's node ('$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17")')"
+fi
 
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&
         grep -Eq "^hello +0 +0 +0 +0 +3 +0" "$WORK/status.out"; then
@@ -680,6 +688,20 @@ else
         fail "service job: 2 allocations running"
 fi
 
+# --- task stats: the agent's endpoint, forwarded by the server, and alloc status -stats ---
+sleeper_id=$(api /v1/job/sleeper/allocations | jget '[a["ID"] for a in d if a["ClientStatus"]=="running"][0]')
+stats_rss() { api "/v1/client/allocation/$sleeper_id/stats" | jget 'd["Tasks"]["sleep"]["ResourceUsage"]["MemoryStats"]["RSS"]'; }
+rss=$(stats_rss)
+"$BIN/drover" alloc status -stats "${sleeper_id%%-*}" >"$WORK/stats.out" 2>&1
+if [ -n "$rss" ] && [ "$rss" -gt 0 ] 2>/dev/null && grep -q "^Memory Stats" "$WORK/stats.out" &&
+        grep -q "^CPU Stats" "$WORK/stats.out" &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT_HTTP/v1/client/allocation/$sleeper_id/stats")" = 401 ]; then
+        pass "stats: the server forwards /v1/client/allocation/:id/stats (sleep's RSS $rss bytes); alloc status -stats shows memory and CPU; the agent wants a token"
+else
+        cat "$WORK/stats.out"
+        fail "stats: /v1/client/allocation/:id/stats through the server (RSS '$rss'), alloc status -stats"
+fi
+
 # --- agent restart: the new agent re-attaches to the running tasks -------------------
 pids_before=$(pgrep -f "$MARK-sleep" | sort | tr '\n' ' ')
 allocs_before=$(api /v1/job/sleeper/allocations | grep -o '"ID":"[^"]*"' | sort | tr '\n' ' ')
@@ -884,6 +906,33 @@ else
         pgrep -af "drover-(server|agent)"
         echo "data dir: '$dev_data'"
         fail "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
+fi
+
+# --- nothing of ours is left behind ------------------------------------------------------
+# Stop the agents and remove their data directories: each agent's log collector then kills
+# the tasks it started (their directories are gone), and exits with no agent and no task.
+# Ours: any process working in, or holding a file of, this run's work directory.
+ours_left() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "${p#/proc/}" = $$ ] || [ "${p#/proc/}" = "$server_pid" ] && continue
+                if readlink "$p/cwd" 2>/dev/null | grep -q "^$WORK/" ||
+                        ls -l "$p/fd" 2>/dev/null | grep -q " -> $WORK/"; then
+                        echo "${p#/proc/}"
+                fi
+        done
+}
+nothing_ours_left() { [ -z "$(ours_left)" ]; }
+[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+wait "$agent_pid" 2>/dev/null
+agent_pid=""
+had=$(ours_left | wc -l)
+rm -rf "$WORK"/agent "$WORK"/agent-b "$WORK"/agent-fp
+if wait_for 15 nothing_ours_left; then
+        pass "no leftovers: agents stopped and data dirs removed, their collectors and tasks are gone ($had processes before)"
+else
+        for p in $(ours_left); do log "left: $p $(tr '\0' ' ' <"/proc/$p/cmdline")"; done
+        fail "no leftovers: a collector or task of this run still runs after its data dir was removed"
 fi
 
 # --- three servers: election, failover, forwarding, restart, a frozen follower ---------

@@ -242,6 +242,56 @@ Test(agent_logs, a_missing_directory_is_an_error) {
         cr_expect(strstr(err.msg, "/nonexistent/drover/logs"), "%s", err.msg);
 }
 
+/* ---- tasks the collector starts ------------------------------------------------------------- */
+
+static pid_t spawn_in(const char *exit_dir, const char *script) {
+        char *const argv[] = {"sh", "-c", (char *)script, NULL};
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct logmon_spawn_req req = {.path = "/bin/sh",
+                                       .argv = argv,
+                                       .envp = NULL,
+                                       .cwd = "/",
+                                       .stdin_fd = devnull,
+                                       .stdout_fd = devnull,
+                                       .stderr_fd = devnull,
+                                       .cgroup_procs_fd = -1,
+                                       .exit_dir = exit_dir};
+        pid_t pid = 0;
+        int pidfd = -1;
+        struct error err = {0};
+        cr_assert_eq(logmon_spawn(lm, &req, &pid, &pidfd, &err), 0, "%s", err.msg);
+        close(pidfd);
+        close(devnull);
+        return pid;
+}
+
+Test(agent_logs, the_collector_records_exit_codes_and_kills_tasks_whose_directory_is_gone) {
+        char done_dir[128], gone_dir[128];
+        snprintf(done_dir, sizeof(done_dir), "%s/done", dir);
+        snprintf(gone_dir, sizeof(gone_dir), "%s/gone", dir);
+        cr_assert_eq(mkdir(done_dir, 0755), 0);
+        cr_assert_eq(mkdir(gone_dir, 0755), 0);
+        pid_t done = spawn_in(done_dir, "exit 3");
+        /* A task with a child in its process group: both go when the directory goes. */
+        pid_t gone = spawn_in(gone_dir, "sleep 60 & wait");
+        int code = -1, sig = -1;
+        for (int i = 0; i < 300 && logmon_read_exit(done_dir, done, &code, &sig) != 0; i++)
+                sleep_ms(10);
+        cr_expect_eq(code, 3, "the collector wrote the exit code");
+        cr_expect_eq(sig, 0);
+        sleep_ms(300);
+        cr_assert_eq(kill(gone, 0), 0, "runs while its directory is there");
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "pgrep -s %d sleep >/dev/null", (int)gone);
+        cr_assert_eq(system(cmd), 0, "its child runs too");
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", gone_dir);
+        cr_assert_eq(system(cmd), 0);
+        cr_expect(wait_gone(gone), "killed once its directory was removed");
+        snprintf(cmd, sizeof(cmd), "for i in $(seq 50); do pgrep -s %d >/dev/null || exit 0; sleep 0.1; done; exit 1",
+                 (int)gone);
+        cr_expect_eq(system(cmd), 0, "and its process group with it");
+}
+
 /* ---- the log endpoint ------------------------------------------------------------------- */
 
 #include "common/alloc_token.h"

@@ -157,3 +157,86 @@ Test(isolation_spawn, a_user_namespace_maps_only_the_tasks_ids_and_keeps_caps_of
         cr_expect(!strstr(out, "s3cret"), "%s", out);
         cr_expect(strstr(out, "spawn-test"), "%s", out);
 }
+
+/* ---- the supervisor: no privileges needed ---------------------------------------------------- */
+
+#include <signal.h>
+#include <sys/syscall.h>
+
+/* Spawn script under a supervisor (no namespaces); its exit status and record. */
+static int supervised(const char *cmd, int sig_after_ms, char *rec, size_t size, pid_t *ret_pid) {
+        char recp[] = "/tmp/drover-spawn-rec-XXXXXX";
+        int rfd = mkstemp(recp);
+        cr_assert_geq(rfd, 0);
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+        struct isolation_spec s = {.path = "/bin/sh",
+                                   .argv = argv,
+                                   .envp = envp,
+                                   .stdin_fd = null_fd,
+                                   .stdout_fd = null_fd,
+                                   .stderr_fd = null_fd,
+                                   .cgroup_fd = -1,
+                                   .supervise = true,
+                                   .exit_record_fd = rfd};
+        pid_t pid;
+        int pidfd;
+        struct error err = {0};
+        cr_assert_eq(isolation_spawn(&s, &pid, &pidfd, &err), 0, "%s", err.msg);
+        close(rfd);
+        if (sig_after_ms) {
+                usleep((useconds_t)sig_after_ms * 1000);
+                kill(pid, SIGTERM); /* to the supervisor: it forwards it */
+        }
+        siginfo_t info = {0};
+        cr_assert_eq(waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED), 0);
+        close(pidfd);
+        close(null_fd);
+        FILE *f = fopen(recp, "re");
+        cr_assert_not_null(f);
+        if (!fgets(rec, (int)size, f))
+                rec[0] = '\0';
+        fclose(f);
+        unlink(recp);
+        *ret_pid = pid;
+        return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+}
+
+Test(isolation_spawn, a_supervisor_records_the_exit_code_and_the_signal) {
+        char rec[64], want[64];
+        pid_t pid;
+        int st = supervised("sleep 0.1; exit 3", 0, rec, sizeof(rec), &pid);
+        cr_expect_eq(st, 3, "the supervisor exits with the task's code");
+        snprintf(want, sizeof(want), "%d 3 0\n", (int)pid);
+        cr_expect_str_eq(rec, want, "the record names the supervisor's pid");
+        st = supervised("exec sleep 30", 300, rec, sizeof(rec), &pid);
+        cr_expect_eq(st, 128 + SIGTERM, "128 + the signal that killed the task");
+        snprintf(want, sizeof(want), "%d 0 %d\n", (int)pid, SIGTERM);
+        cr_expect_str_eq(rec, want, "SIGTERM forwarded to the task, and recorded as a signal");
+}
+
+Test(isolation_spawn, an_exec_failure_under_a_supervisor_is_still_reported) {
+        char recp[] = "/tmp/drover-spawn-rec-XXXXXX";
+        int rfd = mkstemp(recp);
+        char *argv[] = {"/nonexistent/prog", NULL};
+        char *envp[] = {NULL};
+        struct isolation_spec s = {.path = "/nonexistent/prog",
+                                   .argv = argv,
+                                   .envp = envp,
+                                   .stdin_fd = 0,
+                                   .stdout_fd = 1,
+                                   .stderr_fd = 2,
+                                   .cgroup_fd = -1,
+                                   .supervise = true,
+                                   .exit_record_fd = rfd};
+        pid_t pid;
+        int pidfd;
+        struct error err = {0};
+        cr_expect_eq(isolation_spawn(&s, &pid, &pidfd, &err), -ENOENT);
+        cr_expect(strstr(err.msg, "execve"), "%s", err.msg);
+        s.exit_record_fd = -1;
+        cr_expect_eq(isolation_spawn(&s, &pid, &pidfd, &err), -EINVAL, "a supervisor without a record file");
+        close(rfd);
+        unlink(recp);
+}

@@ -141,13 +141,41 @@ u2=$(uid_of 7779)
 echo "uids: $u1 $u2"
 check "tasks of different jobs run as different uids" sh -c "[ -n '$u1' ] && [ -n '$u2' ] && [ '$u1' != '$u2' ]"
 check "a task's directory is private to its uid" sh -c "stat -c '%u %a' $D/alloc/*/daemon/local | grep -q '^$u1 700$'"
+# Stats: a task holding 48 MiB shows them in GET /v1/client/allocation/:id/stats,
+# which the server forwards to the agent (the task's cgroup: memory.stat anon).
+job hog service 'command = "/bin/probe"
+        args = ["alloc", "48", "hold"]' 'cpu = 100
+        memory = 128'
+hog_id() { allocs hog | grep -o '"ID":"[0-9a-f-]*"' | head -n 1 | cut -d'"' -f4; }
+hog_rss() { wget -qO- "$A/v1/client/allocation/$(hog_id)/stats" | sed -n 's/^{"ResourceUsage":{"MemoryStats":{"RSS":\([0-9]*\).*/\1/p'; }
+hog_holds() { r=$(hog_rss); [ -n "$r" ] && [ "$r" -ge 50000000 ]; }
+check "stats: a task holding 48 MiB shows them as its RSS (through the server)" wait_for 60 hog_holds
+wget -qO- "$A/v1/client/allocation/$(hog_id)/stats"
+echo
+check "stats: alloc status -stats prints its memory" sh -c "/bin/drover alloc status -stats $(hog_id) | grep -A2 '^Memory Stats' | grep -q MiB"
+/bin/drover job stop hog >/dev/null 2>&1
+# An exec task that ends while the agent is down: its supervisor records exit code 3,
+# the next agent reports it; the running siblings keep their pids.
+job three service 'command = "/bin/sh"
+        args = ["-c", "while [ ! -e /local/go ]; do sleep 0.2; done; exit 3"]'
+check "a task waiting for its go file runs" wait_for 60 running three
+sib_pids() { ps | grep '[s]leep 77[0-9][0-9]' | awk '{print $1}' | sort | tr '\n' ' '; }
+pids_before=$(sib_pids)
 # The agent dies and comes back: it re-attaches to both isolated tasks (their
 # cgroups found again from /proc), so stopping still reaches the setsid child.
 kill -9 $agent_pid
+for d in $D/alloc/*/three/local; do touch "$d/go"; done
+wait_for 10 sh -c "! ps | grep -q '[w]hile \[ ! -e /local/go'"
 /bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 -log-level debug >>/tmp/agent.log 2>&1 &
 agent_pid=$!
 reattached() { [ "$(grep -c 're-attached to pid' /tmp/agent.log)" -ge 2 ]; }
 check "a restarted agent re-attaches to the running exec tasks" wait_for 60 reattached
+three_3() { for id in $(allocs three | grep -o '"ID":"[0-9a-f-]*"' | cut -d'"' -f4); do wget -qO- "$A/v1/allocation/$id"; done | grep -q '"ExitCode":3'; }
+check "the task that exited 3 while the agent was down is reported with exit code 3" wait_for 60 three_3
+alloc_json three | grep -o '"Type":"Terminated"[^}]*'
+echo "sibling pids before: $pids_before; after: $(sib_pids)"
+check "its siblings kept their pids" sh -c "[ -n '$pids_before' ] && [ \"\$(ps | grep '[s]leep 77[0-9][0-9]' | awk '{print \$1}' | sort | tr '\\n' ' ')\" = '$pids_before' ]"
+/bin/drover job stop three >/dev/null 2>&1 # a rescheduled one would wait for its go file
 # The restarted agent knows core 0 is taken (kept on the task's cgroup): a
 # second reservation gets core 1.
 job pinned2 service 'command = "/bin/sleep"

@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
                 printf("kexec_load=%s\n", ename(r));
                 return 0;
         }
-        if (strcmp(mode, "alloc") == 0) { /* alloc MB: touch MB megabytes */
+        if (strcmp(mode, "alloc") == 0) { /* alloc MB [hold]: touch MB megabytes (and keep them) */
                 long mb = argc > 2 ? atol(argv[2]) : 64;
                 for (long i = 0; i < mb; i++) {
                         char *p = malloc(1 << 20);
@@ -47,6 +47,8 @@ int main(int argc, char **argv) {
                         printf("allocated=%ld\n", i + 1);
                         fflush(stdout);
                 }
+                while (argc > 3 && strcmp(argv[3], "hold") == 0)
+                        pause();
                 return 0;
         }
         if (strcmp(mode, "forks") == 0) { /* forks N: try N children, report how many started */
