@@ -32,6 +32,7 @@ struct server_config {
         char *tls_cert_file;
         char *tls_key_file;
         bool tls_verify_https_client;
+        bool tls_rpc; /* tls { rpc = true }: Raft over mutual TLS */
         bool acl_enabled; /* acl { enabled = true } */
         /* node registration secret: agents must present it to register ("" = none asked) */
         char *node_secret;

@@ -16,6 +16,7 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "common/tls.h"
+#include "controlplane/raft/transport_tls.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
@@ -819,6 +820,11 @@ static int start_raft(struct server *s, const struct raft_node_peer *voters, siz
             .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
             .snapshot_trailing =
                 (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024)};
+        struct transport_tls_config tls = {.ca_file = s->cfg->tls_ca_file,
+                                           .cert_file = s->cfg->tls_cert_file,
+                                           .key_file = s->cfg->tls_key_file};
+        if (s->cfg->tls_rpc)
+                rc.tls = &tls;
         return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
 }
 
@@ -934,8 +940,9 @@ int server_start(struct server *s, struct error *err) {
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on %s://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+        log_info("drover-server: HTTP API on %s://%s, Raft on %s%s (ID %lld), data in %s, %lld scheduler worker(s)%s",
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr,
+                 s->cfg->tls_rpc ? " over mutual TLS" : "", (long long)s->cfg->raft_id, s->cfg->data_dir,
                  (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }
