@@ -57,7 +57,7 @@ static const struct flag options[] = {
     {"acl-enabled", FLAG_BOOL, "false", 0, 0, F(acl_enabled),
      "enforce ACLs (Nomad's acl { enabled = true }): requests need an X-Nomad-Token; see drover acl bootstrap"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
-     "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)"},
+     "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)", true},
     {"http-max-conns", FLAG_INT, "4096", 16, 1000000, F(http_max_conns),
      "HTTP connections served at once; 256 more are kept for node agents' heartbeats"},
     {"http-max-conns-per-client", FLAG_INT, "0", 0, 1000000, F(http_max_conns_per_client),

@@ -38,20 +38,3 @@ wait_for() {
                 sleep 0.1
         done
 }
-
-# gen_ca DIR NAME: a self-signed CA, DIR/NAME.pem and DIR/NAME-key.pem.
-gen_ca() {
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-                -keyout "$1/$2-key.pem" -out "$1/$2.pem" -subj "/CN=$2" >/dev/null 2>&1
-}
-# gen_cert DIR CA NAME CN USAGE: a certificate for NAME signed by CA, valid for
-# 127.0.0.1 and localhost; USAGE is serverAuth,clientAuth or clientAuth.
-gen_cert() {
-        local d=$1 ca=$2 name=$3 cn=$4 usage=$5
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$name-key.pem" \
-                -out "$d/$name.csr" -subj "/CN=$cn" >/dev/null 2>&1 &&
-                printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:%s\nextendedKeyUsage=%s\n' "$cn" "$usage" \
-                        >"$d/$name.ext" &&
-                openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca-key.pem" -CAcreateserial \
-                        -days 2 -extfile "$d/$name.ext" -out "$d/$name.pem" >/dev/null 2>&1
-}
