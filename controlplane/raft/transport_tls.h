@@ -14,7 +14,8 @@
  * connection (bounded by TRANSPORT_TLS_MAX_CONNS); they touch no Raft state
  * and report to the loop through a uv_async_t. Every libraft callback runs on
  * the loop. Handshake, connect and preamble together are bounded by
- * handshake_timeout_ms. */
+ * handshake_timeout_ms. The process must ignore SIGPIPE (drover-server does):
+ * libuv writes to socketpairs whose other end a refused peer's bridge closed. */
 #pragma once
 
 struct error;
