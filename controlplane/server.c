@@ -30,6 +30,7 @@
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 #include "controlplane/worker.h"
 
 /* ---- proposing commands ------------------------------------------------------------ */
@@ -549,6 +550,23 @@ static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_conta
         *ret_last_contact_ms = raft_node_last_contact_ms(s->raft);
 }
 
+/* The leader deletes ACL tokens expired for longer than -acl-token-gc-threshold
+ * (ACLTokenDelete), up to 64 a second. */
+static void propose_acl_token_gc(struct server *s) {
+        uint64_t mono = clock_monotonic_ns();
+        if (mono - s->last_acl_gc_ns < (uint64_t)NS_PER_SEC)
+                return;
+        s->last_acl_gc_ns = mono;
+        char ids[64][37];
+        size_t n = state_acl_tokens_expired(s->state, clock_now_ns() - s->cfg->acl_token_gc_threshold_ms * NS_PER_MS,
+                                            ids, 64);
+        for (size_t i = 0; i < n; i++) {
+                json_t *cmd = json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", ids[i]);
+                if (cmd && server_propose(s, cmd, NULL, NULL) == 0)
+                        log_info("acl: deleting expired token %s", ids[i]);
+        }
+}
+
 #define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
 
 /* Propose one GC command for what is due at these thresholds. 0 when proposed,
@@ -786,6 +804,7 @@ static void on_tick(uv_timer_t *t) {
                                                    .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
                         propose_gc(s, &th, NULL, NULL);
                 }
+                propose_acl_token_gc(s);
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
                 for (size_t i = 0; i < n; i++) {
