@@ -99,15 +99,17 @@ struct cluster {
         struct counter f[MAX_N];
         uv_timer_t t;
         int ticks, max_ticks;
-        int proposed, acked, closed;
+        int in_flight, acked, closed;
         int ever_leader; /* -1: none yet */
 };
 
 static void applied(void *arg, int status, uint64_t index, const char *msg) {
         (void)index;
+        (void)msg;
         struct cluster *c = arg;
-        cr_assert_eq(status, 0, "%s", msg);
-        c->acked++;
+        c->in_flight--;
+        if (status == 0) /* else leadership was lost (a loaded machine): proposed again */
+                c->acked++;
 }
 
 static void closed(void *arg) {
@@ -123,14 +125,13 @@ static void tick(uv_timer_t *h) {
                         leader = i;
         if (leader >= 0 && c->ever_leader < 0)
                 c->ever_leader = leader;
-        if (leader >= 0 && c->proposed == 0) {
-                for (int i = 0; i < 5; i++)
-                        cr_assert_eq(raft_node_apply(c->rn[leader], "entry-xx", 8, applied, c), 0);
-                c->proposed = 5;
-        }
-        bool all = c->acked == 5;
+        if (leader >= 0 && c->in_flight == 0 && c->acked < 5)
+                for (int i = c->acked; i < 5; i++)
+                        if (raft_node_apply(c->rn[leader], "entry-xx", 8, applied, c) == 0)
+                                c->in_flight++;
+        bool all = c->acked >= 5 && c->in_flight == 0;
         for (int i = 0; i < c->n; i++)
-                all = all && c->f[i].applied == 5;
+                all = all && c->f[i].applied >= 5 && c->f[i].applied == c->f[0].applied;
         if (all || c->ticks >= c->max_ticks) {
                 uv_timer_stop(h);
                 uv_close((uv_handle_t *)h, NULL);
@@ -165,8 +166,8 @@ static void run(struct cluster *c, int n, const struct transport_tls_config *con
                                                .bootstrap = true,
                                                .voters = voters,
                                                .n_voters = (size_t)n,
-                                               .election_timeout_ms = 150,
-                                               .heartbeat_timeout_ms = 20,
+                                               .election_timeout_ms = 300,
+                                               .heartbeat_timeout_ms = 50,
                                                .tls = tls[i]};
                 struct error err = {0};
                 cr_assert_eq(raft_node_create(&loop, &cfg, &ops, &c->f[i], &c->rn[i], &err), 0, "%s", err.msg);
@@ -186,15 +187,16 @@ Test(raft_tls, three_voters_with_the_cluster_ca_elect_and_replicate, .timeout = 
         struct cluster c;
         run(&c, 3, tls, 1500);
         cr_assert_geq(c.ever_leader, 0, "a leader was elected over TLS");
-        cr_expect_eq(c.acked, 5);
-        for (int i = 0; i < 3; i++)
-                cr_expect_eq(c.f[i].applied, 5, "server %d applied %d of 5", i + 1, c.f[i].applied);
+        cr_expect_geq(c.acked, 5);
+        for (int i = 0; i < 3; i++) /* every entry acknowledged, on every server, the same on each */
+                cr_expect(c.f[i].applied >= 5 && c.f[i].applied == c.f[0].applied,
+                          "server %d applied %d (server 1: %d)", i + 1, c.f[i].applied, c.f[0].applied);
 }
 
 static void no_election_with(const struct transport_tls_config *odd) {
         const struct transport_tls_config *tls[2] = {&good, odd};
         struct cluster c;
-        run(&c, 2, tls, 200); /* 2 s: more than ten election timeouts */
+        run(&c, 2, tls, 300); /* 3 s: ten election timeouts */
         cr_expect_eq(c.ever_leader, -1, "server %d became leader without the other's vote", c.ever_leader + 1);
         cr_expect_eq(c.f[0].applied + c.f[1].applied, 0);
 }
