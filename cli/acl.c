@@ -50,15 +50,20 @@ static void print_token(const json_t *t) {
         char polb[1040];
         snprintf(polb, sizeof(polb), "[%s]", pols);
         const char *secret = jx_str(t, "SecretID", NULL);
-        const char *keys[] = {"Accessor ID", "Secret ID", "Name", "Type", "Global", "Policies", "Create Time"};
+        char expiry[64] = "<none>";
+        if (jx_int(t, "ExpirationTime", 0) > 0)
+                cli_fmt_time_ns(jx_int(t, "ExpirationTime", 0), expiry, sizeof(expiry));
+        const char *keys[] = {"Accessor ID", "Secret ID", "Name",        "Type",
+                              "Global",      "Policies",  "Create Time", "Expiry Time"};
         const char *vals[] = {jx_str(t, "AccessorID", ""),
                               secret ? secret : "<hidden>",
                               jx_str(t, "Name", ""),
                               jx_str(t, "Type", ""),
                               jx_bool(t, "Global", false) ? "true" : "false",
                               polb,
-                              when};
-        cli_print_kv(keys, vals, 7);
+                              when,
+                              expiry};
+        cli_print_kv(keys, vals, 8);
 }
 
 static int fail(const char *what, const struct error *err) {
@@ -234,17 +239,19 @@ const struct cli_command cli_acl_policy_commands[] = {
 /* ---- acl token ---- */
 
 static const char token_create_help[] =
-    "Usage: drover acl token create [-name=<name>] [-type=client|management] [-policy=<name>]...\n\n"
+    "Usage: drover acl token create [-name=<name>] [-type=client|management] [-policy=<name>]... [-ttl=<d>]\n\n"
     "  Create an ACL token. A client token (the default) needs at least one -policy; a\n"
-    "  management token none. The Secret ID is shown this once.\n";
+    "  management token none. -ttl (\"10m\", 1s to 24h) makes it expire: it is then refused\n"
+    "  (403 \"ACL token expired\") and deleted by the leader. The Secret ID is shown this once.\n";
 
 static int token_create(struct cli *c, int argc, char **argv) {
-        const char *name = "", *type = "client", *p = NULL;
+        const char *name = "", *type = "client", *p = NULL, *ttl = NULL;
         _cleanup_json_ json_t *pols = json_array();
         if (!pols)
                 return 1;
         for (int i = 0; i < argc; i++) {
-                if (opt("name", argc, argv, &i, &name) || opt("type", argc, argv, &i, &type))
+                if (opt("name", argc, argv, &i, &name) || opt("type", argc, argv, &i, &type) ||
+                    opt("ttl", argc, argv, &i, &ttl))
                         continue;
                 if (opt("policy", argc, argv, &i, &p)) {
                         if (json_array_size(pols) >= TOKEN_POLICIES_MAX) {
@@ -263,6 +270,8 @@ static int token_create(struct cli *c, int argc, char **argv) {
         _cleanup_json_ json_t *out = NULL;
         if (!body)
                 return 1;
+        if (ttl)
+                json_object_set_new(body, "ExpirationTTL", json_string(ttl));
         if (cli_send(c, "PUT", "/v1/acl/token", body, &out, &err) < 0)
                 return fail("creating the ACL token", &err);
         print_token(out);

@@ -22,6 +22,7 @@ static const char usage[] =
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    acl bootstrap|policy|token  Manage ACL policies and tokens\n"
+    "    tls ca create|cert create   Create the cluster CA and certificates (mutual TLS)\n"
     "    dev                 Start a one-host development cluster\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
@@ -118,6 +119,15 @@ int main(int argc, char **argv) {
                                    : 1;
                 }
                 return run_group(&c, "acl", cli_acl_commands, rest, rargv);
+        }
+        if (strcmp(cmd, "tls") == 0) {
+                if (rest >= 1 && strcmp(rargv[0], "ca") == 0)
+                        return run_group(&c, "tls ca", cli_tls_ca_commands, rest - 1, rargv + 1);
+                if (rest >= 1 && strcmp(rargv[0], "cert") == 0)
+                        return run_group(&c, "tls cert", cli_tls_cert_commands, rest - 1, rargv + 1);
+                fprintf(stderr, "Usage: drover tls ca create [options]\n"
+                                "       drover tls cert create -server|-client|-cli [options]\n");
+                return 1;
         }
         if (strcmp(cmd, "dev") == 0) {
                 int n = cli_parse_common(&c, rest, rargv, cli_dev_help);

@@ -128,7 +128,10 @@ void flags_print_values(const void *cfg, const struct flag *flags, size_t n) {
                 const char *base = (const char *)cfg + flags[i].offset;
                 switch (flags[i].type) {
                 case FLAG_STR:
-                        printf("%s = \"%s\"\n", flags[i].name, *(char *const *)base);
+                        if (flags[i].secret && **(char *const *)base)
+                                printf("%s = \"<redacted>\"\n", flags[i].name);
+                        else
+                                printf("%s = \"%s\"\n", flags[i].name, *(char *const *)base);
                         break;
                 case FLAG_BOOL:
                         printf("%s = %s\n", flags[i].name, *(const bool *)base ? "true" : "false");

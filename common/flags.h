@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct flag {
         int64_t min, max;
         size_t offset; /* offsetof(config struct, field) */
         const char *help;
+        bool secret; /* flags_print_values shows "<redacted>" instead of a set value */
 };
 
 /* The flag called name (without the dash), or NULL. */

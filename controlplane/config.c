@@ -51,10 +51,15 @@ static const struct flag options[] = {
     {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
     {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
      "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
+    {"tls-rpc", FLAG_BOOL, "false", 0, 0, F(tls_rpc),
+     "Raft between servers over mutual TLS (Nomad's tls { rpc = true }): peers need a certificate from -tls-ca-file "
+     "for server.global.nomad"},
     {"acl-enabled", FLAG_BOOL, "false", 0, 0, F(acl_enabled),
      "enforce ACLs (Nomad's acl { enabled = true }): requests need an X-Nomad-Token; see drover acl bootstrap"},
+    {"acl-token-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(acl_token_gc_threshold_ms),
+     "expired ACL tokens are deleted by the leader this long after they expired (Nomad's acl_token_gc_threshold)"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
-     "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)"},
+     "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)", true},
     {"http-max-conns", FLAG_INT, "4096", 16, 1000000, F(http_max_conns),
      "HTTP connections served at once; 256 more are kept for node agents' heartbeats"},
     {"http-max-conns-per-client", FLAG_INT, "0", 0, 1000000, F(http_max_conns_per_client),
@@ -66,7 +71,8 @@ static const struct flag options[] = {
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
      "HCL file: data_dir, log_level, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
-     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }, acl { enabled }; flags win"},
+     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
+     "verify_https_client }; flags win"},
 };
 
 /* ---- the config file (Nomad's agent file, server part) ----------------------------- */
@@ -89,6 +95,13 @@ static const struct {
     {"server", "node_gc_threshold", "node-gc-threshold"},
     {"server_join", "retry_join", "join"},
     {"acl", "enabled", "acl-enabled"},
+    {"server", "acl_token_gc_threshold", "acl-token-gc-threshold"},
+    {"tls", "http", "tls-http"},
+    {"tls", "rpc", "tls-rpc"},
+    {"tls", "ca_file", "tls-ca-file"},
+    {"tls", "cert_file", "tls-cert-file"},
+    {"tls", "key_file", "tls-key-file"},
+    {"tls", "verify_https_client", "tls-verify-https-client"},
 };
 
 /* A value as the flag's text: numbers, strings, bools; a list of strings joined by commas. */
@@ -127,12 +140,13 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                 const struct hcl_item *it = &b->items[i];
                 if (it->is_block) {
                         bool known = it->n_labels == 0 &&
-                                     ((!*block && (strcmp(it->name, "server") == 0 || strcmp(it->name, "acl") == 0)) ||
+                                     ((!*block && (strcmp(it->name, "server") == 0 || strcmp(it->name, "acl") == 0 ||
+                                                   strcmp(it->name, "tls") == 0)) ||
                                       (strcmp(block, "server") == 0 && strcmp(it->name, "server_join") == 0));
                         if (!known)
                                 return errorf(err, -EINVAL,
                                               "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
-                                              "data_dir, log_level, acl { enabled } and server { ... server_join { retry_join } })",
+                                              "data_dir, log_level, acl { enabled }, tls { ... } and server { ... server_join { retry_join } })",
                                               path, it->line, it->col, it->name, *block ? " in " : "", block);
                         int r = apply_body(cfg, path, it->body, it->name, err);
                         if (r < 0)
@@ -237,6 +251,9 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                 return errorf(err, -EINVAL, "-tls-http needs -tls-cert-file and -tls-key-file");
         if (cfg->tls_verify_https_client && !*cfg->tls_ca_file)
                 return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-ca-file (the CA clients' certificates are checked against)");
+        if (cfg->tls_rpc && (!*cfg->tls_ca_file || !*cfg->tls_cert_file || !*cfg->tls_key_file))
+                return errorf(err, -EINVAL,
+                              "-tls-rpc needs -tls-ca-file, -tls-cert-file and -tls-key-file (servers verify each other)");
         if (cfg->tls_verify_https_client && !cfg->tls_http)
                 return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-http");
         if (cfg->bootstrap_expect == 1)

@@ -32,6 +32,8 @@ struct server_config {
         char *tls_cert_file;
         char *tls_key_file;
         bool tls_verify_https_client;
+        bool tls_rpc; /* tls { rpc = true }: Raft over mutual TLS */
+        int64_t acl_token_gc_threshold_ms;
         bool acl_enabled; /* acl { enabled = true } */
         /* node registration secret: agents must present it to register ("" = none asked) */
         char *node_secret;

@@ -16,6 +16,7 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "common/tls.h"
+#include "controlplane/raft/transport_tls.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
@@ -30,6 +31,7 @@
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 #include "controlplane/worker.h"
 
 /* ---- proposing commands ------------------------------------------------------------ */
@@ -555,6 +557,23 @@ static void leader_info_op(void *data, bool *ret_known, uint64_t *ret_last_conta
         *ret_last_contact_ms = raft_node_last_contact_ms(s->raft);
 }
 
+/* The leader deletes ACL tokens expired for longer than -acl-token-gc-threshold
+ * (ACLTokenDelete), up to 64 a second. */
+static void propose_acl_token_gc(struct server *s) {
+        uint64_t mono = clock_monotonic_ns();
+        if (mono - s->last_acl_gc_ns < (uint64_t)NS_PER_SEC)
+                return;
+        s->last_acl_gc_ns = mono;
+        char ids[64][37];
+        size_t n = state_acl_tokens_expired(s->state, clock_now_ns() - s->cfg->acl_token_gc_threshold_ms * NS_PER_MS,
+                                            ids, 64);
+        for (size_t i = 0; i < n; i++) {
+                json_t *cmd = json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", ids[i]);
+                if (cmd && server_propose(s, cmd, NULL, NULL) == 0)
+                        log_info("acl: deleting expired token %s", ids[i]);
+        }
+}
+
 #define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
 
 /* Propose one GC command for what is due at these thresholds. 0 when proposed,
@@ -810,6 +829,7 @@ static void on_tick(uv_timer_t *t) {
                                                    .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
                         propose_gc(s, &th, NULL, NULL);
                 }
+                propose_acl_token_gc(s);
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
                 for (size_t i = 0; i < n; i++) {
@@ -845,6 +865,11 @@ static int start_raft(struct server *s, const struct raft_node_peer *voters, siz
             .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
             .snapshot_trailing =
                 (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024)};
+        struct transport_tls_config tls = {.ca_file = s->cfg->tls_ca_file,
+                                           .cert_file = s->cfg->tls_cert_file,
+                                           .key_file = s->cfg->tls_key_file};
+        if (s->cfg->tls_rpc)
+                rc.tls = &tls;
         return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);
 }
 
@@ -962,8 +987,9 @@ int server_start(struct server *s, struct error *err) {
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on %s://%s, Raft on %s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr, (long long)s->cfg->raft_id, s->cfg->data_dir,
+        log_info("drover-server: HTTP API on %s://%s, Raft on %s%s (ID %lld), data in %s, %lld scheduler worker(s)%s",
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr,
+                 s->cfg->tls_rpc ? " over mutual TLS" : "", (long long)s->cfg->raft_id, s->cfg->data_dir,
                  (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
 }

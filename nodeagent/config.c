@@ -57,7 +57,7 @@ static const struct flag options[] = {
      "PEM client certificate presented to servers that verify HTTPS clients"},
     {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
-     "node registration secret the servers ask for (env DROVER_NODE_SECRET)"},
+     "node registration secret the servers ask for (env DROVER_NODE_SECRET)", true},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
 };
 

@@ -513,6 +513,10 @@ int acl_token_create(enum acl_token_type type, const char *name, const char *con
         return 0;
 }
 
+bool acl_token_expired(const struct acl_token *t, int64_t now) {
+        return t && t->expiration_time > 0 && now >= t->expiration_time;
+}
+
 bool acl_token_matches(const struct acl_token *t, const char *secret) {
         char h[SECRET_HASH_HEX];
         if (!t || !secret || secret_hash(secret, h) < 0)

@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "controlplane/acl/secret.h"
 
@@ -40,6 +41,10 @@ struct error;
 #define ACL_MAX_CAPABILITIES 64          /* entries of one `capabilities` list */
 #define ACL_NAMESPACE_MAX 128            /* bytes of a namespace name or glob */
 #define ACL_MAX_POLICIES 64              /* policies of one token, merged */
+/* A token's ExpirationTTL: Nomad's default maximum (24 h); the minimum is 1 s
+ * (Nomad's default 1 min is a server setting there). */
+#define ACL_TOKEN_TTL_MIN_NS INT64_C(1000000000)
+#define ACL_TOKEN_TTL_MAX_NS (INT64_C(24) * 3600 * 1000000000)
 
 /* Namespace capabilities (Nomad's NamespaceCapability*). */
 enum acl_cap {
@@ -118,7 +123,8 @@ struct acl_token {
         char secret_hash[SECRET_HASH_HEX]; /* SHA-256 of the SecretID, hex */
         char name[ACL_TOKEN_NAME_MAX];
         enum acl_token_type type;
-        char **policies; /* names; client tokens only */
+        int64_t expiration_time; /* unix ns after which the token is refused and collected; 0: never */
+        char **policies;         /* names; client tokens only */
         size_t n_policies;
 };
 
@@ -131,6 +137,8 @@ struct acl_token *acl_token_free(struct acl_token *t);
 void acl_token_freep(struct acl_token **t);
 /* secret is this token's SecretID (hashed and compared in constant time). */
 bool acl_token_matches(const struct acl_token *t, const char *secret);
+/* Whether t has an expiration time at or before now (unix ns). */
+bool acl_token_expired(const struct acl_token *t, int64_t now);
 
 /* Returns the named policy or NULL (borrowed: it must outlive the call). */
 typedef const struct acl_policy *(*acl_policy_lookup_fn)(void *data, const char *name);

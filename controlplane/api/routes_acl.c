@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/macros.h"
 #include "controlplane/acl/acl.h"
@@ -81,6 +82,8 @@ int api_authorize(bool acl_enabled, const struct state_store *st, const char *to
                 t = st ? state_acl_token_by_secret(st, token) : NULL;
                 if (!t)
                         return errorf(err, -EACCES, "Permission denied: ACL token not found");
+                if (acl_token_expired(t->token, clock_now_ns()))
+                        return errorf(err, -EACCES, "ACL token expired");
         } else if (perm == PERM_ACL_TOKEN) {
                 return errorf(err, -EACCES, "Permission denied: %s needs an ACL token (X-Nomad-Token)",
                               api_perm_name(perm));

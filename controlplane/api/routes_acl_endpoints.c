@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/jobspec.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "controlplane/acl/acl.h"
@@ -181,6 +182,46 @@ void h_acl_tokens_list(struct route_ctx *c) {
         http_req_respond_json(c->req, 200, out, acl_index(c));
 }
 
+/* ExpirationTTL (nanoseconds, as Nomad's JSON, or a duration string "10m") or
+ * ExpirationTime (unix ns): *ret the unix ns at which the token expires, 0 for
+ * never. Answers 400 itself and returns -1 when either is out of bounds. */
+static int token_expiration(struct route_ctx *c, const json_t *body, int64_t *ret) {
+        json_t *ttl = json_object_get(body, "ExpirationTTL"), *at = json_object_get(body, "ExpirationTime");
+        int64_t now = clock_now_ns(), ns = 0;
+        if (ttl && at && !json_is_null(ttl) && !json_is_null(at)) {
+                http_req_respond_text(c->req, 400, "give ExpirationTTL or ExpirationTime, not both");
+                return -1;
+        }
+        if (ttl && !json_is_null(ttl)) {
+                if (json_is_integer(ttl))
+                        ns = (int64_t)json_integer_value(ttl);
+                else if (!json_is_string(ttl) || jobspec_parse_duration(json_string_value(ttl), &ns) < 0) {
+                        http_req_respond_text(c->req, 400, "ExpirationTTL must be nanoseconds or a duration (\"10m\")");
+                        return -1;
+                }
+                if (ns == 0)
+                        return *ret = 0, 0;
+        } else if (at && !json_is_null(at)) {
+                if (!json_is_integer(at)) {
+                        http_req_respond_text(c->req, 400, "ExpirationTime must be unix nanoseconds");
+                        return -1;
+                }
+                int64_t t = (int64_t)json_integer_value(at);
+                if (t == 0)
+                        return *ret = 0, 0;
+                ns = t > now ? t - now : -1;
+        } else {
+                return *ret = 0, 0;
+        }
+        if (ns < ACL_TOKEN_TTL_MIN_NS || ns > ACL_TOKEN_TTL_MAX_NS) {
+                http_req_respond_text(c->req, 400, "a token's expiration must be 1s to 24h from now (got %lld ms)",
+                                      (long long)(ns / 1000000));
+                return -1;
+        }
+        *ret = now + ns;
+        return 0;
+}
+
 void h_acl_token_create(struct route_ctx *c) {
         if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
                 return;
@@ -224,6 +265,9 @@ void h_acl_token_create(struct route_ctx *c) {
                                       STATE_ACL_MAX_TOKENS);
                 return;
         }
+        int64_t expires = 0;
+        if (token_expiration(c, body, &expires) < 0)
+                return;
         _cleanup_(acl_token_freep) struct acl_token *t = NULL;
         char secret[37];
         struct error err = {0};
@@ -231,6 +275,7 @@ void h_acl_token_create(struct route_ctx *c) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return;
         }
+        t->expiration_time = expires;
         propose_token(c, "ACLTokenUpsert", t, secret);
 }
 
@@ -241,6 +286,8 @@ void h_acl_token_self(struct route_ctx *c) {
             state_acl_token_by_secret(ctx_state(c), http_req_header(c->req, "X-Nomad-Token"));
         if (!t)
                 http_req_respond_text(c->req, 403, "Permission denied: ACL token not found");
+        else if (acl_token_expired(t->token, clock_now_ns()))
+                http_req_respond_text(c->req, 403, "ACL token expired");
         else
                 http_req_respond_json(c->req, 200, state_acl_token_json(t, false), t->modify_index);
 }

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/raft/transport_tls.h"
 
 struct raft_node {
         struct raft_io io;
@@ -28,6 +29,7 @@ struct raft_node {
         void (*done)(void *arg);
         void *done_arg;
         bool io_init, transport_init, raft_init;
+        bool transport_is_tls; /* transport_tls (cfg->tls), else libraft's TCP */
         /* The last FSM rejection: its message reaches the proposer's callback,
          * which libraft runs right after the apply of the same entry. */
         uint64_t reject_index;
@@ -230,6 +232,24 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         return r < 0 ? RAFT_CORRUPT : 0;
 }
 
+/* The transport: mutual TLS when configured (-tls-rpc), else libraft's TCP. */
+static int transport_open(struct raft_node *rn, uv_loop_t *loop, const struct raft_node_config *cfg,
+                          struct error *err) {
+        if (cfg->tls) {
+                rn->transport_is_tls = true;
+                return transport_tls_init(&rn->transport, loop, cfg->tls, err);
+        }
+        int r = raft_uv_tcp_init(&rn->transport, loop);
+        return r != 0 ? errorf(err, -EIO, "raft: transport: %s", raft_strerror(r)) : 0;
+}
+
+static void transport_free(struct raft_node *rn) {
+        if (rn->transport_is_tls)
+                transport_tls_free(&rn->transport);
+        else
+                raft_uv_tcp_close(&rn->transport);
+}
+
 int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *ops,
                      void *ops_data, struct raft_node **ret, struct error *err) {
         if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
@@ -246,15 +266,15 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                                     .restore = fsm_restore,
                                     .snapshot_finalize = fsm_snapshot_finalize,
                                     .snapshot_async = fsm_snapshot_async};
-        int r = raft_uv_tcp_init(&rn->transport, loop);
-        if (r != 0) {
+        int r = transport_open(rn, loop, cfg, err);
+        if (r < 0) {
                 free(rn);
-                return errorf(err, -EIO, "raft: transport: %s", raft_strerror(r));
+                return r;
         }
         rn->transport_init = true;
         r = raft_uv_init(&rn->io, loop, cfg->data_dir, &rn->transport);
         if (r != 0) {
-                raft_uv_tcp_close(&rn->transport);
+                transport_free(rn);
                 free(rn);
                 return errorf(err, -EIO, "raft: data dir \"%s\": %s", cfg->data_dir, raft_strerror(r));
         }
@@ -266,7 +286,7 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
         if (r != 0) {
                 int code = errorf(err, -EIO, "raft: init: %s", raft_errmsg(&rn->raft));
                 raft_uv_close(&rn->io);
-                raft_uv_tcp_close(&rn->transport);
+                transport_free(rn);
                 free(rn);
                 return code;
         }
@@ -317,7 +337,7 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
 static void on_raft_closed(struct raft *r) {
         struct raft_node *rn = r->data;
         raft_uv_close(&rn->io);
-        raft_uv_tcp_close(&rn->transport);
+        transport_free(rn);
         void (*done)(void *) = rn->done;
         void *arg = rn->done_arg;
         free(rn);

@@ -11,6 +11,7 @@
 struct error;
 struct uv_loop_s;
 struct raft_node;
+struct transport_tls_config;
 
 struct raft_fsm_ops {
         /* Apply one committed entry. Runs on the loop thread on every server. A
@@ -53,6 +54,7 @@ struct raft_node_config {
         unsigned heartbeat_timeout_ms;
         unsigned snapshot_threshold; /* entries between snapshots */
         unsigned snapshot_trailing;  /* entries kept after a snapshot */
+        const struct transport_tls_config *tls; /* non-NULL: Raft over mutual TLS (transport_tls.h) */
 };
 
 int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *fsm,

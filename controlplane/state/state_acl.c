@@ -382,6 +382,8 @@ json_t *state_acl_token_json(const struct state_acl_token *t, bool with_hash) {
                       t->token->name, "Type", t->token->type == ACL_TOKEN_MANAGEMENT ? "management" : "client",
                       "Policies", pols ? pols : json_array(), "Global", 0, "CreateTime", (json_int_t)t->create_time,
                       "CreateIndex", (json_int_t)t->create_index, "ModifyIndex", (json_int_t)t->modify_index);
+        if (o && t->token->expiration_time)
+                json_object_set_new(o, "ExpirationTime", json_integer((json_int_t)t->token->expiration_time));
         if (o && with_hash)
                 json_object_set_new(o, "SecretHash", json_string(t->token->secret_hash));
         return o;
@@ -437,12 +439,27 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
                 t->n_policies++;
         }
         t->type = mgmt ? ACL_TOKEN_MANAGEMENT : ACL_TOKEN_CLIENT;
+        json_t *exp = json_object_get(j, "ExpirationTime");
+        if (exp && (!json_is_integer(exp) || json_integer_value(exp) < 0))
+                return errorf(err, -EINVAL, "ACL token %s: ExpirationTime must be unix nanoseconds", acc);
+        t->expiration_time = exp ? (int64_t)json_integer_value(exp) : 0;
         memcpy(t->accessor_id, acc, 37);
         memcpy(t->secret_hash, hash, SECRET_HASH_HEX);
         strcpy(t->name, name);
         *ret_create_time = jx_int(j, "CreateTime", 0);
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+size_t state_acl_tokens_expired(const struct state_store *st, int64_t now, char (*ret)[37], size_t max) {
+        const struct acl_tables *a = tables(st);
+        size_t n = 0;
+        for (size_t i = 0; a && i < a->n_toks && n < max; i++) {
+                const struct acl_token *t = a->toks[i]->t.token;
+                if (acl_token_expired(t, now))
+                        memcpy(ret[n++], t->accessor_id, 37);
+        }
+        return n;
 }
 
 int state_acl_save(const struct state_store *st, json_t *out) {

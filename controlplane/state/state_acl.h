@@ -46,6 +46,9 @@ const struct state_acl_token *state_acl_token_by_secret(const struct state_store
 /* In name / AccessorID order. */
 void state_acl_policies_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct state_acl_policy *p),
                                 void *arg);
+/* Up to max AccessorIDs of tokens expired at now (unix ns), for the leader to
+ * delete (ACLTokenDelete). O(tokens). */
+size_t state_acl_tokens_expired(const struct state_store *st, int64_t now, char (*ret)[37], size_t max);
 void state_acl_tokens_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct state_acl_token *t),
                               void *arg);
 /* Raft index of the bootstrap; 0 before. */

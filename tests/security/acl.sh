@@ -25,7 +25,7 @@ export DROVER_ADDR=$ADDR
 unset DROVER_TOKEN NOMAD_TOKEN
 log "== drover ACL tests (work dir $WORK, API $ADDR)"
 start_server() {
-        "$BIN/drover-server" -dev -acl-enabled -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+        "$BIN/drover-server" -dev -acl-enabled -acl-token-gc-threshold 3s -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
                 -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
         server=$!
         pids+=($server)
@@ -145,6 +145,34 @@ else
         fail "drover acl token delete"
 fi
 expect 403 "a deleted token is refused" GET /v1/jobs "$RO"
+
+# token expiration: a token made with -ttl 2s works, then is refused with "ACL
+# token expired", then the leader deletes it
+DROVER_TOKEN=$MGMT "$BIN/drover" acl token create -name short -policy readonly -ttl 2s >"$WORK/short.out" 2>&1
+SHORT=$(awk -F'= ' '/^Secret ID/ {print $2}' "$WORK/short.out")
+SHORT_ACC=$(awk -F'= ' '/^Accessor ID/ {print $2}' "$WORK/short.out")
+if [ -n "$SHORT" ] && ! grep -q "Expiry Time *= <none>" "$WORK/short.out" && grep -q "Expiry Time" "$WORK/short.out"; then
+        pass "drover acl token create -ttl 2s: the token has an expiry time"
+else
+        fail "drover acl token create -ttl 2s: the token has an expiry time ($(cat "$WORK/short.out"))"
+fi
+expect 200 "a token before its expiry works" GET /v1/jobs "$SHORT"
+sleep 2.5
+expect 403 "an expired token is refused" GET /v1/jobs "$SHORT"
+grep -q "ACL token expired" "$WORK/body" && pass "... with \"ACL token expired\"" ||
+        fail "... with \"ACL token expired\" ($(cat "$WORK/body"))"
+if wait_for 10 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Nomad-Token: $MGMT' $ADDR/v1/acl/token/$SHORT_ACC) = 404 ]"; then
+        pass "the leader deletes the expired token"
+else
+        fail "the leader deletes the expired token"
+fi
+expect 400 "a TTL beyond 24h is refused" PUT /v1/acl/token "$MGMT" '{"Name":"long","Type":"management","ExpirationTTL":"25h"}'
+expect 400 "ExpirationTTL and ExpirationTime together are refused" PUT /v1/acl/token "$MGMT" \
+        '{"Name":"both","Type":"management","ExpirationTTL":"1h","ExpirationTime":1}'
+expect 200 "ExpirationTTL in nanoseconds (Nomad's JSON) is accepted" PUT /v1/acl/token "$MGMT" \
+        '{"Name":"ns","Type":"management","ExpirationTTL":60000000000}'
+grep -q '"ExpirationTime":' "$WORK/body" && pass "... and the reply carries ExpirationTime" ||
+        fail "... and the reply carries ExpirationTime ($(cat "$WORK/body"))"
 expect 403 "a client token cannot list tokens" GET /v1/acl/tokens "$RW"
 
 # agents keep working under ACLs: their node secret (registration, heartbeats, the

@@ -1,5 +1,6 @@
 # lib.sh - helpers shared by tests/security/*.sh (sourced, not run).
-# Ports come from 26000-26999 (this tier's range); each script picks a free pair.
+# Ports come from PORT_LO..PORT_LO+PORT_SPAN-1 (default 26000-26999, this tier's
+# range); each script picks a free run of them.
 
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
@@ -9,12 +10,17 @@ fail() {
         for f in "$WORK"/*.log; do [ -f "$f" ] && { log "--- $f (last 20 lines)"; tail -n 20 "$f"; }; done
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Free: nothing listens there and no socket (not even one in TIME-WAIT, which
+# would make bind fail) uses it as its local port.
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+                { ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
+}
 # pick_ports N: sets PORT so that PORT..PORT+N-1 are free.
 pick_ports() {
         local n=$1 k ok
         for _ in $(seq 1 100); do
-                PORT=$((26000 + RANDOM % (1000 - n)))
+                PORT=$((${PORT_LO:-26000} + RANDOM % (${PORT_SPAN:-1000} - n)))
                 ok=1
                 for k in $(seq 0 $((n - 1))); do port_free $((PORT + k)) || { ok=0; break; }; done
                 [ $ok = 1 ] && return 0
@@ -31,21 +37,4 @@ wait_for() {
                 [ $i -ge $limit ] && return 1
                 sleep 0.1
         done
-}
-
-# gen_ca DIR NAME: a self-signed CA, DIR/NAME.pem and DIR/NAME-key.pem.
-gen_ca() {
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-                -keyout "$1/$2-key.pem" -out "$1/$2.pem" -subj "/CN=$2" >/dev/null 2>&1
-}
-# gen_cert DIR CA NAME CN USAGE: a certificate for NAME signed by CA, valid for
-# 127.0.0.1 and localhost; USAGE is serverAuth,clientAuth or clientAuth.
-gen_cert() {
-        local d=$1 ca=$2 name=$3 cn=$4 usage=$5
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$name-key.pem" \
-                -out "$d/$name.csr" -subj "/CN=$cn" >/dev/null 2>&1 &&
-                printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:%s\nextendedKeyUsage=%s\n' "$cn" "$usage" \
-                        >"$d/$name.ext" &&
-                openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca-key.pem" -CAcreateserial \
-                        -days 2 -extfile "$d/$name.ext" -out "$d/$name.pem" >/dev/null 2>&1
 }

@@ -3,6 +3,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/flags.h"
@@ -95,4 +98,42 @@ Test(flags, durations) {
         cr_expect_lt(flags_parse_duration_ms("-1s", &v), 0);
         cr_expect_lt(flags_parse_duration_ms("s", &v), 0);
         cr_expect_lt(flags_parse_duration_ms("1d", &v), 0);
+}
+
+struct scfg {
+        char *user, *secret, *unset_secret;
+};
+
+static const struct flag secret_flags[] = {
+    {"user", FLAG_STR, "bob", 0, 0, offsetof(struct scfg, user), "a user"},
+    {"secret", FLAG_STR, "", 0, 0, offsetof(struct scfg, secret), "a secret", true},
+    {"unset-secret", FLAG_STR, "", 0, 0, offsetof(struct scfg, unset_secret), "a secret not set", true},
+};
+
+Test(flags, print_values_redacts_a_set_secret) {
+        struct scfg c = {0};
+        struct error err = {0};
+        char *argv[] = {"prog", "-secret", "hunter2-s3cr3t"};
+        cr_assert_eq(flags_defaults(&c, secret_flags, ARRAY_SIZE(secret_flags), &err), 0);
+        cr_assert_eq(flags_parse(&c, secret_flags, ARRAY_SIZE(secret_flags), 3, argv, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(c.secret, "hunter2-s3cr3t"); /* the value is there for the daemon */
+        FILE *f = tmpfile();
+        cr_assert_not_null(f);
+        fflush(stdout);
+        int saved = dup(1);
+        dup2(fileno(f), 1);
+        flags_print_values(&c, secret_flags, ARRAY_SIZE(secret_flags));
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        char out[512] = {0};
+        rewind(f);
+        size_t n = fread(out, 1, sizeof(out) - 1, f);
+        fclose(f);
+        out[n] = '\0';
+        cr_expect(strstr(out, "user = \"bob\""), "%s", out);
+        cr_expect(strstr(out, "secret = \"<redacted>\""), "%s", out);
+        cr_expect(!strstr(out, "hunter2"), "%s", out);
+        cr_expect(strstr(out, "unset-secret = \"\""), "an unset secret shows as empty: %s", out);
+        flags_free(&c, secret_flags, ARRAY_SIZE(secret_flags));
 }

@@ -72,3 +72,23 @@ Test(server_config, unknown_settings_and_bad_values_say_where) {
         cr_expect(strstr(err.msg, "-config /nonexistent/drover.hcl"), "%s", err.msg);
         server_config_free(&cfg);
 }
+
+Test(server_config, the_tls_block_sets_rpc_and_rpc_needs_all_three_files) {
+        struct server_config cfg;
+        struct error err = {0};
+        write_config("tls {\n  rpc = true\n  ca_file = \"/c/ca.pem\"\n  cert_file = \"/c/s.pem\"\n"
+                     "  key_file = \"/c/s-key.pem\"\n}\n");
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect(cfg.tls_rpc);
+        cr_expect(!cfg.tls_http);
+        cr_expect_str_eq(cfg.tls_ca_file, "/c/ca.pem");
+        cr_expect_str_eq(cfg.tls_key_file, "/c/s-key.pem");
+        server_config_free(&cfg);
+        unlink(path);
+        /* without the CA, peers could not be verified: refused with a message */
+        write_config("tls {\n  rpc = true\n  cert_file = \"/c/s.pem\"\n  key_file = \"/c/s-key.pem\"\n}\n");
+        cr_expect_lt(parse(&cfg, NULL, &err), 0);
+        cr_expect(strstr(err.msg, "-tls-rpc needs -tls-ca-file"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+}
