@@ -105,6 +105,18 @@ void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
                         json_object_set_new(r, "EvalCreateIndex", json_integer((json_int_t)index));
                         json_object_set_new(r, "JobModifyIndex", json_integer((json_int_t)index));
                 }
+                /* Placeholders a handler left at 0 ("NodeModifyIndex" of a node update) take the
+                 * index the command was applied at. */
+                static const char *const placeholders[] = {"EvalCreateIndex", "NodeModifyIndex"};
+                for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
+                        json_t *v = json_object_get(r, placeholders[i]);
+                        if (json_is_integer(v) && json_integer_value(v) == 0)
+                                json_object_set_new(r, placeholders[i], json_integer((json_int_t)index));
+                }
+                /* The query metadata Nomad's write responses carry in their body: the write
+                 * was applied by this server as leader. */
+                json_object_set_new(r, "KnownLeader", json_true());
+                json_object_set_new(r, "LastContact", json_integer(0));
                 http_req_respond_json(pw->req, 200, r, index);
         }
         free(pw);

@@ -149,6 +149,8 @@ void h_job_plan(struct route_ctx *c);
 void h_job_evaluate(struct route_ctx *c);
 json_t *job_summary_json(struct route_ctx *c, const struct job *j);
 /* routes_nodes.c */
+/* A node as the API shows it: no SecretID, the drain in Nomad's shape. */
+json_t *node_public_json(const struct node *n);
 void h_nodes_list(struct route_ctx *c);
 void h_node_register(struct route_ctx *c);
 void h_node_read(struct route_ctx *c);

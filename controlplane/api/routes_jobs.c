@@ -574,6 +574,9 @@ void h_job_plan(struct route_ctx *c) {
                                         "JobModifyIndex", (json_int_t)(old ? old->modify_index : 0), "CreatedEvals",
                                         "Warnings", "", "Diff", diff);
                 json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
+                /* Go's zero time: drover's jobs have no periodic launches (yet). */
+                if (!json_object_get(out, "NextPeriodicLaunch"))
+                        json_object_set_new(out, "NextPeriodicLaunch", json_string("0001-01-01T00:00:00Z"));
                 http_req_respond_json(c->req, 200, out, state_latest_index(live));
         }
         plan_result_free(d.result);

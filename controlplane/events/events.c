@@ -185,9 +185,10 @@ int events_publish(struct events *ev, enum event_topic t, const char *type, cons
                    uint64_t index, json_t *payload) {
         if (!payload)
                 payload = json_object();
-        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:I, s:o}]}", "Index", (json_int_t)index, "Events",
-                                  "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "", "Namespace",
-                                  ns ? ns : "", "Index", (json_int_t)index, "Payload", payload);
+        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:n, s:I, s:o}]}", "Index", (json_int_t)index,
+                                  "Events", "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "",
+                                  "Namespace", ns ? ns : "", "FilterKeys", "Index", (json_int_t)index, "Payload",
+                                  payload);
         if (!frame)
                 return -ENOMEM;
         char *body = json_dumps(frame, JSON_COMPACT);
