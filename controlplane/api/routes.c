@@ -195,6 +195,9 @@ const struct route api_routes[] = {
     {M_GET, "job/:id/evaluations", h_job_evaluations, PERM_NS_READ_JOB},
     {M_WRITE, "job/:id/plan", h_job_plan, PERM_NS_SUBMIT_JOB},
     {M_WRITE, "job/:id/evaluate", h_job_evaluate, PERM_NS_SUBMIT_JOB},
+    {M_GET, "job/:id/scale", h_job_scale_status, PERM_NS_READ_JOB},
+    {M_WRITE, "job/:id/scale", h_job_scale, PERM_NS_SUBMIT_JOB},
+    {M_GET, "scaling/policies", h_scaling_policies, PERM_NS_READ_JOB},
     /* nodes */
     {M_GET, "nodes", h_nodes_list, PERM_NODE_READ},
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
@@ -225,6 +228,7 @@ const struct route api_routes[] = {
     {M_GET, "agent/members", h_agent_members, PERM_NODE_READ},
     {M_GET, "agent/servers", h_agent_servers, PERM_AGENT_READ},
     {M_GET, "agent/health", h_agent_health, PERM_NONE},
+    {M_GET, "agent/schedulers", h_agent_schedulers, PERM_AGENT_READ},
     {M_GET, "metrics", h_metrics, PERM_NONE},
     {M_WRITE, "search", h_search, PERM_NS_READ_JOB},
     {M_WRITE, "search/fuzzy", h_search_fuzzy, PERM_NS_READ_JOB},
@@ -369,7 +373,12 @@ struct api *api_create(const struct api_config *cfg) {
         a->acl_enabled = cfg->acl_enabled;
         a->started_ns = clock_now_ns();
         a->events = events_create(0, 0, 0);
-        if (!a->raft_addr || !a->node_secret || !a->events) {
+        a->num_schedulers = cfg->num_schedulers > 0 && cfg->num_schedulers <= 1024 ? cfg->num_schedulers : 0;
+        a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
+        for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
+                id_generate(a->worker_ids[i]);
+        if (!a->raft_addr || !a->node_secret || !a->events || (a->num_schedulers && !a->worker_ids)) {
+                free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
                 free(a->node_secret);
@@ -384,6 +393,8 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         api_events_close(a);
+        a->scale_events = scale_events_free(a->scale_events);
+        free(a->worker_ids);
         free(a->raft_addr);
         free(a->node_secret);
         free(a);

@@ -69,6 +69,7 @@ struct api_config {
         const struct api_ops *ops;
         void *data;       /* passed to every op */
         bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */
+        int num_schedulers; /* this server's scheduler workers, for /v1/agent/schedulers (0: none) */
 };
 
 struct api *api_create(const struct api_config *cfg);

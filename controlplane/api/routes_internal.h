@@ -15,6 +15,8 @@
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
  *   routes_events.c       /v1/event/stream and the events applied commands produce
  *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
+ *   routes_scaling.c      /v1/job/:id/scale, /v1/scaling/policies
+ *   routes_list.c         list options: ?filter, ?per_page and ?next_token
  */
 #pragma once
 
@@ -22,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/ids.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/state/state.h"
@@ -51,6 +54,9 @@ struct api {
         int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
+        struct scale_events *scale_events; /* routes_scaling.c; NULL until the first */
+        int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
+        char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
 
 /* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
@@ -203,6 +209,14 @@ void h_event_stream(struct route_ctx *c);
 void api_events_tick(struct api *a, int64_t now_ns);
 /* Ends every stream ("server shutting down") and frees the events; idempotent. */
 void api_events_close(struct api *a);
+/* routes_scaling.c: at most this many scaling events are kept (oldest dropped first) */
+#define SCALE_EVENTS_MAX 256
+struct scale_events;
+struct scale_events *scale_events_free(struct scale_events *se);
+void h_job_scale_status(struct route_ctx *c);
+void h_job_scale(struct route_ctx *c);
+void h_scaling_policies(struct route_ctx *c);
+void h_agent_schedulers(struct route_ctx *c);
 /* routes_acl_endpoints.c */
 void h_acl_bootstrap(struct route_ctx *c);
 void h_acl_policies_list(struct route_ctx *c);
