@@ -127,6 +127,11 @@ uint64_t query_index(const struct route_ctx *c, enum state_table table);
 bool block_until_newer(struct route_ctx *c, enum state_table table);
 int64_t parse_wait_ns(const char *w);
 
+/* ---- list options (routes_list.c) ---- */
+/* Answer the list arr (stolen) with ?filter, the order by ID and ?per_page /
+ * ?next_token applied; 400 for a bad filter or per_page. */
+void list_respond(struct route_ctx *c, json_t *arr, uint64_t index);
+
 /* ---- list helpers (routes_allocs_evals.c) ---- */
 struct list_ctx {
         struct route_ctx *c;

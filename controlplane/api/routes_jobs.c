@@ -121,7 +121,7 @@ void h_jobs_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_jobs_foreach(ctx_state(c), ns_of(c), add_job_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
 }
 
 void h_job_read(struct route_ctx *c) {
@@ -144,7 +144,7 @@ static const struct job *path_job(struct route_ctx *c) {
 
 void h_job_summary(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (j)
+        if (j && !block_until_newer(c, STATE_TABLE_ALLOCS))
                 http_req_respond_json(c->req, 200, job_summary_json(c, j), query_index(c, STATE_TABLE_ALLOCS));
 }
 
@@ -154,16 +154,16 @@ void h_job_allocations(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .out = json_array()};
         state_allocs_by_job_foreach(ctx_state(c), j->namespace, j->id, add_alloc_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_job_evaluations(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j)
+        if (!j || block_until_newer(c, STATE_TABLE_EVALS))
                 return;
         struct list_ctx l = {.c = c, .out = json_array()};
         state_evals_by_job_foreach(ctx_state(c), j->namespace, j->id, add_eval, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_EVALS));
 }
 
 /* ---- parse and validate ---------------------------------------------------------------- */

@@ -264,7 +264,7 @@ void h_nodes_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_nodes_foreach(ctx_state(c), add_node_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_NODES));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_NODES));
 }
 
 void h_node_read(struct route_ctx *c) {

@@ -282,5 +282,5 @@ void h_scaling_policies(struct route_ctx *c) {
                 return;
         struct policy_list l = {.c = c, .job_filter = http_req_query(c->req, "job"), .out = json_array()};
         state_jobs_foreach(ctx_state(c), ns_of(c), add_policies, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
 }
