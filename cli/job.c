@@ -349,6 +349,9 @@ static int job_status(struct cli *c, int argc, char **argv) {
                         fprintf(stderr, "Error querying jobs: %s\n", err.msg);
                         return 1;
                 }
+                int o = cli_output(c, list);
+                if (o >= 0)
+                        return o;
                 if (json_array_size(list) == 0) {
                         printf("No running jobs\n");
                         return 0;
@@ -381,6 +384,9 @@ static int job_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying job: %s\n", err.msg);
                 return 1;
         }
+        int o = cli_output(c, job);
+        if (o >= 0)
+                return o;
         char prio[16], when[64];
         snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(job, "Priority", 0));
         cli_fmt_time_ns(jx_int(job, "SubmitTime", 0), when, sizeof(when));
