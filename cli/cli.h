@@ -31,6 +31,11 @@ extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];
 extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_token_commands[];
 int cli_dev(struct cli *c, int argc, char **argv);
+/* scale_status.c */
+int cli_job_scale(struct cli *c, int argc, char **argv);
+int cli_status(struct cli *c, int argc, char **argv);
+int cli_completion(struct cli *c, int argc, char **argv);
+extern const char cli_job_scale_help[], cli_status_help[], cli_completion_help[];
 /* ops.c */
 int cli_node_drain(struct cli *c, int argc, char **argv);
 int cli_node_eligibility(struct cli *c, int argc, char **argv);

@@ -709,5 +709,6 @@ const struct cli_command cli_job_commands[] = {
     {"plan", "Dry-run a job update to determine its effects", job_plan_help, job_plan_cmd},
     {"validate", "Checks if a given job specification is valid", job_validate_help, job_validate_cmd},
     {"inspect", "Inspect a submitted job", job_inspect_help, job_inspect_cmd},
+    {"scale", "Change the count of a task group", cli_job_scale_help, cli_job_scale},
     {NULL, NULL, NULL, NULL},
 };

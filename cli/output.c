@@ -60,7 +60,7 @@ static int field(struct tpl *t, const char *expr, const json_t *dot, const json_
                               "if, else and end)", expr, (int)(at - t->s));
         const json_t *v = dot;
         const char *p = expr + 1;
-        while (*p && v) {
+        while (*p) { /* the whole path is checked, also past a missing field */
                 const char *dotp = strchr(p, '.');
                 size_t len = dotp ? (size_t)(dotp - p) : strlen(p);
                 char key[256];
@@ -73,7 +73,7 @@ static int field(struct tpl *t, const char *expr, const json_t *dot, const json_
                                               (int)(at - t->s));
                 memcpy(key, p, len);
                 key[len] = '\0';
-                v = json_is_object(v) ? json_object_get(v, key) : NULL;
+                v = v && json_is_object(v) ? json_object_get(v, key) : NULL;
                 p += len + (dotp ? 1 : 0);
         }
         *ret = v;

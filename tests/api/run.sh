@@ -46,5 +46,8 @@ if ! wait_for 20 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'
 fi
 python3 "$HERE/conformance.py" "$ADDR" "$HERE/shapes"
 rc=$?
-[ $rc = 0 ] || show_logs
-exit $rc
+# shellcheck source=tests/api/cli.sh
+. "$HERE/cli.sh"
+[ $rc = 0 ] && [ "$cli_failed" = 0 ] && exit 0
+show_logs
+exit 1
