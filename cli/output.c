@@ -23,8 +23,8 @@
 #define CLI_TEMPLATE_DEPTH 16
 
 struct tpl {
-        const char *s;   /* the whole template */
-        FILE *out;       /* NULL: only check */
+        const char *s; /* the whole template */
+        FILE *out;     /* NULL: only check */
         struct error *err;
         int depth;
 };
@@ -56,8 +56,10 @@ static int action(struct tpl *t, const char *p, char *buf, size_t size, const ch
 /* ".", ".A.B": the value, or NULL when absent. -EINVAL for anything else. */
 static int field(struct tpl *t, const char *expr, const json_t *dot, const json_t **ret, const char *at) {
         if (expr[0] != '.')
-                return errorf(t->err, -EINVAL, "template: unsupported action \"%s\" at offset %d (only .Field, range, "
-                              "if, else and end)", expr, (int)(at - t->s));
+                return errorf(t->err, -EINVAL,
+                              "template: unsupported action \"%s\" at offset %d (only .Field, range, "
+                              "if, else and end)",
+                              expr, (int)(at - t->s));
         const json_t *v = dot;
         const char *p = expr + 1;
         while (*p) { /* the whole path is checked, also past a missing field */
@@ -244,7 +246,8 @@ int cli_template_render(const char *tmpl, const json_t *data, FILE *out, struct 
                 if (r < 0)
                         return r;
                 if (stop != STOP_EOF)
-                        return errorf(err, -EINVAL, "template: {{%s}} without a block", stop == STOP_END ? "end" : "else");
+                        return errorf(err, -EINVAL, "template: {{%s}} without a block",
+                                      stop == STOP_END ? "end" : "else");
         }
         return 0;
 }

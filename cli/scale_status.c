@@ -13,18 +13,17 @@
 
 /* ---- job scale ------------------------------------------------------------------ */
 
-const char cli_job_scale_help[] =
-    "Usage: drover job scale [options] <job> [<group>] <count>\n\n"
-    "  Change the count of a task group: the job gets a new version with that count\n"
-    "  (PUT /v1/job/<job>/scale), and the evaluation is followed. The group may be left\n"
-    "  out when the job has one. With -json or -t and no count, prints the job's scale\n"
-    "  status (GET /v1/job/<job>/scale).\n\n"
-    "Options:\n"
-    "  -address=<addr>   API address\n"
-    "  -detach           return at once with the evaluation ID\n"
-    "  -verbose          full IDs\n"
-    "  -json, -t=<tmpl>  print the scale status (no count given)\n\n"
-    "Exit codes: 0 scaled (and placed when followed); 1 error; 2 placement failures.\n";
+const char cli_job_scale_help[] = "Usage: drover job scale [options] <job> [<group>] <count>\n\n"
+                                  "  Change the count of a task group: the job gets a new version with that count\n"
+                                  "  (PUT /v1/job/<job>/scale), and the evaluation is followed. The group may be left\n"
+                                  "  out when the job has one. With -json or -t and no count, prints the job's scale\n"
+                                  "  status (GET /v1/job/<job>/scale).\n\n"
+                                  "Options:\n"
+                                  "  -address=<addr>   API address\n"
+                                  "  -detach           return at once with the evaluation ID\n"
+                                  "  -verbose          full IDs\n"
+                                  "  -json, -t=<tmpl>  print the scale status (no count given)\n\n"
+                                  "Exit codes: 0 scaled (and placed when followed); 1 error; 2 placement failures.\n";
 
 static bool parse_count(const char *s, long *ret) {
         char *end;
@@ -100,8 +99,8 @@ int cli_job_scale(struct cli *c, int argc, char **argv) {
         }
         char msg[128];
         snprintf(msg, sizeof(msg), "submitted using the Drover CLI");
-        _cleanup_json_ json_t *body = json_pack("{s:I,s:{s:s},s:s}", "Count", (json_int_t)count, "Target", "Group",
-                                               group, "Message", msg);
+        _cleanup_json_ json_t *body =
+            json_pack("{s:I,s:{s:s},s:s}", "Count", (json_int_t)count, "Target", "Group", group, "Message", msg);
         _cleanup_json_ json_t *resp = NULL;
         if (!body || cli_send(c, "POST", path, body, &resp, &err) < 0) {
                 fprintf(stderr, "Error submitting scaling request: %s\n", err.msg);
@@ -119,16 +118,15 @@ int cli_job_scale(struct cli *c, int argc, char **argv) {
 
 /* ---- status ---------------------------------------------------------------------- */
 
-const char cli_status_help[] =
-    "Usage: drover status [options] [<prefix>]\n\n"
-    "  Without an argument, the jobs (as drover job status). With an ID or prefix,\n"
-    "  whichever job, node, allocation or evaluation it names (POST /v1/search over\n"
-    "  all contexts), as that kind's status command shows it.\n\n"
-    "Options:\n"
-    "  -address=<addr>   API address\n"
-    "  -verbose          full IDs and more detail\n"
-    "  -json, -t=<tmpl>  the API's JSON, or formatted with a template\n\n"
-    "Exit codes: 0; 1 error, no match or a prefix matching objects of several kinds.\n";
+const char cli_status_help[] = "Usage: drover status [options] [<prefix>]\n\n"
+                               "  Without an argument, the jobs (as drover job status). With an ID or prefix,\n"
+                               "  whichever job, node, allocation or evaluation it names (POST /v1/search over\n"
+                               "  all contexts), as that kind's status command shows it.\n\n"
+                               "Options:\n"
+                               "  -address=<addr>   API address\n"
+                               "  -verbose          full IDs and more detail\n"
+                               "  -json, -t=<tmpl>  the API's JSON, or formatted with a template\n\n"
+                               "Exit codes: 0; 1 error, no match or a prefix matching objects of several kinds.\n";
 
 static int run_status_of(struct cli *c, const struct cli_command *cmds, int argc, char **argv) {
         for (const struct cli_command *k = cmds; k->name; k++)
@@ -186,8 +184,8 @@ int cli_status(struct cli *c, int argc, char **argv) {
                 for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
                         json_t *ids = json_object_get(matches, kinds[i].context), *v;
                         size_t k;
-                        json_array_foreach(ids, k, v) fprintf(stderr, "  %-7s %s\n", kinds[i].context,
-                                                              json_string_value(v));
+                        json_array_foreach(ids, k, v)
+                            fprintf(stderr, "  %-7s %s\n", kinds[i].context, json_string_value(v));
                 }
                 return 1;
         }
@@ -197,11 +195,10 @@ int cli_status(struct cli *c, int argc, char **argv) {
 
 /* ---- completion --------------------------------------------------------------------- */
 
-const char cli_completion_help[] =
-    "Usage: drover completion bash\n\n"
-    "  Print a bash completion script for drover's commands and subcommands:\n"
-    "    source <(drover completion bash)\n"
-    "  or install it as /usr/share/bash-completion/completions/drover.\n";
+const char cli_completion_help[] = "Usage: drover completion bash\n\n"
+                                   "  Print a bash completion script for drover's commands and subcommands:\n"
+                                   "    source <(drover completion bash)\n"
+                                   "  or install it as /usr/share/bash-completion/completions/drover.\n";
 
 static void words(const struct cli_command *cmds) {
         for (const struct cli_command *k = cmds; k->name; k++)
@@ -225,9 +222,8 @@ int cli_completion(struct cli *c, int argc, char **argv) {
         static const struct {
                 const char *group;
                 const struct cli_command *cmds;
-        } groups[] = {{"job", cli_job_commands},       {"node", cli_node_commands},
-                      {"alloc", cli_alloc_commands},   {"eval", cli_eval_commands},
-                      {"server", cli_server_commands}, {"acl", cli_acl_commands}};
+        } groups[] = {{"job", cli_job_commands},   {"node", cli_node_commands},     {"alloc", cli_alloc_commands},
+                      {"eval", cli_eval_commands}, {"server", cli_server_commands}, {"acl", cli_acl_commands}};
         for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
                 printf("            %s) words=\"", groups[i].group);
                 words(groups[i].cmds);

@@ -14,7 +14,18 @@
 #include "common/limits.h"
 
 enum node_kind { N_AND, N_OR, N_NOT, N_MATCH };
-enum op { OP_EQ, OP_NE, OP_CONTAINS, OP_NOT_CONTAINS, OP_IN, OP_NOT_IN, OP_MATCHES, OP_NOT_MATCHES, OP_EMPTY, OP_NOT_EMPTY };
+enum op {
+        OP_EQ,
+        OP_NE,
+        OP_CONTAINS,
+        OP_NOT_CONTAINS,
+        OP_IN,
+        OP_NOT_IN,
+        OP_MATCHES,
+        OP_NOT_MATCHES,
+        OP_EMPTY,
+        OP_NOT_EMPTY
+};
 
 struct fnode {
         enum node_kind kind;

@@ -165,8 +165,7 @@ void h_agent_schedulers(struct route_ctx *c) {
                                                       "enabled_schedulers", "service", "batch", "system", "sysbatch",
                                                       "started", started, "status", "Started", "workload_status",
                                                       known ? "WaitingToDequeue" : "WaitingForRaft"));
-        http_req_respond_json(c->req, 200,
-                              json_pack("{s:s,s:o}", "server_id", c->s->raft_addr, "schedulers", list), 0);
+        http_req_respond_json(c->req, 200, json_pack("{s:s,s:o}", "server_id", c->s->raft_addr, "schedulers", list), 0);
 }
 
 /* ---- metrics ------------------------------------------------------------------------------ */

@@ -52,10 +52,10 @@ static void node_drain_fields(json_t *o, const struct node *n) {
         if (json_is_object(last)) {
                 json_t *meta = json_object_get(last, "Meta");
                 json_object_set_new(o, "LastDrain",
-                                    json_pack("{s:s,s:o,s:o,s:s,s:O}", "Status", jx_str(last, "Status", ""), "StartedAt",
-                                              rfc3339(jx_int(last, "StartedAt", 0) * NS_PER_SEC), "UpdatedAt",
-                                              rfc3339(jx_int(last, "UpdatedAt", 0) * NS_PER_SEC), "AccessorID",
-                                              jx_str(last, "AccessorID", ""), "Meta",
+                                    json_pack("{s:s,s:o,s:o,s:s,s:O}", "Status", jx_str(last, "Status", ""),
+                                              "StartedAt", rfc3339(jx_int(last, "StartedAt", 0) * NS_PER_SEC),
+                                              "UpdatedAt", rfc3339(jx_int(last, "UpdatedAt", 0) * NS_PER_SEC),
+                                              "AccessorID", jx_str(last, "AccessorID", ""), "Meta",
                                               json_is_object(meta) ? meta : json_null()));
         } else {
                 json_object_set_new(o, "LastDrain", json_null());

@@ -32,7 +32,7 @@ struct scale_event {
         int64_t count, previous_count;
         char *message;
         bool error;
-        json_t *meta; /* object or NULL */
+        json_t *meta;  /* object or NULL */
         char *eval_id; /* NULL when no evaluation was made (an error event) */
 };
 
@@ -162,8 +162,7 @@ void h_job_scale(struct route_ctx *c) {
         }
         const struct task_group *tg = job_group(cur, group);
         if (!tg) {
-                http_req_respond_text(c->req, 400, "Target.Group: job \"%s\" has no task group \"%s\"", cur->id,
-                                      group);
+                http_req_respond_text(c->req, 400, "Target.Group: job \"%s\" has no task group \"%s\"", cur->id, group);
                 return;
         }
         json_t *count = json_object_get(body, "Count");
@@ -176,8 +175,7 @@ void h_job_scale(struct route_ctx *c) {
         }
         if ((message && !json_is_null(message) && !json_is_string(message)) ||
             (json_is_string(message) && strlen(json_string_value(message)) > SCALE_MESSAGE_MAX)) {
-                http_req_respond_text(c->req, 400, "Message: expected a string of at most %d bytes",
-                                      SCALE_MESSAGE_MAX);
+                http_req_respond_text(c->req, 400, "Message: expected a string of at most %d bytes", SCALE_MESSAGE_MAX);
                 return;
         }
         if (meta && !json_is_null(meta) && (!json_is_object(meta) || json_object_size(meta) > 64)) {
@@ -244,9 +242,8 @@ static void policy_id(const struct job *j, const char *group, char buf[ID_BUF]) 
                 for (size_t p = 0; p < ARRAY_SIZE(parts); p++)
                         for (const unsigned char *s = (const unsigned char *)parts[p]; *s; s++)
                                 h[k] = (h[k] ^ *s) * 1099511628211ULL;
-        snprintf(buf, ID_BUF, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(h[0] >> 32),
-                 (unsigned)(h[0] >> 16) & 0xffff, (unsigned)h[0] & 0xffff, (unsigned)(h[1] >> 48),
-                 (unsigned long long)(h[1] & 0xffffffffffffULL));
+        snprintf(buf, ID_BUF, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(h[0] >> 32), (unsigned)(h[0] >> 16) & 0xffff,
+                 (unsigned)h[0] & 0xffff, (unsigned)(h[1] >> 48), (unsigned long long)(h[1] & 0xffffffffffffULL));
 }
 
 struct policy_list {
@@ -267,12 +264,12 @@ static bool add_policies(void *arg, const struct job *j) {
                 policy_id(j, j->groups[g].name, id);
                 json_t *enabled = json_object_get(sc, "Enabled");
                 const char *type = jx_str(sc, "Type", "horizontal");
-                json_array_append_new(
-                    l->out, json_pack("{s:s,s:b,s:s,s:{s:s,s:s,s:s},s:I,s:I}", "ID", id, "Enabled",
-                                      enabled ? json_is_true(enabled) : 1, "Type", *type ? type : "horizontal",
-                                      "Target", "Namespace", j->namespace, "Job", j->id, "Group", j->groups[g].name,
-                                      "CreateIndex", (json_int_t)j->create_index, "ModifyIndex",
-                                      (json_int_t)j->job_modify_index));
+                json_array_append_new(l->out, json_pack("{s:s,s:b,s:s,s:{s:s,s:s,s:s},s:I,s:I}", "ID", id, "Enabled",
+                                                        enabled ? json_is_true(enabled) : 1, "Type",
+                                                        *type ? type : "horizontal", "Target", "Namespace",
+                                                        j->namespace, "Job", j->id, "Group", j->groups[g].name,
+                                                        "CreateIndex", (json_int_t)j->create_index, "ModifyIndex",
+                                                        (json_int_t)j->job_modify_index));
         }
         return true;
 }

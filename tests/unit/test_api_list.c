@@ -36,11 +36,12 @@ static int req(const char *method, const char *target, const char *body, json_t 
 
 static void add_job(const char *id, const char *team, int priority) {
         char body[1024];
-        snprintf(body, sizeof(body),
-                 "{\"Job\":{\"ID\":\"%s\",\"Type\":\"batch\",\"Priority\":%d,\"Datacenters\":[\"dc1\"],"
-                 "\"Meta\":{\"team\":\"%s\"},\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\","
-                 "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}",
-                 id, priority, team);
+        snprintf(
+            body, sizeof(body),
+            "{\"Job\":{\"ID\":\"%s\",\"Type\":\"batch\",\"Priority\":%d,\"Datacenters\":[\"dc1\"],"
+            "\"Meta\":{\"team\":\"%s\"},\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\","
+            "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}",
+            id, priority, team);
         cr_assert_eq(req("PUT", "/v1/jobs", body, NULL, NULL), 200);
 }
 
@@ -120,9 +121,16 @@ Test(api_list, blocking_on_lists_and_reads) {
         add_job("web", "api", 50);
         /* each parks (the harness then answers 503 or 504) when asked for a change
          * past the X-Nomad-Index it answered with */
-        const char *paths[] = {"/v1/job/web/summary", "/v1/job/web/evaluations", "/v1/job/web/allocations",
-                               "/v1/job/web/scale", "/v1/jobs", "/v1/evaluations", "/v1/allocations", "/v1/nodes",
-                               "/v1/scaling/policies", "/v1/job/web"};
+        const char *paths[] = {"/v1/job/web/summary",
+                               "/v1/job/web/evaluations",
+                               "/v1/job/web/allocations",
+                               "/v1/job/web/scale",
+                               "/v1/jobs",
+                               "/v1/evaluations",
+                               "/v1/allocations",
+                               "/v1/nodes",
+                               "/v1/scaling/policies",
+                               "/v1/job/web"};
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
                 struct api_reply r;
                 api_harness_request(s, "GET", paths[i], NULL, 0, &r);

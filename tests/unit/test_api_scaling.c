@@ -52,9 +52,9 @@ Test(api_scaling, scale_makes_a_new_version_with_the_count_and_records_the_event
         cr_expect(json_is_false(json_object_get(j, "JobStopped")));
         json_decref(j);
 
-        cr_assert_eq(req("POST", "/v1/job/web/scale", "{\"Count\":3,\"Target\":{\"Group\":\"g\"},\"Message\":\"more\"}",
-                         &j),
-                     200);
+        cr_assert_eq(
+            req("POST", "/v1/job/web/scale", "{\"Count\":3,\"Target\":{\"Group\":\"g\"},\"Message\":\"more\"}", &j),
+            200);
         cr_expect(json_is_string(json_object_get(j, "EvalID")) && *json_string_value(json_object_get(j, "EvalID")));
         json_decref(j);
         const struct job *after = state_job_get(s->state, "default", "web");
@@ -91,8 +91,8 @@ Test(api_scaling, bad_requests_change_nothing) {
         cr_expect_eq(req("POST", "/v1/job/web/scale", "{\"Count\":-1,\"Target\":{\"Group\":\"g\"}}", NULL), 400);
         cr_expect_eq(req("POST", "/v1/job/web/scale", "{\"Count\":\"2\",\"Target\":{\"Group\":\"g\"}}", NULL), 400);
         cr_expect_eq(req("POST", "/v1/job/web/scale", "{\"Count\":1000000,\"Target\":{\"Group\":\"g\"}}", NULL), 400);
-        cr_expect_eq(req("POST", "/v1/job/web/scale", "{\"Count\":2,\"Error\":true,\"Target\":{\"Group\":\"g\"}}", NULL),
-                     400);
+        cr_expect_eq(
+            req("POST", "/v1/job/web/scale", "{\"Count\":2,\"Error\":true,\"Target\":{\"Group\":\"g\"}}", NULL), 400);
         cr_expect_eq(req("POST", "/v1/job/web/scale", "{\"Count\":2,\"Target\":{\"Group\":\"g\"},\"Message\":5}", NULL),
                      400);
         cr_expect_eq(state_job_get(s->state, "default", "web")->groups[0].count, 1);
