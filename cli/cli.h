@@ -10,6 +10,8 @@ struct error;
 struct cli {
         const char *address; /* -address, DROVER_ADDR, or http://127.0.0.1:4646 */
         const char *prog;    /* argv[0] for messages */
+        bool json;           /* -json: print the API's JSON instead of the tables */
+        const char *tmpl;    /* -t: format the API's JSON with this template (output.c) */
 };
 
 /* A subcommand: argc/argv start at the subcommand's own arguments. Returns the exit code. */
@@ -30,6 +32,11 @@ extern const struct cli_command cli_operator_snapshot_commands[];
 extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_token_commands[];
 extern const struct cli_command cli_tls_ca_commands[], cli_tls_cert_commands[]; /* tls.c */
 int cli_dev(struct cli *c, int argc, char **argv);
+/* scale_status.c */
+int cli_job_scale(struct cli *c, int argc, char **argv);
+int cli_status(struct cli *c, int argc, char **argv);
+int cli_completion(struct cli *c, int argc, char **argv);
+extern const char cli_job_scale_help[], cli_status_help[], cli_completion_help[];
 /* ops.c */
 int cli_node_drain(struct cli *c, int argc, char **argv);
 int cli_node_eligibility(struct cli *c, int argc, char **argv);
@@ -82,6 +89,14 @@ struct table;
 struct table *table_new(int ncols, const char *const *headers);
 void table_add(struct table *t, const char *const *cells);
 void table_print(struct table *t); /* prints and frees */
+
+/* output.c: with -t or -json, print data (the template, or the JSON indented) and
+ * return the exit code (0, or 1 after a template error); -1 when neither is set. */
+#include <stdio.h>
+int cli_output(struct cli *c, const json_t *data);
+/* Render the Go-template subset (output.c) of data to out; -EINVAL with the reason
+ * (nothing printed) for a template it cannot run. */
+int cli_template_render(const char *tmpl, const json_t *data, FILE *out, struct error *err);
 
 /* Eval monitor shared by job run / job stop. */
 int cli_monitor_eval(struct cli *c, const char *eval_id, bool verbose);

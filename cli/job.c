@@ -351,6 +351,9 @@ static int job_status(struct cli *c, int argc, char **argv) {
                         fprintf(stderr, "Error querying jobs: %s\n", err.msg);
                         return 1;
                 }
+                int o = cli_output(c, list);
+                if (o >= 0)
+                        return o;
                 if (json_array_size(list) == 0) {
                         printf("No running jobs\n");
                         return 0;
@@ -383,6 +386,9 @@ static int job_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying job: %s\n", err.msg);
                 return 1;
         }
+        int o = cli_output(c, job);
+        if (o >= 0)
+                return o;
         char prio[16], when[64];
         snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(job, "Priority", 0));
         cli_fmt_time_ns(jx_int(job, "SubmitTime", 0), when, sizeof(when));
@@ -715,5 +721,6 @@ const struct cli_command cli_job_commands[] = {
     {"revert", "Revert to a prior version of the job", cli_job_revert_help, cli_job_revert},
     {"periodic", "Interact with periodic jobs (force)", cli_job_periodic_help, cli_job_periodic},
     {"dispatch", "Dispatch an instance of a parameterized job", cli_job_dispatch_help, cli_job_dispatch},
+    {"scale", "Change the count of a task group", cli_job_scale_help, cli_job_scale},
     {NULL, NULL, NULL, NULL},
 };

@@ -13,6 +13,8 @@ static const char usage[] =
     "    job run <file>      Run a new job or update an existing job\n"
     "    job status [<job>]  Display status information about jobs\n"
     "    job stop <job>      Stop a running job\n"
+    "    job scale <job> [<group>] <count>  Change the count of a task group\n"
+    "    status [<prefix>]   Status of the job, node, allocation or evaluation a prefix names\n"
     "    node status [<id>]  Display status information about nodes\n"
     "    alloc status <id>   Display allocation status information\n"
     "    alloc logs <id> [<task>]  Print a task's logs\n"
@@ -23,12 +25,19 @@ static const char usage[] =
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    acl bootstrap|policy|token  Manage ACL policies and tokens\n"
     "    tls ca create|cert create   Create the cluster CA and certificates (mutual TLS)\n"
-    "    dev                 Start a one-host development cluster\n\n"
+    "    dev                 Start a one-host development cluster\n"
+    "    version             Print the version\n"
+    "    completion bash     Print a bash completion script\n\n"
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
     "$DROVER_CLIENT_KEY; NOMAD_* names too) after the command, e.g. drover job status -ca-cert ca.pem.\n"
     "ACL token: -token after the command, or $DROVER_TOKEN / $NOMAD_TOKEN (sent as X-Nomad-Token).\n"
-    "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n";
+    "Output: -json (the API's JSON) or -t=<template> (Go-template subset) after the command.\n"
+    "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n"
+    "Exit codes: 0 success; 1 error; 2 job run/scale: placement failures; job plan: 1 changes, 255 error.\n";
+
+static const char version_help[] = "Usage: drover version [-json | -t=<template>]\n\n"
+                                   "  Print drover's version.\n";
 
 static int run_group(struct cli *c, const char *group, const struct cli_command *cmds, int argc, char **argv) {
         if (argc < 1 || strcmp(argv[0], "-help") == 0 || strcmp(argv[0], "-h") == 0 ||
@@ -138,8 +147,25 @@ int main(int argc, char **argv) {
                 return n < 0 ? 0 : cli_agent_info(&c, n, rargv);
         }
         if (strcmp(cmd, "version") == 0) {
+                int n = cli_parse_common(&c, rest, rargv, version_help);
+                if (n < 0)
+                        return n == -1 ? 0 : 1;
+                if (c.json || c.tmpl) {
+                        json_t *v = json_pack("{s:s,s:s}", "Version", DROVER_VERSION, "Name", "drover");
+                        int r = cli_output(&c, v);
+                        json_decref(v);
+                        return r;
+                }
                 printf("drover v%s\n", DROVER_VERSION);
                 return 0;
+        }
+        if (strcmp(cmd, "status") == 0) {
+                int n = cli_parse_common(&c, rest, rargv, cli_status_help);
+                return n < 0 ? (n == -1 ? 0 : 1) : cli_status(&c, n, rargv);
+        }
+        if (strcmp(cmd, "completion") == 0) {
+                int n = cli_parse_common(&c, rest, rargv, cli_completion_help);
+                return n < 0 ? (n == -1 ? 0 : 1) : cli_completion(&c, n, rargv);
         }
         fprintf(stderr, "drover: unknown command \"%s\"\n\n%s", cmd, usage);
         return 1;

@@ -147,6 +147,9 @@ static int node_status(struct cli *c, int argc, char **argv) {
                         fprintf(stderr, "Error querying node status: %s\n", err.msg);
                         return 1;
                 }
+                int o = cli_output(c, list);
+                if (o >= 0)
+                        return o;
                 if (json_array_size(list) == 0) {
                         printf("No nodes registered\n");
                         return 0;
@@ -183,6 +186,9 @@ static int node_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying node info: %s\n", err.msg);
                 return 1;
         }
+        int o = cli_output(c, node);
+        if (o >= 0)
+                return o;
         json_t *nr = jx_obj(node, "NodeResources");
         char cpu[32], mem[32], disk[32];
         snprintf(cpu, sizeof(cpu), "%lld MHz", (long long)jx_int(jx_obj(nr, "Cpu"), "CpuShares", 0));
@@ -387,6 +393,9 @@ static int alloc_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying allocation: %s\n", err.msg);
                 return 1;
         }
+        int o = cli_output(c, a);
+        if (o >= 0)
+                return o;
         char created[32], modified[32], ver[16], sid[9], eid[9], nid[9];
         cli_fmt_age_ns(jx_int(a, "CreateTime", 0), created, sizeof(created));
         cli_fmt_age_ns(jx_int(a, "ModifyTime", 0), modified, sizeof(modified));
@@ -676,6 +685,9 @@ static int eval_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying evaluation: %s\n", err.msg);
                 return 1;
         }
+        int o = cli_output(c, e);
+        if (o >= 0)
+                return o;
         char prio[16];
         snprintf(prio, sizeof(prio), "%lld", (long long)jx_int(e, "Priority", 0));
         json_t *failed = jx_obj(e, "FailedTGAllocs");

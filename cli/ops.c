@@ -312,7 +312,7 @@ static int eval_newer_first(const void *a, const void *b) {
 }
 
 int cli_eval_list(struct cli *c, int argc, char **argv) {
-        bool verbose = false, as_json = false;
+        bool verbose = false, as_json = c->json || c->tmpl;
         const char *job = NULL, *status = NULL;
         for (int i = 0; i < argc; i++) {
                 if (strcmp(argv[i], "-verbose") == 0)
@@ -350,6 +350,8 @@ int cli_eval_list(struct cli *c, int argc, char **argv) {
                 _cleanup_json_ json_t *out = json_array();
                 for (size_t i = 0; i < k; i++)
                         json_array_append(out, rows[i]);
+                if (c->tmpl)
+                        return cli_output(c, out);
                 _cleanup_free_ char *txt = json_dumps(out, JSON_INDENT(4) | JSON_SORT_KEYS);
                 if (txt)
                         printf("%s\n", txt);
@@ -417,7 +419,7 @@ static void print_section(const char *name, const json_t *obj) {
 }
 
 int cli_agent_info(struct cli *c, int argc, char **argv) {
-        bool as_json = false;
+        bool as_json = c->json || c->tmpl;
         for (int i = 0; i < argc; i++) {
                 if (strcmp(argv[i], "-json") == 0)
                         as_json = true;
@@ -432,6 +434,8 @@ int cli_agent_info(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error querying agent info: %s\n", err.msg);
                 return 1;
         }
+        if (c->tmpl)
+                return cli_output(c, self);
         if (as_json) {
                 _cleanup_free_ char *txt = json_dumps(self, JSON_INDENT(4) | JSON_SORT_KEYS);
                 if (txt)

@@ -61,6 +61,18 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
                         token = argv[++i];
                         continue;
                 }
+                if (strcmp(a, "-json") == 0 || strcmp(a, "--json") == 0) {
+                        c->json = true;
+                        continue;
+                }
+                if (strncmp(a, "-t=", 3) == 0) {
+                        c->tmpl = a + 3;
+                        continue;
+                }
+                if (strcmp(a, "-t") == 0 && i + 1 < argc) {
+                        c->tmpl = argv[++i];
+                        continue;
+                }
                 if (strncmp(a, "-address=", 9) == 0 || strncmp(a, "--address=", 10) == 0) {
                         c->address = strchr(a, '=') + 1;
                         continue;

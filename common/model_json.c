@@ -231,6 +231,16 @@ static json_t *with_extra(json_t *o, const json_t *extra) {
         return o;
 }
 
+/* Set o[key] = v unless o has key already (v is stolen either way): the Go zero
+ * values of fields drover does not model, so that a client reading them finds
+ * them with their type, as Nomad answers. */
+static void set_missing(json_t *o, const char *key, json_t *v) {
+        if (json_object_get(o, key))
+                json_decref(v);
+        else
+                json_object_set_new(o, key, v);
+}
+
 #define ARR_FOREACH(arr, i, v) for (size_t i = 0; i < json_array_size(arr) && ((v) = json_array_get(arr, i)); i++)
 
 static json_t *d_arr(struct dec *d, const json_t *obj, const char *path, const char *key) {
@@ -578,6 +588,8 @@ static json_t *e_group(const struct task_group *g) {
         json_object_set_new(o, "Meta", e_strmap(&g->meta));
         json_t *disk = sub_from_extra(g->extra, "EphemeralDisk");
         json_object_set_new(disk, "SizeMB", json_integer(g->ephemeral_disk_mb));
+        set_missing(disk, "Migrate", json_false());
+        set_missing(disk, "Sticky", json_false());
         json_object_set_new(o, "EphemeralDisk", disk);
         json_t *tasks = json_array();
         for (size_t i = 0; i < g->n_tasks; i++)
@@ -695,7 +707,15 @@ json_t *job_to_json(const struct job *j) {
         json_object_set_new(o, "CreateIndex", json_integer((json_int_t)j->create_index));
         json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)j->modify_index));
         json_object_set_new(o, "JobModifyIndex", json_integer((json_int_t)j->job_modify_index));
-        return with_extra(o, j->extra);
+        with_extra(o, j->extra);
+        set_missing(o, "ParentID", json_string(""));
+        set_missing(o, "StatusDescription", json_string(""));
+        set_missing(o, "Stable", json_false());
+        set_missing(o, "Update", json_null());
+        set_missing(o, "Periodic", json_null());
+        set_missing(o, "ParameterizedJob", json_null());
+        set_missing(o, "Payload", json_null());
+        return o;
 }
 
 json_t *job_to_stub_json(const struct job *j, json_t *summary) {
@@ -812,6 +832,10 @@ static json_t *e_drivers(const struct node *n) {
                                               : n->drivers[i].healthy ? "Healthy"
                                                                       : "Unhealthy",
                                               "Attributes"));
+        /* The fingerprint comes with the node's status update: its time is the driver's. */
+        const char *name;
+        json_t *d;
+        json_object_foreach(o, name, d) e_time(d, "UpdateTime", n->status_updated_at * 1000000000LL);
         return o;
 }
 
@@ -846,7 +870,11 @@ json_t *node_to_json(const struct node *n) {
         json_object_set_new(o, "ComputedClass", e_str(n->computed_class));
         json_object_set_new(o, "CreateIndex", json_integer((json_int_t)n->create_index));
         json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)n->modify_index));
-        return with_extra(o, n->extra);
+        with_extra(o, n->extra);
+        set_missing(o, "TLSEnabled", json_false());
+        set_missing(o, "Events", json_array());
+        set_missing(json_object_get(o, "NodeResources"), "Networks", json_array());
+        return o;
 }
 
 json_t *node_to_stub_json(const struct node *n) {
@@ -1075,6 +1103,15 @@ static void e_alloc_common(json_t *o, const struct alloc *a) {
         json_object_set_new(o, "ModifyTime", json_integer(a->modify_time));
 }
 
+/* After the kept unknown keys: what an allocation has that drover does not model yet. */
+static void alloc_defaults(json_t *o) {
+        set_missing(o, "DeploymentStatus", json_null());
+        set_missing(o, "FollowupEvalID", json_string(""));
+        set_missing(o, "RescheduleTracker", json_null());
+        set_missing(o, "PreemptedAllocations", json_null());
+        set_missing(o, "PreemptedByAllocation", json_string(""));
+}
+
 json_t *alloc_to_json(const struct alloc *a) {
         json_t *o = json_object();
         e_alloc_common(o, a);
@@ -1087,13 +1124,23 @@ json_t *alloc_to_json(const struct alloc *a) {
         json_object_set_new(o, "NextAllocation", e_str(a->next_allocation));
         json_object_set_new(o, "Metrics", a->metrics ? json_deep_copy(a->metrics) : json_null());
         json_object_set_new(o, "AllocModifyIndex", json_integer((json_int_t)a->alloc_modify_index));
-        return with_extra(o, a->extra);
+        with_extra(o, a->extra);
+        alloc_defaults(o);
+        set_missing(o, "DeploymentID", json_string(""));
+        return o;
 }
 
 json_t *alloc_to_stub_json(const struct alloc *a) {
         json_t *o = json_object();
         e_alloc_common(o, a);
         json_object_set_new(o, "JobType", a->job ? json_string(job_type_str(a->job->type)) : json_null());
+        json_t *v;
+        static const char *const from_extra[] = {"DeploymentStatus", "FollowupEvalID", "RescheduleTracker",
+                                                 "PreemptedAllocations", "PreemptedByAllocation"};
+        for (size_t i = 0; i < ARRAY_SIZE(from_extra); i++)
+                if (a->extra && (v = json_object_get(a->extra, from_extra[i])))
+                        json_object_set(o, from_extra[i], v);
+        alloc_defaults(o);
         return o;
 }
 
@@ -1183,5 +1230,11 @@ json_t *eval_to_json(const struct eval *e) {
         json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)e->modify_index));
         json_object_set_new(o, "CreateTime", json_integer(e->create_time));
         json_object_set_new(o, "ModifyTime", json_integer(e->modify_time));
-        return with_extra(o, e->extra);
+        with_extra(o, e->extra);
+        set_missing(o, "NodeModifyIndex", json_integer(0));
+        set_missing(o, "DeploymentID", json_string(""));
+        set_missing(o, "Wait", json_integer(0));
+        set_missing(o, "QuotaLimitReached", json_string(""));
+        set_missing(o, "AnnotatePlan", json_false());
+        return o;
 }

@@ -64,6 +64,7 @@ struct http_req {
         uint64_t index;
         bool leader_known; /* X-Nomad-KnownLeader */
         uint64_t last_contact_ms;
+        char next_token[256];       /* X-Nomad-NextToken; "" = none */
         struct http_stream *stream; /* state REQ_STREAMING */
         bool stream_queued;         /* its callback response is queued */
         struct http_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
@@ -267,6 +268,10 @@ void http_req_respond_bytes(struct http_req *r, int status, const char *content_
         if (copy && len)
                 memcpy(copy, buf, len);
         answer(r, status, copy, len, content_type, index);
+}
+
+void http_req_set_next_token(struct http_req *r, const char *token) {
+        snprintf(r->next_token, sizeof(r->next_token), "%s", token ? token : "");
 }
 
 void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
@@ -577,6 +582,8 @@ static enum MHD_Result send_answer(struct http_req *r) {
                 snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->last_contact_ms);
                 MHD_add_response_header(resp, "X-Nomad-LastContact", buf);
         }
+        if (r->next_token[0])
+                MHD_add_response_header(resp, "X-Nomad-NextToken", r->next_token);
         enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         return ret;

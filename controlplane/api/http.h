@@ -97,6 +97,9 @@ void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_
 void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The query string, re-encoded ("a=b&c=d"), malloc'd; NULL when out of memory. */
 char *http_req_query_string(const struct http_req *r);
+/* The answer's X-Nomad-NextToken (a paginated list's next page); copied, at most
+ * 255 bytes (longer is cut). NULL clears it. */
+void http_req_set_next_token(struct http_req *r, const char *token);
 /* What the answer's X-Nomad-KnownLeader and X-Nomad-LastContact (ms) say. */
 void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms);
 /* Answer with bytes and an X-Nomad-Index (a forwarded request's answer). */

@@ -105,6 +105,18 @@ void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
                         json_object_set_new(r, "EvalCreateIndex", json_integer((json_int_t)index));
                         json_object_set_new(r, "JobModifyIndex", json_integer((json_int_t)index));
                 }
+                /* Placeholders a handler left at 0 ("NodeModifyIndex" of a node update) take the
+                 * index the command was applied at. */
+                static const char *const placeholders[] = {"EvalCreateIndex", "NodeModifyIndex"};
+                for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
+                        json_t *v = json_object_get(r, placeholders[i]);
+                        if (json_is_integer(v) && json_integer_value(v) == 0)
+                                json_object_set_new(r, placeholders[i], json_integer((json_int_t)index));
+                }
+                /* The query metadata Nomad's write responses carry in their body: the write
+                 * was applied by this server as leader. */
+                json_object_set_new(r, "KnownLeader", json_true());
+                json_object_set_new(r, "LastContact", json_integer(0));
                 http_req_respond_json(pw->req, 200, r, index);
         }
         free(pw);
@@ -187,6 +199,9 @@ const struct route api_routes[] = {
     {M_WRITE, "job/:id/revert", h_job_revert, PERM_NS_SUBMIT_JOB},
     {M_WRITE, "job/:id/periodic/force", h_job_periodic_force, PERM_NS_SUBMIT_JOB},
     {M_WRITE, "job/:id/dispatch", h_job_dispatch, PERM_NS_SUBMIT_JOB},
+    {M_GET, "job/:id/scale", h_job_scale_status, PERM_NS_READ_JOB},
+    {M_WRITE, "job/:id/scale", h_job_scale, PERM_NS_SUBMIT_JOB},
+    {M_GET, "scaling/policies", h_scaling_policies, PERM_NS_READ_JOB},
     /* nodes */
     {M_GET, "nodes", h_nodes_list, PERM_NODE_READ},
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
@@ -220,6 +235,7 @@ const struct route api_routes[] = {
     {M_GET, "agent/members", h_agent_members, PERM_NODE_READ},
     {M_GET, "agent/servers", h_agent_servers, PERM_AGENT_READ},
     {M_GET, "agent/health", h_agent_health, PERM_NONE},
+    {M_GET, "agent/schedulers", h_agent_schedulers, PERM_AGENT_READ},
     {M_GET, "metrics", h_metrics, PERM_NONE},
     {M_WRITE, "search", h_search, PERM_NS_READ_JOB},
     {M_WRITE, "search/fuzzy", h_search_fuzzy, PERM_NS_READ_JOB},
@@ -365,7 +381,12 @@ struct api *api_create(const struct api_config *cfg) {
         a->loop = cfg->loop;
         a->started_ns = clock_now_ns();
         a->events = events_create(0, 0, 0);
-        if (!a->raft_addr || !a->node_secret || !a->events) {
+        a->num_schedulers = cfg->num_schedulers > 0 && cfg->num_schedulers <= 1024 ? cfg->num_schedulers : 0;
+        a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
+        for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
+                id_generate(a->worker_ids[i]);
+        if (!a->raft_addr || !a->node_secret || !a->events || (a->num_schedulers && !a->worker_ids)) {
+                free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
                 free(a->node_secret);
@@ -380,6 +401,8 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         api_events_close(a);
+        a->scale_events = scale_events_free(a->scale_events);
+        free(a->worker_ids);
         free(a->raft_addr);
         free(a->node_secret);
         free(a);

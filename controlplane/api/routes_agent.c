@@ -142,6 +142,32 @@ void h_agent_health(struct route_ctx *c) {
         http_req_respond_json(c->req, known ? 200 : 500, json_pack("{s:o}", "server", server), 0);
 }
 
+/* GET /v1/agent/schedulers: this server's scheduler workers, in Nomad's shape. A
+ * worker takes evaluations while a leader is known ("WaitingToDequeue" between
+ * them), else it waits ("WaitingForRaft"). */
+void h_agent_schedulers(struct route_ctx *c) {
+        bool known = true;
+        uint64_t contact = 0;
+        if (c->s->ops->leader_info)
+                c->s->ops->leader_info(c->s->data, &known, &contact);
+        else
+                known = leader_address(c) != NULL || is_leader(c);
+        char started[96];
+        time_t secs = (time_t)(c->s->started_ns / NS_PER_SEC);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t len = strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(started + len, sizeof(started) - len, ".%06lld +0000 UTC",
+                 (long long)(c->s->started_ns % NS_PER_SEC / 1000));
+        json_t *list = json_array();
+        for (int i = 0; i < c->s->num_schedulers; i++)
+                json_array_append_new(list, json_pack("{s:s,s:[s,s,s,s],s:s,s:s,s:s}", "id", c->s->worker_ids[i],
+                                                      "enabled_schedulers", "service", "batch", "system", "sysbatch",
+                                                      "started", started, "status", "Started", "workload_status",
+                                                      known ? "WaitingToDequeue" : "WaitingForRaft"));
+        http_req_respond_json(c->req, 200, json_pack("{s:s,s:o}", "server_id", c->s->raft_addr, "schedulers", list), 0);
+}
+
 /* ---- metrics ------------------------------------------------------------------------------ */
 
 struct metric {

@@ -56,7 +56,7 @@ void h_allocs_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_allocs_foreach(ctx_state(c), add_alloc_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_evals_list(struct route_ctx *c) {
@@ -64,7 +64,7 @@ void h_evals_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_evals_foreach(ctx_state(c), add_eval, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_EVALS));
 }
 
 void h_eval_read(struct route_ctx *c) {
@@ -84,9 +84,11 @@ void h_eval_allocations(struct route_ctx *c) {
                 http_req_respond_text(c->req, 404, "eval not found");
                 return;
         }
+        if (block_until_newer(c, STATE_TABLE_ALLOCS))
+                return;
         struct list_ctx l = {.c = c, .out = json_array()};
         state_allocs_by_eval_foreach(ctx_state(c), e->id, add_alloc_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 /* ---- writes ------------------------------------------------------------------------------ */

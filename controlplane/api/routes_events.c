@@ -63,7 +63,7 @@ static void pub_job(struct api *a, const char *type, const char *ns, const char 
 
 static void pub_node(struct api *a, const char *type, const char *id, uint64_t index) {
         const struct node *n = state_node_get(*a->state, id);
-        json_t *obj = n ? node_to_json(n) : json_pack("{s:s}", "ID", id);
+        json_t *obj = n ? node_public_json(n) : json_pack("{s:s}", "ID", id); /* never the node's SecretID */
         pub(a, EVENT_TOPIC_NODE, type, id, "", index, "Node", obj);
 }
 

@@ -17,6 +17,8 @@
  *   routes_events.c       /v1/event/stream and the events applied commands produce
  *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
  *   routes_client.c       /v1/client/...: forwarded to the allocation's node agent
+ *   routes_scaling.c      /v1/job/:id/scale, /v1/scaling/policies
+ *   routes_list.c         list options: ?filter, ?per_page and ?next_token
  */
 #pragma once
 
@@ -24,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/ids.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/state/state.h"
@@ -54,6 +57,9 @@ struct api {
         int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
+        struct scale_events *scale_events; /* routes_scaling.c; NULL until the first */
+        int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
+        char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
 
 /* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
@@ -124,6 +130,11 @@ uint64_t query_index(const struct route_ctx *c, enum state_table table);
 bool block_until_newer(struct route_ctx *c, enum state_table table);
 int64_t parse_wait_ns(const char *w);
 
+/* ---- list options (routes_list.c) ---- */
+/* Answer the list arr (stolen) with ?filter, the order by ID and ?per_page /
+ * ?next_token applied; 400 for a bad filter or per_page. */
+void list_respond(struct route_ctx *c, json_t *arr, uint64_t index);
+
 /* ---- list helpers (routes_allocs_evals.c) ---- */
 struct list_ctx {
         struct route_ctx *c;
@@ -160,6 +171,8 @@ void h_job_revert(struct route_ctx *c);
 void h_job_periodic_force(struct route_ctx *c);
 void h_job_dispatch(struct route_ctx *c);
 /* routes_nodes.c */
+/* A node as the API shows it: no SecretID, the drain in Nomad's shape. */
+json_t *node_public_json(const struct node *n);
 void h_nodes_list(struct route_ctx *c);
 void h_node_register(struct route_ctx *c);
 void h_node_read(struct route_ctx *c);
@@ -212,6 +225,14 @@ void h_event_stream(struct route_ctx *c);
 void api_events_tick(struct api *a, int64_t now_ns);
 /* Ends every stream ("server shutting down") and frees the events; idempotent. */
 void api_events_close(struct api *a);
+/* routes_scaling.c: at most this many scaling events are kept (oldest dropped first) */
+#define SCALE_EVENTS_MAX 256
+struct scale_events;
+struct scale_events *scale_events_free(struct scale_events *se);
+void h_job_scale_status(struct route_ctx *c);
+void h_job_scale(struct route_ctx *c);
+void h_scaling_policies(struct route_ctx *c);
+void h_agent_schedulers(struct route_ctx *c);
 /* routes_acl_endpoints.c */
 void h_acl_bootstrap(struct route_ctx *c);
 void h_acl_policies_list(struct route_ctx *c);

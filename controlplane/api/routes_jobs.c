@@ -131,7 +131,7 @@ void h_jobs_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_jobs_foreach(ctx_state(c), ns_of(c), add_job_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_JOBS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
 }
 
 void h_job_read(struct route_ctx *c) {
@@ -154,7 +154,7 @@ static const struct job *path_job(struct route_ctx *c) {
 
 void h_job_summary(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (j)
+        if (j && !block_until_newer(c, STATE_TABLE_ALLOCS))
                 http_req_respond_json(c->req, 200, job_summary_json(c, j), query_index(c, STATE_TABLE_ALLOCS));
 }
 
@@ -164,16 +164,16 @@ void h_job_allocations(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .out = json_array()};
         state_allocs_by_job_foreach(ctx_state(c), j->namespace, j->id, add_alloc_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_job_evaluations(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j)
+        if (!j || block_until_newer(c, STATE_TABLE_EVALS))
                 return;
         struct list_ctx l = {.c = c, .out = json_array()};
         state_evals_by_job_foreach(ctx_state(c), j->namespace, j->id, add_eval, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_EVALS));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_EVALS));
 }
 
 /* ---- parse and validate ---------------------------------------------------------------- */
@@ -584,6 +584,9 @@ void h_job_plan(struct route_ctx *c) {
                                         "JobModifyIndex", (json_int_t)(old ? old->modify_index : 0), "CreatedEvals",
                                         "Warnings", "", "Diff", diff);
                 json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
+                /* Go's zero time: drover's jobs have no periodic launches (yet). */
+                if (!json_object_get(out, "NextPeriodicLaunch"))
+                        json_object_set_new(out, "NextPeriodicLaunch", json_string("0001-01-01T00:00:00Z"));
                 http_req_respond_json(c->req, 200, out, state_latest_index(live));
         }
         plan_result_free(d.result);

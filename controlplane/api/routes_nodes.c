@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -18,9 +19,53 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
-static json_t *node_public_json(const struct node *n) {
+/* RFC 3339 in UTC (Go's time.Time in JSON); 0 is Go's zero time. */
+static json_t *rfc3339(int64_t ns) {
+        if (ns <= 0)
+                return json_string("0001-01-01T00:00:00Z");
+        char buf[64];
+        time_t secs = (time_t)(ns / NS_PER_SEC);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + len, sizeof(buf) - len, ".%09lldZ", (long long)(ns % NS_PER_SEC));
+        return json_string(buf);
+}
+
+/* The drain as Nomad's API shows it. The state keeps what the drainer reads
+ * (DrainStrategy {DrainSpec {Deadline, IgnoreSystemJobs}, ForceDeadline ns,
+ * StartedAt ns}; LastDrain with unix seconds); Nomad's DrainStrategy embeds its
+ * DrainSpec (Deadline and IgnoreSystemJobs at the top) and its times are RFC 3339. */
+static void node_drain_fields(json_t *o, const struct node *n) {
+        const json_t *ds = json_object_get(n->extra, "DrainStrategy");
+        if (json_is_object(ds)) {
+                const json_t *spec = json_object_get(ds, "DrainSpec");
+                json_object_set_new(o, "DrainStrategy",
+                                    json_pack("{s:I,s:b,s:o,s:o}", "Deadline", (json_int_t)jx_int(spec, "Deadline", 0),
+                                              "IgnoreSystemJobs", jx_bool(spec, "IgnoreSystemJobs", false),
+                                              "ForceDeadline", rfc3339(jx_int(ds, "ForceDeadline", 0)), "StartedAt",
+                                              rfc3339(jx_int(ds, "StartedAt", 0))));
+        } else {
+                json_object_set_new(o, "DrainStrategy", json_null());
+        }
+        const json_t *last = json_object_get(n->extra, "LastDrain");
+        if (json_is_object(last)) {
+                json_t *meta = json_object_get(last, "Meta");
+                json_object_set_new(o, "LastDrain",
+                                    json_pack("{s:s,s:o,s:o,s:s,s:O}", "Status", jx_str(last, "Status", ""),
+                                              "StartedAt", rfc3339(jx_int(last, "StartedAt", 0) * NS_PER_SEC),
+                                              "UpdatedAt", rfc3339(jx_int(last, "UpdatedAt", 0) * NS_PER_SEC),
+                                              "AccessorID", jx_str(last, "AccessorID", ""), "Meta",
+                                              json_is_object(meta) ? meta : json_null()));
+        } else {
+                json_object_set_new(o, "LastDrain", json_null());
+        }
+}
+
+json_t *node_public_json(const struct node *n) {
         json_t *o = node_to_json(n);
         json_object_del(o, "SecretID");
+        node_drain_fields(o, n);
         return o;
 }
 
@@ -28,7 +73,10 @@ static bool add_node_stub(void *arg, const struct node *n) {
         struct list_ctx *l = arg;
         if (l->prefix && strncmp(n->id, l->prefix, strlen(l->prefix)) != 0)
                 return true;
-        json_array_append_new(l->out, node_to_stub_json(n));
+        json_t *o = node_to_stub_json(n);
+        node_drain_fields(o, n);
+        json_object_del(o, "DrainStrategy"); /* the list has LastDrain only, as Nomad's */
+        json_array_append_new(l->out, o);
         return true;
 }
 
@@ -216,7 +264,7 @@ void h_nodes_list(struct route_ctx *c) {
                 return;
         struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
         state_nodes_foreach(ctx_state(c), add_node_stub, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_NODES));
+        list_respond(c, l.out, query_index(c, STATE_TABLE_NODES));
 }
 
 void h_node_read(struct route_ctx *c) {
@@ -370,7 +418,8 @@ static json_t *eval_ids(const json_t *evals) {
 
 /* {EvalIDs, EvalCreateIndex, NodeModifyIndex} once applied. */
 static json_t *node_update_reply(const json_t *evals) {
-        return json_pack("{s:o}", "EvalIDs", eval_ids(evals));
+        /* the indexes are filled in when the command is applied (on_write_applied) */
+        return json_pack("{s:o,s:i,s:i}", "EvalIDs", eval_ids(evals), "EvalCreateIndex", 0, "NodeModifyIndex", 0);
 }
 
 void h_node_eligibility(struct route_ctx *c) {

@@ -126,7 +126,8 @@ void h_sched_config_get(struct route_ctx *c) {
         const struct state_sched_config *sc = state_sched_config(ctx_state(c));
         uint64_t idx = sc->modify_index ? sc->modify_index : 1;
         http_req_respond_json(
-            c->req, 200, json_pack("{s:o,s:I}", "SchedulerConfig", sched_config_json(sc), "Index", (json_int_t)idx),
+            c->req, 200, json_pack("{s:o,s:I,s:b,s:i}", "SchedulerConfig", sched_config_json(sc), "Index", (json_int_t)idx,
+                                     "KnownLeader", c->s->ops->is_leader(c->s->data), "LastContact", 0),
             idx);
 }
 

@@ -163,9 +163,10 @@ static int encode_line(enum event_topic t, const char *type, const char *key, co
                        json_t *payload, char **ret_line, size_t *ret_len) {
         if (!payload)
                 payload = json_object();
-        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:I, s:o}]}", "Index", (json_int_t)index, "Events",
-                                  "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "", "Namespace",
-                                  ns ? ns : "", "Index", (json_int_t)index, "Payload", payload);
+        json_t *frame = json_pack("{s:I, s:[{s:s, s:s, s:s, s:s, s:n, s:I, s:o}]}", "Index", (json_int_t)index,
+                                  "Events", "Topic", event_topic_name(t), "Type", type, "Key", key ? key : "",
+                                  "Namespace", ns ? ns : "", "FilterKeys", "Index", (json_int_t)index, "Payload",
+                                  payload);
         if (!frame)
                 return -ENOMEM;
         char *body = json_dumps(frame, JSON_COMPACT);

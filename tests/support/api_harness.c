@@ -56,6 +56,18 @@ const char *http_req_query(const struct http_req *r, const char *key) {
                                 vlen = sizeof(ring[0]) - 1;
                         memcpy(v, p + klen + (len > klen), vlen);
                         v[vlen] = '\0';
+                        /* percent-decoding, as libmicrohttpd's (and '+' is a space) */
+                        char *o = v;
+                        for (const char *i = v; *i; i++) {
+                                unsigned hex;
+                                if (*i == '%' && i[1] && i[2] && sscanf(i + 1, "%2x", &hex) == 1) {
+                                        *o++ = (char)hex;
+                                        i += 2;
+                                } else {
+                                        *o++ = *i == '+' ? ' ' : *i;
+                                }
+                        }
+                        *o = '\0';
                         return v;
                 }
                 p += len + (amp ? 1 : 0);
@@ -179,6 +191,10 @@ void http_req_respond_bytes(struct http_req *r, int status, const char *content_
                 s[len] = '\0';
         }
         answer(r, status, s, index);
+}
+
+void http_req_set_next_token(struct http_req *r, const char *token) {
+        snprintf(r->reply->next_token, sizeof(r->reply->next_token), "%s", token ? token : "");
 }
 
 void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {

@@ -37,6 +37,7 @@ struct api_reply {
         uint64_t index; /* X-Nomad-Index, 0 when none */
         bool leader_known; /* X-Nomad-KnownLeader */
         uint64_t last_contact_ms;
+        char next_token[256]; /* X-Nomad-NextToken, "" when none */
 };
 
 struct api_harness *api_harness_new(void);

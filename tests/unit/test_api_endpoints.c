@@ -213,10 +213,14 @@ Test(api_endpoints, eligibility_and_drain_of_a_node) {
         cr_expect_not(node_now()->eligible);
         cr_assert_eq(req("GET", "/v1/node/" NODE_ID, NULL, &j, NULL), 200);
         json_t *ds = json_object_get(j, "DrainStrategy");
-        cr_expect_eq(json_integer_value(json_object_get(json_object_get(ds, "DrainSpec"), "Deadline")),
-                     3600000000000LL);
-        cr_expect(json_is_true(json_object_get(json_object_get(ds, "DrainSpec"), "IgnoreSystemJobs")));
-        cr_expect_gt(json_integer_value(json_object_get(ds, "ForceDeadline")), 0);
+        /* Nomad's DrainStrategy embeds its DrainSpec; its times are RFC 3339. */
+        cr_expect_eq(json_integer_value(json_object_get(ds, "Deadline")), 3600000000000LL);
+        cr_expect(json_is_true(json_object_get(ds, "IgnoreSystemJobs")));
+        const char *force = json_string_value(json_object_get(ds, "ForceDeadline"));
+        cr_assert_not_null(force);
+        cr_expect(strlen(force) > 20 && force[4] == '-' && force[10] == 'T' && strcmp(force, "0001-01-01T00:00:00Z"),
+                  "ForceDeadline: %s", force);
+        cr_expect(json_is_string(json_object_get(json_object_get(j, "LastDrain"), "StartedAt")));
         cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "LastDrain"), "Status")), "draining");
         cr_expect(json_is_true(json_object_get(j, "Drain")));
         json_decref(j);
@@ -234,7 +238,7 @@ Test(api_endpoints, eligibility_and_drain_of_a_node) {
         cr_expect_not(node_now()->drain);
         cr_expect(node_now()->eligible);
         cr_assert_eq(req("GET", "/v1/node/" NODE_ID, NULL, &j, NULL), 200);
-        cr_expect_null(json_object_get(j, "DrainStrategy"));
+        cr_expect(json_is_null(json_object_get(j, "DrainStrategy")));
         cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "LastDrain"), "Status")), "canceled");
         json_decref(j);
 }

@@ -1,0 +1,283 @@
+/* routes_scaling.c - /v1/job/:id/scale (status and scaling a group) and
+ * /v1/scaling/policies (the `scaling` blocks of the jobs' groups).
+ *
+ * Scaling a group registers a new version of the job with the group's new
+ * count, through the same JobRegister command as a job run (eval triggered by
+ * "job-scaling"). The scaling events (Count, PreviousCount, Message, Error,
+ * Meta, EvalID) are kept by the server that took the request, in a bounded ring
+ * (SCALE_EVENTS_MAX, oldest dropped first); they are not replicated, so a
+ * restart or a change of leader forgets them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "common/limits.h"
+#include "common/jsonx.h"
+#include "common/macros.h"
+#include "common/model.h"
+#include "controlplane/api/http.h"
+#include "controlplane/api/routes_internal.h"
+#include "controlplane/state/state.h"
+
+#define SCALE_MESSAGE_MAX 1024
+
+struct scale_event {
+        char *ns, *job_id, *group;
+        int64_t time_ns;
+        bool has_count;
+        int64_t count, previous_count;
+        char *message;
+        bool error;
+        json_t *meta;  /* object or NULL */
+        char *eval_id; /* NULL when no evaluation was made (an error event) */
+};
+
+struct scale_events {
+        struct scale_event ring[SCALE_EVENTS_MAX];
+        size_t next, n;
+};
+
+static void event_clear(struct scale_event *e) {
+        free(e->ns);
+        free(e->job_id);
+        free(e->group);
+        free(e->message);
+        free(e->eval_id);
+        json_decref(e->meta);
+        memset(e, 0, sizeof(*e));
+}
+
+struct scale_events *scale_events_free(struct scale_events *se) {
+        if (!se)
+                return NULL;
+        for (size_t i = 0; i < SCALE_EVENTS_MAX; i++)
+                event_clear(&se->ring[i]);
+        free(se);
+        return NULL;
+}
+
+static void event_add(struct api *a, const struct scale_event *ev) {
+        if (!a->scale_events && !(a->scale_events = calloc(1, sizeof(*a->scale_events))))
+                return;
+        struct scale_events *se = a->scale_events;
+        struct scale_event *slot = &se->ring[se->next];
+        event_clear(slot);
+        *slot = *ev;
+        se->next = (se->next + 1) % SCALE_EVENTS_MAX;
+        if (se->n < SCALE_EVENTS_MAX)
+                se->n++;
+}
+
+/* The group's events, newest first (as Nomad lists them). */
+static json_t *group_events(const struct api *a, const struct job *j, const char *group) {
+        json_t *arr = json_array();
+        const struct scale_events *se = a->scale_events;
+        for (size_t k = 0; se && k < se->n; k++) {
+                const struct scale_event *e = &se->ring[(se->next + SCALE_EVENTS_MAX - 1 - k) % SCALE_EVENTS_MAX];
+                if (strcmp(e->ns, j->namespace) || strcmp(e->job_id, j->id) || strcmp(e->group, group))
+                        continue;
+                json_t *o = json_pack("{s:I,s:I,s:s,s:b,s:O?,s:s?}", "Time", (json_int_t)e->time_ns, "PreviousCount",
+                                      (json_int_t)e->previous_count, "Message", e->message ? e->message : "", "Error",
+                                      e->error, "Meta", e->meta, "EvalID", e->eval_id);
+                json_object_set_new(o, "Count", e->has_count ? json_integer((json_int_t)e->count) : json_null());
+                if (!e->meta)
+                        json_object_set_new(o, "Meta", json_null());
+                if (!e->eval_id)
+                        json_object_set_new(o, "EvalID", json_null());
+                json_array_append_new(arr, o);
+        }
+        return arr;
+}
+
+/* The job of the path, or NULL after a 404. */
+static const struct job *scale_job(struct route_ctx *c) {
+        const struct job *j = state_job_get(ctx_state(c), ns_of(c), c->param[0]);
+        if (!j)
+                http_req_respond_text(c->req, 404, "job not found");
+        return j;
+}
+
+static bool count_placed(void *arg, const struct alloc *al) {
+        struct {
+                const char *group;
+                int placed, running;
+        } *t = arg;
+        if (!al->task_group || strcmp(al->task_group, t->group) != 0 || al->desired_status != ALLOC_DESIRED_RUN ||
+            alloc_client_terminal(al->client_status))
+                return true;
+        t->placed++;
+        if (al->client_status == ALLOC_CLIENT_RUNNING)
+                t->running++;
+        return true;
+}
+
+void h_job_scale_status(struct route_ctx *c) {
+        const struct job *j = scale_job(c);
+        if (!j || block_until_newer(c, STATE_TABLE_ALLOCS))
+                return;
+        json_t *groups = json_object();
+        for (size_t g = 0; g < j->n_groups; g++) {
+                struct {
+                        const char *group;
+                        int placed, running;
+                } t = {.group = j->groups[g].name};
+                state_allocs_by_job_foreach(ctx_state(c), j->namespace, j->id, count_placed, &t);
+                /* Healthy/Unhealthy come from deployments' health checks; none here. */
+                json_object_set_new(groups, j->groups[g].name,
+                                    json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "Desired", j->stop ? 0 : j->groups[g].count,
+                                              "Placed", t.placed, "Running", t.running, "Healthy", 0, "Unhealthy", 0,
+                                              "Events", group_events(c->s, j, j->groups[g].name)));
+        }
+        json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:b,s:o}", "JobID", j->id, "Namespace", j->namespace,
+                                "JobCreateIndex", (json_int_t)j->create_index, "JobModifyIndex",
+                                (json_int_t)j->job_modify_index, "JobStopped", j->stop, "TaskGroups", groups);
+        http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+}
+
+/* PUT/POST {Count, Target {Group}, Message, Error, Meta, PolicyOverride}. */
+void h_job_scale(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        if (state_sched_config(ctx_state(c))->reject_job_registration) {
+                http_req_respond_text(c->req, 400,
+                                      "job registration, dispatch, and scale are disabled by the scheduler "
+                                      "configuration");
+                return;
+        }
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        const struct job *cur = scale_job(c);
+        if (!cur)
+                return;
+        json_t *target = json_object_get(body, "Target");
+        const char *group = jx_str(target, "Group", NULL);
+        if (!json_is_object(body) || !group || !*group) {
+                http_req_respond_text(c->req, 400, "Target.Group: missing (the task group to scale)");
+                return;
+        }
+        const struct task_group *tg = job_group(cur, group);
+        if (!tg) {
+                http_req_respond_text(c->req, 400, "Target.Group: job \"%s\" has no task group \"%s\"", cur->id, group);
+                return;
+        }
+        json_t *count = json_object_get(body, "Count");
+        json_t *message = json_object_get(body, "Message");
+        json_t *meta = json_object_get(body, "Meta");
+        if ((count && !json_is_null(count) && !json_is_integer(count)) ||
+            (json_is_integer(count) && (json_integer_value(count) < 0 || json_integer_value(count) > LIMIT_COUNT))) {
+                http_req_respond_text(c->req, 400, "Count: expected an integer from 0 to %d", LIMIT_COUNT);
+                return;
+        }
+        if ((message && !json_is_null(message) && !json_is_string(message)) ||
+            (json_is_string(message) && strlen(json_string_value(message)) > SCALE_MESSAGE_MAX)) {
+                http_req_respond_text(c->req, 400, "Message: expected a string of at most %d bytes", SCALE_MESSAGE_MAX);
+                return;
+        }
+        if (meta && !json_is_null(meta) && (!json_is_object(meta) || json_object_size(meta) > 64)) {
+                http_req_respond_text(c->req, 400, "Meta: expected an object of at most 64 keys");
+                return;
+        }
+        bool is_error = jx_bool(body, "Error", false);
+        if (json_is_integer(count) && is_error) {
+                http_req_respond_text(c->req, 400, "Count: an error event cannot change the count");
+                return;
+        }
+        struct scale_event ev = {.ns = strdup(cur->namespace),
+                                 .job_id = strdup(cur->id),
+                                 .group = strdup(group),
+                                 .time_ns = clock_now_ns(),
+                                 .has_count = json_is_integer(count),
+                                 .count = json_is_integer(count) ? json_integer_value(count) : 0,
+                                 .previous_count = tg->count,
+                                 .message = json_is_string(message) ? strdup(json_string_value(message)) : NULL,
+                                 .error = is_error,
+                                 .meta = json_is_object(meta) ? json_deep_copy(meta) : NULL};
+        if (!ev.has_count) {
+                /* An event only (Nomad: Count null records it, changes nothing). */
+                event_add(c->s, &ev);
+                json_t *reply = json_pack("{s:s,s:I,s:I,s:s,s:I,s:I,s:b}", "EvalID", "", "EvalCreateIndex", 0,
+                                          "JobModifyIndex", (json_int_t)cur->job_modify_index, "Warnings", "", "Index",
+                                          (json_int_t)cur->modify_index, "LastContact", 0, "KnownLeader", 1);
+                http_req_respond_json(c->req, 200, reply, cur->modify_index);
+                return;
+        }
+        struct job *j = job_copy(cur);
+        if (!j) {
+                event_clear(&ev);
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        for (size_t g = 0; g < j->n_groups; g++)
+                if (strcmp(j->groups[g].name, group) == 0)
+                        j->groups[g].count = (int)ev.count;
+        struct error err = {0};
+        if (job_validate(j, &err) < 0) {
+                event_clear(&ev);
+                job_unref(j);
+                http_req_respond_text(c->req, 400, "%s", err.msg);
+                return;
+        }
+        j->submit_time = clock_now_ns();
+        j->stop = false;
+        struct eval *e = new_eval(j, "job-scaling", NULL);
+        ev.eval_id = strdup(e->id);
+        event_add(c->s, &ev);
+        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
+        json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
+        job_unref(j);
+        eval_unref(e);
+        propose(c, cmd, reply, true);
+}
+
+/* A stable policy ID: the UUID shape of two FNV-1a hashes of namespace/job/group. */
+static void policy_id(const struct job *j, const char *group, char buf[ID_BUF]) {
+        uint64_t h[2] = {1469598103934665603ULL, 1099511628211ULL * 31};
+        const char *parts[] = {j->namespace, "\x1f", j->id, "\x1f", group};
+        for (int k = 0; k < 2; k++)
+                for (size_t p = 0; p < ARRAY_SIZE(parts); p++)
+                        for (const unsigned char *s = (const unsigned char *)parts[p]; *s; s++)
+                                h[k] = (h[k] ^ *s) * 1099511628211ULL;
+        snprintf(buf, ID_BUF, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(h[0] >> 32), (unsigned)(h[0] >> 16) & 0xffff,
+                 (unsigned)h[0] & 0xffff, (unsigned)(h[1] >> 48), (unsigned long long)(h[1] & 0xffffffffffffULL));
+}
+
+struct policy_list {
+        struct route_ctx *c;
+        const char *job_filter; /* ?job= */
+        json_t *out;
+};
+
+static bool add_policies(void *arg, const struct job *j) {
+        struct policy_list *l = arg;
+        if (l->job_filter && strcmp(l->job_filter, j->id) != 0)
+                return true;
+        for (size_t g = 0; g < j->n_groups; g++) {
+                const json_t *sc = json_object_get(j->groups[g].extra, "Scaling");
+                if (!json_is_object(sc))
+                        continue;
+                char id[ID_BUF];
+                policy_id(j, j->groups[g].name, id);
+                json_t *enabled = json_object_get(sc, "Enabled");
+                const char *type = jx_str(sc, "Type", "horizontal");
+                json_array_append_new(l->out, json_pack("{s:s,s:b,s:s,s:{s:s,s:s,s:s},s:I,s:I}", "ID", id, "Enabled",
+                                                        enabled ? json_is_true(enabled) : 1, "Type",
+                                                        *type ? type : "horizontal", "Target", "Namespace",
+                                                        j->namespace, "Job", j->id, "Group", j->groups[g].name,
+                                                        "CreateIndex", (json_int_t)j->create_index, "ModifyIndex",
+                                                        (json_int_t)j->job_modify_index));
+        }
+        return true;
+}
+
+void h_scaling_policies(struct route_ctx *c) {
+        if (block_until_newer(c, STATE_TABLE_JOBS))
+                return;
+        struct policy_list l = {.c = c, .job_filter = http_req_query(c->req, "job"), .out = json_array()};
+        state_jobs_foreach(ctx_state(c), ns_of(c), add_policies, &l);
+        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
+}
