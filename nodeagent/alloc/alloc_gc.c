@@ -159,7 +159,7 @@ struct alloc_gc {
         gc_done_fn done;
         void *data;
         char *data_dir;
-        bool running;  /* a thread was created and not joined yet */
+        bool running; /* a thread was created and not joined yet */
         bool closing;
         uv_thread_t thread;
         atomic_bool stop;

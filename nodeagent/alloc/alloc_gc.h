@@ -66,8 +66,8 @@ int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns
 struct alloc_gc;
 
 struct gc_outcome {
-        int removed;      /* directories removed (negative errno when the scan failed) */
-        char error[256];  /* the first failure, or "" */
+        int removed;     /* directories removed (negative errno when the scan failed) */
+        char error[256]; /* the first failure, or "" */
 };
 
 typedef void (*gc_done_fn)(const struct gc_outcome *o, void *data);

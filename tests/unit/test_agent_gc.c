@@ -255,8 +255,8 @@ Test(agent_gc, collection_runs_off_the_loop, .timeout = 120) {
         snprintf(path, sizeof(path), "alloc/%s", keep[1]);
         cr_expect(exists(path), "an allocation in use stays");
         int64_t total = w.finished - w.started;
-        cr_expect_lt(w.max_gap * 4, total, "the loop stalled %lld ms of a %lld ms collection", (long long)(w.max_gap / 1000000),
-                     (long long)(total / 1000000));
+        cr_expect_lt(w.max_gap * 4, total, "the loop stalled %lld ms of a %lld ms collection",
+                     (long long)(w.max_gap / 1000000), (long long)(total / 1000000));
         alloc_gc_close(g);
         uv_close((uv_handle_t *)&w.tick, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);

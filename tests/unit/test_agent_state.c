@@ -77,3 +77,50 @@ Test(agent_state, an_unusable_data_dir_is_an_error_not_a_crash) {
         cr_expect_lt(agent_state_open("/proc/self/nonexistent-dir", &s, &err), 0);
         cr_expect(strstr(err.msg, "agent.db") != NULL, "%s", err.msg);
 }
+
+struct seen {
+        char ids[8][16];
+        int n, stop_after;
+};
+
+static int note_alloc(const char *id, void *data) {
+        struct seen *s = data;
+        if (s->n < 8)
+                snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", id);
+        s->n++;
+        return s->stop_after && s->n == s->stop_after ? 7 : 0;
+}
+
+static bool saw(const struct seen *s, const char *id) {
+        for (int i = 0; i < s->n && i < 8; i++)
+                if (strcmp(s->ids[i], id) == 0)
+                        return true;
+        return false;
+}
+
+/* What the directory collector must leave alone: every allocation with a handle, once each. */
+Test(agent_state, foreach_alloc_lists_each_allocation_with_handles_once) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct seen none = {0};
+        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &none, &err), 0);
+        cr_expect_eq(none.n, 0, "an empty store lists nothing");
+        struct driver_handle h = {.driver = "raw_exec", .pid = 1, .start_ticks = 1, .started_at = 1};
+        cr_assert_eq(agent_state_put_handle(s, "a1", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "a1", "sidecar", &h, &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "a2", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "a3", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_del_alloc(s, "a3", &err), 0);
+        struct seen all = {0};
+        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &all, &err), 0, "%s", err.msg);
+        cr_expect_eq(all.n, 2, "a1 once (two handles), a2; a3 forgotten");
+        cr_expect(saw(&all, "a1") && saw(&all, "a2") && !saw(&all, "a3"));
+        struct seen first = {.stop_after = 1};
+        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &first, &err), 7, "the callback's non-zero return stops it");
+        cr_expect_eq(first.n, 1);
+        struct seen again = {0};
+        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &again, &err), 0, "usable again after a stop");
+        cr_expect_eq(again.n, 2);
+        agent_state_close(s);
+}
