@@ -60,9 +60,13 @@ struct scale_events *scale_events_free(struct scale_events *se) {
         return NULL;
 }
 
-static void event_add(struct api *a, const struct scale_event *ev) {
-        if (!a->scale_events && !(a->scale_events = calloc(1, sizeof(*a->scale_events))))
+/* Takes what ev holds (cleared when it cannot be kept). */
+static void event_add(struct api *a, struct scale_event *ev) {
+        if (!ev->ns || !ev->job_id || !ev->group ||
+            (!a->scale_events && !(a->scale_events = calloc(1, sizeof(*a->scale_events))))) {
+                event_clear(ev);
                 return;
+        }
         struct scale_events *se = a->scale_events;
         struct scale_event *slot = &se->ring[se->next];
         event_clear(slot);
