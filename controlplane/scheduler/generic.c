@@ -43,7 +43,24 @@ static bool node_draining(void *data, const char *node_id) {
         return n && n->drain;
 }
 
-/* The reconciler's stops go into the plan; its slots to place come back. */
+/* An in-place update: the same alloc (ID, node, resources) on the job's new version.
+ * The store keeps what its client reported meanwhile (state_upsert_allocs). */
+static int place_inplace(struct sched_attempt *at, const struct alloc *old) {
+        struct alloc *a = alloc_copy(old);
+        if (!a)
+                return -ENOMEM;
+        job_unref(a->job);
+        a->job = job_ref((struct job *)at->job);
+        free(a->eval_id);
+        a->eval_id = strdup(at->c->eval->id);
+        a->modify_time = sched_now(at->c);
+        int r = a->eval_id ? plan_add_place(at->plan, a) : -ENOMEM;
+        alloc_unref(a);
+        return r;
+}
+
+/* The reconciler's stops and in-place updates go into the plan; its slots to place
+ * come back. */
 static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         const struct eval *ev = at->c->eval;
         struct reconcile_in in = {.job = at->job,
@@ -57,6 +74,8 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         for (size_t i = 0; r == 0 && i < out->n_stops; i++)
                 r = plan_add_stop(at->plan, out->stops[i].alloc, ALLOC_DESIRED_STOP, out->stops[i].description,
                                   out->stops[i].client_status);
+        for (size_t i = 0; r == 0 && i < out->n_inplace; i++)
+                r = place_inplace(at, out->inplace[i].alloc);
         return r;
 }
 

@@ -9,10 +9,12 @@
 #include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/scheduler/reschedule.h"
+#include "controlplane/scheduler/update.h"
 
 const char sched_desc_not_needed[] = "alloc not needed due to job update";
 const char sched_desc_lost[] = "alloc is lost since its node is down";
 const char sched_desc_migrate[] = "alloc is being migrated";
+const char sched_desc_update[] = "alloc is being updated due to job update";
 
 /* The group's migrate.max_parallel (over the job's; default 1). */
 static int migrate_max_parallel(const struct job *j, const struct task_group *tg) {
@@ -28,16 +30,61 @@ static int migrate_max_parallel(const struct job *j, const struct task_group *tg
 struct live {
         struct alloc *a;
         int index;
+        bool outdated; /* runs an older job version */
 };
 
+/* Stopped first when above count: older versions, then the highest indexes. */
 static int cmp_live_desc(const void *a, const void *b) {
         const struct live *x = a, *y = b;
-        return y->index - x->index;
+        if (x->outdated != y->outdated)
+                return x->outdated ? -1 : 1;
+        return (y->index > x->index) - (y->index < x->index);
+}
+
+/* Healthy for update pacing: marked so by its deployment, or running outside any. */
+static bool alloc_healthy(const struct alloc *a) {
+        if (a->deploy_health != DEPLOY_HEALTH_UNSET || a->deployment_id)
+                return a->deploy_health == DEPLOY_HEALTH_HEALTHY;
+        return a->client_status == ALLOC_CLIENT_RUNNING;
+}
+
+/* sched_tasks_updated, remembered per old job object (allocs of a version share one). */
+#define UPDATE_MEMO 8
+struct update_memo {
+        const struct job *job[UPDATE_MEMO];
+        bool destructive[UPDATE_MEMO];
+        size_t n;
+};
+
+static bool destructive_update(struct update_memo *m, const struct job *old, const struct job *j, const char *tg) {
+        for (size_t i = 0; i < m->n; i++)
+                if (m->job[i] == old)
+                        return m->destructive[i];
+        bool d = sched_tasks_updated(old, j, tg);
+        if (m->n < UPDATE_MEMO) {
+                m->job[m->n] = old;
+                m->destructive[m->n++] = d;
+        }
+        return d;
+}
+
+static int add_inplace(struct reconcile_out *out, size_t *cap, struct alloc *a, size_t g) {
+        if (out->n_inplace == *cap) {
+                size_t n = *cap ? *cap * 2 : 16;
+                struct reconcile_inplace *v = realloc(out->inplace, n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                out->inplace = v;
+                *cap = n;
+        }
+        out->inplace[out->n_inplace++] = (struct reconcile_inplace){a, g};
+        return 0;
 }
 
 void reconcile_out_free(struct reconcile_out *out) {
         free(out->stops);
         free(out->place);
+        free(out->inplace);
         memset(out, 0, sizeof(*out));
 }
 
@@ -91,10 +138,57 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
+struct caps {
+        size_t stop, place, inplace;
+};
+
+/* Live allocs of an older version: in place now, or destructively, max_parallel at a
+ * time less the new-version allocs not healthy yet. live[from..n_live) are sorted by
+ * descending index; moved ones are skipped; the destructive ones join lost[]. */
+static int reconcile_updates(const struct reconcile_in *in, size_t g, struct live *live, size_t from, size_t n_live,
+                             const bool *moved, struct live *lost, size_t *n_lost, bool *taken, size_t count,
+                             size_t *ret_destructive, struct reconcile_out *out, struct caps *caps) {
+        const struct task_group *tg = &in->job->groups[g];
+        struct update_strategy us;
+        sched_update_strategy(in->job, tg, &us);
+        struct update_memo memo = {0};
+        size_t in_flight = 0, n_dest = 0, limit = SIZE_MAX;
+        int r;
+        for (size_t i = from; i < n_live; i++)
+                if (!moved[i] && !live[i].outdated && !alloc_healthy(live[i].a))
+                        in_flight++;
+        if (in->updates_blocked)
+                limit = 0;
+        else if (!in->batch && us.max_parallel > 0)
+                limit = (size_t)us.max_parallel > in_flight ? (size_t)us.max_parallel - in_flight : 0;
+        for (size_t k = n_live; k-- > from;) { /* lowest indexes first */
+                if (moved[k] || !live[k].outdated)
+                        continue;
+                struct alloc *a = live[k].a;
+                if (!destructive_update(&memo, a->job, in->job, tg->name)) {
+                        if ((r = add_inplace(out, &caps->inplace, a, g)) < 0)
+                                return r;
+                        continue;
+                }
+                if (n_dest >= limit)
+                        continue;
+                if ((r = add_stop(out, &caps->stop, a, sched_desc_update, -1)) < 0)
+                        return r;
+                if (live[k].index >= 0 && (size_t)live[k].index < count)
+                        taken[live[k].index] = false;
+                lost[(*n_lost)++] = live[k];
+                n_dest++;
+        }
+        out->n_destructive += n_dest;
+        *ret_destructive = n_dest;
+        return 0;
+}
+
 static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced, size_t g,
                            struct alloc *const *bucket, size_t n, struct live *live, struct live *lost,
-                           struct live *failed, bool *taken, struct reconcile_out *out, size_t *stop_cap,
-                           size_t *place_cap) {
+                           struct live *failed, bool *taken, bool *moved, struct reconcile_out *out,
+                           struct caps *caps) {
+        size_t *stop_cap = &caps->stop, *place_cap = &caps->place;
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
         size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
@@ -128,7 +222,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         lost[n_lost++] = (struct live){a, idx};
                         continue;
                 }
-                live[n_live++] = (struct live){a, idx};
+                live[n_live++] = (struct live){a, idx, sched_alloc_outdated(a, in->job)};
         }
         /* Too many: stop the highest indexes first. */
         qsort(live, n_live, sizeof(*live), cmp_live_desc);
@@ -138,9 +232,11 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
         for (size_t i = 0; i < excess; i++)
                 if ((r = add_stop(out, stop_cap, live[i].a, sched_desc_not_needed, -1)) < 0)
                         return r;
-        for (size_t i = excess; i < n_live; i++)
+        for (size_t i = excess; i < n_live; i++) {
+                moved[i] = false;
                 if (live[i].index >= 0 && (size_t)live[i].index < count)
                         taken[live[i].index] = true;
+        }
         /* Drain: migrate while fewer than max_parallel of the group are missing (not
          * running), whoever stopped them: the leader's drainer (leader/drainer.c) paces
          * with the same rule, so the two never move more than max_parallel at a time. */
@@ -159,9 +255,14 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         if (live[i].index >= 0 && (size_t)live[i].index < count)
                                 taken[live[i].index] = false;
                         lost[n_lost++] = live[i];
+                        moved[i] = true;
                         n_migrating++;
                 }
         }
+        size_t n_destructive = 0;
+        if ((r = reconcile_updates(in, g, live, excess, n_live, moved, lost, &n_lost, taken, count, &n_destructive,
+                                   out, caps)) < 0)
+                return r;
         /* Failed allocs whose slot no live alloc holds: replace now, wait, or leave failed. */
         struct resched_policy pol;
         if (n_failed)
@@ -185,7 +286,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         held++;
                 }
         }
-        size_t have = n_live - excess - n_migrating + n_done + held;
+        size_t have = n_live - excess - n_migrating - n_destructive + n_done + held;
         size_t need = have < count ? count - have : 0;
         if (!need)
                 return 0;
@@ -221,7 +322,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
 /* Bucket the allocs by group (a counting sort that keeps their order), then
  * reconcile each group. */
 static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, struct reconcile_out *out,
-                            size_t *stop_cap, size_t *place_cap) {
+                            struct caps *caps) {
         const struct job *j = in->job;
         size_t n = in->n_allocs;
         _cleanup_free_ size_t *start = calloc(j->n_groups + 1, sizeof(*start));
@@ -247,7 +348,8 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
         _cleanup_free_ struct live *lost = malloc((max_bucket + 1) * sizeof(*lost));
         _cleanup_free_ struct live *failed = malloc((max_bucket + 1) * sizeof(*failed));
         _cleanup_free_ bool *taken = malloc(max_count + 1);
-        if (!live || !lost || !failed || !taken)
+        _cleanup_free_ bool *moved = malloc(max_bucket + 1);
+        if (!live || !lost || !failed || !taken || !moved)
                 return -ENOMEM;
         /* The failed allocs another alloc already replaced (built only when one failed). */
         struct hashmap *replaced = NULL;
@@ -263,7 +365,7 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
         int r = 0;
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
                 r = reconcile_group(in, replaced, g, bucket + start[g], start[g + 1] - start[g], live, lost, failed,
-                                    taken, out, stop_cap, place_cap);
+                                    taken, moved, out, caps);
         hashmap_destroy(replaced);
         return r;
 }
@@ -272,7 +374,8 @@ int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
         memset(out, 0, sizeof(*out));
         const struct job *j = in->job;
         bool stopped = !j || j->stop;
-        size_t n = in->n_allocs, stop_cap = 0, place_cap = 0;
+        size_t n = in->n_allocs;
+        struct caps caps = {0};
         _cleanup_free_ size_t *gid = calloc(n + 1, sizeof(*gid));
         if (!gid)
                 return -ENOMEM;
@@ -281,10 +384,10 @@ int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
         for (size_t i = 0; i < n && r == 0; i++) {
                 struct alloc *a = in->allocs[i];
                 if (!alloc_terminal(a) && (stopped || gid[i] == NO_GROUP))
-                        r = add_stop(out, &stop_cap, a, sched_desc_not_needed, -1);
+                        r = add_stop(out, &caps.stop, a, sched_desc_not_needed, -1);
         }
         if (r == 0 && !stopped)
-                r = reconcile_groups(in, gid, out, &stop_cap, &place_cap);
+                r = reconcile_groups(in, gid, out, &caps);
         if (r < 0)
                 reconcile_out_free(out);
         return r;
