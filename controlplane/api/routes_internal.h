@@ -15,6 +15,7 @@
  *   routes_agent.c        /v1/agent/..., /v1/metrics, /v1/search
  *   routes_events.c       /v1/event/stream and the events applied commands produce
  *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
+ *   routes_deployments.c  /v1/deployments, /v1/deployment/..., the deployment watcher tick
  */
 #pragma once
 
@@ -50,12 +51,16 @@ struct api {
         uint64_t denied;       /* refused by api_authorize */
         int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
+        int deploy_inflight;    /* deployment watcher commands proposed and not yet applied */
+        int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
 };
 
 /* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
  * never while its previous commands are still in flight. Called from api_wake_parked. */
 void api_drain_tick(struct api *s);
+/* Leader: move deployments on (controlplane/leader/deploy_watcher.h), like api_drain_tick. */
+void api_deploy_tick(struct api *s);
 
 #define ROUTE_MAX_PARAMS 2
 #define ROUTE_MAX_SEGS 8
@@ -148,6 +153,15 @@ void h_job_evaluations(struct route_ctx *c);
 void h_job_plan(struct route_ctx *c);
 void h_job_evaluate(struct route_ctx *c);
 json_t *job_summary_json(struct route_ctx *c, const struct job *j);
+/* routes_deployments.c */
+void h_deployments_list(struct route_ctx *c);
+void h_deployment_read(struct route_ctx *c);
+void h_deployment_allocations(struct route_ctx *c);
+void h_deployment_promote(struct route_ctx *c);
+void h_deployment_fail(struct route_ctx *c);
+void h_deployment_pause(struct route_ctx *c);
+void h_job_deployments(struct route_ctx *c);
+void h_job_deployment(struct route_ctx *c);
 /* routes_nodes.c */
 void h_nodes_list(struct route_ctx *c);
 void h_node_register(struct route_ctx *c);

@@ -8,6 +8,7 @@
 
 #include "common/pmap.h"
 #include "common/macros.h"
+#include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
 
 /* ---- tables: persistent maps, shared by snapshots ---------------------------------------- */
@@ -76,6 +77,7 @@ struct state_store {
         uint64_t table_index[STATE_TABLE_COUNT];
         struct state_sched_config sched_config; /* a value: state_snapshot copies it */
         struct acl_tables *acl; /* state_acl.c; NULL = empty */
+        struct deploy_tables *deploy; /* state_deploy.c; NULL = empty */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -351,6 +353,7 @@ struct state_store *state_destroy(struct state_store *st) {
         index_unref(st->allocs_by_eval);
         index_unref(st->evals_by_job);
         state_acl_tables_unref(st->acl);
+        state_deploy_tables_unref(st->deploy);
         free(st);
         errno = saved;
         return NULL;
@@ -371,6 +374,7 @@ struct state_store *state_snapshot(const struct state_store *st) {
         __atomic_add_fetch(&s->allocs_by_eval->refcount, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&s->evals_by_job->refcount, 1, __ATOMIC_RELAXED);
         state_acl_tables_ref(s->acl);
+        state_deploy_tables_ref(s->deploy);
         return s;
 }
 
@@ -959,6 +963,10 @@ void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index) 
 void state_raw_bump_latest(struct state_store *st, uint64_t index) {
         if (index > st->latest)
                 st->latest = index;
+}
+
+struct deploy_tables **state_raw_deploy(struct state_store *st) {
+        return &st->deploy;
 }
 
 struct acl_tables **state_raw_acl(struct state_store *st) {

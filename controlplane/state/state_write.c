@@ -7,6 +7,7 @@
 #include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
 
 #define CHECK_WRITABLE(st)                  \
@@ -159,6 +160,8 @@ int state_delete_job(struct state_store *st, uint64_t index, const char *ns, con
         int r = state_raw_del_job(st, ns, id);
         if (r == 0)
                 state_raw_bump(st, STATE_TABLE_JOBS, index);
+        if (r == 0)
+                r = state_delete_job_deployments(st, index, ns, id);
         return r;
 }
 
