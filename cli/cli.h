@@ -24,6 +24,7 @@ extern const struct cli_command cli_job_commands[];
 extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_alloc_commands[];
 extern const struct cli_command cli_eval_commands[];
+extern const struct cli_command cli_deployment_commands[]; /* deployment.c */
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];
