@@ -217,7 +217,7 @@ static int step_one(struct step *s, const struct deployment *d) {
                         failed = true;
                         why = "Failed due to unhealthy allocations";
                 }
-                bool complete = dg->promoted && t[g].healthy >= dg->desired_total;
+                bool complete = (dg->promoted || t[g].canaries == 0) && t[g].healthy >= dg->desired_total;
                 if (!complete && dg->require_progress_by && s->now > dg->require_progress_by && !t[g].progressed) {
                         failed = true;
                         why = why ? why : "Failed due to progress deadline";
@@ -333,7 +333,7 @@ int deploy_cmd_promote(const struct state_store *st, const char *id, const char 
                 if (!wanted || c->groups[g].desired_canaries == 0 || c->groups[g].promoted)
                         continue;
                 struct deploy_counts n = state_deploy_counts(st, d, c->groups[g].name);
-                if (n.healthy < c->groups[g].desired_canaries) {
+                if (n.healthy_canaries < c->groups[g].desired_canaries) {
                         *ret_why = "not all canaries are healthy yet";
                         deployment_unref(c);
                         return -EINVAL;

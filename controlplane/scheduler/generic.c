@@ -100,6 +100,7 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         bool active = d && deploy_active(d->status);
         struct reconcile_in in = {.job = at->job,
                                   .updates_blocked = d && d->status != DEPLOY_RUNNING && d->status != DEPLOY_SUCCESSFUL,
+                                  .deploy = active ? d : NULL,
                                   .batch = at->c->ops->batch,
                                   .node_lost = node_lost,
                                   .node_draining = node_draining,

@@ -10,6 +10,7 @@
 #include "common/macros.h"
 #include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/update.h"
+#include "controlplane/state/state_deploy.h"
 
 const char sched_desc_not_needed[] = "alloc not needed due to job update";
 const char sched_desc_lost[] = "alloc is lost since its node is down";
@@ -138,6 +139,8 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
+#define CANARY_MAX 64 /* canaries placed per group and evaluation */
+
 struct caps {
         size_t stop, place, inplace;
 };
@@ -147,17 +150,22 @@ struct caps {
  * descending index; moved ones are skipped; the destructive ones join lost[]. */
 static int reconcile_updates(const struct reconcile_in *in, size_t g, struct live *live, size_t from, size_t n_live,
                              const bool *moved, struct live *lost, size_t *n_lost, bool *taken, size_t count,
-                             size_t *ret_destructive, struct reconcile_out *out, struct caps *caps) {
+                             int canaries_wanted, int *canary_idx, int *ret_n_canary, size_t *ret_destructive,
+                             struct reconcile_out *out, struct caps *caps) {
         const struct task_group *tg = &in->job->groups[g];
         struct update_strategy us;
         sched_update_strategy(in->job, tg, &us);
         struct update_memo memo = {0};
         size_t in_flight = 0, n_dest = 0, limit = SIZE_MAX;
         int r;
-        for (size_t i = from; i < n_live; i++)
+        bool canaries = false; /* promoted canaries share their names with old allocs */
+        for (size_t i = from; i < n_live; i++) {
                 if (!moved[i] && !live[i].outdated && !alloc_healthy(live[i].a))
                         in_flight++;
-        if (in->updates_blocked)
+                canaries = canaries || live[i].a->deploy_canary;
+        }
+        *ret_n_canary = 0;
+        if (in->updates_blocked || canaries_wanted >= 0) /* canaries first: nothing replaced until promoted */
                 limit = 0;
         else if (!in->batch && us.max_parallel > 0)
                 limit = (size_t)us.max_parallel > in_flight ? (size_t)us.max_parallel - in_flight : 0;
@@ -170,11 +178,16 @@ static int reconcile_updates(const struct reconcile_in *in, size_t g, struct liv
                                 return r;
                         continue;
                 }
+                if (canaries_wanted > 0 && *ret_n_canary < canaries_wanted && *ret_n_canary < CANARY_MAX)
+                        canary_idx[(*ret_n_canary)++] = live[k].index;
                 if (n_dest >= limit)
                         continue;
                 if ((r = add_stop(out, &caps->stop, a, sched_desc_update, -1)) < 0)
                         return r;
-                if (live[k].index >= 0 && (size_t)live[k].index < count)
+                bool name_held = false; /* by a canary of the new version: the replacement takes a free one */
+                for (size_t i = from; canaries && i < n_live && !name_held; i++)
+                        name_held = i != k && !moved[i] && !live[i].outdated && live[i].index == live[k].index;
+                if (!name_held && live[k].index >= 0 && (size_t)live[k].index < count)
                         taken[live[k].index] = false;
                 lost[(*n_lost)++] = live[k];
                 n_dest++;
@@ -192,7 +205,9 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
         size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
-        int r;
+        int r, n_canaries = 0;
+        const struct deploy_group *dg = in->deploy ? deployment_group(in->deploy, tg->name) : NULL;
+        bool canary_hold = dg && dg->desired_canaries > 0 && !dg->promoted;
         memset(taken, 0, count * sizeof(*taken));
         for (size_t i = 0; i < n; i++) {
                 struct alloc *a = bucket[i];
@@ -220,6 +235,11 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         if ((r = add_stop(out, stop_cap, a, sched_desc_lost, ALLOC_CLIENT_LOST)) < 0)
                                 return r;
                         lost[n_lost++] = (struct live){a, idx};
+                        continue;
+                }
+                if (canary_hold && a->deploy_canary && a->deployment_id &&
+                    strcmp(a->deployment_id, in->deploy->id) == 0) {
+                        n_canaries++; /* beside the group until promoted */
                         continue;
                 }
                 live[n_live++] = (struct live){a, idx, sched_alloc_outdated(a, in->job)};
@@ -260,9 +280,23 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                 }
         }
         size_t n_destructive = 0;
-        if ((r = reconcile_updates(in, g, live, excess, n_live, moved, lost, &n_lost, taken, count, &n_destructive,
-                                   out, caps)) < 0)
+        int canary_idx[CANARY_MAX], n_canary_new = 0;
+        int wanted = canary_hold ? (dg->desired_canaries > n_canaries ? dg->desired_canaries - n_canaries : 0) : -1;
+        if ((r = reconcile_updates(in, g, live, excess, n_live, moved, lost, &n_lost, taken, count, wanted, canary_idx,
+                                   &n_canary_new, &n_destructive, out, caps)) < 0)
                 return r;
+        if (n_canary_new) { /* beside the old allocs, named after those they will replace */
+                if (out->n_place + (size_t)n_canary_new > *place_cap) {
+                        size_t cap = out->n_place + (size_t)n_canary_new + *place_cap;
+                        struct place_req *v = realloc(out->place, cap * sizeof(*v));
+                        if (!v)
+                                return -ENOMEM;
+                        out->place = v;
+                        *place_cap = cap;
+                }
+                for (int i = 0; i < n_canary_new; i++)
+                        out->place[out->n_place++] = (struct place_req){g, canary_idx[i], NULL, true};
+        }
         /* Failed allocs whose slot no live alloc holds: replace now, wait, or leave failed. */
         struct resched_policy pol;
         if (n_failed)

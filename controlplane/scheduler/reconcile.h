@@ -29,7 +29,14 @@
  *   once). Allocs of the new version that are not healthy yet count against it:
  *   pending ones, and running ones that a deployment tracks until it marks them
  *   healthy (an alloc outside any deployment is healthy once running). With
- *   in->updates_blocked (a paused or failed deployment) no destructive update starts.
+ *   in->updates_blocked (a paused or failed deployment) no destructive update starts;
+ * - canaries (update.canary = N, with in->deploy for the job's version): while the
+ *   deployment's group is not promoted and allocs of an older version need a
+ *   destructive update, N canaries of the new version are placed beside them (named
+ *   after the old allocs they will replace; the deployment's canaries already there
+ *   count) and no destructive update starts. Unpromoted canaries do not count toward
+ *   `count`. Once promoted they do: the old allocs above count are stopped (older
+ *   versions first), the rest replaced max_parallel at a time.
  * Cost: O(allocs + sum of group counts), never groups x allocs.
  */
 #pragma once
@@ -38,6 +45,8 @@
 #include <stddef.h>
 
 #include "common/model.h"
+
+struct deployment;
 
 struct reconcile_stop {
         struct alloc *alloc;     /* borrowed from the input */
@@ -49,6 +58,7 @@ struct place_req {
         size_t group;             /* index into job->groups */
         int index;                /* the alloc name's index: "<job>.<group>[index]" */
         const struct alloc *prev; /* the alloc it replaces, or NULL (borrowed) */
+        bool canary;              /* a canary of the deployment (beside the old allocs) */
 };
 
 struct reconcile_inplace {
@@ -68,6 +78,8 @@ struct reconcile_in {
         bool (*node_draining)(void *data, const char *node_id);
         void *data;
         bool updates_blocked; /* no destructive updates now (paused or failed deployment) */
+        /* The job version's active deployment (state_deploy.h), or NULL: its canaries. */
+        const struct deployment *deploy;
 };
 
 /* Ordered by group (ascending), then as they should be placed. */

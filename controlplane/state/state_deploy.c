@@ -315,6 +315,7 @@ struct deploy_counts state_deploy_counts(const struct state_store *st, const str
                 c.placed++;
                 c.placed_canaries += a->deploy_canary;
                 c.healthy += a->deploy_health == DEPLOY_HEALTH_HEALTHY;
+                c.healthy_canaries += a->deploy_canary && a->deploy_health == DEPLOY_HEALTH_HEALTHY;
                 c.unhealthy += a->deploy_health == DEPLOY_HEALTH_UNHEALTHY;
         }
         return c;
@@ -460,10 +461,11 @@ int state_deploy_for_job(struct state_store *st, uint64_t index, const struct jo
                 struct deploy_group *x = &d->groups[d->n_groups++];
                 *x = (struct deploy_group){.name = strdup(j->groups[g].name),
                                            .desired_total = j->groups[g].count,
-                                           .desired_canaries = us.canary,
+                                           /* the first version has nothing to canary */
+                                           .desired_canaries = j->version > 0 ? us.canary : 0,
                                            .auto_revert = us.auto_revert,
                                            .auto_promote = us.auto_promote,
-                                           .promoted = us.canary == 0,
+                                           .promoted = us.canary == 0 || j->version == 0,
                                            .progress_deadline_ns = us.progress_deadline_ns,
                                            .require_progress_by =
                                                us.progress_deadline_ns ? now_ns + us.progress_deadline_ns : 0,

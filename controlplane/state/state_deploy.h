@@ -91,7 +91,7 @@ uint64_t state_deploy_index(const struct state_store *st); /* latest write to th
 
 /* Group counts of a deployment, from the allocations that name it. */
 struct deploy_counts {
-        int placed, healthy, unhealthy, placed_canaries;
+        int placed, healthy, unhealthy, placed_canaries, healthy_canaries;
 };
 struct deploy_counts state_deploy_counts(const struct state_store *st, const struct deployment *d, const char *group);
 

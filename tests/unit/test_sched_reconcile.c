@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "controlplane/scheduler/reconcile.h"
+#include "controlplane/state/state_deploy.h"
 #include "tests/unit/fixtures.h"
 
 struct existing {
@@ -587,6 +588,55 @@ Test(sched_reconcile, scale_down_stops_older_versions_first) {
         cr_assert_neq(out.stops[1].alloc, allocs[2], "the v1 alloc stays, though its index is highest");
         reconcile_out_free(&out);
         unref_all(allocs, 3);
+        job_unref(v0);
+        job_unref(v1);
+}
+
+/* ---- canaries ------------------------------------------------------------------------------ */
+
+Test(sched_reconcile, canaries_beside_the_old_allocs_until_promoted) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[5];
+        allocs_of(v0, "n1", 3, allocs);
+        struct job *v1 = next_version(v0, edit_env);
+        struct deploy_group dg = {.name = "g", .desired_total = 3, .desired_canaries = 1, .promoted = false};
+        struct deployment d = {.refcount = 1, .id = "d1", .job_id = "web", .job_version = 1, .groups = &dg,
+                               .n_groups = 1};
+        struct reconcile_in in = {.job = v1, .allocs = allocs, .n_allocs = 3, .node_lost = lost_node, .deploy = &d};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 0, "nothing replaced before promotion");
+        cr_assert_eq(out.n_place, 1);
+        cr_assert(out.place[0].canary);
+        cr_assert_eq(out.place[0].index, 0, "named after the old alloc it will replace");
+        cr_assert_null(out.place[0].prev);
+        reconcile_out_free(&out);
+        /* the canary runs: it does not count toward count, nothing more happens */
+        allocs[3] = fx_alloc("c0", v1, "n2", 0, 100, 100);
+        allocs[3]->deployment_id = strdup("d1");
+        allocs[3]->deploy_canary = true;
+        in.n_allocs = 4;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops + out.n_place, 0);
+        reconcile_out_free(&out);
+        allocs[3]->deploy_health = DEPLOY_HEALTH_HEALTHY;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops + out.n_place, 0, "healthy, still waiting for promotion");
+        reconcile_out_free(&out);
+        /* promoted: the canary counts; one old alloc goes as not needed, one is replaced,
+         * its replacement under the name nobody holds */
+        dg.promoted = true;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 2);
+        cr_assert_str_eq(out.stops[0].description, sched_desc_not_needed);
+        cr_assert_eq(out.stops[0].alloc, allocs[2]);
+        cr_assert_str_eq(out.stops[1].description, sched_desc_update);
+        cr_assert_eq(out.stops[1].alloc, allocs[0]);
+        cr_assert_eq(out.n_place, 1);
+        cr_assert_not(out.place[0].canary);
+        cr_assert_eq(out.place[0].index, 2, "index 0 is the canary's");
+        reconcile_out_free(&out);
+        unref_all(allocs, 4);
         job_unref(v0);
         job_unref(v1);
 }
