@@ -159,5 +159,37 @@ else
         fail "drover deployment list"
 fi
 
+# --- canary = 1: one canary beside the 3 old allocations, then promote -------------------
+sed 's/max_parallel     = 1/max_parallel     = 1\n    canary           = 1/; s/job "web"/job "can"/' "$WORK/web.hcl" >"$WORK/can.hcl"
+"$BIN/drover" job run -detach "$WORK/can.hcl" >/dev/null 2>&1
+res=$(watch can 0 60)
+sed 's/VERSION = "1"/VERSION = "2"/' "$WORK/can.hcl" >"$WORK/can2.hcl"
+"$BIN/drover" job run -detach "$WORK/can2.hcl" >/dev/null 2>&1
+canary_state() { # "old_running canaries_running canaries_healthy"
+        api /v1/job/can/allocations | jget "'%d %d' % (sum(1 for a in d if a['JobVersion']==0 and a['DesiredStatus']=='run' and a['ClientStatus']=='running'), sum(1 for a in d if a['JobVersion']==1 and a['DesiredStatus']=='run' and (a.get('DeploymentStatus') or {}).get('Canary') and (a.get('DeploymentStatus') or {}).get('Healthy')))"
+}
+for _ in $(seq 1 60); do [ "$(canary_state)" = "3 1" ] && break; sleep 0.5; done
+st1=$(canary_state)
+sleep 2 # nothing more moves before promotion
+st2=$(canary_state)
+dep_id=$(api /v1/job/can/deployment | jget 'd["ID"]')
+dep_st=$(api /v1/job/can/deployment | jget 'd["Status"]')
+if [ "$st1" = "3 1" ] && [ "$st2" = "3 1" ] && [ "$dep_st" = running ]; then
+        pass "canary = 1: one healthy canary beside the 3 old allocations, the deployment waits for promotion"
+else
+        fail "canary waits for promotion (old running + healthy canaries: $st1 then $st2, deployment $dep_st)"
+fi
+"$BIN/drover" deployment status "$dep_id" >"$WORK/dstatus.out" 2>&1
+"$BIN/drover" deployment promote -detach "$dep_id" >"$WORK/promote.out" 2>&1
+res=$(watch can 1 90)
+set -- $res
+if grep -q '^Deployed' "$WORK/dstatus.out" && grep -Eq '^g +false +3 +1 ' "$WORK/dstatus.out" &&
+        grep -q "promoted" "$WORK/promote.out" && [ "$3 $4 $6" = "1 successful 3" ]; then
+        pass "deployment promote: the rest replaced, deployment successful ($res)"
+else
+        cat "$WORK/dstatus.out" "$WORK/promote.out"
+        fail "deployment promote (got: $res)"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]
