@@ -9,14 +9,14 @@
 #include "common/jsonx.h"
 #include "common/macros.h"
 
-static const char list_help[] = "Usage: drover deployment list [options]\n\n"
-                                "  List the deployments, newest first: ID, Job ID, Job Version, Status, Description.\n\n"
-                                "Options:\n  -json  Print the deployments as JSON.\n  -verbose  Full IDs.\n";
-static const char status_help[] =
-    "Usage: drover deployment status [options] <deployment>\n\n"
-    "  Show a deployment (ID or unique prefix): its status and, per task group, the\n"
-    "  desired, placed, healthy and unhealthy allocations and the progress deadline.\n\n"
-    "Options:\n  -json  Print the deployment as JSON.\n  -verbose  Full IDs.\n";
+static const char list_help[] =
+    "Usage: drover deployment list [options]\n\n"
+    "  List the deployments, newest first: ID, Job ID, Job Version, Status, Description.\n\n"
+    "Options:\n  -json  Print the deployments as JSON.\n  -verbose  Full IDs.\n";
+static const char status_help[] = "Usage: drover deployment status [options] <deployment>\n\n"
+                                  "  Show a deployment (ID or unique prefix): its status and, per task group, the\n"
+                                  "  desired, placed, healthy and unhealthy allocations and the progress deadline.\n\n"
+                                  "Options:\n  -json  Print the deployment as JSON.\n  -verbose  Full IDs.\n";
 static const char promote_help[] = "Usage: drover deployment promote [options] <deployment>\n\n"
                                    "  Promote the canaries of a deployment: the rest of its allocations are then\n"
                                    "  replaced, update.max_parallel at a time. Without -group, every group.\n\n"
@@ -27,8 +27,9 @@ static const char fail_help[] = "Usage: drover deployment fail [options] <deploy
                                 "  last stable version).\n\nOptions:\n  -detach  Do not monitor the evaluation.\n";
 static const char pause_help[] = "Usage: drover deployment pause <deployment>\n\n"
                                  "  Pause an active deployment: no allocation is replaced until it is resumed.\n";
-static const char resume_help[] = "Usage: drover deployment resume [options] <deployment>\n\n"
-                                  "  Resume a paused deployment.\n\nOptions:\n  -detach  Do not monitor the evaluation.\n";
+static const char resume_help[] =
+    "Usage: drover deployment resume [options] <deployment>\n\n"
+    "  Resume a paused deployment.\n\nOptions:\n  -detach  Do not monitor the evaluation.\n";
 
 static bool flag(int argc, char **argv, const char *name) {
         for (int i = 0; i < argc; i++)
@@ -115,10 +116,10 @@ static void print_deployment(const json_t *d, bool verbose) {
         json_t *g;
         json_object_foreach(tgs, name, g) canaries = canaries || jx_int(g, "DesiredCanaries", 0) > 0;
         printf("\nDeployed\n");
-        static const char *const hdr[] = {"Task Group", "Desired", "Placed", "Healthy", "Unhealthy",
-                                          "Progress Deadline"};
-        static const char *const hdr_c[] = {"Task Group", "Promoted", "Desired", "Canaries", "Placed",
-                                            "Healthy",    "Unhealthy", "Progress Deadline"};
+        static const char *const hdr[] = {"Task Group", "Desired",   "Placed",
+                                          "Healthy",    "Unhealthy", "Progress Deadline"};
+        static const char *const hdr_c[] = {"Task Group", "Promoted", "Desired",   "Canaries",
+                                            "Placed",     "Healthy",  "Unhealthy", "Progress Deadline"};
         struct table *t = canaries ? table_new(8, hdr_c) : table_new(6, hdr);
         json_object_foreach(tgs, name, g) {
                 char des[16], can[16], pl[16], he[16], un[16], dl[48];
@@ -133,8 +134,8 @@ static void print_deployment(const json_t *d, bool verbose) {
                 else
                         snprintf(dl, sizeof(dl), "N/A");
                 if (canaries) {
-                        const char *row[] = {name, jx_bool(g, "Promoted", false) ? "true" : "false", des, can, pl,
-                                             he,   un,                                                  dl};
+                        const char *row[] = {
+                            name, jx_bool(g, "Promoted", false) ? "true" : "false", des, can, pl, he, un, dl};
                         table_add(t, row);
                 } else {
                         const char *row[] = {name, des, pl, he, un, dl};

@@ -46,8 +46,7 @@ static const struct deployment *path_deployment(struct route_ctx *c) {
         const struct deployment *d = NULL;
         int r = state_deployment_by_prefix(ctx_state(c), c->param[0], &d);
         if (r == -EEXIST)
-                http_req_respond_text(c->req, 400, "deployment prefix \"%s\" matches several deployments",
-                                      c->param[0]);
+                http_req_respond_text(c->req, 400, "deployment prefix \"%s\" matches several deployments", c->param[0]);
         else if (r < 0)
                 http_req_respond_text(c->req, 404, "deployment not found");
         return r == 0 ? d : NULL;
@@ -121,8 +120,8 @@ static void act(struct route_ctx *c, int r, json_t *cmd, const char *why) {
         const char *eval_id = jx_str(json_array_get(evals, 0), "ID", "");
         json_t *d = json_object_get(cmd, "Deployment");
         propose(c, cmd,
-                json_pack("{s:s,s:I,s:I}", "EvalID", eval_id, "EvalCreateIndex", (json_int_t)0,
-                          "DeploymentModifyIndex", (json_int_t)jx_int(d, "ModifyIndex", 0)),
+                json_pack("{s:s,s:I,s:I}", "EvalID", eval_id, "EvalCreateIndex", (json_int_t)0, "DeploymentModifyIndex",
+                          (json_int_t)jx_int(d, "ModifyIndex", 0)),
                 false);
 }
 

@@ -45,8 +45,8 @@ static json_t *upsert_cmd(const struct deploy_watcher_env *env, struct deploymen
                 json_object_set_new(cmd, "Evals", json_pack("[o]", job_eval(env, j, "deployment-watcher", now)));
         if (cmd && stable)
                 json_object_set_new(cmd, "StableJob",
-                                    json_pack("{s:s,s:s,s:I}", "Namespace", c->namespace, "JobID", c->job_id,
-                                              "Version", (json_int_t)c->job_version));
+                                    json_pack("{s:s,s:s,s:I}", "Namespace", c->namespace, "JobID", c->job_id, "Version",
+                                              (json_int_t)c->job_version));
         deployment_unref(c);
         return cmd;
 }
@@ -66,8 +66,8 @@ static int judge(const struct alloc *a, const struct deploy_group *g, int64_t no
                 return 0;
         if (g->manual_health)
                 return -1;
-        bool deadline = g->healthy_deadline_ns > 0 && a->create_time > 0 &&
-                        now - a->create_time > g->healthy_deadline_ns;
+        bool deadline =
+            g->healthy_deadline_ns > 0 && a->create_time > 0 && now - a->create_time > g->healthy_deadline_ns;
         if (a->client_status != ALLOC_CLIENT_RUNNING || a->n_task_states == 0)
                 return deadline ? 0 : -1;
         int64_t since = 0;
@@ -173,8 +173,8 @@ static int revert(struct step *s, const struct deployment *d) {
         json_t *jj = job_to_json(spec);
         if (!jj)
                 return -ENOMEM;
-        static const char *const server_set[] = {"Status", "StatusDescription", "Version", "SubmitTime", "Stable",
-                                                 "CreateIndex", "ModifyIndex", "JobModifyIndex"};
+        static const char *const server_set[] = {"Status", "StatusDescription", "Version",     "SubmitTime",
+                                                 "Stable", "CreateIndex",       "ModifyIndex", "JobModifyIndex"};
         for (size_t i = 0; i < sizeof(server_set) / sizeof(server_set[0]); i++)
                 json_object_del(jj, server_set[i]);
         json_object_set_new(jj, "SubmitTime", json_integer(s->now));
@@ -200,8 +200,8 @@ static int step_one(struct step *s, const struct deployment *d) {
         scan(s, d, j, healthy, unhealthy, t, &outdated);
         int r = 0;
         if (json_array_size(healthy) || json_array_size(unhealthy)) {
-                json_t *cmd = json_pack("{s:s,s:s,s:O,s:O,s:I,s:[o]}", "Type", "DeploymentAllocHealth",
-                                        "DeploymentID", d->id, "Healthy", healthy, "Unhealthy", unhealthy, "Timestamp",
+                json_t *cmd = json_pack("{s:s,s:s,s:O,s:O,s:I,s:[o]}", "Type", "DeploymentAllocHealth", "DeploymentID",
+                                        d->id, "Healthy", healthy, "Unhealthy", unhealthy, "Timestamp",
                                         (json_int_t)s->now, "Evals", job_eval(s->env, j, "deployment-watcher", s->now));
                 r = cmd ? json_array_append_new(s->cmds, cmd) : -ENOMEM;
         }
@@ -251,10 +251,12 @@ static int step_one(struct step *s, const struct deployment *d) {
         if (!c)
                 return 0;
         if (failed) {
-                if ((r = set_status(c, DEPLOY_FAILED, auto_revert ? (strcmp(why, "Failed due to unhealthy allocations") == 0
-                                                                         ? "Failed due to unhealthy allocations - rolling back to job version"
-                                                                         : "Failed due to progress deadline - rolling back to job version")
-                                                                  : why)) < 0) {
+                if ((r = set_status(c, DEPLOY_FAILED,
+                                    auto_revert
+                                        ? (strcmp(why, "Failed due to unhealthy allocations") == 0
+                                               ? "Failed due to unhealthy allocations - rolling back to job version"
+                                               : "Failed due to progress deadline - rolling back to job version")
+                                        : why)) < 0) {
                         deployment_unref(c);
                         return r;
                 }
@@ -351,8 +353,8 @@ int deploy_cmd_promote(const struct state_store *st, const char *id, const char 
         return *ret_cmd ? 0 : -ENOMEM;
 }
 
-int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns,
-                    const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why) {
+int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns, const struct deploy_watcher_env *env,
+                    json_t **ret_cmd, const char **ret_why) {
         *ret_why = NULL;
         const struct deployment *d = active_of(st, id, ret_why);
         if (!d)

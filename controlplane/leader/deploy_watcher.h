@@ -46,7 +46,7 @@ int deploy_watcher_step(const struct state_store *st, int64_t now_ns, const stru
  * promote: groups NULL = all. pause: pause true/false (resume). */
 int deploy_cmd_promote(const struct state_store *st, const char *id, const char *const *groups, size_t n_groups,
                        int64_t now_ns, const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why);
-int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns,
-                    const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why);
+int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns, const struct deploy_watcher_env *env,
+                    json_t **ret_cmd, const char **ret_why);
 int deploy_cmd_pause(const struct state_store *st, const char *id, bool pause, int64_t now_ns,
                      const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why);

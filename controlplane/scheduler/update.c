@@ -146,8 +146,7 @@ static bool networks_eq(const struct network *a, size_t na, const struct network
 static bool resources_eq(const struct resources *a, const struct resources *b) {
         return a->cpu == b->cpu && a->cores == b->cores && a->memory_mb == b->memory_mb &&
                a->memory_max_mb == b->memory_max_mb && a->disk_mb == b->disk_mb &&
-               networks_eq(a->networks, a->n_networks, b->networks, b->n_networks) &&
-               json_eq(a->devices, b->devices);
+               networks_eq(a->networks, a->n_networks, b->networks, b->n_networks) && json_eq(a->devices, b->devices);
 }
 
 /* The meta a task sees: task over group over job. */
@@ -184,9 +183,9 @@ static bool combined_meta_eq(const struct job *ja, const struct task_group *ga, 
 }
 
 /* Unmodelled fields (kept in extra) whose change needs a new allocation. */
-static const char *const task_destructive_extra[] = {"Artifacts", "Templates",    "Vault",          "Consul",
-                                                     "Identity",  "Identities",   "Lifecycle",      "VolumeMounts",
-                                                     "DispatchPayload", "CSIPluginConfig", "ScalingPolicies"};
+static const char *const task_destructive_extra[] = {
+    "Artifacts", "Templates",    "Vault",           "Consul",          "Identity",       "Identities",
+    "Lifecycle", "VolumeMounts", "DispatchPayload", "CSIPluginConfig", "ScalingPolicies"};
 static const char *const group_destructive_extra[] = {"Volumes", "Consul"};
 
 static bool extra_eq(const json_t *a, const json_t *b, const char *const *keys, size_t n) {
@@ -203,8 +202,8 @@ static const struct task *task_of(const struct task_group *tg, const char *name)
         return NULL;
 }
 
-static bool task_updated(const struct job *ja, const struct task_group *ga, const struct task *ta,
-                         const struct job *jb, const struct task_group *gb, const struct task *tb) {
+static bool task_updated(const struct job *ja, const struct task_group *ga, const struct task *ta, const struct job *jb,
+                         const struct task_group *gb, const struct task *tb) {
         return !str_eq(ta->driver, tb->driver) || !str_eq(ta->user, tb->user) || !json_eq(ta->config, tb->config) ||
                !strmap_eq(&ta->env, &tb->env) || !combined_meta_eq(ja, ga, ta, jb, gb, tb) ||
                !resources_eq(&ta->resources, &tb->resources) ||

@@ -9,13 +9,11 @@
  * spreads, or the job's; the job's datacenters or node pool; per task: driver, user,
  * config, env, the meta the task sees (job, group and task meta combined: it reaches
  * the task as NOMAD_META_*), resources (cpu, cores, memory, memory_max, disk,
- * networks, devices), constraints, affinities, and the task's artifacts, templates, vault, consul, identity, lifecycle, volume
- * mounts, dispatch payload and kill signal; the group's volumes and consul block.
- * Everything else (count, priority, update/migrate/reschedule blocks, services,
- * restart policy, kill timeout, logs, shutdown delay) updates in place.
- * Unlike Nomad, which re-checks the node's feasibility for an in-place candidate,
- * constraint and datacenter changes are always destructive.
- * Cost: linear in the group's size; no allocation.
+ * networks, devices), constraints, affinities, and the task's artifacts, templates, vault, consul, identity, lifecycle,
+ * volume mounts, dispatch payload and kill signal; the group's volumes and consul block. Everything else (count,
+ * priority, update/migrate/reschedule blocks, services, restart policy, kill timeout, logs, shutdown delay) updates in
+ * place. Unlike Nomad, which re-checks the node's feasibility for an in-place candidate, constraint and datacenter
+ * changes are always destructive. Cost: linear in the group's size; no allocation.
  */
 #pragma once
 
@@ -27,11 +25,11 @@ struct task_group;
 struct alloc;
 
 struct update_strategy {
-        bool set;                 /* the job or the group has an update block */
-        int max_parallel;         /* 0: no limit */
-        bool health_checks;       /* health_check = "checks" (drover has no checks: as task_states) */
-        bool health_manual;       /* health_check = "manual": only the API sets health */
-        int64_t min_healthy_ns;   /* min_healthy_time, default 10 s */
+        bool set;                     /* the job or the group has an update block */
+        int max_parallel;             /* 0: no limit */
+        bool health_checks;           /* health_check = "checks" (drover has no checks: as task_states) */
+        bool health_manual;           /* health_check = "manual": only the API sets health */
+        int64_t min_healthy_ns;       /* min_healthy_time, default 10 s */
         int64_t healthy_deadline_ns;  /* default 5 min */
         int64_t progress_deadline_ns; /* default 10 min; 0: none */
         int canary;

@@ -14,8 +14,7 @@
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_internal.h"
 
-static const char *const status_names[DEPLOY_STATUS_MAX] = {"running", "paused", "failed", "successful",
-                                                            "cancelled"};
+static const char *const status_names[DEPLOY_STATUS_MAX] = {"running", "paused", "failed", "successful", "cancelled"};
 
 const char *deploy_status_str(enum deploy_status s) {
         return s < DEPLOY_STATUS_MAX ? status_names[s] : "unknown";
@@ -99,16 +98,16 @@ json_t *deployment_to_json(const struct deployment *d, const struct state_store 
         for (size_t i = 0; i < d->n_groups; i++) {
                 const struct deploy_group *g = &d->groups[i];
                 struct deploy_counts c = st ? state_deploy_counts(st, d, g->name) : (struct deploy_counts){0};
-                json_object_set_new(
-                    tgs, g->name,
-                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:[],s:I,s:I,s:b}", "AutoRevert", g->auto_revert,
-                              "AutoPromote", g->auto_promote, "Promoted", g->promoted, "DesiredTotal", g->desired_total,
-                              "DesiredCanaries", g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs",
-                              c.healthy, "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
-                              (json_int_t)g->progress_deadline_ns, "RequireProgressBy",
-                              (json_int_t)g->require_progress_by, "PlacedCanaries", "MinHealthyTime",
-                              (json_int_t)g->min_healthy_ns, "HealthyDeadline", (json_int_t)g->healthy_deadline_ns,
-                              "ManualHealth", g->manual_health));
+                json_object_set_new(tgs, g->name,
+                                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:[],s:I,s:I,s:b}",
+                                              "AutoRevert", g->auto_revert, "AutoPromote", g->auto_promote, "Promoted",
+                                              g->promoted, "DesiredTotal", g->desired_total, "DesiredCanaries",
+                                              g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs", c.healthy,
+                                              "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
+                                              (json_int_t)g->progress_deadline_ns, "RequireProgressBy",
+                                              (json_int_t)g->require_progress_by, "PlacedCanaries", "MinHealthyTime",
+                                              (json_int_t)g->min_healthy_ns, "HealthyDeadline",
+                                              (json_int_t)g->healthy_deadline_ns, "ManualHealth", g->manual_health));
         }
         return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:b}", "ID", d->id, "Namespace",
                          d->namespace ? d->namespace : "default", "JobID", d->job_id, "JobVersion",
@@ -279,7 +278,8 @@ void state_deployments_foreach(const struct state_store *st, bool (*cb)(void *ar
 }
 
 static bool same_job(const struct deployment *d, const char *ns, const char *job_id) {
-        return strcmp(d->job_id, job_id) == 0 && strcmp(d->namespace ? d->namespace : "default", ns ? ns : "default") == 0;
+        return strcmp(d->job_id, job_id) == 0 &&
+               strcmp(d->namespace ? d->namespace : "default", ns ? ns : "default") == 0;
 }
 
 void state_deployments_by_job_foreach(const struct state_store *st, const char *ns, const char *job_id,

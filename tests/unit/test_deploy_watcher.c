@@ -31,9 +31,9 @@ TestSuite(deploy, .init = setup, .fini = teardown);
 /* Register a service job "web" (count 2) with update {max_parallel, min_healthy 1 s}. */
 static const struct job *register_web(const char *env_version, bool auto_revert, int64_t now) {
         struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
-        j->extra = json_pack("{s:{s:i,s:I,s:I,s:I,s:b}}", "Update", "MaxParallel", 1, "MinHealthyTime",
-                             (json_int_t)SEC, "HealthyDeadline", (json_int_t)(60 * SEC), "ProgressDeadline",
-                             (json_int_t)(120 * SEC), "AutoRevert", auto_revert);
+        j->extra = json_pack("{s:{s:i,s:I,s:I,s:I,s:b}}", "Update", "MaxParallel", 1, "MinHealthyTime", (json_int_t)SEC,
+                             "HealthyDeadline", (json_int_t)(60 * SEC), "ProgressDeadline", (json_int_t)(120 * SEC),
+                             "AutoRevert", auto_revert);
         strmap_set(&j->groups[0].tasks[0].env, "VERSION", env_version);
         idx++;
         cr_assert_eq(state_upsert_job(st, idx, j), 0);
@@ -152,8 +152,9 @@ Test(deploy, healthy_after_min_healthy_time_then_successful_and_stable) {
         json_t *h = json_object_get(json_array_get(cmds, 0), "Healthy");
         cr_assert_eq(json_array_size(h), 1);
         cr_assert_str_eq(json_string_value(json_array_get(h, 0)), "a0");
-        cr_assert_str_eq(jx_str(json_array_get(json_object_get(json_array_get(cmds, 0), "Evals"), 0), "TriggeredBy", ""),
-                         "deployment-watcher");
+        cr_assert_str_eq(
+            jx_str(json_array_get(json_object_get(json_array_get(cmds, 0), "Evals"), 0), "TriggeredBy", ""),
+            "deployment-watcher");
         apply(cmds);
         json_decref(cmds);
         cr_assert_eq(state_alloc_get(st, "a0")->deploy_health, DEPLOY_HEALTH_HEALTHY);
@@ -212,8 +213,11 @@ Test(deploy, unhealthy_alloc_fails_it_and_auto_revert_registers_the_stable_versi
         cr_assert(strstr(jx_str(d, "StatusDescription", ""), "unhealthy allocations"));
         cr_assert_str_eq(type_of(cmds, 2), "JobRegister");
         json_t *job = json_object_get(json_array_get(cmds, 2), "Job");
-        const char *env = json_string_value(
-            json_object_get(json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(job, "TaskGroups"), 0), "Tasks"), 0), "Env"), "VERSION"));
+        const char *env = json_string_value(json_object_get(
+            json_object_get(
+                json_array_get(json_object_get(json_array_get(json_object_get(job, "TaskGroups"), 0), "Tasks"), 0),
+                "Env"),
+            "VERSION"));
         cr_assert_str_eq(env, "1", "the spec of the stable version 0");
         json_decref(cmds);
 }
@@ -228,7 +232,8 @@ Test(deploy, progress_deadline_fails_it) {
         /* the alloc is past its healthy deadline (60 s) too: unhealthy, and failed */
         int failed = 0;
         for (size_t i = 0; i < json_array_size(cmds); i++)
-                failed += strcmp(jx_str(json_object_get(json_array_get(cmds, i), "Deployment"), "Status", ""), "failed") == 0;
+                failed +=
+                    strcmp(jx_str(json_object_get(json_array_get(cmds, i), "Deployment"), "Status", ""), "failed") == 0;
         cr_assert_eq(failed, 1);
         json_decref(cmds);
 }

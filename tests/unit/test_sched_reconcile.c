@@ -421,8 +421,7 @@ static void allocs_of(struct job *j, const char *node, int n, struct alloc **out
 }
 
 static struct reconcile_out update_reconcile(struct job *j, struct alloc **allocs, size_t n, bool batch) {
-        struct reconcile_in in = {
-            .job = j, .allocs = allocs, .n_allocs = n, .batch = batch, .node_lost = lost_node};
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = n, .batch = batch, .node_lost = lost_node};
         struct reconcile_out out;
         cr_assert_eq(sched_reconcile(&in, &out), 0);
         return out;
@@ -600,8 +599,8 @@ Test(sched_reconcile, canaries_beside_the_old_allocs_until_promoted) {
         allocs_of(v0, "n1", 3, allocs);
         struct job *v1 = next_version(v0, edit_env);
         struct deploy_group dg = {.name = "g", .desired_total = 3, .desired_canaries = 1, .promoted = false};
-        struct deployment d = {.refcount = 1, .id = "d1", .job_id = "web", .job_version = 1, .groups = &dg,
-                               .n_groups = 1};
+        struct deployment d = {
+            .refcount = 1, .id = "d1", .job_id = "web", .job_version = 1, .groups = &dg, .n_groups = 1};
         struct reconcile_in in = {.job = v1, .allocs = allocs, .n_allocs = 3, .node_lost = lost_node, .deploy = &d};
         struct reconcile_out out;
         cr_assert_eq(sched_reconcile(&in, &out), 0);
