@@ -17,7 +17,7 @@ LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 # routes, the FSM and the state store behind the in-process harness.
 common="common/*.c" # every file of common/: a hand-kept list broke each time a file was added
 api="common/*.c controlplane/state/*.c controlplane/api/routes*.c controlplane/raft/fsm.c controlplane/raft/batch.c controlplane/raft/raft_node.c
-     controlplane/leader/heartbeat.c controlplane/leader/gc.c controlplane/leader/drainer.c controlplane/plan/*.c controlplane/scheduler/*.c
+     controlplane/leader/heartbeat.c controlplane/leader/gc.c controlplane/leader/drainer.c controlplane/leader/deploy_watcher.c controlplane/plan/*.c controlplane/scheduler/*.c
      controlplane/acl/*.c controlplane/events/*.c tests/support/api_harness.c"
 status=0
 for t in tests/fuzz/fuzz_*.c; do
