@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
@@ -225,3 +227,39 @@ const struct cli_command cli_deployment_commands[] = {
     {"resume", "Resume a paused deployment", resume_help, deployment_resume},
     {NULL, NULL, NULL, NULL},
 };
+
+int cli_monitor_deployment(struct cli *c, const char *job_id, int64_t job_modify_index, bool verbose) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "/v1/job/%s/deployment", job_id) < 0)
+                return 1;
+        bool announced = false;
+        for (;;) {
+                struct error err = {0};
+                _cleanup_json_ json_t *d = NULL;
+                if (cli_get(c, path, &d, NULL, &err) < 0) {
+                        fprintf(stderr, "Error retrieving deployment: %s\n", err.msg);
+                        return 1;
+                }
+                /* none, or an older version's: this registration made no deployment */
+                if (!json_is_object(d) || jx_int(d, "JobModifyIndex", -1) != job_modify_index)
+                        return 0;
+                const char *status = jx_str(d, "Status", "");
+                char sid[9], ts[40];
+                if (!announced) {
+                        cli_fmt_time_ns(clock_now_ns(), ts, sizeof(ts));
+                        printf("==> %s: Monitoring deployment \"%s\"\n", ts,
+                               short_or_full(jx_str(d, "ID", ""), verbose, sid));
+                        fflush(stdout);
+                        announced = true;
+                }
+                if (strcmp(status, "running") != 0 && strcmp(status, "paused") != 0) {
+                        bool ok = strcmp(status, "successful") == 0;
+                        printf("  %s Deployment \"%s\" %s\n\n", ok ? "✓" : "!",
+                               short_or_full(jx_str(d, "ID", ""), verbose, sid), status);
+                        print_deployment(d, verbose);
+                        return ok ? 0 : 1;
+                }
+                struct timespec half = {0, 500000000};
+                nanosleep(&half, NULL);
+        }
+}

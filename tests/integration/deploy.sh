@@ -117,12 +117,16 @@ PY
 }
 
 job_file 1 50 >"$WORK/web.hcl"
-"$BIN/drover" job run -detach "$WORK/web.hcl" >/dev/null 2>&1
+timeout 60 "$BIN/drover" job run "$WORK/web.hcl" >"$WORK/run.out" 2>&1
+run_rc=$?
 res=$(watch web 0 60)
-if [ "$(echo "$res" | cut -d' ' -f3-)" = "0 successful 3 3" ]; then
-        pass "first version: 3 allocations running, deployment successful ($res)"
+if [ "$(echo "$res" | cut -d' ' -f3-)" = "0 successful 3 3" ] && [ $run_rc = 0 ] &&
+        grep -q 'Monitoring deployment' "$WORK/run.out" && grep -q 'Deployment ".*" successful' "$WORK/run.out" &&
+        grep -Eq '^g +3 +3 +3 +0 ' "$WORK/run.out"; then
+        pass "first version: job run follows the deployment until it is successful ($res)"
 else
-        fail "first version: 3 allocations running, deployment successful (got: $res)"
+        cat "$WORK/run.out"
+        fail "first version: 3 allocations running, deployment successful (rc $run_rc, got: $res)"
 fi
 
 # --- a destructive update, one at a time ----------------------------------------------
