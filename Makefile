@@ -151,6 +151,7 @@ unit-asan:
 
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)/bin
+	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
