@@ -165,6 +165,7 @@ integration: all server-asan
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/integration/job_kinds.sh $(BUILD)/bin
 	$(Q)tests/api/run.sh $(BUILD)/bin
+	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin

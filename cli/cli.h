@@ -26,6 +26,11 @@ extern const struct cli_command cli_job_commands[];
 extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_alloc_commands[];
 extern const struct cli_command cli_eval_commands[];
+extern const struct cli_command cli_deployment_commands[]; /* deployment.c */
+/* After `job run`: follow the deployment the registration made (the job's latest, when
+ * its JobModifyIndex is the registration's) until it ends, in Nomad's layout. 0 when
+ * there is none or it succeeded; 1 when it failed or was cancelled. */
+int cli_monitor_deployment(struct cli *c, const char *job_id, int64_t job_modify_index, bool verbose);
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];

@@ -303,7 +303,10 @@ static int job_run(struct cli *c, int argc, char **argv) {
                 printf("Job registration successful\nEvaluation ID: %s\n", eval_id);
                 return 0;
         }
-        return cli_monitor_eval(c, eval_id, verbose);
+        int r = cli_monitor_eval(c, eval_id, verbose);
+        if (r == 0 && strcmp(jx_str(job, "Type", "service"), "service") == 0)
+                r = cli_monitor_deployment(c, jx_str(job, "ID", ""), jx_int(resp, "JobModifyIndex", -1), verbose);
+        return r;
 }
 
 static const char job_status_help[] =

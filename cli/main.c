@@ -19,6 +19,7 @@ static const char usage[] =
     "    alloc status <id>   Display allocation status information\n"
     "    alloc logs <id> [<task>]  Print a task's logs\n"
     "    eval status <id>    Display evaluation status\n"
+    "    deployment list|status|promote|fail|pause|resume  Inspect and control deployments\n"
     "    agent-info          Display status information about the server\n"
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
@@ -97,6 +98,8 @@ int main(int argc, char **argv) {
                 return run_group(&c, "node", cli_node_commands, rest, rargv);
         if (strcmp(cmd, "alloc") == 0)
                 return run_group(&c, "alloc", cli_alloc_commands, rest, rargv);
+        if (strcmp(cmd, "deployment") == 0)
+                return run_group(&c, "deployment", cli_deployment_commands, rest, rargv);
         if (strcmp(cmd, "eval") == 0)
                 return run_group(&c, "eval", cli_eval_commands, rest, rargv);
         if (strcmp(cmd, "server") == 0)

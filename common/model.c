@@ -841,6 +841,7 @@ struct alloc *alloc_unref(struct alloc *a) {
         task_states_free(a->task_states, a->n_task_states);
         free(a->previous_allocation);
         free(a->next_allocation);
+        free(a->deployment_id);
         if (a->metrics)
                 json_decref(a->metrics);
         if (a->allocated)
@@ -914,6 +915,7 @@ struct alloc *alloc_copy(const struct alloc *a) {
         c->client_description = dup_or_null(a->client_description);
         c->previous_allocation = dup_or_null(a->previous_allocation);
         c->next_allocation = dup_or_null(a->next_allocation);
+        c->deployment_id = dup_or_null(a->deployment_id);
         c->metrics = a->metrics ? json_incref(a->metrics) : NULL; /* shared: see model.h */
         c->allocated = a->allocated ? json_incref(a->allocated) : NULL;
         c->extra = a->extra ? json_incref(a->extra) : NULL;

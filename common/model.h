@@ -341,6 +341,9 @@ struct task_state {
         size_t n_events;
 };
 
+/* DeploymentStatus.Healthy: unset (null), true, false. */
+enum deploy_health { DEPLOY_HEALTH_UNSET, DEPLOY_HEALTH_HEALTHY, DEPLOY_HEALTH_UNHEALTHY };
+
 struct alloc {
         int refcount;
         char *id;
@@ -367,6 +370,12 @@ struct alloc {
          * "Shared":{"Ports":[{Label,Value,To,HostIP}],"Networks":[...]}} or NULL. Shared
          * like metrics (never changed in place). */
         json_t *allocated;
+        /* deployments (controlplane/leader/deploy_watcher.h): the deployment that placed
+         * or adopted the alloc, and its DeploymentStatus */
+        char *deployment_id;          /* DeploymentID, NULL: none */
+        enum deploy_health deploy_health; /* DeploymentStatus.Healthy */
+        int64_t deploy_health_time;   /* DeploymentStatus.Timestamp (unix ns), 0: unset */
+        bool deploy_canary;           /* DeploymentStatus.Canary */
         uint64_t create_index;
         uint64_t modify_index;
         uint64_t alloc_modify_index;

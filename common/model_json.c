@@ -973,12 +973,59 @@ int task_states_from_json(const json_t *obj, struct task_state **ret, size_t *re
 
 /* ---- allocation ---------------------------------------------------------------- */
 
+/* Go's time.Time in JSON: "2006-01-02T15:04:05.999999999Z" (UTC); 0 is Go's zero time. */
+static void ns_rfc3339(int64_t ns, char *buf, size_t size) {
+        if (ns <= 0) {
+                snprintf(buf, size, "0001-01-01T00:00:00Z");
+                return;
+        }
+        time_t secs = (time_t)(ns / 1000000000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, size - n, ".%09lldZ", (long long)(ns % 1000000000));
+}
+
+/* An RFC 3339 time (any offset, optional fraction) or integer nanoseconds. */
+static int rfc3339_ns(const json_t *v, int64_t *ret) {
+        if (json_is_integer(v)) {
+                *ret = json_integer_value(v);
+                return 0;
+        }
+        if (!json_is_string(v))
+                return -EINVAL;
+        const char *s = json_string_value(v);
+        struct tm tm = {0};
+        const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!p)
+                return -EINVAL;
+        int64_t frac = 0, scale = 100000000;
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+                        frac += scale > 0 ? (*p - '0') * scale : 0;
+        int64_t off = 0;
+        if (*p == '+' || *p == '-') {
+                int hh = 0, mm = 0;
+                if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+                        return -EINVAL;
+                off = (*p == '+' ? 1 : -1) * (int64_t)(hh * 3600 + mm * 60);
+        } else if (*p != 'Z') {
+                return -EINVAL;
+        }
+        if (tm.tm_year < 70) { /* Go's zero time and anything before 1970: unset */
+                *ret = 0;
+                return 0;
+        }
+        *ret = ((int64_t)timegm(&tm) - off) * 1000000000 + frac;
+        return 0;
+}
+
 static const char *const alloc_known[] = {
     "ID",           "Namespace",    "EvalID",         "Name",       "NodeID",        "NodeName",
     "JobID",        "Job",          "TaskGroup",      "Resources",  "AllocatedResources", "DesiredStatus",
     "DesiredDescription", "ClientStatus", "ClientDescription", "TaskStates", "PreviousAllocation",
     "NextAllocation", "Metrics",    "CreateIndex",    "ModifyIndex", "AllocModifyIndex", "CreateTime",
-    "ModifyTime",   "JobVersion",   NULL};
+    "ModifyTime",   "JobVersion",   "DeploymentID", "DeploymentStatus", NULL};
 
 int alloc_from_json(const json_t *obj, struct alloc **ret, struct error *err) {
         struct dec d = {.err = err};
@@ -1027,6 +1074,24 @@ int alloc_from_json(const json_t *obj, struct alloc **ret, struct error *err) {
         }
         d_str(&d, obj, path, "PreviousAllocation", &a->previous_allocation);
         d_str(&d, obj, path, "NextAllocation", &a->next_allocation);
+        d_str(&d, obj, path, "DeploymentID", &a->deployment_id);
+        if (a->deployment_id && !*a->deployment_id) { /* Nomad writes "" for none */
+                free(a->deployment_id);
+                a->deployment_id = NULL;
+        }
+        json_t *ds = json_object_get(obj, "DeploymentStatus");
+        if (json_is_object(ds)) {
+                json_t *h = json_object_get(ds, "Healthy");
+                a->deploy_health = json_is_true(h)    ? DEPLOY_HEALTH_HEALTHY
+                                   : json_is_false(h) ? DEPLOY_HEALTH_UNHEALTHY
+                                                      : DEPLOY_HEALTH_UNSET;
+                json_t *hts = json_object_get(ds, "Timestamp");
+                if (hts && !json_is_null(hts) && rfc3339_ns(hts, &a->deploy_health_time) < 0 && d.r == 0)
+                        d.r = errorf(err, -EINVAL, "Allocation.DeploymentStatus.Timestamp: expected RFC 3339 time");
+                a->deploy_canary = json_is_true(json_object_get(ds, "Canary"));
+        } else if (ds && !json_is_null(ds) && d.r == 0) {
+                d.r = errorf(err, -EINVAL, "Allocation.DeploymentStatus: expected object");
+        }
         json_t *metrics = json_object_get(obj, "Metrics");
         if (json_is_object(metrics))
                 a->metrics = json_deep_copy(metrics);
@@ -1081,6 +1146,17 @@ static json_t *e_allocated_resources(const struct alloc *a) {
         return out;
 }
 
+/* Nomad's AllocDeploymentStatus, or null when the alloc has none. */
+static json_t *e_deploy_status(const struct alloc *a) {
+        if (!a->deployment_id && a->deploy_health == DEPLOY_HEALTH_UNSET && !a->deploy_canary)
+                return json_null();
+        json_t *h = a->deploy_health == DEPLOY_HEALTH_UNSET ? json_null() : json_boolean(a->deploy_health == DEPLOY_HEALTH_HEALTHY);
+        char ts[48];
+        ns_rfc3339(a->deploy_health_time, ts, sizeof(ts));
+        return json_pack("{s:o,s:s,s:b,s:I}", "Healthy", h, "Timestamp", ts, "Canary", a->deploy_canary, "ModifyIndex",
+                         (json_int_t)a->modify_index);
+}
+
 static void e_alloc_common(json_t *o, const struct alloc *a) {
         json_object_set_new(o, "ID", e_str(a->id));
         json_object_set_new(o, "Namespace", e_str(a->namespace));
@@ -1097,6 +1173,8 @@ static void e_alloc_common(json_t *o, const struct alloc *a) {
         json_object_set_new(o, "ClientDescription", e_str(a->client_description));
         json_object_set_new(o, "TaskStates", a->n_task_states ? task_states_to_json(a->task_states, a->n_task_states)
                                                               : json_null());
+        json_object_set_new(o, "DeploymentID", e_str(a->deployment_id));
+        json_object_set_new(o, "DeploymentStatus", e_deploy_status(a));
         json_object_set_new(o, "CreateIndex", json_integer((json_int_t)a->create_index));
         json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)a->modify_index));
         json_object_set_new(o, "CreateTime", json_integer(a->create_time));

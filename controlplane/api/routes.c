@@ -202,6 +202,15 @@ const struct route api_routes[] = {
     {M_GET, "job/:id/scale", h_job_scale_status, PERM_NS_READ_JOB},
     {M_WRITE, "job/:id/scale", h_job_scale, PERM_NS_SUBMIT_JOB},
     {M_GET, "scaling/policies", h_scaling_policies, PERM_NS_READ_JOB},
+    {M_GET, "job/:id/deployments", h_job_deployments, PERM_NS_READ_JOB},
+    {M_GET, "job/:id/deployment", h_job_deployment, PERM_NS_READ_JOB},
+    /* deployments (routes_deployments.c) */
+    {M_GET, "deployments", h_deployments_list, PERM_NS_READ_JOB},
+    {M_GET, "deployment/allocations/:id", h_deployment_allocations, PERM_NS_READ_JOB},
+    {M_WRITE, "deployment/promote/:id", h_deployment_promote, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "deployment/fail/:id", h_deployment_fail, PERM_NS_SUBMIT_JOB},
+    {M_WRITE, "deployment/pause/:id", h_deployment_pause, PERM_NS_SUBMIT_JOB},
+    {M_GET, "deployment/:id", h_deployment_read, PERM_NS_READ_JOB},
     /* nodes */
     {M_GET, "nodes", h_nodes_list, PERM_NODE_READ},
     {M_WRITE, "node/register", h_node_register, PERM_NODE_SECRET},
@@ -275,7 +284,7 @@ const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
  * here (forwarded, or refused for want of a leader). */
 static bool forward_consistent_read(struct api *s, struct http_req *req, const char *top) {
         static const char *const state_reads[] = {"jobs",       "job",   "nodes",       "node",      "allocations",
-                                                  "allocation", "alloc", "evaluations", "evaluation"};
+                                                  "allocation", "alloc", "evaluations", "evaluation", "deployments", "deployment"};
         if (strcmp(http_req_method(req), "GET") != 0 || s->ops->is_leader(s->data) ||
             http_req_has_query(req, "stale") || http_req_has_query(req, FORWARDED_ARG))
                 return false;

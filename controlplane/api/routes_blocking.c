@@ -103,6 +103,7 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
         if (!s)
                 return;
         api_drain_tick(s);
+        api_deploy_tick(s);
         api_events_tick(s, clock_monotonic_ns());
         struct parked_query *list = s->parked;
         s->parked = NULL;

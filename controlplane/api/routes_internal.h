@@ -19,6 +19,7 @@
  *   routes_client.c       /v1/client/...: forwarded to the allocation's node agent
  *   routes_scaling.c      /v1/job/:id/scale, /v1/scaling/policies
  *   routes_list.c         list options: ?filter, ?per_page and ?next_token
+ *   routes_deployments.c  /v1/deployments, /v1/deployment/..., the deployment watcher tick
  */
 #pragma once
 
@@ -56,6 +57,8 @@ struct api {
         uint64_t denied;       /* refused by api_authorize */
         int drain_inflight;    /* drainer commands proposed and not yet applied */
         int64_t drain_last_ns; /* monotonic time of the last drainer step */
+        int deploy_inflight;    /* deployment watcher commands proposed and not yet applied */
+        int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
         struct scale_events *scale_events; /* routes_scaling.c; NULL until the first */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
@@ -65,6 +68,8 @@ struct api {
 /* Leader: move node drains on (controlplane/leader/drainer.h); at most every 250 ms,
  * never while its previous commands are still in flight. Called from api_wake_parked. */
 void api_drain_tick(struct api *s);
+/* Leader: move deployments on (controlplane/leader/deploy_watcher.h), like api_drain_tick. */
+void api_deploy_tick(struct api *s);
 
 #define ROUTE_MAX_PARAMS 2
 #define ROUTE_MAX_SEGS 8
@@ -170,6 +175,15 @@ void h_job_versions(struct route_ctx *c);
 void h_job_revert(struct route_ctx *c);
 void h_job_periodic_force(struct route_ctx *c);
 void h_job_dispatch(struct route_ctx *c);
+/* routes_deployments.c */
+void h_deployments_list(struct route_ctx *c);
+void h_deployment_read(struct route_ctx *c);
+void h_deployment_allocations(struct route_ctx *c);
+void h_deployment_promote(struct route_ctx *c);
+void h_deployment_fail(struct route_ctx *c);
+void h_deployment_pause(struct route_ctx *c);
+void h_job_deployments(struct route_ctx *c);
+void h_job_deployment(struct route_ctx *c);
 /* routes_nodes.c */
 /* A node as the API shows it: no SecretID, the drain in Nomad's shape. */
 json_t *node_public_json(const struct node *n);

@@ -23,6 +23,7 @@
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
+#include "controlplane/state/state_deploy.h"
 
 /* The outcome of one part of a batch entry. */
 struct part_status {
@@ -137,6 +138,9 @@ static int apply_job_register(struct fsm *s, uint64_t index, const json_t *cmd) 
         if (r < 0)
                 return r;
         r = state_upsert_job((*s->state), index, j);
+        if (r == 0) /* the version's deployment, in the same entry (state_deploy.h) */
+                r = state_deploy_for_job((*s->state), index, state_job_get((*s->state), j->namespace, j->id),
+                                         j->submit_time);
         job_unref(j);
         if (r < 0)
                 return r;
@@ -398,6 +402,59 @@ static int apply_acl_token_delete(struct fsm *s, uint64_t index, const json_t *c
         return state_acl_token_delete(*s->state, index, jx_str(cmd, "AccessorID", ""));
 }
 
+/* ---- deployments (state_deploy.h, leader/deploy_watcher.h) ---------------------------------- */
+
+/* {"Namespace","JobID","Version"}: a successful deployment marks that version Stable
+ * (what auto_revert goes back to). A newer version registered meanwhile stays as it is. */
+static int mark_job_stable(struct fsm *s, uint64_t index, const json_t *sj) {
+        const struct job *cur = state_job_get((*s->state), jx_str(sj, "Namespace", "default"), jx_str(sj, "JobID", ""));
+        if (!cur || cur->version != (uint64_t)jx_int(sj, "Version", -1) ||
+            json_is_true(json_object_get(cur->extra, "Stable")))
+                return 0;
+        struct job *c = job_copy(cur);
+        if (!c)
+                return -ENOMEM;
+        json_t *extra = c->extra ? json_deep_copy(c->extra) : json_object();
+        json_decref(c->extra);
+        c->extra = extra;
+        int r = extra ? json_object_set_new(extra, "Stable", json_true()) : -ENOMEM;
+        if (r == 0)
+                r = state_upsert_job((*s->state), index, c);
+        job_unref(c);
+        return r < 0 ? -ENOMEM : r;
+}
+
+/* {"Deployment": {...}, "Evals": [...]}: a status change (pause, resume, fail,
+ * promote, successful) written as the whole object. */
+static int apply_deployment_upsert(struct fsm *s, uint64_t index, const json_t *cmd) {
+        struct deployment *d = NULL;
+        int r = deployment_from_json(json_object_get(cmd, "Deployment"), &d, NULL);
+        if (r < 0)
+                return r;
+        r = state_upsert_deployment((*s->state), index, d);
+        deployment_unref(d);
+        if (r == 0 && json_is_object(json_object_get(cmd, "StableJob")))
+                r = mark_job_stable(s, index, json_object_get(cmd, "StableJob"));
+        return r < 0 ? r : apply_evals(s, index, cmd, 0);
+}
+
+/* {"Healthy": [alloc IDs], "Unhealthy": [...], "Timestamp": ns, "Evals": [...]} */
+static int apply_deployment_alloc_health(struct fsm *s, uint64_t index, const json_t *cmd) {
+        int64_t now = jx_int(cmd, "Timestamp", 0);
+        static const char *const keys[] = {"Healthy", "Unhealthy"};
+        for (size_t k = 0; k < 2; k++) {
+                json_t *arr = json_object_get(cmd, keys[k]);
+                size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+                for (size_t i = 0; i < n; i++) {
+                        const char *id = json_string_value(json_array_get(arr, i));
+                        int r = id ? state_deploy_set_health((*s->state), index, &id, 1, k == 0, now) : 0;
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return apply_evals(s, index, cmd, 0);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -424,6 +481,8 @@ static const struct command_type command_types[] = {
     {"ACLTokenUpsert", apply_acl_token_upsert},
     {"ACLTokenDelete", apply_acl_token_delete},
     {"ACLBootstrap", apply_acl_bootstrap},
+    {"DeploymentUpsert", apply_deployment_upsert},
+    {"DeploymentAllocHealth", apply_deployment_alloc_health},
 };
 
 /* What the command was about, for the rejection message. */

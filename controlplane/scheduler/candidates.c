@@ -119,9 +119,13 @@ void sched_attempt_free(struct sched_attempt *at) {
 
 /* ---- proposed allocations on a node (existing - plan stops + plan placements) ------ */
 
+/* Stopped by the plan, or replaced by its in-place update (a placement of the same ID). */
 static bool stopped_in_plan(const struct plan_node *pn, const char *alloc_id) {
         for (size_t i = 0; pn && i < pn->n_stop; i++)
                 if (strcmp(pn->stop[i].alloc->id, alloc_id) == 0)
+                        return true;
+        for (size_t i = 0; pn && i < pn->n_place; i++)
+                if (pn->place[i]->create_index && strcmp(pn->place[i]->id, alloc_id) == 0)
                         return true;
         return false;
 }
@@ -152,6 +156,8 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
                 u.disk -= a->resources.disk_mb;
         }
         for (size_t i = 0; pn && i < pn->n_place; i++) {
+                if (pn->place[i]->create_index) /* an in-place update: counted in the store's usage */
+                        continue;
                 u.cpu += pn->place[i]->resources.cpu;
                 u.mem += pn->place[i]->resources.memory_mb;
                 u.disk += pn->place[i]->resources.disk_mb;

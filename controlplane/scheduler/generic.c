@@ -17,6 +17,7 @@
 #include "controlplane/scheduler/reconcile.h"
 #include "controlplane/scheduler/sched_internal.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_deploy.h"
 
 int64_t sched_now(const struct sched_ctx *c) {
         return c->clock->now_ns(c->clock->data);
@@ -43,10 +44,63 @@ static bool node_draining(void *data, const char *node_id) {
         return n && n->drain;
 }
 
-/* The reconciler's stops go into the plan; its slots to place come back. */
+/* An in-place update: the same alloc (ID, node, resources) on the job's new version.
+ * The store keeps what its client reported meanwhile (state_upsert_allocs). */
+static int place_inplace(struct sched_attempt *at, const struct alloc *old, const struct deployment *d) {
+        struct alloc *a = alloc_copy(old);
+        if (!a)
+                return -ENOMEM;
+        job_unref(a->job);
+        a->job = job_ref((struct job *)at->job);
+        if (d) { /* the new version's deployment adopts it; the watcher judges its health */
+                free(a->deployment_id);
+                if (!(a->deployment_id = strdup(d->id)))
+                        return alloc_unref(a), -ENOMEM;
+                a->deploy_health = DEPLOY_HEALTH_UNSET;
+                a->deploy_health_time = 0;
+        }
+        free(a->eval_id);
+        a->eval_id = strdup(at->c->eval->id);
+        a->modify_time = sched_now(at->c);
+        int r = a->eval_id ? plan_add_place(at->plan, a) : -ENOMEM;
+        alloc_unref(a);
+        return r;
+}
+
+/* The job's deployment for its current version while it is active, else NULL. */
+static const struct deployment *current_deployment(const struct sched_attempt *at) {
+        const struct job *j = at->job;
+        if (!j)
+                return NULL;
+        const struct deployment *d = state_deployment_latest(at->c->snap, j->namespace, j->id);
+        return d && d->job_version == j->version && d->job_modify_index == j->job_modify_index ? d : NULL;
+}
+
+/* New placements belong to the version's active deployment. Before submission the
+ * plan is the only holder of its new allocs, so they are stamped in place. */
+static int stamp_deployment(struct sched_attempt *at, const struct deployment *d) {
+        if (!d || !deploy_active(d->status))
+                return 0;
+        for (size_t i = 0; i < at->plan->n_nodes; i++)
+                for (size_t k = 0; k < at->plan->nodes[i].n_place; k++) {
+                        struct alloc *a = at->plan->nodes[i].place[k];
+                        if (a->create_index || a->deployment_id)
+                                continue; /* an in-place update, already stamped */
+                        if (!(a->deployment_id = strdup(d->id)))
+                                return -ENOMEM;
+                }
+        return 0;
+}
+
+/* The reconciler's stops and in-place updates go into the plan; its slots to place
+ * come back. */
 static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         const struct eval *ev = at->c->eval;
+        const struct deployment *d = current_deployment(at);
+        bool active = d && deploy_active(d->status);
         struct reconcile_in in = {.job = at->job,
+                                  .updates_blocked = d && d->status != DEPLOY_RUNNING && d->status != DEPLOY_SUCCESSFUL,
+                                  .deploy = active ? d : NULL,
                                   .batch = at->c->ops->batch,
                                   .node_lost = node_lost,
                                   .node_draining = node_draining,
@@ -57,6 +111,8 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
         for (size_t i = 0; r == 0 && i < out->n_stops; i++)
                 r = plan_add_stop(at->plan, out->stops[i].alloc, ALLOC_DESIRED_STOP, out->stops[i].description,
                                   out->stops[i].client_status);
+        for (size_t i = 0; r == 0 && i < out->n_inplace; i++)
+                r = place_inplace(at, out->inplace[i].alloc, active ? d : NULL);
         return r;
 }
 
@@ -68,6 +124,8 @@ static int generic_build(struct sched_attempt *at) {
         if (r == 0 && rec.n_place) {
                 if ((r = sched_build_cands(at)) == 0)
                         r = sched_place(at, rec.place, rec.n_place);
+                if (r == 0)
+                        r = stamp_deployment(at, current_deployment(at));
         } else if (r == 0 && at->job && !at->job->stop) {
                 for (size_t g = 0; g < at->job->n_groups; g++)
                         json_object_set_new(at->c->queued, at->job->groups[g].name, json_integer(0));

@@ -216,6 +216,11 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         fail_metric = m;
                         continue;
                 }
+                if (r == 0 && reqs[i].canary) { /* the alloc just added: the plan's only holder */
+                        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+                        if (pn && pn->n_place)
+                                pn->place[pn->n_place - 1]->deploy_canary = true;
+                }
                 sched_metric_free(&m);
         }
         json_decref(shared);

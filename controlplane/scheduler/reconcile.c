@@ -9,10 +9,13 @@
 #include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/scheduler/reschedule.h"
+#include "controlplane/scheduler/update.h"
+#include "controlplane/state/state_deploy.h"
 
 const char sched_desc_not_needed[] = "alloc not needed due to job update";
 const char sched_desc_lost[] = "alloc is lost since its node is down";
 const char sched_desc_migrate[] = "alloc is being migrated";
+const char sched_desc_update[] = "alloc is being updated due to job update";
 
 /* The group's migrate.max_parallel (over the job's; default 1). */
 static int migrate_max_parallel(const struct job *j, const struct task_group *tg) {
@@ -28,16 +31,61 @@ static int migrate_max_parallel(const struct job *j, const struct task_group *tg
 struct live {
         struct alloc *a;
         int index;
+        bool outdated; /* runs an older job version */
 };
 
+/* Stopped first when above count: older versions, then the highest indexes. */
 static int cmp_live_desc(const void *a, const void *b) {
         const struct live *x = a, *y = b;
-        return y->index - x->index;
+        if (x->outdated != y->outdated)
+                return x->outdated ? -1 : 1;
+        return (y->index > x->index) - (y->index < x->index);
+}
+
+/* Healthy for update pacing: marked so by its deployment, or running outside any. */
+static bool alloc_healthy(const struct alloc *a) {
+        if (a->deploy_health != DEPLOY_HEALTH_UNSET || a->deployment_id)
+                return a->deploy_health == DEPLOY_HEALTH_HEALTHY;
+        return a->client_status == ALLOC_CLIENT_RUNNING;
+}
+
+/* sched_tasks_updated, remembered per old job object (allocs of a version share one). */
+#define UPDATE_MEMO 8
+struct update_memo {
+        const struct job *job[UPDATE_MEMO];
+        bool destructive[UPDATE_MEMO];
+        size_t n;
+};
+
+static bool destructive_update(struct update_memo *m, const struct job *old, const struct job *j, const char *tg) {
+        for (size_t i = 0; i < m->n; i++)
+                if (m->job[i] == old)
+                        return m->destructive[i];
+        bool d = sched_tasks_updated(old, j, tg);
+        if (m->n < UPDATE_MEMO) {
+                m->job[m->n] = old;
+                m->destructive[m->n++] = d;
+        }
+        return d;
+}
+
+static int add_inplace(struct reconcile_out *out, size_t *cap, struct alloc *a, size_t g) {
+        if (out->n_inplace == *cap) {
+                size_t n = *cap ? *cap * 2 : 16;
+                struct reconcile_inplace *v = realloc(out->inplace, n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                out->inplace = v;
+                *cap = n;
+        }
+        out->inplace[out->n_inplace++] = (struct reconcile_inplace){a, g};
+        return 0;
 }
 
 void reconcile_out_free(struct reconcile_out *out) {
         free(out->stops);
         free(out->place);
+        free(out->inplace);
         memset(out, 0, sizeof(*out));
 }
 
@@ -91,14 +139,75 @@ static int group_of_allocs(const struct job *j, struct alloc *const *allocs, siz
 }
 
 /* One group: its allocs are bucket[0..n). */
+#define CANARY_MAX 64 /* canaries placed per group and evaluation */
+
+struct caps {
+        size_t stop, place, inplace;
+};
+
+/* Live allocs of an older version: in place now, or destructively, max_parallel at a
+ * time less the new-version allocs not healthy yet. live[from..n_live) are sorted by
+ * descending index; moved ones are skipped; the destructive ones join lost[]. */
+static int reconcile_updates(const struct reconcile_in *in, size_t g, struct live *live, size_t from, size_t n_live,
+                             const bool *moved, struct live *lost, size_t *n_lost, bool *taken, size_t count,
+                             int canaries_wanted, int *canary_idx, int *ret_n_canary, size_t *ret_destructive,
+                             struct reconcile_out *out, struct caps *caps) {
+        const struct task_group *tg = &in->job->groups[g];
+        struct update_strategy us;
+        sched_update_strategy(in->job, tg, &us);
+        struct update_memo memo = {0};
+        size_t in_flight = 0, n_dest = 0, limit = SIZE_MAX;
+        int r;
+        bool canaries = false; /* promoted canaries share their names with old allocs */
+        for (size_t i = from; i < n_live; i++) {
+                if (!moved[i] && !live[i].outdated && !alloc_healthy(live[i].a))
+                        in_flight++;
+                canaries = canaries || live[i].a->deploy_canary;
+        }
+        *ret_n_canary = 0;
+        if (in->updates_blocked || canaries_wanted >= 0) /* canaries first: nothing replaced until promoted */
+                limit = 0;
+        else if (!in->batch && us.max_parallel > 0)
+                limit = (size_t)us.max_parallel > in_flight ? (size_t)us.max_parallel - in_flight : 0;
+        for (size_t k = n_live; k-- > from;) { /* lowest indexes first */
+                if (moved[k] || !live[k].outdated)
+                        continue;
+                struct alloc *a = live[k].a;
+                if (!destructive_update(&memo, a->job, in->job, tg->name)) {
+                        if ((r = add_inplace(out, &caps->inplace, a, g)) < 0)
+                                return r;
+                        continue;
+                }
+                if (canaries_wanted > 0 && *ret_n_canary < canaries_wanted && *ret_n_canary < CANARY_MAX)
+                        canary_idx[(*ret_n_canary)++] = live[k].index;
+                if (n_dest >= limit)
+                        continue;
+                if ((r = add_stop(out, &caps->stop, a, sched_desc_update, -1)) < 0)
+                        return r;
+                bool name_held = false; /* by a canary of the new version: the replacement takes a free one */
+                for (size_t i = from; canaries && i < n_live && !name_held; i++)
+                        name_held = i != k && !moved[i] && !live[i].outdated && live[i].index == live[k].index;
+                if (!name_held && live[k].index >= 0 && (size_t)live[k].index < count)
+                        taken[live[k].index] = false;
+                lost[(*n_lost)++] = live[k];
+                n_dest++;
+        }
+        out->n_destructive += n_dest;
+        *ret_destructive = n_dest;
+        return 0;
+}
+
 static int reconcile_group(const struct reconcile_in *in, const struct hashmap *replaced, size_t g,
                            struct alloc *const *bucket, size_t n, struct live *live, struct live *lost,
-                           struct live *failed, bool *taken, struct reconcile_out *out, size_t *stop_cap,
-                           size_t *place_cap) {
+                           struct live *failed, bool *taken, bool *moved, struct reconcile_out *out,
+                           struct caps *caps) {
+        size_t *stop_cap = &caps->stop, *place_cap = &caps->place;
         const struct task_group *tg = &in->job->groups[g];
         size_t count = tg->count > 0 ? (size_t)tg->count : 0;
         size_t n_live = 0, n_lost = 0, n_done = 0, n_failed = 0;
-        int r;
+        int r, n_canaries = 0;
+        const struct deploy_group *dg = in->deploy ? deployment_group(in->deploy, tg->name) : NULL;
+        bool canary_hold = dg && dg->desired_canaries > 0 && !dg->promoted;
         memset(taken, 0, count * sizeof(*taken));
         for (size_t i = 0; i < n; i++) {
                 struct alloc *a = bucket[i];
@@ -128,7 +237,12 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         lost[n_lost++] = (struct live){a, idx};
                         continue;
                 }
-                live[n_live++] = (struct live){a, idx};
+                if (canary_hold && a->deploy_canary && a->deployment_id &&
+                    strcmp(a->deployment_id, in->deploy->id) == 0) {
+                        n_canaries++; /* beside the group until promoted */
+                        continue;
+                }
+                live[n_live++] = (struct live){a, idx, sched_alloc_outdated(a, in->job)};
         }
         /* Too many: stop the highest indexes first. */
         qsort(live, n_live, sizeof(*live), cmp_live_desc);
@@ -138,9 +252,11 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
         for (size_t i = 0; i < excess; i++)
                 if ((r = add_stop(out, stop_cap, live[i].a, sched_desc_not_needed, -1)) < 0)
                         return r;
-        for (size_t i = excess; i < n_live; i++)
+        for (size_t i = excess; i < n_live; i++) {
+                moved[i] = false;
                 if (live[i].index >= 0 && (size_t)live[i].index < count)
                         taken[live[i].index] = true;
+        }
         /* Drain: migrate while fewer than max_parallel of the group are missing (not
          * running), whoever stopped them: the leader's drainer (leader/drainer.c) paces
          * with the same rule, so the two never move more than max_parallel at a time. */
@@ -159,8 +275,27 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         if (live[i].index >= 0 && (size_t)live[i].index < count)
                                 taken[live[i].index] = false;
                         lost[n_lost++] = live[i];
+                        moved[i] = true;
                         n_migrating++;
                 }
+        }
+        size_t n_destructive = 0;
+        int canary_idx[CANARY_MAX], n_canary_new = 0;
+        int wanted = canary_hold ? (dg->desired_canaries > n_canaries ? dg->desired_canaries - n_canaries : 0) : -1;
+        if ((r = reconcile_updates(in, g, live, excess, n_live, moved, lost, &n_lost, taken, count, wanted, canary_idx,
+                                   &n_canary_new, &n_destructive, out, caps)) < 0)
+                return r;
+        if (n_canary_new) { /* beside the old allocs, named after those they will replace */
+                if (out->n_place + (size_t)n_canary_new > *place_cap) {
+                        size_t cap = out->n_place + (size_t)n_canary_new + *place_cap;
+                        struct place_req *v = realloc(out->place, cap * sizeof(*v));
+                        if (!v)
+                                return -ENOMEM;
+                        out->place = v;
+                        *place_cap = cap;
+                }
+                for (int i = 0; i < n_canary_new; i++)
+                        out->place[out->n_place++] = (struct place_req){g, canary_idx[i], NULL, true};
         }
         /* Failed allocs whose slot no live alloc holds: replace now, wait, or leave failed. */
         struct resched_policy pol;
@@ -185,7 +320,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         held++;
                 }
         }
-        size_t have = n_live - excess - n_migrating + n_done + held;
+        size_t have = n_live - excess - n_migrating - n_destructive + n_done + held;
         size_t need = have < count ? count - have : 0;
         if (!need)
                 return 0;
@@ -221,7 +356,7 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
 /* Bucket the allocs by group (a counting sort that keeps their order), then
  * reconcile each group. */
 static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, struct reconcile_out *out,
-                            size_t *stop_cap, size_t *place_cap) {
+                            struct caps *caps) {
         const struct job *j = in->job;
         size_t n = in->n_allocs;
         _cleanup_free_ size_t *start = calloc(j->n_groups + 1, sizeof(*start));
@@ -247,7 +382,8 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
         _cleanup_free_ struct live *lost = malloc((max_bucket + 1) * sizeof(*lost));
         _cleanup_free_ struct live *failed = malloc((max_bucket + 1) * sizeof(*failed));
         _cleanup_free_ bool *taken = malloc(max_count + 1);
-        if (!live || !lost || !failed || !taken)
+        _cleanup_free_ bool *moved = malloc(max_bucket + 1);
+        if (!live || !lost || !failed || !taken || !moved)
                 return -ENOMEM;
         /* The failed allocs another alloc already replaced (built only when one failed). */
         struct hashmap *replaced = NULL;
@@ -263,7 +399,7 @@ static int reconcile_groups(const struct reconcile_in *in, const size_t *gid, st
         int r = 0;
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
                 r = reconcile_group(in, replaced, g, bucket + start[g], start[g + 1] - start[g], live, lost, failed,
-                                    taken, out, stop_cap, place_cap);
+                                    taken, moved, out, caps);
         hashmap_destroy(replaced);
         return r;
 }
@@ -272,7 +408,8 @@ int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
         memset(out, 0, sizeof(*out));
         const struct job *j = in->job;
         bool stopped = !j || j->stop || job_is_parent(j); /* periodic/parameterized parents run as children */
-        size_t n = in->n_allocs, stop_cap = 0, place_cap = 0;
+        size_t n = in->n_allocs;
+        struct caps caps = {0};
         _cleanup_free_ size_t *gid = calloc(n + 1, sizeof(*gid));
         if (!gid)
                 return -ENOMEM;
@@ -281,10 +418,10 @@ int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out) {
         for (size_t i = 0; i < n && r == 0; i++) {
                 struct alloc *a = in->allocs[i];
                 if (!alloc_terminal(a) && (stopped || gid[i] == NO_GROUP))
-                        r = add_stop(out, &stop_cap, a, sched_desc_not_needed, -1);
+                        r = add_stop(out, &caps.stop, a, sched_desc_not_needed, -1);
         }
         if (r == 0 && !stopped)
-                r = reconcile_groups(in, gid, out, &stop_cap, &place_cap);
+                r = reconcile_groups(in, gid, out, &caps);
         if (r < 0)
                 reconcile_out_free(out);
         return r;

@@ -18,8 +18,25 @@
  *   migrated") and replaced under the same name, at most the group's
  *   migrate.max_parallel (default 1) at a time: replacements of migrated allocs that
  *   are still pending count against it;
- *   above `count`, the highest indexes are stopped first; missing slots are filled
- *   with the replacements' indexes first, then the lowest free indexes.
+ *   above `count`, allocs of an older job version are stopped first, then the
+ *   highest indexes; missing slots are filled with the replacements' indexes first,
+ *   then the lowest free indexes;
+ * - job updates (update.h): a live alloc of an older job version is updated in place
+ *   (out->inplace: every one at once) when sched_tasks_updated says no new alloc is
+ *   needed, else replaced destructively: stopped ("alloc is being updated due to job
+ *   update") and placed again under the same name, at most the group's
+ *   update.max_parallel at a time (service jobs, default 1; 0 and batch jobs: all at
+ *   once). Allocs of the new version that are not healthy yet count against it:
+ *   pending ones, and running ones that a deployment tracks until it marks them
+ *   healthy (an alloc outside any deployment is healthy once running). With
+ *   in->updates_blocked (a paused or failed deployment) no destructive update starts;
+ * - canaries (update.canary = N, with in->deploy for the job's version): while the
+ *   deployment's group is not promoted and allocs of an older version need a
+ *   destructive update, N canaries of the new version are placed beside them (named
+ *   after the old allocs they will replace; the deployment's canaries already there
+ *   count) and no destructive update starts. Unpromoted canaries do not count toward
+ *   `count`. Once promoted they do: the old allocs above count are stopped (older
+ *   versions first), the rest replaced max_parallel at a time.
  * Cost: O(allocs + sum of group counts), never groups x allocs.
  */
 #pragma once
@@ -28,6 +45,8 @@
 #include <stddef.h>
 
 #include "common/model.h"
+
+struct deployment;
 
 struct reconcile_stop {
         struct alloc *alloc;     /* borrowed from the input */
@@ -39,6 +58,12 @@ struct place_req {
         size_t group;             /* index into job->groups */
         int index;                /* the alloc name's index: "<job>.<group>[index]" */
         const struct alloc *prev; /* the alloc it replaces, or NULL (borrowed) */
+        bool canary;              /* a canary of the deployment (beside the old allocs) */
+};
+
+struct reconcile_inplace {
+        struct alloc *alloc; /* borrowed: gets the job's new version, keeps its node */
+        size_t group;
 };
 
 struct reconcile_in {
@@ -52,6 +77,9 @@ struct reconcile_in {
         /* Is the node draining (NULL: no migrations)? */
         bool (*node_draining)(void *data, const char *node_id);
         void *data;
+        bool updates_blocked; /* no destructive updates now (paused or failed deployment) */
+        /* The job version's active deployment (state_deploy.h), or NULL: its canaries. */
+        const struct deployment *deploy;
 };
 
 /* Ordered by group (ascending), then as they should be placed. */
@@ -60,12 +88,16 @@ struct reconcile_out {
         size_t n_stops;
         struct place_req *place;
         size_t n_place;
-        int64_t followup_ns; /* the earliest delayed reschedule (unix ns), 0: none */
+        struct reconcile_inplace *inplace; /* allocs updated in place, by group */
+        size_t n_inplace;
+        size_t n_destructive; /* of the stops, destructive updates (replaced in place) */
+        int64_t followup_ns;  /* the earliest delayed reschedule (unix ns), 0: none */
 };
 
 extern const char sched_desc_not_needed[]; /* "alloc not needed due to job update" */
 extern const char sched_desc_lost[];       /* "alloc is lost since its node is down" */
 extern const char sched_desc_migrate[];    /* "alloc is being migrated" */
+extern const char sched_desc_update[];     /* "alloc is being updated due to job update" */
 
 /* 0, or -ENOMEM (out is then empty). out is the caller's; release it with reconcile_out_free. */
 int sched_reconcile(const struct reconcile_in *in, struct reconcile_out *out);

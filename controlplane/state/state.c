@@ -8,6 +8,7 @@
 
 #include "common/pmap.h"
 #include "common/macros.h"
+#include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
 #include "controlplane/state/state_versions.h"
 
@@ -78,6 +79,7 @@ struct state_store {
         struct state_sched_config sched_config; /* a value: state_snapshot copies it */
         struct acl_tables *acl; /* state_acl.c; NULL = empty */
         struct version_table *versions; /* state_versions.c; NULL = empty */
+        struct deploy_tables *deploy; /* state_deploy.c; NULL = empty */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -354,6 +356,7 @@ struct state_store *state_destroy(struct state_store *st) {
         index_unref(st->evals_by_job);
         state_acl_tables_unref(st->acl);
         state_versions_unref(st->versions);
+        state_deploy_tables_unref(st->deploy);
         free(st);
         errno = saved;
         return NULL;
@@ -375,6 +378,7 @@ struct state_store *state_snapshot(const struct state_store *st) {
         __atomic_add_fetch(&s->evals_by_job->refcount, 1, __ATOMIC_RELAXED);
         state_acl_tables_ref(s->acl);
         state_versions_ref(s->versions);
+        state_deploy_tables_ref(s->deploy);
         return s;
 }
 
@@ -963,6 +967,10 @@ void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index) 
 void state_raw_bump_latest(struct state_store *st, uint64_t index) {
         if (index > st->latest)
                 st->latest = index;
+}
+
+struct deploy_tables **state_raw_deploy(struct state_store *st) {
+        return &st->deploy;
 }
 
 struct acl_tables **state_raw_acl(struct state_store *st) {

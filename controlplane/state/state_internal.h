@@ -17,6 +17,8 @@ int state_raw_del_eval(struct state_store *st, const char *id);
 void state_raw_bump(struct state_store *st, enum state_table t, uint64_t index);
 void state_raw_bump_latest(struct state_store *st, uint64_t index);
 /* The ACL tables (state_acl.c): the store's slot, and their reference counting. */
+struct deploy_tables;
+struct deploy_tables **state_raw_deploy(struct state_store *st); /* state_deploy.c's slot */
 struct acl_tables;
 struct acl_tables **state_raw_acl(struct state_store *st);
 struct acl_tables *state_acl_tables_ref(struct acl_tables *a);

@@ -7,6 +7,7 @@
 #include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
 #include "controlplane/state/state_versions.h"
 
@@ -156,6 +157,8 @@ int state_delete_job(struct state_store *st, uint64_t index, const char *ns, con
                 state_raw_bump(st, STATE_TABLE_JOBS, index);
                 r = state_versions_drop(st, ns, id);
         }
+        if (r == 0)
+                r = state_delete_job_deployments(st, index, ns, id);
         return r;
 }
 
@@ -309,6 +312,27 @@ int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const ch
         return 0;
 }
 
+/* The client's side of an existing alloc onto its new version (Nomad's upsertAllocsImpl). */
+static int keep_client_fields(struct alloc *a, const struct alloc *old) {
+        a->client_status = old->client_status;
+        free(a->client_description);
+        a->client_description = old->client_description ? strdup(old->client_description) : NULL;
+        task_states_free(a->task_states, a->n_task_states);
+        a->task_states = NULL;
+        a->n_task_states = 0;
+        if (old->n_task_states) {
+                a->task_states = calloc(old->n_task_states, sizeof(*a->task_states));
+                if (!a->task_states)
+                        return -ENOMEM;
+                for (size_t i = 0; i < old->n_task_states; i++) {
+                        a->n_task_states = i + 1;
+                        if (task_state_copy(&a->task_states[i], &old->task_states[i]) < 0)
+                                return -ENOMEM;
+                }
+        }
+        return (old->client_description && !a->client_description) ? -ENOMEM : 0;
+}
+
 int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n) {
         CHECK_WRITABLE(st);
         for (size_t i = 0; i < n; i++) {
@@ -316,10 +340,13 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                 if (!a || !a->id)
                         return -EINVAL;
                 const struct alloc *old = state_alloc_get(st, a->id);
-                if (old) {
+                if (old) { /* an in-place update: what the client reported since the plan stays */
                         a->create_index = old->create_index;
                         if (!a->create_time)
                                 a->create_time = old->create_time;
+                        int r = keep_client_fields(a, old);
+                        if (r < 0)
+                                return r;
                 } else {
                         a->create_index = index;
                 }

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "controlplane/scheduler/reconcile.h"
+#include "controlplane/state/state_deploy.h"
 #include "tests/unit/fixtures.h"
 
 struct existing {
@@ -380,4 +381,261 @@ Test(sched_reconcile, drain_migrates_max_parallel_at_a_time) {
         for (int i = 0; i < 4; i++)
                 alloc_unref(allocs[i]);
         job_unref(j);
+}
+
+/* ---- job updates: in place, destructive, update.max_parallel at a time ---------------------- */
+
+/* Version 1 of j with one change made by edit. */
+static struct job *next_version(const struct job *j, void (*edit)(struct job *)) {
+        struct job *n = job_copy(j);
+        n->version = j->version + 1;
+        n->job_modify_index = j->job_modify_index + 10;
+        edit(n);
+        return n;
+}
+
+static void edit_env(struct job *j) {
+        strmap_set(&j->groups[0].tasks[0].env, "VERSION", "2");
+}
+
+static void edit_priority(struct job *j) {
+        j->priority = 80;
+}
+
+static void edit_env_and_count_5(struct job *j) {
+        edit_env(j);
+        j->groups[0].count = 5;
+}
+
+static void edit_env_and_count_1(struct job *j) {
+        edit_env(j);
+        j->groups[0].count = 1;
+}
+
+static void allocs_of(struct job *j, const char *node, int n, struct alloc **out) {
+        for (int i = 0; i < n; i++) {
+                char id[24];
+                snprintf(id, sizeof(id), "a%d", i);
+                out[i] = fx_alloc(id, j, node, i, 100, 100);
+        }
+}
+
+static struct reconcile_out update_reconcile(struct job *j, struct alloc **allocs, size_t n, bool batch) {
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = n, .batch = batch, .node_lost = lost_node};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        return out;
+}
+
+static void unref_all(struct alloc **a, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                alloc_unref(a[i]);
+}
+
+Test(sched_reconcile, inplace_update_touches_every_alloc_and_places_nothing) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[3];
+        allocs_of(v0, "n1", 3, allocs);
+        struct job *v1 = next_version(v0, edit_priority);
+        struct reconcile_out out = update_reconcile(v1, allocs, 3, false);
+        cr_assert_eq(out.n_stops, 0);
+        cr_assert_eq(out.n_place, 0);
+        cr_assert_eq(out.n_inplace, 3, "in place has no max_parallel (got %zu)", out.n_inplace);
+        for (size_t i = 0; i < 3; i++)
+                cr_assert_eq(out.inplace[i].group, 0);
+        reconcile_out_free(&out);
+        /* allocs already on v1 are left alone */
+        out = update_reconcile(v0, allocs, 3, false);
+        cr_assert_eq(out.n_inplace + out.n_stops + out.n_place, 0);
+        reconcile_out_free(&out);
+        unref_all(allocs, 3);
+        job_unref(v0);
+        job_unref(v1);
+}
+
+Test(sched_reconcile, destructive_update_one_at_a_time_by_default) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[6];
+        allocs_of(v0, "n1", 3, allocs);
+        struct job *v1 = next_version(v0, edit_env);
+        struct reconcile_out out = update_reconcile(v1, allocs, 3, false);
+        cr_assert_eq(out.n_inplace, 0);
+        cr_assert_eq(out.n_stops, 1, "max_parallel 1 (got %zu)", out.n_stops);
+        cr_assert_eq(out.n_destructive, 1);
+        cr_assert_str_eq(out.stops[0].description, sched_desc_update);
+        cr_assert_eq(out.stops[0].alloc, allocs[0], "lowest index first");
+        cr_assert_eq(out.n_place, 1);
+        cr_assert_eq(out.place[0].index, 0, "replaced under the same name");
+        cr_assert_eq(out.place[0].prev, allocs[0]);
+        reconcile_out_free(&out);
+        /* a0 stopped, its replacement pending on v1: nothing more until it is healthy */
+        allocs[0]->desired_status = ALLOC_DESIRED_STOP;
+        allocs[3] = fx_alloc("r0", v1, "n2", 0, 100, 100);
+        allocs[3]->client_status = ALLOC_CLIENT_PENDING;
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops + out.n_place, 0, "a pending replacement holds max_parallel");
+        reconcile_out_free(&out);
+        /* running outside a deployment counts as healthy: the next goes */
+        allocs[3]->client_status = ALLOC_CLIENT_RUNNING;
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 1);
+        cr_assert_eq(out.stops[0].alloc, allocs[1]);
+        reconcile_out_free(&out);
+        /* tracked by a deployment: running is not enough, its health decides */
+        allocs[3]->deployment_id = strdup("d1");
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 0, "running but not yet healthy");
+        reconcile_out_free(&out);
+        allocs[3]->deploy_health = DEPLOY_HEALTH_UNHEALTHY;
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 0, "unhealthy counts against max_parallel");
+        reconcile_out_free(&out);
+        allocs[3]->deploy_health = DEPLOY_HEALTH_HEALTHY;
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 1);
+        reconcile_out_free(&out);
+        /* a paused or failed deployment blocks destructive updates, not in-place ones */
+        struct reconcile_in in = {
+            .job = v1, .allocs = allocs, .n_allocs = 4, .node_lost = lost_node, .updates_blocked = true};
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops + out.n_place, 0);
+        reconcile_out_free(&out);
+        unref_all(allocs, 4);
+        job_unref(v0);
+        job_unref(v1);
+}
+
+Test(sched_reconcile, destructive_update_max_parallel_and_batch_all_at_once) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 4, 100, 100);
+        struct alloc *allocs[4];
+        allocs_of(v0, "n1", 4, allocs);
+        struct job *v1 = next_version(v0, edit_env);
+        v1->extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 3);
+        struct reconcile_out out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 3, "job-level max_parallel 3 (got %zu)", out.n_stops);
+        cr_assert_eq(out.n_place, 3);
+        reconcile_out_free(&out);
+        /* the group's block wins over the job's */
+        v1->groups[0].extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 2);
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 2);
+        reconcile_out_free(&out);
+        /* max_parallel 0: no rolling update */
+        json_decref(v1->groups[0].extra);
+        v1->groups[0].extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 0);
+        out = update_reconcile(v1, allocs, 4, false);
+        cr_assert_eq(out.n_stops, 4);
+        reconcile_out_free(&out);
+        unref_all(allocs, 4);
+        job_unref(v0);
+        job_unref(v1);
+        /* batch: every outdated alloc at once */
+        struct job *b0 = fx_job("b", JOB_BATCH, 4, 100, 100);
+        allocs_of(b0, "n1", 4, allocs);
+        struct job *b1 = next_version(b0, edit_env);
+        out = update_reconcile(b1, allocs, 4, true);
+        cr_assert_eq(out.n_stops, 4);
+        cr_assert_eq(out.n_place, 4);
+        reconcile_out_free(&out);
+        unref_all(allocs, 4);
+        job_unref(b0);
+        job_unref(b1);
+}
+
+Test(sched_reconcile, scale_together_with_update) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[3];
+        allocs_of(v0, "n1", 3, allocs);
+        /* up to 5 with a new env: 2 new slots now, plus one destructive update */
+        struct job *up = next_version(v0, edit_env_and_count_5);
+        struct reconcile_out out = update_reconcile(up, allocs, 3, false);
+        cr_assert_eq(out.n_stops, 1);
+        cr_assert_eq(out.n_destructive, 1);
+        cr_assert_eq(out.n_place, 3, "2 new + 1 replacement (got %zu)", out.n_place);
+        bool seen[5] = {0};
+        for (size_t i = 0; i < out.n_place; i++)
+                seen[out.place[i].index] = true;
+        cr_assert(seen[0] && seen[3] && seen[4]);
+        reconcile_out_free(&out);
+        /* down to 1 with a new env: the 2 highest go as not needed, one update */
+        struct job *down = next_version(v0, edit_env_and_count_1);
+        out = update_reconcile(down, allocs, 3, false);
+        cr_assert_eq(out.n_stops, 3);
+        cr_assert_str_eq(out.stops[0].description, sched_desc_not_needed);
+        cr_assert_str_eq(out.stops[1].description, sched_desc_not_needed);
+        cr_assert_str_eq(out.stops[2].description, sched_desc_update);
+        cr_assert_eq(out.stops[2].alloc, allocs[0]);
+        cr_assert_eq(out.n_place, 1);
+        cr_assert_eq(out.place[0].index, 0);
+        reconcile_out_free(&out);
+        unref_all(allocs, 3);
+        job_unref(v0);
+        job_unref(up);
+        job_unref(down);
+}
+
+Test(sched_reconcile, scale_down_stops_older_versions_first) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[3];
+        allocs_of(v0, "n1", 2, allocs);
+        struct job *v1 = next_version(v0, edit_priority);
+        allocs[2] = fx_alloc("new", v1, "n1", 2, 100, 100);
+        v1->groups[0].count = 1;
+        struct reconcile_out out = update_reconcile(v1, allocs, 3, false);
+        cr_assert_eq(out.n_stops, 2);
+        cr_assert_neq(out.stops[0].alloc, allocs[2]);
+        cr_assert_neq(out.stops[1].alloc, allocs[2], "the v1 alloc stays, though its index is highest");
+        reconcile_out_free(&out);
+        unref_all(allocs, 3);
+        job_unref(v0);
+        job_unref(v1);
+}
+
+/* ---- canaries ------------------------------------------------------------------------------ */
+
+Test(sched_reconcile, canaries_beside_the_old_allocs_until_promoted) {
+        struct job *v0 = fx_job("web", JOB_SERVICE, 3, 100, 100);
+        struct alloc *allocs[5];
+        allocs_of(v0, "n1", 3, allocs);
+        struct job *v1 = next_version(v0, edit_env);
+        struct deploy_group dg = {.name = "g", .desired_total = 3, .desired_canaries = 1, .promoted = false};
+        struct deployment d = {
+            .refcount = 1, .id = "d1", .job_id = "web", .job_version = 1, .groups = &dg, .n_groups = 1};
+        struct reconcile_in in = {.job = v1, .allocs = allocs, .n_allocs = 3, .node_lost = lost_node, .deploy = &d};
+        struct reconcile_out out;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 0, "nothing replaced before promotion");
+        cr_assert_eq(out.n_place, 1);
+        cr_assert(out.place[0].canary);
+        cr_assert_eq(out.place[0].index, 0, "named after the old alloc it will replace");
+        cr_assert_null(out.place[0].prev);
+        reconcile_out_free(&out);
+        /* the canary runs: it does not count toward count, nothing more happens */
+        allocs[3] = fx_alloc("c0", v1, "n2", 0, 100, 100);
+        allocs[3]->deployment_id = strdup("d1");
+        allocs[3]->deploy_canary = true;
+        in.n_allocs = 4;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops + out.n_place, 0);
+        reconcile_out_free(&out);
+        allocs[3]->deploy_health = DEPLOY_HEALTH_HEALTHY;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops + out.n_place, 0, "healthy, still waiting for promotion");
+        reconcile_out_free(&out);
+        /* promoted: the canary counts; one old alloc goes as not needed, one is replaced,
+         * its replacement under the name nobody holds */
+        dg.promoted = true;
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_stops, 2);
+        cr_assert_str_eq(out.stops[0].description, sched_desc_not_needed);
+        cr_assert_eq(out.stops[0].alloc, allocs[2]);
+        cr_assert_str_eq(out.stops[1].description, sched_desc_update);
+        cr_assert_eq(out.stops[1].alloc, allocs[0]);
+        cr_assert_eq(out.n_place, 1);
+        cr_assert_not(out.place[0].canary);
+        cr_assert_eq(out.place[0].index, 2, "index 0 is the canary's");
+        reconcile_out_free(&out);
+        unref_all(allocs, 4);
+        job_unref(v0);
+        job_unref(v1);
 }

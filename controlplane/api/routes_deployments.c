@@ -1,0 +1,218 @@
+/* routes_deployments.c - /v1/deployments, /v1/deployment/..., /v1/job/:id/deployment(s),
+ * and the leader's deployment watcher tick (controlplane/leader/deploy_watcher.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "controlplane/api/http.h"
+#include "controlplane/api/routes_internal.h"
+#include "controlplane/leader/deploy_watcher.h"
+#include "controlplane/state/state_deploy.h"
+
+static uint64_t deploy_index(const struct route_ctx *c) {
+        uint64_t i = state_deploy_index(ctx_state(c));
+        return i ? i : state_latest_index(ctx_state(c));
+}
+
+struct dlist {
+        struct route_ctx *c;
+        const char *prefix;
+        const char *ns;
+        json_t *out;
+};
+
+static bool add_deployment(void *arg, const struct deployment *d) {
+        struct dlist *l = arg;
+        if (l->prefix && strncmp(d->id, l->prefix, strlen(l->prefix)) != 0)
+                return true;
+        if (l->ns && strcmp(l->ns, "*") != 0 && strcmp(d->namespace ? d->namespace : "default", l->ns) != 0)
+                return true;
+        json_array_append_new(l->out, deployment_to_json(d, ctx_state(l->c)));
+        return true;
+}
+
+void h_deployments_list(struct route_ctx *c) {
+        struct dlist l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .ns = ns_of(c), .out = json_array()};
+        state_deployments_foreach(ctx_state(c), add_deployment, &l);
+        http_req_respond_json(c->req, 200, l.out, deploy_index(c));
+}
+
+/* The deployment of the path (ID or unique prefix), or NULL after a 404/400. */
+static const struct deployment *path_deployment(struct route_ctx *c) {
+        const struct deployment *d = NULL;
+        int r = state_deployment_by_prefix(ctx_state(c), c->param[0], &d);
+        if (r == -EEXIST)
+                http_req_respond_text(c->req, 400, "deployment prefix \"%s\" matches several deployments", c->param[0]);
+        else if (r < 0)
+                http_req_respond_text(c->req, 404, "deployment not found");
+        return r == 0 ? d : NULL;
+}
+
+void h_deployment_read(struct route_ctx *c) {
+        const struct deployment *d = path_deployment(c);
+        if (d)
+                http_req_respond_json(c->req, 200, deployment_to_json(d, ctx_state(c)), deploy_index(c));
+}
+
+static bool add_if_deployment(void *arg, const struct alloc *a) {
+        struct list_ctx *l = arg;
+        if (a->deployment_id && strcmp(a->deployment_id, l->prefix) == 0)
+                add_alloc_stub(arg, a);
+        return true;
+}
+
+void h_deployment_allocations(struct route_ctx *c) {
+        const struct deployment *d = path_deployment(c);
+        if (!d)
+                return;
+        struct list_ctx l = {.c = c, .prefix = d->id, .out = json_array()};
+        state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &l);
+        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+}
+
+static const struct job *path_job(struct route_ctx *c) {
+        const struct job *j = state_job_get(ctx_state(c), ns_of(c), c->param[0]);
+        if (!j)
+                http_req_respond_text(c->req, 404, "job not found");
+        return j;
+}
+
+void h_job_deployments(struct route_ctx *c) {
+        const struct job *j = path_job(c);
+        if (!j)
+                return;
+        struct dlist l = {.c = c, .out = json_array()};
+        state_deployments_by_job_foreach(ctx_state(c), j->namespace, j->id, add_deployment, &l);
+        http_req_respond_json(c->req, 200, l.out, deploy_index(c));
+}
+
+void h_job_deployment(struct route_ctx *c) {
+        const struct job *j = path_job(c);
+        if (!j)
+                return;
+        const struct deployment *d = state_deployment_latest(ctx_state(c), j->namespace, j->id);
+        http_req_respond_json(c->req, 200, d ? deployment_to_json(d, ctx_state(c)) : json_null(), deploy_index(c));
+}
+
+/* ---- promote, fail, pause ------------------------------------------------------------------ */
+
+#define PROMOTE_MAX_GROUPS 256
+
+/* Answer a deployment action: its command proposed, or the error. */
+static void act(struct route_ctx *c, int r, json_t *cmd, const char *why) {
+        if (r == -ENOENT) {
+                http_req_respond_text(c->req, 404, "deployment not found");
+                return;
+        }
+        if (r == -EINVAL) {
+                http_req_respond_text(c->req, 400, "%s", why ? why : "invalid request");
+                return;
+        }
+        if (r < 0) {
+                http_req_respond_text(c->req, 500, "%s", strerror(-r));
+                return;
+        }
+        json_t *evals = json_object_get(cmd, "Evals");
+        const char *eval_id = jx_str(json_array_get(evals, 0), "ID", "");
+        json_t *d = json_object_get(cmd, "Deployment");
+        propose(c, cmd,
+                json_pack("{s:s,s:I,s:I}", "EvalID", eval_id, "EvalCreateIndex", (json_int_t)0, "DeploymentModifyIndex",
+                          (json_int_t)jx_int(d, "ModifyIndex", 0)),
+                false);
+}
+
+void h_deployment_promote(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct deployment *d = path_deployment(c);
+        _cleanup_json_ json_t *body = d ? parse_body(c) : NULL;
+        if (!body)
+                return;
+        json_t *groups = json_object_get(body, "Groups");
+        bool all = jx_bool(body, "All", false);
+        size_t n = json_is_array(groups) ? json_array_size(groups) : 0;
+        if (!all && n == 0) {
+                http_req_respond_text(c->req, 400, "promote: give All = true or Groups");
+                return;
+        }
+        if (n > PROMOTE_MAX_GROUPS) {
+                http_req_respond_text(c->req, 400, "promote: more than %d groups", PROMOTE_MAX_GROUPS);
+                return;
+        }
+        const char *names[PROMOTE_MAX_GROUPS];
+        for (size_t i = 0; i < n; i++)
+                if (!(names[i] = json_string_value(json_array_get(groups, i)))) {
+                        http_req_respond_text(c->req, 400, "promote: Groups[%zu] must be a string", i);
+                        return;
+                }
+        json_t *cmd = NULL;
+        const char *why = NULL;
+        int r = deploy_cmd_promote(ctx_state(c), d->id, all ? NULL : names, n, clock_now_ns(), NULL, &cmd, &why);
+        act(c, r, cmd, why);
+}
+
+void h_deployment_fail(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct deployment *d = path_deployment(c);
+        if (!d)
+                return;
+        json_t *cmd = NULL;
+        const char *why = NULL;
+        int r = deploy_cmd_fail(ctx_state(c), d->id, clock_now_ns(), NULL, &cmd, &why);
+        act(c, r, cmd, why);
+}
+
+void h_deployment_pause(struct route_ctx *c) {
+        if (!is_leader_or_fail(c))
+                return;
+        const struct deployment *d = path_deployment(c);
+        _cleanup_json_ json_t *body = d ? parse_body(c) : NULL;
+        if (!body)
+                return;
+        json_t *p = json_object_get(body, "Pause");
+        if (!json_is_boolean(p)) {
+                http_req_respond_text(c->req, 400, "pause: Pause must be true or false");
+                return;
+        }
+        json_t *cmd = NULL;
+        const char *why = NULL;
+        int r = deploy_cmd_pause(ctx_state(c), d->id, json_is_true(p), clock_now_ns(), NULL, &cmd, &why);
+        act(c, r, cmd, why);
+}
+
+/* ---- the watcher's clock ------------------------------------------------------------------- */
+
+#define DEPLOY_TICK_NS (250 * NS_PER_MS)
+
+static void on_deploy_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct api *s = arg;
+        if (status < 0)
+                log_warn("deployment watcher: command rejected at index %llu: %s", (unsigned long long)index,
+                         msg ? msg : "unknown error");
+        s->deploy_inflight--;
+}
+
+void api_deploy_tick(struct api *s) {
+        if (s->deploy_inflight > 0 || !s->ops->is_leader(s->data))
+                return;
+        int64_t now = clock_monotonic_ns();
+        if (now - s->deploy_last_ns < DEPLOY_TICK_NS)
+                return;
+        s->deploy_last_ns = now;
+        json_t *cmds = NULL;
+        if (deploy_watcher_step(*s->state, clock_now_ns(), NULL, &cmds) < 0)
+                return;
+        size_t i;
+        json_t *cmd;
+        json_array_foreach(cmds, i, cmd) {
+                s->deploy_inflight++;
+                if (s->ops->propose(s->data, json_incref(cmd), on_deploy_applied, s) < 0)
+                        s->deploy_inflight--;
+        }
+        json_decref(cmds);
+}

@@ -1,0 +1,307 @@
+/* test_deploy_watcher.c - deployments in the state store (created with the job's
+ * version, cancelled by the next, kept in snapshots, deleted with the job) and the
+ * deployment watcher driven with a fake clock: health from task states after
+ * min_healthy_time, unhealthy allocs and the progress deadline fail it, success marks
+ * the version Stable, auto_revert registers the last stable version again. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+
+#include "common/error.h"
+#include "common/jsonx.h"
+#include "controlplane/leader/deploy_watcher.h"
+#include "controlplane/state/state.h"
+#include "controlplane/state/state_deploy.h"
+#include "tests/unit/fixtures.h"
+
+#define SEC INT64_C(1000000000)
+#define T0 (INT64_C(1800000000) * SEC)
+
+static struct state_store *st;
+static uint64_t idx = 10;
+
+static void setup(void) {
+        st = state_create();
+}
+static void teardown(void) {
+        state_destroy(st);
+}
+TestSuite(deploy, .init = setup, .fini = teardown);
+
+/* Register a service job "web" (count 2) with update {max_parallel, min_healthy 1 s}. */
+static const struct job *register_web(const char *env_version, bool auto_revert, int64_t now) {
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        j->extra = json_pack("{s:{s:i,s:I,s:I,s:I,s:b}}", "Update", "MaxParallel", 1, "MinHealthyTime", (json_int_t)SEC,
+                             "HealthyDeadline", (json_int_t)(60 * SEC), "ProgressDeadline", (json_int_t)(120 * SEC),
+                             "AutoRevert", auto_revert);
+        strmap_set(&j->groups[0].tasks[0].env, "VERSION", env_version);
+        idx++;
+        cr_assert_eq(state_upsert_job(st, idx, j), 0);
+        const struct job *stored = state_job_get(st, "default", "web");
+        cr_assert_eq(state_deploy_for_job(st, idx, stored, now), 0);
+        job_unref(j);
+        return stored;
+}
+
+/* An alloc of the job's current version in its deployment, running since started. */
+static void add_alloc(const char *id, int index, int64_t started, enum alloc_client cs) {
+        const struct job *j = state_job_get(st, "default", "web");
+        const struct deployment *d = state_deployment_latest(st, "default", "web");
+        struct alloc *a = fx_alloc(id, (struct job *)j, "n1", index, 100, 100);
+        a->deployment_id = strdup(d->id);
+        a->client_status = cs;
+        a->create_time = started;
+        a->task_states = calloc(1, sizeof(*a->task_states));
+        a->n_task_states = 1;
+        a->task_states[0].name = strdup("t");
+        a->task_states[0].state = cs == ALLOC_CLIENT_RUNNING ? TASK_RUNNING : TASK_DEAD;
+        a->task_states[0].started_at = started;
+        idx++;
+        cr_assert_eq(state_upsert_allocs(st, idx, &a, 1), 0);
+        alloc_unref(a);
+}
+
+/* Apply the watcher's commands as the FSM would (the subset these tests need). */
+static void apply(json_t *cmds) {
+        size_t i;
+        json_t *cmd;
+        json_array_foreach(cmds, i, cmd) {
+                const char *type = json_string_value(json_object_get(cmd, "Type"));
+                idx++;
+                if (strcmp(type, "DeploymentAllocHealth") == 0) {
+                        for (int k = 0; k < 2; k++) {
+                                json_t *arr = json_object_get(cmd, k ? "Unhealthy" : "Healthy");
+                                for (size_t x = 0; x < json_array_size(arr); x++) {
+                                        const char *id = json_string_value(json_array_get(arr, x));
+                                        state_deploy_set_health(st, idx, &id, 1, k == 0, 1);
+                                }
+                        }
+                } else if (strcmp(type, "DeploymentUpsert") == 0) {
+                        struct deployment *d = NULL;
+                        cr_assert_eq(deployment_from_json(json_object_get(cmd, "Deployment"), &d, NULL), 0);
+                        state_upsert_deployment(st, idx, d);
+                        deployment_unref(d);
+                }
+        }
+}
+
+static json_t *step(int64_t now) {
+        json_t *cmds = NULL;
+        cr_assert_eq(deploy_watcher_step(st, now, NULL, &cmds), 0);
+        return cmds;
+}
+
+static const char *type_of(json_t *cmds, size_t i) {
+        return json_string_value(json_object_get(json_array_get(cmds, i), "Type"));
+}
+
+Test(deploy, created_with_the_version_and_cancelled_by_the_next) {
+        register_web("1", false, T0);
+        const struct deployment *d0 = state_deployment_latest(st, "default", "web");
+        cr_assert_not_null(d0);
+        cr_assert_eq(d0->status, DEPLOY_RUNNING);
+        cr_assert_eq(d0->job_version, 0);
+        cr_assert_eq(d0->n_groups, 1);
+        cr_assert_eq(d0->groups[0].desired_total, 2);
+        cr_assert_eq(d0->groups[0].require_progress_by, T0 + 120 * SEC);
+        char id0[64];
+        snprintf(id0, sizeof(id0), "%s", d0->id);
+        /* the same registration again (no change): no new deployment */
+        register_web("1", false, T0);
+        cr_assert_str_eq(state_deployment_latest(st, "default", "web")->id, id0);
+        register_web("2", false, T0 + SEC);
+        const struct deployment *d1 = state_deployment_latest(st, "default", "web");
+        cr_assert_str_neq(d1->id, id0);
+        cr_assert_eq(d1->job_version, 1);
+        cr_assert_eq(state_deployment_get(st, id0)->status, DEPLOY_CANCELLED);
+        /* a job without an update block, and a batch job, get none */
+        struct job *plain = fx_job("plain", JOB_SERVICE, 1, 100, 100);
+        cr_assert_eq(state_upsert_job(st, ++idx, plain), 0);
+        cr_assert_eq(state_deploy_for_job(st, idx, state_job_get(st, "default", "plain"), T0), 0);
+        cr_assert_null(state_deployment_latest(st, "default", "plain"));
+        job_unref(plain);
+        /* snapshots keep them; deleting the job deletes them */
+        json_t *saved = NULL;
+        cr_assert_eq(state_save(st, &saved), 0);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(saved, &back, &err), 0, "%s", err.msg);
+        cr_assert_eq(state_deployment_get(back, id0)->status, DEPLOY_CANCELLED);
+        cr_assert_eq(state_deployment_latest(back, "default", "web")->job_version, 1);
+        state_destroy(back);
+        json_decref(saved);
+        cr_assert_eq(state_delete_job(st, ++idx, "default", "web"), 0);
+        cr_assert_null(state_deployment_latest(st, "default", "web"));
+}
+
+Test(deploy, healthy_after_min_healthy_time_then_successful_and_stable) {
+        register_web("1", false, T0);
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("a1", 1, T0 + SEC / 2, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(T0 + SEC / 2);
+        cr_assert_eq(json_array_size(cmds), 0, "nobody has run 1 s yet");
+        json_decref(cmds);
+        cmds = step(T0 + SEC);
+        cr_assert_eq(json_array_size(cmds), 2);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+        /* progress: RequireProgressBy moves to now + progress_deadline */
+        json_t *bump = json_object_get(json_array_get(cmds, 1), "Deployment");
+        cr_assert_str_eq(jx_str(bump, "Status", ""), "running");
+        cr_assert_eq(jx_int(json_object_get(json_object_get(bump, "TaskGroups"), "g"), "RequireProgressBy", 0),
+                     T0 + SEC + 120 * SEC);
+        json_t *h = json_object_get(json_array_get(cmds, 0), "Healthy");
+        cr_assert_eq(json_array_size(h), 1);
+        cr_assert_str_eq(json_string_value(json_array_get(h, 0)), "a0");
+        cr_assert_str_eq(
+            jx_str(json_array_get(json_object_get(json_array_get(cmds, 0), "Evals"), 0), "TriggeredBy", ""),
+            "deployment-watcher");
+        apply(cmds);
+        json_decref(cmds);
+        cr_assert_eq(state_alloc_get(st, "a0")->deploy_health, DEPLOY_HEALTH_HEALTHY);
+        /* a1 healthy too: every group complete, no older version left: successful */
+        cmds = step(T0 + 2 * SEC);
+        cr_assert_eq(json_array_size(cmds), 2);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+        cr_assert_str_eq(type_of(cmds, 1), "DeploymentUpsert");
+        json_t *up = json_array_get(cmds, 1);
+        cr_assert_str_eq(jx_str(json_object_get(up, "Deployment"), "Status", ""), "successful");
+        cr_assert_eq(jx_int(json_object_get(up, "StableJob"), "Version", -1), 0);
+        apply(cmds);
+        json_decref(cmds);
+        cmds = step(T0 + 3 * SEC);
+        cr_assert_eq(json_array_size(cmds), 0, "a finished deployment is left alone");
+        json_decref(cmds);
+}
+
+Test(deploy, older_version_still_running_keeps_it_running) {
+        register_web("1", false, T0);
+        struct alloc *old = fx_alloc("old", (struct job *)state_job_get(st, "default", "web"), "n1", 1, 100, 100);
+        idx++;
+        state_upsert_allocs(st, idx, &old, 1);
+        alloc_unref(old);
+        register_web("2", false, T0);
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("a1", 1, T0, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(T0 + 5 * SEC);
+        apply(cmds);
+        json_decref(cmds);
+        cmds = step(T0 + 6 * SEC);
+        for (size_t i = 0; i < json_array_size(cmds); i++)
+                cr_assert_str_neq(jx_str(json_object_get(json_array_get(cmds, i), "Deployment"), "Status", ""),
+                                  "successful", "an alloc of version 0 still runs");
+        json_decref(cmds);
+}
+
+Test(deploy, unhealthy_alloc_fails_it_and_auto_revert_registers_the_stable_version) {
+        /* version 0 deployed successfully */
+        register_web("1", true, T0);
+        add_alloc("v0a", 0, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("v0b", 1, T0, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(T0 + 2 * SEC);
+        apply(cmds);
+        json_decref(cmds);
+        cr_assert_eq(state_deployment_latest(st, "default", "web")->status, DEPLOY_SUCCESSFUL);
+        /* version 1: its first alloc fails */
+        register_web("2", true, T0 + 10 * SEC);
+        add_alloc("v1a", 0, T0 + 10 * SEC, ALLOC_CLIENT_FAILED);
+        cmds = step(T0 + 11 * SEC);
+        cr_assert_eq(json_array_size(cmds), 3);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+        cr_assert_str_eq(type_of(cmds, 1), "DeploymentUpsert");
+        json_t *d = json_object_get(json_array_get(cmds, 1), "Deployment");
+        cr_assert_str_eq(jx_str(d, "Status", ""), "failed");
+        cr_assert(strstr(jx_str(d, "StatusDescription", ""), "unhealthy allocations"));
+        cr_assert_str_eq(type_of(cmds, 2), "JobRegister");
+        json_t *job = json_object_get(json_array_get(cmds, 2), "Job");
+        const char *env = json_string_value(json_object_get(
+            json_object_get(
+                json_array_get(json_object_get(json_array_get(json_object_get(job, "TaskGroups"), 0), "Tasks"), 0),
+                "Env"),
+            "VERSION"));
+        cr_assert_str_eq(env, "1", "the spec of the stable version 0");
+        json_decref(cmds);
+}
+
+Test(deploy, progress_deadline_fails_it) {
+        register_web("1", false, T0);
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_PENDING);
+        json_t *cmds = step(T0 + 60 * SEC);
+        cr_assert_eq(json_array_size(cmds), 0, "before the deadlines");
+        json_decref(cmds);
+        cmds = step(T0 + 121 * SEC);
+        /* the alloc is past its healthy deadline (60 s) too: unhealthy, and failed */
+        int failed = 0;
+        for (size_t i = 0; i < json_array_size(cmds); i++)
+                failed +=
+                    strcmp(jx_str(json_object_get(json_array_get(cmds, i), "Deployment"), "Status", ""), "failed") == 0;
+        cr_assert_eq(failed, 1);
+        json_decref(cmds);
+}
+
+Test(deploy, api_actions_pause_resume_fail_promote) {
+        register_web("1", false, T0);
+        const char *id = state_deployment_latest(st, "default", "web")->id;
+        char did[64];
+        snprintf(did, sizeof(did), "%s", id);
+        json_t *cmd = NULL;
+        const char *why = NULL;
+        cr_assert_eq(deploy_cmd_pause(st, "nope", true, T0, NULL, &cmd, &why), -ENOENT);
+        cr_assert_eq(deploy_cmd_promote(st, did, NULL, 0, T0, NULL, &cmd, &why), -EINVAL);
+        cr_assert_str_eq(why, "no canaries to promote");
+        cr_assert_eq(deploy_cmd_pause(st, did, true, T0, NULL, &cmd, &why), 0);
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "Status", ""), "paused");
+        json_t *arr = json_pack("[o]", cmd);
+        apply(arr);
+        json_decref(arr);
+        /* paused: health is still judged, the status does not move */
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("a1", 1, T0, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(T0 + 5 * SEC);
+        cr_assert_eq(json_array_size(cmds), 1);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+        json_decref(cmds);
+        cr_assert_eq(deploy_cmd_pause(st, did, false, T0, NULL, &cmd, &why), 0);
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "Status", ""), "running");
+        cr_assert_eq(json_array_size(json_object_get(cmd, "Evals")), 1, "resuming evaluates the job");
+        json_decref(cmd);
+        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &why), 0);
+        arr = json_pack("[o]", cmd);
+        apply(arr);
+        json_decref(arr);
+        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &why), -EINVAL, "not active any more");
+}
+
+Test(deploy, alloc_deployment_status_round_trips_in_nomads_json) {
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        struct alloc *a = fx_alloc("a0", j, "n1", 0, 100, 100);
+        a->deployment_id = strdup("d-1");
+        a->deploy_health = DEPLOY_HEALTH_UNHEALTHY;
+        a->deploy_health_time = T0 + 123456789;
+        a->deploy_canary = true;
+        json_t *o = alloc_to_json(a);
+        json_t *ds = json_object_get(o, "DeploymentStatus");
+        cr_assert(json_is_false(json_object_get(ds, "Healthy")));
+        cr_assert_str_eq(jx_str(ds, "Timestamp", ""), "2027-01-15T08:00:00.123456789Z", "RFC 3339, as Go writes it");
+        struct alloc *b = NULL;
+        struct error err = {0};
+        cr_assert_eq(alloc_from_json(o, &b, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(b->deployment_id, "d-1");
+        cr_assert_eq(b->deploy_health, DEPLOY_HEALTH_UNHEALTHY);
+        cr_assert_eq(b->deploy_health_time, a->deploy_health_time);
+        cr_assert(b->deploy_canary);
+        json_decref(o);
+        alloc_unref(b);
+        /* none: null, and "" from Nomad means none */
+        free(a->deployment_id);
+        a->deployment_id = NULL;
+        a->deploy_health = DEPLOY_HEALTH_UNSET;
+        a->deploy_canary = false;
+        o = alloc_to_json(a);
+        cr_assert(json_is_null(json_object_get(o, "DeploymentStatus")));
+        cr_assert_eq(alloc_from_json(o, &b, &err), 0);
+        cr_assert_null(b->deployment_id);
+        json_decref(o);
+        alloc_unref(b);
+        alloc_unref(a);
+        job_unref(j);
+}
