@@ -96,8 +96,7 @@ Test(sched_units, feasibility_memoised_per_class_and_escaped_checked_per_node) {
         node("n2", "dc1", 4000, 8000, "b");
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
         fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.class}", "=", "a");
-        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.unique.name}", "!=",
-                          "n3");
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.unique.name}", "!=", "n3");
         begin(j);
         struct sched_group g;
         cr_assert_eq(sched_group_init(&at, &g, 0), 0);
