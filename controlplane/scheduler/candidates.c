@@ -16,6 +16,12 @@
 #include "controlplane/state/state.h"
 
 #define AFFINITY_LIMIT 100 /* NodeLimitForFeasibilityChecks */
+/* drover's own: a group of at most 1/SMALL_GROUP_RATIO of the candidates scores at least
+ * SMALL_GROUP_LIMIT of them per placement (bench/sched mixed: packing 1.242 -> 1.229 under
+ * binpack, 1.147 -> 1.131 under dotproduct, seeds 2 and 3 alike), at most
+ * count x SMALL_GROUP_LIMIT <= 2 x the candidates per group, so never quadratic. */
+#define SMALL_GROUP_LIMIT 32
+#define SMALL_GROUP_RATIO 16
 
 struct memo {
         int state; /* 1 feasible, -1 filtered */
@@ -702,5 +708,7 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
                 int lg = at->n_cands > 0 ? (int)ceil(log2((double)at->n_cands)) : 0;
                 g->limit = lg > 2 ? lg : 2;
         }
+        if (tg->count >= 0 && (size_t)tg->count * SMALL_GROUP_RATIO <= at->n_cands && g->limit < SMALL_GROUP_LIMIT)
+                g->limit = at->n_cands < SMALL_GROUP_LIMIT ? (int)at->n_cands : SMALL_GROUP_LIMIT;
         return props_init(at, g);
 }

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/hashmap.h"
+#include "common/macros.h"
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/metrics.h"
@@ -95,8 +96,7 @@ Test(sched_units, feasibility_memoised_per_class_and_escaped_checked_per_node) {
         node("n2", "dc1", 4000, 8000, "b");
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
         fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.class}", "=", "a");
-        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.unique.name}", "!=",
-                          "n3");
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.unique.name}", "!=", "n3");
         begin(j);
         struct sched_group g;
         cr_assert_eq(sched_group_init(&at, &g, 0), 0);
@@ -144,6 +144,36 @@ Test(sched_units, limit_is_log2_for_service_and_100_with_affinity) {
         cr_assert_eq(sched_group_init(&at, &g, 0), 0);
         cr_assert_eq(g.limit, 100);
         sched_group_free(&g);
+        job_unref(k);
+}
+
+Test(sched_units, small_groups_score_more_candidates) {
+        static const struct scheduler_ops batch_ops = {.name = "batch", .attempts = 2, .batch = true};
+        for (int i = 0; i < 64; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "n%02d", i);
+                node(id, "dc1", 4000, 8000, "a");
+        }
+        const struct {
+                bool batch;
+                int count, limit;
+        } cases[] = {
+            {false, 4, 32}, /* 4 x 16 <= 64 nodes: a small group */
+            {false, 5, 6},  /* 80 > 64: ceil(log2(64)) as Nomad */
+            {true, 1, 32},
+            {true, 5, 2}, /* Nomad's power of two choices */
+        };
+        begin(fx_job("web", JOB_SERVICE, 1, 100, 100));
+        struct job *k = job_copy(at.job);
+        at.job = k;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                ctx.ops = cases[i].batch ? &batch_ops : &svc_ops;
+                k->groups[0].count = cases[i].count;
+                struct sched_group g;
+                cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+                cr_assert_eq(g.limit, cases[i].limit, "case %zu: limit %d", i, g.limit);
+                sched_group_free(&g);
+        }
         job_unref(k);
 }
 
