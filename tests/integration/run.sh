@@ -541,9 +541,9 @@ fi
 sed 's/count = 2/count = 3/' "$WORK/svc.hcl" >"$WORK/svc3.hcl"
 "$BIN/drover" job plan "$WORK/svc3.hcl" >"$WORK/plan3.out" 2>&1
 p_more=$?
-if [ $p_more = 1 ] && grep -q '^+/- Job: "svc"' "$WORK/plan3.out" && grep -q '^+/- Task Group: "g" (1 create, 2 ignore)' "$WORK/plan3.out" &&
+if [ $p_more = 1 ] && grep -q '^+/- Job: "svc"' "$WORK/plan3.out" && grep -q '^+/- Task Group: "g" (1 create, 2 in-place update)' "$WORK/plan3.out" &&
         grep -q '+/- Count: "2" => "3"' "$WORK/plan3.out"; then
-        pass "CLI: job plan of count 2 -> 3: the Count diff, 1 create, 2 ignore, exit 1"
+        pass "CLI: job plan of count 2 -> 3: the Count diff, 1 create, 2 in-place update (as Nomad: the job version changed, the tasks did not), exit 1"
 else
         cat "$WORK/plan3.out"
         fail "CLI: job plan of count 2 -> 3 (exit $p_more)"
