@@ -393,6 +393,7 @@ struct api *api_create(const struct api_config *cfg) {
         a->ops = cfg->ops;
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
+        a->agents_https = cfg->agents_https;
         a->loop = cfg->loop;
         a->started_ns = clock_now_ns();
         a->events = events_create(0, 0, 0);

@@ -50,6 +50,7 @@ struct api {
         const struct api_ops *ops;
         void *data;
         bool acl_enabled;
+        bool agents_https; /* routes_client.c speaks https:// to agents */
         struct uv_loop_s *loop; /* requests to agents (routes_client.c); may be NULL */
         struct parked_query *parked; /* blocking queries waiting for a newer index */
         int64_t started_ns;    /* wall clock at api_create */
