@@ -150,7 +150,8 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         if (r < 0)
                 return error_prefix(err, "-workload-uids");
         if (cfg->cgroup_parent[0] != '/' || strlen(cfg->cgroup_parent) >= 256)
-                return errorf(err, -EINVAL, "-cgroup-parent must be an absolute path below the cgroup2 mount (got \"%s\")",
+                return errorf(err, -EINVAL,
+                              "-cgroup-parent must be an absolute path below the cgroup2 mount (got \"%s\")",
                               cfg->cgroup_parent);
         char *servers[16];
         int n = agent_config_servers(cfg->servers, servers, (int)ARRAY_SIZE(servers), err);

@@ -418,14 +418,17 @@ static void role_write(struct route_ctx *c, const char *id) {
                         return;
                 }
         }
-        json_t *pols = json_object_get(body, "Policies");
-        for (size_t i = 0; i < json_array_size(pols) && i <= ACL_MAX_POLICIES; i++) {
-                json_t *pj = json_array_get(pols, i);
+        /* Only the policies' names go into the command, [{"Name"}], whatever else came. */
+        json_t *given = json_object_get(body, "Policies");
+        _cleanup_json_ json_t *pols = json_is_array(given) ? json_array() : NULL;
+        for (size_t i = 0; pols && i < json_array_size(given) && i <= ACL_MAX_POLICIES; i++) {
+                json_t *pj = json_array_get(given, i);
                 const char *pn = json_is_string(pj) ? json_string_value(pj) : jx_str(pj, "Name", "");
                 if (!state_acl_policy_get(ctx_state(c), pn)) {
                         http_req_respond_text(c->req, 400, "ACL role: policy \"%.64s\" does not exist", pn);
                         return;
                 }
+                json_array_append_new(pols, json_pack("{s:s}", "Name", pn));
         }
         size_t n = 0;
         state_acl_roles_foreach(ctx_state(c), count_one_role, &n);

@@ -69,8 +69,8 @@ static char *get(struct log_api *api, const char *scheme, const char *cert, cons
         const char *const hdrs[] = {"X-Drover-Token: " SECRET, NULL};
         struct http_response r = {0};
         struct error err = {0};
-        *ret_rc = http_request_headers(base, "GET", "/v1/client/fs/logs/" AID "?task=web&type=stdout", hdrs, 5000, &r,
-                                       &err);
+        *ret_rc =
+            http_request_headers(base, "GET", "/v1/client/fs/logs/" AID "?task=web&type=stdout", hdrs, 5000, &r, &err);
         *ret_status = *ret_rc == 0 ? r.status : 0;
         char *body = strdup(*ret_rc == 0 && r.body ? r.body : err.msg);
         http_response_clear(&r);
