@@ -1,4 +1,5 @@
 /* acl.c - `drover acl bootstrap`, `drover acl policy apply|list|info|delete`,
+ * `drover acl role create|list|info|update|delete`,
  * `drover acl token create|list|info|delete|self`: Nomad's ACL commands over
  * /v1/acl/... (the token to act with comes from -token, DROVER_TOKEN or
  * NOMAD_TOKEN: cli_parse_common). */
@@ -16,6 +17,7 @@
 
 #define POLICY_FILE_MAX (64 * 1024) /* the server's ACL_POLICY_MAX_BYTES */
 #define TOKEN_POLICIES_MAX 64
+#define TOKEN_ROLES_MAX 16 /* the server's ACL_MAX_ROLES */
 
 /* "-name=X", "-name X" (or --name): true and *ret when argv[*i] was one. */
 static bool opt(const char *name, int argc, char **argv, int *i, const char **ret) {
@@ -49,21 +51,29 @@ static void print_token(const json_t *t) {
         }
         char polb[1040];
         snprintf(polb, sizeof(polb), "[%s]", pols);
+        char roles[1024] = "";
+        json_array_foreach(json_object_get(t, "Roles"), i, p) {
+                size_t l = strlen(roles);
+                snprintf(roles + l, sizeof(roles) - l, "%s%s", i ? " " : "", jx_str(p, "Name", jx_str(p, "ID", "")));
+        }
+        char roleb[1040];
+        snprintf(roleb, sizeof(roleb), "[%s]", roles);
         const char *secret = jx_str(t, "SecretID", NULL);
         char expiry[64] = "<none>";
         if (jx_int(t, "ExpirationTime", 0) > 0)
                 cli_fmt_time_ns(jx_int(t, "ExpirationTime", 0), expiry, sizeof(expiry));
-        const char *keys[] = {"Accessor ID", "Secret ID", "Name",        "Type",
-                              "Global",      "Policies",  "Create Time", "Expiry Time"};
+        const char *keys[] = {"Accessor ID", "Secret ID", "Name",        "Type",       "Global",
+                              "Policies",    "Roles",     "Create Time", "Expiry Time"};
         const char *vals[] = {jx_str(t, "AccessorID", ""),
                               secret ? secret : "<hidden>",
                               jx_str(t, "Name", ""),
                               jx_str(t, "Type", ""),
                               jx_bool(t, "Global", false) ? "true" : "false",
                               polb,
+                              roleb,
                               when,
                               expiry};
-        cli_print_kv(keys, vals, 8);
+        cli_print_kv(keys, vals, 9);
 }
 
 static int fail(const char *what, const struct error *err) {
@@ -236,18 +246,200 @@ const struct cli_command cli_acl_policy_commands[] = {
     {0},
 };
 
+/* ---- acl role ---- */
+
+static void print_role(const json_t *r) {
+        char pols[1024] = "";
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(r, "Policies"), i, p) {
+                size_t l = strlen(pols);
+                snprintf(pols + l, sizeof(pols) - l, "%s%s", i ? " " : "", jx_str(p, "Name", ""));
+        }
+        char polb[1040];
+        snprintf(polb, sizeof(polb), "[%s]", pols);
+        const char *keys[] = {"ID", "Name", "Description", "Policies"};
+        const char *vals[] = {jx_str(r, "ID", ""), jx_str(r, "Name", ""), jx_str(r, "Description", ""), polb};
+        cli_print_kv(keys, vals, 4);
+}
+
+static const char role_create_help[] =
+    "Usage: drover acl role create -name=<name> [-description=<text>] -policy=<name>...\n\n"
+    "  Create an ACL role: a name for a set of policies. Tokens made with -role-id or\n"
+    "  -role-name get the role's policies, as the role is at each request. Management token.\n";
+
+static const char role_update_help[] =
+    "Usage: drover acl role update [-name=<name>] [-description=<text>] [-policy=<name>]... <role_id>\n\n"
+    "  Change an ACL role; what is not given stays as it was. Tokens with the role get the\n"
+    "  change at their next request. Management token.\n";
+
+static int role_path(const char *id, bool by_name, char **ret) {
+        _cleanup_free_ char *esc = http_escape(id);
+        return !esc || asprintf(ret, "/v1/acl/role/%s%s", by_name ? "name/" : "", esc) < 0 ? -ENOMEM : 0;
+}
+
+/* create (update false) or update: the flags into body, the one positional (update's ID) into *ret_id. */
+static int role_flags(int argc, char **argv, bool update, json_t *body, const char **ret_id) {
+        const char *help = update ? role_update_help : role_create_help, *v = NULL;
+        _cleanup_json_ json_t *pols = json_array();
+        int np = 0;
+        if (!pols)
+                return -ENOMEM;
+        for (int i = 0; i < argc; i++) {
+                if (opt("name", argc, argv, &i, &v)) {
+                        json_object_set_new(body, "Name", json_string(v));
+                } else if (opt("description", argc, argv, &i, &v)) {
+                        json_object_set_new(body, "Description", json_string(v));
+                } else if (opt("policy", argc, argv, &i, &v)) {
+                        if (json_array_size(pols) >= TOKEN_POLICIES_MAX) {
+                                fprintf(stderr, "drover acl role: at most %d -policy\n", TOKEN_POLICIES_MAX);
+                                return -E2BIG;
+                        }
+                        json_array_append_new(pols, json_pack("{s:s}", "Name", v));
+                } else if (update && argv[i][0] != '-' && np == 0) {
+                        *ret_id = argv[i];
+                        np++;
+                } else {
+                        fprintf(stderr, "drover acl role %s: unexpected argument \"%s\"\n\n%s",
+                                update ? "update" : "create", argv[i], help);
+                        return -EINVAL;
+                }
+        }
+        if (json_array_size(pols))
+                json_object_set(body, "Policies", pols);
+        if ((update && np != 1) || (!update && (!json_object_get(body, "Name") || !json_array_size(pols)))) {
+                fputs(help, stderr);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int role_create(struct cli *c, int argc, char **argv) {
+        _cleanup_json_ json_t *body = json_object();
+        if (!body || role_flags(argc, argv, false, body, NULL) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "POST", "/v1/acl/role", body, &out, &err) < 0)
+                return fail("creating the ACL role", &err);
+        print_role(out);
+        return 0;
+}
+
+static int role_update(struct cli *c, int argc, char **argv) {
+        _cleanup_json_ json_t *body = json_object();
+        const char *id = NULL;
+        if (!body || role_flags(argc, argv, true, body, &id) < 0)
+                return 1;
+        _cleanup_free_ char *path = NULL;
+        if (role_path(id, false, &path) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *cur = NULL, *out = NULL;
+        if (cli_get(c, path, &cur, NULL, &err) < 0)
+                return fail("reading the ACL role", &err);
+        json_object_update(cur, body); /* what was not given stays */
+        json_object_del(cur, "CreateIndex");
+        json_object_del(cur, "ModifyIndex");
+        if (cli_send(c, "POST", path, cur, &out, &err) < 0)
+                return fail("updating the ACL role", &err);
+        print_role(out);
+        return 0;
+}
+
+static const char role_list_help[] = "Usage: drover acl role list\n\n  The ACL roles (management token).\n";
+
+static int role_list(struct cli *c, int argc, char **argv) {
+        (void)argc, (void)argv;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/acl/roles", &out, NULL, &err) < 0)
+                return fail("listing ACL roles", &err);
+        if (json_array_size(out) == 0) {
+                printf("No ACL roles found\n");
+                return 0;
+        }
+        static const char *const hdr[] = {"ID", "Name", "Description", "Policies"};
+        struct table *t = table_new(4, hdr);
+        size_t i;
+        json_t *r;
+        json_array_foreach(out, i, r) {
+                char pols[1024] = "";
+                size_t k;
+                json_t *p;
+                json_array_foreach(json_object_get(r, "Policies"), k, p) {
+                        size_t l = strlen(pols);
+                        snprintf(pols + l, sizeof(pols) - l, "%s%s", k ? "," : "", jx_str(p, "Name", ""));
+                }
+                const char *cells[] = {jx_str(r, "ID", ""), jx_str(r, "Name", ""), jx_str(r, "Description", ""), pols};
+                table_add(t, cells);
+        }
+        table_print(t);
+        return 0;
+}
+
+static const char role_info_help[] =
+    "Usage: drover acl role info [-by-name] <role_id | name>\n\n  One ACL role, by ID or (-by-name) by name.\n";
+
+static int role_info(struct cli *c, int argc, char **argv) {
+        bool by_name = argc == 2 && (strcmp(argv[0], "-by-name") == 0 || strcmp(argv[0], "--by-name") == 0);
+        if (argc != 1 && !by_name) {
+                fputs(role_info_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *path = NULL;
+        if (role_path(argv[argc - 1], by_name, &path) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, path, &out, NULL, &err) < 0)
+                return fail("reading the ACL role", &err);
+        print_role(out);
+        return 0;
+}
+
+static const char role_delete_help[] =
+    "Usage: drover acl role delete <role_id>\n\n  Delete an ACL role; tokens with it lose its policies at once.\n";
+
+static int role_delete(struct cli *c, int argc, char **argv) {
+        if (argc != 1) {
+                fputs(role_delete_help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *path = NULL;
+        if (role_path(argv[0], false, &path) < 0)
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
+                return fail("deleting the ACL role", &err);
+        printf("ACL role %s successfully deleted\n", argv[0]);
+        return 0;
+}
+
+const struct cli_command cli_acl_role_commands[] = {
+    {"create", "Create an ACL role", role_create_help, role_create},
+    {"list", "List ACL roles", role_list_help, role_list},
+    {"info", "Show an ACL role", role_info_help, role_info},
+    {"update", "Change an ACL role", role_update_help, role_update},
+    {"delete", "Delete an ACL role", role_delete_help, role_delete},
+    {0},
+};
+
 /* ---- acl token ---- */
 
 static const char token_create_help[] =
-    "Usage: drover acl token create [-name=<name>] [-type=client|management] [-policy=<name>]... [-ttl=<d>]\n\n"
-    "  Create an ACL token. A client token (the default) needs at least one -policy; a\n"
-    "  management token none. -ttl (\"10m\", 1s to 24h) makes it expire: it is then refused\n"
+    "Usage: drover acl token create [-name=<name>] [-type=client|management] [-policy=<name>]...\n"
+    "                               [-role-id=<id>]... [-role-name=<name>]... [-ttl=<d>]\n\n"
+    "  Create an ACL token. A client token (the default) needs at least one -policy or role\n"
+    "  (it gets the union of its policies and its roles' policies, as they are at each\n"
+    "  request); a management token none. -ttl (\"10m\", 1s to 24h) makes it expire: it is then refused\n"
     "  (403 \"ACL token expired\") and deleted by the leader. The Secret ID is shown this once.\n";
 
 static int token_create(struct cli *c, int argc, char **argv) {
         const char *name = "", *type = "client", *p = NULL, *ttl = NULL;
-        _cleanup_json_ json_t *pols = json_array();
-        if (!pols)
+        _cleanup_json_ json_t *pols = json_array(), *roles = json_array();
+        if (!pols || !roles)
                 return 1;
         for (int i = 0; i < argc; i++) {
                 if (opt("name", argc, argv, &i, &name) || opt("type", argc, argv, &i, &type) ||
@@ -261,11 +453,21 @@ static int token_create(struct cli *c, int argc, char **argv) {
                         json_array_append_new(pols, json_string(p));
                         continue;
                 }
+                bool by_id = opt("role-id", argc, argv, &i, &p);
+                if (by_id || opt("role-name", argc, argv, &i, &p)) {
+                        if (json_array_size(roles) >= TOKEN_ROLES_MAX) {
+                                fprintf(stderr, "drover acl token create: at most %d roles\n", TOKEN_ROLES_MAX);
+                                return 1;
+                        }
+                        json_array_append_new(roles, json_pack("{s:s}", by_id ? "ID" : "Name", p));
+                        continue;
+                }
                 fprintf(stderr, "drover acl token create: unexpected argument \"%s\"\n\n%s", argv[i],
                         token_create_help);
                 return 1;
         }
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:O}", "Name", name, "Type", type, "Policies", pols);
+        _cleanup_json_ json_t *body =
+            json_pack("{s:s, s:s, s:O, s:O}", "Name", name, "Type", type, "Policies", pols, "Roles", roles);
         struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
         if (!body)

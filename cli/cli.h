@@ -34,7 +34,8 @@ int cli_monitor_deployment(struct cli *c, const char *job_id, int64_t job_modify
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];
-extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_token_commands[];
+extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_role_commands[],
+    cli_acl_token_commands[];
 extern const struct cli_command cli_tls_ca_commands[], cli_tls_cert_commands[]; /* tls.c */
 int cli_dev(struct cli *c, int argc, char **argv);
 /* scale_status.c */

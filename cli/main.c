@@ -24,7 +24,7 @@ static const char usage[] =
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
-    "    acl bootstrap|policy|token  Manage ACL policies and tokens\n"
+    "    acl bootstrap|policy|role|token  Manage ACL policies, roles and tokens\n"
     "    tls ca create|cert create   Create the cluster CA and certificates (mutual TLS)\n"
     "    dev                 Start a one-host development cluster\n"
     "    version             Print the version\n"
@@ -41,8 +41,7 @@ static const char version_help[] = "Usage: drover version [-json | -t=<template>
                                    "  Print drover's version.\n";
 
 static int run_group(struct cli *c, const char *group, const struct cli_command *cmds, int argc, char **argv) {
-        if (argc < 1 || strcmp(argv[0], "-help") == 0 || strcmp(argv[0], "-h") == 0 ||
-            strcmp(argv[0], "--help") == 0) {
+        if (argc < 1 || strcmp(argv[0], "-help") == 0 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
                 printf("Usage: drover %s <subcommand> [options] [args]\n\nSubcommands:\n", group);
                 for (const struct cli_command *k = cmds; k->name; k++)
                         printf("    %-8s %s\n", k->name, k->synopsis);
@@ -119,10 +118,13 @@ int main(int argc, char **argv) {
                         return run_group(&c, "acl policy", cli_acl_policy_commands, rest - 1, rargv + 1);
                 if (rest >= 1 && strcmp(rargv[0], "token") == 0)
                         return run_group(&c, "acl token", cli_acl_token_commands, rest - 1, rargv + 1);
+                if (rest >= 1 && strcmp(rargv[0], "role") == 0)
+                        return run_group(&c, "acl role", cli_acl_role_commands, rest - 1, rargv + 1);
                 if (rest < 1 || strcmp(rargv[0], "bootstrap") != 0) {
                         fprintf(rest < 1 ? stderr : stdout,
                                 "Usage: drover acl bootstrap\n"
                                 "       drover acl policy <apply|list|info|delete> [options] [args]\n"
+                                "       drover acl role <create|list|info|update|delete> [options] [args]\n"
                                 "       drover acl token <create|list|info|delete|self> [options] [args]\n"
                                 "The token to act with: -token, $DROVER_TOKEN or $NOMAD_TOKEN.\n");
                         return rest >= 1 && (strcmp(rargv[0], "-help") == 0 || strcmp(rargv[0], "-h") == 0 ||

@@ -588,7 +588,10 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
                 return 1;
         }
         _cleanup_free_ char *base = NULL, *lpath = NULL, *etask = http_escape(task);
-        if (asprintf(&base, "http://%s", http_addr) < 0 ||
+        /* TLS is cluster-wide (Nomad's tls.http): an https:// server means https:// agents,
+         * with the same -ca-cert / -client-cert as for the server. */
+        bool https = strncmp(c->address, "https://", 8) == 0;
+        if (asprintf(&base, "%s://%s", https ? "https" : "http", http_addr) < 0 ||
             asprintf(&lpath, "/v1/client/fs/logs/%s?task=%s&type=%s&plain=true", alloc_id, etask,
                      use_stderr ? "stderr" : "stdout") < 0)
                 return 1;

@@ -911,6 +911,7 @@ int server_start(struct server *s, struct error *err) {
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
                                 .acl_enabled = s->cfg->acl_enabled,
+                                .agents_https = s->cfg->tls_http,
                                 .num_schedulers = (int)s->cfg->num_schedulers,
                                 .state = &s->state,
                                 .heartbeats = s->heartbeats,

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/tls.h"
 #include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -530,7 +531,9 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 goto fail;
         }
         if (*cfg->http_addr) {
-                r = log_api_start(cfg->http_addr, cfg->data_dir, a->node->secret_id, &a->log_api, err);
+                struct tls_config tls;
+                agent_config_tls_listener(cfg, &tls);
+                r = log_api_start_tls(cfg->http_addr, cfg->data_dir, a->node->secret_id, &tls, &a->log_api, err);
                 if (r < 0)
                         goto fail;
                 char host[64], adv[96];

@@ -56,6 +56,10 @@ static const struct flag options[] = {
     {"tls-cert-file", FLAG_STR, "", 0, 0, F(tls_cert_file),
      "PEM client certificate presented to servers that verify HTTPS clients"},
     {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
+    {"tls-http", FLAG_BOOL, "false", 0, 0, F(tls_http),
+     "serve the log endpoint (-http-addr) over HTTPS only, with -tls-cert-file and -tls-key-file"},
+    {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
+     "with -tls-http: require a client certificate signed by -tls-ca-file on the log endpoint"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
      "node registration secret the servers ask for (env DROVER_NODE_SECRET)", true},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
@@ -124,6 +128,10 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         }
         if (!!*cfg->tls_cert_file != !!*cfg->tls_key_file)
                 return errorf(err, -EINVAL, "-tls-cert-file and -tls-key-file go together");
+        if (cfg->tls_http && !*cfg->tls_cert_file)
+                return errorf(err, -EINVAL, "-tls-http needs -tls-cert-file and -tls-key-file");
+        if (cfg->tls_verify_https_client && (!cfg->tls_http || !*cfg->tls_ca_file))
+                return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-http and -tls-ca-file");
         if (*cfg->tls_ca_file || *cfg->tls_cert_file) {
                 struct tls_client tc;
                 agent_config_tls_client(cfg, &tc);
@@ -142,7 +150,8 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         if (r < 0)
                 return error_prefix(err, "-workload-uids");
         if (cfg->cgroup_parent[0] != '/' || strlen(cfg->cgroup_parent) >= 256)
-                return errorf(err, -EINVAL, "-cgroup-parent must be an absolute path below the cgroup2 mount (got \"%s\")",
+                return errorf(err, -EINVAL,
+                              "-cgroup-parent must be an absolute path below the cgroup2 mount (got \"%s\")",
                               cfg->cgroup_parent);
         char *servers[16];
         int n = agent_config_servers(cfg->servers, servers, (int)ARRAY_SIZE(servers), err);
@@ -162,6 +171,14 @@ void agent_config_driver_settings(const struct agent_config *cfg, struct driver_
                 ret->uid_min = UID_POOL_DEFAULT_MIN;
                 ret->uid_max = UID_POOL_DEFAULT_MAX;
         }
+}
+
+void agent_config_tls_listener(const struct agent_config *cfg, struct tls_config *ret) {
+        *ret = (struct tls_config){.http = cfg->tls_http,
+                                   .ca_file = *cfg->tls_ca_file ? cfg->tls_ca_file : NULL,
+                                   .cert_file = cfg->tls_cert_file,
+                                   .key_file = cfg->tls_key_file,
+                                   .verify_client = cfg->tls_verify_https_client};
 }
 
 void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *ret) {

@@ -35,6 +35,8 @@ struct agent_config {
         char *tls_ca_file;
         char *tls_cert_file;
         char *tls_key_file;
+        bool tls_http;                /* the log endpoint over HTTPS with tls_cert_file/tls_key_file */
+        bool tls_verify_https_client; /* ... and a client certificate signed by tls_ca_file required */
         char *node_secret; /* node registration secret the servers ask for ("" = none) */
 };
 
@@ -50,6 +52,9 @@ void agent_config_driver_settings(const struct agent_config *cfg, struct driver_
 /* Split -servers into at most max entries (each a malloc'd "http://host:port"
  * without a trailing slash). Returns the count or negative with err. */
 struct tls_client;
+struct tls_config;
+/* The log endpoint's TLS settings of cfg (borrowed strings; for log_api_start_tls). */
+void agent_config_tls_listener(const struct agent_config *cfg, struct tls_config *ret);
 /* The client TLS settings of cfg (for http_client_set_tls). */
 void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *ret);
 int agent_config_servers(const char *list, char **ret, int max, struct error *err);

@@ -333,8 +333,8 @@ static size_t fold(struct ns_rule *r, size_t n) {
 }
 
 int acl_create(const struct acl_policy *const *policies, size_t n, struct acl **ret, struct error *err) {
-        if (n > ACL_MAX_POLICIES)
-                return errorf(err, -E2BIG, "%zu policies, at most %d per token", n, ACL_MAX_POLICIES);
+        if (n > ACL_MAX_MERGED)
+                return errorf(err, -E2BIG, "%zu policies, at most %d per token", n, ACL_MAX_MERGED);
         _cleanup_(acl_freep) struct acl *a = calloc(1, sizeof(*a));
         if (!a)
                 return errorf(err, -ENOMEM, "out of memory");
@@ -473,6 +473,7 @@ struct acl_token *acl_token_free(struct acl_token *t) {
         for (size_t i = 0; i < t->n_policies; i++)
                 free(t->policies[i]);
         free(t->policies);
+        free(t->roles);
         free(t);
         return NULL;
 }
@@ -489,8 +490,8 @@ int acl_token_create(enum acl_token_type type, const char *name, const char *con
                 return errorf(err, -EINVAL, "token name longer than %d bytes", ACL_TOKEN_NAME_MAX - 1);
         if (type == ACL_TOKEN_MANAGEMENT && n)
                 return errorf(err, -EINVAL, "a management token cannot have policies");
-        if (type == ACL_TOKEN_CLIENT && (n == 0 || n > ACL_MAX_POLICIES))
-                return errorf(err, -EINVAL, "a client token needs 1 to %d policies (got %zu)", ACL_MAX_POLICIES, n);
+        if (type == ACL_TOKEN_CLIENT && n > ACL_MAX_POLICIES)
+                return errorf(err, -EINVAL, "a client token names at most %d policies (got %zu)", ACL_MAX_POLICIES, n);
         _cleanup_(acl_token_freep) struct acl_token *t = calloc(1, sizeof(*t));
         if (!t || (n && !(t->policies = calloc(n, sizeof(*t->policies)))))
                 return errorf(err, -ENOMEM, "out of memory");
@@ -513,6 +514,25 @@ int acl_token_create(enum acl_token_type type, const char *name, const char *con
         return 0;
 }
 
+int acl_token_add_role(struct acl_token *t, const char *id, const char *name, struct error *err) {
+        if (!t || t->type != ACL_TOKEN_CLIENT)
+                return errorf(err, -EINVAL, "only a client token can have roles");
+        if (!id || strlen(id) != 36)
+                return errorf(err, -EINVAL, "role ID must be a UUID");
+        if (name && strlen(name) > ACL_ROLE_NAME_MAX)
+                return errorf(err, -EINVAL, "role name longer than %d bytes", ACL_ROLE_NAME_MAX);
+        if (t->n_roles >= ACL_MAX_ROLES)
+                return errorf(err, -E2BIG, "a token names at most %d roles", ACL_MAX_ROLES);
+        struct acl_role_link *r = realloc(t->roles, (t->n_roles + 1) * sizeof(*r));
+        if (!r)
+                return errorf(err, -ENOMEM, "out of memory");
+        t->roles = r;
+        memcpy(r[t->n_roles].id, id, 37);
+        snprintf(r[t->n_roles].name, sizeof(r[t->n_roles].name), "%s", name ? name : "");
+        t->n_roles++;
+        return 0;
+}
+
 bool acl_token_expired(const struct acl_token *t, int64_t now) {
         return t && t->expiration_time > 0 && now >= t->expiration_time;
 }
@@ -524,8 +544,18 @@ bool acl_token_matches(const struct acl_token *t, const char *secret) {
         return secret_equal(h, t->secret_hash);
 }
 
-int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, void *data, struct acl **ret,
-                struct error *err) {
+/* Adds p to found unless it is there already (policies are few: O(n) each). */
+static void add_once(const struct acl_policy **found, size_t *n, const struct acl_policy *p) {
+        if (!p || *n >= ACL_MAX_MERGED)
+                return;
+        for (size_t i = 0; i < *n; i++)
+                if (found[i] == p)
+                        return;
+        found[(*n)++] = p;
+}
+
+int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, acl_role_policies_fn role_policies, void *data,
+                struct acl **ret, struct error *err) {
         if (t && t->type == ACL_TOKEN_MANAGEMENT) {
                 struct acl *a = acl_management();
                 if (!a)
@@ -533,17 +563,20 @@ int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, void *da
                 *ret = a;
                 return 0;
         }
-        const struct acl_policy *found[ACL_MAX_POLICIES];
+        _cleanup_free_ const struct acl_policy **found = calloc(ACL_MAX_MERGED, sizeof(*found));
+        if (!found)
+                return errorf(err, -ENOMEM, "out of memory");
         size_t n = 0;
         if (!t) {
-                const struct acl_policy *p = lookup(data, "anonymous");
-                if (p)
-                        found[n++] = p;
+                add_once(found, &n, lookup(data, "anonymous"));
         } else {
-                for (size_t i = 0; i < t->n_policies && n < ACL_MAX_POLICIES; i++) {
-                        const struct acl_policy *p = lookup(data, t->policies[i]);
-                        if (p)
-                                found[n++] = p;
+                for (size_t i = 0; i < t->n_policies; i++)
+                        add_once(found, &n, lookup(data, t->policies[i]));
+                for (size_t i = 0; role_policies && i < t->n_roles && i < ACL_MAX_ROLES; i++) {
+                        const char *names[ACL_MAX_POLICIES];
+                        size_t k = role_policies(data, t->roles[i].id, names, ACL_MAX_POLICIES);
+                        for (size_t j = 0; j < k && j < ACL_MAX_POLICIES; j++)
+                                add_once(found, &n, lookup(data, names[j]));
                 }
         }
         return acl_create(found, n, ret, err);

@@ -40,7 +40,11 @@ struct error;
 #define ACL_MAX_NAMESPACE_RULES 256      /* namespace blocks in one policy */
 #define ACL_MAX_CAPABILITIES 64          /* entries of one `capabilities` list */
 #define ACL_NAMESPACE_MAX 128            /* bytes of a namespace name or glob */
-#define ACL_MAX_POLICIES 64              /* policies of one token, merged */
+#define ACL_MAX_POLICIES 64              /* policies named by one token or one role */
+#define ACL_MAX_ROLES 16                 /* roles named by one token */
+#define ACL_ROLE_NAME_MAX 128            /* bytes of a role's name (Nomad's limit is 256) */
+/* Policies merged into one ACL: a token's own and its roles', each once. */
+#define ACL_MAX_MERGED (ACL_MAX_POLICIES * (1 + ACL_MAX_ROLES))
 /* A token's ExpirationTTL: Nomad's default maximum (24 h); the minimum is 1 s
  * (Nomad's default 1 min is a server setting there). */
 #define ACL_TOKEN_TTL_MIN_NS INT64_C(1000000000)
@@ -94,7 +98,7 @@ void acl_policy_freep(struct acl_policy **p);
 
 struct acl;
 
-/* Merge n policies (n <= ACL_MAX_POLICIES; 0 gives an ACL that allows nothing). */
+/* Merge n policies (n <= ACL_MAX_MERGED; 0 gives an ACL that allows nothing). */
 int acl_create(const struct acl_policy *const *policies, size_t n, struct acl **ret, struct error *err);
 /* An ACL that allows everything (a management token). NULL when out of memory. */
 struct acl *acl_management(void);
@@ -117,7 +121,15 @@ enum acl_token_type { ACL_TOKEN_CLIENT, ACL_TOKEN_MANAGEMENT };
 
 #define ACL_TOKEN_NAME_MAX 256
 
-/* A token as stored: the secret only as its SHA-256. */
+/* A role a token carries (Nomad's ACLTokenRoleLink): the ID is what resolution
+ * follows; the name is the role's name when the token was made, for display. */
+struct acl_role_link {
+        char id[37];
+        char name[ACL_ROLE_NAME_MAX + 1];
+};
+
+/* A token as stored: the secret only as its SHA-256. A client token names at
+ * least one policy or role. */
 struct acl_token {
         char accessor_id[37];              /* public, a UUID */
         char secret_hash[SECRET_HASH_HEX]; /* SHA-256 of the SecretID, hex */
@@ -126,13 +138,19 @@ struct acl_token {
         int64_t expiration_time; /* unix ns after which the token is refused and collected; 0: never */
         char **policies;         /* names; client tokens only */
         size_t n_policies;
+        struct acl_role_link *roles; /* client tokens only; at most ACL_MAX_ROLES */
+        size_t n_roles;
 };
 
 /* A new token with fresh random AccessorID and SecretID (the kernel's CSPRNG);
  * the secret goes to ret_secret once and is kept only hashed. A client token
- * names 1 to ACL_MAX_POLICIES policies; a management token none. */
+ * names 0 to ACL_MAX_POLICIES policies (0 only when roles are added with
+ * acl_token_add_role before it is used); a management token none. */
 int acl_token_create(enum acl_token_type type, const char *name, const char *const *policies, size_t n,
                      struct acl_token **ret, char ret_secret[37], struct error *err);
+/* Adds a role link (-E2BIG past ACL_MAX_ROLES, -EINVAL for a management token,
+ * an ID that is not 36 bytes or a name longer than ACL_ROLE_NAME_MAX). */
+int acl_token_add_role(struct acl_token *t, const char *id, const char *name, struct error *err);
 struct acl_token *acl_token_free(struct acl_token *t);
 void acl_token_freep(struct acl_token **t);
 /* secret is this token's SecretID (hashed and compared in constant time). */
@@ -143,8 +161,15 @@ bool acl_token_expired(const struct acl_token *t, int64_t now);
 /* Returns the named policy or NULL (borrowed: it must outlive the call). */
 typedef const struct acl_policy *(*acl_policy_lookup_fn)(void *data, const char *name);
 
-/* The ACL of a token: management -> everything; client -> its policies merged
- * (names that no longer exist are skipped, as Nomad does); NULL token -> the
- * policy named "anonymous" if it exists, else nothing allowed. */
-int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, void *data, struct acl **ret,
-                struct error *err);
+/* The policy names of the role with that ID: up to max borrowed names into
+ * ret_names (valid for the call); returns how many, 0 when the role does not exist. */
+typedef size_t (*acl_role_policies_fn)(void *data, const char *role_id, const char **ret_names, size_t max);
+
+/* The ACL of a token: management -> everything; client -> the union of its
+ * policies and the policies of its roles, each merged once (policy names and
+ * roles that no longer exist are skipped, as Nomad does: deleting a role or a
+ * policy takes its grant away at the next request); NULL token -> the policy
+ * named "anonymous" if it exists, else nothing allowed. role_policies may be
+ * NULL (no roles are followed). */
+int acl_resolve(const struct acl_token *t, acl_policy_lookup_fn lookup, acl_role_policies_fn role_policies, void *data,
+                struct acl **ret, struct error *err);

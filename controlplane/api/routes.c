@@ -268,6 +268,12 @@ const struct route api_routes[] = {
     {M_GET, "acl/token/self", h_acl_token_self, PERM_ACL_TOKEN},
     {M_GET, "acl/token/:accessor", h_acl_token_read, PERM_MANAGEMENT},
     {M_DELETE, "acl/token/:accessor", h_acl_token_delete, PERM_MANAGEMENT},
+    {M_GET, "acl/roles", h_acl_roles_list, PERM_MANAGEMENT},
+    {M_WRITE, "acl/role", h_acl_role_create, PERM_MANAGEMENT},
+    {M_GET, "acl/role/name/:name", h_acl_role_read_by_name, PERM_MANAGEMENT},
+    {M_GET, "acl/role/:id", h_acl_role_read, PERM_MANAGEMENT},
+    {M_WRITE, "acl/role/:id", h_acl_role_update, PERM_MANAGEMENT},
+    {M_DELETE, "acl/role/:id", h_acl_role_delete, PERM_MANAGEMENT},
     /* server to server: a follower's scheduler workers (worker.h); under mutual TLS
      * only the cluster's certificates reach it */
     {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_NONE},
@@ -387,6 +393,7 @@ struct api *api_create(const struct api_config *cfg) {
         a->ops = cfg->ops;
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
+        a->agents_https = cfg->agents_https;
         a->loop = cfg->loop;
         a->started_ns = clock_now_ns();
         a->events = events_create(0, 0, 0);

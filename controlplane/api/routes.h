@@ -71,6 +71,7 @@ struct api_config {
         void *data;       /* passed to every op */
         bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */
         struct uv_loop_s *loop; /* for requests to agents (routes_client.c); NULL: they answer 501 */
+        bool agents_https;      /* agents' endpoints are HTTPS (this server's -tls-http: TLS is cluster-wide) */
         int num_schedulers; /* this server's scheduler workers, for /v1/agent/schedulers (0: none) */
 };
 

@@ -92,7 +92,7 @@ int api_authorize(bool acl_enabled, const struct state_store *st, const char *to
                 return 0;
         _cleanup_(acl_freep) struct acl *a = NULL;
         struct error rerr = {0};
-        if (acl_resolve(t ? t->token : NULL, lookup_policy, (void *)st, &a, &rerr) < 0)
+        if (acl_resolve(t ? t->token : NULL, lookup_policy, state_acl_role_policies, (void *)st, &a, &rerr) < 0)
                 return errorf(err, -EACCES, "Permission denied: cannot resolve the token's policies: %s", rerr.msg);
         if (allows(a, perm, ns))
                 return 0;

@@ -1,6 +1,7 @@
-/* routes_acl_endpoints.c - /v1/acl/...: bootstrap, policies and tokens, in Nomad's
- * paths and shapes. Writes become FSM commands (ACLBootstrap, ACLPolicyUpsert,
- * ACLPolicyDelete, ACLTokenUpsert, ACLTokenDelete); a token's SecretID is made
+/* routes_acl_endpoints.c - /v1/acl/...: bootstrap, policies, roles and tokens, in
+ * Nomad's paths and shapes. Writes become FSM commands (ACLBootstrap,
+ * ACLPolicyUpsert, ACLPolicyDelete, ACLRoleUpsert, ACLRoleDelete,
+ * ACLTokenUpsert, ACLTokenDelete); a token's SecretID is made
  * here, answered once (create, bootstrap) and travels through Raft only as its
  * SHA-256. Who may call what is in the route table (routes.c). */
 #include <errno.h>
@@ -10,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/ids.h"
 #include "common/jobspec.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
@@ -258,6 +260,35 @@ void h_acl_token_create(struct route_ctx *c) {
                         return;
                 }
         }
+        json_t *roles = json_object_get(body, "Roles");
+        if (roles && !json_is_array(roles)) {
+                http_req_respond_text(c->req, 400, "token Roles must be a list of {\"ID\"} or {\"Name\"}");
+                return;
+        }
+        size_t nr = json_array_size(roles);
+        if (nr > ACL_MAX_ROLES) {
+                http_req_respond_text(c->req, 400, "a token names at most %d roles (got %zu)", ACL_MAX_ROLES, nr);
+                return;
+        }
+        if (tt == ACL_TOKEN_MANAGEMENT && (n || nr)) {
+                http_req_respond_text(c->req, 400, "a management token cannot have policies or roles");
+                return;
+        }
+        if (tt == ACL_TOKEN_CLIENT && n + nr == 0) {
+                http_req_respond_text(c->req, 400, "a client token needs at least one policy or role");
+                return;
+        }
+        const struct state_acl_role *linked[ACL_MAX_ROLES];
+        for (size_t i = 0; i < nr; i++) {
+                json_t *rl = json_array_get(roles, i);
+                const char *rid = jx_str(rl, "ID", ""), *rname = jx_str(rl, "Name", "");
+                linked[i] = *rid ? state_acl_role_get(ctx_state(c), rid) : state_acl_role_by_name(ctx_state(c), rname);
+                if (!linked[i]) {
+                        http_req_respond_text(c->req, 400, "ACL role %s\"%.64s\" does not exist", *rid ? "ID " : "",
+                                              *rid ? rid : rname);
+                        return;
+                }
+        }
         size_t count = 0;
         state_acl_tokens_foreach(ctx_state(c), count_one_token, &count);
         if (count >= STATE_ACL_MAX_TOKENS) {
@@ -274,6 +305,15 @@ void h_acl_token_create(struct route_ctx *c) {
         if (acl_token_create(tt, jx_str(body, "Name", ""), names, n, &t, secret, &err) < 0) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return;
+        }
+        for (size_t i = 0; i < nr; i++) {
+                bool dup = false;
+                for (size_t k = 0; k < i; k++)
+                        dup = dup || linked[k] == linked[i];
+                if (!dup && acl_token_add_role(t, linked[i]->id, linked[i]->name, &err) < 0) {
+                        http_req_respond_text(c->req, 400, "%s", err.msg);
+                        return;
+                }
         }
         t->expiration_time = expires;
         propose_token(c, "ACLTokenUpsert", t, secret);
@@ -310,4 +350,130 @@ void h_acl_token_delete(struct route_ctx *c) {
                 return;
         }
         propose(c, json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", c->param[0]), NULL, false);
+}
+
+/* ---- roles ---- */
+
+static bool add_role(void *arg, const struct state_acl_role *r) {
+        json_array_append_new(arg, state_acl_role_json(r));
+        return true;
+}
+
+static bool count_one_role(void *arg, const struct state_acl_role *r) {
+        (void)r;
+        (*(size_t *)arg)++;
+        return true;
+}
+
+void h_acl_roles_list(struct route_ctx *c) {
+        if (!acl_on_or_fail(c))
+                return;
+        json_t *out = json_array();
+        state_acl_roles_foreach(ctx_state(c), add_role, out);
+        http_req_respond_json(c->req, 200, out, acl_index(c));
+}
+
+static void respond_role(struct route_ctx *c, const struct state_acl_role *r) {
+        if (!r)
+                http_req_respond_text(c->req, 404, "ACL role not found");
+        else
+                http_req_respond_json(c->req, 200, state_acl_role_json(r), r->modify_index);
+}
+
+void h_acl_role_read(struct route_ctx *c) {
+        if (acl_on_or_fail(c))
+                respond_role(c, state_acl_role_get(ctx_state(c), c->param[0]));
+}
+
+void h_acl_role_read_by_name(struct route_ctx *c) {
+        if (acl_on_or_fail(c))
+                respond_role(c, state_acl_role_by_name(ctx_state(c), c->param[0]));
+}
+
+/* Create (id NULL: a fresh ID) or update one role from the request body, checked
+ * here as the FSM would, so that a bad role is a 400 and never a log entry. */
+static void role_write(struct route_ctx *c, const char *id) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        _cleanup_json_ json_t *body = parse_body(c);
+        if (!body)
+                return;
+        char fresh[ID_BUF];
+        if (!id) {
+                if (*jx_str(body, "ID", "")) {
+                        http_req_respond_text(c->req, 400,
+                                              "a new ACL role cannot set its ID (update it at /v1/acl/role/:id)");
+                        return;
+                }
+                id_generate(fresh);
+                id = fresh;
+        } else {
+                const char *bid = jx_str(body, "ID", id);
+                if (strcmp(bid, id) != 0) {
+                        http_req_respond_text(c->req, 400, "ACL role ID \"%.64s\" does not match the path", bid);
+                        return;
+                }
+                if (!state_acl_role_get(ctx_state(c), id)) {
+                        http_req_respond_text(c->req, 404, "ACL role not found");
+                        return;
+                }
+        }
+        /* Only the policies' names go into the command, [{"Name"}], whatever else came. */
+        json_t *given = json_object_get(body, "Policies");
+        _cleanup_json_ json_t *pols = json_is_array(given) ? json_array() : NULL;
+        for (size_t i = 0; pols && i < json_array_size(given) && i <= ACL_MAX_POLICIES; i++) {
+                json_t *pj = json_array_get(given, i);
+                const char *pn = json_is_string(pj) ? json_string_value(pj) : jx_str(pj, "Name", "");
+                if (!state_acl_policy_get(ctx_state(c), pn)) {
+                        http_req_respond_text(c->req, 400, "ACL role: policy \"%.64s\" does not exist", pn);
+                        return;
+                }
+                json_array_append_new(pols, json_pack("{s:s}", "Name", pn));
+        }
+        size_t n = 0;
+        state_acl_roles_foreach(ctx_state(c), count_one_role, &n);
+        if (id == fresh && n >= STATE_ACL_MAX_ROLES) {
+                http_req_respond_text(c->req, 400, "too many ACL roles (at most %d)", STATE_ACL_MAX_ROLES);
+                return;
+        }
+        json_t *role = json_pack("{s:s, s:s, s:s, s:O}", "ID", id, "Name", jx_str(body, "Name", ""), "Description",
+                                 jx_str(body, "Description", ""), "Policies", pols ? pols : json_null());
+        if (!role) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        struct error err = {0};
+        int r = state_acl_role_check(ctx_state(c), role, &err);
+        if (r < 0) {
+                json_decref(role);
+                http_req_respond_text(c->req, r == -EEXIST ? 409 : 400, "%s", err.msg);
+                return;
+        }
+        json_t *reply = json_deep_copy(role);
+        json_t *cmd = json_pack("{s:s, s:o}", "Type", "ACLRoleUpsert", "Role", role);
+        if (!cmd || !reply) {
+                json_decref(cmd);
+                json_decref(reply);
+                http_req_respond_text(c->req, 500, "out of memory");
+                return;
+        }
+        propose(c, cmd, reply, false);
+}
+
+void h_acl_role_create(struct route_ctx *c) {
+        role_write(c, NULL);
+}
+
+void h_acl_role_update(struct route_ctx *c) {
+        role_write(c, c->param[0]);
+}
+
+void h_acl_role_delete(struct route_ctx *c) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        if (!state_acl_role_get(ctx_state(c), c->param[0])) {
+                http_req_respond_text(c->req, 404, "ACL role not found");
+                return;
+        }
+        propose(c, json_pack("{s:s, s:s}", "Type", "ACLRoleDelete", "ID", c->param[0]), NULL, false);
 }

@@ -1,6 +1,8 @@
 /* routes_client.c - /v1/client/allocation/:id/stats and /v1/client/fs/logs/:alloc
  * on the servers: forwarded to the agent of the node that runs the allocation
- * (its HTTPAddr), with the allocation's token (common/alloc_token.h, made from
+ * (its HTTPAddr; over HTTPS when this server's API is, presenting the server's
+ * certificate: TLS is cluster-wide, as Nomad's tls.http), with the allocation's
+ * token (common/alloc_token.h, made from
  * the node's secret), as Nomad's servers forward client RPCs. The transfer runs
  * on libuv's pool (blocking libcurl, 30 s, answers up to 64 MiB); the answer
  * goes back as it came. ACLs: read-job for stats, read-logs for logs, in the
@@ -118,7 +120,7 @@ static void client_forward(struct route_ctx *c, const struct alloc *a, const str
         struct client_call *cc = calloc(1, sizeof(*cc));
         char token[ALLOC_TOKEN_BUF];
         if (!cc || alloc_token(n->secret_id, a->id, token) < 0 ||
-            asprintf(&cc->url, "http://%s%s", n->http_addr, path_query) < 0) {
+            asprintf(&cc->url, "%s://%s%s", c->s->agents_https ? "https" : "http", n->http_addr, path_query) < 0) {
                 free(cc);
                 http_req_respond_text(c->req, 500, "out of memory");
                 return;

@@ -50,6 +50,7 @@ struct api {
         const struct api_ops *ops;
         void *data;
         bool acl_enabled;
+        bool agents_https; /* routes_client.c speaks https:// to agents */
         struct uv_loop_s *loop; /* requests to agents (routes_client.c); may be NULL */
         struct parked_query *parked; /* blocking queries waiting for a newer index */
         int64_t started_ns;    /* wall clock at api_create */
@@ -258,3 +259,9 @@ void h_acl_token_create(struct route_ctx *c);
 void h_acl_token_self(struct route_ctx *c);
 void h_acl_token_read(struct route_ctx *c);
 void h_acl_token_delete(struct route_ctx *c);
+void h_acl_roles_list(struct route_ctx *c);
+void h_acl_role_create(struct route_ctx *c);
+void h_acl_role_read(struct route_ctx *c);
+void h_acl_role_read_by_name(struct route_ctx *c);
+void h_acl_role_update(struct route_ctx *c);
+void h_acl_role_delete(struct route_ctx *c);

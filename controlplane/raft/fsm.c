@@ -379,6 +379,15 @@ static int apply_acl_policy_delete(struct fsm *s, uint64_t index, const json_t *
         return state_acl_policy_delete(*s->state, index, jx_str(cmd, "Name", ""));
 }
 
+static int apply_acl_role_upsert(struct fsm *s, uint64_t index, const json_t *cmd) {
+        struct error err = {0};
+        return state_acl_role_upsert(*s->state, index, json_object_get(cmd, "Role"), &err);
+}
+
+static int apply_acl_role_delete(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return state_acl_role_delete(*s->state, index, jx_str(cmd, "ID", ""));
+}
+
 static int apply_acl_token(struct fsm *s, uint64_t index, const json_t *cmd, bool bootstrap) {
         struct acl_token *t = NULL;
         int64_t create_time = 0;
@@ -478,6 +487,8 @@ static const struct command_type command_types[] = {
     {"SchedulerConfig", apply_scheduler_config},
     {"ACLPolicyUpsert", apply_acl_policy_upsert},
     {"ACLPolicyDelete", apply_acl_policy_delete},
+    {"ACLRoleUpsert", apply_acl_role_upsert},
+    {"ACLRoleDelete", apply_acl_role_delete},
     {"ACLTokenUpsert", apply_acl_token_upsert},
     {"ACLTokenDelete", apply_acl_token_delete},
     {"ACLBootstrap", apply_acl_bootstrap},

@@ -23,6 +23,10 @@ struct tok_rec {
         int refcount;
         struct state_acl_token t;
 };
+struct role_rec {
+        int refcount;
+        struct state_acl_role r;
+};
 
 /* One version of the ACL tables; shared by snapshots (refcount), copied by the
  * writer's first change after that. Arrays sorted by name / AccessorID. */
@@ -32,6 +36,8 @@ struct acl_tables {
         size_t n_pols;
         struct tok_rec **toks;
         size_t n_toks;
+        struct role_rec **roles;
+        size_t n_roles;
         uint64_t bootstrap_index, index;
 };
 
@@ -54,6 +60,17 @@ static void tok_unref(struct tok_rec *r) {
         free(r);
 }
 
+static void role_unref(struct role_rec *r) {
+        if (!r || __atomic_sub_fetch(&r->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        free(r->r.name);
+        free(r->r.description);
+        for (size_t i = 0; i < r->r.n_policies; i++)
+                free(r->r.policies[i]);
+        free(r->r.policies);
+        free(r);
+}
+
 struct acl_tables *state_acl_tables_ref(struct acl_tables *a) {
         if (a)
                 __atomic_add_fetch(&a->refcount, 1, __ATOMIC_RELAXED);
@@ -67,8 +84,11 @@ void state_acl_tables_unref(struct acl_tables *a) {
                 pol_unref(a->pols[i]);
         for (size_t i = 0; i < a->n_toks; i++)
                 tok_unref(a->toks[i]);
+        for (size_t i = 0; i < a->n_roles; i++)
+                role_unref(a->roles[i]);
         free(a->pols);
         free(a->toks);
+        free(a->roles);
         free(a);
 }
 
@@ -87,6 +107,10 @@ static int tables_mut(struct state_store *st, struct acl_tables **ret) {
                 if (!t)
                         return -ENOMEM;
                 a->toks = t;
+                struct role_rec **r = realloc(a->roles, (a->n_roles + 1) * sizeof(*r));
+                if (!r)
+                        return -ENOMEM;
+                a->roles = r;
                 *ret = a;
                 return 0;
         }
@@ -94,10 +118,11 @@ static int tables_mut(struct state_store *st, struct acl_tables **ret) {
         if (!c)
                 return -ENOMEM;
         c->refcount = 1;
-        size_t np = a ? a->n_pols : 0, nt = a ? a->n_toks : 0;
+        size_t np = a ? a->n_pols : 0, nt = a ? a->n_toks : 0, nr = a ? a->n_roles : 0;
         c->pols = calloc(np + 1, sizeof(*c->pols));
         c->toks = calloc(nt + 1, sizeof(*c->toks));
-        if (!c->pols || !c->toks) {
+        c->roles = calloc(nr + 1, sizeof(*c->roles));
+        if (!c->pols || !c->toks || !c->roles) {
                 state_acl_tables_unref(c);
                 return -ENOMEM;
         }
@@ -109,8 +134,13 @@ static int tables_mut(struct state_store *st, struct acl_tables **ret) {
                 c->toks[i] = a->toks[i];
                 __atomic_add_fetch(&a->toks[i]->refcount, 1, __ATOMIC_RELAXED);
         }
+        for (size_t i = 0; i < nr; i++) {
+                c->roles[i] = a->roles[i];
+                __atomic_add_fetch(&a->roles[i]->refcount, 1, __ATOMIC_RELAXED);
+        }
         c->n_pols = np;
         c->n_toks = nt;
+        c->n_roles = nr;
         if (a) {
                 c->bootstrap_index = a->bootstrap_index;
                 c->index = a->index;
@@ -162,7 +192,56 @@ static size_t tok_find(const struct acl_tables *a, const char *id, bool *found) 
         return lo;
 }
 
+static size_t role_find(const struct acl_tables *a, const char *id, bool *found) {
+        size_t lo = 0, hi = a ? a->n_roles : 0;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(a->roles[mid]->r.id, id);
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
 /* ---- reads ---- */
+
+const struct state_acl_role *state_acl_role_get(const struct state_store *st, const char *id) {
+        const struct acl_tables *a = tables(st);
+        bool found;
+        size_t i = role_find(a, id ? id : "", &found);
+        return found ? &a->roles[i]->r : NULL;
+}
+
+const struct state_acl_role *state_acl_role_by_name(const struct state_store *st, const char *name) {
+        const struct acl_tables *a = tables(st);
+        for (size_t i = 0; a && name && i < a->n_roles; i++)
+                if (strcmp(a->roles[i]->r.name, name) == 0)
+                        return &a->roles[i]->r;
+        return NULL;
+}
+
+void state_acl_roles_foreach(const struct state_store *st, bool (*cb)(void *arg, const struct state_acl_role *r),
+                             void *arg) {
+        const struct acl_tables *a = tables(st);
+        for (size_t i = 0; a && i < a->n_roles; i++)
+                if (!cb(arg, &a->roles[i]->r))
+                        return;
+}
+
+size_t state_acl_role_policies(void *st, const char *role_id, const char **ret_names, size_t max) {
+        const struct state_acl_role *r = st ? state_acl_role_get(st, role_id) : NULL;
+        size_t n = 0;
+        for (; r && n < r->n_policies && n < max; n++)
+                ret_names[n] = r->policies[n];
+        return n;
+}
 
 const struct state_acl_policy *state_acl_policy_get(const struct state_store *st, const char *name) {
         const struct acl_tables *a = tables(st);
@@ -300,6 +379,112 @@ int state_acl_policy_delete(struct state_store *st, uint64_t index, const char *
         return 0;
 }
 
+int state_acl_role_check(const struct state_store *st, const json_t *role, struct error *err) {
+        if (!json_is_object(role))
+                return errorf(err, -EINVAL, "ACL role: expected an object");
+        const char *id = jx_str(role, "ID", ""), *name = jx_str(role, "Name", ""),
+                   *desc = jx_str(role, "Description", "");
+        if (strlen(id) != 36)
+                return errorf(err, -EINVAL, "ACL role: ID must be a UUID");
+        if (!state_acl_policy_name_valid(name) || strlen(name) > ACL_ROLE_NAME_MAX)
+                return errorf(err, -EINVAL, "invalid ACL role name \"%.64s\": 1 to %d of a-z A-Z 0-9 - _", name,
+                              ACL_ROLE_NAME_MAX);
+        if (strlen(desc) > STATE_ACL_DESCRIPTION_MAX)
+                return errorf(err, -EINVAL, "ACL role \"%s\": description longer than %d bytes", name,
+                              STATE_ACL_DESCRIPTION_MAX);
+        const json_t *pols = json_object_get(role, "Policies");
+        size_t n = json_array_size(pols);
+        if (!json_is_array(pols) || n == 0 || n > ACL_MAX_POLICIES)
+                return errorf(err, -EINVAL, "ACL role \"%s\": Policies must list 1 to %d policies", name,
+                              ACL_MAX_POLICIES);
+        const struct state_acl_role *holder = state_acl_role_by_name(st, name);
+        if (holder && strcmp(holder->id, id) != 0)
+                return errorf(err, -EEXIST, "ACL role name \"%s\" is taken by role %s", name, holder->id);
+        for (size_t i = 0; i < n; i++) {
+                const json_t *pj = json_array_get(pols, i);
+                const char *pn = json_is_string(pj) ? json_string_value(pj) : jx_str(pj, "Name", "");
+                if (!state_acl_policy_name_valid(pn))
+                        return errorf(err, -EINVAL, "ACL role \"%s\": invalid policy name in Policies[%zu]", name, i);
+        }
+        return 0;
+}
+
+int state_acl_role_upsert(struct state_store *st, uint64_t index, const json_t *role, struct error *err) {
+        int e = state_acl_role_check(st, role, err);
+        if (e < 0)
+                return e;
+        const char *id = jx_str(role, "ID", ""), *name = jx_str(role, "Name", ""),
+                   *desc = jx_str(role, "Description", "");
+        json_t *pols = json_object_get(role, "Policies");
+        size_t n = json_array_size(pols);
+        struct role_rec *r = calloc(1, sizeof(*r));
+        if (!r)
+                return errorf(err, -ENOMEM, "out of memory");
+        r->refcount = 1;
+        memcpy(r->r.id, id, 37);
+        r->r.name = strdup(name);
+        r->r.description = strdup(desc);
+        r->r.policies = calloc(n, sizeof(*r->r.policies));
+        if (!r->r.name || !r->r.description || !r->r.policies) {
+                role_unref(r);
+                return errorf(err, -ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *pj = json_array_get(pols, i);
+                const char *pn = json_is_string(pj) ? json_string_value(pj) : jx_str(pj, "Name", "");
+                bool dup = false;
+                for (size_t k = 0; k < r->r.n_policies; k++)
+                        dup = dup || strcmp(r->r.policies[k], pn) == 0;
+                if (dup)
+                        continue;
+                if (!(r->r.policies[r->r.n_policies] = strdup(pn))) {
+                        role_unref(r);
+                        return errorf(err, -ENOMEM, "out of memory");
+                }
+                r->r.n_policies++;
+        }
+        struct acl_tables *a;
+        if ((e = tables_mut(st, &a)) < 0) {
+                role_unref(r);
+                return errorf(err, e, "%s", e == -EROFS ? "read-only state" : "out of memory");
+        }
+        bool found;
+        size_t i = role_find(a, id, &found);
+        r->r.create_index = r->r.modify_index = index;
+        if (found) {
+                r->r.create_index = a->roles[i]->r.create_index;
+                role_unref(a->roles[i]);
+                a->roles[i] = r;
+        } else {
+                if (a->n_roles >= STATE_ACL_MAX_ROLES) {
+                        role_unref(r);
+                        return errorf(err, -ENOSPC, "too many ACL roles (at most %d)", STATE_ACL_MAX_ROLES);
+                }
+                memmove(&a->roles[i + 1], &a->roles[i], (a->n_roles - i) * sizeof(*a->roles));
+                a->roles[i] = r;
+                a->n_roles++;
+        }
+        touch(st, a, index);
+        return 0;
+}
+
+int state_acl_role_delete(struct state_store *st, uint64_t index, const char *id) {
+        bool found;
+        role_find(tables(st), id ? id : "", &found);
+        if (!found)
+                return -ENOENT;
+        struct acl_tables *a;
+        int r = tables_mut(st, &a);
+        if (r < 0)
+                return r;
+        size_t i = role_find(a, id, &found);
+        role_unref(a->roles[i]);
+        memmove(&a->roles[i], &a->roles[i + 1], (a->n_roles - i - 1) * sizeof(*a->roles));
+        a->n_roles--;
+        touch(st, a, index);
+        return 0;
+}
+
 static int token_put(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time, bool bootstrap) {
         struct tok_rec *rec = calloc(1, sizeof(*rec));
         if (!rec) {
@@ -382,6 +567,14 @@ json_t *state_acl_token_json(const struct state_acl_token *t, bool with_hash) {
                       t->token->name, "Type", t->token->type == ACL_TOKEN_MANAGEMENT ? "management" : "client",
                       "Policies", pols ? pols : json_array(), "Global", 0, "CreateTime", (json_int_t)t->create_time,
                       "CreateIndex", (json_int_t)t->create_index, "ModifyIndex", (json_int_t)t->modify_index);
+        json_t *roles = json_array();
+        for (size_t i = 0; roles && i < t->token->n_roles; i++)
+                json_array_append_new(
+                    roles, json_pack("{s:s, s:s}", "ID", t->token->roles[i].id, "Name", t->token->roles[i].name));
+        if (o && roles)
+                json_object_set_new(o, "Roles", roles);
+        else
+                json_decref(roles);
         if (o && t->token->expiration_time)
                 json_object_set_new(o, "ExpirationTime", json_integer((json_int_t)t->token->expiration_time));
         if (o && with_hash)
@@ -395,6 +588,15 @@ json_t *state_acl_policy_json(const struct state_acl_policy *p, bool with_rules)
         if (o && with_rules)
                 json_object_set_new(o, "Rules", json_string(p->rules));
         return o;
+}
+
+json_t *state_acl_role_json(const struct state_acl_role *r) {
+        json_t *pols = json_array();
+        for (size_t i = 0; pols && i < r->n_policies; i++)
+                json_array_append_new(pols, json_pack("{s:s}", "Name", r->policies[i]));
+        return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "ID", r->id, "Name", r->name, "Description", r->description,
+                         "Policies", pols ? pols : json_array(), "CreateIndex", (json_int_t)r->create_index,
+                         "ModifyIndex", (json_int_t)r->modify_index);
 }
 
 static bool is_hex64(const char *s) {
@@ -421,12 +623,13 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
         bool mgmt = strcmp(type, "management") == 0;
         if (!mgmt && strcmp(type, "client") != 0)
                 return errorf(err, -EINVAL, "ACL token %s: Type must be client or management", acc);
-        json_t *pols = json_object_get(j, "Policies");
-        size_t n = json_array_size(pols);
-        if (n > ACL_MAX_POLICIES || (mgmt && n) || (!mgmt && n == 0))
+        json_t *pols = json_object_get(j, "Policies"), *roles = json_object_get(j, "Roles");
+        size_t n = json_array_size(pols), nr = json_array_size(roles);
+        if (n > ACL_MAX_POLICIES || nr > ACL_MAX_ROLES || (mgmt && (n || nr)) || (!mgmt && n + nr == 0))
                 return errorf(err, -EINVAL,
-                              "ACL token %s: a client token needs 1 to %d policies, a management token none", acc,
-                              ACL_MAX_POLICIES);
+                              "ACL token %s: a client token needs 1 to %d policies or 1 to %d roles, a management "
+                              "token none",
+                              acc, ACL_MAX_POLICIES, ACL_MAX_ROLES);
         _cleanup_(acl_token_freep) struct acl_token *t = calloc(1, sizeof(*t));
         if (!t || (n && !(t->policies = calloc(n, sizeof(*t->policies)))))
                 return errorf(err, -ENOMEM, "out of memory");
@@ -439,6 +642,14 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
                 t->n_policies++;
         }
         t->type = mgmt ? ACL_TOKEN_MANAGEMENT : ACL_TOKEN_CLIENT;
+        for (size_t i = 0; i < nr; i++) {
+                json_t *rl = json_array_get(roles, i);
+                int r = acl_token_add_role(t, jx_str(rl, "ID", ""), jx_str(rl, "Name", ""), err);
+                if (r < 0) {
+                        error_prefix(err, "ACL token %s: Roles[%zu]", acc, i);
+                        return r;
+                }
+        }
         json_t *exp = json_object_get(j, "ExpirationTime");
         if (exp && (!json_is_integer(exp) || json_integer_value(exp) < 0))
                 return errorf(err, -EINVAL, "ACL token %s: ExpirationTime must be unix nanoseconds", acc);
@@ -464,10 +675,11 @@ size_t state_acl_tokens_expired(const struct state_store *st, int64_t now, char 
 
 int state_acl_save(const struct state_store *st, json_t *out) {
         const struct acl_tables *a = tables(st);
-        json_t *pols = json_array(), *toks = json_array();
-        if (!pols || !toks) {
+        json_t *pols = json_array(), *toks = json_array(), *roles = json_array();
+        if (!pols || !toks || !roles) {
                 json_decref(pols);
                 json_decref(toks);
+                json_decref(roles);
                 return -ENOMEM;
         }
         int r = 0;
@@ -475,7 +687,10 @@ int state_acl_save(const struct state_store *st, json_t *out) {
                 r = json_array_append_new(pols, state_acl_policy_json(&a->pols[i]->p, true)) < 0 ? -ENOMEM : 0;
         for (size_t i = 0; a && i < a->n_toks && r == 0; i++)
                 r = json_array_append_new(toks, state_acl_token_json(&a->toks[i]->t, true)) < 0 ? -ENOMEM : 0;
+        for (size_t i = 0; a && i < a->n_roles && r == 0; i++)
+                r = json_array_append_new(roles, state_acl_role_json(&a->roles[i]->r)) < 0 ? -ENOMEM : 0;
         json_object_set_new(out, "ACLPolicies", pols);
+        json_object_set_new(out, "ACLRoles", roles);
         json_object_set_new(out, "ACLTokens", toks);
         json_object_set_new(out, "ACLBootstrapIndex", json_integer((json_int_t)(a ? a->bootstrap_index : 0)));
         json_object_set_new(out, "ACLIndex", json_integer((json_int_t)(a ? a->index : 0)));
@@ -496,6 +711,17 @@ int state_acl_restore(const json_t *snap, struct state_store *st, struct error *
                 struct acl_tables *a = *state_raw_acl(st);
                 bool found;
                 a->pols[pol_find(a, jx_str(v, "Name", ""), &found)]->p.create_index = ci;
+        }
+        json_array_foreach(json_object_get(snap, "ACLRoles"), i, v) {
+                int r = state_acl_role_upsert(st, (uint64_t)jx_int(v, "ModifyIndex", 0), v, err);
+                if (r < 0) {
+                        error_prefix(err, "state snapshot: ACLRoles[%zu]", i);
+                        return r;
+                }
+                struct acl_tables *a = *state_raw_acl(st);
+                bool found;
+                a->roles[role_find(a, jx_str(v, "ID", ""), &found)]->r.create_index =
+                    (uint64_t)jx_int(v, "CreateIndex", 0);
         }
         json_array_foreach(json_object_get(snap, "ACLTokens"), i, v) {
                 struct acl_token *t = NULL;

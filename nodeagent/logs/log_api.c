@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/macros.h"
+#include "common/tls.h"
 #include "nodeagent/drivers/task_stats.h"
 
 #define STATS_SAMPLES 256 /* tasks whose previous CPU sample is kept for percentages */
@@ -37,6 +38,8 @@ struct log_api {
         char *data_dir;
         char *node_secret;
         int port;
+        struct tls_pems pems; /* HTTPS: libmicrohttpd keeps pointers to these */
+        bool verify_client;   /* a client certificate signed by the CA is required */
         double mhz_per_core;
         pthread_mutex_t lock; /* samples */
         struct cpu_sample samples[STATS_SAMPLES];
@@ -273,8 +276,9 @@ static int task_usage_read(struct log_api *a, int allocfd, const char *alloc_id,
         if (r < 0)
                 return r;
         char key[300];
-        snprintf(key, sizeof(key), "%s/%s/%d", alloc_id, task, (int)pid);
-        cpu_percent(a, key, ret, clock_now_ns());
+        int kn = snprintf(key, sizeof(key), "%s/%s/%d", alloc_id, task, (int)pid);
+        if (kn > 0 && (size_t)kn < sizeof(key)) /* a longer name gets no percentage, never a wrong one */
+                cpu_percent(a, key, ret, clock_now_ns());
         return 0;
 }
 
@@ -347,6 +351,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         static const char prefix[] = "/v1/client/fs/logs/";
         static const char stats_prefix[] = "/v1/client/allocation/";
         bool ok;
+        if (a->verify_client) {
+                const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                struct error terr = {0};
+                if (tls_peer_verify(ti ? ti->tls_session : NULL, &terr) < 0) {
+                        char msg[400];
+                        snprintf(msg, sizeof(msg),
+                                 "%s; this agent verifies HTTPS clients (-tls-verify-https-client): present a "
+                                 "certificate signed by its CA",
+                                 terr.msg);
+                        return reply_text(conn, 403, msg);
+                }
+        }
         if (strcmp(method, "GET") != 0)
                 return reply_text(conn, 405, "only GET is served here");
         if (strncmp(url, stats_prefix, sizeof(stats_prefix) - 1) == 0) {
@@ -453,8 +469,23 @@ static double core_mhz(void) {
         return mhz;
 }
 
+static struct log_api *log_api_free(struct log_api *a) {
+        if (!a)
+                return NULL;
+        tls_pems_free(&a->pems);
+        free(a->node_secret);
+        free(a->data_dir);
+        free(a);
+        return NULL;
+}
+
 int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
                   struct error *err) {
+        return log_api_start_tls(listen, data_dir, node_secret, NULL, ret, err);
+}
+
+int log_api_start_tls(const char *listen, const char *data_dir, const char *node_secret, const struct tls_config *tls,
+                      struct log_api **ret, struct error *err) {
         char host[64];
         snprintf(host, sizeof(host), "%s", listen);
         char *colon = strrchr(host, ':');
@@ -471,16 +502,33 @@ int log_api_start(const char *listen, const char *data_dir, const char *node_sec
                 free(a);
                 return -ENOMEM;
         }
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+        if (tls && tls->http) {
+                int r = tls_config_load(tls, &a->pems, err);
+                if (r < 0) {
+                        log_api_free(a);
+                        return error_prefix(err, "log endpoint");
+                }
+                a->verify_client = tls->verify_client;
+                flags |= MHD_USE_TLS;
+                size_t n = 0;
+                tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->pems.key};
+                tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->pems.cert};
+                if (a->pems.ca) /* clients are asked for a certificate, checked in on_request */
+                        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, a->pems.ca};
+                tls_opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        }
         pthread_mutex_init(&a->lock, NULL);
         a->mhz_per_core = core_mhz();
-        a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
-                                  on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        a->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &sa,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                                  (unsigned)1, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!a->mhd) {
-                free(a->node_secret);
-                free(a->data_dir);
-                free(a);
-                return errorf(err, -EADDRINUSE, "cannot listen on %s for the log endpoint", listen);
+                pthread_mutex_destroy(&a->lock);
+                log_api_free(a);
+                return errorf(err, -EADDRINUSE, "cannot listen on %s for the log endpoint%s", listen,
+                              flags & MHD_USE_TLS ? " (HTTPS)" : "");
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
         a->port = info ? info->port : ntohs(sa.sin_port);
@@ -497,8 +545,5 @@ struct log_api *log_api_stop(struct log_api *a) {
                 return NULL;
         MHD_stop_daemon(a->mhd);
         pthread_mutex_destroy(&a->lock);
-        free(a->node_secret);
-        free(a->data_dir);
-        free(a);
-        return NULL;
+        return log_api_free(a);
 }

@@ -2,7 +2,7 @@
  *
  * Logs stay on the node, as in Nomad: `drover alloc logs` asks the server
  * which node runs the allocation and then reads
- *   GET http://<node HTTPAddr>/v1/client/fs/logs/<alloc-id>?task=<t>&type=stdout|stderr&plain=true
+ *   GET http(s)://<node HTTPAddr>/v1/client/fs/logs/<alloc-id>?task=<t>&type=stdout|stderr&plain=true
  * from the agent. Files are <data-dir>/alloc/<alloc-id>/alloc/logs/<task>.<type>.<n>,
  * rotated files concatenated in order.
  *
@@ -14,12 +14,19 @@
 
 struct error;
 struct log_api;
+struct tls_config;
 
 /* listen "ip:port" (port 0 = any); data_dir is the agent's -data-dir. A request
  * must carry X-Drover-Token: the allocation's token (common/alloc_token.h, made
  * with node_secret) or node_secret itself; 401 without, 403 when wrong. */
 int log_api_start(const char *listen, const char *data_dir, const char *node_secret, struct log_api **ret,
                   struct error *err);
+/* The same over HTTPS when tls->http (tls NULL: plain HTTP): the agent's
+ * certificate and key, and with tls->verify_client a client certificate signed
+ * by tls->ca_file on every request (403 with the reason otherwise). Plain HTTP
+ * to an HTTPS endpoint fails its handshake and gets no answer. */
+int log_api_start_tls(const char *listen, const char *data_dir, const char *node_secret, const struct tls_config *tls,
+                      struct log_api **ret, struct error *err);
 /* The port actually bound. */
 int log_api_port(const struct log_api *a);
 struct log_api *log_api_stop(struct log_api *a);

@@ -133,10 +133,43 @@ expect 200 "the anonymous policy applies without a token" GET /v1/jobs
 expect 403 "... and grants only what it says" PUT /v1/jobs "" "$(job anon)"
 DROVER_TOKEN=$MGMT "$BIN/drover" acl policy delete anonymous >/dev/null
 
+# roles: a token with only a role gets the role's policies, as the role is now
+export DROVER_TOKEN=$MGMT
+if "$BIN/drover" acl role create -name=readers -description="read only" -policy=readonly >"$WORK/role.out" 2>&1 &&
+        ROLE_ID=$(awk -F'= ' '/^ID/ {print $2}' "$WORK/role.out") && [ ${#ROLE_ID} = 36 ] &&
+        "$BIN/drover" acl role list | grep -q readers &&
+        "$BIN/drover" acl role info -by-name readers | grep -q "Policies *= \[readonly\]"; then
+        pass "drover acl role create/list/info"
+else
+        fail "drover acl role create/list/info ($(cat "$WORK/role.out"))"
+fi
+"$BIN/drover" acl token create -name viarole -role-name readers >"$WORK/viarole.out" 2>&1
+ROLETOK=$(awk -F'= ' '/^Secret ID/ {print $2}' "$WORK/viarole.out")
+grep -q "Roles *= \[readers\]" "$WORK/viarole.out" && pass "drover acl token create -role-name: the token carries the role" ||
+        fail "drover acl token create -role-name ($(cat "$WORK/viarole.out"))"
+unset DROVER_TOKEN
+expect 200 "a token with only a role: the role's policy lets it list jobs" GET /v1/jobs "$ROLETOK"
+expect 200 "... and list nodes (node:read in the role's policy)" GET /v1/nodes "$ROLETOK"
+expect 403 "... and nothing else: no job register" PUT /v1/jobs "$ROLETOK" "$(job viarole)"
+expect 403 "... no ACL writes" PUT /v1/acl/policy/x "$ROLETOK" '{"Name":"x","Rules":""}'
+expect 403 "... no other namespace" GET "/v1/jobs?namespace=prod" "$ROLETOK"
+expect 400 "a role naming a missing policy is refused" POST /v1/acl/role "$MGMT" '{"Name":"r","Policies":[{"Name":"nope"}]}'
+expect 409 "a second role with the same name is refused" POST /v1/acl/role "$MGMT" '{"Name":"readers","Policies":[{"Name":"writer"}]}'
+DROVER_TOKEN=$MGMT "$BIN/drover" acl role update -policy=writer "$ROLE_ID" >/dev/null
+expect 200 "the role now names the write policy: the same token registers a job at once" PUT /v1/jobs "$ROLETOK" "$(job viarole)"
+expect 403 "... and lost node:read with the read policy" GET /v1/nodes "$ROLETOK"
+
 # restart: ACL state is in Raft
 kill "$server" && wait "$server" 2>/dev/null
 start_server || { fail "server restarts"; exit 1; }
 expect 200 "after a restart the read-only token still works" GET /v1/jobs "$RO"
+expect 200 "after a restart the role and the token's link to it are kept" PUT /v1/jobs "$ROLETOK" "$(job viarole2)"
+if DROVER_TOKEN=$MGMT "$BIN/drover" acl role delete "$ROLE_ID" >/dev/null; then
+        pass "drover acl role delete"
+else
+        fail "drover acl role delete"
+fi
+expect 403 "deleting the role removes the grant from its tokens" GET /v1/jobs "$ROLETOK"
 expect 403 "after a restart anonymous is denied again (policy deleted)" GET /v1/jobs
 
 if DROVER_TOKEN=$MGMT "$BIN/drover" acl token delete "$RO_ACC" >/dev/null; then

@@ -165,7 +165,7 @@ fi
 # --- an agent registers, heartbeats and runs a job over mTLS ----------------------
 "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name tls-node -raw-exec \
         -http-addr "127.0.0.1:$((PORT + 2))" -tls-ca-file "$C/ca.pem" -tls-cert-file "$C/agent.pem" \
-        -tls-key-file "$C/agent-key.pem" >>"$WORK/agent.log" 2>&1 &
+        -tls-key-file "$C/agent-key.pem" -tls-http -tls-verify-https-client >>"$WORK/agent.log" 2>&1 &
 agent_pid=$!
 if wait_for 20 sh -c "curl -fs $(printf '%q ' "${MTLS[@]}") $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'"; then
         pass "agent registers over mTLS and its node becomes ready"
@@ -187,6 +187,39 @@ else
         cat "$WORK/run.out"
         curl -s "${MTLS[@]}" "$ADDR/v1/job/hello/allocations" | head -c 600
         fail "a job runs over mTLS: 3 allocations complete"
+fi
+# --- the agent's own endpoint (logs, stats) is HTTPS with client certificates -------
+AGENT="127.0.0.1:$((PORT + 2))"
+ALLOC=$(curl -fs "${MTLS[@]}" "$ADDR/v1/job/hello/allocations" | grep -o '"ID":"[0-9a-f-]\{36\}"' | head -1 | cut -d'"' -f4)
+code=$(curl -s -m 5 -o "$WORK/aplain.body" -w '%{http_code}' "http://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
+if [ -n "$ALLOC" ] && [ "$code" = 000 ]; then
+        pass "plain HTTP to the agent's -tls-http log endpoint gets no answer (code $code)"
+else
+        fail "plain HTTP to the agent's -tls-http log endpoint gets no answer (alloc '$ALLOC', code $code)"
+fi
+code=$(curl -s -m 5 --cacert "$C/ca.pem" -o "$WORK/anocert.body" -w '%{http_code}' "https://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
+if [ "$code" = 403 ] && grep -q "client certificate" "$WORK/anocert.body"; then
+        pass "HTTPS to the agent without a client certificate: 403 ($(head -c 100 "$WORK/anocert.body"))"
+else
+        fail "HTTPS to the agent without a client certificate: 403 (got $code: $(head -c 200 "$WORK/anocert.body"))"
+fi
+code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" -o "$WORK/aother.body" \
+        -w '%{http_code}' "https://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
+if [ "$code" = 403 ] || [ "$code" = 000 ]; then
+        pass "HTTPS to the agent with a certificate from another CA is refused (code $code)"
+else
+        fail "HTTPS to the agent with a certificate from another CA is refused (got $code)"
+fi
+if timeout 30 "$BIN/drover" alloc logs "$ALLOC" >"$WORK/alogs.out" 2>&1 && grep -q "hello from allocation" "$WORK/alogs.out"; then
+        pass "drover alloc logs reads the task's log from the agent over HTTPS ($(head -1 "$WORK/alogs.out"))"
+else
+        fail "drover alloc logs reads the task's log from the agent over HTTPS ($(cat "$WORK/alogs.out"))"
+fi
+if curl -fs -m 30 "${MTLS[@]}" "$ADDR/v1/client/fs/logs/$ALLOC?task=say&type=stdout" >"$WORK/fwd.out" 2>&1 &&
+        grep -q "hello from allocation" "$WORK/fwd.out"; then
+        pass "the server forwards /v1/client/fs/logs to the agent over HTTPS"
+else
+        fail "the server forwards /v1/client/fs/logs to the agent over HTTPS ($(head -c 200 "$WORK/fwd.out"))"
 fi
 # an agent without a client certificate cannot register
 "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent2" -node-name no-cert-node -raw-exec -http-addr "" \

@@ -276,23 +276,23 @@ Test(acl, tokens_store_only_a_hash_and_resolve_to_their_policies) {
         cr_assert_eq(acl_policy_parse("readonly", ro, strlen(ro), &p[0], &err), 0);
         cr_assert_eq(acl_policy_parse("anonymous", anon, strlen(anon), &p[1], &err), 0);
         struct acl *a = NULL;
-        cr_assert_eq(acl_resolve(t, lookup, p, &a, &err), 0, "%s", err.msg);
+        cr_assert_eq(acl_resolve(t, lookup, NULL, p, &a, &err), 0, "%s", err.msg);
         cr_expect(acl_allows(a, "default", ACL_CAP_READ_JOB));
         cr_expect(!acl_allows(a, "default", ACL_CAP_SUBMIT_JOB), "a policy that no longer exists grants nothing");
         acl_free(a);
-        cr_assert_eq(acl_resolve(NULL, lookup, p, &a, &err), 0);
+        cr_assert_eq(acl_resolve(NULL, lookup, NULL, p, &a, &err), 0);
         cr_expect(acl_allows(a, "default", ACL_CAP_LIST_JOBS));
         cr_expect(!acl_allows(a, "default", ACL_CAP_READ_JOB), "anonymous gets the anonymous policy only");
         acl_free(a);
         acl_token_free(t);
 
         cr_assert_eq(acl_token_create(ACL_TOKEN_MANAGEMENT, "root", NULL, 0, &t, secret, &err), 0);
-        cr_assert_eq(acl_resolve(t, lookup, p, &a, &err), 0);
+        cr_assert_eq(acl_resolve(t, lookup, NULL, p, &a, &err), 0);
         cr_expect(acl_is_management(a));
         acl_free(a);
         acl_token_free(t);
         cr_expect_lt(acl_token_create(ACL_TOKEN_MANAGEMENT, "x", pol, 1, &t, secret, &err), 0);
-        cr_expect_lt(acl_token_create(ACL_TOKEN_CLIENT, "x", NULL, 0, &t, secret, &err), 0);
+        cr_expect_lt(acl_token_create(ACL_TOKEN_CLIENT, "x", pol, ACL_MAX_POLICIES + 1, &t, secret, &err), 0);
         acl_policy_free(p[0]);
         acl_policy_free(p[1]);
 }

@@ -310,3 +310,128 @@ Test(state_acl, an_expired_token_is_refused_and_listed_for_deletion) {
         fsm_destroy(f);
         state_destroy(st);
 }
+
+static json_t *role_cmd(const char *id, const char *name, const char *policy) {
+        return json_pack("{s:s, s:{s:s, s:s, s:[{s:s}]}}", "Type", "ACLRoleUpsert", "Role", "ID", id, "Name", name,
+                         "Policies", "Name", policy);
+}
+
+/* A client token with only a role link, as the API builds it. */
+static json_t *role_token_cmd(const char *role_id, const char *role_name, char secret[37]) {
+        struct acl_token *t = NULL;
+        cr_assert_eq(acl_token_create(ACL_TOKEN_CLIENT, "r", NULL, 0, &t, secret, NULL), 0);
+        cr_assert_eq(acl_token_add_role(t, role_id, role_name, NULL), 0);
+        struct state_acl_token st = {.token = t, .create_time = 42};
+        json_t *cmd = json_pack("{s:s, s:o}", "Type", "ACLTokenUpsert", "Token", state_acl_token_json(&st, true));
+        acl_token_free(t);
+        return cmd;
+}
+
+#define ROLE_ID "11111111-2222-3333-4444-555555555555"
+
+Test(state_acl, a_token_gets_its_roles_policies_at_request_time_and_loses_them_with_the_role) {
+        struct state_store *st = state_create();
+        struct fsm *f = fsm_create(&st, NULL, NULL);
+        char tok[37], mgmt[37];
+        cr_assert_eq(apply(f, st, token_cmd("ACLBootstrap", ACL_TOKEN_MANAGEMENT, NULL, mgmt)), 0);
+        cr_assert_eq(apply(f, st, policy_cmd("ro", "namespace \"default\" { policy = \"read\" }")), 0);
+        cr_assert_eq(apply(f, st, policy_cmd("rw", "namespace \"default\" { policy = \"write\" }")), 0);
+        cr_assert_eq(apply(f, st, policy_cmd("nodes", "node { policy = \"read\" }")), 0);
+        cr_assert_eq(apply(f, st, role_cmd(ROLE_ID, "readers", "ro")), 0);
+        cr_expect_eq(apply(f, st, role_cmd("22222222-2222-3333-4444-555555555555", "readers", "rw")), -EEXIST,
+                     "role names are unique");
+        cr_expect_eq(apply(f, st, role_cmd("bad", "x", "ro")), -EINVAL);
+        cr_expect_eq(apply(f, st, role_cmd(ROLE_ID, "../x", "ro")), -EINVAL);
+        cr_assert_eq(apply(f, st, role_token_cmd(ROLE_ID, "readers", tok)), 0);
+        const struct state_acl_token *t = state_acl_token_by_secret(st, tok);
+        cr_assert_not_null(t);
+        cr_expect_eq(t->token->n_policies, 0);
+        cr_assert_eq(t->token->n_roles, 1);
+        struct error err = {0};
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NS_READ_JOB, "default", &err), 0, "%s", err.msg);
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NS_SUBMIT_JOB, "default", &err), -EACCES);
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NODE_READ, NULL, &err), -EACCES);
+        /* the role changes: the token's grant changes with it, at the next request */
+        cr_assert_eq(apply(f, st,
+                           json_pack("{s:s, s:{s:s, s:s, s:[{s:s}, {s:s}]}}", "Type", "ACLRoleUpsert", "Role", "ID",
+                                     ROLE_ID, "Name", "readers", "Policies", "Name", "rw", "Name", "nodes")),
+                     0);
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NS_SUBMIT_JOB, "default", &err), 0, "%s", err.msg);
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NODE_READ, NULL, &err), 0, "%s", err.msg);
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NODE_WRITE, NULL, &err), -EACCES);
+        /* snapshots keep roles and the links */
+        json_t *snap = NULL;
+        cr_assert_eq(state_save(st, &snap), 0);
+        struct state_store *back = NULL;
+        cr_assert_eq(state_restore(snap, &back, &err), 0, "%s", err.msg);
+        const struct state_acl_role *r = state_acl_role_by_name(back, "readers");
+        cr_assert_not_null(r);
+        cr_expect_str_eq(r->id, ROLE_ID);
+        cr_expect_eq(r->n_policies, 2);
+        cr_expect_eq(r->create_index, state_acl_role_get(st, ROLE_ID)->create_index);
+        cr_expect_eq(api_authorize(true, back, tok, PERM_NS_SUBMIT_JOB, "default", &err), 0, "%s", err.msg);
+        state_destroy(back);
+        json_decref(snap);
+        /* deleting the role removes the grant */
+        cr_assert_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLRoleDelete", "ID", ROLE_ID)), 0);
+        cr_expect_null(state_acl_role_get(st, ROLE_ID));
+        cr_expect_eq(api_authorize(true, st, tok, PERM_NS_READ_JOB, "default", &err), -EACCES);
+        cr_expect_eq(apply(f, st, json_pack("{s:s, s:s}", "Type", "ACLRoleDelete", "ID", ROLE_ID)), -ENOENT);
+        fsm_destroy(f);
+        state_destroy(st);
+}
+
+Test(state_acl, the_role_endpoints_create_read_update_and_delete) {
+        struct api_harness *h = api_harness_new_acl(true);
+        json_t *boot = request(h, NULL, "PUT", "/v1/acl/bootstrap", NULL, 200);
+        const char *mgmt = json_string_value(json_object_get(boot, "SecretID"));
+        cr_assert_not_null(mgmt);
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/policy/ro",
+                            "{\"Name\":\"ro\",\"Rules\":\"namespace \\\"default\\\" { policy = \\\"read\\\" }\"}",
+                            200));
+        json_decref(
+            request(h, mgmt, "POST", "/v1/acl/role", "{\"Name\":\"r\",\"Policies\":[{\"Name\":\"nope\"}]}", 400));
+        json_decref(
+            request(h, mgmt, "POST", "/v1/acl/role", "{\"Name\":\"a/b\",\"Policies\":[{\"Name\":\"ro\"}]}", 400));
+        json_decref(request(h, NULL, "POST", "/v1/acl/role", "{\"Name\":\"r\",\"Policies\":[{\"Name\":\"ro\"}]}", 403));
+        json_t *role =
+            request(h, mgmt, "POST", "/v1/acl/role", "{\"Name\":\"r\",\"Policies\":[{\"Name\":\"ro\"}]}", 200);
+        const char *id = json_string_value(json_object_get(role, "ID"));
+        cr_assert(id && strlen(id) == 36);
+        json_decref(request(h, mgmt, "POST", "/v1/acl/role", "{\"Name\":\"r\",\"Policies\":[{\"Name\":\"ro\"}]}", 409));
+        json_t *byname = request(h, mgmt, "GET", "/v1/acl/role/name/r", NULL, 200);
+        cr_expect_str_eq(json_string_value(json_object_get(byname, "ID")), id);
+        json_decref(byname);
+        json_t *list = request(h, mgmt, "GET", "/v1/acl/roles", NULL, 200);
+        cr_expect_eq(json_array_size(list), 1);
+        json_decref(list);
+        /* a token with only the role, named by Name */
+        json_decref(
+            request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"x\",\"Roles\":[{\"Name\":\"missing\"}]}", 400));
+        json_decref(request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"x\"}", 400));
+        json_t *tok =
+            request(h, mgmt, "PUT", "/v1/acl/token", "{\"Name\":\"viarole\",\"Roles\":[{\"Name\":\"r\"}]}", 200);
+        const char *secret = json_string_value(json_object_get(tok, "SecretID"));
+        cr_assert_not_null(secret);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(tok, "Roles"), 0), "ID")),
+                         id);
+        json_decref(request(h, secret, "GET", "/v1/jobs", NULL, 200));
+        json_decref(request(h, secret, "PUT", "/v1/jobs", "{}", 403));
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/acl/role/%s", id);
+        json_t *got = request(h, mgmt, "GET", path, NULL, 200);
+        cr_expect_str_eq(json_string_value(json_object_get(got, "Name")), "r");
+        json_decref(got);
+        json_decref(request(h, mgmt, "POST", path, "{\"Name\":\"r2\",\"Policies\":[{\"Name\":\"ro\"}]}", 200));
+        json_decref(request(h, mgmt, "GET", "/v1/acl/role/name/r2", NULL, 200));
+        json_decref(request(h, mgmt, "GET", "/v1/acl/role/name/r", NULL, 404));
+        json_decref(request(h, mgmt, "POST", "/v1/acl/role/00000000-0000-0000-0000-000000000000",
+                            "{\"Name\":\"q\",\"Policies\":[{\"Name\":\"ro\"}]}", 404));
+        json_decref(request(h, mgmt, "DELETE", path, NULL, 200));
+        json_decref(request(h, mgmt, "GET", path, NULL, 404));
+        json_decref(request(h, secret, "GET", "/v1/jobs", NULL, 403));
+        json_decref(tok);
+        json_decref(role);
+        json_decref(boot);
+        api_harness_free(h);
+}
