@@ -11,7 +11,7 @@ static int cl_submit(void *data, struct plan *plan, struct plan_result **ret_res
         if (rc < 0)
                 return rc;
         if (!plan_result_is_noop(r)) {
-                rc = plan_result_apply(cl->live, ++cl->index, r);
+                rc = plan_result_apply_take(cl->live, ++cl->index, r); /* the plan is freed unchanged */
                 if (rc < 0) {
                         plan_result_free(r);
                         return errorf(err, rc, "plan apply: %s", strerror(-rc));

@@ -796,6 +796,74 @@ int node_validate(const struct node *n, struct error *err) {
 
 /* ---- allocation -------------------------------------------------------------- */
 
+/* ---- string arena ------------------------------------------------------------------ */
+
+struct str_chunk {
+        struct str_chunk *next;
+        size_t cap, used;
+        char data[];
+};
+
+struct str_arena {
+        int refcount;
+        struct str_chunk *chunks; /* newest first; each twice the size of the one before */
+};
+
+struct str_arena *str_arena_new(void) {
+        struct str_arena *s = calloc(1, sizeof(*s));
+        if (s)
+                s->refcount = 1;
+        return s;
+}
+
+struct str_arena *str_arena_ref(struct str_arena *s) {
+        if (s)
+                __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);
+        return s;
+}
+
+struct str_arena *str_arena_unref(struct str_arena *s) {
+        if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        for (struct str_chunk *c = s->chunks, *next; c; c = next) {
+                next = c->next;
+                free(c);
+        }
+        free(s);
+        return NULL;
+}
+
+char *str_arena_add(struct str_arena *s, const char *p, size_t n) {
+        struct str_chunk *c = s->chunks;
+        if (n >= SIZE_MAX / 4)
+                return NULL;
+        if (!c || c->cap - c->used < n + 1) {
+                size_t cap = c ? c->cap * 2 : 1024;
+                while (cap < n + 1)
+                        cap *= 2;
+                struct str_chunk *nc = malloc(sizeof(*nc) + cap);
+                if (!nc)
+                        return NULL;
+                *nc = (struct str_chunk){.next = c, .cap = cap};
+                s->chunks = c = nc;
+        }
+        char *out = c->data + c->used;
+        memcpy(out, p, n);
+        out[n] = '\0';
+        c->used += n + 1;
+        return out;
+}
+
+bool str_arena_owns(const struct str_arena *s, const char *p) {
+        uintptr_t x = (uintptr_t)p;
+        for (const struct str_chunk *c = s ? s->chunks : NULL; p && c; c = c->next)
+                if (x >= (uintptr_t)c->data && x < (uintptr_t)c->data + c->used)
+                        return true;
+        return false;
+}
+
+/* ---- alloc ------------------------------------------------------------------------- */
+
 struct alloc *alloc_new(void) {
         struct alloc *a = calloc(1, sizeof(*a));
         if (a)
@@ -827,21 +895,16 @@ void task_states_free(struct task_state *ts, size_t n) {
 struct alloc *alloc_unref(struct alloc *a) {
         if (!a || __atomic_sub_fetch(&a->refcount, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
-        free(a->id);
-        free(a->namespace);
-        free(a->eval_id);
-        free(a->name);
-        free(a->node_id);
-        free(a->node_name);
-        free(a->job_id);
+        char *strs[] = {a->id,         a->namespace,           a->eval_id,           a->name,
+                        a->node_id,    a->node_name,           a->job_id,            a->task_group,
+                        a->desired_description, a->client_description, a->previous_allocation,
+                        a->next_allocation, a->deployment_id};
+        for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+                if (!a->strings || !str_arena_owns(a->strings, strs[i]))
+                        free(strs[i]);
+        str_arena_unref(a->strings);
         job_unref(a->job);
-        free(a->task_group);
-        free(a->desired_description);
-        free(a->client_description);
         task_states_free(a->task_states, a->n_task_states);
-        free(a->previous_allocation);
-        free(a->next_allocation);
-        free(a->deployment_id);
         if (a->metrics)
                 json_decref(a->metrics);
         if (a->allocated)
@@ -902,6 +965,7 @@ struct alloc *alloc_copy(const struct alloc *a) {
                 return NULL;
         *c = *a;
         c->refcount = 1;
+        c->strings = NULL; /* every string the copy's own */
         c->id = dup_or_null(a->id);
         c->namespace = dup_or_null(a->namespace);
         c->eval_id = dup_or_null(a->eval_id);
@@ -932,6 +996,16 @@ struct alloc *alloc_copy(const struct alloc *a) {
                 }
         }
         return c;
+}
+
+int alloc_set_str(struct alloc *a, char **field, const char *v) {
+        char *c = NULL;
+        if (v && !(c = strdup(v)))
+                return -ENOMEM;
+        if (!a->strings || !str_arena_owns(a->strings, *field))
+                free(*field);
+        *field = c;
+        return 0;
 }
 
 int alloc_name_index(const struct alloc *a) {

@@ -344,8 +344,22 @@ struct task_state {
 /* DeploymentStatus.Healthy: unset (null), true, false. */
 enum deploy_health { DEPLOY_HEALTH_UNSET, DEPLOY_HEALTH_HEALTHY, DEPLOY_HEALTH_UNHEALTHY };
 
+/* Strings shared by allocs decoded together (a plan result's namespace, eval, job, group
+ * and node names: controlplane/plan/codec.c): a reference-counted arena. A string field of
+ * an alloc that points into the alloc's `strings` arena belongs to the arena and is not
+ * freed with the alloc: replace such a field with alloc_set_str, or change an alloc_copy
+ * (whose strings are all its own). */
+struct str_arena;
+struct str_arena *str_arena_new(void);
+struct str_arena *str_arena_ref(struct str_arena *s);
+struct str_arena *str_arena_unref(struct str_arena *s); /* NULL ok; returns NULL */
+/* A NUL-terminated copy of p[0..n), kept until the arena's last reference goes; NULL on ENOMEM. */
+char *str_arena_add(struct str_arena *s, const char *p, size_t n);
+bool str_arena_owns(const struct str_arena *s, const char *p);
+
 struct alloc {
         int refcount;
+        struct str_arena *strings; /* NULL, or the arena some string fields point into */
         char *id;
         char *namespace;
         char *eval_id;
@@ -391,6 +405,9 @@ struct alloc *alloc_unref(struct alloc *a);
  * own; the JSON of metrics and extra is shared (reference counted, never changed
  * in place once set: replace it, do not edit it). */
 struct alloc *alloc_copy(const struct alloc *a);
+/* Replace the string field *field of a by a copy of v (NULL ok), freeing the old one
+ * unless a's arena holds it: 0 or -ENOMEM. */
+int alloc_set_str(struct alloc *a, char **field, const char *v);
 /* The index in "<job>.<group>[<index>]", or -1. */
 int alloc_name_index(const struct alloc *a);
 /* Terminal: desired stop/evict, or client complete/failed/lost. */

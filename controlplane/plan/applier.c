@@ -311,7 +311,7 @@ static struct job *shared_job(const struct state_store *st, struct job *j) {
         return j;
 }
 
-int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r) {
+static int apply(struct state_store *st, uint64_t index, const struct plan_result *r, bool take) {
         for (size_t i = 0; i < r->n_nodes; i++) {
                 const struct plan_node *pn = &r->nodes[i];
                 for (size_t k = 0; k < pn->n_stop; k++) {
@@ -328,10 +328,12 @@ int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_
                         return -ENOMEM;
                 int rc = 0;
                 for (size_t k = 0; k < pn->n_place && rc == 0; k++) {
-                        /* The store sets indexes on what it inserts: never touch a shared object.
-                         * An alloc only this result holds (a decoded one) is inserted as it is. */
+                        /* The store sets indexes on what it inserts: never touch a shared object,
+                         * unless the caller vouches for it (take). An alloc only this result holds
+                         * (a decoded one) is inserted as it is. */
                         struct alloc *a = pn->place[k];
-                        v[k] = __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE) == 1 ? alloc_ref(a) : alloc_copy(a);
+                        v[k] = take || __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE) == 1 ? alloc_ref(a)
+                                                                                              : alloc_copy(a);
                         if (!v[k]) {
                                 rc = -ENOMEM;
                                 break;
@@ -351,4 +353,12 @@ int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_
                         return rc;
         }
         return 0;
+}
+
+int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r) {
+        return apply(st, index, r, false);
+}
+
+int plan_result_apply_take(struct state_store *st, uint64_t index, const struct plan_result *r) {
+        return apply(st, index, r, true);
 }

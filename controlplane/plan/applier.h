@@ -47,6 +47,13 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
  * references (a decoded result's) is inserted itself, its indexes set, not copied;
  * shared ones are copied. */
 int plan_result_apply(struct state_store *st, uint64_t index, const struct plan_result *r);
+/* plan_result_apply without any copy: every placed alloc is inserted itself, shared or
+ * not (its indexes, and its job when the store holds the same version, set in place),
+ * so that the store, the result and the plan hold one object. The caller vouches that
+ * no other thread reads these allocs during the call and that nobody changes them
+ * afterwards: an in-process planner whose plan is only read, then freed, once
+ * submitted (bench/sched). Saves a deep copy (about ten strings) per placement. */
+int plan_result_apply_take(struct state_store *st, uint64_t index, const struct plan_result *r);
 
 /* Why a node cannot take the plan's placements: NULL when it fits, else a reason
  * ("node does not exist", "node is not ready", "node is not eligible", "cpu",

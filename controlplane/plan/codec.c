@@ -243,8 +243,11 @@ struct rbuf {
         const unsigned char *p;
         size_t len, off;
         bool bad;
-        char *refs[MAX_REFS]; /* borrowed from the allocs that own them: copied on use */
+        char *refs[MAX_REFS]; /* in arena */
         uint32_t n_refs;
+        /* The repeated strings and node IDs, shared by the decoded allocs (each holds a
+         * reference): one copy per result, not one per alloc. */
+        struct str_arena *arena;
 };
 
 static bool take(struct rbuf *b, size_t n, const unsigned char **ret) {
@@ -296,36 +299,48 @@ static char *get_str(struct rbuf *b) {
         return s;
 }
 
-static char *get_ref(struct rbuf *b) {
+/* A repeated string: in the arena (NULL for a null one or a bad buffer); a string sent
+ * once is a malloc'd copy (its owner frees it: str_arena_owns tells which). */
+static char *get_shared(struct rbuf *b) {
         uint32_t tag = get_u32(b);
         if (tag == REF_NULL || b->bad)
                 return NULL;
-        if (tag == REF_NEW || tag == REF_ONCE) {
+        if (tag == REF_ONCE) {
                 char *s = get_str(b);
+                if (!s)
+                        b->bad = true;
+                return s;
+        }
+        if (tag == REF_NEW) {
+                uint32_t n = get_u32(b);
+                const unsigned char *p;
+                if (n == STR_NULL || b->n_refs == MAX_REFS || !take(b, n, &p)) {
+                        b->bad = true;
+                        return NULL;
+                }
+                char *s = str_arena_add(b->arena, (const char *)p, n);
                 if (!s) {
                         b->bad = true;
                         return NULL;
                 }
-                if (tag == REF_NEW) {
-                        if (b->n_refs == MAX_REFS) {
-                                b->bad = true;
-                                free(s);
-                                return NULL;
-                        }
-                        b->refs[b->n_refs++] = strdup(s);
-                        if (!b->refs[b->n_refs - 1])
-                                b->bad = true;
-                }
-                return s;
+                return b->refs[b->n_refs++] = s;
         }
         if (tag >= b->n_refs) {
                 b->bad = true;
                 return NULL;
         }
-        char *s = strdup(b->refs[tag]);
-        if (!s)
+        return b->refs[tag];
+}
+
+/* A repeated string as a malloc'd copy. */
+static char *get_ref(struct rbuf *b) {
+        char *s = get_shared(b);
+        if (!s || !str_arena_owns(b->arena, s))
+                return s;
+        char *c = strdup(s);
+        if (!c)
                 b->bad = true;
-        return s;
+        return c;
 }
 
 static json_t *get_json(struct rbuf *b) {
@@ -365,23 +380,24 @@ static struct alloc *get_alloc(struct rbuf *b, struct plan_result *r, const char
                 b->bad = true;
                 return NULL;
         }
+        a->strings = str_arena_ref(b->arena);
         a->id = get_str(b);
-        a->namespace = get_ref(b);
-        a->eval_id = get_ref(b);
+        a->namespace = get_shared(b);
+        a->eval_id = get_shared(b);
         a->name = get_str(b);
-        a->node_id = strdup(node_id);
-        a->node_name = get_ref(b);
-        a->job_id = get_ref(b);
-        a->task_group = get_ref(b);
+        a->node_id = (char *)node_id; /* in the arena */
+        a->node_name = get_shared(b);
+        a->job_id = get_shared(b);
+        a->task_group = get_shared(b);
         if (get_u8(b))
                 a->job = job_ref(r->job);
         a->resources.cpu = (int64_t)get_u64(b);
         a->resources.memory_mb = (int64_t)get_u64(b);
         a->resources.disk_mb = (int64_t)get_u64(b);
         a->desired_status = (enum alloc_desired)get_u8(b);
-        a->desired_description = get_ref(b);
+        a->desired_description = get_shared(b);
         a->client_status = (enum alloc_client)get_u8(b);
-        a->client_description = get_ref(b);
+        a->client_description = get_shared(b);
         a->previous_allocation = get_str(b);
         a->next_allocation = get_str(b);
         uint32_t m = get_u32(b);
@@ -425,10 +441,14 @@ static int get_node(struct rbuf *b, struct plan_result *r, json_t **metrics, uin
         uint32_t n = get_u32(b);
         if (!pn.node_id || b->bad || n > b->len - b->off)
                 goto bad;
+        /* the placements' NodeID: one copy in the arena for all of them */
+        const char *shared_node_id = n ? str_arena_add(b->arena, pn.node_id, strlen(pn.node_id)) : NULL;
+        if (n && !shared_node_id)
+                goto oom;
         if (n && !(pn.place = calloc(n, sizeof(*pn.place))))
                 goto oom;
         for (uint32_t i = 0; i < n; i++) {
-                struct alloc *a = get_alloc(b, r, pn.node_id, metrics, n_metrics, err);
+                struct alloc *a = get_alloc(b, r, shared_node_id, metrics, n_metrics, err);
                 if (!a)
                         goto bad;
                 pn.place[pn.n_place++] = a;
@@ -477,8 +497,12 @@ int plan_result_decode(const void *buf, size_t len, struct plan_result **ret, st
         json_t **metrics = NULL;
         uint32_t n_metrics = 0;
         int rc = -EINVAL;
-        if (!r)
+        b.arena = str_arena_new();
+        if (!r || !b.arena) {
+                plan_result_free(r);
+                str_arena_unref(b.arena);
                 return errorf(err, -ENOMEM, "plan result: out of memory");
+        }
         r->eval_id = get_str(&b);
         r->timestamp_ns = (int64_t)get_u64(&b);
         r->refresh_index = get_u64(&b);
@@ -535,8 +559,7 @@ out:
         for (uint32_t i = 0; i < n_metrics; i++)
                 json_decref(metrics[i]);
         free(metrics);
-        for (uint32_t i = 0; i < b.n_refs; i++)
-                free(b.refs[i]);
+        str_arena_unref(b.arena); /* the decoded allocs hold their own references */
         return rc;
 }
 

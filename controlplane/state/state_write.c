@@ -315,8 +315,8 @@ int state_mark_node_allocs_lost(struct state_store *st, uint64_t index, const ch
 /* The client's side of an existing alloc onto its new version (Nomad's upsertAllocsImpl). */
 static int keep_client_fields(struct alloc *a, const struct alloc *old) {
         a->client_status = old->client_status;
-        free(a->client_description);
-        a->client_description = old->client_description ? strdup(old->client_description) : NULL;
+        if (alloc_set_str(a, &a->client_description, old->client_description) < 0) /* a may hold arena strings */
+                return -ENOMEM;
         task_states_free(a->task_states, a->n_task_states);
         a->task_states = NULL;
         a->n_task_states = 0;
@@ -330,7 +330,7 @@ static int keep_client_fields(struct alloc *a, const struct alloc *old) {
                                 return -ENOMEM;
                 }
         }
-        return (old->client_description && !a->client_description) ? -ENOMEM : 0;
+        return 0;
 }
 
 int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n) {

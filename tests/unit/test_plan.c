@@ -363,3 +363,44 @@ Test(plan, racing_plans_cannot_give_one_device_instance_twice) {
         plan_free(p2);
         plan_free(p3);
 }
+
+/* plan_result_apply copies the allocs the plan still holds; plan_result_apply_take inserts
+ * them themselves (one object for plan, result and store), with the same outcome. */
+Test(plan, apply_copies_the_allocs_a_plan_still_holds) {
+        const char *nodes[] = {"n1", "n2"};
+        struct plan *p = mkplan("e1", nodes, 2, "a");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_apply(st, 10, r), 0);
+        const struct alloc *stored = state_alloc_get(st, "a-0");
+        cr_assert_not_null(stored);
+        cr_assert_neq(stored, p->nodes[0].place[0]);
+        cr_assert_eq(stored->create_index, 10);
+        cr_assert_eq(p->nodes[0].place[0]->create_index, 0, "the plan's alloc is untouched");
+        plan_result_free(r);
+        plan_free(p);
+}
+
+Test(plan, apply_take_inserts_the_plans_allocs_without_copy) {
+        const char *nodes[] = {"n1", "n2"};
+        struct plan *p = mkplan("e1", nodes, 2, "b");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_apply_take(st, 11, r), 0);
+        cr_assert_eq(p->n_nodes, 2);
+        for (size_t i = 0; i < p->n_nodes; i++) {
+                struct alloc *mine = p->nodes[i].place[0];
+                const struct alloc *stored = state_alloc_get(st, mine->id);
+                cr_assert_eq(stored, mine, "inserted itself, not a copy");
+                cr_assert_eq(stored->create_index, 11);
+                cr_assert_eq(stored->modify_index, 11);
+        }
+        plan_result_free(r);
+        plan_free(p);
+        /* the store's reference outlives the plan's and the result's */
+        const struct alloc *b0 = state_alloc_get(st, "b-0");
+        cr_assert_not_null(b0);
+        cr_assert_str_eq(b0->node_id, "n1");
+        cr_assert_eq(b0->create_index, 11);
+        cr_assert_eq(state_node_usage(st, "n1").cpu, 600);
+}

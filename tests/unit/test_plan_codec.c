@@ -243,3 +243,85 @@ Test(plan_codec, wire_form_round_trips_and_refuses_what_is_not_hex) {
         plan_result_free(r);
         alloc_unref(old);
 }
+
+/* Decoded placements share one copy of their repeated strings (namespace, eval, job,
+ * group, node) through a reference-counted arena that outlives the result; the store's
+ * in-place update of such an alloc and a copy of it own their replaced strings. */
+Test(plan_codec, decoded_allocs_share_their_repeated_strings) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        void *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(plan_result_encode(r, &buf, &len), 0);
+        struct plan_result *back = NULL;
+        cr_assert_eq(plan_result_decode(buf, len, &back, NULL), 0);
+        const struct alloc *first = NULL;
+        size_t compact = 0;
+        for (size_t i = 0; i < back->n_nodes; i++) {
+                const struct plan_node *bn = &back->nodes[i];
+                for (size_t k = 0; k < bn->n_place; k++) {
+                        const struct alloc *a = bn->place[k];
+                        if (a->n_task_states) /* sent as JSON: its own strings */
+                                continue;
+                        compact++;
+                        cr_assert_not_null(a->strings);
+                        cr_expect(str_arena_owns(a->strings, a->job_id));
+                        cr_expect(str_arena_owns(a->strings, a->node_id));
+                        cr_expect(!str_arena_owns(a->strings, a->id), "the ID is the alloc's own");
+                        cr_expect_str_eq(a->node_id, bn->node_id);
+                        if (!first)
+                                first = a;
+                        cr_expect(a->job_id == first->job_id && a->namespace == first->namespace &&
+                                      a->task_group == first->task_group && a->eval_id == first->eval_id,
+                                  "one copy of the job's strings");
+                }
+        }
+        cr_assert_eq(compact, 5);
+        /* a-3 (on n2) is stored first with a client description; the decoded one updates it in place */
+        struct alloc *prior = fx_alloc("a-3", job, "n2", 3, 10, 10);
+        prior->client_description = strdup("running on the client");
+        cr_assert_eq(state_upsert_allocs(st, 5, &prior, 1), 0);
+        alloc_unref(prior);
+        cr_assert_eq(plan_result_apply(st, 20, back), 0);
+        plan_result_free(back);
+        free(buf);
+        const struct alloc *a3 = state_alloc_get(st, "a-3");
+        cr_assert_not_null(a3);
+        cr_expect_str_eq(a3->client_description, "running on the client");
+        cr_expect_eq(a3->create_index, 5);
+        cr_expect_str_eq(a3->job_id, "web", "the arena outlives the decoded result");
+        cr_expect_str_eq(a3->node_id, "n2");
+        struct alloc *c = alloc_copy(a3);
+        cr_assert_null(c->strings);
+        cr_expect(c->job_id != a3->job_id);
+        cr_assert_eq(alloc_set_str(c, &c->job_id, "other"), 0);
+        cr_expect_str_eq(c->job_id, "other");
+        alloc_unref(c);
+        cr_assert_eq(state_stop_alloc(st, 21, "a-0", ALLOC_DESIRED_STOP, "stopped", -1, 0), 0);
+        cr_expect_str_eq(state_alloc_get(st, "a-0")->task_group, state_alloc_get(st, "a-2")->task_group);
+        plan_result_free(r);
+        alloc_unref(old);
+}
+
+Test(plan_codec, arena_keeps_strings_and_knows_its_own) {
+        struct str_arena *s = str_arena_new();
+        cr_assert_not_null(s);
+        char big[5000];
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        char *a = str_arena_add(s, "abc", 3), *e = str_arena_add(s, "", 0), *b = str_arena_add(s, big, strlen(big));
+        cr_assert(a && e && b);
+        cr_expect_str_eq(a, "abc");
+        cr_expect_str_eq(e, "");
+        cr_expect_str_eq(b, big);
+        cr_expect(str_arena_owns(s, a) && str_arena_owns(s, e) && str_arena_owns(s, b + 4998));
+        char *own = strdup("abc");
+        cr_expect(!str_arena_owns(s, own));
+        cr_expect(!str_arena_owns(s, NULL));
+        cr_expect(!str_arena_owns(NULL, a));
+        free(own);
+        cr_assert_eq(str_arena_ref(s), s);
+        cr_assert_null(str_arena_unref(s));
+        cr_expect_str_eq(a, "abc", "alive while referenced");
+        str_arena_unref(s);
+}
