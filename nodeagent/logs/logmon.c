@@ -876,6 +876,9 @@ static int spawn(struct logmon *lm, struct error *err) {
                 /* Every other descriptor of the agent (sockets, the state db, tasks' pipes) is closed. */
                 if (lfd != 3 && dup2(lfd, 3) < 0)
                         _exit(1);
+                /* dup2 clears close-on-exec: without it every task it starts would hold
+                 * the listening socket, and a dead collector's name would stay taken. */
+                fcntl(3, F_SETFD, FD_CLOEXEC);
                 close_fds_from(4);
                 int devnull = open("/dev/null", O_RDWR);
                 if (devnull >= 0) {
