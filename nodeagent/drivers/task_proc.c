@@ -243,9 +243,11 @@ void task_proc_free(struct task_proc *p) {
                 return;
         p->freed = true;
         p->on_exit = NULL;
+        /* Starting: freed (its task killed) when the driver answers. */
         if (p->starting)
-                return; /* freed (or its task killed) when the driver answers */
-        if (p->open_handles == 0) { /* it never started */
+                return;
+        /* It never started: no handles to close. */
+        if (p->open_handles == 0) {
                 if (p->exit_fd >= 0)
                         close(p->exit_fd);
                 free(p);

@@ -76,15 +76,21 @@ static struct alloc *make_alloc(const char *type, const char *restart, const cha
  * (raw_exec starts through it without the loop waiting). */
 static void start_and_wait(struct alloc_runner *ar) {
         alloc_runner_start(ar);
-        for (int i = 0; i < 500 && (alloc_runner_client_status(ar) == ALLOC_CLIENT_PENDING ||
-                                    logmon_spawns_in_flight(lm) > 0); i++)
+        for (int i = 0;
+             i < 500 && (alloc_runner_client_status(ar) == ALLOC_CLIENT_PENDING || logmon_spawns_in_flight(lm) > 0);
+             i++)
                 uv_run(&loop, UV_RUN_ONCE);
         uv_run(&loop, UV_RUN_NOWAIT); /* answers read, not yet handed over */
 }
 
 static struct alloc_runner *run(struct alloc *a) {
-        struct alloc_runner_env env = {
-            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .logmon = lm, .changed = on_changed};
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         start_and_wait(ar);
@@ -257,12 +263,18 @@ Test(agent_alloc, a_stop_while_the_start_is_in_flight_kills_the_task_once_it_run
             make_alloc("service", "{\"Attempts\":2,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}",
                        "{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"KillTimeout\":1000000000,"
                        "\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
-        struct alloc_runner_env env = {
-            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .logmon = lm, .changed = on_changed};
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         alloc_runner_start(ar);
-        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_PENDING, "the start waits for the collector's answer");
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_PENDING,
+                     "the start waits for the collector's answer");
         cr_expect_eq(logmon_spawns_in_flight(lm), 1);
         alloc_runner_stop(ar); /* before the answer came */
         run_until_finished(ar, 5000);
