@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -170,8 +172,14 @@ Test(agent_spawn, a_collector_that_dies_fails_the_spawns_in_flight_and_leaks_not
         for (int i = 1; i <= 5; i++)
                 cr_assert_eq(spawn(i, "/bin/sh", "sleep 30", &err), 0, "%s", err.msg);
         cr_expect_eq(logmon_spawns_in_flight(lm), 5);
+        int cfd = (int)syscall(SYS_pidfd_open, collector, 0);
         cr_assert_eq(kill(collector, SIGKILL), 0);
         run_until(6);
+        /* Gone for good (its listening socket too) before the next spawn, which would
+         * otherwise connect to the dying one and fail the same way. */
+        struct pollfd pf = {.fd = cfd, .events = POLLIN};
+        cr_expect_eq(poll(&pf, 1, 5000), 1, "the collector exits");
+        close(cfd);
         cr_assert_eq(n_answers, 6);
         for (int i = 1; i <= 5; i++) {
                 cr_expect_eq(answers[i].calls, 1);
