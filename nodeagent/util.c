@@ -4,22 +4,58 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macros.h"
 
+/* The whole path first: an allocation's directories sit under a data directory that
+ * exists, so one mkdir() does it; only on ENOENT walk back to the deepest component
+ * that exists and create the rest forward. */
 int mkdir_p(const char *path, mode_t mode) {
         char buf[4096];
-        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        size_t len = strlen(path);
+        if (len >= sizeof(buf))
                 return -ENAMETOOLONG;
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        memcpy(buf, path, len + 1);
+        while (len > 1 && buf[len - 1] == '/')
+                buf[--len] = '\0';
+        if (mkdir(buf, mode) == 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        /* Back: cut at each '/' until a mkdir succeeds or finds the parent there. */
+        char *cut = buf + len;
+        for (;;) {
+                char *slash = cut;
+                while (slash > buf && *slash != '/')
+                        slash--;
+                while (slash > buf && slash[-1] == '/') /* "a//b" */
+                        slash--;
+                if (slash == buf)
+                        break; /* nothing exists down to the root (or a relative start) */
+                *slash = '\0';
+                cut = slash;
+                if (mkdir(buf, mode) == 0 || errno == EEXIST)
+                        break;
+                if (errno != ENOENT)
                         return -errno;
+        }
+        /* Forward: restore each cut and create that component. */
+        for (char *p = cut; p < buf + len; p++) {
+                if (*p != '\0')
+                        continue;
                 *p = '/';
+                char *end = p + 1;
+                while (end < buf + len && *end != '\0')
+                        end++;
+                if (end == p + 1)
+                        continue;
+                if (end < buf + len) {
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                }
         }
         if (mkdir(buf, mode) < 0 && errno != EEXIST)
                 return -errno;

@@ -408,9 +408,51 @@ static int start_log_collector(struct task_runner *tr, char *out, char *errp, st
         return logmon_ensure(tr->ar->env.logmon, &cfg, out, errp, err);
 }
 
+/* The driver could not start the task (r, msg). */
+static void start_failed(struct task_runner *tr, int r, const char *msg) {
+        struct alloc_runner *ar = tr->ar;
+        event(tr, "Driver Failure", 0, 0, "%s", msg);
+        log_info("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, msg);
+        if (tr->kill_requested || ar->stopping) { /* stopped while it was starting */
+                tr->kill_requested = false;
+                event(tr, "Killed", 0, 0, "Task successfully killed");
+                set_dead(tr, false);
+                notify(ar);
+                return;
+        }
+        bool unrecoverable = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -ENOEXEC;
+        after_end(tr, unrecoverable ? RESTART_CAUSE_UNRECOVERABLE : RESTART_CAUSE_START_ERROR, false);
+}
+
+static void started(struct task_runner *tr) {
+        struct alloc_runner *ar = tr->ar;
+        if (!tr->tracker_started) {
+                restart_tracker_init(&tr->tracker, clock_now_ns());
+                tr->tracker_started = true;
+        }
+        save_handle(tr);
+        st(tr)->state = TASK_RUNNING;
+        st(tr)->started_at = clock_now_ns();
+        st(tr)->finished_at = 0;
+        event(tr, "Started", 0, 0, "Task started by client");
+        notify(ar);
+}
+
+/* The collector's answer to an asynchronous start (task_proc_start_async). */
+static void on_task_started(struct task_proc *p, int r, const struct error *err, void *data) {
+        struct task_runner *tr = data;
+        if (r == 0) {
+                started(tr);
+                return;
+        }
+        task_proc_free(p);
+        tr->proc = NULL;
+        start_failed(tr, r, err && *err->msg ? err->msg : strerror(-r));
+}
+
 static void start_task(struct task_runner *tr) {
         struct alloc_runner *ar = tr->ar;
-        if (ar->stopping || st(tr)->state == TASK_DEAD)
+        if (ar->stopping || st(tr)->state == TASK_DEAD || tr->proc) /* tr->proc: starting or running */
                 return;
         if (!tr->driver) {
                 const struct driver_ops *d;
@@ -458,27 +500,22 @@ static void start_task(struct task_runner *tr) {
                                    .exit_dir = tr->task_dir};
         struct error err = {0};
         int r = config ? tr->driver->validate(config, &err) : errorf(&err, -ENOMEM, "out of memory");
+        /* The collector's answers are read on this loop: starts do not wait for them. */
+        if (r == 0 && ar->env.logmon && !logmon_attached(ar->env.logmon) && logmon_attach(ar->env.logmon, ar->env.loop) < 0)
+                log_debug("alloc %.8s task %s: log collector: cannot watch it on the loop; starts wait for it",
+                          ar->alloc->id, tr->task->name);
         if (r == 0)
-                r = task_proc_start(ar->env.loop, tr->driver, &spec, on_task_exit, tr, &tr->proc, &err);
+                r = task_proc_start_async(ar->env.loop, tr->driver, &spec, on_task_started, on_task_exit, tr,
+                                          &tr->proc, &err);
         if (config)
                 json_decref(config);
         if (r < 0) {
-                event(tr, "Driver Failure", 0, 0, "%s", err.msg);
-                log_info("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, err.msg);
-                bool unrecoverable = r == -ENOENT || r == -EACCES || r == -EINVAL || r == -ENOEXEC;
-                after_end(tr, unrecoverable ? RESTART_CAUSE_UNRECOVERABLE : RESTART_CAUSE_START_ERROR, false);
+                start_failed(tr, r, err.msg);
                 return;
         }
-        if (!tr->tracker_started) {
-                restart_tracker_init(&tr->tracker, clock_now_ns());
-                tr->tracker_started = true;
-        }
-        save_handle(tr);
-        st(tr)->state = TASK_RUNNING;
-        st(tr)->started_at = clock_now_ns();
-        st(tr)->finished_at = 0;
-        event(tr, "Started", 0, 0, "Task started by client");
-        notify(ar);
+        if (r == 1)
+                started(tr);
+        /* else: on_task_started follows; the task stays pending meanwhile. */
 }
 
 /* ---- the allocation ------------------------------------------------------------------------- */

@@ -79,6 +79,10 @@ struct driver_health {
         char description[300];
 };
 
+/* A started task (r = 0: h, and exit_fd owned by the callee) or why not (r < 0, err). */
+typedef void (*driver_started_fn)(void *data, int r, const struct driver_handle *h, int exit_fd,
+                                  const struct error *err);
+
 struct driver_ops {
         const char *name;
         void (*fingerprint)(struct driver_health *ret);
@@ -88,6 +92,11 @@ struct driver_ops {
          * when the task exits; then call ->wait. */
         int (*start)(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
                      struct error *err);
+        /* Optional: start without waiting for the process to exist (raw_exec through the
+         * log collector, logmon_spawn_async). 0: done runs later on the agent's loop,
+         * exactly once (r < 0 with err when it did not start); < 0: it will not run
+         * (-EOPNOTSUPP: this spec cannot, use ->start). */
+        int (*start_async)(const struct driver_spec *spec, driver_started_fn done, void *data, struct error *err);
         /* Collect the exit status once exit_fd is readable (does not block). */
         int (*wait)(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err);
         /* Send sig to the task (its whole process group). -ESRCH when it is gone. */

@@ -223,8 +223,35 @@ static int child_main(void *arg) {
         child_fail(a->report_fd, STAGE_EXEC);
 }
 
-static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
-                          struct error *err) {
+/* A start handed to the log collector, until its answer comes. */
+struct async_start {
+        struct cgroup *cg; /* the task's, removed when it did not start */
+        driver_started_fn done;
+        void *data;
+};
+
+static void on_spawned(void *data, int r, pid_t pid, int pidfd, const struct error *err) {
+        struct async_start *as = data;
+        if (r < 0) {
+                if (as->cg)
+                        cgroup_remove(as->cg, 1000, NULL);
+                as->done(as->data, r, NULL, -1, err);
+        } else {
+                struct driver_handle h = {.pid = pid, .start_ticks = driver_proc_start_ticks(pid),
+                                          .started_at = clock_now_ns()};
+                snprintf(h.driver, sizeof(h.driver), "%s", raw_exec_driver.name);
+                if (as->cg)
+                        snprintf(h.cgroup, sizeof(h.cgroup), "%s", cgroup_path(as->cg));
+                as->done(as->data, 0, &h, pidfd, NULL);
+        }
+        cgroup_free(as->cg);
+        free(as);
+}
+
+/* done == NULL: start now (ret_*); else hand the start to the collector and return
+ * (done gets the outcome). */
+static int start(const struct driver_spec *spec, driver_started_fn done, void *data, struct driver_handle *ret_handle,
+                 int *ret_exit_fd, struct error *err) {
         if (!driver_settings()->raw_exec_enabled)
                 return errorf(err, -EPERM, "raw_exec is disabled on this node (the agent's -raw-exec option enables it)");
         int r = raw_exec_validate(spec->config, err);
@@ -284,6 +311,23 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
                 struct logmon_spawn_req req = {.path = path, .argv = argv, .envp = envp, .cwd = spec->task_dir,
                                                .stdin_fd = null_fd, .stdout_fd = out_fd, .stderr_fd = err_fd,
                                                .cgroup_procs_fd = procs_fd, .exit_dir = spec->exit_dir};
+                if (done) { /* the descriptors travel in the request: ours are closed on return */
+                        struct async_start *as = calloc(1, sizeof(*as));
+                        if (!as)
+                                r = errorf(err, -ENOMEM, "out of memory");
+                        else {
+                                *as = (struct async_start){.cg = cg, .done = done, .data = data};
+                                r = logmon_spawn_async(spec->spawner, &req, on_spawned, as, err);
+                        }
+                        if (r < 0) {
+                                free(as);
+                                if (cg)
+                                        cgroup_remove(cg, 1000, NULL);
+                                return r;
+                        }
+                        cg = NULL; /* as's now */
+                        return 0;
+                }
                 pid_t pid;
                 int pidfd;
                 r = logmon_spawn(spec->spawner, &req, &pid, &pidfd, err);
@@ -356,6 +400,18 @@ static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *
         return 0;
 }
 
+static int raw_exec_start(const struct driver_spec *spec, struct driver_handle *ret_handle, int *ret_exit_fd,
+                          struct error *err) {
+        return start(spec, NULL, NULL, ret_handle, ret_exit_fd, err);
+}
+
+static int raw_exec_start_async(const struct driver_spec *spec, driver_started_fn done, void *data,
+                                struct error *err) {
+        if (!spec->spawner || !spec->exit_dir || !logmon_attached(spec->spawner))
+                return -EOPNOTSUPP;
+        return start(spec, done, data, NULL, NULL, err);
+}
+
 int driver_wait_pidfd(const struct driver_handle *h, int exit_fd, struct driver_exit *ret, struct error *err) {
         siginfo_t info = {0};
         int r;
@@ -414,6 +470,7 @@ const struct driver_ops raw_exec_driver = {
     .fingerprint = raw_exec_fingerprint,
     .validate = raw_exec_validate,
     .start = raw_exec_start,
+    .start_async = raw_exec_start_async,
     .wait = raw_exec_wait,
     .signal = raw_exec_signal,
     .recover = raw_exec_recover,

@@ -20,6 +20,21 @@ typedef void (*task_proc_exit_fn)(struct task_proc *p, const struct driver_exit 
 int task_proc_start(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_spec *spec,
                     task_proc_exit_fn on_exit, void *data, struct task_proc **ret, struct error *err);
 
+typedef void (*task_proc_started_fn)(struct task_proc *p, int r, const struct error *err, void *data);
+
+/* Start without waiting where the driver can (->start_async: raw_exec through the
+ * log collector). Returns 0 with *ret starting: on_started runs later, on the
+ * loop, once: r = 0 the task runs (on_exit follows when it ends), r < 0 it did
+ * not start (err says why; free p). Returns 1 when the task was started at once
+ * (the driver cannot start asynchronously; on_started is not called), negative
+ * errno when it could not start (nothing to free). While starting, task_proc_kill
+ * is remembered and applied once it runs; task_proc_free makes the task be killed
+ * when it starts (nobody would watch it). */
+int task_proc_start_async(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_spec *spec,
+                          task_proc_started_fn on_started, task_proc_exit_fn on_exit, void *data,
+                          struct task_proc **ret, struct error *err);
+bool task_proc_starting(const struct task_proc *p);
+
 /* Watch a task an earlier agent started, from its saved handle (ops->recover
  * checks that the process is still the same one). -ESRCH when it is gone. */
 int task_proc_attach(uv_loop_t *loop, const struct driver_ops *ops, const struct driver_handle *h,

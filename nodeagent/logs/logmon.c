@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "common/error.h"
 #include "common/macros.h"
 #include "nodeagent/util.h"
@@ -658,13 +660,40 @@ static __attribute__((noreturn)) void collector_main(int lfd) {
 
 /* ---- the agent's side ---------------------------------------------------------------------- */
 
+/* A spawn sent to the collector and not yet handed back to its caller. */
+struct pending {
+        struct pending *next;
+        uint32_t seq;
+        bool answered; /* rep/pidfd hold the answer (or r the failure): deliver it */
+        int r;         /* < 0: no answer (the collector died, or did not answer in time) */
+        struct reply rep;
+        int pidfd;
+        int64_t sent_ms;
+        logmon_spawn_fn done;
+        void *data;
+        char path[256]; /* for the error message */
+        char why[160];  /* when r < 0 */
+};
+
 struct logmon {
         struct sockaddr_un addr;
         socklen_t addr_len;
         uint32_t seq;
         int fd;    /* -1 while not connected */
         pid_t pid; /* the collector's, from its hello; 0 until read */
+        /* Asynchronous spawns (logmon_attach): answers are read when the socket is readable. */
+        uv_loop_t *loop;
+        uv_poll_t *poll; /* on fd, while connected and attached; closed with the connection */
+        uv_timer_t *timer; /* delivers answers read outside the poll callback; spots a silent collector */
+        struct pending *head, *tail; /* in the order sent: the collector answers in that order */
+        size_t in_flight;            /* sent, not answered */
+        bool delivering;
 };
+
+static void disconnect(struct logmon *lm, int r, const char *why);
+static void arm(struct logmon *lm);
+static int read_reply(struct logmon *lm, int timeout_ms, struct reply *ret, int *ret_fd);
+static void match_reply(struct logmon *lm, const struct reply *rep, int fd);
 
 struct logmon *logmon_create(const char *data_dir, struct error *err) {
         struct stat sb;
@@ -686,12 +715,53 @@ struct logmon *logmon_create(const char *data_dir, struct error *err) {
         return lm;
 }
 
+static void on_handle_closed(uv_handle_t *h) {
+        free(h);
+}
+
+static void kill_started(const struct pending *p) {
+        if (p->rep.stage == 0 && p->rep.pid > 1) {
+                kill(-p->rep.pid, SIGKILL); /* its own session and process group */
+                kill(p->rep.pid, SIGKILL);
+        }
+}
+
 void logmon_destroy(struct logmon *lm) {
         if (!lm)
                 return;
         int e = errno;
+        /* Spawns still in flight: wait (bounded) for the answers, so that a task the
+         * collector started for a caller who will never hear of it is killed, not left
+         * running untracked; each caller hears -ECANCELED. */
+        int64_t until = now_ms() + STOP_WAIT_MS;
+        while (lm->in_flight > 0 && lm->fd >= 0) {
+                int64_t left = until - now_ms();
+                struct reply rep;
+                int fd = -1;
+                if (left <= 0 || read_reply(lm, (int)left, &rep, &fd) < 0)
+                        break;
+                match_reply(lm, &rep, fd);
+        }
         if (lm->fd >= 0)
-                close(lm->fd);
+                disconnect(lm, -ECANCELED, "the agent is shutting down");
+        while (lm->head) {
+                struct pending *p = lm->head;
+                lm->head = p->next;
+                if (p->answered && p->r == 0)
+                        kill_started(p);
+                if (p->pidfd >= 0)
+                        close(p->pidfd);
+                struct error err = {0};
+                errorf(&err, -ECANCELED, "log collector: the agent is shutting down: %s was not started", p->path);
+                p->done(p->data, -ECANCELED, 0, -1, &err);
+                free(p);
+        }
+        if (lm->timer) {
+                uv_close((uv_handle_t *)lm->timer, on_handle_closed);
+                lm->timer = NULL;
+        }
+        if (lm->loop)
+                uv_run(lm->loop, UV_RUN_NOWAIT); /* the close callbacks */
         free(lm);
         errno = e;
 }
@@ -755,8 +825,7 @@ pid_t logmon_pid(struct logmon *lm) {
         int fd;
         /* The hello is the first message of a connection; nothing else waits before it. */
         while (lm->pid == 0 && read_reply(lm, STOP_WAIT_MS, &rep, &fd) == 0)
-                if (fd >= 0)
-                        close(fd);
+                match_reply(lm, &rep, fd); /* an asynchronous spawn's answer: delivered later */
         return lm->pid;
 }
 
@@ -771,6 +840,15 @@ static int try_connect(struct logmon *lm) {
         }
         lm->fd = fd;
         lm->pid = 0;
+        if (lm->loop) {
+                lm->poll = malloc(sizeof(*lm->poll));
+                if (!lm->poll || uv_poll_init(lm->loop, lm->poll, fd) < 0) {
+                        free(lm->poll); /* answers are then read when a spawn waits for a slot, or on timeout */
+                        lm->poll = NULL;
+                } else {
+                        lm->poll->data = lm;
+                }
+        }
         return 0;
 }
 
@@ -798,6 +876,9 @@ static int spawn(struct logmon *lm, struct error *err) {
                 /* Every other descriptor of the agent (sockets, the state db, tasks' pipes) is closed. */
                 if (lfd != 3 && dup2(lfd, 3) < 0)
                         _exit(1);
+                /* dup2 clears close-on-exec: without it every task it starts would hold
+                 * the listening socket, and a dead collector's name would stay taken. */
+                fcntl(3, F_SETFD, FD_CLOEXEC);
                 close_fds_from(4);
                 int devnull = open("/dev/null", O_RDWR);
                 if (devnull >= 0) {
@@ -857,8 +938,7 @@ static int send_msg(struct logmon *lm, const struct msg *m, const int *fds, int 
                 r = send_once(lm, m, fds, nfds);
                 if (r == 0)
                         return 0;
-                close(lm->fd);
-                lm->fd = -1;
+                disconnect(lm, r, "the connection to it broke");
                 if (attempt == 1 || (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN && r != -ECONNREFUSED))
                         return errorf(err, r, "log collector: send: %s", strerror(-r));
         }
@@ -998,8 +1078,8 @@ void logmon_stop(struct logmon *lm, const char *dir, const char *task) {
         close(fd);
 }
 
-int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *ret_pid, int *ret_pidfd,
-                 struct error *err) {
+/* Pack req, send it (reconnecting, or starting a collector, once) and return its seq. */
+static int send_spawn(struct logmon *lm, const struct logmon_spawn_req *req, uint32_t *ret_seq, struct error *err) {
         if (!lm)
                 return errorf(err, -EINVAL, "no log collector");
         static struct spawn_msg m; /* 128 KiB: not on the stack; loop thread only */
@@ -1066,37 +1146,236 @@ int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *r
                         break;
                 }
                 r = -errno;
-                close(lm->fd);
-                lm->fd = -1;
+                disconnect(lm, r, "the connection to it broke");
                 if (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN && r != -ECONNREFUSED)
                         break;
         }
         close(fds[0]);
         if (r < 0)
                 return *err->msg ? r : errorf(err, r, "log collector: send: %s", strerror(-r));
+        *ret_seq = m.seq;
+        return 0;
+}
+
+/* The answer rep (pidfd: its descriptor, or -1) as the caller sees it. */
+static int spawn_result(const struct reply *rep, int pidfd, const char *path, struct error *err) {
+        if (rep->stage != 0)
+                return errorf(err, -(rep->err ? rep->err : EIO), "%s %s: %s", logmon_stage_str(rep->stage), path,
+                              strerror(rep->err ? rep->err : EIO));
+        if (pidfd < 0)
+                return errorf(err, -ENOSYS, "log collector: started pid %d but sent no pidfd", (int)rep->pid);
+        return 0;
+}
+
+int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *ret_pid, int *ret_pidfd,
+                 struct error *err) {
+        uint32_t seq;
+        int r = send_spawn(lm, req, &seq, err);
+        if (r < 0)
+                return r;
         struct reply rep;
         int pidfd = -1;
-        do {
-                if (pidfd >= 0)
-                        close(pidfd);
-                pidfd = -1;
+        for (;;) {
                 r = read_reply(lm, SPAWN_WAIT_MS, &rep, &pidfd);
-        } while (r == 0 && (rep.op != OP_SPAWNED || rep.seq != m.seq));
+                if (r < 0 || (rep.op == OP_SPAWNED && rep.seq == seq))
+                        break;
+                match_reply(lm, &rep, pidfd); /* an asynchronous spawn's */
+                pidfd = -1;
+        }
         if (r < 0) {
-                close(lm->fd); /* an answer may still come: start afresh */
-                lm->fd = -1;
+                disconnect(lm, r, "no answer"); /* an answer may still come: start afresh */
                 return errorf(err, r, "log collector: no answer to start the task: %s", strerror(-r));
         }
-        if (rep.stage != 0) {
+        r = spawn_result(&rep, pidfd, req->path, err);
+        if (r < 0) {
                 if (pidfd >= 0)
                         close(pidfd);
-                return errorf(err, -(rep.err ? rep.err : EIO), "%s %s: %s", logmon_stage_str(rep.stage), req->path,
-                              strerror(rep.err ? rep.err : EIO));
+                return r;
         }
-        if (pidfd < 0)
-                return errorf(err, -ENOSYS, "log collector: started pid %d but sent no pidfd", (int)rep.pid);
         *ret_pid = rep.pid;
         *ret_pidfd = pidfd;
+        return 0;
+}
+
+/* ---- asynchronous spawns ------------------------------------------------------------------- */
+
+/* Hand answered spawns, oldest first, to their callers (who may spawn again meanwhile). */
+static void deliver(struct logmon *lm) {
+        if (lm->delivering)
+                return;
+        lm->delivering = true;
+        while (lm->head && lm->head->answered) {
+                struct pending *p = lm->head;
+                lm->head = p->next;
+                if (!lm->head)
+                        lm->tail = NULL;
+                struct error err = {0};
+                int r = p->r < 0 ? errorf(&err, p->r, "log collector: %s before it answered (%s was not started)",
+                                          p->why, p->path)
+                                 : spawn_result(&p->rep, p->pidfd, p->path, &err);
+                if (r < 0 && p->pidfd >= 0)
+                        close(p->pidfd);
+                p->done(p->data, r, r < 0 ? 0 : p->rep.pid, r < 0 ? -1 : p->pidfd, &err);
+                free(p);
+        }
+        lm->delivering = false;
+        arm(lm);
+}
+
+/* An OP_SPAWNED answer (fd: its pidfd or -1) for the oldest spawn of that seq. */
+static void match_reply(struct logmon *lm, const struct reply *rep, int fd) {
+        for (struct pending *p = lm->head; p; p = p->next)
+                if (!p->answered && rep->op == OP_SPAWNED && p->seq == rep->seq) {
+                        p->answered = true;
+                        p->rep = *rep;
+                        p->pidfd = fd;
+                        lm->in_flight--;
+                        return;
+                }
+        if (fd >= 0)
+                close(fd); /* a synchronous spawn's that gave up waiting */
+}
+
+/* The connection is gone (r, why): every spawn in flight fails, after the answers
+ * that were already there are taken. */
+static void disconnect(struct logmon *lm, int r, const char *why) {
+        if (lm->fd < 0)
+                return;
+        struct reply rep;
+        int fd;
+        while (lm->in_flight > 0 && read_reply(lm, 0, &rep, &fd) == 0)
+                match_reply(lm, &rep, fd);
+        for (struct pending *p = lm->head; p; p = p->next)
+                if (!p->answered) {
+                        p->answered = true;
+                        p->r = r < 0 ? r : -ECONNRESET;
+                        p->pidfd = -1;
+                        snprintf(p->why, sizeof(p->why), "%s", why);
+                }
+        lm->in_flight = 0;
+        if (lm->poll) {
+                uv_close((uv_handle_t *)lm->poll, on_handle_closed);
+                lm->poll = NULL;
+        }
+        close(lm->fd);
+        lm->fd = -1;
+        arm(lm);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+        struct logmon *lm = h->data;
+        (void)events;
+        struct reply rep;
+        int fd;
+        int r = status < 0 ? status : 0;
+        while (r == 0 && lm->in_flight > 0) {
+                r = read_reply(lm, 0, &rep, &fd);
+                if (r == 0)
+                        match_reply(lm, &rep, fd);
+        }
+        if (r < 0 && r != -ETIMEDOUT)
+                disconnect(lm, r, "the log collector exited");
+        deliver(lm);
+}
+
+static void on_timer(uv_timer_t *t) {
+        struct logmon *lm = t->data;
+        if (lm->in_flight > 0) {
+                struct pending *oldest = lm->head;
+                while (oldest && oldest->answered)
+                        oldest = oldest->next;
+                if (oldest && now_ms() - oldest->sent_ms >= SPAWN_WAIT_MS)
+                        disconnect(lm, -ETIMEDOUT, "no answer in 5 s");
+        }
+        deliver(lm);
+}
+
+/* Poll while spawns are in flight (an idle agent's loop is not kept running by it);
+ * the timer: at once when answers wait, else every second for a silent collector. */
+static void arm(struct logmon *lm) {
+        if (!lm->loop)
+                return;
+        if (lm->poll) {
+                if (lm->in_flight > 0)
+                        uv_poll_start(lm->poll, UV_READABLE | UV_DISCONNECT, on_readable);
+                else
+                        uv_poll_stop(lm->poll);
+        }
+        if (!lm->timer)
+                return;
+        if (lm->head && lm->head->answered && !lm->delivering)
+                uv_timer_start(lm->timer, on_timer, 0, 0);
+        else if (lm->in_flight > 0)
+                uv_timer_start(lm->timer, on_timer, 1000, 0);
+        else
+                uv_timer_stop(lm->timer);
+}
+
+int logmon_attach(struct logmon *lm, uv_loop_t *loop) {
+        if (!lm || !loop)
+                return -EINVAL;
+        if (lm->loop)
+                return lm->loop == loop ? 0 : -EBUSY;
+        lm->timer = malloc(sizeof(*lm->timer));
+        if (!lm->timer)
+                return -ENOMEM;
+        uv_timer_init(loop, lm->timer);
+        lm->timer->data = lm;
+        lm->loop = loop;
+        if (lm->fd >= 0) { /* connected before: watch this connection too */
+                lm->poll = malloc(sizeof(*lm->poll));
+                if (lm->poll && uv_poll_init(loop, lm->poll, lm->fd) == 0) {
+                        lm->poll->data = lm;
+                } else {
+                        free(lm->poll);
+                        lm->poll = NULL;
+                }
+        }
+        return 0;
+}
+
+bool logmon_attached(const struct logmon *lm) {
+        return lm && lm->loop;
+}
+
+size_t logmon_spawns_in_flight(const struct logmon *lm) {
+        return lm ? lm->in_flight : 0;
+}
+
+int logmon_spawn_async(struct logmon *lm, const struct logmon_spawn_req *req, logmon_spawn_fn done, void *data,
+                       struct error *err) {
+        if (!lm || !lm->loop)
+                return errorf(err, -EINVAL, "log collector: not attached to a loop");
+        /* At the bound: take the oldest answer first (it is due: the collector answers
+         * in order), so that the collector's queue, and the descriptors in it, stay bounded. */
+        while (lm->in_flight >= LOGMON_SPAWN_INFLIGHT && lm->fd >= 0) {
+                struct reply rep;
+                int fd = -1;
+                int r = read_reply(lm, SPAWN_WAIT_MS, &rep, &fd);
+                if (r < 0)
+                        disconnect(lm, r, r == -ETIMEDOUT ? "no answer in 5 s" : "the log collector exited");
+                else
+                        match_reply(lm, &rep, fd);
+        }
+        struct pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return errorf(err, -ENOMEM, "out of memory");
+        uint32_t seq;
+        int r = send_spawn(lm, req, &seq, err);
+        if (r < 0) {
+                free(p);
+                arm(lm);
+                return r;
+        }
+        *p = (struct pending){.seq = seq, .pidfd = -1, .sent_ms = now_ms(), .done = done, .data = data};
+        snprintf(p->path, sizeof(p->path), "%s", req->path);
+        if (lm->tail)
+                lm->tail->next = p;
+        else
+                lm->head = p;
+        lm->tail = p;
+        lm->in_flight++;
+        arm(lm);
         return 0;
 }
 

@@ -33,6 +33,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -106,12 +108,39 @@ struct logmon_spawn_req {
 
 /* Start a task as the collector's child (setsid, the given stdio, cwd, cgroup) and
  * return its pid and a pidfd (caller closes). Waits for the collector's answer
- * (it clones with CLONE_VFORK, so the answer says whether execve worked); an exec
+ * (it clones with CLONE_VFORK, so the answer says whether execve worked; the
+ * agent's loop uses logmon_spawn_async below, which does not wait); an exec
  * failure comes back as an error naming the stage and errno. -E2BIG when argv and
  * envp exceed LOGMON_SPAWN_MAX / LOGMON_SPAWN_ARGS. */
 int logmon_spawn(struct logmon *lm, const struct logmon_spawn_req *req, pid_t *ret_pid, int *ret_pidfd,
                  struct error *err);
 const char *logmon_stage_str(int stage);
+
+/* ---- starting tasks without waiting (the agent's loop) ----
+ * logmon_spawn_async sends the request and returns; the collector's answer (a
+ * pidfd over SCM_RIGHTS) is read when its socket is readable, on the loop given
+ * to logmon_attach, and handed to done: r = 0 with pid and pidfd (the callee
+ * owns it), or r < 0 with err saying why (an exec failure names the stage; a
+ * collector that exits, or says nothing for 5 s, fails every spawn in flight).
+ * done runs exactly once per accepted request, on the loop, never inside
+ * logmon_spawn_async, in the order the requests were sent. At most
+ * LOGMON_SPAWN_INFLIGHT requests are in flight: the next one first waits for the
+ * oldest answer (the collector answers in order). logmon_destroy waits up to 1 s
+ * for the answers still due, kills the tasks they started (nobody would track
+ * them) and calls done with -ECANCELED. */
+#define LOGMON_SPAWN_INFLIGHT 64
+
+struct uv_loop_s;
+typedef void (*logmon_spawn_fn)(void *data, int r, pid_t pid, int pidfd, const struct error *err);
+
+/* Read the collector's answers on loop from now on; 0, or -EBUSY for another loop. */
+int logmon_attach(struct logmon *lm, struct uv_loop_s *loop);
+bool logmon_attached(const struct logmon *lm);
+/* 0: done will be called; < 0: it will not (err says why: E2BIG, no collector...). */
+int logmon_spawn_async(struct logmon *lm, const struct logmon_spawn_req *req, logmon_spawn_fn done, void *data,
+                       struct error *err);
+/* Requests sent and not answered yet (tests, diagnostics). */
+size_t logmon_spawns_in_flight(const struct logmon *lm);
 
 /* The exit status the collector recorded in <dir>/LOGMON_EXIT_FILE for pid:
  * 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */

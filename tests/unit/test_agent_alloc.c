@@ -72,12 +72,28 @@ static struct alloc *make_alloc(const char *type, const char *restart, const cha
         return a;
 }
 
+/* Start, and run the loop until no task waits for the log collector's answer
+ * (raw_exec starts through it without the loop waiting). */
+static void start_and_wait(struct alloc_runner *ar) {
+        alloc_runner_start(ar);
+        for (int i = 0;
+             i < 500 && (alloc_runner_client_status(ar) == ALLOC_CLIENT_PENDING || logmon_spawns_in_flight(lm) > 0);
+             i++)
+                uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&loop, UV_RUN_NOWAIT); /* answers read, not yet handed over */
+}
+
 static struct alloc_runner *run(struct alloc *a) {
-        struct alloc_runner_env env = {
-            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .logmon = lm, .changed = on_changed};
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
-        alloc_runner_start(ar);
+        start_and_wait(ar);
         return ar;
 }
 
@@ -242,6 +258,36 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
         alloc_unref(a);
 }
 
+Test(agent_alloc, a_stop_while_the_start_is_in_flight_kills_the_task_once_it_runs) {
+        struct alloc *a =
+            make_alloc("service", "{\"Attempts\":2,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}",
+                       "{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"KillTimeout\":1000000000,"
+                       "\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .changed = on_changed};
+        struct alloc_runner *ar = alloc_runner_create(&env, a);
+        cr_assert_not_null(ar);
+        alloc_runner_start(ar);
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_PENDING,
+                     "the start waits for the collector's answer");
+        cr_expect_eq(logmon_spawns_in_flight(lm), 1);
+        alloc_runner_stop(ar); /* before the answer came */
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE);
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect(has_event(u, "srv", "Started") && has_event(u, "srv", "Killed"));
+        cr_expect(!has_event(u, "srv", "Restarting"));
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
 /* ---- agent restarts: saved handles, re-attach, processes gone meanwhile ---------------------- */
 
 #include <signal.h>
@@ -286,7 +332,7 @@ Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a = make_alloc("service", NO_RESTART, SLEEPER);
         struct alloc_runner *first = runner_with_state(a, s);
-        alloc_runner_start(first);
+        start_and_wait(first);
         cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING);
         struct driver_handle h;
         cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0, "handle saved at start");
@@ -320,7 +366,7 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a = make_alloc("batch", NO_RESTART, SLEEPER);
         struct alloc_runner *first = runner_with_state(a, s);
-        alloc_runner_start(first);
+        start_and_wait(first);
         struct driver_handle h;
         cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0);
         struct alloc *back = as_reported(a, first);
@@ -358,7 +404,7 @@ Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its
             "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}},"
             "{\"Name\":\"nap2\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}");
         struct alloc_runner *first = runner_with_state(a, s);
-        alloc_runner_start(first);
+        start_and_wait(first);
         cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING);
         struct driver_handle hq, hn, hn2;
         cr_assert_eq(agent_state_get_handle(s, a->id, "quit", &hq, &err), 0);
