@@ -26,6 +26,7 @@ struct sched_coll; /* the job's proposed allocs on one node, per group (candidat
 
 struct sched_cand {
         const struct node *n;
+        uint64_t drv; /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -48,6 +49,7 @@ struct sched_attempt {
         struct plan *plan;
         struct sched_cand *cands;
         size_t n_cands, cursor; /* cursor: where the next Select starts (Nomad's iterator) */
+        bool drv_known;         /* cands[].drv are valid (the list came from c->cands) */
         /* per datacenter seen (a few): does the job take it, how many of its nodes
          * are ready; matched once per datacenter, counted while walking, JSON once */
         struct dc_count {
@@ -99,6 +101,10 @@ struct sched_group {
         bool devices;             /* a task asks for devices */
         bool device_aff;          /* ... with affinities (the devices score) */
         char why[160];            /* the last device failure */
+        /* drivers: DRV_NODE node_has_driver per node; DRV_MASK all of drv_need set in
+         * cd->drv; DRV_NONE some driver is on no node of the table */
+        enum { SCHED_DRV_NODE, SCHED_DRV_MASK, SCHED_DRV_NONE } drv_mode;
+        uint64_t drv_need;
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
