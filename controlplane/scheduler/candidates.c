@@ -100,6 +100,7 @@ struct cc_entry {
         char *key;
         const struct node **nodes; /* candidates in ID order (references held by the cache) */
         uint64_t *drv;             /* per candidate */
+        uint32_t *cls;             /* per candidate: interned computed class (0: none) */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -120,6 +121,8 @@ struct sched_cand_cache {
         char *drivers[CC_DRIVERS]; /* every driver name a node lists or has a driver.<name> attribute for */
         size_t n_drivers;
         bool drivers_overflow; /* more names than bits: names not in the table are checked per node */
+        struct hashmap *classes; /* computed class -> index + 1 (uintptr_t), of the held nodes */
+        size_t n_classes;        /* indexes 1..n_classes - 1 in use */
         struct cc_entry *entries;
         size_t n_entries;
         uint64_t tick;
@@ -144,6 +147,7 @@ static void cc_entry_free(struct cc_entry *e) {
         free(e->key);
         free(e->nodes);
         free(e->drv);
+        free(e->cls);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -168,6 +172,8 @@ static void cc_reset(struct sched_cand_cache *cc) {
                 free(cc->drivers[i]);
         cc->n_drivers = 0;
         cc->drivers_overflow = false;
+        cc->classes = hashmap_destroy(cc->classes);
+        cc->n_classes = 0;
         cc->valid = false;
 }
 
@@ -236,6 +242,17 @@ static int cc_bind(struct sched_cand_cache *cc, const struct state_store *snap) 
                 return -ENOMEM;
         state_nodes_foreach(snap, cc_hold, cc);
         cc->n_nodes = cc->n_held;
+        if (!(cc->classes = hashmap_create(0))) /* keys borrowed from the held nodes */
+                return -ENOMEM;
+        cc->n_classes = 1; /* 0: no class */
+        for (size_t i = 0; i < cc->n_held; i++) {
+                const char *k = cc->held[i]->computed_class;
+                if (!k || !*k || hashmap_get(cc->classes, k))
+                        continue;
+                if (hashmap_put(cc->classes, k, (void *)(uintptr_t)cc->n_classes, NULL) < 0)
+                        return -ENOMEM;
+                cc->n_classes++;
+        }
         for (size_t i = 0; i < CC_SAMPLES; i++)
                 cc->sample[i] = cc->n_held ? cc->held[(cc->n_held - 1) * i / (CC_SAMPLES - 1)] : NULL;
         for (size_t i = 0; i < cc->n_held; i++) {
@@ -281,21 +298,25 @@ static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct 
 static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
-        e.bytes = strlen(key) + sizeof(e) + e.n * (sizeof(*e.nodes) + sizeof(*e.drv)) + e.n_dcs * sizeof(*e.dcs);
+        e.bytes = strlen(key) + sizeof(e) + e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls)) +
+                  e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
                 return;
         }
         e.nodes = malloc((e.n ? e.n : 1) * sizeof(*e.nodes));
         e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
+        e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.dcs) {
+        if (!e.nodes || !e.drv || !e.cls || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
         for (size_t i = 0; i < e.n; i++) {
                 e.nodes[i] = at->cands[i].n;
                 e.drv[i] = at->cands[i].drv = cc_node_drivers(cc, at->cands[i].n);
+                const char *k = at->cands[i].n->computed_class;
+                e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
         }
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
         while (cc->n_entries && (cc->n_entries == cc->max_entries || (cc->max_bytes && cc->bytes + e.bytes > cc->max_bytes))) {
@@ -309,6 +330,7 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         cc->bytes += e.bytes;
         cc->entries[cc->n_entries++] = e;
         at->drv_known = true;
+        at->n_classes = cc->n_classes;
 }
 
 /* Fill the attempt from the cache: 1 on a hit, 0 on a miss (*ret_key: the key to store,
@@ -331,12 +353,13 @@ static int cc_lookup(struct sched_cand_cache *cc, struct sched_attempt *at, char
                         continue;
                 free(key);
                 for (size_t k = 0; k < e->n; k++)
-                        at->cands[k] = (struct sched_cand){.n = e->nodes[k], .drv = e->drv[k]};
+                        at->cands[k] = (struct sched_cand){.n = e->nodes[k], .drv = e->drv[k], .cls = e->cls[k]};
                 at->n_cands = e->n;
                 memcpy(at->dcs, e->dcs, e->n_dcs * sizeof(*e->dcs));
                 at->n_dcs = e->n_dcs;
                 at->pool.nodes_in_pool = e->nodes_in_pool;
                 at->drv_known = true;
+                at->n_classes = cc->n_classes;
                 e->used = ++cc->tick;
                 cc->st.hits++;
                 return 1;
@@ -627,7 +650,13 @@ static const char *feasible_static(struct sched_attempt *at, struct sched_group 
                                 return "missing drivers";
         }
         const char *cls = n->computed_class ? n->computed_class : "";
-        struct memo *m = hashmap_get(g->memo, cls);
+        bool interned = at->drv_known && cd->cls && cd->cls < at->n_classes;
+        if (interned && !g->memo_cls)
+                g->memo_cls = calloc(at->n_classes, sizeof(*g->memo_cls)); /* NULL: hashed */
+        interned &= g->memo_cls != NULL;
+        struct memo *m = interned ? g->memo_cls[cd->cls] : NULL;
+        if (!m)
+                m = hashmap_get(g->memo, cls);
         if (!m) {
                 m = calloc(1, sizeof(*m));
                 *ret_cache = m != NULL;
@@ -646,6 +675,8 @@ static const char *feasible_static(struct sched_attempt *at, struct sched_group 
                         json_object_set_new(ce, cls, json_boolean(m->state > 0 || json_is_true(prev)));
                 }
         }
+        if (interned)
+                g->memo_cls[cd->cls] = m;
         if (m->state < 0)
                 return m->reason;
         if (g->escaped) {
@@ -938,6 +969,8 @@ void sched_group_free(struct sched_group *g) {
                 hashmap_destroy(g->props[i].counts);
         free(g->props);
         g->props = NULL;
+        free(g->memo_cls);
+        g->memo_cls = NULL;
         g->n_props = g->n_spreads = 0;
         if (!g->memo)
                 return;
