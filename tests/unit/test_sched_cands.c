@@ -251,3 +251,64 @@ Test(sched_cands, driver_bitmask_matches_node_has_driver) {
                 }
         state_destroy(st);
 }
+
+/* The per-class memo read through the cache's interned classes gives each node its own
+ * class's answer, on a miss and on a hit, for two groups with different constraints. */
+Test(sched_cands, interned_class_memo_matches_each_nodes_constraints) {
+        struct state_store *st = state_create();
+        uint64_t idx = 1;
+        const char *kernels[] = {"linux", "windows", "linux", "darwin", "windows", "linux"};
+        for (int i = 0; i < 6; i++) {
+                char id[8];
+                snprintf(id, sizeof(id), "n%d", i);
+                struct node *n = fx_node(id, "dc1", 4000, 8192);
+                strmap_set(&n->attributes, "kernel.name", kernels[i]);
+                node_compute_class(n);
+                cr_assert_eq(state_upsert_node(st, ++idx, n), 0);
+                node_unref(n);
+        }
+        struct job *j = job_in("web", "dc1");
+        j->groups = realloc(j->groups, 2 * sizeof(*j->groups));
+        j->groups[1] = (struct task_group){0};
+        j->groups[1].name = strdup("g2");
+        j->groups[1].count = 1;
+        j->groups[1].tasks = calloc(1, sizeof(*j->groups[1].tasks));
+        j->groups[1].n_tasks = 1;
+        j->groups[1].tasks[0].name = strdup("t");
+        j->groups[1].tasks[0].driver = strdup("raw_exec");
+        j->n_groups = 2;
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${attr.kernel.name}", "=", "linux");
+        fx_add_constraint(&j->groups[1].constraints, &j->groups[1].n_constraints, "${attr.kernel.name}", "!=",
+                          "linux");
+        struct sched_cand_cache *cc = sched_cand_cache_create(4, 1 << 20);
+        struct eval *ev = fx_eval("eval-1", j, "job-register");
+        struct sched_ctx ctx = {.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real, .cands = cc};
+        for (int pass = 0; pass < 2; pass++) {
+                struct sched_attempt at = {.c = &ctx, .job = j};
+                at.plan = plan_new(ev->id, NULL, j);
+                cr_assert_eq(sched_build_cands(&at), 0);
+                cr_assert(at.drv_known);
+                cr_assert_eq(at.n_cands, 6);
+                for (size_t gi = 0; gi < 2; gi++) {
+                        struct sched_group g;
+                        cr_assert_eq(sched_group_init(&at, &g, gi), 0);
+                        int feasible = 0;
+                        for (size_t i = 0; i < at.n_cands; i++) {
+                                char buf[160];
+                                const char *why = sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf));
+                                bool is_linux = strcmp(strmap_get(&at.cands[i].n->attributes, "kernel.name"), "linux") == 0;
+                                cr_assert_eq(why == NULL, gi == 0 ? is_linux : !is_linux, "group %zu on %s (pass %d)", gi,
+                                             at.cands[i].n->id, pass);
+                                feasible += why == NULL;
+                        }
+                        cr_assert_eq(feasible, 3);
+                        sched_group_free(&g);
+                }
+                sched_attempt_free(&at);
+        }
+        cr_assert_eq(stats(cc).hits, 1);
+        sched_cand_cache_destroy(cc);
+        eval_unref(ev);
+        job_unref(j);
+        state_destroy(st);
+}
