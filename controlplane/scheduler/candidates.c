@@ -126,6 +126,8 @@ struct sched_cand_cache {
         struct cc_entry *entries;
         size_t n_entries;
         uint64_t tick;
+        uint32_t *perm; /* cc_fill's shuffle */
+        size_t perm_cap;
         struct sched_cand_cache_stats st;
 };
 
@@ -183,6 +185,7 @@ struct sched_cand_cache *sched_cand_cache_destroy(struct sched_cand_cache *cc) {
         int saved = errno;
         cc_reset(cc);
         free(cc->entries);
+        free(cc->perm);
         free(cc);
         errno = saved;
         return NULL;
@@ -333,64 +336,92 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         at->n_classes = cc->n_classes;
 }
 
-/* Fill the attempt from the cache: 1 on a hit, 0 on a miss (*ret_key: the key to store,
- * NULL when it should not be), or -ENOMEM. */
-static int cc_lookup(struct sched_cand_cache *cc, struct sched_attempt *at, char **ret_key) {
+/* The entry for the attempt's job (NULL: a miss; *ret_key then is the key to store, NULL
+ * when it should not be). */
+static const struct cc_entry *cc_lookup(struct sched_cand_cache *cc, struct sched_attempt *at, char **ret_key) {
         *ret_key = NULL;
-        if (!cc_matches(cc, at->c->snap)) {
-                int r = cc_bind(cc, at->c->snap);
-                if (r < 0) {
-                        cc_reset(cc);
-                        return 0; /* uncached this time */
-                }
+        if (!cc_matches(cc, at->c->snap) && cc_bind(cc, at->c->snap) < 0) {
+                cc_reset(cc);
+                return NULL; /* uncached this time */
         }
         char *key = cc_key(at->job);
         if (!key)
-                return 0;
+                return NULL;
         for (size_t i = 0; i < cc->n_entries; i++) {
                 struct cc_entry *e = &cc->entries[i];
                 if (strcmp(e->key, key) != 0)
                         continue;
                 free(key);
-                for (size_t k = 0; k < e->n; k++)
-                        at->cands[k] = (struct sched_cand){.n = e->nodes[k], .drv = e->drv[k], .cls = e->cls[k]};
-                at->n_cands = e->n;
-                memcpy(at->dcs, e->dcs, e->n_dcs * sizeof(*e->dcs));
-                at->n_dcs = e->n_dcs;
-                at->pool.nodes_in_pool = e->nodes_in_pool;
-                at->drv_known = true;
-                at->n_classes = cc->n_classes;
                 e->used = ++cc->tick;
                 cc->st.hits++;
-                return 1;
+                return e;
         }
         cc->st.misses++;
         *ret_key = key;
+        return NULL;
+}
+
+/* at->cands from a cached entry, in the order shuffle() would leave the walk's list:
+ * the same Fisher-Yates steps on an index array (4-byte swaps), then one pass. */
+static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const struct cc_entry *e) {
+        if (e->n > cc->perm_cap) {
+                uint32_t *p = realloc(cc->perm, e->n * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                cc->perm = p;
+                cc->perm_cap = e->n;
+        }
+        uint32_t *perm = cc->perm;
+        for (size_t i = 0; i < e->n; i++)
+                perm[i] = (uint32_t)i;
+        for (size_t i = e->n; i > 1; i--) {
+                size_t j = (size_t)(splitmix(&at->rng) % i);
+                uint32_t t = perm[i - 1];
+                perm[i - 1] = perm[j];
+                perm[j] = t;
+        }
+        for (size_t k = 0; k < e->n; k++) {
+                uint32_t i = perm[k];
+                at->cands[k] = (struct sched_cand){.n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i]};
+        }
+        at->n_cands = e->n;
+        memcpy(at->dcs, e->dcs, e->n_dcs * sizeof(*e->dcs));
+        at->n_dcs = e->n_dcs;
+        at->pool.nodes_in_pool = e->nodes_in_pool;
+        at->drv_known = true;
+        at->n_classes = cc->n_classes;
         return 0;
 }
 
 int sched_build_cands(struct sched_attempt *at) {
-        size_t n = state_count(at->c->snap, STATE_TABLE_NODES);
-        at->cands = calloc(n ? n : 1, sizeof(*at->cands));
-        at->dcs = malloc((n ? n : 1) * sizeof(*at->dcs));
-        at->pool.nodes_available = json_object();
-        at->pool.node_pool = at->job->node_pool ? at->job->node_pool : "default";
-        if (!at->cands || !at->dcs || !at->pool.nodes_available)
-                return -ENOMEM;
         struct sched_cand_cache *cc = at->c->cands;
         char *key = NULL;
-        int hit = cc ? cc_lookup(cc, at, &key) : 0;
-        if (!hit) {
+        const struct cc_entry *e = cc ? cc_lookup(cc, at, &key) : NULL;
+        /* every entry used is written whole (add_cand, cc_fill): no zeroing */
+        size_t n = e ? e->n : state_count(at->c->snap, STATE_TABLE_NODES);
+        size_t n_dcs = e ? e->n_dcs : n;
+        at->cands = malloc((n ? n : 1) * sizeof(*at->cands));
+        at->dcs = malloc((n_dcs ? n_dcs : 1) * sizeof(*at->dcs));
+        at->pool.nodes_available = json_object();
+        at->pool.node_pool = at->job->node_pool ? at->job->node_pool : "default";
+        if (!at->cands || !at->dcs || !at->pool.nodes_available) {
+                free(key);
+                return -ENOMEM;
+        }
+        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
+        if (e) {
+                if (cc_fill(cc, at, e) < 0)
+                        return -ENOMEM;
+        } else {
                 state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
                 if (key)
                         cc_store(cc, at, key); /* takes key */
+                shuffle(at);
         }
         for (size_t k = 0; k < at->n_dcs; k++)
                 if (at->dcs[k].n &&
                     json_object_set_new(at->pool.nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
                         return -ENOMEM;
-        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
-        shuffle(at);
         return 0;
 }
 

@@ -259,7 +259,7 @@ Test(sched_cands, interned_class_memo_matches_each_nodes_constraints) {
         uint64_t idx = 1;
         const char *kernels[] = {"linux", "windows", "linux", "darwin", "windows", "linux"};
         for (int i = 0; i < 6; i++) {
-                char id[8];
+                char id[16];
                 snprintf(id, sizeof(id), "n%d", i);
                 struct node *n = fx_node(id, "dc1", 4000, 8192);
                 strmap_set(&n->attributes, "kernel.name", kernels[i]);
@@ -309,6 +309,44 @@ Test(sched_cands, interned_class_memo_matches_each_nodes_constraints) {
         cr_assert_eq(stats(cc).hits, 1);
         sched_cand_cache_destroy(cc);
         eval_unref(ev);
+        job_unref(j);
+        state_destroy(st);
+}
+
+/* A hit gives the very order the walk and shuffle give (placements do not depend on
+ * whether the list was cached). */
+Test(sched_cands, hit_keeps_the_walks_shuffled_order) {
+        struct state_store *st = state_create();
+        uint64_t idx = 1;
+        for (int i = 0; i < 40; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "n%02d", i);
+                add_node(st, &idx, id, i % 3 ? "dc1" : "dc2");
+        }
+        struct job *j = job_in("web", "dc1");
+        struct sched_cand_cache *cc = sched_cand_cache_create(4, 1 << 20);
+        for (int e = 0; e < 5; e++) {
+                char eid[40];
+                snprintf(eid, sizeof(eid), "00000000-0000-0000-0000-0000000000%02d", e);
+                struct eval *ev = fx_eval(eid, j, "job-register");
+                struct sched_ctx plain = {.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real};
+                struct sched_ctx cached = plain;
+                cached.cands = cc;
+                struct sched_attempt a = {.c = &plain, .job = j}, b = {.c = &cached, .job = j};
+                cr_assert_eq(sched_build_cands(&a), 0);
+                cr_assert_eq(sched_build_cands(&b), 0);
+                cr_assert_eq(a.n_cands, 26);
+                cr_assert_eq(b.n_cands, a.n_cands);
+                for (size_t i = 0; i < a.n_cands; i++)
+                        cr_assert_eq(a.cands[i].n, b.cands[i].n, "eval %d position %zu", e, i);
+                cr_assert_eq(a.pool.nodes_in_pool, b.pool.nodes_in_pool);
+                cr_assert(json_equal(a.pool.nodes_available, b.pool.nodes_available));
+                sched_attempt_free(&a);
+                sched_attempt_free(&b);
+                eval_unref(ev);
+        }
+        cr_assert_eq(stats(cc).hits, 4);
+        sched_cand_cache_destroy(cc);
         job_unref(j);
         state_destroy(st);
 }
