@@ -326,7 +326,7 @@ Test(sched_cands, hit_keeps_the_walks_shuffled_order) {
         struct job *j = job_in("web", "dc1");
         struct sched_cand_cache *cc = sched_cand_cache_create(4, 1 << 20);
         for (int e = 0; e < 5; e++) {
-                char eid[40];
+                char eid[48];
                 snprintf(eid, sizeof(eid), "00000000-0000-0000-0000-0000000000%02d", e);
                 struct eval *ev = fx_eval(eid, j, "job-register");
                 struct sched_ctx plain = {.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real};
