@@ -63,7 +63,9 @@ static void usage(FILE *f) {
               "  --scenario S    run only scenario S: c1m, mixed, preempt or all (through the eval broker,\n"
               "                  --workers workers; name=value figures per scenario)\n"
               "  --scale F       c1m's size: F x (5,000 nodes, 1,000 jobs x count 1,000) (default 1)\n"
-              "  --scen-nodes N  nodes of the mixed and preempt scenarios (1000)\n",
+              "  --scen-nodes N  nodes of the mixed and preempt scenarios (1000)\n"
+              "  --cand-cache B  1 (default): keep candidate lists across evals as a worker does; 0: build\n"
+              "                  them from the snapshot on every eval (the comparison baseline)\n",
               f);
 }
 
@@ -118,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             {"scenario", required_argument, NULL, 'X'},
             {"scale", required_argument, NULL, 'x'},
             {"scen-nodes", required_argument, NULL, 'Y'},
+            {"cand-cache", required_argument, NULL, 'K'},
             {NULL, 0, NULL, 0},
         };
         *o = (struct opts){.sizes = {100, 1000, 5000},
@@ -224,6 +227,11 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                         if ((r = parse_int(optarg, 10, 1000000, &v)) < 0)
                                 fprintf(stderr, "sched: --scen-nodes: want 10..1000000 (got \"%s\")\n", optarg);
                         o->scen_nodes = (int)v;
+                        break;
+                case 'K':
+                        if ((r = parse_int(optarg, 0, 1, &v)) < 0)
+                                fprintf(stderr, "sched: --cand-cache: want 0 or 1 (got \"%s\")\n", optarg);
+                        cluster_set_cand_cache(v != 0);
                         break;
                 case 'h':
                         usage(stdout);

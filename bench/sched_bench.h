@@ -62,6 +62,7 @@ struct cluster {
         enum sched_algorithm algorithm;
         const struct sched_preemption *preemption; /* NULL: defaults */
         enum eval_status last_status;
+        struct sched_cand_cache *cands; /* candidate lists across evals (NULL: --cand-cache off) */
         struct error err;
 };
 
@@ -165,6 +166,8 @@ struct job *make_job(const struct spec *s, size_t i);
 struct eval *make_eval(const struct job *j, uint64_t *rng);
 struct cluster *cluster_destroy(struct cluster *cl);
 struct cluster *cluster_create(int nodes, bool vary, uint64_t seed);
+/* Whether clusters created from now on keep candidate lists across evals (default on). */
+void cluster_set_cand_cache(bool on);
 int register_job(struct cluster *cl, struct job *j, struct eval *ev);
 int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns);
 int run_job(struct cluster *cl, struct job *j, struct eval *ev, int64_t *ret_eval_ns);

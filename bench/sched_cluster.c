@@ -65,9 +65,16 @@ static void cl_gen_id(void *data, char buf[ID_BUF]) {
         uuid_from(data, buf);
 }
 
+static bool cand_cache_on = true;
+
+void cluster_set_cand_cache(bool on) {
+        cand_cache_on = on;
+}
+
 struct cluster *cluster_destroy(struct cluster *cl) {
         if (!cl)
                 return NULL;
+        sched_cand_cache_destroy(cl->cands);
         state_destroy(cl->live);
         free(cl);
         return NULL;
@@ -80,6 +87,8 @@ struct cluster *cluster_create(int nodes, bool vary, uint64_t seed) {
                 die_oom();
         cl->index = 1;
         cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
+        if (cand_cache_on && !(cl->cands = sched_cand_cache_create(16, 64u << 20)))
+                die_oom();
         uint64_t node_rng = seed;
         for (int i = 0; i < nodes; i++) {
                 struct node *n = make_node(i, &node_rng, vary);
@@ -112,7 +121,11 @@ int register_job(struct cluster *cl, struct job *j, struct eval *ev) {
  * An eval that ends other than complete (max plan attempts) is counted, not an error. */
 int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns) {
         const struct scheduler_env env = {
-            .gen_id = cl_gen_id, .id_data = &cl->id_rng, .algorithm = cl->algorithm, .preemption = cl->preemption};
+            .gen_id = cl_gen_id,
+            .id_data = &cl->id_rng,
+            .algorithm = cl->algorithm,
+            .preemption = cl->preemption,
+            .cands = cl->cands};
         int64_t t0 = clock_monotonic_ns();
         struct state_store *own = NULL;
         if (!snap && !(snap = own = state_snapshot(cl->live)))

@@ -21,11 +21,17 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
+/* Candidate lists a worker keeps across evals: a few (pool, datacenters) keys, and
+ * about 8 MiB of lists (16 bytes a candidate: 500,000 candidates). */
+#define WORKER_CAND_ENTRIES 16
+#define WORKER_CAND_BYTES (8u << 20)
+
 enum req_kind { REQ_NONE, REQ_PLAN, REQ_EVAL_UPSERT, REQ_DONE, REQ_SNAPSHOT };
 
 struct worker {
         struct workers *ws;
         int id;
+        struct sched_cand_cache *cands; /* this worker's candidate lists (its thread only; NULL: none) */
         pthread_t thread;
         bool started;
         /* assigned by the loop (under ws->lock) */
@@ -283,7 +289,8 @@ static int process_eval(const struct state_store *snap, const struct eval *ev, c
                                              .sysbatch = sc->preempt_sysbatch,
                                              .service = sc->preempt_service,
                                              .batch = sc->preempt_batch};
-        const struct scheduler_env env = {.algorithm = (enum sched_algorithm)sc->algorithm, .preemption = &pre};
+        const struct scheduler_env env = {
+            .algorithm = (enum sched_algorithm)sc->algorithm, .preemption = &pre, .cands = w->cands};
         return scheduler_process_env(snap, ev, ops, w, &env, err);
 }
 
@@ -724,6 +731,8 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
         for (int i = 0; i < n; i++) {
                 ws->w[i].ws = ws;
                 ws->w[i].id = i;
+                /* NULL (out of memory): this worker builds its candidates every time */
+                ws->w[i].cands = sched_cand_cache_create(WORKER_CAND_ENTRIES, WORKER_CAND_BYTES);
                 if (pthread_create(&ws->w[i].thread, NULL, worker_main, &ws->w[i]) == 0)
                         ws->w[i].started = true;
         }
@@ -740,6 +749,7 @@ static void on_async_closed(uv_handle_t *h) {
                 state_destroy(w->snap);
                 state_destroy(w->refreshed);
                 plan_result_free(w->result);
+                sched_cand_cache_destroy(w->cands);
         }
         pthread_mutex_destroy(&ws->lock);
         pthread_cond_destroy(&ws->cond);

@@ -90,21 +90,338 @@ static bool add_cand(void *arg, const struct node *n) {
         return true;
 }
 
+/* ---- candidate lists kept across evaluations (struct sched_cand_cache) -------------- */
+
+#define CC_DRIVERS 64 /* bits of sched_cand.drv */
+#define CC_SAMPLES 3  /* node objects compared with the snapshot's on each lookup */
+
+/* One (pool, datacenters) key's walk of the nodes table: what add_cand produced. */
+struct cc_entry {
+        char *key;
+        const struct node **nodes; /* candidates in ID order (references held by the cache) */
+        uint64_t *drv;             /* per candidate */
+        uint32_t *cls;             /* per candidate: interned computed class (0: none) */
+        size_t n;
+        struct dc_count *dcs; /* dc borrowed from the held nodes */
+        size_t n_dcs;
+        json_int_t nodes_in_pool;
+        size_t bytes;
+        uint64_t used; /* tick of the last hit (LRU) */
+};
+
+struct sched_cand_cache {
+        size_t max_entries, max_bytes, bytes;
+        /* the nodes table the entries were built from */
+        bool valid;
+        uint64_t nodes_index;
+        size_t n_nodes;
+        const struct node *sample[CC_SAMPLES];
+        struct node **held; /* a reference on every node of that table */
+        size_t n_held;
+        char *drivers[CC_DRIVERS]; /* every driver name a node lists or has a driver.<name> attribute for */
+        size_t n_drivers;
+        bool drivers_overflow; /* more names than bits: names not in the table are checked per node */
+        struct hashmap *classes; /* computed class -> index + 1 (uintptr_t), of the held nodes */
+        size_t n_classes;        /* indexes 1..n_classes - 1 in use */
+        struct cc_entry *entries;
+        size_t n_entries;
+        uint64_t tick;
+        uint32_t *perm; /* cc_fill's shuffle */
+        size_t perm_cap;
+        struct sched_cand_cache_stats st;
+};
+
+struct sched_cand_cache *sched_cand_cache_create(size_t max_entries, size_t max_bytes) {
+        struct sched_cand_cache *cc = calloc(1, sizeof(*cc));
+        if (!cc)
+                return NULL;
+        cc->max_entries = max_entries ? max_entries : 1;
+        cc->max_bytes = max_bytes;
+        cc->entries = calloc(cc->max_entries, sizeof(*cc->entries));
+        if (!cc->entries) {
+                free(cc);
+                return NULL;
+        }
+        return cc;
+}
+
+static void cc_entry_free(struct cc_entry *e) {
+        free(e->key);
+        free(e->nodes);
+        free(e->drv);
+        free(e->cls);
+        free(e->dcs);
+        *e = (struct cc_entry){0};
+}
+
+static void cc_drop(struct sched_cand_cache *cc, size_t i) {
+        cc->bytes -= cc->entries[i].bytes;
+        cc_entry_free(&cc->entries[i]);
+        cc->entries[i] = cc->entries[--cc->n_entries];
+        cc->entries[cc->n_entries] = (struct cc_entry){0};
+}
+
+/* Forget the table: every entry, the node references, the driver names. */
+static void cc_reset(struct sched_cand_cache *cc) {
+        while (cc->n_entries)
+                cc_drop(cc, cc->n_entries - 1);
+        for (size_t i = 0; i < cc->n_held; i++)
+                node_unref(cc->held[i]);
+        free(cc->held);
+        cc->held = NULL;
+        cc->n_held = 0;
+        for (size_t i = 0; i < cc->n_drivers; i++)
+                free(cc->drivers[i]);
+        cc->n_drivers = 0;
+        cc->drivers_overflow = false;
+        cc->classes = hashmap_destroy(cc->classes);
+        cc->n_classes = 0;
+        cc->valid = false;
+}
+
+struct sched_cand_cache *sched_cand_cache_destroy(struct sched_cand_cache *cc) {
+        if (!cc)
+                return NULL;
+        int saved = errno;
+        cc_reset(cc);
+        free(cc->entries);
+        free(cc->perm);
+        free(cc);
+        errno = saved;
+        return NULL;
+}
+
+void sched_cand_cache_stats(const struct sched_cand_cache *cc, struct sched_cand_cache_stats *ret) {
+        *ret = cc->st;
+        ret->entries = cc->n_entries;
+        ret->bytes = cc->bytes;
+}
+
+static int cc_driver_index(const struct sched_cand_cache *cc, const char *name) {
+        for (size_t i = 0; i < cc->n_drivers; i++)
+                if (strcmp(cc->drivers[i], name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static int cc_add_driver(struct sched_cand_cache *cc, const char *name) {
+        if (cc_driver_index(cc, name) >= 0)
+                return 0;
+        if (cc->n_drivers == CC_DRIVERS) {
+                cc->drivers_overflow = true;
+                return 0;
+        }
+        if (!(cc->drivers[cc->n_drivers] = strdup(name)))
+                return -ENOMEM;
+        cc->n_drivers++;
+        return 0;
+}
+
+static bool cc_hold(void *arg, const struct node *n) {
+        struct sched_cand_cache *cc = arg;
+        if (cc->n_held < cc->n_nodes)
+                cc->held[cc->n_held++] = node_ref((struct node *)n);
+        return true;
+}
+
+/* Is the snapshot's nodes table the one the cache holds? O(1) lookups of CC_SAMPLES. */
+static bool cc_matches(const struct sched_cand_cache *cc, const struct state_store *snap) {
+        if (!cc->valid || state_table_index(snap, STATE_TABLE_NODES) != cc->nodes_index ||
+            state_count(snap, STATE_TABLE_NODES) != cc->n_nodes)
+                return false;
+        for (size_t i = 0; i < CC_SAMPLES && cc->sample[i]; i++)
+                if (state_node_get(snap, cc->sample[i]->id) != cc->sample[i])
+                        return false;
+        return true;
+}
+
+/* Bind the cache to the snapshot's nodes table: references on its nodes, driver names. */
+static int cc_bind(struct sched_cand_cache *cc, const struct state_store *snap) {
+        cc_reset(cc);
+        cc->st.invalidations++;
+        cc->nodes_index = state_table_index(snap, STATE_TABLE_NODES);
+        cc->n_nodes = state_count(snap, STATE_TABLE_NODES);
+        if (!(cc->held = calloc(cc->n_nodes ? cc->n_nodes : 1, sizeof(*cc->held))))
+                return -ENOMEM;
+        state_nodes_foreach(snap, cc_hold, cc);
+        cc->n_nodes = cc->n_held;
+        if (!(cc->classes = hashmap_create(0))) /* keys borrowed from the held nodes */
+                return -ENOMEM;
+        cc->n_classes = 1; /* 0: no class */
+        for (size_t i = 0; i < cc->n_held; i++) {
+                const char *k = cc->held[i]->computed_class;
+                if (!k || !*k || hashmap_get(cc->classes, k))
+                        continue;
+                if (hashmap_put(cc->classes, k, (void *)(uintptr_t)cc->n_classes, NULL) < 0)
+                        return -ENOMEM;
+                cc->n_classes++;
+        }
+        for (size_t i = 0; i < CC_SAMPLES; i++)
+                cc->sample[i] = cc->n_held ? cc->held[(cc->n_held - 1) * i / (CC_SAMPLES - 1)] : NULL;
+        for (size_t i = 0; i < cc->n_held; i++) {
+                const struct node *n = cc->held[i];
+                for (size_t d = 0; d < n->n_drivers; d++)
+                        if (n->drivers[d].name && cc_add_driver(cc, n->drivers[d].name) < 0)
+                                return -ENOMEM;
+                for (size_t a = 0; a < n->attributes.n; a++) {
+                        const char *k = n->attributes.items[a].key;
+                        /* only names node_has_driver could accept on this node */
+                        if (k && strncmp(k, "driver.", 7) == 0 && k[7] && node_has_driver(n, k + 7) &&
+                            cc_add_driver(cc, k + 7) < 0)
+                                return -ENOMEM;
+                }
+        }
+        cc->valid = true;
+        return 0;
+}
+
+/* "pool\x1fdc1\x1fdc2": what add_cand's filter depends on besides the nodes. */
+static char *cc_key(const struct job *j) {
+        size_t len = strlen(j->node_pool ? j->node_pool : "default") + 1;
+        for (size_t i = 0; i < j->n_datacenters; i++)
+                len += strlen(j->datacenters[i] ? j->datacenters[i] : "") + 1;
+        char *k = malloc(len + 1);
+        if (!k)
+                return NULL;
+        char *p = k + sprintf(k, "%s", j->node_pool ? j->node_pool : "default");
+        for (size_t i = 0; i < j->n_datacenters; i++)
+                p += sprintf(p, "\x1f%s", j->datacenters[i] ? j->datacenters[i] : "");
+        return k;
+}
+
+static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct node *n) {
+        uint64_t m = 0;
+        for (size_t i = 0; i < cc->n_drivers; i++)
+                if (node_has_driver(n, cc->drivers[i]))
+                        m |= UINT64_C(1) << i;
+        return m;
+}
+
+/* A new entry from the attempt's fresh walk (at->cands in ID order, at->dcs). */
+static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
+        struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
+                             .nodes_in_pool = at->pool.nodes_in_pool};
+        e.bytes = strlen(key) + sizeof(e) + e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls)) +
+                  e.n_dcs * sizeof(*e.dcs);
+        if (cc->max_bytes && e.bytes > cc->max_bytes) {
+                free(key);
+                return;
+        }
+        e.nodes = malloc((e.n ? e.n : 1) * sizeof(*e.nodes));
+        e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
+        e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
+        e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
+        if (!e.nodes || !e.drv || !e.cls || !e.dcs) {
+                cc_entry_free(&e);
+                return; /* not cached: the attempt goes on with its own walk */
+        }
+        for (size_t i = 0; i < e.n; i++) {
+                e.nodes[i] = at->cands[i].n;
+                e.drv[i] = at->cands[i].drv = cc_node_drivers(cc, at->cands[i].n);
+                const char *k = at->cands[i].n->computed_class;
+                e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
+        }
+        memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
+        while (cc->n_entries && (cc->n_entries == cc->max_entries || (cc->max_bytes && cc->bytes + e.bytes > cc->max_bytes))) {
+                size_t lru = 0;
+                for (size_t i = 1; i < cc->n_entries; i++)
+                        if (cc->entries[i].used < cc->entries[lru].used)
+                                lru = i;
+                cc_drop(cc, lru);
+        }
+        e.used = ++cc->tick;
+        cc->bytes += e.bytes;
+        cc->entries[cc->n_entries++] = e;
+        at->drv_known = true;
+        at->n_classes = cc->n_classes;
+}
+
+/* The entry for the attempt's job (NULL: a miss; *ret_key then is the key to store, NULL
+ * when it should not be). */
+static const struct cc_entry *cc_lookup(struct sched_cand_cache *cc, struct sched_attempt *at, char **ret_key) {
+        *ret_key = NULL;
+        if (!cc_matches(cc, at->c->snap) && cc_bind(cc, at->c->snap) < 0) {
+                cc_reset(cc);
+                return NULL; /* uncached this time */
+        }
+        char *key = cc_key(at->job);
+        if (!key)
+                return NULL;
+        for (size_t i = 0; i < cc->n_entries; i++) {
+                struct cc_entry *e = &cc->entries[i];
+                if (strcmp(e->key, key) != 0)
+                        continue;
+                free(key);
+                e->used = ++cc->tick;
+                cc->st.hits++;
+                return e;
+        }
+        cc->st.misses++;
+        *ret_key = key;
+        return NULL;
+}
+
+/* at->cands from a cached entry, in the order shuffle() would leave the walk's list:
+ * the same Fisher-Yates steps on an index array (4-byte swaps), then one pass. */
+static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const struct cc_entry *e) {
+        if (e->n > cc->perm_cap) {
+                uint32_t *p = realloc(cc->perm, e->n * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                cc->perm = p;
+                cc->perm_cap = e->n;
+        }
+        uint32_t *perm = cc->perm;
+        for (size_t i = 0; i < e->n; i++)
+                perm[i] = (uint32_t)i;
+        for (size_t i = e->n; i > 1; i--) {
+                size_t j = (size_t)(splitmix(&at->rng) % i);
+                uint32_t t = perm[i - 1];
+                perm[i - 1] = perm[j];
+                perm[j] = t;
+        }
+        for (size_t k = 0; k < e->n; k++) {
+                uint32_t i = perm[k];
+                at->cands[k] = (struct sched_cand){.n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i]};
+        }
+        at->n_cands = e->n;
+        memcpy(at->dcs, e->dcs, e->n_dcs * sizeof(*e->dcs));
+        at->n_dcs = e->n_dcs;
+        at->pool.nodes_in_pool = e->nodes_in_pool;
+        at->drv_known = true;
+        at->n_classes = cc->n_classes;
+        return 0;
+}
+
 int sched_build_cands(struct sched_attempt *at) {
-        size_t n = state_count(at->c->snap, STATE_TABLE_NODES);
-        at->cands = calloc(n ? n : 1, sizeof(*at->cands));
-        at->dcs = malloc((n ? n : 1) * sizeof(*at->dcs));
+        struct sched_cand_cache *cc = at->c->cands;
+        char *key = NULL;
+        const struct cc_entry *e = cc ? cc_lookup(cc, at, &key) : NULL;
+        /* every entry used is written whole (add_cand, cc_fill): no zeroing */
+        size_t n = e ? e->n : state_count(at->c->snap, STATE_TABLE_NODES);
+        size_t n_dcs = e ? e->n_dcs : n;
+        at->cands = malloc((n ? n : 1) * sizeof(*at->cands));
+        at->dcs = malloc((n_dcs ? n_dcs : 1) * sizeof(*at->dcs));
         at->pool.nodes_available = json_object();
         at->pool.node_pool = at->job->node_pool ? at->job->node_pool : "default";
-        if (!at->cands || !at->dcs || !at->pool.nodes_available)
+        if (!at->cands || !at->dcs || !at->pool.nodes_available) {
+                free(key);
                 return -ENOMEM;
-        state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
+        }
+        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
+        if (e) {
+                if (cc_fill(cc, at, e) < 0)
+                        return -ENOMEM;
+        } else {
+                state_nodes_foreach(at->c->snap, add_cand, at); /* ID order, then shuffled */
+                if (key)
+                        cc_store(cc, at, key); /* takes key */
+                shuffle(at);
+        }
         for (size_t k = 0; k < at->n_dcs; k++)
                 if (at->dcs[k].n &&
                     json_object_set_new(at->pool.nodes_available, at->dcs[k].dc, json_integer(at->dcs[k].n)) < 0)
                         return -ENOMEM;
-        at->rng = shuffle_seed(at->c->eval->id, state_latest_index(at->c->snap));
-        shuffle(at);
         return 0;
 }
 
@@ -349,14 +666,28 @@ static bool mark_escaped(void *arg, const struct constraint *c) {
 /* Drivers, the constraints memoised per computed class, escaped constraints: what
  * does not change while the group is placed. NULL, a static or memoised reason, or
  * buf (not cacheable: *ret_cache false). */
-static const char *feasible_static(struct sched_attempt *at, struct sched_group *g, const struct node *n, char *buf,
-                                   size_t size, bool *ret_cache) {
+static const char *feasible_static(struct sched_attempt *at, struct sched_group *g, const struct sched_cand *cd,
+                                   char *buf, size_t size, bool *ret_cache) {
+        const struct node *n = cd->n;
         *ret_cache = true;
-        for (size_t t = 0; t < g->tg->n_tasks; t++)
-                if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
+        if (g->drv_mode == SCHED_DRV_NONE)
+                return "missing drivers";
+        if (g->drv_mode == SCHED_DRV_MASK && at->drv_known) {
+                if ((cd->drv & g->drv_need) != g->drv_need)
                         return "missing drivers";
+        } else {
+                for (size_t t = 0; t < g->tg->n_tasks; t++)
+                        if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
+                                return "missing drivers";
+        }
         const char *cls = n->computed_class ? n->computed_class : "";
-        struct memo *m = hashmap_get(g->memo, cls);
+        bool interned = at->drv_known && cd->cls && cd->cls < at->n_classes;
+        if (interned && !g->memo_cls)
+                g->memo_cls = calloc(at->n_classes, sizeof(*g->memo_cls)); /* NULL: hashed */
+        interned &= g->memo_cls != NULL;
+        struct memo *m = interned ? g->memo_cls[cd->cls] : NULL;
+        if (!m)
+                m = hashmap_get(g->memo, cls);
         if (!m) {
                 m = calloc(1, sizeof(*m));
                 *ret_cache = m != NULL;
@@ -375,6 +706,8 @@ static const char *feasible_static(struct sched_attempt *at, struct sched_group 
                         json_object_set_new(ce, cls, json_boolean(m->state > 0 || json_is_true(prev)));
                 }
         }
+        if (interned)
+                g->memo_cls[cd->cls] = m;
         if (m->state < 0)
                 return m->reason;
         if (g->escaped) {
@@ -392,7 +725,7 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, stru
         const struct node *n = cd->n;
         if (cd->feas_gen != g->gen) {
                 bool cache;
-                const char *why = feasible_static(at, g, n, buf, size, &cache);
+                const char *why = feasible_static(at, g, cd, buf, size, &cache);
                 if (!cache)
                         return why;
                 cd->feas_gen = g->gen;
@@ -667,6 +1000,8 @@ void sched_group_free(struct sched_group *g) {
                 hashmap_destroy(g->props[i].counts);
         free(g->props);
         g->props = NULL;
+        free(g->memo_cls);
+        g->memo_cls = NULL;
         g->n_props = g->n_spreads = 0;
         if (!g->memo)
                 return;
@@ -675,6 +1010,32 @@ void sched_group_free(struct sched_group *g) {
         while (hashmap_next(g->memo, &it, NULL, &v))
                 free(v);
         g->memo = hashmap_destroy(g->memo);
+}
+
+/* The group's drivers as bits of the cache's driver table, when the candidates came
+ * from the cache: a name missing from a complete table is on no node. */
+static void drivers_init(const struct sched_attempt *at, struct sched_group *g) {
+        const struct sched_cand_cache *cc = at->c->cands;
+        g->drv_mode = SCHED_DRV_NODE;
+        if (!at->drv_known || !cc)
+                return;
+        uint64_t need = 0;
+        for (size_t t = 0; t < g->tg->n_tasks; t++) {
+                const char *d = g->tg->tasks[t].driver;
+                if (!d)
+                        continue;
+                int i = cc_driver_index(cc, d);
+                if (i >= 0) {
+                        need |= UINT64_C(1) << i;
+                        continue;
+                }
+                if (cc->drivers_overflow)
+                        return; /* per node */
+                g->drv_mode = SCHED_DRV_NONE;
+                return;
+        }
+        g->drv_need = need;
+        g->drv_mode = SCHED_DRV_MASK;
 }
 
 int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t group) {
@@ -697,6 +1058,7 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         g->devices = sched_group_has_devices(tg);
         g->device_aff = g->devices && sched_group_device_affinities(tg);
         g->has_affinity = j->n_affinities || tg->n_affinities;
+        drivers_init(at, g);
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->has_affinity |= tg->tasks[t].n_affinities > 0;
         bool spread = j->n_spreads || tg->n_spreads;

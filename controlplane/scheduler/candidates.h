@@ -26,6 +26,8 @@ struct sched_coll; /* the job's proposed allocs on one node, per group (candidat
 
 struct sched_cand {
         const struct node *n;
+        uint64_t drv; /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
+        uint32_t cls; /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -48,6 +50,8 @@ struct sched_attempt {
         struct plan *plan;
         struct sched_cand *cands;
         size_t n_cands, cursor; /* cursor: where the next Select starts (Nomad's iterator) */
+        bool drv_known;         /* cands[].drv and .cls are valid (the list came from c->cands) */
+        size_t n_classes;       /* cls values are below it */
         /* per datacenter seen (a few): does the job take it, how many of its nodes
          * are ready; matched once per datacenter, counted while walking, JSON once */
         struct dc_count {
@@ -85,6 +89,7 @@ struct sched_group {
         unsigned gen; /* distinct per group within an attempt (the candidates' caches) */
         struct res_ask ask;
         struct hashmap *memo; /* computed class -> feasibility (struct memo *) */
+        struct memo **memo_cls; /* the same by interned class (at->drv_known), no hashing; borrowed */
         bool escaped;         /* some constraint refers to unique.* */
         bool distinct_job, distinct_group;
         bool has_affinity;
@@ -99,6 +104,10 @@ struct sched_group {
         bool devices;             /* a task asks for devices */
         bool device_aff;          /* ... with affinities (the devices score) */
         char why[160];            /* the last device failure */
+        /* drivers: DRV_NODE node_has_driver per node; DRV_MASK all of drv_need set in
+         * cd->drv; DRV_NONE some driver is on no node of the table */
+        enum { SCHED_DRV_NODE, SCHED_DRV_MASK, SCHED_DRV_NONE } drv_mode;
+        uint64_t drv_need;
 };
 
 /* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */

@@ -36,6 +36,7 @@ struct sched_ctx {
         char blocked_id[ID_BUF];
         int64_t followup_ns;           /* the last attempt's earliest delayed reschedule (0: none) */
         struct sched_regexps *regexps; /* compiled once per evaluation; NULL: compile each time */
+        struct sched_cand_cache *cands; /* the worker's, across evaluations; NULL: none */
 };
 
 struct sched_attempt;

@@ -14,6 +14,7 @@
 
 struct error;
 struct state_store;
+struct sched_cand_cache;
 
 /* What a scheduler needs from its host. All three are called from the scheduler's
  * thread and may block.
@@ -52,7 +53,23 @@ struct scheduler_env {
         const struct sched_preemption *preemption;    /* NULL: Nomad's defaults, system only */
         void (*gen_id)(void *data, char buf[ID_BUF]); /* NULL: id_generate */
         void *id_data;
+        struct sched_cand_cache *cands; /* NULL: candidates built from the snapshot each time */
 };
+
+/* Candidate lists kept across evaluations (candidates.c): per (node pool, datacenters)
+ * the ready, eligible, not draining nodes, with a per-node bitmask of the drivers
+ * node_has_driver accepts. Valid while the nodes table is unchanged (its index, size
+ * and a sample of its node objects); any node write drops every entry. The cache holds
+ * a reference on each node it lists. At most max_entries entries and about max_bytes
+ * of lists (least recently used dropped first). NOT thread-safe: one per worker.
+ * create: NULL on ENOMEM; destroy accepts NULL and returns NULL. */
+struct sched_cand_cache *sched_cand_cache_create(size_t max_entries, size_t max_bytes);
+struct sched_cand_cache *sched_cand_cache_destroy(struct sched_cand_cache *cc);
+struct sched_cand_cache_stats {
+        uint64_t hits, misses, invalidations;
+        size_t entries, bytes;
+};
+void sched_cand_cache_stats(const struct sched_cand_cache *cc, struct sched_cand_cache_stats *ret);
 
 /* Process one eval against `snapshot` (borrowed; refreshed snapshots obtained during
  * processing are the scheduler's own). Builds a plan, submits it, retries partial
