@@ -114,13 +114,12 @@ json_t *deployment_to_json(const struct deployment *d, const struct state_store 
                 const struct deploy_group *g = &d->groups[i];
                 struct deploy_counts c = st ? state_deploy_counts(st, d, g->name) : (struct deploy_counts){0};
                 json_object_set_new(tgs, g->name,
-                                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:o,s:I,s:I,s:b}",
-                                              "AutoRevert", g->auto_revert, "AutoPromote", g->auto_promote, "Promoted",
-                                              g->promoted, "DesiredTotal", g->desired_total, "DesiredCanaries",
-                                              g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs", c.healthy,
-                                              "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
-                                              (json_int_t)g->progress_deadline_ns, "RequireProgressBy",
-                                              (json_int_t)g->require_progress_by, "PlacedCanaries",
+                                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:o,s:I,s:I,s:b}", "AutoRevert",
+                                              g->auto_revert, "AutoPromote", g->auto_promote, "Promoted", g->promoted,
+                                              "DesiredTotal", g->desired_total, "DesiredCanaries", g->desired_canaries,
+                                              "PlacedAllocs", c.placed, "HealthyAllocs", c.healthy, "UnhealthyAllocs",
+                                              c.unhealthy, "ProgressDeadline", (json_int_t)g->progress_deadline_ns,
+                                              "RequireProgressBy", (json_int_t)g->require_progress_by, "PlacedCanaries",
                                               placed_canaries(st, d, g->name), "MinHealthyTime",
                                               (json_int_t)g->min_healthy_ns, "HealthyDeadline",
                                               (json_int_t)g->healthy_deadline_ns, "ManualHealth", g->manual_health));
