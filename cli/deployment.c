@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
+#include "common/model.h"
 
 static const char list_help[] =
     "Usage: drover deployment list [options]\n\n"
@@ -155,8 +156,8 @@ static void print_deployment(const json_t *d, bool verbose) {
                 snprintf(pl, sizeof(pl), "%lld", (long long)jx_int(g, "PlacedAllocs", 0));
                 snprintf(he, sizeof(he), "%lld", (long long)jx_int(g, "HealthyAllocs", 0));
                 snprintf(un, sizeof(un), "%lld", (long long)jx_int(g, "UnhealthyAllocs", 0));
-                int64_t by = jx_int(g, "RequireProgressBy", 0);
-                if (by > 0)
+                int64_t by = 0; /* RFC 3339 (Go's time.Time); the zero time: none */
+                if (model_time_parse(json_object_get(g, "RequireProgressBy"), &by) == 0 && by > 0)
                         cli_fmt_time_ns(by, dl, sizeof(dl));
                 else
                         snprintf(dl, sizeof(dl), "N/A");

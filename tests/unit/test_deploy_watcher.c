@@ -156,8 +156,12 @@ Test(deploy, healthy_after_min_healthy_time_then_successful_and_stable) {
         /* progress: RequireProgressBy moves to now + progress_deadline */
         json_t *bump = json_object_get(json_array_get(cmds, 1), "Deployment");
         cr_assert_str_eq(jx_str(bump, "Status", ""), "running");
-        cr_assert_eq(jx_int(json_object_get(json_object_get(bump, "TaskGroups"), "g"), "RequireProgressBy", 0),
-                     T0 + SEC + 120 * SEC);
+        json_t *by = json_object_get(json_object_get(json_object_get(bump, "TaskGroups"), "g"), "RequireProgressBy");
+        cr_assert_str_eq(json_string_value(by), "2027-01-15T08:02:01.000000000Z", "a time.Time, as Nomad writes it");
+        struct deployment *back = NULL;
+        cr_assert_eq(deployment_from_json(bump, &back, NULL), 0);
+        cr_assert_eq(back->groups[0].require_progress_by, T0 + SEC + 120 * SEC, "round trip to the nanosecond");
+        deployment_unref(back);
         json_t *h = json_object_get(json_array_get(cmds, 0), "Healthy");
         cr_assert_eq(json_array_size(h), 1);
         cr_assert_str_eq(json_string_value(json_array_get(h, 0)), "a0");
