@@ -74,10 +74,15 @@ void h_deployment_read(struct route_ctx *c) {
                 http_req_respond_json(c->req, 200, deployment_to_json(d, ctx_state(c)), deploy_index(c));
 }
 
+struct dallocs {
+        const char *deployment_id;
+        struct list_ctx l; /* no prefix: every allocation of the deployment */
+};
+
 static bool add_if_deployment(void *arg, const struct alloc *a) {
-        struct list_ctx *l = arg;
-        if (a->deployment_id && strcmp(a->deployment_id, l->prefix) == 0)
-                add_alloc_stub(arg, a);
+        struct dallocs *x = arg;
+        if (a->deployment_id && strcmp(a->deployment_id, x->deployment_id) == 0)
+                add_alloc_stub(&x->l, a);
         return true;
 }
 
@@ -85,9 +90,9 @@ void h_deployment_allocations(struct route_ctx *c) {
         const struct deployment *d = path_deployment(c);
         if (!d || block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        struct list_ctx l = {.c = c, .prefix = d->id, .out = json_array()};
-        state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        struct dallocs x = {.deployment_id = d->id, .l = {.c = c, .out = json_array()}};
+        state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &x);
+        http_req_respond_json(c->req, 200, x.l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 static const struct job *path_job(struct route_ctx *c) {
