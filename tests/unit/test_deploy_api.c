@@ -2,7 +2,7 @@
  * options (?filter, ?per_page/?next_token) on /v1/deployments and
  * /v1/job/:id/deployments, blocking queries (?index, ?wait) on every deployment
  * read, and a successful deployment's Stable flag in /v1/job/:id/versions after a
- * newer version is registered. */
+ * newer version is registered, and /v1/deployment/allocations/:id. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 #include "common/jsonx.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_deploy.h"
+#include "tests/unit/fixtures.h"
 #include "tests/support/api_harness.h"
 
 static struct api_harness *s;
@@ -162,4 +164,31 @@ Test(deploy_api, stable_stays_on_the_version_after_a_newer_one) {
                              "only version 0 is Stable (version %lld)", (long long)jx_int(x, "Version", -1));
         }
         json_decref(v);
+}
+
+Test(deploy_api, deployment_allocations_lists_the_deployments_allocations) {
+        add_service("a", "1");
+        const struct deployment *d = state_deployment_latest(s->state, "default", "a");
+        cr_assert_not_null(d);
+        char did[64];
+        snprintf(did, sizeof(did), "%s", d->id);
+        /* two allocations of the deployment and one of none, as a plan would store them */
+        static const char *const ids[] = {"11111111-0000-0000-0000-000000000001",
+                                          "22222222-0000-0000-0000-000000000002",
+                                          "33333333-0000-0000-0000-000000000003"};
+        for (int i = 0; i < 3; i++) {
+                struct alloc *x =
+                    fx_alloc(ids[i], (struct job *)state_job_get(s->state, "default", "a"), "n1", i, 50, 32);
+                x->deployment_id = i < 2 ? strdup(did) : NULL;
+                cr_assert_eq(state_upsert_allocs(s->state, state_latest_index(s->state) + 1, &x, 1), 0);
+                alloc_unref(x);
+        }
+        char t[256];
+        snprintf(t, sizeof(t), "/v1/deployment/allocations/%s", did);
+        json_t *l = NULL;
+        cr_assert_eq(req("GET", t, NULL, &l, NULL, NULL), 200);
+        cr_assert_eq(json_array_size(l), 2, "the deployment's two allocations, not the third");
+        for (size_t i = 0; i < 2; i++)
+                cr_expect_eq(strncmp(field(l, i, "ID"), "3333", 4) != 0, 1);
+        json_decref(l);
 }
