@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
+#include "common/model.h"
 
 static const char list_help[] =
     "Usage: drover deployment list [options]\n\n"
@@ -73,13 +74,38 @@ static const char *short_or_full(const char *id, bool verbose, char buf[9]) {
         return verbose ? id : cli_short_id(id, buf);
 }
 
+/* Newest first: the API answers in ID order (its list options page by ID). */
+static int by_create_index_desc(const void *a, const void *b) {
+        json_int_t x = jx_int(*(json_t *const *)a, "CreateIndex", 0), y = jx_int(*(json_t *const *)b, "CreateIndex", 0);
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static json_t *newest_first(json_t *list) {
+        size_t n = json_array_size(list);
+        json_t **v = n ? calloc(n, sizeof(*v)) : NULL;
+        json_t *out = json_array();
+        if (!out || (n && !v)) {
+                free(v);
+                json_decref(out);
+                return json_incref(list);
+        }
+        for (size_t i = 0; i < n; i++)
+                v[i] = json_array_get(list, i);
+        qsort(v, n, sizeof(*v), by_create_index_desc);
+        for (size_t i = 0; i < n; i++)
+                json_array_append(out, v[i]);
+        free(v);
+        return out;
+}
+
 static int deployment_list(struct cli *c, int argc, char **argv) {
         struct error err = {0};
-        _cleanup_json_ json_t *list = NULL;
-        if (cli_get(c, "/v1/deployments", &list, NULL, &err) < 0) {
+        _cleanup_json_ json_t *got = NULL;
+        if (cli_get(c, "/v1/deployments", &got, NULL, &err) < 0) {
                 fprintf(stderr, "Error retrieving deployments: %s\n", err.msg);
                 return 1;
         }
+        _cleanup_json_ json_t *list = newest_first(got);
         if (flag(argc, argv, "-json")) {
                 print_json(list);
                 return 0;
@@ -130,8 +156,8 @@ static void print_deployment(const json_t *d, bool verbose) {
                 snprintf(pl, sizeof(pl), "%lld", (long long)jx_int(g, "PlacedAllocs", 0));
                 snprintf(he, sizeof(he), "%lld", (long long)jx_int(g, "HealthyAllocs", 0));
                 snprintf(un, sizeof(un), "%lld", (long long)jx_int(g, "UnhealthyAllocs", 0));
-                int64_t by = jx_int(g, "RequireProgressBy", 0);
-                if (by > 0)
+                int64_t by = 0; /* RFC 3339 (Go's time.Time); the zero time: none */
+                if (model_time_parse(json_object_get(g, "RequireProgressBy"), &by) == 0 && by > 0)
                         cli_fmt_time_ns(by, dl, sizeof(dl));
                 else
                         snprintf(dl, sizeof(dl), "N/A");

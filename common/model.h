@@ -466,6 +466,11 @@ int eval_from_json(const json_t *obj, struct eval **ret, struct error *err);
 json_t *job_to_stub_json(const struct job *j, json_t *summary /* borrowed, may be NULL */);
 json_t *node_to_stub_json(const struct node *n);
 json_t *alloc_to_stub_json(const struct alloc *a);
+/* Go's time.Time in JSON: UTC RFC 3339 with nanoseconds, 0 as Go's zero time
+ * ("0001-01-01T00:00:00Z"); back from any offset, or from integer nanoseconds
+ * (0: unset). buf: 48 bytes are enough. */
+void model_time_format(int64_t ns, char *buf, size_t size);
+int model_time_parse(const json_t *v, int64_t *ret);
 
 /* Task states alone (what an agent sends in an alloc update). */
 json_t *task_states_to_json(const struct task_state *ts, size_t n);

@@ -1020,6 +1020,14 @@ static int rfc3339_ns(const json_t *v, int64_t *ret) {
         return 0;
 }
 
+void model_time_format(int64_t ns, char *buf, size_t size) {
+        ns_rfc3339(ns, buf, size);
+}
+
+int model_time_parse(const json_t *v, int64_t *ret) {
+        return rfc3339_ns(v, ret);
+}
+
 static const char *const alloc_known[] = {
     "ID",           "Namespace",    "EvalID",         "Name",       "NodeID",        "NodeName",
     "JobID",        "Job",          "TaskGroup",      "Resources",  "AllocatedResources", "DesiredStatus",

@@ -21,11 +21,16 @@ uint64_t query_index(const struct route_ctx *c, enum state_table table) {
 struct parked_query {
         struct http_req *req;
         enum state_table table;
+        uint64_t (*index_of)(const struct state_store *st); /* NULL: the table's index */
         uint64_t min_index;
         int64_t deadline_ns; /* monotonic */
         bool expired;
         struct parked_query *next;
 };
+
+static uint64_t pq_index(const struct parked_query *pq, const struct state_store *st) {
+        return pq->index_of ? pq->index_of(st) : state_table_index(st, pq->table);
+}
 
 /* ?wait=: "5s", "500ms", "2m", "1h" (a bare number is seconds); missing: Nomad's 5
  * minutes; capped at 10 minutes. -1 when malformed. */
@@ -54,7 +59,9 @@ int64_t parse_wait_ns(const char *w) {
 
 /* True when the request was parked (the handler returns and runs again later) or
  * answered 400 for a malformed ?index or ?wait. */
-bool block_until_newer(struct route_ctx *c, enum state_table table) {
+static bool block_until(struct route_ctx *c, enum state_table table,
+                        uint64_t (*index_of)(const struct state_store *st)) {
+        const struct parked_query probe = {.table = table, .index_of = index_of};
         const char *idx = http_req_query(c->req, "index");
         if (!idx)
                 return false;
@@ -75,7 +82,7 @@ bool block_until_newer(struct route_ctx *c, enum state_table table) {
         }
         if (pq) {
                 /* Re-run after a wake: answer if expired or moved, else stay parked. */
-                if (pq->expired || state_table_index(ctx_state(c), table) > pq->min_index) {
+                if (pq->expired || pq_index(pq, ctx_state(c)) > pq->min_index) {
                         http_req_set_data(c->req, NULL);
                         free(pq);
                         return false;
@@ -84,19 +91,28 @@ bool block_until_newer(struct route_ctx *c, enum state_table table) {
                 c->s->parked = pq;
                 return true;
         }
-        if (min == 0 || state_table_index(ctx_state(c), table) > min)
+        if (min == 0 || pq_index(&probe, ctx_state(c)) > min)
                 return false;
         pq = calloc(1, sizeof(*pq));
         if (!pq)
                 return false;
         pq->req = c->req;
         pq->table = table;
+        pq->index_of = index_of;
         pq->min_index = min;
         pq->deadline_ns = clock_monotonic_ns() + wait_ns;
         http_req_set_data(c->req, pq);
         pq->next = c->s->parked;
         c->s->parked = pq;
         return true;
+}
+
+bool block_until_newer(struct route_ctx *c, enum state_table table) {
+        return block_until(c, table, NULL);
+}
+
+bool block_until_newer_fn(struct route_ctx *c, uint64_t (*index_of)(const struct state_store *st)) {
+        return block_until(c, STATE_TABLE_COUNT, index_of);
 }
 
 void api_wake_parked(struct api *s, bool timeouts_only) {
@@ -113,7 +129,7 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
                 list = pq->next;
                 pq->next = NULL;
                 pq->expired = now >= pq->deadline_ns;
-                bool moved = state_table_index(*s->state, pq->table) > pq->min_index;
+                bool moved = pq_index(pq, *s->state) > pq->min_index;
                 if (pq->expired || (!timeouts_only && moved)) {
                         api_handle(s, pq->req); /* re-parks itself if nothing is due */
                 } else {

@@ -13,9 +13,21 @@
 #include "controlplane/leader/deploy_watcher.h"
 #include "controlplane/state/state_deploy.h"
 
+/* The index of a deployment read: its table's, or the allocations' when newer (the
+ * group counts and PlacedCanaries are computed from the allocations), never 0. A
+ * blocking query (?index, ?wait) waits on the same value. */
+static uint64_t deploy_reads_index(const struct state_store *st) {
+        uint64_t d = state_deploy_index(st), a = state_table_index(st, STATE_TABLE_ALLOCS);
+        uint64_t i = d > a ? d : a;
+        return i ? i : 1;
+}
+
 static uint64_t deploy_index(const struct route_ctx *c) {
-        uint64_t i = state_deploy_index(ctx_state(c));
-        return i ? i : state_latest_index(ctx_state(c));
+        return deploy_reads_index(ctx_state(c));
+}
+
+static bool blocked(struct route_ctx *c) {
+        return block_until_newer_fn(c, deploy_reads_index);
 }
 
 struct dlist {
@@ -36,9 +48,11 @@ static bool add_deployment(void *arg, const struct deployment *d) {
 }
 
 void h_deployments_list(struct route_ctx *c) {
+        if (blocked(c))
+                return;
         struct dlist l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .ns = ns_of(c), .out = json_array()};
         state_deployments_foreach(ctx_state(c), add_deployment, &l);
-        http_req_respond_json(c->req, 200, l.out, deploy_index(c));
+        list_respond(c, l.out, deploy_index(c));
 }
 
 /* The deployment of the path (ID or unique prefix), or NULL after a 404/400. */
@@ -54,24 +68,31 @@ static const struct deployment *path_deployment(struct route_ctx *c) {
 
 void h_deployment_read(struct route_ctx *c) {
         const struct deployment *d = path_deployment(c);
+        if (d && blocked(c))
+                return;
         if (d)
                 http_req_respond_json(c->req, 200, deployment_to_json(d, ctx_state(c)), deploy_index(c));
 }
 
+struct dallocs {
+        const char *deployment_id;
+        struct list_ctx l; /* no prefix: every allocation of the deployment */
+};
+
 static bool add_if_deployment(void *arg, const struct alloc *a) {
-        struct list_ctx *l = arg;
-        if (a->deployment_id && strcmp(a->deployment_id, l->prefix) == 0)
-                add_alloc_stub(arg, a);
+        struct dallocs *x = arg;
+        if (a->deployment_id && strcmp(a->deployment_id, x->deployment_id) == 0)
+                add_alloc_stub(&x->l, a);
         return true;
 }
 
 void h_deployment_allocations(struct route_ctx *c) {
         const struct deployment *d = path_deployment(c);
-        if (!d)
+        if (!d || block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        struct list_ctx l = {.c = c, .prefix = d->id, .out = json_array()};
-        state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &l);
-        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        struct dallocs x = {.deployment_id = d->id, .l = {.c = c, .out = json_array()}};
+        state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &x);
+        http_req_respond_json(c->req, 200, x.l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 static const struct job *path_job(struct route_ctx *c) {
@@ -83,16 +104,16 @@ static const struct job *path_job(struct route_ctx *c) {
 
 void h_job_deployments(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j)
+        if (!j || blocked(c))
                 return;
         struct dlist l = {.c = c, .out = json_array()};
         state_deployments_by_job_foreach(ctx_state(c), j->namespace, j->id, add_deployment, &l);
-        http_req_respond_json(c->req, 200, l.out, deploy_index(c));
+        list_respond(c, l.out, deploy_index(c));
 }
 
 void h_job_deployment(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j)
+        if (!j || blocked(c))
                 return;
         const struct deployment *d = state_deployment_latest(ctx_state(c), j->namespace, j->id);
         http_req_respond_json(c->req, 200, d ? deployment_to_json(d, ctx_state(c)) : json_null(), deploy_index(c));

@@ -134,6 +134,8 @@ extern const size_t api_routes_count;
 uint64_t query_index(const struct route_ctx *c, enum state_table table);
 /* True when the request was parked or answered 400 for a bad ?index/?wait. */
 bool block_until_newer(struct route_ctx *c, enum state_table table);
+/* The same for a read whose index is index_of(state) (a table outside enum state_table). */
+bool block_until_newer_fn(struct route_ctx *c, uint64_t (*index_of)(const struct state_store *st));
 int64_t parse_wait_ns(const char *w);
 
 /* ---- list options (routes_list.c) ---- */

@@ -11,6 +11,7 @@
 #include "controlplane/scheduler/update.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_deploy.h"
+#include "controlplane/state/state_versions.h"
 
 struct step {
         const struct state_store *st;
@@ -136,33 +137,14 @@ static void scan(const struct step *s, const struct deployment *d, const struct 
 
 /* ---- auto-revert ------------------------------------------------------------------------- */
 
-struct stable_find {
-        const struct deployment *d;
-        uint64_t version;
-        bool found;
-};
-
-static bool newest_successful(void *arg, const struct deployment *x) {
-        struct stable_find *f = arg;
-        if (x != f->d && x->status == DEPLOY_SUCCESSFUL && x->job_version < f->d->job_version) {
-                f->version = x->job_version;
-                f->found = true;
-                return false;
-        }
-        return true;
-}
-
-/* The job as it was at its newest successful deployment, from an alloc of that version. */
+/* The job's newest Stable version older than d's, from the versions table (the last
+ * STATE_JOB_VERSIONS_MAX versions), or NULL. */
 static const struct job *stable_spec(const struct state_store *st, const struct deployment *d) {
-        struct stable_find f = {.d = d};
-        state_deployments_by_job_foreach(st, d->namespace, d->job_id, newest_successful, &f);
-        if (!f.found)
-                return NULL;
         size_t n = 0;
-        struct alloc *const *allocs = state_allocs_by_job(st, d->namespace, d->job_id, &n);
-        for (size_t i = 0; i < n; i++)
-                if (allocs[i]->job && allocs[i]->job->version == f.version)
-                        return allocs[i]->job;
+        struct job *const *v = state_job_versions(st, d->namespace, d->job_id, &n);
+        for (size_t i = 0; i < n; i++) /* newest first */
+                if (v[i]->version < d->job_version && job_version_stable(v[i]))
+                        return v[i];
         return NULL;
 }
 

@@ -12,7 +12,8 @@
  * - A deployment with an unhealthy alloc, or whose group made no progress by its
  *   RequireProgressBy (pushed to now + progress_deadline each time an alloc becomes
  *   healthy), fails; with auto_revert the job is registered again as the spec of its
- *   newest successful deployment (found on that version's allocations).
+ *   newest Stable version older than the deployment's (from the job versions table,
+ *   controlplane/state/state_versions.h; none kept: no revert).
  * - A deployment is successful when every group has DesiredTotal healthy allocs, its
  *   canaries promoted, and no alloc of an older version is left running: the job's
  *   version is marked Stable. With auto_promote, groups whose canaries are all

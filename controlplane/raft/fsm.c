@@ -24,6 +24,7 @@
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
 #include "controlplane/state/state_deploy.h"
+#include "controlplane/state/state_versions.h"
 
 /* The outcome of one part of a batch entry. */
 struct part_status {
@@ -414,22 +415,10 @@ static int apply_acl_token_delete(struct fsm *s, uint64_t index, const json_t *c
 /* ---- deployments (state_deploy.h, leader/deploy_watcher.h) ---------------------------------- */
 
 /* {"Namespace","JobID","Version"}: a successful deployment marks that version Stable
- * (what auto_revert goes back to). A newer version registered meanwhile stays as it is. */
+ * (state_versions.h). */
 static int mark_job_stable(struct fsm *s, uint64_t index, const json_t *sj) {
-        const struct job *cur = state_job_get((*s->state), jx_str(sj, "Namespace", "default"), jx_str(sj, "JobID", ""));
-        if (!cur || cur->version != (uint64_t)jx_int(sj, "Version", -1) ||
-            json_is_true(json_object_get(cur->extra, "Stable")))
-                return 0;
-        struct job *c = job_copy(cur);
-        if (!c)
-                return -ENOMEM;
-        json_t *extra = c->extra ? json_deep_copy(c->extra) : json_object();
-        json_decref(c->extra);
-        c->extra = extra;
-        int r = extra ? json_object_set_new(extra, "Stable", json_true()) : -ENOMEM;
-        if (r == 0)
-                r = state_upsert_job((*s->state), index, c);
-        job_unref(c);
+        int r = state_versions_mark_stable(*s->state, index, jx_str(sj, "Namespace", "default"),
+                                           jx_str(sj, "JobID", ""), (uint64_t)jx_int(sj, "Version", -1));
         return r < 0 ? -ENOMEM : r;
 }
 

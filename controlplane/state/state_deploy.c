@@ -93,30 +93,46 @@ const struct deploy_group *deployment_group(const struct deployment *d, const ch
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
+/* The IDs of the group's canaries (allocations of the deployment placed as canaries), in
+ * the store's order; an empty array without st. */
+static json_t *placed_canaries(const struct state_store *st, const struct deployment *d, const char *group) {
+        json_t *ids = json_array();
+        size_t n = 0;
+        struct alloc *const *allocs = st && ids ? state_allocs_by_job(st, d->namespace, d->job_id, &n) : NULL;
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = allocs[i];
+                if (a->deploy_canary && a->deployment_id && strcmp(a->deployment_id, d->id) == 0 && a->task_group &&
+                    strcmp(a->task_group, group) == 0)
+                        json_array_append_new(ids, json_string(a->id));
+        }
+        return ids;
+}
+
 json_t *deployment_to_json(const struct deployment *d, const struct state_store *st) {
         json_t *tgs = json_object();
         for (size_t i = 0; i < d->n_groups; i++) {
                 const struct deploy_group *g = &d->groups[i];
                 struct deploy_counts c = st ? state_deploy_counts(st, d, g->name) : (struct deploy_counts){0};
-                json_object_set_new(tgs, g->name,
-                                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:[],s:I,s:I,s:b}",
-                                              "AutoRevert", g->auto_revert, "AutoPromote", g->auto_promote, "Promoted",
-                                              g->promoted, "DesiredTotal", g->desired_total, "DesiredCanaries",
-                                              g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs", c.healthy,
-                                              "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
-                                              (json_int_t)g->progress_deadline_ns, "RequireProgressBy",
-                                              (json_int_t)g->require_progress_by, "PlacedCanaries", "MinHealthyTime",
-                                              (json_int_t)g->min_healthy_ns, "HealthyDeadline",
-                                              (json_int_t)g->healthy_deadline_ns, "ManualHealth", g->manual_health));
+                char by[48]; /* Go's time.Time, as Nomad's API client decodes it */
+                model_time_format(g->require_progress_by, by, sizeof(by));
+                json_object_set_new(
+                    tgs, g->name,
+                    json_pack("{s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:s,s:o,s:I,s:I,s:b}", "AutoRevert", g->auto_revert,
+                              "AutoPromote", g->auto_promote, "Promoted", g->promoted, "DesiredTotal", g->desired_total,
+                              "DesiredCanaries", g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs",
+                              c.healthy, "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
+                              (json_int_t)g->progress_deadline_ns, "RequireProgressBy", by, "PlacedCanaries",
+                              placed_canaries(st, d, g->name), "MinHealthyTime", (json_int_t)g->min_healthy_ns,
+                              "HealthyDeadline", (json_int_t)g->healthy_deadline_ns, "ManualHealth", g->manual_health));
         }
-        return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:b}", "ID", d->id, "Namespace",
+        return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:b}", "ID", d->id, "Namespace",
                          d->namespace ? d->namespace : "default", "JobID", d->job_id, "JobVersion",
                          (json_int_t)d->job_version, "JobModifyIndex", (json_int_t)d->job_modify_index,
-                         "JobCreateIndex", (json_int_t)d->job_create_index, "Status", deploy_status_str(d->status),
-                         "StatusDescription", d->status_description ? d->status_description : "", "TaskGroups", tgs,
-                         "CreateIndex", (json_int_t)d->create_index, "ModifyIndex", (json_int_t)d->modify_index,
-                         "CreateTime", (json_int_t)d->create_time, "ModifyTime", (json_int_t)d->modify_time,
-                         "IsMultiregion", 0);
+                         "JobSpecModifyIndex", (json_int_t)d->job_modify_index, "JobCreateIndex",
+                         (json_int_t)d->job_create_index, "Status", deploy_status_str(d->status), "StatusDescription",
+                         d->status_description ? d->status_description : "", "TaskGroups", tgs, "CreateIndex",
+                         (json_int_t)d->create_index, "ModifyIndex", (json_int_t)d->modify_index, "CreateTime",
+                         (json_int_t)d->create_time, "ModifyTime", (json_int_t)d->modify_time, "IsMultiregion", 0);
 }
 
 int deployment_from_json(const json_t *obj, struct deployment **ret, struct error *err) {
@@ -166,7 +182,14 @@ int deployment_from_json(const json_t *obj, struct deployment **ret, struct erro
                 x->auto_promote = jx_bool(g, "AutoPromote", false);
                 x->promoted = jx_bool(g, "Promoted", false);
                 x->progress_deadline_ns = jx_int(g, "ProgressDeadline", 0);
-                x->require_progress_by = jx_int(g, "RequireProgressBy", 0);
+                json_t *by = json_object_get(g, "RequireProgressBy");
+                if (by && !json_is_null(by) && model_time_parse(by, &x->require_progress_by) < 0) {
+                        deployment_unref(d);
+                        return errorf(err, -EINVAL,
+                                      "Deployment.TaskGroups.%s.RequireProgressBy: expected an RFC 3339 time or "
+                                      "nanoseconds",
+                                      name);
+                }
                 x->min_healthy_ns = jx_int(g, "MinHealthyTime", 0);
                 x->healthy_deadline_ns = jx_int(g, "HealthyDeadline", 0);
                 x->manual_health = jx_bool(g, "ManualHealth", false);

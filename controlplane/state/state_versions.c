@@ -165,6 +165,72 @@ int state_versions_drop(struct state_store *st, const char *ns, const char *id) 
         return r == -ENOENT ? 0 : r;
 }
 
+bool job_version_stable(const struct job *j) {
+        return j && json_is_true(json_object_get(j->extra, "Stable"));
+}
+
+int state_versions_mark_stable(struct state_store *st, uint64_t index, const char *ns, const char *id,
+                               uint64_t version) {
+        if (state_is_snapshot(st))
+                return -EROFS;
+        const struct job *cur = state_job_get(st, ns, id);
+        if (cur && cur->version == version) {
+                /* The current object: stored again with the flag (same spec, same
+                 * version), which records it here too. */
+                if (job_version_stable(cur))
+                        return 0;
+                struct job *c = job_copy(cur);
+                json_t *extra = c ? (c->extra ? json_deep_copy(c->extra) : json_object()) : NULL;
+                if (!extra || json_object_set_new(extra, "Stable", json_true()) < 0) {
+                        json_decref(extra);
+                        job_unref(c);
+                        return -ENOMEM;
+                }
+                json_decref(c->extra);
+                c->extra = extra;
+                int r = state_upsert_job(st, index, c);
+                job_unref(c);
+                return r;
+        }
+        const struct entry *old = entry_get(st, ns, id);
+        size_t at = 0;
+        while (old && at < old->n && old->v[at]->version != version)
+                at++;
+        if (!old || at == old->n || job_version_stable(old->v[at]))
+                return 0;
+        struct job *c = job_copy(old->v[at]);
+        json_t *extra = c ? (c->extra ? json_deep_copy(c->extra) : json_object()) : NULL;
+        if (!extra || json_object_set_new(extra, "Stable", json_true()) < 0) {
+                json_decref(extra);
+                job_unref(c);
+                return -ENOMEM;
+        }
+        json_decref(c->extra);
+        c->extra = extra;
+        char key[KEYMAX];
+        struct version_table *t;
+        int r = key_of(key, ns, id);
+        if (r < 0 || (r = table_mut(st, &t)) < 0) {
+                job_unref(c);
+                return r;
+        }
+        struct entry *e = calloc(1, sizeof(*e));
+        if (!e) {
+                job_unref(c);
+                return -ENOMEM;
+        }
+        e->refcount = 1;
+        e->n = old->n;
+        for (size_t i = 0; i < old->n; i++)
+                e->v[i] = i == at ? c : job_ref(old->v[i]);
+        if ((r = pmap_put(&t->map, key, e, NULL)) < 0) {
+                entry_unref(e);
+                return r;
+        }
+        state_raw_bump(st, STATE_TABLE_JOBS, index);
+        return 0;
+}
+
 /* ---- snapshots ---- */
 
 struct save_ctx {

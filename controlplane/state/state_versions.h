@@ -14,6 +14,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,16 @@ struct state_store;
 struct job *const *state_job_versions(const struct state_store *st, const char *ns, const char *id, size_t *ret_n);
 /* One version, or NULL when it is not (or no longer) kept. */
 const struct job *state_job_version(const struct state_store *st, const char *ns, const char *id, uint64_t version);
+
+/* Whether j is marked Stable (a deployment of its version succeeded). */
+bool job_version_stable(const struct job *j);
+/* Mark version `version` of ns/id Stable at Raft index `index` (the FSM, when a
+ * deployment of that version succeeds; what auto_revert goes back to): the job's
+ * current object when it is that version (stored again, which records it here),
+ * else that version's entry in the versions table. 0 (also when the version is no
+ * longer kept or already Stable), -ENOMEM, -EROFS. */
+int state_versions_mark_stable(struct state_store *st, uint64_t index, const char *ns, const char *id,
+                               uint64_t version);
 
 /* ---- for state.c, state_write.c and state_persist.c ---- */
 struct version_table;

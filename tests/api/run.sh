@@ -1,14 +1,15 @@
 #!/bin/bash
 # API conformance tier: a drover-server and a drover-agent on loopback (ports
-# 43500-43999), then tests/api/conformance.py over tests/api/shapes/.
+# 43500-43999, or DROVER_TEST_PORT_BASE to +499), then tests/api/conformance.py over tests/api/shapes/.
 # Usage: tests/api/run.sh BIN_DIR. Stops every process it started.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-api-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT_BASE=${DROVER_TEST_PORT_BASE:-43500}
 for _ in $(seq 1 50); do
-        PORT=$((43500 + RANDOM % 480))
+        PORT=$((PORT_BASE + RANDOM % 480))
         port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
 done
 ADDR="http://127.0.0.1:$PORT"

@@ -2,17 +2,22 @@
 # Rolling updates and deployments on loopback: one server, one agent (raw_exec).
 # Usage: tests/integration/deploy.sh BIN_DIR
 # - a service job of count 3 with update { max_parallel = 1, min_healthy_time = "1s" },
-#   registered again with a changed env, is replaced one at a time (never more than
-#   one of the 3 missing) and its deployment ends "successful";
+#   registered again with a changed env, is replaced one at a time: in Raft order each
+#   stop and its placement come after the health mark of the placement before (never
+#   two replacements at once), and its deployment ends "successful";
+# - each successful version stays Stable in `drover job history`;
 # - a change that needs no restart (priority) updates the allocations in place;
-# - a job with canary = 1 places one canary and waits for `deployment promote`.
+# - a job with canary = 1 places one canary (listed in PlacedCanaries) and waits for
+#   `deployment promote`.
+# Ports: DROVER_TEST_PORT_BASE (default 41500) to +499.
 # Every wait is bounded; every process started here is stopped on exit.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-deploy-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do # this test's range: 41500-41999
-        PORT=$((41500 + RANDOM % 480))
+PORT_BASE=${DROVER_TEST_PORT_BASE:-41500}
+for _ in $(seq 1 50); do # this test's range: PORT_BASE to PORT_BASE + 499
+        PORT=$((PORT_BASE + RANDOM % 480))
         port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
 done
 ADDR="http://127.0.0.1:$PORT"
@@ -139,6 +144,33 @@ if [ "$1" -ge 2 ] && [ "$2" = 3 ] && [ "$3 $4 $5 $6" = "1 successful 3 3" ]; the
 else
         fail "env change: replaced one at a time (min running, stopped for update, version, status, healthy, done: $res)"
 fi
+# One at a time, in Raft order: S (an allocation of version 0 stopped for the update, at
+# its AllocModifyIndex), P (an allocation of version 1 placed, at its CreateIndex), H
+# (a health mark: the deployment watcher's evaluation, at its CreateIndex). Each stop
+# and placement must follow the health mark of the placement before: S P H S P H S P H;
+# two replacements at once read S S P P ..., a placement before the health mark S P S P.
+jmi=$(api /v1/job/web | jget 'd["JobModifyIndex"]')
+order=$(python3 - "$ADDR" "${jmi:-0}" <<'PY'
+import json, sys, urllib.request
+addr, jmi = sys.argv[1], int(sys.argv[2])
+get = lambda p: json.load(urllib.request.urlopen(addr + p, timeout=5))
+ev = []
+for a in get("/v1/job/web/allocations"):
+    if a["JobVersion"] == 0 and a["DesiredDescription"] == "alloc is being updated due to job update":
+        ev.append((get("/v1/allocation/" + a["ID"])["AllocModifyIndex"], 0, "S"))
+    elif a["JobVersion"] == 1:
+        ev.append((a["CreateIndex"], 1, "P"))
+ev += [(e["CreateIndex"], 2, "H") for e in get("/v1/job/web/evaluations")
+       if e["TriggeredBy"] == "deployment-watcher" and e["CreateIndex"] > jmi]
+print("".join(x[2] for x in sorted(ev)))
+PY
+)
+if [ "$order" = SPHSPHSPH ]; then
+        pass "env change: in Raft order each stop and placement follow the last placement's health mark ($order)"
+else
+        api /v1/job/web/allocations | jget "[(a['ID'][:8], a['JobVersion'], a['DesiredStatus'], a['CreateIndex'], a['AllocModifyIndex']) for a in d]"
+        fail "env change: one replacement at a time in Raft order (want SPHSPHSPH, got $order)"
+fi
 stable=$(api /v1/job/web | jget 'd.get("Stable")')
 [ "$stable" = True ] && pass "the successful version is marked Stable" || fail "job Stable after success (got $stable)"
 
@@ -154,6 +186,14 @@ if [ "$3 $4 $6" = "2 successful 3" ] &&
 else
         api /v1/job/web/allocations | jget "[(a['ID'][:8], a['JobVersion'], a['DesiredStatus'], a['ClientStatus']) for a in d]"
         fail "priority change: updated in place ($res)"
+fi
+"$BIN/drover" job history web >"$WORK/history.out" 2>&1
+hist=$(awk '/^Version/ {v=$3} /^Stable/ {printf "%s=%s ", v, $3}' "$WORK/history.out")
+if [ "$hist" = "2=true 1=true 0=true " ]; then
+        pass "drover job history: every successfully deployed version is Stable ($hist)"
+else
+        cat "$WORK/history.out"
+        fail "drover job history Stable column (got $hist)"
 fi
 "$BIN/drover" deployment list >"$WORK/dlist.out" 2>&1
 if grep -q '^ID ' "$WORK/dlist.out" && [ "$(grep -c ' web ' "$WORK/dlist.out")" -ge 3 ]; then
@@ -178,6 +218,13 @@ sleep 2 # nothing more moves before promotion
 st2=$(canary_state)
 dep_id=$(api /v1/job/can/deployment | jget 'd["ID"]')
 dep_st=$(api /v1/job/can/deployment | jget 'd["Status"]')
+placed_canaries=$(api /v1/job/can/deployment | jget 'sorted(d["TaskGroups"]["g"]["PlacedCanaries"])')
+canary_ids=$(api /v1/job/can/allocations | jget "sorted(a['ID'] for a in d if (a.get('DeploymentStatus') or {}).get('Canary'))")
+if [ -n "$canary_ids" ] && [ "$canary_ids" != "[]" ] && [ "$placed_canaries" = "$canary_ids" ]; then
+        pass "PlacedCanaries lists the canary allocation ($placed_canaries)"
+else
+        fail "PlacedCanaries (got $placed_canaries, canaries $canary_ids)"
+fi
 if [ "$st1" = "3 1" ] && [ "$st2" = "3 1" ] && [ "$dep_st" = running ]; then
         pass "canary = 1: one healthy canary beside the 3 old allocations, the deployment waits for promotion"
 else

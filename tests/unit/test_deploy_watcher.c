@@ -2,7 +2,9 @@
  * version, cancelled by the next, kept in snapshots, deleted with the job) and the
  * deployment watcher driven with a fake clock: health from task states after
  * min_healthy_time, unhealthy allocs and the progress deadline fail it, success marks
- * the version Stable, auto_revert registers the last stable version again. */
+ * the version Stable (in the job versions table too, even once a newer version is
+ * registered), auto_revert registers the last stable version found there again,
+ * PlacedCanaries lists the canaries' IDs. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include "controlplane/leader/deploy_watcher.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_deploy.h"
+#include "controlplane/state/state_versions.h"
 #include "tests/unit/fixtures.h"
 
 #define SEC INT64_C(1000000000)
@@ -81,6 +84,12 @@ static void apply(json_t *cmds) {
                         cr_assert_eq(deployment_from_json(json_object_get(cmd, "Deployment"), &d, NULL), 0);
                         state_upsert_deployment(st, idx, d);
                         deployment_unref(d);
+                        json_t *sj = json_object_get(cmd, "StableJob");
+                        if (sj)
+                                cr_assert_eq(state_versions_mark_stable(st, idx, jx_str(sj, "Namespace", ""),
+                                                                        jx_str(sj, "JobID", ""),
+                                                                        (uint64_t)jx_int(sj, "Version", -1)),
+                                             0);
                 }
         }
 }
@@ -147,8 +156,12 @@ Test(deploy, healthy_after_min_healthy_time_then_successful_and_stable) {
         /* progress: RequireProgressBy moves to now + progress_deadline */
         json_t *bump = json_object_get(json_array_get(cmds, 1), "Deployment");
         cr_assert_str_eq(jx_str(bump, "Status", ""), "running");
-        cr_assert_eq(jx_int(json_object_get(json_object_get(bump, "TaskGroups"), "g"), "RequireProgressBy", 0),
-                     T0 + SEC + 120 * SEC);
+        json_t *by = json_object_get(json_object_get(json_object_get(bump, "TaskGroups"), "g"), "RequireProgressBy");
+        cr_assert_str_eq(json_string_value(by), "2027-01-15T08:02:01.000000000Z", "a time.Time, as Nomad writes it");
+        struct deployment *back = NULL;
+        cr_assert_eq(deployment_from_json(bump, &back, NULL), 0);
+        cr_assert_eq(back->groups[0].require_progress_by, T0 + SEC + 120 * SEC, "round trip to the nanosecond");
+        deployment_unref(back);
         json_t *h = json_object_get(json_array_get(cmds, 0), "Healthy");
         cr_assert_eq(json_array_size(h), 1);
         cr_assert_str_eq(json_string_value(json_array_get(h, 0)), "a0");
@@ -220,6 +233,117 @@ Test(deploy, unhealthy_alloc_fails_it_and_auto_revert_registers_the_stable_versi
             "VERSION"));
         cr_assert_str_eq(env, "1", "the spec of the stable version 0");
         json_decref(cmds);
+}
+
+static const char *env_of(const json_t *job) {
+        return json_string_value(json_object_get(
+            json_object_get(
+                json_array_get(json_object_get(json_array_get(json_object_get(job, "TaskGroups"), 0), "Tasks"), 0),
+                "Env"),
+            "VERSION"));
+}
+
+/* Take version `env` of web through a successful deployment (two healthy allocs). */
+static void deploy_ok(const char *env, const char *a, const char *b, int64_t t) {
+        register_web(env, true, t);
+        add_alloc(a, 0, t, ALLOC_CLIENT_RUNNING);
+        add_alloc(b, 1, t, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(t + 2 * SEC);
+        apply(cmds);
+        json_decref(cmds);
+        cr_assert_eq(state_deployment_latest(st, "default", "web")->status, DEPLOY_SUCCESSFUL);
+}
+
+Test(deploy, auto_revert_takes_the_newest_stable_version_from_the_versions_table) {
+        /* the allocations of each stable version are gone (replaced, then garbage collected) */
+        deploy_ok("1", "v0a", "v0b", T0);
+        cr_assert_eq(state_delete_alloc(st, ++idx, "v0a"), 0);
+        cr_assert_eq(state_delete_alloc(st, ++idx, "v0b"), 0);
+        deploy_ok("2", "v1a", "v1b", T0 + 10 * SEC);
+        cr_assert_eq(state_delete_alloc(st, ++idx, "v1a"), 0);
+        cr_assert_eq(state_delete_alloc(st, ++idx, "v1b"), 0);
+        size_t n = 0;
+        struct job *const *v = state_job_versions(st, "default", "web", &n);
+        cr_assert_eq(n, 2);
+        cr_assert(job_version_stable(v[0]) && job_version_stable(v[1]), "both versions kept Stable");
+        /* version 2 is never stable; version 3 fails */
+        register_web("3", true, T0 + 20 * SEC);
+        register_web("4", true, T0 + 30 * SEC);
+        v = state_job_versions(st, "default", "web", &n);
+        cr_assert_eq(n, 4);
+        cr_assert(!job_version_stable(v[0]) && !job_version_stable(v[1]) && job_version_stable(v[2]));
+        add_alloc("v3a", 0, T0 + 30 * SEC, ALLOC_CLIENT_FAILED);
+        json_t *cmds = step(T0 + 31 * SEC);
+        cr_assert_eq(json_array_size(cmds), 3);
+        cr_assert_str_eq(type_of(cmds, 2), "JobRegister");
+        cr_assert_str_eq(env_of(json_object_get(json_array_get(cmds, 2), "Job")), "2",
+                         "the spec of version 1, the newest Stable one");
+        json_decref(cmds);
+}
+
+Test(deploy, no_stable_version_no_revert) {
+        register_web("1", true, T0);
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_FAILED);
+        json_t *cmds = step(T0 + SEC);
+        for (size_t i = 0; i < json_array_size(cmds); i++)
+                cr_assert_str_neq(type_of(cmds, i), "JobRegister", "nothing stable to go back to");
+        cr_assert_eq(json_array_size(cmds), 2);
+        json_decref(cmds);
+}
+
+Test(deploy, stable_marks_an_older_version_in_the_versions_table) {
+        register_web("1", true, T0);
+        register_web("2", true, T0);
+        uint64_t before = state_table_index(st, STATE_TABLE_JOBS);
+        cr_assert_eq(state_versions_mark_stable(st, ++idx, "default", "web", 0), 0);
+        cr_assert(state_table_index(st, STATE_TABLE_JOBS) > before, "a blocking read of the job wakes");
+        cr_assert(job_version_stable(state_job_version(st, "default", "web", 0)));
+        cr_assert(!job_version_stable(state_job_version(st, "default", "web", 1)));
+        cr_assert(!job_version_stable(state_job_get(st, "default", "web")), "the current version is left as it is");
+        cr_assert_eq(state_versions_mark_stable(st, ++idx, "default", "web", 7), 0, "not kept: nothing to do");
+        /* the current version: the job itself, same version */
+        cr_assert_eq(state_versions_mark_stable(st, ++idx, "default", "web", 1), 0);
+        cr_assert(job_version_stable(state_job_get(st, "default", "web")));
+        cr_assert_eq(state_job_get(st, "default", "web")->version, 1);
+        cr_assert(job_version_stable(state_job_version(st, "default", "web", 1)));
+        /* kept through a Raft snapshot */
+        json_t *snap = NULL;
+        cr_assert_eq(state_save(st, &snap), 0);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(snap, &back, &err), 0, "%s", err.msg);
+        cr_assert(job_version_stable(state_job_version(back, "default", "web", 0)));
+        cr_assert(job_version_stable(state_job_version(back, "default", "web", 1)));
+        state_destroy(back);
+        json_decref(snap);
+}
+
+Test(deploy, placed_canaries_lists_the_canary_allocation_ids) {
+        register_web("1", false, T0);
+        add_alloc("c0", 0, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("c1", 1, T0, ALLOC_CLIENT_RUNNING);
+        add_alloc("r0", 0, T0, ALLOC_CLIENT_RUNNING);
+        static const char *const canary[] = {"c0", "c1"};
+        for (size_t i = 0; i < 2; i++) {
+                struct alloc *a = alloc_copy(state_alloc_get(st, canary[i]));
+                a->deploy_canary = true;
+                cr_assert_eq(state_upsert_allocs(st, ++idx, &a, 1), 0);
+                alloc_unref(a);
+        }
+        const struct deployment *d = state_deployment_latest(st, "default", "web");
+        json_t *o = deployment_to_json(d, st);
+        json_t *pc = json_object_get(json_object_get(json_object_get(o, "TaskGroups"), "g"), "PlacedCanaries");
+        cr_assert_eq(json_array_size(pc), 2);
+        bool seen[2] = {false, false};
+        for (size_t i = 0; i < 2; i++)
+                for (size_t k = 0; k < 2; k++)
+                        seen[k] = seen[k] || strcmp(json_string_value(json_array_get(pc, i)), canary[k]) == 0;
+        cr_assert(seen[0] && seen[1]);
+        json_decref(o);
+        o = deployment_to_json(d, NULL);
+        pc = json_object_get(json_object_get(json_object_get(o, "TaskGroups"), "g"), "PlacedCanaries");
+        cr_assert(json_is_array(pc) && json_array_size(pc) == 0, "without the store: an empty array");
+        json_decref(o);
 }
 
 Test(deploy, progress_deadline_fails_it) {
