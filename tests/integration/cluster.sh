@@ -180,14 +180,16 @@ for i in 0 1 2; do [ -n "${pids[$i]}" ] || start $i; done
 acked=$(awk -F'\t' '$4 ~ /^2/ {print $2}' "$HISTORY" | sort -u)
 n_acked=$(echo "$acked" | grep -c .)
 n_sent=$(wc -l <"$HISTORY")
+# requests to the killed server get no answer (000); of those a live server answered, most must be acknowledged
+n_answered=$(awk -F'\t' '$4 != "000"' "$HISTORY" | wc -l)
 has_all() { # has_all I: every acknowledged job is on server I
         [ -z "$(comm -23 <(echo "$acked") <(job_ids "$1"))" ]
 }
-if [ "$n_acked" -gt $((n_sent / 2)) ] && wait_for 30 has_all 0 && wait_for 10 has_all 1 && wait_for 10 has_all 2; then
+if [ "$n_acked" -gt $((n_answered / 2)) ] && wait_for 30 has_all 0 && wait_for 10 has_all 1 && wait_for 10 has_all 2; then
         pass "$n_acked of $n_sent registrations through random servers got 2xx while the leader was killed twice; every one is on all 3 servers (history: $HISTORY)"
 else
         for i in 0 1 2; do log "server $i misses: $(comm -23 <(echo "$acked") <(job_ids $i) | tr '\n' ' ')"; done
-        fail "$n_acked of $n_sent acknowledged registrations on all 3 servers"
+        fail "$n_acked of $n_sent registrations acknowledged ($n_answered answered by a live server; more than half of those must be), or some not on all 3 servers"
 fi
 
 # --- all three stopped and restarted keep their state ----------------------------------
