@@ -38,24 +38,7 @@ cleanup() {
         rm -rf "$WORK"
 }
 trap cleanup EXIT
-log() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); log "PASS: $1"; }
-fail() {
-        failed=$((failed + 1))
-        log "FAIL: $1"
-        for f in "$WORK"/*.log; do [ -f "$f" ] && { log "--- $f (last 20 lines)"; tail -n 20 "$f"; }; done
-}
-wait_for() {
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
-}
-api() { curl -s "$ADDR$1"; }
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget
 
 "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" -raft-addr "127.0.0.1:$((PORT + 1))" \
         >>"$WORK/server.log" 2>&1 &

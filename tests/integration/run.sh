@@ -31,27 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); log "PASS: $1"; }
-fail() {
-        failed=$((failed + 1))
-        log "FAIL: $1"
-        for f in "$WORK"/*.log; do [ -f "$f" ] && { log "--- $f (last 30 lines)"; tail -n 30 "$f"; }; done
-}
-
-# wait_for SECONDS COMMAND... : poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
-}
-
-api() { curl -s "$ADDR$1"; }
-api_code() { curl -s -o "$WORK/body" -w '%{http_code}' -X "$1" --data-binary @"$3" "$ADDR$2"; }
+FAIL_TAIL=30
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget
 
 start_server() {
         "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
@@ -456,7 +437,6 @@ fi
 
 # --- [api-cli] agent, metrics, search, parse/validate/plan, alloc stop, eval list -----------
 # (checks of the route table's endpoints against the real server; helper: apij PATH FILTER)
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
 code_of() { curl -s -o "$WORK/api.body" -w '%{http_code}' "$@"; }
 if [ "$(api /v1/agent/self | jget 'd["config"]["Region"], d["member"]["Status"], d["stats"]["nomad"]["leader"]')" = "('global', 'alive', 'true')" ] &&
         [ "$(api /v1/agent/members | jget 'len(d["Members"]), d["ServerRegion"]')" = "(1, 'global')" ] &&
