@@ -7,6 +7,9 @@
  *   start [--n 200] [--prefix NAME_] [--root DIR] [--cgroup-parent DIR]
  *   start --bare [--n 200] [--prefix NAME_]      (the same clone3 + exec, no isolation: the baseline)
  *   start --cmd [--n 200] [--prefix NAME_] -- ARGV...
+ *   start --trace ...   (also: the median time of each step, <prefix>step_<name>_us)
+ *   start --no-template ...  (the root built in a copy of the caller's mount namespace,
+ *                             not from a mount template as the exec driver does)
  *
  * Prints name=value lines: <prefix>start_p50_ms, _p90_ms, <prefix>cycle_p50_ms...
  */
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,7 +54,7 @@ int main(int argc, char **argv) {
         int n = 200;
         const char *prefix = "", *root = NULL, *parent = NULL;
         char **cmd = NULL;
-        int bare = 0;
+        int bare = 0, trace = 0, template = 1;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
                         n = atoi(argv[++i]);
@@ -64,12 +68,16 @@ int main(int argc, char **argv) {
                         continue;
                 else if (strcmp(argv[i], "--bare") == 0)
                         bare = 1;
+                else if (strcmp(argv[i], "--trace") == 0)
+                        trace = 1;
+                else if (strcmp(argv[i], "--no-template") == 0)
+                        template = 0;
                 else if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
                         cmd = &argv[i + 1];
                         break;
                 } else {
                         fprintf(stderr, "usage: start [--n N] [--prefix P] [--root DIR] [--cgroup-parent DIR] "
-                                        "[--cmd -- ARGV...]\n");
+                                        "[--bare] [--trace] [--no-template] [--cmd -- ARGV...]\n");
                         return 2;
                 }
         }
@@ -121,6 +129,23 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "start: %s\n", err.msg);
                 return 1;
         }
+        /* --trace: slot 0 the parent's preparation, 1.. the child's steps
+         * (isolation_trace_step(k - 1)), the last the parent's wait for the exec. */
+        enum { NSTEP = ISOLATION_TRACE_SLOTS + 2 };
+        uint64_t *shared = NULL;
+        double *steps = NULL;
+        if (trace) {
+                shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                steps = calloc((size_t)n * NSTEP, sizeof(double));
+                if (shared == MAP_FAILED || !steps)
+                        return 1;
+        }
+        /* The mount template, built once as the exec driver does. */
+        struct mount_template *mt = NULL;
+        if (!bare && template && mount_template_create(&mt, &err) < 0) {
+                fprintf(stderr, "start: %s\n", err.msg);
+                return 1;
+        }
         char *targv[] = {"/bin/true", NULL};
         char *envp[] = {"PATH=/bin:/usr/bin", NULL};
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -153,6 +178,7 @@ int main(int argc, char **argv) {
                     .cgroup_fd = cg ? cgroup_fd(cg) : -1,
                     .ns_flags = namespaces_clone_flags(NULL),
                     .mounts = mp,
+                    .mount_template = mt,
                     .hostname = "bench",
                     .set_user = true,
                     .uid = 80000,
@@ -166,6 +192,11 @@ int main(int argc, char **argv) {
                 if (bare) /* the same process start with nothing of the isolation */
                         s = (struct isolation_spec){.path = "/bin/true", .argv = targv, .envp = envp, .stdin_fd = null_fd,
                                                     .stdout_fd = null_fd, .stderr_fd = null_fd, .cgroup_fd = -1};
+                double t_spawn = now_ms();
+                if (trace) {
+                        memset(shared, 0, ISOLATION_TRACE_SLOTS * sizeof(uint64_t));
+                        s.trace = shared;
+                }
                 pid_t pid;
                 int pidfd;
                 if (isolation_spawn(&s, &pid, &pidfd, &err) < 0) {
@@ -173,6 +204,20 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 start[i] = now_ms() - t0;
+                if (trace) {
+                        double *row = steps + (size_t)i * NSTEP, prev = t_spawn;
+                        row[0] = t_spawn - t0;
+                        for (int k = 0; k < ISOLATION_TRACE_SLOTS; k++) {
+                                if (!shared[k]) {
+                                        row[k + 1] = -1; /* not reached (that step is off) */
+                                        continue;
+                                }
+                                double t = (double)shared[k] / 1e6;
+                                row[k + 1] = t - prev;
+                                prev = t;
+                        }
+                        row[NSTEP - 1] = t0 + start[i] - prev;
+                }
                 int st;
                 waitpid(pid, &st, 0);
                 close(pidfd);
@@ -189,6 +234,32 @@ int main(int argc, char **argv) {
                 }
         }
         seccomp_profile_free(sp);
+        mount_template_free(mt);
+        if (trace) {
+                double *col = calloc((size_t)n, sizeof(double));
+                if (!col)
+                        return 1;
+                for (int k = 0; k < NSTEP; k++) {
+                        int m = 0;
+                        for (int i = 0; i < n; i++)
+                                if (steps[(size_t)i * NSTEP + k] >= 0)
+                                        col[m++] = steps[(size_t)i * NSTEP + k];
+                        if (m == 0)
+                                continue;
+                        const char *name = k == 0 ? "prepare (parent: cgroup, mount plan, caps)"
+                                           : k == NSTEP - 1 ? "until execve (parent sees the pipe close)"
+                                                             : isolation_trace_step(k - 1);
+                        char key[64];
+                        size_t j = 0;
+                        for (const char *c = name; *c && *c != ' ' && j + 1 < sizeof(key); c++)
+                                key[j++] = *c;
+                        key[j] = '\0';
+                        double p50 = pct(col, m, 0.5);
+                        printf("%sstep_%02d_%s_us=%.0f  # p50 of %d; p90 %.0f us; %s\n", prefix, k, key, p50 * 1e3, m,
+                               pct(col, m, 0.9) * 1e3, name);
+                }
+                free(col);
+        }
         printf("%sstart_p50_ms=%.2f\n%sstart_p90_ms=%.2f\n", prefix, pct(start, n, 0.5), prefix, pct(start, n, 0.9));
         printf("%scycle_p50_ms=%.2f\n%scycle_p90_ms=%.2f\n", prefix, pct(cycle, n, 0.5), prefix, pct(cycle, n, 0.9));
         if (root == tmp) {

@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -22,6 +26,7 @@ enum kind { M_BIND, M_TMPFS, M_PROC, M_DEVNODE, M_SYMLINK };
 struct mnt {
         enum kind kind;
         bool read_only;
+        bool in_template; /* a host directory or device node the template holds under TPL_DIR */
         const char *source; /* host path; symlink target for M_SYMLINK (in text[]) */
         const char *target; /* absolute host path under root (in text[]) */
         const char *data;   /* tmpfs options (in text[]) */
@@ -56,6 +61,11 @@ static const char *intern(struct mount_plan *p, const char *a, const char *b) {
 static const char *const host_dirs[] = {"/bin", "/lib", "/lib64", "/usr", "/etc", "/sbin"};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
+/* In the template namespace: where its read-only copies of host_dirs and the
+ * device nodes live, and the mount point of the task's root. */
+#define TPL_DIR "/t"
+#define TPL_ROOT "/root"
+
 static int add(struct mount_plan *p, enum kind k, const char *source, const char *target, bool ro, const char *data,
                struct error *err) {
         if (p->n == MAX_MOUNTS)
@@ -63,6 +73,7 @@ static int add(struct mount_plan *p, enum kind k, const char *source, const char
         struct mnt *m = &p->m[p->n];
         m->kind = k;
         m->read_only = ro;
+        m->in_template = false;
         m->source = intern(p, source ? source : "", "");
         m->target = intern(p, p->root, target);
         m->data = intern(p, data ? data : "", "");
@@ -114,8 +125,11 @@ int mount_plan_create(const char *root, const struct mount_bind *binds, int n_bi
         int r = 0;
         struct stat st;
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(host_dirs); i++)
-                if (stat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode))
+                if (stat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
                         r = add(p, M_BIND, host_dirs[i], host_dirs[i], true, NULL, err);
+                        if (r == 0)
+                                p->m[p->n - 1].in_template = true;
+                }
         /* Extra binds before /dev: from there on a child in a user namespace
          * creates files as the task's user (mount_plan_apply). */
         for (int i = 0; r == 0 && i < n_binds; i++) {
@@ -137,8 +151,11 @@ int mount_plan_create(const char *root, const struct mount_bind *binds, int n_bi
                 char src[64], dst[64];
                 snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
                 snprintf(dst, sizeof(dst), "/dev/%s", dev_nodes[i]);
-                if (stat(src, &st) == 0 && S_ISCHR(st.st_mode))
+                if (stat(src, &st) == 0 && S_ISCHR(st.st_mode)) {
                         r = add(p, M_DEVNODE, src, dst, false, NULL, err);
+                        if (r == 0)
+                                p->m[p->n - 1].in_template = true;
+                }
         }
         if (r == 0)
                 r = add(p, M_TMPFS, "tmpfs", "/dev/shm", false, "mode=1777,size=65536k", err);
@@ -203,13 +220,53 @@ static unsigned long kept_flags(const char *target) {
         return m;
 }
 
-/* t: the target relative to the task root, the working directory. */
-static int apply_one(const struct mnt *m, const char *t) {
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+/* A detached recursive copy of path (in the caller's mount namespace). */
+static int clone_tree(const char *path) {
+        long fd = syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        return fd < 0 ? -errno : (int)fd;
+}
+
+static int attach_tree(int fd, const char *target) {
+        return syscall(SYS_move_mount, fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
+}
+
+/* TPL_DIR followed by src into buf (no allocation: the child calls it). */
+static const char *tpl_path(char *buf, size_t size, const char *src) {
+        size_t a = sizeof(TPL_DIR) - 1, b = strlen(src);
+        if (a + b + 1 > size)
+                return src;
+        memcpy(buf, TPL_DIR, a);
+        memcpy(buf + a, src, b + 1);
+        return buf;
+}
+
+/* t: the target relative to the task root, the working directory. tree_fd:
+ * an extra bind's detached copy (template mode), else -1. */
+static int apply_one(const struct mnt *m, const char *t, bool tpl, int tree_fd) {
+        char src[PATH_MAX];
+        const char *source = tpl && m->in_template ? tpl_path(src, sizeof(src), m->source) : m->source;
         switch (m->kind) {
         case M_BIND:
-                if (mount(m->source, t, NULL, MS_BIND | MS_REC, NULL) < 0)
+                if (tree_fd >= 0) {
+                        int r = attach_tree(tree_fd, t);
+                        if (r < 0)
+                                return r;
+                } else if (mount(source, t, NULL, MS_BIND | MS_REC, NULL) < 0) {
                         return -errno;
-                if (m->read_only && bind_ro(t, MS_NOSUID) < 0 && bind_ro(t, MS_NOSUID | kept_flags(t)) < 0)
+                }
+                /* A bind of the template's copy is read-only and nosuid already. */
+                if (m->read_only && !(tpl && m->in_template) && bind_ro(t, MS_NOSUID) < 0 &&
+                    bind_ro(t, MS_NOSUID | kept_flags(t)) < 0)
                         return -errno;
                 return 0;
         case M_TMPFS:
@@ -223,7 +280,7 @@ static int apply_one(const struct mnt *m, const char *t) {
                 if (fd < 0)
                         return -errno;
                 close(fd);
-                return mount(m->source, t, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+                return mount(source, t, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
         }
         case M_SYMLINK:
                 return symlink(m->source, t) < 0 && errno != EEXIST ? -errno : 0;
@@ -231,19 +288,41 @@ static int apply_one(const struct mnt *m, const char *t) {
         return -EINVAL;
 }
 
-int mount_plan_apply(const struct mount_plan *p, int file_uid, int file_gid, int *ret_step) {
+/* Template mode, before the mounts: detached copies of the task root and the
+ * extra binds (host paths, reachable only from here), then a private copy of
+ * the template namespace, the root attached at TPL_ROOT. */
+static int enter_template(const struct mount_plan *p, int template_fd, int *tree_fds) {
+        _cleanup_close_ int root = clone_tree(p->root);
+        if (root < 0)
+                return root;
+        for (int i = 0; i < p->n; i++)
+                if (p->m[i].kind == M_BIND && !p->m[i].in_template && (tree_fds[i] = clone_tree(p->m[i].source)) < 0)
+                        return tree_fds[i];
+        if (setns(template_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
+                return -errno;
+        int r = attach_tree(root, TPL_ROOT);
+        if (r < 0)
+                return r;
+        return chdir(TPL_ROOT) < 0 ? -errno : 0;
+}
+
+int mount_plan_apply(const struct mount_plan *p, int template_fd, int file_uid, int file_gid, int *ret_step) {
         *ret_step = -1;
-        /* Nothing below propagates back to the host. */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return -errno;
-        /* The root must be a mount point for pivot_root. */
-        if (mount(p->root, p->root, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return -errno;
-        /* Into the root now, while the host's directories above it are still
-         * searched as the agent's uid (a user namespace changes fsuid below). */
-        if (chdir(p->root) < 0)
-                return -errno;
-        for (int i = 0; i < p->n; i++) {
+        int tree_fds[MAX_MOUNTS];
+        for (int i = 0; i < p->n; i++)
+                tree_fds[i] = -1;
+        int r = 0;
+        if (template_fd >= 0) {
+                r = enter_template(p, template_fd, tree_fds);
+        } else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                   mount(p->root, p->root, NULL, MS_BIND | MS_REC, NULL) < 0 || chdir(p->root) < 0) {
+                /* Nothing below propagates back to the host; the root must be a
+                 * mount point for pivot_root; into it now, while the host's
+                 * directories above it are still searched as the agent's uid (a
+                 * user namespace changes fsuid below). */
+                r = -errno;
+        }
+        for (int i = 0; r == 0 && i < p->n; i++) {
                 if (i == p->dev_first && file_uid >= 0) {
                         /* In a user namespace where host root is not mapped, new files
                          * need a mapped owner: the task's. So /dev (the task's own
@@ -252,25 +331,152 @@ int mount_plan_apply(const struct mount_plan *p, int file_uid, int file_gid, int
                         syscall(SYS_setfsgid, (gid_t)file_gid);
                         syscall(SYS_setfsuid, (uid_t)file_uid);
                 }
-                int r = apply_one(&p->m[i], p->m[i].target + strlen(p->root) + 1);
-                if (r < 0) {
+                r = apply_one(&p->m[i], p->m[i].target + strlen(p->root) + 1, template_fd >= 0, tree_fds[i]);
+                if (r < 0)
                         *ret_step = i;
-                        return r;
-                }
         }
-        *ret_step = -1;
-        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+        for (int i = 0; i < p->n; i++)
+                if (tree_fds[i] >= 0)
+                        close(tree_fds[i]);
+        return r;
+}
+
+int mount_plan_pivot(int template_fd) {
+        if (template_fd < 0 && syscall(SYS_pivot_root, ".", ".") == 0) {
                 /* The old root is stacked under the new one: detach it. */
                 if (umount2(".", MNT_DETACH) < 0)
                         return -errno;
-        } else if (errno == EINVAL) {
-                /* The initial ramfs cannot be pivoted away: move the root over it instead. */
+        } else if (template_fd >= 0 || errno == EINVAL) {
+                /* From a template: its root holds only the read-only copies the
+                 * task sees anyway, so the root moves over it and nothing is
+                 * detached (a detach waits for an RCU grace period: milliseconds
+                 * under load). Without one, the initial ramfs cannot be pivoted
+                 * away: the same move over it. */
                 if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
                         return -errno;
         } else {
                 return -errno;
         }
         return chdir("/") < 0 ? -errno : 0;
+}
+
+/* ---- the template namespace ------------------------------------------------------------------ */
+
+struct mount_template {
+        int ns_fd;
+};
+
+/* The helper's side, in its own mount namespace: a read-only tmpfs root with
+ * TPL_ROOT and TPL_DIR's read-only copies. Raw syscalls only (forked from a
+ * possibly threaded agent). */
+static int build_template(const char *dir) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") < 0 || chdir(dir) < 0 ||
+            mkdir("." TPL_ROOT, 0755) < 0 || mkdir("." TPL_DIR, 0755) < 0 || mkdir("." TPL_DIR "/dev", 0755) < 0)
+                return -errno;
+        char t[PATH_MAX];
+        struct stat st;
+        for (size_t i = 0; i < ARRAY_SIZE(host_dirs); i++) {
+                if (stat(host_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                snprintf(t, sizeof(t), "." TPL_DIR "%s", host_dirs[i]);
+                if (mkdir(t, 0755) < 0 || mount(host_dirs[i], t, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+                    (bind_ro(t, MS_NOSUID) < 0 && bind_ro(t, MS_NOSUID | kept_flags(t)) < 0))
+                        return -errno;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+                char src[64];
+                snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+                if (stat(src, &st) < 0 || !S_ISCHR(st.st_mode))
+                        continue;
+                snprintf(t, sizeof(t), "." TPL_DIR "/dev/%s", dev_nodes[i]);
+                int fd = open(t, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+                if (fd < 0)
+                        return -errno;
+                close(fd);
+                if (mount(src, t, NULL, MS_BIND, NULL) < 0)
+                        return -errno;
+        }
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+                if (umount2(".", MNT_DETACH) < 0)
+                        return -errno;
+        } else if (errno != EINVAL || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0) {
+                return -errno; /* EINVAL: the initial ramfs, moved over as mount_plan_pivot does */
+        }
+        if (chdir("/") < 0 || mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+int mount_template_create(struct mount_template **ret, struct error *err) {
+        _cleanup_free_ struct mount_template *t = malloc(sizeof(*t));
+        if (!t)
+                return errorf(err, -ENOMEM, "out of memory");
+        char dir[] = "/tmp/drover-mnt-template-XXXXXX";
+        if (!mkdtemp(dir))
+                return errorf(err, -errno, "mount template: mkdtemp: %s", strerror(errno));
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                int e = errno;
+                rmdir(dir);
+                return errorf(err, -e, "mount template: pipe: %s", strerror(e));
+        }
+        _cleanup_close_ int rd = p[0];
+        _cleanup_close_ int wr = p[1];
+        pid_t pid = fork();
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                int r = build_template(dir);
+                ssize_t n = write(wr, &r, sizeof(r));
+                (void)n;
+                /* Alive (and so the namespace) until the caller opened it and
+                 * kills this helper (or dies: PDEATHSIG). */
+                while (r == 0)
+                        pause();
+                _exit(1);
+        }
+        int e = errno;
+        if (pid < 0) {
+                rmdir(dir);
+                return errorf(err, -e, "mount template: fork: %s", strerror(e));
+        }
+        int r = 0;
+        ssize_t n;
+        do
+                n = read(rd, &r, sizeof(r));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof(r))
+                r = -EIO;
+        t->ns_fd = -1;
+        if (r == 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+                t->ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (t->ns_fd < 0)
+                        r = -errno;
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        rmdir(dir); /* the helper's tmpfs lived in its own namespace only */
+        if (r < 0)
+                return errorf(err, r, "mount template: %s", strerror(-r));
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int mount_template_fd(const struct mount_template *t) {
+        return t ? t->ns_fd : -1;
+}
+
+struct mount_template *mount_template_free(struct mount_template *t) {
+        if (!t)
+                return NULL;
+        int saved = errno;
+        close(t->ns_fd);
+        free(t);
+        errno = saved;
+        return NULL;
 }
 
 struct mount_plan *mount_plan_free(struct mount_plan *p) {

@@ -3,7 +3,9 @@
  * Everything is prepared by the caller and here before clone3; the child
  * makes only raw syscalls, in this order: signals reset, (with CLONE_NEWUSER
  * in ns_flags: wait until the parent wrote the id maps, uid -> uid and
- * gid -> gid, one id each; see user_ns_map()), setsid, stdio,
+ * gid -> gid, one id each; see user_ns_map()), a new process group
+ * without a controlling terminal (setpgid + TIOCNOTTY; not setsid, whose
+ * scheduler autogroup costs milliseconds under load), stdio,
  * mounts + pivot_root, hostname, bounding set, uid/gid, capabilities,
  * chdir, no_new_privs, Landlock, seccomp, execve. A failure is reported to
  * the parent as a fixed struct over a CLOEXEC pipe and turned into err.
@@ -27,6 +29,7 @@
 
 struct error;
 struct mount_plan;
+struct mount_template;
 struct seccomp_profile;
 struct landlock_ruleset;
 
@@ -39,6 +42,9 @@ struct isolation_spec {
         int cgroup_fd;             /* -1: stay in the agent's cgroup */
         uint64_t ns_flags;         /* namespaces_clone_flags(); 0 = none */
         const struct mount_plan *mounts;   /* NULL: no root change (needs no mount ns) */
+        const struct mount_template *mount_template; /* NULL: none; with mounts and without
+                                    * CLONE_NEWUSER, the root is built from it
+                                    * (mount_plan_apply), which saves the old root's detach */
         const char *hostname;      /* NULL: keep (needs CLONE_NEWUTS) */
         bool set_user;
         uid_t uid;
@@ -51,7 +57,15 @@ struct isolation_spec {
         const struct seccomp_profile *seccomp;   /* NULL: none */
         bool supervise;            /* start a supervisor that records the exit (above) */
         int exit_record_fd;        /* with supervise: a regular file opened for writing (CLOEXEC) */
+        uint64_t *trace;           /* NULL, or ISOLATION_TRACE_SLOTS slots in memory shared with the
+                                    * child (MAP_SHARED): CLOCK_MONOTONIC ns at which each step
+                                    * ended, in the order isolation_trace_step() names them; 0 = not
+                                    * reached. For benchmarks. */
 };
+
+#define ISOLATION_TRACE_SLOTS 16
+/* The name of trace slot i ("child entered", "mount", "seccomp"...); NULL past the end. */
+const char *isolation_trace_step(int i);
 
 /* Start the process; ret_pid and ret_pidfd (CLOEXEC) on success. */
 int isolation_spawn(const struct isolation_spec *s, pid_t *ret_pid, int *ret_pidfd, struct error *err);

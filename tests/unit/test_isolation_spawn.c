@@ -39,9 +39,10 @@ static bool can_isolate(bool userns) {
         return max > 0;
 }
 
-/* Run script with /bin/sh as uid 80007 in a task root whose /alloc is dir;
- * its stdout into out. Returns the exit status, or -errno of the spawn. */
-static int run(bool userns, const char *dir, const char *script, char *out, size_t size) {
+/* Run script with /bin/sh as uid 80007 in a task root whose /alloc is dir
+ * (built from tpl when not NULL); its stdout into out. Returns the exit status. */
+static int run_from(bool userns, const struct mount_template *tpl, const char *dir, const char *script, char *out,
+                    size_t size) {
         char root[] = "/tmp/drover-spawn-root-XXXXXX";
         cr_assert_not_null(mkdtemp(root));
         cr_assert_eq(chmod(root, 0711), 0);
@@ -71,6 +72,7 @@ static int run(bool userns, const char *dir, const char *script, char *out, size
             .cgroup_fd = -1,
             .ns_flags = namespaces_clone_flags(&o),
             .mounts = mp,
+            .mount_template = tpl,
             .hostname = "spawn-test",
             .set_user = true,
             .uid = 80007,
@@ -103,6 +105,10 @@ static int run(bool userns, const char *dir, const char *script, char *out, size
         }
         cr_assert_eq(r, 0, "spawn: %s", err.msg);
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run(bool userns, const char *dir, const char *script, char *out, size_t size) {
+        return run_from(userns, NULL, dir, script, out, size);
 }
 
 static char secret_dir[] = "/tmp/drover-spawn-secret-XXXXXX";
@@ -156,6 +162,58 @@ Test(isolation_spawn, a_user_namespace_maps_only_the_tasks_ids_and_keeps_caps_of
         cr_expect(strstr(out, "secret=denied"), "%s", out);
         cr_expect(!strstr(out, "s3cret"), "%s", out);
         cr_expect(strstr(out, "spawn-test"), "%s", out);
+}
+
+static int count_lines(const char *path) {
+        FILE *f = fopen(path, "re");
+        int n = 0, c;
+        while (f && (c = fgetc(f)) != EOF)
+                n += c == '\n';
+        if (f)
+                fclose(f);
+        return n;
+}
+
+/* What a task can see and write: the same with and without a mount template. */
+static const char view[] = "id -u; grep CapEff /proc/self/status; cat /alloc/secret 2>/dev/null || echo secret=denied; "
+                           "hostname; for d in /usr /bin /etc /dev /tmp /alloc /; do "
+                           "touch $d/.w 2>/dev/null && echo $d=rw || echo $d=ro; done; "
+                           "ls / | tr '\\n' ' '; echo; ls /dev | tr '\\n' ' '; echo; "
+                           "test -e /bin/sh && echo sh=yes; echo x > /dev/null && echo null=ok; "
+                           "grep -c ' / ' /proc/self/mountinfo; ps -o pid= 2>/dev/null | wc -l";
+
+Test(isolation_spawn, a_root_built_from_the_mount_template_shows_the_same_view, .init = make_secret,
+     .fini = drop_secret) {
+        if (!can_isolate(false))
+                cr_skip_test("needs root and pid/mnt/uts/ipc namespaces");
+        struct error err = {0};
+        struct mount_template *tpl = NULL;
+        int host_mounts = count_lines("/proc/self/mountinfo");
+        cr_assert_eq(mount_template_create(&tpl, &err), 0, "%s", err.msg);
+        cr_assert_geq(mount_template_fd(tpl), 0);
+        char plain[4096], from[4096];
+        cr_expect_eq(run(false, secret_dir, view, plain, sizeof(plain)), 0, "%s", plain);
+        cr_expect_eq(run_from(false, tpl, secret_dir, view, from, sizeof(from)), 0, "%s", from);
+        cr_expect_str_eq(from, plain, "the same view from the template");
+        cr_expect(strstr(from, "80007\n"), "%s", from);
+        cr_expect(strstr(from, "/usr=ro\n/bin=ro\n/etc=ro\n/dev=rw\n/tmp=rw\n/alloc=rw\n"), "%s", from);
+        cr_expect(strstr(from, "sh=yes\nnull=ok\n"), "%s", from);
+        cr_expect(!strstr(from, " t ") && !strstr(from, "root "), "nothing of the template's own: %s", from);
+        /* The task's write through /alloc reached the host directory. */
+        char w[160];
+        snprintf(w, sizeof(w), "%s/.w", secret_dir);
+        cr_expect_eq(access(w, F_OK), 0);
+        unlink(w);
+        /* A user namespace cannot join the template (owned by the host's): the
+         * plain way, the same result as without one. */
+        if (can_isolate(true)) {
+                char u1[4096], u2[4096];
+                cr_expect_eq(run(true, secret_dir, script, u1, sizeof(u1)), 0, "%s", u1);
+                cr_expect_eq(run_from(true, tpl, secret_dir, script, u2, sizeof(u2)), 0, "%s", u2);
+                cr_expect_str_eq(u2, u1);
+        }
+        mount_template_free(tpl);
+        cr_expect_eq(count_lines("/proc/self/mountinfo"), host_mounts, "no mount left on the host");
 }
 
 /* ---- the supervisor: no privileges needed ---------------------------------------------------- */
