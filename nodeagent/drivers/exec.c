@@ -68,6 +68,25 @@ static struct {
         struct seccomp_profile *p;
 } sc_cache[SECCOMP_CACHE_MAX];
 
+/* The mount template task roots are built from (loop thread only): made at
+ * the first start; when that fails (no open_tree/move_mount, an unusual root),
+ * every start builds its root in a copy of the agent's mount namespace. */
+static struct mount_template *mnt_tpl;
+static bool mnt_tpl_failed;
+
+static const struct mount_template *get_mount_template(void) {
+        if (!mnt_tpl && !mnt_tpl_failed) {
+                struct error err = {0};
+                if (mount_template_create(&mnt_tpl, &err) < 0) {
+                        mnt_tpl_failed = true;
+                        log_info("exec: %s; task roots are built without it (slower starts)", err.msg);
+                } else {
+                        log_debug("exec: mount template ready: task roots are built from it");
+                }
+        }
+        return mnt_tpl;
+}
+
 /* Reserved cores (loop thread only) and which task cgroup holds which. */
 #define CORES_XATTR "user.drover.cores"
 static struct core_alloc *cores;
@@ -666,6 +685,7 @@ static int exec_start(const struct driver_spec *spec, struct driver_handle *ret_
             .cgroup_fd = cgroup_fd(x->cg),
             .ns_flags = namespaces_clone_flags(&ns),
             .mounts = x->mounts,
+            .mount_template = get_mount_template(),
             .hostname = hostname,
             .set_user = true,
             .uid = uid,

@@ -243,11 +243,54 @@ int task_stats_procs(const char *proc_root, pid_t pid, uint64_t start_ticks, str
                 u.rss += rss;
                 u.swap += swap;
                 if (u.n_pids < TASK_STATS_MAX_PIDS)
-                        u.pids[u.n_pids++] = tree[i];
+                        u.procs[u.n_pids++] = (struct task_pid_usage){.pid = tree[i],
+                                                                      .rss = rss,
+                                                                      .swap = swap,
+                                                                      .user_us = ut * 1000000 / (uint64_t)hz,
+                                                                      .system_us = st * 1000000 / (uint64_t)hz};
         }
         u.total_us = u.user_us + u.system_us;
         *ret = u;
         return 0;
+}
+
+int task_stats_cgroup_pids(const char *cgroup_dir, const char *proc_root, struct task_usage *ret) {
+        _cleanup_close_ int dfd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        _cleanup_close_ int procfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (procfd < 0)
+                return -errno;
+        /* TASK_STATS_MAX_PIDS pids of up to 10 digits and a newline fit. */
+        char text[TASK_STATS_MAX_PIDS * 11 + 1];
+        ssize_t len = read_small(dfd, "cgroup.procs", text, sizeof(text));
+        if (len < 0)
+                return (int)len;
+        long hz = sysconf(_SC_CLK_TCK);
+        if (hz <= 0)
+                hz = 100;
+        size_t n = 0;
+        for (char *p = text, *end; *p && n < TASK_STATS_MAX_PIDS; p = end) {
+                errno = 0;
+                long v = strtol(p, &end, 10);
+                if (end == p || errno || v <= 0 || v > INT32_MAX || (*end && *end != '\n') ||
+                    (!*end && (size_t)len == sizeof(text) - 1))
+                        break; /* not a pid, or the last line cut short by the buffer */
+                if (*end)
+                        end++;
+                pid_t ppid;
+                uint64_t ut, st, start, rss, swap;
+                if (read_stat(procfd, (pid_t)v, &ppid, &ut, &st, &start) < 0)
+                        continue; /* gone meanwhile */
+                read_status(procfd, (pid_t)v, &rss, &swap);
+                ret->procs[n++] = (struct task_pid_usage){.pid = (pid_t)v,
+                                                          .rss = rss,
+                                                          .swap = swap,
+                                                          .user_us = ut * 1000000 / (uint64_t)hz,
+                                                          .system_us = st * 1000000 / (uint64_t)hz};
+        }
+        ret->n_pids = n;
+        return (int)n;
 }
 
 void task_usage_cpu_percent(struct task_usage *cur, const struct task_usage *prev, int64_t elapsed_ns) {
@@ -308,6 +351,20 @@ json_t *task_usage_json(const struct task_usage *u, double mhz_per_core) {
                          "ThrottledPeriods", (json_int_t)u->throttled_periods, "ThrottledTime",
                          (json_int_t)(u->throttled_us * 1000), "Percent", u->percent, "TotalUsageUs",
                          (json_int_t)u->total_us, "Measured", cm);
+}
+
+json_t *task_usage_pids_json(const struct task_usage *u) {
+        json_t *o = json_object();
+        for (size_t i = 0; o && i < u->n_pids && i < TASK_STATS_MAX_PIDS; i++) {
+                const struct task_pid_usage *p = &u->procs[i];
+                struct task_usage one = {.measured = TU_RSS | TU_SWAP, .rss = p->rss, .swap = p->swap,
+                                         .user_us = p->user_us, .system_us = p->system_us,
+                                         .total_us = p->user_us + p->system_us};
+                char key[16];
+                snprintf(key, sizeof(key), "%d", (int)p->pid);
+                json_object_set_new(o, key, task_usage_json(&one, 0));
+        }
+        return o;
 }
 
 /* ---- the pid file ---------------------------------------------------------------------------- */

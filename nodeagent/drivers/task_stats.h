@@ -40,8 +40,14 @@ struct task_usage {
         /* Percent of one core since the previous sample (0 without one): filled by
          * task_usage_cpu_percent. */
         double percent, user_percent, system_percent;
-        /* The processes counted (procfs reader only; cgroup: n_pids 0). */
-        pid_t pids[TASK_STATS_MAX_PIDS];
+        /* The processes counted, each with its own use (the first
+         * TASK_STATS_MAX_PIDS): filled by task_stats_procs and by
+         * task_stats_cgroup_pids; task_stats_cgroup leaves n_pids 0. */
+        struct task_pid_usage {
+                pid_t pid;
+                uint64_t rss, swap;         /* bytes: VmRSS, VmSwap */
+                uint64_t user_us, system_us; /* cumulative */
+        } procs[TASK_STATS_MAX_PIDS];
         size_t n_pids;
 };
 
@@ -51,6 +57,12 @@ struct task_usage {
  * absent (controller not enabled, older kernel) leaves its fields out of
  * measured. -ENOENT when the directory does not exist. */
 int task_stats_cgroup(const char *cgroup_dir, struct task_usage *ret);
+
+/* The processes in cgroup_dir's cgroup.procs (pids as proc_root sees them),
+ * each read from proc_root as task_stats_procs does, into ret->procs (the
+ * first TASK_STATS_MAX_PIDS; a process gone meanwhile is left out). Returns
+ * how many, or -errno (-ENOENT without the cgroup). Nothing else of ret changes. */
+int task_stats_cgroup_pids(const char *cgroup_dir, const char *proc_root, struct task_usage *ret);
 
 /* The process pid and its descendants under proc_root ("/proc"): utime and stime
  * of /proc/<p>/stat, VmRSS and VmSwap of /proc/<p>/status, summed. start_ticks,
@@ -70,6 +82,12 @@ void task_usage_add(struct task_usage *a, const struct task_usage *b);
  * UserMode, TotalTicks, ThrottledPeriods, ThrottledTime (ns), Percent,
  * Measured}}. mhz_per_core turns Percent into TotalTicks (MHz used); 0 = unknown. */
 json_t *task_usage_json(const struct task_usage *u, double mhz_per_core);
+
+/* Nomad's TaskResourceUsage.Pids: {"<pid>": ResourceUsage} for u's procs,
+ * with MemoryStats RSS and Swap measured. Per process CPU is not sampled
+ * twice here, so its CpuStats measure nothing (TotalUsageUs holds the
+ * cumulative user + system time). */
+json_t *task_usage_pids_json(const struct task_usage *u);
 
 /* Where a running task's process is written down for the agent's stats endpoint
  * (log_api.c), which runs on a thread of its own: <task dir>/TASK_PID_FILE holds

@@ -271,6 +271,8 @@ static int task_usage_read(struct log_api *a, int allocfd, const char *alloc_id,
         if (r < 0)
                 return r;
         r = cg[0] ? task_stats_cgroup(cg, ret) : -ENOENT;
+        if (r == 0)
+                task_stats_cgroup_pids(cg, "/proc", ret); /* Pids; best effort */
         if (r < 0)
                 r = task_stats_procs("/proc", pid, start, ret);
         if (r < 0)
@@ -310,8 +312,9 @@ static enum MHD_Result serve_stats(struct log_api *a, struct MHD_Connection *con
                 task_usage_add(&sum, &u);
                 n++;
                 json_object_set_new(tasks, de->d_name,
-                                    json_pack("{s:o,s:I,s:n}", "ResourceUsage", task_usage_json(&u, a->mhz_per_core),
-                                              "Timestamp", (json_int_t)clock_now_ns(), "Pids"));
+                                    json_pack("{s:o,s:I,s:o}", "ResourceUsage", task_usage_json(&u, a->mhz_per_core),
+                                              "Timestamp", (json_int_t)clock_now_ns(), "Pids",
+                                              task_usage_pids_json(&u)));
         }
         closedir(d);
         close(allocfd);

@@ -77,6 +77,33 @@ Test(agent_stats, procfs_sums_the_process_tree_only) {
         cr_expect_eq(u.n_pids, 1);
 }
 
+Test(agent_stats, pids_of_a_cgroup_each_with_its_own_use_in_nomads_shape) {
+        struct task_usage u = {0};
+        long hz = sysconf(_SC_CLK_TCK);
+        cr_assert_eq(task_stats_cgroup_pids(FX "/cgroup", FX "/proc", &u), 2, "100 and 102; 999 has exited");
+        cr_expect_eq(u.procs[0].pid, 100);
+        cr_expect_eq(u.procs[0].rss, 1000 * 1024ull);
+        cr_expect_eq(u.procs[1].pid, 102);
+        cr_expect_eq(u.procs[1].rss, 500 * 1024ull);
+        json_t *j = task_usage_pids_json(&u);
+        cr_expect_eq(json_object_size(j), 2);
+        json_t *m = json_object_get(json_object_get(j, "102"), "MemoryStats");
+        cr_expect_eq(json_integer_value(json_object_get(m, "RSS")), 500 * 1024);
+        char *measured = json_dumps(json_object_get(m, "Measured"), JSON_COMPACT);
+        cr_expect_str_eq(measured, "[\"RSS\",\"Swap\"]");
+        free(measured);
+        json_t *c = json_object_get(json_object_get(j, "100"), "CpuStats");
+        cr_expect_eq(json_array_size(json_object_get(c, "Measured")), 0, "no per-process CPU sample claimed");
+        cr_expect_eq(json_integer_value(json_object_get(c, "TotalUsageUs")), (json_int_t)(50 + 10) * 1000000 / hz);
+        json_decref(j);
+        cr_expect_eq(task_stats_cgroup_pids(FX "/no-such-cgroup", FX "/proc", &u), -ENOENT);
+        cr_expect_eq(task_stats_cgroup_pids(FX "/cgroup-nocpu", FX "/proc", &u), -ENOENT, "no cgroup.procs");
+        /* The procfs reader lists the tree the same way. */
+        cr_assert_eq(task_stats_procs(FX "/proc", 100, 0, &u), 0);
+        cr_expect_eq(u.procs[1].pid, 101);
+        cr_expect_eq(u.procs[1].swap, 8 * 1024ull);
+}
+
 Test(agent_stats, percent_from_two_samples) {
         struct task_usage a = {.measured = TU_CPU, .total_us = 1000000, .user_us = 800000, .system_us = 200000};
         struct task_usage b = a;
@@ -197,6 +224,21 @@ Test(agent_stats, the_endpoint_reports_a_running_task_in_nomads_shape) {
         json_t *web = json_object_get(tasks, "web");
         cr_expect_not_null(json_object_get(json_object_get(web, "ResourceUsage"), "CpuStats"));
         cr_expect_gt(json_integer_value(json_object_get(web, "Timestamp")), 0);
+        char key[16];
+        snprintf(key, sizeof(key), "%d", (int)pid);
+        json_t *pids = json_object_get(web, "Pids");
+        cr_expect_not_null(json_object_get(pids, key), "Pids lists the task's process");
+        cr_expect_geq(json_object_size(pids), 2, "and its children");
+        const char *k;
+        json_t *v;
+        json_int_t sum_rss = 0;
+        json_object_foreach(pids, k, v) {
+                sum_rss += json_integer_value(json_object_get(json_object_get(v, "MemoryStats"), "RSS"));
+        }
+        cr_expect_eq(sum_rss,
+                     json_integer_value(json_object_get(
+                         json_object_get(json_object_get(web, "ResourceUsage"), "MemoryStats"), "RSS")),
+                     "each process with its own RSS: together the task's");
         cr_expect_gt(json_integer_value(json_object_get(j, "Timestamp")), 0);
         json_decref(j);
         kill(-pid, SIGKILL);

@@ -87,6 +87,7 @@ job probe batch 'command = "/bin/sh"
 check "an exec task runs to completion" wait_for 60 done_ probe
 out probe >/tmp/probe.out
 cat /tmp/probe.out
+check "the exec driver builds task roots from its mount template" grep -q 'mount template ready' /tmp/agent.log
 check "the task runs as a non-root dynamic user" grep -q '^uid=8[0-9][0-9][0-9][0-9]$' /tmp/probe.out
 check "the task holds only the default capabilities" grep -q 'CapEff:.*00000000a80405fb' /tmp/probe.out
 # sh, the $(...) subshell, ls and grep: a handful, not the VM's server, agent and init.
