@@ -17,6 +17,9 @@
 #    namespace): runc skips the cgroups it cannot write, so nothing is created in
 #    the host's v1 hierarchy (off-limits); our host_start_p50_ms is cgroup-less
 #    too. BENCH_RUNC=0 skips it.
+#  - BENCH_OLD=PATH (another build of bench/start, e.g. from an older commit):
+#    it runs too, in the same alternating rounds: host_old_start_p50_ms and _p90.
+#  - host_trace_*: one more run with --trace, the median time of each step.
 # Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only;
 # BENCH_VM=0: the host part only).
 set -eu
@@ -54,16 +57,29 @@ echo "host_loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$out"
 rounds=${BENCH_ROUNDS:-5}
 i=0
 : >"$out.h"
+old=${BENCH_OLD:-}
+p50p90() { "$@" | sed -n 's/^x_start_p50_ms=\(.*\)/\1/p; s/^x_start_p90_ms=\(.*\)/\1/p' | tr '\n' ' '; }
 while [ $i -lt "$rounds" ]; do
-        iso=$("$bench" --n "$n" --prefix h_ | sed -n 's/^h_start_p50_ms=//p')
-        bare=$("$bench" --bare --n "$n" --prefix b_ | sed -n 's/^b_start_p50_ms=//p')
-        echo "$iso $bare" >>"$out.h"
+        # Columns: new p50 p90, bare p50 p90, old p50 p90 (or - -).
+        iso=$(p50p90 "$bench" --n "$n" --prefix x_)
+        bare=$(p50p90 "$bench" --bare --n "$n" --prefix x_)
+        o="- -"
+        [ -n "$old" ] && o=$(p50p90 "$old" --n "$n" --prefix x_)
+        echo "$iso $bare $o" >>"$out.h"
         i=$((i + 1))
 done
-echo "host_rounds=$rounds ($(awk '{printf "%s%s/%s", (NR > 1 ? " " : ""), $1, $2}' "$out.h"))" >>"$out"
+echo "host_rounds=$rounds (p50s new/bare$([ -n "$old" ] && echo /old): $(awk '{printf "%s%s/%s%s", (NR > 1 ? " " : ""), $1, $3, ($5 != "-" ? "/" $5 : "")}' "$out.h"))" >>"$out"
 echo "host_start_p50_ms=$(cut -d' ' -f1 "$out.h" | median)" >>"$out"
-echo "host_bare_start_p50_ms=$(cut -d' ' -f2 "$out.h" | median)" >>"$out"
-echo "host_overhead_p50_ms=$(awk '{printf "%.2f\n", $1 - $2}' "$out.h" | median)" >>"$out"
+echo "host_start_p90_ms=$(cut -d' ' -f2 "$out.h" | median)" >>"$out"
+echo "host_bare_start_p50_ms=$(cut -d' ' -f3 "$out.h" | median)" >>"$out"
+echo "host_bare_start_p90_ms=$(cut -d' ' -f4 "$out.h" | median)" >>"$out"
+echo "host_overhead_p50_ms=$(awk '{printf "%.2f\n", $1 - $3}' "$out.h" | median)" >>"$out"
+if [ -n "$old" ]; then
+        echo "host_old_start_p50_ms=$(cut -d' ' -f5 "$out.h" | median)" >>"$out"
+        echo "host_old_start_p90_ms=$(cut -d' ' -f6 "$out.h" | median)" >>"$out"
+        echo "host_old_overhead_p50_ms=$(awk '{printf "%.2f\n", $5 - $3}' "$out.h" | median)" >>"$out"
+fi
+"$bench" --trace --n "$n" --prefix host_trace_ | grep '^host_trace_step' | sed 's/  #.*//' >>"$out"
 echo "host_loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$out"
 rm -f "$out.h"
 if [ "${BENCH_RUNC:-1}" = 1 ]; then

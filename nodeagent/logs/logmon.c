@@ -106,6 +106,7 @@ static int clients[MAX_CLIENTS];
 static struct child {
         pid_t pid;
         int dirfd;
+        int killfd; /* its cgroup's cgroup.kill (a task started into a cgroup), else -1 */
 } children[LOGMON_MAX_TASKS];
 static int n_children;
 static int sigfd = -1;
@@ -375,6 +376,25 @@ static bool unpack_spawn(size_t n, const char **ret_path, const char **ret_cwd) 
         return true;
 }
 
+/* cgroup.kill next to the cgroup.procs the task joined (fds[4]), found through
+ * /proc/self/fd; -1 without a cgroup, or where that cannot be opened. */
+static int open_cgroup_kill(const int *fds, int nfds) {
+        if (nfds < 5 || fds[4] < 0)
+                return -1;
+        char link[64], path[4096];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[4]);
+        ssize_t n = readlink(link, path, sizeof(path) - 1);
+        static const char procs[] = "/cgroup.procs";
+        size_t pl = sizeof(procs) - 1;
+        if (n <= (ssize_t)pl || (size_t)n + 1 >= sizeof(path))
+                return -1;
+        path[n] = '\0';
+        if (strcmp(path + n - (ssize_t)pl, procs) != 0)
+                return -1;
+        snprintf(path + n - (ssize_t)pl, sizeof(path) - (size_t)n + pl, "/cgroup.kill");
+        return open(path, O_WRONLY | O_CLOEXEC);
+}
+
 static void do_spawn(int client, size_t n, int *fds, int nfds) {
         struct reply r = {.op = OP_SPAWNED, .seq = spawn_buf.seq, .stage = LOGMON_STAGE_PROTOCOL, .err = EINVAL};
         struct spawn_child sc = {.fds = {-1, -1, -1, -1, -1}};
@@ -405,7 +425,7 @@ static void do_spawn(int client, size_t n, int *fds, int nfds) {
                 } else {
                         /* Not reaped yet (only the loop reaps), so the pid is still ours. */
                         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-                        children[slot] = (struct child){.pid = pid, .dirfd = fds[0]};
+                        children[slot] = (struct child){.pid = pid, .dirfd = fds[0], .killfd = open_cgroup_kill(fds, nfds)};
                         fds[0] = -1;
                         n_children++;
                         r.pid = pid;
@@ -465,6 +485,8 @@ static void reap_children(void) {
                         if (children[i].pid == pid) {
                                 write_status_file(children[i].dirfd, pid, status);
                                 close(children[i].dirfd);
+                                if (children[i].killfd >= 0)
+                                        close(children[i].killfd);
                                 children[i] = (struct child){0};
                                 n_children--;
                                 break;
@@ -542,8 +564,8 @@ static void accept_clients(int lfd) {
 /* Tasks whose log directory was removed (the allocation was collected) are forgotten.
  * Tasks it started whose directory was removed (the allocation's directory, or the
  * agent's whole data directory, is gone: nobody will ever ask for their status)
- * are killed, their process group (they called setsid) with them; they are reaped
- * as usual. */
+ * are killed: their whole cgroup (cgroup.kill) when they were started into one,
+ * else their process group (they called setsid); they are reaped as usual. */
 static void sweep(void) {
         for (int i = 0; i < LOGMON_MAX_TASKS; i++) {
                 struct stat sb;
@@ -553,7 +575,10 @@ static void sweep(void) {
         for (int i = 0; i < LOGMON_MAX_TASKS && n_children > 0; i++) {
                 struct stat sb;
                 if (children[i].pid > 0 && (fstat(children[i].dirfd, &sb) < 0 || sb.st_nlink == 0)) {
-                        kill(-children[i].pid, SIGKILL);
+                        /* In a cgroup: all of it, a child that left the process
+                         * group (setsid) included. */
+                        if (children[i].killfd < 0 || pwrite(children[i].killfd, "1", 1, 0) != 1)
+                                kill(-children[i].pid, SIGKILL);
                         kill(children[i].pid, SIGKILL);
                 }
         }

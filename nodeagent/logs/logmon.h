@@ -24,7 +24,8 @@
  * same collector, whose tasks kept writing meanwhile. A task's streams end when
  * the agent says the task is dead for good (logmon_signal: the collector drains
  * the FIFOs first) or when its log directory is removed. A task the collector
- * started (logmon_spawn) is killed, with its process group, once its exit_dir is
+ * started (logmon_spawn) is killed, with its whole cgroup (cgroup.kill) when it
+ * was started into one, else its process group, once its exit_dir is
  * removed (its allocation was collected, or the agent's data directory deleted:
  * nobody is left to ask for it). The collector exits
  * when no agent is connected and it has no task left. If it dies, the next

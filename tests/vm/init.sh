@@ -66,7 +66,7 @@ job "$1" {
       mode = "fail"
     }
     task "$1" {
-      driver = "exec"
+      driver = "${DRIVER:-exec}"
       kill_timeout = "1s"
       config {
         $3
@@ -167,7 +167,8 @@ pids_before=$(sib_pids)
 kill -9 $agent_pid
 for d in $D/alloc/*/three/local; do touch "$d/go"; done
 wait_for 10 sh -c "! ps | grep -q '[w]hile \[ ! -e /local/go'"
-/bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 -log-level debug >>/tmp/agent.log 2>&1 &
+# (raw_exec enabled from here on: the check of a removed raw_exec task below.)
+/bin/drover-agent -servers $A -data-dir $D -http-addr 127.0.0.1:4656 -log-level debug -raw-exec >>/tmp/agent.log 2>&1 &
 agent_pid=$!
 reattached() { [ "$(grep -c 're-attached to pid' /tmp/agent.log)" -ge 2 ]; }
 check "a restarted agent re-attaches to the running exec tasks" wait_for 60 reattached
@@ -191,6 +192,20 @@ check "it gets the other core (reservations survive the agent restart)" sh -c "[
 /bin/drover job stop pinned >/dev/null 2>&1
 /bin/drover job stop pinned2 >/dev/null 2>&1
 check "job stop leaves no process of the task behind (setsid child included)" wait_for 30 sh -c "! ps | grep -q '[s]leep 77[78][0-9]'"
+# A raw_exec task (started by the log collector, in a cgroup of its own) whose
+# allocation directory is removed: the collector kills its whole cgroup, so
+# its setsid child (another process group) goes too.
+DRIVER=raw_exec job rawd service 'command = "/bin/sh"
+        args = ["-c", "setsid /bin/sleep 7790 & exec /bin/sleep 7791"]'
+rawd_up() { running rawd && ps | grep -q '[s]leep 7790' && ps | grep -q '[s]leep 7791'; }
+check "a raw_exec task with a setsid child runs (agent with -raw-exec)" wait_for 60 rawd_up
+rawd_up || { cat /tmp/rawd.run; tail -n 5 /tmp/agent.log; }
+check "the raw_exec task has a cgroup of its own" sh -c "ls $cg | grep -q '\.rawd\.scope$'"
+rawd_id=$(allocs rawd | grep -o '"ID":"[0-9a-f-]*"' | head -n 1 | cut -d'"' -f4)
+[ -n "$rawd_id" ] && rm -rf "$D/alloc/$rawd_id"
+check "removing its allocation directory kills it and its setsid child (cgroup.kill)" wait_for 30 sh -c "! ps | grep -q '[s]leep 779[01]'"
+/bin/drover job stop rawd >/dev/null 2>&1
+wait_for 30 sh -c "! ps | grep -q '[s]leep 779[01]'"
 job shared service 'command = "/bin/sleep"
         args = ["7782"]'
 shared_up() { running shared && ps | grep -q '[s]leep 7782'; }
