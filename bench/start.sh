@@ -19,7 +19,9 @@
 #    too. BENCH_RUNC=0 skips it.
 #  - BENCH_OLD=PATH (another build of bench/start, e.g. from an older commit):
 #    it runs too, in the same alternating rounds: host_old_start_p50_ms and _p90.
-#  - host_trace_*: one more run with --trace, the median time of each step.
+#  - host_trace_*: one more run with --trace, the median time of each step, and
+#    host_*child_cpu_p50_ms: the started process's own CPU time (new, without the
+#    mount template, bare), which the load does not inflate as it does wall time.
 # Appends the figures to bench/RESULTS.md (BENCH_NO_RECORD=1: print only;
 # BENCH_VM=0: the host part only).
 set -eu
@@ -59,13 +61,14 @@ i=0
 : >"$out.h"
 old=${BENCH_OLD:-}
 p50p90() { "$@" | sed -n 's/^x_start_p50_ms=\(.*\)/\1/p; s/^x_start_p90_ms=\(.*\)/\1/p' | tr '\n' ' '; }
+# (The new binary's per-start CPU time is in the trace run's output below.)
 while [ $i -lt "$rounds" ]; do
         # Columns: new p50 p90, bare p50 p90, old p50 p90 (or - -).
         iso=$(p50p90 "$bench" --n "$n" --prefix x_)
         bare=$(p50p90 "$bench" --bare --n "$n" --prefix x_)
         o="- -"
         [ -n "$old" ] && o=$(p50p90 "$old" --n "$n" --prefix x_)
-        echo "$iso $bare $o" >>"$out.h"
+        echo $iso $bare $o >>"$out.h" # unquoted: one space between fields
         i=$((i + 1))
 done
 echo "host_rounds=$rounds (p50s new/bare$([ -n "$old" ] && echo /old): $(awk '{printf "%s%s/%s%s", (NR > 1 ? " " : ""), $1, $3, ($5 != "-" ? "/" $5 : "")}' "$out.h"))" >>"$out"
@@ -79,7 +82,9 @@ if [ -n "$old" ]; then
         echo "host_old_start_p90_ms=$(cut -d' ' -f6 "$out.h" | median)" >>"$out"
         echo "host_old_overhead_p50_ms=$(awk '{printf "%.2f\n", $5 - $3}' "$out.h" | median)" >>"$out"
 fi
-"$bench" --trace --n "$n" --prefix host_trace_ | grep '^host_trace_step' | sed 's/  #.*//' >>"$out"
+"$bench" --trace --n "$n" --prefix host_trace_ | grep '^host_trace_\(step\|child_cpu\)' | sed 's/  #.*//' >>"$out"
+"$bench" --no-template --n "$n" --prefix host_no_template_ | grep '^host_no_template_\(start_p50\|child_cpu\)' >>"$out"
+"$bench" --bare --n "$n" --prefix host_bare_ | grep '^host_bare_child_cpu' >>"$out"
 echo "host_loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$out"
 rm -f "$out.h"
 if [ "${BENCH_RUNC:-1}" = 1 ]; then

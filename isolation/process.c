@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -60,7 +59,7 @@ static inline void stamp(const struct isolation_spec *s, int i) {
 static const char *stage_str(int s) {
         static const char *const names[] = {
             [ST_USERNS] = "wait for the user namespace's id maps",
-            [ST_SETSID] = "new process group without a terminal",
+            [ST_SETSID] = "setsid",
             [ST_STDIO] = "redirect stdio",
             [ST_MOUNTS] = "mount",  /* with step -1: make the root private and a mount point */
             [ST_PIVOT] = "pivot_root into the task directory",
@@ -203,19 +202,8 @@ static _Noreturn void child(const struct isolation_spec *s, int wr, int go) {
         }
         stamp(s, ST_USERNS);
         pid_t self = s->supervise ? host_pid() : 0;
-        /* Its own process group, and no controlling terminal. Not setsid():
-         * a new session also creates a scheduler autogroup, which cost 2-3 ms
-         * per start on a loaded 2-core host (bench/start --trace) against
-         * ~10 us for these three calls. Without a terminal, a task cannot be
-         * reached by the terminal's signals nor open /dev/tty. */
-        if (setpgid(0, 0) < 0)
+        if (setsid() < 0)
                 fail(wr, ST_SETSID, errno, 0);
-        int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (tty >= 0) {
-                if (ioctl(tty, TIOCNOTTY) < 0)
-                        fail(wr, ST_SETSID, errno, 0);
-                close(tty);
-        }
         stamp(s, ST_SETSID);
         if (child_dup(s->stdin_fd, 0) < 0 || child_dup(s->stdout_fd, 1) < 0 || child_dup(s->stderr_fd, 2) < 0)
                 fail(wr, ST_STDIO, errno, 0);

@@ -3,9 +3,7 @@
  * Everything is prepared by the caller and here before clone3; the child
  * makes only raw syscalls, in this order: signals reset, (with CLONE_NEWUSER
  * in ns_flags: wait until the parent wrote the id maps, uid -> uid and
- * gid -> gid, one id each; see user_ns_map()), a new process group
- * without a controlling terminal (setpgid + TIOCNOTTY; not setsid, whose
- * scheduler autogroup costs milliseconds under load), stdio,
+ * gid -> gid, one id each; see user_ns_map()), setsid, stdio,
  * mounts + pivot_root, hostname, bounding set, uid/gid, capabilities,
  * chdir, no_new_privs, Landlock, seccomp, execve. A failure is reported to
  * the parent as a fixed struct over a CLOEXEC pipe and turned into err.
