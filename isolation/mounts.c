@@ -366,35 +366,36 @@ struct mount_template {
         int ns_fd;
 };
 
+/* What the helper mounts, worked out before the fork (the helper, forked from
+ * a possibly threaded agent, makes raw syscalls only). */
+struct template_paths {
+        char dir[64];
+        int n_dirs, n_devs;
+        const char *dirs[ARRAY_SIZE(host_dirs)];
+        char dir_targets[ARRAY_SIZE(host_dirs)][64];
+        char dev_sources[ARRAY_SIZE(dev_nodes)][32];
+        char dev_targets[ARRAY_SIZE(dev_nodes)][64];
+};
+
 /* The helper's side, in its own mount namespace: a read-only tmpfs root with
- * TPL_ROOT and TPL_DIR's read-only copies. Raw syscalls only (forked from a
- * possibly threaded agent). */
-static int build_template(const char *dir) {
+ * TPL_ROOT and TPL_DIR's read-only copies. */
+static int build_template(const struct template_paths *tp) {
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-            mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") < 0 || chdir(dir) < 0 ||
+            mount("tmpfs", tp->dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") < 0 || chdir(tp->dir) < 0 ||
             mkdir("." TPL_ROOT, 0755) < 0 || mkdir("." TPL_DIR, 0755) < 0 || mkdir("." TPL_DIR "/dev", 0755) < 0)
                 return -errno;
-        char t[PATH_MAX];
-        struct stat st;
-        for (size_t i = 0; i < ARRAY_SIZE(host_dirs); i++) {
-                if (stat(host_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
-                        continue;
-                snprintf(t, sizeof(t), "." TPL_DIR "%s", host_dirs[i]);
-                if (mkdir(t, 0755) < 0 || mount(host_dirs[i], t, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+        for (int i = 0; i < tp->n_dirs; i++) {
+                const char *t = tp->dir_targets[i];
+                if (mkdir(t, 0755) < 0 || mount(tp->dirs[i], t, NULL, MS_BIND | MS_REC, NULL) < 0 ||
                     (bind_ro(t, MS_NOSUID) < 0 && bind_ro(t, MS_NOSUID | kept_flags(t)) < 0))
                         return -errno;
         }
-        for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
-                char src[64];
-                snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
-                if (stat(src, &st) < 0 || !S_ISCHR(st.st_mode))
-                        continue;
-                snprintf(t, sizeof(t), "." TPL_DIR "/dev/%s", dev_nodes[i]);
-                int fd = open(t, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        for (int i = 0; i < tp->n_devs; i++) {
+                int fd = open(tp->dev_targets[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
                 if (fd < 0)
                         return -errno;
                 close(fd);
-                if (mount(src, t, NULL, MS_BIND, NULL) < 0)
+                if (mount(tp->dev_sources[i], tp->dev_targets[i], NULL, MS_BIND, NULL) < 0)
                         return -errno;
         }
         if (syscall(SYS_pivot_root, ".", ".") == 0) {
@@ -410,15 +411,30 @@ static int build_template(const char *dir) {
 
 int mount_template_create(struct mount_template **ret, struct error *err) {
         _cleanup_free_ struct mount_template *t = malloc(sizeof(*t));
-        if (!t)
+        _cleanup_free_ struct template_paths *tp = calloc(1, sizeof(*tp));
+        if (!t || !tp)
                 return errorf(err, -ENOMEM, "out of memory");
-        char dir[] = "/tmp/drover-mnt-template-XXXXXX";
-        if (!mkdtemp(dir))
+        struct stat st;
+        for (size_t i = 0; i < ARRAY_SIZE(host_dirs); i++)
+                if (stat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+                        tp->dirs[tp->n_dirs] = host_dirs[i];
+                        snprintf(tp->dir_targets[tp->n_dirs++], sizeof(tp->dir_targets[0]), "." TPL_DIR "%s",
+                                 host_dirs[i]);
+                }
+        for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+                char *src = tp->dev_sources[tp->n_devs];
+                snprintf(src, sizeof(tp->dev_sources[0]), "/dev/%s", dev_nodes[i]);
+                if (stat(src, &st) == 0 && S_ISCHR(st.st_mode))
+                        snprintf(tp->dev_targets[tp->n_devs++], sizeof(tp->dev_targets[0]), "." TPL_DIR "/dev/%s",
+                                 dev_nodes[i]);
+        }
+        snprintf(tp->dir, sizeof(tp->dir), "/tmp/drover-mnt-template-XXXXXX");
+        if (!mkdtemp(tp->dir))
                 return errorf(err, -errno, "mount template: mkdtemp: %s", strerror(errno));
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0) {
                 int e = errno;
-                rmdir(dir);
+                rmdir(tp->dir);
                 return errorf(err, -e, "mount template: pipe: %s", strerror(e));
         }
         _cleanup_close_ int rd = p[0];
@@ -426,7 +442,7 @@ int mount_template_create(struct mount_template **ret, struct error *err) {
         pid_t pid = fork();
         if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
-                int r = build_template(dir);
+                int r = build_template(tp);
                 ssize_t n = write(wr, &r, sizeof(r));
                 (void)n;
                 /* Alive (and so the namespace) until the caller opened it and
@@ -437,7 +453,7 @@ int mount_template_create(struct mount_template **ret, struct error *err) {
         }
         int e = errno;
         if (pid < 0) {
-                rmdir(dir);
+                rmdir(tp->dir);
                 return errorf(err, -e, "mount template: fork: %s", strerror(e));
         }
         int r = 0;
@@ -458,7 +474,7 @@ int mount_template_create(struct mount_template **ret, struct error *err) {
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-        rmdir(dir); /* the helper's tmpfs lived in its own namespace only */
+        rmdir(tp->dir); /* the helper's tmpfs lived in its own namespace only */
         if (r < 0)
                 return errorf(err, r, "mount template: %s", strerror(-r));
         *ret = TAKE_PTR(t);
