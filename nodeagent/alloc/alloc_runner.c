@@ -40,6 +40,7 @@ struct task_runner {
         pid_t exit_pid;
         int exit_tries;
         bool awaiting_exit; /* the task ended; its status file is not there yet */
+        bool exited_while_down; /* ...and it ended while no agent ran (restore) */
         uv_timer_t drain_timer; /* bounds the wait for the log collector */
         uv_poll_t drain_poll;   /* on the collector's pidfd, while draining */
         int drain_fd;
@@ -279,7 +280,9 @@ static void forget_handle(struct task_runner *tr) {
 /* ---- running ------------------------------------------------------------------------------ */
 
 static void finish_exit(struct task_runner *tr, const struct driver_exit *ex) {
-        if (ex->unknown)
+        if (ex->unknown && tr->exited_while_down)
+                event(tr, "Terminated", 0, 0, "Task process exited while the agent was down (exit status unknown)");
+        else if (ex->unknown)
                 event(tr, "Terminated", 0, 0, "Exit status unknown (the task was not a child of this agent)");
         else if (ex->oom_killed)
                 event(tr, "Terminated", ex->exit_code, ex->signal, "Exit Code: %d, Signal: %d, Exit Message: \"OOM Killed\"",
@@ -431,6 +434,7 @@ static void started(struct task_runner *tr) {
                 tr->tracker_started = true;
         }
         save_handle(tr);
+        tr->exited_while_down = false;
         st(tr)->state = TASK_RUNNING;
         st(tr)->started_at = clock_now_ns();
         st(tr)->finished_at = 0;
@@ -748,9 +752,20 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                                 finish_exit(tr, &ex);
                                 continue;
                         }
-                        event(tr, "Terminated", 0, 0,
-                              "Task process exited while the agent was down (exit status unknown)");
-                        after_end(tr, RESTART_CAUSE_EXIT, false);
+                        tr->exited_while_down = true;
+                        if (pid > 0) {
+                                /* It may have ended just now: the collector writes its record
+                                 * after reaping it. Wait for that as on_task_exit does; the
+                                 * allocation reports the task running meanwhile. */
+                                tr->exit = (struct driver_exit){.unknown = true};
+                                tr->exit_pid = pid;
+                                tr->exit_tries = 0;
+                                tr->awaiting_exit = true;
+                                uv_timer_start(&tr->restart_timer, on_exit_file_timer, EXIT_FILE_POLL_MS, 0);
+                                continue;
+                        }
+                        struct driver_exit unknown = {.unknown = true};
+                        finish_exit(tr, &unknown);
                 } else {
                         start_task(tr);
                 }
