@@ -68,6 +68,7 @@ struct agent {
         uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
+        int64_t dir_gc_deferred_since; /* monotonic ns: a collection waits for starts (alloc_gc_defer) */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -259,6 +260,19 @@ static void on_dir_gc_timer(uv_timer_t *t) {
         struct agent *a = t->data;
         if (!a->synced || a->stopping || !a->gc || alloc_gc_busy(a->gc))
                 return; /* one at a time: the timer comes again */
+        bool pending = false;
+        for (size_t i = 0; i < a->n_runners && !pending; i++)
+                pending = a->runners[i].start_pending ||
+                          (!alloc_runner_stopping(a->runners[i].ar) &&
+                           alloc_runner_client_status(a->runners[i].ar) == ALLOC_CLIENT_PENDING);
+        int64_t mono = clock_monotonic_ns();
+        if (alloc_gc_defer(pending, a->dir_gc_deferred_since, mono, a->cfg->gc_interval_ms * 1000000)) {
+                if (!a->dir_gc_deferred_since)
+                        a->dir_gc_deferred_since = mono;
+                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000, (uint64_t)a->cfg->gc_interval_ms);
+                return;
+        }
+        a->dir_gc_deferred_since = 0;
         struct id_list in_use = {0};
         int r = 0;
         for (size_t i = 0; i < a->n_runners && r == 0; i++)
