@@ -5,7 +5,6 @@
  * with the local state store); with -dev they are stopped first, like
  * `nomad agent -dev`.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +49,6 @@ static int print_fingerprint(const struct agent_config *cfg) {
 }
 
 int main(int argc, char **argv) {
-        /* A burst of task starts and exits allocates and frees the same few MiB over and
-         * over. With glibc's defaults (the heap's top given back above 128 KiB, an mmap
-         * threshold that moves) those pages went back to the kernel and were faulted in
-         * again, each fault a TLB shootdown across the agent's threads: a fifth of the
-         * agent's CPU in a 1,000-task batch (bench/RESULTS.md, e2e). Keep up to 4 MiB. */
-        mallopt(M_TRIM_THRESHOLD, 4 << 20);
-        mallopt(M_TOP_PAD, 1 << 20);
-        mallopt(M_MMAP_THRESHOLD, 1 << 20);
         struct agent_config cfg;
         struct error err = {0};
         int r = agent_config_parse(&cfg, argc, argv, &err);

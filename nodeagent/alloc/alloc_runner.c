@@ -49,7 +49,7 @@ struct task_runner {
         bool kill_requested;
         bool env_built;
         struct strmap env;
-        char task_dir[4096];
+        char *task_dir; /* <alloc_dir>/<task>: sized to fit (a 4 KiB buffer per task was most of a runner) */
 };
 
 struct alloc_runner {
@@ -58,7 +58,7 @@ struct alloc_runner {
         const struct task_group *tg;
         bool batch;
         bool stopping;
-        char alloc_dir[3800];
+        char *alloc_dir; /* <data_dir>/alloc/<id> */
         char *setup_error;
         struct task_state *states;
         struct task_runner *tasks;
@@ -514,6 +514,10 @@ static void start_task(struct task_runner *tr) {
                                           &tr->proc, &err);
         if (config)
                 json_decref(config);
+        /* The driver copied what it needed: a running task does not hold its environment
+         * (the agent's own plus NOMAD_*, a few KiB each); a restart builds it again. */
+        strmap_clear(&tr->env);
+        tr->env_built = false;
         if (r < 0) {
                 start_failed(tr, r, err.msg);
                 return;
@@ -533,11 +537,21 @@ struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, str
         ar->alloc = alloc_ref(a);
         ar->tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
         ar->batch = a->job && (a->job->type == JOB_BATCH || a->job->type == JOB_SYSBATCH);
-        snprintf(ar->alloc_dir, sizeof(ar->alloc_dir), "%s/alloc/%s", env->data_dir, a->id);
         size_t n = ar->tg ? ar->tg->n_tasks : 0;
         ar->states = calloc(n ? n : 1, sizeof(*ar->states));
         ar->tasks = calloc(n ? n : 1, sizeof(*ar->tasks));
-        if (!ar->states || !ar->tasks) {
+        bool ok = ar->states && ar->tasks && asprintf(&ar->alloc_dir, "%s/alloc/%s", env->data_dir, a->id) >= 0;
+        if (!ok)
+                ar->alloc_dir = NULL;
+        for (size_t i = 0; i < n && ok; i++)
+                if (asprintf(&ar->tasks[i].task_dir, "%s/%s", ar->alloc_dir, ar->tg->tasks[i].name) < 0) {
+                        ar->tasks[i].task_dir = NULL;
+                        ok = false;
+                }
+        if (!ok) {
+                for (size_t i = 0; ar->tasks && i < n; i++)
+                        free(ar->tasks[i].task_dir);
+                free(ar->alloc_dir);
                 free(ar->states);
                 free(ar->tasks);
                 alloc_unref(ar->alloc);
@@ -551,7 +565,6 @@ struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, str
                 tr->idx = i;
                 tr->task = &ar->tg->tasks[i];
                 tr->driver = driver_find(tr->task->driver);
-                snprintf(tr->task_dir, sizeof(tr->task_dir), "%s/%s", ar->alloc_dir, tr->task->name);
                 uv_timer_init(env->loop, &tr->restart_timer);
                 tr->restart_timer.data = tr;
                 ar->open_handles++;
@@ -708,8 +721,6 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
                 return false;
         }
         task_pid_file_write(tr->task_dir, task_proc_handle(tr->proc)); /* for stats, as start_task */
-        if (build_env(tr) < 0)
-                log_warn("alloc %.8s task %s: out of memory building its environment", ar->alloc->id, tr->task->name);
         /* The collector normally outlived the previous agent; start one if it did not. */
         char out[LOGMON_PATH], errp[LOGMON_PATH];
         if (start_log_collector(tr, out, errp, &err) < 0)
@@ -842,8 +853,11 @@ json_t *alloc_runner_update_json(const struct alloc_runner *ar) {
 }
 
 static void free_runner(struct alloc_runner *ar) {
-        for (size_t i = 0; i < ar->n_tasks; i++)
+        for (size_t i = 0; i < ar->n_tasks; i++) {
                 strmap_clear(&ar->tasks[i].env);
+                free(ar->tasks[i].task_dir);
+        }
+        free(ar->alloc_dir);
         task_states_free(ar->states, ar->n_tasks);
         free(ar->tasks);
         free(ar->setup_error);
