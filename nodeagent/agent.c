@@ -65,8 +65,10 @@ struct agent {
         uv_timer_t fp_timer;     /* periodic re-fingerprinting */
         uv_timer_t dir_gc_timer; /* terminal allocations' directories */
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
+        uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
+        int64_t dir_gc_deferred_since; /* monotonic ns: a collection waits for starts (alloc_gc_defer) */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -258,6 +260,19 @@ static void on_dir_gc_timer(uv_timer_t *t) {
         struct agent *a = t->data;
         if (!a->synced || a->stopping || !a->gc || alloc_gc_busy(a->gc))
                 return; /* one at a time: the timer comes again */
+        bool pending = false;
+        for (size_t i = 0; i < a->n_runners && !pending; i++)
+                pending = a->runners[i].start_pending ||
+                          (!alloc_runner_stopping(a->runners[i].ar) &&
+                           alloc_runner_client_status(a->runners[i].ar) == ALLOC_CLIENT_PENDING);
+        int64_t mono = clock_monotonic_ns();
+        if (alloc_gc_defer(pending, a->dir_gc_deferred_since, mono, a->cfg->gc_interval_ms * 1000000)) {
+                if (!a->dir_gc_deferred_since)
+                        a->dir_gc_deferred_since = mono;
+                uv_timer_start(&a->dir_gc_timer, on_dir_gc_timer, 1000, (uint64_t)a->cfg->gc_interval_ms);
+                return;
+        }
+        a->dir_gc_deferred_since = 0;
         struct id_list in_use = {0};
         int r = 0;
         for (size_t i = 0; i < a->n_runners && r == 0; i++)
@@ -312,6 +327,15 @@ static void on_start_idle(uv_idle_t *t) {
         }
         if (!more)
                 uv_idle_stop(t);
+}
+
+/* Once per loop iteration, before it waits: the task handles saved and forgotten
+ * during the iteration go to disk in one transaction. */
+static void on_state_commit(uv_prepare_t *h) {
+        struct agent *a = h->data;
+        struct error err = {0};
+        if (agent_state_commit(a->state, &err) < 0)
+                log_warn("%s (a restarted agent may not re-attach to tasks started just now)", err.msg);
 }
 
 /* Run al: queue it for on_start_idle, or (restore) take over from an earlier agent process. */
@@ -466,6 +490,7 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->fp_timer, on_closed);
         uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
         uv_close((uv_handle_t *)&a->start_idle, on_closed);
+        uv_close((uv_handle_t *)&a->state_commit, on_closed);
 }
 
 static void begin_client_shutdown(struct agent *a) {
@@ -568,7 +593,13 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_timer_init(&a->loop, &a->dir_gc_timer);
         a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
         uv_idle_init(&a->loop, &a->start_idle);
-        a->dir_gc_timer.data = a->start_idle.data = a;
+        uv_prepare_init(&a->loop, &a->state_commit);
+        a->dir_gc_timer.data = a->start_idle.data = a->state_commit.data = a;
+        if (a->state) {
+                agent_state_set_batching(a->state, true);
+                uv_prepare_start(&a->state_commit, on_state_commit);
+                uv_unref((uv_handle_t *)&a->state_commit); /* runs each iteration, keeps nothing alive */
+        }
         *ret = a;
         return 0;
 fail:
@@ -616,6 +647,8 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->fp_timer, on_closed);
                 uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
                 uv_close((uv_handle_t *)&a->start_idle, on_closed);
+                uv_close((uv_handle_t *)&a->state_commit, on_closed);
+        uv_close((uv_handle_t *)&a->state_commit, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);

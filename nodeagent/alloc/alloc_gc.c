@@ -147,6 +147,12 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
         return removed;
 }
 
+bool alloc_gc_defer(bool starts_pending, int64_t deferred_since_ns, int64_t now_ns, int64_t max_wait_ns) {
+        if (!starts_pending)
+                return false;
+        return deferred_since_ns == 0 || now_ns - deferred_since_ns < max_wait_ns;
+}
+
 int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                  void (*collected)(const char *alloc_id, void *data), void *data, struct error *err) {
         return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, err);

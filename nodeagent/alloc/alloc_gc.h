@@ -49,6 +49,14 @@ struct gc_disk {
 size_t alloc_gc_select(struct gc_candidate *c, size_t n, size_t live, const struct gc_policy *p, int64_t now_ns,
                        struct gc_disk disk);
 
+/* Whether a collection due now waits: removing thousands of directories while new
+ * allocations are being set up makes each of their mkdirs slower (ext4 without a
+ * journal skips inodes freed in the last seconds, reading the inode table for each),
+ * and competes with the starts for the CPU. It waits while starts are pending, for at
+ * most max_wait_ns from the first time it waited (deferred_since_ns, 0: not waiting),
+ * so that a steady stream of starts never holds it off for good. */
+bool alloc_gc_defer(bool starts_pending, int64_t deferred_since_ns, int64_t now_ns, int64_t max_wait_ns);
+
 /* Is the allocation's directory still needed (a runner with tasks not dead)? */
 typedef bool (*gc_in_use_fn)(const char *alloc_id, void *data);
 

@@ -412,6 +412,9 @@ static void job_key(char *buf, size_t size, const char *ns, const char *id, long
 /* alloc_from_json, with the job shared with other allocations of the same job
  * version (this answer's, in jobs, or the last answer's). o is modified. */
 static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struct alloc **ret, struct error *err) {
+        /* The scheduler's AllocationMetric (nodes evaluated, scores): the agent never
+         * reads it, and each running allocation would hold it as a JSON tree. */
+        json_object_del(o, "Metrics");
         json_t *jo = json_object_get(o, "Job");
         char key[600];
         if (!jobs || !json_is_object(jo))

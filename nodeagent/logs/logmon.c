@@ -1007,17 +1007,67 @@ int64_t logmon_max_file_size(const char *dir, const char *task) {
         return v > 0 ? v : 0;
 }
 
+/* mkfifo first: a new task's directory has none (one call); only when something is
+ * there already, look at what. */
 static int make_fifo(const char *path, struct error *err) {
+        if (mkfifo(path, 0600) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return errorf(err, -errno, "mkfifo %s: %s", path, strerror(errno));
         struct stat sb;
-        if (lstat(path, &sb) == 0) {
-                if (S_ISFIFO(sb.st_mode))
-                        return 0;
-                if (unlink(path) < 0)
-                        return errorf(err, -errno, "remove %s: %s", path, strerror(errno));
-        }
+        if (lstat(path, &sb) == 0 && S_ISFIFO(sb.st_mode))
+                return 0;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return errorf(err, -errno, "remove %s: %s", path, strerror(errno));
         if (mkfifo(path, 0600) < 0 && errno != EEXIST)
                 return errorf(err, -errno, "mkfifo %s: %s", path, strerror(errno));
         return 0;
+}
+
+/* The newest index of the task's stdout and stderr files in dir (-1: none), in one
+ * pass over the directory (logmon_file_range per stream took two). */
+static void last_indexes(const char *dir, const char *task, int64_t ret_last[2]) {
+        ret_last[0] = ret_last[1] = 0;
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        char prefix[2][NAME_MAX_];
+        int plen[2];
+        for (int i = 0; i < 2; i++)
+                plen[i] = snprintf(prefix[i], sizeof(prefix[i]), "%s.%s.", task, types[i]);
+        long last[2] = {-1, -1};
+        struct dirent *de;
+        while ((de = readdir(d)))
+                for (int i = 0; i < 2; i++) {
+                        if (strncmp(de->d_name, prefix[i], (size_t)plen[i]) != 0)
+                                continue;
+                        const char *num = de->d_name + plen[i];
+                        char *end;
+                        long v = strtol(num, &end, 10);
+                        if (end != num && !*end && *num != '-' && *num != '+' && v > last[i])
+                                last[i] = v;
+                }
+        closedir(d);
+        for (int i = 0; i < 2; i++)
+                if (last[i] >= 0)
+                        ret_last[i] = last[i];
+}
+
+/* <dir>/.<task>.logmeta: "<max file size> <max files>\n" for the log endpoint, written
+ * whole under a temporary name and renamed (no stdio: no buffer to allocate). */
+static int write_logmeta(const char *meta, const char *tmp, int64_t max_size, int max_files) {
+        char line[64];
+        int n = snprintf(line, sizeof(line), "%lld %d\n", (long long)max_size, max_files);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        ssize_t w = write(fd, line, (size_t)n);
+        int r = w == n ? 0 : w < 0 ? -errno : -EIO;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, meta) < 0)
+                r = -errno;
+        return r;
 }
 
 static void closep_array(int (*fds)[3]) {
@@ -1040,16 +1090,13 @@ int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_
                 int r = make_fifo(fifo[i], err);
                 if (r < 0)
                         return r;
-                long first, last;
-                if (logmon_file_range(cfg->dir, cfg->task, types[i], &first, &last) == 0)
-                        m.index[i] = last;
         }
+        last_indexes(cfg->dir, cfg->task, m.index);
         snprintf(meta, sizeof(meta), "%s/.%s.logmeta", cfg->dir, cfg->task);
         snprintf(tmp, sizeof(tmp), "%s.tmp", meta);
-        FILE *f = fopen(tmp, "we");
-        if (!f || fprintf(f, "%lld %d\n", (long long)m.max_size, m.max_files) < 0 || fclose(f) != 0 ||
-            rename(tmp, meta) < 0)
-                return errorf(err, -EIO, "write %s: %s", meta, strerror(errno ? errno : EIO));
+        int mr = write_logmeta(meta, tmp, m.max_size, m.max_files);
+        if (mr < 0)
+                return errorf(err, mr, "write %s: %s", meta, strerror(-mr));
         _cleanup_(closep_array) int fds[3] = {-1, -1, -1};
         fds[0] = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)

@@ -2,6 +2,7 @@
 #include "nodeagent/state/agent_state.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ static const char *const stmt_sql[S_MAX] = {
 
 struct agent_state {
         sqlite3 *db;
+        bool batching; /* writes join one open transaction until agent_state_commit */
+        bool in_txn;
         sqlite3_stmt *stmt[S_MAX];
         char path[4096];
 };
@@ -36,6 +39,8 @@ static int db_error(struct agent_state *s, struct error *err, const char *what) 
 struct agent_state *agent_state_close(struct agent_state *s) {
         if (!s)
                 return NULL;
+        if (s->in_txn)
+                sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
         for (int i = 0; i < S_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         sqlite3_close(s->db);
@@ -100,8 +105,33 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
         return 0;
 }
 
-/* Run a statement to completion (bound by the caller); reset it whatever happens. */
+void agent_state_set_batching(struct agent_state *s, bool on) {
+        s->batching = on;
+}
+
+int agent_state_commit(struct agent_state *s, struct error *err) {
+        if (!s || !s->in_txn)
+                return 0;
+        s->in_txn = false;
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                int r = db_error(s, err, "commit");
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        return 0;
+}
+
+/* Run a statement to completion (bound by the caller); reset it whatever happens. A write
+ * while batching opens the transaction that agent_state_commit ends. */
 static int run(struct agent_state *s, sqlite3_stmt *st, struct error *err, const char *what) {
+        if (s->batching && !s->in_txn) {
+                if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+                        sqlite3_reset(st);
+                        sqlite3_clear_bindings(st);
+                        return db_error(s, err, "begin");
+                }
+                s->in_txn = true;
+        }
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);

@@ -1,6 +1,8 @@
 /* test_agent_alloc.c - the alloc runner on a real loop: task dirs, env, log
  * files, client status and events as the servers will see them. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,34 +394,86 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         agent_state_close(s);
 }
 
-Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its_exit_code) {
-        struct agent_state *s = NULL;
+/* Open the FIFO path for writing once its reader (a task blocked in `read x < path`) has
+ * it open, and write a line: the task goes on. No sleep: a non-blocking open fails with
+ * ENXIO until the reader is there. */
+static bool release_gate(const char *path) {
+        for (int i = 0; i < 1000; i++) {
+                int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                if (fd >= 0) {
+                        bool ok = write(fd, "go\n", 3) == 3;
+                        close(fd);
+                        return ok;
+                }
+                if (errno != ENXIO)
+                        return false;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        return false;
+}
+
+/* Until the collector has recorded how pid ended in the task's directory (it writes the
+ * record after reaping it: a zombie, or a pid gone from /proc, is not enough). */
+static bool wait_exit_record(const char *task, pid_t pid, int *ret_code, int *ret_sig) {
+        char tdir[256];
+        snprintf(tdir, sizeof(tdir), "%s/alloc/6f1d0c1e-0000-4000-8000-000000000001/%s", dir, task);
+        for (int i = 0; i < 1000; i++) {
+                if (logmon_read_exit(tdir, pid, ret_code, ret_sig) == 0)
+                        return true;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+        }
+        return false;
+}
+
+/* Three tasks, as the integration test: "quit" waits on a FIFO (the gate), "nap" and
+ * "nap2" sleep. The first runner starts them and goes away with its collector
+ * connection (the agent dies); the gate opens and "quit" exits 3 while no agent runs;
+ * returns once the collector recorded that, with the alloc as the servers last heard
+ * of it (*ret_back) and the three saved handles. */
+static void three_tasks_one_exits_while_down(struct agent_state *s, struct alloc **ret_a, struct alloc **ret_back,
+                                             struct driver_handle h[3]) {
+        char gate[128], tasks[1024];
+        snprintf(gate, sizeof(gate), "%s/gate", dir);
+        cr_assert_eq(mkfifo(gate, 0600), 0);
+        snprintf(tasks, sizeof(tasks),
+                 "{\"Name\":\"quit\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                 "\"read x < %s; exit 3\"]}},"
+                 "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}},"
+                 "{\"Name\":\"nap2\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}",
+                 gate);
+        struct alloc *a = make_alloc("service", NO_RESTART, tasks);
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
-        /* Three tasks: two keep running, one exits 3 while no agent runs. */
-        struct alloc *a = make_alloc(
-            "service", NO_RESTART,
-            "{\"Name\":\"quit\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
-            "\"read x < /dev/null; sleep 0.5; exit 3\"]}},"
-            "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}},"
-            "{\"Name\":\"nap2\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}");
         struct alloc_runner *first = runner_with_state(a, s);
         start_and_wait(first);
-        cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING);
-        struct driver_handle hq, hn, hn2;
-        cr_assert_eq(agent_state_get_handle(s, a->id, "quit", &hq, &err), 0);
-        cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &hn, &err), 0);
-        cr_assert_eq(agent_state_get_handle(s, a->id, "nap2", &hn2, &err), 0);
-        struct alloc *back = as_reported(a, first);
+        cr_assert_eq(alloc_runner_client_status(first), ALLOC_CLIENT_RUNNING, "quit waits for its gate");
+        const char *names[3] = {"quit", "nap", "nap2"};
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(agent_state_get_handle(s, a->id, names[i], &h[i], &err), 0, "%s saved", names[i]);
+        *ret_back = as_reported(a, first);
         /* The agent dies: its runner and its connection to the collector go away. */
         alloc_runner_destroy(first);
         uv_run(&loop, UV_RUN_NOWAIT);
         logmon_destroy(lm);
         lm = NULL;
-        cr_assert(wait_gone(hq.pid), "the task exits (code 3) while no agent runs");
-
+        cr_assert(release_gate(gate), "quit reads its gate");
+        int code = -1, sig = -1;
+        cr_assert(wait_exit_record("quit", h[0].pid, &code, &sig), "the collector records quit's end");
+        cr_assert_eq(code, 3);
         lm = logmon_create(dir, &err); /* the next agent */
         cr_assert_not_null(lm, "%s", err.msg);
+        *ret_a = a;
+}
+
+Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its_exit_code) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct alloc *a, *back;
+        struct driver_handle h[3];
+        three_tasks_one_exits_while_down(s, &a, &back, h);
+
         struct alloc_runner *second = runner_with_state(back, s);
         alloc_runner_restore(second);
         json_t *u = alloc_runner_update_json(second);
@@ -431,14 +485,54 @@ Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its
          * pids), not restarted. */
         struct driver_handle now;
         cr_expect_eq(agent_state_get_handle(s, a->id, "nap", &now, &err), 0);
-        cr_expect_eq(now.pid, hn.pid, "the other tasks were re-attached, not restarted");
+        cr_expect_eq(now.pid, h[1].pid, "the other tasks were re-attached, not restarted");
         cr_expect_eq(agent_state_get_handle(s, a->id, "nap2", &now, &err), 0);
-        cr_expect_eq(now.pid, hn2.pid);
+        cr_expect_eq(now.pid, h[2].pid);
         alloc_runner_stop(second);
         run_until_finished(second, 10000);
         cr_expect(alloc_runner_finished(second));
-        cr_expect(wait_gone(hn.pid), "the siblings were killed (re-attached before the failed task killed them)");
-        cr_expect(wait_gone(hn2.pid));
+        cr_expect(wait_gone(h[1].pid), "the siblings were killed (re-attached before the failed task killed them)");
+        cr_expect(wait_gone(h[2].pid));
+        alloc_runner_destroy(second);
+        alloc_unref(back);
+        alloc_unref(a);
+        agent_state_close(s);
+}
+
+/* The collector writes a task's record just after reaping it: an agent that restarts in
+ * between finds the task gone and no record yet. It waits for the record (a timer, as for
+ * a task that ends while it runs) instead of reporting the exit status unknown. */
+Test(agent_alloc, a_restored_runner_waits_for_the_record_of_a_task_that_just_ended) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct alloc *a, *back;
+        struct driver_handle h[3];
+        three_tasks_one_exits_while_down(s, &a, &back, h);
+        /* Hide the record: the moment between the reaping and the writing. */
+        char rec[256], hidden[300];
+        snprintf(rec, sizeof(rec), "%s/alloc/%s/quit/%s", dir, a->id, LOGMON_EXIT_FILE);
+        snprintf(hidden, sizeof(hidden), "%s.hidden", rec);
+        cr_assert_eq(rename(rec, hidden), 0);
+
+        struct alloc_runner *second = runner_with_state(back, s);
+        alloc_runner_restore(second);
+        json_t *u = alloc_runner_update_json(second);
+        cr_expect(!has_event(u, "quit", "Terminated"), "no verdict without the record");
+        json_decref(u);
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_RUNNING);
+        cr_assert_eq(rename(hidden, rec), 0); /* the collector writes it */
+        for (int i = 0; i < 1000 && alloc_runner_client_status(second) == ALLOC_CLIENT_RUNNING; i++)
+                uv_run(&loop, UV_RUN_ONCE);
+        u = alloc_runner_update_json(second);
+        cr_expect(has_exit(u, "quit", 3, 0), "reported with its real exit code once recorded");
+        json_decref(u);
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED);
+        alloc_runner_stop(second);
+        run_until_finished(second, 10000);
+        cr_expect(alloc_runner_finished(second));
+        cr_expect(wait_gone(h[1].pid));
+        cr_expect(wait_gone(h[2].pid));
         alloc_runner_destroy(second);
         alloc_unref(back);
         alloc_unref(a);

@@ -303,3 +303,14 @@ Test(agent_gc, close_stops_a_running_collection, .timeout = 120) {
         cr_expect_eq(uv_loop_close(&loop), 0);
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
+
+/* A collection waits while allocations are starting, for at most max_wait from the first
+ * time it waited; with nothing starting it runs at once. */
+Test(agent_gc, a_collection_waits_for_starts_but_not_for_ever) {
+        const int64_t s = 1000000000LL, max_wait = 60 * s;
+        cr_expect(!alloc_gc_defer(false, 0, 100 * s, max_wait), "nothing starting: collect now");
+        cr_expect(!alloc_gc_defer(false, 90 * s, 100 * s, max_wait), "starts over: collect now");
+        cr_expect(alloc_gc_defer(true, 0, 100 * s, max_wait), "starts pending: wait");
+        cr_expect(alloc_gc_defer(true, 100 * s, 159 * s, max_wait), "still within the bound");
+        cr_expect(!alloc_gc_defer(true, 100 * s, 160 * s, max_wait), "waited max_wait: collect though starts go on");
+}

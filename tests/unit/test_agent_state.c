@@ -124,3 +124,43 @@ Test(agent_state, foreach_alloc_lists_each_allocation_with_handles_once) {
         cr_expect_eq(again.n, 2);
         agent_state_close(s);
 }
+
+/* Rows in task_handles as another process (the next agent) sees them, through a
+ * connection of its own. */
+static int rows_seen_from_outside(void) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int n = -1;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM task_handles", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+Test(agent_state, batched_writes_are_seen_at_once_here_and_elsewhere_after_the_commit) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        agent_state_set_batching(s, true);
+        struct driver_handle h = {.driver = "raw_exec", .pid = 10, .start_ticks = 1, .started_at = 2};
+        char task[16];
+        for (int i = 0; i < 50; i++) {
+                snprintf(task, sizeof(task), "t%d", i);
+                cr_assert_eq(agent_state_put_handle(s, "a1", task, &h, &err), 0, "%s", err.msg);
+        }
+        cr_assert_eq(agent_state_del_handle(s, "a1", "t0", &err), 0);
+        cr_expect_eq(agent_state_count_handles(s, "a1", &err), 49, "this connection reads its own writes");
+        cr_expect_eq(rows_seen_from_outside(), 0, "nothing committed before agent_state_commit");
+        cr_assert_eq(agent_state_commit(s, &err), 0, "%s", err.msg);
+        cr_expect_eq(rows_seen_from_outside(), 49, "all 50 puts and the delete in one commit");
+        cr_assert_eq(agent_state_commit(s, &err), 0, "a commit with nothing pending is fine");
+        cr_assert_eq(agent_state_del_alloc(s, "a1", &err), 0);
+        cr_expect_eq(rows_seen_from_outside(), 49);
+        agent_state_close(s); /* commits */
+        cr_expect_eq(rows_seen_from_outside(), 0, "closing commits what was pending");
+}
