@@ -23,6 +23,7 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/leader/leadership.h"
 #include "controlplane/leader/periodic.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
@@ -367,6 +368,8 @@ static int forward_op(void *data, struct http_req *req) {
         uint64_t leader_id = 0;
         if (!s->cluster || !raft_node_leader_address(s->raft, &leader_id) || leader_id == 0)
                 return -ENOTCONN;
+        if (leader_id == (uint64_t)s->cfg->raft_id) /* elected, barrier not applied yet: not to itself */
+                return -EAGAIN;
         const char *http = cluster_http_addr(s->cluster, leader_id);
         if (!http)
                 return -ENOTCONN;
@@ -640,8 +643,10 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
 /* A new leader rebuilds what only the leader keeps, from the state: the broker's
  * pending evals, the blocked evals, and a fresh TTL plus grace for every ready node
  * (none is marked down for heartbeats the old leader got). */
-static void establish_leadership(struct server *s) {
-        log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
+static void establish_leadership(void *data, uint64_t barrier_index) {
+        struct server *s = data;
+        log_info("raft: this server is now the leader (%s); its state is applied up to the barrier at index %llu",
+                 s->cfg->raft_addr, (unsigned long long)barrier_index);
         s->leader = true;
         workers_set_leader(s->workers, NULL); /* no new round on the old leader's broker */
         s->last_gc_ns = clock_monotonic_ns(); /* the first GC one interval from now */
@@ -669,7 +674,8 @@ static int periodic_launch_op(void *data, const struct job *child) {
 
 static const struct periodic_ops server_periodic_ops = {.launch = periodic_launch_op};
 
-static void revoke_leadership(struct server *s) {
+static void revoke_leadership(void *data) {
+        struct server *s = data;
         log_info("raft: leadership lost");
         s->leader = false;
         broker_set_enabled(s->broker, false);
@@ -677,6 +683,31 @@ static void revoke_leadership(struct server *s) {
         heartbeats_clear(s->heartbeats);
         periodic_clear(s->periodic);
 }
+
+static bool raft_leader_op(void *data, uint64_t *ret_term) {
+        struct server *s = data;
+        *ret_term = raft_node_term(s->raft);
+        return raft_node_is_leader(s->raft);
+}
+
+static void on_leadership_barrier(void *arg, int status, uint64_t index) {
+        struct server *s = arg;
+        if (status < 0 && status != -ECANCELED)
+                log_warn("raft: the leadership barrier failed (%s): leader duties not started", strerror(-status));
+        leadership_barrier_done(s->leadership, status, index);
+}
+
+static int leadership_barrier_op(void *data) {
+        struct server *s = data;
+        log_info("raft: elected leader in term %llu: waiting for a barrier before the leader duties",
+                 (unsigned long long)raft_node_term(s->raft));
+        return raft_node_barrier(s->raft, on_leadership_barrier, s);
+}
+
+static const struct leadership_ops server_leadership_ops = {.raft_leader = raft_leader_op,
+                                                            .barrier = leadership_barrier_op,
+                                                            .establish = establish_leadership,
+                                                            .revoke = revoke_leadership};
 
 /* A node missed its heartbeat: mark it down, with an eval for every job it ran. */
 static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
@@ -786,11 +817,7 @@ static void close_evals(struct server *s, struct eval **evals, size_t n, enum ev
 
 static void on_tick(uv_timer_t *t) {
         struct server *s = t->data;
-        bool leader = raft_node_is_leader(s->raft);
-        if (leader && !s->leader)
-                establish_leadership(s);
-        else if (!leader && s->leader)
-                revoke_leadership(s);
+        leadership_observe(s->leadership);
         /* A loop that stood still (a long fsync, a snapshot, a stopped process) read
          * no heartbeats meanwhile: that time does not count against the nodes. */
         /* A follower's workers take their evals from the leader's broker. */
@@ -906,7 +933,8 @@ int server_start(struct server *s, struct error *err) {
         s->blocked = blocked_create(s->broker);
         s->heartbeats = heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         s->periodic = periodic_create(&server_periodic_ops, s);
-        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic)
+        s->leadership = leadership_create(&server_leadership_ops, s);
+        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic || !s->leadership)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
@@ -1000,6 +1028,7 @@ static void on_raft_closed(void *arg) {
         struct server *s = arg;
         s->raft = NULL;
         s->workers = workers_destroy(s->workers);
+        s->leadership = leadership_destroy(s->leadership); /* no barrier callback after Raft closed */
 }
 
 void server_stop(struct server *s) {
@@ -1012,6 +1041,7 @@ void server_stop(struct server *s) {
                 batch_fail(pending, -ECANCELED, "the server is shutting down");
         batch_free(pending);
         s->stopping = true;
+        leadership_stop(s->leadership); /* no leader duty starts or runs from here on */
         uv_check_stop(&s->flush);
         uv_close((uv_handle_t *)&s->flush, NULL);
         s->cluster = cluster_destroy(s->cluster);
@@ -1025,6 +1055,8 @@ void server_stop(struct server *s) {
         uv_close((uv_handle_t *)&s->sigterm, NULL);
         if (s->raft)
                 raft_node_close(s->raft, on_raft_closed, s);
-        else
+        else {
                 s->workers = workers_destroy(s->workers);
+                s->leadership = leadership_destroy(s->leadership);
+        }
 }

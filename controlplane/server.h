@@ -28,6 +28,7 @@ struct fsm;
 struct api;
 struct cluster;
 struct proposal_batch;
+struct leadership;
 
 struct server {
         uv_loop_t *loop;
@@ -43,7 +44,8 @@ struct server {
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;
-        bool leader;
+        struct leadership *leadership; /* leader duties start after a barrier (leader/leadership.h) */
+        bool leader;                   /* the leader duties run (after the barrier) */
         bool stopping;
         uv_timer_t tick;       /* 100 ms: leadership, broker timers, heartbeats, query deadlines */
         uv_timer_t wake;       /* 0 ms: re-run parked blocking queries after a state change */

@@ -149,6 +149,19 @@ if echo "$sc_put" | grep -q '"Updated":true' && echo "$sc_get" | grep -q '"Sched
 else
         fail "scheduler configuration across a leader change: PUT $sc_put; new leader's GET $sc_get"
 fi
+# The new leader started its duties (broker, blocked evals, heartbeat timers, periodic
+# jobs) only after a Raft barrier applied everything the old leader committed.
+barrier_line() { grep -m1 'this server is now the leader' "$WORK/s${new:-$O}.log"; }
+wait_for 10 barrier_line
+b_idx=$(barrier_line | grep -o 'barrier at index [0-9]*' | grep -o '[0-9]*$')
+sc_idx=$(echo "$sc_put" | grep -o '"Index":[0-9]*' | grep -o '[0-9]*$')
+elected_ln=$(grep -n -m1 'waiting for a barrier before the leader duties' "$WORK/s${new:-$O}.log" | cut -d: -f1)
+duties_ln=$(grep -n -m1 'this server is now the leader' "$WORK/s${new:-$O}.log" | cut -d: -f1)
+if [ -n "$b_idx" ] && [ -n "$elected_ln" ] && [ "$elected_ln" -lt "$duties_ln" ] && [ "$b_idx" -gt "${sc_idx:-0}" ]; then
+        pass "the new leader started its duties from a Raft barrier (index $b_idx, after the old leader's last write at ${sc_idx:-?})"
+else
+        fail "leadership barrier: elected at log line '$elected_ln', duties at '$duties_ln', barrier index '$b_idx', last write '$sc_idx'"
+fi
 start "$L"
 if wait_for 20 sh -c "[ \"\$(curl -s -m 2 http://$(http "$L")/v1/status/leader)\" = '\"$(raft "$new")\"' ]"; then
         pass "the killed server restarts and follows the new leader"
