@@ -330,6 +330,8 @@ static json_t *raft_configuration_op(void *data) {
 static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
                         void *arg) {
         struct server *s = data;
+        if (s->stopping)
+                return -ECANCELED;
         cluster_learn(s->cluster, id, http_addr);
         log_info("raft: server %llu (%s, HTTP %s) asks to join", (unsigned long long)id, raft_addr, http_addr);
         return raft_node_add_voter(s->raft, id, raft_addr, cb, arg);
@@ -337,6 +339,8 @@ static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const ch
 
 static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg) {
         struct server *s = data;
+        if (s->stopping)
+                return -ECANCELED;
         struct raft_node_peer *peers = NULL;
         size_t n = 0;
         int r = raft_node_peers(s->raft, &peers, &n);
@@ -356,7 +360,8 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
 static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
         struct http_req *req = arg;
         if (status < 0) {
-                http_req_respond_text(req, 500, "forwarding to the leader failed: %s", why ? why : strerror(-status));
+                http_req_respond_text(req, status == -ECANCELED ? 503 : 500, "forwarding to the leader failed: %s",
+                                      why ? why : strerror(-status));
                 return;
         }
         bool ok = status >= 200 && status < 300;
@@ -387,6 +392,7 @@ static int forward_op(void *data, struct http_req *req) {
  * serialised on libuv's pool, as Raft's own snapshots are. */
 struct snapshot_save {
         uv_work_t work;
+        struct server *s;
         struct http_req *req;
         struct state_store *view;
         uint64_t index;
@@ -403,8 +409,11 @@ static void snapshot_save_work(uv_work_t *w) {
         json_decref(doc);
 }
 
+static void finish_stop(struct server *s);
+
 static void snapshot_save_done(uv_work_t *w, int status) {
         struct snapshot_save *ss = w->data;
+        struct server *s = ss->s;
         if (status < 0 || !ss->out)
                 http_req_respond_text(ss->req, 500, "cannot serialise the state%s", status < 0 ? " (canceled)" : "");
         else
@@ -412,10 +421,16 @@ static void snapshot_save_done(uv_work_t *w, int status) {
         state_destroy(ss->view);
         free(ss->out);
         free(ss);
+        s->snapshot_saves--;
+        finish_stop(s);
 }
 
 static void snapshot_save_op(void *data, struct http_req *req) {
         struct server *s = data;
+        if (s->stopping) {
+                http_req_respond_text(req, 503, "the server is shutting down");
+                return;
+        }
         struct snapshot_save *ss = calloc(1, sizeof(*ss));
         if (ss)
                 ss->view = state_snapshot(s->state);
@@ -425,13 +440,16 @@ static void snapshot_save_op(void *data, struct http_req *req) {
                 return;
         }
         ss->req = req;
+        ss->s = s;
         ss->index = state_latest_index(s->state);
         ss->work.data = ss;
         if (uv_queue_work(s->loop, &ss->work, snapshot_save_work, snapshot_save_done) < 0) {
                 state_destroy(ss->view);
                 free(ss);
                 http_req_respond_text(req, 500, "cannot queue the snapshot");
+                return;
         }
+        s->snapshot_saves++;
 }
 
 /* ---- the leader's side of the followers' scheduler workers (POST /v1/internal/sched/...) ---- */
@@ -1024,17 +1042,33 @@ int server_start(struct server *s, struct error *err) {
         return 0;
 }
 
+/* The last step of stopping: the HTTP daemon goes once nothing can answer a
+ * request any more: Raft closed (its apply, barrier and membership callbacks
+ * have run, each answering its request while the connection was there; the
+ * workers, whose plans hold followers' requests, are gone with it) and no
+ * snapshot save is on the pool. */
+static void finish_stop(struct server *s) {
+        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || !s->http)
+                return;
+        api_drop_parked(s->api);
+        s->http = http_server_destroy(s->http);
+        log_info("drover-server: stopped");
+}
+
 static void on_raft_closed(void *arg) {
         struct server *s = arg;
         s->raft = NULL;
+        s->raft_closing = false;
         s->workers = workers_destroy(s->workers);
         s->leadership = leadership_destroy(s->leadership); /* no barrier callback after Raft closed */
+        finish_stop(s);
 }
 
 void server_stop(struct server *s) {
         if (s->stopping)
                 return;
-        /* Commands not yet proposed are answered before the HTTP daemon goes. */
+        /* Commands not yet proposed are answered now; from here on every new
+         * command, join, removal or snapshot save is refused at once. */
         struct proposal_batch *pending = s->proposals;
         s->proposals = NULL;
         if (pending)
@@ -1044,19 +1078,22 @@ void server_stop(struct server *s) {
         leadership_stop(s->leadership); /* no leader duty starts or runs from here on */
         uv_check_stop(&s->flush);
         uv_close((uv_handle_t *)&s->flush, NULL);
-        s->cluster = cluster_destroy(s->cluster);
+        s->cluster = cluster_destroy(s->cluster); /* answers the forwarded requests still held */
         api_drop_parked(s->api);
-        s->http = http_server_destroy(s->http);
         uv_timer_stop(&s->tick);
         uv_close((uv_handle_t *)&s->tick, NULL);
         uv_timer_stop(&s->wake);
         uv_close((uv_handle_t *)&s->wake, NULL);
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
-        if (s->raft)
+        /* Raft before HTTP: closing it fails the proposals, barrier and membership
+         * changes still in flight, and their callbacks answer their requests. */
+        if (s->raft) {
+                s->raft_closing = true;
                 raft_node_close(s->raft, on_raft_closed, s);
-        else {
+        } else {
                 s->workers = workers_destroy(s->workers);
                 s->leadership = leadership_destroy(s->leadership);
+                finish_stop(s);
         }
 }

@@ -57,6 +57,8 @@ struct server {
         uv_signal_t sigint, sigterm;
         uv_check_t flush;                  /* after a turn's I/O: propose what it queued, as one entry */
         struct proposal_batch *proposals; /* queued for the next entry */
+        bool raft_closing;                /* server_stop closed Raft; the HTTP daemon goes after it */
+        int snapshot_saves;               /* GET /v1/operator/snapshot on the pool (they answer later) */
 };
 
 int server_start(struct server *s, struct error *err);

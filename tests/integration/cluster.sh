@@ -22,9 +22,9 @@ JOBS=${CLUSTER_JOBS:-150}
 # kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
 port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((${CLUSTER_PORT_BASE:-42000} + RANDOM % 220)) # 6 ports at P+1..P+22
+        P=$((${CLUSTER_PORT_BASE:-42000} + RANDOM % 220)) # 10 ports at P+1..P+22
         ok=1
-        for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
+        for k in 1 2 5 6 7 8 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break
 done
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
@@ -33,11 +33,13 @@ JOIN="$(http 0),$(http 1),$(http 2)"
 passed=0
 failed=0
 pids=("" "" "")
+lone=""
 
 cleanup() {
         for i in 0 1 2; do
                 [ -n "${pids[$i]}" ] && kill -CONT "${pids[$i]}" 2>/dev/null && kill -9 "${pids[$i]}" 2>/dev/null
         done
+        [ -n "$lone" ] && kill -9 "$lone" 2>/dev/null
         wait 2>/dev/null
         rm -rf "$WORK"
 }
@@ -289,19 +291,64 @@ if [ -x "$ASAN_SERVER" ]; then
                 done) &
                 writers+=($!)
         done
+        # A join of a server that never answers (a port nothing listens on), through F:
+        # F holds it while the leader waits for the new server to catch up (forever).
+        FAKE_PORT=$((P + 7))
+        join_body="{\"ID\":99,\"Address\":\"127.0.0.1:$FAKE_PORT\",\"HTTPAddr\":\"127.0.0.1:$((P + 8))\"}"
+        (curl -s -m 60 -o /dev/null -w '%{http_code}' -X PUT -d "$join_body" \
+                "http://$(http "$F")/v1/operator/raft/join" >"$WORK/join-f.code") &
+        joiner=$!
         sleep 2
+        join_held=0
+        kill -0 "$joiner" 2>/dev/null && join_held=1
         kill -TERM "${pids[$F]}"
         wait "${pids[$F]}"
         rc=$?
         pids[$F]=""
+        wait "$joiner"
+        join_code=$(cat "$WORK/join-f.code")
         for w in "${writers[@]}"; do kill "$w" 2>/dev/null; done
         wait "${writers[@]}" 2>/dev/null
-        if [ $rc = 0 ] && ! grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/s$F.log"; then
-                pass "SIGTERM to server $F (ASan build) with writes in flight through it: exit status 0, no AddressSanitizer report"
+        if [ $rc = 0 ] && [ $join_held = 1 ] && [ "$join_code" = 503 ] &&
+                ! grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/s$F.log"; then
+                pass "SIGTERM to server $F (ASan build) with writes and a raft join forwarded through it and pending: exit status 0, the held join answered 503, no AddressSanitizer report"
         else
-                fail "SIGTERM with writes in flight under ASan: exit status $rc; $(grep -m3 'AddressSanitizer\|runtime error\|SUMMARY' "$WORK/s$F.log")"
+                fail "SIGTERM with forwarded writes and a pending join under ASan: exit status $rc; join held $join_held, answered '$join_code'; $(grep -m3 'AddressSanitizer\|runtime error\|SUMMARY' "$WORK/s$F.log")"
         fi
+        curl -s -m 10 -o /dev/null -X DELETE "http://$(http "$L")/v1/operator/raft/peer?id=99"
         start "$F"
+        # The leader's side: a lone ASan server holds a join (a Raft membership change
+        # that never completes) and writes (Raft apply callbacks) when SIGTERM comes.
+        LONE="127.0.0.1:$((P + 5))"
+        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                "$ASAN_SERVER" -data-dir "$WORK/lone" -http-addr "$LONE" -raft-addr "127.0.0.1:$((P + 6))" \
+                -num-schedulers 1 >"$WORK/lone.log" 2>&1 &
+        lone=$!
+        wait_for 30 sh -c "curl -s -m 2 http://$LONE/v1/status/leader | grep -q 127"
+        (curl -s -m 60 -o /dev/null -w '%{http_code}' -X PUT -d "$join_body" "http://$LONE/v1/operator/raft/join" \
+                >"$WORK/join-lone.code") &
+        joiner=$!
+        (for n in $(seq 1 300); do
+                job_json "cj-lone-$n" | curl -s -m 5 -o /dev/null -X PUT --data-binary @- "http://$LONE/v1/jobs"
+        done) &
+        lone_writer=$!
+        sleep 2
+        join_held=0
+        kill -0 "$joiner" 2>/dev/null && join_held=1
+        kill -TERM "$lone"
+        wait "$lone"
+        rc=$?
+        lone=""
+        wait "$joiner"
+        join_code=$(cat "$WORK/join-lone.code")
+        kill "$lone_writer" 2>/dev/null
+        wait "$lone_writer" 2>/dev/null
+        if [ $rc = 0 ] && [ $join_held = 1 ] && [ "$join_code" != 000 ] && [ "$join_code" != 200 ] &&
+                ! grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/lone.log"; then
+                pass "SIGTERM to a leader (ASan build) holding a raft join and writes: exit status 0, the held join answered $join_code, no AddressSanitizer report"
+        else
+                fail "SIGTERM to a leader holding a raft join under ASan: exit status $rc; join held $join_held, answered '$join_code'; $(grep -m3 'AddressSanitizer\|runtime error\|SUMMARY\|MHD' "$WORK/lone.log")"
+        fi
 else
         log "SKIP: cluster: SIGTERM with writes in flight under AddressSanitizer: no ASan build at $ASAN_SERVER (make server-asan)"
 fi
