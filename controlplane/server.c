@@ -612,10 +612,61 @@ static int propose_gc(struct server *s, const struct gc_thresholds *t, server_ap
         return server_propose(s, cmd, cb, arg);
 }
 
-static int gc_op(void *data, api_apply_cb cb, void *arg) {
+/* PUT /v1/system/gc collects everything that qualifies, as Nomad's forced GC:
+ * GC commands of at most GC_MAX_OBJECTS IDs one after the other, each collected
+ * from the state the previous one left, until nothing is due (at most
+ * GC_MAX_ROUNDS commands); the request is answered after the last. */
+#define GC_MAX_ROUNDS 1000
+
+struct gc_run {
+        struct server *s;
+        api_apply_cb cb;
+        void *arg;
+        int rounds;
+};
+
+static void gc_run_next(struct gc_run *g, uint64_t index);
+
+static void on_gc_round(void *arg, int status, uint64_t index, const char *msg) {
+        struct gc_run *g = arg;
+        if (status < 0) {
+                g->cb(g->arg, status, index, msg);
+                free(g);
+                return;
+        }
+        gc_run_next(g, index);
+}
+
+static void gc_run_next(struct gc_run *g, uint64_t index) {
         static const struct gc_thresholds now = {0, 0, 0};
-        int r = propose_gc(data, &now, cb, arg);
-        return r < 0 ? r : 0;
+        struct server *s = g->s;
+        json_t *cmd = s->stopping || g->rounds >= GC_MAX_ROUNDS
+                          ? NULL
+                          : gc_collect(s->state, clock_now_ns(), &now, GC_MAX_OBJECTS);
+        if (!cmd) {
+                g->cb(g->arg, 0, index ? index : state_latest_index(s->state), NULL);
+                free(g);
+                return;
+        }
+        g->rounds++;
+        log_info("gc: forced, round %d: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
+                 g->rounds, json_array_size(json_object_get(cmd, "Evals")),
+                 json_array_size(json_object_get(cmd, "Allocs")), json_array_size(json_object_get(cmd, "Jobs")),
+                 json_array_size(json_object_get(cmd, "Nodes")));
+        int r = server_propose(s, cmd, on_gc_round, g);
+        if (r < 0) {
+                g->cb(g->arg, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
+                free(g);
+        }
+}
+
+static int gc_op(void *data, api_apply_cb cb, void *arg) {
+        struct gc_run *g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        *g = (struct gc_run){.s = data, .cb = cb, .arg = arg};
+        gc_run_next(g, 0);
+        return 0;
 }
 
 static const struct api_ops server_api_ops = {
