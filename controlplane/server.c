@@ -2,6 +2,7 @@
 #include "controlplane/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/leader/leadership.h"
 #include "controlplane/leader/periodic.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
@@ -329,6 +331,8 @@ static json_t *raft_configuration_op(void *data) {
 static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const char *http_addr, api_change_cb cb,
                         void *arg) {
         struct server *s = data;
+        if (s->stopping)
+                return -ECANCELED;
         cluster_learn(s->cluster, id, http_addr);
         log_info("raft: server %llu (%s, HTTP %s) asks to join", (unsigned long long)id, raft_addr, http_addr);
         return raft_node_add_voter(s->raft, id, raft_addr, cb, arg);
@@ -336,6 +340,8 @@ static int raft_join_op(void *data, uint64_t id, const char *raft_addr, const ch
 
 static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_change_cb cb, void *arg) {
         struct server *s = data;
+        if (s->stopping)
+                return -ECANCELED;
         struct raft_node_peer *peers = NULL;
         size_t n = 0;
         int r = raft_node_peers(s->raft, &peers, &n);
@@ -355,7 +361,8 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
 static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
         struct http_req *req = arg;
         if (status < 0) {
-                http_req_respond_text(req, 500, "forwarding to the leader failed: %s", why ? why : strerror(-status));
+                http_req_respond_text(req, status == -ECANCELED ? 503 : 500, "forwarding to the leader failed: %s",
+                                      why ? why : strerror(-status));
                 return;
         }
         bool ok = status >= 200 && status < 300;
@@ -367,6 +374,8 @@ static int forward_op(void *data, struct http_req *req) {
         uint64_t leader_id = 0;
         if (!s->cluster || !raft_node_leader_address(s->raft, &leader_id) || leader_id == 0)
                 return -ENOTCONN;
+        if (leader_id == (uint64_t)s->cfg->raft_id) /* elected, barrier not applied yet: not to itself */
+                return -EAGAIN;
         const char *http = cluster_http_addr(s->cluster, leader_id);
         if (!http)
                 return -ENOTCONN;
@@ -384,6 +393,7 @@ static int forward_op(void *data, struct http_req *req) {
  * serialised on libuv's pool, as Raft's own snapshots are. */
 struct snapshot_save {
         uv_work_t work;
+        struct server *s;
         struct http_req *req;
         struct state_store *view;
         uint64_t index;
@@ -400,8 +410,11 @@ static void snapshot_save_work(uv_work_t *w) {
         json_decref(doc);
 }
 
+static void finish_stop(struct server *s);
+
 static void snapshot_save_done(uv_work_t *w, int status) {
         struct snapshot_save *ss = w->data;
+        struct server *s = ss->s;
         if (status < 0 || !ss->out)
                 http_req_respond_text(ss->req, 500, "cannot serialise the state%s", status < 0 ? " (canceled)" : "");
         else
@@ -409,10 +422,16 @@ static void snapshot_save_done(uv_work_t *w, int status) {
         state_destroy(ss->view);
         free(ss->out);
         free(ss);
+        s->snapshot_saves--;
+        finish_stop(s);
 }
 
 static void snapshot_save_op(void *data, struct http_req *req) {
         struct server *s = data;
+        if (s->stopping) {
+                http_req_respond_text(req, 503, "the server is shutting down");
+                return;
+        }
         struct snapshot_save *ss = calloc(1, sizeof(*ss));
         if (ss)
                 ss->view = state_snapshot(s->state);
@@ -422,13 +441,16 @@ static void snapshot_save_op(void *data, struct http_req *req) {
                 return;
         }
         ss->req = req;
+        ss->s = s;
         ss->index = state_latest_index(s->state);
         ss->work.data = ss;
         if (uv_queue_work(s->loop, &ss->work, snapshot_save_work, snapshot_save_done) < 0) {
                 state_destroy(ss->view);
                 free(ss);
                 http_req_respond_text(req, 500, "cannot queue the snapshot");
+                return;
         }
+        s->snapshot_saves++;
 }
 
 /* ---- the leader's side of the followers' scheduler workers (POST /v1/internal/sched/...) ---- */
@@ -591,10 +613,61 @@ static int propose_gc(struct server *s, const struct gc_thresholds *t, server_ap
         return server_propose(s, cmd, cb, arg);
 }
 
-static int gc_op(void *data, api_apply_cb cb, void *arg) {
+/* PUT /v1/system/gc collects everything that qualifies, as Nomad's forced GC:
+ * GC commands of at most GC_MAX_OBJECTS IDs one after the other, each collected
+ * from the state the previous one left, until nothing is due (at most
+ * GC_MAX_ROUNDS commands); the request is answered after the last. */
+#define GC_MAX_ROUNDS 1000
+
+struct gc_run {
+        struct server *s;
+        api_apply_cb cb;
+        void *arg;
+        int rounds;
+};
+
+static void gc_run_next(struct gc_run *g, uint64_t index);
+
+static void on_gc_round(void *arg, int status, uint64_t index, const char *msg) {
+        struct gc_run *g = arg;
+        if (status < 0) {
+                g->cb(g->arg, status, index, msg);
+                free(g);
+                return;
+        }
+        gc_run_next(g, index);
+}
+
+static void gc_run_next(struct gc_run *g, uint64_t index) {
         static const struct gc_thresholds now = {0, 0, 0};
-        int r = propose_gc(data, &now, cb, arg);
-        return r < 0 ? r : 0;
+        struct server *s = g->s;
+        json_t *cmd = s->stopping || g->rounds >= GC_MAX_ROUNDS
+                          ? NULL
+                          : gc_collect(s->state, clock_now_ns(), &now, GC_MAX_OBJECTS);
+        if (!cmd) {
+                g->cb(g->arg, 0, index ? index : state_latest_index(s->state), NULL);
+                free(g);
+                return;
+        }
+        g->rounds++;
+        log_info("gc: forced, round %d: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
+                 g->rounds, json_array_size(json_object_get(cmd, "Evals")),
+                 json_array_size(json_object_get(cmd, "Allocs")), json_array_size(json_object_get(cmd, "Jobs")),
+                 json_array_size(json_object_get(cmd, "Nodes")));
+        int r = server_propose(s, cmd, on_gc_round, g);
+        if (r < 0) {
+                g->cb(g->arg, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
+                free(g);
+        }
+}
+
+static int gc_op(void *data, api_apply_cb cb, void *arg) {
+        struct gc_run *g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        *g = (struct gc_run){.s = data, .cb = cb, .arg = arg};
+        gc_run_next(g, 0);
+        return 0;
 }
 
 static const struct api_ops server_api_ops = {
@@ -640,8 +713,10 @@ static bool restore_heartbeat(void *arg, const struct node *n) {
 /* A new leader rebuilds what only the leader keeps, from the state: the broker's
  * pending evals, the blocked evals, and a fresh TTL plus grace for every ready node
  * (none is marked down for heartbeats the old leader got). */
-static void establish_leadership(struct server *s) {
-        log_info("raft: this server is now the leader (%s)", s->cfg->raft_addr);
+static void establish_leadership(void *data, uint64_t barrier_index) {
+        struct server *s = data;
+        log_info("raft: this server is now the leader (%s); its state is applied up to the barrier at index %llu",
+                 s->cfg->raft_addr, (unsigned long long)barrier_index);
         s->leader = true;
         workers_set_leader(s->workers, NULL); /* no new round on the old leader's broker */
         s->last_gc_ns = clock_monotonic_ns(); /* the first GC one interval from now */
@@ -669,7 +744,8 @@ static int periodic_launch_op(void *data, const struct job *child) {
 
 static const struct periodic_ops server_periodic_ops = {.launch = periodic_launch_op};
 
-static void revoke_leadership(struct server *s) {
+static void revoke_leadership(void *data) {
+        struct server *s = data;
         log_info("raft: leadership lost");
         s->leader = false;
         broker_set_enabled(s->broker, false);
@@ -677,6 +753,31 @@ static void revoke_leadership(struct server *s) {
         heartbeats_clear(s->heartbeats);
         periodic_clear(s->periodic);
 }
+
+static bool raft_leader_op(void *data, uint64_t *ret_term) {
+        struct server *s = data;
+        *ret_term = raft_node_term(s->raft);
+        return raft_node_is_leader(s->raft);
+}
+
+static void on_leadership_barrier(void *arg, int status, uint64_t index) {
+        struct server *s = arg;
+        if (status < 0 && status != -ECANCELED)
+                log_warn("raft: the leadership barrier failed (%s): leader duties not started", strerror(-status));
+        leadership_barrier_done(s->leadership, status, index);
+}
+
+static int leadership_barrier_op(void *data) {
+        struct server *s = data;
+        log_info("raft: elected leader in term %llu: waiting for a barrier before the leader duties",
+                 (unsigned long long)raft_node_term(s->raft));
+        return raft_node_barrier(s->raft, on_leadership_barrier, s);
+}
+
+static const struct leadership_ops server_leadership_ops = {.raft_leader = raft_leader_op,
+                                                            .barrier = leadership_barrier_op,
+                                                            .establish = establish_leadership,
+                                                            .revoke = revoke_leadership};
 
 /* A node missed its heartbeat: mark it down, with an eval for every job it ran. */
 static bool collect_job_of_alloc(void *arg, const struct alloc *a) {
@@ -786,11 +887,7 @@ static void close_evals(struct server *s, struct eval **evals, size_t n, enum ev
 
 static void on_tick(uv_timer_t *t) {
         struct server *s = t->data;
-        bool leader = raft_node_is_leader(s->raft);
-        if (leader && !s->leader)
-                establish_leadership(s);
-        else if (!leader && s->leader)
-                revoke_leadership(s);
+        leadership_observe(s->leadership);
         /* A loop that stood still (a long fsync, a snapshot, a stopped process) read
          * no heartbeats meanwhile: that time does not count against the nodes. */
         /* A follower's workers take their evals from the leader's broker. */
@@ -889,7 +986,20 @@ static int cluster_start_raft(void *data, const struct raft_node_peer *voters, s
 
 static const struct cluster_ops server_cluster_ops = {.start_raft = cluster_start_raft};
 
+/* glibc's malloc, tuned for the server: plan results, entries and HTTP bodies of
+ * 100 KB to a few MB are allocated and freed at a high rate. By default each one
+ * over 128 KB (the threshold moves up only after frees) is mmap'd and unmapped,
+ * and the heap's top is returned to the kernel past 128 KB free: both fault every
+ * page in again on the next use (page faults were 14% of the servers' CPU in
+ * bench/raft). Up to 32 MiB comes from the heap and up to 256 MiB stays mapped:
+ * 1.3-1.6x committed placements/s in bench/raft (bench/RESULTS.md). */
+static void tune_malloc(void) {
+        mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+        mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+}
+
 int server_start(struct server *s, struct error *err) {
+        tune_malloc();
         /* The loop's handles first: server_stop closes them whatever failed later. */
         uv_timer_init(s->loop, &s->tick);
         s->tick.data = s;
@@ -906,7 +1016,8 @@ int server_start(struct server *s, struct error *err) {
         s->blocked = blocked_create(s->broker);
         s->heartbeats = heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         s->periodic = periodic_create(&server_periodic_ops, s);
-        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic)
+        s->leadership = leadership_create(&server_leadership_ops, s);
+        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic || !s->leadership)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
@@ -996,35 +1107,58 @@ int server_start(struct server *s, struct error *err) {
         return 0;
 }
 
+/* The last step of stopping: the HTTP daemon goes once nothing can answer a
+ * request any more: Raft closed (its apply, barrier and membership callbacks
+ * have run, each answering its request while the connection was there; the
+ * workers, whose plans hold followers' requests, are gone with it) and no
+ * snapshot save is on the pool. */
+static void finish_stop(struct server *s) {
+        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || !s->http)
+                return;
+        api_drop_parked(s->api);
+        s->http = http_server_destroy(s->http);
+        log_info("drover-server: stopped");
+}
+
 static void on_raft_closed(void *arg) {
         struct server *s = arg;
         s->raft = NULL;
+        s->raft_closing = false;
         s->workers = workers_destroy(s->workers);
+        s->leadership = leadership_destroy(s->leadership); /* no barrier callback after Raft closed */
+        finish_stop(s);
 }
 
 void server_stop(struct server *s) {
         if (s->stopping)
                 return;
-        /* Commands not yet proposed are answered before the HTTP daemon goes. */
+        /* Commands not yet proposed are answered now; from here on every new
+         * command, join, removal or snapshot save is refused at once. */
         struct proposal_batch *pending = s->proposals;
         s->proposals = NULL;
         if (pending)
                 batch_fail(pending, -ECANCELED, "the server is shutting down");
         batch_free(pending);
         s->stopping = true;
+        leadership_stop(s->leadership); /* no leader duty starts or runs from here on */
         uv_check_stop(&s->flush);
         uv_close((uv_handle_t *)&s->flush, NULL);
-        s->cluster = cluster_destroy(s->cluster);
+        s->cluster = cluster_destroy(s->cluster); /* answers the forwarded requests still held */
         api_drop_parked(s->api);
-        s->http = http_server_destroy(s->http);
         uv_timer_stop(&s->tick);
         uv_close((uv_handle_t *)&s->tick, NULL);
         uv_timer_stop(&s->wake);
         uv_close((uv_handle_t *)&s->wake, NULL);
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
-        if (s->raft)
+        /* Raft before HTTP: closing it fails the proposals, barrier and membership
+         * changes still in flight, and their callbacks answer their requests. */
+        if (s->raft) {
+                s->raft_closing = true;
                 raft_node_close(s->raft, on_raft_closed, s);
-        else
+        } else {
                 s->workers = workers_destroy(s->workers);
+                s->leadership = leadership_destroy(s->leadership);
+                finish_stop(s);
+        }
 }

@@ -28,6 +28,7 @@ struct fsm;
 struct api;
 struct cluster;
 struct proposal_batch;
+struct leadership;
 
 struct server {
         uv_loop_t *loop;
@@ -43,7 +44,8 @@ struct server {
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;
-        bool leader;
+        struct leadership *leadership; /* leader duties start after a barrier (leader/leadership.h) */
+        bool leader;                   /* the leader duties run (after the barrier) */
         bool stopping;
         uv_timer_t tick;       /* 100 ms: leadership, broker timers, heartbeats, query deadlines */
         uv_timer_t wake;       /* 0 ms: re-run parked blocking queries after a state change */
@@ -55,6 +57,8 @@ struct server {
         uv_signal_t sigint, sigterm;
         uv_check_t flush;                  /* after a turn's I/O: propose what it queued, as one entry */
         struct proposal_batch *proposals; /* queued for the next entry */
+        bool raft_closing;                /* server_stop closed Raft; the HTTP daemon goes after it */
+        int snapshot_saves;               /* GET /v1/operator/snapshot on the pool (they answer later) */
 };
 
 int server_start(struct server *s, struct error *err);

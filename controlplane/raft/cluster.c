@@ -63,6 +63,7 @@ struct cluster {
         bool timer_init;
         bool busy;    /* a probe is on the pool */
         int forwards; /* forwarded requests on the pool */
+        struct forward *forward_list; /* those whose caller was not answered yet */
         bool closing; /* destroyed while busy: the probe frees us */
         bool timer_closed;
 };
@@ -361,10 +362,15 @@ static void on_timer_closed(uv_handle_t *h) {
                 free(c);
 }
 
+static void forwards_cancel(struct cluster *c);
+
 struct cluster *cluster_destroy(struct cluster *c) {
         if (!c)
                 return NULL;
         c->closing = true;
+        /* The callers of forwards still on the pool are answered now, while their
+         * connections exist; the forwards end later and answer nobody. */
+        forwards_cancel(c);
         free(c->self_raft);
         free(c->self_http);
         c->self_raft = c->self_http = NULL;
@@ -452,6 +458,7 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
 struct forward {
         uv_work_t work;
         struct cluster *c;
+        struct forward *next, *prev; /* c->forward_list, until answered */
         char *method, *url, *body;
         cluster_forward_cb cb;
         void *arg;
@@ -468,11 +475,22 @@ static void forward_work(uv_work_t *w) {
                 f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
 }
 
+static void forward_unlink(struct forward *f) {
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                f->c->forward_list = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        f->next = f->prev = NULL;
+}
+
 static void forward_done(uv_work_t *w, int status) {
         struct forward *f = w->data;
         struct cluster *c = f->c;
         c->forwards--;
         if (!c->closing) {
+                forward_unlink(f);
                 if (status < 0 && f->rc == 0)
                         f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
                 if (f->rc < 0)
@@ -487,6 +505,15 @@ static void forward_done(uv_work_t *w, int status) {
         free(f->url);
         free(f->body);
         free(f);
+}
+
+static void forwards_cancel(struct cluster *c) {
+        for (struct forward *f = c->forward_list, *next; f; f = next) {
+                next = f->next;
+                f->next = f->prev = NULL;
+                f->cb(f->arg, -ECANCELED, NULL, 0, 0, "the server is shutting down");
+        }
+        c->forward_list = NULL;
 }
 
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
@@ -513,5 +540,9 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
                 return -ENOMEM;
         }
         c->forwards++;
+        f->next = c->forward_list;
+        if (f->next)
+                f->next->prev = f;
+        c->forward_list = f;
         return 0;
 }

@@ -45,7 +45,8 @@ struct cluster *cluster_create(const struct cluster_config *cfg);
 /* Begin: with raft_started (a restart over existing Raft state) only learn the
  * other servers' HTTP addresses; else discover, then bootstrap or join. */
 void cluster_start(struct cluster *c, bool raft_started);
-/* Stops the timer; a request in flight finishes on the pool and is dropped. */
+/* Stops the timer; a probe in flight finishes on the pool and is dropped. Every
+ * forward not answered yet is answered at once: cb(arg, -ECANCELED, ...). */
 struct cluster *cluster_destroy(struct cluster *c);
 
 /* The HTTP address of the server with this Raft ID, or NULL when unknown. */
@@ -56,8 +57,8 @@ void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
 json_t *cluster_servers_json(const struct cluster *c);
 /* Send a request to another server's HTTP API on the pool (30 s timeout, answers
  * up to 64 MiB): cb(arg, status, body, len, index, NULL) with its answer, or
- * cb(arg, negative, NULL, 0, 0, why) when it could not be reached. Not called
- * after cluster_destroy. */
+ * cb(arg, negative, NULL, 0, 0, why) when it could not be reached; called once,
+ * at the latest from cluster_destroy (-ECANCELED), never after it. */
 typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
                                    const char *why);
 /* The path and query of a request forwarded to the leader: the query (re-encoded,

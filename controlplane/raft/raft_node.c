@@ -408,6 +408,44 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
         return 0;
 }
 
+struct barrier_req {
+        struct raft_barrier req;
+        raft_node_barrier_cb cb;
+        void *arg;
+};
+
+static void on_barrier(struct raft_barrier *req, int status) {
+        struct barrier_req *br = (struct barrier_req *)req;
+        int code = 0;
+        if (status != 0)
+                code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ? -EAGAIN
+                       : status == RAFT_SHUTDOWN || status == RAFT_CANCELED   ? -ECANCELED
+                                                                              : -EIO;
+        if (br->cb)
+                br->cb(br->arg, code, req->index);
+        free(br);
+}
+
+int raft_node_barrier(struct raft_node *rn, raft_node_barrier_cb cb, void *arg) {
+        if (!rn)
+                return -EAGAIN;
+        struct barrier_req *br = calloc(1, sizeof(*br));
+        if (!br)
+                return -ENOMEM;
+        br->cb = cb;
+        br->arg = arg;
+        int r = raft_barrier(&rn->raft, &br->req, on_barrier);
+        if (r != 0) {
+                free(br);
+                return r == RAFT_NOTLEADER ? -EAGAIN : r == RAFT_NOMEM ? -ENOMEM : -EIO;
+        }
+        return 0;
+}
+
+uint64_t raft_node_term(struct raft_node *rn) {
+        return rn ? (uint64_t)rn->raft.current_term : 0;
+}
+
 bool raft_node_is_leader(struct raft_node *rn) {
         return rn && raft_state(&rn->raft) == RAFT_LEADER;
 }

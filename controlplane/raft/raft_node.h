@@ -70,6 +70,15 @@ typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index, const 
  * local FSM (status 0 or the FSM's rejection) or failed. */
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg);
 
+/* A barrier: an empty entry whose callback runs once it and every entry before
+ * it are applied to the local FSM. status 0 (index: the barrier's), -EAGAIN when
+ * this server is not (or stopped being) the leader, -ECANCELED when Raft is
+ * closing, -EIO otherwise. A new leader runs one before it acts on its state. */
+typedef void (*raft_node_barrier_cb)(void *arg, int status, uint64_t index);
+int raft_node_barrier(struct raft_node *rn, raft_node_barrier_cb cb, void *arg);
+/* The current Raft term (0 without Raft). */
+uint64_t raft_node_term(struct raft_node *rn);
+
 bool raft_node_is_leader(struct raft_node *rn);
 /* The configuration: *ret malloc'd (free it). */
 int raft_node_peers(struct raft_node *rn, struct raft_node_peer **ret, size_t *ret_n);

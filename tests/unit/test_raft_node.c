@@ -225,6 +225,10 @@ static void trio_tick(uv_timer_t *h) {
                 cr_expect_eq(voters, 3);
                 cr_expect_eq(leads, 1);
                 free(p);
+                for (int i = 0; i < 3; i++)
+                        if (i != leader)
+                                cr_expect_eq(raft_node_barrier(t->rn[i], NULL, NULL), -EAGAIN,
+                                             "a follower cannot send a barrier");
                 for (int i = 0; i < 10; i++) {
                         char buf[16];
                         int len = snprintf(buf, sizeof(buf), "entry-%d", i);
@@ -279,4 +283,91 @@ Test(raft_node, three_voters_elect_one_leader_and_replicate) {
                 nftw(dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         }
         uv_loop_close(&loop);
+}
+
+/* A barrier's callback runs once every entry proposed before it is applied, with
+ * an index after theirs; a server that does not lead cannot send one. */
+struct barrier_run {
+        uv_loop_t loop;
+        struct raft_node *rn;
+        struct fake_fsm *f;
+        int acked, ticks;
+        bool sent, done, closed;
+        int status;
+        uint64_t index, applied_at_barrier, last_entry;
+        int fsm_applied_at_barrier, acked_at_barrier;
+        uv_timer_t t;
+};
+
+static void barrier_entry_applied(void *arg, int status, uint64_t index, const char *msg) {
+        struct barrier_run *b = arg;
+        cr_assert_eq(status, 0, "%s", msg);
+        b->acked++;
+        if (index > b->last_entry)
+                b->last_entry = index;
+}
+
+static void barrier_done(void *arg, int status, uint64_t index) {
+        struct barrier_run *b = arg;
+        b->done = true;
+        b->status = status;
+        b->index = index;
+        b->applied_at_barrier = raft_node_last_applied(b->rn);
+        b->fsm_applied_at_barrier = b->f->applied;
+        b->acked_at_barrier = b->acked;
+}
+
+static void barrier_closed(void *arg) {
+        ((struct barrier_run *)arg)->closed = true;
+}
+
+static void barrier_tick(uv_timer_t *t) {
+        struct barrier_run *b = t->data;
+        b->ticks++;
+        if (!b->sent && raft_node_is_leader(b->rn)) {
+                cr_assert_gt(raft_node_term(b->rn), 0);
+                for (int i = 0; i < 20; i++) {
+                        char buf[16];
+                        int n = snprintf(buf, sizeof(buf), "entry-%d", i);
+                        cr_assert_eq(raft_node_apply(b->rn, buf, (size_t)n, barrier_entry_applied, b), 0);
+                }
+                cr_assert_eq(raft_node_barrier(b->rn, barrier_done, b), 0);
+                b->sent = true;
+        }
+        if (b->done || b->ticks > 300) {
+                uv_timer_stop(t);
+                uv_close((uv_handle_t *)t, NULL);
+                raft_node_close(b->rn, barrier_closed, b);
+        }
+}
+
+Test(raft_node, barrier_completes_after_every_earlier_entry_is_applied) {
+        cr_assert_eq(raft_node_barrier(NULL, barrier_done, NULL), -EAGAIN, "no Raft: no barrier");
+        char dir[] = "build/raft-test-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        int port = free_port();
+        cr_assert_neq(port, 0, "no free loopback port");
+        struct fake_fsm f = {.in_order = true};
+        struct barrier_run b = {.f = &f};
+        uv_loop_init(&b.loop);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+        struct raft_node_config cfg = {.id = 1, .address = addr, .data_dir = dir, .bootstrap = true,
+                                       .election_timeout_ms = 150, .heartbeat_timeout_ms = 20,
+                                       .snapshot_threshold = 1024, .snapshot_trailing = 64};
+        struct error err = {0};
+        cr_assert_eq(raft_node_create(&b.loop, &cfg, &fake_ops, &f, &b.rn, &err), 0, "%s", err.msg);
+        uv_timer_init(&b.loop, &b.t);
+        b.t.data = &b;
+        uv_timer_start(&b.t, barrier_tick, 10, 10);
+        uv_run(&b.loop, UV_RUN_DEFAULT);
+        cr_assert(b.closed);
+        cr_assert(b.done, "the barrier completed");
+        cr_assert_eq(b.status, 0);
+        cr_assert_eq(b.fsm_applied_at_barrier, 20, "every entry before the barrier is in the FSM when it completes");
+        cr_assert_eq(b.acked_at_barrier, 20, "and their proposers were answered");
+        cr_assert_gt(b.index, b.last_entry, "the barrier's index follows the entries'");
+        cr_assert_geq(b.applied_at_barrier, b.last_entry);
+        uv_loop_close(&b.loop);
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
