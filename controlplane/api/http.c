@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/clock.h"
@@ -91,6 +92,7 @@ struct http_server {
         struct http_req *closed;      /* streams the client left, for the loop's on_close */
         struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
         struct http_req *held;        /* handed to the handler, not answered; loop thread only */
+        struct conn_info *all;        /* every open connection, under lock */
         bool stopping;                /* under lock: destroy began, nothing more is queued */
         atomic_uint draining;         /* answered by destroy, not yet completed by libmicrohttpd */
         http_handler_fn handler;
@@ -136,6 +138,10 @@ struct conn_info {
         struct conn_info *fprev, *fnext;
         bool fresh;
         int64_t accepted_ns;
+        /* Every open connection, under srv->lock: destroy shuts their sockets. The fd
+         * stays open while listed (libmicrohttpd closes it after NOTIFY_CLOSED). */
+        int fd;
+        struct conn_info *aprev, *anext;
 };
 
 static void fresh_unlink(struct http_server *s, struct conn_info *c) {
@@ -806,6 +812,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 c->conn = conn;
                 *socket_context = c;
                 c->accepted_ns = clock_monotonic_ns();
+                const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                c->fd = fi ? fi->connect_fd : -1;
+                pthread_mutex_lock(&s->lock);
+                c->anext = s->all;
+                if (s->all)
+                        s->all->aprev = c;
+                s->all = c;
+                pthread_mutex_unlock(&s->lock);
                 sweep_fresh(s, c->accepted_ns);
                 c->fprev = s->fresh_tail;
                 if (s->fresh_tail)
@@ -832,6 +846,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 if (c) {
                         idle_unlink(s, c);
                         fresh_unlink(s, c);
+                        pthread_mutex_lock(&s->lock);
+                        if (c->aprev)
+                                c->aprev->anext = c->anext;
+                        else
+                                s->all = c->anext;
+                        if (c->anext)
+                                c->anext->aprev = c->aprev;
+                        pthread_mutex_unlock(&s->lock);
                         free(c);
                         *socket_context = NULL;
                 }
@@ -1007,6 +1029,7 @@ static void shutdown_answer(struct http_server *s, struct http_req *r, bool hand
 }
 
 #define DRAIN_WAIT_NS (1000 * 1000000LL) /* how long destroy lets the 503s go out */
+#define CLOSE_WAIT_NS (500 * 1000000LL)  /* ... and lets libmicrohttpd close the connections */
 
 struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
@@ -1049,8 +1072,29 @@ struct http_server *http_server_destroy(struct http_server *s) {
                         struct timespec ts = {0, 2 * 1000000L};
                         nanosleep(&ts, NULL);
                 }
+                /* Then close every connection while libmicrohttpd still runs normally:
+                 * MHD_stop_daemon with a connection mid-request can crash libmicrohttpd
+                 * 0.9.75 (an error answer it builds itself, e.g. 400 to a malformed
+                 * request line, is not queued once shutdown began, and it then reads the
+                 * missing response: fuzz_http found it, tests/fuzz/regressions/fuzz_http).
+                 * No new connection is accepted; each open one has its socket shut, so
+                 * libmicrohttpd ends it on its own thread; the daemon stops once none is
+                 * left (or after CLOSE_WAIT_NS). */
+                MHD_socket listen_fd = MHD_quiesce_daemon(s->mhd);
+                pthread_mutex_lock(&s->lock);
+                for (struct conn_info *c = s->all; c; c = c->anext)
+                        if (c->fd >= 0)
+                                shutdown(c->fd, SHUT_RDWR);
+                pthread_mutex_unlock(&s->lock);
+                until = clock_monotonic_ns() + CLOSE_WAIT_NS;
+                while (atomic_load(&s->conns) > 0 && clock_monotonic_ns() < until) {
+                        struct timespec ts = {0, 2 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
+                if (listen_fd != MHD_INVALID_SOCKET)
+                        close(listen_fd); /* quiesce handed it over; closed once the daemon is gone */
         }
         /* libmicrohttpd is gone: the orphans are the handlers' alone. */
         for (struct http_req *r = orphans, *next; r; r = next) {
