@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <regex.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -959,12 +960,19 @@ int task_state_add_event(struct task_state *ts, const char *type, const char *me
         return 0;
 }
 
+/* Copy *src into *dst from field `first` on: everything but the reference count
+ * (the first field), which other threads may change while a shared object is
+ * copied (a plain read of it then is a data race; ThreadSanitizer found one in
+ * eval_copy). dst keeps its own count. */
+#define COPY_FROM_FIELD(dst, src, first)                                                                       \
+        memcpy((char *)(dst) + offsetof(__typeof__(*(dst)), first), (const char *)(src) +                      \
+                   offsetof(__typeof__(*(dst)), first), sizeof(*(dst)) - offsetof(__typeof__(*(dst)), first))
+
 struct alloc *alloc_copy(const struct alloc *a) {
         struct alloc *c = alloc_new();
         if (!c)
                 return NULL;
-        *c = *a;
-        c->refcount = 1;
+        COPY_FROM_FIELD(c, a, strings); /* c->refcount stays 1 */
         c->strings = NULL; /* every string the copy's own */
         c->id = dup_or_null(a->id);
         c->namespace = dup_or_null(a->namespace);
@@ -1075,8 +1083,7 @@ struct eval *eval_copy(const struct eval *e) {
         struct eval *c = eval_new();
         if (!c)
                 return NULL;
-        *c = *e;
-        c->refcount = 1;
+        COPY_FROM_FIELD(c, e, id); /* c->refcount stays 1 */
         c->id = dup_or_null(e->id);
         c->namespace = dup_or_null(e->namespace);
         c->triggered_by = dup_or_null(e->triggered_by);

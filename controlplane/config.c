@@ -51,9 +51,12 @@ static const struct flag options[] = {
     {"tls-key-file", FLAG_STR, "", 0, 0, F(tls_key_file), "PEM private key of -tls-cert-file"},
     {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
      "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
+    {"region", FLAG_STR, "global", 0, 0, F(region),
+     "this server's region (letters, digits, '-'; at most 63): with -tls-rpc, Raft peers must hold a certificate for "
+     "server.<region>.nomad"},
     {"tls-rpc", FLAG_BOOL, "false", 0, 0, F(tls_rpc),
      "Raft between servers over mutual TLS (Nomad's tls { rpc = true }): peers need a certificate from -tls-ca-file "
-     "for server.global.nomad"},
+     "for server.<region>.nomad (drover tls cert create -server -region <region>)"},
     {"acl-enabled", FLAG_BOOL, "false", 0, 0, F(acl_enabled),
      "enforce ACLs (Nomad's acl { enabled = true }): requests need an X-Nomad-Token; see drover acl bootstrap"},
     {"acl-token-gc-threshold", FLAG_DURATION_MS, "1h", 0, INT32_MAX, F(acl_token_gc_threshold_ms),
@@ -85,6 +88,7 @@ static const struct {
 } file_keys[] = {
     {"", "data_dir", "data-dir"},
     {"", "log_level", "log-level"},
+    {"", "region", "region"},
     {"server", "bootstrap_expect", "bootstrap-expect"},
     {"server", "num_schedulers", "num-schedulers"},
     {"server", "raft_snapshot_threshold", "raft-snapshot-threshold"},
@@ -247,6 +251,13 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                 if (r < 0)
                         return r;
         }
+        size_t region_len = strlen(cfg->region);
+        if (region_len == 0 || region_len > 63 || strspn(cfg->region, "abcdefghijklmnopqrstuvwxyz"
+                                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != region_len)
+                return errorf(err, -EINVAL,
+                              "-region \"%.80s\": a region is 1 to 63 letters, digits or '-' (it names the servers' "
+                              "TLS role, server.<region>.nomad)",
+                              cfg->region);
         if (cfg->tls_http && (!*cfg->tls_cert_file || !*cfg->tls_key_file))
                 return errorf(err, -EINVAL, "-tls-http needs -tls-cert-file and -tls-key-file");
         if (cfg->tls_verify_https_client && !*cfg->tls_ca_file)

@@ -962,9 +962,12 @@ static int start_raft(struct server *s, const struct raft_node_peer *voters, siz
             .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
             .snapshot_trailing =
                 (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024)};
+        char role[96]; /* the role every Raft peer must hold; the region is checked (config.c) */
+        snprintf(role, sizeof(role), "server.%s.nomad", s->cfg->region);
         struct transport_tls_config tls = {.ca_file = s->cfg->tls_ca_file,
                                            .cert_file = s->cfg->tls_cert_file,
-                                           .key_file = s->cfg->tls_key_file};
+                                           .key_file = s->cfg->tls_key_file,
+                                           .server_name = role};
         if (s->cfg->tls_rpc)
                 rc.tls = &tls;
         return raft_node_create(s->loop, &rc, &fsm_raft_ops, s->fsm, &s->raft, err);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/clock.h"
@@ -50,6 +52,17 @@ struct http_req {
         bool too_large;
         bool priority;         /* a node agent's request: exempt from the flood bounds */
         bool parked;           /* counted in srv->parked until answered */
+        bool verified;         /* the listener verified the client's certificate (admit) */
+        /* Held by the handler (handed over by on_async, not yet answered): in
+         * srv->held, loop thread only. */
+        bool held;
+        struct http_req *hprev, *hnext;
+        /* Answered 503 by http_server_destroy while the handler held it: the
+         * handler still owns the pointer, so libmicrohttpd does not free it; after
+         * the daemon stops, conn and srv are NULL and the handler's own answer
+         * (any http_req_respond_*) only frees it. */
+        bool orphan;
+        bool draining; /* answered by http_server_destroy: counted in srv->draining */
         int deny_status;       /* non-zero: answered at once from the MHD thread */
         char deny_msg[200];
         int64_t body_start_ns; /* first body byte, for body_timeout_s */
@@ -78,6 +91,10 @@ struct http_server {
         struct http_req *head, *tail; /* queued for the loop */
         struct http_req *closed;      /* streams the client left, for the loop's on_close */
         struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
+        struct http_req *held;        /* handed to the handler, not answered; loop thread only */
+        struct conn_info *all;        /* every open connection, under lock */
+        bool stopping;                /* under lock: destroy began, nothing more is queued */
+        atomic_uint draining;         /* answered by destroy, not yet completed by libmicrohttpd */
         http_handler_fn handler;
         void *data;
         int port;
@@ -121,6 +138,10 @@ struct conn_info {
         struct conn_info *fprev, *fnext;
         bool fresh;
         int64_t accepted_ns;
+        /* Every open connection, under srv->lock: destroy shuts their sockets. The fd
+         * stays open while listed (libmicrohttpd closes it after NOTIFY_CLOSED). */
+        int fd;
+        struct conn_info *aprev, *anext;
 };
 
 static void fresh_unlink(struct http_server *s, struct conn_info *c) {
@@ -198,11 +219,12 @@ const char *http_req_method(const struct http_req *r) {
 const char *http_req_path(const struct http_req *r) {
         return r->path;
 }
+/* An orphan (see struct http_req) has no connection left: no arguments, no headers. */
 const char *http_req_query(const struct http_req *r, const char *key) {
-        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
 }
 const char *http_req_header(const struct http_req *r, const char *key) {
-        return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key) : NULL;
 }
 const char *http_req_body(const struct http_req *r, size_t *ret_len) {
         if (ret_len)
@@ -210,7 +232,7 @@ const char *http_req_body(const struct http_req *r, size_t *ret_len) {
         return r->body ? r->body : "";
 }
 bool http_req_client_verified(const struct http_req *r) {
-        return r->srv->verify_client; /* admit() refused every other request */
+        return r->verified; /* admit() refused every other request */
 }
 void http_req_set_data(struct http_req *r, void *data) {
         r->data = data;
@@ -219,11 +241,32 @@ void *http_req_data(const struct http_req *r) {
         return r->data;
 }
 
+static void req_free(struct http_req *r);
+
+static void held_unlink(struct http_req *r) {
+        if (!r->held)
+                return;
+        if (r->hprev)
+                r->hprev->hnext = r->hnext;
+        else
+                r->srv->held = r->hnext;
+        if (r->hnext)
+                r->hnext->hprev = r->hprev;
+        r->hprev = r->hnext = NULL;
+        r->held = false;
+}
+
 static void answer(struct http_req *r, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
+        if (r->orphan && !r->conn) { /* the server answered it when it stopped: the handler lets go */
+                free(buf);
+                req_free(r);
+                return;
+        }
         if (r->state == REQ_ANSWERED || r->state == REQ_STREAMING) {
                 free(buf);
                 return;
         }
+        held_unlink(r);
         if (r->parked) {
                 r->parked = false;
                 atomic_fetch_sub(&r->srv->parked, 1);
@@ -353,18 +396,24 @@ static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const 
 
 size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
         struct values_probe p = {.key = key, .out = ret, .max = max};
+        if (!r->conn)
+                return 0;
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_values, &p);
         return p.n;
 }
 
 bool http_req_has_query(const struct http_req *r, const char *key) {
         struct key_probe p = {.key = key};
+        if (!r->conn)
+                return false;
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, probe_key, &p);
         return p.found;
 }
 
 char *http_req_query_string(const struct http_req *r) {
         struct qs q = {0};
+        if (!r->conn)
+                return strdup("");
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
         if (q.failed) {
                 free(q.buf);
@@ -425,6 +474,12 @@ static void on_async(uv_async_t *h) {
                 if (!r)
                         break;
                 r->next = NULL;
+                r->held = true; /* until answered or streamed */
+                r->hprev = NULL;
+                r->hnext = s->held;
+                if (s->held)
+                        s->held->hprev = r;
+                s->held = r;
                 if (r->too_large)
                         http_req_respond_text(r, 413, "request body larger than %u bytes", MAX_BODY);
                 else
@@ -450,6 +505,7 @@ int http_req_stream_begin(struct http_req *r, int status, const char *content_ty
         pthread_mutex_init(&st->lock, NULL);
         st->on_close = on_close;
         st->close_data = data;
+        held_unlink(r); /* destroy ends it with the other streams */
         if (r->parked) { /* a stream is not a blocking query: it holds no parked slot */
                 r->parked = false;
                 atomic_fetch_sub(&r->srv->parked, 1);
@@ -660,6 +716,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 r->srv = s;
                 r->conn = conn;
+                r->verified = s->verify_client;
                 r->method = strdup(method);
                 r->path = strdup(url);
                 *con_cls = r;
@@ -714,13 +771,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                              s->o.max_parked);
                 if (r->deny_status)
                         return answer_now(r);
+                pthread_mutex_lock(&s->lock);
+                if (s->stopping) { /* destroy took the queue already: nobody would answer */
+                        pthread_mutex_unlock(&s->lock);
+                        deny(r, 503, "server shutting down");
+                        return answer_now(r);
+                }
                 r->state = REQ_QUEUED;
                 if (blocking) {
                         r->parked = true;
                         atomic_fetch_add(&s->parked, 1);
                 }
                 MHD_suspend_connection(conn);
-                pthread_mutex_lock(&s->lock);
                 if (s->tail)
                         s->tail->next = r;
                 else
@@ -750,6 +812,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 c->conn = conn;
                 *socket_context = c;
                 c->accepted_ns = clock_monotonic_ns();
+                const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                c->fd = fi ? fi->connect_fd : -1;
+                pthread_mutex_lock(&s->lock);
+                c->anext = s->all;
+                if (s->all)
+                        s->all->aprev = c;
+                s->all = c;
+                pthread_mutex_unlock(&s->lock);
                 sweep_fresh(s, c->accepted_ns);
                 c->fprev = s->fresh_tail;
                 if (s->fresh_tail)
@@ -776,6 +846,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 if (c) {
                         idle_unlink(s, c);
                         fresh_unlink(s, c);
+                        pthread_mutex_lock(&s->lock);
+                        if (c->aprev)
+                                c->aprev->anext = c->anext;
+                        else
+                                s->all = c->anext;
+                        if (c->anext)
+                                c->anext->aprev = c->aprev;
+                        pthread_mutex_unlock(&s->lock);
                         free(c);
                         *socket_context = NULL;
                 }
@@ -790,6 +868,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct http_req *r = *con_cls;
         if (!r)
                 return;
+        if (r->draining)
+                atomic_fetch_sub(&s->draining, 1);
+        if (r->orphan) { /* the handler still holds it: freed by its answer */
+                *con_cls = NULL;
+                return;
+        }
         /* A request still queued or held by a handler is freed by whoever answers it. */
         if (r->state == REQ_QUEUED)
                 return;
@@ -934,13 +1018,36 @@ static void on_async_closed(uv_handle_t *h) {
         free(s);
 }
 
+/* Answer r 503 at shutdown (loop thread, r suspended and not answered). A
+ * request its handler holds becomes an orphan (see struct http_req). */
+static void shutdown_answer(struct http_server *s, struct http_req *r, bool handler_holds) {
+        r->orphan = handler_holds;
+        r->draining = true;
+        atomic_fetch_add(&s->draining, 1);
+        char *msg = strdup("server shutting down");
+        answer(r, 503, msg, msg ? strlen(msg) : 0, "text/plain; charset=utf-8", 0);
+}
+
+#define DRAIN_WAIT_NS (1000 * 1000000LL) /* how long destroy lets the 503s go out */
+#define CLOSE_WAIT_NS (500 * 1000000LL)  /* ... and lets libmicrohttpd close the connections */
+
 struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
                 return NULL;
+        struct http_req *orphans = NULL;
         if (s->mhd) {
-                /* libmicrohttpd refuses to stop with connections suspended: streams
-                 * waiting for bytes end now (their handlers hear of it in run_closed). */
+                /* libmicrohttpd refuses to stop with connections suspended (it aborts):
+                 * every request still suspended is answered and resumed first.
+                 * - queued, not yet handed to the handler: 503, freed by libmicrohttpd;
+                 * - held by a handler (a parked blocking query, a pending Raft apply
+                 *   or forwarded call): 503, kept for the handler, whose later answer
+                 *   only frees it;
+                 * - streams waiting for bytes end now (their handlers hear of it in
+                 *   run_closed). */
                 pthread_mutex_lock(&s->lock);
+                s->stopping = true; /* on_request answers what arrives from now on itself */
+                struct http_req *queued = s->head;
+                s->head = s->tail = NULL;
                 for (struct http_req *r = s->streams; r; r = r->snext) {
                         pthread_mutex_lock(&r->stream->lock);
                         r->stream->ended = true;
@@ -948,15 +1055,56 @@ struct http_server *http_server_destroy(struct http_server *s) {
                         pthread_mutex_unlock(&r->stream->lock);
                 }
                 pthread_mutex_unlock(&s->lock);
+                for (struct http_req *r = queued, *next; r; r = next) {
+                        next = r->next;
+                        r->next = NULL;
+                        shutdown_answer(s, r, false);
+                }
+                while (s->held) {
+                        struct http_req *r = s->held; /* answer() unlinks it */
+                        shutdown_answer(s, r, true);
+                        r->next = orphans;
+                        orphans = r;
+                }
+                /* Let the answers go out (bounded: a client that does not read is cut off). */
+                int64_t until = clock_monotonic_ns() + DRAIN_WAIT_NS;
+                while (atomic_load(&s->draining) > 0 && clock_monotonic_ns() < until) {
+                        struct timespec ts = {0, 2 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+                /* Then close every connection while libmicrohttpd still runs normally:
+                 * MHD_stop_daemon with a connection mid-request can crash libmicrohttpd
+                 * 0.9.75 (an error answer it builds itself, e.g. 400 to a malformed
+                 * request line, is not queued once shutdown began, and it then reads the
+                 * missing response: fuzz_http found it, tests/fuzz/regressions/fuzz_http).
+                 * No new connection is accepted; each open one has its socket shut, so
+                 * libmicrohttpd ends it on its own thread; the daemon stops once none is
+                 * left (or after CLOSE_WAIT_NS). */
+                MHD_socket listen_fd = MHD_quiesce_daemon(s->mhd);
+                pthread_mutex_lock(&s->lock);
+                for (struct conn_info *c = s->all; c; c = c->anext)
+                        if (c->fd >= 0)
+                                shutdown(c->fd, SHUT_RDWR);
+                pthread_mutex_unlock(&s->lock);
+                until = clock_monotonic_ns() + CLOSE_WAIT_NS;
+                while (atomic_load(&s->conns) > 0 && clock_monotonic_ns() < until) {
+                        struct timespec ts = {0, 2 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
+                if (listen_fd != MHD_INVALID_SOCKET)
+                        close(listen_fd); /* quiesce handed it over; closed once the daemon is gone */
         }
-        /* Requests that never reached a handler die with the daemon. */
-        for (struct http_req *r = s->head, *next; r; r = next) {
+        /* libmicrohttpd is gone: the orphans are the handlers' alone. */
+        for (struct http_req *r = orphans, *next; r; r = next) {
                 next = r->next;
-                req_free(r);
+                r->next = NULL;
+                r->conn = NULL;
+                r->srv = NULL;
+                free(r->resp);
+                r->resp = NULL;
         }
-        s->head = s->tail = NULL;
         run_closed(s); /* streams left open: their handlers hear of it now */
         if (s->async_open)
                 uv_close((uv_handle_t *)&s->async, on_async_closed);

@@ -69,7 +69,14 @@ bool http_path_is_node_agent(const char *method, const char *path);
 /* Requests refused by the flood bounds since start (tests and metrics). */
 uint64_t http_server_refused(const struct http_server *s);
 int http_server_port(const struct http_server *s);
-/* Stops accepting, answers 503 to requests still queued, frees. */
+/* Stops the listener, on the loop thread. Every request not yet answered is
+ * answered 503 "server shutting down" first (waiting up to a second for those
+ * answers to go out): those still queued, and those a handler holds (a parked
+ * blocking query, a pending Raft apply or forwarded call). A held request stays
+ * valid for its handler: after destroy it has no query or headers (NULL, as if
+ * absent), and the handler's own later answer (any http_req_respond_*) sends
+ * nothing and frees it — a handler must still answer every request it holds,
+ * exactly once. Streams end and their on_close runs. Frees s. */
 struct http_server *http_server_destroy(struct http_server *s);
 
 const char *http_req_method(const struct http_req *r);

@@ -2,16 +2,26 @@
 # run.sh - build each libFuzzer target with clang and run it for a bounded time:
 # fuzz_jobspec (HCL job files), fuzz_model_json (the JSON decoders), fuzz_api
 # (HTTP request sequences through the routes and the FSM; a 4xx must change nothing),
-# fuzz_acl_policy (ACL policies: parse, merge, checks).
-# FUZZ_SECONDS (default 30) per target; seeds come from the conformance corpus.
+# fuzz_acl_policy (ACL policies: parse, merge, checks), fuzz_http (the HTTP
+# listener itself, controlplane/api/http.c: raw request bytes, 413, parked and
+# held requests, streams, the server stopped under them) and fuzz_agent_logs (the
+# agent's log endpoint: targets, offsets, origins, ../ and symlinks).
+# FUZZ_SECONDS (default 60, CI's budget) per target; FUZZ_TARGETS="fuzz_http ..."
+# runs only those. Seeds: the conformance corpus and tests/fuzz/*-seeds; every
+# input in tests/fuzz/regressions/<target>/ (crashes found and fixed) is run once
+# first and must pass. FUZZ_SANITIZER=thread builds the targets with
+# ThreadSanitizer instead of ASan/UBSan (make unit-tsan, for fuzz_http and
+# fuzz_agent_logs: the listener threads against the loop thread), into build/fuzz-tsan.
 set -eu
 cd "$(dirname "$0")/../.."
-secs=${FUZZ_SECONDS:-30}
+secs=${FUZZ_SECONDS:-60}
+san=${FUZZ_SANITIZER:-address,undefined}
 out=build/fuzz
+[ "$san" = thread ] && out=build/fuzz-tsan
 mkdir -p "$out"
 scripts/deps.sh clang libclang-rt-14-dev
-PKGS="jansson raft libuv libcurl gnutls"
-CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(pkg-config --cflags $PKGS)"
+PKGS="jansson raft libuv libcurl gnutls libmicrohttpd"
+CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,$san $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 # The job-file and JSON targets need the model and parsers; the API target the
 # routes, the FSM and the state store behind the in-process harness.
@@ -22,6 +32,9 @@ api="common/*.c controlplane/state/*.c controlplane/api/routes*.c controlplane/r
 status=0
 for t in tests/fuzz/fuzz_*.c; do
         name=$(basename "$t" .c)
+        if [ -n "${FUZZ_TARGETS:-}" ] && ! printf ' %s ' "$FUZZ_TARGETS" | grep -q " $name "; then
+                continue
+        fi
         echo "==> $name ($secs s)"
         corpus="$out/$name.corpus"
         mkdir -p "$corpus"
@@ -36,6 +49,16 @@ for t in tests/fuzz/fuzz_*.c; do
                 clang $CFLAGS $common controlplane/acl/*.c "$t" $LIBS -o "$out/$name"
                 cp tests/fuzz/acl-seeds/* "$corpus/"
                 ;;
+        fuzz_http)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common controlplane/api/http.c "$t" $LIBS -o "$out/$name"
+                cp tests/fuzz/http-seeds/* "$corpus/"
+                ;;
+        fuzz_agent_logs)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common nodeagent/logs/log_api.c nodeagent/drivers/task_stats.c "$t" $LIBS -o "$out/$name"
+                cp tests/fuzz/agent-logs-seeds/* "$corpus/"
+                ;;
         fuzz_jobspec)
                 # shellcheck disable=SC2086
                 clang $CFLAGS $common "$t" $LIBS -o "$out/$name"
@@ -48,6 +71,13 @@ for t in tests/fuzz/fuzz_*.c; do
                 cp tests/conformance/nomad-jobspecs/*.json "$corpus/" 2>/dev/null || true
                 ;;
         esac
+        regs=tests/fuzz/regressions/$name
+        if [ -d "$regs" ] && [ -n "$(ls -A "$regs")" ] && ! "$out/$name" -runs=50 "$regs"/* >"$out/$name.regressions.log" 2>&1; then
+                echo "FAIL: $name: a kept regression input fails again; see $out/$name.regressions.log"
+                tail -n 40 "$out/$name.regressions.log"
+                status=1
+                continue
+        fi
         if ! "$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$corpus" >"$out/$name.log" 2>&1; then
                 echo "FAIL: $name found a crash; see $out/$name.log"
                 tail -n 40 "$out/$name.log"

@@ -367,5 +367,48 @@ else
         fail "no free ports for the Raft TLS cluster"
 fi
 
+# --- the Raft role names the configured region (-region eu): two servers with
+# server.eu.nomad certificates elect a leader over mutual TLS; a server certificate
+# of the same CA for the region "global" is refused on their Raft port -------------
+if pick_ports 4; then
+        EP=$PORT
+        join="127.0.0.1:$EP,127.0.0.1:$((EP + 2))"
+        epids=()
+        for i in 0 1; do
+                "$BIN/drover-server" -region eu -data-dir "$WORK/eu$i" -http-addr "127.0.0.1:$((EP + 2 * i))" \
+                        -raft-addr "127.0.0.1:$((EP + 2 * i + 1))" -bootstrap-expect 2 -join "$join" -num-schedulers 1 \
+                        -tls-rpc -tls-ca-file "$C/ca.pem" -tls-cert-file "$C/ca/eu-server-nomad.pem" \
+                        -tls-key-file "$C/ca/eu-server-nomad-key.pem" >>"$WORK/eu$i.log" 2>&1 &
+                epids+=($!)
+        done
+        eleader() { curl -fs -m 2 "http://127.0.0.1:$((EP + 2 * $1))/v1/status/leader" | tr -d '"'; }
+        eagree() { l=$(eleader 0) && [ -n "$l" ] && [ "$l" = "$(eleader 1)" ]; }
+        if wait_for 90 eagree; then
+                pass "2 servers of region eu with server.eu.nomad certificates elect one leader over Raft with TLS"
+        else
+                tail -n 20 "$WORK/eu0.log"
+                fail "2 servers of region eu with server.eu.nomad certificates elect one leader over Raft with TLS"
+        fi
+        sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$((EP + 1))" -CAfile "$C/ca.pem" -cert "$C/server.pem" \
+                -key "$C/server-key.pem" >"$WORK/sclient-eu.out" 2>&1
+        if wait_for 5 sh -c "grep -q 'raft tls: incoming connection refused: .*not for \"server.eu.nomad\"' '$WORK/eu0.log'"; then
+                pass "a server certificate for region global is refused on a region eu server's Raft port"
+        else
+                cat "$WORK/sclient-eu.out"
+                fail "a server certificate for region global is refused on a region eu server's Raft port"
+        fi
+        if ! timeout 10 "$BIN/drover-server" -region "eu/x" -print-config >"$WORK/badregion.out" 2>&1 &&
+                grep -q "a region is 1 to 63 letters" "$WORK/badregion.out"; then
+                pass "-region with a character outside letters, digits and '-' is refused at start"
+        else
+                cat "$WORK/badregion.out"
+                fail "-region with a character outside letters, digits and '-' is refused at start"
+        fi
+        for p in "${epids[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+else
+        fail "no free ports for the region eu servers"
+fi
+
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,178 @@
+/* test_shutdown.c - http_server_destroy with requests still suspended
+ * (controlplane/api/http.c): a parked blocking query, a request its handler is
+ * slow to answer, and a request still queued behind a busy loop. libmicrohttpd
+ * aborts when it is stopped with suspended connections; each of them must be
+ * answered 503 instead, and a handler's later answer must be harmless (the
+ * ASan build of this binary, in make unit-asan, catches a use after free). */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "controlplane/api/http.h"
+
+#define MAX_HELD 8
+
+static uv_loop_t loop;
+static uv_async_t stop_async;
+static struct http_server *srv;
+static pthread_t loop_thread;
+static struct http_req *held[MAX_HELD]; /* loop thread only */
+static int nheld;
+static atomic_int handled;      /* requests handed to the handler */
+static atomic_int in_busy;      /* the busy handler is blocking the loop */
+static atomic_int release_busy; /* ... until this is set */
+static atomic_int late_ok;      /* held requests answered after destroy, with no query left */
+
+/* After destroy: a held request keeps its path, has no query, and its answer frees it. */
+static void answer_held_late(void) {
+        if (!nheld)
+                return;
+        int ok = 0;
+        for (int i = 0; i < nheld; i++) {
+                if (http_req_query(held[i], "index") == NULL && strncmp(http_req_path(held[i]), "/v1/", 4) == 0 &&
+                    !http_req_has_query(held[i], "index"))
+                        ok++;
+                http_req_respond_text(held[i], 200, "late answer %d", i);
+        }
+        nheld = 0;
+        atomic_store(&late_ok, ok);
+}
+
+static void handler(void *data, struct http_req *r) {
+        (void)data;
+        atomic_fetch_add(&handled, 1);
+        if (strcmp(http_req_path(r), "/v1/busy") == 0) {
+                /* Keeps the loop thread until released, then stops the server from
+                 * inside a handler (as a signal handler on the loop would). */
+                atomic_store(&in_busy, 1);
+                for (int i = 0; i < 500 && !atomic_load(&release_busy); i++)
+                        usleep(10000);
+                held[nheld++] = r;
+                srv = http_server_destroy(srv);
+                answer_held_late();
+                return;
+        }
+        cr_assert_lt(nheld, MAX_HELD);
+        held[nheld++] = r; /* parked (GET ?index=N) or a slow handler (PUT): answered later */
+}
+
+static void on_stop(uv_async_t *h) {
+        srv = http_server_destroy(srv);
+        answer_held_late();
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+static void *run_loop(void *arg) {
+        (void)arg;
+        uv_run(&loop, UV_RUN_DEFAULT);
+        return NULL;
+}
+
+static int port;
+
+static void start(void) {
+        nheld = 0;
+        atomic_store(&handled, 0);
+        atomic_store(&late_ok, -1);
+        cr_assert_eq(uv_loop_init(&loop), 0);
+        cr_assert_eq(uv_async_init(&loop, &stop_async, on_stop), 0);
+        struct error err = {0};
+        struct http_server_opts o = {.addr = "127.0.0.1"};
+        cr_assert_eq(http_server_start(&loop, &o, handler, NULL, &srv, &err), 0, "%s", err.msg);
+        port = http_server_port(srv);
+        cr_assert_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+}
+
+static void stop(void) {
+        uv_async_send(&stop_async);
+        pthread_join(loop_thread, NULL);
+        uv_loop_close(&loop);
+}
+
+static int send_request(const char *method, const char *path, const char *body) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(fd, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        char req[512];
+        int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s", method,
+                         path, body ? strlen(body) : 0, body ? body : "");
+        cr_assert_eq(write(fd, req, (size_t)n), n);
+        return fd;
+}
+
+/* Everything the server sends until it closes the connection or 5 s pass. */
+static void read_all(int fd, char *buf, size_t cap) {
+        size_t len = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < 50; i++) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 100) != 1)
+                        continue;
+                ssize_t n = read(fd, buf + len, cap - 1 - len);
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                buf[len] = '\0';
+                if (strstr(buf, "server shutting down"))
+                        break;
+        }
+}
+
+static void wait_handled(int n) {
+        for (int i = 0; i < 500 && atomic_load(&handled) < n; i++)
+                usleep(10000);
+        cr_assert_eq(atomic_load(&handled), n, "the handler got %d request(s)", n);
+}
+
+Test(shutdown, a_parked_query_and_a_slow_handler_get_503_and_late_answers_are_harmless) {
+        start();
+        int parked = send_request("GET", "/v1/jobs?index=5&wait=5m", NULL);
+        int slow = send_request("PUT", "/v1/jobs", "{\"Job\":{}}");
+        wait_handled(2);
+        stop(); /* aborted in libmicrohttpd before: "called while we have suspended connections" */
+        char buf[4096];
+        read_all(parked, buf, sizeof(buf));
+        cr_expect(strstr(buf, "HTTP/1.1 503") == buf, "the parked query: %s", buf);
+        cr_expect(strstr(buf, "server shutting down") != NULL, "%s", buf);
+        read_all(slow, buf, sizeof(buf));
+        cr_expect(strstr(buf, "HTTP/1.1 503") == buf, "the slow handler's request: %s", buf);
+        cr_expect(strstr(buf, "late answer") == NULL, "a late answer sends nothing: %s", buf);
+        cr_expect_eq(atomic_load(&late_ok), 2, "both held requests stayed valid for their handler until answered");
+        close(parked);
+        close(slow);
+}
+
+Test(shutdown, a_request_queued_behind_a_busy_loop_gets_503_without_reaching_the_handler) {
+        start();
+        atomic_store(&in_busy, 0);
+        atomic_store(&release_busy, 0);
+        int busy = send_request("GET", "/v1/busy", NULL);
+        for (int i = 0; i < 500 && !atomic_load(&in_busy); i++)
+                usleep(10000);
+        cr_assert_eq(atomic_load(&in_busy), 1);
+        int queued = send_request("GET", "/v1/jobs", NULL);
+        usleep(300000); /* read and queued by libmicrohttpd's thread; the loop is busy */
+        atomic_store(&release_busy, 1);
+        char buf[4096];
+        read_all(queued, buf, sizeof(buf));
+        cr_expect(strstr(buf, "HTTP/1.1 503") == buf, "the queued request: %s", buf);
+        read_all(busy, buf, sizeof(buf));
+        cr_expect(strstr(buf, "HTTP/1.1 503") == buf, "the busy handler's own request: %s", buf);
+        stop();
+        cr_expect_eq(atomic_load(&handled), 1, "the queued request never reached the handler");
+        cr_expect_eq(atomic_load(&late_ok), 1);
+        close(busy);
+        close(queued);
+}
