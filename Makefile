@@ -164,6 +164,7 @@ server-asan:
 integration: all server-asan
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/integration/job_kinds.sh $(BUILD)/bin
+	$(Q)tests/integration/alloc_ctl.sh $(BUILD)/bin
 	$(Q)tests/api/run.sh $(BUILD)/bin
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin

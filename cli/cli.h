@@ -52,6 +52,10 @@ int cli_agent_info(struct cli *c, int argc, char **argv);
 extern const char cli_node_drain_help[], cli_node_eligibility_help[], cli_alloc_stop_help[], cli_eval_list_help[],
     cli_agent_info_help[];
 extern const char cli_dev_help[];
+/* alloc_ctl.c */
+int cli_alloc_restart(struct cli *c, int argc, char **argv);
+int cli_alloc_signal(struct cli *c, int argc, char **argv);
+extern const char cli_alloc_restart_help[], cli_alloc_signal_help[];
 /* job_kinds.c */
 int cli_job_history(struct cli *c, int argc, char **argv);
 int cli_job_revert(struct cli *c, int argc, char **argv);

@@ -647,6 +647,8 @@ const struct cli_command cli_alloc_commands[] = {
     {"status", "Display allocation status information and metadata", alloc_status_help, alloc_status},
     {"logs", "Streams the logs of a task", alloc_logs_help, alloc_logs},
     {"stop", "Stop and reschedule a running allocation", cli_alloc_stop_help, cli_alloc_stop},
+    {"restart", "Restart a running allocation's tasks", cli_alloc_restart_help, cli_alloc_restart},
+    {"signal", "Send a signal to a running allocation's tasks", cli_alloc_signal_help, cli_alloc_signal},
     {NULL, NULL, NULL, NULL},
 };
 

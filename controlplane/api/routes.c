@@ -235,6 +235,8 @@ const struct route api_routes[] = {
     /* client: forwarded to the allocation's node (routes_client.c) */
     {M_GET, "client/allocation/:id/stats", h_client_alloc_stats, PERM_NS_READ_JOB},
     {M_GET, "client/fs/logs/:alloc", h_client_fs_logs, PERM_NS_READ_LOGS},
+    {M_WRITE, "client/allocation/:id/restart", h_client_alloc_restart, PERM_NS_ALLOC_LIFECYCLE},
+    {M_WRITE, "client/allocation/:id/signal", h_client_alloc_signal, PERM_NS_ALLOC_LIFECYCLE},
     /* status */
     {M_GET, "status/leader", h_status_leader, PERM_NONE},
     {M_GET, "status/peers", h_status_peers, PERM_NONE},

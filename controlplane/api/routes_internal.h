@@ -159,6 +159,8 @@ bool add_eval(void *arg, const struct eval *e);
 /* routes_client.c */
 void h_client_alloc_stats(struct route_ctx *c);
 void h_client_fs_logs(struct route_ctx *c);
+void h_client_alloc_restart(struct route_ctx *c);
+void h_client_alloc_signal(struct route_ctx *c);
 /* routes_jobs.c */
 void h_jobs_list(struct route_ctx *c);
 void h_jobs_register(struct route_ctx *c);
