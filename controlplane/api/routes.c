@@ -469,6 +469,12 @@ void api_handle(void *data, struct http_req *req) {
         c.route = route_find(&c, http_req_method(req));
         if (!c.route)
                 return;
+        /* One region per cluster: a request for another (-region) has nowhere to go. */
+        const char *region = http_req_query(req, "region");
+        if (region && *region && strcmp(region, API_REGION) != 0) {
+                http_req_respond_text(req, 500, "No path to region");
+                return;
+        }
         struct error err = {0};
         if (api_authorize(s->acl_enabled, *s->state, http_req_header(req, "X-Nomad-Token"), c.route->perm, ns_of(&c),
                           &err) < 0) {

@@ -53,6 +53,9 @@ normalise() {
                 -e 's/\b[0-9]+[dhms]([0-9]+[dhms])* ago( +|$)/<age>  /g' \
                 -e 's/<age>  $/<age>/' \
                 -e 's/^(Job Modify Index: )[0-9]+$/\1N/' \
+                -e 's/(-check-index )[0-9]+/\1N/' \
+                -e 's/^(Modify Index +=) [0-9]+$/\1 N/' \
+                -e 's/(job modify index:? )[0-9]+/\1N/g' \
                 -e 's/(\(leader\) +)[0-9]+( +)/\1N\2/' \
                 -e "s#$WORK#WORK#g"
 }
@@ -148,6 +151,24 @@ check status-prefix status web
 check alloc-status-unknown alloc status ffffffff
 check job-status-unknown job status nosuch
 check job-run-missing-file job run "$WORK/none.hcl"
+
+# The scheduler configuration, check-and-set included.
+check sched-get operator scheduler get-config
+check sched-set operator scheduler set-config -scheduler-algorithm=spread -preempt-batch-scheduler=true
+check sched-get-changed operator scheduler get-config
+check sched-set-stale operator scheduler set-config -check-index=1 -scheduler-algorithm=binpack
+check sched-set-bad operator scheduler set-config -scheduler-algorithm=fastest
+# Global flags: -region names the only region or fails; -self finds this host's node.
+check region-other job status -region=elsewhere
+check region-global job status -region=global web
+# job run -check-index: 0 means "only a new job"; a stale index is refused.
+check job-run-check-index-0 job run -detach -check-index 0 "$WORK/web.hcl"
+check job-run-check-index-stale job run -detach -check-index 1 "$WORK/web.hcl"
+JMI=$(api "/v1/job/web" | jget "d['JobModifyIndex']")
+check job-run-check-index job run -detach -check-index "$JMI" "$WORK/web.hcl"
+check node-status-self node status -self -t '{{.Name}} {{.Status}}'
+check alloc-restart-usage alloc restart
+check alloc-signal-unknown-task alloc signal -s SIGUSR1 "${ALLOC:0:8}" nosuch
 
 log "cli golden: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
