@@ -352,14 +352,19 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
         return raft_node_remove(s->raft, found, cb, arg);
 }
 
-static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
+static void on_forwarded(void *arg, int status, const struct http_response *resp, const char *why) {
         struct http_req *req = arg;
         if (status < 0) {
                 http_req_respond_text(req, 500, "forwarding to the leader failed: %s", why ? why : strerror(-status));
                 return;
         }
+        /* The leader's X-Nomad-* headers: a forwarded list keeps its next page's token. */
+        http_req_set_next_token(req, resp->next_token[0] ? resp->next_token : NULL);
+        if (resp->has_leader)
+                http_req_set_leader(req, resp->known_leader, resp->last_contact_ms);
         bool ok = status >= 200 && status < 300;
-        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
+        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", resp->body,
+                               resp->len, resp->index);
 }
 
 static int forward_op(void *data, struct http_req *req) {

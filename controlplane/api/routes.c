@@ -419,7 +419,6 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         api_events_close(a);
-        a->scale_events = scale_events_free(a->scale_events);
         free(a->worker_ids);
         free(a->raft_addr);
         free(a->node_secret);

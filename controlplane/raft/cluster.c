@@ -476,9 +476,9 @@ static void forward_done(uv_work_t *w, int status) {
                 if (status < 0 && f->rc == 0)
                         f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
                 if (f->rc < 0)
-                        f->cb(f->arg, f->rc, NULL, 0, 0, f->err.msg);
+                        f->cb(f->arg, f->rc, NULL, f->err.msg);
                 else
-                        f->cb(f->arg, (int)f->resp.status, f->resp.body, f->resp.len, f->resp.index, NULL);
+                        f->cb(f->arg, (int)f->resp.status, &f->resp, NULL);
         } else if (c->timer_closed && !c->busy && c->forwards == 0) {
                 free(c);
         }

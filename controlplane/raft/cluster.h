@@ -55,11 +55,11 @@ void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
 /* [{ID, HTTPAddr}] of every server known (new reference). */
 json_t *cluster_servers_json(const struct cluster *c);
 /* Send a request to another server's HTTP API on the pool (30 s timeout, answers
- * up to 64 MiB): cb(arg, status, body, len, index, NULL) with its answer, or
- * cb(arg, negative, NULL, 0, 0, why) when it could not be reached. Not called
- * after cluster_destroy. */
-typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
-                                   const char *why);
+ * up to 64 MiB): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index
+ * and the other X-Nomad-* headers: common/http_client.h), or cb(arg, negative,
+ * NULL, why) when it could not be reached. Not called after cluster_destroy. */
+struct http_response;
+typedef void (*cluster_forward_cb)(void *arg, int status, const struct http_response *resp, const char *why);
 /* The path and query of a request forwarded to the leader: the query (re-encoded,
  * "a=b&c=d") plus forwarded_arg=1, so that it is not sent on again. A blocking query
  * (blocking: it has ?index) waits at most 25 s at the leader, within the 30 s
