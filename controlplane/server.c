@@ -382,7 +382,8 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);
-        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len,
+                               http_req_header(req, "X-Nomad-Token"), on_forwarded, req);
 }
 
 /* GET /v1/operator/snapshot: a view of the state is taken on the loop (O(1)) and

@@ -453,6 +453,7 @@ struct forward {
         uv_work_t work;
         struct cluster *c;
         char *method, *url, *body;
+        char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
         cluster_forward_cb cb;
         void *arg;
         int rc;
@@ -462,8 +463,9 @@ struct forward {
 
 static void forward_work(uv_work_t *w) {
         struct forward *f = w->data;
-        f->rc = http_perform(f->method, f->url, f->body, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &f->resp,
-                             &f->err);
+        const char *headers[] = {f->token_hdr[0] ? f->token_hdr : NULL, NULL};
+        f->rc = http_perform_headers(f->method, f->url, f->body, headers, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL,
+                                     NULL, &f->resp, &f->err);
         if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
                 f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
 }
@@ -490,9 +492,11 @@ static void forward_done(uv_work_t *w, int status) {
 }
 
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
-                    const char *body, size_t len, cluster_forward_cb cb, void *arg) {
+                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg) {
         if (!c || c->closing || !http_addr || !*http_addr)
                 return -ENOTCONN;
+        if (token && (strlen(token) > HTTP_CLIENT_TOKEN_MAX || strpbrk(token, "\r\n")))
+                return -EINVAL;
         struct forward *f = calloc(1, sizeof(*f));
         if (!f)
                 return -ENOMEM;
@@ -500,6 +504,8 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
         f->c = c;
         f->cb = cb;
         f->arg = arg;
+        if (token && *token)
+                snprintf(f->token_hdr, sizeof(f->token_hdr), "X-Nomad-Token: %s", token);
         f->method = strdup(method);
         f->body = len ? strndup(body, len) : NULL;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)

@@ -68,7 +68,9 @@ typedef void (*cluster_forward_cb)(void *arg, int status, const struct http_resp
  * malloc'd; NULL when out of memory. */
 char *cluster_forward_target(const char *path, const char *query, bool blocking, const char *wait,
                              const char *forwarded_arg);
+/* token: the request's X-Nomad-Token, sent on (NULL or "": none); -EINVAL when
+ * longer than HTTP_CLIENT_TOKEN_MAX or holding a line break. */
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
-                    const char *body, size_t len, cluster_forward_cb cb, void *arg);
+                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg);
 /* "discovering", "joining", "member" */
 const char *cluster_phase(const struct cluster *c);
