@@ -185,7 +185,10 @@ server-asan:
 integration: all server-asan
 	$(Q)tests/integration/run.sh $(BUILD)/bin
 	$(Q)tests/integration/job_kinds.sh $(BUILD)/bin
+	$(Q)tests/integration/alloc_ctl.sh $(BUILD)/bin
+	$(Q)tests/cli/golden.sh $(BUILD)/bin
 	$(Q)tests/api/run.sh $(BUILD)/bin
+	$(Q)tests/api/cluster_api.sh $(BUILD)/bin
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin

@@ -12,6 +12,8 @@ struct cli {
         const char *prog;    /* argv[0] for messages */
         bool json;           /* -json: print the API's JSON instead of the tables */
         const char *tmpl;    /* -t: format the API's JSON with this template (output.c) */
+        const char *region;    /* -region, $DROVER_REGION, $NOMAD_REGION: ?region= on every request */
+        const char *namespace; /* -namespace, $DROVER_NAMESPACE, $NOMAD_NAMESPACE: ?namespace= */
 };
 
 /* A subcommand: argc/argv start at the subcommand's own arguments. Returns the exit code. */
@@ -34,6 +36,7 @@ int cli_monitor_deployment(struct cli *c, const char *job_id, int64_t job_modify
 extern const struct cli_command cli_server_commands[];
 extern const struct cli_command cli_operator_raft_commands[];
 extern const struct cli_command cli_operator_snapshot_commands[];
+extern const struct cli_command cli_operator_scheduler_commands[]; /* operator_sched.c */
 extern const struct cli_command cli_acl_commands[], cli_acl_policy_commands[], cli_acl_role_commands[],
     cli_acl_token_commands[];
 extern const struct cli_command cli_tls_ca_commands[], cli_tls_cert_commands[]; /* tls.c */
@@ -52,6 +55,10 @@ int cli_agent_info(struct cli *c, int argc, char **argv);
 extern const char cli_node_drain_help[], cli_node_eligibility_help[], cli_alloc_stop_help[], cli_eval_list_help[],
     cli_agent_info_help[];
 extern const char cli_dev_help[];
+/* alloc_ctl.c */
+int cli_alloc_restart(struct cli *c, int argc, char **argv);
+int cli_alloc_signal(struct cli *c, int argc, char **argv);
+extern const char cli_alloc_restart_help[], cli_alloc_signal_help[];
 /* job_kinds.c */
 int cli_job_history(struct cli *c, int argc, char **argv);
 int cli_job_revert(struct cli *c, int argc, char **argv);
@@ -65,7 +72,7 @@ bool cli_job_kinds_status(struct cli *c, const json_t *job, const json_t *summar
 int cli_job_kinds_registered(const json_t *job);
 extern const char cli_job_history_help[], cli_job_revert_help[], cli_job_periodic_help[], cli_job_dispatch_help[];
 
-/* Parse the common flags (-address=X, -address X; -ca-cert, -client-cert,
+/* Parse the common flags (-address=X, -address X; -region, -namespace; -ca-cert, -client-cert,
  * -client-key, else $DROVER_CACERT, $DROVER_CLIENT_CERT, $DROVER_CLIENT_KEY or
  * their NOMAD_* names; -token, else $DROVER_TOKEN or $NOMAD_TOKEN, sent as
  * X-Nomad-Token) out of argv in place; also -h/-help. Returns the new argc,

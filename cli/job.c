@@ -119,6 +119,8 @@ static const char job_run_help[] =
     "                   -var-file, NOMAD_VAR_k and the default)\n"
     "  -var-file=<file> HCL file of k = value lines (repeatable, later files win)\n"
     "  -output          print the Job JSON that would be submitted, and submit nothing\n"
+    "  -check-index=<n> submit only if the job's modify index is <n> (0: only if the job\n"
+    "                   does not exist yet), as \"job plan\" suggests\n"
     "Exit codes: 0 placed, 1 error, 2 placement failures (waiting for capacity).\n";
 
 static int read_all(const char *path, char **ret, size_t *ret_len) {
@@ -243,6 +245,7 @@ static int var_flag(int argc, char **argv, int *i, const char **vars, size_t *n_
 
 static int job_run(struct cli *c, int argc, char **argv) {
         bool detach = false, verbose = false, output = false;
+        long long check_index = -1;
         const char *path = NULL;
         _cleanup_free_ const char **vars = calloc((size_t)argc + 1, sizeof(*vars));
         _cleanup_free_ const char **files = calloc((size_t)argc + 1, sizeof(*files));
@@ -263,7 +266,16 @@ static int job_run(struct cli *c, int argc, char **argv) {
                         verbose = true;
                 else if (strcmp(argv[i], "-output") == 0)
                         output = true;
-                else if (argv[i][0] == '-' && argv[i][1]) {
+                else if (strncmp(argv[i], "-check-index=", 13) == 0 || (strcmp(argv[i], "-check-index") == 0 && i + 1 < argc)) {
+                        const char *v = argv[i][12] == '=' ? argv[i] + 13 : argv[++i];
+                        char *end;
+                        errno = 0;
+                        check_index = strtoll(v, &end, 10);
+                        if (!*v || *end || errno || check_index < 0) {
+                                fprintf(stderr, "-check-index: expected a job modify index (got \"%s\")\n", v);
+                                return 1;
+                        }
+                } else if (argv[i][0] == '-' && argv[i][1]) {
                         fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_run_help);
                         return 1;
                 } else if (!path)
@@ -283,6 +295,10 @@ static int job_run(struct cli *c, int argc, char **argv) {
         if (load_job(path, &opts, &job))
                 return 1;
         _cleanup_json_ json_t *body = json_pack("{s:O}", "Job", job);
+        if (body && check_index >= 0) {
+                json_object_set_new(body, "EnforceIndex", json_true());
+                json_object_set_new(body, "JobModifyIndex", json_integer(check_index));
+        }
         if (output) {
                 _cleanup_free_ char *txt = json_dumps(body, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
                 if (!txt)
@@ -526,7 +542,8 @@ static const char job_inspect_help[] =
     "  -address=<addr>  API address\n";
 
 /* The job file and variable flags of plan and validate. 0, or an exit code. */
-static int load_job_args(int argc, char **argv, const char *help, bool *ret_verbose, json_t **ret_job) {
+static int load_job_args(int argc, char **argv, const char *help, bool *ret_verbose, json_t **ret_job,
+                         const char **ret_path) {
         const char *path = NULL;
         _cleanup_free_ const char **vars = calloc((size_t)argc + 1, sizeof(*vars));
         _cleanup_free_ const char **files = calloc((size_t)argc + 1, sizeof(*files));
@@ -559,6 +576,8 @@ static int load_job_args(int argc, char **argv, const char *help, bool *ret_verb
         }
         opts.vars = vars;
         opts.var_files = files;
+        if (ret_path)
+                *ret_path = path;
         return load_job(path, &opts, ret_job) ? 255 : 0;
 }
 
@@ -611,7 +630,8 @@ static void print_field_diffs(const json_t *fields, const char *indent) {
 static int job_plan_cmd(struct cli *c, int argc, char **argv) {
         bool verbose = false;
         _cleanup_json_ json_t *job = NULL;
-        int r = load_job_args(argc, argv, job_plan_help, &verbose, &job);
+        const char *file = NULL;
+        int r = load_job_args(argc, argv, job_plan_help, &verbose, &job, &file);
         if (r)
                 return r;
         const char *id = jx_str(job, "ID", "");
@@ -661,12 +681,19 @@ static int job_plan_cmd(struct cli *c, int argc, char **argv) {
         }
         long long jmi = (long long)jx_int(resp, "JobModifyIndex", 0);
         printf("\nJob Modify Index: %lld\n", jmi);
+        printf("To submit the job with version verification run:\n\n"
+               "drover job run -check-index %lld %s\n\n"
+               "When running the job with the check-index flag, the job will only be run if the\n"
+               "job modify index given matches the server-side version. If the index has\n"
+               "changed, another user has modified the job and the plan's results are\n"
+               "potentially invalid.\n",
+               jmi, file ? file : "<path>");
         return changes ? 1 : 0;
 }
 
 static int job_validate_cmd(struct cli *c, int argc, char **argv) {
         _cleanup_json_ json_t *job = NULL;
-        if (load_job_args(argc, argv, job_validate_help, NULL, &job))
+        if (load_job_args(argc, argv, job_validate_help, NULL, &job, NULL))
                 return 1;
         _cleanup_json_ json_t *body = json_pack("{s:O}", "Job", job);
         _cleanup_json_ json_t *resp = NULL;

@@ -8,7 +8,7 @@
 #define DROVER_VERSION "0.1.0"
 
 static const char usage[] =
-    "Usage: drover [-version] [-help] [-address=<addr>] <command> [args]\n\n"
+    "Usage: drover [-version] [-help] [-address=<addr>] [-region=<r>] [-namespace=<ns>] <command> [args]\n\n"
     "Common commands:\n"
     "    job run <file>      Run a new job or update an existing job\n"
     "    job status [<job>]  Display status information about jobs\n"
@@ -24,6 +24,7 @@ static const char usage[] =
     "    server members      Display the servers, their Raft state and last contact\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
+    "    operator scheduler get-config|set-config  Show or change the scheduler configuration\n"
     "    acl bootstrap|policy|role|token  Manage ACL policies, roles and tokens\n"
     "    tls ca create|cert create   Create the cluster CA and certificates (mutual TLS)\n"
     "    dev                 Start a one-host development cluster\n"
@@ -32,6 +33,8 @@ static const char usage[] =
     "The API address comes from -address, then $DROVER_ADDR, then http://127.0.0.1:4646.\n"
     "HTTPS: -ca-cert, -client-cert and -client-key (or $DROVER_CACERT, $DROVER_CLIENT_CERT,\n"
     "$DROVER_CLIENT_KEY; NOMAD_* names too) after the command, e.g. drover job status -ca-cert ca.pem.\n"
+    "Region and namespace: -region and -namespace (before or after the command), or $DROVER_REGION,\n"
+    "$DROVER_NAMESPACE (NOMAD_* names too), sent as ?region= and ?namespace= on every request.\n"
     "ACL token: -token after the command, or $DROVER_TOKEN / $NOMAD_TOKEN (sent as X-Nomad-Token).\n"
     "Output: -json (the API's JSON) or -t=<template> (Go-template subset) after the command.\n"
     "IDs may be given by unique prefix. Run \"drover <command> -help\" for a command's options.\n"
@@ -66,6 +69,14 @@ int main(int argc, char **argv) {
         if (!env || !*env)
                 env = getenv("NOMAD_ADDR");
         c.address = env && *env ? env : "http://127.0.0.1:4646";
+        static const char *const scope_env[2][2] = {{"DROVER_REGION", "NOMAD_REGION"},
+                                                    {"DROVER_NAMESPACE", "NOMAD_NAMESPACE"}};
+        for (int k = 0; k < 2; k++) {
+                const char *v = getenv(scope_env[k][0]);
+                if (!v || !*v)
+                        v = getenv(scope_env[k][1]);
+                *(k == 0 ? &c.region : &c.namespace) = v && *v ? v : NULL;
+        }
         int i = 1;
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "-version") == 0 || strcmp(argv[i], "--version") == 0 ||
@@ -76,6 +87,14 @@ int main(int argc, char **argv) {
                 if (strcmp(argv[i], "-help") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         fputs(usage, stdout);
                         return 0;
+                }
+                if (strncmp(argv[i], "-region=", 8) == 0) {
+                        c.region = argv[i] + 8;
+                        continue;
+                }
+                if (strncmp(argv[i], "-namespace=", 11) == 0) {
+                        c.namespace = argv[i] + 11;
+                        continue;
                 }
                 if (strncmp(argv[i], "-address=", 9) == 0) {
                         c.address = argv[i] + 9;
@@ -106,9 +125,13 @@ int main(int argc, char **argv) {
         if (strcmp(cmd, "operator") == 0) {
                 if (rest >= 1 && strcmp(rargv[0], "snapshot") == 0)
                         return run_group(&c, "operator snapshot", cli_operator_snapshot_commands, rest - 1, rargv + 1);
+                if (rest >= 1 && strcmp(rargv[0], "scheduler") == 0)
+                        return run_group(&c, "operator scheduler", cli_operator_scheduler_commands, rest - 1,
+                                         rargv + 1);
                 if (rest < 1 || strcmp(rargv[0], "raft") != 0) {
                         fprintf(stderr, "Usage: drover operator raft <list-peers|remove-peer> [options]\n"
-                                        "       drover operator snapshot <save|restore> [options] <file>\n");
+                                        "       drover operator snapshot <save|restore> [options] <file>\n"
+                                        "       drover operator scheduler <get-config|set-config> [options]\n");
                         return 1;
                 }
                 return run_group(&c, "operator raft", cli_operator_raft_commands, rest - 1, rargv + 1);

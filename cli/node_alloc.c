@@ -133,13 +133,73 @@ static const char node_status_help[] =
     "  show its attributes, resources and allocations.\n\n"
     "Options:\n"
     "  -address=<addr>  API address\n"
-    "  -verbose         full IDs and all attributes\n";
+    "  -verbose         full IDs and all attributes\n"
+    "  -self            the node of this host: the one whose unique.hostname attribute is\n"
+    "                   this host's name (an error when none or several are)\n"
+    "  -json, -t=<tmpl> the API's JSON (the list, or the node), or a template of it\n";
+
+/* -self: the one node whose unique.hostname is this host's name. */
+static int self_node(struct cli *c, char **ret_id) {
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) < 0 || !*host) {
+                fprintf(stderr, "Error: -self: cannot read this host's name\n");
+                return 1;
+        }
+        struct error err = {0};
+        _cleanup_json_ json_t *list = NULL;
+        if (cli_get(c, "/v1/nodes?resources=false", &list, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying node status: %s\n", err.msg);
+                return 1;
+        }
+        size_t n = 0, i;
+        json_t *node;
+        json_array_foreach(list, i, node) {
+                _cleanup_free_ char *path = NULL;
+                _cleanup_json_ json_t *full = NULL;
+                if (asprintf(&path, "/v1/node/%s", jx_str(node, "ID", "")) < 0 ||
+                    cli_get(c, path, &full, NULL, &err) < 0)
+                        continue;
+                if (strcmp(jx_str(jx_obj(full, "Attributes"), "unique.hostname", ""), host) != 0)
+                        continue;
+                if (n++ == 0) {
+                        *ret_id = strdup(jx_str(node, "ID", ""));
+                } else {
+                        fprintf(stderr, "Error: -self: several nodes run on host \"%s\"; name one\n", host);
+                        free(*ret_id);
+                        *ret_id = NULL;
+                        return 1;
+                }
+        }
+        if (n == 0) {
+                fprintf(stderr, "Error: -self: no node runs on host \"%s\" (is an agent running here?)\n", host);
+                return 1;
+        }
+        return *ret_id ? 0 : 1;
+}
 
 static int node_status(struct cli *c, int argc, char **argv) {
-        bool verbose = false;
+        bool verbose = false, self = false;
         const char *id;
+        int kept = 0;
+        for (int i = 0; i < argc; i++) {
+                if (strcmp(argv[i], "-self") == 0)
+                        self = true;
+                else
+                        argv[kept++] = argv[i];
+        }
+        argc = kept;
         if (one_id_arg(argc, argv, node_status_help, &id, &verbose, true))
                 return 1;
+        _cleanup_free_ char *self_id = NULL;
+        if (self) {
+                if (id) {
+                        fprintf(stderr, "-self and a node ID cannot be given together\n\n%s", node_status_help);
+                        return 1;
+                }
+                if (self_node(c, &self_id))
+                        return 1;
+                id = self_id;
+        }
         struct error err = {0};
         if (!id) {
                 _cleanup_json_ json_t *list = NULL;
@@ -647,6 +707,8 @@ const struct cli_command cli_alloc_commands[] = {
     {"status", "Display allocation status information and metadata", alloc_status_help, alloc_status},
     {"logs", "Streams the logs of a task", alloc_logs_help, alloc_logs},
     {"stop", "Stop and reschedule a running allocation", cli_alloc_stop_help, cli_alloc_stop},
+    {"restart", "Restart a running allocation's tasks", cli_alloc_restart_help, cli_alloc_restart},
+    {"signal", "Send a signal to a running allocation's tasks", cli_alloc_signal_help, cli_alloc_signal},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -73,6 +73,14 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
                         c->tmpl = argv[++i];
                         continue;
                 }
+                if (strncmp(a, "-region=", 8) == 0 || strncmp(a, "-namespace=", 11) == 0) {
+                        *(a[1] == 'r' ? &c->region : &c->namespace) = strchr(a, '=') + 1;
+                        continue;
+                }
+                if ((strcmp(a, "-region") == 0 || strcmp(a, "-namespace") == 0) && i + 1 < argc) {
+                        *(a[1] == 'r' ? &c->region : &c->namespace) = argv[++i];
+                        continue;
+                }
                 if (strncmp(a, "-address=", 9) == 0 || strncmp(a, "--address=", 10) == 0) {
                         c->address = strchr(a, '=') + 1;
                         continue;
@@ -103,13 +111,50 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
         return out;
 }
 
+/* The query q ("?a=b&c=d", or NULL) has a parameter starting with key ("region="). */
+static bool has_param(const char *q, const char *key) {
+        for (const char *p = q; p && *p; p = strchr(p, '&')) {
+                p++;
+                if (strncmp(p, key, strlen(key)) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* path with ?region= and ?namespace= added (each when set and not in path
+ * already); malloc'd, NULL when out of memory. */
+static char *scoped(const struct cli *c, const char *path) {
+        const char *q = strchr(path, '?');
+        char *out = strdup(path);
+        const char *names[] = {"region", "namespace"}, *vals[] = {c->region, c->namespace};
+        for (size_t i = 0; out && i < 2; i++) {
+                char key[16];
+                snprintf(key, sizeof(key), "%s=", names[i]);
+                if (!vals[i] || !*vals[i] || has_param(q, key))
+                        continue;
+                _cleanup_free_ char *esc = http_escape(vals[i]);
+                char *next = NULL;
+                if (!esc || asprintf(&next, "%s%c%s%s", out, strchr(out, '?') ? '&' : '?', key, esc) < 0)
+                        next = NULL;
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
 int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, struct error *err) {
-        return http_json(c->address, "GET", path, NULL, 30000, ret, ret_index, err);
+        _cleanup_free_ char *p = scoped(c, path);
+        if (!p)
+                return errorf(err, -ENOMEM, "out of memory");
+        return http_json(c->address, "GET", p, NULL, 30000, ret, ret_index, err);
 }
 
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
              struct error *err) {
-        return http_json(c->address, method, path, body, 30000, ret, NULL, err);
+        _cleanup_free_ char *p = scoped(c, path);
+        if (!p)
+                return errorf(err, -ENOMEM, "out of memory");
+        return http_json(c->address, method, p, body, 30000, ret, NULL, err);
 }
 
 int cli_resolve_prefix(struct cli *c, const char *list_path, const char *what, const char *prefix, char **ret_id) {

@@ -62,6 +62,23 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+/* The value of header line buf (n bytes, not NUL-terminated) when it is key
+ * ("Name:"), trimmed, into out (cut to size); false when it is another header. */
+static bool header_value(const char *buf, size_t n, const char *key, char *out, size_t size) {
+        size_t k = strlen(key);
+        if (n <= k || strncasecmp(buf, key, k) != 0)
+                return false;
+        const char *v = buf + k, *end = buf + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+                end--;
+        size_t len = (size_t)(end - v) < size - 1 ? (size_t)(end - v) : size - 1;
+        memcpy(out, v, len);
+        out[len] = '\0';
+        return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         struct http_response *r = userdata;
         size_t n = size * nitems;
@@ -73,6 +90,14 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
                 r->log_end = strtoull(buf + sizeof(log_end) - 1, NULL, 10);
                 r->has_log_end = true;
         }
+        header_value(buf, n, "X-Nomad-NextToken:", r->next_token, sizeof(r->next_token));
+        char v[32];
+        if (header_value(buf, n, "X-Nomad-KnownLeader:", v, sizeof(v))) {
+                r->has_leader = true;
+                r->known_leader = strcmp(v, "true") == 0;
+        }
+        if (header_value(buf, n, "X-Nomad-LastContact:", v, sizeof(v)))
+                r->last_contact_ms = strtoull(v, NULL, 10);
         return n;
 }
 

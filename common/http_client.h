@@ -30,6 +30,11 @@ struct http_response {
         uint64_t index;   /* X-Nomad-Index, 0 when absent */
         uint64_t log_end; /* X-Drover-Log-End (the agent's log endpoint), valid when has_log_end */
         bool has_log_end;
+        /* The other X-Nomad-* answer headers, so that a forwarded answer keeps them. */
+        char next_token[256];      /* X-Nomad-NextToken, "" when absent (longer is cut) */
+        bool has_leader;           /* X-Nomad-KnownLeader was there */
+        bool known_leader;         /* ... and said true */
+        uint64_t last_contact_ms;  /* X-Nomad-LastContact */
 };
 
 void http_response_clear(struct http_response *r);

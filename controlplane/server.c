@@ -358,15 +358,20 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
         return raft_node_remove(s->raft, found, cb, arg);
 }
 
-static void on_forwarded(void *arg, int status, const char *body, size_t len, uint64_t index, const char *why) {
+static void on_forwarded(void *arg, int status, const struct http_response *resp, const char *why) {
         struct http_req *req = arg;
         if (status < 0) {
                 http_req_respond_text(req, status == -ECANCELED ? 503 : 500, "forwarding to the leader failed: %s",
                                       why ? why : strerror(-status));
                 return;
         }
+        /* The leader's X-Nomad-* headers: a forwarded list keeps its next page's token. */
+        http_req_set_next_token(req, resp->next_token[0] ? resp->next_token : NULL);
+        if (resp->has_leader)
+                http_req_set_leader(req, resp->known_leader, resp->last_contact_ms);
         bool ok = status >= 200 && status < 300;
-        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", body, len, index);
+        http_req_respond_bytes(req, status, ok ? "application/json" : "text/plain; charset=utf-8", resp->body,
+                               resp->len, resp->index);
 }
 
 static int forward_op(void *data, struct http_req *req) {
@@ -386,7 +391,8 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);
-        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len, on_forwarded, req);
+        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len,
+                               http_req_header(req, "X-Nomad-Token"), on_forwarded, req);
 }
 
 /* GET /v1/operator/snapshot: a view of the state is taken on the loop (O(1)) and

@@ -22,6 +22,7 @@
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
 #include "nodeagent/logs/log_api.h"
+#include "nodeagent/task_control.h"
 #include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
 
@@ -53,6 +54,7 @@ struct agent {
         struct node *latest; /* the last fingerprint that differed from node, or NULL */
         struct client *client;
         struct log_api *log_api;
+        struct task_control *control; /* alloc restart / signal from log_api's thread */
         struct agent_state *state; /* NULL when agent.db could not be opened */
         struct logmon *logmon;     /* the tasks' log collector */
         struct runner *runners;
@@ -150,6 +152,16 @@ static void on_fp_timer(uv_timer_t *t) {
 static struct runner *find_runner(struct agent *a, const char *id) {
         uintptr_t i = (uintptr_t)hashmap_get(a->runner_index, id);
         return i && i <= a->n_runners ? &a->runners[i - 1] : NULL;
+}
+
+static struct alloc_runner *control_lookup(void *data, const char *id) {
+        struct runner *r = find_runner(data, id);
+        return r ? r->ar : NULL;
+}
+
+static int control_call(void *data, const char *alloc_id, const char *action, const char *task, const char *signal,
+                        bool all, char *msg, size_t msg_size) {
+        return task_control_call(data, alloc_id, action, task, signal, all, msg, msg_size);
 }
 
 /* After runners moved (some were dropped). Out of memory leaves the index empty:
@@ -480,6 +492,8 @@ static void on_client_done(void *data) {
                 alloc_runner_destroy(a->runners[i].ar);
         a->n_runners = 0;
         hashmap_clear(a->runner_index);
+        task_control_close(a->control);
+        a->control = NULL;
         a->log_api = log_api_stop(a->log_api);
         alloc_gc_close(a->gc);
         a->gc = NULL;
@@ -572,6 +586,10 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 }
                 snprintf(adv, sizeof(adv), "%s:%d", host, log_api_port(a->log_api));
                 a->node->http_addr = strdup(adv);
+                r = task_control_create(&a->loop, control_lookup, a, &a->control, err);
+                if (r < 0)
+                        goto fail;
+                log_api_set_control(a->log_api, control_call, a->control);
         }
         a->gc = alloc_gc_create(&a->loop, cfg->data_dir, on_dir_gc_done, a);
         if (!a->gc) {
@@ -602,14 +620,17 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         }
         *ret = a;
         return 0;
-fail:
-        if (a->gc) {
+fail:;
+        bool closing = a->control != NULL;
+        task_control_close(a->control); /* before log_api_stop; freed by the uv_run below */
+        a->control = NULL;
+        a->log_api = log_api_stop(a->log_api);
+        if (a->gc || closing) {
                 alloc_gc_close(a->gc);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         hashmap_destroy(a->runner_index);
         logmon_destroy(a->logmon);
-        a->log_api = log_api_stop(a->log_api);
         a->state = agent_state_close(a->state);
         node_unref(a->node);
         json_decref(a->extra_updates);
@@ -637,6 +658,9 @@ struct agent *agent_destroy(struct agent *a) {
                 return NULL;
         if (!a->client_done && a->client) {
                 /* Never ran: the client's handles still need closing. */
+                task_control_close(a->control);
+                a->control = NULL;
+                a->log_api = log_api_stop(a->log_api);
                 client_destroy(a->client);
                 alloc_gc_close(a->gc);
                 a->gc = NULL;

@@ -235,6 +235,8 @@ const struct route api_routes[] = {
     /* client: forwarded to the allocation's node (routes_client.c) */
     {M_GET, "client/allocation/:id/stats", h_client_alloc_stats, PERM_NS_READ_JOB},
     {M_GET, "client/fs/logs/:alloc", h_client_fs_logs, PERM_NS_READ_LOGS},
+    {M_WRITE, "client/allocation/:id/restart", h_client_alloc_restart, PERM_NS_ALLOC_LIFECYCLE},
+    {M_WRITE, "client/allocation/:id/signal", h_client_alloc_signal, PERM_NS_ALLOC_LIFECYCLE},
     /* status */
     {M_GET, "status/leader", h_status_leader, PERM_NONE},
     {M_GET, "status/peers", h_status_peers, PERM_NONE},
@@ -417,7 +419,6 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         api_events_close(a);
-        a->scale_events = scale_events_free(a->scale_events);
         free(a->worker_ids);
         free(a->raft_addr);
         free(a->node_secret);
@@ -467,6 +468,12 @@ void api_handle(void *data, struct http_req *req) {
         c.route = route_find(&c, http_req_method(req));
         if (!c.route)
                 return;
+        /* One region per cluster: a request for another (-region) has nowhere to go. */
+        const char *region = http_req_query(req, "region");
+        if (region && *region && strcmp(region, API_REGION) != 0) {
+                http_req_respond_text(req, 500, "No path to region");
+                return;
+        }
         struct error err = {0};
         if (api_authorize(s->acl_enabled, *s->state, http_req_header(req, "X-Nomad-Token"), c.route->perm, ns_of(&c),
                           &err) < 0) {

@@ -30,6 +30,7 @@ struct client_call {
         uv_work_t work;
         struct http_req *req;
         char *url;
+        const char *method; /* GET, or PUT for restart and signal */
         char token_hdr[ALLOC_TOKEN_BUF + 32];
         bool raw; /* logs: answered as bytes, not JSON */
         int rc;
@@ -40,7 +41,7 @@ struct client_call {
 static void client_work(uv_work_t *w) {
         struct client_call *cc = w->data;
         const char *headers[] = {cc->token_hdr, NULL};
-        cc->rc = http_perform_headers("GET", cc->url, NULL, headers, CLIENT_TIMEOUT_MS, CLIENT_CONNECT_MS, NULL, NULL,
+        cc->rc = http_perform_headers(cc->method, cc->url, NULL, headers, CLIENT_TIMEOUT_MS, CLIENT_CONNECT_MS, NULL, NULL,
                                       &cc->resp, &cc->err);
         if (cc->rc == 0 && cc->resp.len > CLIENT_MAX_ANSWER)
                 cc->rc = errorf(&cc->err, -E2BIG, "the agent's answer is larger than %u bytes", CLIENT_MAX_ANSWER);
@@ -111,8 +112,8 @@ static int query_escape(const char *in, char *out, size_t size) {
         return 0;
 }
 
-static void client_forward(struct route_ctx *c, const struct alloc *a, const struct node *n, const char *path_query,
-                           bool raw) {
+static void client_forward_method(struct route_ctx *c, const struct alloc *a, const struct node *n, const char *method,
+                                  const char *path_query, bool raw) {
         if (!c->s->loop) {
                 http_req_respond_text(c->req, 501, "this server does not forward to agents");
                 return;
@@ -128,12 +129,18 @@ static void client_forward(struct route_ctx *c, const struct alloc *a, const str
         snprintf(cc->token_hdr, sizeof(cc->token_hdr), "X-Drover-Token: %s", token);
         cc->work.data = cc;
         cc->req = c->req;
+        cc->method = method;
         cc->raw = raw;
         if (uv_queue_work(c->s->loop, &cc->work, client_work, client_done) < 0) {
                 free(cc->url);
                 free(cc);
                 http_req_respond_text(c->req, 500, "cannot queue the request to the agent");
         }
+}
+
+static void client_forward(struct route_ctx *c, const struct alloc *a, const struct node *n, const char *path_query,
+                           bool raw) {
+        client_forward_method(c, a, n, "GET", path_query, raw);
 }
 
 void h_client_alloc_stats(struct route_ctx *c) {
@@ -167,4 +174,86 @@ void h_client_fs_logs(struct route_ctx *c) {
         snprintf(path, sizeof(path), "/v1/client/fs/logs/%s?task=%s&type=%s&offset=%s&origin=%s&plain=true", a->id,
                  etask, etype, eoff, eorigin);
         client_forward(c, a, n, path, true);
+}
+
+/* A JSON body's string field (absent or null: ""), bounded; false after a 400. */
+static bool body_str(struct route_ctx *c, const json_t *body, const char *key, size_t max, char *out, size_t size) {
+        const json_t *v = json_object_get(body, key);
+        out[0] = '\0';
+        if (!v || json_is_null(v))
+                return true;
+        if (!json_is_string(v) || json_string_length(v) > max) {
+                http_req_respond_text(c->req, 400, "%s must be a string of at most %zu bytes", key, max);
+                return false;
+        }
+        return query_escape(json_string_value(v), out, size) == 0 ||
+               (http_req_respond_text(c->req, 400, "%s is too long", key), false);
+}
+
+/* The request's JSON object (an empty body is {}); NULL after a 400. */
+static json_t *client_body(struct route_ctx *c) {
+        size_t len;
+        http_req_body(c->req, &len);
+        if (len == 0)
+                return json_object();
+        json_t *body = parse_body(c);
+        if (body && !json_is_object(body)) {
+                json_decref(body);
+                http_req_respond_text(c->req, 400, "the request body must be a JSON object");
+                return NULL;
+        }
+        return body;
+}
+
+/* PUT /v1/client/allocation/:id/restart {"TaskName", "AllTasks"} (Nomad's
+ * AllocRestartRequest): the node restarts the task, or every running task. */
+void h_client_alloc_restart(struct route_ctx *c) {
+        const struct node *n = NULL;
+        const struct alloc *a = client_alloc(c, PERM_NS_ALLOC_LIFECYCLE, &n);
+        if (!a)
+                return;
+        json_t *body = client_body(c);
+        if (!body)
+                return;
+        char task[800];
+        const json_t *all = json_object_get(body, "AllTasks");
+        bool ok = body_str(c, body, "TaskName", 128, task, sizeof(task));
+        if (ok && all && !json_is_boolean(all) && !json_is_null(all)) {
+                http_req_respond_text(c->req, 400, "AllTasks must be a boolean");
+                ok = false;
+        }
+        bool all_tasks = json_is_true(all);
+        json_decref(body);
+        if (!ok)
+                return;
+        if (all_tasks && *task) {
+                http_req_respond_text(c->req, 400, "Task name cannot be set when restarting all tasks");
+                return;
+        }
+        char path[1024];
+        snprintf(path, sizeof(path), "/v1/client/allocation/%s/restart?task=%s&all=%s", a->id, task,
+                 all_tasks ? "true" : "false");
+        client_forward_method(c, a, n, "PUT", path, false);
+}
+
+/* PUT /v1/client/allocation/:id/signal {"Task", "Signal"} (Nomad's
+ * AllocSignalRequest): the node sends the signal (default SIGKILL) to the task,
+ * or to every running task. */
+void h_client_alloc_signal(struct route_ctx *c) {
+        const struct node *n = NULL;
+        const struct alloc *a = client_alloc(c, PERM_NS_ALLOC_LIFECYCLE, &n);
+        if (!a)
+                return;
+        json_t *body = client_body(c);
+        if (!body)
+                return;
+        char task[800], sig[128];
+        bool ok = body_str(c, body, "Task", 128, task, sizeof(task)) && body_str(c, body, "Signal", 32, sig, sizeof(sig));
+        json_decref(body);
+        if (!ok)
+                return;
+        char path[1024];
+        snprintf(path, sizeof(path), "/v1/client/allocation/%s/signal?task=%s&signal=%s", a->id, task,
+                 *sig ? sig : "SIGKILL");
+        client_forward_method(c, a, n, "PUT", path, false);
 }

@@ -61,7 +61,6 @@ struct api {
         int deploy_inflight;    /* deployment watcher commands proposed and not yet applied */
         int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
-        struct scale_events *scale_events; /* routes_scaling.c; NULL until the first */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
         char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
@@ -159,6 +158,8 @@ bool add_eval(void *arg, const struct eval *e);
 /* routes_client.c */
 void h_client_alloc_stats(struct route_ctx *c);
 void h_client_fs_logs(struct route_ctx *c);
+void h_client_alloc_restart(struct route_ctx *c);
+void h_client_alloc_signal(struct route_ctx *c);
 /* routes_jobs.c */
 void h_jobs_list(struct route_ctx *c);
 void h_jobs_register(struct route_ctx *c);
@@ -242,10 +243,7 @@ void h_event_stream(struct route_ctx *c);
 void api_events_tick(struct api *a, int64_t now_ns);
 /* Ends every stream ("server shutting down") and frees the events; idempotent. */
 void api_events_close(struct api *a);
-/* routes_scaling.c: at most this many scaling events are kept (oldest dropped first) */
-#define SCALE_EVENTS_MAX 256
-struct scale_events;
-struct scale_events *scale_events_free(struct scale_events *se);
+/* routes_scaling.c (events: controlplane/state/state_scaling.h) */
 void h_job_scale_status(struct route_ctx *c);
 void h_job_scale(struct route_ctx *c);
 void h_scaling_policies(struct route_ctx *c);

@@ -17,8 +17,38 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
+/* Nomad's EnforceIndex: register only while the job's JobModifyIndex is the
+ * body's JobModifyIndex (0: only a new job). Checked on the leader before the
+ * proposal, as Nomad's Job.Register does. false once answered 400. */
+static bool enforce_index_ok(struct route_ctx *c, const json_t *body, const struct job *j) {
+        if (!json_is_true(json_object_get(body, "EnforceIndex")))
+                return true;
+        const json_t *want_j = json_object_get(body, "JobModifyIndex");
+        if (want_j && !json_is_integer(want_j)) {
+                http_req_respond_text(c->req, 400, "JobModifyIndex must be an integer");
+                return false;
+        }
+        uint64_t want = (uint64_t)(want_j ? json_integer_value(want_j) : 0);
+        const struct job *cur = state_job_get(ctx_state(c), j->namespace, j->id);
+        if (!cur && want == 0)
+                return true;
+        if (!cur)
+                http_req_respond_text(c->req, 400, "Enforcing job modify index %llu: job does not exist",
+                                      (unsigned long long)want);
+        else if (want == 0)
+                http_req_respond_text(c->req, 400, "Enforcing job modify index 0: job already exists");
+        else if (cur->job_modify_index != want)
+                http_req_respond_text(c->req, 400,
+                                      "Enforcing job modify index %llu: job exists with conflicting job modify index: "
+                                      "%llu",
+                                      (unsigned long long)want, (unsigned long long)cur->job_modify_index);
+        else
+                return true;
+        return false;
+}
+
 /* The request body's {"Job": {...}}, decoded, canonicalized and validated, its ID
- * checked against path_id when given: NULL once answered 400. */
+ * checked against path_id when given, EnforceIndex honoured: NULL once answered 400. */
 static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
@@ -44,6 +74,8 @@ static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
                                       path_id);
                 return job_unref(j);
         }
+        if (!enforce_index_ok(c, body, j))
+                return job_unref(j);
         return j;
 }
 

@@ -4,9 +4,10 @@
  * Scaling a group registers a new version of the job with the group's new
  * count, through the same JobRegister command as a job run (eval triggered by
  * "job-scaling"). The scaling events (Count, PreviousCount, Message, Error,
- * Meta, EvalID) are kept by the server that took the request, in a bounded ring
- * (SCALE_EVENTS_MAX, oldest dropped first); they are not replicated, so a
- * restart or a change of leader forgets them. */
+ * Meta, EvalID) go through Raft as ScalingEvent commands (controlplane/raft/
+ * fsm_scaling.h) into the state store (controlplane/state/state_scaling.h), so
+ * every server answers the same events, after a restart or a change of leader
+ * too; a scale with a count proposes the event and the JobRegister together. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,85 +17,46 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_scaling.h"
 
 #define SCALE_MESSAGE_MAX 1024
 
-struct scale_event {
-        char *ns, *job_id, *group;
-        int64_t time_ns;
-        bool has_count;
-        int64_t count, previous_count;
-        char *message;
-        bool error;
-        json_t *meta;  /* object or NULL */
-        char *eval_id; /* NULL when no evaluation was made (an error event) */
-};
-
-struct scale_events {
-        struct scale_event ring[SCALE_EVENTS_MAX];
-        size_t next, n;
-};
-
-static void event_clear(struct scale_event *e) {
-        free(e->ns);
-        free(e->job_id);
-        free(e->group);
-        free(e->message);
-        free(e->eval_id);
-        json_decref(e->meta);
-        memset(e, 0, sizeof(*e));
+/* The group's events from the replicated state, newest first (as Nomad lists them). */
+static json_t *group_events(struct route_ctx *c, const struct job *j, const char *group) {
+        const json_t *list = json_object_get(state_scaling_events(ctx_state(c), j->namespace, j->id), group);
+        json_t *arr = json_is_array(list) ? json_deep_copy(list) : json_array();
+        return arr ? arr : json_array();
 }
 
-struct scale_events *scale_events_free(struct scale_events *se) {
-        if (!se)
+/* A ScalingEvent command (controlplane/raft/fsm_scaling.h) for group of job cur. */
+static json_t *scaling_event_cmd(const struct job *cur, const char *group, const json_t *count, int64_t previous,
+                                 const json_t *message, bool is_error, const json_t *meta, const char *eval_id) {
+        json_t *ev = json_pack("{s:I,s:I,s:s,s:b}", "Time", (json_int_t)clock_now_ns(), "PreviousCount",
+                               (json_int_t)previous, "Message", json_is_string(message) ? json_string_value(message) : "",
+                               "Error", is_error);
+        if (!ev)
                 return NULL;
-        for (size_t i = 0; i < SCALE_EVENTS_MAX; i++)
-                event_clear(&se->ring[i]);
-        free(se);
-        return NULL;
+        json_object_set_new(ev, "Count", json_is_integer(count) ? json_incref((json_t *)count) : json_null());
+        json_object_set_new(ev, "Meta", json_is_object(meta) ? json_deep_copy(meta) : json_null());
+        json_object_set_new(ev, "EvalID", eval_id ? json_string(eval_id) : json_null());
+        return json_pack("{s:s,s:s,s:s,s:s,s:o}", "Type", "ScalingEvent", "Namespace", cur->namespace, "JobID", cur->id,
+                         "TaskGroup", group, "Event", ev);
 }
 
-/* Takes what ev holds (cleared when it cannot be kept). */
-static void event_add(struct api *a, struct scale_event *ev) {
-        if (!ev->ns || !ev->job_id || !ev->group ||
-            (!a->scale_events && !(a->scale_events = calloc(1, sizeof(*a->scale_events))))) {
-                event_clear(ev);
-                return;
-        }
-        struct scale_events *se = a->scale_events;
-        struct scale_event *slot = &se->ring[se->next];
-        event_clear(slot);
-        *slot = *ev;
-        se->next = (se->next + 1) % SCALE_EVENTS_MAX;
-        if (se->n < SCALE_EVENTS_MAX)
-                se->n++;
-}
-
-/* The group's events, newest first (as Nomad lists them). */
-static json_t *group_events(const struct api *a, const struct job *j, const char *group) {
-        json_t *arr = json_array();
-        const struct scale_events *se = a->scale_events;
-        for (size_t k = 0; se && k < se->n; k++) {
-                const struct scale_event *e = &se->ring[(se->next + SCALE_EVENTS_MAX - 1 - k) % SCALE_EVENTS_MAX];
-                if (strcmp(e->ns, j->namespace) || strcmp(e->job_id, j->id) || strcmp(e->group, group))
-                        continue;
-                json_t *o = json_pack("{s:I,s:I,s:s,s:b,s:O?,s:s?}", "Time", (json_int_t)e->time_ns, "PreviousCount",
-                                      (json_int_t)e->previous_count, "Message", e->message ? e->message : "", "Error",
-                                      e->error, "Meta", e->meta, "EvalID", e->eval_id);
-                json_object_set_new(o, "Count", e->has_count ? json_integer((json_int_t)e->count) : json_null());
-                if (!e->meta)
-                        json_object_set_new(o, "Meta", json_null());
-                if (!e->eval_id)
-                        json_object_set_new(o, "EvalID", json_null());
-                json_array_append_new(arr, o);
-        }
-        return arr;
+/* The event's own proposal, when a JobRegister follows it (the client hears the
+ * JobRegister's outcome; both go in the same Raft batch, in order). */
+static void on_event_applied(void *arg, int status, uint64_t index, const char *msg) {
+        (void)arg;
+        if (status < 0)
+                log_warn("scaling event not recorded at index %llu: %s", (unsigned long long)index,
+                         msg && *msg ? msg : strerror(-status));
 }
 
 /* The job of the path, or NULL after a 404. */
@@ -134,7 +96,7 @@ void h_job_scale_status(struct route_ctx *c) {
                 json_object_set_new(groups, j->groups[g].name,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:o}", "Desired", j->stop ? 0 : j->groups[g].count,
                                               "Placed", t.placed, "Running", t.running, "Healthy", 0, "Unhealthy", 0,
-                                              "Events", group_events(c->s, j, j->groups[g].name)));
+                                              "Events", group_events(c, j, j->groups[g].name)));
         }
         json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:b,s:o}", "JobID", j->id, "Namespace", j->namespace,
                                 "JobCreateIndex", (json_int_t)j->create_index, "JobModifyIndex",
@@ -191,37 +153,30 @@ void h_job_scale(struct route_ctx *c) {
                 http_req_respond_text(c->req, 400, "Count: an error event cannot change the count");
                 return;
         }
-        struct scale_event ev = {.ns = strdup(cur->namespace),
-                                 .job_id = strdup(cur->id),
-                                 .group = strdup(group),
-                                 .time_ns = clock_now_ns(),
-                                 .has_count = json_is_integer(count),
-                                 .count = json_is_integer(count) ? json_integer_value(count) : 0,
-                                 .previous_count = tg->count,
-                                 .message = json_is_string(message) ? strdup(json_string_value(message)) : NULL,
-                                 .error = is_error,
-                                 .meta = json_is_object(meta) ? json_deep_copy(meta) : NULL};
-        if (!ev.has_count) {
+        if (!json_is_integer(count)) {
                 /* An event only (Nomad: Count null records it, changes nothing). */
-                event_add(c->s, &ev);
-                json_t *reply = json_pack("{s:s,s:I,s:I,s:s,s:I,s:I,s:b}", "EvalID", "", "EvalCreateIndex", 0,
-                                          "JobModifyIndex", (json_int_t)cur->job_modify_index, "Warnings", "", "Index",
-                                          (json_int_t)cur->modify_index, "LastContact", 0, "KnownLeader", 1);
-                http_req_respond_json(c->req, 200, reply, cur->modify_index);
+                json_t *cmd = scaling_event_cmd(cur, group, count, tg->count, message, is_error, meta, NULL);
+                json_t *reply = json_pack("{s:s,s:I,s:I,s:s}", "EvalID", "", "EvalCreateIndex", 0, "JobModifyIndex",
+                                          (json_int_t)cur->job_modify_index, "Warnings", "");
+                if (!cmd || !reply) {
+                        json_decref(cmd);
+                        json_decref(reply);
+                        http_req_respond_text(c->req, 500, "out of memory");
+                        return;
+                }
+                propose(c, cmd, reply, false);
                 return;
         }
         struct job *j = job_copy(cur);
         if (!j) {
-                event_clear(&ev);
                 http_req_respond_text(c->req, 500, "out of memory");
                 return;
         }
         for (size_t g = 0; g < j->n_groups; g++)
                 if (strcmp(j->groups[g].name, group) == 0)
-                        j->groups[g].count = (int)ev.count;
+                        j->groups[g].count = (int)json_integer_value(count);
         struct error err = {0};
         if (job_validate(j, &err) < 0) {
-                event_clear(&ev);
                 job_unref(j);
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return;
@@ -229,8 +184,9 @@ void h_job_scale(struct route_ctx *c) {
         j->submit_time = clock_now_ns();
         j->stop = false;
         struct eval *e = new_eval(j, "job-scaling", NULL);
-        ev.eval_id = strdup(e->id);
-        event_add(c->s, &ev);
+        json_t *ev_cmd = scaling_event_cmd(cur, group, count, tg->count, message, is_error, meta, e->id);
+        if (!ev_cmd || c->s->ops->propose(c->s->data, ev_cmd, on_event_applied, NULL) < 0)
+                log_warn("job \"%s\" group \"%s\": scaling event not proposed", cur->id, group);
         json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
         json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
         job_unref(j);

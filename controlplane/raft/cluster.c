@@ -460,6 +460,7 @@ struct forward {
         struct cluster *c;
         struct forward *next, *prev; /* c->forward_list, until answered */
         char *method, *url, *body;
+        char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
         cluster_forward_cb cb;
         void *arg;
         int rc;
@@ -469,8 +470,9 @@ struct forward {
 
 static void forward_work(uv_work_t *w) {
         struct forward *f = w->data;
-        f->rc = http_perform(f->method, f->url, f->body, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &f->resp,
-                             &f->err);
+        const char *headers[] = {f->token_hdr[0] ? f->token_hdr : NULL, NULL};
+        f->rc = http_perform_headers(f->method, f->url, f->body, headers, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL,
+                                     NULL, &f->resp, &f->err);
         if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
                 f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
 }
@@ -494,9 +496,9 @@ static void forward_done(uv_work_t *w, int status) {
                 if (status < 0 && f->rc == 0)
                         f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
                 if (f->rc < 0)
-                        f->cb(f->arg, f->rc, NULL, 0, 0, f->err.msg);
+                        f->cb(f->arg, f->rc, NULL, f->err.msg);
                 else
-                        f->cb(f->arg, (int)f->resp.status, f->resp.body, f->resp.len, f->resp.index, NULL);
+                        f->cb(f->arg, (int)f->resp.status, &f->resp, NULL);
         } else if (c->timer_closed && !c->busy && c->forwards == 0) {
                 free(c);
         }
@@ -511,15 +513,17 @@ static void forwards_cancel(struct cluster *c) {
         for (struct forward *f = c->forward_list, *next; f; f = next) {
                 next = f->next;
                 f->next = f->prev = NULL;
-                f->cb(f->arg, -ECANCELED, NULL, 0, 0, "the server is shutting down");
+                f->cb(f->arg, -ECANCELED, NULL, "the server is shutting down");
         }
         c->forward_list = NULL;
 }
 
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
-                    const char *body, size_t len, cluster_forward_cb cb, void *arg) {
+                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg) {
         if (!c || c->closing || !http_addr || !*http_addr)
                 return -ENOTCONN;
+        if (token && (strlen(token) > HTTP_CLIENT_TOKEN_MAX || strpbrk(token, "\r\n")))
+                return -EINVAL;
         struct forward *f = calloc(1, sizeof(*f));
         if (!f)
                 return -ENOMEM;
@@ -527,6 +531,8 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
         f->c = c;
         f->cb = cb;
         f->arg = arg;
+        if (token && *token)
+                snprintf(f->token_hdr, sizeof(f->token_hdr), "X-Nomad-Token: %s", token);
         f->method = strdup(method);
         f->body = len ? strndup(body, len) : NULL;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)

@@ -56,11 +56,12 @@ void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
 /* [{ID, HTTPAddr}] of every server known (new reference). */
 json_t *cluster_servers_json(const struct cluster *c);
 /* Send a request to another server's HTTP API on the pool (30 s timeout, answers
- * up to 64 MiB): cb(arg, status, body, len, index, NULL) with its answer, or
- * cb(arg, negative, NULL, 0, 0, why) when it could not be reached; called once,
- * at the latest from cluster_destroy (-ECANCELED), never after it. */
-typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size_t len, uint64_t index,
-                                   const char *why);
+ * up to 64 MiB): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index
+ * and the other X-Nomad-* headers: common/http_client.h), or cb(arg, negative,
+ * NULL, why) when it could not be reached; called once, at the latest from
+ * cluster_destroy (-ECANCELED), never after it. */
+struct http_response;
+typedef void (*cluster_forward_cb)(void *arg, int status, const struct http_response *resp, const char *why);
 /* The path and query of a request forwarded to the leader: the query (re-encoded,
  * "a=b&c=d") plus forwarded_arg=1, so that it is not sent on again. A blocking query
  * (blocking: it has ?index) waits at most 25 s at the leader, within the 30 s
@@ -69,7 +70,9 @@ typedef void (*cluster_forward_cb)(void *arg, int status, const char *body, size
  * malloc'd; NULL when out of memory. */
 char *cluster_forward_target(const char *path, const char *query, bool blocking, const char *wait,
                              const char *forwarded_arg);
+/* token: the request's X-Nomad-Token, sent on (NULL or "": none); -EINVAL when
+ * longer than HTTP_CLIENT_TOKEN_MAX or holding a line break. */
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
-                    const char *body, size_t len, cluster_forward_cb cb, void *arg);
+                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg);
 /* "discovering", "joining", "member" */
 const char *cluster_phase(const struct cluster *c);

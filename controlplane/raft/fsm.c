@@ -20,6 +20,7 @@
 #include "controlplane/plan/applier.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
+#include "controlplane/raft/fsm_scaling.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
@@ -453,6 +454,10 @@ static int apply_deployment_alloc_health(struct fsm *s, uint64_t index, const js
         return apply_evals(s, index, cmd, 0);
 }
 
+static int apply_scaling_event(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return fsm_scaling_event_apply(*s->state, index, cmd);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -483,6 +488,7 @@ static const struct command_type command_types[] = {
     {"ACLBootstrap", apply_acl_bootstrap},
     {"DeploymentUpsert", apply_deployment_upsert},
     {"DeploymentAllocHealth", apply_deployment_alloc_health},
+    {"ScalingEvent", apply_scaling_event}, /* fsm_scaling.c */
 };
 
 /* What the command was about, for the rejection message. */

@@ -10,6 +10,7 @@
 #include "common/macros.h"
 #include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
+#include "controlplane/state/state_scaling.h"
 #include "controlplane/state/state_versions.h"
 
 /* ---- tables: persistent maps, shared by snapshots ---------------------------------------- */
@@ -80,6 +81,7 @@ struct state_store {
         struct acl_tables *acl; /* state_acl.c; NULL = empty */
         struct version_table *versions; /* state_versions.c; NULL = empty */
         struct deploy_tables *deploy; /* state_deploy.c; NULL = empty */
+        struct scaling_table *scaling; /* state_scaling.c; NULL = empty */
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -357,6 +359,7 @@ struct state_store *state_destroy(struct state_store *st) {
         state_acl_tables_unref(st->acl);
         state_versions_unref(st->versions);
         state_deploy_tables_unref(st->deploy);
+        state_scaling_unref(st->scaling);
         free(st);
         errno = saved;
         return NULL;
@@ -379,6 +382,7 @@ struct state_store *state_snapshot(const struct state_store *st) {
         state_acl_tables_ref(s->acl);
         state_versions_ref(s->versions);
         state_deploy_tables_ref(s->deploy);
+        state_scaling_ref(s->scaling);
         return s;
 }
 
@@ -975,6 +979,10 @@ struct deploy_tables **state_raw_deploy(struct state_store *st) {
 
 struct acl_tables **state_raw_acl(struct state_store *st) {
         return &st->acl;
+}
+
+struct scaling_table **state_raw_scaling(const struct state_store *st) {
+        return (struct scaling_table **)&st->scaling;
 }
 
 struct version_table **state_raw_versions(const struct state_store *st) {

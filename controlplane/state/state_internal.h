@@ -26,3 +26,6 @@ void state_acl_tables_unref(struct acl_tables *a);
 /* The job-versions table (state_versions.c): the store's slot (a snapshot's is only read). */
 struct version_table;
 struct version_table **state_raw_versions(const struct state_store *st);
+/* The scaling-events table (state_scaling.c): the store's slot (a snapshot's is only read). */
+struct scaling_table;
+struct scaling_table **state_raw_scaling(const struct state_store *st);

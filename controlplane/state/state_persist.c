@@ -11,6 +11,7 @@
 #include "controlplane/state/state_acl.h"
 #include "controlplane/state/state_deploy.h"
 #include "controlplane/state/state_internal.h"
+#include "controlplane/state/state_scaling.h"
 #include "controlplane/state/state_versions.h"
 
 static const char *const table_names[STATE_TABLE_COUNT] = {"jobs", "nodes", "allocs", "evals"};
@@ -152,6 +153,8 @@ int state_save(const struct state_store *st, json_t **ret) {
                 r = state_versions_save(st, out);
         if (r == 0)
                 r = state_deploy_save(st, out);
+        if (r == 0)
+                r = state_scaling_save(st, out);
         if (r < 0) {
                 json_decref(out);
                 return r;
@@ -252,6 +255,8 @@ int state_restore(const json_t *snap, struct state_store **ret, struct error *er
         if ((r = state_versions_restore(snap, st, err)) < 0)
                 goto fail;
         if ((r = state_deploy_restore(snap, st, err)) < 0)
+                goto fail;
+        if ((r = state_scaling_restore(snap, st, err)) < 0)
                 goto fail;
         uint64_t tables[STATE_TABLE_COUNT] = {0};
         json_t *idx = json_object_get(snap, "TableIndexes");

@@ -47,6 +47,7 @@ struct task_runner {
         int drain_fd;
         bool draining;
         bool kill_requested;
+        bool restart_requested; /* alloc restart: start again at once, not counted by the policy */
         bool env_built;
         struct strmap env;
         char *task_dir; /* <alloc_dir>/<task>: sized to fit (a 4 KiB buffer per task was most of a runner) */
@@ -298,6 +299,15 @@ static void finish_exit(struct task_runner *tr, const struct driver_exit *ex) {
                 event(tr, "Killed", 0, 0, "Task successfully killed");
                 set_dead(tr, false);
                 notify(tr->ar);
+                return;
+        }
+        if (tr->restart_requested) {
+                tr->restart_requested = false;
+                st(tr)->restarts++;
+                st(tr)->state = TASK_PENDING;
+                event(tr, "Restarting", 0, 0, "Task restarting in 0s");
+                notify(tr->ar);
+                start_task(tr);
                 return;
         }
         after_end(tr, RESTART_CAUSE_EXIT, !ex->unknown && ex->exit_code == 0 && ex->signal == 0);
@@ -891,4 +901,82 @@ void alloc_runner_destroy(struct alloc_runner *ar) {
         }
         if (ar->n_tasks == 0)
                 free_runner(ar);
+}
+
+/* ---- user requests (alloc restart / alloc signal) --------------------------------------------- */
+
+static struct task_runner *running_task(struct alloc_runner *ar, const char *task, struct error *err) {
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (strcmp(tr->task->name, task) != 0)
+                        continue;
+                if (ar->stopping || st(tr)->state != TASK_RUNNING || !tr->proc || task_proc_starting(tr->proc) ||
+                    tr->kill_requested) {
+                        errorf(err, -ESRCH, "Task not running");
+                        return NULL;
+                }
+                return tr;
+        }
+        errorf(err, -ENOENT, "Unknown task \"%s\" in allocation %s", task, ar->alloc->id);
+        return NULL;
+}
+
+static void restart_one(struct task_runner *tr) {
+        if (tr->restart_requested)
+                return;
+        tr->restart_requested = true;
+        event(tr, "Restart Signaled", 0, 0, "User requested restart");
+        int64_t timeout = tr->task->kill_timeout_ns > 0 ? tr->task->kill_timeout_ns : DEFAULT_KILL_TIMEOUT_NS;
+        task_proc_kill(tr->proc, kill_signal_of(tr->task), timeout);
+}
+
+int alloc_runner_restart(struct alloc_runner *ar, const char *task, struct error *err) {
+        if (task && *task) {
+                struct task_runner *tr = running_task(ar, task, err);
+                if (!tr)
+                        return err->code;
+                restart_one(tr);
+                notify(ar);
+                return 0;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (!ar->stopping && st(tr)->state == TASK_RUNNING && tr->proc && !task_proc_starting(tr->proc) &&
+                    !tr->kill_requested) {
+                        restart_one(tr);
+                        n++;
+                }
+        }
+        if (n == 0)
+                return errorf(err, -ESRCH, "Task not running");
+        notify(ar);
+        return 0;
+}
+
+int alloc_runner_signal(struct alloc_runner *ar, const char *task, int sig, struct error *err) {
+        size_t n = 0;
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (task && *task) {
+                        if (strcmp(tr->task->name, task) != 0 || !(tr = running_task(ar, task, err)))
+                                continue;
+                } else if (ar->stopping || st(tr)->state != TASK_RUNNING || !tr->proc ||
+                           task_proc_starting(tr->proc)) {
+                        continue;
+                }
+                event(tr, "Signaling", 0, sig, "Task being sent a signal");
+                struct error serr = {0};
+                int r = tr->driver->signal(task_proc_handle(tr->proc), sig, &serr);
+                if (r < 0)
+                        return errorf(err, r, "task \"%s\": sending %s: %s", tr->task->name, strsignal(sig),
+                                      *serr.msg ? serr.msg : strerror(-r));
+                n++;
+        }
+        if (task && *task && n == 0)
+                return err->code ? err->code : errorf(err, -ENOENT, "Unknown task \"%s\"", task);
+        if (n == 0)
+                return errorf(err, -ESRCH, "Task not running");
+        notify(ar);
+        return 0;
 }

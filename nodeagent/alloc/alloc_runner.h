@@ -16,6 +16,7 @@
 #include "common/model.h"
 
 struct agent_state;
+struct error;
 struct logmon;
 struct alloc_runner;
 
@@ -53,6 +54,14 @@ const char *alloc_runner_id(const struct alloc_runner *ar);
 enum alloc_client alloc_runner_client_status(const struct alloc_runner *ar);
 /* {"ID", "ClientStatus", "ClientDescription", "TaskStates"} for PUT /v1/node/<id>/allocations. */
 json_t *alloc_runner_update_json(const struct alloc_runner *ar);
+/* Nomad's alloc restart: kill the task (kill_signal, SIGKILL after kill_timeout)
+ * with a "Restart Signaled" event and start it again at once ("Restarting"),
+ * without counting it against the restart policy. task NULL or "": every running
+ * task. -ENOENT for an unknown task, -ESRCH ("Task not running") when none runs. */
+int alloc_runner_restart(struct alloc_runner *ar, const char *task, struct error *err);
+/* Nomad's alloc signal: send sig to the task (NULL or "": every running task),
+ * with a "Signaling" event. Errors as alloc_runner_restart. */
+int alloc_runner_signal(struct alloc_runner *ar, const char *task, int sig, struct error *err);
 /* Stop watching and free (asynchronously). Tasks still running keep running. */
 void alloc_runner_destroy(struct alloc_runner *ar);
 

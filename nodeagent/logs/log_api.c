@@ -44,7 +44,17 @@ struct log_api {
         pthread_mutex_t lock; /* samples */
         struct cpu_sample samples[STATS_SAMPLES];
         uint64_t tick;
+        log_api_control_fn control; /* PUT .../restart and .../signal (under lock) */
+        void *control_data;
 };
+
+void log_api_set_control(struct log_api *a, log_api_control_fn fn, void *data) {
+        pthread_mutex_lock(&a->lock);
+        a->control = fn;
+        a->control_data = data;
+        pthread_mutex_unlock(&a->lock);
+}
+
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype, char *buf, size_t len) {
         struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
@@ -329,6 +339,29 @@ static enum MHD_Result serve_stats(struct log_api *a, struct MHD_Connection *con
         return reply(conn, 200, "application/json", text, strlen(text));
 }
 
+/* PUT|POST /v1/client/allocation/<id>/restart|signal: handed to the agent's loop. */
+static enum MHD_Result serve_control(struct log_api *a, struct MHD_Connection *conn, const char *alloc_id,
+                                     const char *action) {
+        pthread_mutex_lock(&a->lock);
+        log_api_control_fn fn = a->control;
+        void *data = a->control_data;
+        pthread_mutex_unlock(&a->lock);
+        if (!fn)
+                return reply_text(conn, 501, "this agent does not restart or signal tasks");
+        const char *task = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "task");
+        const char *sig = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "signal");
+        const char *all = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "all");
+        if ((task && *task && !safe_name(task)) || (sig && strlen(sig) > 32))
+                return reply_text(conn, 400, "bad task name or signal");
+        char msg[256];
+        int status = fn(data, alloc_id, action, task, sig, all && strcmp(all, "true") == 0, msg, sizeof(msg));
+        if (status == 200) {
+                char *copy = strdup("{}");
+                return copy ? reply(conn, 200, "application/json", copy, 2) : MHD_NO;
+        }
+        return reply_text(conn, (unsigned)status, msg);
+}
+
 /* The caller shows the allocation's token (the servers hand it out with the
  * allocation) or the node secret. MHD_YES when it may go on (*ret_ok). */
 static enum MHD_Result check_token(struct log_api *a, struct MHD_Connection *conn, const char *alloc_id, bool *ret_ok) {
@@ -365,6 +398,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                  terr.msg);
                         return reply_text(conn, 403, msg);
                 }
+        }
+        if ((strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) &&
+            strncmp(url, stats_prefix, sizeof(stats_prefix) - 1) == 0) {
+                char id[64];
+                const char *rest = url + sizeof(stats_prefix) - 1, *slash = strchr(rest, '/');
+                if (!slash || (strcmp(slash, "/restart") != 0 && strcmp(slash, "/signal") != 0) ||
+                    (size_t)(slash - rest) >= sizeof(id))
+                        return reply_text(conn, 404, "the agent serves PUT /v1/client/allocation/<alloc-id>/restart "
+                                                     "and /signal");
+                memcpy(id, rest, (size_t)(slash - rest));
+                id[slash - rest] = '\0';
+                if (!id_is_valid(id))
+                        return reply_text(conn, 400, "bad allocation ID");
+                enum MHD_Result mr = check_token(a, conn, id, &ok);
+                return ok ? serve_control(a, conn, id, slash + 1) : mr;
         }
         if (strcmp(method, "GET") != 0)
                 return reply_text(conn, 405, "only GET is served here");

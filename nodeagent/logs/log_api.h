@@ -12,6 +12,9 @@
  * percentages against the previous request's sample of the same task. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct error;
 struct log_api;
 struct tls_config;
@@ -27,6 +30,12 @@ int log_api_start(const char *listen, const char *data_dir, const char *node_sec
  * to an HTTPS endpoint fails its handshake and gets no answer. */
 int log_api_start_tls(const char *listen, const char *data_dir, const char *node_secret, const struct tls_config *tls,
                       struct log_api **ret, struct error *err);
+/* PUT (or POST) /v1/client/allocation/<alloc-id>/{restart,signal}?task=&signal=&all=
+ * (same token rule) call fn on the HTTP thread (nodeagent/task_control.h); it
+ * returns the HTTP status and fills msg. Without fn: 501. */
+typedef int (*log_api_control_fn)(void *data, const char *alloc_id, const char *action, const char *task,
+                                  const char *signal, bool all, char *msg, size_t msg_size);
+void log_api_set_control(struct log_api *a, log_api_control_fn fn, void *data);
 /* The port actually bound. */
 int log_api_port(const struct log_api *a);
 struct log_api *log_api_stop(struct log_api *a);

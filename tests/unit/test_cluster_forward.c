@@ -1,8 +1,20 @@
 /* test_cluster_forward.c - the target of a request a follower forwards to the leader:
- * marked as forwarded, and a blocking query's wait bounded by the forwarding timeout. */
+ * marked as forwarded, and a blocking query's wait bounded by the forwarding timeout;
+ * the forwarded request carries the caller's token and its answer keeps the
+ * leader's X-Nomad-* headers. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
 
+#include "common/http_client.h"
 #include "controlplane/raft/cluster.h"
 
 static void expect_target(const char *query, bool blocking, const char *wait, const char *want) {
@@ -29,4 +41,94 @@ Test(cluster_forward, a_blocking_query_waits_at_most_25_s_at_the_leader) {
         expect_target("index=7&wait=1h", true, "1h", "/v1/jobs?index=7&wait=25000ms&drover-forwarded=1");
         expect_target("index=7&wait=soon", true, "soon", "/v1/jobs?index=7&wait=25000ms&drover-forwarded=1");
         expect_target("index=7&waiter=1", true, NULL, "/v1/jobs?index=7&waiter=1&wait=25000ms&drover-forwarded=1");
+}
+
+/* A one-request "leader": records the request head, answers a list page. */
+struct fake_leader {
+        int fd;
+        int port;
+        char request[4096];
+};
+
+static void *leader_serve(void *arg) {
+        struct fake_leader *l = arg;
+        int c = accept(l->fd, NULL, NULL);
+        if (c < 0)
+                return NULL;
+        size_t n = 0;
+        while (n < sizeof(l->request) - 1 && !strstr(l->request, "\r\n\r\n")) {
+                ssize_t r = read(c, l->request + n, sizeof(l->request) - 1 - n);
+                if (r <= 0)
+                        break;
+                n += (size_t)r;
+                l->request[n] = '\0';
+        }
+        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n"
+                                     "X-Nomad-Index: 42\r\nX-Nomad-KnownLeader: true\r\nX-Nomad-LastContact: 0\r\n"
+                                     "X-Nomad-NextToken: web-2\r\nConnection: close\r\n\r\n[{\"ID\":\"a\"}]";
+        ssize_t w = write(c, answer, sizeof(answer) - 1);
+        (void)w;
+        close(c);
+        return NULL;
+}
+
+struct forwarded {
+        bool done;
+        int status;
+        uint64_t index;
+        char next_token[256], body[256];
+        bool known_leader;
+};
+
+static void on_answer(void *arg, int status, const struct http_response *resp, const char *why) {
+        struct forwarded *f = arg;
+        f->done = true;
+        f->status = status;
+        cr_assert_not_null(resp, "%s", why ? why : "");
+        f->index = resp->index;
+        f->known_leader = resp->has_leader && resp->known_leader;
+        snprintf(f->next_token, sizeof(f->next_token), "%s", resp->next_token);
+        snprintf(f->body, sizeof(f->body), "%s", resp->body);
+}
+
+Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
+        struct fake_leader l = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        cr_assert(l.fd >= 0 && bind(l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l.fd, 1) == 0 &&
+                  getsockname(l.fd, (struct sockaddr *)&sa, &len) == 0);
+        l.port = ntohs(sa.sin_port);
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, leader_serve, &l), 0);
+
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct cluster_config cfg = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
+        struct cluster *c = cluster_create(&cfg);
+        cr_assert_not_null(c);
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", l.port);
+        struct forwarded f = {0};
+        cr_expect_eq(cluster_forward(c, addr, "GET", "/v1/jobs?per_page=1", NULL, 0, "bad\r\nX-Evil: 1", on_answer,
+                                     &f),
+                     -EINVAL, "a token with a line break is refused");
+        cr_assert_eq(cluster_forward(c, addr, "GET", "/v1/jobs?per_page=1&drover-forwarded=1", NULL, 0,
+                                     "0f1e2d3c-secret", on_answer, &f),
+                     0);
+        for (int i = 0; i < 5000 && !f.done; i++)
+                uv_run(&loop, UV_RUN_ONCE);
+        pthread_join(th, NULL);
+        close(l.fd);
+        cr_assert(f.done);
+        cr_expect_eq(f.status, 200);
+        cr_expect_eq(f.index, 42);
+        cr_expect_str_eq(f.next_token, "web-2", "X-Nomad-NextToken kept");
+        cr_expect(f.known_leader);
+        cr_expect_str_eq(f.body, "[{\"ID\":\"a\"}]");
+        cr_expect(strstr(l.request, "X-Nomad-Token: 0f1e2d3c-secret\r\n") != NULL, "the token went along: %s",
+                  l.request);
+        cr_expect(strstr(l.request, "GET /v1/jobs?per_page=1&drover-forwarded=1 ") == l.request);
+        cluster_destroy(c);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0);
 }

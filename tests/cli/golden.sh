@@ -1,0 +1,174 @@
+#!/bin/bash
+# CLI golden-output tests: a drover-server and a drover-agent (raw_exec) on
+# loopback, a job run, then the table output of the common commands compared with
+# tests/cli/golden/<name>.txt after normalising what changes from run to run
+# (IDs, times, ages, ports, Raft indexes). A mismatch fails with a diff.
+# DROVER_GOLDEN_UPDATE=1 rewrites the golden files instead (review the diff).
+# Usage: tests/cli/golden.sh BIN_DIR. Ports from 25500-25999; every wait is
+# bounded; every process started is stopped.
+set -u
+BIN=$(cd "${1:-build/bin}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+GOLDEN=$HERE/golden
+WORK=$(mktemp -d /tmp/drover-golden-XXXXXX)
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
+}
+for _ in $(seq 1 50); do
+        PORT=$((25500 + RANDOM % 480))
+        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
+done
+ADDR="http://127.0.0.1:$PORT"
+export DROVER_ADDR=$ADDR
+unset DROVER_TOKEN NOMAD_TOKEN NOMAD_ADDR
+export TZ=UTC
+passed=0
+failed=0
+server_pid=""
+agent_pid=""
+
+cleanup() {
+        [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+        sleep 0.5
+        [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+        [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
+        wait 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+. "$HERE/../integration/lib.sh" # log, pass, fail, wait_for, api, api_code, jget
+
+# Same-length placeholders keep the tables' alignment checked; ages ("4s ago",
+# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces.
+normalise() {
+        sed -E \
+                -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU/g' \
+                -e 's/\b[0-9a-f]{8}\b/IIIIIIII/g' \
+                -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}/YYYY-MM-DDThh:mm:ss+zzzz/g' \
+                -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/YYYY-MM-DDThh:mm:ss.nZ/g' \
+                -e 's/127\.0\.0\.1:[0-9]{5}/127.0.0.1:PPPPP/g' \
+                -e 's/\b[0-9]+[dhms]([0-9]+[dhms])* ago( +|$)/<age>  /g' \
+                -e 's/<age>  $/<age>/' \
+                -e 's/^(Job Modify Index: )[0-9]+$/\1N/' \
+                -e 's/(-check-index )[0-9]+/\1N/' \
+                -e 's/^(Modify Index +=) [0-9]+$/\1 N/' \
+                -e 's/(job modify index:? )[0-9]+/\1N/g' \
+                -e 's/(\(leader\) +)[0-9]+( +)/\1N\2/' \
+                -e "s#$WORK#WORK#g"
+}
+
+# check NAME COMMAND...: run a drover command, normalise its output and exit code,
+# compare with golden/NAME.txt.
+check() {
+        local name=$1 rc
+        shift
+        "$BIN/drover" "$@" >"$WORK/out.raw" 2>&1
+        rc=$?
+        { normalise <"$WORK/out.raw"; echo "exit $rc"; } >"$WORK/$name.txt"
+        if [ "${DROVER_GOLDEN_UPDATE:-0}" = 1 ]; then
+                cp "$WORK/$name.txt" "$GOLDEN/$name.txt"
+                log "UPDATED: $name"
+                return
+        fi
+        if [ ! -f "$GOLDEN/$name.txt" ]; then
+                fail "golden $name: no tests/cli/golden/$name.txt (DROVER_GOLDEN_UPDATE=1 writes it)"
+        elif diff -u "$GOLDEN/$name.txt" "$WORK/$name.txt" >"$WORK/diff"; then
+                pass "golden $name (drover $*)"
+        else
+                cat "$WORK/diff"
+                fail "golden $name (drover $*): output differs from tests/cli/golden/$name.txt"
+        fi
+}
+
+"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+        -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
+server_pid=$!
+wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || {
+        fail "server starts"
+        exit 1
+}
+check node-status-empty node status
+check job-status-empty job status
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name golden-node -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 10))" >>"$WORK/agent.log" 2>&1 &
+agent_pid=$!
+wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
+        fail "agent registers"
+        exit 1
+}
+
+cat >"$WORK/web.hcl" <<'EOF'
+job "web" {
+  datacenters = ["dc1"]
+  group "app" {
+    count = 2
+    update {
+      max_parallel     = 1
+      min_healthy_time = "1s"
+      healthy_deadline = "1m"
+    }
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["300"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+EOF
+check job-run-detach job run -detach "$WORK/web.hcl"
+wait_for 60 sh -c "curl -s $ADDR/v1/deployments | grep -q '\"Status\":\"successful\"'" || fail "the deployment succeeds"
+# Every evaluation (the registration's and the deployment watcher's) has finished.
+wait_for 20 sh -c "curl -s $ADDR/v1/evaluations | python3 -c \"import json,sys; e=json.load(sys.stdin); sys.exit(0 if len(e)==2 and all(x['Status']=='complete' for x in e) else 1)\"" ||
+        fail "two complete evaluations"
+ALLOC=$(api "/v1/job/web/allocations" | jget "[a['ID'] for a in d if a['Name']=='web.app[0]'][0]")
+EVAL=$(api "/v1/evaluations" | jget "[e['ID'] for e in d if e['TriggeredBy']=='job-register'][0]")
+DEP=$(api "/v1/deployments" | jget "d[0]['ID']")
+
+check job-status-list job status
+check job-status job status web
+check node-status node status
+check alloc-status alloc status "${ALLOC:0:8}"
+check eval-list eval list
+check eval-status eval status "$EVAL"
+check deployment-list deployment list
+check deployment-status deployment status "${DEP:0:8}"
+check job-history job history web
+check job-plan-unchanged job plan "$WORK/web.hcl"
+sed -i 's/count = 2/count = 3/' "$WORK/web.hcl"
+check job-plan-count job plan "$WORK/web.hcl"
+check server-members server members
+check raft-peers operator raft list-peers
+check status-prefix status web
+check alloc-status-unknown alloc status ffffffff
+check job-status-unknown job status nosuch
+check job-run-missing-file job run "$WORK/none.hcl"
+
+# The scheduler configuration, check-and-set included.
+check sched-get operator scheduler get-config
+check sched-set operator scheduler set-config -scheduler-algorithm=spread -preempt-batch-scheduler=true
+check sched-get-changed operator scheduler get-config
+check sched-set-stale operator scheduler set-config -check-index=1 -scheduler-algorithm=binpack
+check sched-set-bad operator scheduler set-config -scheduler-algorithm=fastest
+# Global flags: -region names the only region or fails; -self finds this host's node.
+check region-other job status -region=elsewhere
+check region-global job status -region=global web
+# job run -check-index: 0 means "only a new job"; a stale index is refused.
+check job-run-check-index-0 job run -detach -check-index 0 "$WORK/web.hcl"
+check job-run-check-index-stale job run -detach -check-index 1 "$WORK/web.hcl"
+JMI=$(api "/v1/job/web" | jget "d['JobModifyIndex']")
+check job-run-check-index job run -detach -check-index "$JMI" "$WORK/web.hcl"
+check node-status-self node status -self -t '{{.Name}} {{.Status}}'
+check alloc-restart-usage alloc restart
+check alloc-signal-unknown-task alloc signal -s SIGUSR1 "${ALLOC:0:8}" nosuch
+
+log "cli golden: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
