@@ -94,6 +94,7 @@ struct sched_group {
         bool distinct_job, distinct_group;
         bool has_affinity;
         int limit;                         /* options scored per placement */
+        bool pack_used_first;              /* Select prefers used nodes (sched_group_init) */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
         size_t n_props, n_spreads;
         int spread_weights;       /* sum of the spreads' weights */
