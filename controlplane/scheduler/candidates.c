@@ -434,6 +434,8 @@ void sched_attempt_free(struct sched_attempt *at) {
         coll_index_free(at->coll);
         at->coll = NULL;
         plan_free(at->plan);
+        at->strings = str_arena_unref(at->strings);
+        at->s_ns = at->s_eval = at->s_job = NULL;
         at->cands = NULL;
         at->dcs = NULL;
         at->pool.nodes_available = NULL;
