@@ -434,6 +434,8 @@ void sched_attempt_free(struct sched_attempt *at) {
         coll_index_free(at->coll);
         at->coll = NULL;
         plan_free(at->plan);
+        at->strings = str_arena_unref(at->strings);
+        at->s_ns = at->s_eval = at->s_job = NULL;
         at->cands = NULL;
         at->dcs = NULL;
         at->pool.nodes_available = NULL;
@@ -1072,5 +1074,6 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         }
         if (tg->count >= 0 && (size_t)tg->count * SMALL_GROUP_RATIO <= at->n_cands && g->limit < SMALL_GROUP_LIMIT)
                 g->limit = at->n_cands < SMALL_GROUP_LIMIT ? (int)at->n_cands : SMALL_GROUP_LIMIT;
+        g->pack_used_first = at->c->algorithm != SCHED_ALG_SPREAD && !spread;
         return props_init(at, g);
 }

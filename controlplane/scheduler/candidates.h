@@ -68,6 +68,12 @@ struct sched_attempt {
         unsigned gen; /* the last sched_group_init's generation */
         uint64_t rng;
         int preempt_index; /* name index of the alloc a preemption places */
+        /* The strings of the attempt's new allocs (IDs, names, node IDs; the namespace,
+         * eval ID, job ID and group names once): one arena each new alloc holds a
+         * reference on, instead of eight strdup's per placement. Created by the first
+         * placement; s_* are its copies of the attempt-wide strings. */
+        struct str_arena *strings;
+        const char *s_ns, *s_eval, *s_job;
 };
 
 /* Allocs proposed per value of a node property: for a distinct_property constraint
@@ -94,6 +100,8 @@ struct sched_group {
         bool distinct_job, distinct_group;
         bool has_affinity;
         int limit;                         /* options scored per placement */
+        bool pack_used_first;              /* Select prefers used nodes (sched_group_init) */
+        const char *s_group;               /* the group's name in at->strings (place.c) */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */
         size_t n_props, n_spreads;
         int spread_weights;       /* sum of the spreads' weights */

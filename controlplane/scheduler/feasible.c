@@ -397,7 +397,9 @@ bool sched_dc_match(const char *pattern, const char *dc) {
 double sched_binpack_score(int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu, int64_t used_mem) {
         double free_cpu = avail_cpu > 0 ? 1.0 - (double)used_cpu / (double)avail_cpu : 0.0;
         double free_mem = avail_mem > 0 ? 1.0 - (double)used_mem / (double)avail_mem : 0.0;
-        double total = pow(10, free_cpu) + pow(10, free_mem);
+        /* 10^x as e^(x ln 10): the same value to the last bits or so, at a third of pow's
+         * cost (two per node scored; c1m scores about 9 nodes per placement) */
+        double total = exp(free_cpu * M_LN10) + exp(free_mem * M_LN10);
         double score = 20.0 - total;
         if (score > 18.0)
                 score = 18.0;

@@ -6,23 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macros.h"
 #include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/preempt.h"
 #include "controlplane/scheduler/rank.h"
 #include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/sched_internal.h"
 
-/* "<job>.<group>[<index>]" without printf (one per placement). NULL on ENOMEM. */
-static char *alloc_name(const char *job, const char *group, int index) {
+/* A copy of v in the attempt's arena (NULL v: NULL). false on ENOMEM. */
+static bool arena_str(struct sched_attempt *at, const char *v, char **ret) {
+        *ret = v ? str_arena_add(at->strings, v, strlen(v)) : NULL;
+        return !v || *ret;
+}
+
+/* "<job>.<group>[<index>]" without printf (one per placement), in the attempt's arena.
+ * NULL on ENOMEM. */
+static char *alloc_name(struct sched_attempt *at, const char *job, const char *group, int index) {
         char digits[16];
         size_t nd = 0;
         unsigned v = index < 0 ? 0 : (unsigned)index;
         do
                 digits[nd++] = (char)('0' + v % 10);
         while ((v /= 10) && nd < sizeof(digits));
-        size_t lj = strlen(job), lg = strlen(group);
-        char *s = malloc(lj + lg + nd + 4), *p = s;
-        if (!s)
+        size_t lj = strlen(job), lg = strlen(group), len = lj + lg + nd + 3;
+        char buf[512];
+        _cleanup_free_ char *heap = len < sizeof(buf) ? NULL : malloc(len + 1);
+        char *s = heap ? heap : buf, *p = s;
+        if (len >= sizeof(buf) && !heap)
                 return NULL;
         memcpy(p, job, lj);
         p += lj;
@@ -33,34 +43,57 @@ static char *alloc_name(const char *job, const char *group, int index) {
         while (nd)
                 *p++ = digits[--nd];
         *p++ = ']';
-        *p = '\0';
-        return s;
+        return str_arena_add(at->strings, s, len);
 }
 
-static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_group *g, int index,
+/* The arena and the attempt-wide strings, on the attempt's first placement. */
+static int attempt_strings(struct sched_attempt *at, struct sched_group *g) {
+        if (!at->strings) {
+                const struct job *j = at->job;
+                char *ns, *ev, *job;
+                if (!(at->strings = str_arena_new()) || !arena_str(at, j->namespace ? j->namespace : "default", &ns) ||
+                    !arena_str(at, at->c->eval->id, &ev) || !arena_str(at, j->id, &job))
+                        return -ENOMEM;
+                at->s_ns = ns;
+                at->s_eval = ev;
+                at->s_job = job;
+        }
+        if (!g->s_group) {
+                char *name;
+                if (!arena_str(at, g->tg->name, &name))
+                        return -ENOMEM;
+                g->s_group = name;
+        }
+        return 0;
+}
+
+static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index,
                                const struct sched_cand *cd, const struct alloc *prev, json_t *metrics, int64_t now) {
-        struct alloc *a = alloc_new();
+        struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new() : NULL;
         if (!a) {
                 json_decref(metrics);
                 return NULL;
         }
+        a->strings = str_arena_ref(at->strings);
         char id[ID_BUF];
         at->c->gen_id(at->c->id_data, id);
         const struct job *j = at->job;
-        a->id = strdup(id);
-        a->namespace = strdup(j->namespace ? j->namespace : "default");
-        a->eval_id = strdup(at->c->eval->id);
-        a->name = alloc_name(j->id, g->tg->name, index);
-        a->node_id = strdup(cd->n->id);
-        a->node_name = cd->n->name ? strdup(cd->n->name) : NULL;
-        a->job_id = strdup(j->id);
+        /* the arena's strings are never changed in place (alloc_set_str replaces them) */
+        a->namespace = (char *)at->s_ns;
+        a->eval_id = (char *)at->s_eval;
+        a->job_id = (char *)at->s_job;
+        a->task_group = (char *)g->s_group;
+        bool ok = arena_str(at, id, &a->id) && arena_str(at, cd->n->id, &a->node_id) &&
+                  arena_str(at, cd->n->name, &a->node_name) &&
+                  arena_str(at, prev ? prev->id : NULL, &a->previous_allocation) &&
+                  (a->name = alloc_name(at, j->id, g->tg->name, index));
         a->job = job_ref((struct job *)j);
-        a->task_group = strdup(g->tg->name);
         a->resources = g->ask;
         a->desired_status = ALLOC_DESIRED_RUN;
         a->client_status = ALLOC_CLIENT_PENDING;
-        a->previous_allocation = prev ? strdup(prev->id) : NULL;
         a->metrics = metrics;
+        if (!ok)
+                return alloc_unref(a);
         if (prev && prev->client_status == ALLOC_CLIENT_FAILED) { /* a reschedule: its tracker */
                 struct resched_policy pol;
                 sched_resched_policy(j, g->tg, &pol);
@@ -69,9 +102,6 @@ static struct alloc *new_alloc(struct sched_attempt *at, const struct sched_grou
         }
         a->create_time = now;
         a->modify_time = now;
-        if (!a->id || !a->namespace || !a->eval_id || !a->name || !a->node_id || !a->job_id || !a->task_group ||
-            (prev && !a->previous_allocation))
-                return alloc_unref(a);
         return a;
 }
 

@@ -105,8 +105,15 @@ double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avai
                 return (binpack + align) / 2.0;
         }
         case SCHED_ALG_BINPACK:
-        default:
-                return binpack;
+        default: {
+                /* Nomad's ScoreFit less the capacity the placement strands: a node left with
+                 * free cpu but no memory (or the reverse) scores lower than one left balanced. */
+                if (avail_cpu <= 0 || avail_mem <= 0)
+                        return binpack;
+                double free_cpu = 1.0 - (double)used_cpu / (double)avail_cpu;
+                double free_mem = 1.0 - (double)used_mem / (double)avail_mem;
+                return (binpack + 1.0 - fabs(free_cpu - free_mem)) / 2.0;
+        }
         }
 }
 
@@ -172,7 +179,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                         return false;
                 }
         }
-        *o = (struct sched_option){.cd = cd};
+        *o = (struct sched_option){.cd = cd, .used = cd->u.cpu > 0 || cd->u.mem > 0 || cd->u.disk > 0};
         o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, g->ask.cpu, g->ask.memory_mb);
         double sum = o->binpack;
         int k = 1;
@@ -231,6 +238,20 @@ static int cmp_option_desc(const void *a, const void *b) {
         return x->final < y->final ? 1 : x->final > y->final ? -1 : 0;
 }
 
+/* Under a packing algorithm, for a group without affinities or spread blocks, a node
+ * already in use (and not the reschedule penalty's) beats an empty one whatever their
+ * scores: an online packer never opens a node while a used one fits. */
+static bool better(const struct sched_group *g, const struct sched_option *x, const struct sched_option *y) {
+        if (g->pack_used_first) {
+                if (x->has_affinity && x->affinity != y->affinity)
+                        return x->affinity > y->affinity;
+                bool ux = x->used && !x->has_penalty, uy = y->used && !y->has_penalty;
+                if (ux != uy)
+                        return ux;
+        }
+        return x->final > y->final;
+}
+
 struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m) {
         size_t cap = (size_t)g->limit + MAX_SKIP;
         _cleanup_free_ struct sched_option *opts = malloc(cap * sizeof(*opts));
@@ -267,7 +288,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 return NULL;
         size_t best = 0;
         for (size_t i = 1; i < n_opts; i++)
-                if (opts[i].final > opts[best].final)
+                if (better(g, &opts[i], &opts[best]))
                         best = i;
         struct sched_cand *winner = opts[best].cd;
         if (m->no_meta)

@@ -37,9 +37,11 @@ struct planner_ops {
  * randomness needs no injection: the node shuffle is seeded from the eval ID and the
  * snapshot index, as in Nomad, so the same eval on the same state places the same way. */
 /* How a fitting node is scored (Nomad's SchedulerAlgorithm, plus a dot product):
- * binpack (the default) prefers the fullest node, spread the emptiest, dotproduct the
- * node whose free capacity is shaped most like the ask (Tetris's alignment) among the
- * fuller ones. See sched_fit_score. */
+ * binpack (the default) prefers the fullest node that is left least lopsided (Nomad's
+ * ScoreFit less the stranded share), spread the emptiest, dotproduct the node whose free
+ * capacity is shaped most like the ask (Tetris's alignment) among the fuller ones. Under
+ * binpack and dotproduct, Select prefers used nodes to empty ones. See sched_fit_score
+ * and sched_select. */
 enum sched_algorithm { SCHED_ALG_BINPACK, SCHED_ALG_SPREAD, SCHED_ALG_DOTPRODUCT, SCHED_ALG_COUNT };
 
 /* Preemption per job kind (Nomad's PreemptionConfig in the scheduler configuration). */

@@ -510,12 +510,14 @@ Test(sched_reconcile, destructive_update_max_parallel_and_batch_all_at_once) {
         struct alloc *allocs[4];
         allocs_of(v0, "n1", 4, allocs);
         struct job *v1 = next_version(v0, edit_env);
+        json_decref(v1->extra);
         v1->extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 3);
         struct reconcile_out out = update_reconcile(v1, allocs, 4, false);
         cr_assert_eq(out.n_stops, 3, "job-level max_parallel 3 (got %zu)", out.n_stops);
         cr_assert_eq(out.n_place, 3);
         reconcile_out_free(&out);
         /* the group's block wins over the job's */
+        json_decref(v1->groups[0].extra);
         v1->groups[0].extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 2);
         out = update_reconcile(v1, allocs, 4, false);
         cr_assert_eq(out.n_stops, 2);

@@ -187,8 +187,10 @@ Test(sched_units, rank_fits_and_names_the_exhausted_dimension) {
         const char *dim = NULL;
         struct sched_cand *cd = cand("n1");
         cr_assert(sched_rank(&at, &g, cd, &o, &dim));
-        cr_assert_float_eq(o.binpack, sched_binpack_score(1000, 1000, 600, 100), 1e-12);
+        /* Nomad's ScoreFit less the stranded share: free cpu 0.4, free memory 0.9 */
+        cr_assert_float_eq(o.binpack, (sched_binpack_score(1000, 1000, 600, 100) + 1.0 - 0.5) / 2, 1e-12);
         cr_assert(!o.has_anti);
+        cr_assert(!o.used);
         cd->u.cpu += 600; /* as if placed */
         cr_assert(!sched_rank(&at, &g, cd, &o, &dim));
         cr_assert_str_eq(dim, "cpu");
@@ -360,7 +362,8 @@ Test(sched_units, fit_score_spread_mirrors_binpack_and_dotproduct_prefers_the_al
         double full = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 3000, 3000, 100, 100);
         double empty = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 500, 500, 100, 100);
         cr_assert_gt(full, empty);
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 3000, 3000, 100, 100), 1.0 - full, 1e-12);
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 3000, 3000, 100, 100),
+                           1.0 - sched_binpack_score(4000, 4000, 3000, 3000), 1e-12);
         cr_assert_lt(sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 3000, 3000, 100, 100),
                      sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 500, 500, 100, 100));
         /* a cpu-heavy ask (1000 MHz / 100 MB): node A has cpu left (0 / 2900 used before),
@@ -375,8 +378,91 @@ Test(sched_units, fit_score_spread_mirrors_binpack_and_dotproduct_prefers_the_al
         cr_assert_gt(dp_a, dp_b);
         /* A's alignment: ask (0.25, 0.025) against free before (1.0, 0.275) */
         double align = (0.25 * 1.0 + 0.025 * 0.275) / (sqrt(0.25 * 0.25 + 0.025 * 0.025) * sqrt(1.0 + 0.275 * 0.275));
-        cr_assert_float_eq(dp_a, (bp_a + align) / 2, 1e-12);
+        cr_assert_float_eq(dp_a, (sched_binpack_score(4000, 4000, 1000, 3000) + align) / 2, 1e-12);
         cr_assert(dp_a >= 0.0 && dp_a <= 1.0 && dp_b >= 0.0 && dp_b <= 1.0);
+}
+
+Test(sched_units, binpack_prefers_the_node_left_balanced_over_one_left_stranded) {
+        /* an ask of 100 MHz / 100 MB on two 1000/1000 nodes: A ends at 1000 MHz / 600 MB
+         * (no cpu left, 40% of its memory stranded), B at 700 / 700. Nomad's ScoreFit
+         * prefers A (the fuller by the sum of 10^free); drover's binpack prefers B */
+        double nomad_a = sched_binpack_score(1000, 1000, 1000, 600), nomad_b = sched_binpack_score(1000, 1000, 700, 700);
+        cr_assert_gt(nomad_a, nomad_b);
+        double a = sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 600, 100, 100);
+        double b = sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 700, 700, 100, 100);
+        cr_assert_float_eq(a, (nomad_a + 1.0 - 0.4) / 2, 1e-12);
+        cr_assert_float_eq(b, (nomad_b + 1.0) / 2, 1e-12);
+        cr_assert_gt(b, a);
+        /* balanced leftovers: the fuller node still wins, and the score stays in [0, 1] */
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 1000, 100, 100), 1.0, 1e-12);
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 100), 0.5 * (9.0 / 18.0), 1e-12);
+}
+
+/* Two nodes: "snug", empty, which the ask fills to 90%, and "used", four times larger,
+ * already holding 100/100, which the ask leaves a quarter full. */
+static void snug_and_used(int spread, bool affinity) {
+        node("snug", "dc1", 1000, 1000, "a");
+        node("used", "dc1", 4000, 4000, "b");
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 900, 900);
+        if (spread) {
+                j->groups[0].spreads = calloc(1, sizeof(*j->groups[0].spreads));
+                j->groups[0].spreads[0] = (struct spread){.attribute = strdup("${node.datacenter}"), .weight = 50};
+                j->groups[0].n_spreads = 1;
+        }
+        if (affinity) {
+                j->groups[0].affinities = calloc(1, sizeof(*j->groups[0].affinities));
+                j->groups[0].affinities[0] = (struct affinity){strdup("${node.class}"), strdup("a"), strdup("="), 50};
+                j->groups[0].n_affinities = 1;
+        }
+        begin(j);
+        cand("used")->u = (struct sched_usage){100, 100, 0};
+        cand("used")->usage_ready = true;
+}
+
+static const char *select_one(void) {
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        struct sched_metric m = {.no_meta = true};
+        struct sched_cand *w = sched_select(&at, &g, &m);
+        cr_assert_not_null(w);
+        sched_metric_free(&m);
+        sched_group_free(&g);
+        return w->n->id;
+}
+
+Test(sched_units, binpack_never_opens_an_empty_node_while_a_used_one_fits) {
+        snug_and_used(0, false);
+        struct sched_option o_snug, o_used;
+        const char *dim;
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert(g.pack_used_first);
+        cr_assert(sched_rank(&at, &g, cand("snug"), &o_snug, &dim));
+        cr_assert(sched_rank(&at, &g, cand("used"), &o_used, &dim));
+        sched_group_free(&g);
+        cr_assert_gt(o_snug.final, o_used.final, "the empty node scores higher");
+        cr_assert(!o_snug.used && o_used.used);
+        cr_assert_str_eq(select_one(), "used");
+        ctx.algorithm = SCHED_ALG_DOTPRODUCT;
+        cr_assert_str_eq(select_one(), "used");
+        ctx.algorithm = SCHED_ALG_SPREAD; /* spread scoring has no used-first rule */
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert(!g.pack_used_first);
+        sched_group_free(&g);
+}
+
+Test(sched_units, used_first_yields_to_affinity_and_spread_blocks) {
+        snug_and_used(0, true); /* the affinity names "snug"'s class: it wins though empty */
+        cr_assert_str_eq(select_one(), "snug");
+}
+
+Test(sched_units, used_first_is_off_for_groups_with_spread_blocks) {
+        snug_and_used(1, false); /* one datacenter: spread scores 0 on both, the score decides */
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert(!g.pack_used_first);
+        sched_group_free(&g);
+        cr_assert_str_eq(select_one(), "snug");
 }
 
 Test(sched_units, rank_uses_the_eval_algorithm) {

@@ -25,6 +25,7 @@ static void e_count(struct job *j) {
         j->groups[0].count = 7;
 }
 static void e_update_block(struct job *j) {
+        json_decref(j->extra); /* the copy's own */
         j->extra = json_pack("{s:{s:i}}", "Update", "MaxParallel", 4);
 }
 static void e_restart(struct job *j) {
@@ -34,6 +35,7 @@ static void e_kill_timeout(struct job *j) {
         t0(j)->kill_timeout_ns = 99;
 }
 static void e_services(struct job *j) {
+        json_decref(t0(j)->extra);
         t0(j)->extra = json_pack("{s:[{s:s}]}", "Services", "Name", "web");
 }
 static void e_env(struct job *j) {
@@ -66,9 +68,11 @@ static void e_job_constraint(struct job *j) {
         fx_add_constraint(&j->constraints, &j->n_constraints, "${attr.os}", "=", "linux");
 }
 static void e_artifacts(struct job *j) {
+        json_decref(t0(j)->extra);
         t0(j)->extra = json_pack("{s:[{s:s}]}", "Artifacts", "GetterSource", "https://example.com/x");
 }
 static void e_templates(struct job *j) {
+        json_decref(t0(j)->extra);
         t0(j)->extra = json_pack("{s:[{s:s}]}", "Templates", "EmbeddedTmpl", "x");
 }
 static void e_disk(struct job *j) {
@@ -78,6 +82,7 @@ static void e_datacenters(struct job *j) {
         j->datacenters[0][0] = 'x';
 }
 static void e_user(struct job *j) {
+        free(t0(j)->user);
         t0(j)->user = strdup("nobody");
 }
 

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "common/error.h"
+#include "common/ids.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/scheduler.h"
@@ -100,6 +101,7 @@ static void add_job(struct job *j) {
 }
 
 static const struct sched_preemption *test_preemption; /* NULL: the defaults (system only) */
+static bool random_ids; /* the scheduler's own ID generator instead of seq_id */
 
 /* Run one eval for job id on a snapshot of the live store. */
 static int run_eval(const char *eval_id, const char *job_id) {
@@ -114,7 +116,8 @@ static int run_eval(const char *eval_id, const char *job_id) {
         state_upsert_evals(live, ++fp.index, &e, 1);
         struct state_store *snap = state_snapshot(live);
         struct scheduler_env env = {
-            .clock = &fixed_clock, .gen_id = seq_id, .id_data = &id_counter, .preemption = test_preemption};
+            .clock = &fixed_clock, .gen_id = random_ids ? NULL : seq_id, .id_data = &id_counter,
+            .preemption = test_preemption};
         struct error err = {0};
         int r = scheduler_process_env(snap, e, &fp_ops, &fp, &env, &err);
         cr_assert_eq(r, 0, "scheduler: %s", err.msg);
@@ -241,6 +244,44 @@ Test(scheduler, binpacks_onto_the_fuller_node_that_fits) {
                 cr_assert_eq(json_integer_value(json_object_get(c.v[0]->metrics, "NodesEvaluated")), 2);
         }
         cr_assert_eq(fp.updated->status, EVAL_COMPLETE);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+Test(scheduler, default_ids_are_distinct_uuids_and_alloc_strings_survive_the_eval) {
+        random_ids = true;
+        add_node(fx_node("node-a", "dc1", 100000, 100000));
+        add_job(fx_job("web", JOB_SERVICE, 150, 10, 10)); /* more IDs than one draw of 64 */
+        run_eval("11111111-0000-4000-8000-000000000003", "web");
+        random_ids = false;
+        size_t n;
+        struct alloc *const *list = state_allocs_by_job(live, "default", "web", &n);
+        cr_assert_eq(n, 150);
+        const char *ids[150];
+        bool seen[150] = {0};
+        for (size_t i = 0; i < n; i++) {
+                const struct alloc *a = list[i];
+                cr_assert(id_is_valid(a->id), "%s", a->id);
+                cr_assert_eq(a->id[14], '4', "%s: version 4", a->id);
+                cr_assert(strchr("89ab", a->id[19]), "%s: variant", a->id);
+                cr_assert_str_eq(a->node_id, "node-a");
+                cr_assert_str_eq(a->job_id, "web");
+                cr_assert_str_eq(a->task_group, "g");
+                cr_assert_str_eq(a->namespace, "default");
+                cr_assert_str_eq(a->eval_id, "11111111-0000-4000-8000-000000000003");
+                int idx = alloc_name_index(a);
+                cr_assert(idx >= 0 && idx < 150 && !seen[idx], "%s", a->name);
+                seen[idx] = true;
+                char name[32];
+                snprintf(name, sizeof(name), "web.g[%d]", idx);
+                cr_assert_str_eq(a->name, name);
+                ids[i] = a->id;
+        }
+        qsort(ids, n, sizeof(ids[0]), cmp_str);
+        for (size_t i = 1; i < n; i++)
+                cr_assert_str_neq(ids[i - 1], ids[i]);
 }
 
 Test(scheduler, infeasible_driver_fails_with_metrics_and_one_blocked_eval) {
