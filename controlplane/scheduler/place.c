@@ -67,8 +67,8 @@ static int attempt_strings(struct sched_attempt *at, struct sched_group *g) {
         return 0;
 }
 
-static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index,
-                               const struct sched_cand *cd, const struct alloc *prev, json_t *metrics, int64_t now) {
+static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, const struct sched_cand *cd,
+                               const struct alloc *prev, json_t *metrics, int64_t now) {
         struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new() : NULL;
         if (!a) {
                 json_decref(metrics);

@@ -386,7 +386,8 @@ Test(sched_units, binpack_prefers_the_node_left_balanced_over_one_left_stranded)
         /* an ask of 100 MHz / 100 MB on two 1000/1000 nodes: A ends at 1000 MHz / 600 MB
          * (no cpu left, 40% of its memory stranded), B at 700 / 700. Nomad's ScoreFit
          * prefers A (the fuller by the sum of 10^free); drover's binpack prefers B */
-        double nomad_a = sched_binpack_score(1000, 1000, 1000, 600), nomad_b = sched_binpack_score(1000, 1000, 700, 700);
+        double nomad_a = sched_binpack_score(1000, 1000, 1000, 600),
+               nomad_b = sched_binpack_score(1000, 1000, 700, 700);
         cr_assert_gt(nomad_a, nomad_b);
         double a = sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 600, 100, 100);
         double b = sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 700, 700, 100, 100);

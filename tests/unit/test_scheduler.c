@@ -101,7 +101,7 @@ static void add_job(struct job *j) {
 }
 
 static const struct sched_preemption *test_preemption; /* NULL: the defaults (system only) */
-static bool random_ids; /* the scheduler's own ID generator instead of seq_id */
+static bool random_ids;                                /* the scheduler's own ID generator instead of seq_id */
 
 /* Run one eval for job id on a snapshot of the live store. */
 static int run_eval(const char *eval_id, const char *job_id) {
@@ -115,9 +115,10 @@ static int run_eval(const char *eval_id, const char *job_id) {
         job_unref(tmp);
         state_upsert_evals(live, ++fp.index, &e, 1);
         struct state_store *snap = state_snapshot(live);
-        struct scheduler_env env = {
-            .clock = &fixed_clock, .gen_id = random_ids ? NULL : seq_id, .id_data = &id_counter,
-            .preemption = test_preemption};
+        struct scheduler_env env = {.clock = &fixed_clock,
+                                    .gen_id = random_ids ? NULL : seq_id,
+                                    .id_data = &id_counter,
+                                    .preemption = test_preemption};
         struct error err = {0};
         int r = scheduler_process_env(snap, e, &fp_ops, &fp, &env, &err);
         cr_assert_eq(r, 0, "scheduler: %s", err.msg);
