@@ -57,12 +57,14 @@ port_free() {
 }
 now() { date +%s.%N; }
 # cpu_line: "name=CPU-seconds ..." for drover dev and the processes it started (its
-# children: drover-server, drover-agent), from /proc/PID/stat utime+stime; where the
+# children: drover-server, drover-agent; and the agent's log collector, drover-logmon), from /proc/PID/stat utime+stime; where the
 # time of a run goes, without a profiler.
 cpu_line() {
         local hz p
         hz=$(getconf CLK_TCK)
-        for p in "$dev_pid" $(pgrep -P "$dev_pid" 2>/dev/null); do
+        # the log collector is the agent's fork (its command line, comm drover-logmon),
+        # reparented away from it: found by the data dir in its command line
+        for p in $( (echo "$dev_pid"; pgrep -P "$dev_pid"; pgrep -f -- "$WORK/data") 2>/dev/null | awk '!seen[$1]++'); do
                 [ -r "/proc/$p/stat" ] || continue
                 # comm may hold spaces: fields counted after its closing ")"
                 sed 's/^.*) //' "/proc/$p/stat" | awk -v n="$(cat /proc/$p/comm)" -v hz="$hz" '{printf "%s=%.2f ", n, ($12 + $13) / hz}'

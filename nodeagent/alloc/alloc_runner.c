@@ -627,9 +627,10 @@ static int write_payload(struct alloc_runner *ar, struct task_runner *tr, struct
 static int make_dir_in(int dfd, const char *alloc_dir, const char *rel, mode_t mode, struct error *err) {
         if (mkdirat(dfd, rel, mode) == 0 || errno == EEXIST)
                 return 0;
+        int e = errno;
         char path[4400];
         snprintf(path, sizeof(path), "%s/%s", alloc_dir, rel);
-        int r = errno == ENOENT ? mkdir_p(path, mode) : -errno;
+        int r = e == ENOENT ? mkdir_p(path, mode) : -e;
         return r < 0 ? errorf(err, r, "create %s: %s", path, strerror(-r)) : 0;
 }
 
