@@ -166,7 +166,8 @@ int main(int argc, char **argv) {
                 }
                 struct mount_plan *mp = NULL;
                 uint64_t caps = 0;
-                if (!bare && (mount_plan_create(root, NULL, 0, &mp, &err) < 0 || caps_compute(NULL, NULL, &caps, &err) < 0)) {
+                if (!bare &&
+                    (mount_plan_create(root, NULL, 0, &mp, &err) < 0 || caps_compute(NULL, NULL, &caps, &err) < 0)) {
                         fprintf(stderr, "start: %s\n", err.msg);
                         return 1;
                 }
@@ -193,8 +194,13 @@ int main(int argc, char **argv) {
                     .seccomp = sp,
                 };
                 if (bare) /* the same process start with nothing of the isolation */
-                        s = (struct isolation_spec){.path = "/bin/true", .argv = targv, .envp = envp, .stdin_fd = null_fd,
-                                                    .stdout_fd = null_fd, .stderr_fd = null_fd, .cgroup_fd = -1};
+                        s = (struct isolation_spec){.path = "/bin/true",
+                                                    .argv = targv,
+                                                    .envp = envp,
+                                                    .stdin_fd = null_fd,
+                                                    .stdout_fd = null_fd,
+                                                    .stderr_fd = null_fd,
+                                                    .cgroup_fd = -1};
                 double t_spawn = now_ms();
                 if (trace) {
                         memset(shared, 0, ISOLATION_TRACE_SLOTS * sizeof(uint64_t));
@@ -255,9 +261,9 @@ int main(int argc, char **argv) {
                                         col[m++] = steps[(size_t)i * NSTEP + k];
                         if (m == 0)
                                 continue;
-                        const char *name = k == 0 ? "prepare (parent: cgroup, mount plan, caps)"
+                        const char *name = k == 0           ? "prepare (parent: cgroup, mount plan, caps)"
                                            : k == NSTEP - 1 ? "until execve (parent sees the pipe close)"
-                                                             : isolation_trace_step(k - 1);
+                                                            : isolation_trace_step(k - 1);
                         char key[64];
                         size_t j = 0;
                         for (const char *c = name; *c && *c != ' ' && j + 1 < sizeof(key); c++)

@@ -26,7 +26,7 @@ enum kind { M_BIND, M_TMPFS, M_PROC, M_DEVNODE, M_SYMLINK };
 struct mnt {
         enum kind kind;
         bool read_only;
-        bool in_template; /* a host directory or device node the template holds under TPL_DIR */
+        bool in_template;   /* a host directory or device node the template holds under TPL_DIR */
         const char *source; /* host path; symlink target for M_SYMLINK (in text[]) */
         const char *target; /* absolute host path under root (in text[]) */
         const char *data;   /* tmpfs options (in text[]) */

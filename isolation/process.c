@@ -61,7 +61,7 @@ static const char *stage_str(int s) {
             [ST_USERNS] = "wait for the user namespace's id maps",
             [ST_SETSID] = "setsid",
             [ST_STDIO] = "redirect stdio",
-            [ST_MOUNTS] = "mount",  /* with step -1: make the root private and a mount point */
+            [ST_MOUNTS] = "mount", /* with step -1: make the root private and a mount point */
             [ST_PIVOT] = "pivot_root into the task directory",
             [ST_HOSTNAME] = "sethostname",
             [ST_BOUNDING] = "drop bounding capabilities",
@@ -82,6 +82,8 @@ _Static_assert(ST_COUNT <= ISOLATION_TRACE_SLOTS, "trace slots");
 const char *isolation_trace_step(int i) {
         if (i == 0)
                 return "child entered";
+        if (i == ST_USERNS)
+                return "signals reset (with a user namespace: and its id maps written)";
         return i > 0 && i < ST_COUNT ? stage_str(i) : NULL;
 }
 

@@ -357,8 +357,11 @@ json_t *task_usage_pids_json(const struct task_usage *u) {
         json_t *o = json_object();
         for (size_t i = 0; o && i < u->n_pids && i < TASK_STATS_MAX_PIDS; i++) {
                 const struct task_pid_usage *p = &u->procs[i];
-                struct task_usage one = {.measured = TU_RSS | TU_SWAP, .rss = p->rss, .swap = p->swap,
-                                         .user_us = p->user_us, .system_us = p->system_us,
+                struct task_usage one = {.measured = TU_RSS | TU_SWAP,
+                                         .rss = p->rss,
+                                         .swap = p->swap,
+                                         .user_us = p->user_us,
+                                         .system_us = p->system_us,
                                          .total_us = p->user_us + p->system_us};
                 char key[16];
                 snprintf(key, sizeof(key), "%d", (int)p->pid);

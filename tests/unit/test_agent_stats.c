@@ -236,8 +236,8 @@ Test(agent_stats, the_endpoint_reports_a_running_task_in_nomads_shape) {
                 sum_rss += json_integer_value(json_object_get(json_object_get(v, "MemoryStats"), "RSS"));
         }
         cr_expect_eq(sum_rss,
-                     json_integer_value(json_object_get(
-                         json_object_get(json_object_get(web, "ResourceUsage"), "MemoryStats"), "RSS")),
+                     json_integer_value(
+                         json_object_get(json_object_get(json_object_get(web, "ResourceUsage"), "MemoryStats"), "RSS")),
                      "each process with its own RSS: together the task's");
         cr_expect_gt(json_integer_value(json_object_get(j, "Timestamp")), 0);
         json_decref(j);
