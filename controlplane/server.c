@@ -1,6 +1,7 @@
 /* server.c - wiring of drover-server: Raft, state, broker, workers, API, leader duties. */
 #include "controlplane/server.h"
 
+
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
