@@ -2,7 +2,6 @@
 #include "controlplane/server.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -995,20 +994,7 @@ static int cluster_start_raft(void *data, const struct raft_node_peer *voters, s
 
 static const struct cluster_ops server_cluster_ops = {.start_raft = cluster_start_raft};
 
-/* glibc's malloc, tuned for the server: plan results, entries and HTTP bodies of
- * 100 KB to a few MB are allocated and freed at a high rate. By default each one
- * over 128 KB (the threshold moves up only after frees) is mmap'd and unmapped,
- * and the heap's top is returned to the kernel past 128 KB free: both fault every
- * page in again on the next use (page faults were 14% of the servers' CPU in
- * bench/raft). Up to 32 MiB comes from the heap and up to 256 MiB stays mapped:
- * 1.3-1.6x committed placements/s in bench/raft (bench/RESULTS.md). */
-static void tune_malloc(void) {
-        mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-        mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-}
-
 int server_start(struct server *s, struct error *err) {
-        tune_malloc();
         /* The loop's handles first: server_stop closes them whatever failed later. */
         uv_timer_init(s->loop, &s->tick);
         s->tick.data = s;

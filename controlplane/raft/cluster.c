@@ -63,8 +63,9 @@ struct cluster {
         bool timer_init;
         bool busy;    /* a probe is on the pool */
         int forwards; /* forwarded requests on the pool */
-        struct forward *forward_list; /* those whose caller was not answered yet */
         bool closing; /* destroyed while busy: the probe frees us */
+        /* the forwards whose caller was not answered yet */
+        struct forward *forward_list;
         bool timer_closed;
 };
 

@@ -417,10 +417,12 @@ struct barrier_req {
 static void on_barrier(struct raft_barrier *req, int status) {
         struct barrier_req *br = (struct barrier_req *)req;
         int code = 0;
-        if (status != 0)
-                code = status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ? -EAGAIN
-                       : status == RAFT_SHUTDOWN || status == RAFT_CANCELED   ? -ECANCELED
-                                                                              : -EIO;
+        if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST)
+                code = -EAGAIN;
+        else if (status == RAFT_SHUTDOWN || status == RAFT_CANCELED)
+                code = -ECANCELED;
+        else if (status != 0)
+                code = -EIO;
         if (br->cb)
                 br->cb(br->arg, code, req->index);
         free(br);

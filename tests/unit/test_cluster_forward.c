@@ -1,7 +1,8 @@
 /* test_cluster_forward.c - the target of a request a follower forwards to the leader:
  * marked as forwarded, and a blocking query's wait bounded by the forwarding timeout;
  * the forwarded request carries the caller's token and its answer keeps the
- * leader's X-Nomad-* headers. */
+ * leader's X-Nomad-* headers; forwards in flight are answered when the cluster
+ * module is destroyed. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -131,4 +132,46 @@ Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_hea
         cluster_destroy(c);
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_expect_eq(uv_loop_close(&loop), 0);
+/* A forward whose answer has not come when the server stops is answered at once
+ * (its connection still exists then), and never again when the pool finishes it. */
+struct fwd_seen {
+        int calls, status;
+        char why[128];
+};
+
+static void on_fwd(void *arg, int status, const struct http_response *resp, const char *why) {
+        (void)resp;
+        struct fwd_seen *f = arg;
+        f->calls++;
+        f->status = status;
+        snprintf(f->why, sizeof(f->why), "%s", why ? why : "");
+}
+
+Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
+        int ls = socket(AF_INET, SOCK_STREAM, 0); /* a "leader" that accepts and never answers */
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        cr_assert_eq(listen(ls, 4), 0);
+        socklen_t sl = sizeof(sa);
+        getsockname(ls, (struct sockaddr *)&sa, &sl);
+        char leader[32];
+        snprintf(leader, sizeof(leader), "127.0.0.1:%d", ntohs(sa.sin_port));
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct cluster_config cc = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
+        struct cluster *c = cluster_create(&cc);
+        cr_assert_not_null(c);
+        struct fwd_seen f = {0};
+        cr_assert_eq(cluster_forward(c, leader, "PUT", "/v1/jobs?drover-forwarded=1", "{}", 2, NULL, on_fwd, &f), 0);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        cr_assert_eq(f.calls, 0, "no answer yet");
+        cluster_destroy(c);
+        cr_assert_eq(f.calls, 1, "answered by cluster_destroy");
+        cr_assert_eq(f.status, -ECANCELED);
+        cr_assert(strstr(f.why, "shutting down"), "%s", f.why);
+        close(ls); /* the request on the pool fails now */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert_eq(f.calls, 1, "not answered twice");
+        cr_assert_eq(uv_loop_close(&loop), 0);
 }
