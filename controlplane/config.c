@@ -73,7 +73,7 @@ static const struct flag options[] = {
      "an HTTP connection silent this long is closed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
-     "HCL file: data_dir, log_level, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
+     "HCL file: data_dir, log_level, region, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
      "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
      "verify_https_client }; flags win"},
 };
@@ -150,7 +150,7 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                         if (!known)
                                 return errorf(err, -EINVAL,
                                               "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
-                                              "data_dir, log_level, acl { enabled }, tls { ... } and server { ... server_join { retry_join } })",
+                                              "data_dir, log_level, region, acl { enabled }, tls { ... } and server { ... server_join { retry_join } })",
                                               path, it->line, it->col, it->name, *block ? " in " : "", block);
                         int r = apply_body(cfg, path, it->body, it->name, err);
                         if (r < 0)

@@ -62,7 +62,7 @@ struct http_req {
          * the daemon stops, conn and srv are NULL and the handler's own answer
          * (any http_req_respond_*) only frees it. */
         bool orphan;
-        bool draining; /* answered by http_server_destroy: counted in srv->draining */
+        bool draining; /* answered from the loop, not yet sent: counted in srv->draining */
         int deny_status;       /* non-zero: answered at once from the MHD thread */
         char deny_msg[200];
         int64_t body_start_ns; /* first body byte, for body_timeout_s */
@@ -94,7 +94,7 @@ struct http_server {
         struct http_req *held;        /* handed to the handler, not answered; loop thread only */
         struct conn_info *all;        /* every open connection, under lock */
         bool stopping;                /* under lock: destroy began, nothing more is queued */
-        atomic_uint draining;         /* answered by destroy, not yet completed by libmicrohttpd */
+        atomic_uint draining;         /* answered from the loop, not yet completed by libmicrohttpd */
         http_handler_fn handler;
         void *data;
         int port;
@@ -277,6 +277,8 @@ static void answer(struct http_req *r, int status, char *buf, size_t len, const 
         r->content_type = ctype;
         r->index = index;
         r->state = REQ_ANSWERED;
+        r->draining = true; /* destroy waits for answers on their way out */
+        atomic_fetch_add(&r->srv->draining, 1);
         MHD_resume_connection(r->conn); /* r belongs to MHD again from here */
 }
 
@@ -1020,10 +1022,8 @@ static void on_async_closed(uv_handle_t *h) {
 
 /* Answer r 503 at shutdown (loop thread, r suspended and not answered). A
  * request its handler holds becomes an orphan (see struct http_req). */
-static void shutdown_answer(struct http_server *s, struct http_req *r, bool handler_holds) {
+static void shutdown_answer(struct http_req *r, bool handler_holds) {
         r->orphan = handler_holds;
-        r->draining = true;
-        atomic_fetch_add(&s->draining, 1);
         char *msg = strdup("server shutting down");
         answer(r, 503, msg, msg ? strlen(msg) : 0, "text/plain; charset=utf-8", 0);
 }
@@ -1058,11 +1058,11 @@ struct http_server *http_server_destroy(struct http_server *s) {
                 for (struct http_req *r = queued, *next; r; r = next) {
                         next = r->next;
                         r->next = NULL;
-                        shutdown_answer(s, r, false);
+                        shutdown_answer(r, false);
                 }
                 while (s->held) {
                         struct http_req *r = s->held; /* answer() unlinks it */
-                        shutdown_answer(s, r, true);
+                        shutdown_answer(r, true);
                         r->next = orphans;
                         orphans = r;
                 }

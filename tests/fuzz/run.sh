@@ -78,7 +78,7 @@ for t in tests/fuzz/fuzz_*.c; do
                 status=1
                 continue
         fi
-        if ! "$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$corpus" >"$out/$name.log" 2>&1; then
+        if ! "$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1; then
                 echo "FAIL: $name found a crash; see $out/$name.log"
                 tail -n 40 "$out/$name.log"
                 status=1

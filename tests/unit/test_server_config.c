@@ -92,3 +92,24 @@ Test(server_config, the_tls_block_sets_rpc_and_rpc_needs_all_three_files) {
         server_config_free(&cfg);
         unlink(path);
 }
+
+Test(server_config, the_region_names_the_raft_role_and_is_a_dns_label) {
+        write_config("region = \"eu\"\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.region, "eu");
+        server_config_free(&cfg);
+        write_config("data_dir = \"/tmp/x\"\n");
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.region, "global", "the default, as Nomad's");
+        server_config_free(&cfg);
+        const char *bad[] = {"region = \"eu.west\"\n", "region = \"\"\n", "region = \"../x\"\n"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                write_config(bad[i]);
+                memset(&err, 0, sizeof(err));
+                cr_expect_lt(parse(&cfg, NULL, &err), 0, "%s", bad[i]);
+                cr_expect(strstr(err.msg, "a region is 1 to 63 letters") != NULL, "%s: %s", bad[i], err.msg);
+                server_config_free(&cfg);
+        }
+}
