@@ -347,12 +347,6 @@ if [ -x "$ASAN_SERVER" ]; then
         if [ $rc = 0 ] && [ $join_held = 1 ] && [ "$join_code" != 000 ] && [ "$join_code" != 200 ] &&
                 ! grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/lone.log"; then
                 pass "SIGTERM to a leader (ASan build) holding a raft join and writes: exit status 0, the held join answered $join_code, no AddressSanitizer report"
-        elif [ $rc = 134 ] && [ $join_held = 1 ] && [ "$join_code" = 503 ] && grep -q 'MHD_stop_daemon() called while we have suspended' "$WORK/lone.log" &&
-                ! grep -q 'AddressSanitizer\|runtime error' "$WORK/lone.log"; then
-                # Known, not fixed here: a request libmicrohttpd suspended and http.c had not
-                # handed to the loop yet when the daemon stopped (http_server_destroy must
-                # answer it: controlplane/api/http.c). Turn this into a failure once it does.
-                log "XFAIL: cluster: SIGTERM to a leader holding a raft join and writes: the join answered 503, no ASan report, but libmicrohttpd aborted on a connection still suspended in http.c"
         else
                 fail "SIGTERM to a leader holding a raft join under ASan: exit status $rc; join held $join_held, answered '$join_code'; $(grep -m3 'AddressSanitizer\|runtime error\|SUMMARY\|MHD' "$WORK/lone.log")"
         fi
