@@ -132,6 +132,8 @@ Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_hea
         cluster_destroy(c);
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_expect_eq(uv_loop_close(&loop), 0);
+}
+
 /* A forward whose answer has not come when the server stops is answered at once
  * (its connection still exists then), and never again when the pool finishes it. */
 struct fwd_seen {
