@@ -1077,10 +1077,12 @@ struct http_server *http_server_destroy(struct http_server *s) {
                  * 0.9.75 (an error answer it builds itself, e.g. 400 to a malformed
                  * request line, is not queued once shutdown began, and it then reads the
                  * missing response: fuzz_http found it, tests/fuzz/regressions/fuzz_http).
-                 * No new connection is accepted; each open one has its socket shut, so
-                 * libmicrohttpd ends it on its own thread; the daemon stops once none is
-                 * left (or after CLOSE_WAIT_NS). */
-                MHD_socket listen_fd = MHD_quiesce_daemon(s->mhd);
+                 * Each open connection has its socket shut, so libmicrohttpd ends it on
+                 * its own thread; the daemon stops once none is left (or after
+                 * CLOSE_WAIT_NS). Not MHD_quiesce_daemon: in 0.9.75 it races
+                 * libmicrohttpd's own removal of the listening socket from epoll at the
+                 * connection limit and aborts ("Failed to remove listen FD from epoll
+                 * set", fuzz_http under ThreadSanitizer). */
                 pthread_mutex_lock(&s->lock);
                 for (struct conn_info *c = s->all; c; c = c->anext)
                         if (c->fd >= 0)
@@ -1093,8 +1095,6 @@ struct http_server *http_server_destroy(struct http_server *s) {
                 }
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
-                if (listen_fd != MHD_INVALID_SOCKET)
-                        close(listen_fd); /* quiesce handed it over; closed once the daemon is gone */
         }
         /* libmicrohttpd is gone: the orphans are the handlers' alone. */
         for (struct http_req *r = orphans, *next; r; r = next) {
