@@ -35,6 +35,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "nodeagent/logs/log_api.h"
+#include "fuzz_sock.h"
 
 #define MARKER "OUTSIDE-THE-ALLOCATION-7f3a"
 #define SECRET "fuzz-node-secret"
@@ -180,12 +181,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)log_api_port(api))};
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (fd < 0 || fuzz_connect(fd, &sa) < 0) {
                 fprintf(stderr, "fuzz_agent_logs: connect: %s\n", strerror(errno));
                 abort();
         }
         for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, req + off, len - off);
+                ssize_t n = fuzz_write(fd, req + off, len - off);
                 if (n <= 0)
                         break;
                 off += (size_t)n;
@@ -203,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         break;
                 if (pr <= 0)
                         continue;
-                ssize_t n = read(fd, resp + rl, sizeof(resp) - 1 - rl);
+                ssize_t n = fuzz_read(fd, resp + rl, sizeof(resp) - 1 - rl);
                 if (n <= 0)
                         break;
                 rl += (size_t)n;
