@@ -117,8 +117,12 @@ else
         cat "$WORK/signal.out"
         fail "alloc signal -s SIGUSR1 reaches the task"
 fi
-[ "$(task_field "[e['Signal'] for e in ts['Events'] if e['Type']=='Signaling'][-1]")" = "10" ] &&
-        [ "$(task_field "ts['State']")" = "running" ] && [ "$(starts)" -eq 3 ] &&
+# The task has the signal; its Signaling event reaches the server with the agent's next
+# status update (every 200 ms), so wait for it.
+signaled() {
+        [ "$(task_field "[e['Signal'] for e in ts['Events'] if e['Type']=='Signaling'][-1]" 2>/dev/null)" = "10" ]
+}
+wait_for 10 signaled && [ "$(task_field "ts['State']")" = "running" ] && [ "$(starts)" -eq 3 ] &&
         pass "a Signaling event with signal 10; the task keeps running, not restarted" ||
         fail "Signaling event (events: $(task_field "[e['Type'] for e in ts['Events']]"))"
 
