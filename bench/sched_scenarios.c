@@ -95,12 +95,42 @@ static int scen_schedule(struct cluster *cl, struct job **jobs, size_t n, int wo
         return r;
 }
 
-/* max over cpu and memory of ceil(demand / mean node capacity): the volume bound (exact
- * for identical nodes; for two classes, the bound of a cluster of their mean shape). */
-static size_t scen_lower_bound(int64_t cpu, int64_t mem, int64_t node_cpu_sum, int64_t node_mem_sum, int nodes) {
-        double a = ceil((double)cpu * nodes / (double)node_cpu_sum),
-               m = ceil((double)mem * nodes / (double)node_mem_sum);
-        return (size_t)(a > m ? a : m);
+static int cmp_double_desc(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x < y) - (x > y);
+}
+
+/* A lower bound on the nodes that can hold the placed demand (cpu, mem) with node
+ * capacities node_cpu/node_mem: every set S of nodes that holds it has, for each weight w
+ * in [0, 1], sum over S of w*cpu_k/cpu + (1-w)*mem_k/mem >= 1, so |S| is at least the
+ * fewest nodes, largest weighted share first, whose shares reach 1. The largest such
+ * count over 101 weights is the bound (w = 0 and 1 are the per-dimension volume bounds;
+ * by LP duality the best w gives the fractional optimum, whichever shapes the nodes
+ * have). The earlier bound, ceil(demand / the mean node's capacity), is not a bound
+ * with two node classes: a packer that prefers the larger class went below it. */
+static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu, const int64_t *node_mem,
+                               int nodes) {
+        if (nodes <= 0 || (cpu <= 0 && mem <= 0))
+                return 0;
+        double *share = xcalloc((size_t)nodes, sizeof(*share));
+        size_t best = 0;
+        for (int step = 0; step <= 100; step++) {
+                double w = cpu <= 0 ? 0 : mem <= 0 ? 1 : step / 100.0;
+                for (int k = 0; k < nodes; k++)
+                        share[k] = (w > 0 ? w * (double)node_cpu[k] / (double)cpu : 0) +
+                                   (w < 1 ? (1 - w) * (double)node_mem[k] / (double)mem : 0);
+                qsort(share, (size_t)nodes, sizeof(*share), cmp_double_desc);
+                double sum = 0;
+                size_t k = 0;
+                while (k < (size_t)nodes && sum < 1 - 1e-9)
+                        sum += share[k++];
+                if (k > best)
+                        best = k;
+                if (cpu <= 0 || mem <= 0)
+                        break;
+        }
+        free(share);
+        return best;
 }
 
 /* Fill then (optionally) a second wave: the scenario's two job lists. */
@@ -117,11 +147,11 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         cl->algorithm = alg;
         cl->preemption = preemption;
         uint64_t node_rng = seed;
-        int64_t cap_cpu = 0, cap_mem = 0;
+        int64_t *cap_cpu = xcalloc((size_t)nodes, sizeof(*cap_cpu)), *cap_mem = xcalloc((size_t)nodes, sizeof(*cap_mem));
         for (int i = 0; i < nodes; i++) {
                 struct node *nd = scen_node_new(i, &shapes[(size_t)i % n_shapes], &node_rng);
-                cap_cpu += nd->cpu_shares;
-                cap_mem += nd->memory_mb;
+                cap_cpu[i] = nd->cpu_shares;
+                cap_mem[i] = nd->memory_mb;
                 if (state_upsert_node(cl->live, ++cl->index, nd) < 0)
                         die_oom();
                 node_unref(nd);
@@ -190,6 +220,8 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
                 job_unref(jobs[i]);
         free(jobs);
         free(lat);
+        free(cap_cpu);
+        free(cap_mem);
         cluster_destroy(cl);
         return r;
 }
