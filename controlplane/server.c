@@ -1033,7 +1033,8 @@ int server_start(struct server *s, struct error *err) {
                                     .state = &s->state,
                                     .n = (int)s->cfg->num_schedulers,
                                     .ops = &server_workers_ops,
-                                    .data = s};
+                                    .data = s,
+                                    .tls = s->cfg->tls_http};
         int r = workers_create(&wc, &s->workers);
         if (r < 0)
                 return errorf(err, r, "cannot start scheduler workers");

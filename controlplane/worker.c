@@ -190,7 +190,8 @@ static int abort_when_stopping(void *arg) {
  * Given up when the workers stop (a server's shutdown does not wait 30 s). */
 static int remote_call(struct worker *w, const char *what, json_t *body, json_t **ret, struct error *err) {
         char url[160];
-        snprintf(url, sizeof(url), "http://%s/v1/internal/sched/%s", w->leader, what);
+        snprintf(url, sizeof(url), "%s://%s/v1/internal/sched/%s", w->ws->cfg.tls ? "https" : "http", w->leader,
+                 what);
         char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         *ret = NULL;

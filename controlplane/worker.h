@@ -40,6 +40,7 @@ struct workers_config {
         int n;                            /* threads */
         const struct workers_ops *ops;
         void *data; /* passed to every op */
+        bool tls;   /* the servers' HTTP API speaks HTTPS (-tls-http): so do calls to the leader */
 };
 
 int workers_create(const struct workers_config *cfg, struct workers **ret);
