@@ -345,9 +345,9 @@ static int add_dns(gnutls_x509_crt_t crt, const char *name) {
 }
 
 static int cert_create(struct cli *c, int argc, char **argv) {
-        (void)c;
+        /* -region is also the CLI's global flag, which the common parser takes first. */
         const char *role = NULL, *ca_path = NULL, *key_path = NULL, *days_s = "365", *domain = "nomad",
-                   *region = "global", *v = NULL;
+                   *region = c && c->region && *c->region ? c->region : "global", *v = NULL;
         const char *dns[EXTRA_NAMES_MAX], *ips[EXTRA_NAMES_MAX];
         size_t n_dns = 0, n_ips = 0;
         for (int i = 0; i < argc; i++) {
