@@ -11,22 +11,10 @@ BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOLDEN=$HERE/golden
 WORK=$(mktemp -d /tmp/drover-golden-XXXXXX)
-. "$HERE/../integration/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, pick_port, start_server, start_agent, stop_daemons
-pick_port 25500 480 1 10
-ADDR="http://127.0.0.1:$PORT"
-export DROVER_ADDR=$ADDR
+. "$HERE/../integration/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, setup_run, start_server, start_agent
+setup_run 25500
 unset DROVER_TOKEN NOMAD_TOKEN NOMAD_ADDR
 export TZ=UTC
-passed=0
-failed=0
-server_pid=""
-agent_pid=""
-
-cleanup() {
-        stop_daemons
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 
 # Same-length placeholders keep the tables' alignment checked; ages ("4s ago",

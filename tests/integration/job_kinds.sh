@@ -5,20 +5,8 @@
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-kinds-XXXXXX)
-. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, pick_port, start_server, start_agent, stop_daemons
-pick_port 41000 480 1 10
-ADDR="http://127.0.0.1:$PORT"
-export DROVER_ADDR=$ADDR
-passed=0
-failed=0
-server_pid=""
-agent_pid=""
-
-cleanup() {
-        stop_daemons
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, setup_run, start_server, start_agent
+setup_run 41000
 
 start_server || exit 1
 start_agent kinds-node || exit 1

@@ -87,3 +87,17 @@ stop_daemons() {
         [ -n "${server_pid:-}" ] && kill -9 "$server_pid" 2>/dev/null
         wait 2>/dev/null
 }
+
+# setup_run BASE: the usual start of a single-server script: PORT from [BASE, BASE + 480)
+# with PORT + 1 and PORT + 10 free, ADDR and DROVER_ADDR, the counters, and an EXIT trap
+# that stops the daemons and removes WORK.
+setup_run() {
+        pick_port "$1" 480 1 10
+        ADDR="http://127.0.0.1:$PORT"
+        export DROVER_ADDR=$ADDR
+        passed=0
+        failed=0
+        server_pid=""
+        agent_pid=""
+        trap 'stop_daemons; rm -rf "$WORK"' EXIT
+}
