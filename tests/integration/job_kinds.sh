@@ -5,50 +5,11 @@
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-kinds-XXXXXX)
-# Free: nothing listens, and no socket (not even one in TIME_WAIT: these ports are in
-# the ephemeral range) uses it.
-port_free() {
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
-                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
-}
-for _ in $(seq 1 50); do
-        PORT=$((41000 + RANDOM % 480))
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
-done
-ADDR="http://127.0.0.1:$PORT"
-export DROVER_ADDR=$ADDR
-passed=0
-failed=0
-server_pid=""
-agent_pid=""
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, setup_run, start_server, start_agent
+setup_run 41000
 
-cleanup() {
-        [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
-        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-        sleep 0.5
-        [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-        [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
-        wait 2>/dev/null
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget
-
-"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
-        -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
-server_pid=$!
-wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || {
-        fail "server starts"
-        exit 1
-}
-"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name kinds-node -raw-exec \
-        -http-addr "127.0.0.1:$((PORT + 10))" >>"$WORK/agent.log" 2>&1 &
-agent_pid=$!
-wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
-        fail "agent registers"
-        exit 1
-}
+start_server || exit 1
+start_agent kinds-node || exit 1
 
 # --- versions: history and revert ---------------------------------------------------
 versioned() { # versioned COUNT

@@ -1,7 +1,8 @@
 # lib.sh - helpers shared by the single-server integration scripts (run.sh,
-# deploy.sh, job_kinds.sh). Source it after setting WORK (the run's work dir) and,
-# for api/api_code, ADDR. Counters: passed, failed. FAIL_TAIL: log lines shown per
-# file when a check fails (default 20).
+# deploy.sh, job_kinds.sh, alloc_ctl.sh, tests/cli/golden.sh). The functions read
+# WORK (the run's work dir), ADDR (api, api_code, start_*), BIN and PORT (start_*)
+# when called. Counters: passed, failed. FAIL_TAIL: log lines shown per file when a
+# check fails (default 20).
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
 fail() {
@@ -25,3 +26,78 @@ api() { curl -s "$ADDR$1"; }
 api_code() { curl -s -o "$WORK/body" -w '%{http_code}' -X "$1" --data-binary @"$3" "$ADDR$2"; }
 # jget EXPR: evaluate a Python expression over the JSON on stdin (as d).
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
+
+# port_free PORT: nothing listens on it and no socket uses it (not even one in
+# TIME_WAIT: test ports may lie in the ephemeral range).
+port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
+}
+
+# pick_port BASE SPAN OFFSET...: set PORT to a port in [BASE, BASE + SPAN) with PORT and
+# PORT + each OFFSET free (50 tries; the last one is kept if none was).
+pick_port() {
+        local base=$1 span=$2 o ok
+        shift 2
+        for _ in $(seq 1 50); do
+                PORT=$((base + RANDOM % span))
+                ok=1
+                for o in 0 "$@"; do
+                        port_free $((PORT + o)) || {
+                                ok=0
+                                break
+                        }
+                done
+                [ $ok = 1 ] && return 0
+        done
+        return 0
+}
+
+# start_server: a -dev drover-server on PORT (Raft on PORT + 1) logging to
+# $WORK/server.log; sets server_pid; waits (15 s) until it leads.
+start_server() {
+        "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+                -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
+        server_pid=$!
+        wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || {
+                fail "server starts"
+                return 1
+        }
+}
+
+# start_agent NODE_NAME: a raw_exec drover-agent of the server at ADDR, its endpoint
+# on PORT + 10, logging to $WORK/agent.log; sets agent_pid; waits (15 s) until a node
+# is ready.
+start_agent() {
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name "$1" -raw-exec \
+                -http-addr "127.0.0.1:$((PORT + 10))" >>"$WORK/agent.log" 2>&1 &
+        agent_pid=$!
+        wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
+                fail "agent registers"
+                return 1
+        }
+}
+
+# stop_daemons: SIGTERM the agent and the server started above, SIGKILL after 0.5 s.
+stop_daemons() {
+        [ -n "${agent_pid:-}" ] && kill "$agent_pid" 2>/dev/null
+        [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null
+        sleep 0.5
+        [ -n "${agent_pid:-}" ] && kill -9 "$agent_pid" 2>/dev/null
+        [ -n "${server_pid:-}" ] && kill -9 "$server_pid" 2>/dev/null
+        wait 2>/dev/null
+}
+
+# setup_run BASE: the usual start of a single-server script: PORT from [BASE, BASE + 480)
+# with PORT + 1 and PORT + 10 free, ADDR and DROVER_ADDR, the counters, and an EXIT trap
+# that stops the daemons and removes WORK.
+setup_run() {
+        pick_port "$1" 480 1 10
+        ADDR="http://127.0.0.1:$PORT"
+        export DROVER_ADDR=$ADDR
+        passed=0
+        failed=0
+        server_pid=""
+        agent_pid=""
+        trap 'stop_daemons; rm -rf "$WORK"' EXIT
+}
