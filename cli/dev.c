@@ -1,6 +1,7 @@
 /* dev.c - `drover dev`: one server and one agent on loopback, no configuration. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
@@ -92,9 +93,69 @@ static bool has_ready_node(const json_t *j) {
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         (void)st;
         (void)flag;
-        (void)ftw;
-        remove(path);
+        if (remove(path) < 0 && errno != ENOENT && ftw->level == 0)
+                fprintf(stderr, "    cannot remove %s: %s\n", path, strerror(errno));
         return 0;
+}
+
+/* The processes still running with "-data-dir <dir>" among their arguments: the
+ * agent's log collector is a fork of the agent (same command line) that outlives it
+ * by design and exits once nothing is left for it to collect; for `drover dev` it
+ * must be gone before the data directory is removed. Returns how many were found
+ * (at most n are stored). */
+static size_t find_by_data_dir(const char *dir, pid_t *pids, size_t n) {
+        DIR *d = opendir("/proc");
+        if (!d)
+                return 0;
+        size_t found = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                char *end;
+                long pid = strtol(e->d_name, &end, 10);
+                if (*end || pid <= 1 || pid == getpid())
+                        continue;
+                char path[64], buf[4096];
+                snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                ssize_t len = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (len <= 0)
+                        continue;
+                buf[len] = '\0';
+                for (const char *a = buf; a < buf + len; a += strlen(a) + 1)
+                        if (strcmp(a, "-data-dir") == 0 && a + strlen(a) + 1 < buf + len &&
+                            strcmp(a + strlen(a) + 1, dir) == 0) {
+                                if (found < n)
+                                        pids[found] = (pid_t)pid;
+                                found++;
+                                break;
+                        }
+        }
+        closedir(d);
+        return found;
+}
+
+/* Wait up to timeout_ms for what still runs on the agent's data directory to exit,
+ * then stop it. */
+static void wait_data_dir_free(const char *dir, int timeout_ms) {
+        pid_t pids[16];
+        size_t n = 0;
+        for (int waited = 0; waited < timeout_ms; waited += 50) {
+                n = find_by_data_dir(dir, pids, ARRAY_SIZE(pids));
+                if (n == 0)
+                        return;
+                usleep(50 * 1000);
+        }
+        fprintf(stderr, "    %zu process(es) still use %s after %d ms; stopping them\n", n, dir, timeout_ms);
+        for (int sig = SIGTERM, round = 0; round < 2 && n > 0; round++, sig = SIGKILL) {
+                for (size_t i = 0; i < n && i < ARRAY_SIZE(pids); i++)
+                        kill(pids[i], sig);
+                for (int waited = 0; waited < 2000 && (n = find_by_data_dir(dir, pids, ARRAY_SIZE(pids))) > 0;
+                     waited += 50)
+                        usleep(50 * 1000);
+        }
 }
 
 static void stop_child(pid_t pid, const char *what, int timeout_ms) {
@@ -207,6 +268,7 @@ out:
         printf("==> Stopping drover dev cluster\n");
         stop_child(agent, "drover-agent", 10000);
         stop_child(server, "drover-server", 5000);
+        wait_data_dir_free(adata, 3000);
         if (temp)
                 nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         (void)c;

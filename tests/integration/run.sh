@@ -883,8 +883,12 @@ if wait_for 15 sh -c "! kill -0 $dev_pid 2>/dev/null" && port_free "$DEV_PORT" &
         ! pgrep -f "drover-(server|agent).*127.0.0.1:$DEV_PORT" >/dev/null && [ -n "$dev_data" ] && [ ! -e "$dev_data" ]; then
         pass "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
 else
+        kill -0 "$dev_pid" 2>/dev/null && echo "drover dev still runs"
+        port_free "$DEV_PORT" || echo "port $DEV_PORT still answers"
         pgrep -af "drover-(server|agent)"
         echo "data dir: '$dev_data'"
+        [ -n "$dev_data" ] && [ -e "$dev_data" ] && find "$dev_data" | head -20
+        cat "$WORK/dev.log"
         fail "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
 fi
 
