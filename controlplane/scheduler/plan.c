@@ -195,6 +195,7 @@ struct plan_result *plan_result_free(struct plan_result *r) {
         for (size_t i = 0; i < r->n_nodes; i++)
                 node_entry_free(&r->nodes[i]);
         free(r->nodes);
+        hashmap_destroy(r->by_node);
         for (size_t i = 0; i < r->n_rejected; i++)
                 free(r->rejected_nodes[i]);
         free(r->rejected_nodes);
@@ -204,8 +205,28 @@ struct plan_result *plan_result_free(struct plan_result *r) {
         return NULL;
 }
 
+/* The result's entry for node_id, created when absent: found through r->by_node
+ * (node ID -> index + 1, keys borrowed from the entries), so a result of N nodes costs
+ * O(N), not O(N^2) strcmp (c1m at 1,000 nodes a plan: 3,000 instructions a placement). */
+static struct plan_node *result_node(struct plan_result *r, const char *node_id) {
+        if (!r->by_node && !(r->by_node = hashmap_create(0)))
+                return NULL;
+        uintptr_t i = (uintptr_t)hashmap_get(r->by_node, node_id);
+        if (i)
+                return &r->nodes[i - 1];
+        struct plan_node *e = nodes_append(&r->nodes, &r->n_nodes, &r->cap_nodes, node_id);
+        if (!e)
+                return NULL;
+        if (hashmap_put(r->by_node, e->node_id, (void *)(uintptr_t)r->n_nodes, NULL) < 0) {
+                node_entry_free(e);
+                r->n_nodes--;
+                return NULL;
+        }
+        return e;
+}
+
 int plan_result_add_node(struct plan_result *r, const struct plan_node *n) {
-        struct plan_node *e = nodes_get(&r->nodes, &r->n_nodes, &r->cap_nodes, n->node_id, true);
+        struct plan_node *e = result_node(r, n->node_id);
         if (!e)
                 return -ENOMEM;
         for (size_t i = 0; i < n->n_place; i++)

@@ -53,6 +53,7 @@ struct plan_result {
         int64_t timestamp_ns;
         struct plan_node *nodes; /* what was (or will be) committed */
         size_t n_nodes, cap_nodes;
+        struct hashmap *by_node; /* node ID -> index + 1 in nodes (plan_result_add_node) */
         char **rejected_nodes;
         size_t n_rejected;
         uint64_t refresh_index; /* != 0: partial commit, refresh to at least this and retry */
