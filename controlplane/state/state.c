@@ -54,13 +54,76 @@ struct table {
         struct sorted_view *sorted;
 };
 
+/* The items of index lists, shared by the versions of a list. Slots below `used` are
+ * written once while the buffer is shared and never changed then: a list version
+ * reads its first n (n <= used), so the version that ends at `used` may append in
+ * place (it claims the slot by moving `used`), and a snapshot's copy of a list costs
+ * O(1), not a copy of the items. A buffer is changed below `used` (delete, swap)
+ * only when one list holds it. */
+struct lbuf {
+        int refcount;
+        size_t used, cap;
+        void *items[];
+};
+
 /* An index entry: borrowed object pointers (the table owns them), insertion order. */
 struct list {
         int refcount;
-        size_t n, cap;
-        void **items;
+        size_t n;
+        struct lbuf *buf; /* NULL until the first item */
         struct state_usage usage; /* allocs_by_node only: the live allocs' resources */
 };
+
+static inline void *const *list_items(const struct list *l) {
+        return l && l->buf ? (void *const *)l->buf->items : NULL;
+}
+
+static void lbuf_unref(struct lbuf *b) {
+        if (b && __atomic_sub_fetch(&b->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+                free(b);
+}
+
+/* A new buffer of cap slots holding l's n items (l's buffer is released). */
+static int list_rebuf(struct list *l, size_t cap) {
+        struct lbuf *b = malloc(sizeof(*b) + cap * sizeof(b->items[0]));
+        if (!b)
+                return -ENOMEM;
+        b->refcount = 1;
+        b->cap = cap;
+        b->used = l->n;
+        if (l->n)
+                memcpy(b->items, l->buf->items, l->n * sizeof(b->items[0]));
+        lbuf_unref(l->buf);
+        l->buf = b;
+        return 0;
+}
+
+/* Make l's buffer l's alone before changing an item below n. */
+static int list_own_items(struct list *l) {
+        if (!l->buf)
+                return 0;
+        if (__atomic_load_n(&l->buf->refcount, __ATOMIC_ACQUIRE) == 1) {
+                l->buf->used = l->n; /* slots past n belonged to versions now gone */
+                return 0;
+        }
+        return list_rebuf(l, l->n + l->n / 2 + 1);
+}
+
+static int list_append(struct list *l, void *obj) {
+        struct lbuf *b = l->buf;
+        size_t expected = l->n;
+        if (!b || l->n == b->cap ||
+            !__atomic_compare_exchange_n(&b->used, &expected, l->n + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                /* full, or another version owns the slots past n: a buffer of our own */
+                int r = list_rebuf(l, l->n < 2 ? 4 : l->n * 2);
+                if (r < 0)
+                        return r;
+                b = l->buf;
+                b->used = l->n + 1;
+        }
+        b->items[l->n++] = obj;
+        return 0;
+}
 
 /* key -> struct list * (the map holds one list reference per leaf; a list is
  * changed in place only when the leaf is this version's alone and the list has
@@ -127,7 +190,7 @@ static int table_mut(struct table **tp) {
 static void list_unref(struct list *l) {
         if (!l || __atomic_sub_fetch(&l->refcount, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        free(l->items);
+        lbuf_unref(l->buf);
         free(l);
 }
 
@@ -198,15 +261,10 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 if (!c)
                         return -ENOMEM;
                 c->refcount = 1;
-                c->cap = l->n ? l->n + l->n / 2 + 1 : 4;
-                c->items = malloc(c->cap * sizeof(*c->items));
-                if (!c->items) {
-                        free(c);
-                        return -ENOMEM;
-                }
-                memcpy(c->items, l->items, l->n * sizeof(*l->items));
                 c->n = l->n;
                 c->usage = l->usage;
+                if ((c->buf = l->buf)) /* the items are shared, not copied (struct lbuf) */
+                        __atomic_add_fetch(&c->buf->refcount, 1, __ATOMIC_RELAXED);
                 *slot = c; /* the slot's reference moves to the copy */
                 list_unref(l);
                 l = c;
@@ -250,15 +308,8 @@ static int index_add(struct index **ip, const char *key, void *obj) {
         int r = index_list_mut(ip, key, true, &l);
         if (r < 0)
                 return r;
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 4;
-                void **items = realloc(l->items, cap * sizeof(*items));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->cap = cap;
-        }
-        l->items[l->n++] = obj;
+        if ((r = list_append(l, obj)) < 0)
+                return r;
         usage_add(*ip, l, obj, 1);
         return 0;
 }
@@ -271,9 +322,13 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
         if (r < 0 || !l)
                 return r;
         for (size_t i = 0; i < l->n; i++)
-                if (l->items[i] == obj) {
-                        memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
+                if (l->buf->items[i] == obj) {
+                        if ((r = list_own_items(l)) < 0)
+                                return r;
+                        void **items = l->buf->items;
+                        memmove(&items[i], &items[i + 1], (l->n - i - 1) * sizeof(*items));
                         l->n--;
+                        l->buf->used = l->n;
                         usage_add(*ip, l, obj, -1);
                         break;
                 }
@@ -288,8 +343,10 @@ static int index_swap(struct index **ip, const char *key, const void *old, void 
         if (r < 0)
                 return r;
         for (size_t i = 0; l && i < l->n; i++)
-                if (l->items[i] == old) {
-                        l->items[i] = obj;
+                if (l->buf->items[i] == old) {
+                        if ((r = list_own_items(l)) < 0)
+                                return r;
+                        l->buf->items[i] = obj;
                         usage_add(*ip, l, old, -1);
                         usage_add(*ip, l, obj, 1);
                         return 0;
@@ -637,8 +694,9 @@ void state_evals_foreach(const struct state_store *st, bool (*cb)(void *arg, con
 }
 
 static void list_foreach(const struct list *l, bool (*cb)(void *arg, const void *v), void *arg) {
+        void *const *items = list_items(l);
         for (size_t i = 0; l && i < l->n; i++)
-                if (!cb(arg, l->items[i]))
+                if (!cb(arg, items[i]))
                         return;
 }
 
@@ -675,7 +733,7 @@ void state_evals_by_job_foreach(const struct state_store *st, const char *ns, co
 struct alloc *const *state_allocs_by_node(const struct state_store *st, const char *node_id, size_t *ret_n) {
         const struct list *l = index_get(st->allocs_by_node, node_id);
         *ret_n = l ? l->n : 0;
-        return l ? (struct alloc *const *)l->items : NULL;
+        return (struct alloc *const *)list_items(l);
 }
 
 struct state_usage state_node_usage(const struct state_store *st, const char *node_id) {
@@ -687,7 +745,7 @@ struct alloc *const *state_allocs_by_job(const struct state_store *st, const cha
                                          size_t *ret_n) {
         const struct list *l = job_list(st->allocs_by_job, ns, job_id);
         *ret_n = l ? l->n : 0;
-        return l ? (struct alloc *const *)l->items : NULL;
+        return (struct alloc *const *)list_items(l);
 }
 
 void state_job_group_summary(const struct state_store *st, const struct job *j, const char *group,
@@ -695,7 +753,7 @@ void state_job_group_summary(const struct state_store *st, const struct job *j, 
         struct state_group_summary s = {0};
         const struct list *l = job_list(st->allocs_by_job, j->namespace, j->id);
         for (size_t i = 0; l && i < l->n; i++) {
-                const struct alloc *a = l->items[i];
+                const struct alloc *a = list_items(l)[i];
                 if (!a->task_group || strcmp(a->task_group, group) != 0)
                         continue;
                 switch (a->client_status) {
@@ -722,7 +780,7 @@ void state_job_group_summary(const struct state_store *st, const struct job *j, 
         const struct list *el = job_list(st->evals_by_job, j->namespace, j->id);
         const struct eval *newest = NULL;
         for (size_t i = 0; el && i < el->n; i++) {
-                const struct eval *e = el->items[i];
+                const struct eval *e = list_items(el)[i];
                 if (json_is_object(e->queued_allocations) && (!newest || e->modify_index > newest->modify_index))
                         newest = e;
         }
