@@ -132,6 +132,13 @@ struct index {
         int refcount;
         bool usage; /* items are allocs: keep each list's struct state_usage */
         struct pmap map;
+        /* The list index_list_mut last returned, exclusively this version's: the next
+         * write to the same key (the allocs of a plan share their job, eval and node)
+         * skips the hash and the walk of the map. Valid while this struct is the
+         * writer's own: a shared index is copied (without it) before any write, and
+         * removing the key clears it. */
+        struct list *cur;
+        char cur_key[64];
 };
 
 struct state_store {
@@ -228,12 +235,23 @@ static int index_mut(struct index **ip) {
         return 0;
 }
 
+static void index_set_cur(struct index *ix, const char *key, struct list *l) {
+        size_t len = strlen(key);
+        ix->cur = len < sizeof(ix->cur_key) ? l : NULL;
+        if (ix->cur)
+                memcpy(ix->cur_key, key, len + 1);
+}
+
 /* The list for key, exclusively ours (created when create is set). */
 static int index_list_mut(struct index **ip, const char *key, bool create, struct list **ret) {
         int r = index_mut(ip);
         if (r < 0)
                 return r;
         struct index *ix = *ip;
+        if (ix->cur && strcmp(ix->cur_key, key) == 0) {
+                *ret = ix->cur;
+                return 0;
+        }
         void **slot = NULL;
         r = pmap_get_mut(&ix->map, key, &slot);
         if (r == -ENOENT) {
@@ -250,6 +268,7 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                         free(l);
                         return r;
                 }
+                index_set_cur(ix, key, l);
                 *ret = l;
                 return 0;
         }
@@ -269,6 +288,7 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 list_unref(l);
                 l = c;
         }
+        index_set_cur(ix, key, l);
         *ret = l;
         return 0;
 }
@@ -332,8 +352,11 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
                         usage_add(*ip, l, obj, -1);
                         break;
                 }
-        if (l->n == 0) /* the path is this version's now: removing cannot fail */
+        if (l->n == 0) { /* the path is this version's now: removing cannot fail */
+                if ((*ip)->cur == l)
+                        (*ip)->cur = NULL;
                 pmap_remove(&(*ip)->map, key, NULL);
+        }
         return 0;
 }
 
@@ -366,9 +389,13 @@ static const struct list *index_get(const struct index *ix, const char *key) {
 static char *job_key(char buf[KEYBUF], const char *ns, const char *id) {
         ns = ns ? ns : "default";
         id = id ? id : "";
-        int n = snprintf(buf, KEYBUF, "%s\x1f%s", ns, id);
-        if (n < KEYBUF)
+        size_t a = strlen(ns), b = strlen(id);
+        if (a + b + 2 <= KEYBUF) { /* no snprintf: this runs several times a placement */
+                memcpy(buf, ns, a);
+                buf[a] = '\x1f';
+                memcpy(buf + a + 1, id, b + 1);
                 return buf;
+        }
         char *k = NULL;
         return asprintf(&k, "%s\x1f%s", ns, id) < 0 ? NULL : k;
 }
@@ -869,10 +896,13 @@ static void table_put_finish(struct table *t, const char *id, void *obj, void *o
 }
 
 int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
+        return state_raw_put_alloc_old(st, a, pmap_get(&st->allocs->map, a->id));
+}
+
+int state_raw_put_alloc_old(struct state_store *st, struct alloc *a, struct alloc *old) {
         int r = table_mut(&st->allocs);
         if (r < 0)
                 return r;
-        struct alloc *old = pmap_get(&st->allocs->map, a->id);
         char b1[KEYBUF], b2[KEYBUF];
         char *k_new = job_key(b1, a->namespace, a->job_id);
         char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;

@@ -7,6 +7,9 @@
 int state_raw_put_job(struct state_store *st, struct job *j);
 int state_raw_put_node(struct state_store *st, struct node *n);
 int state_raw_put_alloc(struct state_store *st, struct alloc *a);
+/* As state_raw_put_alloc when the caller has looked up the stored version (old, NULL
+ * when none) of a->id in this store: one walk of the allocs table less. */
+int state_raw_put_alloc_old(struct state_store *st, struct alloc *a, struct alloc *old);
 int state_raw_put_eval(struct state_store *st, struct eval *e);
 void state_raw_set_indexes(struct state_store *st, uint64_t latest, const uint64_t tables[STATE_TABLE_COUNT]);
 int state_raw_del_job(struct state_store *st, const char *ns, const char *id);

@@ -339,7 +339,7 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                 struct alloc *a = allocs[i];
                 if (!a || !a->id)
                         return -EINVAL;
-                const struct alloc *old = state_alloc_get(st, a->id);
+                struct alloc *old = (struct alloc *)state_alloc_get(st, a->id);
                 if (old) { /* an in-place update: what the client reported since the plan stays */
                         a->create_index = old->create_index;
                         if (!a->create_time)
@@ -352,19 +352,26 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                 }
                 a->modify_index = index;
                 a->alloc_modify_index = index;
-                int r = put_alloc_version(st, index, a);
+                int r = state_raw_put_alloc_old(st, a, old);
                 if (r < 0)
                         return r;
+                state_raw_bump(st, STATE_TABLE_ALLOCS, index);
         }
-        /* Job statuses once per distinct job (allocs of a plan share one). */
+        /* Job statuses once per distinct job (allocs of a plan share one: the hash set
+         * is only for allocs whose job differs from the one before). */
         struct hashmap *seen = n > 1 ? hashmap_create(HASHMAP_OWN_KEYS) : NULL;
         if (n > 1 && !seen)
                 return -ENOMEM;
         int ret = 0;
+        const struct alloc *prev = NULL;
         for (size_t i = 0; i < n && ret == 0; i++) {
                 if (!allocs[i]->job_id)
                         continue;
                 const char *ns = allocs[i]->namespace ? allocs[i]->namespace : "default";
+                if (prev && strcmp(prev->job_id, allocs[i]->job_id) == 0 &&
+                    strcmp(prev->namespace ? prev->namespace : "default", ns) == 0)
+                        continue; /* the job of the alloc before: refreshed already */
+                prev = allocs[i];
                 if (seen) {
                         char *key = NULL;
                         if (asprintf(&key, "%s\x1f%s", ns, allocs[i]->job_id) < 0) {
