@@ -404,3 +404,54 @@ Test(plan, apply_take_inserts_the_plans_allocs_without_copy) {
         cr_assert_eq(b0->create_index, 11);
         cr_assert_eq(state_node_usage(st, "n1").cpu, 600);
 }
+
+/* A plan over many nodes (one placement each, as c1m's at 5,000 nodes), some full:
+ * the result holds each node once, in plan order, the full ones rejected, and one
+ * apply writes every placement with the job's status and each node's usage right. */
+Test(plan, many_nodes_partial_commit_applies_each_node_once) {
+        enum { N = 300 };
+        for (int i = 0; i < N; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "m%03d", i);
+                struct node *n = fx_node(id, "dc1", i % 3 == 0 ? 100 : 1000, 1000);
+                state_upsert_node(st, 3, n);
+                node_unref(n);
+        }
+        struct plan *p = plan_new("e-many", "token", job);
+        for (int i = 0; i < N; i++) {
+                char id[16], node[16];
+                snprintf(id, sizeof(id), "p%03d", i);
+                snprintf(node, sizeof(node), "m%03d", i);
+                struct alloc *a = fx_alloc(id, job, node, i, 600, 100);
+                cr_assert_eq(plan_add_place(p, a), 0);
+                alloc_unref(a);
+        }
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert_neq(plan_result_refresh_index(r), 0);
+        cr_assert_eq(r->n_rejected, N / 3);
+        cr_assert_eq(r->n_nodes, N - N / 3);
+        cr_assert_str_eq(r->nodes[0].node_id, "m001");
+        cr_assert_str_eq(r->nodes[1].node_id, "m002");
+        cr_assert_str_eq(r->nodes[2].node_id, "m004");
+        /* adding a node's entry again merges into it */
+        cr_assert_eq(plan_result_add_node(r, &p->nodes[1]), 0);
+        cr_assert_eq(r->n_nodes, N - N / 3);
+        cr_assert_eq(r->nodes[0].n_place, 2);
+        r->nodes[0].n_place = 1; /* (the same alloc twice: not applied) */
+        alloc_unref(r->nodes[0].place[1]);
+        cr_assert_eq(plan_result_apply(st, 20, r), 0);
+        for (int i = 0; i < N; i++) {
+                char id[16], node[16];
+                snprintf(id, sizeof(id), "p%03d", i);
+                snprintf(node, sizeof(node), "m%03d", i);
+                cr_assert_eq(state_alloc_get(st, id) != NULL, i % 3 != 0, "%s", id);
+                cr_assert_eq(state_node_usage(st, node).cpu, i % 3 != 0 ? 600 : 0);
+        }
+        size_t n;
+        state_allocs_by_job(st, "default", "web", &n);
+        cr_assert_eq(n, N - N / 3);
+        cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
+        plan_result_free(r);
+        plan_free(p);
+}

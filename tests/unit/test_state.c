@@ -335,3 +335,97 @@ Test(state, a_lost_allocation_stays_lost_when_its_node_reports_the_end) {
         job_unref(j);
         state_destroy(st);
 }
+
+/* The ids of a node's allocs as one string ("a0,a1,"), in list order. */
+static void node_ids(const struct state_store *st, const char *node, char *buf, size_t size) {
+        size_t n;
+        struct alloc *const *v = state_allocs_by_node(st, node, &n);
+        buf[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                strncat(buf, v[i]->id, size - strlen(buf) - 1);
+                strncat(buf, ",", size - strlen(buf) - 1);
+        }
+}
+
+static void put_alloc(struct state_store *st, uint64_t index, struct job *j, const char *id, const char *node) {
+        struct alloc *a = fx_alloc(id, j, node, 0, 10, 10);
+        cr_assert_eq(state_upsert_allocs(st, index, &a, 1), 0);
+        alloc_unref(a);
+}
+
+/* Index lists share their items between versions (appends in place at the buffer's
+ * end): every snapshot keeps the list it saw through appends, in-place updates,
+ * deletes and moves in the live store and in the versions after it. */
+Test(state, snapshots_keep_their_index_lists_through_appends_swaps_and_deletes) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
+        state_upsert_job(st, 1, j);
+        put_alloc(st, 2, j, "a0", "n1");
+        put_alloc(st, 3, j, "a1", "n1");
+        struct state_store *s1 = state_snapshot(st);
+        put_alloc(st, 4, j, "a2", "n1"); /* appended in place after s1's items */
+        struct state_store *s2 = state_snapshot(st);
+        put_alloc(st, 5, j, "a3", "n1");
+        cr_assert_eq(state_update_alloc_client(st, 6, "a1", ALLOC_CLIENT_FAILED, "x", NULL, 0, 0), 0); /* swap */
+        cr_assert_eq(state_delete_alloc(st, 7, "a0"), 0);
+        struct state_store *s3 = state_snapshot(st);
+        put_alloc(st, 8, j, "a4", "n1");
+        put_alloc(st, 9, j, "a2", "n2"); /* moves to another node */
+        char buf[128];
+        node_ids(s1, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a0,a1,");
+        node_ids(s2, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a0,a1,a2,");
+        node_ids(s3, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a1,a2,a3,");
+        node_ids(st, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a1,a3,a4,");
+        node_ids(st, "n2", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a2,");
+        cr_assert_eq(state_allocs_by_node(s1, "n1", &(size_t){0})[1]->client_status, ALLOC_CLIENT_RUNNING);
+        cr_assert_eq(state_allocs_by_node(st, "n1", &(size_t){0})[0]->client_status, ALLOC_CLIENT_FAILED);
+        /* a snapshot's list version is at the buffer's end no more: the live store's next
+         * append gets a buffer of its own and s3 is unchanged */
+        state_destroy(s2);
+        put_alloc(st, 10, j, "a5", "n1");
+        node_ids(s3, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a1,a2,a3,");
+        node_ids(st, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a1,a3,a4,a5,");
+        size_t n;
+        state_allocs_by_job(s1, "default", "web", &n);
+        cr_assert_eq(n, 2);
+        state_allocs_by_job(st, "default", "web", &n);
+        cr_assert_eq(n, 5);
+        cr_assert_eq(state_node_usage(s1, "n1").live, 2);
+        cr_assert_eq(state_node_usage(st, "n1").live, 3); /* a1 failed: not live */
+        state_destroy(st);
+        node_ids(s1, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a0,a1,");
+        state_destroy(s1);
+        state_destroy(s3);
+        job_unref(j);
+}
+
+/* A batch whose allocs leave a node empty and come back to it: the index forgets the
+ * emptied list (the remembered last list must not outlive it). */
+Test(state, a_batch_that_empties_a_node_list_and_refills_it) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
+        state_upsert_job(st, 1, j);
+        put_alloc(st, 2, j, "a0", "n1");
+        struct alloc *v[3] = {fx_alloc("a0", j, "n2", 0, 10, 10), fx_alloc("a1", j, "n1", 1, 10, 10),
+                              fx_alloc("a2", j, "n2", 2, 10, 10)};
+        cr_assert_eq(state_upsert_allocs(st, 3, v, 3), 0);
+        char buf[64];
+        node_ids(st, "n1", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a1,");
+        node_ids(st, "n2", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "a0,a2,");
+        cr_assert_eq(state_node_usage(st, "n1").cpu, 10);
+        cr_assert_eq(state_node_usage(st, "n2").cpu, 20);
+        for (int i = 0; i < 3; i++)
+                alloc_unref(v[i]);
+        job_unref(j);
+        state_destroy(st);
+}
