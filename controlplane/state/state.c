@@ -130,7 +130,8 @@ static int list_append(struct list *l, void *obj) {
  * one reference). */
 struct index {
         int refcount;
-        bool usage; /* items are allocs: keep each list's struct state_usage */
+        enum { USAGE_NONE, USAGE_LIVE, USAGE_FULL } usage; /* items are allocs: keep usage.live (or all
+                                                              * of each list's struct state_usage) */
         struct pmap map;
         /* The list index_list_mut last returned, exclusively this version's: the next
          * write to the same key (the allocs of a plan share their job, eval and node)
@@ -314,12 +315,14 @@ static int64_t alloc_ports(const struct alloc *a) {
 /* Account a live alloc entering (sign 1) or leaving (-1) a list of allocs_by_node. */
 static void usage_add(const struct index *ix, struct list *l, const void *obj, int sign) {
         const struct alloc *a = obj;
-        if (!ix->usage || alloc_terminal(a))
+        if (ix->usage == USAGE_NONE || alloc_terminal(a))
+                return;
+        l->usage.live += sign;
+        if (ix->usage == USAGE_LIVE)
                 return;
         l->usage.cpu += sign * a->resources.cpu;
         l->usage.memory_mb += sign * a->resources.memory_mb;
         l->usage.disk_mb += sign * a->resources.disk_mb;
-        l->usage.live += sign;
         l->usage.ports += sign * alloc_ports(a);
 }
 
@@ -418,8 +421,10 @@ struct state_store *state_create(void) {
         st->sched_config = (struct state_sched_config){.preempt_system = true};
         st->allocs_by_node = index_new();
         if (st->allocs_by_node)
-                st->allocs_by_node->usage = true;
+                st->allocs_by_node->usage = USAGE_FULL;
         st->allocs_by_job = index_new();
+        if (st->allocs_by_job) /* job status: whether any alloc is live, without a walk */
+                st->allocs_by_job->usage = USAGE_LIVE;
         st->allocs_by_eval = index_new();
         st->evals_by_job = index_new();
         if (!st->jobs || !st->nodes || !st->allocs || !st->evals || !st->allocs_by_node || !st->allocs_by_job ||
@@ -766,6 +771,11 @@ struct alloc *const *state_allocs_by_node(const struct state_store *st, const ch
 struct state_usage state_node_usage(const struct state_store *st, const char *node_id) {
         const struct list *l = index_get(st->allocs_by_node, node_id);
         return l ? l->usage : (struct state_usage){0};
+}
+
+size_t state_job_live_allocs(const struct state_store *st, const char *ns, const char *job_id) {
+        const struct list *l = job_list(st->allocs_by_job, ns, job_id);
+        return l ? (size_t)l->usage.live : 0;
 }
 
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,

@@ -7,6 +7,8 @@
 int state_raw_put_job(struct state_store *st, struct job *j);
 int state_raw_put_node(struct state_store *st, struct node *n);
 int state_raw_put_alloc(struct state_store *st, struct alloc *a);
+/* How many of the job's allocs are not terminal (kept by the index: O(1)). */
+size_t state_job_live_allocs(const struct state_store *st, const char *ns, const char *job_id);
 /* As state_raw_put_alloc when the caller has looked up the stored version (old, NULL
  * when none) of a->id in this store: one walk of the allocs table less. */
 int state_raw_put_alloc_old(struct state_store *st, struct alloc *a, struct alloc *old);

@@ -41,11 +41,10 @@ static bool scan_eval(void *arg, const struct eval *ev) {
 static enum job_status compute_job_status(const struct state_store *st, const struct job *j) {
         if (job_runs_forever(j))
                 return j->stop ? JOB_STATUS_DEAD : JOB_STATUS_RUNNING;
+        if (state_job_live_allocs(st, j->namespace, j->id) > 0) /* no walk of the job's allocs */
+                return JOB_STATUS_RUNNING;
         size_t n;
-        struct alloc *const *allocs = state_allocs_by_job(st, j->namespace, j->id, &n);
-        for (size_t i = 0; i < n; i++)
-                if (!alloc_terminal(allocs[i]))
-                        return JOB_STATUS_RUNNING;
+        state_allocs_by_job(st, j->namespace, j->id, &n);
         bool has_alloc = n > 0;
         struct eval_scan e = {0};
         state_evals_by_job_foreach(st, j->namespace, j->id, scan_eval, &e);

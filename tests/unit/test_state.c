@@ -429,3 +429,37 @@ Test(state, a_batch_that_empties_a_node_list_and_refills_it) {
         job_unref(j);
         state_destroy(st);
 }
+
+/* The job's status follows its live allocs (counted by the index, not walked): running
+ * until the last of many allocs is stopped, dead then, running again on a new one; a
+ * snapshot keeps the count it saw. */
+Test(state, job_status_follows_the_count_of_live_allocs) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
+        state_upsert_job(st, 1, j);
+        enum { N = 200 };
+        struct alloc *v[N];
+        for (int i = 0; i < N; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a%03d", i);
+                v[i] = fx_alloc(id, j, i % 2 ? "n1" : "n2", i, 10, 10);
+        }
+        cr_assert_eq(state_upsert_allocs(st, 2, v, N), 0);
+        cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
+        struct state_store *snap = state_snapshot(st);
+        for (int i = 0; i < N; i++) {
+                cr_assert_eq(state_stop_alloc(st, 3 + (uint64_t)i, v[i]->id, ALLOC_DESIRED_STOP, "stopped", ALLOC_CLIENT_COMPLETE, 0), 0);
+                cr_assert_eq(state_job_get(st, "default", "web")->status, i < N - 1 ? JOB_STATUS_RUNNING : JOB_STATUS_DEAD,
+                             "after %d stops", i + 1);
+        }
+        cr_assert_eq(state_node_usage(st, "n1").live, 0);
+        cr_assert_eq(state_job_get(snap, "default", "web")->status, JOB_STATUS_RUNNING);
+        cr_assert_eq(state_node_usage(snap, "n1").live, N / 2);
+        put_alloc(st, 900, j, "b0", "n1");
+        cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
+        for (int i = 0; i < N; i++)
+                alloc_unref(v[i]);
+        state_destroy(snap);
+        state_destroy(st);
+        job_unref(j);
+}
