@@ -2,9 +2,11 @@
 #include "controlplane/state/state.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "common/pmap.h"
 #include "common/macros.h"
@@ -63,8 +65,66 @@ struct table {
 struct lbuf {
         int refcount;
         size_t used, cap;
+        struct posmap *pos; /* item -> slot, for the writer only (list_find); NULL: none yet */
         void *items[];
 };
+
+/* Item pointer -> slot of a buffer, so that updating one alloc of a node or a job does
+ * not scan the whole list. Built on the first lookup in a long list, kept by appends
+ * and swaps, dropped when a delete shifts the slots. Entries may be stale (an item
+ * swapped out, a slot past a version's n): list_find checks the slot and falls back
+ * to a scan. Only the writer uses it, so readers of a shared buffer never see it move. */
+struct posmap {
+        size_t cap, n; /* cap: a power of two, n <= cap / 2 */
+        struct {
+                const void *key;
+                size_t slot;
+        } e[];
+};
+
+#define POSMAP_MIN_LIST 32 /* shorter lists are scanned */
+
+static size_t pos_hash(const void *p, size_t cap) {
+        return (size_t)(((uintptr_t)p >> 4) * UINT64_C(0x9e3779b97f4a7c15) >> 17) & (cap - 1);
+}
+
+static void posmap_set(struct posmap *m, const void *key, size_t slot) {
+        size_t i = pos_hash(key, m->cap);
+        while (m->e[i].key && m->e[i].key != key)
+                i = (i + 1) & (m->cap - 1);
+        if (!m->e[i].key)
+                m->n++;
+        m->e[i].key = key;
+        m->e[i].slot = slot;
+}
+
+static struct posmap *posmap_new(size_t want) {
+        size_t cap = 64;
+        while (cap < want * 2)
+                cap *= 2;
+        struct posmap *m = calloc(1, sizeof(*m) + cap * sizeof(m->e[0]));
+        if (m)
+                m->cap = cap;
+        return m;
+}
+
+/* Record item obj at slot in b's map when it has one; a full map is dropped (rebuilt
+ * at the next lookup). */
+static void lbuf_pos_note(struct lbuf *b, const void *obj, size_t slot) {
+        if (!b->pos)
+                return;
+        if ((b->pos->n + 1) * 2 > b->pos->cap) {
+                free(b->pos);
+                b->pos = NULL;
+                return;
+        }
+        posmap_set(b->pos, obj, slot);
+}
+
+static void lbuf_pos_drop(struct lbuf *b) {
+        free(b->pos);
+        b->pos = NULL;
+}
 
 /* An index entry: borrowed object pointers (the table owns them), insertion order. */
 struct list {
@@ -79,8 +139,10 @@ static inline void *const *list_items(const struct list *l) {
 }
 
 static void lbuf_unref(struct lbuf *b) {
-        if (b && __atomic_sub_fetch(&b->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        if (b && __atomic_sub_fetch(&b->refcount, 1, __ATOMIC_ACQ_REL) == 0) {
+                free(b->pos);
                 free(b);
+        }
 }
 
 /* A new buffer of cap slots holding l's n items (l's buffer is released). */
@@ -91,6 +153,7 @@ static int list_rebuf(struct list *l, size_t cap) {
         b->refcount = 1;
         b->cap = cap;
         b->used = l->n;
+        b->pos = NULL;
         if (l->n)
                 memcpy(b->items, l->buf->items, l->n * sizeof(b->items[0]));
         lbuf_unref(l->buf);
@@ -121,8 +184,31 @@ static int list_append(struct list *l, void *obj) {
                 b = l->buf;
                 b->used = l->n + 1;
         }
+        lbuf_pos_note(b, obj, l->n);
         b->items[l->n++] = obj;
         return 0;
+}
+
+/* The slot of obj among l's n items, or -1: through the buffer's map for long lists. */
+static ssize_t list_find(struct list *l, const void *obj) {
+        struct lbuf *b = l->buf;
+        if (!b)
+                return -1;
+        if (l->n >= POSMAP_MIN_LIST && !b->pos && (b->pos = posmap_new(b->used)))
+                for (size_t i = 0; i < b->used; i++)
+                        posmap_set(b->pos, b->items[i], i);
+        if (b->pos) {
+                size_t i = pos_hash(obj, b->pos->cap);
+                while (b->pos->e[i].key && b->pos->e[i].key != obj)
+                        i = (i + 1) & (b->pos->cap - 1);
+                size_t slot = b->pos->e[i].slot;
+                if (b->pos->e[i].key && slot < l->n && b->items[slot] == obj)
+                        return (ssize_t)slot;
+        }
+        for (size_t i = 0; i < l->n; i++) /* short, or the map was stale */
+                if (b->items[i] == obj)
+                        return (ssize_t)i;
+        return -1;
 }
 
 /* key -> struct list * (the map holds one list reference per leaf; a list is
@@ -344,17 +430,19 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
         int r = index_list_mut(ip, key, false, &l);
         if (r < 0 || !l)
                 return r;
-        for (size_t i = 0; i < l->n; i++)
-                if (l->buf->items[i] == obj) {
-                        if ((r = list_own_items(l)) < 0)
-                                return r;
-                        void **items = l->buf->items;
-                        memmove(&items[i], &items[i + 1], (l->n - i - 1) * sizeof(*items));
-                        l->n--;
-                        l->buf->used = l->n;
-                        usage_add(*ip, l, obj, -1);
-                        break;
-                }
+        ssize_t at = list_find(l, obj);
+        if (at >= 0) {
+                size_t i = (size_t)at;
+                if ((r = list_own_items(l)) < 0)
+                        return r;
+                void **items = l->buf->items;
+                memmove(&items[i], &items[i + 1], (l->n - i - 1) * sizeof(*items));
+                l->n--;
+                l->buf->used = l->n;
+                if (i < l->n) /* later items moved */
+                        lbuf_pos_drop(l->buf);
+                usage_add(*ip, l, obj, -1);
+        }
         if (l->n == 0) { /* the path is this version's now: removing cannot fail */
                 if ((*ip)->cur == l)
                         (*ip)->cur = NULL;
@@ -368,16 +456,16 @@ static int index_swap(struct index **ip, const char *key, const void *old, void 
         int r = index_list_mut(ip, key, false, &l);
         if (r < 0)
                 return r;
-        for (size_t i = 0; l && i < l->n; i++)
-                if (l->buf->items[i] == old) {
-                        if ((r = list_own_items(l)) < 0)
-                                return r;
-                        l->buf->items[i] = obj;
-                        usage_add(*ip, l, old, -1);
-                        usage_add(*ip, l, obj, 1);
-                        return 0;
-                }
-        return index_add(ip, key, obj);
+        ssize_t at = l ? list_find(l, old) : -1;
+        if (at < 0)
+                return index_add(ip, key, obj);
+        if ((r = list_own_items(l)) < 0)
+                return r;
+        l->buf->items[at] = obj;
+        lbuf_pos_note(l->buf, obj, (size_t)at);
+        usage_add(*ip, l, old, -1);
+        usage_add(*ip, l, obj, 1);
+        return 0;
 }
 
 static const struct list *index_get(const struct index *ix, const char *key) {

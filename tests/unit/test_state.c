@@ -463,3 +463,65 @@ Test(state, job_status_follows_the_count_of_live_allocs) {
         state_destroy(st);
         job_unref(j);
 }
+
+/* Long lists find an alloc by its slot map instead of a scan: updates, deletes in the
+ * middle (the slots shift) and appends in any order keep every list exact, in order,
+ * and a snapshot taken in between keeps its own. */
+Test(state, long_lists_stay_exact_through_updates_deletes_and_appends) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
+        state_upsert_job(st, 1, j);
+        enum { N = 100 };
+        struct alloc *v[N];
+        for (int i = 0; i < N; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a%03d", i);
+                v[i] = fx_alloc(id, j, "n1", i, 10, 10);
+        }
+        cr_assert_eq(state_upsert_allocs(st, 2, v, N), 0);
+        struct state_store *snap = state_snapshot(st);
+        uint64_t ix = 3;
+        for (int i = 0; i < N; i += 2) /* every other one fails: a swap in each list */
+                cr_assert_eq(state_update_alloc_client(st, ix++, v[i]->id, ALLOC_CLIENT_FAILED, "x", NULL, 0, 0), 0);
+        for (int i = 10; i < 20; i++) /* deletes in the middle shift the later slots */
+                cr_assert_eq(state_delete_alloc(st, ix++, v[i]->id), 0);
+        for (int i = N - 1; i >= 20; i -= 3)
+                cr_assert_eq(state_update_alloc_client(st, ix++, v[i]->id, ALLOC_CLIENT_COMPLETE, "y", NULL, 0, 0), 0);
+        put_alloc(st, ix++, j, "z0", "n1");
+        cr_assert_eq(state_update_alloc_client(st, ix++, "z0", ALLOC_CLIENT_COMPLETE, "y", NULL, 0, 0), 0);
+        size_t n;
+        struct alloc *const *l = state_allocs_by_node(st, "n1", &n);
+        cr_assert_eq(n, N - 10 + 1);
+        int live = 0;
+        for (size_t k = 0; k < n; k++) {
+                int i = k < 10 ? (int)k : k < N - 10 ? (int)k + 10 : -1;
+                if (i < 0) {
+                        cr_assert_str_eq(l[k]->id, "z0");
+                        cr_assert_eq(l[k]->client_status, ALLOC_CLIENT_COMPLETE);
+                        continue;
+                }
+                cr_assert_str_eq(l[k]->id, v[i]->id);
+                cr_assert_eq(l[k], state_alloc_get(st, v[i]->id), "the list holds the stored version of %s", v[i]->id);
+                enum alloc_client want = i >= 20 && (N - 1 - i) % 3 == 0 ? ALLOC_CLIENT_COMPLETE /* the later update */
+                                         : i % 2 == 0                     ? ALLOC_CLIENT_FAILED
+                                                                         : ALLOC_CLIENT_RUNNING;
+                cr_assert_eq(l[k]->client_status, want, "%s", v[i]->id);
+                live += want == ALLOC_CLIENT_RUNNING;
+        }
+        cr_assert_eq(state_node_usage(st, "n1").live, live);
+        struct alloc *const *jl = state_allocs_by_job(st, "default", "web", &n);
+        cr_assert_eq(n, N - 10 + 1);
+        for (size_t k = 0; k < n; k++)
+                cr_assert_eq(jl[k], l[k]);
+        l = state_allocs_by_node(snap, "n1", &n);
+        cr_assert_eq(n, N);
+        for (size_t k = 0; k < n; k++) {
+                cr_assert_str_eq(l[k]->id, v[k]->id);
+                cr_assert_eq(l[k]->client_status, ALLOC_CLIENT_RUNNING);
+        }
+        for (int i = 0; i < N; i++)
+                alloc_unref(v[i]);
+        state_destroy(snap);
+        state_destroy(st);
+        job_unref(j);
+}
