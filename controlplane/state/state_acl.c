@@ -39,6 +39,7 @@ struct acl_tables {
         struct role_rec **roles;
         size_t n_roles;
         uint64_t bootstrap_index, index;
+        char server_secret[SECRET_HASH_HEX]; /* "" until the first leader set it */
 };
 
 #define REC_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -89,6 +90,7 @@ void state_acl_tables_unref(struct acl_tables *a) {
         free(a->pols);
         free(a->toks);
         free(a->roles);
+        explicit_bzero(a->server_secret, sizeof(a->server_secret));
         free(a);
 }
 
@@ -144,6 +146,7 @@ static int tables_mut(struct state_store *st, struct acl_tables **ret) {
         if (a) {
                 c->bootstrap_index = a->bootstrap_index;
                 c->index = a->index;
+                memcpy(c->server_secret, a->server_secret, sizeof(c->server_secret));
         }
         state_acl_tables_unref(a);
         *ap = c;
@@ -295,6 +298,11 @@ uint64_t state_acl_index(const struct state_store *st) {
         return a ? a->index : 0;
 }
 
+const char *state_acl_server_secret(const struct state_store *st) {
+        const struct acl_tables *a = tables(st);
+        return a && a->server_secret[0] ? a->server_secret : NULL;
+}
+
 bool state_acl_policy_name_valid(const char *name) {
         size_t n = name ? strlen(name) : 0;
         if (n == 0 || n > STATE_ACL_POLICY_NAME_MAX)
@@ -313,6 +321,20 @@ bool state_acl_policy_name_valid(const char *name) {
 static void touch(struct state_store *st, struct acl_tables *a, uint64_t index) {
         a->index = index;
         state_raw_bump_latest(st, index);
+}
+
+int state_acl_server_secret_set(struct state_store *st, uint64_t index, const char *secret) {
+        if (!secret_is_hex64(secret))
+                return -EINVAL;
+        if (state_acl_server_secret(st))
+                return -EEXIST;
+        struct acl_tables *a;
+        int r = tables_mut(st, &a);
+        if (r < 0)
+                return r;
+        memcpy(a->server_secret, secret, SECRET_HASH_HEX);
+        touch(st, a, index);
+        return 0;
 }
 
 int state_acl_policy_upsert(struct state_store *st, uint64_t index, const char *name, const char *description,
@@ -599,15 +621,6 @@ json_t *state_acl_role_json(const struct state_acl_role *r) {
                          "ModifyIndex", (json_int_t)r->modify_index);
 }
 
-static bool is_hex64(const char *s) {
-        if (strlen(s) != SECRET_HASH_HEX - 1)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-                        return false;
-        return true;
-}
-
 int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *ret_create_time, struct error *err) {
         if (!json_is_object(j))
                 return errorf(err, -EINVAL, "ACL token: expected an object");
@@ -616,7 +629,7 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
         const char *type = jx_str(j, "Type", "client");
         if (strlen(acc) != 36)
                 return errorf(err, -EINVAL, "ACL token: AccessorID must be a UUID");
-        if (!is_hex64(hash))
+        if (!secret_is_hex64(hash))
                 return errorf(err, -EINVAL, "ACL token %s: SecretHash must be 64 hex digits", acc);
         if (strlen(name) >= ACL_TOKEN_NAME_MAX)
                 return errorf(err, -EINVAL, "ACL token %s: Name longer than %d bytes", acc, ACL_TOKEN_NAME_MAX - 1);
@@ -694,6 +707,8 @@ int state_acl_save(const struct state_store *st, json_t *out) {
         json_object_set_new(out, "ACLTokens", toks);
         json_object_set_new(out, "ACLBootstrapIndex", json_integer((json_int_t)(a ? a->bootstrap_index : 0)));
         json_object_set_new(out, "ACLIndex", json_integer((json_int_t)(a ? a->index : 0)));
+        if (a && a->server_secret[0])
+                json_object_set_new(out, STATE_ACL_SERVER_SECRET_KEY, json_string(a->server_secret));
         return r;
 }
 
@@ -751,6 +766,17 @@ int state_acl_restore(const json_t *snap, struct state_store *st, struct error *
                         return errorf(err, r, "state snapshot: out of memory");
                 m->bootstrap_index = (uint64_t)jx_int(snap, "ACLBootstrapIndex", 0);
                 m->index = (uint64_t)jx_int(snap, "ACLIndex", 0);
+        }
+        const json_t *secret = json_object_get(snap, STATE_ACL_SERVER_SECRET_KEY);
+        if (secret) {
+                if (!secret_is_hex64(json_string_value(secret)))
+                        return errorf(err, -EINVAL, "state snapshot: %s: expected 64 lower-case hex digits",
+                                      STATE_ACL_SERVER_SECRET_KEY);
+                struct acl_tables *m;
+                int r = tables_mut(st, &m);
+                if (r < 0)
+                        return errorf(err, r, "state snapshot: out of memory");
+                memcpy(m->server_secret, json_string_value(secret), SECRET_HASH_HEX);
         }
         return 0;
 }
