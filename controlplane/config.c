@@ -80,7 +80,7 @@ static const struct flag options[] = {
     {"config", FLAG_STR, "", 0, 0, F(config_file),
      "HCL file: data_dir, log_level, region, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
      "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, join_token, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
-     "verify_https_client }; flags win"},
+     "verify_https_client, verify_server_hostname = true }; flags win"},
 };
 
 /* ---- the config file (Nomad's agent file, server part) ----------------------------- */
@@ -168,6 +168,16 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                                 return errorf(err, -EINVAL,
                                               "%s:%d:%d: server.enabled: drover-server is always a "
                                               "server (expected true)",
+                                              path, it->line, it->col);
+                        continue;
+                }
+                /* Nomad's tls.verify_server_hostname: drover's servers always check that a
+                 * Raft peer holds server.<region>.nomad (-tls-rpc); only true is meaningful. */
+                if (strcmp(block, "tls") == 0 && strcmp(it->name, "verify_server_hostname") == 0) {
+                        if (it->value->kind != HCL_BOOL || !it->value->b)
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: tls.verify_server_hostname: servers always verify that a "
+                                              "peer holds server.<region>.nomad (expected true)",
                                               path, it->line, it->col);
                         continue;
                 }

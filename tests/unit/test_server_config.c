@@ -135,3 +135,17 @@ Test(server_config, the_join_token_comes_from_the_server_block_is_bounded_and_ac
         server_config_free(&cfg);
         unlink(path);
 }
+
+Test(server_config, tls_verify_server_hostname_is_accepted_true_and_refused_false) {
+        write_config("tls {\n  verify_server_hostname = true\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_expect_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("tls {\n  verify_server_hostname = false\n}\n");
+        cr_expect_lt(parse(&cfg, NULL, &err), 0);
+        cr_expect(strstr(err.msg, "verify_server_hostname") && strstr(err.msg, ":2:"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+}
