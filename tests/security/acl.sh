@@ -10,15 +10,7 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-WORK=$(mktemp -d /tmp/drover-acl-XXXXXX)
-passed=0
-failed=0
-pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
+setup_work acl
 pick_ports 3 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 export DROVER_ADDR=$ADDR

@@ -10,22 +10,12 @@
 #     403 from an anonymous caller, a management token and a wrong secret; the
 #     followers' workers still finish evals; the secret is in no API answer
 #     (GET /v1/operator/snapshot included) and in no server log.
-# Usage: tests/security/servers.sh BIN_DIR   (ports from PORT_LO, default 21000)
+# Usage: tests/security/servers.sh BIN_DIR   (ports from PORT_LO..PORT_LO+PORT_SPAN-1: lib.sh)
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-PORT_LO=${PORT_LO:-21000}
-PORT_SPAN=${PORT_SPAN:-1000}
-WORK=$(mktemp -d /tmp/drover-servers-XXXXXX)
-passed=0
-failed=0
-pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
+setup_work servers
 unset DROVER_TOKEN NOMAD_TOKEN DROVER_JOIN_TOKEN
 JOIN_TOKEN="jt-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 SCHED=(dequeue plan eval ack)
@@ -35,7 +25,7 @@ raft() { echo "127.0.0.1:$((PORT + 1 + $1 * 2))"; }
 start_cluster() { # start_cluster NAME EXTRA_FLAGS...: 3 servers, -bootstrap-expect 3
         local name=$1 i
         shift
-        pick_ports 6 || { log "FAIL: no free ports from $PORT_LO"; exit 1; }
+        pick_ports 6 || { log "FAIL: no free ports from ${PORT_LO:-26000}"; exit 1; }
         JOIN="$(http 0),$(http 1),$(http 2)"
         for i in 0 1 2; do
                 "$BIN/drover-server" -data-dir "$WORK/$name$i" -http-addr "$(http $i)" -raft-addr "$(raft $i)" \

@@ -295,25 +295,12 @@ struct api_harness *api_harness_new_acl(bool acl_enabled) {
         return h;
 }
 
-int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
+/* New routes over the same state (the old ones destroyed); 0 or -ENOMEM. */
+static int harness_recreate(struct api_harness *h, bool acl_enabled, const char *node_secret, const char *join_token) {
         struct api_config ac = {.state = &h->state,
                                 .heartbeats = h->heartbeats,
                                 .raft_addr = "127.0.0.1:4647",
-                                .node_secret = secret,
-                                .ops = &harness_api_ops,
-                                .data = h};
-        struct api *a = api_create(&ac);
-        if (!a)
-                return -ENOMEM;
-        api_destroy(h->api);
-        h->api = a;
-        return 0;
-}
-
-int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token) {
-        struct api_config ac = {.state = &h->state,
-                                .heartbeats = h->heartbeats,
-                                .raft_addr = "127.0.0.1:4647",
+                                .node_secret = node_secret,
                                 .join_token = join_token,
                                 .acl_enabled = acl_enabled,
                                 .ops = &harness_api_ops,
@@ -324,6 +311,14 @@ int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const ch
         api_destroy(h->api);
         h->api = a;
         return 0;
+}
+
+int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
+        return harness_recreate(h, false, secret, NULL);
+}
+
+int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token) {
+        return harness_recreate(h, acl_enabled, NULL, join_token);
 }
 
 void api_harness_free(struct api_harness *h) {
