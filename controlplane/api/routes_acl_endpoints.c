@@ -254,6 +254,25 @@ static int token_expiration(struct route_ctx *c, const json_t *body, int64_t *re
         return 0;
 }
 
+/* body[key]: absent, or a list of at most max entries (*ret, *ret_n); false once
+ * answered 400 ("token <key> must be <shape>", "a token names at most <max> <what>"). */
+static bool token_list(struct route_ctx *c, const json_t *body, const char *key, const char *shape, size_t max,
+                       const char *what, json_t **ret, size_t *ret_n) {
+        json_t *l = json_object_get(body, key);
+        if (l && !json_is_array(l)) {
+                http_req_respond_text(c->req, 400, "token %s must be %s", key, shape);
+                return false;
+        }
+        size_t n = json_array_size(l);
+        if (n > max) {
+                http_req_respond_text(c->req, 400, "a token names at most %zu %s (got %zu)", max, what, n);
+                return false;
+        }
+        *ret = l;
+        *ret_n = n;
+        return true;
+}
+
 void h_acl_token_create(struct route_ctx *c) {
         if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
                 return;
@@ -271,16 +290,10 @@ void h_acl_token_create(struct route_ctx *c) {
                                       type);
                 return;
         }
-        json_t *pols = json_object_get(body, "Policies");
-        if (pols && !json_is_array(pols)) {
-                http_req_respond_text(c->req, 400, "token Policies must be a list of policy names");
+        json_t *pols;
+        size_t n;
+        if (!token_list(c, body, "Policies", "a list of policy names", ACL_MAX_POLICIES, "policies", &pols, &n))
                 return;
-        }
-        size_t n = json_array_size(pols);
-        if (n > ACL_MAX_POLICIES) {
-                http_req_respond_text(c->req, 400, "a token names at most %d policies (got %zu)", ACL_MAX_POLICIES, n);
-                return;
-        }
         const char *names[ACL_MAX_POLICIES];
         for (size_t i = 0; i < n; i++) {
                 names[i] = json_string_value(json_array_get(pols, i));
@@ -290,16 +303,10 @@ void h_acl_token_create(struct route_ctx *c) {
                         return;
                 }
         }
-        json_t *roles = json_object_get(body, "Roles");
-        if (roles && !json_is_array(roles)) {
-                http_req_respond_text(c->req, 400, "token Roles must be a list of {\"ID\"} or {\"Name\"}");
+        json_t *roles;
+        size_t nr;
+        if (!token_list(c, body, "Roles", "a list of {\"ID\"} or {\"Name\"}", ACL_MAX_ROLES, "roles", &roles, &nr))
                 return;
-        }
-        size_t nr = json_array_size(roles);
-        if (nr > ACL_MAX_ROLES) {
-                http_req_respond_text(c->req, 400, "a token names at most %d roles (got %zu)", ACL_MAX_ROLES, nr);
-                return;
-        }
         if (tt == ACL_TOKEN_MANAGEMENT && (n || nr)) {
                 http_req_respond_text(c->req, 400, "a management token cannot have policies or roles");
                 return;

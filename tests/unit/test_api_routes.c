@@ -109,6 +109,17 @@ Test(api_routes, with_acls_enabled_the_dispatcher_answers_403_before_any_work) {
 
 static const char *const internal_sched[] = {"dequeue", "plan", "eval", "ack", "anything"};
 
+/* PUT /v1/acl/bootstrap: the management token's secret into ret. */
+static void bootstrap(struct api_harness *h, char ret[37]) {
+        struct api_reply r;
+        api_harness_request(h, "POST", "/v1/acl/bootstrap", NULL, 0, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        json_t *j = json_loads(r.body, 0, NULL);
+        snprintf(ret, 37, "%s", json_string_value(json_object_get(j, "SecretID")));
+        json_decref(j);
+        api_reply_clear(&r);
+}
+
 /* Commits a fresh server secret into the harness's state, as the leader does. */
 static void commit_server_secret(struct api_harness *h, char ret[65]) {
         json_t *cmd = fsm_server_secret_command();
@@ -139,15 +150,8 @@ Test(api_routes, internal_sched_routes_answer_403_without_the_servers_secret_acl
                 char secret[65];
                 commit_server_secret(h, secret);
                 char mgmt_secret[37];
-                if (acl) { /* a management token is no server */
-                        struct api_reply r;
-                        api_harness_request(h, "POST", "/v1/acl/bootstrap", NULL, 0, &r);
-                        cr_assert_eq(r.status, 200, "%s", r.body);
-                        json_t *j = json_loads(r.body, 0, NULL);
-                        snprintf(mgmt_secret, sizeof(mgmt_secret), "%s", json_string_value(json_object_get(j, "SecretID")));
-                        json_decref(j);
-                        api_reply_clear(&r);
-                }
+                if (acl) /* a management token is no server */
+                        bootstrap(h, mgmt_secret);
                 char wrong[65];
                 snprintf(wrong, sizeof(wrong), "%s", secret);
                 wrong[63] = wrong[63] == '0' ? '1' : '0'; /* the last digit differs */
@@ -201,14 +205,8 @@ Test(api_routes, raft_self_and_join_take_the_join_token_or_operator_acls) {
         cr_expect(strstr(body, "X-Drover-Join-Token"), "%s", body);
         free(body);
         cr_expect_eq(status_of(h, "GET", "/v1/internal/raft/self", NULL), 403);
-        struct api_reply r;
-        api_harness_request(h, "POST", "/v1/acl/bootstrap", NULL, 0, &r);
-        cr_assert_eq(r.status, 200, "%s", r.body);
-        json_t *j = json_loads(r.body, 0, NULL);
         char mgmt[37];
-        snprintf(mgmt, sizeof(mgmt), "%s", json_string_value(json_object_get(j, "SecretID")));
-        json_decref(j);
-        api_reply_clear(&r);
+        bootstrap(h, mgmt);
         h->token = mgmt;
         cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 404, "an operator (management) token");
         h->token = NULL;
@@ -218,5 +216,29 @@ Test(api_routes, raft_self_and_join_take_the_join_token_or_operator_acls) {
         h->server_secret = secret;
         cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 403);
         h->server_secret = NULL;
+        api_harness_free(h);
+}
+
+Test(api_routes, token_create_refuses_policies_or_roles_that_are_not_bounded_lists) {
+        struct api_harness *h = api_harness_new_acl(true);
+        char mgmt[37];
+        bootstrap(h, mgmt);
+        h->token = mgmt;
+        static const struct {
+                const char *body, *want;
+        } cases[] = {
+            {"{\"Name\":\"x\",\"Policies\":\"ro\"}", "token Policies must be a list of policy names"},
+            {"{\"Name\":\"x\",\"Roles\":{}}", "token Roles must be a list of {\"ID\"} or {\"Name\"}"},
+            {"{\"Name\":\"x\",\"Roles\":[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]}",
+             "a token names at most 16 roles (got 17)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct api_reply r;
+                api_harness_request(h, "PUT", "/v1/acl/token", cases[i].body, strlen(cases[i].body), &r);
+                cr_expect_eq(r.status, 400, "%s: %d", cases[i].body, r.status);
+                cr_expect(r.body && strstr(r.body, cases[i].want), "%s: %s", cases[i].body, r.body);
+                api_reply_clear(&r);
+        }
+        h->token = NULL;
         api_harness_free(h);
 }
