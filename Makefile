@@ -194,6 +194,7 @@ integration: all server-asan
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
 	$(Q)tests/security/acl.sh $(BUILD)/bin
+	$(Q)tests/security/servers.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 
 # unit-tsan (the HTTP listener and log endpoint harnesses under ThreadSanitizer) is run

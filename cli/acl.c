@@ -81,6 +81,25 @@ static int fail(const char *what, const struct error *err) {
         return 1;
 }
 
+/* A command on one policy, token or role (info, delete): its usage unless argc
+ * is 1; else METHOD <prefix><argv[0], escaped>, the answer in *ret_out. 0, or 1
+ * once the usage or "Error <doing>: ..." is printed. */
+static int one_object(struct cli *c, int argc, char **argv, const char *help, const char *method, const char *prefix,
+                      const char *doing, json_t **ret_out) {
+        if (argc != 1) {
+                fputs(help, stderr);
+                return 1;
+        }
+        _cleanup_free_ char *esc = http_escape(argv[0]);
+        _cleanup_free_ char *path = NULL;
+        if (!esc || asprintf(&path, "%s%s", prefix, esc) < 0)
+                return 1;
+        struct error err = {0};
+        int r = strcmp(method, "GET") == 0 ? cli_get(c, path, ret_out, NULL, &err)
+                                           : cli_send(c, method, path, NULL, ret_out, &err);
+        return r < 0 ? fail(doing, &err) : 0;
+}
+
 /* ---- acl bootstrap ---- */
 
 static const char bootstrap_help[] =
@@ -197,18 +216,9 @@ static int policy_list(struct cli *c, int argc, char **argv) {
 static const char policy_info_help[] = "Usage: drover acl policy info <name>\n\n  One ACL policy and its rules.\n";
 
 static int policy_info(struct cli *c, int argc, char **argv) {
-        if (argc != 1) {
-                fputs(policy_info_help, stderr);
-                return 1;
-        }
-        _cleanup_free_ char *esc = http_escape(argv[0]);
-        _cleanup_free_ char *path = NULL;
-        if (!esc || asprintf(&path, "/v1/acl/policy/%s", esc) < 0)
-                return 1;
-        struct error err = {0};
         _cleanup_json_ json_t *p = NULL;
-        if (cli_get(c, path, &p, NULL, &err) < 0)
-                return fail("reading the ACL policy", &err);
+        if (one_object(c, argc, argv, policy_info_help, "GET", "/v1/acl/policy/", "reading the ACL policy", &p))
+                return 1;
         char ci[32], mi[32];
         snprintf(ci, sizeof(ci), "%lld", (long long)jx_int(p, "CreateIndex", 0));
         snprintf(mi, sizeof(mi), "%lld", (long long)jx_int(p, "ModifyIndex", 0));
@@ -222,18 +232,9 @@ static int policy_info(struct cli *c, int argc, char **argv) {
 static const char policy_delete_help[] = "Usage: drover acl policy delete <name>\n\n  Delete an ACL policy.\n";
 
 static int policy_delete(struct cli *c, int argc, char **argv) {
-        if (argc != 1) {
-                fputs(policy_delete_help, stderr);
-                return 1;
-        }
-        _cleanup_free_ char *esc = http_escape(argv[0]);
-        _cleanup_free_ char *path = NULL;
-        if (!esc || asprintf(&path, "/v1/acl/policy/%s", esc) < 0)
-                return 1;
-        struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
-        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
-                return fail("deleting the ACL policy", &err);
+        if (one_object(c, argc, argv, policy_delete_help, "DELETE", "/v1/acl/policy/", "deleting the ACL policy", &out))
+                return 1;
         printf("Successfully deleted \"%s\" ACL policy!\n", argv[0]);
         return 0;
 }
@@ -402,17 +403,9 @@ static const char role_delete_help[] =
     "Usage: drover acl role delete <role_id>\n\n  Delete an ACL role; tokens with it lose its policies at once.\n";
 
 static int role_delete(struct cli *c, int argc, char **argv) {
-        if (argc != 1) {
-                fputs(role_delete_help, stderr);
-                return 1;
-        }
-        _cleanup_free_ char *path = NULL;
-        if (role_path(argv[0], false, &path) < 0)
-                return 1;
-        struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
-        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
-                return fail("deleting the ACL role", &err);
+        if (one_object(c, argc, argv, role_delete_help, "DELETE", "/v1/acl/role/", "deleting the ACL role", &out))
+                return 1;
         printf("ACL role %s successfully deleted\n", argv[0]);
         return 0;
 }
@@ -504,23 +497,10 @@ static int token_list(struct cli *c, int argc, char **argv) {
 static const char token_info_help[] =
     "Usage: drover acl token info <accessor_id>\n\n  One ACL token (not its secret).\n";
 
-static int token_path(const char *acc, char **ret) {
-        _cleanup_free_ char *esc = http_escape(acc);
-        return !esc || asprintf(ret, "/v1/acl/token/%s", esc) < 0 ? -ENOMEM : 0;
-}
-
 static int token_info(struct cli *c, int argc, char **argv) {
-        if (argc != 1) {
-                fputs(token_info_help, stderr);
-                return 1;
-        }
-        _cleanup_free_ char *path = NULL;
-        if (token_path(argv[0], &path) < 0)
-                return 1;
-        struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
-        if (cli_get(c, path, &out, NULL, &err) < 0)
-                return fail("reading the ACL token", &err);
+        if (one_object(c, argc, argv, token_info_help, "GET", "/v1/acl/token/", "reading the ACL token", &out))
+                return 1;
         print_token(out);
         return 0;
 }
@@ -528,17 +508,9 @@ static int token_info(struct cli *c, int argc, char **argv) {
 static const char token_delete_help[] = "Usage: drover acl token delete <accessor_id>\n\n  Delete an ACL token.\n";
 
 static int token_delete(struct cli *c, int argc, char **argv) {
-        if (argc != 1) {
-                fputs(token_delete_help, stderr);
-                return 1;
-        }
-        _cleanup_free_ char *path = NULL;
-        if (token_path(argv[0], &path) < 0)
-                return 1;
-        struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
-        if (cli_send(c, "DELETE", path, NULL, &out, &err) < 0)
-                return fail("deleting the ACL token", &err);
+        if (one_object(c, argc, argv, token_delete_help, "DELETE", "/v1/acl/token/", "deleting the ACL token", &out))
+                return 1;
         printf("Token %s successfully deleted\n", argv[0]);
         return 0;
 }

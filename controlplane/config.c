@@ -63,6 +63,11 @@ static const struct flag options[] = {
      "expired ACL tokens are deleted by the leader this long after they expired (Nomad's acl_token_gc_threshold)"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
      "node registration secret: agents must send it to register (env DROVER_NODE_SECRET; \"\" = not asked)", true},
+    {"join-token", FLAG_STR, "", 0, 0, F(join_token),
+     "servers' join credential (16 to 128 printable characters, the same on every server; env DROVER_JOIN_TOKEN): "
+     "sent to /v1/internal/raft/self and /v1/operator/raft/join, which then need no ACL token; required with "
+     "-acl-enabled and -join (\"\" = none: with ACLs off anyone may join)",
+     true},
     {"http-max-conns", FLAG_INT, "4096", 16, 1000000, F(http_max_conns),
      "HTTP connections served at once; 256 more are kept for node agents' heartbeats"},
     {"http-max-conns-per-client", FLAG_INT, "0", 0, 1000000, F(http_max_conns_per_client),
@@ -74,8 +79,8 @@ static const struct flag options[] = {
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
      "HCL file: data_dir, log_level, region, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
-     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
-     "verify_https_client }; flags win"},
+     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, join_token, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
+     "verify_https_client, verify_server_hostname = true }; flags win"},
 };
 
 /* ---- the config file (Nomad's agent file, server part) ----------------------------- */
@@ -100,6 +105,7 @@ static const struct {
     {"server_join", "retry_join", "join"},
     {"acl", "enabled", "acl-enabled"},
     {"server", "acl_token_gc_threshold", "acl-token-gc-threshold"},
+    {"server", "join_token", "join-token"},
     {"tls", "http", "tls-http"},
     {"tls", "rpc", "tls-rpc"},
     {"tls", "ca_file", "tls-ca-file"},
@@ -162,6 +168,16 @@ static int apply_body(struct server_config *cfg, const char *path, const struct 
                                 return errorf(err, -EINVAL,
                                               "%s:%d:%d: server.enabled: drover-server is always a "
                                               "server (expected true)",
+                                              path, it->line, it->col);
+                        continue;
+                }
+                /* Nomad's tls.verify_server_hostname: drover's servers always check that a
+                 * Raft peer holds server.<region>.nomad (-tls-rpc); only true is meaningful. */
+                if (strcmp(block, "tls") == 0 && strcmp(it->name, "verify_server_hostname") == 0) {
+                        if (it->value->kind != HCL_BOOL || !it->value->b)
+                                return errorf(err, -EINVAL,
+                                              "%s:%d:%d: tls.verify_server_hostname: servers always verify that a "
+                                              "peer holds server.<region>.nomad (expected true)",
                                               path, it->line, it->col);
                         continue;
                 }
@@ -251,6 +267,24 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                 if (r < 0)
                         return r;
         }
+        const char *jenv = getenv("DROVER_JOIN_TOKEN");
+        if (!*cfg->join_token && jenv && *jenv) {
+                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "join-token", 10), jenv, err);
+                if (r < 0)
+                        return r;
+        }
+        size_t jlen = strlen(cfg->join_token);
+        bool jprint = true;
+        for (size_t i = 0; i < jlen; i++)
+                jprint &= cfg->join_token[i] > ' ' && cfg->join_token[i] < 0x7f;
+        if (jlen > 0 && (jlen < 16 || jlen > 128 || !jprint))
+                return errorf(err, -EINVAL,
+                              "-join-token: 16 to 128 printable ASCII characters without spaces (got %zu characters%s)",
+                              jlen, jprint ? "" : ", some not printable");
+        if (cfg->acl_enabled && *cfg->join && !jlen)
+                return errorf(err, -EINVAL,
+                              "-acl-enabled with -join needs -join-token (server { join_token }): with ACLs on, "
+                              "servers prove to each other that they belong to the cluster with it");
         size_t region_len = strlen(cfg->region);
         if (region_len == 0 || region_len > 63 || strspn(cfg->region, "abcdefghijklmnopqrstuvwxyz"
                                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != region_len)

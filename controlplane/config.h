@@ -38,6 +38,8 @@ struct server_config {
         bool acl_enabled; /* acl { enabled = true } */
         /* node registration secret: agents must present it to register ("" = none asked) */
         char *node_secret;
+        /* server { join_token }: servers present it to join (X-Drover-Join-Token); "" = none */
+        char *join_token;
         /* flood bounds of the HTTP listener (docs/security.md) */
         int64_t http_max_conns;
         int64_t http_max_conns_per_client;

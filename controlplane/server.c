@@ -29,6 +29,7 @@
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
+#include "controlplane/raft/fsm_server_secret.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
@@ -601,6 +602,18 @@ static void propose_acl_token_gc(struct server *s) {
         }
 }
 
+/* The leader commits the servers' secret when the state has none (the cluster's
+ * first leader, an upgrade, a PUT /v1/operator/snapshot): at most once a second. */
+static void propose_server_secret(struct server *s) {
+        uint64_t mono = clock_monotonic_ns();
+        if (state_acl_server_secret(s->state) || mono - s->last_secret_ns < (uint64_t)NS_PER_SEC)
+                return;
+        s->last_secret_ns = mono;
+        json_t *cmd = fsm_server_secret_command();
+        if (!cmd || server_propose(s, cmd, NULL, NULL) < 0)
+                log_warn("cannot propose the servers' secret (no randomness or out of memory); retrying");
+}
+
 #define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
 
 /* Propose one GC command for what is due at these thresholds. 0 when proposed,
@@ -932,6 +945,7 @@ static void on_tick(uv_timer_t *t) {
                         propose_gc(s, &th, NULL, NULL);
                 }
                 propose_acl_token_gc(s);
+                propose_server_secret(s);
                 char **expired = NULL;
                 size_t n = heartbeats_expired(s->heartbeats, clock_monotonic_ns(), &expired);
                 for (size_t i = 0; i < n; i++) {
@@ -1016,6 +1030,7 @@ int server_start(struct server *s, struct error *err) {
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
+                                .join_token = s->cfg->join_token,
                                 .acl_enabled = s->cfg->acl_enabled,
                                 .agents_https = s->cfg->tls_http,
                                 .num_schedulers = (int)s->cfg->num_schedulers,
@@ -1079,6 +1094,7 @@ int server_start(struct server *s, struct error *err) {
                                             .join = s->cfg->join,
                                             .bootstrap_expect = (unsigned)s->cfg->bootstrap_expect,
                                             .tls = s->cfg->tls_http,
+                                            .join_token = s->cfg->join_token,
                                             .ops = &server_cluster_ops,
                                             .data = s};
                 s->cluster = cluster_create(&cc);

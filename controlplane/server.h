@@ -53,6 +53,7 @@ struct server {
         uint64_t last_unblock_failed_ns; /* leader: last blocked_unblock_failed */
         uint64_t last_gc_ns;             /* leader: last periodic GC (monotonic) */
         uint64_t last_acl_gc_ns;         /* leader: last look for expired ACL tokens (monotonic) */
+        uint64_t last_secret_ns;         /* leader: last ServerSecretSet proposed (monotonic) */
         int64_t last_tick_ns;            /* monotonic time of the last tick (stall detection) */
         uv_signal_t sigint, sigterm;
         uv_check_t flush;                  /* after a turn's I/O: propose what it queued, as one entry */

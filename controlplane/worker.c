@@ -14,12 +14,15 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "controlplane/acl/secret.h"
+#include "controlplane/api/routes_acl.h"
 #include "controlplane/broker/broker.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 
 /* Candidate lists a worker keeps across evals: a few (pool, datacenters) keys, and
  * about 8 MiB of lists (16 bytes a candidate: 500,000 candidates). */
@@ -73,6 +76,7 @@ struct workers {
         struct plan_overlay *overlay;         /* results proposed, not yet applied */
         int batches_in_flight;
         char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
+        char server_secret[SECRET_HASH_HEX];      /* the servers' secret from the state ("" before it is set) */
         unsigned long evals_processed, remote_evals_processed; /* under lock */
 };
 
@@ -197,8 +201,16 @@ static int remote_call(struct worker *w, const char *what, json_t *body, json_t 
         *ret = NULL;
         if (!text)
                 return errorf(err, -ENOMEM, "out of memory");
+        /* The leader's internal routes open to the servers' secret only (routes_acl.h). */
+        char hdr[sizeof(API_SERVER_SECRET_HEADER) + 2 + SECRET_HASH_HEX];
+        pthread_mutex_lock(&w->ws->lock);
+        snprintf(hdr, sizeof(hdr), "%s: %s", API_SERVER_SECRET_HEADER, w->ws->server_secret);
+        pthread_mutex_unlock(&w->ws->lock);
+        const char *headers[] = {hdr, NULL};
         struct http_response resp = {0};
-        int r = http_perform("POST", url, text, REMOTE_TIMEOUT_MS, 2000, abort_when_stopping, w->ws, &resp, err);
+        int r = http_perform_headers("POST", url, text, headers, REMOTE_TIMEOUT_MS, 2000, abort_when_stopping, w->ws,
+                                     &resp, err);
+        explicit_bzero(hdr, sizeof(hdr));
         free(text);
         if (r == 0 && resp.status / 100 != 2)
                 r = errorf(err, -EIO, "%s: %ld (%.160s)", url, resp.status, resp.body ? resp.body : "");
@@ -688,7 +700,9 @@ int workers_submit_remote(struct workers *ws, struct plan *plan, const char *tok
 void workers_set_leader(struct workers *ws, const char *leader_http) {
         if (!ws)
                 return;
+        const char *secret = state_acl_server_secret(*ws->cfg.state); /* the loop's: it writes the state */
         pthread_mutex_lock(&ws->lock);
+        snprintf(ws->server_secret, sizeof(ws->server_secret), "%s", secret ? secret : "");
         const char *v = leader_http ? leader_http : "";
         if (strcmp(ws->leader_http, v) != 0) {
                 snprintf(ws->leader_http, sizeof(ws->leader_http), "%s", v);
@@ -756,6 +770,7 @@ static void on_async_closed(uv_handle_t *h) {
         pthread_cond_destroy(&ws->cond);
         plan_overlay_free(ws->overlay);
         free(ws->w);
+        explicit_bzero(ws->server_secret, sizeof(ws->server_secret));
         free(ws);
 }
 

@@ -55,8 +55,9 @@ int workers_busy(const struct workers *w);
  * thread takes evals from the leader's broker (POST /v1/internal/sched/dequeue),
  * waits until the local state has reached the index the leader gave with it,
  * schedules it on a local snapshot, and sends its plans and eval updates to the
- * leader (.../plan, .../eval) and its ack (.../ack). NULL or "": none (this server
- * leads, or no leader is known). */
+ * leader (.../plan, .../eval) and its ack (.../ack), each with the servers' secret
+ * (X-Drover-Server-Secret), which this call copies from the live state. NULL or
+ * "": none (this server leads, or no leader is known). Loop thread. */
 void workers_set_leader(struct workers *w, const char *leader_http);
 
 /* Leader: a plan from another server's worker joins the plan queue (the plan is

@@ -5,6 +5,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <sys/random.h>
 
 bool secret_equal(const char *a, const char *b) {
         if (!a || !b)
@@ -21,15 +22,44 @@ bool secret_equal(const char *a, const char *b) {
         return diff == 0;
 }
 
+static void to_hex(const unsigned char bytes[32], char ret[SECRET_HASH_HEX]) {
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < 32; i++) {
+                ret[2 * i] = hex[bytes[i] >> 4];
+                ret[2 * i + 1] = hex[bytes[i] & 15];
+        }
+        ret[64] = '\0';
+}
+
 int secret_hash(const char *s, char ret[SECRET_HASH_HEX]) {
         unsigned char digest[32];
         if (gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), digest) < 0)
                 return -EIO;
-        static const char hex[] = "0123456789abcdef";
-        for (size_t i = 0; i < sizeof(digest); i++) {
-                ret[2 * i] = hex[digest[i] >> 4];
-                ret[2 * i + 1] = hex[digest[i] & 15];
-        }
-        ret[64] = '\0';
+        to_hex(digest, ret);
         return 0;
+}
+
+int secret_random_hex(char ret[SECRET_HASH_HEX]) {
+        unsigned char bytes[32];
+        size_t got = 0;
+        while (got < sizeof(bytes)) {
+                ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -EIO;
+                got += (size_t)n;
+        }
+        to_hex(bytes, ret);
+        explicit_bzero(bytes, sizeof(bytes));
+        return 0;
+}
+
+bool secret_is_hex64(const char *s) {
+        if (!s || strlen(s) != SECRET_HASH_HEX - 1)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
 }

@@ -14,3 +14,9 @@ bool secret_equal(const char *a, const char *b);
 
 /* SHA-256 of s as 64 lower-case hex digits into ret. 0, or -EIO when GnuTLS fails. */
 int secret_hash(const char *s, char ret[SECRET_HASH_HEX]);
+
+/* 256 random bits from the kernel (getrandom) as 64 lower-case hex digits into
+ * ret: the servers' shared secret (state_acl.h). 0, or -EIO. */
+int secret_random_hex(char ret[SECRET_HASH_HEX]);
+/* Whether s is 64 lower-case hex digits (a SHA-256 or a secret_random_hex). */
+bool secret_is_hex64(const char *s);

@@ -252,7 +252,7 @@ const struct route api_routes[] = {
     {M_WRITE, "search/fuzzy", h_search_fuzzy, PERM_NS_READ_JOB},
     /* operator */
     {M_GET, "operator/raft/configuration", h_raft_configuration, PERM_OPERATOR_READ},
-    {M_WRITE, "operator/raft/join", h_raft_join, PERM_OPERATOR_WRITE},
+    {M_WRITE, "operator/raft/join", h_raft_join, PERM_JOIN_WRITE},
     {M_DELETE, "operator/raft/peer", h_raft_peer_remove, PERM_OPERATOR_WRITE},
     {M_GET, "operator/scheduler/configuration", h_sched_config_get, PERM_OPERATOR_READ},
     {M_WRITE, "operator/scheduler/configuration", h_sched_config_put, PERM_OPERATOR_WRITE},
@@ -276,10 +276,10 @@ const struct route api_routes[] = {
     {M_GET, "acl/role/:id", h_acl_role_read, PERM_MANAGEMENT},
     {M_WRITE, "acl/role/:id", h_acl_role_update, PERM_MANAGEMENT},
     {M_DELETE, "acl/role/:id", h_acl_role_delete, PERM_MANAGEMENT},
-    /* server to server: a follower's scheduler workers (worker.h); under mutual TLS
-     * only the cluster's certificates reach it */
-    {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_NONE},
-    {M_GET, "internal/raft/self", h_internal_raft_self, PERM_OPERATOR_READ},
+    /* server to server: a follower's scheduler workers (worker.h) present the
+     * servers' secret; a joining server's probe (raft/cluster.c) the join token */
+    {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_SERVER},
+    {M_GET, "internal/raft/self", h_internal_raft_self, PERM_JOIN_READ},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -392,6 +392,7 @@ struct api *api_create(const struct api_config *cfg) {
         a->heartbeats = cfg->heartbeats;
         a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
         a->node_secret = strdup(cfg->node_secret ? cfg->node_secret : "");
+        a->join_token = strdup(cfg->join_token ? cfg->join_token : "");
         a->ops = cfg->ops;
         a->data = cfg->data;
         a->acl_enabled = cfg->acl_enabled;
@@ -403,11 +404,12 @@ struct api *api_create(const struct api_config *cfg) {
         a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
         for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
                 id_generate(a->worker_ids[i]);
-        if (!a->raft_addr || !a->node_secret || !a->events || (a->num_schedulers && !a->worker_ids)) {
+        if (!a->raft_addr || !a->node_secret || !a->join_token || !a->events || (a->num_schedulers && !a->worker_ids)) {
                 free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
                 free(a->node_secret);
+                free(a->join_token);
                 free(a);
                 return NULL;
         }
@@ -422,6 +424,9 @@ struct api *api_destroy(struct api *a) {
         free(a->worker_ids);
         free(a->raft_addr);
         free(a->node_secret);
+        if (a->join_token)
+                explicit_bzero(a->join_token, strlen(a->join_token));
+        free(a->join_token);
         free(a);
         return NULL;
 }
@@ -475,8 +480,13 @@ void api_handle(void *data, struct http_req *req) {
                 return;
         }
         struct error err = {0};
-        if (api_authorize(s->acl_enabled, *s->state, http_req_header(req, "X-Nomad-Token"), c.route->perm, ns_of(&c),
-                          &err) < 0) {
+        const struct api_credentials cr = {.acl_enabled = s->acl_enabled,
+                                           .st = *s->state,
+                                           .token = http_req_header(req, "X-Nomad-Token"),
+                                           .server_secret = http_req_header(req, API_SERVER_SECRET_HEADER),
+                                           .join_token = http_req_header(req, API_JOIN_TOKEN_HEADER),
+                                           .join_token_conf = s->join_token};
+        if (api_authorize_request(&cr, c.route->perm, ns_of(&c), &err) < 0) {
                 s->denied++;
                 http_req_respond_text(req, 403, "%s", err.msg);
                 return;

@@ -67,6 +67,7 @@ struct api_config {
         struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
         const char *raft_addr;            /* this server's Raft address (copied) */
         const char *node_secret;          /* node registration secret (copied); NULL or "": none asked */
+        const char *join_token;           /* servers' join token (copied); NULL or "": none (routes_acl.h) */
         const struct api_ops *ops;
         void *data;       /* passed to every op */
         bool acl_enabled; /* false (Nomad's default): every route is allowed (routes_acl.h) */
@@ -87,7 +88,7 @@ struct sched_preemption;
 void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sched_preemption *ret_preemption);
 /* The document of GET /v1/operator/snapshot, which PUT /v1/operator/snapshot takes
  * back: {"Drover": "snapshot", "Version": 1, "Index": index, "State": <state_save>}.
- * Takes state (the state_save JSON). */
+ * Takes state (the state_save JSON), less the servers' secret (state_acl.h). */
 json_t *api_snapshot_document(json_t *state, uint64_t index);
 
 /* The http_handler_fn of the server: data is the struct api. */

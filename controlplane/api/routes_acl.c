@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/macros.h"
 #include "controlplane/acl/acl.h"
+#include "controlplane/acl/secret.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
 
@@ -29,6 +30,9 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_NODE_SECRET_OR_READ] = "node-secret or node:read",
     [PERM_ACL_TOKEN] = "acl-token",
     [PERM_NS_READ_LOGS] = "read-logs",
+    [PERM_SERVER] = "server secret",
+    [PERM_JOIN_READ] = "join token or operator:read",
+    [PERM_JOIN_WRITE] = "join token or operator:write",
 };
 
 const char *api_perm_name(enum api_perm p) {
@@ -64,9 +68,13 @@ static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
         case PERM_AGENT_READ:
                 return acl_allows_agent(a, ACL_READ);
         case PERM_OPERATOR_READ:
+        case PERM_JOIN_READ:
                 return acl_allows_operator(a, ACL_READ);
         case PERM_OPERATOR_WRITE:
+        case PERM_JOIN_WRITE:
                 return acl_allows_operator(a, ACL_WRITE);
+        case PERM_SERVER: /* servers only: api_authorize_request */
+                return false;
         default: /* PERM_MANAGEMENT and anything unknown */
                 return acl_is_management(a);
         }
@@ -74,6 +82,9 @@ static bool allows(const struct acl *a, enum api_perm perm, const char *ns) {
 
 int api_authorize(bool acl_enabled, const struct state_store *st, const char *token, enum api_perm perm, const char *ns,
                   struct error *err) {
+        if (perm == PERM_SERVER) /* fail closed: only api_authorize_request opens it */
+                return errorf(err, -EACCES, "Permission denied: a server-to-server route needs the servers' secret (%s)",
+                              API_SERVER_SECRET_HEADER);
         if (!acl_enabled || perm == PERM_NONE || perm == PERM_NODE_SECRET || perm == PERM_NODE_SECRET_OR_READ)
                 return 0;
         ns = ns && *ns ? ns : "default";
@@ -105,4 +116,39 @@ int api_authorize(bool acl_enabled, const struct state_store *st, const char *to
                 return errorf(err, -EACCES, "Permission denied: %s lacks %s on namespace \"%s\"", who,
                               api_perm_name(perm), ns);
         return errorf(err, -EACCES, "Permission denied: %s lacks %s", who, api_perm_name(perm));
+}
+
+int api_authorize_request(const struct api_credentials *cr, enum api_perm perm, const char *ns, struct error *err) {
+        if (perm == PERM_SERVER) {
+                const char *want = cr->st ? state_acl_server_secret(cr->st) : NULL;
+                if (!want)
+                        return errorf(err, -EACCES,
+                                      "Permission denied: a server-to-server route, and the servers' secret is not set "
+                                      "yet (the leader commits it)");
+                /* secret_equal reads both to the end: no early exit on a differing byte */
+                if (!cr->server_secret || !secret_equal(cr->server_secret, want))
+                        return errorf(err, -EACCES,
+                                      "Permission denied: a server-to-server route needs the servers' secret (%s)",
+                                      API_SERVER_SECRET_HEADER);
+                return 0;
+        }
+        if (perm == PERM_JOIN_READ || perm == PERM_JOIN_WRITE) {
+                bool configured = cr->join_token_conf && *cr->join_token_conf;
+                if (configured && cr->join_token && secret_equal(cr->join_token, cr->join_token_conf))
+                        return 0;
+                if (!cr->acl_enabled) {
+                        if (!configured)
+                                return 0;
+                        return errorf(err, -EACCES, "Permission denied: %s (%s) is missing or wrong",
+                                      "joining this cluster needs its join token", API_JOIN_TOKEN_HEADER);
+                }
+                int r = api_authorize(true, cr->st, cr->token, perm, ns, err);
+                if (r < 0 && !(cr->token && *cr->token)) /* the anonymous policy did not allow it */
+                        return errorf(err, -EACCES,
+                                      "Permission denied: a joining server presents the cluster's join token (%s, "
+                                      "-join-token); anyone else an ACL token with %s",
+                                      API_JOIN_TOKEN_HEADER, perm == PERM_JOIN_READ ? "operator:read" : "operator:write");
+                return r;
+        }
+        return api_authorize(cr->acl_enabled, cr->st, cr->token, perm, ns, err);
 }

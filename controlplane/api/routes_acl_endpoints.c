@@ -95,6 +95,45 @@ static bool add_policy(void *arg, const struct state_acl_policy *p) {
         return true;
 }
 
+/* ---- what policies, tokens and roles share ---- */
+
+enum acl_object { OBJ_POLICY, OBJ_TOKEN, OBJ_ROLE };
+
+static const struct {
+        const char *what;     /* for "... not found" */
+        const char *del_type; /* its delete command */
+        const char *key;      /* the command's field naming it (c->param[0]) */
+} objects[] = {
+    [OBJ_POLICY] = {"ACL policy", "ACLPolicyDelete", "Name"},
+    [OBJ_TOKEN] = {"ACL token", "ACLTokenDelete", "AccessorID"},
+    [OBJ_ROLE] = {"ACL role", "ACLRoleDelete", "ID"},
+};
+
+/* A read: 404 "<what> not found" when j is NULL, else j at index. */
+static void respond_object(struct route_ctx *c, enum acl_object o, json_t *j, uint64_t index) {
+        if (!j)
+                http_req_respond_text(c->req, 404, "%s not found", objects[o].what);
+        else
+                http_req_respond_json(c->req, 200, j, index);
+}
+
+/* DELETE of the object named by c->param[0]: 404 when there is none, else its
+ * delete command, answered once applied. */
+static void delete_object(struct route_ctx *c, enum acl_object o) {
+        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
+                return;
+        const struct state_store *st = ctx_state(c);
+        const char *key = c->param[0];
+        bool exists = o == OBJ_POLICY  ? state_acl_policy_get(st, key) != NULL
+                      : o == OBJ_TOKEN ? state_acl_token_get(st, key) != NULL
+                                       : state_acl_role_get(st, key) != NULL;
+        if (!exists) {
+                respond_object(c, o, NULL, 0);
+                return;
+        }
+        propose(c, json_pack("{s:s, s:s}", "Type", objects[o].del_type, objects[o].key, key), NULL, false);
+}
+
 void h_acl_policies_list(struct route_ctx *c) {
         if (!acl_on_or_fail(c))
                 return;
@@ -107,10 +146,7 @@ void h_acl_policy_read(struct route_ctx *c) {
         if (!acl_on_or_fail(c))
                 return;
         const struct state_acl_policy *p = state_acl_policy_get(ctx_state(c), c->param[0]);
-        if (!p)
-                http_req_respond_text(c->req, 404, "ACL policy not found");
-        else
-                http_req_respond_json(c->req, 200, state_acl_policy_json(p, true), p->modify_index);
+        respond_object(c, OBJ_POLICY, p ? state_acl_policy_json(p, true) : NULL, p ? p->modify_index : 0);
 }
 
 void h_acl_policy_put(struct route_ctx *c) {
@@ -160,13 +196,7 @@ void h_acl_policy_put(struct route_ctx *c) {
 }
 
 void h_acl_policy_delete(struct route_ctx *c) {
-        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
-                return;
-        if (!state_acl_policy_get(ctx_state(c), c->param[0])) {
-                http_req_respond_text(c->req, 404, "ACL policy not found");
-                return;
-        }
-        propose(c, json_pack("{s:s, s:s}", "Type", "ACLPolicyDelete", "Name", c->param[0]), NULL, false);
+        delete_object(c, OBJ_POLICY);
 }
 
 /* ---- tokens ---- */
@@ -224,6 +254,25 @@ static int token_expiration(struct route_ctx *c, const json_t *body, int64_t *re
         return 0;
 }
 
+/* body[key]: absent, or a list of at most max entries (*ret, *ret_n); false once
+ * answered 400 ("token <key> must be <shape>", "a token names at most <max> <what>"). */
+static bool token_list(struct route_ctx *c, const json_t *body, const char *key, const char *shape, size_t max,
+                       const char *what, json_t **ret, size_t *ret_n) {
+        json_t *l = json_object_get(body, key);
+        if (l && !json_is_array(l)) {
+                http_req_respond_text(c->req, 400, "token %s must be %s", key, shape);
+                return false;
+        }
+        size_t n = json_array_size(l);
+        if (n > max) {
+                http_req_respond_text(c->req, 400, "a token names at most %zu %s (got %zu)", max, what, n);
+                return false;
+        }
+        *ret = l;
+        *ret_n = n;
+        return true;
+}
+
 void h_acl_token_create(struct route_ctx *c) {
         if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
                 return;
@@ -241,16 +290,10 @@ void h_acl_token_create(struct route_ctx *c) {
                                       type);
                 return;
         }
-        json_t *pols = json_object_get(body, "Policies");
-        if (pols && !json_is_array(pols)) {
-                http_req_respond_text(c->req, 400, "token Policies must be a list of policy names");
+        json_t *pols;
+        size_t n;
+        if (!token_list(c, body, "Policies", "a list of policy names", ACL_MAX_POLICIES, "policies", &pols, &n))
                 return;
-        }
-        size_t n = json_array_size(pols);
-        if (n > ACL_MAX_POLICIES) {
-                http_req_respond_text(c->req, 400, "a token names at most %d policies (got %zu)", ACL_MAX_POLICIES, n);
-                return;
-        }
         const char *names[ACL_MAX_POLICIES];
         for (size_t i = 0; i < n; i++) {
                 names[i] = json_string_value(json_array_get(pols, i));
@@ -260,16 +303,10 @@ void h_acl_token_create(struct route_ctx *c) {
                         return;
                 }
         }
-        json_t *roles = json_object_get(body, "Roles");
-        if (roles && !json_is_array(roles)) {
-                http_req_respond_text(c->req, 400, "token Roles must be a list of {\"ID\"} or {\"Name\"}");
+        json_t *roles;
+        size_t nr;
+        if (!token_list(c, body, "Roles", "a list of {\"ID\"} or {\"Name\"}", ACL_MAX_ROLES, "roles", &roles, &nr))
                 return;
-        }
-        size_t nr = json_array_size(roles);
-        if (nr > ACL_MAX_ROLES) {
-                http_req_respond_text(c->req, 400, "a token names at most %d roles (got %zu)", ACL_MAX_ROLES, nr);
-                return;
-        }
         if (tt == ACL_TOKEN_MANAGEMENT && (n || nr)) {
                 http_req_respond_text(c->req, 400, "a management token cannot have policies or roles");
                 return;
@@ -336,20 +373,11 @@ void h_acl_token_read(struct route_ctx *c) {
         if (!acl_on_or_fail(c))
                 return;
         const struct state_acl_token *t = state_acl_token_get(ctx_state(c), c->param[0]);
-        if (!t)
-                http_req_respond_text(c->req, 404, "ACL token not found");
-        else
-                http_req_respond_json(c->req, 200, state_acl_token_json(t, false), t->modify_index);
+        respond_object(c, OBJ_TOKEN, t ? state_acl_token_json(t, false) : NULL, t ? t->modify_index : 0);
 }
 
 void h_acl_token_delete(struct route_ctx *c) {
-        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
-                return;
-        if (!state_acl_token_get(ctx_state(c), c->param[0])) {
-                http_req_respond_text(c->req, 404, "ACL token not found");
-                return;
-        }
-        propose(c, json_pack("{s:s, s:s}", "Type", "ACLTokenDelete", "AccessorID", c->param[0]), NULL, false);
+        delete_object(c, OBJ_TOKEN);
 }
 
 /* ---- roles ---- */
@@ -374,10 +402,7 @@ void h_acl_roles_list(struct route_ctx *c) {
 }
 
 static void respond_role(struct route_ctx *c, const struct state_acl_role *r) {
-        if (!r)
-                http_req_respond_text(c->req, 404, "ACL role not found");
-        else
-                http_req_respond_json(c->req, 200, state_acl_role_json(r), r->modify_index);
+        respond_object(c, OBJ_ROLE, r ? state_acl_role_json(r) : NULL, r ? r->modify_index : 0);
 }
 
 void h_acl_role_read(struct route_ctx *c) {
@@ -469,11 +494,5 @@ void h_acl_role_update(struct route_ctx *c) {
 }
 
 void h_acl_role_delete(struct route_ctx *c) {
-        if (!acl_on_or_fail(c) || !is_leader_or_fail(c))
-                return;
-        if (!state_acl_role_get(ctx_state(c), c->param[0])) {
-                http_req_respond_text(c->req, 404, "ACL role not found");
-                return;
-        }
-        propose(c, json_pack("{s:s, s:s}", "Type", "ACLRoleDelete", "ID", c->param[0]), NULL, false);
+        delete_object(c, OBJ_ROLE);
 }

@@ -47,6 +47,7 @@ struct api {
         struct heartbeats *heartbeats;
         char *raft_addr;
         char *node_secret; /* "" = registration needs no secret */
+        char *join_token;  /* "" = none configured (routes_acl.h, PERM_JOIN_*) */
         const struct api_ops *ops;
         void *data;
         bool acl_enabled;

@@ -11,6 +11,7 @@
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
+#include "controlplane/state/state_acl.h"
 
 /* ---- Raft membership ------------------------------------------------------------------- */
 
@@ -246,6 +247,10 @@ void h_sched_config_put(struct route_ctx *c) {
 /* ---- operator snapshot ------------------------------------------------------------------ */
 
 json_t *api_snapshot_document(json_t *state, uint64_t index) {
+        /* The servers' secret stays on the servers: a restored document has none, and
+         * the leader commits a new one (fsm_server_secret.h). */
+        if (json_is_object(state))
+                json_object_del(state, STATE_ACL_SERVER_SECRET_KEY);
         return json_pack("{s:s,s:i,s:I,s:o}", "Drover", "snapshot", "Version", 1, "Index", (json_int_t)index, "State",
                          state);
 }
@@ -282,6 +287,8 @@ void h_operator_snapshot_put(struct route_ctx *c) {
                                                    "/v1/operator/snapshot: Drover \"snapshot\", Version 1, State)");
                 return;
         }
+        /* Nobody plants a secret of their choice: the leader draws a new one. */
+        json_object_del(state, STATE_ACL_SERVER_SECRET_KEY);
         struct state_store *check = NULL;
         struct error err = {0};
         if (state_restore(state, &check, &err) < 0) {

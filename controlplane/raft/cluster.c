@@ -13,6 +13,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "controlplane/api/routes_acl.h"
 #include "controlplane/raft/raft_node.h"
 
 #define MAX_SERVERS 16
@@ -39,9 +40,13 @@ struct answer {
         json_t *voters;  /* its Raft configuration's voters: [{ID, Address}] */
 };
 
+/* "X-Drover-Join-Token: <token>", or "" without a join token. */
+#define JOIN_HDR_MAX (sizeof(API_JOIN_TOKEN_HEADER) + 2 + HTTP_CLIENT_TOKEN_MAX + 1)
+
 struct probe {
         uv_work_t work;
         struct cluster *c;
+        char join_hdr[JOIN_HDR_MAX];
         size_t n;
         char addrs[MAX_SERVERS][64];
         struct answer ans[MAX_SERVERS];
@@ -54,6 +59,7 @@ struct probe {
 struct cluster {
         struct cluster_config cfg;
         char *self_raft, *self_http;
+        char join_hdr[JOIN_HDR_MAX]; /* from cfg.join_token */
         char addrs[MAX_SERVERS][64]; /* -join, split */
         size_t n_addrs;
         struct known known[MAX_SERVERS];
@@ -75,12 +81,14 @@ static const char *scheme(const struct cluster *c) {
         return c->cfg.tls ? "https" : "http";
 }
 
-static void probe_one(const char *scheme_, const char *addr, struct answer *a) {
+static void probe_one(const char *scheme_, const char *join_hdr, const char *addr, struct answer *a) {
         char url[128];
         snprintf(url, sizeof(url), "%s://%s/v1/internal/raft/self", scheme_, addr);
         struct http_response r = {0};
         struct error err = {0};
-        if (http_perform("GET", url, NULL, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &r, &err) < 0 ||
+        const char *headers[] = {join_hdr[0] ? join_hdr : NULL, NULL};
+        if (http_perform_headers("GET", url, NULL, headers, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &r, &err) <
+                0 ||
             r.status != 200 || r.len > 64 * 1024) {
                 http_response_clear(&r);
                 return;
@@ -105,7 +113,7 @@ static void probe_one(const char *scheme_, const char *addr, struct answer *a) {
 static void probe_work(uv_work_t *w) {
         struct probe *p = w->data;
         for (size_t i = 0; i < p->n; i++)
-                probe_one(scheme(p->c), p->addrs[i], &p->ans[i]);
+                probe_one(scheme(p->c), p->join_hdr, p->addrs[i], &p->ans[i]);
         if (!p->join)
                 return;
         /* The leader first; any member forwards it to the leader otherwise. */
@@ -119,7 +127,9 @@ static void probe_work(uv_work_t *w) {
                         struct http_response r = {0};
                         struct error err = {0};
                         /* adding a voter waits for it to catch up: give it time */
-                        int rc = http_perform("PUT", url, p->join_body, 30000, PROBE_CONNECT_MS, NULL, NULL, &r, &err);
+                        const char *headers[] = {p->join_hdr[0] ? p->join_hdr : NULL, NULL};
+                        int rc = http_perform_headers("PUT", url, p->join_body, headers, 30000, PROBE_CONNECT_MS, NULL,
+                                                      NULL, &r, &err);
                         if (rc == 0 && r.status == 200)
                                 p->joined = true;
                         else
@@ -248,6 +258,7 @@ static void probe_done(uv_work_t *w, int status) {
                         json_decref(p->ans[i].servers);
                         json_decref(p->ans[i].voters);
                 }
+                explicit_bzero(p->join_hdr, sizeof(p->join_hdr));
                 free(p);
                 if (c->timer_closed && c->forwards == 0)
                         free(c);
@@ -276,6 +287,7 @@ static void probe_done(uv_work_t *w, int status) {
                 json_decref(p->ans[i].servers);
                 json_decref(p->ans[i].voters);
         }
+        explicit_bzero(p->join_hdr, sizeof(p->join_hdr));
         free(p);
         schedule(c);
 }
@@ -289,6 +301,7 @@ static void on_timer(uv_timer_t *t) {
                 return;
         p->work.data = p;
         p->c = c;
+        memcpy(p->join_hdr, c->join_hdr, sizeof(p->join_hdr));
         /* -join, and every server heard of since (a member not in -join). */
         p->n = c->n_addrs;
         memcpy(p->addrs, c->addrs, sizeof(p->addrs));
@@ -332,6 +345,16 @@ struct cluster *cluster_create(const struct cluster_config *cfg) {
         c->cfg.raft_addr = c->self_raft;
         c->cfg.http_addr = c->self_http;
         c->cfg.join = NULL;
+        c->cfg.join_token = NULL;
+        const char *jt = cfg->join_token ? cfg->join_token : "";
+        if (strlen(jt) > HTTP_CLIENT_TOKEN_MAX || strpbrk(jt, "\r\n")) {
+                free(c->self_raft);
+                free(c->self_http);
+                free(c);
+                return NULL;
+        }
+        if (*jt)
+                snprintf(c->join_hdr, sizeof(c->join_hdr), "%s: %s", API_JOIN_TOKEN_HEADER, jt);
         const char *p = cfg->join ? cfg->join : "";
         while (*p && c->n_addrs < MAX_SERVERS) {
                 size_t len = strcspn(p, ", ");
@@ -372,6 +395,7 @@ struct cluster *cluster_destroy(struct cluster *c) {
         /* The callers of forwards still on the pool are answered now, while their
          * connections exist; the forwards end later and answer nobody. */
         forwards_cancel(c);
+        explicit_bzero(c->join_hdr, sizeof(c->join_hdr));
         free(c->self_raft);
         free(c->self_http);
         c->self_raft = c->self_http = NULL;
@@ -462,6 +486,7 @@ struct forward {
         struct forward *next, *prev; /* c->forward_list, until answered */
         char *method, *url, *body;
         char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
+        char join_hdr[JOIN_HDR_MAX];                /* a join's X-Drover-Join-Token, or "" */
         cluster_forward_cb cb;
         void *arg;
         int rc;
@@ -471,7 +496,12 @@ struct forward {
 
 static void forward_work(uv_work_t *w) {
         struct forward *f = w->data;
-        const char *headers[] = {f->token_hdr[0] ? f->token_hdr : NULL, NULL};
+        const char *headers[3] = {0};
+        size_t nh = 0;
+        if (f->token_hdr[0])
+                headers[nh++] = f->token_hdr;
+        if (f->join_hdr[0])
+                headers[nh++] = f->join_hdr;
         f->rc = http_perform_headers(f->method, f->url, f->body, headers, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL,
                                      NULL, &f->resp, &f->err);
         if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
@@ -507,6 +537,7 @@ static void forward_done(uv_work_t *w, int status) {
         free(f->method);
         free(f->url);
         free(f->body);
+        explicit_bzero(f->join_hdr, sizeof(f->join_hdr));
         free(f);
 }
 
@@ -534,6 +565,10 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
         f->arg = arg;
         if (token && *token)
                 snprintf(f->token_hdr, sizeof(f->token_hdr), "X-Nomad-Token: %s", token);
+        /* A join this server let in (it checked the join token or operator:write
+         * before forwarding) reaches the leader with this server's join token. */
+        if (strncmp(path_query, "/v1/operator/raft/join", 22) == 0 && strchr("?", path_query[22]))
+                memcpy(f->join_hdr, c->join_hdr, sizeof(f->join_hdr));
         f->method = strdup(method);
         f->body = len ? strndup(body, len) : NULL;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)

@@ -37,6 +37,10 @@ struct cluster_config {
         const char *join;          /* comma-separated HTTP addresses of other servers */
         unsigned bootstrap_expect; /* 0: join an existing cluster */
         bool tls;                  /* the servers' HTTP API is https:// (-tls-http) */
+        /* -join-token (copied): presented as X-Drover-Join-Token on the probes of
+         * /v1/internal/raft/self, on /v1/operator/raft/join and on a forward of a
+         * join to the leader; NULL or "": none */
+        const char *join_token;
         const struct cluster_ops *ops;
         void *data;
 };

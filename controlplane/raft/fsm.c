@@ -21,6 +21,7 @@
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/fsm_scaling.h"
+#include "controlplane/raft/fsm_server_secret.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
@@ -458,6 +459,10 @@ static int apply_scaling_event(struct fsm *s, uint64_t index, const json_t *cmd)
         return fsm_scaling_event_apply(*s->state, index, cmd);
 }
 
+static int apply_server_secret(struct fsm *s, uint64_t index, const json_t *cmd) {
+        return fsm_server_secret_apply(*s->state, index, cmd);
+}
+
 struct command_type {
         const char *name;
         int (*apply)(struct fsm *s, uint64_t index, const json_t *cmd);
@@ -489,6 +494,7 @@ static const struct command_type command_types[] = {
     {"DeploymentUpsert", apply_deployment_upsert},
     {"DeploymentAllocHealth", apply_deployment_alloc_health},
     {"ScalingEvent", apply_scaling_event}, /* fsm_scaling.c */
+    {FSM_SERVER_SECRET_TYPE, apply_server_secret}, /* fsm_server_secret.c */
 };
 
 /* What the command was about, for the rejection message. */

@@ -39,6 +39,7 @@ struct acl_tables {
         struct role_rec **roles;
         size_t n_roles;
         uint64_t bootstrap_index, index;
+        char server_secret[SECRET_HASH_HEX]; /* "" until the first leader set it */
 };
 
 #define REC_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -89,6 +90,7 @@ void state_acl_tables_unref(struct acl_tables *a) {
         free(a->pols);
         free(a->toks);
         free(a->roles);
+        explicit_bzero(a->server_secret, sizeof(a->server_secret));
         free(a);
 }
 
@@ -144,6 +146,7 @@ static int tables_mut(struct state_store *st, struct acl_tables **ret) {
         if (a) {
                 c->bootstrap_index = a->bootstrap_index;
                 c->index = a->index;
+                memcpy(c->server_secret, a->server_secret, sizeof(c->server_secret));
         }
         state_acl_tables_unref(a);
         *ap = c;
@@ -155,12 +158,26 @@ static const struct acl_tables *tables(const struct state_store *st) {
         return *state_raw_acl((struct state_store *)st);
 }
 
+/* The three tables (policies by name, tokens by AccessorID, roles by ID) are
+ * sorted arrays of shared records; these helpers serve all three. */
+enum table { T_POL, T_TOK, T_ROLE };
+
+static size_t table_len(const struct acl_tables *a, enum table t) {
+        if (!a)
+                return 0;
+        return t == T_POL ? a->n_pols : t == T_TOK ? a->n_toks : a->n_roles;
+}
+
+static const char *table_key(const struct acl_tables *a, enum table t, size_t i) {
+        return t == T_POL ? a->pols[i]->p.name : t == T_TOK ? a->toks[i]->t.token->accessor_id : a->roles[i]->r.id;
+}
+
 /* Binary search: the position of key, or where it would go (*found false). */
-static size_t pol_find(const struct acl_tables *a, const char *name, bool *found) {
-        size_t lo = 0, hi = a ? a->n_pols : 0;
+static size_t table_find(const struct acl_tables *a, enum table t, const char *key, bool *found) {
+        size_t lo = 0, hi = table_len(a, t);
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(a->pols[mid]->p.name, name);
+                int c = strcmp(table_key(a, t, mid), key);
                 if (c == 0) {
                         *found = true;
                         return mid;
@@ -172,42 +189,89 @@ static size_t pol_find(const struct acl_tables *a, const char *name, bool *found
         }
         *found = false;
         return lo;
+}
+
+static size_t pol_find(const struct acl_tables *a, const char *name, bool *found) {
+        return table_find(a, T_POL, name, found);
 }
 
 static size_t tok_find(const struct acl_tables *a, const char *id, bool *found) {
-        size_t lo = 0, hi = a ? a->n_toks : 0;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(a->toks[mid]->t.token->accessor_id, id);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return table_find(a, T_TOK, id, found);
 }
 
 static size_t role_find(const struct acl_tables *a, const char *id, bool *found) {
-        size_t lo = 0, hi = a ? a->n_roles : 0;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(a->roles[mid]->r.id, id);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
+        return table_find(a, T_ROLE, id, found);
+}
+
+/* The row at i of the writer's tables: replaced by rec (found; the old record
+ * unreferenced), or rec inserted there (the arrays have room: tables_mut).
+ * -ENOSPC, rec untouched, when an insert would pass max. */
+static int table_put(struct acl_tables *a, enum table t, size_t i, bool found, void *rec, size_t max) {
+        size_t n = table_len(a, t);
+        if (!found && n >= max)
+                return -ENOSPC;
+        switch (t) {
+        case T_POL:
+                if (found)
+                        pol_unref(a->pols[i]);
                 else
-                        hi = mid;
+                        memmove(&a->pols[i + 1], &a->pols[i], (n - i) * sizeof(*a->pols));
+                a->pols[i] = rec;
+                a->n_pols += !found;
+                break;
+        case T_TOK:
+                if (found)
+                        tok_unref(a->toks[i]);
+                else
+                        memmove(&a->toks[i + 1], &a->toks[i], (n - i) * sizeof(*a->toks));
+                a->toks[i] = rec;
+                a->n_toks += !found;
+                break;
+        case T_ROLE:
+                if (found)
+                        role_unref(a->roles[i]);
+                else
+                        memmove(&a->roles[i + 1], &a->roles[i], (n - i) * sizeof(*a->roles));
+                a->roles[i] = rec;
+                a->n_roles += !found;
+                break;
         }
-        *found = false;
-        return lo;
+        return 0;
+}
+
+static void touch(struct state_store *st, struct acl_tables *a, uint64_t index);
+
+/* Delete the row with this key: -ENOENT when there is none. */
+static int table_delete(struct state_store *st, uint64_t index, enum table t, const char *key) {
+        bool found;
+        key = key ? key : "";
+        table_find(*state_raw_acl(st), t, key, &found);
+        if (!found)
+                return -ENOENT;
+        struct acl_tables *a;
+        int r = tables_mut(st, &a);
+        if (r < 0)
+                return r;
+        size_t i = table_find(a, t, key, &found), n = table_len(a, t);
+        switch (t) {
+        case T_POL:
+                pol_unref(a->pols[i]);
+                memmove(&a->pols[i], &a->pols[i + 1], (n - i - 1) * sizeof(*a->pols));
+                a->n_pols--;
+                break;
+        case T_TOK:
+                tok_unref(a->toks[i]);
+                memmove(&a->toks[i], &a->toks[i + 1], (n - i - 1) * sizeof(*a->toks));
+                a->n_toks--;
+                break;
+        case T_ROLE:
+                role_unref(a->roles[i]);
+                memmove(&a->roles[i], &a->roles[i + 1], (n - i - 1) * sizeof(*a->roles));
+                a->n_roles--;
+                break;
+        }
+        touch(st, a, index);
+        return 0;
 }
 
 /* ---- reads ---- */
@@ -295,6 +359,11 @@ uint64_t state_acl_index(const struct state_store *st) {
         return a ? a->index : 0;
 }
 
+const char *state_acl_server_secret(const struct state_store *st) {
+        const struct acl_tables *a = tables(st);
+        return a && a->server_secret[0] ? a->server_secret : NULL;
+}
+
 bool state_acl_policy_name_valid(const char *name) {
         size_t n = name ? strlen(name) : 0;
         if (n == 0 || n > STATE_ACL_POLICY_NAME_MAX)
@@ -313,6 +382,20 @@ bool state_acl_policy_name_valid(const char *name) {
 static void touch(struct state_store *st, struct acl_tables *a, uint64_t index) {
         a->index = index;
         state_raw_bump_latest(st, index);
+}
+
+int state_acl_server_secret_set(struct state_store *st, uint64_t index, const char *secret) {
+        if (!secret_is_hex64(secret))
+                return -EINVAL;
+        if (state_acl_server_secret(st))
+                return -EEXIST;
+        struct acl_tables *a;
+        int r = tables_mut(st, &a);
+        if (r < 0)
+                return r;
+        memcpy(a->server_secret, secret, SECRET_HASH_HEX);
+        touch(st, a, index);
+        return 0;
 }
 
 int state_acl_policy_upsert(struct state_store *st, uint64_t index, const char *name, const char *description,
@@ -344,39 +427,18 @@ int state_acl_policy_upsert(struct state_store *st, uint64_t index, const char *
         }
         bool found;
         size_t i = pol_find(a, name, &found);
-        r->p.create_index = r->p.modify_index = index;
-        if (found) {
-                r->p.create_index = a->pols[i]->p.create_index;
-                pol_unref(a->pols[i]);
-                a->pols[i] = r;
-        } else {
-                if (a->n_pols >= STATE_ACL_MAX_POLICIES) {
-                        pol_unref(r);
-                        return errorf(err, -EINVAL, "too many ACL policies (at most %d)", STATE_ACL_MAX_POLICIES);
-                }
-                memmove(&a->pols[i + 1], &a->pols[i], (a->n_pols - i) * sizeof(*a->pols));
-                a->pols[i] = r;
-                a->n_pols++;
+        r->p.create_index = found ? a->pols[i]->p.create_index : index;
+        r->p.modify_index = index;
+        if (table_put(a, T_POL, i, found, r, STATE_ACL_MAX_POLICIES) < 0) {
+                pol_unref(r);
+                return errorf(err, -EINVAL, "too many ACL policies (at most %d)", STATE_ACL_MAX_POLICIES);
         }
         touch(st, a, index);
         return 0;
 }
 
 int state_acl_policy_delete(struct state_store *st, uint64_t index, const char *name) {
-        bool found;
-        pol_find(tables(st), name ? name : "", &found);
-        if (!found)
-                return -ENOENT;
-        struct acl_tables *a;
-        int r = tables_mut(st, &a);
-        if (r < 0)
-                return r;
-        size_t i = pol_find(a, name, &found);
-        pol_unref(a->pols[i]);
-        memmove(&a->pols[i], &a->pols[i + 1], (a->n_pols - i - 1) * sizeof(*a->pols));
-        a->n_pols--;
-        touch(st, a, index);
-        return 0;
+        return table_delete(st, index, T_POL, name);
 }
 
 int state_acl_role_check(const struct state_store *st, const json_t *role, struct error *err) {
@@ -450,39 +512,18 @@ int state_acl_role_upsert(struct state_store *st, uint64_t index, const json_t *
         }
         bool found;
         size_t i = role_find(a, id, &found);
-        r->r.create_index = r->r.modify_index = index;
-        if (found) {
-                r->r.create_index = a->roles[i]->r.create_index;
-                role_unref(a->roles[i]);
-                a->roles[i] = r;
-        } else {
-                if (a->n_roles >= STATE_ACL_MAX_ROLES) {
-                        role_unref(r);
-                        return errorf(err, -ENOSPC, "too many ACL roles (at most %d)", STATE_ACL_MAX_ROLES);
-                }
-                memmove(&a->roles[i + 1], &a->roles[i], (a->n_roles - i) * sizeof(*a->roles));
-                a->roles[i] = r;
-                a->n_roles++;
+        r->r.create_index = found ? a->roles[i]->r.create_index : index;
+        r->r.modify_index = index;
+        if (table_put(a, T_ROLE, i, found, r, STATE_ACL_MAX_ROLES) < 0) {
+                role_unref(r);
+                return errorf(err, -ENOSPC, "too many ACL roles (at most %d)", STATE_ACL_MAX_ROLES);
         }
         touch(st, a, index);
         return 0;
 }
 
 int state_acl_role_delete(struct state_store *st, uint64_t index, const char *id) {
-        bool found;
-        role_find(tables(st), id ? id : "", &found);
-        if (!found)
-                return -ENOENT;
-        struct acl_tables *a;
-        int r = tables_mut(st, &a);
-        if (r < 0)
-                return r;
-        size_t i = role_find(a, id, &found);
-        role_unref(a->roles[i]);
-        memmove(&a->roles[i], &a->roles[i + 1], (a->n_roles - i - 1) * sizeof(*a->roles));
-        a->n_roles--;
-        touch(st, a, index);
-        return 0;
+        return table_delete(st, index, T_ROLE, id);
 }
 
 static int token_put(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time, bool bootstrap) {
@@ -510,16 +551,10 @@ static int token_put(struct state_store *st, uint64_t index, struct acl_token *t
         if (found) {
                 rec->t.create_index = a->toks[i]->t.create_index;
                 rec->t.create_time = a->toks[i]->t.create_time;
-                tok_unref(a->toks[i]);
-                a->toks[i] = rec;
-        } else {
-                if (a->n_toks >= STATE_ACL_MAX_TOKENS) {
-                        tok_unref(rec);
-                        return -ENOSPC;
-                }
-                memmove(&a->toks[i + 1], &a->toks[i], (a->n_toks - i) * sizeof(*a->toks));
-                a->toks[i] = rec;
-                a->n_toks++;
+        }
+        if (table_put(a, T_TOK, i, found, rec, STATE_ACL_MAX_TOKENS) < 0) {
+                tok_unref(rec);
+                return -ENOSPC;
         }
         if (bootstrap)
                 a->bootstrap_index = index;
@@ -540,20 +575,7 @@ int state_acl_bootstrap(struct state_store *st, uint64_t index, struct acl_token
 }
 
 int state_acl_token_delete(struct state_store *st, uint64_t index, const char *accessor_id) {
-        bool found;
-        tok_find(tables(st), accessor_id ? accessor_id : "", &found);
-        if (!found)
-                return -ENOENT;
-        struct acl_tables *a;
-        int r = tables_mut(st, &a);
-        if (r < 0)
-                return r;
-        size_t i = tok_find(a, accessor_id, &found);
-        tok_unref(a->toks[i]);
-        memmove(&a->toks[i], &a->toks[i + 1], (a->n_toks - i - 1) * sizeof(*a->toks));
-        a->n_toks--;
-        touch(st, a, index);
-        return 0;
+        return table_delete(st, index, T_TOK, accessor_id);
 }
 
 /* ---- JSON ---- */
@@ -599,15 +621,6 @@ json_t *state_acl_role_json(const struct state_acl_role *r) {
                          "ModifyIndex", (json_int_t)r->modify_index);
 }
 
-static bool is_hex64(const char *s) {
-        if (strlen(s) != SECRET_HASH_HEX - 1)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-                        return false;
-        return true;
-}
-
 int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *ret_create_time, struct error *err) {
         if (!json_is_object(j))
                 return errorf(err, -EINVAL, "ACL token: expected an object");
@@ -616,7 +629,7 @@ int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *
         const char *type = jx_str(j, "Type", "client");
         if (strlen(acc) != 36)
                 return errorf(err, -EINVAL, "ACL token: AccessorID must be a UUID");
-        if (!is_hex64(hash))
+        if (!secret_is_hex64(hash))
                 return errorf(err, -EINVAL, "ACL token %s: SecretHash must be 64 hex digits", acc);
         if (strlen(name) >= ACL_TOKEN_NAME_MAX)
                 return errorf(err, -EINVAL, "ACL token %s: Name longer than %d bytes", acc, ACL_TOKEN_NAME_MAX - 1);
@@ -694,6 +707,8 @@ int state_acl_save(const struct state_store *st, json_t *out) {
         json_object_set_new(out, "ACLTokens", toks);
         json_object_set_new(out, "ACLBootstrapIndex", json_integer((json_int_t)(a ? a->bootstrap_index : 0)));
         json_object_set_new(out, "ACLIndex", json_integer((json_int_t)(a ? a->index : 0)));
+        if (a && a->server_secret[0])
+                json_object_set_new(out, STATE_ACL_SERVER_SECRET_KEY, json_string(a->server_secret));
         return r;
 }
 
@@ -751,6 +766,17 @@ int state_acl_restore(const json_t *snap, struct state_store *st, struct error *
                         return errorf(err, r, "state snapshot: out of memory");
                 m->bootstrap_index = (uint64_t)jx_int(snap, "ACLBootstrapIndex", 0);
                 m->index = (uint64_t)jx_int(snap, "ACLIndex", 0);
+        }
+        const json_t *secret = json_object_get(snap, STATE_ACL_SERVER_SECRET_KEY);
+        if (secret) {
+                if (!secret_is_hex64(json_string_value(secret)))
+                        return errorf(err, -EINVAL, "state snapshot: %s: expected 64 lower-case hex digits",
+                                      STATE_ACL_SERVER_SECRET_KEY);
+                struct acl_tables *m;
+                int r = tables_mut(st, &m);
+                if (r < 0)
+                        return errorf(err, r, "state snapshot: out of memory");
+                memcpy(m->server_secret, json_string_value(secret), SECRET_HASH_HEX);
         }
         return 0;
 }

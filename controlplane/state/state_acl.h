@@ -9,6 +9,12 @@
  *
  * Token secrets never reach the state (nor the Raft log): a token is stored with
  * its SecretHash only.
+ *
+ * The one secret kept in clear is the servers' own (ServerSecretSet,
+ * controlplane/raft/fsm_server_secret.h): 256 random bits the first leader
+ * commits, which followers present on the leader's /v1/internal/ routes. It is
+ * in Raft snapshots (a new server gets it from there) and in the Raft log on the
+ * servers' disks, never in an API answer: GET /v1/operator/snapshot drops it.
  */
 #pragma once
 
@@ -76,6 +82,11 @@ uint64_t state_acl_bootstrap_index(const struct state_store *st);
 /* Latest index of a write to the ACL tables (0: none). */
 uint64_t state_acl_index(const struct state_store *st);
 
+/* The servers' secret (64 hex digits), or NULL before a leader set it. */
+const char *state_acl_server_secret(const struct state_store *st);
+/* The key of the server secret in state_save's JSON (API answers remove it). */
+#define STATE_ACL_SERVER_SECRET_KEY "ServerSecret"
+
 /* A policy's name: 1 to 128 of [a-zA-Z0-9-_] (Nomad's). */
 bool state_acl_policy_name_valid(const char *name);
 
@@ -94,6 +105,9 @@ int state_acl_role_delete(struct state_store *st, uint64_t index, const char *id
 /* Takes t (freed on failure too). create_time kept for an existing AccessorID. */
 int state_acl_token_upsert(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time);
 int state_acl_token_delete(struct state_store *st, uint64_t index, const char *accessor_id);
+/* Set once: -EEXIST when a secret is there already (the first one stays),
+ * -EINVAL when secret is not 64 lower-case hex digits. */
+int state_acl_server_secret_set(struct state_store *st, uint64_t index, const char *secret);
 /* The first management token; -EEXIST once bootstrapped (t freed either way). */
 int state_acl_bootstrap(struct state_store *st, uint64_t index, struct acl_token *t, int64_t create_time);
 
@@ -107,7 +121,8 @@ json_t *state_acl_role_json(const struct state_acl_role *r);
 /* A token from its JSON (with SecretHash), checked. */
 int state_acl_token_from_json(const json_t *j, struct acl_token **ret, int64_t *ret_create_time, struct error *err);
 
-/* Snapshots: adds "ACLPolicies", "ACLRoles", "ACLTokens", "ACLBootstrapIndex", "ACLIndex" to out;
+/* Snapshots: adds "ACLPolicies", "ACLRoles", "ACLTokens", "ACLBootstrapIndex", "ACLIndex" and
+ * (once set) "ServerSecret" to out;
  * restores them into a fresh store. */
 int state_acl_save(const struct state_store *st, json_t *out);
 int state_acl_restore(const json_t *snap, struct state_store *st, struct error *err);

@@ -10,15 +10,7 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-WORK=$(mktemp -d /tmp/drover-acl-XXXXXX)
-passed=0
-failed=0
-pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
+setup_work acl
 pick_ports 3 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 export DROVER_ADDR=$ADDR
@@ -172,6 +164,13 @@ fi
 expect 403 "deleting the role removes the grant from its tokens" GET /v1/jobs "$ROLETOK"
 expect 403 "after a restart anonymous is denied again (policy deleted)" GET /v1/jobs
 
+if DROVER_TOKEN=$MGMT "$BIN/drover" acl token info "$RO_ACC" | grep -q "$RO_ACC" &&
+        ! DROVER_TOKEN=$MGMT "$BIN/drover" acl token info 2>"$WORK/usage.err" && grep -q "^Usage: drover acl token info" "$WORK/usage.err" &&
+        ! DROVER_TOKEN=$MGMT "$BIN/drover" acl policy info no-such-policy 2>"$WORK/nf.err" && grep -q "^Error reading the ACL policy: .*404" "$WORK/nf.err"; then
+        pass "drover acl token info; without its argument: the usage; a missing policy: Error reading the ACL policy ($(head -c 80 "$WORK/nf.err"))"
+else
+        fail "drover acl token info / usage / missing policy: $(cat "$WORK/usage.err" "$WORK/nf.err" 2>/dev/null | head -c 300)"
+fi
 if DROVER_TOKEN=$MGMT "$BIN/drover" acl token delete "$RO_ACC" >/dev/null; then
         pass "drover acl token delete"
 else

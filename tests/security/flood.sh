@@ -7,7 +7,8 @@
 # bound is cut off, and when more connections come than -http-max-conns the
 # oldest idle ones are closed (the server never holds more than max + 256), the
 # agent's heartbeats still get through and other clients get an answer (200, or
-# 503 "server busy" on a connection taken from the reserve).
+# 503 "server busy" on a connection taken from the reserve); a job registered
+# during the flood runs on the node.
 # Usage: tests/security/flood.sh BIN_DIR
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -94,6 +95,15 @@ if [ "$during" -le $((base * RATIO)) ]; then
         pass "GET /v1/jobs under the flood: median $during us <= $RATIO x baseline ($base us)"
 else
         fail "GET /v1/jobs under the flood: median $during us > $RATIO x baseline ($base us)"
+fi
+# --- a job registered during the flood runs on the node -------------------------
+printf '{"Job":{"ID":"flood-job","Type":"batch","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":1,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":10,"MemoryMB":10}}]}]}}' |
+        curl -s -m 10 -o /dev/null -X PUT --data-binary @- "$ADDR/v1/jobs"
+flood_job_done() { curl -s -m 5 "$ADDR/v1/job/flood-job/allocations" | grep -q '"ClientStatus":"complete"'; }
+if wait_for 30 flood_job_done; then
+        pass "a job registered during the flood runs to completion on the node"
+else
+        fail "a job registered during the flood runs to completion on the node ($(curl -s -m 5 "$ADDR/v1/job/flood-job/allocations" | head -c 200))"
 fi
 sleep $((t0 + 6 - $(date +%s) > 0 ? t0 + 6 - $(date +%s) : 0))
 if node_ready && ! grep -q "missed its heartbeat" "$WORK/server.log"; then

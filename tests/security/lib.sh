@@ -38,3 +38,17 @@ wait_for() {
                 sleep 0.1
         done
 }
+
+# setup_work NAME: WORK (a fresh /tmp/drover-NAME-* dir), the pass/fail counters
+# and pids; on exit every process in pids is stopped and WORK removed.
+setup_work() {
+        WORK=$(mktemp -d "/tmp/drover-$1-XXXXXX")
+        passed=0
+        failed=0
+        pids=()
+        trap cleanup_work EXIT
+}
+cleanup_work() {
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+        rm -rf "$WORK"
+}

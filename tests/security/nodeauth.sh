@@ -10,15 +10,7 @@ BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
-WORK=$(mktemp -d /tmp/drover-nodeauth-XXXXXX)
-passed=0
-failed=0
-pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-        rm -rf "$WORK"
-}
-trap cleanup EXIT
+setup_work nodeauth
 pick_ports 4 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 log "== drover node authentication tests (work dir $WORK, API $ADDR)"

@@ -30,6 +30,7 @@ struct http_req {
         struct api_reply *reply;
         bool answered;
         const char *token;
+        const char *server_secret, *join_token;
         bool verified;
 };
 
@@ -125,6 +126,10 @@ bool http_req_has_query(const struct http_req *r, const char *key) {
 const char *http_req_header(const struct http_req *r, const char *key) {
         if (strcasecmp(key, "X-Nomad-Token") == 0)
                 return r->token;
+        if (strcasecmp(key, "X-Drover-Server-Secret") == 0)
+                return r->server_secret;
+        if (strcasecmp(key, "X-Drover-Join-Token") == 0)
+                return r->join_token;
         return NULL;
 }
 
@@ -290,11 +295,14 @@ struct api_harness *api_harness_new_acl(bool acl_enabled) {
         return h;
 }
 
-int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
+/* New routes over the same state (the old ones destroyed); 0 or -ENOMEM. */
+static int harness_recreate(struct api_harness *h, bool acl_enabled, const char *node_secret, const char *join_token) {
         struct api_config ac = {.state = &h->state,
                                 .heartbeats = h->heartbeats,
                                 .raft_addr = "127.0.0.1:4647",
-                                .node_secret = secret,
+                                .node_secret = node_secret,
+                                .join_token = join_token,
+                                .acl_enabled = acl_enabled,
                                 .ops = &harness_api_ops,
                                 .data = h};
         struct api *a = api_create(&ac);
@@ -303,6 +311,14 @@ int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
         api_destroy(h->api);
         h->api = a;
         return 0;
+}
+
+int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
+        return harness_recreate(h, false, secret, NULL);
+}
+
+int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token) {
+        return harness_recreate(h, acl_enabled, NULL, join_token);
 }
 
 void api_harness_free(struct api_harness *h) {
@@ -323,6 +339,8 @@ void api_harness_request(struct api_harness *h, const char *method, const char *
                              .body_len = len,
                              .reply = ret,
                              .token = h->token,
+                             .server_secret = h->server_secret,
+                             .join_token = h->join_token,
                              .verified = h->client_verified};
         const char *q = strchr(target, '?');
         size_t plen = q ? (size_t)(q - target) : strlen(target);

@@ -26,6 +26,8 @@ struct api_harness {
         int (*forward)(struct api_harness *h, struct http_req *req);
         int forwarded; /* requests handed to forward */
         const char *token;    /* sent as X-Nomad-Token when not NULL */
+        const char *server_secret; /* sent as X-Drover-Server-Secret when not NULL */
+        const char *join_token;    /* sent as X-Drover-Join-Token when not NULL */
         bool client_verified; /* as if over mutual TLS (http_req_client_verified) */
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;
@@ -51,6 +53,8 @@ void api_harness_request(struct api_harness *h, const char *method, const char *
 void api_reply_clear(struct api_reply *r);
 /* Re-create the routes with this node registration secret (NULL: none). 0 or -ENOMEM. */
 int api_harness_set_node_secret(struct api_harness *h, const char *secret);
+/* Re-create the routes with ACLs on or off and this join token (NULL: none). 0 or -ENOMEM. */
+int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token);
 /* Run fn once, just before the next proposed command is applied: as if another
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);

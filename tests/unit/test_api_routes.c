@@ -4,11 +4,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/raft/fsm_server_secret.h"
+#include "controlplane/state/state_acl.h"
 #include "tests/support/api_harness.h"
 
 static int count_segs(const char *p, int *ret_params) {
@@ -80,8 +83,8 @@ Test(api_routes, unknown_paths_are_404_and_known_paths_with_a_wrong_method_405) 
 Test(api_routes, acls_disabled_allow_everything_and_enabled_refuse_without_a_token) {
         struct error err = {0};
         for (int p = 0; p < PERM__COUNT; p++) {
-                cr_expect_eq(api_authorize(false, NULL, NULL, (enum api_perm)p, "default", &err), 0, "%s",
-                             api_perm_name((enum api_perm)p));
+                cr_expect_eq(api_authorize(false, NULL, NULL, (enum api_perm)p, "default", &err),
+                             p == PERM_SERVER ? -EACCES : 0, "%s", api_perm_name((enum api_perm)p));
                 cr_expect_str_neq(api_perm_name((enum api_perm)p), "unknown");
         }
         cr_expect_eq(api_authorize(true, NULL, NULL, PERM_NONE, "default", &err), 0);
@@ -99,5 +102,143 @@ Test(api_routes, with_acls_enabled_the_dispatcher_answers_403_before_any_work) {
         cr_expect(strstr(body, "Permission denied"), "%s", body);
         free(body);
         cr_expect_eq(status_of(h, "GET", "/v1/status/leader", NULL), 200, "no capability needed");
+        api_harness_free(h);
+}
+
+/* ---- server to server: the servers' secret and the join token ---- */
+
+static const char *const internal_sched[] = {"dequeue", "plan", "eval", "ack", "anything"};
+
+/* PUT /v1/acl/bootstrap: the management token's secret into ret. */
+static void bootstrap(struct api_harness *h, char ret[37]) {
+        struct api_reply r;
+        api_harness_request(h, "POST", "/v1/acl/bootstrap", NULL, 0, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        json_t *j = json_loads(r.body, 0, NULL);
+        snprintf(ret, 37, "%s", json_string_value(json_object_get(j, "SecretID")));
+        json_decref(j);
+        api_reply_clear(&r);
+}
+
+/* Commits a fresh server secret into the harness's state, as the leader does. */
+static void commit_server_secret(struct api_harness *h, char ret[65]) {
+        json_t *cmd = fsm_server_secret_command();
+        cr_assert_not_null(cmd);
+        snprintf(ret, 65, "%s", json_string_value(json_object_get(cmd, "Secret")));
+        cr_assert_eq(fsm_server_secret_apply(h->state, state_latest_index(h->state) + 1, cmd), 0);
+        json_decref(cmd);
+}
+
+Test(api_routes, every_internal_route_needs_a_server_credential) {
+        for (size_t i = 0; i < api_routes_count; i++)
+                if (strncmp(api_routes[i].pattern, "internal/", 9) == 0)
+                        cr_expect(api_routes[i].perm == PERM_SERVER || api_routes[i].perm == PERM_JOIN_READ,
+                                  "%s: %s", api_routes[i].pattern, api_perm_name(api_routes[i].perm));
+                else if (strcmp(api_routes[i].pattern, "operator/raft/join") == 0)
+                        cr_expect_eq(api_routes[i].perm, PERM_JOIN_WRITE);
+}
+
+Test(api_routes, internal_sched_routes_answer_403_without_the_servers_secret_acls_on_or_off) {
+        for (int acl = 0; acl < 2; acl++) {
+                struct api_harness *h = api_harness_new_acl(acl);
+                char path[64], *body = NULL;
+                /* before a leader committed a secret nothing opens them */
+                h->server_secret = "";
+                cr_expect_eq(status_of(h, "POST", "/v1/internal/sched/dequeue", &body), 403);
+                cr_expect(strstr(body, "not set yet"), "%s", body);
+                free(body);
+                char secret[65];
+                commit_server_secret(h, secret);
+                char mgmt_secret[37];
+                if (acl) /* a management token is no server */
+                        bootstrap(h, mgmt_secret);
+                char wrong[65];
+                snprintf(wrong, sizeof(wrong), "%s", secret);
+                wrong[63] = wrong[63] == '0' ? '1' : '0'; /* the last digit differs */
+                uint64_t denied = h->api->denied;
+                for (size_t k = 0; k < sizeof(internal_sched) / sizeof(internal_sched[0]); k++) {
+                        snprintf(path, sizeof(path), "/v1/internal/sched/%s", internal_sched[k]);
+                        h->server_secret = NULL;
+                        h->token = NULL;
+                        cr_expect_eq(status_of(h, "POST", path, &body), 403, "%s anonymous", path);
+                        cr_expect(strstr(body, "X-Drover-Server-Secret"), "%s", body);
+                        free(body);
+                        if (acl) {
+                                h->token = mgmt_secret;
+                                cr_expect_eq(status_of(h, "POST", path, NULL), 403, "%s with a management token", path);
+                                h->token = NULL;
+                        }
+                        h->server_secret = wrong;
+                        cr_expect_eq(status_of(h, "POST", path, NULL), 403, "%s with a wrong secret", path);
+                        h->server_secret = secret;
+                        /* past the check: the harness runs no scheduler RPC (404) */
+                        cr_expect_eq(status_of(h, "POST", path, NULL), 404, "%s with the secret", path);
+                }
+                cr_expect_eq(h->api->denied - denied, acl ? 15u : 10u, "each refusal counted");
+                h->server_secret = NULL;
+                api_harness_free(h);
+        }
+}
+
+Test(api_routes, raft_self_and_join_take_the_join_token_or_operator_acls) {
+        const char *join = "0123456789abcdef-join";
+        struct api_harness *h = api_harness_new();
+        /* ACLs off, no join token configured: open, as before */
+        cr_expect_eq(status_of(h, "GET", "/v1/internal/raft/self", NULL), 404, "past the check (no Raft here)");
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 404);
+        /* ACLs off, a join token configured: it is needed */
+        cr_assert_eq(api_harness_set_join_token(h, false, join), 0);
+        char *body = NULL;
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", &body), 403);
+        cr_expect(strstr(body, "join token"), "%s", body);
+        free(body);
+        h->join_token = "0123456789abcdef-joim";
+        cr_expect_eq(status_of(h, "GET", "/v1/internal/raft/self", NULL), 403, "a wrong join token");
+        h->join_token = join;
+        cr_expect_eq(status_of(h, "GET", "/v1/internal/raft/self", NULL), 404);
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 404);
+        /* ACLs on: the join token, or an ACL token with operator:write */
+        cr_assert_eq(api_harness_set_join_token(h, true, join), 0);
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 404, "the join token needs no ACL token");
+        h->join_token = NULL;
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", &body), 403);
+        cr_expect(strstr(body, "X-Drover-Join-Token"), "%s", body);
+        free(body);
+        cr_expect_eq(status_of(h, "GET", "/v1/internal/raft/self", NULL), 403);
+        char mgmt[37];
+        bootstrap(h, mgmt);
+        h->token = mgmt;
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 404, "an operator (management) token");
+        h->token = NULL;
+        /* the servers' secret opens no join */
+        char secret[65];
+        commit_server_secret(h, secret);
+        h->server_secret = secret;
+        cr_expect_eq(status_of(h, "PUT", "/v1/operator/raft/join", NULL), 403);
+        h->server_secret = NULL;
+        api_harness_free(h);
+}
+
+Test(api_routes, token_create_refuses_policies_or_roles_that_are_not_bounded_lists) {
+        struct api_harness *h = api_harness_new_acl(true);
+        char mgmt[37];
+        bootstrap(h, mgmt);
+        h->token = mgmt;
+        static const struct {
+                const char *body, *want;
+        } cases[] = {
+            {"{\"Name\":\"x\",\"Policies\":\"ro\"}", "token Policies must be a list of policy names"},
+            {"{\"Name\":\"x\",\"Roles\":{}}", "token Roles must be a list of {\"ID\"} or {\"Name\"}"},
+            {"{\"Name\":\"x\",\"Roles\":[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]}",
+             "a token names at most 16 roles (got 17)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct api_reply r;
+                api_harness_request(h, "PUT", "/v1/acl/token", cases[i].body, strlen(cases[i].body), &r);
+                cr_expect_eq(r.status, 400, "%s: %d", cases[i].body, r.status);
+                cr_expect(r.body && strstr(r.body, cases[i].want), "%s: %s", cases[i].body, r.body);
+                api_reply_clear(&r);
+        }
+        h->token = NULL;
         api_harness_free(h);
 }

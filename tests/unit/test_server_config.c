@@ -113,3 +113,39 @@ Test(server_config, the_region_names_the_raft_role_and_is_a_dns_label) {
                 server_config_free(&cfg);
         }
 }
+
+Test(server_config, the_join_token_comes_from_the_server_block_is_bounded_and_acls_with_join_need_it) {
+        write_config("acl {\n  enabled = true\n}\nserver {\n  bootstrap_expect = 3\n  join_token = \"0123456789abcdef\"\n"
+                     "  server_join {\n    retry_join = [\"127.0.0.1:4646\"]\n  }\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.join_token, "0123456789abcdef");
+        server_config_free(&cfg);
+        cr_expect_lt(parse(&cfg, "-join-token=short", &err), 0);
+        cr_expect(strstr(err.msg, "16 to 128"), "%s", err.msg);
+        server_config_free(&cfg);
+        cr_expect_lt(parse(&cfg, "-join-token=0123456789abcdef\x01", &err), 0, "a control character");
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("acl {\n  enabled = true\n}\nserver {\n  bootstrap_expect = 3\n"
+                     "  server_join {\n    retry_join = [\"127.0.0.1:4646\"]\n  }\n}\n");
+        cr_expect_lt(parse(&cfg, NULL, &err), 0);
+        cr_expect(strstr(err.msg, "-join-token"), "ACLs and -join without a join token: %s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+}
+
+Test(server_config, tls_verify_server_hostname_is_accepted_true_and_refused_false) {
+        write_config("tls {\n  verify_server_hostname = true\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_expect_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("tls {\n  verify_server_hostname = false\n}\n");
+        cr_expect_lt(parse(&cfg, NULL, &err), 0);
+        cr_expect(strstr(err.msg, "verify_server_hostname") && strstr(err.msg, ":2:"), "%s", err.msg);
+        server_config_free(&cfg);
+        unlink(path);
+}

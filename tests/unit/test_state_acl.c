@@ -11,8 +11,11 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "controlplane/acl/acl.h"
+#include "controlplane/acl/secret.h"
+#include "controlplane/api/routes.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/raft/fsm.h"
+#include "controlplane/raft/fsm_server_secret.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
 #include "tests/support/api_harness.h"
@@ -128,8 +131,8 @@ Test(state_acl, api_authorize_resolves_tokens_through_the_state) {
         cr_assert_eq(apply(f, st, token_cmd("ACLTokenUpsert", ACL_TOKEN_CLIENT, "ro", ro)), 0);
         struct error err = {0};
         for (int p = 0; p < PERM__COUNT; p++)
-                cr_expect_eq(api_authorize(true, st, mgmt, (enum api_perm)p, "prod", &err), 0, "management: %s",
-                             api_perm_name((enum api_perm)p));
+                cr_expect_eq(api_authorize(true, st, mgmt, (enum api_perm)p, "prod", &err), p == PERM_SERVER ? -EACCES : 0,
+                             "management: %s", api_perm_name((enum api_perm)p));
         cr_expect_eq(api_authorize(true, st, ro, PERM_NS_READ_JOB, "default", &err), 0);
         cr_expect_eq(api_authorize(true, st, ro, PERM_NODE_READ, NULL, &err), 0);
         cr_expect_eq(api_authorize(true, st, ro, PERM_ACL_TOKEN, NULL, &err), 0);
@@ -434,4 +437,55 @@ Test(state_acl, the_role_endpoints_create_read_update_and_delete) {
         json_decref(role);
         json_decref(boot);
         api_harness_free(h);
+}
+
+/* ---- the servers' secret (ServerSecretSet, fsm_server_secret.h) ---- */
+
+Test(state_acl, the_server_secret_is_set_once_kept_in_raft_snapshots_and_left_out_of_the_api_document) {
+        struct state_store *st = state_create();
+        struct fsm *f = fsm_create(&st, NULL, NULL);
+        cr_expect_null(state_acl_server_secret(st));
+        json_t *bad = json_pack("{s:s,s:s}", "Type", "ServerSecretSet", "Secret", "not-hex");
+        cr_expect_eq(apply(f, st, bad), -EINVAL, "a malformed secret is refused");
+        cr_expect_null(state_acl_server_secret(st));
+        json_t *cmd = fsm_server_secret_command(), *cmd2 = fsm_server_secret_command();
+        cr_assert_not_null(cmd);
+        char first[SECRET_HASH_HEX], second[SECRET_HASH_HEX];
+        snprintf(first, sizeof(first), "%s", json_string_value(json_object_get(cmd, "Secret")));
+        snprintf(second, sizeof(second), "%s", json_string_value(json_object_get(cmd2, "Secret")));
+        cr_expect(secret_is_hex64(first) && secret_is_hex64(second), "%s %s", first, second);
+        cr_expect_str_neq(first, second, "two draws of 256 random bits differ");
+        cr_expect_eq(apply(f, st, cmd), 0);
+        cr_expect_str_eq(state_acl_server_secret(st), first);
+        /* a snapshot taken now keeps the secret it was taken with */
+        struct state_store *snap = state_snapshot(st);
+        cr_expect_eq(apply(f, st, cmd2), 0, "a second command is not an error (two leaders in a row)...");
+        cr_expect_str_eq(state_acl_server_secret(st), first, "...and the first secret stays");
+        cr_expect_str_eq(state_acl_server_secret(snap), first);
+        /* Raft snapshots carry it: a new server restored from one has it */
+        json_t *saved = NULL;
+        cr_assert_eq(state_save(st, &saved), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(saved, STATE_ACL_SERVER_SECRET_KEY)), first);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(saved, &back, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(state_acl_server_secret(back), first);
+        /* a snapshot with a malformed secret is refused */
+        json_t *forged = json_deep_copy(saved);
+        json_object_set_new(forged, STATE_ACL_SERVER_SECRET_KEY, json_string("XYZ"));
+        struct state_store *none = NULL;
+        cr_expect_eq(state_restore(forged, &none, &err), -EINVAL);
+        cr_expect(strstr(err.msg, STATE_ACL_SERVER_SECRET_KEY), "%s", err.msg);
+        json_decref(forged);
+        /* the API's snapshot document does not */
+        json_t *doc = api_snapshot_document(saved, 7);
+        char *text = json_dumps(doc, JSON_COMPACT);
+        cr_expect_null(strstr(text, first), "GET /v1/operator/snapshot must not carry the servers' secret");
+        cr_expect_null(strstr(text, STATE_ACL_SERVER_SECRET_KEY));
+        free(text);
+        json_decref(doc);
+        state_destroy(back);
+        state_destroy(snap);
+        fsm_destroy(f);
+        state_destroy(st);
 }
