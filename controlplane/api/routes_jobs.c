@@ -79,31 +79,48 @@ static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
         return j;
 }
 
-static void job_register(struct route_ctx *c, const char *path_id) {
+bool job_write_allowed(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
-                return;
+                return false;
         if (state_sched_config(ctx_state(c))->reject_job_registration) {
                 http_req_respond_text(c->req, 400,
                                       "job registration, dispatch, and scale are disabled by the scheduler "
                                       "configuration");
+                return false;
+        }
+        return true;
+}
+
+void job_register_propose(struct route_ctx *c, const struct job *j, const struct eval *e, const char *trigger,
+                          json_t *reply) {
+        struct eval *own = NULL;
+        if (!e && !job_is_parent(j)) /* Nomad creates no eval for a periodic or parameterized parent */
+                e = own = new_eval(j, trigger, NULL);
+        json_t *cmd = json_pack("{s:s,s:o}", "Type", "JobRegister", "Job", job_to_json(j));
+        if (cmd && e)
+                json_object_set_new(cmd, "Eval", eval_to_json(e));
+        if (reply && e)
+                json_object_set_new(reply, "EvalID", json_string(e->id));
+        eval_unref(own);
+        if (!cmd || !reply) {
+                json_decref(cmd);
+                json_decref(reply);
+                http_req_respond_text(c->req, 500, "out of memory");
                 return;
         }
+        propose(c, cmd, reply, true);
+}
+
+static void job_register(struct route_ctx *c, const char *path_id) {
+        if (!job_write_allowed(c))
+                return;
         struct job *j = job_from_body(c, path_id);
         if (!j)
                 return;
         j->submit_time = clock_now_ns();
-        if (job_is_parent(j)) { /* periodic/parameterized: no eval; children run (routes_job_kinds.c) */
-                json_t *cmd = json_pack("{s:s,s:o}", "Type", "JobRegister", "Job", job_to_json(j));
-                job_unref(j);
-                propose(c, cmd, json_pack("{s:s,s:s}", "EvalID", "", "Warnings", ""), true);
-                return;
-        }
-        struct eval *e = new_eval(j, "job-register", NULL);
-        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
-        json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
+        /* a periodic/parameterized parent gets no eval; its children run (routes_job_kinds.c) */
+        job_register_propose(c, j, NULL, "job-register", json_pack("{s:s,s:s}", "EvalID", "", "Warnings", ""));
         job_unref(j);
-        eval_unref(e);
-        propose(c, cmd, reply, true);
 }
 
 void h_jobs_register(struct route_ctx *c) {
