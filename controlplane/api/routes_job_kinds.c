@@ -234,7 +234,7 @@ void h_job_dispatch(struct route_ctx *c) {
         json_t *v;
         json_object_foreach(meta, k, v) strmap_set(&child->meta, k, json_string_value(v));
         child->submit_time = clock_now_ns();
-        json_t *reply = json_pack("{s:s,s:s}", "DispatchedJobID", id, "EvalID", "");
+        json_t *reply = json_pack("{s:s,s:s,s:i}", "DispatchedJobID", id, "EvalID", "", "JobCreateIndex", 0);
         job_register_propose(c, child, NULL, "job-register", reply);
         job_unref(child);
 }
