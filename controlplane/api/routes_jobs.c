@@ -47,6 +47,61 @@ static bool enforce_index_ok(struct route_ctx *c, const json_t *body, const stru
         return false;
 }
 
+/* The fields of Nomad's api.Job, api.TaskGroup and api.Task (v1.4 to 1.9, what its
+ * API client and `nomad job run -output` send) and the ones drover's own answers
+ * carry. A key outside them is a typo or a field drover cannot honour: refused with
+ * its path, never silently dropped. The objects below a task (Resources, Services,
+ * Templates...) are not checked yet. */
+static const char *const job_fields[] = {
+    "Region", "Namespace", "ID", "ParentID", "Name", "Type", "Priority", "AllAtOnce", "Datacenters", "NodePool",
+    "Constraints", "Affinities", "TaskGroups", "Update", "Multiregion", "Spreads", "Periodic", "ParameterizedJob",
+    "Reschedule", "Migrate", "Meta", "ConsulToken", "VaultToken", "Stop", "Dispatched", "DispatchIdempotencyToken",
+    "Payload", "ConsulNamespace", "VaultNamespace", "NomadTokenID", "Status", "StatusDescription", "Stable",
+    "Version", "SubmitTime", "CreateIndex", "ModifyIndex", "JobModifyIndex", "UI", "VersionTag", NULL};
+static const char *const group_fields[] = {
+    "Name", "Count", "Constraints", "Affinities", "Tasks", "Spreads", "Volumes", "RestartPolicy", "Disconnect",
+    "ReschedulePolicy", "EphemeralDisk", "Update", "Migrate", "Networks", "Meta", "Services", "ShutdownDelay",
+    "StopAfterClientDisconnect", "MaxClientDisconnect", "PreventRescheduleOnLost", "MaxRunDuration", "Scaling",
+    "Consul", NULL};
+static const char *const task_fields[] = {
+    "Name", "Driver", "User", "Lifecycle", "Config", "Constraints", "Affinities", "Env", "Services", "Resources",
+    "RestartPolicy", "Meta", "KillTimeout", "LogConfig", "Artifacts", "Vault", "Templates", "DispatchPayload",
+    "VolumeMounts", "CSIPluginConfig", "Leader", "ShutdownDelay", "KillSignal", "Kind", "ScalingPolicies",
+    "Identity", "Identities", "Actions", "Consul", "Schedule", NULL};
+
+static const char *unknown_field(const json_t *o, const char *const *known) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)o, k, v) {
+                bool found = false;
+                for (const char *const *f = known; *f && !found; f++)
+                        found = strcmp(*f, k) == 0;
+                if (!found)
+                        return k;
+        }
+        return NULL;
+}
+
+/* 0, or -EINVAL with err naming the first unknown field: `Job.TaskGroups[0].Tasks[1]:
+ * unknown field "Comand"`. */
+int job_json_check_fields(const json_t *job, struct error *err) {
+        const char *bad = unknown_field(job, job_fields);
+        if (bad)
+                return errorf(err, -EINVAL, "Job: unknown field \"%s\"", bad);
+        size_t gi, ti;
+        json_t *g, *t;
+        json_array_foreach(json_object_get(job, "TaskGroups"), gi, g) {
+                if (json_is_object(g) && (bad = unknown_field(g, group_fields)))
+                        return errorf(err, -EINVAL, "Job.TaskGroups[%zu]: unknown field \"%s\"", gi, bad);
+                json_array_foreach(json_object_get(g, "Tasks"), ti, t) {
+                        if (json_is_object(t) && (bad = unknown_field(t, task_fields)))
+                                return errorf(err, -EINVAL, "Job.TaskGroups[%zu].Tasks[%zu]: unknown field \"%s\"",
+                                              gi, ti, bad);
+                }
+        }
+        return 0;
+}
+
 /* The request body's {"Job": {...}}, decoded, canonicalized and validated, its ID
  * checked against path_id when given, EnforceIndex honoured: NULL once answered 400. */
 static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
@@ -60,7 +115,7 @@ static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
         }
         struct error err = {0};
         struct job *j = NULL;
-        if (job_from_json(jj, &j, &err) < 0) {
+        if (job_json_check_fields(jj, &err) < 0 || job_from_json(jj, &j, &err) < 0) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return NULL;
         }
@@ -326,7 +381,9 @@ void h_validate_job(struct route_ctx *c) {
         }
         struct error err = {0};
         struct job *j = NULL;
-        int r = job_from_json(jj, &j, &err);
+        int r = job_json_check_fields(jj, &err);
+        if (r == 0)
+                r = job_from_json(jj, &j, &err);
         if (r == 0) {
                 job_canonicalize(j);
                 r = job_validate(j, &err);
