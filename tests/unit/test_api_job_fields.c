@@ -58,6 +58,12 @@ Test(api_job_fields, an_unknown_field_is_refused_with_its_path) {
         expect_refused(",\"Datacenter\":\"dc1\"", "", "", "Job: unknown field \"Datacenter\"");
         expect_refused("", ",\"Cout\":2", "", "Job.TaskGroups[0]: unknown field \"Cout\"");
         expect_refused("", "", ",\"Comand\":\"x\"", "Job.TaskGroups[0].Tasks[0]: unknown field \"Comand\"");
+        expect_refused("", "", ",\"Resources\":{\"CPU\":100,\"MemoryMb\":64}",
+                       "Job.TaskGroups[0].Tasks[0].Resources: unknown field \"MemoryMb\"");
+        expect_refused("", ",\"Constraints\":[{\"LTarget\":\"${attr.kernel.name}\",\"RTarget\":\"linux\",\"Op\":\"=\"}]", "",
+                       "Job.TaskGroups[0].Constraints[0]: unknown field \"Op\"");
+        expect_refused(",\"Update\":{\"MaxParallel\":1,\"Canaries\":1}", "", "",
+                       "Job.Update: unknown field \"Canaries\"");
         char body[1024];
         snprintf(body, sizeof(body), JOB, "", "", "");
         cr_expect_eq(req("PUT", "/v1/jobs", body, NULL), 200, "the same job without them registers");
@@ -92,7 +98,7 @@ Test(api_job_fields, nomads_output_and_the_corpus_are_accepted) {
         json_decref(out);
         DIR *d = opendir(dir);
         cr_assert_not_null(d);
-        int checked = 0;
+        int checked = 0, registered = 0;
         struct dirent *e;
         while ((e = readdir(d))) {
                 size_t n = strlen(e->d_name);
@@ -103,9 +109,26 @@ Test(api_job_fields, nomads_output_and_the_corpus_are_accepted) {
                 if (jobspec_parse_file(path, &j, &err) < 0)
                         continue; /* files drover refuses are test_jobspec.c's business */
                 cr_expect_eq(job_json_check_fields(j, &err), 0, "%s: %s", e->d_name, err.msg);
+                /* registered, then read back: drover's own answer passes too */
+                char *body = json_dumps(json_pack("{s:O}", "Job", j), JSON_COMPACT), *text = NULL, rpath[600];
+                if (req("PUT", "/v1/jobs", body, NULL) == 200) {
+                        snprintf(rpath, sizeof(rpath), "/v1/job/%s?namespace=%s",
+                                 json_string_value(json_object_get(j, "ID")),
+                                 json_is_string(json_object_get(j, "Namespace"))
+                                     ? json_string_value(json_object_get(j, "Namespace"))
+                                     : "default");
+                        cr_expect_eq(req("GET", rpath, NULL, &text), 200, "%s", rpath);
+                        json_t *read = json_loads(text ? text : "", 0, NULL);
+                        cr_expect_eq(job_json_check_fields(read, &err), 0, "%s read back: %s", e->d_name, err.msg);
+                        json_decref(read);
+                        free(text);
+                        registered++;
+                }
+                free(body);
                 json_decref(j);
                 checked++;
         }
         closedir(d);
         cr_expect_gt(checked, 30, "the corpus was read (%d files)", checked);
+        cr_expect_gt(registered, 20, "most of it registered and was read back (%d)", registered);
 }
