@@ -160,8 +160,8 @@ int cli_args(int argc, char **argv, const struct cli_flag *flags, int min, int m
                         fprintf(stderr, "This command takes %s argument%s: %s\n\n%s", lo, max == 1 ? "" : "s", operands,
                                 help);
                 else
-                        fprintf(stderr, "This command takes %s%s%s arguments: %s\n\n%s", min ? lo : "",
-                                min ? " or " : "at most ", hi, operands, help);
+                        fprintf(stderr, "This command takes %s%s%s argument%s: %s\n\n%s", min ? lo : "",
+                                min ? " or " : "at most ", hi, max == 1 ? "" : "s", operands, help);
                 return 1;
         }
         *ret_n = n;

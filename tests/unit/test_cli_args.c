@@ -50,6 +50,8 @@ Test(cli_args, operand_counts_are_checked_and_said, .init = cr_redirect_stderr) 
         cr_expect_eq(cli_args(3, three, NULL, 1, 1, "<job>", HELP, ops, &n), 1);
         char *one[] = {"a"};
         cr_expect_eq(cli_args(1, one, NULL, 0, 0, "", HELP, ops, &n), 1);
+        char *two[] = {"a", "b"};
+        cr_expect_eq(cli_args(2, two, NULL, 0, 1, "[<job>]", HELP, ops, &n), 1);
         char *dash[] = {"-"};
         cr_expect_eq(cli_args(1, dash, NULL, 1, 1, "<file>", HELP, ops, &n), 0, "a lone - is an operand (stdin)");
         cr_expect_str_eq(ops[0], "-");
@@ -61,5 +63,6 @@ Test(cli_args, operand_counts_are_checked_and_said, .init = cr_redirect_stderr) 
         cr_expect_stderr_eq_str("This command takes one or two arguments: <allocation> [<task>]\n\nUsage: drover x\n"
                                 "This command takes one argument: <job>\n\nUsage: drover x\n"
                                 "This command takes no arguments\n\nUsage: drover x\n"
+                                "This command takes at most one argument: [<job>]\n\nUsage: drover x\n"
                                 "Unknown flag \"-task\"\n\nUsage: drover x\n");
 }
