@@ -342,7 +342,9 @@ Test(api, job_fields_a_job_read_registers_again_unchanged) {
         cr_assert_not_null(job);
         struct error err = {0};
         cr_expect_eq(job_json_check_fields(job, &err), 0, "%s", err.msg);
-        char *again = json_dumps(json_pack("{s:o}", "Job", job), JSON_COMPACT);
+        json_t *wrapped = json_pack("{s:o}", "Job", job);
+        char *again = json_dumps(wrapped, JSON_COMPACT);
+        json_decref(wrapped);
         cr_expect_eq(req_text("PUT", "/v1/job/web", again, &text), 200, "%s", text);
         free(text);
         free(again);
@@ -372,7 +374,9 @@ Test(api, job_fields_nomads_output_and_the_corpus_are_accepted) {
                         continue; /* files drover refuses are test_jobspec.c's business */
                 cr_expect_eq(job_json_check_fields(j, &err), 0, "%s: %s", e->d_name, err.msg);
                 /* registered, then read back: drover's own answer passes too */
-                char *body = json_dumps(json_pack("{s:O}", "Job", j), JSON_COMPACT), *text = NULL, rpath[600];
+                json_t *wrapped = json_pack("{s:O}", "Job", j);
+                char *body = json_dumps(wrapped, JSON_COMPACT), *text = NULL, rpath[600];
+                json_decref(wrapped);
                 if (req_text("PUT", "/v1/jobs", body, NULL) == 200) {
                         snprintf(rpath, sizeof(rpath), "/v1/job/%s?namespace=%s",
                                  json_string_value(json_object_get(j, "ID")),
