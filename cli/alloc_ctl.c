@@ -34,50 +34,22 @@ const char cli_alloc_signal_help[] =
     "  -verbose         full IDs\n"
     "Exit codes: 0 sent; 1 error (unknown allocation, task or signal, task not running).\n";
 
-/* -name=V or -name V into *ret; true when argv[*i] was it. */
-static bool opt(const char *name, int argc, char **argv, int *i, const char **ret) {
-        size_t n = strlen(name);
-        const char *a = argv[*i];
-        if (strncmp(a, name, n) != 0)
-                return false;
-        if (a[n] == '=') {
-                *ret = a + n + 1;
-                return true;
-        }
-        if (a[n] == '\0' && *i + 1 < argc) {
-                *ret = argv[++*i];
-                return true;
-        }
-        return false;
-}
-
 static int alloc_ctl(struct cli *c, int argc, char **argv, bool restart) {
         const char *help = restart ? cli_alloc_restart_help : cli_alloc_signal_help;
-        const char *id = NULL, *task = NULL, *sig = NULL;
-        bool all = false;
-        for (int i = 0; i < argc; i++) {
-                if (opt("-task", argc, argv, &i, &task) || (!restart && opt("-s", argc, argv, &i, &sig)))
-                        continue;
-                if (restart && strcmp(argv[i], "-all-tasks") == 0)
-                        all = true;
-                else if (strcmp(argv[i], "-verbose") == 0)
-                        continue; /* IDs are printed in full already */
-                else if (argv[i][0] == '-') {
-                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], help);
-                        return 1;
-                } else if (!id)
-                        id = argv[i];
-                else if (!task)
-                        task = argv[i];
-                else {
-                        fprintf(stderr, "This command takes one or two arguments: <allocation> [<task>]\n\n%s", help);
-                        return 1;
-                }
-        }
-        if (!id) {
-                fprintf(stderr, "This command takes one or two arguments: <allocation> [<task>]\n\n%s", help);
+        const char *task = NULL, *sig = NULL, *ops[2] = {0};
+        bool all = false, verbose = false; /* -verbose: IDs are printed in full already */
+        const struct cli_flag restart_flags[] = {{"-task", &task, NULL, false},
+                                                 {"-all-tasks", NULL, &all, true},
+                                                 {"-verbose", NULL, &verbose, true},
+                                                 {0}};
+        const struct cli_flag signal_flags[] = {
+            {"-task", &task, NULL, false}, {"-s", &sig, NULL, false}, {"-verbose", NULL, &verbose, true}, {0}};
+        int n = 0;
+        if (cli_args(argc, argv, restart ? restart_flags : signal_flags, 1, 2, "<allocation> [<task>]", help, ops, &n))
                 return 1;
-        }
+        const char *id = ops[0];
+        if (n == 2)
+                task = ops[1];
         if (all && task) {
                 fprintf(stderr, "The -all-tasks option is not allowed when naming a task\n");
                 return 1;

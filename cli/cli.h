@@ -79,6 +79,23 @@ extern const char cli_job_history_help[], cli_job_revert_help[], cli_job_periodi
  * -1 when help was asked for, -2 after printing a bad TLS setting. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
 
+/* One flag of a command, for cli_args: -name sets *ret_set to set_to; with
+ * ret_value, -name=V and -name V store V there instead (the last one wins). */
+struct cli_flag {
+        const char *name; /* "-verbose" */
+        const char **ret_value;
+        bool *ret_set;
+        bool set_to;
+};
+
+/* Scan a command's arguments (after cli_parse_common): the flags in flags (ended
+ * by a zeroed row) and from min to max operands, in order, into ret_ops. An
+ * unknown flag, or too few or too many operands, prints why and help and returns
+ * 1 ("This command takes one or two arguments: <allocation> [<task>]", operands
+ * naming them); else 0 and *ret_n. */
+int cli_args(int argc, char **argv, const struct cli_flag *flags, int min, int max, const char *operands,
+             const char *help, const char **ret_ops, int *ret_n);
+
 /* GET/PUT/DELETE against the API. Print errors as "Error ...: msg" and return 1. */
 int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, struct error *err);
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,

@@ -15,11 +15,11 @@
 static const char list_help[] =
     "Usage: drover deployment list [options]\n\n"
     "  List the deployments, newest first: ID, Job ID, Job Version, Status, Description.\n\n"
-    "Options:\n  -json  Print the deployments as JSON.\n  -verbose  Full IDs.\n";
+    "Options:\n  -json  Print the deployments as JSON.\n  -t <template>  Format them with a template.\n  -verbose  Full IDs.\n";
 static const char status_help[] = "Usage: drover deployment status [options] <deployment>\n\n"
                                   "  Show a deployment (ID or unique prefix): its status and, per task group, the\n"
                                   "  desired, placed, healthy and unhealthy allocations and the progress deadline.\n\n"
-                                  "Options:\n  -json  Print the deployment as JSON.\n  -verbose  Full IDs.\n";
+                                  "Options:\n  -json  Print the deployment as JSON.\n  -t <template>  Format it with a template.\n  -verbose  Full IDs.\n";
 static const char promote_help[] = "Usage: drover deployment promote [options] <deployment>\n\n"
                                    "  Promote the canaries of a deployment: the rest of its allocations are then\n"
                                    "  replaced, update.max_parallel at a time. Without -group, every group.\n\n"
@@ -34,40 +34,15 @@ static const char resume_help[] =
     "Usage: drover deployment resume [options] <deployment>\n\n"
     "  Resume a paused deployment.\n\nOptions:\n  -detach  Do not monitor the evaluation.\n";
 
-static bool flag(int argc, char **argv, const char *name) {
-        for (int i = 0; i < argc; i++)
-                if (strcmp(argv[i], name) == 0)
-                        return true;
-        return false;
-}
-
-/* The last argument that is not a flag (or a flag's value), or NULL. */
-static const char *operand(int argc, char **argv) {
-        const char *last = NULL;
-        for (int i = 0; i < argc; i++) {
-                if (argv[i][0] == '-') {
-                        if (strcmp(argv[i], "-group") == 0)
-                                i++;
-                        continue;
-                }
-                last = argv[i];
-        }
-        return last;
-}
-
-static int resolve(struct cli *c, int argc, char **argv, const char *help, char **ret_id) {
-        const char *p = operand(argc, argv);
-        if (!p) {
-                fprintf(stderr, "This command takes one argument: <deployment>\n\n%s", help);
+/* The one operand, a deployment ID or unique prefix, resolved into *ret_id; the
+ * flags are the command's. 0, or 1 after printing why. */
+static int resolve(struct cli *c, int argc, char **argv, const struct cli_flag *flags, const char *help,
+                   char **ret_id) {
+        const char *ops[1] = {0};
+        int n = 0;
+        if (cli_args(argc, argv, flags, 1, 1, "<deployment>", help, ops, &n))
                 return 1;
-        }
-        return cli_resolve_prefix(c, "/v1/deployments", "deployment", p, ret_id);
-}
-
-static void print_json(const json_t *v) {
-        _cleanup_free_ char *txt = json_dumps(v, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        if (txt)
-                printf("%s\n", txt);
+        return cli_resolve_prefix(c, "/v1/deployments", "deployment", ops[0], ret_id);
 }
 
 static const char *short_or_full(const char *id, bool verbose, char buf[9]) {
@@ -99,6 +74,11 @@ static json_t *newest_first(json_t *list) {
 }
 
 static int deployment_list(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        const struct cli_flag flags[] = {{"-verbose", NULL, &verbose, true}, {0}};
+        int n = 0;
+        if (cli_args(argc, argv, flags, 0, 0, "", list_help, NULL, &n))
+                return 1;
         struct error err = {0};
         _cleanup_json_ json_t *got = NULL;
         if (cli_get(c, "/v1/deployments", &got, NULL, &err) < 0) {
@@ -106,17 +86,15 @@ static int deployment_list(struct cli *c, int argc, char **argv) {
                 return 1;
         }
         _cleanup_json_ json_t *list = newest_first(got);
-        if (flag(argc, argv, "-json")) {
-                print_json(list);
-                return 0;
-        }
+        int o = cli_output(c, list);
+        if (o >= 0)
+                return o;
         if (json_array_size(list) == 0) {
                 printf("No deployments found\n");
                 return 0;
         }
         static const char *const hdr[] = {"ID", "Job ID", "Job Version", "Status", "Description"};
         struct table *t = table_new(5, hdr);
-        bool verbose = flag(argc, argv, "-verbose");
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d) {
@@ -174,8 +152,10 @@ static void print_deployment(const json_t *d, bool verbose) {
 }
 
 static int deployment_status(struct cli *c, int argc, char **argv) {
+        bool verbose = false;
+        const struct cli_flag flags[] = {{"-verbose", NULL, &verbose, true}, {0}};
         _cleanup_free_ char *id = NULL;
-        if (resolve(c, argc, argv, status_help, &id) != 0)
+        if (resolve(c, argc, argv, flags, status_help, &id) != 0)
                 return 1;
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "/v1/deployment/%s", id) < 0)
@@ -186,10 +166,10 @@ static int deployment_status(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error retrieving deployment: %s\n", err.msg);
                 return 1;
         }
-        if (flag(argc, argv, "-json"))
-                print_json(d);
-        else
-                print_deployment(d, flag(argc, argv, "-verbose"));
+        int o = cli_output(c, d);
+        if (o >= 0)
+                return o;
+        print_deployment(d, verbose);
         return 0;
 }
 
@@ -197,8 +177,13 @@ static int deployment_status(struct cli *c, int argc, char **argv) {
 static int action(struct cli *c, int argc, char **argv, const char *help, const char *what, json_t *body,
                   const char *done) {
         _cleanup_json_ json_t *b = body;
+        bool detach = false;
+        const char *group = NULL; /* promote's, repeatable: read by deployment_promote */
+        struct cli_flag flags[] = {{"-detach", NULL, &detach, true}, {"-group", &group, NULL, false}, {0}};
+        if (strcmp(what, "promote") != 0)
+                flags[1] = (struct cli_flag){0};
         _cleanup_free_ char *id = NULL;
-        if (resolve(c, argc, argv, help, &id) != 0)
+        if (resolve(c, argc, argv, flags, help, &id) != 0)
                 return 1;
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "/v1/deployment/%s/%s", what, id) < 0)
@@ -212,7 +197,7 @@ static int action(struct cli *c, int argc, char **argv, const char *help, const 
         }
         printf("Deployment \"%s\" %s\n", id, done);
         const char *eval = jx_str(reply, "EvalID", "");
-        if (!*eval || flag(argc, argv, "-detach"))
+        if (!*eval || detach)
                 return 0;
         printf("\n");
         return cli_monitor_eval(c, eval, false);

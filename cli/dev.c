@@ -1,4 +1,5 @@
-/* dev.c - `drover dev`: one server and one agent on loopback, no configuration. */
+/* dev.c - `drover dev`: one server and one agent on loopback; -config reads Nomad's
+ * agent configuration file for the settings that apply (dev_config.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/dev_config.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -28,7 +30,13 @@ const char cli_dev_help[] =
     "  the temporary directory.\n\n"
     "Options:\n"
     "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the agent port+10)\n"
-    "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n";
+    "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n"
+    "  -config=<file>  Nomad's agent configuration, HCL or JSON (.json); repeatable, later\n"
+    "                  files and then the flags above win. Read: ports { http }, data_dir,\n"
+    "                  acl { enabled }, log_level, region, datacenter, name, client { node_class\n"
+    "                  node_pool }. Accepted and ignored (with a note): bind_addr, ports { rpc\n"
+    "                  serf }, server { ... }, client { enabled servers meta options }, tls { ... },\n"
+    "                  telemetry { prometheus_metrics }. Any other key is an error (file:line:col).\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -173,22 +181,39 @@ static void stop_child(pid_t pid, const char *what, int timeout_ms) {
 }
 
 int cli_dev(struct cli *c, int argc, char **argv) {
-        int port = 4646;
+        struct dev_config cfg;
+        dev_config_init(&cfg);
+        int port = 0;
         const char *data_dir_flag = NULL;
         for (int i = 0; i < argc; i++) {
+                const char *file = NULL;
                 if (strncmp(argv[i], "-port=", 6) == 0)
                         port = atoi(argv[i] + 6);
                 else if (strncmp(argv[i], "-data-dir=", 10) == 0)
                         data_dir_flag = argv[i] + 10;
+                else if (strncmp(argv[i], "-config=", 8) == 0)
+                        file = argv[i] + 8;
+                else if (strcmp(argv[i], "-config") == 0 && i + 1 < argc)
+                        file = argv[++i];
                 else {
                         fprintf(stderr, "Unknown argument \"%s\"\n\n%s", argv[i], cli_dev_help);
                         return 1;
                 }
+                struct error err = {0};
+                if (file && dev_config_load(&cfg, file, &err) < 0) {
+                        fprintf(stderr, "drover dev: %s\n", err.msg);
+                        return 1;
+                }
         }
+        if (!port)
+                port = cfg.port ? cfg.port : 4646;
+        if (!data_dir_flag && cfg.data_dir[0])
+                data_dir_flag = cfg.data_dir;
         if (port <= 0 || port > 65525) {
                 fprintf(stderr, "drover dev: -port must be between 1 and 65525\n");
                 return 1;
         }
+        fputs(cfg.notes, stdout);
         char dir[PATH_MAX];
         bool temp = !data_dir_flag;
         if (temp) {
@@ -223,8 +248,18 @@ int cli_dev(struct cli *c, int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
 
         printf("==> Starting drover dev cluster (data in %s)\n", dir);
-        char *sargv[] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr,
-                         NULL};
+        char *sargv[16] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr};
+        int sn = 8;
+        if (cfg.acl == 1)
+                sargv[sn++] = "-acl-enabled";
+        if (cfg.log_level[0]) {
+                sargv[sn++] = "-log-level";
+                sargv[sn++] = cfg.log_level;
+        }
+        if (cfg.region[0]) {
+                sargv[sn++] = "-region";
+                sargv[sn++] = cfg.region;
+        }
         pid_t server = spawn(server_bin, sargv, slog);
         int rc = 0;
         pid_t agent = -1;
@@ -234,14 +269,26 @@ int cli_dev(struct cli *c, int argc, char **argv) {
                 goto out;
         }
         printf("    server: API on %s (log %s)\n", base, slog);
-        char *aargv[] = {agent_bin, "-dev", "-raw-exec", "-servers", base, "-data-dir", adata, "-http-addr", agent_http, NULL};
+        char *aargv[24] = {agent_bin, "-dev", "-raw-exec", "-servers", base, "-data-dir", adata, "-http-addr", agent_http};
+        int an = 9;
+        const char *const agent_opts[][2] = {{"-log-level", cfg.log_level},  {"-dc", cfg.datacenter},
+                                             {"-node-name", cfg.name},        {"-node-class", cfg.node_class},
+                                             {"-node-pool", cfg.node_pool}};
+        for (size_t k = 0; k < ARRAY_SIZE(agent_opts); k++)
+                if (agent_opts[k][1][0]) {
+                        aargv[an++] = (char *)agent_opts[k][0];
+                        aargv[an++] = (char *)agent_opts[k][1];
+                }
         agent = spawn(agent_bin, aargv, alog);
-        if (!wait_http(base, "/v1/nodes", 15000, has_ready_node)) {
+        if (cfg.acl == 1) {
+                /* /v1/nodes needs a token now: none exists before `drover acl bootstrap` */
+                printf("    ACLs enabled: run \"drover acl bootstrap\" for a management token\n");
+        } else if (!wait_http(base, "/v1/nodes", 15000, has_ready_node)) {
                 fprintf(stderr, "drover dev: the agent did not register; see %s\n", alog);
                 rc = 1;
                 goto out;
         }
-        printf("    agent:  node ready (log %s)\n", alog);
+        printf("    agent:  %s (log %s)\n", cfg.acl == 1 ? "started" : "node ready", alog);
         printf("==> drover dev cluster running. Try:\n"
                "      export DROVER_ADDR=%s\n"
                "      drover job run examples/hello.hcl\n"

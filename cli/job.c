@@ -354,15 +354,10 @@ static const char *status_text(const json_t *job) {
 static int job_status(struct cli *c, int argc, char **argv) {
         bool verbose = false;
         const char *id = NULL;
-        for (int i = 0; i < argc; i++) {
-                if (strcmp(argv[i], "-verbose") == 0)
-                        verbose = true;
-                else if (argv[i][0] == '-') {
-                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], job_status_help);
-                        return 1;
-                } else
-                        id = argv[i];
-        }
+        const struct cli_flag flags[] = {{"-verbose", NULL, &verbose, true}, {0}};
+        int n = 0;
+        if (cli_args(argc, argv, flags, 0, 1, "[<job>]", job_status_help, &id, &n))
+                return 1;
         struct error err = {0};
         if (!id) {
                 _cleanup_json_ json_t *list = NULL;
@@ -716,12 +711,12 @@ static int job_validate_cmd(struct cli *c, int argc, char **argv) {
 }
 
 static int job_inspect_cmd(struct cli *c, int argc, char **argv) {
-        if (argc != 1 || argv[0][0] == '-') {
-                fprintf(stderr, "This command takes one argument: <job>\n\n%s", job_inspect_help);
+        const char *id = NULL;
+        int n = 0;
+        if (cli_args(argc, argv, NULL, 1, 1, "<job>", job_inspect_help, &id, &n))
                 return 1;
-        }
         _cleanup_free_ char *job_id = NULL;
-        if (cli_resolve_prefix(c, "/v1/jobs", "job", argv[0], &job_id))
+        if (cli_resolve_prefix(c, "/v1/jobs", "job", id, &job_id))
                 return 1;
         _cleanup_free_ char *esc = http_escape(job_id), *path = NULL;
         if (!esc || asprintf(&path, "/v1/job/%s", esc) < 0)

@@ -563,41 +563,23 @@ static const char alloc_logs_help[] =
 
 static int alloc_logs(struct cli *c, int argc, char **argv) {
         bool use_stderr = false, follow = false, tail = false;
+        const char *n_text = NULL, *ops[2] = {0};
+        const struct cli_flag flags[] = {{"-stderr", NULL, &use_stderr, true}, {"-stdout", NULL, &use_stderr, false},
+                                         {"-f", NULL, &follow, true},         {"-follow", NULL, &follow, true},
+                                         {"-tail", NULL, &tail, true},        {"-n", &n_text, NULL, false},
+                                         {0}};
+        int n = 0;
+        if (cli_args(argc, argv, flags, 1, 2, "<allocation> [<task>]", alloc_logs_help, ops, &n))
+                return 1;
+        const char *id = ops[0], *task = n == 2 ? ops[1] : NULL;
         long lines = 10;
-        const char *id = NULL, *task = NULL;
-        for (int i = 0; i < argc; i++) {
-                if (strcmp(argv[i], "-stderr") == 0)
-                        use_stderr = true;
-                else if (strcmp(argv[i], "-stdout") == 0)
-                        use_stderr = false;
-                else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-follow") == 0)
-                        follow = true;
-                else if (strcmp(argv[i], "-tail") == 0)
-                        tail = true;
-                else if (strncmp(argv[i], "-n=", 3) == 0 || (strcmp(argv[i], "-n") == 0 && i + 1 < argc)) {
-                        const char *v = argv[i][2] == '=' ? argv[i] + 3 : argv[++i];
-                        char *end;
-                        lines = strtol(v, &end, 10);
-                        if (end == v || *end || lines < 0) {
-                                fprintf(stderr, "-n: expected a number of lines (got \"%s\")\n", v);
-                                return 1;
-                        }
-                } else if (argv[i][0] == '-') {
-                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], alloc_logs_help);
-                        return 1;
-                } else if (!id)
-                        id = argv[i];
-                else if (!task)
-                        task = argv[i];
-                else {
-                        fprintf(stderr, "Too many arguments\n\n%s", alloc_logs_help);
+        if (n_text) {
+                char *end;
+                lines = strtol(n_text, &end, 10);
+                if (end == n_text || *end || lines < 0) {
+                        fprintf(stderr, "-n: expected a number of lines (got \"%s\")\n", n_text);
                         return 1;
                 }
-        }
-        if (!id) {
-                fprintf(stderr, "This command takes one or two arguments: <allocation> [<task>]\n\n%s",
-                        alloc_logs_help);
-                return 1;
         }
         _cleanup_free_ char *alloc_id = NULL, *path = NULL;
         if (cli_resolve_prefix(c, "/v1/allocations", "allocation", id, &alloc_id))

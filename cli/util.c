@@ -111,6 +111,63 @@ int cli_parse_common(struct cli *c, int argc, char **argv, const char *help) {
         return out;
 }
 
+static bool take_flag(const struct cli_flag *f, int argc, char **argv, int *i) {
+        const char *a = argv[*i];
+        size_t n = strlen(f->name);
+        if (strncmp(a, f->name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+                return false;
+        if (!f->ret_value) {
+                if (a[n] == '=')
+                        return false;
+                *f->ret_set = f->set_to;
+                return true;
+        }
+        if (a[n] == '=') {
+                *f->ret_value = a + n + 1;
+                return true;
+        }
+        if (*i + 1 >= argc)
+                return false;
+        *f->ret_value = argv[++*i];
+        return true;
+}
+
+int cli_args(int argc, char **argv, const struct cli_flag *flags, int min, int max, const char *operands,
+             const char *help, const char **ret_ops, int *ret_n) {
+        static const char *const words[] = {"no", "one", "two", "three"};
+        int n = 0;
+        bool too_many = false;
+        for (int i = 0; i < argc; i++) {
+                bool known = false;
+                for (const struct cli_flag *f = flags; f && f->name && !known; f++)
+                        known = take_flag(f, argc, argv, &i);
+                if (known)
+                        continue;
+                if (argv[i][0] == '-' && argv[i][1]) {
+                        fprintf(stderr, "Unknown flag \"%s\"\n\n%s", argv[i], help);
+                        return 1;
+                }
+                if (n < max)
+                        ret_ops[n++] = argv[i];
+                else
+                        too_many = true;
+        }
+        if (too_many || n < min) {
+                const char *lo = min < 4 ? words[min] : "some", *hi = max < 4 ? words[max] : "more";
+                if (max == 0)
+                        fprintf(stderr, "This command takes no arguments\n\n%s", help);
+                else if (min == max)
+                        fprintf(stderr, "This command takes %s argument%s: %s\n\n%s", lo, max == 1 ? "" : "s", operands,
+                                help);
+                else
+                        fprintf(stderr, "This command takes %s%s%s argument%s: %s\n\n%s", min ? lo : "",
+                                min ? " or " : "at most ", hi, max == 1 ? "" : "s", operands, help);
+                return 1;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 /* The query q ("?a=b&c=d", or NULL) has a parameter starting with key ("region="). */
 static bool has_param(const char *q, const char *key) {
         for (const char *p = q; p && *p; p = strchr(p, '&')) {

@@ -107,7 +107,7 @@ void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
                 }
                 /* Placeholders a handler left at 0 ("NodeModifyIndex" of a node update) take the
                  * index the command was applied at. */
-                static const char *const placeholders[] = {"EvalCreateIndex", "NodeModifyIndex"};
+                static const char *const placeholders[] = {"EvalCreateIndex", "NodeModifyIndex", "JobCreateIndex"};
                 for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
                         json_t *v = json_object_get(r, placeholders[i]);
                         if (json_is_integer(v) && json_integer_value(v) == 0)

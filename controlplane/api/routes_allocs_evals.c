@@ -48,7 +48,10 @@ void h_alloc_read(struct route_ctx *c) {
         char token[ALLOC_TOKEN_BUF];
         if (n && alloc_token(n->secret_id, a->id, token) == 0)
                 json_object_set_new(j, "AllocToken", json_string(token));
-        http_req_respond_json(c->req, 200, j, a->modify_index);
+        /* The table's index, as every read here: a client that blocks on it waits for
+         * the next change (the allocation's own ModifyIndex is older than the table's
+         * whenever another allocation changed since, and would answer at once forever). */
+        http_req_respond_json(c->req, 200, j, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_allocs_list(struct route_ctx *c) {
@@ -75,7 +78,7 @@ void h_eval_read(struct route_ctx *c) {
         }
         if (block_until_newer(c, STATE_TABLE_EVALS))
                 return;
-        http_req_respond_json(c->req, 200, eval_to_json(e), e->modify_index);
+        http_req_respond_json(c->req, 200, eval_to_json(e), query_index(c, STATE_TABLE_EVALS));
 }
 
 void h_eval_allocations(struct route_ctx *c) {

@@ -17,6 +17,7 @@
 #include "common/alloc_token.h"
 #include "common/error.h"
 #include "common/http_client.h"
+#include "common/base64.h"
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
@@ -33,6 +34,9 @@ struct client_call {
         const char *method; /* GET, or PUT for restart and signal */
         char token_hdr[ALLOC_TOKEN_BUF + 32];
         bool raw; /* logs: answered as bytes, not JSON */
+        /* logs without ?plain=true: one Nomad StreamFrame {"Offset", "Data", "File"} */
+        bool framed;
+        char frame_file[300]; /* "alloc/logs/<task>.<type>.0" */
         int rc;
         struct http_response resp;
         struct error err;
@@ -47,12 +51,36 @@ static void client_work(uv_work_t *w) {
                 cc->rc = errorf(&cc->err, -E2BIG, "the agent's answer is larger than %u bytes", CLIENT_MAX_ANSWER);
 }
 
+/* Nomad's framed log answer (what its API client reads without plain=true): the
+ * bytes base64 in one frame whose Offset is where they end in the task's stream
+ * (the agent's X-Drover-Log-End); nothing at all when there are no bytes. */
+static void respond_frame(struct client_call *cc) {
+        if (cc->resp.len == 0) {
+                http_req_respond_bytes(cc->req, 200, "application/json", "", 0, 0);
+                return;
+        }
+        _cleanup_free_ char *data = base64_encode((const unsigned char *)cc->resp.body, cc->resp.len);
+        json_t *frame = data ? json_pack("{s:I,s:s,s:s}", "Offset",
+                                         (json_int_t)(cc->resp.has_log_end ? cc->resp.log_end : cc->resp.len), "Data",
+                                         data, "File", cc->frame_file)
+                             : NULL;
+        _cleanup_free_ char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+        json_decref(frame);
+        if (!text) {
+                http_req_respond_text(cc->req, 500, "out of memory");
+                return;
+        }
+        http_req_respond_bytes(cc->req, 200, "application/json", text, strlen(text), 0);
+}
+
 static void client_done(uv_work_t *w, int status) {
         struct client_call *cc = w->data;
         if (status < 0 && cc->rc == 0)
                 cc->rc = errorf(&cc->err, -ECANCELED, "canceled");
         if (cc->rc < 0)
                 http_req_respond_text(cc->req, 502, "the allocation's node did not answer: %s", cc->err.msg);
+        else if (cc->framed && cc->resp.status >= 200 && cc->resp.status < 300)
+                respond_frame(cc);
         else if (cc->resp.status < 200 || cc->resp.status >= 300 || cc->raw)
                 http_req_respond_raw(cc->req, (int)cc->resp.status, "text/plain; charset=utf-8", cc->resp.body,
                                      cc->resp.len);
@@ -112,11 +140,11 @@ static int query_escape(const char *in, char *out, size_t size) {
         return 0;
 }
 
-static void client_forward_method(struct route_ctx *c, const struct alloc *a, const struct node *n, const char *method,
-                                  const char *path_query, bool raw) {
+static struct client_call *client_forward_method(struct route_ctx *c, const struct alloc *a, const struct node *n,
+                                                 const char *method, const char *path_query, bool raw) {
         if (!c->s->loop) {
                 http_req_respond_text(c->req, 501, "this server does not forward to agents");
-                return;
+                return NULL;
         }
         struct client_call *cc = calloc(1, sizeof(*cc));
         char token[ALLOC_TOKEN_BUF];
@@ -124,13 +152,18 @@ static void client_forward_method(struct route_ctx *c, const struct alloc *a, co
             asprintf(&cc->url, "%s://%s%s", c->s->agents_https ? "https" : "http", n->http_addr, path_query) < 0) {
                 free(cc);
                 http_req_respond_text(c->req, 500, "out of memory");
-                return;
+                return NULL;
         }
         snprintf(cc->token_hdr, sizeof(cc->token_hdr), "X-Drover-Token: %s", token);
         cc->work.data = cc;
         cc->req = c->req;
         cc->method = method;
         cc->raw = raw;
+        return cc;
+}
+
+/* Queue the call made ready above (its fields set); answered when the agent is. */
+static void client_queue(struct route_ctx *c, struct client_call *cc) {
         if (uv_queue_work(c->s->loop, &cc->work, client_work, client_done) < 0) {
                 free(cc->url);
                 free(cc);
@@ -140,7 +173,9 @@ static void client_forward_method(struct route_ctx *c, const struct alloc *a, co
 
 static void client_forward(struct route_ctx *c, const struct alloc *a, const struct node *n, const char *path_query,
                            bool raw) {
-        client_forward_method(c, a, n, "GET", path_query, raw);
+        struct client_call *cc = client_forward_method(c, a, n, "GET", path_query, raw);
+        if (cc)
+                client_queue(c, cc);
 }
 
 void h_client_alloc_stats(struct route_ctx *c) {
@@ -173,7 +208,14 @@ void h_client_fs_logs(struct route_ctx *c) {
         char path[1200];
         snprintf(path, sizeof(path), "/v1/client/fs/logs/%s?task=%s&type=%s&offset=%s&origin=%s&plain=true", a->id,
                  etask, etype, eoff, eorigin);
-        client_forward(c, a, n, path, true);
+        struct client_call *cc = client_forward_method(c, a, n, "GET", path, true);
+        if (!cc)
+                return;
+        /* Nomad answers framed JSON unless ?plain=true */
+        cc->framed = !query_flag(c, "plain");
+        snprintf(cc->frame_file, sizeof(cc->frame_file), "alloc/logs/%.200s.%.16s.0", task,
+                 type && *type ? type : "stdout");
+        client_queue(c, cc);
 }
 
 /* A JSON body's string field (absent or null: ""), bounded; false after a 400. */
@@ -233,7 +275,9 @@ void h_client_alloc_restart(struct route_ctx *c) {
         char path[1024];
         snprintf(path, sizeof(path), "/v1/client/allocation/%s/restart?task=%s&all=%s", a->id, task,
                  all_tasks ? "true" : "false");
-        client_forward_method(c, a, n, "PUT", path, false);
+        struct client_call *cc = client_forward_method(c, a, n, "PUT", path, false);
+        if (cc)
+                client_queue(c, cc);
 }
 
 /* PUT /v1/client/allocation/:id/signal {"Task", "Signal"} (Nomad's
@@ -255,5 +299,7 @@ void h_client_alloc_signal(struct route_ctx *c) {
         char path[1024];
         snprintf(path, sizeof(path), "/v1/client/allocation/%s/signal?task=%s&signal=%s", a->id, task,
                  *sig ? sig : "SIGKILL");
-        client_forward_method(c, a, n, "PUT", path, false);
+        struct client_call *cc = client_forward_method(c, a, n, "PUT", path, false);
+        if (cc)
+                client_queue(c, cc);
 }

@@ -146,6 +146,15 @@ static void act(struct route_ctx *c, int r, json_t *cmd, const char *why) {
                 false);
 }
 
+/* Nomad's texts for an action on a deployment that ended (its client matches on
+ * them): "can't pause terminal deployment". false once answered 400. */
+static bool active_or_fail(struct route_ctx *c, const struct deployment *d, const char *verb) {
+        if (deploy_active(d->status))
+                return true;
+        http_req_respond_text(c->req, 400, "can't %s terminal deployment", verb);
+        return false;
+}
+
 void h_deployment_promote(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
                 return;
@@ -170,6 +179,8 @@ void h_deployment_promote(struct route_ctx *c) {
                         http_req_respond_text(c->req, 400, "promote: Groups[%zu] must be a string", i);
                         return;
                 }
+        if (!active_or_fail(c, d, "promote"))
+                return;
         json_t *cmd = NULL;
         const char *why = NULL;
         int r = deploy_cmd_promote(ctx_state(c), d->id, all ? NULL : names, n, clock_now_ns(), NULL, &cmd, &why);
@@ -180,7 +191,7 @@ void h_deployment_fail(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
                 return;
         const struct deployment *d = path_deployment(c);
-        if (!d)
+        if (!d || !active_or_fail(c, d, "fail"))
                 return;
         json_t *cmd = NULL;
         const char *why = NULL;
@@ -200,6 +211,8 @@ void h_deployment_pause(struct route_ctx *c) {
                 http_req_respond_text(c->req, 400, "pause: Pause must be true or false");
                 return;
         }
+        if (!active_or_fail(c, d, json_is_true(p) ? "pause" : "resume"))
+                return;
         json_t *cmd = NULL;
         const char *why = NULL;
         int r = deploy_cmd_pause(ctx_state(c), d->id, json_is_true(p), clock_now_ns(), NULL, &cmd, &why);

@@ -175,6 +175,18 @@ void h_job_evaluations(struct route_ctx *c);
 void h_job_plan(struct route_ctx *c);
 void h_job_evaluate(struct route_ctx *c);
 json_t *job_summary_json(struct route_ctx *c, const struct job *j);
+/* routes_jobs.c, for every write that registers a job (register, revert, dispatch,
+ * periodic force, scale): true on the leader while the scheduler configuration
+ * accepts registrations; false once answered (forwarded, or 400). */
+bool job_write_allowed(struct route_ctx *c);
+/* routes_jobs.c: 0, or -EINVAL naming the first key of the Job, a TaskGroup or a Task
+ * that Nomad's API does not have ("Job.TaskGroups[0]: unknown field \"Cout\""). */
+int job_json_check_fields(const json_t *job, struct error *err);
+/* Propose JobRegister of j (the caller keeps j) with eval e, or a new one triggered
+ * by trigger when e is NULL (none for a periodic or parameterized parent, as Nomad);
+ * reply (stolen) gets the eval's EvalID and is the answer once applied. */
+void job_register_propose(struct route_ctx *c, const struct job *j, const struct eval *e, const char *trigger,
+                          json_t *reply);
 /* routes_job_kinds.c */
 void h_job_versions(struct route_ctx *c);
 void h_job_revert(struct route_ctx *c);

@@ -48,24 +48,6 @@ void h_job_versions(struct route_ctx *c) {
 
 /* ---- revert ------------------------------------------------------------------------------- */
 
-/* Register `j` (a copy the caller owns) with a job-register eval; reply is stolen. */
-static void register_job(struct route_ctx *c, struct job *j, const char *trigger, json_t *reply) {
-        char eval_id[ID_BUF];
-        id_generate(eval_id);
-        json_t *cmd = periodic_register_command(j, eval_id, trigger, clock_now_ns());
-        if (!cmd || !reply) {
-                json_decref(cmd);
-                json_decref(reply);
-                http_req_respond_text(c->req, 500, "out of memory");
-                return;
-        }
-        if (job_is_parent(j)) /* Nomad creates no eval for a periodic or parameterized parent */
-                json_object_del(cmd, "Eval");
-        else
-                json_object_set_new(reply, "EvalID", json_string(eval_id));
-        propose(c, cmd, reply, true);
-}
-
 void h_job_revert(struct route_ctx *c) {
         if (!is_leader_or_fail(c))
                 return;
@@ -106,7 +88,7 @@ void h_job_revert(struct route_ctx *c) {
                 return;
         }
         j->submit_time = clock_now_ns();
-        register_job(c, j, "job-register", json_pack("{s:s,s:s}", "EvalID", "", "Warnings", ""));
+        job_register_propose(c, j, NULL, "job-register", json_pack("{s:s,s:s}", "EvalID", "", "Warnings", ""));
         job_unref(j);
 }
 
@@ -131,7 +113,7 @@ void h_job_periodic_force(struct route_ctx *c) {
                 http_req_respond_text(c->req, 500, "out of memory");
                 return;
         }
-        register_job(c, child, "periodic-job", json_object());
+        job_register_propose(c, child, NULL, "periodic-job", json_object());
         job_unref(child);
 }
 
@@ -200,14 +182,8 @@ static bool dispatch_ok(struct route_ctx *c, const struct job *j, const char *pa
 }
 
 void h_job_dispatch(struct route_ctx *c) {
-        if (!is_leader_or_fail(c))
+        if (!job_write_allowed(c))
                 return;
-        if (state_sched_config(ctx_state(c))->reject_job_registration) {
-                http_req_respond_text(c->req, 400,
-                                      "job registration, dispatch, and scale are disabled by the scheduler "
-                                      "configuration");
-                return;
-        }
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
@@ -258,7 +234,7 @@ void h_job_dispatch(struct route_ctx *c) {
         json_t *v;
         json_object_foreach(meta, k, v) strmap_set(&child->meta, k, json_string_value(v));
         child->submit_time = clock_now_ns();
-        json_t *reply = json_pack("{s:s,s:s}", "DispatchedJobID", id, "EvalID", "");
-        register_job(c, child, "job-register", reply);
+        json_t *reply = json_pack("{s:s,s:s,s:i}", "DispatchedJobID", id, "EvalID", "", "JobCreateIndex", 0);
+        job_register_propose(c, child, NULL, "job-register", reply);
         job_unref(child);
 }

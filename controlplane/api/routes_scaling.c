@@ -106,14 +106,8 @@ void h_job_scale_status(struct route_ctx *c) {
 
 /* PUT/POST {Count, Target {Group}, Message, Error, Meta, PolicyOverride}. */
 void h_job_scale(struct route_ctx *c) {
-        if (!is_leader_or_fail(c))
+        if (!job_write_allowed(c))
                 return;
-        if (state_sched_config(ctx_state(c))->reject_job_registration) {
-                http_req_respond_text(c->req, 400,
-                                      "job registration, dispatch, and scale are disabled by the scheduler "
-                                      "configuration");
-                return;
-        }
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
                 return;
@@ -187,11 +181,9 @@ void h_job_scale(struct route_ctx *c) {
         json_t *ev_cmd = scaling_event_cmd(cur, group, count, tg->count, message, is_error, meta, e->id);
         if (!ev_cmd || c->s->ops->propose(c->s->data, ev_cmd, on_event_applied, NULL) < 0)
                 log_warn("job \"%s\" group \"%s\": scaling event not proposed", cur->id, group);
-        json_t *cmd = json_pack("{s:s,s:o,s:o}", "Type", "JobRegister", "Job", job_to_json(j), "Eval", eval_to_json(e));
-        json_t *reply = json_pack("{s:s,s:s}", "EvalID", e->id, "Warnings", "");
+        job_register_propose(c, j, e, "job-scaling", json_pack("{s:s,s:s}", "EvalID", "", "Warnings", ""));
         job_unref(j);
         eval_unref(e);
-        propose(c, cmd, reply, true);
 }
 
 /* A stable policy ID: the UUID shape of two FNV-1a hashes of namespace/job/group. */

@@ -81,11 +81,29 @@ check "scaling policies list the scaling block" \
 check "a filtered job list" filtered
 check "completion bash completes subcommands" completes
 check "version -json" sh -c "'$D' version -json | grep -q '\"Version\"'"
-for cmd in "job run" "job scale" "job status" "node status" "node drain" "alloc status" "eval list" "status" \
-        "version" "completion" "operator raft list-peers" "acl token list" "server members"; do
+# -help on every command: each group's subcommands as its own -help lists them
+helped=0
+for group in job node alloc eval deployment server "operator raft" "operator snapshot" "operator scheduler" \
+        "acl policy" "acl role" "acl token"; do
+        # shellcheck disable=SC2086
+        subs=$("$D" $group -help | awk '/^Subcommands:/{on=1; next} on && NF {print $1}')
+        [ -n "$subs" ] || check "$group -help lists its subcommands" false
+        for sub in $subs; do
+                # shellcheck disable=SC2086
+                "$D" $group "$sub" -help 2>&1 | grep -q '^Usage: drover' || check "$group $sub -help exits 0 with a usage" false
+                helped=$((helped + 1))
+        done
+done
+for cmd in status version completion dev agent-info "acl bootstrap"; do
         # shellcheck disable=SC2086
         check "$cmd -help exits 0 with a usage" sh -c "'$D' $cmd -help | grep -q '^Usage: drover'"
 done
+check "-help on each of $helped subcommands exits 0 with a usage" test "$helped" -ge 40
+check "NOMAD_ADDR when DROVER_ADDR is unset" sh -c "DROVER_ADDR= NOMAD_ADDR='$ADDR' '$D' status clij | grep -q clijob"
+check "DROVER_ADDR wins over NOMAD_ADDR" sh -c "NOMAD_ADDR=http://127.0.0.1:1 '$D' status clij | grep -q clijob"
+check "deployment list -json is the list" sh -c "'$D' deployment list -json | python3 -c 'import json,sys; assert isinstance(json.load(sys.stdin), list)'"
+check "deployment list -t" sh -c "'$D' deployment list -t '{{range .}}{{.JobID}} {{end}}' | grep -q conformance-deploy"
+check "deployment status with an unknown flag exits 1" sh -c "! '$D' deployment status -nosuch x"
 
 # Blocking queries: at the list's own index, one times out at wait=1s; another
 # returns when a scale changes the jobs table. Ratios only, no absolute bounds

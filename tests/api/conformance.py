@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -92,6 +93,8 @@ class Runner:
         self.addr = addr.rstrip("/")
         self.vars = {}
         self.job = json.load(open(os.path.join(ROOT, "job.json")))
+        self.timeouts = 0  # blocking queries that answered at wait, unchanged
+        self.woken = 0  # blocking queries a write woke
 
     def fill(self, s):
         for k, v in self.vars.items():
@@ -163,6 +166,9 @@ class Runner:
                 return "fail", [err]
         method, path = spec["method"], self.fill(spec["path"])
         body = self.fill_body(spec["body"]) if "body" in spec else None
+        wakers, errors = self.start_wakes(spec.get("wakes", []))
+        if errors:
+            return "fail", errors
         if spec.get("stream"):
             code, headers, resp = self.request(method, path, body, stream=True)
             if code != 200:
@@ -180,10 +186,11 @@ class Runner:
             want = spec.get("status", 200)
             if code != want:
                 return "fail", ["%s %s: status %d (expected %d): %s" % (method, path, code, want, text[:300])]
-            if want != 200:
+            if want != 200 or spec.get("text"):
                 if spec.get("body_contains") and spec["body_contains"] not in text:
                     return "fail", ["%s %s: body %r lacks %r" % (method, path, text[:200], spec["body_contains"])]
-                return "pass", []
+                errors = []
+                return self.finish_wakes(wakers, errors), errors
             try:
                 value = json.loads(text)
             except ValueError as e:
@@ -193,7 +200,7 @@ class Runner:
             if headers.get(h) is None:
                 errors.append("header %s: missing" % h)
         check(spec["response"], value, "$", errors)
-        for k, want in spec.get("expect", {}).items():
+        for k, want in self.fill_body(spec.get("expect", {})).items():
             try:
                 got = dig(value, k)
             except (KeyError, IndexError, ValueError, TypeError):
@@ -209,7 +216,64 @@ class Runner:
                 self.vars[var] = dig(value, where)
             except (KeyError, IndexError, ValueError, TypeError):
                 errors.append("capture %s: $.%s missing" % (var, where))
+        if (not errors and method == "GET" and not spec.get("stream") and spec.get("blocking", True) and
+                headers.get("X-Nomad-Index")):
+            errors += self.times_out_at_wait(path, int(headers["X-Nomad-Index"]))
+        self.finish_wakes(wakers, errors)
         return ("fail" if errors else "pass"), errors
+
+    def blocking(self, path, index, wait):
+        """GET path as a blocking query: (status, X-Nomad-Index, seconds taken)."""
+        sep = "&" if "?" in path else "?"
+        start = time.time()
+        code, headers, _ = self.request("GET", "%s%sindex=%d&wait=%s" % (path, sep, index, wait), timeout=60)
+        got = headers.get("X-Nomad-Index") if headers else None
+        return code, int(got) if got and got.isdigit() else None, time.time() - start
+
+    def times_out_at_wait(self, path, index):
+        """A blocking query at the index just answered: nothing changes, so it answers
+        when wait (1s) runs out, at the same index. If the state moved meanwhile it may
+        answer early, but then at a newer index: never early at the same one."""
+        code, got, took = self.blocking(path, index, "1s")
+        if code != 200 or got is None:
+            return ["blocking %s?index=%d&wait=1s: status %d, X-Nomad-Index %r" % (path, index, code, got)]
+        if got == index and took < 0.9:
+            return ["blocking %s?index=%d&wait=1s: answered after %.2fs at the same index (did not wait)" %
+                    (path, index, took)]
+        if got < index:
+            return ["blocking %s?index=%d: answered an older index %d" % (path, index, got)]
+        self.timeouts += got == index
+        return []
+
+    def start_wakes(self, paths):
+        """For each path the request must change: read its index, then park a blocking
+        query (wait=60s) at it in a thread. Returns (threads, errors)."""
+        wakers = []
+        for p in paths:
+            p = self.fill(p)
+            code, headers, _ = self.request("GET", p)
+            idx = headers.get("X-Nomad-Index") if headers else None
+            if code != 200 or not idx:
+                return [], ["wakes %s: status %d, X-Nomad-Index %r" % (p, code, idx)]
+            w = {"path": p, "index": int(idx)}
+            w["thread"] = threading.Thread(target=lambda w=w: w.update(zip(("code", "got", "took"),
+                                                                          self.blocking(w["path"], w["index"], "60s"))))
+            w["thread"].daemon = True
+            w["thread"].start()
+            wakers.append(w)
+        time.sleep(0.3 if wakers else 0)  # parked before the write
+        return wakers, []
+
+    def finish_wakes(self, wakers, errors):
+        """Each parked query must answer, before its wait, at a newer index."""
+        for w in wakers:
+            w["thread"].join(30)
+            if w["thread"].is_alive() or w.get("code") != 200 or not w.get("got") or w["got"] <= w["index"]:
+                errors.append("wakes %s?index=%d: %s" % (w["path"], w["index"], "still parked 30s after the write"
+                              if w["thread"].is_alive() else "status %r, index %r" % (w.get("code"), w.get("got"))))
+            else:
+                self.woken += 1
+        return "fail" if errors else "pass"
 
 
 def main():
@@ -234,7 +298,8 @@ def main():
         print("%s: api %s" % (verdict.upper(), name))
         for n in notes:
             print("    %s: %s" % (name, n))
-    print("api conformance: %(pass)d passed, %(fail)d failed, %(skip)d skipped" % counts)
+    print("api conformance: %(pass)d passed, %(fail)d failed, %(skip)d skipped" % counts +
+          "; blocking queries: %d timed out at wait, %d woken by a write" % (r.timeouts, r.woken))
     return 1 if counts["fail"] else 0
 
 

@@ -92,7 +92,7 @@ stop_daemons() {
 # with PORT + 1 and PORT + 10 free, ADDR and DROVER_ADDR, the counters, and an EXIT trap
 # that stops the daemons and removes WORK.
 setup_run() {
-        pick_port "$1" 480 1 10
+        pick_port "${DROVER_TEST_PORT_BASE:-$1}" 480 1 10
         ADDR="http://127.0.0.1:$PORT"
         export DROVER_ADDR=$ADDR
         passed=0

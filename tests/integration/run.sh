@@ -229,12 +229,15 @@ else
         fail "agent log endpoint: 401 without a token, 403 with another allocation's, 200 with the node secret (token '$token': $no_token $wrong $secret)"
 fi
 # the servers forward /v1/client/fs/logs to the allocation's node (no token needed from the caller)
-if [ "$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17")" = "after-rotation-3" ] &&
+# without plain=true, Nomad's framed JSON: {"Offset": end of the bytes, "Data": base64, "File"}
+frame=$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17")
+if [ "$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17&plain=true")" = "after-rotation-3" ] &&
+        echo "$frame" | python3 -c 'import base64,json,sys; f=json.load(sys.stdin); sys.exit(0 if base64.b64decode(f["Data"]).rstrip(b"\n") == b"after-rotation-3" and f["File"] == "alloc/logs/t.stdout.0" and isinstance(f["Offset"], int) and f["Offset"] >= 17 else 1)' &&
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADDR/v1/client/fs/logs/$chatty?task=nosuch")" = 404 ] &&
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADDR/v1/client/fs/logs/00000000-0000-4000-8000-000000000000?task=t")" = 404 ]; then
-        pass "server: /v1/client/fs/logs is forwarded to the allocation's node (the last line; 404 for an unknown task or allocation)"
+        pass "server: /v1/client/fs/logs is forwarded to the allocation's node (the last line, plain or as a Nomad frame; 404 for an unknown task or allocation)"
 else
-        fail "server: /v1/client/fs/logs is forwarded to the allocation's node ('$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17")')"
+        fail "server: /v1/client/fs/logs is forwarded to the allocation's node ('$(curl -s "$ADDR/v1/client/fs/logs/$chatty?task=t&type=stdout&origin=end&offset=17&plain=true")', frame '$frame')"
 fi
 
 if "$BIN/drover" job status hello >"$WORK/status.out" 2>&1 && grep -q "Complete" "$WORK/status.out" &&

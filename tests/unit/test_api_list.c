@@ -143,3 +143,33 @@ Test(api_list, blocking_on_lists_and_reads) {
                 cr_expect(st == 503 || st == 504, "%s parks (got %d)", paths[i], st);
         }
 }
+
+Test(api_list, a_read_answers_its_tables_index_and_parks_on_it) {
+        add_job("web", "api", 50);
+        add_job("db", "api", 50); /* web's eval is now older than the table */
+        json_t *l = NULL;
+        cr_assert_eq(req("GET", "/v1/evaluations?filter=JobID%20%3D%3D%20%22web%22", NULL, &l, NULL), 200);
+        cr_assert_eq(json_array_size(l), 1);
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/evaluation/%s", json_string_value(json_object_get(json_array_get(l, 0), "ID")));
+        json_decref(l);
+        struct api_reply r;
+        api_harness_request(s, "GET", path, NULL, 0, &r);
+        cr_assert_eq(r.status, 200);
+        uint64_t idx = r.index;
+        api_reply_clear(&r);
+        api_harness_request(s, "GET", "/v1/evaluations", NULL, 0, &r);
+        cr_expect_eq(idx, r.index, "the eval read answers the evaluations table's index");
+        api_reply_clear(&r);
+        char t[256];
+        snprintf(t, sizeof(t), "%s?index=%llu&wait=1s", path, (unsigned long long)idx);
+        int st = req("GET", t, NULL, NULL, NULL);
+        cr_expect(st == 503 || st == 504, "parks at its own index (got %d)", st);
+        add_job("api", "api", 50); /* a third eval: the table moves */
+        api_harness_request(s, "GET", t, NULL, 0, &r);
+        cr_expect_eq(r.status, 200, "answers once the table moved");
+        cr_expect_gt(r.index, idx);
+        api_reply_clear(&r);
+        cr_expect_eq(req("GET", "/v1/evaluation/00000000-0000-0000-0000-000000000000?index=1&wait=1s", NULL, NULL, NULL),
+                     404);
+}

@@ -84,7 +84,9 @@ Test(fsm_scaling, snapshots_keep_events_and_do_not_see_later_ones) {
         cr_expect_eq(json_array_size(json_object_get(state_scaling_events(view, "default", "web"), "g")), 1,
                      "the view was taken before the second event");
         cr_expect_eq(json_array_size(json_object_get(state_scaling_events(st, "default", "web"), "g")), 2);
-        cr_expect_eq(state_scaling_add(view, 9, "default", "web", "g", json_object()), -EROFS);
+        json_t *ev = json_object(); /* the caller keeps its event (state_scaling_add copies it) */
+        cr_expect_eq(state_scaling_add(view, 9, "default", "web", "g", ev), -EROFS);
+        json_decref(ev);
 
         json_t *saved = NULL;
         cr_assert_eq(state_save(st, &saved), 0);

@@ -440,6 +440,7 @@ Test(hcl_eval_job, var_file_and_file_function) {
               "    task \"t\" {\n"
               "      driver = \"exec\"\n"
               "      env { MOTD = trimspace(file(\"motd.txt\"))\n"
+              "            HAS = fileexists(\"motd.txt\") && !fileexists(\"none.txt\") ? \"yes\" : \"no\"\n"
               "            NAME = var.name }\n"
               "    }\n"
               "  }\n"
@@ -454,6 +455,7 @@ Test(hcl_eval_job, var_file_and_file_function) {
         cr_assert_eq(json_integer_value(jx_path(j, "TaskGroups.0.Count")), 4);
         cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.MOTD"), "hello from a file");
         cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.NAME"), "from-file");
+        cr_assert_str_eq(jstr(j, "TaskGroups.0.Tasks.0.Env.HAS"), "yes", "fileexists: relative to the job file");
         json_decref(j);
         /* without the var file, "count" has no value */
         j = NULL;

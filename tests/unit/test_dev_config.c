@@ -1,0 +1,122 @@
+/* test_dev_config.c - `drover dev -config` (cli/dev_config.c): Nomad's agent file in
+ * HCL and JSON, later files over earlier ones, notes for keys drover dev does not
+ * use, and errors naming file:line:col for the rest. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/dev_config.h"
+#include "common/error.h"
+
+static char dir[] = "/tmp/drover-devcfg-XXXXXX";
+
+static void setup(void) {
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(dev_config, .init = setup, .fini = teardown);
+
+static const char *write_file(const char *name, const char *text) {
+        static char path[4][256];
+        static int next;
+        char *p = path[next++ % 4];
+        snprintf(p, 256, "%s/%s", dir, name);
+        FILE *f = fopen(p, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        fclose(f);
+        return p;
+}
+
+Test(dev_config, nomads_layout_in_hcl_sets_what_dev_uses_and_notes_the_rest) {
+        const char *p = write_file("dev.hcl", "name = \"laptop\"\n"
+                                              "region = \"eu\"\n"
+                                              "datacenter = \"dc9\"\n"
+                                              "data_dir = \"/tmp/x\"\n"
+                                              "bind_addr = \"0.0.0.0\"\n"
+                                              "log_level = \"debug\"\n"
+                                              "ports {\n  http = 23999\n  rpc = 4647\n}\n"
+                                              "server {\n  enabled = true\n  bootstrap_expect = 1\n}\n"
+                                              "client {\n  enabled = true\n  node_class = \"big\"\n"
+                                              "  node_pool = \"gpu\"\n  meta { rack = \"r1\" }\n}\n"
+                                              "acl {\n  enabled = true\n}\n"
+                                              "telemetry {\n  prometheus_metrics = true\n}\n");
+        struct dev_config c;
+        dev_config_init(&c);
+        struct error err = {0};
+        cr_assert_eq(dev_config_load(&c, p, &err), 0, "%s", err.msg);
+        cr_expect_eq(c.port, 23999);
+        cr_expect_str_eq(c.data_dir, "/tmp/x");
+        cr_expect_eq(c.acl, 1);
+        cr_expect_str_eq(c.log_level, "debug");
+        cr_expect_str_eq(c.region, "eu");
+        cr_expect_str_eq(c.datacenter, "dc9");
+        cr_expect_str_eq(c.name, "laptop");
+        cr_expect_str_eq(c.node_class, "big");
+        cr_expect_str_eq(c.node_pool, "gpu");
+        cr_expect(strstr(c.notes, "dev.hcl:5:1: bind_addr: not used by drover dev; ignored\n"), "%s", c.notes);
+        cr_expect(strstr(c.notes, "dev.hcl:9:3: ports.rpc: not used"), "%s", c.notes);
+        cr_expect(strstr(c.notes, "client.meta: not used"), "%s", c.notes);
+        cr_expect(strstr(c.notes, "telemetry.prometheus_metrics: not used"), "%s", c.notes);
+        cr_expect_null(strstr(c.notes, "ports.http"), "a used key gets no note");
+}
+
+Test(dev_config, json_and_a_later_file_over_an_earlier_one) {
+        const char *a = write_file("a.hcl", "ports { http = 1111 }\ndata_dir = \"/tmp/a\"\n");
+        const char *b = write_file("b.json", "{\"ports\": {\"http\": 2222}, \"acl\": [{\"enabled\": false}],"
+                                             " \"tls\": {\"http\": true}}");
+        struct dev_config c;
+        dev_config_init(&c);
+        cr_expect_eq(c.acl, -1, "not set until a file sets it");
+        struct error err = {0};
+        cr_assert_eq(dev_config_load(&c, a, &err), 0, "%s", err.msg);
+        cr_assert_eq(dev_config_load(&c, b, &err), 0, "%s", err.msg);
+        cr_expect_eq(c.port, 2222);
+        cr_expect_str_eq(c.data_dir, "/tmp/a");
+        cr_expect_eq(c.acl, 0);
+        cr_expect(strstr(c.notes, "b.json: tls: not used"), "%s", c.notes);
+}
+
+static void expect_error(const char *name, const char *text, const char *want) {
+        const char *p = write_file(name, text);
+        struct dev_config c;
+        dev_config_init(&c);
+        struct error err = {0};
+        cr_expect_lt(dev_config_load(&c, p, &err), 0, "%s was accepted", text);
+        cr_expect(strstr(err.msg, want), "error \"%s\" lacks \"%s\"", err.msg, want);
+}
+
+Test(dev_config, unknown_keys_and_bad_values_say_where) {
+        expect_error("u.hcl", "ports {\n  htp = 1\n}\n", "u.hcl:2:3: unknown setting \"htp\" in ports");
+        expect_error("t.hcl", "data_dri = \"x\"\n", "t.hcl:1:1: unknown setting \"data_dri\"");
+        expect_error("p.hcl", "ports { http = \"x\" }\n", "p.hcl:1:9: ports.http: expected a port number");
+        expect_error("r.hcl", "ports { http = 70000 }\n", "expected a port number from 1 to 65525");
+        expect_error("b.hcl", "acl { enabled = 1 }\n", "acl.enabled: expected true or false");
+        expect_error("k.hcl", "ports = 1\n", "k.hcl:1:1: ports: expected a block");
+        expect_error("v.hcl", "acl {\n  enabled {\n  }\n}\n", "acl.enabled: expected a value, not a block");
+        expect_error("s.hcl", "data_dir = 5\n", "data_dir: expected a string");
+        expect_error("x.hcl", "data_dir = \"${env}\"\n", "data_dir: expected a string");
+        expect_error("j.json", "{\"ports\": {\"htp\": 1}}", "j.json: unknown setting \"htp\" in ports");
+        expect_error("bad.json", "{\"ports\": ", "bad.json:1:");
+        expect_error("arr.json", "[1]", "expected a JSON object");
+        expect_error("syn.hcl", "ports {\n", "syn.hcl:");
+        char big[200];
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        char text[300];
+        snprintf(text, sizeof(text), "name = \"%s\"\n", big);
+        expect_error("long.hcl", text, "name: longer than 127 bytes");
+        struct dev_config c;
+        dev_config_init(&c);
+        struct error err = {0};
+        cr_expect_lt(dev_config_load(&c, "/nonexistent/dev.hcl", &err), 0);
+        cr_expect(strstr(err.msg, "-config /nonexistent/dev.hcl: No such file"), "%s", err.msg);
+}
