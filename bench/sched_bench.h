@@ -158,8 +158,8 @@ struct scen_out {
         struct scen_class cls[SCEN_MAX_SHAPES];
         double wall_s, place_per_s, p50_ms, p99_ms;
         double cpu_place_per_s; /* placements over the process's CPU time while scheduling (load-independent) */
-        double decide_per_s; /* placements over the schedulers' own time (evals less applier and eval writes) */
-        double apply_share;  /* the plan applier's share of the evals' time */
+        double decide_per_s;    /* placements over the schedulers' own time (evals less applier and eval writes) */
+        double apply_share;     /* the plan applier's share of the evals' time */
         int violations;
 };
 

@@ -108,8 +108,7 @@ static int cmp_double_desc(const void *a, const void *b) {
  * by LP duality the best w gives the fractional optimum, whichever shapes the nodes
  * have). The earlier bound, ceil(demand / the mean node's capacity), is not a bound
  * with two node classes: a packer that prefers the larger class went below it. */
-static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu, const int64_t *node_mem,
-                               int nodes) {
+static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu, const int64_t *node_mem, int nodes) {
         if (nodes <= 0 || (cpu <= 0 && mem <= 0))
                 return 0;
         double *share = xcalloc((size_t)nodes, sizeof(*share));
@@ -262,7 +261,8 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         cl->algorithm = alg;
         cl->preemption = preemption;
         uint64_t node_rng = seed;
-        int64_t *cap_cpu = xcalloc((size_t)nodes, sizeof(*cap_cpu)), *cap_mem = xcalloc((size_t)nodes, sizeof(*cap_mem));
+        int64_t *cap_cpu = xcalloc((size_t)nodes, sizeof(*cap_cpu)),
+                *cap_mem = xcalloc((size_t)nodes, sizeof(*cap_mem));
         for (int i = 0; i < nodes; i++) {
                 struct node *nd = scen_node_new(i, &shapes[(size_t)i % n_shapes], &node_rng);
                 cap_cpu[i] = nd->cpu_shares;

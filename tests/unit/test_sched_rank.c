@@ -58,8 +58,7 @@ Test(sched_rank, binpack_score_is_stranded_share_and_imbalance_removed) {
         /* the extremes: a full balanced node 1; an empty node left lopsided by an ask of
          * its whole memory and no cpu (S 9/18 - 1 stranded - 1 added) / 2 */
         cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 1000, 500, 500), 1.0, 1e-12);
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 1000), (0.5 - 1.0) / 2,
-                           1e-12);
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 1000), (0.5 - 1.0) / 2, 1e-12);
         /* a node without capacity in a dimension: Nomad's ScoreFit alone */
         cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 0, 1000, 0, 500, 0, 500),
                            sched_binpack_score(0, 1000, 0, 500), 1e-12);
