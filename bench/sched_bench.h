@@ -142,12 +142,24 @@ struct scen_job {
         bool spread_dc;               /* spread over ${node.datacenter} */
 };
 
+#define SCEN_MAX_SHAPES 2 /* node classes of a scenario */
+
+/* Per node class, after a scenario: nodes, nodes used, and on the used nodes the free
+ * capacity and how many are stranded (one dimension under 10% free while the other has
+ * over 30%). */
+struct scen_class {
+        size_t nodes, used, stranded_cpu, stranded_mem; /* stranded_cpu: cpu left, memory full */
+        int64_t free_cpu, free_mem;
+};
+
 struct scen_out {
         size_t jobs, asked, placed, evals_failed, rejections, nodes_used, lb, preempted;
+        size_t lb_class; /* scen_class_bound: lb also respecting class constraints and fit */
+        struct scen_class cls[SCEN_MAX_SHAPES];
         double wall_s, place_per_s, p50_ms, p99_ms;
         double cpu_place_per_s; /* placements over the process's CPU time while scheduling (load-independent) */
-        double decide_per_s; /* placements over the schedulers' own time (evals less applier and eval writes) */
-        double apply_share;  /* the plan applier's share of the evals' time */
+        double decide_per_s;    /* placements over the schedulers' own time (evals less applier and eval writes) */
+        double apply_share;     /* the plan applier's share of the evals' time */
         int violations;
 };
 

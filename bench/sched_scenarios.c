@@ -108,8 +108,7 @@ static int cmp_double_desc(const void *a, const void *b) {
  * by LP duality the best w gives the fractional optimum, whichever shapes the nodes
  * have). The earlier bound, ceil(demand / the mean node's capacity), is not a bound
  * with two node classes: a packer that prefers the larger class went below it. */
-static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu, const int64_t *node_mem,
-                               int nodes) {
+static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu, const int64_t *node_mem, int nodes) {
         if (nodes <= 0 || (cpu <= 0 && mem <= 0))
                 return 0;
         double *share = xcalloc((size_t)nodes, sizeof(*share));
@@ -133,6 +132,121 @@ static size_t scen_lower_bound(int64_t cpu, int64_t mem, const int64_t *node_cpu
         return best;
 }
 
+/* The classes (bit k: shapes[k]) a job's allocations may use: those its constraint
+ * admits and whose nodes can hold one of them. */
+static unsigned scen_eligible(const struct scen_job *s, const struct scen_node *shapes, size_t n_shapes) {
+        unsigned mask = 0;
+        for (size_t k = 0; k < n_shapes; k++)
+                if ((!s->class_constraint || strcmp(s->class_constraint, shapes[k].cls) == 0) &&
+                    s->cpu <= shapes[k].cpu && s->mem <= shapes[k].mem)
+                        mask |= 1u << k;
+        return mask;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+        return a <= 0 ? 0 : (a + b - 1) / b;
+}
+
+/* A lower bound on the nodes used by any placement of the placed demand that respects the
+ * jobs' class constraints, for two classes of identical nodes (count[k] nodes of shapes[k]);
+ * dcpu/dmem[m] is the demand of the allocations whose eligible classes are the mask m
+ * (scen_eligible). Proof: take any valid placement, x_k its used nodes of class k.
+ * (1) The allocations only class k admits lie on those x_k nodes, each holding at most its
+ * capacity in every dimension, so x_k >= lo_k = max(ceil(cpu_k / C_k), ceil(mem_k / M_k)).
+ * (2) For every weight w in [0, 1], with a node's value V_k(w) = w C_k / cpu + (1 - w) M_k
+ * / mem (cpu, mem: the whole demand), the used nodes' values sum to at least the demand's,
+ * 1: x_0 V_0(w) + x_1 V_1(w) >= 1. So (x_0, x_1) satisfies (1), (2) for the 101 weights
+ * and x_k <= count[k], and x_0 + x_1 is at least the least sum of an integer pair that
+ * does: enumerate x_0, take the least x_1. With no constraint (1) binds and the bound is
+ * scen_lower_bound's; class constraints make it larger when the pinned demand leaves a
+ * class's nodes half used in one dimension. Other shapes (or no feasible pair, which
+ * only rounding can cause): 0, and the caller keeps scen_lower_bound. */
+static size_t scen_class_bound(const struct scen_node *shapes, const size_t *count, size_t n_shapes,
+                               const int64_t *dcpu, const int64_t *dmem) {
+        if (n_shapes != 2)
+                return 0;
+        int64_t cpu = 0, mem = 0;
+        for (unsigned m = 1; m < 4; m++) {
+                cpu += dcpu[m];
+                mem += dmem[m];
+        }
+        if (cpu <= 0 && mem <= 0)
+                return 0;
+        size_t lo[2];
+        for (unsigned k = 0; k < 2; k++) {
+                int64_t c = ceil_div(dcpu[1u << k], shapes[k].cpu), g = ceil_div(dmem[1u << k], shapes[k].mem);
+                lo[k] = (size_t)(c > g ? c : g);
+        }
+        size_t best = 0;
+        for (size_t x0 = lo[0]; x0 <= count[0]; x0++) {
+                size_t x1 = lo[1];
+                for (int step = 0; step <= 100; step++) {
+                        double w = cpu <= 0 ? 0 : mem <= 0 ? 1 : step / 100.0;
+                        double v[2];
+                        for (unsigned k = 0; k < 2; k++)
+                                v[k] = (w > 0 ? w * (double)shapes[k].cpu / (double)cpu : 0) +
+                                       (w < 1 ? (1 - w) * (double)shapes[k].mem / (double)mem : 0);
+                        double rest = 1.0 - (double)x0 * v[0];
+                        if (rest > 1e-9) {
+                                double need = ceil(rest / v[1] - 1e-9);
+                                if (need > (double)x1)
+                                        x1 = need > (double)count[1] + 1 ? count[1] + 1 : (size_t)need;
+                        }
+                }
+                if (x1 <= count[1] && (best == 0 || x0 + x1 < best))
+                        best = x0 + x1;
+        }
+        return best;
+}
+
+struct scen_classes {
+        const struct state_store *st;
+        const struct scen_node *shapes;
+        size_t n_shapes;
+        struct scen_class *cls;
+};
+
+static bool scen_class_node(void *arg, const struct node *n) {
+        struct scen_classes *sc = arg;
+        size_t k = 0;
+        while (k < sc->n_shapes && strcmp(sc->shapes[k].cls, n->node_class ? n->node_class : "") != 0)
+                k++;
+        if (k == sc->n_shapes || k >= SCEN_MAX_SHAPES)
+                return true;
+        struct scen_class *c = &sc->cls[k];
+        c->nodes++;
+        size_t na;
+        struct alloc *const *list = state_allocs_by_node(sc->st, n->id, &na);
+        int64_t cpu = 0, mem = 0;
+        size_t live = 0;
+        for (size_t i = 0; i < na; i++) {
+                if (alloc_terminal(list[i]))
+                        continue;
+                live++;
+                cpu += list[i]->resources.cpu;
+                mem += list[i]->resources.memory_mb;
+        }
+        if (!live)
+                return true;
+        int64_t cap_cpu = n->cpu_shares - n->reserved_cpu, cap_mem = n->memory_mb - n->reserved_memory_mb;
+        double fc = cap_cpu > 0 ? (double)(cap_cpu - cpu) / (double)cap_cpu : 0;
+        double fm = cap_mem > 0 ? (double)(cap_mem - mem) / (double)cap_mem : 0;
+        c->used++;
+        c->free_cpu += cap_cpu - cpu;
+        c->free_mem += cap_mem - mem;
+        c->stranded_cpu += fm < 0.1 && fc > 0.3;
+        c->stranded_mem += fc < 0.1 && fm > 0.3;
+        return true;
+}
+
+/* Per class: nodes, used nodes, free and stranded capacity (struct scen_class). */
+static void scen_classes(const struct state_store *st, const struct scen_node *shapes, size_t n_shapes,
+                         struct scen_class *ret) {
+        memset(ret, 0, SCEN_MAX_SHAPES * sizeof(*ret));
+        struct scen_classes sc = {st, shapes, n_shapes, ret};
+        state_nodes_foreach(st, scen_class_node, &sc);
+}
+
 /* Fill then (optionally) a second wave: the scenario's two job lists. */
 static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, const struct scen_job *first,
                     size_t n_first, const struct scen_job *second, size_t n_second, int workers,
@@ -147,7 +261,8 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         cl->algorithm = alg;
         cl->preemption = preemption;
         uint64_t node_rng = seed;
-        int64_t *cap_cpu = xcalloc((size_t)nodes, sizeof(*cap_cpu)), *cap_mem = xcalloc((size_t)nodes, sizeof(*cap_mem));
+        int64_t *cap_cpu = xcalloc((size_t)nodes, sizeof(*cap_cpu)),
+                *cap_mem = xcalloc((size_t)nodes, sizeof(*cap_mem));
         for (int i = 0; i < nodes; i++) {
                 struct node *nd = scen_node_new(i, &shapes[(size_t)i % n_shapes], &node_rng);
                 cap_cpu[i] = nd->cpu_shares;
@@ -183,14 +298,25 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         struct verify v;
         verify_store(cl->live, &v);
         size_t live = 0, evicted = 0;
+        int64_t dcpu[1u << SCEN_MAX_SHAPES] = {0}, dmem[1u << SCEN_MAX_SHAPES] = {0};
         for (size_t i = 0; i < n; i++) {
+                const struct scen_job *s = i < n_first ? &first[i] : &second[i - n_first];
+                unsigned mask = n_shapes <= SCEN_MAX_SHAPES ? scen_eligible(s, shapes, n_shapes) : 0;
                 size_t k;
                 struct alloc *const *list = state_allocs_by_job(cl->live, jobs[i]->namespace, jobs[i]->id, &k);
                 for (size_t a = 0; a < k; a++) {
-                        live += !alloc_terminal(list[a]);
+                        bool up = !alloc_terminal(list[a]);
+                        live += up;
                         evicted += list[a]->desired_status == ALLOC_DESIRED_EVICT;
+                        if (up && mask) {
+                                dcpu[mask] += list[a]->resources.cpu;
+                                dmem[mask] += list[a]->resources.memory_mb;
+                        }
                 }
         }
+        size_t per_class[SCEN_MAX_SHAPES] = {0};
+        for (int i = 0; i < nodes && n_shapes <= SCEN_MAX_SHAPES; i++)
+                per_class[(size_t)i % n_shapes]++;
         (void)placed_first;
         *ret = (struct scen_out){
             .jobs = n,
@@ -200,6 +326,7 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
             .rejections = cl->partial,
             .nodes_used = v.nodes_used,
             .lb = scen_lower_bound(v.cpu, v.mem, cap_cpu, cap_mem, nodes),
+            .lb_class = scen_class_bound(shapes, per_class, n_shapes, dcpu, dmem),
             .preempted = evicted,
             .wall_s = (double)wall / 1e9,
             .place_per_s = wall > 0 ? (double)cl->placed / ((double)wall / 1e9) : 0,
@@ -210,6 +337,10 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
             .apply_share = eval_ns > 0 ? (double)cl->submit_ns / (double)eval_ns : 0,
             .violations = v.violations,
         };
+        if (ret->lb_class < ret->lb)
+                ret->lb_class = ret->lb;
+        if (n_shapes <= SCEN_MAX_SHAPES)
+                scen_classes(cl->live, shapes, n_shapes, ret->cls);
         if (v.allocs != cl->placed) {
                 fprintf(stderr, "sched: VIOLATION: %zu placements committed, %zu allocations in the store\n",
                         cl->placed, v.allocs);
@@ -253,6 +384,22 @@ static void scen_print(const char *name, const struct scen_out *o) {
                name, o->jobs, o->asked, o->placed, o->wall_s, o->place_per_s, o->p50_ms, o->p99_ms, o->evals_failed,
                o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted,
                o->decide_per_s, 100 * o->apply_share);
+        fflush(stdout);
+}
+
+/* Per class: used nodes, the free capacity left on them and the stranded ones. */
+static void scen_print_classes(const struct scen_node *shapes, size_t n_shapes, const struct scen_out *o) {
+        printf("  %-16s lower bound with class constraints %zu (ratio %.3f)", "", o->lb_class,
+               o->lb_class ? (double)o->nodes_used / (double)o->lb_class : 0);
+        for (size_t k = 0; k < n_shapes && k < SCEN_MAX_SHAPES; k++) {
+                const struct scen_class *c = &o->cls[k];
+                printf("; %s %zu/%zu used, free on them %.0f%% cpu %.0f%% mem, stranded %zu cpu-only %zu mem-only",
+                       shapes[k].cls, c->used, c->nodes,
+                       c->used ? 100.0 * (double)c->free_cpu / ((double)c->used * (double)shapes[k].cpu) : 0,
+                       c->used ? 100.0 * (double)c->free_mem / ((double)c->used * (double)shapes[k].mem) : 0,
+                       c->stranded_cpu, c->stranded_mem);
+        }
+        printf("\n");
         fflush(stdout);
 }
 
@@ -323,17 +470,22 @@ int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations) {
         for (int a = 0; a < SCHED_ALG_COUNT && r == 0; a++) {
                 r = scen_run(shapes, 2, nodes, jobs, n, NULL, 0, workers, (enum sched_algorithm)a, NULL, seed, &out[a]);
                 *violations += out[a].violations;
-                if (r == 0)
+                if (r == 0) {
                         scen_print(alg_names[a], &out[a]);
+                        scen_print_classes(shapes, 2, &out[a]);
+                }
         }
         free(jobs);
         if (r < 0)
                 return r;
         scen_lines("mixed", &out[SCHED_ALG_BINPACK]);
+        bench_line("sched_mixed_nodes_lower_bound_class", (double)out[SCHED_ALG_BINPACK].lb_class, 0);
         for (int a = 0; a < SCHED_ALG_COUNT; a++) {
                 char k[96];
                 snprintf(k, sizeof(k), "sched_mixed_%s_packing_ratio", alg_names[a]);
                 bench_line(k, out[a].lb ? (double)out[a].nodes_used / (double)out[a].lb : 0, 3);
+                snprintf(k, sizeof(k), "sched_mixed_%s_packing_ratio_class", alg_names[a]);
+                bench_line(k, out[a].lb_class ? (double)out[a].nodes_used / (double)out[a].lb_class : 0, 3);
                 snprintf(k, sizeof(k), "sched_mixed_%s_failed_placements", alg_names[a]);
                 bench_line(k, (double)(out[a].asked - out[a].placed), 0);
         }

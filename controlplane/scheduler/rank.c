@@ -107,12 +107,17 @@ double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avai
         case SCHED_ALG_BINPACK:
         default: {
                 /* Nomad's ScoreFit less the capacity the placement strands: a node left with
-                 * free cpu but no memory (or the reverse) scores lower than one left balanced. */
+                 * free cpu but no memory (or the reverse) scores lower than one left balanced,
+                 * and a placement that evens out its node (a memory-heavy ask on a node whose
+                 * memory is left over) gains what it evens out. See rank.h. */
                 if (avail_cpu <= 0 || avail_mem <= 0)
                         return binpack;
                 double free_cpu = 1.0 - (double)used_cpu / (double)avail_cpu;
                 double free_mem = 1.0 - (double)used_mem / (double)avail_mem;
-                return (binpack + 1.0 - fabs(free_cpu - free_mem)) / 2.0;
+                double before = fabs(free_cpu + (double)ask_cpu / (double)avail_cpu - free_mem -
+                                     (double)ask_mem / (double)avail_mem);
+                double after = fabs(free_cpu - free_mem);
+                return (binpack + 1.0 - after + (before - after)) / 2.0;
         }
         }
 }

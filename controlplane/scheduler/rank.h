@@ -34,17 +34,20 @@ struct sched_regexps;
 double sched_affinity_score(const struct job *j, const struct task_group *tg, const struct node *n,
                             struct sched_regexps *re /* may be NULL */);
 
-/* The fit score in [0, 1] of a node of capacity avail_* once used_* (the ask
- * included) is used, for an ask of ask_*. With S Nomad's ScoreFitBinPack
- * (sched_binpack_score) and free_* the node's free shares after the placement: binpack
- * is (S + 1 - |free_cpu - free_mem|) / 2, S less the capacity the placement strands (a
- * node left with cpu and no memory scores below one left balanced; bench/sched mixed:
- * nodes used 1.17 -> 1.01 x the lower bound with Select's used-first rule), spread is
- * Nomad's ScoreFitSpread (1 - S), dotproduct the mean
- * of S and Tetris's alignment: the cosine between the ask and the node's free
- * capacity before placing it, both as shares of the node's capacity (1: the same
- * shape, so cpu-heavy asks go where cpu is left and memory-heavy ones where memory
- * is). */
+/* The fit score of a node of capacity avail_* once used_* (the ask included) is used,
+ * for an ask of ask_*. With S Nomad's ScoreFitBinPack (sched_binpack_score) in [0, 1],
+ * after = |free_cpu - free_mem| with free_* the node's free shares after the placement
+ * and before the same without it: binpack is (S + (1 - after) + (before - after)) / 2,
+ * in [-0.5, 1.5]: S less the capacity the placement strands (a node left with cpu and
+ * no memory scores below one left balanced) plus the imbalance it removes (a
+ * memory-heavy ask goes to the node whose memory is left over rather than to an
+ * already balanced one). bench/sched --scenario mixed, seeds 1-13, nodes used over the
+ * LP lower bound: (S + 1 - after) / 2 1.136 on average, this 1.127 (better on
+ * 11 seeds); see bench/RESULTS.md. spread is Nomad's ScoreFitSpread (1 - S), in [0, 1];
+ * dotproduct, in [0, 1], the mean of S and Tetris's alignment: the cosine between the
+ * ask and the node's free capacity before placing it, both as shares of the node's
+ * capacity (1: the same shape, so cpu-heavy asks go where cpu is left and memory-heavy
+ * ones where memory is). */
 double sched_fit_score(enum sched_algorithm alg, int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu,
                        int64_t used_mem, int64_t ask_cpu, int64_t ask_mem);
 

@@ -38,7 +38,7 @@ struct planner_ops {
  * snapshot index, as in Nomad, so the same eval on the same state places the same way. */
 /* How a fitting node is scored (Nomad's SchedulerAlgorithm, plus a dot product):
  * binpack (the default) prefers the fullest node that is left least lopsided (Nomad's
- * ScoreFit less the stranded share), spread the emptiest, dotproduct the node whose free
+ * ScoreFit less the stranded share, plus the imbalance the placement removes), spread the emptiest, dotproduct the node whose free
  * capacity is shaped most like the ask (Tetris's alignment) among the fuller ones. Under
  * binpack and dotproduct, Select prefers used nodes to empty ones. See sched_fit_score
  * and sched_select. */

@@ -187,8 +187,9 @@ Test(sched_units, rank_fits_and_names_the_exhausted_dimension) {
         const char *dim = NULL;
         struct sched_cand *cd = cand("n1");
         cr_assert(sched_rank(&at, &g, cd, &o, &dim));
-        /* Nomad's ScoreFit less the stranded share: free cpu 0.4, free memory 0.9 */
-        cr_assert_float_eq(o.binpack, (sched_binpack_score(1000, 1000, 600, 100) + 1.0 - 0.5) / 2, 1e-12);
+        /* Nomad's ScoreFit less the stranded share (free cpu 0.4, free memory 0.9 after)
+         * and less the imbalance the placement adds to the empty, balanced node (0.5) */
+        cr_assert_float_eq(o.binpack, (sched_binpack_score(1000, 1000, 600, 100) + 1.0 - 0.5 - 0.5) / 2, 1e-12);
         cr_assert(!o.has_anti);
         cr_assert(!o.used);
         cd->u.cpu += 600; /* as if placed */
@@ -368,11 +369,17 @@ Test(sched_units, fit_score_spread_mirrors_binpack_and_dotproduct_prefers_the_al
                      sched_fit_score(SCHED_ALG_SPREAD, 4000, 4000, 500, 500, 100, 100));
         /* a cpu-heavy ask (1000 MHz / 100 MB): node A has cpu left (0 / 2900 used before),
          * node B memory (2000 / 900): after placing, both are used 3/4 in one dimension
-         * and 1/4 in the other, so bin packing cannot tell them apart; the dot product
-         * prefers A, whose free capacity has the ask's shape */
+         * and 1/4 in the other, so Nomad's ScoreFit and the stranded share cannot tell
+         * them apart; binpack prefers A, which the ask evens out (free shares 1 / 0.275
+         * -> 0.75 / 0.25) where it makes B more lopsided (0.5 / 0.775 -> 0.25 / 0.75), and
+         * the dot product prefers A, whose free capacity has the ask's shape */
         double bp_a = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 1000, 3000, 1000, 100);
         double bp_b = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 3000, 1000, 1000, 100);
-        cr_assert_float_eq(bp_a, bp_b, 1e-12);
+        double s_ab = sched_binpack_score(4000, 4000, 1000, 3000);
+        cr_assert_float_eq(s_ab, sched_binpack_score(4000, 4000, 3000, 1000), 1e-12);
+        cr_assert_float_eq(bp_a, (s_ab + 1.0 - 0.5 + (0.725 - 0.5)) / 2, 1e-12);
+        cr_assert_float_eq(bp_b, (s_ab + 1.0 - 0.5 + (0.275 - 0.5)) / 2, 1e-12);
+        cr_assert_gt(bp_a, bp_b);
         double dp_a = sched_fit_score(SCHED_ALG_DOTPRODUCT, 4000, 4000, 1000, 3000, 1000, 100);
         double dp_b = sched_fit_score(SCHED_ALG_DOTPRODUCT, 4000, 4000, 3000, 1000, 1000, 100);
         cr_assert_gt(dp_a, dp_b);
@@ -394,9 +401,11 @@ Test(sched_units, binpack_prefers_the_node_left_balanced_over_one_left_stranded)
         cr_assert_float_eq(a, (nomad_a + 1.0 - 0.4) / 2, 1e-12);
         cr_assert_float_eq(b, (nomad_b + 1.0) / 2, 1e-12);
         cr_assert_gt(b, a);
-        /* balanced leftovers: the fuller node still wins, and the score stays in [0, 1] */
+        /* a full, balanced node scores 1; a memory-only ask that fills a node's memory
+         * and leaves its cpu: S 9/18, stranded 1, imbalance added 0.1 */
         cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 1000, 100, 100), 1.0, 1e-12);
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 100), 0.5 * (9.0 / 18.0), 1e-12);
+        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 100),
+                           (9.0 / 18.0 + 1.0 - 1.0 - 0.1) / 2, 1e-12);
 }
 
 /* Two nodes: "snug", empty, which the ask fills to 90%, and "used", four times larger,
