@@ -967,6 +967,7 @@ static void *serve(void *arg) {
                 int ms = -1; /* no timeout pending: wait for events only */
                 if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
                         ms = to < INT_MAX ? (int)to : INT_MAX;
+                pf[0].revents = pf[1].revents = 0; /* left as they were when poll fails */
                 if (poll(pf, 2, ms) < 0 && errno != EINTR) {
                         log_debug("http: poll: %s", strerror(errno));
                         struct timespec ts = {0, 10 * 1000000L}; /* ENOMEM: do not spin */
