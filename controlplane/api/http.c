@@ -336,19 +336,16 @@ void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...)
         answer(r, status, s, s ? strlen(s) : 0, "text/plain; charset=utf-8", 0);
 }
 
-void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
-        char *copy = malloc(len ? len : 1);
-        if (copy && len)
-                memcpy(copy, buf, len);
-        answer(r, status, copy, len, content_type, 0);
-}
-
 void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
                             uint64_t index) {
         char *copy = malloc(len ? len : 1);
         if (copy && len)
                 memcpy(copy, buf, len);
         answer(r, status, copy, len, content_type, index);
+}
+
+void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
+        http_req_respond_bytes(r, status, content_type, buf, len, 0);
 }
 
 void http_req_set_next_token(struct http_req *r, const char *token) {
