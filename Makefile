@@ -198,18 +198,16 @@ integration: all server-asan
 	$(Q)tests/security/servers.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 
-# unit-tsan (the HTTP listener and log endpoint harnesses under ThreadSanitizer) is run
-# by hand for now: libmicrohttpd 0.9.75 crashed (SEGV on its own thread) in about 1 of
-# 300 stop-under-load executions of fuzz_http's kept regressions under TSan's timing.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
+	$(Q)$(MAKE) --no-print-directory unit-tsan
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory integration-tsan
 	$(Q)$(MAKE) --no-print-directory vmtest
 	$(Q)FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(MAKE) --no-print-directory fuzz
-	@echo "make test: all tiers passed (unit, unit-asan, integration, integration-tsan, vm, fuzz)"
+	@echo "make test: all tiers passed (unit, unit-asan, unit-tsan, integration, integration-tsan, vm, fuzz)"
 
 # ---- running -----------------------------------------------------------------
 dev: deps

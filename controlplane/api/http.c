@@ -1,4 +1,17 @@
-/* http.c - libmicrohttpd on its own thread, handlers on the libuv loop. */
+/* http.c - libmicrohttpd on its own thread, handlers on the libuv loop.
+ *
+ * libmicrohttpd runs in "external polling" mode, driven by a thread of ours
+ * (serve): all its work - accepting, reading, its own error answers, the
+ * callbacks on_connection, on_request, on_completed and stream_read - happens in
+ * MHD_run there. http_server_destroy stops that thread before MHD_stop_daemon, so
+ * libmicrohttpd never processes a connection while it is stopping. With its own
+ * polling thread (MHD_USE_INTERNAL_POLLING_THREAD) it could, and 0.9.75 then
+ * crashes: MHD_stop_daemon sets the daemon's shutdown flag, MHD_queue_response
+ * returns MHD_YES without queueing anything once that flag is set, and an error
+ * answer libmicrohttpd builds itself (400 to a malformed request line of a
+ * connection it accepted in that same round) goes on as if queued and reads the
+ * missing response (build_header_response: a NULL response, SEGV; found by
+ * fuzz_http, tests/fuzz/regressions/fuzz_http). */
 #include "controlplane/api/http.h"
 
 #include <arpa/inet.h>
@@ -12,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -85,6 +101,14 @@ struct http_req {
 
 struct http_server {
         struct MHD_Daemon *mhd;
+        pthread_t thread; /* serve(): libmicrohttpd's only thread */
+        bool thread_started;
+        int epoll_fd;     /* libmicrohttpd's (MHD_DAEMON_INFO_EPOLL_FD), polled by serve */
+        /* eventfd: serve runs libmicrohttpd once more (after MHD_resume_connection,
+         * which in this mode does not wake it: its signal is outside the epoll set),
+         * or ends when stop is set. */
+        int wake_fd;
+        atomic_bool stop;
         uv_async_t async;
         bool async_open;
         pthread_mutex_t lock;
@@ -92,7 +116,6 @@ struct http_server {
         struct http_req *closed;      /* streams the client left, for the loop's on_close */
         struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
         struct http_req *held;        /* handed to the handler, not answered; loop thread only */
-        struct conn_info *all;        /* every open connection, under lock */
         bool stopping;                /* under lock: destroy began, nothing more is queued */
         atomic_uint draining;         /* answered from the loop, not yet completed by libmicrohttpd */
         http_handler_fn handler;
@@ -127,7 +150,8 @@ static void count_refused(struct http_server *s, const char *why) {
                  (unsigned long long)(total - before), why);
 }
 
-/* Per connection (its socket_context), touched on libmicrohttpd's thread only. */
+/* Per connection (its socket_context), touched on libmicrohttpd's thread only
+ * (serve; the loop thread inside MHD_stop_daemon, after serve ended). */
 struct conn_info {
         struct MHD_Connection *conn;
         struct conn_info *prev, *next; /* in srv->idle_* while listed */
@@ -138,10 +162,6 @@ struct conn_info {
         struct conn_info *fprev, *fnext;
         bool fresh;
         int64_t accepted_ns;
-        /* Every open connection, under srv->lock: destroy shuts their sockets. The fd
-         * stays open while listed (libmicrohttpd closes it after NOTIFY_CLOSED). */
-        int fd;
-        struct conn_info *aprev, *anext;
 };
 
 static void fresh_unlink(struct http_server *s, struct conn_info *c) {
@@ -243,6 +263,22 @@ void *http_req_data(const struct http_req *r) {
 
 static void req_free(struct http_req *r);
 
+/* serve() runs libmicrohttpd once more (or ends, after stop). Any thread. */
+static void wake(struct http_server *s) {
+        uint64_t one = 1;
+        while (write(s->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+                ;
+}
+
+/* Hand a suspended connection back to libmicrohttpd: r may be gone once this
+ * returns. In external polling mode libmicrohttpd acts on a resume only in its
+ * next MHD_run (microhttpd.h, MHD_resume_connection), hence the wake. */
+static void resume(struct http_req *r) {
+        struct http_server *s = r->srv;
+        MHD_resume_connection(r->conn);
+        wake(s);
+}
+
 static void held_unlink(struct http_req *r) {
         if (!r->held)
                 return;
@@ -279,7 +315,7 @@ static void answer(struct http_req *r, int status, char *buf, size_t len, const 
         r->state = REQ_ANSWERED;
         r->draining = true; /* destroy waits for answers on their way out */
         atomic_fetch_add(&r->srv->draining, 1);
-        MHD_resume_connection(r->conn); /* r belongs to MHD again from here */
+        resume(r); /* r belongs to MHD again from here */
 }
 
 void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index) {
@@ -300,19 +336,16 @@ void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...)
         answer(r, status, s, s ? strlen(s) : 0, "text/plain; charset=utf-8", 0);
 }
 
-void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
-        char *copy = malloc(len ? len : 1);
-        if (copy && len)
-                memcpy(copy, buf, len);
-        answer(r, status, copy, len, content_type, 0);
-}
-
 void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
                             uint64_t index) {
         char *copy = malloc(len ? len : 1);
         if (copy && len)
                 memcpy(copy, buf, len);
         answer(r, status, copy, len, content_type, index);
+}
+
+void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
+        http_req_respond_bytes(r, status, content_type, buf, len, 0);
 }
 
 void http_req_set_next_token(struct http_req *r, const char *token) {
@@ -522,7 +555,7 @@ int http_req_stream_begin(struct http_req *r, int status, const char *content_ty
         r->status = status;
         r->content_type = content_type;
         r->state = REQ_STREAMING;
-        MHD_resume_connection(r->conn); /* on_request queues the callback response */
+        resume(r); /* on_request queues the callback response */
         return 0;
 }
 
@@ -541,7 +574,7 @@ static void stream_wake(struct http_req *r) {
         struct http_stream *st = r->stream;
         if (st->suspended && !st->mhd_done) {
                 st->suspended = false;
-                MHD_resume_connection(r->conn);
+                resume(r);
         }
 }
 
@@ -814,14 +847,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 c->conn = conn;
                 *socket_context = c;
                 c->accepted_ns = clock_monotonic_ns();
-                const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-                c->fd = fi ? fi->connect_fd : -1;
-                pthread_mutex_lock(&s->lock);
-                c->anext = s->all;
-                if (s->all)
-                        s->all->aprev = c;
-                s->all = c;
-                pthread_mutex_unlock(&s->lock);
                 sweep_fresh(s, c->accepted_ns);
                 c->fprev = s->fresh_tail;
                 if (s->fresh_tail)
@@ -848,14 +873,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 if (c) {
                         idle_unlink(s, c);
                         fresh_unlink(s, c);
-                        pthread_mutex_lock(&s->lock);
-                        if (c->aprev)
-                                c->aprev->anext = c->anext;
-                        else
-                                s->all = c->anext;
-                        if (c->anext)
-                                c->anext->aprev = c->aprev;
-                        pthread_mutex_unlock(&s->lock);
                         free(c);
                         *socket_context = NULL;
                 }
@@ -936,6 +953,32 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
                 count_refused(s, buf);
 }
 
+/* libmicrohttpd's thread: wait for its events (its epoll set: the listening
+ * socket and the connections), its next timeout or a wake, and run it, until
+ * destroy sets stop. */
+static void *serve(void *arg) {
+        struct http_server *s = arg;
+        struct pollfd pf[2] = {{.fd = s->epoll_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
+        for (;;) {
+                MHD_UNSIGNED_LONG_LONG to = 0;
+                int ms = -1; /* no timeout pending: wait for events only */
+                if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
+                        ms = to < INT_MAX ? (int)to : INT_MAX;
+                pf[0].revents = pf[1].revents = 0; /* left as they were when poll fails */
+                if (poll(pf, 2, ms) < 0 && errno != EINTR) {
+                        log_debug("http: poll: %s", strerror(errno));
+                        struct timespec ts = {0, 10 * 1000000L}; /* ENOMEM: do not spin */
+                        nanosleep(&ts, NULL);
+                }
+                uint64_t n;
+                if (pf[1].revents && read(s->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN && errno != EINTR)
+                        log_debug("http: read: %s", strerror(errno));
+                if (atomic_load(&s->stop))
+                        return NULL;
+                MHD_run(s->mhd);
+        }
+}
+
 #define DEF(f, d) (o->f ? o->f : (d))
 
 int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_handler_fn handler, void *data,
@@ -944,6 +987,8 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
+        s->epoll_fd = -1;
+        s->wake_fd = -1;
         s->handler = handler;
         s->data = data;
         s->o.max_conns = DEF(max_conns, HTTP_DEFAULT_MAX_CONNS);
@@ -958,7 +1003,8 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
                 http_server_destroy(s);
                 return errorf(err, -EINVAL, "http: bad listen address \"%s\" (want an IPv4 address)", o->addr);
         }
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        /* No MHD_USE_INTERNAL_POLLING_THREAD: serve() polls (see the top of this file). */
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
         if (o->tls && o->tls->http) {
                 int r = tls_config_load(o->tls, &s->pems, err);
@@ -999,6 +1045,15 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : o->port;
+        const union MHD_DaemonInfo *ei = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        s->epoll_fd = ei ? ei->epoll_fd : -1;
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int r = s->epoll_fd < 0 || s->wake_fd < 0 ? -EIO : -pthread_create(&s->thread, NULL, serve, s);
+        if (r < 0) {
+                http_server_destroy(s);
+                return errorf(err, r, "http: cannot start the listener's thread");
+        }
+        s->thread_started = true;
         *ret = s;
         return 0;
 }
@@ -1013,11 +1068,16 @@ int http_server_port(const struct http_server *s) {
         return s->port;
 }
 
-static void on_async_closed(uv_handle_t *h) {
-        struct http_server *s = h->data;
+static void server_free(struct http_server *s) {
+        if (s->wake_fd >= 0)
+                close(s->wake_fd);
         tls_pems_free(&s->pems);
         pthread_mutex_destroy(&s->lock);
         free(s);
+}
+
+static void on_async_closed(uv_handle_t *h) {
+        server_free(h->data);
 }
 
 /* Answer r 503 at shutdown (loop thread, r suspended and not answered). A
@@ -1029,7 +1089,16 @@ static void shutdown_answer(struct http_req *r, bool handler_holds) {
 }
 
 #define DRAIN_WAIT_NS (1000 * 1000000LL) /* how long destroy lets the 503s go out */
-#define CLOSE_WAIT_NS (500 * 1000000LL)  /* ... and lets libmicrohttpd close the connections */
+
+/* End serve() and wait for it (a no-op when it never started). */
+static void stop_serving(struct http_server *s) {
+        if (!s->thread_started)
+                return;
+        atomic_store(&s->stop, true);
+        wake(s);
+        pthread_join(s->thread, NULL);
+        s->thread_started = false;
+}
 
 struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
@@ -1072,27 +1141,10 @@ struct http_server *http_server_destroy(struct http_server *s) {
                         struct timespec ts = {0, 2 * 1000000L};
                         nanosleep(&ts, NULL);
                 }
-                /* Then close every connection while libmicrohttpd still runs normally:
-                 * MHD_stop_daemon with a connection mid-request can crash libmicrohttpd
-                 * 0.9.75 (an error answer it builds itself, e.g. 400 to a malformed
-                 * request line, is not queued once shutdown began, and it then reads the
-                 * missing response: fuzz_http found it, tests/fuzz/regressions/fuzz_http).
-                 * Each open connection has its socket shut, so libmicrohttpd ends it on
-                 * its own thread; the daemon stops once none is left (or after
-                 * CLOSE_WAIT_NS). Not MHD_quiesce_daemon: in 0.9.75 it races
-                 * libmicrohttpd's own removal of the listening socket from epoll at the
-                 * connection limit and aborts ("Failed to remove listen FD from epoll
-                 * set", fuzz_http under ThreadSanitizer). */
-                pthread_mutex_lock(&s->lock);
-                for (struct conn_info *c = s->all; c; c = c->anext)
-                        if (c->fd >= 0)
-                                shutdown(c->fd, SHUT_RDWR);
-                pthread_mutex_unlock(&s->lock);
-                until = clock_monotonic_ns() + CLOSE_WAIT_NS;
-                while (atomic_load(&s->conns) > 0 && clock_monotonic_ns() < until) {
-                        struct timespec ts = {0, 2 * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
+                /* Then end serve: libmicrohttpd is idle from here on, and MHD_stop_daemon
+                 * (on this thread) only closes the connections, telling on_completed
+                 * and on_connection; it processes no request while stopping. */
+                stop_serving(s);
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
         }
@@ -1108,10 +1160,7 @@ struct http_server *http_server_destroy(struct http_server *s) {
         run_closed(s); /* streams left open: their handlers hear of it now */
         if (s->async_open)
                 uv_close((uv_handle_t *)&s->async, on_async_closed);
-        else {
-                tls_pems_free(&s->pems);
-                pthread_mutex_destroy(&s->lock);
-                free(s);
-        }
+        else
+                server_free(s);
         return NULL;
 }

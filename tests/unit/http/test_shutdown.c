@@ -3,7 +3,9 @@
  * slow to answer, and a request still queued behind a busy loop. libmicrohttpd
  * aborts when it is stopped with suspended connections; each of them must be
  * answered 503 instead, and a handler's later answer must be harmless (the
- * ASan build of this binary, in make unit-asan, catches a use after free). */
+ * ASan build of this binary, in make unit-asan, catches a use after free). And
+ * a stop in the middle of a stream of malformed requests, which libmicrohttpd
+ * answers itself, must not crash it. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -175,4 +177,49 @@ Test(shutdown, a_request_queued_behind_a_busy_loop_gets_503_without_reaching_the
         cr_expect_eq(atomic_load(&late_ok), 1);
         close(busy);
         close(queued);
+}
+
+/* Clients that keep connecting and sending a malformed request line (answered
+ * 400 by libmicrohttpd itself), until told to stop. */
+static atomic_int storm_stop;
+static atomic_int storm_sent;
+
+static void *storm(void *arg) {
+        int p = *(int *)arg;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        while (!atomic_load(&storm_stop)) {
+                int fd = socket(AF_INET, SOCK_STREAM, 0);
+                if (fd < 0)
+                        break;
+                if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, "GET /x\r\n\r\n", 10) == 10)
+                        atomic_fetch_add(&storm_sent, 1);
+                close(fd);
+        }
+        return NULL;
+}
+
+/* libmicrohttpd 0.9.75 crashed (SEGV in its own thread) when it was stopped while
+ * answering a malformed request it had just read: its error answer is not queued
+ * once MHD_stop_daemon began, and it then read the missing response. http.c runs
+ * libmicrohttpd on a thread of its own that ends before MHD_stop_daemon; here the
+ * server is stopped again and again in the middle of such requests. */
+Test(shutdown, stopping_while_malformed_requests_arrive_does_not_crash) {
+        for (int round = 0; round < 30; round++) {
+                start();
+                atomic_store(&storm_stop, 0);
+                atomic_store(&storm_sent, 0);
+                int p = port;
+                pthread_t t[2];
+                for (int i = 0; i < 2; i++)
+                        cr_assert_eq(pthread_create(&t[i], NULL, storm, &p), 0);
+                for (int i = 0; i < 500 && atomic_load(&storm_sent) < 20; i++)
+                        usleep(1000);
+                cr_assert_geq(atomic_load(&storm_sent), 20, "the server took requests before it was stopped");
+                stop();
+                atomic_store(&storm_stop, 1);
+                for (int i = 0; i < 2; i++)
+                        pthread_join(t[i], NULL);
+                cr_expect_eq(atomic_load(&handled), 0, "a malformed request reached the handler");
+        }
 }

@@ -125,6 +125,17 @@ static bool read_until(int fd, char *buf, size_t cap, size_t *len, const char *w
         return strstr(buf, want) != NULL;
 }
 
+/* Start the server and open a stream; what came back, up to its first chunk
+ * ("one\n"), is in buf. */
+static int open_stream(char *buf, size_t cap, size_t *len) {
+        start();
+        int fd = connect_get("/v1/event/stream");
+        buf[0] = '\0';
+        *len = 0;
+        cr_assert(read_until(fd, buf, cap, len, "one\n"), "got: %s", buf);
+        return fd;
+}
+
 static void act(const char *write_text, bool end) {
         pthread_mutex_lock(&mu);
         snprintf(pending_write, sizeof(pending_write), "%s", write_text ? write_text : "");
@@ -147,11 +158,9 @@ static int wait_rc(void) {
 }
 
 Test(stream, chunks_arrive_as_written_and_the_end_closes_the_body) {
-        start();
-        int fd = connect_get("/v1/event/stream");
-        char buf[8192] = "";
-        size_t len = 0;
-        cr_assert(read_until(fd, buf, sizeof(buf), &len, "one\n"), "got: %s", buf);
+        char buf[8192];
+        size_t len;
+        int fd = open_stream(buf, sizeof(buf), &len);
         cr_expect(strstr(buf, "HTTP/1.1 200") == buf, "%s", buf);
         cr_expect(strstr(buf, "chunked") != NULL, "a body of unknown length is chunked: %s", buf);
         cr_expect_eq(oversize_rc, -EAGAIN, "a write larger than the buffer is refused, not grown");
@@ -168,11 +177,9 @@ Test(stream, chunks_arrive_as_written_and_the_end_closes_the_body) {
 }
 
 Test(stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
-        start();
-        int fd = connect_get("/v1/event/stream");
-        char buf[4096] = "";
-        size_t len = 0;
-        cr_assert(read_until(fd, buf, sizeof(buf), &len, "one\n"), "got: %s", buf);
+        char buf[4096];
+        size_t len;
+        int fd = open_stream(buf, sizeof(buf), &len);
         close(fd);
         /* The server notices when it next writes (or reads EOF): keep writing. */
         for (int i = 0; i < 100 && !atomic_load(&closed); i++) {
@@ -185,11 +192,9 @@ Test(stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
 }
 
 Test(stream, the_server_stops_under_an_open_stream) {
-        start();
-        int fd = connect_get("/v1/event/stream");
-        char buf[4096] = "";
-        size_t len = 0;
-        cr_assert(read_until(fd, buf, sizeof(buf), &len, "one\n"), "got: %s", buf);
+        char buf[4096];
+        size_t len;
+        int fd = open_stream(buf, sizeof(buf), &len);
         keep_open_on_stop = true; /* suspended, waiting for bytes, when the daemon stops */
         stop();
         cr_expect_eq(atomic_load(&closed), 1, "the handler heard of it (and let go of the request)");
