@@ -27,10 +27,13 @@ api_code() { curl -s -o "$WORK/body" -w '%{http_code}' -X "$1" --data-binary @"$
 # jget EXPR: evaluate a Python expression over the JSON on stdin (as d).
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
 
+# port_listens PORT: a connection to it is accepted.
+port_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 # port_free PORT: nothing listens on it and no socket uses it (not even one in
 # TIME_WAIT: test ports may lie in the ephemeral range).
 port_free() {
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+        ! port_listens "$1" &&
                 [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
 }
 

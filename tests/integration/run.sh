@@ -882,12 +882,14 @@ else
 fi
 dev_data=$(sed -n 's/.*(data in \([^)]*\)).*/\1/p' "$WORK/dev.log" | head -n 1)
 kill -INT "$dev_pid"
-if wait_for 15 sh -c "! kill -0 $dev_pid 2>/dev/null" && port_free "$DEV_PORT" &&
+# Nothing listens on the port any more (the stopped server's connections may stay in
+# TIME_WAIT there, which lib.sh's port_free counts as taken).
+if wait_for 15 sh -c "! kill -0 $dev_pid 2>/dev/null" && ! port_listens "$DEV_PORT" &&
         ! pgrep -f "drover-(server|agent).*127.0.0.1:$DEV_PORT" >/dev/null && [ -n "$dev_data" ] && [ ! -e "$dev_data" ]; then
         pass "drover dev: Ctrl-C stops the server and the agent and removes its data dir"
 else
         kill -0 "$dev_pid" 2>/dev/null && echo "drover dev still runs"
-        port_free "$DEV_PORT" || echo "port $DEV_PORT still answers"
+        port_listens "$DEV_PORT" && echo "port $DEV_PORT still answers"
         pgrep -af "drover-(server|agent)"
         echo "data dir: '$dev_data'"
         [ -n "$dev_data" ] && [ -e "$dev_data" ] && find "$dev_data" | head -20
