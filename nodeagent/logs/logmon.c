@@ -1074,29 +1074,58 @@ static void closep_array(int (*fds)[3]) {
         close_fds(*fds, 3);
 }
 
-int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
-                  struct error *err) {
-        char fifo[2][LOGMON_PATH], meta[LOGMON_PATH], tmp[LOGMON_PATH + 8];
-        if (!lm)
-                return errorf(err, -EINVAL, "no log collector");
-        struct msg m = {.op = OP_OPEN,
-                        .max_files = cfg->max_files > 0 ? cfg->max_files : LOGMON_DEFAULT_MAX_FILES,
-                        .max_size = cfg->max_file_size > 0 ? cfg->max_file_size : LOGMON_DEFAULT_MAX_FILE_SIZE};
-        if (strlen(cfg->task) >= sizeof(m.task))
-                return errorf(err, -ENAMETOOLONG, "task name \"%.32s...\" is too long for a log file name", cfg->task);
-        snprintf(m.task, sizeof(m.task), "%s", cfg->task);
+static int prepare(const struct logmon_config *cfg, const struct msg *m, char (*fifo)[LOGMON_PATH],
+                   struct error *err) {
+        char meta[LOGMON_PATH], tmp[LOGMON_PATH + 8];
         for (int i = 0; i < 2; i++) {
-                snprintf(fifo[i], sizeof(fifo[i]), "%s/.%s.%s.fifo", cfg->dir, cfg->task, types[i]);
-                int r = make_fifo(fifo[i], err);
+                snprintf(fifo[i], LOGMON_PATH, "%s/.%s.%s.fifo", cfg->dir, cfg->task, types[i]);
+                int r = cfg->prepared ? 0 : make_fifo(fifo[i], err);
                 if (r < 0)
                         return r;
         }
-        last_indexes(cfg->dir, cfg->task, m.index);
+        if (cfg->prepared)
+                return 0;
         snprintf(meta, sizeof(meta), "%s/.%s.logmeta", cfg->dir, cfg->task);
         snprintf(tmp, sizeof(tmp), "%s.tmp", meta);
-        int mr = write_logmeta(meta, tmp, m.max_size, m.max_files);
+        int mr = write_logmeta(meta, tmp, m->max_size, m->max_files);
         if (mr < 0)
                 return errorf(err, mr, "write %s: %s", meta, strerror(-mr));
+        return 0;
+}
+
+static int open_msg(const struct logmon_config *cfg, struct msg *m, struct error *err) {
+        *m = (struct msg){.op = OP_OPEN,
+                          .max_files = cfg->max_files > 0 ? cfg->max_files : LOGMON_DEFAULT_MAX_FILES,
+                          .max_size = cfg->max_file_size > 0 ? cfg->max_file_size : LOGMON_DEFAULT_MAX_FILE_SIZE};
+        if (strlen(cfg->task) >= sizeof(m->task))
+                return errorf(err, -ENAMETOOLONG, "task name \"%.32s...\" is too long for a log file name", cfg->task);
+        snprintf(m->task, sizeof(m->task), "%s", cfg->task);
+        return 0;
+}
+
+int logmon_prepare(const struct logmon_config *cfg, struct error *err) {
+        struct msg m;
+        char fifo[2][LOGMON_PATH];
+        int r = open_msg(cfg, &m, err);
+        if (r < 0)
+                return r;
+        struct logmon_config c = *cfg;
+        c.prepared = false;
+        return prepare(&c, &m, fifo, err);
+}
+
+int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
+                  struct error *err) {
+        char fifo[2][LOGMON_PATH];
+        if (!lm)
+                return errorf(err, -EINVAL, "no log collector");
+        struct msg m;
+        int pr = open_msg(cfg, &m, err);
+        if (pr == 0)
+                pr = prepare(cfg, &m, fifo, err);
+        if (pr < 0)
+                return pr;
+        last_indexes(cfg->dir, cfg->task, m.index);
         _cleanup_(closep_array) int fds[3] = {-1, -1, -1};
         fds[0] = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)
