@@ -420,42 +420,56 @@ static bool alloc_dir_exists(struct agent *a, const char *id) {
         return stat(path, &st) == 0;
 }
 
+/* One allocation of the servers' list: a runner for a new one, a stop for one the
+ * servers no longer want running. */
+static void take_alloc(struct agent *a, struct alloc *al) {
+        struct runner *r = find_runner(a, al->id);
+        if (r) {
+                r->on_server = true;
+                if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
+                        log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
+                                 alloc_desired_str(al->desired_status));
+                        alloc_runner_stop(r->ar);
+                }
+                return;
+        }
+        /* Started by an earlier agent process when its directory is here. */
+        bool ours_before = alloc_dir_exists(a, al->id);
+        if (alloc_terminal(al)) {
+                /* Stopped or given up (lost) while no agent watched: tasks the
+                 * last agent left running are found and killed. */
+                struct error err = {0};
+                if (ours_before && a->state && agent_state_count_handles(a->state, al->id, &err) > 0 &&
+                    add_runner(a, al, true) == 0) {
+                        log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
+                                 alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
+                        a->runners[a->n_runners - 1].report_when_finished = true;
+                        alloc_runner_stop(a->runners[a->n_runners - 1].ar);
+                }
+                return;
+        }
+        if (add_runner(a, al, ours_before) < 0)
+                log_error("alloc %.8s: out of memory", al->id);
+}
+
+/* A batch of the allocations being fetched (client_ops.allocs_partial): only some
+ * of the node's, so nothing missing from it is stopped; the whole list follows. */
+static void on_allocs_partial(struct alloc **allocs, size_t n, void *data) {
+        struct agent *a = data;
+        if (a->stopping)
+                return;
+        for (size_t i = 0; i < n; i++)
+                take_alloc(a, allocs[i]);
+}
+
 static void on_allocs(struct alloc **allocs, size_t n, void *data) {
         struct agent *a = data;
         if (a->stopping)
                 return;
         for (size_t i = 0; i < a->n_runners; i++)
                 a->runners[i].on_server = false;
-        for (size_t i = 0; i < n; i++) {
-                struct alloc *al = allocs[i];
-                struct runner *r = find_runner(a, al->id);
-                if (r) {
-                        r->on_server = true;
-                        if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
-                                log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
-                                         alloc_desired_str(al->desired_status));
-                                alloc_runner_stop(r->ar);
-                        }
-                        continue;
-                }
-                /* Started by an earlier agent process when its directory is here. */
-                bool ours_before = alloc_dir_exists(a, al->id);
-                if (alloc_terminal(al)) {
-                        /* Stopped or given up (lost) while no agent watched: tasks the
-                         * last agent left running are found and killed. */
-                        struct error err = {0};
-                        if (ours_before && a->state && agent_state_count_handles(a->state, al->id, &err) > 0 &&
-                            add_runner(a, al, true) == 0) {
-                                log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
-                                         alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
-                                a->runners[a->n_runners - 1].report_when_finished = true;
-                                alloc_runner_stop(a->runners[a->n_runners - 1].ar);
-                        }
-                        continue;
-                }
-                if (add_runner(a, al, ours_before) < 0)
-                        log_error("alloc %.8s: out of memory", al->id);
-        }
+        for (size_t i = 0; i < n; i++)
+                take_alloc(a, allocs[i]);
         for (size_t i = 0; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
                 if (!r->on_server && !alloc_runner_stopping(r->ar) && !alloc_runner_finished(r->ar)) {
@@ -622,7 +636,11 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 goto fail;
         }
         struct client_ops ops = {
-            .allocs = on_allocs, .collect_updates = collect_updates, .requeue_updates = requeue_updates, .data = a};
+            .allocs = on_allocs,
+            .allocs_partial = on_allocs_partial,
+            .collect_updates = collect_updates,
+            .requeue_updates = requeue_updates,
+            .data = a};
         r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
         if (r == 0 && client_set_registration_secret(a->client, cfg->node_secret) < 0)
                 r = errorf(err, -ENOMEM, "out of memory");
