@@ -23,7 +23,12 @@
 #define WATCH_WAIT "5s"
 #define WATCH_TIMEOUT_MS 20000
 #define CALL_TIMEOUT_MS 10000
-#define FLUSH_DELAY_MS 200 /* Nomad's allocSyncIntv: status updates batched per 200 ms */
+/* Status updates: the first change after a quiet spell waits FLUSH_DELAY_MS for the
+ * others of its burst; changes made while an update is in flight go as soon as it is
+ * answered (its round trip was their batching window). One update in flight at a
+ * time. Nomad's allocSyncIntv is a fixed 200 ms tick: a batch of 1,000 short tasks
+ * waited 200-400 ms for it after its last task ended. */
+#define FLUSH_DELAY_MS 50
 #define BACKOFF_MAX_MS 30000
 #define WATCH_IDLE_PACE_MS 100
 /* Allocations fetched per POST /v1/node/:id/allocations/batch (the server takes
@@ -718,7 +723,7 @@ static void finish_update(struct client *c, struct call *call) {
                 if (c->updates_pending && c->shutting_down && !atomic_load(&c->abort_all))
                         start_flush(c); /* the last batch, before exit */
                 else if (c->updates_pending && !c->shutting_down)
-                        uv_timer_start(&c->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+                        start_flush(c);
                 return;
         }
         c->ops.requeue_updates(call->sent, c->ops.data);
