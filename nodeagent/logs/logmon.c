@@ -933,6 +933,29 @@ static int ensure_connected(struct logmon *lm, bool start, struct error *err) {
         return r == 0 ? 0 : errorf(err, r, "log collector: connect: %s", strerror(-r));
 }
 
+/* sendmsg, waiting (at most SPAWN_WAIT_MS) for room: once the loop watches the socket
+ * (uv_poll_init) it is non-blocking, and a full send buffer (a collector short of
+ * CPU, with 64 starts' environments queued) is EAGAIN, not a broken connection.
+ * Treating it as one failed every start in flight (and each then waited out its
+ * restart delay, 15 s for a batch job). -1 with errno (ETIMEDOUT: still no room). */
+static ssize_t send_waiting(int fd, const struct msghdr *mh) {
+        for (;;) {
+                ssize_t n = sendmsg(fd, mh, MSG_NOSIGNAL);
+                if (n >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+                        return n;
+                if (errno == EINTR)
+                        continue;
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                int r = poll(&p, 1, SPAWN_WAIT_MS);
+                if (r == 0) {
+                        errno = ETIMEDOUT;
+                        return -1;
+                }
+                if (r < 0 && errno != EINTR)
+                        return -1;
+        }
+}
+
 static int send_once(struct logmon *lm, const struct msg *m, const int *fds, int nfds) {
         union {
                 struct cmsghdr h;
@@ -947,11 +970,8 @@ static int send_once(struct logmon *lm, const struct msg *m, const int *fds, int
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-        ssize_t n;
-        do
-                n = sendmsg(lm->fd, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        return n == (ssize_t)sizeof(*m) ? 0 : -errno;
+        ssize_t n = send_waiting(lm->fd, &mh);
+        return n == (ssize_t)sizeof(*m) ? 0 : n < 0 ? -errno : -EIO;
 }
 
 /* Send, reconnecting (and starting a collector when start) once if the one we knew is gone. */
@@ -1238,15 +1258,12 @@ static int send_spawn(struct logmon *lm, const struct logmon_spawn_req *req, uin
                 c->cmsg_type = SCM_RIGHTS;
                 c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-                ssize_t n;
-                do
-                        n = sendmsg(lm->fd, &mh, MSG_NOSIGNAL);
-                while (n < 0 && errno == EINTR);
+                ssize_t n = send_waiting(lm->fd, &mh);
                 if (n == (ssize_t)msg_len) {
                         r = 0;
                         break;
                 }
-                r = -errno;
+                r = n < 0 ? -errno : -EIO;
                 disconnect(lm, r, "the connection to it broke");
                 if (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN && r != -ECONNREFUSED)
                         break;
