@@ -649,6 +649,18 @@ static void light_answer(struct client *c, json_t *map, uint64_t index) {
                         json_array_append_new(c->to_fetch, json_string(id));
         }
         c->watch_busy = true;
+        if (json_array_size(c->to_fetch) == 0 && c->alloc_cache &&
+            hashmap_count(c->alloc_cache) == json_object_size(map)) {
+                /* The same allocations at the same AllocModifyIndex as the list the agent
+                 * has (the index moved for another reason: the agent's own status updates
+                 * of other fields, a job elsewhere): nothing to decode, rebuild or hand over.
+                 * During a burst of 1,000 this was most of the loop's CPU, a cache of
+                 * 1,000 entries rebuilt per answer. */
+                uint64_t sent = c->light_sent_index;
+                light_clear(c);
+                deliver(c, NULL, 0, sent, index);
+                return;
+        }
         if (json_array_size(c->to_fetch) == 0)
                 light_finish(c);
         else
