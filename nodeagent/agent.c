@@ -635,12 +635,11 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 r = errorf(err, -ENOMEM, "out of memory");
                 goto fail;
         }
-        struct client_ops ops = {
-            .allocs = on_allocs,
-            .allocs_partial = on_allocs_partial,
-            .collect_updates = collect_updates,
-            .requeue_updates = requeue_updates,
-            .data = a};
+        struct client_ops ops = {.allocs = on_allocs,
+                                 .allocs_partial = on_allocs_partial,
+                                 .collect_updates = collect_updates,
+                                 .requeue_updates = requeue_updates,
+                                 .data = a};
         r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
         if (r == 0 && client_set_registration_secret(a->client, cfg->node_secret) < 0)
                 r = errorf(err, -ENOMEM, "out of memory");

@@ -1094,8 +1094,7 @@ static void closep_array(int (*fds)[3]) {
         close_fds(*fds, 3);
 }
 
-static int prepare(const struct logmon_config *cfg, const struct msg *m, char (*fifo)[LOGMON_PATH],
-                   struct error *err) {
+static int prepare(const struct logmon_config *cfg, const struct msg *m, char (*fifo)[LOGMON_PATH], struct error *err) {
         char meta[LOGMON_PATH], tmp[LOGMON_PATH + 8];
         for (int i = 0; i < 2; i++) {
                 snprintf(fifo[i], LOGMON_PATH, "%s/.%s.%s.fifo", cfg->dir, cfg->task, types[i]);

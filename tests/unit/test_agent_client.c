@@ -94,11 +94,11 @@ static void serve(int fd) {
                 size_t i;
                 json_t *v;
                 json_array_foreach(json_object_get(in, "AllocIDs"), i, v) {
-                        json_t *a = json_pack(
-                            "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:[{s:s,s:i,s:[]}]}}", "ID", json_string_value(v),
-                            "Name", "web.api[0]", "JobID", "web", "TaskGroup", "api", "DesiredStatus", "run",
-                            "ClientStatus", "pending", "AllocModifyIndex", 5, "Job", "ID", "web", "Name", "web", "Type",
-                            "batch", "TaskGroups", "Name", "api", "Count", N_ALLOCS, "Tasks");
+                        json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:[{s:s,s:i,s:[]}]}}", "ID",
+                                              json_string_value(v), "Name", "web.api[0]", "JobID", "web", "TaskGroup",
+                                              "api", "DesiredStatus", "run", "ClientStatus", "pending",
+                                              "AllocModifyIndex", 5, "Job", "ID", "web", "Name", "web", "Type", "batch",
+                                              "TaskGroups", "Name", "api", "Count", N_ALLOCS, "Tasks");
                         json_array_append_new(out, a);
                 }
                 char *s = json_dumps(out, JSON_COMPACT);
@@ -128,8 +128,8 @@ static void setup(void) {
         /* A port of 25900-25999 (this test's range on a shared host), the first free. */
         port = 0;
         for (int p = 25900; p < 26000 && !port; p++) {
-                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct sockaddr_in sa = {
+                    .sin_family = AF_INET, .sin_port = htons((uint16_t)p), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
                 if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
                         port = p;
         }
