@@ -5,6 +5,8 @@
 #                            inside drover-agent -fingerprint (process start and JSON printing excluded)
 #   agent_rss_idle_kib       VmRSS of an agent registered with a server, no allocations, after 3 s idle
 #   agent_rss_100_tasks_kib  VmRSS of the same agent running 100 raw_exec tasks (sleep)
+#   agent_pss_100_tasks_kib  its Pss (smaps_rollup): shared library pages divided among the
+#                            processes that map them (VmRSS counts libcrypto's, libc's... whole)
 #
 # A server and an agent are started on free loopback ports with their own data dirs and stopped
 # at the end (tasks first). Appends the figures, date, machine and commit to bench/RESULTS.md
@@ -40,6 +42,7 @@ port_free() {
         ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 # rss_by_mapping PID: where the resident memory is, from /proc/PID/smaps: KiB per
 # mapped file (shared libraries summed over their segments), [heap], [stack],
 # anonymous mappings (thread stacks, malloc arenas), largest first.
@@ -113,6 +116,7 @@ agent_rss_100_tasks_kib=""
 if DROVER_ADDR=$ADDR "$BIN/drover" job run -detach "$WORK/sleep100.hcl" >"$WORK/run.out" 2>&1 && wait_for 60 running; then
         sleep 3
         agent_rss_100_tasks_kib=$(rss_kib "$agent_pid")
+        agent_pss_100_tasks_kib=$(pss_kib "$agent_pid")
         echo "agent RSS with 100 tasks by mapping (smaps):"
         rss_by_mapping "$agent_pid"
 else
@@ -128,6 +132,7 @@ out="$WORK/figures"
         echo "fingerprint_ms=$fingerprint_ms"
         echo "agent_rss_idle_kib=$agent_rss_idle_kib"
         [ -n "$agent_rss_100_tasks_kib" ] && echo "agent_rss_100_tasks_kib=$agent_rss_100_tasks_kib"
+        [ -n "${agent_pss_100_tasks_kib:-}" ] && echo "agent_pss_100_tasks_kib=$agent_pss_100_tasks_kib"
 } >"$out"
 cat "$out"
 if [ "${BENCH_NO_RECORD:-0}" != 1 ]; then

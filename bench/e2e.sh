@@ -18,7 +18,8 @@
 # `drover dev` is started on free loopback ports with its own data dir and TMPDIR, and stopped
 # (Ctrl-C) at the end. Fails if any allocation ends failed or lost. Appends the figures, date,
 # machine and commit to bench/RESULTS.md (BENCH_NO_RECORD=1: print only). E2E_KEEP_LOGS=DIR
-# keeps drover dev's logs (the server's and the agent's) there.
+# keeps drover dev's logs (the server's and the agent's) there. E2E_TRACE=1 (needs jq): after
+# each run, where each allocation's time went, step by step (bench/e2e_trace.jq).
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-e2e-XXXXXX)
@@ -67,7 +68,11 @@ cpu_line() {
         for p in $( (echo "$dev_pid"; pgrep -P "$dev_pid"; pgrep -f -- "$WORK/data") 2>/dev/null | awk '!seen[$1]++'); do
                 [ -r "/proc/$p/stat" ] || continue
                 # comm may hold spaces: fields counted after its closing ")"
-                sed 's/^.*) //' "/proc/$p/stat" | awk -v n="$(cat /proc/$p/comm)" -v hz="$hz" '{printf "%s=%.2f ", n, ($12 + $13) / hz}'
+                sed 's/^.*) //' "/proc/$p/stat" | awk -v n="$(cat /proc/$p/comm)" -v hz="$hz" '{printf "%s=%.2f ", n, ($12 + $13) / hz; if ($14 + $15 > 0) printf "(%s_children=%.2f) ", n, ($14 + $15) / hz}'
+                # /proc/PID/schedstat, its main thread (the agent's and server's event loop):
+                # seconds on a CPU and runnable but waiting for one; the rest of the run's wall
+                # time it slept (waited for I/O, a timer, an answer)
+                [ "${E2E_TRACE:-0}" = 1 ] && awk -v n="$(cat /proc/$p/comm)" '{printf "(%s_main_cpu=%.2f runq_wait=%.2f) ", n, $1 / 1e9, $2 / 1e9}' /proc/$p/schedstat 2>/dev/null
         done
 }
 
@@ -103,8 +108,16 @@ done
 wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || { echo "e2e.sh: node not ready" >&2; exit 1; }
 
 # summary_field JOB FIELD: the sum of FIELD over the job's task groups in /v1/job/JOB/summary
+# (in bash itself: with grep, cut and awk each 100 ms poll started 4 processes, which
+# on a 2-core host took CPU from the cluster being measured; now it starts curl only)
 summary_field() {
-        curl -fs "$ADDR/v1/job/$1/summary" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'
+        local body sum=0 re="\"$2\":([0-9]+)(.*)"
+        body=$(curl -fs "$ADDR/v1/job/$1/summary")
+        while [[ $body =~ $re ]]; do
+                sum=$((sum + BASH_REMATCH[1]))
+                body=${BASH_REMATCH[2]}
+        done
+        echo "$sum"
 }
 
 # stages JOB T0 T1: where the run's time went, in seconds after `job run` (T0), first and
@@ -172,6 +185,10 @@ HCL
         s=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
         echo "run $run: $s s (process CPU seconds before: ${cpu0}after: $(cpu_line))"
         stages "$job" "$t0" "$t1"
+        if [ "${E2E_TRACE:-0}" = 1 ] && command -v jq >/dev/null; then
+                jq -rn --slurpfile A "$WORK/allocs.json" --arg t0 "$t0" -f "$(dirname "$0")/e2e_trace.jq"
+                [ -n "${E2E_KEEP_LOGS:-}" ] && cp "$WORK/allocs.json" "$E2E_KEEP_LOGS/allocs-$run.json"
+        fi
         times="$times $s"
         DROVER_ADDR=$ADDR "$BIN/drover" job stop "$job" >/dev/null 2>&1
 done

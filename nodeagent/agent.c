@@ -35,6 +35,11 @@ extern char **environ;
  * response, and starting them all in one callback starved heartbeats (node marked
  * down) and status updates for tens of seconds. */
 #define START_BATCH 4
+/* Allocations whose directories are being made on libuv's thread pool at once
+ * (alloc_runner_env.async_setup). Its 4 threads also carry the client's calls (the
+ * allocation watch holds one for up to 5 s): 2 leaves room for an update and a
+ * heartbeat. The loop starts the tasks of one while the next ones' mkdirs run. */
+#define SETUP_INFLIGHT 2
 
 struct runner {
         struct alloc_runner *ar;
@@ -67,6 +72,7 @@ struct agent {
         uv_timer_t fp_timer;     /* periodic re-fingerprinting */
         uv_timer_t dir_gc_timer; /* terminal allocations' directories */
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
+        bool start_blocked;      /* start_idle stopped at SETUP_INFLIGHT: a finished setup restarts it */
         uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
@@ -187,8 +193,14 @@ static void begin_client_shutdown(struct agent *a);
 static void on_gc_timer(uv_timer_t *t);
 static void on_dir_gc_timer(uv_timer_t *t);
 
+static void on_start_idle(uv_idle_t *t);
+
 static void on_runner_changed(struct alloc_runner *ar, void *data) {
         struct agent *a = data;
+        if (a->start_blocked && !alloc_runner_setting_up(ar) && !a->stopping) {
+                a->start_blocked = false;
+                uv_idle_start(&a->start_idle, on_start_idle);
+        }
         struct runner *r = find_runner(a, alloc_runner_id(ar));
         if (r && r->ar == ar) {
                 r->dirty = true;
@@ -224,6 +236,10 @@ static void on_gc_timer(uv_timer_t *t) {
         if (k != a->n_runners) {
                 a->n_runners = k;
                 reindex_runners(a);
+                if (a->start_blocked && !a->stopping) { /* one dropped may have been setting up */
+                        a->start_blocked = false;
+                        uv_idle_start(&a->start_idle, on_start_idle);
+                }
         }
 }
 
@@ -320,13 +336,15 @@ static void on_start_idle(uv_idle_t *t) {
                 uv_idle_stop(t);
                 return;
         }
-        int started = 0;
+        int started = 0, setting_up = 0;
+        for (size_t i = 0; i < a->n_runners; i++)
+                setting_up += alloc_runner_setting_up(a->runners[i].ar);
         bool more = false;
         for (size_t i = 0; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
                 if (!r->start_pending)
                         continue;
-                if (started == START_BATCH) {
+                if (started == START_BATCH || setting_up >= SETUP_INFLIGHT) {
                         more = true;
                         break;
                 }
@@ -335,10 +353,16 @@ static void on_start_idle(uv_idle_t *t) {
                         continue; /* stopped before it started: its tasks are dead already */
                 log_info("alloc %.8s: starting", alloc_runner_id(r->ar));
                 alloc_runner_start(r->ar);
+                setting_up += alloc_runner_setting_up(r->ar);
                 started++;
         }
-        if (!more)
+        if (!more) {
                 uv_idle_stop(t);
+        } else if (setting_up >= SETUP_INFLIGHT) {
+                /* No busy loop while the pool works: the next setup done starts more. */
+                uv_idle_stop(t);
+                a->start_blocked = true;
+        }
 }
 
 /* Once per loop iteration, before it waits: the task handles saved and forgotten
@@ -368,6 +392,7 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
                                        .dc = a->node->datacenter,
                                        .host_env = environ,
                                        .state = a->state,
+                                       .async_setup = true,
                                        .changed = on_runner_changed,
                                        .data = a};
         struct alloc_runner *ar = alloc_runner_create(&env, al);
@@ -395,42 +420,56 @@ static bool alloc_dir_exists(struct agent *a, const char *id) {
         return stat(path, &st) == 0;
 }
 
+/* One allocation of the servers' list: a runner for a new one, a stop for one the
+ * servers no longer want running. */
+static void take_alloc(struct agent *a, struct alloc *al) {
+        struct runner *r = find_runner(a, al->id);
+        if (r) {
+                r->on_server = true;
+                if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
+                        log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
+                                 alloc_desired_str(al->desired_status));
+                        alloc_runner_stop(r->ar);
+                }
+                return;
+        }
+        /* Started by an earlier agent process when its directory is here. */
+        bool ours_before = alloc_dir_exists(a, al->id);
+        if (alloc_terminal(al)) {
+                /* Stopped or given up (lost) while no agent watched: tasks the
+                 * last agent left running are found and killed. */
+                struct error err = {0};
+                if (ours_before && a->state && agent_state_count_handles(a->state, al->id, &err) > 0 &&
+                    add_runner(a, al, true) == 0) {
+                        log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
+                                 alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
+                        a->runners[a->n_runners - 1].report_when_finished = true;
+                        alloc_runner_stop(a->runners[a->n_runners - 1].ar);
+                }
+                return;
+        }
+        if (add_runner(a, al, ours_before) < 0)
+                log_error("alloc %.8s: out of memory", al->id);
+}
+
+/* A batch of the allocations being fetched (client_ops.allocs_partial): only some
+ * of the node's, so nothing missing from it is stopped; the whole list follows. */
+static void on_allocs_partial(struct alloc **allocs, size_t n, void *data) {
+        struct agent *a = data;
+        if (a->stopping)
+                return;
+        for (size_t i = 0; i < n; i++)
+                take_alloc(a, allocs[i]);
+}
+
 static void on_allocs(struct alloc **allocs, size_t n, void *data) {
         struct agent *a = data;
         if (a->stopping)
                 return;
         for (size_t i = 0; i < a->n_runners; i++)
                 a->runners[i].on_server = false;
-        for (size_t i = 0; i < n; i++) {
-                struct alloc *al = allocs[i];
-                struct runner *r = find_runner(a, al->id);
-                if (r) {
-                        r->on_server = true;
-                        if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
-                                log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
-                                         alloc_desired_str(al->desired_status));
-                                alloc_runner_stop(r->ar);
-                        }
-                        continue;
-                }
-                /* Started by an earlier agent process when its directory is here. */
-                bool ours_before = alloc_dir_exists(a, al->id);
-                if (alloc_terminal(al)) {
-                        /* Stopped or given up (lost) while no agent watched: tasks the
-                         * last agent left running are found and killed. */
-                        struct error err = {0};
-                        if (ours_before && a->state && agent_state_count_handles(a->state, al->id, &err) > 0 &&
-                            add_runner(a, al, true) == 0) {
-                                log_info("alloc %.8s: the server has it %s/%s; stopping what still runs", al->id,
-                                         alloc_desired_str(al->desired_status), alloc_client_str(al->client_status));
-                                a->runners[a->n_runners - 1].report_when_finished = true;
-                                alloc_runner_stop(a->runners[a->n_runners - 1].ar);
-                        }
-                        continue;
-                }
-                if (add_runner(a, al, ours_before) < 0)
-                        log_error("alloc %.8s: out of memory", al->id);
-        }
+        for (size_t i = 0; i < n; i++)
+                take_alloc(a, allocs[i]);
         for (size_t i = 0; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
                 if (!r->on_server && !alloc_runner_stopping(r->ar) && !alloc_runner_finished(r->ar)) {
@@ -596,8 +635,11 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 r = errorf(err, -ENOMEM, "out of memory");
                 goto fail;
         }
-        struct client_ops ops = {
-            .allocs = on_allocs, .collect_updates = collect_updates, .requeue_updates = requeue_updates, .data = a};
+        struct client_ops ops = {.allocs = on_allocs,
+                                 .allocs_partial = on_allocs_partial,
+                                 .collect_updates = collect_updates,
+                                 .requeue_updates = requeue_updates,
+                                 .data = a};
         r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
         if (r == 0 && client_set_registration_secret(a->client, cfg->node_secret) < 0)
                 r = errorf(err, -ENOMEM, "out of memory");

@@ -51,6 +51,7 @@ struct task_runner {
         bool env_built;
         struct strmap env;
         char *task_dir; /* <alloc_dir>/<task>: sized to fit (a 4 KiB buffer per task was most of a runner) */
+        bool log_prepared; /* the setup worker made its FIFOs and logmeta (logmon_prepare) */
 };
 
 struct alloc_runner {
@@ -66,9 +67,18 @@ struct alloc_runner {
         size_t n_tasks;
         int open_handles;
         int draining; /* tasks whose log collector is still draining: status reports wait */
+        /* env.async_setup: the directories are made on a thread-pool thread, which
+         * reads only alloc_dir, the tasks' names and task_dir, and writes setup_r,
+         * setup_msg and the tasks' log_prepared; the loop reads them once it is done. */
+        uv_work_t setup_work;
+        bool setting_up;
+        bool destroyed;
+        int setup_r;
+        char setup_msg[256];
 };
 
 static void start_task(struct task_runner *tr);
+static void free_runner(struct alloc_runner *ar);
 
 static struct task_state *st(struct task_runner *tr) {
         return &tr->ar->states[tr->idx];
@@ -418,7 +428,9 @@ static int start_log_collector(struct task_runner *tr, char *out, char *errp, st
         struct logmon_config cfg = {.dir = logdir,
                                     .task = tr->task->name,
                                     .max_files = lc->max_files,
-                                    .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024};
+                                    .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024,
+                                    .prepared = tr->log_prepared};
+        tr->log_prepared = false; /* once: a restart checks the FIFOs again */
         return logmon_ensure(tr->ar->env.logmon, &cfg, out, errp, err);
 }
 
@@ -671,31 +683,91 @@ static int make_dirs(struct alloc_runner *ar, struct error *err) {
         return 0;
 }
 
-void alloc_runner_start(struct alloc_runner *ar) {
-        if (ar->setup_error) {
-                log_warn("alloc %.8s: %s", ar->alloc->id, ar->setup_error);
-                notify(ar);
-                return;
-        }
-        struct error err = {0};
-        int r = make_dirs(ar, &err);
+/* The rest of a start, on the loop, once the directories are made (r, err). */
+static void setup_finished(struct alloc_runner *ar, int r, const struct error *err) {
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
+                if (st(tr)->state == TASK_DEAD)
+                        continue; /* stopped while its directory was being made */
                 if (r < 0) {
-                        event(tr, "Setup Failure", 0, 0, "failed to build the task directory: %s", err.msg);
+                        event(tr, "Setup Failure", 0, 0, "failed to build the task directory: %s", err->msg);
                         set_dead(tr, true);
                 } else {
                         event(tr, "Task Setup", 0, 0, "Building Task Directory");
                 }
         }
         if (r < 0) {
-                log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+                log_warn("alloc %.8s: %s", ar->alloc->id, err->msg);
                 notify(ar);
                 return;
         }
         for (size_t i = 0; i < ar->n_tasks && !ar->stopping; i++)
                 start_task(&ar->tasks[i]);
         notify(ar);
+}
+
+/* On a thread-pool thread: nothing of the loop's (see struct alloc_runner). */
+static void setup_work(uv_work_t *w) {
+        struct alloc_runner *ar = w->data;
+        struct error err = {0};
+        ar->setup_r = make_dirs(ar, &err);
+        snprintf(ar->setup_msg, sizeof(ar->setup_msg), "%s", err.msg);
+        char logdir[4200];
+        snprintf(logdir, sizeof(logdir), "%s/alloc/logs", ar->alloc_dir);
+        for (size_t i = 0; ar->setup_r == 0 && i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                const struct log_config *lc = &tr->task->logs;
+                if (lc->disabled)
+                        continue;
+                struct logmon_config cfg = {.dir = logdir,
+                                            .task = tr->task->name,
+                                            .max_files = lc->max_files,
+                                            .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024};
+                struct error lerr = {0};
+                /* On failure the loop's logmon_ensure tries again, and says why. */
+                tr->log_prepared = logmon_prepare(&cfg, &lerr) == 0;
+        }
+}
+
+static void setup_done(uv_work_t *w, int status) {
+        struct alloc_runner *ar = w->data;
+        ar->setting_up = false;
+        if (--ar->open_handles == 0 && ar->destroyed) {
+                free_runner(ar);
+                return;
+        }
+        if (ar->destroyed)
+                return;
+        struct error err = {0};
+        int r = status < 0 ? errorf(&err, status, "setup: %s", uv_strerror(status)) : ar->setup_r;
+        if (status == 0)
+                snprintf(err.msg, sizeof(err.msg), "%s", ar->setup_msg);
+        setup_finished(ar, r, &err);
+}
+
+void alloc_runner_start(struct alloc_runner *ar) {
+        if (ar->setup_error) {
+                log_warn("alloc %.8s: %s", ar->alloc->id, ar->setup_error);
+                notify(ar);
+                return;
+        }
+        if (ar->setting_up)
+                return;
+        if (ar->env.async_setup && ar->n_tasks > 0) {
+                ar->setup_work.data = ar;
+                if (uv_queue_work(ar->env.loop, &ar->setup_work, setup_work, setup_done) == 0) {
+                        ar->setting_up = true;
+                        ar->open_handles++; /* the runner outlives the work (alloc_runner_destroy) */
+                        return;
+                }
+        }
+        struct error err = {0};
+        int r = make_dirs(ar, &err);
+        setup_finished(ar, r, &err);
+}
+
+bool alloc_runner_setting_up(const struct alloc_runner *ar) {
+        return ar->setting_up;
 }
 
 /* The cgroup of a task that ended while the agent was down (named in its pid file,
@@ -880,13 +952,14 @@ static void on_handle_closed(uv_handle_t *h) {
         struct task_runner *tr = h->data;
         struct alloc_runner *ar = tr->ar;
         if (--ar->open_handles == 0)
-                free_runner(ar);
+                free_runner(ar); /* a setup in flight holds one (setup_done) */
 }
 
 void alloc_runner_destroy(struct alloc_runner *ar) {
         if (!ar)
                 return;
         ar->env.changed = NULL;
+        ar->destroyed = true; /* a setup in flight frees it when it is done (setup_done) */
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 task_proc_free(ar->tasks[i].proc);
                 ar->tasks[i].proc = NULL;
@@ -900,7 +973,7 @@ void alloc_runner_destroy(struct alloc_runner *ar) {
                         uv_close((uv_handle_t *)&ar->tasks[i].drain_poll, on_drain_poll_closed);
                 }
         }
-        if (ar->n_tasks == 0)
+        if (ar->n_tasks == 0 && !ar->setting_up)
                 free_runner(ar);
 }
 

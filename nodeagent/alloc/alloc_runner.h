@@ -31,6 +31,10 @@ struct alloc_runner_env {
         struct agent_state *state;
         /* The agent's log collector (logmon.h); tasks' output goes through it. */
         struct logmon *logmon;
+        /* alloc_runner_start makes the directories (and the tasks' log FIFOs) on
+         * libuv's thread pool, and starts the tasks once that is done: several
+         * allocations' file-system work at once, off the loop. */
+        bool async_setup;
         /* Called (on the loop) whenever task states or the client status change. */
         void (*changed)(struct alloc_runner *ar, void *data);
         void *data;
@@ -38,8 +42,11 @@ struct alloc_runner_env {
 
 /* Takes a reference to a. Records the "Received" event; starts nothing yet. */
 struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, struct alloc *a);
-/* Make the directories and start every task. */
+/* Make the directories and start every task (with env.async_setup: the
+ * directories on the thread pool first; alloc_runner_setting_up until then, and
+ * changed is called when it is over). */
 void alloc_runner_start(struct alloc_runner *ar);
+bool alloc_runner_setting_up(const struct alloc_runner *ar);
 /* The allocation ran under an earlier agent process: carry over the task states
  * the servers last heard (a->task_states), re-attach to every task whose saved
  * handle still names a live process, apply the restart policy to running tasks

@@ -24,6 +24,12 @@ struct client_ops {
         /* The server's current list of this node's allocations (full objects),
          * after each answer of the watch. Borrowed for the call. */
         void (*allocs)(struct alloc **allocs, size_t n, void *data);
+        /* Optional: while the changed allocations of one answer are fetched in
+         * batches, each batch but the last as it comes (borrowed for the call), so
+         * that new ones start before the rest arrive. Only some of the node's
+         * allocations: an allocation missing here is not gone. allocs follows with
+         * the whole list once every batch is in. */
+        void (*allocs_partial)(struct alloc **allocs, size_t n, void *data);
         /* Take the pending allocation updates: a JSON array of
          * {"ID","ClientStatus","ClientDescription","TaskStates"} (new reference),
          * or NULL when there is none. */

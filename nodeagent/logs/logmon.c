@@ -933,6 +933,29 @@ static int ensure_connected(struct logmon *lm, bool start, struct error *err) {
         return r == 0 ? 0 : errorf(err, r, "log collector: connect: %s", strerror(-r));
 }
 
+/* sendmsg, waiting (at most SPAWN_WAIT_MS) for room: once the loop watches the socket
+ * (uv_poll_init) it is non-blocking, and a full send buffer (a collector short of
+ * CPU, with 64 starts' environments queued) is EAGAIN, not a broken connection.
+ * Treating it as one failed every start in flight (and each then waited out its
+ * restart delay, 15 s for a batch job). -1 with errno (ETIMEDOUT: still no room). */
+static ssize_t send_waiting(int fd, const struct msghdr *mh) {
+        for (;;) {
+                ssize_t n = sendmsg(fd, mh, MSG_NOSIGNAL);
+                if (n >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+                        return n;
+                if (errno == EINTR)
+                        continue;
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                int r = poll(&p, 1, SPAWN_WAIT_MS);
+                if (r == 0) {
+                        errno = ETIMEDOUT;
+                        return -1;
+                }
+                if (r < 0 && errno != EINTR)
+                        return -1;
+        }
+}
+
 static int send_once(struct logmon *lm, const struct msg *m, const int *fds, int nfds) {
         union {
                 struct cmsghdr h;
@@ -947,11 +970,8 @@ static int send_once(struct logmon *lm, const struct msg *m, const int *fds, int
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-        ssize_t n;
-        do
-                n = sendmsg(lm->fd, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        return n == (ssize_t)sizeof(*m) ? 0 : -errno;
+        ssize_t n = send_waiting(lm->fd, &mh);
+        return n == (ssize_t)sizeof(*m) ? 0 : n < 0 ? -errno : -EIO;
 }
 
 /* Send, reconnecting (and starting a collector when start) once if the one we knew is gone. */
@@ -1074,29 +1094,57 @@ static void closep_array(int (*fds)[3]) {
         close_fds(*fds, 3);
 }
 
-int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
-                  struct error *err) {
-        char fifo[2][LOGMON_PATH], meta[LOGMON_PATH], tmp[LOGMON_PATH + 8];
-        if (!lm)
-                return errorf(err, -EINVAL, "no log collector");
-        struct msg m = {.op = OP_OPEN,
-                        .max_files = cfg->max_files > 0 ? cfg->max_files : LOGMON_DEFAULT_MAX_FILES,
-                        .max_size = cfg->max_file_size > 0 ? cfg->max_file_size : LOGMON_DEFAULT_MAX_FILE_SIZE};
-        if (strlen(cfg->task) >= sizeof(m.task))
-                return errorf(err, -ENAMETOOLONG, "task name \"%.32s...\" is too long for a log file name", cfg->task);
-        snprintf(m.task, sizeof(m.task), "%s", cfg->task);
+static int prepare(const struct logmon_config *cfg, const struct msg *m, char (*fifo)[LOGMON_PATH], struct error *err) {
+        char meta[LOGMON_PATH], tmp[LOGMON_PATH + 8];
         for (int i = 0; i < 2; i++) {
-                snprintf(fifo[i], sizeof(fifo[i]), "%s/.%s.%s.fifo", cfg->dir, cfg->task, types[i]);
-                int r = make_fifo(fifo[i], err);
+                snprintf(fifo[i], LOGMON_PATH, "%s/.%s.%s.fifo", cfg->dir, cfg->task, types[i]);
+                int r = cfg->prepared ? 0 : make_fifo(fifo[i], err);
                 if (r < 0)
                         return r;
         }
-        last_indexes(cfg->dir, cfg->task, m.index);
+        if (cfg->prepared)
+                return 0;
         snprintf(meta, sizeof(meta), "%s/.%s.logmeta", cfg->dir, cfg->task);
         snprintf(tmp, sizeof(tmp), "%s.tmp", meta);
-        int mr = write_logmeta(meta, tmp, m.max_size, m.max_files);
+        int mr = write_logmeta(meta, tmp, m->max_size, m->max_files);
         if (mr < 0)
                 return errorf(err, mr, "write %s: %s", meta, strerror(-mr));
+        return 0;
+}
+
+static int open_msg(const struct logmon_config *cfg, struct msg *m, struct error *err) {
+        *m = (struct msg){.op = OP_OPEN,
+                          .max_files = cfg->max_files > 0 ? cfg->max_files : LOGMON_DEFAULT_MAX_FILES,
+                          .max_size = cfg->max_file_size > 0 ? cfg->max_file_size : LOGMON_DEFAULT_MAX_FILE_SIZE};
+        if (strlen(cfg->task) >= sizeof(m->task))
+                return errorf(err, -ENAMETOOLONG, "task name \"%.32s...\" is too long for a log file name", cfg->task);
+        snprintf(m->task, sizeof(m->task), "%s", cfg->task);
+        return 0;
+}
+
+int logmon_prepare(const struct logmon_config *cfg, struct error *err) {
+        struct msg m;
+        char fifo[2][LOGMON_PATH];
+        int r = open_msg(cfg, &m, err);
+        if (r < 0)
+                return r;
+        struct logmon_config c = *cfg;
+        c.prepared = false;
+        return prepare(&c, &m, fifo, err);
+}
+
+int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
+                  struct error *err) {
+        char fifo[2][LOGMON_PATH];
+        if (!lm)
+                return errorf(err, -EINVAL, "no log collector");
+        struct msg m;
+        int pr = open_msg(cfg, &m, err);
+        if (pr == 0)
+                pr = prepare(cfg, &m, fifo, err);
+        if (pr < 0)
+                return pr;
+        last_indexes(cfg->dir, cfg->task, m.index);
         _cleanup_(closep_array) int fds[3] = {-1, -1, -1};
         fds[0] = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)
@@ -1209,15 +1257,12 @@ static int send_spawn(struct logmon *lm, const struct logmon_spawn_req *req, uin
                 c->cmsg_type = SCM_RIGHTS;
                 c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-                ssize_t n;
-                do
-                        n = sendmsg(lm->fd, &mh, MSG_NOSIGNAL);
-                while (n < 0 && errno == EINTR);
+                ssize_t n = send_waiting(lm->fd, &mh);
                 if (n == (ssize_t)msg_len) {
                         r = 0;
                         break;
                 }
-                r = -errno;
+                r = n < 0 ? -errno : -EIO;
                 disconnect(lm, r, "the connection to it broke");
                 if (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN && r != -ECONNREFUSED)
                         break;

@@ -56,6 +56,9 @@ struct logmon_config {
         const char *task;      /* a safe file name */
         int max_files;         /* >= 1 */
         int64_t max_file_size; /* bytes, >= 1 */
+        /* logmon_prepare succeeded for this dir, task and sizes: logmon_ensure does
+         * not make the FIFOs or write the logmeta file again. */
+        bool prepared;
 };
 
 /* The agent's handle on the collector of data_dir (which must exist). Connects
@@ -70,6 +73,11 @@ void logmon_destroy(struct logmon *lm);
  * <max_files>\n") and returns the FIFO paths for the driver (ret_* LOGMON_PATH bytes). */
 int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_stdout, char *ret_stderr,
                   struct error *err);
+
+/* The file-system half of logmon_ensure (the FIFOs, the logmeta file), without the
+ * collector: touches no struct logmon, so it runs on any thread (the agent makes a
+ * new allocation's directories and these off its loop, several at once). */
+int logmon_prepare(const struct logmon_config *cfg, struct error *err);
 
 /* The task is dead for good: the collector writes what is left in its FIFOs and
  * forgets it. Returns a descriptor (caller closes) that becomes readable (EOF)

@@ -198,6 +198,82 @@ Test(agent_alloc, batch_task_runs_with_its_index_and_completes) {
         alloc_unref(a);
 }
 
+/* env.async_setup (the agent's): the directories and log FIFOs are made on the
+ * thread pool; the task starts once they are, and its output and exit code are the
+ * same as with the synchronous start. */
+Test(agent_alloc, async_setup_makes_the_directories_off_the_loop_then_starts) {
+        struct alloc *a =
+            make_alloc("batch", NO_RESTART,
+                       "{\"Name\":\"say\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                       "\"echo async; test -d ../secrets && test -d ../tmp && test -d ../../alloc/data && exit 3\"]}}");
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .async_setup = true,
+                                       .changed = on_changed};
+        struct alloc_runner *ar = alloc_runner_create(&env, a);
+        cr_assert_not_null(ar);
+        alloc_runner_start(ar);
+        cr_expect(alloc_runner_setting_up(ar), "the start returned before the directories were made");
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect(!has_event(u, "say", "Task Setup"), "no Task Setup event before the setup is done");
+        json_decref(u);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect(!alloc_runner_setting_up(ar));
+        u = alloc_runner_update_json(ar);
+        cr_expect(has_event(u, "say", "Task Setup") && has_event(u, "say", "Started"));
+        cr_expect(has_exit(u, "say", 3, 0), "the task saw its secrets/, tmp/ and alloc/data/ (exit 3)");
+        json_decref(u);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/.say.logmeta", dir, a->id);
+        cr_expect(access(path, F_OK) == 0, "the worker wrote the logmeta file");
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", dir, a->id);
+        char *got = slurp(path);
+        for (int i = 0; i < 300 && strcmp(got, "async\n") != 0; i++) {
+                usleep(10000);
+                got = slurp(path);
+        }
+        cr_expect_str_eq(got, "async\n");
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+/* Stopped, then destroyed, while its directories are still being made: nothing
+ * starts, and the runner is freed only once the worker is done (ASan checks). */
+Test(agent_alloc, async_setup_stopped_and_destroyed_midway_starts_nothing) {
+        struct alloc *a = make_alloc("batch", NO_RESTART,
+                                     "{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\","
+                                     "\"args\":[\"-c\",\"touch ../local/ran\"]}}");
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .logmon = lm,
+                                       .async_setup = true,
+                                       .changed = on_changed};
+        struct alloc_runner *ar = alloc_runner_create(&env, a);
+        cr_assert_not_null(ar);
+        alloc_runner_start(ar);
+        cr_assert(alloc_runner_setting_up(ar));
+        alloc_runner_stop(ar);
+        cr_expect(alloc_runner_finished(ar), "a task not started yet is dead at once");
+        json_t *u = alloc_runner_update_json(ar);
+        cr_expect(has_event(u, "t", "Killed") && !has_event(u, "t", "Started"));
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        uv_run(&loop, UV_RUN_DEFAULT); /* the worker finishes; setup_done frees the runner */
+        char path[256];
+        snprintf(path, sizeof(path), "%s/alloc/%s/t/local/ran", dir, a->id);
+        usleep(200000);
+        cr_expect(access(path, F_OK) != 0, "the task was never started");
+        alloc_unref(a);
+}
+
 Test(agent_alloc, failing_task_fails_the_alloc_and_kills_its_sibling) {
         struct alloc *a = make_alloc(
             "service", NO_RESTART,

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -155,6 +156,62 @@ Test(agent_spawn, several_spawns_are_in_flight_and_answered_in_order) {
                 for (int k = 0; k < 300 && logmon_read_exit(exit_dir, answers[i].pid, &code, &sig) != 0; k++)
                         sleep_ms(10);
                 cr_expect_eq(code, i % 100, "spawn %d's exit code", i);
+        }
+}
+
+/* A collector that reads slowly (stopped here for 300 ms, as one short of CPU on a
+ * loaded host): the socket, non-blocking under the loop, fills with starts whose
+ * environments are large; the agent waits for room instead of taking the full buffer
+ * for a broken connection (which failed every start in flight). */
+Test(agent_spawn, a_full_socket_waits_for_the_collector_instead_of_failing_the_spawns) {
+        struct error err = {0};
+        cr_assert_eq(spawn(0, "/bin/sh", "exit 0", &err), 0, "%s", err.msg);
+        run_until(1);
+        cr_assert_eq(answers[0].r, 0, "%s", answers[0].msg);
+        close(answers[0].pidfd);
+        pid_t collector = logmon_pid(lm);
+        cr_assert_gt(collector, 1);
+        static char big[16][4096];
+        char *envp[17];
+        for (int k = 0; k < 16; k++) {
+                snprintf(big[k], sizeof(big[k]), "DROVER_FILL_%d=", k);
+                memset(big[k] + strlen(big[k]), 'x', sizeof(big[k]) - strlen(big[k]) - 1);
+                big[k][sizeof(big[k]) - 1] = '\0';
+                envp[k] = big[k];
+        }
+        envp[16] = NULL;
+        cr_assert_eq(kill(collector, SIGSTOP), 0);
+        pid_t waker = fork();
+        if (waker == 0) {
+                sleep_ms(300);
+                kill(collector, SIGCONT);
+                _exit(0);
+        }
+        int n = 48; /* 48 x 64 KiB of environment: more than a socket buffer holds */
+        for (int i = 1; i <= n; i++) {
+                char exit_dir[128];
+                snprintf(exit_dir, sizeof(exit_dir), "%s/t%d", dir, i);
+                mkdir(exit_dir, 0755);
+                char *const argv[] = {"sh", "-c", "exit 0", NULL};
+                struct logmon_spawn_req req = {.path = "/bin/sh",
+                                               .argv = argv,
+                                               .envp = envp,
+                                               .cwd = "/",
+                                               .stdin_fd = devnull,
+                                               .stdout_fd = devnull,
+                                               .stderr_fd = devnull,
+                                               .cgroup_procs_fd = -1,
+                                               .exit_dir = exit_dir};
+                cr_assert_eq(logmon_spawn_async(lm, &req, on_done, &answers[i], &err), 0, "spawn %d: %s", i, err.msg);
+        }
+        kill(collector, SIGCONT);
+        waitpid(waker, NULL, 0);
+        run_until(n + 1);
+        cr_assert_eq(n_answers, n + 1);
+        for (int i = 1; i <= n; i++) {
+                cr_expect_eq(answers[i].r, 0, "spawn %d: %s", i, answers[i].msg);
+                if (answers[i].pidfd >= 0)
+                        close(answers[i].pidfd);
         }
 }
 

@@ -1,0 +1,222 @@
+/* test_agent_client.c - the agent's server client (nodeagent/client/client.c) against a
+ * fake server on loopback: fetched allocations handed over batch by batch, and a watch
+ * answer that changes nothing not handed over again. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/model.h"
+#include "nodeagent/client/client.h"
+
+#define N_ALLOCS 100
+#define SAME_ANSWERS 3 /* watch answers after the first, each with the same list */
+
+static int lfd = -1;
+static int port;
+static pthread_t server;
+static atomic_int watches, fetches, stop_server;
+
+static char *alloc_id(int i, char *buf) {
+        snprintf(buf, 37, "6f1d0c1e-0000-4000-8000-%012d", i);
+        return buf;
+}
+
+/* Read one request: head and body (Content-Length). */
+static int read_request(int fd, char *buf, size_t size) {
+        size_t n = 0;
+        for (;;) {
+                ssize_t r = read(fd, buf + n, size - 1 - n);
+                if (r <= 0)
+                        return -1;
+                n += (size_t)r;
+                buf[n] = '\0';
+                char *end = strstr(buf, "\r\n\r\n");
+                if (!end)
+                        continue;
+                const char *cl = strcasestr(buf, "Content-Length:");
+                size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
+                if (n >= want || n == size - 1)
+                        return 0;
+        }
+}
+
+static void reply(int fd, uint64_t index, const char *body) {
+        char head[256];
+        int n = snprintf(head, sizeof(head),
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Nomad-Index: %llu\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                         (unsigned long long)index, strlen(body));
+        /* MSG_NOSIGNAL: a client that gave up (shutdown aborts the watch) is no SIGPIPE */
+        if (send(fd, head, (size_t)n, MSG_NOSIGNAL) < 0 || send(fd, body, strlen(body), MSG_NOSIGNAL) < 0)
+                return;
+}
+
+static void serve(int fd) {
+        static char req[1 << 20];
+        if (read_request(fd, req, sizeof(req)) < 0)
+                return;
+        char *body = strstr(req, "\r\n\r\n") + 4;
+        if (strncmp(req, "PUT /v1/node/register", 21) == 0) {
+                reply(fd, 1, "{\"HeartbeatTTL\":10000000000}");
+        } else if (strstr(req, "/heartbeat")) {
+                reply(fd, 1, "{\"HeartbeatTTL\":10000000000}");
+        } else if (strncmp(req, "GET /v1/node/", 13) == 0 && strstr(req, "light=true")) {
+                /* The same list every time, the index one higher each answer (as when
+                 * the agent's own status updates move it), then nothing new. */
+                int k = atomic_fetch_add(&watches, 1);
+                if (k > SAME_ANSWERS)
+                        usleep(200000);
+                json_t *m = json_object();
+                char id[40];
+                for (int i = 0; i < N_ALLOCS; i++)
+                        json_object_set_new(m, alloc_id(i, id), json_integer(5));
+                json_t *o = json_pack("{s:o}", "Allocs", m);
+                char *s = json_dumps(o, JSON_COMPACT);
+                reply(fd, (uint64_t)(10 + (k < SAME_ANSWERS ? k : SAME_ANSWERS)), s);
+                free(s);
+                json_decref(o);
+        } else if (strncmp(req, "POST /v1/node/", 14) == 0 && strstr(req, "/allocations/batch")) {
+                atomic_fetch_add(&fetches, 1);
+                json_t *in = json_loads(body, 0, NULL);
+                json_t *out = json_array();
+                size_t i;
+                json_t *v;
+                json_array_foreach(json_object_get(in, "AllocIDs"), i, v) {
+                        json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:[{s:s,s:i,s:[]}]}}", "ID",
+                                              json_string_value(v), "Name", "web.api[0]", "JobID", "web", "TaskGroup",
+                                              "api", "DesiredStatus", "run", "ClientStatus", "pending",
+                                              "AllocModifyIndex", 5, "Job", "ID", "web", "Name", "web", "Type", "batch",
+                                              "TaskGroups", "Name", "api", "Count", N_ALLOCS, "Tasks");
+                        json_array_append_new(out, a);
+                }
+                char *s = json_dumps(out, JSON_COMPACT);
+                reply(fd, 10, s);
+                free(s);
+                json_decref(out);
+                json_decref(in);
+        } else {
+                reply(fd, 1, "{}");
+        }
+}
+
+static void *server_main(void *arg) {
+        while (!atomic_load(&stop_server)) {
+                int fd = accept(lfd, NULL, NULL);
+                if (fd < 0)
+                        continue;
+                serve(fd);
+                close(fd);
+        }
+        return NULL;
+}
+
+static void setup(void) {
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(lfd, 0);
+        /* A port of 25900-25999 (this test's range on a shared host), the first free. */
+        port = 0;
+        for (int p = 25900; p < 26000 && !port; p++) {
+                struct sockaddr_in sa = {
+                    .sin_family = AF_INET, .sin_port = htons((uint16_t)p), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                        port = p;
+        }
+        cr_assert_neq(port, 0, "no free port in 25900-25999");
+        cr_assert_eq(listen(lfd, 16), 0);
+        struct timeval tv = {0, 100000}; /* accept wakes up to see stop_server */
+        setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        atomic_store(&watches, 0);
+        atomic_store(&fetches, 0);
+        atomic_store(&stop_server, 0);
+        cr_assert_eq(pthread_create(&server, NULL, server_main, NULL), 0);
+}
+
+static void teardown(void) {
+        atomic_store(&stop_server, 1);
+        pthread_join(server, NULL);
+        close(lfd);
+}
+
+TestSuite(agent_client, .init = setup, .fini = teardown, .timeout = 60);
+
+static int full_calls, partial_calls, partial_sizes[8], full_size;
+
+static void on_allocs(struct alloc **allocs, size_t n, void *data) {
+        full_calls++;
+        full_size = (int)n;
+}
+
+static void on_partial(struct alloc **allocs, size_t n, void *data) {
+        if (partial_calls < 8)
+                partial_sizes[partial_calls] = (int)n;
+        partial_calls++;
+        cr_expect_eq(full_calls, 0, "batches come before the whole list");
+}
+
+static json_t *no_updates(void *data) {
+        return NULL;
+}
+
+static void requeue(const json_t *allocs, void *data) {
+}
+
+static void on_done(void *data) {
+        *(bool *)data = true;
+}
+
+Test(agent_client, batches_are_handed_over_as_they_come_and_an_unchanged_list_once) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct node *n = node_new();
+        n->id = strdup("11111111-2222-4333-8444-555555555555");
+        n->secret_id = strdup("s");
+        n->name = strdup("n1");
+        n->datacenter = strdup("dc1");
+        n->node_pool = strdup("default");
+        char servers[64];
+        snprintf(servers, sizeof(servers), "http://127.0.0.1:%d", port);
+        struct client_ops ops = {.allocs = on_allocs,
+                                 .allocs_partial = on_partial,
+                                 .collect_updates = no_updates,
+                                 .requeue_updates = requeue};
+        struct client *c = NULL;
+        struct error err = {0};
+        cr_assert_eq(client_create(&loop, servers, n, &ops, &c, &err), 0, "%s", err.msg);
+        client_start(c);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* Until the server has answered the watch SAME_ANSWERS more times (and the
+         * client has read those answers: it asks again only after reading one). */
+        while (atomic_load(&watches) < SAME_ANSWERS + 2) {
+                uv_run(&loop, UV_RUN_ONCE);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec > 20)
+                        break;
+        }
+        cr_assert_geq(atomic_load(&watches), SAME_ANSWERS + 2, "the client kept watching");
+        cr_expect_eq(atomic_load(&fetches), 2, "100 new allocations: two fetches (64, then 36)");
+        cr_expect_eq(partial_calls, 1, "the first batch handed over as it came, not the last");
+        cr_expect_eq(partial_sizes[0], 64);
+        cr_expect_eq(full_calls, 1, "the same list at the same indexes is handed over once (got %d)", full_calls);
+        cr_expect_eq(full_size, N_ALLOCS);
+        bool done = false;
+        client_shutdown(c, 0, on_done, &done);
+        while (!done)
+                uv_run(&loop, UV_RUN_ONCE);
+        client_destroy(c);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        node_unref(n);
+}
