@@ -18,7 +18,8 @@ export TZ=UTC
 
 
 # Same-length placeholders keep the tables' alignment checked; ages ("4s ago",
-# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces.
+# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces;
+# the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces.
 normalise() {
         sed -E \
                 -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU/g' \
@@ -32,7 +33,7 @@ normalise() {
                 -e 's/(-check-index )[0-9]+/\1N/' \
                 -e 's/^(Modify Index +=) [0-9]+$/\1 N/' \
                 -e 's/(job modify index:? )[0-9]+/\1N/g' \
-                -e 's/(\(leader\) +)[0-9]+( +)/\1N\2/' \
+                -e 's/(\(leader\) +)[0-9]+ +/\1N           /' \
                 -e "s#$WORK#WORK#g"
 }
 
