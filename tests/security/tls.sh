@@ -215,7 +215,7 @@ if timeout 30 "$BIN/drover" alloc logs "$ALLOC" >"$WORK/alogs.out" 2>&1 && grep 
 else
         fail "drover alloc logs reads the task's log from the agent over HTTPS ($(cat "$WORK/alogs.out"))"
 fi
-if curl -fs -m 30 "${MTLS[@]}" "$ADDR/v1/client/fs/logs/$ALLOC?task=say&type=stdout" >"$WORK/fwd.out" 2>&1 &&
+if curl -fs -m 30 "${MTLS[@]}" "$ADDR/v1/client/fs/logs/$ALLOC?task=say&type=stdout&plain=true" >"$WORK/fwd.out" 2>&1 &&
         grep -q "hello from allocation" "$WORK/fwd.out"; then
         pass "the server forwards /v1/client/fs/logs to the agent over HTTPS"
 else
