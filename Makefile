@@ -190,6 +190,7 @@ integration: all server-asan
 	$(Q)tests/integration/alloc_ctl.sh $(BUILD)/bin
 	$(Q)tests/cli/golden.sh $(BUILD)/bin
 	$(Q)tests/cli/dev_config.sh $(BUILD)/bin
+	$(Q)tests/cli/agent_config.sh $(BUILD)/bin
 	$(Q)tests/api/run.sh $(BUILD)/bin
 	$(Q)tests/api/cluster_api.sh $(BUILD)/bin
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin

@@ -31,12 +31,15 @@ const char cli_dev_help[] =
     "Options:\n"
     "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the agent port+10)\n"
     "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n"
-    "  -config=<file>  Nomad's agent configuration, HCL or JSON (.json); repeatable, later\n"
-    "                  files and then the flags above win. Read: ports { http }, data_dir,\n"
+    "  -config=<file>  Nomad's agent configuration, HCL or JSON (by .json or a leading '{'),\n"
+    "                  or a directory of *.hcl and *.json files (in name order); repeatable,\n"
+    "                  later files and then the flags above win. Read: ports { http }, data_dir,\n"
     "                  acl { enabled }, log_level, region, datacenter, name, client { node_class\n"
-    "                  node_pool }. Accepted and ignored (with a note): bind_addr, ports { rpc\n"
-    "                  serf }, server { ... }, client { enabled servers meta options }, tls { ... },\n"
-    "                  telemetry { prometheus_metrics }. Any other key is an error (file:line:col).\n";
+    "                  node_pool }. The rest of Nomad's layout (bind_addr, ports { rpc serf },\n"
+    "                  server { ... }, client { ... }, tls { ... }, telemetry { ... }, consul,\n"
+    "                  vault, plugin ...) is accepted and ignored with a note \"config: KEY is\n"
+    "                  not used by drover dev (FILE:LINE:COL)\". Any other key is an error\n"
+    "                  naming FILE:LINE:COL and the key path; nothing starts.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -181,8 +184,11 @@ static void stop_child(pid_t pid, const char *what, int timeout_ms) {
 }
 
 int cli_dev(struct cli *c, int argc, char **argv) {
-        struct dev_config cfg;
-        dev_config_init(&cfg);
+        _cleanup_(dev_config_free) struct dev_config cfg;
+        if (dev_config_init(&cfg) < 0) {
+                fprintf(stderr, "drover dev: out of memory\n");
+                return 1;
+        }
         int port = 0;
         const char *data_dir_flag = NULL;
         for (int i = 0; i < argc; i++) {

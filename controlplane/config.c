@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/flags.h"
-#include "common/hcl.h"
+#include "common/agent_file.h"
 #include "common/macros.h"
 
 #define F(field) offsetof(struct server_config, field)
@@ -78,167 +78,64 @@ static const struct flag options[] = {
      "an HTTP connection silent this long is closed"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
-     "HCL file: data_dir, log_level, region, server { bootstrap_expect, num_schedulers, raft_snapshot_threshold, "
-     "heartbeat_grace, min_heartbeat_ttl, *_gc_threshold, join_token, server_join { retry_join = [...] } }, acl { enabled }, tls { http, rpc, ca_file, cert_file, key_file, "
-     "verify_https_client, verify_server_hostname = true }; flags win"},
+     "Nomad's agent configuration file or directory, HCL or JSON; repeatable, later files win, then the flags "
+     "(the keys read are listed below)"},
 };
 
-/* ---- the config file (Nomad's agent file, server part) ----------------------------- */
+/* ---- the config file (Nomad's agent file, server part: common/agent_file.h) ------------ */
 
-#define CONFIG_MAX_BYTES (1 << 20)
-
-/* Where each setting of the file goes: its block ("" top level), its name, its flag. */
-static const struct {
-        const char *block, *key, *flag;
-} file_keys[] = {
-    {"", "data_dir", "data-dir"},
-    {"", "log_level", "log-level"},
-    {"", "region", "region"},
-    {"server", "bootstrap_expect", "bootstrap-expect"},
-    {"server", "num_schedulers", "num-schedulers"},
-    {"server", "raft_snapshot_threshold", "raft-snapshot-threshold"},
-    {"server", "heartbeat_grace", "heartbeat-grace"},
-    {"server", "min_heartbeat_ttl", "heartbeat-ttl"},
-    {"server", "eval_gc_threshold", "eval-gc-threshold"},
-    {"server", "job_gc_threshold", "job-gc-threshold"},
-    {"server", "node_gc_threshold", "node-gc-threshold"},
-    {"server_join", "retry_join", "join"},
-    {"acl", "enabled", "acl-enabled"},
-    {"server", "acl_token_gc_threshold", "acl-token-gc-threshold"},
-    {"server", "join_token", "join-token"},
-    {"tls", "http", "tls-http"},
-    {"tls", "rpc", "tls-rpc"},
-    {"tls", "ca_file", "tls-ca-file"},
-    {"tls", "cert_file", "tls-cert-file"},
-    {"tls", "key_file", "tls-key-file"},
-    {"tls", "verify_https_client", "tls-verify-https-client"},
+static const struct agent_file_key file_keys[] = {
+    {"data_dir", AGENT_FILE_SET, "data-dir"},
+    {"log_level", AGENT_FILE_LEVEL, "log-level"},
+    {"region", AGENT_FILE_SET, "region"},
+    {"bind_addr", AGENT_FILE_HOST, "http-addr"},
+    {"ports.http", AGENT_FILE_PORT, "http-addr"},
+    {"ports.rpc", AGENT_FILE_PORT, "raft-addr"},
+    {"server.enabled", AGENT_FILE_TRUE, NULL, "drover-server is always a server"},
+    {"server.bootstrap_expect", AGENT_FILE_SET, "bootstrap-expect"},
+    {"server.num_schedulers", AGENT_FILE_SET, "num-schedulers"},
+    {"server.raft_snapshot_threshold", AGENT_FILE_SET, "raft-snapshot-threshold"},
+    {"server.heartbeat_grace", AGENT_FILE_SET, "heartbeat-grace"},
+    {"server.min_heartbeat_ttl", AGENT_FILE_SET, "heartbeat-ttl"},
+    {"server.eval_gc_threshold", AGENT_FILE_SET, "eval-gc-threshold"},
+    {"server.job_gc_threshold", AGENT_FILE_SET, "job-gc-threshold"},
+    {"server.node_gc_threshold", AGENT_FILE_SET, "node-gc-threshold"},
+    {"server.acl_token_gc_threshold", AGENT_FILE_SET, "acl-token-gc-threshold"},
+    {"server.join_token", AGENT_FILE_SET, "join-token"},
+    {"server.retry_join", AGENT_FILE_LIST, "join"},
+    {"server.server_join.retry_join", AGENT_FILE_LIST, "join"},
+    {"acl.enabled", AGENT_FILE_SET, "acl-enabled"},
+    {"tls.http", AGENT_FILE_SET, "tls-http"},
+    {"tls.rpc", AGENT_FILE_SET, "tls-rpc"},
+    {"tls.ca_file", AGENT_FILE_SET, "tls-ca-file"},
+    {"tls.cert_file", AGENT_FILE_SET, "tls-cert-file"},
+    {"tls.key_file", AGENT_FILE_SET, "tls-key-file"},
+    {"tls.verify_https_client", AGENT_FILE_SET, "tls-verify-https-client"},
+    {"tls.verify_server_hostname", AGENT_FILE_TRUE, NULL,
+     "servers always verify that a Raft peer holds server.<region>.nomad"},
 };
 
-/* A value as the flag's text: numbers, strings, bools; a list of strings joined by commas. */
-static int value_text(const struct hcl_value *v, char *buf, size_t size) {
-        switch (v->kind) {
-        case HCL_INT:
-                snprintf(buf, size, "%lld", (long long)v->i);
-                return 0;
-        case HCL_BOOL:
-                snprintf(buf, size, "%s", v->b ? "true" : "false");
-                return 0;
-        case HCL_STRING:
-                if (v->tmpl || strlen(v->str) >= size)
-                        return -EINVAL;
-                snprintf(buf, size, "%s", v->str);
-                return 0;
-        case HCL_LIST: {
-                size_t len = 0;
-                buf[0] = '\0';
-                for (size_t i = 0; i < v->n; i++) {
-                        const struct hcl_value *e = v->items[i];
-                        if (e->kind != HCL_STRING || e->tmpl || strchr(e->str, ',') || len + strlen(e->str) + 2 > size)
-                                return -EINVAL;
-                        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", e->str);
-                }
-                return 0;
-        }
-        default:
-                return -EINVAL;
-        }
-}
+static const struct agent_file_spec file_spec = {
+    .program = "drover-server",
+    .keys = file_keys,
+    .n_keys = ARRAY_SIZE(file_keys),
+    .flags = options,
+    .n_flags = ARRAY_SIZE(options),
+};
 
-static int apply_body(struct server_config *cfg, const char *path, const struct hcl_body *b, const char *block,
-                      struct error *err) {
-        for (size_t i = 0; i < b->n; i++) {
-                const struct hcl_item *it = &b->items[i];
-                if (it->is_block) {
-                        bool known = it->n_labels == 0 &&
-                                     ((!*block && (strcmp(it->name, "server") == 0 || strcmp(it->name, "acl") == 0 ||
-                                                   strcmp(it->name, "tls") == 0)) ||
-                                      (strcmp(block, "server") == 0 && strcmp(it->name, "server_join") == 0));
-                        if (!known)
-                                return errorf(err, -EINVAL,
-                                              "%s:%d:%d: unknown block \"%s\"%s%s (drover-server reads "
-                                              "data_dir, log_level, region, acl { enabled }, tls { ... } and server { ... server_join { retry_join } })",
-                                              path, it->line, it->col, it->name, *block ? " in " : "", block);
-                        int r = apply_body(cfg, path, it->body, it->name, err);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (strcmp(block, "server") == 0 && strcmp(it->name, "enabled") == 0) {
-                        if (it->value->kind != HCL_BOOL || !it->value->b)
-                                return errorf(err, -EINVAL,
-                                              "%s:%d:%d: server.enabled: drover-server is always a "
-                                              "server (expected true)",
-                                              path, it->line, it->col);
-                        continue;
-                }
-                /* Nomad's tls.verify_server_hostname: drover's servers always check that a
-                 * Raft peer holds server.<region>.nomad (-tls-rpc); only true is meaningful. */
-                if (strcmp(block, "tls") == 0 && strcmp(it->name, "verify_server_hostname") == 0) {
-                        if (it->value->kind != HCL_BOOL || !it->value->b)
-                                return errorf(err, -EINVAL,
-                                              "%s:%d:%d: tls.verify_server_hostname: servers always verify that a "
-                                              "peer holds server.<region>.nomad (expected true)",
-                                              path, it->line, it->col);
-                        continue;
-                }
-                const char *flag = NULL;
-                for (size_t k = 0; k < ARRAY_SIZE(file_keys) && !flag; k++)
-                        if (strcmp(file_keys[k].block, block) == 0 && strcmp(file_keys[k].key, it->name) == 0)
-                                flag = file_keys[k].flag;
-                if (!flag)
-                        return errorf(err, -EINVAL, "%s:%d:%d: unknown setting \"%s\"%s%s", path, it->line, it->col,
-                                      it->name, *block ? " in " : "", block);
-                char text[4096];
-                bool list = strcmp(flag, "join") == 0;
-                if ((it->value->kind == HCL_LIST) != list || value_text(it->value, text, sizeof(text)) < 0)
-                        return errorf(err, -EINVAL, "%s:%d:%d: %s: expected %s", path, it->line, it->col, it->name,
-                                      list ? "a list of \"ip:port\" strings" : "a number, a bool or a plain string");
-                const struct flag *f = flags_find(options, ARRAY_SIZE(options), flag, strlen(flag));
-                int r = f ? flags_set(cfg, f, text, err) : -EINVAL;
-                if (r < 0) {
-                        error_prefix(err, "%s:%d:%d: %s", path, it->line, it->col, it->name);
-                        return r;
-                }
-        }
-        return 0;
-}
-
-static int load_file(struct server_config *cfg, const char *path, struct error *err) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return errorf(err, -errno, "-config %s: %s", path, strerror(errno));
-        char *buf = malloc(CONFIG_MAX_BYTES + 1);
-        size_t len = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-        fclose(f);
-        if (!buf)
-                return errorf(err, -ENOMEM, "out of memory");
-        if (len > CONFIG_MAX_BYTES) {
-                free(buf);
-                return errorf(err, -EFBIG, "-config %s: larger than %d bytes", path, CONFIG_MAX_BYTES);
-        }
-        struct hcl_body *body = NULL;
-        int r = hcl_parse(buf, len, path, &body, err);
-        free(buf);
+/* The -config files over the defaults; their notes and names into cfg. */
+static int load_files(struct server_config *cfg, int argc, char **argv, struct error *err) {
+        _cleanup_(agent_file_destroyp) struct agent_file *af = NULL;
+        int r = agent_file_create(&file_spec, &af, err);
         if (r == 0)
-                r = apply_body(cfg, path, body, "", err);
-        hcl_body_free(body);
-        return r;
-}
-
-/* The value of -config in argv (any of -config X, -config=X, --config X, --config=X). */
-static const char *config_arg(int argc, char **argv) {
-        const char *path = NULL;
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                if (a[0] != '-')
-                        continue;
-                a += a[1] == '-' ? 2 : 1;
-                if (strcmp(a, "config") == 0 && i + 1 < argc)
-                        path = argv[++i];
-                else if (strncmp(a, "config=", 7) == 0)
-                        path = a + 7;
-        }
-        return path;
+                r = agent_file_load_args(af, cfg, argc, argv, err);
+        if (r < 0)
+                return r;
+        cfg->config_notes = strdup(agent_file_notes(af));
+        cfg->config_sources = strdup(agent_file_sources(af));
+        if (!cfg->config_notes || !cfg->config_sources)
+                return errorf(err, -ENOMEM, "out of memory");
+        return 0;
 }
 
 static void print_help(void) {
@@ -247,20 +144,25 @@ static void print_help(void) {
                "  scheduler workers, plan applier and the HTTP API (Nomad's paths).\n\n"
                "Options (also accepted as --name=value):\n");
         flags_print_help(options, ARRAY_SIZE(options), 18);
+        agent_file_print_help(&file_spec, stdout);
 }
 
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err) {
         memset(cfg, 0, sizeof(*cfg));
         int r = flags_defaults(cfg, options, ARRAY_SIZE(options), err);
-        const char *file = config_arg(argc, argv);
-        if (r == 0 && file)
-                r = load_file(cfg, file, err);
+        if (r == 0)
+                r = load_files(cfg, argc, argv, err);
         if (r == 0)
                 r = flags_parse(cfg, options, ARRAY_SIZE(options), argc, argv, err);
         if (r == 1)
                 print_help();
         if (r != 0)
                 return r;
+        if (*cfg->config_sources) { /* every file read, not only the last -config */
+                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "config", 6), cfg->config_sources, err);
+                if (r < 0)
+                        return r;
+        }
         const char *env = getenv("DROVER_NODE_SECRET");
         if (!*cfg->node_secret && env && *env) {
                 r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "node-secret", 11), env, err);
@@ -326,6 +228,12 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
 
 void server_config_print(const struct server_config *cfg) {
         flags_print_values(cfg, options, ARRAY_SIZE(options));
+        const char *n = cfg->config_notes ? cfg->config_notes : "";
+        while (*n) { /* the ignored keys of the files, as comments */
+                size_t len = strcspn(n, "\n");
+                printf("# %.*s\n", (int)len, n);
+                n += len + (n[len] == '\n');
+        }
 }
 
 bool server_config_clustered(const struct server_config *cfg) {
@@ -334,4 +242,7 @@ bool server_config_clustered(const struct server_config *cfg) {
 
 void server_config_free(struct server_config *cfg) {
         flags_free(cfg, options, ARRAY_SIZE(options));
+        free(cfg->config_notes);
+        free(cfg->config_sources);
+        cfg->config_notes = cfg->config_sources = NULL;
 }

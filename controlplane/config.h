@@ -45,10 +45,13 @@ struct server_config {
         int64_t http_max_conns_per_client;
         int64_t http_max_parked;
         int64_t http_idle_timeout_ms;
-        char *config_file; /* HCL file read before the flags (which win over it) */
+        char *config_file; /* the -config files read before the flags (which win over them), joined with ',' */
+        /* not options: what the -config files said (malloc'd; server_config_free frees them) */
+        char *config_notes;   /* "config: KEY is not used by drover-server (FILE:LINE:COL)\n"..., to log */
+        char *config_sources; /* the files read, joined with ',' */
 };
 
-/* Fill defaults, then the -config file (if given), then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
+/* Fill defaults, then the -config files (common/agent_file.h), then apply argv. Returns 0, 1 when --help was printed, or negative with err. */
 int server_config_parse(struct server_config *cfg, int argc, char **argv, struct error *err);
 void server_config_free(struct server_config *cfg);
 void server_config_print(const struct server_config *cfg);

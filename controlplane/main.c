@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "common/error.h"
@@ -43,6 +44,11 @@ int main(int argc, char **argv) {
         }
         log_set_level(lvl);
         log_set_prefix("drover-server");
+        for (const char *n = cfg.config_notes ? cfg.config_notes : ""; *n;) { /* keys of -config not used */
+                size_t len = strcspn(n, "\n");
+                log_info("%.*s", (int)len, n);
+                n += len + (n[len] == '\n');
+        }
         /* A peer that dies mid-write must cost an EPIPE on that connection, not the process. */
         signal(SIGPIPE, SIG_IGN);
         /* Requests forwarded to the leader and peer probes wait on libuv's pool: more

@@ -110,6 +110,11 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
                 return errorf(err, -ENOMEM, "out of memory");
         }
         strmap_set(&n->attributes, "unique.name", n->name);
+        r = agent_config_meta(cfg, &n->meta, err); /* -meta, client { meta } */
+        if (r < 0) {
+                node_unref(n);
+                return r;
+        }
         *ret = n;
         return 0;
 }

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/agent_file.h"
 #include "common/error.h"
 #include "common/flags.h"
+#include "common/limits.h"
 #include "common/macros.h"
+#include "common/model.h"
 #include "common/tls.h"
 #include "isolation/cgroup.h"
 #include "isolation/user.h"
@@ -62,7 +65,44 @@ static const struct flag options[] = {
      "with -tls-http: require a client certificate signed by -tls-ca-file on the log endpoint"},
     {"node-secret", FLAG_STR, "", 0, 0, F(node_secret),
      "node registration secret the servers ask for (env DROVER_NODE_SECRET)", true},
+    {"meta", FLAG_STR, "", 0, 0, F(meta),
+     "node metadata, comma-separated key=value pairs (a later pair wins); replaces the files' client { meta }"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
+    {"config", FLAG_STR, "", 0, 0, F(config_file),
+     "Nomad's agent configuration file or directory, HCL or JSON; repeatable, later files win, then the flags "
+     "(the keys read are listed below)"},
+};
+
+/* Nomad's agent file (common/agent_file.h): the client's part. */
+static const struct agent_file_key file_keys[] = {
+    {"name", AGENT_FILE_SET, "node-name"},
+    {"datacenter", AGENT_FILE_SET, "dc"},
+    {"data_dir", AGENT_FILE_SET, "data-dir"},
+    {"log_level", AGENT_FILE_LEVEL, "log-level"},
+    {"bind_addr", AGENT_FILE_HOST, "http-addr"},
+    {"ports.http", AGENT_FILE_PORT, "http-addr"},
+    {"client.enabled", AGENT_FILE_TRUE, NULL, "drover-agent is always a client"},
+    {"client.servers", AGENT_FILE_URLS, "servers"},
+    {"client.node_class", AGENT_FILE_SET, "node-class"},
+    {"client.node_pool", AGENT_FILE_SET, "node-pool"},
+    {"client.meta", AGENT_FILE_MAP, "meta"},
+    {"client.options.driver.raw_exec.enable", AGENT_FILE_SET, "raw-exec"},
+    {"client.gc_interval", AGENT_FILE_SET, "gc-interval"},
+    {"client.gc_max_allocs", AGENT_FILE_SET, "gc-max-allocs"},
+    {"client.gc_disk_usage_threshold", AGENT_FILE_SET, "gc-disk-usage-threshold"},
+    {"tls.http", AGENT_FILE_SET, "tls-http"},
+    {"tls.ca_file", AGENT_FILE_SET, "tls-ca-file"},
+    {"tls.cert_file", AGENT_FILE_SET, "tls-cert-file"},
+    {"tls.key_file", AGENT_FILE_SET, "tls-key-file"},
+    {"tls.verify_https_client", AGENT_FILE_SET, "tls-verify-https-client"},
+};
+
+static const struct agent_file_spec file_spec = {
+    .program = "drover-agent",
+    .keys = file_keys,
+    .n_keys = ARRAY_SIZE(file_keys),
+    .flags = options,
+    .n_flags = ARRAY_SIZE(options),
 };
 
 void agent_config_help(void) {
@@ -71,6 +111,58 @@ void agent_config_help(void) {
                "  servers, runs the allocations placed on it and reports their state.\n\n"
                "Options (also accepted as --name=value or -name=value):\n");
         flags_print_help(options, ARRAY_SIZE(options), 14);
+        agent_file_print_help(&file_spec, stdout);
+}
+
+/* The -config files over the defaults; their notes and names into cfg. */
+static int load_files(struct agent_config *cfg, int argc, char **argv, struct error *err) {
+        _cleanup_(agent_file_destroyp) struct agent_file *af = NULL;
+        int r = agent_file_create(&file_spec, &af, err);
+        if (r == 0)
+                r = agent_file_load_args(af, cfg, argc, argv, err);
+        if (r < 0)
+                return r;
+        cfg->config_notes = strdup(agent_file_notes(af));
+        cfg->config_sources = strdup(agent_file_sources(af));
+        if (!cfg->config_notes || !cfg->config_sources)
+                return errorf(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+/* Each "key=value" of a comma list, in order; fn's negative return stops it. */
+static int meta_each(const char *list, int (*fn)(void *data, const char *key, size_t klen, const char *val,
+                                                  size_t vlen),
+                     void *data, struct error *err) {
+        const char *p = list;
+        while (*p) {
+                size_t len = strcspn(p, ",");
+                const char *eq = memchr(p, '=', len);
+                if (len && (!eq || eq == p))
+                        return errorf(err, -EINVAL, "-meta: \"%.*s\" is not key=value", (int)MIN(len, 64), p);
+                if (len) {
+                        int r = fn(data, p, (size_t)(eq - p), eq + 1, len - (size_t)(eq - p) - 1);
+                        if (r < 0)
+                                return errorf(err, r, "-meta: out of memory");
+                }
+                p += len + (p[len] == ',');
+        }
+        return 0;
+}
+
+static int meta_count(void *data, const char *key, size_t klen, const char *val, size_t vlen) {
+        (void)key, (void)val;
+        if (klen > LIMIT_KEY_LEN || vlen > LIMIT_VALUE_LEN || ++*(size_t *)data > LIMIT_MAP_ENTRIES)
+                return -E2BIG;
+        return 0;
+}
+
+static int meta_put(void *data, const char *key, size_t klen, const char *val, size_t vlen) {
+        _cleanup_free_ char *k = strndup(key, klen), *v = strndup(val, vlen);
+        return k && v ? strmap_set(data, k, v) : -ENOMEM;
+}
+
+int agent_config_meta(const struct agent_config *cfg, struct strmap *meta, struct error *err) {
+        return meta_each(cfg->meta, meta_put, meta, err);
 }
 
 int agent_config_servers(const char *list, char **ret, int max, struct error *err) {
@@ -115,11 +207,24 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         if (r == 0 && env && *env)
                 r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "servers", 7), env, err);
         if (r == 0)
+                r = load_files(cfg, argc, argv, err);
+        if (r == 0)
                 r = flags_parse(cfg, options, ARRAY_SIZE(options), argc, argv, err);
         if (r == 1)
                 agent_config_help();
         if (r != 0)
                 return r;
+        if (*cfg->config_sources) { /* every file read, not only the last -config */
+                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "config", 6), cfg->config_sources, err);
+                if (r < 0)
+                        return r;
+        }
+        size_t n_meta = 0;
+        r = meta_each(cfg->meta, meta_count, &n_meta, err);
+        if (r < 0)
+                return r == -E2BIG ? errorf(err, r, "-meta: at most %d pairs, keys of %d bytes, values of %d bytes",
+                                            LIMIT_MAP_ENTRIES, LIMIT_KEY_LEN, LIMIT_VALUE_LEN)
+                                   : r;
         env = getenv("DROVER_NODE_SECRET");
         if (!*cfg->node_secret && env && *env) {
                 r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "node-secret", 11), env, err);
@@ -190,8 +295,17 @@ void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *
 
 void agent_config_print(const struct agent_config *cfg) {
         flags_print_values(cfg, options, ARRAY_SIZE(options));
+        const char *n = cfg->config_notes ? cfg->config_notes : "";
+        while (*n) { /* the ignored keys of the files, as comments */
+                size_t len = strcspn(n, "\n");
+                printf("# %.*s\n", (int)len, n);
+                n += len + (n[len] == '\n');
+        }
 }
 
 void agent_config_free(struct agent_config *cfg) {
         flags_free(cfg, options, ARRAY_SIZE(options));
+        free(cfg->config_notes);
+        free(cfg->config_sources);
+        cfg->config_notes = cfg->config_sources = NULL;
 }

@@ -38,23 +38,32 @@ struct agent_config {
         bool tls_http;                /* the log endpoint over HTTPS with tls_cert_file/tls_key_file */
         bool tls_verify_https_client; /* ... and a client certificate signed by tls_ca_file required */
         char *node_secret; /* node registration secret the servers ask for ("" = none) */
+        char *meta;        /* the node's metadata: "key=value,key=value" (a later key wins) */
+        char *config_file; /* the -config files read before the flags (which win over them), joined with ',' */
+        /* not options: what the -config files said (malloc'd; agent_config_free frees them) */
+        char *config_notes;   /* "config: KEY is not used by drover-agent (FILE:LINE:COL)\n"..., to log */
+        char *config_sources; /* the files read, joined with ',' */
 };
 
-/* Fill defaults (DROVER_ADDR, when set, is the default of -servers), then
- * apply argv. Returns 0, 1 when -help was printed, or negative with err. */
+/* Fill defaults (DROVER_ADDR, when set, is the default of -servers), then the
+ * -config files (Nomad's agent file, common/agent_file.h), then apply argv.
+ * Returns 0, 1 when -help was printed, or negative with err. */
 int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct error *err);
 void agent_config_free(struct agent_config *cfg);
 void agent_config_print(const struct agent_config *cfg);
 void agent_config_help(void);
+struct strmap;
+/* Add -meta's pairs to meta, in order. 0 or negative with err. */
+int agent_config_meta(const struct agent_config *cfg, struct strmap *meta, struct error *err);
 /* The drivers' settings from the parsed configuration. */
 void agent_config_driver_settings(const struct agent_config *cfg, struct driver_settings *ret);
 
-/* Split -servers into at most max entries (each a malloc'd "http://host:port"
- * without a trailing slash). Returns the count or negative with err. */
 struct tls_client;
 struct tls_config;
 /* The log endpoint's TLS settings of cfg (borrowed strings; for log_api_start_tls). */
 void agent_config_tls_listener(const struct agent_config *cfg, struct tls_config *ret);
 /* The client TLS settings of cfg (for http_client_set_tls). */
 void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *ret);
+/* Split -servers into at most max entries (each a malloc'd "http://host:port"
+ * without a trailing slash). Returns the count or negative with err. */
 int agent_config_servers(const char *list, char **ret, int max, struct error *err);

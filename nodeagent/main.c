@@ -85,6 +85,11 @@ int main(int argc, char **argv) {
                 agent_config_free(&cfg);
                 return r;
         }
+        for (const char *n = cfg.config_notes ? cfg.config_notes : ""; *n;) { /* keys of -config not used */
+                size_t len = strcspn(n, "\n");
+                log_info("%.*s", (int)len, n);
+                n += len + (n[len] == '\n');
+        }
         struct tls_client tc;
         agent_config_tls_client(&cfg, &tc);
         http_client_set_tls(&tc);

@@ -57,7 +57,8 @@ Test(server_config, unknown_settings_and_bad_values_say_where) {
         write_config("server {\n  bootstrap_expect = 99\n}\n");
         r = parse(&cfg, NULL, &err);
         cr_expect_lt(r, 0);
-        cr_expect(strstr(err.msg, ":2:3: bootstrap_expect"), "%s", err.msg);
+        cr_expect(strstr(err.msg, ":2:3: server.bootstrap_expect: -bootstrap-expect: expected an integer"), "%s",
+                  err.msg);
         server_config_free(&cfg);
         unlink(path);
         write_config("server {\n  server_join {\n    retry_join = \"one\"\n  }\n}\n");
