@@ -14,15 +14,15 @@ struct agent_file;
 #define DEV_CONFIG_NOTES 8192
 
 struct dev_config {
-        int64_t port;     /* ports { http }; 0 when not set */
-        char *data_dir;   /* data_dir; "" when not set */
-        bool acl;         /* acl { enabled } */
-        char *log_level;  /* log_level; "" when not set */
-        char *region;     /* region (the server's) */
-        char *datacenter; /* datacenter (the agent's -dc) */
-        char *name;       /* name (the agent's -node-name) */
-        char *node_class; /* client { node_class } */
-        char *node_pool;  /* client { node_pool } */
+        int64_t port;                 /* ports { http }; 0 when not set */
+        char *data_dir;               /* data_dir; "" when not set */
+        bool acl;                     /* acl { enabled } */
+        char *log_level;              /* log_level; "" when not set */
+        char *region;                 /* region (the server's) */
+        char *datacenter;             /* datacenter (the agent's -dc) */
+        char *name;                   /* name (the agent's -node-name) */
+        char *node_class;             /* client { node_class } */
+        char *node_pool;              /* client { node_pool } */
         char notes[DEV_CONFIG_NOTES]; /* "config: KEY is not used by drover dev (FILE:LINE:COL)\n"... */
         struct agent_file *reader;    /* kept across files: a key is noted once */
 };

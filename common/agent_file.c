@@ -12,12 +12,14 @@
 
 #include "common/error.h"
 #include "common/flags.h"
+#include "common/hashmap.h"
 #include "common/hcl.h"
 #include "common/limits.h"
 #include "common/macros.h"
 
 #define PATH_LEN 512 /* a key path ("client.options.driver.raw_exec.enable") */
 #define WHERE_LEN 600
+#define NOTES_LOCATED 64 /* notes whose JSON key's line is looked up (each look is a scan of the file) */
 
 /* ---- Nomad's layout ------------------------------------------------------------------- */
 
@@ -32,67 +34,170 @@ static const struct {
         const char *path;
         enum shape shape;
 } layout[] = {
-    {"name", S_VALUE}, {"region", S_VALUE}, {"datacenter", S_VALUE}, {"data_dir", S_VALUE}, {"bind_addr", S_VALUE},
-    {"log_level", S_VALUE}, {"log_json", S_VALUE}, {"log_file", S_VALUE}, {"log_include_location", S_VALUE},
-    {"log_rotate_bytes", S_VALUE}, {"log_rotate_duration", S_VALUE}, {"log_rotate_max_files", S_VALUE},
-    {"enable_syslog", S_VALUE}, {"syslog_facility", S_VALUE}, {"enable_debug", S_VALUE},
-    {"disable_update_check", S_VALUE}, {"disable_anonymous_signature", S_VALUE}, {"leave_on_interrupt", S_VALUE},
-    {"leave_on_terminate", S_VALUE}, {"plugin_dir", S_VALUE},
-    {"addresses", S_ANY}, {"advertise", S_ANY}, {"audit", S_ANY}, {"autopilot", S_ANY}, {"consul", S_ANY},
-    {"http_api_response_headers", S_ANY}, {"keyring", S_ANY}, {"limits", S_ANY}, {"plugin", S_ANY},
-    {"reporting", S_ANY}, {"sentinel", S_ANY}, {"ui", S_ANY}, {"vault", S_ANY},
-    {"ports", S_BLOCK}, {"ports.http", S_VALUE}, {"ports.rpc", S_VALUE}, {"ports.serf", S_VALUE},
-    {"server", S_BLOCK}, {"server.enabled", S_VALUE}, {"server.bootstrap_expect", S_VALUE},
-    {"server.data_dir", S_VALUE}, {"server.encrypt", S_VALUE}, {"server.raft_protocol", S_VALUE},
-    {"server.raft_multiplier", S_VALUE}, {"server.num_schedulers", S_VALUE}, {"server.enabled_schedulers", S_VALUE},
-    {"server.node_gc_threshold", S_VALUE}, {"server.job_gc_interval", S_VALUE}, {"server.job_gc_threshold", S_VALUE},
-    {"server.eval_gc_threshold", S_VALUE}, {"server.batch_eval_gc_threshold", S_VALUE},
-    {"server.deployment_gc_threshold", S_VALUE}, {"server.csi_volume_claim_gc_threshold", S_VALUE},
-    {"server.csi_plugin_gc_threshold", S_VALUE}, {"server.acl_token_gc_threshold", S_VALUE},
-    {"server.one_time_token_gc_threshold", S_VALUE}, {"server.root_key_gc_threshold", S_VALUE},
-    {"server.heartbeat_grace", S_VALUE}, {"server.min_heartbeat_ttl", S_VALUE},
-    {"server.max_heartbeats_per_second", S_VALUE}, {"server.failover_heartbeat_ttl", S_VALUE},
-    {"server.rejoin_after_leave", S_VALUE}, {"server.retry_join", S_VALUE}, {"server.retry_interval", S_VALUE},
-    {"server.retry_max", S_VALUE}, {"server.start_join", S_VALUE}, {"server.server_join", S_BLOCK},
-    {"server.server_join.retry_join", S_VALUE}, {"server.server_join.retry_interval", S_VALUE},
-    {"server.server_join.retry_max", S_VALUE}, {"server.server_join.start_join", S_VALUE},
-    {"server.authoritative_region", S_VALUE}, {"server.non_voting_server", S_VALUE},
-    {"server.redundancy_zone", S_VALUE}, {"server.upgrade_version", S_VALUE}, {"server.license_path", S_VALUE},
-    {"server.raft_snapshot_threshold", S_VALUE}, {"server.raft_snapshot_interval", S_VALUE},
-    {"server.raft_trailing_logs", S_VALUE}, {"server.event_buffer_size", S_VALUE},
-    {"server.job_max_priority", S_VALUE}, {"server.job_default_priority", S_VALUE},
-    {"server.deployment_query_rate_limit", S_VALUE}, {"server.default_scheduler_config", S_ANY},
-    {"server.plan_rejection_tracker", S_ANY}, {"server.search", S_ANY}, {"server.raft_boltdb", S_ANY},
+    {"name", S_VALUE},
+    {"region", S_VALUE},
+    {"datacenter", S_VALUE},
+    {"data_dir", S_VALUE},
+    {"bind_addr", S_VALUE},
+    {"log_level", S_VALUE},
+    {"log_json", S_VALUE},
+    {"log_file", S_VALUE},
+    {"log_include_location", S_VALUE},
+    {"log_rotate_bytes", S_VALUE},
+    {"log_rotate_duration", S_VALUE},
+    {"log_rotate_max_files", S_VALUE},
+    {"enable_syslog", S_VALUE},
+    {"syslog_facility", S_VALUE},
+    {"enable_debug", S_VALUE},
+    {"disable_update_check", S_VALUE},
+    {"disable_anonymous_signature", S_VALUE},
+    {"leave_on_interrupt", S_VALUE},
+    {"leave_on_terminate", S_VALUE},
+    {"plugin_dir", S_VALUE},
+    {"addresses", S_ANY},
+    {"advertise", S_ANY},
+    {"audit", S_ANY},
+    {"autopilot", S_ANY},
+    {"consul", S_ANY},
+    {"http_api_response_headers", S_ANY},
+    {"keyring", S_ANY},
+    {"limits", S_ANY},
+    {"plugin", S_ANY},
+    {"reporting", S_ANY},
+    {"sentinel", S_ANY},
+    {"ui", S_ANY},
+    {"vault", S_ANY},
+    {"ports", S_BLOCK},
+    {"ports.http", S_VALUE},
+    {"ports.rpc", S_VALUE},
+    {"ports.serf", S_VALUE},
+    {"server", S_BLOCK},
+    {"server.enabled", S_VALUE},
+    {"server.bootstrap_expect", S_VALUE},
+    {"server.data_dir", S_VALUE},
+    {"server.encrypt", S_VALUE},
+    {"server.raft_protocol", S_VALUE},
+    {"server.raft_multiplier", S_VALUE},
+    {"server.num_schedulers", S_VALUE},
+    {"server.enabled_schedulers", S_VALUE},
+    {"server.node_gc_threshold", S_VALUE},
+    {"server.job_gc_interval", S_VALUE},
+    {"server.job_gc_threshold", S_VALUE},
+    {"server.eval_gc_threshold", S_VALUE},
+    {"server.batch_eval_gc_threshold", S_VALUE},
+    {"server.deployment_gc_threshold", S_VALUE},
+    {"server.csi_volume_claim_gc_threshold", S_VALUE},
+    {"server.csi_plugin_gc_threshold", S_VALUE},
+    {"server.acl_token_gc_threshold", S_VALUE},
+    {"server.one_time_token_gc_threshold", S_VALUE},
+    {"server.root_key_gc_threshold", S_VALUE},
+    {"server.heartbeat_grace", S_VALUE},
+    {"server.min_heartbeat_ttl", S_VALUE},
+    {"server.max_heartbeats_per_second", S_VALUE},
+    {"server.failover_heartbeat_ttl", S_VALUE},
+    {"server.rejoin_after_leave", S_VALUE},
+    {"server.retry_join", S_VALUE},
+    {"server.retry_interval", S_VALUE},
+    {"server.retry_max", S_VALUE},
+    {"server.start_join", S_VALUE},
+    {"server.server_join", S_BLOCK},
+    {"server.server_join.retry_join", S_VALUE},
+    {"server.server_join.retry_interval", S_VALUE},
+    {"server.server_join.retry_max", S_VALUE},
+    {"server.server_join.start_join", S_VALUE},
+    {"server.authoritative_region", S_VALUE},
+    {"server.non_voting_server", S_VALUE},
+    {"server.redundancy_zone", S_VALUE},
+    {"server.upgrade_version", S_VALUE},
+    {"server.license_path", S_VALUE},
+    {"server.raft_snapshot_threshold", S_VALUE},
+    {"server.raft_snapshot_interval", S_VALUE},
+    {"server.raft_trailing_logs", S_VALUE},
+    {"server.event_buffer_size", S_VALUE},
+    {"server.job_max_priority", S_VALUE},
+    {"server.job_default_priority", S_VALUE},
+    {"server.deployment_query_rate_limit", S_VALUE},
+    {"server.default_scheduler_config", S_ANY},
+    {"server.plan_rejection_tracker", S_ANY},
+    {"server.search", S_ANY},
+    {"server.raft_boltdb", S_ANY},
     {"server.join_token", S_VALUE}, /* drover's: the servers' join credential */
-    {"client", S_BLOCK}, {"client.enabled", S_VALUE}, {"client.state_dir", S_VALUE}, {"client.alloc_dir", S_VALUE},
-    {"client.servers", S_VALUE}, {"client.server_join", S_ANY}, {"client.node_class", S_VALUE},
-    {"client.node_pool", S_VALUE}, {"client.meta", S_MAP}, {"client.options", S_MAP},
-    {"client.network_interface", S_VALUE}, {"client.network_speed", S_VALUE}, {"client.cpu_total_compute", S_VALUE},
-    {"client.memory_total_mb", S_VALUE}, {"client.disk_total_mb", S_VALUE}, {"client.disk_free_mb", S_VALUE},
-    {"client.min_dynamic_port", S_VALUE}, {"client.max_dynamic_port", S_VALUE}, {"client.reserved", S_ANY},
-    {"client.reservable_cores", S_VALUE}, {"client.max_kill_timeout", S_VALUE},
-    {"client.disable_remote_exec", S_VALUE}, {"client.template", S_ANY}, {"client.host_volume", S_ANY},
-    {"client.host_network", S_ANY}, {"client.chroot_env", S_ANY}, {"client.artifact", S_ANY},
-    {"client.drain_on_shutdown", S_ANY}, {"client.gc_interval", S_VALUE}, {"client.gc_disk_usage_threshold", S_VALUE},
-    {"client.gc_inode_usage_threshold", S_VALUE}, {"client.gc_max_allocs", S_VALUE},
-    {"client.gc_parallel_destroys", S_VALUE}, {"client.no_host_uuid", S_VALUE}, {"client.cni_path", S_VALUE},
-    {"client.cni_config_dir", S_VALUE}, {"client.bridge_network_name", S_VALUE},
-    {"client.bridge_network_subnet", S_VALUE}, {"client.cgroup_parent", S_VALUE},
+    {"client", S_BLOCK},
+    {"client.enabled", S_VALUE},
+    {"client.state_dir", S_VALUE},
+    {"client.alloc_dir", S_VALUE},
+    {"client.servers", S_VALUE},
+    {"client.server_join", S_ANY},
+    {"client.node_class", S_VALUE},
+    {"client.node_pool", S_VALUE},
+    {"client.meta", S_MAP},
+    {"client.options", S_MAP},
+    {"client.network_interface", S_VALUE},
+    {"client.network_speed", S_VALUE},
+    {"client.cpu_total_compute", S_VALUE},
+    {"client.memory_total_mb", S_VALUE},
+    {"client.disk_total_mb", S_VALUE},
+    {"client.disk_free_mb", S_VALUE},
+    {"client.min_dynamic_port", S_VALUE},
+    {"client.max_dynamic_port", S_VALUE},
+    {"client.reserved", S_ANY},
+    {"client.reservable_cores", S_VALUE},
+    {"client.max_kill_timeout", S_VALUE},
+    {"client.disable_remote_exec", S_VALUE},
+    {"client.template", S_ANY},
+    {"client.host_volume", S_ANY},
+    {"client.host_network", S_ANY},
+    {"client.chroot_env", S_ANY},
+    {"client.artifact", S_ANY},
+    {"client.drain_on_shutdown", S_ANY},
+    {"client.gc_interval", S_VALUE},
+    {"client.gc_disk_usage_threshold", S_VALUE},
+    {"client.gc_inode_usage_threshold", S_VALUE},
+    {"client.gc_max_allocs", S_VALUE},
+    {"client.gc_parallel_destroys", S_VALUE},
+    {"client.no_host_uuid", S_VALUE},
+    {"client.cni_path", S_VALUE},
+    {"client.cni_config_dir", S_VALUE},
+    {"client.bridge_network_name", S_VALUE},
+    {"client.bridge_network_subnet", S_VALUE},
+    {"client.cgroup_parent", S_VALUE},
     {"client.preferred_address_family", S_VALUE},
-    {"acl", S_BLOCK}, {"acl.enabled", S_VALUE}, {"acl.token_ttl", S_VALUE}, {"acl.policy_ttl", S_VALUE},
-    {"acl.role_ttl", S_VALUE}, {"acl.token_min_expiration_ttl", S_VALUE}, {"acl.token_max_expiration_ttl", S_VALUE},
+    {"acl", S_BLOCK},
+    {"acl.enabled", S_VALUE},
+    {"acl.token_ttl", S_VALUE},
+    {"acl.policy_ttl", S_VALUE},
+    {"acl.role_ttl", S_VALUE},
+    {"acl.token_min_expiration_ttl", S_VALUE},
+    {"acl.token_max_expiration_ttl", S_VALUE},
     {"acl.replication_token", S_VALUE},
-    {"tls", S_BLOCK}, {"tls.http", S_VALUE}, {"tls.rpc", S_VALUE}, {"tls.ca_file", S_VALUE}, {"tls.cert_file", S_VALUE},
-    {"tls.key_file", S_VALUE}, {"tls.verify_server_hostname", S_VALUE}, {"tls.verify_https_client", S_VALUE},
-    {"tls.rpc_upgrade_mode", S_VALUE}, {"tls.tls_min_version", S_VALUE}, {"tls.tls_cipher_suites", S_VALUE},
+    {"tls", S_BLOCK},
+    {"tls.http", S_VALUE},
+    {"tls.rpc", S_VALUE},
+    {"tls.ca_file", S_VALUE},
+    {"tls.cert_file", S_VALUE},
+    {"tls.key_file", S_VALUE},
+    {"tls.verify_server_hostname", S_VALUE},
+    {"tls.verify_https_client", S_VALUE},
+    {"tls.rpc_upgrade_mode", S_VALUE},
+    {"tls.tls_min_version", S_VALUE},
+    {"tls.tls_cipher_suites", S_VALUE},
     {"tls.tls_prefer_server_cipher_suites", S_VALUE},
-    {"telemetry", S_BLOCK}, {"telemetry.prometheus_metrics", S_VALUE}, {"telemetry.collection_interval", S_VALUE},
-    {"telemetry.disable_hostname", S_VALUE}, {"telemetry.use_node_name", S_VALUE},
-    {"telemetry.publish_allocation_metrics", S_VALUE}, {"telemetry.publish_node_metrics", S_VALUE},
-    {"telemetry.statsd_address", S_VALUE}, {"telemetry.statsite_address", S_VALUE},
-    {"telemetry.datadog_address", S_VALUE}, {"telemetry.datadog_tags", S_VALUE}, {"telemetry.filter_default", S_VALUE},
-    {"telemetry.prefix_filter", S_VALUE}, {"telemetry.in_memory_collection_interval", S_VALUE},
-    {"telemetry.in_memory_retention_period", S_VALUE}, {"telemetry.disable_dispatched_job_summary_metrics", S_VALUE},
+    {"telemetry", S_BLOCK},
+    {"telemetry.prometheus_metrics", S_VALUE},
+    {"telemetry.collection_interval", S_VALUE},
+    {"telemetry.disable_hostname", S_VALUE},
+    {"telemetry.use_node_name", S_VALUE},
+    {"telemetry.publish_allocation_metrics", S_VALUE},
+    {"telemetry.publish_node_metrics", S_VALUE},
+    {"telemetry.statsd_address", S_VALUE},
+    {"telemetry.statsite_address", S_VALUE},
+    {"telemetry.datadog_address", S_VALUE},
+    {"telemetry.datadog_tags", S_VALUE},
+    {"telemetry.filter_default", S_VALUE},
+    {"telemetry.prefix_filter", S_VALUE},
+    {"telemetry.in_memory_collection_interval", S_VALUE},
+    {"telemetry.in_memory_retention_period", S_VALUE},
+    {"telemetry.disable_dispatched_job_summary_metrics", S_VALUE},
 };
 
 static int layout_find(const char *path) {
@@ -107,9 +212,8 @@ static int layout_find(const char *path) {
 struct agent_file {
         const struct agent_file_spec *spec;
         char notes[AGENT_FILE_NOTES];
-        char *noted[ARRAY_SIZE(layout) + LIMIT_MAP_ENTRIES]; /* key paths noted, each once */
-        size_t n_noted;
-        char *sources; /* "a.hcl,b.json" */
+        struct hashmap *noted; /* key paths noted, each once */
+        char *sources;         /* "a.hcl,b.json" */
         size_t n_files;
         /* the file being read */
         void *cfg;
@@ -120,8 +224,8 @@ struct agent_file {
 
 int agent_file_create(const struct agent_file_spec *spec, struct agent_file **ret, struct error *err) {
         struct agent_file *af = calloc(1, sizeof(*af));
-        if (!af || !(af->sources = strdup(""))) {
-                free(af);
+        if (!af || !(af->sources = strdup("")) || !(af->noted = hashmap_create(HASHMAP_OWN_KEYS))) {
+                agent_file_destroy(af);
                 return errorf(err, -ENOMEM, "out of memory");
         }
         af->spec = spec;
@@ -132,8 +236,7 @@ int agent_file_create(const struct agent_file_spec *spec, struct agent_file **re
 struct agent_file *agent_file_destroy(struct agent_file *af) {
         if (!af)
                 return NULL;
-        for (size_t i = 0; i < af->n_noted; i++)
-                free(af->noted[i]);
+        hashmap_destroy(af->noted);
         free(af->sources);
         free(af);
         return NULL;
@@ -229,18 +332,16 @@ static const char *where(struct agent_file *af, const struct entry *e, const cha
 }
 
 static void note(struct agent_file *af, const struct entry *e, const char *path) {
-        for (size_t i = 0; i < af->n_noted; i++)
-                if (strcmp(af->noted[i], path) == 0)
-                        return;
-        if (af->n_noted < ARRAY_SIZE(af->noted)) {
-                char *p = strdup(path);
-                if (p)
-                        af->noted[af->n_noted++] = p;
-        }
+        if (hashmap_contains(af->noted, path) || hashmap_put(af->noted, path, NULL, NULL) < 0)
+                return;
+        /* a JSON key's line costs a scan of the text: for the first notes only */
+        struct entry at = *e;
+        if (at.j && hashmap_count(af->noted) > NOTES_LOCATED)
+                at.j = NULL;
         char w[WHERE_LEN];
         size_t used = strlen(af->notes);
         snprintf(af->notes + used, sizeof(af->notes) - used, "config: %s is not used by %s (%s)\n", path,
-                 af->spec->program, where(af, e, path, w));
+                 af->spec->program, where(af, &at, path, w));
 }
 
 /* ---- values of either format --------------------------------------------------------- */
@@ -324,8 +425,8 @@ static int wrong_type(struct agent_file *af, const struct entry *e, const char *
 typedef int (*visit_fn)(struct agent_file *af, const char *prefix, const struct entry *e, bool in_map,
                         struct error *err);
 
-static int each_entry(struct agent_file *af, const struct entry *parent, const char *prefix, bool in_map,
-                      visit_fn fn, struct error *err) {
+static int each_entry(struct agent_file *af, const struct entry *parent, const char *prefix, bool in_map, visit_fn fn,
+                      struct error *err) {
         int r = 0;
         if (parent->block) {
                 const struct hcl_body *b = parent->block->body;
@@ -343,8 +444,8 @@ static int each_entry(struct agent_file *af, const struct entry *parent, const c
         if (parent->hv) {
                 const struct hcl_value *v = parent->hv;
                 for (size_t i = 0; i < v->n && r == 0; i++) {
-                        struct entry e = {.name = v->keys[i], .line = v->items[i]->line, .col = v->items[i]->col,
-                                          .hv = v->items[i]};
+                        struct entry e = {
+                            .name = v->keys[i], .line = v->items[i]->line, .col = v->items[i]->col, .hv = v->items[i]};
                         r = fn(af, prefix, &e, in_map, err);
                 }
                 return r;
@@ -395,6 +496,18 @@ struct text {
         size_t len, cap;
 };
 
+/* The option set to t's text when r is 0; t freed; r or set_flag's result. */
+static int set_text(struct agent_file *af, const struct flag *f, const struct entry *e, const char *path,
+                    struct text *t, int r, struct error *err) {
+        if (r == -ENOMEM)
+                r = errorf(err, r, "out of memory");
+        if (r == 0)
+                r = set_flag(af, f, e, path, t->s, err);
+        free(t->s);
+        t->s = NULL;
+        return r;
+}
+
 static int text_add(struct text *t, const char *a, const char *b, const char *c) {
         size_t n = strlen(a) + strlen(b) + strlen(c);
         if (t->len + n + 1 > t->cap) {
@@ -409,8 +522,8 @@ static int text_add(struct text *t, const char *a, const char *b, const char *c)
         return 0;
 }
 
-static int apply_list(struct agent_file *af, const struct flag *f, const struct entry *e, const char *path,
-                      bool urls, struct error *err) {
+static int apply_list(struct agent_file *af, const struct flag *f, const struct entry *e, const char *path, bool urls,
+                      struct error *err) {
         char w[WHERE_LEN];
         if (entry_kind(e) != V_LIST)
                 return wrong_type(af, e, path, "a list of strings", err);
@@ -431,12 +544,7 @@ static int apply_list(struct agent_file *af, const struct flag *f, const struct 
                 else
                         r = text_add(&t, i ? "," : "", urls && !strstr(buf, "://") ? "http://" : "", buf);
         }
-        if (r == -ENOMEM)
-                r = errorf(err, r, "out of memory");
-        if (r == 0)
-                r = set_flag(af, f, e, path, t.s, err);
-        free(t.s);
-        return r;
+        return set_text(af, f, e, path, &t, r, err);
 }
 
 static int merge_pairs(const char *old, struct text *t);
@@ -495,8 +603,9 @@ static int apply_map(struct agent_file *af, const struct flag *f, const struct e
                         r = errorf(err, -EINVAL, "%s: %s: key \"%.64s\": 1 to %d bytes without '=' or ','",
                                    where(af, &sub, path, w), path, k, LIMIT_KEY_LEN);
                 else if (scalar_text(hv, j, val, AGENT_FILE_MAX_STRING) < 0 || strchr(val, ','))
-                        r = errorf(err, -EINVAL, "%s: %s.%s: expected a string, number or bool of at most %d bytes "
-                                                 "without ','",
+                        r = errorf(err, -EINVAL,
+                                   "%s: %s.%s: expected a string, number or bool of at most %d bytes "
+                                   "without ','",
                                    where(af, &sub, path, w), path, k, AGENT_FILE_MAX_STRING - 1);
                 else
                         r = text_add(&t, t.len ? "," : "", k, "=") < 0 || text_add(&t, val, "", "") < 0
@@ -505,12 +614,7 @@ static int apply_map(struct agent_file *af, const struct flag *f, const struct e
         }
         if (r == 0)
                 r = merge_pairs(flag_text(af, f), &t);
-        if (r == -ENOMEM)
-                r = errorf(err, r, "out of memory");
-        if (r == 0)
-                r = set_flag(af, f, e, path, t.s, err);
-        free(t.s);
-        return r;
+        return set_text(af, f, e, path, &t, r, err);
 }
 
 /* Whether the "k=v,k=v" list holds key (len bytes). */
@@ -767,8 +871,8 @@ int agent_file_load(struct agent_file *af, void *cfg, const char *path, struct e
                             : 0;
                 for (int i = 0; i < n; i++) {
                         char file[PATH_MAX];
-                        if (r == 0 && (size_t)snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name) >=
-                                          sizeof(file))
+                        if (r == 0 &&
+                            (size_t)snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name) >= sizeof(file))
                                 r = errorf(err, -ENAMETOOLONG, "-config %s: a name too long", path);
                         if (r == 0) {
                                 struct stat fst;
@@ -804,6 +908,34 @@ int agent_file_load_args(struct agent_file *af, void *cfg, int argc, char **argv
         return count;
 }
 
+int agent_file_parse_args(const struct agent_file_spec *spec, void *cfg, int argc, char **argv, char **ret_notes,
+                          struct error *err) {
+        _cleanup_(agent_file_destroyp) struct agent_file *af = NULL;
+        int r = agent_file_create(spec, &af, err);
+        if (r == 0)
+                r = agent_file_load_args(af, cfg, argc, argv, err);
+        if (r >= 0)
+                r = flags_parse(cfg, spec->flags, spec->n_flags, argc, argv, err);
+        const struct flag *f = flags_find(spec->flags, spec->n_flags, "config", 6);
+        if (r == 0 && f && af->n_files)
+                r = flags_set(cfg, f, af->sources, err);
+        if (r < 0)
+                return r;
+        char *notes = strdup(af->notes);
+        if (!notes)
+                return errorf(err, -ENOMEM, "out of memory");
+        *ret_notes = notes;
+        return r;
+}
+
+void agent_file_print_notes(const char *notes, FILE *out) {
+        for (const char *n = notes ? notes : ""; *n;) {
+                size_t len = strcspn(n, "\n");
+                fprintf(out, "# %.*s\n", (int)len, n);
+                n += len + (n[len] == '\n');
+        }
+}
+
 /* ---- help ------------------------------------------------------------------------------- */
 
 static const char *how_text(enum agent_file_how how) {
@@ -824,8 +956,9 @@ static const char *how_text(enum agent_file_how how) {
 }
 
 void agent_file_print_help(const struct agent_file_spec *spec, FILE *out) {
-        fprintf(out, "\nConfiguration file (-config FILE or DIR, repeatable; Nomad's agent layout, HCL or JSON;\n"
-                     "later files win, then the flags). Keys %s honours:\n",
+        fprintf(out,
+                "\nConfiguration file (-config FILE or DIR, repeatable; Nomad's agent layout, HCL or JSON;\n"
+                "later files win, then the flags). Keys %s honours:\n",
                 spec->program);
         for (size_t i = 0; i < spec->n_keys; i++) {
                 const struct agent_file_key *k = &spec->keys[i];

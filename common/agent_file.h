@@ -19,7 +19,9 @@
  * afterwards, so flags win. Bounded: AGENT_FILE_MAX_BYTES per file,
  * AGENT_FILE_MAX_FILES files, nesting of HCL_MAX_DEPTH (JSON: LIMIT_JSON_DEPTH),
  * strings of AGENT_FILE_MAX_STRING bytes, LIMIT_MAP_ENTRIES entries in a map.
- * Reading is linear in the size of the files (the key tables are small and fixed).
+ * Reading is linear in the size of the files (the key tables are small and fixed; a
+ * JSON key's line is found by a scan of its file, done for an error and for the
+ * first 64 notes only).
  * Not thread-safe; one context per program start.
  */
 #pragma once
@@ -88,6 +90,16 @@ int agent_file_load_args(struct agent_file *af, void *cfg, int argc, char **argv
 const char *agent_file_notes(const struct agent_file *af);
 /* The files read, joined with ','; "" when none. */
 const char *agent_file_sources(const struct agent_file *af);
+
+/* A program's options in one call: cfg holds its defaults; every -config of argv is
+ * read over it, then argv's flags (flags_parse), then spec's option "config" is set
+ * to every file read (flags_parse leaves only the last). Returns 0, 1 when -help was
+ * asked (nothing printed), or negative with err; on 0 and 1, *ret_notes is the
+ * notes (malloc'd, "" when none). */
+int agent_file_parse_args(const struct agent_file_spec *spec, void *cfg, int argc, char **argv, char **ret_notes,
+                          struct error *err);
+/* The notes as "# config: ..." lines, for -print-config (NULL is fine). */
+void agent_file_print_notes(const char *notes, FILE *out);
 
 /* For -help: the keys spec honours with the option each sets, and the parts of
  * Nomad's layout it accepts and ignores. */

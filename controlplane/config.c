@@ -123,21 +123,6 @@ static const struct agent_file_spec file_spec = {
     .n_flags = ARRAY_SIZE(options),
 };
 
-/* The -config files over the defaults; their notes and names into cfg. */
-static int load_files(struct server_config *cfg, int argc, char **argv, struct error *err) {
-        _cleanup_(agent_file_destroyp) struct agent_file *af = NULL;
-        int r = agent_file_create(&file_spec, &af, err);
-        if (r == 0)
-                r = agent_file_load_args(af, cfg, argc, argv, err);
-        if (r < 0)
-                return r;
-        cfg->config_notes = strdup(agent_file_notes(af));
-        cfg->config_sources = strdup(agent_file_sources(af));
-        if (!cfg->config_notes || !cfg->config_sources)
-                return errorf(err, -ENOMEM, "out of memory");
-        return 0;
-}
-
 static void print_help(void) {
         printf("Usage: drover-server [options]\n\n"
                "  A drover control-plane server: Raft member, state store, eval broker,\n"
@@ -151,18 +136,11 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
         memset(cfg, 0, sizeof(*cfg));
         int r = flags_defaults(cfg, options, ARRAY_SIZE(options), err);
         if (r == 0)
-                r = load_files(cfg, argc, argv, err);
-        if (r == 0)
-                r = flags_parse(cfg, options, ARRAY_SIZE(options), argc, argv, err);
+                r = agent_file_parse_args(&file_spec, cfg, argc, argv, &cfg->config_notes, err);
         if (r == 1)
                 print_help();
         if (r != 0)
                 return r;
-        if (*cfg->config_sources) { /* every file read, not only the last -config */
-                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "config", 6), cfg->config_sources, err);
-                if (r < 0)
-                        return r;
-        }
         const char *env = getenv("DROVER_NODE_SECRET");
         if (!*cfg->node_secret && env && *env) {
                 r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "node-secret", 11), env, err);
@@ -228,12 +206,7 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
 
 void server_config_print(const struct server_config *cfg) {
         flags_print_values(cfg, options, ARRAY_SIZE(options));
-        const char *n = cfg->config_notes ? cfg->config_notes : "";
-        while (*n) { /* the ignored keys of the files, as comments */
-                size_t len = strcspn(n, "\n");
-                printf("# %.*s\n", (int)len, n);
-                n += len + (n[len] == '\n');
-        }
+        agent_file_print_notes(cfg->config_notes, stdout); /* the ignored keys of the files */
 }
 
 bool server_config_clustered(const struct server_config *cfg) {
@@ -243,6 +216,5 @@ bool server_config_clustered(const struct server_config *cfg) {
 void server_config_free(struct server_config *cfg) {
         flags_free(cfg, options, ARRAY_SIZE(options));
         free(cfg->config_notes);
-        free(cfg->config_sources);
-        cfg->config_notes = cfg->config_sources = NULL;
+        cfg->config_notes = NULL;
 }

@@ -46,9 +46,9 @@ struct server_config {
         int64_t http_max_parked;
         int64_t http_idle_timeout_ms;
         char *config_file; /* the -config files read before the flags (which win over them), joined with ',' */
-        /* not options: what the -config files said (malloc'd; server_config_free frees them) */
-        char *config_notes;   /* "config: KEY is not used by drover-server (FILE:LINE:COL)\n"..., to log */
-        char *config_sources; /* the files read, joined with ',' */
+        /* not an option: "config: KEY is not used by drover-server (FILE:LINE:COL)\n"... of the
+         * -config files, to log (malloc'd; server_config_free frees it) */
+        char *config_notes;
 };
 
 /* Fill defaults, then the -config files (common/agent_file.h), then apply argv. Returns 0, 1 when --help was printed, or negative with err. */

@@ -114,21 +114,6 @@ void agent_config_help(void) {
         agent_file_print_help(&file_spec, stdout);
 }
 
-/* The -config files over the defaults; their notes and names into cfg. */
-static int load_files(struct agent_config *cfg, int argc, char **argv, struct error *err) {
-        _cleanup_(agent_file_destroyp) struct agent_file *af = NULL;
-        int r = agent_file_create(&file_spec, &af, err);
-        if (r == 0)
-                r = agent_file_load_args(af, cfg, argc, argv, err);
-        if (r < 0)
-                return r;
-        cfg->config_notes = strdup(agent_file_notes(af));
-        cfg->config_sources = strdup(agent_file_sources(af));
-        if (!cfg->config_notes || !cfg->config_sources)
-                return errorf(err, -ENOMEM, "out of memory");
-        return 0;
-}
-
 /* Each "key=value" of a comma list, in order; fn's negative return stops it. */
 static int meta_each(const char *list, int (*fn)(void *data, const char *key, size_t klen, const char *val,
                                                   size_t vlen),
@@ -207,18 +192,11 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct e
         if (r == 0 && env && *env)
                 r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "servers", 7), env, err);
         if (r == 0)
-                r = load_files(cfg, argc, argv, err);
-        if (r == 0)
-                r = flags_parse(cfg, options, ARRAY_SIZE(options), argc, argv, err);
+                r = agent_file_parse_args(&file_spec, cfg, argc, argv, &cfg->config_notes, err);
         if (r == 1)
                 agent_config_help();
         if (r != 0)
                 return r;
-        if (*cfg->config_sources) { /* every file read, not only the last -config */
-                r = flags_set(cfg, flags_find(options, ARRAY_SIZE(options), "config", 6), cfg->config_sources, err);
-                if (r < 0)
-                        return r;
-        }
         size_t n_meta = 0;
         r = meta_each(cfg->meta, meta_count, &n_meta, err);
         if (r < 0)
@@ -295,17 +273,11 @@ void agent_config_tls_client(const struct agent_config *cfg, struct tls_client *
 
 void agent_config_print(const struct agent_config *cfg) {
         flags_print_values(cfg, options, ARRAY_SIZE(options));
-        const char *n = cfg->config_notes ? cfg->config_notes : "";
-        while (*n) { /* the ignored keys of the files, as comments */
-                size_t len = strcspn(n, "\n");
-                printf("# %.*s\n", (int)len, n);
-                n += len + (n[len] == '\n');
-        }
+        agent_file_print_notes(cfg->config_notes, stdout); /* the ignored keys of the files */
 }
 
 void agent_config_free(struct agent_config *cfg) {
         flags_free(cfg, options, ARRAY_SIZE(options));
         free(cfg->config_notes);
-        free(cfg->config_sources);
-        cfg->config_notes = cfg->config_sources = NULL;
+        cfg->config_notes = NULL;
 }

@@ -40,9 +40,9 @@ struct agent_config {
         char *node_secret; /* node registration secret the servers ask for ("" = none) */
         char *meta;        /* the node's metadata: "key=value,key=value" (a later key wins) */
         char *config_file; /* the -config files read before the flags (which win over them), joined with ',' */
-        /* not options: what the -config files said (malloc'd; agent_config_free frees them) */
-        char *config_notes;   /* "config: KEY is not used by drover-agent (FILE:LINE:COL)\n"..., to log */
-        char *config_sources; /* the files read, joined with ',' */
+        /* not an option: "config: KEY is not used by drover-agent (FILE:LINE:COL)\n"... of the
+         * -config files, to log (malloc'd; agent_config_free frees it) */
+        char *config_notes;
 };
 
 /* Fill defaults (DROVER_ADDR, when set, is the default of -servers), then the

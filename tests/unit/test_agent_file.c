@@ -91,29 +91,31 @@ static int load(const char *path, struct error *err) {
         return agent_file_load(af, &cfg, path, err);
 }
 
-static const char hcl_text[] = "data_dir = \"/srv/d\"\n"
-                               "log_level = \"DEBUG\"\n"
-                               "bind_addr = \"10.0.0.5\"\n"
-                               "ports {\n  http = 5646\n  serf = 5648\n}\n"
-                               "server {\n  enabled = true\n  bootstrap_expect = 3\n  heartbeat_grace = \"30s\"\n"
-                               "  server_join {\n    retry_join = [\"10.0.0.1:4646\", \"10.0.0.2:4646\"]\n  }\n}\n"
-                               "client {\n  node_pool = \"gpu\"\n  meta {\n    rack = \"r1\"\n    slots = 4\n  }\n"
-                               "  options = { \"driver.raw_exec.enable\" = \"1\", \"driver.allowlist\" = \"exec\" }\n}\n"
-                               "acl {\n  enabled = true\n}\n"
-                               "telemetry {\n  prometheus_metrics = true\n}\n";
+static const char hcl_text[] =
+    "data_dir = \"/srv/d\"\n"
+    "log_level = \"DEBUG\"\n"
+    "bind_addr = \"10.0.0.5\"\n"
+    "ports {\n  http = 5646\n  serf = 5648\n}\n"
+    "server {\n  enabled = true\n  bootstrap_expect = 3\n  heartbeat_grace = \"30s\"\n"
+    "  server_join {\n    retry_join = [\"10.0.0.1:4646\", \"10.0.0.2:4646\"]\n  }\n}\n"
+    "client {\n  node_pool = \"gpu\"\n  meta {\n    rack = \"r1\"\n    slots = 4\n  }\n"
+    "  options = { \"driver.raw_exec.enable\" = \"1\", \"driver.allowlist\" = \"exec\" }\n}\n"
+    "acl {\n  enabled = true\n}\n"
+    "telemetry {\n  prometheus_metrics = true\n}\n";
 
-static const char json_text[] = "{\n"
-                                "  \"data_dir\": \"/srv/d\",\n"
-                                "  \"log_level\": \"DEBUG\",\n"
-                                "  \"bind_addr\": \"10.0.0.5\",\n"
-                                "  \"ports\": {\"http\": 5646, \"serf\": 5648},\n"
-                                "  \"server\": [{\"enabled\": true, \"bootstrap_expect\": 3, \"heartbeat_grace\": \"30s\",\n"
-                                "              \"server_join\": {\"retry_join\": [\"10.0.0.1:4646\", \"10.0.0.2:4646\"]}}],\n"
-                                "  \"client\": {\"node_pool\": \"gpu\", \"meta\": {\"rack\": \"r1\", \"slots\": 4},\n"
-                                "             \"options\": {\"driver.raw_exec.enable\": \"1\", \"driver.allowlist\": \"exec\"}},\n"
-                                "  \"acl\": {\"enabled\": true},\n"
-                                "  \"telemetry\": {\"prometheus_metrics\": true}\n"
-                                "}\n";
+static const char json_text[] =
+    "{\n"
+    "  \"data_dir\": \"/srv/d\",\n"
+    "  \"log_level\": \"DEBUG\",\n"
+    "  \"bind_addr\": \"10.0.0.5\",\n"
+    "  \"ports\": {\"http\": 5646, \"serf\": 5648},\n"
+    "  \"server\": [{\"enabled\": true, \"bootstrap_expect\": 3, \"heartbeat_grace\": \"30s\",\n"
+    "              \"server_join\": {\"retry_join\": [\"10.0.0.1:4646\", \"10.0.0.2:4646\"]}}],\n"
+    "  \"client\": {\"node_pool\": \"gpu\", \"meta\": {\"rack\": \"r1\", \"slots\": 4},\n"
+    "             \"options\": {\"driver.raw_exec.enable\": \"1\", \"driver.allowlist\": \"exec\"}},\n"
+    "  \"acl\": {\"enabled\": true},\n"
+    "  \"telemetry\": {\"prometheus_metrics\": true}\n"
+    "}\n";
 
 static void expect_full(void) {
         cr_expect_str_eq(cfg.data_dir, "/srv/d");
@@ -221,7 +223,8 @@ Test(agent_file, unknown_keys_name_file_line_col_and_the_key_path) {
 }
 
 Test(agent_file, bad_types_and_values_say_where) {
-        expect_error("p.hcl", "ports { http = \"x\" }\n", "p.hcl:1:9: ports.http: expected a port number (got a string)");
+        expect_error("p.hcl", "ports { http = \"x\" }\n",
+                     "p.hcl:1:9: ports.http: expected a port number (got a string)");
         expect_error("r.hcl", "ports { http = 70000 }\n", "ports.http: expected a port number from 1 to 65535");
         expect_error("b.hcl", "acl { enabled = 2 }\n", "acl.enabled: expected true or false (got a number)");
         expect_error("bs.hcl", "acl { enabled = \"maybe\" }\n", "acl.enabled: -acl-enabled: expected true or false");
@@ -236,7 +239,8 @@ Test(agent_file, bad_types_and_values_say_where) {
                      "server.server_join.retry_join: expected a list of strings (got a string)");
         expect_error("c.hcl", "server { server_join { retry_join = [\"a,b\"] } }\n", "entry 1: expected a string");
         expect_error("k.hcl", "ports = 1\n", "k.hcl:1:1: ports: expected a block (got a number)");
-        expect_error("m.hcl", "client { meta = [\"a\"] }\n", "client.meta: expected a block of key = value (got a list)");
+        expect_error("m.hcl", "client { meta = [\"a\"] }\n",
+                     "client.meta: expected a block of key = value (got a list)");
         expect_error("mk.hcl", "client { meta = { \"a=b\" = \"c\" } }\n", "client.meta: key \"a=b\"");
         expect_error("lv.hcl", "log_level = \"loud\"\n", "log_level: expected trace, debug, info, warn or error");
         expect_error("h.hcl", "bind_addr = \"10.0.0.1/8\"\n", "bind_addr: expected an IP address");
