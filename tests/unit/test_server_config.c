@@ -150,3 +150,29 @@ Test(server_config, tls_verify_server_hostname_is_accepted_true_and_refused_fals
         server_config_free(&cfg);
         unlink(path);
 }
+
+Test(server_config, json_and_nomads_ports_and_bind_addr_set_the_listeners) {
+        char json[64];
+        snprintf(json, sizeof(json), "/tmp/drover-test-config-XXXXXX.json");
+        int fd = mkstemps(json, 5);
+        cr_assert_geq(fd, 0);
+        const char *text = "{\"bind_addr\": \"10.1.2.3\", \"ports\": {\"http\": 5646, \"rpc\": 5647},\n"
+                           " \"server\": [{\"enabled\": true, \"num_schedulers\": 3}], \"client\": {\"enabled\": true}}";
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        write_config("log_level = \"ERR\"\n");
+        char *argv[] = {"drover-server", "-config", path, "-config", json, NULL};
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(server_config_parse(&cfg, 5, argv, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.http_addr, "10.1.2.3:5646");
+        cr_expect_str_eq(cfg.raft_addr, "127.0.0.1:5647", "bind_addr is not the advertised Raft address");
+        cr_expect_eq(cfg.num_schedulers, 3);
+        cr_expect_str_eq(cfg.log_level, "error");
+        cr_expect(strstr(cfg.config_file, ",") != NULL, "both files: %s", cfg.config_file);
+        cr_expect(strstr(cfg.config_notes, "config: client.enabled is not used by drover-server ("), "%s",
+                  cfg.config_notes);
+        server_config_free(&cfg);
+        unlink(json);
+        unlink(path);
+}
