@@ -966,8 +966,8 @@ static void raise_nofile(unsigned want) {
                         to = cur;
         }
         if (to < want)
-                log_warn("http: RLIMIT_NOFILE is %llu, below the %u descriptors the connection bounds need; "
-                         "raise the hard limit (ulimit -Hn, systemd's LimitNOFILE=) or lower the connection bound (-http-max-conns)",
+                log_warn("http: RLIMIT_NOFILE is %llu, below the %u descriptors the connection bounds need; raise "
+                         "the hard limit (ulimit -Hn, systemd's LimitNOFILE=) or lower -http-max-conns",
                          (unsigned long long)to, want);
 }
 
