@@ -204,7 +204,7 @@ if [ "$n_rel" = 0 ] && [ "$(echo "$max_load < $CORES" | bc)" = 1 ]; then
 else
         leader_mode=relative
         med=$(sort -n "$bases" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] + 0 }')
-        leader_ms=$(echo "scale=1; f = $max_load / $CORES; if (f < 1) f = 1; $LEADER_MAX_MS * f + $LEADER_RATIO * $med * 1000" | bc)
+        leader_ms=$(printf '%.1f' "$(echo "scale=3; f = $max_load / $CORES; if (f < 1) f = 1; $LEADER_MAX_MS * f + $LEADER_RATIO * $med * 1000" | bc)")
 fi
 probes=$(wc -l <"$WORK/leader.times")
 bad=$(awk -v lim="$leader_ms" '$1 != 200 || $2 * 1000 > lim' "$WORK/leader.times" | wc -l)
