@@ -228,6 +228,26 @@ static void shorten(struct http_server *s, struct conn_info *c) {
         MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HTTP_RESERVED_TIMEOUT_S);
 }
 
+/* Beyond max_conns + reserved_conns: close at once the oldest connection that
+ * has not sent a request yet, else the oldest idle one, else the newcomer. The
+ * count stays at the bound, so libmicrohttpd never reaches its own limit (there
+ * it stops accepting, and an agent's new connection would wait in the kernel's
+ * accept queue behind the whole flood): a newcomer - a heartbeat among them -
+ * is accepted at once and takes the place of the oldest silent client. */
+static void evict_one(struct http_server *s, struct conn_info *newcomer) {
+        struct conn_info *v = s->fresh_head != newcomer ? s->fresh_head : NULL;
+        if (!v)
+                v = s->idle_head && s->idle_head != newcomer ? s->idle_head : newcomer;
+        fresh_unlink(s, v);
+        idle_unlink(s, v);
+        v->shortened = true; /* never listed again */
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(v->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fi)
+                shutdown(fi->connect_fd, SHUT_RDWR);
+        count_refused(s, v == newcomer ? "connection limit reached and no idle connection to close"
+                                       : "connection limit reached: closed the oldest idle connection");
+}
+
 static struct conn_info *conn_info_of(struct MHD_Connection *conn) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         return ci ? ci->socket_context : NULL;
@@ -689,7 +709,7 @@ bool http_path_is_node_agent(const char *method, const char *path) {
         if (!slash || slash == id)
                 return false;
         const char *what = slash + 1;
-        if (strcmp(what, "heartbeat") == 0)
+        if (strcmp(what, "heartbeat") == 0 || strcmp(what, "allocations/batch") == 0)
                 return strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
         return strcmp(what, "allocations") == 0;
 }
@@ -867,6 +887,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 shorten(s, c);
                 for (int i = 0; i < 2 && s->idle_head; i++)
                         shorten(s, s->idle_head);
+                if (n > s->o.max_conns + s->o.reserved_conns)
+                        evict_one(s, c);
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
                 atomic_fetch_sub(&s->conns, 1);
                 struct conn_info *c = *socket_context;
@@ -927,16 +949,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
-/* Enough descriptors for every connection the limits allow (the soft limit is often 1024). */
+/* Descriptors for every connection the limits allow: the soft limit (often
+ * 1024) is raised to the hard one (to want where the hard one is unlimited);
+ * a hard limit below want is logged, as the flood bounds then cannot hold. */
 static void raise_nofile(unsigned want) {
         struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return;
-        rlim_t cur = rl.rlim_cur;
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-                log_debug("http: RLIMIT_NOFILE raised from %llu to %llu", (unsigned long long)cur,
-                          (unsigned long long)rl.rlim_cur);
+        rlim_t cur = rl.rlim_cur, to = rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : cur > want ? cur : want;
+        if (to > cur) {
+                rl.rlim_cur = to;
+                if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                        log_debug("http: RLIMIT_NOFILE raised from %llu to %llu", (unsigned long long)cur,
+                                  (unsigned long long)to);
+                else
+                        to = cur;
+        }
+        if (to < want)
+                log_warn("http: RLIMIT_NOFILE is %llu, below the %u descriptors the connection bounds need; raise "
+                         "the hard limit (ulimit -Hn, systemd's LimitNOFILE=) or lower -http-max-conns",
+                         (unsigned long long)to, want);
 }
 
 /* libmicrohttpd's messages ("Server reached connection limit...") come once per
@@ -1027,7 +1059,9 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         }
         s->async.data = s;
         s->async_open = true;
-        unsigned limit = s->o.max_conns + s->o.reserved_conns;
+        /* libmicrohttpd's own limit, reached only while evicted connections are
+         * still closing (evict_one keeps the count at max_conns + reserved_conns). */
+        unsigned limit = s->o.max_conns + 2 * s->o.reserved_conns;
         raise_nofile(limit + 256);
         s->mhd = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,

@@ -35,6 +35,9 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
  *   reserved_conns more are accepted but must send a node-agent request (see
  *   http_path_is_node_agent) within HTTP_RESERVED_TIMEOUT_S, else they are
  *   closed or answered 503: a flood of idle clients cannot lock agents out.
+ *   Beyond both, each newcomer closes at once the oldest connection without a
+ *   request (else the oldest idle one, else itself): accepting never stops, so
+ *   an agent's connection never waits in the accept queue behind a flood.
  * - max_conns_per_ip bounds one source address (0: no bound).
  * - max_parked bounds blocking queries (GET with ?index=N, N > 0) handed to the
  *   loop and not yet answered; beyond it, those of clients other than node

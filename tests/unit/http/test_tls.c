@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/tls.h"
@@ -106,6 +107,8 @@ Test(tls, node_agent_paths) {
         cr_expect(http_path_is_node_agent("POST", "/v1/node/abc/heartbeat"));
         cr_expect(http_path_is_node_agent("GET", "/v1/node/abc/allocations"));
         cr_expect(http_path_is_node_agent("PUT", "/v1/node/abc/allocations"));
+        cr_expect(http_path_is_node_agent("POST", "/v1/node/abc/allocations/batch"));
+        cr_expect(!http_path_is_node_agent("GET", "/v1/node/abc/allocations/batch"));
         cr_expect(!http_path_is_node_agent("GET", "/v1/node/register"));
         cr_expect(!http_path_is_node_agent("GET", "/v1/node/abc/heartbeat"));
         cr_expect(!http_path_is_node_agent("GET", "/v1/node/abc"));
@@ -274,6 +277,28 @@ Test(tls, beyond_max_conns_only_node_agents_are_served) {
         cr_expect(closed, "the oldest idle connection is evicted under pressure");
         stop();
         for (int i = 0; i < 4; i++)
+                close(idle[i]);
+}
+
+Test(tls, beyond_the_reserve_a_newcomer_closes_the_oldest_silent_connection_at_once) {
+        struct http_server_opts o = {.addr = "127.0.0.1", .max_conns = 4, .reserved_conns = 2};
+        start(&o);
+        int idle[6];
+        for (int i = 0; i < 6; i++) {
+                idle[i] = raw(NULL);
+                usleep(20 * 1000); /* accepted in this order */
+        }
+        usleep(200 * 1000);
+        char msg[256];
+        int64_t t0 = clock_monotonic_ns();
+        cr_expect_eq(get("PUT", "/v1/node/abc/heartbeat", msg, sizeof(msg)), 200, "%s", msg);
+        cr_expect_lt(clock_monotonic_ns() - t0, 1000000000LL, "accepted at once, not left in the accept queue");
+        char c;
+        cr_expect(answered_within(idle[0], 500) && read(idle[0], &c, 1) == 0,
+                  "the oldest silent connection is closed at once, not after the 2 s timeout");
+        cr_expect(!answered_within(idle[5], 1), "the newest silent connection stays");
+        stop();
+        for (int i = 0; i < 6; i++)
                 close(idle[i]);
 }
 
