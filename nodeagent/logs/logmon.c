@@ -159,9 +159,13 @@ static void open_current(struct task *t, int type) {
         struct stream *st = &t->s[type];
         char name[NAME_MAX_];
         file_name(t, type, st->index, name, sizeof(name));
-        st->fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        /* 0600: task output can hold secrets; the agent (root) reads it for the log endpoint. */
+        st->fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         struct stat sb;
-        st->size = st->fd >= 0 && fstat(st->fd, &sb) == 0 ? sb.st_size : 0;
+        bool ok = st->fd >= 0 && fstat(st->fd, &sb) == 0;
+        st->size = ok ? sb.st_size : 0;
+        if (ok && (sb.st_mode & 077)) /* left world-readable by an older agent */
+                fchmod(st->fd, 0600);
 }
 
 static void rotate(struct task *t, int type) {
@@ -1078,7 +1082,7 @@ static void last_indexes(const char *dir, const char *task, int64_t ret_last[2])
 static int write_logmeta(const char *meta, const char *tmp, int64_t max_size, int max_files) {
         char line[64];
         int n = snprintf(line, sizeof(line), "%lld %d\n", (long long)max_size, max_files);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
         ssize_t w = write(fd, line, (size_t)n);
