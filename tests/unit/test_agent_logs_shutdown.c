@@ -118,9 +118,8 @@ static void *storm_unauthorized(void *arg) {
 /* The big log, read slowly: the endpoint is in the middle of streaming it. */
 static void *slow_reader(void *arg) {
         (void)arg;
-        static const char req[] =
-            "GET /v1/client/fs/logs/" AID "?task=web&plain=true HTTP/1.1\r\nHost: x\r\nX-Drover-Token: " SECRET
-            "\r\n\r\n";
+        static const char req[] = "GET /v1/client/fs/logs/" AID
+                                  "?task=web&plain=true HTTP/1.1\r\nHost: x\r\nX-Drover-Token: " SECRET "\r\n\r\n";
         while (!atomic_load(&storm_stop)) {
                 int fd = dial();
                 if (fd < 0)
