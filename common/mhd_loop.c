@@ -97,6 +97,13 @@ void mhd_loop_stop(struct mhd_loop *l) {
         l->running = false;
 }
 
+void mhd_loop_log_line(char *buf, size_t size, const char *fmt, va_list ap) {
+        vsnprintf(buf, size, fmt, ap);
+        size_t n = strlen(buf);
+        while (n && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+}
+
 struct mhd_loop *mhd_loop_free(struct mhd_loop *l) {
         if (!l)
                 return NULL;

@@ -14,6 +14,9 @@
  * reader) runs on the loop's thread. */
 #pragma once
 
+#include <stdarg.h>
+#include <stddef.h>
+
 struct MHD_Daemon;
 struct mhd_loop;
 
@@ -31,3 +34,6 @@ void mhd_loop_wake(struct mhd_loop *l);
 void mhd_loop_stop(struct mhd_loop *l);
 /* Stop (if still running) and free. Returns NULL. */
 struct mhd_loop *mhd_loop_free(struct mhd_loop *l);
+/* A message of libmicrohttpd's (MHD_OPTION_EXTERNAL_LOGGER's fmt and ap) as one
+ * line in buf: truncated to size bytes, trailing newlines dropped. */
+void mhd_loop_log_line(char *buf, size_t size, const char *fmt, va_list ap);

@@ -923,10 +923,7 @@ static void raise_nofile(unsigned want) {
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
         struct http_server *s = cls;
         char buf[256];
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        size_t n = strlen(buf);
-        while (n && buf[n - 1] == '\n')
-                buf[--n] = '\0';
+        mhd_loop_log_line(buf, sizeof(buf), fmt, ap);
         log_debug("http: %s", buf);
         if (strstr(buf, "connection limit")) /* "Server reached (per-IP) connection limit..." */
                 count_refused(s, buf);

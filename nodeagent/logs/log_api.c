@@ -10,7 +10,6 @@
 #include <linux/openat2.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,10 +528,7 @@ static double core_mhz(void) {
  * request under a flood: debug level, not the operator's log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
         char line[256];
-        vsnprintf(line, sizeof(line), fmt, ap);
-        size_t n = strlen(line);
-        while (n && line[n - 1] == '\n')
-                line[--n] = '\0';
+        mhd_loop_log_line(line, sizeof(line), fmt, ap);
         log_debug("log endpoint: %s", line);
 }
 
