@@ -158,18 +158,7 @@ static int read_reply(struct logmon *lm, int timeout_ms, struct reply *ret, int 
                 if (n <= 0)
                         return n == 0 ? -ECONNRESET : -errno;
                 int fd = -1;
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                                int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                                for (int i = 0; i < k; i++) {
-                                        int f;
-                                        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                        if (fd < 0)
-                                                fd = f;
-                                        else
-                                                close(f);
-                                }
-                        }
+                logmon_take_fds(&mh, &fd, 1);
                 if (n != (ssize_t)sizeof(rep)) {
                         if (fd >= 0)
                                 close(fd);

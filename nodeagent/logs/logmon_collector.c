@@ -458,19 +458,7 @@ static bool serve(int fd) {
                 return errno == EAGAIN || errno == EINTR;
         if (n == 0)
                 return false;
-        int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nfds = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                        for (int i = 0; i < k; i++) {
-                                int f;
-                                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                if (nfds < 8)
-                                        fds[nfds++] = f;
-                                else
-                                        close(f);
-                        }
-                }
+        int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, nfds = logmon_take_fds(&mh, fds, 8);
         struct msg m;
         memcpy(&m, &spawn_buf, sizeof(m) < (size_t)n ? sizeof(m) : (size_t)n);
         if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
@@ -533,6 +521,23 @@ static void sweep(void) {
                         kill(children[i].pid, SIGKILL);
                 }
         }
+}
+
+int logmon_take_fds(struct msghdr *mh, int *fds, int max) {
+        int nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                        for (int i = 0; i < k; i++) {
+                                int f;
+                                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                if (nfds < max)
+                                        fds[nfds++] = f;
+                                else
+                                        close(f);
+                        }
+                }
+        return nfds;
 }
 
 int64_t logmon_now_ms(void) {

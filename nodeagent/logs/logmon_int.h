@@ -68,5 +68,9 @@ __attribute__((noreturn)) void logmon_collector_main(int lfd);
 void logmon_close_fds_from(unsigned lo);
 /* Close fds[0..n) that are >= 0. Async-signal-safe. */
 void logmon_close_fds(const int *fds, int n);
+/* The descriptors a received message carried (SCM_RIGHTS): the first max into
+ * fds, the rest closed; returns how many went into fds. Async-signal-safe. */
+struct msghdr;
+int logmon_take_fds(struct msghdr *mh, int *fds, int max);
 /* CLOCK_MONOTONIC in ms. Async-signal-safe. */
 int64_t logmon_now_ms(void);
