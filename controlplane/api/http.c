@@ -1,17 +1,11 @@
 /* http.c - libmicrohttpd on its own thread, handlers on the libuv loop.
  *
  * libmicrohttpd runs in "external polling" mode, driven by a thread of ours
- * (serve): all its work - accepting, reading, its own error answers, the
- * callbacks on_connection, on_request, on_completed and stream_read - happens in
- * MHD_run there. http_server_destroy stops that thread before MHD_stop_daemon, so
- * libmicrohttpd never processes a connection while it is stopping. With its own
- * polling thread (MHD_USE_INTERNAL_POLLING_THREAD) it could, and 0.9.75 then
- * crashes: MHD_stop_daemon sets the daemon's shutdown flag, MHD_queue_response
- * returns MHD_YES without queueing anything once that flag is set, and an error
- * answer libmicrohttpd builds itself (400 to a malformed request line of a
- * connection it accepted in that same round) goes on as if queued and reads the
- * missing response (build_header_response: a NULL response, SEGV; found by
- * fuzz_http, tests/fuzz/regressions/fuzz_http). */
+ * (common/mhd_loop.h, which says why): all its work - accepting, reading, its own
+ * error answers, the callbacks on_connection, on_request, on_completed and
+ * stream_read - happens in MHD_run there. http_server_destroy stops that thread
+ * before MHD_stop_daemon, so libmicrohttpd never processes a connection while it
+ * is stopping (tests/fuzz/regressions/fuzz_http). */
 #include "controlplane/api/http.h"
 
 #include <arpa/inet.h>
@@ -26,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -37,6 +29,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/mhd_loop.h"
 #include "common/tls.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
@@ -101,14 +94,7 @@ struct http_req {
 
 struct http_server {
         struct MHD_Daemon *mhd;
-        pthread_t thread; /* serve(): libmicrohttpd's only thread */
-        bool thread_started;
-        int epoll_fd;     /* libmicrohttpd's (MHD_DAEMON_INFO_EPOLL_FD), polled by serve */
-        /* eventfd: serve runs libmicrohttpd once more (after MHD_resume_connection,
-         * which in this mode does not wake it: its signal is outside the epoll set),
-         * or ends when stop is set. */
-        int wake_fd;
-        atomic_bool stop;
+        struct mhd_loop *mloop; /* libmicrohttpd's only thread */
         uv_async_t async;
         bool async_open;
         pthread_mutex_t lock;
@@ -151,7 +137,7 @@ static void count_refused(struct http_server *s, const char *why) {
 }
 
 /* Per connection (its socket_context), touched on libmicrohttpd's thread only
- * (serve; the loop thread inside MHD_stop_daemon, after serve ended). */
+ * (its mhd_loop; the loop thread inside MHD_stop_daemon, after that ended). */
 struct conn_info {
         struct MHD_Connection *conn;
         struct conn_info *prev, *next; /* in srv->idle_* while listed */
@@ -283,20 +269,13 @@ void *http_req_data(const struct http_req *r) {
 
 static void req_free(struct http_req *r);
 
-/* serve() runs libmicrohttpd once more (or ends, after stop). Any thread. */
-static void wake(struct http_server *s) {
-        uint64_t one = 1;
-        while (write(s->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-                ;
-}
-
 /* Hand a suspended connection back to libmicrohttpd: r may be gone once this
  * returns. In external polling mode libmicrohttpd acts on a resume only in its
  * next MHD_run (microhttpd.h, MHD_resume_connection), hence the wake. */
 static void resume(struct http_req *r) {
         struct http_server *s = r->srv;
         MHD_resume_connection(r->conn);
-        wake(s);
+        mhd_loop_wake(s->mloop);
 }
 
 static void held_unlink(struct http_req *r) {
@@ -976,39 +955,10 @@ static void raise_nofile(unsigned want) {
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
         struct http_server *s = cls;
         char buf[256];
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        size_t n = strlen(buf);
-        while (n && buf[n - 1] == '\n')
-                buf[--n] = '\0';
+        mhd_loop_log_line(buf, sizeof(buf), fmt, ap);
         log_debug("http: %s", buf);
         if (strstr(buf, "connection limit")) /* "Server reached (per-IP) connection limit..." */
                 count_refused(s, buf);
-}
-
-/* libmicrohttpd's thread: wait for its events (its epoll set: the listening
- * socket and the connections), its next timeout or a wake, and run it, until
- * destroy sets stop. */
-static void *serve(void *arg) {
-        struct http_server *s = arg;
-        struct pollfd pf[2] = {{.fd = s->epoll_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
-        for (;;) {
-                MHD_UNSIGNED_LONG_LONG to = 0;
-                int ms = -1; /* no timeout pending: wait for events only */
-                if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
-                        ms = to < INT_MAX ? (int)to : INT_MAX;
-                pf[0].revents = pf[1].revents = 0; /* left as they were when poll fails */
-                if (poll(pf, 2, ms) < 0 && errno != EINTR) {
-                        log_debug("http: poll: %s", strerror(errno));
-                        struct timespec ts = {0, 10 * 1000000L}; /* ENOMEM: do not spin */
-                        nanosleep(&ts, NULL);
-                }
-                uint64_t n;
-                if (pf[1].revents && read(s->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN && errno != EINTR)
-                        log_debug("http: read: %s", strerror(errno));
-                if (atomic_load(&s->stop))
-                        return NULL;
-                MHD_run(s->mhd);
-        }
 }
 
 #define DEF(f, d) (o->f ? o->f : (d))
@@ -1019,8 +969,6 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
-        s->epoll_fd = -1;
-        s->wake_fd = -1;
         s->handler = handler;
         s->data = data;
         s->o.max_conns = DEF(max_conns, HTTP_DEFAULT_MAX_CONNS);
@@ -1035,7 +983,7 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
                 http_server_destroy(s);
                 return errorf(err, -EINVAL, "http: bad listen address \"%s\" (want an IPv4 address)", o->addr);
         }
-        /* No MHD_USE_INTERNAL_POLLING_THREAD: serve() polls (see the top of this file). */
+        /* No MHD_USE_INTERNAL_POLLING_THREAD: an mhd_loop polls (see the top of this file). */
         unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
         if (o->tls && o->tls->http) {
@@ -1079,15 +1027,11 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : o->port;
-        const union MHD_DaemonInfo *ei = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-        s->epoll_fd = ei ? ei->epoll_fd : -1;
-        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        int r = s->epoll_fd < 0 || s->wake_fd < 0 ? -EIO : -pthread_create(&s->thread, NULL, serve, s);
+        int r = mhd_loop_start(s->mhd, "http", &s->mloop);
         if (r < 0) {
                 http_server_destroy(s);
                 return errorf(err, r, "http: cannot start the listener's thread");
         }
-        s->thread_started = true;
         *ret = s;
         return 0;
 }
@@ -1103,8 +1047,7 @@ int http_server_port(const struct http_server *s) {
 }
 
 static void server_free(struct http_server *s) {
-        if (s->wake_fd >= 0)
-                close(s->wake_fd);
+        mhd_loop_free(s->mloop);
         tls_pems_free(&s->pems);
         pthread_mutex_destroy(&s->lock);
         free(s);
@@ -1123,16 +1066,6 @@ static void shutdown_answer(struct http_req *r, bool handler_holds) {
 }
 
 #define DRAIN_WAIT_NS (1000 * 1000000LL) /* how long destroy lets the 503s go out */
-
-/* End serve() and wait for it (a no-op when it never started). */
-static void stop_serving(struct http_server *s) {
-        if (!s->thread_started)
-                return;
-        atomic_store(&s->stop, true);
-        wake(s);
-        pthread_join(s->thread, NULL);
-        s->thread_started = false;
-}
 
 struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
@@ -1175,10 +1108,10 @@ struct http_server *http_server_destroy(struct http_server *s) {
                         struct timespec ts = {0, 2 * 1000000L};
                         nanosleep(&ts, NULL);
                 }
-                /* Then end serve: libmicrohttpd is idle from here on, and MHD_stop_daemon
+                /* Then end its thread: libmicrohttpd is idle from here on, and MHD_stop_daemon
                  * (on this thread) only closes the connections, telling on_completed
                  * and on_connection; it processes no request while stopping. */
-                stop_serving(s);
+                mhd_loop_stop(s->mloop);
                 MHD_stop_daemon(s->mhd);
                 s->mhd = NULL;
         }

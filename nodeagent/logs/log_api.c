@@ -1,4 +1,5 @@
-/* log_api.c - libmicrohttpd on its own thread; requests only read files. */
+/* log_api.c - libmicrohttpd on a thread of ours (common/mhd_loop.h: external
+ * polling, ended before MHD_stop_daemon); requests only read files. */
 #include "nodeagent/logs/log_api.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,9 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/macros.h"
+#include "common/mhd_loop.h"
 #include "common/tls.h"
 #include "nodeagent/drivers/task_stats.h"
 
@@ -35,6 +38,7 @@ struct cpu_sample {
 
 struct log_api {
         struct MHD_Daemon *mhd;
+        struct mhd_loop *loop; /* the daemon's only thread: every callback runs there */
         char *data_dir;
         char *node_secret;
         int port;
@@ -520,6 +524,14 @@ static double core_mhz(void) {
         return mhz;
 }
 
+/* libmicrohttpd's own messages (a 400 to each malformed request) come once per
+ * request under a flood: debug level, not the operator's log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char line[256];
+        mhd_loop_log_line(line, sizeof(line), fmt, ap);
+        log_debug("log endpoint: %s", line);
+}
+
 static struct log_api *log_api_free(struct log_api *a) {
         if (!a)
                 return NULL;
@@ -553,7 +565,8 @@ int log_api_start_tls(const char *listen, const char *data_dir, const char *node
                 free(a);
                 return -ENOMEM;
         }
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        /* No MHD_USE_INTERNAL_POLLING_THREAD: see common/mhd_loop.h. */
+        unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
         if (tls && tls->http) {
                 int r = tls_config_load(tls, &a->pems, err);
@@ -574,7 +587,8 @@ int log_api_start_tls(const char *listen, const char *data_dir, const char *node
         a->mhz_per_core = core_mhz();
         a->mhd = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &sa,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                  (unsigned)1, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+                                  (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts,
+                                  MHD_OPTION_END);
         if (!a->mhd) {
                 pthread_mutex_destroy(&a->lock);
                 log_api_free(a);
@@ -583,6 +597,11 @@ int log_api_start_tls(const char *listen, const char *data_dir, const char *node
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
         a->port = info ? info->port : ntohs(sa.sin_port);
+        int r = mhd_loop_start(a->mhd, "log endpoint", &a->loop);
+        if (r < 0) {
+                log_api_stop(a);
+                return errorf(err, r, "log endpoint: cannot start its thread");
+        }
         *ret = a;
         return 0;
 }
@@ -594,7 +613,9 @@ int log_api_port(const struct log_api *a) {
 struct log_api *log_api_stop(struct log_api *a) {
         if (!a)
                 return NULL;
+        mhd_loop_stop(a->loop); /* first: libmicrohttpd then answers nothing while it stops */
         MHD_stop_daemon(a->mhd);
+        mhd_loop_free(a->loop);
         pthread_mutex_destroy(&a->lock);
         return log_api_free(a);
 }

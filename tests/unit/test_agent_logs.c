@@ -150,6 +150,46 @@ Test(agent_logs, rotation_keeps_max_files_of_exactly_max_size) {
         cr_expect_eq(logmon_max_file_size(dir, "web"), 100000);
 }
 
+static unsigned mode_of(const char *name) {
+        char path[256];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        cr_assert_eq(lstat(path, &sb), 0, "%s: %s", name, strerror(errno));
+        return (unsigned)(sb.st_mode & 07777);
+}
+
+/* Task output can hold secrets: its files are the agent's alone (0600), whatever
+ * the umask, and a file an older agent left world-readable is narrowed when it is
+ * written again. */
+Test(agent_logs, task_logs_are_not_world_readable) {
+        umask(0); /* the collector forked below inherits it */
+        char old[256];
+        snprintf(old, sizeof(old), "%s/web.stdout.0", dir);
+        int ofd = open(old, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        cr_assert_geq(ofd, 0);
+        close(ofd);
+        cr_assert_eq(mode_of("web.stdout.0"), 0644);
+        struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 2, .max_file_size = 1000};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
+        int fd = open(out, O_WRONLY | O_APPEND | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        write_stream(fd, 0, 1500); /* web.stdout.0 (appended), then a rotation into .1 */
+        close(fd);
+        int efd = open(err_path, O_WRONLY | O_APPEND);
+        cr_assert_geq(efd, 0);
+        cr_assert_eq(write(efd, "oops\n", 5), 5);
+        close(efd);
+        logmon_stop(lm, dir, "web");
+        cr_expect_eq(mode_of("web.stdout.0"), 0600, "the old file was narrowed when appended to");
+        cr_expect_eq(mode_of("web.stdout.1"), 0600, "a file opened by a rotation");
+        cr_expect_eq(mode_of("web.stderr.0"), 0600);
+        cr_expect_eq(mode_of(".web.logmeta"), 0600);
+        cr_expect_eq(mode_of(".web.stdout.fifo"), 0600);
+        cr_expect_eq(size_of("web.stdout.1"), 500, "rotation still works: 1,500 bytes in files of 1,000");
+}
+
 Test(agent_logs, a_task_restart_and_a_new_collector_continue_the_files) {
         struct logmon_config cfg = {.dir = dir, .task = "web", .max_files = 10, .max_file_size = 1000};
         char out[LOGMON_PATH], err_path[LOGMON_PATH];
