@@ -172,7 +172,7 @@ int driver_pidfd_open(int pid) {
 }
 
 static int open_log(const char *path, struct error *err) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
                 return errorf(err, -errno, "open log file %s: %s", path, strerror(errno));
         return fd;

@@ -1,13 +1,16 @@
 /* test_agent_alloc.c - the alloc runner on a real loop: task dirs, env, log
  * files, client status and events as the servers will see them. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -16,6 +19,7 @@
 #include "nodeagent/drivers/driver.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/logs/logmon.h"
 
@@ -42,8 +46,25 @@ static void setup(void) {
         log_set_level(LOG_LVL_WARN);
 }
 
+/* secrets/ of tasks a test left running (a runner destroyed before its tasks ended
+ * keeps them for the next agent): detached, so that the tree can go. */
+static void release_secrets(void) {
+        char root[128], path[512];
+        snprintf(root, sizeof(root), "%s/alloc", dir);
+        DIR *d = opendir(root);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] != '.') {
+                        snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+                        alloc_dir_release(path, NULL);
+                }
+        if (d)
+                closedir(d);
+}
+
 static void teardown(void) {
         uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
+        release_secrets();
         uv_loop_close(&loop);
         logmon_destroy(lm);
         lm = NULL;
@@ -626,5 +647,43 @@ Test(agent_alloc, an_exit_code_is_reported_while_the_agent_runs) {
         json_decref(u);
         cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_FAILED);
         alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+/* The runner gives each task its directories (alloc_dir.h): a raw_exec task with a
+ * user owns them, one without runs as root and the shared part is root's with
+ * the user's group; secrets/ is a tmpfs while the allocation lives and is
+ * detached when a runner whose tasks are over is destroyed. */
+Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_with_the_runner) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (chown, mount)");
+        struct alloc *a = make_alloc("batch", NO_RESTART,
+                                     "{\"Name\":\"mine\",\"Driver\":\"raw_exec\",\"User\":\"nobody\",\"Config\":{"
+                                     "\"command\":\"/bin/true\"}},"
+                                     "{\"Name\":\"root\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}");
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        char p[512];
+        struct stat sb;
+        static const struct {
+                const char *rel;
+                uid_t uid;
+                mode_t mode;
+        } want[] = {{"", 0, 0710},           {"alloc", 0, 01770},         {"alloc/data", 0, 03770},
+                    {"mine", 65534, 0700},   {"mine/local", 65534, 0700}, {"mine/secrets", 65534, 0700},
+                    {"root/local", 0, 0700}, {"root/secrets", 0, 0700}};
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                snprintf(p, sizeof(p), "%s/alloc/%s/%s", dir, a->id, want[i].rel);
+                cr_assert_eq(lstat(p, &sb), 0, "%s", p);
+                cr_expect_eq(sb.st_uid, want[i].uid, "%s: owner %u", want[i].rel, (unsigned)sb.st_uid);
+                cr_expect_eq(sb.st_mode & 07777, want[i].mode, "%s: mode %o", want[i].rel, sb.st_mode & 07777);
+        }
+        struct statfs fs;
+        snprintf(p, sizeof(p), "%s/alloc/%s/mine/secrets", dir, a->id);
+        cr_expect(statfs(p, &fs) == 0 && fs.f_type == TMPFS_MAGIC, "secrets/ is a tmpfs");
+        alloc_runner_destroy(ar);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect(statfs(p, &fs) == 0 && fs.f_type != TMPFS_MAGIC, "detached with the finished runner");
         alloc_unref(a);
 }
