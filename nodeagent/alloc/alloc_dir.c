@@ -152,7 +152,7 @@ static int build_task(int dfd, const char *path, const struct alloc_dir_task *t,
                 if (fd < 0)
                         return fd;
                 close(fd);
-                if (secrets && (r = mount_secrets(tfd, what, t, res, err)) < 0)
+                if (secrets && !t->ended && (r = mount_secrets(tfd, what, t, res, err)) < 0)
                         return r;
         }
         return 0;
@@ -260,6 +260,29 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
+/* Detach the tmpfs on <dfd>/<name>/secrets: 1, 0 when none is there, or -errno. */
+static int detach_secrets(int dfd, const char *path, const char *name, struct error *err) {
+        _cleanup_close_ int tfd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tfd < 0 || !alloc_dir_is_tmpfs_mount(tfd, "secrets"))
+                return 0;
+        /* Through the fd of the mount's root: the kernel detaches what we opened. */
+        _cleanup_close_ int sfd = openat(tfd, "secrets", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char target[64];
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", sfd);
+        if (sfd < 0 || umount2(target, MNT_DETACH) < 0)
+                return errorf(err, -errno, "unmount %s/%s/secrets: %s", path, name, strerror(errno));
+        return 1;
+}
+
+int alloc_dir_release_task(const char *path, const char *task, struct error *err) {
+        if (check_name(task, err) < 0)
+                return 0; /* never made */
+        _cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : errorf(err, -errno, "open %s: %s", path, strerror(errno));
+        return detach_secrets(dfd, path, task, err);
+}
+
 int alloc_dir_release(const char *path, struct error *err) {
         int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -275,16 +298,11 @@ int alloc_dir_release(const char *path, struct error *err) {
                 if (de->d_name[0] == '.' || strcmp(de->d_name, "alloc") == 0 ||
                     (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
                         continue;
-                _cleanup_close_ int tfd = openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (tfd < 0 || !alloc_dir_is_tmpfs_mount(tfd, "secrets"))
-                        continue;
-                _cleanup_close_ int sfd = openat(tfd, "secrets", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                char target[64];
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", sfd);
-                if (sfd >= 0 && umount2(target, MNT_DETACH) == 0)
+                int one = detach_secrets(dfd, path, de->d_name, r == 0 ? err : NULL);
+                if (one > 0)
                         n++;
-                else if (r == 0)
-                        r = errorf(err, -errno, "unmount %s/%s/secrets: %s", path, de->d_name, strerror(errno));
+                else if (one < 0 && r == 0)
+                        r = one;
         }
         return r < 0 && n == 0 ? r : n;
 }

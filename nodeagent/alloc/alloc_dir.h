@@ -40,6 +40,7 @@ struct alloc_dir_task {
         const char *name; /* a safe name: no '/', not "." / ".." / "alloc" */
         uid_t uid;        /* who the task runs as (0 = root) */
         gid_t gid;
+        bool ended; /* ended for good: its secrets/ is not mounted (again) */
 };
 
 struct alloc_dir_owner {
@@ -78,6 +79,10 @@ int alloc_dir_write_file(const char *path, const char *task, const char *rel, co
  * removed (GC) or when its allocation is destroyed. Returns how many were
  * detached; 0 when path does not exist. */
 int alloc_dir_release(const char *path, struct error *err);
+
+/* Detach the secrets/ tmpfs of one task (it ended for good). 1 when one was
+ * detached, 0 when none was mounted (or the directory is gone), or negative errno. */
+int alloc_dir_release_task(const char *path, const char *task, struct error *err);
 
 /* Whether dir_fd's entry name is a mount point holding a tmpfs (the secrets/ of
  * a task), without following a symlink. */

@@ -61,6 +61,7 @@ struct task_runner {
         uid_t uid;
         gid_t gid;
         uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
+        bool ended; /* dead when the setup began: its secrets/ is not mounted */
 };
 
 struct alloc_runner {
@@ -144,7 +145,18 @@ static void on_drain_timer(uv_timer_t *t) {
         drain_done(t->data);
 }
 
+/* A task dead for good needs its secrets/ no more: the tmpfs is detached (one
+ * umount2, MNT_DETACH: it does not wait). While the setup worker may still be
+ * mounting it, setup_finished does it instead. */
+static void release_secrets(struct task_runner *tr) {
+        struct error err = {0};
+        if (!tr->ar->setting_up && tr->ar->alloc_dir &&
+            alloc_dir_release_task(tr->ar->alloc_dir, tr->task->name, &err) < 0)
+                log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
+}
+
 static void set_dead(struct task_runner *tr, bool failed) {
+        release_secrets(tr);
         /* Dead for good: the log collector writes what is left of its output. The wait
          * for that runs on the loop (a pipe the collector closes), not in it, so that
          * other allocations start meanwhile; notify() holds the alloc's status report
@@ -665,7 +677,10 @@ static int make_dirs(struct alloc_runner *ar, struct error *err) {
         if (!t)
                 return errorf(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < ar->n_tasks; i++)
-                t[i] = (struct alloc_dir_task){.name = ar->tasks[i].task->name, .uid = ar->tasks[i].uid, .gid = ar->tasks[i].gid};
+                t[i] = (struct alloc_dir_task){.name = ar->tasks[i].task->name,
+                                               .uid = ar->tasks[i].uid,
+                                               .gid = ar->tasks[i].gid,
+                                               .ended = ar->tasks[i].ended};
         int r = alloc_dir_build(ar->alloc_dir, t, ar->n_tasks, &ar->setup_dirs, err);
         for (size_t i = 0; r == 0 && i < ar->n_tasks; i++)
                 r = write_payload(ar, &ar->tasks[i], err);
@@ -747,8 +762,10 @@ static void setup_finished(struct alloc_runner *ar, int r, const struct error *e
                 note_secrets(ar);
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
-                if (st(tr)->state == TASK_DEAD)
-                        continue; /* stopped while its directory was being made */
+                if (st(tr)->state == TASK_DEAD) {
+                        release_secrets(tr); /* stopped while its directory was being made */
+                        continue;
+                }
                 if (r < 0) {
                         event(tr, "Setup Failure", 0, 0, "failed to build the task directory: %s", err->msg);
                         set_dead(tr, true);
@@ -814,6 +831,8 @@ void alloc_runner_start(struct alloc_runner *ar) {
         }
         if (ar->setting_up)
                 return;
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                ar->tasks[i].ended = st(&ar->tasks[i])->state == TASK_DEAD;
         struct error ierr = {0};
         int ir = take_ids(ar, false, &ierr);
         if (ir < 0) {
@@ -905,6 +924,8 @@ void alloc_runner_restore(struct alloc_runner *ar) {
         } else if (heard) {
                 task_states_free(heard, copied); /* out of memory: keep the fresh states */
         }
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                ar->tasks[i].ended = st(&ar->tasks[i])->state == TASK_DEAD;
         struct error err = {0};
         if (take_ids(ar, true, &err) < 0 || make_dirs(ar, &err) < 0)
                 log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);

@@ -652,18 +652,16 @@ Test(agent_alloc, an_exit_code_is_reported_while_the_agent_runs) {
 
 /* The runner gives each task its directories (alloc_dir.h): a raw_exec task with a
  * user owns them, one without runs as root and the shared part is root's with
- * the user's group; secrets/ is a tmpfs while the allocation lives and is
- * detached when a runner whose tasks are over is destroyed. */
-Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_with_the_runner) {
+ * the user's group; secrets/ is a tmpfs while its task may run, detached once it
+ * is dead for good. */
+Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_when_it_ends) {
         if (geteuid() != 0)
                 cr_skip_test("needs root (chown, mount)");
         struct alloc *a = make_alloc("batch", NO_RESTART,
                                      "{\"Name\":\"mine\",\"Driver\":\"raw_exec\",\"User\":\"nobody\",\"Config\":{"
-                                     "\"command\":\"/bin/true\"}},"
+                                     "\"command\":\"/bin/sleep\",\"args\":[\"30\"]}},"
                                      "{\"Name\":\"root\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}");
         struct alloc_runner *ar = run(a);
-        run_until_finished(ar, 5000);
-        cr_assert(alloc_runner_finished(ar));
         char p[512];
         struct stat sb;
         static const struct {
@@ -679,11 +677,22 @@ Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_with_
                 cr_expect_eq(sb.st_uid, want[i].uid, "%s: owner %u", want[i].rel, (unsigned)sb.st_uid);
                 cr_expect_eq(sb.st_mode & 07777, want[i].mode, "%s: mode %o", want[i].rel, sb.st_mode & 07777);
         }
+        char mine[512], root[512];
+        snprintf(mine, sizeof(mine), "%s/alloc/%s/mine/secrets", dir, a->id);
+        snprintf(root, sizeof(root), "%s/alloc/%s/root/secrets", dir, a->id);
         struct statfs fs;
-        snprintf(p, sizeof(p), "%s/alloc/%s/mine/secrets", dir, a->id);
-        cr_expect(statfs(p, &fs) == 0 && fs.f_type == TMPFS_MAGIC, "secrets/ is a tmpfs");
+        cr_expect(statfs(mine, &fs) == 0 && fs.f_type == TMPFS_MAGIC, "a running task's secrets/ is a tmpfs");
+        bool root_gone = false;
+        for (int i = 0; i < 500 && !root_gone; i++) {
+                uv_run(&loop, UV_RUN_NOWAIT);
+                root_gone = statfs(root, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+                usleep(10000);
+        }
+        cr_expect(root_gone, "the task that ended has its tmpfs detached");
+        alloc_runner_stop(ar);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect(statfs(mine, &fs) == 0 && fs.f_type != TMPFS_MAGIC, "the stopped one's too");
         alloc_runner_destroy(ar);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        cr_expect(statfs(p, &fs) == 0 && fs.f_type != TMPFS_MAGIC, "detached with the finished runner");
         alloc_unref(a);
 }

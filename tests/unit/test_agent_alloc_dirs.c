@@ -294,3 +294,23 @@ Test(agent_alloc_dirs, without_permission_to_mount_secrets_is_a_private_director
         cr_expect(!is_tmpfs("web/secrets") || is_tmpfs("web"));
         expect_owned("web/secrets", 65534, 65534, 0700);
 }
+
+/* One task's tmpfs goes when it ends; a task that ended is not mounted again
+ * (a restarted agent builds the tree for every task). */
+Test(agent_alloc_dirs, an_ended_tasks_secrets_are_detached_and_not_mounted_again) {
+        need_root();
+        struct alloc_dir_task t[] = {{.name = "a", .uid = 80001, .gid = 80000}, {.name = "b", .uid = 80002, .gid = 80000}};
+        struct error err = {0};
+        cr_assert_eq(build(t, 2, NULL, &err), 0, "%s", err.msg);
+        cr_assert(is_tmpfs("a/secrets") && is_tmpfs("b/secrets"));
+        cr_expect_eq(alloc_dir_release_task(adir, "a", &err), 1, "%s", err.msg);
+        cr_expect(!is_tmpfs("a/secrets") && is_tmpfs("b/secrets"), "only a's");
+        cr_expect_eq(alloc_dir_release_task(adir, "a", &err), 0);
+        cr_expect_eq(alloc_dir_release_task(adir, "../x", &err), 0, "no such task directory");
+        t[0].ended = true;
+        struct alloc_dir_result res;
+        cr_assert_eq(build(t, 2, &res, &err), 0, "%s", err.msg);
+        cr_expect(!is_tmpfs("a/secrets"));
+        cr_expect(res.secrets_mounted == 0 && res.secrets_reattached == 1);
+        expect_owned("a/secrets", 80001, 80000, 0700);
+}
