@@ -65,7 +65,9 @@ static void raw_exec_fingerprint(struct driver_health *ret) {
         }
         ret->detected = true;
         ret->healthy = true;
-        snprintf(ret->description, sizeof(ret->description), "Healthy");
+        /* Mounting the tasks' secrets/ tmpfs needs root (alloc_dir.h). */
+        snprintf(ret->description, sizeof(ret->description), "%s",
+                 geteuid() == 0 ? "Healthy" : "Healthy (agent not root: secrets/ is a 0700 directory, not a tmpfs)");
 }
 
 static int raw_exec_validate(const json_t *config, struct error *err) {
