@@ -87,6 +87,15 @@ static int build(const struct alloc_dir_task *t, size_t n, struct alloc_dir_resu
         return alloc_dir_build(adir, t, n, res, err);
 }
 
+/* The one-task tree most tests start from (root only). */
+static const struct alloc_dir_task web[] = {{.name = "web", .uid = 80001, .gid = 80000}};
+
+static void build_web(void) {
+        need_root();
+        struct error err = {0};
+        cr_assert_eq(build(web, 1, NULL, &err), 0, "%s", err.msg);
+}
+
 Test(agent_alloc_dirs, one_user_owns_the_allocation_and_its_task_directories) {
         need_root();
         struct alloc_dir_task t[] = {{.name = "web", .uid = 80001, .gid = 80000}};
@@ -180,10 +189,9 @@ Test(agent_alloc_dirs, secrets_is_a_private_one_mib_tmpfs_mounted_once) {
  * planted it): the build fails and the link's target is neither chowned,
  * chmodded nor mounted on. */
 Test(agent_alloc_dirs, a_symlink_planted_in_place_of_a_subdirectory_is_not_followed) {
-        need_root();
-        struct alloc_dir_task t[] = {{.name = "web", .uid = 80001, .gid = 80000}};
+        build_web();
+        const struct alloc_dir_task *t = web;
         struct error err = {0};
-        cr_assert_eq(build(t, 1, NULL, &err), 0, "%s", err.msg);
         cr_assert_eq(alloc_dir_release(adir, &err), 1);
         char target[128], p[512];
         snprintf(target, sizeof(target), "%s/target", dir);
@@ -229,10 +237,8 @@ Test(agent_alloc_dirs, bad_task_names_are_refused) {
 }
 
 Test(agent_alloc_dirs, a_written_file_is_the_tasks_and_private) {
-        need_root();
-        struct alloc_dir_task t[] = {{.name = "web", .uid = 80001, .gid = 80000}};
+        build_web();
         struct error err = {0};
-        cr_assert_eq(build(t, 1, NULL, &err), 0, "%s", err.msg);
         cr_assert_eq(alloc_dir_write_file(adir, "web", "in/payload.json", "{}", 2, 80001, 80000, &err), 0, "%s",
                      err.msg);
         expect_owned("web/local/in", 80001, 80000, 0700);
@@ -253,10 +259,8 @@ Test(agent_alloc_dirs, a_written_file_is_the_tasks_and_private) {
 /* The GC removes a terminal allocation whose secrets/ is still mounted: detached
  * first, then removed (nftw does not cross mounts and would leave it). */
 Test(agent_alloc_dirs, the_gc_detaches_secrets_and_removes_the_directory) {
-        need_root();
-        struct alloc_dir_task t[] = {{.name = "web", .uid = 80001, .gid = 80000}};
+        build_web();
         struct error err = {0};
-        cr_assert_eq(build(t, 1, NULL, &err), 0, "%s", err.msg);
         char p[512];
         snprintf(p, sizeof(p), "%s/web/secrets", adir);
         cr_assert_eq(mounts_at(p), 1);
