@@ -87,12 +87,14 @@ struct alloc_runner {
         char setup_msg[256];
         struct alloc_dir_result setup_dirs; /* how secrets/ went */
         /* The workload ids of tasks that name no user: one uid each, and one gid for
-         * the allocation (so that they share alloc/), held until the runner is freed. */
+         * the allocation (so that they share alloc/), held until every task is dead
+         * for good (or the runner is freed). */
         const struct driver_ops *id_driver;
         uint32_t dyn_gid;
 };
 
 static void start_task(struct task_runner *tr);
+static void release_ids(struct alloc_runner *ar);
 static void free_runner(struct alloc_runner *ar);
 
 static struct task_state *st(struct task_runner *tr) {
@@ -180,6 +182,13 @@ static void set_dead(struct task_runner *tr, bool failed) {
         st(tr)->state = TASK_DEAD;
         st(tr)->failed = st(tr)->failed || failed;
         st(tr)->finished_at = clock_now_ns();
+        /* No task of it runs any more, nor will: its workload ids go back to the
+         * range (a uid's files left here are out of reach of other exec tasks,
+         * each confined to its own directories by its mount namespace). Held until
+         * the runner goes, the range (10,000 ids by default) would run out on a node
+         * that finishes many short batch jobs before the servers forget them. */
+        if (!tr->ar->setting_up && alloc_runner_finished(tr->ar))
+                release_ids(tr->ar);
 }
 
 enum alloc_client alloc_status_from_tasks(const struct task_state *ts, size_t n, const char **ret_desc) {
@@ -695,7 +704,7 @@ static int take_ids(struct alloc_runner *ar, bool restore, struct error *err) {
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
                 const struct driver_ops *d = tr->driver;
-                if (tr->dyn_uid || !d || !d->workload_id_take || (tr->task->user && *tr->task->user))
+                if (tr->dyn_uid || tr->ended || !d || !d->workload_id_take || (tr->task->user && *tr->task->user))
                         continue;
                 if (ar->id_driver && ar->id_driver != d)
                         continue; /* one range per agent: the first such driver's */

@@ -113,8 +113,8 @@ struct driver_ops {
         /* Optional (drivers that run tasks with no user as a dynamic workload user):
          * the agent's range of such ids (-workload-uids), loop thread only. take: the
          * lowest free one (-EBUSY when all are in use); mark: one a task of an earlier
-         * agent holds (-ERANGE outside the range); release: free it again. The caller holds an id as long as
-         * files it owns may be in use (alloc_runner: the allocation's lifetime). */
+         * agent holds (-ERANGE outside the range); release: free it again. The caller holds an id while a task may
+         * run as it (alloc_runner: until the allocation's tasks are all dead for good). */
         int (*workload_id_take)(uint32_t *ret, struct error *err);
         int (*workload_id_mark)(uint32_t id); /* -ERANGE: not in the range */
         void (*workload_id_release)(uint32_t id);

@@ -19,6 +19,7 @@
 #include "nodeagent/drivers/driver.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "isolation/user.h"
 #include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/logs/logmon.h"
@@ -695,4 +696,49 @@ Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_when_
         cr_expect(statfs(mine, &fs) == 0 && fs.f_type != TMPFS_MAGIC, "the stopped one's too");
         alloc_runner_destroy(ar);
         alloc_unref(a);
+}
+
+/* exec tasks without a user: the runner takes a workload uid for each and a gid
+ * for the allocation before it makes the directories (whether the start then
+ * works or not: on a host without cgroup v2 it fails), and gives them back once
+ * every task is dead for good. */
+Test(agent_alloc, exec_tasks_get_workload_ids_before_their_directories) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (chown)");
+        const char *tasks = "{\"Name\":\"a\",\"Driver\":\"exec\",\"Config\":{\"command\":\"/bin/true\"}},"
+                            "{\"Name\":\"b\",\"Driver\":\"exec\",\"Config\":{\"command\":\"/bin/true\"}}";
+        struct alloc *a = make_alloc("batch", NO_RESTART, tasks);
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        char p[512];
+        struct stat ta, tb, al;
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, a->id);
+        cr_assert_eq(stat(p, &ta), 0, "%s", p);
+        snprintf(p, sizeof(p), "%s/alloc/%s/b/local", dir, a->id);
+        cr_assert_eq(stat(p, &tb), 0, "%s", p);
+        snprintf(p, sizeof(p), "%s/alloc/%s/alloc", dir, a->id);
+        cr_assert_eq(stat(p, &al), 0, "%s", p);
+        cr_expect(ta.st_uid >= UID_POOL_DEFAULT_MIN && ta.st_uid <= UID_POOL_DEFAULT_MAX, "uid %u", (unsigned)ta.st_uid);
+        cr_expect(tb.st_uid >= UID_POOL_DEFAULT_MIN && tb.st_uid != ta.st_uid, "a uid each: %u %u", (unsigned)ta.st_uid,
+                  (unsigned)tb.st_uid);
+        cr_expect(ta.st_gid == tb.st_gid && al.st_gid == ta.st_gid && ta.st_gid != ta.st_uid && ta.st_gid != tb.st_uid,
+                  "one group for the allocation, shared through alloc/ (%u %u %u)", (unsigned)ta.st_gid,
+                  (unsigned)tb.st_gid, (unsigned)al.st_gid);
+        cr_expect_eq(al.st_uid, 0, "alloc/ stays root's");
+        /* Dead for good: the ids went back; the next allocation gets the same ones. */
+        struct alloc *b = make_alloc("batch", NO_RESTART, tasks);
+        free(b->id);
+        b->id = strdup("6f1d0c1e-0000-4000-8000-000000000002");
+        struct alloc_runner *br = run(b);
+        run_until_finished(br, 5000);
+        struct stat tb2;
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, b->id);
+        cr_assert_eq(stat(p, &tb2), 0, "%s", p);
+        cr_expect(tb2.st_uid == ta.st_uid && tb2.st_gid == ta.st_gid, "reused: %u:%u (was %u:%u)", (unsigned)tb2.st_uid,
+                  (unsigned)tb2.st_gid, (unsigned)ta.st_uid, (unsigned)ta.st_gid);
+        alloc_runner_destroy(ar);
+        alloc_runner_destroy(br);
+        alloc_unref(a);
+        alloc_unref(b);
 }
