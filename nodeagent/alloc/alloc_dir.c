@@ -53,7 +53,8 @@ void alloc_dir_shared_owner(const struct alloc_dir_task *t, size_t n, struct all
  * cannot give files away: its own stay its own (EPERM ignored then). */
 static int own(int fd, const char *what, uid_t uid, gid_t gid, mode_t mode, struct error *err) {
         if (fchown(fd, uid, gid) < 0 && !(errno == EPERM && geteuid() != 0))
-                return errorf(err, -errno, "chown %s to %u:%u: %s", what, (unsigned)uid, (unsigned)gid, strerror(errno));
+                return errorf(err, -errno, "chown %s to %u:%u: %s", what, (unsigned)uid, (unsigned)gid,
+                              strerror(errno));
         if (fchmod(fd, mode) < 0)
                 return errorf(err, -errno, "chmod %s: %s", what, strerror(errno));
         return 0;

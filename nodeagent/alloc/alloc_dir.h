@@ -44,7 +44,7 @@ struct alloc_dir_task {
 };
 
 struct alloc_dir_owner {
-        uid_t uid;          /* <alloc>/, alloc/tmp, alloc/data */
+        uid_t uid; /* <alloc>/, alloc/tmp, alloc/data */
         gid_t gid;
         mode_t dir_mode;    /* <alloc>/ */
         mode_t data_mode;   /* alloc/tmp, alloc/data */

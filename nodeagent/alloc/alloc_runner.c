@@ -61,7 +61,7 @@ struct task_runner {
         uid_t uid;
         gid_t gid;
         uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
-        bool ended; /* dead when the setup began: its secrets/ is not mounted */
+        bool ended;       /* dead when the setup began: its secrets/ is not mounted */
 };
 
 struct alloc_runner {
@@ -1060,7 +1060,8 @@ void alloc_runner_destroy(struct alloc_runner *ar) {
                 return;
         ar->env.changed = NULL;
         ar->destroyed = true; /* a setup in flight frees it when it is done (setup_done) */
-        if (!ar->setting_up) /* else setup_done, once the worker no longer mounts */
+        /* While the worker may still mount, setup_done does it. */
+        if (!ar->setting_up)
                 release_if_finished(ar);
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 task_proc_free(ar->tasks[i].proc);

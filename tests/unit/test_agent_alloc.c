@@ -658,10 +658,11 @@ Test(agent_alloc, an_exit_code_is_reported_while_the_agent_runs) {
 Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_when_it_ends) {
         if (geteuid() != 0)
                 cr_skip_test("needs root (chown, mount)");
-        struct alloc *a = make_alloc("batch", NO_RESTART,
-                                     "{\"Name\":\"mine\",\"Driver\":\"raw_exec\",\"User\":\"nobody\",\"Config\":{"
-                                     "\"command\":\"/bin/sleep\",\"args\":[\"30\"]}},"
-                                     "{\"Name\":\"root\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}");
+        struct alloc *a =
+            make_alloc("batch", NO_RESTART,
+                       "{\"Name\":\"mine\",\"Driver\":\"raw_exec\",\"User\":\"nobody\",\"Config\":{"
+                       "\"command\":\"/bin/sleep\",\"args\":[\"30\"]}},"
+                       "{\"Name\":\"root\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}");
         struct alloc_runner *ar = run(a);
         char p[512];
         struct stat sb;
@@ -719,7 +720,8 @@ Test(agent_alloc, exec_tasks_get_workload_ids_before_their_directories) {
         cr_assert_eq(stat(p, &tb), 0, "%s", p);
         snprintf(p, sizeof(p), "%s/alloc/%s/alloc", dir, a->id);
         cr_assert_eq(stat(p, &al), 0, "%s", p);
-        cr_expect(ta.st_uid >= UID_POOL_DEFAULT_MIN && ta.st_uid <= UID_POOL_DEFAULT_MAX, "uid %u", (unsigned)ta.st_uid);
+        cr_expect(ta.st_uid >= UID_POOL_DEFAULT_MIN && ta.st_uid <= UID_POOL_DEFAULT_MAX, "uid %u",
+                  (unsigned)ta.st_uid);
         cr_expect(tb.st_uid >= UID_POOL_DEFAULT_MIN && tb.st_uid != ta.st_uid, "a uid each: %u %u", (unsigned)ta.st_uid,
                   (unsigned)tb.st_uid);
         cr_expect(ta.st_gid == tb.st_gid && al.st_gid == ta.st_gid && ta.st_gid != ta.st_uid && ta.st_gid != tb.st_uid,

@@ -22,8 +22,8 @@
 
 #define AID "6f1d0c1e-0000-4000-8000-0000000000d1"
 
-static char dir[64];    /* the data dir */
-static char adir[256];  /* <dir>/alloc/<AID> */
+static char dir[64];   /* the data dir */
+static char adir[256]; /* <dir>/alloc/<AID> */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
         return remove(p);
@@ -145,7 +145,8 @@ Test(agent_alloc_dirs, the_shared_owner_rule) {
         alloc_dir_shared_owner(mixed, 2, &o);
         cr_expect(o.uid == 0 && o.gid == 1000 && o.group == 1000 && o.dir_mode == 0710 && o.data_mode == 03770);
         /* No common group: root alone. */
-        struct alloc_dir_task apart[] = {{.name = "a", .uid = 1000, .gid = 1000}, {.name = "b", .uid = 1001, .gid = 1001}};
+        struct alloc_dir_task apart[] = {{.name = "a", .uid = 1000, .gid = 1000},
+                                         {.name = "b", .uid = 1001, .gid = 1001}};
         alloc_dir_shared_owner(apart, 2, &o);
         cr_expect(o.uid == 0 && o.gid == 0 && o.group == 0 && o.dir_mode == 0700 && o.shared_mode == 0700 &&
                   o.data_mode == 0700);
@@ -289,7 +290,8 @@ Test(agent_alloc_dirs, without_permission_to_mount_secrets_is_a_private_director
                 struct error err = {0};
                 if (alloc_dir_build(adir, t, 1, &res, &err) < 0)
                         _exit(11);
-                _exit(res.secrets_on_disk == 1 && res.secrets_mounted == 0 && strstr(res.note, "not permitted") ? 0 : 12);
+                _exit(res.secrets_on_disk == 1 && res.secrets_mounted == 0 && strstr(res.note, "not permitted") ? 0
+                                                                                                                : 12);
         }
         int status;
         cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -303,7 +305,8 @@ Test(agent_alloc_dirs, without_permission_to_mount_secrets_is_a_private_director
  * (a restarted agent builds the tree for every task). */
 Test(agent_alloc_dirs, an_ended_tasks_secrets_are_detached_and_not_mounted_again) {
         need_root();
-        struct alloc_dir_task t[] = {{.name = "a", .uid = 80001, .gid = 80000}, {.name = "b", .uid = 80002, .gid = 80000}};
+        struct alloc_dir_task t[] = {{.name = "a", .uid = 80001, .gid = 80000},
+                                     {.name = "b", .uid = 80002, .gid = 80000}};
         struct error err = {0};
         cr_assert_eq(build(t, 2, NULL, &err), 0, "%s", err.msg);
         cr_assert(is_tmpfs("a/secrets") && is_tmpfs("b/secrets"));

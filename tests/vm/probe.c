@@ -136,6 +136,7 @@ int main(int argc, char **argv) {
                 }
                 return 0;
         }
-        fprintf(stderr, "usage: probe syscalls | alloc MB | forks N | burn SECONDS | time N -- ARGV... | as UID GID open PATH...\n");
+        fprintf(stderr, "usage: probe syscalls | alloc MB | forks N | burn SECONDS | time N -- ARGV... | as UID GID "
+                        "open PATH...\n");
         return 2;
 }
