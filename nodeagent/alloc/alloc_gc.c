@@ -17,6 +17,7 @@
 #include "common/hashmap.h"
 #include "common/ids.h"
 #include "common/macros.h"
+#include "nodeagent/alloc/alloc_dir.h"
 
 static int by_age(const void *a, const void *b) {
         const struct gc_candidate *x = a, *y = b;
@@ -134,7 +135,9 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                         continue;
                 char path[4400];
                 snprintf(path, sizeof(path), "%s/%s", root, c[i].id);
-                /* Depth first, never through a symlink, never across a mount. */
+                /* Its tasks' secrets/ tmpfs first (detached), then depth first, never
+                 * through a symlink, never across a mount. */
+                alloc_dir_release(path, NULL);
                 if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0) {
                         if (removed == 0 && err)
                                 errorf(err, -errno, "gc: remove %s: %s", path, strerror(errno));

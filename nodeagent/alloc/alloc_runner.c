@@ -16,6 +16,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "isolation/user.h"
+#include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/restart.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
@@ -52,6 +54,14 @@ struct task_runner {
         struct strmap env;
         char *task_dir; /* <alloc_dir>/<task>: sized to fit (a 4 KiB buffer per task was most of a runner) */
         bool log_prepared; /* the setup worker made its FIFOs and logmeta (logmon_prepare) */
+        /* Who the task runs as and owns its directories (alloc_dir.h): owner_set once
+         * known (a dynamic workload id taken on the loop, or its user looked up by the
+         * setup); else root owns them and the driver decides. */
+        bool owner_set;
+        uid_t uid;
+        gid_t gid;
+        uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
+        bool ended;       /* dead when the setup began: its secrets/ is not mounted */
 };
 
 struct alloc_runner {
@@ -75,9 +85,16 @@ struct alloc_runner {
         bool destroyed;
         int setup_r;
         char setup_msg[256];
+        struct alloc_dir_result setup_dirs; /* how secrets/ went */
+        /* The workload ids of tasks that name no user: one uid each, and one gid for
+         * the allocation (so that they share alloc/), held until every task is dead
+         * for good (or the runner is freed). */
+        const struct driver_ops *id_driver;
+        uint32_t dyn_gid;
 };
 
 static void start_task(struct task_runner *tr);
+static void release_ids(struct alloc_runner *ar);
 static void free_runner(struct alloc_runner *ar);
 
 static struct task_state *st(struct task_runner *tr) {
@@ -130,7 +147,18 @@ static void on_drain_timer(uv_timer_t *t) {
         drain_done(t->data);
 }
 
+/* A task dead for good needs its secrets/ no more: the tmpfs is detached (one
+ * umount2, MNT_DETACH: it does not wait). While the setup worker may still be
+ * mounting it, setup_finished does it instead. */
+static void release_secrets(struct task_runner *tr) {
+        struct error err = {0};
+        if (!tr->ar->setting_up && tr->ar->alloc_dir &&
+            alloc_dir_release_task(tr->ar->alloc_dir, tr->task->name, &err) < 0)
+                log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
+}
+
 static void set_dead(struct task_runner *tr, bool failed) {
+        release_secrets(tr);
         /* Dead for good: the log collector writes what is left of its output. The wait
          * for that runs on the loop (a pipe the collector closes), not in it, so that
          * other allocations start meanwhile; notify() holds the alloc's status report
@@ -154,6 +182,13 @@ static void set_dead(struct task_runner *tr, bool failed) {
         st(tr)->state = TASK_DEAD;
         st(tr)->failed = st(tr)->failed || failed;
         st(tr)->finished_at = clock_now_ns();
+        /* No task of it runs any more, nor will: its workload ids go back to the
+         * range (a uid's files left here are out of reach of other exec tasks,
+         * each confined to its own directories by its mount namespace). Held until
+         * the runner goes, the range (10,000 ids by default) would run out on a node
+         * that finishes many short batch jobs before the servers forget them. */
+        if (!tr->ar->setting_up && alloc_runner_finished(tr->ar))
+                release_ids(tr->ar);
 }
 
 enum alloc_client alloc_status_from_tasks(const struct task_state *ts, size_t n, const char **ret_desc) {
@@ -519,6 +554,9 @@ static void start_task(struct task_runner *tr) {
                                    .task_root = tr->task_dir,
                                    .alloc_dir = alloc_shared,
                                    .user = tr->task->user,
+                                   .owner_set = tr->owner_set,
+                                   .uid = tr->uid,
+                                   .gid = tr->gid,
                                    .cpu_mhz = tr->task->resources.cpu,
                                    .memory_mb = tr->task->resources.memory_mb,
                                    .memory_max_mb = tr->task->resources.memory_max_mb,
@@ -605,90 +643,138 @@ struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, str
 }
 
 /* A dispatched job's Payload (base64, in the job) into local/<DispatchPayload.File>
- * of each task that asks for it (Nomad's dispatch_payload block). */
+ * of each task that asks for it (Nomad's dispatch_payload block), the task's, 0600. */
 static int write_payload(struct alloc_runner *ar, struct task_runner *tr, struct error *err) {
         const json_t *file = json_object_get(json_object_get(tr->task->extra, "DispatchPayload"), "File");
         const json_t *payload = ar->alloc->job ? json_object_get(ar->alloc->job->extra, "Payload") : NULL;
         if (!json_is_string(file) || !*json_string_value(file))
                 return 0;
         const char *name = json_string_value(file);
-        if (name[0] == '/' || strstr(name, "..") || strlen(name) > 255)
-                return errorf(err, -EINVAL, "dispatch_payload file \"%.64s\" must be a relative path inside local/",
-                              name);
         _cleanup_free_ unsigned char *data = NULL;
         size_t n = 0;
         if (json_is_string(payload) && base64_decode(json_string_value(payload), &data, &n) < 0)
                 return errorf(err, -EINVAL, "the job's Payload is not base64");
-        char path[4400];
-        snprintf(path, sizeof(path), "%s/local/%s", tr->task_dir, name);
-        char *slash = strrchr(path, '/');
-        *slash = '\0';
-        int r = mkdir_p(path, 0755);
-        *slash = '/';
-        if (r < 0)
-                return errorf(err, r, "create %s: %s", path, strerror(-r));
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0 || (n && write(fd, data, n) != (ssize_t)n))
-                return errorf(err, -errno, "write the dispatch payload to %s: %m", path);
-        return 0;
+        int r = alloc_dir_write_file(ar->alloc_dir, tr->task->name, name, data, n, tr->uid, tr->gid, err);
+        return r < 0 ? error_prefix(err, "dispatch_payload") : 0;
 }
 
-/* One directory under the allocation's (dfd): mkdirat, relative, so that the kernel
- * does not walk the whole path again for each; a name that needs parents first (a
- * task name with a slash) takes mkdir_p. */
-static int make_dir_in(int dfd, const char *alloc_dir, const char *rel, mode_t mode, struct error *err) {
-        if (mkdirat(dfd, rel, mode) == 0 || errno == EEXIST)
-                return 0;
-        int e = errno;
-        char path[4400];
-        snprintf(path, sizeof(path), "%s/%s", alloc_dir, rel);
-        int r = e == ENOENT ? mkdir_p(path, mode) : -e;
-        return r < 0 ? errorf(err, r, "create %s: %s", path, strerror(-r)) : 0;
-}
-
-/* Nomad's layout: alloc/{logs,tmp,data} shared by the tasks, <task>/{local,secrets,tmp}
- * each. 9 mkdir calls for a one-task allocation (the e2e batch makes 9,000). */
-static int make_dirs(struct alloc_runner *ar, struct error *err) {
-        static const char *const alloc_sub[] = {"alloc", "alloc/logs", "alloc/tmp", "alloc/data"};
-        static const char *const task_sub[] = {"local", "secrets", "tmp"};
-        int r = mkdir_p(ar->alloc_dir, 0755);
-        if (r < 0)
-                return errorf(err, r, "create %s: %s", ar->alloc_dir, strerror(-r));
-        _cleanup_close_ int dfd = open(ar->alloc_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-                return errorf(err, -errno, "open %s: %s", ar->alloc_dir, strerror(errno));
-        for (size_t i = 0; i < sizeof(alloc_sub) / sizeof(alloc_sub[0]); i++) {
-                r = make_dir_in(dfd, ar->alloc_dir, alloc_sub[i], 0755, err);
-                if (r < 0)
-                        return r;
-        }
-        char rel[1024];
+/* Who each task with a user runs as (the user database may be slow: NSS, LDAP, so
+ * this runs with the directories, off the loop). A user this node does not know
+ * leaves the task's directories root's; its driver says so when it starts it. */
+static void resolve_users(struct alloc_runner *ar) {
         for (size_t t = 0; t < ar->n_tasks; t++) {
-                const char *name = ar->tasks[t].task->name;
-                if (snprintf(rel, sizeof(rel), "%s", name) >= (int)sizeof(rel))
-                        return errorf(err, -ENAMETOOLONG, "task name \"%.32s...\" is too long", name);
-                r = make_dir_in(dfd, ar->alloc_dir, rel, 0755, err);
-                for (size_t i = 0; r == 0 && i < sizeof(task_sub) / sizeof(task_sub[0]); i++) {
-                        snprintf(rel, sizeof(rel), "%s/%s", name, task_sub[i]);
-                        r = make_dir_in(dfd, ar->alloc_dir, rel, i == 1 ? 0700 : 0755, err);
+                struct task_runner *tr = &ar->tasks[t];
+                const char *user = tr->task->user;
+                if (tr->owner_set || !user || !*user)
+                        continue;
+                uid_t uid;
+                gid_t gid;
+                struct error err = {0};
+                if (user_lookup(user, &uid, &gid, &err) == 0) {
+                        tr->uid = uid;
+                        tr->gid = gid;
+                        tr->owner_set = true;
                 }
-                if (r < 0)
-                        return r;
         }
-        for (size_t t = 0; t < ar->n_tasks; t++) {
-                r = write_payload(ar, &ar->tasks[t], err);
-                if (r < 0)
-                        return r;
+}
+
+/* Nomad's layout, private to the tasks (alloc_dir.h): <alloc>/alloc/{logs,tmp,data}
+ * shared, <alloc>/<task>/{local,secrets,tmp} each, secrets/ on a tmpfs. */
+static int make_dirs(struct alloc_runner *ar, struct error *err) {
+        resolve_users(ar);
+        _cleanup_free_ struct alloc_dir_task *t = calloc(ar->n_tasks ? ar->n_tasks : 1, sizeof(*t));
+        if (!t)
+                return errorf(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                t[i] = (struct alloc_dir_task){.name = ar->tasks[i].task->name,
+                                               .uid = ar->tasks[i].uid,
+                                               .gid = ar->tasks[i].gid,
+                                               .ended = ar->tasks[i].ended};
+        int r = alloc_dir_build(ar->alloc_dir, t, ar->n_tasks, &ar->setup_dirs, err);
+        for (size_t i = 0; r == 0 && i < ar->n_tasks; i++)
+                r = write_payload(ar, &ar->tasks[i], err);
+        return r;
+}
+
+/* On the loop, before the directories: a workload id for each task that names no
+ * user and whose driver runs such tasks as one (exec), and one group id for the
+ * allocation. restore: the ids an earlier agent gave (the task directory's owner)
+ * are taken again. */
+static int take_ids(struct alloc_runner *ar, bool restore, struct error *err) {
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                const struct driver_ops *d = tr->driver;
+                if (tr->dyn_uid || tr->ended || !d || !d->workload_id_take || (tr->task->user && *tr->task->user))
+                        continue;
+                if (ar->id_driver && ar->id_driver != d)
+                        continue; /* one range per agent: the first such driver's */
+                ar->id_driver = d;
+                struct stat sb;
+                bool had = restore && fstatat(AT_FDCWD, tr->task_dir, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                           S_ISDIR(sb.st_mode) && sb.st_uid != 0;
+                if (!ar->dyn_gid && had && d->workload_id_mark(sb.st_gid) == 0)
+                        ar->dyn_gid = sb.st_gid;
+                if (!ar->dyn_gid) {
+                        int r = d->workload_id_take(&ar->dyn_gid, err);
+                        if (r < 0)
+                                return r;
+                }
+                if (had && sb.st_uid != ar->dyn_gid && d->workload_id_mark(sb.st_uid) == 0) {
+                        tr->dyn_uid = sb.st_uid;
+                } else {
+                        int r = d->workload_id_take(&tr->dyn_uid, err);
+                        if (r < 0)
+                                return r;
+                }
+                tr->uid = tr->dyn_uid;
+                tr->gid = ar->dyn_gid;
+                tr->owner_set = true;
         }
         return 0;
+}
+
+static void release_ids(struct alloc_runner *ar) {
+        if (!ar->id_driver)
+                return;
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                if (ar->tasks[i].dyn_uid)
+                        ar->id_driver->workload_id_release(ar->tasks[i].dyn_uid);
+        if (ar->dyn_gid)
+                ar->id_driver->workload_id_release(ar->dyn_gid);
+        ar->id_driver = NULL;
+}
+
+/* A destroyed runner whose tasks are over: their secrets/ go now (a few syscalls
+ * per task); the directories stay until the collector removes them. Not when tasks
+ * still run (an agent stopping: the next one re-attaches to them and their secrets). */
+static void release_if_finished(struct alloc_runner *ar) {
+        struct error err = {0};
+        if (ar->destroyed && ar->alloc_dir && alloc_runner_finished(ar) && alloc_dir_release(ar->alloc_dir, &err) < 0)
+                log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+}
+
+/* Once per agent at warning level: secrets/ is not a tmpfs here. */
+static void note_secrets(struct alloc_runner *ar) {
+        static bool said;
+        if (!ar->setup_dirs.secrets_on_disk)
+                return;
+        if (!said)
+                log_warn("alloc %.8s: %s (the agent must run as root for a tmpfs)", ar->alloc->id, ar->setup_dirs.note);
+        else
+                log_debug("alloc %.8s: %s", ar->alloc->id, ar->setup_dirs.note);
+        said = true;
 }
 
 /* The rest of a start, on the loop, once the directories are made (r, err). */
 static void setup_finished(struct alloc_runner *ar, int r, const struct error *err) {
+        if (r == 0)
+                note_secrets(ar);
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
-                if (st(tr)->state == TASK_DEAD)
-                        continue; /* stopped while its directory was being made */
+                if (st(tr)->state == TASK_DEAD) {
+                        release_secrets(tr); /* stopped while its directory was being made */
+                        continue;
+                }
                 if (r < 0) {
                         event(tr, "Setup Failure", 0, 0, "failed to build the task directory: %s", err->msg);
                         set_dead(tr, true);
@@ -732,6 +818,7 @@ static void setup_work(uv_work_t *w) {
 static void setup_done(uv_work_t *w, int status) {
         struct alloc_runner *ar = w->data;
         ar->setting_up = false;
+        release_if_finished(ar); /* destroyed meanwhile: see alloc_runner_destroy */
         if (--ar->open_handles == 0 && ar->destroyed) {
                 free_runner(ar);
                 return;
@@ -753,6 +840,14 @@ void alloc_runner_start(struct alloc_runner *ar) {
         }
         if (ar->setting_up)
                 return;
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                ar->tasks[i].ended = st(&ar->tasks[i])->state == TASK_DEAD;
+        struct error ierr = {0};
+        int ir = take_ids(ar, false, &ierr);
+        if (ir < 0) {
+                setup_finished(ar, ir, &ierr);
+                return;
+        }
         if (ar->env.async_setup && ar->n_tasks > 0) {
                 ar->setup_work.data = ar;
                 if (uv_queue_work(ar->env.loop, &ar->setup_work, setup_work, setup_done) == 0) {
@@ -838,9 +933,13 @@ void alloc_runner_restore(struct alloc_runner *ar) {
         } else if (heard) {
                 task_states_free(heard, copied); /* out of memory: keep the fresh states */
         }
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                ar->tasks[i].ended = st(&ar->tasks[i])->state == TASK_DEAD;
         struct error err = {0};
-        if (make_dirs(ar, &err) < 0)
+        if (take_ids(ar, true, &err) < 0 || make_dirs(ar, &err) < 0)
                 log_warn("alloc %.8s: %s", ar->alloc->id, err.msg);
+        else
+                note_secrets(ar);
         /* Re-attach every task first: one found dead may fail the allocation, which
          * kills its siblings, and only re-attached siblings can be killed (the others
          * would be marked dead and left running). */
@@ -936,6 +1035,7 @@ json_t *alloc_runner_update_json(const struct alloc_runner *ar) {
 }
 
 static void free_runner(struct alloc_runner *ar) {
+        release_ids(ar);
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 strmap_clear(&ar->tasks[i].env);
                 free(ar->tasks[i].task_dir);
@@ -960,6 +1060,9 @@ void alloc_runner_destroy(struct alloc_runner *ar) {
                 return;
         ar->env.changed = NULL;
         ar->destroyed = true; /* a setup in flight frees it when it is done (setup_done) */
+        /* While the worker may still mount, setup_done does it. */
+        if (!ar->setting_up)
+                release_if_finished(ar);
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 task_proc_free(ar->tasks[i].proc);
                 ar->tasks[i].proc = NULL;

@@ -5,6 +5,8 @@
  * Layout (Nomad's): <data-dir>/alloc/<alloc-id>/alloc/{logs,tmp,data}/ and
  * <data-dir>/alloc/<alloc-id>/<task>/{local,secrets,tmp}/; task output goes to
  * alloc/logs/<task>.stdout.0 and .stderr.0; a task runs in <task>/local.
+ * Owners, modes and the secrets/ tmpfs: alloc_dir.h (made off the loop with
+ * env.async_setup; a task's tmpfs is detached once it is dead for good).
  */
 #pragma once
 

@@ -49,6 +49,12 @@ struct driver_spec {
         const char *task_root;  /* the task's directory (local/, secrets/): exec's "/" */
         const char *alloc_dir;  /* the allocation's shared directory: exec's /alloc */
         const char *user;       /* the task's user; NULL/"" = a dynamic workload user */
+        /* owner_set: the caller chose who the task runs as (uid, gid: the task's user
+         * looked up, or a workload id it took with ->workload_id_take) and made the
+         * task's directories that user's (alloc_dir.h); the driver runs the task as
+         * them. Else the driver looks the user up, or takes a workload id itself. */
+        bool owner_set;
+        uint32_t uid, gid;
         int cpu_mhz;
         int memory_mb;
         int memory_max_mb;
@@ -104,6 +110,14 @@ struct driver_ops {
         /* Re-attach to a task started by an earlier agent; may return -ENOTSUP. */
         /* h's non-persisted fields (cgroup, uid) are filled in again. */
         int (*recover)(struct driver_handle *h, int *ret_exit_fd, struct error *err);
+        /* Optional (drivers that run tasks with no user as a dynamic workload user):
+         * the agent's range of such ids (-workload-uids), loop thread only. take: the
+         * lowest free one (-EBUSY when all are in use); mark: one a task of an earlier
+         * agent holds (-ERANGE outside the range); release: free it again. The caller holds an id while a task may
+         * run as it (alloc_runner: until the allocation's tasks are all dead for good). */
+        int (*workload_id_take)(uint32_t *ret, struct error *err);
+        int (*workload_id_mark)(uint32_t id); /* -ERANGE: not in the range */
+        void (*workload_id_release)(uint32_t id);
 };
 
 extern const struct driver_ops raw_exec_driver;

@@ -514,7 +514,7 @@ static void cores_release(const char *cgroup) {
 }
 
 static int open_log(const char *path, struct error *err) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
                 return errorf(err, -errno, "open log file %s: %s", path, strerror(errno));
         return fd;
@@ -543,8 +543,12 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
         if (build_envp(spec, &x->envp) < 0)
                 return errorf(err, -ENOMEM, "out of memory");
 
-        /* Who: the task's user, or a dynamic one. */
-        if (spec->user && *spec->user) {
+        /* Who: as the caller chose (it made the directories that user's, off the
+         * loop: alloc_dir.h), else the task's user, or a dynamic one. */
+        if (spec->owner_set) {
+                *uid = spec->uid;
+                *gid = spec->gid;
+        } else if (spec->user && *spec->user) {
                 r = user_lookup(spec->user, uid, gid, err);
                 if (r < 0)
                         return error_prefix(err, "exec");
@@ -559,18 +563,19 @@ static int prepare(const struct driver_spec *spec, struct exec_start *x, uid_t *
                 *uid = x->dyn_uid;
                 *gid = x->dyn_uid;
         }
-        /* The task's own directories belong to it; others cannot look inside. */
+        /* The task's own directories belong to it; others cannot look inside. The
+         * alloc runner did that already (owner_set); a caller that did not gets it here. */
         char d[4200];
-        static const char *const own[] = {"local", "secrets"};
-        for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+        static const char *const own[] = {"local", "secrets", "tmp"};
+        for (size_t i = 0; !spec->owner_set && i < ARRAY_SIZE(own); i++) {
                 snprintf(d, sizeof(d), "%s/%s", spec->task_root, own[i]);
                 if (mkdir(d, 0700) < 0 && errno != EEXIST)
                         return errorf(err, -errno, "exec: mkdir %s: %s", d, strerror(errno));
-                if (chown(d, *uid, *gid) < 0 || chmod(d, 0700) < 0)
+                if (lchown(d, *uid, *gid) < 0 || chmod(d, 0700) < 0)
                         return errorf(err, -errno, "exec: chown %s: %s", d, strerror(errno));
         }
-        if (chmod(spec->task_root, 0711) < 0)
-                return errorf(err, -errno, "exec: chmod %s: %s", spec->task_root, strerror(errno));
+        if (!spec->owner_set && (lchown(spec->task_root, *uid, *gid) < 0 || chmod(spec->task_root, 0700) < 0))
+                return errorf(err, -errno, "exec: chown %s: %s", spec->task_root, strerror(errno));
 
         struct mount_bind binds[] = {{.source = spec->alloc_dir, .target = "/alloc", .read_only = false}};
         r = mount_plan_create(spec->task_root, binds, 1, &x->mounts, err);
@@ -757,13 +762,35 @@ static int exec_recover(struct driver_handle *h, int *ret_exit_fd, struct error 
                     add_resv(h->cgroup, &c) == 0)
                         reshare();
         }
+        /* Its workload id stays taken; the alloc runner holds it (and releases it with
+         * the allocation), not the task's exit: h->uid stays 0. */
         uid_t uid;
         struct uid_pool *p;
         h->uid = 0;
-        if (user_of_pid(h->pid, &uid, NULL) == 0 && get_pool(&p, NULL) == 0 && uid_pool_mark(p, uid) == 0)
-                h->uid = uid;
+        if (user_of_pid(h->pid, &uid, NULL) == 0 && get_pool(&p, NULL) == 0)
+                uid_pool_mark(p, uid);
         *ret_exit_fd = fd;
         return 0;
+}
+
+static int exec_workload_id_take(uint32_t *ret, struct error *err) {
+        struct uid_pool *p;
+        int r = get_pool(&p, err);
+        if (r < 0)
+                return r;
+        if (uid_pool_take(p, ret) < 0)
+                return errorf(err, -EBUSY, "exec: every dynamic workload uid is in use (%u taken)", uid_pool_in_use(p));
+        return 0;
+}
+
+static int exec_workload_id_mark(uint32_t id) {
+        struct uid_pool *p;
+        int r = get_pool(&p, NULL);
+        return r < 0 ? r : uid_pool_mark(p, id);
+}
+
+static void exec_workload_id_release(uint32_t id) {
+        uid_pool_release(pool, id);
 }
 
 const struct driver_ops exec_driver = {
@@ -774,4 +801,7 @@ const struct driver_ops exec_driver = {
     .wait = exec_wait,
     .signal = exec_signal,
     .recover = exec_recover,
+    .workload_id_take = exec_workload_id_take,
+    .workload_id_mark = exec_workload_id_mark,
+    .workload_id_release = exec_workload_id_release,
 };

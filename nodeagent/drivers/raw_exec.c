@@ -65,7 +65,9 @@ static void raw_exec_fingerprint(struct driver_health *ret) {
         }
         ret->detected = true;
         ret->healthy = true;
-        snprintf(ret->description, sizeof(ret->description), "Healthy");
+        /* Mounting the tasks' secrets/ tmpfs needs root (alloc_dir.h). */
+        snprintf(ret->description, sizeof(ret->description), "%s",
+                 geteuid() == 0 ? "Healthy" : "Healthy (agent not root: secrets/ is a 0700 directory, not a tmpfs)");
 }
 
 static int raw_exec_validate(const json_t *config, struct error *err) {
@@ -172,7 +174,7 @@ int driver_pidfd_open(int pid) {
 }
 
 static int open_log(const char *path, struct error *err) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
                 return errorf(err, -errno, "open log file %s: %s", path, strerror(errno));
         return fd;

@@ -1,13 +1,16 @@
 /* test_agent_alloc.c - the alloc runner on a real loop: task dirs, env, log
  * files, client status and events as the servers will see them. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -16,6 +19,8 @@
 #include "nodeagent/drivers/driver.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "isolation/user.h"
+#include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/logs/logmon.h"
 
@@ -42,8 +47,25 @@ static void setup(void) {
         log_set_level(LOG_LVL_WARN);
 }
 
+/* secrets/ of tasks a test left running (a runner destroyed before its tasks ended
+ * keeps them for the next agent): detached, so that the tree can go. */
+static void release_secrets(void) {
+        char root[128], path[512];
+        snprintf(root, sizeof(root), "%s/alloc", dir);
+        DIR *d = opendir(root);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] != '.') {
+                        snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+                        alloc_dir_release(path, NULL);
+                }
+        if (d)
+                closedir(d);
+}
+
 static void teardown(void) {
         uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
+        release_secrets();
         uv_loop_close(&loop);
         logmon_destroy(lm);
         lm = NULL;
@@ -627,4 +649,98 @@ Test(agent_alloc, an_exit_code_is_reported_while_the_agent_runs) {
         cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_FAILED);
         alloc_runner_destroy(ar);
         alloc_unref(a);
+}
+
+/* The runner gives each task its directories (alloc_dir.h): a raw_exec task with a
+ * user owns them, one without runs as root and the shared part is root's with
+ * the user's group; secrets/ is a tmpfs while its task may run, detached once it
+ * is dead for good. */
+Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_when_it_ends) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (chown, mount)");
+        struct alloc *a =
+            make_alloc("batch", NO_RESTART,
+                       "{\"Name\":\"mine\",\"Driver\":\"raw_exec\",\"User\":\"nobody\",\"Config\":{"
+                       "\"command\":\"/bin/sleep\",\"args\":[\"30\"]}},"
+                       "{\"Name\":\"root\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}");
+        struct alloc_runner *ar = run(a);
+        char p[512];
+        struct stat sb;
+        static const struct {
+                const char *rel;
+                uid_t uid;
+                mode_t mode;
+        } want[] = {{"", 0, 0710},           {"alloc", 0, 01770},         {"alloc/data", 0, 03770},
+                    {"mine", 65534, 0700},   {"mine/local", 65534, 0700}, {"mine/secrets", 65534, 0700},
+                    {"root/local", 0, 0700}, {"root/secrets", 0, 0700}};
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                snprintf(p, sizeof(p), "%s/alloc/%s/%s", dir, a->id, want[i].rel);
+                cr_assert_eq(lstat(p, &sb), 0, "%s", p);
+                cr_expect_eq(sb.st_uid, want[i].uid, "%s: owner %u", want[i].rel, (unsigned)sb.st_uid);
+                cr_expect_eq(sb.st_mode & 07777, want[i].mode, "%s: mode %o", want[i].rel, sb.st_mode & 07777);
+        }
+        char mine[512], root[512];
+        snprintf(mine, sizeof(mine), "%s/alloc/%s/mine/secrets", dir, a->id);
+        snprintf(root, sizeof(root), "%s/alloc/%s/root/secrets", dir, a->id);
+        struct statfs fs;
+        cr_expect(statfs(mine, &fs) == 0 && fs.f_type == TMPFS_MAGIC, "a running task's secrets/ is a tmpfs");
+        bool root_gone = false;
+        for (int i = 0; i < 500 && !root_gone; i++) {
+                uv_run(&loop, UV_RUN_NOWAIT);
+                root_gone = statfs(root, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+                usleep(10000);
+        }
+        cr_expect(root_gone, "the task that ended has its tmpfs detached");
+        alloc_runner_stop(ar);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect(statfs(mine, &fs) == 0 && fs.f_type != TMPFS_MAGIC, "the stopped one's too");
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+/* exec tasks without a user: the runner takes a workload uid for each and a gid
+ * for the allocation before it makes the directories (whether the start then
+ * works or not: on a host without cgroup v2 it fails), and gives them back once
+ * every task is dead for good. */
+Test(agent_alloc, exec_tasks_get_workload_ids_before_their_directories) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (chown)");
+        const char *tasks = "{\"Name\":\"a\",\"Driver\":\"exec\",\"Config\":{\"command\":\"/bin/true\"}},"
+                            "{\"Name\":\"b\",\"Driver\":\"exec\",\"Config\":{\"command\":\"/bin/true\"}}";
+        struct alloc *a = make_alloc("batch", NO_RESTART, tasks);
+        struct alloc_runner *ar = run(a);
+        run_until_finished(ar, 5000);
+        cr_assert(alloc_runner_finished(ar));
+        char p[512];
+        struct stat ta, tb, al;
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, a->id);
+        cr_assert_eq(stat(p, &ta), 0, "%s", p);
+        snprintf(p, sizeof(p), "%s/alloc/%s/b/local", dir, a->id);
+        cr_assert_eq(stat(p, &tb), 0, "%s", p);
+        snprintf(p, sizeof(p), "%s/alloc/%s/alloc", dir, a->id);
+        cr_assert_eq(stat(p, &al), 0, "%s", p);
+        cr_expect(ta.st_uid >= UID_POOL_DEFAULT_MIN && ta.st_uid <= UID_POOL_DEFAULT_MAX, "uid %u",
+                  (unsigned)ta.st_uid);
+        cr_expect(tb.st_uid >= UID_POOL_DEFAULT_MIN && tb.st_uid != ta.st_uid, "a uid each: %u %u", (unsigned)ta.st_uid,
+                  (unsigned)tb.st_uid);
+        cr_expect(ta.st_gid == tb.st_gid && al.st_gid == ta.st_gid && ta.st_gid != ta.st_uid && ta.st_gid != tb.st_uid,
+                  "one group for the allocation, shared through alloc/ (%u %u %u)", (unsigned)ta.st_gid,
+                  (unsigned)tb.st_gid, (unsigned)al.st_gid);
+        cr_expect_eq(al.st_uid, 0, "alloc/ stays root's");
+        /* Dead for good: the ids went back; the next allocation gets the same ones. */
+        struct alloc *b = make_alloc("batch", NO_RESTART, tasks);
+        free(b->id);
+        b->id = strdup("6f1d0c1e-0000-4000-8000-000000000002");
+        struct alloc_runner *br = run(b);
+        run_until_finished(br, 5000);
+        struct stat tb2;
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, b->id);
+        cr_assert_eq(stat(p, &tb2), 0, "%s", p);
+        cr_expect(tb2.st_uid == ta.st_uid && tb2.st_gid == ta.st_gid, "reused: %u:%u (was %u:%u)", (unsigned)tb2.st_uid,
+                  (unsigned)tb2.st_gid, (unsigned)ta.st_uid, (unsigned)ta.st_gid);
+        alloc_runner_destroy(ar);
+        alloc_runner_destroy(br);
+        alloc_unref(a);
+        alloc_unref(b);
 }

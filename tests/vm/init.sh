@@ -142,6 +142,31 @@ u2=$(uid_of 7779)
 echo "uids: $u1 $u2"
 check "tasks of different jobs run as different uids" sh -c "[ -n '$u1' ] && [ -n '$u2' ] && [ '$u1' != '$u2' ]"
 check "a task's directory is private to its uid" sh -c "stat -c '%u %a' $D/alloc/*/daemon/local | grep -q '^$u1 700$'"
+# Task files (docs/security.md): the allocation directories are their tasks',
+# secrets/ is a tmpfs, and a task of one job cannot read another's files.
+gid_of() { for p in /proc/[0-9]*; do grep -q "$1" $p/cmdline 2>/dev/null && sed -n 's/^Gid:[^0-9]*\([0-9]*\).*/\1/p' $p/status && return; done; }
+adir_of() { for a in $D/alloc/*; do [ -d "$a/$1" ] && echo "$a" && return; done; }
+g1=$(gid_of 7778)
+g2=$(gid_of 7779)
+A1=$(adir_of daemon)
+echo "daemon: uid $u1 gid $g1 dir $A1 ($(stat -c '%u:%g %a' $A1)); alloc/ $(stat -c '%u:%g %a' $A1/alloc)"
+check "an allocation directory is its task's, 0700" sh -c "[ \"\$(stat -c '%u %a' $A1)\" = '$u1 700' ]"
+check "its alloc/ is root's with the allocation's group, 1770" sh -c "[ \"\$(stat -c '%u %g %a' $A1/alloc)\" = '0 $g1 1770' ]"
+check "a running task's secrets/ is a tmpfs on the host" grep -q " $A1/daemon/secrets tmpfs rw,nosuid,nodev,noexec" /proc/mounts
+/bin/probe as $u2 $g2 open $A1 $A1/alloc/data $A1/daemon/local $A1/daemon/secrets >/tmp/other.out 2>&1
+/bin/probe as $u1 $g1 open $A1/daemon/local $A1/alloc/data >/tmp/own.out 2>&1
+cat /tmp/other.out /tmp/own.out
+check "another job's task uid cannot open this allocation's directories" sh -c "[ \"\$(grep -c '=EACCES$' /tmp/other.out)\" = 4 ]"
+check "the task's own uid can" sh -c "[ \"\$(grep -c '=ALLOWED$' /tmp/own.out)\" = 2 ]"
+job secrets batch 'command = "/bin/sh"
+        args = ["-c", "grep \" /secrets \" /proc/self/mounts; echo x >/secrets/t && echo secrets=writable; echo secrets_mode=$(stat -c %a /secrets); echo y >/alloc/data/y && echo alloc=writable"]'
+check "a task reading its secrets/ runs to completion" wait_for 60 done_ secrets
+out secrets >/tmp/secrets.out
+cat /tmp/secrets.out
+check "inside the task /secrets is a noexec tmpfs of 1 MiB" grep -q '^tmpfs /secrets tmpfs rw,nosuid,nodev,noexec.*size=1024k' /tmp/secrets.out
+check "the task can write its /secrets (0700, its own) and /alloc/data" sh -c "grep -q '^secrets=writable$' /tmp/secrets.out && grep -q '^secrets_mode=700$' /tmp/secrets.out && grep -q '^alloc=writable$' /tmp/secrets.out"
+S=$(adir_of secrets)
+check "a task that ended has its secrets/ detached" sh -c "[ -n '$S' ] && ! grep -q ' $S/secrets/secrets ' /proc/mounts"
 # Stats: a task holding 48 MiB shows them in GET /v1/client/allocation/:id/stats,
 # which the server forwards to the agent (the task's cgroup: memory.stat anon).
 job hog service 'command = "/bin/probe"
@@ -202,7 +227,12 @@ check "a raw_exec task with a setsid child runs (agent with -raw-exec)" wait_for
 rawd_up || { cat /tmp/rawd.run; tail -n 5 /tmp/agent.log; }
 check "the raw_exec task has a cgroup of its own" sh -c "ls $cg | grep -q '\.rawd\.scope$'"
 rawd_id=$(allocs rawd | grep -o '"ID":"[0-9a-f-]*"' | head -n 1 | cut -d'"' -f4)
-[ -n "$rawd_id" ] && rm -rf "$D/alloc/$rawd_id"
+# Its secrets/ is a tmpfs mount point, which rm cannot remove: detached first,
+# as an operator must (docs/security.md "Task files").
+if [ -n "$rawd_id" ]; then
+        for m in "$D/alloc/$rawd_id"/*/secrets; do umount -l "$m" 2>/dev/null; done
+        rm -rf "$D/alloc/$rawd_id"
+fi
 check "removing its allocation directory kills it and its setsid child (cgroup.kill)" wait_for 30 sh -c "! ps | grep -q '[s]leep 779[01]'"
 /bin/drover job stop rawd >/dev/null 2>&1
 wait_for 30 sh -c "! ps | grep -q '[s]leep 779[01]'"

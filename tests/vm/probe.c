@@ -3,6 +3,8 @@
  * what happened as name=value lines. Static, so it runs in any task root. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +119,24 @@ int main(int argc, char **argv) {
                 printf("p50_ms=%.2f\n", t[n / 2]);
                 return 0;
         }
-        fprintf(stderr, "usage: probe syscalls | alloc MB | forks N | burn SECONDS | time N -- ARGV...\n");
+        if (strcmp(mode, "as") == 0 && argc > 5 && strcmp(argv[4], "open") == 0) {
+                /* as UID GID open PATH...: as that user (no other group), open each
+                 * path read-only and print PATH=ALLOWED or the errno's name. */
+                uid_t uid = (uid_t)atol(argv[2]);
+                gid_t gid = (gid_t)atol(argv[3]);
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+                        perror("probe as");
+                        return 3;
+                }
+                for (int i = 5; i < argc; i++) {
+                        int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+                        printf("%s=%s\n", argv[i], ename(fd < 0 ? -1 : 0));
+                        if (fd >= 0)
+                                close(fd);
+                }
+                return 0;
+        }
+        fprintf(stderr, "usage: probe syscalls | alloc MB | forks N | burn SECONDS | time N -- ARGV... | as UID GID "
+                        "open PATH...\n");
         return 2;
 }
