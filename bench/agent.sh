@@ -12,6 +12,7 @@
 # at the end (tasks first). Appends the figures, date, machine and commit to bench/RESULTS.md
 # (BENCH_NO_RECORD=1: print only).
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-agent-XXXXXX)
 MARK="drover-bench-agent-$$"
@@ -22,7 +23,7 @@ cleanup() {
         [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
         for p in $(pgrep -f "$MARK" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 

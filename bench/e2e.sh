@@ -21,6 +21,7 @@
 # keeps drover dev's logs (the server's and the agent's) there. E2E_TRACE=1 (needs jq): after
 # each run, where each allocation's time went, step by step (bench/e2e_trace.jq).
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-e2e-XXXXXX)
 COUNT=${E2E_COUNT:-1000}
@@ -36,7 +37,7 @@ cleanup() {
         fi
         wait 2>/dev/null
         [ -n "${E2E_KEEP_LOGS:-}" ] && find "$WORK" -name '*.log' -exec cp --backup=numbered -t "$E2E_KEEP_LOGS" {} + 2>/dev/null # for a failed run
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 trap "exit 143" TERM INT # so that a timeout or Ctrl-C still stops drover dev
@@ -94,7 +95,7 @@ for attempt in 1 2 3; do
         done
         [ -n "$PORT" ] || { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
         ADDR="http://127.0.0.1:$PORT"
-        rm -rf "$WORK/data"
+        "$RM_WORK" "$WORK/data"
         TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &
         dev_pid=$!
         wait_for 30 sh -c "grep -q 'cluster running' '$WORK/dev.log' || ! kill -0 $dev_pid" && grep -q "cluster running" "$WORK/dev.log" && break

@@ -7,6 +7,7 @@
 # latency of a registration (HTTP request to its Raft commit, forwarding included).
 # Prints name=value lines; appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 NODES=${NODES:-100}
 JOBS=${JOBS:-100}
@@ -29,7 +30,7 @@ pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 for i in 0 1 2; do

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,6 +100,46 @@ static bool has_ready_node(const json_t *j) {
         json_t *n;
         json_array_foreach(j, i, n) if (strcmp(jx_str(n, "Status", ""), "ready") == 0) return true;
         return false;
+}
+
+/* Detach every mount under dir (the tmpfs a running task's secrets/ gets when the agent
+ * runs as root), deepest first, so that the data dir can be removed: a stopped agent
+ * leaves them for its successor. Mount points are read from /proc/self/mountinfo
+ * (field 5, octal-escaped; a temp dir has no characters that need escaping). */
+static void detach_mounts_under(const char *dir) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return;
+        size_t dlen = strlen(dir);
+        char *line = NULL, **points = NULL;
+        size_t cap = 0, n = 0, room = 0;
+        while (getline(&line, &cap, f) > 0 && n < 4096) {
+                char mp[PATH_MAX];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                if (strncmp(mp, dir, dlen) != 0 || mp[dlen] != '/')
+                        continue;
+                if (n == room) {
+                        room = room ? room * 2 : 16;
+                        char **np = realloc(points, room * sizeof(*points));
+                        if (!np)
+                                break;
+                        points = np;
+                }
+                if (!(points[n] = strdup(mp)))
+                        break;
+                n++;
+        }
+        free(line);
+        fclose(f);
+        /* mountinfo lists parents before children: detach in reverse */
+        while (n > 0) {
+                n--;
+                if (umount2(points[n], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                        fprintf(stderr, "drover dev: umount %s: %s\n", points[n], strerror(errno));
+                free(points[n]);
+        }
+        free(points);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -322,8 +363,10 @@ out:
         stop_child(agent, "drover-agent", 10000);
         stop_child(server, "drover-server", 5000);
         wait_data_dir_free(adata, 3000);
-        if (temp)
+        if (temp) {
+                detach_mounts_under(dir);
                 nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
         (void)c;
         return rc;
 }

@@ -5,6 +5,7 @@
 # /v1/job/:id/scale events. Usage: tests/api/cluster_api.sh BIN_DIR.
 # Ports from 25700-25999; every wait is bounded; every process started is stopped.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-clapi-XXXXXX)
 port_free() {
@@ -27,7 +28,7 @@ cleanup() {
         sleep 0.5
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 . "$(dirname "$0")/../integration/lib.sh" # log, pass, fail, wait_for, jget

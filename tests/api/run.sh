@@ -3,6 +3,7 @@
 # 43500-43999, or DROVER_TEST_PORT_BASE to +499), then tests/api/conformance.py over tests/api/shapes/.
 # Usage: tests/api/run.sh BIN_DIR. Stops every process it started.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-api-XXXXXX)
@@ -19,7 +20,7 @@ cleanup() {
         sleep 0.5
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 wait_for() {

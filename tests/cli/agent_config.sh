@@ -6,6 +6,7 @@
 # use are logged once as notes; an unknown key stops a daemon with FILE:LINE:COL.
 # Usage: tests/cli/agent_config.sh BIN_DIR. Ports: DROVER_TEST_PORT_BASE (26980).
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-agentcfg-XXXXXX)
@@ -14,7 +15,7 @@ passed=0
 failed=0
 server_pid=""
 agent_pid=""
-trap 'stop_daemons; rm -rf "$WORK"' EXIT
+trap 'stop_daemons; "$RM_WORK" "$WORK"' EXIT
 pick_port "${DROVER_TEST_PORT_BASE:-26980}" 480 1 10
 unset DROVER_ADDR NOMAD_ADDR DROVER_TOKEN NOMAD_TOKEN DROVER_NODE_SECRET DROVER_JOIN_TOKEN
 ADDR="http://127.0.0.1:$PORT"

@@ -4,6 +4,7 @@
 # noted; an unknown key stops it with file:line:col. Usage: tests/cli/dev_config.sh BIN_DIR.
 # tests/cli/agent_config.sh does the same for drover-server and drover-agent.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-devcfg-XXXXXX)
@@ -11,7 +12,7 @@ WORK=$(mktemp -d /tmp/drover-devcfg-XXXXXX)
 passed=0
 failed=0
 dev_pid=""
-trap '[ -n "$dev_pid" ] && kill -INT "$dev_pid" 2>/dev/null; sleep 1; rm -rf "$WORK"' EXIT
+trap '[ -n "$dev_pid" ] && kill -INT "$dev_pid" 2>/dev/null; sleep 1; "$RM_WORK" "$WORK"' EXIT
 pick_port "${DROVER_TEST_PORT_BASE:-26500}" 480 1 10
 unset DROVER_ADDR NOMAD_ADDR DROVER_TOKEN NOMAD_TOKEN
 

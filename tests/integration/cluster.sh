@@ -15,6 +15,7 @@
 # build/cluster-history.tsv next to BIN_DIR) for offline checks.
 # Ports: CLUSTER_PORT_BASE (default 42000, the raft helper's range 42000-42249).
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-cluster-XXXXXX)
 HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
@@ -42,7 +43,7 @@ cleanup() {
         done
         [ -n "$lone" ] && kill -9 "$lone" 2>/dev/null
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 
@@ -254,7 +255,7 @@ L=$(leader_idx 0)
 F=$(((L + 1) % 3))
 W=$(((L + 2) % 3))
 stop "$F" 9
-rm -rf "$WORK/d$F"
+"$RM_WORK" "$WORK/d$F"
 # more entries than the snapshot threshold (64) plus the log kept after it (32): the
 # leader no longer has the entries the wiped server lacks, only a snapshot
 for n in $(seq 1 60); do

@@ -10,6 +10,7 @@
 # Ports: GC_PORT_BASE (default 23500, the raft helper's 23000-23999). Bounded: GC_TIMEOUT
 # (default 1800 s) for the run, 120 s for the GC.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 N=${GC_JOBS:-10000}
 WORK=$(mktemp -d /tmp/drover-cluster-gc-XXXXXX)
@@ -26,7 +27,7 @@ pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 for i in 0 1 2; do

@@ -12,6 +12,7 @@
 # Ports: DROVER_TEST_PORT_BASE (default 41500) to +499.
 # Every wait is bounded; every process started here is stopped on exit.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-deploy-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -35,7 +36,7 @@ cleanup() {
                 case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in "$WORK"/*) kill -9 "$p" 2>/dev/null ;; esac
         done
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget

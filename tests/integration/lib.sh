@@ -3,6 +3,7 @@
 # WORK (the run's work dir), ADDR (api, api_code, start_*), BIN and PORT (start_*)
 # when called. Counters: passed, failed. FAIL_TAIL: log lines shown per file when a
 # check fails (default 20).
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
 fail() {
@@ -102,5 +103,5 @@ setup_run() {
         failed=0
         server_pid=""
         agent_pid=""
-        trap 'stop_daemons; rm -rf "$WORK"' EXIT
+        trap 'stop_daemons; "$RM_WORK" "$WORK"' EXIT
 }

@@ -3,6 +3,7 @@
 # Usage: tests/integration/run.sh BIN_DIR
 # Every wait is bounded; every process this script starts is stopped on exit.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
@@ -27,7 +28,7 @@ cleanup() {
         [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
         pkill -9 -f "$MARK" 2>/dev/null
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 
@@ -916,7 +917,7 @@ nothing_ours_left() { [ -z "$(ours_left)" ]; }
 wait "$agent_pid" 2>/dev/null
 agent_pid=""
 had=$(ours_left | wc -l)
-rm -rf "$WORK"/agent "$WORK"/agent-b "$WORK"/agent-fp
+"$RM_WORK" "$WORK"/agent "$WORK"/agent-b "$WORK"/agent-fp
 if wait_for 15 nothing_ours_left; then
         pass "no leftovers: agents stopped and data dirs removed, their collectors and tasks are gone ($had processes before)"
 else

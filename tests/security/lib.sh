@@ -1,6 +1,7 @@
 # lib.sh - helpers shared by tests/security/*.sh (sourced, not run).
 # Ports come from PORT_LO..PORT_LO+PORT_SPAN-1 (default 26000-26999, this tier's
 # range); each script picks a free run of them.
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
@@ -50,5 +51,5 @@ setup_work() {
 }
 cleanup_work() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }

@@ -18,6 +18,7 @@
 # freeze of the event loop (seconds) still fails either mode. The summary says
 # which mode ran for how many inputs.
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 REQ_MAX_SET=${REQ_MAX_S:-}${LEADER_MAX_MS:-}
@@ -36,7 +37,7 @@ cleanup() {
         [ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
         [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 

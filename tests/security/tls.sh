@@ -5,6 +5,7 @@
 # serve the CLI and an agent (register, heartbeats, a job run) over mTLS.
 # Usage: tests/security/tls.sh BIN_DIR
 set -u
+RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -18,7 +19,7 @@ cleanup() {
         [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
         [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
         wait 2>/dev/null
-        rm -rf "$WORK"
+        "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 
