@@ -49,9 +49,19 @@ void http_response_clear(struct http_response *r) {
         memset(r, 0, sizeof(*r));
 }
 
+struct body_sink {
+        struct http_response *r;
+        size_t max; /* 0: no cap */
+};
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        struct http_response *r = userdata;
-        size_t n = size * nmemb;
+        struct body_sink *sink = userdata;
+        struct http_response *r = sink->r;
+        size_t n = size * nmemb, want = n;
+        if (sink->max && r->len + n > sink->max) {
+                n = sink->max - r->len; /* keep what fits, then end the transfer */
+                r->truncated = true;
+        }
         char *nb = realloc(r->body, r->len + n + 1);
         if (!nb)
                 return 0;
@@ -59,7 +69,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
         r->body = nb;
         r->len += n;
         r->body[r->len] = '\0';
-        return n;
+        return r->truncated ? 0 : want;
 }
 
 /* The value of header line buf (n bytes, not NUL-terminated) when it is key
@@ -92,6 +102,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         }
         header_value(buf, n, "X-Nomad-NextToken:", r->next_token, sizeof(r->next_token));
         char v[32];
+        if (header_value(buf, n, "X-Drover-Log-Start:", v, sizeof(v))) {
+                r->log_start = strtoull(v, NULL, 10);
+                r->has_log_start = true;
+        }
         if (header_value(buf, n, "X-Nomad-KnownLeader:", v, sizeof(v))) {
                 r->has_leader = true;
                 r->known_leader = strcmp(v, "true") == 0;
@@ -113,8 +127,8 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 }
 
 static int perform(const char *method, const char *url, const char *body, const char *const *headers,
-                   long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
-                   struct http_response *ret, struct error *err) {
+                   size_t max_body, long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
+                   void *abort_arg, struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
         CURL *c = curl_easy_init();
@@ -122,6 +136,7 @@ static int perform(const char *method, const char *url, const char *body, const 
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
         char cerr[CURL_ERROR_SIZE] = "";
         struct abort_ctx actx = {should_abort, abort_arg};
+        struct body_sink sink = {ret, max_body};
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
         bool own_token = false;
         for (size_t i = 0; headers && headers[i]; i++) {
@@ -138,7 +153,7 @@ static int perform(const char *method, const char *url, const char *body, const 
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 5000L);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
         if (should_abort) {
@@ -158,6 +173,8 @@ static int perform(const char *method, const char *url, const char *body, const 
         }
         CURLcode cr = curl_easy_perform(c);
         int r = 0;
+        if (cr == CURLE_WRITE_ERROR && ret->truncated)
+                cr = CURLE_OK; /* the cap ended it: an answer all the same */
         if (cr != CURLE_OK) {
                 r = errorf(err,
                            cr == CURLE_OPERATION_TIMEDOUT       ? -ETIMEDOUT
@@ -180,13 +197,19 @@ static int perform(const char *method, const char *url, const char *body, const 
 
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+        return perform(method, url, body, NULL, 0, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
 }
 
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, headers, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+        return perform(method, url, body, headers, 0, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret,
+                       err);
+}
+
+int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
+                        long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err) {
+        return perform(method, url, NULL, headers, max_body, timeout_ms, connect_timeout_ms, NULL, NULL, ret, err);
 }
 
 int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
@@ -195,7 +218,7 @@ int http_request_headers(const char *base, const char *method, const char *path,
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", base, path) < 0)
                 return errorf(err, -ENOMEM, "out of memory");
-        return perform(method, url, NULL, headers, timeout_ms, 0, NULL, NULL, ret, err);
+        return perform(method, url, NULL, headers, 0, timeout_ms, 0, NULL, NULL, ret, err);
 }
 
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,

@@ -37,11 +37,22 @@ struct api_struct {
         const struct api_child *children; /* {NULL}-terminated, or NULL */
 };
 
-#define FIELDS(...) (const char *const[]){__VA_ARGS__, NULL}
-#define CHILDREN(...) (const struct api_child[]){__VA_ARGS__, {NULL, NULL, C_ONE}}
-#define ONE(k, s) {k, &s, C_ONE}
-#define LIST(k, s) {k, &s, C_LIST}
-#define MAP(k, s) {k, &s, C_MAP}
+#define FIELDS(...)                                                                                                    \
+        (const char *const[]) {                                                                                        \
+                __VA_ARGS__, NULL                                                                                      \
+        }
+#define CHILDREN(...)                                                                                                  \
+        (const struct api_child[]) {                                                                                   \
+                __VA_ARGS__, {                                                                                         \
+                        NULL, NULL, C_ONE                                                                              \
+                }                                                                                                      \
+        }
+#define ONE(k, s)                                                                                                      \
+        { k, &s, C_ONE }
+#define LIST(k, s)                                                                                                     \
+        { k, &s, C_LIST }
+#define MAP(k, s)                                                                                                      \
+        { k, &s, C_MAP }
 
 /* ---- placement ---- */
 static const struct api_struct s_constraint = {FIELDS("LTarget", "RTarget", "Operand"), NULL};
@@ -64,9 +75,8 @@ static const struct api_struct s_ephemeral = {FIELDS("Sticky", "Migrate", "SizeM
 static const struct api_struct s_disconnect = {FIELDS("LostAfter", "Replace", "Reconcile", "StopOnClientAfter"), NULL};
 static const struct api_struct s_consul = {FIELDS("Namespace", "Cluster", "Partition"), NULL};
 /* ScalingPolicy: a group's Scaling, a task's ScalingPolicies (Target, Policy: free-form) */
-static const struct api_struct s_scaling = {FIELDS("ID", "Namespace", "Type", "Target", "Min", "Max", "Policy",
-                                                   "Enabled", "CreateIndex", "ModifyIndex"),
-                                            NULL};
+static const struct api_struct s_scaling = {
+    FIELDS("ID", "Namespace", "Type", "Target", "Min", "Max", "Policy", "Enabled", "CreateIndex", "ModifyIndex"), NULL};
 
 /* ---- job kinds ---- */
 static const struct api_struct s_periodic = {
@@ -74,8 +84,8 @@ static const struct api_struct s_periodic = {
 static const struct api_struct s_parameterized = {FIELDS("Payload", "MetaRequired", "MetaOptional"), NULL};
 static const struct api_struct s_mr_strategy = {FIELDS("MaxParallel", "OnFailure"), NULL};
 static const struct api_struct s_mr_region = {FIELDS("Name", "Count", "Datacenters", "NodePool", "Meta"), NULL};
-static const struct api_struct s_multiregion = {
-    FIELDS("Strategy", "Regions"), CHILDREN(ONE("Strategy", s_mr_strategy), LIST("Regions", s_mr_region))};
+static const struct api_struct s_multiregion = {FIELDS("Strategy", "Regions"),
+                                                CHILDREN(ONE("Strategy", s_mr_strategy), LIST("Regions", s_mr_region))};
 static const struct api_struct s_ui_link = {FIELDS("Label", "URL"), NULL};
 static const struct api_struct s_ui = {FIELDS("Description", "Links"), CHILDREN(LIST("Links", s_ui_link))};
 
@@ -87,27 +97,24 @@ static const struct api_struct s_network = {
     FIELDS("Mode", "Device", "CIDR", "IP", "DNS", "ReservedPorts", "DynamicPorts", "Hostname", "MBits", "CNI"),
     CHILDREN(ONE("DNS", s_dns), LIST("ReservedPorts", s_port), LIST("DynamicPorts", s_port), ONE("CNI", s_cni))};
 static const struct api_struct s_device = {FIELDS("Name", "Count", "Constraints", "Affinities"),
-                                           CHILDREN(LIST("Constraints", s_constraint),
-                                                    LIST("Affinities", s_affinity))};
+                                           CHILDREN(LIST("Constraints", s_constraint), LIST("Affinities", s_affinity))};
 static const struct api_struct s_numa = {FIELDS("Affinity", "Devices"), NULL};
-static const struct api_struct s_resources = {FIELDS("CPU", "Cores", "MemoryMB", "MemoryMaxMB", "DiskMB", "Networks",
-                                                     "Devices", "IOPS", "NUMA", "SecretsMB"),
-                                              CHILDREN(LIST("Networks", s_network), LIST("Devices", s_device),
-                                                       ONE("NUMA", s_numa))};
+static const struct api_struct s_resources = {
+    FIELDS("CPU", "Cores", "MemoryMB", "MemoryMaxMB", "DiskMB", "Networks", "Devices", "IOPS", "NUMA", "SecretsMB"),
+    CHILDREN(LIST("Networks", s_network), LIST("Devices", s_device), ONE("NUMA", s_numa))};
 static const struct api_struct s_log_config = {FIELDS("MaxFiles", "MaxFileSizeMB", "Disabled", "Enabled"), NULL};
 
 /* ---- volumes ---- */
 static const struct api_struct s_mount_options = {FIELDS("FSType", "MountFlags"), NULL};
-static const struct api_struct s_volume = {FIELDS("Name", "Type", "Source", "ReadOnly", "AccessMode",
-                                                  "AttachmentMode", "MountOptions", "PerAlloc", "Sticky"),
-                                           CHILDREN(ONE("MountOptions", s_mount_options))};
+static const struct api_struct s_volume = {
+    FIELDS("Name", "Type", "Source", "ReadOnly", "AccessMode", "AttachmentMode", "MountOptions", "PerAlloc", "Sticky"),
+    CHILDREN(ONE("MountOptions", s_mount_options))};
 static const struct api_struct s_volume_mount = {
     FIELDS("Volume", "Destination", "ReadOnly", "PropagationMode", "SELinuxLabel"), NULL};
 
 /* ---- services (Consul's or Nomad's own) ---- */
-static const struct api_struct s_identity = {FIELDS("Name", "Audience", "ChangeMode", "ChangeSignal", "Env", "File",
-                                                    "Filepath", "ServiceName", "TTL"),
-                                             NULL};
+static const struct api_struct s_identity = {
+    FIELDS("Name", "Audience", "ChangeMode", "ChangeSignal", "Env", "File", "Filepath", "ServiceName", "TTL"), NULL};
 static const struct api_struct s_check_restart = {FIELDS("Limit", "Grace", "IgnoreWarnings"), NULL};
 /* "Id": older api versions had one on checks and services (unused) */
 static const struct api_struct s_check = {
@@ -117,39 +124,39 @@ static const struct api_struct s_check = {
            "FailuresBeforeCritical", "FailuresBeforeWarning", "OnUpdate"),
     CHILDREN(ONE("CheckRestart", s_check_restart))};
 static const struct api_struct s_mesh_gateway = {FIELDS("Mode"), NULL};
-static const struct api_struct s_upstream = {
-    FIELDS("DestinationName", "DestinationNamespace", "DestinationPeer", "DestinationPartition", "DestinationType",
-           "LocalBindPort", "LocalBindAddress", "LocalBindSocketPath", "LocalBindSocketMode", "Datacenter",
-           "MeshGateway", "Config"),
-    CHILDREN(ONE("MeshGateway", s_mesh_gateway))};
+static const struct api_struct s_upstream = {FIELDS("DestinationName", "DestinationNamespace", "DestinationPeer",
+                                                    "DestinationPartition", "DestinationType", "LocalBindPort",
+                                                    "LocalBindAddress", "LocalBindSocketPath", "LocalBindSocketMode",
+                                                    "Datacenter", "MeshGateway", "Config"),
+                                             CHILDREN(ONE("MeshGateway", s_mesh_gateway))};
 static const struct api_struct s_expose_path = {FIELDS("Path", "Protocol", "LocalPathPort", "ListenerPort"), NULL};
 /* "Path" and "ExposeConfig": the older names of Paths and Expose */
 static const struct api_struct s_expose = {FIELDS("Paths", "Path"),
                                            CHILDREN(LIST("Paths", s_expose_path), LIST("Path", s_expose_path))};
-static const struct api_struct s_proxy = {FIELDS("LocalServiceAddress", "LocalServicePort", "Expose", "ExposeConfig",
-                                                 "Upstreams", "TransparentProxy", "Config"),
-                                          CHILDREN(ONE("Expose", s_expose), ONE("ExposeConfig", s_expose),
-                                                   LIST("Upstreams", s_upstream))};
-static const struct api_struct s_sidecar_service = {
-    FIELDS("Tags", "Port", "Proxy", "DisableDefaultTCPCheck", "Meta"), CHILDREN(ONE("Proxy", s_proxy))};
+static const struct api_struct s_proxy = {
+    FIELDS("LocalServiceAddress", "LocalServicePort", "Expose", "ExposeConfig", "Upstreams", "TransparentProxy",
+           "Config"),
+    CHILDREN(ONE("Expose", s_expose), ONE("ExposeConfig", s_expose), LIST("Upstreams", s_upstream))};
+static const struct api_struct s_sidecar_service = {FIELDS("Tags", "Port", "Proxy", "DisableDefaultTCPCheck", "Meta"),
+                                                    CHILDREN(ONE("Proxy", s_proxy))};
 static const struct api_struct s_sidecar_task = {
-    FIELDS("Name", "Driver", "User", "Config", "Env", "Resources", "Meta", "KillTimeout", "LogConfig",
-           "ShutdownDelay", "KillSignal", "VolumeMounts"),
+    FIELDS("Name", "Driver", "User", "Config", "Env", "Resources", "Meta", "KillTimeout", "LogConfig", "ShutdownDelay",
+           "KillSignal", "VolumeMounts"),
     CHILDREN(ONE("Resources", s_resources), ONE("LogConfig", s_log_config), LIST("VolumeMounts", s_volume_mount))};
-static const struct api_struct s_connect = {FIELDS("Native", "Gateway", "SidecarService", "SidecarTask"),
-                                            CHILDREN(ONE("SidecarService", s_sidecar_service),
-                                                     ONE("SidecarTask", s_sidecar_task))};
-static const struct api_struct s_service = {
-    FIELDS("Id", "Name", "Tags", "CanaryTags", "EnableTagOverride", "PortLabel", "AddressMode", "Address", "Checks",
-           "CheckRestart", "Connect", "Meta", "CanaryMeta", "TaggedAddresses", "TaskName", "OnUpdate", "Identity",
-           "Provider", "Cluster", "Kind", "Namespace"),
-    CHILDREN(LIST("Checks", s_check), ONE("CheckRestart", s_check_restart), ONE("Connect", s_connect),
-             ONE("Identity", s_identity))};
+static const struct api_struct s_connect = {
+    FIELDS("Native", "Gateway", "SidecarService", "SidecarTask"),
+    CHILDREN(ONE("SidecarService", s_sidecar_service), ONE("SidecarTask", s_sidecar_task))};
+static const struct api_struct s_service = {FIELDS("Id", "Name", "Tags", "CanaryTags", "EnableTagOverride", "PortLabel",
+                                                   "AddressMode", "Address", "Checks", "CheckRestart", "Connect",
+                                                   "Meta", "CanaryMeta", "TaggedAddresses", "TaskName", "OnUpdate",
+                                                   "Identity", "Provider", "Cluster", "Kind", "Namespace"),
+                                            CHILDREN(LIST("Checks", s_check), ONE("CheckRestart", s_check_restart),
+                                                     ONE("Connect", s_connect), ONE("Identity", s_identity))};
 
 /* ---- what a task brings with it ---- */
-static const struct api_struct s_artifact = {FIELDS("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode",
-                                                    "GetterInsecure", "RelativeDest", "Chown"),
-                                             NULL};
+static const struct api_struct s_artifact = {
+    FIELDS("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "GetterInsecure", "RelativeDest", "Chown"),
+    NULL};
 static const struct api_struct s_change_script = {FIELDS("Command", "Args", "Timeout", "FailOnError"), NULL};
 static const struct api_struct s_wait = {FIELDS("Min", "Max"), NULL};
 static const struct api_struct s_template = {
@@ -161,17 +168,17 @@ static const struct api_struct s_vault = {FIELDS("Policies", "Namespace", "Env",
                                           NULL};
 static const struct api_struct s_lifecycle = {FIELDS("Hook", "Sidecar"), NULL};
 static const struct api_struct s_dispatch_payload = {FIELDS("File"), NULL};
-static const struct api_struct s_csi_plugin = {
-    FIELDS("ID", "Type", "MountDir", "StagePublishBaseDir", "HealthTimeout"), NULL};
+static const struct api_struct s_csi_plugin = {FIELDS("ID", "Type", "MountDir", "StagePublishBaseDir", "HealthTimeout"),
+                                               NULL};
 static const struct api_struct s_action = {FIELDS("Name", "Command", "Args"), NULL};
 static const struct api_struct s_secret = {FIELDS("Name", "Provider", "Path", "Config", "Env"), NULL};
 
 /* ---- the job ---- */
 static const struct api_struct s_task = {
-    FIELDS("Name", "Driver", "User", "Lifecycle", "Config", "Constraints", "Affinities", "Env", "Services",
-           "Resources", "RestartPolicy", "Meta", "KillTimeout", "LogConfig", "Artifacts", "Vault", "Templates",
-           "DispatchPayload", "VolumeMounts", "CSIPluginConfig", "Leader", "ShutdownDelay", "KillSignal", "Kind",
-           "ScalingPolicies", "Identity", "Identities", "Actions", "Consul", "Schedule", "Secrets"),
+    FIELDS("Name", "Driver", "User", "Lifecycle", "Config", "Constraints", "Affinities", "Env", "Services", "Resources",
+           "RestartPolicy", "Meta", "KillTimeout", "LogConfig", "Artifacts", "Vault", "Templates", "DispatchPayload",
+           "VolumeMounts", "CSIPluginConfig", "Leader", "ShutdownDelay", "KillSignal", "Kind", "ScalingPolicies",
+           "Identity", "Identities", "Actions", "Consul", "Schedule", "Secrets"),
     CHILDREN(LIST("Constraints", s_constraint), LIST("Affinities", s_affinity), LIST("Services", s_service),
              ONE("Resources", s_resources), ONE("RestartPolicy", s_restart), ONE("LogConfig", s_log_config),
              LIST("Artifacts", s_artifact), ONE("Vault", s_vault), LIST("Templates", s_template),
@@ -194,8 +201,8 @@ static const struct api_struct s_job = {
            "Constraints", "Affinities", "TaskGroups", "Update", "Multiregion", "Spreads", "Periodic",
            "ParameterizedJob", "Reschedule", "Migrate", "Meta", "ConsulToken", "VaultToken", "Stop", "Dispatched",
            "DispatchIdempotencyToken", "Payload", "ConsulNamespace", "VaultNamespace", "NomadTokenID", "Status",
-           "StatusDescription", "Stable", "Version", "SubmitTime", "CreateIndex", "ModifyIndex", "JobModifyIndex",
-           "UI", "VersionTag"),
+           "StatusDescription", "Stable", "Version", "SubmitTime", "CreateIndex", "ModifyIndex", "JobModifyIndex", "UI",
+           "VersionTag"),
     CHILDREN(LIST("TaskGroups", s_group), LIST("Constraints", s_constraint), LIST("Affinities", s_affinity),
              LIST("Spreads", s_spread), ONE("Update", s_update), ONE("Migrate", s_migrate),
              ONE("Reschedule", s_reschedule), ONE("Periodic", s_periodic), ONE("ParameterizedJob", s_parameterized),

@@ -63,6 +63,7 @@ struct api {
         int deploy_inflight;    /* deployment watcher commands proposed and not yet applied */
         int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
+        int log_follows;       /* ?follow=true log streams relayed from agents (routes_client.c) */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
         char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
