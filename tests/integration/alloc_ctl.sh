@@ -123,23 +123,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$((PORT +
 # --- logs followed through the server (?follow=true) -----------------------------------
 # A task prints a numbered line every 0.2 s; the server relays what it writes as it
 # comes (the agent answers only what its files hold: the server asks it again).
-cat >"$WORK/chatty.hcl" <<'EOF'
-job "chatty" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.2; done"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-    }
-  }
+# raw_job NAME TYPE SCRIPT: a one-task (t) raw_exec job of TYPE running sh -c SCRIPT.
+raw_job() {
+        printf 'job "%s" {\n  type = "%s"\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n' "$1" "$2"
+        printf '      config {\n        command = "/bin/sh"\n        args    = ["-c", "%s"]\n      }\n' "$3"
+        printf '      resources {\n        cpu    = 20\n        memory = 16\n      }\n    }\n  }\n}\n'
 }
-EOF
+raw_job chatty service 'i=0; while :; do i=$((i+1)); echo line $i; sleep 0.2; done' >"$WORK/chatty.hcl"
 "$BIN/drover" job run -detach "$WORK/chatty.hcl" >/dev/null
 job_alloc() { api "/v1/job/$1/allocations" | jget "[a['ID'] for a in d if a['DesiredStatus']=='run'][0]"; }
 wait_for 20 sh -c "curl -s $ADDR/v1/job/chatty/allocations | grep -q '\"ClientStatus\":\"running\"'"
@@ -200,24 +190,7 @@ else
 fi
 # A task that ends ends the stream: every line, then the stream closes by itself;
 # its last 700 kB come at once (more than the server takes from the agent per ask).
-cat >"$WORK/short.hcl" <<'EOF'
-job "short" {
-  type = "batch"
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "sleep 1; for i in 1 2 3 4 5; do echo short $i; sleep 0.2; done; head -c 700000 /dev/zero | tr '\\0' x; echo; echo done"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-    }
-  }
-}
-EOF
+raw_job short batch 'sleep 1; for i in 1 2 3 4 5; do echo short $i; sleep 0.2; done; head -c 700000 /dev/zero | tr -c x x; echo; echo done' >"$WORK/short.hcl"
 "$BIN/drover" job run -detach "$WORK/short.hcl" >/dev/null
 wait_for 20 sh -c "curl -s $ADDR/v1/job/short/allocations | grep -q '\"ClientStatus\":\"running\"'"
 SA=$(job_alloc short)
@@ -226,7 +199,7 @@ start=$(date +%s)
 curl -sN --max-time 20 "$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout&plain=true&follow=true" >"$WORK/short.out"
 rc=$?
 took=$(($(date +%s) - start))
-want=$(printf 'short %s\n' 1 2 3 4 5; head -c 700000 /dev/zero | tr '\0' x; printf '\ndone\n')
+want=$(printf 'short %s\n' 1 2 3 4 5; head -c 700000 /dev/zero | tr -c x x; printf '\ndone\n')
 [ "$rc" = 0 ] && [ "$(cat "$WORK/short.out")" = "$want" ] && [ "$took" -lt 15 ] &&
         pass "a follow ends by itself once the task is dead: every byte ($(wc -c <"$WORK/short.out")), then the end (${took} s)" ||
         fail "follow of a task that ends (curl $rc after ${took} s): $(head -c 300 "$WORK/short.out")"
