@@ -19,7 +19,7 @@
  * byte taken from it went into the stream, so a follow holds at most
  * FOLLOW_ASK_BYTES + FOLLOW_BUFFER. The stream ends when the client goes away,
  * when the agent stops answering (FOLLOW_FAILURES asks in a row), or once the
- * task is dead (or its allocation terminal or gone) and an ask made after that
+ * task is dead (or its allocation terminal or gone) and two asks made after that
  * brought nothing. Framed streams
  * get Nomad's heartbeat frame ({}) after FOLLOW_HEARTBEAT_NS of silence, which
  * is also how a client gone from a quiet task is noticed; a plain stream of a
@@ -274,11 +274,12 @@ struct log_follow {
         uint64_t out_at;
         bool got;       /* the last answer had bytes */
         bool more;      /* ... and was cut at FOLLOW_ASK_BYTES: ask again at once */
-        bool last;      /* the task was over before the last ask: an empty answer ends */
+        bool last;      /* the task was over before the last ask */
         bool busy;      /* an ask is on the pool */
         bool streaming; /* the stream began (the first answer was a 2xx) */
         bool gone;      /* the client went away */
         int failures;   /* asks that failed in a row */
+        int empty_over; /* empty answers in a row to asks made after the task was over */
         int64_t wrote_ns;
 };
 
@@ -373,7 +374,10 @@ static void follow_flush(struct log_follow *f) {
         free(f->out);
         f->out = NULL;
         f->out_len = f->out_off = 0;
-        if (f->last && !f->got) {
+        /* Two empty asks after the task was over: its last bytes had time to
+         * reach the files (the collector writes them after the task exits). */
+        f->empty_over = f->last && !f->got ? f->empty_over + 1 : 0;
+        if (f->empty_over >= 2) {
                 follow_end(f);
                 return;
         }
