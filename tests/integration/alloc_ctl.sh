@@ -215,6 +215,17 @@ while i < len(text):
     data += piece
 sys.exit(0 if data == open(sys.argv[2], "rb").read() else 1)
 EOF
+# Without follow: one frame with every byte (Offset where they end); a follow whose
+# first ask fails answers as without follow (404 for a task with no logs).
+curl -s --max-time 20 "$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout" >"$WORK/once.json"
+python3 - "$WORK/once.json" "$WORK/short.out" <<'EOF' && pass "without follow: one StreamFrame with every byte, Offset $(wc -c <"$WORK/short.out")" || fail "one-shot framed logs: $(head -c 200 "$WORK/once.json")"
+import base64, json, sys
+f, want = json.load(open(sys.argv[1])), open(sys.argv[2], "rb").read()
+sys.exit(0 if base64.b64decode(f["Data"]) == want and f["Offset"] == len(want) else 1)
+EOF
+code=$(curl -s --max-time 10 -o "$WORK/nolog.out" -w '%{http_code}' "$ADDR/v1/client/fs/logs/$CA?task=nosuch&follow=true")
+[ "$code" = 404 ] && pass "a follow of a task without logs: 404 from the agent, not a stream" ||
+        fail "follow of a task without logs (got $code $(head -c 200 "$WORK/nolog.out"))"
 "$BIN/drover" job stop -detach chatty >/dev/null 2>&1
 
 # --- a stopped task: not running -----------------------------------------------------------
