@@ -62,6 +62,14 @@ int http_perform_headers(const char *method, const char *url, const char *body, 
 int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
                         long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err);
 
+/* A body-less GET whose answer is handed to on_data piece by piece as it arrives
+ * (a followed log), with no overall timeout (5 s to connect). on_data returns 0 to
+ * go on, non-zero to stop (then -ECANCELED). A non-2xx answer is not handed over:
+ * its body (up to 64 KiB) is in ret->body. 0 once the answer ended (ret->status),
+ * else negative with err. */
+int http_stream(const char *url, const char *const *headers, int (*on_data)(void *arg, const char *buf, size_t len),
+                void *arg, struct http_response *ret, struct error *err);
+
 /* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
  * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),
  * negative with err filled when the server could not be reached. */

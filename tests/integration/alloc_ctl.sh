@@ -226,6 +226,15 @@ EOF
 code=$(curl -s --max-time 10 -o "$WORK/nolog.out" -w '%{http_code}' "$ADDR/v1/client/fs/logs/$CA?task=nosuch&follow=true")
 [ "$code" = 404 ] && pass "a follow of a task without logs: 404 from the agent, not a stream" ||
         fail "follow of a task without logs (got $code $(head -c 200 "$WORK/nolog.out"))"
+# drover alloc logs -f follows through the servers: live lines, and to the end of a dead task.
+timeout 2 "$BIN/drover" alloc logs -f -tail -n 1 "${CA:0:8}" >"$WORK/cli.out" 2>&1
+timeout 20 "$BIN/drover" alloc logs -f "$SA" >"$WORK/cli-short.out" 2>&1
+rc=$?
+if [ "$(grep -c '^line ' "$WORK/cli.out")" -ge 6 ] && [ "$rc" = 0 ] && [ "$(cat "$WORK/cli-short.out")" = "$want" ]; then
+        pass "drover alloc logs -f through the server: $(grep -c '^line ' "$WORK/cli.out") lines in 2 s; a dead task's every byte, then exit 0"
+else
+        fail "drover alloc logs -f (rc $rc): $(head -c 200 "$WORK/cli.out") / $(head -c 200 "$WORK/cli-short.out")"
+fi
 "$BIN/drover" job stop -detach chatty >/dev/null 2>&1
 
 # --- a stopped task: not running -----------------------------------------------------------
