@@ -538,16 +538,13 @@ static size_t tail_start(const char *buf, size_t len, long lines) {
         return lines == 0 ? len : i;
 }
 
-/* The task's state is "dead" (or the allocation is gone). */
-static bool task_dead(struct cli *c, const char *alloc_id, const char *task) {
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "/v1/allocation/%s", alloc_id) < 0)
-                return false;
-        _cleanup_json_ json_t *a = NULL;
-        struct error err = {0};
-        if (cli_get(c, path, &a, NULL, &err) < 0)
-                return strstr(err.msg, "404") != NULL;
-        return strcmp(jx_str(jx_obj(jx_obj(a, "TaskStates"), task), "State", ""), "dead") == 0;
+/* http_stream's on_data: the followed bytes go to stdout as they come. */
+static int write_stdout(void *arg, const char *buf, size_t len) {
+        (void)arg;
+        if (fwrite(buf, 1, len, stdout) != len)
+                return -1;
+        fflush(stdout);
+        return 0;
 }
 
 static const char alloc_logs_help[] =
@@ -558,6 +555,7 @@ static const char alloc_logs_help[] =
     "  -address=<addr>  API address\n"
     "  -stderr          print stderr instead of stdout\n"
     "  -f               follow: keep printing what the task writes until it is dead\n"
+    "                   (relayed by the servers: GET /v1/client/fs/logs/<id>?follow=true)\n"
     "  -tail            start at the end: the last -n lines (default 10)\n"
     "  -n=<lines>       with -tail, how many lines\n";
 
@@ -660,29 +658,25 @@ static int alloc_logs(struct cli *c, int argc, char **argv) {
         http_response_clear(&resp);
         if (!follow)
                 return 0;
-        /* Follow: ask the agent for what came after `offset` until the task is dead
-         * and nothing more came (one last read after it died). */
-        for (bool dead = false;;) {
-                usleep(500 * 1000);
-                bool was_dead = dead;
-                dead = task_dead(c, alloc_id, task);
-                _cleanup_free_ char *more = NULL;
-                if (asprintf(&more, "%s&offset=%llu", lpath, (unsigned long long)offset) < 0)
-                        return 1;
-                if (http_request_headers(base, "GET", more, hdrs, 30000, &resp, &err) < 0) {
-                        fprintf(stderr, "Error reading logs from node %s: %s\n", http_addr, err.msg);
-                        return 1;
-                }
-                bool got = resp.status == 200 && resp.len > 0;
-                if (got) {
-                        fwrite(resp.body, 1, resp.len, stdout);
-                        fflush(stdout);
-                        offset = resp.has_log_end ? resp.log_end : offset + resp.len;
-                }
-                http_response_clear(&resp);
-                if (was_dead && !got)
-                        return 0;
+        /* Follow through the servers: they relay what the task writes after `offset`
+         * as it comes (GET .../logs?follow=true) and end once it is dead. */
+        _cleanup_free_ char *furl = NULL, *ens = http_escape(jx_str(a, "Namespace", "default"));
+        if (!ens || asprintf(&furl, "%s/v1/client/fs/logs/%s?task=%s&type=%s&plain=true&follow=true&offset=%llu"
+                             "&namespace=%s",
+                             c->address, alloc_id, etask, use_stderr ? "stderr" : "stdout",
+                             (unsigned long long)offset, ens) < 0)
+                return 1;
+        if (http_stream(furl, NULL, write_stdout, NULL, &resp, &err) < 0) {
+                fprintf(stderr, "Error following logs: %s\n", err.msg);
+                return 1;
         }
+        int rc = 0;
+        if (resp.status != 200) {
+                fprintf(stderr, "Error following logs: %ld (%s)\n", resp.status, resp.body);
+                rc = 1;
+        }
+        http_response_clear(&resp);
+        return rc;
 }
 
 const struct cli_command cli_alloc_commands[] = {

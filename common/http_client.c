@@ -49,9 +49,35 @@ void http_response_clear(struct http_response *r) {
         memset(r, 0, sizeof(*r));
 }
 
+/* Where an answer's bytes go: ret's body (up to max), or on_data while the
+ * status is a 2xx (http_stream). */
+struct body_sink {
+        struct http_response *r;
+        size_t max; /* 0: no cap */
+        CURL *curl;
+        int (*on_data)(void *arg, const char *buf, size_t len);
+        void *arg;
+        bool stopped; /* on_data asked to stop */
+};
+
+#define STREAM_ERROR_BODY_MAX (64u * 1024) /* a streamed request's non-2xx answer kept */
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        struct http_response *r = userdata;
-        size_t n = size * nmemb;
+        struct body_sink *sink = userdata;
+        struct http_response *r = sink->r;
+        size_t n = size * nmemb, want = n;
+        if (sink->on_data) {
+                long status = 0;
+                curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+                if (status >= 200 && status < 300) {
+                        sink->stopped = sink->on_data(sink->arg, ptr, n) != 0;
+                        return sink->stopped ? 0 : n;
+                }
+        }
+        if (sink->max && r->len + n > sink->max) {
+                n = sink->max - r->len; /* keep what fits, then end the transfer */
+                r->truncated = true;
+        }
         char *nb = realloc(r->body, r->len + n + 1);
         if (!nb)
                 return 0;
@@ -59,7 +85,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
         r->body = nb;
         r->len += n;
         r->body[r->len] = '\0';
-        return n;
+        return r->truncated ? 0 : want;
 }
 
 /* The value of header line buf (n bytes, not NUL-terminated) when it is key
@@ -92,6 +118,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         }
         header_value(buf, n, "X-Nomad-NextToken:", r->next_token, sizeof(r->next_token));
         char v[32];
+        if (header_value(buf, n, "X-Drover-Log-Start:", v, sizeof(v))) {
+                r->log_start = strtoull(v, NULL, 10);
+                r->has_log_start = true;
+        }
         if (header_value(buf, n, "X-Nomad-KnownLeader:", v, sizeof(v))) {
                 r->has_leader = true;
                 r->known_leader = strcmp(v, "true") == 0;
@@ -112,9 +142,12 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
         return a->should_abort(a->arg) ? 1 : 0;
 }
 
+/* sink_opts: NULL, or the cap and on_data of the answer's body (its r is ret).
+ * timeout_ms 0: 60 s; negative: none. */
 static int perform(const char *method, const char *url, const char *body, const char *const *headers,
-                   long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
-                   struct http_response *ret, struct error *err) {
+                   const struct body_sink *sink_opts, long timeout_ms, long connect_timeout_ms,
+                   int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                   struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
         CURL *c = curl_easy_init();
@@ -122,6 +155,9 @@ static int perform(const char *method, const char *url, const char *body, const 
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
         char cerr[CURL_ERROR_SIZE] = "";
         struct abort_ctx actx = {should_abort, abort_arg};
+        struct body_sink sink = sink_opts ? *sink_opts : (struct body_sink){0};
+        sink.r = ret;
+        sink.curl = c;
         struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
         bool own_token = false;
         for (size_t i = 0; headers && headers[i]; i++) {
@@ -134,11 +170,11 @@ static int perform(const char *method, const char *url, const char *body, const 
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 60000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : timeout_ms < 0 ? 0L : 60000L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 5000L);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
         if (should_abort) {
@@ -158,10 +194,12 @@ static int perform(const char *method, const char *url, const char *body, const 
         }
         CURLcode cr = curl_easy_perform(c);
         int r = 0;
+        if (cr == CURLE_WRITE_ERROR && ret->truncated)
+                cr = CURLE_OK; /* the cap ended it: an answer all the same */
         if (cr != CURLE_OK) {
                 r = errorf(err,
-                           cr == CURLE_OPERATION_TIMEDOUT       ? -ETIMEDOUT
-                           : cr == CURLE_ABORTED_BY_CALLBACK    ? -ECANCELED
+                           cr == CURLE_OPERATION_TIMEDOUT                          ? -ETIMEDOUT
+                           : cr == CURLE_ABORTED_BY_CALLBACK || sink.stopped       ? -ECANCELED
                            : cr == CURLE_OUT_OF_MEMORY          ? -ENOMEM
                                                                 : -ECONNREFUSED,
                            "%s %s: %s", method, url, *cerr ? cerr : curl_easy_strerror(cr));
@@ -180,13 +218,27 @@ static int perform(const char *method, const char *url, const char *body, const 
 
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+        return perform(method, url, body, NULL, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret,
+                       err);
 }
 
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, headers, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret, err);
+        return perform(method, url, body, headers, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret,
+                       err);
+}
+
+int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
+                        long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err) {
+        const struct body_sink sink = {.max = max_body};
+        return perform(method, url, NULL, headers, &sink, timeout_ms, connect_timeout_ms, NULL, NULL, ret, err);
+}
+
+int http_stream(const char *url, const char *const *headers, int (*on_data)(void *arg, const char *buf, size_t len),
+                void *arg, struct http_response *ret, struct error *err) {
+        const struct body_sink sink = {.max = STREAM_ERROR_BODY_MAX, .on_data = on_data, .arg = arg};
+        return perform("GET", url, NULL, headers, &sink, -1, 0, NULL, NULL, ret, err);
 }
 
 int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
@@ -195,7 +247,7 @@ int http_request_headers(const char *base, const char *method, const char *path,
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", base, path) < 0)
                 return errorf(err, -ENOMEM, "out of memory");
-        return perform(method, url, NULL, headers, timeout_ms, 0, NULL, NULL, ret, err);
+        return perform(method, url, NULL, headers, NULL, timeout_ms, 0, NULL, NULL, ret, err);
 }
 
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,

@@ -30,6 +30,9 @@ struct http_response {
         uint64_t index;   /* X-Nomad-Index, 0 when absent */
         uint64_t log_end; /* X-Drover-Log-End (the agent's log endpoint), valid when has_log_end */
         bool has_log_end;
+        uint64_t log_start; /* X-Drover-Log-Start: where the agent's log answer begins */
+        bool has_log_start;
+        bool truncated; /* http_perform_capped stopped reading at its cap */
         /* The other X-Nomad-* answer headers, so that a forwarded answer keeps them. */
         char next_token[256];      /* X-Nomad-NextToken, "" when absent (longer is cut) */
         bool has_leader;           /* X-Nomad-KnownLeader was there */
@@ -52,6 +55,20 @@ int http_perform(const char *method, const char *url, const char *body, long tim
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err);
+
+/* A body-less http_perform_headers that keeps at most max_body bytes of the answer
+ * (0: no cap): a longer answer ends the transfer there, with ret->truncated set,
+ * and is still an answer (0 returned, ret->len == max_body). */
+int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
+                        long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err);
+
+/* A body-less GET whose answer is handed to on_data piece by piece as it arrives
+ * (a followed log), with no overall timeout (5 s to connect). on_data returns 0 to
+ * go on, non-zero to stop (then -ECANCELED). A non-2xx answer is not handed over:
+ * its body (up to 64 KiB) is in ret->body. 0 once the answer ended (ret->status),
+ * else negative with err. */
+int http_stream(const char *url, const char *const *headers, int (*on_data)(void *arg, const char *buf, size_t len),
+                void *arg, struct http_response *ret, struct error *err);
 
 /* One request: base "http://127.0.0.1:4646", path "/v1/jobs?prefix=x". body may
  * be NULL. timeout_ms 0 = 60 s. Returns 0 when an answer came (any status),

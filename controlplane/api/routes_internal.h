@@ -8,6 +8,7 @@
  *   routes_acl.c          api_authorize(): the one permission check
  *   routes_blocking.c     blocking queries (?index=N&wait=D)
  *   routes_jobs.c         /v1/jobs, /v1/job/:id/..., /v1/validate/job
+ *   job_fields.c          the field names of Nomad's job JSON (unknown ones refused)
  *   routes_job_kinds.c    /v1/job/:id/{versions,revert,periodic/force,dispatch}
  *   routes_nodes.c        /v1/nodes, /v1/node/:id/...
  *   routes_allocs_evals.c /v1/allocations, /v1/allocation/:id, /v1/evaluations, ...
@@ -62,6 +63,7 @@ struct api {
         int deploy_inflight;    /* deployment watcher commands proposed and not yet applied */
         int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
+        int log_follows;       /* ?follow=true log streams relayed from agents (routes_client.c) */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
         char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
@@ -179,9 +181,6 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j);
  * periodic force, scale): true on the leader while the scheduler configuration
  * accepts registrations; false once answered (forwarded, or 400). */
 bool job_write_allowed(struct route_ctx *c);
-/* routes_jobs.c: 0, or -EINVAL naming the first key of the Job, a TaskGroup or a Task
- * that Nomad's API does not have ("Job.TaskGroups[0]: unknown field \"Cout\""). */
-int job_json_check_fields(const json_t *job, struct error *err);
 /* Propose JobRegister of j (the caller keeps j) with eval e, or a new one triggered
  * by trigger when e is NULL (none for a periodic or parameterized parent, as Nomad);
  * reply (stolen) gets the eval's EvalID and is the answer once applied. */

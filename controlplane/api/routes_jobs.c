@@ -11,6 +11,7 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "controlplane/api/http.h"
+#include "controlplane/api/job_fields.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/leader/periodic.h"
 #include "controlplane/scheduler/plan.h"
@@ -45,127 +46,6 @@ static bool enforce_index_ok(struct route_ctx *c, const json_t *body, const stru
         else
                 return true;
         return false;
-}
-
-/* The fields of Nomad's api structs a job carries (v1.4 to 1.9: what its API client
- * and `nomad job run -output` send) and the ones drover's own answers carry. A key
- * outside them is a typo or a field drover cannot honour: refused with its path,
- * never silently dropped. Objects not listed here (Services, Templates, Networks,
- * Volumes...) and free-form maps (Meta, Env, Config) are not checked. */
-struct api_struct;
-struct api_child {
-        const char *key;
-        const struct api_struct *of;
-        bool list;
-};
-struct api_struct {
-        const char *const *fields; /* NULL-terminated */
-        const struct api_child *children; /* {NULL}-terminated, or NULL */
-};
-
-#define FIELDS(...) (const char *const[]){__VA_ARGS__, NULL}
-static const struct api_struct s_constraint = {FIELDS("LTarget", "RTarget", "Operand"), NULL};
-static const struct api_struct s_affinity = {FIELDS("LTarget", "RTarget", "Operand", "Weight"), NULL};
-static const struct api_struct s_spread = {FIELDS("Attribute", "Weight", "SpreadTarget"), NULL};
-static const struct api_struct s_update = {FIELDS("Stagger", "MaxParallel", "HealthCheck", "MinHealthyTime",
-                                                  "HealthyDeadline", "ProgressDeadline", "Canary", "AutoRevert",
-                                                  "AutoPromote"),
-                                           NULL};
-static const struct api_struct s_migrate = {FIELDS("MaxParallel", "HealthCheck", "MinHealthyTime", "HealthyDeadline"),
-                                            NULL};
-static const struct api_struct s_reschedule = {
-    FIELDS("Attempts", "Interval", "Delay", "DelayFunction", "MaxDelay", "Unlimited"), NULL};
-static const struct api_struct s_restart = {FIELDS("Interval", "Attempts", "Delay", "Mode", "RenderTemplates"), NULL};
-static const struct api_struct s_ephemeral = {FIELDS("Sticky", "Migrate", "SizeMB"), NULL};
-static const struct api_struct s_periodic = {
-    FIELDS("Enabled", "Spec", "Specs", "SpecType", "ProhibitOverlap", "TimeZone"), NULL};
-static const struct api_struct s_parameterized = {FIELDS("Payload", "MetaRequired", "MetaOptional"), NULL};
-static const struct api_struct s_resources = {FIELDS("CPU", "Cores", "MemoryMB", "MemoryMaxMB", "DiskMB", "Networks",
-                                                     "Devices", "IOPS", "NUMA", "SecretsMB"),
-                                              NULL};
-static const struct api_struct s_log_config = {FIELDS("MaxFiles", "MaxFileSizeMB", "Disabled", "Enabled"), NULL};
-
-static const struct api_struct s_task = {
-    FIELDS("Name", "Driver", "User", "Lifecycle", "Config", "Constraints", "Affinities", "Env", "Services",
-           "Resources", "RestartPolicy", "Meta", "KillTimeout", "LogConfig", "Artifacts", "Vault", "Templates",
-           "DispatchPayload", "VolumeMounts", "CSIPluginConfig", "Leader", "ShutdownDelay", "KillSignal", "Kind",
-           "ScalingPolicies", "Identity", "Identities", "Actions", "Consul", "Schedule"),
-    (const struct api_child[]){{"Constraints", &s_constraint, true},
-                               {"Affinities", &s_affinity, true},
-                               {"Resources", &s_resources, false},
-                               {"RestartPolicy", &s_restart, false},
-                               {"LogConfig", &s_log_config, false},
-                               {NULL, NULL, false}}};
-static const struct api_struct s_group = {
-    FIELDS("Name", "Count", "Constraints", "Affinities", "Tasks", "Spreads", "Volumes", "RestartPolicy", "Disconnect",
-           "ReschedulePolicy", "EphemeralDisk", "Update", "Migrate", "Networks", "Meta", "Services", "ShutdownDelay",
-           "StopAfterClientDisconnect", "MaxClientDisconnect", "PreventRescheduleOnLost", "MaxRunDuration", "Scaling",
-           "Consul"),
-    (const struct api_child[]){{"Tasks", &s_task, true},
-                               {"Constraints", &s_constraint, true},
-                               {"Affinities", &s_affinity, true},
-                               {"Spreads", &s_spread, true},
-                               {"Update", &s_update, false},
-                               {"Migrate", &s_migrate, false},
-                               {"ReschedulePolicy", &s_reschedule, false},
-                               {"RestartPolicy", &s_restart, false},
-                               {"EphemeralDisk", &s_ephemeral, false},
-                               {NULL, NULL, false}}};
-static const struct api_struct s_job = {
-    FIELDS("Region", "Namespace", "ID", "ParentID", "Name", "Type", "Priority", "AllAtOnce", "Datacenters", "NodePool",
-           "Constraints", "Affinities", "TaskGroups", "Update", "Multiregion", "Spreads", "Periodic",
-           "ParameterizedJob", "Reschedule", "Migrate", "Meta", "ConsulToken", "VaultToken", "Stop", "Dispatched",
-           "DispatchIdempotencyToken", "Payload", "ConsulNamespace", "VaultNamespace", "NomadTokenID", "Status",
-           "StatusDescription", "Stable", "Version", "SubmitTime", "CreateIndex", "ModifyIndex", "JobModifyIndex",
-           "UI", "VersionTag"),
-    (const struct api_child[]){{"TaskGroups", &s_group, true},
-                               {"Constraints", &s_constraint, true},
-                               {"Affinities", &s_affinity, true},
-                               {"Spreads", &s_spread, true},
-                               {"Update", &s_update, false},
-                               {"Migrate", &s_migrate, false},
-                               {"Reschedule", &s_reschedule, false},
-                               {"Periodic", &s_periodic, false},
-                               {"ParameterizedJob", &s_parameterized, false},
-                               {NULL, NULL, false}}};
-#undef FIELDS
-
-static int check_struct(const json_t *o, const struct api_struct *st, const char *path, struct error *err) {
-        if (!json_is_object(o))
-                return 0; /* null, or a wrong type the decoder reports */
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)o, k, v) {
-                bool found = false;
-                for (const char *const *f = st->fields; *f && !found; f++)
-                        found = strcmp(*f, k) == 0;
-                if (!found)
-                        return errorf(err, -EINVAL, "%s: unknown field \"%s\"", path, k);
-        }
-        for (const struct api_child *ch = st->children; ch && ch->key; ch++) {
-                json_t *child = json_object_get(o, ch->key);
-                char sub[256];
-                if (!ch->list) {
-                        snprintf(sub, sizeof(sub), "%s.%s", path, ch->key);
-                        int r = check_struct(child, ch->of, sub, err);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                size_t i;
-                json_t *e;
-                json_array_foreach(child, i, e) {
-                        snprintf(sub, sizeof(sub), "%s.%s[%zu]", path, ch->key, i);
-                        int r = check_struct(e, ch->of, sub, err);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
-}
-
-int job_json_check_fields(const json_t *job, struct error *err) {
-        return check_struct(job, &s_job, "Job", err);
 }
 
 /* The request body's {"Job": {...}}, decoded, canonicalized and validated, its ID

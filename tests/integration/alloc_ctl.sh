@@ -2,7 +2,9 @@
 # alloc restart and alloc signal on loopback: a real drover-server and drover-agent
 # (raw_exec). The server forwards PUT /v1/client/allocation/:id/{restart,signal} to
 # the agent, which restarts the task in place (not counted against a restart
-# policy of zero attempts) or signals it.
+# policy of zero attempts) or signals it; GET /v1/client/fs/logs/:id?follow=true
+# through the server streams what a task writes as it comes, and ends with the task
+# or when its client goes away.
 # Usage: tests/integration/alloc_ctl.sh BIN_DIR. Ports from 25000-25499; every wait
 # is bounded; every process started is stopped.
 set -u
@@ -117,6 +119,123 @@ fi
 # The agent checks the allocation token: without it, 401.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$((PORT + 10))/v1/client/allocation/$ALLOC/restart")
 [ "$code" = 401 ] && pass "the agent refuses a restart without the allocation token" || fail "agent token check (got $code)"
+
+# --- logs followed through the server (?follow=true) -----------------------------------
+# A task prints a numbered line every 0.2 s; the server relays what it writes as it
+# comes (the agent answers only what its files hold: the server asks it again).
+# raw_job NAME TYPE SCRIPT: a one-task (t) raw_exec job of TYPE running sh -c SCRIPT.
+raw_job() {
+        printf 'job "%s" {\n  type = "%s"\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n' "$1" "$2"
+        printf '      config {\n        command = "/bin/sh"\n        args    = ["-c", "%s"]\n      }\n' "$3"
+        printf '      resources {\n        cpu    = 20\n        memory = 16\n      }\n    }\n  }\n}\n'
+}
+raw_job chatty service 'i=0; while :; do i=$((i+1)); echo line $i; sleep 0.2; done' >"$WORK/chatty.hcl"
+"$BIN/drover" job run -detach "$WORK/chatty.hcl" >/dev/null
+job_alloc() { api "/v1/job/$1/allocations" | jget "[a['ID'] for a in d if a['DesiredStatus']=='run'][0]"; }
+wait_for 20 sh -c "curl -s $ADDR/v1/job/chatty/allocations | grep -q '\"ClientStatus\":\"running\"'"
+CA=$(job_alloc chatty)
+LOGS="$ADDR/v1/client/fs/logs/$CA?task=t&type=stdout&follow=true"
+wait_for 10 sh -c "curl -s '$ADDR/v1/client/fs/logs/$CA?task=t&type=stdout&plain=true' | grep -q 'line 2'"
+# From the end (origin=end, offset=0): every line seen was written while following.
+start=$(date +%s%N)
+curl -sN --max-time 2.5 "$LOGS&plain=true&origin=end&offset=0" >"$WORK/follow.out"
+took=$((($(date +%s%N) - start) / 1000000))
+if python3 - "$WORK/follow.out" <<'EOF'; then
+import sys
+nums = [int(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("line ")]
+ok = len(nums) >= 6 and nums == list(range(nums[0], nums[0] + len(nums)))
+print(f"followed {len(nums)} new lines in 2.5 s: {nums[:1]}..{nums[-1:]}")
+sys.exit(0 if ok else 1)
+EOF
+        [ "$took" -ge 2400 ] && pass "GET logs?follow=true&plain=true through the server: new lines arrive, in order, none lost (${took} ms)" ||
+                fail "follow ended early (${took} ms)"
+else
+        fail "follow (plain) through the server: $(head -c 300 "$WORK/follow.out")"
+fi
+# Framed (Nomad's StreamFrames, what its API client reads): Offsets grow, Data decodes.
+curl -sN --max-time 2 "$LOGS&origin=end&offset=0" >"$WORK/follow.json"
+if python3 - "$WORK/follow.json" <<'EOF'; then
+import base64, json, sys
+text, dec, i, frames = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
+while i < len(text):
+    f, i = dec.raw_decode(text, i)
+    frames.append(f)
+data = [f for f in frames if f.get("Data")]
+offs = [f["Offset"] for f in data]
+lines = "".join(base64.b64decode(f["Data"]).decode() for f in data).split("\n")
+ok = len(data) >= 3 and offs == sorted(set(offs)) and all(f["File"] == "alloc/logs/t.stdout.0" for f in data)
+ok = ok and sum(1 for l in lines if l.startswith("line ")) >= 5
+print(f"{len(data)} frames, offsets {offs[:2]}..{offs[-1:]}")
+sys.exit(0 if ok else 1)
+EOF
+        pass "GET logs?follow=true through the server: StreamFrames as they come, Offsets growing"
+else
+        fail "follow (framed) through the server: $(head -c 300 "$WORK/follow.json")"
+fi
+# Clients that go away mid-stream: 70 at once for 4 s (the server relays at most 64
+# follows; the rest get 503), then all gone. Their follows end (a leak would keep
+# the slots): a new one streams again, and the server answers as before.
+args=()
+for i in $(seq 70); do args+=(-o "$WORK/gone.$i" "$LOGS&plain=true&origin=end"); done
+curl -sN -Z --parallel-immediate --parallel-max 100 --max-time 4 -w '%{http_code}\n' "${args[@]}" >"$WORK/gone.codes"
+sleep 1
+ok200=$(grep -c '^200$' "$WORK/gone.codes")
+busy=$(grep -c '^503$' "$WORK/gone.codes")
+curl -sN --max-time 1 "$LOGS&plain=true&origin=end&offset=0" >"$WORK/again.out"
+if kill -0 "$server_pid" 2>/dev/null && [ "$ok200" = 64 ] && [ "$busy" = 6 ] &&
+        [ "$(grep -c '^line ' "$WORK/again.out")" -ge 2 ] && [ "$(api_code GET /v1/agent/health /dev/null)" = 200 ]; then
+        pass "70 followers gone mid-stream ($ok200 streamed, $busy told 503): the server is healthy and a new follow streams"
+else
+        fail "followers gone mid-stream: $ok200 x 200, $busy x 503, again: $(head -c 200 "$WORK/again.out")"
+fi
+# A task that ends ends the stream: every line, then the stream closes by itself;
+# its last 700 kB come at once (more than the server takes from the agent per ask).
+raw_job short batch 'sleep 1; for i in 1 2 3 4 5; do echo short $i; sleep 0.2; done; head -c 700000 /dev/zero | tr -c x x; echo; echo done' >"$WORK/short.hcl"
+"$BIN/drover" job run -detach "$WORK/short.hcl" >/dev/null
+wait_for 20 sh -c "curl -s $ADDR/v1/job/short/allocations | grep -q '\"ClientStatus\":\"running\"'"
+SA=$(job_alloc short)
+wait_for 5 sh -c "curl -s '$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout&plain=true' | grep -q 'short 1'"
+start=$(date +%s)
+curl -sN --max-time 20 "$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout&plain=true&follow=true" >"$WORK/short.out"
+rc=$?
+took=$(($(date +%s) - start))
+want=$(printf 'short %s\n' 1 2 3 4 5; head -c 700000 /dev/zero | tr -c x x; printf '\ndone\n')
+[ "$rc" = 0 ] && [ "$(cat "$WORK/short.out")" = "$want" ] && [ "$took" -lt 15 ] &&
+        pass "a follow ends by itself once the task is dead: every byte ($(wc -c <"$WORK/short.out")), then the end (${took} s)" ||
+        fail "follow of a task that ends (curl $rc after ${took} s): $(head -c 300 "$WORK/short.out")"
+# The same, framed, of the dead task: the frames hold the same bytes, and the stream ends.
+curl -sN --max-time 20 "$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout&follow=true" >"$WORK/short.json"
+python3 - "$WORK/short.json" "$WORK/short.out" <<'EOF' && pass "framed follow of a dead task: the same bytes, in frames of at most 32 KiB, then the end" || fail "framed follow of a dead task"
+import base64, json, sys
+text, dec, i, data = open(sys.argv[1]).read(), json.JSONDecoder(), 0, b""
+while i < len(text):
+    f, i = dec.raw_decode(text, i)
+    piece = base64.b64decode(f.get("Data", ""))
+    assert len(piece) <= 32768 and (not piece or f["Offset"] == len(data) + len(piece)), f["Offset"]
+    data += piece
+sys.exit(0 if data == open(sys.argv[2], "rb").read() else 1)
+EOF
+# Without follow: one frame with every byte (Offset where they end); a follow whose
+# first ask fails answers as without follow (404 for a task with no logs).
+curl -s --max-time 20 "$ADDR/v1/client/fs/logs/$SA?task=t&type=stdout" >"$WORK/once.json"
+python3 - "$WORK/once.json" "$WORK/short.out" <<'EOF' && pass "without follow: one StreamFrame with every byte, Offset $(wc -c <"$WORK/short.out")" || fail "one-shot framed logs: $(head -c 200 "$WORK/once.json")"
+import base64, json, sys
+f, want = json.load(open(sys.argv[1])), open(sys.argv[2], "rb").read()
+sys.exit(0 if base64.b64decode(f["Data"]) == want and f["Offset"] == len(want) else 1)
+EOF
+code=$(curl -s --max-time 10 -o "$WORK/nolog.out" -w '%{http_code}' "$ADDR/v1/client/fs/logs/$CA?task=nosuch&follow=true")
+[ "$code" = 404 ] && pass "a follow of a task without logs: 404 from the agent, not a stream" ||
+        fail "follow of a task without logs (got $code $(head -c 200 "$WORK/nolog.out"))"
+# drover alloc logs -f follows through the servers: live lines, and to the end of a dead task.
+timeout 2 "$BIN/drover" alloc logs -f -tail -n 1 "${CA:0:8}" >"$WORK/cli.out" 2>&1
+timeout 20 "$BIN/drover" alloc logs -f "$SA" >"$WORK/cli-short.out" 2>&1
+rc=$?
+if [ "$(grep -c '^line ' "$WORK/cli.out")" -ge 6 ] && [ "$rc" = 0 ] && [ "$(cat "$WORK/cli-short.out")" = "$want" ]; then
+        pass "drover alloc logs -f through the server: $(grep -c '^line ' "$WORK/cli.out") lines in 2 s; a dead task's every byte, then exit 0"
+else
+        fail "drover alloc logs -f (rc $rc): $(head -c 200 "$WORK/cli.out") / $(head -c 200 "$WORK/cli-short.out")"
+fi
+"$BIN/drover" job stop -detach chatty >/dev/null 2>&1
 
 # --- a stopped task: not running -----------------------------------------------------------
 "$BIN/drover" job stop -detach ctl >/dev/null 2>&1

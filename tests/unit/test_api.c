@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/jobspec.h"
 #include "controlplane/api/http.h"
+#include "controlplane/api/job_fields.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
@@ -329,6 +330,175 @@ Test(api, job_fields_an_unknown_field_is_refused_with_its_path) {
         char body[1024];
         snprintf(body, sizeof(body), F_JOB, "", "", "");
         cr_expect_eq(req_text("PUT", "/v1/jobs", body, NULL), 200, "the same job without them registers");
+}
+
+/* Every nested struct: one unknown key, refused with its exact path. {job, group,
+ * task} extras go where F_JOB puts them. */
+static const struct {
+        const char *job, *group, *task, *want;
+} nested_cases[] = {
+    /* the job's own structs */
+    {",\"Multiregion\":{\"Strategy\":{\"MaxParallel\":1},\"Region\":[]}", "", "", "Job.Multiregion: unknown field \"Region\""},
+    {",\"Multiregion\":{\"Strategy\":{\"MaxParallel\":1,\"OnFail\":\"x\"}}", "", "",
+     "Job.Multiregion.Strategy: unknown field \"OnFail\""},
+    {",\"Multiregion\":{\"Regions\":[{\"Name\":\"a\",\"DCs\":[]}]}", "", "",
+     "Job.Multiregion.Regions[0]: unknown field \"DCs\""},
+    {",\"Periodic\":{\"Spec\":\"* * * * *\",\"Cron\":\"x\"}", "", "", "Job.Periodic: unknown field \"Cron\""},
+    {",\"ParameterizedJob\":{\"Payload\":\"optional\",\"Meta\":[]}", "", "",
+     "Job.ParameterizedJob: unknown field \"Meta\""},
+    {",\"Reschedule\":{\"Attempts\":1,\"Attempt\":1}", "", "", "Job.Reschedule: unknown field \"Attempt\""},
+    {",\"Migrate\":{\"MaxParallel\":1,\"Parallel\":1}", "", "", "Job.Migrate: unknown field \"Parallel\""},
+    {",\"Spreads\":[{\"Attribute\":\"a\",\"Target\":[]}]", "", "", "Job.Spreads[0]: unknown field \"Target\""},
+    {",\"Affinities\":[{\"LTarget\":\"a\",\"Weigth\":1}]", "", "", "Job.Affinities[0]: unknown field \"Weigth\""},
+    {",\"UI\":{\"Description\":\"x\",\"Link\":[]}", "", "", "Job.UI: unknown field \"Link\""},
+    {",\"UI\":{\"Links\":[{\"Label\":\"a\",\"Href\":\"x\"}]}", "", "", "Job.UI.Links[0]: unknown field \"Href\""},
+    /* a group's */
+    {"", ",\"Networks\":[{\"Mode\":\"host\",\"Port\":[]}]", "", "Job.TaskGroups[0].Networks[0]: unknown field \"Port\""},
+    {"", ",\"Networks\":[{\"DynamicPorts\":[{\"Label\":\"http\",\"Static\":80}]}]", "",
+     "Job.TaskGroups[0].Networks[0].DynamicPorts[0]: unknown field \"Static\""},
+    {"", ",\"Networks\":[{\"ReservedPorts\":[{\"Label\":\"http\",\"Value\":80,\"Host\":\"x\"}]}]", "",
+     "Job.TaskGroups[0].Networks[0].ReservedPorts[0]: unknown field \"Host\""},
+    {"", ",\"Networks\":[{\"DNS\":{\"Server\":[]}}]", "", "Job.TaskGroups[0].Networks[0].DNS: unknown field \"Server\""},
+    {"", ",\"Networks\":[{\"CNI\":{\"Arg\":{}}}]", "", "Job.TaskGroups[0].Networks[0].CNI: unknown field \"Arg\""},
+    {"", ",\"Volumes\":{\"data\":{\"Type\":\"host\",\"Src\":\"x\"}}", "",
+     "Job.TaskGroups[0].Volumes[\"data\"]: unknown field \"Src\""},
+    {"", ",\"Volumes\":{\"data\":{\"Type\":\"csi\",\"MountOptions\":{\"FSType\":\"ext4\",\"Flags\":[]}}}", "",
+     "Job.TaskGroups[0].Volumes[\"data\"].MountOptions: unknown field \"Flags\""},
+    {"", ",\"Services\":[{\"Name\":\"web\",\"Port\":\"http\"}]", "",
+     "Job.TaskGroups[0].Services[0]: unknown field \"Port\""},
+    {"", ",\"Scaling\":{\"Min\":1,\"Max\":2,\"Policies\":{}}", "", "Job.TaskGroups[0].Scaling: unknown field \"Policies\""},
+    {"", ",\"Disconnect\":{\"LostAfter\":1,\"Replaces\":true}", "",
+     "Job.TaskGroups[0].Disconnect: unknown field \"Replaces\""},
+    {"", ",\"Consul\":{\"Namespce\":\"x\"}", "", "Job.TaskGroups[0].Consul: unknown field \"Namespce\""},
+    {"", ",\"Spreads\":[{\"Attribute\":\"a\",\"SpreadTarget\":[{\"Value\":\"x\",\"Pct\":50}]}]", "",
+     "Job.TaskGroups[0].Spreads[0].SpreadTarget[0]: unknown field \"Pct\""},
+    {"", ",\"EphemeralDisk\":{\"Size\":10}", "", "Job.TaskGroups[0].EphemeralDisk: unknown field \"Size\""},
+    {"", ",\"ReschedulePolicy\":{\"Unlimitted\":true}", "", "Job.TaskGroups[0].ReschedulePolicy: unknown field \"Unlimitted\""},
+    {"", ",\"Migrate\":{\"MinHealthy\":1}", "", "Job.TaskGroups[0].Migrate: unknown field \"MinHealthy\""},
+    {"", ",\"RestartPolicy\":{\"Mod\":\"fail\"}", "", "Job.TaskGroups[0].RestartPolicy: unknown field \"Mod\""},
+    /* a task's */
+    {"", "", ",\"Services\":[{\"Name\":\"s\",\"Checks\":[{\"Type\":\"http\",\"Intervall\":1}]}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Checks[0]: unknown field \"Intervall\""},
+    {"", "", ",\"Services\":[{\"Checks\":[{\"CheckRestart\":{\"Limit\":1,\"Graces\":1}}]}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Checks[0].CheckRestart: unknown field \"Graces\""},
+    {"", "", ",\"Services\":[{\"CheckRestart\":{\"Limits\":1}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].CheckRestart: unknown field \"Limits\""},
+    {"", "", ",\"Services\":[{\"Identity\":{\"Aud\":[]}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Identity: unknown field \"Aud\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"Native\":false,\"Sidecar\":{}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect: unknown field \"Sidecar\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarService\":{\"Port\":\"x\",\"Proxi\":{}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarService: unknown field \"Proxi\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarService\":{\"Proxy\":{\"Upstream\":[]}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarService.Proxy: unknown field \"Upstream\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarService\":{\"Proxy\":{\"Upstreams\":[{\"LocalPort\":1}]}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarService.Proxy.Upstreams[0]: unknown field \"LocalPort\""},
+    {"", "",
+     ",\"Services\":[{\"Connect\":{\"SidecarService\":{\"Proxy\":{\"Upstreams\":[{\"MeshGateway\":{\"Mod\":\"x\"}}]}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarService.Proxy.Upstreams[0].MeshGateway: unknown field "
+     "\"Mod\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarService\":{\"Proxy\":{\"Expose\":{\"Paths\":[{\"Port\":1}]}}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarService.Proxy.Expose.Paths[0]: unknown field \"Port\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarTask\":{\"Driver\":\"docker\",\"Image\":\"x\"}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarTask: unknown field \"Image\""},
+    {"", "", ",\"Services\":[{\"Connect\":{\"SidecarTask\":{\"Resources\":{\"Memory\":1}}}}]",
+     "Job.TaskGroups[0].Tasks[0].Services[0].Connect.SidecarTask.Resources: unknown field \"Memory\""},
+    {"", "", ",\"Templates\":[{\"DestPath\":\"x\",\"Destination\":\"y\"}]",
+     "Job.TaskGroups[0].Tasks[0].Templates[0]: unknown field \"Destination\""},
+    {"", "", ",\"Templates\":[{\"Wait\":{\"Min\":1,\"Maxi\":2}}]",
+     "Job.TaskGroups[0].Tasks[0].Templates[0].Wait: unknown field \"Maxi\""},
+    {"", "", ",\"Templates\":[{\"ChangeScript\":{\"Command\":\"x\",\"Arg\":[]}}]",
+     "Job.TaskGroups[0].Tasks[0].Templates[0].ChangeScript: unknown field \"Arg\""},
+    {"", "", ",\"Artifacts\":[{\"GetterSource\":\"x\",\"Source\":\"y\"}]",
+     "Job.TaskGroups[0].Tasks[0].Artifacts[0]: unknown field \"Source\""},
+    {"", "", ",\"Vault\":{\"Policies\":[],\"Policy\":\"x\"}", "Job.TaskGroups[0].Tasks[0].Vault: unknown field \"Policy\""},
+    {"", "", ",\"Lifecycle\":{\"Hook\":\"prestart\",\"SideCar\":true}",
+     "Job.TaskGroups[0].Tasks[0].Lifecycle: unknown field \"SideCar\""},
+    {"", "", ",\"DispatchPayload\":{\"Files\":\"x\"}", "Job.TaskGroups[0].Tasks[0].DispatchPayload: unknown field \"Files\""},
+    {"", "", ",\"VolumeMounts\":[{\"Volume\":\"v\",\"Dest\":\"/x\"}]",
+     "Job.TaskGroups[0].Tasks[0].VolumeMounts[0]: unknown field \"Dest\""},
+    {"", "", ",\"CSIPluginConfig\":{\"ID\":\"x\",\"Kind\":\"node\"}",
+     "Job.TaskGroups[0].Tasks[0].CSIPluginConfig: unknown field \"Kind\""},
+    {"", "", ",\"ScalingPolicies\":[{\"Min\":1,\"Minimum\":1}]",
+     "Job.TaskGroups[0].Tasks[0].ScalingPolicies[0]: unknown field \"Minimum\""},
+    {"", "", ",\"Identity\":{\"Name\":\"x\",\"Audiences\":[]}", "Job.TaskGroups[0].Tasks[0].Identity: unknown field \"Audiences\""},
+    {"", "", ",\"Identities\":[{\"Name\":\"x\",\"Ttl\":1}]", "Job.TaskGroups[0].Tasks[0].Identities[0]: unknown field \"Ttl\""},
+    {"", "", ",\"Actions\":[{\"Name\":\"a\",\"Cmd\":\"x\"}]", "Job.TaskGroups[0].Tasks[0].Actions[0]: unknown field \"Cmd\""},
+    {"", "", ",\"Consul\":{\"Clusters\":\"x\"}", "Job.TaskGroups[0].Tasks[0].Consul: unknown field \"Clusters\""},
+    {"", "", ",\"Secrets\":[{\"Name\":\"a\",\"Provide\":\"x\"}]", "Job.TaskGroups[0].Tasks[0].Secrets[0]: unknown field \"Provide\""},
+    {"", "", ",\"LogConfig\":{\"MaxFile\":1}", "Job.TaskGroups[0].Tasks[0].LogConfig: unknown field \"MaxFile\""},
+    {"", "", ",\"Affinities\":[{\"Operator\":\"=\"}]", "Job.TaskGroups[0].Tasks[0].Affinities[0]: unknown field \"Operator\""},
+    {"", "", ",\"Resources\":{\"Networks\":[{\"MBits\":10,\"Ports\":[]}]}",
+     "Job.TaskGroups[0].Tasks[0].Resources.Networks[0]: unknown field \"Ports\""},
+    {"", "", ",\"Resources\":{\"Networks\":[{\"ReservedPorts\":[{\"Label\":\"a\",\"Static\":1}]}]}",
+     "Job.TaskGroups[0].Tasks[0].Resources.Networks[0].ReservedPorts[0]: unknown field \"Static\""},
+    {"", "", ",\"Resources\":{\"Devices\":[{\"Name\":\"nvidia/gpu\",\"Cnt\":1}]}",
+     "Job.TaskGroups[0].Tasks[0].Resources.Devices[0]: unknown field \"Cnt\""},
+    {"", "", ",\"Resources\":{\"Devices\":[{\"Name\":\"gpu\",\"Constraints\":[{\"Op\":\"=\"}]}]}",
+     "Job.TaskGroups[0].Tasks[0].Resources.Devices[0].Constraints[0]: unknown field \"Op\""},
+    {"", "", ",\"Resources\":{\"NUMA\":{\"Affinity\":\"x\",\"Device\":[]}}",
+     "Job.TaskGroups[0].Tasks[0].Resources.NUMA: unknown field \"Device\""},
+};
+
+Test(api, job_fields_every_nested_struct_refuses_an_unknown_field_with_its_path) {
+        for (size_t i = 0; i < sizeof(nested_cases) / sizeof(nested_cases[0]); i++) {
+                char body[2048];
+                snprintf(body, sizeof(body), F_JOB, nested_cases[i].job, nested_cases[i].group, nested_cases[i].task);
+                json_error_t je;
+                json_t *b = json_loads(body, 0, &je);
+                cr_assert_not_null(b, "case %zu: %s: %s", i, body, je.text);
+                struct error err = {0};
+                cr_expect_eq(job_json_check_fields(json_object_get(b, "Job"), &err), -EINVAL, "case %zu: %s", i, body);
+                cr_expect_str_eq(err.msg, nested_cases[i].want, "case %zu", i);
+                json_decref(b);
+        }
+        /* and through the API: the register answers the same */
+        expect_refused("", nested_cases[12].group, "", nested_cases[12].want);
+        expect_refused("", "", nested_cases[27].task, nested_cases[27].want);
+}
+
+/* The same structs with Nomad's names only, and free-form maps holding any key: accepted. */
+Test(api, job_fields_nomads_names_and_free_form_maps_are_accepted) {
+        static const char *const job_extra =
+            ",\"Meta\":{\"anything\":\"x\"},\"Multiregion\":{\"Strategy\":{\"MaxParallel\":1,\"OnFailure\":\"fail_all\"},"
+            "\"Regions\":[{\"Name\":\"east\",\"Count\":1,\"Datacenters\":[\"dc1\"],\"NodePool\":\"default\",\"Meta\":{\"k\":\"v\"}}]},"
+            "\"UI\":{\"Description\":\"d\",\"Links\":[{\"Label\":\"l\",\"URL\":\"u\"}]}";
+        static const char *const group_extra =
+            ",\"Networks\":[{\"Mode\":\"bridge\",\"Hostname\":\"h\",\"DNS\":{\"Servers\":[\"1.1.1.1\"],\"Searches\":[],"
+            "\"Options\":[]},\"CNI\":{\"Args\":{\"any\":\"x\"}},\"DynamicPorts\":[{\"Label\":\"http\",\"To\":8080,"
+            "\"HostNetwork\":\"default\",\"IgnoreCollision\":false}]}],"
+            "\"Volumes\":{\"data\":{\"Name\":\"data\",\"Type\":\"csi\",\"Source\":\"s\",\"AccessMode\":\"single-node-writer\","
+            "\"AttachmentMode\":\"file-system\",\"PerAlloc\":true,\"MountOptions\":{\"FSType\":\"ext4\",\"MountFlags\":[]}}},"
+            "\"Scaling\":{\"Min\":1,\"Max\":3,\"Enabled\":true,\"Policy\":{\"cooldown\":\"1m\",\"check\":{}}},"
+            "\"Disconnect\":{\"LostAfter\":1,\"Replace\":true,\"Reconcile\":\"best_score\"},"
+            "\"Services\":[{\"Name\":\"web\",\"PortLabel\":\"http\",\"Provider\":\"nomad\",\"Tags\":[\"a\"],"
+            "\"Checks\":[{\"Type\":\"http\",\"Path\":\"/\",\"Interval\":1,\"Timeout\":1,\"Header\":{\"X-Any\":[\"v\"]},"
+            "\"CheckRestart\":{\"Limit\":3,\"Grace\":1,\"IgnoreWarnings\":false}}],"
+            "\"Connect\":{\"SidecarService\":{\"Port\":\"p\",\"Proxy\":{\"Config\":{\"any\":1},\"Upstreams\":[{"
+            "\"DestinationName\":\"db\",\"LocalBindPort\":5432,\"MeshGateway\":{\"Mode\":\"local\"},\"Config\":{\"x\":1}}],"
+            "\"Expose\":{\"Paths\":[{\"Path\":\"/h\",\"Protocol\":\"http\",\"LocalPathPort\":1,\"ListenerPort\":\"e\"}]}}},"
+            "\"SidecarTask\":{\"Driver\":\"docker\",\"Config\":{\"image\":\"x\"},\"Resources\":{\"CPU\":50},"
+            "\"LogConfig\":{\"MaxFiles\":1}},\"Gateway\":{\"anything\":{}}}}]";
+        static const char *const task_extra =
+            ",\"Templates\":[{\"EmbeddedTmpl\":\"x\",\"DestPath\":\"local/x\",\"ChangeMode\":\"script\","
+            "\"ChangeScript\":{\"Command\":\"c\",\"Args\":[],\"Timeout\":1,\"FailOnError\":true},"
+            "\"Wait\":{\"Min\":1,\"Max\":2},\"Envvars\":false,\"Uid\":1,\"Gid\":1}],"
+            "\"Artifacts\":[{\"GetterSource\":\"https://x\",\"GetterOptions\":{\"checksum\":\"md5:x\"},\"RelativeDest\":\"local/\"}],"
+            "\"Vault\":{\"Policies\":[\"p\"],\"ChangeMode\":\"restart\"},\"Lifecycle\":{\"Hook\":\"prestart\",\"Sidecar\":false},"
+            "\"DispatchPayload\":{\"File\":\"f\"},\"VolumeMounts\":[{\"Volume\":\"data\",\"Destination\":\"/d\",\"ReadOnly\":true}],"
+            "\"Identity\":{\"Name\":\"default\",\"Audience\":[\"a\"],\"Env\":true},\"Identities\":[{\"Name\":\"x\",\"TTL\":1}],"
+            "\"ScalingPolicies\":[{\"Type\":\"vertical_cpu\",\"Min\":1,\"Max\":2,\"Policy\":{\"any\":1}}],"
+            "\"Resources\":{\"CPU\":100,\"Devices\":[{\"Name\":\"gpu\",\"Count\":1,\"Constraints\":[{\"LTarget\":\"a\"}]}],"
+            "\"NUMA\":{\"Affinity\":\"require\"},\"Networks\":[{\"MBits\":10,\"ReservedPorts\":[{\"Label\":\"a\",\"Value\":1}]}]},"
+            "\"Env\":{\"ANY\":\"1\"}";
+        char body[8192];
+        snprintf(body, sizeof(body), F_JOB, job_extra, group_extra, task_extra);
+        json_error_t je;
+        json_t *b = json_loads(body, 0, &je);
+        cr_assert_not_null(b, "%s", je.text);
+        struct error err = {0};
+        cr_expect_eq(job_json_check_fields(json_object_get(b, "Job"), &err), 0, "%s", err.msg);
+        json_decref(b);
 }
 
 Test(api, job_fields_a_job_read_registers_again_unchanged) {
