@@ -259,23 +259,13 @@ static json_t *harness_raft_configuration(void *data) {
         return h->raft_configuration ? h->raft_configuration(h) : NULL;
 }
 
-static const struct api_ops harness_api_ops = {
-    .forward = harness_forward,
-    .leader_info = harness_leader_info,
-    .propose = harness_propose,
-    .is_leader = harness_is_leader,
-    .leader_address = harness_leader_address,
-};
+#define HARNESS_API_OPS                                                                                                \
+        .forward = harness_forward, .leader_info = harness_leader_info, .propose = harness_propose,                    \
+        .is_leader = harness_is_leader, .leader_address = harness_leader_address
 
+static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
 /* The same with a Raft membership (h->raft_configuration set). */
-static const struct api_ops harness_raft_api_ops = {
-    .raft_configuration = harness_raft_configuration,
-    .forward = harness_forward,
-    .leader_info = harness_leader_info,
-    .propose = harness_propose,
-    .is_leader = harness_is_leader,
-    .leader_address = harness_leader_address,
-};
+static const struct api_ops harness_raft_api_ops = {HARNESS_API_OPS, .raft_configuration = harness_raft_configuration};
 
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg) {
         h->before_apply = fn;
