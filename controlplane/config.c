@@ -52,8 +52,8 @@ static const struct flag options[] = {
     {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
      "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
     {"region", FLAG_STR, "global", 0, 0, F(region),
-     "this server's region (letters, digits, '-'; at most 63): with -tls-rpc, Raft peers must hold a certificate for "
-     "server.<region>.nomad"},
+     "this server's region (letters, digits, '-'; at most 63): the API's (/v1/regions, ?region=); with -tls-rpc, "
+     "Raft peers must hold a certificate for server.<region>.nomad"},
     {"dc", FLAG_STR, "dc1", 0, 0, F(datacenter),
      "this server's datacenter (letters, digits, '-', '_', '.'; at most 128), shown by /v1/agent/self and members"},
     {"name", FLAG_STR, "", 0, 0, F(name),
