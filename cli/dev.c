@@ -295,18 +295,17 @@ int cli_dev(struct cli *c, int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
 
         printf("==> Starting drover dev cluster (data in %s)\n", dir);
-        char *sargv[16] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr};
+        char *sargv[24] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr};
         int sn = 8;
         if (cfg.acl == 1)
                 sargv[sn++] = "-acl-enabled";
-        if (cfg.log_level[0]) {
-                sargv[sn++] = "-log-level";
-                sargv[sn++] = cfg.log_level;
-        }
-        if (cfg.region[0]) {
-                sargv[sn++] = "-region";
-                sargv[sn++] = cfg.region;
-        }
+        const char *const server_opts[][2] = {
+            {"-log-level", cfg.log_level}, {"-region", cfg.region}, {"-dc", cfg.datacenter}, {"-name", cfg.name}};
+        for (size_t k = 0; k < ARRAY_SIZE(server_opts); k++)
+                if (server_opts[k][1][0]) {
+                        sargv[sn++] = (char *)server_opts[k][0];
+                        sargv[sn++] = (char *)server_opts[k][1];
+                }
         pid_t server = spawn(server_bin, sargv, slog);
         int rc = 0;
         pid_t agent = -1;

@@ -52,8 +52,13 @@ static const struct flag options[] = {
     {"tls-verify-https-client", FLAG_BOOL, "false", 0, 0, F(tls_verify_https_client),
      "require a client certificate signed by -tls-ca-file from every HTTPS client (mutual TLS)"},
     {"region", FLAG_STR, "global", 0, 0, F(region),
-     "this server's region (letters, digits, '-'; at most 63): with -tls-rpc, Raft peers must hold a certificate for "
-     "server.<region>.nomad"},
+     "this server's region (letters, digits, '-'; at most 63): the API's (/v1/regions, ?region=); with -tls-rpc, "
+     "Raft peers must hold a certificate for server.<region>.nomad"},
+    {"dc", FLAG_STR, "dc1", 0, 0, F(datacenter),
+     "this server's datacenter (letters, digits, '-', '_', '.'; at most 128), shown by /v1/agent/self and members"},
+    {"name", FLAG_STR, "", 0, 0, F(name),
+     "this server's name (\"\" = the host name; at most 128 printable characters, no spaces): its member is "
+     "<name>.<region>"},
     {"tls-rpc", FLAG_BOOL, "false", 0, 0, F(tls_rpc),
      "Raft between servers over mutual TLS (Nomad's tls { rpc = true }): peers need a certificate from -tls-ca-file "
      "for server.<region>.nomad (drover tls cert create -server -region <region>)"},
@@ -88,6 +93,8 @@ static const struct agent_file_key file_keys[] = {
     {"data_dir", AGENT_FILE_SET, "data-dir"},
     {"log_level", AGENT_FILE_LEVEL, "log-level"},
     {"region", AGENT_FILE_SET, "region"},
+    {"datacenter", AGENT_FILE_SET, "dc"},
+    {"name", AGENT_FILE_SET, "name"},
     {"bind_addr", AGENT_FILE_HOST, "http-addr"},
     {"ports.http", AGENT_FILE_PORT, "http-addr"},
     {"ports.rpc", AGENT_FILE_PORT, "raft-addr"},
@@ -172,6 +179,20 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                               "-region \"%.80s\": a region is 1 to 63 letters, digits or '-' (it names the servers' "
                               "TLS role, server.<region>.nomad)",
                               cfg->region);
+        size_t dc_len = strlen(cfg->datacenter);
+        if (dc_len == 0 || dc_len > 128 ||
+            strspn(cfg->datacenter, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != dc_len)
+                return errorf(err, -EINVAL, "-dc \"%.80s\": a datacenter is 1 to 128 letters, digits, '-', '_' or '.'",
+                              cfg->datacenter);
+        size_t name_len = strlen(cfg->name);
+        bool name_print = true;
+        for (size_t i = 0; i < name_len; i++)
+                name_print &= cfg->name[i] > ' ' && cfg->name[i] < 0x7f;
+        if (name_len > 128 || !name_print)
+                return errorf(err, -EINVAL,
+                              "-name \"%.80s\": at most 128 printable ASCII characters without spaces (\"\" = the "
+                              "host name)",
+                              cfg->name);
         if (cfg->tls_http && (!*cfg->tls_cert_file || !*cfg->tls_key_file))
                 return errorf(err, -EINVAL, "-tls-http needs -tls-cert-file and -tls-key-file");
         if (cfg->tls_verify_https_client && !*cfg->tls_ca_file)

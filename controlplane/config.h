@@ -33,7 +33,9 @@ struct server_config {
         char *tls_key_file;
         bool tls_verify_https_client;
         bool tls_rpc; /* tls { rpc = true }: Raft over mutual TLS */
-        char *region; /* Raft peers must hold server.<region>.nomad (tls_rpc) */
+        char *region; /* Raft peers must hold server.<region>.nomad (tls_rpc); the API's region */
+        char *datacenter; /* -dc: the API's (/v1/agent/self, members) */
+        char *name;       /* -name: the API's member "<name>.<region>"; "" = the host name */
         int64_t acl_token_gc_threshold_ms;
         bool acl_enabled; /* acl { enabled = true } */
         /* node registration secret: agents must present it to register ("" = none asked) */

@@ -1037,6 +1037,9 @@ int server_start(struct server *s, struct error *err) {
                                 .state = &s->state,
                                 .heartbeats = s->heartbeats,
                                 .raft_addr = s->cfg->raft_addr,
+                                .region = s->cfg->region,
+                                .datacenter = s->cfg->datacenter,
+                                .name = s->cfg->name,
                                 .ops = &server_api_ops,
                                 .data = s,
                                 .loop = s->loop};

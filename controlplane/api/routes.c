@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -384,13 +385,24 @@ static const struct route *route_find(struct route_ctx *c, const char *method) {
         return NULL;
 }
 
+/* s copied, or fallback when s is NULL or "". */
+static char *strdup_or(const char *s, const char *fallback) {
+        return strdup(s && *s ? s : fallback);
+}
+
 struct api *api_create(const struct api_config *cfg) {
         struct api *a = calloc(1, sizeof(*a));
         if (!a)
                 return NULL;
+        char host[256] = "";
+        if (!cfg->name || !*cfg->name) /* Nomad's default name: the host's */
+                (void)gethostname(host, sizeof(host) - 1);
         a->state = cfg->state;
         a->heartbeats = cfg->heartbeats;
         a->raft_addr = strdup(cfg->raft_addr ? cfg->raft_addr : "");
+        a->region = strdup_or(cfg->region, "global");
+        a->datacenter = strdup_or(cfg->datacenter, "dc1");
+        a->name = strdup_or(cfg->name, *host ? host : "localhost");
         a->node_secret = strdup(cfg->node_secret ? cfg->node_secret : "");
         a->join_token = strdup(cfg->join_token ? cfg->join_token : "");
         a->ops = cfg->ops;
@@ -404,10 +416,14 @@ struct api *api_create(const struct api_config *cfg) {
         a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
         for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
                 id_generate(a->worker_ids[i]);
-        if (!a->raft_addr || !a->node_secret || !a->join_token || !a->events || (a->num_schedulers && !a->worker_ids)) {
+        if (!a->raft_addr || !a->region || !a->datacenter || !a->name || !a->node_secret || !a->join_token ||
+            !a->events || (a->num_schedulers && !a->worker_ids)) {
                 free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
+                free(a->region);
+                free(a->datacenter);
+                free(a->name);
                 free(a->node_secret);
                 free(a->join_token);
                 free(a);
@@ -423,6 +439,9 @@ struct api *api_destroy(struct api *a) {
         api_events_close(a);
         free(a->worker_ids);
         free(a->raft_addr);
+        free(a->region);
+        free(a->datacenter);
+        free(a->name);
         free(a->node_secret);
         if (a->join_token)
                 explicit_bzero(a->join_token, strlen(a->join_token));
@@ -473,9 +492,10 @@ void api_handle(void *data, struct http_req *req) {
         c.route = route_find(&c, http_req_method(req));
         if (!c.route)
                 return;
-        /* One region per cluster: a request for another (-region) has nowhere to go. */
+        /* One region per cluster (this server's -region): a request for another has
+         * nowhere to go. */
         const char *region = http_req_query(req, "region");
-        if (region && *region && strcmp(region, API_REGION) != 0) {
+        if (region && *region && strcmp(region, s->region) != 0) {
                 http_req_respond_text(req, 500, "No path to region");
                 return;
         }

@@ -66,6 +66,11 @@ struct api_config {
         struct state_store *const *state; /* slot of the live state (a snapshot restore replaces it) */
         struct heartbeats *heartbeats;    /* node TTLs, reset on register and heartbeat */
         const char *raft_addr;            /* this server's Raft address (copied) */
+        /* what this server answers for itself (copied): /v1/regions, /v1/agent/self and
+         * members, the ?region= check. NULL or "": "global", "dc1", the host name */
+        const char *region;
+        const char *datacenter;
+        const char *name;
         const char *node_secret;          /* node registration secret (copied); NULL or "": none asked */
         const char *join_token;           /* servers' join token (copied); NULL or "": none (routes_acl.h) */
         const struct api_ops *ops;

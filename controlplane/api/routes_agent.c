@@ -18,8 +18,8 @@
 
 /* ---- agent ------------------------------------------------------------------------------- */
 
-/* "ip:port" -> Addr and Port of an AgentMember. */
-static json_t *member_json(const char *name, const char *raft_addr, bool leader, const char *status) {
+/* An AgentMember: "ip:port" -> Addr and Port; Tags with the region and datacenter. */
+static json_t *member_json(const struct api *s, const char *name, const char *dc, const char *raft_addr, bool leader) {
         char host[64] = "";
         int port = 0;
         const char *colon = raft_addr ? strrchr(raft_addr, ':') : NULL;
@@ -29,8 +29,8 @@ static json_t *member_json(const char *name, const char *raft_addr, bool leader,
                 port = atoi(colon + 1);
         }
         return json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s,s:s},s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "Name", name, "Addr",
-                         host, "Port", port, "Tags", "role", "nomad", "region", API_REGION, "dc", "dc1", "build",
-                         API_VERSION, "leader", leader ? "true" : "false", "Status", status, "ProtocolMin", 1,
+                         host, "Port", port, "Tags", "role", "nomad", "region", s->region, "dc", dc, "build",
+                         API_VERSION, "leader", leader ? "true" : "false", "Status", "alive", "ProtocolMin", 1,
                          "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5, "DelegateCur", 4);
 }
 
@@ -38,7 +38,17 @@ static bool is_leader(struct route_ctx *c) {
         return c->s->ops->is_leader(c->s->data);
 }
 
-/* The members: the Raft configuration's servers (this one alone without Raft). */
+/* This server's member: "<name>.<region>" in its datacenter. */
+static json_t *own_member(struct route_ctx *c, const char *raft_addr, bool leader) {
+        char name[384];
+        snprintf(name, sizeof(name), "%s.%s", c->s->name, c->s->region);
+        return member_json(c->s, name, c->s->datacenter, raft_addr, leader);
+}
+
+/* The members: the Raft configuration's servers (this one alone without Raft).
+ * Servers share the region (one Raft cluster per region) but do not tell each
+ * other their names and datacenters: another server is "server-<Raft ID>" in
+ * this server's datacenter. */
 static json_t *members_json(struct route_ctx *c) {
         json_t *out = json_array();
         json_t *conf = c->s->ops->raft_configuration ? c->s->ops->raft_configuration(c->s->data) : NULL;
@@ -46,15 +56,17 @@ static json_t *members_json(struct route_ctx *c) {
         json_t *srv;
         json_array_foreach(json_object_get(conf, "Servers"), i, srv) {
                 const char *addr = jx_str(srv, "Address", "");
-                char name[96];
-                snprintf(name, sizeof(name), "server-%s.%s", jx_str(srv, "ID", "?"), API_REGION);
-                json_array_append_new(out, member_json(name, addr, jx_bool(srv, "Leader", false), "alive"));
+                bool leader = jx_bool(srv, "Leader", false);
+                if (strcmp(addr, c->s->raft_addr) == 0) {
+                        json_array_append_new(out, own_member(c, addr, leader));
+                        continue;
+                }
+                char name[384];
+                snprintf(name, sizeof(name), "server-%s.%s", jx_str(srv, "ID", "?"), c->s->region);
+                json_array_append_new(out, member_json(c->s, name, c->s->datacenter, addr, leader));
         }
-        if (!conf) {
-                char name[96];
-                snprintf(name, sizeof(name), "server-1.%s", API_REGION);
-                json_array_append_new(out, member_json(name, c->s->raft_addr, is_leader(c), "alive"));
-        }
+        if (!conf)
+                json_array_append_new(out, own_member(c, c->s->raft_addr, is_leader(c)));
         json_decref(conf);
         return out;
 }
@@ -74,12 +86,7 @@ static json_t *self_member(struct route_ctx *c) {
                 }
         }
         json_decref(members);
-        if (!found) {
-                char name[96];
-                snprintf(name, sizeof(name), "server.%s", API_REGION);
-                found = member_json(name, c->s->raft_addr, is_leader(c), "alive");
-        }
-        return found;
+        return found ? found : own_member(c, c->s->raft_addr, is_leader(c));
 }
 
 void h_agent_self(struct route_ctx *c) {
@@ -92,11 +99,12 @@ void h_agent_self(struct route_ctx *c) {
         snprintf(allocs, sizeof(allocs), "%zu", state_count(ctx_state(c), STATE_TABLE_ALLOCS));
         snprintf(evals, sizeof(evals), "%zu", state_count(ctx_state(c), STATE_TABLE_EVALS));
         snprintf(idx, sizeof(idx), "%llu", (unsigned long long)state_latest_index(ctx_state(c)));
+        /* config.Name and NodeName: the configured name (Nomad: NodeName is the agent's name) */
         json_t *config =
-            json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:b},s:{s:b},s:{s:b},s:s}", "Region", API_REGION, "Datacenter",
-                      "dc1", "Name", jx_str(member, "Name", ""), "Version", "Version", API_VERSION, "Revision", "",
-                      "Server", "Enabled", true, "Client", "Enabled", false, "ACL", "Enabled", c->s->acl_enabled,
-                      "BindAddr", jx_str(member, "Addr", "127.0.0.1"));
+            json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:{s:b},s:{s:b},s:{s:b},s:s}", "Region", c->s->region, "Datacenter",
+                      c->s->datacenter, "Name", c->s->name, "NodeName", c->s->name, "Version", "Version", API_VERSION,
+                      "Revision", "", "Server", "Enabled", true, "Client", "Enabled", false, "ACL", "Enabled",
+                      c->s->acl_enabled, "BindAddr", jx_str(member, "Addr", "127.0.0.1"));
         json_t *stats =
             json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:{s:s}}", "nomad", "server", "true", "leader",
                       is_leader(c) ? "true" : "false", "leader_addr", leader ? leader : "", "raft", "last_log_index",
@@ -106,11 +114,9 @@ void h_agent_self(struct route_ctx *c) {
 }
 
 void h_agent_members(struct route_ctx *c) {
-        char name[96];
-        snprintf(name, sizeof(name), "server.%s", API_REGION);
         json_t *self = self_member(c);
-        json_t *out = json_pack("{s:s,s:s,s:s,s:o}", "ServerName", jx_str(self, "Name", name), "ServerRegion",
-                                API_REGION, "ServerDC", "dc1", "Members", members_json(c));
+        json_t *out = json_pack("{s:s,s:s,s:s,s:o}", "ServerName", jx_str(self, "Name", ""), "ServerRegion",
+                                c->s->region, "ServerDC", c->s->datacenter, "Members", members_json(c));
         json_decref(self);
         http_req_respond_json(c->req, 200, out, 0);
 }

@@ -33,8 +33,6 @@
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/state/state.h"
 
-/* The one region (drover has no federation): Nomad's default name. */
-#define API_REGION "global"
 /* What /v1/agent/self reports (the CLI's `drover version` says the same). */
 #define API_VERSION "0.1.0"
 
@@ -47,6 +45,9 @@ struct api {
         struct state_store *const *state;
         struct heartbeats *heartbeats;
         char *raft_addr;
+        char *region;     /* this server's (and its cluster's: no federation) */
+        char *datacenter; /* this server's */
+        char *name;       /* this server's; its member is "<name>.<region>" */
         char *node_secret; /* "" = registration needs no secret */
         char *join_token;  /* "" = none configured (routes_acl.h, PERM_JOIN_*) */
         const struct api_ops *ops;

@@ -26,7 +26,7 @@ void h_status_peers(struct route_ctx *c) {
         http_req_respond_json(c->req, 200, out, 0);
 }
 
-/* One region: drover has no federation; Nomad's default region is "global". */
+/* One region, this server's (-region): drover has no federation. */
 void h_regions(struct route_ctx *c) {
-        http_req_respond_json(c->req, 200, json_pack("[s]", API_REGION), 0);
+        http_req_respond_json(c->req, 200, json_pack("[s]", c->s->region), 0);
 }

@@ -2,7 +2,7 @@
 # drover-server and drover-agent -config: Nomad's agent configuration file, HCL and
 # JSON, a directory of files, later files over earlier ones and flags over files,
 # takes effect in the running daemons (the ports they listen on, /v1/agent/self,
-# the node's datacenter, class, pool, meta and HTTPAddr); keys a program does not
+# the server's region, datacenter and name, the node's datacenter, class, pool, meta and HTTPAddr); keys a program does not
 # use are logged once as notes; an unknown key stops a daemon with FILE:LINE:COL.
 # Usage: tests/cli/agent_config.sh BIN_DIR. Ports: DROVER_TEST_PORT_BASE (26980).
 set -u
@@ -41,7 +41,8 @@ telemetry {
   prometheus_metrics = true
 }
 CONF
-printf '{"ports": {"http": %d}, "server": {"num_schedulers": 2}, "acl": {"enabled": false}}\n' "$PORT" \
+printf '{"region": "eu-files", "ports": {"http": %d}, "server": {"num_schedulers": 2}, "acl": {"enabled": false}}\n' \
+        "$PORT" \
         >"$WORK/server.d/10-port.json"
 "$BIN/drover-server" -dev -config "$WORK/server.hcl" -config "$WORK/server.d" -heartbeat-grace 15s \
         -print-config >"$WORK/server.print" 2>&1
@@ -49,11 +50,13 @@ if grep -qx "http-addr = \"127.0.0.1:$PORT\"" "$WORK/server.print" &&
         grep -qx "raft-addr = \"127.0.0.1:$((PORT + 1))\"" "$WORK/server.print" &&
         grep -qx 'heartbeat-grace = "15000ms"' "$WORK/server.print" &&
         grep -qx 'num-schedulers = 2' "$WORK/server.print" &&
-        grep -q '^# config: datacenter is not used by drover-server (.*server.hcl:2:1)' "$WORK/server.print"; then
-        pass "server -print-config: HCL, then the directory's JSON (its port wins), then the flag (heartbeat-grace)"
+        grep -qx 'region = "eu-files"' "$WORK/server.print" && grep -qx 'dc = "dc-files"' "$WORK/server.print" &&
+        grep -qx 'name = "s1"' "$WORK/server.print" &&
+        grep -q '^# config: ports.serf is not used by drover-server (.*server.hcl:9:3)' "$WORK/server.print"; then
+        pass "server -print-config: HCL, then the directory's JSON (its port and region win), then the flag (heartbeat-grace)"
 else
         cat "$WORK/server.print"
-        fail "server -print-config: HCL, then the directory's JSON (its port wins), then the flag (heartbeat-grace)"
+        fail "server -print-config: HCL, then the directory's JSON (its port and region win), then the flag (heartbeat-grace)"
 fi
 "$BIN/drover-server" -dev -config "$WORK/server.hcl" -config "$WORK/server.d" >"$WORK/server.log" 2>&1 &
 server_pid=$!
@@ -64,6 +67,20 @@ if wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1:$((POR
         pass "server -config: API on ports.http of the later file, Raft on ports.rpc, data_dir used"
 else
         fail "server -config: API on ports.http of the later file, Raft on ports.rpc, data_dir used"
+fi
+# the API answers with the files' name (HCL), datacenter (HCL) and region (JSON)
+self=$(curl -fs "$ADDR/v1/agent/self")
+got=$(printf '%s' "$self" | jget '"%s %s %s %s %s %s" % (d["config"]["Region"], d["config"]["Datacenter"], d["config"]["Name"], d["member"]["Name"], d["member"]["Tags"]["region"], d["member"]["Tags"]["dc"])')
+members=$(curl -fs "$ADDR/v1/agent/members" | jget '"%s %s %s" % (d["ServerName"], d["ServerRegion"], d["ServerDC"])')
+if [ "$got" = "eu-files dc-files s1 s1.eu-files eu-files dc-files" ] &&
+        [ "$members" = "s1.eu-files eu-files dc-files" ] &&
+        [ "$(curl -fs "$ADDR/v1/regions" | jget 'd')" = "['eu-files']" ] &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$ADDR/v1/jobs?region=eu-files")" = 200 ] &&
+        curl -s "$ADDR/v1/jobs?region=global" | grep -q 'No path to region'; then
+        pass "server -config: /v1/agent/self, members and /v1/regions show the files' region, datacenter and name; ?region= of another is refused"
+else
+        printf '%s\n%s\n' "$got" "$members"
+        fail "server -config: /v1/agent/self, members and /v1/regions show the files' region, datacenter and name; ?region= of another is refused"
 fi
 if [ "$(grep -c 'config: telemetry.prometheus_metrics is not used by drover-server' "$WORK/server.log")" = 1 ] &&
         grep -q 'config: ports.serf is not used by drover-server' "$WORK/server.log"; then

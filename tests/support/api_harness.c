@@ -254,13 +254,18 @@ static void harness_leader_info(void *data, bool *ret_known, uint64_t *ret_last_
         *ret_last_contact_ms = h->leader ? 0 : 42;
 }
 
-static const struct api_ops harness_api_ops = {
-    .forward = harness_forward,
-    .leader_info = harness_leader_info,
-    .propose = harness_propose,
-    .is_leader = harness_is_leader,
-    .leader_address = harness_leader_address,
-};
+static json_t *harness_raft_configuration(void *data) {
+        struct api_harness *h = data;
+        return h->raft_configuration ? h->raft_configuration(h) : NULL;
+}
+
+#define HARNESS_API_OPS                                                                                                \
+        .forward = harness_forward, .leader_info = harness_leader_info, .propose = harness_propose,                    \
+        .is_leader = harness_is_leader, .leader_address = harness_leader_address
+
+static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
+/* The same with a Raft membership (h->raft_configuration set). */
+static const struct api_ops harness_raft_api_ops = {HARNESS_API_OPS, .raft_configuration = harness_raft_configuration};
 
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg) {
         h->before_apply = fn;
@@ -295,16 +300,14 @@ struct api_harness *api_harness_new_acl(bool acl_enabled) {
         return h;
 }
 
-/* New routes over the same state (the old ones destroyed); 0 or -ENOMEM. */
-static int harness_recreate(struct api_harness *h, bool acl_enabled, const char *node_secret, const char *join_token) {
-        struct api_config ac = {.state = &h->state,
-                                .heartbeats = h->heartbeats,
-                                .raft_addr = "127.0.0.1:4647",
-                                .node_secret = node_secret,
-                                .join_token = join_token,
-                                .acl_enabled = acl_enabled,
-                                .ops = &harness_api_ops,
-                                .data = h};
+/* New routes over the same state (the old ones destroyed) with ac's secrets, ACLs
+ * and identity; 0 or -ENOMEM. */
+static int harness_recreate(struct api_harness *h, struct api_config ac) {
+        ac.state = &h->state;
+        ac.heartbeats = h->heartbeats;
+        ac.raft_addr = "127.0.0.1:4647";
+        ac.ops = h->raft_configuration ? &harness_raft_api_ops : &harness_api_ops;
+        ac.data = h;
         struct api *a = api_create(&ac);
         if (!a)
                 return -ENOMEM;
@@ -314,11 +317,15 @@ static int harness_recreate(struct api_harness *h, bool acl_enabled, const char 
 }
 
 int api_harness_set_node_secret(struct api_harness *h, const char *secret) {
-        return harness_recreate(h, false, secret, NULL);
+        return harness_recreate(h, (struct api_config){.node_secret = secret});
 }
 
 int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token) {
-        return harness_recreate(h, acl_enabled, NULL, join_token);
+        return harness_recreate(h, (struct api_config){.acl_enabled = acl_enabled, .join_token = join_token});
+}
+
+int api_harness_set_identity(struct api_harness *h, const char *region, const char *datacenter, const char *name) {
+        return harness_recreate(h, (struct api_config){.region = region, .datacenter = datacenter, .name = name});
 }
 
 void api_harness_free(struct api_harness *h) {

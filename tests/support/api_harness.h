@@ -6,6 +6,7 @@
  * API fuzz target use it. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,9 @@ struct api_harness {
         /* api_ops.forward of a follower: NULL = no leader known */
         int (*forward)(struct api_harness *h, struct http_req *req);
         int forwarded; /* requests handed to forward */
+        /* api_ops.raft_configuration: NULL = none (a server without Raft membership).
+         * Set it before an api_harness_set_*, which re-creates the routes with it. */
+        json_t *(*raft_configuration)(struct api_harness *h);
         const char *token;    /* sent as X-Nomad-Token when not NULL */
         const char *server_secret; /* sent as X-Drover-Server-Secret when not NULL */
         const char *join_token;    /* sent as X-Drover-Join-Token when not NULL */
@@ -55,6 +59,9 @@ void api_reply_clear(struct api_reply *r);
 int api_harness_set_node_secret(struct api_harness *h, const char *secret);
 /* Re-create the routes with ACLs on or off and this join token (NULL: none). 0 or -ENOMEM. */
 int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token);
+/* Re-create the routes with this region, datacenter and name (api_config; NULL:
+ * the defaults). 0 or -ENOMEM. */
+int api_harness_set_identity(struct api_harness *h, const char *region, const char *datacenter, const char *name);
 /* Run fn once, just before the next proposed command is applied: as if another
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/model.h"
 #include "controlplane/raft/fsm.h"
@@ -76,6 +77,93 @@ Test(api_endpoints, agent_self_members_servers_health_and_regions) {
         json_decref(j);
         cr_assert_eq(req("GET", "/v1/regions", NULL, &j, NULL), 200);
         cr_expect_str_eq(json_string_value(json_array_get(j, 0)), "global");
+        json_decref(j);
+}
+
+/* The member of Name in /v1/agent/members, or NULL. */
+static json_t *member_named(json_t *members, const char *name) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(members, "Members"), i, m) {
+                if (strcmp(json_string_value(json_object_get(m, "Name")), name) == 0)
+                        return m;
+        }
+        return NULL;
+}
+
+Test(api_endpoints, region_datacenter_and_name_come_from_the_configuration) {
+        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc-a", "s1"), 0);
+        json_t *j = NULL;
+        char *text = NULL;
+        cr_assert_eq(req("GET", "/v1/agent/self", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "config", "Region")), "eu-west");
+        cr_expect_str_eq(json_string_value(at(j, "config", "Datacenter")), "dc-a");
+        cr_expect_str_eq(json_string_value(at(j, "config", "Name")), "s1");
+        cr_expect_str_eq(json_string_value(at(j, "config", "NodeName")), "s1");
+        cr_expect_str_eq(json_string_value(at(j, "member", "Name")), "s1.eu-west");
+        cr_expect_str_eq(json_string_value(json_object_get(at(j, "member", "Tags"), "region")), "eu-west");
+        cr_expect_str_eq(json_string_value(json_object_get(at(j, "member", "Tags"), "dc")), "dc-a");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/members", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ServerName")), "s1.eu-west");
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ServerRegion")), "eu-west");
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ServerDC")), "dc-a");
+        cr_expect_not_null(member_named(j, "s1.eu-west"));
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/regions", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(j), 1);
+        cr_expect_str_eq(json_string_value(json_array_get(j, 0)), "eu-west");
+        json_decref(j);
+        /* ?region=: its own is served, any other (the default "global" too) has no path */
+        cr_expect_eq(req("GET", "/v1/jobs?region=eu-west", NULL, NULL, NULL), 200);
+        cr_expect_eq(req("GET", "/v1/status/leader?region=eu-west", NULL, NULL, NULL), 200);
+        cr_expect_eq(req("GET", "/v1/jobs?region=global", NULL, NULL, &text), 500);
+        cr_expect(strstr(text, "No path to region"), "%s", text);
+        free(text);
+}
+
+Test(api_endpoints, the_default_identity_is_global_dc1_and_the_host_name) {
+        json_t *j = NULL;
+        char host[256] = "";
+        cr_assert_eq(gethostname(host, sizeof(host) - 1), 0);
+        cr_assert_eq(req("GET", "/v1/agent/self", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "config", "Datacenter")), "dc1");
+        cr_expect_str_eq(json_string_value(at(j, "config", "Name")), host);
+        char member[300];
+        snprintf(member, sizeof(member), "%s.global", host);
+        cr_expect_str_eq(json_string_value(at(j, "member", "Name")), member);
+        json_decref(j);
+        cr_expect_eq(req("GET", "/v1/jobs?region=eu-west", NULL, NULL, NULL), 500);
+}
+
+/* Three voters; this server (the harness's Raft address 127.0.0.1:4647) is a follower. */
+static json_t *three_servers(struct api_harness *h) {
+        (void)h;
+        return json_pack("{s:I,s:[{s:s,s:s,s:b,s:b},{s:s,s:s,s:b,s:b},{s:s,s:s,s:b,s:b}]}", "Index", (json_int_t)5,
+                         "Servers", "ID", "7", "Address", "127.0.0.1:5647", "Leader", true, "Voter", true, "ID", "1",
+                         "Address", "127.0.0.1:4647", "Leader", false, "Voter", true, "ID", "9", "Address",
+                         "127.0.0.1:6647", "Leader", false, "Voter", true);
+}
+
+Test(api_endpoints, in_a_cluster_each_server_names_itself_and_its_peers_by_raft_id) {
+        s->raft_configuration = three_servers;
+        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc-a", "s1"), 0);
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/agent/members", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "Members")), 3);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "ServerName")), "s1.eu-west");
+        json_t *self = member_named(j, "s1.eu-west"), *leader = member_named(j, "server-7.eu-west");
+        cr_assert(self && leader && member_named(j, "server-9.eu-west"), "%s", json_dumps(j, 0));
+        cr_expect_eq(json_integer_value(json_object_get(self, "Port")), 4647);
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(self, "Tags"), "leader")), "false");
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(leader, "Tags"), "leader")), "true");
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(leader, "Tags"), "region")), "eu-west");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/self", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(at(j, "member", "Name")), "s1.eu-west");
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/agent/servers", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(j), 3);
         json_decref(j);
 }
 

@@ -115,6 +115,35 @@ Test(server_config, the_region_names_the_raft_role_and_is_a_dns_label) {
         }
 }
 
+Test(server_config, datacenter_and_name_come_from_the_file_under_the_flags_and_are_bounded) {
+        write_config("name = \"s1\"\ndatacenter = \"eu-west-1a\"\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.name, "s1");
+        cr_expect_str_eq(cfg.datacenter, "eu-west-1a");
+        cr_expect(cfg.config_notes == NULL || strstr(cfg.config_notes, "datacenter") == NULL, "%s", cfg.config_notes);
+        server_config_free(&cfg);
+        cr_assert_eq(parse(&cfg, "-dc=dc-flag", &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.datacenter, "dc-flag", "the flag wins over the file");
+        server_config_free(&cfg);
+        write_config("data_dir = \"/tmp/x\"\n");
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.datacenter, "dc1", "Nomad's default");
+        cr_expect_str_eq(cfg.name, "", "the host name, taken by the API");
+        server_config_free(&cfg);
+        const char *bad[][2] = {{"datacenter = \"\"\n", "a datacenter is 1 to 128"},
+                                {"datacenter = \"a b\"\n", "a datacenter is 1 to 128"},
+                                {"name = \"a b\"\n", "-name \"a b\": at most 128 printable"}};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                write_config(bad[i][0]);
+                memset(&err, 0, sizeof(err));
+                cr_expect_lt(parse(&cfg, NULL, &err), 0, "%s", bad[i][0]);
+                cr_expect(strstr(err.msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], err.msg);
+                server_config_free(&cfg);
+        }
+}
+
 Test(server_config, the_join_token_comes_from_the_server_block_is_bounded_and_acls_with_join_need_it) {
         write_config("acl {\n  enabled = true\n}\nserver {\n  bootstrap_expect = 3\n  join_token = \"0123456789abcdef\"\n"
                      "  server_join {\n    retry_join = [\"127.0.0.1:4646\"]\n  }\n}\n");
