@@ -22,8 +22,8 @@ static const struct flag fields[] = {
     {"acl-enabled", FLAG_BOOL, "false", 0, 0, F(acl), "the server's -acl-enabled"},
     {"log-level", FLAG_STR, "", 0, 0, F(log_level), "both daemons' -log-level"},
     {"region", FLAG_STR, "", 0, 0, F(region), "the server's -region"},
-    {"dc", FLAG_STR, "", 0, 0, F(datacenter), "the agent's -dc"},
-    {"node-name", FLAG_STR, "", 0, 0, F(name), "the agent's -node-name"},
+    {"dc", FLAG_STR, "", 0, 0, F(datacenter), "the server's and the agent's -dc"},
+    {"node-name", FLAG_STR, "", 0, 0, F(name), "the server's -name and the agent's -node-name"},
     {"node-class", FLAG_STR, "", 0, 0, F(node_class), "the agent's -node-class"},
     {"node-pool", FLAG_STR, "", 0, 0, F(node_pool), "the agent's -node-pool"},
 };

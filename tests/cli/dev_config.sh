@@ -25,6 +25,9 @@ ports {
 acl {
   enabled = true
 }
+name       = "laptop-1"
+region     = "home"
+datacenter = "desk"
 client {
   node_class = "laptop"
 }
@@ -45,6 +48,15 @@ if [ -n "$token" ] && wait_for 20 sh -c "curl -fs -H 'X-Nomad-Token: $token' htt
         pass "dev -config: the agent registers with client.node_class (read with the bootstrap token)"
 else
         fail "dev -config: the agent registers with client.node_class (token '${token:0:8}')"
+fi
+self=$(curl -fs -H "X-Nomad-Token: $token" "http://127.0.0.1:$PORT/v1/agent/self")
+nodes=$(curl -fs -H "X-Nomad-Token: $token" "http://127.0.0.1:$PORT/v1/nodes?region=home")
+if python3 -c 'import json,sys; c=json.loads(sys.argv[1])["config"]; n=json.loads(sys.argv[2])
+assert (c["Region"], c["Datacenter"], c["Name"]) == ("home", "desk", "laptop-1"), c
+assert [(x["Name"], x["Datacenter"]) for x in n] == [("laptop-1", "desk")], n' "$self" "$nodes"; then
+        pass "dev -config: name, region and datacenter reach the server and the agent"
+else
+        fail "dev -config: name, region and datacenter reach the server and the agent ($self | $nodes)"
 fi
 kill -INT "$dev_pid"
 if wait_for 20 sh -c "! kill -0 $dev_pid 2>/dev/null" && [ -d "$WORK/data/server" ]; then
