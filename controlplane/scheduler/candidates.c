@@ -518,16 +518,8 @@ static void coll_index_free(struct hashmap *m) {
         hashmap_destroy(m);
 }
 
-static int coll_bump(struct hashmap *m, const char *node_id, const char *group, struct sched_coll **ret) {
-        struct sched_coll *e = hashmap_get(m, node_id);
-        if (!e) {
-                if (!(e = calloc(1, sizeof(*e))))
-                        return -ENOMEM;
-                if (hashmap_put(m, node_id, e, NULL) < 0) {
-                        free(e);
-                        return -ENOMEM;
-                }
-        }
+/* One more alloc of the job, in group, on the node whose entry is e. */
+static int coll_entry_bump(struct sched_coll *e, const char *group) {
         e->job++;
         const char *gname = group ? group : "";
         size_t k = 0;
@@ -547,9 +539,23 @@ static int coll_bump(struct hashmap *m, const char *node_id, const char *group, 
                 e->groups[e->n++] = (struct coll_group){gname, 0};
         }
         e->groups[k].n++;
-        if (ret)
-                *ret = e;
         return 0;
+}
+
+static int coll_bump(struct hashmap *m, const char *node_id, const char *group, struct sched_coll **ret) {
+        struct sched_coll *e = hashmap_get(m, node_id);
+        if (!e) {
+                if (!(e = calloc(1, sizeof(*e))))
+                        return -ENOMEM;
+                if (hashmap_put(m, node_id, e, NULL) < 0) {
+                        free(e);
+                        return -ENOMEM;
+                }
+        }
+        int r = coll_entry_bump(e, group);
+        if (r == 0 && ret)
+                *ret = e;
+        return r;
 }
 
 /* The attempt's collision index, built on first use: the job's live allocs in the
@@ -610,6 +616,8 @@ int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *
                 cd->coll_ready = true;
                 return 0;
         }
+        if (cd->coll_ready && cd->coll) /* the node's entry, looked up before: no hashing */
+                return coll_entry_bump(cd->coll, group);
         cd->coll_ready = true;
         return coll_bump(at->coll, cd->n->id, group, &cd->coll);
 }
@@ -1004,6 +1012,9 @@ void sched_group_free(struct sched_group *g) {
         g->props = NULL;
         free(g->memo_cls);
         g->memo_cls = NULL;
+        free(g->opts);
+        g->opts = NULL;
+        g->opts_cap = 0;
         g->n_props = g->n_spreads = 0;
         if (!g->memo)
                 return;

@@ -89,6 +89,7 @@ struct sched_distinct_prop {
 };
 
 /* What one group needs while it is placed. */
+struct sched_option;
 struct sched_group {
         const struct task_group *tg;
         size_t group; /* index in job->groups */
@@ -100,6 +101,8 @@ struct sched_group {
         bool distinct_job, distinct_group;
         bool has_affinity;
         int limit;                         /* options scored per placement */
+        struct sched_option *opts;         /* sched_select's buffer, kept for the group's placements */
+        size_t opts_cap;
         bool pack_used_first;              /* Select prefers used nodes (sched_group_init) */
         const char *s_group;               /* the group's name in at->strings (place.c) */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */

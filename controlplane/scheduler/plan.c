@@ -121,9 +121,14 @@ struct plan *plan_free(struct plan *p) {
 struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create) {
         if (!p->by_node)
                 return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
+        /* a packer places one node's allocs one after another: no hashing for those */
+        if (p->last && strcmp(p->nodes[p->last - 1].node_id, node_id) == 0)
+                return &p->nodes[p->last - 1];
         uintptr_t i = (uintptr_t)hashmap_get(p->by_node, node_id);
-        if (i)
+        if (i) {
+                p->last = i;
                 return &p->nodes[i - 1];
+        }
         if (!create)
                 return NULL;
         /* not in by_node, so not in nodes: no scan (with one, each new node of a plan cost
@@ -136,6 +141,7 @@ struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create
                 p->n_nodes--;
                 return NULL;
         }
+        p->last = p->n_nodes;
         return e;
 }
 

@@ -45,6 +45,7 @@ struct plan {
         struct plan_node *nodes;
         size_t n_nodes, cap_nodes;
         struct hashmap *by_node; /* node ID -> index + 1 into nodes (plan_node_get keeps it) */
+        size_t last;             /* index + 1 of the node plan_node_get gave last, 0: none */
 };
 
 struct plan_result {
