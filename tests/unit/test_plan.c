@@ -284,6 +284,12 @@ Test(plan, in_place_update_counts_the_alloc_once) {
         struct plan *p = mkplan("e1", nodes, 1, "a"); /* a-0 again, 600 of 1000 */
         struct plan_result *r = NULL;
         cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"), "without the stored create index a-0 is new: 600 + 600");
+        plan_result_free(r);
+        plan_free(p);
+        p = mkplan("e1", nodes, 1, "a");
+        p->nodes[0].place[0]->create_index = 3; /* an in-place update, as the scheduler's */
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
         cr_assert_not(plan_result_rejected(r, "n1"), "600 replaced by 600 fits in 1000");
         plan_result_free(r);
         plan_free(p);
