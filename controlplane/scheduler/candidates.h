@@ -42,6 +42,9 @@ struct sched_cand {
          * lowered by each placement's dynamic ports */
         int ports_free;
         bool ports_ready;
+        /* the node's ID and name in the attempt's string arena, shared by the allocs
+         * placed on it (place.c): NULL until its first placement */
+        const char *s_id, *s_name;
 };
 
 struct sched_attempt {

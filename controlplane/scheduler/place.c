@@ -67,7 +67,19 @@ static int attempt_strings(struct sched_attempt *at, struct sched_group *g) {
         return 0;
 }
 
-static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, const struct sched_cand *cd,
+/* The node's ID and name in the attempt's arena, copied on its first placement. */
+static bool cand_strings(struct sched_attempt *at, struct sched_cand *cd) {
+        char *id, *name;
+        if (cd->s_id)
+                return true;
+        if (!arena_str(at, cd->n->id, &id) || !arena_str(at, cd->n->name, &name))
+                return false;
+        cd->s_id = id;
+        cd->s_name = name;
+        return true;
+}
+
+static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, struct sched_cand *cd,
                                const struct alloc *prev, json_t *metrics, int64_t now) {
         struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new() : NULL;
         if (!a) {
@@ -83,10 +95,11 @@ static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, 
         a->eval_id = (char *)at->s_eval;
         a->job_id = (char *)at->s_job;
         a->task_group = (char *)g->s_group;
-        bool ok = arena_str(at, id, &a->id) && arena_str(at, cd->n->id, &a->node_id) &&
-                  arena_str(at, cd->n->name, &a->node_name) &&
+        bool ok = cand_strings(at, cd) && arena_str(at, id, &a->id) &&
                   arena_str(at, prev ? prev->id : NULL, &a->previous_allocation) &&
                   (a->name = alloc_name(at, j->id, g->tg->name, index));
+        a->node_id = (char *)cd->s_id; /* one copy per node and attempt */
+        a->node_name = (char *)cd->s_name;
         a->job = job_ref((struct job *)j);
         a->resources = g->ask;
         a->desired_status = ALLOC_DESIRED_RUN;
