@@ -34,6 +34,7 @@ struct pmap_node {
         int refcount;
         uint32_t bitmap; /* trie node: which hash fragments have a slot */
         uint16_t n;      /* slots in use */
+        uint16_t cap;    /* slots allocated (doubled when full; a copy keeps its original's) */
         bool collision;  /* every slot is a leaf with the same full hash */
         void *slots[];
 };
@@ -85,11 +86,13 @@ static void node_unref(const struct pmap *m, struct pmap_node *n) {
 }
 
 static struct pmap_node *node_new(unsigned cap) {
-        struct pmap_node *n = malloc(sizeof(*n) + (cap ? cap : 1) * sizeof(n->slots[0]));
+        cap = cap ? cap : 1;
+        struct pmap_node *n = malloc(sizeof(*n) + cap * sizeof(n->slots[0]));
         if (n) {
                 n->refcount = 1;
                 n->bitmap = 0;
                 n->n = 0;
+                n->cap = (uint16_t)cap;
                 n->collision = false;
         }
         return n;
@@ -112,7 +115,7 @@ static int own(const struct pmap *m, void **sp) {
         struct pmap_node *n = *sp;
         if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 1)
                 return 0;
-        struct pmap_node *c = node_new(n->n);
+        struct pmap_node *c = node_new(n->cap); /* the spare slots too: a write follows */
         if (!c)
                 return -ENOMEM;
         c->bitmap = n->bitmap;
@@ -127,12 +130,21 @@ static int own(const struct pmap *m, void **sp) {
         return 0;
 }
 
-/* Room for one more slot at position `at` in the owned node *sp. */
+/* Room for one more slot at position `at` in the owned node *sp: a full node doubles
+ * (up to 32 slots in the trie), not a realloc per insert. */
 static int grow(void **sp, unsigned at) {
-        struct pmap_node *n = *sp;
-        struct pmap_node *g = realloc(n, sizeof(*n) + ((size_t)n->n + 1) * sizeof(n->slots[0]));
-        if (!g)
-                return -ENOMEM;
+        struct pmap_node *n = *sp, *g = n;
+        if (n->n == n->cap) {
+                size_t cap = (size_t)n->cap * 2;
+                if (!n->collision && cap > 32)
+                        cap = 32;
+                if (cap > UINT16_MAX)
+                        return -ENOMEM; /* 65,535 keys sharing one 64-bit hash */
+                g = realloc(n, sizeof(*n) + cap * sizeof(n->slots[0]));
+                if (!g)
+                        return -ENOMEM;
+                g->cap = (uint16_t)cap;
+        }
         memmove(&g->slots[at + 1], &g->slots[at], (g->n - at) * sizeof(g->slots[0]));
         g->n++;
         *sp = g;
