@@ -500,12 +500,13 @@ struct sched_coll {
         struct coll_group {
                 const char *group;
                 int n;
-        } * groups;
+        } * groups, one; /* groups is &one until a second group (no malloc for most jobs) */
 };
 
 static void coll_free(struct sched_coll *e) {
         if (e) {
-                free(e->groups);
+                if (e->groups != &e->one)
+                        free(e->groups);
                 free(e);
         }
 }
@@ -526,13 +527,19 @@ static int coll_entry_bump(struct sched_coll *e, const char *group) {
         while (k < e->n && e->groups[k].group != gname && strcmp(e->groups[k].group, gname) != 0)
                 k++;
         if (k == e->n) {
-                if (e->n == e->cap) {
-                        size_t cap = e->cap ? e->cap * 2 : 2;
-                        struct coll_group *v = realloc(e->groups, cap * sizeof(*v));
+                if (e->n == 0) {
+                        e->groups = &e->one;
+                        e->cap = 1;
+                } else if (e->n == e->cap) {
+                        size_t cap = e->cap * 2;
+                        bool inline_one = e->groups == &e->one;
+                        struct coll_group *v = realloc(inline_one ? NULL : e->groups, cap * sizeof(*v));
                         if (!v) {
                                 e->job--;
                                 return -ENOMEM;
                         }
+                        if (inline_one)
+                                v[0] = e->one;
                         e->groups = v;
                         e->cap = cap;
                 }
