@@ -45,6 +45,7 @@ struct sched_cand {
         /* the node's ID and name in the attempt's string arena, shared by the allocs
          * placed on it (place.c): NULL until its first placement */
         const char *s_id, *s_name;
+        size_t plan_ix; /* the node's entry in the attempt's plan, index + 1 (plan_add_place_at) */
 };
 
 struct sched_attempt {

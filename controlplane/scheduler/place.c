@@ -191,7 +191,7 @@ int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct 
         }
         if (ret_id)
                 snprintf(ret_id, ID_BUF, "%s", a->id);
-        int r = plan_add_place(at->plan, a);
+        int r = plan_add_place_at(at->plan, a, &cd->plan_ix);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);
         if (r == 0)

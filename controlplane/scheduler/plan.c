@@ -121,14 +121,9 @@ struct plan *plan_free(struct plan *p) {
 struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create) {
         if (!p->by_node)
                 return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
-        /* a packer places one node's allocs one after another: no hashing for those */
-        if (p->last && strcmp(p->nodes[p->last - 1].node_id, node_id) == 0)
-                return &p->nodes[p->last - 1];
         uintptr_t i = (uintptr_t)hashmap_get(p->by_node, node_id);
-        if (i) {
-                p->last = i;
+        if (i)
                 return &p->nodes[i - 1];
-        }
         if (!create)
                 return NULL;
         /* not in by_node, so not in nodes: no scan (with one, each new node of a plan cost
@@ -141,7 +136,6 @@ struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create
                 p->n_nodes--;
                 return NULL;
         }
-        p->last = p->n_nodes;
         return e;
 }
 
@@ -161,6 +155,18 @@ int plan_add_place(struct plan *p, struct alloc *a) {
                 return -EINVAL;
         struct plan_node *e = plan_node_get(p, a->node_id, true);
         return e ? push_place(e, a) : -ENOMEM;
+}
+
+int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint) {
+        if (!a->node_id)
+                return -EINVAL;
+        struct plan_node *e = *hint && *hint <= p->n_nodes ? &p->nodes[*hint - 1] : NULL;
+        if (!e || strcmp(e->node_id, a->node_id) != 0) {
+                if (!(e = plan_node_get(p, a->node_id, true)))
+                        return -ENOMEM;
+                *hint = (size_t)(e - p->nodes) + 1;
+        }
+        return push_place(e, a);
 }
 
 int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, const char *description,
