@@ -218,6 +218,7 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
         int queued = 0, coalesced = 0;
         bool failed = false;
         struct sched_metric fail_metric = {0};
+        struct sched_metric m = {0}; /* restarted per placement, its buffers kept */
         /* The AllocationMetric of the group's first placement in this attempt, shared by
          * the group's other new allocs (one JSON object, not one of about 10 KB each). */
         json_t *shared = NULL;
@@ -228,14 +229,13 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         continue;
                 }
                 int64_t now = sched_now(c);
-                struct sched_metric m = {.start_ns = now, .no_meta = shared != NULL};
+                sched_metric_restart(&m, now, shared != NULL);
                 const struct alloc *prev = reqs[i].prev;
                 g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
                 struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
                 if (!cd && sched_preempt_enabled(c)) {
                         r = sched_preempt_select(at, &g, reqs[i].index, reqs[i].prev, &m, now);
                         if (r != 0) {
-                                sched_metric_free(&m);
                                 r = r > 0 ? 0 : r;
                                 continue;
                         }
@@ -243,7 +243,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                 if (!cd) {
                         failed = true;
                         queued++;
-                        fail_metric = m;
+                        fail_metric = m; /* moved */
+                        m = (struct sched_metric){0};
                         continue;
                 }
                 if (!shared && !(shared = sched_metric_json(&at->pool, &m, sched_now(c), 0)))
@@ -256,7 +257,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         failed = true;
                         queued++;
                         sched_metric_exhaust(&m, cd->n, "devices or ports");
-                        fail_metric = m;
+                        fail_metric = m; /* moved */
+                        m = (struct sched_metric){0};
                         continue;
                 }
                 if (r == 0 && reqs[i].canary) { /* the alloc just added: the plan's only holder */
@@ -264,8 +266,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         if (pn && pn->n_place)
                                 pn->place[pn->n_place - 1]->deploy_canary = true;
                 }
-                sched_metric_free(&m);
         }
+        sched_metric_free(&m);
         json_decref(shared);
         if (failed && r == 0)
                 json_object_set_new(c->failed_tg, tg->name,
