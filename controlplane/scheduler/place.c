@@ -81,12 +81,11 @@ static bool cand_strings(struct sched_attempt *at, struct sched_cand *cd) {
 
 static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, struct sched_cand *cd,
                                const struct alloc *prev, json_t *metrics, int64_t now) {
-        struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new() : NULL;
+        struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new_in(at->strings) : NULL;
         if (!a) {
                 json_decref(metrics);
                 return NULL;
         }
-        a->strings = str_arena_ref(at->strings);
         char id[ID_BUF];
         at->c->gen_id(at->c->id_data, id);
         const struct job *j = at->job;
