@@ -259,7 +259,7 @@ static bool better(const struct sched_group *g, const struct sched_option *x, co
 
 struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m) {
         size_t cap = (size_t)g->limit + MAX_SKIP;
-        if (g->opts_cap < cap) { /* once per group: at 5,000 nodes a malloc of over 1 KiB per placement made glibc consolidate its fast bins each time */
+        if (g->opts_cap < cap) { /* once per group, not a malloc per placement (past tcache at 5,000 nodes) */
                 struct sched_option *v = realloc(g->opts, cap * sizeof(*v));
                 if (!v)
                         return NULL;
