@@ -178,6 +178,9 @@ struct job *make_job(const struct spec *s, size_t i);
 struct eval *make_eval(const struct job *j, uint64_t *rng);
 struct cluster *cluster_destroy(struct cluster *cl);
 struct cluster *cluster_create(int nodes, bool vary, uint64_t seed);
+/* A cluster without nodes (a live store, the ID stream of seed, the candidate cache
+ * as cluster_set_cand_cache says): the named scenarios add their own nodes. */
+struct cluster *cluster_new_empty(uint64_t seed);
 /* Whether clusters created from now on keep candidate lists across evals (default on). */
 void cluster_set_cand_cache(bool on);
 int register_job(struct cluster *cl, struct job *j, struct eval *ev);

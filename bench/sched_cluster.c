@@ -80,7 +80,7 @@ struct cluster *cluster_destroy(struct cluster *cl) {
         return NULL;
 }
 
-struct cluster *cluster_create(int nodes, bool vary, uint64_t seed) {
+struct cluster *cluster_new_empty(uint64_t seed) {
         struct cluster *cl = xcalloc(1, sizeof(*cl));
         cl->live = state_create();
         if (!cl->live)
@@ -89,6 +89,11 @@ struct cluster *cluster_create(int nodes, bool vary, uint64_t seed) {
         cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
         if (cand_cache_on && !(cl->cands = sched_cand_cache_create(16, 64u << 20)))
                 die_oom();
+        return cl;
+}
+
+struct cluster *cluster_create(int nodes, bool vary, uint64_t seed) {
+        struct cluster *cl = cluster_new_empty(seed);
         uint64_t node_rng = seed;
         for (int i = 0; i < nodes; i++) {
                 struct node *n = make_node(i, &node_rng, vary);

@@ -252,12 +252,7 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
                     size_t n_first, const struct scen_job *second, size_t n_second, int workers,
                     enum sched_algorithm alg, const struct sched_preemption *preemption, uint64_t seed,
                     struct scen_out *ret) {
-        struct cluster *cl = xcalloc(1, sizeof(*cl));
-        cl->live = state_create();
-        if (!cl->live)
-                die_oom();
-        cl->index = 1;
-        cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
+        struct cluster *cl = cluster_new_empty(seed); /* with the workers' candidate cache */
         cl->algorithm = alg;
         cl->preemption = preemption;
         uint64_t node_rng = seed;

@@ -834,24 +834,44 @@ struct str_arena *str_arena_unref(struct str_arena *s) {
         return NULL;
 }
 
-char *str_arena_add(struct str_arena *s, const char *p, size_t n) {
+#define ARENA_ALIGN _Alignof(max_align_t)
+
+/* n bytes at an address aligned to align (a power of two) in the newest chunk, which
+ * is replaced by a larger one when it has no room. */
+static char *arena_take(struct str_arena *s, size_t n, size_t align) {
         struct str_chunk *c = s->chunks;
         if (n >= SIZE_MAX / 4)
                 return NULL;
-        if (!c || c->cap - c->used < n + 1) {
+        size_t pad = c ? -(uintptr_t)(c->data + c->used) & (align - 1) : 0;
+        if (!c || c->cap - c->used < pad + n) {
                 size_t cap = c ? c->cap * 2 : 1024;
-                while (cap < n + 1)
+                while (cap < n + align)
                         cap *= 2;
                 struct str_chunk *nc = malloc(sizeof(*nc) + cap);
                 if (!nc)
                         return NULL;
                 *nc = (struct str_chunk){.next = c, .cap = cap};
                 s->chunks = c = nc;
+                pad = -(uintptr_t)c->data & (align - 1);
         }
-        char *out = c->data + c->used;
+        char *out = c->data + c->used + pad;
+        c->used += pad + n;
+        return out;
+}
+
+char *str_arena_add(struct str_arena *s, const char *p, size_t n) {
+        char *out = arena_take(s, n + 1, 1);
+        if (!out)
+                return NULL;
         memcpy(out, p, n);
         out[n] = '\0';
-        c->used += n + 1;
+        return out;
+}
+
+void *str_arena_alloc(struct str_arena *s, size_t size) {
+        void *out = arena_take(s, size, ARENA_ALIGN);
+        if (out)
+                memset(out, 0, size);
         return out;
 }
 
@@ -869,6 +889,15 @@ struct alloc *alloc_new(void) {
         struct alloc *a = calloc(1, sizeof(*a));
         if (a)
                 a->refcount = 1;
+        return a;
+}
+
+struct alloc *alloc_new_in(struct str_arena *s) {
+        struct alloc *a = str_arena_alloc(s, sizeof(*a));
+        if (a) {
+                a->refcount = 1;
+                a->strings = str_arena_ref(s);
+        }
         return a;
 }
 
@@ -903,7 +932,6 @@ struct alloc *alloc_unref(struct alloc *a) {
         for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
                 if (!a->strings || !str_arena_owns(a->strings, strs[i]))
                         free(strs[i]);
-        str_arena_unref(a->strings);
         job_unref(a->job);
         task_states_free(a->task_states, a->n_task_states);
         if (a->metrics)
@@ -912,7 +940,10 @@ struct alloc *alloc_unref(struct alloc *a) {
                 json_decref(a->allocated);
         if (a->extra)
                 json_decref(a->extra);
-        free(a);
+        struct str_arena *s = a->strings;
+        if (!s || !str_arena_owns(s, (const char *)a))
+                free(a);
+        str_arena_unref(s); /* last: it may hold a itself (alloc_new_in) */
         return NULL;
 }
 

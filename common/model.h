@@ -356,6 +356,8 @@ struct str_arena *str_arena_unref(struct str_arena *s); /* NULL ok; returns NULL
 /* A NUL-terminated copy of p[0..n), kept until the arena's last reference goes; NULL on ENOMEM. */
 char *str_arena_add(struct str_arena *s, const char *p, size_t n);
 bool str_arena_owns(const struct str_arena *s, const char *p);
+/* size bytes, zeroed and aligned for any type, kept as the strings are; NULL on ENOMEM. */
+void *str_arena_alloc(struct str_arena *s, size_t size);
 
 struct alloc {
         int refcount;
@@ -399,6 +401,10 @@ struct alloc {
 };
 
 struct alloc *alloc_new(void);
+/* An alloc whose struct lives in the arena s (a->strings holds a reference on it): the
+ * allocs decoded or placed together take no malloc each, and the struct's memory goes
+ * with the arena's last reference (an alloc_copy is on the heap as ever). */
+struct alloc *alloc_new_in(struct str_arena *s);
 struct alloc *alloc_ref(struct alloc *a);
 struct alloc *alloc_unref(struct alloc *a);
 /* A copy to change before it is stored. Strings and task states are the copy's

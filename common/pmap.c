@@ -34,6 +34,7 @@ struct pmap_node {
         int refcount;
         uint32_t bitmap; /* trie node: which hash fragments have a slot */
         uint16_t n;      /* slots in use */
+        uint16_t cap;    /* slots allocated (doubled when full; a copy keeps its original's) */
         bool collision;  /* every slot is a leaf with the same full hash */
         void *slots[];
 };
@@ -85,14 +86,27 @@ static void node_unref(const struct pmap *m, struct pmap_node *n) {
 }
 
 static struct pmap_node *node_new(unsigned cap) {
-        struct pmap_node *n = malloc(sizeof(*n) + (cap ? cap : 1) * sizeof(n->slots[0]));
+        cap = cap ? cap : 1;
+        struct pmap_node *n = malloc(sizeof(*n) + cap * sizeof(n->slots[0]));
         if (n) {
                 n->refcount = 1;
                 n->bitmap = 0;
                 n->n = 0;
+                n->cap = (uint16_t)cap;
                 n->collision = false;
         }
         return n;
+}
+
+static struct pmap_leaf *leaf_new(const char *key, size_t len, uint64_t hash, void *value) {
+        struct pmap_leaf *l = malloc(sizeof(*l) + len + 1);
+        if (l) {
+                l->refcount = 1;
+                l->hash = hash;
+                l->value = value;
+                memcpy(l->key, key, len + 1);
+        }
+        return l;
 }
 
 /* Make the node *sp points at exclusively ours (copy it when shared; the copy
@@ -101,7 +115,7 @@ static int own(const struct pmap *m, void **sp) {
         struct pmap_node *n = *sp;
         if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 1)
                 return 0;
-        struct pmap_node *c = node_new(n->n);
+        struct pmap_node *c = node_new(n->cap); /* the spare slots too: a write follows */
         if (!c)
                 return -ENOMEM;
         c->bitmap = n->bitmap;
@@ -116,12 +130,21 @@ static int own(const struct pmap *m, void **sp) {
         return 0;
 }
 
-/* Room for one more slot at position `at` in the owned node *sp. */
+/* Room for one more slot at position `at` in the owned node *sp: a full node doubles
+ * (up to 32 slots in the trie), not a realloc per insert. */
 static int grow(void **sp, unsigned at) {
-        struct pmap_node *n = *sp;
-        struct pmap_node *g = realloc(n, sizeof(*n) + ((size_t)n->n + 1) * sizeof(n->slots[0]));
-        if (!g)
-                return -ENOMEM;
+        struct pmap_node *n = *sp, *g = n;
+        if (n->n == n->cap) {
+                size_t cap = (size_t)n->cap * 2;
+                if (!n->collision && cap > 32)
+                        cap = 32;
+                if (cap > UINT16_MAX)
+                        return -ENOMEM; /* 65,535 keys sharing one 64-bit hash */
+                g = realloc(n, sizeof(*n) + cap * sizeof(n->slots[0]));
+                if (!g)
+                        return -ENOMEM;
+                g->cap = (uint16_t)cap;
+        }
         memmove(&g->slots[at + 1], &g->slots[at], (g->n - at) * sizeof(g->slots[0]));
         g->n++;
         *sp = g;
@@ -310,14 +333,9 @@ void *pmap_get(const struct pmap *m, const char *key) {
 }
 
 int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old) {
-        size_t len = strlen(key);
-        struct pmap_leaf *l = malloc(sizeof(*l) + len + 1);
+        struct pmap_leaf *l = leaf_new(key, strlen(key), pmap_hash(key), value);
         if (!l)
                 return -ENOMEM;
-        l->refcount = 1;
-        l->hash = pmap_hash(key);
-        l->value = value;
-        memcpy(l->key, key, len + 1);
         if (!m->root) {
                 struct pmap_node *n = node_new(1);
                 if (!n) {
@@ -371,47 +389,106 @@ int pmap_remove(struct pmap *m, const char *key, void **ret_old) {
         return 0;
 }
 
+/* Make the leaf the slot *sp holds exclusively ours (a copy takes a reference of its own
+ * on the value) and give the address of its value. */
+static int leaf_own(const struct pmap *m, void **sp, void ***ret) {
+        struct pmap_leaf *l = LEAF(*sp);
+        if (__atomic_load_n(&l->refcount, __ATOMIC_ACQUIRE) > 1) {
+                struct pmap_leaf *c = leaf_new(l->key, strlen(l->key), l->hash, l->value);
+                if (!c)
+                        return -ENOMEM;
+                if (m->ref_value)
+                        m->ref_value(c->value);
+                *sp = TAG(c);
+                leaf_unref(m, l);
+                l = c;
+        }
+        *ret = &l->value;
+        return 0;
+}
+
 /* The leaf slot of key in the subtree at *sp, made exclusively ours. */
 static int mut(const struct pmap *m, void **sp, unsigned shift, uint64_t hash, const char *key, void ***ret) {
         int r = own(m, sp);
         if (r < 0)
                 return r;
         struct pmap_node *n = *sp;
-        void **slot = NULL;
         if (n->collision) {
-                for (unsigned i = 0; i < n->n && !slot; i++)
+                for (unsigned i = 0; i < n->n; i++)
                         if (strcmp(LEAF(n->slots[i])->key, key) == 0)
-                                slot = &n->slots[i];
-        } else {
-                unsigned bit = frag(hash, shift);
-                if (!(n->bitmap & (1u << bit)))
-                        return -ENOENT;
-                slot = &n->slots[slot_of(n->bitmap, bit)];
-                if (!IS_LEAF(*slot))
-                        return mut(m, slot, shift + BITS, hash, key, ret);
-                if (LEAF(*slot)->hash != hash || strcmp(LEAF(*slot)->key, key) != 0)
-                        slot = NULL;
-        }
-        if (!slot)
+                                return leaf_own(m, &n->slots[i], ret);
                 return -ENOENT;
-        struct pmap_leaf *l = LEAF(*slot);
-        if (__atomic_load_n(&l->refcount, __ATOMIC_ACQUIRE) > 1) {
-                size_t len = strlen(l->key);
-                struct pmap_leaf *c = malloc(sizeof(*c) + len + 1);
-                if (!c)
-                        return -ENOMEM;
-                c->refcount = 1;
-                c->hash = l->hash;
-                c->value = l->value;
-                memcpy(c->key, l->key, len + 1);
-                if (m->ref_value)
-                        m->ref_value(c->value);
-                *slot = TAG(c);
-                leaf_unref(m, l);
-                l = c;
         }
+        unsigned bit = frag(hash, shift);
+        if (!(n->bitmap & (1u << bit)))
+                return -ENOENT;
+        void **slot = &n->slots[slot_of(n->bitmap, bit)];
+        if (!IS_LEAF(*slot))
+                return mut(m, slot, shift + BITS, hash, key, ret);
+        if (LEAF(*slot)->hash != hash || strcmp(LEAF(*slot)->key, key) != 0)
+                return -ENOENT;
+        return leaf_own(m, slot, ret);
+}
+
+/* As mut, and a key not found gets a new leaf holding NULL: 0 found, 1 made, -ENOMEM. */
+static int upsert(const struct pmap *m, void **sp, unsigned shift, uint64_t hash, const char *key, size_t len,
+                  void ***ret) {
+        int r = own(m, sp);
+        if (r < 0)
+                return r;
+        struct pmap_node *n = *sp;
+        unsigned at = n->n, bit = 0;
+        if (n->collision) {
+                for (unsigned i = 0; i < n->n; i++)
+                        if (strcmp(LEAF(n->slots[i])->key, key) == 0)
+                                return leaf_own(m, &n->slots[i], ret);
+        } else {
+                bit = frag(hash, shift);
+                at = slot_of(n->bitmap, bit);
+                if (n->bitmap & (1u << bit)) {
+                        void **slot = &n->slots[at];
+                        if (!IS_LEAF(*slot))
+                                return upsert(m, slot, shift + BITS, hash, key, len, ret);
+                        struct pmap_leaf *old = LEAF(*slot);
+                        if (old->hash == hash && strcmp(old->key, key) == 0)
+                                return leaf_own(m, slot, ret);
+                        struct pmap_leaf *l = leaf_new(key, len, hash, NULL);
+                        struct pmap_node *sub = l ? pair(old, l, shift + BITS) : NULL;
+                        if (!sub) {
+                                free(l);
+                                return -ENOMEM;
+                        }
+                        *slot = sub; /* old's reference moved into sub */
+                        *ret = &l->value;
+                        return 1;
+                }
+        }
+        struct pmap_leaf *l = leaf_new(key, len, hash, NULL);
+        if (!l || (r = grow(sp, at)) < 0) {
+                free(l);
+                return -ENOMEM;
+        }
+        n = *sp;
+        if (!n->collision)
+                n->bitmap |= 1u << bit;
+        n->slots[at] = TAG(l);
         *ret = &l->value;
-        return 0;
+        return 1;
+}
+
+int pmap_upsert_slot(struct pmap *m, const char *key, void ***ret_slot) {
+        void *root = m->root;
+        if (!root && !(root = node_new(0)))
+                return -ENOMEM;
+        int r = upsert(m, &root, 0, pmap_hash(key), key, strlen(key), ret_slot);
+        if (r < 0 && ((struct pmap_node *)root)->n == 0) {
+                free(root);
+                root = NULL;
+        }
+        m->root = root; /* copies made before a failure hold the same content */
+        if (r == 1)
+                m->count++;
+        return r;
 }
 
 int pmap_get_mut(struct pmap *m, const char *key, void ***ret_slot) {

@@ -55,6 +55,13 @@ int pmap_remove(struct pmap *m, const char *key, void **ret_old);
  * itself may still be shared: its own reference count says so. */
 int pmap_get_mut(struct pmap *m, const char *key, void ***ret_slot);
 
+/* As pmap_get_mut, and a key not found gets a new entry holding NULL (one walk of the
+ * trie where a lookup and then an insert take two): 0 found, 1 made (the caller stores
+ * its value, with the map's one reference, in *ret_slot, or removes the key again;
+ * unref_value must accept NULL if the entry is let go of while empty), -ENOMEM
+ * (nothing changed). */
+int pmap_upsert_slot(struct pmap *m, const char *key, void ***ret_slot);
+
 /* Visit every entry in hash order until cb returns false. */
 void pmap_foreach(const struct pmap *m, bool (*cb)(void *arg, const char *key, void *value), void *arg);
 

@@ -200,7 +200,10 @@ static const char *place_only_misfit(const struct state_store *latest, const str
         bool ports_or_devices = false;
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
-                const struct alloc *old = state_alloc_get(latest, a->id); /* an in-place update */
+                /* an in-place update (a placement the scheduler made new has no create
+                 * index: no walk of the allocs table; were its ID stored, counting both
+                 * would only err towards rejecting) */
+                const struct alloc *old = a->create_index ? state_alloc_get(latest, a->id) : NULL;
                 if (old && !alloc_terminal(old) && old->node_id && strcmp(old->node_id, pn->node_id) == 0)
                         acc_add(&u, old, -1);
                 if (alloc_terminal(a))

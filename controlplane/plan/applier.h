@@ -16,7 +16,9 @@ struct state_store;
 
 /* Per node of the plan: stops always fit; new placements need the node to exist, be
  * ready and eligible, its live usage (state_node_usage) - the allocs the plan (and
- * the overlay) stop or replace + placements to fit its cpu, memory and disk, and,
+ * the overlay) stop or replace + placements to fit its cpu, memory and disk (a
+ * placement replaces its stored version only as an in-place update, which carries
+ * that version's create index; one without is new, and counted whole), and,
  * when a placement holds ports or device instances, none of them held twice among the
  * node's live allocs (sched_ports_conflict, sched_devices_conflict). Cost: the plans'
  * allocs on the node, plus a walk of its allocs only for ports and devices. Nodes that fail are left out of *ret and listed in

@@ -375,12 +375,11 @@ static struct alloc *get_alloc(struct rbuf *b, struct plan_result *r, const char
                 b->bad = true;
                 return NULL;
         }
-        struct alloc *a = alloc_new();
+        struct alloc *a = alloc_new_in(b->arena); /* no malloc per alloc of a result */
         if (!a) {
                 b->bad = true;
                 return NULL;
         }
-        a->strings = str_arena_ref(b->arena);
         a->id = get_str(b);
         a->namespace = get_shared(b);
         a->eval_id = get_shared(b);

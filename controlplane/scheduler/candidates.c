@@ -500,12 +500,13 @@ struct sched_coll {
         struct coll_group {
                 const char *group;
                 int n;
-        } * groups;
+        } * groups, one; /* groups is &one until a second group (no malloc for most jobs) */
 };
 
 static void coll_free(struct sched_coll *e) {
         if (e) {
-                free(e->groups);
+                if (e->groups != &e->one)
+                        free(e->groups);
                 free(e);
         }
 }
@@ -518,6 +519,36 @@ static void coll_index_free(struct hashmap *m) {
         hashmap_destroy(m);
 }
 
+/* One more alloc of the job, in group, on the node whose entry is e. */
+static int coll_entry_bump(struct sched_coll *e, const char *group) {
+        e->job++;
+        const char *gname = group ? group : "";
+        size_t k = 0;
+        while (k < e->n && e->groups[k].group != gname && strcmp(e->groups[k].group, gname) != 0)
+                k++;
+        if (k == e->n) {
+                if (e->n == 0) {
+                        e->groups = &e->one;
+                        e->cap = 1;
+                } else if (e->n == e->cap) {
+                        size_t cap = e->cap * 2;
+                        bool inline_one = e->groups == &e->one;
+                        struct coll_group *v = realloc(inline_one ? NULL : e->groups, cap * sizeof(*v));
+                        if (!v) {
+                                e->job--;
+                                return -ENOMEM;
+                        }
+                        if (inline_one)
+                                v[0] = e->one;
+                        e->groups = v;
+                        e->cap = cap;
+                }
+                e->groups[e->n++] = (struct coll_group){gname, 0};
+        }
+        e->groups[k].n++;
+        return 0;
+}
+
 static int coll_bump(struct hashmap *m, const char *node_id, const char *group, struct sched_coll **ret) {
         struct sched_coll *e = hashmap_get(m, node_id);
         if (!e) {
@@ -528,28 +559,10 @@ static int coll_bump(struct hashmap *m, const char *node_id, const char *group, 
                         return -ENOMEM;
                 }
         }
-        e->job++;
-        const char *gname = group ? group : "";
-        size_t k = 0;
-        while (k < e->n && e->groups[k].group != gname && strcmp(e->groups[k].group, gname) != 0)
-                k++;
-        if (k == e->n) {
-                if (e->n == e->cap) {
-                        size_t cap = e->cap ? e->cap * 2 : 2;
-                        struct coll_group *v = realloc(e->groups, cap * sizeof(*v));
-                        if (!v) {
-                                e->job--;
-                                return -ENOMEM;
-                        }
-                        e->groups = v;
-                        e->cap = cap;
-                }
-                e->groups[e->n++] = (struct coll_group){gname, 0};
-        }
-        e->groups[k].n++;
-        if (ret)
+        int r = coll_entry_bump(e, group);
+        if (r == 0 && ret)
                 *ret = e;
-        return 0;
+        return r;
 }
 
 /* The attempt's collision index, built on first use: the job's live allocs in the
@@ -610,6 +623,8 @@ int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *
                 cd->coll_ready = true;
                 return 0;
         }
+        if (cd->coll_ready && cd->coll) /* the node's entry, looked up before: no hashing */
+                return coll_entry_bump(cd->coll, group);
         cd->coll_ready = true;
         return coll_bump(at->coll, cd->n->id, group, &cd->coll);
 }
@@ -1004,6 +1019,9 @@ void sched_group_free(struct sched_group *g) {
         g->props = NULL;
         free(g->memo_cls);
         g->memo_cls = NULL;
+        free(g->opts);
+        g->opts = NULL;
+        g->opts_cap = 0;
         g->n_props = g->n_spreads = 0;
         if (!g->memo)
                 return;

@@ -26,8 +26,8 @@ struct sched_coll; /* the job's proposed allocs on one node, per group (candidat
 
 struct sched_cand {
         const struct node *n;
-        uint64_t drv; /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
-        uint32_t cls; /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
+        uint64_t drv;         /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
+        uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -42,6 +42,10 @@ struct sched_cand {
          * lowered by each placement's dynamic ports */
         int ports_free;
         bool ports_ready;
+        /* the node's ID and name in the attempt's string arena, shared by the allocs
+         * placed on it (place.c): NULL until its first placement */
+        const char *s_id, *s_name;
+        size_t plan_ix; /* the node's entry in the attempt's plan, index + 1 (plan_add_place_at) */
 };
 
 struct sched_attempt {
@@ -89,17 +93,20 @@ struct sched_distinct_prop {
 };
 
 /* What one group needs while it is placed. */
+struct sched_option;
 struct sched_group {
         const struct task_group *tg;
         size_t group; /* index in job->groups */
         unsigned gen; /* distinct per group within an attempt (the candidates' caches) */
         struct res_ask ask;
-        struct hashmap *memo; /* computed class -> feasibility (struct memo *) */
+        struct hashmap *memo;   /* computed class -> feasibility (struct memo *) */
         struct memo **memo_cls; /* the same by interned class (at->drv_known), no hashing; borrowed */
-        bool escaped;         /* some constraint refers to unique.* */
+        bool escaped;           /* some constraint refers to unique.* */
         bool distinct_job, distinct_group;
         bool has_affinity;
-        int limit;                         /* options scored per placement */
+        int limit;                 /* options scored per placement */
+        struct sched_option *opts; /* sched_select's buffer, kept for the group's placements */
+        size_t opts_cap;
         bool pack_used_first;              /* Select prefers used nodes (sched_group_init) */
         const char *s_group;               /* the group's name in at->strings (place.c) */
         struct sched_distinct_prop *props; /* distinct_property constraints, then spreads */

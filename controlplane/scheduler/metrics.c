@@ -9,8 +9,7 @@ static void bump_key(struct sched_counts *c, const char *key) {
         if (!key)
                 return;
         for (size_t i = 0; i < c->n; i++)
-                if (c->v[i].src == key || strcmp(c->v[i].key, key) == 0) {
-                        c->v[i].src = key;
+                if (strcmp(c->v[i].key, key) == 0) {
                         c->v[i].n++;
                         return;
                 }
@@ -24,7 +23,7 @@ static void bump_key(struct sched_counts *c, const char *key) {
         }
         char *k = strdup(key);
         if (k)
-                c->v[c->n++] = (struct sched_count){key, k, 1};
+                c->v[c->n++] = (struct sched_count){k, 1};
 }
 
 static void counts_free(struct sched_counts *c) {
@@ -36,7 +35,8 @@ static void counts_free(struct sched_counts *c) {
 static json_t *counts_json(const struct sched_counts *c) {
         json_t *o = json_object();
         for (size_t i = 0; o && i < c->n; i++)
-                json_object_set_new(o, c->v[i].key, json_integer(c->v[i].n));
+                if (c->v[i].n)
+                        json_object_set_new(o, c->v[i].key, json_integer(c->v[i].n));
         return o;
 }
 
@@ -47,6 +47,23 @@ void sched_metric_free(struct sched_metric *m) {
         counts_free(&m->dimension_exhausted);
         json_decref(m->score_meta);
         memset(m, 0, sizeof(*m));
+}
+
+static void counts_zero(struct sched_counts *c) {
+        for (size_t i = 0; i < c->n; i++)
+                c->v[i].n = 0;
+}
+
+void sched_metric_restart(struct sched_metric *m, int64_t start_ns, bool no_meta) {
+        counts_zero(&m->class_filtered);
+        counts_zero(&m->constraint_filtered);
+        counts_zero(&m->class_exhausted);
+        counts_zero(&m->dimension_exhausted);
+        json_decref(m->score_meta);
+        m->score_meta = NULL;
+        m->evaluated = m->filtered = m->exhausted = 0;
+        m->start_ns = start_ns;
+        m->no_meta = no_meta;
 }
 
 void sched_metric_filter(struct sched_metric *m, const struct node *n, const char *reason) {

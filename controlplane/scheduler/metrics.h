@@ -12,11 +12,13 @@
 #define SCHED_SCORE_META_TOP 5 /* options kept in ScoreMetaData, best first */
 
 /* Counts per key (a node class, a constraint, a dimension): a few distinct keys, bumped
- * once per filtered or exhausted node, so a short array (JSON only at the end). */
+ * once per filtered or exhausted node, so a short array (JSON only at the end). Keys
+ * are compared by content: a reason may be built in a buffer that the next one reuses.
+ * A key whose count went back to zero (sched_metric_restart) is kept for the next
+ * placement and left out of the JSON. */
 struct sched_counts {
         struct sched_count {
-                const char *src; /* the last pointer bumped with (a fast path) */
-                char *key;       /* owned copy */
+                char *key; /* owned copy */
                 int n;
         } * v;
         size_t n, cap;
@@ -38,6 +40,9 @@ struct sched_metric_pool {
 };
 
 void sched_metric_free(struct sched_metric *m); /* resets *m */
+/* Start *m over for another placement (as {.start_ns, .no_meta}), keeping its buffers
+ * and keys: one group's placements then allocate nothing for their counts. */
+void sched_metric_restart(struct sched_metric *m, int64_t start_ns, bool no_meta);
 void sched_metric_filter(struct sched_metric *m, const struct node *n, const char *reason);
 void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dimension);
 /* A new AllocationMetric object; AllocationTime = now - m->start_ns. */

@@ -67,14 +67,25 @@ static int attempt_strings(struct sched_attempt *at, struct sched_group *g) {
         return 0;
 }
 
-static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, const struct sched_cand *cd,
+/* The node's ID and name in the attempt's arena, copied on its first placement. */
+static bool cand_strings(struct sched_attempt *at, struct sched_cand *cd) {
+        char *id, *name;
+        if (cd->s_id)
+                return true;
+        if (!arena_str(at, cd->n->id, &id) || !arena_str(at, cd->n->name, &name))
+                return false;
+        cd->s_id = id;
+        cd->s_name = name;
+        return true;
+}
+
+static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, int index, struct sched_cand *cd,
                                const struct alloc *prev, json_t *metrics, int64_t now) {
-        struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new() : NULL;
+        struct alloc *a = attempt_strings(at, g) == 0 ? alloc_new_in(at->strings) : NULL;
         if (!a) {
                 json_decref(metrics);
                 return NULL;
         }
-        a->strings = str_arena_ref(at->strings);
         char id[ID_BUF];
         at->c->gen_id(at->c->id_data, id);
         const struct job *j = at->job;
@@ -83,10 +94,11 @@ static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, 
         a->eval_id = (char *)at->s_eval;
         a->job_id = (char *)at->s_job;
         a->task_group = (char *)g->s_group;
-        bool ok = arena_str(at, id, &a->id) && arena_str(at, cd->n->id, &a->node_id) &&
-                  arena_str(at, cd->n->name, &a->node_name) &&
+        bool ok = cand_strings(at, cd) && arena_str(at, id, &a->id) &&
                   arena_str(at, prev ? prev->id : NULL, &a->previous_allocation) &&
                   (a->name = alloc_name(at, j->id, g->tg->name, index));
+        a->node_id = (char *)cd->s_id; /* one copy per node and attempt */
+        a->node_name = (char *)cd->s_name;
         a->job = job_ref((struct job *)j);
         a->resources = g->ask;
         a->desired_status = ALLOC_DESIRED_RUN;
@@ -178,7 +190,7 @@ int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct 
         }
         if (ret_id)
                 snprintf(ret_id, ID_BUF, "%s", a->id);
-        int r = plan_add_place(at->plan, a);
+        int r = plan_add_place_at(at->plan, a, &cd->plan_ix);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);
         if (r == 0)
@@ -205,6 +217,7 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
         int queued = 0, coalesced = 0;
         bool failed = false;
         struct sched_metric fail_metric = {0};
+        struct sched_metric m = {0}; /* restarted per placement, its buffers kept */
         /* The AllocationMetric of the group's first placement in this attempt, shared by
          * the group's other new allocs (one JSON object, not one of about 10 KB each). */
         json_t *shared = NULL;
@@ -215,14 +228,13 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         continue;
                 }
                 int64_t now = sched_now(c);
-                struct sched_metric m = {.start_ns = now, .no_meta = shared != NULL};
+                sched_metric_restart(&m, now, shared != NULL);
                 const struct alloc *prev = reqs[i].prev;
                 g.penalty_node = prev && prev->client_status == ALLOC_CLIENT_FAILED ? prev->node_id : NULL;
                 struct sched_cand *cd = at->n_cands ? sched_select(at, &g, &m) : NULL;
                 if (!cd && sched_preempt_enabled(c)) {
                         r = sched_preempt_select(at, &g, reqs[i].index, reqs[i].prev, &m, now);
                         if (r != 0) {
-                                sched_metric_free(&m);
                                 r = r > 0 ? 0 : r;
                                 continue;
                         }
@@ -230,7 +242,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                 if (!cd) {
                         failed = true;
                         queued++;
-                        fail_metric = m;
+                        fail_metric = m; /* moved */
+                        m = (struct sched_metric){0};
                         continue;
                 }
                 if (!shared && !(shared = sched_metric_json(&at->pool, &m, sched_now(c), 0)))
@@ -243,7 +256,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         failed = true;
                         queued++;
                         sched_metric_exhaust(&m, cd->n, "devices or ports");
-                        fail_metric = m;
+                        fail_metric = m; /* moved */
+                        m = (struct sched_metric){0};
                         continue;
                 }
                 if (r == 0 && reqs[i].canary) { /* the alloc just added: the plan's only holder */
@@ -251,8 +265,8 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         if (pn && pn->n_place)
                                 pn->place[pn->n_place - 1]->deploy_canary = true;
                 }
-                sched_metric_free(&m);
         }
+        sched_metric_free(&m);
         json_decref(shared);
         if (failed && r == 0)
                 json_object_set_new(c->failed_tg, tg->name,

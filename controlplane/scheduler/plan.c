@@ -157,6 +157,18 @@ int plan_add_place(struct plan *p, struct alloc *a) {
         return e ? push_place(e, a) : -ENOMEM;
 }
 
+int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint) {
+        if (!a->node_id)
+                return -EINVAL;
+        struct plan_node *e = *hint && *hint <= p->n_nodes ? &p->nodes[*hint - 1] : NULL;
+        if (!e || strcmp(e->node_id, a->node_id) != 0) {
+                if (!(e = plan_node_get(p, a->node_id, true)))
+                        return -ENOMEM;
+                *hint = (size_t)(e - p->nodes) + 1;
+        }
+        return push_place(e, a);
+}
+
 int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, const char *description,
                   int client_status) {
         if (!a->node_id)

@@ -66,6 +66,10 @@ struct plan *plan_free(struct plan *p); /* returns NULL */
 struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create);
 const struct plan_node *plan_node_find(const struct plan *p, const char *node_id);
 int plan_add_place(struct plan *p, struct alloc *a); /* takes a reference; a->node_id picks the node */
+/* The same for a caller that remembers where the node's entry is: *hint is its index + 1
+ * in p->nodes (0: not known yet), checked against a->node_id and updated; no hashing
+ * when it is right. */
+int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint);
 int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, const char *description,
                   int client_status);
 size_t plan_count_place(const struct plan *p);

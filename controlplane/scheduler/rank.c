@@ -259,10 +259,15 @@ static bool better(const struct sched_group *g, const struct sched_option *x, co
 
 struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g, struct sched_metric *m) {
         size_t cap = (size_t)g->limit + MAX_SKIP;
-        _cleanup_free_ struct sched_option *opts = malloc(cap * sizeof(*opts));
+        if (g->opts_cap < cap) { /* once per group, not a malloc per placement (past tcache at 5,000 nodes) */
+                struct sched_option *v = realloc(g->opts, cap * sizeof(*v));
+                if (!v)
+                        return NULL;
+                g->opts = v;
+                g->opts_cap = cap;
+        }
+        struct sched_option *opts = g->opts;
         struct sched_option skipped[MAX_SKIP];
-        if (!opts)
-                return NULL;
         size_t n_opts = 0, n_skip = 0;
         char buf[160];
         for (size_t seen = 0; seen < at->n_cands && n_opts < (size_t)g->limit; seen++) {

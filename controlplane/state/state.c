@@ -340,27 +340,25 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 return 0;
         }
         void **slot = NULL;
-        r = pmap_get_mut(&ix->map, key, &slot);
+        r = create ? pmap_upsert_slot(&ix->map, key, &slot) : pmap_get_mut(&ix->map, key, &slot);
         if (r == -ENOENT) {
-                if (!create) {
-                        *ret = NULL;
-                        return 0;
-                }
-                struct list *l = calloc(1, sizeof(*l));
-                if (!l)
-                        return -ENOMEM;
-                l->refcount = 1;
-                r = pmap_put(&ix->map, key, l, NULL);
-                if (r < 0) {
-                        free(l);
-                        return r;
-                }
-                index_set_cur(ix, key, l);
-                *ret = l;
+                *ret = NULL;
                 return 0;
         }
         if (r < 0)
                 return r;
+        if (r == 1) { /* a new key: its entry is empty (the path is ours: removing cannot fail) */
+                struct list *l = calloc(1, sizeof(*l));
+                if (!l) {
+                        pmap_remove(&ix->map, key, NULL);
+                        return -ENOMEM;
+                }
+                l->refcount = 1;
+                *slot = l;
+                index_set_cur(ix, key, l);
+                *ret = l;
+                return 0;
+        }
         struct list *l = *slot;
         if (refs(&l->refcount) > 1) { /* another version's leaf holds it too */
                 struct list *c = calloc(1, sizeof(*c));
@@ -966,18 +964,17 @@ static int reindex(struct index **ip, const char *old_key, const void *old, cons
 }
 
 /* Writing an object that indexes point at, in two steps so that only the index
- * updates in between can fail. Begin: a new id is inserted now; a replaced one
- * gets its entry made this version's own (*slot). Finish (r = the indexes'
- * result): on success the slot takes obj and drops old; on failure a new id is
- * removed again (its path is this version's by then, so that cannot fail). */
-static int table_put_begin(struct table *t, const char *id, void *obj, bool replacing, void ***slot) {
-        if (replacing)
-                return pmap_get_mut(&t->map, id, slot);
-        t->ops->ref(obj);
-        int r = pmap_put(&t->map, id, obj, NULL);
+ * updates in between can fail. Begin: the entry of id made this version's own in one
+ * walk of the table (a new id gets an empty entry): *slot, and *ret_old the stored
+ * object (NULL: the id is new). Finish (r = the indexes' result): on success the slot
+ * takes obj and drops old; on failure a new id's empty entry is removed again (its
+ * path is this version's by then, so that cannot fail). */
+static int table_put_begin(struct table *t, const char *id, void ***slot, void **ret_old) {
+        int r = pmap_upsert_slot(&t->map, id, slot);
         if (r < 0)
-                t->ops->unref(obj);
-        return r;
+                return r;
+        *ret_old = **slot;
+        return 0;
 }
 
 static void table_put_finish(struct table *t, const char *id, void *obj, void *old, void **slot, int r) {
@@ -986,39 +983,50 @@ static void table_put_finish(struct table *t, const char *id, void *obj, void *o
                         pmap_remove(&t->map, id, NULL);
                 return;
         }
-        if (old) {
-                t->ops->ref(obj);
-                *slot = obj;
+        t->ops->ref(obj);
+        *slot = obj;
+        if (old)
                 t->ops->unref(old);
-        }
 }
 
 int state_raw_put_alloc(struct state_store *st, struct alloc *a) {
-        return state_raw_put_alloc_old(st, a, pmap_get(&st->allocs->map, a->id));
+        struct state_alloc_write w;
+        int r = state_raw_put_alloc_begin(st, a->id, &w);
+        return r < 0 ? r : state_raw_put_alloc_end(st, a, &w);
 }
 
-int state_raw_put_alloc_old(struct state_store *st, struct alloc *a, struct alloc *old) {
+int state_raw_put_alloc_begin(struct state_store *st, const char *id, struct state_alloc_write *ret) {
         int r = table_mut(&st->allocs);
         if (r < 0)
                 return r;
+        void *old = NULL;
+        r = table_put_begin(st->allocs, id, &ret->slot, &old);
+        if (r < 0)
+                return r;
+        ret->id = id;
+        ret->old = old;
+        return 0;
+}
+
+int state_raw_put_alloc_end(struct state_store *st, struct alloc *a, const struct state_alloc_write *w) {
+        const struct alloc *old = w->old;
+        if (!a) {
+                table_put_finish(st->allocs, w->id, NULL, w->old, w->slot, -ECANCELED);
+                return 0;
+        }
         char b1[KEYBUF], b2[KEYBUF];
         char *k_new = job_key(b1, a->namespace, a->job_id);
         char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
-        if (!k_new || (old && !k_old)) {
+        int r = 0;
+        if (!k_new || (old && !k_old))
                 r = -ENOMEM;
-                goto out;
-        }
-        void **slot = NULL;
-        r = table_put_begin(st->allocs, a->id, a, old != NULL, &slot);
-        if (r < 0)
-                goto out;
-        r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
+        if (r == 0)
+                r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
         if (r == 0)
                 r = reindex(&st->allocs_by_job, k_old, old, k_new, a);
         if (r == 0)
                 r = reindex(&st->allocs_by_eval, old ? old->eval_id : NULL, old, a->eval_id, a);
-        table_put_finish(st->allocs, a->id, a, old, slot, r);
-out:
+        table_put_finish(st->allocs, w->id, a, w->old, w->slot, r);
         if (k_new)
                 key_free(k_new, b1);
         if (k_old)
@@ -1030,21 +1038,19 @@ int state_raw_put_eval(struct state_store *st, struct eval *e) {
         int r = table_mut(&st->evals);
         if (r < 0)
                 return r;
-        struct eval *old = pmap_get(&st->evals->map, e->id);
+        void **slot = NULL;
+        void *o = NULL;
+        if ((r = table_put_begin(st->evals, e->id, &slot, &o)) < 0)
+                return r;
+        const struct eval *old = o;
         char b1[KEYBUF], b2[KEYBUF];
         char *k_new = job_key(b1, e->namespace, e->job_id);
         char *k_old = old ? job_key(b2, old->namespace, old->job_id) : NULL;
-        if (!k_new || (old && !k_old)) {
+        if (!k_new || (old && !k_old))
                 r = -ENOMEM;
-                goto out;
-        }
-        void **slot = NULL;
-        r = table_put_begin(st->evals, e->id, e, old != NULL, &slot);
-        if (r < 0)
-                goto out;
-        r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
-        table_put_finish(st->evals, e->id, e, old, slot, r);
-out:
+        else
+                r = reindex(&st->evals_by_job, k_old, old, e->job_id ? k_new : NULL, e);
+        table_put_finish(st->evals, e->id, e, o, slot, r);
         if (k_new)
                 key_free(k_new, b1);
         if (k_old)

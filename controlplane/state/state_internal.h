@@ -9,9 +9,18 @@ int state_raw_put_node(struct state_store *st, struct node *n);
 int state_raw_put_alloc(struct state_store *st, struct alloc *a);
 /* How many of the job's allocs are not terminal (kept by the index: O(1)). */
 size_t state_job_live_allocs(const struct state_store *st, const char *ns, const char *job_id);
-/* As state_raw_put_alloc when the caller has looked up the stored version (old, NULL
- * when none) of a->id in this store: one walk of the allocs table less. */
-int state_raw_put_alloc_old(struct state_store *st, struct alloc *a, struct alloc *old);
+/* state_raw_put_alloc in two steps, for a writer that needs the stored version first
+ * (one walk of the allocs table for both). Begin: the entry of id made this version's
+ * own (a new id gets an empty one); `old` is the stored alloc (NULL: new), valid until
+ * the end. End: store a (a->id == id) and index it, or with a NULL, leave the table as
+ * it was. Nothing else may write the allocs table in between. */
+struct state_alloc_write {
+        const char *id;
+        void **slot;
+        struct alloc *old;
+};
+int state_raw_put_alloc_begin(struct state_store *st, const char *id, struct state_alloc_write *ret);
+int state_raw_put_alloc_end(struct state_store *st, struct alloc *a, const struct state_alloc_write *w);
 int state_raw_put_eval(struct state_store *st, struct eval *e);
 void state_raw_set_indexes(struct state_store *st, uint64_t latest, const uint64_t tables[STATE_TABLE_COUNT]);
 int state_raw_del_job(struct state_store *st, const char *ns, const char *id);

@@ -338,21 +338,25 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                 struct alloc *a = allocs[i];
                 if (!a || !a->id)
                         return -EINVAL;
-                struct alloc *old = (struct alloc *)state_alloc_get(st, a->id);
+                struct state_alloc_write w;
+                int r = state_raw_put_alloc_begin(st, a->id, &w);
+                if (r < 0)
+                        return r;
+                const struct alloc *old = w.old;
                 if (old) { /* an in-place update: what the client reported since the plan stays */
                         a->create_index = old->create_index;
                         if (!a->create_time)
                                 a->create_time = old->create_time;
-                        int r = keep_client_fields(a, old);
-                        if (r < 0)
+                        if ((r = keep_client_fields(a, old)) < 0) {
+                                state_raw_put_alloc_end(st, NULL, &w);
                                 return r;
+                        }
                 } else {
                         a->create_index = index;
                 }
                 a->modify_index = index;
                 a->alloc_modify_index = index;
-                int r = state_raw_put_alloc_old(st, a, old);
-                if (r < 0)
+                if ((r = state_raw_put_alloc_end(st, a, &w)) < 0)
                         return r;
                 state_raw_bump(st, STATE_TABLE_ALLOCS, index);
         }

@@ -1,5 +1,7 @@
 /* test_model.c - data model: JSON round trips, defaults and validation. */
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -319,4 +321,38 @@ Test(model, node_class_ignores_unique_attributes) {
         cr_assert_str_neq(a->computed_class, b->computed_class);
         node_unref(a);
         node_unref(b);
+}
+
+/* Allocs made in a string arena share it for their structs too: each keeps the
+ * arena alive, a field replaced with alloc_set_str is freed on its own, a copy lives on
+ * the heap, and whichever goes last frees the arena (ASan checks the order). */
+Test(model, allocs_in_an_arena_free_with_its_last_reference) {
+        struct str_arena *s = str_arena_new();
+        cr_assert_not_null(s);
+        struct alloc *v[100];
+        for (int i = 0; i < 100; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a-%d", i);
+                v[i] = alloc_new_in(s);
+                cr_assert_not_null(v[i]);
+                cr_assert_eq((uintptr_t)v[i] % _Alignof(max_align_t), 0, "aligned");
+                cr_assert_eq(v[i]->refcount, 1);
+                cr_assert(v[i]->strings == s);
+                cr_assert_null(v[i]->id, "zeroed");
+                v[i]->id = str_arena_add(s, id, strlen(id));
+                v[i]->node_id = str_arena_add(s, "n1", 2);
+        }
+        cr_assert_eq(alloc_set_str(v[7], &v[7]->client_description, "running"), 0);
+        str_arena_unref(s); /* the allocs hold it now */
+        struct alloc *c = alloc_copy(v[7]);
+        cr_assert_not_null(c);
+        cr_assert_null(c->strings);
+        for (int i = 99; i >= 0; i -= 2)
+                alloc_unref(v[i]);
+        cr_expect_str_eq(v[42]->id, "a-42", "the others are intact");
+        for (int i = 0; i < 100; i += 2)
+                alloc_unref(v[i]);
+        cr_expect_str_eq(c->id, "a-7");
+        cr_expect_str_eq(c->client_description, "running");
+        alloc_unref(c);
 }

@@ -284,6 +284,12 @@ Test(plan, in_place_update_counts_the_alloc_once) {
         struct plan *p = mkplan("e1", nodes, 1, "a"); /* a-0 again, 600 of 1000 */
         struct plan_result *r = NULL;
         cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        cr_assert(plan_result_rejected(r, "n1"), "without the stored create index a-0 is new: 600 + 600");
+        plan_result_free(r);
+        plan_free(p);
+        p = mkplan("e1", nodes, 1, "a");
+        p->nodes[0].place[0]->create_index = 3; /* an in-place update, as the scheduler's */
+        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
         cr_assert_not(plan_result_rejected(r, "n1"), "600 replaced by 600 fits in 1000");
         plan_result_free(r);
         plan_free(p);
@@ -453,5 +459,36 @@ Test(plan, many_nodes_partial_commit_applies_each_node_once) {
         cr_assert_eq(n, N - N / 3);
         cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
         plan_result_free(r);
+        plan_free(p);
+}
+
+/* A placer's remembered entry (plan_add_place_at) is used when it names the alloc's
+ * node, and corrected when it does not: each alloc lands on its own node's entry. */
+Test(plan, add_place_at_follows_the_node_not_a_stale_hint) {
+        struct plan *p = plan_new("e1", "token", job);
+        size_t hint = 0;
+        struct alloc *a = fx_alloc("a-0", job, "n1", 0, 10, 10);
+        cr_assert_eq(plan_add_place_at(p, a, &hint), 0);
+        alloc_unref(a);
+        cr_expect_eq(hint, 1);
+        a = fx_alloc("a-1", job, "n2", 1, 10, 10);
+        cr_assert_eq(plan_add_place_at(p, a, &hint), 0, "hint names n1, the alloc n2");
+        alloc_unref(a);
+        cr_expect_eq(hint, 2);
+        a = fx_alloc("a-2", job, "n2", 2, 10, 10);
+        cr_assert_eq(plan_add_place_at(p, a, &hint), 0);
+        alloc_unref(a);
+        size_t bogus = 99;
+        a = fx_alloc("a-3", job, "n1", 3, 10, 10);
+        cr_assert_eq(plan_add_place_at(p, a, &bogus), 0, "a hint past the entries is not trusted");
+        alloc_unref(a);
+        cr_expect_eq(bogus, 1);
+        cr_assert_eq(p->n_nodes, 2);
+        const struct plan_node *n1 = plan_node_find(p, "n1"), *n2 = plan_node_find(p, "n2");
+        cr_assert(n1 && n2);
+        cr_expect_eq(n1->n_place, 2);
+        cr_expect_eq(n2->n_place, 2);
+        cr_expect_str_eq(n1->place[1]->id, "a-3");
+        cr_expect_str_eq(n2->place[1]->id, "a-2");
         plan_free(p);
 }

@@ -29,6 +29,8 @@ static void val_ref(void *p) {
 }
 static void val_unref(void *p) {
         struct val *v = p;
+        if (!v)
+                return; /* an entry left empty (pmap_upsert_slot) */
         cr_assert_gt(v->refs, 0, "value dropped once too often");
         if (--v->refs == 0) {
                 live_vals--;
@@ -92,7 +94,22 @@ static void random_ops(uint64_t (*hash)(const char *), int keys, int ops) {
                 char key[32];
                 snprintf(key, sizeof(key), "key-%d", rand() % keys);
                 int op = rand() % 10;
-                if (op < 6) {
+                if (op < 2) { /* the one-walk insert-or-find */
+                        int n = rand() % 100000 + 1;
+                        void **slot = NULL;
+                        int r = pmap_upsert_slot(&m, key, &slot);
+                        void *mold = NULL;
+                        int mr = hashmap_put(model, key, (void *)(intptr_t)n, &mold);
+                        cr_assert_eq(r, mr == 0 ? 1 : 0, "upsert %s: %d vs model %d", key, r, mr);
+                        struct val *old = *slot;
+                        if (r == 0) {
+                                cr_assert_eq(old->n, (int)(intptr_t)mold);
+                                val_unref(old);
+                        } else {
+                                cr_assert_null(old, "a made entry holds NULL");
+                        }
+                        *slot = val_new(n);
+                } else if (op < 6) {
                         int n = rand() % 100000 + 1;
                         struct val *old = NULL;
                         int r = pmap_put(&m, key, val_new(n), (void **)&old);
@@ -200,6 +217,46 @@ Test(pmap, get_mut_separates_the_entry_from_other_versions) {
                 cr_assert_eq(pmap_get_mut(&a, "k9", &slot), 0);
                 cr_expect_eq(((struct val *)*slot)->refs, 1, "now a's alone: no copy");
                 cr_expect_eq(pmap_get_mut(&a, "nope", &slot), -ENOENT);
+                pmap_release(&a);
+                pmap_release(&b);
+                cr_expect_eq(live_vals, 0, "round %d: %d values leaked", round, live_vals);
+        }
+}
+
+Test(pmap, upsert_slot_finds_or_makes_in_one_version) {
+        for (int round = 0; round < 2; round++) {
+                pmap_hash = round ? weak_hash : hashmap_hash;
+                struct pmap a;
+                pmap_init(&a, val_ref, val_unref);
+                void **slot;
+                cr_assert_eq(pmap_upsert_slot(&a, "first", &slot), 1, "an empty map gets its root");
+                *slot = val_new(1);
+                for (int i = 0; i < 50; i++) {
+                        char k[16];
+                        snprintf(k, sizeof(k), "k%d", i);
+                        cr_assert_eq(pmap_put(&a, k, val_new(i), NULL), 0);
+                }
+                struct pmap b = pmap_share(&a);
+                cr_assert_eq(pmap_upsert_slot(&a, "k9", &slot), 0);
+                struct val *v = *slot;
+                cr_expect_eq(v->n, 9);
+                cr_expect_eq(v->refs, 2, "the value is shared by a's new leaf and b's old one");
+                *slot = val_new(900);
+                val_unref(v);
+                cr_assert_eq(pmap_upsert_slot(&a, "new", &slot), 1);
+                cr_expect_null(*slot);
+                *slot = val_new(77);
+                cr_expect_eq(a.count, 52);
+                cr_expect_eq(b.count, 51);
+                cr_expect_eq(((struct val *)pmap_get(&a, "k9"))->n, 900);
+                cr_expect_eq(((struct val *)pmap_get(&b, "k9"))->n, 9);
+                cr_expect_eq(((struct val *)pmap_get(&a, "new"))->n, 77);
+                cr_expect_null(pmap_get(&b, "new"), "the other version does not see the new key");
+                cr_assert_eq(pmap_upsert_slot(&a, "new", &slot), 0);
+                cr_expect_eq(((struct val *)*slot)->refs, 1, "a's alone: no copy");
+                cr_assert_eq(pmap_upsert_slot(&b, "gone", &slot), 1);
+                cr_assert_eq(pmap_remove(&b, "gone", NULL), 0, "an entry left empty is removed again");
+                cr_expect_eq(b.count, 51);
                 pmap_release(&a);
                 pmap_release(&b);
                 cr_expect_eq(live_vals, 0, "round %d: %d values leaked", round, live_vals);

@@ -265,6 +265,40 @@ Test(sched_units, metric_counts_and_json) {
         node_unref(n);
 }
 
+/* Reasons built in one reused buffer are counted apart; a restarted metric counts
+ * the next placement alone, and a key left at zero stays out of the JSON. */
+Test(sched_units, metric_restart_and_reused_reason_buffer) {
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        struct sched_metric m = {.start_ns = 100};
+        char buf[64];
+        snprintf(buf, sizeof(buf), "distinct_property: rack=%s", "r1");
+        sched_metric_filter(&m, n, buf);
+        snprintf(buf, sizeof(buf), "distinct_property: rack=%s", "r2");
+        sched_metric_filter(&m, n, buf);
+        sched_metric_filter(&m, n, buf);
+        sched_metric_exhaust(&m, n, "memory");
+        struct sched_metric_pool p = {.nodes_in_pool = 1, .node_pool = "default"};
+        json_t *o = sched_metric_json(&p, &m, 150, 0);
+        json_t *cf = json_object_get(o, "ConstraintFiltered");
+        cr_expect_eq(json_integer_value(json_object_get(cf, "distinct_property: rack=r1")), 1);
+        cr_expect_eq(json_integer_value(json_object_get(cf, "distinct_property: rack=r2")), 2);
+        json_decref(o);
+        sched_metric_restart(&m, 200, true);
+        cr_expect_eq(m.filtered, 0);
+        cr_expect_eq(m.exhausted, 0);
+        cr_expect(m.no_meta);
+        sched_metric_exhaust(&m, n, "cpu");
+        o = sched_metric_json(&p, &m, 250, 0);
+        cr_expect_eq(json_object_size(json_object_get(o, "ConstraintFiltered")), 0, "zero counts are left out");
+        json_t *de = json_object_get(o, "DimensionExhausted");
+        cr_expect_eq(json_object_size(de), 1);
+        cr_expect_eq(json_integer_value(json_object_get(de, "cpu")), 1);
+        cr_expect_eq(json_integer_value(json_object_get(o, "AllocationTime")), 50);
+        json_decref(o);
+        sched_metric_free(&m);
+        node_unref(n);
+}
+
 Test(sched_units, regexp_compiled_once_per_evaluation) {
         for (int i = 0; i < 20; i++) {
                 char id[32];
