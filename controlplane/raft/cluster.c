@@ -394,10 +394,11 @@ struct cluster *cluster_create(const struct cluster_config *cfg) {
                 p += len;
                 p += strspn(p, ", ");
         }
-        char host[CLUSTER_NAME_MAX] = "";
-        if (!cfg->name || !*cfg->name) /* the API's default name too (routes.c) */
-                (void)gethostname(host, sizeof(host) - 1);
-        cluster_learn_member(c, cfg->id, c->self_http, cfg->name && *cfg->name ? cfg->name : *host ? host : "localhost",
+        char host[CLUSTER_NAME_MAX] = "localhost"; /* the API's default name too (routes.c) */
+        const char *name = cfg->name && *cfg->name ? cfg->name : host;
+        if (name == host && (gethostname(host, sizeof(host) - 1) < 0 || !*host))
+                snprintf(host, sizeof(host), "localhost");
+        cluster_learn_member(c, cfg->id, c->self_http, name,
                              cfg->datacenter && *cfg->datacenter ? cfg->datacenter : "dc1");
         uv_timer_init(cfg->loop, &c->timer);
         c->timer.data = c;

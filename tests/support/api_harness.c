@@ -272,9 +272,8 @@ static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
 /* The same with a Raft membership (h->raft_configuration set). */
 static const struct api_ops harness_raft_api_ops = {HARNESS_API_OPS, .raft_configuration = harness_raft_configuration};
 /* The same with raft/self (h->raft_self set too). */
-static const struct api_ops harness_raft_self_api_ops = {HARNESS_API_OPS,
-                                                         .raft_configuration = harness_raft_configuration,
-                                                         .raft_self = harness_raft_self};
+static const struct api_ops harness_raft_self_api_ops = {
+    HARNESS_API_OPS, .raft_configuration = harness_raft_configuration, .raft_self = harness_raft_self};
 
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg) {
         h->before_apply = fn;

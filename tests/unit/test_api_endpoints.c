@@ -123,8 +123,8 @@ Test(api_endpoints, region_datacenter_and_name_come_from_the_configuration) {
 }
 
 #define SVC_IN(id, region)                                                                                             \
-        "{\"Job\":{\"ID\":\"" id "\",\"Region\":\"" region "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],"       \
-        "\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","             \
+        "{\"Job\":{\"ID\":\"" id "\",\"Region\":\"" region "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],"        \
+        "\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","              \
         "\"Config\":{\"command\":\"/bin/sleep\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}"
 
 static const char *job_region(const char *id) {
@@ -245,10 +245,10 @@ Test(api_endpoints, in_a_cluster_each_server_names_itself_and_its_peers_by_raft_
  * that tells neither, 1 (this one) its own. */
 static json_t *told_names(struct api_harness *h) {
         (void)h;
-        return json_pack("{s:I,s:[{s:I,s:s,s:s,s:s},{s:I,s:s},{s:I,s:s,s:s,s:s}]}", "ID", (json_int_t)1, "Servers", "ID",
-                         (json_int_t)7, "HTTPAddr", "127.0.0.1:5646", "Name", "s7", "Datacenter", "dc-b", "ID",
-                         (json_int_t)9, "HTTPAddr", "127.0.0.1:6646", "ID", (json_int_t)1, "HTTPAddr",
-                         "127.0.0.1:4646", "Name", "s1", "Datacenter", "dc-a");
+        return json_pack("{s:I,s:[{s:I,s:s,s:s,s:s},{s:I,s:s},{s:I,s:s,s:s,s:s}]}", "ID", (json_int_t)1, "Servers",
+                         "ID", (json_int_t)7, "HTTPAddr", "127.0.0.1:5646", "Name", "s7", "Datacenter", "dc-b", "ID",
+                         (json_int_t)9, "HTTPAddr", "127.0.0.1:6646", "ID", (json_int_t)1, "HTTPAddr", "127.0.0.1:4646",
+                         "Name", "s1", "Datacenter", "dc-a");
 }
 
 Test(api_endpoints, peers_are_listed_with_the_name_and_dc_they_told) {

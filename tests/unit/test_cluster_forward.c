@@ -208,9 +208,9 @@ Test(cluster_forward, servers_carry_the_names_and_datacenters_they_told) {
         memset(long_name, 'x', sizeof(long_name) - 1);
         long_name[sizeof(long_name) - 1] = '\0';
         cluster_learn_member(c, 2, "127.0.0.1:12", "s2", "dc-b");
-        cluster_learn(c, 3, "127.0.0.1:13");                       /* an older server */
+        cluster_learn(c, 3, "127.0.0.1:13");                           /* an older server */
         cluster_learn_member(c, 4, "127.0.0.1:14", long_name, "a\nb"); /* neither is kept */
-        cluster_learn(c, 2, "127.0.0.1:22");                       /* a new address keeps the name */
+        cluster_learn(c, 2, "127.0.0.1:22");                           /* a new address keeps the name */
         json_t *servers = cluster_servers_json(c);
         cr_assert_eq(json_array_size(servers), 4);
         const json_t *s1 = server_with_id(servers, 1), *s2 = server_with_id(servers, 2),
