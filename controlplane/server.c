@@ -1094,6 +1094,8 @@ int server_start(struct server *s, struct error *err) {
                                             .id = (uint64_t)s->cfg->raft_id,
                                             .raft_addr = s->cfg->raft_addr,
                                             .http_addr = s->cfg->http_addr,
+                                            .name = s->cfg->name,
+                                            .datacenter = s->cfg->datacenter,
                                             .join = s->cfg->join,
                                             .bootstrap_expect = (unsigned)s->cfg->bootstrap_expect,
                                             .tls = s->cfg->tls_http,

@@ -45,13 +45,28 @@ static json_t *own_member(struct route_ctx *c, const char *raft_addr, bool leade
         return member_json(c->s, name, c->s->datacenter, raft_addr, leader);
 }
 
-/* The members: the Raft configuration's servers (this one alone without Raft).
- * Servers share the region (one Raft cluster per region) but do not tell each
- * other their names and datacenters: another server is "server-<Raft ID>" in
- * this server's datacenter. */
+/* The server with this Raft ID (a decimal string) among raft/self's Servers, as
+ * the servers describe themselves to each other (controlplane/raft/cluster.h). */
+static const json_t *told_server(const json_t *self, const char *id) {
+        size_t i;
+        const json_t *srv;
+        json_array_foreach(json_object_get(self, "Servers"), i, srv) {
+                char sid[24];
+                snprintf(sid, sizeof(sid), "%lld", (long long)jx_int(srv, "ID", 0));
+                if (strcmp(sid, id) == 0)
+                        return srv;
+        }
+        return NULL;
+}
+
+/* The members: the Raft configuration's servers (this one alone without Raft),
+ * all in this server's region (one Raft cluster per region). Another server is
+ * "<name>.<region>" in its datacenter as it told them; one that did not (an
+ * older server, or not heard from yet) is "server-<Raft ID>" in this server's. */
 static json_t *members_json(struct route_ctx *c) {
         json_t *out = json_array();
         json_t *conf = c->s->ops->raft_configuration ? c->s->ops->raft_configuration(c->s->data) : NULL;
+        json_t *self = conf && c->s->ops->raft_self ? c->s->ops->raft_self(c->s->data) : NULL;
         size_t i;
         json_t *srv;
         json_array_foreach(json_object_get(conf, "Servers"), i, srv) {
@@ -61,12 +76,20 @@ static json_t *members_json(struct route_ctx *c) {
                         json_array_append_new(out, own_member(c, addr, leader));
                         continue;
                 }
+                const char *id = jx_str(srv, "ID", "?");
+                const json_t *told = told_server(self, id);
+                const char *told_name = jx_str(told, "Name", "");
                 char name[384];
-                snprintf(name, sizeof(name), "server-%s.%s", jx_str(srv, "ID", "?"), c->s->region);
-                json_array_append_new(out, member_json(c->s, name, c->s->datacenter, addr, leader));
+                if (*told_name)
+                        snprintf(name, sizeof(name), "%s.%s", told_name, c->s->region);
+                else
+                        snprintf(name, sizeof(name), "server-%s.%s", id, c->s->region);
+                const char *dc = jx_str(told, "Datacenter", "");
+                json_array_append_new(out, member_json(c->s, name, *dc ? dc : c->s->datacenter, addr, leader));
         }
         if (!conf)
                 json_array_append_new(out, own_member(c, c->s->raft_addr, is_leader(c)));
+        json_decref(self);
         json_decref(conf);
         return out;
 }

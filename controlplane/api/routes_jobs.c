@@ -48,8 +48,30 @@ static bool enforce_index_ok(struct route_ctx *c, const json_t *body, const stru
         return false;
 }
 
+/* Nomad's regionForJob: a job without a region, or in "global" (the API client's
+ * default), is in this server's region; one naming another region would be
+ * forwarded there, and drover has no other region (as the ?region= check in
+ * routes.c). false once answered 500, before anything is validated or proposed. */
+static bool job_region_ok(struct route_ctx *c, struct job *j) {
+        if (!j->region || !*j->region || strcmp(j->region, "global") == 0) {
+                char *own = strdup(c->s->region);
+                if (!own) {
+                        http_req_respond_text(c->req, 500, "out of memory");
+                        return false;
+                }
+                free(j->region);
+                j->region = own;
+                return true;
+        }
+        if (strcmp(j->region, c->s->region) == 0)
+                return true;
+        http_req_respond_text(c->req, 500, "No path to region");
+        return false;
+}
+
 /* The request body's {"Job": {...}}, decoded, canonicalized and validated, its ID
- * checked against path_id when given, EnforceIndex honoured: NULL once answered 400. */
+ * checked against path_id when given, its region this server's, EnforceIndex honoured:
+ * NULL once answered (400; 500 for another region). */
 static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
         _cleanup_json_ json_t *body = parse_body(c);
         if (!body)
@@ -65,6 +87,8 @@ static struct job *job_from_body(struct route_ctx *c, const char *path_id) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return NULL;
         }
+        if (!job_region_ok(c, j))
+                return job_unref(j);
         job_canonicalize(j);
         if (job_validate(j, &err) < 0) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
@@ -330,6 +354,10 @@ void h_validate_job(struct route_ctx *c) {
         int r = job_json_check_fields(jj, &err);
         if (r == 0)
                 r = job_from_json(jj, &j, &err);
+        if (r == 0 && !job_region_ok(c, j)) {
+                job_unref(j);
+                return;
+        }
         if (r == 0) {
                 job_canonicalize(j);
                 r = job_validate(j, &err);

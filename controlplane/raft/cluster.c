@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/error.h"
@@ -27,6 +28,8 @@ enum phase { PHASE_DISCOVER, PHASE_JOIN, PHASE_MEMBER };
 struct known {
         uint64_t id;
         char http[64];
+        char name[CLUSTER_NAME_MAX]; /* "": not told (an older server) */
+        char dc[CLUSTER_NAME_MAX];
 };
 
 struct answer {
@@ -36,7 +39,7 @@ struct answer {
         char http[64];
         bool configured; /* it has a Raft configuration: a cluster exists */
         bool leader;
-        json_t *servers; /* its known servers: [{ID, HTTPAddr}] */
+        json_t *servers; /* its known servers: [{ID, HTTPAddr, Name, Datacenter}] */
         json_t *voters;  /* its Raft configuration's voters: [{ID, Address}] */
 };
 
@@ -141,19 +144,38 @@ static void probe_work(uv_work_t *w) {
 
 /* ---- on the loop ------------------------------------------------------------------- */
 
-void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr) {
+/* A name or datacenter a peer told: kept when it fits and is printable, else
+ * not (the peer is then shown as an older one is). */
+static void set_label(char dst[CLUSTER_NAME_MAX], const char *v) {
+        if (!v || !*v || strlen(v) >= CLUSTER_NAME_MAX)
+                return;
+        for (const char *p = v; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return;
+        memcpy(dst, v, strlen(v) + 1);
+}
+
+void cluster_learn_member(struct cluster *c, uint64_t id, const char *http_addr, const char *name,
+                          const char *datacenter) {
         if (!c || id == 0 || !http_addr || !*http_addr)
                 return;
-        for (size_t i = 0; i < c->n_known; i++)
-                if (c->known[i].id == id) {
-                        snprintf(c->known[i].http, sizeof(c->known[i].http), "%s", http_addr);
+        struct known *k = NULL;
+        for (size_t i = 0; i < c->n_known && !k; i++)
+                if (c->known[i].id == id)
+                        k = &c->known[i];
+        if (!k) {
+                if (c->n_known == MAX_SERVERS)
                         return;
-                }
-        if (c->n_known == MAX_SERVERS)
-                return;
-        c->known[c->n_known].id = id;
-        snprintf(c->known[c->n_known].http, sizeof(c->known[0].http), "%s", http_addr);
-        c->n_known++;
+                k = &c->known[c->n_known++];
+                *k = (struct known){.id = id};
+        }
+        snprintf(k->http, sizeof(k->http), "%s", http_addr);
+        set_label(k->name, name);
+        set_label(k->dc, datacenter);
+}
+
+void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr) {
+        cluster_learn_member(c, id, http_addr, NULL, NULL);
 }
 
 const char *cluster_http_addr(const struct cluster *c, uint64_t id) {
@@ -271,7 +293,12 @@ static void probe_done(uv_work_t *w, int status) {
                 cluster_learn(c, a->id, a->http);
                 size_t k;
                 json_t *s;
-                json_array_foreach(a->servers, k, s) cluster_learn(c, (uint64_t)jx_int(s, "ID", 0), jx_str(s, "HTTPAddr", ""));
+                json_array_foreach(a->servers, k, s) {
+                        if (!json_is_object(s))
+                                continue;
+                        cluster_learn_member(c, (uint64_t)jx_int(s, "ID", 0), jx_str(s, "HTTPAddr", ""),
+                                             jx_str(s, "Name", NULL), jx_str(s, "Datacenter", NULL));
+                }
         }
         if (status == 0) {
                 if (c->phase == PHASE_DISCOVER)
@@ -367,7 +394,12 @@ struct cluster *cluster_create(const struct cluster_config *cfg) {
                 p += len;
                 p += strspn(p, ", ");
         }
-        cluster_learn(c, cfg->id, c->self_http);
+        char host[CLUSTER_NAME_MAX] = "localhost"; /* the API's default name too (routes.c) */
+        const char *name = cfg->name && *cfg->name ? cfg->name : host;
+        if (name == host && (gethostname(host, sizeof(host) - 1) < 0 || !*host))
+                snprintf(host, sizeof(host), "localhost");
+        cluster_learn_member(c, cfg->id, c->self_http, name,
+                             cfg->datacenter && *cfg->datacenter ? cfg->datacenter : "dc1");
         uv_timer_init(cfg->loop, &c->timer);
         c->timer.data = c;
         c->timer_init = true;
@@ -406,9 +438,15 @@ struct cluster *cluster_destroy(struct cluster *c) {
 
 json_t *cluster_servers_json(const struct cluster *c) {
         json_t *out = json_array();
-        for (size_t i = 0; c && i < c->n_known; i++)
-                json_array_append_new(out, json_pack("{s:I,s:s}", "ID", (json_int_t)c->known[i].id, "HTTPAddr",
-                                                     c->known[i].http));
+        for (size_t i = 0; c && i < c->n_known; i++) {
+                const struct known *k = &c->known[i];
+                json_t *srv = json_pack("{s:I,s:s}", "ID", (json_int_t)k->id, "HTTPAddr", k->http);
+                if (srv && k->name[0])
+                        json_object_set_new(srv, "Name", json_string(k->name));
+                if (srv && k->dc[0])
+                        json_object_set_new(srv, "Datacenter", json_string(k->dc));
+                json_array_append_new(out, srv);
+        }
         return out;
 }
 

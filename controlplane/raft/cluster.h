@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A server's name or datacenter as servers tell each other: longer ones are not kept. */
+#define CLUSTER_NAME_MAX 128
+
 struct cluster;
 struct raft_node_peer;
 struct uv_loop_s;
@@ -34,6 +37,8 @@ struct cluster_config {
         uint64_t id;               /* this server's Raft ID */
         const char *raft_addr;     /* this server's Raft address */
         const char *http_addr;     /* this server's HTTP address */
+        const char *name;          /* this server's -name ("" or NULL: the host's name) */
+        const char *datacenter;    /* this server's -dc ("" or NULL: "dc1") */
         const char *join;          /* comma-separated HTTP addresses of other servers */
         unsigned bootstrap_expect; /* 0: join an existing cluster */
         bool tls;                  /* the servers' HTTP API is https:// (-tls-http) */
@@ -57,7 +62,14 @@ struct cluster *cluster_destroy(struct cluster *c);
 const char *cluster_http_addr(const struct cluster *c, uint64_t id);
 /* Record a server's HTTP address (from a join request or a peer's answer). */
 void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
-/* [{ID, HTTPAddr}] of every server known (new reference). */
+/* The same with the name and datacenter it told (NULL: not told; a known one stays;
+ * one of CLUSTER_NAME_MAX bytes or more, or with a control character, is not kept). */
+void cluster_learn_member(struct cluster *c, uint64_t id, const char *http_addr, const char *name,
+                          const char *datacenter);
+/* [{ID, HTTPAddr, Name, Datacenter}] of every server known (new reference); Name
+ * and Datacenter only where told (older servers do not). This server's own entry
+ * is among them: it is how a server describes itself to the others in
+ * /v1/internal/raft/self. */
 json_t *cluster_servers_json(const struct cluster *c);
 /* Send a request to another server's HTTP API on the pool (30 s timeout, answers
  * up to 64 MiB): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index

@@ -2,8 +2,10 @@
 # The API on a 3-server loopback cluster: a list a follower forwards to the leader
 # keeps the leader's X-Nomad-NextToken (and X-Nomad-Index, X-Nomad-KnownLeader), and
 # scaling events go through Raft, so every server answers the same
-# /v1/job/:id/scale events. Usage: tests/api/cluster_api.sh BIN_DIR.
-# Ports from 25700-25999; every wait is bounded; every process started is stopped.
+# /v1/job/:id/scale events; each server lists every member with the name and
+# datacenter it was started with (-name, -dc). Usage: tests/api/cluster_api.sh BIN_DIR.
+# Ports from 25700-25999 (DROVER_TEST_PORT_BASE moves them, to +299); every wait is
+# bounded; every process started is stopped.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -13,7 +15,7 @@ port_free() {
                 [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
 }
 for _ in $(seq 1 50); do
-        BASE=$((25700 + RANDOM % 280))
+        BASE=$((${DROVER_TEST_PORT_BASE:-25700} + RANDOM % 280))
         ok=1
         for k in 0 1 2 10 11 12; do port_free $((BASE + k)) || ok=0; done
         [ $ok = 1 ] && break
@@ -36,7 +38,7 @@ trap cleanup EXIT
 JOIN="$(http 0),$(http 1),$(http 2)"
 for i in 0 1 2; do
         "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "$(raft $i)" \
-                -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 >>"$WORK/s$i.log" 2>&1 &
+                -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 -name "srv$i" -dc "dc-$i" >>"$WORK/s$i.log" 2>&1 &
         pids+=($!)
 done
 leader_idx() {
@@ -53,6 +55,20 @@ L=$(leader_idx)
 [ -n "$L" ] || { fail "a leader is known"; exit 1; }
 F=$(((L + 1) % 3))
 pass "3 servers, leader $L, follower $F"
+
+# --- every server lists the members with their own names and datacenters --------------
+members() { # members SERVER: "name dc" of each member, sorted
+        curl -s -m 2 "http://$(http "$1")/v1/agent/members" |
+                jget "' '.join(sorted(m['Name'] + '/' + m['Tags']['dc'] for m in d['Members']))"
+}
+want_members="srv0.global/dc-0 srv1.global/dc-1 srv2.global/dc-2"
+all_named() { for i in 0 1 2; do [ "$(members $i)" = "$want_members" ] || return 1; done; }
+if wait_for 15 all_named; then
+        pass "every server lists the 3 members with their own names and dcs ($want_members)"
+else
+        for i in 0 1 2; do log "server $i: $(members $i)"; done
+        fail "members with their names and dcs"
+fi
 
 for j in a b c; do
         printf '{"Job":{"ID":"%s","Type":"service","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":1,"Tasks":[{"Name":"t","Driver":"raw_exec","Config":{"command":"/bin/true"},"Resources":{"CPU":20,"MemoryMB":16}}]}]}}' "$j" >"$WORK/$j.json"

@@ -259,6 +259,11 @@ static json_t *harness_raft_configuration(void *data) {
         return h->raft_configuration ? h->raft_configuration(h) : NULL;
 }
 
+static json_t *harness_raft_self(void *data) {
+        struct api_harness *h = data;
+        return h->raft_self ? h->raft_self(h) : NULL;
+}
+
 #define HARNESS_API_OPS                                                                                                \
         .forward = harness_forward, .leader_info = harness_leader_info, .propose = harness_propose,                    \
         .is_leader = harness_is_leader, .leader_address = harness_leader_address
@@ -266,6 +271,9 @@ static json_t *harness_raft_configuration(void *data) {
 static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
 /* The same with a Raft membership (h->raft_configuration set). */
 static const struct api_ops harness_raft_api_ops = {HARNESS_API_OPS, .raft_configuration = harness_raft_configuration};
+/* The same with raft/self (h->raft_self set too). */
+static const struct api_ops harness_raft_self_api_ops = {
+    HARNESS_API_OPS, .raft_configuration = harness_raft_configuration, .raft_self = harness_raft_self};
 
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg) {
         h->before_apply = fn;
@@ -306,7 +314,9 @@ static int harness_recreate(struct api_harness *h, struct api_config ac) {
         ac.state = &h->state;
         ac.heartbeats = h->heartbeats;
         ac.raft_addr = "127.0.0.1:4647";
-        ac.ops = h->raft_configuration ? &harness_raft_api_ops : &harness_api_ops;
+        ac.ops = !h->raft_configuration ? &harness_api_ops
+                 : h->raft_self         ? &harness_raft_self_api_ops
+                                        : &harness_raft_api_ops;
         ac.data = h;
         struct api *a = api_create(&ac);
         if (!a)

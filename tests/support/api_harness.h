@@ -29,6 +29,9 @@ struct api_harness {
         /* api_ops.raft_configuration: NULL = none (a server without Raft membership).
          * Set it before an api_harness_set_*, which re-creates the routes with it. */
         json_t *(*raft_configuration)(struct api_harness *h);
+        /* api_ops.raft_self (how the servers describe themselves to each other):
+         * NULL = none; used only with raft_configuration, set before the same way. */
+        json_t *(*raft_self)(struct api_harness *h);
         const char *token;    /* sent as X-Nomad-Token when not NULL */
         const char *server_secret; /* sent as X-Drover-Server-Secret when not NULL */
         const char *join_token;    /* sent as X-Drover-Join-Token when not NULL */

@@ -122,6 +122,80 @@ Test(api_endpoints, region_datacenter_and_name_come_from_the_configuration) {
         free(text);
 }
 
+#define SVC_IN(id, region)                                                                                             \
+        "{\"Job\":{\"ID\":\"" id "\",\"Region\":\"" region "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],"        \
+        "\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","              \
+        "\"Config\":{\"command\":\"/bin/sleep\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}"
+
+static const char *job_region(const char *id) {
+        static char out[64];
+        char path[128];
+        json_t *j = NULL;
+        snprintf(path, sizeof(path), "/v1/job/%s", id);
+        out[0] = '\0';
+        if (req("GET", path, NULL, &j, NULL) == 200)
+                snprintf(out, sizeof(out), "%s", json_string_value(json_object_get(j, "Region")));
+        json_decref(j);
+        return out;
+}
+
+Test(api_endpoints, a_job_is_in_the_servers_region_and_another_region_has_no_path) {
+        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc-a", "s1"), 0);
+        json_t *j = NULL;
+        char *text = NULL;
+        /* none, "global" (the API client's default) and its own: this server's region */
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("none", 1, 64), NULL, NULL), 200);
+        cr_expect_str_eq(job_region("none"), "eu-west");
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC_IN("glob", "global"), NULL, NULL), 200);
+        cr_expect_str_eq(job_region("glob"), "eu-west");
+        cr_assert_eq(req("PUT", "/v1/job/own", SVC_IN("own", "eu-west"), NULL, NULL), 200);
+        cr_expect_str_eq(job_region("own"), "eu-west");
+        /* another: register, plan and validate answer as ?region= does; nothing committed */
+        cr_expect_eq(req("PUT", "/v1/jobs", SVC_IN("far", "us-east"), NULL, &text), 500);
+        cr_expect(strstr(text, "No path to region"), "%s", text);
+        free(text);
+        cr_expect_eq(req("PUT", "/v1/job/far/plan", SVC_IN("far", "us-east"), NULL, NULL), 500);
+        cr_expect_eq(req("PUT", "/v1/validate/job", SVC_IN("far", "us-east"), NULL, &text), 500);
+        cr_expect(strstr(text, "No path to region"), "%s", text);
+        free(text);
+        cr_expect_eq(req("GET", "/v1/job/far", NULL, NULL, NULL), 404);
+        cr_assert_eq(req("GET", "/v1/jobs", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(j), 3);
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/job/own/plan", SVC_IN("own", "global"), &j, NULL), 200);
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/validate/job", SVC_IN("v", "eu-west"), &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "Error")), "");
+        json_decref(j);
+        /* an HCL job's region = "..." takes the same path */
+        cr_assert_eq(req("PUT", "/v1/jobs/parse",
+                         "{\"JobHCL\":\"job \\\"hcl\\\" {\\n region = \\\"us-east\\\"\\n datacenters = [\\\"dc1\\\"]\\n"
+                         " group \\\"g\\\" {\\n task \\\"t\\\" {\\n driver = \\\"raw_exec\\\"\\n"
+                         " config {\\n command = \\\"/bin/sleep\\\"\\n }\\n }\\n }\\n}\"}",
+                         &j, NULL),
+                     200);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "Region")), "us-east");
+        json_t *body = json_pack("{s:O}", "Job", j);
+        char *dump = json_dumps(body, 0);
+        cr_expect_eq(req("PUT", "/v1/jobs", dump, NULL, NULL), 500);
+        cr_expect_eq(req("GET", "/v1/job/hcl", NULL, NULL, NULL), 404);
+        json_object_set_new(j, "Region", json_string("eu-west"));
+        free(dump);
+        dump = json_dumps(body, 0);
+        cr_expect_eq(req("PUT", "/v1/jobs", dump, NULL, NULL), 200);
+        cr_expect_str_eq(job_region("hcl"), "eu-west");
+        free(dump);
+        json_decref(body);
+        json_decref(j);
+}
+
+Test(api_endpoints, on_a_global_server_a_job_stays_global) {
+        cr_assert_eq(req("PUT", "/v1/jobs", SVC("none", 1, 64), NULL, NULL), 200);
+        cr_expect_str_eq(job_region("none"), "global");
+        cr_expect_eq(req("PUT", "/v1/jobs", SVC_IN("far", "eu-west"), NULL, NULL), 500);
+        cr_expect_eq(req("GET", "/v1/job/far", NULL, NULL, NULL), 404);
+}
+
 Test(api_endpoints, the_default_identity_is_global_dc1_and_the_host_name) {
         json_t *j = NULL;
         char host[256] = "";
@@ -164,6 +238,35 @@ Test(api_endpoints, in_a_cluster_each_server_names_itself_and_its_peers_by_raft_
         json_decref(j);
         cr_assert_eq(req("GET", "/v1/agent/servers", NULL, &j, NULL), 200);
         cr_expect_eq(json_array_size(j), 3);
+        json_decref(j);
+}
+
+/* What raft/self says: server 7 told its name and datacenter, 9 is an older server
+ * that tells neither, 1 (this one) its own. */
+static json_t *told_names(struct api_harness *h) {
+        (void)h;
+        return json_pack("{s:I,s:[{s:I,s:s,s:s,s:s},{s:I,s:s},{s:I,s:s,s:s,s:s}]}", "ID", (json_int_t)1, "Servers",
+                         "ID", (json_int_t)7, "HTTPAddr", "127.0.0.1:5646", "Name", "s7", "Datacenter", "dc-b", "ID",
+                         (json_int_t)9, "HTTPAddr", "127.0.0.1:6646", "ID", (json_int_t)1, "HTTPAddr", "127.0.0.1:4646",
+                         "Name", "s1", "Datacenter", "dc-a");
+}
+
+Test(api_endpoints, peers_are_listed_with_the_name_and_dc_they_told) {
+        s->raft_configuration = three_servers;
+        s->raft_self = told_names;
+        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc-a", "s1"), 0);
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/agent/members", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "Members")), 3);
+        json_t *self = member_named(j, "s1.eu-west"), *told = member_named(j, "s7.eu-west"),
+               *old = member_named(j, "server-9.eu-west");
+        cr_assert(self && told && old, "%s", json_dumps(j, 0));
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(told, "Tags"), "dc")), "dc-b");
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(told, "Tags"), "leader")), "true");
+        cr_expect_eq(json_integer_value(json_object_get(told, "Port")), 5647);
+        /* an older server: this server's datacenter, as before */
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(old, "Tags"), "dc")), "dc-a");
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(self, "Tags"), "dc")), "dc-a");
         json_decref(j);
 }
 

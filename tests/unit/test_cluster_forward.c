@@ -177,3 +177,56 @@ Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
         cr_assert_eq(f.calls, 1, "not answered twice");
         cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+static const json_t *server_with_id(const json_t *servers, json_int_t id) {
+        size_t i;
+        const json_t *s;
+        json_array_foreach(servers, i, s) if (json_integer_value(json_object_get(s, "ID")) == id) return s;
+        return NULL;
+}
+
+static const char *str_of(const json_t *o, const char *key) {
+        const char *v = json_string_value(json_object_get(o, key));
+        return v ? v : "(none)";
+}
+
+/* How a server describes itself and the others in /v1/internal/raft/self: its own
+ * name and datacenter, and those the others told (bounded); an older server that
+ * tells neither keeps working, without them. */
+Test(cluster_forward, servers_carry_the_names_and_datacenters_they_told) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct cluster_config cc = {.loop = &loop,
+                                    .id = 1,
+                                    .raft_addr = "127.0.0.1:1",
+                                    .http_addr = "127.0.0.1:2",
+                                    .name = "s1",
+                                    .datacenter = "dc-a"};
+        struct cluster *c = cluster_create(&cc);
+        cr_assert_not_null(c);
+        char long_name[CLUSTER_NAME_MAX + 1];
+        memset(long_name, 'x', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        cluster_learn_member(c, 2, "127.0.0.1:12", "s2", "dc-b");
+        cluster_learn(c, 3, "127.0.0.1:13");                           /* an older server */
+        cluster_learn_member(c, 4, "127.0.0.1:14", long_name, "a\nb"); /* neither is kept */
+        cluster_learn(c, 2, "127.0.0.1:22");                           /* a new address keeps the name */
+        json_t *servers = cluster_servers_json(c);
+        cr_assert_eq(json_array_size(servers), 4);
+        const json_t *s1 = server_with_id(servers, 1), *s2 = server_with_id(servers, 2),
+                     *s3 = server_with_id(servers, 3), *s4 = server_with_id(servers, 4);
+        cr_assert(s1 && s2 && s3 && s4);
+        cr_expect_str_eq(str_of(s1, "Name"), "s1");
+        cr_expect_str_eq(str_of(s1, "Datacenter"), "dc-a");
+        cr_expect_str_eq(str_of(s2, "Name"), "s2");
+        cr_expect_str_eq(str_of(s2, "Datacenter"), "dc-b");
+        cr_expect_str_eq(str_of(s2, "HTTPAddr"), "127.0.0.1:22");
+        cr_expect_null(json_object_get(s3, "Name"));
+        cr_expect_null(json_object_get(s3, "Datacenter"));
+        cr_expect_null(json_object_get(s4, "Name"));
+        cr_expect_null(json_object_get(s4, "Datacenter"));
+        json_decref(servers);
+        cluster_destroy(c);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert_eq(uv_loop_close(&loop), 0);
+}
