@@ -818,7 +818,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
                 uv_close((uv_handle_t *)&a->fp_timer, on_closed);
                 uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
-        uv_close((uv_handle_t *)&a->grace_timer, on_closed);
+                uv_close((uv_handle_t *)&a->grace_timer, on_closed);
                 uv_close((uv_handle_t *)&a->start_idle, on_closed);
                 uv_close((uv_handle_t *)&a->state_commit, on_closed);
         uv_close((uv_handle_t *)&a->state_commit, on_closed);

@@ -27,8 +27,8 @@ enum server_loss_sign {
 };
 
 struct server_loss {
-        int64_t grace_ns;     /* 0: never hold (the protection is off) */
-        uint64_t max_index;   /* highest watch index of the servers' current history */
+        int64_t grace_ns;   /* 0: never hold (the protection is off) */
+        uint64_t max_index; /* highest watch index of the servers' current history */
         /* The last sign of loss, or failed call during a grace period; 0: none yet.
          * The grace period runs until stable_since + grace_ns. */
         int64_t stable_since;
