@@ -3,8 +3,14 @@
  * that the servers lost their data, until they have been stable for its whole length. */
 #include <criterion/criterion.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "common/error.h"
 #include "common/macros.h"
+#include "nodeagent/config.h"
 #include "nodeagent/server_loss.h"
 
 #define S 1000000000LL
@@ -107,4 +113,44 @@ Test(agent_grace, a_hold_is_always_in_the_future) {
                 cr_assert_gt(until, t);
                 cr_expect_eq(server_loss_hold_until(&s, until), 0);
         }
+}
+
+/* -server-loss-grace and the agent file's client { server_loss_grace }: 5m by
+ * default, the file sets it, the flag wins, 0 turns it off, out of range refused. */
+Test(agent_grace, configured_by_flag_and_agent_file) {
+        char path[] = "/tmp/drover-grace-XXXXXX.hcl";
+        int fd = mkstemps(path, 4);
+        cr_assert_geq(fd, 0);
+        const char *text = "client {\n  server_loss_grace = \"90s\"\n}\n";
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        struct {
+                char *args[3];
+                int64_t want_ms; /* -1: refused */
+        } flags[] = {
+            {{NULL}, 300000},
+            {{"-config", path}, 90000},
+            {{"-config", path, "-server-loss-grace=2s"}, 2000},
+            {{"-server-loss-grace", "0"}, 0},
+            {{"-server-loss-grace=25h"}, -1},
+        };
+        unsetenv("DROVER_ADDR");
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+                char *argv[5] = {"drover-agent"};
+                int argc = 1;
+                for (size_t k = 0; k < 3 && flags[i].args[k]; k++)
+                        argv[argc++] = flags[i].args[k];
+                struct agent_config cfg;
+                struct error err = {0};
+                int r = agent_config_parse(&cfg, argc, argv, &err);
+                if (flags[i].want_ms < 0) {
+                        cr_expect_lt(r, 0, "case %zu: refused", i);
+                        cr_expect(strstr(err.msg, "-server-loss-grace"), "case %zu: %s", i, err.msg);
+                } else {
+                        cr_expect_eq(r, 0, "case %zu: %s", i, err.msg);
+                        cr_expect_eq(cfg.server_loss_grace_ms, flags[i].want_ms, "case %zu", i);
+                }
+                agent_config_free(&cfg);
+        }
+        unlink(path);
 }
