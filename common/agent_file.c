@@ -154,6 +154,7 @@ static const struct {
     {"client.gc_disk_usage_threshold", S_VALUE},
     {"client.gc_inode_usage_threshold", S_VALUE},
     {"client.gc_max_allocs", S_VALUE},
+    {"client.server_loss_grace", S_VALUE}, /* drover's own (Nomad has none) */
     {"client.gc_parallel_destroys", S_VALUE},
     {"client.no_host_uuid", S_VALUE},
     {"client.cni_path", S_VALUE},

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -24,6 +25,7 @@
 #include "nodeagent/logs/log_api.h"
 #include "nodeagent/task_control.h"
 #include "nodeagent/logs/logmon.h"
+#include "nodeagent/server_loss.h"
 #include "nodeagent/state/agent_state.h"
 
 extern char **environ;
@@ -50,6 +52,7 @@ struct runner {
          * it has finished, never a "running" that would undo the server's verdict. */
         bool report_when_finished;
         bool start_pending; /* created, waiting for its turn in on_start_idle */
+        bool held; /* missing from the servers' list during a grace period (server_loss.h); logged */
 };
 
 struct agent {
@@ -71,6 +74,8 @@ struct agent {
         uv_timer_t stop_timer;
         uv_timer_t fp_timer;     /* periodic re-fingerprinting */
         uv_timer_t dir_gc_timer; /* terminal allocations' directories */
+        uv_timer_t grace_timer;  /* the end of a grace period after a possible server data loss */
+        struct server_loss loss;
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
         bool start_blocked;      /* start_idle stopped at SETUP_INFLIGHT: a finished setup restarts it */
         uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
@@ -228,7 +233,8 @@ static void on_gc_timer(uv_timer_t *t) {
         size_t k = 0;
         for (size_t i = 0; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
-                if (!r->on_server && alloc_runner_finished(r->ar)) {
+                if (!r->on_server && alloc_runner_finished(r->ar) &&
+                    !(r->held && server_loss_in_grace(&a->loss, clock_monotonic_ns()))) {
                         log_debug("alloc %.8s: forgotten (gone from the server, tasks dead)", alloc_runner_id(r->ar));
                         struct error err = {0};
                         if (a->state && agent_state_del_alloc(a->state, alloc_runner_id(r->ar), &err) < 0)
@@ -431,6 +437,13 @@ static void take_alloc(struct agent *a, struct alloc *al) {
         struct runner *r = find_runner(a, al->id);
         if (r) {
                 r->on_server = true;
+                if (r->held) { /* the servers learnt it again: kept, its status sent again */
+                        log_info("alloc %.8s: back on the server; kept", al->id);
+                        r->held = false;
+                        r->dirty = true;
+                        if (a->client)
+                                client_updates_pending(a->client);
+                }
                 if (al->desired_status != ALLOC_DESIRED_RUN && !alloc_runner_stopping(r->ar)) {
                         log_info("alloc %.8s: the server wants it %s; stopping its tasks", al->id,
                                  alloc_desired_str(al->desired_status));
@@ -467,6 +480,95 @@ static void on_allocs_partial(struct alloc **allocs, size_t n, void *data) {
                 take_alloc(a, allocs[i]);
 }
 
+static void on_grace_timer(uv_timer_t *t);
+
+/* "2026-12-02T14:05:00Z" of a unix time in ns. */
+static void format_utc(int64_t unix_ns, char *buf, size_t size) {
+        time_t t = (time_t)(unix_ns / NS_PER_SEC);
+        struct tm tm;
+        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, size, "%lld", (long long)(unix_ns / NS_PER_SEC));
+}
+
+/* Runners missing from the servers' last full list: stopped, or held while a
+ * grace period runs after a possible server data loss (server_loss.h); the grace
+ * timer comes back when it ends. */
+static void stop_missing(struct agent *a) {
+        int64_t now = clock_monotonic_ns();
+        int64_t until = server_loss_hold_until(&a->loss, now);
+        bool holding = false;
+        for (size_t i = 0; i < a->n_runners; i++) {
+                struct runner *r = &a->runners[i];
+                if (r->on_server || alloc_runner_stopping(r->ar) || alloc_runner_finished(r->ar))
+                        continue;
+                if (until) {
+                        holding = true;
+                        if (!r->held) {
+                                char when[32];
+                                format_utc(clock_now_ns() + (until - now), when, sizeof(when));
+                                log_warn("alloc %.8s: missing from the server after a possible server data loss; "
+                                         "would stop it at %s unless it reappears",
+                                         alloc_runner_id(r->ar), when);
+                        }
+                        r->held = true;
+                        continue;
+                }
+                if (r->held)
+                        log_info("alloc %.8s: still missing from the server after the grace period; stopping its tasks",
+                                 alloc_runner_id(r->ar));
+                else
+                        log_info("alloc %.8s: no longer on the server; stopping its tasks", alloc_runner_id(r->ar));
+                r->held = false;
+                alloc_runner_stop(r->ar);
+        }
+        if (holding)
+                uv_timer_start(&a->grace_timer, on_grace_timer, (uint64_t)((until - now) / NS_PER_MS) + 1, 0);
+}
+
+/* A grace period may have ended (or was extended: stop_missing sets the timer again). */
+static void on_grace_timer(uv_timer_t *t) {
+        struct agent *a = t->data;
+        if (a->stopping || !a->synced)
+                return;
+        stop_missing(a);
+        uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0); /* held ones that ended meanwhile */
+}
+
+/* What the client saw of the servers: signs of a data loss open a grace period. */
+static void on_servers(enum client_event ev, uint64_t index, void *data) {
+        struct agent *a = data;
+        int64_t now = clock_monotonic_ns();
+        uint64_t before = a->loss.max_index;
+        bool was = server_loss_in_grace(&a->loss, now);
+        char sign[128];
+        switch (ev) {
+        case CLIENT_WATCH_ANSWER:
+                if (!server_loss_watch_index(&a->loss, index, now))
+                        return;
+                snprintf(sign, sizeof(sign), "the servers' allocation index went back from %llu to %llu",
+                         (unsigned long long)before, (unsigned long long)index);
+                break;
+        case CLIENT_REREGISTERED:
+                server_loss_sign(&a->loss, SERVER_LOSS_REREGISTERED, now);
+                snprintf(sign, sizeof(sign), "the servers did not know this node");
+                break;
+        default: /* CLIENT_CALL_FAILED */
+                server_loss_failed(&a->loss, now);
+                return;
+        }
+        double grace_s = (double)a->loss.grace_ns / (double)NS_PER_SEC;
+        if (a->loss.grace_ns == 0)
+                log_info("%s: they may have lost their data (-server-loss-grace 0: allocations missing from their "
+                         "list are stopped at once)",
+                         sign);
+        else if (was)
+                log_info("%s: the grace period starts again (%g s)", sign, grace_s);
+        else
+                log_warn("%s: they may have lost their data; allocations missing from their list keep running "
+                         "until the servers have been stable for %g s",
+                         sign, grace_s);
+}
+
 static void on_allocs(struct alloc **allocs, size_t n, void *data) {
         struct agent *a = data;
         if (a->stopping)
@@ -475,13 +577,7 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                 a->runners[i].on_server = false;
         for (size_t i = 0; i < n; i++)
                 take_alloc(a, allocs[i]);
-        for (size_t i = 0; i < a->n_runners; i++) {
-                struct runner *r = &a->runners[i];
-                if (!r->on_server && !alloc_runner_stopping(r->ar) && !alloc_runner_finished(r->ar)) {
-                        log_info("alloc %.8s: no longer on the server; stopping its tasks", alloc_runner_id(r->ar));
-                        alloc_runner_stop(r->ar);
-                }
-        }
+        stop_missing(a);
         uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
         if (!a->synced) {
                 a->synced = true;
@@ -547,6 +643,7 @@ static void on_client_done(void *data) {
         uv_close((uv_handle_t *)&a->stop_timer, on_closed);
         uv_close((uv_handle_t *)&a->fp_timer, on_closed);
         uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
+        uv_close((uv_handle_t *)&a->grace_timer, on_closed);
         uv_close((uv_handle_t *)&a->start_idle, on_closed);
         uv_close((uv_handle_t *)&a->state_commit, on_closed);
 }
@@ -644,6 +741,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                                  .allocs_partial = on_allocs_partial,
                                  .collect_updates = collect_updates,
                                  .requeue_updates = requeue_updates,
+                                 .servers = on_servers,
                                  .data = a};
         r = client_create(&a->loop, cfg->servers, a->node, &ops, &a->client, err);
         if (r == 0 && client_set_registration_secret(a->client, cfg->node_secret) < 0)
@@ -656,6 +754,9 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         uv_timer_init(&a->loop, &a->stop_timer);
         uv_timer_init(&a->loop, &a->fp_timer);
         uv_timer_init(&a->loop, &a->dir_gc_timer);
+        uv_timer_init(&a->loop, &a->grace_timer);
+        server_loss_init(&a->loss, cfg->server_loss_grace_ms * NS_PER_MS);
+        a->grace_timer.data = a;
         a->sigint.data = a->sigterm.data = a->gc_timer.data = a->stop_timer.data = a->fp_timer.data = a;
         uv_idle_init(&a->loop, &a->start_idle);
         uv_prepare_init(&a->loop, &a->state_commit);
@@ -717,6 +818,7 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->stop_timer, on_closed);
                 uv_close((uv_handle_t *)&a->fp_timer, on_closed);
                 uv_close((uv_handle_t *)&a->dir_gc_timer, on_closed);
+                uv_close((uv_handle_t *)&a->grace_timer, on_closed);
                 uv_close((uv_handle_t *)&a->start_idle, on_closed);
                 uv_close((uv_handle_t *)&a->state_commit, on_closed);
         uv_close((uv_handle_t *)&a->state_commit, on_closed);

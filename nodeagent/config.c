@@ -54,6 +54,9 @@ static const struct flag options[] = {
      "collect the oldest terminal allocations while the data dir's disk is fuller than this (percent)"},
     {"gc-max-age", FLAG_DURATION_MS, "72h", 0, 315360000000, F(gc_max_age_ms),
      "collect a terminal allocation's directory this long after it ended (0 = never by age)"},
+    {"server-loss-grace", FLAG_DURATION_MS, "5m", 0, 86400000, F(server_loss_grace_ms),
+     "after a sign that the servers lost their data (a 404 forcing a new registration, their index going back), "
+     "keep running allocations missing from their list until they have been stable this long (0 = stop at once)"},
     {"tls-ca-file", FLAG_STR, "", 0, 0, F(tls_ca_file),
      "PEM CA that signs the servers' certificates (for https:// -servers)"},
     {"tls-cert-file", FLAG_STR, "", 0, 0, F(tls_cert_file),
@@ -90,6 +93,7 @@ static const struct agent_file_key file_keys[] = {
     {"client.gc_interval", AGENT_FILE_SET, "gc-interval"},
     {"client.gc_max_allocs", AGENT_FILE_SET, "gc-max-allocs"},
     {"client.gc_disk_usage_threshold", AGENT_FILE_SET, "gc-disk-usage-threshold"},
+    {"client.server_loss_grace", AGENT_FILE_SET, "server-loss-grace"},
     {"tls.http", AGENT_FILE_SET, "tls-http"},
     {"tls.ca_file", AGENT_FILE_SET, "tls-ca-file"},
     {"tls.cert_file", AGENT_FILE_SET, "tls-cert-file"},

@@ -29,6 +29,9 @@ struct agent_config {
         int64_t gc_max_allocs;
         int64_t gc_disk_usage_threshold; /* percent */
         int64_t gc_max_age_ms;           /* 0 = never by age */
+        /* after a sign that the servers lost their data, allocations missing from
+         * their list are kept this long after they are stable again (0 = stop at once) */
+        int64_t server_loss_grace_ms;
         bool print_config;
         /* TLS towards the servers: the CA their certificates are signed by, and this
          * agent's client certificate for servers that verify HTTPS clients */

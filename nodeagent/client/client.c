@@ -70,6 +70,7 @@ struct client {
         bool registered;
         bool ever_registered;
         bool node_changed; /* register again once the call in flight is done */
+        bool unknown_node; /* a 404: the registration that follows is forced (CLIENT_REREGISTERED) */
         int64_t ttl_ns;
         uv_timer_t hb_timer;    /* heartbeats, and register retries */
         uv_timer_t watch_timer; /* watch retries */
@@ -189,6 +190,8 @@ static uint64_t backoff_ms(int failures) {
 /* Log a failure once: again only when the reason changes. */
 static void failed(struct client *c, enum call_kind kind, const char *reason) {
         c->failures[kind]++;
+        if (c->ops.servers)
+                c->ops.servers(CLIENT_CALL_FAILED, 0, c->ops.data);
         if (strcmp(c->last_err[kind], reason) != 0) {
                 snprintf(c->last_err[kind], sizeof(c->last_err[kind]), "%s", reason);
                 log_warn("%s failed (will retry): %s", kind_names[kind], reason);
@@ -241,8 +244,13 @@ static void schedule_heartbeat(struct client *c) {
         uv_timer_start(&c->hb_timer, on_hb_timer, ms ? ms : 1, 0);
 }
 
+/* The servers answered 404 for this node: they do not know it (any more). The
+ * watch starts over from index 0: an index of the servers' old history would hold
+ * the first query of the new one for its whole wait. */
 static void need_register(struct client *c) {
         c->registered = false;
+        c->unknown_node = true;
+        c->watch_index = 0;
         if (!c->hb_busy && !c->shutting_down) {
                 uv_timer_stop(&c->hb_timer);
                 start_register(c);
@@ -354,6 +362,9 @@ static void finish_register(struct client *c, struct call *call) {
                 else
                         log_info("registered node %s again", c->node->id);
                 c->registered = c->ever_registered = true;
+                if (c->unknown_node && c->ops.servers)
+                        c->ops.servers(CLIENT_REREGISTERED, 0, c->ops.data);
+                c->unknown_node = false;
                 if (c->shutting_down)
                         return;
                 schedule_heartbeat(c);
@@ -454,8 +465,11 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
 static void deliver(struct client *c, struct alloc **allocs, size_t got, uint64_t sent_index, uint64_t index) {
         c->watch_busy = false;
         succeeded(c, CALL_WATCH);
-        /* An index that goes backwards means a new server state: start over. */
+        /* An index that goes backwards means a new server state: start over (and
+         * the agent is told, before the list: it may be a server data loss). */
         c->watch_index = index;
+        if (c->ops.servers)
+                c->ops.servers(CLIENT_WATCH_ANSWER, index, c->ops.data);
         if (allocs)
                 c->ops.allocs(allocs, got, c->ops.data);
         for (size_t i = 0; i < got; i++)

@@ -20,6 +20,13 @@ struct error;
 struct node;
 struct client;
 
+/* What the client saw of the servers (client_ops.servers). */
+enum client_event {
+        CLIENT_WATCH_ANSWER, /* a watch answer, at index; before its allocations are handed over */
+        CLIENT_REREGISTERED, /* the servers did not know the node (404); it registered again */
+        CLIENT_CALL_FAILED,  /* a call failed: unreachable, or an error answer */
+};
+
 struct client_ops {
         /* The server's current list of this node's allocations (full objects),
          * after each answer of the watch. Borrowed for the call. */
@@ -36,6 +43,10 @@ struct client_ops {
         json_t *(*collect_updates)(void *data);
         /* A batch could not be delivered: mark these allocation IDs pending again. */
         void (*requeue_updates)(const json_t *allocs, void *data);
+        /* Optional: each event of enum client_event, index only for
+         * CLIENT_WATCH_ANSWER (its X-Nomad-Index; 0 for the others). The agent tells
+         * a server data loss from them (nodeagent/server_loss.h). */
+        void (*servers)(enum client_event ev, uint64_t index, void *data);
         void *data;
 };
 
