@@ -10,7 +10,9 @@
 #   probe node heartbeats every 0.25 s, each on a fresh connection, through both
 #   listeners: through the public one some fail (the flood holds every slot),
 #   through the agents' one every heartbeat is answered within 2 s;
-# - no node is marked down (the real agent's neither) until the flood ends.
+# - no node is marked down (the real agent's neither) until the flood ends;
+# - with three servers, a node registers and heartbeats through a follower's
+#   agents' listener: its calls are forwarded to the leader.
 # Usage: tests/security/agent_port.sh BIN_DIR
 # Ports: DROVER_TEST_PORT_BASE (else PORT_LO, lib.sh) .. +999.
 set -u
@@ -109,6 +111,40 @@ if [ "$missed" = 0 ]; then
 else
         grep "missed its heartbeat" "$WORK/server.log" | head -3
         fail "no node missed its heartbeat during the flood (missed: $missed)"
+fi
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null
+
+# ---- through a follower: node calls forwarded to the leader as from -http-addr ----------------
+pick_ports 9 || { log "FAIL: no free ports from $PORT_LO"; exit 1; }
+join="127.0.0.1:$PORT,127.0.0.1:$((PORT + 3)),127.0.0.1:$((PORT + 6))"
+for i in 0 1 2; do
+        h=$((PORT + 3 * i))
+        "$BIN/drover-server" -data-dir "$WORK/c$i" -http-addr "127.0.0.1:$h" -raft-addr "127.0.0.1:$((h + 1))" \
+                -agent-addr "127.0.0.1:$((h + 2))" -bootstrap-expect 3 -join "$join" -heartbeat-ttl 3s \
+                -heartbeat-grace 3s >"$WORK/c$i.log" 2>&1 &
+        pids+=($!)
+done
+leader=""
+for _ in $(seq 1 300); do
+        leader=$(curl -fs -m 2 "http://127.0.0.1:$PORT/v1/status/leader" | tr -d '"')
+        [ -n "$leader" ] && break
+        sleep 0.1
+done
+# a follower: the server whose Raft address is not the leader's
+for i in 0 1 2; do [ "127.0.0.1:$((PORT + 3 * i + 1))" != "$leader" ] && { f=$((PORT + 3 * i)); break; }; done
+if [ -n "$leader" ]; then
+        sed 's/agent-port-probe/cluster-probe/g' "$WORK/probe.json" >"$WORK/cluster.json"
+        python3 "$HERE/flood.py" heartbeat $((f + 2)) 8 $probe_id cluster-probe "$WORK/hb_cluster" "$WORK/cluster.json" \
+                2>>"$WORK/flood.err"
+fi
+cl=$(cat "$WORK/hb_cluster.end" 2>/dev/null)
+status=$(curl -fs -m 5 "http://127.0.0.1:$PORT/v1/node/$probe_id" | grep -o '"Status":"[a-z]*"')
+if [ "$(cat "$WORK/hb_cluster.reg" 2>/dev/null)" = 200 ] && [ "$(field "$cl" failed)" = 0 ] &&
+        [ "$status" = '"Status":"ready"' ] && ! grep -q "missed its heartbeat" "$WORK"/c?.log; then
+        pass "three servers: a node registers and heartbeats through a follower's agents' listener (forwarded to the leader $leader): $cl"
+else
+        fail "three servers: a node registers and heartbeats through a follower's agents' listener (leader '$leader', register $(cat "$WORK/hb_cluster.reg" 2>/dev/null), $cl, $status)"
 fi
 log "$passed passed, $failed failed ($(($(date +%s) - t_start)) s)"
 [ "$failed" = 0 ]
