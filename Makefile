@@ -201,6 +201,7 @@ integration: all server-asan
 	$(Q)tests/security/acl.sh $(BUILD)/bin
 	$(Q)tests/security/servers.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
+	$(Q)tests/security/agent_port.sh $(BUILD)/bin
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

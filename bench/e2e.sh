@@ -91,7 +91,7 @@ for attempt in 1 2 3; do
         PORT=""
         for _ in $(seq 1 50); do
                 p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
-                port_free "$p" && port_free $((p + 1)) && port_free $((p + 10)) && { PORT=$p; break; }
+                port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 10)) && { PORT=$p; break; }
         done
         [ -n "$PORT" ] || { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
         ADDR="http://127.0.0.1:$PORT"

@@ -30,7 +30,8 @@ const char cli_dev_help[] =
     "  Runs in the foreground; Ctrl-C stops both, stops their tasks and removes\n"
     "  the temporary directory.\n\n"
     "Options:\n"
-    "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the agent port+10)\n"
+    "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the server's listener for\n"
+    "                  node agents port+2 (drover-server -agent-addr), the agent port+10)\n"
     "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n"
     "  -config=<file>  Nomad's agent configuration, HCL or JSON (by .json or a leading '{'),\n"
     "                  or a directory of *.hcl and *.json files (in name order); repeatable,\n"
@@ -279,12 +280,14 @@ int cli_dev(struct cli *c, int argc, char **argv) {
         char server_bin[PATH_MAX], agent_bin[PATH_MAX];
         find_sibling("drover-server", server_bin, sizeof(server_bin));
         find_sibling("drover-agent", agent_bin, sizeof(agent_bin));
-        char http_addr[64], raft_addr[64], agent_http[64], base[96], sdata[PATH_MAX + 16], adata[PATH_MAX + 16],
+        char http_addr[64], raft_addr[64], agents_addr[64], agent_http[64], base[96], agents_base[96], sdata[PATH_MAX + 16], adata[PATH_MAX + 16],
             slog[PATH_MAX + 16], alog[PATH_MAX + 16];
         snprintf(http_addr, sizeof(http_addr), "127.0.0.1:%d", port);
         snprintf(raft_addr, sizeof(raft_addr), "127.0.0.1:%d", port + 1);
+        snprintf(agents_addr, sizeof(agents_addr), "127.0.0.1:%d", port + 2);
         snprintf(agent_http, sizeof(agent_http), "127.0.0.1:%d", port + 10);
         snprintf(base, sizeof(base), "http://%s", http_addr);
+        snprintf(agents_base, sizeof(agents_base), "http://%s", agents_addr);
         snprintf(sdata, sizeof(sdata), "%s/server", dir);
         snprintf(adata, sizeof(adata), "%s/agent", dir);
         snprintf(slog, sizeof(slog), "%s/server.log", dir);
@@ -295,8 +298,11 @@ int cli_dev(struct cli *c, int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
 
         printf("==> Starting drover dev cluster (data in %s)\n", dir);
-        char *sargv[24] = {server_bin, "-dev", "-data-dir", sdata, "-http-addr", http_addr, "-raft-addr", raft_addr};
-        int sn = 8;
+        /* the agent talks to the server's listener for node agents: a flood of the API
+         * cannot starve its heartbeats (docs/security.md, "Floods") */
+        char *sargv[24] = {server_bin, "-dev",     "-data-dir",  sdata,      "-http-addr",
+                           http_addr,  "-raft-addr", raft_addr, "-agent-addr", agents_addr};
+        int sn = 10;
         if (cfg.acl == 1)
                 sargv[sn++] = "-acl-enabled";
         const char *const server_opts[][2] = {
@@ -314,8 +320,9 @@ int cli_dev(struct cli *c, int argc, char **argv) {
                 rc = 1;
                 goto out;
         }
-        printf("    server: API on %s (log %s)\n", base, slog);
-        char *aargv[24] = {agent_bin, "-dev", "-raw-exec", "-servers", base, "-data-dir", adata, "-http-addr", agent_http};
+        printf("    server: API on %s, node agents on %s (log %s)\n", base, agents_base, slog);
+        char *aargv[24] = {agent_bin, "-dev",  "-raw-exec",  "-servers",  agents_base,
+                           "-data-dir", adata, "-http-addr", agent_http};
         int an = 9;
         const char *const agent_opts[][2] = {{"-log-level", cfg.log_level},  {"-dc", cfg.datacenter},
                                              {"-node-name", cfg.name},        {"-node-class", cfg.node_class},

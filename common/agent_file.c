@@ -122,6 +122,7 @@ static const struct {
     {"server.search", S_ANY},
     {"server.raft_boltdb", S_ANY},
     {"server.join_token", S_VALUE}, /* drover's: the servers' join credential */
+    {"server.agent_addr", S_VALUE}, /* drover's: the node agents' listener (-agent-addr) */
     {"client", S_BLOCK},
     {"client.enabled", S_VALUE},
     {"client.state_dir", S_VALUE},

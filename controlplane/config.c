@@ -81,6 +81,14 @@ static const struct flag options[] = {
      "blocking queries (GET with ?index=N) waiting for an answer; beyond it, 503 except node agents' watches"},
     {"http-idle-timeout", FLAG_DURATION_MS, "60s", 1000, 3600000, F(http_idle_timeout_ms),
      "an HTTP connection silent this long is closed"},
+    {"agent-addr", FLAG_STR, "", 0, 0, F(agent_addr),
+     "a second listener (ip:port) for node agents only: register, heartbeat, allocations; every other path gets "
+     "404. Its bounds are its own, so a flood of -http-addr cannot starve heartbeats (\"\" = none; drover dev "
+     "uses HTTP port + 2). Same TLS and node secret as -http-addr"},
+    {"agent-max-conns", FLAG_INT, "8192", 16, 1000000, F(agent_max_conns),
+     "connections served at once by -agent-addr (about two per node)"},
+    {"agent-max-parked", FLAG_INT, "8192", 1, 1000000, F(agent_max_parked),
+     "allocation watches (blocking queries) held by -agent-addr (one per node); beyond it, 503"},
     {"print-config", FLAG_BOOL, "false", 0, 0, F(print_config), "print the effective configuration and exit"},
     {"config", FLAG_STR, "", 0, 0, F(config_file),
      "Nomad's agent configuration file or directory, HCL or JSON; repeatable, later files win, then the flags "
@@ -109,6 +117,7 @@ static const struct agent_file_key file_keys[] = {
     {"server.node_gc_threshold", AGENT_FILE_SET, "node-gc-threshold"},
     {"server.acl_token_gc_threshold", AGENT_FILE_SET, "acl-token-gc-threshold"},
     {"server.join_token", AGENT_FILE_SET, "join-token"},
+    {"server.agent_addr", AGENT_FILE_SET, "agent-addr"},
     {"server.retry_join", AGENT_FILE_LIST, "join"},
     {"server.server_join.retry_join", AGENT_FILE_LIST, "join"},
     {"acl.enabled", AGENT_FILE_SET, "acl-enabled"},
@@ -202,6 +211,9 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv, struct
                               "-tls-rpc needs -tls-ca-file, -tls-cert-file and -tls-key-file (servers verify each other)");
         if (cfg->tls_verify_https_client && !cfg->tls_http)
                 return errorf(err, -EINVAL, "-tls-verify-https-client needs -tls-http");
+        if (*cfg->agent_addr && (!strchr(cfg->agent_addr, ':') || strcmp(cfg->agent_addr, cfg->http_addr) == 0))
+                return errorf(err, -EINVAL, "-agent-addr \"%.80s\": expected ip:port, other than -http-addr's",
+                              cfg->agent_addr);
         if (cfg->bootstrap_expect == 1)
                 return errorf(err, -EINVAL,
                               "-bootstrap-expect 1: a lone server needs no -bootstrap-expect (use 3 or 5)");

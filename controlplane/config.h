@@ -47,6 +47,10 @@ struct server_config {
         int64_t http_max_conns_per_client;
         int64_t http_max_parked;
         int64_t http_idle_timeout_ms;
+        /* the node agents' own listener (-agent-addr ip:port, "" = none) and its bounds */
+        char *agent_addr;
+        int64_t agent_max_conns;
+        int64_t agent_max_parked;
         char *config_file; /* the -config files read before the flags (which win over them), joined with ',' */
         /* not an option: "config: KEY is not used by drover-server (FILE:LINE:COL)\n"... of the
          * -config files, to log (malloc'd; server_config_free frees it) */

@@ -1008,6 +1008,24 @@ static int cluster_start_raft(void *data, const struct raft_node_peer *voters, s
 
 static const struct cluster_ops server_cluster_ops = {.start_raft = cluster_start_raft};
 
+/* Start an HTTP listener on addr ("ip:port", named by flag in errors) with o's
+ * limits, serving the API's handler. */
+static int listen_on(struct server *s, const char *flag, const char *addr, struct http_server_opts *o,
+                     struct http_server **ret, struct error *err) {
+        char host[64];
+        snprintf(host, sizeof(host), "%s", addr);
+        char *colon = strrchr(host, ':');
+        if (!colon)
+                return errorf(err, -EINVAL, "%s \"%s\": expected ip:port", flag, addr);
+        *colon = '\0';
+        o->addr = host;
+        o->port = atoi(colon + 1);
+        int r = http_server_start(s->loop, o, api_handle, s->api, ret, err);
+        if (r < 0 && err)
+                error_prefix(err, "%s", flag);
+        return r;
+}
+
 int server_start(struct server *s, struct error *err) {
         /* The loop's handles first: server_stop closes them whatever failed later. */
         uv_timer_init(s->loop, &s->tick);
@@ -1056,21 +1074,13 @@ int server_start(struct server *s, struct error *err) {
         int r = workers_create(&wc, &s->workers);
         if (r < 0)
                 return errorf(err, r, "cannot start scheduler workers");
-        char host[64];
-        snprintf(host, sizeof(host), "%s", s->cfg->http_addr);
-        char *colon = strrchr(host, ':');
-        if (!colon)
-                return errorf(err, -EINVAL, "-http-addr \"%s\": expected ip:port", s->cfg->http_addr);
-        *colon = '\0';
         /* HTTP before Raft: a server that discovers its peers answers them first. */
         struct tls_config tls = {.http = s->cfg->tls_http,
                                  .ca_file = s->cfg->tls_ca_file,
                                  .cert_file = s->cfg->tls_cert_file,
                                  .key_file = s->cfg->tls_key_file,
                                  .verify_client = s->cfg->tls_verify_https_client};
-        struct http_server_opts ho = {.addr = host,
-                                      .port = atoi(colon + 1),
-                                      .tls = &tls,
+        struct http_server_opts ho = {.tls = &tls,
                                       .max_conns = (unsigned)s->cfg->http_max_conns,
                                       .max_conns_per_ip = (unsigned)s->cfg->http_max_conns_per_client,
                                       .max_parked = (unsigned)s->cfg->http_max_parked,
@@ -1082,9 +1092,22 @@ int server_start(struct server *s, struct error *err) {
                 snprintf(tc.client_key, sizeof(tc.client_key), "%s", tls.key_file);
                 http_client_set_tls(&tc);
         }
-        r = http_server_start(s->loop, &ho, api_handle, s->api, &s->http, err);
+        r = listen_on(s, "-http-addr", s->cfg->http_addr, &ho, &s->http, err);
         if (r < 0)
                 return r;
+        if (*s->cfg->agent_addr) {
+                /* Node agents' own listener: the same handler (so the same node-secret
+                 * checks and the same forwarding of node writes to the leader), the same
+                 * TLS, bounds of its own (docs/security.md, "Floods"). */
+                struct http_server_opts ao = {.tls = &tls,
+                                              .agents_only = true,
+                                              .max_conns = (unsigned)s->cfg->agent_max_conns,
+                                              .max_parked = (unsigned)s->cfg->agent_max_parked,
+                                              .idle_timeout_s = ho.idle_timeout_s};
+                r = listen_on(s, "-agent-addr", s->cfg->agent_addr, &ao, &s->agent_http, err);
+                if (r < 0)
+                        return r;
+        }
         if (!server_config_clustered(s->cfg)) {
                 r = start_raft(s, NULL, 0, s->cfg->bootstrap, err);
                 if (r < 0)
@@ -1117,8 +1140,11 @@ int server_start(struct server *s, struct error *err) {
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
         uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-        log_info("drover-server: HTTP API on %s://%s, Raft on %s%s (ID %lld), data in %s, %lld scheduler worker(s)%s",
-                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr, s->cfg->raft_addr,
+        log_info("drover-server: HTTP API on %s://%s%s%s, Raft on %s%s (ID %lld), data in %s, %lld scheduler "
+                 "worker(s)%s",
+                 s->cfg->tls_http ? "https" : "http", s->cfg->http_addr,
+                 s->agent_http ? ", node agents' listener on " : "", s->agent_http ? s->cfg->agent_addr : "",
+                 s->cfg->raft_addr,
                  s->cfg->tls_rpc ? " over mutual TLS" : "", (long long)s->cfg->raft_id, s->cfg->data_dir,
                  (long long)s->cfg->num_schedulers, s->cluster ? "; looking for the other servers" : "");
         return 0;
@@ -1133,6 +1159,7 @@ static void finish_stop(struct server *s) {
         if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || !s->http)
                 return;
         api_drop_parked(s->api);
+        s->agent_http = http_server_destroy(s->agent_http);
         s->http = http_server_destroy(s->http);
         log_info("drover-server: stopped");
 }

@@ -44,6 +44,7 @@ struct server {
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;
+        struct http_server *agent_http; /* -agent-addr: node agents only; NULL when not set */
         struct leadership *leadership; /* leader duties start after a barrier (leader/leadership.h) */
         bool leader;                   /* the leader duties run (after the barrier) */
         bool stopping;

@@ -690,7 +690,8 @@ bool http_path_is_node_agent(const char *method, const char *path) {
         const char *what = slash + 1;
         if (strcmp(what, "heartbeat") == 0 || strcmp(what, "allocations/batch") == 0)
                 return strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
-        return strcmp(what, "allocations") == 0;
+        return strcmp(what, "allocations") == 0 &&
+               (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0);
 }
 
 uint64_t http_server_refused(const struct http_server *s) {
@@ -720,6 +721,12 @@ static void admit(struct http_server *s, struct http_req *r, struct MHD_Connecti
                              err.msg);
                         return;
                 }
+        }
+        if (s->o.agents_only && !http_path_is_node_agent(r->method, r->path)) {
+                deny(r, 404, "%s %.64s: this listener (-agent-addr) serves node agents only (register, "
+                             "heartbeat, allocations); use the HTTP API address (-http-addr)",
+                     r->method, r->path);
+                return;
         }
         if (r->priority)
                 return;
@@ -756,7 +763,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *con_cls = r;
                 if (!r->method || !r->path)
                         return MHD_NO;
-                r->priority = http_path_is_node_agent(method, url);
+                /* On an agents-only listener every client is an agent: none is exempt. */
+                r->priority = !s->o.agents_only && http_path_is_node_agent(method, url);
                 struct conn_info *ci = conn_info_of(conn);
                 if (ci) {
                         idle_unlink(s, ci); /* busy: not evictable until its answer is sent */
@@ -971,13 +979,14 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         pthread_mutex_init(&s->lock, NULL);
         s->handler = handler;
         s->data = data;
-        s->o.max_conns = DEF(max_conns, HTTP_DEFAULT_MAX_CONNS);
+        s->o.max_conns = DEF(max_conns, o->agents_only ? HTTP_AGENTS_DEFAULT_MAX_CONNS : HTTP_DEFAULT_MAX_CONNS);
         s->o.reserved_conns = DEF(reserved_conns, HTTP_DEFAULT_RESERVED_CONNS);
         s->o.max_conns_per_ip = o->max_conns_per_ip;
         s->o.idle_timeout_s = DEF(idle_timeout_s, HTTP_DEFAULT_IDLE_TIMEOUT_S);
         s->o.body_timeout_s = DEF(body_timeout_s, HTTP_DEFAULT_BODY_TIMEOUT_S);
         s->o.header_timeout_s = DEF(header_timeout_s, HTTP_DEFAULT_HEADER_TIMEOUT_S);
-        s->o.max_parked = DEF(max_parked, HTTP_DEFAULT_MAX_PARKED);
+        s->o.agents_only = o->agents_only;
+        s->o.max_parked = DEF(max_parked, o->agents_only ? HTTP_AGENTS_DEFAULT_MAX_PARKED : HTTP_DEFAULT_MAX_PARKED);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
         if (inet_pton(AF_INET, o->addr, &sa.sin_addr) != 1) {
                 http_server_destroy(s);

@@ -29,6 +29,8 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
 #define HTTP_DEFAULT_HEADER_TIMEOUT_S 10 /* a new connection must have sent its request headers within this */
 #define HTTP_DEFAULT_MAX_PARKED 2048    /* blocking queries held by handlers */
 #define HTTP_RESERVED_TIMEOUT_S 2       /* a connection in the reserve must send its request within this */
+#define HTTP_AGENTS_DEFAULT_MAX_CONNS 8192  /* an agents-only listener's connections (about two per node) */
+#define HTTP_AGENTS_DEFAULT_MAX_PARKED 8192 /* an agents-only listener's watches (one per node) */
 
 /* How a listener is set up. Flood bounds (docs/security.md, "Floods"):
  * - max_conns connections are served for anyone; beyond them, up to
@@ -46,7 +48,13 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
  *   of one request body (a slow body is cut off with the connection);
  *   header_timeout_s bounds the time from accept to complete request headers
  *   (checked, oldest first, whenever a connection is accepted: a client that
- *   trickles header bytes is closed once others arrive). */
+ *   trickles header bytes is closed once others arrive).
+ * agents_only makes a listener for node agents alone (drover-server -agent-addr):
+ * a request whose path http_path_is_node_agent does not accept is answered 404
+ * before its body is read, and nobody is exempt from its bounds (all its clients
+ * are agents): beyond max_conns its connections get 503 and the eviction above,
+ * beyond max_parked its watches get 503. Its bounds are its own, so a flood of
+ * the public listener cannot reach a heartbeat sent here. */
 struct http_server_opts {
         const char *addr; /* IPv4 address to listen on */
         int port;         /* 0 picks one */
@@ -58,6 +66,7 @@ struct http_server_opts {
         unsigned body_timeout_s;
         unsigned header_timeout_s;
         unsigned max_parked;
+        bool agents_only;
 };
 
 /* Listen as o says (copied; tls files read here). */

@@ -13,7 +13,7 @@ passed=0
 failed=0
 dev_pid=""
 trap '[ -n "$dev_pid" ] && kill -INT "$dev_pid" 2>/dev/null; sleep 1; "$RM_WORK" "$WORK"' EXIT
-pick_port "${DROVER_TEST_PORT_BASE:-26500}" 480 1 10
+pick_port "${DROVER_TEST_PORT_BASE:-26500}" 480 1 2 10
 unset DROVER_ADDR NOMAD_ADDR DROVER_TOKEN NOMAD_TOKEN
 
 cat >"$WORK/dev.hcl" <<CONF

@@ -869,7 +869,7 @@ fi
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
 for _ in $(seq 1 50); do
         DEV_PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-        port_free "$DEV_PORT" && port_free $((DEV_PORT + 1)) && port_free $((DEV_PORT + 10)) && break
+        port_free "$DEV_PORT" && port_free $((DEV_PORT + 1)) && port_free $((DEV_PORT + 2)) && port_free $((DEV_PORT + 10)) && break
 done
 "$BIN/drover" dev -port="$DEV_PORT" >"$WORK/dev.log" 2>&1 &
 dev_pid=$!

@@ -5,6 +5,9 @@
       Keep connections open for SECONDS against 127.0.0.1:PORT. SPEC is
         idle:N[:SRC]   N connections that send nothing
         park:N[:SRC]   N blocking queries (GET /v1/jobs?index=huge&wait=120s)
+        slow:N[:SRC]   N slow uploads to a node agent's path (PUT /v1/node/register
+                       announcing 1 MB, then one byte every SLOW_EVERY s, 0.5):
+                       busy connections the server may neither evict nor refuse
       from source address SRC, or spread over 127.0.0.2..127.0.0.9 (Linux routes
       all of 127/8 on lo), so that neither one address's ephemeral ports nor a
       per-client bound caps the size. A connection the server closes, or a query
@@ -27,6 +30,14 @@
       ("T WHAT CODE MS [STATUS]"; a failure has code 0); OUT.end: heartbeats=N
       failed=F max_ms= p99_ms= reads=N failed=F not_ready=R reconnects=C
       read_max_ms= job_sent=T job_complete=T ("-": never).
+
+  flood.py heartbeat PORT SECONDS PROBE_ID PROBE_SECRET OUT [REGISTER_FILE]
+      Only the probe's heartbeats (every 0.25 s, a fresh connection each) to
+      127.0.0.1:PORT; OUT and OUT.end as the probe's (heartbeats=N failed=F
+      max_ms= p99_ms=). With REGISTER_FILE, first PUT /v1/node/register with it
+      (the heartbeats follow at once, however long Python took to start on a
+      loaded host); OUT.reg: its status code. OUT exists once they begin; they
+      end early once OUT.stop exists.
 """
 import json
 import math
@@ -41,6 +52,8 @@ REOPEN_PER_S = int(os.environ.get("REOPEN_PER_S", "1000"))
 SOURCES = ["127.0.0.%d" % i for i in range(2, 10)]  # for a SPEC without SRC
 HB_INTERVAL = 0.25
 PARK_REQ = b"GET /v1/jobs?index=18446744073709551000&wait=120s HTTP/1.1\r\nHost: flood\r\n\r\n"
+SLOW_REQ = b"PUT /v1/node/register HTTP/1.1\r\nHost: flood\r\nContent-Length: 1000000\r\n\r\n{"
+SLOW_EVERY = 0.5
 
 
 def write_atomic(path, text):
@@ -100,9 +113,9 @@ class Flood:
                 return
             c[2] = True
             self.ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
-            if spec.startswith("park"):
+            if spec.startswith("park") or spec.startswith("slow"):
                 try:
-                    s.send(PARK_REQ)
+                    s.send(PARK_REQ if spec.startswith("park") else SLOW_REQ)
                 except OSError:
                     pass
             if not ev & (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
@@ -151,10 +164,19 @@ class Flood:
         ready = False
         sample = start + 1
         budget, budget_t = REOPEN_PER_S, start
+        trickle = start
         while time.monotonic() < end:
             for fd, ev in self.ep.poll(0.1, 1024):
                 self.event(fd, ev)
             now = time.monotonic()
+            if now >= trickle:  # the slow uploads' next byte
+                trickle = now + SLOW_EVERY
+                for s, spec, connected in list(self.conns.values()):
+                    if connected and spec.startswith("slow"):
+                        try:
+                            s.send(b" ")
+                        except OSError:
+                            pass
             if now - budget_t >= 1:
                 budget, budget_t = REOPEN_PER_S, now
             while self.reopen and budget > 0:
@@ -212,7 +234,7 @@ def heartbeats(port, seconds, probe_id, probe_secret, out, ret):
     body = json.dumps({"SecretID": probe_secret, "Status": "ready"}).encode()
     start = time.monotonic()
     tick = start
-    while tick < start + seconds:
+    while tick < start + seconds and not os.path.exists(out + ".stop"):
         t0 = time.monotonic()
         try:
             with connect(port, 5) as s:
@@ -270,16 +292,31 @@ def probe(port, seconds, node_id, probe_id, probe_secret, job_file, job_at, out)
             tick += 0.5
             time.sleep(max(0, tick - time.monotonic()))
     t.join()
+    write_atomic(out + ".end", "%s reads=%d failed=%d not_ready=%d reconnects=%d read_max_ms=%.1f job_sent=%s "
+                 "job_complete=%s\n" % (
+                     heartbeat_summary(hb, out), reads, failed, not_ready, reconnects, read_max,
+                     "-" if job_sent is None else "%.1f" % job_sent, "-" if job_done is None else "%.1f" % job_done))
+
+
+def heartbeat_summary(hb, out):
+    """Append hb's lines to OUT; "heartbeats=N failed=F max_ms= p99_ms=" of them."""
     with open(out, "a") as f:
         for at, code, ms in hb:
             f.write("%.1f heartbeat %d %.1f\n" % (at, code, ms))
     ok = sorted(ms for _, code, ms in hb if code == 200)
     p99 = ok[min(len(ok) - 1, math.ceil(0.99 * len(ok)) - 1)] if ok else 0
-    write_atomic(out + ".end", "heartbeats=%d failed=%d max_ms=%.1f p99_ms=%.1f reads=%d failed=%d not_ready=%d "
-                 "reconnects=%d read_max_ms=%.1f job_sent=%s job_complete=%s\n" % (
-                     len(hb), len(hb) - len(ok), ok[-1] if ok else 0, p99, reads, failed, not_ready, reconnects,
-                     read_max, "-" if job_sent is None else "%.1f" % job_sent,
-                     "-" if job_done is None else "%.1f" % job_done))
+    return "heartbeats=%d failed=%d max_ms=%.1f p99_ms=%.1f" % (len(hb), len(hb) - len(ok), ok[-1] if ok else 0, p99)
+
+
+def heartbeat_only(port, seconds, probe_id, probe_secret, out, register=None):
+    hb = []
+    if register:
+        with open(register, "rb") as f, connect(port, 5) as s:
+            code = http(s, "PUT", "/v1/node/register", f.read())[0]
+        write_atomic(out + ".reg", "%d\n" % code)
+    open(out, "w").close()
+    heartbeats(port, seconds, probe_id, probe_secret, out, hb)
+    write_atomic(out + ".end", heartbeat_summary(hb, out) + "\n")
 
 
 if __name__ == "__main__":
@@ -287,5 +324,7 @@ if __name__ == "__main__":
         Flood(int(sys.argv[2]), sys.argv[5:]).run(float(sys.argv[3]), sys.argv[4])
     elif len(sys.argv) == 10 and sys.argv[1] == "probe":
         probe(int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:8], float(sys.argv[8]), sys.argv[9])
+    elif len(sys.argv) in (7, 8) and sys.argv[1] == "heartbeat":
+        heartbeat_only(int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:])
     else:
         sys.exit(__doc__)

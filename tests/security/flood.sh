@@ -1,7 +1,9 @@
 #!/bin/bash
 # Flood bounds of the HTTP listener (docs/security.md, "Floods").
-# 1. The issue's flood against `drover dev` (its agent heartbeating through the
-#    same server, default bounds): 5,000 idle connections and 2,000 parked
+# 1. The issue's flood against `drover dev` (default bounds; its agent talks to
+#    the server's listener for node agents, -agent-addr, and so does not compete
+#    with the flood: the probe's heartbeats below go through the public listener
+#    and its reserve): 5,000 idle connections and 2,000 parked
 #    blocking queries held for 30 s (whatever the server closes is opened
 #    again). Meanwhile a probe (flood.py probe) heartbeats a second node every
 #    0.25 s on a fresh connection, as an agent does, and reads the dev node's
@@ -15,6 +17,7 @@
 #    is cut off; then, with more connections than -http-max-conns, the server
 #    never holds more than the bound + the reserve of 256 (newcomers close the
 #    oldest silent connections) and every GET is answered (200 or 503).
+# The agents' own listener under a flood of busy connections: agent_port.sh.
 # Usage: tests/security/flood.sh BIN_DIR
 # FLOOD_IDLE, FLOOD_PARKED, FLOOD_SECONDS change part 1's figures (5000, 2000, 30).
 set -u

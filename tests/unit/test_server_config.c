@@ -205,3 +205,25 @@ Test(server_config, json_and_nomads_ports_and_bind_addr_set_the_listeners) {
         unlink(json);
         unlink(path);
 }
+
+Test(server_config, the_agents_listener_comes_from_the_server_block_and_is_off_by_default) {
+        write_config("server {\n  enabled = true\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.agent_addr, "", "off unless set");
+        server_config_free(&cfg);
+        unlink(path);
+        write_config("server {\n  agent_addr = \"127.0.0.1:4648\"\n}\n");
+        cr_assert_eq(parse(&cfg, "-agent-max-parked=100", &err), 0, "%s", err.msg);
+        cr_expect_str_eq(cfg.agent_addr, "127.0.0.1:4648");
+        cr_expect_eq(cfg.agent_max_parked, 100);
+        cr_expect_eq(cfg.agent_max_conns, 8192);
+        server_config_free(&cfg);
+        cr_expect_lt(parse(&cfg, "-agent-addr=127.0.0.1:4646", &err), 0, "the HTTP API's own address");
+        cr_expect(strstr(err.msg, "other than -http-addr"), "%s", err.msg);
+        server_config_free(&cfg);
+        cr_expect_lt(parse(&cfg, "-agent-addr=4648", &err), 0, "no ip:port");
+        server_config_free(&cfg);
+        unlink(path);
+}

@@ -1,7 +1,8 @@
 /* test_tls.c - common/tls and the HTTP listener's TLS and flood bounds
  * (controlplane/api/http.c) in process: a real listener on 127.0.0.1 with its
  * loop on a thread, libcurl (common/http_client) and raw sockets as clients.
- * Certificates: tests/security/pem (README there). */
+ * Certificates: tests/security/pem (README there). Also the agents-only
+ * listener (-agent-addr): its path filter, its own bounds, its TLS. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -116,6 +117,10 @@ Test(tls, node_agent_paths) {
         cr_expect(!http_path_is_node_agent("GET", "/v1/nodes"));
         cr_expect(!http_path_is_node_agent("GET", "/v1/jobs"));
         cr_expect(!http_path_is_node_agent("PUT", "/v1/node/abc/allocations/x"));
+        cr_expect(!http_path_is_node_agent("DELETE", "/v1/node/abc/allocations"));
+        cr_expect(!http_path_is_node_agent("GET", "/v1/node/abc/allocations/"));
+        cr_expect(!http_path_is_node_agent("GET", "/v1/node/abc/x/allocations"));
+        cr_expect(!http_path_is_node_agent("PUT", "/v1/node/register/x"));
 }
 
 /* ---- a real listener ------------------------------------------------------------------ */
@@ -338,4 +343,66 @@ Test(tls, headers_trickling_in_past_the_header_timeout_are_cut_off) {
         cr_expect(n <= 0, "closed without an answer (read %zd bytes)", n);
         stop();
         close(slow);
+}
+
+/* ---- an agents-only listener (drover-server -agent-addr) ----------------------------- */
+
+Test(tls, an_agents_only_listener_answers_404_to_every_other_path) {
+        struct http_server_opts o = {.addr = "127.0.0.1", .agents_only = true};
+        start(&o);
+        char msg[256];
+        cr_expect_eq(get("PUT", "/v1/node/register", msg, sizeof(msg)), 200, "%s", msg);
+        cr_expect_eq(get("PUT", "/v1/node/abc/heartbeat", msg, sizeof(msg)), 200, "%s", msg);
+        cr_expect_eq(get("GET", "/v1/node/abc/allocations", msg, sizeof(msg)), 200, "%s", msg);
+        cr_expect_eq(get("POST", "/v1/node/abc/allocations/batch", msg, sizeof(msg)), 200, "%s", msg);
+        const char *const public[][2] = {{"GET", "/v1/jobs"},           {"PUT", "/v1/jobs"},
+                                         {"GET", "/v1/node/abc"},       {"GET", "/v1/node/abc/heartbeat"},
+                                         {"GET", "/v1/agent/self"},     {"GET", "/v1/event/stream"},
+                                         {"GET", "/v1/client/fs/logs/x"}, {"DELETE", "/v1/node/abc/allocations"}};
+        for (size_t i = 0; i < sizeof(public) / sizeof(public[0]); i++) {
+                cr_expect_eq(get(public[i][0], public[i][1], msg, sizeof(msg)), 404, "%s %s: %s", public[i][0],
+                             public[i][1], msg);
+                cr_expect(strstr(msg, "serves node agents only"), "%s", msg);
+        }
+        /* a public request with a body is refused before the body is kept */
+        int up = raw("PUT /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd");
+        cr_assert(answered_within(up, 2000));
+        char buf[256];
+        ssize_t n = read(up, buf, sizeof(buf) - 1);
+        cr_expect(n > 12 && strncmp(buf, "HTTP/1.1 404", 12) == 0, "%.*s", (int)(n > 0 ? n : 0), buf);
+        stop();
+        close(up);
+}
+
+Test(tls, an_agents_only_listener_bounds_its_own_watches_without_exemption) {
+        struct http_server_opts o = {.addr = "127.0.0.1", .agents_only = true, .max_parked = 2};
+        start(&o);
+        int a = raw("GET /v1/node/a/allocations?index=5 HTTP/1.1\r\nHost: x\r\n\r\n");
+        int b = raw("GET /v1/node/b/allocations?index=5 HTTP/1.1\r\nHost: x\r\n\r\n");
+        cr_expect(!answered_within(a, 300) && !answered_within(b, 1), "two watches parked");
+        char msg[256];
+        cr_expect_eq(get("GET", "/v1/node/c/allocations?index=7", msg, sizeof(msg)), 503, "%s", msg);
+        cr_expect(strstr(msg, "2 blocking queries already waiting"), "%s", msg);
+        cr_expect_eq(get("PUT", "/v1/node/c/heartbeat", msg, sizeof(msg)), 200, "a heartbeat still goes through");
+        stop();
+        close(a);
+        close(b);
+}
+
+Test(tls, an_agents_only_listener_keeps_the_client_certificate_rule) {
+        struct tls_config t = {.http = true,
+                               .ca_file = PEM "ca.pem",
+                               .cert_file = PEM "server.pem",
+                               .key_file = PEM "server-key.pem",
+                               .verify_client = true};
+        struct http_server_opts o = {.addr = "127.0.0.1", .tls = &t, .agents_only = true};
+        start(&o);
+        char msg[512];
+        client_tls(PEM "ca.pem", PEM "client.pem", PEM "client-key.pem");
+        cr_expect_eq(get("PUT", "/v1/node/abc/heartbeat", msg, sizeof(msg)), 200, "%s", msg);
+        cr_expect_eq(get("GET", "/v1/jobs", msg, sizeof(msg)), 404, "%s", msg);
+        client_tls(PEM "ca.pem", NULL, NULL);
+        cr_expect_eq(get("PUT", "/v1/node/abc/heartbeat", msg, sizeof(msg)), 403, "%s", msg);
+        cr_expect(strstr(msg, "no client certificate presented"), "%s", msg);
+        stop();
 }
