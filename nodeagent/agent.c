@@ -821,7 +821,6 @@ struct agent *agent_destroy(struct agent *a) {
                 uv_close((uv_handle_t *)&a->grace_timer, on_closed);
                 uv_close((uv_handle_t *)&a->start_idle, on_closed);
                 uv_close((uv_handle_t *)&a->state_commit, on_closed);
-        uv_close((uv_handle_t *)&a->state_commit, on_closed);
                 uv_run(&a->loop, UV_RUN_DEFAULT);
         }
         log_api_stop(a->log_api);
