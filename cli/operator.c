@@ -249,14 +249,10 @@ static int cmp_member_name(const void *a, const void *b) {
 
 static int members(struct cli *c, int argc, char **argv) {
         bool detailed = false;
-        for (int i = 0; i < argc; i++) {
-                if (strcmp(argv[i], "-detailed") == 0 || strcmp(argv[i], "--detailed") == 0)
-                        detailed = true;
-                else {
-                        fprintf(stderr, "drover server members: unknown argument \"%s\"\n\n%s", argv[i], members_help);
-                        return 1;
-                }
-        }
+        const struct cli_flag flags[] = {{"-detailed", NULL, &detailed, true}, {0}};
+        int n_ops;
+        if (cli_args(argc, argv, flags, 0, 0, "", members_help, NULL, &n_ops))
+                return 1;
         struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
         if (cli_get(c, "/v1/agent/members", &out, NULL, &err) < 0) {
