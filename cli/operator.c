@@ -50,19 +50,11 @@ static const char remove_peer_help[] =
 static int remove_peer(struct cli *c, int argc, char **argv) {
         const char *id = NULL, *addr = NULL;
         for (int i = 0; i < argc; i++) {
-                if (strncmp(argv[i], "-peer-id=", 9) == 0)
-                        id = argv[i] + 9;
-                else if (strncmp(argv[i], "-peer-address=", 14) == 0)
-                        addr = argv[i] + 14;
-                else if (strcmp(argv[i], "-peer-id") == 0 && i + 1 < argc)
-                        id = argv[++i];
-                else if (strcmp(argv[i], "-peer-address") == 0 && i + 1 < argc)
-                        addr = argv[++i];
-                else {
-                        fprintf(stderr, "drover operator raft remove-peer: unknown argument \"%s\"\n\n%s", argv[i],
-                                remove_peer_help);
-                        return 1;
-                }
+                if (cli_opt("peer-id", argc, argv, &i, &id) || cli_opt("peer-address", argc, argv, &i, &addr))
+                        continue;
+                fprintf(stderr, "drover operator raft remove-peer: unknown argument \"%s\"\n\n%s", argv[i],
+                        remove_peer_help);
+                return 1;
         }
         if (!id == !addr) {
                 fprintf(stderr, "drover operator raft remove-peer: give exactly one of -peer-id or -peer-address\n");
