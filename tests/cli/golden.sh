@@ -18,8 +18,10 @@ export TZ=UTC
 
 
 # Same-length placeholders keep the tables' alignment checked; ages ("4s ago",
-# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces;
-# the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces.
+# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces
+# (and so is the padding of the Created header above a column of them);
+# the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces
+# (N alone as the last column); the golden server's Raft port in server members is PPPPP.
 normalise() {
         sed -E \
                 -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU/g' \
@@ -29,6 +31,7 @@ normalise() {
                 -e 's/127\.0\.0\.1:[0-9]{5}/127.0.0.1:PPPPP/g' \
                 -e 's/\b[0-9]+[dhms]([0-9]+[dhms])* ago( +|$)/<age>  /g' \
                 -e 's/<age>  $/<age>/' \
+                -e 's/ Created +Modified$/ Created  Modified/' \
                 -e 's/^(Job Modify Index: )[0-9]+$/\1N/' \
                 -e 's/(-check-index )[0-9]+/\1N/' \
                 -e 's/^(Modify Index +=) [0-9]+$/\1 N/' \
