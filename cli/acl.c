@@ -19,25 +19,6 @@
 #define TOKEN_POLICIES_MAX 64
 #define TOKEN_ROLES_MAX 16 /* the server's ACL_MAX_ROLES */
 
-/* "-name=X", "-name X" (or --name): true and *ret when argv[*i] was one. */
-static bool opt(const char *name, int argc, char **argv, int *i, const char **ret) {
-        const char *a = argv[*i];
-        if (a[0] == '-' && a[1] == '-')
-                a++;
-        size_t n = strlen(name);
-        if (a[0] != '-' || strncmp(a + 1, name, n) != 0)
-                return false;
-        if (a[1 + n] == '=') {
-                *ret = a + 2 + n;
-                return true;
-        }
-        if (a[1 + n] == '\0' && *i + 1 < argc) {
-                *ret = argv[++*i];
-                return true;
-        }
-        return false;
-}
-
 static void print_token(const json_t *t) {
         char when[64] = "";
         cli_fmt_time_ns(jx_int(t, "CreateTime", 0), when, sizeof(when));
@@ -160,7 +141,7 @@ static int policy_apply(struct cli *c, int argc, char **argv) {
         const char *desc = "", *pos[2];
         int np = 0;
         for (int i = 0; i < argc; i++) {
-                if (opt("description", argc, argv, &i, &desc))
+                if (cli_opt("description", argc, argv, &i, &desc))
                         continue;
                 if ((argv[i][0] == '-' && argv[i][1]) || np == 2) {
                         fprintf(stderr, "drover acl policy apply: unexpected argument \"%s\"\n\n%s", argv[i],
@@ -287,11 +268,11 @@ static int role_flags(int argc, char **argv, bool update, json_t *body, const ch
         if (!pols)
                 return -ENOMEM;
         for (int i = 0; i < argc; i++) {
-                if (opt("name", argc, argv, &i, &v)) {
+                if (cli_opt("name", argc, argv, &i, &v)) {
                         json_object_set_new(body, "Name", json_string(v));
-                } else if (opt("description", argc, argv, &i, &v)) {
+                } else if (cli_opt("description", argc, argv, &i, &v)) {
                         json_object_set_new(body, "Description", json_string(v));
-                } else if (opt("policy", argc, argv, &i, &v)) {
+                } else if (cli_opt("policy", argc, argv, &i, &v)) {
                         if (json_array_size(pols) >= TOKEN_POLICIES_MAX) {
                                 fprintf(stderr, "drover acl role: at most %d -policy\n", TOKEN_POLICIES_MAX);
                                 return -E2BIG;
@@ -435,10 +416,10 @@ static int token_create(struct cli *c, int argc, char **argv) {
         if (!pols || !roles)
                 return 1;
         for (int i = 0; i < argc; i++) {
-                if (opt("name", argc, argv, &i, &name) || opt("type", argc, argv, &i, &type) ||
-                    opt("ttl", argc, argv, &i, &ttl))
+                if (cli_opt("name", argc, argv, &i, &name) || cli_opt("type", argc, argv, &i, &type) ||
+                    cli_opt("ttl", argc, argv, &i, &ttl))
                         continue;
-                if (opt("policy", argc, argv, &i, &p)) {
+                if (cli_opt("policy", argc, argv, &i, &p)) {
                         if (json_array_size(pols) >= TOKEN_POLICIES_MAX) {
                                 fprintf(stderr, "drover acl token create: at most %d -policy\n", TOKEN_POLICIES_MAX);
                                 return 1;
@@ -446,8 +427,8 @@ static int token_create(struct cli *c, int argc, char **argv) {
                         json_array_append_new(pols, json_string(p));
                         continue;
                 }
-                bool by_id = opt("role-id", argc, argv, &i, &p);
-                if (by_id || opt("role-name", argc, argv, &i, &p)) {
+                bool by_id = cli_opt("role-id", argc, argv, &i, &p);
+                if (by_id || cli_opt("role-name", argc, argv, &i, &p)) {
                         if (json_array_size(roles) >= TOKEN_ROLES_MAX) {
                                 fprintf(stderr, "drover acl token create: at most %d roles\n", TOKEN_ROLES_MAX);
                                 return 1;

@@ -79,6 +79,10 @@ extern const char cli_job_history_help[], cli_job_revert_help[], cli_job_periodi
  * -1 when help was asked for, -2 after printing a bad TLS setting. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
 
+/* "-name=X", "-name X" (or --name) at argv[*i]: true and *ret (X, argv[*i] then
+ * past it) when it is one; false for anything else, a bare -name at the end too. */
+bool cli_opt(const char *name, int argc, char **argv, int *i, const char **ret);
+
 /* One flag of a command, for cli_args: -name sets *ret_set to set_to; with
  * ret_value, -name=V and -name V store V there instead (the last one wins). */
 struct cli_flag {

@@ -25,7 +25,7 @@ static const char usage[] =
     "    eval status <id>|list  Display evaluation status / list evaluations\n"
     "    deployment list|status|promote|fail|pause|resume  Inspect and control deployments\n"
     "    agent-info          Display status information about the server\n"
-    "    server members      Display the servers, their Raft state and last contact\n"
+    "    server members      Display the servers: address, status, leader, build, datacenter, region\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    operator scheduler get-config|set-config  Show or change the scheduler configuration\n"

@@ -50,19 +50,11 @@ static const char remove_peer_help[] =
 static int remove_peer(struct cli *c, int argc, char **argv) {
         const char *id = NULL, *addr = NULL;
         for (int i = 0; i < argc; i++) {
-                if (strncmp(argv[i], "-peer-id=", 9) == 0)
-                        id = argv[i] + 9;
-                else if (strncmp(argv[i], "-peer-address=", 14) == 0)
-                        addr = argv[i] + 14;
-                else if (strcmp(argv[i], "-peer-id") == 0 && i + 1 < argc)
-                        id = argv[++i];
-                else if (strcmp(argv[i], "-peer-address") == 0 && i + 1 < argc)
-                        addr = argv[++i];
-                else {
-                        fprintf(stderr, "drover operator raft remove-peer: unknown argument \"%s\"\n\n%s", argv[i],
-                                remove_peer_help);
-                        return 1;
-                }
+                if (cli_opt("peer-id", argc, argv, &i, &id) || cli_opt("peer-address", argc, argv, &i, &addr))
+                        continue;
+                fprintf(stderr, "drover operator raft remove-peer: unknown argument \"%s\"\n\n%s", argv[i],
+                        remove_peer_help);
+                return 1;
         }
         if (!id == !addr) {
                 fprintf(stderr, "drover operator raft remove-peer: give exactly one of -peer-id or -peer-address\n");
@@ -173,33 +165,124 @@ const struct cli_command cli_operator_snapshot_commands[] = {
 };
 
 static const char members_help[] =
-    "Usage: drover server members [-address=<addr>]\n\n"
-    "  Every server of the Raft configuration, asked directly on its HTTP address:\n"
-    "  its status (alive when it answers), Raft state, last contact with the leader\n"
-    "  and its last applied index.\n";
+    "Usage: drover server members [-address=<addr>] [-detailed] [-json | -t=<template>]\n\n"
+    "  The servers of the cluster, as the server at -address lists them\n"
+    "  (/v1/agent/members) and as `nomad server members` shows them: Name\n"
+    "  (<name>.<region>), Address and Port (its Raft address), Status, Leader, Raft\n"
+    "  Version, Build, Datacenter and Region, by name. Each server whose HTTP address\n"
+    "  the Raft configuration names is asked directly (2 s at most): one that does not\n"
+    "  answer is \"failed\".\n\n"
+    "Options:\n"
+    "  -detailed      Name, Address, Port, Status and Tags, then what each server says\n"
+    "                 of itself: Raft State, Last Contact (with the leader), Last Index\n"
+    "  -json          the API's answer, as it came\n"
+    "  -t=<template>  the API's answer through a template\n";
 
-static int members(struct cli *c, int argc, char **argv) {
-        (void)argc, (void)argv;
-        struct error err = {0};
-        _cleanup_json_ json_t *conf = NULL;
-        if (cli_get(c, "/v1/operator/raft/configuration", &conf, NULL, &err) < 0) {
-                fprintf(stderr, "Error querying servers: %s\n", err.msg);
-                return 1;
-        }
-        static const char *const hdr[] = {"Name", "Address", "Raft Address", "Status", "Leader", "Raft State",
-                                          "Last Contact", "Last Index", "Voter"};
-        struct table *t = table_new(9, hdr);
+#define MEMBERS_PROBE_MS 2000
+
+/* The Raft configuration's entry for member m, by its Raft address "Addr:Port";
+ * NULL when absent. A configuration holds a handful of servers. */
+static const json_t *peer_of(const json_t *conf, const json_t *m) {
+        char addr[128];
+        snprintf(addr, sizeof(addr), "%s:%lld", jx_str(m, "Addr", ""), (long long)jx_int(m, "Port", 0));
         size_t i;
         json_t *s;
         json_array_foreach(json_object_get(conf, "Servers"), i, s) {
-                const char *http = jx_str(s, "HTTPAddr", "");
-                json_t *self = NULL;
-                struct error e2 = {0};
-                char base[96];
-                snprintf(base, sizeof(base), "http://%s", http);
-                if (*http)
-                        http_json(base, "GET", "/v1/internal/raft/self", NULL, 2000, &self, NULL, &e2);
-                char contact[32] = "-", idx[32] = "-";
+                if (strcmp(jx_str(s, "Address", ""), addr) == 0)
+                        return s;
+        }
+        return NULL;
+}
+
+/* Ask the server at http_addr about itself (/v1/internal/raft/self), over the scheme
+ * of -address: whether it answered at all, and its answer (2xx JSON, else NULL). */
+static bool probe(const struct cli *c, const char *http_addr, json_t **ret_self) {
+        *ret_self = NULL;
+        char base[160];
+        bool tls = c->address && strncmp(c->address, "https://", 8) == 0;
+        snprintf(base, sizeof(base), "%s://%s", tls ? "https" : "http", http_addr);
+        struct http_response r = {0};
+        struct error err = {0};
+        bool answered = http_request(base, "GET", "/v1/internal/raft/self", NULL, MEMBERS_PROBE_MS, &r, &err) == 0;
+        if (answered && r.status / 100 == 2)
+                *ret_self = json_loads(r.body, 0, NULL);
+        http_response_clear(&r);
+        return answered;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Tags as Nomad's -detailed prints them: "k=v,k=v" in key order. */
+static char *tags_text(const json_t *tags) {
+        size_t n = json_object_size(tags), k = 0;
+        _cleanup_free_ const char **keys = calloc(n ? n : 1, sizeof(*keys));
+        if (!keys)
+                return NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)tags, key, v) keys[k++] = key;
+        qsort(keys, n, sizeof(*keys), cmp_strp);
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        if (!f)
+                return NULL;
+        for (k = 0; k < n; k++)
+                fprintf(f, "%s%s=%s", k ? "," : "", keys[k], jx_str(tags, keys[k], ""));
+        fclose(f);
+        return out;
+}
+
+static int cmp_member_name(const void *a, const void *b) {
+        return strcmp(jx_str(*(json_t *const *)a, "Name", ""), jx_str(*(json_t *const *)b, "Name", ""));
+}
+
+static int members(struct cli *c, int argc, char **argv) {
+        bool detailed = false;
+        const struct cli_flag flags[] = {{"-detailed", NULL, &detailed, true}, {0}};
+        int n_ops;
+        if (cli_args(argc, argv, flags, 0, 0, "", members_help, NULL, &n_ops))
+                return 1;
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/agent/members", &out, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying servers: %s\n", err.msg);
+                return 1;
+        }
+        int r = cli_output(c, out);
+        if (r >= 0)
+                return r;
+        /* Optional: without it (a token without operator:read) no server is asked
+         * directly, and the members' own Status stands. */
+        _cleanup_json_ json_t *conf = NULL;
+        struct error conf_err = {0};
+        if (cli_get(c, "/v1/operator/raft/configuration", &conf, NULL, &conf_err) < 0)
+                conf = NULL;
+        json_t *list = json_object_get(out, "Members");
+        size_t n = json_array_size(list);
+        _cleanup_free_ json_t **sorted = calloc(n ? n : 1, sizeof(*sorted));
+        if (!sorted)
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = json_array_get(list, i);
+        qsort(sorted, n, sizeof(*sorted), cmp_member_name);
+        static const char *const hdr[] = {"Name",         "Address", "Port",       "Status", "Leader",
+                                          "Raft Version", "Build",   "Datacenter", "Region"};
+        static const char *const hdr_detailed[] = {"Name", "Address",    "Port",         "Status",
+                                                   "Tags", "Raft State", "Last Contact", "Last Index"};
+        struct table *t = detailed ? table_new(8, hdr_detailed) : table_new(9, hdr);
+        for (size_t i = 0; i < n; i++) {
+                const json_t *m = sorted[i], *tags = json_object_get(m, "Tags");
+                const json_t *peer = peer_of(conf, m);
+                const char *http = jx_str(peer, "HTTPAddr", "");
+                _cleanup_json_ json_t *self = NULL;
+                const char *status = jx_str(m, "Status", "");
+                if (*http && !probe(c, http, &self))
+                        status = "failed";
+                char port[24], contact[32] = "-", idx[32] = "-";
+                snprintf(port, sizeof(port), "%lld", (long long)jx_int(m, "Port", 0));
                 if (self) {
                         if (jx_bool(self, "IsLeader", false))
                                 snprintf(contact, sizeof(contact), "0s (leader)");
@@ -207,23 +290,36 @@ static int members(struct cli *c, int argc, char **argv) {
                                 snprintf(contact, sizeof(contact), "%lldms", (long long)jx_int(self, "LastContact", 0));
                         snprintf(idx, sizeof(idx), "%lld", (long long)jx_int(self, "LastIndex", 0));
                 }
-                const char *cells[] = {jx_str(s, "Node", ""),
-                                       *http ? http : "-",
-                                       jx_str(s, "Address", ""),
-                                       self ? "alive" : "failed",
-                                       jx_bool(s, "Leader", false) ? "true" : "false",
-                                       self ? jx_str(self, "State", "") : "-",
-                                       contact,
-                                       idx,
-                                       jx_bool(s, "Voter", false) ? "true" : "false"};
+                if (detailed) {
+                        _cleanup_free_ char *tag_text = tags_text(tags);
+                        const char *cells[] = {jx_str(m, "Name", ""),
+                                               jx_str(m, "Addr", ""),
+                                               port,
+                                               status,
+                                               tag_text ? tag_text : "",
+                                               self ? jx_str(self, "State", "") : "-",
+                                               contact,
+                                               idx};
+                        table_add(t, cells);
+                        continue;
+                }
+                /* Nomad prints the raft_vsn tag; drover's Raft configuration says it */
+                const char *cells[] = {jx_str(m, "Name", ""),
+                                       jx_str(m, "Addr", ""),
+                                       port,
+                                       status,
+                                       strcmp(jx_str(tags, "leader", ""), "true") == 0 ? "true" : "false",
+                                       jx_str(tags, "raft_vsn", jx_str(peer, "RaftProtocol", "-")),
+                                       jx_str(tags, "build", ""),
+                                       jx_str(tags, "dc", ""),
+                                       jx_str(tags, "region", "")};
                 table_add(t, cells);
-                json_decref(self);
         }
         table_print(t);
         return 0;
 }
 
 const struct cli_command cli_server_commands[] = {
-    {"members", "Display the servers, their Raft state and last contact", members_help, members},
+    {"members", "Display the servers: address, status, leader, build, datacenter, region", members_help, members},
     {NULL, NULL, NULL, NULL},
 };

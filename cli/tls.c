@@ -25,25 +25,6 @@
 #define EXTRA_NAMES_MAX 64
 #define NAME_MAX_LEN 253
 
-/* "-name=X", "-name X" (or --name): true and *ret when argv[*i] was one. */
-static bool opt(const char *name, int argc, char **argv, int *i, const char **ret) {
-        const char *a = argv[*i];
-        if (a[0] == '-' && a[1] == '-')
-                a++;
-        size_t n = strlen(name);
-        if (a[0] != '-' || strncmp(a + 1, name, n) != 0)
-                return false;
-        if (a[1 + n] == '=') {
-                *ret = a + 2 + n;
-                return true;
-        }
-        if (a[1 + n] == '\0' && *i + 1 < argc) {
-                *ret = argv[++*i];
-                return true;
-        }
-        return false;
-}
-
 static bool flag(const char *name, const char *a) {
         if (a[0] == '-' && a[1] == '-')
                 a++;
@@ -189,8 +170,8 @@ static int ca_create(struct cli *c, int argc, char **argv) {
         (void)c;
         const char *days_s = "1825", *domain = "nomad", *cn = NULL;
         for (int i = 0; i < argc; i++) {
-                if (opt("days", argc, argv, &i, &days_s) || opt("domain", argc, argv, &i, &domain) ||
-                    opt("common-name", argc, argv, &i, &cn))
+                if (cli_opt("days", argc, argv, &i, &days_s) || cli_opt("domain", argc, argv, &i, &domain) ||
+                    cli_opt("common-name", argc, argv, &i, &cn))
                         continue;
                 fprintf(stderr, "drover tls ca create: unexpected argument \"%s\"\n\n%s", argv[i], ca_create_help);
                 return 1;
@@ -360,12 +341,12 @@ static int cert_create(struct cli *c, int argc, char **argv) {
                         role = r;
                         continue;
                 }
-                if (opt("ca", argc, argv, &i, &ca_path) || opt("key", argc, argv, &i, &key_path) ||
-                    opt("days", argc, argv, &i, &days_s) || opt("domain", argc, argv, &i, &domain) ||
-                    opt("region", argc, argv, &i, &region))
+                if (cli_opt("ca", argc, argv, &i, &ca_path) || cli_opt("key", argc, argv, &i, &key_path) ||
+                    cli_opt("days", argc, argv, &i, &days_s) || cli_opt("domain", argc, argv, &i, &domain) ||
+                    cli_opt("region", argc, argv, &i, &region))
                         continue;
-                bool is_dns = opt("additional-dnsname", argc, argv, &i, &v);
-                if (is_dns || opt("additional-ipaddress", argc, argv, &i, &v)) {
+                bool is_dns = cli_opt("additional-dnsname", argc, argv, &i, &v);
+                if (is_dns || cli_opt("additional-ipaddress", argc, argv, &i, &v)) {
                         size_t *n = is_dns ? &n_dns : &n_ips;
                         if (*n >= EXTRA_NAMES_MAX) {
                                 fprintf(stderr, "drover tls cert create: at most %d -additional-%s\n", EXTRA_NAMES_MAX,

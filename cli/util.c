@@ -14,20 +14,28 @@
 #include "common/macros.h"
 #include "common/tls.h"
 
-/* -ca-cert=X, -ca-cert X, --ca-cert... into dst; true when argv[*i] was one. */
-static bool tls_flag(const char *name, char *dst, size_t cap, int argc, char **argv, int *i, bool *bad) {
+bool cli_opt(const char *name, int argc, char **argv, int *i, const char **ret) {
         const char *a = argv[*i];
         if (a[0] == '-' && a[1] == '-')
                 a++;
         size_t n = strlen(name);
         if (a[0] != '-' || strncmp(a + 1, name, n) != 0)
                 return false;
-        const char *v = NULL;
-        if (a[1 + n] == '=')
-                v = a + 2 + n;
-        else if (a[1 + n] == '\0' && *i + 1 < argc)
-                v = argv[++*i];
-        else
+        if (a[1 + n] == '=') {
+                *ret = a + 2 + n;
+                return true;
+        }
+        if (a[1 + n] == '\0' && *i + 1 < argc) {
+                *ret = argv[++*i];
+                return true;
+        }
+        return false;
+}
+
+/* -ca-cert=X, -ca-cert X, --ca-cert... into dst; true when argv[*i] was one. */
+static bool tls_flag(const char *name, char *dst, size_t cap, int argc, char **argv, int *i, bool *bad) {
+        const char *v;
+        if (!cli_opt(name, argc, argv, i, &v))
                 return false;
         if (strlen(v) >= cap) {
                 fprintf(stderr, "-%s: path longer than %zu bytes\n", name, cap - 1);

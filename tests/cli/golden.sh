@@ -18,8 +18,10 @@ export TZ=UTC
 
 
 # Same-length placeholders keep the tables' alignment checked; ages ("4s ago",
-# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces;
-# the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces.
+# "1m2s ago") differ in length, so the padding after one is squeezed to two spaces
+# (and so is the padding of the Created header above a column of them);
+# the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces
+# (N alone as the last column); the golden server's Raft port in server members is PPPPP.
 normalise() {
         sed -E \
                 -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU/g' \
@@ -29,11 +31,14 @@ normalise() {
                 -e 's/127\.0\.0\.1:[0-9]{5}/127.0.0.1:PPPPP/g' \
                 -e 's/\b[0-9]+[dhms]([0-9]+[dhms])* ago( +|$)/<age>  /g' \
                 -e 's/<age>  $/<age>/' \
+                -e 's/ Created +Modified$/ Created  Modified/' \
                 -e 's/^(Job Modify Index: )[0-9]+$/\1N/' \
                 -e 's/(-check-index )[0-9]+/\1N/' \
                 -e 's/^(Modify Index +=) [0-9]+$/\1 N/' \
                 -e 's/(job modify index:? )[0-9]+/\1N/g' \
                 -e 's/(\(leader\) +)[0-9]+ +/\1N           /' \
+                -e 's/(\(leader\) +)[0-9]+$/\1N/' \
+                -e 's/^(golden\.global +127\.0\.0\.1 +)[0-9]{5}/\1PPPPP/' \
                 -e "s#$WORK#WORK#g"
 }
 
@@ -60,7 +65,12 @@ check() {
         fi
 }
 
-start_server || exit 1
+# lib.sh's start_server, with the server named "golden" rather than after the
+# host, so that `server members` reads the same on every machine.
+"$BIN/drover-server" -dev -name golden -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+        -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
+server_pid=$!
+wait_for 15 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || { fail "server starts"; exit 1; }
 check node-status-empty node status
 check job-status-empty job status
 start_agent golden-node || exit 1
@@ -111,6 +121,15 @@ check job-plan-unchanged job plan "$WORK/web.hcl"
 sed -i 's/count = 2/count = 3/' "$WORK/web.hcl"
 check job-plan-count job plan "$WORK/web.hcl"
 check server-members server members
+check server-members-detailed server members -detailed
+check server-members-bad-flag server members -verbose
+# -json: the API's answer as it came.
+if [ "$("$BIN/drover" server members -json | jget 'json.dumps(d, sort_keys=True)')" = \
+        "$(api /v1/agent/members | jget 'json.dumps(d, sort_keys=True)')" ]; then
+        pass "server members -json is /v1/agent/members"
+else
+        fail "server members -json is /v1/agent/members"
+fi
 check raft-peers operator raft list-peers
 check status-prefix status web
 check alloc-status-unknown alloc status ffffffff
@@ -134,6 +153,36 @@ check job-run-check-index job run -detach -check-index "$JMI" "$WORK/web.hcl"
 check node-status-self node status -self -t '{{.Name}} {{.Status}}'
 check alloc-restart-usage alloc restart
 check alloc-signal-unknown-task alloc signal -s SIGUSR1 "${ALLOC:0:8}" nosuch
+
+# server members over a two-server cluster: each server is asked directly on its HTTP
+# address, so a killed one is "failed" and the other "alive". Four ports of its own.
+SAVED_PORT=$PORT
+pick_port "${DROVER_TEST_PORT_BASE:-25500}" 480 1 2 3
+CP=$PORT PORT=$SAVED_PORT
+for i in 0 1; do
+        "$BIN/drover-server" -name "c$i" -data-dir "$WORK/c$i" -http-addr "127.0.0.1:$((CP + 2 * i))" \
+                -raft-addr "127.0.0.1:$((CP + 2 * i + 1))" -bootstrap-expect 2 \
+                -join "127.0.0.1:$CP,127.0.0.1:$((CP + 2))" >>"$WORK/c$i.log" 2>&1 &
+        cpid[i]=$!
+done
+C0=http://127.0.0.1:$CP
+both_known() { [ "$(curl -s -m 2 "$C0/v1/operator/raft/configuration" | jget 'sum(1 for s in d["Servers"] if s["HTTPAddr"])')" = 2 ]; }
+member_status() { "$BIN/drover" server members -address "$C0" | awk -v n="$1" '$1 == n { print $4 }'; }
+if wait_for 30 both_known && [ "$(member_status c0.global) $(member_status c1.global)" = "alive alive" ]; then
+        kill -9 "${cpid[1]}"
+        wait "${cpid[1]}" 2>/dev/null
+        if [ "$(member_status c0.global) $(member_status c1.global)" = "alive failed" ]; then
+                pass "server members: a killed server is failed, the other alive"
+        else
+                "$BIN/drover" server members -address "$C0"
+                fail "server members: a killed server is failed, the other alive"
+        fi
+else
+        "$BIN/drover" server members -address "$C0"
+        fail "server members: a two-server cluster, both alive"
+fi
+kill -9 "${cpid[@]}" 2>/dev/null
+wait "${cpid[@]}" 2>/dev/null
 
 log "cli golden: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

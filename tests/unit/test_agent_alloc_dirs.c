@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +18,12 @@
 #include "common/error.h"
 #include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_gc.h"
+#include "tests/unit/tmpdir.h"
 
 #define AID "6f1d0c1e-0000-4000-8000-0000000000d1"
 
-static char dir[64];   /* the data dir */
-static char adir[256]; /* <dir>/alloc/<AID> */
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-        return remove(p);
-}
+static char dir[TMPDIR_SIZE]; /* the data dir */
+static char adir[256];        /* <dir>/alloc/<AID> */
 
 static void need_root(void) {
         if (geteuid() != 0)
@@ -35,14 +31,13 @@ static void need_root(void) {
 }
 
 static void setup(void) {
-        snprintf(dir, sizeof(dir), "/tmp/drover-adir-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
+        tmpdir_create(dir, "adir");
         snprintf(adir, sizeof(adir), "%s/alloc/" AID, dir);
 }
 
 static void teardown(void) {
         alloc_dir_release(adir, NULL); /* whatever a failed test left mounted */
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        tmpdir_remove(dir);
 }
 
 TestSuite(agent_alloc_dirs, .init = setup, .fini = teardown, .timeout = 20);
@@ -61,6 +56,18 @@ static void expect_owned(const char *rel, uid_t uid, gid_t gid, mode_t mode) {
         cr_expect_eq(sb.st_gid, gid, "%s: group %u, want %u", rel, (unsigned)sb.st_gid, (unsigned)gid);
         cr_expect_eq(sb.st_mode & 07777, mode, "%s: mode %o, want %o", rel, sb.st_mode & 07777, mode);
         cr_expect_eq(sb.st_mode & 0007, 0, "%s is not world-accessible", rel);
+}
+
+struct owned {
+        const char *rel;
+        uid_t uid;
+        gid_t gid;
+        mode_t mode;
+};
+
+static void expect_tree(const struct owned *want, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                expect_owned(want[i].rel, want[i].uid, want[i].gid, want[i].mode);
 }
 
 static bool is_tmpfs(const char *rel) {
@@ -102,13 +109,10 @@ Test(agent_alloc_dirs, one_user_owns_the_allocation_and_its_task_directories) {
         struct alloc_dir_result res;
         struct error err = {0};
         cr_assert_eq(build(t, 1, &res, &err), 0, "%s", err.msg);
-        expect_owned(".", 80001, 80000, 0700);
-        expect_owned("web", 80001, 80000, 0700);
-        expect_owned("web/local", 80001, 80000, 0700);
-        expect_owned("web/tmp", 80001, 80000, 0700);
-        expect_owned("web/secrets", 80001, 80000, 0700);
-        expect_owned("alloc/data", 80001, 80000, 0700);
-        expect_owned("alloc/tmp", 80001, 80000, 0700);
+        static const char *const the_tasks[] = {".",           "web",        "web/local", "web/tmp",
+                                                "web/secrets", "alloc/data", "alloc/tmp"};
+        for (size_t i = 0; i < sizeof(the_tasks) / sizeof(the_tasks[0]); i++)
+                expect_owned(the_tasks[i], 80001, 80000, 0700);
         /* The collector writes logs by path: no task owns alloc/ or alloc/logs. */
         expect_owned("alloc", 0, 80000, 01770);
         expect_owned("alloc/logs", 0, 80000, 0750);
@@ -126,13 +130,16 @@ Test(agent_alloc_dirs, tasks_of_several_users_share_alloc_through_their_group) {
                                      {.name = "side", .uid = 80002, .gid = 80000}};
         struct error err = {0};
         cr_assert_eq(build(t, 2, NULL, &err), 0, "%s", err.msg);
-        expect_owned(".", 0, 80000, 0710);
-        expect_owned("alloc", 0, 80000, 01770);
-        expect_owned("alloc/data", 0, 80000, 03770);
-        expect_owned("alloc/tmp", 0, 80000, 03770);
-        expect_owned("web/local", 80001, 80000, 0700);
-        expect_owned("side/local", 80002, 80000, 0700);
-        expect_owned("side/secrets", 80002, 80000, 0700);
+        static const struct owned want[] = {
+            {".", 0, 80000, 0710},
+            {"alloc", 0, 80000, 01770},
+            {"alloc/data", 0, 80000, 03770},
+            {"alloc/tmp", 0, 80000, 03770},
+            {"web/local", 80001, 80000, 0700},
+            {"side/local", 80002, 80000, 0700},
+            {"side/secrets", 80002, 80000, 0700},
+        };
+        expect_tree(want, sizeof(want) / sizeof(want[0]));
 }
 
 Test(agent_alloc_dirs, the_shared_owner_rule) {

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/flags.h"
 #include "common/macros.h"
+#include "tests/unit/tmpdir.h"
 
 struct prog {
         char *data_dir, *http_addr, *servers, *meta, *level, *pool;
@@ -54,12 +55,12 @@ static const struct agent_file_key keys[] = {
 static const struct agent_file_spec spec = {
     .program = "test-prog", .keys = keys, .n_keys = ARRAY_SIZE(keys), .flags = flags, .n_flags = ARRAY_SIZE(flags)};
 
-static char dir[] = "/tmp/drover-agentfile-XXXXXX";
+static char dir[TMPDIR_SIZE];
 static struct prog cfg;
 static struct agent_file *af;
 
 static void setup(void) {
-        cr_assert_not_null(mkdtemp(dir));
+        tmpdir_create(dir, "agentfile");
         memset(&cfg, 0, sizeof(cfg));
         cr_assert_eq(flags_defaults(&cfg, flags, ARRAY_SIZE(flags), NULL), 0);
         cr_assert_eq(agent_file_create(&spec, &af, NULL), 0);
@@ -68,23 +69,13 @@ static void setup(void) {
 static void teardown(void) {
         af = agent_file_destroy(af);
         flags_free(&cfg, flags, ARRAY_SIZE(flags));
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        cr_expect_eq(system(cmd), 0);
+        tmpdir_remove(dir);
 }
 
 TestSuite(agent_file, .init = setup, .fini = teardown);
 
 static const char *put(const char *name, const char *text) {
-        static char path[8][256];
-        static int next;
-        char *p = path[next++ % 8];
-        snprintf(p, 256, "%s/%s", dir, name);
-        FILE *f = fopen(p, "w");
-        cr_assert_not_null(f);
-        fputs(text, f);
-        fclose(f);
-        return p;
+        return tmpdir_put(dir, name, text);
 }
 
 static int load(const char *path, struct error *err) {

@@ -7,7 +7,6 @@
  * itself (401) and of a log it is streaming. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,38 +20,27 @@
 
 #include "common/error.h"
 #include "nodeagent/logs/log_api.h"
+#include "tests/unit/tmpdir.h"
 
 #define SECRET "6f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
 #define AID "0b5e3f8e-3c2a-4b8e-9d7a-6a1f2e3d4c5b"
 #define BIG_LOG (4 * 1024 * 1024) /* more than the socket buffers: still streaming when stopped */
 
-static char dir[64];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-        return remove(p);
-}
+static char dir[TMPDIR_SIZE];
 
 static void setup(void) {
-        snprintf(dir, sizeof(dir), "/tmp/drover-logstop-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" AID "/alloc/logs", dir);
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
-        cr_assert_eq(system(cmd), 0);
-        snprintf(path, sizeof(path), "%s/alloc/" AID "/alloc/logs/web.stdout.0", dir);
-        FILE *f = fopen(path, "w");
-        cr_assert_not_null(f);
+        tmpdir_create(dir, "logstop");
+        FILE *f = tmpdir_open(dir, "alloc/" AID "/alloc/logs/web.stdout.0");
         static char line[1024];
         memset(line, 'x', sizeof(line) - 1);
         line[sizeof(line) - 1] = '\n';
         for (int i = 0; i < BIG_LOG / (int)sizeof(line); i++)
                 cr_assert_eq(fwrite(line, 1, sizeof(line), f), sizeof(line));
-        fclose(f);
+        cr_assert_eq(fclose(f), 0);
 }
 
 static void teardown(void) {
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(dir);
 }
 
 /* No .timeout: with Criterion 2.4, a timed suite running beside another timed one

@@ -9,31 +9,22 @@
 
 #include "cli/dev_config.h"
 #include "common/error.h"
+#include "tests/unit/tmpdir.h"
 
-static char dir[] = "/tmp/drover-devcfg-XXXXXX";
+static char dir[TMPDIR_SIZE];
 
 static void setup(void) {
-        cr_assert_not_null(mkdtemp(dir));
+        tmpdir_create(dir, "devcfg");
 }
 
 static void teardown(void) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        cr_expect_eq(system(cmd), 0);
+        tmpdir_remove(dir);
 }
 
 TestSuite(dev_config, .init = setup, .fini = teardown);
 
 static const char *write_file(const char *name, const char *text) {
-        static char path[4][256];
-        static int next;
-        char *p = path[next++ % 4];
-        snprintf(p, 256, "%s/%s", dir, name);
-        FILE *f = fopen(p, "w");
-        cr_assert_not_null(f);
-        fputs(text, f);
-        fclose(f);
-        return p;
+        return tmpdir_put(dir, name, text);
 }
 
 Test(dev_config, nomads_layout_in_hcl_sets_what_dev_uses_and_notes_the_rest) {

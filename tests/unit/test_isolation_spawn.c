@@ -19,6 +19,33 @@
 #include "isolation/namespaces.h"
 #include "isolation/process.h"
 #include "isolation/seccomp.h"
+#include "tests/unit/tmpdir.h"
+
+/* Each test's task roots, outputs, records and secret live in one scratch
+ * directory, removed with all of it by the suite's fini (after a failure too).
+ * 0711: a task in a user namespace (host uid 80007) walks through it. */
+static char scratch[TMPDIR_SIZE];
+
+static void scratch_create(void) {
+        tmpdir_create(scratch, "spawn");
+        cr_assert_eq(chmod(scratch, 0711), 0);
+}
+
+static void scratch_remove(void) {
+        tmpdir_remove(scratch);
+}
+
+TestSuite(isolation_spawn, .init = scratch_create, .fini = scratch_remove);
+
+/* A new empty file scratch/<name>-<n> (0600), open read-write; its path in ret_path
+ * (TMPDIR_PATH_MAX bytes). */
+static int scratch_file(const char *name, char *ret_path) {
+        static int n;
+        snprintf(ret_path, TMPDIR_PATH_MAX, "%s/%s-%d", scratch, name, n++);
+        int fd = open(ret_path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        cr_assert_geq(fd, 0, "%s: %s", ret_path, strerror(errno));
+        return fd;
+}
 
 static bool can_isolate(bool userns) {
         if (geteuid() != 0)
@@ -43,12 +70,11 @@ static bool can_isolate(bool userns) {
  * (built from tpl when not NULL); its stdout into out. Returns the exit status. */
 static int run_from(bool userns, const struct mount_template *tpl, const char *dir, const char *script, char *out,
                     size_t size) {
-        char root[] = "/tmp/drover-spawn-root-XXXXXX";
-        cr_assert_not_null(mkdtemp(root));
-        cr_assert_eq(chmod(root, 0711), 0);
-        char outp[] = "/tmp/drover-spawn-out-XXXXXX";
-        int ofd = mkstemp(outp);
-        cr_assert_geq(ofd, 0);
+        static int runs;
+        char root[TMPDIR_PATH_MAX], outp[TMPDIR_PATH_MAX];
+        snprintf(root, sizeof(root), "%s/root-%d", scratch, runs++);
+        cr_assert_eq(mkdir(root, 0711), 0, "%s: %s", root, strerror(errno));
+        int ofd = scratch_file("out", outp);
         struct error err = {0};
         struct mount_plan *mp = NULL;
         struct mount_bind b[] = {{.source = dir, .target = "/alloc"}};
@@ -96,13 +122,9 @@ static int run_from(bool userns, const struct mount_template *tpl, const char *d
         out[n > 0 ? n : 0] = '\0';
         close(ofd);
         close(null_fd);
-        unlink(outp);
         mount_plan_free(mp);
         seccomp_profile_free(sp);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "find %s -depth -type d -exec rmdir {} + 2>/dev/null", root);
-        if (system(cmd) != 0) { /* only empty mount points are left */
-        }
+        /* root (its mount points, what the task wrote) goes with the scratch directory */
         cr_assert_eq(r, 0, "spawn: %s", err.msg);
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -111,32 +133,23 @@ static int run(bool userns, const char *dir, const char *script, char *out, size
         return run_from(userns, NULL, dir, script, out, size);
 }
 
-static char secret_dir[] = "/tmp/drover-spawn-secret-XXXXXX";
+static char secret_dir[TMPDIR_PATH_MAX];
 
 static void make_secret(void) {
-        cr_assert_not_null(mkdtemp(secret_dir));
-        chmod(secret_dir, 0755);
-        char p[128];
-        snprintf(p, sizeof(p), "%s/secret", secret_dir);
-        FILE *f = fopen(p, "we");
-        cr_assert_not_null(f);
+        snprintf(secret_dir, sizeof(secret_dir), "%s/secret", scratch);
+        cr_assert_eq(mkdir(secret_dir, 0755), 0);
+        cr_assert_eq(chmod(secret_dir, 0755), 0); /* whatever the umask */
+        char p[TMPDIR_PATH_MAX];
+        FILE *f = tmpdir_open_at(secret_dir, "secret", p);
         fputs("s3cret\n", f);
         fclose(f);
         chmod(p, 0600); /* root's own: only a capability can read it */
 }
 
-static void drop_secret(void) {
-        char p[128];
-        snprintf(p, sizeof(p), "%s/secret", secret_dir);
-        unlink(p);
-        rmdir(secret_dir);
-}
-
 static const char script[] = "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status; "
                              "cat /alloc/secret 2>/dev/null || echo secret=denied; hostname";
 
-Test(isolation_spawn, without_a_user_namespace_the_default_caps_reach_root_files, .init = make_secret,
-     .fini = drop_secret) {
+Test(isolation_spawn, without_a_user_namespace_the_default_caps_reach_root_files, .init = make_secret) {
         if (!can_isolate(false))
                 cr_skip_test("needs root and pid/mnt/uts/ipc namespaces");
         char out[4096];
@@ -148,8 +161,7 @@ Test(isolation_spawn, without_a_user_namespace_the_default_caps_reach_root_files
         cr_expect(strstr(out, "spawn-test"), "%s", out);
 }
 
-Test(isolation_spawn, a_user_namespace_maps_only_the_tasks_ids_and_keeps_caps_off_host_files, .init = make_secret,
-     .fini = drop_secret) {
+Test(isolation_spawn, a_user_namespace_maps_only_the_tasks_ids_and_keeps_caps_off_host_files, .init = make_secret) {
         if (!can_isolate(true))
                 cr_skip_test("needs root and user namespaces");
         char out[4096];
@@ -182,8 +194,7 @@ static const char view[] = "id -u; grep CapEff /proc/self/status; cat /alloc/sec
                            "test -e /bin/sh && echo sh=yes; echo x > /dev/null && echo null=ok; "
                            "grep -c ' / ' /proc/self/mountinfo; ps -o pid= 2>/dev/null | wc -l";
 
-Test(isolation_spawn, a_root_built_from_the_mount_template_shows_the_same_view, .init = make_secret,
-     .fini = drop_secret) {
+Test(isolation_spawn, a_root_built_from_the_mount_template_shows_the_same_view, .init = make_secret) {
         if (!can_isolate(false))
                 cr_skip_test("needs root and pid/mnt/uts/ipc namespaces");
         struct error err = {0};
@@ -200,7 +211,7 @@ Test(isolation_spawn, a_root_built_from_the_mount_template_shows_the_same_view, 
         cr_expect(strstr(from, "sh=yes\nnull=ok\n"), "%s", from);
         cr_expect(!strstr(from, " t ") && !strstr(from, "root "), "nothing of the template's own: %s", from);
         /* The task's write through /alloc reached the host directory. */
-        char w[160];
+        char w[TMPDIR_PATH_MAX + 8];
         snprintf(w, sizeof(w), "%s/.w", secret_dir);
         cr_expect_eq(access(w, F_OK), 0);
         unlink(w);
@@ -223,9 +234,8 @@ Test(isolation_spawn, a_root_built_from_the_mount_template_shows_the_same_view, 
 
 /* Spawn script under a supervisor (no namespaces); its exit status and record. */
 static int supervised(const char *cmd, int sig_after_ms, char *rec, size_t size, pid_t *ret_pid) {
-        char recp[] = "/tmp/drover-spawn-rec-XXXXXX";
-        int rfd = mkstemp(recp);
-        cr_assert_geq(rfd, 0);
+        char recp[TMPDIR_PATH_MAX];
+        int rfd = scratch_file("rec", recp);
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
         char *envp[] = {"PATH=/usr/bin:/bin", NULL};
@@ -256,7 +266,6 @@ static int supervised(const char *cmd, int sig_after_ms, char *rec, size_t size,
         if (!fgets(rec, (int)size, f))
                 rec[0] = '\0';
         fclose(f);
-        unlink(recp);
         *ret_pid = pid;
         return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
 }
@@ -275,8 +284,8 @@ Test(isolation_spawn, a_supervisor_records_the_exit_code_and_the_signal) {
 }
 
 Test(isolation_spawn, an_exec_failure_under_a_supervisor_is_still_reported) {
-        char recp[] = "/tmp/drover-spawn-rec-XXXXXX";
-        int rfd = mkstemp(recp);
+        char recp[TMPDIR_PATH_MAX];
+        int rfd = scratch_file("rec", recp);
         char *argv[] = {"/nonexistent/prog", NULL};
         char *envp[] = {NULL};
         struct isolation_spec s = {.path = "/nonexistent/prog",
@@ -296,5 +305,4 @@ Test(isolation_spawn, an_exec_failure_under_a_supervisor_is_still_reported) {
         s.exit_record_fd = -1;
         cr_expect_eq(isolation_spawn(&s, &pid, &pidfd, &err), -EINVAL, "a supervisor without a record file");
         close(rfd);
-        unlink(recp);
 }

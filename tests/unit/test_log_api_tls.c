@@ -4,7 +4,6 @@
  * Certificates: tests/security/pem (README there). Each Test runs in its own
  * process (criterion), so http_client_set_tls stays within one test. */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +14,21 @@
 #include "common/http_client.h"
 #include "common/tls.h"
 #include "nodeagent/logs/log_api.h"
+#include "tests/unit/tmpdir.h"
 
 #define PEM "tests/security/pem/"
 #define SECRET "0123456789abcdef0123456789abcdef"
 #define AID "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
-static char dir[64];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-        (void)sb, (void)flag, (void)f;
-        return remove(p);
-}
+static char dir[TMPDIR_SIZE];
 
 static void setup(void) {
-        snprintf(dir, sizeof(dir), "/tmp/drover-logtls-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" AID "/alloc/logs", dir);
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
-        cr_assert_eq(system(cmd), 0);
-        snprintf(path, sizeof(path), "%s/alloc/" AID "/alloc/logs/web.stdout.0", dir);
-        FILE *f = fopen(path, "w");
-        cr_assert_not_null(f);
-        fputs("over tls\n", f);
-        fclose(f);
+        tmpdir_create(dir, "logtls");
+        tmpdir_put(dir, "alloc/" AID "/alloc/logs/web.stdout.0", "over tls\n");
 }
 
 static void teardown(void) {
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(dir);
 }
 
 TestSuite(log_api_tls, .init = setup, .fini = teardown);

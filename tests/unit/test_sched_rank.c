@@ -50,18 +50,27 @@ Test(sched_rank, binpack_prefers_the_better_placement) {
 }
 
 Test(sched_rank, binpack_score_is_stranded_share_and_imbalance_removed) {
-        /* 2000 / 2000 node, ask 500 / 100, before 500 / 1500 used (free 0.75 / 0.25,
-         * imbalance 0.5), after 1000 / 1600 (free 0.5 / 0.2, imbalance 0.3) */
-        double s = sched_binpack_score(2000, 2000, 1000, 1600);
-        double want = (s + (1.0 - 0.3) + (0.5 - 0.3)) / 2;
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 2000, 2000, 1000, 1600, 500, 100), want, 1e-12);
-        /* the extremes: a full balanced node 1; an empty node left lopsided by an ask of
-         * its whole memory and no cpu (S 9/18 - 1 stranded - 1 added) / 2 */
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 1000, 1000, 500, 500), 1.0, 1e-12);
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, 0, 1000, 0, 1000), (0.5 - 1.0) / 2, 1e-12);
-        /* a node without capacity in a dimension: Nomad's ScoreFit alone */
-        cr_assert_float_eq(sched_fit_score(SCHED_ALG_BINPACK, 0, 1000, 0, 500, 0, 500),
-                           sched_binpack_score(0, 1000, 0, 500), 1e-12);
+        const struct {
+                const char *why;
+                struct place p;
+                double want;
+        } cases[] = {
+            /* before 500 / 1500 used (free 0.75 / 0.25, imbalance 0.5), after 1000 / 1600
+             * (free 0.5 / 0.2, imbalance 0.3) */
+            {"Nomad's ScoreFit, plus the imbalance removed and the share left unstranded",
+             {2000, 2000, 1000, 1600, 500, 100},
+             (sched_binpack_score(2000, 2000, 1000, 1600) + (1.0 - 0.3) + (0.5 - 0.3)) / 2},
+            {"the top: a full balanced node", {1000, 1000, 1000, 1000, 500, 500}, 1.0},
+            {"the bottom: an empty node left lopsided by an ask of its whole memory and no cpu "
+             "(S 9/18 - 1 stranded - 1 added) / 2",
+             {1000, 1000, 0, 1000, 0, 1000},
+             (0.5 - 1.0) / 2},
+            {"a node without capacity in a dimension: Nomad's ScoreFit alone",
+             {0, 1000, 0, 500, 0, 500},
+             sched_binpack_score(0, 1000, 0, 500)},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                cr_assert_float_eq(fit(&cases[i].p), cases[i].want, 1e-12, "case %zu (%s)", i, cases[i].why);
 }
 
 Test(sched_rank, binpack_ties_are_exact_and_stay_within_its_range) {

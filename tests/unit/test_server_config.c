@@ -4,19 +4,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "controlplane/config.h"
+#include "tests/unit/tmpdir.h"
 
-static char path[64];
+static char dir[TMPDIR_SIZE];
+static char path[TMPDIR_PATH_MAX]; /* the -config file */
 
+static void setup(void) {
+        tmpdir_create(dir, "test-config");
+}
+
+static void teardown(void) {
+        tmpdir_remove(dir);
+}
+
+TestSuite(server_config, .init = setup, .fini = teardown);
+
+/* The -config file (one a test, written again by each call). */
 static void write_config(const char *text) {
-        snprintf(path, sizeof(path), "/tmp/drover-test-config-XXXXXX");
-        int fd = mkstemp(path);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        close(fd);
+        snprintf(path, sizeof(path), "%s", tmpdir_put(dir, "server.hcl", text));
 }
 
 static int parse(struct server_config *cfg, const char *extra, struct error *err) {
@@ -41,7 +49,6 @@ Test(server_config, the_server_block_and_retry_join_set_the_cluster_options) {
         cr_assert_eq(parse(&cfg, "-raft-snapshot-threshold=200", &err), 0, "%s", err.msg);
         cr_expect_eq(cfg.raft_snapshot_threshold, 200);
         server_config_free(&cfg);
-        unlink(path);
 }
 
 Test(server_config, unknown_settings_and_bad_values_say_where) {
@@ -53,20 +60,17 @@ Test(server_config, unknown_settings_and_bad_values_say_where) {
         cr_expect_lt(r, 0);
         cr_expect(strstr(err.msg, ":2:3: unknown setting \"bootstrap_expekt\" in server"), "%s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
         write_config("server {\n  bootstrap_expect = 99\n}\n");
         r = parse(&cfg, NULL, &err);
         cr_expect_lt(r, 0);
         cr_expect(strstr(err.msg, ":2:3: server.bootstrap_expect: -bootstrap-expect: expected an integer"), "%s",
                   err.msg);
         server_config_free(&cfg);
-        unlink(path);
         write_config("server {\n  server_join {\n    retry_join = \"one\"\n  }\n}\n");
         r = parse(&cfg, NULL, &err);
         cr_expect_lt(r, 0);
         cr_expect(strstr(err.msg, "retry_join: expected a list"), "%s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
         snprintf(path, sizeof(path), "/nonexistent/drover.hcl");
         r = parse(&cfg, NULL, &err);
         cr_expect_lt(r, 0);
@@ -85,13 +89,11 @@ Test(server_config, the_tls_block_sets_rpc_and_rpc_needs_all_three_files) {
         cr_expect_str_eq(cfg.tls_ca_file, "/c/ca.pem");
         cr_expect_str_eq(cfg.tls_key_file, "/c/s-key.pem");
         server_config_free(&cfg);
-        unlink(path);
         /* without the CA, peers could not be verified: refused with a message */
         write_config("tls {\n  rpc = true\n  cert_file = \"/c/s.pem\"\n  key_file = \"/c/s-key.pem\"\n}\n");
         cr_expect_lt(parse(&cfg, NULL, &err), 0);
         cr_expect(strstr(err.msg, "-tls-rpc needs -tls-ca-file"), "%s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
 }
 
 Test(server_config, the_region_names_the_raft_role_and_is_a_dns_label) {
@@ -157,13 +159,11 @@ Test(server_config, the_join_token_comes_from_the_server_block_is_bounded_and_ac
         server_config_free(&cfg);
         cr_expect_lt(parse(&cfg, "-join-token=0123456789abcdef\x01", &err), 0, "a control character");
         server_config_free(&cfg);
-        unlink(path);
         write_config("acl {\n  enabled = true\n}\nserver {\n  bootstrap_expect = 3\n"
                      "  server_join {\n    retry_join = [\"127.0.0.1:4646\"]\n  }\n}\n");
         cr_expect_lt(parse(&cfg, NULL, &err), 0);
         cr_expect(strstr(err.msg, "-join-token"), "ACLs and -join without a join token: %s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
 }
 
 Test(server_config, tls_verify_server_hostname_is_accepted_true_and_refused_false) {
@@ -172,25 +172,19 @@ Test(server_config, tls_verify_server_hostname_is_accepted_true_and_refused_fals
         struct error err = {0};
         cr_expect_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
         write_config("tls {\n  verify_server_hostname = false\n}\n");
         cr_expect_lt(parse(&cfg, NULL, &err), 0);
         cr_expect(strstr(err.msg, "verify_server_hostname") && strstr(err.msg, ":2:"), "%s", err.msg);
         server_config_free(&cfg);
-        unlink(path);
 }
 
 Test(server_config, json_and_nomads_ports_and_bind_addr_set_the_listeners) {
-        char json[64];
-        snprintf(json, sizeof(json), "/tmp/drover-test-config-XXXXXX.json");
-        int fd = mkstemps(json, 5);
-        cr_assert_geq(fd, 0);
-        const char *text = "{\"bind_addr\": \"10.1.2.3\", \"ports\": {\"http\": 5646, \"rpc\": 5647},\n"
-                           " \"server\": [{\"enabled\": true, \"num_schedulers\": 3}], \"client\": {\"enabled\": true}}";
-        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        close(fd);
+        const char *json =
+            tmpdir_put(dir, "server.json",
+                       "{\"bind_addr\": \"10.1.2.3\", \"ports\": {\"http\": 5646, \"rpc\": 5647},\n"
+                       " \"server\": [{\"enabled\": true, \"num_schedulers\": 3}], \"client\": {\"enabled\": true}}");
         write_config("log_level = \"ERR\"\n");
-        char *argv[] = {"drover-server", "-config", path, "-config", json, NULL};
+        char *argv[] = {"drover-server", "-config", path, "-config", (char *)json, NULL};
         struct server_config cfg;
         struct error err = {0};
         cr_assert_eq(server_config_parse(&cfg, 5, argv, &err), 0, "%s", err.msg);
@@ -202,8 +196,6 @@ Test(server_config, json_and_nomads_ports_and_bind_addr_set_the_listeners) {
         cr_expect(strstr(cfg.config_notes, "config: client.enabled is not used by drover-server ("), "%s",
                   cfg.config_notes);
         server_config_free(&cfg);
-        unlink(json);
-        unlink(path);
 }
 
 Test(server_config, the_agents_listener_comes_from_the_server_block_and_is_off_by_default) {

@@ -353,13 +353,42 @@ static void put_alloc(struct state_store *st, uint64_t index, struct job *j, con
         alloc_unref(a);
 }
 
+/* A store holding the job "web" (one alloc of 10 MHz, 10 MB) at index 1; the job in
+ * *ret_job, for the caller to unref. */
+static struct state_store *store_with_web(struct job **ret_job) {
+        struct state_store *st = state_create();
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
+        cr_assert_eq(state_upsert_job(st, 1, j), 0);
+        *ret_job = j;
+        return st;
+}
+
+/* n allocs of j, "a000" to "a<n-1>", the odd ones on odd_node and the even ones on
+ * even_node, upserted in one batch at index; the caller keeps v[] (drop_web). */
+static void put_allocs(struct state_store *st, uint64_t index, struct job *j, struct alloc **v, int n,
+                       const char *odd_node, const char *even_node) {
+        for (int i = 0; i < n; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a%03d", i);
+                v[i] = fx_alloc(id, j, i % 2 ? odd_node : even_node, i, 10, 10);
+        }
+        cr_assert_eq(state_upsert_allocs(st, index, v, (size_t)n), 0);
+}
+
+/* What store_with_web and put_allocs gave: v[0..n), the job and the store. */
+static void drop_web(struct state_store *st, struct job *j, struct alloc **v, int n) {
+        for (int i = 0; i < n; i++)
+                alloc_unref(v[i]);
+        job_unref(j);
+        state_destroy(st);
+}
+
 /* Index lists share their items between versions (appends in place at the buffer's
  * end): every snapshot keeps the list it saw through appends, in-place updates,
  * deletes and moves in the live store and in the versions after it. */
 Test(state, snapshots_keep_their_index_lists_through_appends_swaps_and_deletes) {
-        struct state_store *st = state_create();
-        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
-        state_upsert_job(st, 1, j);
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
         put_alloc(st, 2, j, "a0", "n1");
         put_alloc(st, 3, j, "a1", "n1");
         struct state_store *s1 = state_snapshot(st);
@@ -410,9 +439,8 @@ Test(state, snapshots_keep_their_index_lists_through_appends_swaps_and_deletes) 
 /* A batch whose allocs leave a node empty and come back to it: the index forgets the
  * emptied list (the remembered last list must not outlive it). */
 Test(state, a_batch_that_empties_a_node_list_and_refills_it) {
-        struct state_store *st = state_create();
-        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
-        state_upsert_job(st, 1, j);
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
         put_alloc(st, 2, j, "a0", "n1");
         struct alloc *v[3] = {fx_alloc("a0", j, "n2", 0, 10, 10), fx_alloc("a1", j, "n1", 1, 10, 10),
                               fx_alloc("a2", j, "n2", 2, 10, 10)};
@@ -424,27 +452,18 @@ Test(state, a_batch_that_empties_a_node_list_and_refills_it) {
         cr_assert_str_eq(buf, "a0,a2,");
         cr_assert_eq(state_node_usage(st, "n1").cpu, 10);
         cr_assert_eq(state_node_usage(st, "n2").cpu, 20);
-        for (int i = 0; i < 3; i++)
-                alloc_unref(v[i]);
-        job_unref(j);
-        state_destroy(st);
+        drop_web(st, j, v, 3);
 }
 
 /* The job's status follows its live allocs (counted by the index, not walked): running
  * until the last of many allocs is stopped, dead then, running again on a new one; a
  * snapshot keeps the count it saw. */
 Test(state, job_status_follows_the_count_of_live_allocs) {
-        struct state_store *st = state_create();
-        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
-        state_upsert_job(st, 1, j);
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
         enum { N = 200 };
         struct alloc *v[N];
-        for (int i = 0; i < N; i++) {
-                char id[16];
-                snprintf(id, sizeof(id), "a%03d", i);
-                v[i] = fx_alloc(id, j, i % 2 ? "n1" : "n2", i, 10, 10);
-        }
-        cr_assert_eq(state_upsert_allocs(st, 2, v, N), 0);
+        put_allocs(st, 2, j, v, N, "n1", "n2");
         cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
         struct state_store *snap = state_snapshot(st);
         for (int i = 0; i < N; i++) {
@@ -457,28 +476,19 @@ Test(state, job_status_follows_the_count_of_live_allocs) {
         cr_assert_eq(state_node_usage(snap, "n1").live, N / 2);
         put_alloc(st, 900, j, "b0", "n1");
         cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
-        for (int i = 0; i < N; i++)
-                alloc_unref(v[i]);
         state_destroy(snap);
-        state_destroy(st);
-        job_unref(j);
+        drop_web(st, j, v, N);
 }
 
 /* Long lists find an alloc by its slot map instead of a scan: updates, deletes in the
  * middle (the slots shift) and appends in any order keep every list exact, in order,
  * and a snapshot taken in between keeps its own. */
 Test(state, long_lists_stay_exact_through_updates_deletes_and_appends) {
-        struct state_store *st = state_create();
-        struct job *j = fx_job("web", JOB_SERVICE, 1, 10, 10);
-        state_upsert_job(st, 1, j);
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
         enum { N = 100 };
         struct alloc *v[N];
-        for (int i = 0; i < N; i++) {
-                char id[16];
-                snprintf(id, sizeof(id), "a%03d", i);
-                v[i] = fx_alloc(id, j, "n1", i, 10, 10);
-        }
-        cr_assert_eq(state_upsert_allocs(st, 2, v, N), 0);
+        put_allocs(st, 2, j, v, N, "n1", "n1");
         struct state_store *snap = state_snapshot(st);
         uint64_t ix = 3;
         for (int i = 0; i < N; i += 2) /* every other one fails: a swap in each list */
@@ -519,9 +529,6 @@ Test(state, long_lists_stay_exact_through_updates_deletes_and_appends) {
                 cr_assert_str_eq(l[k]->id, v[k]->id);
                 cr_assert_eq(l[k]->client_status, ALLOC_CLIENT_RUNNING);
         }
-        for (int i = 0; i < N; i++)
-                alloc_unref(v[i]);
         state_destroy(snap);
-        state_destroy(st);
-        job_unref(j);
+        drop_web(st, j, v, N);
 }
