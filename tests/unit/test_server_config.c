@@ -205,7 +205,6 @@ Test(server_config, the_agents_listener_comes_from_the_server_block_and_is_off_b
         cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
         cr_expect_str_eq(cfg.agent_addr, "", "off unless set");
         server_config_free(&cfg);
-        unlink(path);
         write_config("server {\n  agent_addr = \"127.0.0.1:4648\"\n}\n");
         cr_assert_eq(parse(&cfg, "-agent-max-parked=100", &err), 0, "%s", err.msg);
         cr_expect_str_eq(cfg.agent_addr, "127.0.0.1:4648");
@@ -217,5 +216,4 @@ Test(server_config, the_agents_listener_comes_from_the_server_block_and_is_off_b
         server_config_free(&cfg);
         cr_expect_lt(parse(&cfg, "-agent-addr=4648", &err), 0, "no ip:port");
         server_config_free(&cfg);
-        unlink(path);
 }
