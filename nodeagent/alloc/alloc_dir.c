@@ -49,13 +49,23 @@ void alloc_dir_shared_owner(const struct alloc_dir_task *t, size_t n, struct all
         }
 }
 
-/* Give fd (a directory we just opened) its owner and mode. A non-root agent
- * cannot give files away: its own stay its own (EPERM ignored then). */
+/* Give fd (a directory we just opened) its owner and mode, changing only what
+ * differs: a chown or chmod writes the inode (its ctime) even when it changes
+ * nothing, and most directories are made with the right owner and mode already.
+ * A non-root agent cannot give files away: its own stay its own (EPERM ignored
+ * then). */
 static int own(int fd, const char *what, uid_t uid, gid_t gid, mode_t mode, struct error *err) {
-        if (fchown(fd, uid, gid) < 0 && !(errno == EPERM && geteuid() != 0))
+        struct stat sb;
+        if (fstat(fd, &sb) < 0)
+                return errorf(err, -errno, "stat %s: %s", what, strerror(errno));
+        if ((sb.st_uid != uid || sb.st_gid != gid) && fchown(fd, uid, gid) < 0 &&
+            !(errno == EPERM && geteuid() != 0))
                 return errorf(err, -errno, "chown %s to %u:%u: %s", what, (unsigned)uid, (unsigned)gid,
                               strerror(errno));
-        if (fchmod(fd, mode) < 0)
+        /* A chown clears set-ID bits: read the mode again after one. */
+        if ((sb.st_uid != uid || sb.st_gid != gid) && fstat(fd, &sb) < 0)
+                return errorf(err, -errno, "stat %s: %s", what, strerror(errno));
+        if ((sb.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
                 return errorf(err, -errno, "chmod %s: %s", what, strerror(errno));
         return 0;
 }

@@ -69,8 +69,12 @@ static int measure_entry(const char *path, const struct stat *sb, int flag, stru
         return 0;
 }
 
+/* rmdir for a directory (FTW_DP: its entries went first), unlink for anything
+ * else: remove(3) tries unlink first and rmdir after its EISDIR, a failed call
+ * per directory. */
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f) {
-        if (remove(path) < 0 && errno != ENOENT)
+        int r = flag == FTW_DP ? rmdir(path) : flag == FTW_F || flag == FTW_SL ? unlink(path) : remove(path);
+        if (r < 0 && errno != ENOENT)
                 return -1;
         return 0;
 }

@@ -191,10 +191,15 @@ static int file_range(int dirfd, const char *task, const char *type, long *ret_f
         return 0;
 }
 
+/* .<task>.logmeta, in buf; written when the task's logs were set up. */
+static const char *meta_name(const char *task, char *buf, size_t size) {
+        snprintf(buf, size, ".%s.logmeta", task);
+        return buf;
+}
+
 static uint64_t read_max_size(int dirfd, const char *task) {
         char name[300], buf[64];
-        snprintf(name, sizeof(name), ".%s.logmeta", task);
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = openat(dirfd, meta_name(task, name, sizeof(name)), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return 0;
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -221,6 +226,9 @@ static int stream_open(const struct log_api *a, const char *alloc_id, const char
                 return logs;
         long first = 0, last = -1;
         int r = file_range(logs, task, type, &first, &last);
+        char meta[300];
+        if (r == -ENOENT && faccessat(logs, meta_name(task, meta, sizeof(meta)), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0; /* a task that has written nothing yet: its files are made on its first output */
         if (r < 0)
                 return r;
         if (last - first + 1 > MAX_OPEN_FILES)

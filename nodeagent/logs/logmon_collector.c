@@ -28,6 +28,7 @@
 struct stream {
         int fifo;
         int fd;
+        bool opened; /* its current file was opened (made on the first output: a task that writes nothing gets no file) */
         long index;
         int64_t size;
 };
@@ -66,6 +67,9 @@ static int n_clients;
 static int epfd;
 static char buf[65536];
 static volatile sig_atomic_t stop_requested;
+/* The signals whose disposition the collector changes (logmon_collector_main);
+ * a task it starts resets these before it execs. */
+static const int changed_signals[] = {SIGPIPE, SIGHUP, SIGTERM};
 
 static void on_term(int sig) {
         (void)sig;
@@ -106,6 +110,7 @@ static void open_current(struct task *t, int type) {
         struct stream *st = &t->s[type];
         char name[NAME_MAX_];
         file_name(t, type, st->index, name, sizeof(name));
+        st->opened = true;
         /* 0600: task output can hold secrets; the agent (root) reads it for the log endpoint. */
         st->fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         struct stat sb;
@@ -145,7 +150,9 @@ static void write_all(int fd, const char *p, size_t n) {
 static void take(struct task *t, int type, const char *p, size_t n) {
         struct stream *st = &t->s[type];
         while (n > 0) {
-                if (st->fd < 0 || st->size >= t->max_size)
+                if (!st->opened)
+                        open_current(t, type);
+                else if (st->fd < 0 || st->size >= t->max_size)
                         rotate(t, type);
                 if (st->fd < 0)
                         return;
@@ -222,7 +229,7 @@ static void do_open(const struct msg *m, int *fds, int nfds) {
         for (int i = 0; i < 2; i++) {
                 t->s[i].fifo = fds[1 + i];
                 t->s[i].index = m->index[i] > 0 ? (long)m->index[i] : 0;
-                open_current(t, i);
+                t->s[i].fd = -1; /* opened on the first output (take) */
                 struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_FIFO, slot * 2 + i)};
                 epoll_ctl(epfd, EPOLL_CTL_ADD, t->s[i].fifo, &ev);
         }
@@ -258,10 +265,10 @@ static __attribute__((noreturn)) void spawn_fail(int32_t stage) {
  * CLONE_VFORK). Async-signal-safe calls only. */
 static int spawn_child_main(void *arg) {
         const struct spawn_child *sc = arg;
+        /* Every other signal is at its default already (logmon_collector_main). */
         struct sigaction dfl = {.sa_handler = SIG_DFL};
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        sigaction(sig, &dfl, NULL);
+        for (size_t i = 0; i < sizeof(changed_signals) / sizeof(changed_signals[0]); i++)
+                sigaction(changed_signals[i], &dfl, NULL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -558,8 +565,10 @@ void logmon_close_fds_from(unsigned lo) {
 }
 
 __attribute__((noreturn)) void logmon_collector_main(int lfd) {
+        /* Every signal at its default but changed_signals, so that a task it starts
+         * needs only those reset (one sigaction each, not one per signal). */
         struct sigaction sa = {.sa_handler = SIG_DFL};
-        for (int sig = 1; sig < 32; sig++)
+        for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         sigaction(sig, &sa, NULL);
         sa.sa_handler = SIG_IGN;

@@ -150,6 +150,25 @@ Test(agent_logs, rotation_keeps_max_files_of_exactly_max_size) {
         cr_expect_eq(logmon_max_file_size(dir, "web"), 100000);
 }
 
+/* A stream's first file is made on its first output: a task that writes only to
+ * stdout leaves no stderr file (an inode per task start for short batch tasks). */
+Test(agent_logs, a_stream_gets_its_file_on_its_first_output) {
+        struct logmon_config cfg = {.dir = dir, .task = "quiet", .max_files = 3, .max_file_size = 1000};
+        char out[LOGMON_PATH], err_path[LOGMON_PATH];
+        struct error err = {0};
+        cr_assert_eq(logmon_ensure(lm, &cfg, out, err_path, &err), 0, "%s", err.msg);
+        int fd = open(out, O_WRONLY | O_APPEND | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        write_stream(fd, 0, 1500); /* a file and a half: the rotation still counts from 0 */
+        close(fd);
+        logmon_stop(lm, dir, "quiet");
+        check_file("quiet.stdout.0", 0, 1000);
+        check_file("quiet.stdout.1", 1000, 500);
+        cr_expect(!exists("quiet.stderr.0"), "stderr was never written: no file");
+        long first, last;
+        cr_expect_eq(logmon_file_range(dir, "quiet", "stderr", &first, &last), -ENOENT);
+}
+
 static unsigned mode_of(const char *name) {
         char path[256];
         struct stat sb;
@@ -409,8 +428,14 @@ Test(agent_logs, the_endpoint_streams_from_stable_offsets_across_rotations) {
         cr_expect_str_eq(b, "4444455");
         cr_expect_eq(end, 52);
         free(b);
-        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stderr", &st, NULL);
-        cr_expect_eq(st, 404, "no stderr files");
+        /* A stream the task has not written to has no file yet: empty, not missing. */
+        b = get(api, "/v1/client/fs/logs/" AID "?task=web&type=stderr", &st, &end);
+        cr_expect_eq(st, 200, "no stderr file yet, but the task's logs were set up");
+        cr_expect_str_eq(b, "");
+        cr_expect_eq(end, 0);
+        free(b);
+        b = get(api, "/v1/client/fs/logs/" AID "?task=db&type=stderr", &st, NULL);
+        cr_expect_eq(st, 404, "no files and no .logmeta: no such task's logs");
         free(b);
         log_api_stop(api);
 }
