@@ -8,6 +8,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -45,6 +46,9 @@ struct worker {
         /* a request from the worker, answered by the loop (under ws->lock) */
         enum req_kind req;
         bool req_taken; /* the loop is serving it */
+        uint64_t snap_index;   /* REQ_SNAPSHOT: answered once the state has reached it */
+        int64_t snap_deadline; /* REQ_SNAPSHOT: or at this time (clock_monotonic_ns), with -ETIMEDOUT */
+        bool snap_waiting;     /* loop side: a REQ_SNAPSHOT waiting for the state */
         struct plan *plan;
         struct eval *req_eval;
         int done_status;
@@ -68,6 +72,8 @@ struct workers {
         pthread_mutex_t lock;
         pthread_cond_t cond; /* workers wait for work and answers */
         uv_async_t async;
+        uv_check_t index_check; /* after each loop turn while a REQ_SNAPSHOT waits for an index */
+        int snap_waiting;       /* loop side: workers whose REQ_SNAPSHOT waits */
         bool stopping;
         int n;
         struct worker *w;
@@ -171,19 +177,16 @@ static void nap(struct workers *ws, long ns) {
 }
 
 /* A snapshot of the local state once it has reached index (a follower applies the
- * log behind the leader): NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
+ * log behind the leader): the loop answers after the turn that applies it, not a
+ * polling period later. NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
 static struct state_store *snapshot_at(struct worker *w, uint64_t index) {
-        for (int i = 0; i < REMOTE_INDEX_WAIT_MS / 10; i++) {
-                if (ask_loop(w, REQ_SNAPSHOT) < 0)
-                        return NULL;
-                struct state_store *snap = w->refreshed;
-                w->refreshed = NULL;
-                if (snap && state_latest_index(snap) >= index)
-                        return snap;
-                state_destroy(snap);
-                nap(w->ws, 10 * 1000 * 1000L);
-        }
-        return NULL;
+        w->snap_index = index;
+        w->snap_deadline = clock_monotonic_ns() + (int64_t)REMOTE_INDEX_WAIT_MS * NS_PER_MS;
+        if (ask_loop(w, REQ_SNAPSHOT) < 0) /* stopping: what the loop may still write is freed with ws */
+                return NULL;
+        struct state_store *snap = w->refreshed;
+        w->refreshed = NULL;
+        return snap;
 }
 
 static int abort_when_stopping(void *arg) {
@@ -599,6 +602,31 @@ static void finish_eval(struct workers *ws, struct worker *w) {
         answer(w, 0);
 }
 
+/* Answers w's REQ_SNAPSHOT if the state has reached its index or its time is up;
+ * whether it did. */
+static bool snapshot_answer(struct workers *ws, struct worker *w, int64_t now) {
+        bool reached = state_latest_index(*ws->cfg.state) >= w->snap_index;
+        if (!reached && now < w->snap_deadline)
+                return false;
+        w->refreshed = reached ? state_snapshot(*ws->cfg.state) : NULL;
+        answer(w, !reached ? -ETIMEDOUT : w->refreshed ? 0 : -ENOMEM);
+        return true;
+}
+
+static void on_index_check(uv_check_t *h) {
+        struct workers *ws = h->data;
+        int64_t now = clock_monotonic_ns();
+        for (int i = 0; i < ws->n && ws->snap_waiting; i++) {
+                struct worker *w = &ws->w[i];
+                if (w->snap_waiting && snapshot_answer(ws, w, now)) {
+                        w->snap_waiting = false;
+                        ws->snap_waiting--;
+                }
+        }
+        if (!ws->snap_waiting)
+                uv_check_stop(h);
+}
+
 static void serve_requests(struct workers *ws) {
         for (int i = 0; i < ws->n; i++) {
                 struct worker *w = &ws->w[i];
@@ -630,8 +658,11 @@ static void serve_requests(struct workers *ws) {
                         finish_eval(ws, w);
                         break;
                 case REQ_SNAPSHOT:
-                        w->refreshed = state_snapshot(*ws->cfg.state);
-                        answer(w, w->refreshed ? 0 : -ENOMEM);
+                        if (!snapshot_answer(ws, w, clock_monotonic_ns())) {
+                                w->snap_waiting = true;
+                                if (ws->snap_waiting++ == 0)
+                                        uv_check_start(&ws->index_check, on_index_check);
+                        }
                         break;
                 }
         }
@@ -743,6 +774,8 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
                 return -ENOMEM;
         }
         ws->async.data = ws;
+        uv_check_init(cfg->loop, &ws->index_check); /* cannot fail */
+        ws->index_check.data = ws;
         for (int i = 0; i < n; i++) {
                 ws->w[i].ws = ws;
                 ws->w[i].id = i;
@@ -791,6 +824,8 @@ struct workers *workers_destroy(struct workers *ws) {
         for (int i = 0; i < ws->n; i++)
                 if (ws->w[i].started)
                         pthread_join(ws->w[i].thread, NULL);
+        /* closed in this order: the check's close is done before on_async_closed frees ws */
+        uv_close((uv_handle_t *)&ws->index_check, NULL);
         uv_close((uv_handle_t *)&ws->async, on_async_closed);
         return NULL;
 }
