@@ -18,7 +18,8 @@
 #define REF_NEW 1u  /* a literal follows and joins the table */
 #define REF_ONCE 2u /* a literal follows (the table is full) */
 #define REF_BASE 3u /* REF_BASE + i: entry i of the table */
-#define MAX_REFS 64 /* repeated strings kept per result */
+#define MAX_REFS 256 /* repeated strings kept per result (node names included) */
+#define REF_HASH 512 /* the writer's table of them: open addressing, at most half full */
 #define ID_NULL 0u
 #define ID_UUID 1u /* 16 bytes: a canonical lowercase UUID */
 #define ID_TEXT 2u /* ID_TEXT + length, then the bytes */
@@ -33,12 +34,26 @@
 
 /* ---- writing ------------------------------------------------------------------------ */
 
+enum ref_field {
+        REF_NAMESPACE,
+        REF_EVAL,
+        REF_NODE_NAME,
+        REF_JOB,
+        REF_GROUP,
+        REF_DESIRED_DESC,
+        REF_CLIENT_DESC,
+        REF_STOP_DESC,
+        REF_FIELDS
+};
+
 struct wbuf {
         unsigned char *p;
         size_t len, cap;
         bool oom;
         const char *refs[MAX_REFS];
         uint32_t n_refs;
+        uint16_t ref_slot[REF_HASH]; /* index + 1 into refs, by the string's hash; 0: empty */
+        uint32_t last_ref[REF_FIELDS]; /* index + 1 of each field's previous string; 0: none */
         const json_t **metrics;
         uint32_t n_metrics, cap_metrics;
         uint32_t last_metric;
@@ -184,19 +199,39 @@ static void put_name(struct wbuf *w, const char *s) {
         put_uv(w, idx);
 }
 
-/* A string that repeats within a result: an index into the table after its first time. */
-static void put_ref(struct wbuf *w, const char *s) {
+static uint32_t str_hash(const char *s) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h;
+}
+
+/* A string that repeats within a result: an index into the table after its first
+ * time. field names which of the alloc's strings it is: most are the previous
+ * alloc's, found without hashing. */
+static void put_ref(struct wbuf *w, const char *s, enum ref_field field) {
         if (!s) {
                 put_uv(w, REF_NULL);
                 return;
         }
-        for (uint32_t i = w->n_refs; i > 0; i--)
+        uint32_t last = w->last_ref[field];
+        if (last && (w->refs[last - 1] == s || strcmp(w->refs[last - 1], s) == 0)) {
+                put_uv(w, REF_BASE + last - 1);
+                return;
+        }
+        uint32_t h = str_hash(s) & (REF_HASH - 1);
+        for (; w->ref_slot[h]; h = (h + 1) & (REF_HASH - 1)) {
+                uint32_t i = w->ref_slot[h];
                 if (w->refs[i - 1] == s || strcmp(w->refs[i - 1], s) == 0) {
+                        w->last_ref[field] = i;
                         put_uv(w, REF_BASE + i - 1);
                         return;
                 }
+        }
         if (w->n_refs < MAX_REFS) {
                 w->refs[w->n_refs++] = s;
+                w->ref_slot[h] = (uint16_t)w->n_refs;
+                w->last_ref[field] = w->n_refs;
                 put_uv(w, REF_NEW);
         } else {
                 put_uv(w, REF_ONCE);
@@ -263,20 +298,20 @@ static void put_alloc(struct wbuf *w, const struct plan_result *r, const struct 
         }
         put_u8(w, FORM_COMPACT);
         put_id(w, a->id);
-        put_ref(w, a->namespace);
-        put_ref(w, a->eval_id);
+        put_ref(w, a->namespace, REF_NAMESPACE);
+        put_ref(w, a->eval_id, REF_EVAL);
         put_name(w, a->name);
-        put_ref(w, a->node_name);
-        put_ref(w, a->job_id);
-        put_ref(w, a->task_group);
+        put_ref(w, a->node_name, REF_NODE_NAME);
+        put_ref(w, a->job_id, REF_JOB);
+        put_ref(w, a->task_group, REF_GROUP);
         put_u8(w, a->job != NULL);
         put_uv(w, (uint64_t)a->resources.cpu);
         put_uv(w, (uint64_t)a->resources.memory_mb);
         put_uv(w, (uint64_t)a->resources.disk_mb);
         put_u8(w, (uint8_t)a->desired_status);
-        put_ref(w, a->desired_description);
+        put_ref(w, a->desired_description, REF_DESIRED_DESC);
         put_u8(w, (uint8_t)a->client_status);
-        put_ref(w, a->client_description);
+        put_ref(w, a->client_description, REF_CLIENT_DESC);
         put_id(w, a->previous_allocation);
         put_id(w, a->next_allocation);
         put_uv(w, (uint64_t)(uint32_t)(*metric_of + 1)); /* 0: none */
@@ -327,7 +362,7 @@ int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_
                         const struct plan_stop *s = &pn->stop[j];
                         put_id(&w, s->alloc->id);
                         put_u8(&w, (uint8_t)s->desired);
-                        put_ref(&w, s->description);
+                        put_ref(&w, s->description, REF_STOP_DESC);
                         put_sv(&w, s->client_status);
                 }
         }
