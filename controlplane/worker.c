@@ -8,7 +8,6 @@
 #include <time.h>
 #include <uv.h>
 
-#include "common/clock.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -46,9 +45,6 @@ struct worker {
         /* a request from the worker, answered by the loop (under ws->lock) */
         enum req_kind req;
         bool req_taken; /* the loop is serving it */
-        uint64_t snap_index;   /* REQ_SNAPSHOT: answered once the state has reached it */
-        int64_t snap_deadline; /* REQ_SNAPSHOT: or at this time (clock_monotonic_ns), with -ETIMEDOUT */
-        bool snap_waiting;     /* loop side: a REQ_SNAPSHOT waiting for the state */
         struct plan *plan;
         struct eval *req_eval;
         int done_status;
@@ -72,8 +68,6 @@ struct workers {
         pthread_mutex_t lock;
         pthread_cond_t cond; /* workers wait for work and answers */
         uv_async_t async;
-        uv_check_t index_check; /* after each loop turn while a REQ_SNAPSHOT waits for an index */
-        int snap_waiting;       /* loop side: workers whose REQ_SNAPSHOT waits */
         bool stopping;
         int n;
         struct worker *w;
@@ -177,16 +171,19 @@ static void nap(struct workers *ws, long ns) {
 }
 
 /* A snapshot of the local state once it has reached index (a follower applies the
- * log behind the leader): the loop answers after the turn that applies it, not a
- * polling period later. NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
+ * log behind the leader): NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
 static struct state_store *snapshot_at(struct worker *w, uint64_t index) {
-        w->snap_index = index;
-        w->snap_deadline = clock_monotonic_ns() + (int64_t)REMOTE_INDEX_WAIT_MS * NS_PER_MS;
-        if (ask_loop(w, REQ_SNAPSHOT) < 0) /* stopping: what the loop may still write is freed with ws */
-                return NULL;
-        struct state_store *snap = w->refreshed;
-        w->refreshed = NULL;
-        return snap;
+        for (int i = 0; i < REMOTE_INDEX_WAIT_MS / 10; i++) {
+                if (ask_loop(w, REQ_SNAPSHOT) < 0)
+                        return NULL;
+                struct state_store *snap = w->refreshed;
+                w->refreshed = NULL;
+                if (snap && state_latest_index(snap) >= index)
+                        return snap;
+                state_destroy(snap);
+                nap(w->ws, 10 * 1000 * 1000L);
+        }
+        return NULL;
 }
 
 static int abort_when_stopping(void *arg) {
@@ -602,31 +599,6 @@ static void finish_eval(struct workers *ws, struct worker *w) {
         answer(w, 0);
 }
 
-/* Answers w's REQ_SNAPSHOT if the state has reached its index or its time is up;
- * whether it did. */
-static bool snapshot_answer(struct workers *ws, struct worker *w, int64_t now) {
-        bool reached = state_latest_index(*ws->cfg.state) >= w->snap_index;
-        if (!reached && now < w->snap_deadline)
-                return false;
-        w->refreshed = reached ? state_snapshot(*ws->cfg.state) : NULL;
-        answer(w, !reached ? -ETIMEDOUT : w->refreshed ? 0 : -ENOMEM);
-        return true;
-}
-
-static void on_index_check(uv_check_t *h) {
-        struct workers *ws = h->data;
-        int64_t now = clock_monotonic_ns();
-        for (int i = 0; i < ws->n && ws->snap_waiting; i++) {
-                struct worker *w = &ws->w[i];
-                if (w->snap_waiting && snapshot_answer(ws, w, now)) {
-                        w->snap_waiting = false;
-                        ws->snap_waiting--;
-                }
-        }
-        if (!ws->snap_waiting)
-                uv_check_stop(h);
-}
-
 static void serve_requests(struct workers *ws) {
         for (int i = 0; i < ws->n; i++) {
                 struct worker *w = &ws->w[i];
@@ -658,11 +630,8 @@ static void serve_requests(struct workers *ws) {
                         finish_eval(ws, w);
                         break;
                 case REQ_SNAPSHOT:
-                        if (!snapshot_answer(ws, w, clock_monotonic_ns())) {
-                                w->snap_waiting = true;
-                                if (ws->snap_waiting++ == 0)
-                                        uv_check_start(&ws->index_check, on_index_check);
-                        }
+                        w->refreshed = state_snapshot(*ws->cfg.state);
+                        answer(w, w->refreshed ? 0 : -ENOMEM);
                         break;
                 }
         }
@@ -774,8 +743,6 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
                 return -ENOMEM;
         }
         ws->async.data = ws;
-        uv_check_init(cfg->loop, &ws->index_check); /* cannot fail */
-        ws->index_check.data = ws;
         for (int i = 0; i < n; i++) {
                 ws->w[i].ws = ws;
                 ws->w[i].id = i;
@@ -824,8 +791,6 @@ struct workers *workers_destroy(struct workers *ws) {
         for (int i = 0; i < ws->n; i++)
                 if (ws->w[i].started)
                         pthread_join(ws->w[i].thread, NULL);
-        /* closed in this order: the check's close is done before on_async_closed frees ws */
-        uv_close((uv_handle_t *)&ws->index_check, NULL);
         uv_close((uv_handle_t *)&ws->async, on_async_closed);
         return NULL;
 }
