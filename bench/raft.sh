@@ -5,7 +5,10 @@
 # in turn, CLIENTS requests in flight; the figures are the placements committed per
 # second (first registration to the last allocation in the state) and the p50/p99
 # latency of a registration (HTTP request to its Raft commit, forwarding included).
-# Prints name=value lines; appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+# servers_cpu_s is the three servers' CPU time (user + system) during the load, and
+# servers_cpu_s_per_100k_placements the same per 100,000 placements (less sensitive to
+# the host's load than the wall figures). PERF=FILE records perf -g on each server
+# (FILE.0-2). Prints name=value lines; appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -45,11 +48,38 @@ for _ in $(seq 1 300); do
 done
 LOAD=${LOAD:-$(cd "$BIN/.." && pwd)/bench/raft_load}
 [ -x "$LOAD" ] || { echo "bench/raft: $LOAD not built (make bench-raft builds it)" >&2; exit 1; }
+# CPU seconds (user + system) of the three servers so far, from /proc/PID/stat.
+servers_cpu_s() {
+        local t=0 p f
+        for p in "${pids[@]}"; do
+                f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+                set -- $f
+                t=$((t + ${12} + ${13}))
+        done
+        awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+# PERF=FILE: perf record (PERF_ARGS, default -g) on the three servers during the load, FILE.0-2.
+perf_pids=()
+if [ -n "${PERF:-}" ]; then
+        for i in 0 1 2; do
+                perf record -q ${PERF_ARGS:--g} -o "$PERF.$i" -p "${pids[$i]}" >/dev/null 2>&1 &
+                perf_pids+=($!)
+        done
+fi
 la0=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu0=$(servers_cpu_s)
 out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
         --timeout "${TIMEOUT:-300}")
 rc=$?
+cpu1=$(servers_cpu_s)
 la1=$(cut -d' ' -f1-3 /proc/loadavg)
+for p in "${perf_pids[@]}"; do kill -INT "$p" 2>/dev/null; done
+for p in "${perf_pids[@]}"; do wait "$p" 2>/dev/null; done
+placed=$(echo "$out" | sed -n 's/^raft_placements=//p')
+out="$out
+servers_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+servers_cpu_s_per_100k_placements=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${placed:-0}" \
+        'BEGIN { if (n > 0) printf "%.2f", (b - a) * 100000 / n; else print "n/a" }')"
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $la0 -> $la1"
 echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS in flight, 3 servers on loopback"
 echo "$out"

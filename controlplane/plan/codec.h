@@ -9,7 +9,12 @@
  * do). The result's Job is written once as JSON. An allocation the compact form
  * cannot express exactly (task states, another job version, a node ID that is not
  * its plan node's) is written as its full JSON instead, so every result
- * round-trips. Integers are little-endian; nothing is aligned.
+ * round-trips. Counts, lengths, indexes and resources are LEB128 varints, times the
+ * (zigzag) distance from the result's timestamp, UUIDs 16 bytes, a name
+ * "<job>.<group>[<index>]" its index after the first (about 40 bytes an allocation,
+ * against 170 in DPR1, so the log, its fsync, the replication and the followers'
+ * wire carry a quarter of it). Decoded strings live in the result's arena. Nothing
+ * is aligned.
  *
  * The decoder bounds every read by the buffer and every count by what is left
  * in it, so a corrupt entry fails with -EINVAL rather than reading past it.
@@ -23,7 +28,7 @@ struct error;
 struct plan_result;
 
 /* The first bytes of an encoded result. */
-#define PLAN_CODEC_MAGIC "DPR1"
+#define PLAN_CODEC_MAGIC "DPR2"
 
 /* *ret_buf is malloc'd (free it). */
 int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_len);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/ids.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
@@ -135,6 +136,91 @@ Test(plan_codec, round_trip_keeps_every_field_and_shares_metrics) {
         alloc_unref(old);
 }
 
+/* What a scheduler writes: UUID IDs, "<job>.<group>[<index>]" names, times near the
+ * result's, new allocs with no indexes yet, node names (300: some beyond the table of
+ * repeated strings). Each such alloc takes a few dozen bytes and
+ * comes back exactly; IDs that are not canonical UUIDs and names that are not indexed
+ * (a leading zero, a negative or huge index, upper case) come back as they were. */
+Test(plan_codec, scheduler_allocs_are_small_and_exact) {
+        struct plan_result *r = plan_result_new();
+        r->job = job_ref(job);
+        r->eval_id = strdup("e1");
+        r->timestamp_ns = 1764680000123456789LL;
+        static const char *odd_ids[] = {"A0000000-0000-4000-8000-000000000000", "0000000-00000-4000-8000-000000000000",
+                                        "short", ""};
+        static const char *odd_names[] = {"web.g[07]", "web.g[-1]", "web.g[12345678901]", "web.g[]", "[3]", "x]"};
+        enum { N = 400 };
+        const char *nodes[] = {"n1", "n2"};
+        for (int i = 0; i < N; i++) {
+                char id[ID_BUF];
+                id_generate(id);
+                struct alloc *a = fx_alloc(i < 4 ? odd_ids[i] : id, job, nodes[i % 2], i, 100, 256);
+                if (i >= 4 && i < 10) {
+                        free(a->name);
+                        a->name = strdup(odd_names[i - 4]);
+                }
+                if (i == 11) {
+                        free(a->name);
+                        a->name = NULL;
+                }
+                if (i == 12)
+                        a->previous_allocation = strdup(odd_ids[0]);
+                /* more distinct names than the table of repeated strings holds */
+                if (asprintf(&a->node_name, "node-%d", i % 300) < 0)
+                        abort();
+                a->create_time = r->timestamp_ns + i;
+                a->modify_time = i == 13 ? INT64_MIN : r->timestamp_ns - i;
+                struct plan_node pn = {.node_id = (char *)nodes[i % 2], .place = &a, .n_place = 1};
+                cr_assert_eq(plan_result_add_node(r, &pn), 0);
+                alloc_unref(a);
+        }
+        void *buf = NULL;
+        size_t len = 0;
+        cr_assert_eq(plan_result_encode(r, &buf, &len), 0);
+        size_t job_bytes = 0;
+        {
+                json_t *jj = job_to_json(job);
+                char *t = json_dumps(jj, JSON_COMPACT);
+                job_bytes = strlen(t);
+                free(t);
+                json_decref(jj);
+        }
+        cr_expect_lt(len - job_bytes, (size_t)N * 56, "%zu bytes for %d allocs (job %zu)", len, N, job_bytes);
+        struct plan_result *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(plan_result_decode(buf, len, &back, &err), 0, "%s", err.msg);
+        cr_assert_eq(plan_result_count_place(back), N);
+        for (size_t i = 0; i < r->n_nodes; i++) {
+                const struct plan_node *pn = &r->nodes[i], *bn = NULL;
+                for (size_t k = 0; k < back->n_nodes; k++)
+                        if (strcmp(back->nodes[k].node_id, pn->node_id) == 0)
+                                bn = &back->nodes[k];
+                cr_assert_not_null(bn);
+                cr_assert_eq(bn->n_place, pn->n_place);
+                for (size_t k = 0; k < pn->n_place; k++) {
+                        char *a = alloc_text(pn->place[k]), *b = alloc_text(bn->place[k]);
+                        cr_expect_str_eq(b, a, "alloc %zu/%zu differs after the round trip", i, k);
+                        free(a);
+                        free(b);
+                        cr_expect_eq(bn->place[k]->create_time, pn->place[k]->create_time);
+                        cr_expect_eq(bn->place[k]->modify_time, pn->place[k]->modify_time);
+                }
+        }
+        /* a varint longer than 64 bits is refused (the refresh index's, after the header) */
+        size_t off = 4 + 1 + strlen("e1") + 8;
+        unsigned char *bad = malloc(len + 10);
+        memcpy(bad, buf, off);
+        memset(bad + off, 0xff, 10);
+        memcpy(bad + off + 10, (unsigned char *)buf + off, len - off);
+        plan_result_free(back);
+        back = NULL;
+        cr_expect_eq(plan_result_decode(bad, len + 10, &back, &err), -EINVAL);
+        cr_expect_null(back);
+        free(bad);
+        free(buf);
+        plan_result_free(r);
+}
+
 Test(plan_codec, every_truncation_and_a_bad_magic_are_refused) {
         struct alloc *old = NULL;
         struct plan_result *r = sample(&old);
@@ -188,7 +274,7 @@ Test(batch, fsm_applies_every_part_and_keeps_each_outcome) {
                            "\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\"}]}]}}";
         struct batch_part parts[] = {{BATCH_JSON, reg, strlen(reg)},
                                      {BATCH_JSON, dereg, strlen(dereg)},
-                                     {BATCH_PLAN, "DPR1", 4},
+                                     {BATCH_PLAN, PLAN_CODEC_MAGIC, 4},
                                      {BATCH_JSON, reg2, strlen(reg2)}};
         void *buf = NULL;
         size_t len = 0;
@@ -267,7 +353,8 @@ Test(plan_codec, decoded_allocs_share_their_repeated_strings) {
                         cr_assert_not_null(a->strings);
                         cr_expect(str_arena_owns(a->strings, a->job_id));
                         cr_expect(str_arena_owns(a->strings, a->node_id));
-                        cr_expect(!str_arena_owns(a->strings, a->id), "the ID is the alloc's own");
+                        cr_expect(str_arena_owns(a->strings, a->id) && str_arena_owns(a->strings, a->name),
+                                  "the ID and the name are in the arena too (no malloc per string)");
                         cr_expect_str_eq(a->node_id, bn->node_id);
                         if (!first)
                                 first = a;
