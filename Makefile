@@ -10,7 +10,7 @@ Q        = $(if $(filter 1,$(V)),,@)
 DEB_PKGS = gcc make pkg-config libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev \
            libcurl4-openssl-dev libsqlite3-dev libcriterion-dev curl procps \
            libmnl-dev pci.ids libgnutls28-dev libseccomp-dev libcap-dev openssl \
-           python3 iproute2 libcurl3-gnutls
+           python3 iproute2 libcurl3-gnutls libjemalloc-dev
 PKGS     = raft libuv libmicrohttpd jansson libcurl sqlite3 libmnl gnutls libseccomp libcap
 
 OPT     ?= -O2 -g
@@ -27,6 +27,12 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 CURL_GNUTLS = $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libcurl-gnutls.so.4 \
                                      /usr/lib/libcurl-gnutls.so.4))
 GNUTLS_LIBS = $(if $(CURL_GNUTLS),$(patsubst -lcurl,$(CURL_GNUTLS),$(LIBS)),$(LIBS))
+# drover-server and bench/sched use jemalloc (libjemalloc-dev) as their malloc: the state
+# store's persistent maps churn millions of small blocks over a heap of hundreds of MB,
+# where glibc's malloc spent ~18% of c1m in _int_malloc and malloc_consolidate
+# (bench/RESULTS.md, session 20 "heap"). Sanitizer builds keep glibc's: ASan and TSan
+# bring their own allocator.
+MALLOC_LIBS = $(if $(SAN_FLAGS),,-ljemalloc)
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC = $(wildcard common/*.c)
@@ -99,7 +105,7 @@ $(LIBCLI):    $(call obj,$(CLI_SRC))
 $(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 $(BUILD)/bin/drover-agent: $(call obj,nodeagent/main.c) $(LIBAGENT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -125,7 +131,7 @@ $(HTTP_TEST_BIN): $(call obj,$(HTTP_TEST_SRC)) $(LIBSERVER) $(LIBCORE) $(LIBCOMM
 $(BENCH_SCHED): $(call obj,$(wildcard bench/sched*.c)) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 # The isolated-start benchmark links the isolation library (in the agent library).
 $(BENCH_START): $(call obj,bench/start.c) $(LIBAGENT) $(LIBCOMMON)
