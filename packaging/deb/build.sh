@@ -16,7 +16,7 @@ Package: drover
 Version: $version
 Architecture: $arch
 Maintainer: drover developers <drover@localhost>
-Depends: libraft0, libuv1, libmicrohttpd12, libjansson4, libcurl4, libsqlite3-0
+Depends: libraft0, libuv1, libmicrohttpd12, libjansson4, libcurl4, libsqlite3-0, libjemalloc2
 Section: admin
 Priority: optional
 Description: cluster scheduler for bare-metal Linux (Nomad-compatible)
