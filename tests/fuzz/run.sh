@@ -5,7 +5,9 @@
 # fuzz_acl_policy (ACL policies: parse, merge, checks), fuzz_http (the HTTP
 # listener itself, controlplane/api/http.c: raw request bytes, 413, parked and
 # held requests, streams, the server stopped under them) and fuzz_agent_logs (the
-# agent's log endpoint: targets, offsets, origins, ../ and symlinks).
+# agent's log endpoint: targets, offsets, origins, ../ and symlinks) and
+# fuzz_plan_codec (the binary plan result of the Raft log and of a follower's plan:
+# corrupt bytes refused, built results round-trip exactly).
 # FUZZ_SECONDS (default 60, CI's budget) per target; FUZZ_TARGETS="fuzz_http ..."
 # runs only those. Seeds: the conformance corpus and tests/fuzz/*-seeds; every
 # input in tests/fuzz/regressions/<target>/ (crashes found and fixed) is run once
@@ -58,6 +60,11 @@ for t in tests/fuzz/fuzz_*.c; do
                 # shellcheck disable=SC2086
                 clang $CFLAGS $common nodeagent/logs/log_api.c nodeagent/drivers/task_stats.c "$t" $LIBS -o "$out/$name"
                 cp tests/fuzz/agent-logs-seeds/* "$corpus/"
+                ;;
+        fuzz_plan_codec)
+                # shellcheck disable=SC2086
+                clang $CFLAGS $common controlplane/plan/codec.c controlplane/scheduler/plan.c "$t" $LIBS -o "$out/$name"
+                cp tests/fuzz/plan-seeds/* "$corpus/"
                 ;;
         fuzz_jobspec)
                 # shellcheck disable=SC2086
