@@ -897,8 +897,35 @@ struct alloc *alloc_new_in(struct str_arena *s) {
         if (a) {
                 a->refcount = 1;
                 a->strings = str_arena_ref(s);
+                a->arena_bits = ALLOC_ARENA_STRUCT;
         }
         return a;
+}
+
+void alloc_arena_sealed(struct alloc *a) {
+        uint16_t bits = a->arena_bits | ALLOC_ARENA_SEALED;
+#define ALLOC_STR_SEAL(f)                                                                                      \
+        if (a->f)                                                                                              \
+                bits |= 1u << ALLOC_STR_BIT_##f;
+        ALLOC_STR_FIELDS(ALLOC_STR_SEAL)
+#undef ALLOC_STR_SEAL
+        a->arena_bits = bits;
+}
+
+/* The bits (1 << ALLOC_STR_BIT_*) among want of the string fields of a that a's arena
+ * holds: read off arena_bits once sealed, else asked of the arena's chunks. */
+static unsigned alloc_arena_strs(const struct alloc *a, unsigned want) {
+        if (!a->strings)
+                return 0;
+        if (a->arena_bits & ALLOC_ARENA_SEALED)
+                return a->arena_bits & want;
+        unsigned held = 0;
+#define ALLOC_STR_ASK(f)                                                                                       \
+        if ((want & 1u << ALLOC_STR_BIT_##f) && str_arena_owns(a->strings, a->f))                              \
+                held |= 1u << ALLOC_STR_BIT_##f;
+        ALLOC_STR_FIELDS(ALLOC_STR_ASK)
+#undef ALLOC_STR_ASK
+        return held;
 }
 
 struct alloc *alloc_ref(struct alloc *a) {
@@ -925,15 +952,15 @@ void task_states_free(struct task_state *ts, size_t n) {
 struct alloc *alloc_unref(struct alloc *a) {
         if (!a || __atomic_sub_fetch(&a->refcount, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
-        char *strs[] = {a->id,         a->namespace,           a->eval_id,           a->name,
-                        a->node_id,    a->node_name,           a->job_id,            a->task_group,
-                        a->desired_description, a->client_description, a->previous_allocation,
-                        a->next_allocation, a->deployment_id};
-        for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
-                if (!a->strings || !str_arena_owns(a->strings, strs[i]))
-                        free(strs[i]);
+        unsigned held = alloc_arena_strs(a, (1u << ALLOC_STR_N) - 1);
+#define ALLOC_STR_FREE(f)                                                                                      \
+        if (a->f && !(held & 1u << ALLOC_STR_BIT_##f))                                                         \
+                free(a->f);
+        ALLOC_STR_FIELDS(ALLOC_STR_FREE)
+#undef ALLOC_STR_FREE
         job_unref(a->job);
-        task_states_free(a->task_states, a->n_task_states);
+        if (a->task_states)
+                task_states_free(a->task_states, a->n_task_states);
         if (a->metrics)
                 json_decref(a->metrics);
         if (a->allocated)
@@ -941,7 +968,7 @@ struct alloc *alloc_unref(struct alloc *a) {
         if (a->extra)
                 json_decref(a->extra);
         struct str_arena *s = a->strings;
-        if (!s || !str_arena_owns(s, (const char *)a))
+        if (!(a->arena_bits & ALLOC_ARENA_STRUCT))
                 free(a);
         str_arena_unref(s); /* last: it may hold a itself (alloc_new_in) */
         return NULL;
@@ -1005,6 +1032,7 @@ struct alloc *alloc_copy(const struct alloc *a) {
                 return NULL;
         COPY_FROM_FIELD(c, a, strings); /* c->refcount stays 1 */
         c->strings = NULL; /* every string the copy's own */
+        c->arena_bits = 0;
         c->id = dup_or_null(a->id);
         c->namespace = dup_or_null(a->namespace);
         c->eval_id = dup_or_null(a->eval_id);
@@ -1041,8 +1069,19 @@ int alloc_set_str(struct alloc *a, char **field, const char *v) {
         char *c = NULL;
         if (v && !(c = strdup(v)))
                 return -ENOMEM;
-        if (!a->strings || !str_arena_owns(a->strings, *field))
+        unsigned bit = ALLOC_STR_N;
+#define ALLOC_STR_FIND(f)                                                                                      \
+        if (field == &a->f)                                                                                    \
+                bit = ALLOC_STR_BIT_##f;
+        ALLOC_STR_FIELDS(ALLOC_STR_FIND)
+#undef ALLOC_STR_FIND
+        if (bit == ALLOC_STR_N) { /* not a string field of a */
+                free(c);
+                return -EINVAL;
+        }
+        if (!alloc_arena_strs(a, 1u << bit))
                 free(*field);
+        a->arena_bits &= (uint16_t)~(1u << bit);
         *field = c;
         return 0;
 }

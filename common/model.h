@@ -348,7 +348,8 @@ enum deploy_health { DEPLOY_HEALTH_UNSET, DEPLOY_HEALTH_HEALTHY, DEPLOY_HEALTH_U
  * and node names: controlplane/plan/codec.c): a reference-counted arena. A string field of
  * an alloc that points into the alloc's `strings` arena belongs to the arena and is not
  * freed with the alloc: replace such a field with alloc_set_str, or change an alloc_copy
- * (whose strings are all its own). */
+ * (whose strings are all its own). Which fields the arena holds is known in O(1) once
+ * its maker calls alloc_arena_sealed (below); until then alloc_unref asks the arena. */
 struct str_arena;
 struct str_arena *str_arena_new(void);
 struct str_arena *str_arena_ref(struct str_arena *s);
@@ -362,6 +363,10 @@ void *str_arena_alloc(struct str_arena *s, size_t size);
 struct alloc {
         int refcount;
         struct str_arena *strings; /* NULL, or the arena some string fields point into */
+        /* With strings: ALLOC_ARENA_STRUCT when the struct itself is in the arena,
+         * ALLOC_ARENA_SEALED when the ALLOC_STR_* bits below say which string fields the
+         * arena holds (alloc_arena_sealed; alloc_set_str clears a field's bit). */
+        uint16_t arena_bits;
         char *id;
         char *namespace;
         char *eval_id;
@@ -400,11 +405,31 @@ struct alloc {
         json_t *extra;
 };
 
+/* The string fields of struct alloc, each with its bit in arena_bits. */
+#define ALLOC_STR_FIELDS(X)                                                                                    \
+        X(id) X(namespace) X(eval_id) X(name) X(node_id) X(node_name) X(job_id) X(task_group)                  \
+        X(desired_description) X(client_description) X(previous_allocation) X(next_allocation) X(deployment_id)
+enum {
+#define ALLOC_STR_ENUM(f) ALLOC_STR_BIT_##f,
+        ALLOC_STR_FIELDS(ALLOC_STR_ENUM)
+#undef ALLOC_STR_ENUM
+        ALLOC_STR_N,
+};
+_Static_assert(ALLOC_STR_N <= 14, "arena_bits: one bit per string field, two flags");
+#define ALLOC_ARENA_STRUCT (1u << 14)
+#define ALLOC_ARENA_SEALED (1u << 15)
+
 struct alloc *alloc_new(void);
 /* An alloc whose struct lives in the arena s (a->strings holds a reference on it): the
  * allocs decoded or placed together take no malloc each, and the struct's memory goes
  * with the arena's last reference (an alloc_copy is on the heap as ever). */
 struct alloc *alloc_new_in(struct str_arena *s);
+/* Its maker's word that every string field of a (from alloc_new_in) set so far is in
+ * a->strings and the rest are NULL: alloc_unref and alloc_set_str then know each field's
+ * owner by a bit instead of walking the arena's chunks (O(1) per string). A NULL field
+ * set later is the alloc's own (freed with it); replace a non-NULL one with alloc_set_str
+ * (a plain assignment over a sealed arena field would leak the new string). */
+void alloc_arena_sealed(struct alloc *a);
 struct alloc *alloc_ref(struct alloc *a);
 struct alloc *alloc_unref(struct alloc *a);
 /* A copy to change before it is stored. Strings and task states are the copy's
@@ -412,7 +437,7 @@ struct alloc *alloc_unref(struct alloc *a);
  * in place once set: replace it, do not edit it). */
 struct alloc *alloc_copy(const struct alloc *a);
 /* Replace the string field *field of a by a copy of v (NULL ok), freeing the old one
- * unless a's arena holds it: 0 or -ENOMEM. */
+ * unless a's arena holds it: 0, -ENOMEM, or -EINVAL when field is no string field of a. */
 int alloc_set_str(struct alloc *a, char **field, const char *v);
 /* The index in "<job>.<group>[<index>]", or -1. */
 int alloc_name_index(const struct alloc *a);

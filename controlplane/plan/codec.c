@@ -644,6 +644,7 @@ static struct alloc *get_alloc(struct rbuf *b, struct plan_result *r, const char
         a->create_time = (int64_t)((uint64_t)get_sv(b) + (uint64_t)r->timestamp_ns);
         a->modify_time = (int64_t)((uint64_t)get_sv(b) + (uint64_t)r->timestamp_ns);
         a->extra = get_json(b);
+        alloc_arena_sealed(a); /* every string above is in the arena */
         if (b->bad || !a->id || !a->node_id) {
                 b->bad = true;
                 return alloc_unref(a);

@@ -99,6 +99,7 @@ static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, 
                   (a->name = alloc_name(at, j->id, g->tg->name, index));
         a->node_id = (char *)cd->s_id; /* one copy per node and attempt */
         a->node_name = (char *)cd->s_name;
+        alloc_arena_sealed(a); /* every string above is in the arena */
         a->job = job_ref((struct job *)j);
         a->resources = g->ask;
         a->desired_status = ALLOC_DESIRED_RUN;

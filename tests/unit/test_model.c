@@ -1,5 +1,6 @@
 /* test_model.c - data model: JSON round trips, defaults and validation. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -354,5 +355,51 @@ Test(model, allocs_in_an_arena_free_with_its_last_reference) {
                 alloc_unref(v[i]);
         cr_expect_str_eq(c->id, "a-7");
         cr_expect_str_eq(c->client_description, "running");
+        alloc_unref(c);
+}
+
+/* A sealed arena alloc knows each field's owner by its bit (no walk of the arena's
+ * chunks): the arena's strings are never freed with it, a field it set later (NULL at
+ * the seal) or replaced with alloc_set_str is, once. A wrong bit is an invalid free or
+ * a leak, which the ASan build of this suite reports. */
+Test(model, sealed_arena_alloc_frees_exactly_its_own_strings) {
+        struct str_arena *s = str_arena_new();
+        cr_assert_not_null(s);
+        struct alloc *a = alloc_new_in(s);
+        cr_assert_not_null(a);
+        cr_expect_eq(a->arena_bits, ALLOC_ARENA_STRUCT, "unsealed: the owner is asked of the arena");
+        a->id = str_arena_add(s, "a-1", 3);
+        a->node_id = str_arena_add(s, "n1", 2);
+        a->client_description = str_arena_add(s, "pending", 7);
+        /* more chunks: the arena's chunk list is what an unsealed alloc would walk */
+        for (int i = 0; i < 64; i++)
+                cr_assert_not_null(str_arena_alloc(s, 4096));
+        a->job_id = str_arena_add(s, "web", 3); /* in a newer chunk than the id */
+        alloc_arena_sealed(a);
+        uint16_t want = ALLOC_ARENA_STRUCT | ALLOC_ARENA_SEALED | 1u << ALLOC_STR_BIT_id |
+                        1u << ALLOC_STR_BIT_node_id | 1u << ALLOC_STR_BIT_client_description |
+                        1u << ALLOC_STR_BIT_job_id;
+        cr_expect_eq(a->arena_bits, want, "the non-NULL fields, and only they, are the arena's");
+        str_arena_unref(s); /* a holds it */
+
+        a->deployment_id = strdup("d-1"); /* set after the seal on a NULL field: a's own */
+        cr_assert_not_null(a->deployment_id);
+        cr_assert_eq(alloc_set_str(a, &a->client_description, "running"), 0);
+        cr_expect_eq(a->arena_bits & (1u << ALLOC_STR_BIT_client_description), 0, "replaced: a's own now");
+        cr_assert_eq(alloc_set_str(a, &a->client_description, "complete"), 0); /* frees "running" */
+        cr_assert_eq(alloc_set_str(a, &a->node_id, NULL), 0);
+        cr_expect_null(a->node_id);
+        char not_a_field[4] = "x", *p = not_a_field;
+        cr_expect_eq(alloc_set_str(a, &p, "y"), -EINVAL);
+        cr_expect(p == not_a_field, "untouched");
+        cr_expect_eq(a->arena_bits & (1u << ALLOC_STR_BIT_job_id), 1u << ALLOC_STR_BIT_job_id);
+
+        struct alloc *c = alloc_copy(a);
+        cr_assert_not_null(c);
+        cr_expect_eq(c->arena_bits, 0, "a copy's strings are all its own");
+        alloc_unref(a); /* frees "d-1" and "complete", not the arena's; then the arena and a */
+        cr_expect_str_eq(c->job_id, "web");
+        cr_expect_str_eq(c->client_description, "complete");
+        cr_expect_str_eq(c->deployment_id, "d-1");
         alloc_unref(c);
 }
