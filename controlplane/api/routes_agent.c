@@ -18,31 +18,58 @@
 
 /* ---- agent ------------------------------------------------------------------------------- */
 
-/* An AgentMember: "ip:port" -> Addr and Port; Tags with the region and datacenter. */
-static json_t *member_json(const struct api *s, const char *name, const char *dc, const char *raft_addr, bool leader) {
+/* A member is "failed" when the server has not heard from it for this long.
+ * Servers ask each other about themselves every 5 s (controlplane/raft/cluster.h,
+ * CLUSTER_PROBE_EVERY_MS), a probe waits at most 2 s: three periods missed. */
+#define MEMBER_FAILED_MS 15000
+/* The Raft protocol a member speaks when the configuration does not say (the
+ * raft_vsn tag; /v1/operator/raft/configuration's RaftProtocol). */
+#define RAFT_PROTOCOL_DEFAULT "3"
+
+/* What a member's entry says beyond its name and datacenter. */
+struct member_info {
+        const char *raft_addr; /* "ip:port" */
+        const char *id;        /* Raft ID; NULL: not in a Raft configuration */
+        const char *raft_vsn;
+        bool leader;
+        const char *status; /* "alive", "failed" */
+};
+
+/* An AgentMember: "ip:port" -> Addr and Port; Tags as Nomad's (role, region, dc,
+ * build, port, rpc_addr, raft_vsn, id) and whether it leads. */
+static json_t *member_json(const struct api *s, const char *name, const char *dc, const struct member_info *mi) {
         char host[64] = "";
         int port = 0;
-        const char *colon = raft_addr ? strrchr(raft_addr, ':') : NULL;
-        if (colon && (size_t)(colon - raft_addr) < sizeof(host)) {
-                memcpy(host, raft_addr, (size_t)(colon - raft_addr));
-                host[colon - raft_addr] = '\0';
+        const char *colon = mi->raft_addr ? strrchr(mi->raft_addr, ':') : NULL;
+        if (colon && (size_t)(colon - mi->raft_addr) < sizeof(host)) {
+                memcpy(host, mi->raft_addr, (size_t)(colon - mi->raft_addr));
+                host[colon - mi->raft_addr] = '\0';
                 port = atoi(colon + 1);
         }
-        return json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s,s:s},s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "Name", name, "Addr",
-                         host, "Port", port, "Tags", "role", "nomad", "region", s->region, "dc", dc, "build",
-                         API_VERSION, "leader", leader ? "true" : "false", "Status", "alive", "ProtocolMin", 1,
-                         "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5, "DelegateCur", 4);
+        char port_s[16];
+        snprintf(port_s, sizeof(port_s), "%d", port);
+        json_t *m = json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:i,s:i,s:i,s:i,s:i,s:i}", "Name",
+                              name, "Addr", host, "Port", port, "Tags", "role", "nomad", "region", s->region, "dc", dc,
+                              "build", API_VERSION, "port", port_s, "rpc_addr", host, "raft_vsn", mi->raft_vsn,
+                              "leader", mi->leader ? "true" : "false", "Status", mi->status, "ProtocolMin", 1,
+                              "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5, "DelegateCur", 4);
+        if (m && mi->id)
+                json_object_set_new(json_object_get(m, "Tags"), "id", json_string(mi->id));
+        return m;
 }
 
 static bool is_leader(struct route_ctx *c) {
         return c->s->ops->is_leader(c->s->data);
 }
 
-/* This server's member: "<name>.<region>" in its datacenter. */
-static json_t *own_member(struct route_ctx *c, const char *raft_addr, bool leader) {
+/* This server's member: "<name>.<region>" in its datacenter; alive, since it answers. */
+static json_t *own_member(struct route_ctx *c, const char *raft_addr, const char *id, const char *raft_vsn,
+                          bool leader) {
         char name[384];
         snprintf(name, sizeof(name), "%s.%s", c->s->name, c->s->region);
-        return member_json(c->s, name, c->s->datacenter, raft_addr, leader);
+        struct member_info mi = {
+            .raft_addr = raft_addr, .id = id, .raft_vsn = raft_vsn, .leader = leader, .status = "alive"};
+        return member_json(c->s, name, c->s->datacenter, &mi);
 }
 
 /* The server with this Raft ID (a decimal string) among raft/self's Servers, as
@@ -59,10 +86,27 @@ static const json_t *told_server(const json_t *self, const char *id) {
         return NULL;
 }
 
+/* Another member's status as this server knows it: the leader a follower hears
+ * from is alive; any other is alive while it answers this server's probes
+ * (LastContact within MEMBER_FAILED_MS), failed once it stopped. One never heard
+ * from counts as alive only while this server itself is younger than the bound
+ * (it has not asked yet). */
+static const char *peer_status(struct route_ctx *c, const json_t *self, const json_t *told, bool leader) {
+        if (leader && self && !jx_bool(self, "IsLeader", false) && *jx_str(self, "Leader", "") &&
+            jx_int(self, "LastContact", MEMBER_FAILED_MS + 1) <= MEMBER_FAILED_MS)
+                return "alive";
+        const json_t *contact = json_object_get(told, "LastContact");
+        if (json_is_integer(contact))
+                return json_integer_value(contact) <= MEMBER_FAILED_MS ? "alive" : "failed";
+        int64_t up_ms = (clock_now_ns() - c->s->started_ns) / 1000000;
+        return up_ms <= MEMBER_FAILED_MS ? "alive" : "failed";
+}
+
 /* The members: the Raft configuration's servers (this one alone without Raft),
  * all in this server's region (one Raft cluster per region). Another server is
  * "<name>.<region>" in its datacenter as it told them; one that did not (an
- * older server, or not heard from yet) is "server-<Raft ID>" in this server's. */
+ * older server, or not heard from yet) is "server-<Raft ID>" in this server's.
+ * A server removed from the configuration is no longer listed. */
 static json_t *members_json(struct route_ctx *c) {
         json_t *out = json_array();
         json_t *conf = c->s->ops->raft_configuration ? c->s->ops->raft_configuration(c->s->data) : NULL;
@@ -71,12 +115,13 @@ static json_t *members_json(struct route_ctx *c) {
         json_t *srv;
         json_array_foreach(json_object_get(conf, "Servers"), i, srv) {
                 const char *addr = jx_str(srv, "Address", "");
+                const char *id = jx_str(srv, "ID", "?");
+                const char *vsn = jx_str(srv, "RaftProtocol", RAFT_PROTOCOL_DEFAULT);
                 bool leader = jx_bool(srv, "Leader", false);
                 if (strcmp(addr, c->s->raft_addr) == 0) {
-                        json_array_append_new(out, own_member(c, addr, leader));
+                        json_array_append_new(out, own_member(c, addr, id, vsn, leader));
                         continue;
                 }
-                const char *id = jx_str(srv, "ID", "?");
                 const json_t *told = told_server(self, id);
                 const char *told_name = jx_str(told, "Name", "");
                 char name[384];
@@ -85,10 +130,15 @@ static json_t *members_json(struct route_ctx *c) {
                 else
                         snprintf(name, sizeof(name), "server-%s.%s", id, c->s->region);
                 const char *dc = jx_str(told, "Datacenter", "");
-                json_array_append_new(out, member_json(c->s, name, *dc ? dc : c->s->datacenter, addr, leader));
+                struct member_info mi = {.raft_addr = addr,
+                                         .id = id,
+                                         .raft_vsn = vsn,
+                                         .leader = leader,
+                                         .status = peer_status(c, self, told, leader)};
+                json_array_append_new(out, member_json(c->s, name, *dc ? dc : c->s->datacenter, &mi));
         }
         if (!conf)
-                json_array_append_new(out, own_member(c, c->s->raft_addr, is_leader(c)));
+                json_array_append_new(out, own_member(c, c->s->raft_addr, NULL, RAFT_PROTOCOL_DEFAULT, is_leader(c)));
         json_decref(self);
         json_decref(conf);
         return out;
@@ -109,7 +159,7 @@ static json_t *self_member(struct route_ctx *c) {
                 }
         }
         json_decref(members);
-        return found ? found : own_member(c, c->s->raft_addr, is_leader(c));
+        return found ? found : own_member(c, c->s->raft_addr, NULL, RAFT_PROTOCOL_DEFAULT, is_leader(c));
 }
 
 void h_agent_self(struct route_ctx *c) {

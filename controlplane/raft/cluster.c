@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -21,7 +22,6 @@
 #define PROBE_TIMEOUT_MS 2000
 #define PROBE_CONNECT_MS 1000
 #define DISCOVER_EVERY_MS 1000
-#define REFRESH_EVERY_MS 5000
 
 enum phase { PHASE_DISCOVER, PHASE_JOIN, PHASE_MEMBER };
 
@@ -30,6 +30,7 @@ struct known {
         char http[64];
         char name[CLUSTER_NAME_MAX]; /* "": not told (an older server) */
         char dc[CLUSTER_NAME_MAX];
+        int64_t heard_ns; /* monotonic time of its last answer to a probe; 0: none yet */
 };
 
 struct answer {
@@ -41,6 +42,7 @@ struct answer {
         bool leader;
         json_t *servers; /* its known servers: [{ID, HTTPAddr, Name, Datacenter}] */
         json_t *voters;  /* its Raft configuration's voters: [{ID, Address}] */
+        int64_t at_ns;   /* monotonic time of the answer */
 };
 
 /* "X-Drover-Join-Token: <token>", or "" without a join token. */
@@ -110,6 +112,7 @@ static void probe_one(const char *scheme_, const char *join_hdr, const char *add
         a->servers = json_incref(json_object_get(j, "Servers"));
         a->voters = json_incref(json_object_get(j, "Voters"));
         a->ok = a->id > 0 && *a->raft && *a->http;
+        a->at_ns = clock_monotonic_ns();
         json_decref(j);
 }
 
@@ -291,6 +294,9 @@ static void probe_done(uv_work_t *w, int status) {
                 if (!a->ok)
                         continue;
                 cluster_learn(c, a->id, a->http);
+                for (size_t k = 0; k < c->n_known; k++)
+                        if (c->known[k].id == a->id && a->id != c->cfg.id)
+                                c->known[k].heard_ns = a->at_ns;
                 size_t k;
                 json_t *s;
                 json_array_foreach(a->servers, k, s) {
@@ -352,7 +358,7 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static void schedule(struct cluster *c) {
-        uint64_t every = c->phase == PHASE_MEMBER ? REFRESH_EVERY_MS : DISCOVER_EVERY_MS;
+        uint64_t every = c->phase == PHASE_MEMBER ? CLUSTER_PROBE_EVERY_MS : DISCOVER_EVERY_MS;
         uv_timer_start(&c->timer, on_timer, every, 0);
 }
 
@@ -438,6 +444,7 @@ struct cluster *cluster_destroy(struct cluster *c) {
 
 json_t *cluster_servers_json(const struct cluster *c) {
         json_t *out = json_array();
+        int64_t now = clock_monotonic_ns();
         for (size_t i = 0; c && i < c->n_known; i++) {
                 const struct known *k = &c->known[i];
                 json_t *srv = json_pack("{s:I,s:s}", "ID", (json_int_t)k->id, "HTTPAddr", k->http);
@@ -445,6 +452,9 @@ json_t *cluster_servers_json(const struct cluster *c) {
                         json_object_set_new(srv, "Name", json_string(k->name));
                 if (srv && k->dc[0])
                         json_object_set_new(srv, "Datacenter", json_string(k->dc));
+                if (srv && k->heard_ns > 0 && now >= k->heard_ns)
+                        json_object_set_new(srv, "LastContact",
+                                            json_integer((json_int_t)((now - k->heard_ns) / 1000000)));
                 json_array_append_new(out, srv);
         }
         return out;

@@ -21,6 +21,8 @@
 
 /* A server's name or datacenter as servers tell each other: longer ones are not kept. */
 #define CLUSTER_NAME_MAX 128
+/* Once a member, a server asks every other it knows about itself this often. */
+#define CLUSTER_PROBE_EVERY_MS 5000
 
 struct cluster;
 struct raft_node_peer;
@@ -66,10 +68,12 @@ void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
  * one of CLUSTER_NAME_MAX bytes or more, or with a control character, is not kept). */
 void cluster_learn_member(struct cluster *c, uint64_t id, const char *http_addr, const char *name,
                           const char *datacenter);
-/* [{ID, HTTPAddr, Name, Datacenter}] of every server known (new reference); Name
- * and Datacenter only where told (older servers do not). This server's own entry
- * is among them: it is how a server describes itself to the others in
- * /v1/internal/raft/self. */
+/* [{ID, HTTPAddr, Name, Datacenter, LastContact}] of every server known (new
+ * reference); Name and Datacenter only where told (older servers do not);
+ * LastContact: milliseconds since that server last answered this one's probe
+ * (servers probe each other every CLUSTER_PROBE_EVERY_MS once members), only for
+ * another server that ever answered. This server's own entry is among them: it is
+ * how a server describes itself to the others in /v1/internal/raft/self. */
 json_t *cluster_servers_json(const struct cluster *c);
 /* Send a request to another server's HTTP API on the pool (30 s timeout, answers
  * up to 64 MiB): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index

@@ -21,7 +21,8 @@ export TZ=UTC
 # "1m2s ago") differ in length, so the padding after one is squeezed to two spaces
 # (and so is the padding of the Created header above a column of them);
 # the leader's Last Index (1 or 2 digits, by how far the log got) is N and 11 spaces
-# (N alone as the last column); the golden server's Raft port in server members is PPPPP.
+# (N alone as the last column); the golden server's Raft port in server members (and
+# in its port= tag) is PPPPP.
 normalise() {
         sed -E \
                 -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU/g' \
@@ -39,6 +40,7 @@ normalise() {
                 -e 's/(\(leader\) +)[0-9]+ +/\1N           /' \
                 -e 's/(\(leader\) +)[0-9]+$/\1N/' \
                 -e 's/^(golden\.global +127\.0\.0\.1 +)[0-9]{5}/\1PPPPP/' \
+                -e 's/([ ,]port=)[0-9]{5}([, ])/\1PPPPP\2/' \
                 -e "s#$WORK#WORK#g"
 }
 
@@ -168,11 +170,27 @@ done
 C0=http://127.0.0.1:$CP
 both_known() { [ "$(curl -s -m 2 "$C0/v1/operator/raft/configuration" | jget 'sum(1 for s in d["Servers"] if s["HTTPAddr"])')" = 2 ]; }
 member_status() { "$BIN/drover" server members -address "$C0" | awk -v n="$1" '$1 == n { print $4 }'; }
-if wait_for 30 both_known && [ "$(member_status c0.global) $(member_status c1.global)" = "alive alive" ]; then
+# "name=status ..." of the members as the server itself answers them
+api_status() { curl -s -m 2 "$C0/v1/agent/members" | jget "' '.join(m['Name'] + '=' + m['Status'] for m in sorted(d['Members'], key=lambda m: m['Name']))"; }
+if wait_for 30 both_known && [ "$(member_status c0.global) $(member_status c1.global)" = "alive alive" ] &&
+        [ "$(api_status)" = "c0.global=alive c1.global=alive" ]; then
         kill -9 "${cpid[1]}"
         wait "${cpid[1]}" 2>/dev/null
         if [ "$(member_status c0.global) $(member_status c1.global)" = "alive failed" ]; then
                 pass "server members: a killed server is failed, the other alive"
+                # the server's own answer says so too, once the dead one missed its
+                # probes (every 5 s; failed after 15 s silent: controlplane/api/routes_agent.c)
+                t0=$(date +%s) seen=
+                while [ $(($(date +%s) - t0)) -lt 30 ]; do
+                        seen=$(api_status)
+                        [ "$seen" = "c0.global=alive c1.global=failed" ] && break
+                        sleep 1
+                done
+                if [ "$seen" = "c0.global=alive c1.global=failed" ]; then
+                        pass "/v1/agent/members: the killed server failed after $(($(date +%s) - t0)) s ($seen)"
+                else
+                        fail "/v1/agent/members: the killed server shown failed within 30 s (saw: $seen)"
+                fi
         else
                 "$BIN/drover" server members -address "$C0"
                 fail "server members: a killed server is failed, the other alive"

@@ -267,6 +267,8 @@ Test(api_endpoints, peers_are_listed_with_the_name_and_dc_they_told) {
         /* an older server: this server's datacenter, as before */
         cr_expect_str_eq(json_string_value(json_object_get(json_object_get(old, "Tags"), "dc")), "dc-a");
         cr_expect_str_eq(json_string_value(json_object_get(json_object_get(self, "Tags"), "dc")), "dc-a");
+        /* not heard from yet, on a server that has just started: alive until it asks */
+        cr_expect_str_eq(json_string_value(json_object_get(old, "Status")), "alive");
         json_decref(j);
 }
 
