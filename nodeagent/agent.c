@@ -677,6 +677,14 @@ static void recover_orphans(struct agent *a, struct alloc **allocs, size_t n) {
                 }
                 alloc_unref(al);
         }
+        /* Definitions of allocations without runner or task handles (they ended
+         * under an earlier agent, which had no runner left to forget them). */
+        id_list_clear(&ids);
+        if (agent_state_foreach_idle_alloc(a->state, id_list_add, &ids, &err) < 0)
+                log_warn("%s", err.msg);
+        for (size_t i = 0; i < ids.n; i++)
+                if (!find_runner(a, ids.ids[i]) && agent_state_del_alloc(a->state, ids.ids[i], &err) < 0)
+                        log_warn("%s", err.msg);
         id_list_clear(&ids);
         hashmap_destroy(listed);
         if (found) {

@@ -14,7 +14,7 @@
  * (CREATE TABLE IF NOT EXISTS: a version 1 file gains it and keeps its handles). */
 #define SCHEMA_VERSION 2
 
-enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_PUT_DEF, S_GET_DEF, S_DEL_DEF, S_MAX };
+enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_PUT_DEF, S_GET_DEF, S_DEL_DEF, S_IDLE_DEFS, S_MAX };
 
 static const char *const stmt_sql[S_MAX] = {
     [S_PUT] = "INSERT OR REPLACE INTO task_handles (alloc_id, task, driver, pid, start_ticks, started_at) "
@@ -27,6 +27,7 @@ static const char *const stmt_sql[S_MAX] = {
     [S_PUT_DEF] = "INSERT OR REPLACE INTO allocs (alloc_id, definition) VALUES (?1, ?2)",
     [S_GET_DEF] = "SELECT definition FROM allocs WHERE alloc_id = ?1",
     [S_DEL_DEF] = "DELETE FROM allocs WHERE alloc_id = ?1",
+    [S_IDLE_DEFS] = "SELECT alloc_id FROM allocs WHERE alloc_id NOT IN (SELECT alloc_id FROM task_handles)",
 };
 
 struct agent_state {
@@ -236,17 +237,27 @@ int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struc
         return r;
 }
 
-int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
-                              struct error *err) {
-        sqlite3_stmt *st = s->stmt[S_ALLOCS];
-        int rc, r = 0;
+/* fn(alloc_id) for each row of st (alloc_id in column 0); see agent_state_foreach_alloc. */
+static int foreach_id(struct agent_state *s, sqlite3_stmt *st, int (*fn)(const char *alloc_id, void *data),
+                      void *data, struct error *err, const char *what) {
+        int rc = SQLITE_DONE, r = 0;
         while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const unsigned char *id = sqlite3_column_text(st, 0);
                 if (id)
                         r = fn((const char *)id, data);
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = db_error(s, err, "list allocations with task handles");
+                r = db_error(s, err, what);
         sqlite3_reset(st);
         return r;
+}
+
+int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                              struct error *err) {
+        return foreach_id(s, s->stmt[S_ALLOCS], fn, data, err, "list allocations with task handles");
+}
+
+int agent_state_foreach_idle_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                                   struct error *err) {
+        return foreach_id(s, s->stmt[S_IDLE_DEFS], fn, data, err, "list allocation definitions without handles");
 }

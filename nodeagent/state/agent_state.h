@@ -60,3 +60,8 @@ int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const cha
 /* 0 and *ret (malloc'd, the caller frees it), or -ENOENT (none saved: an agent
  * older than schema version 2 started it), or negative with err. */
 int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **ret, struct error *err);
+/* fn(alloc_id) for every saved definition of an allocation that has no task
+ * handles (its tasks are dead, or not started yet); stops as
+ * agent_state_foreach_alloc. */
+int agent_state_foreach_idle_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                                   struct error *err);

@@ -227,3 +227,27 @@ Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
         sqlite3_close(db);
         cr_expect_eq(version, 2);
 }
+
+/* What the agent prunes at start: definitions of allocations with no task handles. */
+Test(agent_state, foreach_idle_alloc_lists_definitions_without_handles) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle h = {.driver = "raw_exec", .pid = 1, .start_ticks = 1, .started_at = 1};
+        cr_assert_eq(agent_state_put_alloc(s, "running", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "running", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "ended", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "ended", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_del_handle(s, "ended", "web", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "never", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "nodef", "web", &h, &err), 0);
+        struct seen idle = {0};
+        cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &idle, &err), 0, "%s", err.msg);
+        cr_expect_eq(idle.n, 2);
+        cr_expect(saw(&idle, "ended") && saw(&idle, "never") && !saw(&idle, "running") && !saw(&idle, "nodef"));
+        cr_assert_eq(agent_state_del_alloc(s, "ended", &err), 0);
+        struct seen after = {0};
+        cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &after, &err), 0);
+        cr_expect(after.n == 1 && saw(&after, "never"));
+        agent_state_close(s);
+}
