@@ -658,7 +658,7 @@ static void recover_orphans(struct agent *a, struct alloc **allocs, size_t n) {
         if (r < 0) {
                 log_warn("tasks of allocations the servers do not list are not looked for: %s",
                          *err.msg ? err.msg : strerror(-r));
-                ids.n = 0;
+                id_list_clear(&ids);
         }
         size_t found = 0;
         for (size_t i = 0; i < ids.n; i++) {
