@@ -385,6 +385,22 @@ static void on_state_commit(uv_prepare_t *h) {
                 log_warn("%s (a restarted agent may not re-attach to tasks started just now)", err.msg);
 }
 
+/* Keep al's definition in agent.db: a later agent that finds its tasks running
+ * while the servers do not list it can still stop them (recover_orphans). */
+static void save_definition(struct agent *a, const struct alloc *al) {
+        if (!a->state)
+                return;
+        json_t *o = alloc_to_json(al);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        struct error err = {0};
+        if (!text)
+                log_warn("alloc %.8s: out of memory saving its definition", al->id);
+        else if (agent_state_put_alloc(a->state, al->id, text, &err) < 0)
+                log_warn("%s", err.msg);
+        free(text);
+}
+
 /* Run al: queue it for on_start_idle, or (restore) take over from an earlier agent process. */
 static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         if (a->n_runners == a->cap_runners) {
@@ -409,6 +425,7 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
         struct alloc_runner *ar = alloc_runner_create(&env, al);
         if (!ar)
                 return -ENOMEM;
+        save_definition(a, al);
         a->runners[a->n_runners++] = (struct runner){.ar = ar, .dirty = true, .on_server = true, .start_pending = !restore};
         if (hashmap_put(a->runner_index, alloc_runner_id(ar), (void *)(uintptr_t)a->n_runners, NULL) < 0) {
                 a->n_runners--;
@@ -534,6 +551,22 @@ static void on_grace_timer(uv_timer_t *t) {
         uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0); /* held ones that ended meanwhile */
 }
 
+/* Log a sign of a server data loss (sign: what was seen) that server_loss took;
+ * was: a grace period ran already. */
+static void log_loss(struct agent *a, const char *sign, bool was) {
+        double grace_s = (double)a->loss.grace_ns / (double)NS_PER_SEC;
+        if (a->loss.grace_ns == 0)
+                log_info("%s: they may have lost their data (-server-loss-grace 0: allocations missing from their "
+                         "list are stopped at once)",
+                         sign);
+        else if (was)
+                log_info("%s: the grace period starts again (%g s)", sign, grace_s);
+        else
+                log_warn("%s: they may have lost their data; allocations missing from their list keep running "
+                         "until the servers have been stable for %g s",
+                         sign, grace_s);
+}
+
 /* What the client saw of the servers: signs of a data loss open a grace period. */
 static void on_servers(enum client_event ev, uint64_t index, void *data) {
         struct agent *a = data;
@@ -556,17 +589,113 @@ static void on_servers(enum client_event ev, uint64_t index, void *data) {
                 server_loss_failed(&a->loss, now);
                 return;
         }
-        double grace_s = (double)a->loss.grace_ns / (double)NS_PER_SEC;
-        if (a->loss.grace_ns == 0)
-                log_info("%s: they may have lost their data (-server-loss-grace 0: allocations missing from their "
-                         "list are stopped at once)",
-                         sign);
-        else if (was)
-                log_info("%s: the grace period starts again (%g s)", sign, grace_s);
-        else
-                log_warn("%s: they may have lost their data; allocations missing from their list keep running "
-                         "until the servers have been stable for %g s",
-                         sign, grace_s);
+        log_loss(a, sign, was);
+}
+
+/* The saved definition of an orphan (recover_orphans) with the task states a
+ * restore starts from: running for a task with a saved handle (re-attached, or
+ * its end read), dead for the others (never started again by this). NULL when
+ * none was saved or it cannot be read (logged). */
+static struct alloc *load_orphan(struct agent *a, const char *id) {
+        char *text = NULL;
+        struct error err = {0};
+        int r = agent_state_get_alloc(a->state, id, &text, &err);
+        if (r == -ENOENT) {
+                log_warn("alloc %.8s: the previous agent left tasks running that the servers do not list, and saved "
+                         "no definition of it (an older agent): they are left alone",
+                         id);
+                return NULL;
+        }
+        json_t *o = r < 0 ? NULL : json_loads(text, 0, NULL);
+        free(text);
+        struct alloc *al = NULL;
+        if (r < 0 || !o || alloc_from_json(o, &al, &err) < 0 || !al->job) {
+                log_warn("alloc %.8s: its saved definition cannot be read (%s): its tasks are left alone", id,
+                         *err.msg ? err.msg : "not JSON, or no job");
+                json_decref(o);
+                alloc_unref(al);
+                return NULL;
+        }
+        json_decref(o);
+        const struct task_group *tg = job_group(al->job, al->task_group);
+        size_t n = tg ? tg->n_tasks : 0;
+        struct task_state *ts = calloc(n ? n : 1, sizeof(*ts));
+        for (size_t i = 0; ts && i < n; i++) {
+                struct driver_handle h;
+                ts[i].name = strdup(tg->tasks[i].name);
+                ts[i].state = agent_state_get_handle(a->state, id, tg->tasks[i].name, &h, &err) == 0 ? TASK_RUNNING
+                                                                                                     : TASK_DEAD;
+                if (!ts[i].name) {
+                        task_states_free(ts, i + 1);
+                        ts = NULL;
+                }
+        }
+        if (!ts) {
+                log_error("alloc %.8s: out of memory", id);
+                alloc_unref(al);
+                return NULL;
+        }
+        task_states_free(al->task_states, al->n_task_states);
+        al->task_states = ts;
+        al->n_task_states = n;
+        return al;
+}
+
+/* At start, after the servers' first full list: an allocation whose tasks the
+ * previous agent left running (handles in agent.db) and that the servers do not
+ * list. Lost by the servers, or purged while no agent watched: the agent cannot
+ * tell, so it takes the tasks over and treats it as a possible data loss (a
+ * grace period; stop_missing holds them and stops them when it ends). */
+static void recover_orphans(struct agent *a, struct alloc **allocs, size_t n) {
+        if (!a->state)
+                return;
+        struct id_list ids = {0};
+        struct error err = {0};
+        struct hashmap *listed = hashmap_create(HASHMAP_OWN_KEYS);
+        int r = listed ? agent_state_foreach_alloc(a->state, id_list_add, &ids, &err) : -ENOMEM;
+        for (size_t i = 0; i < n && r == 0; i++)
+                r = hashmap_put(listed, allocs[i]->id, NULL, NULL) < 0 ? -ENOMEM : 0;
+        if (r < 0) {
+                log_warn("tasks of allocations the servers do not list are not looked for: %s",
+                         *err.msg ? err.msg : strerror(-r));
+                id_list_clear(&ids);
+        }
+        size_t found = 0;
+        for (size_t i = 0; i < ids.n; i++) {
+                if (find_runner(a, ids.ids[i]) || hashmap_contains(listed, ids.ids[i]))
+                        continue;
+                struct alloc *al = load_orphan(a, ids.ids[i]);
+                if (!al)
+                        continue;
+                log_warn("alloc %.8s (%s): the previous agent ran it and the servers do not list it", al->id,
+                         al->name ? al->name : "");
+                if (add_runner(a, al, true) < 0) {
+                        log_error("alloc %.8s: out of memory", al->id);
+                } else {
+                        a->runners[a->n_runners - 1].on_server = false;
+                        found++;
+                }
+                alloc_unref(al);
+        }
+        /* Definitions of allocations without runner or task handles (they ended
+         * under an earlier agent, which had no runner left to forget them). */
+        id_list_clear(&ids);
+        if (agent_state_foreach_idle_alloc(a->state, id_list_add, &ids, &err) < 0)
+                log_warn("%s", err.msg);
+        for (size_t i = 0; i < ids.n; i++)
+                if (!find_runner(a, ids.ids[i]) && agent_state_del_alloc(a->state, ids.ids[i], &err) < 0)
+                        log_warn("%s", err.msg);
+        id_list_clear(&ids);
+        hashmap_destroy(listed);
+        if (found) {
+                int64_t now = clock_monotonic_ns();
+                bool was = server_loss_in_grace(&a->loss, now);
+                char sign[128];
+                snprintf(sign, sizeof(sign), "%zu allocation%s the previous agent ran %s missing from the servers' list",
+                         found, found == 1 ? "" : "s", found == 1 ? "is" : "are");
+                server_loss_sign(&a->loss, SERVER_LOSS_ORPHANS, now);
+                log_loss(a, sign, was);
+        }
 }
 
 static void on_allocs(struct alloc **allocs, size_t n, void *data) {
@@ -577,6 +706,8 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
                 a->runners[i].on_server = false;
         for (size_t i = 0; i < n; i++)
                 take_alloc(a, allocs[i]);
+        if (!a->synced)
+                recover_orphans(a, allocs, n);
         stop_missing(a);
         uv_timer_start(&a->gc_timer, on_gc_timer, 0, 0);
         if (!a->synced) {

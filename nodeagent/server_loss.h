@@ -6,7 +6,8 @@
  * agent tells this tracker what it sees of the servers: the index of every watch
  * answer, a registration the servers forced (they did not know the node: a 404),
  * a call that failed. A sign of a loss -- the watch index going back below the
- * highest one seen, or a forced registration -- opens a grace period. The period
+ * highest one seen, a forced registration, or (at start) running tasks of
+ * allocations the servers do not list -- opens a grace period. The period
  * ends once the servers have answered without trouble for its whole length: a
  * further sign of loss, or a failed call during the period, starts its clock
  * again. Inside it, an allocation missing from the servers' list is held;
@@ -24,6 +25,9 @@
 enum server_loss_sign {
         SERVER_LOSS_INDEX_BACK,   /* the watch index went below the highest seen */
         SERVER_LOSS_REREGISTERED, /* the servers did not know the node; it registered again */
+        /* At the agent's start: tasks a previous agent left running belong to
+         * allocations the servers' first full list lacks. */
+        SERVER_LOSS_ORPHANS,
 };
 
 struct server_loss {

@@ -10,9 +10,11 @@
 
 #include "common/error.h"
 
-#define SCHEMA_VERSION 1
+/* 1: task_handles. 2: allocs, the definition of every allocation this agent ran
+ * (CREATE TABLE IF NOT EXISTS: a version 1 file gains it and keeps its handles). */
+#define SCHEMA_VERSION 2
 
-enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_MAX };
+enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_PUT_DEF, S_GET_DEF, S_DEL_DEF, S_IDLE_DEFS, S_MAX };
 
 static const char *const stmt_sql[S_MAX] = {
     [S_PUT] = "INSERT OR REPLACE INTO task_handles (alloc_id, task, driver, pid, start_ticks, started_at) "
@@ -22,6 +24,10 @@ static const char *const stmt_sql[S_MAX] = {
     [S_DEL_ALLOC] = "DELETE FROM task_handles WHERE alloc_id = ?1",
     [S_COUNT] = "SELECT count(*) FROM task_handles WHERE alloc_id = ?1",
     [S_ALLOCS] = "SELECT DISTINCT alloc_id FROM task_handles",
+    [S_PUT_DEF] = "INSERT OR REPLACE INTO allocs (alloc_id, definition) VALUES (?1, ?2)",
+    [S_GET_DEF] = "SELECT definition FROM allocs WHERE alloc_id = ?1",
+    [S_DEL_DEF] = "DELETE FROM allocs WHERE alloc_id = ?1",
+    [S_IDLE_DEFS] = "SELECT alloc_id FROM allocs WHERE alloc_id NOT IN (SELECT alloc_id FROM task_handles)",
 };
 
 struct agent_state {
@@ -70,7 +76,9 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                               "CREATE TABLE IF NOT EXISTS task_handles ("
                               "  alloc_id TEXT NOT NULL, task TEXT NOT NULL, driver TEXT NOT NULL,"
                               "  pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, started_at INTEGER NOT NULL,"
-                              "  PRIMARY KEY (alloc_id, task));",
+                              "  PRIMARY KEY (alloc_id, task));"
+                              "CREATE TABLE IF NOT EXISTS allocs ("
+                              "  alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);",
                               NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
                 int r = errorf(err, -EIO, "agent state %s: create schema: %s", s->path, msg ? msg : "?");
@@ -90,7 +98,7 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                 return r;
         }
         if (version < SCHEMA_VERSION &&
-            sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_exec(s->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
                 int r = db_error(s, err, "set schema version");
                 agent_state_close(s);
                 return r;
@@ -185,7 +193,38 @@ int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const ch
 int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err) {
         sqlite3_stmt *st = s->stmt[S_DEL_ALLOC];
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
-        return run(s, st, err, "forget allocation");
+        int r = run(s, st, err, "forget allocation");
+        if (r < 0)
+                return r;
+        st = s->stmt[S_DEL_DEF];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        return run(s, st, err, "forget allocation definition");
+}
+
+int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_PUT_DEF];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
+        return run(s, st, err, "save allocation definition");
+}
+
+int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **ret, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_GET_DEF];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int r = 0;
+        if (rc == SQLITE_ROW) {
+                const unsigned char *d = sqlite3_column_text(st, 0);
+                if (!(*ret = strdup(d ? (const char *)d : "")))
+                        r = errorf(err, -ENOMEM, "out of memory");
+        } else if (rc == SQLITE_DONE) {
+                r = -ENOENT;
+        } else {
+                r = db_error(s, err, "read allocation definition");
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
 }
 
 int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err) {
@@ -198,17 +237,27 @@ int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struc
         return r;
 }
 
-int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
-                              struct error *err) {
-        sqlite3_stmt *st = s->stmt[S_ALLOCS];
-        int rc, r = 0;
+/* fn(alloc_id) for each row of st (alloc_id in column 0); see agent_state_foreach_alloc. */
+static int foreach_id(struct agent_state *s, sqlite3_stmt *st, int (*fn)(const char *alloc_id, void *data),
+                      void *data, struct error *err, const char *what) {
+        int rc = SQLITE_DONE, r = 0;
         while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const unsigned char *id = sqlite3_column_text(st, 0);
                 if (id)
                         r = fn((const char *)id, data);
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = db_error(s, err, "list allocations with task handles");
+                r = db_error(s, err, what);
         sqlite3_reset(st);
         return r;
+}
+
+int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                              struct error *err) {
+        return foreach_id(s, s->stmt[S_ALLOCS], fn, data, err, "list allocations with task handles");
+}
+
+int agent_state_foreach_idle_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                                   struct error *err) {
+        return foreach_id(s, s->stmt[S_IDLE_DEFS], fn, data, err, "list allocation definitions without handles");
 }

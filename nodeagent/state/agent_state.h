@@ -4,7 +4,10 @@
  * handle of every task that is running (pid, process start time), so that the
  * next agent re-attaches to the task instead of losing or duplicating it. What
  * the servers know (allocations, the task states last reported) comes back from
- * them; the store does not duplicate it.
+ * them, with one exception: the definition of every allocation the agent runs
+ * (its JSON, job included), so that an agent started while the servers do not
+ * list an allocation whose tasks still run can still stop them (kill_signal,
+ * kill_timeout; docs/agent.md "When the servers lose their data").
  *
  * WAL journal, synchronous=NORMAL: a committed write survives the agent being
  * killed (the case that matters: tasks survive it too). Loop thread only.
@@ -43,7 +46,7 @@ int agent_state_get_handle(struct agent_state *s, const char *alloc_id, const ch
                            struct error *err);
 /* Forget a task's handle (it exited); absent is fine. */
 int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const char *task, struct error *err);
-/* Forget everything about an allocation. */
+/* Forget everything about an allocation (its handles and its definition). */
 int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err);
 /* fn(alloc_id) for every allocation that has task handles; stops at fn's first
  * non-zero return, which it returns. */
@@ -51,3 +54,14 @@ int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc
                               struct error *err);
 /* How many handles an allocation has saved (0 when none). */
 int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err);
+/* Remember the definition of an allocation this agent runs (its JSON; replaces
+ * an older one). Kept until agent_state_del_alloc. */
+int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, struct error *err);
+/* 0 and *ret (malloc'd, the caller frees it), or -ENOENT (none saved: an agent
+ * older than schema version 2 started it), or negative with err. */
+int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **ret, struct error *err);
+/* fn(alloc_id) for every saved definition of an allocation that has no task
+ * handles (its tasks are dead, or not started yet); stops as
+ * agent_state_foreach_alloc. */
+int agent_state_foreach_idle_alloc(struct agent_state *s, int (*fn)(const char *alloc_id, void *data), void *data,
+                                   struct error *err);

@@ -8,8 +8,11 @@
 # their pids while the agent logs what it would stop. Within the grace period the
 # server is killed again and the copy restored: "keep" reappears and is kept
 # (same pid, running on the server); "gone" is stopped once the grace is over.
+# Then the agent is SIGKILLed, the server wiped, and an agent started again: it
+# takes keep's task over from agent.db although the server does not list it,
+# holds it for its grace period (6 s) and stops it after.
 # Usage: tests/integration/agent_grace.sh BIN_DIR. Ports from 21000-21479
-# (DROVER_TEST_PORT_BASE); every wait is bounded (a passing run takes about 30 s);
+# (DROVER_TEST_PORT_BASE); every wait is bounded (a passing run takes about 45 s);
 # every process started is stopped.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -110,6 +113,39 @@ if alive "$KEEP" && [ "$(cat "$WORK/keep.pid")" = "$KEEP" ] && [ "$status" = run
         pass "keep still runs with the same pid ($KEEP), running on the server"
 else
         fail "keep kept (alive: $(alive "$KEEP" && echo yes || echo no), status $status)"
+fi
+
+# --- the agent restarts while the server has lost its data --------------------------------
+# SIGKILL the agent, wipe the server, start an agent again (grace GRACE2): the new
+# server lists nothing, yet keep's task (its handle and definition in agent.db) is
+# taken over and held for the grace period, then stopped.
+GRACE2=6
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null
+restart_server || exit 1
+"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name grace-node -raw-exec \
+        -http-addr "127.0.0.1:$((PORT + 10))" -server-loss-grace ${GRACE2}s >>"$WORK/agent2.log" 2>&1 &
+agent_pid=$!
+t3=$(date +%s)
+if wait_for 15 sh -c "grep -q 'would stop it at' $WORK/agent2.log"; then
+        grep -q "the previous agent ran it and the servers do not list it" "$WORK/agent2.log" &&
+                pass "the restarted agent takes over keep's task, which the wiped server does not list, and logs what it would stop" ||
+                fail "the orphaned allocation is named"
+else
+        fail "the restarted agent logs \"would stop\" for keep"
+fi
+sleep 1
+alive "$KEEP" && ! grep -q "stopping its tasks" "$WORK/agent2.log" &&
+        pass "during the restarted agent's grace period keep's task keeps its pid ($KEEP)" ||
+        fail "keep's task kept during the restarted agent's grace period"
+if wait_for $((GRACE2 + 15)) sh -c "! kill -0 $KEEP"; then
+        t4=$(date +%s)
+        grep -q "still missing from the server after the grace period; stopping its tasks" "$WORK/agent2.log" &&
+                [ $((t4 - t3)) -ge $GRACE2 ] &&
+                pass "keep's task is stopped once the grace is over ($((t4 - t3)) s after the agent started; grace ${GRACE2} s)" ||
+                fail "keep's task stopped for the grace's end (after $((t4 - t3)) s)"
+else
+        fail "keep's task is stopped after the restarted agent's grace period"
 fi
 
 stop_daemons

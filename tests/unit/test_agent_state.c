@@ -164,3 +164,90 @@ Test(agent_state, batched_writes_are_seen_at_once_here_and_elsewhere_after_the_c
         agent_state_close(s); /* commits */
         cr_expect_eq(rows_seen_from_outside(), 0, "closing commits what was pending");
 }
+
+/* What a restarted agent needs to stop the tasks of an allocation the servers no
+ * longer list: its definition, kept until the allocation is forgotten. */
+Test(agent_state, alloc_definitions_survive_a_reopen_and_go_with_the_allocation) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        char *text = NULL;
+        cr_expect_eq(agent_state_get_alloc(s, "a1", &text, &err), -ENOENT, "none saved yet");
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":1}", &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":2}", &err), 0, "a later one replaces it");
+        cr_assert_eq(agent_state_put_alloc(s, "a2", "{\"ID\":\"a2\"}", &err), 0);
+        s = agent_state_close(s);
+
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_get_alloc(s, "a1", &text, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(text, "{\"ID\":\"a1\",\"v\":2}");
+        free(text);
+        cr_assert_eq(agent_state_del_alloc(s, "a1", &err), 0);
+        text = NULL;
+        cr_expect_eq(agent_state_get_alloc(s, "a1", &text, &err), -ENOENT, "forgotten with the allocation");
+        cr_expect_null(text);
+        cr_assert_eq(agent_state_get_alloc(s, "a2", &text, &err), 0, "other allocations untouched");
+        cr_expect_str_eq(text, "{\"ID\":\"a2\"}");
+        free(text);
+        agent_state_close(s);
+}
+
+/* A store written by an agent of schema version 1 (task handles only): opened, its
+ * handles kept, definitions can be saved, and it is marked version 2. */
+Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        sqlite3 *db = NULL;
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        cr_assert_eq(sqlite3_exec(db,
+                                  "CREATE TABLE task_handles (alloc_id TEXT NOT NULL, task TEXT NOT NULL,"
+                                  " driver TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
+                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));"
+                                  "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+        sqlite3_close(db);
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle g;
+        cr_assert_eq(agent_state_get_handle(s, "old", "web", &g, &err), 0, "%s", err.msg);
+        cr_expect_eq(g.pid, 77);
+        char *text = NULL;
+        cr_expect_eq(agent_state_get_alloc(s, "old", &text, &err), -ENOENT, "an old agent saved no definition");
+        cr_assert_eq(agent_state_put_alloc(s, "old", "{}", &err), 0, "%s", err.msg);
+        agent_state_close(s);
+        sqlite3_stmt *st = NULL;
+        int version = -1;
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        cr_expect_eq(version, 2);
+}
+
+/* What the agent prunes at start: definitions of allocations with no task handles. */
+Test(agent_state, foreach_idle_alloc_lists_definitions_without_handles) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle h = {.driver = "raw_exec", .pid = 1, .start_ticks = 1, .started_at = 1};
+        cr_assert_eq(agent_state_put_alloc(s, "running", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "running", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "ended", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "ended", "web", &h, &err), 0);
+        cr_assert_eq(agent_state_del_handle(s, "ended", "web", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "never", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_handle(s, "nodef", "web", &h, &err), 0);
+        struct seen idle = {0};
+        cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &idle, &err), 0, "%s", err.msg);
+        cr_expect_eq(idle.n, 2);
+        cr_expect(saw(&idle, "ended") && saw(&idle, "never") && !saw(&idle, "running") && !saw(&idle, "nodef"));
+        cr_assert_eq(agent_state_del_alloc(s, "ended", &err), 0);
+        struct seen after = {0};
+        cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &after, &err), 0);
+        cr_expect(after.n == 1 && saw(&after, "never"));
+        agent_state_close(s);
+}
