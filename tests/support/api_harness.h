@@ -68,3 +68,21 @@ int api_harness_set_identity(struct api_harness *h, const char *region, const ch
 /* Run fn once, just before the next proposed command is applied: as if another
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);
+
+/* The Criterion fixture most API suites share: a fresh harness for each test in
+ * the file-static `var`, made by the suite's .init hook and freed by its .fini.
+ *     API_HARNESS_SUITE(api_members, s);
+ * stands for the static pointer, the two hooks and TestSuite(api_members, ...).
+ * Only for files that include <criterion/criterion.h>; a suite whose set-up does
+ * more (registers nodes first) writes its own hooks around api_harness_new. */
+#define API_HARNESS_SUITE(suite, var)                                                                                  \
+        static struct api_harness *var;                                                                                \
+        static void suite##_harness_init(void) {                                                                       \
+                var = api_harness_new();                                                                               \
+                cr_assert_not_null(var, "api_harness_new");                                                            \
+        }                                                                                                              \
+        static void suite##_harness_fini(void) {                                                                       \
+                api_harness_free(var);                                                                                 \
+                var = NULL;                                                                                            \
+        }                                                                                                              \
+        TestSuite(suite, .init = suite##_harness_init, .fini = suite##_harness_fini)

@@ -9,18 +9,7 @@
 
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(api_list, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(api_list, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json, char *ret_token) {
         struct api_reply r;

@@ -7,18 +7,7 @@
 
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(api_members, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(api_members, s);
 
 static json_t *members(void) {
         struct api_reply r;

@@ -9,18 +9,7 @@
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(api_scaling, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(api_scaling, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json) {
         struct api_reply r;

@@ -17,18 +17,7 @@
 #include "tests/unit/fixtures.h"
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(deploy_api, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(deploy_api, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json, char *ret_token,
                uint64_t *ret_index) {

@@ -9,18 +9,7 @@
 #include "controlplane/acl/secret.h"
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(node_auth, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(node_auth, s);
 
 static int req(const char *method, const char *target, const char *body, char *ret_msg, size_t cap) {
         struct api_reply r;

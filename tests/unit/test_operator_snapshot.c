@@ -7,18 +7,7 @@
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 
-static struct api_harness *s;
-
-static void setup(void) {
-        s = api_harness_new();
-        cr_assert_not_null(s);
-}
-
-static void teardown(void) {
-        api_harness_free(s);
-}
-
-TestSuite(operator_snapshot, .init = setup, .fini = teardown);
+API_HARNESS_SUITE(operator_snapshot, s);
 
 static int req(const char *method, const char *target, const char *body, char **ret_body) {
         struct api_reply r;
