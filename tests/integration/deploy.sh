@@ -196,7 +196,8 @@ sed 's/VERSION = "1"/VERSION = "2"/' "$WORK/can.hcl" >"$WORK/can2.hcl"
 canary_state() { # "old_running canaries_running canaries_healthy"
         api /v1/job/can/allocations | jget "'%d %d' % (sum(1 for a in d if a['JobVersion']==0 and a['DesiredStatus']=='run' and a['ClientStatus']=='running'), sum(1 for a in d if a['JobVersion']==1 and a['DesiredStatus']=='run' and (a.get('DeploymentStatus') or {}).get('Canary') and (a.get('DeploymentStatus') or {}).get('Healthy')))"
 }
-for _ in $(seq 1 60); do [ "$(canary_state)" = "3 1" ] && break; sleep 0.5; done
+canary_ready() { [ "$(canary_state)" = "3 1" ]; } # the 3 old running, the canary healthy
+wait_for 30 canary_ready
 st1=$(canary_state)
 sleep 2 # nothing more moves before promotion
 st2=$(canary_state)

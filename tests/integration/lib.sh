@@ -4,23 +4,13 @@
 # when called. Counters: passed, failed. FAIL_TAIL: log lines shown per file when a
 # check fails (default 20).
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
+. "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh" # wait_for SECONDS COMMAND...
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
 fail() {
         failed=$((failed + 1))
         log "FAIL: $1"
         for f in "$WORK"/*.log; do [ -f "$f" ] && { log "--- $f (last ${FAIL_TAIL:-20} lines)"; tail -n "${FAIL_TAIL:-20}" "$f"; }; done
-}
-
-# wait_for SECONDS COMMAND... : poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
 }
 
 api() { curl -s "$ADDR$1"; }

@@ -126,11 +126,11 @@ for i in 0 1 2; do
         pids+=($!)
 done
 leader=""
-for _ in $(seq 1 300); do
+leader_known() { # sets leader to the Raft address server 0 names as its leader
         leader=$(curl -fs -m 2 "http://127.0.0.1:$PORT/v1/status/leader" | tr -d '"')
-        [ -n "$leader" ] && break
-        sleep 0.1
-done
+        [ -n "$leader" ]
+}
+wait_for 30 leader_known
 # a follower: the server whose Raft address is not the leader's
 for i in 0 1 2; do [ "127.0.0.1:$((PORT + 3 * i + 1))" != "$leader" ] && { f=$((PORT + 3 * i)); break; }; done
 if [ -n "$leader" ]; then

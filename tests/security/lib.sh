@@ -2,6 +2,7 @@
 # Ports come from PORT_LO..PORT_LO+PORT_SPAN-1 (default 26000-26999, this tier's
 # range); each script picks a free run of them.
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
+. "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh" # wait_for SECONDS COMMAND...
 
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
@@ -27,17 +28,6 @@ pick_ports() {
                 [ $ok = 1 ] && return 0
         done
         return 1
-}
-
-# wait_for SECONDS COMMAND... : poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
 }
 
 # setup_work NAME: WORK (a fresh /tmp/drover-NAME-* dir), the pass/fail counters

@@ -36,7 +36,7 @@ else
         curl -s "$ADDR/v1/nodes"
         fail "agents with the registration secret (-node-secret, DROVER_NODE_SECRET) register"
 fi
-sleep 2
+wait_for 10 grep -q "403" "$WORK/intruder.log" # the intruder has tried (and was refused)
 if ! curl -fs "$ADDR/v1/nodes" | grep -q intruder && grep -q "403" "$WORK/intruder.log"; then
         pass "an agent with the wrong secret is refused 403 and not registered ($(grep -o 'node registration refused[^;]*' "$WORK/intruder.log" | head -1))"
 else

@@ -1,0 +1,23 @@
+# wait.sh - the bounded poll the test scripts share (sourced, not run: tests/integration/lib.sh
+# and tests/security/lib.sh source it, so their scripts have it).
+#
+# wait_for SECONDS COMMAND...: run COMMAND (its output discarded) every 0.1 s until it
+# succeeds: 0 then. After SECONDS * 10 tries it gives up: it says on stderr what it waited
+# for (the command, or WAIT_WHAT when set) and returns 1, and the caller reports the
+# failure. The bound counts tries, not the wall clock, so that a loaded machine, where
+# each try is slow, gets more time rather than less; a try is bounded only if COMMAND is
+# (give curl its -m). COMMAND may be a shell function: name one after what it checks
+# (`canary_ready`), and the message reads as what was awaited.
+wait_for() {
+        local secs=$1 limit=$(($1 * 10)) i=0
+        shift
+        until "$@" >/dev/null 2>&1; do
+                i=$((i + 1))
+                if [ $i -ge $limit ]; then
+                        local what=${WAIT_WHAT:-$*}
+                        printf 'wait_for: gave up after %s s (%d tries) waiting for: %.300s\n' "$secs" "$i" "$what" >&2
+                        return 1
+                fi
+                sleep 0.1
+        done
+}
