@@ -203,7 +203,8 @@ else
 fi
 # Down from just after a :00/:20/:40 launch time to past the next one (and up again
 # before the one after).
-while [ $(($(date +%s) % 20)) -ne 1 ]; do sleep 0.2; done
+past_a_launch() { [ $(($(date +%s) % 20)) -eq 1 ]; } # 1 s after :00, :20 or :40
+wait_for 25 past_a_launch
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null
 sleep 21
