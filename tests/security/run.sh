@@ -66,11 +66,7 @@ ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_
         "$SERVER" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
         -raft-addr "127.0.0.1:$((PORT + 1))" >>"$WORK/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 150); do
-        curl -fs -m 1 "$ADDR/v1/status/leader" | grep -q 127.0.0.1 && break
-        sleep 0.1
-done
-if ! curl -fs -m 1 "$ADDR/v1/status/leader" | grep -q 127.0.0.1; then
+if ! wait_for 15 sh -c "curl -fs -m 1 $ADDR/v1/status/leader | grep -q 127.0.0.1"; then
         tail -n 30 "$WORK/server.log"
         log "FAIL: server did not start"
         exit 1
