@@ -226,7 +226,7 @@ fi
 "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent2" -node-name no-cert-node -raw-exec -http-addr "" \
         -tls-ca-file "$C/ca.pem" >>"$WORK/agent2.log" 2>&1 &
 agent2_pid=$!
-sleep 3
+wait_for 15 grep -q "403" "$WORK/agent2.log" # it has tried (and was refused)
 kill "$agent2_pid" 2>/dev/null
 wait "$agent2_pid" 2>/dev/null
 if ! curl -fs "${MTLS[@]}" "$ADDR/v1/nodes" | grep -q no-cert-node && grep -q "403" "$WORK/agent2.log"; then
