@@ -378,3 +378,17 @@ void api_reply_clear(struct api_reply *r) {
         free(r->body);
         memset(r, 0, sizeof(*r));
 }
+
+int api_harness_call(struct api_harness *h, const char *method, const char *target, const char *body,
+                     json_t **ret_json, char **ret_text) {
+        struct api_reply r;
+        api_harness_request(h, method, target, body, body ? strlen(body) : 0, &r);
+        const char *text = r.body ? r.body : "";
+        if (ret_json)
+                *ret_json = json_loads(text, JSON_DECODE_ANY, NULL);
+        if (ret_text)
+                *ret_text = strdup(text);
+        int status = r.status;
+        api_reply_clear(&r);
+        return status;
+}

@@ -58,6 +58,12 @@ void api_harness_free(struct api_harness *h);
 void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret);
 void api_reply_clear(struct api_reply *r);
+/* The same, for the suites' req() helpers: body NULL or a string; the reply's body
+ * handed back parsed (JSON_DECODE_ANY; NULL when not JSON) in ret_json and copied
+ * (malloc'd) in ret_text, each when not NULL and the caller's to free. Returns the
+ * status (0: parked, see api_reply). */
+int api_harness_call(struct api_harness *h, const char *method, const char *target, const char *body,
+                     json_t **ret_json, char **ret_text);
 /* Re-create the routes with this node registration secret (NULL: none). 0 or -ENOMEM. */
 int api_harness_set_node_secret(struct api_harness *h, const char *secret);
 /* Re-create the routes with ACLs on or off and this join token (NULL: none). 0 or -ENOMEM. */

@@ -20,13 +20,7 @@
 API_HARNESS_SUITE(api, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json) {
-        struct api_reply r;
-        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
-        if (ret_json)
-                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-        int status = r.status;
-        api_reply_clear(&r);
-        return status;
+        return api_harness_call(s, method, target, body, ret_json, NULL);
 }
 
 #define JOB(id, extra)                                                                                                 \
@@ -280,13 +274,7 @@ Test(api, node_register_makes_evals_for_system_jobs) {
  * -output`, the conformance corpus) and drover's own job read are accepted ---------- */
 
 static int req_text(const char *method, const char *target, const char *body, char **ret_text) {
-        struct api_reply r;
-        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
-        if (ret_text)
-                *ret_text = strdup(r.body ? r.body : "");
-        int st = r.status;
-        api_reply_clear(&r);
-        return st;
+        return api_harness_call(s, method, target, body, NULL, ret_text);
 }
 
 #define F_TASK "{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}%s}"

@@ -16,15 +16,7 @@
 API_HARNESS_SUITE(api_endpoints, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json, char **ret_text) {
-        struct api_reply r;
-        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
-        if (ret_json)
-                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-        if (ret_text)
-                *ret_text = strdup(r.body ? r.body : "");
-        int status = r.status;
-        api_reply_clear(&r);
-        return status;
+        return api_harness_call(s, method, target, body, ret_json, ret_text);
 }
 
 #define NODE_ID "11111111-2222-3333-4444-555555555555"

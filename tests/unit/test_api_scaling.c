@@ -12,13 +12,7 @@
 API_HARNESS_SUITE(api_scaling, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json) {
-        struct api_reply r;
-        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
-        if (ret_json)
-                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-        int status = r.status;
-        api_reply_clear(&r);
-        return status;
+        return api_harness_call(s, method, target, body, ret_json, NULL);
 }
 
 #define JOB(scaling)                                                                                                   \

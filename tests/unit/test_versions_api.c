@@ -14,15 +14,7 @@
 API_HARNESS_SUITE(job_kinds_api, s);
 
 static int req(const char *method, const char *target, const char *body, json_t **ret_json, char **ret_text) {
-        struct api_reply r;
-        api_harness_request(s, method, target, body, body ? strlen(body) : 0, &r);
-        if (ret_json)
-                *ret_json = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-        if (ret_text)
-                *ret_text = strdup(r.body ? r.body : "");
-        int status = r.status;
-        api_reply_clear(&r);
-        return status;
+        return api_harness_call(s, method, target, body, ret_json, ret_text);
 }
 
 /* A batch job; extra: more top-level fields (",\"Periodic\":{...}"). */
