@@ -252,16 +252,16 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 /* ---- report --------------------------------------------------------------------------------------- */
 
 static void tp_header(void) {
-        printf("  %6s %5s %7s %9s %15s %9s %7s %9s %9s %9s\n", "nodes", "jobs", "placed", "place/s", "(min-max)",
-               "decide/s", "apply%", "eval p50", "eval p99", "eval max");
+        printf("  %6s %5s %7s %9s %15s %9s %7s %9s %9s %9s %9s %9s\n", "nodes", "jobs", "placed", "place/s",
+               "(min-max)", "decide/s", "apply%", "eval p50", "eval p99", "eval max", "cpu p50", "cpu p99");
 }
 
 static void tp_row(const struct tp_summary *t) {
         char range[32];
         snprintf(range, sizeof(range), "(%.0f-%.0f)", t->place_min, t->place_max);
-        printf("  %6d %5zu %7zu %9.0f %15s %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms\n", t->nodes, t->jobs, t->placed,
-               t->place_per_s, range, t->decide_per_s, 100 * t->apply_share, t->p50_us / 1e3, t->p99_us / 1e3,
-               t->max_us / 1e3);
+        printf("  %6d %5zu %7zu %9.0f %15s %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms\n", t->nodes, t->jobs,
+               t->placed, t->place_per_s, range, t->decide_per_s, 100 * t->apply_share, t->p50_us / 1e3,
+               t->p99_us / 1e3, t->max_us / 1e3, t->cpu_p50_us / 1e3, t->cpu_p99_us / 1e3);
 }
 
 static void tp_notes(const struct tp_summary *t) {
@@ -281,9 +281,19 @@ static void report_throughput(const struct opts *o, const struct tp_summary *t, 
         printf("  place/s: placements committed per second of wall time (job and eval writes included).\n"
                "  decide/s: per second of scheduler time (eval time less the plan applier and eval writes).\n"
                "  apply%%: plan applier share of eval time. eval: snapshot to release, applier included\n"
-               "  (with fewer than 100 evals, p99 is the slowest eval).\n");
-        for (size_t i = 0; i < n; i++)
+               "  (with fewer than 100 evals, p99 is the slowest eval); cpu: the same span's thread CPU time\n"
+               "  (CLOCK_THREAD_CPUTIME_ID: the eval's own work, not the time it waited for a CPU).\n");
+        for (size_t i = 0; i < n; i++) {
                 tp_notes(&t[i]);
+                printf("  %d nodes, the evals of the most CPU (last run):", t[i].nodes);
+                for (size_t k = 0; k < t[i].n_slowest; k++) {
+                        const struct tp_eval *e = &t[i].slowest[k];
+                        printf("%s #%zu (count %d) cpu %.2fms wall %.2fms (applier %.2fms) %ld page faults", k ? ";" : "",
+                               e->index, e->count, (double)e->cpu_ns / 1e6, (double)e->wall_ns / 1e6,
+                               (double)e->apply_ns / 1e6, e->minflt);
+                }
+                printf("\n");
+        }
 }
 
 static void report_contention(const struct opts *o, const struct tp_summary *t) {
@@ -317,6 +327,8 @@ static void tp_lines(const struct tp_summary *t) {
         TP_LINE("decisions_per_s", t->decide_per_s, 0);
         TP_LINE("eval_p50_ms", t->p50_us / 1000.0, 3);
         TP_LINE("eval_p99_ms", t->p99_us / 1000.0, 3);
+        TP_LINE("eval_cpu_p50_ms", t->cpu_p50_us / 1000.0, 3);
+        TP_LINE("eval_cpu_p99_ms", t->cpu_p99_us / 1000.0, 3);
         if (t->workers > 1) { /* deterministic counts: every run has the same */
                 TP_LINE("partial_commits", (double)t->partial, 0);
                 TP_LINE("evals_failed", (double)t->evals_failed, 0);

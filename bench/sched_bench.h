@@ -57,6 +57,9 @@ struct cluster {
         int64_t total_cpu;
         int64_t submit_ns; /* time spent in submit_plan (plan applier and refresh) */
         int64_t write_ns;  /* time spent writing evals (update_eval, create_eval) */
+        int64_t eval_cpu_ns; /* the last process_eval's thread CPU time (its wall time less waits for the CPU) */
+        long eval_minflt;    /* ... and the minor page faults it took (heap growth, first touches) */
+        int64_t eval_apply_ns; /* ... and its wall time in submit_plan */
         size_t placed;     /* placements committed */
         size_t partial, evals_failed;
         enum sched_algorithm algorithm;
@@ -77,11 +80,24 @@ struct verify {
 
 /* ---- throughput --------------------------------------------------------------------------------- */
 
+#define TP_SLOWEST 3 /* the evals of the most CPU shown per run (what the tail is) */
+
+/* One eval of a throughput run, for the tail report. */
+struct tp_eval {
+        size_t index; /* in registration order (0: the first eval on a fresh cluster) */
+        int count;    /* allocations its job asks for */
+        int64_t wall_ns, cpu_ns, apply_ns;
+        long minflt;
+};
+
 struct tp_run {
         size_t jobs, placed, unplaced, partial, evals_failed;
         double wall_s, eval_s;    /* the whole loop; the evals alone */
         double apply_s, decide_s; /* plan applier; eval time less the applier and eval writes */
         int64_t p50_ns, p99_ns, max_ns;
+        int64_t cpu_p50_ns, cpu_p99_ns, cpu_max_ns; /* thread CPU time per eval */
+        struct tp_eval slowest[TP_SLOWEST];         /* by CPU time, the most first */
+        size_t n_slowest;
         int violations;
 };
 
@@ -90,6 +106,9 @@ struct tp_summary {
         double fill;
         size_t jobs, placed, unplaced, partial, evals_failed;
         double place_per_s, place_min, place_max, decide_per_s, apply_share, p50_us, p99_us, max_us;
+        double cpu_p50_us, cpu_p99_us, cpu_max_us;
+        struct tp_eval slowest[TP_SLOWEST]; /* of the last timed run */
+        size_t n_slowest;
 };
 
 /* ---- one big job: cost linear in its size ----------------------------------------------------------- */

@@ -2,6 +2,9 @@
  * (plan applier, eval writes), and the correctness checks run after every benchmark. */
 #include "bench/sched_bench.h"
 
+#include <sys/resource.h>
+#include <time.h>
+
 static int cl_submit(void *data, struct plan *plan, struct plan_result **ret_result,
                      struct state_store **ret_new_snapshot, struct error *err) {
         struct cluster *cl = data;
@@ -121,8 +124,21 @@ int register_job(struct cluster *cl, struct job *j, struct eval *ev) {
         return 0;
 }
 
+static int64_t thread_cpu_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static long thread_minflt(void) {
+        struct rusage ru;
+        return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
 /* Process ev as a worker would, on snap (borrowed; NULL: a snapshot of the live store
- * taken now and released after). *ret_eval_ns: the whole of it, plan applier included.
+ * taken now and released after). *ret_eval_ns: the whole of it, plan applier included;
+ * cl->eval_cpu_ns, eval_minflt, eval_apply_ns: the same span's thread CPU time, page
+ * faults, and wall time in the plan applier.
  * An eval that ends other than complete (max plan attempts) is counted, not an error. */
 int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns) {
         const struct scheduler_env env = {
@@ -131,6 +147,9 @@ int process_eval(struct cluster *cl, const struct state_store *snap, struct eval
             .algorithm = cl->algorithm,
             .preemption = cl->preemption,
             .cands = cl->cands};
+        long f0 = thread_minflt();
+        int64_t a0 = cl->submit_ns;
+        int64_t c0 = thread_cpu_ns();
         int64_t t0 = clock_monotonic_ns();
         struct state_store *own = NULL;
         if (!snap && !(snap = own = state_snapshot(cl->live)))
@@ -139,6 +158,9 @@ int process_eval(struct cluster *cl, const struct state_store *snap, struct eval
         int r = scheduler_process_env(snap, ev, &cluster_ops, cl, &env, &cl->err);
         state_destroy(own);
         *ret_eval_ns = clock_monotonic_ns() - t0;
+        cl->eval_cpu_ns = thread_cpu_ns() - c0;
+        cl->eval_minflt = thread_minflt() - f0;
+        cl->eval_apply_ns = cl->submit_ns - a0;
         if (r < 0)
                 return error_prefix(&cl->err, "job %s", ev->job_id);
         if (cl->last_status == EVAL_PENDING)

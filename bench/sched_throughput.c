@@ -2,6 +2,12 @@
  * and one big job (cost linear in its size). */
 #include "bench/sched_bench.h"
 
+/* The most CPU first. */
+static int cmp_tp_eval_cpu(const void *a, const void *b) {
+        int64_t x = ((const struct tp_eval *)a)->cpu_ns, y = ((const struct tp_eval *)b)->cpu_ns;
+        return (x < y) - (x > y);
+}
+
 static int throughput_run(int nodes, double fill, int workers, uint64_t seed, struct tp_run *ret) {
         struct cluster *cl = cluster_create(nodes, true, seed);
         size_t n;
@@ -9,6 +15,8 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
         _cleanup_free_ struct job **jobs = xcalloc(n, sizeof(*jobs));
         _cleanup_free_ struct eval **evals = xcalloc(n, sizeof(*evals));
         _cleanup_free_ int64_t *lat = xcalloc(n, sizeof(*lat));
+        _cleanup_free_ int64_t *cpu = xcalloc(n, sizeof(*cpu));
+        _cleanup_free_ struct tp_eval *each = xcalloc(n, sizeof(*each));
         size_t asked = 0;
         for (size_t i = 0; i < n; i++) { /* client-side work, outside the clock */
                 jobs[i] = make_job(&specs[i], i);
@@ -18,8 +26,11 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
         int r = 0;
         int64_t t0 = clock_monotonic_ns();
         if (workers == 1) {
-                for (size_t i = 0; i < n && r == 0; i++)
+                for (size_t i = 0; i < n && r == 0; i++) {
                         r = run_job(cl, jobs[i], evals[i], &lat[i]);
+                        cpu[i] = cl->eval_cpu_ns;
+                        each[i] = (struct tp_eval){i, specs[i].count, lat[i], cpu[i], cl->eval_apply_ns, cl->eval_minflt};
+                }
         } else {
                 /* `workers` evals scheduled on one snapshot, as concurrent workers would see
                  * it; their plans reach the applier one after the other, so all but the
@@ -31,8 +42,11 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
                         struct state_store *snap = r == 0 ? state_snapshot(cl->live) : NULL;
                         if (r == 0 && !snap)
                                 r = errorf(&cl->err, -ENOMEM, "snapshot: out of memory");
-                        for (size_t k = i; k < end && r == 0; k++)
+                        for (size_t k = i; k < end && r == 0; k++) {
                                 r = process_eval(cl, snap, evals[k], &lat[k]);
+                                cpu[k] = cl->eval_cpu_ns;
+                                each[k] = (struct tp_eval){k, specs[k].count, lat[k], cpu[k], cl->eval_apply_ns, cl->eval_minflt};
+                        }
                         state_destroy(snap);
                 }
         }
@@ -43,6 +57,8 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
         for (size_t i = 0; i < n; i++)
                 eval_total += lat[i];
         qsort(lat, n, sizeof(*lat), cmp_i64);
+        qsort(cpu, n, sizeof(*cpu), cmp_i64);
+        qsort(each, n, sizeof(*each), cmp_tp_eval_cpu);
         struct verify v;
         verify_store(cl->live, &v);
         *ret = (struct tp_run){
@@ -58,8 +74,13 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
             .p50_ns = percentile(lat, n, 0.50),
             .p99_ns = percentile(lat, n, 0.99),
             .max_ns = lat[n - 1],
+            .cpu_p50_ns = percentile(cpu, n, 0.50),
+            .cpu_p99_ns = percentile(cpu, n, 0.99),
+            .cpu_max_ns = cpu[n - 1],
+            .n_slowest = n < TP_SLOWEST ? n : TP_SLOWEST,
             .violations = v.violations,
         };
+        memcpy(ret->slowest, each, ret->n_slowest * sizeof(*each));
         if (v.allocs != cl->placed) {
                 fprintf(stderr, "sched: VIOLATION: %zu placements committed, %zu allocations in the store\n",
                         cl->placed, v.allocs);
@@ -81,6 +102,7 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
 
 int throughput(int nodes, int runs, double fill, int workers, uint64_t seed, struct tp_summary *ret, int *violations) {
         double place[MAX_RUNS], decide[MAX_RUNS], share[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS], mx[MAX_RUNS];
+        double cp50[MAX_RUNS], cp99[MAX_RUNS], cmx[MAX_RUNS];
         struct tp_run tr = {0};
         double lo = INFINITY, hi = 0;
         /* One untimed run first: page faults of a fresh heap, cold caches. */
@@ -97,6 +119,9 @@ int throughput(int nodes, int runs, double fill, int workers, uint64_t seed, str
                 p50[k] = (double)tr.p50_ns / 1e3;
                 p99[k] = (double)tr.p99_ns / 1e3;
                 mx[k] = (double)tr.max_ns / 1e3;
+                cp50[k] = (double)tr.cpu_p50_ns / 1e3;
+                cp99[k] = (double)tr.cpu_p99_ns / 1e3;
+                cmx[k] = (double)tr.cpu_max_ns / 1e3;
         }
         *ret = (struct tp_summary){
             .nodes = nodes,
@@ -115,7 +140,12 @@ int throughput(int nodes, int runs, double fill, int workers, uint64_t seed, str
             .p50_us = median(p50, (size_t)runs),
             .p99_us = median(p99, (size_t)runs),
             .max_us = median(mx, (size_t)runs),
+            .cpu_p50_us = median(cp50, (size_t)runs),
+            .cpu_p99_us = median(cp99, (size_t)runs),
+            .cpu_max_us = median(cmx, (size_t)runs),
+            .n_slowest = tr.n_slowest,
         };
+        memcpy(ret->slowest, tr.slowest, tr.n_slowest * sizeof(*tr.slowest));
         return r;
 }
 

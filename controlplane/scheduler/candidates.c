@@ -101,6 +101,7 @@ struct cc_entry {
         const struct node **nodes; /* candidates in ID order (references held by the cache) */
         uint64_t *drv;             /* per candidate */
         uint32_t *cls;             /* per candidate: interned computed class (0: none) */
+        uint64_t *hash;            /* per candidate: hashmap_hash of the node's ID */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -128,6 +129,7 @@ struct sched_cand_cache {
         uint64_t tick;
         uint32_t *perm; /* cc_fill's shuffle */
         size_t perm_cap;
+        struct sched_attempt *filling; /* the attempt that fills its candidates from perm and an entry */
         struct sched_cand_cache_stats st;
 };
 
@@ -150,6 +152,7 @@ static void cc_entry_free(struct cc_entry *e) {
         free(e->nodes);
         free(e->drv);
         free(e->cls);
+        free(e->hash);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -179,10 +182,18 @@ static void cc_reset(struct sched_cand_cache *cc) {
         cc->valid = false;
 }
 
+/* The attempt filling its candidates from the cache gets all of them now: perm and the
+ * entries are about to change. */
+static void cc_settle(struct sched_cand_cache *cc) {
+        if (cc->filling)
+                sched_cands_fill(cc->filling, cc->filling->n_cands); /* clears filling */
+}
+
 struct sched_cand_cache *sched_cand_cache_destroy(struct sched_cand_cache *cc) {
         if (!cc)
                 return NULL;
         int saved = errno;
+        cc_settle(cc);
         cc_reset(cc);
         free(cc->entries);
         free(cc->perm);
@@ -301,7 +312,8 @@ static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct 
 static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
-        e.bytes = strlen(key) + sizeof(e) + e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls)) +
+        e.bytes = strlen(key) + sizeof(e) +
+                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash)) +
                   e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
@@ -310,8 +322,9 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         e.nodes = malloc((e.n ? e.n : 1) * sizeof(*e.nodes));
         e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
         e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
+        e.hash = malloc((e.n ? e.n : 1) * sizeof(*e.hash));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.cls || !e.dcs) {
+        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
@@ -320,6 +333,7 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
                 e.drv[i] = at->cands[i].drv = cc_node_drivers(cc, at->cands[i].n);
                 const char *k = at->cands[i].n->computed_class;
                 e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
+                e.hash[i] = sched_cand_hash(&at->cands[i]);
         }
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
         while (cc->n_entries && (cc->n_entries == cc->max_entries || (cc->max_bytes && cc->bytes + e.bytes > cc->max_bytes))) {
@@ -340,6 +354,7 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
  * when it should not be). */
 static const struct cc_entry *cc_lookup(struct sched_cand_cache *cc, struct sched_attempt *at, char **ret_key) {
         *ret_key = NULL;
+        cc_settle(cc);
         if (!cc_matches(cc, at->c->snap) && cc_bind(cc, at->c->snap) < 0) {
                 cc_reset(cc);
                 return NULL; /* uncached this time */
@@ -362,7 +377,8 @@ static const struct cc_entry *cc_lookup(struct sched_cand_cache *cc, struct sche
 }
 
 /* at->cands from a cached entry, in the order shuffle() would leave the walk's list:
- * the same Fisher-Yates steps on an index array (4-byte swaps), then one pass. */
+ * the same Fisher-Yates steps on an index array (4-byte swaps); the candidates are
+ * written from it as they are first read (sched_cands_fill). */
 static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const struct cc_entry *e) {
         if (e->n > cc->perm_cap) {
                 uint32_t *p = realloc(cc->perm, e->n * sizeof(*p));
@@ -380,17 +396,38 @@ static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const 
                 perm[i - 1] = perm[j];
                 perm[j] = t;
         }
-        for (size_t k = 0; k < e->n; k++) {
-                uint32_t i = perm[k];
-                at->cands[k] = (struct sched_cand){.n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i]};
-        }
         at->n_cands = e->n;
+        at->n_ready = 0;
+        at->fill = e;
+        cc->filling = at;
         memcpy(at->dcs, e->dcs, e->n_dcs * sizeof(*e->dcs));
         at->n_dcs = e->n_dcs;
         at->pool.nodes_in_pool = e->nodes_in_pool;
         at->drv_known = true;
         at->n_classes = cc->n_classes;
         return 0;
+}
+
+#define FILL_CHUNK 64 /* candidates written at a time */
+
+void sched_cands_fill(struct sched_attempt *at, size_t upto) {
+        const struct cc_entry *e = at->fill;
+        if (!e) /* a walk's list: all written */
+                return;
+        struct sched_cand_cache *cc = at->c->cands;
+        if (upto < at->n_ready + FILL_CHUNK)
+                upto = at->n_ready + FILL_CHUNK;
+        if (upto > at->n_cands)
+                upto = at->n_cands;
+        for (size_t k = at->n_ready; k < upto; k++) {
+                uint32_t i = cc->perm[k];
+                at->cands[k] = (struct sched_cand){.n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i], .h = e->hash[i]};
+        }
+        at->n_ready = upto;
+        if (upto == at->n_cands) {
+                at->fill = NULL;
+                cc->filling = NULL;
+        }
 }
 
 int sched_build_cands(struct sched_attempt *at) {
@@ -417,6 +454,7 @@ int sched_build_cands(struct sched_attempt *at) {
                 if (key)
                         cc_store(cc, at, key); /* takes key */
                 shuffle(at);
+                at->n_ready = at->n_cands;
         }
         for (size_t k = 0; k < at->n_dcs; k++)
                 if (at->dcs[k].n &&
@@ -427,12 +465,27 @@ int sched_build_cands(struct sched_attempt *at) {
 
 static void coll_index_free(struct hashmap *m);
 
+uint64_t sched_cand_hash(struct sched_cand *cd) {
+        if (!cd->h)
+                cd->h = hashmap_hash(cd->n->id); /* never 0 */
+        return cd->h;
+}
+
+const struct plan_node *sched_cand_plan_node(const struct sched_attempt *at, struct sched_cand *cd) {
+        return plan_node_find_hashed(at->plan, cd->n->id, sched_cand_hash(cd));
+}
+
 void sched_attempt_free(struct sched_attempt *at) {
+        if (at->fill && at->c->cands->filling == at)
+                at->c->cands->filling = NULL;
+        at->fill = NULL;
+        at->n_ready = 0;
         free(at->cands);
         free(at->dcs);
         json_decref(at->pool.nodes_available);
         coll_index_free(at->coll);
         at->coll = NULL;
+        at->coll_filter = (struct node_filter){0};
         plan_free(at->plan);
         at->strings = str_arena_unref(at->strings);
         at->s_ns = at->s_eval = at->s_job = NULL;
@@ -466,7 +519,7 @@ static bool stopped_earlier(const struct plan_node *pn, size_t i) {
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         if (cd->usage_ready)
                 return;
-        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        const struct plan_node *pn = sched_cand_plan_node(at, cd);
         /* The store keeps each node's live usage: O(1), not a walk of its allocs. */
         struct state_usage su = state_node_usage(at->c->snap, cd->n->id);
         struct sched_usage u = {su.cpu, su.memory_mb, su.disk_mb};
@@ -549,15 +602,16 @@ static int coll_entry_bump(struct sched_coll *e, const char *group) {
         return 0;
 }
 
-static int coll_bump(struct hashmap *m, const char *node_id, const char *group, struct sched_coll **ret) {
-        struct sched_coll *e = hashmap_get(m, node_id);
+static int coll_bump(struct sched_attempt *at, const char *node_id, const char *group, struct sched_coll **ret) {
+        struct sched_coll *e = hashmap_get(at->coll, node_id);
         if (!e) {
                 if (!(e = calloc(1, sizeof(*e))))
                         return -ENOMEM;
-                if (hashmap_put(m, node_id, e, NULL) < 0) {
+                if (hashmap_put(at->coll, node_id, e, NULL) < 0) {
                         free(e);
                         return -ENOMEM;
                 }
+                node_filter_add(&at->coll_filter, hashmap_hash(node_id));
         }
         int r = coll_entry_bump(e, group);
         if (r == 0 && ret)
@@ -579,21 +633,26 @@ static int coll_index(struct sched_attempt *at) {
                 const struct alloc *a = allocs[i];
                 if (alloc_terminal(a) || !a->node_id || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
                         continue;
-                if (coll_bump(at->coll, a->node_id, a->task_group, NULL) < 0)
+                if (coll_bump(at, a->node_id, a->task_group, NULL) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < at->plan->n_nodes; i++) {
                 const struct plan_node *pn = &at->plan->nodes[i];
                 for (size_t j = 0; j < pn->n_place; j++)
-                        if (coll_bump(at->coll, pn->node_id, pn->place[j]->task_group, NULL) < 0)
+                        if (coll_bump(at, pn->node_id, pn->place[j]->task_group, NULL) < 0)
                                 return -ENOMEM;
         }
         return 0;
 }
 
+/* The node's entry in the collision index (hashed only when the filter says it may be). */
+static struct sched_coll *coll_find(struct sched_attempt *at, struct sched_cand *cd) {
+        return node_filter_may(&at->coll_filter, sched_cand_hash(cd)) ? hashmap_get(at->coll, cd->n->id) : NULL;
+}
+
 static struct sched_coll *cand_coll(struct sched_attempt *at, struct sched_cand *cd) {
         if (!cd->coll_ready && coll_index(at) == 0) {
-                cd->coll = hashmap_get(at->coll, cd->n->id);
+                cd->coll = coll_find(at, cd);
                 cd->coll_ready = true;
         }
         return cd->coll;
@@ -619,14 +678,14 @@ int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *
                 int r = coll_index(at);
                 if (r < 0)
                         return r;
-                cd->coll = hashmap_get(at->coll, cd->n->id);
+                cd->coll = coll_find(at, cd);
                 cd->coll_ready = true;
                 return 0;
         }
         if (cd->coll_ready && cd->coll) /* the node's entry, looked up before: no hashing */
                 return coll_entry_bump(cd->coll, group);
         cd->coll_ready = true;
-        return coll_bump(at->coll, cd->n->id, group, &cd->coll);
+        return coll_bump(at, cd->n->id, group, &cd->coll);
 }
 
 /* ---- feasibility ------------------------------------------------------------------------ */
@@ -924,7 +983,7 @@ int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd, int n
         if (!cd->ports_ready) {
                 /* O(1) first: every port the node's allocs record, in the range or not, the
                  * plan's stops included, can only over-count what is taken of the range */
-                const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+                const struct plan_node *pn = sched_cand_plan_node(at, cd);
                 int64_t held = state_node_usage(at->c->snap, cd->n->id).ports;
                 for (size_t i = 0; pn && i < pn->n_place; i++)
                         held += allocated_ports(pn->place[i]);

@@ -13,6 +13,7 @@
 
 #include "common/model.h"
 #include "controlplane/scheduler/metrics.h"
+#include "controlplane/scheduler/plan.h"
 
 struct sched_ctx;
 struct plan;
@@ -28,6 +29,7 @@ struct sched_cand {
         const struct node *n;
         uint64_t drv;         /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
         uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
+        uint64_t h;           /* hashmap_hash of the node's ID (0: not yet; sched_cand_hash), kept by the cache */
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -48,12 +50,19 @@ struct sched_cand {
         size_t plan_ix; /* the node's entry in the attempt's plan, index + 1 (plan_add_place_at) */
 };
 
+struct cc_entry;
+
 struct sched_attempt {
         struct sched_ctx *c;
         const struct job *job;
         struct plan *plan;
+        /* cands[0, n_ready) are filled; the rest come from the cache entry `fill` in the
+         * order of the cache's shuffle on first use (sched_cand_get): an eval that looks
+         * at 1,000 of 5,000 nodes writes 1,000 of them */
         struct sched_cand *cands;
         size_t n_cands, cursor; /* cursor: where the next Select starts (Nomad's iterator) */
+        size_t n_ready;
+        const struct cc_entry *fill;
         bool drv_known;         /* cands[].drv and .cls are valid (the list came from c->cands) */
         size_t n_classes;       /* cls values are below it */
         /* per datacenter seen (a few): does the job take it, how many of its nodes
@@ -69,6 +78,7 @@ struct sched_attempt {
          * plus the plan's placements, built once per attempt from the job's allocs (not
          * by walking every node's allocs) and bumped by each placement */
         struct hashmap *coll;
+        struct node_filter coll_filter; /* the node IDs in coll */
         unsigned gen; /* the last sched_group_init's generation */
         uint64_t rng;
         int preempt_index; /* name index of the alloc a preemption places */
@@ -125,8 +135,24 @@ struct sched_group {
         uint64_t drv_need;
 };
 
-/* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. */
+/* The hashmap_hash of the candidate's node ID, computed once (cached lists carry it). */
+uint64_t sched_cand_hash(struct sched_cand *cd);
+/* The plan's entry for the candidate's node (NULL: none); no hashing for a node that
+ * the plan does not hold. */
+const struct plan_node *sched_cand_plan_node(const struct sched_attempt *at, struct sched_cand *cd);
+
+/* Fill at->cands (shuffled), at->dcs and at->pool. 0 or -ENOMEM. The candidates
+ * themselves are read through sched_cand_get. */
 int sched_build_cands(struct sched_attempt *at);
+/* Fill at->cands up to at least `upto` (at most n_cands). */
+void sched_cands_fill(struct sched_attempt *at, size_t upto);
+
+/* The candidate at position k < at->n_cands. */
+static inline struct sched_cand *sched_cand_get(struct sched_attempt *at, size_t k) {
+        if (k >= at->n_ready)
+                sched_cands_fill(at, k + 1);
+        return &at->cands[k];
+}
 void sched_attempt_free(struct sched_attempt *at);
 /* Compute cd->u once; later placements add to it. */
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);

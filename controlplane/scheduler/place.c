@@ -262,7 +262,7 @@ static int place_group(struct sched_attempt *at, size_t group, const struct plac
                         continue;
                 }
                 if (r == 0 && reqs[i].canary) { /* the alloc just added: the plan's only holder */
-                        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+                        const struct plan_node *pn = sched_cand_plan_node(at, cd);
                         if (pn && pn->n_place)
                                 pn->place[pn->n_place - 1]->deploy_canary = true;
                 }

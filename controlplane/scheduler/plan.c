@@ -136,7 +136,14 @@ struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create
                 p->n_nodes--;
                 return NULL;
         }
+        node_filter_add(&p->filter, hashmap_hash(e->node_id));
         return e;
+}
+
+const struct plan_node *plan_node_find_hashed(const struct plan *p, const char *node_id, uint64_t hash) {
+        if (p->by_node && !node_filter_may(&p->filter, hash))
+                return NULL;
+        return plan_node_find(p, node_id);
 }
 
 const struct plan_node *plan_node_find(const struct plan *p, const char *node_id) {

@@ -34,6 +34,22 @@ struct plan_node {
         size_t n_stop, cap_stop;
 };
 
+/* A set of node IDs that answers "surely not in" without hashing the ID again: two bits
+ * of 4,096 per ID, chosen by the ID's hashmap_hash (computed once, e.g. per candidate
+ * node). A set bit may be another ID's: then ask the map itself. */
+struct node_filter {
+        uint64_t w[64];
+};
+
+static inline void node_filter_add(struct node_filter *f, uint64_t h) {
+        f->w[(h >> 6) & 63] |= UINT64_C(1) << (h & 63);
+        f->w[(h >> 38) & 63] |= UINT64_C(1) << ((h >> 32) & 63);
+}
+
+static inline bool node_filter_may(const struct node_filter *f, uint64_t h) {
+        return (f->w[(h >> 6) & 63] >> (h & 63) & 1) && (f->w[(h >> 38) & 63] >> ((h >> 32) & 63) & 1);
+}
+
 struct plan {
         char *eval_id;
         char *eval_token;
@@ -45,6 +61,7 @@ struct plan {
         struct plan_node *nodes;
         size_t n_nodes, cap_nodes;
         struct hashmap *by_node; /* node ID -> index + 1 into nodes (plan_node_get keeps it) */
+        struct node_filter filter; /* the IDs in by_node (plan_node_find_hashed) */
 };
 
 struct plan_result {
@@ -65,6 +82,9 @@ struct plan *plan_free(struct plan *p); /* returns NULL */
 /* The entry of node_id, created when absent; NULL on ENOMEM. */
 struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create);
 const struct plan_node *plan_node_find(const struct plan *p, const char *node_id);
+/* The same for a caller that has the ID's hashmap_hash: most nodes are in no plan, and
+ * for them the answer takes no hashing. */
+const struct plan_node *plan_node_find_hashed(const struct plan *p, const char *node_id, uint64_t hash);
 int plan_add_place(struct plan *p, struct alloc *a); /* takes a reference; a->node_id picks the node */
 /* The same for a caller that remembers where the node's entry is: *hint is its index + 1
  * in p->nodes (0: not known yet), checked against a->node_id and updated; no hashing

@@ -151,7 +151,7 @@ int sched_preempt_select(struct sched_attempt *at, struct sched_group *g, int in
         size_t best_n = 0;
         char buf[160];
         for (size_t i = 0; i < at->n_cands; i++) {
-                struct sched_cand *cd = &at->cands[i];
+                struct sched_cand *cd = sched_cand_get(at, i);
                 if (sched_feasible(at, g, cd, buf, sizeof(buf)))
                         continue;
                 sched_cand_usage(at, cd);

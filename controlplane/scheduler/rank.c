@@ -271,7 +271,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
         size_t n_opts = 0, n_skip = 0;
         char buf[160];
         for (size_t seen = 0; seen < at->n_cands && n_opts < (size_t)g->limit; seen++) {
-                struct sched_cand *cd = &at->cands[at->cursor];
+                struct sched_cand *cd = sched_cand_get(at, at->cursor);
                 at->cursor = (at->cursor + 1) % at->n_cands;
                 m->evaluated++;
                 const char *why = sched_feasible(at, g, cd, buf, sizeof(buf));

@@ -126,7 +126,7 @@ static int place_group(struct sched_attempt *at, size_t gi, struct hashmap *slot
         struct sched_metric fail_metric = {0};
         char buf[160];
         for (size_t i = 0; i < at->n_cands && r == 0; i++) {
-                struct sched_cand *cd = &at->cands[i];
+                struct sched_cand *cd = sched_cand_get(at, i);
                 _cleanup_free_ char *key = slot_key(gi, cd->n->id);
                 if (!key) {
                         r = -ENOMEM;
@@ -208,7 +208,7 @@ static int system_build(struct sched_attempt *at) {
                 goto out;
         }
         for (size_t i = 0; i < at->n_cands && r == 0; i++)
-                r = hashmap_put(cand_ids, at->cands[i].n->id, &at->cands[i], NULL) < 0 ? -ENOMEM : 0;
+                r = hashmap_put(cand_ids, sched_cand_get(at, i)->n->id, sched_cand_get(at, i), NULL) < 0 ? -ENOMEM : 0;
         for (size_t g = 0; g < j->n_groups && r == 0; g++)
                 r = hashmap_put(names, j->groups[g].name, (void *)(uintptr_t)(g + 1), NULL) < 0 ? -ENOMEM : 0;
         if (r == 0)

@@ -32,7 +32,7 @@ static size_t cands_of(const struct state_store *snap, const struct job *j, stru
         const char *ids[64];
         cr_assert(n <= 64);
         for (size_t i = 0; i < n; i++)
-                ids[i] = at.cands[i].n->id;
+                ids[i] = sched_cand_get(&at, i)->n->id;
         for (size_t i = 1; i < n; i++) /* insertion sort: the list is shuffled */
                 for (size_t k = i; k > 0 && strcmp(ids[k - 1], ids[k]) > 0; k--) {
                         const char *t = ids[k];
@@ -235,10 +235,10 @@ Test(sched_cands, driver_bitmask_matches_node_has_driver) {
                                 cr_assert_eq(sched_group_init(&at, &g, 0), 0);
                                 for (size_t i = 0; i < at.n_cands; i++) {
                                         char buf[160];
-                                        const char *why = sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf));
-                                        bool has = node_has_driver(at.cands[i].n, drivers[k]);
+                                        const char *why = sched_feasible(&at, &g, sched_cand_get(&at, i), buf, sizeof(buf));
+                                        bool has = node_has_driver(sched_cand_get(&at, i)->n, drivers[k]);
                                         cr_assert_eq(why == NULL, has, "%s on %s (cache %d pass %d): %s", drivers[k],
-                                                     at.cands[i].n->id, with, pass, why ? why : "feasible");
+                                                     sched_cand_get(&at, i)->n->id, with, pass, why ? why : "feasible");
                                 }
                                 sched_group_free(&g);
                                 sched_attempt_free(&at);
@@ -295,10 +295,10 @@ Test(sched_cands, interned_class_memo_matches_each_nodes_constraints) {
                         int feasible = 0;
                         for (size_t i = 0; i < at.n_cands; i++) {
                                 char buf[160];
-                                const char *why = sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf));
-                                bool is_linux = strcmp(strmap_get(&at.cands[i].n->attributes, "kernel.name"), "linux") == 0;
+                                const char *why = sched_feasible(&at, &g, sched_cand_get(&at, i), buf, sizeof(buf));
+                                bool is_linux = strcmp(strmap_get(&sched_cand_get(&at, i)->n->attributes, "kernel.name"), "linux") == 0;
                                 cr_assert_eq(why == NULL, gi == 0 ? is_linux : !is_linux, "group %zu on %s (pass %d)", gi,
-                                             at.cands[i].n->id, pass);
+                                             sched_cand_get(&at, i)->n->id, pass);
                                 feasible += why == NULL;
                         }
                         cr_assert_eq(feasible, 3);
@@ -338,7 +338,7 @@ Test(sched_cands, hit_keeps_the_walks_shuffled_order) {
                 cr_assert_eq(a.n_cands, 26);
                 cr_assert_eq(b.n_cands, a.n_cands);
                 for (size_t i = 0; i < a.n_cands; i++)
-                        cr_assert_eq(a.cands[i].n, b.cands[i].n, "eval %d position %zu", e, i);
+                        cr_assert_eq(sched_cand_get(&a, i)->n, sched_cand_get(&b, i)->n, "eval %d position %zu", e, i);
                 cr_assert_eq(a.pool.nodes_in_pool, b.pool.nodes_in_pool);
                 cr_assert(json_equal(a.pool.nodes_available, b.pool.nodes_available));
                 sched_attempt_free(&a);

@@ -60,8 +60,8 @@ static void begin(struct job *j) {
 
 static struct sched_cand *cand(const char *id) {
         for (size_t i = 0; i < at.n_cands; i++)
-                if (strcmp(at.cands[i].n->id, id) == 0)
-                        return &at.cands[i];
+                if (strcmp(sched_cand_get(&at, i)->n->id, id) == 0)
+                        return sched_cand_get(&at, i);
         return NULL;
 }
 
@@ -315,7 +315,7 @@ Test(sched_units, regexp_compiled_once_per_evaluation) {
         char buf[160];
         int feasible = 0;
         for (size_t i = 0; i < at.n_cands; i++)
-                feasible += sched_feasible(&at, &g, &at.cands[i], buf, sizeof(buf)) == NULL;
+                feasible += sched_feasible(&at, &g, sched_cand_get(&at, i), buf, sizeof(buf)) == NULL;
         cr_assert_eq(feasible, 20);
         cr_assert_eq(sched_regexps_compiled(ctx.regexps), 1, "one regcomp for 20 nodes");
         sched_group_free(&g);

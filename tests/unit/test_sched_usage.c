@@ -160,7 +160,7 @@ Test(sched_usage, collisions_count_live_allocs_less_plan_stops_plus_placements) 
         cr_assert_eq(sched_build_cands(&at), 0);
         struct sched_cand *c1 = NULL, *c2 = NULL;
         for (size_t i = 0; i < at.n_cands; i++)
-                *(strcmp(at.cands[i].n->id, "n1") == 0 ? &c1 : &c2) = &at.cands[i];
+                *(strcmp(sched_cand_get(&at, i)->n->id, "n1") == 0 ? &c1 : &c2) = sched_cand_get(&at, i);
         cr_assert(c1 && c2);
         cr_assert_eq(sched_collisions(&at, c1, "g"), 1, "a1 only: a2 is stopped, a3 stopped by the plan");
         cr_assert_eq(sched_collisions(&at, c1, NULL), 1);
