@@ -1,5 +1,4 @@
-/* http_client.c - libcurl easy handles: one per call, or one per http_session, whose
- * connection stays open between calls (the servers' internal RPCs). */
+/* http_client.c - libcurl easy handles, one per call (callers are not hot paths). */
 #include "common/http_client.h"
 
 #include <curl/curl.h>
@@ -144,28 +143,6 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
         return a->should_abort(a->arg) ? 1 : 0;
 }
 
-struct http_session {
-        CURL *curl; /* its connection cache keeps the connection between calls */
-};
-
-struct http_session *http_session_new(void) {
-        pthread_once(&curl_once, curl_init_once);
-        struct http_session *s = calloc(1, sizeof(*s));
-        if (s && !(s->curl = curl_easy_init())) {
-                free(s);
-                s = NULL;
-        }
-        return s;
-}
-
-struct http_session *http_session_free(struct http_session *s) {
-        if (s) {
-                curl_easy_cleanup(s->curl);
-                free(s);
-        }
-        return NULL;
-}
-
 /* A request's body: len bytes of type content_type (NULL: JSON). */
 struct req_body {
         const void *buf;
@@ -174,19 +151,16 @@ struct req_body {
 };
 
 /* body: NULL, or the request's body. sink_opts: NULL, or the cap and on_data of the
- * answer's body (its r is ret). session: NULL (a handle for this call alone), or the
- * handle to reuse. timeout_ms 0: 60 s; negative: none. */
-static int perform(struct http_session *session, const char *method, const char *url, const struct req_body *body,
+ * answer's body (its r is ret). timeout_ms 0: 60 s; negative: none. */
+static int perform(const char *method, const char *url, const struct req_body *body,
                    const char *const *headers, const struct body_sink *sink_opts, long timeout_ms,
                    long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
                    struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
-        CURL *c = session ? session->curl : curl_easy_init();
+        CURL *c = curl_easy_init();
         if (!c)
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
-        if (session)
-                curl_easy_reset(c); /* options back to defaults; the open connection stays */
         char cerr[CURL_ERROR_SIZE] = "";
         struct abort_ctx actx = {should_abort, abort_arg};
         struct body_sink sink = sink_opts ? *sink_opts : (struct body_sink){0};
@@ -249,8 +223,7 @@ static int perform(struct http_session *session, const char *method, const char 
                 }
         }
         curl_slist_free_all(hdrs);
-        if (!session)
-                curl_easy_cleanup(c);
+        curl_easy_cleanup(c);
         return r;
 }
 
@@ -265,7 +238,7 @@ static const struct req_body *json_body(const char *body, struct req_body *rb) {
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
         struct req_body rb;
-        return perform(NULL, method, url, json_body(body, &rb), NULL, NULL, timeout_ms, connect_timeout_ms,
+        return perform(method, url, json_body(body, &rb), NULL, NULL, timeout_ms, connect_timeout_ms,
                        should_abort, abort_arg, ret, err);
 }
 
@@ -273,29 +246,29 @@ int http_perform_headers(const char *method, const char *url, const char *body, 
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err) {
         struct req_body rb;
-        return perform(NULL, method, url, json_body(body, &rb), headers, NULL, timeout_ms, connect_timeout_ms,
+        return perform(method, url, json_body(body, &rb), headers, NULL, timeout_ms, connect_timeout_ms,
                        should_abort, abort_arg, ret, err);
 }
 
-int http_session_perform(struct http_session *session, const char *method, const char *url, const void *body,
-                         size_t len, const char *content_type, const char *const *headers, long timeout_ms,
-                         long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
-                         struct http_response *ret, struct error *err) {
+int http_perform_body(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                      const char *const *headers, long timeout_ms, long connect_timeout_ms,
+                      int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                      struct error *err) {
         const struct req_body rb = {body, len, content_type};
-        return perform(session, method, url, body ? &rb : NULL, headers, NULL, timeout_ms, connect_timeout_ms,
+        return perform(method, url, body ? &rb : NULL, headers, NULL, timeout_ms, connect_timeout_ms,
                        should_abort, abort_arg, ret, err);
 }
 
 int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
                         long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err) {
         const struct body_sink sink = {.max = max_body};
-        return perform(NULL, method, url, NULL, headers, &sink, timeout_ms, connect_timeout_ms, NULL, NULL, ret, err);
+        return perform(method, url, NULL, headers, &sink, timeout_ms, connect_timeout_ms, NULL, NULL, ret, err);
 }
 
 int http_stream(const char *url, const char *const *headers, int (*on_data)(void *arg, const char *buf, size_t len),
                 void *arg, struct http_response *ret, struct error *err) {
         const struct body_sink sink = {.max = STREAM_ERROR_BODY_MAX, .on_data = on_data, .arg = arg};
-        return perform(NULL, "GET", url, NULL, headers, &sink, -1, 0, NULL, NULL, ret, err);
+        return perform("GET", url, NULL, headers, &sink, -1, 0, NULL, NULL, ret, err);
 }
 
 int http_request_headers(const char *base, const char *method, const char *path, const char *const *headers,
@@ -304,7 +277,7 @@ int http_request_headers(const char *base, const char *method, const char *path,
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", base, path) < 0)
                 return errorf(err, -ENOMEM, "out of memory");
-        return perform(NULL, method, url, NULL, headers, NULL, timeout_ms, 0, NULL, NULL, ret, err);
+        return perform(method, url, NULL, headers, NULL, timeout_ms, 0, NULL, NULL, ret, err);
 }
 
 int http_request(const char *base, const char *method, const char *path, const char *body, long timeout_ms,

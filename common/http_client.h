@@ -58,21 +58,12 @@ int http_perform_headers(const char *method, const char *url, const char *body, 
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err);
 
-/* A connection kept open between the calls made through it (HTTP keep-alive): a
- * caller that makes many calls to one server (a follower's scheduler worker and its
- * leader) saves a TCP connect and the server's accept per call. Not thread-safe: one
- * session per thread. libcurl opens a new connection when the URL's host changes or
- * the server closed the old one. http_session_free accepts NULL, returns NULL. */
-struct http_session;
-struct http_session *http_session_new(void); /* NULL when out of memory */
-struct http_session *http_session_free(struct http_session *s);
-
-/* http_perform_headers with a body of len bytes of type content_type (NULL:
- * application/json), through session (NULL: a connection for this call alone). */
-int http_session_perform(struct http_session *session, const char *method, const char *url, const void *body,
-                         size_t len, const char *content_type, const char *const *headers, long timeout_ms,
-                         long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
-                         struct http_response *ret, struct error *err);
+/* http_perform_headers with a body of len bytes (binary ok) of type content_type
+ * (NULL: application/json). */
+int http_perform_body(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                      const char *const *headers, long timeout_ms, long connect_timeout_ms,
+                      int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                      struct error *err);
 
 /* A body-less http_perform_headers that keeps at most max_body bytes of the answer
  * (0: no cap): a longer answer ends the transfer there, with ret->truncated set,

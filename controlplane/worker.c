@@ -61,7 +61,6 @@ struct worker {
         void *remote_arg;
         /* this worker schedules an eval of the leader's broker (follower): its HTTP address */
         char leader[64];
-        struct http_session *http; /* the connection to it, kept between calls (this worker's thread) */
 };
 
 struct workers {
@@ -205,10 +204,8 @@ static int remote_post(struct worker *w, const char *path, const void *body, siz
         snprintf(hdr, sizeof(hdr), "%s: %s", API_SERVER_SECRET_HEADER, w->ws->server_secret);
         pthread_mutex_unlock(&w->ws->lock);
         const char *headers[] = {hdr, "Expect:", NULL}; /* no 100-continue round trip for a large plan */
-        if (!w->http && !(w->http = http_session_new()))
-                return errorf(err, -ENOMEM, "out of memory");
-        int r = http_session_perform(w->http, "POST", url, body, len, content_type, headers, REMOTE_TIMEOUT_MS, 2000,
-                                     abort_when_stopping, w->ws, ret, err);
+        int r = http_perform_body("POST", url, body, len, content_type, headers, REMOTE_TIMEOUT_MS, 2000,
+                                  abort_when_stopping, w->ws, ret, err);
         explicit_bzero(hdr, sizeof(hdr));
         if (r == 0 && ret->status / 100 != 2) {
                 char *q = strchr(url, '?');
@@ -395,7 +392,6 @@ static void *worker_main(void *arg) {
                         pthread_cond_wait(&ws->cond, &ws->lock);
                 if (ws->stopping) {
                         pthread_mutex_unlock(&ws->lock);
-                        w->http = http_session_free(w->http);
                         return NULL;
                 }
                 if (!w->eval) { /* a follower: the leader's evals (busy: not dispatched meanwhile) */
