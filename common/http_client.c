@@ -128,6 +128,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         }
         if (header_value(buf, n, "X-Nomad-LastContact:", v, sizeof(v)))
                 r->last_contact_ms = strtoull(v, NULL, 10);
+        header_value(buf, n, "Content-Type:", r->content_type, sizeof(r->content_type));
         return n;
 }
 
@@ -142,12 +143,19 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
         return a->should_abort(a->arg) ? 1 : 0;
 }
 
-/* sink_opts: NULL, or the cap and on_data of the answer's body (its r is ret).
- * timeout_ms 0: 60 s; negative: none. */
-static int perform(const char *method, const char *url, const char *body, const char *const *headers,
-                   const struct body_sink *sink_opts, long timeout_ms, long connect_timeout_ms,
-                   int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
-                   struct error *err) {
+/* A request's body: len bytes of type content_type (NULL: JSON). */
+struct req_body {
+        const void *buf;
+        size_t len;
+        const char *content_type;
+};
+
+/* body: NULL, or the request's body. sink_opts: NULL, or the cap and on_data of the
+ * answer's body (its r is ret). timeout_ms 0: 60 s; negative: none. */
+static int perform(const char *method, const char *url, const struct req_body *body,
+                   const char *const *headers, const struct body_sink *sink_opts, long timeout_ms,
+                   long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
+                   struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
         CURL *c = curl_easy_init();
@@ -158,7 +166,10 @@ static int perform(const char *method, const char *url, const char *body, const 
         struct body_sink sink = sink_opts ? *sink_opts : (struct body_sink){0};
         sink.r = ret;
         sink.curl = c;
-        struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        char ctype[96];
+        snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+                 body && body->content_type ? body->content_type : "application/json");
+        struct curl_slist *hdrs = curl_slist_append(NULL, ctype);
         bool own_token = false;
         for (size_t i = 0; headers && headers[i]; i++) {
                 hdrs = curl_slist_append(hdrs, headers[i]);
@@ -189,8 +200,8 @@ static int perform(const char *method, const char *url, const char *body, const 
                 curl_easy_setopt(c, CURLOPT_SSLKEY, client_tls.client_key);
         }
         if (body) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->buf);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
         }
         CURLcode cr = curl_easy_perform(c);
         int r = 0;
@@ -216,17 +227,36 @@ static int perform(const char *method, const char *url, const char *body, const 
         return r;
 }
 
+/* body (NUL-terminated JSON) as a req_body; NULL stays NULL. */
+static const struct req_body *json_body(const char *body, struct req_body *rb) {
+        if (!body)
+                return NULL;
+        *rb = (struct req_body){body, strlen(body), NULL};
+        return rb;
+}
+
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, NULL, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret,
-                       err);
+        struct req_body rb;
+        return perform(method, url, json_body(body, &rb), NULL, NULL, timeout_ms, connect_timeout_ms,
+                       should_abort, abort_arg, ret, err);
 }
 
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err) {
-        return perform(method, url, body, headers, NULL, timeout_ms, connect_timeout_ms, should_abort, abort_arg, ret,
-                       err);
+        struct req_body rb;
+        return perform(method, url, json_body(body, &rb), headers, NULL, timeout_ms, connect_timeout_ms,
+                       should_abort, abort_arg, ret, err);
+}
+
+int http_perform_body(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                      const char *const *headers, long timeout_ms, long connect_timeout_ms,
+                      int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                      struct error *err) {
+        const struct req_body rb = {body, len, content_type};
+        return perform(method, url, body ? &rb : NULL, headers, NULL, timeout_ms, connect_timeout_ms,
+                       should_abort, abort_arg, ret, err);
 }
 
 int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,

@@ -1,4 +1,5 @@
-/* http_client.h - small blocking HTTP/JSON client over libcurl (CLI and agent). */
+/* http_client.h - small blocking HTTP/JSON client over libcurl (CLI, agent, the
+ * servers' internal RPCs). */
 #pragma once
 
 #include <jansson.h>
@@ -38,6 +39,7 @@ struct http_response {
         bool has_leader;           /* X-Nomad-KnownLeader was there */
         bool known_leader;         /* ... and said true */
         uint64_t last_contact_ms;  /* X-Nomad-LastContact */
+        char content_type[64];     /* Content-Type, "" when absent (longer is cut) */
 };
 
 void http_response_clear(struct http_response *r);
@@ -55,6 +57,13 @@ int http_perform(const char *method, const char *url, const char *body, long tim
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err);
+
+/* http_perform_headers with a body of len bytes (binary ok) of type content_type
+ * (NULL: application/json). */
+int http_perform_body(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                      const char *const *headers, long timeout_ms, long connect_timeout_ms,
+                      int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                      struct error *err);
 
 /* A body-less http_perform_headers that keeps at most max_body bytes of the answer
  * (0: no cap): a longer answer ends the transfer there, with ret->truncated set,

@@ -468,19 +468,38 @@ static void respond_rpc_status(struct http_req *req, int status, const char *msg
                 http_req_respond_text(req, status == -ESTALE ? 409 : 500, "%s", msg ? msg : strerror(-status));
 }
 
+/* Committed whole (no node rejected): the result is the plan the follower sent, so
+ * the answer is its index alone, not the plan back (encoding and decoding 1,000
+ * allocations twice more per plan). */
+static bool plan_whole(const struct plan_result *r) {
+        return r->n_rejected == 0 && r->refresh_index == 0;
+}
+
 static void on_remote_plan(void *arg, int status, const struct plan_result *r) {
         struct http_req *req = arg;
         if (status < 0) {
                 respond_rpc_status(req, status, status == -ESTALE ? "the eval's token is no longer outstanding" : NULL);
                 return;
         }
-        /* Committed whole (no node rejected): the result is the plan the follower sent,
-         * so the answer is its index alone, not the plan back (encoding and decoding
-         * 1,000 allocations twice more per plan). */
-        json_t *out = r->n_rejected == 0 && r->refresh_index == 0
-                          ? json_pack("{s:b,s:I}", "Whole", 1, "AllocIndex", (json_int_t)r->alloc_index)
-                          : json_pack("{s:o}", "Result", plan_result_to_wire(r));
+        json_t *out = plan_whole(r) ? json_pack("{s:b,s:I}", "Whole", 1, "AllocIndex", (json_int_t)r->alloc_index)
+                                    : json_pack("{s:o}", "Result", plan_result_to_wire(r));
         http_req_respond_json(req, 200, out, r->alloc_index);
+}
+
+/* The same for a plan sent in the compact form: a result that is not whole goes back
+ * in that form too. */
+static void on_remote_plan_bin(void *arg, int status, const struct plan_result *r) {
+        struct http_req *req = arg;
+        void *buf = NULL;
+        size_t len = 0;
+        if (status < 0 || plan_whole(r)) {
+                on_remote_plan(arg, status, r);
+        } else if (plan_result_encode(r, &buf, &len) < 0) {
+                http_req_respond_text(req, 500, "out of memory");
+        } else {
+                http_req_respond_bytes(req, 200, PLAN_CODEC_CONTENT_TYPE, buf, len, r->alloc_index);
+                free(buf);
+        }
 }
 
 static void on_remote_eval(void *arg, int status, uint64_t index, const char *msg) {
@@ -491,21 +510,18 @@ static void on_remote_eval(void *arg, int status, uint64_t index, const char *ms
                 http_req_respond_json(req, 200, json_pack("{s:I}", "Index", (json_int_t)index), index);
 }
 
-/* A plan of another server, as the JSON of a plan result plus the plan's own fields. */
-static int remote_plan(const json_t *body, struct plan **ret, struct error *err) {
-        struct plan_result *r = NULL;
-        int rc = plan_result_from_wire(json_object_get(body, "Plan"), &r, err);
-        if (rc < 0)
-                return rc;
-        struct plan *p = plan_new(r->eval_id, jx_str(body, "Token", ""), r->job);
+/* A plan of another server: the result r (taken) of its plan, with the plan's own fields. */
+static int remote_plan(struct plan_result *r, const struct api_sched_plan *f, struct plan **ret, struct error *err) {
+        struct plan *p = plan_new(r->eval_id, f->token, r->job);
         if (!p) {
                 plan_result_free(r);
                 return errorf(err, -ENOMEM, "out of memory");
         }
-        p->priority = (int)jx_int(body, "Priority", 50);
-        p->all_at_once = jx_bool(body, "AllAtOnce", false);
-        p->snapshot_index = (uint64_t)jx_int(body, "SnapshotIndex", 0);
+        p->priority = f->priority;
+        p->all_at_once = f->all_at_once;
+        p->snapshot_index = f->snapshot_index;
         p->timestamp_ns = r->timestamp_ns;
+        int rc = 0;
         for (size_t i = 0; i < r->n_nodes && rc == 0; i++) {
                 const struct plan_node *pn = &r->nodes[i];
                 for (size_t k = 0; k < pn->n_place && rc == 0; k++)
@@ -521,6 +537,36 @@ static int remote_plan(const json_t *body, struct plan **ret, struct error *err)
         }
         *ret = p;
         return 0;
+}
+
+/* Queue plan p (taken) of another server's worker on the applier; answered through cb. */
+static void submit_remote_plan(struct server *s, struct http_req *req, struct plan_result *r,
+                               const struct api_sched_plan *f, workers_remote_cb cb) {
+        struct plan *p = NULL;
+        struct error err = {0};
+        if (remote_plan(r, f, &p, &err) < 0) {
+                http_req_respond_text(req, 500, "plan: %s", err.msg);
+                return;
+        }
+        int rc = workers_submit_remote(s->workers, p, f->token, cb, req);
+        if (rc < 0)
+                respond_rpc_status(req, rc, NULL);
+}
+
+static void sched_plan_op(void *data, struct http_req *req, const struct api_sched_plan *f, const void *body,
+                          size_t len) {
+        struct server *s = data;
+        if (!s->leader || s->stopping) {
+                respond_rpc_status(req, -EAGAIN, NULL);
+                return;
+        }
+        struct plan_result *r = NULL;
+        struct error err = {0};
+        if (plan_result_decode(body, len, &r, &err) < 0) {
+                http_req_respond_text(req, 400, "plan: %s", err.msg);
+                return;
+        }
+        submit_remote_plan(s, req, r, f, on_remote_plan_bin);
 }
 
 static void sched_rpc_op(void *data, const char *what, struct http_req *req, const json_t *body) {
@@ -564,16 +610,18 @@ static void sched_rpc_op(void *data, const char *what, struct http_req *req, con
                     server_propose(s, json_pack("{s:s,s:[O]}", "Type", "EvalUpdate", "Evals", e), on_remote_eval, req);
                 if (r < 0)
                         respond_rpc_status(req, r, NULL);
-        } else if (strcmp(what, "plan") == 0) {
-                struct plan *p = NULL;
+        } else if (strcmp(what, "plan") == 0) { /* the JSON form, as sent before the compact one */
+                struct plan_result *r = NULL;
                 struct error err = {0};
-                if (remote_plan(body, &p, &err) < 0) {
+                if (plan_result_from_wire(json_object_get(body, "Plan"), &r, &err) < 0) {
                         http_req_respond_text(req, 400, "plan: %s", err.msg);
                         return;
                 }
-                int r = workers_submit_remote(s->workers, p, jx_str(body, "Token", ""), on_remote_plan, req);
-                if (r < 0)
-                        respond_rpc_status(req, r, NULL);
+                const struct api_sched_plan f = {.token = jx_str(body, "Token", ""),
+                                                 .priority = (int)jx_int(body, "Priority", 50),
+                                                 .all_at_once = jx_bool(body, "AllAtOnce", false),
+                                                 .snapshot_index = (uint64_t)jx_int(body, "SnapshotIndex", 0)};
+                submit_remote_plan(s, req, r, &f, on_remote_plan);
         } else {
                 http_req_respond_text(req, 404, "unknown scheduler RPC \"%s\" (dequeue, ack, eval, plan)", what);
         }
@@ -693,6 +741,7 @@ static const struct api_ops server_api_ops = {
     .forward = forward_op,
     .snapshot_save = snapshot_save_op,
     .sched_rpc = sched_rpc_op,
+    .sched_plan = sched_plan_op,
     .leader_info = leader_info_op,
     .propose = propose_op,
     .is_leader = is_leader_op,

@@ -190,32 +190,81 @@ static int abort_when_stopping(void *arg) {
         return stopping(arg);
 }
 
-/* POST body (taken) to the leader's /v1/internal/sched/<what>; *ret its JSON answer.
- * Given up when the workers stop (a server's shutdown does not wait 30 s). */
-static int remote_call(struct worker *w, const char *what, json_t *body, json_t **ret, struct error *err) {
-        char url[160];
+/* POST len bytes of content_type (NULL: JSON) to the leader's
+ * /v1/internal/sched/<path>; *ret its 2xx answer (clear it). Given up when the
+ * workers stop (a server's shutdown does not wait 30 s). */
+static int remote_post(struct worker *w, const char *path, const void *body, size_t len, const char *content_type,
+                       struct http_response *ret, struct error *err) {
+        char url[320];
         snprintf(url, sizeof(url), "%s://%s/v1/internal/sched/%s", w->ws->cfg.tls ? "https" : "http", w->leader,
-                 what);
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        *ret = NULL;
-        if (!text)
-                return errorf(err, -ENOMEM, "out of memory");
+                 path);
         /* The leader's internal routes open to the servers' secret only (routes_acl.h). */
         char hdr[sizeof(API_SERVER_SECRET_HEADER) + 2 + SECRET_HASH_HEX];
         pthread_mutex_lock(&w->ws->lock);
         snprintf(hdr, sizeof(hdr), "%s: %s", API_SERVER_SECRET_HEADER, w->ws->server_secret);
         pthread_mutex_unlock(&w->ws->lock);
-        const char *headers[] = {hdr, NULL};
-        struct http_response resp = {0};
-        int r = http_perform_headers("POST", url, text, headers, REMOTE_TIMEOUT_MS, 2000, abort_when_stopping, w->ws,
-                                     &resp, err);
+        const char *headers[] = {hdr, "Expect:", NULL}; /* no 100-continue round trip for a large plan */
+        int r = http_perform_body("POST", url, body, len, content_type, headers, REMOTE_TIMEOUT_MS, 2000,
+                                  abort_when_stopping, w->ws, ret, err);
         explicit_bzero(hdr, sizeof(hdr));
+        if (r == 0 && ret->status / 100 != 2) {
+                char *q = strchr(url, '?');
+                if (q)
+                        *q = '\0'; /* the token stays out of the log */
+                r = errorf(err, -EIO, "%s: %ld (%.160s)", url, ret->status, ret->body ? ret->body : "");
+                http_response_clear(ret);
+        }
+        return r;
+}
+
+/* POST body (taken) to the leader's /v1/internal/sched/<what>; *ret its JSON answer. */
+static int remote_call(struct worker *w, const char *what, json_t *body, json_t **ret, struct error *err) {
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        *ret = NULL;
+        if (!text)
+                return errorf(err, -ENOMEM, "out of memory");
+        struct http_response resp = {0};
+        int r = remote_post(w, what, text, strlen(text), NULL, &resp, err);
         free(text);
-        if (r == 0 && resp.status / 100 != 2)
-                r = errorf(err, -EIO, "%s: %ld (%.160s)", url, resp.status, resp.body ? resp.body : "");
         if (r == 0 && resp.status != 204 && !(*ret = json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL)))
-                r = errorf(err, -EINVAL, "%s: an answer that is not JSON", url);
+                r = errorf(err, -EINVAL, "/v1/internal/sched/%s: an answer that is not JSON", what);
+        http_response_clear(&resp);
+        return r;
+}
+
+/* The plan's result (the plan as the follower sent it) in the compact form of the
+ * log (plan/codec.h) as the body, the plan's own fields in the query
+ * (routes.h: sched_plan); the leader answers {"Whole":true,"AllocIndex":N}
+ * when it committed the plan as sent (*ret NULL, as->alloc_index set), else the
+ * result it committed (*ret) in the same compact form. */
+static int remote_send_plan(struct worker *w, const struct plan *plan, struct plan_result *as,
+                            struct plan_result **ret, struct error *err) {
+        *ret = NULL; /* NULL with 0: committed whole, at as->alloc_index */
+        void *buf = NULL;
+        size_t len = 0;
+        _cleanup_free_ char *token = http_escape(w->token ? w->token : "");
+        if (!token || plan_result_encode(as, &buf, &len) < 0)
+                return errorf(err, -ENOMEM, "out of memory");
+        char path[256];
+        snprintf(path, sizeof(path), "plan?token=%s&priority=%d&all_at_once=%d&snapshot_index=%llu", token,
+                 plan->priority, plan->all_at_once ? 1 : 0, (unsigned long long)plan->snapshot_index);
+        struct http_response resp = {0};
+        int r = remote_post(w, path, buf, len, PLAN_CODEC_CONTENT_TYPE, &resp, err);
+        free(buf);
+        if (r < 0)
+                return r;
+        if (strcmp(resp.content_type, PLAN_CODEC_CONTENT_TYPE) == 0) {
+                r = plan_result_decode(resp.body, resp.len, ret, err);
+        } else {
+                json_t *out = json_loadb(resp.body, resp.len, 0, NULL);
+                if (!jx_bool(out, "Whole", false))
+                        r = errorf(err, -EINVAL, "/v1/internal/sched/plan: an answer that is neither a result "
+                                                 "nor {\"Whole\":true}");
+                else
+                        as->alloc_index = (uint64_t)jx_int(out, "AllocIndex", 0);
+                json_decref(out);
+        }
         http_response_clear(&resp);
         return r;
 }
@@ -232,37 +281,24 @@ static int remote_submit(void *data, struct plan *plan, struct plan_result **ret
         int r = 0;
         for (size_t i = 0; i < plan->n_nodes && r == 0; i++)
                 r = plan_result_add_node(as, &plan->nodes[i]);
-        json_t *pj = r == 0 ? plan_result_to_wire(as) : NULL;
-        if (!pj) {
+        if (r < 0) {
                 plan_result_free(as);
                 return errorf(err, -ENOMEM, "out of memory");
         }
-        json_t *body = json_pack("{s:o,s:s,s:i,s:b,s:I}", "Plan", pj, "Token", w->token ? w->token : "", "Priority",
-                                 plan->priority, "AllAtOnce", plan->all_at_once, "SnapshotIndex",
-                                 (json_int_t)plan->snapshot_index);
-        json_t *out = NULL;
-        r = remote_call(w, "plan", body, &out, err);
+        struct plan_result *res = NULL;
+        r = remote_send_plan(w, plan, as, &res, err);
         if (r < 0) {
                 plan_result_free(as);
                 return error_prefix(err, "plan submitted to the leader %s", w->leader), r;
         }
-        /* "Whole": committed as sent (no node rejected), at AllocIndex; else the result. */
-        struct plan_result *res = NULL;
-        if (jx_bool(out, "Whole", false)) {
+        if (!res)
                 res = TAKE_PTR(as);
-                res->alloc_index = (uint64_t)jx_int(out, "AllocIndex", 0);
-        } else {
-                r = plan_result_from_wire(json_object_get(out, "Result"), &res, err);
-        }
         plan_result_free(as);
-        json_decref(out);
-        if (r < 0)
-                return r;
         struct state_store *snap = NULL;
-        if (plan_result_refresh_index(res) && !(snap = snapshot_at(w, plan_result_refresh_index(res)))) {
+        uint64_t refresh = plan_result_refresh_index(res);
+        if (refresh && !(snap = snapshot_at(w, refresh))) {
                 plan_result_free(res);
-                return errorf(err, -ETIMEDOUT, "the local state did not reach index %llu",
-                              (unsigned long long)plan_result_refresh_index(res));
+                return errorf(err, -ETIMEDOUT, "the local state did not reach index %llu", (unsigned long long)refresh);
         }
         *ret_result = res;
         if (ret_new_snapshot)

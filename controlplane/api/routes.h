@@ -26,6 +26,17 @@ typedef void (*api_apply_cb)(void *arg, int status, uint64_t index, const char *
 /* A membership change finished: status 0, or negative with msg. */
 typedef void (*api_change_cb)(void *arg, int status, const char *msg);
 
+/* The query of POST /v1/internal/sched/plan?token=T&priority=P&all_at_once=0|1&snapshot_index=N
+ * (a follower's worker, worker.c), checked by the route: token non-empty, at most
+ * API_SCHED_TOKEN_MAX printable bytes; priority 0-1000; snapshot_index a uint64. */
+#define API_SCHED_TOKEN_MAX 128
+struct api_sched_plan {
+        const char *token;
+        int priority;
+        bool all_at_once;
+        uint64_t snapshot_index;
+};
+
 struct api_ops {
         /* Propose a command (stolen) through Raft; cb after it is applied locally.
          * Negative when it could not even be proposed (not the leader: -EAGAIN). */
@@ -58,6 +69,12 @@ struct api_ops {
         /* POST /v1/internal/sched/<what> (dequeue, ack, eval, plan): the leader's side of
          * the other servers' scheduler workers; answers req itself. NULL: 404. */
         void (*sched_rpc)(void *data, const char *what, struct http_req *req, const json_t *body);
+        /* POST /v1/internal/sched/plan with a PLAN_CODEC_CONTENT_TYPE body: a follower's
+         * plan as the compact form of its result (plan/codec.h; len bytes, at most the
+         * server's request body limit, not yet decoded), its other fields from the
+         * query, checked (api_sched_plan); answers req itself. NULL: 404. */
+        void (*sched_plan)(void *data, struct http_req *req, const struct api_sched_plan *p, const void *body,
+                           size_t len);
         /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
         void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
 };

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
+#include "controlplane/plan/codec.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 #include "controlplane/state/state_acl.h"
@@ -299,8 +301,59 @@ void h_operator_snapshot_put(struct route_ctx *c) {
         propose(c, json_pack("{s:s,s:O}", "Type", "StateRestore", "State", state), NULL, false);
 }
 
-/* POST /v1/internal/sched/:what: another server's scheduler worker (worker.h). */
+/* A query number in [min, max] (decimal, nothing else): false when absent or not. */
+static bool query_u64(struct route_ctx *c, const char *name, uint64_t min, uint64_t max, uint64_t *ret) {
+        const char *v = http_req_query(c->req, name);
+        if (!v || *v < '0' || *v > '9' || strlen(v) > 20)
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || *end || n < min || n > max)
+                return false;
+        *ret = n;
+        return true;
+}
+
+/* POST /v1/internal/sched/plan with a binary body (routes.h: sched_plan). */
+static void internal_sched_plan(struct route_ctx *c) {
+        if (!c->s->ops->sched_plan) {
+                http_req_respond_text(c->req, 404, "this server runs no scheduler RPC");
+                return;
+        }
+        struct api_sched_plan p = {.token = http_req_query(c->req, "token")};
+        size_t tlen = p.token ? strlen(p.token) : 0;
+        bool ok = tlen > 0 && tlen <= API_SCHED_TOKEN_MAX;
+        for (size_t i = 0; ok && i < tlen; i++)
+                ok = p.token[i] > 0x20 && p.token[i] < 0x7f;
+        if (!ok) {
+                http_req_respond_text(c->req, 400, "plan: ?token must be 1-%d printable characters",
+                                      API_SCHED_TOKEN_MAX);
+                return;
+        }
+        uint64_t prio, all;
+        if (!query_u64(c, "priority", 0, 1000, &prio) || !query_u64(c, "all_at_once", 0, 1, &all) ||
+            !query_u64(c, "snapshot_index", 0, UINT64_MAX, &p.snapshot_index)) {
+                http_req_respond_text(c->req, 400,
+                                      "plan: expected ?priority=0-1000, ?all_at_once=0|1 and ?snapshot_index=N");
+                return;
+        }
+        p.priority = (int)prio;
+        p.all_at_once = all == 1;
+        size_t len;
+        const char *body = http_req_body(c->req, &len);
+        c->s->ops->sched_plan(c->s->data, c->req, &p, body, len);
+}
+
+/* POST /v1/internal/sched/:what: another server's scheduler worker (worker.h). A
+ * plan comes as the compact form of its result (PLAN_CODEC_CONTENT_TYPE), the rest
+ * as JSON. */
 void h_internal_sched(struct route_ctx *c) {
+        const char *ctype = http_req_header(c->req, "Content-Type");
+        if (strcmp(c->param[0], "plan") == 0 && ctype && strcasecmp(ctype, PLAN_CODEC_CONTENT_TYPE) == 0) {
+                internal_sched_plan(c);
+                return;
+        }
         if (!c->s->ops->sched_rpc) {
                 http_req_respond_text(c->req, 404, "this server runs no scheduler RPC");
                 return;

@@ -30,6 +30,10 @@ struct plan_result;
 /* The first bytes of an encoded result. */
 #define PLAN_CODEC_MAGIC "DPR2"
 
+/* The Content-Type of an encoded result as the body of a server's internal HTTP
+ * call (a follower's plan sent to the leader, the leader's answer). */
+#define PLAN_CODEC_CONTENT_TYPE "application/octet-stream"
+
 /* *ret_buf is malloc'd (free it). */
 int plan_result_encode(const struct plan_result *r, void **ret_buf, size_t *ret_len);
 int plan_result_decode(const void *buf, size_t len, struct plan_result **ret, struct error *err);

@@ -30,7 +30,7 @@ struct http_req {
         struct api_reply *reply;
         bool answered;
         const char *token;
-        const char *server_secret, *join_token;
+        const char *server_secret, *join_token, *content_type;
         bool verified;
 };
 
@@ -130,6 +130,8 @@ const char *http_req_header(const struct http_req *r, const char *key) {
                 return r->server_secret;
         if (strcasecmp(key, "X-Drover-Join-Token") == 0)
                 return r->join_token;
+        if (strcasecmp(key, "Content-Type") == 0)
+                return r->content_type;
         return NULL;
 }
 
@@ -264,9 +266,18 @@ static json_t *harness_raft_self(void *data) {
         return h->raft_self ? h->raft_self(h) : NULL;
 }
 
+static void harness_sched_plan(void *data, struct http_req *req, const struct api_sched_plan *p, const void *body,
+                               size_t len) {
+        struct api_harness *h = data;
+        if (h->sched_plan)
+                h->sched_plan(h, req, p, body, len);
+        else
+                http_req_respond_text(req, 404, "the harness runs no scheduler RPC");
+}
+
 #define HARNESS_API_OPS                                                                                                \
         .forward = harness_forward, .leader_info = harness_leader_info, .propose = harness_propose,                    \
-        .is_leader = harness_is_leader, .leader_address = harness_leader_address
+        .is_leader = harness_is_leader, .leader_address = harness_leader_address, .sched_plan = harness_sched_plan
 
 static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
 /* The same with a Raft membership (h->raft_configuration set). */
@@ -357,6 +368,7 @@ void api_harness_request(struct api_harness *h, const char *method, const char *
                              .reply = ret,
                              .token = h->token,
                              .server_secret = h->server_secret,
+                             .content_type = h->content_type,
                              .join_token = h->join_token,
                              .verified = h->client_verified};
         const char *q = strchr(target, '?');

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct api;
+struct api_sched_plan;
 struct fsm;
 struct heartbeats;
 struct http_req;
@@ -35,6 +36,10 @@ struct api_harness {
         const char *token;    /* sent as X-Nomad-Token when not NULL */
         const char *server_secret; /* sent as X-Drover-Server-Secret when not NULL */
         const char *join_token;    /* sent as X-Drover-Join-Token when not NULL */
+        const char *content_type;  /* sent as Content-Type when not NULL */
+        /* api_ops.sched_plan (a follower's plan in the compact form): NULL = 404 */
+        void (*sched_plan)(struct api_harness *h, struct http_req *req, const struct api_sched_plan *p,
+                           const void *body, size_t len);
         bool client_verified; /* as if over mutual TLS (http_req_client_verified) */
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;

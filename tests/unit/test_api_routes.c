@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "controlplane/api/http.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/raft/fsm_server_secret.h"
@@ -240,5 +241,89 @@ Test(api_routes, token_create_refuses_policies_or_roles_that_are_not_bounded_lis
                 api_reply_clear(&r);
         }
         h->token = NULL;
+        api_harness_free(h);
+}
+
+/* What the harness's sched_plan saw (internal_plan_query_is_checked). */
+struct seen_plan {
+        int calls;
+        char token[160];
+        int priority;
+        bool all_at_once;
+        uint64_t snapshot_index;
+        size_t len;
+};
+static struct seen_plan seen;
+
+static void record_plan(struct api_harness *h, struct http_req *req, const struct api_sched_plan *p, const void *body,
+                        size_t len) {
+        (void)h, (void)body;
+        seen.calls++;
+        snprintf(seen.token, sizeof(seen.token), "%s", p->token);
+        seen.priority = p->priority;
+        seen.all_at_once = p->all_at_once;
+        seen.snapshot_index = p->snapshot_index;
+        seen.len = len;
+        http_req_respond_text(req, 200, "ok");
+}
+
+/* A follower's plan in the compact form: its fields come from the query and are
+ * checked before the body reaches the server (a 400 says which); JSON still goes
+ * to the JSON RPC. */
+Test(api_routes, internal_plan_query_is_checked) {
+        struct api_harness *h = api_harness_new();
+        char secret[65], *body = NULL;
+        commit_server_secret(h, secret);
+        h->server_secret = secret;
+        h->sched_plan = record_plan;
+        h->content_type = "application/octet-stream";
+        struct api_reply r;
+        memset(&seen, 0, sizeof(seen));
+        api_harness_request(h, "POST",
+                            "/v1/internal/sched/plan?token=0f1e-2d&priority=70&all_at_once=1&snapshot_index="
+                            "18446744073709551615",
+                            "DPR2xyz", 7, &r);
+        cr_expect_eq(r.status, 200, "%s", r.body);
+        api_reply_clear(&r);
+        cr_expect_eq(seen.calls, 1);
+        cr_expect_str_eq(seen.token, "0f1e-2d");
+        cr_expect_eq(seen.priority, 70);
+        cr_expect(seen.all_at_once);
+        cr_expect_eq(seen.snapshot_index, UINT64_MAX);
+        cr_expect_eq(seen.len, 7u);
+        char long_token[API_SCHED_TOKEN_MAX + 2];
+        memset(long_token, 'a', sizeof(long_token) - 1);
+        long_token[sizeof(long_token) - 1] = '\0';
+        char path[512];
+        const char *bad[] = {
+            "priority=50&all_at_once=0&snapshot_index=1",                     /* no token */
+            "token=&priority=50&all_at_once=0&snapshot_index=1",              /* empty */
+            "token=a%20b&priority=50&all_at_once=0&snapshot_index=1",         /* a space */
+            "token=t&priority=1001&all_at_once=0&snapshot_index=1",           /* out of range */
+            "token=t&priority=-1&all_at_once=0&snapshot_index=1",             /* negative */
+            "token=t&priority=5x&all_at_once=0&snapshot_index=1",             /* not a number */
+            "token=t&priority=50&all_at_once=2&snapshot_index=1",             /* not 0|1 */
+            "token=t&priority=50&all_at_once=0&snapshot_index=18446744073709551616", /* > uint64 */
+            "token=t&priority=50&all_at_once=0",                              /* missing */
+            NULL,                                                             /* a token too long */
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                if (bad[i])
+                        snprintf(path, sizeof(path), "/v1/internal/sched/plan?%s", bad[i]);
+                else
+                        snprintf(path, sizeof(path),
+                                 "/v1/internal/sched/plan?token=%s&priority=50&all_at_once=0&snapshot_index=1",
+                                 long_token);
+                api_harness_request(h, "POST", path, "DPR2", 4, &r);
+                cr_expect_eq(r.status, 400, "%s: %d %s", path, r.status, r.body);
+                api_reply_clear(&r);
+        }
+        cr_expect_eq(seen.calls, 1, "no bad query reached the server");
+        /* JSON goes to the JSON RPC, which the harness does not run */
+        h->content_type = "application/json";
+        cr_expect_eq(status_of(h, "POST", "/v1/internal/sched/plan", &body), 404);
+        free(body);
+        cr_expect_eq(seen.calls, 1);
+        h->server_secret = NULL;
         api_harness_free(h);
 }
