@@ -218,6 +218,7 @@ integration: all server-asan
 	$(Q)tests/security/servers.sh $(BUILD)/bin
 	$(Q)tests/security/flood.sh $(BUILD)/bin
 	$(Q)tests/security/agent_port.sh $(BUILD)/bin
+	$(Q)tests/security/parked.sh $(BUILD)/bin
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

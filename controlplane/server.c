@@ -381,7 +381,13 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOTCONN;
         if (leader_id == (uint64_t)s->cfg->raft_id) /* elected, barrier not applied yet: not to itself */
                 return -EAGAIN;
-        const char *http = cluster_http_addr(s->cluster, leader_id);
+        /* A node agent's call goes to the leader's agents' listener when it has one:
+         * a flood of the leader's public listener cannot starve it there either. */
+        const char *http = http_path_is_node_agent(http_req_method(req), http_req_path(req))
+                                   ? cluster_agent_addr(s->cluster, leader_id)
+                                   : NULL;
+        if (!http)
+                http = cluster_http_addr(s->cluster, leader_id);
         if (!http)
                 return -ENOTCONN;
         _cleanup_free_ char *qs = http_req_query_string(req);
@@ -1166,6 +1172,7 @@ int server_start(struct server *s, struct error *err) {
                                             .id = (uint64_t)s->cfg->raft_id,
                                             .raft_addr = s->cfg->raft_addr,
                                             .http_addr = s->cfg->http_addr,
+                                            .agent_addr = s->cfg->agent_addr,
                                             .name = s->cfg->name,
                                             .datacenter = s->cfg->datacenter,
                                             .join = s->cfg->join,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -696,6 +697,20 @@ bool http_path_is_node_agent(const char *method, const char *path) {
 
 uint64_t http_server_refused(const struct http_server *s) {
         return atomic_load(&((struct http_server *)s)->refused);
+}
+
+/* A held request's connection is suspended: libmicrohttpd neither reads nor closes
+ * it until the answer resumes it, so the loop may look at its socket. POLLRDHUP: the
+ * client shut its side (closed, or died and the kernel closed it), bytes still
+ * unread (a TLS alert, a pipelined request) or not. */
+bool http_req_client_gone(const struct http_req *r) {
+        if (!r->held || r->orphan || !r->conn)
+                return false;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || ci->connect_fd < 0)
+                return false;
+        struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+        return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static void deny(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

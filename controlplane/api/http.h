@@ -106,6 +106,11 @@ const char *http_req_body(const struct http_req *r, size_t *ret_len);
  * with verify_client: every request that reaches a handler did). */
 bool http_req_client_verified(const struct http_req *r);
 
+/* Whether the client of a request the handler holds has closed its connection (a
+ * poll of the socket, no wait): the handler may then answer it at once, freeing
+ * what it holds for it. False when unknown (not held, server stopped). */
+bool http_req_client_gone(const struct http_req *r);
+
 /* Handler-owned slot, for blocking queries and Raft callbacks. */
 void http_req_set_data(struct http_req *r, void *data);
 void *http_req_data(const struct http_req *r);

@@ -330,6 +330,8 @@ static size_t collect_metrics(struct route_ctx *c, struct metric *m, size_t cap)
             {"nomad.runtime.uptime_seconds", (double)(clock_now_ns() - c->s->started_ns) / NS_PER_SEC, false},
             {"nomad.http.requests", (double)c->s->requests, true},
             {"nomad.http.denied", (double)c->s->denied, true},
+            {"drover.http.parked_queries", (double)c->s->n_parked, false},
+            {"drover.http.parked_client_gone", (double)c->s->parked_gone, true},
         };
         size_t n = ARRAY_SIZE(all) < cap ? ARRAY_SIZE(all) : cap;
         memcpy(m, all, n * sizeof(*m));

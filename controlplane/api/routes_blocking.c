@@ -1,7 +1,9 @@
 /* routes_blocking.c - blocking queries: ?index=N&wait=D parks a read until the
  * table it reads moves past N or the wait ends (Nomad's default wait: 5 minutes,
  * capped at 10). Parked requests live on the api's list; api_wake_parked re-runs
- * them through api_handle. */
+ * them through api_handle, and once a second releases those whose client closed
+ * its connection (they would otherwise hold a slot of the listener's max_parked
+ * until their wait ends). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -57,6 +59,12 @@ int64_t parse_wait_ns(const char *w) {
         return ns > 600.0 * NS_PER_SEC ? 600LL * NS_PER_SEC : (int64_t)ns;
 }
 
+static void park(struct api *s, struct parked_query *pq) {
+        pq->next = s->parked;
+        s->parked = pq;
+        s->n_parked++;
+}
+
 /* True when the request was parked (the handler returns and runs again later) or
  * answered 400 for a malformed ?index or ?wait. */
 static bool block_until(struct route_ctx *c, enum state_table table,
@@ -87,8 +95,7 @@ static bool block_until(struct route_ctx *c, enum state_table table,
                         free(pq);
                         return false;
                 }
-                pq->next = c->s->parked;
-                c->s->parked = pq;
+                park(c->s, pq);
                 return true;
         }
         if (min == 0 || pq_index(&probe, ctx_state(c)) > min)
@@ -102,8 +109,7 @@ static bool block_until(struct route_ctx *c, enum state_table table,
         pq->min_index = min;
         pq->deadline_ns = clock_monotonic_ns() + wait_ns;
         http_req_set_data(c->req, pq);
-        pq->next = c->s->parked;
-        c->s->parked = pq;
+        park(c->s, pq);
         return true;
 }
 
@@ -115,6 +121,8 @@ bool block_until_newer_fn(struct route_ctx *c, uint64_t (*index_of)(const struct
         return block_until(c, STATE_TABLE_COUNT, index_of);
 }
 
+#define PARKED_CHECK_EVERY_NS NS_PER_SEC
+
 void api_wake_parked(struct api *s, bool timeouts_only) {
         if (!s)
                 return;
@@ -123,19 +131,30 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
         api_events_tick(s, clock_monotonic_ns());
         struct parked_query *list = s->parked;
         s->parked = NULL;
+        s->n_parked = 0;
         int64_t now = clock_monotonic_ns();
+        bool check_gone = now - s->parked_checked_ns >= PARKED_CHECK_EVERY_NS;
+        if (check_gone)
+                s->parked_checked_ns = now;
         while (list) {
                 struct parked_query *pq = list;
                 list = pq->next;
                 pq->next = NULL;
+                if (check_gone && http_req_client_gone(pq->req)) {
+                        /* nobody reads the answer: it resumes the connection, which
+                         * libmicrohttpd then closes, and gives back the listener's slot */
+                        http_req_set_data(pq->req, NULL);
+                        http_req_respond_text(pq->req, 503, "client went away");
+                        free(pq);
+                        s->parked_gone++;
+                        continue;
+                }
                 pq->expired = now >= pq->deadline_ns;
                 bool moved = pq_index(pq, *s->state) > pq->min_index;
-                if (pq->expired || (!timeouts_only && moved)) {
+                if (pq->expired || (!timeouts_only && moved))
                         api_handle(s, pq->req); /* re-parks itself if nothing is due */
-                } else {
-                        pq->next = s->parked;
-                        s->parked = pq;
-                }
+                else
+                        park(s, pq);
         }
 }
 
@@ -145,6 +164,7 @@ void api_drop_parked(struct api *s) {
         while (s->parked) {
                 struct parked_query *pq = s->parked;
                 s->parked = pq->next;
+                s->n_parked--;
                 http_req_set_data(pq->req, NULL);
                 http_req_respond_text(pq->req, 503, "server shutting down");
                 free(pq);

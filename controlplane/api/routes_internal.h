@@ -56,6 +56,9 @@ struct api {
         bool agents_https; /* routes_client.c speaks https:// to agents */
         struct uv_loop_s *loop; /* requests to agents (routes_client.c); may be NULL */
         struct parked_query *parked; /* blocking queries waiting for a newer index */
+        size_t n_parked;             /* on that list */
+        int64_t parked_checked_ns;   /* monotonic: their clients last checked for having gone */
+        uint64_t parked_gone;        /* released because their client went away (/v1/metrics) */
         int64_t started_ns;    /* wall clock at api_create */
         uint64_t requests;     /* answered by a handler (for /v1/metrics) */
         uint64_t denied;       /* refused by api_authorize */

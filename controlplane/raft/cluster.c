@@ -28,6 +28,7 @@ enum phase { PHASE_DISCOVER, PHASE_JOIN, PHASE_MEMBER };
 struct known {
         uint64_t id;
         char http[64];
+        char agent[64];              /* its node agents' listener; "": none or not told */
         char name[CLUSTER_NAME_MAX]; /* "": not told (an older server) */
         char dc[CLUSTER_NAME_MAX];
         int64_t heard_ns; /* monotonic time of its last answer to a probe; 0: none yet */
@@ -181,6 +182,25 @@ void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr) {
         cluster_learn_member(c, id, http_addr, NULL, NULL);
 }
 
+void cluster_learn_agent(struct cluster *c, uint64_t id, const char *agent_addr) {
+        if (!c || !agent_addr || !*agent_addr || strlen(agent_addr) >= sizeof(c->known[0].agent) ||
+            strspn(agent_addr, "0123456789abcdefABCDEF.:[]") != strlen(agent_addr) ||
+            strncmp(agent_addr, "0.0.0.0:", 8) == 0 || strncmp(agent_addr, "[::]:", 5) == 0)
+                return; /* an unspecified address names no server: forwards use its HTTP address */
+        for (size_t i = 0; i < c->n_known; i++)
+                if (c->known[i].id == id)
+                        snprintf(c->known[i].agent, sizeof(c->known[i].agent), "%s", agent_addr);
+}
+
+const char *cluster_agent_addr(const struct cluster *c, uint64_t id) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_known; i++)
+                if (c->known[i].id == id)
+                        return c->known[i].agent[0] ? c->known[i].agent : NULL;
+        return NULL;
+}
+
 const char *cluster_http_addr(const struct cluster *c, uint64_t id) {
         if (!c)
                 return NULL;
@@ -304,6 +324,7 @@ static void probe_done(uv_work_t *w, int status) {
                                 continue;
                         cluster_learn_member(c, (uint64_t)jx_int(s, "ID", 0), jx_str(s, "HTTPAddr", ""),
                                              jx_str(s, "Name", NULL), jx_str(s, "Datacenter", NULL));
+                        cluster_learn_agent(c, (uint64_t)jx_int(s, "ID", 0), jx_str(s, "AgentAddr", NULL));
                 }
         }
         if (status == 0) {
@@ -406,6 +427,8 @@ struct cluster *cluster_create(const struct cluster_config *cfg) {
                 snprintf(host, sizeof(host), "localhost");
         cluster_learn_member(c, cfg->id, c->self_http, name,
                              cfg->datacenter && *cfg->datacenter ? cfg->datacenter : "dc1");
+        cluster_learn_agent(c, cfg->id, cfg->agent_addr);
+        c->cfg.agent_addr = NULL; /* copied into known[] */
         uv_timer_init(cfg->loop, &c->timer);
         c->timer.data = c;
         c->timer_init = true;
@@ -448,6 +471,8 @@ json_t *cluster_servers_json(const struct cluster *c) {
         for (size_t i = 0; c && i < c->n_known; i++) {
                 const struct known *k = &c->known[i];
                 json_t *srv = json_pack("{s:I,s:s}", "ID", (json_int_t)k->id, "HTTPAddr", k->http);
+                if (srv && k->agent[0])
+                        json_object_set_new(srv, "AgentAddr", json_string(k->agent));
                 if (srv && k->name[0])
                         json_object_set_new(srv, "Name", json_string(k->name));
                 if (srv && k->dc[0])

@@ -39,6 +39,7 @@ struct cluster_config {
         uint64_t id;               /* this server's Raft ID */
         const char *raft_addr;     /* this server's Raft address */
         const char *http_addr;     /* this server's HTTP address */
+        const char *agent_addr;    /* this server's node agents' listener (-agent-addr; NULL or "": none) */
         const char *name;          /* this server's -name ("" or NULL: the host's name) */
         const char *datacenter;    /* this server's -dc ("" or NULL: "dc1") */
         const char *join;          /* comma-separated HTTP addresses of other servers */
@@ -62,14 +63,23 @@ struct cluster *cluster_destroy(struct cluster *c);
 
 /* The HTTP address of the server with this Raft ID, or NULL when unknown. */
 const char *cluster_http_addr(const struct cluster *c, uint64_t id);
+/* The address of the node agents' listener (-agent-addr) of the server with this
+ * Raft ID, or NULL when it has none or it is unknown: a node agent's call that a
+ * follower forwards goes there, out of reach of the public listener's floods. */
+const char *cluster_agent_addr(const struct cluster *c, uint64_t id);
+/* Record the agents' listener a known server told (from a peer's answer, or this
+ * server's own at create); kept only when it is an IP:port other than an
+ * unspecified one (0.0.0.0, [::]), else that server's forwards use its HTTP address. */
+void cluster_learn_agent(struct cluster *c, uint64_t id, const char *agent_addr);
 /* Record a server's HTTP address (from a join request or a peer's answer). */
 void cluster_learn(struct cluster *c, uint64_t id, const char *http_addr);
 /* The same with the name and datacenter it told (NULL: not told; a known one stays;
  * one of CLUSTER_NAME_MAX bytes or more, or with a control character, is not kept). */
 void cluster_learn_member(struct cluster *c, uint64_t id, const char *http_addr, const char *name,
                           const char *datacenter);
-/* [{ID, HTTPAddr, Name, Datacenter, LastContact}] of every server known (new
- * reference); Name and Datacenter only where told (older servers do not);
+/* [{ID, HTTPAddr, AgentAddr, Name, Datacenter, LastContact}] of every server known
+ * (new reference); AgentAddr, Name and Datacenter only where told (older servers
+ * and servers without -agent-addr do not);
  * LastContact: milliseconds since that server last answered this one's probe
  * (servers probe each other every CLUSTER_PROBE_EVERY_MS once members), only for
  * another server that ever answered. This server's own entry is among them: it is

@@ -292,8 +292,15 @@ uint64_t plan_result_refresh_index(const struct plan_result *r) {
 }
 
 void plan_result_set_alloc_index(struct plan_result *r, uint64_t index) {
-        if (r)
-                r->alloc_index = index;
+        if (!r)
+                return;
+        r->alloc_index = index;
+        /* A partial commit: the state the scheduler refreshes to must hold what this
+         * result placed, not only what the applier saw when it checked the plan, or
+         * a worker whose state reaches the older index places the same allocs again
+         * (Nomad's asyncPlanWait: RefreshIndex = max(RefreshIndex, AllocIndex)). */
+        if (r->refresh_index && r->refresh_index < index)
+                r->refresh_index = index;
 }
 
 bool plan_result_rejected(const struct plan_result *r, const char *node_id) {

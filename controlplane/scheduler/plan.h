@@ -102,6 +102,7 @@ int plan_result_add_node(struct plan_result *r, const struct plan_node *n); /* c
 int plan_result_reject(struct plan_result *r, const char *node_id);
 bool plan_result_is_noop(const struct plan_result *r);
 uint64_t plan_result_refresh_index(const struct plan_result *r);
+/* The index the result was committed at; a refresh index below it is raised to it. */
 void plan_result_set_alloc_index(struct plan_result *r, uint64_t index);
 size_t plan_result_count_place(const struct plan_result *r);
 size_t plan_result_count_stop(const struct plan_result *r);

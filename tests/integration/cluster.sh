@@ -13,7 +13,7 @@
 # Every loop is bounded in count and time; every process started here is stopped on exit.
 # The history of requests and answers is kept in $CLUSTER_HISTORY (default
 # build/cluster-history.tsv next to BIN_DIR) for offline checks.
-# Ports: CLUSTER_PORT_BASE (default 42000, the raft helper's range 42000-42249).
+# Ports: CLUSTER_PORT_BASE (else DROVER_TEST_PORT_BASE, else 42000) .. +249.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -24,7 +24,7 @@ JOBS=${CLUSTER_JOBS:-150}
 # kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
 port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((${CLUSTER_PORT_BASE:-42000} + RANDOM % 220)) # 10 ports at P+1..P+22
+        P=$((${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-42000}} + RANDOM % 220)) # 10 ports at P+1..P+22
         ok=1
         for k in 1 2 5 6 7 8 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break
@@ -36,12 +36,14 @@ passed=0
 failed=0
 pids=("" "" "")
 lone=""
+beater="" # the fake nodes' heartbeats during the GC check
 
 cleanup() {
         for i in 0 1 2; do
                 [ -n "${pids[$i]}" ] && kill -CONT "${pids[$i]}" 2>/dev/null && kill -9 "${pids[$i]}" 2>/dev/null
         done
         [ -n "$lone" ] && kill -9 "$lone" 2>/dev/null
+        [ -n "$beater" ] && kill "$beater" 2>/dev/null
         wait 2>/dev/null
         "$RM_WORK" "$WORK"
 }
@@ -439,6 +441,14 @@ beat() { # the fake nodes heartbeat (none is marked down while the test waits)
                 curl -s -m 2 -o /dev/null -X PUT -d '{"SecretID":"s"}' "http://$(http "$L")/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
         done
 }
+# ... every 2 s for the whole check: the waits and reads around cluster_gc.py (stable,
+# counts, snapshot saves, the GC) can take longer than the heartbeat TTL + grace (20 s)
+# at load. A node marked down meanwhile loses its allocations, and their replacements
+# and node-update evaluations are counted as growth the GC cannot undo (session 20's
+# "300 more allocations, 600 more evaluations": every cj-* allocation lost once).
+(for _ in $(seq 1 400); do beat; sleep 2; done) &
+beater=$!
+downs0=$(cat "$WORK"/s?.log | grep -c "missed its heartbeat")
 count() { # count I PATH: the entries of a list read with ?stale from server I
         curl -s -m 10 "http://$(http "$1")/v1/$2?stale" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null
 }
@@ -481,10 +491,13 @@ if [ $gc_rc = 0 ]; then
         c2=$(counts "$L")
 fi
 z2=$(snap_size)
+kill "$beater" 2>/dev/null
+beater=""
+downs=$(($(cat "$WORK"/s?.log | grep -c "missed its heartbeat") - downs0))
 if [ $gc_ok = 1 ] && [ -n "$z2" ] && [ -n "$z1" ] && [ "$z1" -gt "$z0" ] && [ "$z2" -le $((z0 + z0 / 5 + 4096)) ]; then
-        pass "GC: $GC_JOBS batch jobs placed and finished; jobs allocations evaluations: '$c0' at the start, '$c1' before PUT /v1/system/gc, '$c2' after (every server); snapshot $z0 -> $z1 -> $z2 bytes"
+        pass "GC: $GC_JOBS batch jobs placed and finished; jobs allocations evaluations: '$c0' at the start, '$c1' before PUT /v1/system/gc, '$c2' after (every server); snapshot $z0 -> $z1 -> $z2 bytes; nodes marked down meanwhile: $downs"
 else
-        fail "GC: counts (jobs allocations evaluations) at the start '$c0', before GC '$c1', after '$(counts "$L")'; dead gc-* jobs $(gc_count dead); snapshot $z0 -> $z1 -> $z2 bytes"
+        fail "GC: counts (jobs allocations evaluations) at the start '$c0', before GC '$c1', after '$(counts "$L")'; dead gc-* jobs $(gc_count dead); snapshot $z0 -> $z1 -> $z2 bytes; nodes marked down meanwhile: $downs"
 fi
 
 log "cluster: $passed passed, $failed failed (${SECONDS} s)"

@@ -139,6 +139,11 @@ bool http_req_client_verified(const struct http_req *r) {
         return r->verified;
 }
 
+bool http_req_client_gone(const struct http_req *r) {
+        (void)r;
+        return false; /* no socket: the client never leaves */
+}
+
 const char *http_req_body(const struct http_req *r, size_t *ret_len) {
         *ret_len = r->body_len;
         return r->body ? r->body : "";

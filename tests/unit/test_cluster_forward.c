@@ -230,3 +230,35 @@ Test(cluster_forward, servers_carry_the_names_and_datacenters_they_told) {
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* Each server's agents' listener (-agent-addr), as it told: where a follower sends
+ * a node agent's call for the leader. Only a concrete IP:port is kept. */
+Test(cluster_forward, servers_carry_their_agents_listener) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct cluster_config cc = {
+            .loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2", .agent_addr = "127.0.0.1:3"};
+        struct cluster *c = cluster_create(&cc);
+        cr_assert_not_null(c);
+        cluster_learn_member(c, 2, "127.0.0.1:12", "s2", "dc1");
+        cluster_learn_agent(c, 2, "127.0.0.1:13");
+        cluster_learn(c, 3, "127.0.0.1:22");
+        cluster_learn_agent(c, 3, "0.0.0.0:23"); /* names no server */
+        cluster_learn(c, 4, "127.0.0.1:32");
+        cluster_learn_agent(c, 4, "host:33\r\nX: y"); /* not an address */
+        cluster_learn_agent(c, 5, "127.0.0.1:43");    /* an unknown server: not added */
+        cr_expect_str_eq(cluster_agent_addr(c, 1), "127.0.0.1:3");
+        cr_expect_str_eq(cluster_agent_addr(c, 2), "127.0.0.1:13");
+        cr_expect_null(cluster_agent_addr(c, 3));
+        cr_expect_null(cluster_agent_addr(c, 4));
+        cr_expect_null(cluster_agent_addr(c, 5));
+        json_t *servers = cluster_servers_json(c);
+        cr_assert_eq(json_array_size(servers), 4);
+        cr_expect_str_eq(str_of(server_with_id(servers, 1), "AgentAddr"), "127.0.0.1:3");
+        cr_expect_str_eq(str_of(server_with_id(servers, 2), "AgentAddr"), "127.0.0.1:13");
+        cr_expect_null(json_object_get(server_with_id(servers, 3), "AgentAddr"));
+        json_decref(servers);
+        cluster_destroy(c);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_assert_eq(uv_loop_close(&loop), 0);
+}

@@ -117,6 +117,36 @@ Test(plan, competing_plans_second_is_partially_rejected) {
         plan_free(p2);
 }
 
+/* A partial commit's refresh index covers the commit itself: a worker that waits for
+ * its state to reach it (a follower) then sees what the result placed, and does not
+ * place it again. The applier's own index (10) is older than the commit (11). */
+Test(plan, partial_commit_refresh_index_covers_the_commit) {
+        const char *nodes1[] = {"n1"};
+        const char *nodes2[] = {"n1", "n2"};
+        struct plan *p1 = mkplan("e1", nodes1, 1, "a");
+        struct plan *p2 = mkplan("e2", nodes2, 2, "b");
+        struct plan_result *r1 = NULL, *r2 = NULL;
+        cr_assert_eq(plan_evaluate(st, p1, &r1, NULL), 0);
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        cr_assert_eq(plan_evaluate(st, p2, &r2, NULL), 0);
+        cr_assert_eq(plan_result_refresh_index(r2), 10);
+        struct state_store *at10 = state_snapshot(st); /* a follower's state at the refresh index */
+        cr_assert_eq(plan_result_apply(st, 11, r2), 0);
+        plan_result_set_alloc_index(r2, 11);
+        cr_assert_eq(plan_result_refresh_index(r2), 11);
+        cr_assert_null(state_alloc_get(at10, "b-1")); /* index 10 lacks the commit */
+        cr_assert_geq(state_latest_index(st), plan_result_refresh_index(r2));
+        cr_assert_not_null(state_alloc_get(st, "b-1"));
+        /* a whole commit has no refresh index, and gets none */
+        plan_result_set_alloc_index(r1, 10);
+        cr_assert_eq(plan_result_refresh_index(r1), 0);
+        state_destroy(at10);
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_free(p1);
+        plan_free(p2);
+}
+
 Test(plan, stop_frees_room_for_a_placement_in_the_same_plan) {
         struct alloc *old = fx_alloc("old", job, "n1", 0, 600, 600);
         state_upsert_allocs(st, 3, &old, 1);
