@@ -303,9 +303,17 @@ static const struct node *alloc_reader_node(struct route_ctx *c, bool need_secre
         return n;
 }
 
+struct light_ctx {
+        json_t *out;
+        uint64_t since; /* only allocations with a larger AllocModifyIndex */
+        json_int_t count; /* all of the node's */
+};
+
 static bool add_alloc_light(void *arg, const struct alloc *a) {
-        struct list_ctx *l = arg;
-        json_object_set_new(l->out, a->id, json_integer((json_int_t)a->alloc_modify_index));
+        struct light_ctx *l = arg;
+        l->count++;
+        if (a->alloc_modify_index > l->since)
+                json_object_set_new(l->out, a->id, json_integer((json_int_t)a->alloc_modify_index));
         return true;
 }
 
@@ -313,17 +321,35 @@ static bool add_alloc_light(void *arg, const struct alloc *a) {
  * With ?light=true, the agent's watch (Nomad's Node.GetClientAllocs):
  * {"Allocs": {ID: AllocModifyIndex}}, an index that changes only when the servers
  * change the allocation (not with the agent's own status updates); the agent
- * fetches the changed ones with POST /v1/node/:id/allocations/batch. */
+ * fetches the changed ones with POST /v1/node/:id/allocations/batch.
+ * With &since=S as well (S: the X-Nomad-Index of an earlier answer, at most the
+ * allocations table's index): only the allocations whose AllocModifyIndex is above
+ * S, every one the servers created or changed after that answer, and "Count", how
+ * many the node has in all; a caller that holds the list of that answer sees a
+ * removal by the count (its list plus the new IDs is larger). An agent holding
+ * thousands of terminal allocations no longer gets them all per answer, and the
+ * watch wakes at each status update of a burst. */
 void h_node_allocations(struct route_ctx *c) {
         if (!alloc_reader_node(c, false))
                 return;
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        bool light = query_flag(c, "light");
-        struct list_ctx l = {.c = c, .out = light ? json_object() : json_array()};
-        state_allocs_by_node_foreach(ctx_state(c), c->param[0], light ? add_alloc_light : add_alloc_full, &l);
-        json_t *out = light ? json_pack("{s:o}", "Allocs", l.out) : l.out;
-        http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+        if (query_flag(c, "light")) {
+                const char *since_s = http_req_query(c->req, "since");
+                char *end = NULL;
+                unsigned long long since = since_s ? strtoull(since_s, &end, 10) : 0;
+                bool delta = since_s && *since_s && end && !*end &&
+                             since <= state_table_index(ctx_state(c), STATE_TABLE_ALLOCS);
+                struct light_ctx l = {.out = json_object(), .since = delta ? since : 0};
+                state_allocs_by_node_foreach(ctx_state(c), c->param[0], add_alloc_light, &l);
+                json_t *out = delta ? json_pack("{s:o,s:I}", "Allocs", l.out, "Count", l.count)
+                                    : json_pack("{s:o}", "Allocs", l.out);
+                http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+                return;
+        }
+        struct list_ctx l = {.c = c, .out = json_array()};
+        state_allocs_by_node_foreach(ctx_state(c), c->param[0], add_alloc_full, &l);
+        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 /* POST /v1/node/:id/allocations/batch {"AllocIDs": [...]}: those of the node's
