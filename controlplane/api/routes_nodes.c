@@ -352,10 +352,21 @@ void h_node_allocations(struct route_ctx *c) {
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
-/* POST /v1/node/:id/allocations/batch {"AllocIDs": [...]}: those of the node's
- * allocations, in full (Nomad's Alloc.GetAllocs); IDs that are unknown or of
- * another node are left out. Only for the node's agent: X-Nomad-Token must be the
- * node's secret. Answered by the leader, as the light watch is. */
+/* The agent's name of a job version: "namespace/id@JobModifyIndex@Version". */
+static void alloc_job_key(const struct job *j, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s@%lld@%lld", j->namespace ? j->namespace : "", j->id ? j->id : "",
+                 (long long)j->job_modify_index, (long long)j->version);
+}
+
+/* POST /v1/node/:id/allocations/batch {"AllocIDs": [...], "Jobs": [...]}: those
+ * of the node's allocations, in full (Nomad's Alloc.GetAllocs); IDs that are
+ * unknown or of another node are left out. Each job version goes once: an
+ * allocation whose job the answer carried already, or the caller holds ("Jobs":
+ * the keys of the versions it has, at most ALLOC_BATCH_MAX), comes without "Job"
+ * and with "JobKey", that key ("namespace/id@JobModifyIndex@Version"); the first of
+ * a version carries it with its "JobKey". A batch of 512 of one job was 512
+ * copies to build, send and parse. Only for the node's agent: X-Nomad-Token must
+ * be the node's secret. Answered by the leader, as the light watch is. */
 void h_node_allocations_batch(struct route_ctx *c) {
         if (!is_leader_or_fail(c) || !alloc_reader_node(c, true))
                 return;
@@ -368,14 +379,42 @@ void h_node_allocations_batch(struct route_ctx *c) {
                                       ALLOC_BATCH_MAX);
                 return;
         }
-        json_t *out = json_array();
+        json_t *held = json_object_get(body, "Jobs");
+        if (held && (!json_is_array(held) || json_array_size(held) > ALLOC_BATCH_MAX)) {
+                http_req_respond_text(c->req, 400, "Jobs must be an array of at most %d job keys", ALLOC_BATCH_MAX);
+                return;
+        }
+        _cleanup_(json_decrefp) json_t *sent = json_object(); /* job keys the caller has or this answer carries */
         size_t i;
         json_t *v;
+        json_array_foreach(held, i, v) {
+                if (json_is_string(v))
+                        json_object_set(sent, json_string_value(v), json_true());
+        }
+        json_t *out = json_array();
         json_array_foreach(ids, i, v) {
                 const char *id = json_string_value(v);
                 const struct alloc *a = id ? state_alloc_get(ctx_state(c), id) : NULL;
-                if (a && a->node_id && strcmp(a->node_id, c->param[0]) == 0)
+                if (!a || !a->node_id || strcmp(a->node_id, c->param[0]) != 0)
+                        continue;
+                if (!a->job) {
                         json_array_append_new(out, alloc_to_json(a));
+                        continue;
+                }
+                char key[600];
+                alloc_job_key(a->job, key, sizeof(key));
+                bool carried = json_object_get(sent, key) != NULL;
+                struct alloc bare = *a; /* a shallow copy without its job, only read */
+                if (carried)
+                        bare.job = NULL;
+                json_t *o = alloc_to_json(&bare);
+                if (carried) {
+                        json_object_del(o, "Job");
+                        json_object_set_new(o, "JobVersion", json_integer((json_int_t)a->job->version));
+                } else
+                        json_object_set(sent, key, json_true());
+                json_object_set_new(o, "JobKey", json_string(key));
+                json_array_append_new(out, o);
         }
         http_req_respond_json(c->req, 200, out, state_latest_index(ctx_state(c)));
 }

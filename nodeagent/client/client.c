@@ -439,18 +439,25 @@ static void job_key(char *buf, size_t size, const char *ns, const char *id, long
 }
 
 /* alloc_from_json, with the job shared with other allocations of the same job
- * version (this answer's, in jobs, or the last answer's). o is modified. */
+ * version (this answer's, in jobs, or the last answer's). o is modified. A fetched
+ * allocation names its job version ("JobKey") and comes without "Job" when the
+ * agent said it has that version or the answer carried it already. */
 static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struct alloc **ret, struct error *err) {
         /* The scheduler's AllocationMetric (nodes evaluated, scores): the agent never
          * reads it, and each running allocation would hold it as a JSON tree. */
         json_object_del(o, "Metrics");
         json_t *jo = json_object_get(o, "Job");
+        const char *named = json_string_value(json_object_get(o, "JobKey"));
         char key[600];
-        if (!jobs || !json_is_object(jo))
+        if (!jobs || (!json_is_object(jo) && !named))
                 return alloc_from_json(o, ret, err);
-        job_key(key, sizeof(key), json_string_value(json_object_get(jo, "Namespace")),
-                json_string_value(json_object_get(jo, "ID")), json_integer_value(json_object_get(jo, "JobModifyIndex")),
-                json_integer_value(json_object_get(jo, "Version")));
+        if (named)
+                snprintf(key, sizeof(key), "%s", named);
+        else
+                job_key(key, sizeof(key), json_string_value(json_object_get(jo, "Namespace")),
+                        json_string_value(json_object_get(jo, "ID")),
+                        json_integer_value(json_object_get(jo, "JobModifyIndex")),
+                        json_integer_value(json_object_get(jo, "Version")));
         struct job *shared = hashmap_get(jobs, key);
         if (!shared && c->job_cache && (shared = hashmap_get(c->job_cache, key)) &&
             hashmap_put(jobs, key, job_ref(shared), NULL) < 0) {
@@ -458,6 +465,9 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
                 shared = NULL;
         }
         if (!shared) {
+                if (!json_is_object(jo))
+                        return errorf(err, -ENOENT, "allocation %s: its job %s was neither sent nor held",
+                                      json_string_value(json_object_get(o, "ID")), key);
                 int r = alloc_from_json(o, ret, err);
                 if (r == 0 && (*ret)->job && hashmap_put(jobs, key, job_ref((*ret)->job), NULL) < 0)
                         job_unref((*ret)->job);
@@ -468,6 +478,22 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
         if (r == 0)
                 (*ret)->job = job_ref(shared);
         return r;
+}
+
+/* Up to FETCH_JOBS_MAX keys of the job versions the agent holds (the last turn's
+ * and this one's): the fetch answer leaves those jobs out. */
+#define FETCH_JOBS_MAX 256
+static json_t *held_jobs(struct client *c) {
+        json_t *keys = json_array();
+        struct hashmap *maps[] = {c->fetch_jobs, c->job_cache};
+        for (size_t m = 0; m < 2; m++) {
+                size_t pos = 0;
+                const char *k;
+                while (maps[m] && json_array_size(keys) < FETCH_JOBS_MAX && hashmap_next(maps[m], &pos, &k, NULL))
+                        if (m == 0 || !c->fetch_jobs || !hashmap_contains(c->fetch_jobs, k))
+                                json_array_append_new(keys, json_string(k));
+        }
+        return keys;
 }
 
 /* j in jobs (by job_key), when not there yet. */
@@ -600,7 +626,7 @@ static void start_fetch(struct client *c) {
         c->to_fetch = rest;
         char path[160];
         snprintf(path, sizeof(path), "/v1/node/%s/allocations/batch", c->node->id);
-        json_t *body = json_pack("{s:o}", "AllocIDs", chunk);
+        json_t *body = json_pack("{s:o,s:o}", "AllocIDs", chunk, "Jobs", held_jobs(c));
         log_debug("fetching %zu changed allocation(s)", json_array_size(chunk));
         int r = body ? submit(c, CALL_FETCH, "POST", path, body, CALL_TIMEOUT_MS, &c->abort_watch, NULL) : -ENOMEM;
         json_decref(body);

@@ -32,6 +32,9 @@ static atomic_int watches, fetches, stop_server;
  * without since are counted. */
 #define REMOVE_AT 4
 static atomic_int delta, since_asks, full_asks;
+/* fetches whose body named the job version the agent holds ("Jobs") */
+static atomic_int fetches_naming_the_job;
+#define JOB_KEY "/web@0@0" /* no namespace, JobModifyIndex 0, Version 0 */
 
 static char *alloc_id(int i, char *buf) {
         snprintf(buf, 37, "6f1d0c1e-0000-4000-8000-%012d", i);
@@ -103,12 +106,20 @@ static void serve(int fd) {
                 json_t *out = json_array();
                 size_t i;
                 json_t *v;
+                bool held = false;
+                json_array_foreach(json_object_get(in, "Jobs"), i, v) held |= strcmp(json_string_value(v), JOB_KEY) == 0;
+                atomic_fetch_add(&fetches_naming_the_job, held);
+                /* As the server: the job once per answer, none when the agent has it;
+                 * every allocation names it (JobKey). */
                 json_array_foreach(json_object_get(in, "AllocIDs"), i, v) {
                         json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:[{s:s,s:i,s:[]}]}}", "ID",
                                               json_string_value(v), "Name", "web.api[0]", "JobID", "web", "TaskGroup",
                                               "api", "DesiredStatus", "run", "ClientStatus", "pending",
                                               "AllocModifyIndex", 5, "Job", "ID", "web", "Name", "web", "Type", "batch",
                                               "TaskGroups", "Name", "api", "Count", N_ALLOCS, "Tasks");
+                        if (held || i > 0)
+                                json_object_del(a, "Job");
+                        json_object_set_new(a, "JobKey", json_string(JOB_KEY));
                         json_array_append_new(out, a);
                 }
                 char *s = json_dumps(out, JSON_COMPACT);
@@ -153,6 +164,7 @@ static void setup(void) {
         atomic_store(&delta, 0);
         atomic_store(&since_asks, 0);
         atomic_store(&full_asks, 0);
+        atomic_store(&fetches_naming_the_job, 0);
         cr_assert_eq(pthread_create(&server, NULL, server_main, NULL), 0);
 }
 
@@ -239,6 +251,7 @@ Test(agent_client, batches_are_handed_over_as_they_come_and_an_unchanged_list_on
         struct client *c = start_client(&loop, &n);
         run_until_watches(&loop, SAME_ANSWERS + 2);
         cr_expect_eq(atomic_load(&fetches), 2, "100 new allocations: two fetches (64, then 36)");
+        cr_expect_eq(atomic_load(&fetches_naming_the_job), 1, "the second names the job the first brought");
         cr_expect_eq(partial_calls, 1, "the first batch handed over as it came, not the last");
         cr_expect_eq(partial_sizes[0], 64);
         cr_expect_eq(full_calls, 1, "the same list at the same indexes is handed over once (got %d)", full_calls);

@@ -179,3 +179,23 @@ Test(agent_watch, since_lists_only_what_changed_after_it_with_the_count) {
         cr_expect_eq(json_object_size(json_object_get(j, "Allocs")), 3, "a since that is no number: in full");
         json_decref(j);
 }
+
+Test(agent_watch, batch_fetch_sends_each_job_version_once_and_not_one_the_agent_holds) {
+        json_t *j = NULL;
+        const char *body = "{\"AllocIDs\":[\"" ALLOC_1 "\",\"" ALLOC_2 "\"]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_assert(json_is_array(j) && json_array_size(j) == 2);
+        json_t *a1 = json_array_get(j, 0), *a2 = json_array_get(j, 1);
+        cr_expect(json_is_object(json_object_get(a1, "Job")), "the first carries the job");
+        cr_expect_null(json_object_get(a2, "Job"), "the second of that version does not");
+        cr_expect_str_eq(json_string_value(json_object_get(a1, "JobKey")), "default/web@0@0");
+        cr_expect_str_eq(json_string_value(json_object_get(a2, "JobKey")), "default/web@0@0");
+        json_decref(j);
+        body = "{\"AllocIDs\":[\"" ALLOC_1 "\"],\"Jobs\":[\"default/web@0@0\"]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_expect_null(json_object_get(json_array_get(j, 0), "Job"), "held by the agent: left out");
+        json_decref(j);
+        cr_expect_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a",
+                         "{\"AllocIDs\":[],\"Jobs\":\"x\"}", NULL),
+                     400);
+}
