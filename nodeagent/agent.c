@@ -78,6 +78,10 @@ struct agent {
         struct server_loss loss;
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
         bool start_blocked;      /* start_idle stopped at SETUP_INFLIGHT: a finished setup restarts it */
+        /* Runners below this index neither wait to start nor set up (on_start_idle is
+         * what starts them, in order): it walks from here, not over the thousands of
+         * terminal runners a node holds after a few batch jobs. 0 after runners moved. */
+        size_t start_scan;
         uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
@@ -246,6 +250,7 @@ static void on_gc_timer(uv_timer_t *t) {
         }
         if (k != a->n_runners) {
                 a->n_runners = k;
+                a->start_scan = 0;
                 reindex_runners(a);
                 if (a->start_blocked && !a->stopping) { /* one dropped may have been setting up */
                         a->start_blocked = false;
@@ -348,10 +353,13 @@ static void on_start_idle(uv_idle_t *t) {
                 return;
         }
         int started = 0, setting_up = 0;
-        for (size_t i = 0; i < a->n_runners; i++)
+        while (a->start_scan < a->n_runners && !a->runners[a->start_scan].start_pending &&
+               !alloc_runner_setting_up(a->runners[a->start_scan].ar))
+                a->start_scan++;
+        for (size_t i = a->start_scan; i < a->n_runners; i++)
                 setting_up += alloc_runner_setting_up(a->runners[i].ar);
         bool more = false;
-        for (size_t i = 0; i < a->n_runners; i++) {
+        for (size_t i = a->start_scan; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
                 if (!r->start_pending)
                         continue;
