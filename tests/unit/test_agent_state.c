@@ -193,22 +193,28 @@ Test(agent_state, alloc_definitions_survive_a_reopen_and_go_with_the_allocation)
         agent_state_close(s);
 }
 
-/* A store written by an agent of schema version 1 (task handles only): opened, its
- * handles kept, definitions can be saved, and it is marked version 2. */
-Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/agent.db", dir);
+/* agent.db as an older agent left it: its task_handles table, then sql. */
+static void write_old_store(const char *path, const char *sql) {
         sqlite3 *db = NULL;
         cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
         cr_assert_eq(sqlite3_exec(db,
                                   "CREATE TABLE task_handles (alloc_id TEXT NOT NULL, task TEXT NOT NULL,"
                                   " driver TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
-                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));"
-                                  "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
-                                  "PRAGMA user_version = 1;",
+                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
         sqlite3_close(db);
+}
+
+/* A store written by an agent of schema version 1 (task handles only): opened, its
+ * handles kept, definitions can be saved, and it is marked version 3. */
+Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        sqlite3 *db = NULL;
+        write_old_store(path, "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
+                              "PRAGMA user_version = 1;");
         struct agent_state *s = NULL;
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
@@ -234,18 +240,9 @@ Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
 Test(agent_state, a_version_2_store_is_upgraded_and_keeps_its_definitions) {
         char path[128];
         snprintf(path, sizeof(path), "%s/agent.db", dir);
-        sqlite3 *db = NULL;
-        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-        cr_assert_eq(sqlite3_exec(db,
-                                  "CREATE TABLE task_handles (alloc_id TEXT NOT NULL, task TEXT NOT NULL,"
-                                  " driver TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
-                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));"
-                                  "CREATE TABLE allocs (alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);"
-                                  "INSERT INTO allocs VALUES ('old', '{\"ID\":\"old\",\"Job\":{\"ID\":\"j\"}}');"
-                                  "PRAGMA user_version = 2;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-        sqlite3_close(db);
+        write_old_store(path, "CREATE TABLE allocs (alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);"
+                              "INSERT INTO allocs VALUES ('old', '{\"ID\":\"old\",\"Job\":{\"ID\":\"j\"}}');"
+                              "PRAGMA user_version = 2;");
         struct agent_state *s = NULL;
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
