@@ -360,11 +360,13 @@ static void alloc_job_key(const struct job *j, char *buf, size_t size) {
 
 /* POST /v1/node/:id/allocations/batch {"AllocIDs": [...], "Jobs": [...]}: those
  * of the node's allocations, in full (Nomad's Alloc.GetAllocs); IDs that are
- * unknown or of another node are left out. Each job version goes once: an
- * allocation whose job the answer carried already, or the caller holds ("Jobs":
- * the keys of the versions it has, at most ALLOC_BATCH_MAX), comes without "Job"
- * and with "JobKey", that key ("namespace/id@JobModifyIndex@Version"); the first of
- * a version carries it with its "JobKey". A batch of 512 of one job was 512
+ * unknown or of another node are left out. With "Jobs" (the keys of the job
+ * versions the caller holds, at most ALLOC_BATCH_MAX; an agent that sends it, even
+ * empty, reads "JobKey") each job version goes once: an allocation whose job the
+ * answer carried already, or the caller holds, comes without "Job" and with
+ * "JobKey", that key ("namespace/id@JobModifyIndex@Version"); the first of a
+ * version carries it with its "JobKey". Without "Jobs" (an older agent), every
+ * allocation has its job. A batch of 512 of one job was 512
  * copies to build, send and parse. Only for the node's agent: X-Nomad-Token must
  * be the node's secret. Answered by the leader, as the light watch is. */
 void h_node_allocations_batch(struct route_ctx *c) {
@@ -397,7 +399,7 @@ void h_node_allocations_batch(struct route_ctx *c) {
                 const struct alloc *a = id ? state_alloc_get(ctx_state(c), id) : NULL;
                 if (!a || !a->node_id || strcmp(a->node_id, c->param[0]) != 0)
                         continue;
-                if (!a->job) {
+                if (!a->job || !held) {
                         json_array_append_new(out, alloc_to_json(a));
                         continue;
                 }

@@ -185,6 +185,11 @@ Test(agent_watch, batch_fetch_sends_each_job_version_once_and_not_one_the_agent_
         const char *body = "{\"AllocIDs\":[\"" ALLOC_1 "\",\"" ALLOC_2 "\"]}";
         cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
         cr_assert(json_is_array(j) && json_array_size(j) == 2);
+        cr_expect(json_is_object(json_object_get(json_array_get(j, 1), "Job")), "without Jobs (an older agent): all");
+        json_decref(j);
+        body = "{\"AllocIDs\":[\"" ALLOC_1 "\",\"" ALLOC_2 "\"],\"Jobs\":[]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_assert(json_is_array(j) && json_array_size(j) == 2);
         json_t *a1 = json_array_get(j, 0), *a2 = json_array_get(j, 1);
         cr_expect(json_is_object(json_object_get(a1, "Job")), "the first carries the job");
         cr_expect_null(json_object_get(a2, "Job"), "the second of that version does not");
