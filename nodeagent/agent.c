@@ -78,6 +78,10 @@ struct agent {
         struct server_loss loss;
         uv_idle_t start_idle;    /* starts new allocations a few per loop iteration */
         bool start_blocked;      /* start_idle stopped at SETUP_INFLIGHT: a finished setup restarts it */
+        /* Runners below this index neither wait to start nor set up (on_start_idle is
+         * what starts them, in order): it walks from here, not over the thousands of
+         * terminal runners a node holds after a few batch jobs. 0 after runners moved. */
+        size_t start_scan;
         uv_prepare_t state_commit; /* commits the state store's batched writes before each wait */
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
@@ -246,6 +250,7 @@ static void on_gc_timer(uv_timer_t *t) {
         }
         if (k != a->n_runners) {
                 a->n_runners = k;
+                a->start_scan = 0;
                 reindex_runners(a);
                 if (a->start_blocked && !a->stopping) { /* one dropped may have been setting up */
                         a->start_blocked = false;
@@ -348,10 +353,13 @@ static void on_start_idle(uv_idle_t *t) {
                 return;
         }
         int started = 0, setting_up = 0;
-        for (size_t i = 0; i < a->n_runners; i++)
+        while (a->start_scan < a->n_runners && !a->runners[a->start_scan].start_pending &&
+               !alloc_runner_setting_up(a->runners[a->start_scan].ar))
+                a->start_scan++;
+        for (size_t i = a->start_scan; i < a->n_runners; i++)
                 setting_up += alloc_runner_setting_up(a->runners[i].ar);
         bool more = false;
-        for (size_t i = 0; i < a->n_runners; i++) {
+        for (size_t i = a->start_scan; i < a->n_runners; i++) {
                 struct runner *r = &a->runners[i];
                 if (!r->start_pending)
                         continue;
@@ -386,18 +394,43 @@ static void on_state_commit(uv_prepare_t *h) {
 }
 
 /* Keep al's definition in agent.db: a later agent that finds its tasks running
- * while the servers do not list it can still stop them (recover_orphans). */
+ * while the servers do not list it can still stop them (recover_orphans). Its
+ * job is saved once per job version (the 1,000 allocations of a job share it),
+ * the allocation's own row without it. */
 static void save_definition(struct agent *a, const struct alloc *al) {
         if (!a->state)
                 return;
-        json_t *o = alloc_to_json(al);
+        struct error err = {0};
+        char key[600];
+        int has = 0;
+        if (al->job) {
+                snprintf(key, sizeof(key), "%s/%s@%lld@%lld", al->job->namespace ? al->job->namespace : "",
+                         al->job->id ? al->job->id : "", (long long)al->job->job_modify_index,
+                         (long long)al->job->version);
+                has = agent_state_has_job(a->state, key, &err);
+                if (has == 0) {
+                        json_t *j = job_to_json(al->job);
+                        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                        json_decref(j);
+                        has = !text ? -ENOMEM : agent_state_put_job(a->state, key, text, &err) < 0 ? -EIO : 1;
+                        free(text);
+                }
+        }
+        /* Without its job when that is saved: a shallow copy, only read. */
+        struct alloc bare = *al;
+        if (has == 1)
+                bare.job = NULL;
+        json_t *o = alloc_to_json(&bare);
+        if (has == 1)
+                json_object_del(o, "Job"); /* its null: agent_state_get_alloc puts the job first */
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        struct error err = {0};
         if (!text)
                 log_warn("alloc %.8s: out of memory saving its definition", al->id);
-        else if (agent_state_put_alloc(a->state, al->id, text, &err) < 0)
+        else if (agent_state_put_alloc(a->state, al->id, text, has == 1 ? key : NULL, &err) < 0)
                 log_warn("%s", err.msg);
+        else if (has < 0)
+                log_warn("alloc %.8s: its job saved with it (%s)", al->id, *err.msg ? err.msg : strerror(-has));
         free(text);
 }
 

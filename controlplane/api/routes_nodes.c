@@ -303,9 +303,17 @@ static const struct node *alloc_reader_node(struct route_ctx *c, bool need_secre
         return n;
 }
 
+struct light_ctx {
+        json_t *out;
+        uint64_t since; /* only allocations with a larger AllocModifyIndex */
+        json_int_t count; /* all of the node's */
+};
+
 static bool add_alloc_light(void *arg, const struct alloc *a) {
-        struct list_ctx *l = arg;
-        json_object_set_new(l->out, a->id, json_integer((json_int_t)a->alloc_modify_index));
+        struct light_ctx *l = arg;
+        l->count++;
+        if (a->alloc_modify_index > l->since)
+                json_object_set_new(l->out, a->id, json_integer((json_int_t)a->alloc_modify_index));
         return true;
 }
 
@@ -313,23 +321,54 @@ static bool add_alloc_light(void *arg, const struct alloc *a) {
  * With ?light=true, the agent's watch (Nomad's Node.GetClientAllocs):
  * {"Allocs": {ID: AllocModifyIndex}}, an index that changes only when the servers
  * change the allocation (not with the agent's own status updates); the agent
- * fetches the changed ones with POST /v1/node/:id/allocations/batch. */
+ * fetches the changed ones with POST /v1/node/:id/allocations/batch.
+ * With &since=S as well (S: the X-Nomad-Index of an earlier answer, at most the
+ * allocations table's index): only the allocations whose AllocModifyIndex is above
+ * S, every one the servers created or changed after that answer, and "Count", how
+ * many the node has in all; a caller that holds the list of that answer sees a
+ * removal by the count (its list plus the new IDs is larger). An agent holding
+ * thousands of terminal allocations no longer gets them all per answer, and the
+ * watch wakes at each status update of a burst. */
 void h_node_allocations(struct route_ctx *c) {
         if (!alloc_reader_node(c, false))
                 return;
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        bool light = query_flag(c, "light");
-        struct list_ctx l = {.c = c, .out = light ? json_object() : json_array()};
-        state_allocs_by_node_foreach(ctx_state(c), c->param[0], light ? add_alloc_light : add_alloc_full, &l);
-        json_t *out = light ? json_pack("{s:o}", "Allocs", l.out) : l.out;
-        http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+        if (query_flag(c, "light")) {
+                const char *since_s = http_req_query(c->req, "since");
+                char *end = NULL;
+                unsigned long long since = since_s ? strtoull(since_s, &end, 10) : 0;
+                bool delta = since_s && *since_s && end && !*end &&
+                             since <= state_table_index(ctx_state(c), STATE_TABLE_ALLOCS);
+                struct light_ctx l = {.out = json_object(), .since = delta ? since : 0};
+                state_allocs_by_node_foreach(ctx_state(c), c->param[0], add_alloc_light, &l);
+                json_t *out = delta ? json_pack("{s:o,s:I}", "Allocs", l.out, "Count", l.count)
+                                    : json_pack("{s:o}", "Allocs", l.out);
+                http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
+                return;
+        }
+        struct list_ctx l = {.c = c, .out = json_array()};
+        state_allocs_by_node_foreach(ctx_state(c), c->param[0], add_alloc_full, &l);
+        http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
 
-/* POST /v1/node/:id/allocations/batch {"AllocIDs": [...]}: those of the node's
- * allocations, in full (Nomad's Alloc.GetAllocs); IDs that are unknown or of
- * another node are left out. Only for the node's agent: X-Nomad-Token must be the
- * node's secret. Answered by the leader, as the light watch is. */
+/* The agent's name of a job version: "namespace/id@JobModifyIndex@Version". */
+static void alloc_job_key(const struct job *j, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s@%lld@%lld", j->namespace ? j->namespace : "", j->id ? j->id : "",
+                 (long long)j->job_modify_index, (long long)j->version);
+}
+
+/* POST /v1/node/:id/allocations/batch {"AllocIDs": [...], "Jobs": [...]}: those
+ * of the node's allocations, in full (Nomad's Alloc.GetAllocs); IDs that are
+ * unknown or of another node are left out. With "Jobs" (the keys of the job
+ * versions the caller holds, at most ALLOC_BATCH_MAX; an agent that sends it, even
+ * empty, reads "JobKey") each job version goes once: an allocation whose job the
+ * answer carried already, or the caller holds, comes without "Job" and with
+ * "JobKey", that key ("namespace/id@JobModifyIndex@Version"); the first of a
+ * version carries it with its "JobKey". Without "Jobs" (an older agent), every
+ * allocation has its job. A batch of 512 of one job was 512
+ * copies to build, send and parse. Only for the node's agent: X-Nomad-Token must
+ * be the node's secret. Answered by the leader, as the light watch is. */
 void h_node_allocations_batch(struct route_ctx *c) {
         if (!is_leader_or_fail(c) || !alloc_reader_node(c, true))
                 return;
@@ -342,14 +381,42 @@ void h_node_allocations_batch(struct route_ctx *c) {
                                       ALLOC_BATCH_MAX);
                 return;
         }
-        json_t *out = json_array();
+        json_t *held = json_object_get(body, "Jobs");
+        if (held && (!json_is_array(held) || json_array_size(held) > ALLOC_BATCH_MAX)) {
+                http_req_respond_text(c->req, 400, "Jobs must be an array of at most %d job keys", ALLOC_BATCH_MAX);
+                return;
+        }
+        _cleanup_(json_decrefp) json_t *sent = json_object(); /* job keys the caller has or this answer carries */
         size_t i;
         json_t *v;
+        json_array_foreach(held, i, v) {
+                if (json_is_string(v))
+                        json_object_set(sent, json_string_value(v), json_true());
+        }
+        json_t *out = json_array();
         json_array_foreach(ids, i, v) {
                 const char *id = json_string_value(v);
                 const struct alloc *a = id ? state_alloc_get(ctx_state(c), id) : NULL;
-                if (a && a->node_id && strcmp(a->node_id, c->param[0]) == 0)
+                if (!a || !a->node_id || strcmp(a->node_id, c->param[0]) != 0)
+                        continue;
+                if (!a->job || !held) {
                         json_array_append_new(out, alloc_to_json(a));
+                        continue;
+                }
+                char key[600];
+                alloc_job_key(a->job, key, sizeof(key));
+                bool carried = json_object_get(sent, key) != NULL;
+                struct alloc bare = *a; /* a shallow copy without its job, only read */
+                if (carried)
+                        bare.job = NULL;
+                json_t *o = alloc_to_json(&bare);
+                if (carried) {
+                        json_object_del(o, "Job");
+                        json_object_set_new(o, "JobVersion", json_integer((json_int_t)a->job->version));
+                } else
+                        json_object_set(sent, key, json_true());
+                json_object_set_new(o, "JobKey", json_string(key));
+                json_array_append_new(out, o);
         }
         http_req_respond_json(c->req, 200, out, state_latest_index(ctx_state(c)));
 }

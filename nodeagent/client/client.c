@@ -95,6 +95,12 @@ struct client {
         struct hashmap *fetched;    /* ID -> alloc, decoded from this turn's batches */
         struct hashmap *fetch_jobs; /* this turn's jobs, as job_cache */
         bool light_unsupported;     /* the server answered the light watch in full */
+        /* The X-Nomad-Index of the list alloc_cache holds (0: none): the next light
+         * watch asks only for what changed after it (&since=), and the answer's
+         * Count tells a removal. Reset to 0 (a full list next) by a failed call, a
+         * count that does not match, or a new registration. */
+        uint64_t since;
+        bool light_delta; /* this turn's answer lists only what changed (it had Count) */
         int failures[CALL_KINDS];
         char last_err[CALL_KINDS][256];
         bool updates_pending;
@@ -251,6 +257,7 @@ static void need_register(struct client *c) {
         c->registered = false;
         c->unknown_node = true;
         c->watch_index = 0;
+        c->since = 0;
         if (!c->hb_busy && !c->shutting_down) {
                 uv_timer_stop(&c->hb_timer);
                 start_register(c);
@@ -290,9 +297,11 @@ static void on_watch_timer(uv_timer_t *t) {
 static void start_watch(struct client *c) {
         if (c->watch_busy || c->shutting_down || !c->registered)
                 return;
-        char path[192];
-        snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s%s", c->node->id,
-                 (unsigned long long)c->watch_index, WATCH_WAIT, c->light_unsupported ? "" : "&light=true");
+        char path[224], since[48] = "";
+        if (c->since && !c->light_unsupported)
+                snprintf(since, sizeof(since), "&since=%llu", (unsigned long long)c->since);
+        snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s%s%s", c->node->id,
+                 (unsigned long long)c->watch_index, WATCH_WAIT, c->light_unsupported ? "" : "&light=true", since);
         if (submit(c, CALL_WATCH, "GET", path, NULL, WATCH_TIMEOUT_MS, &c->abort_watch, NULL) == 0)
                 c->watch_busy = true;
         else
@@ -430,18 +439,25 @@ static void job_key(char *buf, size_t size, const char *ns, const char *id, long
 }
 
 /* alloc_from_json, with the job shared with other allocations of the same job
- * version (this answer's, in jobs, or the last answer's). o is modified. */
+ * version (this answer's, in jobs, or the last answer's). o is modified. A fetched
+ * allocation names its job version ("JobKey") and comes without "Job" when the
+ * agent said it has that version or the answer carried it already. */
 static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struct alloc **ret, struct error *err) {
         /* The scheduler's AllocationMetric (nodes evaluated, scores): the agent never
          * reads it, and each running allocation would hold it as a JSON tree. */
         json_object_del(o, "Metrics");
         json_t *jo = json_object_get(o, "Job");
+        const char *named = json_string_value(json_object_get(o, "JobKey"));
         char key[600];
-        if (!jobs || !json_is_object(jo))
+        if (!jobs || (!json_is_object(jo) && !named))
                 return alloc_from_json(o, ret, err);
-        job_key(key, sizeof(key), json_string_value(json_object_get(jo, "Namespace")),
-                json_string_value(json_object_get(jo, "ID")), json_integer_value(json_object_get(jo, "JobModifyIndex")),
-                json_integer_value(json_object_get(jo, "Version")));
+        if (named)
+                snprintf(key, sizeof(key), "%s", named);
+        else
+                job_key(key, sizeof(key), json_string_value(json_object_get(jo, "Namespace")),
+                        json_string_value(json_object_get(jo, "ID")),
+                        json_integer_value(json_object_get(jo, "JobModifyIndex")),
+                        json_integer_value(json_object_get(jo, "Version")));
         struct job *shared = hashmap_get(jobs, key);
         if (!shared && c->job_cache && (shared = hashmap_get(c->job_cache, key)) &&
             hashmap_put(jobs, key, job_ref(shared), NULL) < 0) {
@@ -449,6 +465,9 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
                 shared = NULL;
         }
         if (!shared) {
+                if (!json_is_object(jo))
+                        return errorf(err, -ENOENT, "allocation %s: its job %s was neither sent nor held",
+                                      json_string_value(json_object_get(o, "ID")), key);
                 int r = alloc_from_json(o, ret, err);
                 if (r == 0 && (*ret)->job && hashmap_put(jobs, key, job_ref((*ret)->job), NULL) < 0)
                         job_unref((*ret)->job);
@@ -459,6 +478,32 @@ static int decode_alloc(struct client *c, struct hashmap *jobs, json_t *o, struc
         if (r == 0)
                 (*ret)->job = job_ref(shared);
         return r;
+}
+
+/* Up to FETCH_JOBS_MAX keys of the job versions the agent holds (the last turn's
+ * and this one's): the fetch answer leaves those jobs out. */
+#define FETCH_JOBS_MAX 256
+static json_t *held_jobs(struct client *c) {
+        json_t *keys = json_array();
+        struct hashmap *maps[] = {c->fetch_jobs, c->job_cache};
+        for (size_t m = 0; m < 2; m++) {
+                size_t pos = 0;
+                const char *k;
+                while (maps[m] && json_array_size(keys) < FETCH_JOBS_MAX && hashmap_next(maps[m], &pos, &k, NULL))
+                        if (m == 0 || !c->fetch_jobs || !hashmap_contains(c->fetch_jobs, k))
+                                json_array_append_new(keys, json_string(k));
+        }
+        return keys;
+}
+
+/* j in jobs (by job_key), when not there yet. */
+static void add_job(struct hashmap *jobs, struct job *j) {
+        if (!j)
+                return;
+        char key[600];
+        job_key(key, sizeof(key), j->namespace, j->id, (long long)j->job_modify_index, (long long)j->version);
+        if (!hashmap_contains(jobs, key) && hashmap_put(jobs, key, job_ref(j), NULL) < 0)
+                job_unref(j);
 }
 
 /* Hand the allocations to the agent and drop them; then watch again. */
@@ -485,6 +530,7 @@ static void deliver(struct client *c, struct alloc **allocs, size_t got, uint64_
 
 static void watch_failed(struct client *c, struct call *call) {
         c->watch_busy = false;
+        c->since = 0; /* the servers may have changed meanwhile in ways a count does not show */
         if (call->reached && call->res.status == 404) {
                 failed(c, call->kind, "the server does not know this node");
                 need_register(c);
@@ -501,6 +547,7 @@ static void watch_failed(struct client *c, struct call *call) {
 
 static void light_clear(struct client *c) {
         c->fetch_batches = 0;
+        c->light_delta = false;
         json_decref(c->light);
         json_decref(c->to_fetch);
         c->light = c->to_fetch = NULL;
@@ -512,7 +559,8 @@ static void light_clear(struct client *c) {
 /* Every changed allocation is fetched: the list of the light answer, from this
  * turn's batches and the last turn's cache. */
 static void light_finish(struct client *c) {
-        size_t n = json_object_size(c->light), got = 0;
+        size_t n = json_object_size(c->light) + (c->light_delta && c->alloc_cache ? hashmap_count(c->alloc_cache) : 0);
+        size_t got = 0;
         struct alloc **allocs = calloc(n ? n : 1, sizeof(*allocs));
         struct hashmap *cache = hashmap_create(HASHMAP_OWN_KEYS);
         struct hashmap *jobs = hashmap_create(HASHMAP_OWN_KEYS);
@@ -529,6 +577,18 @@ static void light_finish(struct client *c) {
         hashmap_reserve(cache, n);
         const char *id;
         json_t *v;
+        size_t pos = 0;
+        void *cached;
+        /* A delta answer: the allocations it does not list are as the last list had them. */
+        while (c->light_delta && c->alloc_cache && hashmap_next(c->alloc_cache, &pos, NULL, &cached)) {
+                struct alloc *a = cached;
+                if (json_object_get(c->light, a->id))
+                        continue;
+                allocs[got++] = alloc_ref(a);
+                if (hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
+                        alloc_unref(a);
+                add_job(jobs, a->job);
+        }
         json_object_foreach(c->light, id, v) {
                 /* Fetched: as new as the light answer or newer (changed since; the next
                  * turn fetches it again). Otherwise the cached copy, when still current. */
@@ -541,13 +601,7 @@ static void light_finish(struct client *c) {
                 allocs[got++] = alloc_ref(a);
                 if (hashmap_put(cache, a->id, alloc_ref(a), NULL) < 0)
                         alloc_unref(a);
-                if (a->job) {
-                        char key[600];
-                        job_key(key, sizeof(key), a->job->namespace, a->job->id, (long long)a->job->job_modify_index,
-                                (long long)a->job->version);
-                        if (!hashmap_contains(jobs, key) && hashmap_put(jobs, key, job_ref(a->job), NULL) < 0)
-                                job_unref(a->job);
-                }
+                add_job(jobs, a->job);
         }
         cache_free(c->alloc_cache);
         c->alloc_cache = cache;
@@ -555,6 +609,7 @@ static void light_finish(struct client *c) {
         c->job_cache = jobs;
         uint64_t sent = c->light_sent_index, index = c->light_index;
         light_clear(c);
+        c->since = index;
         deliver(c, allocs, got, sent, index);
 }
 
@@ -571,7 +626,7 @@ static void start_fetch(struct client *c) {
         c->to_fetch = rest;
         char path[160];
         snprintf(path, sizeof(path), "/v1/node/%s/allocations/batch", c->node->id);
-        json_t *body = json_pack("{s:o}", "AllocIDs", chunk);
+        json_t *body = json_pack("{s:o,s:o}", "AllocIDs", chunk, "Jobs", held_jobs(c));
         log_debug("fetching %zu changed allocation(s)", json_array_size(chunk));
         int r = body ? submit(c, CALL_FETCH, "POST", path, body, CALL_TIMEOUT_MS, &c->abort_watch, NULL) : -ENOMEM;
         json_decref(body);
@@ -640,31 +695,52 @@ static void finish_fetch(struct client *c, struct call *call) {
         free(batch);
 }
 
-/* A light answer ({"Allocs": {ID: AllocModifyIndex}}): fetch what changed. */
-static void light_answer(struct client *c, json_t *map, uint64_t index) {
+/* The watch again at once, for the whole list: a delta answer's count did not
+ * match the agent's list (the servers removed an allocation it holds). */
+static void watch_in_full(struct client *c) {
+        c->since = 0;
+        c->watch_index = 0; /* answered at once */
+        start_watch(c);
+}
+
+/* A light answer ({"Allocs": {ID: AllocModifyIndex}}, with "Count" when it lists
+ * only what changed after c->since): fetch what changed. */
+static void light_answer(struct client *c, json_t *map, json_t *count, uint64_t index) {
         c->light = json_incref(map);
         c->light_index = index;
         c->light_sent_index = c->watch_index;
+        c->light_delta = json_is_integer(count) && c->since;
         c->to_fetch = json_array();
         c->fetched = hashmap_create(HASHMAP_OWN_KEYS);
         c->fetch_jobs = hashmap_create(HASHMAP_OWN_KEYS);
         if (!c->to_fetch || !c->fetched || !c->fetch_jobs) {
                 light_clear(c);
+                c->since = 0;
                 failed(c, CALL_WATCH, "out of memory");
                 uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
                 return;
         }
         const char *id;
         json_t *v;
+        size_t known = c->alloc_cache ? hashmap_count(c->alloc_cache) : 0; /* the agent's list and the new IDs */
         json_object_foreach(map, id, v) {
                 const struct alloc *a = c->alloc_cache ? hashmap_get(c->alloc_cache, id) : NULL;
+                known += !a;
                 if (!a || !json_is_integer(v) || json_integer_value(v) <= 0 ||
                     a->alloc_modify_index != (uint64_t)json_integer_value(v))
                         json_array_append_new(c->to_fetch, json_string(id));
         }
+        /* Its list with the new IDs has more than the node has: some were removed
+         * (an allocation the agent could not read and never held also shows here,
+         * at the cost of one full answer per delta answer while it is listed). */
+        if (c->light_delta && (json_int_t)known != json_integer_value(count)) {
+                light_clear(c);
+                watch_in_full(c);
+                return;
+        }
         c->watch_busy = true;
-        if (json_array_size(c->to_fetch) == 0 && c->alloc_cache &&
-            hashmap_count(c->alloc_cache) == json_object_size(map)) {
+        size_t listed = c->light_delta ? (size_t)json_integer_value(count) : json_object_size(map);
+        if (json_array_size(c->to_fetch) == 0 && c->alloc_cache && hashmap_count(c->alloc_cache) == listed) {
                 /* The same allocations at the same AllocModifyIndex as the list the agent
                  * has (the index moved for another reason: the agent's own status updates
                  * of other fields, a job elsewhere): nothing to decode, rebuild or hand over.
@@ -672,6 +748,7 @@ static void light_answer(struct client *c, json_t *map, uint64_t index) {
                  * 1,000 entries rebuilt per answer. */
                 uint64_t sent = c->light_sent_index;
                 light_clear(c);
+                c->since = index;
                 deliver(c, NULL, 0, sent, index);
                 return;
         }
@@ -726,7 +803,7 @@ static void finish_watch(struct client *c, struct call *call) {
         json_t *j = json_loadb(call->res.body ? call->res.body : "", call->res.len, 0, &je);
         json_t *map = json_object_get(j, "Allocs");
         if (json_is_object(map) && !c->light_unsupported) {
-                light_answer(c, map, call->res.index);
+                light_answer(c, map, json_object_get(j, "Count"), call->res.index);
         } else if (json_is_array(j)) {
                 if (!c->light_unsupported)
                         log_info("the server answers the allocation watch in full (no light watch)");

@@ -11,10 +11,29 @@
 #include "common/error.h"
 
 /* 1: task_handles. 2: allocs, the definition of every allocation this agent ran
- * (CREATE TABLE IF NOT EXISTS: a version 1 file gains it and keeps its handles). */
-#define SCHEMA_VERSION 2
+ * (CREATE TABLE IF NOT EXISTS: a version 1 file gains it and keeps its handles).
+ * 3: jobs, one row per job version (namespace/id@JobModifyIndex@Version), and
+ * allocs.job_key: an allocation's definition without its job, which the 1,000
+ * allocations of one job share (a version 2 file gains the column; its rows keep
+ * their job inline, job_key NULL). */
+#define SCHEMA_VERSION 3
 
-enum stmt { S_PUT, S_GET, S_DEL, S_DEL_ALLOC, S_COUNT, S_ALLOCS, S_PUT_DEF, S_GET_DEF, S_DEL_DEF, S_IDLE_DEFS, S_MAX };
+enum stmt {
+        S_PUT,
+        S_GET,
+        S_DEL,
+        S_DEL_ALLOC,
+        S_COUNT,
+        S_ALLOCS,
+        S_PUT_DEF,
+        S_GET_DEF,
+        S_DEL_DEF,
+        S_DEL_JOB,
+        S_IDLE_DEFS,
+        S_HAS_JOB,
+        S_PUT_JOB,
+        S_MAX
+};
 
 static const char *const stmt_sql[S_MAX] = {
     [S_PUT] = "INSERT OR REPLACE INTO task_handles (alloc_id, task, driver, pid, start_ticks, started_at) "
@@ -24,9 +43,15 @@ static const char *const stmt_sql[S_MAX] = {
     [S_DEL_ALLOC] = "DELETE FROM task_handles WHERE alloc_id = ?1",
     [S_COUNT] = "SELECT count(*) FROM task_handles WHERE alloc_id = ?1",
     [S_ALLOCS] = "SELECT DISTINCT alloc_id FROM task_handles",
-    [S_PUT_DEF] = "INSERT OR REPLACE INTO allocs (alloc_id, definition) VALUES (?1, ?2)",
-    [S_GET_DEF] = "SELECT definition FROM allocs WHERE alloc_id = ?1",
+    [S_PUT_DEF] = "INSERT OR REPLACE INTO allocs (alloc_id, definition, job_key) VALUES (?1, ?2, ?3)",
+    [S_GET_DEF] = "SELECT a.definition, j.definition FROM allocs a LEFT JOIN jobs j ON j.job_key = a.job_key "
+                  "WHERE a.alloc_id = ?1",
     [S_DEL_DEF] = "DELETE FROM allocs WHERE alloc_id = ?1",
+    /* before S_DEL_DEF: the allocation's job, when no other allocation has it */
+    [S_DEL_JOB] = "DELETE FROM jobs WHERE job_key = (SELECT job_key FROM allocs WHERE alloc_id = ?1) "
+                  "AND NOT EXISTS (SELECT 1 FROM allocs o WHERE o.job_key = jobs.job_key AND o.alloc_id != ?1)",
+    [S_HAS_JOB] = "SELECT 1 FROM jobs WHERE job_key = ?1",
+    [S_PUT_JOB] = "INSERT OR REPLACE INTO jobs (job_key, definition) VALUES (?1, ?2)",
     [S_IDLE_DEFS] = "SELECT alloc_id FROM allocs WHERE alloc_id NOT IN (SELECT alloc_id FROM task_handles)",
 };
 
@@ -66,26 +91,6 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                 return r;
         }
         sqlite3_busy_timeout(s->db, 2000);
-        char *msg = NULL;
-        int rc = sqlite3_exec(s->db,
-                              "PRAGMA journal_mode = WAL;"
-                              "PRAGMA synchronous = NORMAL;"
-                              /* A few rows per task: 64 pages of cache, not SQLite's 2 MB default
-                               * (resident memory the agent never needed). */
-                              "PRAGMA cache_size = 64;"
-                              "CREATE TABLE IF NOT EXISTS task_handles ("
-                              "  alloc_id TEXT NOT NULL, task TEXT NOT NULL, driver TEXT NOT NULL,"
-                              "  pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, started_at INTEGER NOT NULL,"
-                              "  PRIMARY KEY (alloc_id, task));"
-                              "CREATE TABLE IF NOT EXISTS allocs ("
-                              "  alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);",
-                              NULL, NULL, &msg);
-        if (rc != SQLITE_OK) {
-                int r = errorf(err, -EIO, "agent state %s: create schema: %s", s->path, msg ? msg : "?");
-                sqlite3_free(msg);
-                agent_state_close(s);
-                return r;
-        }
         sqlite3_stmt *v = NULL;
         int version = 0;
         if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK && sqlite3_step(v) == SQLITE_ROW)
@@ -97,9 +102,38 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                 agent_state_close(s);
                 return r;
         }
-        if (version < SCHEMA_VERSION &&
-            sqlite3_exec(s->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
-                int r = db_error(s, err, "set schema version");
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db,
+                              "PRAGMA journal_mode = WAL;"
+                              "PRAGMA synchronous = NORMAL;"
+                              /* A few rows per task: 64 pages of cache, not SQLite's 2 MB default
+                               * (resident memory the agent never needed). */
+                              "PRAGMA cache_size = 64;",
+                              NULL, NULL, &msg);
+        /* The upgrade in one transaction: a version 2 file gains allocs.job_key once. */
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db,
+                                  "BEGIN;"
+                                  "CREATE TABLE IF NOT EXISTS task_handles ("
+                                  "  alloc_id TEXT NOT NULL, task TEXT NOT NULL, driver TEXT NOT NULL,"
+                                  "  pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+                                  "  PRIMARY KEY (alloc_id, task));"
+                                  "CREATE TABLE IF NOT EXISTS allocs ("
+                                  "  alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL, job_key TEXT);"
+                                  "CREATE TABLE IF NOT EXISTS jobs ("
+                                  "  job_key TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);",
+                                  NULL, NULL, &msg);
+        if (rc == SQLITE_OK && version == 2)
+                rc = sqlite3_exec(s->db, "ALTER TABLE allocs ADD COLUMN job_key TEXT", NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db,
+                                  "CREATE INDEX IF NOT EXISTS allocs_job ON allocs (job_key);"
+                                  "PRAGMA user_version = 3;"
+                                  "COMMIT;",
+                                  NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                int r = errorf(err, -EIO, "agent state %s: create schema: %s", s->path, msg ? msg : "?");
+                sqlite3_free(msg);
                 agent_state_close(s);
                 return r;
         }
@@ -196,16 +230,54 @@ int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct er
         int r = run(s, st, err, "forget allocation");
         if (r < 0)
                 return r;
+        st = s->stmt[S_DEL_JOB];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        if ((r = run(s, st, err, "forget a job no allocation has")) < 0)
+                return r;
         st = s->stmt[S_DEL_DEF];
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
         return run(s, st, err, "forget allocation definition");
 }
 
-int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, struct error *err) {
+int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, const char *job_key,
+                          struct error *err) {
         sqlite3_stmt *st = s->stmt[S_PUT_DEF];
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
+        if (job_key)
+                sqlite3_bind_text(st, 3, job_key, -1, SQLITE_TRANSIENT);
         return run(s, st, err, "save allocation definition");
+}
+
+int agent_state_has_job(struct agent_state *s, const char *job_key, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_HAS_JOB];
+        sqlite3_bind_text(st, 1, job_key, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(s, err, "look up a job");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int agent_state_put_job(struct agent_state *s, const char *job_key, const char *definition, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_PUT_JOB];
+        sqlite3_bind_text(st, 1, job_key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, definition, -1, SQLITE_TRANSIENT);
+        return run(s, st, err, "save job definition");
+}
+
+/* The allocation's JSON object with "Job": job put first. NULL when out of memory. */
+static char *with_job(const char *def, const char *job) {
+        while (*def == ' ' || *def == '\n' || *def == '\t')
+                def++;
+        if (*def != '{')
+                return NULL;
+        def++;
+        const char *rest = def;
+        while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+                rest++;
+        char *out = NULL;
+        return asprintf(&out, "{\"Job\":%s%s%s", job, *rest == '}' ? "" : ",", def) < 0 ? NULL : out;
 }
 
 int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **ret, struct error *err) {
@@ -215,8 +287,11 @@ int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **re
         int r = 0;
         if (rc == SQLITE_ROW) {
                 const unsigned char *d = sqlite3_column_text(st, 0);
-                if (!(*ret = strdup(d ? (const char *)d : "")))
-                        r = errorf(err, -ENOMEM, "out of memory");
+                const unsigned char *j = sqlite3_column_text(st, 1);
+                *ret = j ? with_job(d ? (const char *)d : "{}", (const char *)j) : strdup(d ? (const char *)d : "");
+                if (!*ret)
+                        r = j ? errorf(err, -EINVAL, "allocation %s: its saved definition is not a JSON object", alloc_id)
+                              : errorf(err, -ENOMEM, "out of memory");
         } else if (rc == SQLITE_DONE) {
                 r = -ENOENT;
         } else {

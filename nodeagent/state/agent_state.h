@@ -5,7 +5,7 @@
  * next agent re-attaches to the task instead of losing or duplicating it. What
  * the servers know (allocations, the task states last reported) comes back from
  * them, with one exception: the definition of every allocation the agent runs
- * (its JSON, job included), so that an agent started while the servers do not
+ * (its JSON, and its job's, saved once per job version), so that an agent started while the servers do not
  * list an allocation whose tasks still run can still stop them (kill_signal,
  * kill_timeout; docs/agent.md "When the servers lose their data").
  *
@@ -54,11 +54,20 @@ int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc
                               struct error *err);
 /* How many handles an allocation has saved (0 when none). */
 int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err);
-/* Remember the definition of an allocation this agent runs (its JSON; replaces
- * an older one). Kept until agent_state_del_alloc. */
-int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, struct error *err);
-/* 0 and *ret (malloc'd, the caller frees it), or -ENOENT (none saved: an agent
- * older than schema version 2 started it), or negative with err. */
+/* Remember the definition of an allocation this agent runs (its JSON object;
+ * replaces an older one). job_key: the key its job was saved under
+ * (agent_state_put_job), the definition then without "Job"; NULL: the job is in
+ * the definition. Kept until agent_state_del_alloc, which also forgets the job
+ * once no other allocation has it. */
+int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, const char *job_key,
+                          struct error *err);
+/* 1 when a job is saved under job_key, 0 when not, or negative with err. */
+int agent_state_has_job(struct agent_state *s, const char *job_key, struct error *err);
+/* Save a job's JSON under job_key (a job version: namespace/id@JobModifyIndex@Version). */
+int agent_state_put_job(struct agent_state *s, const char *job_key, const char *definition, struct error *err);
+/* 0 and *ret (malloc'd, the caller frees it: the allocation's JSON with its job
+ * under "Job"), or -ENOENT (none saved: an agent older than schema version 2
+ * started it), or negative with err. */
 int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **ret, struct error *err);
 /* fn(alloc_id) for every saved definition of an allocation that has no task
  * handles (its tasks are dead, or not started yet); stops as

@@ -27,6 +27,14 @@ static int lfd = -1;
 static int port;
 static pthread_t server;
 static atomic_int watches, fetches, stop_server;
+/* delta: the server answers &since= with what changed (nothing) and the count of
+ * live ones; after REMOVE_AT watches one allocation is gone. Asks with and
+ * without since are counted. */
+#define REMOVE_AT 4
+static atomic_int delta, since_asks, full_asks;
+/* fetches whose body named the job version the agent holds ("Jobs") */
+static atomic_int fetches_naming_the_job;
+#define JOB_KEY "/web@0@0" /* no namespace, JobModifyIndex 0, Version 0 */
 
 static char *alloc_id(int i, char *buf) {
         snprintf(buf, 37, "6f1d0c1e-0000-4000-8000-%012d", i);
@@ -78,11 +86,16 @@ static void serve(int fd) {
                 int k = atomic_fetch_add(&watches, 1);
                 if (k > SAME_ANSWERS)
                         usleep(200000);
+                bool since = strstr(req, "&since=") != NULL;
+                atomic_fetch_add(since ? &since_asks : &full_asks, 1);
+                int live = atomic_load(&delta) && k >= REMOVE_AT ? N_ALLOCS - 1 : N_ALLOCS;
                 json_t *m = json_object();
                 char id[40];
-                for (int i = 0; i < N_ALLOCS; i++)
+                for (int i = 0; i < live && !(atomic_load(&delta) && since); i++)
                         json_object_set_new(m, alloc_id(i, id), json_integer(5));
                 json_t *o = json_pack("{s:o}", "Allocs", m);
+                if (atomic_load(&delta) && since)
+                        json_object_set_new(o, "Count", json_integer(live));
                 char *s = json_dumps(o, JSON_COMPACT);
                 reply(fd, (uint64_t)(10 + (k < SAME_ANSWERS ? k : SAME_ANSWERS)), s);
                 free(s);
@@ -93,12 +106,20 @@ static void serve(int fd) {
                 json_t *out = json_array();
                 size_t i;
                 json_t *v;
+                bool held = false;
+                json_array_foreach(json_object_get(in, "Jobs"), i, v) held |= strcmp(json_string_value(v), JOB_KEY) == 0;
+                atomic_fetch_add(&fetches_naming_the_job, held);
+                /* As the server: the job once per answer, none when the agent has it;
+                 * every allocation names it (JobKey). */
                 json_array_foreach(json_object_get(in, "AllocIDs"), i, v) {
                         json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:[{s:s,s:i,s:[]}]}}", "ID",
                                               json_string_value(v), "Name", "web.api[0]", "JobID", "web", "TaskGroup",
                                               "api", "DesiredStatus", "run", "ClientStatus", "pending",
                                               "AllocModifyIndex", 5, "Job", "ID", "web", "Name", "web", "Type", "batch",
                                               "TaskGroups", "Name", "api", "Count", N_ALLOCS, "Tasks");
+                        if (held || i > 0)
+                                json_object_del(a, "Job");
+                        json_object_set_new(a, "JobKey", json_string(JOB_KEY));
                         json_array_append_new(out, a);
                 }
                 char *s = json_dumps(out, JSON_COMPACT);
@@ -140,6 +161,10 @@ static void setup(void) {
         atomic_store(&watches, 0);
         atomic_store(&fetches, 0);
         atomic_store(&stop_server, 0);
+        atomic_store(&delta, 0);
+        atomic_store(&since_asks, 0);
+        atomic_store(&full_asks, 0);
+        atomic_store(&fetches_naming_the_job, 0);
         cr_assert_eq(pthread_create(&server, NULL, server_main, NULL), 0);
 }
 
@@ -152,6 +177,49 @@ static void teardown(void) {
 TestSuite(agent_client, .init = setup, .fini = teardown, .timeout = 60);
 
 static int full_calls, partial_calls, partial_sizes[8], full_size;
+
+static void on_allocs(struct alloc **allocs, size_t n, void *data);
+static void on_partial(struct alloc **allocs, size_t n, void *data);
+static json_t *no_updates(void *data);
+static void requeue(const json_t *allocs, void *data);
+
+static struct client *start_client(uv_loop_t *loop, struct node **ret_node) {
+        struct node *n = node_new();
+        n->id = strdup("11111111-2222-4333-8444-555555555555");
+        n->secret_id = strdup("s");
+        n->name = strdup("n1");
+        n->datacenter = strdup("dc1");
+        n->node_pool = strdup("default");
+        char servers[64];
+        snprintf(servers, sizeof(servers), "http://127.0.0.1:%d", port);
+        static struct client_ops ops;
+        ops = (struct client_ops){.allocs = on_allocs,
+                                  .allocs_partial = on_partial,
+                                  .collect_updates = no_updates,
+                                  .requeue_updates = requeue};
+        struct client *c = NULL;
+        struct error err = {0};
+        cr_assert_eq(client_create(loop, servers, n, &ops, &c, &err), 0, "%s", err.msg);
+        client_start(c);
+        *ret_node = n;
+        return c;
+}
+
+/* Until the server has answered the watch `answers` times (and the client has read
+ * those answers: it asks again only after reading one), at most 20 s. */
+static void run_until_watches(uv_loop_t *loop, int answers) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (atomic_load(&watches) < answers) {
+                uv_run(loop, UV_RUN_ONCE);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec > 20)
+                        break;
+        }
+        cr_assert_geq(atomic_load(&watches), answers, "the client kept watching");
+}
+
+static void stop_client(uv_loop_t *loop, struct client *c, struct node *n);
 
 static void on_allocs(struct alloc **allocs, size_t n, void *data) {
         full_calls++;
@@ -179,44 +247,41 @@ static void on_done(void *data) {
 Test(agent_client, batches_are_handed_over_as_they_come_and_an_unchanged_list_once) {
         uv_loop_t loop;
         uv_loop_init(&loop);
-        struct node *n = node_new();
-        n->id = strdup("11111111-2222-4333-8444-555555555555");
-        n->secret_id = strdup("s");
-        n->name = strdup("n1");
-        n->datacenter = strdup("dc1");
-        n->node_pool = strdup("default");
-        char servers[64];
-        snprintf(servers, sizeof(servers), "http://127.0.0.1:%d", port);
-        struct client_ops ops = {.allocs = on_allocs,
-                                 .allocs_partial = on_partial,
-                                 .collect_updates = no_updates,
-                                 .requeue_updates = requeue};
-        struct client *c = NULL;
-        struct error err = {0};
-        cr_assert_eq(client_create(&loop, servers, n, &ops, &c, &err), 0, "%s", err.msg);
-        client_start(c);
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        /* Until the server has answered the watch SAME_ANSWERS more times (and the
-         * client has read those answers: it asks again only after reading one). */
-        while (atomic_load(&watches) < SAME_ANSWERS + 2) {
-                uv_run(&loop, UV_RUN_ONCE);
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if (t.tv_sec - t0.tv_sec > 20)
-                        break;
-        }
-        cr_assert_geq(atomic_load(&watches), SAME_ANSWERS + 2, "the client kept watching");
+        struct node *n = NULL;
+        struct client *c = start_client(&loop, &n);
+        run_until_watches(&loop, SAME_ANSWERS + 2);
         cr_expect_eq(atomic_load(&fetches), 2, "100 new allocations: two fetches (64, then 36)");
+        cr_expect_eq(atomic_load(&fetches_naming_the_job), 1, "the second names the job the first brought");
         cr_expect_eq(partial_calls, 1, "the first batch handed over as it came, not the last");
         cr_expect_eq(partial_sizes[0], 64);
         cr_expect_eq(full_calls, 1, "the same list at the same indexes is handed over once (got %d)", full_calls);
         cr_expect_eq(full_size, N_ALLOCS);
+        stop_client(&loop, c, n);
+}
+
+Test(agent_client, after_a_full_list_only_changes_are_asked_for_and_a_removal_brings_the_list_again) {
+        atomic_store(&delta, 1);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct node *n = NULL;
+        struct client *c = start_client(&loop, &n);
+        run_until_watches(&loop, REMOVE_AT + 4);
+        cr_expect_eq(atomic_load(&fetches), 2, "fetched once: the delta answers list nothing new");
+        cr_expect_eq(atomic_load(&full_asks), 2, "the first list, and one after the count fell (got %d)",
+                     atomic_load(&full_asks));
+        cr_expect_geq(atomic_load(&since_asks), REMOVE_AT, "the others ask &since=");
+        cr_expect_eq(full_calls, 2, "handed over: the first list and the one without the removed allocation");
+        cr_expect_eq(full_size, N_ALLOCS - 1);
+        stop_client(&loop, c, n);
+}
+
+static void stop_client(uv_loop_t *loop, struct client *c, struct node *n) {
         bool done = false;
         client_shutdown(c, 0, on_done, &done);
         while (!done)
-                uv_run(&loop, UV_RUN_ONCE);
+                uv_run(loop, UV_RUN_ONCE);
         client_destroy(c);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
         node_unref(n);
 }

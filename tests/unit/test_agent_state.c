@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,9 +174,9 @@ Test(agent_state, alloc_definitions_survive_a_reopen_and_go_with_the_allocation)
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
         char *text = NULL;
         cr_expect_eq(agent_state_get_alloc(s, "a1", &text, &err), -ENOENT, "none saved yet");
-        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":1}", &err), 0, "%s", err.msg);
-        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":2}", &err), 0, "a later one replaces it");
-        cr_assert_eq(agent_state_put_alloc(s, "a2", "{\"ID\":\"a2\"}", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":1}", NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":2}", NULL, &err), 0, "a later one replaces it");
+        cr_assert_eq(agent_state_put_alloc(s, "a2", "{\"ID\":\"a2\"}", NULL, &err), 0);
         s = agent_state_close(s);
 
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
@@ -192,22 +193,28 @@ Test(agent_state, alloc_definitions_survive_a_reopen_and_go_with_the_allocation)
         agent_state_close(s);
 }
 
-/* A store written by an agent of schema version 1 (task handles only): opened, its
- * handles kept, definitions can be saved, and it is marked version 2. */
-Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/agent.db", dir);
+/* agent.db as an older agent left it: its task_handles table, then sql. */
+static void write_old_store(const char *path, const char *sql) {
         sqlite3 *db = NULL;
         cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
         cr_assert_eq(sqlite3_exec(db,
                                   "CREATE TABLE task_handles (alloc_id TEXT NOT NULL, task TEXT NOT NULL,"
                                   " driver TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
-                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));"
-                                  "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
-                                  "PRAGMA user_version = 1;",
+                                  " started_at INTEGER NOT NULL, PRIMARY KEY (alloc_id, task));",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
         sqlite3_close(db);
+}
+
+/* A store written by an agent of schema version 1 (task handles only): opened, its
+ * handles kept, definitions can be saved, and it is marked version 3. */
+Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        sqlite3 *db = NULL;
+        write_old_store(path, "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
+                              "PRAGMA user_version = 1;");
         struct agent_state *s = NULL;
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
@@ -216,7 +223,7 @@ Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
         cr_expect_eq(g.pid, 77);
         char *text = NULL;
         cr_expect_eq(agent_state_get_alloc(s, "old", &text, &err), -ENOENT, "an old agent saved no definition");
-        cr_assert_eq(agent_state_put_alloc(s, "old", "{}", &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_alloc(s, "old", "{}", NULL, &err), 0, "%s", err.msg);
         agent_state_close(s);
         sqlite3_stmt *st = NULL;
         int version = -1;
@@ -225,7 +232,61 @@ Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
                 version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
         sqlite3_close(db);
-        cr_expect_eq(version, 2);
+        cr_expect_eq(version, 3);
+}
+
+/* The definition a version 2 agent saved (its job inline) is read back as it was,
+ * and the file is marked version 3. */
+Test(agent_state, a_version_2_store_is_upgraded_and_keeps_its_definitions) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        write_old_store(path, "CREATE TABLE allocs (alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);"
+                              "INSERT INTO allocs VALUES ('old', '{\"ID\":\"old\",\"Job\":{\"ID\":\"j\"}}');"
+                              "PRAGMA user_version = 2;");
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        char *text = NULL;
+        cr_assert_eq(agent_state_get_alloc(s, "old", &text, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(text, "{\"ID\":\"old\",\"Job\":{\"ID\":\"j\"}}");
+        free(text);
+        cr_assert_eq(agent_state_put_job(s, "default/j@5@0", "{\"ID\":\"j\"}", &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_alloc(s, "new", "{\"ID\":\"new\"}", "default/j@5@0", &err), 0, "%s", err.msg);
+        agent_state_close(s);
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "a second open (the column is there once): %s", err.msg);
+        cr_assert_eq(agent_state_get_alloc(s, "new", &text, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(text, "{\"Job\":{\"ID\":\"j\"},\"ID\":\"new\"}");
+        free(text);
+        agent_state_close(s);
+}
+
+/* A job saved once for the allocations of its version; forgotten with the last of them. */
+Test(agent_state, a_job_is_saved_once_and_goes_with_its_last_allocation) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        const char *key = "default/web@7@1";
+        cr_expect_eq(agent_state_has_job(s, key, &err), 0);
+        cr_assert_eq(agent_state_put_job(s, key, "{\"ID\":\"web\",\"Version\":1}", &err), 0, "%s", err.msg);
+        cr_expect_eq(agent_state_has_job(s, key, &err), 1);
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"Name\":\"web[0]\"}", key, &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "a2", "{}", key, &err), 0);
+        char *text = NULL;
+        cr_assert_eq(agent_state_get_alloc(s, "a1", &text, &err), 0, "%s", err.msg);
+        json_t *o = json_loads(text, 0, NULL);
+        cr_assert_not_null(o, "JSON: %s", text);
+        cr_expect_str_eq(json_string_value(json_object_get(o, "ID")), "a1");
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(o, "Job"), "Version")), 1, "%s", text);
+        json_decref(o);
+        free(text);
+        cr_assert_eq(agent_state_get_alloc(s, "a2", &text, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(text, "{\"Job\":{\"ID\":\"web\",\"Version\":1}}", "an empty object gets its job");
+        free(text);
+        cr_assert_eq(agent_state_del_alloc(s, "a1", &err), 0, "%s", err.msg);
+        cr_expect_eq(agent_state_has_job(s, key, &err), 1, "a2 still has it");
+        cr_assert_eq(agent_state_del_alloc(s, "a2", &err), 0, "%s", err.msg);
+        cr_expect_eq(agent_state_has_job(s, key, &err), 0, "gone with the last allocation");
+        agent_state_close(s);
 }
 
 /* What the agent prunes at start: definitions of allocations with no task handles. */
@@ -234,12 +295,12 @@ Test(agent_state, foreach_idle_alloc_lists_definitions_without_handles) {
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
         struct driver_handle h = {.driver = "raw_exec", .pid = 1, .start_ticks = 1, .started_at = 1};
-        cr_assert_eq(agent_state_put_alloc(s, "running", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "running", "{}", NULL, &err), 0);
         cr_assert_eq(agent_state_put_handle(s, "running", "web", &h, &err), 0);
-        cr_assert_eq(agent_state_put_alloc(s, "ended", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "ended", "{}", NULL, &err), 0);
         cr_assert_eq(agent_state_put_handle(s, "ended", "web", &h, &err), 0);
         cr_assert_eq(agent_state_del_handle(s, "ended", "web", &err), 0);
-        cr_assert_eq(agent_state_put_alloc(s, "never", "{}", &err), 0);
+        cr_assert_eq(agent_state_put_alloc(s, "never", "{}", NULL, &err), 0);
         cr_assert_eq(agent_state_put_handle(s, "nodef", "web", &h, &err), 0);
         struct seen idle = {0};
         cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &idle, &err), 0, "%s", err.msg);

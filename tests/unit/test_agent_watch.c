@@ -146,3 +146,61 @@ Test(agent_watch, batch_fetch_answers_the_nodes_allocations_in_full) {
         free(bigs);
         json_decref(big);
 }
+
+Test(agent_watch, since_lists_only_what_changed_after_it_with_the_count) {
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/node/" NODE_A "/allocations?light=true", "secret-a", NULL, &j), 200);
+        cr_expect_null(json_object_get(j, "Count"), "no count without since");
+        json_decref(j);
+        uint64_t since = state_table_index(s->state, STATE_TABLE_ALLOCS);
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/node/" NODE_A "/allocations?light=true&since=%llu", (unsigned long long)since);
+        cr_assert_eq(req("GET", path, "secret-a", NULL, &j), 200);
+        cr_expect_eq(json_object_size(json_object_get(j, "Allocs")), 0, "nothing changed after it");
+        cr_expect_eq(json_integer_value(json_object_get(j, "Count")), 2, "the node has two");
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/allocation/" ALLOC_2 "/stop", NULL, "{}", NULL), 200);
+        place("aaaaaaaa-0000-0000-0000-000000000003", NODE_A);
+        cr_assert_eq(req("GET", path, "secret-a", NULL, &j), 200);
+        json_t *m = json_object_get(j, "Allocs");
+        cr_expect_eq(json_object_size(m), 2, "the stopped one and the new one");
+        cr_expect_not_null(json_object_get(m, ALLOC_2));
+        cr_expect_null(json_object_get(m, ALLOC_1), "unchanged: left out");
+        cr_expect_eq(json_integer_value(json_object_get(j, "Count")), 3);
+        json_decref(j);
+        /* an index the servers never reached (another history): the whole list, no count */
+        snprintf(path, sizeof(path), "/v1/node/" NODE_A "/allocations?light=true&since=%llu",
+                 (unsigned long long)state_table_index(s->state, STATE_TABLE_ALLOCS) + 100);
+        cr_assert_eq(req("GET", path, "secret-a", NULL, &j), 200);
+        cr_expect_eq(json_object_size(json_object_get(j, "Allocs")), 3);
+        cr_expect_null(json_object_get(j, "Count"));
+        json_decref(j);
+        cr_assert_eq(req("GET", "/v1/node/" NODE_A "/allocations?light=true&since=x", "secret-a", NULL, &j), 200);
+        cr_expect_eq(json_object_size(json_object_get(j, "Allocs")), 3, "a since that is no number: in full");
+        json_decref(j);
+}
+
+Test(agent_watch, batch_fetch_sends_each_job_version_once_and_not_one_the_agent_holds) {
+        json_t *j = NULL;
+        const char *body = "{\"AllocIDs\":[\"" ALLOC_1 "\",\"" ALLOC_2 "\"]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_assert(json_is_array(j) && json_array_size(j) == 2);
+        cr_expect(json_is_object(json_object_get(json_array_get(j, 1), "Job")), "without Jobs (an older agent): all");
+        json_decref(j);
+        body = "{\"AllocIDs\":[\"" ALLOC_1 "\",\"" ALLOC_2 "\"],\"Jobs\":[]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_assert(json_is_array(j) && json_array_size(j) == 2);
+        json_t *a1 = json_array_get(j, 0), *a2 = json_array_get(j, 1);
+        cr_expect(json_is_object(json_object_get(a1, "Job")), "the first carries the job");
+        cr_expect_null(json_object_get(a2, "Job"), "the second of that version does not");
+        cr_expect_str_eq(json_string_value(json_object_get(a1, "JobKey")), "default/web@0@0");
+        cr_expect_str_eq(json_string_value(json_object_get(a2, "JobKey")), "default/web@0@0");
+        json_decref(j);
+        body = "{\"AllocIDs\":[\"" ALLOC_1 "\"],\"Jobs\":[\"default/web@0@0\"]}";
+        cr_assert_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a", body, &j), 200);
+        cr_expect_null(json_object_get(json_array_get(j, 0), "Job"), "held by the agent: left out");
+        json_decref(j);
+        cr_expect_eq(req("POST", "/v1/node/" NODE_A "/allocations/batch", "secret-a",
+                         "{\"AllocIDs\":[],\"Jobs\":\"x\"}", NULL),
+                     400);
+}
