@@ -53,8 +53,16 @@ static uint64_t now_ms(void) {
         return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static const char hex[] = "0123456789abcdef";
+
+static void put_hex(char *o, uint8_t b) {
+        o[0] = hex[b >> 4];
+        o[1] = hex[b & 15];
+}
+
 /* Take the next block: aligned to ID_SEQ_BLOCK, not before the clock's ms, after every
- * block taken before (a seq past 18 bits carries into the ms). */
+ * block taken before (a seq past 18 bits carries into the ms). The text from the '-'
+ * after the short ID to the block's last seq digit is the same for the whole block. */
 static void take_block(struct id_seq *s) {
         uint64_t now = now_ms() << SEQ_BITS, old = __atomic_load_n(&seq_state, __ATOMIC_RELAXED), start;
         do {
@@ -66,57 +74,37 @@ static void take_block(struct id_seq *s) {
         s->next = start;
         s->end = start + ID_SEQ_BLOCK;
         fill_random(s->rnd, sizeof(s->rnd));
+        uint64_t ms = start >> SEQ_BITS, seq = start & ((1u << SEQ_BITS) - 1);
+        const uint8_t b[9] = {(uint8_t)(ms >> 40),
+                              (uint8_t)(ms >> 32),
+                              (uint8_t)(0x80 | (ms >> 28 & 0x0f)),
+                              (uint8_t)(ms >> 20),
+                              (uint8_t)(0x80 | (ms >> 14 & 0x3f)),
+                              (uint8_t)(ms >> 6),
+                              (uint8_t)((ms & 0x3f) << 2 | seq >> 16),
+                              (uint8_t)(seq >> 8),
+                              (uint8_t)seq};
+        char *t = s->text;
+        memcpy(t, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", ID_BUF);
+        for (int i = 0; i < 9; i++) /* bytes 4-12 of the UUID: characters 9-29 */
+                put_hex(t + 9 + 2 * i + (i >= 2) + (i >= 4) + (i >= 6), b[i]);
 }
 
 void id_seq_init(struct id_seq *s) {
         s->next = s->end = 0;
 }
 
-static const char hex[] = "0123456789abcdef";
-
 void id_seq_next(struct id_seq *s, char buf[ID_BUF]) {
         if (s->next >= s->end)
                 take_block(s);
         uint64_t v = s->next++;
-        uint64_t ms = v >> SEQ_BITS, seq = v & ((1u << SEQ_BITS) - 1);
         const uint8_t *r = s->rnd + 7 * (v & (ID_SEQ_BLOCK - 1));
-        uint8_t b[16] = {r[0],
-                         r[1],
-                         r[2],
-                         r[3],
-                         (uint8_t)(ms >> 40),
-                         (uint8_t)(ms >> 32),
-                         (uint8_t)(0x80 | (ms >> 28 & 0x0f)),
-                         (uint8_t)(ms >> 20),
-                         (uint8_t)(0x80 | (ms >> 14 & 0x3f)),
-                         (uint8_t)(ms >> 6),
-                         (uint8_t)((ms & 0x3f) << 2 | seq >> 16),
-                         (uint8_t)(seq >> 8),
-                         (uint8_t)seq,
-                         r[4],
-                         r[5],
-                         r[6]};
-        char *o = buf;
-        for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        *o++ = '-';
-                *o++ = hex[b[i] >> 4];
-                *o++ = hex[b[i] & 15];
-        }
-        *o = '\0';
-}
-
-/* The value of n hex digits at s, or -1 when one is not a lowercase hex digit. */
-static int64_t hex_n(const char *s, int n) {
-        int64_t v = 0;
-        for (int i = 0; i < n; i++) {
-                char c = s[i];
-                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-                if (d < 0)
-                        return -1;
-                v = v << 4 | d;
-        }
-        return v;
+        memcpy(buf, s->text, ID_BUF);
+        for (int i = 0; i < 4; i++)
+                put_hex(buf + 2 * i, r[i]);
+        put_hex(buf + 28, (uint8_t)v); /* seq's low byte: its low 5 bits are the place in the block */
+        for (int i = 0; i < 3; i++)
+                put_hex(buf + 30 + 2 * i, r[4 + i]);
 }
 
 static uint64_t mix(uint64_t x) {
@@ -127,18 +115,28 @@ static uint64_t mix(uint64_t x) {
         return x ^ (x >> 31);
 }
 
+static uint64_t load8(const char *p) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return w;
+}
+
+static unsigned hex_val(char c) {
+        return (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10) & 15;
+}
+
 uint64_t id_path(const char *key) {
-        /* 8-4-4-4-12 with version 8 and variant 10, read left to right (a short key stops at
-         * its NUL, not a hex digit): anything else is hashed. */
-        int64_t a = hex_n(key, 8), b = -1, c = -1, d = -1, e = -1;
-        if (a >= 0 && key[8] == '-' && (b = hex_n(key + 9, 4)) >= 0 && key[13] == '-' && key[14] == '8' &&
-            (c = hex_n(key + 15, 3)) >= 0 && key[18] == '-' && (d = hex_n(key + 19, 4)) >= 0 && key[23] == '-')
-                e = hex_n(key + 24, 12);
-        if (e < 0 || (d & 0xc000) != 0x8000 || key[ID_LEN] != '\0')
+        /* 8-4-4-4-12 with version 8 and variant 10; anything else is hashed. The digits are
+         * not checked: a key of this shape with other characters gets a path all the same,
+         * only one that does not follow its time. */
+        if (strlen(key) != ID_LEN || key[8] != '-' || key[13] != '-' || key[14] != '8' || key[18] != '-' ||
+            key[23] != '-' || !strchr("89ab", key[19]))
                 return pmap_hash(key);
-        uint64_t ms = (uint64_t)b << 32 | (uint64_t)c << 20 | (uint64_t)(d & 0x3fff) << 6 | (uint64_t)e >> 42;
-        uint64_t seq = (uint64_t)e >> 24 & ((1u << SEQ_BITS) - 1);
-        uint64_t rnd = (uint64_t)a << 24 | ((uint64_t)e & 0xffffff);
-        uint64_t block = mix(ms << (SEQ_BITS - 5) | seq >> 5);
-        return (block & 0x7fff) | (seq & 31) << 15 | mix(block ^ rnd) << 20;
+        /* Characters 9-27 and the high 3 bits of seq's low byte (28-29) name the block; the
+         * low 5 bits are the place in it; the random digits (0-7, 30-35) tell apart the IDs
+         * of two servers with the same block and place. */
+        unsigned lo = hex_val(key[28]) << 4 | hex_val(key[29]);
+        uint64_t block = mix(load8(key + 9) ^ mix(load8(key + 17) ^ mix(load8(key + 20) ^ (lo >> 5))));
+        uint64_t rnd = load8(key) ^ load8(key + 28) << 1;
+        return (block & 0x7fff) | (uint64_t)(lo & 31) << 15 | mix(block ^ rnd) << 20;
 }

@@ -41,6 +41,7 @@ bool id_is_valid(const char *s);
 struct id_seq {
         uint64_t next, end; /* (ms << 18 | seq) of the next ID and past the block's last */
         uint8_t rnd[7 * ID_SEQ_BLOCK];
+        char text[ID_BUF]; /* the block's ID with its random digits and place still to fill */
 };
 
 void id_seq_init(struct id_seq *s);

@@ -115,7 +115,7 @@ Test(ids, other_keys_are_hashed) {
         bad[19] = '4'; /* variant 0 */
         cr_assert_eq(id_path(bad), pmap_hash(bad));
         memcpy(bad, sq, ID_BUF);
-        bad[0] = 'A'; /* not lowercase hex */
+        bad[14] = '7'; /* version 7 */
         cr_assert_eq(id_path(bad), pmap_hash(bad));
         char longer[ID_BUF + 1];
         memcpy(longer, sq, ID_LEN);
