@@ -12,8 +12,9 @@
  *
  * 56 random bits: IDs two servers make in the same ms with the same seq still differ.
  * seq counts IDs within a ms of this process; past 262,143 the ms moves on (an ID may
- * run ahead of the clock, never back), so (ms, seq) rises with every ID the process
- * makes: the text from the 10th character on sorts in the order IDs were made. (Not
+ * run ahead of the clock, never back), so (ms, seq) is unique in the process and the
+ * text from the 10th character on sorts in the order a maker made its IDs (across
+ * makers, in the order they took their blocks of 32, below). (Not
  * version 7, which sorts from the first character: every alloc of a minute would share
  * its first 8 digits, and the short IDs of `job status` would all read the same.)
  *
