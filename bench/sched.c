@@ -65,7 +65,9 @@ static void usage(FILE *f) {
               "  --scale F       c1m's size: F x (5,000 nodes, 1,000 jobs x count 1,000) (default 1)\n"
               "  --scen-nodes N  nodes of the mixed and preempt scenarios (1000)\n"
               "  --cand-cache B  1 (default): keep candidate lists across evals as a worker does; 0: build\n"
-              "                  them from the snapshot on every eval (the comparison baseline)\n",
+              "                  them from the snapshot on every eval (the comparison baseline)\n"
+              "  --ids K         alloc IDs: v4 (default: random from --seed, reproducible) or seq\n"
+              "                  (sequenced v8 UUIDs, common/ids.h id_seq)\n",
               f);
 }
 
@@ -121,6 +123,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             {"scale", required_argument, NULL, 'x'},
             {"scen-nodes", required_argument, NULL, 'Y'},
             {"cand-cache", required_argument, NULL, 'K'},
+            {"ids", required_argument, NULL, 'I'},
             {NULL, 0, NULL, 0},
         };
         *o = (struct opts){.sizes = {100, 1000, 5000},
@@ -232,6 +235,13 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                         if ((r = parse_int(optarg, 0, 1, &v)) < 0)
                                 fprintf(stderr, "sched: --cand-cache: want 0 or 1 (got \"%s\")\n", optarg);
                         cluster_set_cand_cache(v != 0);
+                        break;
+                case 'I':
+                        if (strcmp(optarg, "v4") != 0 && strcmp(optarg, "seq") != 0) {
+                                fprintf(stderr, "sched: --ids: want v4 or seq (got \"%s\")\n", optarg);
+                                r = -EINVAL;
+                        }
+                        cluster_set_ordered_ids(strcmp(optarg, "seq") == 0);
                         break;
                 case 'h':
                         usage(stdout);

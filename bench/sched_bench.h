@@ -53,7 +53,8 @@ struct spec {
 struct cluster {
         struct state_store *live;
         uint64_t index;  /* stands in for the Raft index */
-        uint64_t id_rng; /* eval and alloc IDs */
+        uint64_t id_rng; /* eval IDs, and alloc IDs unless ordered */
+        struct id_seq *ids; /* alloc IDs when --ids seq (NULL: from id_rng, v4) */
         int64_t total_cpu;
         int64_t submit_ns; /* time spent in submit_plan (plan applier and refresh) */
         int64_t write_ns;  /* time spent writing evals (update_eval, create_eval) */
@@ -202,6 +203,9 @@ struct cluster *cluster_create(int nodes, bool vary, uint64_t seed);
 struct cluster *cluster_new_empty(uint64_t seed);
 /* Whether clusters created from now on keep candidate lists across evals (default on). */
 void cluster_set_cand_cache(bool on);
+/* Whether clusters created from now on give allocs sequenced IDs (id_seq) rather than
+ * v4 IDs from the seed's stream (default: v4, reproducible). */
+void cluster_set_ordered_ids(bool on);
 int register_job(struct cluster *cl, struct job *j, struct eval *ev);
 int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns);
 int run_job(struct cluster *cl, struct job *j, struct eval *ev, int64_t *ret_eval_ns);

@@ -65,13 +65,21 @@ static const struct planner_ops cluster_ops = {
 };
 
 static void cl_gen_id(void *data, char buf[ID_BUF]) {
-        uuid_from(data, buf);
+        struct cluster *cl = data;
+        if (cl->ids)
+                id_seq_next(cl->ids, buf);
+        else
+                uuid_from(&cl->id_rng, buf);
 }
 
-static bool cand_cache_on = true;
+static bool cand_cache_on = true, ordered_ids;
 
 void cluster_set_cand_cache(bool on) {
         cand_cache_on = on;
+}
+
+void cluster_set_ordered_ids(bool on) {
+        ordered_ids = on;
 }
 
 struct cluster *cluster_destroy(struct cluster *cl) {
@@ -79,6 +87,7 @@ struct cluster *cluster_destroy(struct cluster *cl) {
                 return NULL;
         sched_cand_cache_destroy(cl->cands);
         state_destroy(cl->live);
+        free(cl->ids);
         free(cl);
         return NULL;
 }
@@ -90,6 +99,8 @@ struct cluster *cluster_new_empty(uint64_t seed) {
                 die_oom();
         cl->index = 1;
         cl->id_rng = seed ^ UINT64_C(0xa110c8ed);
+        if (ordered_ids)
+                cl->ids = xcalloc(1, sizeof(*cl->ids)); /* zeroed: id_seq_init's state */
         if (cand_cache_on && !(cl->cands = sched_cand_cache_create(16, 64u << 20)))
                 die_oom();
         return cl;
@@ -143,7 +154,7 @@ static long thread_minflt(void) {
 int process_eval(struct cluster *cl, const struct state_store *snap, struct eval *ev, int64_t *ret_eval_ns) {
         const struct scheduler_env env = {
             .gen_id = cl_gen_id,
-            .id_data = &cl->id_rng,
+            .id_data = cl,
             .algorithm = cl->algorithm,
             .preemption = cl->preemption,
             .cands = cl->cands};

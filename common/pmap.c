@@ -45,6 +45,10 @@ struct pmap_node {
 
 uint64_t (*pmap_hash)(const char *key) = hashmap_hash;
 
+static inline uint64_t path_of(const struct pmap *m, const char *key) {
+        return m->path ? m->path(key) : pmap_hash(key);
+}
+
 static inline unsigned frag(uint64_t h, unsigned shift) {
         return (unsigned)(h >> shift) & MASK;
 }
@@ -286,7 +290,7 @@ static int rem(const struct pmap *m, void **sp, unsigned shift, uint64_t hash, c
 }
 
 static struct pmap_leaf *find(const struct pmap *m, const char *key) {
-        uint64_t h = pmap_hash(key);
+        uint64_t h = path_of(m, key);
         const void *p = m->root;
         unsigned shift = 0;
         while (p) {
@@ -314,6 +318,11 @@ void pmap_init(struct pmap *m, void (*ref_value)(void *value), void (*unref_valu
         *m = (struct pmap){.ref_value = ref_value, .unref_value = unref_value};
 }
 
+void pmap_set_path(struct pmap *m, uint64_t (*path)(const char *key)) {
+        if (!m->root)
+                m->path = path;
+}
+
 struct pmap pmap_share(const struct pmap *m) {
         if (m->root)
                 child_ref(m->root);
@@ -333,7 +342,7 @@ void *pmap_get(const struct pmap *m, const char *key) {
 }
 
 int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old) {
-        struct pmap_leaf *l = leaf_new(key, strlen(key), pmap_hash(key), value);
+        struct pmap_leaf *l = leaf_new(key, strlen(key), path_of(m, key), value);
         if (!l)
                 return -ENOMEM;
         if (!m->root) {
@@ -375,7 +384,7 @@ int pmap_remove(struct pmap *m, const char *key, void **ret_old) {
                 return -ENOENT; /* known absent: copy nothing */
         void *root = m->root;
         struct pmap_leaf *old = NULL;
-        int r = rem(m, &root, 0, pmap_hash(key), key, &old);
+        int r = rem(m, &root, 0, path_of(m, key), key, &old);
         m->root = root;
         if (r < 0)
                 return r;
@@ -480,7 +489,7 @@ int pmap_upsert_slot(struct pmap *m, const char *key, void ***ret_slot) {
         void *root = m->root;
         if (!root && !(root = node_new(0)))
                 return -ENOMEM;
-        int r = upsert(m, &root, 0, pmap_hash(key), key, strlen(key), ret_slot);
+        int r = upsert(m, &root, 0, path_of(m, key), key, strlen(key), ret_slot);
         if (r < 0 && ((struct pmap_node *)root)->n == 0) {
                 free(root);
                 root = NULL;
@@ -495,7 +504,7 @@ int pmap_get_mut(struct pmap *m, const char *key, void ***ret_slot) {
         if (!find(m, key))
                 return -ENOENT;
         void *root = m->root;
-        int r = mut(m, &root, 0, pmap_hash(key), key, ret_slot);
+        int r = mut(m, &root, 0, path_of(m, key), key, ret_slot);
         m->root = root;
         return r;
 }

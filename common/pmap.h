@@ -1,10 +1,10 @@
 /* pmap.h - persistent (structurally shared) string-keyed map of void *.
  *
  * A hash array mapped trie: 32-way nodes indexed by 5 bits of the key's 64-bit
- * hash, reference counted. pmap_share() is O(1): the copy and the original share
- * every node, and a later write to either copies only the nodes on its path
- * (O(log32 n)), so a snapshot taken per scheduler eval costs nothing however big
- * the table is. Nodes that only one version reaches are updated in place.
+ * hash (or of a path of the map's choosing, pmap_set_path), reference counted.
+ * pmap_share() is O(1): the copy and the original share every node, and a later
+ * write to either copies only the nodes on its path (O(log32 n)), so a snapshot
+ * taken per scheduler eval costs nothing however big the table is. Nodes that only one version reaches are updated in place.
  *
  * Each entry lives in a small reference-counted leaf that owns a copy of the key
  * and the map's one reference on the value: when the last version holding a leaf
@@ -28,9 +28,17 @@ struct pmap {
         size_t count;
         void (*ref_value)(void *value);   /* may be NULL (values not counted) */
         void (*unref_value)(void *value); /* may be NULL */
+        uint64_t (*path)(const char *key); /* NULL: pmap_hash (see pmap_set_path) */
 };
 
 void pmap_init(struct pmap *m, void (*ref_value)(void *value), void (*unref_value)(void *value));
+/* Key the trie of an empty map by path(key) instead of pmap_hash(key) (ignored once
+ * the map holds entries): 64 bits consumed 5 at a time from the lowest, the root's
+ * slot first. Keys whose paths share their low bits share trie nodes, so a path that
+ * gives keys written together equal low bits (id_path: the IDs of one scheduler
+ * eval) makes a write copy fewer nodes; a path must still spread the keys it is
+ * given over those bits, or the trie grows deep. Shares keep it. */
+void pmap_set_path(struct pmap *m, uint64_t (*path)(const char *key));
 /* Another version with the same content (O(1)). */
 struct pmap pmap_share(const struct pmap *m);
 /* Let go of this version; leaves no other version holds are freed. */

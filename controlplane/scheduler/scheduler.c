@@ -29,40 +29,10 @@ static const struct scheduler_ops *const schedulers[JOB_TYPE_MAX] = {
     [JOB_SYSBATCH] = &sysbatch_ops,
 };
 
-/* Random bytes for the eval's IDs, drawn 64 IDs at a time: one getrandom call per 64
- * placements instead of one per placement, and the hex written without printf (c1m:
- * snprintf with 16 arguments was about 2,600 instructions per ID). */
-struct id_pool {
-        uint8_t b[16 * 64];
-        size_t pos; /* sizeof(b): empty */
-};
-
+/* Allocation (and blocked eval) IDs: sequenced UUIDs (common/ids.h), taken 32 at a
+ * time, which the state store's allocs trie keeps together. */
 static void default_gen_id(void *data, char buf[ID_BUF]) {
-        struct id_pool *p = data;
-        if (p->pos + 16 > sizeof(p->b)) {
-                size_t got = 0;
-                while (got < sizeof(p->b)) {
-                        ssize_t n = getrandom(p->b + got, sizeof(p->b) - got, 0);
-                        if (n > 0)
-                                got += (size_t)n;
-                        else if (n < 0 && errno != EINTR && errno != EAGAIN)
-                                return id_generate(buf); /* as common/ids.c, which retries */
-                }
-                p->pos = 0;
-        }
-        uint8_t *b = p->b + p->pos;
-        p->pos += 16;
-        b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-        static const char hex[] = "0123456789abcdef";
-        char *o = buf;
-        for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        *o++ = '-';
-                *o++ = hex[b[i] >> 4];
-                *o++ = hex[b[i] & 15];
-        }
-        *o = '\0';
+        id_seq_next(data, buf);
 }
 
 int scheduler_process_env(const struct state_store *snapshot, const struct eval *ev, const struct planner_ops *ops,
@@ -80,7 +50,8 @@ int scheduler_process_env(const struct state_store *snapshot, const struct eval 
             .err = err,
         };
         c.clock = env && env->clock ? env->clock : &clock_real;
-        struct id_pool ids = {.pos = sizeof(ids.b)};
+        struct id_seq ids;
+        id_seq_init(&ids);
         c.gen_id = env && env->gen_id ? env->gen_id : default_gen_id;
         c.id_data = env && env->gen_id ? env->id_data : &ids;
         c.algorithm = env && (unsigned)env->algorithm < SCHED_ALG_COUNT ? env->algorithm : SCHED_ALG_BINPACK;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "common/ids.h"
 #include "common/pmap.h"
 #include "common/macros.h"
 #include "controlplane/state/state_deploy.h"
@@ -503,6 +504,8 @@ struct state_store *state_create(void) {
         st->jobs = table_new(&job_ops);
         st->nodes = table_new(&node_ops);
         st->allocs = table_new(&alloc_ops);
+        if (st->allocs) /* time-ordered alloc IDs: a plan's allocs share trie nodes (ids.h) */
+                pmap_set_path(&st->allocs->map, id_path);
         st->evals = table_new(&eval_ops);
         st->sched_config = (struct state_sched_config){.preempt_system = true};
         st->allocs_by_node = index_new();

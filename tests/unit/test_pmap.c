@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/hashmap.h"
+#include "common/ids.h"
 #include "common/pmap.h"
 
 /* Values are counted objects so that leaked or doubly dropped references show. */
@@ -81,18 +82,26 @@ static void expect_same(const struct pmap *m, const struct hashmap *model) {
         }
 }
 
-static void random_ops(uint64_t (*hash)(const char *), int keys, int ops) {
+/* Random writes, removals and kept versions over `keys` keys: "key-N", or names[N]
+ * when names is not NULL; the map keyed by path (NULL: pmap_hash, set to hash). */
+static void random_ops_on(uint64_t (*hash)(const char *), uint64_t (*path)(const char *), char (*names)[ID_BUF],
+                          int keys, int ops) {
         pmap_hash = hash;
         struct pmap m;
         pmap_init(&m, val_ref, val_unref);
+        pmap_set_path(&m, path);
         struct hashmap *model = hashmap_create(HASHMAP_OWN_KEYS);
         struct pmap versions[8];
         struct hashmap *models[8];
         int nv = 0;
         srand(7);
         for (int i = 0; i < ops; i++) {
-                char key[32];
-                snprintf(key, sizeof(key), "key-%d", rand() % keys);
+                char key[ID_BUF];
+                int k = rand() % keys;
+                if (names)
+                        memcpy(key, names[k], ID_BUF);
+                else
+                        snprintf(key, sizeof(key), "key-%d", k);
                 int op = rand() % 10;
                 if (op < 2) { /* the one-walk insert-or-find */
                         int n = rand() % 100000 + 1;
@@ -150,12 +159,59 @@ static void random_ops(uint64_t (*hash)(const char *), int keys, int ops) {
         cr_expect_eq(live_vals, 0, "%d values leaked", live_vals);
 }
 
+static void random_ops(uint64_t (*hash)(const char *), int keys, int ops) {
+        random_ops_on(hash, NULL, NULL, keys, ops);
+}
+
 Test(pmap, matches_a_hash_map_with_versions_kept) {
         random_ops(hashmap_hash, 3000, 40000);
 }
 
 Test(pmap, collisions_on_every_level) {
         random_ops(weak_hash, 200, 6000);
+}
+
+/* A map keyed by id_path: sequenced IDs (blocks of 32 sharing trie nodes) and v4 IDs
+ * (hashed) side by side, and with a weak pmap_hash the v4 ones collide on every level
+ * among the sequenced ones' nodes. */
+static void ids_path_ops(uint64_t (*hash)(const char *)) {
+        enum { N = 3000 };
+        char(*names)[ID_BUF] = malloc(N * sizeof(*names));
+        struct id_seq seq;
+        id_seq_init(&seq);
+        for (int i = 0; i < N; i++)
+                if (i % 3 == 2)
+                        id_generate(names[i]);
+                else
+                        id_seq_next(&seq, names[i]);
+        random_ops_on(hash, id_path, names, N, 40000);
+        free(names);
+}
+
+Test(pmap, a_path_of_the_maps_choosing) {
+        ids_path_ops(hashmap_hash);
+}
+
+Test(pmap, a_path_of_the_maps_choosing_with_collisions) {
+        ids_path_ops(weak_hash);
+}
+
+/* The path is the map's: a share keeps it, and a map that holds entries keeps its own. */
+Test(pmap, set_path_only_on_an_empty_map) {
+        struct pmap m;
+        pmap_init(&m, val_ref, val_unref);
+        pmap_set_path(&m, weak_hash);
+        cr_assert_eq(pmap_put(&m, "a", val_new(1), NULL), 0);
+        pmap_set_path(&m, hashmap_hash);
+        cr_assert_eq(m.path, weak_hash, "a map with entries keeps its path");
+        struct pmap s = pmap_share(&m);
+        cr_assert_eq(s.path, weak_hash);
+        cr_assert_eq(pmap_put(&s, "b", val_new(2), NULL), 0);
+        cr_assert_eq(((struct val *)pmap_get(&s, "a"))->n, 1);
+        cr_assert_null(pmap_get(&m, "b"));
+        pmap_release(&s);
+        pmap_release(&m);
+        cr_expect_eq(live_vals, 0);
 }
 
 Test(pmap, share_then_write_both_sides) {

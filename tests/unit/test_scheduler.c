@@ -265,7 +265,7 @@ Test(scheduler, default_ids_are_distinct_uuids_and_alloc_strings_survive_the_eva
         for (size_t i = 0; i < n; i++) {
                 const struct alloc *a = list[i];
                 cr_assert(id_is_valid(a->id), "%s", a->id);
-                cr_assert_eq(a->id[14], '4', "%s: version 4", a->id);
+                cr_assert_eq(a->id[14], '8', "%s: version 8 (sequenced)", a->id);
                 cr_assert(strchr("89ab", a->id[19]), "%s: variant", a->id);
                 cr_assert_str_eq(a->node_id, "node-a");
                 cr_assert_str_eq(a->job_id, "web");
