@@ -53,9 +53,28 @@ static inline unsigned frag(uint64_t h, unsigned shift) {
         return (unsigned)(h >> shift) & MASK;
 }
 
-static inline unsigned slot_of(uint32_t bitmap, unsigned bit) {
-        return (unsigned)__builtin_popcount(bitmap & ((1u << bit) - 1u));
+/* The bits set in x. Without -mpopcnt (the packages target every x86-64),
+ * __builtin_popcount is a call into libgcc; the bit-parallel count is a dozen inline
+ * instructions and no call. The lookup (find_h) is also built for the popcnt
+ * instruction and chosen at load time where the CPU has it (an ifunc). */
+static inline __attribute__((always_inline)) unsigned popcount32(uint32_t x, bool hw) {
+#if defined(__x86_64__) && !defined(__POPCNT__)
+        if (!hw) {
+                x -= (x >> 1) & 0x55555555u;
+                x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+                x = (x + (x >> 4)) & 0x0f0f0f0fu;
+                return (x * 0x01010101u) >> 24;
+        }
+#endif
+        (void)hw;
+        return (unsigned)__builtin_popcount(x);
 }
+
+static inline __attribute__((always_inline)) unsigned slot_hw(uint32_t bitmap, unsigned bit, bool hw) {
+        return popcount32(bitmap & ((1u << bit) - 1u), hw);
+}
+
+static inline unsigned slot_of(uint32_t bitmap, unsigned bit) { return slot_hw(bitmap, bit, false); }
 
 static void node_unref(const struct pmap *m, struct pmap_node *n);
 
@@ -289,8 +308,8 @@ static int rem(const struct pmap *m, void **sp, unsigned shift, uint64_t hash, c
         return 0;
 }
 
-static struct pmap_leaf *find(const struct pmap *m, const char *key) {
-        uint64_t h = path_of(m, key);
+static inline __attribute__((always_inline)) struct pmap_leaf *find_body(const struct pmap *m, const char *key,
+                                                                         uint64_t h, bool hw) {
         const void *p = m->root;
         unsigned shift = 0;
         while (p) {
@@ -308,11 +327,32 @@ static struct pmap_leaf *find(const struct pmap *m, const char *key) {
                 unsigned bit = frag(h, shift);
                 if (!(n->bitmap & (1u << bit)))
                         return NULL;
-                p = n->slots[slot_of(n->bitmap, bit)];
+                p = n->slots[slot_hw(n->bitmap, bit, hw)];
                 shift += BITS;
         }
         return NULL;
 }
+
+#if defined(__x86_64__) && !defined(__POPCNT__) && defined(__GNUC__) && !defined(__clang__)
+static struct pmap_leaf *find_sw(const struct pmap *m, const char *key, uint64_t h) {
+        return find_body(m, key, h, false);
+}
+__attribute__((target("popcnt"))) static struct pmap_leaf *find_popcnt(const struct pmap *m, const char *key,
+                                                                       uint64_t h) {
+        return find_body(m, key, h, true);
+}
+static struct pmap_leaf *(*resolve_find(void))(const struct pmap *, const char *, uint64_t) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("popcnt") ? find_popcnt : find_sw;
+}
+static struct pmap_leaf *find_h(const struct pmap *m, const char *key, uint64_t h) __attribute__((ifunc("resolve_find")));
+#else
+static struct pmap_leaf *find_h(const struct pmap *m, const char *key, uint64_t h) {
+        return find_body(m, key, h, true);
+}
+#endif
+
+static struct pmap_leaf *find(const struct pmap *m, const char *key) { return find_h(m, key, path_of(m, key)); }
 
 void pmap_init(struct pmap *m, void (*ref_value)(void *value), void (*unref_value)(void *value)) {
         *m = (struct pmap){.ref_value = ref_value, .unref_value = unref_value};
@@ -339,6 +379,15 @@ void pmap_release(struct pmap *m) {
 void *pmap_get(const struct pmap *m, const char *key) {
         const struct pmap_leaf *l = find(m, key);
         return l ? l->value : NULL;
+}
+
+void *pmap_get_hashed(const struct pmap *m, const char *key, uint64_t hash) {
+        const struct pmap_leaf *l = find_h(m, key, hash);
+        return l ? l->value : NULL;
+}
+
+bool pmap_keyed_by(const struct pmap *m, uint64_t (*hash)(const char *key)) {
+        return (m->path ? m->path : pmap_hash) == hash;
 }
 
 int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old) {

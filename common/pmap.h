@@ -46,6 +46,13 @@ void pmap_release(struct pmap *m);
 
 /* The value, or NULL when absent. */
 void *pmap_get(const struct pmap *m, const char *key);
+/* The same for a caller that already has the key's path in this map (hash: what
+ * pmap_keyed_by(m, f) says f gives, computed once and kept, e.g. per scheduler
+ * candidate): no hashing. A wrong hash finds nothing (never a wrong entry). */
+void *pmap_get_hashed(const struct pmap *m, const char *key, uint64_t hash);
+/* Is this map's trie keyed by hash(key): its path (pmap_set_path), or pmap_hash when it
+ * has none? A caller of pmap_get_hashed checks it once per map or falls back. */
+bool pmap_keyed_by(const struct pmap *m, uint64_t (*hash)(const char *key));
 /* Insert or replace. The map takes over the caller's reference on value. Returns
  * 0 when inserted, 1 when it replaced, -ENOMEM (nothing changed; the caller keeps
  * its reference). A replaced value goes to *ret_old with a reference of its own

@@ -521,7 +521,7 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
                 return;
         const struct plan_node *pn = sched_cand_plan_node(at, cd);
         /* The store keeps each node's live usage: O(1), not a walk of its allocs. */
-        struct state_usage su = state_node_usage(at->c->snap, cd->n->id);
+        struct state_usage su = state_node_usage_h(at->c->snap, cd->n->id, sched_cand_hash(cd));
         struct sched_usage u = {su.cpu, su.memory_mb, su.disk_mb};
         for (size_t i = 0; pn && i < pn->n_stop; i++) {
                 /* count the snapshot's version out once, if it is live on this node */
@@ -984,7 +984,7 @@ int sched_cand_ports_free(struct sched_attempt *at, struct sched_cand *cd, int n
                 /* O(1) first: every port the node's allocs record, in the range or not, the
                  * plan's stops included, can only over-count what is taken of the range */
                 const struct plan_node *pn = sched_cand_plan_node(at, cd);
-                int64_t held = state_node_usage(at->c->snap, cd->n->id).ports;
+                int64_t held = state_node_usage_h(at->c->snap, cd->n->id, sched_cand_hash(cd)).ports;
                 for (size_t i = 0; pn && i < pn->n_place; i++)
                         held += allocated_ports(pn->place[i]);
                 int64_t bound = (SCHED_PORT_MAX - SCHED_PORT_MIN + 1) - held;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "common/hashmap.h"
 #include "common/ids.h"
 #include "common/pmap.h"
 #include "common/macros.h"
@@ -859,6 +860,14 @@ struct alloc *const *state_allocs_by_node(const struct state_store *st, const ch
 
 struct state_usage state_node_usage(const struct state_store *st, const char *node_id) {
         const struct list *l = index_get(st->allocs_by_node, node_id);
+        return l ? l->usage : (struct state_usage){0};
+}
+
+struct state_usage state_node_usage_h(const struct state_store *st, const char *node_id, uint64_t hash) {
+        const struct pmap *m = &st->allocs_by_node->map;
+        if (!pmap_keyed_by(m, hashmap_hash))
+                return state_node_usage(st, node_id);
+        const struct list *l = node_id ? pmap_get_hashed(m, node_id, hash) : NULL;
         return l ? l->usage : (struct state_usage){0};
 }
 

@@ -89,6 +89,10 @@ struct state_usage {
         int64_t ports; /* ports their AllocatedResources record (Shared.Ports, task networks) */
 };
 struct state_usage state_node_usage(const struct state_store *st, const char *node_id);
+/* The same for a caller that has hashmap_hash(node_id) already (the scheduler's
+ * candidates keep it): no hashing where the node index is keyed by that hash (the
+ * default path; checked per call, and hashed as before where it is not). */
+struct state_usage state_node_usage_h(const struct state_store *st, const char *node_id, uint64_t hash);
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,
                                          size_t *ret_n);
 

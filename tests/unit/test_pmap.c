@@ -79,7 +79,15 @@ static void expect_same(const struct pmap *m, const struct hashmap *model) {
                 struct val *got = pmap_get(m, k);
                 cr_assert_not_null(got, "%s missing", k);
                 cr_assert_eq(got->n, (int)(intptr_t)v, "%s", k);
+                /* the lookup with the path given finds the same, and a wrong one nothing */
+                uint64_t (*path)(const char *) = m->path ? m->path : pmap_hash;
+                cr_assert(pmap_keyed_by(m, path));
+                cr_assert_eq(pmap_get_hashed(m, k, path(k)), got, "%s by its path", k);
+                uint64_t wrong = path(k) ^ 0x21u; /* another slot at the root */
+                struct val *other = pmap_get_hashed(m, k, wrong);
+                cr_assert(!other || other == got, "%s: a wrong path found another entry", k);
         }
+        cr_assert_null(pmap_get_hashed(m, "absent", (m->path ? m->path : pmap_hash)("absent")));
 }
 
 /* Random writes, removals and kept versions over `keys` keys: "key-N", or names[N]
@@ -212,6 +220,23 @@ Test(pmap, set_path_only_on_an_empty_map) {
         pmap_release(&s);
         pmap_release(&m);
         cr_expect_eq(live_vals, 0);
+}
+
+/* pmap_keyed_by answers for the map's own path, or pmap_hash when it has none. */
+Test(pmap, keyed_by_its_path_or_pmap_hash) {
+        struct pmap a, b;
+        pmap_init(&a, val_ref, val_unref);
+        pmap_init(&b, val_ref, val_unref);
+        pmap_set_path(&b, id_path);
+        cr_expect(pmap_keyed_by(&a, hashmap_hash));
+        cr_expect(!pmap_keyed_by(&a, id_path));
+        cr_expect(pmap_keyed_by(&b, id_path));
+        cr_expect(!pmap_keyed_by(&b, hashmap_hash));
+        pmap_hash = weak_hash;
+        cr_expect(!pmap_keyed_by(&a, hashmap_hash), "a map without a path follows pmap_hash");
+        cr_expect(pmap_keyed_by(&a, weak_hash));
+        pmap_release(&a);
+        pmap_release(&b);
 }
 
 Test(pmap, share_then_write_both_sides) {

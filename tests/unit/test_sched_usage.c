@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "common/clock.h"
+#include "common/hashmap.h"
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -33,6 +34,11 @@ static void same(const struct state_store *st, const char *node) {
         cr_assert_eq(a.memory_mb, b.memory_mb, "%s: memory", node);
         cr_assert_eq(a.disk_mb, b.disk_mb, "%s: disk", node);
         cr_assert_eq(a.live, b.live, "%s: live %lld, walked %lld", node, (long long)a.live, (long long)b.live);
+        /* the scheduler's lookup with the node ID's hash already made finds the same */
+        struct state_usage h = state_node_usage_h(st, node, hashmap_hash(node));
+        cr_assert(h.cpu == a.cpu && h.memory_mb == a.memory_mb && h.disk_mb == a.disk_mb && h.live == a.live &&
+                          h.ports == a.ports,
+                  "%s: state_node_usage_h differs", node);
 }
 
 static void put(struct state_store *st, uint64_t *idx, struct job *j, const char *id, const char *node, int index,
