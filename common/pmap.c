@@ -386,10 +386,6 @@ void *pmap_get_hashed(const struct pmap *m, const char *key, uint64_t hash) {
         return l ? l->value : NULL;
 }
 
-bool pmap_keyed_by(const struct pmap *m, uint64_t (*hash)(const char *key)) {
-        return (m->path ? m->path : pmap_hash) == hash;
-}
-
 int pmap_put(struct pmap *m, const char *key, void *value, void **ret_old) {
         struct pmap_leaf *l = leaf_new(key, strlen(key), path_of(m, key), value);
         if (!l)

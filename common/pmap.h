@@ -50,9 +50,6 @@ void *pmap_get(const struct pmap *m, const char *key);
  * pmap_keyed_by(m, f) says f gives, computed once and kept, e.g. per scheduler
  * candidate): no hashing. A wrong hash finds nothing (never a wrong entry). */
 void *pmap_get_hashed(const struct pmap *m, const char *key, uint64_t hash);
-/* Is this map's trie keyed by hash(key): its path (pmap_set_path), or pmap_hash when it
- * has none? A caller of pmap_get_hashed checks it once per map or falls back. */
-bool pmap_keyed_by(const struct pmap *m, uint64_t (*hash)(const char *key));
 /* Insert or replace. The map takes over the caller's reference on value. Returns
  * 0 when inserted, 1 when it replaced, -ENOMEM (nothing changed; the caller keeps
  * its reference). A replaced value goes to *ret_old with a reference of its own
@@ -83,3 +80,10 @@ void pmap_foreach(const struct pmap *m, bool (*cb)(void *arg, const char *key, v
 /* The key hash (hashmap_hash). Tests swap it for a weak one to force collisions;
  * change it only while no map holds entries. */
 extern uint64_t (*pmap_hash)(const char *key);
+
+/* Is this map's trie keyed by hash(key): its path (pmap_set_path), or pmap_hash when it
+ * has none? A caller of pmap_get_hashed checks it (inline: two loads and a compare) and
+ * hashes as pmap_get does where it is not. */
+static inline bool pmap_keyed_by(const struct pmap *m, uint64_t (*hash)(const char *key)) {
+        return (m->path ? m->path : pmap_hash) == hash;
+}
