@@ -74,7 +74,9 @@ static inline __attribute__((always_inline)) unsigned slot_hw(uint32_t bitmap, u
         return popcount32(bitmap & ((1u << bit) - 1u), hw);
 }
 
-static inline unsigned slot_of(uint32_t bitmap, unsigned bit) { return slot_hw(bitmap, bit, false); }
+static inline unsigned slot_of(uint32_t bitmap, unsigned bit) {
+        return slot_hw(bitmap, bit, false);
+}
 
 static void node_unref(const struct pmap *m, struct pmap_node *n);
 
@@ -341,18 +343,24 @@ __attribute__((target("popcnt"))) static struct pmap_leaf *find_popcnt(const str
                                                                        uint64_t h) {
         return find_body(m, key, h, true);
 }
-static struct pmap_leaf *(*resolve_find(void))(const struct pmap *, const char *, uint64_t) {
+typedef struct pmap_leaf *find_fn(const struct pmap *m, const char *key, uint64_t h);
+/* Runs while the dynamic linker relocates, before a sanitizer's runtime is set up: not
+ * instrumented (its read of libgcc's CPU model would go to unmapped shadow memory). */
+__attribute__((no_sanitize_address, no_sanitize_undefined)) static find_fn *resolve_find(void) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("popcnt") ? find_popcnt : find_sw;
 }
-static struct pmap_leaf *find_h(const struct pmap *m, const char *key, uint64_t h) __attribute__((ifunc("resolve_find")));
+static struct pmap_leaf *find_h(const struct pmap *m, const char *key, uint64_t h)
+    __attribute__((ifunc("resolve_find")));
 #else
 static struct pmap_leaf *find_h(const struct pmap *m, const char *key, uint64_t h) {
         return find_body(m, key, h, true);
 }
 #endif
 
-static struct pmap_leaf *find(const struct pmap *m, const char *key) { return find_h(m, key, path_of(m, key)); }
+static struct pmap_leaf *find(const struct pmap *m, const char *key) {
+        return find_h(m, key, path_of(m, key));
+}
 
 void pmap_init(struct pmap *m, void (*ref_value)(void *value), void (*unref_value)(void *value)) {
         *m = (struct pmap){.ref_value = ref_value, .unref_value = unref_value};

@@ -37,7 +37,7 @@ static void same(const struct state_store *st, const char *node) {
         /* the scheduler's lookup with the node ID's hash already made finds the same */
         struct state_usage h = state_node_usage_h(st, node, hashmap_hash(node));
         cr_assert(h.cpu == a.cpu && h.memory_mb == a.memory_mb && h.disk_mb == a.disk_mb && h.live == a.live &&
-                          h.ports == a.ports,
+                      h.ports == a.ports,
                   "%s: state_node_usage_h differs", node);
 }
 
