@@ -609,7 +609,16 @@ static void sched_rpc_op(void *data, const char *what, struct http_req *req, con
         } else if (strcmp(what, "eval") == 0) {
                 json_t *e = json_object_get(body, "Eval");
                 if (!json_is_object(e)) {
-                        http_req_respond_text(req, 400, "expected {\"Eval\": {...}}");
+                        http_req_respond_text(req, 400, "expected {\"Eval\": {...}, \"EvalID\", \"Token\"}");
+                        return;
+                }
+                /* only the worker that still holds its eval writes (Nomad's Eval.Update / Eval.Create) */
+                const char *id = jx_str(body, "EvalID", ""), *token = jx_str(body, "Token", "");
+                if (broker_check_token(s->broker, id, token) < 0) {
+                        log_warn("eval update from another server refused: eval \"%.64s\" is no longer outstanding "
+                                 "under its token",
+                                 id);
+                        respond_rpc_status(req, -ESTALE, "the eval's token is no longer outstanding");
                         return;
                 }
                 int r =

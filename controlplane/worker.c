@@ -59,8 +59,10 @@ struct worker {
         /* a plan of another server's worker, queued here (leader): answered through cb */
         workers_remote_cb remote_cb;
         void *remote_arg;
-        /* this worker schedules an eval of the leader's broker (follower): its HTTP address */
+        /* this worker schedules an eval of the leader's broker (follower): its HTTP address,
+         * and the id of that eval during a round (its token is token) */
         char leader[64];
+        const char *remote_eval_id;
 };
 
 struct workers {
@@ -312,7 +314,10 @@ static int remote_upsert_eval(void *data, const struct eval *ev) {
         struct worker *w = data;
         struct error err = {0};
         json_t *out = NULL;
-        int r = remote_call(w, "eval", json_pack("{s:o}", "Eval", eval_to_json(ev)), &out, &err);
+        int r = remote_call(w, "eval",
+                            json_pack("{s:o,s:s,s:s}", "Eval", eval_to_json(ev), "EvalID", w->remote_eval_id, "Token",
+                                      w->token),
+                            &out, &err);
         json_decref(out);
         if (r < 0)
                 log_warn("worker %d: eval update through the leader %s failed: %s", w->id, w->leader, err.msg);
@@ -362,6 +367,7 @@ static void remote_round(struct worker *w) {
                 return;
         }
         json_decref(out);
+        w->remote_eval_id = ev->id;
         struct state_store *snap = snapshot_at(w, wait_index);
         int r =
             snap ? process_eval(snap, ev, &remote_planner, w, &err)
@@ -378,6 +384,7 @@ static void remote_round(struct worker *w) {
         pthread_mutex_lock(&ws->lock);
         ws->remote_evals_processed++;
         pthread_mutex_unlock(&ws->lock);
+        w->remote_eval_id = NULL;
         eval_unref(ev);
         free(w->token);
         w->token = NULL;
@@ -531,8 +538,7 @@ static void apply_next_plan(struct workers *ws) {
                 }
                 /* The eval may have been nacked (timed out) and handed to another
                  * worker meanwhile: only the holder of the current token may commit. */
-                const char *token = w->eval ? broker_outstanding_token(ws->cfg.broker, w->eval->id) : NULL;
-                if (!token || !w->token || strcmp(token, w->token) != 0) {
+                if (broker_check_token(ws->cfg.broker, w->eval ? w->eval->id : NULL, w->token) < 0) {
                         log_warn("plan applier: plan of eval %s rejected: its token is no longer outstanding",
                                  w->eval ? w->eval->id : "?");
                         answer_plan(w, -ESTALE);
@@ -570,6 +576,13 @@ static void apply_next_plan(struct workers *ws) {
                 if (!ws->eval_head)
                         ws->eval_tail = NULL;
                 w->next_eval = NULL;
+                /* likewise an eval update or create (Nomad's Eval.Update / Eval.Create) */
+                if (broker_check_token(ws->cfg.broker, w->eval ? w->eval->id : NULL, w->token) < 0) {
+                        log_warn("worker %d: eval update refused: eval %s is no longer outstanding under its token",
+                                 w->id, w->eval ? w->eval->id : "?");
+                        answer(w, -ESTALE);
+                        continue;
+                }
                 if (!b || json_array_append_new(evals, eval_to_json(w->req_eval)) < 0) {
                         answer(w, -ENOMEM);
                         continue;

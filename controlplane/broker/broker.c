@@ -468,6 +468,11 @@ const char *broker_outstanding_token(const struct broker *b, const char *eval_id
         return x && x->place == P_UNACKED ? x->token : NULL;
 }
 
+int broker_check_token(const struct broker *b, const char *eval_id, const char *token) {
+        struct ent *x;
+        return find_outstanding(b, eval_id, token, &x);
+}
+
 /* ---- timers ---------------------------------------------------------------------------------- */
 
 size_t broker_tick(struct broker *b) {

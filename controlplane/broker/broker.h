@@ -73,8 +73,14 @@ int broker_outstanding_reset(struct broker *b, const char *eval_id, const char *
 /* Stop / restart (from full) the nack timer, e.g. while the eval's plan is queued. */
 int broker_pause_nack_timeout(struct broker *b, const char *eval_id, const char *token);
 int broker_resume_nack_timeout(struct broker *b, const char *eval_id, const char *token);
-/* The token an eval is outstanding under, or NULL (the plan applier checks it). */
+/* The token an eval is outstanding under, or NULL. */
 const char *broker_outstanding_token(const struct broker *b, const char *eval_id);
+/* Whether a worker still holds eval_id: 0 when it is outstanding under token,
+ * -ENOENT when it is not outstanding, -EPERM when it was handed out again (nack
+ * timeout, redelivery) under another token. The plan applier and the eval
+ * updates and creates of workers check it (Nomad's Plan.Submit, Eval.Update,
+ * Eval.Create); nothing of a stale worker is written. */
+int broker_check_token(const struct broker *b, const char *eval_id, const char *token);
 
 /* Fire nack timeouts and release delayed evals that are due; returns how many
  * evals changed place. Call it from one loop timer. */

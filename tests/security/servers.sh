@@ -196,6 +196,17 @@ if [ -n "$secret" ]; then
         if grep -rq "$secret" "$WORK"/*.log; then fail "acl: the servers' secret is in a log"; else pass "acl: the servers' secret (found in the Raft log on disk) is in no server log"; fi
         expect_code 200 "acl: the leader's dequeue with the servers' secret" POST "http://$(http "$L")/v1/internal/sched/dequeue" \
                 "X-Drover-Server-Secret: $secret"
+        # An eval update from a worker whose token is no longer outstanding (its eval was
+        # redelivered, or never handed to it) is refused and nothing is written.
+        sid=00000000-0000-4000-8000-0000000057a1
+        got=$(curl -s -m 10 -o "$WORK/body" -w '%{http_code}' -X POST -H "X-Drover-Server-Secret: $secret" \
+                --data-binary "{\"Eval\":{\"ID\":\"$sid\",\"Namespace\":\"default\",\"JobID\":\"acl-1\",\"Type\":\"batch\",\"Priority\":50,\"TriggeredBy\":\"job-register\",\"Status\":\"complete\"},\"EvalID\":\"$sid\",\"Token\":\"stale\"}" \
+                "http://$(http "$L")/v1/internal/sched/eval")
+        if [ "$got" = 409 ] && [ "$(code GET "http://$(http "$L")/v1/evaluation/$sid" "$TOK")" = 404 ]; then
+                pass "acl: an eval update under a token no longer outstanding: 409, nothing written"
+        else
+                fail "acl: a stale eval update: want 409 and no eval, got $got ($(head -c 200 "$WORK/body"))"
+        fi
 else
         log "SKIP: the servers' secret was not found in the Raft log files (stored otherwise); log check skipped"
 fi

@@ -373,6 +373,28 @@ Test(broker, nack_timeout_and_outstanding_reset) {
         take_ack("e1");
 }
 
+/* A worker whose eval timed out and went to another worker may no longer write
+ * it: the check its eval updates and creates (and its plans) go through. */
+Test(broker, redelivered_eval_refuses_the_first_workers_token) {
+        put("e1", "j1", JOB_SERVICE, 50, 1);
+        char t1[64], t2[64];
+        cr_assert_str_eq(take(t1), "e1"); /* worker 1 */
+        cr_assert_eq(broker_check_token(b, "e1", t1), 0, "the holder's update was refused");
+        fake_mono += 60 * S; /* nack timeout: worker 1 is too slow */
+        cr_assert_eq(broker_tick(b), 1);
+        cr_assert_eq(broker_check_token(b, "e1", t1), -ENOENT, "an update accepted while nobody holds the eval");
+        fake_mono += 1 * S; /* the first nack's re-enqueue delay */
+        broker_tick(b);
+        cr_assert_str_eq(take(t2), "e1"); /* worker 2 */
+        cr_assert_eq(broker_check_token(b, "e1", t1), -EPERM, "worker 1's stale update was accepted");
+        cr_assert_eq(broker_check_token(b, "e1", t2), 0, "worker 2's update was refused");
+        cr_assert_eq(broker_check_token(b, "e1", NULL), -EPERM);
+        cr_assert_eq(broker_check_token(b, "e2", t2), -ENOENT, "a token accepted for another eval");
+        cr_assert_eq(broker_check_token(b, NULL, t2), -ENOENT);
+        cr_assert_eq(broker_ack(b, "e1", t2), 0);
+        cr_assert_eq(broker_check_token(b, "e1", t2), -ENOENT, "an update accepted after the ack");
+}
+
 Test(broker, paused_nack_timer_does_not_fire) {
         put("e1", "j1", JOB_SERVICE, 50, 1);
         char tok[64];
