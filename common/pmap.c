@@ -335,7 +335,10 @@ static inline __attribute__((always_inline)) struct pmap_leaf *find_body(const s
         return NULL;
 }
 
-#if defined(__x86_64__) && !defined(__POPCNT__) && defined(__GNUC__) && !defined(__clang__)
+/* Sanitizer builds (ASan and TSan define these) keep the plain lookup: an ifunc resolver
+ * runs before their runtime is set up. */
+#if defined(__x86_64__) && !defined(__POPCNT__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 static struct pmap_leaf *find_sw(const struct pmap *m, const char *key, uint64_t h) {
         return find_body(m, key, h, false);
 }
