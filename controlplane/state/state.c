@@ -73,9 +73,10 @@ struct lbuf {
 
 /* Item pointer -> slot of a buffer, so that updating one alloc of a node or a job does
  * not scan the whole list. Built on the first lookup in a long list, kept by appends
- * and swaps, dropped when a delete shifts the slots. Entries may be stale (an item
- * swapped out, a slot past a version's n): list_find checks the slot and falls back
- * to a scan. Only the writer uses it, so readers of a shared buffer never see it move. */
+ * and swaps, handed on to the writer's copy of the buffer (list_rebuf: the slots stay),
+ * dropped when a delete shifts the slots. Entries may be stale (an item swapped out, a
+ * slot past a version's n): list_find checks the slot and falls back to a scan. Only
+ * the writer uses it, so readers of a shared buffer never see it move. */
 struct posmap {
         size_t cap, n; /* cap: a power of two, n <= cap / 2 */
         struct {
@@ -100,9 +101,11 @@ static void posmap_set(struct posmap *m, const void *key, size_t slot) {
         m->e[i].slot = slot;
 }
 
+/* Room for want entries and as many notes again before lbuf_pos_note finds it full
+ * (at half its cap), so a rebuild is paid for by as many updates as the list is long. */
 static struct posmap *posmap_new(size_t want) {
         size_t cap = 64;
-        while (cap < want * 2)
+        while (cap < want * 4)
                 cap *= 2;
         struct posmap *m = calloc(1, sizeof(*m) + cap * sizeof(m->e[0]));
         if (m)
@@ -147,7 +150,10 @@ static void lbuf_unref(struct lbuf *b) {
         }
 }
 
-/* A new buffer of cap slots holding l's n items (l's buffer is released). */
+/* A new buffer of cap slots holding l's n items (l's buffer is released). The old
+ * buffer's position map moves with the items: they keep their slots, and no other
+ * version writes (snapshots only read the items), so an update after each snapshot
+ * does not rebuild the map (a hash of every item of the list) each time. */
 static int list_rebuf(struct list *l, size_t cap) {
         struct lbuf *b = malloc(sizeof(*b) + cap * sizeof(b->items[0]));
         if (!b)
@@ -156,8 +162,11 @@ static int list_rebuf(struct list *l, size_t cap) {
         b->cap = cap;
         b->used = l->n;
         b->pos = NULL;
-        if (l->n)
+        if (l->n) {
                 memcpy(b->items, l->buf->items, l->n * sizeof(b->items[0]));
+                b->pos = l->buf->pos;
+                l->buf->pos = NULL;
+        }
         lbuf_unref(l->buf);
         l->buf = b;
         return 0;

@@ -580,3 +580,51 @@ Test(state, long_lists_stay_exact_through_updates_deletes_and_appends) {
         state_destroy(snap);
         drop_web(st, j, v, N);
 }
+
+/* A snapshot before every update (as the FSM and the workers take them): each update
+ * copies the shared lists and hands their slot maps on. Every snapshot keeps the list
+ * it saw; the live lists stay exact, in insertion order, through updates, a delete in
+ * the middle (the map is dropped and rebuilt) and an append. */
+Test(state, long_lists_stay_exact_when_a_snapshot_precedes_each_update) {
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
+        enum { N = 64, M = 3 * N };
+        struct alloc *v[N];
+        put_allocs(st, 2, j, v, N, "n1", "n1");
+        struct state_store *snaps[M];
+        uint64_t ix = 3;
+        for (int k = 0; k < M; k++) {
+                snaps[k] = state_snapshot(st);
+                int i = (k * 37) % N; /* every alloc, in an order unlike the list's */
+                if (k == N)
+                        cr_assert_eq(state_delete_alloc(st, ix++, v[N / 2]->id), 0);
+                if (i == N / 2 && k >= N)
+                        continue;
+                enum alloc_client c = k / N == 1 ? ALLOC_CLIENT_FAILED : ALLOC_CLIENT_COMPLETE;
+                cr_assert_eq(state_update_alloc_client(st, ix++, v[i]->id, c, "x", NULL, 0, 0), 0);
+        }
+        put_alloc(st, ix++, j, "z0", "n1");
+        size_t n;
+        struct alloc *const *l = state_allocs_by_node(st, "n1", &n);
+        cr_assert_eq(n, N);
+        for (size_t k = 0; k + 1 < n; k++) {
+                int i = k < N / 2 ? (int)k : (int)k + 1;
+                cr_assert_str_eq(l[k]->id, v[i]->id);
+                cr_assert_eq(l[k], state_alloc_get(st, v[i]->id), "the list holds the stored version of %s", v[i]->id);
+                cr_assert_eq(l[k]->client_status, ALLOC_CLIENT_COMPLETE, "%s", v[i]->id);
+        }
+        cr_assert_str_eq(l[n - 1]->id, "z0");
+        cr_assert_eq(state_node_usage(st, "n1").live, 1, "z0 alone runs");
+        struct alloc *const *jl = state_allocs_by_job(st, "default", "web", &n);
+        cr_assert_eq(n, N);
+        for (size_t k = 0; k < n; k++)
+                cr_assert_eq(jl[k], l[k]);
+        for (int k = 0; k < M; k++) { /* snapshot k: the updates before it, none after */
+                l = state_allocs_by_node(snaps[k], "n1", &n);
+                cr_assert_eq(n, k <= N ? N : N - 1, "snapshot %d", k);
+                for (size_t s = 0; s < n; s++)
+                        cr_assert_eq(l[s], state_alloc_get(snaps[k], l[s]->id), "snapshot %d slot %zu", k, s);
+                state_destroy(snaps[k]);
+        }
+        drop_web(st, j, v, N);
+}
