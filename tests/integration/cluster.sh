@@ -323,12 +323,23 @@ if [ -x "$ASAN_SERVER" ]; then
         start "$F"
         # The leader's side: a lone ASan server holds a join (a Raft membership change
         # that never completes) and writes (Raft apply callbacks) when SIGTERM comes.
+        # Its ports were free when the script began, but an outgoing connection may have
+        # taken one since (they are in the kernel's ephemeral range): a server that could
+        # not bind exits at once, and is started again on the next free pair.
         LONE="127.0.0.1:$((P + 5))"
-        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                "$ASAN_SERVER" -data-dir "$WORK/lone" -http-addr "$LONE" -raft-addr "127.0.0.1:$((P + 6))" \
-                -num-schedulers 1 >"$WORK/lone.log" 2>&1 &
-        lone=$!
-        wait_for 30 sh -c "curl -s -m 2 http://$LONE/v1/status/leader | grep -q 127"
+        for k in 5 23 25; do
+                port_free $((P + k)) && port_free $((P + k + 1)) || continue
+                LONE="127.0.0.1:$((P + k))"
+                ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                        "$ASAN_SERVER" -data-dir "$WORK/lone" -http-addr "$LONE" -raft-addr "127.0.0.1:$((P + k + 1))" \
+                        -num-schedulers 1 >"$WORK/lone.log" 2>&1 &
+                lone=$!
+                wait_for 30 sh -c "kill -0 $lone 2>/dev/null || exit 0; curl -s -m 2 http://$LONE/v1/status/leader | grep -q 127"
+                kill -0 "$lone" 2>/dev/null && break
+                log "the lone server exited at start ($(tail -1 "$WORK/lone.log")); next ports"
+                wait "$lone"
+                rm -rf "$WORK/lone"
+        done
         (curl -s -m 60 -o /dev/null -w '%{http_code}' -X PUT -d "$join_body" "http://$LONE/v1/operator/raft/join" \
                 >"$WORK/join-lone.code") &
         joiner=$!
