@@ -4,6 +4,7 @@
 # Usage: tests/api/run.sh BIN_DIR. Stops every process it started.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
+. "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh" # wait_for SECONDS COMMAND...
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-api-XXXXXX)
@@ -23,15 +24,6 @@ cleanup() {
         "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
-wait_for() {
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
-}
 show_logs() { for f in "$WORK"/*.log; do echo "--- $f (last 30 lines)"; tail -n 30 "$f"; done; }
 
 "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
