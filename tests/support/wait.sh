@@ -1,6 +1,6 @@
 # wait.sh - the bounded poll the test scripts share (sourced, not run: tests/integration/lib.sh
-# and tests/security/lib.sh source it, so their scripts have it; tests/api/run.sh and
-# bench/agent.sh source it themselves). tests/vm/init.sh keeps its own: it runs as PID 1
+# and tests/security/lib.sh source it, so their scripts have it, tests/api/ too;
+# bench/agent.sh sources it itself). tests/vm/init.sh keeps its own: it runs as PID 1
 # in the VM's busybox initramfs, and tests/vm/run.sh copies no file of tests/support there.
 #
 # wait_for SECONDS COMMAND...: run COMMAND (its output discarded) every 0.1 s until it
