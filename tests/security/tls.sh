@@ -83,6 +83,20 @@ refused() {
                 fail "$name: $codes (got $code${body:+: $body})"
         fi
 }
+# raft_refused NAME ADDR LOG TEXT OPENSSL_ARG...: an openssl s_client to the Raft port
+# at ADDR with these certificate flags; passes when the server then logs, in LOG (a
+# glob), that it refused the connection with TEXT in the reason (within 5 s).
+raft_refused() {
+        local name=$1 addr=$2 logs=$3 text=$4
+        shift 4
+        sleep 1 | timeout 10 openssl s_client -connect "$addr" "$@" >"$WORK/sclient.out" 2>&1
+        if wait_for 5 sh -c "cat $logs | grep -q 'raft tls: incoming connection refused: .*$text'"; then
+                pass "$name"
+        else
+                cat "$WORK/sclient.out"
+                fail "$name"
+        fi
+}
 log "== drover TLS tests (work dir $WORK, API $ADDR)"
 
 # --- a key that does not match the certificate stops the server with a message ---
@@ -339,14 +353,8 @@ if pick_ports 6; then
                 fail "openssl s_client without a client certificate to the Raft port is refused"
         fi
         # a certificate from the cluster CA without the server role (the CLI's) is refused too
-        sleep 1 | timeout 10 openssl s_client -connect "$lraft" -CAfile "$C/ca.pem" -cert "$C/cli.pem" \
-                -key "$C/cli-key.pem" >"$WORK/sclient2.out" 2>&1
-        if wait_for 5 sh -c "cat '$WORK'/r?.log | grep -q 'raft tls: incoming connection refused: .*not for \"server.global.nomad\"'"; then
-                pass "a certificate of the cluster CA without the server role is refused on the Raft port"
-        else
-                cat "$WORK/sclient2.out"
-                fail "a certificate of the cluster CA without the server role is refused on the Raft port"
-        fi
+        raft_refused "a certificate of the cluster CA without the server role is refused on the Raft port" "$lraft" \
+                "'$WORK'/r?.log" 'not for "server.global.nomad"' -CAfile "$C/ca.pem" -cert "$C/cli.pem" -key "$C/cli-key.pem"
         for p in "${rpids[@]}"; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
 else
@@ -375,14 +383,9 @@ if pick_ports 4; then
                 tail -n 20 "$WORK/eu0.log"
                 fail "2 servers of region eu with server.eu.nomad certificates elect one leader over Raft with TLS"
         fi
-        sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$((EP + 1))" -CAfile "$C/ca.pem" -cert "$C/server.pem" \
-                -key "$C/server-key.pem" >"$WORK/sclient-eu.out" 2>&1
-        if wait_for 5 sh -c "grep -q 'raft tls: incoming connection refused: .*not for \"server.eu.nomad\"' '$WORK/eu0.log'"; then
-                pass "a server certificate for region global is refused on a region eu server's Raft port"
-        else
-                cat "$WORK/sclient-eu.out"
-                fail "a server certificate for region global is refused on a region eu server's Raft port"
-        fi
+        raft_refused "a server certificate for region global is refused on a region eu server's Raft port" \
+                "127.0.0.1:$((EP + 1))" "'$WORK/eu0.log'" 'not for "server.eu.nomad"' -CAfile "$C/ca.pem" \
+                -cert "$C/server.pem" -key "$C/server-key.pem"
         if ! timeout 10 "$BIN/drover-server" -region "eu/x" -print-config >"$WORK/badregion.out" 2>&1 &&
                 grep -q "a region is 1 to 63 letters" "$WORK/badregion.out"; then
                 pass "-region with a character outside letters, digits and '-' is refused at start"
