@@ -13,6 +13,7 @@
 # (BENCH_NO_RECORD=1: print only).
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/support/wait.sh" # wait_for SECONDS COMMAND...
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-agent-XXXXXX)
 MARK="drover-bench-agent-$$"
@@ -27,15 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() { # SECONDS COMMAND...
-        local limit=$(($1 * 10)) i=0
-        shift
-        until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                [ $i -ge $limit ] && return 1
-                sleep 0.1
-        done
-}
 # Free: nothing listens there, and (the range is inside the kernel's ephemeral one) no
 # connection of anyone else's uses it as its local port.
 port_free() {

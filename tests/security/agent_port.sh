@@ -22,26 +22,18 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-PORT_LO=${DROVER_TEST_PORT_BASE:-${PORT_LO:-26000}}
 MAX=200
 SLOW=300
 SECS=15
-setup_work agentport
 command -v python3 >/dev/null || { log "SKIP: python3 not installed"; exit 0; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null
 [ "$(ulimit -n)" -ge 2048 ] || { log "SKIP: need 2048 file descriptors (ulimit -Hn is $(ulimit -Hn))"; exit 0; }
-pick_ports 4 || { log "FAIL: no free ports from $PORT_LO"; exit 1; }
-ADDR="http://127.0.0.1:$PORT"
+start_test agentport 4
 AGENTS="http://127.0.0.1:$((PORT + 2))"
 log "== drover agents' listener test (work dir $WORK, API $ADDR, agents $AGENTS, load $(cut -d' ' -f1-3 /proc/loadavg))"
-t_start=$(date +%s)
 
-"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" -raft-addr "127.0.0.1:$((PORT + 1))" \
-        -agent-addr "127.0.0.1:$((PORT + 2))" -agent-max-conns 64 -http-max-conns $MAX -http-max-parked 1000 \
-        -heartbeat-ttl 3s -heartbeat-grace 3s >"$WORK/server.log" 2>&1 &
-server_pid=$!
-pids+=($server_pid)
-wait_for 20 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || { fail "server starts"; exit 1; }
+start_server -agent-addr "127.0.0.1:$((PORT + 2))" -agent-max-conns 64 -http-max-conns $MAX -http-max-parked 1000 \
+        -heartbeat-ttl 3s -heartbeat-grace 3s
 "$BIN/drover-agent" -dev -servers "$AGENTS" -data-dir "$WORK/agent" -http-addr "127.0.0.1:$((PORT + 3))" \
         >"$WORK/agent.log" 2>&1 &
 pids+=($!)
@@ -170,5 +162,4 @@ if [ "$(cat "$WORK/hb_cluster.reg" 2>/dev/null)" = 200 ] && [ "$(field "$cl" fai
 else
         fail "three servers: a node registers and heartbeats through a follower's agents' listener (leader '$leader', register $(cat "$WORK/hb_cluster.reg" 2>/dev/null), $cl, $status)"
 fi
-log "$passed passed, $failed failed ($(($(date +%s) - t_start)) s)"
-[ "$failed" = 0 ]
+end_test

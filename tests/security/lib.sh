@@ -43,3 +43,30 @@ cleanup_work() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
         "$RM_WORK" "$WORK"
 }
+
+# start_test NAME N: what a one-server script sets up first: setup_work NAME, then N
+# free ports from PORT_LO (DROVER_TEST_PORT_BASE when set: the caller's range) in
+# PORT..PORT+N-1 (none free: FAIL and exit), ADDR the API on PORT, and t_start, the
+# clock end_test reads.
+start_test() {
+        PORT_LO=${DROVER_TEST_PORT_BASE:-${PORT_LO:-26000}}
+        setup_work "$1"
+        pick_ports "$2" || { log "FAIL: no free ports from $PORT_LO"; exit 1; }
+        ADDR="http://127.0.0.1:$PORT"
+        t_start=$(date +%s)
+}
+# start_server FLAG...: drover-server -dev from BIN, its data in WORK/server and its log
+# in WORK/server.log, the API on PORT, Raft on PORT+1, and these flags; server_pid its
+# pid (in pids too). Returns once it has elected itself; not within 20 s: FAIL and exit.
+start_server() {
+        "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
+                -raft-addr "127.0.0.1:$((PORT + 1))" "$@" >"$WORK/server.log" 2>&1 &
+        server_pid=$!
+        pids+=("$server_pid")
+        wait_for 20 sh -c "curl -fs -m 2 $ADDR/v1/status/leader | grep -q 127.0.0.1" || { fail "server starts"; exit 1; }
+}
+# end_test: the counts and the time since start_test; the status: 0 when nothing failed.
+end_test() {
+        log "$passed passed, $failed failed ($(($(date +%s) - t_start)) s)"
+        [ "$failed" = 0 ]
+}

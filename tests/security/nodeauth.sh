@@ -5,19 +5,15 @@
 # wrong secret is refused on heartbeats and allocation updates (node A's secret
 # against node B's allocations: tests/unit/test_node_auth.c).
 # Usage: tests/security/nodeauth.sh BIN_DIR
+# Ports: DROVER_TEST_PORT_BASE (else PORT_LO, lib.sh) .. +999.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
-setup_work nodeauth
-pick_ports 4 || { log "FAIL: no free ports in 26000-26999"; exit 1; }
-ADDR="http://127.0.0.1:$PORT"
+start_test nodeauth 4
 log "== drover node authentication tests (work dir $WORK, API $ADDR)"
-DROVER_NODE_SECRET=join-me-7 "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
-        -raft-addr "127.0.0.1:$((PORT + 1))" -heartbeat-ttl 1s -heartbeat-grace 1s >>"$WORK/server.log" 2>&1 &
-pids+=($!)
-wait_for 20 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || { fail "server starts"; exit 1; }
+DROVER_NODE_SECRET=join-me-7 start_server -heartbeat-ttl 1s -heartbeat-grace 1s
 
 "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/intruder" -node-name intruder -raw-exec -http-addr "" \
         -node-secret wrong >>"$WORK/intruder.log" 2>&1 &
@@ -71,5 +67,4 @@ if ! grep -q "missed its heartbeat" "$WORK/server.log"; then
 else
         fail "authenticated nodes keep heartbeating (TTL 1 s)"
 fi
-log "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+end_test

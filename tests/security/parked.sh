@@ -11,17 +11,10 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-PORT_LO=${DROVER_TEST_PORT_BASE:-${PORT_LO:-26000}}
 MAXP=8
-setup_work parked
-pick_ports 2 || { log "FAIL: no free ports from $PORT_LO"; exit 1; }
-ADDR="http://127.0.0.1:$PORT"
+start_test parked 2
 log "== drover parked blocking queries test (work dir $WORK, API $ADDR)"
-t_start=$(date +%s)
-"$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" -raft-addr "127.0.0.1:$((PORT + 1))" \
-        -http-max-parked $MAXP >"$WORK/server.log" 2>&1 &
-pids+=($!)
-wait_for 20 sh -c "curl -fs $ADDR/v1/status/leader | grep -q 127.0.0.1" || { fail "server starts"; exit 1; }
+start_server -http-max-parked $MAXP
 
 metric() { # metric NAME: its value in /v1/metrics (Prometheus format: dots become _), as an integer
         curl -fs -m 5 "$ADDR/v1/metrics?format=prometheus" | awk -v n="$(echo "$1" | tr . _)" '$1 == n {print int($2)}'
@@ -63,5 +56,4 @@ if [ "$code" = 200 ] && [ $ms -ge 1500 ]; then
 else
         fail "a new blocking query (wait=2s) is parked and answered 200 after about 2 s (got $code after $ms ms)"
 fi
-log "$passed passed, $failed failed ($(($(date +%s) - t_start)) s)"
-[ "$failed" = 0 ]
+end_test

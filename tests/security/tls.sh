@@ -68,6 +68,35 @@ else
 fi
 ADDR="https://127.0.0.1:$PORT"
 MTLS=(--cacert "$C/ca.pem" --cert "$C/cli.pem" --key "$C/cli-key.pem")
+# refused NAME CODES TEXT URL [CURL_ARG...]: curl -s -m 5 CURL_ARG... URL gets one of
+# CODES ("403", "000" for no answer at all, or "403 000") and, when TEXT is not empty,
+# an answer with TEXT in it; a pass or a fail that shows the code and the answer's start.
+refused() {
+        local name=$1 codes=$2 text=$3 url=$4 code body
+        shift 4
+        rm -f "$WORK/refused.body"
+        code=$(curl -s -m 5 "$@" -o "$WORK/refused.body" -w '%{http_code}' "$url")
+        body=$(head -c 200 "$WORK/refused.body" 2>/dev/null)
+        if [[ " $codes " == *" $code "* ]] && { [ -z "$text" ] || grep -q "$text" "$WORK/refused.body" 2>/dev/null; }; then
+                pass "$name: $code${body:+ (${body:0:100})}"
+        else
+                fail "$name: $codes (got $code${body:+: $body})"
+        fi
+}
+# raft_refused NAME ADDR LOG TEXT OPENSSL_ARG...: an openssl s_client to the Raft port
+# at ADDR with these certificate flags; passes when the server then logs, in LOG (a
+# glob), that it refused the connection with TEXT in the reason (within 5 s).
+raft_refused() {
+        local name=$1 addr=$2 logs=$3 text=$4
+        shift 4
+        sleep 1 | timeout 10 openssl s_client -connect "$addr" "$@" >"$WORK/sclient.out" 2>&1
+        if wait_for 5 sh -c "cat $logs | grep -q 'raft tls: incoming connection refused: .*$text'"; then
+                pass "$name"
+        else
+                cat "$WORK/sclient.out"
+                fail "$name"
+        fi
+}
 log "== drover TLS tests (work dir $WORK, API $ADDR)"
 
 # --- a key that does not match the certificate stops the server with a message ---
@@ -93,32 +122,16 @@ else
 fi
 
 # --- plain HTTP is refused --------------------------------------------------------
-code=$(curl -s -m 5 -o "$WORK/plain.body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/status/leader")
-if [ "$code" = 000 ] && ! grep -q 127.0.0.1 "$WORK/plain.body" 2>/dev/null; then
-        pass "plain HTTP to the TLS listener gets no answer (code $code)"
-else
-        fail "plain HTTP to the TLS listener gets no answer (got code $code)"
-fi
+refused "plain HTTP to the TLS listener gets no answer" 000 "" "http://127.0.0.1:$PORT/v1/status/leader"
 
 # --- HTTPS without a client certificate: 403 with a message ----------------------
-code=$(curl -s -m 5 --cacert "$C/ca.pem" -o "$WORK/nocert.body" -w '%{http_code}' "$ADDR/v1/jobs")
-if [ "$code" = 403 ] && grep -q "no client certificate" "$WORK/nocert.body"; then
-        pass "HTTPS without a client certificate: 403 ($(head -c 60 "$WORK/nocert.body")...)"
-else
-        fail "HTTPS without a client certificate: 403 (got $code: $(cat "$WORK/nocert.body" 2>/dev/null))"
-fi
+refused "HTTPS without a client certificate" 403 "no client certificate" "$ADDR/v1/jobs" --cacert "$C/ca.pem"
 
 # --- a certificate from another CA: refused --------------------------------------
-code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" \
-        -o "$WORK/other.body" -w '%{http_code}' "$ADDR/v1/jobs")
-if [ "$code" = 403 ] && grep -q "rejected" "$WORK/other.body"; then
-        pass "a client certificate from another CA: 403 ($(head -c 70 "$WORK/other.body")...)"
-else
-        fail "a client certificate from another CA: 403 (got $code: $(cat "$WORK/other.body" 2>/dev/null))"
-fi
+INTRUDER=(--cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem")
+refused "a client certificate from another CA" 403 "rejected" "$ADDR/v1/jobs" "${INTRUDER[@]}"
 # ...and a PUT with a body from it changes nothing
-code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" -X PUT \
-        --data-binary '{"Node":{"ID":"x"}}' -o /dev/null -w '%{http_code}' "$ADDR/v1/node/register")
+code=$(curl -s -m 5 "${INTRUDER[@]}" -X PUT --data-binary '{"Node":{"ID":"x"}}' -o /dev/null -w '%{http_code}' "$ADDR/v1/node/register")
 if [ "$code" = 403 ] && curl -fs "${MTLS[@]}" "$ADDR/v1/nodes" | grep -qx '\[\]'; then
         pass "node registration with another CA's certificate: 403, no node"
 else
@@ -192,25 +205,11 @@ fi
 # --- the agent's own endpoint (logs, stats) is HTTPS with client certificates -------
 AGENT="127.0.0.1:$((PORT + 2))"
 ALLOC=$(curl -fs "${MTLS[@]}" "$ADDR/v1/job/hello/allocations" | grep -o '"ID":"[0-9a-f-]\{36\}"' | head -1 | cut -d'"' -f4)
-code=$(curl -s -m 5 -o "$WORK/aplain.body" -w '%{http_code}' "http://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
-if [ -n "$ALLOC" ] && [ "$code" = 000 ]; then
-        pass "plain HTTP to the agent's -tls-http log endpoint gets no answer (code $code)"
-else
-        fail "plain HTTP to the agent's -tls-http log endpoint gets no answer (alloc '$ALLOC', code $code)"
-fi
-code=$(curl -s -m 5 --cacert "$C/ca.pem" -o "$WORK/anocert.body" -w '%{http_code}' "https://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
-if [ "$code" = 403 ] && grep -q "client certificate" "$WORK/anocert.body"; then
-        pass "HTTPS to the agent without a client certificate: 403 ($(head -c 100 "$WORK/anocert.body"))"
-else
-        fail "HTTPS to the agent without a client certificate: 403 (got $code: $(head -c 200 "$WORK/anocert.body"))"
-fi
-code=$(curl -s -m 5 --cacert "$C/ca.pem" --cert "$C/intruder.pem" --key "$C/intruder-key.pem" -o "$WORK/aother.body" \
-        -w '%{http_code}' "https://$AGENT/v1/client/fs/logs/$ALLOC?task=say")
-if [ "$code" = 403 ] || [ "$code" = 000 ]; then
-        pass "HTTPS to the agent with a certificate from another CA is refused (code $code)"
-else
-        fail "HTTPS to the agent with a certificate from another CA is refused (got $code)"
-fi
+[ -n "$ALLOC" ] || fail "an allocation of hello on the agent, for its log endpoint's checks"
+LOGS="$AGENT/v1/client/fs/logs/$ALLOC?task=say"
+refused "plain HTTP to the agent's -tls-http log endpoint gets no answer" 000 "" "http://$LOGS"
+refused "HTTPS to the agent without a client certificate" 403 "client certificate" "https://$LOGS" --cacert "$C/ca.pem"
+refused "HTTPS to the agent with a certificate from another CA is refused" "403 000" "" "https://$LOGS" "${INTRUDER[@]}"
 if timeout 30 "$BIN/drover" alloc logs "$ALLOC" >"$WORK/alogs.out" 2>&1 && grep -q "hello from allocation" "$WORK/alogs.out"; then
         pass "drover alloc logs reads the task's log from the agent over HTTPS ($(head -1 "$WORK/alogs.out"))"
 else
@@ -354,14 +353,8 @@ if pick_ports 6; then
                 fail "openssl s_client without a client certificate to the Raft port is refused"
         fi
         # a certificate from the cluster CA without the server role (the CLI's) is refused too
-        sleep 1 | timeout 10 openssl s_client -connect "$lraft" -CAfile "$C/ca.pem" -cert "$C/cli.pem" \
-                -key "$C/cli-key.pem" >"$WORK/sclient2.out" 2>&1
-        if wait_for 5 sh -c "cat '$WORK'/r?.log | grep -q 'raft tls: incoming connection refused: .*not for \"server.global.nomad\"'"; then
-                pass "a certificate of the cluster CA without the server role is refused on the Raft port"
-        else
-                cat "$WORK/sclient2.out"
-                fail "a certificate of the cluster CA without the server role is refused on the Raft port"
-        fi
+        raft_refused "a certificate of the cluster CA without the server role is refused on the Raft port" "$lraft" \
+                "'$WORK'/r?.log" 'not for "server.global.nomad"' -CAfile "$C/ca.pem" -cert "$C/cli.pem" -key "$C/cli-key.pem"
         for p in "${rpids[@]}"; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
 else
@@ -390,14 +383,9 @@ if pick_ports 4; then
                 tail -n 20 "$WORK/eu0.log"
                 fail "2 servers of region eu with server.eu.nomad certificates elect one leader over Raft with TLS"
         fi
-        sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$((EP + 1))" -CAfile "$C/ca.pem" -cert "$C/server.pem" \
-                -key "$C/server-key.pem" >"$WORK/sclient-eu.out" 2>&1
-        if wait_for 5 sh -c "grep -q 'raft tls: incoming connection refused: .*not for \"server.eu.nomad\"' '$WORK/eu0.log'"; then
-                pass "a server certificate for region global is refused on a region eu server's Raft port"
-        else
-                cat "$WORK/sclient-eu.out"
-                fail "a server certificate for region global is refused on a region eu server's Raft port"
-        fi
+        raft_refused "a server certificate for region global is refused on a region eu server's Raft port" \
+                "127.0.0.1:$((EP + 1))" "'$WORK/eu0.log'" 'not for "server.eu.nomad"' -CAfile "$C/ca.pem" \
+                -cert "$C/server.pem" -key "$C/server-key.pem"
         if ! timeout 10 "$BIN/drover-server" -region "eu/x" -print-config >"$WORK/badregion.out" 2>&1 &&
                 grep -q "a region is 1 to 63 letters" "$WORK/badregion.out"; then
                 pass "-region with a character outside letters, digits and '-' is refused at start"

@@ -42,61 +42,64 @@ const char *http_req_path(const struct http_req *r) {
         return r->path;
 }
 
+/* The next value of key in the query from *pos on ("" for a bare key), copied into
+ * out (cut to size bytes) and percent-decoded as libmicrohttpd does ('+' is a space)
+ * when out is not NULL; *pos moves past it. False when key is not there. */
+static bool query_next(const char **pos, const char *key, char *out, size_t size) {
+        size_t klen = strlen(key);
+        for (const char *p = *pos; *p;) {
+                const char *amp = strchr(p, '&');
+                size_t len = amp ? (size_t)(amp - p) : strlen(p);
+                const char *next = p + len + (amp ? 1 : 0);
+                if (len < klen || strncmp(p, key, klen) != 0 || (len != klen && p[klen] != '=')) {
+                        p = next;
+                        continue;
+                }
+                *pos = next;
+                if (!out)
+                        return true;
+                size_t vlen = len > klen ? len - klen - 1 : 0;
+                if (vlen >= size)
+                        vlen = size - 1;
+                memcpy(out, p + klen + (len > klen), vlen);
+                out[vlen] = '\0';
+                char *o = out;
+                for (const char *i = out; *i; i++) {
+                        unsigned hex;
+                        if (*i == '%' && i[1] && i[2] && sscanf(i + 1, "%2x", &hex) == 1) {
+                                *o++ = (char)hex;
+                                i += 2;
+                        } else {
+                                *o++ = *i == '+' ? ' ' : *i;
+                        }
+                }
+                *o = '\0';
+                return true;
+        }
+        return false;
+}
+
 const char *http_req_query(const struct http_req *r, const char *key) {
         /* values are returned from a small ring so that several may be held at once */
         static char ring[8][512];
         static int next;
-        size_t klen = strlen(key);
-        for (const char *p = r->query; *p;) {
-                const char *amp = strchr(p, '&');
-                size_t len = amp ? (size_t)(amp - p) : strlen(p);
-                if (len >= klen && strncmp(p, key, klen) == 0 && (len == klen || p[klen] == '=')) {
-                        char *v = ring[next++ % 8];
-                        size_t vlen = len > klen ? len - klen - 1 : 0;
-                        if (vlen >= sizeof(ring[0]))
-                                vlen = sizeof(ring[0]) - 1;
-                        memcpy(v, p + klen + (len > klen), vlen);
-                        v[vlen] = '\0';
-                        /* percent-decoding, as libmicrohttpd's (and '+' is a space) */
-                        char *o = v;
-                        for (const char *i = v; *i; i++) {
-                                unsigned hex;
-                                if (*i == '%' && i[1] && i[2] && sscanf(i + 1, "%2x", &hex) == 1) {
-                                        *o++ = (char)hex;
-                                        i += 2;
-                                } else {
-                                        *o++ = *i == '+' ? ' ' : *i;
-                                }
-                        }
-                        *o = '\0';
-                        return v;
-                }
-                p += len + (amp ? 1 : 0);
-        }
-        return NULL;
+        const char *pos = r->query;
+        char *v = ring[next % 8];
+        if (!query_next(&pos, key, v, sizeof(ring[0])))
+                return NULL;
+        next++;
+        return v;
 }
 
 size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
         static char ring[32][512];
         static int next;
-        size_t klen = strlen(key), n = 0;
-        for (const char *p = r->query; *p;) {
-                const char *amp = strchr(p, '&');
-                size_t len = amp ? (size_t)(amp - p) : strlen(p);
-                if (len >= klen && strncmp(p, key, klen) == 0 && (len == klen || p[klen] == '=')) {
-                        if (n < max) {
-                                char *v = ring[next++ % 32];
-                                size_t vlen = len > klen ? len - klen - 1 : 0;
-                                if (vlen >= sizeof(ring[0]))
-                                        vlen = sizeof(ring[0]) - 1;
-                                memcpy(v, p + klen + (len > klen), vlen);
-                                v[vlen] = '\0';
-                                ret[n] = v;
-                        }
-                        n++;
-                }
-                p += len + (amp ? 1 : 0);
-        }
+        const char *pos = r->query;
+        size_t n = 0;
+        for (; n < max && query_next(&pos, key, ring[next % 32], sizeof(ring[0])); n++)
+                ret[n] = ring[next++ % 32];
+        while (query_next(&pos, key, NULL, 0)) /* the count goes on past max */
+                n++;
         return n;
 }
 

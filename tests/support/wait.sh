@@ -1,5 +1,7 @@
 # wait.sh - the bounded poll the test scripts share (sourced, not run: tests/integration/lib.sh
-# and tests/security/lib.sh source it, so their scripts have it).
+# and tests/security/lib.sh source it, so their scripts have it, tests/api/ too;
+# bench/agent.sh sources it itself). tests/vm/init.sh keeps its own: it runs as PID 1
+# in the VM's busybox initramfs, and tests/vm/run.sh copies no file of tests/support there.
 #
 # wait_for SECONDS COMMAND...: run COMMAND (its output discarded) every 0.1 s until it
 # succeeds: 0 then. After SECONDS * 10 tries it gives up: it says on stderr what it waited

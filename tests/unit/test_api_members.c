@@ -3,13 +3,17 @@
  * from, the others by how long ago they last answered), and its Tags are Nomad's. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "tests/support/api_harness.h"
 
 API_HARNESS_SUITE(api_members, s);
 
-static json_t *members(void) {
+/* GET /v1/agent/members of server "s1" in this region and datacenter (the routes
+ * re-created with them, and with the Raft hooks the test set). */
+static json_t *members(const char *region, const char *datacenter) {
+        cr_assert_eq(api_harness_set_identity(s, region, datacenter, "s1"), 0);
         struct api_reply r;
         api_harness_request(s, "GET", "/v1/agent/members", NULL, 0, &r);
         cr_assert_eq(r.status, 200);
@@ -40,19 +44,26 @@ static const char *status(const json_t *m) {
         return v ? v : "(none)";
 }
 
+/* The member of j at port is there, with this Status and these Tags: "key",
+ * "value" pairs, then NULL. */
+__attribute__((sentinel)) static void expect_member(json_t *j, int port, const char *want_status, ...) {
+        const json_t *m = member_at(j, port);
+        cr_assert_not_null(m, "no member at :%d in %s", port, json_dumps(j, 0));
+        cr_expect_str_eq(status(m), want_status, "member at :%d: Status", port);
+        va_list ap;
+        va_start(ap, want_status);
+        for (const char *key; (key = va_arg(ap, const char *));) {
+                const char *want = va_arg(ap, const char *);
+                cr_expect_str_eq(tag(m, key), want, "member at :%d: Tags.%s", port, key);
+        }
+        va_end(ap);
+}
+
 Test(api_members, a_lone_server_is_alive_with_nomads_tags) {
-        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc-a", "s1"), 0);
-        json_t *j = members();
-        json_t *m = member_at(j, 4647);
-        cr_assert_not_null(m, "%s", json_dumps(j, 0));
-        cr_expect_str_eq(status(m), "alive");
-        cr_expect_str_eq(tag(m, "role"), "nomad");
-        cr_expect_str_eq(tag(m, "region"), "eu-west");
-        cr_expect_str_eq(tag(m, "dc"), "dc-a");
-        cr_expect_str_eq(tag(m, "port"), "4647");
-        cr_expect_str_eq(tag(m, "rpc_addr"), "127.0.0.1");
-        cr_expect_str_eq(tag(m, "raft_vsn"), "3");
-        cr_expect_str_neq(tag(m, "build"), "(none)");
+        json_t *j = members("eu-west", "dc-a");
+        expect_member(j, 4647, "alive", "role", "nomad", "region", "eu-west", "dc", "dc-a", "port", "4647", "rpc_addr",
+                      "127.0.0.1", "raft_vsn", "3", NULL);
+        cr_expect_str_neq(tag(member_at(j, 4647), "build"), "(none)");
         json_decref(j);
 }
 
@@ -92,31 +103,18 @@ static json_t *leader_silent(struct api_harness *h) {
 Test(api_members, a_peer_silent_for_long_is_failed_the_leader_heard_through_raft_alive) {
         s->raft_configuration = three_servers;
         s->raft_self = nine_silent;
-        cr_assert_eq(api_harness_set_identity(s, "global", "dc1", "s1"), 0);
-        json_t *j = members();
-        json_t *self = member_at(j, 4647), *leader = member_at(j, 5647), *nine = member_at(j, 6647);
-        cr_assert(self && leader && nine, "%s", json_dumps(j, 0));
-        cr_expect_str_eq(status(self), "alive");
-        cr_expect_str_eq(status(leader), "alive");
-        cr_expect_str_eq(status(nine), "failed");
-        cr_expect_str_eq(tag(self, "id"), "1");
-        cr_expect_str_eq(tag(leader, "id"), "7");
-        cr_expect_str_eq(tag(nine, "id"), "9");
-        cr_expect_str_eq(tag(leader, "leader"), "true");
-        cr_expect_str_eq(tag(nine, "raft_vsn"), "2");
-        cr_expect_str_eq(tag(leader, "raft_vsn"), "3");
-        cr_expect_str_eq(tag(nine, "port"), "6647");
+        json_t *j = members("global", "dc1");
+        expect_member(j, 4647, "alive", "id", "1", NULL);
+        expect_member(j, 5647, "alive", "id", "7", "leader", "true", "raft_vsn", "3", NULL);
+        expect_member(j, 6647, "failed", "id", "9", "raft_vsn", "2", "port", "6647", NULL);
         json_decref(j);
 }
 
 Test(api_members, a_peer_that_answers_is_alive_a_silent_leader_failed) {
         s->raft_configuration = three_servers;
         s->raft_self = leader_silent;
-        cr_assert_eq(api_harness_set_identity(s, "global", "dc1", "s1"), 0);
-        json_t *j = members();
-        json_t *leader = member_at(j, 5647), *nine = member_at(j, 6647);
-        cr_assert(leader && nine, "%s", json_dumps(j, 0));
-        cr_expect_str_eq(status(nine), "alive");
-        cr_expect_str_eq(status(leader), "failed");
+        json_t *j = members("global", "dc1");
+        expect_member(j, 6647, "alive", NULL);
+        expect_member(j, 5647, "failed", NULL);
         json_decref(j);
 }
