@@ -674,6 +674,18 @@ static int job_plan_cmd(struct cli *c, int argc, char **argv) {
                                 printf("%s\n", txt);
                 }
         }
+        const char *next = jx_str(resp, "NextPeriodicLaunch", "");
+        if (*next && strncmp(next, "0001-", 5) != 0)
+                printf("- If submitted now, next periodic launch would be at %s.\n", next);
+        /* Nomad's table of the allocations the plan would preempt. */
+        json_t *pre = jx_arr(jx_obj(resp, "Annotations"), "PreemptedAllocs");
+        if (json_array_size(pre) > 0) {
+                printf("\nPreemptions:\n\n%-36s  %-20s  %s\n", "Alloc ID", "Job ID", "Task Group");
+                size_t k;
+                json_t *a;
+                json_array_foreach(pre, k, a) printf("%-36s  %-20s  %s\n", jx_str(a, "ID", ""), jx_str(a, "JobID", ""),
+                                                      jx_str(a, "TaskGroup", ""));
+        }
         long long jmi = (long long)jx_int(resp, "JobModifyIndex", 0);
         printf("\nJob Modify Index: %lld\n", jmi);
         printf("To submit the job with version verification run:\n\n"

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
+#include "common/cron.h"
 #include "common/error.h"
 #include "common/jobspec.h"
 #include "common/jsonx.h"
@@ -446,7 +448,7 @@ static const struct planner_ops dry_ops = {
 
 struct tg_updates {
         const char *group;
-        int place, stop, migrate, inplace, destructive, ignore;
+        int place, stop, migrate, inplace, destructive, ignore, preemptions;
 };
 
 static struct tg_updates *tg_of(struct tg_updates *u, size_t n, const char *group) {
@@ -456,15 +458,54 @@ static struct tg_updates *tg_of(struct tg_updates *u, size_t n, const char *grou
         return NULL;
 }
 
-/* DesiredTGUpdates from the plan against the live state. */
+/* The IDs in a plan that the annotations look up, as sets (jansson objects hash their
+ * keys): so that counting stays linear in the plan and the job's allocations. */
+struct plan_ids {
+        json_t *touched;  /* placed or stopped */
+        json_t *replaced; /* a placement's previous allocation */
+};
+
+static int plan_ids_build(const struct plan_result *res, struct plan_ids *ids) {
+        ids->touched = json_object();
+        ids->replaced = json_object();
+        if (!ids->touched || !ids->replaced)
+                return -ENOMEM;
+        for (size_t i = 0; res && i < res->n_nodes; i++) {
+                const struct plan_node *pn = &res->nodes[i];
+                for (size_t k = 0; k < pn->n_place; k++) {
+                        const struct alloc *a = pn->place[k];
+                        if (json_object_set_new(ids->touched, a->id, json_true()) < 0)
+                                return -ENOMEM;
+                        if (a->previous_allocation && *a->previous_allocation &&
+                            json_object_set_new(ids->replaced, a->previous_allocation, json_true()) < 0)
+                                return -ENOMEM;
+                }
+                for (size_t k = 0; k < pn->n_stop; k++)
+                        if (json_object_set_new(ids->touched, pn->stop[k].alloc->id, json_true()) < 0)
+                                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Annotations from the plan against the live state: DesiredTGUpdates (per group: Place,
+ * Stop, Migrate, InPlaceUpdate, DestructiveUpdate, Ignore, Preemptions) and
+ * PreemptedAllocs, the stubs of other jobs' allocations the plan evicts (Nomad's
+ * PlanAnnotations). A group's Preemptions counts the allocations its placements evict
+ * (each placement's PreemptedAllocations). NULL on out of memory. */
 static json_t *annotations(struct route_ctx *c, const struct job *j, const struct plan_result *res) {
         struct tg_updates *u = calloc(j->n_groups ? j->n_groups : 1, sizeof(*u));
-        if (!u)
-                return json_object();
+        struct plan_ids ids = {0};
+        json_t *preempted = json_array();
+        if (!u || !preempted || plan_ids_build(res, &ids) < 0) {
+                free(u);
+                json_decref(ids.touched);
+                json_decref(ids.replaced);
+                json_decref(preempted);
+                return NULL;
+        }
         for (size_t g = 0; g < j->n_groups; g++)
                 u[g].group = j->groups[g].name;
         struct state_store *st = ctx_state(c);
-        size_t nstopped_paired = 0;
         for (size_t i = 0; res && i < res->n_nodes; i++) {
                 const struct plan_node *pn = &res->nodes[i];
                 for (size_t k = 0; k < pn->n_place; k++) {
@@ -472,30 +513,28 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
                         struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
                         if (!t)
                                 continue;
-                        const struct alloc *old = state_alloc_get(st, a->id);
-                        if (old)
+                        if (state_alloc_get(st, a->id))
                                 t->inplace++;
                         else if (a->previous_allocation && *a->previous_allocation)
-                                t->destructive++, nstopped_paired++;
+                                t->destructive++;
                         else
                                 t->place++;
+                        t->preemptions +=
+                            (int)json_array_size(json_object_get(a->extra, "PreemptedAllocations"));
                 }
-        }
-        /* Stops that a destructive update replaces are counted there, not as Stop. */
-        for (size_t i = 0; res && i < res->n_nodes; i++) {
-                const struct plan_node *pn = &res->nodes[i];
+                /* Stops that a destructive update replaces are counted there, not as Stop;
+                 * another job's allocation evicted is a preemption. */
                 for (size_t k = 0; k < pn->n_stop; k++) {
                         const struct alloc *a = pn->stop[k].alloc;
-                        struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
-                        if (!t)
+                        bool other_job = !a->job_id || strcmp(a->job_id, j->id) != 0 ||
+                                         strcmp(a->namespace ? a->namespace : "default", j->namespace) != 0;
+                        if (other_job) {
+                                if (pn->stop[k].desired == ALLOC_DESIRED_EVICT)
+                                        json_array_append_new(preempted, alloc_to_stub_json(a));
                                 continue;
-                        bool replaced = false;
-                        for (size_t x = 0; x < res->n_nodes && !replaced; x++)
-                                for (size_t y = 0; y < res->nodes[x].n_place && !replaced; y++) {
-                                        const char *prev = res->nodes[x].place[y]->previous_allocation;
-                                        replaced = prev && strcmp(prev, a->id) == 0;
-                                }
-                        if (replaced)
+                        }
+                        struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
+                        if (!t || json_object_get(ids.replaced, a->id))
                                 continue;
                         if (pn->stop[k].desired == ALLOC_DESIRED_EVICT)
                                 t->migrate++;
@@ -503,34 +542,33 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
                                 t->stop++;
                 }
         }
-        (void)nstopped_paired;
         /* Ignore: live allocations of the job the plan does not touch. */
         size_t n = 0;
         struct alloc *const *allocs = state_allocs_by_job(st, j->namespace, j->id, &n);
         for (size_t i = 0; i < n; i++) {
                 const struct alloc *a = allocs[i];
-                if (alloc_terminal(a))
+                if (alloc_terminal(a) || json_object_get(ids.touched, a->id))
                         continue;
-                bool touched = false;
-                for (size_t x = 0; res && x < res->n_nodes && !touched; x++) {
-                        for (size_t y = 0; y < res->nodes[x].n_place && !touched; y++)
-                                touched = strcmp(res->nodes[x].place[y]->id, a->id) == 0;
-                        for (size_t y = 0; y < res->nodes[x].n_stop && !touched; y++)
-                                touched = strcmp(res->nodes[x].stop[y].alloc->id, a->id) == 0;
-                }
                 struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
-                if (!touched && t)
+                if (t)
                         t->ignore++;
         }
         json_t *dtg = json_object();
-        for (size_t g = 0; g < j->n_groups; g++)
+        for (size_t g = 0; dtg && g < j->n_groups; g++)
                 json_object_set_new(dtg, u[g].group,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Ignore", u[g].ignore, "Place",
                                               u[g].place, "Migrate", u[g].migrate, "Stop", u[g].stop, "InPlaceUpdate",
                                               u[g].inplace, "DestructiveUpdate", u[g].destructive, "Canary", 0,
-                                              "Preemptions", 0));
+                                              "Preemptions", u[g].preemptions));
         free(u);
-        return json_pack("{s:o,s:n}", "DesiredTGUpdates", dtg, "PreemptedAllocs");
+        json_decref(ids.touched);
+        json_decref(ids.replaced);
+        /* Nomad answers null when nothing is preempted. */
+        if (json_array_size(preempted) == 0) {
+                json_decref(preempted);
+                preempted = json_null();
+        }
+        return json_pack("{s:o,s:o}", "DesiredTGUpdates", dtg, "PreemptedAllocs", preempted);
 }
 
 /* A JSON scalar as Nomad's FieldDiff prints it: strings bare, the rest as JSON. */
@@ -621,6 +659,25 @@ static json_t *job_diff(const struct job *old, const struct job *new_job, const 
                          "TaskGroups", tgs);
 }
 
+/* A plan's NextPeriodicLaunch: when an enabled periodic job would launch next (RFC 3339,
+ * UTC), Go's zero time for any other job, as Nomad's Job.Plan answers. */
+static json_t *next_periodic_launch(const struct job *j) {
+        char buf[64] = "0001-01-01T00:00:00Z";
+        struct cron_periodic p;
+        struct error err = {0};
+        int64_t next = 0;
+        if (job_is_periodic(j) && cron_periodic_parse(json_object_get(j->extra, "Periodic"), &p, &err) == 0) {
+                if (p.enabled && cron_periodic_next(&p, clock_now_ns() / 1000000000, &next) == 0) {
+                        time_t secs = (time_t)next;
+                        struct tm tm;
+                        gmtime_r(&secs, &tm);
+                        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
+                cron_periodic_clear(&p);
+        }
+        return json_string(buf);
+}
+
 void h_job_plan(struct route_ctx *c) {
         struct job *j = job_from_body(c, c->param[0]);
         if (!j)
@@ -653,20 +710,20 @@ void h_job_plan(struct route_ctx *c) {
                 if (r == 0)
                         r = scheduler_process_env(copy, e, &dry_ops, &d, &env, &err);
         }
+        json_t *ann = r < 0 ? NULL : annotations(c, j, d.result);
+        if (r == 0 && !ann)
+                r = -ENOMEM;
         if (r < 0) {
                 http_req_respond_text(c->req, 500, "plan: %s", err.msg[0] ? err.msg : strerror(-r));
         } else {
                 json_t *failed =
                     d.final && d.final->failed_tg_allocs ? json_deep_copy(d.final->failed_tg_allocs) : json_object();
-                json_t *ann = annotations(c, j, d.result);
                 json_t *diff = job_diff(old, j, json_object_get(ann, "DesiredTGUpdates"));
                 json_t *out = json_pack("{s:o,s:o,s:I,s:n,s:s,s:o}", "Annotations", ann, "FailedTGAllocs", failed,
                                         "JobModifyIndex", (json_int_t)(old ? old->modify_index : 0), "CreatedEvals",
                                         "Warnings", "", "Diff", diff);
                 json_object_set_new(out, "Index", json_integer((json_int_t)state_latest_index(live)));
-                /* Go's zero time: drover's jobs have no periodic launches (yet). */
-                if (!json_object_get(out, "NextPeriodicLaunch"))
-                        json_object_set_new(out, "NextPeriodicLaunch", json_string("0001-01-01T00:00:00Z"));
+                json_object_set_new(out, "NextPeriodicLaunch", next_periodic_launch(j));
                 http_req_respond_json(c->req, 200, out, state_latest_index(live));
         }
         plan_result_free(d.result);

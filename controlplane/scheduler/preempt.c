@@ -3,7 +3,8 @@
  * below the job's: on a node, the lowest priorities first and as few as will do; among
  * nodes (service and batch), the node whose victims have the lowest highest priority,
  * then the fewest victims. The plan stops them (desired "evict", listed in its stops)
- * with the description "Preempted by alloc ID <the new alloc>". Enabled per job kind
+ * with the description "Preempted by alloc ID <the new alloc>", and the new alloc lists
+ * their IDs (PreemptedAllocations). Enabled per job kind
  * by the scheduler configuration (scheduler_env.preemption; Nomad's defaults: system
  * only). See preempt.h. */
 #include "controlplane/scheduler/preempt.h"
@@ -103,6 +104,19 @@ static size_t choose_victims(struct sched_attempt *at, const struct sched_group 
         return k;
 }
 
+/* Nomad's Allocation.PreemptedAllocations: the new alloc (the last one the plan places on
+ * cd, `id`) lists the IDs of the allocs it evicts, kept in its unmodelled fields, which
+ * the plan and the store carry as they are. 0 or -ENOMEM. */
+static int record_preempted(struct sched_attempt *at, const struct sched_cand *cd, const char *id, json_t *ids) {
+        const struct plan_node *pn = plan_node_find(at->plan, cd->n->id);
+        struct alloc *a = pn && pn->n_place ? pn->place[pn->n_place - 1] : NULL;
+        if (!a || strcmp(a->id, id) != 0)
+                return 0;
+        if (!a->extra && !(a->extra = json_object()))
+                return -ENOMEM;
+        return json_object_set(a->extra, "PreemptedAllocations", ids) < 0 ? -ENOMEM : 0;
+}
+
 /* Place on cd by evicting lower-priority allocs; 1 when placed, 0 when not possible. */
 int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd,
                            const struct alloc *prev, struct sched_metric *m, int64_t now) {
@@ -119,12 +133,20 @@ int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, stru
         if (r > 0)
                 return 0; /* no port or device free: the victims stay */
         snprintf(desc, sizeof(desc), "Preempted by alloc ID %s", id);
+        json_t *ids = r == 0 ? json_array() : NULL;
+        if (r == 0 && !ids)
+                r = -ENOMEM;
         for (size_t i = 0; i < k && r == 0; i++) {
                 r = plan_add_stop(at->plan, v[i].a, ALLOC_DESIRED_EVICT, desc, -1);
+                if (r == 0 && json_array_append_new(ids, json_string(v[i].a->id)) < 0)
+                        r = -ENOMEM;
                 cd->u.cpu -= v[i].a->resources.cpu;
                 cd->u.mem -= v[i].a->resources.memory_mb;
                 cd->u.disk -= v[i].a->resources.disk_mb;
         }
+        if (r == 0)
+                r = record_preempted(at, cd, id, ids);
+        json_decref(ids);
         return r < 0 ? r : 1;
 }
 

@@ -435,6 +435,68 @@ static void put_alloc(const char *id, const char *job, const char *node) {
         alloc_unref(a);
 }
 
+#define PRIO_JOB(id, prio, mem)                                                                                        \
+        "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"service\",\"Priority\":" #prio ",\"Datacenters\":[\"dc1\"],"        \
+        "\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","             \
+        "\"Config\":{\"command\":\"/bin/sleep\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":" #mem "}}]}]}}"
+
+/* A plan that preempts lists the victims (PreemptedAllocs) and counts them under the
+ * group whose placement evicts them, and commits nothing. */
+Test(api_endpoints, plan_lists_the_allocations_it_would_preempt) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", PRIO_JOB("low", 20, 64), NULL, NULL), 200);
+        const char *victim = "aaaaaaaa-0000-0000-0000-0000000000a1";
+        put_alloc(victim, "low", NODE_ID);
+        /* The victim holds nearly all of the node's memory. */
+        struct alloc *a = alloc_copy(state_alloc_get(s->state, victim));
+        cr_assert_not_null(a);
+        a->resources.cpu = 100;
+        a->resources.memory_mb = 8000;
+        cr_assert_eq(state_upsert_allocs(s->state, state_latest_index(s->state) + 1, &a, 1), 0);
+        alloc_unref(a);
+        /* Without service preemption (Nomad's default), the high-priority job does not fit. */
+        cr_assert_eq(req("PUT", "/v1/job/high/plan", PRIO_JOB("high", 80, 4000), &j, NULL), 200);
+        cr_expect(json_is_null(at(j, "Annotations", "PreemptedAllocs")), "%s", json_dumps(j, 0));
+        cr_expect_not_null(at(j, "FailedTGAllocs", "g"));
+        json_decref(j);
+        cr_assert_eq(req("PUT", "/v1/operator/scheduler/configuration",
+                         "{\"PreemptionConfig\":{\"ServiceSchedulerEnabled\":true}}", NULL, NULL),
+                     200);
+        uint64_t before = state_latest_index(s->state);
+        cr_assert_eq(req("PUT", "/v1/job/high/plan", PRIO_JOB("high", 80, 4000), &j, NULL), 200);
+        json_t *ann = json_object_get(j, "Annotations");
+        json_t *pre = json_object_get(ann, "PreemptedAllocs");
+        cr_assert_eq(json_array_size(pre), 1, "%s", json_dumps(j, 0));
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(pre, 0), "ID")), victim);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(pre, 0), "JobID")), "low");
+        json_t *g = json_object_get(json_object_get(ann, "DesiredTGUpdates"), "g");
+        cr_expect_eq(json_integer_value(json_object_get(g, "Place")), 1);
+        cr_expect_eq(json_integer_value(json_object_get(g, "Preemptions")), 1);
+        cr_expect_eq(json_integer_value(json_object_get(g, "Stop")), 0, "another job's alloc is no Stop of this one");
+        cr_expect_str_eq(json_string_value(json_object_get(j, "NextPeriodicLaunch")), "0001-01-01T00:00:00Z");
+        json_decref(j);
+        cr_expect_eq(state_latest_index(s->state), before, "a plan changes nothing");
+        cr_expect_eq(state_alloc_get(s->state, victim)->desired_status, ALLOC_DESIRED_RUN);
+}
+
+/* An enabled periodic job's plan says when it would launch next. */
+Test(api_endpoints, plan_of_a_periodic_job_gives_its_next_launch) {
+        json_t *j = NULL;
+        cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);
+        const char *job = "{\"Job\":{\"ID\":\"cron\",\"Type\":\"batch\",\"Datacenters\":[\"dc1\"],"
+                          "\"Periodic\":{\"Enabled\":true,\"Spec\":\"0 3 * * *\",\"TimeZone\":\"UTC\"},"
+                          "\"TaskGroups\":[{\"Name\":\"g\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\","
+                          "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"},"
+                          "\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}";
+        cr_assert_eq(req("PUT", "/v1/job/cron/plan", job, &j, NULL), 200);
+        const char *next = json_string_value(json_object_get(j, "NextPeriodicLaunch"));
+        cr_assert_not_null(next, "%s", json_dumps(j, 0));
+        /* Tomorrow or today at 03:00 UTC, never Go's zero time. */
+        cr_expect(strlen(next) == 20 && strcmp(next + 10, "T03:00:00Z") == 0, "%s", next);
+        json_decref(j);
+}
+
 Test(api_endpoints, node_evaluate_alloc_stop_and_purge) {
         json_t *j = NULL;
         cr_assert_eq(req("PUT", "/v1/node/register", NODE, NULL, NULL), 200);

@@ -4,7 +4,8 @@
  * min_healthy_time, unhealthy allocs and the progress deadline fail it, success marks
  * the version Stable (in the job versions table too, even once a newer version is
  * registered), auto_revert registers the last stable version found there again,
- * PlacedCanaries lists the canaries' IDs. */
+ * PlacedCanaries lists the canaries' IDs, healthy_deadline marks a late alloc unhealthy,
+ * auto_promote promotes once the canaries are healthy. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -428,4 +429,63 @@ Test(deploy, alloc_deployment_status_round_trips_in_nomads_json) {
         alloc_unref(b);
         alloc_unref(a);
         job_unref(j);
+}
+
+/* Nomad's healthy_deadline: an alloc that is not healthy (here never started) within
+ * healthy_deadline of its creation is marked unhealthy, which fails the deployment
+ * before its progress deadline. */
+Test(deploy, healthy_deadline_marks_a_never_started_alloc_unhealthy) {
+        register_web("1", false, T0);
+        add_alloc("a0", 0, T0, ALLOC_CLIENT_PENDING);
+        json_t *cmds = step(T0 + 60 * SEC);
+        cr_assert_eq(json_array_size(cmds), 0, "at the deadline itself: not yet");
+        json_decref(cmds);
+        cmds = step(T0 + 61 * SEC);
+        cr_assert_eq(json_array_size(cmds), 2);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+        json_t *bad = json_object_get(json_array_get(cmds, 0), "Unhealthy");
+        cr_assert_eq(json_array_size(bad), 1);
+        cr_assert_str_eq(json_string_value(json_array_get(bad, 0)), "a0");
+        cr_assert_str_eq(type_of(cmds, 1), "DeploymentUpsert");
+        json_t *dj = json_object_get(json_array_get(cmds, 1), "Deployment");
+        cr_assert_str_eq(jx_str(dj, "Status", ""), "failed");
+        cr_assert_str_eq(jx_str(dj, "StatusDescription", ""), "Failed due to unhealthy allocations");
+        json_decref(cmds);
+}
+
+/* update { canary = 1, auto_promote } promotes the group once its canary is healthy, and
+ * asks for an eval to roll the rest; without auto_promote it waits for `deployment
+ * promote`. */
+Test(deploy, auto_promote_once_the_canaries_are_healthy) {
+        register_web("0", false, T0); /* version 0: the first version has nothing to canary */
+        for (int ap = 0; ap < 2; ap++) {
+                struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+                j->extra = json_pack("{s:{s:i,s:I,s:I,s:I,s:i,s:b}}", "Update", "MaxParallel", 1, "MinHealthyTime",
+                                     (json_int_t)SEC, "HealthyDeadline", (json_int_t)(60 * SEC), "ProgressDeadline",
+                                     (json_int_t)(120 * SEC), "Canary", 1, "AutoPromote", ap);
+                strmap_set(&j->groups[0].tasks[0].env, "VERSION", ap ? "auto" : "manual");
+                cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+                job_unref(j);
+                cr_assert_eq(state_deploy_for_job(st, idx, state_job_get(st, "default", "web"), T0), 0);
+                const struct deployment *d = state_deployment_latest(st, "default", "web");
+                cr_assert_eq(d->groups[0].desired_canaries, 1);
+                cr_assert_eq(d->groups[0].auto_promote, ap == 1);
+                const char *id = ap ? "canary-auto" : "canary-manual";
+                add_alloc(id, 0, T0, ALLOC_CLIENT_RUNNING);
+                struct alloc *a = alloc_copy(state_alloc_get(st, id));
+                a->deploy_canary = true;
+                cr_assert_eq(state_upsert_allocs(st, ++idx, &a, 1), 0);
+                alloc_unref(a);
+                json_t *cmds = step(T0 + SEC);
+                cr_assert_eq(json_array_size(cmds), 2, "auto_promote %d", ap);
+                cr_assert_str_eq(type_of(cmds, 0), "DeploymentAllocHealth");
+                cr_assert_str_eq(type_of(cmds, 1), "DeploymentUpsert");
+                json_t *up = json_array_get(cmds, 1);
+                json_t *g = json_object_get(json_object_get(json_object_get(up, "Deployment"), "TaskGroups"), "g");
+                cr_assert_eq(json_is_true(json_object_get(g, "Promoted")), ap == 1, "auto_promote %d", ap);
+                cr_assert_eq(json_array_size(json_object_get(up, "Evals")), (size_t)ap,
+                             "an eval follows the promotion only");
+                cr_assert_str_eq(jx_str(json_object_get(up, "Deployment"), "Status", ""), "running");
+                json_decref(cmds);
+        }
 }

@@ -103,6 +103,22 @@ Test(sched_reschedule, attempts_within_the_interval_run_out) {
         out = reconcile(j, allocs, 1, T0 + 3600 * S);
         cr_assert_eq(out.n_place, 0);
         reconcile_out_free(&out);
+        /* unlimited: the attempts already made in the interval do not count */
+        json_decref(j->groups[0].extra);
+        policy(j, "{\"ReschedulePolicy\":{\"Attempts\":1,\"Interval\":86400000000000,\"Unlimited\":true,"
+                  "\"Delay\":5000000000,\"DelayFunction\":\"constant\"}}");
+        int64_t ago3[] = {7200, 5400, 3600}, delay3[] = {5, 5, 5};
+        json_decref(a->extra);
+        track(a, ago3, delay3, 3);
+        out = reconcile(j, allocs, 1, T0 + 3600 * S);
+        cr_assert_eq(out.n_place, 1, "three attempts in the interval, attempts 1, unlimited");
+        reconcile_out_free(&out);
+        json_decref(j->groups[0].extra);
+        policy(j, "{\"ReschedulePolicy\":{\"Attempts\":1,\"Interval\":86400000000000,\"Unlimited\":false,"
+                  "\"Delay\":5000000000,\"DelayFunction\":\"constant\"}}");
+        out = reconcile(j, allocs, 1, T0 + 3600 * S);
+        cr_assert_eq(out.n_place, 0, "the same, limited");
+        reconcile_out_free(&out);
         alloc_unref(a);
         job_unref(j);
 }

@@ -198,6 +198,40 @@ Test(sched_units, rank_fits_and_names_the_exhausted_dimension) {
         sched_group_free(&g);
 }
 
+/* Nomad's JobAntiAffinityIterator and NodeReschedulingPenaltyIterator: a node already
+ * holding n allocs of the group scores -(n + 1) / count, the failed alloc's node -1,
+ * and the final score is the mean of the scores that applied. */
+Test(sched_units, job_anti_affinity_and_reschedule_penalty_scores) {
+        node("n1", "dc1", 1000, 1000, "a");
+        node("n2", "dc1", 1000, 1000, "a");
+        struct job *j = fx_job("web", JOB_SERVICE, 4, 100, 100);
+        struct alloc *a = fx_alloc("old-1", j, "n1", 0, 100, 100);
+        cr_assert_eq(state_upsert_allocs(st, ++idx, &a, 1), 0);
+        alloc_unref(a);
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        struct sched_option o;
+        const char *dim = NULL;
+        cr_assert(sched_rank(&at, &g, cand("n1"), &o, &dim));
+        cr_assert(o.has_anti && !o.has_penalty);
+        cr_assert_float_eq(o.anti, -2.0 / 4.0, 1e-12);
+        cr_assert_float_eq(o.final, (o.binpack + o.anti) / 2, 1e-12);
+        cr_assert(sched_rank(&at, &g, cand("n2"), &o, &dim));
+        cr_assert(!o.has_anti && !o.has_penalty, "no alloc of the job on n2");
+        cr_assert_float_eq(o.final, o.binpack, 1e-12);
+        g.penalty_node = "n2";
+        cr_assert(sched_rank(&at, &g, cand("n2"), &o, &dim));
+        cr_assert(o.has_penalty && !o.has_anti);
+        cr_assert_float_eq(o.penalty, -1.0, 1e-12);
+        cr_assert_float_eq(o.final, (o.binpack - 1.0) / 2, 1e-12);
+        g.penalty_node = "n1"; /* both apply: the mean of three */
+        cr_assert(sched_rank(&at, &g, cand("n1"), &o, &dim));
+        cr_assert(o.has_anti && o.has_penalty);
+        cr_assert_float_eq(o.final, (o.binpack - 0.5 - 1.0) / 3, 1e-12);
+        sched_group_free(&g);
+}
+
 Test(sched_units, affinity_score_is_weighted_share) {
         struct node *n = fx_node("n1", "dc1", 1000, 1000);
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);

@@ -941,6 +941,17 @@ Test(scheduler, service_preemption_is_configurable_and_takes_lowest_priority_few
         char want[96];
         snprintf(want, sizeof(want), "Preempted by alloc ID %s", c.v[0]->id);
         cr_assert_eq(count_evicted("p10", want), 2, "3000 MHz needs two 2000 MHz victims, not more");
+        /* the new alloc lists its victims (Nomad's PreemptedAllocations) */
+        const json_t *pre = json_object_get(c.v[0]->extra, "PreemptedAllocations");
+        cr_assert_eq(json_array_size(pre), 2);
+        for (size_t i = 0; i < 2; i++) {
+                const struct alloc *v = state_alloc_get(live, json_string_value(json_array_get(pre, i)));
+                cr_assert(v && v->desired_status == ALLOC_DESIRED_EVICT && strcmp(v->job_id, "p10") == 0);
+                cr_assert_str_eq(v->desired_description, want);
+        }
+        json_t *aj = alloc_to_json(c.v[0]);
+        cr_assert(json_equal(json_object_get(aj, "PreemptedAllocations"), pre), "the API shows the list");
+        json_decref(aj);
         cr_assert_eq(count_evicted("p30", NULL), 0);
         cr_assert_eq(count_evicted("p75", NULL), 0, "within 10 priority levels: never a victim");
         cr_assert_eq(live_allocs("p10").n, 2);
