@@ -82,8 +82,13 @@ before "$(t init end)" "$(t main start)" && pass "prestart init ended ($(t init 
         fail "prestart before main: init end $(t init end), main start $(t main start)"
 before "$(t proxy start)" "$(t main start)" && pass "the prestart sidecar started before main" ||
         fail "sidecar before main: proxy $(t proxy start), main $(t main start)"
-before "$(t main start)" "$(t after start)" && pass "poststart after started after main ($(t after start))" ||
-        fail "poststart after main: main $(t main start), after $(t after start)"
+# "Running" is the agent's word (the process is there), not the script's first line: the
+# poststart task's Started event comes after main's.
+started() { api "/v1/allocation/$A" | jget "[e['Time'] for e in d['TaskStates']['$1']['Events'] if e['Type']=='Started'][0]"; }
+ms=$(started main)
+as=$(started after)
+before "$ms" "$as" && pass "poststart after started after main (Started at $as >= $ms ns)" ||
+        fail "poststart after main: main Started $ms, after Started $as"
 before "$(t main end)" "$(t cleanup start)" && pass "poststop cleanup started after main ended ($(t cleanup start))" ||
         fail "poststop after main: main end $(t main end), cleanup $(t cleanup start)"
 [ -n "$(t cleanup end)" ] && pass "the allocation completed after poststop ended" || fail "poststop ran to its end"
