@@ -5,8 +5,6 @@
  * not run a completed prestart task again. Orders are read from the tasks' event
  * times and from files the tasks write into the shared alloc/ directory. */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +16,15 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/model.h"
-#include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/logs/logmon.h"
 #include "nodeagent/state/agent_state.h"
+#include "tests/support/alloc_fixture.h"
 
 static char dir[64];
 static uv_loop_t loop;
 static struct logmon *lm;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-        return remove(p);
-}
 
 static void setup(void) {
         struct driver_settings ds = *driver_settings();
@@ -47,21 +41,10 @@ static void setup(void) {
 
 static void teardown(void) {
         uv_run(&loop, UV_RUN_DEFAULT);
-        char root[128], path[512];
-        snprintf(root, sizeof(root), "%s/alloc", dir);
-        DIR *d = opendir(root);
-        struct dirent *e;
-        while (d && (e = readdir(d)))
-                if (e->d_name[0] != '.') {
-                        snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
-                        alloc_dir_release(path, NULL);
-                }
-        if (d)
-                closedir(d);
         uv_loop_close(&loop);
         logmon_destroy(lm);
         lm = NULL;
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        alloc_fixture_remove(dir);
 }
 
 TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
@@ -285,20 +268,6 @@ Test(agent_lifecycle, a_stopped_alloc_runs_its_poststop_task_after_killing_the_o
         alloc_unref(a);
 }
 
-/* The alloc as the servers would send it back: with the task states last reported. */
-static struct alloc *as_reported(struct alloc *a, struct alloc_runner *ar) {
-        json_t *o = alloc_to_json(a);
-        json_t *u = alloc_runner_update_json(ar);
-        json_object_set(o, "TaskStates", json_object_get(u, "TaskStates"));
-        json_object_set(o, "ClientStatus", json_object_get(u, "ClientStatus"));
-        json_decref(u);
-        struct alloc *b = NULL;
-        struct error err = {0};
-        cr_assert_eq(alloc_from_json(o, &b, &err), 0, "%s", err.msg);
-        json_decref(o);
-        return b;
-}
-
 Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_again) {
         struct agent_state *s = NULL;
         struct error err = {0};
@@ -310,7 +279,7 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         alloc_runner_start(first);
         cr_assert(run_until_state(first, "main", "running", 5000));
         cr_expect_eq(lines_of("runs"), 1);
-        struct alloc *back = as_reported(a, first);
+        struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first); /* the agent goes away; main keeps running */
         uv_run(&loop, UV_RUN_NOWAIT);
 
