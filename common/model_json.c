@@ -485,8 +485,8 @@ static json_t *e_resources(const struct resources *res, const json_t *extra) {
 /* ---- task, group, job ---------------------------------------------------------- */
 
 static const char *const task_known[] = {
-    "Name",     "Driver",        "User",        "Config",      "Env",        "Meta",       "Resources",
-    "Constraints", "Affinities", "RestartPolicy", "LogConfig", "KillTimeout", "KillSignal", "Leader", "Lifecycle", NULL};
+    "Name",       "Driver",        "User",      "Config",      "Env",        "Meta",   "Resources", "Constraints",
+    "Affinities", "RestartPolicy", "LogConfig", "KillTimeout", "KillSignal", "Leader", "Lifecycle", NULL};
 static const char *const logs_known[] = {"MaxFiles", "MaxFileSizeMB", "Disabled", NULL};
 static const char *const lifecycle_known[] = {"Hook", "Sidecar", NULL};
 

@@ -625,8 +625,7 @@ static struct phase phase_of(const struct alloc_runner *ar) {
                 const struct task *t = ar->tasks[i].task;
                 const struct task_state *ts = &ar->states[i];
                 bool is_dead = ts->state == TASK_DEAD;
-                if (t->hook == TASK_HOOK_PRESTART &&
-                    (t->sidecar ? ts->state != TASK_RUNNING : !is_dead || ts->failed))
+                if (t->hook == TASK_HOOK_PRESTART && (t->sidecar ? ts->state != TASK_RUNNING : !is_dead || ts->failed))
                         p.prestart_done = false;
                 if (t->hook == TASK_HOOK_NONE) {
                         mains = true;
@@ -673,7 +672,8 @@ static void advance_once(struct alloc_runner *ar) {
                 return;
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 struct task_runner *tr = &ar->tasks[i];
-                bool aside = tr->task->hook == TASK_HOOK_POSTSTART || (tr->task->hook == TASK_HOOK_PRESTART && tr->task->sidecar);
+                bool aside = tr->task->hook == TASK_HOOK_POSTSTART ||
+                             (tr->task->hook == TASK_HOOK_PRESTART && tr->task->sidecar);
                 if (aside && st(tr)->state != TASK_DEAD)
                         kill_task(tr, "Killing", "Main tasks in the group died");
         }

@@ -54,7 +54,7 @@ TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
 
 /* A raw_exec task running a shell script; hook NULL: a main task. */
 #define TASK(name, lifecycle, script)                                                                                  \
-        "{\"Name\":\"" name "\",\"Driver\":\"raw_exec\"" lifecycle ",\"Config\":{\"command\":\"/bin/sh\","            \
+        "{\"Name\":\"" name "\",\"Driver\":\"raw_exec\"" lifecycle ",\"Config\":{\"command\":\"/bin/sh\","             \
         "\"args\":[\"-c\",\"" script "\"]}}"
 #define MAIN ""
 #define PRESTART ",\"Lifecycle\":{\"Hook\":\"prestart\",\"Sidecar\":false}"
@@ -81,8 +81,13 @@ static struct alloc *make_alloc(const char *type, const char *tasks) {
 }
 
 static struct alloc_runner *runner(struct alloc *a, struct agent_state *s) {
-        struct alloc_runner_env env = {
-            .loop = &loop, .data_dir = dir, .node_id = "n1", .node_name = "node1", .dc = "dc1", .state = s, .logmon = lm};
+        struct alloc_runner_env env = {.loop = &loop,
+                                       .data_dir = dir,
+                                       .node_id = "n1",
+                                       .node_name = "node1",
+                                       .dc = "dc1",
+                                       .state = s,
+                                       .logmon = lm};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         return ar;
@@ -153,8 +158,8 @@ static int lines_of(const char *name) {
 }
 
 Test(agent_lifecycle, prestart_completes_before_the_main_task_starts) {
-        struct alloc *a = make_alloc("batch", TASK("main", MAIN, "test -f $NOMAD_ALLOC_DIR/ready") ","
-                                              TASK("init", PRESTART, "sleep 0.3; touch $NOMAD_ALLOC_DIR/ready"));
+        struct alloc *a = make_alloc("batch", TASK("main", MAIN, "test -f $NOMAD_ALLOC_DIR/ready") "," TASK(
+                                                  "init", PRESTART, "sleep 0.3; touch $NOMAD_ALLOC_DIR/ready"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         cr_assert(run_until_state(ar, "init", "running", 5000));
@@ -172,8 +177,8 @@ Test(agent_lifecycle, prestart_completes_before_the_main_task_starts) {
 }
 
 Test(agent_lifecycle, a_failed_prestart_fails_the_alloc_and_the_main_task_never_starts) {
-        struct alloc *a = make_alloc("service", TASK("init", PRESTART, "exit 3") ","
-                                                TASK("main", MAIN, "touch $NOMAD_ALLOC_DIR/main-ran; sleep 30"));
+        struct alloc *a = make_alloc("service", TASK("init", PRESTART, "exit 3") "," TASK(
+                                                    "main", MAIN, "touch $NOMAD_ALLOC_DIR/main-ran; sleep 30"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         run_until_finished(ar, 10000);
@@ -190,8 +195,8 @@ Test(agent_lifecycle, a_failed_prestart_fails_the_alloc_and_the_main_task_never_
 }
 
 Test(agent_lifecycle, a_sidecar_runs_beside_the_main_task_and_is_killed_when_it_exits) {
-        struct alloc *a = make_alloc("batch", TASK("proxy", SIDECAR, "exec sleep 30") ","
-                                              TASK("main", MAIN, "sleep 0.3"));
+        struct alloc *a =
+            make_alloc("batch", TASK("proxy", SIDECAR, "exec sleep 30") "," TASK("main", MAIN, "sleep 0.3"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         struct timespec t0;
@@ -199,7 +204,8 @@ Test(agent_lifecycle, a_sidecar_runs_beside_the_main_task_and_is_killed_when_it_
         run_until_finished(ar, 10000);
         cr_assert(alloc_runner_finished(ar), "the sidecar was stopped");
         cr_expect_lt(elapsed_ms(&t0), 8000, "not by its own end");
-        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE, "a batch alloc completes with its main task");
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE,
+                     "a batch alloc completes with its main task");
         json_t *u = alloc_runner_update_json(ar);
         cr_expect_geq(event_time(u, "main", "Started"), event_time(u, "proxy", "Started"), "the sidecar starts first");
         cr_expect_geq(event_time(u, "proxy", "Killing"), event_time(u, "main", "Terminated"));
@@ -211,9 +217,8 @@ Test(agent_lifecycle, a_sidecar_runs_beside_the_main_task_and_is_killed_when_it_
 }
 
 Test(agent_lifecycle, poststart_starts_once_the_main_task_runs) {
-        struct alloc *a = make_alloc("batch", TASK("after", POSTSTART, "touch $NOMAD_ALLOC_DIR/after") ","
-                                              TASK("main", MAIN, "sleep 0.5") ","
-                                              TASK("init", PRESTART, "sleep 0.2"));
+        struct alloc *a = make_alloc("batch", TASK("after", POSTSTART, "touch $NOMAD_ALLOC_DIR/after") "," TASK(
+                                                  "main", MAIN, "sleep 0.5") "," TASK("init", PRESTART, "sleep 0.2"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         run_until_finished(ar, 10000);
@@ -230,8 +235,9 @@ Test(agent_lifecycle, poststart_starts_once_the_main_task_runs) {
 }
 
 Test(agent_lifecycle, poststop_runs_after_the_main_task_and_the_alloc_completes_after_it) {
-        struct alloc *a = make_alloc("batch", TASK("cleanup", POSTSTOP, "sleep 0.5; touch $NOMAD_ALLOC_DIR/cleaned") ","
-                                              TASK("main", MAIN, "sleep 0.2"));
+        struct alloc *a =
+            make_alloc("batch", TASK("cleanup", POSTSTOP,
+                                     "sleep 0.5; touch $NOMAD_ALLOC_DIR/cleaned") "," TASK("main", MAIN, "sleep 0.2"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         cr_assert(run_until_state(ar, "main", "dead", 5000));
@@ -249,8 +255,8 @@ Test(agent_lifecycle, poststop_runs_after_the_main_task_and_the_alloc_completes_
 }
 
 Test(agent_lifecycle, a_stopped_alloc_runs_its_poststop_task_after_killing_the_others) {
-        struct alloc *a = make_alloc("service", TASK("main", MAIN, "exec sleep 30") ","
-                                                TASK("cleanup", POSTSTOP, "touch $NOMAD_ALLOC_DIR/cleaned"));
+        struct alloc *a = make_alloc("service", TASK("main", MAIN, "exec sleep 30") "," TASK(
+                                                    "cleanup", POSTSTOP, "touch $NOMAD_ALLOC_DIR/cleaned"));
         struct alloc_runner *ar = runner(a, NULL);
         alloc_runner_start(ar);
         cr_assert(run_until_state(ar, "main", "running", 5000));
@@ -272,9 +278,10 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         struct agent_state *s = NULL;
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
-        struct alloc *a = make_alloc("service", TASK("init", PRESTART, "echo ran >>$NOMAD_ALLOC_DIR/runs") ","
-                                                TASK("main", MAIN, "exec sleep 30") ","
-                                                TASK("cleanup", POSTSTOP, "echo ran >>$NOMAD_ALLOC_DIR/cleanups"));
+        struct alloc *a =
+            make_alloc("service", TASK("init", PRESTART, "echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
+                                      "main", MAIN, "exec sleep 30") "," TASK("cleanup", POSTSTOP,
+                                                                              "echo ran >>$NOMAD_ALLOC_DIR/cleanups"));
         struct alloc_runner *first = runner(a, s);
         alloc_runner_start(first);
         cr_assert(run_until_state(first, "main", "running", 5000));
@@ -302,8 +309,9 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
 }
 
 Test(agent_lifecycle, the_model_keeps_lifecycle_and_refuses_an_unknown_hook) {
-        const char *ok = "{\"ID\":\"j\",\"Type\":\"batch\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":["
-                         "{\"Name\":\"t\",\"Lifecycle\":{\"Hook\":\"poststart\",\"Sidecar\":true}},{\"Name\":\"m\"}]}]}";
+        const char *ok =
+            "{\"ID\":\"j\",\"Type\":\"batch\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":["
+            "{\"Name\":\"t\",\"Lifecycle\":{\"Hook\":\"poststart\",\"Sidecar\":true}},{\"Name\":\"m\"}]}]}";
         json_t *o = json_loads(ok, 0, NULL);
         struct job *j = NULL;
         struct error err = {0};
