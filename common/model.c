@@ -106,6 +106,7 @@ ENUM_STRINGS(alloc_client_str, alloc_client_parse, enum alloc_client, ALLOC_CLIE
              "complete", "failed", "lost", "unknown")
 ENUM_STRINGS(eval_status_str, eval_status_parse, enum eval_status, EVAL_STATUS_MAX, "blocked", "pending", "complete",
              "failed", "canceled")
+ENUM_STRINGS(task_hook_str, task_hook_parse, enum task_hook, TASK_HOOK_MAX, "", "prestart", "poststart", "poststop")
 ENUM_STRINGS(task_state_str, task_state_parse, enum task_state_kind, TASK_STATE_MAX, "pending", "running", "dead")
 
 const char *job_status_str(enum job_status s) {

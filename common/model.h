@@ -58,6 +58,8 @@ enum eval_status {
         EVAL_STATUS_MAX
 };
 enum task_state_kind { TASK_PENDING, TASK_RUNNING, TASK_DEAD, TASK_STATE_MAX };
+/* A task's lifecycle hook (Nomad's Lifecycle.Hook): none for the group's main tasks. */
+enum task_hook { TASK_HOOK_NONE, TASK_HOOK_PRESTART, TASK_HOOK_POSTSTART, TASK_HOOK_POSTSTOP, TASK_HOOK_MAX };
 
 const char *job_type_str(enum job_type t);
 int job_type_parse(const char *s, enum job_type *ret);
@@ -66,6 +68,9 @@ int node_status_parse(const char *s, enum node_status *ret);
 const char *alloc_desired_str(enum alloc_desired s);
 int alloc_desired_parse(const char *s, enum alloc_desired *ret);
 const char *alloc_client_str(enum alloc_client s);
+/* "" for TASK_HOOK_NONE; parsing "" gives TASK_HOOK_NONE. */
+const char *task_hook_str(enum task_hook h);
+int task_hook_parse(const char *s, enum task_hook *ret);
 int alloc_client_parse(const char *s, enum alloc_client *ret);
 const char *eval_status_str(enum eval_status s);
 int eval_status_parse(const char *s, enum eval_status *ret);
@@ -163,6 +168,11 @@ struct task {
         int64_t kill_timeout_ns;
         char *kill_signal;
         bool leader;
+        /* Nomad's lifecycle { hook, sidecar } (Lifecycle: {Hook, Sidecar}; null = none):
+         * prestart tasks run before the main tasks (sidecar: and beside them), poststart
+         * ones once every main task runs, poststop ones after all others ended. */
+        enum task_hook hook;
+        bool sidecar;
         json_t *extra; /* unmodelled Nomad fields (Services, Templates, ...) */
 };
 

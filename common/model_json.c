@@ -485,9 +485,33 @@ static json_t *e_resources(const struct resources *res, const json_t *extra) {
 /* ---- task, group, job ---------------------------------------------------------- */
 
 static const char *const task_known[] = {
-    "Name",     "Driver",        "User",        "Config",      "Env",        "Meta",       "Resources",
-    "Constraints", "Affinities", "RestartPolicy", "LogConfig", "KillTimeout", "KillSignal", "Leader", NULL};
+    "Name",       "Driver",        "User",      "Config",      "Env",        "Meta",   "Resources", "Constraints",
+    "Affinities", "RestartPolicy", "LogConfig", "KillTimeout", "KillSignal", "Leader", "Lifecycle", NULL};
 static const char *const logs_known[] = {"MaxFiles", "MaxFileSizeMB", "Disabled", NULL};
+static const char *const lifecycle_known[] = {"Hook", "Sidecar", NULL};
+
+/* Lifecycle: null or absent = a main task; else a known Hook (Nomad refuses an
+ * empty one too: "no lifecycle hook provided"). */
+static void d_lifecycle(struct dec *d, const json_t *v, const char *path, struct task *t) {
+        json_t *lc = json_object_get(v, "Lifecycle");
+        if (!lc || json_is_null(lc))
+                return;
+        char p[256];
+        subpath(p, sizeof(p), "%s.Lifecycle", path);
+        if (!json_is_object(lc)) {
+                dec_fail(d, path, "Lifecycle", "an object");
+                return;
+        }
+        _cleanup_free_ char *hook = NULL;
+        d_str(d, lc, p, "Hook", &hook);
+        d_bool(d, lc, p, "Sidecar", &t->sidecar);
+        if (d->r == 0 && (!hook || task_hook_parse(hook, &t->hook) < 0 || t->hook == TASK_HOOK_NONE))
+                d->r = errorf(d->err, -EINVAL,
+                              "%s.Hook: %s lifecycle hook%s%s%s (expected prestart, poststart or poststop)", p,
+                              hook && *hook ? "unknown" : "missing", hook && *hook ? " \"" : "",
+                              hook && *hook ? hook : "", hook && *hook ? "\"" : "");
+        keep_sub_extra(&t->extra, v, "Lifecycle", lifecycle_known);
+}
 
 static void d_task(struct dec *d, const json_t *v, const char *path, struct task *t) {
         d_str(d, v, path, "Name", &t->name);
@@ -517,6 +541,7 @@ static void d_task(struct dec *d, const json_t *v, const char *path, struct task
         d_i64(d, v, path, "KillTimeout", &t->kill_timeout_ns);
         d_str(d, v, path, "KillSignal", &t->kill_signal);
         d_bool(d, v, path, "Leader", &t->leader);
+        d_lifecycle(d, v, path, t);
 }
 
 static json_t *e_task(const struct task *t) {
@@ -539,6 +564,12 @@ static json_t *e_task(const struct task *t) {
         json_object_set_new(o, "KillTimeout", json_integer(t->kill_timeout_ns));
         json_object_set_new(o, "KillSignal", e_str(t->kill_signal));
         json_object_set_new(o, "Leader", json_boolean(t->leader));
+        if (t->hook != TASK_HOOK_NONE) {
+                json_t *hook = sub_from_extra(t->extra, "Lifecycle");
+                json_object_set_new(hook, "Hook", json_string(task_hook_str(t->hook)));
+                json_object_set_new(hook, "Sidecar", json_boolean(t->sidecar));
+                json_object_set_new(o, "Lifecycle", hook);
+        }
         return with_extra(o, t->extra);
 }
 

@@ -182,7 +182,8 @@ static bool combined_meta_eq(const struct job *ja, const struct task_group *ga, 
         return true;
 }
 
-/* Unmodelled fields (kept in extra) whose change needs a new allocation. */
+/* Unmodelled fields (kept in extra) whose change needs a new allocation (Lifecycle:
+ * its unknown keys; Hook and Sidecar are compared in task_updated). */
 static const char *const task_destructive_extra[] = {
     "Artifacts", "Templates",    "Vault",           "Consul",          "Identity",       "Identities",
     "Lifecycle", "VolumeMounts", "DispatchPayload", "CSIPluginConfig", "ScalingPolicies"};
@@ -209,7 +210,7 @@ static bool task_updated(const struct job *ja, const struct task_group *ga, cons
                !resources_eq(&ta->resources, &tb->resources) ||
                !constraints_eq(ta->constraints, ta->n_constraints, tb->constraints, tb->n_constraints) ||
                !affinities_eq(ta->affinities, ta->n_affinities, tb->affinities, tb->n_affinities) ||
-               !str_eq(ta->kill_signal, tb->kill_signal) ||
+               !str_eq(ta->kill_signal, tb->kill_signal) || ta->hook != tb->hook || ta->sidecar != tb->sidecar ||
                !extra_eq(ta->extra, tb->extra, task_destructive_extra,
                          sizeof(task_destructive_extra) / sizeof(task_destructive_extra[0]));
 }

@@ -62,6 +62,7 @@ struct task_runner {
         gid_t gid;
         uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
         bool ended;       /* dead when the setup began: its secrets/ is not mounted */
+        bool launched;    /* started once (lifecycle order: advance starts each task once) */
 };
 
 struct alloc_runner {
@@ -91,9 +92,16 @@ struct alloc_runner {
          * for good (or the runner is freed). */
         const struct driver_ops *id_driver;
         uint32_t dyn_gid;
+        /* Lifecycle order (advance): the directories are there, so tasks may start in
+         * their turn; advance is running (a start that completes at once re-enters it
+         * through notify), and ran into a change it must look at again. */
+        bool ready;
+        bool advancing;
+        bool advance_again;
 };
 
 static void start_task(struct task_runner *tr);
+static void advance(struct alloc_runner *ar);
 static void release_ids(struct alloc_runner *ar);
 static void free_runner(struct alloc_runner *ar);
 
@@ -102,6 +110,7 @@ static struct task_state *st(struct task_runner *tr) {
 }
 
 static void notify(struct alloc_runner *ar) {
+        advance(ar); /* a task's state changed: maybe the next lifecycle phase's turn */
         /* A dead task is reported once its collector has written all its logs. */
         if (ar->env.changed && ar->draining == 0)
                 ar->env.changed(ar, ar->env.data);
@@ -223,6 +232,12 @@ enum alloc_client alloc_status_from_tasks(const struct task_state *ts, size_t n,
 
 /* ---- killing --------------------------------------------------------------------------- */
 
+/* The allocation is being stopped, and the task is not one that runs after that
+ * (poststop tasks run once the others are dead, a stop too: Nomad's cleanup hook). */
+static bool stopped(const struct task_runner *tr) {
+        return tr->ar->stopping && tr->task->hook != TASK_HOOK_POSTSTOP;
+}
+
 static int kill_signal_of(const struct task *t) {
         int sig = t->kill_signal && *t->kill_signal ? signal_parse(t->kill_signal) : SIGINT;
         return sig > 0 ? sig : SIGINT;
@@ -259,7 +274,7 @@ static void kill_siblings(struct task_runner *failed) {
         char why[256];
         snprintf(why, sizeof(why), "Task's sibling \"%s\" failed", failed->task->name);
         for (size_t i = 0; i < ar->n_tasks; i++)
-                if (&ar->tasks[i] != failed)
+                if (&ar->tasks[i] != failed && ar->tasks[i].task->hook != TASK_HOOK_POSTSTOP) /* they run next */
                         kill_task(&ar->tasks[i], "Sibling Task Failed", why);
 }
 
@@ -277,8 +292,11 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
         }
         /* The task's own policy, else its group's (servers canonicalise, but be safe). */
         const struct restart_policy *policy = tr->task->restart.set ? &tr->task->restart : &ar->tg->restart;
+        /* Nomad's tracker: a lifecycle task that is no sidecar is done once it exits 0,
+         * whatever the job's type; a sidecar restarts like a service's task. */
+        bool batch = tr->task->hook == TASK_HOOK_NONE ? ar->batch : !tr->task->sidecar;
         struct restart_decision d =
-            restart_decide(&tr->tracker, policy, ar->batch, cause, exit_ok, clock_now_ns(), drand48());
+            restart_decide(&tr->tracker, policy, batch, cause, exit_ok, clock_now_ns(), drand48());
         switch (d.verdict) {
         case RESTART_DONE:
                 set_dead(tr, false);
@@ -339,7 +357,7 @@ static void finish_exit(struct task_runner *tr, const struct driver_exit *ex) {
                       ex->signal, strsignal(ex->signal));
         else
                 event(tr, "Terminated", ex->exit_code, 0, "Exit Code: %d", ex->exit_code);
-        if (tr->kill_requested || tr->ar->stopping) {
+        if (tr->kill_requested || stopped(tr)) {
                 tr->kill_requested = false;
                 event(tr, "Killed", 0, 0, "Task successfully killed");
                 set_dead(tr, false);
@@ -474,7 +492,7 @@ static void start_failed(struct task_runner *tr, int r, const char *msg) {
         struct alloc_runner *ar = tr->ar;
         event(tr, "Driver Failure", 0, 0, "%s", msg);
         log_info("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, msg);
-        if (tr->kill_requested || ar->stopping) { /* stopped while it was starting */
+        if (tr->kill_requested || stopped(tr)) { /* stopped while it was starting */
                 tr->kill_requested = false;
                 event(tr, "Killed", 0, 0, "Task successfully killed");
                 set_dead(tr, false);
@@ -514,8 +532,9 @@ static void on_task_started(struct task_proc *p, int r, const struct error *err,
 
 static void start_task(struct task_runner *tr) {
         struct alloc_runner *ar = tr->ar;
-        if (ar->stopping || st(tr)->state == TASK_DEAD || tr->proc) /* tr->proc: starting or running */
+        if (stopped(tr) || st(tr)->state == TASK_DEAD || tr->proc) /* tr->proc: starting or running */
                 return;
+        tr->launched = true;
         if (!tr->driver) {
                 const struct driver_ops *d;
                 char have[128] = "";
@@ -585,6 +604,95 @@ static void start_task(struct task_runner *tr) {
         if (r == 1)
                 started(tr);
         /* else: on_task_started follows; the task stays pending meanwhile. */
+}
+
+/* ---- lifecycle order ------------------------------------------------------------------------- */
+
+/* Where the group stands, from its task states alone (so that a restored runner
+ * resumes where the last agent was). Without main tasks, the tasks that are no
+ * sidecars stand in for them. */
+struct phase {
+        bool prestart_done; /* every prestart task that is no sidecar exited 0, every prestart sidecar runs */
+        bool mains_running; /* ... and every main task runs */
+        bool mains_dead;    /* ... every main task is dead */
+        bool others_dead;   /* every task but the poststop ones is dead */
+};
+
+static struct phase phase_of(const struct alloc_runner *ar) {
+        struct phase p = {.prestart_done = true, .others_dead = true};
+        bool mains = false, running = true, dead = true, stand_in_dead = true;
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                const struct task *t = ar->tasks[i].task;
+                const struct task_state *ts = &ar->states[i];
+                bool is_dead = ts->state == TASK_DEAD;
+                if (t->hook == TASK_HOOK_PRESTART && (t->sidecar ? ts->state != TASK_RUNNING : !is_dead || ts->failed))
+                        p.prestart_done = false;
+                if (t->hook == TASK_HOOK_NONE) {
+                        mains = true;
+                        running = running && ts->state == TASK_RUNNING;
+                        dead = dead && is_dead;
+                } else if (t->hook != TASK_HOOK_POSTSTOP && !t->sidecar) {
+                        stand_in_dead = stand_in_dead && is_dead;
+                }
+                if (t->hook != TASK_HOOK_POSTSTOP && !is_dead)
+                        p.others_dead = false;
+        }
+        p.mains_running = p.prestart_done && (mains ? running : true);
+        p.mains_dead = mains ? dead : stand_in_dead;
+        return p;
+}
+
+static bool turn_of(const struct task_runner *tr, const struct phase *p) {
+        switch (tr->task->hook) {
+        case TASK_HOOK_PRESTART:
+                return true;
+        case TASK_HOOK_POSTSTART:
+                return p->mains_running;
+        case TASK_HOOK_POSTSTOP:
+                return p->others_dead;
+        default:
+                return p->prestart_done;
+        }
+}
+
+/* Nomad's order: prestart tasks first; the main tasks once every prestart task
+ * that is no sidecar has completed (exit 0; one that failed for good failed the
+ * allocation, kill_siblings) and every prestart sidecar runs; poststart tasks once
+ * every main task runs; sidecars and poststart tasks still running are killed
+ * once every main task is dead; poststop tasks once every other task is dead. A
+ * task waiting for its turn stays pending. Linear in the tasks, per change. */
+static void advance_once(struct alloc_runner *ar) {
+        struct phase p = phase_of(ar);
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                if (!tr->launched && st(tr)->state == TASK_PENDING && !tr->proc && !stopped(tr) && turn_of(tr, &p))
+                        start_task(tr);
+        }
+        if (!p.mains_dead || ar->stopping)
+                return;
+        for (size_t i = 0; i < ar->n_tasks; i++) {
+                struct task_runner *tr = &ar->tasks[i];
+                bool aside = tr->task->hook == TASK_HOOK_POSTSTART ||
+                             (tr->task->hook == TASK_HOOK_PRESTART && tr->task->sidecar);
+                if (aside && st(tr)->state != TASK_DEAD)
+                        kill_task(tr, "Killing", "Main tasks in the group died");
+        }
+}
+
+static void advance(struct alloc_runner *ar) {
+        if (!ar->ready || ar->setting_up || ar->destroyed)
+                return;
+        if (ar->advancing) { /* a start or kill that completed at once: look again after this pass */
+                ar->advance_again = true;
+                return;
+        }
+        ar->advancing = true;
+        int passes = 0;
+        do { /* each pass starts or kills at least one task, or is the last */
+                ar->advance_again = false;
+                advance_once(ar);
+        } while (ar->advance_again && ++passes <= (int)ar->n_tasks * 2 + 2);
+        ar->advancing = false;
 }
 
 /* ---- the allocation ------------------------------------------------------------------------- */
@@ -787,9 +895,8 @@ static void setup_finished(struct alloc_runner *ar, int r, const struct error *e
                 notify(ar);
                 return;
         }
-        for (size_t i = 0; i < ar->n_tasks && !ar->stopping; i++)
-                start_task(&ar->tasks[i]);
-        notify(ar);
+        ar->ready = true;
+        notify(ar); /* advance starts the tasks in their lifecycle order */
 }
 
 /* On a thread-pool thread: nothing of the loop's (see struct alloc_runner). */
@@ -984,12 +1091,13 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                         }
                         struct driver_exit unknown = {.unknown = true};
                         finish_exit(tr, &unknown);
-                } else {
-                        start_task(tr);
                 }
+                /* else pending: advance starts it in its turn (a prestart task that
+                 * completed is dead, and stays so). */
         }
         free(gone);
         free(attached);
+        ar->ready = true;
         notify(ar);
 }
 
@@ -998,7 +1106,8 @@ void alloc_runner_stop(struct alloc_runner *ar) {
                 return;
         ar->stopping = true;
         for (size_t i = 0; i < ar->n_tasks; i++)
-                kill_task(&ar->tasks[i], "Killing", "Allocation is being stopped");
+                if (ar->tasks[i].task->hook != TASK_HOOK_POSTSTOP) /* they run once the others are dead */
+                        kill_task(&ar->tasks[i], "Killing", "Allocation is being stopped");
         notify(ar);
 }
 

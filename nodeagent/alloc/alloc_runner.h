@@ -44,17 +44,24 @@ struct alloc_runner_env {
 
 /* Takes a reference to a. Records the "Received" event; starts nothing yet. */
 struct alloc_runner *alloc_runner_create(const struct alloc_runner_env *env, struct alloc *a);
-/* Make the directories and start every task (with env.async_setup: the
- * directories on the thread pool first; alloc_runner_setting_up until then, and
- * changed is called when it is over). */
+/* Make the directories and start the tasks in their lifecycle order (with
+ * env.async_setup: the directories on the thread pool first; alloc_runner_setting_up
+ * until then, and changed is called when it is over). The order, Nomad's: prestart
+ * tasks; the main tasks (no lifecycle hook) once every prestart task that is no
+ * sidecar exited 0 and every prestart sidecar runs; poststart tasks once every main
+ * task runs; sidecars and poststart tasks killed once every main task is dead;
+ * poststop tasks once every other task is dead. It is derived from the task states
+ * after each change, so alloc_runner_restore resumes it. */
 void alloc_runner_start(struct alloc_runner *ar);
 bool alloc_runner_setting_up(const struct alloc_runner *ar);
 /* The allocation ran under an earlier agent process: carry over the task states
  * the servers last heard (a->task_states), re-attach to every task whose saved
  * handle still names a live process, apply the restart policy to running tasks
- * whose process is gone (exit status unknown), and start pending ones. */
+ * whose process is gone (exit status unknown), and start pending ones in their
+ * lifecycle turn (dead ones, such as a prestart task that completed, stay dead). */
 void alloc_runner_restore(struct alloc_runner *ar);
-/* Kill every task (kill_signal, SIGKILL after kill_timeout) and restart none. */
+/* Kill every task (kill_signal, SIGKILL after kill_timeout) and restart none;
+ * poststop tasks then run (they are not killed). */
 void alloc_runner_stop(struct alloc_runner *ar);
 bool alloc_runner_stopping(const struct alloc_runner *ar);
 /* Every task is dead (nothing running, nothing waiting to restart). */

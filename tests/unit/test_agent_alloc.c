@@ -23,15 +23,12 @@
 #include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/logs/logmon.h"
+#include "tests/support/alloc_fixture.h"
 
 static char dir[64];
 static uv_loop_t loop;
 static int changes;
 static struct logmon *lm;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-        return remove(p);
-}
 
 static void setup(void) {
         struct driver_settings ds = *driver_settings();
@@ -47,29 +44,12 @@ static void setup(void) {
         log_set_level(LOG_LVL_WARN);
 }
 
-/* secrets/ of tasks a test left running (a runner destroyed before its tasks ended
- * keeps them for the next agent): detached, so that the tree can go. */
-static void release_secrets(void) {
-        char root[128], path[512];
-        snprintf(root, sizeof(root), "%s/alloc", dir);
-        DIR *d = opendir(root);
-        struct dirent *e;
-        while (d && (e = readdir(d)))
-                if (e->d_name[0] != '.') {
-                        snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
-                        alloc_dir_release(path, NULL);
-                }
-        if (d)
-                closedir(d);
-}
-
 static void teardown(void) {
         uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
-        release_secrets();
         uv_loop_close(&loop);
         logmon_destroy(lm);
         lm = NULL;
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        alloc_fixture_remove(dir);
 }
 
 TestSuite(agent_alloc, .init = setup, .fini = teardown, .timeout = 30);
@@ -412,20 +392,6 @@ static struct alloc_runner *runner_with_state(struct alloc *a, struct agent_stat
         return ar;
 }
 
-/* The alloc as the servers would send it back: with the task states last reported. */
-static struct alloc *as_reported(struct alloc *a, struct alloc_runner *ar) {
-        json_t *o = alloc_to_json(a);
-        json_t *u = alloc_runner_update_json(ar);
-        json_object_set(o, "TaskStates", json_object_get(u, "TaskStates"));
-        json_object_set(o, "ClientStatus", json_object_get(u, "ClientStatus"));
-        json_decref(u);
-        struct alloc *b = NULL;
-        struct error err = {0};
-        cr_assert_eq(alloc_from_json(o, &b, &err), 0, "%s", err.msg);
-        json_decref(o);
-        return b;
-}
-
 Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
         struct agent_state *s = NULL;
         struct error err = {0};
@@ -437,7 +403,7 @@ Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
         struct driver_handle h;
         cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0, "handle saved at start");
         cr_assert_eq(kill(h.pid, 0), 0);
-        struct alloc *back = as_reported(a, first);
+        struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first); /* the agent goes away; the task keeps running */
         uv_run(&loop, UV_RUN_NOWAIT);
         cr_assert_eq(kill(h.pid, 0), 0, "the task outlives its runner");
@@ -469,7 +435,7 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         start_and_wait(first);
         struct driver_handle h;
         cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0);
-        struct alloc *back = as_reported(a, first);
+        struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first);
         uv_run(&loop, UV_RUN_NOWAIT);
         kill(-h.pid, SIGKILL); /* dies while no agent watches... */
@@ -549,7 +515,7 @@ static void three_tasks_one_exits_while_down(struct agent_state *s, struct alloc
         const char *names[3] = {"quit", "nap", "nap2"};
         for (int i = 0; i < 3; i++)
                 cr_assert_eq(agent_state_get_handle(s, a->id, names[i], &h[i], &err), 0, "%s saved", names[i]);
-        *ret_back = as_reported(a, first);
+        *ret_back = alloc_fixture_as_reported(a, first);
         /* The agent dies: its runner and its connection to the collector go away. */
         alloc_runner_destroy(first);
         uv_run(&loop, UV_RUN_NOWAIT);

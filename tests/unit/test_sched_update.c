@@ -86,6 +86,13 @@ static void e_user(struct job *j) {
         t0(j)->user = strdup("nobody");
 }
 
+static void e_lifecycle(struct job *j) {
+        t0(j)->hook = TASK_HOOK_PRESTART;
+}
+static void e_sidecar(struct job *j) {
+        t0(j)->sidecar = true;
+}
+
 static const struct ucase cases[] = {
     {"no change", e_none, false},
     {"job priority", e_priority, false},
@@ -108,6 +115,8 @@ static const struct ucase cases[] = {
     {"templates", e_templates, true},
     {"ephemeral disk", e_disk, true},
     {"datacenters", e_datacenters, true},
+    {"lifecycle hook", e_lifecycle, true},
+    {"lifecycle sidecar", e_sidecar, true},
 };
 
 Test(sched_update, tasks_updated_table) {
