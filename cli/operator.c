@@ -12,10 +12,53 @@
 #include "common/jsonx.h"
 #include "common/macros.h"
 
+#define MEMBERS_PROBE_MS 2000
+
+/* Ask the server at http_addr about itself (/v1/internal/raft/self), over the scheme
+ * of -address: whether it answered at all, and its answer (2xx JSON, else NULL). */
+static bool probe(const struct cli *c, const char *http_addr, json_t **ret_self) {
+        *ret_self = NULL;
+        char base[160];
+        bool tls = c->address && strncmp(c->address, "https://", 8) == 0;
+        snprintf(base, sizeof(base), "%s://%s", tls ? "https" : "http", http_addr);
+        struct http_response r = {0};
+        struct error err = {0};
+        bool answered = http_request(base, "GET", "/v1/internal/raft/self", NULL, MEMBERS_PROBE_MS, &r, &err) == 0;
+        if (answered && r.status / 100 == 2)
+                *ret_self = json_loads(r.body, 0, NULL);
+        http_response_clear(&r);
+        return answered;
+}
+
+/* What the server at http_addr says of itself, as `server members -detailed` and
+ * `list-peers` print it: Last Contact with the leader ("0s (leader)" on the leader)
+ * and Last Index into contact and idx ("-" when it gave no answer). Returns whether
+ * it answered at all; *ret_self: its answer, or NULL. */
+static bool raft_self_cells(const struct cli *c, const char *http_addr, json_t **ret_self, char contact[32],
+                            char idx[32]) {
+        snprintf(contact, 32, "-");
+        snprintf(idx, 32, "-");
+        *ret_self = NULL;
+        if (!*http_addr)
+                return true;
+        bool answered = probe(c, http_addr, ret_self);
+        const json_t *self = *ret_self;
+        if (self) {
+                if (jx_bool(self, "IsLeader", false))
+                        snprintf(contact, 32, "0s (leader)");
+                else
+                        snprintf(contact, 32, "%lldms", (long long)jx_int(self, "LastContact", 0));
+                snprintf(idx, 32, "%lld", (long long)jx_int(self, "LastIndex", 0));
+        }
+        return answered;
+}
+
 static const char list_peers_help[] =
     "Usage: drover operator raft list-peers [-address=<addr>]\n\n"
     "  The servers of the Raft configuration, as the server at -address sees it:\n"
-    "  name (HTTP address), ID, Raft address, state (leader/follower) and whether it votes.\n";
+    "  name (HTTP address), ID, Raft address, state (leader/follower), whether it votes,\n"
+    "  then what each server says of itself (asked directly, 2 s at most; \"-\" when it\n"
+    "  does not answer): Last Contact with the leader and Last Index.\n";
 
 static int list_peers(struct cli *c, int argc, char **argv) {
         (void)argc, (void)argv;
@@ -25,17 +68,23 @@ static int list_peers(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "Error getting peers: %s\n", err.msg);
                 return 1;
         }
-        static const char *const hdr[] = {"Node", "ID", "Address", "State", "Voter", "RaftProtocol"};
-        struct table *t = table_new(6, hdr);
+        static const char *const hdr[] = {"Node",  "ID",           "Address",      "State",
+                                          "Voter", "RaftProtocol", "Last Contact", "Last Index"};
+        struct table *t = table_new(8, hdr);
         size_t i;
         json_t *s;
         json_array_foreach(json_object_get(conf, "Servers"), i, s) {
+                _cleanup_json_ json_t *self = NULL;
+                char contact[32], idx[32];
+                raft_self_cells(c, jx_str(s, "HTTPAddr", ""), &self, contact, idx);
                 const char *cells[] = {jx_str(s, "Node", ""),
                                        jx_str(s, "ID", ""),
                                        jx_str(s, "Address", ""),
                                        jx_bool(s, "Leader", false) ? "leader" : "follower",
                                        jx_bool(s, "Voter", false) ? "true" : "false",
-                                       jx_str(s, "RaftProtocol", "")};
+                                       jx_str(s, "RaftProtocol", ""),
+                                       contact,
+                                       idx};
                 table_add(t, cells);
         }
         table_print(t);
@@ -178,8 +227,6 @@ static const char members_help[] =
     "  -json          the API's answer, as it came\n"
     "  -t=<template>  the API's answer through a template\n";
 
-#define MEMBERS_PROBE_MS 2000
-
 /* The Raft configuration's entry for member m, by its Raft address "Addr:Port";
  * NULL when absent. A configuration holds a handful of servers. */
 static const json_t *peer_of(const json_t *conf, const json_t *m) {
@@ -192,22 +239,6 @@ static const json_t *peer_of(const json_t *conf, const json_t *m) {
                         return s;
         }
         return NULL;
-}
-
-/* Ask the server at http_addr about itself (/v1/internal/raft/self), over the scheme
- * of -address: whether it answered at all, and its answer (2xx JSON, else NULL). */
-static bool probe(const struct cli *c, const char *http_addr, json_t **ret_self) {
-        *ret_self = NULL;
-        char base[160];
-        bool tls = c->address && strncmp(c->address, "https://", 8) == 0;
-        snprintf(base, sizeof(base), "%s://%s", tls ? "https" : "http", http_addr);
-        struct http_response r = {0};
-        struct error err = {0};
-        bool answered = http_request(base, "GET", "/v1/internal/raft/self", NULL, MEMBERS_PROBE_MS, &r, &err) == 0;
-        if (answered && r.status / 100 == 2)
-                *ret_self = json_loads(r.body, 0, NULL);
-        http_response_clear(&r);
-        return answered;
 }
 
 static int cmp_strp(const void *a, const void *b) {
@@ -278,18 +309,10 @@ static int members(struct cli *c, int argc, char **argv) {
                 const json_t *peer = peer_of(conf, m);
                 const char *http = jx_str(peer, "HTTPAddr", "");
                 _cleanup_json_ json_t *self = NULL;
-                const char *status = jx_str(m, "Status", "");
-                if (*http && !probe(c, http, &self))
-                        status = "failed";
-                char port[24], contact[32] = "-", idx[32] = "-";
+                char port[24], contact[32], idx[32];
+                const char *status =
+                    raft_self_cells(c, http, &self, contact, idx) ? jx_str(m, "Status", "") : "failed";
                 snprintf(port, sizeof(port), "%lld", (long long)jx_int(m, "Port", 0));
-                if (self) {
-                        if (jx_bool(self, "IsLeader", false))
-                                snprintf(contact, sizeof(contact), "0s (leader)");
-                        else
-                                snprintf(contact, sizeof(contact), "%lldms", (long long)jx_int(self, "LastContact", 0));
-                        snprintf(idx, sizeof(idx), "%lld", (long long)jx_int(self, "LastIndex", 0));
-                }
                 if (detailed) {
                         _cleanup_free_ char *tag_text = tags_text(tags);
                         const char *cells[] = {jx_str(m, "Name", ""),
