@@ -1,7 +1,8 @@
 #!/bin/bash
 # Integration tests of a 3-server control plane on 127.0.0.1: leader election, failover
 # time, writes through random servers while the leader is killed and restarted (every
-# 2xx-acknowledged job present on every server afterwards), a full stop and restart
+# 2xx-acknowledged job present on every server afterwards and, once nodes registered,
+# placed once each with no node overcommitted: cluster_place.py), a full stop and restart
 # keeping the state, a frozen follower catching up, consistent and ?stale reads through
 # followers, operator snapshot save/restore, a wiped server brought up to date by a
 # snapshot, SIGTERM with writes in flight under AddressSanitizer (when an ASan build of
@@ -440,6 +441,26 @@ if wait_for 30 all_placed && [ "$(from_leader)" -gt "$fw0" ]; then
         pass "30 jobs x 3 placed on every server; followers' workers finished $(($(from_leader) - fw0)) evals meanwhile (taken from the leader's broker, planned on their own state, committed by the leader)"
 else
         fail "followers' scheduler workers: placed everywhere: $(all_placed && echo yes || echo no); evals finished by followers: $(($(from_leader) - fw0))"
+fi
+
+# --- the jobs acknowledged while the leader was killed: placed once each, no node overcommitted ---
+# Their evaluations were blocked (no node yet) and ran when the nodes above registered,
+# through the leader changes' rebuilt broker and blocked evals: on every server each
+# acknowledged cj-N has one live allocation on a node, and no node holds more CPU or
+# memory than it has (tests/integration/cluster_place.py).
+echo "$acked" | grep . >"$WORK/acked.txt"
+placed_once() {
+        for n in 1 2 3; do
+                curl -s -m 2 -o /dev/null -X PUT -d '{"SecretID":"s"}' \
+                        "http://$(http $((n % 3)))/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
+        done
+        python3 "$(dirname "$0")/cluster_place.py" --servers "$(http 0),$(http 1),$(http 2)" --jobs "$WORK/acked.txt" \
+                >"$WORK/place.out" 2>&1
+}
+if [ -s "$WORK/acked.txt" ] && wait_for 60 placed_once; then
+        pass "the $(wc -l <"$WORK/acked.txt") jobs acknowledged while the leader was killed are placed once each on every server, no node overcommitted ($(grep -m1 'live allocations' "$WORK/place.out" | sed 's/^ *//'))"
+else
+        fail "jobs acknowledged while the leader was killed: placed once, no overcommit: $(tr '\n' ' ' <"$WORK/place.out" 2>/dev/null)"
 fi
 
 # --- garbage collection: many short batch jobs run and stop; PUT /v1/system/gc -------------
