@@ -143,15 +143,20 @@ static char *slurp(const char *path) {
         return buf;
 }
 
-static bool has_event(json_t *update, const char *task, const char *type) {
+/* The event of that type for the task (NULL if none). */
+static json_t *event_of(json_t *update, const char *task, const char *type) {
         json_t *evs = json_object_get(json_object_get(json_object_get(update, "TaskStates"), task), "Events");
         size_t i;
         json_t *e;
         json_array_foreach(evs, i, e) {
                 if (strcmp(json_string_value(json_object_get(e, "Type")), type) == 0)
-                        return true;
+                        return e;
         }
-        return false;
+        return NULL;
+}
+
+static bool has_event(json_t *update, const char *task, const char *type) {
+        return event_of(update, task, type) != NULL;
 }
 
 /* A "Terminated" event with that exit code and signal. */
@@ -356,18 +361,6 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
         json_decref(u);
         alloc_runner_destroy(ar);
         alloc_unref(a);
-}
-
-/* The event of that type for the task (NULL if none). */
-static json_t *event_of(json_t *update, const char *task, const char *type) {
-        json_t *evs = json_object_get(json_object_get(json_object_get(update, "TaskStates"), task), "Events");
-        size_t i;
-        json_t *e;
-        json_array_foreach(evs, i, e) {
-                if (strcmp(json_string_value(json_object_get(e, "Type")), type) == 0)
-                        return e;
-        }
-        return NULL;
 }
 
 /* A stop sends each task its own kill_signal and force-kills it after its own
