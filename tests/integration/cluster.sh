@@ -449,11 +449,16 @@ fi
 # acknowledged cj-N has one live allocation on a node, and no node holds more CPU or
 # memory than it has (tests/integration/cluster_place.py).
 echo "$acked" | grep . >"$WORK/acked.txt"
-placed_once() {
+beat_nodes() { # the fake nodes heartbeat through a running server (none is marked down while a check waits)
+        local n s=0
+        for n in 0 1 2; do [ -n "${pids[$n]}" ] && s=$n; done
         for n in 1 2 3; do
                 curl -s -m 2 -o /dev/null -X PUT -d '{"SecretID":"s"}' \
-                        "http://$(http $((n % 3)))/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
+                        "http://$(http $s)/v1/node/00000000-0000-4000-8000-00000000000$n/heartbeat"
         done
+}
+placed_once() {
+        beat_nodes
         python3 "$(dirname "$0")/cluster_place.py" --servers "$(http 0),$(http 1),$(http 2)" --jobs "$WORK/acked.txt" \
                 >"$WORK/place.out" 2>&1
 }
@@ -461,6 +466,36 @@ if [ -s "$WORK/acked.txt" ] && wait_for 60 placed_once; then
         pass "the $(wc -l <"$WORK/acked.txt") jobs acknowledged while the leader was killed are placed once each on every server, no node overcommitted ($(grep -m1 'live allocations' "$WORK/place.out" | sed 's/^ *//'))"
 else
         fail "jobs acknowledged while the leader was killed: placed once, no overcommit: $(tr '\n' ' ' <"$WORK/place.out" 2>/dev/null)"
+fi
+
+# --- operator raft remove-peer: a stopped follower removed, 2 voters go on, it rejoins wiped ---
+# The CLI goes to the other follower (forwarded to the leader). With the server out of
+# the configuration a write still commits; started again with an empty data dir, it
+# joins through -join as a new server and is promoted to voter once caught up.
+wait_for 20 all_agree
+L=$(leader_idx 0)
+L=${L:-0}
+R=$(((L + 1) % 3))
+O=$(((L + 2) % 3))
+voters() { # voters I: the voters list-peers shows through server I, one Raft address a line
+        "$BIN/drover" -address="http://$(http "$1")" operator raft list-peers 2>/dev/null |
+                awk 'NR > 1 && $5 == "true" {print $3}' | sort | tr '\n' ' '
+}
+stop "$R" TERM
+rm_out=$("$BIN/drover" -address="http://$(http "$O")" operator raft remove-peer -peer-address="$(raft "$R")" 2>&1)
+rm_rc=$?
+two_voters() { beat_nodes; [ "$(voters "$L")" = "$(printf '%s\n' "$(raft "$L")" "$(raft "$O")" | sort | tr '\n' ' ')" ]; }
+wait_for 10 two_voters
+voters_after_remove=$(voters "$L")
+rm_write=$(job_json "cj-rm-1" | curl -s -m 5 -o /dev/null -w '%{http_code}' -X PUT --data-binary @- "http://$(http "$O")/v1/jobs")
+"$RM_WORK" "$WORK/d$R"
+start "$R"
+three_voters() { beat_nodes; [ "$(voters "$L" | wc -w)" = 3 ] && curl -s -m 5 "http://$(http "$R")/v1/jobs?stale" | grep -q '"ID":"cj-rm-1"'; }
+if [ $rm_rc = 0 ] && [ "$voters_after_remove" = "$(printf '%s\n' "$(raft "$L")" "$(raft "$O")" | sort | tr '\n' ' ')" ] &&
+        [ "$rm_write" = 200 ] && wait_for 30 three_voters && wait_for 10 all_agree; then
+        pass "operator raft remove-peer through a follower: server $R out of the configuration (voters: $voters_after_remove), a write commits with 2, and wiped it rejoins as the third voter"
+else
+        fail "remove-peer of server $R ($(raft "$R")): rc $rm_rc '$rm_out'; voters after: '$voters_after_remove'; write $rm_write; voters now: '$(voters "$L")'"
 fi
 
 # --- garbage collection: many short batch jobs run and stop; PUT /v1/system/gc -------------
