@@ -123,15 +123,20 @@ static char *slurp(const char *path) {
         return buf;
 }
 
-static bool has_event(json_t *update, const char *task, const char *type) {
+/* The event of that type for the task (NULL if none). */
+static json_t *event_of(json_t *update, const char *task, const char *type) {
         json_t *evs = json_object_get(json_object_get(json_object_get(update, "TaskStates"), task), "Events");
         size_t i;
         json_t *e;
         json_array_foreach(evs, i, e) {
                 if (strcmp(json_string_value(json_object_get(e, "Type")), type) == 0)
-                        return true;
+                        return e;
         }
-        return false;
+        return NULL;
+}
+
+static bool has_event(json_t *update, const char *task, const char *type) {
+        return event_of(update, task, type) != NULL;
 }
 
 /* A "Terminated" event with that exit code and signal. */
@@ -333,6 +338,58 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
         json_t *u = alloc_runner_update_json(ar);
         cr_expect(has_event(u, "srv", "Killing") && has_event(u, "srv", "Killed"));
         cr_expect(!has_event(u, "srv", "Restarting"), "a stopped task is not restarted");
+        json_decref(u);
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
+}
+
+/* A stop sends each task its own kill_signal and force-kills it after its own
+ * kill_timeout (the job's KillSignal and KillTimeout, not the defaults SIGINT and
+ * 5 s): "polite" exits 0 on SIGUSR1 only (SIGINT would end its shell by the signal);
+ * "stubborn" ignores SIGINT (its sleeps inherit that) and is SIGKILLed after 0.5 s. */
+Test(agent_alloc, stop_uses_the_tasks_kill_signal_then_sigkill_after_its_kill_timeout) {
+        char tasks[1024], ready[2][128];
+        snprintf(ready[0], sizeof(ready[0]), "%s/polite.ready", dir);
+        snprintf(ready[1], sizeof(ready[1]), "%s/stubborn.ready", dir);
+        snprintf(tasks, sizeof(tasks),
+                 "{\"Name\":\"polite\",\"Driver\":\"raw_exec\",\"KillSignal\":\"SIGUSR1\",\"KillTimeout\":10000000000,"
+                 "\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                 "\"trap 'exit 0' USR1; : > %s; while :; do sleep 0.05; done\"]}},"
+                 "{\"Name\":\"stubborn\",\"Driver\":\"raw_exec\",\"KillTimeout\":500000000,"
+                 "\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                 "\"trap '' INT; : > %s; while :; do sleep 0.05; done\"]}}",
+                 ready[0], ready[1]);
+        struct alloc *a = make_alloc("service", NO_RESTART, tasks);
+        struct alloc_runner *ar = run(a);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        cr_assert_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_RUNNING);
+        /* Both traps are set before the stop (a signal before them ends a shell by it). */
+        for (int i = 0; i < 500 && (access(ready[0], F_OK) < 0 || access(ready[1], F_OK) < 0); i++) {
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+                uv_run(&loop, UV_RUN_NOWAIT);
+        }
+        cr_assert(access(ready[0], F_OK) == 0 && access(ready[1], F_OK) == 0, "both tasks set their traps");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        alloc_runner_stop(ar);
+        run_until_finished(ar, 10000);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        cr_assert(alloc_runner_finished(ar), "both tasks stopped within 10 s");
+        json_t *u = alloc_runner_update_json(ar);
+        json_t *k = event_of(u, "polite", "Killing");
+        cr_expect(k && json_integer_value(json_object_get(k, "Signal")) == SIGUSR1, "polite was sent SIGUSR1");
+        cr_expect(has_exit(u, "polite", 0, 0), "polite ended by its trap (exit 0), not by a signal");
+        k = event_of(u, "stubborn", "Killing");
+        cr_expect(k && json_integer_value(json_object_get(k, "Signal")) == SIGINT,
+                  "stubborn was sent SIGINT (default)");
+        cr_expect(k && strstr(json_string_value(json_object_get(k, "Message")), "waiting 500ms"), "%s",
+                  k ? json_string_value(json_object_get(k, "Message")) : "no Killing event");
+        cr_expect(has_exit(u, "stubborn", 0, SIGKILL), "stubborn ignored SIGINT and was SIGKILLed");
+        cr_expect(has_event(u, "polite", "Killed") && has_event(u, "stubborn", "Killed"));
+        /* At least its kill_timeout; well under the 5 s default (loose: a loaded host). */
+        cr_expect(took >= 0.45 && took < 4.5, "the stop took %.2f s (kill_timeout 0.5 s, default 5 s)", took);
         json_decref(u);
         alloc_runner_destroy(ar);
         alloc_unref(a);

@@ -15,6 +15,7 @@
 #include "nodeagent/fingerprint/fp_util.h"
 #include "nodeagent/fingerprint/network.h"
 #include "nodeagent/fingerprint/pci.h"
+#include "tests/unit/tmpdir.h"
 
 #define GPU_HOST "tests/fixtures/hosts/gpu-2numa"
 #define AWS_HOST "tests/fixtures/hosts/vm-aws"
@@ -474,6 +475,68 @@ Test(fingerprinters, cloud_from_dmi) {
         run(&fp_cloud, &ctx, n);
         cr_expect_null(attr(n, "platform.cloud"), "a DGX is no cloud");
         node_unref(n);
+}
+
+/* DMI of one host, written into a scratch root: each field of `fields` is
+ * "name=value" for /sys/class/dmi/id/<name>. The values are what the providers'
+ * documentation gives (GCE: sys_vendor "Google", product_name "Google Compute
+ * Engine"; Azure: the fixed chassis asset tag 7783-7084-3265-9085-8269-3286-77 of
+ * every Azure VM, on Hyper-V's "Microsoft Corporation" / "Virtual Machine"). */
+static struct node *cloud_of(const char *dir, const char *const *fields) {
+        for (const char *const *f = fields; *f; f++) {
+                char rel[128];
+                const char *eq = strchr(*f, '=');
+                snprintf(rel, sizeof(rel), "sys/class/dmi/id/%.*s", (int)(eq - *f), *f);
+                tmpdir_put(dir, rel, eq + 1);
+        }
+        struct fingerprint_ctx ctx = {.data_dir = "/tmp", .root = dir};
+        struct node *n = node_new();
+        run(&fp_cloud, &ctx, n);
+        return n;
+}
+
+Test(fingerprinters, cloud_gce_and_azure_from_dmi) {
+        char gce[TMPDIR_SIZE], azure[TMPDIR_SIZE], hyperv[TMPDIR_SIZE], kvm[TMPDIR_SIZE];
+        tmpdir_create(gce, "fp-gce");
+        tmpdir_create(azure, "fp-azure");
+        tmpdir_create(hyperv, "fp-hyperv");
+        tmpdir_create(kvm, "fp-kvm");
+        const char *gce_f[] = {"sys_vendor=Google\n", "product_name=Google Compute Engine\n", "bios_vendor=Google\n",
+                               "chassis_asset_tag=\n", NULL};
+        struct node *n = cloud_of(gce, gce_f);
+        expect_attr(n, "platform.cloud", "gce");
+        cr_expect_null(attr(n, "platform.aws.instance-type"));
+        node_unref(n);
+        const char *azure_f[] = {"sys_vendor=Microsoft Corporation\n", "product_name=Virtual Machine\n",
+                                 "bios_vendor=Microsoft Corporation\n",
+                                 "chassis_asset_tag=7783-7084-3265-9085-8269-3286-77\n", NULL};
+        n = cloud_of(azure, azure_f);
+        expect_attr(n, "platform.cloud", "azure");
+        node_unref(n);
+        /* Hyper-V outside Azure: the same vendor and product, another asset tag. */
+        const char *hyperv_f[] = {"sys_vendor=Microsoft Corporation\n", "product_name=Virtual Machine\n",
+                                  "chassis_asset_tag=0000-0000-0000-0000-0000-0000-00\n", NULL};
+        n = cloud_of(hyperv, hyperv_f);
+        cr_expect_null(attr(n, "platform.cloud"), "a Hyper-V VM on premises is no cloud: %s",
+                       attr(n, "platform.cloud"));
+        node_unref(n);
+        /* A QEMU/KVM guest, and a host without DMI at all (the empty root): no cloud. */
+        const char *kvm_f[] = {"sys_vendor=QEMU\n", "product_name=Standard PC (Q35 + ICH9, 2009)\n",
+                               "bios_vendor=SeaBIOS\n", NULL};
+        n = cloud_of(kvm, kvm_f);
+        cr_expect_null(attr(n, "platform.cloud"));
+        node_unref(n);
+        const char *none[] = {NULL};
+        char empty[TMPDIR_SIZE];
+        tmpdir_create(empty, "fp-nodmi");
+        n = cloud_of(empty, none);
+        cr_expect_null(attr(n, "platform.cloud"), "no DMI: no cloud, and no error");
+        node_unref(n);
+        tmpdir_remove(gce);
+        tmpdir_remove(azure);
+        tmpdir_remove(hyperv);
+        tmpdir_remove(kvm);
+        tmpdir_remove(empty);
 }
 
 Test(fingerprinters, whole_fixture_host_through_the_registry) {
