@@ -102,13 +102,16 @@ int limits_check_regexp(const char *p, struct error *err) {
 }
 
 int limits_json_prescan(const char *b, size_t len, struct error *err) {
+        return limits_json_prescan_with(b, len, LIMIT_JSON_ELEMENTS, LIMIT_JSON_VALUES, err);
+}
+
+int limits_json_prescan_with(const char *b, size_t len, size_t max_elements, size_t max_values, struct error *err) {
         size_t count[LIMIT_JSON_DEPTH + 1] = {0}; /* commas seen in each open container */
         int depth = 0;
         size_t values = 0;
         for (size_t i = 0; i < len; i++) {
-                if ((b[i] == ',' || b[i] == '[' || b[i] == '{') && ++values > LIMIT_JSON_VALUES)
-                        return errorf(err, -EINVAL, "request body: more than %d values at offset %zu",
-                                      LIMIT_JSON_VALUES, i);
+                if ((b[i] == ',' || b[i] == '[' || b[i] == '{') && ++values > max_values)
+                        return errorf(err, -EINVAL, "request body: more than %zu values at offset %zu", max_values, i);
                 switch (b[i]) {
                 case '"': {
                         size_t start = ++i;
@@ -135,10 +138,10 @@ int limits_json_prescan(const char *b, size_t len, struct error *err) {
                                 depth--;
                         break;
                 case ',':
-                        if (depth > 0 && ++count[depth] >= LIMIT_JSON_ELEMENTS)
+                        if (depth > 0 && ++count[depth] >= max_elements)
                                 return errorf(err, -EINVAL,
-                                              "request body: more than %d elements in one list or object at offset %zu",
-                                              LIMIT_JSON_ELEMENTS, i);
+                                              "request body: more than %zu elements in one list or object at offset %zu",
+                                              max_elements, i);
                         break;
                 default:
                         break;

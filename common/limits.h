@@ -54,6 +54,10 @@ int limits_check_regexp(const char *pattern, struct error *err);
  * LIMIT_JSON_STRING bytes. It does not validate the JSON (the decoder does);
  * -EINVAL naming the limit and the byte offset. */
 int limits_json_prescan(const char *body, size_t len, struct error *err);
+/* The same with other bounds on elements per array or object and on values in all
+ * (a snapshot restore: the whole state in one body, bounded by the body's size). */
+int limits_json_prescan_with(const char *body, size_t len, size_t max_elements, size_t max_values,
+                             struct error *err);
 
 /* Sizes, counts, ranges and names of a job (after job_canonicalize). */
 int limits_check_job(const struct job *j, struct error *err);

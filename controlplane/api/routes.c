@@ -37,10 +37,15 @@ const char *ns_of(struct route_ctx *c) {
 }
 
 json_t *parse_body(struct route_ctx *c) {
+        return parse_body_with(c, LIMIT_JSON_ELEMENTS, LIMIT_JSON_VALUES);
+}
+
+json_t *parse_body_with(struct route_ctx *c, size_t max_elements, size_t max_values) {
         size_t len;
         const char *body = http_req_body(c->req, &len);
         struct error err = {0};
-        if (limits_json_prescan(body, len, &err) < 0) { /* bounds before the (costly) decode: common/limits.c */
+        /* bounds before the (costly) decode: common/limits.c */
+        if (limits_json_prescan_with(body, len, max_elements, max_values, &err) < 0) {
                 http_req_respond_text(c->req, 400, "%s", err.msg);
                 return NULL;
         }

@@ -119,6 +119,9 @@ static inline struct state_store *ctx_state(const struct route_ctx *c) {
 const char *ns_of(struct route_ctx *c);
 /* The body decoded, or NULL after a 400. */
 json_t *parse_body(struct route_ctx *c);
+/* parse_body with other bounds on the elements of one array or object and on the
+ * values in all (common/limits.h limits_json_prescan_with). */
+json_t *parse_body_with(struct route_ctx *c, size_t max_elements, size_t max_values);
 const char *leader_address(struct route_ctx *c);
 /* True on the leader; a follower forwards the request (or answers 500). */
 bool is_leader_or_fail(struct route_ctx *c);
