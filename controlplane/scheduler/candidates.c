@@ -960,6 +960,33 @@ void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_c
                 fn(pn->place[i], arg);
 }
 
+int sched_alloc_cores(const struct alloc *a) {
+        const struct job *j = a->job;
+        int n = 0;
+        for (size_t g = 0; j && a->task_group && g < j->n_groups; g++) {
+                if (strcmp(j->groups[g].name, a->task_group) != 0)
+                        continue;
+                for (size_t t = 0; t < j->groups[g].n_tasks; t++)
+                        n += j->groups[g].tasks[t].resources.cores;
+                break;
+        }
+        return n;
+}
+
+static void add_cores(const struct alloc *a, void *arg) {
+        *(int *)arg += sched_alloc_cores(a);
+}
+
+int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_cand *cd) {
+        int n = 0;
+        sched_proposed_foreach(at, cd, add_cores, &n);
+        return n;
+}
+
+int64_t sched_core_mhz(const struct node *n) {
+        return n->total_cores > 0 ? n->cpu_shares / n->total_cores : 0;
+}
+
 static void held_ports(const struct alloc *a, void *arg) {
         sched_ports_held(a, arg);
 }
@@ -1135,6 +1162,8 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         g->networks = sched_group_has_networks(tg);
         g->dyn_ports = sched_group_dynamic_ports(tg);
         g->devices = sched_group_has_devices(tg);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->cores += tg->tasks[t].resources.cores;
         g->device_aff = g->devices && sched_group_device_affinities(tg);
         g->has_affinity = j->n_affinities || tg->n_affinities;
         drivers_init(at, g);
