@@ -841,7 +841,26 @@ static int prop_bump(struct sched_distinct_prop *p, const struct node *n) {
         if (!v)
                 return 0;
         uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
-        return hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0 ? -ENOMEM : 0;
+        if (used + 2 > p->hist_cap) {
+                size_t cap = p->hist_cap ? 2 * p->hist_cap : 16;
+                cap = cap < used + 2 ? used + 2 : cap;
+                size_t *h = realloc(p->hist, cap * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                memset(h + p->hist_cap, 0, (cap - p->hist_cap) * sizeof(*h));
+                p->hist = h;
+                p->hist_cap = cap;
+        }
+        if (hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0)
+                return -ENOMEM;
+        p->hist[used + 1]++;
+        if (used == 0) { /* a new value: the least counted now */
+                p->min = 1;
+        } else if (--p->hist[used] == 0 && p->min == used) {
+                p->min = used + 1; /* no value left at the old minimum: this one is the next */
+        }
+        p->max = used + 1 > p->max ? used + 1 : p->max;
+        return 0;
 }
 
 int sched_group_placed(struct sched_group *g, const struct node *n) {
@@ -1099,8 +1118,10 @@ static bool any_static(const struct network *nets, size_t n) {
 /* ---- per-group context ------------------------------------------------------------------- */
 
 void sched_group_free(struct sched_group *g) {
-        for (size_t i = 0; i < g->n_props; i++)
+        for (size_t i = 0; i < g->n_props; i++) {
                 hashmap_destroy(g->props[i].counts);
+                free(g->props[i].hist);
+        }
         free(g->props);
         g->props = NULL;
         free(g->memo_cls);

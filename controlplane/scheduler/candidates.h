@@ -100,6 +100,12 @@ struct sched_distinct_prop {
         bool per_group;
         long limit;             /* RTarget, default 1 */
         struct hashmap *counts; /* property value -> allocs proposed (uintptr_t) */
+        /* Over the values in counts: the smallest and largest count, and hist[c] the
+         * number of values counted c (hist_cap entries), kept as counts grow so that an
+         * even spread's score takes O(1), not a walk of every value seen. */
+        uintptr_t min, max;
+        size_t *hist;
+        size_t hist_cap;
 };
 
 /* What one group needs while it is placed. */

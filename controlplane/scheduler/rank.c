@@ -55,18 +55,10 @@ static double spread_one(const struct sched_distinct_prop *p, int count, const c
                         return -1.0;
                 return (desired - (double)used) / desired;
         }
-        /* even spread over the values seen so far */
-        uintptr_t min = used, max = used;
-        size_t it = 0;
-        void *val;
-        bool any = false;
-        while (hashmap_next(p->counts, &it, NULL, &val)) {
-                uintptr_t c = (uintptr_t)val;
-                min = c < min ? c : min;
-                max = c > max ? c : max;
-                any = true;
-        }
-        if (!any || max == 0 || min == max)
+        /* even spread over the values seen so far (their least and largest counts are
+         * kept as they grow: O(1) per node scored) */
+        uintptr_t min = p->min < used ? p->min : used, max = p->max > used ? p->max : used;
+        if (p->max == 0 || max == 0 || min == max)
                 return 0.0;
         if (used < max)
                 return (double)(max - used) / (double)max;
