@@ -252,7 +252,7 @@ static double even_spread_by_walk(const struct sched_distinct_prop *p, uintptr_t
 
 Test(sched_units, even_spread_keeps_min_and_max_as_a_walk_finds_them) {
         enum { NODES = 9, STEPS = 400 };
-        char id[NODES][8];
+        char id[NODES][16];
         for (int i = 0; i < NODES; i++) {
                 snprintf(id[i], sizeof(id[i]), "n%d", i);
                 node(id[i], "dc1", 100000, 100000, "a");
