@@ -37,6 +37,7 @@ struct opts {
         uint64_t seed;
         int big_groups, big_count; /* --big-job GxC: one job of G groups of count C (0: skipped) */
         int big_nodes;
+        const char *big_spread; /* --big-spread ATTR: the big job's groups spread over ATTR */
         const char *scenario; /* NULL: the classic runs; c1m, mixed, preempt or all */
         double scale;         /* c1m's jobs and nodes */
         int scen_nodes;       /* mixed and preempt */
@@ -46,7 +47,7 @@ static void usage(FILE *f) {
         fputs("usage: sched [--nodes 100,1000,5000] [--runs 5] [--fill 0.5]\n"
               "             [--workers 4] [--contend-nodes 1000] [--contend-fill 0.85]\n"
               "             [--pack-nodes 1000] [--pack-seeds 5] [--pack-fill 0.5] [--seed 1]\n"
-              "             [--big-job 10000x10] [--big-nodes 5000]\n"
+              "             [--big-job 10000x10] [--big-nodes 5000] [--big-spread ATTR]\n"
               "  --nodes         cluster sizes for the throughput runs (comma-separated)\n"
               "  --runs          timed runs per size; figures are medians (0 skips the timed runs)\n"
               "  --fill          register jobs until this share of cluster cpu is asked (0 < f <= 0.9)\n"
@@ -60,6 +61,8 @@ static void usage(FILE *f) {
               "  --big-job GxC   also: one job of G groups of count C (small asks) on --big-nodes nodes:\n"
               "                  validation and scheduling time, to show cost linear in the job's size\n"
               "  --big-nodes     nodes for --big-job (5000)\n"
+              "  --big-spread A  the big job's groups also spread over attribute A (e.g. '${node.unique.id}'):\n"
+              "                  every placement then scores max(count, 100) nodes, as Nomad\n"
               "  --scenario S    run only scenario S: c1m, mixed, preempt or all (through the eval broker,\n"
               "                  --workers workers; name=value figures per scenario)\n"
               "  --scale F       c1m's size: F x (5,000 nodes, 1,000 jobs x count 1,000) (default 1)\n"
@@ -119,6 +122,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             {"contend-fill", required_argument, NULL, 'c'},
             {"big-job", required_argument, NULL, 'B'},
             {"big-nodes", required_argument, NULL, 'b'},
+            {"big-spread", required_argument, NULL, 'P'},
             {"scenario", required_argument, NULL, 'X'},
             {"scale", required_argument, NULL, 'x'},
             {"scen-nodes", required_argument, NULL, 'Y'},
@@ -212,6 +216,13 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                         if ((r = parse_int(optarg, 1, 1000000, &v)) < 0)
                                 fprintf(stderr, "sched: --big-nodes: want 1..1000000 (got \"%s\")\n", optarg);
                         o->big_nodes = (int)v;
+                        break;
+                case 'P':
+                        if (strncmp(optarg, "${", 2) != 0 || strlen(optarg) > 128) {
+                                fprintf(stderr, "sched: --big-spread: want an attribute such as ${node.datacenter}\n");
+                                r = -EINVAL;
+                        }
+                        o->big_spread = optarg;
                         break;
                 case 'X':
                         if (strcmp(optarg, "c1m") && strcmp(optarg, "mixed") && strcmp(optarg, "preempt") &&
@@ -455,12 +466,13 @@ int main(int argc, char **argv) {
         struct big_out big = {0};
         bool bigged = false;
         if (o.big_groups > 0 && r == 0) {
-                r = big_job(o.big_nodes, o.big_groups, o.big_count, o.seed, &big, &violations);
+                r = big_job(o.big_nodes, o.big_groups, o.big_count, o.big_spread, o.seed, &big, &violations);
                 bigged = r == 0;
                 if (bigged)
-                        printf("\nBig job: %d groups x count %d (%zu allocations) on %d nodes: validated in %.3f s, "
-                               "scheduled and applied in %.3f s, %zu placed.\n",
-                               o.big_groups, o.big_count, (size_t)o.big_groups * (size_t)o.big_count, o.big_nodes,
+                        printf("\nBig job: %d groups x count %d (%zu allocations)%s%s on %d nodes: validated in "
+                               "%.3f s, scheduled and applied in %.3f s, %zu placed.\n",
+                               o.big_groups, o.big_count, (size_t)o.big_groups * (size_t)o.big_count,
+                               o.big_spread ? ", spread over " : "", o.big_spread ? o.big_spread : "", o.big_nodes,
                                big.validate_s, big.schedule_s, big.placed);
         }
         putchar('\n');
@@ -471,12 +483,13 @@ int main(int argc, char **argv) {
         if (packed)
                 report_packing_lines(&o, ps);
         if (bigged) {
+                const char *kind = o.big_spread ? "bigjob_spread" : "bigjob";
                 char name[96];
-                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_validate_s", o.big_groups, o.big_count);
+                snprintf(name, sizeof(name), "sched_%s_groups%d_count%d_validate_s", kind, o.big_groups, o.big_count);
                 bench_line(name, big.validate_s, 3);
-                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_schedule_s", o.big_groups, o.big_count);
+                snprintf(name, sizeof(name), "sched_%s_groups%d_count%d_schedule_s", kind, o.big_groups, o.big_count);
                 bench_line(name, big.schedule_s, 3);
-                snprintf(name, sizeof(name), "sched_bigjob_groups%d_count%d_placed", o.big_groups, o.big_count);
+                snprintf(name, sizeof(name), "sched_%s_groups%d_count%d_placed", kind, o.big_groups, o.big_count);
                 bench_line(name, (double)big.placed, 0);
         }
         printf("sched_violations=%d\n", violations);

@@ -211,7 +211,10 @@ int process_eval(struct cluster *cl, const struct state_store *snap, struct eval
 int run_job(struct cluster *cl, struct job *j, struct eval *ev, int64_t *ret_eval_ns);
 void verify_store(const struct state_store *st, struct verify *ret);
 int throughput(int nodes, int runs, double fill, int workers, uint64_t seed, struct tp_summary *ret, int *violations);
-int big_job(int nodes, int groups, int count, uint64_t seed, struct big_out *ret, int *violations);
+/* spread: NULL, or the attribute every group also spreads over (a spread block, weight 50,
+ * no targets): the cost of Nomad's raised scoring limit with spread blocks. */
+int big_job(int nodes, int groups, int count, const char *spread, uint64_t seed, struct big_out *ret,
+            int *violations);
 int packing(int nodes, int seeds, double part_fill, uint64_t seed, struct pack_summary ret[STAGE_COUNT],
             int *violations);
 int scenario_c1m(double scale, int workers, uint64_t seed, int *violations);

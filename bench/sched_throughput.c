@@ -149,7 +149,8 @@ int throughput(int nodes, int runs, double fill, int workers, uint64_t seed, str
         return r;
 }
 
-int big_job(int nodes, int groups, int count, uint64_t seed, struct big_out *ret, int *violations) {
+int big_job(int nodes, int groups, int count, const char *spread, uint64_t seed, struct big_out *ret,
+            int *violations) {
         struct cluster *cl = cluster_create(nodes, false, seed);
         struct job *j = job_new();
         if (!j)
@@ -169,6 +170,11 @@ int big_job(int nodes, int groups, int count, uint64_t seed, struct big_out *ret
                 tg->tasks[0].name = xstrdup("t");
                 tg->tasks[0].driver = xstrdup("raw_exec");
                 tg->tasks[0].config = json_pack("{s:s}", "command", "/bin/true");
+                if (spread) {
+                        tg->spreads = xcalloc(1, sizeof(*tg->spreads));
+                        tg->spreads[0] = (struct spread){.attribute = xstrdup(spread), .weight = 50};
+                        tg->n_spreads = 1;
+                }
         }
         job_canonicalize(j);
         for (int g = 0; g < groups; g++) {

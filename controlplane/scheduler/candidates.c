@@ -841,7 +841,26 @@ static int prop_bump(struct sched_distinct_prop *p, const struct node *n) {
         if (!v)
                 return 0;
         uintptr_t used = (uintptr_t)hashmap_get(p->counts, v);
-        return hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0 ? -ENOMEM : 0;
+        if (used + 2 > p->hist_cap) {
+                size_t cap = p->hist_cap ? 2 * p->hist_cap : 16;
+                cap = cap < used + 2 ? used + 2 : cap;
+                size_t *h = realloc(p->hist, cap * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                memset(h + p->hist_cap, 0, (cap - p->hist_cap) * sizeof(*h));
+                p->hist = h;
+                p->hist_cap = cap;
+        }
+        if (hashmap_put(p->counts, v, (void *)(used + 1), NULL) < 0)
+                return -ENOMEM;
+        p->hist[used + 1]++;
+        if (used == 0) { /* a new value: the least counted now */
+                p->min = 1;
+        } else if (--p->hist[used] == 0 && p->min == used) {
+                p->min = used + 1; /* no value left at the old minimum: this one is the next */
+        }
+        p->max = used + 1 > p->max ? used + 1 : p->max;
+        return 0;
 }
 
 int sched_group_placed(struct sched_group *g, const struct node *n) {
@@ -960,6 +979,33 @@ void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_c
                 fn(pn->place[i], arg);
 }
 
+int sched_alloc_cores(const struct alloc *a) {
+        const struct job *j = a->job;
+        int n = 0;
+        for (size_t g = 0; j && a->task_group && g < j->n_groups; g++) {
+                if (strcmp(j->groups[g].name, a->task_group) != 0)
+                        continue;
+                for (size_t t = 0; t < j->groups[g].n_tasks; t++)
+                        n += j->groups[g].tasks[t].resources.cores;
+                break;
+        }
+        return n;
+}
+
+static void add_cores(const struct alloc *a, void *arg) {
+        *(int *)arg += sched_alloc_cores(a);
+}
+
+int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_cand *cd) {
+        int n = 0;
+        sched_proposed_foreach(at, cd, add_cores, &n);
+        return n;
+}
+
+int64_t sched_core_mhz(const struct node *n) {
+        return n->total_cores > 0 ? n->cpu_shares / n->total_cores : 0;
+}
+
 static void held_ports(const struct alloc *a, void *arg) {
         sched_ports_held(a, arg);
 }
@@ -1072,8 +1118,10 @@ static bool any_static(const struct network *nets, size_t n) {
 /* ---- per-group context ------------------------------------------------------------------- */
 
 void sched_group_free(struct sched_group *g) {
-        for (size_t i = 0; i < g->n_props; i++)
+        for (size_t i = 0; i < g->n_props; i++) {
                 hashmap_destroy(g->props[i].counts);
+                free(g->props[i].hist);
+        }
         free(g->props);
         g->props = NULL;
         free(g->memo_cls);
@@ -1135,6 +1183,8 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
         g->networks = sched_group_has_networks(tg);
         g->dyn_ports = sched_group_dynamic_ports(tg);
         g->devices = sched_group_has_devices(tg);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                g->cores += tg->tasks[t].resources.cores;
         g->device_aff = g->devices && sched_group_device_affinities(tg);
         g->has_affinity = j->n_affinities || tg->n_affinities;
         drivers_init(at, g);

@@ -100,6 +100,12 @@ struct sched_distinct_prop {
         bool per_group;
         long limit;             /* RTarget, default 1 */
         struct hashmap *counts; /* property value -> allocs proposed (uintptr_t) */
+        /* Over the values in counts: the smallest and largest count, and hist[c] the
+         * number of values counted c (hist_cap entries), kept as counts grow so that an
+         * even spread's score takes O(1), not a walk of every value seen. */
+        uintptr_t min, max;
+        size_t *hist;
+        size_t hist_cap;
 };
 
 /* What one group needs while it is placed. */
@@ -127,6 +133,7 @@ struct sched_group {
         bool networks;            /* the group has networks: ports recorded on its allocs */
         int dyn_ports;            /* dynamic ports it asks for */
         bool devices;             /* a task asks for devices */
+        int cores;                /* reserved cores its tasks ask for (resources.cores), 0: none */
         bool device_aff;          /* ... with affinities (the devices score) */
         char why[160];            /* the last device failure */
         /* drivers: DRV_NODE node_has_driver per node; DRV_MASK all of drv_need set in
@@ -177,6 +184,15 @@ const char *sched_feasible(struct sched_attempt *at, struct sched_group *g, stru
  * the plan, then the plan's placements there. O(the node's allocs). */
 void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_cand *cd,
                             void (*fn)(const struct alloc *a, void *arg), void *arg);
+/* Reserved cores (Nomad's resources.cores): the cores a's tasks ask for (its group in
+ * its job); the cores the allocs proposed on cd hold (a walk of the node's allocs, made
+ * only for groups that ask for cores); the MHz one core of node n is worth (its cpu
+ * shares over its cores, 0 when it reports none), charged to the alloc's cpu as Nomad
+ * does. */
+int sched_alloc_cores(const struct alloc *a);
+int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_cand *cd);
+int64_t sched_core_mhz(const struct node *n);
+
 /* Free ports of the node's dynamic range, at least `need` of them when the return is
  * >= need: a lower bound from the store's count of ports the node's allocs hold (O(1))
  * when that is enough, else the exact count (a walk of the node's allocs, cached per

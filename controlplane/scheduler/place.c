@@ -102,6 +102,7 @@ static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, 
         alloc_arena_sealed(a); /* every string above is in the arena */
         a->job = job_ref((struct job *)j);
         a->resources = g->ask;
+        a->resources.cpu += g->cores * sched_core_mhz(cd->n); /* reserved cores, as sched_rank */
         a->desired_status = ALLOC_DESIRED_RUN;
         a->client_status = ALLOC_CLIENT_PENDING;
         a->metrics = metrics;

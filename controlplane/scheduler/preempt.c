@@ -78,25 +78,32 @@ static size_t choose_victims(struct sched_attempt *at, const struct sched_group 
                 v[nv++] = (struct victim){a, prio};
         }
         qsort(v, nv, sizeof(*v), cmp_victim);
-        int64_t need_cpu = cd->u.cpu + g->ask.cpu - (n->cpu_shares - n->reserved_cpu);
+        int64_t need_cpu = cd->u.cpu + g->ask.cpu + g->cores * sched_core_mhz(n) - (n->cpu_shares - n->reserved_cpu);
         int64_t need_mem = cd->u.mem + g->ask.memory_mb - (n->memory_mb - n->reserved_memory_mb);
         int64_t need_disk = cd->u.disk + g->ask.disk_mb - (n->disk_mb - n->reserved_disk_mb);
+        /* reserved cores: only for groups that ask for them (a walk of the node's allocs) */
+        int need_cores = g->cores ? sched_cand_cores_used(at, cd) + g->cores - n->total_cores : 0;
         size_t k = 0;
-        while (k < nv && (need_cpu > 0 || need_mem > 0 || need_disk > 0)) {
+        while (k < nv && (need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0)) {
                 need_cpu -= v[k].a->resources.cpu;
                 need_mem -= v[k].a->resources.memory_mb;
                 need_disk -= v[k].a->resources.disk_mb;
+                if (g->cores)
+                        need_cores -= sched_alloc_cores(v[k].a);
                 k++;
         }
-        if (need_cpu > 0 || need_mem > 0 || need_disk > 0)
+        if (need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0)
                 return 0;
         /* give back victims that are not needed, the last chosen first */
         for (size_t i = k; i-- > 0;) {
                 const struct res_ask *r = &v[i].a->resources;
-                if (need_cpu + r->cpu <= 0 && need_mem + r->memory_mb <= 0 && need_disk + r->disk_mb <= 0) {
+                int c = g->cores ? sched_alloc_cores(v[i].a) : 0;
+                if (need_cpu + r->cpu <= 0 && need_mem + r->memory_mb <= 0 && need_disk + r->disk_mb <= 0 &&
+                    need_cores + c <= 0) {
                         need_cpu += r->cpu;
                         need_mem += r->memory_mb;
                         need_disk += r->disk_mb;
+                        need_cores += c;
                         memmove(&v[i], &v[i + 1], (k - i - 1) * sizeof(*v));
                         k--;
                 }

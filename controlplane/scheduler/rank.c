@@ -55,18 +55,10 @@ static double spread_one(const struct sched_distinct_prop *p, int count, const c
                         return -1.0;
                 return (desired - (double)used) / desired;
         }
-        /* even spread over the values seen so far */
-        uintptr_t min = used, max = used;
-        size_t it = 0;
-        void *val;
-        bool any = false;
-        while (hashmap_next(p->counts, &it, NULL, &val)) {
-                uintptr_t c = (uintptr_t)val;
-                min = c < min ? c : min;
-                max = c > max ? c : max;
-                any = true;
-        }
-        if (!any || max == 0 || min == max)
+        /* even spread over the values seen so far (their least and largest counts are
+         * kept as they grow: O(1) per node scored) */
+        uintptr_t min = p->min < used ? p->min : used, max = p->max > used ? p->max : used;
+        if (p->max == 0 || max == 0 || min == max)
                 return 0.0;
         if (used < max)
                 return (double)(max - used) / (double)max;
@@ -153,7 +145,15 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
         int64_t avail_cpu = n->cpu_shares - n->reserved_cpu;
         int64_t avail_mem = n->memory_mb - n->reserved_memory_mb;
         int64_t avail_disk = n->disk_mb - n->reserved_disk_mb;
-        int64_t cpu = cd->u.cpu + g->ask.cpu, mem = cd->u.mem + g->ask.memory_mb, disk = cd->u.disk + g->ask.disk_mb;
+        int64_t ask_cpu = g->ask.cpu;
+        if (g->cores) { /* reserved cores: whole cores free on the node, charged as their MHz */
+                if (n->total_cores - sched_cand_cores_used(at, cd) < g->cores) {
+                        *dim = "cores";
+                        return false;
+                }
+                ask_cpu += g->cores * sched_core_mhz(n);
+        }
+        int64_t cpu = cd->u.cpu + ask_cpu, mem = cd->u.mem + g->ask.memory_mb, disk = cd->u.disk + g->ask.disk_mb;
         if (cpu > avail_cpu) {
                 *dim = "cpu";
                 return false;
@@ -185,7 +185,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 }
         }
         *o = (struct sched_option){.cd = cd, .used = cd->u.cpu > 0 || cd->u.mem > 0 || cd->u.disk > 0};
-        o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, g->ask.cpu, g->ask.memory_mb);
+        o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, ask_cpu, g->ask.memory_mb);
         double sum = o->binpack;
         int k = 1;
         int coll = sched_collisions(at, cd, g->tg->name);

@@ -5,7 +5,8 @@
  * the version Stable (in the job versions table too, even once a newer version is
  * registered), auto_revert registers the last stable version found there again,
  * PlacedCanaries lists the canaries' IDs, healthy_deadline marks a late alloc unhealthy,
- * auto_promote promotes once the canaries are healthy. */
+ * auto_promote promotes once the canaries are healthy, health_check = "manual" is never
+ * judged by the watcher. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -488,4 +489,27 @@ Test(deploy, auto_promote_once_the_canaries_are_healthy) {
                 cr_assert_str_eq(jx_str(json_object_get(up, "Deployment"), "Status", ""), "running");
                 json_decref(cmds);
         }
+}
+
+/* update { health_check = "manual" }: the watcher never judges health itself, not after
+ * min_healthy_time nor past healthy_deadline; an operator's health mark decides. */
+Test(deploy, manual_health_is_never_judged_by_the_watcher) {
+        struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
+        j->extra = json_pack("{s:{s:i,s:s,s:I,s:I,s:I}}", "Update", "MaxParallel", 1, "HealthCheck", "manual",
+                             "MinHealthyTime", (json_int_t)SEC, "HealthyDeadline", (json_int_t)(60 * SEC),
+                             "ProgressDeadline", (json_int_t)(0));
+        cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+        job_unref(j);
+        cr_assert_eq(state_deploy_for_job(st, idx, state_job_get(st, "default", "web"), T0), 0);
+        add_alloc("m0", 0, T0, ALLOC_CLIENT_RUNNING);
+        json_t *cmds = step(T0 + 90 * SEC);
+        cr_assert_eq(json_array_size(cmds), 0, "running 90 s, past both: still not judged");
+        json_decref(cmds);
+        const char *id = "m0";
+        cr_assert_eq(state_deploy_set_health(st, ++idx, &id, 1, true, 1), 0); /* the operator's mark */
+        cmds = step(T0 + 91 * SEC);
+        cr_assert_eq(json_array_size(cmds), 1);
+        cr_assert_str_eq(type_of(cmds, 0), "DeploymentUpsert");
+        cr_assert_str_eq(jx_str(json_object_get(json_array_get(cmds, 0), "Deployment"), "Status", ""), "successful");
+        json_decref(cmds);
 }

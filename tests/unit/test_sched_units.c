@@ -232,6 +232,55 @@ Test(sched_units, job_anti_affinity_and_reschedule_penalty_scores) {
         sched_group_free(&g);
 }
 
+/* An even spread's score (no targets) as a walk of every value seen computes it: the
+ * reference for the least and largest counts the group keeps as they grow. */
+static double even_spread_by_walk(const struct sched_distinct_prop *p, uintptr_t used) {
+        uintptr_t min = used, max = used;
+        size_t it = 0;
+        void *val;
+        bool any = false;
+        while (hashmap_next(p->counts, &it, NULL, &val)) {
+                uintptr_t c = (uintptr_t)val;
+                min = c < min ? c : min;
+                max = c > max ? c : max;
+                any = true;
+        }
+        if (!any || max == 0 || min == max)
+                return 0.0;
+        return used < max ? (double)(max - used) / (double)max : -(double)(max - min) / (double)max;
+}
+
+Test(sched_units, even_spread_keeps_min_and_max_as_a_walk_finds_them) {
+        enum { NODES = 9, STEPS = 400 };
+        char id[NODES][16];
+        for (int i = 0; i < NODES; i++) {
+                snprintf(id[i], sizeof(id[i]), "n%d", i);
+                node(id[i], "dc1", 100000, 100000, "a");
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 50, 10, 10);
+        j->groups[0].spreads = calloc(1, sizeof(*j->groups[0].spreads));
+        j->groups[0].spreads[0] = (struct spread){.attribute = strdup("${node.unique.name}"), .weight = 50};
+        j->groups[0].n_spreads = 1;
+        begin(j);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert_eq(g.n_props, 1);
+        const struct sched_distinct_prop *p = &g.props[0];
+        uint32_t x = 12345;
+        for (int step = 0; step < STEPS; step++) {
+                x = x * 1103515245u + 12345u;
+                int k = (int)((x >> 16) % (step < 40 ? 4 : NODES)); /* new values keep appearing late */
+                cr_assert_eq(sched_group_placed(&g, cand(id[k])->n), 0);
+                for (int m = 0; m < NODES; m++) {
+                        uintptr_t used = (uintptr_t)hashmap_get(p->counts, id[m]);
+                        double want = even_spread_by_walk(p, used);
+                        double got = sched_spread_score(&g, cand(id[m])->n);
+                        cr_assert_float_eq(got, want, 1e-12, "step %d node %s: %f != %f", step, id[m], got, want);
+                }
+        }
+        sched_group_free(&g);
+}
+
 Test(sched_units, affinity_score_is_weighted_share) {
         struct node *n = fx_node("n1", "dc1", 1000, 1000);
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);

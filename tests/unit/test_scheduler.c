@@ -319,6 +319,35 @@ Test(scheduler, exhausted_dimension_recorded) {
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "DimensionExhausted"), "cpu")), 1);
 }
 
+/* resources { cores = 2 }: whole cores free on the node (its TotalCpuCores less the
+ * cores its allocs hold), charged to the alloc as their MHz (cpu shares / cores), as
+ * Nomad; a node reporting no cores has none to give. */
+Test(scheduler, reserved_cores_are_counted_per_node_and_charged_as_mhz) {
+        struct node *c4 = fx_node("c4", "dc1", 8000, 8000);
+        c4->total_cores = 4; /* 2000 MHz a core */
+        add_node(c4);
+        add_node(fx_node("c0", "dc1", 8000, 8000)); /* TotalCpuCores 0 */
+        struct job *j = fx_job("pin", JOB_SERVICE, 3, 0, 100);
+        j->groups[0].tasks[0].resources.cores = 2;
+        add_job(j);
+        run_eval("3c3c3c3c-0000-4000-8000-000000000001", "pin");
+        struct collect c = live_allocs("pin");
+        cr_assert_eq(c.n, 2, "4 cores hold two allocs of 2");
+        for (int i = 0; i < c.n; i++) {
+                cr_assert_str_eq(c.v[i]->node_id, "c4");
+                cr_assert_eq(c.v[i]->resources.cpu, 4000, "2 cores of 2000 MHz");
+        }
+        json_t *m = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_eq(json_integer_value(json_object_get(m, "NodesExhausted")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "DimensionExhausted"), "cores")), 2);
+        /* c4's cpu is all taken by the cores' MHz: a plain ask goes to c0 */
+        add_job(fx_job("plain", JOB_SERVICE, 1, 100, 100));
+        run_eval("3c3c3c3c-0000-4000-8000-000000000002", "plain");
+        c = live_allocs("plain");
+        cr_assert_eq(c.n, 1);
+        cr_assert_str_eq(c.v[0]->node_id, "c0");
+}
+
 Test(scheduler, constraint_filter_reason_names_the_constraint) {
         add_node(fx_node("n1", "dc1", 4000, 8000));
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);
