@@ -61,6 +61,7 @@ struct task_runner {
         uid_t uid;
         gid_t gid;
         uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
+        struct taskenv_user user; /* the task's `user`'s entry (HOME, USER, ...), looked up with owner_set */
         bool ended;       /* dead when the setup began: its secrets/ is not mounted */
 };
 
@@ -441,6 +442,8 @@ static int build_env(struct task_runner *tr) {
             .memory_limit = tr->task->resources.memory_mb,
             .task_env = &tr->task->env,
             .host_env = ar->env.host_env,
+            .passthrough = ar->env.env_passthrough,
+            .user = tr->user.name ? &tr->user : tr->dyn_uid || (tr->task->user && *tr->task->user) ? NULL : ar->env.agent_user,
             .allocated = a->allocated,
         };
         int r = taskenv_build(&p, &tr->env);
@@ -575,7 +578,7 @@ static void start_task(struct task_runner *tr) {
         if (config)
                 json_decref(config);
         /* The driver copied what it needed: a running task does not hold its environment
-         * (the agent's own plus NOMAD_*, a few KiB each); a restart builds it again. */
+         * (NOMAD_* and DROVER_*, a few KiB each); a restart builds it again. */
         strmap_clear(&tr->env);
         tr->env_built = false;
         if (r < 0) {
@@ -674,6 +677,8 @@ static void resolve_users(struct alloc_runner *ar) {
                         tr->uid = uid;
                         tr->gid = gid;
                         tr->owner_set = true;
+                        if (!tr->user.name && taskenv_user_lookup(uid, &tr->user) < 0)
+                                tr->user = (struct taskenv_user){0}; /* no HOME, USER, ... */
                 }
         }
 }
@@ -1039,6 +1044,7 @@ static void free_runner(struct alloc_runner *ar) {
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 strmap_clear(&ar->tasks[i].env);
                 free(ar->tasks[i].task_dir);
+                taskenv_user_clear(&ar->tasks[i].user);
         }
         free(ar->alloc_dir);
         task_states_free(ar->states, ar->n_tasks);
