@@ -64,7 +64,7 @@ struct agent {
         struct client *client;
         struct log_api *log_api;
         struct task_control *control; /* alloc restart / signal from log_api's thread */
-        struct agent_state *state; /* NULL when agent.db could not be opened */
+        struct agent_state *state; /* agent.db: the agent does not start without it */
         struct logmon *logmon;     /* the tasks' log collector */
         struct taskenv_user user;  /* the agent's user: HOME, USER, ... of tasks run as it */
         struct runner *runners;
@@ -873,9 +873,17 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         if (taskenv_user_lookup(geteuid(), &a->user) < 0)
                 log_warn("uid %u is not in the user database: tasks run as the agent get no HOME, USER, LOGNAME, SHELL",
                          (unsigned)geteuid());
+        /* Without it the tasks an earlier agent started cannot be re-attached, and the
+         * servers' allocations would be started a second time beside them. */
         struct error serr = {0};
-        if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
-                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
+        r = agent_state_open(cfg->data_dir, &a->state, &serr);
+        if (r < 0) {
+                r = errorf(err, r,
+                           "refusing to start: tasks an earlier agent started may still run and would be started "
+                           "twice; move agent.db away to start afresh: %s",
+                           serr.msg);
+                goto fail;
+        }
         a->logmon = logmon_create(cfg->data_dir, err);
         if (!a->logmon) {
                 r = -ENOMEM;

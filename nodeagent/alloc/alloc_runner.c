@@ -270,6 +270,17 @@ static void on_restart_timer(uv_timer_t *t) {
         start_task(t->data);
 }
 
+/* The tracker and when the pending restart is due, for a restarted agent
+ * (alloc_runner_restore). */
+static void save_restart(struct task_runner *tr, int64_t next_start_ns) {
+        struct error err = {0};
+        struct task_restart_state rs = {
+            .attempts = tr->tracker.count, .window_start_ns = tr->tracker.window_start, .next_start_ns = next_start_ns};
+        if (tr->ar->env.state && agent_state_put_restart(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &rs, &err) < 0)
+                log_warn("alloc %.8s task %s: %s (a restarted agent would start it at once)", tr->ar->alloc->id,
+                         tr->task->name, err.msg);
+}
+
 static void after_end(struct task_runner *tr, enum restart_cause cause, bool exit_ok) {
         struct alloc_runner *ar = tr->ar;
         if (!tr->tracker_started) {
@@ -290,6 +301,7 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
                 st(tr)->restarts++;
                 st(tr)->state = TASK_PENDING;
                 event(tr, "Restarting", 0, 0, "Task restarting in %s (%s)", t, d.reason);
+                save_restart(tr, clock_now_ns() + d.delay_ns);
                 uv_timer_start(&tr->restart_timer, on_restart_timer, (uint64_t)((d.delay_ns + 999999) / NS_PER_MS), 0);
                 break;
         }
@@ -918,6 +930,37 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
         return true;
 }
 
+/* The restart tracker the previous agent saved (save_restart): failures keep
+ * counting in the same interval. Returns when its pending restart is due (0: none). */
+static int64_t restore_tracker(struct task_runner *tr) {
+        struct task_restart_state rs;
+        struct error err = {0};
+        int r = tr->ar->env.state ? agent_state_get_restart(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &rs, &err)
+                                  : -ENOENT;
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
+                return 0;
+        }
+        tr->tracker = (struct restart_tracker){.count = rs.attempts, .window_start = rs.window_start_ns};
+        tr->tracker_started = true;
+        return rs.next_start_ns;
+}
+
+/* A pending task: started now, or when the restart delay it was waiting on ends. */
+static void start_or_wait(struct task_runner *tr, int64_t due_ns) {
+        int64_t left = due_ns - clock_now_ns();
+        if (left <= 0) {
+                start_task(tr);
+                return;
+        }
+        char t[32];
+        format_duration(left, t, sizeof(t));
+        log_info("alloc %.8s task %s: waiting %s more for its restart delay to end", tr->ar->alloc->id,
+                 tr->task->name, t);
+        uv_timer_start(&tr->restart_timer, on_restart_timer, (uint64_t)((left + NS_PER_MS - 1) / NS_PER_MS), 0);
+}
+
 void alloc_runner_restore(struct alloc_runner *ar) {
         if (ar->setup_error) {
                 alloc_runner_start(ar);
@@ -960,6 +1003,7 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                 pid_t one_gone = 0;
                 if (st(tr)->state == TASK_DEAD)
                         continue;
+                int64_t restart_due = restore_tracker(tr);
                 if (gone && attached ? attached[i] : reattach(tr, &one_gone)) /* out of memory: one pass */
                         continue;
                 if (st(tr)->state == TASK_RUNNING) {
@@ -990,7 +1034,7 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                         struct driver_exit unknown = {.unknown = true};
                         finish_exit(tr, &unknown);
                 } else {
-                        start_task(tr);
+                        start_or_wait(tr, restart_due);
                 }
         }
         free(gone);
