@@ -8,24 +8,29 @@
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/config.h"
 
+/* The variables of task "srv" of web.api[2] on dc1. */
+static struct taskenv_params params(void) {
+        return (struct taskenv_params){.alloc_id = "a1",
+                                       .alloc_index = 2,
+                                       .alloc_name = "web.api[2]",
+                                       .job_id = "web",
+                                       .job_name = "web",
+                                       .group_name = "api",
+                                       .task_name = "srv",
+                                       .dc = "dc1",
+                                       .alloc_dir = "/d/alloc",
+                                       .task_dir = "/d/srv/local",
+                                       .cpu_limit = 500,
+                                       .memory_limit = 256};
+}
+
 static struct strmap build_with(const struct strmap *task_env, char *const *host, const char *passthrough,
                                 const struct taskenv_user *user) {
-        struct taskenv_params p = {.alloc_id = "a1",
-                                   .alloc_index = 2,
-                                   .alloc_name = "web.api[2]",
-                                   .job_id = "web",
-                                   .job_name = "web",
-                                   .group_name = "api",
-                                   .task_name = "srv",
-                                   .dc = "dc1",
-                                   .alloc_dir = "/d/alloc",
-                                   .task_dir = "/d/srv/local",
-                                   .cpu_limit = 500,
-                                   .memory_limit = 256,
-                                   .task_env = task_env,
-                                   .host_env = host,
-                                   .passthrough = passthrough,
-                                   .user = user};
+        struct taskenv_params p = params();
+        p.task_env = task_env;
+        p.host_env = host;
+        p.passthrough = passthrough;
+        p.user = user;
         struct strmap m = {0};
         cr_assert_eq(taskenv_build(&p, &m), 0);
         return m;
@@ -124,24 +129,13 @@ Test(agent_taskenv, every_nomad_variable_has_its_drover_twin) {
                                        "\"10.9.9.9\",\"DynamicPorts\":[{\"Label\":\"rpc\",\"Value\":21000}]}]}}}",
                                        0, NULL);
         cr_assert(allocated);
-        struct taskenv_params p = {.alloc_id = "a1",
-                                   .alloc_index = 2,
-                                   .alloc_name = "web.api[2]",
-                                   .job_id = "web",
-                                   .job_name = "web",
-                                   .group_name = "api",
-                                   .task_name = "srv",
-                                   .namespace = "default",
-                                   .region = "global",
-                                   .dc = "dc1",
-                                   .node_id = "n1",
-                                   .node_name = "host1",
-                                   .alloc_dir = "/d/alloc",
-                                   .task_dir = "/d/srv/local",
-                                   .secrets_dir = "/d/srv/secrets",
-                                   .cpu_limit = 500,
-                                   .memory_limit = 256,
-                                   .allocated = allocated};
+        struct taskenv_params p = params();
+        p.namespace = "default";
+        p.region = "global";
+        p.node_id = "n1";
+        p.node_name = "host1";
+        p.secrets_dir = "/d/srv/secrets";
+        p.allocated = allocated;
         struct strmap m = {0};
         cr_assert_eq(taskenv_build(&p, &m), 0);
         size_t nomad = 0, drover = 0;
