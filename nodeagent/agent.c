@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "nodeagent/alloc/alloc_gc.h"
 #include "nodeagent/alloc/alloc_runner.h"
+#include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/client/client.h"
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
@@ -63,8 +64,9 @@ struct agent {
         struct client *client;
         struct log_api *log_api;
         struct task_control *control; /* alloc restart / signal from log_api's thread */
-        struct agent_state *state; /* NULL when agent.db could not be opened */
+        struct agent_state *state; /* agent.db: the agent does not start without it */
         struct logmon *logmon;     /* the tasks' log collector */
+        struct taskenv_user user;  /* the agent's user: HOME, USER, ... of tasks run as it */
         struct runner *runners;
         size_t n_runners, cap_runners;
         struct hashmap *runner_index; /* alloc ID -> index in runners + 1 */
@@ -451,6 +453,8 @@ static int add_runner(struct agent *a, struct alloc *al, bool restore) {
                                        .node_name = a->node->name,
                                        .dc = a->node->datacenter,
                                        .host_env = environ,
+                                       .env_passthrough = a->cfg->env_passthrough,
+                                       .agent_user = a->user.name ? &a->user : NULL,
                                        .state = a->state,
                                        .async_setup = true,
                                        .changed = on_runner_changed,
@@ -866,9 +870,20 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
         r = agent_build_node(cfg, &a->node, err);
         if (r < 0)
                 goto fail;
+        if (taskenv_user_lookup(geteuid(), &a->user) < 0)
+                log_warn("uid %u is not in the user database: tasks run as the agent get no HOME, USER, LOGNAME, SHELL",
+                         (unsigned)geteuid());
+        /* Without it the tasks an earlier agent started cannot be re-attached, and the
+         * servers' allocations would be started a second time beside them. */
         struct error serr = {0};
-        if (agent_state_open(cfg->data_dir, &a->state, &serr) < 0)
-                log_warn("%s: running without local state (a restarted agent will not re-attach to tasks)", serr.msg);
+        r = agent_state_open(cfg->data_dir, &a->state, &serr);
+        if (r < 0) {
+                r = errorf(err, r,
+                           "refusing to start: tasks an earlier agent started may still run and would be started "
+                           "twice; move agent.db away to start afresh: %s",
+                           serr.msg);
+                goto fail;
+        }
         a->logmon = logmon_create(cfg->data_dir, err);
         if (!a->logmon) {
                 r = -ENOMEM;
@@ -946,6 +961,7 @@ fail:;
         a->state = agent_state_close(a->state);
         node_unref(a->node);
         json_decref(a->extra_updates);
+        taskenv_user_clear(&a->user);
         uv_loop_close(&a->loop);
         free(a);
         return r;
@@ -996,6 +1012,7 @@ struct agent *agent_destroy(struct agent *a) {
         json_decref(a->extra_updates);
         node_unref(a->latest);
         node_unref(a->node);
+        taskenv_user_clear(&a->user);
         free(a);
         return NULL;
 }

@@ -38,6 +38,9 @@ static const struct flag options[] = {
      "cgroup v2 directory under which every task gets its own cgroup"},
     {"workload-uids", FLAG_STR, "80000-89999", 0, 0, F(workload_uids),
      "range of dynamic uids/gids for exec tasks without a user (unique per running task)"},
+    {"env-passthrough", FLAG_STR, "", 0, 0, F(env_passthrough),
+     "comma-separated names of the agent's environment variables that tasks also get (tasks get only PATH, "
+     "HOME, USER, LOGNAME, SHELL, LANG, LC_ALL, TZ, Nomad's variables and their env block otherwise)"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"fingerprint", FLAG_BOOL, "false", 0, 0, F(fingerprint), "print the node's attributes as JSON and exit"},
     {"devices", FLAG_BOOL, "false", 0, 0, F(fingerprint_devices),
@@ -90,6 +93,7 @@ static const struct agent_file_key file_keys[] = {
     {"client.node_pool", AGENT_FILE_SET, "node-pool"},
     {"client.meta", AGENT_FILE_MAP, "meta"},
     {"client.options.driver.raw_exec.enable", AGENT_FILE_SET, "raw-exec"},
+    {"client.options.env.passthrough", AGENT_FILE_SET, "env-passthrough"},
     {"client.gc_interval", AGENT_FILE_SET, "gc-interval"},
     {"client.gc_max_allocs", AGENT_FILE_SET, "gc-max-allocs"},
     {"client.gc_disk_usage_threshold", AGENT_FILE_SET, "gc-disk-usage-threshold"},

@@ -21,6 +21,7 @@ struct agent_config {
         bool raw_exec;        /* the raw_exec driver is opt-in */
         char *cgroup_parent;  /* tasks' cgroups go below it */
         char *workload_uids;  /* "80000-89999" */
+        char *env_passthrough; /* the agent's variables tasks also get, "A,B" (besides LANG, LC_ALL, TZ) */
         bool fingerprint;
         bool fingerprint_devices;        /* -devices: -fingerprint also prints NodeResources */
         int64_t fingerprint_interval_ms; /* periodic re-fingerprinting */

@@ -61,6 +61,7 @@ struct task_runner {
         uid_t uid;
         gid_t gid;
         uint32_t dyn_uid; /* a workload id this runner holds (ar->id_driver), 0 = none */
+        struct taskenv_user user; /* the task's `user`'s entry (HOME, USER, ...), looked up with owner_set */
         bool ended;       /* dead when the setup began: its secrets/ is not mounted */
         bool launched;    /* started once (lifecycle order: advance starts each task once) */
 };
@@ -284,6 +285,17 @@ static void on_restart_timer(uv_timer_t *t) {
         start_task(t->data);
 }
 
+/* The tracker and when the pending restart is due, for a restarted agent
+ * (alloc_runner_restore). */
+static void save_restart(struct task_runner *tr, int64_t next_start_ns) {
+        struct error err = {0};
+        struct task_restart_state rs = {
+            .attempts = tr->tracker.count, .window_start_ns = tr->tracker.window_start, .next_start_ns = next_start_ns};
+        if (tr->ar->env.state && agent_state_put_restart(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &rs, &err) < 0)
+                log_warn("alloc %.8s task %s: %s (a restarted agent would start it at once)", tr->ar->alloc->id,
+                         tr->task->name, err.msg);
+}
+
 static void after_end(struct task_runner *tr, enum restart_cause cause, bool exit_ok) {
         struct alloc_runner *ar = tr->ar;
         if (!tr->tracker_started) {
@@ -307,6 +319,7 @@ static void after_end(struct task_runner *tr, enum restart_cause cause, bool exi
                 st(tr)->restarts++;
                 st(tr)->state = TASK_PENDING;
                 event(tr, "Restarting", 0, 0, "Task restarting in %s (%s)", t, d.reason);
+                save_restart(tr, clock_now_ns() + d.delay_ns);
                 uv_timer_start(&tr->restart_timer, on_restart_timer, (uint64_t)((d.delay_ns + 999999) / NS_PER_MS), 0);
                 break;
         }
@@ -459,6 +472,8 @@ static int build_env(struct task_runner *tr) {
             .memory_limit = tr->task->resources.memory_mb,
             .task_env = &tr->task->env,
             .host_env = ar->env.host_env,
+            .passthrough = ar->env.env_passthrough,
+            .user = tr->user.name ? &tr->user : tr->dyn_uid || (tr->task->user && *tr->task->user) ? NULL : ar->env.agent_user,
             .allocated = a->allocated,
         };
         int r = taskenv_build(&p, &tr->env);
@@ -594,7 +609,7 @@ static void start_task(struct task_runner *tr) {
         if (config)
                 json_decref(config);
         /* The driver copied what it needed: a running task does not hold its environment
-         * (the agent's own plus NOMAD_*, a few KiB each); a restart builds it again. */
+         * (NOMAD_* and DROVER_*, a few KiB each); a restart builds it again. */
         strmap_clear(&tr->env);
         tr->env_built = false;
         if (r < 0) {
@@ -782,6 +797,8 @@ static void resolve_users(struct alloc_runner *ar) {
                         tr->uid = uid;
                         tr->gid = gid;
                         tr->owner_set = true;
+                        if (!tr->user.name && taskenv_user_lookup(uid, &tr->user) < 0)
+                                tr->user = (struct taskenv_user){0}; /* no HOME, USER, ... */
                 }
         }
 }
@@ -1020,6 +1037,37 @@ static bool reattach(struct task_runner *tr, pid_t *ret_gone_pid) {
         return true;
 }
 
+/* The restart tracker the previous agent saved (save_restart): failures keep
+ * counting in the same interval. Returns when its pending restart is due (0: none). */
+static int64_t restore_tracker(struct task_runner *tr) {
+        struct task_restart_state rs;
+        struct error err = {0};
+        int r = tr->ar->env.state ? agent_state_get_restart(tr->ar->env.state, tr->ar->alloc->id, tr->task->name, &rs, &err)
+                                  : -ENOENT;
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warn("alloc %.8s task %s: %s", tr->ar->alloc->id, tr->task->name, err.msg);
+                return 0;
+        }
+        tr->tracker = (struct restart_tracker){.count = rs.attempts, .window_start = rs.window_start_ns};
+        tr->tracker_started = true;
+        return rs.next_start_ns;
+}
+
+/* A pending task: started now, or when the restart delay it was waiting on ends. */
+static void start_or_wait(struct task_runner *tr, int64_t due_ns) {
+        int64_t left = due_ns - clock_now_ns();
+        if (left <= 0) {
+                start_task(tr);
+                return;
+        }
+        char t[32];
+        format_duration(left, t, sizeof(t));
+        log_info("alloc %.8s task %s: waiting %s more for its restart delay to end", tr->ar->alloc->id,
+                 tr->task->name, t);
+        uv_timer_start(&tr->restart_timer, on_restart_timer, (uint64_t)((left + NS_PER_MS - 1) / NS_PER_MS), 0);
+}
+
 void alloc_runner_restore(struct alloc_runner *ar) {
         if (ar->setup_error) {
                 alloc_runner_start(ar);
@@ -1062,6 +1110,7 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                 pid_t one_gone = 0;
                 if (st(tr)->state == TASK_DEAD)
                         continue;
+                int64_t restart_due = restore_tracker(tr);
                 if (gone && attached ? attached[i] : reattach(tr, &one_gone)) /* out of memory: one pass */
                         continue;
                 if (st(tr)->state == TASK_RUNNING) {
@@ -1091,6 +1140,11 @@ void alloc_runner_restore(struct alloc_runner *ar) {
                         }
                         struct driver_exit unknown = {.unknown = true};
                         finish_exit(tr, &unknown);
+                } else if (restart_due > 0) {
+                        /* Pending after a Restarting event: its turn came before (it ran);
+                         * it starts again when the restart delay ends. */
+                        tr->launched = true;
+                        start_or_wait(tr, restart_due);
                 }
                 /* else pending: advance starts it in its turn (a prestart task that
                  * completed is dead, and stays so). */
@@ -1148,6 +1202,7 @@ static void free_runner(struct alloc_runner *ar) {
         for (size_t i = 0; i < ar->n_tasks; i++) {
                 strmap_clear(&ar->tasks[i].env);
                 free(ar->tasks[i].task_dir);
+                taskenv_user_clear(&ar->tasks[i].user);
         }
         free(ar->alloc_dir);
         task_states_free(ar->states, ar->n_tasks);

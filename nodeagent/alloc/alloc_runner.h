@@ -21,6 +21,7 @@ struct agent_state;
 struct error;
 struct logmon;
 struct alloc_runner;
+struct taskenv_user;
 
 struct alloc_runner_env {
         uv_loop_t *loop;
@@ -28,7 +29,13 @@ struct alloc_runner_env {
         const char *node_id;
         const char *node_name;
         const char *dc;
-        char *const *host_env; /* environ-style, inherited by raw_exec tasks; may be NULL */
+        /* The agent's environment (environ-style; may be NULL): tasks get only LANG,
+         * LC_ALL, TZ and the env_passthrough names of it (taskenv.h). */
+        char *const *host_env;
+        const char *env_passthrough;
+        /* Who tasks that name no user and get no workload id run as (raw_exec: the
+         * agent's user), for their HOME, USER, LOGNAME, SHELL; may be NULL. */
+        const struct taskenv_user *agent_user;
         /* Where running tasks' driver handles are saved for a restarted agent; may be NULL. */
         struct agent_state *state;
         /* The agent's log collector (logmon.h); tasks' output goes through it. */

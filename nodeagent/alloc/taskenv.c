@@ -1,7 +1,9 @@
-/* taskenv.c - NOMAD_* variables and ${...} interpolation. */
+/* taskenv.c - a task's environment (NOMAD_* and DROVER_* variables) and ${...} interpolation. */
 #include "nodeagent/alloc/taskenv.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,15 +89,55 @@ json_t *taskenv_interpolate_json(const struct strmap *env, const json_t *v) {
         return json_deep_copy(v);
 }
 
-static int set_int(struct strmap *m, const char *k, long long v) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", v);
-        return strmap_set(m, k, buf);
+int taskenv_user_lookup(uid_t uid, struct taskenv_user *ret) {
+        char buf[16384];
+        struct passwd pw, *found = NULL;
+        int r = getpwuid_r(uid, &pw, buf, sizeof(buf), &found);
+        if (r != 0 || !found)
+                return r == ENOMEM || r == ERANGE ? -ENOMEM : -ENOENT;
+        struct taskenv_user u = {.name = strdup(pw.pw_name ? pw.pw_name : ""),
+                                 .home = strdup(pw.pw_dir ? pw.pw_dir : ""),
+                                 .shell = strdup(pw.pw_shell ? pw.pw_shell : "")};
+        if (!u.name || !u.home || !u.shell) {
+                taskenv_user_clear(&u);
+                return -ENOMEM;
+        }
+        *ret = u;
+        return 0;
 }
 
-/* The NOMAD_*_<label> variables of one port. */
+void taskenv_user_clear(struct taskenv_user *u) {
+        free(u->name);
+        free(u->home);
+        free(u->shell);
+        *u = (struct taskenv_user){0};
+}
+
+/* Each task variable is set twice: as Nomad names it and under DROVER_. */
+static const char *const var_prefixes[] = {"NOMAD_", "DROVER_"};
+
+/* name without its prefix ("ALLOC_ID"); fmt's one %s takes arg (a port label). */
+static int set_twins(struct strmap *m, const char *fmt, const char *arg, const char *v) {
+        for (size_t i = 0; i < sizeof(var_prefixes) / sizeof(var_prefixes[0]); i++) {
+                char name[96], key[128];
+                snprintf(name, sizeof(name), fmt, arg);
+                snprintf(key, sizeof(key), "%s%s", var_prefixes[i], name);
+                int r = strmap_set(m, key, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int set_int_twins(struct strmap *m, const char *fmt, const char *arg, long long v) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", v);
+        return set_twins(m, fmt, arg, buf);
+}
+
+/* The *_<label> variables of one port. */
 static int set_port(struct strmap *m, const char *label, long long value, long long to, const char *ip) {
-        char clean[64], key[96], addr[96];
+        char clean[64], addr[96];
         size_t n = 0;
         for (const char *c = label; *c && n + 1 < sizeof(clean); c++, n++)
                 clean[n] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? *c : '_';
@@ -106,20 +148,16 @@ static int set_port(struct strmap *m, const char *label, long long value, long l
                 ip = "127.0.0.1";
         snprintf(addr, sizeof(addr), "%s:%lld", ip, value);
         int r;
-        snprintf(key, sizeof(key), "NOMAD_PORT_%s", clean);
-        if ((r = set_int(m, key, to > 0 ? to : value)) < 0)
+        if ((r = set_int_twins(m, "PORT_%s", clean, to > 0 ? to : value)) < 0)
                 return r;
-        snprintf(key, sizeof(key), "NOMAD_HOST_PORT_%s", clean);
-        if ((r = set_int(m, key, value)) < 0)
+        if ((r = set_int_twins(m, "HOST_PORT_%s", clean, value)) < 0)
                 return r;
-        static const char *const ip_keys[] = {"NOMAD_IP_%s", "NOMAD_HOST_IP_%s"};
-        static const char *const addr_keys[] = {"NOMAD_ADDR_%s", "NOMAD_HOST_ADDR_%s"};
+        static const char *const ip_keys[] = {"IP_%s", "HOST_IP_%s"};
+        static const char *const addr_keys[] = {"ADDR_%s", "HOST_ADDR_%s"};
         for (size_t i = 0; i < 2; i++) {
-                snprintf(key, sizeof(key), ip_keys[i], clean);
-                if ((r = strmap_set(m, key, ip)) < 0)
+                if ((r = set_twins(m, ip_keys[i], clean, ip)) < 0)
                         return r;
-                snprintf(key, sizeof(key), addr_keys[i], clean);
-                if ((r = strmap_set(m, key, addr)) < 0)
+                if ((r = set_twins(m, addr_keys[i], clean, addr)) < 0)
                         return r;
         }
         return 0;
@@ -157,16 +195,30 @@ static int set_ports(struct strmap *m, const json_t *allocated, const char *task
         return r;
 }
 
+/* Whether name (len bytes) is LANG, LC_ALL, TZ or one of list's comma-separated names. */
+static bool passes_through(const char *name, size_t len, const char *list) {
+        static const char *const always[] = {"LANG", "LC_ALL", "TZ"};
+        for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+                if (strlen(always[i]) == len && memcmp(always[i], name, len) == 0)
+                        return true;
+        for (const char *p = list; p && *p;) {
+                p += strspn(p, ", \t");
+                size_t n = strcspn(p, ", \t");
+                if (n == len && memcmp(p, name, len) == 0)
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
 int taskenv_build(const struct taskenv_params *p, struct strmap *ret) {
         struct strmap m = {0};
-        int r = 0;
+        int r = strmap_set(&m, "PATH", TASKENV_DEFAULT_PATH);
         for (char *const *e = p->host_env; e && *e && r == 0; e++) {
                 const char *eq = strchr(*e, '=');
-                if (!eq || strncmp(*e, "NOMAD_", 6) == 0)
-                        continue;
                 char key[256];
-                size_t klen = (size_t)(eq - *e);
-                if (klen == 0 || klen >= sizeof(key))
+                size_t klen = eq ? (size_t)(eq - *e) : 0;
+                if (klen == 0 || klen >= sizeof(key) || !passes_through(*e, klen, p->passthrough))
                         continue;
                 memcpy(key, *e, klen);
                 key[klen] = '\0';
@@ -175,31 +227,32 @@ int taskenv_build(const struct taskenv_params *p, struct strmap *ret) {
         const struct {
                 const char *k;
                 const char *v;
+        } user[] = {{"HOME", p->user ? p->user->home : NULL},
+                    {"USER", p->user ? p->user->name : NULL},
+                    {"LOGNAME", p->user ? p->user->name : NULL},
+                    {"SHELL", p->user ? p->user->shell : NULL}};
+        for (size_t i = 0; i < sizeof(user) / sizeof(user[0]) && r == 0; i++)
+                if (user[i].v && *user[i].v)
+                        r = strmap_set(&m, user[i].k, user[i].v);
+        const struct {
+                const char *k;
+                const char *v;
         } vars[] = {
-            {"NOMAD_ALLOC_ID", p->alloc_id},
-            {"NOMAD_ALLOC_NAME", p->alloc_name},
-            {"NOMAD_JOB_ID", p->job_id},
-            {"NOMAD_JOB_NAME", p->job_name},
-            {"NOMAD_GROUP_NAME", p->group_name},
-            {"NOMAD_TASK_NAME", p->task_name},
-            {"NOMAD_NAMESPACE", p->namespace},
-            {"NOMAD_REGION", p->region},
-            {"NOMAD_DC", p->dc},
-            {"NOMAD_ALLOC_DIR", p->alloc_dir},
-            {"NOMAD_TASK_DIR", p->task_dir},
-            {"NOMAD_SECRETS_DIR", p->secrets_dir},
-            {"NOMAD_NODE_ID", p->node_id},
-            {"NOMAD_NODE_NAME", p->node_name},
+            {"ALLOC_ID", p->alloc_id},   {"ALLOC_NAME", p->alloc_name}, {"JOB_ID", p->job_id},
+            {"JOB_NAME", p->job_name},   {"GROUP_NAME", p->group_name}, {"TASK_NAME", p->task_name},
+            {"NAMESPACE", p->namespace}, {"REGION", p->region},         {"DC", p->dc},
+            {"ALLOC_DIR", p->alloc_dir}, {"TASK_DIR", p->task_dir},     {"SECRETS_DIR", p->secrets_dir},
+            {"NODE_ID", p->node_id},     {"NODE_NAME", p->node_name},
         };
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]) && r == 0; i++)
                 if (vars[i].v)
-                        r = strmap_set(&m, vars[i].k, vars[i].v);
+                        r = set_twins(&m, "%s", vars[i].k, vars[i].v);
         if (r == 0 && p->alloc_index >= 0)
-                r = set_int(&m, "NOMAD_ALLOC_INDEX", p->alloc_index);
+                r = set_int_twins(&m, "%s", "ALLOC_INDEX", p->alloc_index);
         if (r == 0 && p->cpu_limit > 0)
-                r = set_int(&m, "NOMAD_CPU_LIMIT", p->cpu_limit);
+                r = set_int_twins(&m, "%s", "CPU_LIMIT", p->cpu_limit);
         if (r == 0 && p->memory_limit > 0)
-                r = set_int(&m, "NOMAD_MEMORY_LIMIT", p->memory_limit);
+                r = set_int_twins(&m, "%s", "MEMORY_LIMIT", p->memory_limit);
         if (r == 0 && p->allocated)
                 r = set_ports(&m, p->allocated, p->task_name);
         for (size_t i = 0; p->task_env && i < p->task_env->n && r == 0; i++) {

@@ -328,7 +328,7 @@ static void exec_start_free(struct exec_start *x, bool remove_cgroup) {
         free(x);
 }
 
-/* The task's environment, with Nomad's directory variables as seen inside the root. */
+/* The task's environment, with the directory variables (NOMAD_ and DROVER_) as seen inside the root. */
 static int build_envp(const struct driver_spec *spec, char ***ret) {
         size_t n = spec->env ? spec->env->n : 0;
         char **envp = calloc(n + 2, sizeof(char *));
@@ -338,11 +338,14 @@ static int build_envp(const struct driver_spec *spec, char ***ret) {
         bool has_path = false;
         for (size_t i = 0; i < n; i++) {
                 const char *key = spec->env->items[i].key, *val = spec->env->items[i].value;
-                if (strcmp(key, "NOMAD_TASK_DIR") == 0)
+                const char *name = strncmp(key, "NOMAD_", 6) == 0    ? key + 6
+                                   : strncmp(key, "DROVER_", 7) == 0 ? key + 7
+                                                                     : "";
+                if (strcmp(name, "TASK_DIR") == 0)
                         val = "/local";
-                else if (strcmp(key, "NOMAD_SECRETS_DIR") == 0)
+                else if (strcmp(name, "SECRETS_DIR") == 0)
                         val = "/secrets";
-                else if (strcmp(key, "NOMAD_ALLOC_DIR") == 0)
+                else if (strcmp(name, "ALLOC_DIR") == 0)
                         val = "/alloc";
                 has_path |= strcmp(key, "PATH") == 0;
                 if (asprintf(&envp[k++], "%s=%s", key, val) < 0) {

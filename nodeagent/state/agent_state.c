@@ -2,6 +2,7 @@
 #include "nodeagent/state/agent_state.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,8 +16,10 @@
  * 3: jobs, one row per job version (namespace/id@JobModifyIndex@Version), and
  * allocs.job_key: an allocation's definition without its job, which the 1,000
  * allocations of one job share (a version 2 file gains the column; its rows keep
- * their job inline, job_key NULL). */
-#define SCHEMA_VERSION 3
+ * their job inline, job_key NULL). 4: task_restarts, each task's restart tracker
+ * (failures in the policy's interval, when the interval began) and when a pending
+ * restart delay ends (a version 3 file gains the table). */
+#define SCHEMA_VERSION 4
 
 enum stmt {
         S_PUT,
@@ -32,6 +35,9 @@ enum stmt {
         S_IDLE_DEFS,
         S_HAS_JOB,
         S_PUT_JOB,
+        S_PUT_RESTART,
+        S_GET_RESTART,
+        S_DEL_RESTARTS,
         S_MAX
 };
 
@@ -53,6 +59,10 @@ static const char *const stmt_sql[S_MAX] = {
     [S_HAS_JOB] = "SELECT 1 FROM jobs WHERE job_key = ?1",
     [S_PUT_JOB] = "INSERT OR REPLACE INTO jobs (job_key, definition) VALUES (?1, ?2)",
     [S_IDLE_DEFS] = "SELECT alloc_id FROM allocs WHERE alloc_id NOT IN (SELECT alloc_id FROM task_handles)",
+    [S_PUT_RESTART] = "INSERT OR REPLACE INTO task_restarts (alloc_id, task, attempts, window_start, next_start) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_GET_RESTART] = "SELECT attempts, window_start, next_start FROM task_restarts WHERE alloc_id = ?1 AND task = ?2",
+    [S_DEL_RESTARTS] = "DELETE FROM task_restarts WHERE alloc_id = ?1",
 };
 
 struct agent_state {
@@ -91,11 +101,18 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                 return r;
         }
         sqlite3_busy_timeout(s->db, 2000);
+        /* The first read: a file that is not SQLite's (or not readable) fails here. */
         sqlite3_stmt *v = NULL;
-        int version = 0;
-        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK && sqlite3_step(v) == SQLITE_ROW)
+        int version = -1;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK &&
+            sqlite3_step(v) == SQLITE_ROW)
                 version = sqlite3_column_int(v, 0);
         sqlite3_finalize(v);
+        if (version < 0) {
+                int r = db_error(s, err, "read");
+                agent_state_close(s);
+                return r;
+        }
         if (version > SCHEMA_VERSION) {
                 int r = errorf(err, -EPROTO, "agent state %s: schema version %d is newer than this agent's (%d)",
                                s->path, version, SCHEMA_VERSION);
@@ -121,14 +138,18 @@ int agent_state_open(const char *data_dir, struct agent_state **ret, struct erro
                                   "CREATE TABLE IF NOT EXISTS allocs ("
                                   "  alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL, job_key TEXT);"
                                   "CREATE TABLE IF NOT EXISTS jobs ("
-                                  "  job_key TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);",
+                                  "  job_key TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);"
+                                  "CREATE TABLE IF NOT EXISTS task_restarts ("
+                                  "  alloc_id TEXT NOT NULL, task TEXT NOT NULL, attempts INTEGER NOT NULL,"
+                                  "  window_start INTEGER NOT NULL, next_start INTEGER NOT NULL,"
+                                  "  PRIMARY KEY (alloc_id, task));",
                                   NULL, NULL, &msg);
         if (rc == SQLITE_OK && version == 2)
                 rc = sqlite3_exec(s->db, "ALTER TABLE allocs ADD COLUMN job_key TEXT", NULL, NULL, &msg);
         if (rc == SQLITE_OK)
                 rc = sqlite3_exec(s->db,
                                   "CREATE INDEX IF NOT EXISTS allocs_job ON allocs (job_key);"
-                                  "PRAGMA user_version = 3;"
+                                  "PRAGMA user_version = 4;"
                                   "COMMIT;",
                                   NULL, NULL, &msg);
         if (rc != SQLITE_OK) {
@@ -180,8 +201,8 @@ static int run(struct agent_state *s, sqlite3_stmt *st, struct error *err, const
         return rc == SQLITE_DONE ? 0 : db_error(s, err, what);
 }
 
-int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task,
-                           const struct driver_handle *h, struct error *err) {
+int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task, const struct driver_handle *h,
+                           struct error *err) {
         sqlite3_stmt *st = s->stmt[S_PUT];
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
@@ -234,9 +255,46 @@ int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct er
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
         if ((r = run(s, st, err, "forget a job no allocation has")) < 0)
                 return r;
+        st = s->stmt[S_DEL_RESTARTS];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        if ((r = run(s, st, err, "forget restart trackers")) < 0)
+                return r;
         st = s->stmt[S_DEL_DEF];
         sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
         return run(s, st, err, "forget allocation definition");
+}
+
+int agent_state_put_restart(struct agent_state *s, const char *alloc_id, const char *task,
+                            const struct task_restart_state *rs, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_PUT_RESTART];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, rs->attempts);
+        sqlite3_bind_int64(st, 4, rs->window_start_ns);
+        sqlite3_bind_int64(st, 5, rs->next_start_ns);
+        return run(s, st, err, "save restart tracker");
+}
+
+int agent_state_get_restart(struct agent_state *s, const char *alloc_id, const char *task,
+                            struct task_restart_state *ret, struct error *err) {
+        sqlite3_stmt *st = s->stmt[S_GET_RESTART];
+        sqlite3_bind_text(st, 1, alloc_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        int r = 0;
+        if (rc == SQLITE_ROW) {
+                sqlite3_int64 attempts = sqlite3_column_int64(st, 0);
+                *ret = (struct task_restart_state){.attempts = attempts < 0         ? 0
+                                                               : attempts > INT_MAX ? INT_MAX
+                                                                                    : (int)attempts,
+                                                   .window_start_ns = sqlite3_column_int64(st, 1),
+                                                   .next_start_ns = sqlite3_column_int64(st, 2)};
+        } else {
+                r = rc == SQLITE_DONE ? -ENOENT : db_error(s, err, "read restart tracker");
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
 }
 
 int agent_state_put_alloc(struct agent_state *s, const char *alloc_id, const char *definition, const char *job_key,
@@ -290,7 +348,8 @@ int agent_state_get_alloc(struct agent_state *s, const char *alloc_id, char **re
                 const unsigned char *j = sqlite3_column_text(st, 1);
                 *ret = j ? with_job(d ? (const char *)d : "{}", (const char *)j) : strdup(d ? (const char *)d : "");
                 if (!*ret)
-                        r = j ? errorf(err, -EINVAL, "allocation %s: its saved definition is not a JSON object", alloc_id)
+                        r = j ? errorf(err, -EINVAL, "allocation %s: its saved definition is not a JSON object",
+                                       alloc_id)
                               : errorf(err, -ENOMEM, "out of memory");
         } else if (rc == SQLITE_DONE) {
                 r = -ENOENT;
@@ -313,8 +372,8 @@ int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struc
 }
 
 /* fn(alloc_id) for each row of st (alloc_id in column 0); see agent_state_foreach_alloc. */
-static int foreach_id(struct agent_state *s, sqlite3_stmt *st, int (*fn)(const char *alloc_id, void *data),
-                      void *data, struct error *err, const char *what) {
+static int foreach_id(struct agent_state *s, sqlite3_stmt *st, int (*fn)(const char *alloc_id, void *data), void *data,
+                      struct error *err, const char *what) {
         int rc = SQLITE_DONE, r = 0;
         while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const unsigned char *id = sqlite3_column_text(st, 0);

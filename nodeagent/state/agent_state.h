@@ -22,13 +22,15 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "nodeagent/drivers/driver.h"
 
 struct error;
 struct agent_state;
 
-/* Open (creating) <data_dir>/agent.db. */
+/* Open (creating) <data_dir>/agent.db. A file that is not a readable SQLite
+ * database, or one of a newer schema, is an error and is left as it is. */
 int agent_state_open(const char *data_dir, struct agent_state **ret, struct error *err);
 /* Accepts NULL; returns NULL. */
 struct agent_state *agent_state_close(struct agent_state *s);
@@ -39,14 +41,14 @@ void agent_state_set_batching(struct agent_state *s, bool on);
 int agent_state_commit(struct agent_state *s, struct error *err);
 
 /* Remember the handle of a task that just started (replaces an older one). */
-int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task,
-                           const struct driver_handle *h, struct error *err);
+int agent_state_put_handle(struct agent_state *s, const char *alloc_id, const char *task, const struct driver_handle *h,
+                           struct error *err);
 /* 0 and *ret, or -ENOENT, or negative with err. */
 int agent_state_get_handle(struct agent_state *s, const char *alloc_id, const char *task, struct driver_handle *ret,
                            struct error *err);
 /* Forget a task's handle (it exited); absent is fine. */
 int agent_state_del_handle(struct agent_state *s, const char *alloc_id, const char *task, struct error *err);
-/* Forget everything about an allocation (its handles and its definition). */
+/* Forget everything about an allocation (its handles, restart trackers and definition). */
 int agent_state_del_alloc(struct agent_state *s, const char *alloc_id, struct error *err);
 /* fn(alloc_id) for every allocation that has task handles; stops at fn's first
  * non-zero return, which it returns. */
@@ -54,6 +56,20 @@ int agent_state_foreach_alloc(struct agent_state *s, int (*fn)(const char *alloc
                               struct error *err);
 /* How many handles an allocation has saved (0 when none). */
 int agent_state_count_handles(struct agent_state *s, const char *alloc_id, struct error *err);
+/* A task's restart tracker (restart.h) and its pending restart, so that a restarted
+ * agent neither starts a task before its restart delay ends nor counts its
+ * failures afresh. Times are unix ns; next_start_ns 0 = no restart pending. */
+struct task_restart_state {
+        int attempts;            /* failures counted in the policy's current interval */
+        int64_t window_start_ns; /* when that interval began */
+        int64_t next_start_ns;   /* when the restart delay ends */
+};
+/* Save it (replaces the task's older one); forgotten with the allocation. */
+int agent_state_put_restart(struct agent_state *s, const char *alloc_id, const char *task,
+                            const struct task_restart_state *rs, struct error *err);
+/* 0 and *ret, or -ENOENT (none saved), or negative with err. */
+int agent_state_get_restart(struct agent_state *s, const char *alloc_id, const char *task,
+                            struct task_restart_state *ret, struct error *err);
 /* Remember the definition of an allocation this agent runs (its JSON object;
  * replaces an older one). job_key: the key its job was saved under
  * (agent_state_put_job), the definition then without "Job"; NULL: the job is in

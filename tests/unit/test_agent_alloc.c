@@ -515,6 +515,76 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         agent_state_close(s);
 }
 
+/* The starts a task logged (one line each: its start time), or -1. */
+static int read_starts(const char *path, double *ret, int max) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return -1;
+        int n = 0;
+        double t;
+        while (n < max && fscanf(f, "%lf", &t) == 1)
+                ret[n++] = t;
+        fclose(f);
+        return n;
+}
+
+/* A task that failed and waits on its restart delay when the agent goes: the next
+ * agent starts it when the delay ends, not at once, and keeps counting its failures
+ * (attempts = 2: three starts in all, not a fresh two after the restart). */
+Test(agent_alloc, a_pending_restart_delay_and_the_attempts_survive_a_restart, .timeout = 40) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        char starts[128], task[512];
+        snprintf(starts, sizeof(starts), "%s/starts", dir);
+        snprintf(task, sizeof(task),
+                 "{\"Name\":\"flaky\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
+                 "\"date +%%s.%%N >> %s; exit 1\"]}}",
+                 starts);
+        struct alloc *a = make_alloc(
+            "service", "{\"Attempts\":2,\"Interval\":600000000000,\"Delay\":2000000000,\"Mode\":\"fail\"}", task);
+        struct alloc_runner *first = runner_with_state(a, s);
+        start_and_wait(first);
+        json_t *u = NULL;
+        for (int i = 0; i < 500; i++) {
+                json_decref(u);
+                u = alloc_runner_update_json(first);
+                if (has_event(u, "flaky", "Restarting"))
+                        break;
+                uv_run(&loop, UV_RUN_ONCE);
+        }
+        cr_assert(has_event(u, "flaky", "Restarting"), "the first run failed and waits on its delay");
+        json_decref(u);
+        cr_assert_eq(agent_state_commit(s, &err), 0, "%s", err.msg);
+        struct alloc *back = as_reported(a, first);
+        alloc_runner_destroy(first);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        double restored_at = (double)now.tv_sec + now.tv_nsec / 1e9;
+
+        struct alloc_runner *second = runner_with_state(back, s);
+        alloc_runner_restore(second);
+        run_until_finished(second, 20000);
+        double t[8];
+        int n = read_starts(starts, t, 8);
+        cr_expect_eq(n, 3, "attempts = 2 across the restart: 3 starts in all (got %d)", n);
+        cr_expect_geq(n, 2);
+        if (n >= 2) {
+                cr_expect_geq(t[1] - t[0], 1.9, "the second start waited for the delay (%.2f s after the first)",
+                              t[1] - t[0]);
+                cr_expect_gt(t[1] - restored_at, 0.5, "the restored runner did not start it at once (%.2f s)",
+                             t[1] - restored_at);
+        }
+        cr_expect(alloc_runner_finished(second));
+        cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED, "it gave up after its attempts");
+        alloc_runner_destroy(second);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        alloc_unref(back);
+        alloc_unref(a);
+        agent_state_close(s);
+}
+
 /* Open the FIFO path for writing once its reader (a task blocked in `read x < path`) has
  * it open, and write a line: the task goes on. No sleep: a non-blocking open fails with
  * ENXIO until the reader is there. */

@@ -32,8 +32,8 @@ Test(agent_state, handles_survive_a_reopen_and_are_forgotten_on_request) {
         struct agent_state *s = NULL;
         struct error err = {0};
         cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
-        struct driver_handle h = {.driver = "raw_exec", .pid = 4242, .start_ticks = 123456789012ULL,
-                                  .started_at = 1700000000000000000LL};
+        struct driver_handle h = {
+            .driver = "raw_exec", .pid = 4242, .start_ticks = 123456789012ULL, .started_at = 1700000000000000000LL};
         cr_assert_eq(agent_state_put_handle(s, "a1", "web", &h, &err), 0, "%s", err.msg);
         h.pid = 4343;
         cr_assert_eq(agent_state_put_handle(s, "a1", "web", &h, &err), 0, "a restart replaces the handle");
@@ -79,6 +79,30 @@ Test(agent_state, an_unusable_data_dir_is_an_error_not_a_crash) {
         cr_expect(strstr(err.msg, "agent.db") != NULL, "%s", err.msg);
 }
 
+/* A garbage agent.db (a disk error, a file written over): the open fails and says
+ * so, and the file is left for the operator, not replaced by an empty store (which
+ * would make the agent start the tasks still running a second time). */
+Test(agent_state, a_file_that_is_not_a_database_is_refused_and_left_alone) {
+        char path[128], back[64] = {0};
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        static const char garbage[] = "this is not an SQLite database, just bytes that took its place\n";
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        for (int i = 0; i < 200; i++)
+                fputs(garbage, f);
+        fclose(f);
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_expect_lt(agent_state_open(dir, &s, &err), 0);
+        cr_expect_null(s);
+        cr_expect(strstr(err.msg, "agent.db") && strstr(err.msg, "not a database"), "%s", err.msg);
+        f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_expect_eq(fread(back, 1, sizeof(back) - 1, f), sizeof(back) - 1);
+        fclose(f);
+        cr_expect_eq(strncmp(back, garbage, sizeof(back) - 1), 0, "the file is as it was: %s", back);
+}
+
 struct seen {
         char ids[8][16];
         int n, stop_after;
@@ -118,7 +142,8 @@ Test(agent_state, foreach_alloc_lists_each_allocation_with_handles_once) {
         cr_expect_eq(all.n, 2, "a1 once (two handles), a2; a3 forgotten");
         cr_expect(saw(&all, "a1") && saw(&all, "a2") && !saw(&all, "a3"));
         struct seen first = {.stop_after = 1};
-        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &first, &err), 7, "the callback's non-zero return stops it");
+        cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &first, &err), 7,
+                     "the callback's non-zero return stops it");
         cr_expect_eq(first.n, 1);
         struct seen again = {0};
         cr_expect_eq(agent_state_foreach_alloc(s, note_alloc, &again, &err), 0, "usable again after a stop");
@@ -175,7 +200,8 @@ Test(agent_state, alloc_definitions_survive_a_reopen_and_go_with_the_allocation)
         char *text = NULL;
         cr_expect_eq(agent_state_get_alloc(s, "a1", &text, &err), -ENOENT, "none saved yet");
         cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":1}", NULL, &err), 0, "%s", err.msg);
-        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":2}", NULL, &err), 0, "a later one replaces it");
+        cr_assert_eq(agent_state_put_alloc(s, "a1", "{\"ID\":\"a1\",\"v\":2}", NULL, &err), 0,
+                     "a later one replaces it");
         cr_assert_eq(agent_state_put_alloc(s, "a2", "{\"ID\":\"a2\"}", NULL, &err), 0);
         s = agent_state_close(s);
 
@@ -208,7 +234,7 @@ static void write_old_store(const char *path, const char *sql) {
 }
 
 /* A store written by an agent of schema version 1 (task handles only): opened, its
- * handles kept, definitions can be saved, and it is marked version 3. */
+ * handles kept, definitions can be saved, and it is marked version 4. */
 Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
         char path[128];
         snprintf(path, sizeof(path), "%s/agent.db", dir);
@@ -232,11 +258,11 @@ Test(agent_state, a_version_1_store_is_upgraded_and_keeps_its_handles) {
                 version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
         sqlite3_close(db);
-        cr_expect_eq(version, 3);
+        cr_expect_eq(version, 4);
 }
 
 /* The definition a version 2 agent saved (its job inline) is read back as it was,
- * and the file is marked version 3. */
+ * and the file is upgraded. */
 Test(agent_state, a_version_2_store_is_upgraded_and_keeps_its_definitions) {
         char path[128];
         snprintf(path, sizeof(path), "%s/agent.db", dir);
@@ -310,5 +336,64 @@ Test(agent_state, foreach_idle_alloc_lists_definitions_without_handles) {
         struct seen after = {0};
         cr_expect_eq(agent_state_foreach_idle_alloc(s, note_alloc, &after, &err), 0);
         cr_expect(after.n == 1 && saw(&after, "never"));
+        agent_state_close(s);
+}
+
+/* A task waiting on its restart delay when the agent stopped: the next agent reads
+ * when the delay ends and the failures counted so far (the tracker), from this
+ * store after a reopen; they go with the allocation. */
+Test(agent_state, restart_trackers_survive_a_reopen_and_go_with_the_allocation) {
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        agent_state_set_batching(s, true);
+        struct task_restart_state a = {
+            .attempts = 2, .window_start_ns = 1700000000123456789, .next_start_ns = 1700000010987654321};
+        struct task_restart_state b = {.attempts = 1, .window_start_ns = 5, .next_start_ns = 0};
+        cr_assert_eq(agent_state_put_restart(s, "a1", "web", &b, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_restart(s, "a1", "web", &a, &err), 0, "the newer replaces it: %s", err.msg);
+        cr_assert_eq(agent_state_put_restart(s, "a1", "side", &b, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_put_restart(s, "a2", "web", &b, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_commit(s, &err), 0, "%s", err.msg);
+        agent_state_close(s);
+
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct task_restart_state g = {0};
+        cr_assert_eq(agent_state_get_restart(s, "a1", "web", &g, &err), 0, "%s", err.msg);
+        cr_expect_eq(g.attempts, 2);
+        cr_expect_eq(g.window_start_ns, a.window_start_ns);
+        cr_expect_eq(g.next_start_ns, a.next_start_ns);
+        cr_assert_eq(agent_state_get_restart(s, "a1", "side", &g, &err), 0, "%s", err.msg);
+        cr_expect_eq(g.attempts, 1);
+        cr_expect_eq(g.next_start_ns, 0);
+        cr_expect_eq(agent_state_get_restart(s, "a1", "nope", &g, &err), -ENOENT);
+        cr_assert_eq(agent_state_del_alloc(s, "a1", &err), 0, "%s", err.msg);
+        cr_expect_eq(agent_state_get_restart(s, "a1", "web", &g, &err), -ENOENT, "forgotten with its allocation");
+        cr_expect_eq(agent_state_get_restart(s, "a1", "side", &g, &err), -ENOENT);
+        cr_expect_eq(agent_state_get_restart(s, "a2", "web", &g, &err), 0, "another allocation's stays");
+        agent_state_close(s);
+}
+
+/* A version 3 store (before restart trackers) gains the table and keeps its rows. */
+Test(agent_state, a_version_3_store_is_upgraded_for_restart_trackers) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/agent.db", dir);
+        write_old_store(path, "CREATE TABLE allocs (alloc_id TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL,"
+                              " job_key TEXT);"
+                              "CREATE TABLE jobs (job_key TEXT PRIMARY KEY NOT NULL, definition TEXT NOT NULL);"
+                              "INSERT INTO task_handles VALUES ('old', 'web', 'raw_exec', 77, 5, 6);"
+                              "PRAGMA user_version = 3;");
+        struct agent_state *s = NULL;
+        struct error err = {0};
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        struct driver_handle h;
+        cr_expect_eq(agent_state_get_handle(s, "old", "web", &h, &err), 0, "%s", err.msg);
+        struct task_restart_state g, a = {.attempts = 1, .window_start_ns = 10, .next_start_ns = 20};
+        cr_expect_eq(agent_state_get_restart(s, "old", "web", &g, &err), -ENOENT, "a version 3 agent saved none");
+        cr_assert_eq(agent_state_put_restart(s, "old", "web", &a, &err), 0, "%s", err.msg);
+        agent_state_close(s);
+        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "a second open: %s", err.msg);
+        cr_expect_eq(agent_state_get_restart(s, "old", "web", &g, &err), 0, "%s", err.msg);
+        cr_expect_eq(g.next_start_ns, 20);
         agent_state_close(s);
 }
