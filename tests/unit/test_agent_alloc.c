@@ -556,7 +556,7 @@ Test(agent_alloc, a_pending_restart_delay_and_the_attempts_survive_a_restart, .t
         cr_assert(has_event(u, "flaky", "Restarting"), "the first run failed and waits on its delay");
         json_decref(u);
         cr_assert_eq(agent_state_commit(s, &err), 0, "%s", err.msg);
-        struct alloc *back = as_reported(a, first);
+        struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first);
         uv_run(&loop, UV_RUN_NOWAIT);
         struct timespec now;
