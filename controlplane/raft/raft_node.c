@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "controlplane/raft/transport_tls.h"
@@ -151,7 +152,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
                 return 0;
         }
         struct error err = {0};
+        int64_t t0 = clock_monotonic_ns();
         int r = rn->ops->apply(rn->ops_data, index, data, len, &err);
+        log_debug("raft: entry %llu (%zu bytes) applied in %.2f ms", (unsigned long long)index, len,
+                  (double)(clock_monotonic_ns() - t0) / 1e6);
         /* A command the state store rejects is still "applied" (deterministically,
          * on every server): report success to libraft so that the log moves on, and
          * hand the rejection to the proposer as the entry's result. */
