@@ -62,7 +62,7 @@ struct proposal_batch {
         size_t n_parts, cap_parts, bytes;
         struct proposal *props;
         size_t n_props, cap_props;
-        bool plans; /* its proposals carry plan results (BATCH_PLAN parts) */
+        bool plans;                   /* its proposals carry plan results (BATCH_PLAN parts) */
         int64_t first_ns, flushed_ns; /* CLOCK_MONOTONIC: first proposal queued, entry proposed */
 };
 
@@ -169,9 +169,9 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
                         b->s = s;
                         b->plans = plans;
                         b->first_ns = clock_monotonic_ns();
-                }
-                else
+                } else {
                         r = -ENOMEM;
+                }
         }
         if (r == 0 && b->n_parts + n > b->cap_parts) {
                 size_t cap = b->cap_parts ? b->cap_parts * 2 : 16;
