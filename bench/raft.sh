@@ -8,7 +8,10 @@
 # servers_cpu_s is the three servers' CPU time (user + system) during the load, and
 # servers_cpu_s_per_100k_placements the same per 100,000 placements (less sensitive to
 # the host's load than the wall figures). PERF=FILE records perf -g on each server
-# (FILE.0-2). Prints name=value lines; appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
+# (FILE.0-2). LOG_LEVEL=debug logs each write's time waiting for the loop and handled,
+# each Raft entry's parts, time queued, proposed to applied and apply time;
+# KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. Prints name=value lines;
+# appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -33,12 +36,13 @@ pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
+        [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp "$WORK"/s*.log "$KEEP_LOGS"/
         "$RM_WORK" "$WORK"
 }
 trap cleanup EXIT
 for i in 0 1 2; do
         "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "127.0.0.1:$((P + 2 + i * 10))" \
-                -bootstrap-expect 3 -join "$JOIN" -heartbeat-ttl 1h -num-schedulers "$SCHEDULERS" -log-level warn >"$WORK/s$i.log" 2>&1 &
+                -bootstrap-expect 3 -join "$JOIN" -heartbeat-ttl 1h -num-schedulers "$SCHEDULERS" -log-level "${LOG_LEVEL:-warn}" >"$WORK/s$i.log" 2>&1 &
         pids+=($!)
 done
 for _ in $(seq 1 300); do
@@ -58,6 +62,17 @@ servers_cpu_s() {
         done
         awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
 }
+# Minor page faults of the three servers so far (/proc/PID/stat field 10): fresh memory
+# touched, which costs far more than the work on it on some virtual machines.
+servers_minflt() {
+        local t=0 p f
+        for p in "${pids[@]}"; do
+                f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+                set -- $f
+                t=$((t + ${8}))
+        done
+        echo "$t"
+}
 # PERF=FILE: perf record (PERF_ARGS, default -g) on the three servers during the load, FILE.0-2.
 perf_pids=()
 if [ -n "${PERF:-}" ]; then
@@ -68,10 +83,13 @@ if [ -n "${PERF:-}" ]; then
 fi
 la0=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu0=$(servers_cpu_s)
+flt0=$(servers_minflt)
 out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
         --timeout "${TIMEOUT:-300}")
 rc=$?
 cpu1=$(servers_cpu_s)
+flt1=$(servers_minflt)
+rss=$(for p in "${pids[@]}"; do awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | awk '{ t += $1 } END { printf "%.0f", t / 1024 }')
 la1=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${perf_pids[@]}"; do kill -INT "$p" 2>/dev/null; done
 for p in "${perf_pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -79,7 +97,9 @@ placed=$(echo "$out" | sed -n 's/^raft_placements=//p')
 out="$out
 servers_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
 servers_cpu_s_per_100k_placements=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${placed:-0}" \
-        'BEGIN { if (n > 0) printf "%.2f", (b - a) * 100000 / n; else print "n/a" }')"
+        'BEGIN { if (n > 0) printf "%.2f", (b - a) * 100000 / n; else print "n/a" }')
+servers_minor_faults=$((flt1 - flt0))
+servers_rss_mb=$rss"
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $la0 -> $la1"
 echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS in flight, 3 servers on loopback"
 echo "$out"

@@ -42,7 +42,12 @@
  * they are queued here and the queue is flushed by a check handle, after the
  * turn's I/O callbacks, or at once when it reaches an entry's bounds. Each
  * proposal is one or more consecutive parts with one callback, which gets the
- * first rejection among its parts (or 0). */
+ * first rejection among its parts (or 0). Proposals that carry plan results (a
+ * plan of 1,000 allocations takes milliseconds to apply on every server) and
+ * those that do not (job registrations, node updates: microseconds) do not share
+ * an entry: the queue is flushed where the kind changes, so the log keeps the
+ * order in which they were proposed, and a small command is answered as soon as
+ * its own entry is applied, not after the plans of the same turn. */
 typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
 
 struct proposal {
@@ -57,6 +62,8 @@ struct proposal_batch {
         size_t n_parts, cap_parts, bytes;
         struct proposal *props;
         size_t n_props, cap_props;
+        bool plans;                   /* its proposals carry plan results (BATCH_PLAN parts) */
+        int64_t first_ns, flushed_ns; /* CLOCK_MONOTONIC: first proposal queued, entry proposed */
 };
 
 static struct proposal_batch *batch_free(struct proposal_batch *b) {
@@ -79,6 +86,13 @@ static void batch_fail(struct proposal_batch *b, int status, const char *msg) {
 static void on_entry_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct proposal_batch *b = arg;
         struct server *s = b->s;
+        size_t plans = 0;
+        for (size_t i = 0; i < b->n_parts; i++)
+                plans += b->parts[i].kind == BATCH_PLAN;
+        log_debug("raft: entry %llu (%zu proposals, %zu parts, %zu plans, %zu bytes): %.2f ms queued, %.2f ms "
+                  "from proposed to applied",
+                  (unsigned long long)index, b->n_props, b->n_parts, plans, b->bytes,
+                  (double)(b->flushed_ns - b->first_ns) / 1e6, (double)(clock_monotonic_ns() - b->flushed_ns) / 1e6);
         if (b->n_parts == 1 && b->parts[0].kind == BATCH_JSON) { /* a lone command, sent as itself */
                 if (b->props[0].cb)
                         b->props[0].cb(b->props[0].arg, status, index, msg);
@@ -106,6 +120,7 @@ static void flush_proposals(struct server *s) {
                 return;
         }
         int r;
+        b->flushed_ns = clock_monotonic_ns();
         if (b->n_parts == 1 && b->parts[0].kind == BATCH_JSON) {
                 r = raft_node_apply(s->raft, b->parts[0].buf, b->parts[0].len, on_entry_applied, b);
         } else {
@@ -132,8 +147,11 @@ static void on_flush_check(uv_check_t *h) {
 static int server_propose_parts(struct server *s, struct batch_part *parts, size_t n, server_apply_cb cb, void *arg) {
         int r = 0;
         size_t bytes = 0;
-        for (size_t i = 0; i < n; i++)
+        bool plans = false;
+        for (size_t i = 0; i < n; i++) {
                 bytes += parts[i].len;
+                plans |= parts[i].kind == BATCH_PLAN;
+        }
         if (s->stopping || !s->raft)
                 r = -ECANCELED;
         else if (!raft_node_is_leader(s->raft))
@@ -141,15 +159,19 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
         else if (n == 0 || n > BATCH_MAX_PARTS || bytes > BATCH_MAX_BYTES)
                 r = -E2BIG;
         if (r == 0 && s->proposals &&
-            (s->proposals->n_parts + n > BATCH_MAX_PARTS || s->proposals->bytes + bytes > BATCH_MAX_BYTES))
+            (s->proposals->n_parts + n > BATCH_MAX_PARTS || s->proposals->bytes + bytes > BATCH_MAX_BYTES ||
+             s->proposals->plans != plans))
                 flush_proposals(s);
         struct proposal_batch *b = s->proposals;
         if (r == 0 && !b) {
                 b = s->proposals = calloc(1, sizeof(*b));
-                if (b)
+                if (b) {
                         b->s = s;
-                else
+                        b->plans = plans;
+                        b->first_ns = clock_monotonic_ns();
+                } else {
                         r = -ENOMEM;
+                }
         }
         if (r == 0 && b->n_parts + n > b->cap_parts) {
                 size_t cap = b->cap_parts ? b->cap_parts * 2 : 16;
@@ -559,6 +581,52 @@ static void submit_remote_plan(struct server *s, struct http_req *req, struct pl
                 respond_rpc_status(req, rc, NULL);
 }
 
+/* A follower's plan (1,000 allocations: milliseconds, most of them the first touch of
+ * the memory its objects take) is decoded on libuv's pool, not on the loop, which
+ * meanwhile answers writes and drives Raft; the decoded result is submitted on the
+ * loop. The request and its body stay held until answered; server_stop waits for
+ * these (finish_stop). Plans of different evals may reach the applier in another
+ * order than they came: each is checked against the latest state on its own. */
+struct plan_decode {
+        uv_work_t work;
+        struct server *s;
+        struct http_req *req;
+        struct api_sched_plan f; /* token: a copy (the query string goes with the connection) */
+        const void *body;
+        size_t len;
+        struct plan_result *r;
+        struct error err;
+        int64_t queued_ns, decoded_ns;
+};
+
+static void plan_decode_work(uv_work_t *w) {
+        struct plan_decode *pd = w->data;
+        if (plan_result_decode(pd->body, pd->len, &pd->r, &pd->err) < 0)
+                pd->r = NULL;
+        pd->decoded_ns = clock_monotonic_ns();
+}
+
+static void plan_decode_done(uv_work_t *w, int status) {
+        struct plan_decode *pd = w->data;
+        struct server *s = pd->s;
+        log_debug("plan: a follower's plan of %zu bytes decoded on the pool, %.2f ms until decoded, %.2f ms more "
+                  "until back on the loop",
+                  pd->len, (double)(pd->decoded_ns - pd->queued_ns) / 1e6,
+                  (double)(clock_monotonic_ns() - pd->decoded_ns) / 1e6);
+        if (status < 0 || !s->leader || s->stopping) {
+                plan_result_free(pd->r);
+                respond_rpc_status(pd->req, -EAGAIN, NULL);
+        } else if (!pd->r) {
+                http_req_respond_text(pd->req, 400, "plan: %s", pd->err.msg);
+        } else {
+                submit_remote_plan(s, pd->req, pd->r, &pd->f, on_remote_plan_bin);
+        }
+        free((char *)pd->f.token);
+        free(pd);
+        s->plan_decodes--;
+        finish_stop(s);
+}
+
 static void sched_plan_op(void *data, struct http_req *req, const struct api_sched_plan *f, const void *body,
                           size_t len) {
         struct server *s = data;
@@ -566,13 +634,25 @@ static void sched_plan_op(void *data, struct http_req *req, const struct api_sch
                 respond_rpc_status(req, -EAGAIN, NULL);
                 return;
         }
-        struct plan_result *r = NULL;
-        struct error err = {0};
-        if (plan_result_decode(body, len, &r, &err) < 0) {
-                http_req_respond_text(req, 400, "plan: %s", err.msg);
+        struct plan_decode *pd = calloc(1, sizeof(*pd));
+        char *token = f->token ? strdup(f->token) : NULL;
+        if (!pd || !token) {
+                free(pd);
+                free(token);
+                http_req_respond_text(req, 500, "out of memory");
                 return;
         }
-        submit_remote_plan(s, req, r, f, on_remote_plan_bin);
+        *pd = (struct plan_decode){.s = s, .req = req, .f = *f, .body = body, .len = len};
+        pd->f.token = token;
+        pd->work.data = pd;
+        pd->queued_ns = clock_monotonic_ns();
+        if (uv_queue_work(s->loop, &pd->work, plan_decode_work, plan_decode_done) < 0) {
+                free(token);
+                free(pd);
+                http_req_respond_text(req, 500, "cannot queue the plan's decoding");
+                return;
+        }
+        s->plan_decodes++;
 }
 
 static void sched_rpc_op(void *data, const char *what, struct http_req *req, const json_t *body) {
@@ -1219,9 +1299,9 @@ int server_start(struct server *s, struct error *err) {
  * request any more: Raft closed (its apply, barrier and membership callbacks
  * have run, each answering its request while the connection was there; the
  * workers, whose plans hold followers' requests, are gone with it) and no
- * snapshot save is on the pool. */
+ * snapshot save or follower's plan decoding is on the pool. */
 static void finish_stop(struct server *s) {
-        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || !s->http)
+        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->plan_decodes > 0 || !s->http)
                 return;
         api_drop_parked(s->api);
         s->agent_http = http_server_destroy(s->agent_http);

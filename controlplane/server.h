@@ -61,6 +61,7 @@ struct server {
         struct proposal_batch *proposals; /* queued for the next entry */
         bool raft_closing;                /* server_stop closed Raft; the HTTP daemon goes after it */
         int snapshot_saves;               /* GET /v1/operator/snapshot on the pool (they answer later) */
+        int plan_decodes;                 /* followers' plans being decoded on the pool (likewise) */
 };
 
 int server_start(struct server *s, struct error *err);

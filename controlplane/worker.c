@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/error.h"
@@ -390,9 +392,28 @@ static void remote_round(struct worker *w) {
         w->token = NULL;
 }
 
+/* Scheduler threads run below the loop's priority: the loop answers writes and
+ * drives Raft (latency), the workers compute plans (throughput). On a host whose
+ * cores are all busy, the kernel gives the loop the CPU first, and a write is not
+ * kept waiting behind the scheduling of 1,000-allocation plans. The thread's nice
+ * value is the process's plus WORKER_NICE (at most 19): raising one's own needs no
+ * privilege, and a failure only costs latency. */
+#define WORKER_NICE 10
+
+static void lower_priority(int id) {
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, 0);
+        if (base == -1 && errno != 0)
+                return;
+        int want = base + WORKER_NICE > 19 ? 19 : base + WORKER_NICE;
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), want) < 0)
+                log_debug("worker %d: cannot lower its priority: %s", id, strerror(errno));
+}
+
 static void *worker_main(void *arg) {
         struct worker *w = arg;
         struct workers *ws = w->ws;
+        lower_priority(w->id);
         for (;;) {
                 pthread_mutex_lock(&ws->lock);
                 while (!w->eval && !ws->stopping && !ws->leader_http[0])

@@ -76,6 +76,9 @@ struct http_req {
         int deny_status;       /* non-zero: answered at once from the MHD thread */
         char deny_msg[200];
         int64_t body_start_ns; /* first body byte, for body_timeout_s */
+        /* A write's times (CLOCK_MONOTONIC), for the debug log of its answer: whole
+         * (queued for the loop by libmicrohttpd's thread), handed to the handler. */
+        int64_t queued_ns, handled_ns;
         enum req_state state;
         struct http_req *next; /* inbound queue */
         void *data;
@@ -313,6 +316,12 @@ static void answer(struct http_req *r, int status, char *buf, size_t len, const 
         r->content_type = ctype;
         r->index = index;
         r->state = REQ_ANSWERED;
+        if (r->handled_ns && r->method && strcmp(r->method, "GET") != 0) {
+                int64_t now = clock_monotonic_ns();
+                log_debug("http: %s %s: %d after %.2f ms waiting for the loop and %.2f ms handled", r->method,
+                          r->path ? r->path : "?", status, (double)(r->handled_ns - r->queued_ns) / 1e6,
+                          (double)(now - r->handled_ns) / 1e6);
+        }
         r->draining = true; /* destroy waits for answers on their way out */
         atomic_fetch_add(&r->srv->draining, 1);
         resume(r); /* r belongs to MHD again from here */
@@ -515,6 +524,7 @@ static void on_async(uv_async_t *h) {
                 if (s->held)
                         s->held->hprev = r;
                 s->held = r;
+                r->handled_ns = clock_monotonic_ns();
                 if (r->too_large)
                         http_req_respond_text(r, 413, "request body larger than %u bytes", MAX_BODY);
                 else
@@ -840,6 +850,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         atomic_fetch_add(&s->parked, 1);
                 }
                 MHD_suspend_connection(conn);
+                r->queued_ns = clock_monotonic_ns();
                 if (s->tail)
                         s->tail->next = r;
                 else

@@ -14,7 +14,9 @@ struct raft_node;
 struct transport_tls_config;
 
 struct raft_fsm_ops {
-        /* Apply one committed entry. Runs on the loop thread on every server. A
+        /* Apply one committed entry, in log order. Runs on the loop thread on every
+         * server (on a follower from an idle handle, a little after libraft
+         * committed it: raft_node.c, "a follower's applies, deferred"). A
          * negative return (with err filled) is the FSM's deterministic rejection of
          * the command: the log moves on, and the proposer's callback gets the code
          * and the message. */
@@ -104,5 +106,9 @@ int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, 
 int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg);
 /* Leader's address, or NULL when none is known. */
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id);
+/* The last index applied to the FSM. A follower applies committed entries a little
+ * after libraft reports them applied (raft_node.c: it acknowledges new entries
+ * first), so this may trail libraft's last_applied there; on the leader, after a
+ * barrier and before a snapshot it does not. */
 uint64_t raft_node_last_applied(struct raft_node *rn);
 const char *raft_node_state_name(struct raft_node *rn);
