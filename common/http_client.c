@@ -1,4 +1,5 @@
-/* http_client.c - libcurl easy handles, one per call (callers are not hot paths). */
+/* http_client.c - libcurl easy handles: one per call, or one kept per thread for GET
+ * and PUT (http_client_keep_connections). */
 #include "common/http_client.h"
 
 #include <curl/curl.h>
@@ -40,8 +41,38 @@ int http_client_set_token(const char *token) {
         return 0;
 }
 
+/* Written once before requests start, read-only after. */
+static bool keep_connections;
+/* The thread's kept handle (http_client_keep_connections), freed at the thread's exit. */
+static pthread_key_t kept_handle_key;
+
+void http_client_keep_connections(bool keep) {
+        keep_connections = keep;
+}
+
+static void kept_handle_free(void *c) {
+        curl_easy_cleanup(c);
+}
+
 static void curl_init_once(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (pthread_key_create(&kept_handle_key, kept_handle_free) != 0)
+                keep_connections = false;
+}
+
+/* A handle for this request: the thread's kept one (its options cleared, its connection
+ * kept) for a GET or PUT when connections are kept, else a new one. */
+static CURL *handle_for(const char *method, bool *ret_kept) {
+        *ret_kept = keep_connections && (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0);
+        if (!*ret_kept)
+                return curl_easy_init();
+        CURL *c = pthread_getspecific(kept_handle_key);
+        if (c)
+                return c; /* reset after its last request */
+        c = curl_easy_init();
+        if (c && pthread_setspecific(kept_handle_key, c) != 0)
+                *ret_kept = false;
+        return c;
 }
 
 void http_response_clear(struct http_response *r) {
@@ -158,7 +189,8 @@ static int perform(const char *method, const char *url, const struct req_body *b
                    struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
-        CURL *c = curl_easy_init();
+        bool kept;
+        CURL *c = handle_for(method, &kept);
         if (!c)
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
         char cerr[CURL_ERROR_SIZE] = "";
@@ -222,8 +254,11 @@ static int perform(const char *method, const char *url, const struct req_body *b
                         http_response_clear(ret);
                 }
         }
+        if (kept)
+                curl_easy_reset(c); /* no pointer to this call's locals left in it; its connection stays */
+        else
+                curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
-        curl_easy_cleanup(c);
         return r;
 }
 
