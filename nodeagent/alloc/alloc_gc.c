@@ -71,7 +71,7 @@ static int measure_entry(const char *path, const struct stat *sb, int flag, stru
 
 /* rmdir for a directory (FTW_DP: its entries went first), unlink for anything
  * else: remove(3) tries unlink first and rmdir after its EISDIR, a failed call
- * per directory. */
+ * per directory. For trees deeper than remove_tree goes with fds. */
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f) {
         int r = flag == FTW_DP ? rmdir(path) : flag == FTW_F || flag == FTW_SL ? unlink(path) : remove(path);
         if (r < 0 && errno != ENOENT)
@@ -79,9 +79,107 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
         return 0;
 }
 
+/* Directories remove_tree descends with an fd each; below, nftw by path (16 fds). */
+#define REMOVE_FD_DEPTH 16
+
 static void closedirp(DIR **d) {
         if (*d)
                 closedir(*d);
+}
+
+/* Remove what the directory dfd (taken: closed here) holds, path its name for nftw
+ * below REMOVE_FD_DEPTH: depth first over fds, unlinkat per entry, the entry's type
+ * from d_type (fstatat only where the file system does not say), never through a
+ * symlink (O_NOFOLLOW), never into another file system (a mount point's directory on
+ * dev is left, as nftw's FTW_MOUNT). nftw (an lstat per entry, every call by full path)
+ * took twice the system calls. 0, or -1 with errno of the first failure. */
+static int empty_tree(int dfd, dev_t dev, char *path, size_t path_len, size_t path_cap, int depth) {
+        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -1;
+        }
+        int r = 0, first_errno = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *name = de->d_name;
+                if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+                        continue;
+                bool is_dir = de->d_type == DT_DIR;
+                if (de->d_type == DT_UNKNOWN) {
+                        struct stat sb;
+                        is_dir = fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+                }
+                if (is_dir) {
+                        size_t n = strlen(name);
+                        if (path_len + 1 + n >= path_cap) {
+                                errno = ENAMETOOLONG;
+                                goto failed;
+                        }
+                        path[path_len] = '/';
+                        memcpy(path + path_len + 1, name, n + 1);
+                        if (depth + 1 >= REMOVE_FD_DEPTH) {
+                                bool ok = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0;
+                                path[path_len] = '\0';
+                                if (!ok)
+                                        goto failed;
+                                continue;
+                        }
+                        int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        struct stat sb;
+                        if (sub < 0 || fstat(sub, &sb) < 0) {
+                                path[path_len] = '\0';
+                                if (sub >= 0)
+                                        close(sub);
+                                if (errno == ENOENT)
+                                        continue;
+                                goto failed;
+                        }
+                        if (sb.st_dev != dev) { /* a mount point: left, and so its parents */
+                                close(sub);
+                                path[path_len] = '\0';
+                                errno = EBUSY;
+                                goto failed;
+                        }
+                        int e = empty_tree(sub, dev, path, path_len + 1 + n, path_cap, depth + 1);
+                        path[path_len] = '\0';
+                        if (e < 0)
+                                goto failed;
+                }
+                if (unlinkat(dirfd(d), name, is_dir ? AT_REMOVEDIR : 0) == 0 || errno == ENOENT)
+                        continue;
+        failed:
+                if (!first_errno)
+                        first_errno = errno;
+                r = -1;
+        }
+        if (r < 0)
+                errno = first_errno;
+        return r;
+}
+
+/* Remove the directory path and all it holds (empty_tree). 0, or -1 with errno. */
+static int remove_tree(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) < 0) {
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                errno = e;
+                return e == ENOENT ? 0 : -1;
+        }
+        char buf[4400];
+        size_t len = strlen(path);
+        if (len >= sizeof(buf)) {
+                close(fd);
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        memcpy(buf, path, len + 1);
+        if (empty_tree(fd, sb.st_dev, buf, len, sizeof(buf), 0) < 0)
+                return -1;
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 /* alloc_gc_run, stopping between directories once *stop is set (when not NULL). */
@@ -142,7 +240,7 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                 /* Its tasks' secrets/ tmpfs first (detached), then depth first, never
                  * through a symlink, never across a mount. */
                 alloc_dir_release(path, NULL);
-                if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0) {
+                if (remove_tree(path) < 0) {
                         if (removed == 0 && err)
                                 errorf(err, -errno, "gc: remove %s: %s", path, strerror(errno));
                         continue;

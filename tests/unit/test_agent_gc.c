@@ -141,6 +141,39 @@ Test(agent_gc, run_removes_what_it_chose_and_no_symlink_target) {
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Files, FIFOs, empty and full directories, and a chain deeper than the collector
+ * follows with a descriptor per directory (it goes on by path below): all removed. */
+Test(agent_gc, run_removes_every_kind_of_entry_at_any_depth) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        mk("alloc/" A1 "/alloc/logs");
+        mk("alloc/" A1 "/t/local/empty");
+        char deep[400] = "alloc/" A1 "/t/tmp";
+        for (int i = 0; i < 40; i++)
+                strcat(deep, "/d");
+        mk(deep);
+        char path[700];
+        snprintf(path, sizeof(path), "%s/%s/f", dir, deep);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs("x", f);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/alloc/" A1 "/alloc/logs/.t.stdout.fifo", dir);
+        cr_assert_eq(mkfifo(path, 0600), 0);
+        snprintf(path, sizeof(path), "%s/alloc/" A1 "/alloc/logs/t.stdout.0", dir);
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+        mk("alloc/" A2 "/alloc/logs");
+        struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 100};
+        struct error err = {0};
+        n_collected = 0;
+        cr_expect_eq(alloc_gc_run(dir, &p, 0, NULL, on_collected, NULL, &err), 1, "%s", err.msg);
+        cr_expect(!exists("alloc/" A1), "the oldest is gone, with everything it held");
+        cr_expect(exists("alloc/" A2), "the newest stays (max_allocs 1)");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 Test(agent_gc, run_without_an_alloc_dir_does_nothing) {
         struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 80};
         struct error err = {0};
