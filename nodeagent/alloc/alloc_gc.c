@@ -182,16 +182,32 @@ static int remove_tree(const char *path) {
         return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-/* alloc_gc_run, stopping between directories once *stop is set (when not NULL). */
+/* What one walk of a terminal allocation's directory found: ID -> malloc'd struct
+ * gc_candidate (its collect flag unused). */
+static struct hashmap *measured_free(struct hashmap *m) {
+        size_t it = 0;
+        void *v;
+        while (m && hashmap_next(m, &it, NULL, &v))
+                free(v);
+        return hashmap_destroy(m);
+}
+
+/* alloc_gc_run, stopping between directories once *stop is set (when not NULL).
+ * measured (NULL: none): the walks of the last run, replaced by this run's. A terminal
+ * allocation's directory does not change any more: each is walked (every entry
+ * stat'ed, for its size and newest change) once, not at every collection, which runs
+ * again a second after each allocation ends; only what is new or live is walked. */
 static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                   void (*collected)(const char *alloc_id, void *data), void *data, const atomic_bool *stop,
-                  struct error *err) {
+                  struct hashmap **measured, struct error *err) {
         char root[4200];
         snprintf(root, sizeof(root), "%s/alloc", data_dir);
         _cleanup_(closedirp) DIR *d = opendir(root);
         if (!d)
                 return errno == ENOENT ? 0 : errorf(err, -errno, "gc: open %s: %s", root, strerror(errno));
         _cleanup_free_ struct gc_candidate *c = NULL;
+        struct hashmap *old = measured ? *measured : NULL;
+        struct hashmap *now = measured ? hashmap_create(HASHMAP_OWN_KEYS) : NULL;
         size_t n = 0, cap = 0, live = 0;
         struct dirent *de;
         while ((de = readdir(d)) && !(stop && atomic_load(stop))) {
@@ -201,28 +217,46 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                         live++;
                         continue;
                 }
-                char path[4400];
-                struct stat sb;
-                snprintf(path, sizeof(path), "%s/%.40s", root, de->d_name); /* an ID: 36 characters */
-                if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
-                        continue;
                 if (n == cap) {
                         cap = cap ? cap * 2 : 32;
                         struct gc_candidate *nc = realloc(c, cap * sizeof(*nc));
-                        if (!nc)
+                        if (!nc) {
+                                measured_free(now);
                                 return errorf(err, -ENOMEM, "out of memory");
+                        }
                         c = nc;
                 }
-                walk_bytes = 0;
-                walk_newest = 0;
-                nftw(path, measure_entry, 16, FTW_PHYS | FTW_MOUNT);
-                if (p->live_changed_after_ns > 0 && walk_newest >= p->live_changed_after_ns) {
-                        live++;
-                        continue;
+                const struct gc_candidate *seen = old ? hashmap_get(old, de->d_name) : NULL;
+                if (seen) {
+                        c[n] = *seen;
+                } else {
+                        char path[4400];
+                        struct stat sb;
+                        snprintf(path, sizeof(path), "%s/%.40s", root, de->d_name); /* an ID: 36 characters */
+                        if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+                                continue;
+                        walk_bytes = 0;
+                        walk_newest = 0;
+                        nftw(path, measure_entry, 16, FTW_PHYS | FTW_MOUNT);
+                        if (p->live_changed_after_ns > 0 && walk_newest >= p->live_changed_after_ns) {
+                                live++;
+                                continue;
+                        }
+                        c[n] = (struct gc_candidate){.finished_ns = walk_newest, .bytes = walk_bytes};
+                        snprintf(c[n].id, sizeof(c[n].id), "%.40s", de->d_name);
                 }
-                c[n] = (struct gc_candidate){.finished_ns = walk_newest, .bytes = walk_bytes};
-                snprintf(c[n].id, sizeof(c[n].id), "%.40s", de->d_name);
+                c[n].collect = false;
+                struct gc_candidate *keep = now ? malloc(sizeof(*keep)) : NULL;
+                if (keep) {
+                        *keep = c[n];
+                        if (hashmap_put(now, keep->id, keep, NULL) < 0)
+                                free(keep);
+                }
                 n++;
+        }
+        if (measured) {
+                measured_free(old);
+                *measured = now; /* NULL when out of memory: every directory walked next time */
         }
         struct statvfs vfs;
         struct gc_disk disk = {0};
@@ -246,6 +280,9 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                         continue;
                 }
                 removed++;
+                void *gone = NULL;
+                if (measured && *measured && hashmap_remove(*measured, c[i].id, &gone) == 0)
+                        free(gone);
                 if (collected)
                         collected(c[i].id, data);
         }
@@ -260,7 +297,7 @@ bool alloc_gc_defer(bool starts_pending, int64_t deferred_since_ns, int64_t now_
 
 int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                  void (*collected)(const char *alloc_id, void *data), void *data, struct error *err) {
-        return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, err);
+        return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, NULL, err);
 }
 
 /* ---- off the loop ------------------------------------------------------------------ */
@@ -279,6 +316,7 @@ struct alloc_gc {
         struct gc_policy policy;
         int64_t now_ns;
         struct hashmap *in_use; /* ID -> non-NULL */
+        struct hashmap *measured; /* gc_run's walks, kept from run to run; the thread's alone while it runs */
         struct gc_outcome outcome;
 };
 
@@ -290,7 +328,7 @@ static bool set_in_use(const char *alloc_id, void *data) {
 static void gc_thread(void *arg) {
         struct alloc_gc *g = arg;
         struct error err = {0};
-        g->outcome.removed = gc_run(g->data_dir, &g->policy, g->now_ns, set_in_use, NULL, g, &g->stop, &err);
+        g->outcome.removed = gc_run(g->data_dir, &g->policy, g->now_ns, set_in_use, NULL, g, &g->stop, &g->measured, &err);
         snprintf(g->outcome.error, sizeof(g->outcome.error), "%s", err.msg);
         uv_async_send(&g->async);
 }
@@ -362,6 +400,7 @@ int alloc_gc_begin(struct alloc_gc *g, const struct gc_policy *p, int64_t now_ns
 
 static void on_gc_closed(uv_handle_t *h) {
         struct alloc_gc *g = h->data;
+        measured_free(g->measured);
         free(g->data_dir);
         free(g);
 }

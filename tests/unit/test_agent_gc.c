@@ -319,6 +319,53 @@ Test(agent_gc, a_directory_changed_after_the_list_stays) {
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* One collection by the off-loop collector, to its end. */
+static void collect_once(uv_loop_t *loop, struct alloc_gc *g, int max_allocs) {
+        struct gc_policy p = {.max_allocs = max_allocs, .disk_usage_threshold = 100};
+        cr_assert_eq(alloc_gc_begin(g, &p, 0, NULL, 0), 0);
+        while (alloc_gc_busy(g))
+                uv_run(loop, UV_RUN_ONCE); /* until the thread's "finished" comes */
+}
+
+static void on_done_count(const struct gc_outcome *o, void *data) {
+        *(int *)data += o->removed;
+}
+
+/* The collector walks a terminal allocation's directory once (its size and newest
+ * change), not again at each later collection: a file written into one after the first
+ * walk does not make it look newer to the second, which takes the oldest by that walk. */
+Test(agent_gc, a_terminal_directory_is_walked_once) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        make_allocs(3); /* all dated an hour ago: by ID, 0 is the oldest */
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        int removed = 0;
+        struct alloc_gc *g = alloc_gc_create(&loop, dir, on_done_count, &removed);
+        cr_assert_not_null(g);
+        collect_once(&loop, g, 3);
+        cr_expect_eq(removed, 0, "3 allocations, max_allocs 3: nothing to collect");
+        char id[64], path[512];
+        alloc_id(id, sizeof(id), 0);
+        snprintf(path, sizeof(path), "%s/alloc/%s/local/late", dir, id);
+        int fd = open(path, O_WRONLY | O_CREAT, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        collect_once(&loop, g, 2);
+        cr_expect_eq(removed, 1);
+        snprintf(path, sizeof(path), "alloc/%s", id);
+        cr_expect(!exists(path), "the oldest by the first walk went");
+        alloc_id(id, sizeof(id), 1);
+        snprintf(path, sizeof(path), "alloc/%s", id);
+        cr_expect(exists(path));
+        collect_once(&loop, g, 1);
+        cr_expect_eq(removed, 2, "the one collected is forgotten, the others still known");
+        alloc_gc_close(g);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0, "every handle closed");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Closing while a collection runs stops it and waits: no callback, no leak. */
 Test(agent_gc, close_stops_a_running_collection, .timeout = 120) {
         snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
