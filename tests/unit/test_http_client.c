@@ -1,6 +1,7 @@
 /* test_http_client.c - common/http_client.c against a loopback server that counts the
  * TCP connections it accepts: with http_client_keep_connections a thread's GETs and PUTs
- * share one connection, while every POST opens its own; without it, every call does. */
+ * share one connection, while every POST opens its own; without it, every call does;
+ * http_client_cleanup frees the kept one, and the next call keeps a new one. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -123,6 +124,11 @@ Test(http_client, kept_connection_for_get_and_put_not_post, .init = setup, .fini
         cr_assert_eq(atomic_load(&accepted), 3, "the kept connection still serves GETs (got %d)",
                      atomic_load(&accepted));
         cr_assert_eq(atomic_load(&answered), 7);
+        http_client_cleanup(); /* the kept handle freed: the next GET keeps a new one */
+        call("GET", NULL);
+        call("PUT", "{}");
+        cr_assert_eq(atomic_load(&accepted), 4, "after http_client_cleanup, one new connection (got %d)",
+                     atomic_load(&accepted));
 }
 
 Test(http_client, a_connection_per_call_by_default, .init = setup, .fini = teardown) {
