@@ -13,7 +13,15 @@
 # not the pipeline. E2E_DISK_MB=300 measures that case.
 #
 # Each run's line also shows the CPU seconds used so far by drover dev and the processes it
-# started (drover-server, drover-agent), before and after the run: where the time goes.
+# started (drover-server, drover-agent), before and after the run: where the time goes; and
+# what the harness itself took during the run (wait_loop_ms: this shell's CPU while it waited;
+# children_ms: its children's, i.e. `drover job run`; answers: summaries read).
+#
+# The wait forks nothing: blocking queries on /v1/job/JOB/summary over one kept-alive
+# connection by bash's /dev/tcp and read builtins, $EPOCHREALTIME for the clock, a read that
+# times out on a FIFO for the pause. It costs about 150 ms of CPU per 1,000-task run (bash reads
+# a socket a byte per read(2)); the earlier loop, curl and date every 100 ms, took 1.4-1.6 s
+# per run (8% + 8% of the host's perf samples), CPU the 2-core cluster it measured then lacked.
 #
 # `drover dev` is started on free loopback ports with its own data dir and TMPDIR, and stopped
 # (Ctrl-C) at the end. Fails if any allocation ends failed or lost. Appends the figures, date,
@@ -57,7 +65,6 @@ port_free() {
         ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 1
         ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
 }
-now() { date +%s.%N; }
 # cpu_line: "name=CPU-seconds ..." for drover dev and the processes it started (its
 # children: drover-server, drover-agent; and the agent's log collector, drover-logmon), from /proc/PID/stat utime+stime; where the
 # time of a run goes, without a profiler.
@@ -85,6 +92,8 @@ echo "== bench/e2e: $header"
 PORT_MIN=${E2E_PORT_MIN:-42500}
 PORT_MAX=${E2E_PORT_MAX:-42989}
 mkdir -p "$WORK/tmp"
+hz=$(getconf CLK_TCK)
+mkfifo "$WORK/sleep.fifo" && exec {sleep_fd}<>"$WORK/sleep.fifo" # the wait loop's pause without /bin/sleep
 # Up to three starts: a port found free can still be taken (as a connection's local
 # port) before drover dev binds it.
 for attempt in 1 2 3; do
@@ -108,17 +117,62 @@ for attempt in 1 2 3; do
 done
 wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || { echo "e2e.sh: node not ready" >&2; exit 1; }
 
-# summary_field JOB FIELD: the sum of FIELD over the job's task groups in /v1/job/JOB/summary
-# (in bash itself: with grep, cut and awk each 100 ms poll started 4 processes, which
-# on a 2-core host took CPU from the cluster being measured; now it starts curl only)
+# The wait for completion forks nothing (bash builtins only: /dev/tcp, read, printf,
+# $EPOCHREALTIME), so that the harness takes (almost) no CPU from the 2-core cluster it
+# measures: with curl and date per 100 ms poll it took 8% + 8% of the host's samples.
+# http_get PATH: GET $ADDR/PATH over one kept-alive HTTP/1.1 connection (reopened when it
+# fails); sets http_body and http_index (X-Nomad-Index). The answer must carry a
+# Content-Length (every JSON answer of the servers does). Returns 1 on any failure.
+http_fd=""
+http_get() {
+        local line len="" status="" try
+        http_body=""
+        http_index=0
+        for try in 1 2; do
+                if [ -z "$http_fd" ]; then
+                        exec {http_fd}<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || { http_fd=""; return 1; }
+                fi
+                printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&"$http_fd" 2>/dev/null &&
+                        IFS= read -r -t 330 -u "$http_fd" status && break
+                exec {http_fd}>&- # closed by the server (idle timeout): once more on a new one
+                http_fd=""
+                [ "$try" = 2 ] && return 1
+        done
+        while IFS= read -r -t 10 -u "$http_fd" line; do
+                line=${line%$'\r'}
+                [ -z "$line" ] && break
+                case ${line,,} in
+                content-length:*) len=${line#*:} len=${len// /} ;;
+                x-nomad-index:*) http_index=${line#*:} http_index=${http_index// /} ;;
+                esac
+        done
+        if [[ ! $status =~ ^HTTP/1\.[01]\ 200 ]] || [[ ! $len =~ ^[0-9]+$ ]] ||
+                { [ "$len" -gt 0 ] && ! IFS= read -r -N "$len" -t 10 -u "$http_fd" http_body; }; then
+                exec {http_fd}>&-
+                http_fd=""
+                return 1
+        fi
+}
+# summary_field FIELD: into $sum, the sum of FIELD over the task groups in $http_body (an
+# answer of /v1/job/JOB/summary)
 summary_field() {
-        local body sum=0 re="\"$2\":([0-9]+)(.*)"
-        body=$(curl -fs "$ADDR/v1/job/$1/summary")
+        local body=$http_body re="\"$1\":([0-9]+)(.*)"
+        sum=0
         while [[ $body =~ $re ]]; do
                 sum=$((sum + BASH_REMATCH[1]))
                 body=${BASH_REMATCH[2]}
         done
-        echo "$sum"
+}
+# self_cpu: into $self_ticks, this shell's own CPU ticks (utime + stime, /proc/$$/stat),
+# and into $child_ticks, those of the children it waited for (cutime + cstime: `drover job
+# run`, and anything the wait loop forks), by builtins
+self_cpu() {
+        local stat f
+        read -r stat </proc/$$/stat
+        stat=${stat##*) } # comm may hold spaces: fields counted after its closing ")"
+        read -r -a f <<<"$stat"
+        self_ticks=$((f[11] + f[12]))
+        child_ticks=$((f[13] + f[14]))
 }
 
 # stages JOB T0 T1: where the run's time went, in seconds after `job run` (T0), first and
@@ -166,25 +220,47 @@ job "$job" {
 }
 HCL
         cpu0=$(cpu_line)
-        t0=$(now)
+        self_cpu
+        h0=$self_ticks
+        c0=$child_ticks
+        t0=$EPOCHREALTIME
         DROVER_ADDR=$ADDR "$BIN/drover" job run -detach "$WORK/$job.hcl" >"$WORK/$job.out" 2>&1 ||
                 { echo "e2e.sh: job run failed" >&2; cat "$WORK/$job.out" >&2; exit 1; }
+        # Blocking queries on the summary (it moves with the allocations table), at most one
+        # answer per 100 ms: a change while one is parked is seen at once, one during the
+        # pause within 100 ms. Ends early when an allocation failed or was lost.
         done_ok=0
-        deadline=$(($(date +%s) + ${E2E_TIMEOUT:-120}))
-        while [ "$(date +%s)" -lt "$deadline" ]; do # 100 ms polls: each spawns curl, grep, cut and awk, which at 10 ms took most of a core of this 2-core host from the cluster being measured
-                c=$(summary_field "$job" Complete)
-                if [ "$c" = "$COUNT" ]; then done_ok=1; break; fi
-                sleep 0.1
+        bad=0
+        idx=1
+        answers=0
+        deadline=$((EPOCHSECONDS + ${E2E_TIMEOUT:-120}))
+        while [ "$EPOCHSECONDS" -lt "$deadline" ]; do
+                if http_get "/v1/job/$job/summary?index=$idx&wait=5s"; then
+                        answers=$((answers + 1))
+                        summary_field Complete
+                        if [ "$sum" = "$COUNT" ]; then done_ok=1; break; fi
+                        summary_field Failed
+                        bad=$sum
+                        summary_field Lost
+                        bad=$((bad + sum))
+                        [ "$bad" != 0 ] && break
+                        idx=$http_index
+                fi
+                read -r -t 0.1 -u "$sleep_fd" # the pause: a read that only times out
         done
-        t1=$(now)
-        bad=$(($(summary_field "$job" Failed) + $(summary_field "$job" Lost)))
+        t1=$EPOCHREALTIME
+        self_cpu
+        harness_ms=$(((self_ticks - h0) * 1000 / hz))
+        harness_children_ms=$(((child_ticks - c0) * 1000 / hz))
         if [ "$done_ok" != 1 ] || [ "$bad" != 0 ]; then
-                echo "e2e.sh: run $run: $(summary_field "$job" Complete) of $COUNT complete, $bad failed or lost" >&2
-                curl -s "$ADDR/v1/job/$job/summary" >&2
+                http_get "/v1/job/$job/summary"
+                summary_field Complete
+                echo "e2e.sh: run $run: $sum of $COUNT complete, $bad failed or lost" >&2
+                echo "$http_body" >&2
                 exit 1
         fi
         s=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
-        echo "run $run: $s s (process CPU seconds before: ${cpu0}after: $(cpu_line))"
+        echo "run $run: $s s (process CPU seconds before: ${cpu0}after: $(cpu_line)) (harness: wait_loop_ms=$harness_ms children_ms=$harness_children_ms answers=$answers)"
         stages "$job" "$t0" "$t1"
         if [ "${E2E_TRACE:-0}" = 1 ] && command -v jq >/dev/null; then
                 jq -rn --slurpfile A "$WORK/allocs.json" --arg t0 "$t0" -f "$(dirname "$0")/e2e_trace.jq"

@@ -1,4 +1,5 @@
-/* http_client.c - libcurl easy handles, one per call (callers are not hot paths). */
+/* http_client.c - libcurl easy handles: one per call, or one kept per thread for GET
+ * and PUT (http_client_keep_connections). */
 #include "common/http_client.h"
 
 #include <curl/curl.h>
@@ -40,8 +41,91 @@ int http_client_set_token(const char *token) {
         return 0;
 }
 
+/* Written once before requests start, read-only after. */
+static bool keep_connections;
+
+/* The thread's kept handle (http_client_keep_connections) in a slot of its own (the
+ * thread's key value), freed at the thread's exit or by http_client_cleanup. Every
+ * kept handle is also listed in kept_all, under kept_lock; http_client_cleanup frees them
+ * all and moves kept_gen on, so that a slot filled before it is known to hold a freed
+ * handle (by its generation, not by the pointer, which a new handle may reuse). */
+struct kept_slot {
+        CURL *c;
+        uint64_t gen;
+};
+static pthread_key_t kept_handle_key;
+#define KEPT_MAX 64 /* threads with a kept handle; beyond, a handle per call */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL *kept_all[KEPT_MAX];
+static size_t n_kept;
+static uint64_t kept_gen = 1;
+
+void http_client_keep_connections(bool keep) {
+        keep_connections = keep;
+}
+
+static void kept_slot_free(void *p) {
+        struct kept_slot *slot = p;
+        CURL *c = NULL;
+        pthread_mutex_lock(&kept_lock);
+        if (slot->c && slot->gen == kept_gen) {
+                c = slot->c;
+                for (size_t i = 0; i < n_kept; i++)
+                        if (kept_all[i] == c) {
+                                kept_all[i] = kept_all[--n_kept];
+                                break;
+                        }
+        }
+        pthread_mutex_unlock(&kept_lock);
+        if (c)
+                curl_easy_cleanup(c);
+        free(slot);
+}
+
+void http_client_cleanup(void) {
+        pthread_mutex_lock(&kept_lock);
+        for (size_t i = 0; i < n_kept; i++)
+                curl_easy_cleanup(kept_all[i]);
+        n_kept = 0;
+        kept_gen++;
+        pthread_mutex_unlock(&kept_lock);
+        curl_global_cleanup();
+}
+
 static void curl_init_once(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (pthread_key_create(&kept_handle_key, kept_slot_free) != 0)
+                keep_connections = false;
+}
+
+/* A handle for this request: the thread's kept one (its options cleared, its connection
+ * kept) for a GET or PUT when connections are kept, else a new one. */
+static CURL *handle_for(const char *method, bool *ret_kept) {
+        *ret_kept = keep_connections && (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0);
+        if (!*ret_kept)
+                return curl_easy_init();
+        struct kept_slot *slot = pthread_getspecific(kept_handle_key);
+        if (!slot && (slot = calloc(1, sizeof(*slot))) && pthread_setspecific(kept_handle_key, slot) != 0) {
+                free(slot);
+                slot = NULL;
+        }
+        CURL *c = NULL;
+        if (slot) {
+                pthread_mutex_lock(&kept_lock);
+                if (slot->c && slot->gen != kept_gen)
+                        slot->c = NULL; /* freed by http_client_cleanup */
+                if (!slot->c && n_kept < KEPT_MAX && (slot->c = curl_easy_init())) {
+                        kept_all[n_kept++] = slot->c;
+                        slot->gen = kept_gen;
+                }
+                c = slot->c;
+                pthread_mutex_unlock(&kept_lock);
+        }
+        if (!c) { /* no slot or no room on the list: a handle for this call alone */
+                *ret_kept = false;
+                return curl_easy_init();
+        }
+        return c; /* reset after its last request */
 }
 
 void http_response_clear(struct http_response *r) {
@@ -158,7 +242,8 @@ static int perform(const char *method, const char *url, const struct req_body *b
                    struct http_response *ret, struct error *err) {
         pthread_once(&curl_once, curl_init_once);
         memset(ret, 0, sizeof(*ret));
-        CURL *c = curl_easy_init();
+        bool kept;
+        CURL *c = handle_for(method, &kept);
         if (!c)
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
         char cerr[CURL_ERROR_SIZE] = "";
@@ -222,8 +307,11 @@ static int perform(const char *method, const char *url, const struct req_body *b
                         http_response_clear(ret);
                 }
         }
+        if (kept)
+                curl_easy_reset(c); /* no pointer to this call's locals left in it; its connection stays */
+        else
+                curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
-        curl_easy_cleanup(c);
         return r;
 }
 

@@ -24,6 +24,19 @@ void http_client_set_tls(const struct tls_client *tls);
 #define HTTP_CLIENT_TOKEN_MAX 128
 int http_client_set_token(const char *token);
 
+/* Keep one libcurl handle per thread (and so its connection to the server) for the
+ * idempotent GET and PUT requests of this process, instead of a new TCP connection per
+ * call (the agent: its heartbeats, watches and status updates). POST and the other
+ * methods always take a fresh handle and connection: libcurl sends a request again on a
+ * kept connection that turns out closed, which only an idempotent one tolerates. A
+ * thread's handle is freed when the thread exits, or by http_client_cleanup. Call
+ * before requests start, as http_client_set_tls. */
+void http_client_keep_connections(bool keep);
+
+/* Free the kept handles (their connections close) and libcurl's global state: once no
+ * request runs and none will (the agent's client, closed). */
+void http_client_cleanup(void);
+
 struct http_response {
         long status;      /* HTTP status, 0 when no answer */
         char *body;       /* NUL-terminated, malloc'd */

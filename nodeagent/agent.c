@@ -43,6 +43,9 @@ extern char **environ;
  * allocation watch holds one for up to 5 s): 2 leaves room for an update and a
  * heartbeat. The loop starts the tasks of one while the next ones' mkdirs run. */
 #define SETUP_INFLIGHT 2
+/* A collection of terminal allocations' directories waits until no allocation has
+ * started for this long (and none is pending), within gc_interval (on_dir_gc_timer). */
+#define GC_QUIET_MS 2000
 
 struct runner {
         struct alloc_runner *ar;
@@ -88,6 +91,7 @@ struct agent {
         struct alloc_gc *gc;     /* removes terminal allocations' directories off the loop */
         bool synced;             /* the servers' allocation list came at least once */
         int64_t dir_gc_deferred_since; /* monotonic ns: a collection waits for starts (alloc_gc_defer) */
+        int64_t last_start;            /* monotonic ns: the last allocation started (0: none yet) */
         bool stopping;
         bool client_done;
         int exit_code;
@@ -306,12 +310,15 @@ static void on_dir_gc_timer(uv_timer_t *t) {
         struct agent *a = t->data;
         if (!a->synced || a->stopping || !a->gc || alloc_gc_busy(a->gc))
                 return; /* one at a time: the timer comes again */
-        bool pending = false;
+        int64_t mono = clock_monotonic_ns();
+        /* A burst: allocations started within the last GC_QUIET_MS count as pending too,
+         * so that a collection does not begin in a moment between fetch batches, or at
+         * a burst's tail while its last tasks end and their updates go out. */
+        bool pending = a->last_start && mono - a->last_start < GC_QUIET_MS * 1000000LL;
         for (size_t i = 0; i < a->n_runners && !pending; i++)
                 pending = a->runners[i].start_pending ||
                           (!alloc_runner_stopping(a->runners[i].ar) &&
                            alloc_runner_client_status(a->runners[i].ar) == ALLOC_CLIENT_PENDING);
-        int64_t mono = clock_monotonic_ns();
         if (alloc_gc_defer(pending, a->dir_gc_deferred_since, mono, a->cfg->gc_interval_ms * 1000000)) {
                 if (!a->dir_gc_deferred_since)
                         a->dir_gc_deferred_since = mono;
@@ -374,6 +381,7 @@ static void on_start_idle(uv_idle_t *t) {
                         continue; /* stopped before it started: its tasks are dead already */
                 log_info("alloc %.8s: starting", alloc_runner_id(r->ar));
                 alloc_runner_start(r->ar);
+                a->last_start = clock_monotonic_ns();
                 setting_up += alloc_runner_setting_up(r->ar);
                 started++;
         }

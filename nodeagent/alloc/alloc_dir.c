@@ -91,6 +91,24 @@ static int ensure_dir(int parent, const char *name, const char *what, uid_t uid,
         return fd;
 }
 
+/* ensure_dir for a directory whose fd the caller does not need: mkdirat and one
+ * fstatat when it is already as it should be (most are: made just now), open, stat,
+ * chown and chmod only when not. 0 or negative errno. */
+static int ensure_leaf(int parent, const char *name, const char *what, uid_t uid, gid_t gid, mode_t mode,
+                       struct error *err) {
+        if (mkdirat(parent, name, mode & 0777) < 0 && errno != EEXIST)
+                return errorf(err, -errno, "create %s: %s", what, strerror(errno));
+        struct stat sb;
+        if (fstatat(parent, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == uid &&
+            sb.st_gid == gid && (sb.st_mode & 07777) == mode)
+                return 0;
+        int fd = ensure_dir(parent, name, what, uid, gid, mode, err);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
 bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct stat parent, self;
@@ -159,10 +177,9 @@ static int build_task(int dfd, const char *path, const struct alloc_dir_task *t,
                         res->secrets_reattached++;
                         continue;
                 }
-                int fd = ensure_dir(tfd, sub[i], what, t->uid, t->gid, 0700, err);
-                if (fd < 0)
-                        return fd;
-                close(fd);
+                r = ensure_leaf(tfd, sub[i], what, t->uid, t->gid, 0700, err);
+                if (r < 0)
+                        return r;
                 if (secrets && !t->ended && (r = mount_secrets(tfd, what, t, res, err)) < 0)
                         return r;
         }
@@ -199,11 +216,10 @@ int alloc_dir_build(const char *path, const struct alloc_dir_task *t, size_t n, 
         for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
                 snprintf(what, sizeof(what), "%s/alloc/%s", path, shared[i]);
                 bool logs = i == 0;
-                int fd = ensure_dir(afd, shared[i], what, logs ? 0 : o.uid, logs ? o.group : o.gid,
-                                    logs ? o.logs_mode : o.data_mode, err);
-                if (fd < 0)
-                        return fd;
-                close(fd);
+                r = ensure_leaf(afd, shared[i], what, logs ? 0 : o.uid, logs ? o.group : o.gid,
+                                logs ? o.logs_mode : o.data_mode, err);
+                if (r < 0)
+                        return r;
         }
         for (size_t i = 0; i < n; i++)
                 if ((r = build_task(dfd, path, &t[i], &res, err)) < 0)

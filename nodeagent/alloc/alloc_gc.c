@@ -71,7 +71,7 @@ static int measure_entry(const char *path, const struct stat *sb, int flag, stru
 
 /* rmdir for a directory (FTW_DP: its entries went first), unlink for anything
  * else: remove(3) tries unlink first and rmdir after its EISDIR, a failed call
- * per directory. */
+ * per directory. For trees deeper than remove_tree goes with fds. */
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f) {
         int r = flag == FTW_DP ? rmdir(path) : flag == FTW_F || flag == FTW_SL ? unlink(path) : remove(path);
         if (r < 0 && errno != ENOENT)
@@ -79,21 +79,135 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
         return 0;
 }
 
+/* Directories remove_tree descends with an fd each; below, nftw by path (16 fds). */
+#define REMOVE_FD_DEPTH 16
+
 static void closedirp(DIR **d) {
         if (*d)
                 closedir(*d);
 }
 
-/* alloc_gc_run, stopping between directories once *stop is set (when not NULL). */
+/* Remove what the directory dfd (taken: closed here) holds, path its name for nftw
+ * below REMOVE_FD_DEPTH: depth first over fds, unlinkat per entry, the entry's type
+ * from d_type (fstatat only where the file system does not say), never through a
+ * symlink (O_NOFOLLOW), never into another file system (a mount point's directory on
+ * dev is left, as nftw's FTW_MOUNT). nftw (an lstat per entry, every call by full path)
+ * took twice the system calls. 0, or -1 with errno of the first failure. */
+static int empty_tree(int dfd, dev_t dev, char *path, size_t path_len, size_t path_cap, int depth) {
+        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -1;
+        }
+        int r = 0, first_errno = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *name = de->d_name;
+                if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+                        continue;
+                bool is_dir = de->d_type == DT_DIR;
+                if (de->d_type == DT_UNKNOWN) {
+                        struct stat sb;
+                        is_dir = fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+                }
+                if (is_dir) {
+                        size_t n = strlen(name);
+                        if (path_len + 1 + n >= path_cap) {
+                                errno = ENAMETOOLONG;
+                                goto failed;
+                        }
+                        path[path_len] = '/';
+                        memcpy(path + path_len + 1, name, n + 1);
+                        if (depth + 1 >= REMOVE_FD_DEPTH) {
+                                bool ok = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0;
+                                path[path_len] = '\0';
+                                if (!ok)
+                                        goto failed;
+                                continue;
+                        }
+                        int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        struct stat sb;
+                        if (sub < 0 || fstat(sub, &sb) < 0) {
+                                path[path_len] = '\0';
+                                if (sub >= 0)
+                                        close(sub);
+                                if (errno == ENOENT)
+                                        continue;
+                                goto failed;
+                        }
+                        if (sb.st_dev != dev) { /* a mount point: left, and so its parents */
+                                close(sub);
+                                path[path_len] = '\0';
+                                errno = EBUSY;
+                                goto failed;
+                        }
+                        int e = empty_tree(sub, dev, path, path_len + 1 + n, path_cap, depth + 1);
+                        path[path_len] = '\0';
+                        if (e < 0)
+                                goto failed;
+                }
+                if (unlinkat(dirfd(d), name, is_dir ? AT_REMOVEDIR : 0) == 0 || errno == ENOENT)
+                        continue;
+        failed:
+                if (!first_errno)
+                        first_errno = errno;
+                r = -1;
+        }
+        if (r < 0)
+                errno = first_errno;
+        return r;
+}
+
+/* Remove the directory path and all it holds (empty_tree). 0, or -1 with errno. */
+static int remove_tree(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) < 0) {
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                errno = e;
+                return e == ENOENT ? 0 : -1;
+        }
+        char buf[4400];
+        size_t len = strlen(path);
+        if (len >= sizeof(buf)) {
+                close(fd);
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        memcpy(buf, path, len + 1);
+        if (empty_tree(fd, sb.st_dev, buf, len, sizeof(buf), 0) < 0)
+                return -1;
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* What one walk of a terminal allocation's directory found: ID -> malloc'd struct
+ * gc_candidate (its collect flag unused). */
+static struct hashmap *measured_free(struct hashmap *m) {
+        size_t it = 0;
+        void *v;
+        while (m && hashmap_next(m, &it, NULL, &v))
+                free(v);
+        return hashmap_destroy(m);
+}
+
+/* alloc_gc_run, stopping between directories once *stop is set (when not NULL).
+ * measured (NULL: none): the walks of the last run, replaced by this run's. A terminal
+ * allocation's directory does not change any more: each is walked (every entry
+ * stat'ed, for its size and newest change) once, not at every collection, which runs
+ * again a second after each allocation ends; only what is new or live is walked. */
 static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                   void (*collected)(const char *alloc_id, void *data), void *data, const atomic_bool *stop,
-                  struct error *err) {
+                  struct hashmap **measured, struct error *err) {
         char root[4200];
         snprintf(root, sizeof(root), "%s/alloc", data_dir);
         _cleanup_(closedirp) DIR *d = opendir(root);
         if (!d)
                 return errno == ENOENT ? 0 : errorf(err, -errno, "gc: open %s: %s", root, strerror(errno));
         _cleanup_free_ struct gc_candidate *c = NULL;
+        struct hashmap *old = measured ? *measured : NULL;
+        struct hashmap *now = measured ? hashmap_create(HASHMAP_OWN_KEYS) : NULL;
         size_t n = 0, cap = 0, live = 0;
         struct dirent *de;
         while ((de = readdir(d)) && !(stop && atomic_load(stop))) {
@@ -103,28 +217,46 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                         live++;
                         continue;
                 }
-                char path[4400];
-                struct stat sb;
-                snprintf(path, sizeof(path), "%s/%.40s", root, de->d_name); /* an ID: 36 characters */
-                if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
-                        continue;
                 if (n == cap) {
                         cap = cap ? cap * 2 : 32;
                         struct gc_candidate *nc = realloc(c, cap * sizeof(*nc));
-                        if (!nc)
+                        if (!nc) {
+                                measured_free(now);
                                 return errorf(err, -ENOMEM, "out of memory");
+                        }
                         c = nc;
                 }
-                walk_bytes = 0;
-                walk_newest = 0;
-                nftw(path, measure_entry, 16, FTW_PHYS | FTW_MOUNT);
-                if (p->live_changed_after_ns > 0 && walk_newest >= p->live_changed_after_ns) {
-                        live++;
-                        continue;
+                const struct gc_candidate *seen = old ? hashmap_get(old, de->d_name) : NULL;
+                if (seen) {
+                        c[n] = *seen;
+                } else {
+                        char path[4400];
+                        struct stat sb;
+                        snprintf(path, sizeof(path), "%s/%.40s", root, de->d_name); /* an ID: 36 characters */
+                        if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+                                continue;
+                        walk_bytes = 0;
+                        walk_newest = 0;
+                        nftw(path, measure_entry, 16, FTW_PHYS | FTW_MOUNT);
+                        if (p->live_changed_after_ns > 0 && walk_newest >= p->live_changed_after_ns) {
+                                live++;
+                                continue;
+                        }
+                        c[n] = (struct gc_candidate){.finished_ns = walk_newest, .bytes = walk_bytes};
+                        snprintf(c[n].id, sizeof(c[n].id), "%.40s", de->d_name);
                 }
-                c[n] = (struct gc_candidate){.finished_ns = walk_newest, .bytes = walk_bytes};
-                snprintf(c[n].id, sizeof(c[n].id), "%.40s", de->d_name);
+                c[n].collect = false;
+                struct gc_candidate *keep = now ? malloc(sizeof(*keep)) : NULL;
+                if (keep) {
+                        *keep = c[n];
+                        if (hashmap_put(now, keep->id, keep, NULL) < 0)
+                                free(keep);
+                }
                 n++;
+        }
+        if (measured) {
+                measured_free(old);
+                *measured = now; /* NULL when out of memory: every directory walked next time */
         }
         struct statvfs vfs;
         struct gc_disk disk = {0};
@@ -142,12 +274,15 @@ static int gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_n
                 /* Its tasks' secrets/ tmpfs first (detached), then depth first, never
                  * through a symlink, never across a mount. */
                 alloc_dir_release(path, NULL);
-                if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0) {
+                if (remove_tree(path) < 0) {
                         if (removed == 0 && err)
                                 errorf(err, -errno, "gc: remove %s: %s", path, strerror(errno));
                         continue;
                 }
                 removed++;
+                void *gone = NULL;
+                if (measured && *measured && hashmap_remove(*measured, c[i].id, &gone) == 0)
+                        free(gone);
                 if (collected)
                         collected(c[i].id, data);
         }
@@ -162,7 +297,7 @@ bool alloc_gc_defer(bool starts_pending, int64_t deferred_since_ns, int64_t now_
 
 int alloc_gc_run(const char *data_dir, const struct gc_policy *p, int64_t now_ns, gc_in_use_fn in_use,
                  void (*collected)(const char *alloc_id, void *data), void *data, struct error *err) {
-        return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, err);
+        return gc_run(data_dir, p, now_ns, in_use, collected, data, NULL, NULL, err);
 }
 
 /* ---- off the loop ------------------------------------------------------------------ */
@@ -181,6 +316,7 @@ struct alloc_gc {
         struct gc_policy policy;
         int64_t now_ns;
         struct hashmap *in_use; /* ID -> non-NULL */
+        struct hashmap *measured; /* gc_run's walks, kept from run to run; the thread's alone while it runs */
         struct gc_outcome outcome;
 };
 
@@ -192,7 +328,7 @@ static bool set_in_use(const char *alloc_id, void *data) {
 static void gc_thread(void *arg) {
         struct alloc_gc *g = arg;
         struct error err = {0};
-        g->outcome.removed = gc_run(g->data_dir, &g->policy, g->now_ns, set_in_use, NULL, g, &g->stop, &err);
+        g->outcome.removed = gc_run(g->data_dir, &g->policy, g->now_ns, set_in_use, NULL, g, &g->stop, &g->measured, &err);
         snprintf(g->outcome.error, sizeof(g->outcome.error), "%s", err.msg);
         uv_async_send(&g->async);
 }
@@ -264,6 +400,7 @@ int alloc_gc_begin(struct alloc_gc *g, const struct gc_policy *p, int64_t now_ns
 
 static void on_gc_closed(uv_handle_t *h) {
         struct alloc_gc *g = h->data;
+        measured_free(g->measured);
         free(g->data_dir);
         free(g);
 }

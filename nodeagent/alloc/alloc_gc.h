@@ -85,7 +85,10 @@ struct alloc_gc *alloc_gc_create(uv_loop_t *loop, const char *data_dir, gc_done_
 
 /* Start a collection: in_use holds the IDs (copied) of allocations whose
  * directories stay, whatever the policy says. done(outcome) comes later on the
- * loop. Returns 0, -EBUSY while the last one still runs, or negative errno. */
+ * loop. A terminal directory is measured (walked) at the first collection that sees
+ * it; later ones of the same collector reuse that (a terminal allocation's directory
+ * no longer changes), so that one that runs a second after each allocation ends does
+ * not walk every terminal directory of the node each time. Returns 0, -EBUSY while the last one still runs, or negative errno. */
 int alloc_gc_begin(struct alloc_gc *g, const struct gc_policy *p, int64_t now_ns, const char *const *in_use,
                    size_t n_in_use);
 

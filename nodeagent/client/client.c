@@ -964,7 +964,7 @@ static void on_closed(uv_handle_t *h) {
         job_cache_free(c->job_cache);
         light_clear(c);
         free(c);
-        curl_global_cleanup();
+        http_client_cleanup(); /* the pool threads' kept handles too: no call runs any more */
 }
 
 void client_destroy(struct client *c) {

@@ -141,6 +141,39 @@ Test(agent_gc, run_removes_what_it_chose_and_no_symlink_target) {
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Files, FIFOs, empty and full directories, and a chain deeper than the collector
+ * follows with a descriptor per directory (it goes on by path below): all removed. */
+Test(agent_gc, run_removes_every_kind_of_entry_at_any_depth) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        mk("alloc/" A1 "/alloc/logs");
+        mk("alloc/" A1 "/t/local/empty");
+        char deep[400] = "alloc/" A1 "/t/tmp";
+        for (int i = 0; i < 40; i++)
+                strcat(deep, "/d");
+        mk(deep);
+        char path[700];
+        snprintf(path, sizeof(path), "%s/%s/f", dir, deep);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs("x", f);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/alloc/" A1 "/alloc/logs/.t.stdout.fifo", dir);
+        cr_assert_eq(mkfifo(path, 0600), 0);
+        snprintf(path, sizeof(path), "%s/alloc/" A1 "/alloc/logs/t.stdout.0", dir);
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+        mk("alloc/" A2 "/alloc/logs");
+        struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 100};
+        struct error err = {0};
+        n_collected = 0;
+        cr_expect_eq(alloc_gc_run(dir, &p, 0, NULL, on_collected, NULL, &err), 1, "%s", err.msg);
+        cr_expect(!exists("alloc/" A1), "the oldest is gone, with everything it held");
+        cr_expect(exists("alloc/" A2), "the newest stays (max_allocs 1)");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 Test(agent_gc, run_without_an_alloc_dir_does_nothing) {
         struct gc_policy p = {.max_allocs = 1, .disk_usage_threshold = 80};
         struct error err = {0};
@@ -283,6 +316,53 @@ Test(agent_gc, a_directory_changed_after_the_list_stays) {
         cr_expect(exists(rel), "the one written since stays");
         p.live_changed_after_ns = 0;
         cr_expect_eq(alloc_gc_run(dir, &p, 0, NULL, NULL, NULL, &err), 0, "max_allocs 1: the last one stays");
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* One collection by the off-loop collector, to its end. */
+static void collect_once(uv_loop_t *loop, struct alloc_gc *g, int max_allocs) {
+        struct gc_policy p = {.max_allocs = max_allocs, .disk_usage_threshold = 100};
+        cr_assert_eq(alloc_gc_begin(g, &p, 0, NULL, 0), 0);
+        while (alloc_gc_busy(g))
+                uv_run(loop, UV_RUN_ONCE); /* until the thread's "finished" comes */
+}
+
+static void on_done_count(const struct gc_outcome *o, void *data) {
+        *(int *)data += o->removed;
+}
+
+/* The collector walks a terminal allocation's directory once (its size and newest
+ * change), not again at each later collection: a file written into one after the first
+ * walk does not make it look newer to the second, which takes the oldest by that walk. */
+Test(agent_gc, a_terminal_directory_is_walked_once) {
+        snprintf(dir, sizeof(dir), "/tmp/drover-gc-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        make_allocs(3); /* all dated an hour ago: by ID, 0 is the oldest */
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        int removed = 0;
+        struct alloc_gc *g = alloc_gc_create(&loop, dir, on_done_count, &removed);
+        cr_assert_not_null(g);
+        collect_once(&loop, g, 3);
+        cr_expect_eq(removed, 0, "3 allocations, max_allocs 3: nothing to collect");
+        char id[64], path[512];
+        alloc_id(id, sizeof(id), 0);
+        snprintf(path, sizeof(path), "%s/alloc/%s/local/late", dir, id);
+        int fd = open(path, O_WRONLY | O_CREAT, 0644);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        collect_once(&loop, g, 2);
+        cr_expect_eq(removed, 1);
+        snprintf(path, sizeof(path), "alloc/%s", id);
+        cr_expect(!exists(path), "the oldest by the first walk went");
+        alloc_id(id, sizeof(id), 1);
+        snprintf(path, sizeof(path), "alloc/%s", id);
+        cr_expect(exists(path));
+        collect_once(&loop, g, 1);
+        cr_expect_eq(removed, 2, "the one collected is forgotten, the others still known");
+        alloc_gc_close(g);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0, "every handle closed");
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
