@@ -9,6 +9,8 @@
 #include "common/macros.h"
 #include "common/model.h"
 
+_Static_assert(LIMIT_COUNT == JOB_MAX_COUNT, "one count limit per group: common/model.h and common/limits.h agree");
+
 /* Names are quoted in messages only up to this many bytes (a name may be megabytes). */
 #define Q "%.48s"
 

@@ -24,7 +24,7 @@ struct node;
 #define LIMIT_GROUPS 1000             /* groups per job */
 #define LIMIT_TASKS 100               /* tasks per group */
 #define LIMIT_JOB_TASKS 1000          /* tasks per job, all groups together */
-#define LIMIT_COUNT 50000             /* count per group */
+#define LIMIT_COUNT 100000            /* count per group: a job of 100,000 in one group (Nomad: 50,000) */
 #define LIMIT_ALLOCS 100000           /* sum of counts over a job's groups */
 #define LIMIT_CONSTRAINTS 256         /* constraints and affinities per job, all levels together */
 #define LIMIT_REGEXP_LEN 256          /* a regexp constraint's pattern */

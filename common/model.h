@@ -259,7 +259,7 @@ void job_canonicalize(struct job *j);
 #define JOB_MAX_GROUPS LIMIT_GROUPS /* task groups per job (common/limits.h) */
 #define GROUP_MAX_TASKS 100      /* tasks per group */
 #define JOB_MAX_TASKS LIMIT_JOB_TASKS /* tasks per job, all groups together */
-#define JOB_MAX_COUNT 50000      /* count per group (Nomad's job_max_count default) */
+#define JOB_MAX_COUNT 100000     /* count per group: common/limits.h LIMIT_COUNT (checked equal there) */
 #define JOB_MAX_CONSTRAINTS 100  /* constraints (and, apart, affinities) per job, group or task */
 
 /* Check a canonicalised job. Messages name the place:

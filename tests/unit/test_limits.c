@@ -110,11 +110,20 @@ Test(limits, total_allocations_per_job_are_bounded) {
                 g[i].tasks[0].resources.memory_mb = 64;
         }
         j->n_groups = 3;
-        g[0].count = g[1].count = g[2].count = LIMIT_COUNT;
+        g[0].count = g[1].count = g[2].count = LIMIT_ALLOCS / 2;
         expect_refused(j, "add up to more than");
         g[2].count = 0;
         struct error err = {0};
         cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        /* One group may hold them all (issue #18: 100,000 in one group or in many). */
+        g[0].count = LIMIT_COUNT;
+        g[1].count = 0;
+        cr_assert_eq(LIMIT_COUNT, LIMIT_ALLOCS);
+        cr_assert_eq(job_validate(j, &err), 0, "%s", err.msg);
+        g[0].count = LIMIT_COUNT + 1;
+        expect_refused(j, "count must be");
+        g[0].count = LIMIT_ALLOCS / 2;
+        g[1].count = LIMIT_ALLOCS / 2;
         free(g[2].name);
         g[2].name = strdup("g1");
         expect_refused(j, "duplicate group name \"g1\"");
