@@ -43,10 +43,9 @@ SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c c
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
-UNIT_SRC   = $(wildcard tests/unit/*.c tests/support/*.c)
-# The HTTP listener's own tests link the real controlplane/api/http.c, which the
-# api harness of the unit tests stands in for: a binary of their own.
-HTTP_TEST_SRC = $(wildcard tests/unit/http/*.c)
+# tests/unit/http drives the real listener (controlplane/api/http.c) over sockets, in
+# the same binary as the routes' tests over the api harness (another http_req.h transport).
+UNIT_SRC   = $(wildcard tests/unit/*.c tests/unit/http/*.c tests/support/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -57,7 +56,6 @@ LIBAGENT  = $(BUILD)/lib/libdrover-agent.a
 LIBCLI    = $(BUILD)/lib/libdrover-cli.a
 BINS      = $(BUILD)/bin/drover $(BUILD)/bin/drover-server $(BUILD)/bin/drover-agent
 UNIT_BIN  = $(BUILD)/tests/unit-tests
-HTTP_TEST_BIN = $(BUILD)/tests/http-tests
 BENCH_SCHED = $(BUILD)/bench/sched
 BENCH_START = $(BUILD)/bench/start
 BENCH_RAFT  = $(BUILD)/bench/raft_load
@@ -117,15 +115,16 @@ $(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
+# Every object of the libraries goes in (--whole-archive), not only those the tests
+# pull: a test or the api harness that defines a function the libraries define
+# (link-time shadowing, which STYLE.md rules out: tests plug into ops tables) is a
+# "multiple definition" link error, not a silent replacement.
+UNIT_LIBS = $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
-
-$(HTTP_TEST_BIN): $(call obj,$(HTTP_TEST_SRC)) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) -Wl,--whole-archive $(UNIT_LIBS) -Wl,--no-whole-archive \
+	    $(LIBS) -lcriterion
 
 # The scheduler benchmark links only the pure core (state, broker, scheduler, plan) and common.
 $(BENCH_SCHED): $(call obj,$(wildcard bench/sched*.c)) $(LIBCORE) $(LIBCOMMON)
@@ -149,9 +148,8 @@ $(BENCH_RAFT): $(call obj,bench/raft_load.c)
 
 # ---- tests -------------------------------------------------------------------
 # Unit tests run from the repo root so that they find tests/conformance.
-unit: $(UNIT_BIN) $(HTTP_TEST_BIN)
+unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
-	$(Q)$(HTTP_TEST_BIN) --jobs 1 $(UNIT_ARGS)
 
 # The sanitizers' reports are judged by tests/support/san_check.sh on the run's
 # output (kept in build/asan/unit.log): Criterion's workers exit 0 whatever LSan
@@ -164,13 +162,10 @@ UNIT_UBSAN_OPTIONS = print_stacktrace=1
 unit-asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    build/asan/tests/unit-tests build/asan/tests/http-tests
+	    build/asan/tests/unit-tests
 	$(Q){ ASAN_OPTIONS=$(UNIT_ASAN_OPTIONS) UBSAN_OPTIONS=$(UNIT_UBSAN_OPTIONS) \
 	    build/asan/tests/unit-tests --jobs 2 $(UNIT_ARGS); echo $$? >build/asan/unit.rc; } 2>&1 | tee build/asan/unit.log
 	$(Q)tests/support/san_check.sh build/asan/unit.log && exit $$(cat build/asan/unit.rc)
-	$(Q){ ASAN_OPTIONS=$(UNIT_ASAN_OPTIONS) UBSAN_OPTIONS=$(UNIT_UBSAN_OPTIONS) \
-	    build/asan/tests/http-tests --jobs 1 $(UNIT_ARGS); echo $$? >build/asan/unit.rc; } 2>&1 | tee build/asan/http.log
-	$(Q)tests/support/san_check.sh build/asan/http.log && exit $$(cat build/asan/unit.rc)
 
 # ThreadSanitizer. Criterion 2.4 cannot run under it (its boxfort arena maps at
 # fixed addresses ThreadSanitizer reserves: "Could not initialize inheritable

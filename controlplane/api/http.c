@@ -51,7 +51,9 @@ struct http_stream {
         void *close_data;
 };
 
-struct http_req {
+/* A request of this transport: what handlers see (http_req.h) comes first. */
+struct mhd_req {
+        struct http_req req;
         struct http_server *srv;
         struct MHD_Connection *conn;
         char *method;
@@ -62,11 +64,10 @@ struct http_req {
         bool too_large;
         bool priority;         /* a node agent's request: exempt from the flood bounds */
         bool parked;           /* counted in srv->parked until answered */
-        bool verified;         /* the listener verified the client's certificate (admit) */
         /* Held by the handler (handed over by on_async, not yet answered): in
          * srv->held, loop thread only. */
         bool held;
-        struct http_req *hprev, *hnext;
+        struct mhd_req *hprev, *hnext;
         /* Answered 503 by http_server_destroy while the handler held it: the
          * handler still owns the pointer, so libmicrohttpd does not free it; after
          * the daemon stops, conn and srv are NULL and the handler's own answer
@@ -80,20 +81,16 @@ struct http_req {
          * (queued for the loop by libmicrohttpd's thread), handed to the handler. */
         int64_t queued_ns, handled_ns;
         enum req_state state;
-        struct http_req *next; /* inbound queue */
-        void *data;
+        struct mhd_req *next; /* inbound queue */
         /* the answer */
         int status;
         char *resp;
         size_t resp_len;
         const char *content_type;
         uint64_t index;
-        bool leader_known; /* X-Nomad-KnownLeader */
-        uint64_t last_contact_ms;
-        char next_token[256];       /* X-Nomad-NextToken; "" = none */
         struct http_stream *stream; /* state REQ_STREAMING */
         bool stream_queued;         /* its callback response is queued */
-        struct http_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
+        struct mhd_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
 };
 
 struct http_server {
@@ -102,10 +99,10 @@ struct http_server {
         uv_async_t async;
         bool async_open;
         pthread_mutex_t lock;
-        struct http_req *head, *tail; /* queued for the loop */
-        struct http_req *closed;      /* streams the client left, for the loop's on_close */
-        struct http_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
-        struct http_req *held;        /* handed to the handler, not answered; loop thread only */
+        struct mhd_req *head, *tail;  /* queued for the loop */
+        struct mhd_req *closed;       /* streams the client left, for the loop's on_close */
+        struct mhd_req *streams;      /* streams libmicrohttpd still serves (destroy resumes them) */
+        struct mhd_req *held;         /* handed to the handler, not answered; loop thread only */
         bool stopping;                /* under lock: destroy began, nothing more is queued */
         atomic_uint draining;         /* answered from the loop, not yet completed by libmicrohttpd */
         http_handler_fn handler;
@@ -243,46 +240,34 @@ static struct conn_info *conn_info_of(struct MHD_Connection *conn) {
         return ci ? ci->socket_context : NULL;
 }
 
-const char *http_req_method(const struct http_req *r) {
-        return r->method;
-}
-const char *http_req_path(const struct http_req *r) {
-        return r->path;
-}
-/* An orphan (see struct http_req) has no connection left: no arguments, no headers. */
-const char *http_req_query(const struct http_req *r, const char *key) {
-        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
-}
-const char *http_req_header(const struct http_req *r, const char *key) {
-        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key) : NULL;
-}
-const char *http_req_body(const struct http_req *r, size_t *ret_len) {
-        if (ret_len)
-                *ret_len = r->body_len;
-        return r->body ? r->body : "";
-}
-bool http_req_client_verified(const struct http_req *r) {
-        return r->verified; /* admit() refused every other request */
-}
-void http_req_set_data(struct http_req *r, void *data) {
-        r->data = data;
-}
-void *http_req_data(const struct http_req *r) {
-        return r->data;
+_Static_assert(offsetof(struct mhd_req, req) == 0, "struct http_req comes first");
+
+static struct mhd_req *mhd_of(const struct http_req *req) {
+        return (struct mhd_req *)req;
 }
 
-static void req_free(struct http_req *r);
+/* An orphan (see struct mhd_req) has no connection left: no arguments, no headers. */
+static const char *mhd_query(const struct http_req *req, const char *key) {
+        const struct mhd_req *r = mhd_of(req);
+        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+static const char *mhd_header(const struct http_req *req, const char *key) {
+        const struct mhd_req *r = mhd_of(req);
+        return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key) : NULL;
+}
+
+static void req_free(struct mhd_req *r);
 
 /* Hand a suspended connection back to libmicrohttpd: r may be gone once this
  * returns. In external polling mode libmicrohttpd acts on a resume only in its
  * next MHD_run (microhttpd.h, MHD_resume_connection), hence the wake. */
-static void resume(struct http_req *r) {
+static void resume(struct mhd_req *r) {
         struct http_server *s = r->srv;
         MHD_resume_connection(r->conn);
         mhd_loop_wake(s->mloop);
 }
 
-static void held_unlink(struct http_req *r) {
+static void held_unlink(struct mhd_req *r) {
         if (!r->held)
                 return;
         if (r->hprev)
@@ -295,7 +280,7 @@ static void held_unlink(struct http_req *r) {
         r->held = false;
 }
 
-static void answer(struct http_req *r, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
+static void answer(struct mhd_req *r, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
         if (r->orphan && !r->conn) { /* the server answered it when it stopped: the handler lets go */
                 free(buf);
                 req_free(r);
@@ -327,43 +312,8 @@ static void answer(struct http_req *r, int status, char *buf, size_t len, const 
         resume(r); /* r belongs to MHD again from here */
 }
 
-void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index) {
-        char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("null");
-        if (body)
-                json_decref(body);
-        answer(r, status, s, s ? strlen(s) : 0, "application/json", index);
-}
-
-void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...) {
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                s = NULL;
-        answer(r, status, s, s ? strlen(s) : 0, "text/plain; charset=utf-8", 0);
-}
-
-void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
-                            uint64_t index) {
-        char *copy = malloc(len ? len : 1);
-        if (copy && len)
-                memcpy(copy, buf, len);
-        answer(r, status, copy, len, content_type, index);
-}
-
-void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
-        http_req_respond_bytes(r, status, content_type, buf, len, 0);
-}
-
-void http_req_set_next_token(struct http_req *r, const char *token) {
-        snprintf(r->next_token, sizeof(r->next_token), "%s", token ? token : "");
-}
-
-void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
-        r->leader_known = known;
-        r->last_contact_ms = last_contact_ms;
+static void mhd_answer(struct http_req *req, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
+        answer(mhd_of(req), status, buf, len, ctype, index);
 }
 
 struct qs {
@@ -438,7 +388,8 @@ static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
-size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
+static size_t mhd_query_values(const struct http_req *req, const char *key, const char **ret, size_t max) {
+        const struct mhd_req *r = mhd_of(req);
         struct values_probe p = {.key = key, .out = ret, .max = max};
         if (!r->conn)
                 return 0;
@@ -446,7 +397,8 @@ size_t http_req_query_values(const struct http_req *r, const char *key, const ch
         return p.n;
 }
 
-bool http_req_has_query(const struct http_req *r, const char *key) {
+static bool mhd_has_query(const struct http_req *req, const char *key) {
+        const struct mhd_req *r = mhd_of(req);
         struct key_probe p = {.key = key};
         if (!r->conn)
                 return false;
@@ -454,7 +406,8 @@ bool http_req_has_query(const struct http_req *r, const char *key) {
         return p.found;
 }
 
-char *http_req_query_string(const struct http_req *r) {
+static char *mhd_query_string(const struct http_req *req) {
+        const struct mhd_req *r = mhd_of(req);
         struct qs q = {0};
         if (!r->conn)
                 return strdup("");
@@ -469,7 +422,7 @@ char *http_req_query_string(const struct http_req *r) {
         return q.buf;
 }
 
-static void req_free(struct http_req *r) {
+static void req_free(struct mhd_req *r) {
         if (r->stream) {
                 pthread_mutex_destroy(&r->stream->lock);
                 free(r->stream->buf);
@@ -486,11 +439,11 @@ static void req_free(struct http_req *r) {
  * them meanwhile) and free them. Loop thread. */
 static void run_closed(struct http_server *s) {
         pthread_mutex_lock(&s->lock);
-        struct http_req *list = s->closed;
+        struct mhd_req *list = s->closed;
         s->closed = NULL;
         pthread_mutex_unlock(&s->lock);
         while (list) {
-                struct http_req *r = list;
+                struct mhd_req *r = list;
                 list = r->next;
                 struct http_stream *st = r->stream;
                 pthread_mutex_lock(&st->lock);
@@ -508,7 +461,7 @@ static void on_async(uv_async_t *h) {
         run_closed(s);
         for (;;) {
                 pthread_mutex_lock(&s->lock);
-                struct http_req *r = s->head;
+                struct mhd_req *r = s->head;
                 if (r) {
                         s->head = r->next;
                         if (!s->head)
@@ -526,16 +479,17 @@ static void on_async(uv_async_t *h) {
                 s->held = r;
                 r->handled_ns = clock_monotonic_ns();
                 if (r->too_large)
-                        http_req_respond_text(r, 413, "request body larger than %u bytes", MAX_BODY);
+                        http_req_respond_text(&r->req, 413, "request body larger than %u bytes", MAX_BODY);
                 else
-                        s->handler(s->data, r);
+                        s->handler(s->data, &r->req);
         }
 }
 
 /* ---- streamed answers ---- */
 
-int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
-                          http_stream_close_fn on_close, void *data) {
+static int mhd_stream_begin(struct http_req *req, int status, const char *content_type, size_t max_buffered,
+                            http_stream_close_fn on_close, void *data) {
+        struct mhd_req *r = mhd_of(req);
         if (r->state != REQ_QUEUED)
                 return -EINVAL;
         struct http_stream *st = calloc(1, sizeof(*st));
@@ -580,7 +534,7 @@ static void stream_put(struct http_stream *st, const void *buf, size_t len) {
 }
 
 /* Under st->lock: a reader waiting for bytes goes on. */
-static void stream_wake(struct http_req *r) {
+static void stream_wake(struct mhd_req *r) {
         struct http_stream *st = r->stream;
         if (st->suspended && !st->mhd_done) {
                 st->suspended = false;
@@ -588,7 +542,8 @@ static void stream_wake(struct http_req *r) {
         }
 }
 
-int http_req_stream_write(struct http_req *r, const void *buf, size_t len) {
+static int mhd_stream_write(struct http_req *req, const void *buf, size_t len) {
+        struct mhd_req *r = mhd_of(req);
         struct http_stream *st = r->stream;
         if (!st)
                 return -EINVAL;
@@ -606,7 +561,8 @@ int http_req_stream_write(struct http_req *r, const void *buf, size_t len) {
         return rc;
 }
 
-void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len) {
+static void mhd_stream_end(struct http_req *req, const void *tail, size_t tail_len) {
+        struct mhd_req *r = mhd_of(req);
         struct http_stream *st = r->stream;
         if (!st)
                 return;
@@ -622,7 +578,8 @@ void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len) 
         pthread_mutex_unlock(&st->lock);
 }
 
-size_t http_req_stream_buffered(struct http_req *r) {
+static size_t mhd_stream_buffered(struct http_req *req) {
+        struct mhd_req *r = mhd_of(req);
         struct http_stream *st = r->stream;
         if (!st)
                 return 0;
@@ -634,7 +591,7 @@ size_t http_req_stream_buffered(struct http_req *r) {
 
 /* libmicrohttpd's thread: the next bytes of the body, or suspend until there are. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-        struct http_req *r = cls;
+        struct mhd_req *r = cls;
         struct http_stream *st = r->stream;
         (void)pos;
         pthread_mutex_lock(&st->lock);
@@ -658,7 +615,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         return n;
 }
 
-static enum MHD_Result send_stream(struct http_req *r) {
+static enum MHD_Result send_stream(struct mhd_req *r) {
         struct MHD_Response *resp =
             MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, r, NULL);
         if (!resp)
@@ -669,7 +626,7 @@ static enum MHD_Result send_stream(struct http_req *r) {
         return ret;
 }
 
-static enum MHD_Result send_answer(struct http_req *r) {
+static enum MHD_Result send_answer(struct mhd_req *r) {
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"", MHD_RESPMEM_MUST_COPY);
         if (!resp)
@@ -679,12 +636,12 @@ static enum MHD_Result send_answer(struct http_req *r) {
                 char buf[32];
                 snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->index);
                 MHD_add_response_header(resp, "X-Nomad-Index", buf);
-                MHD_add_response_header(resp, "X-Nomad-KnownLeader", r->leader_known ? "true" : "false");
-                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->last_contact_ms);
+                MHD_add_response_header(resp, "X-Nomad-KnownLeader", r->req.leader_known ? "true" : "false");
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->req.last_contact_ms);
                 MHD_add_response_header(resp, "X-Nomad-LastContact", buf);
         }
-        if (r->next_token[0])
-                MHD_add_response_header(resp, "X-Nomad-NextToken", r->next_token);
+        if (r->req.next_token[0])
+                MHD_add_response_header(resp, "X-Nomad-NextToken", r->req.next_token);
         enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -713,7 +670,8 @@ uint64_t http_server_refused(const struct http_server *s) {
  * it until the answer resumes it, so the loop may look at its socket. POLLRDHUP: the
  * client shut its side (closed, or died and the kernel closed it), bytes still
  * unread (a TLS alert, a pipelined request) or not. */
-bool http_req_client_gone(const struct http_req *r) {
+static bool mhd_client_gone(const struct http_req *req) {
+        const struct mhd_req *r = mhd_of(req);
         if (!r->held || r->orphan || !r->conn)
                 return false;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -723,8 +681,22 @@ bool http_req_client_gone(const struct http_req *r) {
         return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-static void deny(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void deny(struct http_req *r, int status, const char *fmt, ...) {
+static const struct http_req_ops mhd_req_ops = {
+    .query = mhd_query,
+    .query_values = mhd_query_values,
+    .has_query = mhd_has_query,
+    .query_string = mhd_query_string,
+    .header = mhd_header,
+    .client_gone = mhd_client_gone,
+    .answer = mhd_answer,
+    .stream_begin = mhd_stream_begin,
+    .stream_write = mhd_stream_write,
+    .stream_end = mhd_stream_end,
+    .stream_buffered = mhd_stream_buffered,
+};
+
+static void deny(struct mhd_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void deny(struct mhd_req *r, int status, const char *fmt, ...) {
         if (r->deny_status)
                 return;
         r->deny_status = status;
@@ -736,7 +708,7 @@ static void deny(struct http_req *r, int status, const char *fmt, ...) {
 }
 
 /* First call for a request: who may go on. */
-static void admit(struct http_server *s, struct http_req *r, struct MHD_Connection *conn) {
+static void admit(struct http_server *s, struct mhd_req *r, struct MHD_Connection *conn) {
         if (s->verify_client) {
                 const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
                 struct error err = {0};
@@ -762,7 +734,7 @@ static void admit(struct http_server *s, struct http_req *r, struct MHD_Connecti
                      s->o.max_conns);
 }
 
-static enum MHD_Result answer_now(struct http_req *r) {
+static enum MHD_Result answer_now(struct mhd_req *r) {
         r->status = r->deny_status;
         r->resp = strdup(r->deny_msg);
         r->resp_len = r->resp ? strlen(r->resp) : 0;
@@ -775,19 +747,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         struct http_server *s = cls;
-        struct http_req *r = *con_cls;
+        struct mhd_req *r = *con_cls;
         if (!r) {
                 r = calloc(1, sizeof(*r));
                 if (!r)
                         return MHD_NO;
                 r->srv = s;
                 r->conn = conn;
-                r->verified = s->verify_client;
+                r->req.ops = &mhd_req_ops;
+                r->req.verified = s->verify_client; /* admit() refuses every other request */
                 r->method = strdup(method);
                 r->path = strdup(url);
                 *con_cls = r;
                 if (!r->method || !r->path)
                         return MHD_NO;
+                r->req.method = r->method;
+                r->req.path = r->path;
                 /* On an agents-only listener every client is an agent: none is exempt. */
                 r->priority = !s->o.agents_only && http_path_is_node_agent(method, url);
                 struct conn_info *ci = conn_info_of(conn);
@@ -845,6 +820,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return answer_now(r);
                 }
                 r->state = REQ_QUEUED;
+                r->req.body = r->body; /* complete: the handler's from here */
+                r->req.body_len = r->body_len;
                 if (blocking) {
                         r->parked = true;
                         atomic_fetch_add(&s->parked, 1);
@@ -919,7 +896,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct conn_info *ci = conn_info_of(conn);
         if (ci && t == MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 idle_append(s, ci); /* kept alive for the next request: evictable again */
-        struct http_req *r = *con_cls;
+        struct mhd_req *r = *con_cls;
         if (!r)
                 return;
         if (r->draining)
@@ -1093,8 +1070,8 @@ static void on_async_closed(uv_handle_t *h) {
 }
 
 /* Answer r 503 at shutdown (loop thread, r suspended and not answered). A
- * request its handler holds becomes an orphan (see struct http_req). */
-static void shutdown_answer(struct http_req *r, bool handler_holds) {
+ * request its handler holds becomes an orphan (see struct mhd_req). */
+static void shutdown_answer(struct mhd_req *r, bool handler_holds) {
         r->orphan = handler_holds;
         char *msg = strdup("server shutting down");
         answer(r, 503, msg, msg ? strlen(msg) : 0, "text/plain; charset=utf-8", 0);
@@ -1105,7 +1082,7 @@ static void shutdown_answer(struct http_req *r, bool handler_holds) {
 struct http_server *http_server_destroy(struct http_server *s) {
         if (!s)
                 return NULL;
-        struct http_req *orphans = NULL;
+        struct mhd_req *orphans = NULL;
         if (s->mhd) {
                 /* libmicrohttpd refuses to stop with connections suspended (it aborts):
                  * every request still suspended is answered and resumed first.
@@ -1117,22 +1094,22 @@ struct http_server *http_server_destroy(struct http_server *s) {
                  *   run_closed). */
                 pthread_mutex_lock(&s->lock);
                 s->stopping = true; /* on_request answers what arrives from now on itself */
-                struct http_req *queued = s->head;
+                struct mhd_req *queued = s->head;
                 s->head = s->tail = NULL;
-                for (struct http_req *r = s->streams; r; r = r->snext) {
+                for (struct mhd_req *r = s->streams; r; r = r->snext) {
                         pthread_mutex_lock(&r->stream->lock);
                         r->stream->ended = true;
                         stream_wake(r);
                         pthread_mutex_unlock(&r->stream->lock);
                 }
                 pthread_mutex_unlock(&s->lock);
-                for (struct http_req *r = queued, *next; r; r = next) {
+                for (struct mhd_req *r = queued, *next; r; r = next) {
                         next = r->next;
                         r->next = NULL;
                         shutdown_answer(r, false);
                 }
                 while (s->held) {
-                        struct http_req *r = s->held; /* answer() unlinks it */
+                        struct mhd_req *r = s->held; /* answer() unlinks it */
                         shutdown_answer(r, true);
                         r->next = orphans;
                         orphans = r;
@@ -1151,7 +1128,7 @@ struct http_server *http_server_destroy(struct http_server *s) {
                 s->mhd = NULL;
         }
         /* libmicrohttpd is gone: the orphans are the handlers' alone. */
-        for (struct http_req *r = orphans, *next; r; r = next) {
+        for (struct mhd_req *r = orphans, *next; r; r = next) {
                 next = r->next;
                 r->next = NULL;
                 r->conn = NULL;

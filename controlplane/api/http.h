@@ -4,19 +4,21 @@
  * suspended and handed to the loop thread (the one writer) through a queue and
  * a uv_async; the handler runs there and answers whenever it is ready — at
  * once, after a Raft commit, or much later for a blocking query — with
- * http_req_respond(), which resumes the connection.
+ * http_req_respond_*(), which resumes the connection. What a handler sees of
+ * a request is http_req.h; this file is its transport over the network (the
+ * unit tests' api harness is the other).
  */
 #pragma once
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "controlplane/api/http_req.h"
+
 struct error;
 struct uv_loop_s;
 struct http_server;
-struct http_req;
 struct tls_config;
 
 typedef void (*http_handler_fn)(void *data, struct http_req *req);
@@ -90,70 +92,3 @@ int http_server_port(const struct http_server *s);
  * nothing and frees it — a handler must still answer every request it holds,
  * exactly once. Streams end and their on_close runs. Frees s. */
 struct http_server *http_server_destroy(struct http_server *s);
-
-const char *http_req_method(const struct http_req *r);
-const char *http_req_path(const struct http_req *r);
-/* Query argument, or NULL. */
-const char *http_req_query(const struct http_req *r, const char *key);
-/* Every value of a repeated query key (?topic=a&topic=b), up to max, in order;
- * the count found (may exceed max). Pointers live as long as r. */
-size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max);
-/* Whether the query has the key, with or without a value ("?stale"). */
-bool http_req_has_query(const struct http_req *r, const char *key);
-const char *http_req_header(const struct http_req *r, const char *key);
-const char *http_req_body(const struct http_req *r, size_t *ret_len);
-/* The client presented a certificate signed by the listener's CA (mutual TLS
- * with verify_client: every request that reaches a handler did). */
-bool http_req_client_verified(const struct http_req *r);
-
-/* Whether the client of a request the handler holds has closed its connection (a
- * poll of the socket, no wait): the handler may then answer it at once, freeing
- * what it holds for it. False when unknown (not held, server stopped). */
-bool http_req_client_gone(const struct http_req *r);
-
-/* Handler-owned slot, for blocking queries and Raft callbacks. */
-void http_req_set_data(struct http_req *r, void *data);
-void *http_req_data(const struct http_req *r);
-
-/* Answer: JSON body (stolen), with X-Nomad-Index when index > 0. */
-void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index);
-/* Answer with a plain-text message (Nomad's error bodies are plain text). */
-void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The query string, re-encoded ("a=b&c=d"), malloc'd; NULL when out of memory. */
-char *http_req_query_string(const struct http_req *r);
-/* The answer's X-Nomad-NextToken (a paginated list's next page); copied, at most
- * 255 bytes (longer is cut). NULL clears it. */
-void http_req_set_next_token(struct http_req *r, const char *token);
-/* What the answer's X-Nomad-KnownLeader and X-Nomad-LastContact (ms) say. */
-void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms);
-/* Answer with bytes and an X-Nomad-Index (a forwarded request's answer). */
-void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
-                            uint64_t index);
-/* Answer with raw bytes (logs). */
-void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len);
-
-/* ---- streamed answers (GET /v1/event/stream) ----
- * A handler that begins a stream answers with a chunked body it writes piece by
- * piece, on the loop thread, for as long as it likes. Bytes wait in a buffer of
- * at most max_buffered bytes (HTTP_STREAM_MAX_BUFFER when 0) until the client
- * reads them: a write that does not fit gets -EAGAIN and nothing grows. While the
- * buffer is empty the connection is suspended (no polling).
- * on_close runs on the loop thread when the client went away (or the server
- * stops) before the handler ended the stream; r is freed after it returns and
- * must not be used again. After http_req_stream_end the handler must not touch
- * r either (on_close does not run then). */
-#define HTTP_STREAM_MAX_BUFFER (256u * 1024)
-#define HTTP_STREAM_MAX_TAIL 4096 /* the last words of http_req_stream_end */
-typedef void (*http_stream_close_fn)(void *data);
-/* 0, or -EINVAL when r was answered already, -ENOMEM. On failure r is still the
- * handler's to answer. */
-int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
-                          http_stream_close_fn on_close, void *data);
-/* 0 when buffered; -EAGAIN when len does not fit now; -EPIPE once the client
- * went away (on_close follows) or the stream was ended. */
-int http_req_stream_write(struct http_req *r, const void *buf, size_t len);
-/* Send tail (up to HTTP_STREAM_MAX_TAIL bytes, even when the buffer is full; may be
- * NULL) after what is buffered, then close the body. */
-void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len);
-/* Bytes buffered and not yet sent (tests). */
-size_t http_req_stream_buffered(struct http_req *r);

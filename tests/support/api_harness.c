@@ -2,8 +2,8 @@
 #include "tests/support/api_harness.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,34 +12,28 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/model.h"
-#include "controlplane/api/http.h"
+#include "controlplane/api/http_req.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/state/state.h"
 
-/* ---- the fake request (what api/http.c does over libmicrohttpd) ---------------------- */
+/* ---- the fake request: a transport of http_req.h, as api/http.c is over libmicrohttpd ---- */
 
-struct http_req {
-        const char *method;
+struct harness_req {
+        struct http_req req; /* first: what the routes see */
         char path[2048];
         char query[2048];
-        const char *body;
-        size_t body_len;
-        void *data;
         struct api_reply *reply;
         bool answered;
         const char *token;
         const char *server_secret, *join_token, *content_type;
-        bool verified;
 };
 
-const char *http_req_method(const struct http_req *r) {
-        return r->method;
-}
+_Static_assert(offsetof(struct harness_req, req) == 0, "struct http_req comes first");
 
-const char *http_req_path(const struct http_req *r) {
-        return r->path;
+static const struct harness_req *harness_req_of(const struct http_req *r) {
+        return (const struct harness_req *)r;
 }
 
 /* The next value of key in the query from *pos on ("" for a bare key), copied into
@@ -79,11 +73,11 @@ static bool query_next(const char **pos, const char *key, char *out, size_t size
         return false;
 }
 
-const char *http_req_query(const struct http_req *r, const char *key) {
+static const char *fake_query(const struct http_req *r, const char *key) {
         /* values are returned from a small ring so that several may be held at once */
         static char ring[8][512];
         static int next;
-        const char *pos = r->query;
+        const char *pos = harness_req_of(r)->query;
         char *v = ring[next % 8];
         if (!query_next(&pos, key, v, sizeof(ring[0])))
                 return NULL;
@@ -91,10 +85,10 @@ const char *http_req_query(const struct http_req *r, const char *key) {
         return v;
 }
 
-size_t http_req_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
+static size_t fake_query_values(const struct http_req *r, const char *key, const char **ret, size_t max) {
         static char ring[32][512];
         static int next;
-        const char *pos = r->query;
+        const char *pos = harness_req_of(r)->query;
         size_t n = 0;
         for (; n < max && query_next(&pos, key, ring[next % 32], sizeof(ring[0])); n++)
                 ret[n] = ring[next++ % 32];
@@ -103,30 +97,17 @@ size_t http_req_query_values(const struct http_req *r, const char *key, const ch
         return n;
 }
 
-/* Streamed answers need the real listener (tests/unit/http, tests/integration):
- * the fake request lives only for one api_request call. */
-int http_req_stream_begin(struct http_req *r, int status, const char *content_type, size_t max_buffered,
-                          http_stream_close_fn on_close, void *data) {
-        (void)r, (void)status, (void)content_type, (void)max_buffered, (void)on_close, (void)data;
-        return -EOPNOTSUPP;
-}
-int http_req_stream_write(struct http_req *r, const void *buf, size_t len) {
-        (void)r, (void)buf, (void)len;
-        return -EPIPE;
-}
-void http_req_stream_end(struct http_req *r, const void *tail, size_t tail_len) {
-        (void)r, (void)tail, (void)tail_len;
-}
-size_t http_req_stream_buffered(struct http_req *r) {
-        (void)r;
-        return 0;
+static bool fake_has_query(const struct http_req *r, const char *key) {
+        const char *pos = harness_req_of(r)->query;
+        return query_next(&pos, key, NULL, 0);
 }
 
-bool http_req_has_query(const struct http_req *r, const char *key) {
-        return http_req_query(r, key) != NULL; /* "" for a key without a value */
+static char *fake_query_string(const struct http_req *r) {
+        return strdup(harness_req_of(r)->query);
 }
 
-const char *http_req_header(const struct http_req *r, const char *key) {
+static const char *fake_header(const struct http_req *req, const char *key) {
+        const struct harness_req *r = harness_req_of(req);
         if (strcasecmp(key, "X-Nomad-Token") == 0)
                 return r->token;
         if (strcasecmp(key, "X-Drover-Server-Secret") == 0)
@@ -138,88 +119,34 @@ const char *http_req_header(const struct http_req *r, const char *key) {
         return NULL;
 }
 
-bool http_req_client_verified(const struct http_req *r) {
-        return r->verified;
-}
-
-bool http_req_client_gone(const struct http_req *r) {
-        (void)r;
-        return false; /* no socket: the client never leaves */
-}
-
-const char *http_req_body(const struct http_req *r, size_t *ret_len) {
-        *ret_len = r->body_len;
-        return r->body ? r->body : "";
-}
-
-void http_req_set_data(struct http_req *r, void *data) {
-        r->data = data;
-}
-
-void *http_req_data(const struct http_req *r) {
-        return r->data;
-}
-
-static void answer(struct http_req *r, int status, char *body, uint64_t index) {
+static void fake_answer(struct http_req *req, int status, char *buf, size_t len, const char *content_type,
+                        uint64_t index) {
+        struct harness_req *r = (struct harness_req *)req;
+        (void)len, (void)content_type;
         if (r->answered) { /* a handler must answer once */
-                fprintf(stderr, "api_harness: %s %s answered twice\n", r->method, r->path);
+                fprintf(stderr, "api_harness: %s %s answered twice\n", req->method, r->path);
                 abort();
         }
         r->answered = true;
         r->reply->status = status;
-        r->reply->body = body;
+        r->reply->body = buf ? buf : strdup("");
         r->reply->index = index;
+        r->reply->leader_known = req->leader_known;
+        r->reply->last_contact_ms = req->last_contact_ms;
+        snprintf(r->reply->next_token, sizeof(r->reply->next_token), "%s", req->next_token);
 }
 
-void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index) {
-        char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_decref(body);
-        answer(r, status, s ? s : strdup(""), index);
-}
-
-void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *s = NULL;
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = strdup("");
-        va_end(ap);
-        answer(r, status, s, 0);
-}
-
-void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
-        (void)content_type;
-        char *s = malloc(len + 1);
-        if (s) {
-                memcpy(s, buf, len);
-                s[len] = '\0';
-        }
-        answer(r, status, s, 0);
-}
-
-void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
-                            uint64_t index) {
-        (void)content_type;
-        char *s = malloc(len + 1);
-        if (s) {
-                memcpy(s, buf, len);
-                s[len] = '\0';
-        }
-        answer(r, status, s, index);
-}
-
-void http_req_set_next_token(struct http_req *r, const char *token) {
-        snprintf(r->reply->next_token, sizeof(r->reply->next_token), "%s", token ? token : "");
-}
-
-void http_req_set_leader(struct http_req *r, bool known, uint64_t last_contact_ms) {
-        r->reply->leader_known = known;
-        r->reply->last_contact_ms = last_contact_ms;
-}
-
-char *http_req_query_string(const struct http_req *r) {
-        return strdup(r->query);
-}
+/* No socket, so the client never leaves (no client_gone); streamed answers need the
+ * real listener (tests/unit/http, tests/integration): the fake request lives only
+ * for one api_harness_request call (no stream_*). */
+static const struct http_req_ops fake_req_ops = {
+    .query = fake_query,
+    .query_values = fake_query_values,
+    .has_query = fake_has_query,
+    .query_string = fake_query_string,
+    .header = fake_header,
+    .answer = fake_answer,
+};
 
 /* ---- the server's side of the routes and the FSM, as callbacks -------------------------- */
 
@@ -370,27 +297,29 @@ void api_harness_free(struct api_harness *h) {
 void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret) {
         memset(ret, 0, sizeof(*ret));
-        struct http_req r = {.method = method,
-                             .body = body,
-                             .body_len = len,
-                             .reply = ret,
-                             .token = h->token,
-                             .server_secret = h->server_secret,
-                             .content_type = h->content_type,
-                             .join_token = h->join_token,
-                             .verified = h->client_verified};
+        struct harness_req r = {.req = {.ops = &fake_req_ops,
+                                        .method = method,
+                                        .body = body,
+                                        .body_len = len,
+                                        .verified = h->client_verified},
+                                .reply = ret,
+                                .token = h->token,
+                                .server_secret = h->server_secret,
+                                .content_type = h->content_type,
+                                .join_token = h->join_token};
+        r.req.path = r.path;
         const char *q = strchr(target, '?');
         size_t plen = q ? (size_t)(q - target) : strlen(target);
         if (plen >= sizeof(r.path))
                 plen = sizeof(r.path) - 1;
         memcpy(r.path, target, plen);
         snprintf(r.query, sizeof(r.query), "%s", q ? q + 1 : "");
-        api_handle(h->api, &r);
+        api_handle(h->api, &r.req);
         if (!r.answered) {
                 /* parked (blocking query): take it out of the list before r goes away */
                 api_drop_parked(h->api);
                 if (!r.answered)
-                        answer(&r, 504, strdup("parked"), 0);
+                        fake_answer(&r.req, 504, strdup("parked"), 6, "text/plain", 0);
         }
 }
 

@@ -1,9 +1,11 @@
 /* api_harness.h - the HTTP routes and the FSM of drover-server in one process,
- * without sockets, Raft or threads: a fake http_req feeds controlplane/api/routes.c
- * (it stands in for api/http.c, the libmicrohttpd transport), and the harness
- * plugs into the routes' api_ops: its propose applies each command to the state
- * store at once through the FSM, as the single voter would. Unit tests and the
- * API fuzz target use it. */
+ * without sockets, Raft or threads: a fake request feeds controlplane/api/routes.c
+ * through http_req.h's ops (a transport beside api/http.c, the libmicrohttpd one;
+ * the answers are built by the same http_req.c), and the harness plugs into the
+ * routes' api_ops: its propose applies each command to the state store at once
+ * through the FSM, as the single voter would. Nothing here replaces a function of
+ * the libraries (the unit binary links them whole: a duplicate fails the link).
+ * Unit tests and the API fuzz target use it. */
 #pragma once
 
 #include <jansson.h>

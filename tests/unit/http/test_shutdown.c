@@ -138,7 +138,7 @@ static void wait_handled(int n) {
         cr_assert_eq(atomic_load(&handled), n, "the handler got %d request(s)", n);
 }
 
-Test(shutdown, a_parked_query_and_a_slow_handler_get_503_and_late_answers_are_harmless) {
+Test(http_shutdown, a_parked_query_and_a_slow_handler_get_503_and_late_answers_are_harmless) {
         start();
         int parked = send_request("GET", "/v1/jobs?index=5&wait=5m", NULL);
         int slow = send_request("PUT", "/v1/jobs", "{\"Job\":{}}");
@@ -156,7 +156,7 @@ Test(shutdown, a_parked_query_and_a_slow_handler_get_503_and_late_answers_are_ha
         close(slow);
 }
 
-Test(shutdown, a_request_queued_behind_a_busy_loop_gets_503_without_reaching_the_handler) {
+Test(http_shutdown, a_request_queued_behind_a_busy_loop_gets_503_without_reaching_the_handler) {
         start();
         atomic_store(&in_busy, 0);
         atomic_store(&release_busy, 0);
@@ -204,7 +204,7 @@ static void *storm(void *arg) {
  * once MHD_stop_daemon began, and it then read the missing response. http.c runs
  * libmicrohttpd on a thread of its own that ends before MHD_stop_daemon; here the
  * server is stopped again and again in the middle of such requests. */
-Test(shutdown, stopping_while_malformed_requests_arrive_does_not_crash) {
+Test(http_shutdown, stopping_while_malformed_requests_arrive_does_not_crash) {
         for (int round = 0; round < 30; round++) {
                 start();
                 atomic_store(&storm_stop, 0);

@@ -157,7 +157,7 @@ static int wait_rc(void) {
         return 1;
 }
 
-Test(stream, chunks_arrive_as_written_and_the_end_closes_the_body) {
+Test(http_stream, chunks_arrive_as_written_and_the_end_closes_the_body) {
         char buf[8192];
         size_t len;
         int fd = open_stream(buf, sizeof(buf), &len);
@@ -176,7 +176,7 @@ Test(stream, chunks_arrive_as_written_and_the_end_closes_the_body) {
         stop();
 }
 
-Test(stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
+Test(http_stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
         char buf[4096];
         size_t len;
         int fd = open_stream(buf, sizeof(buf), &len);
@@ -191,7 +191,7 @@ Test(stream, a_client_that_goes_away_is_reported_on_the_loop_thread) {
         stop();
 }
 
-Test(stream, the_server_stops_under_an_open_stream) {
+Test(http_stream, the_server_stops_under_an_open_stream) {
         char buf[4096];
         size_t len;
         int fd = open_stream(buf, sizeof(buf), &len);
