@@ -8,6 +8,7 @@
 #include "common/model.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/state/state.h"
+#include "tests/support/api_harness.h"
 #include "tests/unit/fixtures.h"
 
 static struct state_store *st;
@@ -50,21 +51,25 @@ static const char *preempted_by(const struct state_store *s, const char *id) {
 
 /* The plan a preempting scheduler makes: evict v0 and v1, place "p" listing them
  * (and "v2", which the plan does not stop: it must stay unmarked). */
-static struct plan *preempting_plan(const char *place_id) {
-        struct plan *p = plan_new("e1", "token", high);
-        p->snapshot_index = state_latest_index(st);
+static struct plan *plan_on(struct state_store *s, struct job *by, const char *place_id) {
+        struct plan *p = plan_new("e1", "token", by);
+        p->snapshot_index = state_latest_index(s);
         const char *desc = "Preempted by alloc ID p";
         for (int i = 0; i < 2; i++) {
                 char id[16];
                 snprintf(id, sizeof(id), "v%d", i);
-                cr_assert_eq(plan_add_stop(p, (struct alloc *)state_alloc_get(st, id), ALLOC_DESIRED_EVICT, desc, -1),
+                cr_assert_eq(plan_add_stop(p, (struct alloc *)state_alloc_get(s, id), ALLOC_DESIRED_EVICT, desc, -1),
                              0);
         }
-        struct alloc *a = fx_alloc(place_id, high, "n1", 0, 800, 800);
+        struct alloc *a = fx_alloc(place_id, by, "n1", 0, 800, 800);
         a->extra = json_pack("{s:[s,s,s]}", "PreemptedAllocations", "v0", "v1", "v2");
         cr_assert_eq(plan_add_place(p, a), 0);
         alloc_unref(a);
         return p;
+}
+
+static struct plan *preempting_plan(const char *place_id) {
+        return plan_on(st, high, place_id);
 }
 
 TestSuite(preempt_record, .init = setup, .fini = teardown);
@@ -141,4 +146,65 @@ Test(preempt_record, a_rejected_preemption_marks_nothing) {
         cr_assert_str_empty(preempted_by(st, "v1"));
         plan_result_free(r);
         plan_free(p);
+}
+
+/* Through the HTTP routes: GET /v1/allocation/:id and the allocation list show the
+ * victim's preemptor, and the preemptor its victims. */
+API_HARNESS_SUITE(preempt_api, h);
+
+Test(preempt_api, the_allocation_endpoints_show_who_preempted_whom) {
+        struct state_store *live = h->state;
+        uint64_t idx = state_latest_index(live);
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        cr_assert_eq(state_upsert_node(live, ++idx, n), 0);
+        node_unref(n);
+        struct job *lo = fx_job("low", JOB_SERVICE, 3, 400, 400), *hi = fx_job("high", JOB_SERVICE, 1, 800, 800);
+        lo->priority = 20;
+        hi->priority = 80;
+        cr_assert_eq(state_upsert_job(live, ++idx, lo), 0);
+        cr_assert_eq(state_upsert_job(live, ++idx, hi), 0);
+        struct alloc *a[3];
+        for (int i = 0; i < 3; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "v%d", i);
+                a[i] = fx_alloc(id, lo, "n1", i, i < 2 ? 400 : 100, i < 2 ? 400 : 100);
+        }
+        cr_assert_eq(state_upsert_allocs(live, ++idx, a, 3), 0);
+        for (int i = 0; i < 3; i++)
+                alloc_unref(a[i]);
+        struct plan *p = plan_on(live, hi, "p");
+        struct plan_result *r = NULL;
+        cr_assert_eq(plan_evaluate(live, p, &r, NULL), 0);
+        cr_assert_eq(plan_result_apply(live, ++idx, r), 0);
+
+        json_t *j = NULL;
+        cr_assert_eq(api_harness_call(h, "GET", "/v1/allocation/v0", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "PreemptedByAllocation")), "p");
+        cr_expect_str_eq(json_string_value(json_object_get(j, "DesiredStatus")), "evict");
+        json_decref(j);
+        cr_assert_eq(api_harness_call(h, "GET", "/v1/allocation/v2", NULL, &j, NULL), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "PreemptedByAllocation")), "");
+        json_decref(j);
+        cr_assert_eq(api_harness_call(h, "GET", "/v1/allocation/p", NULL, &j, NULL), 200);
+        cr_expect_eq(json_array_size(json_object_get(j, "PreemptedAllocations")), 3, "as the scheduler listed them");
+        json_decref(j);
+        cr_assert_eq(api_harness_call(h, "GET", "/v1/allocations", NULL, &j, NULL), 200);
+        int seen = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) {
+                const char *id = json_string_value(json_object_get(v, "ID"));
+                const char *by = json_string_value(json_object_get(v, "PreemptedByAllocation"));
+                cr_expect(by, "%s", id);
+                if (id && by && (strcmp(id, "v0") == 0 || strcmp(id, "v1") == 0)) {
+                        cr_expect_str_eq(by, "p");
+                        seen++;
+                }
+        }
+        cr_expect_eq(seen, 2);
+        json_decref(j);
+        plan_result_free(r);
+        plan_free(p);
+        job_unref(lo);
+        job_unref(hi);
 }
