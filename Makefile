@@ -117,7 +117,8 @@ $(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
+# bench/sched_offline.c (pure: the benchmark's offline packing reference) has its unit tests.
+$(UNIT_BIN): $(call obj,$(UNIT_SRC) bench/sched_offline.c) $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
