@@ -14,26 +14,34 @@
 static struct state_store *st;
 static struct job *low, *high;
 
-static void setup(void) {
-        st = state_create();
-        low = fx_job("low", JOB_SERVICE, 3, 400, 400);
-        low->priority = 20;
-        high = fx_job("high", JOB_SERVICE, 1, 800, 800);
-        high->priority = 80;
-        cr_assert_eq(state_upsert_job(st, 1, low), 0);
-        cr_assert_eq(state_upsert_job(st, 2, high), 0);
+/* Into s, at the indexes after its latest: jobs low (priority 20) and high (80), node
+ * n1 (1000 MHz / 1000 MB) holding low's v0 and v1 (400 each) and v2 (100). */
+static void seed(struct state_store *s, struct job **ret_low, struct job **ret_high) {
+        uint64_t idx = state_latest_index(s);
+        struct job *lo = fx_job("low", JOB_SERVICE, 3, 400, 400), *hi = fx_job("high", JOB_SERVICE, 1, 800, 800);
+        lo->priority = 20;
+        hi->priority = 80;
+        cr_assert_eq(state_upsert_job(s, ++idx, lo), 0);
+        cr_assert_eq(state_upsert_job(s, ++idx, hi), 0);
         struct node *n = fx_node("n1", "dc1", 1000, 1000);
-        cr_assert_eq(state_upsert_node(st, 3, n), 0);
+        cr_assert_eq(state_upsert_node(s, ++idx, n), 0);
         node_unref(n);
         struct alloc *a[3];
         for (int i = 0; i < 3; i++) {
                 char id[16];
                 snprintf(id, sizeof(id), "v%d", i);
-                a[i] = fx_alloc(id, low, "n1", i, i < 2 ? 400 : 100, i < 2 ? 400 : 100);
+                a[i] = fx_alloc(id, lo, "n1", i, i < 2 ? 400 : 100, i < 2 ? 400 : 100);
         }
-        cr_assert_eq(state_upsert_allocs(st, 4, a, 3), 0);
+        cr_assert_eq(state_upsert_allocs(s, ++idx, a, 3), 0);
         for (int i = 0; i < 3; i++)
                 alloc_unref(a[i]);
+        *ret_low = lo;
+        *ret_high = hi;
+}
+
+static void setup(void) {
+        st = state_create();
+        seed(st, &low, &high); /* indexes 1 to 4 */
 }
 
 static void teardown(void) {
@@ -154,28 +162,12 @@ API_HARNESS_SUITE(preempt_api, h);
 
 Test(preempt_api, the_allocation_endpoints_show_who_preempted_whom) {
         struct state_store *live = h->state;
-        uint64_t idx = state_latest_index(live);
-        struct node *n = fx_node("n1", "dc1", 1000, 1000);
-        cr_assert_eq(state_upsert_node(live, ++idx, n), 0);
-        node_unref(n);
-        struct job *lo = fx_job("low", JOB_SERVICE, 3, 400, 400), *hi = fx_job("high", JOB_SERVICE, 1, 800, 800);
-        lo->priority = 20;
-        hi->priority = 80;
-        cr_assert_eq(state_upsert_job(live, ++idx, lo), 0);
-        cr_assert_eq(state_upsert_job(live, ++idx, hi), 0);
-        struct alloc *a[3];
-        for (int i = 0; i < 3; i++) {
-                char id[16];
-                snprintf(id, sizeof(id), "v%d", i);
-                a[i] = fx_alloc(id, lo, "n1", i, i < 2 ? 400 : 100, i < 2 ? 400 : 100);
-        }
-        cr_assert_eq(state_upsert_allocs(live, ++idx, a, 3), 0);
-        for (int i = 0; i < 3; i++)
-                alloc_unref(a[i]);
+        struct job *lo, *hi;
+        seed(live, &lo, &hi);
         struct plan *p = plan_on(live, hi, "p");
         struct plan_result *r = NULL;
         cr_assert_eq(plan_evaluate(live, p, &r, NULL), 0);
-        cr_assert_eq(plan_result_apply(live, ++idx, r), 0);
+        cr_assert_eq(plan_result_apply(live, state_latest_index(live) + 1, r), 0);
 
         json_t *j = NULL;
         cr_assert_eq(api_harness_call(h, "GET", "/v1/allocation/v0", NULL, &j, NULL), 200);
