@@ -119,11 +119,13 @@ $(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
 # pull: a test or the api harness that defines a function the libraries define
 # (link-time shadowing, which STYLE.md rules out: tests plug into ops tables) is a
 # "multiple definition" link error, not a silent replacement.
+# bench/sched_offline.c (pure: the benchmark's offline packing reference) has its unit tests.
 UNIT_LIBS = $(LIBSERVER) $(LIBAGENT) $(LIBCLI) $(LIBCORE) $(LIBCOMMON)
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(UNIT_LIBS)
+UNIT_OBJS = $(call obj,$(UNIT_SRC) bench/sched_offline.c)
+$(UNIT_BIN): $(UNIT_OBJS) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) -Wl,--whole-archive $(UNIT_LIBS) -Wl,--no-whole-archive \
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) -Wl,--whole-archive $(UNIT_LIBS) -Wl,--no-whole-archive \
 	    $(LIBS) -lcriterion
 
 # The scheduler benchmark links only the pure core (state, broker, scheduler, plan) and common.

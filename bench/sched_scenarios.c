@@ -1,5 +1,6 @@
 /* sched_scenarios.c - the named scenarios (c1m, mixed, preempt) through the real eval broker. */
 #include "bench/sched_bench.h"
+#include "bench/sched_offline.h"
 
 #include <time.h>
 
@@ -420,6 +421,45 @@ int scenario_c1m(double scale, int workers, uint64_t seed, int *violations) {
         return r;
 }
 
+/* The offline reference for a scenario's jobs (sched_offline.h): every allocation known
+ * in advance, class constraints honoured (affinities, spread and job anti-affinity are
+ * soft and left out, disk never binds here). spread_by_class: a job's spread over
+ * datacenters honoured too, as an even split of its allocations between the classes
+ * (the scenarios' node i has class i mod 2 and datacenter i mod 2, make_node). Its placement is checked; a fault counts
+ * as a violation. 0 or a negative errno. */
+static int scen_offline(const struct scen_node *shapes, size_t n_shapes, int nodes, const struct scen_job *jobs,
+                        size_t n, bool spread_by_class, struct offline_result *ret, int *violations) {
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+                total += (size_t)jobs[i].count;
+        struct offline_item *items = xcalloc(total + 1, sizeof(*items));
+        int *node = xcalloc(total + 1, sizeof(*node));
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+                unsigned mask = scen_eligible(&jobs[i], shapes, n_shapes);
+                for (int c = 0; c < jobs[i].count; c++) {
+                        /* an even spread over the datacenters, which are the classes here */
+                        unsigned one = 1u << ((unsigned)c % n_shapes);
+                        bool even = spread_by_class && jobs[i].spread_dc && (mask & one);
+                        items[m++] = (struct offline_item){jobs[i].cpu, jobs[i].mem, even ? one : mask};
+                }
+        }
+        struct offline_class cls[OFFLINE_MAX_CLASSES];
+        for (size_t k = 0; k < n_shapes && k < OFFLINE_MAX_CLASSES; k++)
+                cls[k] = (struct offline_class){shapes[k].cpu, shapes[k].mem,
+                                                (size_t)nodes / n_shapes + ((size_t)nodes % n_shapes > k)};
+        int r = offline_pack(items, m, cls, n_shapes, node, ret);
+        size_t used = 0;
+        if (r == 0 && (r = offline_check(items, m, cls, n_shapes, node, &used)) >= 0 && (r > 0 || used != ret->total)) {
+                fprintf(stderr, "sched: VIOLATION: the offline packing has %d faults, %zu nodes used of %zu said\n", r,
+                        used, ret->total);
+                (*violations)++;
+        }
+        free(items);
+        free(node);
+        return r < 0 ? r : 0;
+}
+
 /* mixed: two node classes (compute: 8000 MHz / 8 GB, memory: 4000 MHz / 32 GB), cpu-heavy
  * and memory-heavy jobs of varied sizes; a third pinned to a class, a fifth with an
  * affinity for one, a tenth spread over datacenters; 2% ask more memory than any node. */
@@ -470,10 +510,31 @@ int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations) {
                         scen_print_classes(shapes, 2, &out[a]);
                 }
         }
+        struct offline_result off = {0}, off_spread = {0};
+        if (r == 0 && (r = scen_offline(shapes, 2, nodes, jobs, n, false, &off, violations)) == 0)
+                r = scen_offline(shapes, 2, nodes, jobs, n, true, &off_spread, violations);
+        if (r < 0)
+                fprintf(stderr, "sched: offline packing: %s\n", strerror(-r));
         free(jobs);
         if (r < 0)
                 return r;
+        const struct scen_out *bp = &out[SCHED_ALG_BINPACK];
+        printf("  %-16s %9zu placed on %zu nodes (compute %zu, memory %zu; lower bound %zu, ratio %.3f; "
+               "binpack uses %.3f x as many), %zu best-fit passes\n",
+               "offline bfd", off.placed, off.total, off.used[0], off.used[1], bp->lb,
+               bp->lb ? (double)off.total / (double)bp->lb : 0,
+               off.total ? (double)bp->nodes_used / (double)off.total : 0, off.packings);
+        printf("  %-16s %9zu placed on %zu nodes with the spread blocks kept (compute %zu, memory %zu; ratio %.3f)\n",
+               "offline bfd", off_spread.placed, off_spread.total, off_spread.used[0], off_spread.used[1],
+               bp->lb ? (double)off_spread.total / (double)bp->lb : 0);
         scen_lines("mixed", &out[SCHED_ALG_BINPACK]);
+        bench_line("sched_mixed_offline_placed", (double)off.placed, 0);
+        bench_line("sched_mixed_offline_spread_nodes_used", (double)off_spread.total, 0);
+        bench_line("sched_mixed_offline_spread_bfd_ratio", bp->lb ? (double)off_spread.total / (double)bp->lb : 0, 3);
+        bench_line("sched_mixed_offline_nodes_used", (double)off.total, 0);
+        bench_line("sched_mixed_offline_bfd_ratio", bp->lb ? (double)off.total / (double)bp->lb : 0, 3);
+        bench_line("sched_mixed_offline_bfd_ratio_class", bp->lb_class ? (double)off.total / (double)bp->lb_class : 0,
+                   3);
         bench_line("sched_mixed_nodes_lower_bound_class", (double)out[SCHED_ALG_BINPACK].lb_class, 0);
         for (int a = 0; a < SCHED_ALG_COUNT; a++) {
                 char k[96];

@@ -332,6 +332,41 @@ static int keep_client_fields(struct alloc *a, const struct alloc *old) {
         return 0;
 }
 
+/* Nomad's Allocation.PreemptedByAllocation: each alloc that a new alloc of the plan lists
+ * in its PreemptedAllocations (the plan stopped it, "evict", just before) records the
+ * new alloc's ID, as a new version in its unmodelled fields, which snapshots and the API
+ * carry. A victim that is absent or not evicted is left alone. 0 or -ENOMEM. */
+static int mark_preempted(struct state_store *st, uint64_t index, const struct alloc *by) {
+        const json_t *ids = by->extra ? json_object_get(by->extra, "PreemptedAllocations") : NULL;
+        size_t i;
+        const json_t *v;
+        json_array_foreach(ids, i, v) {
+                const struct alloc *old = json_is_string(v) ? state_alloc_get(st, json_string_value(v)) : NULL;
+                if (!old || old->desired_status != ALLOC_DESIRED_EVICT)
+                        continue;
+                const char *cur = json_string_value(json_object_get(old->extra, "PreemptedByAllocation"));
+                if (cur && strcmp(cur, by->id) == 0)
+                        continue;
+                struct alloc *c = alloc_copy(old);
+                if (!c)
+                        return -ENOMEM;
+                json_t *x = old->extra ? json_copy(old->extra) : json_object(); /* extra is shared */
+                json_decref(c->extra);
+                c->extra = x;
+                if (!x || json_object_set_new(x, "PreemptedByAllocation", json_string(by->id)) < 0) {
+                        alloc_unref(c);
+                        return -ENOMEM;
+                }
+                c->modify_index = index;
+                c->alloc_modify_index = index;
+                int r = put_alloc_version(st, index, c);
+                alloc_unref(c);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n) {
         CHECK_WRITABLE(st);
         for (size_t i = 0; i < n; i++) {
@@ -359,6 +394,8 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                 if ((r = state_raw_put_alloc_end(st, a, &w)) < 0)
                         return r;
                 state_raw_bump(st, STATE_TABLE_ALLOCS, index);
+                if (!old && a->extra && (r = mark_preempted(st, index, a)) < 0)
+                        return r;
         }
         /* Job statuses once per distinct job (allocs of a plan share one: the hash set
          * is only for allocs whose job differs from the one before). */

@@ -977,6 +977,10 @@ Test(scheduler, service_preemption_is_configurable_and_takes_lowest_priority_few
                 const struct alloc *v = state_alloc_get(live, json_string_value(json_array_get(pre, i)));
                 cr_assert(v && v->desired_status == ALLOC_DESIRED_EVICT && strcmp(v->job_id, "p10") == 0);
                 cr_assert_str_eq(v->desired_description, want);
+                /* and each victim records its preemptor (Nomad's PreemptedByAllocation) */
+                json_t *vj = alloc_to_json(v);
+                cr_assert_str_eq(json_string_value(json_object_get(vj, "PreemptedByAllocation")), c.v[0]->id);
+                json_decref(vj);
         }
         json_t *aj = alloc_to_json(c.v[0]);
         cr_assert(json_equal(json_object_get(aj, "PreemptedAllocations"), pre), "the API shows the list");
