@@ -5,7 +5,8 @@
 # poststart task started once the main task runs, and a poststop task that runs after
 # it; each task appends "<name> <event> <time>" to a file, and the order is checked
 # from those times. Then: a failing prestart fails the allocation without starting
-# the main task, and a job with an unknown hook is refused with a 400 naming it.
+# the main task, `alloc restart -all-tasks` runs a completed prestart task again
+# before the main task, and a job with an unknown hook is refused with a 400 naming it.
 # Usage: tests/integration/lifecycle.sh BIN_DIR. Ports from 26000-26499; every wait is
 # bounded; every process started is stopped.
 set -u
@@ -113,6 +114,30 @@ if wait_for 30 sh -c "curl -s $ADDR/v1/allocation/$B | grep -q '\"ClientStatus\"
 else
         fail "failing prestart (status $(status_of "$B"))"
 fi
+
+# --- alloc restart -all-tasks: the completed prestart task runs again, before main ------------
+cat >"$WORK/again.hcl" <<EOF
+job "again" {
+  type = "service"
+  group "g" {
+$(task init prestart false "echo ran >>$WORK/inits")
+$(task main "" false "echo ran >>$WORK/mains; exec sleep 60")
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/again.hcl" >"$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "job run again"; }
+wait_for 20 sh -c "curl -s $ADDR/v1/job/again/allocations | grep -q '\"ID\"'"
+R=$(alloc_of again)
+lines() { cat "$1" 2>/dev/null | wc -l; }
+wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 1 ] && curl -s $ADDR/v1/allocation/$R | grep -q '\"ClientStatus\":\"running\"'"
+"$BIN/drover" alloc restart -all-tasks "$R" >"$WORK/restart.out" 2>&1 || fail "alloc restart -all-tasks: $(cat "$WORK/restart.out")"
+if wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 2 ]" && [ "$(lines "$WORK/inits")" = 2 ] &&
+        [ "$(api "/v1/allocation/$R" | jget "d['TaskStates']['init']['Restarts']")" = 1 ]; then
+        pass "alloc restart -all-tasks ran the completed prestart task again, then main ($(lines "$WORK/inits") inits, $(lines "$WORK/mains") mains)"
+else
+        fail "alloc restart -all-tasks (inits $(lines "$WORK/inits"), mains $(lines "$WORK/mains"), status $(status_of "$R"))"
+fi
+"$BIN/drover" job stop -detach again >/dev/null 2>&1
 
 # --- an unknown hook: refused at registration ---------------------------------------------
 cat >"$WORK/bad.json" <<'EOF'
