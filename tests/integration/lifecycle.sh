@@ -6,7 +6,8 @@
 # it; each task appends "<name> <event> <time>" to a file, and the order is checked
 # from those times. Then: a failing prestart fails the allocation without starting
 # the main task, `alloc restart -all-tasks` runs a completed prestart task again
-# before the main task, and a job with an unknown hook is refused with a 400 naming it.
+# before the main task, and a job with an unknown hook or a group without a main task
+# is refused with a 400 naming it.
 # Usage: tests/integration/lifecycle.sh BIN_DIR. Ports from 26000-26499; every wait is
 # bounded; every process started is stopped.
 set -u
@@ -148,6 +149,16 @@ EOF
 code=$(api_code PUT /v1/jobs "$WORK/bad.json")
 [ "$code" = 400 ] && grep -q 'Tasks\[1\].Lifecycle.Hook' "$WORK/body" && grep -q prestrat "$WORK/body" &&
         pass "an unknown hook: 400 naming the path ($(cat "$WORK/body"))" || fail "unknown hook (got $code $(cat "$WORK/body"))"
+
+# --- a group of lifecycle tasks only: refused at registration, naming the group -------------
+cat >"$WORK/nomain.json" <<'EOF'
+{"Job": {"ID": "nomain", "Type": "batch", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "helpers", "Tasks": [
+  {"Name": "init", "Driver": "raw_exec", "Config": {"command": "/bin/true"}, "Lifecycle": {"Hook": "prestart"}},
+  {"Name": "proxy", "Driver": "raw_exec", "Config": {"command": "/bin/true"}, "Lifecycle": {"Hook": "prestart", "Sidecar": true}}]}]}}
+EOF
+code=$(api_code PUT /v1/jobs "$WORK/nomain.json")
+[ "$code" = 400 ] && grep -q 'group "helpers": needs a main task' "$WORK/body" &&
+        pass "a group of lifecycle tasks only: 400 naming it ($(cat "$WORK/body"))" || fail "no main task (got $code $(cat "$WORK/body"))"
 
 log "lifecycle: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
