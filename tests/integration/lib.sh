@@ -59,12 +59,14 @@ start_server() {
         }
 }
 
-# start_agent NODE_NAME: a raw_exec drover-agent of the server at ADDR, its endpoint
-# on PORT + 10, logging to $WORK/agent.log; sets agent_pid; waits (15 s) until a node
-# is ready.
+# start_agent NODE_NAME [ARG...]: a raw_exec drover-agent of the server at ADDR, its
+# endpoint on PORT + 10, logging to $WORK/agent.log, with the further ARGs; sets
+# agent_pid; waits (15 s) until a node is ready.
 start_agent() {
-        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name "$1" -raw-exec \
-                -http-addr "127.0.0.1:$((PORT + 10))" >>"$WORK/agent.log" 2>&1 &
+        local name=$1
+        shift
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name "$name" -raw-exec \
+                -http-addr "127.0.0.1:$((PORT + 10))" "$@" >>"$WORK/agent.log" 2>&1 &
         agent_pid=$!
         wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
                 fail "agent registers"
