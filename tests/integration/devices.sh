@@ -30,91 +30,58 @@ groups=$(jget "' '.join(sorted('%s/%s/%s=%d' % (g['Vendor'], g['Type'], g['Name'
 [[ "$groups" == *"nvidia/gpu/H100 SXM5 80GB=4"* && "$groups" == *"nvidia/gpu/GeForce RTX 3090=1"* ]] &&
         pass "the node registered the fixture's GPUs: $groups" || fail "node GPUs (got '$groups')"
 
-# job NAME COUNT DEVICE_BODY: a service job of one raw_exec task asking for nvidia/gpu.
+# job NAME COUNT [ATTRIBUTE VALUE]: register a service job whose task asks for COUNT
+# nvidia/gpu (with that device constraint).
 job() {
-        cat <<JOB
-job "$1" {
-  type = "service"
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 60"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-        device "nvidia/gpu" {
+        local c=""
+        [ $# -ge 4 ] && c="          constraint {
+            attribute = \"$3\"
+            value     = \"$4\"
+          }"
+        raw_job "$1" "exec sleep 60" "        device \"nvidia/gpu\" {
           count = $2
-$3
-        }
-      }
-    }
-  }
+$c
+        }" >"$WORK/$1.hcl"
+        "$BIN/drover" job run -detach "$WORK/$1.hcl" >"$WORK/run.out" 2>&1 || fail "job run $1: $(cat "$WORK/run.out")"
 }
-JOB
-}
-run_job() { "$BIN/drover" job run -detach "$WORK/$1.hcl" >"$WORK/run.out" 2>&1 || fail "job run $1: $(cat "$WORK/run.out")"; }
 alloc_of() { api "/v1/job/$1/allocations" | jget "d[0]['ID'] if d else ''"; }
 # ids ALLOC: the device instance IDs the allocation holds, sorted, comma-separated.
 ids() { api "/v1/allocation/$1" | jget "','.join(sorted(i for v in d['AllocatedResources']['Tasks'].values() for dv in (v.get('Devices') or []) for i in dv['DeviceIDs']))"; }
 # instances MODEL_SUBSTRING: the node's instance IDs of the groups whose name holds it.
 instances() { jget "','.join(sorted(i['ID'] for g in d['NodeResources']['Devices'] if '$1' in g['Name'] for i in g['Instances']))" <"$WORK/node.json"; }
-running() { wait_for 30 sh -c "curl -s $ADDR/v1/job/$1/allocations | grep -q '\"ClientStatus\":\"running\"'"; }
+# held NAME: once an allocation of NAME runs (30 s at most), the device instances it holds.
+held() { wait_for 30 sh -c "curl -s $ADDR/v1/job/$1/allocations | grep -q '\"ClientStatus\":\"running\"'" && ids "$(alloc_of "$1")"; }
 
 # --- one GPU: placed, holding one of the node's GPUs ----------------------------------------------
-job one 1 "" >"$WORK/one.hcl"
-run_job one
-if running one; then
-        got=$(ids "$(alloc_of one)")
-        all="$(instances H100),$(instances 3090)"
-        [[ -n "$got" && "$got" != *,* && ",$all," == *",$got,"* ]] &&
-                pass "a job asking for one nvidia/gpu runs on the GPU node holding $got" ||
-                fail "one GPU: held '$got' (node has $all; $(api "/v1/allocation/$(alloc_of one)" | jget "d['AllocatedResources']"))"
-else
-        fail "one GPU: not running ($(api /v1/job/one/allocations | head -c 300))"
-fi
+job one 1
+got=$(held one)
+all="$(instances H100),$(instances 3090)"
+[[ -n "$got" && "$got" != *,* && ",$all," == *",$got,"* ]] &&
+        pass "a job asking for one nvidia/gpu runs on the GPU node holding $got" ||
+        fail "one GPU: held '$got' (node has $all; allocations $(api /v1/job/one/allocations | head -c 300))"
 
 # --- more GPUs than the node has: not placed, the evaluation names the dimension --------------------
-job nine 9 "" >"$WORK/nine.hcl"
-run_job nine
-wait_for 20 sh -c "curl -s $ADDR/v1/job/nine/evaluations | grep -q FailedTGAllocs" 
+job nine 9
+wait_for 20 sh -c "curl -s $ADDR/v1/job/nine/evaluations | grep -q FailedTGAllocs"
 dims=$(api /v1/job/nine/evaluations | jget "[e['FailedTGAllocs']['g']['DimensionExhausted'] for e in d if e.get('FailedTGAllocs')][0]")
 [ -z "$(alloc_of nine)" ] && [[ "$dims" == *"devices: no free or matching nvidia/gpu"* ]] &&
         pass "nine GPUs on a node of five: not placed; DimensionExhausted $dims" ||
         fail "nine GPUs: allocs '$(alloc_of nine)', DimensionExhausted '$dims'"
 
 # --- a constraint on the model picks the RTX 3090, one on an attribute an H100 ----------------------
-job model 1 '          constraint {
-            attribute = "${device.model}"
-            value     = "GeForce RTX 3090"
-          }' >"$WORK/model.hcl"
-run_job model
-if running model; then
-        got=$(ids "$(alloc_of model)")
-        [ -n "$got" ] && [ "$got" = "$(instances 3090)" ] && pass "\${device.model} = GeForce RTX 3090 got the RTX 3090 ($got)" ||
-                fail "model constraint: held '$got', the 3090 is $(instances 3090)"
-else
-        fail "model constraint: not running ($(api /v1/job/model/evaluations | head -c 400))"
-fi
-job attr 2 '          constraint {
-            attribute = "${device.attr.device_id}"
-            value     = "0x2330"
-          }' >"$WORK/attr.hcl"
-run_job attr
-if running attr; then
-        got=$(ids "$(alloc_of attr)")
-        h100=$(instances H100)
-        n=$(echo "$got" | tr ',' '\n' | grep -c .)
-        ok=1
-        for i in ${got//,/ }; do [[ ",$h100," == *",$i,"* ]] || ok=0; done
-        [[ ",$got," == *",$(ids "$(alloc_of one)"),"* ]] && ok=0 # held by job one already
-        [ "$n" = 2 ] && [ $ok = 1 ] && pass "\${device.attr.device_id} = 0x2330 got two H100s, not the one job one holds ($got)" ||
-                fail "attr constraint: held '$got', the H100s are $h100"
-else
-        fail "attr constraint: not running ($(api /v1/job/attr/evaluations | head -c 400))"
-fi
+job model 1 '${device.model}' "GeForce RTX 3090"
+got=$(held model)
+[ -n "$got" ] && [ "$got" = "$(instances 3090)" ] && pass "\${device.model} = GeForce RTX 3090 got the RTX 3090 ($got)" ||
+        fail "model constraint: held '$got', the 3090 is $(instances 3090) ($(api /v1/job/model/evaluations | head -c 400))"
+job attr 2 '${device.attr.device_id}' 0x2330
+got=$(held attr)
+h100=$(instances H100)
+ok=1
+for i in ${got//,/ }; do [[ ",$h100," == *",$i,"* ]] || ok=0; done
+[[ ",$got," == *",$(ids "$(alloc_of one)"),"* ]] && ok=0 # held by job one already
+[ "$(echo "$got" | tr ',' '\n' | grep -c .)" = 2 ] && [ $ok = 1 ] &&
+        pass "\${device.attr.device_id} = 0x2330 got two H100s, not the one job one holds ($got)" ||
+        fail "attr constraint: held '$got', the H100s are $h100 ($(api /v1/job/attr/evaluations | head -c 400))"
 
 log "devices: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -23,29 +23,14 @@
 #include "nodeagent/state/agent_state.h"
 #include "tests/support/alloc_fixture.h"
 
-static char dir[64];
-static uv_loop_t loop;
-static struct logmon *lm;
+static struct alloc_fixture fx;
 
 static void setup(void) {
-        struct driver_settings ds = *driver_settings();
-        ds.raw_exec_enabled = true;
-        driver_configure(&ds);
-        snprintf(dir, sizeof(dir), "/tmp/drover-lifecycle-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        struct error err = {0};
-        lm = logmon_create(dir, &err);
-        cr_assert_not_null(lm, "%s", err.msg);
-        uv_loop_init(&loop);
-        log_set_level(LOG_LVL_WARN);
+        alloc_fixture_setup(&fx, "lifecycle");
 }
 
 static void teardown(void) {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-        logmon_destroy(lm);
-        lm = NULL;
-        alloc_fixture_remove(dir);
+        alloc_fixture_teardown(&fx);
 }
 
 TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
@@ -64,31 +49,17 @@ TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
 #define POSTSTOP ",\"Lifecycle\":{\"Hook\":\"poststop\",\"Sidecar\":false}"
 
 static struct alloc *make_alloc(const char *type, const char *tasks) {
-        char buf[4096];
-        snprintf(buf, sizeof(buf),
-                 "{\"ID\":\"" ALLOC_ID "\",\"Name\":\"web.api[0]\",\"JobID\":\"web\",\"TaskGroup\":\"api\","
-                 "\"DesiredStatus\":\"run\",\"ClientStatus\":\"pending\",\"Job\":{\"ID\":\"web\",\"Name\":\"web\","
-                 "\"Type\":\"%s\",\"TaskGroups\":[{\"Name\":\"api\",\"Count\":1,\"RestartPolicy\":" NO_RESTART
-                 ",\"Tasks\":[%s]}]}}",
-                 type, tasks);
-        json_error_t je;
-        json_t *o = json_loads(buf, 0, &je);
-        cr_assert_not_null(o, "bad test JSON: %s", je.text);
-        struct alloc *a = NULL;
-        struct error err = {0};
-        cr_assert_eq(alloc_from_json(o, &a, &err), 0, "%s", err.msg);
-        json_decref(o);
-        return a;
+        return alloc_fixture_alloc(ALLOC_ID, "web.api[0]", type, NO_RESTART, tasks);
 }
 
 static struct alloc_runner *runner(struct alloc *a, struct agent_state *s) {
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
                                        .state = s,
-                                       .logmon = lm};
+                                       .logmon = fx.lm};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         return ar;
@@ -117,15 +88,12 @@ static bool run_until_state(struct alloc_runner *ar, const char *task, const cha
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         while (strcmp(state_of(ar, task), state) != 0 && elapsed_ms(&t0) < ms)
-                uv_run(&loop, UV_RUN_ONCE);
+                uv_run(&fx.loop, UV_RUN_ONCE);
         return strcmp(state_of(ar, task), state) == 0;
 }
 
 static void run_until_finished(struct alloc_runner *ar, int ms) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while (!alloc_runner_finished(ar) && elapsed_ms(&t0) < ms)
-                uv_run(&loop, UV_RUN_ONCE);
+        alloc_fixture_run_until_finished(&fx, ar, ms);
 }
 
 /* The time of task's first event of that type, -1 if none. */
@@ -142,13 +110,13 @@ static int64_t event_time(json_t *u, const char *task, const char *type) {
 
 static bool exists(const char *name) {
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", dir, name);
+        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", fx.dir, name);
         return access(path, F_OK) == 0;
 }
 
 static int lines_of(const char *name) {
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", dir, name);
+        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", fx.dir, name);
         FILE *f = fopen(path, "r");
         int n = 0, c;
         while (f && (c = fgetc(f)) != EOF)
@@ -278,7 +246,7 @@ Test(agent_lifecycle, a_stopped_alloc_runs_its_poststop_task_after_killing_the_o
 Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_again) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a =
             make_alloc("service", TASK("init", PRESTART, "echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
                                       "main", MAIN, "exec sleep 30") "," TASK("cleanup", POSTSTOP,
@@ -289,7 +257,7 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         cr_expect_eq(lines_of("runs"), 1);
         struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first); /* the agent goes away; main keeps running */
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
 
         struct alloc_runner *second = runner(back, s);
         alloc_runner_restore(second);
@@ -297,7 +265,7 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         cr_expect_str_eq(state_of(second, "main"), "running", "re-attached");
         cr_expect_str_eq(state_of(second, "cleanup"), "pending", "still waiting for its turn");
         for (int i = 0; i < 20; i++)
-                uv_run(&loop, UV_RUN_NOWAIT);
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
         cr_expect_eq(lines_of("runs"), 1, "the completed prestart task did not run again");
         alloc_runner_stop(second);
         run_until_finished(second, 10000);
@@ -331,7 +299,7 @@ static bool run_until_lines(struct alloc_runner *ar, const char *file, int lines
         bool done;
         while (!(done = lines_of(file) >= lines && (!task || strcmp(state_of(ar, task), "running") == 0)) &&
                elapsed_ms(&t0) < ms) {
-                uv_run(&loop, UV_RUN_NOWAIT);
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
                 nanosleep(&nap, NULL);
         }
         return done;
