@@ -307,7 +307,7 @@ static bool run_until_lines(struct alloc_runner *ar, const char *file, int lines
 
 Test(agent_lifecycle, restart_all_tasks_runs_the_completed_prestart_and_poststart_tasks_again_in_order) {
         struct alloc *a = make_alloc(
-            "service", TASK("init", PRESTART, "sleep 0.2; echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
+            "service", TASK("init", PRESTART, "sleep 0.2; echo init-ran; echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
                            "main", MAIN, "echo ran >>$NOMAD_ALLOC_DIR/mains; exec sleep 30") "," TASK(
                            "after", POSTSTART, "echo ran >>$NOMAD_ALLOC_DIR/posts") "," TASK(
                            "cleanup", POSTSTOP, "echo ran >>$NOMAD_ALLOC_DIR/cleanups"));
@@ -336,6 +336,13 @@ Test(agent_lifecycle, restart_all_tasks_runs_the_completed_prestart_and_poststar
         cr_expect_eq(lines_of("runs"), 2, "the prestart task ran again");
         cr_expect_eq(lines_of("posts"), 2);
         cr_expect_eq(lines_of("cleanups"), 0, "a poststop task runs only at the end");
+        /* Its output is collected again (its collector stopped when it was dead). */
+        int logged = 0;
+        for (int i = 0; i < 300 && (logged = lines_of("logs/init.stdout.0")) < 2; i++) {
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
+                usleep(10000);
+        }
+        cr_expect_eq(logged, 2, "both runs of init in its stdout log");
         json_t *u = alloc_runner_update_json(ar);
         int64_t init_end = last_event_time(u, "init", "Terminated");
         int64_t main_start = last_event_time(u, "main", "Started");
