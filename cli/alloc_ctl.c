@@ -19,7 +19,8 @@ const char cli_alloc_restart_help[] =
     "Options:\n"
     "  -address=<addr>  API address\n"
     "  -task=<task>     restart only this task (or give it as the second argument)\n"
-    "  -all-tasks       every task of the allocation (no -task then)\n"
+    "  -all-tasks       every task, those that already ran too (a completed\n"
+    "                   prestart task), in lifecycle order (no -task then)\n"
     "  -verbose         full IDs\n"
     "Exit codes: 0 restarted; 1 error (unknown allocation or task, task not running).\n";
 

@@ -599,7 +599,17 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
         for (size_t t = 0; t < tg->n_tasks && r == 0; t++)
                 r = validate_task(j, tg, t, &tasks, ports, err);
         hashmap_destroy(tasks.m);
-        return r;
+        if (r < 0)
+                return r;
+        /* Nomad's rule: lifecycle tasks run around the main tasks, so a group needs
+         * one (a sidecar is a lifecycle task too). */
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                if (tg->tasks[t].hook == TASK_HOOK_NONE)
+                        return 0;
+        return errorf(err, -EINVAL,
+                      "job \"%s\", group \"%s\": needs a main task (one without a lifecycle block); all %zu tasks "
+                      "have a lifecycle hook",
+                      j->id, tg->name, tg->n_tasks);
 }
 
 static int job_kinds_validate(const struct job *j, struct error *err);

@@ -48,7 +48,7 @@ static int carry_out(struct task_control *tc, const struct tc_req *q, char *msg,
                         snprintf(msg, size, "Task name cannot be set when restarting all tasks");
                         return 400;
                 }
-                r = alloc_runner_restart(ar, q->all ? NULL : q->task, &err);
+                r = alloc_runner_restart(ar, q->task, q->all, &err);
         } else {
                 int sig = q->signal && *q->signal ? signal_parse(q->signal) : SIGKILL;
                 if (sig <= 0) {

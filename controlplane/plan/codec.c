@@ -278,8 +278,9 @@ static int32_t metric_index(struct wbuf *w, const json_t *m) {
 }
 
 static bool compact_ok(const struct plan_result *r, const struct plan_node *pn, const struct alloc *a) {
-        /* deployment fields travel in the JSON form (older logs stay readable) */
-        return a->n_task_states == 0 && !a->deployment_id && a->deploy_health == DEPLOY_HEALTH_UNSET &&
+        /* deployment fields travel in the JSON form (older logs stay readable), so do
+         * the scheduler's assignments (AllocatedResources: ports, devices) */
+        return a->n_task_states == 0 && !a->allocated && !a->deployment_id && a->deploy_health == DEPLOY_HEALTH_UNSET &&
                !a->deploy_canary && (!a->job || a->job == r->job) && a->node_id &&
                strcmp(a->node_id, pn->node_id) == 0;
 }

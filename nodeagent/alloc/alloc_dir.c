@@ -310,6 +310,24 @@ int alloc_dir_release_task(const char *path, const char *task, struct error *err
         return detach_secrets(dfd, path, task, err);
 }
 
+int alloc_dir_remount_secrets(const char *path, const struct alloc_dir_task *t, struct error *err) {
+        int r = check_name(t->name, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return errorf(err, -errno, "open %s: %s", path, strerror(errno));
+        _cleanup_close_ int tfd = openat(dfd, t->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tfd < 0)
+                return errorf(err, -errno, "open %s/%s: %s", path, t->name, strerror(errno));
+        if (alloc_dir_is_tmpfs_mount(tfd, "secrets"))
+                return 0;
+        char what[4400];
+        snprintf(what, sizeof(what), "%s/%s/secrets", path, t->name);
+        struct alloc_dir_result res = {0};
+        return mount_secrets(tfd, what, t, &res, err);
+}
+
 int alloc_dir_release(const char *path, struct error *err) {
         int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)

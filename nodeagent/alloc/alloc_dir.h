@@ -84,6 +84,12 @@ int alloc_dir_release(const char *path, struct error *err);
  * detached, 0 when none was mounted (or the directory is gone), or negative errno. */
 int alloc_dir_release_task(const char *path, const char *task, struct error *err);
 
+/* Mount the secrets/ tmpfs of one task again (t->name, t->uid, t->gid): a task
+ * dead for good that runs once more (alloc restart -all-tasks). One that is
+ * mounted is kept; where mounting is not permitted secrets/ stays the 0700
+ * directory (as alloc_dir_build). 0 or negative errno with err. */
+int alloc_dir_remount_secrets(const char *path, const struct alloc_dir_task *t, struct error *err);
+
 /* Whether dir_fd's entry name is a mount point holding a tmpfs (the secrets/ of
  * a task), without following a symlink. */
 bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name);

@@ -50,6 +50,7 @@ struct task_runner {
         bool draining;
         bool kill_requested;
         bool restart_requested; /* alloc restart: start again at once, not counted by the policy */
+        bool rerun_requested;   /* alloc restart -all-tasks: pending again once it exits, started in its turn */
         bool env_built;
         struct strmap env;
         char *task_dir; /* <alloc_dir>/<task>: sized to fit (a 4 KiB buffer per task was most of a runner) */
@@ -102,6 +103,7 @@ struct alloc_runner {
 };
 
 static void start_task(struct task_runner *tr);
+static void run_again(struct task_runner *tr);
 static void advance(struct alloc_runner *ar);
 static void release_ids(struct alloc_runner *ar);
 static void free_runner(struct alloc_runner *ar);
@@ -372,8 +374,15 @@ static void finish_exit(struct task_runner *tr, const struct driver_exit *ex) {
                 event(tr, "Terminated", ex->exit_code, 0, "Exit Code: %d", ex->exit_code);
         if (tr->kill_requested || stopped(tr)) {
                 tr->kill_requested = false;
+                tr->rerun_requested = false;
                 event(tr, "Killed", 0, 0, "Task successfully killed");
                 set_dead(tr, false);
+                notify(tr->ar);
+                return;
+        }
+        if (tr->rerun_requested) {
+                tr->rerun_requested = false;
+                run_again(tr);
                 notify(tr->ar);
                 return;
         }
@@ -640,11 +649,13 @@ static struct phase phase_of(const struct alloc_runner *ar) {
                 const struct task *t = ar->tasks[i].task;
                 const struct task_state *ts = &ar->states[i];
                 bool is_dead = ts->state == TASK_DEAD;
-                if (t->hook == TASK_HOOK_PRESTART && (t->sidecar ? ts->state != TASK_RUNNING : !is_dead || ts->failed))
+                /* One that alloc restart -all-tasks is killing runs again in its turn. */
+                bool runs = ts->state == TASK_RUNNING && !ar->tasks[i].rerun_requested;
+                if (t->hook == TASK_HOOK_PRESTART && (t->sidecar ? !runs : !is_dead || ts->failed))
                         p.prestart_done = false;
                 if (t->hook == TASK_HOOK_NONE) {
                         mains = true;
-                        running = running && ts->state == TASK_RUNNING;
+                        running = running && runs;
                         dead = dead && is_dead;
                 } else if (t->hook != TASK_HOOK_POSTSTOP && !t->sidecar) {
                         stand_in_dead = stand_in_dead && is_dead;
@@ -1271,7 +1282,71 @@ static void restart_one(struct task_runner *tr) {
         task_proc_kill(tr->proc, kill_signal_of(tr->task), timeout);
 }
 
-int alloc_runner_restart(struct alloc_runner *ar, const char *task, struct error *err) {
+/* Pending again, not launched: advance starts it in its lifecycle turn. */
+static void run_again(struct task_runner *tr) {
+        st(tr)->restarts++;
+        st(tr)->state = TASK_PENDING;
+        tr->launched = false;
+        event(tr, "Restarting", 0, 0, "Task restarting in its lifecycle turn (all tasks restarted)");
+}
+
+/* alloc restart -all-tasks for one task (not a poststop one): a running task is
+ * killed and pending once it exited; a dead one (a prestart or poststart task
+ * that completed) or one waiting out a restart delay is pending at once. Returns
+ * whether it was running. */
+static bool rerun_one(struct task_runner *tr) {
+        struct alloc_runner *ar = tr->ar;
+        if (tr->restart_requested || tr->rerun_requested || tr->kill_requested ||
+            (tr->proc && task_proc_starting(tr->proc)))
+                return false; /* on its way already: it follows its own course */
+        if (tr->awaiting_exit) { /* it ended: pending once its status is read */
+                event(tr, "Restart Signaled", 0, 0, "User requested restart of all tasks");
+                tr->rerun_requested = true;
+                return false;
+        }
+        if (st(tr)->state == TASK_RUNNING && tr->proc) {
+                event(tr, "Restart Signaled", 0, 0, "User requested restart of all tasks");
+                tr->rerun_requested = true;
+                int64_t timeout = tr->task->kill_timeout_ns > 0 ? tr->task->kill_timeout_ns : DEFAULT_KILL_TIMEOUT_NS;
+                task_proc_kill(tr->proc, kill_signal_of(tr->task), timeout);
+                return true;
+        }
+        if ((st(tr)->state == TASK_DEAD && st(tr)->failed) || (st(tr)->state == TASK_PENDING && !tr->launched))
+                return false; /* failed the allocation; or has not had its turn yet */
+        event(tr, "Restart Signaled", 0, 0, "User requested restart of all tasks");
+        uv_timer_stop(&tr->restart_timer); /* a pending restart delay: its turn instead */
+        if (st(tr)->state == TASK_DEAD && !ar->setting_up) {
+                /* set_dead detached its secrets/ tmpfs: it gets a fresh one. */
+                struct error err = {0};
+                struct alloc_dir_task t = {.name = tr->task->name, .uid = tr->uid, .gid = tr->gid};
+                if (alloc_dir_remount_secrets(ar->alloc_dir, &t, &err) < 0)
+                        log_warn("alloc %.8s task %s: %s", ar->alloc->id, tr->task->name, err.msg);
+        }
+        run_again(tr);
+        return false;
+}
+
+/* Nomad's RestartAll: every task but the poststop ones runs again from the start
+ * of the lifecycle, the prestart tasks that completed included. */
+static int restart_all(struct alloc_runner *ar, struct error *err) {
+        bool any = false;
+        for (size_t i = 0; i < ar->n_tasks && !ar->stopping; i++)
+                any = any || (ar->states[i].state == TASK_RUNNING && ar->tasks[i].proc &&
+                              !task_proc_starting(ar->tasks[i].proc) && !ar->tasks[i].kill_requested);
+        if (!any)
+                return errorf(err, -ESRCH, "Task not running");
+        for (size_t i = 0; i < ar->n_tasks; i++)
+                if (ar->tasks[i].task->hook != TASK_HOOK_POSTSTOP)
+                        rerun_one(&ar->tasks[i]);
+        notify(ar);
+        return 0;
+}
+
+int alloc_runner_restart(struct alloc_runner *ar, const char *task, bool all_tasks, struct error *err) {
+        if (all_tasks && task && *task)
+                return errorf(err, -EINVAL, "Task name cannot be set when restarting all tasks");
+        if (all_tasks)
+                return restart_all(ar, err);
         if (task && *task) {
                 struct task_runner *tr = running_task(ar, task, err);
                 if (!tr)

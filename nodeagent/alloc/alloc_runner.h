@@ -80,8 +80,13 @@ json_t *alloc_runner_update_json(const struct alloc_runner *ar);
 /* Nomad's alloc restart: kill the task (kill_signal, SIGKILL after kill_timeout)
  * with a "Restart Signaled" event and start it again at once ("Restarting"),
  * without counting it against the restart policy. task NULL or "": every running
- * task. -ENOENT for an unknown task, -ESRCH ("Task not running") when none runs. */
-int alloc_runner_restart(struct alloc_runner *ar, const char *task, struct error *err);
+ * task. all_tasks (Nomad's -all-tasks, no task then: -EINVAL): every task but the
+ * poststop ones runs again in its lifecycle order, those that already ran
+ * included: running ones are killed, the prestart tasks (a completed one runs
+ * again) start first, the main tasks once they completed, the poststart ones once
+ * the main tasks run. -ENOENT for an unknown task, -ESRCH ("Task not running")
+ * when none runs. */
+int alloc_runner_restart(struct alloc_runner *ar, const char *task, bool all_tasks, struct error *err);
 /* Nomad's alloc signal: send sig to the task (NULL or "": every running task),
  * with a "Signaling" event. Errors as alloc_runner_restart. */
 int alloc_runner_signal(struct alloc_runner *ar, const char *task, int sig, struct error *err);

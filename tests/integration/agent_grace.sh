@@ -17,42 +17,18 @@
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-grace-XXXXXX)
-. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, jget, setup_run, start_server, stop_daemons
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, jget, setup_run, start_server, start_agent, raw_job, ...
 setup_run 21000
 GRACE=12
 
 start_server || exit 1
-"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name grace-node -raw-exec \
-        -http-addr "127.0.0.1:$((PORT + 10))" -server-loss-grace ${GRACE}s >>"$WORK/agent.log" 2>&1 &
-agent_pid=$!
-wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
-        fail "agent registers"
-        exit 1
-}
+start_agent grace-node -server-loss-grace ${GRACE}s || exit 1
 
 # job NAME: a service job whose task writes its pid to $WORK/NAME.pid, then sleeps.
 job() {
-        cat >"$WORK/$1.hcl" <<EOF
-job "$1" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "echo \$\$ > $WORK/$1.pid; exec sleep 1000"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-    }
-  }
+        raw_job "$1" "echo \$\$ > $WORK/$1.pid; exec sleep 1000" >"$WORK/$1.hcl"
+        run_job_until "$1" "$WORK/$1.pid"
 }
-EOF
-        "$BIN/drover" job run -detach "$WORK/$1.hcl" >/dev/null &&
-                wait_for 20 sh -c "[ -s $WORK/$1.pid ] && curl -s $ADDR/v1/job/$1/allocations | grep -q '\"ClientStatus\":\"running\"'"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
 # restart_server [SAVED]: SIGKILL the server, wipe its data dir (or put SAVED in its
 # place), start it again on the same address.
 restart_server() {
@@ -120,12 +96,9 @@ fi
 # server lists nothing, yet keep's task (its handle and definition in agent.db) is
 # taken over and held for the grace period, then stopped.
 GRACE2=6
-kill -9 "$agent_pid"
-wait "$agent_pid" 2>/dev/null
+kill_agent
 restart_server || exit 1
-"$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name grace-node -raw-exec \
-        -http-addr "127.0.0.1:$((PORT + 10))" -server-loss-grace ${GRACE2}s >>"$WORK/agent2.log" 2>&1 &
-agent_pid=$!
+AGENT_LOG=$WORK/agent2.log launch_agent grace-node -server-loss-grace ${GRACE2}s
 t3=$(date +%s)
 if wait_for 15 sh -c "grep -q 'would stop it at' $WORK/agent2.log"; then
         grep -q "the previous agent ran it and the servers do not list it" "$WORK/agent2.log" &&

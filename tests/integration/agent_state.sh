@@ -18,51 +18,21 @@
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-astate-XXXXXX)
-. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, jget, setup_run, start_server, stop_daemons
+. "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, jget, setup_run, start_server, launch_agent, raw_job, ...
 setup_run 26500
 
-# agent: start a drover-agent on WORK/agent (sets agent_pid).
-agent() {
-        AGENT_ONLY_SECRET=hush PASS_ME=yes "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" \
-                -node-name state-node -raw-exec -http-addr "127.0.0.1:$((PORT + 10))" -env-passthrough PASS_ME \
-                >>"$WORK/agent.log" 2>&1 &
-        agent_pid=$!
-}
-kill_agent() {
-        kill -9 "$agent_pid" 2>/dev/null
-        wait "$agent_pid" 2>/dev/null
-}
-alive() { kill -0 "$1" 2>/dev/null; }
+# agent: start a drover-agent on WORK/agent (sets agent_pid), with two variables in its
+# environment, one passed through to tasks.
+agent() { AGENT_ONLY_SECRET=hush PASS_ME=yes launch_agent state-node -env-passthrough PASS_ME; }
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 
 start_server || exit 1
 agent
-wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
-        fail "agent registers"
-        exit 1
-}
+wait_ready || exit 1
 
 # --- 1. the task's environment ------------------------------------------------------------
-cat >"$WORK/envjob.hcl" <<EOF
-job "envjob" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "env > $WORK/env.out; echo \$\$ >> $WORK/env.starts; exec sleep 1000"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-    }
-  }
-}
-EOF
-"$BIN/drover" job run -detach "$WORK/envjob.hcl" >/dev/null &&
-        wait_for 20 sh -c "[ -s $WORK/env.starts ] && curl -s $ADDR/v1/job/envjob/allocations | grep -q '\"ClientStatus\":\"running\"'" ||
-        fail "job envjob runs"
+raw_job envjob "env > $WORK/env.out; echo \$\$ >> $WORK/env.starts; exec sleep 1000" >"$WORK/envjob.hcl"
+run_job_until envjob "$WORK/env.starts" || fail "job envjob runs"
 ENVPID=$(head -n 1 "$WORK/env.starts" 2>/dev/null)
 envv() { sed -n "s/^$1=//p" "$WORK/env.out"; }
 if [ -s "$WORK/env.out" ] && ! grep -q AGENT_ONLY_SECRET "$WORK/env.out" && [ "$(envv PASS_ME)" = yes ] &&

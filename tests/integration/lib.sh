@@ -1,5 +1,6 @@
 # lib.sh - helpers shared by the single-server integration scripts (run.sh,
-# deploy.sh, job_kinds.sh, alloc_ctl.sh, tests/cli/golden.sh). The functions read
+# deploy.sh, job_kinds.sh, alloc_ctl.sh, lifecycle.sh, devices.sh, agent_state.sh,
+# agent_grace.sh, tests/cli/golden.sh). The functions read
 # WORK (the run's work dir), ADDR (api, api_code, start_*), BIN and PORT (start_*)
 # when called. Counters: passed, failed. FAIL_TAIL: log lines shown per file when a
 # check fails (default 20).
@@ -59,17 +60,68 @@ start_server() {
         }
 }
 
-# start_agent NODE_NAME: a raw_exec drover-agent of the server at ADDR, its endpoint
-# on PORT + 10, logging to $WORK/agent.log; sets agent_pid; waits (15 s) until a node
-# is ready.
-start_agent() {
-        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name "$1" -raw-exec \
-                -http-addr "127.0.0.1:$((PORT + 10))" >>"$WORK/agent.log" 2>&1 &
+# launch_agent NODE_NAME [ARG...]: a raw_exec drover-agent of the server at ADDR, its
+# endpoint on PORT + 10, logging to ${AGENT_LOG:-$WORK/agent.log}, with the further
+# ARGs, in the background (variables set before the call reach its environment);
+# sets agent_pid.
+launch_agent() {
+        local name=$1
+        shift
+        "$BIN/drover-agent" -servers "$ADDR" -data-dir "$WORK/agent" -node-name "$name" -raw-exec \
+                -http-addr "127.0.0.1:$((PORT + 10))" "$@" >>"${AGENT_LOG:-$WORK/agent.log}" 2>&1 &
         agent_pid=$!
+}
+
+# wait_ready: wait (15 s) until a node is ready; fails "agent registers" otherwise.
+wait_ready() {
         wait_for 15 sh -c "curl -fs $ADDR/v1/nodes | grep -q '\"Status\":\"ready\"'" || {
                 fail "agent registers"
                 return 1
         }
+}
+
+# start_agent NODE_NAME [ARG...]: launch_agent, then wait_ready.
+start_agent() {
+        launch_agent "$@"
+        wait_ready
+}
+
+# kill_agent: SIGKILL the agent launched last and reap it.
+kill_agent() {
+        kill -9 "$agent_pid" 2>/dev/null
+        wait "$agent_pid" 2>/dev/null
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# raw_job NAME SCRIPT [RESOURCES]: the HCL of a service job NAME of one group "g" with
+# one raw_exec task "t" running /bin/sh -c SCRIPT (cpu 20, memory 16, then the lines
+# RESOURCES inside its resources block).
+raw_job() {
+        cat <<EOF
+job "$1" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "$2"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+${3:-}
+      }
+    }
+  }
+}
+EOF
+}
+
+# run_job_until NAME FILE: job run $WORK/NAME.hcl, then wait (20 s) until FILE is not
+# empty and an allocation of NAME runs.
+run_job_until() {
+        "$BIN/drover" job run -detach "$WORK/$1.hcl" >/dev/null &&
+                wait_for 20 sh -c "[ -s $2 ] && curl -s $ADDR/v1/job/$1/allocations | grep -q '\"ClientStatus\":\"running\"'"
 }
 
 # stop_daemons: SIGTERM the agent and the server started above, SIGKILL after 0.5 s.

@@ -5,7 +5,9 @@
 # poststart task started once the main task runs, and a poststop task that runs after
 # it; each task appends "<name> <event> <time>" to a file, and the order is checked
 # from those times. Then: a failing prestart fails the allocation without starting
-# the main task, and a job with an unknown hook is refused with a 400 naming it.
+# the main task, `alloc restart -all-tasks` runs a completed prestart task again
+# before the main task, and a job with an unknown hook or a group without a main task
+# is refused with a 400 naming it.
 # Usage: tests/integration/lifecycle.sh BIN_DIR. Ports from 26000-26499; every wait is
 # bounded; every process started is stopped.
 set -u
@@ -114,6 +116,30 @@ else
         fail "failing prestart (status $(status_of "$B"))"
 fi
 
+# --- alloc restart -all-tasks: the completed prestart task runs again, before main ------------
+cat >"$WORK/again.hcl" <<EOF
+job "again" {
+  type = "service"
+  group "g" {
+$(task init prestart false "echo ran >>$WORK/inits")
+$(task main "" false "echo ran >>$WORK/mains; exec sleep 60")
+  }
+}
+EOF
+"$BIN/drover" job run -detach "$WORK/again.hcl" >"$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "job run again"; }
+wait_for 20 sh -c "curl -s $ADDR/v1/job/again/allocations | grep -q '\"ID\"'"
+R=$(alloc_of again)
+lines() { cat "$1" 2>/dev/null | wc -l; }
+wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 1 ] && curl -s $ADDR/v1/allocation/$R | grep -q '\"ClientStatus\":\"running\"'"
+"$BIN/drover" alloc restart -all-tasks "$R" >"$WORK/restart.out" 2>&1 || fail "alloc restart -all-tasks: $(cat "$WORK/restart.out")"
+if wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 2 ]" && [ "$(lines "$WORK/inits")" = 2 ] &&
+        [ "$(api "/v1/allocation/$R" | jget "d['TaskStates']['init']['Restarts']")" = 1 ]; then
+        pass "alloc restart -all-tasks ran the completed prestart task again, then main ($(lines "$WORK/inits") inits, $(lines "$WORK/mains") mains)"
+else
+        fail "alloc restart -all-tasks (inits $(lines "$WORK/inits"), mains $(lines "$WORK/mains"), status $(status_of "$R"))"
+fi
+"$BIN/drover" job stop -detach again >/dev/null 2>&1
+
 # --- an unknown hook: refused at registration ---------------------------------------------
 cat >"$WORK/bad.json" <<'EOF'
 {"Job": {"ID": "bad", "Type": "batch", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [
@@ -123,6 +149,16 @@ EOF
 code=$(api_code PUT /v1/jobs "$WORK/bad.json")
 [ "$code" = 400 ] && grep -q 'Tasks\[1\].Lifecycle.Hook' "$WORK/body" && grep -q prestrat "$WORK/body" &&
         pass "an unknown hook: 400 naming the path ($(cat "$WORK/body"))" || fail "unknown hook (got $code $(cat "$WORK/body"))"
+
+# --- a group of lifecycle tasks only: refused at registration, naming the group -------------
+cat >"$WORK/nomain.json" <<'EOF'
+{"Job": {"ID": "nomain", "Type": "batch", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "helpers", "Tasks": [
+  {"Name": "init", "Driver": "raw_exec", "Config": {"command": "/bin/true"}, "Lifecycle": {"Hook": "prestart"}},
+  {"Name": "proxy", "Driver": "raw_exec", "Config": {"command": "/bin/true"}, "Lifecycle": {"Hook": "prestart", "Sidecar": true}}]}]}}
+EOF
+code=$(api_code PUT /v1/jobs "$WORK/nomain.json")
+[ "$code" = 400 ] && grep -q 'group "helpers": needs a main task' "$WORK/body" &&
+        pass "a group of lifecycle tasks only: 400 naming it ($(cat "$WORK/body"))" || fail "no main task (got $code $(cat "$WORK/body"))"
 
 log "lifecycle: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

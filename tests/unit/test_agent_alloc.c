@@ -25,31 +25,16 @@
 #include "nodeagent/logs/logmon.h"
 #include "tests/support/alloc_fixture.h"
 
-static char dir[64];
-static uv_loop_t loop;
+static struct alloc_fixture fx;
 static int changes;
-static struct logmon *lm;
 
 static void setup(void) {
-        struct driver_settings ds = *driver_settings();
-        ds.raw_exec_enabled = true; /* opt-in, as drover dev does */
-        driver_configure(&ds);
-        snprintf(dir, sizeof(dir), "/tmp/drover-alloc-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        struct error err = {0};
-        lm = logmon_create(dir, &err);
-        cr_assert_not_null(lm, "%s", err.msg);
-        uv_loop_init(&loop);
+        alloc_fixture_setup(&fx, "alloc");
         changes = 0;
-        log_set_level(LOG_LVL_WARN);
 }
 
 static void teardown(void) {
-        uv_run(&loop, UV_RUN_DEFAULT); /* let closes finish */
-        uv_loop_close(&loop);
-        logmon_destroy(lm);
-        lm = NULL;
-        alloc_fixture_remove(dir);
+        alloc_fixture_teardown(&fx);
 }
 
 TestSuite(agent_alloc, .init = setup, .fini = teardown, .timeout = 30);
@@ -59,21 +44,7 @@ static void on_changed(struct alloc_runner *ar, void *data) {
 }
 
 static struct alloc *make_alloc(const char *type, const char *restart, const char *tasks) {
-        char buf[4096];
-        snprintf(buf, sizeof(buf),
-                 "{\"ID\":\"6f1d0c1e-0000-4000-8000-000000000001\",\"Name\":\"web.api[4]\",\"JobID\":\"web\","
-                 "\"TaskGroup\":\"api\",\"DesiredStatus\":\"run\",\"ClientStatus\":\"pending\","
-                 "\"Job\":{\"ID\":\"web\",\"Name\":\"web\",\"Type\":\"%s\",\"TaskGroups\":[{\"Name\":\"api\","
-                 "\"Count\":1,\"RestartPolicy\":%s,\"Tasks\":[%s]}]}}",
-                 type, restart, tasks);
-        json_error_t je;
-        json_t *o = json_loads(buf, 0, &je);
-        cr_assert_not_null(o, "bad test JSON: %s", je.text);
-        struct alloc *a = NULL;
-        struct error err = {0};
-        cr_assert_eq(alloc_from_json(o, &a, &err), 0, "%s", err.msg);
-        json_decref(o);
-        return a;
+        return alloc_fixture_alloc("6f1d0c1e-0000-4000-8000-000000000001", "web.api[4]", type, restart, tasks);
 }
 
 /* Start, and run the loop until no task waits for the log collector's answer
@@ -81,19 +52,19 @@ static struct alloc *make_alloc(const char *type, const char *restart, const cha
 static void start_and_wait(struct alloc_runner *ar) {
         alloc_runner_start(ar);
         for (int i = 0;
-             i < 500 && (alloc_runner_client_status(ar) == ALLOC_CLIENT_PENDING || logmon_spawns_in_flight(lm) > 0);
+             i < 500 && (alloc_runner_client_status(ar) == ALLOC_CLIENT_PENDING || logmon_spawns_in_flight(fx.lm) > 0);
              i++)
-                uv_run(&loop, UV_RUN_ONCE);
-        uv_run(&loop, UV_RUN_NOWAIT); /* answers read, not yet handed over */
+                uv_run(&fx.loop, UV_RUN_ONCE);
+        uv_run(&fx.loop, UV_RUN_NOWAIT); /* answers read, not yet handed over */
 }
 
 static struct alloc_runner *run(struct alloc *a) {
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
-                                       .logmon = lm,
+                                       .logmon = fx.lm,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
@@ -102,14 +73,7 @@ static struct alloc_runner *run(struct alloc *a) {
 }
 
 static void run_until_finished(struct alloc_runner *ar, int ms) {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while (!alloc_runner_finished(ar)) {
-                uv_run(&loop, UV_RUN_ONCE);
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
-                        break;
-        }
+        alloc_fixture_run_until_finished(&fx, ar, ms);
 }
 
 static char *slurp(const char *path) {
@@ -184,8 +148,8 @@ Test(agent_alloc, batch_task_runs_with_its_index_and_completes) {
         cr_assert(alloc_runner_finished(ar));
         cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_COMPLETE);
         char path[256], want[256];
-        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", dir, a->id);
-        snprintf(want, sizeof(want), "hello from 4 in api\n%s/alloc/%s/say/local\n", dir, a->id);
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", fx.dir, a->id);
+        snprintf(want, sizeof(want), "hello from 4 in api\n%s/alloc/%s/say/local\n", fx.dir, a->id);
         /* The task's output goes through its log collector, a process of its own that
          * may still be writing the last line when the runner has finished: give it 3 s. */
         char *got = slurp(path);
@@ -213,12 +177,12 @@ Test(agent_alloc, async_setup_makes_the_directories_off_the_loop_then_starts) {
             make_alloc("batch", NO_RESTART,
                        "{\"Name\":\"say\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
                        "\"echo async; test -d ../secrets && test -d ../tmp && test -d ../../alloc/data && exit 3\"]}}");
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
-                                       .logmon = lm,
+                                       .logmon = fx.lm,
                                        .async_setup = true,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
@@ -236,9 +200,9 @@ Test(agent_alloc, async_setup_makes_the_directories_off_the_loop_then_starts) {
         cr_expect(has_exit(u, "say", 3, 0), "the task saw its secrets/, tmp/ and alloc/data/ (exit 3)");
         json_decref(u);
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/.say.logmeta", dir, a->id);
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/.say.logmeta", fx.dir, a->id);
         cr_expect(access(path, F_OK) == 0, "the worker wrote the logmeta file");
-        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", dir, a->id);
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", fx.dir, a->id);
         char *got = slurp(path);
         for (int i = 0; i < 300 && strcmp(got, "async\n") != 0; i++) {
                 usleep(10000);
@@ -255,12 +219,12 @@ Test(agent_alloc, async_setup_stopped_and_destroyed_midway_starts_nothing) {
         struct alloc *a = make_alloc("batch", NO_RESTART,
                                      "{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\","
                                      "\"args\":[\"-c\",\"touch ../local/ran\"]}}");
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
-                                       .logmon = lm,
+                                       .logmon = fx.lm,
                                        .async_setup = true,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
@@ -273,9 +237,9 @@ Test(agent_alloc, async_setup_stopped_and_destroyed_midway_starts_nothing) {
         cr_expect(has_event(u, "t", "Killed") && !has_event(u, "t", "Started"));
         json_decref(u);
         alloc_runner_destroy(ar);
-        uv_run(&loop, UV_RUN_DEFAULT); /* the worker finishes; setup_done frees the runner */
+        uv_run(&fx.loop, UV_RUN_DEFAULT); /* the worker finishes; setup_done frees the runner */
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/%s/t/local/ran", dir, a->id);
+        snprintf(path, sizeof(path), "%s/alloc/%s/t/local/ran", fx.dir, a->id);
         usleep(200000);
         cr_expect(access(path, F_OK) != 0, "the task was never started");
         alloc_unref(a);
@@ -329,7 +293,7 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
                        "{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"KillTimeout\":1000000000,"
                        "\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
         struct alloc_runner *ar = run(a);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_RUNNING);
         alloc_runner_stop(ar);
         run_until_finished(ar, 5000);
@@ -349,8 +313,8 @@ Test(agent_alloc, stop_kills_the_tasks_and_reports_complete) {
  * "stubborn" ignores SIGINT (its sleeps inherit that) and is SIGKILLed after 0.5 s. */
 Test(agent_alloc, stop_uses_the_tasks_kill_signal_then_sigkill_after_its_kill_timeout) {
         char tasks[1024], ready[2][128];
-        snprintf(ready[0], sizeof(ready[0]), "%s/polite.ready", dir);
-        snprintf(ready[1], sizeof(ready[1]), "%s/stubborn.ready", dir);
+        snprintf(ready[0], sizeof(ready[0]), "%s/polite.ready", fx.dir);
+        snprintf(ready[1], sizeof(ready[1]), "%s/stubborn.ready", fx.dir);
         snprintf(tasks, sizeof(tasks),
                  "{\"Name\":\"polite\",\"Driver\":\"raw_exec\",\"KillSignal\":\"SIGUSR1\",\"KillTimeout\":10000000000,"
                  "\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
@@ -361,13 +325,13 @@ Test(agent_alloc, stop_uses_the_tasks_kill_signal_then_sigkill_after_its_kill_ti
                  ready[0], ready[1]);
         struct alloc *a = make_alloc("service", NO_RESTART, tasks);
         struct alloc_runner *ar = run(a);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         cr_assert_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_RUNNING);
         /* Both traps are set before the stop (a signal before them ends a shell by it). */
         for (int i = 0; i < 500 && (access(ready[0], F_OK) < 0 || access(ready[1], F_OK) < 0); i++) {
                 struct timespec ts = {0, 10000000};
                 nanosleep(&ts, NULL);
-                uv_run(&loop, UV_RUN_NOWAIT);
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
         }
         cr_assert(access(ready[0], F_OK) == 0 && access(ready[1], F_OK) == 0, "both tasks set their traps");
         struct timespec t0, t1;
@@ -400,19 +364,19 @@ Test(agent_alloc, a_stop_while_the_start_is_in_flight_kills_the_task_once_it_run
             make_alloc("service", "{\"Attempts\":2,\"Interval\":60000000000,\"Delay\":1000000000,\"Mode\":\"fail\"}",
                        "{\"Name\":\"srv\",\"Driver\":\"raw_exec\",\"KillTimeout\":1000000000,"
                        "\"Config\":{\"command\":\"sleep\",\"args\":[\"100\"]}}");
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
-                                       .logmon = lm,
+                                       .logmon = fx.lm,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         alloc_runner_start(ar);
         cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_PENDING,
                      "the start waits for the collector's answer");
-        cr_expect_eq(logmon_spawns_in_flight(lm), 1);
+        cr_expect_eq(logmon_spawns_in_flight(fx.lm), 1);
         alloc_runner_stop(ar); /* before the answer came */
         run_until_finished(ar, 5000);
         cr_assert(alloc_runner_finished(ar));
@@ -436,13 +400,13 @@ Test(agent_alloc, a_stop_while_the_start_is_in_flight_kills_the_task_once_it_run
 #define SLEEPER "{\"Name\":\"nap\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sleep\",\"args\":[\"60\"]}}"
 
 static struct alloc_runner *runner_with_state(struct alloc *a, struct agent_state *s) {
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
                                        .state = s,
-                                       .logmon = lm,
+                                       .logmon = fx.lm,
                                        .changed = on_changed};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
@@ -452,7 +416,7 @@ static struct alloc_runner *runner_with_state(struct alloc *a, struct agent_stat
 Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a = make_alloc("service", NO_RESTART, SLEEPER);
         struct alloc_runner *first = runner_with_state(a, s);
         start_and_wait(first);
@@ -462,7 +426,7 @@ Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
         cr_assert_eq(kill(h.pid, 0), 0);
         struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first); /* the agent goes away; the task keeps running */
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         cr_assert_eq(kill(h.pid, 0), 0, "the task outlives its runner");
 
         struct alloc_runner *second = runner_with_state(back, s);
@@ -486,7 +450,7 @@ Test(agent_alloc, a_new_runner_reattaches_to_a_running_task_and_can_stop_it) {
 Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_policy) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a = make_alloc("batch", NO_RESTART, SLEEPER);
         struct alloc_runner *first = runner_with_state(a, s);
         start_and_wait(first);
@@ -494,7 +458,7 @@ Test(agent_alloc, a_task_gone_while_the_agent_was_down_follows_its_restart_polic
         cr_assert_eq(agent_state_get_handle(s, a->id, "nap", &h, &err), 0);
         struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         kill(-h.pid, SIGKILL); /* dies while no agent watches... */
         cr_assert(wait_gone(h.pid), "...and is reaped by the collector that started it");
 
@@ -534,9 +498,9 @@ static int read_starts(const char *path, double *ret, int max) {
 Test(agent_alloc, a_pending_restart_delay_and_the_attempts_survive_a_restart, .timeout = 40) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         char starts[128], task[512];
-        snprintf(starts, sizeof(starts), "%s/starts", dir);
+        snprintf(starts, sizeof(starts), "%s/starts", fx.dir);
         snprintf(task, sizeof(task),
                  "{\"Name\":\"flaky\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
                  "\"date +%%s.%%N >> %s; exit 1\"]}}",
@@ -551,14 +515,14 @@ Test(agent_alloc, a_pending_restart_delay_and_the_attempts_survive_a_restart, .t
                 u = alloc_runner_update_json(first);
                 if (has_event(u, "flaky", "Restarting"))
                         break;
-                uv_run(&loop, UV_RUN_ONCE);
+                uv_run(&fx.loop, UV_RUN_ONCE);
         }
         cr_assert(has_event(u, "flaky", "Restarting"), "the first run failed and waits on its delay");
         json_decref(u);
         cr_assert_eq(agent_state_commit(s, &err), 0, "%s", err.msg);
         struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         double restored_at = (double)now.tv_sec + now.tv_nsec / 1e9;
@@ -579,7 +543,7 @@ Test(agent_alloc, a_pending_restart_delay_and_the_attempts_survive_a_restart, .t
         cr_expect(alloc_runner_finished(second));
         cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_FAILED, "it gave up after its attempts");
         alloc_runner_destroy(second);
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
         alloc_unref(back);
         alloc_unref(a);
         agent_state_close(s);
@@ -608,7 +572,7 @@ static bool release_gate(const char *path) {
  * record after reaping it: a zombie, or a pid gone from /proc, is not enough). */
 static bool wait_exit_record(const char *task, pid_t pid, int *ret_code, int *ret_sig) {
         char tdir[256];
-        snprintf(tdir, sizeof(tdir), "%s/alloc/6f1d0c1e-0000-4000-8000-000000000001/%s", dir, task);
+        snprintf(tdir, sizeof(tdir), "%s/alloc/6f1d0c1e-0000-4000-8000-000000000001/%s", fx.dir, task);
         for (int i = 0; i < 1000; i++) {
                 if (logmon_read_exit(tdir, pid, ret_code, ret_sig) == 0)
                         return true;
@@ -626,7 +590,7 @@ static bool wait_exit_record(const char *task, pid_t pid, int *ret_code, int *re
 static void three_tasks_one_exits_while_down(struct agent_state *s, struct alloc **ret_a, struct alloc **ret_back,
                                              struct driver_handle h[3]) {
         char gate[128], tasks[1024];
-        snprintf(gate, sizeof(gate), "%s/gate", dir);
+        snprintf(gate, sizeof(gate), "%s/gate", fx.dir);
         cr_assert_eq(mkfifo(gate, 0600), 0);
         snprintf(tasks, sizeof(tasks),
                  "{\"Name\":\"quit\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/sh\",\"args\":[\"-c\","
@@ -645,22 +609,22 @@ static void three_tasks_one_exits_while_down(struct agent_state *s, struct alloc
         *ret_back = alloc_fixture_as_reported(a, first);
         /* The agent dies: its runner and its connection to the collector go away. */
         alloc_runner_destroy(first);
-        uv_run(&loop, UV_RUN_NOWAIT);
-        logmon_destroy(lm);
-        lm = NULL;
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
+        logmon_destroy(fx.lm);
+        fx.lm = NULL;
         cr_assert(release_gate(gate), "quit reads its gate");
         int code = -1, sig = -1;
         cr_assert(wait_exit_record("quit", h[0].pid, &code, &sig), "the collector records quit's end");
         cr_assert_eq(code, 3);
-        lm = logmon_create(dir, &err); /* the next agent */
-        cr_assert_not_null(lm, "%s", err.msg);
+        fx.lm = logmon_create(fx.dir, &err); /* the next agent */
+        cr_assert_not_null(fx.lm, "%s", err.msg);
         *ret_a = a;
 }
 
 Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its_exit_code) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a, *back;
         struct driver_handle h[3];
         three_tasks_one_exits_while_down(s, &a, &back, h);
@@ -696,13 +660,13 @@ Test(agent_alloc, a_task_that_exits_while_the_agent_is_down_is_reported_with_its
 Test(agent_alloc, a_restored_runner_waits_for_the_record_of_a_task_that_just_ended) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a, *back;
         struct driver_handle h[3];
         three_tasks_one_exits_while_down(s, &a, &back, h);
         /* Hide the record: the moment between the reaping and the writing. */
         char rec[256], hidden[300];
-        snprintf(rec, sizeof(rec), "%s/alloc/%s/quit/%s", dir, a->id, LOGMON_EXIT_FILE);
+        snprintf(rec, sizeof(rec), "%s/alloc/%s/quit/%s", fx.dir, a->id, LOGMON_EXIT_FILE);
         snprintf(hidden, sizeof(hidden), "%s.hidden", rec);
         cr_assert_eq(rename(rec, hidden), 0);
 
@@ -714,7 +678,7 @@ Test(agent_alloc, a_restored_runner_waits_for_the_record_of_a_task_that_just_end
         cr_expect_eq(alloc_runner_client_status(second), ALLOC_CLIENT_RUNNING);
         cr_assert_eq(rename(hidden, rec), 0); /* the collector writes it */
         for (int i = 0; i < 1000 && alloc_runner_client_status(second) == ALLOC_CLIENT_RUNNING; i++)
-                uv_run(&loop, UV_RUN_ONCE);
+                uv_run(&fx.loop, UV_RUN_ONCE);
         u = alloc_runner_update_json(second);
         cr_expect(has_exit(u, "quit", 3, 0), "reported with its real exit code once recorded");
         json_decref(u);
@@ -767,19 +731,19 @@ Test(agent_alloc, task_directories_belong_to_the_tasks_user_and_secrets_go_when_
                     {"mine", 65534, 0700},   {"mine/local", 65534, 0700}, {"mine/secrets", 65534, 0700},
                     {"root/local", 0, 0700}, {"root/secrets", 0, 0700}};
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-                snprintf(p, sizeof(p), "%s/alloc/%s/%s", dir, a->id, want[i].rel);
+                snprintf(p, sizeof(p), "%s/alloc/%s/%s", fx.dir, a->id, want[i].rel);
                 cr_assert_eq(lstat(p, &sb), 0, "%s", p);
                 cr_expect_eq(sb.st_uid, want[i].uid, "%s: owner %u", want[i].rel, (unsigned)sb.st_uid);
                 cr_expect_eq(sb.st_mode & 07777, want[i].mode, "%s: mode %o", want[i].rel, sb.st_mode & 07777);
         }
         char mine[512], root[512];
-        snprintf(mine, sizeof(mine), "%s/alloc/%s/mine/secrets", dir, a->id);
-        snprintf(root, sizeof(root), "%s/alloc/%s/root/secrets", dir, a->id);
+        snprintf(mine, sizeof(mine), "%s/alloc/%s/mine/secrets", fx.dir, a->id);
+        snprintf(root, sizeof(root), "%s/alloc/%s/root/secrets", fx.dir, a->id);
         struct statfs fs;
         cr_expect(statfs(mine, &fs) == 0 && fs.f_type == TMPFS_MAGIC, "a running task's secrets/ is a tmpfs");
         bool root_gone = false;
         for (int i = 0; i < 500 && !root_gone; i++) {
-                uv_run(&loop, UV_RUN_NOWAIT);
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
                 root_gone = statfs(root, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
                 usleep(10000);
         }
@@ -807,11 +771,11 @@ Test(agent_alloc, exec_tasks_get_workload_ids_before_their_directories) {
         cr_assert(alloc_runner_finished(ar));
         char p[512];
         struct stat ta, tb, al;
-        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, a->id);
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", fx.dir, a->id);
         cr_assert_eq(stat(p, &ta), 0, "%s", p);
-        snprintf(p, sizeof(p), "%s/alloc/%s/b/local", dir, a->id);
+        snprintf(p, sizeof(p), "%s/alloc/%s/b/local", fx.dir, a->id);
         cr_assert_eq(stat(p, &tb), 0, "%s", p);
-        snprintf(p, sizeof(p), "%s/alloc/%s/alloc", dir, a->id);
+        snprintf(p, sizeof(p), "%s/alloc/%s/alloc", fx.dir, a->id);
         cr_assert_eq(stat(p, &al), 0, "%s", p);
         cr_expect(ta.st_uid >= UID_POOL_DEFAULT_MIN && ta.st_uid <= UID_POOL_DEFAULT_MAX, "uid %u",
                   (unsigned)ta.st_uid);
@@ -828,7 +792,7 @@ Test(agent_alloc, exec_tasks_get_workload_ids_before_their_directories) {
         struct alloc_runner *br = run(b);
         run_until_finished(br, 5000);
         struct stat tb2;
-        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", dir, b->id);
+        snprintf(p, sizeof(p), "%s/alloc/%s/a/local", fx.dir, b->id);
         cr_assert_eq(stat(p, &tb2), 0, "%s", p);
         cr_expect(tb2.st_uid == ta.st_uid && tb2.st_gid == ta.st_gid, "reused: %u:%u (was %u:%u)", (unsigned)tb2.st_uid,
                   (unsigned)tb2.st_gid, (unsigned)ta.st_uid, (unsigned)ta.st_gid);

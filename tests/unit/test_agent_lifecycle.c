@@ -1,10 +1,11 @@
 /* test_agent_lifecycle.c - the alloc runner's lifecycle order (Nomad's lifecycle
  * block) on a real loop with raw_exec tasks: prestart before the main tasks, a
  * failed prestart failing the allocation, sidecars stopped with the main tasks,
- * poststart once they run, poststop after them, and a restored runner that does
- * not run a completed prestart task again. Orders are read from the tasks' event
+ * poststart once they run, poststop after them, a restored runner that does
+ * not run a completed prestart task again, and alloc restart -all-tasks that does. Orders are read from the tasks' event
  * times and from files the tasks write into the shared alloc/ directory. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,29 +23,14 @@
 #include "nodeagent/state/agent_state.h"
 #include "tests/support/alloc_fixture.h"
 
-static char dir[64];
-static uv_loop_t loop;
-static struct logmon *lm;
+static struct alloc_fixture fx;
 
 static void setup(void) {
-        struct driver_settings ds = *driver_settings();
-        ds.raw_exec_enabled = true;
-        driver_configure(&ds);
-        snprintf(dir, sizeof(dir), "/tmp/drover-lifecycle-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        struct error err = {0};
-        lm = logmon_create(dir, &err);
-        cr_assert_not_null(lm, "%s", err.msg);
-        uv_loop_init(&loop);
-        log_set_level(LOG_LVL_WARN);
+        alloc_fixture_setup(&fx, "lifecycle");
 }
 
 static void teardown(void) {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-        logmon_destroy(lm);
-        lm = NULL;
-        alloc_fixture_remove(dir);
+        alloc_fixture_teardown(&fx);
 }
 
 TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
@@ -63,31 +49,17 @@ TestSuite(agent_lifecycle, .init = setup, .fini = teardown, .timeout = 30);
 #define POSTSTOP ",\"Lifecycle\":{\"Hook\":\"poststop\",\"Sidecar\":false}"
 
 static struct alloc *make_alloc(const char *type, const char *tasks) {
-        char buf[4096];
-        snprintf(buf, sizeof(buf),
-                 "{\"ID\":\"" ALLOC_ID "\",\"Name\":\"web.api[0]\",\"JobID\":\"web\",\"TaskGroup\":\"api\","
-                 "\"DesiredStatus\":\"run\",\"ClientStatus\":\"pending\",\"Job\":{\"ID\":\"web\",\"Name\":\"web\","
-                 "\"Type\":\"%s\",\"TaskGroups\":[{\"Name\":\"api\",\"Count\":1,\"RestartPolicy\":" NO_RESTART
-                 ",\"Tasks\":[%s]}]}}",
-                 type, tasks);
-        json_error_t je;
-        json_t *o = json_loads(buf, 0, &je);
-        cr_assert_not_null(o, "bad test JSON: %s", je.text);
-        struct alloc *a = NULL;
-        struct error err = {0};
-        cr_assert_eq(alloc_from_json(o, &a, &err), 0, "%s", err.msg);
-        json_decref(o);
-        return a;
+        return alloc_fixture_alloc(ALLOC_ID, "web.api[0]", type, NO_RESTART, tasks);
 }
 
 static struct alloc_runner *runner(struct alloc *a, struct agent_state *s) {
-        struct alloc_runner_env env = {.loop = &loop,
-                                       .data_dir = dir,
+        struct alloc_runner_env env = {.loop = &fx.loop,
+                                       .data_dir = fx.dir,
                                        .node_id = "n1",
                                        .node_name = "node1",
                                        .dc = "dc1",
                                        .state = s,
-                                       .logmon = lm};
+                                       .logmon = fx.lm};
         struct alloc_runner *ar = alloc_runner_create(&env, a);
         cr_assert_not_null(ar);
         return ar;
@@ -116,15 +88,12 @@ static bool run_until_state(struct alloc_runner *ar, const char *task, const cha
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         while (strcmp(state_of(ar, task), state) != 0 && elapsed_ms(&t0) < ms)
-                uv_run(&loop, UV_RUN_ONCE);
+                uv_run(&fx.loop, UV_RUN_ONCE);
         return strcmp(state_of(ar, task), state) == 0;
 }
 
 static void run_until_finished(struct alloc_runner *ar, int ms) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while (!alloc_runner_finished(ar) && elapsed_ms(&t0) < ms)
-                uv_run(&loop, UV_RUN_ONCE);
+        alloc_fixture_run_until_finished(&fx, ar, ms);
 }
 
 /* The time of task's first event of that type, -1 if none. */
@@ -141,13 +110,13 @@ static int64_t event_time(json_t *u, const char *task, const char *type) {
 
 static bool exists(const char *name) {
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", dir, name);
+        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", fx.dir, name);
         return access(path, F_OK) == 0;
 }
 
 static int lines_of(const char *name) {
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", dir, name);
+        snprintf(path, sizeof(path), "%s/alloc/" ALLOC_ID "/alloc/%s", fx.dir, name);
         FILE *f = fopen(path, "r");
         int n = 0, c;
         while (f && (c = fgetc(f)) != EOF)
@@ -277,7 +246,7 @@ Test(agent_lifecycle, a_stopped_alloc_runs_its_poststop_task_after_killing_the_o
 Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_again) {
         struct agent_state *s = NULL;
         struct error err = {0};
-        cr_assert_eq(agent_state_open(dir, &s, &err), 0, "%s", err.msg);
+        cr_assert_eq(agent_state_open(fx.dir, &s, &err), 0, "%s", err.msg);
         struct alloc *a =
             make_alloc("service", TASK("init", PRESTART, "echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
                                       "main", MAIN, "exec sleep 30") "," TASK("cleanup", POSTSTOP,
@@ -288,7 +257,7 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         cr_expect_eq(lines_of("runs"), 1);
         struct alloc *back = alloc_fixture_as_reported(a, first);
         alloc_runner_destroy(first); /* the agent goes away; main keeps running */
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
 
         struct alloc_runner *second = runner(back, s);
         alloc_runner_restore(second);
@@ -296,7 +265,7 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         cr_expect_str_eq(state_of(second, "main"), "running", "re-attached");
         cr_expect_str_eq(state_of(second, "cleanup"), "pending", "still waiting for its turn");
         for (int i = 0; i < 20; i++)
-                uv_run(&loop, UV_RUN_NOWAIT);
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
         cr_expect_eq(lines_of("runs"), 1, "the completed prestart task did not run again");
         alloc_runner_stop(second);
         run_until_finished(second, 10000);
@@ -306,6 +275,93 @@ Test(agent_lifecycle, a_restored_runner_does_not_run_a_completed_prestart_task_a
         alloc_unref(back);
         alloc_unref(a);
         agent_state_close(s);
+}
+
+/* The time of task's last event of that type, -1 if none. */
+static int64_t last_event_time(json_t *u, const char *task, const char *type) {
+        json_t *evs = json_object_get(task_of(u, task), "Events");
+        int64_t t = -1;
+        size_t i;
+        json_t *e;
+        json_array_foreach(evs, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "Type")), type) == 0)
+                        t = json_integer_value(json_object_get(e, "Time"));
+        }
+        return t;
+}
+
+/* Run the loop until file in alloc/ has lines lines and task runs (task NULL:
+ * whatever it does), or ms pass. The loop is polled: a task writing a file does
+ * not wake it. */
+static bool run_until_lines(struct alloc_runner *ar, const char *file, int lines, const char *task, int ms) {
+        struct timespec t0, nap = {0, 5000000};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool done;
+        while (!(done = lines_of(file) >= lines && (!task || strcmp(state_of(ar, task), "running") == 0)) &&
+               elapsed_ms(&t0) < ms) {
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
+                nanosleep(&nap, NULL);
+        }
+        return done;
+}
+
+Test(agent_lifecycle, restart_all_tasks_runs_the_completed_prestart_and_poststart_tasks_again_in_order) {
+        struct alloc *a = make_alloc(
+            "service", TASK("init", PRESTART, "sleep 0.2; echo init-ran; echo ran >>$NOMAD_ALLOC_DIR/runs") "," TASK(
+                           "main", MAIN, "echo ran >>$NOMAD_ALLOC_DIR/mains; exec sleep 30") "," TASK(
+                           "after", POSTSTART, "echo ran >>$NOMAD_ALLOC_DIR/posts") "," TASK(
+                           "cleanup", POSTSTOP, "echo ran >>$NOMAD_ALLOC_DIR/cleanups"));
+        struct alloc_runner *ar = runner(a, NULL);
+        alloc_runner_start(ar);
+        cr_assert(run_until_lines(ar, "mains", 1, "main", 5000));
+        cr_assert(run_until_state(ar, "after", "dead", 5000));
+        cr_expect_str_eq(state_of(ar, "init"), "dead");
+
+        /* Without -all-tasks only the running task restarts: the prestart task does not run again. */
+        struct error err = {0};
+        cr_assert_eq(alloc_runner_restart(ar, NULL, false, &err), 0, "%s", err.msg);
+        cr_assert(run_until_lines(ar, "mains", 2, "main", 10000));
+        cr_expect_eq(lines_of("runs"), 1, "a plain restart leaves the completed prestart task alone");
+        cr_expect_eq(lines_of("posts"), 1);
+
+        cr_expect_eq(alloc_runner_restart(ar, "main", true, &err), -EINVAL, "a task name with all tasks");
+        json_t *u0 = alloc_runner_update_json(ar);
+        int64_t before = last_event_time(u0, "main", "Started");
+        json_decref(u0);
+        cr_assert_eq(alloc_runner_restart(ar, NULL, true, &err), 0, "%s", err.msg);
+        cr_expect_str_eq(state_of(ar, "init"), "pending", "the completed prestart task waits for its turn again");
+        cr_assert(run_until_lines(ar, "mains", 3, "main", 10000));
+        cr_assert(run_until_state(ar, "after", "dead", 5000));
+        cr_assert(run_until_lines(ar, "posts", 2, NULL, 10000), "the poststart task ran again");
+        cr_expect_eq(lines_of("runs"), 2, "the prestart task ran again");
+        cr_expect_eq(lines_of("posts"), 2);
+        cr_expect_eq(lines_of("cleanups"), 0, "a poststop task runs only at the end");
+        /* Its output is collected again (its collector stopped when it was dead). */
+        int logged = 0;
+        for (int i = 0; i < 300 && (logged = lines_of("logs/init.stdout.0")) < 2; i++) {
+                uv_run(&fx.loop, UV_RUN_NOWAIT);
+                usleep(10000);
+        }
+        cr_expect_eq(logged, 2, "both runs of init in its stdout log");
+        json_t *u = alloc_runner_update_json(ar);
+        int64_t init_end = last_event_time(u, "init", "Terminated");
+        int64_t main_start = last_event_time(u, "main", "Started");
+        cr_expect_gt(main_start, before);
+        cr_expect_geq(main_start, init_end, "main started again after init completed again");
+        cr_expect_geq(last_event_time(u, "after", "Started"), main_start, "poststart after main again");
+        cr_expect_geq(last_event_time(u, "init", "Restart Signaled"), 0);
+        cr_expect_eq(json_integer_value(json_object_get(task_of(u, "init"), "Restarts")), 1);
+        cr_expect(!json_is_true(json_object_get(task_of(u, "init"), "Failed")));
+        json_decref(u);
+        cr_expect_eq(alloc_runner_client_status(ar), ALLOC_CLIENT_RUNNING);
+
+        alloc_runner_stop(ar);
+        run_until_finished(ar, 10000);
+        cr_assert(alloc_runner_finished(ar));
+        cr_expect_eq(lines_of("cleanups"), 1);
+        cr_expect_eq(alloc_runner_restart(ar, NULL, true, &err), -ESRCH, "nothing runs: Task not running");
+        alloc_runner_destroy(ar);
+        alloc_unref(a);
 }
 
 Test(agent_lifecycle, the_model_keeps_lifecycle_and_refuses_an_unknown_hook) {

@@ -117,6 +117,28 @@ Test(model, validation_errors_name_the_place) {
         }
 }
 
+/* A raw_exec task with that lifecycle (LC "": a main task). */
+#define LC_TASK(name, lc) "{\"Name\":\"" name "\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}" lc "}"
+#define LC_PRESTART ",\"Lifecycle\":{\"Hook\":\"prestart\"}"
+#define LC_SIDECAR ",\"Lifecycle\":{\"Hook\":\"prestart\",\"Sidecar\":true}"
+#define LC_POSTSTOP ",\"Lifecycle\":{\"Hook\":\"poststop\"}"
+
+Test(model, a_group_of_lifecycle_tasks_only_is_refused_naming_it) {
+        /* The first group is fine; the second has lifecycle tasks only (a sidecar counts as one). */
+        struct job *j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"ok\",\"Tasks\":[" LC_TASK(
+            "init", LC_PRESTART) "," LC_TASK("main", "") "]},{\"Name\":\"side\",\"Tasks\":[" LC_TASK("init", LC_PRESTART) "," LC_TASK("proxy", LC_SIDECAR) "," LC_TASK("cleanup", LC_POSTSTOP) "]}]}");
+        job_canonicalize(j);
+        struct error err = {0};
+        cr_assert_eq(job_validate(j, &err), -EINVAL);
+        cr_expect(strstr(err.msg, "job \"w\", group \"side\": needs a main task"), "%s", err.msg);
+        job_unref(j);
+        j = job_from_text("{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" LC_TASK(
+            "proxy", LC_SIDECAR) "," LC_TASK("main", "") "," LC_TASK("cleanup", LC_POSTSTOP) "]}]}");
+        job_canonicalize(j);
+        cr_expect_eq(job_validate(j, &err), 0, "a main task beside lifecycle tasks: %s", err.msg);
+        job_unref(j);
+}
+
 #define TASK_OK "{\"Name\":\"t\",\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"x\"}}"
 
 Test(model, constraint_operators_ports_and_spreads_validated) {
