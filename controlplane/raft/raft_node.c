@@ -43,6 +43,8 @@ struct raft_node {
         /* A follower's committed entries, not yet applied to the FSM (see fsm_apply). */
         struct deferred *defer_head, *defer_tail;
         uv_idle_t *defer_idle; /* drains them between turns of I/O; freed by its close */
+        struct raft_transfer transfer; /* raft_node_transfer's request, while transferring */
+        bool transferring;
 };
 
 /* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
@@ -777,4 +779,27 @@ int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, 
                 return change_code(rv);
         }
         return 0;
+}
+
+static void on_transfer(struct raft_transfer *req) {
+        struct raft_node *rn = req->data;
+        rn->transferring = false;
+}
+
+int raft_node_transfer(struct raft_node *rn) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        if (rn->transferring)
+                return 0;
+        rn->transfer.data = rn;
+        int rv = raft_transfer(&rn->raft, &rn->transfer, 0, on_transfer);
+        if (rv != 0)
+                return rv == RAFT_NOTFOUND || rv == RAFT_BADID ? -ENOENT : change_code(rv);
+        rn->transferring = true;
+        return 0;
+}
+
+void raft_node_no_campaign(struct raft_node *rn) {
+        if (rn && raft_state(&rn->raft) == RAFT_FOLLOWER)
+                raft_set_election_timeout(&rn->raft, 3600 * 1000);
 }
