@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/raft/transport_guard.h"
 #include "controlplane/raft/transport_tls.h"
 
 struct raft_node {
@@ -336,22 +337,22 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         return r < 0 ? RAFT_CORRUPT : 0;
 }
 
-/* The transport: mutual TLS when configured (-tls-rpc), else libraft's TCP. */
+/* The transport: mutual TLS when configured (-tls-rpc), else libraft's TCP with
+ * its incoming messages bounded (transport_guard.h). */
 static int transport_open(struct raft_node *rn, uv_loop_t *loop, const struct raft_node_config *cfg,
                           struct error *err) {
         if (cfg->tls) {
                 rn->transport_is_tls = true;
                 return transport_tls_init(&rn->transport, loop, cfg->tls, err);
         }
-        int r = raft_uv_tcp_init(&rn->transport, loop);
-        return r != 0 ? errorf(err, -EIO, "raft: transport: %s", raft_strerror(r)) : 0;
+        return transport_guard_init(&rn->transport, loop, cfg->max_message, err);
 }
 
 static void transport_free(struct raft_node *rn) {
         if (rn->transport_is_tls)
                 transport_tls_free(&rn->transport);
         else
-                raft_uv_tcp_close(&rn->transport);
+                transport_guard_free(&rn->transport);
 }
 
 int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *ops,

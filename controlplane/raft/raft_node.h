@@ -57,6 +57,8 @@ struct raft_node_config {
         unsigned snapshot_threshold; /* entries between snapshots */
         unsigned snapshot_trailing;  /* entries kept after a snapshot */
         const struct transport_tls_config *tls; /* non-NULL: Raft over mutual TLS (transport_tls.h) */
+        /* the largest message a peer may send (frame_guard.h); 0: FRAME_GUARD_DEFAULT_MAX */
+        uint64_t max_message;
 };
 
 int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *fsm,

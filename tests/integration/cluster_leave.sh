@@ -6,7 +6,7 @@
 # with the option: it leaves before it exits (2 voters) and writes still commit. (3)
 # SIGTERM to the leader: it hands leadership over, is removed, exits; the last server
 # leads alone (1 voter) and commits writes. Prints each leave's time and the time to the
-# new leader. Ports: DROVER_TEST_PORT_BASE (default 23000) + 0..400.
+# new leader. Before that, a hostile peer on the Raft port (a 1 TiB message) is cut off. Ports: DROVER_TEST_PORT_BASE (default 23000) + 0..400.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -94,6 +94,32 @@ for i in 0 1 2; do start $i -bootstrap-expect 3 -leave-on-terminate; done
 L=$(wait_leader 30 0 1 2)
 [ -n "$L" ] || { echo "FAIL: cluster_leave: no leader"; exit 1; }
 wait_peers "$L" "3 3" 20 || { echo "FAIL: cluster_leave: 3 voters expected, got '$(n_peers "$L")'"; exit 1; }
+
+# (0) a hostile peer on the Raft port: libraft's handshake, then a message announcing a
+# 1 TiB header. The leader closes the connection at once (frame_guard.h), logs it, and
+# keeps committing.
+hostile=$(python3 - "$(raft "$L")" <<'PY'
+import socket, struct, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=5)
+addr = b"127.0.0.1:9\0"
+addr += b"\0" * (-len(addr) % 8)
+s.sendall(struct.pack("<QQQ", 1, 4242, len(addr)) + addr)
+time.sleep(0.3)
+s.sendall(struct.pack("<QQ", 1, 1 << 40))
+t0 = time.time()
+try:
+    print("closed" if s.recv(16) == b"" else "data", "%.0f" % ((time.time() - t0) * 1000))
+except socket.timeout:
+    print("open", 5000)
+PY
+)
+code=$(write "$L" 9)
+if [ "${hostile%% *}" = closed ] && [ "$code" = 200 ] && grep -q "from server 4242 .* closed: a message of 1099511627792 bytes, over the cap" "$WORK/s$L.log"; then
+        pass "a peer announcing a 1 TiB Raft message is cut off (${hostile#* } ms after its preamble), logged; writes still commit ($code)"
+else
+        fail "hostile peer: '$hostile', write $code; log: $(grep 'over the cap\|malformed' "$WORK/s$L.log" | tail -n 2)"
+fi
 
 # (1) a server without the option stays in the configuration; force-leave removes it
 start 3
