@@ -11,7 +11,7 @@
  * word at the end (48 + 16 n in all), older versions the leader's ID after the
  * term (the count at 40). An InstallSnapshot header: term, last index, last
  * term, conf index, conf length (40 bytes; 48 with the leader's ID), the
- * configuration, the data length (8). The guard reads the first 48 bytes (40
+ * configuration, the data length (8), and in 0.15 an unused word (8). The guard reads the first 48 bytes (40
  * for an AppendEntries of 40 + 16 n) and takes the layout whose count or length
  * adds up to the header's length. */
 #define FIXED_MIN 40
@@ -45,7 +45,10 @@ static int over(const struct frame_guard *g, uint64_t *ret_size) {
 }
 
 static int preamble_done(struct frame_guard *g, uint64_t *ret_size) {
-        g->type = le(g->scratch, 8);
+        /* the type's byte, and in later libraft a version byte at 2; the rest zero */
+        g->type = g->scratch[0];
+        if (g->scratch[1] || g->scratch[3] || le(g->scratch + 4, 4))
+                return -EBADMSG;
         g->hdr_len = le(g->scratch + 8, 8);
         g->payload = 0;
         g->pos = 0;
@@ -90,7 +93,10 @@ static int preamble_done(struct frame_guard *g, uint64_t *ret_size) {
  * header's length add up; -1 when neither does. */
 static int snapshot_layout(struct frame_guard *g) {
         uint64_t at40 = le(g->scratch + 40, 8), at32 = le(g->scratch + 32, 8);
-        if (g->hdr_len >= 56 && at40 == g->hdr_len - 56) {
+        if (g->hdr_len >= 56 && at32 == g->hdr_len - 56) {
+                g->conf_len = at32; /* 0.15: an unused word after the data length */
+                g->conf_start = 40;
+        } else if (g->hdr_len >= 56 && at40 == g->hdr_len - 56) {
                 g->conf_len = at40;
                 g->conf_start = 48;
         } else if (at32 == g->hdr_len - 48) {
@@ -144,7 +150,8 @@ static int header_byte(struct frame_guard *g, unsigned char b, uint64_t *ret_siz
                         if (total(g) > g->max)
                                 return over(g, ret_size);
                 }
-        } else if (g->type == RAFT_IO_INSTALL_SNAPSHOT && p >= g->conf_start + g->conf_len) {
+        } else if (g->type == RAFT_IO_INSTALL_SNAPSHOT && p >= g->conf_start + g->conf_len &&
+                   p < g->conf_start + g->conf_len + 8) { /* the data length; an unused word may follow */
                 uint64_t k = p - g->conf_start - g->conf_len;
                 g->word[k] = b;
                 if (k == 7) {

@@ -92,23 +92,31 @@ static void on_answer(void *arg, int status, const struct http_response *resp, c
         snprintf(f->body, sizeof(f->body), "%s", resp->body);
 }
 
-Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
-        struct fake_leader l = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+/* A fake leader answering one request on a thread, and a cluster module on a
+ * new loop to call it; addr: its "127.0.0.1:port". */
+static void fake_leader_start(struct fake_leader *l, pthread_t *th, uv_loop_t *loop, struct cluster **ret_c,
+                              char addr[32]) {
+        *l = (struct fake_leader){.fd = socket(AF_INET, SOCK_STREAM, 0)};
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sa);
-        cr_assert(l.fd >= 0 && bind(l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l.fd, 1) == 0 &&
-                  getsockname(l.fd, (struct sockaddr *)&sa, &len) == 0);
-        l.port = ntohs(sa.sin_port);
-        pthread_t th;
-        cr_assert_eq(pthread_create(&th, NULL, leader_serve, &l), 0);
+        cr_assert(l->fd >= 0 && bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l->fd, 1) == 0 &&
+                  getsockname(l->fd, (struct sockaddr *)&sa, &len) == 0);
+        l->port = ntohs(sa.sin_port);
+        cr_assert_eq(pthread_create(th, NULL, leader_serve, l), 0);
+        uv_loop_init(loop);
+        struct cluster_config cfg = {.loop = loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
+        *ret_c = cluster_create(&cfg);
+        cr_assert_not_null(*ret_c);
+        snprintf(addr, 32, "127.0.0.1:%d", l->port);
+}
 
+Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
+        struct fake_leader l;
+        pthread_t th;
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cfg = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
-        struct cluster *c = cluster_create(&cfg);
-        cr_assert_not_null(c);
+        struct cluster *c;
         char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", l.port);
+        fake_leader_start(&l, &th, &loop, &c, addr);
         struct forwarded f = {0};
         cr_expect_eq(cluster_forward(c, addr, "GET", "/v1/jobs?per_page=1", NULL, 0, "bad\r\nX-Evil: 1", on_answer,
                                      &f),
@@ -183,20 +191,12 @@ Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
  * inject a header; a leader that never answers costs the call's timeout, not the
  * 30 s of a forward. */
 Test(cluster_forward, a_servers_call_carries_the_secret_and_its_own_timeout) {
-        struct fake_leader l = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(sa);
-        cr_assert(l.fd >= 0 && bind(l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l.fd, 1) == 0 &&
-                  getsockname(l.fd, (struct sockaddr *)&sa, &len) == 0);
+        struct fake_leader l;
         pthread_t th;
-        cr_assert_eq(pthread_create(&th, NULL, leader_serve, &l), 0);
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cfg = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
-        struct cluster *c = cluster_create(&cfg);
-        cr_assert_not_null(c);
+        struct cluster *c;
         char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+        fake_leader_start(&l, &th, &loop, &c, addr);
         struct forwarded f = {0};
         const char *path = "/v1/internal/raft/peer?id=7&drover-forwarded=1";
         cr_expect_eq(cluster_call_server(c, addr, "DELETE", path, NULL, 1000, on_answer, &f), -EACCES);

@@ -107,20 +107,21 @@ Test(frame_guard, a_snapshot_over_the_cap_is_refused) {
         unsigned char buf[128];
         size_t o = 0;
         o += put64(buf + o, RAFT_IO_INSTALL_SNAPSHOT);
-        o += put64(buf + o, 48 + 16); /* a configuration of 16 bytes */
+        o += put64(buf + o, 56 + 16); /* a configuration of 16 bytes (0.15's layout) */
         for (int i = 0; i < 4; i++)
                 o += put64(buf + o, 3);
         o += put64(buf + o, 16);
         memset(buf + o, 1, 16);
         o += 16;
         o += put64(buf + o, 64ull << 30); /* a 64 GiB snapshot */
+        o += put64(buf + o, 0);           /* libraft 0.15's unused word */
         struct frame_guard g;
         frame_guard_init(&g, 0);
         uint64_t size = 0;
         cr_expect_eq(frame_guard_feed(&g, buf, o, &size), -EMSGSIZE);
         cr_expect_eq(size, 64ull << 30);
         /* the same of 100 bytes passes, data included */
-        put64(buf + o - 8, 100);
+        put64(buf + o - 16, 100);
         frame_guard_init(&g, 0);
         cr_expect_eq(frame_guard_feed(&g, buf, o, NULL), 0);
         unsigned char data[100] = {0};
