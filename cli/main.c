@@ -26,6 +26,7 @@ static const char usage[] =
     "    deployment list|status|promote|fail|pause|resume  Inspect and control deployments\n"
     "    agent-info          Display status information about the server\n"
     "    server members      Display the servers: address, status, leader, build, datacenter, region\n"
+    "    server force-leave  Remove a server from the Raft configuration, by name\n"
     "    operator raft list-peers|remove-peer  Show or change the Raft configuration\n"
     "    operator snapshot save|restore <file>  Save or restore the cluster's state\n"
     "    operator scheduler get-config|set-config  Show or change the scheduler configuration\n"

@@ -342,7 +342,68 @@ static int members(struct cli *c, int argc, char **argv) {
         return 0;
 }
 
+static const char force_leave_help[] =
+    "Usage: drover server force-leave [-address=<addr>] <name>\n\n"
+    "  Remove the server named <name> (as `drover server members` shows it,\n"
+    "  <name>.<region>, or <name> alone) from the Raft configuration, as Nomad's\n"
+    "  force-leave removes a failed server: the leader removes its Raft address\n"
+    "  (the same as `drover operator raft remove-peer -peer-address`). A server\n"
+    "  that is stopping leaves by itself with -leave-on-terminate.\n";
+
+/* Whether member m is the server named name: its Name, or Name less ".<region>". */
+static bool member_named(const json_t *m, const char *name) {
+        const char *full = jx_str(m, "Name", "");
+        size_t n = strlen(name);
+        return strcmp(full, name) == 0 || (strncmp(full, name, n) == 0 && full[n] == '.' && !strchr(full + n + 1, '.'));
+}
+
+static int force_leave(struct cli *c, int argc, char **argv) {
+        const struct cli_flag flags[] = {{0}};
+        const char *ops[1] = {0};
+        int n_ops;
+        if (cli_args(argc, argv, flags, 1, 1, "<name>", force_leave_help, ops, &n_ops))
+                return 1;
+        const char *name = ops[0];
+        struct error err = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (cli_get(c, "/v1/agent/members", &out, NULL, &err) < 0) {
+                fprintf(stderr, "Error querying servers: %s\n", err.msg);
+                return 1;
+        }
+        const json_t *found = NULL;
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(out, "Members"), i, m) {
+                if (member_named(m, name)) {
+                        if (found) {
+                                fprintf(stderr, "Error: more than one server is named \"%s\": give <name>.<region>\n",
+                                        name);
+                                return 1;
+                        }
+                        found = m;
+                }
+        }
+        if (!found) {
+                fprintf(stderr, "Error: no server named \"%s\" (see drover server members)\n", name);
+                return 1;
+        }
+        char addr[128];
+        snprintf(addr, sizeof(addr), "%s:%lld", jx_str(found, "Addr", ""), (long long)jx_int(found, "Port", 0));
+        _cleanup_free_ char *esc = http_escape(addr);
+        _cleanup_free_ char *path = NULL;
+        if (!esc || asprintf(&path, "/v1/operator/raft/peer?address=%s", esc) < 0)
+                return 1;
+        _cleanup_json_ json_t *ans = NULL;
+        if (cli_send(c, "DELETE", path, NULL, &ans, &err) < 0) {
+                fprintf(stderr, "Error forcing %s (%s) to leave: %s\n", jx_str(found, "Name", ""), addr, err.msg);
+                return 1;
+        }
+        printf("Removed server %s (%s) from the Raft configuration\n", jx_str(found, "Name", ""), addr);
+        return 0;
+}
+
 const struct cli_command cli_server_commands[] = {
     {"members", "Display the servers: address, status, leader, build, datacenter, region", members_help, members},
+    {"force-leave", "Remove a server from the Raft configuration, by name", force_leave_help, force_leave},
     {NULL, NULL, NULL, NULL},
 };

@@ -30,6 +30,9 @@ static const struct flag options[] = {
      "form a cluster of this many voters once they found each other through -join (3 or 5)"},
     {"join", FLAG_STR, "", 0, 0, F(join),
      "comma-separated HTTP addresses (ip:port) of other servers, retried until one answers"},
+    {"leave-on-terminate", FLAG_BOOL, "false", 0, 0, F(leave_on_terminate),
+     "on SIGTERM, leave the Raft configuration before exiting (a leader hands leadership over first), waiting at "
+     "most 5 s for a leader to remove this server (Nomad's leave_on_terminate)"},
     {"heartbeat-ttl", FLAG_DURATION_MS, "10s", 100, 3600000, F(heartbeat_ttl_ms), "minimum node heartbeat TTL"},
     {"heartbeat-grace", FLAG_DURATION_MS, "10s", 0, 3600000, F(heartbeat_grace_ms),
      "extra time after a missed TTL before a node is marked down"},
@@ -103,6 +106,7 @@ static const struct agent_file_key file_keys[] = {
     {"region", AGENT_FILE_SET, "region"},
     {"datacenter", AGENT_FILE_SET, "dc"},
     {"name", AGENT_FILE_SET, "name"},
+    {"leave_on_terminate", AGENT_FILE_SET, "leave-on-terminate"},
     {"bind_addr", AGENT_FILE_HOST, "http-addr"},
     {"ports.http", AGENT_FILE_PORT, "http-addr"},
     {"ports.rpc", AGENT_FILE_PORT, "raft-addr"},

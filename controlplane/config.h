@@ -17,6 +17,7 @@ struct server_config {
         int64_t raft_snapshot_threshold; /* log entries between snapshots (the log is truncated) */
         int64_t bootstrap_expect; /* > 1: form a cluster once this many servers found each other */
         char *join;               /* comma-separated HTTP addresses (ip:port) of other servers */
+        bool leave_on_terminate;  /* SIGTERM: leave the Raft configuration first (raft/leave.h) */
         int64_t heartbeat_ttl_ms;  /* minimum node heartbeat TTL */
         int64_t heartbeat_grace_ms;
         int64_t num_schedulers;

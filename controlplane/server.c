@@ -30,6 +30,7 @@
 #include "controlplane/raft/cluster.h"
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/fsm_server_secret.h"
+#include "controlplane/raft/leave.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
@@ -1111,6 +1112,24 @@ static void on_signal(uv_signal_t *h, int signum) {
         server_stop(s);
 }
 
+static void on_left(void *arg, int status, const char *msg) {
+        log_msg(status == 0 ? LOG_LVL_INFO : LOG_LVL_WARN, "leave: %s", msg);
+        server_stop(arg);
+}
+
+/* SIGTERM with -leave-on-terminate: leave the Raft configuration, then stop
+ * (raft/leave.h); a second SIGTERM stops at once. */
+static void on_sigterm(uv_signal_t *h, int signum) {
+        struct server *s = h->data;
+        struct leave_config lc = {.loop = s->loop, .raft = &s->raft, .cluster = &s->cluster, .state = &s->state,
+                                  .id = (uint64_t)s->cfg->raft_id, .done = on_left, .arg = s};
+        uv_signal_start(h, on_signal, SIGTERM);
+        if (!s->cfg->leave_on_terminate || !s->raft || !s->cluster || s->stopping || leave_start(&lc) < 0)
+                on_signal(h, signum);
+        else
+                log_info("received signal %d: leaving the Raft configuration first (-leave-on-terminate)", signum);
+}
+
 static int start_raft(struct server *s, const struct raft_node_peer *voters, size_t n, bool bootstrap,
                       struct error *err) {
         struct raft_node_config rc = {
@@ -1284,7 +1303,7 @@ int server_start(struct server *s, struct error *err) {
         }
         uv_timer_start(&s->tick, on_tick, 20, 100);
         uv_signal_start(&s->sigint, on_signal, SIGINT);
-        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&s->sigterm, on_sigterm, SIGTERM);
         log_info("drover-server: HTTP API on %s://%s%s%s, Raft on %s%s (ID %lld), data in %s, %lld scheduler "
                  "worker(s)%s",
                  s->cfg->tls_http ? "https" : "http", s->cfg->http_addr,

@@ -286,6 +286,8 @@ const struct route api_routes[] = {
      * servers' secret; a joining server's probe (raft/cluster.c) the join token */
     {M_WRITE, "internal/sched/:what", h_internal_sched, PERM_SERVER},
     {M_GET, "internal/raft/self", h_internal_raft_self, PERM_JOIN_READ},
+    /* a server leaving on SIGTERM (raft/leave.c) asks the leader to remove it */
+    {M_DELETE, "internal/raft/peer", h_raft_peer_remove, PERM_SERVER},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -551,6 +551,8 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
 }
 
 #define FORWARD_TIMEOUT_MS 30000
+/* "X-Drover-Server-Secret: <secret>" */
+#define SECRET_HDR_MAX (sizeof(API_SERVER_SECRET_HEADER) + 2 + CLUSTER_SECRET_MAX + 1)
 #define FORWARD_MAX_ANSWER (64u * 1024 * 1024)
 
 struct forward {
@@ -560,6 +562,8 @@ struct forward {
         char *method, *url, *body;
         char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
         char join_hdr[JOIN_HDR_MAX];                /* a join's X-Drover-Join-Token, or "" */
+        char secret_hdr[SECRET_HDR_MAX];            /* a server's own call: the servers' secret, or "" */
+        long timeout_ms;
         cluster_forward_cb cb;
         void *arg;
         int rc;
@@ -569,14 +573,16 @@ struct forward {
 
 static void forward_work(uv_work_t *w) {
         struct forward *f = w->data;
-        const char *headers[3] = {0};
+        const char *headers[4] = {0};
         size_t nh = 0;
         if (f->token_hdr[0])
                 headers[nh++] = f->token_hdr;
         if (f->join_hdr[0])
                 headers[nh++] = f->join_hdr;
-        f->rc = http_perform_headers(f->method, f->url, f->body, headers, FORWARD_TIMEOUT_MS, PROBE_CONNECT_MS, NULL,
-                                     NULL, &f->resp, &f->err);
+        if (f->secret_hdr[0])
+                headers[nh++] = f->secret_hdr;
+        f->rc = http_perform_headers(f->method, f->url, f->body, headers, f->timeout_ms, PROBE_CONNECT_MS, NULL, NULL,
+                                     &f->resp, &f->err);
         if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
                 f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
 }
@@ -611,6 +617,7 @@ static void forward_done(uv_work_t *w, int status) {
         free(f->url);
         free(f->body);
         explicit_bzero(f->join_hdr, sizeof(f->join_hdr));
+        explicit_bzero(f->secret_hdr, sizeof(f->secret_hdr));
         free(f);
 }
 
@@ -623,11 +630,16 @@ static void forwards_cancel(struct cluster *c) {
         c->forward_list = NULL;
 }
 
-int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
-                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg) {
+/* Queue one request on the pool: token (X-Nomad-Token) and secret (the servers'
+ * secret) may be NULL. */
+static int forward_queue(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                         const char *body, size_t len, const char *token, const char *secret, long timeout_ms,
+                         cluster_forward_cb cb, void *arg) {
         if (!c || c->closing || !http_addr || !*http_addr)
                 return -ENOTCONN;
         if (token && (strlen(token) > HTTP_CLIENT_TOKEN_MAX || strpbrk(token, "\r\n")))
+                return -EINVAL;
+        if (secret && (strlen(secret) > CLUSTER_SECRET_MAX || strpbrk(secret, "\r\n")))
                 return -EINVAL;
         struct forward *f = calloc(1, sizeof(*f));
         if (!f)
@@ -636,8 +648,11 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
         f->c = c;
         f->cb = cb;
         f->arg = arg;
+        f->timeout_ms = timeout_ms;
         if (token && *token)
                 snprintf(f->token_hdr, sizeof(f->token_hdr), "X-Nomad-Token: %s", token);
+        if (secret && *secret)
+                snprintf(f->secret_hdr, sizeof(f->secret_hdr), "%s: %s", API_SERVER_SECRET_HEADER, secret);
         /* A join this server let in (it checked the join token or operator:write
          * before forwarding) reaches the leader with this server's join token. */
         if (strncmp(path_query, "/v1/operator/raft/join", 22) == 0 && strchr("?", path_query[22]))
@@ -660,4 +675,17 @@ int cluster_forward(struct cluster *c, const char *http_addr, const char *method
                 f->next->prev = f;
         c->forward_list = f;
         return 0;
+}
+
+int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                    const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg) {
+        return forward_queue(c, http_addr, method, path_query, body, len, token, NULL, FORWARD_TIMEOUT_MS, cb, arg);
+}
+
+int cluster_call_server(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                        const char *secret, unsigned timeout_ms, cluster_forward_cb cb, void *arg) {
+        if (!secret || !*secret)
+                return -EACCES;
+        return forward_queue(c, http_addr, method, path_query, NULL, 0, NULL, secret,
+                             timeout_ms < 100 ? 100 : (long)timeout_ms, cb, arg);
 }

@@ -104,5 +104,14 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
  * longer than HTTP_CLIENT_TOKEN_MAX or holding a line break. */
 int cluster_forward(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
                     const char *body, size_t len, const char *token, cluster_forward_cb cb, void *arg);
+/* Longest servers' secret cluster_call_server sends (SECRET_HASH_HEX's 64 digits). */
+#define CLUSTER_SECRET_MAX 64
+/* A server's own call to another server's internal route (PERM_SERVER): the same
+ * as cluster_forward without a body, presenting the servers' secret (the
+ * replicated state's; -EACCES when NULL or "", -EINVAL when longer than
+ * CLUSTER_SECRET_MAX), and answered within timeout_ms (at least 100), so that its
+ * caller can stop waiting on time (raft/leave.c). */
+int cluster_call_server(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
+                        const char *secret, unsigned timeout_ms, cluster_forward_cb cb, void *arg);
 /* "discovering", "joining", "member" */
 const char *cluster_phase(const struct cluster *c);

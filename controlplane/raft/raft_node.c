@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/raft/transport_guard.h"
 #include "controlplane/raft/transport_tls.h"
 
 struct raft_node {
@@ -43,6 +44,8 @@ struct raft_node {
         /* A follower's committed entries, not yet applied to the FSM (see fsm_apply). */
         struct deferred *defer_head, *defer_tail;
         uv_idle_t *defer_idle; /* drains them between turns of I/O; freed by its close */
+        struct raft_transfer transfer; /* raft_node_transfer's request, while transferring */
+        bool transferring;
 };
 
 /* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
@@ -334,22 +337,22 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         return r < 0 ? RAFT_CORRUPT : 0;
 }
 
-/* The transport: mutual TLS when configured (-tls-rpc), else libraft's TCP. */
+/* The transport: mutual TLS when configured (-tls-rpc), else libraft's TCP with
+ * its incoming messages bounded (transport_guard.h). */
 static int transport_open(struct raft_node *rn, uv_loop_t *loop, const struct raft_node_config *cfg,
                           struct error *err) {
         if (cfg->tls) {
                 rn->transport_is_tls = true;
                 return transport_tls_init(&rn->transport, loop, cfg->tls, err);
         }
-        int r = raft_uv_tcp_init(&rn->transport, loop);
-        return r != 0 ? errorf(err, -EIO, "raft: transport: %s", raft_strerror(r)) : 0;
+        return transport_guard_init(&rn->transport, loop, cfg->max_message, err);
 }
 
 static void transport_free(struct raft_node *rn) {
         if (rn->transport_is_tls)
                 transport_tls_free(&rn->transport);
         else
-                raft_uv_tcp_close(&rn->transport);
+                transport_guard_free(&rn->transport);
 }
 
 int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *ops,
@@ -777,4 +780,27 @@ int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, 
                 return change_code(rv);
         }
         return 0;
+}
+
+static void on_transfer(struct raft_transfer *req) {
+        struct raft_node *rn = req->data;
+        rn->transferring = false;
+}
+
+int raft_node_transfer(struct raft_node *rn) {
+        if (!rn || raft_state(&rn->raft) != RAFT_LEADER)
+                return -EAGAIN;
+        if (rn->transferring)
+                return 0;
+        rn->transfer.data = rn;
+        int rv = raft_transfer(&rn->raft, &rn->transfer, 0, on_transfer);
+        if (rv != 0)
+                return rv == RAFT_NOTFOUND || rv == RAFT_BADID ? -ENOENT : change_code(rv);
+        rn->transferring = true;
+        return 0;
+}
+
+void raft_node_no_campaign(struct raft_node *rn) {
+        if (rn && raft_state(&rn->raft) == RAFT_FOLLOWER)
+                raft_set_election_timeout(&rn->raft, 3600 * 1000);
 }

@@ -57,6 +57,8 @@ struct raft_node_config {
         unsigned snapshot_threshold; /* entries between snapshots */
         unsigned snapshot_trailing;  /* entries kept after a snapshot */
         const struct transport_tls_config *tls; /* non-NULL: Raft over mutual TLS (transport_tls.h) */
+        /* the largest message a peer may send (frame_guard.h); 0: FRAME_GUARD_DEFAULT_MAX */
+        uint64_t max_message;
 };
 
 int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *fsm,
@@ -104,6 +106,18 @@ typedef void (*raft_node_change_cb)(void *arg, int status, const char *msg);
  * already-voting member with the same ID and address is answered 0 at once. */
 int raft_node_add_voter(struct raft_node *rn, uint64_t id, const char *address, raft_node_change_cb cb, void *arg);
 int raft_node_remove(struct raft_node *rn, uint64_t id, raft_node_change_cb cb, void *arg);
+/* Leader only: hand leadership to the most up-to-date voting follower (libraft
+ * picks it and sends it TimeoutNow); this server is a follower once it has won
+ * its election, or still the leader an election timeout later when it failed
+ * (raft_node_is_leader tells). 0 when started or already under way, -EAGAIN on a
+ * follower, -ENOENT when there is no other voter. */
+int raft_node_transfer(struct raft_node *rn);
+/* A follower that is leaving: it still votes and follows the leader but no
+ * longer starts an election (its election timeout becomes an hour). Once the
+ * leader has removed it, it hears from nobody: without this it would campaign
+ * an election timeout later and its higher term would depose the leader
+ * (the Raft thesis, section 4.2.3, "disruptive servers"). */
+void raft_node_no_campaign(struct raft_node *rn);
 /* Leader's address, or NULL when none is known. */
 const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id);
 /* The last index applied to the FSM. A follower applies committed entries a little

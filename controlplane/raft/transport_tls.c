@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/tls.h"
+#include "controlplane/raft/frame_guard.h"
 
 #define PREAMBLE_MAGIC "DRVRAFT1" /* 8 bytes, then id (8, LE), address length (2, LE), address */
 #define BRIDGE_BUF 16384
@@ -57,6 +59,8 @@ struct tt {
         int live;                 /* threads alive, under mu */
         bool closing;
         raft_uv_transport_close_cb close_cb;
+        uint64_t max_message;
+        _Atomic uint64_t rejected; /* connections closed by the frame guard */
 };
 
 /* What a thread reports to the loop once its handshake is over. */
@@ -80,6 +84,8 @@ struct conn {
         uint64_t deadline_ms;
         char remote[80];
         unsigned char up[BRIDGE_BUF], down[BRIDGE_BUF]; /* up: libraft -> TLS; down: TLS -> libraft */
+        bool guarded;             /* accepted: libraft reads it, so every message is bounded */
+        struct frame_guard guard; /* frame_guard.h */
 };
 
 static uint64_t now_ms(void) {
@@ -273,6 +279,25 @@ static int dial(struct conn *c, const char *address, struct error *err) {
         return r < 0 ? errorf(err, r, "connect %s: %s", address, strerror(-r)) : 0;
 }
 
+/* Whether the peer's bytes make a message over the cap or malformed: then the
+ * connection closes, logged once and counted. */
+static bool guard_refuses(struct conn *c, const void *buf, size_t n) {
+        uint64_t size = 0;
+        int r = frame_guard_feed(&c->guard, buf, n, &size);
+        if (r == 0)
+                return false;
+        uint64_t k = atomic_fetch_add(&c->tt->rejected, 1) + 1;
+        if (r == -EMSGSIZE)
+                log_warn("raft tls: connection from %s closed: a message of %llu bytes, over the cap of %llu bytes "
+                         "(%llu connection(s) closed so far)",
+                         c->remote, (unsigned long long)size, (unsigned long long)c->guard.max, (unsigned long long)k);
+        else
+                log_warn("raft tls: connection from %s closed: malformed Raft message framing (%llu connection(s) "
+                         "closed so far)",
+                         c->remote, (unsigned long long)k);
+        return true;
+}
+
 /* Copy plaintext both ways until either side closes or the transport stops. */
 static void bridge(struct conn *c) {
         size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
@@ -293,6 +318,8 @@ static void bridge(struct conn *c) {
                 if (down_len == 0 && (pending || p[0].revents)) {
                         ssize_t g = gnutls_record_recv(c->s, c->down, sizeof(c->down));
                         if (g == 0 || (g < 0 && g != GNUTLS_E_AGAIN && g != GNUTLS_E_INTERRUPTED))
+                                return;
+                        if (g > 0 && c->guarded && guard_refuses(c, c->down, (size_t)g))
                                 return;
                         if (g > 0) {
                                 down_len = (size_t)g;
@@ -365,6 +392,8 @@ static void *conn_main(void *arg) {
         } else {
                 snprintf(m->why, sizeof(m->why), "%.70s%s%.170s", c->remote, *c->remote ? ": " : "", err.msg);
         }
+        c->guarded = !m->dial;
+        frame_guard_init(&c->guard, tt->max_message);
         c->m = NULL;
         post(tt, m); /* the loop owns m (and sp[0]) now */
         if (r == 0)
@@ -699,6 +728,7 @@ int transport_tls_init(struct raft_uv_transport *t, uv_loop_t *loop, const struc
         snprintf(tt->server_name, sizeof(tt->server_name), "%s",
                  cfg->server_name && *cfg->server_name ? cfg->server_name : "server.global.nomad");
         tt->hs_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 10000;
+        tt->max_message = cfg->max_message;
         tt->loop = loop;
         tt->t = t;
         tt->listen_fd = -1;

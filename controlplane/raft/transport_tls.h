@@ -34,6 +34,9 @@ struct transport_tls_config {
         const char *key_file;
         const char *server_name;       /* role each peer must hold; NULL: "server.global.nomad" */
         unsigned handshake_timeout_ms; /* 0: 10000 */
+        /* the largest message an accepted peer may send (frame_guard.h): one over it
+         * closes the connection; 0: FRAME_GUARD_DEFAULT_MAX */
+        unsigned long long max_message;
 };
 
 /* Fill t (its function table and impl) for loop. Reads and checks the PEM

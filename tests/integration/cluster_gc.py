@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from cluster_load import batch_job, run_numbered
+
 
 def request(conn, method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
@@ -47,37 +49,24 @@ def main():
 
     acked = [0]
     lock = threading.Lock()
-    nxt = [1]
 
-    def register():
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        while True:
-            with lock:
-                n = nxt[0]
-                nxt[0] += 1
-            if n > a.jobs or time.monotonic() > deadline:
-                return
-            job = {"Job": {"ID": "%s%d" % (a.prefix, n), "Type": "batch", "TaskGroups": [{
-                "Name": "g", "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
-                                        "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}}
-            for _ in range(5):  # a dropped connection or a 5xx (a leader change) is retried
-                try:
-                    st, _ = request(conn, "PUT", "/v1/jobs", job)
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-                    continue
-                if 200 <= st < 300:
-                    with lock:
-                        acked[0] += 1
-                    break
-                time.sleep(0.2)
+    def register(n, conns):
+        conn = conns.setdefault("c", http.client.HTTPConnection(host, int(port), timeout=30))
+        job = batch_job("%s%d" % (a.prefix, n), 10, 10)
+        for _ in range(5):  # a dropped connection or a 5xx (a leader change) is retried
+            try:
+                st, _ = request(conn, "PUT", "/v1/jobs", job)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = conns["c"] = http.client.HTTPConnection(host, int(port), timeout=30)
+                continue
+            if 200 <= st < 300:
+                with lock:
+                    acked[0] += 1
+                break
+            time.sleep(0.2)
 
-    threads = [threading.Thread(target=register) for _ in range(a.concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_numbered(a.concurrency, a.jobs, deadline, register, lambda conns: [c.close() for c in conns.values()])
     t_reg = time.monotonic() - t0
 
     conn = http.client.HTTPConnection(host, int(port), timeout=60)

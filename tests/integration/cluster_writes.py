@@ -18,11 +18,12 @@ at N jobs or after --timeout seconds. Prints name=value lines.
 """
 import argparse
 import http.client
-import json
 import random
 import sys
 import threading
 import time
+
+from cluster_load import batch_job_json, run_numbered
 
 
 def main():
@@ -45,54 +46,41 @@ def main():
     t_start = time.monotonic()
     deadline = t_start + a.timeout
     lock = threading.Lock()
-    nxt = [1]
     codes = {}
     out = open(a.history, "a", buffering=1)
 
-    def writer():
-        conns = {}
-        while True:
-            with lock:
-                n = nxt[0]
-                nxt[0] += 1
-            if n > a.jobs or time.monotonic() > deadline:
-                break
-            wait = t_start + (n - 1) * a.spread / a.jobs - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            server = random.choice(servers)
-            req = json.dumps({"Job": {"ID": "%s%d" % (a.prefix, n), "Type": "batch", "TaskGroups": [{
-                "Name": "g", "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
-                                        "Resources": {"CPU": a.cpu, "MemoryMB": a.memory}}]}]}},
-                             separators=(",", ":"))
-            t = time.time()
-            t0 = time.monotonic()
-            code, body = "000", b""
-            try:
-                if server not in conns:
-                    host, port = server.rsplit(":", 1)
-                    conns[server] = http.client.HTTPConnection(host, int(port), timeout=5)
-                conns[server].request("PUT", "/v1/jobs", body=req, headers={"Content-Type": "application/json"})
-                r = conns[server].getresponse()
-                body = r.read()
-                code = "%03d" % r.status
-            except (OSError, http.client.HTTPException):
-                c = conns.pop(server, None)
-                if c:
-                    c.close()
-            text = body[:4096].decode("utf-8", "replace").translate({9: " ", 10: " ", 13: " "})
-            with lock:
-                codes[code] = codes.get(code, 0) + 1
-                out.write("%.6f\t%s\tPUT /v1/jobs %s\t%s\t%s\t%.3f\n" % (t, server, req, code, text,
-                                                                         time.monotonic() - t0))
+    def write(n, conns):
+        wait = t_start + (n - 1) * a.spread / a.jobs - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        server = random.choice(servers)
+        req = batch_job_json("%s%d" % (a.prefix, n), a.cpu, a.memory)
+        t = time.time()
+        t0 = time.monotonic()
+        code, body = "000", b""
+        try:
+            if server not in conns:
+                host, port = server.rsplit(":", 1)
+                conns[server] = http.client.HTTPConnection(host, int(port), timeout=5)
+            conns[server].request("PUT", "/v1/jobs", body=req, headers={"Content-Type": "application/json"})
+            r = conns[server].getresponse()
+            body = r.read()
+            code = "%03d" % r.status
+        except (OSError, http.client.HTTPException):
+            c = conns.pop(server, None)
+            if c:
+                c.close()
+        text = body[:4096].decode("utf-8", "replace").translate({9: " ", 10: " ", 13: " "})
+        with lock:
+            codes[code] = codes.get(code, 0) + 1
+            out.write("%.6f\t%s\tPUT /v1/jobs %s\t%s\t%s\t%.3f\n" % (t, server, req, code, text,
+                                                                     time.monotonic() - t0))
+
+    def close_all(conns):
         for c in conns.values():
             c.close()
 
-    threads = [threading.Thread(target=writer) for _ in range(a.writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_numbered(a.writers, a.jobs, deadline, write, close_all)
     out.close()
     print("writes_sent=%d" % sum(codes.values()))
     print("writes_codes=%s" % ",".join("%s:%d" % kv for kv in sorted(codes.items())))

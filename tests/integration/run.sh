@@ -931,6 +931,11 @@ if "$ROOT/tests/integration/cluster.sh" "$BIN"; then
 else
         fail "cluster tests (tests/integration/cluster.sh)"
 fi
+if "$ROOT/tests/integration/cluster_leave.sh" "$BIN"; then
+        pass "graceful leave (tests/integration/cluster_leave.sh)"
+else
+        fail "graceful leave (tests/integration/cluster_leave.sh)"
+fi
 
 log "$passed passed, $failed failed"
 [ "$failed" = 0 ]

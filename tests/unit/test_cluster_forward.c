@@ -92,46 +92,57 @@ static void on_answer(void *arg, int status, const struct http_response *resp, c
         snprintf(f->body, sizeof(f->body), "%s", resp->body);
 }
 
-Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
-        struct fake_leader l = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+/* A fake leader answering one request on a thread, and a cluster module on a
+ * new loop to call it at addr ("127.0.0.1:port"). */
+struct fake_cluster {
+        struct fake_leader l;
+        pthread_t th;
+        uv_loop_t loop;
+        struct cluster *c;
+        char addr[32];
+};
+
+static void fake_cluster_start(struct fake_cluster *fc) {
+        fc->l = (struct fake_leader){.fd = socket(AF_INET, SOCK_STREAM, 0)};
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sa);
-        cr_assert(l.fd >= 0 && bind(l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l.fd, 1) == 0 &&
-                  getsockname(l.fd, (struct sockaddr *)&sa, &len) == 0);
-        l.port = ntohs(sa.sin_port);
-        pthread_t th;
-        cr_assert_eq(pthread_create(&th, NULL, leader_serve, &l), 0);
+        cr_assert(fc->l.fd >= 0 && bind(fc->l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+                  listen(fc->l.fd, 1) == 0 && getsockname(fc->l.fd, (struct sockaddr *)&sa, &len) == 0);
+        fc->l.port = ntohs(sa.sin_port);
+        cr_assert_eq(pthread_create(&fc->th, NULL, leader_serve, &fc->l), 0);
+        uv_loop_init(&fc->loop);
+        struct cluster_config cfg = {.loop = &fc->loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
+        fc->c = cluster_create(&cfg);
+        cr_assert_not_null(fc->c);
+        snprintf(fc->addr, sizeof(fc->addr), "127.0.0.1:%d", fc->l.port);
+}
 
-        uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cfg = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
-        struct cluster *c = cluster_create(&cfg);
-        cr_assert_not_null(c);
-        char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", l.port);
+Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
+        struct fake_cluster fc;
+        fake_cluster_start(&fc);
         struct forwarded f = {0};
-        cr_expect_eq(cluster_forward(c, addr, "GET", "/v1/jobs?per_page=1", NULL, 0, "bad\r\nX-Evil: 1", on_answer,
+        cr_expect_eq(cluster_forward(fc.c, fc.addr, "GET", "/v1/jobs?per_page=1", NULL, 0, "bad\r\nX-Evil: 1", on_answer,
                                      &f),
                      -EINVAL, "a token with a line break is refused");
-        cr_assert_eq(cluster_forward(c, addr, "GET", "/v1/jobs?per_page=1&drover-forwarded=1", NULL, 0,
+        cr_assert_eq(cluster_forward(fc.c, fc.addr, "GET", "/v1/jobs?per_page=1&drover-forwarded=1", NULL, 0,
                                      "0f1e2d3c-secret", on_answer, &f),
                      0);
         for (int i = 0; i < 5000 && !f.done; i++)
-                uv_run(&loop, UV_RUN_ONCE);
-        pthread_join(th, NULL);
-        close(l.fd);
+                uv_run(&fc.loop, UV_RUN_ONCE);
+        pthread_join(fc.th, NULL);
+        close(fc.l.fd);
         cr_assert(f.done);
         cr_expect_eq(f.status, 200);
         cr_expect_eq(f.index, 42);
         cr_expect_str_eq(f.next_token, "web-2", "X-Nomad-NextToken kept");
         cr_expect(f.known_leader);
         cr_expect_str_eq(f.body, "[{\"ID\":\"a\"}]");
-        cr_expect(strstr(l.request, "X-Nomad-Token: 0f1e2d3c-secret\r\n") != NULL, "the token went along: %s",
-                  l.request);
-        cr_expect(strstr(l.request, "GET /v1/jobs?per_page=1&drover-forwarded=1 ") == l.request);
-        cluster_destroy(c);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        cr_expect_eq(uv_loop_close(&loop), 0);
+        cr_expect(strstr(fc.l.request, "X-Nomad-Token: 0f1e2d3c-secret\r\n") != NULL, "the token went along: %s",
+                  fc.l.request);
+        cr_expect(strstr(fc.l.request, "GET /v1/jobs?per_page=1&drover-forwarded=1 ") == fc.l.request);
+        cluster_destroy(fc.c);
+        uv_run(&fc.loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&fc.loop), 0);
 }
 
 /* A forward whose answer has not come when the server stops is answered at once
@@ -176,6 +187,51 @@ Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_assert_eq(f.calls, 1, "not answered twice");
         cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* A server's own call to another's internal route (a leave): the servers' secret
+ * goes along as X-Drover-Server-Secret, never a missing one or one that could
+ * inject a header; a leader that never answers costs the call's timeout, not the
+ * 30 s of a forward. */
+Test(cluster_forward, a_servers_call_carries_the_secret_and_its_own_timeout) {
+        struct fake_cluster fc;
+        fake_cluster_start(&fc);
+        struct forwarded f = {0};
+        const char *path = "/v1/internal/raft/peer?id=7&drover-forwarded=1";
+        cr_expect_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, NULL, 1000, on_answer, &f), -EACCES);
+        cr_expect_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "", 1000, on_answer, &f), -EACCES);
+        cr_expect_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "ab\r\nX-Evil: 1", 1000, on_answer, &f), -EINVAL);
+        cr_assert_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "c0ffee", 1000, on_answer, &f), 0);
+        for (int i = 0; i < 5000 && !f.done; i++)
+                uv_run(&fc.loop, UV_RUN_ONCE);
+        pthread_join(fc.th, NULL);
+        close(fc.l.fd);
+        cr_assert(f.done);
+        cr_expect_eq(f.status, 200);
+        cr_expect(strstr(fc.l.request, "DELETE /v1/internal/raft/peer?id=7&drover-forwarded=1 ") == fc.l.request, "%s",
+                  fc.l.request);
+        cr_expect(strstr(fc.l.request, "X-Drover-Server-Secret: c0ffee\r\n") != NULL, "%s", fc.l.request);
+        cr_expect(strstr(fc.l.request, "X-Nomad-Token") == NULL, "%s", fc.l.request);
+
+        int ls = socket(AF_INET, SOCK_STREAM, 0); /* accepts (backlog) and never answers */
+        struct sockaddr_in sb = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sb);
+        cr_assert(bind(ls, (struct sockaddr *)&sb, sizeof(sb)) == 0 && listen(ls, 4) == 0 &&
+                  getsockname(ls, (struct sockaddr *)&sb, &sl) == 0);
+        snprintf(fc.addr, sizeof(fc.addr), "127.0.0.1:%d", ntohs(sb.sin_port));
+        struct fwd_seen g = {0};
+        uint64_t t0 = uv_hrtime();
+        cr_assert_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "c0ffee", 300, on_fwd, &g), 0);
+        for (int i = 0; i < 100000 && g.calls == 0; i++)
+                uv_run(&fc.loop, UV_RUN_ONCE);
+        double ms = (double)(uv_hrtime() - t0) / 1e6;
+        cr_expect_eq(g.calls, 1);
+        cr_expect_lt(g.status, 0, "a silent server is an error (%d)", g.status);
+        cr_expect(ms >= 250 && ms < 5000, "answered after its 300 ms timeout, not the forward's 30 s (%.0f ms)", ms);
+        close(ls);
+        cluster_destroy(fc.c);
+        uv_run(&fc.loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&fc.loop), 0);
 }
 
 static const json_t *server_with_id(const json_t *servers, json_int_t id) {
