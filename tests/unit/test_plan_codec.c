@@ -20,16 +20,22 @@
 static struct state_store *st;
 static struct job *job;
 
-static void setup(void) {
-        st = state_create();
-        job = fx_job("web", JOB_SERVICE, 4, 10, 10);
-        state_upsert_job(st, 1, job);
+/* A store with job at index 1 and nodes n1, n2 at index 2. */
+static struct state_store *store_with_job(void) {
+        struct state_store *s = state_create();
+        state_upsert_job(s, 1, job);
         const char *ids[] = {"n1", "n2"};
         for (int i = 0; i < 2; i++) {
                 struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
-                state_upsert_node(st, 2, n);
+                state_upsert_node(s, 2, n);
                 node_unref(n);
         }
+        return s;
+}
+
+static void setup(void) {
+        job = fx_job("web", JOB_SERVICE, 4, 10, 10);
+        st = store_with_job();
 }
 
 static void teardown(void) {
@@ -541,14 +547,7 @@ Test(plan_codec, fsm_applies_the_result_decoded_ahead) {
         cr_assert_eq(plan_predecode_start(pp, plan, plen), 0);
         uv_run(&loop, UV_RUN_DEFAULT);
         /* a second store with what setup and sample wrote into st */
-        struct state_store *ahead = st, *inline_ = state_create();
-        state_upsert_job(inline_, 1, job);
-        const char *ids[] = {"n1", "n2"};
-        for (int i = 0; i < 2; i++) {
-                struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
-                state_upsert_node(inline_, 2, n);
-                node_unref(n);
-        }
+        struct state_store *ahead = st, *inline_ = store_with_job();
         struct alloc *old2 = alloc_copy(old);
         state_upsert_allocs(inline_, 3, &old2, 1);
         alloc_unref(old2);
