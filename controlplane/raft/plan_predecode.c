@@ -85,6 +85,8 @@ static void decode_done(uv_work_t *w, int status) {
 }
 
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
+        if (!pp)
+                return -EINVAL;
         struct pending *p = malloc(sizeof(*p) + len);
         if (!p)
                 return -ENOMEM;

@@ -36,7 +36,7 @@ struct plan_predecode *plan_predecode_destroy(struct plan_predecode *pp);
 
 /* Queue a copy of buf (an encoded plan result, as proposed) for decoding on the
  * pool. 0, or -ENOMEM, or libuv's error when the work cannot be queued (nothing
- * held then). */
+ * held then); pp NULL (destroyed at the server's stop): -EINVAL. */
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len);
 
 /* The result decoded from exactly these bytes, the caller's to free

@@ -472,6 +472,7 @@ Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
         cr_expect_null(plan_predecode_take(pp, buf, len), "taken once");
         cr_expect_eq(plan_predecode_count(pp), 0);
         cr_expect_null(plan_predecode_take(NULL, buf, len));
+        cr_expect_eq(plan_predecode_start(NULL, buf, len), -EINVAL);
         /* applied, it writes what the FSM's own decoding writes */
         cr_assert_eq(plan_result_apply(st, 20, got), 0);
         cr_expect_str_eq(state_alloc_get(st, "a-1")->previous_allocation, "old");
