@@ -33,13 +33,16 @@ GNUTLS_LIBS = $(if $(CURL_GNUTLS),$(patsubst -lcurl,$(CURL_GNUTLS),$(LIBS)),$(LI
 # (bench/RESULTS.md, session 20 "heap"). Sanitizer builds keep glibc's: ASan and TSan
 # bring their own allocator.
 MALLOC_LIBS = $(if $(SAN_FLAGS),,-ljemalloc)
+# drover-server's jemalloc options (controlplane/malloc_conf.c: transparent huge pages
+# against the first-touch page faults of a growing state store).
+MALLOC_OBJ = $(if $(SAN_FLAGS),,$(call obj,controlplane/malloc_conf.c))
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC = $(wildcard common/*.c)
 # The pure control-plane core: the scheduler library links only this and common.
 CORE_SRC   = $(wildcard controlplane/state/*.c controlplane/acl/*.c controlplane/broker/*.c \
                         controlplane/scheduler/*.c controlplane/plan/*.c controlplane/events/*.c)
-SERVER_SRC = $(filter-out controlplane/main.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
+SERVER_SRC = $(filter-out controlplane/main.c controlplane/malloc_conf.c,$(wildcard controlplane/raft/*.c controlplane/api/*.c \
                         controlplane/leader/*.c controlplane/*.c))
 AGENT_SRC  = $(filter-out nodeagent/main.c,$(wildcard nodeagent/*.c nodeagent/*/*.c isolation/*.c))
 CLI_SRC    = $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -100,7 +103,7 @@ $(LIBSERVER): $(call obj,$(SERVER_SRC))
 $(LIBAGENT):  $(call obj,$(AGENT_SRC))
 $(LIBCLI):    $(call obj,$(CLI_SRC))
 
-$(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
+$(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(MALLOC_OBJ) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)

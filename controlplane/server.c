@@ -31,6 +31,7 @@
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/fsm_server_secret.h"
 #include "controlplane/raft/leave.h"
+#include "controlplane/raft/plan_predecode.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/state/state.h"
@@ -131,6 +132,11 @@ static void flush_proposals(struct server *s) {
                 if (r == 0)
                         r = raft_node_apply(s->raft, buf, len, on_entry_applied, b);
                 free(buf);
+                /* its plans decoded on the pool while the entry commits (for this
+                 * server's FSM; without, it decodes them itself) */
+                for (size_t i = 0; r == 0 && i < b->n_parts; i++)
+                        if (b->parts[i].kind == BATCH_PLAN)
+                                plan_predecode_start(s->predecode, b->parts[i].buf, b->parts[i].len);
         }
         if (r < 0) {
                 batch_fail(b, r, r == -EAGAIN ? "not the leader" : strerror(-r));
@@ -271,8 +277,18 @@ static void server_on_applied(void *data, uint64_t index, const json_t *cmd, con
         api_events_applied(((struct server *)data)->api, index, cmd, plan_eval_id);
 }
 
+static struct plan_result *server_plan_decoded(void *data, const void *buf, size_t len) {
+        struct server *s = data;
+        struct plan_result *r = plan_predecode_take(s->predecode, buf, len);
+        if (!r && s->leader)
+                log_debug("plan: a result of %zu bytes not decoded ahead (still on the pool?): decoded on the loop",
+                          len);
+        return r;
+}
+
 static const struct fsm_hooks server_fsm_hooks = {
     .applied = server_on_applied,
+    .plan_decoded = server_plan_decoded,
     .state_changed = server_state_changed,
     .evals = server_on_evals,
     .node_ready = server_on_node_ready,
@@ -1207,7 +1223,9 @@ int server_start(struct server *s, struct error *err) {
         s->heartbeats = heartbeats_create(s->cfg->heartbeat_ttl_ms * NS_PER_MS, s->cfg->heartbeat_grace_ms * NS_PER_MS);
         s->periodic = periodic_create(&server_periodic_ops, s);
         s->leadership = leadership_create(&server_leadership_ops, s);
-        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic || !s->leadership)
+        s->predecode = plan_predecode_create(s->loop);
+        if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic || !s->leadership ||
+            !s->predecode)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
@@ -1348,6 +1366,7 @@ void server_stop(struct server *s) {
                 batch_fail(pending, -ECANCELED, "the server is shutting down");
         batch_free(pending);
         s->stopping = true;
+        s->predecode = plan_predecode_destroy(s->predecode); /* the FSM decodes what is left itself */
         leadership_stop(s->leadership); /* no leader duty starts or runs from here on */
         uv_check_stop(&s->flush);
         uv_close((uv_handle_t *)&s->flush, NULL);

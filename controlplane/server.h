@@ -18,6 +18,7 @@ struct broker;
 struct blocked_evals;
 struct http_server;
 struct http_req;
+struct plan_predecode;
 struct raft_node;
 struct state_store;
 struct workers;
@@ -41,6 +42,7 @@ struct server {
         struct heartbeats *heartbeats;
         struct periodic *periodic; /* leader: periodic-job launches (leader/periodic.h) */
         struct fsm *fsm;
+        struct plan_predecode *predecode; /* the leader's own plans, decoded ahead (raft/plan_predecode.h) */
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;

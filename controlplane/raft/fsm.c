@@ -560,8 +560,8 @@ struct batch_apply {
 };
 
 static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {
-        struct plan_result *res = NULL;
-        int r = plan_result_decode(buf, len, &res, err);
+        struct plan_result *res = f->hooks.plan_decoded ? f->hooks.plan_decoded(f->data, buf, len) : NULL;
+        int r = res ? 0 : plan_result_decode(buf, len, &res, err);
         if (r < 0) {
                 error_prefix(err, "PlanApply at index %llu", (unsigned long long)index);
                 return r;

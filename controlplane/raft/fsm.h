@@ -16,9 +16,11 @@
 struct error;
 struct eval;
 struct fsm;
+struct plan_result;
 struct state_store;
 
-/* Each hook may be NULL. They run on the loop thread, right after the apply. */
+/* Each hook may be NULL. They run on the loop thread, right after the apply (but
+ * plan_decoded: before it). */
 struct fsm_hooks {
         /* Any command was applied, or a snapshot restored. */
         void (*state_changed)(void *data);
@@ -31,6 +33,10 @@ struct fsm_hooks {
         /* A command was applied without error: cmd, or (cmd NULL) a compact plan
          * result of the evaluation plan_eval_id (the event stream's source). */
         void (*applied)(void *data, uint64_t index, const json_t *cmd, const char *plan_eval_id);
+        /* A plan part is about to be applied: the result decoded from exactly these
+         * bytes ahead of the apply (the leader's own proposals, raft/plan_predecode.h),
+         * the FSM's to free; NULL: the FSM decodes the part itself. */
+        struct plan_result *(*plan_decoded)(void *data, const void *buf, size_t len);
 };
 
 /* state: the slot of the live state store, which a snapshot restore replaces.

@@ -1,8 +1,10 @@
-/* test_plan_codec.c - the compact binary form of plan results (plan/codec.h) and the
- * batch entries that carry several FSM commands (raft/batch.h, fsm_batch_status). */
+/* test_plan_codec.c - the compact binary form of plan results (plan/codec.h), the
+ * batch entries that carry several FSM commands (raft/batch.h, fsm_batch_status), and
+ * the leader's plans decoded ahead on the pool (raft/plan_predecode.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <uv.h>
 
 #include "common/error.h"
 #include "common/ids.h"
@@ -10,6 +12,7 @@
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/raft/fsm.h"
+#include "controlplane/raft/plan_predecode.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "tests/unit/fixtures.h"
@@ -17,16 +20,22 @@
 static struct state_store *st;
 static struct job *job;
 
-static void setup(void) {
-        st = state_create();
-        job = fx_job("web", JOB_SERVICE, 4, 10, 10);
-        state_upsert_job(st, 1, job);
+/* A store with job at index 1 and nodes n1, n2 at index 2. */
+static struct state_store *store_with_job(void) {
+        struct state_store *s = state_create();
+        state_upsert_job(s, 1, job);
         const char *ids[] = {"n1", "n2"};
         for (int i = 0; i < 2; i++) {
                 struct node *n = fx_node(ids[i], "dc1", 1000, 1000);
-                state_upsert_node(st, 2, n);
+                state_upsert_node(s, 2, n);
                 node_unref(n);
         }
+        return s;
+}
+
+static void setup(void) {
+        job = fx_job("web", JOB_SERVICE, 4, 10, 10);
+        st = store_with_job();
 }
 
 static void teardown(void) {
@@ -425,4 +434,171 @@ Test(plan_codec, arena_keeps_strings_and_knows_its_own) {
         cr_assert_null(str_arena_unref(s));
         cr_expect_str_eq(a, "abc", "alive while referenced");
         str_arena_unref(s);
+}
+
+/* ---- plan_predecode ----------------------------------------------------------------- */
+
+/* The sample result encoded with timestamp ts: distinct bytes for each ts. */
+static void encode_at(struct plan_result *r, int64_t ts, void **ret_buf, size_t *ret_len) {
+        r->timestamp_ns = ts;
+        cr_assert_eq(plan_result_encode(r, ret_buf, ret_len), 0);
+}
+
+/* Every placement of a and b, compared as JSON. */
+static void expect_same_result(const struct plan_result *a, const struct plan_result *b) {
+        cr_assert_str_eq(a->eval_id, b->eval_id);
+        cr_assert_eq(a->timestamp_ns, b->timestamp_ns);
+        cr_assert_eq(a->n_nodes, b->n_nodes);
+        for (size_t i = 0; i < a->n_nodes; i++) {
+                cr_assert_str_eq(a->nodes[i].node_id, b->nodes[i].node_id);
+                cr_assert_eq(a->nodes[i].n_place, b->nodes[i].n_place);
+                for (size_t k = 0; k < a->nodes[i].n_place; k++) {
+                        char *x = alloc_text(a->nodes[i].place[k]), *y = alloc_text(b->nodes[i].place[k]);
+                        cr_expect_str_eq(x, y);
+                        free(x);
+                        free(y);
+                }
+        }
+}
+
+/* Only exactly the bytes queued give a result, once, and it is their decoding. */
+Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        encode_at(r, 42, (void **)&buf, &len);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_start(pp, buf, len), 0);
+        uv_run(&loop, UV_RUN_DEFAULT); /* until the decoding is back */
+        buf[len - 1] ^= 1;
+        cr_expect_null(plan_predecode_take(pp, buf, len), "other bytes of the same length");
+        buf[len - 1] ^= 1;
+        cr_expect_null(plan_predecode_take(pp, buf, len - 1), "a prefix");
+        cr_expect_eq(plan_predecode_count(pp), 1, "kept for its own bytes");
+        struct plan_result *got = plan_predecode_take(pp, buf, len);
+        cr_assert_not_null(got);
+        struct plan_result *direct = NULL;
+        cr_assert_eq(plan_result_decode(buf, len, &direct, NULL), 0);
+        expect_same_result(got, direct);
+        cr_expect_null(plan_predecode_take(pp, buf, len), "taken once");
+        cr_expect_eq(plan_predecode_count(pp), 0);
+        cr_expect_null(plan_predecode_take(NULL, buf, len));
+        cr_expect_eq(plan_predecode_start(NULL, buf, len), -EINVAL);
+        /* applied, it writes what the FSM's own decoding writes */
+        cr_assert_eq(plan_result_apply(st, 20, got), 0);
+        cr_expect_str_eq(state_alloc_get(st, "a-1")->previous_allocation, "old");
+        cr_expect_eq(state_alloc_get(st, "old")->client_status, ALLOC_CLIENT_LOST);
+        plan_result_free(got);
+        plan_result_free(direct);
+        plan_predecode_destroy(pp);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(buf);
+        plan_result_free(r);
+        alloc_unref(old);
+}
+
+/* Taking one drops those queued before it; one not back from the pool is not given
+ * (the FSM decodes it) and frees itself there, as do those left at destroy; the
+ * queue keeps at most PLAN_PREDECODE_MAX. */
+Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        void *a = NULL, *b = NULL, *c = NULL;
+        size_t la = 0, lb = 0, lc = 0;
+        encode_at(r, 1, &a, &la);
+        encode_at(r, 2, &b, &lb);
+        encode_at(r, 3, &c, &lc);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_start(pp, a, la), 0);
+        cr_assert_eq(plan_predecode_start(pp, b, lb), 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        struct plan_result *got = plan_predecode_take(pp, b, lb);
+        cr_assert_not_null(got);
+        cr_expect_eq(got->timestamp_ns, 2);
+        plan_result_free(got);
+        cr_expect_eq(plan_predecode_count(pp), 0, "the one proposed before it is dropped");
+        cr_expect_null(plan_predecode_take(pp, a, la));
+        cr_assert_eq(plan_predecode_start(pp, c, lc), 0);
+        cr_expect_null(plan_predecode_take(pp, c, lc), "still on the pool: not waited for");
+        cr_expect_eq(plan_predecode_count(pp), 0);
+        uv_run(&loop, UV_RUN_DEFAULT); /* its decoding comes back and is freed */
+        for (int i = 0; i < PLAN_PREDECODE_MAX + 1; i++)
+                cr_assert_eq(plan_predecode_start(pp, i % 2 ? a : b, i % 2 ? la : lb), 0);
+        cr_expect_eq(plan_predecode_count(pp), PLAN_PREDECODE_MAX, "bounded");
+        cr_assert_eq(plan_predecode_start(pp, c, lc), 0);
+        plan_predecode_destroy(pp); /* with decodings on the pool */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(a);
+        free(b);
+        free(c);
+        plan_result_free(r);
+        alloc_unref(old);
+}
+
+static int hook_calls;
+
+static struct plan_result *hook_decoded(void *data, const void *buf, size_t len) {
+        hook_calls++;
+        return plan_predecode_take(data, buf, len);
+}
+
+/* The FSM applies the result the hook gives for a plan part (and its own decoding
+ * when the hook gives none): the same state either way. */
+Test(plan_codec, fsm_applies_the_result_decoded_ahead) {
+        struct alloc *old = NULL;
+        struct plan_result *r = sample(&old);
+        void *plan = NULL;
+        size_t plen = 0;
+        encode_at(r, 42, &plan, &plen);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_start(pp, plan, plen), 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        /* a second store with what setup and sample wrote into st */
+        struct state_store *ahead = st, *inline_ = store_with_job();
+        struct alloc *old2 = alloc_copy(old);
+        state_upsert_allocs(inline_, 3, &old2, 1);
+        alloc_unref(old2);
+        struct fsm_hooks hooks = {.plan_decoded = hook_decoded};
+        struct fsm *f1 = fsm_create(&ahead, &hooks, pp), *f2 = fsm_create(&inline_, &hooks, pp);
+        struct batch_part part = {BATCH_PLAN, plan, plen};
+        void *entry = NULL;
+        size_t len = 0;
+        cr_assert_eq(batch_encode(&part, 1, &entry, &len), 0);
+        struct error err = {0};
+        cr_assert_eq(fsm_raft_ops.apply(f1, 30, entry, len, &err), 0, "%s", err.msg);
+        cr_expect_eq(plan_predecode_count(pp), 0, "taken by the FSM");
+        cr_assert_eq(fsm_raft_ops.apply(f2, 30, entry, len, &err), 0, "%s", err.msg);
+        cr_expect_eq(hook_calls, 2);
+        const char *msg = NULL;
+        cr_expect_eq(fsm_batch_status(f1, 30, 0, &msg), 0);
+        cr_expect_eq(fsm_batch_status(f2, 30, 0, &msg), 0);
+        for (int i = 0; i < 6; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "a-%d", i);
+                const struct alloc *x = state_alloc_get(ahead, id), *y = state_alloc_get(inline_, id);
+                cr_assert(x && y, "%s placed", id);
+                cr_expect_eq(x->create_index, 30);
+                char *tx = alloc_text(x), *ty = alloc_text(y);
+                cr_expect_str_eq(tx, ty, "%s the same either way", id);
+                free(tx);
+                free(ty);
+        }
+        cr_expect_eq(state_alloc_get(ahead, "old")->client_status, ALLOC_CLIENT_LOST);
+        fsm_destroy(f1);
+        fsm_destroy(f2);
+        state_destroy(inline_);
+        plan_predecode_destroy(pp);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(entry);
+        free(plan);
+        plan_result_free(r);
+        alloc_unref(old);
 }

@@ -1,0 +1,17 @@
+/* malloc_conf.c - jemalloc's options for drover-server, read by jemalloc at its first
+ * allocation (the `malloc_conf` string it looks up in the executable; see jemalloc(3),
+ * "TUNING"). Linked into drover-server only (Makefile MALLOC_OBJ), never into a
+ * sanitizer build, whose allocator ignores it.
+ *
+ * thp:always,metadata_thp:always: jemalloc asks for transparent huge pages
+ * (madvise(MADV_HUGEPAGE) on its extents; the host's THP mode "madvise" is enough).
+ * The state store grows by hundreds of MB of small blocks, and on virtual machines
+ * each first touch of a 4 KiB page is a fault that costs far more than the work on
+ * it: bench/raft's three servers took ~49,600 minor faults per run, about half of
+ * their CPU. With huge pages, ~4,000-5,000, and 30-40% less CPU per placement; the
+ * price is a larger RSS (a huge page is resident whole; 237 -> ~340-410 MB for the
+ * three servers of bench/raft). narenas:2: fewer arenas (jemalloc's default is 4
+ * per CPU), each holding its own partly used huge pages; the loop and the scheduler
+ * workers contend little, since the workers allocate on their own thread caches.
+ * MALLOC_CONF in the environment is read after this string and overrides it. */
+const char *malloc_conf = "thp:always,metadata_thp:always,narenas:2";

@@ -1,0 +1,136 @@
+/* plan_predecode.c - the leader's own plan results, decoded ahead on the pool. See
+ * plan_predecode.h. */
+#include "controlplane/raft/plan_predecode.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "controlplane/plan/codec.h"
+#include "controlplane/scheduler/plan.h"
+
+struct pending {
+        uv_work_t work;
+        struct plan_predecode *pp; /* NULL once dropped: the pool's callback frees it */
+        struct pending *next;
+        bool done; /* back on the loop: res (NULL when the decoding failed) may be read */
+        size_t len;
+        struct plan_result *res;
+        unsigned char buf[]; /* the proposed bytes */
+};
+
+struct plan_predecode {
+        uv_loop_t *loop;
+        struct pending *head, *tail; /* in the order queued, i.e. proposed */
+        size_t n;
+};
+
+struct plan_predecode *plan_predecode_create(uv_loop_t *loop) {
+        struct plan_predecode *pp = calloc(1, sizeof(*pp));
+        if (pp)
+                pp->loop = loop;
+        return pp;
+}
+
+/* Out of the queue: freed now when back from the pool, else by decode_done. */
+static void drop(struct pending *p) {
+        p->pp = NULL;
+        p->next = NULL;
+        if (p->done) {
+                plan_result_free(p->res);
+                free(p);
+        }
+}
+
+static struct pending *unlink_head(struct plan_predecode *pp) {
+        struct pending *p = pp->head;
+        pp->head = p->next;
+        if (!pp->head)
+                pp->tail = NULL;
+        pp->n--;
+        return p;
+}
+
+struct plan_predecode *plan_predecode_destroy(struct plan_predecode *pp) {
+        if (!pp)
+                return NULL;
+        while (pp->head)
+                drop(unlink_head(pp));
+        free(pp);
+        return NULL;
+}
+
+/* On a pool thread: reads only its own copy. */
+static void decode_work(uv_work_t *w) {
+        struct pending *p = w->data;
+        struct error err = {0};
+        if (plan_result_decode(p->buf, p->len, &p->res, &err) < 0)
+                p->res = NULL;
+}
+
+static void decode_done(uv_work_t *w, int status) {
+        struct pending *p = w->data;
+        p->done = true;
+        if (status < 0) { /* canceled: never decoded */
+                plan_result_free(p->res);
+                p->res = NULL;
+        }
+        if (!p->pp) {
+                plan_result_free(p->res);
+                free(p);
+        }
+}
+
+int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
+        if (!pp)
+                return -EINVAL;
+        struct pending *p = malloc(sizeof(*p) + len);
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending){.pp = pp, .len = len};
+        memcpy(p->buf, buf, len);
+        p->work.data = p;
+        int r = uv_queue_work(pp->loop, &p->work, decode_work, decode_done);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        if (pp->n == PLAN_PREDECODE_MAX)
+                drop(unlink_head(pp));
+        if (pp->tail)
+                pp->tail->next = p;
+        else
+                pp->head = p;
+        pp->tail = p;
+        pp->n++;
+        return 0;
+}
+
+struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *buf, size_t len) {
+        if (!pp)
+                return NULL;
+        struct pending *match = NULL;
+        for (struct pending *p = pp->head; p && !match; p = p->next)
+                if (p->len == len && memcmp(p->buf, buf, len) == 0)
+                        match = p;
+        if (!match)
+                return NULL;
+        for (;;) {
+                struct pending *p = unlink_head(pp);
+                if (p == match)
+                        break;
+                drop(p);
+        }
+        struct plan_result *res = match->done ? match->res : NULL;
+        if (match->done)
+                match->res = NULL;
+        drop(match);
+        return res;
+}
+
+size_t plan_predecode_count(const struct plan_predecode *pp) {
+        return pp ? pp->n : 0;
+}
