@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -569,7 +570,8 @@ static int send_spawn(struct logmon *lm, const struct logmon_spawn_req *req, uin
         fds[0] = open(req->exit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)
                 return errorf(err, -errno, "open %s: %s", req->exit_dir, strerror(errno));
-        unlinkat(fds[0], LOGMON_EXIT_FILE, 0); /* the last run's */
+        fremovexattr(fds[0], LOGMON_EXIT_XATTR); /* the last run's */
+        unlinkat(fds[0], LOGMON_EXIT_FILE, 0);
         size_t msg_len = offsetof(struct spawn_msg, data) + len;
         int r = 0;
         for (int attempt = 0; attempt < 2; attempt++) {
@@ -848,11 +850,7 @@ const char *logmon_stage_str(int stage) {
         }
 }
 
-int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal) {
-        char path[LOGMON_PATH], b[96];
-        snprintf(path, sizeof(path), "%s/%s", dir, LOGMON_EXIT_FILE);
-        if (read_small_file(path, b, sizeof(b)) <= 0)
-                return -ENOENT;
+static int parse_exit(const char *b, pid_t pid, int *ret_code, int *ret_signal) {
         long p = 0, code = -1, sig = -1;
         if (sscanf(b, "%ld %ld %ld", &p, &code, &sig) != 3 || code < 0 || code > 255 || sig < 0 || sig >= 128)
                 return -EINVAL;
@@ -861,4 +859,21 @@ int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal)
         *ret_code = (int)code;
         *ret_signal = (int)sig;
         return 0;
+}
+
+int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal) {
+        char path[LOGMON_PATH], b[96];
+        int r = -ENOENT;
+        ssize_t n = getxattr(dir, LOGMON_EXIT_XATTR, b, sizeof(b) - 1);
+        if (n > 0) {
+                b[n] = '\0';
+                r = parse_exit(b, pid, ret_code, ret_signal);
+                if (r == 0)
+                        return 0;
+        }
+        /* Another run's attribute: the file may be this one's (an exec task's). */
+        snprintf(path, sizeof(path), "%s/%s", dir, LOGMON_EXIT_FILE);
+        if (read_small_file(path, b, sizeof(b)) <= 0)
+                return r;
+        return parse_exit(b, pid, ret_code, ret_signal);
 }
