@@ -53,6 +53,10 @@ struct logmon;
  * inode, a rename and an unlink per task), else the file LOGMON_EXIT_FILE in it
  * (also where the exec driver's supervisor writes it). */
 #define LOGMON_EXIT_XATTR "trusted.drover.exit"
+/* A task's log settings, "<max file size> <max files>\n", for the log endpoint: the
+ * attribute LOGMON_META_XATTR<task> of the logs directory where it can be set (root,
+ * a name that fits in 255 bytes), else the file .<task>.logmeta in it. */
+#define LOGMON_META_XATTR "trusted.drover.logmeta."
 #define LOGMON_EXIT_FILE ".drover-exit"
 #define LOGMON_DEFAULT_MAX_FILES 10
 #define LOGMON_DEFAULT_MAX_FILE_SIZE (10LL * 1024 * 1024)
@@ -160,6 +164,10 @@ size_t logmon_spawns_in_flight(const struct logmon *lm);
 /* The exit status recorded in <dir> (LOGMON_EXIT_XATTR, else LOGMON_EXIT_FILE) for
  * pid: 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */
 int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal);
+
+/* Task's log settings in the logs directory dirfd (LOGMON_META_XATTR, else the file)
+ * into buf, NUL-terminated: bytes read, or -ENOENT where there are none. */
+ssize_t logmon_meta_read(int dirfd, const char *task, char *buf, size_t size);
 
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
 int logmon_file_range(const char *dir, const char *task, const char *type, long *ret_first, long *ret_last);

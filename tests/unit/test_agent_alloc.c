@@ -237,8 +237,8 @@ Test(agent_alloc, async_setup_makes_the_directories_off_the_loop_then_starts) {
         cr_expect(has_exit(u, "say", 3, 0), "the task saw its secrets/, tmp/ and alloc/data/ (exit 3)");
         json_decref(u);
         char path[256];
-        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/.say.logmeta", dir, a->id);
-        cr_expect(access(path, F_OK) == 0, "the worker wrote the logmeta file");
+        snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs", dir, a->id);
+        cr_expect_eq(logmon_max_file_size(path, "say"), LOGMON_DEFAULT_MAX_FILE_SIZE, "the worker wrote the logmeta");
         snprintf(path, sizeof(path), "%s/alloc/%s/alloc/logs/say.stdout.0", dir, a->id);
         char *got = slurp(path);
         for (int i = 0; i < 300 && strcmp(got, "async\n") != 0; i++) {

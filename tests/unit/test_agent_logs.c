@@ -205,7 +205,17 @@ Test(agent_logs, task_logs_are_not_world_readable) {
         cr_expect_eq(mode_of("web.stdout.0"), 0600, "the old file was narrowed when appended to");
         cr_expect_eq(mode_of("web.stdout.1"), 0600, "a file opened by a rotation");
         cr_expect_eq(mode_of("web.stderr.0"), 0600);
-        cr_expect_eq(mode_of(".web.logmeta"), 0600);
+        char meta[64];
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        cr_expect_gt(logmon_meta_read(dfd, "web", meta, sizeof(meta)), 0, "the task's log settings are there");
+        close(dfd);
+        char file[256];
+        snprintf(file, sizeof(file), "%s/.web.logmeta", dir);
+        if (getxattr(dir, LOGMON_META_XATTR "web", meta, sizeof(meta)) > 0)
+                cr_expect_eq(access(file, F_OK), -1, "the directory's attribute holds them: no file");
+        else
+                cr_expect_eq(mode_of(".web.logmeta"), 0600);
         cr_expect_eq(mode_of(".web.stdout.fifo"), 0600);
         cr_expect_eq(size_of("web.stdout.1"), 500, "rotation still works: 1,500 bytes in files of 1,000");
 }
