@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/macros.h"
@@ -370,14 +371,25 @@ json_t *task_usage_pids_json(const struct task_usage *u) {
         return o;
 }
 
-/* ---- the pid file ---------------------------------------------------------------------------- */
+/* ---- the pid record -------------------------------------------------------------------------- */
+
+/* The record is the task directory's TASK_PID_XATTR where the file system takes
+ * trusted.* attributes from the agent (root): setting it rewrites the directory's
+ * inode, where the file took a new inode (ext4 scans its inode bitmap for one not
+ * recently freed), a rename and an unlink per task; and a task that owns its
+ * directory cannot forge it. Else the file TASK_PID_FILE, written whole and renamed. */
+static int pid_line(const struct driver_handle *h, char *line, size_t size) {
+        return snprintf(line, size, "%d %llu %s\n", (int)h->pid, (unsigned long long)h->start_ticks,
+                        h->cgroup[0] ? h->cgroup : "-");
+}
 
 int task_pid_file_write(const char *task_dir, const struct driver_handle *h) {
         char path[4400], tmp[4400], line[400];
+        int len = pid_line(h, line, sizeof(line));
+        if (lsetxattr(task_dir, TASK_PID_XATTR, line, (size_t)len, 0) == 0)
+                return 0;
         snprintf(path, sizeof(path), "%s/%s", task_dir, TASK_PID_FILE);
         snprintf(tmp, sizeof(tmp), "%s/%s.tmp", task_dir, TASK_PID_FILE);
-        int len = snprintf(line, sizeof(line), "%d %llu %s\n", (int)h->pid, (unsigned long long)h->start_ticks,
-                           h->cgroup[0] ? h->cgroup : "-");
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
@@ -389,6 +401,8 @@ int task_pid_file_write(const char *task_dir, const struct driver_handle *h) {
 }
 
 void task_pid_file_remove(const char *task_dir) {
+        if (lremovexattr(task_dir, TASK_PID_XATTR) == 0)
+                return;
         char path[4400];
         snprintf(path, sizeof(path), "%s/%s", task_dir, TASK_PID_FILE);
         unlink(path);
@@ -396,7 +410,11 @@ void task_pid_file_remove(const char *task_dir) {
 
 int task_pid_file_read(int task_dirfd, pid_t *ret_pid, uint64_t *ret_start_ticks, char *ret_cgroup) {
         char text[400];
-        ssize_t n = read_small(task_dirfd, TASK_PID_FILE, text, sizeof(text));
+        ssize_t n = fgetxattr(task_dirfd, TASK_PID_XATTR, text, sizeof(text) - 1);
+        if (n >= 0)
+                text[n] = '\0';
+        else
+                n = read_small(task_dirfd, TASK_PID_FILE, text, sizeof(text));
         if (n < 0)
                 return (int)n;
         int pid, at = 0;

@@ -90,9 +90,13 @@ json_t *task_usage_json(const struct task_usage *u, double mhz_per_core);
 json_t *task_usage_pids_json(const struct task_usage *u);
 
 /* Where a running task's process is written down for the agent's stats endpoint
- * (log_api.c), which runs on a thread of its own: <task dir>/TASK_PID_FILE holds
- * "<pid> <start ticks> <cgroup directory or ->\n". The alloc runner writes it when a
- * task starts and removes it when the task ends. */
+ * (log_api.c), which runs on a thread of its own, and for a restarted agent (the
+ * cgroup of a task that ended meanwhile): "<pid> <start ticks> <cgroup directory or
+ * ->\n" in the task directory's extended attribute TASK_PID_XATTR, or, where that
+ * cannot be set (an agent not root, a file system without trusted.* attributes),
+ * in the file <task dir>/TASK_PID_FILE. The alloc runner writes it when a task
+ * starts and removes it when the task ends; the reader takes the attribute first. */
+#define TASK_PID_XATTR "trusted.drover.pid"
 #define TASK_PID_FILE ".drover-pid"
 struct driver_handle;
 int task_pid_file_write(const char *task_dir, const struct driver_handle *h);

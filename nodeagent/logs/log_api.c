@@ -26,6 +26,7 @@
 #include "common/mhd_loop.h"
 #include "common/tls.h"
 #include "nodeagent/drivers/task_stats.h"
+#include "nodeagent/logs/logmon.h"
 
 #define STATS_SAMPLES 256 /* tasks whose previous CPU sample is kept for percentages */
 
@@ -191,22 +192,11 @@ static int file_range(int dirfd, const char *task, const char *type, long *ret_f
         return 0;
 }
 
-/* .<task>.logmeta, in buf; written when the task's logs were set up. */
-static const char *meta_name(const char *task, char *buf, size_t size) {
-        snprintf(buf, size, ".%s.logmeta", task);
-        return buf;
-}
-
+/* The task's max file size (its logmeta, written when its logs were set up); 0 if none. */
 static uint64_t read_max_size(int dirfd, const char *task) {
-        char name[300], buf[64];
-        int fd = openat(dirfd, meta_name(task, name, sizeof(name)), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
+        char buf[64];
+        if (logmon_meta_read(dirfd, task, buf, sizeof(buf)) <= 0)
                 return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
         long long v = strtoll(buf, NULL, 10);
         return v > 0 ? (uint64_t)v : 0;
 }
@@ -226,8 +216,8 @@ static int stream_open(const struct log_api *a, const char *alloc_id, const char
                 return logs;
         long first = 0, last = -1;
         int r = file_range(logs, task, type, &first, &last);
-        char meta[300];
-        if (r == -ENOENT && faccessat(logs, meta_name(task, meta, sizeof(meta)), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        char meta[64];
+        if (r == -ENOENT && logmon_meta_read(logs, task, meta, sizeof(meta)) >= 0)
                 return 0; /* a task that has written nothing yet: its files are made on its first output */
         if (r < 0)
                 return r;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -351,10 +352,39 @@ int logmon_file_range(const char *dir, const char *task, const char *type, long 
         return 0;
 }
 
+/* The name of task's logmeta attribute in buf; false where it does not fit in an
+ * attribute name (the file then). */
+static bool meta_xattr(const char *task, char *buf, size_t size) {
+        int n = snprintf(buf, size, "%s%s", LOGMON_META_XATTR, task);
+        return n > 0 && (size_t)n < size && n <= 255;
+}
+
+ssize_t logmon_meta_read(int dirfd, const char *task, char *buf, size_t size) {
+        char name[300];
+        ssize_t n = -1;
+        if (size < 2)
+                return -EINVAL;
+        if (meta_xattr(task, name, sizeof(name)) && (n = fgetxattr(dirfd, name, buf, size - 1)) >= 0) {
+                buf[n] = '\0';
+                return n;
+        }
+        snprintf(name, sizeof(name), ".%s.logmeta", task);
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size - 1);
+        int e = errno;
+        close(fd);
+        if (n < 0)
+                return -e;
+        buf[n] = '\0';
+        return n;
+}
+
 int64_t logmon_max_file_size(const char *dir, const char *task) {
-        char path[4200], b[64];
-        snprintf(path, sizeof(path), "%s/.%s.logmeta", dir, task);
-        if (read_small_file(path, b, sizeof(b)) <= 0)
+        char b[64];
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || logmon_meta_read(dfd, task, b, sizeof(b)) <= 0)
                 return 0;
         long long v = strtoll(b, NULL, 10);
         return v > 0 ? v : 0;
@@ -406,11 +436,15 @@ static void last_indexes(const char *dir, const char *task, int64_t ret_last[2])
                         ret_last[i] = last[i];
 }
 
-/* <dir>/.<task>.logmeta: "<max file size> <max files>\n" for the log endpoint, written
- * whole under a temporary name and renamed (no stdio: no buffer to allocate). */
-static int write_logmeta(const char *meta, const char *tmp, int64_t max_size, int max_files) {
-        char line[64];
+/* "<max file size> <max files>\n" for the log endpoint: dir's attribute
+ * LOGMON_META_XATTR<task> (logmon.h), else <dir>/.<task>.logmeta, written whole under
+ * a temporary name and renamed. */
+static int write_logmeta(const char *dir, const char *task, const char *meta, const char *tmp, int64_t max_size,
+                         int max_files) {
+        char line[64], name[300];
         int n = snprintf(line, sizeof(line), "%lld %d\n", (long long)max_size, max_files);
+        if (meta_xattr(task, name, sizeof(name)) && lsetxattr(dir, name, line, (size_t)n, 0) == 0)
+                return 0;
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
@@ -439,7 +473,7 @@ static int prepare(const struct logmon_config *cfg, const struct msg *m, char (*
                 return 0;
         snprintf(meta, sizeof(meta), "%s/.%s.logmeta", cfg->dir, cfg->task);
         snprintf(tmp, sizeof(tmp), "%s.tmp", meta);
-        int mr = write_logmeta(meta, tmp, m->max_size, m->max_files);
+        int mr = write_logmeta(cfg->dir, cfg->task, meta, tmp, m->max_size, m->max_files);
         if (mr < 0)
                 return errorf(err, mr, "write %s: %s", meta, strerror(-mr));
         return 0;
@@ -569,7 +603,8 @@ static int send_spawn(struct logmon *lm, const struct logmon_spawn_req *req, uin
         fds[0] = open(req->exit_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)
                 return errorf(err, -errno, "open %s: %s", req->exit_dir, strerror(errno));
-        unlinkat(fds[0], LOGMON_EXIT_FILE, 0); /* the last run's */
+        fremovexattr(fds[0], LOGMON_EXIT_XATTR); /* the last run's */
+        unlinkat(fds[0], LOGMON_EXIT_FILE, 0);
         size_t msg_len = offsetof(struct spawn_msg, data) + len;
         int r = 0;
         for (int attempt = 0; attempt < 2; attempt++) {
@@ -848,11 +883,7 @@ const char *logmon_stage_str(int stage) {
         }
 }
 
-int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal) {
-        char path[LOGMON_PATH], b[96];
-        snprintf(path, sizeof(path), "%s/%s", dir, LOGMON_EXIT_FILE);
-        if (read_small_file(path, b, sizeof(b)) <= 0)
-                return -ENOENT;
+static int parse_exit(const char *b, pid_t pid, int *ret_code, int *ret_signal) {
         long p = 0, code = -1, sig = -1;
         if (sscanf(b, "%ld %ld %ld", &p, &code, &sig) != 3 || code < 0 || code > 255 || sig < 0 || sig >= 128)
                 return -EINVAL;
@@ -861,4 +892,21 @@ int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal)
         *ret_code = (int)code;
         *ret_signal = (int)sig;
         return 0;
+}
+
+int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal) {
+        char path[LOGMON_PATH], b[96];
+        int r = -ENOENT;
+        ssize_t n = getxattr(dir, LOGMON_EXIT_XATTR, b, sizeof(b) - 1);
+        if (n > 0) {
+                b[n] = '\0';
+                r = parse_exit(b, pid, ret_code, ret_signal);
+                if (r == 0)
+                        return 0;
+        }
+        /* Another run's attribute: the file may be this one's (an exec task's). */
+        snprintf(path, sizeof(path), "%s/%s", dir, LOGMON_EXIT_FILE);
+        if (read_small_file(path, b, sizeof(b)) <= 0)
+                return r;
+        return parse_exit(b, pid, ret_code, ret_signal);
 }

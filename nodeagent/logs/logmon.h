@@ -47,7 +47,17 @@ struct logmon;
 #define LOGMON_MAX_TASKS 4096 /* tasks one collector serves at a time */
 #define LOGMON_SPAWN_MAX (128 * 1024) /* bytes of path, cwd, argv and envp of a task it starts */
 #define LOGMON_SPAWN_ARGS 4096        /* arguments, and environment variables, of one */
-#define LOGMON_EXIT_FILE ".drover-exit" /* "<pid> <exit code> <signal>\n" in the task's directory */
+/* A task's exit record, "<pid> <exit code> <signal>\n": the extended attribute
+ * LOGMON_EXIT_XATTR of its directory where the collector can set trusted.*
+ * attributes (root; a rewrite of the directory's inode, where a file takes a new
+ * inode, a rename and an unlink per task), else the file LOGMON_EXIT_FILE in it
+ * (also where the exec driver's supervisor writes it). */
+#define LOGMON_EXIT_XATTR "trusted.drover.exit"
+/* A task's log settings, "<max file size> <max files>\n", for the log endpoint: the
+ * attribute LOGMON_META_XATTR<task> of the logs directory where it can be set (root,
+ * a name that fits in 255 bytes), else the file .<task>.logmeta in it. */
+#define LOGMON_META_XATTR "trusted.drover.logmeta."
+#define LOGMON_EXIT_FILE ".drover-exit"
 #define LOGMON_DEFAULT_MAX_FILES 10
 #define LOGMON_DEFAULT_MAX_FILE_SIZE (10LL * 1024 * 1024)
 
@@ -93,7 +103,7 @@ void logmon_stop(struct logmon *lm, const char *dir, const char *task);
 pid_t logmon_pid(struct logmon *lm);
 
 /* Tasks the collector starts (raw_exec): it is their parent, so it reaps them and
- * writes <exit_dir>/LOGMON_EXIT_FILE when they end, whether an agent runs then or
+ * records their exit in <exit_dir> (LOGMON_EXIT_XATTR) when they end, whether an agent runs then or
  * not (the agent, not their parent, sees only a pidfd). */
 enum logmon_spawn_stage {
         LOGMON_STAGE_SETSID = 1,
@@ -151,9 +161,13 @@ int logmon_spawn_async(struct logmon *lm, const struct logmon_spawn_req *req, lo
 /* Requests sent and not answered yet (tests, diagnostics). */
 size_t logmon_spawns_in_flight(const struct logmon *lm);
 
-/* The exit status the collector recorded in <dir>/LOGMON_EXIT_FILE for pid:
- * 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */
+/* The exit status recorded in <dir> (LOGMON_EXIT_XATTR, else LOGMON_EXIT_FILE) for
+ * pid: 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */
 int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal);
+
+/* Task's log settings in the logs directory dirfd (LOGMON_META_XATTR, else the file)
+ * into buf, NUL-terminated: bytes read, or -ENOENT where there are none. */
+ssize_t logmon_meta_read(int dirfd, const char *task, char *buf, size_t size);
 
 /* The first and last index of <dir>/<task>.<type>.<n> files (-ENOENT when none). */
 int logmon_file_range(const char *dir, const char *task, const char *type, long *ret_first, long *ret_last);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -410,6 +411,8 @@ static void write_status_file(int dirfd, pid_t pid, int status) {
                         line[k++] = *c;
                 line[k++] = i < 2 ? ' ' : '\n';
         }
+        if (fsetxattr(dirfd, LOGMON_EXIT_XATTR, line, k, 0) == 0)
+                return;
         int fd = openat(dirfd, LOGMON_EXIT_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,7 +205,17 @@ Test(agent_logs, task_logs_are_not_world_readable) {
         cr_expect_eq(mode_of("web.stdout.0"), 0600, "the old file was narrowed when appended to");
         cr_expect_eq(mode_of("web.stdout.1"), 0600, "a file opened by a rotation");
         cr_expect_eq(mode_of("web.stderr.0"), 0600);
-        cr_expect_eq(mode_of(".web.logmeta"), 0600);
+        char meta[64];
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        cr_expect_gt(logmon_meta_read(dfd, "web", meta, sizeof(meta)), 0, "the task's log settings are there");
+        close(dfd);
+        char file[256];
+        snprintf(file, sizeof(file), "%s/.web.logmeta", dir);
+        if (getxattr(dir, LOGMON_META_XATTR "web", meta, sizeof(meta)) > 0)
+                cr_expect_eq(access(file, F_OK), -1, "the directory's attribute holds them: no file");
+        else
+                cr_expect_eq(mode_of(".web.logmeta"), 0600);
         cr_expect_eq(mode_of(".web.stdout.fifo"), 0600);
         cr_expect_eq(size_of("web.stdout.1"), 500, "rotation still works: 1,500 bytes in files of 1,000");
 }
@@ -338,6 +349,12 @@ Test(agent_logs, the_collector_records_exit_codes_and_kills_tasks_whose_director
                 sleep_ms(10);
         cr_expect_eq(code, 3, "the collector wrote the exit code");
         cr_expect_eq(sig, 0);
+        char rec[96], file[160];
+        snprintf(file, sizeof(file), "%s/%s", done_dir, LOGMON_EXIT_FILE);
+        if (geteuid() == 0 && getxattr(done_dir, LOGMON_EXIT_XATTR, rec, sizeof(rec)) > 0)
+                cr_expect_eq(access(file, F_OK), -1, "as root the directory's attribute holds it: no file made");
+        else
+                cr_expect_eq(access(file, F_OK), 0, "without the attribute the file holds it");
         sleep_ms(300);
         cr_assert_eq(kill(gone, 0), 0, "runs while its directory is there");
         char cmd[256];
@@ -352,6 +369,37 @@ Test(agent_logs, the_collector_records_exit_codes_and_kills_tasks_whose_director
 }
 
 /* ---- the log endpoint ------------------------------------------------------------------- */
+
+/* An exec task's supervisor writes the file, the collector the attribute: the
+ * reader takes the record of the pid it asks for from either. */
+Test(agent_logs, the_exit_record_of_the_asked_pid_is_read_from_the_attribute_or_the_file) {
+        char d[128], file[160];
+        snprintf(d, sizeof(d), "%s/rec", dir);
+        snprintf(file, sizeof(file), "%s/%s", d, LOGMON_EXIT_FILE);
+        cr_assert_eq(mkdir(d, 0755), 0);
+        int code = -1, sig = -1;
+        cr_expect_eq(logmon_read_exit(d, 42, &code, &sig), -ENOENT);
+        FILE *f = fopen(file, "w");
+        cr_assert_not_null(f);
+        fputs("42 7 0\n", f);
+        fclose(f);
+        cr_assert_eq(logmon_read_exit(d, 42, &code, &sig), 0);
+        cr_expect_eq(code, 7);
+        cr_expect_eq(logmon_read_exit(d, 43, &code, &sig), -ESRCH, "another pid's record");
+        if (setxattr(d, LOGMON_EXIT_XATTR, "43 0 9\n", 7, 0) < 0) {
+                cr_expect_neq(geteuid(), 0, "root sets trusted.* attributes here");
+                return;
+        }
+        cr_assert_eq(logmon_read_exit(d, 43, &code, &sig), 0, "the attribute's pid");
+        cr_expect_eq(code, 0);
+        cr_expect_eq(sig, 9);
+        cr_assert_eq(logmon_read_exit(d, 42, &code, &sig), 0, "the attribute is another run's: the file's");
+        cr_expect_eq(code, 7);
+        cr_expect_eq(unlink(file), 0);
+        cr_expect_eq(logmon_read_exit(d, 42, &code, &sig), -ESRCH, "only another run's record");
+        cr_expect_eq(setxattr(d, LOGMON_EXIT_XATTR, "43 x", 4, 0), 0);
+        cr_expect_eq(logmon_read_exit(d, 43, &code, &sig), -EINVAL, "an unreadable record");
+}
 
 #include "common/alloc_token.h"
 #include "common/http_client.h"

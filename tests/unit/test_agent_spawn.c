@@ -11,6 +11,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,12 +271,12 @@ Test(agent_spawn, destroy_cancels_spawns_in_flight) {
         for (int i = 0; i < 2; i++) {
                 char exit_dir[128];
                 snprintf(exit_dir, sizeof(exit_dir), "%s/t%d", dir, i);
-                char path[160];
+                char path[160], rec[96];
                 snprintf(path, sizeof(path), "%s/" LOGMON_EXIT_FILE, exit_dir);
                 struct stat sb;
                 bool recorded = false;
                 for (int k = 0; k < 300 && !recorded; k++) {
-                        recorded = stat(path, &sb) == 0;
+                        recorded = getxattr(exit_dir, LOGMON_EXIT_XATTR, rec, sizeof(rec)) > 0 || stat(path, &sb) == 0;
                         if (!recorded)
                                 sleep_ms(10);
                 }

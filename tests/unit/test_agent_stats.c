@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,12 +149,51 @@ Test(agent_stats, pid_file_round_trip) {
         cr_expect_eq(pid, 1234);
         cr_expect_eq(start, 99);
         cr_expect_str_eq(cg, h.cgroup, "a path with a space survives");
+        /* As root the directory's attribute holds it, and no file is made (a new
+         * inode per task); otherwise the file. */
+        char file[256], got[400];
+        snprintf(file, sizeof(file), "%s/%s", dir, TASK_PID_FILE);
+        ssize_t n = getxattr(dir, TASK_PID_XATTR, got, sizeof(got));
+        if (n > 0) {
+                cr_expect_eq(access(file, F_OK), -1, "the attribute holds the record: no %s", TASK_PID_FILE);
+                cr_expect(strncmp(got, "1234 99 /sys/fs/cgroup/", 23) == 0);
+        } else {
+                cr_expect_neq(geteuid(), 0, "root, on a file system with trusted.* attributes, sets the attribute");
+                cr_expect_eq(access(file, F_OK), 0, "without the attribute the file holds the record");
+        }
         h.cgroup[0] = '\0';
         cr_assert_eq(task_pid_file_write(dir, &h), 0);
         cr_assert_eq(task_pid_file_read(dfd, &pid, &start, cg), 0);
         cr_expect_str_eq(cg, "");
         task_pid_file_remove(dir);
         cr_expect_eq(task_pid_file_read(dfd, &pid, &start, cg), -ENOENT);
+        close(dfd);
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+Test(agent_stats, pid_file_of_an_earlier_agent_is_read) {
+        char dir[] = "/tmp/drover-stats-XXXXXX", file[256];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(file, sizeof(file), "%s/%s", dir, TASK_PID_FILE);
+        FILE *f = fopen(file, "w");
+        cr_assert_not_null(f);
+        fputs("4321 7 -\n", f);
+        fclose(f);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        pid_t pid;
+        uint64_t start;
+        char cg[256];
+        cr_assert_eq(task_pid_file_read(dfd, &pid, &start, cg), 0, "no attribute: the file is read");
+        cr_expect_eq(pid, 4321);
+        cr_expect_eq(start, 7);
+        cr_expect_str_eq(cg, "");
+        struct driver_handle h = {.pid = 55, .start_ticks = 8};
+        cr_assert_eq(task_pid_file_write(dir, &h), 0);
+        cr_assert_eq(task_pid_file_read(dfd, &pid, &start, cg), 0);
+        cr_expect_eq(pid, 55, "the record written last is the one read");
+        task_pid_file_remove(dir);
+        if (access(file, F_OK) == 0) /* it was written to the attribute: the old file stays, read again */
+                cr_expect_eq(task_pid_file_read(dfd, &pid, &start, cg) == 0 ? pid : 0, 4321);
         close(dfd);
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
