@@ -352,35 +352,6 @@ int logmon_file_range(const char *dir, const char *task, const char *type, long 
         return 0;
 }
 
-/* The name of task's logmeta attribute in buf; false where it does not fit in an
- * attribute name (the file then). */
-static bool meta_xattr(const char *task, char *buf, size_t size) {
-        int n = snprintf(buf, size, "%s%s", LOGMON_META_XATTR, task);
-        return n > 0 && (size_t)n < size && n <= 255;
-}
-
-ssize_t logmon_meta_read(int dirfd, const char *task, char *buf, size_t size) {
-        char name[300];
-        ssize_t n = -1;
-        if (size < 2)
-                return -EINVAL;
-        if (meta_xattr(task, name, sizeof(name)) && (n = fgetxattr(dirfd, name, buf, size - 1)) >= 0) {
-                buf[n] = '\0';
-                return n;
-        }
-        snprintf(name, sizeof(name), ".%s.logmeta", task);
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, size - 1);
-        int e = errno;
-        close(fd);
-        if (n < 0)
-                return -e;
-        buf[n] = '\0';
-        return n;
-}
-
 int64_t logmon_max_file_size(const char *dir, const char *task) {
         char b[64];
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -443,7 +414,7 @@ static int write_logmeta(const char *dir, const char *task, const char *meta, co
                          int max_files) {
         char line[64], name[300];
         int n = snprintf(line, sizeof(line), "%lld %d\n", (long long)max_size, max_files);
-        if (meta_xattr(task, name, sizeof(name)) && lsetxattr(dir, name, line, (size_t)n, 0) == 0)
+        if (logmon_meta_xattr(task, name, sizeof(name)) && lsetxattr(dir, name, line, (size_t)n, 0) == 0)
                 return 0;
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)

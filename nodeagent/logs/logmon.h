@@ -165,6 +165,10 @@ size_t logmon_spawns_in_flight(const struct logmon *lm);
  * pid: 0, -ENOENT (none yet), -ESRCH (another pid's), -EINVAL (unreadable). */
 int logmon_read_exit(const char *dir, pid_t pid, int *ret_code, int *ret_signal);
 
+/* The name of task's logmeta attribute in buf; false where it does not fit in an
+ * attribute name (255 bytes; the file is used then). */
+bool logmon_meta_xattr(const char *task, char *buf, size_t size);
+
 /* Task's log settings in the logs directory dirfd (LOGMON_META_XATTR, else the file)
  * into buf, NUL-terminated: bytes read, or -ENOENT where there are none. */
 ssize_t logmon_meta_read(int dirfd, const char *task, char *buf, size_t size);
