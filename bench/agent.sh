@@ -63,10 +63,10 @@ fi
 fingerprint_ms=$(sed -n "$(((n + 1) / 2))p" "$WORK/fp.txt")
 
 # --- agent RSS: idle, then with 100 tasks -------------------------------------------
-# AGENT_PORT_MIN..AGENT_PORT_MAX (default 42500-42989): the server's HTTP port; Raft
+# AGENT_PORT_MIN..AGENT_PORT_MAX (default 30500-30989): the server's HTTP port; Raft
 # takes port+1 and the agent port+10.
-PORT_MIN=${AGENT_PORT_MIN:-42500}
-PORT_MAX=${AGENT_PORT_MAX:-42989}
+PORT_MIN=${AGENT_PORT_MIN:-30500}
+PORT_MAX=${AGENT_PORT_MAX:-30989}
 PORT=""
 for _ in $(seq 1 50); do
         p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))

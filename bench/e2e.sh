@@ -87,10 +87,10 @@ cpu_line() {
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== bench/e2e: $header"
 
-# E2E_PORT_MIN..E2E_PORT_MAX (default 42500-42989): the HTTP port; Raft takes port+1 and
+# E2E_PORT_MIN..E2E_PORT_MAX (default 30500-30989): the HTTP port; Raft takes port+1 and
 # the agent port+10. A range of its own, so that runs of others on this host do not collide.
-PORT_MIN=${E2E_PORT_MIN:-42500}
-PORT_MAX=${E2E_PORT_MAX:-42989}
+PORT_MIN=${E2E_PORT_MIN:-30500}
+PORT_MAX=${E2E_PORT_MAX:-30989}
 mkdir -p "$WORK/tmp"
 hz=$(getconf CLK_TCK)
 mkfifo "$WORK/sleep.fifo" && exec {sleep_fd}<>"$WORK/sleep.fifo" # the wait loop's pause without /bin/sleep

@@ -21,11 +21,11 @@ COUNT=${COUNT:-1000}
 CLIENTS=${CLIENTS:-32}
 SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
-# Ports from RAFT_BENCH_PORT_BASE (default 42250, the raft helper's 42250-42499); free
+# Ports from RAFT_BENCH_PORT_BASE (default 30000; 30000-30249, below the ephemeral range); free
 # means no local socket of any state uses it (the range is inside the ephemeral one).
 port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((${RAFT_BENCH_PORT_BASE:-42250} + RANDOM % 220))
+        P=$((${RAFT_BENCH_PORT_BASE:-30000} + RANDOM % 220))
         ok=1
         for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break

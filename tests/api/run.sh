@@ -1,6 +1,6 @@
 #!/bin/bash
 # API conformance tier: a drover-server and a drover-agent on loopback (ports
-# 43500-43999, or DROVER_TEST_PORT_BASE to +499), then tests/api/conformance.py over tests/api/shapes/.
+# 29500-29999, or DROVER_TEST_PORT_BASE to +499), then tests/api/conformance.py over tests/api/shapes/.
 # Usage: tests/api/run.sh BIN_DIR. Stops every process it started.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-api-XXXXXX)
 FAIL_TAIL=30
 . "$HERE/../integration/lib.sh" # wait_for, fail, setup_run, start_server, start_agent
-setup_run 43500 # ADDR, DROVER_ADDR; the daemons stopped and WORK removed on exit
+setup_run 29500 # ADDR, DROVER_ADDR; the daemons stopped and WORK removed on exit
 
 start_server || exit 1
 start_agent api-node || exit 1

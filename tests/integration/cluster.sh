@@ -18,7 +18,7 @@
 # build/cluster-history.tsv next to BIN_DIR) for offline checks: one request a line,
 # tab-separated: time, server, request (method, path, body), HTTP code, answer body,
 # seconds the answer took.
-# Ports: CLUSTER_PORT_BASE (else DROVER_TEST_PORT_BASE, else 42000) .. +249.
+# Ports: CLUSTER_PORT_BASE (else DROVER_TEST_PORT_BASE, else 29000) .. +249.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -34,7 +34,7 @@ JOBS=${CLUSTER_JOBS:-300}
 # kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
 port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-42000}} + RANDOM % 220)) # 10 ports at P+1..P+22
+        P=$((${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-29000}} + RANDOM % 220)) # 10 ports at P+1..P+22
         ok=1
         for k in 1 2 5 6 7 8 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break

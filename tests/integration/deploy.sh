@@ -9,14 +9,14 @@
 # - a change that needs no restart (priority) updates the allocations in place;
 # - a job with canary = 1 places one canary (listed in PlacedCanaries) and waits for
 #   `deployment promote`.
-# Ports: DROVER_TEST_PORT_BASE (default 41500) to +499.
+# Ports: DROVER_TEST_PORT_BASE (default 28500) to +499.
 # Every wait is bounded; every process started here is stopped on exit.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-deploy-XXXXXX)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT_BASE=${DROVER_TEST_PORT_BASE:-41500}
+PORT_BASE=${DROVER_TEST_PORT_BASE:-28500}
 for _ in $(seq 1 50); do # this test's range: PORT_BASE to PORT_BASE + 499
         PORT=$((PORT_BASE + RANDOM % 480))
         port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break

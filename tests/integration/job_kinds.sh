@@ -1,12 +1,12 @@
 #!/bin/bash
 # Job versions, periodic and parameterized jobs on loopback: a real drover-server
 # and drover-agent (raw_exec). Usage: tests/integration/job_kinds.sh BIN_DIR
-# Ports from 41000-41499; every wait is bounded; every process started is stopped.
+# Ports from 28000-28499 (below the ephemeral range, 32768-, so no outgoing connection holds them when the server restarts); every wait is bounded; every process started is stopped.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-kinds-XXXXXX)
 . "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, api_code, jget, setup_run, start_server, start_agent
-setup_run 41000
+setup_run 28000
 
 start_server || exit 1
 start_agent kinds-node || exit 1
