@@ -627,16 +627,23 @@ static void break_meminfo(const char *root) {
         cr_assert_eq(mkdir(path, 0700), 0, "%s: %s", path, strerror(errno));
 }
 
-Test(fingerprinters, a_failed_source_keeps_its_last_attributes_on_a_periodic_pass) {
-        char root[TMPDIR_SIZE], cmd[256];
-        tmpdir_create(root, "fp-memo");
+/* A copy of the GPU host in root (to be broken), and the context that reads it. */
+static int def_route = 2;
+static struct fingerprint_ctx copied_host(char *root, const char *tag) {
+        char cmd[256];
+        tmpdir_create(root, tag);
         snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", GPU_HOST, root);
         cr_assert_eq(system(cmd), 0, "%s", cmd);
         struct fingerprint_ctx ctx = host_ctx(GPU_HOST);
         ctx.root = root;
-        int def = 2;
         ctx.net_dump = fake_net;
-        ctx.net_data = &def;
+        ctx.net_data = &def_route;
+        return ctx;
+}
+
+Test(fingerprinters, a_failed_source_keeps_its_last_attributes_on_a_periodic_pass) {
+        char root[TMPDIR_SIZE];
+        struct fingerprint_ctx ctx = copied_host(root, "fp-memo");
         struct fingerprint_memo *memo = fingerprint_memo_new();
         cr_assert_not_null(memo);
         struct error err;
@@ -687,16 +694,9 @@ Test(fingerprinters, a_failed_source_keeps_its_last_attributes_on_a_periodic_pas
 }
 
 Test(fingerprinters, a_failed_source_never_seen_keeps_what_it_set) {
-        char root[TMPDIR_SIZE], cmd[256];
-        tmpdir_create(root, "fp-memo0");
-        snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", GPU_HOST, root);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        char root[TMPDIR_SIZE];
+        struct fingerprint_ctx ctx = copied_host(root, "fp-memo0");
         break_meminfo(root);
-        struct fingerprint_ctx ctx = host_ctx(GPU_HOST);
-        ctx.root = root;
-        int def = 2;
-        ctx.net_dump = fake_net;
-        ctx.net_data = &def;
         struct fingerprint_memo *memo = fingerprint_memo_new();
         struct error err;
         struct node *n = pass(&ctx, memo, -1, &err);
