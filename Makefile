@@ -207,6 +207,7 @@ integration: all server-asan
 	$(Q)tests/integration/agent_grace.sh $(BUILD)/bin
 	$(Q)tests/integration/lifecycle.sh $(BUILD)/bin
 	$(Q)tests/integration/devices.sh $(BUILD)/bin
+	$(Q)tests/integration/fingerprint_refresh.sh $(BUILD)/bin
 	$(Q)tests/integration/agent_state.sh $(BUILD)/bin
 	$(Q)tests/cli/golden.sh $(BUILD)/bin
 	$(Q)tests/cli/dev_config.sh $(BUILD)/bin

@@ -64,6 +64,7 @@ struct agent {
         const struct agent_config *cfg;
         struct node *node;   /* as first registered: runners borrow its id, name and dc */
         struct node *latest; /* the last fingerprint that differed from node, or NULL */
+        struct fingerprint_memo *fp_memo; /* each fingerprinter's last successful part */
         struct client *client;
         struct log_api *log_api;
         struct task_control *control; /* alloc restart / signal from log_api's thread */
@@ -99,7 +100,8 @@ struct agent {
 
 /* ---- node ------------------------------------------------------------------------------- */
 
-int agent_build_node(const struct agent_config *cfg, struct node **ret, struct error *err) {
+int agent_build_node(const struct agent_config *cfg, struct fingerprint_memo *memo, struct node **ret,
+                     struct error *err) {
         char id[ID_BUF], secret[ID_BUF];
         int r = node_identity_load(cfg->data_dir, id, secret, err);
         if (r < 0)
@@ -108,8 +110,8 @@ int agent_build_node(const struct agent_config *cfg, struct node **ret, struct e
         if (!n)
                 return errorf(err, -ENOMEM, "out of memory");
         struct error ferr = {0};
-        if (fingerprint_node_ctx(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root}, n,
-                                 &ferr) < 0)
+        if (fingerprint_node_memo(&(struct fingerprint_ctx){.data_dir = cfg->data_dir, .root = cfg->fingerprint_root},
+                                  memo, n, &ferr) < 0)
                 log_warn("%s", ferr.msg);
         const char *host = strmap_get(&n->attributes, "unique.hostname");
         n->id = strdup(id);
@@ -144,10 +146,13 @@ static void on_fp_timer(uv_timer_t *t) {
         struct node *n = node_new();
         if (!n)
                 return;
+        /* A fingerprinter that fails keeps its last attributes: one unreadable file
+         * does not take a source's attributes off the node the servers schedule on. */
         struct error err = {0};
-        if (fingerprint_node_ctx(
-                &(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, n, &err) < 0)
-                log_debug("re-fingerprint: %s", err.msg);
+        if (fingerprint_node_memo(
+                &(struct fingerprint_ctx){.data_dir = a->cfg->data_dir, .root = a->cfg->fingerprint_root}, a->fp_memo,
+                n, &err) < 0)
+                log_warn("re-fingerprint: %s", err.msg);
         n->id = strdup(cur->id);
         n->secret_id = strdup(cur->secret_id);
         n->name = strdup(cur->name);
@@ -875,7 +880,12 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                 r = errorf(err, -ENOMEM, "out of memory");
                 goto fail;
         }
-        r = agent_build_node(cfg, &a->node, err);
+        a->fp_memo = fingerprint_memo_new();
+        if (!a->fp_memo) {
+                r = errorf(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        r = agent_build_node(cfg, a->fp_memo, &a->node, err);
         if (r < 0)
                 goto fail;
         if (taskenv_user_lookup(geteuid(), &a->user) < 0)
@@ -968,6 +978,7 @@ fail:;
         logmon_destroy(a->logmon);
         a->state = agent_state_close(a->state);
         node_unref(a->node);
+        fingerprint_memo_free(a->fp_memo);
         json_decref(a->extra_updates);
         taskenv_user_clear(&a->user);
         uv_loop_close(&a->loop);
@@ -1020,6 +1031,7 @@ struct agent *agent_destroy(struct agent *a) {
         json_decref(a->extra_updates);
         node_unref(a->latest);
         node_unref(a->node);
+        fingerprint_memo_free(a->fp_memo);
         taskenv_user_clear(&a->user);
         free(a);
         return NULL;

@@ -6,11 +6,14 @@
 struct agent;
 struct agent_config;
 struct error;
+struct fingerprint_memo;
 struct node;
 
 /* Build the node this agent registers: identity from <data-dir> plus the
- * fingerprint. Does not touch the network. */
-int agent_build_node(const struct agent_config *cfg, struct node **ret, struct error *err);
+ * fingerprint, each fingerprinter's success recorded in memo (NULL: not kept) for
+ * the periodic passes. Does not touch the network. */
+int agent_build_node(const struct agent_config *cfg, struct fingerprint_memo *memo, struct node **ret,
+                     struct error *err);
 
 int agent_create(const struct agent_config *cfg, struct agent **ret, struct error *err);
 /* Run until SIGINT/SIGTERM. Returns the process exit code. */

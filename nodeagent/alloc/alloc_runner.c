@@ -19,6 +19,7 @@
 #include "isolation/user.h"
 #include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/restart.h"
+#include "nodeagent/alloc/task_memory.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_cgroup.h"
@@ -65,6 +66,7 @@ struct task_runner {
         struct taskenv_user user; /* the task's `user`'s entry (HOME, USER, ...), looked up with owner_set */
         bool ended;       /* dead when the setup began: its secrets/ is not mounted */
         bool launched;    /* started once (lifecycle order: advance starts each task once) */
+        bool memory_max_warned; /* said once that its memory_max is ignored (task_memory.h) */
 };
 
 struct alloc_runner {
@@ -586,6 +588,14 @@ static void start_task(struct task_runner *tr) {
                 after_end(tr, RESTART_CAUSE_START_ERROR, false);
                 return;
         }
+        struct task_memory mem = task_memory_limits(tr->task->resources.memory_mb, tr->task->resources.memory_max_mb,
+                                                    TASK_MEMORY_OVERSUBSCRIPTION);
+        if (mem.max_ignored && !tr->memory_max_warned) {
+                log_warn("alloc %.8s task %s: memory_max (%d MB) is ignored: memory oversubscription is not enabled "
+                         "in the cluster's scheduler configuration; the task's memory limit is memory (%d MB)",
+                         ar->alloc->id, tr->task->name, tr->task->resources.memory_max_mb, mem.memory_mb);
+                tr->memory_max_warned = true;
+        }
         struct driver_spec spec = {.task_name = tr->task->name,
                                    .config = config,
                                    .env = &tr->env,
@@ -601,8 +611,8 @@ static void start_task(struct task_runner *tr) {
                                    .uid = tr->uid,
                                    .gid = tr->gid,
                                    .cpu_mhz = tr->task->resources.cpu,
-                                   .memory_mb = tr->task->resources.memory_mb,
-                                   .memory_max_mb = tr->task->resources.memory_max_mb,
+                                   .memory_mb = mem.memory_mb,
+                                   .memory_max_mb = mem.memory_max_mb,
                                    .cores = tr->task->resources.cores,
                                    .spawner = ar->env.logmon,
                                    .exit_dir = tr->task_dir};

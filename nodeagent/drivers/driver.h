@@ -57,7 +57,7 @@ struct driver_spec {
         uint32_t uid, gid;
         int cpu_mhz;
         int memory_mb;
-        int memory_max_mb;
+        int memory_max_mb; /* enforced above memory_mb when set: the caller decided (alloc/task_memory.h) */
         int cores; /* reserved cores (resources { cores }); the exec driver picks which */
         /* Where set, raw_exec has the agent's long-lived log collector start the task
          * (logmon_spawn): the collector is its parent, reaps it and records its exit

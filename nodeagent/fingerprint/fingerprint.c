@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "nodeagent/fingerprint/fp_part.h"
 #include "nodeagent/fingerprint/fp_sources.h"
 #include "nodeagent/util.h"
 
@@ -55,16 +56,78 @@ bool fingerprint_changed(const struct node *a, const struct node *b) {
         return !json_eq(a->devices, b->devices) || !json_eq(a->networks, b->networks);
 }
 
-int fingerprint_node_ctx(const struct fingerprint_ctx *ctx, struct node *n, struct error *err) {
-        int first = 0;
+struct fingerprint_memo {
+        struct fp_part parts[ARRAY_SIZE(fingerprinters)];
+};
+
+struct fingerprint_memo *fingerprint_memo_new(void) {
+        return calloc(1, sizeof(struct fingerprint_memo));
+}
+
+struct fingerprint_memo *fingerprint_memo_free(struct fingerprint_memo *m) {
+        for (size_t i = 0; m && i < ARRAY_SIZE(m->parts); i++)
+                fp_part_clear(&m->parts[i]);
+        free(m);
+        return NULL;
+}
+
+bool fingerprint_memo_has(const struct fingerprint_memo *m, const char *name) {
+        for (size_t i = 0; m && i < ARRAY_SIZE(fingerprinters); i++)
+                if (strcmp(fingerprinters[i]->name, name) == 0)
+                        return m->parts[i].valid;
+        return false;
+}
+
+/* One fingerprinter on n; with memo, a failure puts back its last successful part
+ * and a success becomes its part. What went wrong with the memo itself (out of
+ * memory) is reported as the fingerprinter's failure. */
+static int run_one(const struct fingerprint_ctx *ctx, size_t i, struct fingerprint_memo *memo, struct node *n,
+                   struct error *err) {
+        const struct fingerprint_ops *fp = fingerprinters[i];
+        if (!memo)
+                return fp->run(ctx, n, err);
+        struct fp_before b;
+        if (fp_before_take(n, &b) < 0)
+                return errorf(err, -ENOMEM, "out of memory");
+        int r = fp->run(ctx, n, err);
+        struct fp_part *part = &memo->parts[i];
+        if (r == 0 && fp_part_record(&b, n, part) < 0)
+                r = errorf(err, -ENOMEM, "out of memory (its attributes are not kept for a later pass)");
+        else if (r < 0 && part->valid) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len, "%s",
+                         fp_part_restore(&b, part, n) < 0 ? " (out of memory putting back its last attributes)"
+                                                          : " (kept what it reported on its last successful pass)");
+        }
+        fp_before_clear(&b);
+        return r;
+}
+
+int fingerprint_node_memo(const struct fingerprint_ctx *ctx, struct fingerprint_memo *memo, struct node *n,
+                          struct error *err) {
+        int first = 0, failed = 0;
+        char names[128] = "";
         for (size_t i = 0; i < ARRAY_SIZE(fingerprinters); i++) {
                 struct error e = {0};
-                int r = fingerprinters[i]->run(ctx, n, &e);
-                if (r < 0 && first == 0) {
+                int r = run_one(ctx, i, memo, n, &e);
+                if (r >= 0)
+                        continue;
+                if (first == 0)
                         first = errorf(err, r, "fingerprint %s: %s", fingerprinters[i]->name, e.msg);
-                }
+                else
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", failed > 1 ? ", " : "",
+                                 fingerprinters[i]->name);
+                failed++;
+        }
+        if (failed > 1) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len, " (%d more failed: %s)", failed - 1, names);
         }
         return first;
+}
+
+int fingerprint_node_ctx(const struct fingerprint_ctx *ctx, struct node *n, struct error *err) {
+        return fingerprint_node_memo(ctx, NULL, n, err);
 }
 
 /* Read an ID from path, or write a fresh one there (atomically, via rename). */

@@ -53,6 +53,21 @@ struct fingerprint_ops {
  * disk_mb, devices, networks, drivers). A fingerprinter that fails is skipped;
  * the first failure is returned in err while the rest still run. */
 int fingerprint_node_ctx(const struct fingerprint_ctx *ctx, struct node *n, struct error *err);
+
+/* What each fingerprinter reported on its last successful pass. */
+struct fingerprint_memo;
+struct fingerprint_memo *fingerprint_memo_new(void); /* NULL: out of memory */
+struct fingerprint_memo *fingerprint_memo_free(struct fingerprint_memo *m);
+/* Whether the fingerprinter of that name has a successful pass in m. */
+bool fingerprint_memo_has(const struct fingerprint_memo *m, const char *name);
+/* fingerprint_node_ctx for periodic passes: a fingerprinter that fails keeps what
+ * it reported on its last successful pass (recorded in memo) instead of what it
+ * left half-done, so that a node is never published with a source missing
+ * because one read failed once; one that never succeeded keeps what it set, as
+ * fingerprint_node_ctx does. A success replaces its part in memo. err says the
+ * first failure and names the others. memo NULL: fingerprint_node_ctx. */
+int fingerprint_node_memo(const struct fingerprint_ctx *ctx, struct fingerprint_memo *memo, struct node *n,
+                          struct error *err);
 /* The live host. */
 int fingerprint_node(const char *data_dir, struct node *n, struct error *err);
 

@@ -11,6 +11,7 @@
 #include "common/model.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/fingerprint/fingerprint.h"
+#include "nodeagent/fingerprint/fp_part.h"
 #include "nodeagent/fingerprint/fp_sources.h"
 #include "nodeagent/fingerprint/fp_util.h"
 #include "nodeagent/fingerprint/network.h"
@@ -592,6 +593,178 @@ Test(fingerprinters, change_detection) {
         cr_expect(fingerprint_changed(a, b), "a GPU gone is");
         node_unref(a);
         node_unref(b);
+}
+
+/* ---- periodic passes: a fingerprinter that fails keeps its last part ------------- */
+
+static struct node *pass(const struct fingerprint_ctx *ctx, struct fingerprint_memo *memo, int want_rc,
+                         struct error *err) {
+        struct node *n = node_new();
+        cr_assert_not_null(n);
+        *err = (struct error){0};
+        int r = fingerprint_node_memo(ctx, memo, n, err);
+        cr_expect(want_rc == 0 ? r == 0 : r < 0, "rc %d (%s)", r, err->msg);
+        return n;
+}
+
+static void put_meminfo(const char *root, const char *total_kb) {
+        char path[TMPDIR_PATH_MAX], text[128];
+        snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+        rmdir(path);
+        unlink(path);
+        snprintf(text, sizeof(text), "MemTotal:       %s kB\nMemFree:        1000 kB\n", total_kb);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f, "%s", path);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* /proc/meminfo a directory: reading it fails (EISDIR), root or not. */
+static void break_meminfo(const char *root) {
+        char path[TMPDIR_PATH_MAX];
+        snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+        cr_assert(unlink(path) == 0 || errno == ENOENT, "%s: %s", path, strerror(errno));
+        cr_assert_eq(mkdir(path, 0700), 0, "%s: %s", path, strerror(errno));
+}
+
+/* A copy of the GPU host in root (to be broken), and the context that reads it. */
+static int def_route = 2;
+static struct fingerprint_ctx copied_host(char *root, const char *tag) {
+        char cmd[256];
+        tmpdir_create(root, tag);
+        snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", GPU_HOST, root);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        struct fingerprint_ctx ctx = host_ctx(GPU_HOST);
+        ctx.root = root;
+        ctx.net_dump = fake_net;
+        ctx.net_data = &def_route;
+        return ctx;
+}
+
+Test(fingerprinters, a_failed_source_keeps_its_last_attributes_on_a_periodic_pass) {
+        char root[TMPDIR_SIZE];
+        struct fingerprint_ctx ctx = copied_host(root, "fp-memo");
+        struct fingerprint_memo *memo = fingerprint_memo_new();
+        cr_assert_not_null(memo);
+        struct error err;
+
+        struct node *first = pass(&ctx, memo, 0, &err);
+        expect_attr(first, "memory.totalbytes", "268435456000");
+        cr_expect_eq(first->memory_mb, 256000);
+        cr_expect(fingerprint_memo_has(memo, "memory"));
+
+        break_meminfo(root);
+        /* Without the memo (what the agent published before): memory gone from the node. */
+        struct node *bare = node_new();
+        cr_expect_lt(fingerprint_node_ctx(&ctx, bare, &err), 0);
+        cr_expect_null(attr(bare, "memory.totalbytes"));
+        cr_expect_eq(bare->memory_mb, 0);
+        cr_expect(fingerprint_changed(first, bare));
+        node_unref(bare);
+
+        struct node *broken = pass(&ctx, memo, -1, &err);
+        cr_expect(strstr(err.msg, "fingerprint memory") && strstr(err.msg, "/proc/meminfo") &&
+                      strstr(err.msg, "last successful pass"),
+                  "the failure is said: %s", err.msg);
+        expect_attr(broken, "memory.totalbytes", "268435456000");
+        cr_expect_eq(broken->memory_mb, 256000);
+        expect_attr(broken, "numa.node.count", "2");
+        expect_attr(broken, "pci.gpu.count", "5");
+        cr_expect(!fingerprint_changed(first, broken), "nothing the servers see changed");
+        cr_expect_eq(broken->attributes.n, first->attributes.n);
+
+        put_meminfo(root, "131072000"); /* a successful pass replaces it */
+        struct node *smaller = pass(&ctx, memo, 0, &err);
+        expect_attr(smaller, "memory.totalbytes", "134217728000");
+        cr_expect_eq(smaller->memory_mb, 128000);
+        cr_expect(fingerprint_changed(first, smaller));
+
+        break_meminfo(root); /* ...and is what a later failure keeps */
+        struct node *again = pass(&ctx, memo, -1, &err);
+        expect_attr(again, "memory.totalbytes", "134217728000");
+        cr_expect_eq(again->memory_mb, 128000);
+        cr_expect(!fingerprint_changed(smaller, again));
+
+        node_unref(first);
+        node_unref(broken);
+        node_unref(smaller);
+        node_unref(again);
+        fingerprint_memo_free(memo);
+        tmpdir_remove(root);
+}
+
+Test(fingerprinters, a_failed_source_never_seen_keeps_what_it_set) {
+        char root[TMPDIR_SIZE];
+        struct fingerprint_ctx ctx = copied_host(root, "fp-memo0");
+        break_meminfo(root);
+        struct fingerprint_memo *memo = fingerprint_memo_new();
+        struct error err;
+        struct node *n = pass(&ctx, memo, -1, &err);
+        cr_expect(!fingerprint_memo_has(memo, "memory"));
+        cr_expect(fingerprint_memo_has(memo, "cpu"));
+        cr_expect_null(attr(n, "memory.totalbytes"));
+        expect_attr(n, "cpu.numcores", "16");
+        node_unref(n);
+        put_meminfo(root, "1024000");
+        n = pass(&ctx, memo, 0, &err);
+        expect_attr(n, "memory.totalbytes", "1048576000");
+        cr_expect(fingerprint_memo_has(memo, "memory"));
+        node_unref(n);
+        fingerprint_memo_free(memo);
+        tmpdir_remove(root);
+}
+
+/* What a fingerprinter left half-done is undone before its last part is applied. */
+Test(fingerprinters, a_half_done_failure_is_undone) {
+        struct node *n = node_new();
+        strmap_set(&n->attributes, "kernel.name", "linux");
+        n->drivers = calloc(1, sizeof(*n->drivers));
+        n->drivers[0] = (struct node_driver){.name = strdup("exec"), .detected = true};
+        n->n_drivers = 1;
+        struct fp_before b;
+        struct fp_part part = {0};
+        /* A successful pass: pci.count, devices, memory and a driver. */
+        cr_assert_eq(fp_before_take(n, &b), 0);
+        strmap_set(&n->attributes, "pci.count", "3");
+        n->devices = json_pack("[{s:s}]", "Vendor", "nvidia");
+        n->memory_mb = 42;
+        n->drivers[0].healthy = true;
+        cr_assert_eq(fp_part_record(&b, n, &part), 0);
+        fp_before_clear(&b);
+        cr_expect_eq(part.attrs.n, 1);
+        cr_expect_eq(part.n_drivers, 1);
+        node_unref(n);
+
+        /* The next pass fails halfway: it changed, added and dropped things. */
+        n = node_new();
+        strmap_set(&n->attributes, "kernel.name", "linux");
+        cr_assert_eq(fp_before_take(n, &b), 0);
+        strmap_set(&n->attributes, "kernel.name", "half");
+        strmap_set(&n->attributes, "pci.half", "1");
+        n->networks = json_array();
+        n->disk_mb = 7;
+        cr_assert_eq(fp_part_restore(&b, &part, n), 0);
+        fp_before_clear(&b);
+        expect_attr(n, "kernel.name", "linux");
+        cr_expect_null(attr(n, "pci.half"));
+        expect_attr(n, "pci.count", "3");
+        cr_expect_eq(n->attributes.n, 2);
+        cr_expect_eq(n->memory_mb, 42);
+        cr_expect_eq(n->disk_mb, 0);
+        cr_expect_null(n->networks);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(n->devices, 0), "Vendor")), "nvidia");
+        cr_assert_eq(n->n_drivers, 1);
+        cr_expect(n->drivers[0].detected && n->drivers[0].healthy);
+
+        /* Without a part: only undone. */
+        cr_assert_eq(fp_before_take(n, &b), 0);
+        strmap_set(&n->attributes, "pci.half", "1");
+        cr_assert_eq(fp_part_restore(&b, NULL, n), 0);
+        fp_before_clear(&b);
+        cr_expect_null(attr(n, "pci.half"));
+        cr_expect_eq(n->attributes.n, 2);
+        fp_part_clear(&part);
+        node_unref(n);
 }
 
 /* ---- the live host ----------------------------------------------------------------- */

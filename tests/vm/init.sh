@@ -247,11 +247,27 @@ check "released cores go back to the other tasks" sh -c "c=\$(cat $cg/*.shared.s
 /bin/drover job stop shared >/dev/null 2>&1
 wait_for 30 sh -c "! ps | grep -q '[s]leep 7782'"
 
+# ---- oom: BEGIN (tests/vm/oom-only.sh runs this block alone) ----
+# The kernel's OOM killer: memory = 32 MB, and memory_max = 256 MB, which is
+# ignored (no memory oversubscription: Nomad enforces memory_max only with
+# MemoryOversubscriptionEnabled, which drover's servers never have), and a task
+# touching 200 MB, one MB at a time. The kernel kills it at memory.max = 32 MiB;
+# the agent reports a Terminated event "OOM Killed" and the task failed.
 job oom batch 'command = "/bin/probe"
         args = ["alloc", "200"]' 'cpu = 100
-        memory = 32'
-check "a task beyond its memory limit ends" wait_for 60 done_ oom
-check "it is reported as OOM Killed" sh -c "wget -qO- $A/v1/job/oom/allocations >/dev/null; alloc_id=\$(wget -qO- $A/v1/job/oom/allocations | grep -o '\"ID\":\"[0-9a-f-]*\"' | head -n 1 | cut -d'\"' -f4); wget -qO- $A/v1/allocation/\$alloc_id | grep -q 'OOM Killed'"
+        memory = 32
+        memory_max = 256'
+check "oom: a task with memory = 32 MB touching 200 MB ends" wait_for 60 done_ oom
+alloc_json oom >/tmp/oom.json
+grep -o '"Type":"Terminated"[^}]*' /tmp/oom.json
+grep -o '"TaskStates":{"oom":{[^[]*' /tmp/oom.json
+check "oom: its Terminated event says OOM Killed, with signal 9" sh -c "grep -o '\"Type\":\"Terminated\"[^}]*' /tmp/oom.json | grep 'Exit Message: .\"OOM Killed.\"' | grep -q '\"Signal\":9'"
+check "oom: the task is dead and failed, and so is the allocation" sh -c "t=\$(grep -o '\"TaskStates\":{\"oom\":{[^[]*' /tmp/oom.json); echo \"\$t\" | grep -q '\"State\":\"dead\"' && echo \"\$t\" | grep -q '\"Failed\":true' && grep -q '\"ClientStatus\":\"failed\"' /tmp/oom.json"
+oom_mb=$(out oom | sed -n 's/^allocated=//p' | tail -n 1)
+echo "oom: the task touched ${oom_mb:-?} MB before the kill"
+check "oom: it was killed at memory (32 MB), not memory_max (256 MB)" sh -c "[ -n '$oom_mb' ] && [ '$oom_mb' -lt 40 ]"
+check "oom: the agent said once that the task's memory_max is ignored" sh -c "[ \"\$(grep -c 'task oom: memory_max (256 MB) is ignored' /tmp/agent.log)\" = 1 ]"
+# ---- oom: END ----
 
 job forkbomb batch 'command = "/bin/probe"
         args = ["forks", "500"]
