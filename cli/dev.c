@@ -29,9 +29,10 @@ const char cli_dev_help[] =
     "  Raft, data in a temporary directory) and a drover-agent, both on loopback.\n"
     "  Runs in the foreground; Ctrl-C stops both, stops their tasks and removes\n"
     "  the temporary directory.\n\n"
-    "Options:\n"
-    "  -port=<n>       HTTP API port (default 4646; Raft uses port+1, the server's listener for\n"
-    "                  node agents port+2 (drover-server -agent-addr), the agent port+10)\n"
+    "Options (-name=<value> or -name <value>; a bad value stops it with exit code 1):\n"
+    "  -port=<n>       HTTP API port, 1 to 65525 (default 4646; Raft uses port+1, the server's\n"
+    "                  listener for node agents port+2 (drover-server -agent-addr), the agent\n"
+    "                  port+10)\n"
     "  -data-dir=<d>   keep data in <d> instead of a temporary directory\n"
     "  -config=<file>  Nomad's agent configuration, HCL or JSON (by .json or a leading '{'),\n"
     "                  or a directory of *.hcl and *.json files (in name order); repeatable,\n"
@@ -231,36 +232,18 @@ int cli_dev(struct cli *c, int argc, char **argv) {
                 fprintf(stderr, "drover dev: out of memory\n");
                 return 1;
         }
-        int port = 0;
-        const char *data_dir_flag = NULL;
-        for (int i = 0; i < argc; i++) {
-                const char *file = NULL;
-                if (strncmp(argv[i], "-port=", 6) == 0)
-                        port = atoi(argv[i] + 6);
-                else if (strncmp(argv[i], "-data-dir=", 10) == 0)
-                        data_dir_flag = argv[i] + 10;
-                else if (strncmp(argv[i], "-config=", 8) == 0)
-                        file = argv[i] + 8;
-                else if (strcmp(argv[i], "-config") == 0 && i + 1 < argc)
-                        file = argv[++i];
-                else {
-                        fprintf(stderr, "Unknown argument \"%s\"\n\n%s", argv[i], cli_dev_help);
-                        return 1;
-                }
-                struct error err = {0};
-                if (file && dev_config_load(&cfg, file, &err) < 0) {
+        /* argv[-1] is "dev": dev_config_parse_args, like every flags table, starts at argv[1] */
+        struct error err = {0};
+        int r = dev_config_parse_args(&cfg, argc + 1, argv - 1, &err);
+        if (r != 0) {
+                if (r > 0)
+                        fputs(cli_dev_help, stdout);
+                else
                         fprintf(stderr, "drover dev: %s\n", err.msg);
-                        return 1;
-                }
+                return r > 0 ? 0 : 1;
         }
-        if (!port)
-                port = cfg.port ? cfg.port : 4646;
-        if (!data_dir_flag && cfg.data_dir[0])
-                data_dir_flag = cfg.data_dir;
-        if (port <= 0 || port > 65525) {
-                fprintf(stderr, "drover dev: -port must be between 1 and 65525\n");
-                return 1;
-        }
+        int port = cfg.port ? (int)cfg.port : 4646;
+        const char *data_dir_flag = cfg.data_dir[0] ? cfg.data_dir : NULL;
         fputs(cfg.notes, stdout);
         char dir[PATH_MAX];
         bool temp = !data_dir_flag;

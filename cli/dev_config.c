@@ -26,6 +26,15 @@ static const struct flag fields[] = {
     {"node-name", FLAG_STR, "", 0, 0, F(name), "the server's -name and the agent's -node-name"},
     {"node-class", FLAG_STR, "", 0, 0, F(node_class), "the agent's -node-class"},
     {"node-pool", FLAG_STR, "", 0, 0, F(node_pool), "the agent's -node-pool"},
+    {"config", FLAG_STR, "", 0, 0, F(config), "the last -config"},
+};
+
+/* The command-line flags: the fields above a user sets directly. A port given on
+ * the command line is at least 1 (0 in the file's field means "not set"). */
+static const struct flag cli_flags[] = {
+    {"port", FLAG_INT, "4646", 1, 65525, F(port), "HTTP API port"},
+    {"data-dir", FLAG_STR, "", 0, 0, F(data_dir), "data directory"},
+    {"config", FLAG_STR, "", 0, 0, F(config), "Nomad's agent configuration file or directory"},
 };
 
 static const struct agent_file_key file_keys[] = {
@@ -58,13 +67,24 @@ void dev_config_free(struct dev_config *cfg) {
         cfg->reader = agent_file_destroy(cfg->reader);
 }
 
+static int reader(struct dev_config *cfg, struct error *err) {
+        return cfg->reader ? 0 : agent_file_create(&file_spec, &cfg->reader, err);
+}
+
 int dev_config_load(struct dev_config *cfg, const char *path, struct error *err) {
-        if (!cfg->reader) {
-                int r = agent_file_create(&file_spec, &cfg->reader, err);
-                if (r < 0)
-                        return r;
-        }
-        int r = agent_file_load(cfg->reader, cfg, path, err);
+        int r = reader(cfg, err);
+        if (r < 0)
+                return r;
+        r = agent_file_load(cfg->reader, cfg, path, err);
         snprintf(cfg->notes, sizeof(cfg->notes), "%s", agent_file_notes(cfg->reader));
         return r;
+}
+
+int dev_config_parse_args(struct dev_config *cfg, int argc, char **argv, struct error *err) {
+        int r = reader(cfg, err);
+        if (r < 0)
+                return r;
+        r = agent_file_load_args(cfg->reader, cfg, argc, argv, err);
+        snprintf(cfg->notes, sizeof(cfg->notes), "%s", agent_file_notes(cfg->reader));
+        return r < 0 ? r : flags_parse(cfg, cli_flags, ARRAY_SIZE(cli_flags), argc, argv, err);
 }

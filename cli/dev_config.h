@@ -23,6 +23,7 @@ struct dev_config {
         char *name;                   /* name (the agent's -node-name) */
         char *node_class;             /* client { node_class } */
         char *node_pool;              /* client { node_pool } */
+        char *config;                 /* the last -config given (each one is read, in order) */
         char notes[DEV_CONFIG_NOTES]; /* "config: KEY is not used by drover dev (FILE:LINE:COL)\n"... */
         struct agent_file *reader;    /* kept across files: a key is noted once */
 };
@@ -37,3 +38,11 @@ void dev_config_free(struct dev_config *cfg);
  * with err saying where ("dev.hcl:3:5: unknown setting \"htp\" in ports (ports.htp; ...)").
  * Files over 1 MiB are refused. */
 int dev_config_load(struct dev_config *cfg, const char *path, struct error *err);
+
+/* drover dev's arguments, argv[0] being the command's name as for flags_parse: each
+ * -config read in order (dev_config_load), then -port, -data-dir (and -config), given
+ * as -name value, -name=value or --name=value, over what the files set, through the
+ * same table-driven parser as drover-server's and drover-agent's flags. 0, 1 for
+ * -help (nothing printed), or a negative errno with err naming the flag or file
+ * ("-port: expected an integer from 1 to 65525 (got \"x\")"). */
+int dev_config_parse_args(struct dev_config *cfg, int argc, char **argv, struct error *err);

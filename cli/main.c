@@ -8,7 +8,8 @@
 #define DROVER_VERSION "0.1.0"
 
 static const char usage[] =
-    "Usage: drover [-version] [-help] [-address=<addr>] [-region=<r>] [-namespace=<ns>] <command> [args]\n\n"
+    "Usage: drover [-version] [-help] [-address=<addr>] [-region=<r>] [-namespace=<ns>] <command> [args]\n"
+    "       (-name=<value> or -name <value>; every other flag goes after the command)\n\n"
     "Common commands:\n"
     "    job run <file>      Run a new job or update an existing job\n"
     "    job status [<job>]  Display status information about jobs\n"
@@ -68,6 +69,38 @@ static int run_group(struct cli *c, const char *group, const struct cli_command 
         return 1;
 }
 
+/* A flag before the command that is not one of -address, -region, -namespace (each
+ * as -name=<value> or -name <value>): say where it goes and return the exit code. Nomad's
+ * CLI takes no flags before the command ("Invalid flags before the subcommand"); drover
+ * takes those three there too, every other flag only after the command. */
+static int bad_leading_flag(const char *arg) {
+        static const char *const global[] = {"address", "region", "namespace"};
+        static const char *const after[] = {"token", "ca-cert", "client-cert", "client-key", "json", "t"};
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        size_t len = strcspn(name, "=");
+        for (size_t k = 0; k < sizeof(global) / sizeof(global[0]); k++)
+                if (strlen(global[k]) == len && strncmp(name, global[k], len) == 0) {
+                        fprintf(stderr, "drover: flag \"%s\" needs a value: -%s=<value> or -%s <value>\n", arg,
+                                global[k], global[k]);
+                        return 1;
+                }
+        for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++)
+                if (strlen(after[k]) == len && strncmp(name, after[k], len) == 0) {
+                        const char *value = strcmp(after[k], "json") == 0 ? "" : "=<value>";
+                        fprintf(stderr,
+                                "drover: flag \"%s\" goes after the command, as in Nomad: drover <command> -%s%s [args]\n"
+                                "(for example: drover job status -%s%s). Only -address, -region and -namespace may\n"
+                                "also come before the command.\n",
+                                arg, after[k], value, after[k], value);
+                        return 1;
+                }
+        fprintf(stderr,
+                "drover: unknown flag \"%s\" before the command; a command's own flags go after it\n"
+                "(drover <command> %s [args]; \"drover <command> -help\" lists them)\n\n%s",
+                arg, arg, usage);
+        return 1;
+}
+
 int main(int argc, char **argv) {
         struct cli c = {.prog = argv[0]};
         const char *env = getenv("DROVER_ADDR");
@@ -93,20 +126,15 @@ int main(int argc, char **argv) {
                         fputs(usage, stdout);
                         return 0;
                 }
-                if (strncmp(argv[i], "-region=", 8) == 0) {
-                        c.region = argv[i] + 8;
-                        continue;
-                }
-                if (strncmp(argv[i], "-namespace=", 11) == 0) {
-                        c.namespace = argv[i] + 11;
-                        continue;
-                }
-                if (strncmp(argv[i], "-address=", 9) == 0) {
-                        c.address = argv[i] + 9;
-                        continue;
-                }
-                fprintf(stderr, "drover: unknown flag \"%s\"\n\n%s", argv[i], usage);
-                return 1;
+                const char *v;
+                if (cli_opt("region", argc, argv, &i, &v))
+                        c.region = v;
+                else if (cli_opt("namespace", argc, argv, &i, &v))
+                        c.namespace = v;
+                else if (cli_opt("address", argc, argv, &i, &v))
+                        c.address = v;
+                else
+                        return bad_leading_flag(argv[i]);
         }
         if (i >= argc) {
                 fputs(usage, stderr);

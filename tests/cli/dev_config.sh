@@ -66,6 +66,33 @@ else
 fi
 dev_pid=""
 
+# The flags as "-name value" too (the daemons' flag table), over what a file sets: the
+# file's port would be PORT+5, -port PORT wins; -data-dir keeps the data on Ctrl-C.
+printf 'ports {\n  http = %s\n}\n' "$((PORT + 5))" >"$WORK/other-port.hcl"
+"$BIN/drover" dev -config "$WORK/other-port.hcl" -port "$PORT" -data-dir "$WORK/data2" >"$WORK/dev2.log" 2>&1 &
+dev_pid=$!
+if wait_for 30 grep -q "cluster running" "$WORK/dev2.log" &&
+        curl -fs "http://127.0.0.1:$PORT/v1/status/leader" | grep -q "127.0.0.1:$((PORT + 1))" &&
+        [ -d "$WORK/data2/server" ]; then
+        pass "dev -port N -data-dir D: the space form is honoured, over the file's port"
+else
+        cat "$WORK/dev2.log"
+        fail "dev -port N -data-dir D: the space form is honoured, over the file's port"
+fi
+kill -INT "$dev_pid"
+wait_for 20 sh -c "! kill -0 $dev_pid 2>/dev/null" || fail "dev -port N: Ctrl-C stops it"
+dev_pid=""
+for bad in "-port=x" "-port 26000x" "-port" "-data-dir"; do
+        # shellcheck disable=SC2086 # the flag and its value are two words on purpose
+        if ! "$BIN/drover" dev $bad >"$WORK/bad-flag.out" 2>&1 && grep -q "^drover dev: .*-${bad:1:4}" "$WORK/bad-flag.out" &&
+                ! grep -q "Starting" "$WORK/bad-flag.out"; then
+                pass "dev $bad: refused with exit 1 before anything starts"
+        else
+                cat "$WORK/bad-flag.out"
+                fail "dev $bad: refused with exit 1 before anything starts"
+        fi
+done
+
 printf 'ports {\n  http = %s\n  htp = 1\n}\n' "$PORT" >"$WORK/bad.hcl"
 if ! "$BIN/drover" dev -config "$WORK/bad.hcl" >"$WORK/bad.out" 2>&1 &&
         grep -q "bad.hcl:3:3: unknown setting \"htp\" in ports (ports.htp" "$WORK/bad.out" && ! grep -q "Starting" "$WORK/bad.out"; then

@@ -155,6 +155,22 @@ check job-run-check-index job run -detach -check-index "$JMI" "$WORK/web.hcl"
 check node-status-self node status -self -t '{{.Name}} {{.Status}}'
 check alloc-restart-usage alloc restart
 check alloc-signal-unknown-task alloc signal -s SIGUSR1 "${ALLOC:0:8}" nosuch
+# Flags before the command: -address, -region and -namespace in both forms (the address
+# in the environment is wrong, so the answer shows the flag's was used); any other flag
+# is refused with where it goes (Nomad takes none there).
+DROVER_ADDR=http://127.0.0.1:1 check before-address-space -address "$ADDR" -region global node status -self -t "{{.Name}} {{.Status}}"
+DROVER_ADDR=http://127.0.0.1:1 check before-address-equals -address="$ADDR" -namespace=default node status -self -t "{{.Name}} {{.Status}}"
+check before-token -token x job status
+check before-json -json job status
+check before-unknown -verbose job status
+check before-address-bare -address
+# drover dev's flags through the daemons' flag table: both forms, bad values refused
+# before anything starts (the good forms start a cluster: tests/cli/dev_config.sh)
+check dev-port-bad dev -port=x
+check dev-port-bad-space dev -port 26000x
+check dev-port-range dev -port 65526
+check dev-port-bare dev -port
+check dev-unknown-flag dev -acl-enabled
 
 # server members over a two-server cluster: each server is asked directly on its HTTP
 # address, so a killed one is "failed" and the other "alive". Four ports of its own.

@@ -47,7 +47,6 @@ Test(cluster_forward, a_blocking_query_waits_at_most_25_s_at_the_leader) {
 /* A one-request "leader": records the request head, answers a list page. */
 struct fake_leader {
         int fd;
-        int port;
         char request[4096];
 };
 
@@ -102,19 +101,54 @@ struct fake_cluster {
         char addr[32];
 };
 
-static void fake_cluster_start(struct fake_cluster *fc) {
-        fc->l = (struct fake_leader){.fd = socket(AF_INET, SOCK_STREAM, 0)};
+/* A TCP socket listening on 127.0.0.1 at a port the kernel picks, written to addr
+ * ("127.0.0.1:port"). Until accepted, a connection waits in the backlog unanswered. */
+static int loopback_listener(char addr[32]) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sa);
-        cr_assert(fc->l.fd >= 0 && bind(fc->l.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-                  listen(fc->l.fd, 1) == 0 && getsockname(fc->l.fd, (struct sockaddr *)&sa, &len) == 0);
-        fc->l.port = ntohs(sa.sin_port);
+        cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0 &&
+                  getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+        snprintf(addr, 32, "127.0.0.1:%d", ntohs(sa.sin_port));
+        return fd;
+}
+
+/* A cluster module on a new loop, server 1 (raft 127.0.0.1:1, HTTP 127.0.0.1:2) with
+ * cfg's name, datacenter and agents' listener when cfg is given. */
+static struct cluster *cluster_on(uv_loop_t *loop, const struct cluster_config *cfg) {
+        uv_loop_init(loop);
+        struct cluster_config cc = cfg ? *cfg : (struct cluster_config){0};
+        cc.loop = loop;
+        cc.id = 1;
+        cc.raft_addr = "127.0.0.1:1";
+        cc.http_addr = "127.0.0.1:2";
+        struct cluster *c = cluster_create(&cc);
+        cr_assert_not_null(c);
+        return c;
+}
+
+/* Destroy c, finish what its loop still runs, and close the loop. */
+static void cluster_off(struct cluster *c, uv_loop_t *loop) {
+        cluster_destroy(c);
+        uv_run(loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(loop), 0);
+}
+
+static void fake_cluster_start(struct fake_cluster *fc) {
+        fc->l = (struct fake_leader){.fd = loopback_listener(fc->addr)};
         cr_assert_eq(pthread_create(&fc->th, NULL, leader_serve, &fc->l), 0);
-        uv_loop_init(&fc->loop);
-        struct cluster_config cfg = {.loop = &fc->loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
-        fc->c = cluster_create(&cfg);
-        cr_assert_not_null(fc->c);
-        snprintf(fc->addr, sizeof(fc->addr), "127.0.0.1:%d", fc->l.port);
+        fc->c = cluster_on(&fc->loop, NULL);
+}
+
+/* Run fc's loop until f is answered (bounded), stop the fake leader, and expect its
+ * 200. */
+static void fake_cluster_answered(struct fake_cluster *fc, const struct forwarded *f) {
+        for (int i = 0; i < 5000 && !f->done; i++)
+                uv_run(&fc->loop, UV_RUN_ONCE);
+        pthread_join(fc->th, NULL);
+        close(fc->l.fd);
+        cr_assert(f->done);
+        cr_expect_eq(f->status, 200);
 }
 
 Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_headers) {
@@ -127,12 +161,7 @@ Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_hea
         cr_assert_eq(cluster_forward(fc.c, fc.addr, "GET", "/v1/jobs?per_page=1&drover-forwarded=1", NULL, 0,
                                      "0f1e2d3c-secret", on_answer, &f),
                      0);
-        for (int i = 0; i < 5000 && !f.done; i++)
-                uv_run(&fc.loop, UV_RUN_ONCE);
-        pthread_join(fc.th, NULL);
-        close(fc.l.fd);
-        cr_assert(f.done);
-        cr_expect_eq(f.status, 200);
+        fake_cluster_answered(&fc, &f);
         cr_expect_eq(f.index, 42);
         cr_expect_str_eq(f.next_token, "web-2", "X-Nomad-NextToken kept");
         cr_expect(f.known_leader);
@@ -140,9 +169,7 @@ Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_hea
         cr_expect(strstr(fc.l.request, "X-Nomad-Token: 0f1e2d3c-secret\r\n") != NULL, "the token went along: %s",
                   fc.l.request);
         cr_expect(strstr(fc.l.request, "GET /v1/jobs?per_page=1&drover-forwarded=1 ") == fc.l.request);
-        cluster_destroy(fc.c);
-        uv_run(&fc.loop, UV_RUN_DEFAULT);
-        cr_expect_eq(uv_loop_close(&fc.loop), 0);
+        cluster_off(fc.c, &fc.loop);
 }
 
 /* A forward whose answer has not come when the server stops is answered at once
@@ -161,20 +188,10 @@ static void on_fwd(void *arg, int status, const struct http_response *resp, cons
 }
 
 Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
-        int ls = socket(AF_INET, SOCK_STREAM, 0); /* a "leader" that accepts and never answers */
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-        cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        cr_assert_eq(listen(ls, 4), 0);
-        socklen_t sl = sizeof(sa);
-        getsockname(ls, (struct sockaddr *)&sa, &sl);
         char leader[32];
-        snprintf(leader, sizeof(leader), "127.0.0.1:%d", ntohs(sa.sin_port));
+        int ls = loopback_listener(leader); /* a "leader" that accepts and never answers */
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cc = {.loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2"};
-        struct cluster *c = cluster_create(&cc);
-        cr_assert_not_null(c);
+        struct cluster *c = cluster_on(&loop, NULL);
         struct fwd_seen f = {0};
         cr_assert_eq(cluster_forward(c, leader, "PUT", "/v1/jobs?drover-forwarded=1", "{}", 2, NULL, on_fwd, &f), 0);
         uv_run(&loop, UV_RUN_NOWAIT);
@@ -202,23 +219,13 @@ Test(cluster_forward, a_servers_call_carries_the_secret_and_its_own_timeout) {
         cr_expect_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "", 1000, on_answer, &f), -EACCES);
         cr_expect_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "ab\r\nX-Evil: 1", 1000, on_answer, &f), -EINVAL);
         cr_assert_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "c0ffee", 1000, on_answer, &f), 0);
-        for (int i = 0; i < 5000 && !f.done; i++)
-                uv_run(&fc.loop, UV_RUN_ONCE);
-        pthread_join(fc.th, NULL);
-        close(fc.l.fd);
-        cr_assert(f.done);
-        cr_expect_eq(f.status, 200);
+        fake_cluster_answered(&fc, &f);
         cr_expect(strstr(fc.l.request, "DELETE /v1/internal/raft/peer?id=7&drover-forwarded=1 ") == fc.l.request, "%s",
                   fc.l.request);
         cr_expect(strstr(fc.l.request, "X-Drover-Server-Secret: c0ffee\r\n") != NULL, "%s", fc.l.request);
         cr_expect(strstr(fc.l.request, "X-Nomad-Token") == NULL, "%s", fc.l.request);
 
-        int ls = socket(AF_INET, SOCK_STREAM, 0); /* accepts (backlog) and never answers */
-        struct sockaddr_in sb = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t sl = sizeof(sb);
-        cr_assert(bind(ls, (struct sockaddr *)&sb, sizeof(sb)) == 0 && listen(ls, 4) == 0 &&
-                  getsockname(ls, (struct sockaddr *)&sb, &sl) == 0);
-        snprintf(fc.addr, sizeof(fc.addr), "127.0.0.1:%d", ntohs(sb.sin_port));
+        int ls = loopback_listener(fc.addr); /* accepts (backlog) and never answers */
         struct fwd_seen g = {0};
         uint64_t t0 = uv_hrtime();
         cr_assert_eq(cluster_call_server(fc.c, fc.addr, "DELETE", path, "c0ffee", 300, on_fwd, &g), 0);
@@ -229,9 +236,7 @@ Test(cluster_forward, a_servers_call_carries_the_secret_and_its_own_timeout) {
         cr_expect_lt(g.status, 0, "a silent server is an error (%d)", g.status);
         cr_expect(ms >= 250 && ms < 5000, "answered after its 300 ms timeout, not the forward's 30 s (%.0f ms)", ms);
         close(ls);
-        cluster_destroy(fc.c);
-        uv_run(&fc.loop, UV_RUN_DEFAULT);
-        cr_expect_eq(uv_loop_close(&fc.loop), 0);
+        cluster_off(fc.c, &fc.loop);
 }
 
 static const json_t *server_with_id(const json_t *servers, json_int_t id) {
@@ -251,15 +256,7 @@ static const char *str_of(const json_t *o, const char *key) {
  * tells neither keeps working, without them. */
 Test(cluster_forward, servers_carry_the_names_and_datacenters_they_told) {
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cc = {.loop = &loop,
-                                    .id = 1,
-                                    .raft_addr = "127.0.0.1:1",
-                                    .http_addr = "127.0.0.1:2",
-                                    .name = "s1",
-                                    .datacenter = "dc-a"};
-        struct cluster *c = cluster_create(&cc);
-        cr_assert_not_null(c);
+        struct cluster *c = cluster_on(&loop, &(struct cluster_config){.name = "s1", .datacenter = "dc-a"});
         char long_name[CLUSTER_NAME_MAX + 1];
         memset(long_name, 'x', sizeof(long_name) - 1);
         long_name[sizeof(long_name) - 1] = '\0';
@@ -282,20 +279,14 @@ Test(cluster_forward, servers_carry_the_names_and_datacenters_they_told) {
         cr_expect_null(json_object_get(s4, "Name"));
         cr_expect_null(json_object_get(s4, "Datacenter"));
         json_decref(servers);
-        cluster_destroy(c);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        cr_assert_eq(uv_loop_close(&loop), 0);
+        cluster_off(c, &loop);
 }
 
 /* Each server's agents' listener (-agent-addr), as it told: where a follower sends
  * a node agent's call for the leader. Only a concrete IP:port is kept. */
 Test(cluster_forward, servers_carry_their_agents_listener) {
         uv_loop_t loop;
-        uv_loop_init(&loop);
-        struct cluster_config cc = {
-            .loop = &loop, .id = 1, .raft_addr = "127.0.0.1:1", .http_addr = "127.0.0.1:2", .agent_addr = "127.0.0.1:3"};
-        struct cluster *c = cluster_create(&cc);
-        cr_assert_not_null(c);
+        struct cluster *c = cluster_on(&loop, &(struct cluster_config){.agent_addr = "127.0.0.1:3"});
         cluster_learn_member(c, 2, "127.0.0.1:12", "s2", "dc1");
         cluster_learn_agent(c, 2, "127.0.0.1:13");
         cluster_learn(c, 3, "127.0.0.1:22");
@@ -314,7 +305,5 @@ Test(cluster_forward, servers_carry_their_agents_listener) {
         cr_expect_str_eq(str_of(server_with_id(servers, 2), "AgentAddr"), "127.0.0.1:13");
         cr_expect_null(json_object_get(server_with_id(servers, 3), "AgentAddr"));
         json_decref(servers);
-        cluster_destroy(c);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        cr_assert_eq(uv_loop_close(&loop), 0);
+        cluster_off(c, &loop);
 }

@@ -118,3 +118,55 @@ Test(dev_config, unknown_keys_and_bad_values_say_where) {
         cr_expect(strstr(err.msg, "-config /nonexistent/dev.hcl: No such file"), "%s", err.msg);
         dev_config_free(&c);
 }
+
+/* dev_config_parse_args over argv (argv[0] the command's name); 0 or the error. */
+static int parse(struct dev_config *c, struct error *err, int argc, char **argv) {
+        cr_assert_eq(dev_config_init(c), 0);
+        return dev_config_parse_args(c, argc, argv, err);
+}
+
+Test(dev_config, flags_take_both_forms_and_win_over_the_files) {
+        const char *a = write_file("a.hcl", "ports { http = 1111 }\ndata_dir = \"/tmp/a\"\nregion = \"eu\"\n");
+        char *argv[] = {"dev", "-port", "26000", "-config", (char *)a, "-data-dir=/tmp/b"};
+        struct dev_config c;
+        struct error err = {0};
+        cr_assert_eq(parse(&c, &err, 6, argv), 0, "%s", err.msg);
+        cr_expect_eq(c.port, 26000, "-port 26000 (space form) over the file's 1111");
+        cr_expect_str_eq(c.data_dir, "/tmp/b");
+        cr_expect_str_eq(c.region, "eu", "the file still sets what no flag gives");
+        dev_config_free(&c);
+
+        char *argv2[] = {"dev", "--port=26001", "-config=" /* filled below */};
+        char cfg_flag[300];
+        snprintf(cfg_flag, sizeof(cfg_flag), "-config=%s", a);
+        argv2[2] = cfg_flag;
+        cr_assert_eq(parse(&c, &err, 3, argv2), 0, "%s", err.msg);
+        cr_expect_eq(c.port, 26001, "a flag before -config still wins over the file");
+        dev_config_free(&c);
+
+        char *none[] = {"dev"};
+        cr_assert_eq(parse(&c, &err, 1, none), 0, "%s", err.msg);
+        cr_expect_eq(c.port, 0, "no flag, no file: not set (dev uses 4646)");
+        dev_config_free(&c);
+}
+
+static void expect_flag_error(int argc, char **argv, const char *want) {
+        struct dev_config c;
+        struct error err = {0};
+        cr_expect_lt(parse(&c, &err, argc, argv), 0, "%s %s was accepted", argv[1], argc > 2 ? argv[2] : "");
+        cr_expect(strstr(err.msg, want), "error \"%s\" lacks \"%s\"", err.msg, want);
+        dev_config_free(&c);
+}
+
+Test(dev_config, bad_flags_are_refused_with_the_reason) {
+        expect_flag_error(2, (char *[]){"dev", "-port=x"}, "-port: expected an integer from 1 to 65525 (got \"x\")");
+        expect_flag_error(3, (char *[]){"dev", "-port", "26000x"}, "(got \"26000x\")");
+        expect_flag_error(2, (char *[]){"dev", "-port=0"}, "from 1 to 65525 (got \"0\")");
+        expect_flag_error(3, (char *[]){"dev", "-port", "65526"}, "(got \"65526\")");
+        expect_flag_error(2, (char *[]){"dev", "-port"}, "flag -port needs a value");
+        expect_flag_error(2, (char *[]){"dev", "-config"}, "flag -config needs a value");
+        expect_flag_error(2, (char *[]){"dev", "-acl-enabled"}, "unknown flag \"-acl-enabled\"");
+        expect_flag_error(2, (char *[]){"dev", "extra"}, "unexpected argument \"extra\"");
+        expect_flag_error(3, (char *[]){"dev", "-config", "/nonexistent/dev.hcl"},
+                          "-config /nonexistent/dev.hcl: No such file");
+}

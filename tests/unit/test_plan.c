@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/state/state.h"
+#include "tests/support/plan_fixture.h"
 #include "tests/unit/fixtures.h"
 
 static struct state_store *st;
@@ -46,8 +47,7 @@ TestSuite(plan, .init = setup, .fini = teardown);
 Test(plan, everything_fits_and_applies) {
         const char *nodes[] = {"n1", "n2"};
         struct plan *p = mkplan("e1", nodes, 2, "a");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_eq(plan_result_refresh_index(r), 0);
         cr_assert_eq(plan_result_count_place(r), 2);
         cr_assert_eq(plan_result_apply(st, 10, r), 0);
@@ -64,8 +64,7 @@ Test(plan, node_gone_or_down_is_rejected_with_refresh_index) {
         state_update_node_status(st, 5, "n2", NODE_DOWN, 1);
         const char *nodes[] = {"n1", "n2", "ghost"};
         struct plan *p = mkplan("e1", nodes, 3, "a");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_eq(plan_result_refresh_index(r), 5);
         cr_assert_eq(plan_result_count_place(r), 1);
         cr_assert(plan_result_rejected(r, "n2"));
@@ -81,8 +80,7 @@ Test(plan, ineligible_node_rejects_placements_but_takes_stops) {
         state_update_node_eligibility(st, 4, "n1", false);
         struct plan *p = plan_new("e1", NULL, job);
         plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc not needed due to job update", -1);
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_eq(plan_result_count_stop(r), 1);
         cr_assert_eq(plan_result_refresh_index(r), 0);
         plan_result_free(r);
@@ -102,8 +100,7 @@ Test(plan, competing_plans_second_is_partially_rejected) {
         struct plan *p1 = mkplan("e1", nodes1, 1, "a");
         struct plan *p2 = mkplan("e2", nodes2, 2, "b"); /* made from the same state as p1 */
         struct plan_result *r1 = NULL, *r2 = NULL;
-        cr_assert_eq(plan_evaluate(st, p1, &r1, NULL), 0);
-        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        r1 = plan_fixture_commit(st, p1, 10);
         cr_assert_eq(plan_evaluate(st, p2, &r2, NULL), 0);
         cr_assert(plan_result_rejected(r2, "n1")); /* 600 + 600 > 1000 */
         cr_assert_eq(plan_result_count_place(r2), 1);
@@ -126,8 +123,7 @@ Test(plan, partial_commit_refresh_index_covers_the_commit) {
         struct plan *p1 = mkplan("e1", nodes1, 1, "a");
         struct plan *p2 = mkplan("e2", nodes2, 2, "b");
         struct plan_result *r1 = NULL, *r2 = NULL;
-        cr_assert_eq(plan_evaluate(st, p1, &r1, NULL), 0);
-        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        r1 = plan_fixture_commit(st, p1, 10);
         cr_assert_eq(plan_evaluate(st, p2, &r2, NULL), 0);
         cr_assert_eq(plan_result_refresh_index(r2), 10);
         struct state_store *at10 = state_snapshot(st); /* a follower's state at the refresh index */
@@ -152,8 +148,7 @@ Test(plan, stop_frees_room_for_a_placement_in_the_same_plan) {
         state_upsert_allocs(st, 3, &old, 1);
         const char *nodes[] = {"n1"};
         struct plan *p = mkplan("e1", nodes, 1, "a");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert(plan_result_rejected(r, "n1"));
         plan_result_free(r);
         plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc not needed due to job update", -1);
@@ -173,8 +168,7 @@ Test(plan, all_at_once_rejects_everything) {
         const char *nodes[] = {"n1", "n2"};
         struct plan *p = mkplan("e1", nodes, 2, "a");
         cr_assert(p->all_at_once);
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert(plan_result_is_noop(r));
         cr_assert_eq(plan_result_refresh_index(r), 5);
         cr_assert(plan_result_rejected(r, "n1"));
@@ -189,8 +183,7 @@ Test(plan, result_json_round_trip_applies_the_same) {
         const char *nodes[] = {"n1"};
         struct plan *p = mkplan("e1", nodes, 1, "a");
         plan_add_stop(p, old, ALLOC_DESIRED_STOP, "alloc is lost since its node is down", ALLOC_CLIENT_LOST);
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         json_t *j = plan_result_to_json(r);
         char *text = json_dumps(j, JSON_COMPACT);
         json_t *back = json_loads(text, 0, NULL);
@@ -312,8 +305,7 @@ Test(plan, in_place_update_counts_the_alloc_once) {
         alloc_unref(old);
         const char *nodes[] = {"n1"};
         struct plan *p = mkplan("e1", nodes, 1, "a"); /* a-0 again, 600 of 1000 */
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert(plan_result_rejected(r, "n1"), "without the stored create index a-0 is new: 600 + 600");
         plan_result_free(r);
         plan_free(p);
@@ -357,8 +349,7 @@ Test(plan, a_port_already_held_on_the_node_is_rejected) {
         alloc_unref(held);
         struct plan *same = plan_of("e1", holding("x", "n1", PORT(20001)));
         cr_assert_str_eq(plan_node_misfit(st, &same->nodes[0]), "port 20001 already allocated");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, same, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, same, 0);
         cr_assert(plan_result_rejected(r, "n1"));
         plan_result_free(r);
         struct plan *other = plan_of("e2", holding("y", "n1", PORT(20002)));
@@ -405,9 +396,7 @@ Test(plan, racing_plans_cannot_give_one_device_instance_twice) {
 Test(plan, apply_copies_the_allocs_a_plan_still_holds) {
         const char *nodes[] = {"n1", "n2"};
         struct plan *p = mkplan("e1", nodes, 2, "a");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
-        cr_assert_eq(plan_result_apply(st, 10, r), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 10);
         const struct alloc *stored = state_alloc_get(st, "a-0");
         cr_assert_not_null(stored);
         cr_assert_neq(stored, p->nodes[0].place[0]);
@@ -420,8 +409,7 @@ Test(plan, apply_copies_the_allocs_a_plan_still_holds) {
 Test(plan, apply_take_inserts_the_plans_allocs_without_copy) {
         const char *nodes[] = {"n1", "n2"};
         struct plan *p = mkplan("e1", nodes, 2, "b");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_eq(plan_result_apply_take(st, 11, r), 0);
         cr_assert_eq(p->n_nodes, 2);
         for (size_t i = 0; i < p->n_nodes; i++) {
@@ -462,8 +450,7 @@ Test(plan, many_nodes_partial_commit_applies_each_node_once) {
                 cr_assert_eq(plan_add_place(p, a), 0);
                 alloc_unref(a);
         }
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_neq(plan_result_refresh_index(r), 0);
         cr_assert_eq(r->n_rejected, N / 3);
         cr_assert_eq(r->n_nodes, N - N / 3);

@@ -19,6 +19,8 @@
 
 static struct state_store *st;
 static struct job *job;
+static struct plan_result *sample_result; /* sample()'s, freed by teardown */
+static struct alloc *sample_old;          /* the previous allocation sample() stores, freed by teardown */
 
 /* A store with job at index 1 and nodes n1, n2 at index 2. */
 static struct state_store *store_with_job(void) {
@@ -39,6 +41,9 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+        plan_result_free(sample_result);
+        sample_result = NULL;
+        sample_old = alloc_unref(sample_old);
         job_unref(job);
         state_destroy(st);
 }
@@ -47,8 +52,9 @@ TestSuite(plan_codec, .init = setup, .fini = teardown);
 
 /* A result with what the compact form must keep: shared metrics, descriptions, a
  * previous allocation, an alloc with task states and one with assigned devices and
- * ports (written as JSON), stops, rejections. */
-static struct plan_result *sample(struct alloc **ret_old) {
+ * ports (written as JSON), stops, rejections; timestamp 42. Teardown frees it and
+ * the previous allocation (sample_old). */
+static struct plan_result *sample(void) {
         struct alloc *old = fx_alloc("old", job, "n2", 0, 10, 10);
         state_upsert_allocs(st, 3, &old, 1);
         struct plan *p = plan_new("e1", "token", job);
@@ -82,8 +88,8 @@ static struct plan_result *sample(struct alloc **ret_old) {
         cr_assert_eq(plan_result_reject(r, "n9"), 0);
         r->timestamp_ns = 42;
         plan_free(p);
-        *ret_old = old;
-        return r;
+        sample_old = old;
+        return sample_result = r;
 }
 
 static char *alloc_text(const struct alloc *a) {
@@ -93,12 +99,40 @@ static char *alloc_text(const struct alloc *a) {
         return s;
 }
 
+/* The sample result encoded with timestamp ts: distinct bytes for each ts. */
+static void encode_at(struct plan_result *r, int64_t ts, void **ret_buf, size_t *ret_len) {
+        r->timestamp_ns = ts;
+        cr_assert_eq(plan_result_encode(r, ret_buf, ret_len), 0);
+}
+
+/* The node of r called node_id (asserted to be there). */
+static const struct plan_node *node_named(const struct plan_result *r, const char *node_id) {
+        for (size_t k = 0; k < r->n_nodes; k++)
+                if (strcmp(r->nodes[k].node_id, node_id) == 0)
+                        return &r->nodes[k];
+        cr_assert_fail("node %s is not in the result", node_id);
+        return NULL;
+}
+
+/* got places what want places, in order: the same JSON and the same times. */
+static void expect_same_places(const struct plan_node *want, const struct plan_node *got) {
+        cr_assert_eq(got->n_place, want->n_place, "node %s", want->node_id);
+        for (size_t k = 0; k < want->n_place; k++) {
+                char *a = alloc_text(want->place[k]), *b = alloc_text(got->place[k]);
+                cr_expect_str_eq(b, a, "alloc %zu (%s) on %s differs after the round trip", k, want->place[k]->id,
+                                 want->node_id);
+                free(a);
+                free(b);
+                cr_expect_eq(got->place[k]->create_time, want->place[k]->create_time);
+                cr_expect_eq(got->place[k]->modify_time, want->place[k]->modify_time);
+        }
+}
+
 Test(plan_codec, round_trip_keeps_every_field_and_shares_metrics) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         void *buf = NULL;
         size_t len = 0;
-        cr_assert_eq(plan_result_encode(r, &buf, &len), 0);
+        encode_at(r, 42, &buf, &len);
         json_t *j = plan_result_to_json(r);
         char *text = json_dumps(j, JSON_COMPACT);
         cr_expect_lt(len, strlen(text), "compact form %zu bytes, JSON %zu", len, strlen(text));
@@ -113,18 +147,9 @@ Test(plan_codec, round_trip_keeps_every_field_and_shares_metrics) {
         cr_assert_eq(plan_result_count_stop(back), 1);
         const json_t *shared = NULL;
         for (size_t i = 0; i < r->n_nodes; i++) {
-                const struct plan_node *pn = &r->nodes[i];
-                const struct plan_node *bn = NULL;
-                for (size_t k = 0; k < back->n_nodes; k++)
-                        if (strcmp(back->nodes[k].node_id, pn->node_id) == 0)
-                                bn = &back->nodes[k];
-                cr_assert_not_null(bn, "node %s kept", pn->node_id);
-                cr_assert_eq(bn->n_place, pn->n_place);
+                const struct plan_node *pn = &r->nodes[i], *bn = node_named(back, pn->node_id);
+                expect_same_places(pn, bn);
                 for (size_t k = 0; k < pn->n_place; k++) {
-                        char *a = alloc_text(pn->place[k]), *b = alloc_text(bn->place[k]);
-                        cr_expect_str_eq(b, a, "alloc %s differs after the round trip", pn->place[k]->id);
-                        free(a);
-                        free(b);
                         if (bn->place[k]->n_task_states == 0 && !bn->place[k]->allocated) {
                                 cr_expect(bn->place[k]->job == back->job, "placements share the result's job");
                                 if (!shared)
@@ -155,8 +180,6 @@ Test(plan_codec, round_trip_keeps_every_field_and_shares_metrics) {
         json_decref(j);
         free(buf);
         plan_result_free(back);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 /* What a scheduler writes: UUID IDs, "<job>.<group>[<index>]" names, times near the
@@ -213,22 +236,8 @@ Test(plan_codec, scheduler_allocs_are_small_and_exact) {
         struct error err = {0};
         cr_assert_eq(plan_result_decode(buf, len, &back, &err), 0, "%s", err.msg);
         cr_assert_eq(plan_result_count_place(back), N);
-        for (size_t i = 0; i < r->n_nodes; i++) {
-                const struct plan_node *pn = &r->nodes[i], *bn = NULL;
-                for (size_t k = 0; k < back->n_nodes; k++)
-                        if (strcmp(back->nodes[k].node_id, pn->node_id) == 0)
-                                bn = &back->nodes[k];
-                cr_assert_not_null(bn);
-                cr_assert_eq(bn->n_place, pn->n_place);
-                for (size_t k = 0; k < pn->n_place; k++) {
-                        char *a = alloc_text(pn->place[k]), *b = alloc_text(bn->place[k]);
-                        cr_expect_str_eq(b, a, "alloc %zu/%zu differs after the round trip", i, k);
-                        free(a);
-                        free(b);
-                        cr_expect_eq(bn->place[k]->create_time, pn->place[k]->create_time);
-                        cr_expect_eq(bn->place[k]->modify_time, pn->place[k]->modify_time);
-                }
-        }
+        for (size_t i = 0; i < r->n_nodes; i++)
+                expect_same_places(&r->nodes[i], node_named(back, r->nodes[i].node_id));
         /* a varint longer than 64 bits is refused (the refresh index's, after the header) */
         size_t off = 4 + 1 + strlen("e1") + 8;
         unsigned char *bad = malloc(len + 10);
@@ -245,11 +254,10 @@ Test(plan_codec, scheduler_allocs_are_small_and_exact) {
 }
 
 Test(plan_codec, every_truncation_and_a_bad_magic_are_refused) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         unsigned char *buf = NULL;
         size_t len = 0;
-        cr_assert_eq(plan_result_encode(r, (void **)&buf, &len), 0);
+        encode_at(r, 42, (void **)&buf, &len);
         for (size_t cut = 0; cut < len; cut++) {
                 struct plan_result *back = NULL;
                 struct error err = {0};
@@ -267,8 +275,6 @@ Test(plan_codec, every_truncation_and_a_bad_magic_are_refused) {
         cr_expect(strstr(err.msg, "compact form"), "%s", err.msg);
         free(bad);
         free(buf);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 Test(batch, encode_count_foreach_and_corruption) {
@@ -324,8 +330,7 @@ Test(batch, fsm_applies_every_part_and_keeps_each_outcome) {
 
 /* A follower's worker and the leader exchange plans and results as hex chunks in JSON. */
 Test(plan_codec, wire_form_round_trips_and_refuses_what_is_not_hex) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         json_t *wire = plan_result_to_wire(r);
         cr_assert(json_is_array(wire));
         char *text = json_dumps(wire, JSON_COMPACT);
@@ -349,19 +354,16 @@ Test(plan_codec, wire_form_round_trips_and_refuses_what_is_not_hex) {
         json_decref(back_json);
         free(text);
         json_decref(wire);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 /* Decoded placements share one copy of their repeated strings (namespace, eval, job,
  * group, node) through a reference-counted arena that outlives the result; the store's
  * in-place update of such an alloc and a copy of it own their replaced strings. */
 Test(plan_codec, decoded_allocs_share_their_repeated_strings) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         void *buf = NULL;
         size_t len = 0;
-        cr_assert_eq(plan_result_encode(r, &buf, &len), 0);
+        encode_at(r, 42, &buf, &len);
         struct plan_result *back = NULL;
         cr_assert_eq(plan_result_decode(buf, len, &back, NULL), 0);
         const struct alloc *first = NULL;
@@ -409,8 +411,6 @@ Test(plan_codec, decoded_allocs_share_their_repeated_strings) {
         alloc_unref(c);
         cr_assert_eq(state_stop_alloc(st, 21, "a-0", ALLOC_DESIRED_STOP, "stopped", -1, 0), 0);
         cr_expect_str_eq(state_alloc_get(st, "a-0")->task_group, state_alloc_get(st, "a-2")->task_group);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 Test(plan_codec, arena_keeps_strings_and_knows_its_own) {
@@ -438,12 +438,6 @@ Test(plan_codec, arena_keeps_strings_and_knows_its_own) {
 
 /* ---- plan_predecode ----------------------------------------------------------------- */
 
-/* The sample result encoded with timestamp ts: distinct bytes for each ts. */
-static void encode_at(struct plan_result *r, int64_t ts, void **ret_buf, size_t *ret_len) {
-        r->timestamp_ns = ts;
-        cr_assert_eq(plan_result_encode(r, ret_buf, ret_len), 0);
-}
-
 /* Every placement of a and b, compared as JSON. */
 static void expect_same_result(const struct plan_result *a, const struct plan_result *b) {
         cr_assert_str_eq(a->eval_id, b->eval_id);
@@ -451,20 +445,13 @@ static void expect_same_result(const struct plan_result *a, const struct plan_re
         cr_assert_eq(a->n_nodes, b->n_nodes);
         for (size_t i = 0; i < a->n_nodes; i++) {
                 cr_assert_str_eq(a->nodes[i].node_id, b->nodes[i].node_id);
-                cr_assert_eq(a->nodes[i].n_place, b->nodes[i].n_place);
-                for (size_t k = 0; k < a->nodes[i].n_place; k++) {
-                        char *x = alloc_text(a->nodes[i].place[k]), *y = alloc_text(b->nodes[i].place[k]);
-                        cr_expect_str_eq(x, y);
-                        free(x);
-                        free(y);
-                }
+                expect_same_places(&a->nodes[i], &b->nodes[i]);
         }
 }
 
 /* Only exactly the bytes queued give a result, once, and it is their decoding. */
 Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         unsigned char *buf = NULL;
         size_t len = 0;
         encode_at(r, 42, (void **)&buf, &len);
@@ -496,16 +483,13 @@ Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
         plan_predecode_destroy(pp);
         cr_expect_eq(uv_loop_close(&loop), 0);
         free(buf);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 /* Taking one drops those queued before it; one not back from the pool is not given
  * (the FSM decodes it) and frees itself there, as do those left at destroy; the
  * queue keeps at most PLAN_PREDECODE_MAX. */
 Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         void *a = NULL, *b = NULL, *c = NULL;
         size_t la = 0, lb = 0, lc = 0;
         encode_at(r, 1, &a, &la);
@@ -537,8 +521,6 @@ Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
         free(a);
         free(b);
         free(c);
-        plan_result_free(r);
-        alloc_unref(old);
 }
 
 static int hook_calls;
@@ -551,8 +533,7 @@ static struct plan_result *hook_decoded(void *data, const void *buf, size_t len)
 /* The FSM applies the result the hook gives for a plan part (and its own decoding
  * when the hook gives none): the same state either way. */
 Test(plan_codec, fsm_applies_the_result_decoded_ahead) {
-        struct alloc *old = NULL;
-        struct plan_result *r = sample(&old);
+        struct plan_result *r = sample();
         void *plan = NULL;
         size_t plen = 0;
         encode_at(r, 42, &plan, &plen);
@@ -563,7 +544,7 @@ Test(plan_codec, fsm_applies_the_result_decoded_ahead) {
         uv_run(&loop, UV_RUN_DEFAULT);
         /* a second store with what setup and sample wrote into st */
         struct state_store *ahead = st, *inline_ = store_with_job();
-        struct alloc *old2 = alloc_copy(old);
+        struct alloc *old2 = alloc_copy(sample_old);
         state_upsert_allocs(inline_, 3, &old2, 1);
         alloc_unref(old2);
         struct fsm_hooks hooks = {.plan_decoded = hook_decoded};
@@ -599,6 +580,4 @@ Test(plan_codec, fsm_applies_the_result_decoded_ahead) {
         cr_expect_eq(uv_loop_close(&loop), 0);
         free(entry);
         free(plan);
-        plan_result_free(r);
-        alloc_unref(old);
 }

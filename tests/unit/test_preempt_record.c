@@ -9,6 +9,7 @@
 #include "controlplane/plan/applier.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
+#include "tests/support/plan_fixture.h"
 #include "tests/unit/fixtures.h"
 
 static struct state_store *st;
@@ -85,9 +86,8 @@ TestSuite(preempt_record, .init = setup, .fini = teardown);
 Test(preempt_record, victims_record_their_preemptor_through_raft_snapshots_and_the_api) {
         struct state_store *before = state_snapshot(st);
         struct plan *p = preempting_plan("p");
-        struct plan_result *r = NULL;
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
         struct error err = {0};
-        cr_assert_eq(plan_evaluate(st, p, &r, &err), 0, "%s", err.msg);
         cr_assert_eq(plan_result_count_place(r), 1, "the stops make room");
         /* as a follower applies it: decoded from the log entry */
         json_t *j = plan_result_to_json(r);
@@ -146,10 +146,8 @@ Test(preempt_record, a_rejected_preemption_marks_nothing) {
         /* the node went down: the plan's stops apply, its placement does not */
         cr_assert_eq(state_update_node_status(st, 5, "n1", NODE_DOWN, 0), 0);
         struct plan *p = preempting_plan("p");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(st, p, &r, NULL), 0);
+        struct plan_result *r = plan_fixture_commit(st, p, 10);
         cr_assert_eq(plan_result_count_place(r), 0);
-        cr_assert_eq(plan_result_apply(st, 10, r), 0);
         cr_assert_str_empty(preempted_by(st, "v0"));
         cr_assert_str_empty(preempted_by(st, "v1"));
         plan_result_free(r);
@@ -165,9 +163,7 @@ Test(preempt_api, the_allocation_endpoints_show_who_preempted_whom) {
         struct job *lo, *hi;
         seed(live, &lo, &hi);
         struct plan *p = plan_on(live, hi, "p");
-        struct plan_result *r = NULL;
-        cr_assert_eq(plan_evaluate(live, p, &r, NULL), 0);
-        cr_assert_eq(plan_result_apply(live, state_latest_index(live) + 1, r), 0);
+        struct plan_result *r = plan_fixture_commit(live, p, state_latest_index(live) + 1);
 
         json_t *j = NULL;
         cr_assert_eq(api_harness_call(h, "GET", "/v1/allocation/v0", NULL, &j, NULL), 200);
