@@ -709,6 +709,7 @@ struct node *node_unref(struct node *n) {
         free(n->datacenter);
         free(n->node_class);
         free(n->node_pool);
+        free(n->region);
         free(n->http_addr);
         free(n->status_description);
         strmap_clear(&n->attributes);
@@ -788,6 +789,8 @@ void node_compute_class(struct node *n) {
         h = fnv1a(h, n->datacenter);
         h = fnv1a(h, n->node_class);
         h = fnv1a(h, n->node_pool);
+        if (n->region) /* ${node.region} is memoised per class too; absent: the class as before */
+                h = fnv1a(fnv1a(h, "region"), n->region);
         h = hash_map_sorted(h, &n->attributes, true);
         h = hash_map_sorted(h, &n->meta, true);
         for (size_t i = 0; i < n->n_drivers; i++) {
