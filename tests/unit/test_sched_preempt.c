@@ -11,6 +11,7 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 #include "tests/unit/fixtures.h"
+#include "tests/unit/live_planner.h"
 
 /* Two GPU groups: two T4s, four A100s of which a-1 is unhealthy. */
 static const char *const node_devices =
@@ -130,35 +131,15 @@ static uint64_t idx;
 static int ids;
 static struct eval *last_eval;
 
-static int submit(void *data, struct plan *plan, struct plan_result **ret, struct state_store **ret_snap,
-                  struct error *err) {
-        struct plan_result *r = NULL;
-        int rc = plan_evaluate(live, plan, &r, err);
-        if (rc < 0)
-                return rc;
-        if (!plan_result_is_noop(r)) {
-                cr_assert_eq(plan_result_apply(live, ++idx, r), 0);
-                plan_result_set_alloc_index(r, idx);
-        }
-        *ret = r;
-        *ret_snap = plan_result_refresh_index(r) ? state_snapshot(live) : NULL;
-        return 0;
-}
+static struct live_store planner_store = {&live, &idx};
 
 static int write_eval(void *data, const struct eval *ev) {
         eval_unref(last_eval);
         last_eval = eval_copy(ev);
-        struct eval *c = eval_copy(ev);
-        state_upsert_evals(live, ++idx, &c, 1);
-        eval_unref(c);
-        return 0;
+        return live_write_eval(data, ev);
 }
 
-static const struct planner_ops ops = {submit, write_eval, write_eval};
-
-static void seq_id(void *data, char buf[ID_BUF]) {
-        snprintf(buf, ID_BUF, "00000000-0000-4000-8000-%012d", ++ids);
-}
+static const struct planner_ops ops = {live_submit, write_eval, write_eval};
 
 static void setup(void) {
         live = state_create();
@@ -203,9 +184,9 @@ static void schedule(struct job *j) {
         state_upsert_evals(live, ++idx, &e, 1);
         struct state_store *snap = state_snapshot(live);
         static const struct sched_preemption on = {.system = true, .service = true};
-        struct scheduler_env env = {.gen_id = seq_id, .preemption = &on};
+        struct scheduler_env env = {.gen_id = live_seq_id, .id_data = &ids, .preemption = &on};
         struct error err = {0};
-        cr_assert_eq(scheduler_process_env(snap, e, &ops, NULL, &env, &err), 0, "%s", err.msg);
+        cr_assert_eq(scheduler_process_env(snap, e, &ops, &planner_store, &env, &err), 0, "%s", err.msg);
         state_destroy(snap);
         eval_unref(e);
 }
@@ -303,13 +284,14 @@ Test(sched_preempt_e2e, no_lower_priority_holder_no_preemption) {
         job_unref(near);
 }
 
-static void add_static_port(struct job *j, int port) {
-        struct task_group *g = &j->groups[0];
-        g->networks = calloc(1, sizeof(*g->networks));
-        g->n_networks = 1;
-        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
-        g->networks[0].reserved_ports[0] = (struct port){strdup("http"), port, 0, NULL};
-        g->networks[0].n_reserved = 1;
+/* A service job of one alloc asking cpu MHz at that priority, reserving static port
+ * `port` (0: none). */
+static struct job *port_job(const char *id, int priority, int cpu, int port) {
+        struct job *j = fx_job(id, JOB_SERVICE, 1, cpu, 64);
+        j->priority = priority;
+        if (port)
+                fx_add_static_port(j, port);
+        return j;
 }
 
 /* Static port 8080 taken on both nodes: the node whose holder has the lowest priority
@@ -318,22 +300,15 @@ static void add_static_port(struct job *j, int port) {
 Test(sched_preempt_e2e, a_static_port_evicts_its_lowest_priority_holder) {
         add_node(fx_node("n1", "dc1", 8000, 16000));
         add_node(fx_node("n2", "dc1", 8000, 16000));
-        struct job *p40 = fx_job("p40", JOB_SERVICE, 1, 100, 64), *p20 = fx_job("p20", JOB_SERVICE, 1, 100, 64),
-                   *p5 = fx_job("p5", JOB_SERVICE, 1, 100, 64);
-        p40->priority = 40;
-        p20->priority = 20;
-        p5->priority = 5;
-        add_static_port(p40, 8080);
-        add_static_port(p20, 8080);
+        struct job *p40 = port_job("p40", 40, 100, 8080), *p20 = port_job("p20", 20, 100, 8080),
+                   *p5 = port_job("p5", 5, 100, 0);
         add_job(p40);
         add_job(p20);
         add_job(p5);
         put_alloc("p40-0", p40, "n1", 0, NULL);
         put_alloc("p20-0", p20, "n2", 0, NULL);
         put_alloc("p5-0", p5, "n2", 0, NULL); /* the lowest, but without the port */
-        struct job *hi = fx_job("hi", JOB_SERVICE, 1, 100, 64);
-        hi->priority = 80;
-        add_static_port(hi, 8080);
+        struct job *hi = port_job("hi", 80, 100, 8080);
         schedule(hi);
         const struct alloc *a = the_alloc("hi");
         cr_assert_not_null(a);
@@ -350,9 +325,7 @@ Test(sched_preempt_e2e, a_static_port_evicts_its_lowest_priority_holder) {
 
         /* a second job wanting 8080 at priority 45: n1's holder (40) is within 10, n2's
          * holder is "hi" (80): nothing to evict */
-        struct job *again = fx_job("again", JOB_SERVICE, 1, 100, 64);
-        again->priority = 45;
-        add_static_port(again, 8080);
+        struct job *again = port_job("again", 45, 100, 8080);
         schedule(again);
         cr_assert_null(the_alloc("again"));
         cr_assert_str_eq(status_of("p40-0"), "run");
@@ -367,10 +340,7 @@ Test(sched_preempt_e2e, a_static_port_evicts_its_lowest_priority_holder) {
  * cpu the ask needs, so no other victim is taken when it frees enough. */
 Test(sched_preempt_e2e, port_victims_count_towards_cpu) {
         add_node(fx_node("n1", "dc1", 1000, 16000));
-        struct job *lo = fx_job("lo", JOB_SERVICE, 2, 100, 64), *holder = fx_job("holder", JOB_SERVICE, 1, 100, 64);
-        lo->priority = 10;
-        holder->priority = 30;
-        add_static_port(holder, 9090);
+        struct job *lo = port_job("lo", 10, 100, 0), *holder = port_job("holder", 30, 100, 9090);
         add_job(lo);
         add_job(holder);
         struct alloc *x = fx_alloc("lo-0", lo, "n1", 0, 300, 64);
@@ -379,9 +349,7 @@ Test(sched_preempt_e2e, port_victims_count_towards_cpu) {
         cr_assert_eq(state_upsert_allocs(live, ++idx, &y, 1), 0);
         alloc_unref(x);
         alloc_unref(y);
-        struct job *hi = fx_job("hi", JOB_SERVICE, 1, 500, 64);
-        hi->priority = 80;
-        add_static_port(hi, 9090);
+        struct job *hi = port_job("hi", 80, 500, 9090);
         schedule(hi);
         cr_assert_not_null(the_alloc("hi"));
         cr_assert_str_eq(status_of("holder-0"), "evict");
