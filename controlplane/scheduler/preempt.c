@@ -219,9 +219,11 @@ int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, stru
         _cleanup_json_ json_t *ids = json_array();
         int r = ids ? 0 : -ENOMEM;
         size_t stopped = 0;
-        for (; stopped < k && r == 0; stopped++) {
-                r = plan_add_stop(at->plan, v[stopped].a, ALLOC_DESIRED_EVICT, desc, -1);
-                if (r == 0 && json_array_append_new(ids, json_string(v[stopped].a->id)) < 0)
+        for (size_t i = 0; i < k && r == 0; i++) {
+                if ((r = plan_add_stop(at->plan, v[i].a, ALLOC_DESIRED_EVICT, desc, -1)) < 0)
+                        break;
+                stopped++; /* only the stops added are undone */
+                if (json_array_append_new(ids, json_string(v[i].a->id)) < 0)
                         r = -ENOMEM;
         }
         if (r == 0) {

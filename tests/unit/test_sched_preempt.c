@@ -8,6 +8,7 @@
 #include "common/hashmap.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/devices.h"
+#include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 #include "tests/unit/fixtures.h"
@@ -359,3 +360,39 @@ Test(sched_preempt_e2e, port_victims_count_towards_cpu) {
         job_unref(holder);
 }
 
+
+/* Victims chosen for cpu, but the placement then finds no dynamic port (a full range is
+ * not a reason to preempt): the victims' stops are undone, nobody is evicted for
+ * nothing. */
+Test(sched_preempt_e2e, a_placement_that_fails_after_all_evicts_nobody) {
+        add_node(fx_node("n1", "dc1", 1000, 16000));
+        struct job *hog = port_job("hog", 50, 100, 0), *lo = port_job("lo", 10, 900, 0);
+        add_job(hog);
+        add_job(lo);
+        struct alloc *a = fx_alloc("hog-0", hog, "n1", 0, 100, 64);
+        json_t *ports = json_array();
+        for (int p = SCHED_PORT_MIN; p <= SCHED_PORT_MAX; p++)
+                json_array_append_new(ports, json_pack("{s:s,s:i}", "Label", "x", "Value", p));
+        a->allocated = json_pack("{s:{s:o}}", "Shared", "Ports", ports);
+        cr_assert_eq(state_upsert_allocs(live, ++idx, &a, 1), 0);
+        alloc_unref(a);
+        put_alloc("lo-0", lo, "n1", 0, NULL); /* 100 MHz: not enough room for 500 */
+        struct alloc *big = alloc_copy(state_alloc_get(live, "lo-0"));
+        big->resources.cpu = 900;
+        cr_assert_eq(state_upsert_allocs(live, ++idx, &big, 1), 0);
+        alloc_unref(big);
+        struct job *hi = port_job("hi", 55, 500, 0);
+        struct task_group *g = &hi->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].dynamic_ports = calloc(1, sizeof(struct port));
+        g->networks[0].n_dynamic = 1;
+        g->networks[0].dynamic_ports[0] = (struct port){.label = strdup("http")};
+        schedule(hi);
+        cr_assert_null(the_alloc("hi"));
+        cr_assert_str_eq(status_of("lo-0"), "run", "its stop was undone");
+        cr_assert_str_eq(status_of("hog-0"), "run");
+        job_unref(hi);
+        job_unref(hog);
+        job_unref(lo);
+}
