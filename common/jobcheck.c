@@ -136,8 +136,8 @@ static int block_object(const char *where, const char *block, const json_t *o, s
 
 int update_block_validate(const char *where, const json_t *u, struct error *err) {
         static const struct int_field ints[] = {
-            {"MaxParallel", "max_parallel"},         {"Canary", "canary"},
-            {"MinHealthyTime", "min_healthy_time"},  {"HealthyDeadline", "healthy_deadline"},
+            {"MaxParallel", "max_parallel"},           {"Canary", "canary"},
+            {"MinHealthyTime", "min_healthy_time"},    {"HealthyDeadline", "healthy_deadline"},
             {"ProgressDeadline", "progress_deadline"}, {"Stagger", "stagger"},
         };
         static const char *const checks[] = {"checks", "task_states", "manual"};

@@ -407,9 +407,9 @@ struct dev_option {
 /* The fewest victims, lowest priorities first, that free enough instances of group g
  * for ask a: cnt[v] instances of g held by unchosen victim v. false when even all of
  * them are not enough. */
-static bool group_option(const json_t *g, const struct ask *a, const struct hashmap *fixed,
-                         const struct hashmap *owner, const struct hashmap *mine, const int *prio, const bool *chosen,
-                         size_t nv, size_t *cnt, struct dev_option *o) {
+static bool group_option(const json_t *g, const struct ask *a, const struct hashmap *fixed, const struct hashmap *owner,
+                         const struct hashmap *mine, const int *prio, const bool *chosen, size_t nv, size_t *cnt,
+                         struct dev_option *o) {
         size_t free_n = 0, i;
         json_t *inst;
         memset(cnt, 0, nv * sizeof(*cnt));

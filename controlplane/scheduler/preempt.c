@@ -85,8 +85,8 @@ static bool keep(struct kept *k, const struct alloc *a) {
 /* Victims for the group's static ports and device asks (Nomad's PreemptForNetwork and
  * PreemptForDevice): every victim holding a wanted port, then those the device asks
  * need (devices.h). Marks them chosen and must; false when no choice meets the ask. */
-static bool choose_for_ports_devices(struct sched_attempt *at, const struct sched_group *g,
-                                     const struct sched_cand *cd, struct kept *k, struct victim *v, size_t nv) {
+static bool choose_for_ports_devices(struct sched_attempt *at, const struct sched_group *g, const struct sched_cand *cd,
+                                     struct kept *k, struct victim *v, size_t nv) {
         for (size_t i = 0; k->want && i < nv; i++) {
                 int p = sched_ports_held_in(v[i].a, k->want);
                 if (p < 0)

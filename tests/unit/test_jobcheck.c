@@ -8,11 +8,11 @@
 #include "common/jobcheck.h"
 
 Test(jobcheck, version_constraints_as_go_version_reads_them) {
-        static const char *const good[] = {"1",        ">= 1.2.0",       "~> 6.1",       ">= 5.10, < 7",
-                                           "= v1.0.0", "!= 1.2.3-rc.1",  "<=1.2+build.5", " > 0.6.1 ",
-                                           "1.2beta", ">= 1.0.0-alpha-1"};
-        static const char *const bad[] = {">= 1.x.y", "",       ">=",    "1.2.",  "latest", ">= 1, ",
-                                          "=> 1.0",   "1.0-",   "1+",    "1..2",  "~ 1.0",  ">= 1.0 2.0"};
+        static const char *const good[] = {"1",        ">= 1.2.0",        "~> 6.1",        ">= 5.10, < 7",
+                                           "= v1.0.0", "!= 1.2.3-rc.1",   "<=1.2+build.5", " > 0.6.1 ",
+                                           "1.2beta",  ">= 1.0.0-alpha-1"};
+        static const char *const bad[] = {">= 1.x.y", "",     ">=", "1.2.", "latest", ">= 1, ",
+                                          "=> 1.0",   "1.0-", "1+", "1..2", "~ 1.0",  ">= 1.0 2.0"};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
                 cr_expect(version_constraint_valid(good[i], false), "version \"%s\" refused", good[i]);
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

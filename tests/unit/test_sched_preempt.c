@@ -257,9 +257,8 @@ Test(sched_preempt_e2e, a_device_ask_evicts_the_lower_priority_holder) {
         char list[256];
         preempted_list(a, list, sizeof(list));
         cr_assert_str_eq(list, "low-0");
-        json_t *dev = json_array_get(json_object_get(json_object_get(json_object_get(a->allocated, "Tasks"), "t"),
-                                                     "Devices"),
-                                     0);
+        json_t *dev =
+            json_array_get(json_object_get(json_object_get(json_object_get(a->allocated, "Tasks"), "t"), "Devices"), 0);
         cr_assert_str_eq(json_string_value(json_array_get(json_object_get(dev, "DeviceIDs"), 0)), "g0");
         char want[96];
         snprintf(want, sizeof(want), "Preempted by alloc ID %s", a->id);
@@ -359,7 +358,6 @@ Test(sched_preempt_e2e, port_victims_count_towards_cpu) {
         job_unref(lo);
         job_unref(holder);
 }
-
 
 /* Victims chosen for cpu, but the placement then finds no dynamic port (a full range is
  * not a reason to preempt): the victims' stops are undone, nobody is evicted for
