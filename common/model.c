@@ -12,6 +12,7 @@
 #include "common/cron.h"
 #include "common/error.h"
 #include "common/hashmap.h"
+#include "common/jobcheck.h"
 #include "common/limits.h"
 #include "common/macros.h"
 
@@ -388,6 +389,14 @@ static int check_operand(const char *where, const char *kind, size_t i, const ch
                         return errorf(err, -EINVAL, "%s, %s %zu: invalid regexp \"%s\"", where, kind, i, rtarget);
                 regfree(&re);
         }
+        bool semver = strcmp(op, "semver") == 0;
+        if ((semver || strcmp(op, "version") == 0) && !version_constraint_valid(rtarget, semver))
+                return errorf(err, -EINVAL,
+                              "%s, %s %zu: invalid %s constraint \"%.64s\" (terms such as \">= 1.2.0, < 2\"%s)",
+                              where, kind, i, op, rtarget, semver ? "; at most MAJOR.MINOR.PATCH" : "");
+        if (strcmp(op, "distinct_hosts") == 0 && rtarget && *rtarget && go_bool_parse(rtarget) < 0)
+                return errorf(err, -EINVAL, "%s, %s %zu: distinct_hosts value must be true or false (got \"%.64s\")",
+                              where, kind, i, rtarget);
         if (strcmp(op, "distinct_property") == 0 && rtarget && *rtarget) {
                 char *end;
                 long v = strtol(rtarget, &end, 10);
@@ -572,6 +581,11 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
         if (tg->count > JOB_MAX_COUNT)
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": count must be <= %d (got %d)", j->id, tg->name,
                               JOB_MAX_COUNT, tg->count);
+        if (j->type == JOB_SYSTEM && tg->count > 1)
+                return errorf(err, -EINVAL,
+                              "job \"%s\", group \"%s\": count must be 0 or 1 in a system job (got %d); a system "
+                              "job runs one allocation on every eligible node",
+                              j->id, tg->name, tg->count);
         if (tg->n_tasks == 0)
                 return errorf(err, -EINVAL, "job \"%s\", group \"%s\": missing task (a group needs at least one \"task\")",
                               j->id, tg->name);
@@ -593,7 +607,9 @@ static int validate_group(const struct job *j, size_t g, struct name_set *groups
         if ((r = check_constraints(where, tg->constraints, tg->n_constraints, err)) < 0 ||
             (r = check_affinities(where, tg->affinities, tg->n_affinities, err)) < 0 ||
             (r = check_spreads(where, tg->spreads, tg->n_spreads, err)) < 0 ||
-            (r = check_networks(where, tg->networks, tg->n_networks, ports, err)) < 0)
+            (r = check_networks(where, tg->networks, tg->n_networks, ports, err)) < 0 ||
+            (r = update_block_validate(where, json_object_get(tg->extra, "Update"), err)) < 0 ||
+            (r = reschedule_block_validate(where, json_object_get(tg->extra, "ReschedulePolicy"), err)) < 0)
                 return r;
         struct name_set tasks = {0};
         for (size_t t = 0; t < tg->n_tasks && r == 0; t++)
@@ -640,7 +656,9 @@ int job_validate(const struct job *j, struct error *err) {
         int r;
         if ((r = check_constraints(where, j->constraints, j->n_constraints, err)) < 0 ||
             (r = check_affinities(where, j->affinities, j->n_affinities, err)) < 0 ||
-            (r = check_spreads(where, j->spreads, j->n_spreads, err)) < 0)
+            (r = check_spreads(where, j->spreads, j->n_spreads, err)) < 0 ||
+            (r = update_block_validate(where, json_object_get(j->extra, "Update"), err)) < 0 ||
+            (r = reschedule_block_validate(where, json_object_get(j->extra, "Reschedule"), err)) < 0)
                 return r;
         _cleanup_free_ uint8_t *ports = malloc(65536 / 8); /* static ports of one group */
         if (!ports)
@@ -691,6 +709,7 @@ struct node *node_unref(struct node *n) {
         free(n->datacenter);
         free(n->node_class);
         free(n->node_pool);
+        free(n->region);
         free(n->http_addr);
         free(n->status_description);
         strmap_clear(&n->attributes);
@@ -770,6 +789,8 @@ void node_compute_class(struct node *n) {
         h = fnv1a(h, n->datacenter);
         h = fnv1a(h, n->node_class);
         h = fnv1a(h, n->node_pool);
+        if (n->region) /* ${node.region} is memoised per class too; absent: the class as before */
+                h = fnv1a(fnv1a(h, "region"), n->region);
         h = hash_map_sorted(h, &n->attributes, true);
         h = hash_map_sorted(h, &n->meta, true);
         for (size_t i = 0; i < n->n_drivers; i++) {

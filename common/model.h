@@ -294,6 +294,7 @@ struct node {
         char *secret_id;
         char *name;
         char *datacenter;
+        char *region; /* the servers' region, stamped at registration; NULL: not known ("global") */
         char *node_class;
         char *node_pool;
         char *http_addr;

@@ -769,7 +769,7 @@ json_t *job_to_stub_json(const struct job *j, json_t *summary) {
 
 static const char *const node_known[] = {
     "ID",          "SecretID",   "Name",      "Datacenter",        "NodeClass",         "NodePool",
-    "HTTPAddr",    "Status",     "StatusDescription", "SchedulingEligibility", "Drain", "Attributes",
+    "Region",      "HTTPAddr",    "Status",     "StatusDescription", "SchedulingEligibility", "Drain", "Attributes",
     "Meta",        "Drivers",    "NodeResources", "ReservedResources", "StatusUpdatedAt", "ComputedClass",
     "CreateIndex", "ModifyIndex", NULL};
 
@@ -787,6 +787,7 @@ int node_from_json(const json_t *obj, struct node **ret, struct error *err) {
         d_str(&d, obj, path, "Datacenter", &n->datacenter);
         d_str(&d, obj, path, "NodeClass", &n->node_class);
         d_str(&d, obj, path, "NodePool", &n->node_pool);
+        d_str(&d, obj, path, "Region", &n->region);
         d_str(&d, obj, path, "HTTPAddr", &n->http_addr);
         _cleanup_free_ char *status = NULL, *elig = NULL;
         d_str(&d, obj, path, "Status", &status);
@@ -878,6 +879,8 @@ json_t *node_to_json(const struct node *n) {
         json_object_set_new(o, "Datacenter", e_str(n->datacenter));
         json_object_set_new(o, "NodeClass", e_str(n->node_class));
         json_object_set_new(o, "NodePool", e_str(n->node_pool ? n->node_pool : "default"));
+        if (n->region)
+                json_object_set_new(o, "Region", e_str(n->region));
         json_object_set_new(o, "HTTPAddr", e_str(n->http_addr));
         json_object_set_new(o, "Status", json_string(node_status_str(n->status)));
         json_object_set_new(o, "StatusDescription", e_str(n->status_description));

@@ -125,6 +125,20 @@ void h_node_register(struct route_ctx *c) {
                 node_unref(n);
                 return;
         }
+        /* A node is in the region of the servers it registers with (${node.region}); one
+         * that says another region has come to the wrong cluster. */
+        if (n->region && *n->region && strcmp(n->region, c->s->region) != 0) {
+                http_req_respond_text(c->req, 400, "node %s: region \"%.64s\" is not this cluster's region \"%s\"",
+                                      n->id, n->region, c->s->region);
+                node_unref(n);
+                return;
+        }
+        free(n->region);
+        if (!(n->region = strdup(c->s->region))) {
+                http_req_respond_text(c->req, 500, "out of memory");
+                node_unref(n);
+                return;
+        }
         const struct node *old = state_node_get(ctx_state(c), n->id);
         if (old && old->secret_id && !secret_equal(old->secret_id, n->secret_id)) {
                 http_req_respond_text(c->req, 403, "node secret ID does not match; refusing to re-register node %s",

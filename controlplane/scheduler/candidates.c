@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/hashmap.h"
+#include "common/jobcheck.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/ports.h"
@@ -696,7 +697,7 @@ static bool is_distinct_property(const struct constraint *c) {
 
 static bool distinct_hosts(const struct constraint *c) {
         return c->operand && strcmp(c->operand, "distinct_hosts") == 0 &&
-               (!c->rtarget || !*c->rtarget || strcmp(c->rtarget, "true") == 0);
+               (!c->rtarget || !*c->rtarget || go_bool_parse(c->rtarget) == 1); /* as Nomad's ParseBool */
 }
 
 /* Visit job, group and task constraints. Returns false as soon as fn does. */

@@ -81,7 +81,8 @@ struct sched_attempt {
         struct node_filter coll_filter; /* the node IDs in coll */
         unsigned gen; /* the last sched_group_init's generation */
         uint64_t rng;
-        int preempt_index; /* name index of the alloc a preemption places */
+        int preempt_index;      /* name index of the alloc a preemption places */
+        const char *preempt_id; /* its ID, chosen before its victims' stops name it (NULL: none) */
         /* The strings of the attempt's new allocs (IDs, names, node IDs; the namespace,
          * eval ID, job ID and group names once): one arena each new alloc holds a
          * reference on, instead of eight strdup's per placement. Created by the first

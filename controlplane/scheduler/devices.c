@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,10 @@ static size_t free_count(const json_t *g, const struct hashmap *used, const stru
 }
 
 int sched_devices_held(const struct alloc *a, struct hashmap *used) {
+        return sched_devices_owned(a, used, (void *)1);
+}
+
+int sched_devices_owned(const struct alloc *a, struct hashmap *map, void *value) {
         const char *task;
         json_t *t;
         json_object_foreach(json_object_get(a->allocated, "Tasks"), task, t) {
@@ -271,7 +276,7 @@ int sched_devices_held(const struct alloc *a, struct hashmap *used) {
                 json_t *d, *id;
                 json_array_foreach(json_object_get(t, "Devices"), i, d) {
                         json_array_foreach(json_object_get(d, "DeviceIDs"), k, id) {
-                                if (json_is_string(id) && hashmap_put(used, json_string_value(id), (void *)1, NULL) < 0)
+                                if (json_is_string(id) && hashmap_put(map, json_string_value(id), value, NULL) < 0)
                                         return -ENOMEM;
                         }
                 }
@@ -374,6 +379,151 @@ int sched_devices_assign(const struct task_group *tg, const struct node *n, cons
 out:
         json_decref(tasks);
         hashmap_destroy(mine);
+        return r;
+}
+
+/* ---- preemption ------------------------------------------------------------------------- */
+
+/* Whose is instance inst, for a preemption: 0 free (or held by a victim already
+ * chosen), -1 not to be had (unhealthy, held by an alloc that stays, or taken by an
+ * earlier ask of the same alloc), else the holding victim's index + 1. */
+static size_t inst_holder(const json_t *inst, const struct hashmap *fixed, const struct hashmap *owner,
+                          const struct hashmap *mine, const bool *chosen) {
+        const char *id = json_string_value(json_object_get(inst, "ID"));
+        json_t *h = json_object_get(inst, "Healthy");
+        if (!id || (h && !json_is_true(h)) || (fixed && hashmap_contains(fixed, id)) || hashmap_contains(mine, id))
+                return SIZE_MAX;
+        uintptr_t v = owner ? (uintptr_t)hashmap_get(owner, id) : 0;
+        return v && !chosen[v - 1] ? (size_t)v : 0;
+}
+
+/* One device group as the answer to one ask: the victims it needs (indexes, in the
+ * victims' order) and their highest priority. */
+struct dev_option {
+        size_t *pick, n_pick;
+        int top;
+};
+
+/* The fewest victims, lowest priorities first, that free enough instances of group g
+ * for ask a: cnt[v] instances of g held by unchosen victim v. false when even all of
+ * them are not enough. */
+static bool group_option(const json_t *g, const struct ask *a, const struct hashmap *fixed, const struct hashmap *owner,
+                         const struct hashmap *mine, const int *prio, const bool *chosen, size_t nv, size_t *cnt,
+                         struct dev_option *o) {
+        size_t free_n = 0, i;
+        json_t *inst;
+        memset(cnt, 0, nv * sizeof(*cnt));
+        json_array_foreach(json_object_get(g, "Instances"), i, inst) {
+                size_t h = inst_holder(inst, fixed, owner, mine, chosen);
+                if (h == 0)
+                        free_n++;
+                else if (h != SIZE_MAX)
+                        cnt[h - 1]++;
+        }
+        o->n_pick = 0;
+        o->top = INT32_MIN;
+        size_t need = free_n >= (size_t)a->count ? 0 : (size_t)a->count - free_n, freed = 0;
+        for (size_t v = 0; v < nv && freed < need; v++)
+                if (cnt[v]) {
+                        o->pick[o->n_pick++] = v;
+                        freed += cnt[v];
+                }
+        if (freed < need)
+                return false;
+        /* give back the victims not needed after all, the last taken first */
+        for (size_t k = o->n_pick; k-- > 0;)
+                if (freed - cnt[o->pick[k]] >= need) {
+                        freed -= cnt[o->pick[k]];
+                        memmove(&o->pick[k], &o->pick[k + 1], (o->n_pick - k - 1) * sizeof(*o->pick));
+                        o->n_pick--;
+                }
+        for (size_t k = 0; k < o->n_pick; k++)
+                o->top = prio[o->pick[k]] > o->top ? prio[o->pick[k]] : o->top;
+        return true;
+}
+
+static bool option_better(const struct dev_option *x, const struct dev_option *y) {
+        if (!x->n_pick || !y->n_pick)
+                return x->n_pick < y->n_pick;
+        return x->top != y->top ? x->top < y->top : x->n_pick < y->n_pick;
+}
+
+/* The set of instances that are not to be had once the chosen victims are gone. */
+static int remaining_used(const struct hashmap *fixed, const struct hashmap *owner, const bool *chosen,
+                          struct hashmap **ret) {
+        struct hashmap *used = fixed ? hashmap_clone(fixed) : hashmap_create(HASHMAP_OWN_KEYS);
+        if (!used)
+                return -ENOMEM;
+        size_t it = 0;
+        const char *id;
+        void *v;
+        while (owner && hashmap_next(owner, &it, &id, &v))
+                if (!chosen[(uintptr_t)v - 1] && hashmap_put(used, id, (void *)1, NULL) < 0) {
+                        hashmap_destroy(used);
+                        return -ENOMEM;
+                }
+        *ret = used;
+        return 0;
+}
+
+int sched_devices_preempt(const struct task_group *tg, const struct node *n, const struct hashmap *fixed,
+                          const struct hashmap *owner, const int *prio, bool *chosen, size_t nv,
+                          struct sched_regexps *re) {
+        struct ask asks[MAX_ASKS];
+        size_t na = collect_asks(tg, asks, MAX_ASKS);
+        if (na > MAX_ASKS)
+                return -ENOSPC;
+        struct hashmap *mine = hashmap_create(HASHMAP_OWN_KEYS), *used = NULL;
+        size_t *cnt = calloc(nv + 1, sizeof(*cnt)), *picks = calloc(2 * (nv + 1), sizeof(*picks));
+        int r = mine && cnt && picks ? 0 : -ENOMEM;
+        for (size_t i = 0; i < na && r == 0; i++) {
+                const struct ask *a = &asks[i];
+                struct dev_option best = {.pick = picks}, cur = {.pick = picks + nv + 1};
+                const json_t *best_g = NULL;
+                size_t gi;
+                json_t *g;
+                json_array_foreach(n->devices, gi, g) {
+                        if (!group_matches_id(a, g) || !constraints_hold(a, g, re) ||
+                            !group_option(g, a, fixed, owner, mine, prio, chosen, nv, cnt, &cur))
+                                continue;
+                        if (!best_g || option_better(&cur, &best)) {
+                                size_t *spare = best.pick;
+                                best = cur;
+                                cur.pick = spare;
+                                best_g = g;
+                        }
+                }
+                if (!best_g) {
+                        r = -ENOSPC;
+                        break;
+                }
+                for (size_t k = 0; k < best.n_pick; k++)
+                        chosen[best.pick[k]] = true;
+                /* the ask's instances: free ones of its group, those of its victims now among them */
+                int taken = 0;
+                size_t k;
+                json_t *inst;
+                json_array_foreach(json_object_get(best_g, "Instances"), k, inst) {
+                        if (taken == a->count)
+                                break;
+                        if (inst_holder(inst, fixed, owner, mine, chosen) != 0)
+                                continue;
+                        if (hashmap_put(mine, json_string_value(json_object_get(inst, "ID")), (void *)1, NULL) < 0)
+                                r = -ENOMEM;
+                        taken++;
+                }
+        }
+        /* the placement assigns devices its own way (affinities first): it must succeed */
+        if (r == 0 && (r = remaining_used(fixed, owner, chosen, &used)) == 0) {
+                char buf[160];
+                const char *why;
+                double score;
+                r = sched_devices_assign(tg, n, used, re, &score, NULL, buf, sizeof(buf), &why);
+        }
+        hashmap_destroy(used);
+        hashmap_destroy(mine);
+        free(cnt);
+        free(picks);
         return r;
 }
 

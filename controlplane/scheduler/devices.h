@@ -33,6 +33,8 @@ bool sched_group_device_affinities(const struct task_group *tg);
 /* Add to `used` (a set: instance ID -> non-NULL) the device instances alloc a holds
  * (its AllocatedResources.Tasks.*.Devices[].DeviceIDs). -ENOMEM or 0. */
 int sched_devices_held(const struct alloc *a, struct hashmap *used);
+/* The same with `value` for each instance (a map instance ID -> holder). */
+int sched_devices_owned(const struct alloc *a, struct hashmap *map, void *value);
 
 /* Assign the group's device asks on node n, instances in `used` being taken. 0 when
  * every ask is met: *ret_score the devices score, *ret_tasks (when not NULL) a new
@@ -41,6 +43,21 @@ int sched_devices_held(const struct alloc *a, struct hashmap *used);
 int sched_devices_assign(const struct task_group *tg, const struct node *n, const struct hashmap *used,
                          struct sched_regexps *re, double *ret_score, json_t **ret_tasks, char *buf, size_t size,
                          const char **ret_why);
+
+/* Preemption (as Nomad's PreemptForDevice): which victims to evict so that the
+ * group's device asks are met on node n. `fixed` (NULL: none) holds the instances of
+ * the allocs that stay; `owner` (NULL: none) maps each instance a candidate victim
+ * holds to the victim's index + 1 in prio[0..nv) and chosen[0..nv), the victims
+ * ordered as they are to be evicted (lowest priority first). Victims already chosen
+ * count as gone. Per ask, of the matching device groups (name and constraints), one
+ * needing no eviction, else the one whose victims have the lowest highest priority,
+ * then are the fewest (lowest priorities first, then any not needed after all given
+ * back); chosen[] is set for them. 0 when every ask can then be met (checked with
+ * sched_devices_assign), -ENOSPC when not (chosen[] may have changed), -ENOMEM.
+ * O(asks x groups x (instances + victims)). */
+int sched_devices_preempt(const struct task_group *tg, const struct node *n, const struct hashmap *fixed,
+                          const struct hashmap *owner, const int *prio, bool *chosen, size_t nv,
+                          struct sched_regexps *re);
 
 /* A device attribute value as text ("12 GiB", "true"); NULL when not one. buf holds it. */
 const char *sched_device_attr_string(const json_t *attr, char *buf, size_t size);

@@ -35,6 +35,8 @@ const char *sched_resolve_target(const struct node *n, const char *t, bool *ret_
                 v = n->name;
         else if (strcmp(key, "node.datacenter") == 0)
                 v = n->datacenter;
+        else if (strcmp(key, "node.region") == 0)
+                v = n->region && *n->region ? n->region : "global";
         else if (strcmp(key, "node.class") == 0)
                 v = n->node_class;
         else if (strcmp(key, "node.pool") == 0)

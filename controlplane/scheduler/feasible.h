@@ -9,7 +9,8 @@
 #include "common/model.h"
 
 /* Resolve a constraint target against a node: ${node.unique.id}, ${node.unique.name},
- * ${node.datacenter}, ${node.class}, ${node.pool}, ${attr.<k>}, ${meta.<k>}; anything
+ * ${node.datacenter}, ${node.region} (the region the node registered in; "global" when
+ * not recorded), ${node.class}, ${node.pool}, ${attr.<k>}, ${meta.<k>}; anything
  * not starting with "${" is a literal. NULL (and *ret_found false) when missing. */
 const char *sched_resolve_target(const struct node *n, const char *target, bool *ret_found);
 

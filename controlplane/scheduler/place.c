@@ -87,7 +87,10 @@ static struct alloc *new_alloc(struct sched_attempt *at, struct sched_group *g, 
                 return NULL;
         }
         char id[ID_BUF];
-        at->c->gen_id(at->c->id_data, id);
+        if (at->preempt_id)
+                snprintf(id, sizeof(id), "%s", at->preempt_id);
+        else
+                at->c->gen_id(at->c->id_data, id);
         const struct job *j = at->job;
         /* the arena's strings are never changed in place (alloc_set_str replaces them) */
         a->namespace = (char *)at->s_ns;

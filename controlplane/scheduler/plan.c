@@ -184,6 +184,15 @@ int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, c
         return e ? push_stop(e, a, desired, description, client_status) : -ENOMEM;
 }
 
+void plan_drop_stops(struct plan *p, const char *node_id, size_t n) {
+        struct plan_node *e = plan_node_get(p, node_id, false);
+        while (e && n-- > 0 && e->n_stop) {
+                struct plan_stop *s = &e->stop[--e->n_stop];
+                alloc_unref(s->alloc);
+                free(s->description);
+        }
+}
+
 size_t plan_count_place(const struct plan *p) {
         size_t n = 0;
         for (size_t i = 0; i < p->n_nodes; i++)

@@ -92,6 +92,8 @@ int plan_add_place(struct plan *p, struct alloc *a); /* takes a reference; a->no
 int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint);
 int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, const char *description,
                   int client_status);
+/* Undo the last n stops added for node_id (a preemption whose placement failed). */
+void plan_drop_stops(struct plan *p, const char *node_id, size_t n);
 size_t plan_count_place(const struct plan *p);
 size_t plan_count_stop(const struct plan *p);
 bool plan_is_noop(const struct plan *p);

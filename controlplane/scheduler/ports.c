@@ -46,6 +46,12 @@ static void nets_static(const struct network *nets, size_t n, struct sched_ports
                         add(used, nets[i].reserved_ports[p].value);
 }
 
+void sched_group_static_ports(const struct task_group *tg, struct sched_portset *set) {
+        nets_static(tg->networks, tg->n_networks, set);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                nets_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, set);
+}
+
 static void ports_of(const json_t *list, struct sched_portset *used) {
         size_t i;
         json_t *p;
@@ -67,11 +73,8 @@ static void networks_of(const json_t *nets, struct sched_portset *used) {
 
 void sched_ports_held(const struct alloc *a, struct sched_portset *used) {
         const struct task_group *tg = a->job && a->task_group ? job_group(a->job, a->task_group) : NULL;
-        if (tg) {
-                nets_static(tg->networks, tg->n_networks, used);
-                for (size_t t = 0; t < tg->n_tasks; t++)
-                        nets_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks, used);
-        }
+        if (tg)
+                sched_group_static_ports(tg, used);
         json_t *shared = json_object_get(a->allocated, "Shared");
         ports_of(json_object_get(shared, "Ports"), used);
         networks_of(json_object_get(shared, "Networks"), used);
@@ -256,6 +259,17 @@ static void alloc_ports(const struct alloc *a, struct port_vec *pv) {
         json_object_foreach(json_object_get(a->allocated, "Tasks"), k, t) {
                 vec_networks(pv, json_object_get(t, "Networks"));
         }
+}
+
+int sched_ports_held_in(const struct alloc *a, const struct sched_portset *set) {
+        struct port_vec pv = {0};
+        alloc_ports(a, &pv);
+        int hit = 0;
+        for (size_t k = 0; k < pv.n && !hit; k++)
+                if (has(set, pv.v[k]))
+                        hit = pv.v[k];
+        free(pv.v);
+        return pv.r < 0 ? pv.r : hit;
 }
 
 int sched_ports_conflict(const struct alloc *const *allocs, size_t n, int *ret_port) {

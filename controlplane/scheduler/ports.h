@@ -42,6 +42,12 @@ int sched_ports_free(const struct sched_portset *used);
 int sched_ports_assign(const struct task_group *tg, const struct node *n, struct sched_portset *used, uint64_t *rng,
                        json_t **ret);
 
+/* Add the static ports the group reserves (its networks' and its tasks'). */
+void sched_group_static_ports(const struct task_group *tg, struct sched_portset *set);
+/* The first port alloc a holds (as sched_ports_held counts them) that is in `set`:
+ * 0 when none, -ENOMEM. */
+int sched_ports_held_in(const struct alloc *a, const struct sched_portset *set);
+
 /* For the plan applier: is a port held twice among allocs[0..n) (the live allocs
  * proposed on one node, new ones included)? 1 (*ret_port the first such port), 0, or
  * -ENOMEM. A port an alloc lists twice (a static port is both in its job and in its

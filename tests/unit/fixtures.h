@@ -59,6 +59,16 @@ static inline void fx_add_constraint(struct constraint **v, size_t *n, const cha
         (*n)++;
 }
 
+/* Group "g" of j reserves static port `port` (label "http") in one group network. */
+static inline void fx_add_static_port(struct job *j, int port) {
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
+        g->networks[0].reserved_ports[0] = (struct port){strdup("http"), port, 0, NULL};
+        g->networks[0].n_reserved = 1;
+}
+
 static inline struct eval *fx_eval(const char *id, const struct job *j, const char *trigger) {
         struct eval *e = eval_new();
         e->id = strdup(id);

@@ -107,6 +107,35 @@ Test(api, bad_requests_are_4xx_and_change_nothing) {
         cr_expect_eq(state_latest_index(s->state), before, "a rejected request changed the state");
 }
 
+/* A node is in the region of the servers it registers with: stamped on the node
+ * (${node.region}, the node's JSON), another region refused. */
+Test(api, node_registration_records_the_servers_region) {
+        cr_assert_eq(api_harness_set_identity(s, "eu-west", "dc1", "s1"), 0);
+        const char *node = "{\"Node\":{\"ID\":\"11111111-2222-3333-4444-555555555555\",\"SecretID\":\"s3cret\","
+                           "\"Name\":\"n1\",\"Datacenter\":\"dc1\",\"Status\":\"ready\","
+                           "\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192}}%s}}";
+        char body[512];
+        struct api_reply r;
+        snprintf(body, sizeof(body), node, ",\"Region\":\"us-east\"");
+        api_harness_request(s, "PUT", "/v1/node/register", body, strlen(body), &r);
+        cr_expect_eq(r.status, 400, "a node of another region");
+        cr_expect(r.body && strstr(r.body, "region \"us-east\" is not this cluster's region \"eu-west\""), "%s",
+                  r.body);
+        api_reply_clear(&r);
+        cr_expect_null(state_node_get(s->state, "11111111-2222-3333-4444-555555555555"));
+        snprintf(body, sizeof(body), node, "");
+        api_harness_request(s, "PUT", "/v1/node/register", body, strlen(body), &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        api_reply_clear(&r);
+        const struct node *n = state_node_get(s->state, "11111111-2222-3333-4444-555555555555");
+        cr_assert_not_null(n);
+        cr_expect_str_eq(n->region, "eu-west");
+        json_t *j = NULL;
+        cr_assert_eq(req("GET", "/v1/node/11111111-2222-3333-4444-555555555555", NULL, &j), 200);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "Region")), "eu-west");
+        json_decref(j);
+}
+
 Test(api, node_register_heartbeat_and_allocation_updates) {
         json_t *j = NULL;
         const char *node = "{\"Node\":{\"ID\":\"11111111-2222-3333-4444-555555555555\",\"SecretID\":\"s3cret\","

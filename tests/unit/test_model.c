@@ -197,6 +197,63 @@ Test(model, constraint_operators_ports_and_spreads_validated) {
         }
 }
 
+/* Values Nomad's validation refuses and the model keeps as text or unmodelled JSON
+ * (common/jobcheck.c): each a 400 at registration naming the field. */
+Test(model, update_reschedule_version_distinct_hosts_and_system_count_validated) {
+        static const struct bad_case cases[] = {
+            {"{\"ID\":\"w\",\"Update\":{\"MaxParallel\":-1},\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", update: max_parallel must be >= 0 (got -1)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Update\":{\"MaxParallel\":-1},\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", group \"g\", update: max_parallel must be >= 0 (got -1)"},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"ReschedulePolicy\":{\"DelayFunction\":\"x\"},"
+             "\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", group \"g\", reschedule: delay_function must be \"constant\", \"exponential\" or "
+             "\"fibonacci\" (got \"x\")"},
+            {"{\"ID\":\"w\",\"Type\":\"batch\",\"Reschedule\":{\"DelayFunction\":\"linear\"},\"TaskGroups\":[{"
+             "\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", reschedule: delay_function must be"},
+            {"{\"ID\":\"w\",\"Constraints\":[{\"LTarget\":\"${attr.kernel.version}\",\"Operand\":\"version\","
+             "\"RTarget\":\">= 1.x.y\"}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", constraint 0: invalid version constraint \">= 1.x.y\""},
+            {"{\"ID\":\"w\",\"Affinities\":[{\"LTarget\":\"${attr.v}\",\"Operand\":\"semver\",\"RTarget\":"
+             "\"1.2.3.4\",\"Weight\":50}],\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", affinity 0: invalid semver constraint \"1.2.3.4\""},
+            {"{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",\"Constraints\":[{\"Operand\":\"distinct_hosts\","
+             "\"RTarget\":\"maybe\"}],\"Tasks\":[" TASK_OK "]}]}",
+             "job \"w\", group \"g\", constraint 0: distinct_hosts value must be true or false (got \"maybe\")"},
+            {"{\"ID\":\"w\",\"Type\":\"system\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":3,\"Tasks\":[" TASK_OK
+             "]}]}",
+             "job \"w\", group \"g\": count must be 0 or 1 in a system job (got 3)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct job *j = job_from_text(cases[i].json);
+                job_canonicalize(j);
+                struct error err = {0};
+                cr_expect_eq(job_validate(j, &err), -EINVAL, "case %zu accepted", i);
+                cr_expect(strstr(err.msg, cases[i].want), "case %zu: got \"%s\", want \"%s\"", i, err.msg,
+                          cases[i].want);
+                job_unref(j);
+        }
+        /* what Nomad accepts still passes: system count 0 and 1, sysbatch count 3 (Nomad's
+         * docs: sysbatch groups may run more than one), True as distinct_hosts' value */
+        static const char *const good[] = {
+            "{\"ID\":\"w\",\"Type\":\"system\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":0,\"Tasks\":[" TASK_OK "]},"
+            "{\"Name\":\"h\",\"Count\":1,\"Tasks\":[" TASK_OK "]}]}",
+            "{\"ID\":\"w\",\"Type\":\"sysbatch\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":3,\"Tasks\":[" TASK_OK "]}]}",
+            "{\"ID\":\"w\",\"Update\":{\"MaxParallel\":0,\"HealthCheck\":\"manual\"},\"Constraints\":[{\"Operand\":"
+            "\"distinct_hosts\",\"RTarget\":\"True\"},{\"LTarget\":\"${attr.kernel.version}\",\"Operand\":"
+            "\"version\",\"RTarget\":\">= 5.10, < 7\"}],\"TaskGroups\":[{\"Name\":\"g\",\"ReschedulePolicy\":{"
+            "\"DelayFunction\":\"fibonacci\"},\"Tasks\":[" TASK_OK "]}]}",
+        };
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                struct job *j = job_from_text(good[i]);
+                job_canonicalize(j);
+                struct error err = {0};
+                cr_expect_eq(job_validate(j, &err), 0, "good case %zu: %s", i, err.msg);
+                job_unref(j);
+        }
+}
+
 Test(model, every_nomad_operator_is_accepted) {
         static const char *const ops[] = {"=", "==", "is", "!=", "not", "<", "<=", ">", ">=", "regexp",
                                           "version", "semver", "set_contains", "set_contains_all",

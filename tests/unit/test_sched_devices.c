@@ -13,6 +13,7 @@
 #include "controlplane/state/state.h"
 #include "nodeagent/alloc/taskenv.h"
 #include "tests/unit/fixtures.h"
+#include "tests/unit/live_planner.h"
 
 /* Two device groups as the PCI fingerprinter reports them, one with an unhealthy instance. */
 static const char *const node_devices =
@@ -156,33 +157,8 @@ static struct state_store *live;
 static uint64_t idx;
 static int ids;
 
-static int submit(void *data, struct plan *plan, struct plan_result **ret, struct state_store **ret_snap,
-                  struct error *err) {
-        struct plan_result *r = NULL;
-        int rc = plan_evaluate(live, plan, &r, err);
-        if (rc < 0)
-                return rc;
-        if (!plan_result_is_noop(r)) {
-                cr_assert_eq(plan_result_apply(live, ++idx, r), 0);
-                plan_result_set_alloc_index(r, idx);
-        }
-        *ret = r;
-        *ret_snap = plan_result_refresh_index(r) ? state_snapshot(live) : NULL;
-        return 0;
-}
-
-static int write_eval(void *data, const struct eval *ev) {
-        struct eval *c = eval_copy(ev);
-        state_upsert_evals(live, ++idx, &c, 1);
-        eval_unref(c);
-        return 0;
-}
-
-static const struct planner_ops ops = {submit, write_eval, write_eval};
-
-static void seq_id(void *data, char buf[ID_BUF]) {
-        snprintf(buf, ID_BUF, "00000000-0000-4000-8000-%012d", ++ids);
-}
+static struct live_store planner_store = {&live, &idx};
+static const struct planner_ops ops = {live_submit, live_write_eval, live_write_eval};
 
 static void setup(void) {
         live = state_create();
@@ -200,9 +176,9 @@ static void schedule(struct job *j) {
         job_unref(j);
         state_upsert_evals(live, ++idx, &e, 1);
         struct state_store *snap = state_snapshot(live);
-        struct scheduler_env env = {.gen_id = seq_id};
+        struct scheduler_env env = {.gen_id = live_seq_id, .id_data = &ids};
         struct error err = {0};
-        cr_assert_eq(scheduler_process_env(snap, e, &ops, NULL, &env, &err), 0, "%s", err.msg);
+        cr_assert_eq(scheduler_process_env(snap, e, &ops, &planner_store, &env, &err), 0, "%s", err.msg);
         state_destroy(snap);
         eval_unref(e);
 }

@@ -10,6 +10,7 @@
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 #include "tests/unit/fixtures.h"
+#include "tests/unit/live_planner.h"
 
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1700000000) * S) /* when the allocs failed */
@@ -208,38 +209,14 @@ static int64_t fake_now(void *d) {
 }
 static const struct clock_ops fake_clock = {fake_now, fake_now, NULL};
 
-static int submit(void *data, struct plan *plan, struct plan_result **ret, struct state_store **ret_snap,
-                  struct error *err) {
-        struct plan_result *r = NULL;
-        int rc = plan_evaluate(live, plan, &r, err);
-        if (rc < 0)
-                return rc;
-        if (!plan_result_is_noop(r)) {
-                cr_assert_eq(plan_result_apply(live, ++idx, r), 0);
-                plan_result_set_alloc_index(r, idx);
-        }
-        *ret = r;
-        *ret_snap = plan_result_refresh_index(r) ? state_snapshot(live) : NULL;
-        return 0;
-}
-
-static int write_eval(void *data, const struct eval *ev) {
-        struct eval *c = eval_copy(ev);
-        state_upsert_evals(live, ++idx, &c, 1);
-        eval_unref(c);
-        return 0;
-}
+static struct live_store planner_store = {&live, &idx};
 
 static int create_eval(void *data, const struct eval *ev) {
         evals_created++;
-        return write_eval(data, ev);
+        return live_write_eval(data, ev);
 }
 
-static const struct planner_ops ops = {submit, write_eval, create_eval};
-
-static void seq_id(void *data, char buf[ID_BUF]) {
-        snprintf(buf, ID_BUF, "00000000-0000-4000-8000-%012d", ++ids);
-}
+static const struct planner_ops ops = {live_submit, live_write_eval, create_eval};
 
 static void setup(void) {
         live = state_create();
@@ -257,9 +234,9 @@ static void run(const char *eval_id) {
         struct eval *e = fx_eval(eval_id, j, "alloc-failure");
         state_upsert_evals(live, ++idx, &e, 1);
         struct state_store *snap = state_snapshot(live);
-        struct scheduler_env env = {.clock = &fake_clock, .gen_id = seq_id};
+        struct scheduler_env env = {.clock = &fake_clock, .gen_id = live_seq_id, .id_data = &ids};
         struct error err = {0};
-        cr_assert_eq(scheduler_process_env(snap, e, &ops, NULL, &env, &err), 0, "%s", err.msg);
+        cr_assert_eq(scheduler_process_env(snap, e, &ops, &planner_store, &env, &err), 0, "%s", err.msg);
         state_destroy(snap);
         eval_unref(e);
 }

@@ -281,6 +281,76 @@ Test(sched_units, even_spread_keeps_min_and_max_as_a_walk_finds_them) {
         sched_group_free(&g);
 }
 
+/* Every ${node.*} variable Nomad documents resolves to the node's value. */
+Test(sched_units, every_documented_node_variable_resolves) {
+        struct node *n = fx_node("id-7", "dc3", 4000, 8000);
+        free(n->name);
+        n->name = strdup("host-7");
+        free(n->node_class);
+        n->node_class = strdup("gpu");
+        free(n->node_pool);
+        n->node_pool = strdup("batch");
+        n->region = strdup("eu");
+        static const struct {
+                const char *target, *want;
+        } cases[] = {
+            {"${node.unique.id}", "id-7"}, {"${node.unique.name}", "host-7"}, {"${node.datacenter}", "dc3"},
+            {"${node.region}", "eu"},      {"${node.class}", "gpu"},          {"${node.pool}", "batch"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                bool found = false;
+                const char *v = sched_resolve_target(n, cases[i].target, &found);
+                cr_expect(found, "%s", cases[i].target);
+                cr_expect_str_eq(v ? v : "(null)", cases[i].want, "%s", cases[i].target);
+        }
+        /* a node recorded before regions were: Nomad's default region */
+        free(n->region);
+        n->region = NULL;
+        bool found = false;
+        cr_expect_str_eq(sched_resolve_target(n, "${node.region}", &found), "global");
+        cr_expect(found);
+        cr_expect_null(sched_resolve_target(n, "${node.zone}", &found));
+        node_unref(n);
+}
+
+static void node_in(const char *id, const char *region) {
+        struct node *n = fx_node(id, "dc1", 4000, 8000);
+        n->region = strdup(region);
+        node_compute_class(n);
+        cr_assert_eq(state_upsert_node(st, ++idx, n), 0);
+        node_unref(n);
+}
+
+/* ${node.region} in a constraint, an affinity and a spread. Nodes of two regions differ
+ * in class, so the per-class memo cannot mix them up. */
+Test(sched_units, node_region_in_constraints_affinities_and_spreads) {
+        node_in("n-eu", "eu");
+        node_in("n-us", "us");
+        struct job *j = fx_job("web", JOB_SERVICE, 4, 100, 100);
+        fx_add_constraint(&j->groups[0].constraints, &j->groups[0].n_constraints, "${node.region}", "=", "eu");
+        j->affinities = calloc(1, sizeof(*j->affinities));
+        j->affinities[0] = (struct affinity){strdup("${node.region}"), strdup("us"), strdup("="), 40};
+        j->n_affinities = 1;
+        j->groups[0].spreads = calloc(1, sizeof(*j->groups[0].spreads));
+        j->groups[0].spreads[0] = (struct spread){.attribute = strdup("${node.region}"), .weight = 50};
+        j->groups[0].n_spreads = 1;
+        begin(j);
+        cr_assert_str_neq(cand("n-eu")->n->computed_class, cand("n-us")->n->computed_class);
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        char buf[160];
+        cr_expect_null(sched_feasible(&at, &g, cand("n-eu"), buf, sizeof(buf)));
+        const char *why = sched_feasible(&at, &g, cand("n-us"), buf, sizeof(buf));
+        cr_expect_str_eq(why ? why : "(feasible)", "${node.region} = eu");
+        cr_expect_float_eq(sched_affinity_score(at.job, g.tg, cand("n-us")->n, NULL), 1.0, 1e-12);
+        cr_expect_float_eq(sched_affinity_score(at.job, g.tg, cand("n-eu")->n, NULL), 0.0, 1e-12);
+        /* even spread over regions: one alloc in eu, none in us yet */
+        cr_assert_eq(sched_group_placed(&g, cand("n-eu")->n), 0);
+        cr_expect_lt(sched_spread_score(&g, cand("n-eu")->n), sched_spread_score(&g, cand("n-us")->n),
+                     "the region that has one already scores lower");
+        sched_group_free(&g);
+}
+
 Test(sched_units, affinity_score_is_weighted_share) {
         struct node *n = fx_node("n1", "dc1", 1000, 1000);
         struct job *j = fx_job("web", JOB_SERVICE, 1, 100, 100);

@@ -810,20 +810,11 @@ Test(scheduler, even_spread_without_targets) {
         cr_assert_not_null(json_object_get(json_object_get(meta, "Scores"), "allocation-spread"));
 }
 
-static void add_static_port(struct job *j, int port) {
-        struct task_group *g = &j->groups[0];
-        g->networks = calloc(1, sizeof(*g->networks));
-        g->n_networks = 1;
-        g->networks[0].reserved_ports = calloc(1, sizeof(struct port));
-        g->networks[0].reserved_ports[0] = (struct port){strdup("http"), port, 0, NULL};
-        g->networks[0].n_reserved = 1;
-}
-
 Test(scheduler, static_ports_never_collide_on_a_node) {
         add_node(fx_node("n1", "dc1", 8000, 16000));
         add_node(fx_node("n2", "dc1", 8000, 16000));
         struct job *j = fx_job("web", JOB_SERVICE, 3, 100, 100);
-        add_static_port(j, 8080);
+        fx_add_static_port(j, 8080);
         add_job(j);
         run_eval("ffffffff-0000-4000-8000-000000000003", "web");
         struct collect c = live_allocs("web");
@@ -835,7 +826,7 @@ Test(scheduler, static_ports_never_collide_on_a_node) {
                      2);
         /* another job on another port still fits */
         struct job *k = fx_job("api", JOB_SERVICE, 2, 100, 100);
-        add_static_port(k, 9090);
+        fx_add_static_port(k, 9090);
         add_job(k);
         run_eval("ffffffff-0000-4000-8000-000000000004", "api");
         cr_assert_eq(live_allocs("api").n, 2);
