@@ -81,9 +81,12 @@ fi
 # no earlier than the delay after the failure it replaces.
 check_chain() {
         python3 - "$ADDR" <<'PY'
-import json, sys, urllib.request
+import calendar, json, sys, time, urllib.request
 addr = sys.argv[1]
 get = lambda p: json.load(urllib.request.urlopen(addr + p, timeout=5))
+def ns(t):  # RFC 3339 in UTC with nanoseconds -> unix ns
+    base, _, frac = t.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
 allocs = [get("/v1/allocation/" + a["ID"]) for a in get("/v1/job/fail/allocations")]
 first = [a for a in allocs if not a.get("PreviousAllocation")]
 assert len(first) == 1, "one original allocation, got %d" % len(first)
@@ -100,9 +103,10 @@ while True:
     last = ev[-1]
     assert last["PrevAllocID"] == a["ID"] and last["PrevNodeID"] == a["NodeID"], last
     assert last["Delay"] == 1000000000, last
-    failed_at = max(t["FinishedAt"] for t in a["TaskStates"].values())
-    finished = failed_at if isinstance(failed_at, int) else 0
-    assert not finished or b["CreateTime"] >= finished + 1000000000 - 50000000, (b["CreateTime"], finished)
+    finished = max(ns(t["FinishedAt"]) for t in a["TaskStates"].values())
+    assert finished > 0, a["TaskStates"]
+    assert b["CreateTime"] >= finished + 1000000000 - 50000000, "placed %.3f s after the failure" % (
+        (b["CreateTime"] - finished) / 1e9)
     a = b
 assert n == 2, "two reschedules, got %d" % n
 print("chain of", n + 1)
