@@ -183,8 +183,8 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
                 const struct state_group_summary *sum = &sums[g];
                 json_object_set_new(groups, j->groups[g].name,
                                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum->queued, "Starting",
-                                              sum->starting, "Running", sum->running, "Failed", sum->failed,
-                                              "Complete", sum->complete, "Lost", sum->lost, "Unknown", sum->unknown));
+                                              sum->starting, "Running", sum->running, "Failed", sum->failed, "Complete",
+                                              sum->complete, "Lost", sum->lost, "Unknown", sum->unknown));
         }
         struct periodic_children ch = {0};
         if (job_is_parent(j)) /* O(jobs): see periodic.h */

@@ -933,9 +933,11 @@ int state_job_summary(const struct state_store *st, const struct job *j, struct 
                 const struct alloc *a = list_items(l)[i];
                 if (!a->task_group)
                         continue;
-                struct state_group_summary *s =
-                    by_name ? hashmap_get(by_name, a->task_group)
-                            : (strcmp(a->task_group, j->groups[0].name) == 0 ? &ret[0] : NULL);
+                struct state_group_summary *s = NULL;
+                if (by_name)
+                        s = hashmap_get(by_name, a->task_group);
+                else if (strcmp(a->task_group, j->groups[0].name) == 0)
+                        s = &ret[0];
                 if (s) /* not a group of an older version the job no longer has */
                         summary_count(s, a);
         }

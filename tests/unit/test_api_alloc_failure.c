@@ -15,13 +15,8 @@
 
 API_HARNESS_SUITE(api_alloc_failure, s);
 
-#define NODE_ID "11111111-2222-3333-4444-555555555555"
-#define NODE                                                                                                           \
-        "{\"Node\":{\"ID\":\"" NODE_ID "\",\"SecretID\":\"s3cret\",\"Name\":\"n1\",\"Datacenter\":\"dc1\","            \
-        "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192},"         \
-        "\"Disk\":{\"DiskMB\":50000}},"                                                                                \
-        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                             \
-        "\"Attributes\":{\"driver.raw_exec\":\"1\",\"kernel.name\":\"linux\"}}}"
+#define NODE_ID API_HARNESS_NODE_ID
+#define NODE API_HARNESS_NODE
 
 static int req(const char *method, const char *target, const char *body) {
         return api_harness_call(s, method, target, body, NULL, NULL);
@@ -128,7 +123,8 @@ Test(api_alloc_failure, no_eval_for_running_or_complete_allocs) {
         add_job("a", "");
         put_alloc("aaaaaaaa-0000-4000-8000-000000000001", "a", "g", NULL);
         put_alloc("aaaaaaaa-0000-4000-8000-000000000002", "a", "h", NULL);
-        const char *run[] = {"aaaaaaaa-0000-4000-8000-000000000001"}, *done[] = {"aaaaaaaa-0000-4000-8000-000000000002"};
+        const char *run[] = {"aaaaaaaa-0000-4000-8000-000000000001"},
+                   *done[] = {"aaaaaaaa-0000-4000-8000-000000000002"};
         report("running", run, 1);
         report("complete", done, 1);
         cr_expect_eq(failure_evals("a").n, 0);

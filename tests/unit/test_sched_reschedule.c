@@ -344,18 +344,23 @@ Test(sched_reschedule, delay_sequences_and_attempts_over_a_chain) {
                 int n; /* reschedules allowed (<= 8 checked) */
         } cases[] = {
             {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":5000000000,\"DelayFunction\":\"constant\"}",
-             {5, 5, 5, 5, 5, 5, 5, 5}, 8},
+             {5, 5, 5, 5, 5, 5, 5, 5},
+             8},
             {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":1000000000,\"DelayFunction\":\"exponential\","
              "\"MaxDelay\":10000000000}",
-             {1, 2, 4, 8, 10, 10, 10, 10}, 8},
+             {1, 2, 4, 8, 10, 10, 10, 10},
+             8},
             {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":1000000000,\"DelayFunction\":\"fibonacci\","
              "\"MaxDelay\":10000000000}",
-             {1, 1, 2, 3, 5, 8, 10, 10}, 8},
+             {1, 1, 2, 3, 5, 8, 10, 10},
+             8},
             {"{\"Unlimited\":true,\"Attempts\":0,\"Delay\":1000000000,\"DelayFunction\":\"exponential\","
              "\"MaxDelay\":0}",
-             {1, 2, 4, 8, 16, 32, 64, 128}, 8},
+             {1, 2, 4, 8, 16, 32, 64, 128},
+             8},
             {"{\"Attempts\":3,\"Interval\":86400000000000,\"Delay\":2000000000,\"DelayFunction\":\"constant\"}",
-             {2, 2, 2}, 3},
+             {2, 2, 2},
+             3},
             {"{\"Attempts\":0,\"Unlimited\":false}", {0}, 0},
         };
         for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {

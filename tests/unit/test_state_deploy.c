@@ -23,8 +23,8 @@ Test(state_deploy, group_counts_of_many_groups_in_one_pass) {
                 snprintf(name, sizeof(name), "g%d", g);
                 json_object_set_new(tgs, name, json_pack("{s:i}", "DesiredTotal", 4));
         }
-        json_t *dj = json_pack("{s:s,s:s,s:s,s:o}", "ID", "d1", "JobID", "many", "Namespace", "default", "TaskGroups",
-                               tgs);
+        json_t *dj =
+            json_pack("{s:s,s:s,s:s,s:o}", "ID", "d1", "JobID", "many", "Namespace", "default", "TaskGroups", tgs);
         struct deployment *d = NULL;
         cr_assert_eq(deployment_from_json(dj, &d, NULL), 0);
         json_decref(dj);
@@ -42,8 +42,9 @@ Test(state_deploy, group_counts_of_many_groups_in_one_pass) {
                         cr_assert(asprintf(&a->task_group, "g%d", g) > 0);
                         a->deployment_id = strdup("d1");
                         a->deploy_canary = k == 0 && g % 2 == 0;
-                        a->deploy_health = k == 1 ? DEPLOY_HEALTH_HEALTHY
-                                                  : k == 2 ? DEPLOY_HEALTH_UNHEALTHY : DEPLOY_HEALTH_UNSET;
+                        a->deploy_health = k == 1   ? DEPLOY_HEALTH_HEALTHY
+                                           : k == 2 ? DEPLOY_HEALTH_UNHEALTHY
+                                                    : DEPLOY_HEALTH_UNSET;
                         v[n++] = a;
                 }
         v[n] = fx_alloc("eeeeeeee-0000-4000-8000-000000000000", j, "n1", 0, 10, 10); /* task group "g" */
