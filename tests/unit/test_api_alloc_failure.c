@@ -12,6 +12,7 @@
 #include "common/model.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
+#include "tests/unit/fixtures.h"
 
 API_HARNESS_SUITE(api_alloc_failure, s);
 
@@ -41,17 +42,11 @@ static void add_job(const char *id, const char *policy) {
 static void put_alloc(const char *id, const char *job, const char *group, const char *tracker) {
         const struct job *jb = state_job_get(s->state, "default", job);
         cr_assert_not_null(jb);
-        struct alloc *a = alloc_new();
-        a->id = strdup(id);
-        a->namespace = strdup("default");
-        a->eval_id = strdup("e");
-        cr_assert(asprintf(&a->name, "%s.%s[0]", job, group) > 0);
-        a->node_id = strdup(NODE_ID);
-        a->job_id = strdup(job);
-        a->job = job_ref((struct job *)jb);
+        struct alloc *a = fx_alloc(id, (struct job *)jb, NODE_ID, 0, 100, 64);
+        free(a->task_group);
+        free(a->name);
         a->task_group = strdup(group);
-        a->desired_status = ALLOC_DESIRED_RUN;
-        a->client_status = ALLOC_CLIENT_RUNNING;
+        cr_assert(asprintf(&a->name, "%s.%s[0]", job, group) > 0);
         if (tracker)
                 cr_assert_not_null(a->extra = json_loads(tracker, 0, NULL));
         cr_assert_eq(state_upsert_allocs(s->state, state_latest_index(s->state) + 1, &a, 1), 0);
