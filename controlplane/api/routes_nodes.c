@@ -238,16 +238,17 @@ static struct hashmap *group_index(const struct job *j) {
 
 /* An update that fails alloc a (the state's version, before the update): one evaluation
  * (TriggeredBy alloc-failure, the job's priority and type) for a's job, at most one per job
- * and request, when a was not terminal already, its job exists and is not stopped, and its
- * group's reschedule policy leaves it an attempt (Nomad's RescheduleEligible; the scheduler
- * applies the delay). 0, or -ENOMEM. Linear in the failed allocs and their jobs' groups. */
+ * and request, when a was not terminal already, its job exists, is not stopped and is a
+ * service or batch job (system and sysbatch jobs reschedule nothing), and its group's
+ * reschedule policy leaves it an attempt (Nomad's RescheduleEligible; the scheduler applies
+ * the delay). 0, or -ENOMEM. Linear in the failed allocs and their jobs' groups. */
 static int failed_alloc_eval(struct failed_jobs *fj, const struct alloc *a) {
         if (alloc_terminal(a) || !a->job_id || !a->task_group)
                 return 0;
         const char *ns = a->namespace ? a->namespace : "default";
         const struct job *j = state_job_get(ctx_state(fj->c), ns, a->job_id);
-        if (!j || j->stop)
-                return 0;
+        if (!j || j->stop || (j->type != JOB_SERVICE && j->type != JOB_BATCH))
+                return 0; /* system and sysbatch jobs have no reschedule policy (Nomad's) */
         if (!fj->jobs && !(fj->jobs = hashmap_create(HASHMAP_OWN_KEYS)))
                 return -ENOMEM;
         _cleanup_free_ char *key = NULL;

@@ -23,18 +23,22 @@ static int req(const char *method, const char *target, const char *body) {
         return api_harness_call(s, method, target, body, NULL, NULL);
 }
 
-/* A batch job of groups "g" and "h" (count 1 each, priority 70) with this group
- * ReschedulePolicy JSON on "g" ("" for none). */
-static void add_job(const char *id, const char *policy) {
+/* A job of this type (batch unless said) of groups "g" and "h" (count 1 each, priority 70)
+ * with this group ReschedulePolicy JSON on "g" ("" for none). */
+static void add_job_of(const char *id, const char *type, const char *policy) {
         char body[2048];
         snprintf(body, sizeof(body),
-                 "{\"Job\":{\"ID\":\"%s\",\"Type\":\"batch\",\"Priority\":70,\"Datacenters\":[\"dc1\"],\"TaskGroups\":["
+                 "{\"Job\":{\"ID\":\"%s\",\"Type\":\"%s\",\"Priority\":70,\"Datacenters\":[\"dc1\"],\"TaskGroups\":["
                  "{\"Name\":\"g\",\"Count\":1%s%s,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
                  "\"Config\":{\"command\":\"/bin/false\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]},"
                  "{\"Name\":\"h\",\"Count\":1,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"raw_exec\","
                  "\"Config\":{\"command\":\"/bin/false\"},\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}",
-                 id, *policy ? ",\"ReschedulePolicy\":" : "", policy);
+                 id, type, *policy ? ",\"ReschedulePolicy\":" : "", policy);
         cr_assert_eq(req("PUT", "/v1/jobs", body), 200, "%s", body);
+}
+
+static void add_job(const char *id, const char *policy) {
+        add_job_of(id, "batch", policy);
 }
 
 /* A running allocation of job's group on the node, with this RescheduleTracker JSON
@@ -128,15 +132,18 @@ Test(api_alloc_failure, no_eval_for_running_or_complete_allocs) {
         cr_expect_eq(failure_evals("a").n, 0);
 }
 
-Test(api_alloc_failure, no_eval_for_a_stopped_job) {
+Test(api_alloc_failure, no_eval_for_a_stopped_job_nor_a_system_job) {
         setup_node();
         add_job("a", "");
+        add_job_of("sys", "system", "");
         put_alloc("aaaaaaaa-0000-4000-8000-000000000001", "a", "g", NULL);
+        put_alloc("dddddddd-0000-4000-8000-000000000001", "sys", "g", NULL);
         cr_assert_eq(req("DELETE", "/v1/job/a", NULL), 200);
         cr_assert(state_job_get(s->state, "default", "a")->stop);
-        const char *ids[] = {"aaaaaaaa-0000-4000-8000-000000000001"};
-        report("failed", ids, 1);
+        const char *ids[] = {"aaaaaaaa-0000-4000-8000-000000000001", "dddddddd-0000-4000-8000-000000000001"};
+        report("failed", ids, 2);
         cr_expect_eq(failure_evals("a").n, 0);
+        cr_expect_eq(failure_evals("sys").n, 0, "system jobs have no reschedule policy");
 }
 
 /* Nomad's RescheduleEligible: attempts used up within the interval, or attempts 0. */
