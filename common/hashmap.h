@@ -21,6 +21,10 @@ struct hashmap;
 struct hashmap *hashmap_create(unsigned flags);
 /* Frees the map (and owned keys), never the values. Returns NULL. */
 struct hashmap *hashmap_destroy(struct hashmap *m);
+/* For _cleanup_(hashmap_destroyp). */
+static inline void hashmap_destroyp(struct hashmap **m) {
+        hashmap_destroy(*m);
+}
 
 /* Insert or replace. Returns 0 when inserted, 1 when it replaced an entry (the old
  * value goes to *ret_old when ret_old is not NULL), -ENOMEM. A replaced entry takes

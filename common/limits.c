@@ -14,10 +14,6 @@ _Static_assert(LIMIT_COUNT == JOB_MAX_COUNT, "one count limit per group: common/
 /* Names are quoted in messages only up to this many bytes (a name may be megabytes). */
 #define Q "%.48s"
 
-static void hashmap_destroyp(struct hashmap **m) {
-        hashmap_destroy(*m);
-}
-
 int limits_check_name(const char *what, const char *s, struct error *err) {
         if (!s || !*s)
                 return errorf(err, -EINVAL, "%s: missing (a name needs 1 to %d characters)", what, LIMIT_NAME_LEN);

@@ -176,13 +176,15 @@ void h_job_deregister(struct route_ctx *c) {
 
 json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
         json_t *groups = json_object();
-        for (size_t g = 0; g < j->n_groups; g++) {
-                struct state_group_summary sum = {0};
-                state_job_group_summary(ctx_state(c), j, j->groups[g].name, &sum);
+        _cleanup_free_ struct state_group_summary *sums = calloc(j->n_groups + 1, sizeof(*sums));
+        if (sums)
+                (void)state_job_summary(ctx_state(c), j, sums); /* -ENOMEM leaves counts of 0 */
+        for (size_t g = 0; sums && g < j->n_groups; g++) {
+                const struct state_group_summary *sum = &sums[g];
                 json_object_set_new(groups, j->groups[g].name,
-                                    json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum.queued, "Starting",
-                                              sum.starting, "Running", sum.running, "Failed", sum.failed, "Complete",
-                                              sum.complete, "Lost", sum.lost, "Unknown", sum.unknown));
+                                    json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "Queued", sum->queued, "Starting",
+                                              sum->starting, "Running", sum->running, "Failed", sum->failed, "Complete",
+                                              sum->complete, "Lost", sum->lost, "Unknown", sum->unknown));
         }
         struct periodic_children ch = {0};
         if (job_is_parent(j)) /* O(jobs): see periodic.h */

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "controlplane/leader/drainer.h"
 #include "controlplane/leader/heartbeat.h"
+#include "controlplane/scheduler/reschedule.h"
 #include "controlplane/scheduler/scheduler.h"
 #include "controlplane/state/state.h"
 
@@ -214,6 +216,88 @@ void h_node_heartbeat(struct route_ctx *c) {
         propose(c, cmd, json_pack("{s:I}", "HeartbeatTTL", (json_int_t)ttl), false);
 }
 
+/* ---- failed allocations: their reschedule evaluations (Nomad's Node.UpdateAlloc) ---------- */
+
+struct failed_jobs {
+        struct route_ctx *c;
+        int64_t now;
+        json_t *evals; /* the evaluations to commit with the update */
+        /* "ns\x1fjob" (owned keys) -> the job's groups by name (a hashmap, built at its first
+         * failed alloc), or &job_evaluated once its eval is in evals */
+        struct hashmap *jobs;
+};
+
+static char job_evaluated;
+
+static void failed_jobs_done(struct failed_jobs *fj) {
+        size_t it = 0;
+        void *v;
+        while (fj->jobs && hashmap_next(fj->jobs, &it, NULL, &v))
+                if (v != &job_evaluated)
+                        hashmap_destroy(v);
+        hashmap_destroy(fj->jobs);
+        json_decref(fj->evals);
+}
+
+/* The groups of j by name (names borrowed from j, which the state keeps for the request). */
+static struct hashmap *group_index(const struct job *j) {
+        struct hashmap *m = hashmap_create(0);
+        if (!m || hashmap_reserve(m, j->n_groups) < 0)
+                return hashmap_destroy(m);
+        for (size_t g = 0; g < j->n_groups; g++)
+                if (hashmap_put(m, j->groups[g].name, (void *)&j->groups[g], NULL) < 0)
+                        return hashmap_destroy(m);
+        return m;
+}
+
+/* An update that fails alloc a (the state's version, before the update): one evaluation
+ * (TriggeredBy alloc-failure, the job's priority and type) for a's job, at most one per job
+ * and request, when a was not terminal already, its job exists, is not stopped and is a
+ * service or batch job (system and sysbatch jobs reschedule nothing), and its group's
+ * reschedule policy leaves it an attempt (Nomad's RescheduleEligible; the scheduler applies
+ * the delay). 0, or -ENOMEM. Linear in the failed allocs and their jobs' groups. */
+static int failed_alloc_eval(struct failed_jobs *fj, const struct alloc *a) {
+        if (alloc_terminal(a) || !a->job_id || !a->task_group)
+                return 0;
+        const char *ns = a->namespace ? a->namespace : "default";
+        const struct job *j = state_job_get(ctx_state(fj->c), ns, a->job_id);
+        if (!j || j->stop || (j->type != JOB_SERVICE && j->type != JOB_BATCH))
+                return 0; /* system and sysbatch jobs have no reschedule policy (Nomad's) */
+        if (!fj->jobs && !(fj->jobs = hashmap_create(HASHMAP_OWN_KEYS)))
+                return -ENOMEM;
+        _cleanup_free_ char *key = NULL;
+        if (asprintf(&key, "%s\x1f%s", ns, a->job_id) < 0)
+                return -ENOMEM;
+        struct hashmap *groups = hashmap_get(fj->jobs, key);
+        if ((void *)groups == &job_evaluated)
+                return 0;
+        if (!groups) {
+                if (!(groups = group_index(j)))
+                        return -ENOMEM;
+                if (hashmap_put(fj->jobs, key, groups, NULL) < 0) {
+                        hashmap_destroy(groups);
+                        return -ENOMEM;
+                }
+        }
+        const struct task_group *tg = hashmap_get(groups, a->task_group);
+        struct resched_policy pol;
+        int64_t when;
+        if (!tg)
+                return 0; /* a group the job no longer has: the scheduler stops it anyway */
+        sched_resched_policy(j, tg, &pol);
+        if (!sched_resched_when(&pol, a, fj->now, &when))
+                return 0;
+        struct eval *e = new_eval(j, "alloc-failure", NULL);
+        if (!e || json_array_append_new(fj->evals, eval_to_json(e)) < 0) {
+                eval_unref(e);
+                return -ENOMEM;
+        }
+        eval_unref(e);
+        hashmap_put(fj->jobs, key, &job_evaluated, NULL); /* the key is there: no allocation */
+        hashmap_destroy(groups);
+        return 0;
+}
+
 void h_node_alloc_update(struct route_ctx *c) {
         const char *id = c->param[0];
         _cleanup_json_ json_t *body = NULL;
@@ -225,6 +309,7 @@ void h_node_alloc_update(struct route_ctx *c) {
                 http_req_respond_text(c->req, 400, "Allocs must be a list of allocation updates");
                 return;
         }
+        _cleanup_(failed_jobs_done) struct failed_jobs fj = {.c = c, .now = clock_now_ns(), .evals = json_array()};
         json_t *updates = json_array();
         size_t i;
         json_t *u;
@@ -257,6 +342,11 @@ void h_node_alloc_update(struct route_ctx *c) {
                         return;
                 }
                 task_states_free(states, ns);
+                if (st == ALLOC_CLIENT_FAILED && failed_alloc_eval(&fj, a) < 0) {
+                        http_req_respond_text(c->req, 500, "out of memory");
+                        json_decref(updates);
+                        return;
+                }
                 json_array_append_new(updates, json_pack("{s:s,s:s,s:s,s:O*}", "ID", aid, "ClientStatus", cs,
                                                          "ClientDescription", jx_str(u, "ClientDescription", ""),
                                                          "TaskStates", ts));
@@ -269,7 +359,9 @@ void h_node_alloc_update(struct route_ctx *c) {
                 return;
         }
         json_t *cmd = json_pack("{s:s,s:s,s:o,s:I}", "Type", "AllocClientUpdate", "NodeID", id, "Allocs", updates,
-                                "UpdatedAt", (json_int_t)clock_now_ns());
+                                "UpdatedAt", (json_int_t)fj.now);
+        if (cmd && json_array_size(fj.evals))
+                json_object_set(cmd, "Evals", fj.evals);
         propose(c, cmd, NULL, false);
 }
 

@@ -892,34 +892,54 @@ struct alloc *const *state_allocs_by_job(const struct state_store *st, const cha
         return (struct alloc *const *)list_items(l);
 }
 
-void state_job_group_summary(const struct state_store *st, const struct job *j, const char *group,
-                             struct state_group_summary *ret) {
-        struct state_group_summary s = {0};
+static void summary_count(struct state_group_summary *s, const struct alloc *a) {
+        switch (a->client_status) {
+        case ALLOC_CLIENT_PENDING:
+                s->starting++;
+                break;
+        case ALLOC_CLIENT_RUNNING:
+                s->running++;
+                break;
+        case ALLOC_CLIENT_COMPLETE:
+                s->complete++;
+                break;
+        case ALLOC_CLIENT_FAILED:
+                s->failed++;
+                break;
+        case ALLOC_CLIENT_LOST:
+                s->lost++;
+                break;
+        default:
+                s->unknown++;
+                break;
+        }
+}
+
+int state_job_summary(const struct state_store *st, const struct job *j, struct state_group_summary *ret) {
+        memset(ret, 0, j->n_groups * sizeof(*ret));
+        if (!j->n_groups)
+                return 0;
+        /* group name -> its summary; one group needs no index */
+        _cleanup_(hashmap_destroyp) struct hashmap *by_name = NULL;
+        if (j->n_groups > 1) {
+                if (!(by_name = hashmap_create(0)) || hashmap_reserve(by_name, j->n_groups) < 0)
+                        return -ENOMEM;
+                for (size_t g = 0; g < j->n_groups; g++)
+                        if (hashmap_put(by_name, j->groups[g].name, &ret[g], NULL) < 0)
+                                return -ENOMEM;
+        }
         const struct list *l = job_list(st->allocs_by_job, j->namespace, j->id);
         for (size_t i = 0; l && i < l->n; i++) {
                 const struct alloc *a = list_items(l)[i];
-                if (!a->task_group || strcmp(a->task_group, group) != 0)
+                if (!a->task_group)
                         continue;
-                switch (a->client_status) {
-                case ALLOC_CLIENT_PENDING:
-                        s.starting++;
-                        break;
-                case ALLOC_CLIENT_RUNNING:
-                        s.running++;
-                        break;
-                case ALLOC_CLIENT_COMPLETE:
-                        s.complete++;
-                        break;
-                case ALLOC_CLIENT_FAILED:
-                        s.failed++;
-                        break;
-                case ALLOC_CLIENT_LOST:
-                        s.lost++;
-                        break;
-                default:
-                        s.unknown++;
-                        break;
-                }
+                struct state_group_summary *s = NULL;
+                if (by_name)
+                        s = hashmap_get(by_name, a->task_group);
+                else if (strcmp(a->task_group, j->groups[0].name) == 0)
+                        s = &ret[0];
+                if (s) /* not a group of an older version the job no longer has */
+                        summary_count(s, a);
         }
         const struct list *el = job_list(st->evals_by_job, j->namespace, j->id);
         const struct eval *newest = NULL;
@@ -928,9 +948,9 @@ void state_job_group_summary(const struct state_store *st, const struct job *j, 
                 if (json_is_object(e->queued_allocations) && (!newest || e->modify_index > newest->modify_index))
                         newest = e;
         }
-        if (newest)
-                s.queued = (int)json_integer_value(json_object_get(newest->queued_allocations, group));
-        *ret = s;
+        for (size_t g = 0; newest && g < j->n_groups; g++)
+                ret[g].queued = (int)json_integer_value(json_object_get(newest->queued_allocations, j->groups[g].name));
+        return 0;
 }
 
 /* ---- raw puts (restore, and the write paths below) ------------------------------------- */

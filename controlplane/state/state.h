@@ -102,8 +102,10 @@ struct alloc *const *state_allocs_by_job(const struct state_store *st, const cha
 struct state_group_summary {
         int queued, starting, running, failed, complete, lost, unknown;
 };
-void state_job_group_summary(const struct state_store *st, const struct job *j, const char *group,
-                             struct state_group_summary *ret);
+/* The summary of every group of j, ret[g] for j->groups[g] (the caller's array of
+ * j->n_groups): one pass over the job's allocations and evaluations, whatever the
+ * number of groups. 0, or -ENOMEM (ret zeroed). */
+int state_job_summary(const struct state_store *st, const struct job *j, struct state_group_summary *ret);
 
 /* ---- writes (the single writer only; never on a snapshot: -EROFS) -------------------- */
 

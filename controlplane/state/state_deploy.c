@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -93,26 +94,15 @@ const struct deploy_group *deployment_group(const struct deployment *d, const ch
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-/* The IDs of the group's canaries (allocations of the deployment placed as canaries), in
- * the store's order; an empty array without st. */
-static json_t *placed_canaries(const struct state_store *st, const struct deployment *d, const char *group) {
-        json_t *ids = json_array();
-        size_t n = 0;
-        struct alloc *const *allocs = st && ids ? state_allocs_by_job(st, d->namespace, d->job_id, &n) : NULL;
-        for (size_t i = 0; i < n; i++) {
-                const struct alloc *a = allocs[i];
-                if (a->deploy_canary && a->deployment_id && strcmp(a->deployment_id, d->id) == 0 && a->task_group &&
-                    strcmp(a->task_group, group) == 0)
-                        json_array_append_new(ids, json_string(a->id));
-        }
-        return ids;
-}
-
 json_t *deployment_to_json(const struct deployment *d, const struct state_store *st) {
         json_t *tgs = json_object();
+        /* without st, or out of memory: counts of 0 and no canaries */
+        _cleanup_free_ struct deploy_counts *counts = calloc(d->n_groups + 1, sizeof(*counts));
+        _cleanup_free_ json_t **canaries = calloc(d->n_groups + 1, sizeof(*canaries));
+        bool counted = st && counts && canaries && state_deploy_group_counts(st, d, counts, canaries) == 0;
         for (size_t i = 0; i < d->n_groups; i++) {
                 const struct deploy_group *g = &d->groups[i];
-                struct deploy_counts c = st ? state_deploy_counts(st, d, g->name) : (struct deploy_counts){0};
+                struct deploy_counts c = counted ? counts[i] : (struct deploy_counts){0};
                 char by[48]; /* Go's time.Time, as Nomad's API client decodes it */
                 model_time_format(g->require_progress_by, by, sizeof(by));
                 json_object_set_new(
@@ -122,7 +112,7 @@ json_t *deployment_to_json(const struct deployment *d, const struct state_store 
                               "DesiredCanaries", g->desired_canaries, "PlacedAllocs", c.placed, "HealthyAllocs",
                               c.healthy, "UnhealthyAllocs", c.unhealthy, "ProgressDeadline",
                               (json_int_t)g->progress_deadline_ns, "RequireProgressBy", by, "PlacedCanaries",
-                              placed_canaries(st, d, g->name), "MinHealthyTime", (json_int_t)g->min_healthy_ns,
+                              counted ? canaries[i] : json_array(), "MinHealthyTime", (json_int_t)g->min_healthy_ns,
                               "HealthyDeadline", (json_int_t)g->healthy_deadline_ns, "ManualHealth", g->manual_health));
         }
         return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:b}", "ID", d->id, "Namespace",
@@ -326,6 +316,14 @@ uint64_t state_deploy_index(const struct state_store *st) {
         return t ? t->index : 0;
 }
 
+static void count_alloc(struct deploy_counts *c, const struct alloc *a) {
+        c->placed++;
+        c->placed_canaries += a->deploy_canary;
+        c->healthy += a->deploy_health == DEPLOY_HEALTH_HEALTHY;
+        c->healthy_canaries += a->deploy_canary && a->deploy_health == DEPLOY_HEALTH_HEALTHY;
+        c->unhealthy += a->deploy_health == DEPLOY_HEALTH_UNHEALTHY;
+}
+
 struct deploy_counts state_deploy_counts(const struct state_store *st, const struct deployment *d, const char *group) {
         struct deploy_counts c = {0};
         size_t n = 0;
@@ -335,13 +333,48 @@ struct deploy_counts state_deploy_counts(const struct state_store *st, const str
                 if (!a->deployment_id || strcmp(a->deployment_id, d->id) != 0 ||
                     (group && (!a->task_group || strcmp(a->task_group, group) != 0)))
                         continue;
-                c.placed++;
-                c.placed_canaries += a->deploy_canary;
-                c.healthy += a->deploy_health == DEPLOY_HEALTH_HEALTHY;
-                c.healthy_canaries += a->deploy_canary && a->deploy_health == DEPLOY_HEALTH_HEALTHY;
-                c.unhealthy += a->deploy_health == DEPLOY_HEALTH_UNHEALTHY;
+                count_alloc(&c, a);
         }
         return c;
+}
+
+int state_deploy_group_counts(const struct state_store *st, const struct deployment *d, struct deploy_counts *ret,
+                              json_t **ret_canaries) {
+        memset(ret, 0, d->n_groups * sizeof(*ret));
+        _cleanup_(hashmap_destroyp) struct hashmap *by_name = hashmap_create(0); /* name -> index + 1 */
+        if (!by_name || hashmap_reserve(by_name, d->n_groups) < 0)
+                return -ENOMEM;
+        for (size_t g = 0; g < d->n_groups; g++)
+                if (hashmap_put(by_name, d->groups[g].name, (void *)(uintptr_t)(g + 1), NULL) < 0)
+                        return -ENOMEM;
+        _cleanup_free_ json_t **ids = ret_canaries ? calloc(d->n_groups + 1, sizeof(*ids)) : NULL;
+        if (ret_canaries && !ids)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t g = 0; ids && g < d->n_groups && r == 0; g++)
+                r = (ids[g] = json_array()) ? 0 : -ENOMEM;
+        size_t n = 0;
+        struct alloc *const *allocs = state_allocs_by_job(st, d->namespace, d->job_id, &n);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                const struct alloc *a = allocs[i];
+                if (!a->deployment_id || !a->task_group || strcmp(a->deployment_id, d->id) != 0)
+                        continue;
+                uintptr_t g = (uintptr_t)hashmap_get(by_name, a->task_group);
+                if (!g--)
+                        continue;
+                count_alloc(&ret[g], a);
+                if (ids && a->deploy_canary && json_array_append_new(ids[g], json_string(a->id)) < 0)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                for (size_t g = 0; ids && g < d->n_groups; g++)
+                        json_decref(ids[g]);
+                memset(ret, 0, d->n_groups * sizeof(*ret));
+                return r;
+        }
+        if (ids)
+                memcpy(ret_canaries, ids, d->n_groups * sizeof(*ids));
+        return 0;
 }
 
 /* ---- writes --------------------------------------------------------------------------------- */

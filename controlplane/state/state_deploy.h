@@ -93,7 +93,14 @@ uint64_t state_deploy_index(const struct state_store *st); /* latest write to th
 struct deploy_counts {
         int placed, healthy, unhealthy, placed_canaries, healthy_canaries;
 };
+/* One group's (all groups' when group is NULL): one pass over the job's allocations. */
 struct deploy_counts state_deploy_counts(const struct state_store *st, const struct deployment *d, const char *group);
+/* Every group's at once, ret[g] for d->groups[g] (the caller's array of d->n_groups), and,
+ * when ret_canaries is not NULL, ret_canaries[g]: a new array of the IDs of the group's
+ * canaries, in the store's order. One pass over the job's allocations, whatever the
+ * number of groups. 0, or -ENOMEM (nothing to free then). */
+int state_deploy_group_counts(const struct state_store *st, const struct deployment *d, struct deploy_counts *ret,
+                              json_t **ret_canaries);
 
 /* Writes (the FSM only; -EROFS on a snapshot). The store takes a reference. */
 int state_upsert_deployment(struct state_store *st, uint64_t index, struct deployment *d);

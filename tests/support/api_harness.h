@@ -82,6 +82,16 @@ int api_harness_set_identity(struct api_harness *h, const char *region, const ch
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);
 
+/* A ready raw_exec node of dc1 (4000 MHz, 8192 MB, 50,000 MB of disk) whose SecretID is
+ * "s3cret": the body of the suites' PUT /v1/node/register, and its ID. */
+#define API_HARNESS_NODE_ID "11111111-2222-3333-4444-555555555555"
+#define API_HARNESS_NODE                                                                                               \
+        "{\"Node\":{\"ID\":\"" API_HARNESS_NODE_ID "\",\"SecretID\":\"s3cret\",\"Name\":\"n1\","                       \
+        "\"Datacenter\":\"dc1\",\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},"                 \
+        "\"Memory\":{\"MemoryMB\":8192},\"Disk\":{\"DiskMB\":50000}},"                                                 \
+        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                             \
+        "\"Attributes\":{\"driver.raw_exec\":\"1\",\"kernel.name\":\"linux\"}}}"
+
 /* The Criterion fixture most API suites share: a fresh harness for each test in
  * the file-static `var`, made by the suite's .init hook and freed by its .fini.
  *     API_HARNESS_SUITE(api_members, s);

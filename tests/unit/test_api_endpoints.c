@@ -19,13 +19,8 @@ static int req(const char *method, const char *target, const char *body, json_t 
         return api_harness_call(s, method, target, body, ret_json, ret_text);
 }
 
-#define NODE_ID "11111111-2222-3333-4444-555555555555"
-#define NODE                                                                                                           \
-        "{\"Node\":{\"ID\":\"" NODE_ID "\",\"SecretID\":\"s3cret\",\"Name\":\"n1\",\"Datacenter\":\"dc1\","            \
-        "\"Status\":\"ready\",\"NodeResources\":{\"Cpu\":{\"CpuShares\":4000},\"Memory\":{\"MemoryMB\":8192},"         \
-        "\"Disk\":{\"DiskMB\":50000}},"                                                                                \
-        "\"Drivers\":{\"raw_exec\":{\"Detected\":true,\"Healthy\":true}},"                                             \
-        "\"Attributes\":{\"driver.raw_exec\":\"1\",\"kernel.name\":\"linux\"}}}"
+#define NODE_ID API_HARNESS_NODE_ID
+#define NODE API_HARNESS_NODE
 #define SVC(id, count, mem)                                                                                            \
         "{\"Job\":{\"ID\":\"" id "\",\"Type\":\"service\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","  \
         "\"Count\":" #count                                                                                            \

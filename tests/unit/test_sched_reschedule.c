@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "common/error.h"
+#include "common/macros.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/scheduler/reconcile.h"
 #include "controlplane/scheduler/reschedule.h"
@@ -308,4 +309,69 @@ Test(sched_reschedule_e2e, follow_up_eval_then_a_replacement_with_its_tracker) {
         cr_assert_eq(json_integer_value(json_object_get(json_array_get(ev, 0), "Delay")), 30 * S);
         cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 0), "PrevAllocID")), "a0");
         json_decref(js);
+}
+
+/* Each delay function's sequence of delays over a chain of reschedules (each replacement
+ * carrying sched_resched_tracker of the one before it, failing in turn), up to max_delay,
+ * and how many reschedules each policy allows within its interval. */
+Test(sched_reschedule, delay_sequences_and_attempts_over_a_chain) {
+        static const struct {
+                const char *policy;
+                int64_t delays_s[8];
+                int n; /* reschedules allowed (<= 8 checked) */
+        } cases[] = {
+            {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":5000000000,\"DelayFunction\":\"constant\"}",
+             {5, 5, 5, 5, 5, 5, 5, 5},
+             8},
+            {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":1000000000,\"DelayFunction\":\"exponential\","
+             "\"MaxDelay\":10000000000}",
+             {1, 2, 4, 8, 10, 10, 10, 10},
+             8},
+            {"{\"Attempts\":8,\"Interval\":86400000000000,\"Delay\":1000000000,\"DelayFunction\":\"fibonacci\","
+             "\"MaxDelay\":10000000000}",
+             {1, 1, 2, 3, 5, 8, 10, 10},
+             8},
+            {"{\"Unlimited\":true,\"Attempts\":0,\"Delay\":1000000000,\"DelayFunction\":\"exponential\","
+             "\"MaxDelay\":0}",
+             {1, 2, 4, 8, 16, 32, 64, 128},
+             8},
+            {"{\"Attempts\":3,\"Interval\":86400000000000,\"Delay\":2000000000,\"DelayFunction\":\"constant\"}",
+             {2, 2, 2},
+             3},
+            {"{\"Attempts\":0,\"Unlimited\":false}", {0}, 0},
+        };
+        for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+                struct job *j = fx_job("b", JOB_BATCH, 1, 100, 100);
+                char body[512];
+                snprintf(body, sizeof(body), "{\"ReschedulePolicy\":%s}", cases[c].policy);
+                policy(j, body);
+                struct resched_policy p;
+                sched_resched_policy(j, &j->groups[0], &p);
+                struct alloc *a = failed("a0", j, 0, NULL);
+                int64_t now = T0;
+                int k = 0;
+                for (; k < 9; k++) {
+                        int64_t when;
+                        if (!sched_resched_when(&p, a, now, &when))
+                                break;
+                        cr_assert_lt(k, cases[c].n, "case %zu: a reschedule %d beyond the %d allowed", c, k + 1,
+                                     cases[c].n);
+                        cr_assert_eq(when - a->modify_time, cases[c].delays_s[k] * S, "case %zu, reschedule %d: %lld s",
+                                     c, k + 1, (long long)((when - a->modify_time) / S));
+                        if (k == 7)
+                                break; /* the table checks 8 */
+                        /* the replacement, placed at when, fails 10 s later */
+                        char id[16];
+                        snprintf(id, sizeof(id), "a%d", k + 1);
+                        struct alloc *next = failed(id, j, 0, a->id);
+                        next->extra = sched_resched_tracker(&p, a, when);
+                        cr_assert_not_null(next->extra);
+                        now = next->modify_time = when + 10 * S;
+                        alloc_unref(a);
+                        a = next;
+                }
+                cr_assert_eq(k == 7 ? 8 : k, cases[c].n, "case %zu: %d reschedules allowed", c, k);
+                alloc_unref(a);
+                job_unref(j);
+        }
 }

@@ -145,13 +145,13 @@ Test(state, alloc_indexes_and_summary) {
         state_allocs_by_eval_foreach(st, "eval-0", count_alloc, &k);
         cr_assert_eq(k, 3);
         struct state_group_summary s;
-        state_job_group_summary(st, j, "g", &s);
+        cr_assert_eq(state_job_summary(st, j, &s), 0);
         cr_assert_eq(s.running, 2);
         cr_assert_eq(s.starting, 1);
         cr_assert_eq(state_job_get(st, "default", "web")->status, JOB_STATUS_RUNNING);
         /* the node goes down: its allocs are lost */
         cr_assert_eq(state_mark_node_allocs_lost(st, 3, "n1", 99), 0);
-        state_job_group_summary(st, j, "g", &s);
+        cr_assert_eq(state_job_summary(st, j, &s), 0);
         cr_assert_eq(s.lost, 2);
         cr_assert_eq(state_alloc_get(st, "a0")->client_status, ALLOC_CLIENT_LOST);
         cr_assert_eq(state_alloc_get(st, "a0")->modify_index, 3);
@@ -627,4 +627,77 @@ Test(state, long_lists_stay_exact_when_a_snapshot_precedes_each_update) {
                 state_destroy(snaps[k]);
         }
         drop_web(st, j, v, N);
+}
+
+/* A job of many groups: each group's counts come out of one pass over the job's allocs,
+ * an alloc of a group the job no longer has counts nowhere, and Queued comes from the
+ * newest eval that recorded it, per group. */
+Test(state, summary_of_many_groups) {
+        enum { G = 300, PER = 5 };
+        struct state_store *st = state_create();
+        struct job *j = fx_job("many", JOB_SERVICE, PER, 10, 10);
+        struct task_group *gs = calloc(G, sizeof(*gs));
+        gs[0] = j->groups[0];
+        for (int g = 1; g < G; g++) {
+                gs[g] = j->groups[0]; /* shallow: only the name differs, the tasks are shared */
+                cr_assert(asprintf(&gs[g].name, "grp-%d", g) > 0);
+        }
+        struct task_group *own = j->groups;
+        j->groups = gs;
+        j->n_groups = G;
+        cr_assert_eq(state_upsert_job(st, 1, j), 0);
+        const struct job *sj = state_job_get(st, "default", "many");
+        static const enum alloc_client statuses[] = {ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_CLIENT_FAILED,
+                                                     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST};
+        struct alloc **v = calloc(G * PER + 1, sizeof(*v));
+        size_t n = 0;
+        for (int g = 0; g < G; g++)
+                for (int k = 0; k < PER && k <= g % PER; k++) { /* group g: (g % PER) + 1 allocs */
+                        char id[64];
+                        snprintf(id, sizeof(id), "%08d-0000-4000-8000-000000000000", g * PER + k);
+                        struct alloc *a = fx_alloc(id, j, "n1", k, 10, 10);
+                        free(a->task_group);
+                        a->task_group = strdup(sj->groups[g].name);
+                        a->client_status = statuses[k];
+                        v[n++] = a;
+                }
+        struct alloc *stray = fx_alloc("ffffffff-0000-4000-8000-000000000000", j, "n1", 0, 10, 10);
+        free(stray->task_group);
+        stray->task_group = strdup("gone");
+        v[n++] = stray;
+        cr_assert_eq(state_upsert_allocs(st, 2, v, n), 0);
+        struct eval *old = fx_eval("e-old", sj, "job-register"), *newer = fx_eval("e-new", sj, "job-register");
+        old->queued_allocations = json_pack("{s:i,s:i}", "grp-7", 9, "g", 9);
+        newer->queued_allocations = json_pack("{s:i}", "grp-7", 3);
+        cr_assert_eq(state_upsert_evals(st, 3, &old, 1), 0);
+        cr_assert_eq(state_upsert_evals(st, 4, &newer, 1), 0);
+        struct state_group_summary *sums = calloc(G, sizeof(*sums));
+        cr_assert_eq(state_job_summary(st, sj, sums), 0);
+        int total = 0;
+        for (int g = 0; g < G; g++) {
+                int have = g % PER + 1;
+                const struct state_group_summary *s = &sums[g];
+                cr_assert_eq(s->starting, 1, "group %d", g);
+                cr_assert_eq(s->running, have > 1, "group %d", g);
+                cr_assert_eq(s->failed, have > 2, "group %d", g);
+                cr_assert_eq(s->complete, have > 3, "group %d", g);
+                cr_assert_eq(s->lost, have > 4, "group %d", g);
+                cr_assert_eq(s->unknown, 0);
+                cr_assert_eq(s->queued, g == 7 ? 3 : 0, "group %d: the newest eval's Queued", g);
+                total += s->starting + s->running + s->failed + s->complete + s->lost;
+        }
+        cr_assert_eq(total, (int)n - 1, "every alloc but the stray one counted once");
+        free(sums);
+        for (size_t i = 0; i < n; i++)
+                alloc_unref(v[i]);
+        free(v);
+        eval_unref(old);
+        eval_unref(newer);
+        for (int g = 1; g < G; g++)
+                free(gs[g].name);
+        free(gs);
+        j->groups = own;
+        j->n_groups = 1;
+        job_unref(j);
+        state_destroy(st);
 }
