@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/macros.h"
 
 #define MEMBERS_PROBE_MS 2000
@@ -172,7 +173,7 @@ static const char snapshot_restore_help[] =
     "  Replace the whole state of the cluster with a snapshot written by\n"
     "  \"drover operator snapshot save\" (through Raft: every server takes it).\n";
 
-#define SNAPSHOT_MAX_BYTES (16L * 1024 * 1024) /* the servers' request body limit */
+#define SNAPSHOT_MAX_BYTES ((long)LIMIT_SNAPSHOT_BODY) /* the servers' limit on a restore's body */
 
 static int snapshot_restore(struct cli *c, int argc, char **argv) {
         if (argc != 1 || argv[0][0] == '-') {
