@@ -214,6 +214,7 @@ integration: all server-asan
 	$(Q)tests/api/run.sh $(BUILD)/bin
 	$(Q)tests/api/cluster_api.sh $(BUILD)/bin
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin
+	$(Q)tests/integration/snapshot.sh $(BUILD)/bin
 	$(Q)SECURITY_SERVER=build/asan/bin/drover-server tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin
