@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
 #include "common/limits.h"
 #include "common/model.h"
+#include "controlplane/api/http_req.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
@@ -194,4 +196,36 @@ Test(operator_snapshot, a_follower_reads_it_from_the_leader_unless_stale) {
         s->leader = false;
         cr_expect_eq(req("GET", "/v1/operator/snapshot", NULL, NULL), 500, "no leader known: refused");
         cr_expect_eq(req("GET", "/v1/operator/snapshot?stale", NULL, NULL), 200, "stale: this server's state");
+}
+
+/* What api_body_limit reads of a request: its X-Nomad-Token (req.data), nothing else. */
+static const char *token_header(const struct http_req *r, const char *key) {
+        return strcasecmp(key, "X-Nomad-Token") == 0 ? r->data : NULL;
+}
+static const struct http_req_ops token_ops = {.header = token_header};
+
+static size_t limit_for(struct api_harness *h, const char *token) {
+        struct http_req r = {.ops = &token_ops, .method = "PUT", .path = "/v1/operator/snapshot", .data = (void *)token};
+        return api_body_limit(h->api, &r);
+}
+
+/* The listener asks api_body_limit before it keeps a byte past 16 MiB: with ACLs on,
+ * only a management token (the route's own permission) gets the larger cap. */
+Test(operator_snapshot_acl, the_larger_body_is_granted_to_a_management_token_only) {
+        struct api_harness *h = api_harness_new_acl(true);
+        struct api_reply r;
+        api_harness_request(h, "POST", "/v1/acl/bootstrap", NULL, 0, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        json_t *j = json_loads(r.body, 0, NULL);
+        char mgmt[64];
+        snprintf(mgmt, sizeof(mgmt), "%s", json_string_value(json_object_get(j, "SecretID")));
+        json_decref(j);
+        api_reply_clear(&r);
+        cr_expect_eq(limit_for(h, NULL), 0, "anonymous: the usual cap");
+        cr_expect_eq(limit_for(h, "00000000-0000-4000-8000-000000000000"), 0, "an unknown token: the usual cap");
+        cr_expect_eq(limit_for(h, mgmt), LIMIT_SNAPSHOT_BODY);
+        api_harness_free(h);
+        h = api_harness_new_acl(false);
+        cr_expect_eq(limit_for(h, NULL), LIMIT_SNAPSHOT_BODY, "ACLs off: everyone may restore");
+        api_harness_free(h);
 }
