@@ -761,6 +761,19 @@ static enum MHD_Result answer_now(struct mhd_req *r) {
         return send_answer(r);
 }
 
+/* MHD thread, s->lock held (released here): suspend r's connection and queue r
+ * for the loop (on_async). */
+static void suspend_for_loop(struct http_server *s, struct mhd_req *r) {
+        MHD_suspend_connection(r->conn);
+        if (s->tail)
+                s->tail->next = r;
+        else
+                s->head = r;
+        s->tail = r;
+        pthread_mutex_unlock(&s->lock);
+        uv_async_send(&s->async);
+}
+
 /* MHD thread: r's body passed LIMIT_HTTP_BODY on a large_body route: suspend r
  * (its pending bytes not consumed) and queue it for the loop's grant_body. False
  * at shutdown: nobody would answer, so it is simply too large. */
@@ -772,14 +785,7 @@ static bool ask_body_limit(struct http_server *s, struct mhd_req *r) {
                 return false;
         }
         r->state = REQ_ASKING;
-        MHD_suspend_connection(r->conn);
-        if (s->tail)
-                s->tail->next = r;
-        else
-                s->head = r;
-        s->tail = r;
-        pthread_mutex_unlock(&s->lock);
-        uv_async_send(&s->async);
+        suspend_for_loop(s, r);
         return true;
 }
 
@@ -872,15 +878,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         r->parked = true;
                         atomic_fetch_add(&s->parked, 1);
                 }
-                MHD_suspend_connection(conn);
                 r->queued_ns = clock_monotonic_ns();
-                if (s->tail)
-                        s->tail->next = r;
-                else
-                        s->head = r;
-                s->tail = r;
-                pthread_mutex_unlock(&s->lock);
-                uv_async_send(&s->async);
+                suspend_for_loop(s, r);
                 return MHD_YES;
         }
         if (r->state == REQ_ANSWERED)
