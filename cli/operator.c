@@ -172,7 +172,7 @@ static const char snapshot_restore_help[] =
     "Usage: drover operator snapshot restore [-address=<addr>] <file>\n\n"
     "  Replace the whole state of the cluster with a snapshot written by\n"
     "  \"drover operator snapshot save\" (through Raft: every server takes it).\n"
-    "  At most 1 GiB; it may take minutes (waits up to 10 for the answer).\n";
+    "  At most 512 MiB; it may take minutes (waits up to 10 for the answer).\n";
 
 /* The servers decode, check and apply the whole state: a large one takes a while. */
 #define SNAPSHOT_RESTORE_TIMEOUT_MS (10L * 60 * 1000)

@@ -36,9 +36,12 @@ struct node;
 /* HTTP bodies (docs/api.md "Limits"): what a server reads of a request, and of a
  * server's answer to another server (a follower's worker, a forwarded write). */
 #define LIMIT_HTTP_BODY ((size_t)16 * 1024 * 1024)
-/* PUT /v1/operator/snapshot (and its forwarded GET answer): the whole state, for an
- * operator (operator:write when ACLs are on); about 3 KB per allocation saved. */
-#define LIMIT_SNAPSHOT_BODY ((size_t)1024 * 1024 * 1024)
+/* PUT /v1/operator/snapshot (and its forwarded GET answer): the whole state, for a
+ * management token when ACLs are on; about 1.4 KB per allocation saved. Its
+ * StateRestore command is one Raft entry: at most half of a Raft message
+ * (FRAME_GUARD_DEFAULT_MAX, 1 GiB), so that it reaches the followers with the
+ * entries sent along with it. */
+#define LIMIT_SNAPSHOT_BODY ((size_t)512 * 1024 * 1024)
 /* A request forwarded to the leader: its answer (a list of every allocation). */
 #define LIMIT_FORWARD_ANSWER ((size_t)64 * 1024 * 1024)
 #define LIMIT_JSON_DEPTH 64            /* nesting of a request body */

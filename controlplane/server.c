@@ -547,7 +547,10 @@ static void snapshot_restore_done(uv_work_t *w, int status) {
                 int r = server_propose_parts(s, &part, 1, api_snapshot_restored, sr->req); /* takes cmd */
                 if (r < 0)
                         api_snapshot_restore_refused(sr->req, r == -EINVAL ? -EIO : r,
-                                                     r == -EAGAIN ? "not the leader any more" : strerror(-r));
+                                                     r == -EAGAIN  ? "not the leader any more"
+                                                     : r == -E2BIG ? "its StateRestore command is larger than "
+                                                                     "LIMIT_SNAPSHOT_BODY"
+                                                                   : strerror(-r));
         }
         free(sr);
         s->snapshot_restores--;
