@@ -143,6 +143,7 @@ struct body_sink {
         int (*on_data)(void *arg, const char *buf, size_t len);
         void *arg;
         bool stopped; /* on_data asked to stop */
+        size_t cap;   /* bytes allocated for r->body: grows by doubling (exact-size reallocs copy O(n^2)) */
 };
 
 #define STREAM_ERROR_BODY_MAX (64u * 1024) /* a streamed request's non-2xx answer kept */
@@ -167,11 +168,17 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
                 n = sink->max - r->len; /* keep what fits, then end the transfer */
                 r->truncated = true;
         }
-        char *nb = realloc(r->body, r->len + n + 1);
-        if (!nb)
-                return 0;
-        memcpy(nb + r->len, ptr, n);
-        r->body = nb;
+        if (r->len + n + 1 > sink->cap) {
+                size_t cap = sink->cap ? sink->cap : 4096;
+                while (cap < r->len + n + 1)
+                        cap *= 2;
+                char *nb = realloc(r->body, cap);
+                if (!nb)
+                        return 0;
+                r->body = nb;
+                sink->cap = cap;
+        }
+        memcpy(r->body + r->len, ptr, n);
         r->len += n;
         r->body[r->len] = '\0';
         return r->truncated ? 0 : want;
