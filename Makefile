@@ -216,6 +216,7 @@ integration: all server-asan
 	$(Q)tests/api/cluster_api.sh $(BUILD)/bin
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/integration/reschedule.sh $(BUILD)/bin
+	$(Q)tests/integration/snapshot.sh $(BUILD)/bin
 	$(Q)SECURITY_SERVER=build/asan/bin/drover-server tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin

@@ -104,6 +104,9 @@ int cli_args(int argc, char **argv, const struct cli_flag *flags, int min, int m
 int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, struct error *err);
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
              struct error *err);
+/* cli_send waiting up to timeout_ms (30 s above) for the answer. */
+int cli_send_timeout(struct cli *c, const char *method, const char *path, const json_t *body, long timeout_ms,
+                     json_t **ret, struct error *err);
 
 /* Resolve a unique ID prefix through a list endpoint ("/v1/allocations"):
  * 0 and *ret_id, or prints what went wrong and returns 1. */

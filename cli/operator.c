@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/macros.h"
 
 #define MEMBERS_PROBE_MS 2000
@@ -170,9 +171,12 @@ static int snapshot_save(struct cli *c, int argc, char **argv) {
 static const char snapshot_restore_help[] =
     "Usage: drover operator snapshot restore [-address=<addr>] <file>\n\n"
     "  Replace the whole state of the cluster with a snapshot written by\n"
-    "  \"drover operator snapshot save\" (through Raft: every server takes it).\n";
+    "  \"drover operator snapshot save\" (through Raft: every server takes it).\n"
+    "  At most 512 MiB; it may take minutes (waits up to 10 for the answer).\n";
 
-#define SNAPSHOT_MAX_BYTES (16L * 1024 * 1024) /* the servers' request body limit */
+/* The servers decode, check and apply the whole state: a large one takes a while. */
+#define SNAPSHOT_RESTORE_TIMEOUT_MS (10L * 60 * 1000)
+#define SNAPSHOT_MAX_BYTES ((long)LIMIT_SNAPSHOT_BODY) /* the servers' limit on a restore's body */
 
 static int snapshot_restore(struct cli *c, int argc, char **argv) {
         if (argc != 1 || argv[0][0] == '-') {
@@ -199,7 +203,7 @@ static int snapshot_restore(struct cli *c, int argc, char **argv) {
         }
         struct error err = {0};
         _cleanup_json_ json_t *out = NULL;
-        if (cli_send(c, "PUT", "/v1/operator/snapshot", snap, &out, &err) < 0) {
+        if (cli_send_timeout(c, "PUT", "/v1/operator/snapshot", snap, SNAPSHOT_RESTORE_TIMEOUT_MS, &out, &err) < 0) {
                 fprintf(stderr, "Error restoring snapshot: %s\n", err.msg);
                 return 1;
         }

@@ -214,12 +214,17 @@ int cli_get(struct cli *c, const char *path, json_t **ret, uint64_t *ret_index, 
         return http_json(c->address, "GET", p, NULL, 30000, ret, ret_index, err);
 }
 
-int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
-             struct error *err) {
+int cli_send_timeout(struct cli *c, const char *method, const char *path, const json_t *body, long timeout_ms,
+                     json_t **ret, struct error *err) {
         _cleanup_free_ char *p = scoped(c, path);
         if (!p)
                 return errorf(err, -ENOMEM, "out of memory");
-        return http_json(c->address, method, p, body, 30000, ret, NULL, err);
+        return http_json(c->address, method, p, body, timeout_ms, ret, NULL, err);
+}
+
+int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret,
+             struct error *err) {
+        return cli_send_timeout(c, method, path, body, 30000, ret, err);
 }
 
 int cli_resolve_prefix(struct cli *c, const char *list_path, const char *what, const char *prefix, char **ret_id) {

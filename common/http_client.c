@@ -138,10 +138,12 @@ void http_response_clear(struct http_response *r) {
 struct body_sink {
         struct http_response *r;
         size_t max; /* 0: no cap */
+        bool fail_over_max; /* past max the call fails (-E2BIG) instead of keeping max bytes */
         CURL *curl;
         int (*on_data)(void *arg, const char *buf, size_t len);
         void *arg;
         bool stopped; /* on_data asked to stop */
+        size_t cap;   /* bytes allocated for r->body: grows by doubling (exact-size reallocs copy O(n^2)) */
 };
 
 #define STREAM_ERROR_BODY_MAX (64u * 1024) /* a streamed request's non-2xx answer kept */
@@ -159,14 +161,24 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
                 }
         }
         if (sink->max && r->len + n > sink->max) {
+                if (sink->fail_over_max) {
+                        r->truncated = true;
+                        return 0; /* nothing more kept: the call fails */
+                }
                 n = sink->max - r->len; /* keep what fits, then end the transfer */
                 r->truncated = true;
         }
-        char *nb = realloc(r->body, r->len + n + 1);
-        if (!nb)
-                return 0;
-        memcpy(nb + r->len, ptr, n);
-        r->body = nb;
+        if (r->len + n + 1 > sink->cap) {
+                size_t cap = sink->cap ? sink->cap : 4096;
+                while (cap < r->len + n + 1)
+                        cap *= 2;
+                char *nb = realloc(r->body, cap);
+                if (!nb)
+                        return 0;
+                r->body = nb;
+                sink->cap = cap;
+        }
+        memcpy(r->body + r->len, ptr, n);
         r->len += n;
         r->body[r->len] = '\0';
         return r->truncated ? 0 : want;
@@ -271,6 +283,8 @@ static int perform(const char *method, const char *url, const struct req_body *b
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+        if (sink.fail_over_max && sink.max) /* an announced Content-Length over it fails before a byte */
+                curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink.max);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
         if (should_abort) {
@@ -290,9 +304,16 @@ static int perform(const char *method, const char *url, const struct req_body *b
         }
         CURLcode cr = curl_easy_perform(c);
         int r = 0;
-        if (cr == CURLE_WRITE_ERROR && ret->truncated)
+        bool over = (cr == CURLE_WRITE_ERROR && ret->truncated) || cr == CURLE_FILESIZE_EXCEEDED;
+        if (over && !sink.fail_over_max)
                 cr = CURLE_OK; /* the cap ended it: an answer all the same */
-        if (cr != CURLE_OK) {
+        if (over && sink.fail_over_max) {
+                long status = 0;
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                r = errorf(err, -E2BIG, "%s %s: the answer (status %ld) is larger than %zu bytes, the limit of this call",
+                           method, url, status, sink.max);
+                http_response_clear(ret);
+        } else if (cr != CURLE_OK) {
                 r = errorf(err,
                            cr == CURLE_OPERATION_TIMEDOUT                          ? -ETIMEDOUT
                            : cr == CURLE_ABORTED_BY_CALLBACK || sink.stopped       ? -ECANCELED
@@ -351,6 +372,16 @@ int http_perform_capped(const char *method, const char *url, const char *const *
                         long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err) {
         const struct body_sink sink = {.max = max_body};
         return perform(method, url, NULL, headers, &sink, timeout_ms, connect_timeout_ms, NULL, NULL, ret, err);
+}
+
+int http_perform_max(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                     const char *const *headers, size_t max_answer, long timeout_ms, long connect_timeout_ms,
+                     int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                     struct error *err) {
+        const struct req_body rb = {body, len, content_type};
+        const struct body_sink sink = {.max = max_answer, .fail_over_max = true};
+        return perform(method, url, body ? &rb : NULL, headers, &sink, timeout_ms, connect_timeout_ms, should_abort,
+                       abort_arg, ret, err);
 }
 
 int http_stream(const char *url, const char *const *headers, int (*on_data)(void *arg, const char *buf, size_t len),

@@ -84,6 +84,15 @@ int http_perform_body(const char *method, const char *url, const void *body, siz
 int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,
                         long timeout_ms, long connect_timeout_ms, struct http_response *ret, struct error *err);
 
+/* http_perform_body whose answer may not pass max_answer bytes (the servers'
+ * calls to each other, common/limits.h): a longer one (its Content-Length, or the
+ * bytes as they come) ends the transfer and the call fails with -E2BIG, err
+ * naming the URL and the limit, nothing kept. max_answer 0: no limit. */
+int http_perform_max(const char *method, const char *url, const void *body, size_t len, const char *content_type,
+                     const char *const *headers, size_t max_answer, long timeout_ms, long connect_timeout_ms,
+                     int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                     struct error *err);
+
 /* A body-less GET whose answer is handed to on_data piece by piece as it arrives
  * (a followed log), with no overall timeout (5 s to connect). on_data returns 0 to
  * go on, non-zero to stop (then -ECANCELED). A non-2xx answer is not handed over:

@@ -33,6 +33,17 @@ struct node;
 #define LIMIT_PORTS 128               /* ports per network */
 #define LIMIT_SPREAD_TARGETS 64       /* targets per spread */
 #define LIMIT_JOBSPEC_SIZE (16 * 1024 * 1024) /* an HCL or JSON job file, as the HTTP body limit */
+/* HTTP bodies (docs/api.md "Limits"): what a server reads of a request, and of a
+ * server's answer to another server (a follower's worker, a forwarded write). */
+#define LIMIT_HTTP_BODY ((size_t)16 * 1024 * 1024)
+/* PUT /v1/operator/snapshot (and its forwarded GET answer): the whole state, for a
+ * management token when ACLs are on; about 1.4 KB per allocation saved. Its
+ * StateRestore command is one Raft entry: at most half of a Raft message
+ * (FRAME_GUARD_DEFAULT_MAX, 1 GiB), so that it reaches the followers with the
+ * entries sent along with it. */
+#define LIMIT_SNAPSHOT_BODY ((size_t)512 * 1024 * 1024)
+/* A request forwarded to the leader: its answer (a list of every allocation). */
+#define LIMIT_FORWARD_ANSWER ((size_t)64 * 1024 * 1024)
 #define LIMIT_JSON_DEPTH 64            /* nesting of a request body */
 #define LIMIT_JSON_ELEMENTS 10000      /* elements of one JSON array or members of one object */
 #define LIMIT_JSON_STRING (1024 * 1024) /* bytes of one JSON string */

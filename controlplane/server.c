@@ -12,6 +12,7 @@
 #include "common/http_client.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -163,8 +164,8 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
                 r = -ECANCELED;
         else if (!raft_node_is_leader(s->raft))
                 r = -EAGAIN;
-        else if (n == 0 || n > BATCH_MAX_PARTS || bytes > BATCH_MAX_BYTES)
-                r = -E2BIG;
+        else if (n == 0 || n > BATCH_MAX_PARTS || (n > 1 && bytes > BATCH_MAX_BYTES) || bytes > LIMIT_SNAPSHOT_BODY)
+                r = -E2BIG; /* one command (a snapshot restore) may pass BATCH_MAX_BYTES: it goes alone */
         if (r == 0 && s->proposals &&
             (s->proposals->n_parts + n > BATCH_MAX_PARTS || s->proposals->bytes + bytes > BATCH_MAX_BYTES ||
              s->proposals->plans != plans))
@@ -502,6 +503,80 @@ static void snapshot_save_op(void *data, struct http_req *req) {
                 return;
         }
         s->snapshot_saves++;
+}
+
+/* PUT /v1/operator/snapshot: the body (up to LIMIT_SNAPSHOT_BODY) decoded, checked
+ * against a throw-away state and serialised as its StateRestore command on libuv's
+ * pool; back on the loop only the proposal. */
+struct snapshot_restore {
+        uv_work_t work;
+        struct server *s;
+        struct http_req *req;
+        const char *body; /* the request's: valid until req is answered */
+        size_t len;
+        char *cmd;
+        int rc;
+        struct error err;
+        int64_t queued_ns;
+};
+
+static void snapshot_restore_work(uv_work_t *w) {
+        struct snapshot_restore *sr = w->data;
+        json_t *cmd = NULL;
+        sr->rc = api_snapshot_restore_command(sr->body, sr->len, &cmd, &sr->err);
+        if (sr->rc < 0)
+                return;
+        sr->cmd = json_dumps(cmd, JSON_COMPACT);
+        json_decref(cmd);
+        if (!sr->cmd)
+                sr->rc = errorf(&sr->err, -ENOMEM, "out of memory");
+}
+
+static void snapshot_restore_done(uv_work_t *w, int status) {
+        struct snapshot_restore *sr = w->data;
+        struct server *s = sr->s;
+        if (status < 0 || s->stopping) {
+                free(sr->cmd);
+                http_req_respond_text(sr->req, 503, "the server is shutting down");
+        } else if (sr->rc < 0) {
+                api_snapshot_restore_refused(sr->req, sr->rc, sr->err.msg);
+        } else {
+                log_info("snapshot restore: %zu bytes checked in %.1f ms off the loop; proposing %zu bytes",
+                         sr->len, (double)(clock_monotonic_ns() - sr->queued_ns) / 1e6, strlen(sr->cmd));
+                struct batch_part part = {.kind = BATCH_JSON, .buf = sr->cmd, .len = strlen(sr->cmd)};
+                int r = server_propose_parts(s, &part, 1, api_snapshot_restored, sr->req); /* takes cmd */
+                if (r < 0)
+                        api_snapshot_restore_refused(sr->req, r == -EINVAL ? -EIO : r,
+                                                     r == -EAGAIN  ? "not the leader any more"
+                                                     : r == -E2BIG ? "its StateRestore command is larger than "
+                                                                     "LIMIT_SNAPSHOT_BODY"
+                                                                   : strerror(-r));
+        }
+        free(sr);
+        s->snapshot_restores--;
+        finish_stop(s);
+}
+
+static void snapshot_restore_op(void *data, struct http_req *req, const char *body, size_t len) {
+        struct server *s = data;
+        if (s->stopping) {
+                http_req_respond_text(req, 503, "the server is shutting down");
+                return;
+        }
+        struct snapshot_restore *sr = calloc(1, sizeof(*sr));
+        if (!sr) {
+                http_req_respond_text(req, 500, "out of memory");
+                return;
+        }
+        *sr = (struct snapshot_restore){.s = s, .req = req, .body = body, .len = len};
+        sr->work.data = sr;
+        sr->queued_ns = clock_monotonic_ns();
+        if (uv_queue_work(s->loop, &sr->work, snapshot_restore_work, snapshot_restore_done) < 0) {
+                free(sr);
+                http_req_respond_text(req, 500, "cannot queue the snapshot's decoding");
+                return;
+        }
+        s->snapshot_restores++;
 }
 
 /* ---- the leader's side of the followers' scheduler workers (POST /v1/internal/sched/...) ---- */
@@ -852,6 +927,7 @@ static const struct api_ops server_api_ops = {
     .gc = gc_op,
     .forward = forward_op,
     .snapshot_save = snapshot_save_op,
+    .snapshot_restore = snapshot_restore_op,
     .sched_rpc = sched_rpc_op,
     .sched_plan = sched_plan_op,
     .leader_info = leader_info_op,
@@ -1265,7 +1341,9 @@ int server_start(struct server *s, struct error *err) {
                                       .max_conns = (unsigned)s->cfg->http_max_conns,
                                       .max_conns_per_ip = (unsigned)s->cfg->http_max_conns_per_client,
                                       .max_parked = (unsigned)s->cfg->http_max_parked,
-                                      .idle_timeout_s = (unsigned)((s->cfg->http_idle_timeout_ms + 999) / 1000)};
+                                      .idle_timeout_s = (unsigned)((s->cfg->http_idle_timeout_ms + 999) / 1000),
+                                      .large_body = api_large_body,
+                                      .body_limit = api_body_limit};
         if (tls.http) { /* calls to peers present this server's certificate */
                 struct tls_client tc = {0};
                 snprintf(tc.ca_cert, sizeof(tc.ca_cert), "%s", tls.ca_file);
@@ -1338,7 +1416,8 @@ int server_start(struct server *s, struct error *err) {
  * workers, whose plans hold followers' requests, are gone with it) and no
  * snapshot save or follower's plan decoding is on the pool. */
 static void finish_stop(struct server *s) {
-        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->plan_decodes > 0 || !s->http)
+        if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->snapshot_restores > 0 ||
+            s->plan_decodes > 0 || !s->http)
                 return;
         api_drop_parked(s->api);
         s->agent_http = http_server_destroy(s->agent_http);

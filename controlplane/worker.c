@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -208,8 +209,9 @@ static int remote_post(struct worker *w, const char *path, const void *body, siz
         snprintf(hdr, sizeof(hdr), "%s: %s", API_SERVER_SECRET_HEADER, w->ws->server_secret);
         pthread_mutex_unlock(&w->ws->lock);
         const char *headers[] = {hdr, "Expect:", NULL}; /* no 100-continue round trip for a large plan */
-        int r = http_perform_body("POST", url, body, len, content_type, headers, REMOTE_TIMEOUT_MS, 2000,
-                                  abort_when_stopping, w->ws, ret, err);
+        /* a plan's answer is at most the plan sent, itself at most the leader's body limit */
+        int r = http_perform_max("POST", url, body, len, content_type, headers, LIMIT_HTTP_BODY, REMOTE_TIMEOUT_MS,
+                                 2000, abort_when_stopping, w->ws, ret, err);
         explicit_bzero(hdr, sizeof(hdr));
         if (r == 0 && ret->status / 100 != 2) {
                 char *q = strchr(url, '?');

@@ -29,13 +29,14 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/mhd_loop.h"
 #include "common/tls.h"
 
-#define MAX_BODY (16u * 1024 * 1024)
-
-enum req_state { REQ_READING, REQ_QUEUED, REQ_ANSWERED, REQ_STREAMING };
+/* REQ_ASKING: a large_body route's body passed LIMIT_HTTP_BODY; the connection
+ * waits, suspended, for the loop's body_limit (http.h), then reads on. */
+enum req_state { REQ_READING, REQ_ASKING, REQ_QUEUED, REQ_ANSWERED, REQ_STREAMING };
 
 /* A streamed answer, shared by the loop thread (writes) and libmicrohttpd's
  * (reads): every field under lock. */
@@ -61,6 +62,8 @@ struct mhd_req {
         char *body;
         size_t body_len;
         size_t body_cap; /* grows by doubling: exact-size reallocs copy O(n^2) bytes */
+        size_t body_max; /* LIMIT_HTTP_BODY, or what body_limit granted (written before the resume) */
+        bool asked;      /* body_limit was asked (once per request) */
         bool too_large;
         bool priority;         /* a node agent's request: exempt from the flood bounds */
         bool parked;           /* counted in srv->parked until answered */
@@ -456,6 +459,17 @@ static void run_closed(struct http_server *s) {
         }
 }
 
+/* Loop thread: the cap of r's body (a large_body route past LIMIT_HTTP_BODY), from
+ * the handler's body_limit, then r reads on (its pending bytes come again). */
+static void grant_body(struct http_server *s, struct mhd_req *r) {
+        size_t cap = s->o.body_limit ? s->o.body_limit(s->data, &r->req) : 0;
+        pthread_mutex_lock(&s->lock);
+        r->body_max = cap > LIMIT_HTTP_BODY ? cap : LIMIT_HTTP_BODY;
+        r->state = REQ_READING;
+        pthread_mutex_unlock(&s->lock);
+        resume(r);
+}
+
 static void on_async(uv_async_t *h) {
         struct http_server *s = h->data;
         run_closed(s);
@@ -471,6 +485,10 @@ static void on_async(uv_async_t *h) {
                 if (!r)
                         break;
                 r->next = NULL;
+                if (r->state == REQ_ASKING) { /* not the handler's yet: its cap, then it reads on */
+                        grant_body(s, r);
+                        continue;
+                }
                 r->held = true; /* until answered or streamed */
                 r->hprev = NULL;
                 r->hnext = s->held;
@@ -479,7 +497,7 @@ static void on_async(uv_async_t *h) {
                 s->held = r;
                 r->handled_ns = clock_monotonic_ns();
                 if (r->too_large)
-                        http_req_respond_text(&r->req, 413, "request body larger than %u bytes", MAX_BODY);
+                        http_req_respond_text(&r->req, 413, "request body larger than %zu bytes", r->body_max);
                 else
                         s->handler(s->data, &r->req);
         }
@@ -743,6 +761,34 @@ static enum MHD_Result answer_now(struct mhd_req *r) {
         return send_answer(r);
 }
 
+/* MHD thread, s->lock held (released here): suspend r's connection and queue r
+ * for the loop (on_async). */
+static void suspend_for_loop(struct http_server *s, struct mhd_req *r) {
+        MHD_suspend_connection(r->conn);
+        if (s->tail)
+                s->tail->next = r;
+        else
+                s->head = r;
+        s->tail = r;
+        pthread_mutex_unlock(&s->lock);
+        uv_async_send(&s->async);
+}
+
+/* MHD thread: r's body passed LIMIT_HTTP_BODY on a large_body route: suspend r
+ * (its pending bytes not consumed) and queue it for the loop's grant_body. False
+ * at shutdown: nobody would answer, so it is simply too large. */
+static bool ask_body_limit(struct http_server *s, struct mhd_req *r) {
+        r->asked = true;
+        pthread_mutex_lock(&s->lock);
+        if (s->stopping) {
+                pthread_mutex_unlock(&s->lock);
+                return false;
+        }
+        r->state = REQ_ASKING;
+        suspend_for_loop(s, r);
+        return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -758,6 +804,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->req.verified = s->verify_client; /* admit() refuses every other request */
                 r->method = strdup(method);
                 r->path = strdup(url);
+                r->body_max = LIMIT_HTTP_BODY;
                 *con_cls = r;
                 if (!r->method || !r->path)
                         return MHD_NO;
@@ -775,15 +822,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (r->state == REQ_READING && *upload_data_size > 0) {
                 int64_t now = clock_monotonic_ns();
+                /* a granted large body (http.h: large_body) has HTTP_LARGE_BODY_TIMEOUT_S */
+                unsigned timeout_s = r->body_max > LIMIT_HTTP_BODY ? HTTP_LARGE_BODY_TIMEOUT_S : s->o.body_timeout_s;
                 if (!r->body_start_ns)
                         r->body_start_ns = now;
-                else if (now - r->body_start_ns > (int64_t)s->o.body_timeout_s * 1000000000LL) {
+                else if (now - r->body_start_ns > (int64_t)timeout_s * 1000000000LL) {
                         count_refused(s, "request body not complete within the body timeout");
                         return MHD_NO; /* a body trickling in for longer than body_timeout_s: cut off */
                 }
                 if (r->deny_status) {
                         /* discarded: the answer is already decided */
-                } else if (r->body_len + *upload_data_size > MAX_BODY) {
+                } else if (!r->too_large && r->body_len + *upload_data_size > r->body_max) {
+                        if (!r->asked && s->o.large_body && s->o.large_body(r->method, r->path) &&
+                            ask_body_limit(s, r))
+                                return MHD_YES; /* these bytes come again after the resume */
                         r->too_large = true;
                 } else if (!r->too_large) {
                         size_t need = r->body_len + *upload_data_size + 1;
@@ -826,15 +878,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         r->parked = true;
                         atomic_fetch_add(&s->parked, 1);
                 }
-                MHD_suspend_connection(conn);
                 r->queued_ns = clock_monotonic_ns();
-                if (s->tail)
-                        s->tail->next = r;
-                else
-                        s->head = r;
-                s->tail = r;
-                pthread_mutex_unlock(&s->lock);
-                uv_async_send(&s->async);
+                suspend_for_loop(s, r);
                 return MHD_YES;
         }
         if (r->state == REQ_ANSWERED)
@@ -989,6 +1034,8 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         s->o.body_timeout_s = DEF(body_timeout_s, HTTP_DEFAULT_BODY_TIMEOUT_S);
         s->o.header_timeout_s = DEF(header_timeout_s, HTTP_DEFAULT_HEADER_TIMEOUT_S);
         s->o.agents_only = o->agents_only;
+        s->o.large_body = o->large_body;
+        s->o.body_limit = o->body_limit;
         s->o.max_parked = DEF(max_parked, o->agents_only ? HTTP_AGENTS_DEFAULT_MAX_PARKED : HTTP_DEFAULT_MAX_PARKED);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
         if (inet_pton(AF_INET, o->addr, &sa.sin_addr) != 1) {

@@ -69,7 +69,19 @@ struct http_server_opts {
         unsigned header_timeout_s;
         unsigned max_parked;
         bool agents_only;
+        /* Request bodies are at most LIMIT_HTTP_BODY (common/limits.h), else 413,
+         * except on a route large_body names (any thread, pure: method and path
+         * alone; NULL: none). When such a body passes LIMIT_HTTP_BODY, its
+         * connection waits, suspended, for body_limit(handler data, req) on the loop
+         * (headers and query there, no body yet), which returns the body's cap: 0
+         * (or anything not above LIMIT_HTTP_BODY) keeps the usual one, so the
+         * caller's permission is checked before a byte past it is kept. A granted
+         * body reads into a buffer that grows by doubling and may take
+         * HTTP_LARGE_BODY_TIMEOUT_S to arrive. */
+        bool (*large_body)(const char *method, const char *path);
+        size_t (*body_limit)(void *data, struct http_req *req);
 };
+#define HTTP_LARGE_BODY_TIMEOUT_S 600 /* upload time of a body granted above LIMIT_HTTP_BODY */
 
 /* Listen as o says (copied; tls files read here). */
 int http_server_start(struct uv_loop_s *loop, const struct http_server_opts *o, http_handler_fn handler, void *data,

@@ -8,12 +8,14 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The query argument a follower adds to a request it forwards to the leader. */
 #define FORWARDED_ARG "drover-forwarded"
 
 struct api;
+struct error;
 struct heartbeats;
 struct http_req;
 struct state_store;
@@ -66,6 +68,12 @@ struct api_ops {
          * document (api_snapshot_document), serialised off the loop. NULL: the
          * route serialises it itself. */
         void (*snapshot_save)(void *data, struct http_req *req);
+        /* PUT /v1/operator/snapshot on the leader: decode and check body (len bytes,
+         * the request's, valid until req is answered) off the loop
+         * (api_snapshot_restore_command), propose the command, answer req
+         * (api_snapshot_restored, api_snapshot_restore_refused). NULL: the route does
+         * it on the loop. */
+        void (*snapshot_restore)(void *data, struct http_req *req, const char *body, size_t len);
         /* POST /v1/internal/sched/<what> (dequeue, ack, eval, plan): the leader's side of
          * the other servers' scheduler workers; answers req itself. NULL: 404. */
         void (*sched_rpc)(void *data, const char *what, struct http_req *req, const json_t *body);
@@ -112,6 +120,22 @@ void api_scheduler_env(const struct api *a, struct scheduler_env *env, struct sc
  * back: {"Drover": "snapshot", "Version": 1, "Index": index, "State": <state_save>}.
  * Takes state (the state_save JSON), less the servers' secret (state_acl.h). */
 json_t *api_snapshot_document(json_t *state, uint64_t index);
+
+/* PUT /v1/operator/snapshot takes a body of up to LIMIT_SNAPSHOT_BODY (common/limits.h)
+ * from a caller the route lets in (a management token when ACLs are on): the
+ * http_server_opts large_body (any thread) and body_limit (loop; data is the struct
+ * api) of the listener. */
+bool api_large_body(const char *method, const char *path);
+size_t api_body_limit(void *data, struct http_req *req);
+/* Any thread: the StateRestore command of a snapshot document (body, len bytes),
+ * decoded, checked and restored once into a throw-away state: 0 and *ret_cmd, or
+ * -EINVAL (not a snapshot, or a state the store refuses; answered 400), -E2BIG,
+ * -ENOMEM, with err saying why. Linear in len. */
+int api_snapshot_restore_command(const char *body, size_t len, json_t **ret_cmd, struct error *err);
+/* Answer a restore: refused before it was proposed (status negative, msg), or the
+ * api_apply_cb of its command (arg: the http_req). */
+void api_snapshot_restore_refused(struct http_req *req, int status, const char *msg);
+void api_snapshot_restored(void *arg, int status, uint64_t index, const char *msg);
 
 /* The http_handler_fn of the server: data is the struct api. */
 void api_handle(void *data, struct http_req *req);

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "controlplane/api/routes_acl.h"
@@ -21,6 +22,7 @@
 #define MAX_SERVERS 16
 #define PROBE_TIMEOUT_MS 2000
 #define PROBE_CONNECT_MS 1000
+#define PROBE_MAX_ANSWER ((size_t)64 * 1024) /* raft/self and join answers: a server's own record */
 #define DISCOVER_EVERY_MS 1000
 
 enum phase { PHASE_DISCOVER, PHASE_JOIN, PHASE_MEMBER };
@@ -93,9 +95,9 @@ static void probe_one(const char *scheme_, const char *join_hdr, const char *add
         struct http_response r = {0};
         struct error err = {0};
         const char *headers[] = {join_hdr[0] ? join_hdr : NULL, NULL};
-        if (http_perform_headers("GET", url, NULL, headers, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS, NULL, NULL, &r, &err) <
-                0 ||
-            r.status != 200 || r.len > 64 * 1024) {
+        if (http_perform_max("GET", url, NULL, 0, NULL, headers, PROBE_MAX_ANSWER, PROBE_TIMEOUT_MS, PROBE_CONNECT_MS,
+                             NULL, NULL, &r, &err) < 0 ||
+            r.status != 200) {
                 http_response_clear(&r);
                 return;
         }
@@ -135,8 +137,8 @@ static void probe_work(uv_work_t *w) {
                         struct error err = {0};
                         /* adding a voter waits for it to catch up: give it time */
                         const char *headers[] = {p->join_hdr[0] ? p->join_hdr : NULL, NULL};
-                        int rc = http_perform_headers("PUT", url, p->join_body, headers, 30000, PROBE_CONNECT_MS, NULL,
-                                                      NULL, &r, &err);
+                        int rc = http_perform_max("PUT", url, p->join_body, strlen(p->join_body), NULL, headers,
+                                                  PROBE_MAX_ANSWER, 30000, PROBE_CONNECT_MS, NULL, NULL, &r, &err);
                         if (rc == 0 && r.status == 200)
                                 p->joined = true;
                         else
@@ -553,13 +555,14 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
 #define FORWARD_TIMEOUT_MS 30000
 /* "X-Drover-Server-Secret: <secret>" */
 #define SECRET_HDR_MAX (sizeof(API_SERVER_SECRET_HEADER) + 2 + CLUSTER_SECRET_MAX + 1)
-#define FORWARD_MAX_ANSWER (64u * 1024 * 1024)
 
 struct forward {
         uv_work_t work;
         struct cluster *c;
         struct forward *next, *prev; /* c->forward_list, until answered */
         char *method, *url, *body;
+        size_t body_len;
+        size_t max_answer; /* forward_answer_max */
         char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
         char join_hdr[JOIN_HDR_MAX];                /* a join's X-Drover-Join-Token, or "" */
         char secret_hdr[SECRET_HDR_MAX];            /* a server's own call: the servers' secret, or "" */
@@ -581,10 +584,8 @@ static void forward_work(uv_work_t *w) {
                 headers[nh++] = f->join_hdr;
         if (f->secret_hdr[0])
                 headers[nh++] = f->secret_hdr;
-        f->rc = http_perform_headers(f->method, f->url, f->body, headers, f->timeout_ms, PROBE_CONNECT_MS, NULL, NULL,
-                                     &f->resp, &f->err);
-        if (f->rc == 0 && f->resp.len > FORWARD_MAX_ANSWER)
-                f->rc = errorf(&f->err, -E2BIG, "the leader's answer is larger than %u bytes", FORWARD_MAX_ANSWER);
+        f->rc = http_perform_max(f->method, f->url, f->body, f->body_len, NULL, headers, f->max_answer, f->timeout_ms,
+                                 PROBE_CONNECT_MS, NULL, NULL, &f->resp, &f->err);
 }
 
 static void forward_unlink(struct forward *f) {
@@ -630,6 +631,15 @@ static void forwards_cancel(struct cluster *c) {
         c->forward_list = NULL;
 }
 
+/* How much of the leader's answer to path_query a forward reads (common/limits.h):
+ * the whole state for GET /v1/operator/snapshot, else LIMIT_FORWARD_ANSWER. */
+static size_t forward_answer_max(const char *path_query) {
+        static const char snap[] = "/v1/operator/snapshot";
+        size_t n = sizeof(snap) - 1;
+        return strncmp(path_query, snap, n) == 0 && strchr("?", path_query[n]) ? LIMIT_SNAPSHOT_BODY
+                                                                               : LIMIT_FORWARD_ANSWER;
+}
+
 /* Queue one request on the pool: token (X-Nomad-Token) and secret (the servers'
  * secret) may be NULL. */
 static int forward_queue(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
@@ -658,7 +668,13 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         if (strncmp(path_query, "/v1/operator/raft/join", 22) == 0 && strchr("?", path_query[22]))
                 memcpy(f->join_hdr, c->join_hdr, sizeof(f->join_hdr));
         f->method = strdup(method);
-        f->body = len ? strndup(body, len) : NULL;
+        f->max_answer = forward_answer_max(path_query);
+        f->body = len ? malloc(len + 1) : NULL;
+        if (f->body) {
+                memcpy(f->body, body, len);
+                f->body[len] = '\0';
+        }
+        f->body_len = len;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)
                 f->url = NULL;
         if (!f->method || !f->url || (len && !f->body) || uv_queue_work(c->cfg.loop, &f->work, forward_work,
