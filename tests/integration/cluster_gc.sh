@@ -95,7 +95,8 @@ c2=$(counts "$L")
 z2=$(snap_size)
 echo "cluster_gc: $N jobs; load average $la0 -> $(cut -d' ' -f1-3 /proc/loadavg); run ${t_run} s, GC ${t_gc} s (PUT /v1/system/gc: $gc_code)"
 gc_applies=$(grep -h "gc: applied" "$WORK/s$L.log" | sed -n 's/.* in \([0-9.]*\) ms$/\1/p' | sort -n)
-echo "cluster_gc: leader: $(echo "$gc_applies" | grep -c .) GC command(s) applied, the longest in $(echo "$gc_applies" | tail -n 1) ms; loop stalls over 1 s logged: $(cat "$WORK"/s?.log | grep -c "loop stalled"); leader elections: $(cat "$WORK"/s?.log | grep -c "this server is now the leader")"
+gc_cpu=$(grep -h "gc: applied" "$WORK/s$L.log" | sed -n 's/.*(\([0-9.]*\) ms of CPU).*/\1/p' | sort -n)
+echo "cluster_gc: leader: $(echo "$gc_applies" | grep -c .) GC command(s) applied, the longest in $(echo "$gc_applies" | tail -n 1) ms (wall), $(echo "$gc_cpu" | tail -n 1) ms (CPU); loop stalls over 1 s logged: $(cat "$WORK"/s?.log | grep -c "loop stalled"); leader elections: $(cat "$WORK"/s?.log | grep -c "this server is now the leader")"
 echo "cluster_gc: jobs allocations evaluations: '$c0' at the start, '$c1' before GC, '$c2' after; snapshot $z0 -> $z1 -> $z2 bytes"
 if [ $rc = 0 ] && [ $ok = 1 ] && [ "$gc_code" = 200 ] && [ -n "$z2" ] && [ "$z2" -le $((z0 + z0 / 5 + 4096)) ]; then
         echo "PASS: cluster_gc: $N short batch jobs ran and stopped; after GC every server's counts and the snapshot size are back near their starting values"
