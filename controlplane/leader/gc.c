@@ -60,8 +60,6 @@ static bool eval_collectable(struct gc_ctx *g, const struct eval *e, int64_t thr
         return g->all_terminal && g->now - g->latest >= threshold;
 }
 
-/* An eval goes after its allocations, in the same command or a later one: an eval
- * with more allocations than the command has room for goes over several. */
 static bool count_alloc(void *arg, const struct alloc *a) {
         (void)a;
         (*(size_t *)arg)++;
@@ -74,6 +72,8 @@ static bool count_eval(void *arg, const struct eval *e) {
         return true;
 }
 
+/* An eval goes after its allocations, in the same command or a later one: an eval
+ * with more allocations than the command has room for goes over several. */
 static bool take_eval(struct gc_ctx *g, const struct eval *e, bool with_allocs) {
         if (json_object_get(g->seen_evals, e->id))
                 return true;
