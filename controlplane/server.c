@@ -849,78 +849,78 @@ static void propose_server_secret(struct server *s) {
                 log_warn("cannot propose the servers' secret (no randomness or out of memory); retrying");
 }
 
-#define GC_MAX_OBJECTS 5000 /* per GC command: the rest goes in the next */
-
-/* Propose one GC command for what is due at these thresholds. 0 when proposed,
- * 1 when nothing was due (cb, when given, is then called at once). */
-static int propose_gc(struct server *s, const struct gc_thresholds *t, server_apply_cb cb, void *arg) {
-        json_t *cmd = gc_collect(s->state, clock_now_ns(), t, GC_MAX_OBJECTS);
-        if (!cmd) {
-                if (cb)
-                        cb(arg, 0, state_latest_index(s->state), NULL);
-                return 1;
-        }
-        log_info("gc: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
-                 json_array_size(json_object_get(cmd, "Evals")), json_array_size(json_object_get(cmd, "Allocs")),
-                 json_array_size(json_object_get(cmd, "Jobs")), json_array_size(json_object_get(cmd, "Nodes")));
-        return server_propose(s, cmd, cb, arg);
-}
-
-/* PUT /v1/system/gc collects everything that qualifies, as Nomad's forced GC:
- * GC commands of at most GC_MAX_OBJECTS IDs one after the other, each collected
- * from the state the previous one left, until nothing is due (at most
- * GC_MAX_ROUNDS commands); the request is answered after the last. */
+/* GC is proposed in commands of at most GC_MAX_OBJECTS IDs, each collected from the
+ * state the previous one left, one after the other until nothing is due (at most
+ * GC_MAX_ROUNDS commands a run). A command's apply holds every server's loop: with
+ * O(1) index deletes, 1,000 objects cost ~5-10 ms of CPU (cluster_gc.sh logs each
+ * apply's time), well under the ~50 ms a loop may stall. The periodic GC (every
+ * -gc-interval, Nomad's thresholds) runs the same way, one run at a time; PUT
+ * /v1/system/gc runs one with zero thresholds, as Nomad's forced GC, and is
+ * answered after its last command is committed. */
+#define GC_MAX_OBJECTS 1000
 #define GC_MAX_ROUNDS 1000
 
 struct gc_run {
         struct server *s;
-        api_apply_cb cb;
+        struct gc_thresholds t;
+        api_apply_cb cb; /* NULL: the periodic run */
         void *arg;
         int rounds;
 };
 
 static void gc_run_next(struct gc_run *g, uint64_t index);
 
+static void gc_run_end(struct gc_run *g, int status, uint64_t index, const char *msg) {
+        if (g->cb)
+                g->cb(g->arg, status, index, msg);
+        else
+                g->s->gc_running = false;
+        free(g);
+}
+
 static void on_gc_round(void *arg, int status, uint64_t index, const char *msg) {
         struct gc_run *g = arg;
-        if (status < 0) {
-                g->cb(g->arg, status, index, msg);
-                free(g);
-                return;
-        }
-        gc_run_next(g, index);
+        if (status < 0)
+                gc_run_end(g, status, index, msg);
+        else
+                gc_run_next(g, index);
 }
 
 static void gc_run_next(struct gc_run *g, uint64_t index) {
-        static const struct gc_thresholds now = {0, 0, 0};
         struct server *s = g->s;
-        json_t *cmd = s->stopping || g->rounds >= GC_MAX_ROUNDS
+        json_t *cmd = s->stopping || !s->leader || g->rounds >= GC_MAX_ROUNDS
                           ? NULL
-                          : gc_collect(s->state, clock_now_ns(), &now, GC_MAX_OBJECTS);
+                          : gc_collect(s->state, clock_now_ns(), &g->t, GC_MAX_OBJECTS);
         if (!cmd) {
-                g->cb(g->arg, 0, index ? index : state_latest_index(s->state), NULL);
-                free(g);
+                if (g->rounds)
+                        log_info("gc: %s run done in %d command(s)", g->cb ? "forced" : "periodic", g->rounds);
+                gc_run_end(g, 0, index ? index : state_latest_index(s->state), NULL);
                 return;
         }
         g->rounds++;
-        log_info("gc: forced, round %d: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
-                 g->rounds, json_array_size(json_object_get(cmd, "Evals")),
+        log_info("gc: %s, round %d: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
+                 g->cb ? "forced" : "periodic", g->rounds, json_array_size(json_object_get(cmd, "Evals")),
                  json_array_size(json_object_get(cmd, "Allocs")), json_array_size(json_object_get(cmd, "Jobs")),
                  json_array_size(json_object_get(cmd, "Nodes")));
         int r = server_propose(s, cmd, on_gc_round, g);
-        if (r < 0) {
-                g->cb(g->arg, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
-                free(g);
-        }
+        if (r < 0)
+                gc_run_end(g, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
 }
 
-static int gc_op(void *data, api_apply_cb cb, void *arg) {
+static int gc_start(struct server *s, const struct gc_thresholds *t, api_apply_cb cb, void *arg) {
         struct gc_run *g = calloc(1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
-        *g = (struct gc_run){.s = data, .cb = cb, .arg = arg};
+        *g = (struct gc_run){.s = s, .t = *t, .cb = cb, .arg = arg};
+        if (!cb)
+                s->gc_running = true;
         gc_run_next(g, 0);
         return 0;
+}
+
+static int gc_op(void *data, api_apply_cb cb, void *arg) {
+        static const struct gc_thresholds now = {0, 0, 0};
+        return gc_start(data, &now, cb, arg);
 }
 
 static const struct api_ops server_api_ops = {
@@ -1174,12 +1174,13 @@ static void on_tick(uv_timer_t *t) {
                         s->last_unblock_failed_ns = now;
                         blocked_unblock_failed(s->blocked);
                 }
-                if (now - s->last_gc_ns >= (uint64_t)s->cfg->gc_interval_ms * NS_PER_MS) {
+                if (!s->gc_running && now - s->last_gc_ns >= (uint64_t)s->cfg->gc_interval_ms * NS_PER_MS) {
                         s->last_gc_ns = now;
                         struct gc_thresholds th = {.eval_ns = s->cfg->eval_gc_threshold_ms * NS_PER_MS,
                                                    .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
                                                    .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
-                        propose_gc(s, &th, NULL, NULL);
+                        if (gc_start(s, &th, NULL, NULL) < 0)
+                                log_warn("gc: out of memory; the periodic GC waits for the next interval");
                 }
                 propose_acl_token_gc(s);
                 propose_server_secret(s);

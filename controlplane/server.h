@@ -55,6 +55,7 @@ struct server {
         bool wake_pending;
         uint64_t last_unblock_failed_ns; /* leader: last blocked_unblock_failed */
         uint64_t last_gc_ns;             /* leader: last periodic GC (monotonic) */
+        bool gc_running;                 /* leader: a periodic GC run's commands are in flight */
         uint64_t last_acl_gc_ns;         /* leader: last look for expired ACL tokens (monotonic) */
         uint64_t last_secret_ns;         /* leader: last ServerSecretSet proposed (monotonic) */
         int64_t last_tick_ns;            /* monotonic time of the last tick (stall detection) */

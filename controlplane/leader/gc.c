@@ -34,11 +34,20 @@ static bool check_alloc(void *arg, const struct alloc *a) {
         return g->all_terminal;
 }
 
-static bool add_alloc(void *arg, const struct alloc *a) {
-        struct gc_ctx *g = arg;
-        json_array_append_new(g->allocs, json_string(a->id));
+/* Append one ID to the command while it has room (false: full, the rest next time). */
+static bool take_id(struct gc_ctx *g, json_t *list, json_t *id) {
+        if (g->count >= g->max || !id) {
+                json_decref(id);
+                return false;
+        }
+        json_array_append_new(list, id);
         g->count++;
         return true;
+}
+
+static bool add_alloc(void *arg, const struct alloc *a) {
+        struct gc_ctx *g = arg;
+        return take_id(g, g->allocs, json_string(a->id));
 }
 
 /* An eval with all its allocations terminal, nothing changed for threshold. */
@@ -51,13 +60,37 @@ static bool eval_collectable(struct gc_ctx *g, const struct eval *e, int64_t thr
         return g->all_terminal && g->now - g->latest >= threshold;
 }
 
-static void take_eval(struct gc_ctx *g, const struct eval *e) {
+static bool count_alloc(void *arg, const struct alloc *a) {
+        (void)a;
+        (*(size_t *)arg)++;
+        return true;
+}
+
+static bool count_eval(void *arg, const struct eval *e) {
+        (void)e;
+        (*(size_t *)arg)++;
+        return true;
+}
+
+/* An eval goes after its allocations, in the same command or a later one: an eval
+ * with more allocations than the command has room for goes over several. */
+static bool take_eval(struct gc_ctx *g, const struct eval *e, bool with_allocs) {
         if (json_object_get(g->seen_evals, e->id))
-                return;
+                return true;
+        size_t n = 0;
+        if (with_allocs) {
+                state_allocs_by_eval_foreach(g->st, e->id, count_alloc, &n);
+                if (g->count + n + 1 > g->max && g->count > 0)
+                        return false; /* a whole eval next time, rather than a part now */
+                size_t before = g->count;
+                state_allocs_by_eval_foreach(g->st, e->id, add_alloc, g);
+                if (g->count - before < n)
+                        return false;
+        }
+        if (!take_id(g, g->evals, json_string(e->id)))
+                return false;
         json_object_set_new(g->seen_evals, e->id, json_true());
-        json_array_append_new(g->evals, json_string(e->id));
-        g->count++;
-        state_allocs_by_eval_foreach(g->st, e->id, add_alloc, g);
+        return true;
 }
 
 static bool scan_eval(void *arg, const struct eval *e) {
@@ -67,7 +100,7 @@ static bool scan_eval(void *arg, const struct eval *e) {
         /* an eval of a job that is still registered and live is kept while it is
          * the job's latest word; the job's own collection takes it with the job */
         if (eval_collectable(g, e, g->t->eval_ns))
-                take_eval(g, e);
+                take_eval(g, e, true);
         return true;
 }
 
@@ -91,9 +124,10 @@ static bool job_alloc(void *arg, const struct alloc *a) {
         return js->ok;
 }
 
+/* A job goes after its allocations (all of them: allocs_by_job, so that none whose
+ * eval is gone is left behind) and its evals, in the same command or a later one. */
 static bool take_job_eval(void *arg, const struct eval *e) {
-        take_eval(arg, e);
-        return true;
+        return take_eval(arg, e, false);
 }
 
 static bool scan_job(void *arg, const struct job *j) {
@@ -108,10 +142,18 @@ static bool scan_job(void *arg, const struct job *j) {
                 state_allocs_by_job_foreach(g->st, j->namespace, j->id, job_alloc, &js);
         if (!js.ok)
                 return true;
-        state_evals_by_job_foreach(g->st, j->namespace, j->id, take_job_eval, g);
-        json_array_append_new(g->jobs, json_pack("{s:s,s:s}", "Namespace", j->namespace, "ID", j->id));
-        g->count++;
-        return true;
+        size_t n_allocs = 0, n_evals = 0;
+        state_allocs_by_job_foreach(g->st, j->namespace, j->id, count_alloc, &n_allocs);
+        state_evals_by_job_foreach(g->st, j->namespace, j->id, count_eval, &n_evals);
+        if (g->count + n_allocs + n_evals + 1 > g->max && g->count > 0)
+                return false; /* a whole job next time, rather than a part now */
+        size_t before = g->count;
+        state_allocs_by_job_foreach(g->st, j->namespace, j->id, add_alloc, g);
+        if (g->count - before == n_allocs)
+                state_evals_by_job_foreach(g->st, j->namespace, j->id, take_job_eval, g);
+        if (g->count - before == n_allocs + n_evals)
+                take_id(g, g->jobs, json_pack("{s:s,s:s}", "Namespace", j->namespace, "ID", j->id));
+        return g->count < g->max;
 }
 
 static bool node_alloc(void *arg, const struct alloc *a) {
@@ -129,11 +171,9 @@ static bool scan_node(void *arg, const struct node *n) {
                 return true;
         g->all_terminal = true;
         state_allocs_by_node_foreach(g->st, n->id, node_alloc, g);
-        if (g->all_terminal) {
-                json_array_append_new(g->nodes, json_string(n->id));
-                g->count++;
-        }
-        return true;
+        if (g->all_terminal)
+                take_id(g, g->nodes, json_string(n->id));
+        return g->count < g->max;
 }
 
 json_t *gc_collect(const struct state_store *st, int64_t now_ns, const struct gc_thresholds *t, size_t max_objects) {

@@ -25,7 +25,11 @@ struct gc_thresholds {
 };
 
 /* The "GC" command for the state at now (unix ns), or NULL when nothing is due.
- * At most max_objects IDs in one command (the rest next time). */
+ * At most max_objects IDs in one command (the rest next time), so that applying one
+ * holds the servers' loops a bounded time: allocations come before their eval, a
+ * job's allocations and evals before the job, and a job or eval that does not fit
+ * whole waits for the next command unless this one is empty (then it goes in parts
+ * over several). */
 json_t *gc_collect(const struct state_store *st, int64_t now_ns, const struct gc_thresholds *t, size_t max_objects);
 
 /* Apply a "GC" command: delete what it names (what is gone already is skipped). */

@@ -71,12 +71,13 @@ struct lbuf {
         void *items[];
 };
 
-/* Item pointer -> slot of a buffer, so that updating one alloc of a node or a job does
- * not scan the whole list. Built on the first lookup in a long list, kept by appends
- * and swaps, handed on to the writer's copy of the buffer (list_rebuf: the slots stay),
- * dropped when a delete shifts the slots. Entries may be stale (an item swapped out, a
- * slot past a version's n): list_find checks the slot and falls back to a scan. Only
- * the writer uses it, so readers of a shared buffer never see it move. */
+/* Item pointer -> slot of a buffer, so that updating or deleting one alloc of a node or
+ * a job does not scan the whole list. Built on the first lookup in a long list, kept by
+ * appends, swaps and deletes (a delete moves the list's last item into the hole: one
+ * entry changes, one goes), handed on to the writer's copy of the buffer (list_rebuf:
+ * the slots stay). Entries may be stale (a slot past a version's n): list_find checks
+ * the slot and falls back to a scan. Only the writer uses it, so readers of a shared
+ * buffer never see it move. */
 struct posmap {
         size_t cap, n; /* cap: a power of two, n <= cap / 2 */
         struct {
@@ -99,6 +100,28 @@ static void posmap_set(struct posmap *m, const void *key, size_t slot) {
                 m->n++;
         m->e[i].key = key;
         m->e[i].slot = slot;
+}
+
+/* Remove key's entry (linear probing: the entries after it in its run move back to
+ * where their own probe would reach them, so that no lookup stops short). */
+static void posmap_del(struct posmap *m, const void *key) {
+        size_t mask = m->cap - 1, i = pos_hash(key, m->cap);
+        while (m->e[i].key != key) {
+                if (!m->e[i].key)
+                        return;
+                i = (i + 1) & mask;
+        }
+        for (size_t j = (i + 1) & mask; m->e[j].key; j = (j + 1) & mask) {
+                size_t home = pos_hash(m->e[j].key, m->cap);
+                /* j's entry may fill the hole at i unless its home lies in (i, j] */
+                bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
+                if (!stays) {
+                        m->e[i] = m->e[j];
+                        i = j;
+                }
+        }
+        m->e[i].key = NULL;
+        m->n--;
 }
 
 /* Room for want entries and as many notes again before lbuf_pos_note finds it full
@@ -126,12 +149,8 @@ static void lbuf_pos_note(struct lbuf *b, const void *obj, size_t slot) {
         posmap_set(b->pos, obj, slot);
 }
 
-static void lbuf_pos_drop(struct lbuf *b) {
-        free(b->pos);
-        b->pos = NULL;
-}
-
-/* An index entry: borrowed object pointers (the table owns them), insertion order. */
+/* An index entry: borrowed object pointers (the table owns them), in insertion order
+ * until a delete, which moves the last item into the deleted one's slot (O(1)). */
 struct list {
         int refcount;
         size_t n;
@@ -444,12 +463,15 @@ static int index_del(struct index **ip, const char *key, const void *obj) {
                 size_t i = (size_t)at;
                 if ((r = list_own_items(l)) < 0)
                         return r;
-                void **items = l->buf->items;
-                memmove(&items[i], &items[i + 1], (l->n - i - 1) * sizeof(*items));
-                l->n--;
-                l->buf->used = l->n;
-                if (i < l->n) /* later items moved */
-                        lbuf_pos_drop(l->buf);
+                struct lbuf *b = l->buf;
+                void *last = b->items[--l->n];
+                b->used = l->n;
+                if (b->pos)
+                        posmap_del(b->pos, obj);
+                if (i < l->n) { /* the last item fills the hole: no shift of the rest */
+                        b->items[i] = last;
+                        lbuf_pos_note(b, last, i);
+                }
                 usage_add(*ip, l, obj, -1);
         }
         if (l->n == 0) { /* the path is this version's now: removing cannot fail */
@@ -471,6 +493,8 @@ static int index_swap(struct index **ip, const char *key, const void *old, void 
         if ((r = list_own_items(l)) < 0)
                 return r;
         l->buf->items[at] = obj;
+        if (l->buf->pos)
+                posmap_del(l->buf->pos, old);
         lbuf_pos_note(l->buf, obj, (size_t)at);
         usage_add(*ip, l, old, -1);
         usage_add(*ip, l, obj, 1);

@@ -20,7 +20,10 @@
  * (or on a snapshot, from any thread).
  *
  * Iteration order: jobs and nodes are visited in ID order; allocs and evals in
- * table order (unspecified); the per-node/job/eval indexes in insertion order.
+ * table order (unspecified); the per-node/job/eval indexes in insertion order
+ * until a delete, which moves the list's last item into the deleted one's place
+ * (a delete costs O(1), not a shift of the list; a restored store's lists follow
+ * the saved table order anyway, so no reader may rely on more).
  * Callbacks return true to go on, false to stop.
  */
 #pragma once

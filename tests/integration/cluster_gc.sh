@@ -7,8 +7,10 @@
 # PUT /v1/system/gc. Passes when, on every server, the counts of jobs, allocations and
 # evaluations are back to their starting values (+10 evaluations) and the snapshot
 # (drover operator snapshot save) is back within 20% + 4 KiB of its starting size.
-# Ports: GC_PORT_BASE (default 23500, the raft helper's 23000-23999). Bounded: GC_TIMEOUT
-# (default 1800 s) for the run, 120 s for the GC.
+# Prints the leader's GC commands (how many, the longest apply: each holds every
+# server's loop) and the loop stalls and elections logged. GC_PERF=FILE: perf record -g
+# of the leader during the GC. Ports: GC_PORT_BASE, else DROVER_TEST_PORT_BASE (default
+# 23500). Bounded: GC_TIMEOUT (default 1800 s) for the run, 120 s for the GC.
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
@@ -16,7 +18,7 @@ N=${GC_JOBS:-10000}
 WORK=$(mktemp -d /tmp/drover-cluster-gc-XXXXXX)
 port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 1 50); do
-        P=$((${GC_PORT_BASE:-23500} + RANDOM % 400))
+        P=$((${GC_PORT_BASE:-${DROVER_TEST_PORT_BASE:-23500}} + RANDOM % 400))
         ok=1
         for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
         [ $ok = 1 ] && break
@@ -69,6 +71,12 @@ t_run=$((SECONDS - t0))
 c1=$(counts "$L")
 z1=$(snap_size)
 t1=$SECONDS
+perf_pid=""
+if [ -n "${GC_PERF:-}" ]; then # GC_PERF=FILE: perf record -g of the leader during the GC
+        perf record -g -o "$GC_PERF" -p "${pids[$L]}" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 1
+fi
 gc_code=$(curl -s -m 120 -o "$WORK/gc.out" -w '%{http_code}' -X PUT "http://$(http "$L")/v1/system/gc")
 back() {
         local i j a e
@@ -82,9 +90,13 @@ back() {
 ok=0
 for _ in $(seq 1 60); do back && ok=1 && break; sleep 1; done
 t_gc=$((SECONDS - t1))
+[ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid"
 c2=$(counts "$L")
 z2=$(snap_size)
 echo "cluster_gc: $N jobs; load average $la0 -> $(cut -d' ' -f1-3 /proc/loadavg); run ${t_run} s, GC ${t_gc} s (PUT /v1/system/gc: $gc_code)"
+gc_applies=$(grep -h "gc: applied" "$WORK/s$L.log" | sed -n 's/.* in \([0-9.]*\) ms$/\1/p' | sort -n)
+gc_cpu=$(grep -h "gc: applied" "$WORK/s$L.log" | sed -n 's/.*(\([0-9.]*\) ms of CPU).*/\1/p' | sort -n)
+echo "cluster_gc: leader: $(echo "$gc_applies" | grep -c .) GC command(s) applied, the longest in $(echo "$gc_applies" | tail -n 1) ms (wall), $(echo "$gc_cpu" | tail -n 1) ms (CPU); loop stalls over 1 s logged: $(cat "$WORK"/s?.log | grep -c "loop stalled"); leader elections: $(cat "$WORK"/s?.log | grep -c "this server is now the leader")"
 echo "cluster_gc: jobs allocations evaluations: '$c0' at the start, '$c1' before GC, '$c2' after; snapshot $z0 -> $z1 -> $z2 bytes"
 if [ $rc = 0 ] && [ $ok = 1 ] && [ "$gc_code" = 200 ] && [ -n "$z2" ] && [ "$z2" -le $((z0 + z0 / 5 + 4096)) ]; then
         echo "PASS: cluster_gc: $N short batch jobs ran and stopped; after GC every server's counts and the snapshot size are back near their starting values"

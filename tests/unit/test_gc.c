@@ -108,6 +108,11 @@ Test(gc, old_finished_work_goes_live_and_recent_work_stays) {
         state_destroy(st);
 }
 
+static size_t cmd_ids(const json_t *cmd) {
+        return json_array_size(json_object_get(cmd, "Evals")) + json_array_size(json_object_get(cmd, "Allocs")) +
+               json_array_size(json_object_get(cmd, "Jobs")) + json_array_size(json_object_get(cmd, "Nodes"));
+}
+
 Test(gc, one_command_holds_at_most_max_objects) {
         struct state_store *st = state_create();
         uint64_t idx = 0;
@@ -120,12 +125,82 @@ Test(gc, one_command_holds_at_most_max_objects) {
         int rounds = 0;
         json_t *cmd;
         while ((cmd = gc_collect(st, 10 * H, &force, 7)) && rounds < 50) {
+                cr_assert_leq(cmd_ids(cmd), 7, "round %d", rounds);
                 cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
                 json_decref(cmd);
                 rounds++;
         }
         json_decref(cmd);
-        cr_expect_gt(rounds, 1, "split over several commands");
+        cr_expect_geq(rounds, 60 / 7 + 1, "split over several commands");
         cr_expect_eq(n_evals(st) + n_allocs(st), 0, "all collected in the end");
+        state_destroy(st);
+}
+
+struct dangling {
+        const struct state_store *st;
+        int n;
+};
+static bool alloc_without_eval(void *arg, const struct alloc *a) {
+        struct dangling *d = arg;
+        d->n += !state_eval_get(d->st, a->eval_id);
+        return true;
+}
+static bool eval_without_job(void *arg, const struct eval *e) {
+        struct dangling *d = arg;
+        d->n += !state_job_get(d->st, e->namespace, e->job_id);
+        return true;
+}
+
+/* A backlog bigger than a command, with one eval whose allocations alone do not fit:
+ * every command holds at most max IDs, and none leaves an allocation without its eval
+ * or an eval without its job behind (the referring objects go first). */
+Test(gc, a_backlog_goes_in_bounded_commands_referrers_first) {
+        struct state_store *st = state_create();
+        uint64_t idx = 0;
+        char id[32];
+        enum { SMALL = 300, BIG = 250, MAX = 100 };
+        for (int i = 0; i < SMALL; i++) {
+                snprintf(id, sizeof(id), "j%03d", i);
+                finished_job(st, &idx, id, 0, true);
+        }
+        struct job *j = fx_job("big", JOB_BATCH, BIG, 1, 1);
+        cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+        struct eval *e = fx_eval("e-big", j, "job-register");
+        e->status = EVAL_COMPLETE;
+        cr_assert_eq(state_upsert_evals(st, ++idx, &e, 1), 0);
+        for (int i = 0; i < BIG; i++) {
+                snprintf(id, sizeof(id), "a-big-%03d", i);
+                struct alloc *a = fx_alloc(id, j, "n2", i, 1, 1);
+                free(a->eval_id);
+                a->eval_id = strdup("e-big");
+                a->client_status = ALLOC_CLIENT_COMPLETE;
+                cr_assert_eq(state_upsert_allocs(st, ++idx, &a, 1), 0);
+                alloc_unref(a);
+        }
+        eval_unref(e);
+        job_unref(j);
+        cr_assert_eq(state_job_get(st, "default", "big")->status, JOB_STATUS_DEAD);
+        static const struct gc_thresholds force = {0, 0, 0};
+        size_t total = 0;
+        int rounds = 0;
+        json_t *cmd;
+        while ((cmd = gc_collect(st, 10 * H, &force, MAX)) && rounds < 100) {
+                size_t n = cmd_ids(cmd);
+                cr_assert_leq(n, MAX, "round %d: %zu IDs", rounds, n);
+                cr_assert_gt(n, 0);
+                total += n;
+                cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+                json_decref(cmd);
+                rounds++;
+                struct dangling d = {.st = st};
+                state_allocs_foreach(st, alloc_without_eval, &d);
+                state_evals_foreach(st, eval_without_job, &d);
+                cr_assert_eq(d.n, 0, "round %d left %d object(s) whose eval or job is gone", rounds, d.n);
+        }
+        json_decref(cmd);
+        cr_expect_eq(total, 3 * SMALL + BIG + 2, "each object named once");
+        cr_expect_leq(rounds, (int)(total / MAX) + 3, "commands nearly full (%d rounds)", rounds);
+        cr_expect_eq(n_evals(st) + n_allocs(st), 0);
+        cr_expect_eq(state_count(st, STATE_TABLE_JOBS), 0);
         state_destroy(st);
 }
