@@ -11,7 +11,7 @@ set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-resched-XXXXXX)
 . "$(dirname "$0")/lib.sh" # log, pass, fail, wait_for, api, jget, setup_run, start_server, start_agent
-setup_run 44000
+setup_run 31000
 
 start_server || exit 1
 start_agent resched-node || exit 1

@@ -15,7 +15,7 @@ BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/drover-snapshot-XXXXXX)
 . "$HERE/lib.sh"
-setup_run 43000
+setup_run 31500
 N=${SNAP_ALLOCS:-25000}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
