@@ -5,7 +5,7 @@
 # the scheduler waits the delay (a follow-up evaluation) and places a replacement that
 # names its predecessor (PreviousAllocation) and carries its RescheduleTracker; after
 # the two attempts the third failure stays failed: three failed allocations, no fourth.
-# Usage: tests/integration/reschedule.sh BIN_DIR. Ports from 44000-44499; every wait is
+# Usage: tests/integration/reschedule.sh BIN_DIR. Ports from 31000-31479; every wait is
 # bounded in wall time (the whole run under 60 s); every process started is stopped.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)

@@ -9,7 +9,7 @@
 # and changes nothing. Prints the body size and the restore's wall and CPU time
 # (the CLI's and the server's).
 # Usage: tests/integration/snapshot.sh BIN_DIR
-# Ports: DROVER_TEST_PORT_BASE (default 43000) to +499.
+# Ports: DROVER_TEST_PORT_BASE (default 31500) to +479.
 set -u
 BIN=$(cd "${1:-build/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
