@@ -249,9 +249,11 @@ struct job *job_copy(const struct job *j) {
         return c;
 }
 
+/* A decoded job may carry a group without a name (the plan codec's, a follower's):
+ * such a group matches nothing. */
 const struct task_group *job_group(const struct job *j, const char *name) {
-        for (size_t i = 0; i < j->n_groups; i++)
-                if (strcmp(j->groups[i].name, name) == 0)
+        for (size_t i = 0; name && i < j->n_groups; i++)
+                if (j->groups[i].name && strcmp(j->groups[i].name, name) == 0)
                         return &j->groups[i];
         return NULL;
 }
