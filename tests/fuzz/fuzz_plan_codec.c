@@ -135,7 +135,7 @@ static void check_built(struct src *s) {
                                 a->name = strdup(v & 4 ? "web.g[" : "x");
                         }
                         a->client_status = v & 8 ? ALLOC_CLIENT_PENDING : ALLOC_CLIENT_RUNNING;
-                        a->create_time = r->timestamp_ns + (int64_t)(int16_t)take_n(s, 2);
+                        a->create_time = (int64_t)((uint64_t)r->timestamp_ns + (uint64_t)(int64_t)(int16_t)take_n(s, 2)); /* wraps, no UB */
                         a->modify_time = (int64_t)take_n(s, 8);
                         if (v & 16)
                                 a->previous_allocation = strdup(node_id);
