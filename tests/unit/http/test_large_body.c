@@ -15,14 +15,11 @@
 #include "common/http_client.h"
 #include "common/limits.h"
 #include "controlplane/api/http.h"
+#include "tests/support/http_loop.h"
 
 #define GRANTED ((size_t)40 * 1024 * 1024)
 
-static uv_loop_t loop;
-static uv_async_t stop_async;
-static struct http_server *srv;
-static pthread_t loop_thread;
-static int port;
+static struct http_loop hl;
 static atomic_int asked; /* body_limit calls */
 
 static void handler(void *data, struct http_req *r) {
@@ -44,32 +41,14 @@ static size_t body_limit(void *data, struct http_req *r) {
         return t && strcmp(t, "operator") == 0 ? GRANTED : 0;
 }
 
-static void on_stop(uv_async_t *h) {
-        srv = http_server_destroy(srv);
-        uv_close((uv_handle_t *)h, NULL);
-}
-
-static void *run_loop(void *arg) {
-        (void)arg;
-        uv_run(&loop, UV_RUN_DEFAULT);
-        return NULL;
-}
-
 static void start(void) {
         atomic_store(&asked, 0);
-        cr_assert_eq(uv_loop_init(&loop), 0);
-        cr_assert_eq(uv_async_init(&loop, &stop_async, on_stop), 0);
-        struct error err = {0};
         struct http_server_opts o = {.addr = "127.0.0.1", .large_body = large_body, .body_limit = body_limit};
-        cr_assert_eq(http_server_start(&loop, &o, handler, NULL, &srv, &err), 0, "%s", err.msg);
-        port = http_server_port(srv);
-        cr_assert_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+        http_loop_start(&hl, &o, handler, NULL);
 }
 
 static void stop(void) {
-        uv_async_send(&stop_async);
-        pthread_join(loop_thread, NULL);
-        uv_loop_close(&loop);
+        http_loop_stop(&hl);
 }
 
 /* PUT size bytes to path (with the token when not NULL): the status, the answer in ret. */
@@ -78,7 +57,7 @@ static long put(const char *path, size_t size, const char *token, char *ret, siz
         cr_assert_not_null(body);
         memset(body, 'x', size);
         char url[128], hdr[64];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", hl.port, path);
         snprintf(hdr, sizeof(hdr), "X-Nomad-Token: %s", token ? token : "");
         const char *headers[] = {token ? hdr : NULL, NULL};
         struct http_response resp;

@@ -21,13 +21,11 @@
 
 #include "common/error.h"
 #include "controlplane/api/http.h"
+#include "tests/support/http_loop.h"
 
 #define MAX_HELD 8
 
-static uv_loop_t loop;
-static uv_async_t stop_async;
-static struct http_server *srv;
-static pthread_t loop_thread;
+static struct http_loop hl;
 static struct http_req *held[MAX_HELD]; /* loop thread only */
 static int nheld;
 static atomic_int handled;      /* requests handed to the handler */
@@ -60,7 +58,7 @@ static void handler(void *data, struct http_req *r) {
                 for (int i = 0; i < 500 && !atomic_load(&release_busy); i++)
                         usleep(10000);
                 held[nheld++] = r;
-                srv = http_server_destroy(srv);
+                hl.srv = http_server_destroy(hl.srv);
                 answer_held_late();
                 return;
         }
@@ -68,43 +66,23 @@ static void handler(void *data, struct http_req *r) {
         held[nheld++] = r; /* parked (GET ?index=N) or a slow handler (PUT): answered later */
 }
 
-static void on_stop(uv_async_t *h) {
-        srv = http_server_destroy(srv);
-        answer_held_late();
-        uv_close((uv_handle_t *)h, NULL);
-}
-
-static void *run_loop(void *arg) {
-        (void)arg;
-        uv_run(&loop, UV_RUN_DEFAULT);
-        return NULL;
-}
-
-static int port;
-
 static void start(void) {
         nheld = 0;
         atomic_store(&handled, 0);
         atomic_store(&late_ok, -1);
-        cr_assert_eq(uv_loop_init(&loop), 0);
-        cr_assert_eq(uv_async_init(&loop, &stop_async, on_stop), 0);
-        struct error err = {0};
+        hl.after_destroy = answer_held_late; /* after the destroy, as the handler that stops it does */
         struct http_server_opts o = {.addr = "127.0.0.1"};
-        cr_assert_eq(http_server_start(&loop, &o, handler, NULL, &srv, &err), 0, "%s", err.msg);
-        port = http_server_port(srv);
-        cr_assert_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+        http_loop_start(&hl, &o, handler, NULL);
 }
 
 static void stop(void) {
-        uv_async_send(&stop_async);
-        pthread_join(loop_thread, NULL);
-        uv_loop_close(&loop);
+        http_loop_stop(&hl);
 }
 
 static int send_request(const char *method, const char *path, const char *body) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         cr_assert_geq(fd, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hl.port)};
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
         cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         char req[512];
@@ -209,7 +187,7 @@ Test(http_shutdown, stopping_while_malformed_requests_arrive_does_not_crash) {
                 start();
                 atomic_store(&storm_stop, 0);
                 atomic_store(&storm_sent, 0);
-                int p = port;
+                int p = hl.port;
                 pthread_t t[2];
                 for (int i = 0; i < 2; i++)
                         cr_assert_eq(pthread_create(&t[i], NULL, storm, &p), 0);

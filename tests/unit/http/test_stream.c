@@ -17,11 +17,10 @@
 
 #include "common/error.h"
 #include "controlplane/api/http.h"
+#include "tests/support/http_loop.h"
 
-static uv_loop_t loop;
-static uv_async_t stop_async, act_async;
-static struct http_server *srv;
-static pthread_t loop_thread;
+static struct http_loop hl;
+static uv_async_t act_async;
 static struct http_req *held; /* the open stream; loop thread only */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char pending_write[128]; /* under mu: written by on_act */
@@ -33,7 +32,7 @@ static atomic_int closed_on_loop; /* ... on the loop thread */
 
 static void on_close(void *data) {
         (void)data;
-        atomic_store(&closed_on_loop, pthread_equal(pthread_self(), loop_thread) ? 1 : 0);
+        atomic_store(&closed_on_loop, pthread_equal(pthread_self(), hl.thread) ? 1 : 0);
         held = NULL;
         atomic_store(&closed, 1);
 }
@@ -67,41 +66,32 @@ static void on_act(uv_async_t *h) {
 
 static bool keep_open_on_stop; /* the server stops under a stream its handler did not end */
 
-static void on_stop(uv_async_t *h) {
+static void before_destroy(void) {
         if (held && !keep_open_on_stop)
                 http_req_stream_end(held, NULL, 0);
         held = NULL;
-        srv = http_server_destroy(srv);
-        uv_close((uv_handle_t *)h, NULL);
         uv_close((uv_handle_t *)&act_async, NULL);
 }
 
-static void *run_loop(void *arg) {
-        (void)arg;
-        uv_run(&loop, UV_RUN_DEFAULT);
-        return NULL;
+static void setup(uv_loop_t *loop) {
+        cr_assert_eq(uv_async_init(loop, &act_async, on_act), 0);
 }
 
 static void start(void) {
-        cr_assert_eq(uv_loop_init(&loop), 0);
-        cr_assert_eq(uv_async_init(&loop, &stop_async, on_stop), 0);
-        cr_assert_eq(uv_async_init(&loop, &act_async, on_act), 0);
-        struct error err = {0};
+        hl.setup = setup;
+        hl.before_destroy = before_destroy;
         struct http_server_opts o = {.addr = "127.0.0.1"};
-        cr_assert_eq(http_server_start(&loop, &o, handler, NULL, &srv, &err), 0, "%s", err.msg);
-        cr_assert_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+        http_loop_start(&hl, &o, handler, NULL);
 }
 
 static void stop(void) {
-        uv_async_send(&stop_async);
-        pthread_join(loop_thread, NULL);
-        uv_loop_close(&loop);
+        http_loop_stop(&hl);
 }
 
 static int connect_get(const char *path) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         cr_assert_geq(fd, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(srv))};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hl.port)};
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
         cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         char req[256];

@@ -22,6 +22,7 @@
 #include "common/http_client.h"
 #include "common/tls.h"
 #include "controlplane/api/http.h"
+#include "tests/support/http_loop.h"
 
 #define PEM "tests/security/pem/"
 
@@ -125,10 +126,7 @@ Test(tls, node_agent_paths) {
 
 /* ---- a real listener ------------------------------------------------------------------ */
 
-static uv_loop_t loop;
-static uv_async_t stop_async;
-static struct http_server *srv;
-static pthread_t loop_thread;
+static struct http_loop hl;
 static struct http_req *held[64];
 static int n_held;
 static char base[64];
@@ -144,33 +142,20 @@ static void handler(void *data, struct http_req *r) {
         http_req_respond_text(r, 200, "ok %s", http_req_path(r));
 }
 
-static void on_stop(uv_async_t *h) {
+static void release_held(void) {
         for (int i = 0; i < n_held; i++)
                 http_req_respond_text(held[i], 200, "released");
         n_held = 0;
-        srv = http_server_destroy(srv);
-        uv_close((uv_handle_t *)h, NULL);
-}
-
-static void *run_loop(void *arg) {
-        (void)arg;
-        uv_run(&loop, UV_RUN_DEFAULT);
-        return NULL;
 }
 
 static void start(const struct http_server_opts *o) {
-        cr_assert_eq(uv_loop_init(&loop), 0);
-        cr_assert_eq(uv_async_init(&loop, &stop_async, on_stop), 0);
-        struct error err = {0};
-        cr_assert_eq(http_server_start(&loop, o, handler, NULL, &srv, &err), 0, "%s", err.msg);
-        snprintf(base, sizeof(base), "%s://127.0.0.1:%d", o->tls ? "https" : "http", http_server_port(srv));
-        cr_assert_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+        hl.before_destroy = release_held;
+        http_loop_start(&hl, o, handler, NULL);
+        snprintf(base, sizeof(base), "%s://127.0.0.1:%d", o->tls ? "https" : "http", hl.port);
 }
 
 static void stop(void) {
-        uv_async_send(&stop_async);
-        pthread_join(loop_thread, NULL);
-        uv_loop_close(&loop);
+        http_loop_stop(&hl);
         http_client_set_tls(NULL);
 }
 
@@ -201,7 +186,7 @@ static void client_tls(const char *ca, const char *cert, const char *key) {
 static int raw(const char *req) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         cr_assert_geq(fd, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(srv))};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hl.port)};
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
         cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         if (req)
@@ -236,7 +221,7 @@ Test(tls, mutual_tls_refuses_clients_without_a_certificate_of_the_ca) {
         cr_expect_eq(get("GET", "/v1/jobs", msg, sizeof(msg)), 0, "a client that does not trust the server's CA");
         /* plain HTTP to the TLS port: no answer */
         char plain[64];
-        snprintf(plain, sizeof(plain), "http://127.0.0.1:%d", http_server_port(srv));
+        snprintf(plain, sizeof(plain), "http://127.0.0.1:%d", hl.port);
         snprintf(base, sizeof(base), "%s", plain);
         cr_expect_eq(get("GET", "/v1/jobs", msg, sizeof(msg)), 0, "plain HTTP answered: %s", msg);
         stop();
@@ -255,7 +240,7 @@ Test(tls, blocking_queries_over_the_cap_get_503_but_not_a_node_agents) {
         cr_expect_eq(get("GET", "/v1/jobs?index=0", msg, sizeof(msg)), 200, "index=0 does not block");
         int agent = raw("GET /v1/node/abc/allocations?index=9 HTTP/1.1\r\nHost: x\r\n\r\n");
         cr_expect(!answered_within(agent, 300), "a node agent's watch is parked beyond the cap, not refused");
-        cr_expect_geq(http_server_refused(srv), 1);
+        cr_expect_geq(http_server_refused(hl.srv), 1);
         stop();
         close(a);
         close(b);
