@@ -20,10 +20,16 @@
 struct MHD_Daemon;
 struct mhd_loop;
 
+/* The owner's deadlines, on the loop's thread before each wait: do what is due and
+ * return the milliseconds until the next one is due, or -1 for none. */
+typedef int (*mhd_loop_tick_fn)(void *data);
+
 /* Start the thread driving d, which must have been started with MHD_USE_EPOLL
  * and without MHD_USE_INTERNAL_POLLING_THREAD (its epoll fd is polled). name
- * prefixes debug messages. Returns 0, or a negative errno (nothing started). */
-int mhd_loop_start(struct MHD_Daemon *d, const char *name, struct mhd_loop **ret);
+ * prefixes debug messages; tick (NULL: none) is called with tick_data before each
+ * wait. Returns 0, or a negative errno (nothing started). */
+int mhd_loop_start(struct MHD_Daemon *d, const char *name, mhd_loop_tick_fn tick, void *tick_data,
+                   struct mhd_loop **ret);
 /* Run libmicrohttpd once more soon. Any thread. In external polling mode
  * MHD_resume_connection does not wake the daemon (its signal is outside the
  * epoll set): call this after it. NULL: nothing. */

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,8 @@ struct mhd_req {
         size_t body_max; /* LIMIT_HTTP_BODY, or what body_limit granted (written before the resume) */
         bool asked;      /* body_limit was asked (once per request) */
         bool too_large;
-        bool priority;         /* a node agent's request: exempt from the flood bounds */
-        bool parked;           /* counted in srv->parked until answered */
+        bool priority; /* a node agent's request: exempt from the flood bounds */
+        bool parked;   /* counted in srv->parked until answered */
         /* Held by the handler (handed over by on_async, not yet answered): in
          * srv->held, loop thread only. */
         bool held;
@@ -76,10 +77,16 @@ struct mhd_req {
          * the daemon stops, conn and srv are NULL and the handler's own answer
          * (any http_req_respond_*) only frees it. */
         bool orphan;
-        bool draining; /* answered from the loop, not yet sent: counted in srv->draining */
-        int deny_status;       /* non-zero: answered at once from the MHD thread */
+        bool draining;   /* answered from the loop, not yet sent: counted in srv->draining */
+        int deny_status; /* non-zero: answered at once from the MHD thread */
         char deny_msg[200];
         int64_t body_start_ns; /* first body byte, for body_timeout_s */
+        /* In srv->reading_* (MHD's thread only) from its complete headers until its body
+         * is complete, it asks for a larger cap or it ends: closed by sweep_reading when
+         * the body is not complete within body_timeout_s of the headers. */
+        struct mhd_req *rprev, *rnext;
+        bool reading_listed;
+        int64_t headers_ns;
         /* A write's times (CLOCK_MONOTONIC), for the debug log of its answer: whole
          * (queued for the loop by libmicrohttpd's thread), handed to the handler. */
         int64_t queued_ns, handled_ns;
@@ -91,8 +98,8 @@ struct mhd_req {
         size_t resp_len;
         const char *content_type;
         uint64_t index;
-        struct http_stream *stream; /* state REQ_STREAMING */
-        bool stream_queued;         /* its callback response is queued */
+        struct http_stream *stream;    /* state REQ_STREAMING */
+        bool stream_queued;            /* its callback response is queued */
         struct mhd_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
 };
 
@@ -102,12 +109,12 @@ struct http_server {
         uv_async_t async;
         bool async_open;
         pthread_mutex_t lock;
-        struct mhd_req *head, *tail;  /* queued for the loop */
-        struct mhd_req *closed;       /* streams the client left, for the loop's on_close */
-        struct mhd_req *streams;      /* streams libmicrohttpd still serves (destroy resumes them) */
-        struct mhd_req *held;         /* handed to the handler, not answered; loop thread only */
-        bool stopping;                /* under lock: destroy began, nothing more is queued */
-        atomic_uint draining;         /* answered from the loop, not yet completed by libmicrohttpd */
+        struct mhd_req *head, *tail; /* queued for the loop */
+        struct mhd_req *closed;      /* streams the client left, for the loop's on_close */
+        struct mhd_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
+        struct mhd_req *held;        /* handed to the handler, not answered; loop thread only */
+        bool stopping;               /* under lock: destroy began, nothing more is queued */
+        atomic_uint draining;        /* answered from the loop, not yet completed by libmicrohttpd */
         http_handler_fn handler;
         void *data;
         int port;
@@ -118,8 +125,9 @@ struct http_server {
         /* Connections not in a request and not yet given the short timeout, oldest
          * first: under pressure the oldest are evicted. MHD's thread only. */
         struct conn_info *idle_head, *idle_tail;
-        struct conn_info *fresh_head, *fresh_tail; /* accept order */
-        atomic_uint parked;   /* blocking queries queued for or held by the loop */
+        struct conn_info *fresh_head, *fresh_tail;   /* accept order */
+        struct mhd_req *reading_head, *reading_tail; /* headers order */
+        atomic_uint parked;                          /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
         atomic_int_fast64_t warned_ns;       /* when refusals were last logged */
         atomic_uint_fast64_t warned_refused; /* refused at that time */
@@ -146,7 +154,7 @@ struct conn_info {
         struct MHD_Connection *conn;
         struct conn_info *prev, *next; /* in srv->idle_* while listed */
         bool listed;
-        bool reserve; /* accepted beyond max_conns: node agents only */
+        bool reserve;   /* accepted beyond max_conns: node agents only */
         bool shortened; /* given HTTP_RESERVED_TIMEOUT_S */
         /* In srv->fresh_* from accept until its first request's headers are complete. */
         struct conn_info *fprev, *fnext;
@@ -176,11 +184,60 @@ static void sweep_fresh(struct http_server *s, int64_t now) {
         for (int i = 0; i < 16 && s->fresh_head && now - s->fresh_head->accepted_ns > limit; i++) {
                 struct conn_info *c = s->fresh_head;
                 fresh_unlink(s, c);
-                const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *fi =
+                    MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (fi) {
                         shutdown(fi->connect_fd, SHUT_RDWR);
                         count_refused(s, "request headers not complete within the header timeout");
                 }
+        }
+}
+
+static void reading_unlink(struct http_server *s, struct mhd_req *r) {
+        if (!r->reading_listed)
+                return;
+        if (r->rprev)
+                r->rprev->rnext = r->rnext;
+        else
+                s->reading_head = r->rnext;
+        if (r->rnext)
+                r->rnext->rprev = r->rprev;
+        else
+                s->reading_tail = r->rprev;
+        r->rprev = r->rnext = NULL;
+        r->reading_listed = false;
+}
+
+static void reading_append(struct http_server *s, struct mhd_req *r) {
+        r->headers_ns = clock_monotonic_ns();
+        r->rprev = s->reading_tail;
+        r->rnext = NULL;
+        if (s->reading_tail)
+                s->reading_tail->rnext = r;
+        else
+                s->reading_head = r;
+        s->reading_tail = r;
+        r->reading_listed = true;
+}
+
+/* Close the requests whose body is not complete within body_timeout_s of their
+ * headers. The check as body bytes arrive (on_request) misses a body that stops,
+ * and one libmicrohttpd cannot go on with: a chunk-size line longer than its read
+ * buffer (it then runs the connection without reading, common/mhd_loop.c). */
+static void sweep_reading(struct http_server *s, int64_t now) {
+        int64_t limit = (int64_t)s->o.body_timeout_s * 1000000000LL;
+        while (s->reading_head && now - s->reading_head->headers_ns > limit) {
+                struct mhd_req *r = s->reading_head;
+                reading_unlink(s, r);
+                const union MHD_ConnectionInfo *fi =
+                    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (fi) {
+                        shutdown(fi->connect_fd, SHUT_RDWR);
+                        count_refused(s, "request body not complete within the body timeout");
+                }
+                /* libmicrohttpd sees the shutdown only when it reads, which it does not
+                 * while its buffer is full: its idle timeout closes the connection then. */
+                MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
         }
 }
 
@@ -338,8 +395,8 @@ static void qs_put(struct qs *q, const char *s, bool escape) {
                         q->cap = cap;
                 }
                 unsigned char c = (unsigned char)*s;
-                if (!escape || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~')
+                if (!escape || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == '~')
                         q->buf[q->len++] = (char)c;
                 else
                         q->len += (size_t)snprintf(q->buf + q->len, 4, "%%%02X", c);
@@ -522,7 +579,7 @@ static int mhd_stream_begin(struct http_req *req, int status, const char *conten
         pthread_mutex_init(&st->lock, NULL);
         st->on_close = on_close;
         st->close_data = data;
-        held_unlink(r); /* destroy ends it with the other streams */
+        held_unlink(r);  /* destroy ends it with the other streams */
         if (r->parked) { /* a stream is not a blocking query: it holds no parked slot */
                 r->parked = false;
                 atomic_fetch_sub(&r->srv->parked, 1);
@@ -731,15 +788,17 @@ static void admit(struct http_server *s, struct mhd_req *r, struct MHD_Connectio
                 const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
                 struct error err = {0};
                 if (tls_peer_verify(ti ? ti->tls_session : NULL, &err) < 0) {
-                        deny(r, 403, "%s; this server verifies HTTPS clients (verify_https_client): present a "
-                                     "certificate signed by its CA (-client-cert, -client-key)",
+                        deny(r, 403,
+                             "%s; this server verifies HTTPS clients (verify_https_client): present a "
+                             "certificate signed by its CA (-client-cert, -client-key)",
                              err.msg);
                         return;
                 }
         }
         if (s->o.agents_only && !http_path_is_node_agent(r->method, r->path)) {
-                deny(r, 404, "%s %.64s: this listener (-agent-addr) serves node agents only (register, "
-                             "heartbeat, allocations); use the HTTP API address (-http-addr)",
+                deny(r, 404,
+                     "%s %.64s: this listener (-agent-addr) serves node agents only (register, "
+                     "heartbeat, allocations); use the HTTP API address (-http-addr)",
                      r->method, r->path);
                 return;
         }
@@ -747,8 +806,9 @@ static void admit(struct http_server *s, struct mhd_req *r, struct MHD_Connectio
                 return;
         const struct conn_info *ci = conn_info_of(conn);
         if (ci && ci->reserve)
-                deny(r, 503, "server busy: more than %u connections open (the rest are kept for node agents); retry "
-                             "later",
+                deny(r, 503,
+                     "server busy: more than %u connections open (the rest are kept for node agents); retry "
+                     "later",
                      s->o.max_conns);
 }
 
@@ -779,6 +839,7 @@ static void suspend_for_loop(struct http_server *s, struct mhd_req *r) {
  * at shutdown: nobody would answer, so it is simply too large. */
 static bool ask_body_limit(struct http_server *s, struct mhd_req *r) {
         r->asked = true;
+        reading_unlink(s, r); /* granted: HTTP_LARGE_BODY_TIMEOUT_S, checked as bytes arrive */
         pthread_mutex_lock(&s->lock);
         if (s->stopping) {
                 pthread_mutex_unlock(&s->lock);
@@ -818,6 +879,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         fresh_unlink(s, ci);
                 }
                 admit(s, r, conn);
+                reading_append(s, r);
                 return MHD_YES;
         }
         if (r->state == REQ_READING && *upload_data_size > 0) {
@@ -833,8 +895,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (r->deny_status) {
                         /* discarded: the answer is already decided */
                 } else if (!r->too_large && r->body_len + *upload_data_size > r->body_max) {
-                        if (!r->asked && s->o.large_body && s->o.large_body(r->method, r->path) &&
-                            ask_body_limit(s, r))
+                        if (!r->asked && s->o.large_body && s->o.large_body(r->method, r->path) && ask_body_limit(s, r))
                                 return MHD_YES; /* these bytes come again after the resume */
                         r->too_large = true;
                 } else if (!r->too_large) {
@@ -857,12 +918,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (r->state == REQ_READING) {
+                reading_unlink(s, r); /* the body is complete */
                 /* A blocking query (GET with ?index=N, N > 0) may be parked for minutes. */
                 const char *idx = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "index");
                 bool blocking = strcmp(r->method, "GET") == 0 && idx && *idx && strcmp(idx, "0") != 0;
                 if (blocking && !r->deny_status && !r->priority && atomic_load(&s->parked) >= s->o.max_parked)
-                        deny(r, 503, "server busy: %u blocking queries already waiting; retry later",
-                             s->o.max_parked);
+                        deny(r, 503, "server busy: %u blocking queries already waiting; retry later", s->o.max_parked);
                 if (r->deny_status)
                         return answer_now(r);
                 pthread_mutex_lock(&s->lock);
@@ -889,6 +950,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return send_stream(r);
         }
         return MHD_YES;
+}
+
+/* mhd_loop's tick (MHD's thread): the header and body deadlines, without waiting
+ * for the next connection or body bytes to notice them. */
+static int on_tick(void *data) {
+        struct http_server *s = data;
+        if (!s->fresh_head && !s->reading_head)
+                return -1;
+        int64_t now = clock_monotonic_ns();
+        sweep_fresh(s, now);
+        sweep_reading(s, now);
+        int64_t next = INT64_MAX;
+        if (s->fresh_head)
+                next = s->fresh_head->accepted_ns + (int64_t)s->o.header_timeout_s * 1000000000LL;
+        if (s->reading_head && s->reading_head->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL < next)
+                next = s->reading_head->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL;
+        if (next == INT64_MAX)
+                return -1;
+        int64_t ms = (next - now) / 1000000 + 1; /* past the deadline, not at it */
+        return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -944,6 +1025,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct mhd_req *r = *con_cls;
         if (!r)
                 return;
+        reading_unlink(s, r);
         if (r->draining)
                 atomic_fetch_sub(&s->draining, 1);
         if (r->orphan) { /* the handler still holds it: freed by its answer */
@@ -1070,15 +1152,14 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
          * still closing (evict_one keeps the count at max_conns + reserved_conns). */
         unsigned limit = s->o.max_conns + 2 * s->o.reserved_conns;
         raise_nofile(limit + 256);
-        s->mhd = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                                  on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s,
-                                  MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                  s->o.max_conns_per_ip,
-                                  /* SO_REUSEADDR: a restart binds again despite TIME_WAIT connections */
-                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER,
-                                  mhd_log, s, MHD_OPTION_ARRAY, tls_opts,
-                                  MHD_OPTION_END);
+        s->mhd =
+            MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                             s, MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit,
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.max_conns_per_ip,
+                             /* SO_REUSEADDR: a restart binds again despite TIME_WAIT connections */
+                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                             MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!s->mhd) {
                 http_server_destroy(s);
                 return errorf(err, -EADDRINUSE, "http: cannot listen on %s:%d (address in use or not permitted)",
@@ -1086,7 +1167,7 @@ int http_server_start(uv_loop_t *loop, const struct http_server_opts *o, http_ha
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : o->port;
-        int r = mhd_loop_start(s->mhd, "http", &s->mloop);
+        int r = mhd_loop_start(s->mhd, "http", on_tick, s, &s->mloop);
         if (r < 0) {
                 http_server_destroy(s);
                 return errorf(err, r, "http: cannot start the listener's thread");

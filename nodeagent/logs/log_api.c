@@ -60,7 +60,6 @@ void log_api_set_control(struct log_api *a, log_api_control_fn fn, void *data) {
         pthread_mutex_unlock(&a->lock);
 }
 
-
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype, char *buf, size_t len) {
         struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
         if (!r) {
@@ -407,8 +406,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 const char *rest = url + sizeof(stats_prefix) - 1, *slash = strchr(rest, '/');
                 if (!slash || (strcmp(slash, "/restart") != 0 && strcmp(slash, "/signal") != 0) ||
                     (size_t)(slash - rest) >= sizeof(id))
-                        return reply_text(conn, 404, "the agent serves PUT /v1/client/allocation/<alloc-id>/restart "
-                                                     "and /signal");
+                        return reply_text(conn, 404,
+                                          "the agent serves PUT /v1/client/allocation/<alloc-id>/restart "
+                                          "and /signal");
                 memcpy(id, rest, (size_t)(slash - rest));
                 id[slash - rest] = '\0';
                 if (!id_is_valid(id))
@@ -595,7 +595,7 @@ int log_api_start_tls(const char *listen, const char *data_dir, const char *node
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
         a->port = info ? info->port : ntohs(sa.sin_port);
-        int r = mhd_loop_start(a->mhd, "log endpoint", &a->loop);
+        int r = mhd_loop_start(a->mhd, "log endpoint", NULL, NULL, &a->loop);
         if (r < 0) {
                 log_api_stop(a);
                 return errorf(err, r, "log endpoint: cannot start its thread");

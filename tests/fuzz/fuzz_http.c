@@ -115,7 +115,7 @@ static void on_slow(uv_timer_t *t) {
 
 static void start_server(void) {
         struct error err = {0};
-        struct http_server_opts o = {.addr = "127.0.0.1", .max_parked = 2, .max_conns = 64, .body_timeout_s = 5};
+        struct http_server_opts o = {.addr = "127.0.0.1", .max_parked = 2, .max_conns = 64, .body_timeout_s = 2};
         if (http_server_start(&loop, &o, handler, NULL, &srv, &err) < 0) {
                 fprintf(stderr, "fuzz_http: %s\n", err.msg);
                 abort();
