@@ -3,6 +3,8 @@
 #include <errno.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
+#include "common/macros.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/state/state.h"
 #include "tests/support/plan_fixture.h"
@@ -173,6 +175,47 @@ Test(plan, all_at_once_rejects_everything) {
         cr_assert_eq(plan_result_refresh_index(r), 5);
         cr_assert(plan_result_rejected(r, "n1"));
         cr_assert(plan_result_rejected(r, "n2"));
+        plan_result_free(r);
+        plan_free(p);
+}
+
+/* all_at_once over many nodes, one of them too small: nothing is placed and every node
+ * of the plan is listed as rejected exactly once (the kept ones through a set, in plan
+ * order after the failed one). */
+Test(plan, all_at_once_over_many_nodes_rejects_each_node_once) {
+        enum { N = 2000 };
+        job->all_at_once = true;
+        for (int i = 0; i < N; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "w%04d", i);
+                struct node *n = fx_node(id, "dc1", i == N / 2 ? 100 : 1000, 1000);
+                state_upsert_node(st, 3, n);
+                node_unref(n);
+        }
+        struct plan *p = plan_new("e-aao", "token", job);
+        for (int i = 0; i < N; i++) {
+                char id[16], node[16];
+                snprintf(id, sizeof(id), "q%04d", i);
+                snprintf(node, sizeof(node), "w%04d", i);
+                struct alloc *a = fx_alloc(id, job, node, i, 600, 100);
+                cr_assert_eq(plan_add_place(p, a), 0);
+                alloc_unref(a);
+        }
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
+        cr_assert(plan_result_is_noop(r));
+        cr_assert_eq(r->n_nodes, 0);
+        cr_assert_eq(plan_result_refresh_index(r), 3);
+        cr_assert_eq(r->n_rejected, N);
+        cr_assert_str_eq(r->rejected_nodes[0], "w1000"); /* the one that failed first */
+        _cleanup_(hashmap_destroyp) struct hashmap *seen = hashmap_create(0);
+        for (size_t i = 0; i < r->n_rejected; i++)
+                cr_assert_eq(hashmap_put(seen, r->rejected_nodes[i], NULL, NULL), 0, "%s twice",
+                             r->rejected_nodes[i]);
+        for (int i = 0; i < N; i++) {
+                char node[16];
+                snprintf(node, sizeof(node), "w%04d", i);
+                cr_assert(hashmap_contains(seen, node), "%s", node);
+        }
         plan_result_free(r);
         plan_free(p);
 }
