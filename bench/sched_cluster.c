@@ -79,7 +79,8 @@ static void cl_gen_id(void *data, char buf[ID_BUF]) {
                 uuid_from(&cl->id_rng, buf);
 }
 
-static bool cand_cache_on = true, ordered_ids;
+/* ordered_ids: alloc IDs from id_seq, as the server's scheduler makes them (--ids seq). */
+static bool cand_cache_on = true, ordered_ids = true;
 
 void cluster_set_cand_cache(bool on) {
         cand_cache_on = on;
