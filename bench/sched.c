@@ -72,8 +72,10 @@ static void usage(FILE *f) {
               "  --scen-nodes N  nodes of the mixed and preempt scenarios (1000)\n"
               "  --cand-cache B  1 (default): keep candidate lists across evals as a worker does; 0: build\n"
               "                  them from the snapshot on every eval (the comparison baseline)\n"
-              "  --ids K         alloc IDs: v4 (default: random from --seed, reproducible) or seq\n"
-              "                  (sequenced v8 UUIDs, common/ids.h id_seq)\n",
+              "  --ids K         alloc IDs: seq (default: sequenced v8 UUIDs, common/ids.h id_seq, the\n"
+              "                  ones the server's scheduler makes, which the store's allocs trie keeps\n"
+              "                  together) or v4 (random from --seed: reproducible IDs, but a plan's\n"
+              "                  inserts then copy ~32x as many trie nodes as the server's)\n",
               f);
 }
 

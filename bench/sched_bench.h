@@ -57,6 +57,7 @@ struct cluster {
         struct id_seq *ids; /* alloc IDs when --ids seq (NULL: from id_rng, v4) */
         int64_t total_cpu;
         int64_t submit_ns; /* time spent in submit_plan (plan applier and refresh) */
+        int64_t submit_cpu_ns; /* ... its thread CPU time (the applier's share without other processes' load) */
         int64_t write_ns;  /* time spent writing evals (update_eval, create_eval) */
         int64_t eval_cpu_ns; /* the last process_eval's thread CPU time (its wall time less waits for the CPU) */
         long eval_minflt;    /* ... and the minor page faults it took (heap growth, first touches) */
@@ -180,6 +181,9 @@ struct scen_out {
         double cpu_place_per_s; /* placements over the process's CPU time while scheduling (load-independent) */
         double decide_per_s;    /* placements over the schedulers' own time (evals less applier and eval writes) */
         double apply_share;     /* the plan applier's share of the evals' time */
+        double cpu_p50_ms, cpu_p99_ms; /* thread CPU time per eval (wall time less waits for the CPU) */
+        double apply_cpu_share;        /* the plan applier's share of the evals' thread CPU time */
+        double apply_cpu_us;           /* the plan applier's thread CPU time per placement committed */
         int violations;
 };
 

@@ -53,9 +53,10 @@ static struct job *scen_job_new(const struct scen_job *s, size_t i, const char *
         return j;
 }
 
-/* Register and schedule jobs[0..n) through the broker with `workers` workers. */
+/* Register and schedule jobs[0..n) through the broker with `workers` workers; each
+ * eval's wall time in lat, its thread CPU time in lat_cpu. */
 static int scen_schedule(struct cluster *cl, struct job **jobs, size_t n, int workers, int64_t *lat,
-                         size_t *ret_evals) {
+                         int64_t *lat_cpu, size_t *ret_evals) {
         struct broker *b = broker_create(&clock_real, NULL);
         if (!b)
                 die_oom();
@@ -82,8 +83,10 @@ static int scen_schedule(struct cluster *cl, struct job **jobs, size_t n, int wo
                 if (!snap)
                         die_oom();
                 for (size_t i = 0; i < k; i++) {
-                        if (r == 0)
-                                r = process_eval(cl, snap, evs[i], &lat[done++]);
+                        if (r == 0) {
+                                r = process_eval(cl, snap, evs[i], &lat[done]);
+                                lat_cpu[done++] = cl->eval_cpu_ns;
+                        }
                         if (r == 0 && broker_ack(b, evs[i]->id, tokens[i]) < 0)
                                 r = errorf(&cl->err, -EPROTO, "broker: ack %s failed", evs[i]->id);
                         eval_unref(evs[i]);
@@ -269,7 +272,7 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         }
         size_t n = n_first + n_second;
         struct job **jobs = xcalloc(n, sizeof(*jobs));
-        int64_t *lat = xcalloc(n, sizeof(*lat));
+        int64_t *lat = xcalloc(n, sizeof(*lat)), *lat_cpu = xcalloc(n, sizeof(*lat_cpu));
         size_t asked = 0;
         for (size_t i = 0; i < n; i++) {
                 const struct scen_job *s = i < n_first ? &first[i] : &second[i - n_first];
@@ -278,19 +281,22 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         }
         size_t evals = 0, evals2 = 0;
         int64_t t0 = clock_monotonic_ns(), c0 = cpu_ns();
-        int r = scen_schedule(cl, jobs, n_first, workers, lat, &evals);
+        int r = scen_schedule(cl, jobs, n_first, workers, lat, lat_cpu, &evals);
         size_t placed_first = cl->placed;
         if (r == 0 && n_second)
-                r = scen_schedule(cl, jobs + n_first, n_second, workers, lat + evals, &evals2);
+                r = scen_schedule(cl, jobs + n_first, n_second, workers, lat + evals, lat_cpu + evals, &evals2);
         int64_t wall = clock_monotonic_ns() - t0, cpu = cpu_ns() - c0;
         if (r < 0)
                 fprintf(stderr, "sched: scenario: %s\n", cl->err.msg);
         evals += evals2;
-        int64_t eval_ns = 0;
-        for (size_t i = 0; i < evals; i++)
+        int64_t eval_ns = 0, eval_cpu_ns = 0;
+        for (size_t i = 0; i < evals; i++) {
                 eval_ns += lat[i];
+                eval_cpu_ns += lat_cpu[i];
+        }
         int64_t decide_ns = eval_ns - cl->submit_ns - cl->write_ns;
         qsort(lat, evals, sizeof(*lat), cmp_i64);
+        qsort(lat_cpu, evals, sizeof(*lat_cpu), cmp_i64);
         struct verify v;
         verify_store(cl->live, &v);
         size_t live = 0, evicted = 0;
@@ -331,6 +337,10 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
             .p99_ms = (double)percentile(lat, evals, 0.99) / 1e6,
             .decide_per_s = decide_ns > 0 ? (double)cl->placed / ((double)decide_ns / 1e9) : 0,
             .apply_share = eval_ns > 0 ? (double)cl->submit_ns / (double)eval_ns : 0,
+            .cpu_p50_ms = (double)percentile(lat_cpu, evals, 0.50) / 1e6,
+            .cpu_p99_ms = (double)percentile(lat_cpu, evals, 0.99) / 1e6,
+            .apply_cpu_share = eval_cpu_ns > 0 ? (double)cl->submit_cpu_ns / (double)eval_cpu_ns : 0,
+            .apply_cpu_us = cl->placed ? (double)cl->submit_cpu_ns / 1e3 / (double)cl->placed : 0,
             .violations = v.violations,
         };
         if (ret->lb_class < ret->lb)
@@ -347,6 +357,7 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
                 job_unref(jobs[i]);
         free(jobs);
         free(lat);
+        free(lat_cpu);
         free(cap_cpu);
         free(cap_mem);
         cluster_destroy(cl);
@@ -370,16 +381,21 @@ static void scen_lines(const char *name, const struct scen_out *o) {
         LINE("decide_per_sec", o->decide_per_s, 0);
         LINE("cpu_placements_per_sec", o->cpu_place_per_s, 0);
         LINE("apply_share", o->apply_share, 3);
+        LINE("eval_cpu_p50_ms", o->cpu_p50_ms, 3);
+        LINE("eval_cpu_p99_ms", o->cpu_p99_ms, 3);
+        LINE("apply_cpu_share", o->apply_cpu_share, 3);
+        LINE("apply_cpu_us_per_placement", o->apply_cpu_us, 3);
 #undef LINE
 }
 
 static void scen_print(const char *name, const struct scen_out *o) {
         printf("  %-16s %7zu jobs %9zu asked %9zu placed in %7.2f s (%9.0f/s), eval p50 %.3f ms p99 %.3f ms, "
                "%zu evals not complete, %zu plan rejections, nodes used %zu (lower bound %zu, ratio %.3f), "
-               "%zu evicted; scheduler alone %.0f/s, applier %.0f%% of eval time\n",
+               "%zu evicted; scheduler alone %.0f/s, applier %.0f%% of eval time; eval CPU p50 %.3f ms p99 %.3f ms, "
+               "applier %.0f%% of eval CPU\n",
                name, o->jobs, o->asked, o->placed, o->wall_s, o->place_per_s, o->p50_ms, o->p99_ms, o->evals_failed,
                o->rejections, o->nodes_used, o->lb, o->lb ? (double)o->nodes_used / (double)o->lb : 0, o->preempted,
-               o->decide_per_s, 100 * o->apply_share);
+               o->decide_per_s, 100 * o->apply_share, o->cpu_p50_ms, o->cpu_p99_ms, 100 * o->apply_cpu_share);
         fflush(stdout);
 }
 

@@ -194,8 +194,8 @@ static const char *fit_reason(const struct node *n, const struct usage_acc *u) {
  * common case): no set of touched IDs to build, each placement replaces at most its
  * own live version in the store (an in-place update). */
 static const char *place_only_misfit(const struct state_store *latest, const struct node *n,
-                                     const struct plan_node *pn, char *buf, size_t size) {
-        struct state_usage su = state_node_usage(latest, pn->node_id);
+                                     const struct plan_node *pn, uint64_t hash, char *buf, size_t size) {
+        struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
         struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
         bool ports_or_devices = false;
         for (size_t i = 0; i < pn->n_place; i++) {
@@ -244,15 +244,16 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         size_t nov = overlay_nodes(o, pn->node_id, ov, &truncated);
         if (truncated) /* too many uncommitted plans on one node: wait for them */
                 return "too many uncommitted plans on the node";
+        uint64_t hash = hashmap_hash(pn->node_id); /* the usage index is keyed by it: hashed once */
         if (nov == 0 && pn->n_stop == 0)
-                return place_only_misfit(latest, n, pn, buf, size);
+                return place_only_misfit(latest, n, pn, hash, buf, size);
         struct touched t = {0};
         const char *why = NULL;
         if (touched_fill(&t, ov, nov, pn) < 0) {
                 why = "out of memory";
                 goto out;
         }
-        struct state_usage su = state_node_usage(latest, pn->node_id);
+        struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
         struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
         sub_touched(&u, latest, pn->node_id, t.map);
         bool ports_or_devices = false;
@@ -282,6 +283,25 @@ const char *plan_node_misfit(const struct state_store *latest, const struct plan
         return node_misfit(latest, NULL, pn, buf, sizeof(buf));
 }
 
+/* Reject the nodes r kept too (an all_at_once plan), each once: a set of the rejected
+ * IDs, not a search of the list per node (O(nodes), not O(nodes x rejected)). */
+static int reject_kept(struct plan_result *r) {
+        _cleanup_(hashmap_destroyp) struct hashmap *seen = hashmap_create(0);
+        if (!seen || hashmap_reserve(seen, r->n_rejected + r->n_nodes) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_rejected; i++)
+                if (hashmap_put(seen, r->rejected_nodes[i], NULL, NULL) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < r->n_nodes; i++) {
+                if (hashmap_contains(seen, r->nodes[i].node_id))
+                        continue;
+                int rc = plan_result_reject(r, r->nodes[i].node_id);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
 int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
                   struct error *err) {
         return plan_evaluate_overlay(latest, NULL, p, ret, err);
@@ -296,6 +316,15 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
         r->timestamp_ns = p->timestamp_ns;
         if (p->eval_id && !(r->eval_id = strdup(p->eval_id)))
                 goto oom;
+        /* Room for every node of the plan up front: the result usually keeps them all
+         * (c1m: about 1,000 nodes a plan), so no regrowth of its array or its map. */
+        if (p->n_nodes) {
+                if (!(r->nodes = calloc(p->n_nodes, sizeof(*r->nodes))))
+                        goto oom;
+                r->cap_nodes = p->n_nodes;
+                if (!(r->by_node = hashmap_create(0)) || hashmap_reserve(r->by_node, p->n_nodes) < 0)
+                        goto oom;
+        }
         bool partial = false;
         for (size_t i = 0; i < p->n_nodes; i++) {
                 const struct plan_node *pn = &p->nodes[i];
@@ -314,10 +343,8 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
                 if (r->refresh_index == 0)
                         r->refresh_index = 1;
                 if (p->all_at_once) {
-                        for (size_t i = 0; i < r->n_nodes; i++)
-                                if (!plan_result_rejected(r, r->nodes[i].node_id) &&
-                                    plan_result_reject(r, r->nodes[i].node_id) < 0)
-                                        goto oom;
+                        if (reject_kept(r) < 0)
+                                goto oom;
                         struct plan_result *empty = plan_result_new();
                         if (!empty)
                                 goto oom;

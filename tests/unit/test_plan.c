@@ -3,6 +3,8 @@
 #include <errno.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
+#include "common/macros.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/state/state.h"
 #include "tests/support/plan_fixture.h"
@@ -173,6 +175,63 @@ Test(plan, all_at_once_rejects_everything) {
         cr_assert_eq(plan_result_refresh_index(r), 5);
         cr_assert(plan_result_rejected(r, "n1"));
         cr_assert(plan_result_rejected(r, "n2"));
+        plan_result_free(r);
+        plan_free(p);
+}
+
+/* n nodes "m0000".. (cpu 100 where small(i, n), else 1000; memory 1000) and a plan that
+ * places one alloc "p0000".. (600 MHz, 100 MB) on each, in node order. */
+static struct plan *plan_one_per_node(int n, const char *eval_id, bool (*small)(int i, int n)) {
+        for (int i = 0; i < n; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "m%04d", i);
+                struct node *nd = fx_node(id, "dc1", small(i, n) ? 100 : 1000, 1000);
+                state_upsert_node(st, 3, nd);
+                node_unref(nd);
+        }
+        struct plan *p = plan_new(eval_id, "token", job);
+        for (int i = 0; i < n; i++) {
+                char id[16], node[16];
+                snprintf(id, sizeof(id), "p%04d", i);
+                snprintf(node, sizeof(node), "m%04d", i);
+                struct alloc *a = fx_alloc(id, job, node, i, 600, 100);
+                cr_assert_eq(plan_add_place(p, a), 0);
+                alloc_unref(a);
+        }
+        return p;
+}
+
+static bool middle_one(int i, int n) {
+        return i == n / 2;
+}
+
+static bool every_third(int i, int n) {
+        (void)n;
+        return i % 3 == 0;
+}
+
+/* all_at_once over many nodes, one of them too small: nothing is placed and every node
+ * of the plan is listed as rejected exactly once (the kept ones through a set, in plan
+ * order after the failed one). */
+Test(plan, all_at_once_over_many_nodes_rejects_each_node_once) {
+        enum { N = 2000 };
+        job->all_at_once = true;
+        struct plan *p = plan_one_per_node(N, "e-aao", middle_one);
+        struct plan_result *r = plan_fixture_commit(st, p, 0);
+        cr_assert(plan_result_is_noop(r));
+        cr_assert_eq(r->n_nodes, 0);
+        cr_assert_eq(plan_result_refresh_index(r), 3);
+        cr_assert_eq(r->n_rejected, N);
+        cr_assert_str_eq(r->rejected_nodes[0], "m1000"); /* the one that failed first */
+        _cleanup_(hashmap_destroyp) struct hashmap *seen = hashmap_create(0);
+        for (size_t i = 0; i < r->n_rejected; i++)
+                cr_assert_eq(hashmap_put(seen, r->rejected_nodes[i], NULL, NULL), 0, "%s twice",
+                             r->rejected_nodes[i]);
+        for (int i = 0; i < N; i++) {
+                char node[16];
+                snprintf(node, sizeof(node), "m%04d", i);
+                cr_assert(hashmap_contains(seen, node), "%s", node);
+        }
         plan_result_free(r);
         plan_free(p);
 }
@@ -434,29 +493,14 @@ Test(plan, apply_take_inserts_the_plans_allocs_without_copy) {
  * apply writes every placement with the job's status and each node's usage right. */
 Test(plan, many_nodes_partial_commit_applies_each_node_once) {
         enum { N = 300 };
-        for (int i = 0; i < N; i++) {
-                char id[16];
-                snprintf(id, sizeof(id), "m%03d", i);
-                struct node *n = fx_node(id, "dc1", i % 3 == 0 ? 100 : 1000, 1000);
-                state_upsert_node(st, 3, n);
-                node_unref(n);
-        }
-        struct plan *p = plan_new("e-many", "token", job);
-        for (int i = 0; i < N; i++) {
-                char id[16], node[16];
-                snprintf(id, sizeof(id), "p%03d", i);
-                snprintf(node, sizeof(node), "m%03d", i);
-                struct alloc *a = fx_alloc(id, job, node, i, 600, 100);
-                cr_assert_eq(plan_add_place(p, a), 0);
-                alloc_unref(a);
-        }
+        struct plan *p = plan_one_per_node(N, "e-many", every_third);
         struct plan_result *r = plan_fixture_commit(st, p, 0);
         cr_assert_neq(plan_result_refresh_index(r), 0);
         cr_assert_eq(r->n_rejected, N / 3);
         cr_assert_eq(r->n_nodes, N - N / 3);
-        cr_assert_str_eq(r->nodes[0].node_id, "m001");
-        cr_assert_str_eq(r->nodes[1].node_id, "m002");
-        cr_assert_str_eq(r->nodes[2].node_id, "m004");
+        cr_assert_str_eq(r->nodes[0].node_id, "m0001");
+        cr_assert_str_eq(r->nodes[1].node_id, "m0002");
+        cr_assert_str_eq(r->nodes[2].node_id, "m0004");
         /* adding a node's entry again merges into it */
         cr_assert_eq(plan_result_add_node(r, &p->nodes[1]), 0);
         cr_assert_eq(r->n_nodes, N - N / 3);
@@ -466,8 +510,8 @@ Test(plan, many_nodes_partial_commit_applies_each_node_once) {
         cr_assert_eq(plan_result_apply(st, 20, r), 0);
         for (int i = 0; i < N; i++) {
                 char id[16], node[16];
-                snprintf(id, sizeof(id), "p%03d", i);
-                snprintf(node, sizeof(node), "m%03d", i);
+                snprintf(id, sizeof(id), "p%04d", i);
+                snprintf(node, sizeof(node), "m%04d", i);
                 cr_assert_eq(state_alloc_get(st, id) != NULL, i % 3 != 0, "%s", id);
                 cr_assert_eq(state_node_usage(st, node).cpu, i % 3 != 0 ? 600 : 0);
         }
