@@ -28,6 +28,7 @@ struct sched_ctx {
         void *id_data;
         enum sched_algorithm algorithm;
         struct sched_preemption preemption;
+        bool memory_oversubscription; /* scheduler_env's */
         /* results of the last attempt */
         json_t *failed_tg;  /* {group: AllocationMetric} */
         json_t *queued;     /* {group: n} */
