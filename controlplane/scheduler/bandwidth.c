@@ -5,19 +5,14 @@
 #include <string.h>
 
 #include "controlplane/scheduler/candidates.h"
+#include "controlplane/scheduler/ports.h"
 
-static int64_t nets_mbits(const struct network *nets, size_t n) {
-        int64_t sum = 0;
-        for (size_t i = 0; i < n; i++)
-                sum += nets[i].mbits > 0 ? nets[i].mbits : 0;
-        return sum;
+static int64_t net_mbits(const struct network *net) {
+        return net->mbits > 0 ? net->mbits : 0;
 }
 
 int64_t sched_group_mbits(const struct task_group *tg) {
-        int64_t sum = nets_mbits(tg->networks, tg->n_networks);
-        for (size_t t = 0; t < tg->n_tasks; t++)
-                sum += nets_mbits(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
-        return sum;
+        return sched_group_networks_sum(tg, net_mbits);
 }
 
 int64_t sched_alloc_mbits(const struct alloc *a) {

@@ -89,14 +89,10 @@ static int record(struct sched_attempt *at, const struct alloc *a, const char *i
         const struct node *n = a->node_id ? state_node_get(at->c->snap, a->node_id) : NULL;
         if (!n || n->status != NODE_READY || !n->eligible)
                 return 0;
-        struct alloc *c = alloc_copy(a);
+        struct alloc *c = alloc_copy_set_extra(a, "FollowupEvalID", json_string(id));
         if (!c)
                 return -ENOMEM;
-        json_t *x = a->extra ? json_copy(a->extra) : json_object(); /* extra is shared */
-        json_decref(c->extra);
-        c->extra = x;
-        int r = x && json_object_set_new(x, "FollowupEvalID", json_string(id)) == 0 ? plan_add_place(at->plan, c)
-                                                                                     : -ENOMEM;
+        int r = plan_add_place(at->plan, c);
         alloc_unref(c);
         return r;
 }

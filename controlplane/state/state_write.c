@@ -347,16 +347,9 @@ static int mark_preempted(struct state_store *st, uint64_t index, const struct a
                 const char *cur = json_string_value(json_object_get(old->extra, "PreemptedByAllocation"));
                 if (cur && strcmp(cur, by->id) == 0)
                         continue;
-                struct alloc *c = alloc_copy(old);
+                struct alloc *c = alloc_copy_set_extra(old, "PreemptedByAllocation", json_string(by->id));
                 if (!c)
                         return -ENOMEM;
-                json_t *x = old->extra ? json_copy(old->extra) : json_object(); /* extra is shared */
-                json_decref(c->extra);
-                c->extra = x;
-                if (!x || json_object_set_new(x, "PreemptedByAllocation", json_string(by->id)) < 0) {
-                        alloc_unref(c);
-                        return -ENOMEM;
-                }
                 c->modify_index = index;
                 c->alloc_modify_index = index;
                 int r = put_alloc_version(st, index, c);
