@@ -1099,6 +1099,20 @@ struct alloc *alloc_copy(const struct alloc *a) {
         return c;
 }
 
+struct alloc *alloc_copy_set_extra(const struct alloc *a, const char *key, json_t *value) {
+        struct alloc *c = value ? alloc_copy(a) : NULL;
+        json_t *x = c ? (a->extra ? json_copy(a->extra) : json_object()) : NULL;
+        if (!x || json_object_set_new(x, key, value) < 0) { /* set_new takes value even when it fails */
+                if (!x)
+                        json_decref(value);
+                json_decref(x);
+                return alloc_unref(c), NULL;
+        }
+        json_decref(c->extra);
+        c->extra = x;
+        return c;
+}
+
 int alloc_set_str(struct alloc *a, char **field, const char *v) {
         char *c = NULL;
         if (v && !(c = strdup(v)))

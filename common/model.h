@@ -447,6 +447,9 @@ struct alloc *alloc_unref(struct alloc *a);
  * own; the JSON of metrics and extra is shared (reference counted, never changed
  * in place once set: replace it, do not edit it). */
 struct alloc *alloc_copy(const struct alloc *a);
+/* alloc_copy with extra[key] = value (a new extra object: the shared one is not
+ * changed; value's reference is taken, also on failure). NULL on ENOMEM. */
+struct alloc *alloc_copy_set_extra(const struct alloc *a, const char *key, json_t *value);
 /* Replace the string field *field of a by a copy of v (NULL ok), freeing the old one
  * unless a's arena holds it: 0, -ENOMEM, or -EINVAL when field is no string field of a. */
 int alloc_set_str(struct alloc *a, char **field, const char *v);

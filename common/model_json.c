@@ -1161,10 +1161,10 @@ static json_t *e_allocated_resources(const struct alloc *a) {
                 json_object_set_new(tasks, tg->tasks[i].name,
                                     json_pack("{s:{s:i},s:{s:i,s:i},s:[]}", "Cpu", "CpuShares",
                                               tg->tasks[i].resources.cpu, "Memory", "MemoryMB",
-                                              tg->tasks[i].resources.memory_mb, "MemoryMaxMB",
-                                              tg->tasks[i].resources.memory_max_mb, "Networks"));
+                                              tg->tasks[i].resources.memory_mb, "MemoryMaxMB", 0, "Networks"));
         json_t *out = json_pack("{s:o,s:{s:I}}", "Tasks", tasks, "Shared", "DiskMB", (json_int_t)a->resources.disk_mb);
-        /* the scheduler's assignments: task devices and networks, shared ports and networks */
+        /* the scheduler's assignments: task devices and networks, memory_max (only under
+         * memory oversubscription: else 0, as Nomad shows), shared ports and networks */
         json_t *at = json_object_get(a->allocated, "Tasks"), *as = json_object_get(a->allocated, "Shared");
         const char *name;
         json_t *v;
@@ -1177,6 +1177,9 @@ static json_t *e_allocated_resources(const struct alloc *a) {
                         json_object_set_new(t, "Devices", json_deep_copy(f));
                 if (json_is_array(f = json_object_get(v, "Networks")))
                         json_object_set_new(t, "Networks", json_deep_copy(f));
+                json_t *mm = json_object_get(json_object_get(v, "Memory"), "MemoryMaxMB");
+                if (json_is_integer(mm))
+                        json_object_set_new(json_object_get(t, "Memory"), "MemoryMaxMB", json_integer(json_integer_value(mm)));
         }
         json_t *shared = json_object_get(out, "Shared");
         static const char *const shared_keys[] = {"Ports", "Networks"};

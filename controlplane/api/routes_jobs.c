@@ -513,7 +513,7 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
                 for (size_t k = 0; k < pn->n_place; k++) {
                         const struct alloc *a = pn->place[k];
                         struct tg_updates *t = tg_of(u, j->n_groups, a->task_group);
-                        if (!t)
+                        if (!t || alloc_terminal(a)) /* a failed alloc recording its FollowupEvalID */
                                 continue;
                         if (state_alloc_get(st, a->id))
                                 t->inplace++;

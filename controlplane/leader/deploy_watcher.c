@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -306,18 +307,26 @@ int deploy_cmd_promote(const struct state_store *st, const char *id, const char 
                 *ret_why = "can't promote a paused deployment";
                 return -EINVAL;
         }
+        /* The requested groups as a set, and every group's counts in one pass over the
+         * job's allocations: O(allocs + groups), whatever the number of groups. */
+        _cleanup_(hashmap_destroyp) struct hashmap *wanted = groups ? hashmap_create(0) : NULL;
+        if (groups && !wanted)
+                return -ENOMEM;
+        for (size_t k = 0; groups && k < n_groups; k++)
+                if (groups[k] && hashmap_put(wanted, groups[k], NULL, NULL) < 0)
+                        return -ENOMEM;
+        _cleanup_free_ struct deploy_counts *counts = calloc(d->n_groups ? d->n_groups : 1, sizeof(*counts));
+        if (!counts || state_deploy_group_counts(st, d, counts, NULL) < 0)
+                return -ENOMEM;
         struct deployment *c = deployment_copy(d);
         if (!c)
                 return -ENOMEM;
         bool any = false;
         for (size_t g = 0; g < c->n_groups; g++) {
-                bool wanted = !groups;
-                for (size_t k = 0; groups && k < n_groups; k++)
-                        wanted = wanted || strcmp(groups[k], c->groups[g].name) == 0;
-                if (!wanted || c->groups[g].desired_canaries == 0 || c->groups[g].promoted)
+                if ((wanted && !hashmap_contains(wanted, c->groups[g].name)) || c->groups[g].desired_canaries == 0 ||
+                    c->groups[g].promoted)
                         continue;
-                struct deploy_counts n = state_deploy_counts(st, d, c->groups[g].name);
-                if (n.healthy_canaries < c->groups[g].desired_canaries) {
+                if (counts[g].healthy_canaries < c->groups[g].desired_canaries) {
                         *ret_why = "not all canaries are healthy yet";
                         deployment_unref(c);
                         return -EINVAL;

@@ -12,6 +12,7 @@
 #include "common/jobcheck.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/bandwidth.h"
 #include "controlplane/scheduler/ports.h"
 #include "controlplane/scheduler/sched_internal.h"
 #include "controlplane/state/state.h"
@@ -1183,6 +1184,7 @@ int sched_group_init(struct sched_attempt *at, struct sched_group *g, size_t gro
                 g->static_ports |= any_static(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
         g->networks = sched_group_has_networks(tg);
         g->dyn_ports = sched_group_dynamic_ports(tg);
+        g->mbits = sched_group_mbits(tg);
         g->devices = sched_group_has_devices(tg);
         for (size_t t = 0; t < tg->n_tasks; t++)
                 g->cores += tg->tasks[t].resources.cores;

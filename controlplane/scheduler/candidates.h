@@ -133,6 +133,7 @@ struct sched_group {
         bool static_ports;        /* the group reserves static ports */
         bool networks;            /* the group has networks: ports recorded on its allocs */
         int dyn_ports;            /* dynamic ports it asks for */
+        int64_t mbits;            /* network bandwidth it asks for (bandwidth.h), 0: none */
         bool devices;             /* a task asks for devices */
         int cores;                /* reserved cores its tasks ask for (resources.cores), 0: none */
         bool device_aff;          /* ... with affinities (the devices score) */

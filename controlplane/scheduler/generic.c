@@ -13,6 +13,7 @@
 #include "common/macros.h"
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/feasible.h"
+#include "controlplane/scheduler/followup.h"
 #include "controlplane/scheduler/place.h"
 #include "controlplane/scheduler/reconcile.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -30,6 +31,9 @@ void sched_ctx_release(struct sched_ctx *c) {
         c->failed_tg = c->queued = c->class_elig = NULL;
         c->owned_snap = state_destroy(c->owned_snap);
         c->regexps = sched_regexps_destroy(c->regexps);
+        free(c->followups);
+        c->followups = NULL;
+        c->n_followups = 0;
 }
 
 /* ---- one attempt: reconcile, place, submit ------------------------------------------------------ */
@@ -105,7 +109,8 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
                                   .node_lost = node_lost,
                                   .node_draining = node_draining,
                                   .data = (void *)at->c->snap,
-                                  .now = sched_now(at->c)};
+                                  .now = sched_now(at->c),
+                                  .eval_id = ev->id};
         in.allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &in.n_allocs);
         int r = sched_reconcile(&in, out);
         for (size_t i = 0; r == 0 && i < out->n_stops; i++)
@@ -120,7 +125,8 @@ static int reconcile(struct sched_attempt *at, struct reconcile_out *out) {
 static int generic_build(struct sched_attempt *at) {
         struct reconcile_out rec = {0};
         int r = reconcile(at, &rec);
-        at->c->followup_ns = rec.followup_ns;
+        if (r == 0 && rec.n_delayed)
+                r = sched_followups(at, rec.delayed, rec.n_delayed);
         if (r == 0 && rec.n_place) {
                 if ((r = sched_build_cands(at)) == 0)
                         r = sched_place(at, rec.place, rec.n_place);
@@ -148,7 +154,6 @@ static int run_attempt(struct sched_ctx *c, int (*build)(struct sched_attempt *a
         c->queued = json_object();
         c->class_elig = json_object();
         c->escaped = false;
-        c->followup_ns = 0;
         if (!c->failed_tg || !c->queued || !c->class_elig)
                 return errorf(c->err, -ENOMEM, "scheduler: out of memory");
         at.job = state_job_get(c->snap, ev->namespace, ev->job_id);
@@ -227,51 +232,6 @@ static int create_blocked(struct sched_ctx *c, const char *trigger) {
         return r;
 }
 
-struct pending_at {
-        int64_t when;
-        bool found;
-};
-
-static bool pending_at(void *arg, const struct eval *e) {
-        struct pending_at *p = arg;
-        if (e->status == EVAL_PENDING && e->wait_until == p->when)
-                p->found = true;
-        return !p->found;
-}
-
-/* Failed allocs whose reschedule delay has not passed: one evaluation at the earliest
- * time (Nomad's follow-up eval, TriggeredBy alloc-failure), unless the job has a pending
- * one for that time already. */
-static int create_followup(struct sched_ctx *c) {
-        const struct eval *ev = c->eval;
-        struct pending_at p = {c->followup_ns, false};
-        state_evals_by_job_foreach(c->snap, ev->namespace, ev->job_id, pending_at, &p);
-        if (p.found)
-                return 0;
-        struct eval *f = eval_new();
-        if (!f)
-                return -ENOMEM;
-        char id[ID_BUF];
-        c->gen_id(c->id_data, id);
-        const struct job *j = state_job_get(c->snap, ev->namespace, ev->job_id);
-        int64_t now = sched_now(c);
-        f->id = strdup(id);
-        f->namespace = xstrdup(ev->namespace);
-        f->priority = ev->priority;
-        f->type = ev->type;
-        f->triggered_by = strdup("alloc-failure");
-        f->job_id = xstrdup(ev->job_id);
-        f->job_modify_index = j ? j->job_modify_index : ev->job_modify_index;
-        f->status = EVAL_PENDING;
-        f->previous_eval = xstrdup(ev->id);
-        f->wait_until = c->followup_ns;
-        f->create_time = now;
-        f->modify_time = now;
-        int r = !f->id || !f->triggered_by ? -ENOMEM : c->planner->create_eval(c->planner_data, f);
-        eval_unref(f);
-        return r;
-}
-
 int sched_finish_eval(struct sched_ctx *c, enum eval_status status, const char *description) {
         struct eval *e = eval_copy(c->eval);
         if (!e)
@@ -319,11 +279,6 @@ int sched_run_attempts(struct sched_ctx *c, int (*build)(struct sched_attempt *a
                                               c->eval->id);
                         return sched_finish_eval(c, EVAL_FAILED, msg);
                 }
-        }
-        if (c->followup_ns > 0) {
-                int r = create_followup(c);
-                if (r < 0)
-                        return errorf(c->err, r, "scheduler: eval %s: creating follow-up eval failed", c->eval->id);
         }
         if (block && c->failed_tg && json_object_size(c->failed_tg)) {
                 if (c->eval->status == EVAL_BLOCKED)

@@ -137,11 +137,38 @@ static void held_ports(const struct alloc *a, void *arg) {
         sched_ports_held(a, arg);
 }
 
-/* The alloc's AllocatedResources beyond cpu/memory/disk: ports, then devices. 0 (and
- * *ret, NULL when the group has neither), -ENOSPC (no port or device left), -ENOMEM. */
+/* Tasks' memory_max under memory oversubscription (Nomad's AllocatedMemoryResources
+ * .MemoryMaxMB): {"Memory":{"MemoryMaxMB"}} of each task that has one, in tasks.
+ * Without oversubscription nothing is recorded: AllocatedResources shows 0
+ * (alloc_to_json). 0 or -ENOMEM. */
+static int memory_max(const struct task_group *tg, json_t *tasks) {
+        for (size_t i = 0; i < tg->n_tasks; i++) {
+                const struct task *t = &tg->tasks[i];
+                if (t->resources.memory_max_mb <= 0)
+                        continue;
+                json_t *o = json_object_get(tasks, t->name);
+                if (!o && json_object_set_new(tasks, t->name, o = json_object()) < 0)
+                        return -ENOMEM;
+                if (json_object_set_new(o, "Memory", json_pack("{s:i}", "MemoryMaxMB", t->resources.memory_max_mb)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static bool has_memory_max(const struct task_group *tg) {
+        for (size_t i = 0; i < tg->n_tasks; i++)
+                if (tg->tasks[i].resources.memory_max_mb > 0)
+                        return true;
+        return false;
+}
+
+/* The alloc's AllocatedResources beyond cpu/memory/disk: ports, then devices, then
+ * memory_max under oversubscription. 0 (and *ret, NULL when the group has none of
+ * them), -ENOSPC (no port or device left), -ENOMEM. */
 static int allocated_resources(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, json_t **ret) {
         *ret = NULL;
-        if (!g->networks && !g->devices)
+        bool mem_max = at->c->memory_oversubscription && has_memory_max(g->tg);
+        if (!g->networks && !g->devices && !mem_max)
                 return 0;
         json_t *out = NULL;
         int r = 0;
@@ -173,6 +200,8 @@ static int allocated_resources(struct sched_attempt *at, struct sched_group *g, 
                 }
                 json_decref(devs);
         }
+        if (r == 0 && mem_max)
+                r = memory_max(g->tg, json_object_get(out, "Tasks"));
         if (r < 0) {
                 json_decref(out);
                 return r;

@@ -17,18 +17,22 @@ static void add(struct sched_portset *s, int p) {
                 s->bits[p / 64] |= UINT64_C(1) << (p % 64);
 }
 
-static int nets_dynamic(const struct network *nets, size_t n) {
-        int k = 0;
-        for (size_t i = 0; i < n; i++)
-                k += (int)nets[i].n_dynamic;
-        return k;
+int64_t sched_group_networks_sum(const struct task_group *tg, int64_t (*per)(const struct network *net)) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < tg->n_networks; i++)
+                sum += per(&tg->networks[i]);
+        for (size_t t = 0; t < tg->n_tasks; t++)
+                for (size_t i = 0; i < tg->tasks[t].resources.n_networks; i++)
+                        sum += per(&tg->tasks[t].resources.networks[i]);
+        return sum;
+}
+
+static int64_t net_dynamic(const struct network *net) {
+        return (int64_t)net->n_dynamic;
 }
 
 int sched_group_dynamic_ports(const struct task_group *tg) {
-        int k = nets_dynamic(tg->networks, tg->n_networks);
-        for (size_t t = 0; t < tg->n_tasks; t++)
-                k += nets_dynamic(tg->tasks[t].resources.networks, tg->tasks[t].resources.n_networks);
-        return k;
+        return (int)sched_group_networks_sum(tg, net_dynamic);
 }
 
 bool sched_group_has_networks(const struct task_group *tg) {

@@ -24,6 +24,8 @@ struct sched_portset {
         uint64_t bits[65536 / 64];
 };
 
+/* The sum of per(net) over the group's networks and its tasks'. */
+int64_t sched_group_networks_sum(const struct task_group *tg, int64_t (*per)(const struct network *net));
 /* Dynamic ports the group asks for (its networks' and its tasks'). */
 int sched_group_dynamic_ports(const struct task_group *tg);
 /* Does the group have any network (ports to record)? */

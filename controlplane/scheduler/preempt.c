@@ -4,13 +4,15 @@
  * that may not be evicted holding one rules the node out), the allocs holding the
  * device instances its asks need (per ask, the device group whose victims have the
  * lowest highest priority, then are fewest), then for cpu, memory, disk and reserved
- * cores the lowest priorities first and as few as will do. Among nodes (service and
+ * cores and network bandwidth (MBits, bandwidth.h) the lowest priorities first and as
+ * few as will do (when only bandwidth is short, the biggest holders of bandwidth first
+ * within a priority). Among nodes (service and
  * batch), the node whose victims have the lowest highest priority, then the fewest
  * victims. The plan stops them (desired "evict", listed in its stops) with the
  * description "Preempted by alloc ID <the new alloc>", and the new alloc lists their
  * IDs (PreemptedAllocations). Enabled per job kind by the scheduler configuration
- * (scheduler_env.preemption; Nomad's defaults: system only). Network bandwidth is not
- * modelled, and a full dynamic port range is not a reason to preempt. See preempt.h. */
+ * (scheduler_env.preemption; Nomad's defaults: system only). A full dynamic port range
+ * is not a reason to preempt. See preempt.h. */
 #include "controlplane/scheduler/preempt.h"
 
 #include <errno.h>
@@ -21,6 +23,7 @@
 
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/bandwidth.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/place.h"
@@ -49,16 +52,16 @@ struct victim {
         struct alloc *a;
         int priority;
         bool chosen;
-        bool must; /* holds a port or a device instance the ask needs: never given back */
+        bool must;     /* holds a port or a device instance the ask needs: never given back */
+        int64_t mbits; /* network bandwidth it holds (counted when the ask needs bandwidth) */
+        int64_t size;  /* its share of what is short: cpu + memory, or MBits when only bandwidth is */
 };
 
 static int cmp_victim(const void *x, const void *y) {
         const struct victim *a = x, *b = y;
         if (a->priority != b->priority)
                 return a->priority - b->priority; /* lowest priority first */
-        int64_t sa = a->a->resources.cpu + a->a->resources.memory_mb,
-                sb = b->a->resources.cpu + b->a->resources.memory_mb;
-        return sa < sb ? 1 : sa > sb ? -1 : 0; /* then the biggest: fewer victims */
+        return a->size < b->size ? 1 : a->size > b->size ? -1 : 0; /* then the biggest: fewer victims */
 }
 
 static bool in_plan_stops(const struct plan_node *pn, const char *id) {
@@ -138,46 +141,56 @@ static size_t choose_victims(struct sched_attempt *at, const struct sched_group 
                         continue;
                 if (nv < cap && a->job_id && strcmp(a->job_id, at->job->id) != 0 &&
                     prio <= at->job->priority - PREEMPT_PRIORITY_DELTA)
-                        v[nv++] = (struct victim){a, prio, false, false};
+                        v[nv++] = (struct victim){a, prio, false, false, 0, 0};
                 else
                         ok = keep(&k, a);
         }
         for (size_t i = 0; pn && i < pn->n_place && ok; i++)
                 ok = keep(&k, pn->place[i]);
+        int64_t need_cpu = cd->u.cpu + g->ask.cpu + g->cores * sched_core_mhz(n) - (n->cpu_shares - n->reserved_cpu);
+        int64_t need_mem = cd->u.mem + g->ask.memory_mb - (n->memory_mb - n->reserved_memory_mb);
+        int64_t need_disk = cd->u.disk + g->ask.disk_mb - (n->disk_mb - n->reserved_disk_mb);
+        /* reserved cores and bandwidth: only for groups that ask for them (walks of the
+         * node's allocs) */
+        int need_cores = g->cores ? sched_cand_cores_used(at, cd) + g->cores - n->total_cores : 0;
+        int64_t link = g->mbits ? sched_node_mbits(n) : 0;
+        int64_t need_mbits = link > 0 ? sched_cand_mbits_used(at, cd) + g->mbits - link : 0;
+        bool only_mbits = need_mbits > 0 && need_cpu <= 0 && need_mem <= 0 && need_disk <= 0 && need_cores <= 0;
+        for (size_t i = 0; i < nv; i++) {
+                v[i].mbits = link > 0 ? sched_alloc_mbits(v[i].a) : 0;
+                v[i].size = only_mbits ? v[i].mbits : v[i].a->resources.cpu + v[i].a->resources.memory_mb;
+        }
         qsort(v, nv, sizeof(*v), cmp_victim);
         if (ok)
                 ok = choose_for_ports_devices(at, g, cd, &k, v, nv);
         hashmap_destroy(k.devices);
         if (!ok)
                 return 0;
-        int64_t need_cpu = cd->u.cpu + g->ask.cpu + g->cores * sched_core_mhz(n) - (n->cpu_shares - n->reserved_cpu);
-        int64_t need_mem = cd->u.mem + g->ask.memory_mb - (n->memory_mb - n->reserved_memory_mb);
-        int64_t need_disk = cd->u.disk + g->ask.disk_mb - (n->disk_mb - n->reserved_disk_mb);
-        /* reserved cores: only for groups that ask for them (a walk of the node's allocs) */
-        int need_cores = g->cores ? sched_cand_cores_used(at, cd) + g->cores - n->total_cores : 0;
         for (size_t i = 0; i < nv; i++) {
-                bool more = need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0;
+                bool more = need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0 || need_mbits > 0;
                 if (!v[i].chosen && !more)
                         continue;
                 v[i].chosen = true;
                 need_cpu -= v[i].a->resources.cpu;
                 need_mem -= v[i].a->resources.memory_mb;
                 need_disk -= v[i].a->resources.disk_mb;
+                need_mbits -= v[i].mbits;
                 if (g->cores)
                         need_cores -= sched_alloc_cores(v[i].a);
         }
-        if (need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0)
+        if (need_cpu > 0 || need_mem > 0 || need_disk > 0 || need_cores > 0 || need_mbits > 0)
                 return 0;
         /* give back victims that are not needed, the last chosen first */
         for (size_t i = nv; i-- > 0;) {
                 const struct res_ask *r = &v[i].a->resources;
                 int c = g->cores ? sched_alloc_cores(v[i].a) : 0;
                 if (v[i].chosen && !v[i].must && need_cpu + r->cpu <= 0 && need_mem + r->memory_mb <= 0 &&
-                    need_disk + r->disk_mb <= 0 && need_cores + c <= 0) {
+                    need_disk + r->disk_mb <= 0 && need_cores + c <= 0 && need_mbits + v[i].mbits <= 0) {
                         need_cpu += r->cpu;
                         need_mem += r->memory_mb;
                         need_disk += r->disk_mb;
                         need_cores += c;
+                        need_mbits += v[i].mbits;
                         v[i].chosen = false;
                 }
         }

@@ -18,8 +18,8 @@ bool sched_preempt_enabled(const struct sched_ctx *c);
 
 /* Place one alloc of g on cd (feasible, usage computed) by evicting allocs of other
  * jobs at least PREEMPT_PRIORITY_DELTA lower in priority: those holding the static
- * ports it reserves or the device instances its asks need, then lowest priorities
- * first and as few as will do; the plan stops them as "Preempted by alloc ID <new>". 1 when
+ * ports it reserves or the device instances its asks need, then (cpu, memory, disk,
+ * cores, network bandwidth) lowest priorities first and as few as will do; the plan stops them as "Preempted by alloc ID <new>". 1 when
  * placed, 0 when evicting cannot make room, -ENOMEM. */
 int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd,
                            const struct alloc *prev, struct sched_metric *m, int64_t now);

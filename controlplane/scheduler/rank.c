@@ -9,6 +9,7 @@
 
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/bandwidth.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/feasible.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -173,6 +174,11 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
         }
         if (g->dyn_ports && sched_cand_ports_free(at, cd, g->dyn_ports) < g->dyn_ports) {
                 *dim = "network: no free dynamic ports";
+                return false;
+        }
+        int64_t link = g->mbits ? sched_node_mbits(n) : 0;
+        if (link > 0 && sched_cand_mbits_used(at, cd) + g->mbits > link) {
+                *dim = "network: bandwidth exceeded";
                 return false;
         }
         double dscore = 0;

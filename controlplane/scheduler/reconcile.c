@@ -86,7 +86,27 @@ void reconcile_out_free(struct reconcile_out *out) {
         free(out->stops);
         free(out->place);
         free(out->inplace);
+        free(out->delayed);
         memset(out, 0, sizeof(*out));
+}
+
+const char *sched_followup_eval_id(const struct alloc *a) {
+        const char *id = a->extra ? json_string_value(json_object_get(a->extra, "FollowupEvalID")) : NULL;
+        return id && *id ? id : NULL;
+}
+
+static int add_delayed(struct reconcile_out *out, struct alloc *a, int64_t when) {
+        size_t n = out->n_delayed;
+        if (n == 0 || (n & (n - 1)) == 0) { /* capacity: the next power of two */
+                struct reconcile_delayed *v = realloc(out->delayed, (n ? n * 2 : 4) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                out->delayed = v;
+        }
+        out->delayed[out->n_delayed++] = (struct reconcile_delayed){a, when};
+        if (!out->followup_ns || when < out->followup_ns)
+                out->followup_ns = when;
+        return 0;
 }
 
 static int add_stop(struct reconcile_out *out, size_t *cap, struct alloc *a, const char *desc, int client) {
@@ -309,12 +329,13 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         continue;
                 int64_t when = 0;
                 bool eligible = sched_resched_when(&pol, failed[i].a, in->now, &when);
-                if (eligible && when <= in->now) {
+                const char *followup = sched_followup_eval_id(failed[i].a);
+                if (eligible && (when <= in->now || (followup && in->eval_id && strcmp(followup, in->eval_id) == 0))) {
                         lost[n_lost++] = failed[i];
                         continue;
                 }
-                if (eligible && (!out->followup_ns || when < out->followup_ns))
-                        out->followup_ns = when;
+                if (eligible && !followup && (r = add_delayed(out, failed[i].a, when)) < 0)
+                        return r;
                 if (in_range) { /* the slot waits for its delay, or stays failed */
                         taken[idx] = true;
                         held++;

@@ -10,10 +10,13 @@
  *   replaced under the same name; complete or lost allocs of a service job are
  *   replaced; completed batch allocs count as done and are not replaced;
  * - failed allocs (service and batch) follow the reschedule policy (reschedule.h):
- *   replaced now when eligible and their delay has passed; when it has not, the slot
- *   waits and out->followup_ns asks for an evaluation then; when not eligible, the slot
- *   stays failed (not replaced). A failed alloc some alloc already replaced (its
- *   PreviousAllocation) is left alone;
+ *   replaced now when eligible and their delay has passed (or when in->eval_id is the
+ *   follow-up eval recorded in its FollowupEvalID, Nomad's updateByReschedulable);
+ *   when it has not, the slot waits and, unless the alloc records a follow-up eval
+ *   already, out->delayed lists it with its time (out->followup_ns the earliest) for
+ *   the scheduler to create one; when not eligible, the slot stays failed (not
+ *   replaced). A failed alloc some alloc already replaced (its PreviousAllocation) is
+ *   left alone;
  * - running allocs on a draining node are migrated: stopped ("alloc is being
  *   migrated") and replaced under the same name, at most the group's
  *   migrate.max_parallel (default 1) at a time: replacements of migrated allocs that
@@ -72,6 +75,7 @@ struct reconcile_in {
         size_t n_allocs;
         bool batch;  /* batch semantics: completed allocs are done */
         int64_t now; /* unix ns: reschedule delays */
+        const char *eval_id; /* the eval being processed (NULL: none): FollowupEvalID */
         /* Is the node gone or down? */
         bool (*node_lost)(void *data, const char *node_id);
         /* Is the node draining (NULL: no migrations)? */
@@ -80,6 +84,13 @@ struct reconcile_in {
         bool updates_blocked; /* no destructive updates now (paused or failed deployment) */
         /* The job version's active deployment (state_deploy.h), or NULL: its canaries. */
         const struct deployment *deploy;
+};
+
+/* A failed alloc whose replacement waits for its reschedule delay, with no follow-up
+ * eval recorded yet (FollowupEvalID empty). */
+struct reconcile_delayed {
+        struct alloc *alloc; /* borrowed from the input */
+        int64_t when;        /* unix ns: its replacement may be placed then */
 };
 
 /* Ordered by group (ascending), then as they should be placed. */
@@ -91,8 +102,14 @@ struct reconcile_out {
         struct reconcile_inplace *inplace; /* allocs updated in place, by group */
         size_t n_inplace;
         size_t n_destructive; /* of the stops, destructive updates (replaced in place) */
-        int64_t followup_ns;  /* the earliest delayed reschedule (unix ns), 0: none */
+        struct reconcile_delayed *delayed; /* in input order */
+        size_t n_delayed;
+        int64_t followup_ns; /* the earliest time of delayed (unix ns), 0: none */
 };
+
+/* The follow-up eval an alloc records (Nomad's FollowupEvalID, kept in its extra JSON),
+ * or NULL when none. */
+const char *sched_followup_eval_id(const struct alloc *a);
 
 extern const char sched_desc_not_needed[]; /* "alloc not needed due to job update" */
 extern const char sched_desc_lost[];       /* "alloc is lost since its node is down" */

@@ -28,13 +28,17 @@ struct sched_ctx {
         void *id_data;
         enum sched_algorithm algorithm;
         struct sched_preemption preemption;
+        bool memory_oversubscription; /* scheduler_env's */
         /* results of the last attempt */
         json_t *failed_tg;  /* {group: AllocationMetric} */
         json_t *queued;     /* {group: n} */
         json_t *class_elig; /* {class: bool} */
         bool escaped;
         char blocked_id[ID_BUF];
-        int64_t followup_ns;           /* the last attempt's earliest delayed reschedule (0: none) */
+        /* the follow-up evals this evaluation created or found (followup.c), across its
+         * attempts: one per batch of delayed reschedules */
+        struct sched_followup *followups;
+        size_t n_followups;
         struct sched_regexps *regexps; /* compiled once per evaluation; NULL: compile each time */
         struct sched_cand_cache *cands; /* the worker's, across evaluations; NULL: none */
 };

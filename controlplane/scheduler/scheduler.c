@@ -57,6 +57,7 @@ int scheduler_process_env(const struct state_store *snapshot, const struct eval 
         c.algorithm = env && (unsigned)env->algorithm < SCHED_ALG_COUNT ? env->algorithm : SCHED_ALG_BINPACK;
         c.preemption = env && env->preemption ? *env->preemption : (struct sched_preemption){.system = true};
         c.cands = env ? env->cands : NULL;
+        c.memory_oversubscription = env && env->memory_oversubscription;
         c.regexps = sched_regexps_create(); /* NULL (out of memory): regexps compiled per check */
         int r = c.ops->process(&c);
         sched_ctx_release(&c);

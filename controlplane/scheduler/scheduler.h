@@ -56,6 +56,10 @@ struct scheduler_env {
         void (*gen_id)(void *data, char buf[ID_BUF]); /* NULL: id_generate */
         void *id_data;
         struct sched_cand_cache *cands; /* NULL: candidates built from the snapshot each time */
+        /* Nomad's MemoryOversubscriptionEnabled (default false, and what the servers
+         * run with: the API refuses true). Off, a placement's AllocatedResources carry
+         * MemoryMaxMB 0 for every task; on, each task's memory_max. */
+        bool memory_oversubscription;
 };
 
 /* Candidate lists kept across evaluations (candidates.c): per (node pool, datacenters)

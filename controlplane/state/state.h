@@ -146,7 +146,8 @@ int state_delete_eval(struct state_store *st, uint64_t index, const char *id);
 /* Insert or replace allocs (placements and stops from a committed plan). An existing
  * alloc keeps its CreateIndex and CreateTime. A new alloc that lists evicted allocs in
  * its PreemptedAllocations marks each with PreemptedByAllocation = its ID (a new
- * version of the victim at index). */
+ * version of the victim at index); one with a PreviousAllocation marks that alloc with
+ * NextAllocation = its ID (likewise). */
 int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n);
 /* Server-side stop of one alloc: a new version with DesiredStatus (and ClientStatus
  * when client >= 0). -ENOENT when absent. */

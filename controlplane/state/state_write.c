@@ -347,16 +347,9 @@ static int mark_preempted(struct state_store *st, uint64_t index, const struct a
                 const char *cur = json_string_value(json_object_get(old->extra, "PreemptedByAllocation"));
                 if (cur && strcmp(cur, by->id) == 0)
                         continue;
-                struct alloc *c = alloc_copy(old);
+                struct alloc *c = alloc_copy_set_extra(old, "PreemptedByAllocation", json_string(by->id));
                 if (!c)
                         return -ENOMEM;
-                json_t *x = old->extra ? json_copy(old->extra) : json_object(); /* extra is shared */
-                json_decref(c->extra);
-                c->extra = x;
-                if (!x || json_object_set_new(x, "PreemptedByAllocation", json_string(by->id)) < 0) {
-                        alloc_unref(c);
-                        return -ENOMEM;
-                }
                 c->modify_index = index;
                 c->alloc_modify_index = index;
                 int r = put_alloc_version(st, index, c);
@@ -365,6 +358,26 @@ static int mark_preempted(struct state_store *st, uint64_t index, const struct a
                         return r;
         }
         return 0;
+}
+
+/* Nomad's Allocation.NextAllocation: a new alloc that replaces another (its
+ * PreviousAllocation) is recorded in the replaced alloc, as a new version at index.
+ * An absent predecessor is left alone. 0 or -ENOMEM. */
+static int mark_next(struct state_store *st, uint64_t index, const struct alloc *next) {
+        const struct alloc *old = state_alloc_get(st, next->previous_allocation);
+        if (!old || (old->next_allocation && strcmp(old->next_allocation, next->id) == 0))
+                return 0;
+        struct alloc *c = alloc_copy(old);
+        if (!c)
+                return -ENOMEM;
+        int r = alloc_set_str(c, &c->next_allocation, next->id);
+        if (r == 0) {
+                c->modify_index = index;
+                c->alloc_modify_index = index;
+                r = put_alloc_version(st, index, c);
+        }
+        alloc_unref(c);
+        return r;
 }
 
 int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *const *allocs, size_t n) {
@@ -382,6 +395,12 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                         a->create_index = old->create_index;
                         if (!a->create_time)
                                 a->create_time = old->create_time;
+                        /* and the replacement recorded meanwhile (mark_next) */
+                        if (!a->next_allocation && old->next_allocation &&
+                            (r = alloc_set_str(a, &a->next_allocation, old->next_allocation)) < 0) {
+                                state_raw_put_alloc_end(st, NULL, &w);
+                                return r;
+                        }
                         if ((r = keep_client_fields(a, old)) < 0) {
                                 state_raw_put_alloc_end(st, NULL, &w);
                                 return r;
@@ -395,6 +414,8 @@ int state_upsert_allocs(struct state_store *st, uint64_t index, struct alloc *co
                         return r;
                 state_raw_bump(st, STATE_TABLE_ALLOCS, index);
                 if (!old && a->extra && (r = mark_preempted(st, index, a)) < 0)
+                        return r;
+                if (!old && a->previous_allocation && *a->previous_allocation && (r = mark_next(st, index, a)) < 0)
                         return r;
         }
         /* Job statuses once per distinct job (allocs of a plan share one: the hash set

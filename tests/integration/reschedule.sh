@@ -3,8 +3,10 @@
 # A batch job whose task exits 1 (restart attempts 0), with reschedule attempts = 2 and
 # delay = 1s: the agent's report of each failure commits an alloc-failure evaluation,
 # the scheduler waits the delay (a follow-up evaluation) and places a replacement that
-# names its predecessor (PreviousAllocation) and carries its RescheduleTracker; after
-# the two attempts the third failure stays failed: three failed allocations, no fourth.
+# names its predecessor (PreviousAllocation) and carries its RescheduleTracker, while
+# the predecessor names it (NextAllocation) and the follow-up evaluation it waited for
+# (FollowupEvalID); after the two attempts the third failure stays failed (no
+# NextAllocation, no FollowupEvalID): three failed allocations, no fourth.
 # Usage: tests/integration/reschedule.sh BIN_DIR. Ports from 31000-31479; every wait is
 # bounded in wall time (the whole run under 60 s); every process started is stopped.
 set -u
@@ -78,7 +80,10 @@ fi
 
 # The chain through GET /v1/allocation/:id: each replacement names its predecessor and
 # carries one more tracker event (the predecessor, its node, Delay 1 s), and was placed
-# no earlier than the delay after the failure it replaces.
+# no earlier than the delay after the failure it replaces; each predecessor names its
+# replacement (NextAllocation) and, where the delay was still to run when its failure
+# was evaluated (a loaded host may evaluate it later), the follow-up evaluation
+# (FollowupEvalID: an alloc-failure eval with a WaitUntil, GET /v1/evaluation/:id).
 check_chain() {
         python3 - "$ADDR" <<'PY'
 import calendar, json, sys, time, urllib.request
@@ -90,7 +95,7 @@ def ns(t):  # RFC 3339 in UTC with nanoseconds -> unix ns
 allocs = [get("/v1/allocation/" + a["ID"]) for a in get("/v1/job/fail/allocations")]
 first = [a for a in allocs if not a.get("PreviousAllocation")]
 assert len(first) == 1, "one original allocation, got %d" % len(first)
-a, n = first[0], 0
+a, n, followups = first[0], 0, 0
 while True:
     nxt = [b for b in allocs if b.get("PreviousAllocation") == a["ID"]]
     if not nxt:
@@ -107,16 +112,24 @@ while True:
     assert finished > 0, a["TaskStates"]
     assert b["CreateTime"] >= finished + 1000000000 - 50000000, "placed %.3f s after the failure" % (
         (b["CreateTime"] - finished) / 1e9)
+    assert a["NextAllocation"] == b["ID"], "NextAllocation %r, replaced by %s" % (a["NextAllocation"], b["ID"])
+    if a["FollowupEvalID"]:
+        followups += 1
+        e = get("/v1/evaluation/" + a["FollowupEvalID"])
+        assert e["TriggeredBy"] == "alloc-failure" and e["JobID"] == "fail", e
+        assert e["WaitUntil"] and not e["WaitUntil"].startswith("0001"), e["WaitUntil"]
     a = b
 assert n == 2, "two reschedules, got %d" % n
-print("chain of", n + 1)
+assert followups >= 1, "no replaced allocation records a follow-up evaluation"
+assert a["NextAllocation"] == "" and a["FollowupEvalID"] == "", "the last: %r %r" % (a["NextAllocation"], a["FollowupEvalID"])
+print("chain of", n + 1, "with", followups, "follow-up evals")
 PY
 }
 if check_chain >"$WORK/chain.out" 2>&1; then
-        pass "GET /v1/allocation/:id: each replacement's PreviousAllocation and RescheduleTracker (1 then 2 events, Delay 1 s)"
+        pass "GET /v1/allocation/:id: each replacement's PreviousAllocation and RescheduleTracker (1 then 2 events, Delay 1 s), each predecessor's NextAllocation and FollowupEvalID ($(cat "$WORK/chain.out"))"
 else
         cat "$WORK/chain.out"
-        fail "GET /v1/allocation/:id: each replacement's PreviousAllocation and RescheduleTracker"
+        fail "GET /v1/allocation/:id: each replacement's PreviousAllocation and RescheduleTracker, each predecessor's NextAllocation and FollowupEvalID"
 fi
 
 log "$passed passed, $failed failed"

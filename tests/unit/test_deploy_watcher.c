@@ -513,3 +513,96 @@ Test(deploy, manual_health_is_never_judged_by_the_watcher) {
         cr_assert_str_eq(jx_str(json_object_get(json_array_get(cmds, 0), "Deployment"), "Status", ""), "successful");
         json_decref(cmds);
 }
+
+/* A job of n groups "g0".."g<n-1>", count 1 each, one task "t", update { canary = 1 }. */
+static struct job *many_groups_job(int n, const char *version) {
+        struct job *j = fx_job("wide", JOB_SERVICE, 1, 10, 10);
+        struct task_group *g0 = &j->groups[0];
+        struct task_group *v = calloc((size_t)n, sizeof(*v));
+        cr_assert_not_null(v);
+        v[0] = *g0;
+        free(j->groups);
+        j->groups = v;
+        j->n_groups = (size_t)n;
+        for (int g = 1; g < n; g++) {
+                v[g].count = 1;
+                v[g].tasks = calloc(1, sizeof(*v[g].tasks));
+                v[g].n_tasks = 1;
+                v[g].tasks[0].name = strdup("t");
+                v[g].tasks[0].driver = strdup("raw_exec");
+        }
+        for (int g = 0; g < n; g++) {
+                free(v[g].name);
+                cr_assert_geq(asprintf(&v[g].name, "g%d", g), 0);
+                strmap_set(&v[g].tasks[0].env, "VERSION", version);
+        }
+        job_canonicalize(j);
+        j->extra = json_pack("{s:{s:i,s:I,s:I,s:I,s:i}}", "Update", "MaxParallel", 1, "MinHealthyTime", (json_int_t)SEC,
+                             "HealthyDeadline", (json_int_t)(60 * SEC), "ProgressDeadline", (json_int_t)(120 * SEC),
+                             "Canary", 1);
+        return j;
+}
+
+/* Promotion reads every group's counts in one pass over the job's allocations (not one
+ * pass per group): with the most groups a job may have (JOB_MAX_GROUPS), each with a healthy canary except the last, a
+ * promotion of all groups is refused, one of the healthy groups only is promoted alone,
+ * and once the last canary is healthy every group is. */
+Test(deploy, promote_many_groups_in_one_pass) {
+        enum { N = JOB_MAX_GROUPS }; /* the most a job may have */
+        for (int v = 0; v < 2; v++) {
+                struct job *j = many_groups_job(N, v ? "1" : "0");
+                cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+                job_unref(j);
+                cr_assert_eq(state_deploy_for_job(st, idx, state_job_get(st, "default", "wide"), T0), 0);
+        }
+        const struct job *j = state_job_get(st, "default", "wide");
+        const struct deployment *d = state_deployment_latest(st, "default", "wide");
+        cr_assert_eq(d->n_groups, N);
+        cr_assert_eq(d->groups[N - 1].desired_canaries, 1);
+        char did[64];
+        snprintf(did, sizeof(did), "%s", d->id);
+        struct alloc **allocs = calloc(N, sizeof(*allocs));
+        for (int g = 0; g < N; g++) {
+                char id[32], name[64];
+                snprintf(id, sizeof(id), "wide-c%d", g);
+                snprintf(name, sizeof(name), "wide.g%d[0]", g);
+                struct alloc *a = fx_alloc(id, (struct job *)j, "n1", 0, 10, 10);
+                free(a->task_group);
+                a->task_group = strdup(d->groups[g].name);
+                free(a->name);
+                a->name = strdup(name);
+                a->deployment_id = strdup(did);
+                a->deploy_canary = true;
+                a->deploy_health = g == N - 1 ? DEPLOY_HEALTH_UNSET : DEPLOY_HEALTH_HEALTHY;
+                allocs[g] = a;
+        }
+        cr_assert_eq(state_upsert_allocs(st, ++idx, allocs, N), 0);
+        for (int g = 0; g < N; g++)
+                alloc_unref(allocs[g]);
+        free(allocs);
+
+        json_t *cmd = NULL;
+        const char *why = NULL;
+        cr_assert_eq(deploy_cmd_promote(st, did, NULL, 0, T0, NULL, &cmd, &why), -EINVAL);
+        cr_assert_str_eq(why, "not all canaries are healthy yet");
+        char last_group[32], last_alloc[32];
+        snprintf(last_group, sizeof(last_group), "g%d", N - 1);
+        snprintf(last_alloc, sizeof(last_alloc), "wide-c%d", N - 1);
+        const char *some[] = {"g7", last_group, "nope"};
+        cr_assert_eq(deploy_cmd_promote(st, did, some, 3, T0, NULL, &cmd, &why), -EINVAL, "the last is not healthy");
+        cr_assert_eq(deploy_cmd_promote(st, did, some, 1, T0, NULL, &cmd, &why), 0);
+        json_t *tgs = json_object_get(json_object_get(cmd, "Deployment"), "TaskGroups");
+        cr_assert(json_is_true(json_object_get(json_object_get(tgs, "g7"), "Promoted")));
+        cr_assert(json_is_false(json_object_get(json_object_get(tgs, "g8"), "Promoted")), "only the group asked for");
+        json_decref(cmd);
+
+        const char *last = last_alloc;
+        cr_assert_eq(state_deploy_set_health(st, ++idx, &last, 1, true, T0), 0);
+        cr_assert_eq(deploy_cmd_promote(st, did, NULL, 0, T0, NULL, &cmd, &why), 0);
+        tgs = json_object_get(json_object_get(cmd, "Deployment"), "TaskGroups");
+        cr_assert_eq(json_object_size(tgs), N);
+        const char *name;
+        json_t *g;
+        json_object_foreach(tgs, name, g) cr_assert(json_is_true(json_object_get(g, "Promoted")), "%s", name);
+        json_decref(cmd);
+}

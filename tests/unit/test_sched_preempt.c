@@ -394,3 +394,120 @@ Test(sched_preempt_e2e, a_placement_that_fails_after_all_evicts_nobody) {
         job_unref(hog);
         job_unref(lo);
 }
+
+/* ---- network bandwidth ------------------------------------------------------------------ */
+
+/* A job whose group network asks for mbits (cpu 100, memory 64). */
+static struct job *bw_job(const char *id, int priority, int mbits) {
+        struct job *j = fx_job(id, JOB_SERVICE, 1, 100, 64);
+        j->priority = priority;
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].mbits = mbits;
+        return j;
+}
+
+static void schedule_with(struct job *j, bool preempt) {
+        add_job(j);
+        struct eval *e = fx_eval("eval-hi", j, "job-register");
+        state_upsert_evals(live, ++idx, &e, 1);
+        struct state_store *snap = state_snapshot(live);
+        const struct sched_preemption pre = {.system = true, .service = preempt};
+        struct scheduler_env env = {.gen_id = live_seq_id, .id_data = &ids, .preemption = &pre};
+        struct error err = {0};
+        cr_assert_eq(scheduler_process_env(snap, e, &ops, &planner_store, &env, &err), 0, "%s", err.msg);
+        state_destroy(snap);
+        eval_unref(e);
+}
+
+/* Each row: holders on a 1,000 Mbit/s node (plenty of cpu and memory), the ask of a job
+ * at priority `prio`, whether it is placed, and which holders are evicted: lowest
+ * priority first, within a priority the biggest holder of bandwidth first, unneeded
+ * victims given back, nobody within 10 priority levels, nobody when bandwidth is free. */
+Test(sched_preempt_e2e, network_bandwidth_table) {
+        static const struct {
+                const char *name;
+                struct {
+                        int prio, mbits;
+                } holders[4];
+                int ask, prio;
+                bool placed;
+                const char *evicted; /* the holders' indexes, e.g. "1,0" in PreemptedAllocations order */
+        } rows[] = {
+            {"one victim of the lowest priority is enough", {{20, 300}, {20, 600}, {40, 100}}, 500, 80, true, "1"},
+            {"two of the lowest priority", {{20, 300}, {20, 600}, {40, 100}}, 800, 80, true, "1,0"},
+            {"the lowest priority before the bigger", {{10, 400}, {20, 300}, {20, 300}}, 350, 80, true, "0"},
+            {"the smallest set: the big holder", {{20, 100}, {20, 100}, {20, 700}}, 500, 80, true, "2"},
+            {"a higher priority only when needed", {{20, 200}, {50, 800}}, 900, 80, true, "0,1"},
+            {"holders within 10 levels are kept", {{20, 500}, {20, 500}}, 500, 25, false, ""},
+            {"free bandwidth: nobody evicted", {{20, 300}, {20, 300}}, 400, 80, true, ""},
+            {"more than the link: nobody evicted", {{20, 300}}, 1200, 80, false, ""},
+        };
+        for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+                teardown();
+                setup();
+                struct node *n = fx_node("n1", "dc1", 8000, 16000);
+                n->networks = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Mode", "host", "Device", "lo", "Speed", 100,
+                                        "Mode", "host", "Device", "eth0", "Speed", 1000);
+                add_node(n);
+                char ids_of[4][32];
+                struct job *held[4] = {0};
+                for (size_t h = 0; h < 4 && rows[r].holders[h].prio; h++) {
+                        char jid[16];
+                        snprintf(jid, sizeof(jid), "h%zu", h);
+                        snprintf(ids_of[h], sizeof(ids_of[h]), "h%zu-0", h);
+                        held[h] = bw_job(jid, rows[r].holders[h].prio, rows[r].holders[h].mbits);
+                        add_job(held[h]);
+                        put_alloc(ids_of[h], held[h], "n1", 0, NULL);
+                }
+                struct job *hi = bw_job("hi", rows[r].prio, rows[r].ask);
+                schedule_with(hi, true);
+                const struct alloc *a = the_alloc("hi");
+                cr_assert_eq(a != NULL, rows[r].placed, "%s", rows[r].name);
+                char want[128] = "", got[256] = "";
+                size_t off = 0;
+                for (const char *p = rows[r].evicted; *p; p++)
+                        off += (size_t)snprintf(want + off, sizeof(want) - off, "%s",
+                                                *p == ',' ? "," : ids_of[*p - '0']);
+                if (a)
+                        preempted_list(a, got, sizeof(got));
+                cr_assert_str_eq(got, want, "%s", rows[r].name);
+                for (size_t h = 0; h < 4 && held[h]; h++) {
+                        bool evicted = strstr(want, ids_of[h]) != NULL;
+                        cr_assert_str_eq(status_of(ids_of[h]), evicted ? "evict" : "run", "%s: %s", rows[r].name,
+                                         ids_of[h]);
+                        job_unref(held[h]);
+                }
+                job_unref(hi);
+        }
+}
+
+/* Without preemption a bandwidth shortfall is the placement's failure, named as Nomad
+ * names it; a node reporting no network speed is not limited. */
+Test(sched_preempt_e2e, bandwidth_exceeded_without_preemption) {
+        struct node *n = fx_node("n1", "dc1", 8000, 16000);
+        n->networks = json_pack("[{s:s,s:s,s:i}]", "Mode", "host", "Device", "eth0", "Speed", 1000);
+        add_node(n);
+        struct job *lo = bw_job("lo", 20, 700);
+        add_job(lo);
+        put_alloc("lo-0", lo, "n1", 0, NULL);
+        struct job *hi = bw_job("hi", 80, 400);
+        schedule_with(hi, false);
+        cr_assert_null(the_alloc("hi"));
+        cr_assert_str_eq(status_of("lo-0"), "run");
+        cr_assert_not_null(last_eval);
+        json_t *dims = json_object_get(json_object_get(last_eval->failed_tg_allocs, "g"), "DimensionExhausted");
+        cr_assert_eq(json_integer_value(json_object_get(dims, "network: bandwidth exceeded")), 1, "%s",
+                     json_dumps(last_eval->failed_tg_allocs, JSON_COMPACT));
+        job_unref(hi);
+        /* the same ask on a node that reports no speed */
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        struct job *big = bw_job("big", 80, 5000);
+        schedule_with(big, false);
+        const struct alloc *a = the_alloc("big");
+        cr_assert_not_null(a);
+        cr_assert_str_eq(a->node_id, "n2");
+        job_unref(big);
+        job_unref(lo);
+}

@@ -71,7 +71,25 @@ Test(sched_reschedule, a_delay_not_yet_passed_waits_and_asks_for_a_follow_up) {
         cr_assert_eq(out.n_place, 0, "the slot waits for its 30 s delay");
         cr_assert_eq(out.n_stops, 0);
         cr_assert_eq(out.followup_ns, T0 + 30 * S);
+        cr_assert_eq(out.n_delayed, 1);
+        cr_assert_eq(out.delayed[0].alloc, allocs[0]);
+        cr_assert_eq(out.delayed[0].when, T0 + 30 * S);
         reconcile_out_free(&out);
+        /* with a follow-up eval recorded, none is asked for again; that eval replaces it
+         * even a little ahead of its time (Nomad's updateByReschedulable) */
+        allocs[0]->extra = json_pack("{s:s}", "FollowupEvalID", "f-1");
+        out = reconcile(j, allocs, 2, T0 + 10 * S);
+        cr_assert_eq(out.n_place, 0);
+        cr_assert_eq(out.n_delayed, 0);
+        cr_assert_eq(out.followup_ns, 0);
+        reconcile_out_free(&out);
+        struct reconcile_in in = {.job = j, .allocs = allocs, .n_allocs = 2, .now = T0 + 28 * S, .eval_id = "f-1"};
+        cr_assert_eq(sched_reconcile(&in, &out), 0);
+        cr_assert_eq(out.n_place, 1, "the follow-up eval it names");
+        cr_assert_eq(out.place[0].prev, allocs[0]);
+        reconcile_out_free(&out);
+        json_decref(allocs[0]->extra);
+        allocs[0]->extra = NULL;
         out = reconcile(j, allocs, 2, T0 + 30 * S);
         cr_assert_eq(out.n_place, 1);
         cr_assert_eq(out.place[0].index, 0);
@@ -287,6 +305,15 @@ Test(sched_reschedule_e2e, follow_up_eval_then_a_replacement_with_its_tracker) {
         cr_assert_eq(f.pending, 1);
         cr_assert_eq(f.followup->wait_until, T0 + 30 * S);
         cr_assert_str_eq(f.followup->triggered_by, "alloc-failure");
+        cr_assert_str_eq(f.followup->previous_eval, "eval-1");
+        char followup_id[ID_BUF];
+        snprintf(followup_id, sizeof(followup_id), "%s", f.followup->id);
+        json_t *a0 = alloc_to_json(state_alloc_get(live, "a0"));
+        cr_assert_str_eq(json_string_value(json_object_get(a0, "FollowupEvalID")), followup_id,
+                         "the failed alloc records its follow-up eval");
+        cr_assert_str_eq(json_string_value(json_object_get(a0, "ClientStatus")), "failed");
+        cr_assert_str_eq(json_string_value(json_object_get(a0, "NextAllocation")), "");
+        json_decref(a0);
         const struct alloc *now_live = NULL;
         state_allocs_by_job_foreach(live, "default", "web", find_live, &now_live);
         cr_assert_null(now_live);
@@ -308,7 +335,83 @@ Test(sched_reschedule_e2e, follow_up_eval_then_a_replacement_with_its_tracker) {
         cr_assert_eq(json_array_size(ev), 1);
         cr_assert_eq(json_integer_value(json_object_get(json_array_get(ev, 0), "Delay")), 30 * S);
         cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 0), "PrevAllocID")), "a0");
+        cr_assert_str_eq(json_string_value(json_object_get(js, "FollowupEvalID")), "", "not inherited");
         json_decref(js);
+        js = alloc_to_json(state_alloc_get(live, "a0"));
+        cr_assert_str_eq(json_string_value(json_object_get(js, "NextAllocation")), now_live->id,
+                         "the failed alloc names its replacement");
+        cr_assert_str_eq(json_string_value(json_object_get(js, "FollowupEvalID")), followup_id);
+        json_decref(js);
+}
+
+static void add_failed(struct job *j, const char *id, int index, const char *node, int64_t failed_at) {
+        struct alloc *a = failed(id, j, index, NULL);
+        free(a->name);
+        cr_assert_geq(asprintf(&a->name, "web.g[%d]", index), 0);
+        free(a->node_id);
+        a->node_id = strdup(node);
+        a->modify_time = failed_at;
+        cr_assert_eq(state_upsert_allocs(live, ++idx, &a, 1), 0);
+        alloc_unref(a);
+}
+
+static const char *followup_of(const char *alloc_id) {
+        const struct alloc *a = state_alloc_get(live, alloc_id);
+        const char *id = a ? json_string_value(json_object_get(a->extra, "FollowupEvalID")) : NULL;
+        return id ? id : "";
+}
+
+/* Delayed reschedules due within 5 s of each other share one follow-up eval (Nomad's
+ * batchedFailedAllocWindowSize), the next one gets its own; that eval replaces every
+ * alloc naming it, even the one due 3 s after its WaitUntil. A failed alloc on a node
+ * that is not eligible gets the eval but no attribute update (the plan applier would
+ * refuse the node), and the next evaluation finds that eval again by its time. */
+Test(sched_reschedule_e2e, follow_up_evals_batch_and_are_recorded_in_the_allocs) {
+        static const char *const nodes[] = {"n1", "n2", "n3"};
+        for (size_t i = 0; i < 3; i++) {
+                struct node *n = fx_node(nodes[i], "dc1", 4000, 8192);
+                cr_assert_eq(state_upsert_node(live, ++idx, n), 0);
+                node_unref(n);
+        }
+        struct job *j = fx_job("web", JOB_SERVICE, 4, 100, 100);
+        cr_assert_eq(state_upsert_job(live, ++idx, j), 0);
+        add_failed(j, "a0", 0, "n1", T0);
+        add_failed(j, "a1", 1, "n1", T0 + 3 * S);
+        add_failed(j, "a2", 2, "n1", T0 + 20 * S);
+        add_failed(j, "a3", 3, "n3", T0 + 40 * S);
+        job_unref(j);
+        cr_assert_eq(state_update_node_eligibility(live, ++idx, "n3", false), 0);
+        clock_now = T0 + 10 * S;
+        run("eval-1");
+        const char *f1 = followup_of("a0"), *f2 = followup_of("a2");
+        cr_assert_str_neq(f1, "");
+        cr_assert_str_eq(followup_of("a1"), f1, "due 3 s later: the same batch");
+        cr_assert_str_neq(f2, "");
+        cr_assert_str_neq(f2, f1, "due 20 s later: a batch of its own");
+        cr_assert_str_eq(followup_of("a3"), "", "on an ineligible node: no attribute update");
+        cr_assert_eq(state_eval_get(live, f1)->wait_until, T0 + 30 * S);
+        cr_assert_eq(state_eval_get(live, f2)->wait_until, T0 + 50 * S);
+        struct found f = {0};
+        state_evals_by_job_foreach(live, "default", "web", find_followup, &f);
+        cr_assert_eq(f.pending, 3, "two batches and a3's");
+        /* again: no new eval for a0..a2 (recorded) nor for a3 (found by its time) */
+        clock_now = T0 + 12 * S;
+        run("eval-2");
+        f = (struct found){0};
+        state_evals_by_job_foreach(live, "default", "web", find_followup, &f);
+        cr_assert_eq(f.pending, 3, "still 3, not %d", f.pending);
+        /* the first follow-up at its time replaces a0 and a1 (due at T0 + 33 s), not a2 */
+        char f1_id[ID_BUF];
+        snprintf(f1_id, sizeof(f1_id), "%s", f1);
+        clock_now = T0 + 30 * S;
+        run(f1_id);
+        cr_assert_not_null(state_alloc_get(live, "a0")->next_allocation);
+        cr_assert_not_null(state_alloc_get(live, "a1")->next_allocation);
+        cr_assert_null(state_alloc_get(live, "a2")->next_allocation);
+        const struct alloc *next = state_alloc_get(live, state_alloc_get(live, "a1")->next_allocation);
+        cr_assert_not_null(next);
+        cr_assert_str_eq(next->previous_allocation, "a1");
+        cr_assert_str_eq(next->name, "web.g[1]");
 }
 
 /* Each delay function's sequence of delays over a chain of reschedules (each replacement
