@@ -180,7 +180,7 @@ static int full_calls, partial_calls, partial_sizes[8], full_size;
 
 static void on_allocs(struct alloc **allocs, size_t n, void *data);
 static void on_partial(struct alloc **allocs, size_t n, void *data);
-static json_t *no_updates(void *data);
+static char *no_updates(size_t *ret_count, void *data);
 static void requeue(const json_t *allocs, void *data);
 
 static struct client *start_client(uv_loop_t *loop, struct node **ret_node) {
@@ -233,7 +233,7 @@ static void on_partial(struct alloc **allocs, size_t n, void *data) {
         cr_expect_eq(full_calls, 0, "batches come before the whole list");
 }
 
-static json_t *no_updates(void *data) {
+static char *no_updates(size_t *ret_count, void *data) {
         return NULL;
 }
 
