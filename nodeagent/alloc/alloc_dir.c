@@ -93,20 +93,22 @@ static int ensure_dir(int parent, const char *name, const char *what, uid_t uid,
 
 /* ensure_dir for a directory whose fd the caller does not need: mkdirat and one
  * fstatat when it is already as it should be (most are: made just now), open, stat,
- * chown and chmod only when not. 0 or negative errno. */
+ * chown and chmod only when not. 1 when this call made it, 0 when it was there, or
+ * negative errno. */
 static int ensure_leaf(int parent, const char *name, const char *what, uid_t uid, gid_t gid, mode_t mode,
                        struct error *err) {
-        if (mkdirat(parent, name, mode & 0777) < 0 && errno != EEXIST)
+        bool made = mkdirat(parent, name, mode & 0777) == 0;
+        if (!made && errno != EEXIST)
                 return errorf(err, -errno, "create %s: %s", what, strerror(errno));
         struct stat sb;
         if (fstatat(parent, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == uid &&
             sb.st_gid == gid && (sb.st_mode & 07777) == mode)
-                return 0;
+                return made;
         int fd = ensure_dir(parent, name, what, uid, gid, mode, err);
         if (fd < 0)
                 return fd;
         close(fd);
-        return 0;
+        return made;
 }
 
 bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
@@ -220,6 +222,8 @@ int alloc_dir_build(const char *path, const struct alloc_dir_task *t, size_t n, 
                                 logs ? o.logs_mode : o.data_mode, err);
                 if (r < 0)
                         return r;
+                if (logs)
+                        res.logs_made = r > 0;
         }
         for (size_t i = 0; i < n; i++)
                 if ((r = build_task(dfd, path, &t[i], &res, err)) < 0)

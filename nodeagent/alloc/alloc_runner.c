@@ -509,7 +509,9 @@ static int start_log_collector(struct task_runner *tr, char *out, char *errp, st
                                     .task = tr->task->name,
                                     .max_files = lc->max_files,
                                     .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024,
-                                    .prepared = tr->log_prepared};
+                                    .prepared = tr->log_prepared,
+                                    /* its first start in a logs directory made for it */
+                                    .fresh = tr->log_prepared && tr->ar->setup_dirs.logs_made};
         tr->log_prepared = false; /* once: a restart checks the FIFOs again */
         return logmon_ensure(tr->ar->env.logmon, &cfg, out, errp, err);
 }
