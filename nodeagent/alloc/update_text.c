@@ -146,25 +146,28 @@ static void put_key(struct text_buf *b, const char *key) {
         text_buf_put(b, ":", 1);
 }
 
+/* head (the punctuation and key before the value, as JSON text), then the value */
+static void put_str_after(struct text_buf *b, const char *head, const char *v) {
+        text_buf_puts(b, head);
+        text_buf_json_str(b, v);
+}
+
+static void put_int_after(struct text_buf *b, const char *head, long long v) {
+        text_buf_puts(b, head);
+        put_int(b, v);
+}
+
 static void put_event(struct text_buf *b, const struct task_event *ev) {
-        text_buf_puts(b, "{\"Type\":");
-        text_buf_json_str(b, ev->type);
-        text_buf_puts(b, ",\"Time\":");
-        put_int(b, ev->time);
-        text_buf_puts(b, ",\"Message\":");
-        text_buf_json_str(b, ev->message);
-        text_buf_puts(b, ",\"DisplayMessage\":");
-        text_buf_json_str(b, ev->message);
-        text_buf_puts(b, ",\"ExitCode\":");
-        put_int(b, ev->exit_code);
-        text_buf_puts(b, ",\"Signal\":");
-        put_int(b, ev->signal);
+        put_str_after(b, "{\"Type\":", ev->type);
+        put_int_after(b, ",\"Time\":", ev->time);
+        put_str_after(b, ",\"Message\":", ev->message);
+        put_str_after(b, ",\"DisplayMessage\":", ev->message);
+        put_int_after(b, ",\"ExitCode\":", ev->exit_code);
+        put_int_after(b, ",\"Signal\":", ev->signal);
         text_buf_puts(b, ",\"Details\":{");
         if (ev->type && strcmp(ev->type, "Terminated") == 0) {
-                text_buf_puts(b, "\"exit_code\":\"");
-                put_int(b, ev->exit_code);
-                text_buf_puts(b, "\",\"signal\":\"");
-                put_int(b, ev->signal);
+                put_int_after(b, "\"exit_code\":\"", ev->exit_code);
+                put_int_after(b, "\",\"signal\":\"", ev->signal);
                 text_buf_puts(b, "\"");
         }
         text_buf_puts(b, "}}");
@@ -172,22 +175,17 @@ static void put_event(struct text_buf *b, const struct task_event *ev) {
 
 void update_text_write(struct text_buf *b, const char *alloc_id, const char *client_status, const char *description,
                        const struct task_state *ts, size_t n) {
-        text_buf_puts(b, "{\"ID\":");
-        text_buf_json_str(b, alloc_id);
-        text_buf_puts(b, ",\"ClientStatus\":");
-        text_buf_json_str(b, client_status);
-        text_buf_puts(b, ",\"ClientDescription\":");
-        text_buf_json_str(b, description);
+        put_str_after(b, "{\"ID\":", alloc_id);
+        put_str_after(b, ",\"ClientStatus\":", client_status);
+        put_str_after(b, ",\"ClientDescription\":", description);
         text_buf_puts(b, ",\"TaskStates\":{");
         for (size_t i = 0; i < n; i++) {
                 if (i)
                         text_buf_put(b, ",", 1);
                 put_key(b, ts[i].name);
-                text_buf_puts(b, "{\"State\":");
-                text_buf_json_str(b, task_state_str(ts[i].state));
+                put_str_after(b, "{\"State\":", task_state_str(ts[i].state));
                 text_buf_puts(b, ts[i].failed ? ",\"Failed\":true" : ",\"Failed\":false");
-                text_buf_puts(b, ",\"Restarts\":");
-                put_int(b, ts[i].restarts);
+                put_int_after(b, ",\"Restarts\":", ts[i].restarts);
                 text_buf_puts(b, ",\"Events\":[");
                 for (size_t e = 0; e < ts[i].n_events; e++) {
                         if (e)

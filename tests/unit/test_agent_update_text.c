@@ -22,7 +22,11 @@ Test(agent_update_text, says_what_the_jansson_tree_said) {
         struct task_event ev1[] = {
             {.type = "Received", .message = "Task received by client", .time = 1764700000123456789LL},
             {.type = "Started", .message = "Task started by client", .time = 1764700000223456789LL},
-            {.type = "Terminated", .message = "Exit Code: 3, Signal: 9", .time = 1764700001000000001LL, .exit_code = 3, .signal = 9},
+            {.type = "Terminated",
+             .message = "Exit Code: 3, Signal: 9",
+             .time = 1764700001000000001LL,
+             .exit_code = 3,
+             .signal = 9},
         };
         struct task_event ev2[] = {{.type = NULL, .message = NULL, .time = 0}};
         struct task_state ts[] = {
@@ -48,7 +52,8 @@ Test(agent_update_text, says_what_the_jansson_tree_said) {
         free(g);
         free(w);
         /* What a reader of the update uses, read back. */
-        const json_t *term = json_array_get(json_object_get(json_object_get(json_object_get(got, "TaskStates"), "web"), "Events"), 2);
+        const json_t *term =
+            json_array_get(json_object_get(json_object_get(json_object_get(got, "TaskStates"), "web"), "Events"), 2);
         cr_assert_str_eq(json_string_value(json_object_get(json_object_get(term, "Details"), "exit_code")), "3");
         cr_assert_eq(json_integer_value(json_object_get(term, "Time")), 1764700001000000001LL);
         json_decref(got);
@@ -62,8 +67,9 @@ Test(agent_update_text, strings_are_escaped_and_bad_utf8_replaced) {
         text_buf_json_str(&b, "a\"b\\c\n\t\x01 \xc3\xa9 \xf0\x9f\x98\x80 \x80 \xc0\xaf \xed\xa0\x80 \xe2\x82");
         json_t *s = parse(&b);
         cr_assert(json_is_string(s));
-        cr_assert_str_eq(json_string_value(s), "a\"b\\c\n\t\x01 \xc3\xa9 \xf0\x9f\x98\x80 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
-                                               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
+        cr_assert_str_eq(json_string_value(s),
+                         "a\"b\\c\n\t\x01 \xc3\xa9 \xf0\x9f\x98\x80 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
         json_decref(s);
         text_buf_json_str(&b, NULL);
         char *t = text_buf_take(&b);
