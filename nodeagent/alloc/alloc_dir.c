@@ -111,13 +111,18 @@ static int ensure_leaf(int parent, const char *name, const char *what, uid_t uid
         return made;
 }
 
-bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+/* fd (a directory opened under dir_fd) is the root of a tmpfs mounted there. */
+static bool is_tmpfs_mount_fd(int dir_fd, int fd) {
         struct stat parent, self;
         struct statfs fs;
         if (fd < 0 || fstat(dir_fd, &parent) < 0 || fstat(fd, &self) < 0 || fstatfs(fd, &fs) < 0)
                 return false;
         return self.st_dev != parent.st_dev && fs.f_type == TMPFS_MAGIC;
+}
+
+bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return is_tmpfs_mount_fd(dir_fd, fd);
 }
 
 /* secrets/ of the task (task_fd): a tmpfs, mounted once. */
@@ -294,13 +299,16 @@ static void closedirp(DIR **d) {
 /* Detach the tmpfs on <dfd>/<name>/secrets: 1, 0 when none is there, or -errno. */
 static int detach_secrets(int dfd, const char *path, const char *name, struct error *err) {
         _cleanup_close_ int tfd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tfd < 0 || !alloc_dir_is_tmpfs_mount(tfd, "secrets"))
+        if (tfd < 0)
                 return 0;
-        /* Through the fd of the mount's root: the kernel detaches what we opened. */
+        /* Through the fd of the mount's root: the kernel detaches what we opened (and
+         * checked: one open for both). */
         _cleanup_close_ int sfd = openat(tfd, "secrets", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (!is_tmpfs_mount_fd(tfd, sfd))
+                return 0;
         char target[64];
         snprintf(target, sizeof(target), "/proc/self/fd/%d", sfd);
-        if (sfd < 0 || umount2(target, MNT_DETACH) < 0)
+        if (umount2(target, MNT_DETACH) < 0)
                 return errorf(err, -errno, "unmount %s/%s/secrets: %s", path, name, strerror(errno));
         return 1;
 }
