@@ -15,11 +15,13 @@
 #include "common/hashmap.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/model.h"
 #include "common/clock.h"
 #include "nodeagent/alloc/alloc_gc.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/alloc/taskenv.h"
+#include "nodeagent/alloc/update_text.h"
 #include "nodeagent/client/client.h"
 #include "nodeagent/config.h"
 #include "nodeagent/fingerprint/fingerprint.h"
@@ -767,22 +769,45 @@ static void on_allocs(struct alloc **allocs, size_t n, void *data) {
         }
 }
 
-static json_t *collect_updates(void *data) {
+static bool update_due(const struct runner *r) {
+        return r->dirty && (!r->report_when_finished || alloc_runner_finished(r->ar));
+}
+
+/* The updates as JSON text, written straight from the runners' task states: the
+ * jansson tree each took to build, dump and free was a quarter of this loop's CPU
+ * in a 1,000-task batch (update_text.h). */
+static char *collect_updates(size_t *ret_count, void *data) {
         struct agent *a = data;
-        json_t *arr = json_array();
+        struct text_buf b = {0};
+        size_t n = 0;
+        text_buf_put(&b, "[", 1);
         for (size_t i = 0; i < a->n_runners; i++)
-                if (a->runners[i].dirty &&
-                    (!a->runners[i].report_when_finished || alloc_runner_finished(a->runners[i].ar))) {
-                        a->runners[i].dirty = false;
-                        json_array_append_new(arr, alloc_runner_update_json(a->runners[i].ar));
+                if (update_due(&a->runners[i])) {
+                        if (n++)
+                                text_buf_put(&b, ",", 1);
+                        alloc_runner_update_write(a->runners[i].ar, &b);
                 }
-        json_array_extend(arr, a->extra_updates);
-        json_array_clear(a->extra_updates);
-        if (json_array_size(arr) == 0) {
-                json_decref(arr);
+        size_t k;
+        json_t *u;
+        json_array_foreach(a->extra_updates, k, u) {
+                _cleanup_free_ char *one = json_dumps(u, JSON_COMPACT);
+                if (!one)
+                        continue;
+                if (n++)
+                        text_buf_put(&b, ",", 1);
+                text_buf_puts(&b, one);
+        }
+        text_buf_put(&b, "]", 1);
+        if (n == 0 || b.failed) { /* out of memory: all stay pending */
+                text_buf_clear(&b);
                 return NULL;
         }
-        return arr;
+        for (size_t i = 0; i < a->n_runners; i++)
+                if (update_due(&a->runners[i]))
+                        a->runners[i].dirty = false;
+        json_array_clear(a->extra_updates);
+        *ret_count = n;
+        return text_buf_take(&b);
 }
 
 static void requeue_updates(const json_t *allocs, void *data) {

@@ -93,29 +93,36 @@ static int ensure_dir(int parent, const char *name, const char *what, uid_t uid,
 
 /* ensure_dir for a directory whose fd the caller does not need: mkdirat and one
  * fstatat when it is already as it should be (most are: made just now), open, stat,
- * chown and chmod only when not. 0 or negative errno. */
+ * chown and chmod only when not. 1 when this call made it, 0 when it was there, or
+ * negative errno. */
 static int ensure_leaf(int parent, const char *name, const char *what, uid_t uid, gid_t gid, mode_t mode,
                        struct error *err) {
-        if (mkdirat(parent, name, mode & 0777) < 0 && errno != EEXIST)
+        bool made = mkdirat(parent, name, mode & 0777) == 0;
+        if (!made && errno != EEXIST)
                 return errorf(err, -errno, "create %s: %s", what, strerror(errno));
         struct stat sb;
         if (fstatat(parent, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == uid &&
             sb.st_gid == gid && (sb.st_mode & 07777) == mode)
-                return 0;
+                return made;
         int fd = ensure_dir(parent, name, what, uid, gid, mode, err);
         if (fd < 0)
                 return fd;
         close(fd);
-        return 0;
+        return made;
 }
 
-bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+/* fd (a directory opened under dir_fd) is the root of a tmpfs mounted there. */
+static bool is_tmpfs_mount_fd(int dir_fd, int fd) {
         struct stat parent, self;
         struct statfs fs;
         if (fd < 0 || fstat(dir_fd, &parent) < 0 || fstat(fd, &self) < 0 || fstatfs(fd, &fs) < 0)
                 return false;
         return self.st_dev != parent.st_dev && fs.f_type == TMPFS_MAGIC;
+}
+
+bool alloc_dir_is_tmpfs_mount(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return is_tmpfs_mount_fd(dir_fd, fd);
 }
 
 /* secrets/ of the task (task_fd): a tmpfs, mounted once. */
@@ -220,6 +227,8 @@ int alloc_dir_build(const char *path, const struct alloc_dir_task *t, size_t n, 
                                 logs ? o.logs_mode : o.data_mode, err);
                 if (r < 0)
                         return r;
+                if (logs)
+                        res.logs_made = r > 0;
         }
         for (size_t i = 0; i < n; i++)
                 if ((r = build_task(dfd, path, &t[i], &res, err)) < 0)
@@ -290,13 +299,16 @@ static void closedirp(DIR **d) {
 /* Detach the tmpfs on <dfd>/<name>/secrets: 1, 0 when none is there, or -errno. */
 static int detach_secrets(int dfd, const char *path, const char *name, struct error *err) {
         _cleanup_close_ int tfd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tfd < 0 || !alloc_dir_is_tmpfs_mount(tfd, "secrets"))
+        if (tfd < 0)
                 return 0;
-        /* Through the fd of the mount's root: the kernel detaches what we opened. */
+        /* Through the fd of the mount's root: the kernel detaches what we opened (and
+         * checked: one open for both). */
         _cleanup_close_ int sfd = openat(tfd, "secrets", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (!is_tmpfs_mount_fd(tfd, sfd))
+                return 0;
         char target[64];
         snprintf(target, sizeof(target), "/proc/self/fd/%d", sfd);
-        if (sfd < 0 || umount2(target, MNT_DETACH) < 0)
+        if (umount2(target, MNT_DETACH) < 0)
                 return errorf(err, -errno, "unmount %s/%s/secrets: %s", path, name, strerror(errno));
         return 1;
 }

@@ -57,6 +57,7 @@ struct alloc_dir_result {
         int secrets_mounted;    /* tmpfs mounted now */
         int secrets_reattached; /* tmpfs found mounted already (a restarted agent) */
         int secrets_on_disk;    /* mount not permitted: a 0700 directory instead */
+        bool logs_made;         /* alloc/logs was made by this call: it holds no task's logs yet */
         char note[200];         /* why the last one is on disk, or "" */
 };
 

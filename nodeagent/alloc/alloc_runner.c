@@ -21,6 +21,7 @@
 #include "nodeagent/alloc/restart.h"
 #include "nodeagent/alloc/task_memory.h"
 #include "nodeagent/alloc/taskenv.h"
+#include "nodeagent/alloc/update_text.h"
 #include "nodeagent/drivers/driver.h"
 #include "nodeagent/drivers/task_cgroup.h"
 #include "nodeagent/drivers/task_proc.h"
@@ -508,7 +509,9 @@ static int start_log_collector(struct task_runner *tr, char *out, char *errp, st
                                     .task = tr->task->name,
                                     .max_files = lc->max_files,
                                     .max_file_size = (int64_t)lc->max_file_size_mb * 1024 * 1024,
-                                    .prepared = tr->log_prepared};
+                                    .prepared = tr->log_prepared,
+                                    /* its first start in a logs directory made for it */
+                                    .fresh = tr->log_prepared && tr->ar->setup_dirs.logs_made};
         tr->log_prepared = false; /* once: a restart checks the FIFOs again */
         return logmon_ensure(tr->ar->env.logmon, &cfg, out, errp, err);
 }
@@ -1207,15 +1210,21 @@ enum alloc_client alloc_runner_client_status(const struct alloc_runner *ar) {
         return alloc_status_from_tasks(ar->states, ar->n_tasks, NULL);
 }
 
-json_t *alloc_runner_update_json(const struct alloc_runner *ar) {
+void alloc_runner_update_write(const struct alloc_runner *ar, struct text_buf *b) {
         const char *desc;
         enum alloc_client s = alloc_status_from_tasks(ar->states, ar->n_tasks, &desc);
         if (ar->setup_error) {
                 s = ALLOC_CLIENT_FAILED;
                 desc = ar->setup_error;
         }
-        return json_pack("{s:s,s:s,s:s,s:o}", "ID", ar->alloc->id, "ClientStatus", alloc_client_str(s),
-                         "ClientDescription", desc, "TaskStates", task_states_to_json(ar->states, ar->n_tasks));
+        update_text_write(b, ar->alloc->id, alloc_client_str(s), desc, ar->states, ar->n_tasks);
+}
+
+json_t *alloc_runner_update_json(const struct alloc_runner *ar) {
+        struct text_buf b = {0};
+        alloc_runner_update_write(ar, &b);
+        _cleanup_free_ char *text = text_buf_take(&b);
+        return text ? json_loads(text, 0, NULL) : NULL;
 }
 
 static void free_runner(struct alloc_runner *ar) {

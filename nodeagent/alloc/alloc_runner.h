@@ -22,6 +22,7 @@ struct error;
 struct logmon;
 struct alloc_runner;
 struct taskenv_user;
+struct text_buf;
 
 struct alloc_runner_env {
         uv_loop_t *loop;
@@ -75,7 +76,10 @@ bool alloc_runner_stopping(const struct alloc_runner *ar);
 bool alloc_runner_finished(const struct alloc_runner *ar);
 const char *alloc_runner_id(const struct alloc_runner *ar);
 enum alloc_client alloc_runner_client_status(const struct alloc_runner *ar);
-/* {"ID", "ClientStatus", "ClientDescription", "TaskStates"} for PUT /v1/node/<id>/allocations. */
+/* {"ID", "ClientStatus", "ClientDescription", "TaskStates"} for PUT /v1/node/<id>/allocations,
+ * appended to b as JSON text (update_text.h: no jansson tree per update). */
+void alloc_runner_update_write(const struct alloc_runner *ar, struct text_buf *b);
+/* The same parsed (tests, and what a failed send is requeued from); NULL when out of memory. */
 json_t *alloc_runner_update_json(const struct alloc_runner *ar);
 /* Nomad's alloc restart: kill the task (kill_signal, SIGKILL after kill_timeout)
  * with a "Restart Signaled" event and start it again at once ("Restarting"),

@@ -16,7 +16,9 @@
 #include "common/http_client.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/model.h"
+#include "nodeagent/alloc/update_text.h"
 #include "nodeagent/config.h"
 
 #define MAX_SERVERS 16
@@ -52,7 +54,7 @@ struct call {
         char *auth; /* "X-Nomad-Token: <node secret>" */
         long timeout_ms;
         atomic_int *abort;
-        json_t *sent; /* CALL_UPDATE: the Allocs array, for requeueing */
+        bool requeue; /* CALL_UPDATE: body's Allocs are requeued if it fails */
         /* results, written by the worker thread */
         bool reached;
         struct http_response res; /* status, body, X-Nomad-Index */
@@ -145,43 +147,64 @@ static void call_free(struct call *call) {
         free(call->body);
         free(call->auth);
         http_response_clear(&call->res);
-        if (call->sent)
-                json_decref(call->sent);
         free(call);
 }
 
-static int submit(struct client *c, enum call_kind kind, const char *method, const char *path, json_t *body,
-                  long timeout_ms, atomic_int *abort, json_t *sent) {
+/* Queue a call whose body (NULL: none) is text already; the call takes body only
+ * when it returns 0. */
+static int submit_text(struct client *c, enum call_kind kind, const char *method, const char *path, char *body,
+                       long timeout_ms, atomic_int *abort, bool requeue) {
         struct call *call = calloc(1, sizeof(*call));
-        if (!call) {
-                if (sent)
-                        json_decref(sent);
+        if (!call)
                 return -ENOMEM;
-        }
         call->c = c;
         call->kind = kind;
         call->method = method;
         call->timeout_ms = timeout_ms;
         call->abort = abort;
-        call->sent = sent;
+        call->requeue = requeue;
         call->work.data = call;
         if (asprintf(&call->url, "%s%s", c->servers[c->cur], path) < 0)
                 call->url = NULL;
-        call->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
         /* The node's secret authenticates its agent (Nomad's client uses it as its token). */
         if (asprintf(&call->auth, "X-Nomad-Token: %s", c->node->secret_id ? c->node->secret_id : "") < 0)
                 call->auth = NULL;
-        if (!call->url || (body && !call->body) || !call->auth) {
+        if (!call->url || !call->auth) {
                 call_free(call);
                 return -ENOMEM;
         }
+        call->body = body;
         int r = uv_queue_work(c->loop, &call->work, call_work, after_call);
         if (r < 0) {
+                call->body = NULL; /* still the caller's */
                 call_free(call);
                 return r;
         }
         c->inflight++;
         return 0;
+}
+
+static int submit(struct client *c, enum call_kind kind, const char *method, const char *path, json_t *body,
+                  long timeout_ms, atomic_int *abort) {
+        _cleanup_free_ char *text = NULL;
+        if (body && !(text = json_dumps(body, JSON_COMPACT)))
+                return -ENOMEM;
+        int r = submit_text(c, kind, method, path, text, timeout_ms, abort, false);
+        if (r == 0)
+                TAKE_PTR(text);
+        return r;
+}
+
+/* Updates that were not delivered (text: the update body, or in_body false: its
+ * Allocs array alone): their allocations are pending again. */
+static void requeue_text(struct client *c, const char *text, bool in_body) {
+        json_t *j = json_loads(text ? text : "", 0, NULL);
+        json_t *allocs = in_body ? json_object_get(j, "Allocs") : j;
+        if (json_is_array(allocs))
+                c->ops.requeue_updates(allocs, c->ops.data);
+        else
+                log_warn("an allocation update that failed could not be read back to requeue it");
+        json_decref(j);
 }
 
 static uint64_t backoff_ms(int failures) {
@@ -270,7 +293,7 @@ static void start_register(struct client *c) {
         json_t *body = json_pack("{s:o}", "Node", node_to_json(c->node));
         if (c->registration_secret && *c->registration_secret)
                 json_object_set_new(body, "RegistrationSecret", json_string(c->registration_secret));
-        if (submit(c, CALL_REGISTER, "PUT", "/v1/node/register", body, CALL_TIMEOUT_MS, &c->abort_all, NULL) == 0)
+        if (submit(c, CALL_REGISTER, "PUT", "/v1/node/register", body, CALL_TIMEOUT_MS, &c->abort_all) == 0)
                 c->hb_busy = true;
         else
                 uv_timer_start(&c->hb_timer, on_hb_timer, 1000, 0);
@@ -283,7 +306,7 @@ static void start_heartbeat(struct client *c) {
         char path[128];
         snprintf(path, sizeof(path), "/v1/node/%s/heartbeat", c->node->id);
         json_t *body = json_pack("{s:s,s:s}", "SecretID", c->node->secret_id, "Status", "ready");
-        if (submit(c, CALL_HEARTBEAT, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all, NULL) == 0)
+        if (submit(c, CALL_HEARTBEAT, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all) == 0)
                 c->hb_busy = true;
         else
                 uv_timer_start(&c->hb_timer, on_hb_timer, 1000, 0);
@@ -302,7 +325,7 @@ static void start_watch(struct client *c) {
                 snprintf(since, sizeof(since), "&since=%llu", (unsigned long long)c->since);
         snprintf(path, sizeof(path), "/v1/node/%s/allocations?index=%llu&wait=%s%s%s", c->node->id,
                  (unsigned long long)c->watch_index, WATCH_WAIT, c->light_unsupported ? "" : "&light=true", since);
-        if (submit(c, CALL_WATCH, "GET", path, NULL, WATCH_TIMEOUT_MS, &c->abort_watch, NULL) == 0)
+        if (submit(c, CALL_WATCH, "GET", path, NULL, WATCH_TIMEOUT_MS, &c->abort_watch) == 0)
                 c->watch_busy = true;
         else
                 uv_timer_start(&c->watch_timer, on_watch_timer, 1000, 0);
@@ -316,27 +339,29 @@ static void start_flush(struct client *c) {
         if (c->update_busy || !c->registered)
                 return;
         c->updates_pending = false;
-        json_t *allocs = c->ops.collect_updates(c->ops.data);
+        size_t count = 0;
+        _cleanup_free_ char *allocs = c->ops.collect_updates(&count, c->ops.data);
         if (!allocs)
                 return;
-        if (json_array_size(allocs) == 0) {
-                json_decref(allocs);
-                return;
-        }
-        json_t *body = json_pack("{s:s,s:O}", "SecretID", c->node->secret_id, "Allocs", allocs);
+        /* The body as text: the updates are text already (update_text.h). */
+        struct text_buf b = {0};
+        text_buf_puts(&b, "{\"SecretID\":");
+        text_buf_json_str(&b, c->node->secret_id);
+        text_buf_puts(&b, ",\"Allocs\":");
+        text_buf_puts(&b, allocs);
+        text_buf_puts(&b, "}");
+        _cleanup_free_ char *body = text_buf_take(&b);
         char path[128];
         snprintf(path, sizeof(path), "/v1/node/%s/allocations", c->node->id);
-        log_debug("sending %zu allocation update(s)", json_array_size(allocs));
-        json_incref(allocs);
-        if (submit(c, CALL_UPDATE, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all, allocs) == 0) {
+        log_debug("sending %zu allocation update(s)", count);
+        if (body && submit_text(c, CALL_UPDATE, "PUT", path, body, CALL_TIMEOUT_MS, &c->abort_all, true) == 0) {
+                TAKE_PTR(body);
                 c->update_busy = true;
         } else {
-                c->ops.requeue_updates(allocs, c->ops.data);
+                requeue_text(c, allocs, false);
                 c->updates_pending = true;
                 uv_timer_start(&c->flush_timer, on_flush_timer, 1000, 0);
         }
-        json_decref(allocs);
-        json_decref(body);
 }
 
 void client_updates_pending(struct client *c) {
@@ -628,7 +653,7 @@ static void start_fetch(struct client *c) {
         snprintf(path, sizeof(path), "/v1/node/%s/allocations/batch", c->node->id);
         json_t *body = json_pack("{s:o,s:o}", "AllocIDs", chunk, "Jobs", held_jobs(c));
         log_debug("fetching %zu changed allocation(s)", json_array_size(chunk));
-        int r = body ? submit(c, CALL_FETCH, "POST", path, body, CALL_TIMEOUT_MS, &c->abort_watch, NULL) : -ENOMEM;
+        int r = body ? submit(c, CALL_FETCH, "POST", path, body, CALL_TIMEOUT_MS, &c->abort_watch) : -ENOMEM;
         json_decref(body);
         if (r < 0) {
                 light_clear(c);
@@ -829,7 +854,8 @@ static void finish_update(struct client *c, struct call *call) {
                         start_flush(c);
                 return;
         }
-        c->ops.requeue_updates(call->sent, c->ops.data);
+        if (call->requeue)
+                requeue_text(c, call->body, true);
         c->updates_pending = true;
         char reason[512];
         call_reason(call, reason, sizeof(reason));

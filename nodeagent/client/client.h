@@ -37,11 +37,12 @@ struct client_ops {
          * allocations: an allocation missing here is not gone. allocs follows with
          * the whole list once every batch is in. */
         void (*allocs_partial)(struct alloc **allocs, size_t n, void *data);
-        /* Take the pending allocation updates: a JSON array of
-         * {"ID","ClientStatus","ClientDescription","TaskStates"} (new reference),
-         * or NULL when there is none. */
-        json_t *(*collect_updates)(void *data);
-        /* A batch could not be delivered: mark these allocation IDs pending again. */
+        /* Take the pending allocation updates: the text of a JSON array of
+         * {"ID","ClientStatus","ClientDescription","TaskStates"} (malloc'd, the
+         * caller frees it) and in *ret_count how many, or NULL when there is none. */
+        char *(*collect_updates)(size_t *ret_count, void *data);
+        /* A batch could not be delivered: mark these allocation IDs pending again
+         * (allocs: the collected text, parsed). */
         void (*requeue_updates)(const json_t *allocs, void *data);
         /* Optional: each event of enum client_event, index only for
          * CLIENT_WATCH_ANSWER (its X-Nomad-Index; 0 for the others). The agent tells

@@ -482,7 +482,8 @@ int logmon_ensure(struct logmon *lm, const struct logmon_config *cfg, char *ret_
                 pr = prepare(cfg, &m, fifo, err);
         if (pr < 0)
                 return pr;
-        last_indexes(cfg->dir, cfg->task, m.index);
+        if (!cfg->fresh)
+                last_indexes(cfg->dir, cfg->task, m.index);
         _cleanup_(closep_array) int fds[3] = {-1, -1, -1};
         fds[0] = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fds[0] < 0)

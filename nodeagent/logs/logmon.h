@@ -69,6 +69,9 @@ struct logmon_config {
         /* logmon_prepare succeeded for this dir, task and sizes: logmon_ensure does
          * not make the FIFOs or write the logmeta file again. */
         bool prepared;
+        /* The directory was made for this allocation just now and holds no file of
+         * this task: its streams start at index 0 without listing the directory. */
+        bool fresh;
 };
 
 /* The agent's handle on the collector of data_dir (which must exist). Connects

@@ -122,6 +122,9 @@ Test(agent_alloc_dirs, one_user_owns_the_allocation_and_its_task_directories) {
         cr_assert_eq(stat(parent, &sb), 0);
         cr_expect_eq(sb.st_mode & 0777, 0711, "the data dir's alloc/ lists no allocation to others");
         cr_expect_eq(res.secrets_mounted, 1);
+        cr_expect(res.logs_made, "alloc/logs made now: the log collector need not list it");
+        cr_assert_eq(build(t, 1, &res, &err), 0, "%s", err.msg);
+        cr_expect(!res.logs_made, "built again (a restarted agent): alloc/logs may hold logs");
 }
 
 Test(agent_alloc_dirs, tasks_of_several_users_share_alloc_through_their_group) {

@@ -71,6 +71,11 @@ static void reply(int fd, uint64_t index, const char *body) {
                 return;
 }
 
+/* PUT /v1/node/<id>/allocations: the last body, how many came; answered 500 while
+ * fail_updates is set. update_body is written before update_puts is raised. */
+static atomic_int update_puts, fail_updates;
+static char update_body[8192];
+
 static void serve(int fd) {
         static char req[1 << 20];
         if (read_request(fd, req, sizeof(req)) < 0)
@@ -127,6 +132,17 @@ static void serve(int fd) {
                 free(s);
                 json_decref(out);
                 json_decref(in);
+        } else if (strncmp(req, "PUT /v1/node/", 13) == 0 && strstr(req, "/allocations ")) {
+                snprintf(update_body, sizeof(update_body), "%s", body);
+                atomic_fetch_add(&update_puts, 1);
+                if (atomic_load(&fail_updates)) {
+                        static const char err[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n"
+                                                  "Connection: close\r\n\r\nbusy";
+                        if (send(fd, err, sizeof(err) - 1, MSG_NOSIGNAL) < 0)
+                                return;
+                } else {
+                        reply(fd, 1, "{}");
+                }
         } else {
                 reply(fd, 1, "{}");
         }
@@ -180,7 +196,8 @@ static int full_calls, partial_calls, partial_sizes[8], full_size;
 
 static void on_allocs(struct alloc **allocs, size_t n, void *data);
 static void on_partial(struct alloc **allocs, size_t n, void *data);
-static json_t *no_updates(void *data);
+static char *no_updates(size_t *ret_count, void *data);
+static char *(*collect_fn)(size_t *ret_count, void *data) = no_updates;
 static void requeue(const json_t *allocs, void *data);
 
 static struct client *start_client(uv_loop_t *loop, struct node **ret_node) {
@@ -195,7 +212,7 @@ static struct client *start_client(uv_loop_t *loop, struct node **ret_node) {
         static struct client_ops ops;
         ops = (struct client_ops){.allocs = on_allocs,
                                   .allocs_partial = on_partial,
-                                  .collect_updates = no_updates,
+                                  .collect_updates = collect_fn,
                                   .requeue_updates = requeue};
         struct client *c = NULL;
         struct error err = {0};
@@ -233,11 +250,35 @@ static void on_partial(struct alloc **allocs, size_t n, void *data) {
         cr_expect_eq(full_calls, 0, "batches come before the whole list");
 }
 
-static json_t *no_updates(void *data) {
+static char *no_updates(size_t *ret_count, void *data) {
         return NULL;
 }
 
+static char requeued[2][40];
+static int n_requeued;
+
 static void requeue(const json_t *allocs, void *data) {
+        size_t i;
+        json_t *u;
+        json_array_foreach(allocs, i, u) {
+                if (n_requeued < 2)
+                        snprintf(requeued[n_requeued], sizeof(requeued[0]), "%s",
+                                 json_string_value(json_object_get(u, "ID")));
+                n_requeued++;
+        }
+}
+
+static int collected;
+static const char two_updates_text[] =
+    "[{\"ID\":\"a1\",\"ClientStatus\":\"complete\",\"ClientDescription\":\"\",\"TaskStates\":{}},"
+    "{\"ID\":\"a2\",\"ClientStatus\":\"failed\",\"ClientDescription\":\"x\",\"TaskStates\":{}}]";
+
+/* Two updates, once. */
+static char *two_updates(size_t *ret_count, void *data) {
+        if (collected++)
+                return NULL;
+        *ret_count = 2;
+        return strdup(two_updates_text);
 }
 
 static void on_done(void *data) {
@@ -284,4 +325,36 @@ static void stop_client(uv_loop_t *loop, struct client *c, struct node *n) {
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
         node_unref(n);
+}
+
+Test(agent_client, updates_go_as_collected_and_a_failed_batch_is_requeued) {
+        atomic_store(&fail_updates, 1);
+        collect_fn = two_updates;
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct node *n = NULL;
+        struct client *c = start_client(&loop, &n);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (n_requeued == 0) {
+                client_updates_pending(c); /* a flush once registered */
+                uv_run(&loop, UV_RUN_NOWAIT);
+                usleep(2000);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec > 20)
+                        break;
+        }
+        cr_assert_eq(atomic_load(&update_puts), 1, "one update sent");
+        json_t *body = json_loads(update_body, 0, NULL);
+        cr_assert_not_null(body, "the body is JSON: %s", update_body);
+        cr_expect_str_eq(json_string_value(json_object_get(body, "SecretID")), "s");
+        json_t *want = json_loads(two_updates_text, 0, NULL);
+        cr_expect(json_equal(json_object_get(body, "Allocs"), want), "the collected updates, as they were");
+        json_decref(want);
+        json_decref(body);
+        cr_assert_eq(n_requeued, 2, "the 500 sends both back");
+        cr_expect_str_eq(requeued[0], "a1");
+        cr_expect_str_eq(requeued[1], "a2");
+        stop_client(&loop, c, n);
+        collect_fn = no_updates;
 }
