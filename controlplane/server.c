@@ -544,7 +544,11 @@ static void snapshot_restore_done(uv_work_t *w, int status) {
                 log_info("snapshot restore: %zu bytes checked in %.1f ms off the loop; proposing %zu bytes",
                          sr->len, (double)(clock_monotonic_ns() - sr->queued_ns) / 1e6, strlen(sr->cmd));
                 struct batch_part part = {.kind = BATCH_JSON, .buf = sr->cmd, .len = strlen(sr->cmd)};
+                /* an entry of its own, which the FSM builds off the loop (raft_node.h, heavy) */
+                flush_proposals(s);
                 int r = server_propose_parts(s, &part, 1, api_snapshot_restored, sr->req); /* takes cmd */
+                if (r == 0)
+                        flush_proposals(s);
                 if (r < 0)
                         api_snapshot_restore_refused(sr->req, r == -EINVAL ? -EIO : r,
                                                      r == -EAGAIN  ? "not the leader any more"
