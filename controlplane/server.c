@@ -275,7 +275,11 @@ static void server_on_node_ready(void *data, const char *computed_class, uint64_
 }
 
 static void server_on_applied(void *data, uint64_t index, const json_t *cmd, const char *plan_eval_id) {
-        api_events_applied(((struct server *)data)->api, index, cmd, plan_eval_id);
+        struct server *s = data;
+        api_events_applied(s->api, index, cmd, plan_eval_id);
+        /* the periodic dispatcher follows job changes as they are applied (periodic.h) */
+        if (s->leader && cmd && periodic_applied(s->periodic, s->state, cmd, clock_now_ns() / NS_PER_SEC) < 0)
+                log_warn("periodic: out of memory tracking a job change at index %llu", (unsigned long long)index);
 }
 
 static struct plan_result *server_plan_decoded(void *data, const void *buf, size_t len) {
