@@ -9,6 +9,7 @@
 # and changes nothing. Prints the body size and the restore's wall and CPU time
 # (the CLI's and the server's), and the longest stall of the server's loop meanwhile
 # (loop_probe.py).
+# SNAP_JOBS (default 0): as many more jobs in the grown snapshot.
 # Usage: tests/integration/snapshot.sh BIN_DIR
 # Ports: DROVER_TEST_PORT_BASE (default 31500) to +479.
 set -u

@@ -346,26 +346,33 @@ static void barrier_tick(uv_timer_t *t) {
         }
 }
 
-Test(raft_node, barrier_completes_after_every_earlier_entry_is_applied) {
-        cr_assert_eq(raft_node_barrier(NULL, barrier_done, NULL), -EAGAIN, "no Raft: no barrier");
-        char dir[] = "build/raft-test-XXXXXX";
+/* A single voter in dir (made here) on a free port, with ops over fsm, its loop run
+ * until tick (every 10 ms on t, with t->data = arg) closes everything. */
+static void run_single_voter(char *dir, uv_loop_t *loop, const struct raft_fsm_ops *ops, void *fsm,
+                             struct raft_node **rn, uv_timer_t *t, uv_timer_cb tick, void *arg) {
         cr_assert_not_null(mkdtemp(dir));
         int port = free_port();
         cr_assert_neq(port, 0, "no free loopback port");
-        struct fake_fsm f = {.in_order = true};
-        struct barrier_run b = {.f = &f};
-        uv_loop_init(&b.loop);
+        uv_loop_init(loop);
         char addr[32];
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
         struct raft_node_config cfg = {.id = 1, .address = addr, .data_dir = dir, .bootstrap = true,
                                        .election_timeout_ms = 150, .heartbeat_timeout_ms = 20,
                                        .snapshot_threshold = 1024, .snapshot_trailing = 64};
         struct error err = {0};
-        cr_assert_eq(raft_node_create(&b.loop, &cfg, &fake_ops, &f, &b.rn, &err), 0, "%s", err.msg);
-        uv_timer_init(&b.loop, &b.t);
-        b.t.data = &b;
-        uv_timer_start(&b.t, barrier_tick, 10, 10);
-        uv_run(&b.loop, UV_RUN_DEFAULT);
+        cr_assert_eq(raft_node_create(loop, &cfg, ops, fsm, rn, &err), 0, "%s", err.msg);
+        uv_timer_init(loop, t);
+        t->data = arg;
+        uv_timer_start(t, tick, 10, 10);
+        uv_run(loop, UV_RUN_DEFAULT);
+}
+
+Test(raft_node, barrier_completes_after_every_earlier_entry_is_applied) {
+        cr_assert_eq(raft_node_barrier(NULL, barrier_done, NULL), -EAGAIN, "no Raft: no barrier");
+        char dir[] = "build/raft-test-XXXXXX";
+        struct fake_fsm f = {.in_order = true};
+        struct barrier_run b = {.f = &f};
+        run_single_voter(dir, &b.loop, &fake_ops, &f, &b.rn, &b.t, barrier_tick, &b);
         cr_assert(b.closed);
         cr_assert(b.done, "the barrier completed");
         cr_assert_eq(b.status, 0);
@@ -388,17 +395,24 @@ struct heavy_fsm {
         uint64_t heavy_index;
 };
 
+/* The number after the prefix of an entry (its bytes are not NUL-terminated). */
+static int entry_number(const void *buf, size_t len, size_t prefix) {
+        char tmp[32];
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)len, (const char *)buf);
+        return atoi(tmp + prefix);
+}
+
 static int heavy_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         struct heavy_fsm *f = data;
         (void)index;
         int n;
-        if (len > 5 && memcmp(buf, "read-", 5) == 0 && (n = atoi((const char *)buf + 5)) >= 0 && n < 8) {
+        if (len > 5 && memcmp(buf, "read-", 5) == 0 && (n = entry_number(buf, len, 5)) >= 0 && n < 8) {
                 f->seen[n] = f->value;
                 f->applied++;
                 return 0;
         }
         if (len > 6 && memcmp(buf, "heavy-", 6) == 0) { /* only without the pool */
-                f->value = atoi((const char *)buf + 6);
+                f->value = entry_number(buf, len, 6);
                 f->applied++;
                 return 0;
         }
@@ -412,9 +426,7 @@ static bool heavy_heavy(void *data, const void *buf, size_t len) {
 
 static int heavy_prepare(const void *buf, size_t len, bool snapshot, void **ret, struct error *err) {
         cr_assert(!snapshot);
-        char tmp[32];
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)len, (const char *)buf);
-        int v = atoi(tmp + 6);
+        int v = entry_number(buf, len, 6);
         if (v < 0)
                 return errorf(err, -EINVAL, "heavy: a negative state %d", v);
         int *p = malloc(sizeof(*p));
@@ -552,26 +564,12 @@ static int heavy_prepare_marked(const void *buf, size_t len, bool snapshot, void
 
 Test(raft_node, heavy_entry_is_built_off_the_loop_and_later_entries_see_its_state) {
         char dir[] = "build/raft-test-XXXXXX";
-        cr_assert_not_null(mkdtemp(dir));
-        int port = free_port();
-        cr_assert_neq(port, 0, "no free loopback port");
         struct heavy_fsm f = {0};
         building_fsm = &f;
         struct raft_fsm_ops ops = heavy_ops;
         ops.prepare = heavy_prepare_marked;
         struct heavy_run h = {.f = &f};
-        uv_loop_init(&h.loop);
-        char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-        struct raft_node_config cfg = {.id = 1, .address = addr, .data_dir = dir, .bootstrap = true,
-                                       .election_timeout_ms = 150, .heartbeat_timeout_ms = 20,
-                                       .snapshot_threshold = 1024, .snapshot_trailing = 64};
-        struct error err = {0};
-        cr_assert_eq(raft_node_create(&h.loop, &cfg, &ops, &f, &h.rn, &err), 0, "%s", err.msg);
-        uv_timer_init(&h.loop, &h.t);
-        h.t.data = &h;
-        uv_timer_start(&h.t, heavy_tick, 10, 10);
-        uv_run(&h.loop, UV_RUN_DEFAULT);
+        run_single_voter(dir, &h.loop, &ops, &f, &h.rn, &h.t, heavy_tick, &h);
         cr_assert(h.closed);
         cr_assert_eq(f.installs, 1, "one heavy entry installed, the rejected one not (got %d)", f.installs);
         cr_assert_eq(f.seen[0], 0, "read-0, before the heavy entry, saw the old state");
