@@ -275,7 +275,11 @@ static void server_on_node_ready(void *data, const char *computed_class, uint64_
 }
 
 static void server_on_applied(void *data, uint64_t index, const json_t *cmd, const char *plan_eval_id) {
-        api_events_applied(((struct server *)data)->api, index, cmd, plan_eval_id);
+        struct server *s = data;
+        api_events_applied(s->api, index, cmd, plan_eval_id);
+        /* the periodic dispatcher follows job changes as they are applied (periodic.h) */
+        if (s->leader && cmd && periodic_applied(s->periodic, s->state, cmd, clock_now_ns() / NS_PER_SEC) < 0)
+                log_warn("periodic: out of memory tracking a job change at index %llu", (unsigned long long)index);
 }
 
 static struct plan_result *server_plan_decoded(void *data, const void *buf, size_t len) {
@@ -544,7 +548,11 @@ static void snapshot_restore_done(uv_work_t *w, int status) {
                 log_info("snapshot restore: %zu bytes checked in %.1f ms off the loop; proposing %zu bytes",
                          sr->len, (double)(clock_monotonic_ns() - sr->queued_ns) / 1e6, strlen(sr->cmd));
                 struct batch_part part = {.kind = BATCH_JSON, .buf = sr->cmd, .len = strlen(sr->cmd)};
+                /* an entry of its own, which the FSM builds off the loop (raft_node.h, heavy) */
+                flush_proposals(s);
                 int r = server_propose_parts(s, &part, 1, api_snapshot_restored, sr->req); /* takes cmd */
+                if (r == 0)
+                        flush_proposals(s);
                 if (r < 0)
                         api_snapshot_restore_refused(sr->req, r == -EINVAL ? -EIO : r,
                                                      r == -EAGAIN  ? "not the leader any more"
@@ -849,9 +857,11 @@ static void propose_server_secret(struct server *s) {
                 log_warn("cannot propose the servers' secret (no randomness or out of memory); retrying");
 }
 
-/* GC is proposed in commands of at most GC_MAX_OBJECTS IDs, each collected from the
- * state the previous one left, one after the other until nothing is due (at most
- * GC_MAX_ROUNDS commands a run). A command's apply holds every server's loop: with
+/* A GC run collects every command due (gc_collect_all: at most GC_MAX_OBJECTS IDs
+ * each, GC_MAX_ROUNDS a run) in one pass over a snapshot of the state, on libuv's
+ * pool, not the loop; then proposes them one after the other, each once the
+ * previous one is applied (each names the snapshot's index: what changed since is
+ * kept for the next run, gc.h). A command's apply holds every server's loop: with
  * O(1) index deletes, 1,000 objects cost ~5-10 ms of CPU (cluster_gc.sh logs each
  * apply's time), well under the ~50 ms a loop may stall. The periodic GC (every
  * -gc-interval, Nomad's thresholds) runs the same way, one run at a time; PUT
@@ -861,11 +871,17 @@ static void propose_server_secret(struct server *s) {
 #define GC_MAX_ROUNDS 1000
 
 struct gc_run {
+        uv_work_t work;
         struct server *s;
         struct gc_thresholds t;
         api_apply_cb cb; /* NULL: the periodic run */
         void *arg;
         int rounds;
+        struct state_store *view; /* the snapshot collected from, on the pool */
+        int64_t now_ns;
+        json_t *cmds; /* what the pool collected */
+        int rc;
+        double collect_ms;
 };
 
 static void gc_run_next(struct gc_run *g, uint64_t index);
@@ -875,6 +891,7 @@ static void gc_run_end(struct gc_run *g, int status, uint64_t index, const char 
                 g->cb(g->arg, status, index, msg);
         else
                 g->s->gc_running = false;
+        json_decref(g->cmds);
         free(g);
 }
 
@@ -888,12 +905,13 @@ static void on_gc_round(void *arg, int status, uint64_t index, const char *msg) 
 
 static void gc_run_next(struct gc_run *g, uint64_t index) {
         struct server *s = g->s;
-        json_t *cmd = s->stopping || !s->leader || g->rounds >= GC_MAX_ROUNDS
+        json_t *cmd = s->stopping || !s->leader || (size_t)g->rounds >= json_array_size(g->cmds)
                           ? NULL
-                          : gc_collect(s->state, clock_now_ns(), &g->t, GC_MAX_OBJECTS);
+                          : json_incref(json_array_get(g->cmds, (size_t)g->rounds));
         if (!cmd) {
                 if (g->rounds)
-                        log_info("gc: %s run done in %d command(s)", g->cb ? "forced" : "periodic", g->rounds);
+                        log_info("gc: %s run done in %d command(s), collected in %.1f ms off the loop",
+                                 g->cb ? "forced" : "periodic", g->rounds, g->collect_ms);
                 gc_run_end(g, 0, index ? index : state_latest_index(s->state), NULL);
                 return;
         }
@@ -907,14 +925,40 @@ static void gc_run_next(struct gc_run *g, uint64_t index) {
                 gc_run_end(g, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
 }
 
+static void gc_collect_work(uv_work_t *w) {
+        struct gc_run *g = w->data;
+        int64_t t0 = clock_monotonic_ns();
+        g->rc = gc_collect_all(g->view, g->now_ns, &g->t, GC_MAX_OBJECTS, GC_MAX_ROUNDS, &g->cmds);
+        g->view = state_destroy(g->view);
+        g->collect_ms = (double)(clock_monotonic_ns() - t0) / 1e6;
+}
+
+static void gc_collect_done(uv_work_t *w, int status) {
+        struct gc_run *g = w->data;
+        struct server *s = g->s;
+        s->gc_collects--;
+        if (status < 0 || g->rc < 0)
+                gc_run_end(g, status < 0 ? -ECANCELED : g->rc, 0, "cannot collect the GC's commands");
+        else
+                gc_run_next(g, 0);
+        finish_stop(s);
+}
+
 static int gc_start(struct server *s, const struct gc_thresholds *t, api_apply_cb cb, void *arg) {
         struct gc_run *g = calloc(1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
-        *g = (struct gc_run){.s = s, .t = *t, .cb = cb, .arg = arg};
+        *g = (struct gc_run){.s = s, .t = *t, .cb = cb, .arg = arg, .now_ns = clock_now_ns()};
+        g->view = state_snapshot(s->state);
+        g->work.data = g;
+        if (!g->view || uv_queue_work(s->loop, &g->work, gc_collect_work, gc_collect_done) < 0) {
+                state_destroy(g->view);
+                free(g);
+                return -ENOMEM;
+        }
+        s->gc_collects++;
         if (!cb)
                 s->gc_running = true;
-        gc_run_next(g, 0);
         return 0;
 }
 
@@ -1418,7 +1462,7 @@ int server_start(struct server *s, struct error *err) {
  * snapshot save or follower's plan decoding is on the pool. */
 static void finish_stop(struct server *s) {
         if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->snapshot_restores > 0 ||
-            s->plan_decodes > 0 || !s->http)
+            s->gc_collects > 0 || s->plan_decodes > 0 || !s->http)
                 return;
         api_drop_parked(s->api);
         s->agent_http = http_server_destroy(s->agent_http);

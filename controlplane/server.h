@@ -65,6 +65,7 @@ struct server {
         bool raft_closing;                /* server_stop closed Raft; the HTTP daemon goes after it */
         int snapshot_saves;               /* GET /v1/operator/snapshot on the pool (they answer later) */
         int snapshot_restores;            /* PUT /v1/operator/snapshot bodies being checked on the pool */
+        int gc_collects;                  /* GC runs collecting their commands on the pool */
         int plan_decodes;                 /* followers' plans being decoded on the pool (likewise) */
 };
 

@@ -8,6 +8,7 @@
 
 #include "common/cron.h"
 #include "common/hashmap.h"
+#include "common/jsonx.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
@@ -21,15 +22,17 @@ struct tracked {
         uint64_t job_modify_index;
         struct cron_periodic spec;
         int64_t next; /* 0 = none */
-        bool seen;    /* in the latest sync */
+        size_t heap_i; /* its slot in p->heap */
 };
 
+/* Every tracked parent is in a binary min-heap by next launch (none: last), so
+ * that a tick looks at the earliest alone, and a change costs O(log parents). */
 struct periodic {
         struct periodic_ops ops;
         void *data;
         struct hashmap *tracked; /* "ns\x1fid" -> struct tracked */
-        uint64_t jobs_index;     /* the jobs table index of the last sync */
-        bool synced;
+        struct tracked **heap;
+        size_t n_heap, cap_heap;
 };
 
 static void tracked_free(struct tracked *t) {
@@ -62,8 +65,7 @@ void periodic_clear(struct periodic *p) {
         while (hashmap_next(p->tracked, &it, &k, &v))
                 tracked_free(v);
         hashmap_clear(p->tracked);
-        p->synced = false;
-        p->jobs_index = 0;
+        p->n_heap = 0;
 }
 
 struct periodic *periodic_destroy(struct periodic *p) {
@@ -71,8 +73,64 @@ struct periodic *periodic_destroy(struct periodic *p) {
                 return NULL;
         periodic_clear(p);
         hashmap_destroy(p->tracked);
+        free(p->heap);
         free(p);
         return NULL;
+}
+
+/* ---- the heap ------------------------------------------------------------------------ */
+
+static bool launches_before(const struct tracked *a, const struct tracked *b) {
+        return a->next && (!b->next || a->next < b->next);
+}
+
+static void heap_set(struct periodic *p, size_t i, struct tracked *t) {
+        p->heap[i] = t;
+        t->heap_i = i;
+}
+
+/* Move the entry at i to its place after its next launch changed. */
+static void heap_fix(struct periodic *p, size_t i) {
+        struct tracked *t = p->heap[i];
+        while (i > 0 && launches_before(t, p->heap[(i - 1) / 2])) {
+                heap_set(p, i, p->heap[(i - 1) / 2]);
+                i = (i - 1) / 2;
+        }
+        for (;;) {
+                size_t c = 2 * i + 1;
+                if (c >= p->n_heap)
+                        break;
+                if (c + 1 < p->n_heap && launches_before(p->heap[c + 1], p->heap[c]))
+                        c++;
+                if (!launches_before(p->heap[c], t))
+                        break;
+                heap_set(p, i, p->heap[c]);
+                i = c;
+        }
+        heap_set(p, i, t);
+}
+
+static int heap_push(struct periodic *p, struct tracked *t) {
+        if (p->n_heap == p->cap_heap) {
+                size_t cap = p->cap_heap ? p->cap_heap * 2 : 16;
+                struct tracked **v = realloc(p->heap, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                p->heap = v;
+                p->cap_heap = cap;
+        }
+        heap_set(p, p->n_heap++, t);
+        heap_fix(p, t->heap_i);
+        return 0;
+}
+
+static void heap_remove(struct periodic *p, struct tracked *t) {
+        size_t i = t->heap_i;
+        struct tracked *last = p->heap[--p->n_heap];
+        if (last != t) {
+                heap_set(p, i, last);
+                heap_fix(p, i);
+        }
 }
 
 static void key_of(char *buf, size_t size, const char *ns, const char *id) {
@@ -224,6 +282,56 @@ static void launch(struct periodic *p, const struct state_store *st, const struc
         job_unref(child);
 }
 
+static void untrack(struct periodic *p, const char *key) {
+        void *old = NULL;
+        if (hashmap_remove(p->tracked, key, &old) == 0 && old) {
+                heap_remove(p, old);
+                tracked_free(old);
+        }
+}
+
+/* Track j as it is now (a new or changed parent gets its next time from now; a
+ * stopped, disabled or deleted one is dropped). O(log parents). */
+static int track_job(struct periodic *p, const char *ns, const char *id, const struct job *j, int64_t now_s) {
+        char key[1024];
+        key_of(key, sizeof(key), ns, id);
+        struct tracked *t = hashmap_get(p->tracked, key);
+        if (!j || !job_is_periodic(j) || j->stop) {
+                untrack(p, key);
+                return 0;
+        }
+        if (t && t->job_modify_index == j->job_modify_index)
+                return 0;
+        struct cron_periodic spec;
+        if (cron_periodic_parse(json_object_get(j->extra, "Periodic"), &spec, NULL) < 0 || !spec.enabled) {
+                cron_periodic_clear(&spec);
+                untrack(p, key); /* validated at registration; disabled: not tracked */
+                return 0;
+        }
+        if (!t) {
+                t = calloc(1, sizeof(*t));
+                if (!t || !(t->ns = strdup(ns ? ns : "default")) || !(t->id = strdup(id)) || heap_push(p, t) < 0) {
+                        tracked_free(t);
+                        cron_periodic_clear(&spec);
+                        return -ENOMEM;
+                }
+                if (hashmap_put(p->tracked, key, t, NULL) < 0) {
+                        heap_remove(p, t);
+                        tracked_free(t);
+                        cron_periodic_clear(&spec);
+                        return -ENOMEM;
+                }
+        } else {
+                cron_periodic_clear(&t->spec);
+        }
+        t->spec = spec;
+        t->job_modify_index = j->job_modify_index;
+        if (cron_periodic_next(&t->spec, now_s, &t->next) < 0)
+                t->next = 0;
+        heap_fix(p, t->heap_i);
+        return 0;
+}
+
 struct sync_ctx {
         struct periodic *p;
         int64_t now;
@@ -234,98 +342,67 @@ static bool sync_job(void *arg, const struct job *j) {
         struct sync_ctx *c = arg;
         if (!job_is_periodic(j) || j->stop)
                 return true;
-        char key[1024];
-        key_of(key, sizeof(key), j->namespace, j->id);
-        struct tracked *t = hashmap_get(c->p->tracked, key);
-        if (t && t->job_modify_index == j->job_modify_index) {
-                t->seen = true;
-                return true;
-        }
-        struct cron_periodic spec;
-        if (cron_periodic_parse(json_object_get(j->extra, "Periodic"), &spec, NULL) < 0 || !spec.enabled) {
-                cron_periodic_clear(&spec);
-                return true; /* validated at registration; disabled: not tracked */
-        }
-        if (!t) {
-                t = calloc(1, sizeof(*t));
-                if (!t || !(t->ns = strdup(j->namespace ? j->namespace : "default")) || !(t->id = strdup(j->id)) ||
-                    hashmap_put(c->p->tracked, key, t, NULL) < 0) {
-                        tracked_free(t);
-                        cron_periodic_clear(&spec);
-                        c->r = -ENOMEM;
-                        return false;
-                }
-        } else {
-                cron_periodic_clear(&t->spec);
-        }
-        t->spec = spec;
-        t->job_modify_index = j->job_modify_index;
-        t->seen = true;
-        if (cron_periodic_next(&t->spec, c->now, &t->next) < 0)
-                t->next = 0;
-        return true;
+        c->r = track_job(c->p, j->namespace, j->id, j, c->now);
+        return c->r == 0;
 }
 
-/* Track what the jobs table holds now (new and changed parents get their next time
- * from now; stopped, disabled and deleted ones are dropped). */
+/* Track every parent the jobs table holds: O(jobs), at leadership and after a
+ * restored state only. */
 static int sync_jobs(struct periodic *p, const struct state_store *st, int64_t now_s) {
-        uint64_t idx = state_table_index(st, STATE_TABLE_JOBS);
-        if (p->synced && idx == p->jobs_index)
-                return 0;
-        size_t it = 0;
-        const char *k;
-        void *v;
-        while (hashmap_next(p->tracked, &it, &k, &v))
-                ((struct tracked *)v)->seen = false;
+        periodic_clear(p);
         struct sync_ctx c = {.p = p, .now = now_s};
         state_jobs_foreach(st, NULL, sync_job, &c);
-        if (c.r < 0)
-                return c.r;
-        /* Drop the ones not seen (collected first: no removal while iterating). */
-        size_t n = 0, cap = hashmap_count(p->tracked);
-        _cleanup_free_ char **gone = cap ? calloc(cap, sizeof(*gone)) : NULL;
-        if (cap && !gone)
-                return -ENOMEM;
-        it = 0;
-        while (hashmap_next(p->tracked, &it, &k, &v))
-                if (!((struct tracked *)v)->seen && n < cap && (gone[n] = strdup(k)))
-                        n++;
-        for (size_t i = 0; i < n; i++) {
-                void *old = NULL;
-                if (hashmap_remove(p->tracked, gone[i], &old) == 0)
-                        tracked_free(old);
-                free(gone[i]);
+        return c.r;
+}
+
+int periodic_job_changed(struct periodic *p, const struct state_store *st, const char *ns, const char *id,
+                         int64_t now_s) {
+        return track_job(p, ns, id, state_job_get(st, ns ? ns : "default", id), now_s);
+}
+
+int periodic_applied(struct periodic *p, const struct state_store *st, const json_t *cmd, int64_t now_s) {
+        const char *type = jx_str(cmd, "Type", "");
+        if (strcmp(type, "JobRegister") == 0) {
+                const json_t *j = json_object_get(cmd, "Job");
+                return periodic_job_changed(p, st, jx_str(j, "Namespace", "default"), jx_str(j, "ID", ""), now_s);
         }
-        p->jobs_index = idx;
-        p->synced = true;
+        if (strcmp(type, "JobDeregister") == 0)
+                return periodic_job_changed(p, st, jx_str(cmd, "Namespace", "default"), jx_str(cmd, "JobID", ""),
+                                            now_s);
+        if (strcmp(type, "GC") == 0) {
+                size_t i;
+                const json_t *v;
+                int r = 0;
+                json_array_foreach(json_object_get(cmd, "Jobs"), i, v) {
+                        if (r == 0)
+                                r = periodic_job_changed(p, st, jx_str(v, "Namespace", "default"), jx_str(v, "ID", ""),
+                                                         now_s);
+                }
+                return r;
+        }
+        if (strcmp(type, "StateRestore") == 0)
+                return sync_jobs(p, st, now_s);
         return 0;
 }
 
 int periodic_tick(struct periodic *p, const struct state_store *st, int64_t now_s) {
-        if (sync_jobs(p, st, now_s) < 0)
-                return -ENOMEM;
         int launched = 0;
-        size_t it = 0;
-        const char *k;
-        void *v;
-        while (hashmap_next(p->tracked, &it, &k, &v)) {
-                struct tracked *t = v;
-                if (!t->next || t->next > now_s)
-                        continue;
+        while (p->n_heap && p->heap[0]->next && p->heap[0]->next <= now_s) {
+                struct tracked *t = p->heap[0];
                 /* Only the most recent of the due times launches. */
                 int64_t at = t->next, n;
                 for (int i = 0; i < MAX_CATCH_UP && cron_periodic_next(&t->spec, at, &n) == 0 && n <= now_s; i++)
                         at = n;
                 launch(p, st, t, at);
                 launched++;
-                if (cron_periodic_next(&t->spec, now_s > at ? now_s : at, &t->next) < 0)
+                if (cron_periodic_next(&t->spec, now_s > at ? now_s : at, &t->next) < 0 || t->next <= now_s)
                         t->next = 0;
+                heap_fix(p, 0);
         }
         return launched;
 }
 
 int periodic_restore(struct periodic *p, const struct state_store *st, int64_t now_s) {
-        periodic_clear(p);
         if (sync_jobs(p, st, now_s) < 0)
                 return -ENOMEM;
         int launched = 0;

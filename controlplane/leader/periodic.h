@@ -12,8 +12,10 @@
  *
  * Deterministic: time comes in as an argument (unix seconds) and the state as a
  * store or snapshot, so tests drive it with a fake clock. Called on the leader's
- * loop only. Costs: periodic_tick is O(1) when the jobs table did not move and
- * nothing is due, else O(jobs) to pick up registrations and updates; a launch of a
+ * loop only. It learns of job changes as they are applied (periodic_applied), not
+ * by scanning: the parents are kept in a heap by next launch. Costs: periodic_tick
+ * is O(1) when nothing is due, O(log parents) per launch; a change to a job
+ * O(log parents); periodic_restore and a restored state O(jobs); a launch of a
  * ProhibitOverlap parent scans the jobs of its namespace once.
  */
 #pragma once
@@ -43,8 +45,15 @@ struct periodic *periodic_destroy(struct periodic *p); /* NULL ok; returns NULL 
 int periodic_restore(struct periodic *p, const struct state_store *st, int64_t now_s);
 /* Leadership lost: forget everything. */
 void periodic_clear(struct periodic *p);
-/* Leader tick: pick up job changes, launch what is due at now_s. Returns launches. */
+/* Leader tick: launch what is due at now_s. Returns launches. */
 int periodic_tick(struct periodic *p, const struct state_store *st, int64_t now_s);
+/* A command applied to st (on the leader, after periodic_restore): a JobRegister,
+ * JobDeregister or GC re-reads the jobs it names, a StateRestore every job (a new
+ * or changed parent launches next from now_s); others are ignored. 0 or -ENOMEM. */
+int periodic_applied(struct periodic *p, const struct state_store *st, const json_t *cmd, int64_t now_s);
+/* Job ns/id changed in st: tracked, updated or dropped as it now is. 0 or -ENOMEM. */
+int periodic_job_changed(struct periodic *p, const struct state_store *st, const char *ns, const char *id,
+                         int64_t now_s);
 /* When ns/id launches next (unix seconds), 0 when it is not tracked. */
 int64_t periodic_next_launch(const struct periodic *p, const char *ns, const char *id);
 

@@ -276,21 +276,65 @@ static bool push_open_eval(void *arg, const struct eval *e) {
         return true;
 }
 
-/* The whole state replaced by a saved one (drover operator snapshot restore). The
+/* ---- the whole state replaced: a StateRestore command (drover operator snapshot
+ * restore) or a Raft snapshot. Built apart from the live state (on libuv's pool
+ * through raft_fsm_ops.prepare, see raft_node.h), then swapped in. */
+
+struct restored {
+        struct state_store *state; /* the built one; once installed, the one it replaced */
+        struct open_evals open;    /* its pending and blocked evals (a StateRestore command) */
+        bool snapshot;
+};
+
+static void restored_free(void *p) {
+        struct restored *rs = p;
+        if (!rs)
+                return;
+        state_destroy(rs->state);
+        free_evals(rs->open.v, rs->open.n);
+        free(rs);
+}
+
+/* Any thread: a state built from doc (a snapshot, or a StateRestore command). */
+static int restored_build(const json_t *doc, bool snapshot, struct restored **ret, struct error *err) {
+        if (!snapshot && strcmp(jx_str(doc, "Type", ""), "StateRestore") != 0)
+                return errorf(err, -EINVAL, "not a StateRestore command");
+        struct restored *rs = calloc(1, sizeof(*rs));
+        if (!rs)
+                return errorf(err, -ENOMEM, "out of memory");
+        rs->snapshot = snapshot;
+        int r = state_restore(snapshot ? doc : json_object_get(doc, "State"), &rs->state, err);
+        if (r == 0 && !snapshot)
+                state_evals_foreach(rs->state, push_open_eval, &rs->open);
+        if (r < 0) {
+                restored_free(rs);
+                return r;
+        }
+        *ret = rs;
+        return 0;
+}
+
+/* On the loop, O(1) but for the broker's share: the built state in place; the
  * leader's broker learns the restored pending and blocked evals through the hook. */
+static void restored_install(struct fsm *s, uint64_t index, struct restored *rs) {
+        struct state_store *old = *s->state;
+        *s->state = rs->state;
+        rs->state = old;
+        if (rs->snapshot)
+                return;
+        log_info("fsm: state replaced by a restored snapshot at index %llu", (unsigned long long)index);
+        if (rs->open.n && s->hooks.evals)
+                s->hooks.evals(s->data, rs->open.v, rs->open.n);
+}
+
+/* Applied on the loop: only when raft_node could not build it on the pool. */
 static int apply_state_restore(struct fsm *s, uint64_t index, const json_t *cmd) {
-        struct state_store *st = NULL;
-        int r = state_restore(json_object_get(cmd, "State"), &st, NULL);
+        struct restored *rs = NULL;
+        int r = restored_build(cmd, false, &rs, NULL);
         if (r < 0)
                 return r;
-        state_destroy(*s->state);
-        *s->state = st;
-        log_info("fsm: state replaced by a restored snapshot at index %llu", (unsigned long long)index);
-        struct open_evals o = {0};
-        state_evals_foreach(st, push_open_eval, &o);
-        if (o.n && s->hooks.evals)
-                s->hooks.evals(s->data, o.v, o.n);
-        free_evals(o.v, o.n);
+        restored_install(s, index, rs);
+        restored_free(rs);
         return 0;
 }
 
@@ -678,24 +722,57 @@ static void fsm_snapshot_end(void *view) {
         state_destroy(view);
 }
 
-static int fsm_restore(void *data, const void *buf, size_t len) {
-        struct fsm *s = data;
+/* Any thread: decode and build (raft_fsm_ops.prepare). */
+static int fsm_prepare(const void *buf, size_t len, bool snapshot, void **ret_prepared, struct error *err) {
         json_error_t je;
-        _cleanup_json_ json_t *snap = json_loadb(buf, len, 0, &je);
-        if (!snap) {
-                log_error("fsm: undecodable snapshot: %s", je.text);
-                return -EINVAL;
+        _cleanup_json_ json_t *doc = json_loadb(buf, len, 0, &je);
+        if (!doc)
+                return errorf(err, -EINVAL, "undecodable %s: %s", snapshot ? "snapshot" : "StateRestore command",
+                              je.text);
+        struct restored *rs = NULL;
+        int r = restored_build(doc, snapshot, &rs, err);
+        if (r < 0)
+                return r;
+        *ret_prepared = rs;
+        return 0;
+}
+
+/* The state-replacing entry as proposed (routes_operator.c: json_pack of Type first,
+ * dumped compact in insertion order). An entry spelled otherwise is still applied
+ * right, on the loop (apply_state_restore). */
+#define STATE_RESTORE_PREFIX "{\"Type\":\"StateRestore\","
+
+static bool fsm_heavy(void *data, const void *buf, size_t len) {
+        (void)data;
+        return len > strlen(STATE_RESTORE_PREFIX) &&
+               memcmp(buf, STATE_RESTORE_PREFIX, strlen(STATE_RESTORE_PREFIX)) == 0;
+}
+
+/* On the loop, in log order (raft_fsm_ops.install): index 0 for a snapshot. */
+static int fsm_install(void *data, uint64_t index, void *prepared, struct error *err) {
+        struct fsm *s = data;
+        (void)err;
+        restored_install(s, index, prepared);
+        if (index && s->hooks.applied) {
+                _cleanup_json_ json_t *cmd = json_pack("{s:s}", "Type", "StateRestore");
+                if (cmd)
+                        s->hooks.applied(s->data, index, cmd, NULL);
         }
-        struct state_store *st = NULL;
+        state_changed(s);
+        return 0;
+}
+
+/* At start (and without the pool): on the loop. */
+static int fsm_restore(void *data, const void *buf, size_t len) {
+        void *rs = NULL;
         struct error err = {0};
-        int r = state_restore(snap, &st, &err);
+        int r = fsm_prepare(buf, len, true, &rs, &err);
         if (r < 0) {
                 log_error("fsm: snapshot restore failed: %s", err.msg);
                 return r;
         }
-        state_destroy(*s->state);
-        *s->state = st;
-        state_changed(s);
+        fsm_install(data, 0, rs, &err);
+        restored_free(rs);
         return 0;
 }
 
@@ -705,4 +782,8 @@ const struct raft_fsm_ops fsm_raft_ops = {
     .snapshot_write = fsm_snapshot_write,
     .snapshot_end = fsm_snapshot_end,
     .restore = fsm_restore,
+    .heavy = fsm_heavy,
+    .prepare = fsm_prepare,
+    .install = fsm_install,
+    .discard = restored_free,
 };

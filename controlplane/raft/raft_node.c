@@ -44,6 +44,10 @@ struct raft_node {
         /* A follower's committed entries, not yet applied to the FSM (see fsm_apply). */
         struct deferred *defer_head, *defer_tail;
         uv_idle_t *defer_idle; /* drains them between turns of I/O; freed by its close */
+        struct heavy *heavy;   /* a heavy entry or a snapshot being built on the pool (see heavy_start) */
+        /* proposers' and barriers' callbacks whose entry is not applied yet, in index order */
+        struct waiter *wait_head, *wait_tail;
+        bool started;                  /* raft_start returned: a snapshot restored from here on is built off the loop */
         struct raft_transfer transfer; /* raft_node_transfer's request, while transferring */
         bool transferring;
 };
@@ -170,43 +174,66 @@ struct deferred {
 /* How long one idle turn applies queued entries before it lets I/O in again. */
 #define DEFER_SLICE_NS (2 * NS_PER_MS)
 
-static int fsm_apply_now(struct raft_node *rn, uint64_t index, const void *data, size_t len, void **result) {
+/* A command the state store rejects is still "applied" (deterministically, on
+ * every server): libraft is told success so that the log moves on, and the
+ * rejection reaches the proposer as the entry's result. */
+static void note_reject(struct raft_node *rn, uint64_t index, int r, const struct error *err) {
+        log_debug("raft: entry %llu rejected by the FSM: %s", (unsigned long long)index, err->msg);
+        rn->reject_index = index;
+        snprintf(rn->reject_msg, sizeof(rn->reject_msg), "%s", err->code ? err->msg : strerror(-r));
+}
+
+/* The FSM's code: 0, or its rejection (noted for the proposer). */
+static int fsm_apply_now(struct raft_node *rn, uint64_t index, const void *data, size_t len) {
         struct error err = {0};
         int64_t t0 = clock_monotonic_ns();
         int r = rn->ops->apply(rn->ops_data, index, data, len, &err);
         log_debug("raft: entry %llu (%zu bytes) applied in %.2f ms", (unsigned long long)index, len,
                   (double)(clock_monotonic_ns() - t0) / 1e6);
-        /* A command the state store rejects is still "applied" (deterministically,
-         * on every server): report success to libraft so that the log moves on, and
-         * hand the rejection to the proposer as the entry's result. */
-        if (r < 0) {
-                log_debug("raft: entry %llu rejected by the FSM: %s", (unsigned long long)index, err.msg);
-                rn->reject_index = index;
-                snprintf(rn->reject_msg, sizeof(rn->reject_msg), "%s", err.code ? err.msg : strerror(-r));
-                if (result)
-                        *result = (void *)(intptr_t)r;
-        }
-        return 0;
+        if (r < 0)
+                note_reject(rn, index, r, &err);
+        return r < 0 ? r : 0;
 }
 
-/* Apply one queued entry; false when the queue is empty. */
+static bool heavy_start(struct raft_node *rn, struct deferred *entry, void *snap_buf, const void *data, size_t len);
+static void wait_fire(struct raft_node *rn, uint64_t upto, uint64_t index, int code);
+
+/* Whether an entry applied now would overtake one not applied yet. */
+static bool applies_held(const struct raft_node *rn) {
+        return rn->heavy || rn->defer_head;
+}
+
+/* Apply one queued entry; false when the queue is empty, or when its head is a
+ * heavy entry (now building on the pool: the queue waits for it). */
 static bool defer_apply_one(struct raft_node *rn) {
         struct deferred *d = rn->defer_head;
-        if (!d)
+        if (!d || rn->heavy)
                 return false;
         rn->defer_head = d->next;
         if (!rn->defer_head)
                 rn->defer_tail = NULL;
-        fsm_apply_now(rn, d->index, d->data, d->len, NULL);
+        if (heavy_start(rn, d, NULL, d->data, d->len))
+                return false; /* it owns d now */
+        int r = fsm_apply_now(rn, d->index, d->data, d->len);
+        uint64_t index = d->index;
         free(d);
+        wait_fire(rn, index, index, r);
         return true;
+}
+
+/* After applies: the idle handle runs while entries wait and none is building;
+ * once nothing is held, every callback still waiting (barriers) runs. */
+static void defer_settle(struct raft_node *rn) {
+        if (rn->defer_idle && (!rn->defer_head || rn->heavy))
+                uv_idle_stop(rn->defer_idle);
+        if (!applies_held(rn))
+                wait_fire(rn, UINT64_MAX, 0, 0);
 }
 
 static void defer_drain(struct raft_node *rn) {
         while (defer_apply_one(rn))
                 ;
-        if (rn->defer_idle)
-                uv_idle_stop(rn->defer_idle);
+        defer_settle(rn);
 }
 
 static void defer_drop(struct raft_node *rn) {
@@ -225,8 +252,18 @@ static void on_defer_idle(uv_idle_t *h) {
         int64_t t0 = clock_monotonic_ns();
         while (defer_apply_one(rn) && clock_monotonic_ns() - t0 < DEFER_SLICE_NS)
                 ;
-        if (!rn->defer_head)
-                uv_idle_stop(h);
+        defer_settle(rn);
+}
+
+static struct deferred *deferred_new(uint64_t index, const void *data, size_t len) {
+        struct deferred *d = malloc(sizeof(*d) + len);
+        if (!d)
+                return NULL;
+        d->next = NULL;
+        d->index = index;
+        d->len = len;
+        memcpy(d->data, data, len);
+        return d;
 }
 
 /* Queue a follower's committed entry; false when it must be applied now (no
@@ -234,20 +271,229 @@ static void on_defer_idle(uv_idle_t *h) {
 static bool defer_entry(struct raft_node *rn, uint64_t index, const void *data, size_t len) {
         if (!rn->defer_idle)
                 return false;
-        struct deferred *d = malloc(sizeof(*d) + len);
+        struct deferred *d = deferred_new(index, data, len);
         if (!d)
                 return false;
-        d->next = NULL;
-        d->index = index;
-        d->len = len;
-        memcpy(d->data, data, len);
         if (rn->defer_tail)
                 rn->defer_tail->next = d;
         else
                 rn->defer_head = d;
         rn->defer_tail = d;
-        uv_idle_start(rn->defer_idle, on_defer_idle);
+        if (!rn->heavy)
+                uv_idle_start(rn->defer_idle, on_defer_idle);
         return true;
+}
+
+/* ---- heavy entries and snapshots, built off the loop.
+ *
+ * An entry that replaces the whole state (ops->heavy) would hold the loop for
+ * seconds: long enough to lose the leadership. It is built on libuv's pool
+ * (ops->prepare) from its bytes alone; meanwhile every later entry waits in the
+ * queue above, whatever this server's role, so that none is applied against the
+ * state it replaces; then ops->install swaps it in on the loop, and the queue is
+ * applied after it. A proposer's callback (on_applied) and a barrier's
+ * (on_barrier) whose entry is still queued wait in rn->wait_head until it is
+ * applied: they see the state after their entry, as without the queue. A snapshot
+ * libraft restores once the server runs (sent by the leader) takes the same path;
+ * the one it finds at start is restored synchronously, before anyone is served. */
+
+struct heavy {
+        uv_work_t work;
+        struct raft_node *rn;
+        bool cancelled; /* superseded by a snapshot: its result is discarded */
+        bool snapshot;  /* a snapshot (snap_buf), else an entry (entry) */
+        struct deferred *entry;
+        void *snap_buf;   /* libraft's buffer, raft_free'd */
+        const void *data; /* inside entry or snap_buf */
+        size_t len;
+        uint64_t before; /* the last index applied before it */
+        void *prepared;
+        int rc;
+        struct error err;
+        int64_t queued_ns;
+};
+
+struct discard_req {
+        uv_work_t work;
+        void (*discard)(void *prepared);
+        void *prepared;
+};
+
+static void discard_work(uv_work_t *w) {
+        struct discard_req *d = w->data;
+        d->discard(d->prepared);
+}
+
+static void discard_done(uv_work_t *w, int status) {
+        (void)status;
+        free(w->data);
+}
+
+/* Free a prepared state (or the one it replaced) on the pool: that, too, is
+ * proportional to the state's size. On the loop when it cannot be queued. */
+static void discard_later(struct raft_node *rn, void *prepared) {
+        if (!prepared)
+                return;
+        struct discard_req *d = calloc(1, sizeof(*d));
+        if (d) {
+                *d = (struct discard_req){.discard = rn->ops->discard, .prepared = prepared};
+                d->work.data = d;
+                if (uv_queue_work(rn->loop, &d->work, discard_work, discard_done) == 0)
+                        return;
+                free(d);
+        }
+        rn->ops->discard(prepared);
+}
+
+static void heavy_free(struct heavy *h) {
+        free(h->entry);
+        if (h->snap_buf)
+                raft_free(h->snap_buf);
+        free(h);
+}
+
+static void heavy_work(uv_work_t *w) {
+        struct heavy *h = w->data;
+        h->rc = h->rn->ops->prepare(h->data, h->len, h->snapshot, &h->prepared, &h->err);
+}
+
+static void heavy_done(uv_work_t *w, int status) {
+        struct heavy *h = w->data;
+        struct raft_node *rn = h->rn;
+        rn->async_in_flight--;
+        if (h->cancelled) {
+                discard_later(rn, h->prepared);
+                heavy_free(h);
+                if (rn->close_pending && rn->async_in_flight == 0)
+                        raft_close_now(rn);
+                return;
+        }
+        rn->heavy = NULL;
+        int64_t t0 = clock_monotonic_ns();
+        uint64_t index = h->snapshot ? 0 : h->entry->index;
+        struct error err = h->err;
+        int r = status < 0 ? errorf(&err, -ECANCELED, "its build on the pool was cancelled") : h->rc;
+        if (r == 0 && h->prepared) {
+                err = (struct error){0};
+                r = rn->ops->install(rn->ops_data, index, h->prepared, &err);
+        }
+        discard_later(rn, h->prepared);
+        log_info("raft: %s %llu built off the loop in %.1f ms, swapped in in %.3f ms%s%s",
+                 h->snapshot ? "a snapshot after index" : "entry",
+                 (unsigned long long)(h->snapshot ? h->before : index), (double)(t0 - h->queued_ns) / 1e6,
+                 (double)(clock_monotonic_ns() - t0) / 1e6, r < 0 ? "; rejected: " : "", r < 0 ? err.msg : "");
+        if (h->snapshot && r == 0)
+                rn->restores++;
+        if (h->snapshot && r < 0) {
+                /* libraft was told it was restored: this server's state would diverge */
+                log_error("raft: a snapshot libraft restored cannot be built: %s; exiting", err.msg);
+                abort();
+        }
+        if (!h->snapshot) {
+                if (r < 0)
+                        note_reject(rn, index, r, &err);
+                wait_fire(rn, index, index, r);
+        }
+        heavy_free(h);
+        if (rn->defer_head && rn->defer_idle)
+                uv_idle_start(rn->defer_idle, on_defer_idle);
+        defer_settle(rn);
+        if (rn->close_pending && rn->async_in_flight == 0)
+                raft_close_now(rn);
+}
+
+/* Start building a heavy entry (entry, taken on success) or a snapshot (snap_buf,
+ * taken on success) on the pool; false when it is not heavy or cannot be queued:
+ * the caller applies it on the loop. */
+static bool heavy_start(struct raft_node *rn, struct deferred *entry, void *snap_buf, const void *data, size_t len) {
+        const struct raft_fsm_ops *ops = rn->ops;
+        if (!ops->heavy || !ops->prepare || !ops->install || !ops->discard || !rn->defer_idle || !rn->started ||
+            rn->heavy)
+                return false;
+        if (entry && !ops->heavy(rn->ops_data, data, len))
+                return false;
+        struct heavy *h = calloc(1, sizeof(*h));
+        if (!h)
+                return false;
+        *h = (struct heavy){.rn = rn,
+                            .snapshot = !entry,
+                            .entry = entry,
+                            .snap_buf = snap_buf,
+                            .data = data,
+                            .len = len,
+                            .queued_ns = clock_monotonic_ns()};
+        h->before = entry ? entry->index - 1 : raft_last_applied(&rn->raft);
+        h->work.data = h;
+        if (uv_queue_work(rn->loop, &h->work, heavy_work, heavy_done) < 0) {
+                free(h);
+                return false;
+        }
+        rn->async_in_flight++;
+        rn->heavy = h;
+        if (rn->defer_idle)
+                uv_idle_stop(rn->defer_idle);
+        log_info("raft: %s of %zu bytes built on the pool; later entries wait for it",
+                 entry ? "an entry replacing the state" : "a snapshot", len);
+        return true;
+}
+
+/* ---- callbacks waiting for their entry to be applied */
+
+struct apply_req;
+struct barrier_req;
+static void apply_answer(struct apply_req *ar, int code, const char *msg);
+static void barrier_answer(struct barrier_req *br, int code);
+
+struct waiter {
+        struct waiter *next;
+        uint64_t index;
+        struct apply_req *ar; /* or */
+        struct barrier_req *br;
+};
+
+/* Queue a callback behind the held entries; false (no memory): the caller answers now. */
+static bool wait_push(struct raft_node *rn, uint64_t index, struct apply_req *ar, struct barrier_req *br) {
+        struct waiter *w = malloc(sizeof(*w));
+        if (!w)
+                return false;
+        *w = (struct waiter){.index = index, .ar = ar, .br = br};
+        if (rn->wait_tail)
+                rn->wait_tail->next = w;
+        else
+                rn->wait_head = w;
+        rn->wait_tail = w;
+        return true;
+}
+
+/* Answer the waiting callbacks of entries up to upto, in order; the entry at index
+ * was just applied with code (its rejection, when negative, noted in rn). */
+static void wait_fire(struct raft_node *rn, uint64_t upto, uint64_t index, int code) {
+        while (rn->wait_head && rn->wait_head->index <= upto) {
+                struct waiter *w = rn->wait_head;
+                rn->wait_head = w->next;
+                if (!rn->wait_head)
+                        rn->wait_tail = NULL;
+                int c = w->index == index ? code : 0;
+                if (w->ar)
+                        apply_answer(w->ar, c, c < 0 ? rn->reject_msg : NULL);
+                else
+                        barrier_answer(w->br, c);
+                free(w);
+        }
+}
+
+/* Every waiting callback answered with code (closing, or the entries superseded). */
+static void wait_fail_all(struct raft_node *rn, int code, const char *msg) {
+        while (rn->wait_head) {
+                struct waiter *w = rn->wait_head;
+                rn->wait_head = w->next;
+                if (w->ar)
+                        apply_answer(w->ar, code, msg);
+                else
+                        barrier_answer(w->br, code);
+                free(w);
+        }
+        rn->wait_tail = NULL;
 }
 
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
@@ -261,10 +507,21 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
                 log_error("raft: entry %llu has a bad frame; skipped", (unsigned long long)index);
                 return 0;
         }
-        if (raft_state(&rn->raft) == RAFT_FOLLOWER && defer_entry(rn, index, data, len))
+        if ((raft_state(&rn->raft) == RAFT_FOLLOWER || rn->heavy) && defer_entry(rn, index, data, len))
                 return 0;
-        defer_drain(rn); /* in log order: what a follower queued first */
-        return fsm_apply_now(rn, index, data, len, result);
+        defer_drain(rn); /* in log order: what a follower queued first (up to a heavy entry) */
+        if (rn->heavy)   /* behind a heavy entry; without memory to queue it, libraft retries */
+                return defer_entry(rn, index, data, len) ? 0 : RAFT_NOMEM;
+        if (rn->ops->heavy && rn->started && rn->ops->heavy(rn->ops_data, data, len)) {
+                struct deferred *d = deferred_new(index, data, len);
+                if (d && heavy_start(rn, d, NULL, d->data, d->len))
+                        return 0;
+                free(d); /* applied here, on the loop */
+        }
+        int r = fsm_apply_now(rn, index, data, len);
+        if (r < 0)
+                *result = (void *)(intptr_t)r;
+        return 0;
 }
 
 /* Snapshots (libraft's FSM version 3): fsm_snapshot takes the view on the loop,
@@ -273,7 +530,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
         struct raft_node *rn = fsm->data;
         void *view = NULL;
-        defer_drain(rn); /* the snapshot is libraft's last_applied */
+        defer_drain(rn);      /* the snapshot is libraft's last_applied */
+        if (applies_held(rn)) /* a heavy entry is building: libraft retries later */
+                return RAFT_BUSY;
         if (rn->ops->snapshot_begin(rn->ops_data, &view) < 0)
                 return RAFT_NOMEM;
         *bufs = raft_calloc(1, sizeof(**bufs));
@@ -327,8 +586,15 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         struct raft_node *rn = fsm->data;
         const void *data;
         size_t len;
-        defer_drop(rn); /* entries the snapshot holds */
+        defer_drop(rn);  /* entries the snapshot holds */
+        if (rn->heavy) { /* so does a heavy one still building */
+                rn->heavy->cancelled = true;
+                rn->heavy = NULL;
+        }
+        wait_fail_all(rn, -EIO, "the entry was superseded by a snapshot before it was applied here");
         int r = unframe(buf, &data, &len);
+        if (r == 0 && heavy_start(rn, NULL, buf->base, data, len))
+                return 0; /* counted in restores once installed */
         if (r == 0)
                 r = rn->ops->restore(rn->ops_data, data, len);
         if (r == 0)
@@ -443,6 +709,7 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 raft_node_close(rn, NULL, NULL);
                 return code;
         }
+        rn->started = true;
         *ret = rn;
         return 0;
 }
@@ -455,6 +722,7 @@ static void on_raft_closed(struct raft *r) {
         struct raft_node *rn = r->data;
         /* Entries not applied yet stay in the log: a restart applies them again. */
         defer_drop(rn);
+        wait_fail_all(rn, -ECANCELED, "the server is shutting down");
         if (rn->defer_idle)
                 uv_close((uv_handle_t *)rn->defer_idle, free_handle);
         raft_uv_close(&rn->io);
@@ -487,8 +755,15 @@ static void raft_close_now(struct raft_node *rn) {
         raft_close(&rn->raft, on_raft_closed);
 }
 
+static void apply_answer(struct apply_req *ar, int code, const char *msg) {
+        if (ar->cb)
+                ar->cb(ar->arg, code, ar->req.index, msg);
+        free(ar);
+}
+
 static void on_applied(struct raft_apply *req, int status, void *result) {
         struct apply_req *ar = (struct apply_req *)req;
+        struct raft_node *rn = ar->rn;
         int code = 0;
         const char *msg = NULL;
         if (status != 0) {
@@ -496,11 +771,11 @@ static void on_applied(struct raft_apply *req, int status, void *result) {
                 msg = code == -EAGAIN ? "leadership lost before the entry was committed" : raft_strerror(status);
         } else if (result) {
                 code = (int)(intptr_t)result;
-                msg = ar->rn->reject_index == req->index ? ar->rn->reject_msg : strerror(-code);
+                msg = rn->reject_index == req->index ? rn->reject_msg : strerror(-code);
+        } else if (applies_held(rn) && wait_push(rn, req->index, ar, NULL)) {
+                return; /* queued behind a heavy entry: answered once applied */
         }
-        if (ar->cb)
-                ar->cb(ar->arg, code, req->index, msg);
-        free(ar);
+        apply_answer(ar, code, msg);
 }
 
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg) {
@@ -536,6 +811,12 @@ struct barrier_req {
         struct raft_node *rn;
 };
 
+static void barrier_answer(struct barrier_req *br, int code) {
+        if (br->cb)
+                br->cb(br->arg, code, br->req.index);
+        free(br);
+}
+
 static void on_barrier(struct raft_barrier *req, int status) {
         struct barrier_req *br = (struct barrier_req *)req;
         int code = 0;
@@ -545,11 +826,12 @@ static void on_barrier(struct raft_barrier *req, int status) {
                 code = -ECANCELED;
         else if (status != 0)
                 code = -EIO;
-        if (code == 0)
+        if (code == 0) {
                 defer_drain(br->rn); /* the barrier's promise: every entry before it applied */
-        if (br->cb)
-                br->cb(br->arg, code, req->index);
-        free(br);
+                if (applies_held(br->rn) && wait_push(br->rn, req->index, NULL, br))
+                        return; /* behind a heavy entry still building */
+        }
+        barrier_answer(br, code);
 }
 
 int raft_node_barrier(struct raft_node *rn, raft_node_barrier_cb cb, void *arg) {
@@ -590,7 +872,9 @@ const char *raft_node_leader_address(struct raft_node *rn, uint64_t *ret_id) {
 uint64_t raft_node_last_applied(struct raft_node *rn) {
         if (!rn)
                 return 0;
-        /* a follower's queue: everything before its first entry is applied */
+        /* a heavy entry building, or a follower's queue: everything before is applied */
+        if (rn->heavy)
+                return rn->heavy->before;
         return rn->defer_head ? rn->defer_head->index - 1 : raft_last_applied(&rn->raft);
 }
 

@@ -29,8 +29,26 @@ struct raft_fsm_ops {
         int (*snapshot_write)(void *view, void **ret_buf, size_t *ret_len);
         /* On the loop, once the snapshot is on disk (or failed): release the view. */
         void (*snapshot_end)(void *view);
-        /* Replace the whole state. */
+        /* Replace the whole state, synchronously: a snapshot found at start (before
+         * the loop serves anyone), or any snapshot without the four below. */
         int (*restore)(void *data, const void *buf, size_t len);
+        /* Optional, all four or none: an entry too heavy to apply on the loop (one that
+         * replaces the whole state), and a snapshot restored once the server runs, are
+         * built on a thread of libuv's pool and swapped in on the loop in O(1).
+         * Meanwhile every later entry is queued, and applied in log order after the
+         * swap; a proposer's callback and a barrier's wait until their entry is
+         * applied, and no snapshot is taken (libraft retries).
+         * heavy: on the loop, cheap; whether this entry is one of those.
+         * prepare: on the pool, without access to the live state: build the new state
+         * from an entry's bytes (snapshot false) or a snapshot's into *ret_prepared, or
+         * fail with err filled (an entry's failure is its deterministic rejection).
+         * install: on the loop, in log order (index 0 for a snapshot): put the
+         * prepared state in place; the state it replaces goes back into prepared.
+         * discard: on any thread: free prepared (installed or not). */
+        bool (*heavy)(void *data, const void *buf, size_t len);
+        int (*prepare)(const void *buf, size_t len, bool snapshot, void **ret_prepared, struct error *err);
+        int (*install)(void *data, uint64_t index, void *prepared, struct error *err);
+        void (*discard)(void *prepared);
 };
 
 /* One member of the Raft configuration, as this server sees it. */

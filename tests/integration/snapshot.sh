@@ -7,7 +7,9 @@
 # compared: every allocation is there, and what was registered after the save is
 # gone. The same snapshot with one allocation broken is refused (400, the reason)
 # and changes nothing. Prints the body size and the restore's wall and CPU time
-# (the CLI's and the server's).
+# (the CLI's and the server's), and the longest stall of the server's loop meanwhile
+# (loop_probe.py).
+# SNAP_JOBS (default 0): as many more jobs in the grown snapshot.
 # Usage: tests/integration/snapshot.sh BIN_DIR
 # Ports: DROVER_TEST_PORT_BASE (default 31500) to +479.
 set -u
@@ -46,12 +48,19 @@ else
         fail "a broken snapshot: $(cat "$WORK/broken.out")"
 fi
 
+# the longest stall of the server's loop while it restores (loop_probe.py)
+rm -f "$WORK/probe.stop"
+python3 "$HERE/loop_probe.py" "$ADDR" "$WORK/probe.stop" >"$WORK/probe.out" 2>&1 &
+probe_pid=$!
 c0=$(cpu_ticks "$server_pid")
 t0=$(date +%s%N)
 if timeout 300 /usr/bin/time -f '%U %S' -o "$WORK/cli.time" "$BIN/drover" operator snapshot restore "$WORK/big.snap" \
         >"$WORK/restore.out" 2>&1; then
         t1=$(date +%s%N)
         c1=$(cpu_ticks "$server_pid")
+        touch "$WORK/probe.stop"
+        wait "$probe_pid"
+        log "during the restore: $(cat "$WORK/probe.out")"
         hz=$(getconf CLK_TCK)
         log "restore: wall $(((t1 - t0) / 1000000)) ms; server CPU $(((c1 - c0) * 1000 / hz)) ms; CLI user+sys $(awk '{print ($1 + $2) * 1000}' "$WORK/cli.time") ms; load $(cut -d' ' -f1 /proc/loadavg)"
         grep -o 'snapshot restore: .*' "$WORK/server.log" | tail -1
@@ -63,6 +72,7 @@ if timeout 300 /usr/bin/time -f '%U %S' -o "$WORK/cli.time" "$BIN/drover" operat
                 fail "after the restore: $got allocations (want $N); jobs: $(curl -s "$ADDR/v1/jobs" | head -c 300)"
         fi
 else
+        touch "$WORK/probe.stop"
         fail "restore of $SIZE bytes: $(head -c 400 "$WORK/restore.out")"
 fi
 curl -fs "$ADDR/v1/status/leader" >/dev/null && pass "the server still answers" || fail "the server still answers"

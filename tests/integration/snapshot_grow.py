@@ -3,9 +3,11 @@
 save) grown to N allocations, each a copy of its first one with its own ID, name
 and index (same job, node and resources: the node is large enough), written to
 OUT; with BROKEN, the same document with one allocation's ID a number, which the
-state store refuses (snapshot.sh)."""
+state store refuses (snapshot.sh). With SNAP_JOBS=M in the environment, M more
+jobs too, copies of the first one with their own IDs."""
 import copy
 import json
+import os
 import sys
 
 
@@ -24,6 +26,12 @@ def main():
         a["Name"] = "%s.g[%d]" % (a.get("JobID", "seed"), i)
         grown.append(a)
     doc["State"]["Allocs"] = grown
+    # SNAP_JOBS (snapshot.sh): as many more jobs, copies of the first one
+    jobs = doc["State"]["Jobs"]
+    for i in range(int(os.environ.get("SNAP_JOBS", "0"))):
+        j = copy.deepcopy(jobs[0])
+        j["ID"] = j["Name"] = "grown-%05d" % i
+        jobs.append(j)
     with open(out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
     if len(sys.argv) > 4:

@@ -204,3 +204,69 @@ Test(gc, a_backlog_goes_in_bounded_commands_referrers_first) {
         cr_expect_eq(state_count(st, STATE_TABLE_JOBS), 0);
         state_destroy(st);
 }
+
+/* The leader's way (server.c): every command of a run collected in one pass over a
+ * snapshot, off the loop, then applied in order while the live state moves on. Each
+ * holds at most max IDs, none leaves a dangling referrer, and what changed after the
+ * snapshot (a job registered again, an allocation updated: its eval and job with it)
+ * is kept for the next run, which collects what is then due. */
+Test(gc, one_pass_over_a_snapshot_collects_every_command_and_later_changes_are_kept) {
+        struct state_store *st = state_create();
+        uint64_t idx = 0;
+        char id[32];
+        enum { JOBS = 300, MAX = 100 };
+        for (int i = 0; i < JOBS; i++) {
+                snprintf(id, sizeof(id), "j%03d", i);
+                finished_job(st, &idx, id, 0, true);
+        }
+        finished_job(st, &idx, "live", 0, false);
+        static const struct gc_thresholds force = {0, 0, 0};
+        struct state_store *view = state_snapshot(st);
+        json_t *cmds = NULL;
+        cr_assert_eq(gc_collect_all(view, 10 * H, &force, MAX, 1000, &cmds), 0);
+        state_destroy(view);
+        /* whole jobs of 3 IDs each: 33 a command */
+        cr_assert_eq(json_array_size(cmds), (JOBS + MAX / 3 - 1) / (MAX / 3), "%zu commands for %d IDs",
+                     json_array_size(cmds), JOBS * 3);
+        /* after the snapshot: j007 registered again, a-j010 updated */
+        struct job *j = fx_job("j007", JOB_BATCH, 1, 100, 100);
+        cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+        job_unref(j);
+        struct alloc *a = alloc_copy(state_alloc_get(st, "a-j010"));
+        cr_assert_not_null(a);
+        cr_assert_eq(state_upsert_allocs(st, ++idx, &a, 1), 0);
+        alloc_unref(a);
+        size_t i;
+        json_t *cmd;
+        json_array_foreach(cmds, i, cmd) {
+                cr_assert_leq(cmd_ids(cmd), MAX, "command %zu", i);
+                cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+                struct dangling d = {.st = st};
+                state_allocs_foreach(st, alloc_without_eval, &d);
+                state_evals_foreach(st, eval_without_job, &d);
+                cr_assert_eq(d.n, 0, "command %zu left %d object(s) whose eval or job is gone", i, d.n);
+        }
+        json_decref(cmds);
+        cr_expect_not_null(state_job_get(st, "default", "j007"), "registered again after the snapshot: kept");
+        cr_expect_not_null(state_alloc_get(st, "a-j010"), "updated after the snapshot: kept");
+        cr_expect_not_null(state_eval_get(st, "e-j010"), "an eval that still has an allocation: kept");
+        cr_expect_not_null(state_job_get(st, "default", "j010"), "a job that still has one: kept");
+        cr_expect_null(state_job_get(st, "default", "j011"));
+        cr_expect_not_null(state_job_get(st, "default", "live"));
+        cr_expect_eq(n_allocs(st), 2, "a-j010 and the live one");
+        /* the next run, on the state as it is now */
+        cr_assert_eq(gc_collect_all(st, 10 * H, &force, MAX, 1000, &cmds), 0);
+        json_array_foreach(cmds, i, cmd) cr_assert_eq(gc_apply(st, ++idx, cmd), 0);
+        json_decref(cmds);
+        cr_expect_null(state_job_get(st, "default", "j010"), "collected by the next run");
+        cr_expect_eq(n_allocs(st), 1);
+        /* a run is bounded: at most max_commands */
+        for (int k = 0; k < 50; k++) {
+                snprintf(id, sizeof(id), "k%03d", k);
+                finished_job(st, &idx, id, 0, true);
+        }
+        cr_assert_eq(gc_collect_all(st, 10 * H, &force, 10, 3, &cmds), 0);
+        cr_expect_eq(json_array_size(cmds), 3);
+        json_decref(cmds);
+        state_destroy(st);
+}

@@ -13,6 +13,8 @@
 #include "common/model.h"
 #include "controlplane/api/http_req.h"
 #include "controlplane/api/routes.h"
+#include "controlplane/raft/fsm.h"
+#include "controlplane/raft/raft_node.h"
 #include "controlplane/state/state.h"
 #include "tests/support/api_harness.h"
 #include "tests/unit/fixtures.h"
@@ -132,6 +134,42 @@ Test(operator_snapshot, the_restore_command_is_built_or_refused_with_a_reason) {
                 cr_expect(strstr(err.msg, bad[i].why), "%s: %s", bad[i].doc, err.msg);
                 cr_expect_null(cmd);
         }
+}
+
+/* The server's FSM builds the StateRestore command's state off the loop (raft_node.h:
+ * heavy, prepare on the pool, install on the loop): the command as proposed is seen
+ * as heavy, the built state replaces the live one only once installed, and the one
+ * it replaced goes back to be freed; a command that cannot be built is refused. */
+Test(operator_snapshot, the_restore_command_is_built_apart_and_swapped_in) {
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("kept"), NULL), 200);
+        char *snap = NULL;
+        cr_assert_eq(req("GET", "/v1/operator/snapshot", NULL, &snap), 200);
+        cr_assert_eq(req("PUT", "/v1/jobs", JOB("later"), NULL), 200);
+        json_t *cmd = NULL;
+        struct error err = {0};
+        cr_assert_eq(api_snapshot_restore_command(snap, strlen(snap), &cmd, &err), 0, "%s", err.msg);
+        char *buf = json_dumps(cmd, JSON_COMPACT);
+        json_decref(cmd);
+        const struct raft_fsm_ops *ops = &fsm_raft_ops;
+        cr_assert(ops->heavy(s->fsm, buf, strlen(buf)), "the command as proposed is built off the loop");
+        cr_expect_not(ops->heavy(s->fsm, JOB("x"), strlen(JOB("x"))), "other commands are not");
+        void *prepared = NULL;
+        cr_assert_eq(ops->prepare(buf, strlen(buf), false, &prepared, &err), 0, "%s", err.msg);
+        cr_expect_not_null(state_job_get(s->state, "default", "later"), "built apart: the live state is untouched");
+        uint64_t index = state_latest_index(s->state) + 1;
+        cr_assert_eq(ops->install(s->fsm, index, prepared, &err), 0, "%s", err.msg);
+        cr_expect_null(state_job_get(s->state, "default", "later"), "installed: what came after the save is gone");
+        cr_expect_not_null(state_job_get(s->state, "default", "kept"));
+        ops->discard(prepared); /* the replaced state */
+        free(buf);
+        free(snap);
+        static const char broken[] = "{\"Type\":\"StateRestore\",\"State\":{\"Jobs\":[{\"ID\":5}]}}";
+        prepared = NULL;
+        cr_expect(ops->heavy(s->fsm, broken, strlen(broken)));
+        cr_expect_lt(ops->prepare(broken, strlen(broken), false, &prepared, &err), 0, "a state that cannot be built");
+        cr_expect_null(prepared);
+        cr_expect_lt(ops->prepare("{\"Type\":\"StateRestore\"", 22, false, &prepared, &err), 0, "undecodable");
+        cr_expect(strstr(err.msg, "undecodable"), "%s", err.msg);
 }
 
 /* The listener's grant of a body past 16 MiB: only for this route, and with ACLs on

@@ -46,6 +46,11 @@ static void put_parent(struct state_store *st, uint64_t index, const char *spec,
         job_unref(j);
 }
 
+/* What the server does after each applied JobRegister/JobDeregister (periodic_applied). */
+static void changed(struct periodic *p, struct state_store *st, int64_t now) {
+        cr_assert_eq(periodic_job_changed(p, st, "default", "rep", now), 0);
+}
+
 static char *child_id(int64_t t) {
         static char buf[64];
         snprintf(buf, sizeof(buf), "rep/periodic-%lld", (long long)t);
@@ -58,6 +63,8 @@ Test(periodic, launches_at_each_cron_time_and_not_before) {
         struct periodic *p = periodic_create(&ops, &l);
         put_parent(st, 10, "*/10 * * * * *", false, true);
         cr_assert_eq(periodic_tick(p, st, T0), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "not tracked before it is reported");
+        changed(p, st, T0);
         cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 10);
         cr_assert_eq(periodic_tick(p, st, T0 + 9), 0);
         cr_assert_eq(periodic_tick(p, st, T0 + 10), 1);
@@ -77,6 +84,7 @@ Test(periodic, prohibit_overlap_waits_for_the_running_child) {
         struct launches l = {.st = st, .index = 100};
         struct periodic *p = periodic_create(&ops, &l);
         put_parent(st, 10, "*/10 * * * * *", true, true);
+        changed(p, st, T0);
         cr_assert_eq(periodic_tick(p, st, T0), 0);
         cr_assert_eq(periodic_tick(p, st, T0 + 10), 1);
         cr_assert(periodic_has_live_child(st, "default", "rep"), "the child is pending");
@@ -98,6 +106,7 @@ Test(periodic, a_new_leader_launches_missed_runs_once) {
         put_parent(st, 10, "*/10 * * * * *", false, true);
         /* The old leader launched at T0+10, then there was no leader for 90 s. */
         struct periodic *old = periodic_create(&ops, &l);
+        changed(old, st, T0);
         periodic_tick(old, st, T0);
         periodic_tick(old, st, T0 + 10);
         periodic_destroy(old);
@@ -131,17 +140,22 @@ Test(periodic, disabled_stopped_and_deleted_parents_are_not_tracked) {
         struct launches l = {0};
         struct periodic *p = periodic_create(&ops, &l);
         put_parent(st, 10, "* * * * * *", false, false);
+        changed(p, st, T0);
         periodic_tick(p, st, T0);
         cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "disabled");
         put_parent(st, 11, "* * * * * *", false, true);
+        changed(p, st, T0);
         periodic_tick(p, st, T0);
         cr_assert_eq(periodic_next_launch(p, "default", "rep"), T0 + 1, "enabled by an update");
         cr_assert_eq(state_deregister_job(st, 12, "default", "rep", false), 0);
+        changed(p, st, T0 + 5);
         cr_assert_eq(periodic_tick(p, st, T0 + 5), 0);
         cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "stopped");
         put_parent(st, 13, "* * * * * *", false, true);
+        changed(p, st, T0 + 5);
         periodic_tick(p, st, T0 + 5);
         cr_assert_eq(state_deregister_job(st, 14, "default", "rep", true), 0);
+        changed(p, st, T0 + 10);
         cr_assert_eq(periodic_tick(p, st, T0 + 10), 0);
         cr_assert_eq(periodic_next_launch(p, "default", "rep"), 0, "purged");
         cr_assert_eq(l.n, 0);
@@ -222,5 +236,83 @@ Test(periodic, parents_run_until_stopped_children_finish) {
         cr_assert_eq(ch.pending + ch.running, 0);
         job_unref(child);
         job_unref(parent);
+        state_destroy(st);
+}
+
+/* Many parents: each tick launches exactly the due ones, earliest first, learning of
+ * registrations, stops, GC and a restored state from the applied commands
+ * (periodic_applied), never by scanning the jobs. */
+static int order_launch(void *data, const struct job *child) {
+        struct launches *l = data;
+        if (l->n < 16)
+                snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", child->id);
+        l->n++;
+        return 0;
+}
+
+static const struct periodic_ops order_ops = {.launch = order_launch};
+
+static void put_periodic(struct state_store *st, uint64_t index, const char *id, const char *spec) {
+        struct job *j = fx_job(id, JOB_BATCH, 1, 100, 100);
+        j->submit_time = T0 * 1000000000LL;
+        j->extra = json_pack("{s:{s:s,s:s,s:b,s:b,s:s}}", "Periodic", "Spec", spec, "SpecType", "cron",
+                             "ProhibitOverlap", false, "Enabled", true, "TimeZone", "UTC");
+        cr_assert_eq(state_upsert_job(st, index, j), 0);
+        job_unref(j);
+}
+
+static void applied(struct periodic *p, struct state_store *st, json_t *cmd, int64_t now) {
+        cr_assert_eq(periodic_applied(p, st, cmd, now), 0);
+        json_decref(cmd);
+}
+
+Test(periodic, the_earliest_due_parents_launch_as_commands_report_changes) {
+        struct state_store *st = state_create();
+        struct launches l = {0};
+        struct periodic *p = periodic_create(&order_ops, &l);
+        /* 300 parents every 7 s (minute-aligned: due at :07, :14, ...) and one every 3 s */
+        char id[32];
+        for (int i = 0; i < 300; i++) {
+                snprintf(id, sizeof(id), "seven-%03d", i);
+                put_periodic(st, 10 + (uint64_t)i, id, "*/7 * * * * *");
+                applied(p, st, json_pack("{s:s,s:{s:s,s:s}}", "Type", "JobRegister", "Job", "ID", id, "Namespace",
+                                         "default"),
+                        T0);
+        }
+        put_periodic(st, 400, "three", "*/3 * * * * *");
+        applied(p, st, json_pack("{s:s,s:{s:s}}", "Type", "JobRegister", "Job", "ID", "three"), T0);
+        cr_assert_eq(periodic_next_launch(p, "default", "three"), T0 + 3);
+        cr_assert_eq(periodic_next_launch(p, "default", "seven-123"), T0 + 7);
+        cr_assert_eq(periodic_tick(p, st, T0 + 2), 0, "nothing due");
+        cr_assert_eq(periodic_tick(p, st, T0 + 3), 1, "only the earliest");
+        cr_assert_str_eq(l.ids[0], "three/periodic-1704067203");
+        cr_assert_eq(periodic_tick(p, st, T0 + 6), 1);
+        cr_assert_eq(periodic_tick(p, st, T0 + 7), 300, "every parent due at :07, once");
+        cr_assert_eq(periodic_tick(p, st, T0 + 7), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "seven-000"), T0 + 14);
+        /* stopped through a command: no longer launched */
+        cr_assert_eq(state_deregister_job(st, 500, "default", "three", false), 0);
+        applied(p, st, json_pack("{s:s,s:s,s:s}", "Type", "JobDeregister", "Namespace", "default", "JobID", "three"),
+                T0 + 8);
+        cr_assert_eq(periodic_next_launch(p, "default", "three"), 0);
+        cr_assert_eq(periodic_tick(p, st, T0 + 9), 0, "three was due at :09 but is stopped");
+        /* a GC that purged a parent (deleted behind the dispatcher's back) */
+        cr_assert_eq(state_deregister_job(st, 501, "default", "seven-000", true), 0);
+        applied(p, st, json_pack("{s:s,s:[{s:s,s:s}]}", "Type", "GC", "Jobs", "Namespace", "default", "ID", "seven-000"),
+                T0 + 9);
+        cr_assert_eq(periodic_next_launch(p, "default", "seven-000"), 0);
+        l.n = 0;
+        cr_assert_eq(periodic_tick(p, st, T0 + 14), 299);
+        /* an unrelated command changes nothing; a restored state is read whole */
+        applied(p, st, json_pack("{s:s}", "Type", "EvalUpdate"), T0 + 15);
+        cr_assert_eq(periodic_next_launch(p, "default", "seven-001"), T0 + 21);
+        struct state_store *other = state_create();
+        put_periodic(other, 7, "restored", "*/5 * * * * *");
+        applied(p, other, json_pack("{s:s}", "Type", "StateRestore"), T0 + 15);
+        cr_assert_eq(periodic_next_launch(p, "default", "seven-001"), 0, "gone with the old state");
+        cr_assert_eq(periodic_next_launch(p, "default", "restored"), T0 + 20);
+        cr_assert_eq(periodic_tick(p, other, T0 + 21), 1);
+        periodic_destroy(p);
+        state_destroy(other);
         state_destroy(st);
 }
