@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common/clock.h"
+#include "common/dlist.h"
 #include "common/error.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -70,8 +71,7 @@ struct mhd_req {
         bool parked;   /* counted in srv->parked until answered */
         /* Held by the handler (handed over by on_async, not yet answered): in
          * srv->held, loop thread only. */
-        bool held;
-        struct mhd_req *hprev, *hnext;
+        struct dlink held;
         /* Answered 503 by http_server_destroy while the handler held it: the
          * handler still owns the pointer, so libmicrohttpd does not free it; after
          * the daemon stops, conn and srv are NULL and the handler's own answer
@@ -84,8 +84,7 @@ struct mhd_req {
         /* In srv->reading_* (MHD's thread only) from its complete headers until its body
          * is complete, it asks for a larger cap or it ends: closed by sweep_reading when
          * the body is not complete within body_timeout_s of the headers. */
-        struct mhd_req *rprev, *rnext;
-        bool reading_listed;
+        struct dlink reading;
         int64_t headers_ns;
         /* A write's times (CLOCK_MONOTONIC), for the debug log of its answer: whole
          * (queued for the loop by libmicrohttpd's thread), handed to the handler. */
@@ -112,7 +111,7 @@ struct http_server {
         struct mhd_req *head, *tail; /* queued for the loop */
         struct mhd_req *closed;      /* streams the client left, for the loop's on_close */
         struct mhd_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
-        struct mhd_req *held;        /* handed to the handler, not answered; loop thread only */
+        struct dlist held;           /* handed to the handler, not answered; loop thread only */
         bool stopping;               /* under lock: destroy began, nothing more is queued */
         atomic_uint draining;        /* answered from the loop, not yet completed by libmicrohttpd */
         http_handler_fn handler;
@@ -124,9 +123,9 @@ struct http_server {
         atomic_uint conns;    /* open connections */
         /* Connections not in a request and not yet given the short timeout, oldest
          * first: under pressure the oldest are evicted. MHD's thread only. */
-        struct conn_info *idle_head, *idle_tail;
-        struct conn_info *fresh_head, *fresh_tail;   /* accept order */
-        struct mhd_req *reading_head, *reading_tail; /* headers order */
+        struct dlist idle;
+        struct dlist fresh;   /* accept order */
+        struct dlist reading; /* headers order */
         atomic_uint parked;                          /* blocking queries queued for or held by the loop */
         atomic_uint_fast64_t refused;
         atomic_int_fast64_t warned_ns;       /* when refusals were last logged */
@@ -152,38 +151,33 @@ static void count_refused(struct http_server *s, const char *why) {
  * (its mhd_loop; the loop thread inside MHD_stop_daemon, after that ended). */
 struct conn_info {
         struct MHD_Connection *conn;
-        struct conn_info *prev, *next; /* in srv->idle_* while listed */
-        bool listed;
+        struct dlink idle; /* in srv->idle while listed */
         bool reserve;   /* accepted beyond max_conns: node agents only */
         bool shortened; /* given HTTP_RESERVED_TIMEOUT_S */
-        /* In srv->fresh_* from accept until its first request's headers are complete. */
-        struct conn_info *fprev, *fnext;
-        bool fresh;
+        /* In srv->fresh from accept until its first request's headers are complete. */
+        struct dlink fresh;
         int64_t accepted_ns;
 };
 
-static void fresh_unlink(struct http_server *s, struct conn_info *c) {
-        if (!c->fresh)
-                return;
-        if (c->fprev)
-                c->fprev->fnext = c->fnext;
-        else
-                s->fresh_head = c->fnext;
-        if (c->fnext)
-                c->fnext->fprev = c->fprev;
-        else
-                s->fresh_tail = c->fprev;
-        c->fprev = c->fnext = NULL;
-        c->fresh = false;
+static struct conn_info *oldest_fresh(struct http_server *s) {
+        return dlist_first(&s->fresh, struct conn_info, fresh);
+}
+
+static struct conn_info *oldest_idle(struct http_server *s) {
+        return dlist_first(&s->idle, struct conn_info, idle);
+}
+
+static struct mhd_req *oldest_reading(struct http_server *s) {
+        return dlist_first(&s->reading, struct mhd_req, reading);
 }
 
 /* Close (shutdown; libmicrohttpd then sees the end and frees it) the oldest
  * connections still without complete headers after header_timeout_s. */
 static void sweep_fresh(struct http_server *s, int64_t now) {
         int64_t limit = (int64_t)s->o.header_timeout_s * 1000000000LL;
-        for (int i = 0; i < 16 && s->fresh_head && now - s->fresh_head->accepted_ns > limit; i++) {
-                struct conn_info *c = s->fresh_head;
-                fresh_unlink(s, c);
+        struct conn_info *c;
+        for (int i = 0; i < 16 && (c = oldest_fresh(s)) && now - c->accepted_ns > limit; i++) {
+                dlist_unlink(&s->fresh, &c->fresh);
                 const union MHD_ConnectionInfo *fi =
                     MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (fi) {
@@ -193,31 +187,9 @@ static void sweep_fresh(struct http_server *s, int64_t now) {
         }
 }
 
-static void reading_unlink(struct http_server *s, struct mhd_req *r) {
-        if (!r->reading_listed)
-                return;
-        if (r->rprev)
-                r->rprev->rnext = r->rnext;
-        else
-                s->reading_head = r->rnext;
-        if (r->rnext)
-                r->rnext->rprev = r->rprev;
-        else
-                s->reading_tail = r->rprev;
-        r->rprev = r->rnext = NULL;
-        r->reading_listed = false;
-}
-
 static void reading_append(struct http_server *s, struct mhd_req *r) {
         r->headers_ns = clock_monotonic_ns();
-        r->rprev = s->reading_tail;
-        r->rnext = NULL;
-        if (s->reading_tail)
-                s->reading_tail->rnext = r;
-        else
-                s->reading_head = r;
-        s->reading_tail = r;
-        r->reading_listed = true;
+        dlist_append(&s->reading, &r->reading);
 }
 
 /* Close the requests whose body is not complete within body_timeout_s of their
@@ -226,9 +198,9 @@ static void reading_append(struct http_server *s, struct mhd_req *r) {
  * buffer (it then runs the connection without reading, common/mhd_loop.c). */
 static void sweep_reading(struct http_server *s, int64_t now) {
         int64_t limit = (int64_t)s->o.body_timeout_s * 1000000000LL;
-        while (s->reading_head && now - s->reading_head->headers_ns > limit) {
-                struct mhd_req *r = s->reading_head;
-                reading_unlink(s, r);
+        struct mhd_req *r;
+        while ((r = oldest_reading(s)) && now - r->headers_ns > limit) {
+                dlist_unlink(&s->reading, &r->reading);
                 const union MHD_ConnectionInfo *fi =
                     MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
                 if (fi) {
@@ -241,36 +213,13 @@ static void sweep_reading(struct http_server *s, int64_t now) {
         }
 }
 
-static void idle_unlink(struct http_server *s, struct conn_info *c) {
-        if (!c->listed)
-                return;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->idle_head = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        else
-                s->idle_tail = c->prev;
-        c->prev = c->next = NULL;
-        c->listed = false;
-}
-
 static void idle_append(struct http_server *s, struct conn_info *c) {
-        if (c->listed || c->shortened)
-                return;
-        c->prev = s->idle_tail;
-        c->next = NULL;
-        if (s->idle_tail)
-                s->idle_tail->next = c;
-        else
-                s->idle_head = c;
-        s->idle_tail = c;
-        c->listed = true;
+        if (!c->shortened)
+                dlist_append(&s->idle, &c->idle);
 }
 
 static void shorten(struct http_server *s, struct conn_info *c) {
-        idle_unlink(s, c);
+        dlist_unlink(&s->idle, &c->idle);
         c->shortened = true;
         MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)HTTP_RESERVED_TIMEOUT_S);
 }
@@ -282,11 +231,13 @@ static void shorten(struct http_server *s, struct conn_info *c) {
  * accept queue behind the whole flood): a newcomer - a heartbeat among them -
  * is accepted at once and takes the place of the oldest silent client. */
 static void evict_one(struct http_server *s, struct conn_info *newcomer) {
-        struct conn_info *v = s->fresh_head != newcomer ? s->fresh_head : NULL;
+        struct conn_info *v = oldest_fresh(s), *idle = oldest_idle(s);
+        if (v == newcomer)
+                v = NULL;
         if (!v)
-                v = s->idle_head && s->idle_head != newcomer ? s->idle_head : newcomer;
-        fresh_unlink(s, v);
-        idle_unlink(s, v);
+                v = idle && idle != newcomer ? idle : newcomer;
+        dlist_unlink(&s->fresh, &v->fresh);
+        dlist_unlink(&s->idle, &v->idle);
         v->shortened = true; /* never listed again */
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(v->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (fi)
@@ -327,19 +278,6 @@ static void resume(struct mhd_req *r) {
         mhd_loop_wake(s->mloop);
 }
 
-static void held_unlink(struct mhd_req *r) {
-        if (!r->held)
-                return;
-        if (r->hprev)
-                r->hprev->hnext = r->hnext;
-        else
-                r->srv->held = r->hnext;
-        if (r->hnext)
-                r->hnext->hprev = r->hprev;
-        r->hprev = r->hnext = NULL;
-        r->held = false;
-}
-
 static void answer(struct mhd_req *r, int status, char *buf, size_t len, const char *ctype, uint64_t index) {
         if (r->orphan && !r->conn) { /* the server answered it when it stopped: the handler lets go */
                 free(buf);
@@ -350,7 +288,7 @@ static void answer(struct mhd_req *r, int status, char *buf, size_t len, const c
                 free(buf);
                 return;
         }
-        held_unlink(r);
+        dlist_unlink(&r->srv->held, &r->held);
         if (r->parked) {
                 r->parked = false;
                 atomic_fetch_sub(&r->srv->parked, 1);
@@ -546,12 +484,7 @@ static void on_async(uv_async_t *h) {
                         grant_body(s, r);
                         continue;
                 }
-                r->held = true; /* until answered or streamed */
-                r->hprev = NULL;
-                r->hnext = s->held;
-                if (s->held)
-                        s->held->hprev = r;
-                s->held = r;
+                dlist_append(&s->held, &r->held); /* until answered or streamed */
                 r->handled_ns = clock_monotonic_ns();
                 if (r->too_large)
                         http_req_respond_text(&r->req, 413, "request body larger than %zu bytes", r->body_max);
@@ -579,7 +512,7 @@ static int mhd_stream_begin(struct http_req *req, int status, const char *conten
         pthread_mutex_init(&st->lock, NULL);
         st->on_close = on_close;
         st->close_data = data;
-        held_unlink(r);  /* destroy ends it with the other streams */
+        dlist_unlink(&r->srv->held, &r->held); /* destroy ends it with the other streams */
         if (r->parked) { /* a stream is not a blocking query: it holds no parked slot */
                 r->parked = false;
                 atomic_fetch_sub(&r->srv->parked, 1);
@@ -747,7 +680,7 @@ uint64_t http_server_refused(const struct http_server *s) {
  * unread (a TLS alert, a pipelined request) or not. */
 static bool mhd_client_gone(const struct http_req *req) {
         const struct mhd_req *r = mhd_of(req);
-        if (!r->held || r->orphan || !r->conn)
+        if (!r->held.listed || r->orphan || !r->conn)
                 return false;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci || ci->connect_fd < 0)
@@ -839,7 +772,7 @@ static void suspend_for_loop(struct http_server *s, struct mhd_req *r) {
  * at shutdown: nobody would answer, so it is simply too large. */
 static bool ask_body_limit(struct http_server *s, struct mhd_req *r) {
         r->asked = true;
-        reading_unlink(s, r); /* granted: HTTP_LARGE_BODY_TIMEOUT_S, checked as bytes arrive */
+        dlist_unlink(&s->reading, &r->reading); /* granted: HTTP_LARGE_BODY_TIMEOUT_S, checked as bytes arrive */
         pthread_mutex_lock(&s->lock);
         if (s->stopping) {
                 pthread_mutex_unlock(&s->lock);
@@ -875,8 +808,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->priority = !s->o.agents_only && http_path_is_node_agent(method, url);
                 struct conn_info *ci = conn_info_of(conn);
                 if (ci) {
-                        idle_unlink(s, ci); /* busy: not evictable until its answer is sent */
-                        fresh_unlink(s, ci);
+                        dlist_unlink(&s->idle, &ci->idle); /* busy: not evictable until its answer is sent */
+                        dlist_unlink(&s->fresh, &ci->fresh);
                 }
                 admit(s, r, conn);
                 reading_append(s, r);
@@ -918,7 +851,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (r->state == REQ_READING) {
-                reading_unlink(s, r); /* the body is complete */
+                dlist_unlink(&s->reading, &r->reading); /* the body is complete */
                 /* A blocking query (GET with ?index=N, N > 0) may be parked for minutes. */
                 const char *idx = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "index");
                 bool blocking = strcmp(r->method, "GET") == 0 && idx && *idx && strcmp(idx, "0") != 0;
@@ -956,16 +889,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * for the next connection or body bytes to notice them. */
 static int on_tick(void *data) {
         struct http_server *s = data;
-        if (!s->fresh_head && !s->reading_head)
+        if (dlist_empty(&s->fresh) && dlist_empty(&s->reading))
                 return -1;
         int64_t now = clock_monotonic_ns();
         sweep_fresh(s, now);
         sweep_reading(s, now);
         int64_t next = INT64_MAX;
-        if (s->fresh_head)
-                next = s->fresh_head->accepted_ns + (int64_t)s->o.header_timeout_s * 1000000000LL;
-        if (s->reading_head && s->reading_head->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL < next)
-                next = s->reading_head->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL;
+        struct conn_info *c = oldest_fresh(s);
+        struct mhd_req *r = oldest_reading(s);
+        if (c)
+                next = c->accepted_ns + (int64_t)s->o.header_timeout_s * 1000000000LL;
+        if (r && r->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL < next)
+                next = r->headers_ns + (int64_t)s->o.body_timeout_s * 1000000000LL;
         if (next == INT64_MAX)
                 return -1;
         int64_t ms = (next - now) / 1000000 + 1; /* past the deadline, not at it */
@@ -984,13 +919,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 *socket_context = c;
                 c->accepted_ns = clock_monotonic_ns();
                 sweep_fresh(s, c->accepted_ns);
-                c->fprev = s->fresh_tail;
-                if (s->fresh_tail)
-                        s->fresh_tail->fnext = c;
-                else
-                        s->fresh_head = c;
-                s->fresh_tail = c;
-                c->fresh = true;
+                dlist_append(&s->fresh, &c->fresh);
                 if (n <= s->o.max_conns) {
                         idle_append(s, c);
                         return;
@@ -1001,16 +930,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                  * every slot and the accept queue behind them. */
                 c->reserve = true;
                 shorten(s, c);
-                for (int i = 0; i < 2 && s->idle_head; i++)
-                        shorten(s, s->idle_head);
+                struct conn_info *idle;
+                for (int i = 0; i < 2 && (idle = oldest_idle(s)); i++)
+                        shorten(s, idle);
                 if (n > s->o.max_conns + s->o.reserved_conns)
                         evict_one(s, c);
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
                 atomic_fetch_sub(&s->conns, 1);
                 struct conn_info *c = *socket_context;
                 if (c) {
-                        idle_unlink(s, c);
-                        fresh_unlink(s, c);
+                        dlist_unlink(&s->idle, &c->idle);
+                        dlist_unlink(&s->fresh, &c->fresh);
                         free(c);
                         *socket_context = NULL;
                 }
@@ -1025,7 +955,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct mhd_req *r = *con_cls;
         if (!r)
                 return;
-        reading_unlink(s, r);
+        dlist_unlink(&s->reading, &r->reading);
         if (r->draining)
                 atomic_fetch_sub(&s->draining, 1);
         if (r->orphan) { /* the handler still holds it: freed by its answer */
@@ -1236,8 +1166,8 @@ struct http_server *http_server_destroy(struct http_server *s) {
                         r->next = NULL;
                         shutdown_answer(r, false);
                 }
-                while (s->held) {
-                        struct mhd_req *r = s->held; /* answer() unlinks it */
+                struct mhd_req *r;
+                while ((r = dlist_first(&s->held, struct mhd_req, held))) { /* answer() unlinks it */
                         shutdown_answer(r, true);
                         r->next = orphans;
                         orphans = r;
