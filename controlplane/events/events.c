@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dlist.h"
 #include "common/error.h"
 
 static const char *const topic_names[EVENT_TOPIC_N] = {
@@ -36,7 +37,7 @@ struct event_sub {
         uint64_t next_seq; /* the next ring entry to look at */
         bool wrote;        /* since the last tick */
         int64_t last_ns;   /* last tick that saw it write; 0: not yet ticked */
-        struct event_sub *prev, *next;
+        struct dlink link; /* in events.subs, oldest first */
 };
 
 struct events {
@@ -44,7 +45,7 @@ struct events {
         size_t cap, max_bytes, max_subs;
         uint64_t start_seq, end_seq; /* entries [start_seq, end_seq) live at seq % cap */
         size_t bytes;
-        struct event_sub *subs;
+        struct dlist subs;
         size_t n_subs;
 };
 
@@ -130,12 +131,7 @@ static void evict_oldest(struct events *ev) {
 }
 
 static void sub_remove(struct events *ev, struct event_sub *s) {
-        if (s->prev)
-                s->prev->next = s->next;
-        else
-                ev->subs = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
+        dlist_unlink(&ev->subs, &s->link);
         ev->n_subs--;
         free(s);
 }
@@ -149,8 +145,9 @@ static void sub_drop(struct events *ev, struct event_sub *s, const char *why) {
 struct events *events_destroy(struct events *ev) {
         if (!ev)
                 return NULL;
-        while (ev->subs)
-                sub_drop(ev, ev->subs, "server shutting down");
+        struct event_sub *s;
+        while ((s = dlist_first(&ev->subs, struct event_sub, link)))
+                sub_drop(ev, s, "server shutting down");
         while (ev->start_seq < ev->end_seq)
                 evict_oldest(ev);
         free(ev->ring);
@@ -228,8 +225,9 @@ static bool sub_pump(struct events *ev, struct event_sub *s) {
 }
 
 static void pump_all(struct events *ev) {
-        for (struct event_sub *s = ev->subs, *next; s; s = next) {
-                next = s->next;
+        for (struct dlink *k = ev->subs.head, *nk; k; k = nk) {
+                nk = k->next; /* s may be dropped */
+                struct event_sub *s = dlist_entry(k, struct event_sub, link);
                 sub_pump(ev, s);
         }
 }
@@ -293,10 +291,7 @@ int events_subscribe(struct events *ev, const struct event_filter *f, uint64_t f
                 while (s->next_seq < ev->end_seq && rec_at(ev, s->next_seq)->index < from_index)
                         s->next_seq++;
         }
-        s->next = ev->subs;
-        if (ev->subs)
-                ev->subs->prev = s;
-        ev->subs = s;
+        dlist_append(&ev->subs, &s->link);
         ev->n_subs++;
         *ret = s;
         sub_pump(ev, s); /* cannot fall behind yet: never dropped here */
@@ -309,8 +304,9 @@ void events_unsubscribe(struct events *ev, struct event_sub *s) {
 }
 
 void events_tick(struct events *ev, int64_t now_ns) {
-        for (struct event_sub *s = ev->subs, *next; s; s = next) {
-                next = s->next;
+        for (struct dlink *k = ev->subs.head, *nk; k; k = nk) {
+                nk = k->next; /* s may be dropped */
+                struct event_sub *s = dlist_entry(k, struct event_sub, link);
                 if (!sub_pump(ev, s))
                         continue;
                 if (s->wrote || s->last_ns == 0) {
