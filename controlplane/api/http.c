@@ -99,7 +99,7 @@ struct mhd_req {
         uint64_t index;
         struct http_stream *stream;    /* state REQ_STREAMING */
         bool stream_queued;            /* its callback response is queued */
-        struct mhd_req *sprev, *snext; /* in srv->streams until libmicrohttpd is done with it */
+        struct dlink streaming; /* in srv->streams until libmicrohttpd is done with it */
 };
 
 struct http_server {
@@ -110,7 +110,7 @@ struct http_server {
         pthread_mutex_t lock;
         struct mhd_req *head, *tail; /* queued for the loop */
         struct mhd_req *closed;      /* streams the client left, for the loop's on_close */
-        struct mhd_req *streams;     /* streams libmicrohttpd still serves (destroy resumes them) */
+        struct dlist streams;        /* streams libmicrohttpd still serves (destroy resumes them); under lock */
         struct dlist held;           /* handed to the handler, not answered; loop thread only */
         bool stopping;               /* under lock: destroy began, nothing more is queued */
         atomic_uint draining;        /* answered from the loop, not yet completed by libmicrohttpd */
@@ -519,10 +519,7 @@ static int mhd_stream_begin(struct http_req *req, int status, const char *conten
         }
         r->stream = st;
         pthread_mutex_lock(&r->srv->lock);
-        r->snext = r->srv->streams;
-        if (r->snext)
-                r->snext->sprev = r;
-        r->srv->streams = r;
+        dlist_append(&r->srv->streams, &r->streaming);
         pthread_mutex_unlock(&r->srv->lock);
         r->status = status;
         r->content_type = content_type;
@@ -974,13 +971,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 pthread_mutex_unlock(&st->lock);
                 *con_cls = NULL;
                 pthread_mutex_lock(&s->lock);
-                if (r->sprev)
-                        r->sprev->snext = r->snext;
-                else
-                        s->streams = r->snext;
-                if (r->snext)
-                        r->snext->sprev = r->sprev;
-                r->sprev = r->snext = NULL;
+                dlist_unlink(&s->streams, &r->streaming);
                 if (handler_done) {
                         pthread_mutex_unlock(&s->lock);
                         req_free(r);
@@ -1154,7 +1145,8 @@ struct http_server *http_server_destroy(struct http_server *s) {
                 s->stopping = true; /* on_request answers what arrives from now on itself */
                 struct mhd_req *queued = s->head;
                 s->head = s->tail = NULL;
-                for (struct mhd_req *r = s->streams; r; r = r->snext) {
+                for (struct dlink *k = s->streams.head; k; k = k->next) {
+                        struct mhd_req *r = dlist_entry(k, struct mhd_req, streaming);
                         pthread_mutex_lock(&r->stream->lock);
                         r->stream->ended = true;
                         stream_wake(r);
