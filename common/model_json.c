@@ -39,7 +39,7 @@ struct dec {
 
 static bool dec_fail(struct dec *d, const char *path, const char *key, const char *what) {
         if (d->r == 0)
-                d->r = errorf(d->err, -EINVAL, "%s%s%s: expected %s", path, *path ? "." : "", key, what);
+                d->r = errorf(d->err, -EINVAL, "%s%s%s: expected %s", path, *path && *key ? "." : "", key, what);
         return false;
 }
 
@@ -254,25 +254,48 @@ static json_t *d_arr(struct dec *d, const json_t *obj, const char *path, const c
         return v;
 }
 
-/* ---- constraints, affinities, spreads ---------------------------------------- */
+/* One element of a list of objects, decoded from v (an object) at path into elem. */
+typedef void (*d_elem_fn)(struct dec *d, const json_t *v, const char *path, void *elem);
 
-static void d_constraints(struct dec *d, const json_t *obj, const char *path, struct constraint **out, size_t *n) {
-        json_t *arr = d_arr(d, obj, path, "Constraints"), *v;
+/* obj[key], a list of objects, decoded into a new array of elements of size bytes
+ * each (*n counts the elements started, so a partly decoded one is freed with the
+ * rest); NULL when the list is missing, null or empty. A non-list, a non-object
+ * element or no memory fails d with the element's path. */
+static void *d_list(struct dec *d, const json_t *obj, const char *path, const char *key, size_t size, d_elem_fn fn,
+                    size_t *n) {
+        json_t *arr = d_arr(d, obj, path, key), *v;
         if (!arr || !json_array_size(arr))
-                return;
-        *out = calloc(json_array_size(arr), sizeof(**out));
+                return NULL;
+        char *out = calloc(json_array_size(arr), size);
+        if (!out) {
+                if (d->r == 0)
+                        d->r = errorf(d->err, -ENOMEM, "%s.%s: out of memory", path, key);
+                return NULL;
+        }
         ARR_FOREACH(arr, i, v) {
                 char p[256];
-                subpath(p, sizeof(p), "%s.Constraints[%zu]", path, i);
+                subpath(p, sizeof(p), "%s.%s[%zu]", path, key, i);
                 if (!json_is_object(v)) {
                         dec_fail(d, p, "", "an object");
-                        return;
+                        break;
                 }
-                d_str(d, v, p, "LTarget", &(*out)[i].ltarget);
-                d_str(d, v, p, "RTarget", &(*out)[i].rtarget);
-                d_str(d, v, p, "Operand", &(*out)[i].operand);
                 *n = i + 1;
+                fn(d, v, p, out + i * size);
         }
+        return out;
+}
+
+/* ---- constraints, affinities, spreads ---------------------------------------- */
+
+static void d_constraint(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct constraint *c = elem;
+        d_str(d, v, p, "LTarget", &c->ltarget);
+        d_str(d, v, p, "RTarget", &c->rtarget);
+        d_str(d, v, p, "Operand", &c->operand);
+}
+
+static void d_constraints(struct dec *d, const json_t *obj, const char *path, struct constraint **out, size_t *n) {
+        *out = d_list(d, obj, path, "Constraints", sizeof(**out), d_constraint, n);
 }
 
 static json_t *e_constraints(const struct constraint *c, size_t n) {
@@ -283,24 +306,16 @@ static json_t *e_constraints(const struct constraint *c, size_t n) {
         return arr;
 }
 
+static void d_affinity(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct affinity *a = elem;
+        d_str(d, v, p, "LTarget", &a->ltarget);
+        d_str(d, v, p, "RTarget", &a->rtarget);
+        d_str(d, v, p, "Operand", &a->operand);
+        d_int(d, v, p, "Weight", &a->weight);
+}
+
 static void d_affinities(struct dec *d, const json_t *obj, const char *path, struct affinity **out, size_t *n) {
-        json_t *arr = d_arr(d, obj, path, "Affinities"), *v;
-        if (!arr || !json_array_size(arr))
-                return;
-        *out = calloc(json_array_size(arr), sizeof(**out));
-        ARR_FOREACH(arr, i, v) {
-                char p[256];
-                subpath(p, sizeof(p), "%s.Affinities[%zu]", path, i);
-                if (!json_is_object(v)) {
-                        dec_fail(d, p, "", "an object");
-                        return;
-                }
-                d_str(d, v, p, "LTarget", &(*out)[i].ltarget);
-                d_str(d, v, p, "RTarget", &(*out)[i].rtarget);
-                d_str(d, v, p, "Operand", &(*out)[i].operand);
-                d_int(d, v, p, "Weight", &(*out)[i].weight);
-                *n = i + 1;
-        }
+        *out = d_list(d, obj, path, "Affinities", sizeof(**out), d_affinity, n);
 }
 
 static json_t *e_affinities(const struct affinity *a, size_t n) {
@@ -312,28 +327,21 @@ static json_t *e_affinities(const struct affinity *a, size_t n) {
         return arr;
 }
 
+static void d_spread_target(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct spread_target *t = elem;
+        d_str(d, v, p, "Value", &t->value);
+        d_int(d, v, p, "Percent", &t->percent);
+}
+
+static void d_spread(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct spread *s = elem;
+        d_str(d, v, p, "Attribute", &s->attribute);
+        d_int(d, v, p, "Weight", &s->weight);
+        s->targets = d_list(d, v, p, "SpreadTarget", sizeof(*s->targets), d_spread_target, &s->n_targets);
+}
+
 static void d_spreads(struct dec *d, const json_t *obj, const char *path, struct spread **out, size_t *n) {
-        json_t *arr = d_arr(d, obj, path, "Spreads"), *v;
-        if (!arr || !json_array_size(arr))
-                return;
-        *out = calloc(json_array_size(arr), sizeof(**out));
-        ARR_FOREACH(arr, i, v) {
-                char p[256];
-                subpath(p, sizeof(p), "%s.Spreads[%zu]", path, i);
-                struct spread *s = &(*out)[i];
-                *n = i + 1;
-                d_str(d, v, p, "Attribute", &s->attribute);
-                d_int(d, v, p, "Weight", &s->weight);
-                json_t *targets = d_arr(d, v, p, "SpreadTarget"), *t;
-                if (!targets || !json_array_size(targets))
-                        continue;
-                s->targets = calloc(json_array_size(targets), sizeof(*s->targets));
-                ARR_FOREACH(targets, ti, t) {
-                        d_str(d, t, p, "Value", &s->targets[ti].value);
-                        d_int(d, t, p, "Percent", &s->targets[ti].percent);
-                        s->n_targets = ti + 1;
-                }
-        }
+        *out = d_list(d, obj, path, "Spreads", sizeof(**out), d_spread, n);
 }
 
 static json_t *e_spreads(const struct spread *s, size_t n) {
@@ -383,19 +391,17 @@ static void e_restart(json_t *o, const struct restart_policy *rp, const json_t *
         json_object_set_new(o, "RestartPolicy", r);
 }
 
+static void d_port(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct port *port = elem;
+        d_str(d, v, p, "Label", &port->label);
+        d_int(d, v, p, "Value", &port->value);
+        d_int(d, v, p, "To", &port->to);
+        d_str(d, v, p, "HostNetwork", &port->host_network);
+}
+
 static void d_ports(struct dec *d, const json_t *obj, const char *path, const char *key, struct port **out,
                     size_t *n) {
-        json_t *arr = d_arr(d, obj, path, key), *v;
-        if (!arr || !json_array_size(arr))
-                return;
-        *out = calloc(json_array_size(arr), sizeof(**out));
-        ARR_FOREACH(arr, i, v) {
-                d_str(d, v, path, "Label", &(*out)[i].label);
-                d_int(d, v, path, "Value", &(*out)[i].value);
-                d_int(d, v, path, "To", &(*out)[i].to);
-                d_str(d, v, path, "HostNetwork", &(*out)[i].host_network);
-                *n = i + 1;
-        }
+        *out = d_list(d, obj, path, key, sizeof(**out), d_port, n);
 }
 
 static json_t *e_ports(const struct port *p, size_t n) {
@@ -409,26 +415,17 @@ static json_t *e_ports(const struct port *p, size_t n) {
 
 static const char *const network_known[] = {"Mode", "MBits", "ReservedPorts", "DynamicPorts", NULL};
 
+static void d_network(struct dec *d, const json_t *v, const char *p, void *elem) {
+        struct network *nw = elem;
+        d_str(d, v, p, "Mode", &nw->mode);
+        d_int(d, v, p, "MBits", &nw->mbits);
+        d_ports(d, v, p, "ReservedPorts", &nw->reserved_ports, &nw->n_reserved);
+        d_ports(d, v, p, "DynamicPorts", &nw->dynamic_ports, &nw->n_dynamic);
+        nw->extra = collect_extra(v, network_known);
+}
+
 static void d_networks(struct dec *d, const json_t *obj, const char *path, struct network **out, size_t *n) {
-        json_t *arr = d_arr(d, obj, path, "Networks"), *v;
-        if (!arr || !json_array_size(arr))
-                return;
-        *out = calloc(json_array_size(arr), sizeof(**out));
-        ARR_FOREACH(arr, i, v) {
-                char p[256];
-                subpath(p, sizeof(p), "%s.Networks[%zu]", path, i);
-                struct network *nw = &(*out)[i];
-                *n = i + 1;
-                if (!json_is_object(v)) {
-                        dec_fail(d, p, "", "an object");
-                        return;
-                }
-                d_str(d, v, p, "Mode", &nw->mode);
-                d_int(d, v, p, "MBits", &nw->mbits);
-                d_ports(d, v, p, "ReservedPorts", &nw->reserved_ports, &nw->n_reserved);
-                d_ports(d, v, p, "DynamicPorts", &nw->dynamic_ports, &nw->n_dynamic);
-                nw->extra = collect_extra(v, network_known);
-        }
+        *out = d_list(d, obj, path, "Networks", sizeof(**out), d_network, n);
 }
 
 static json_t *e_networks(const struct network *nw, size_t n) {
@@ -513,7 +510,8 @@ static void d_lifecycle(struct dec *d, const json_t *v, const char *path, struct
         keep_sub_extra(&t->extra, v, "Lifecycle", lifecycle_known);
 }
 
-static void d_task(struct dec *d, const json_t *v, const char *path, struct task *t) {
+static void d_task(struct dec *d, const json_t *v, const char *path, void *elem) {
+        struct task *t = elem;
         d_str(d, v, path, "Name", &t->name);
         d_str(d, v, path, "Driver", &t->driver);
         d_str(d, v, path, "User", &t->user);
@@ -577,7 +575,8 @@ static const char *const group_known[] = {"Name",          "Count",      "Constr
                                           "Spreads",       "Tasks",      "RestartPolicy", "Networks",
                                           "Meta",          NULL};
 
-static void d_group(struct dec *d, const json_t *v, const char *path, struct task_group *g) {
+static void d_group(struct dec *d, const json_t *v, const char *path, void *elem) {
+        struct task_group *g = elem;
         d_str(d, v, path, "Name", &g->name);
         g->count = 1; /* Nomad's default when Count is unset */
         d_int(d, v, path, "Count", &g->count);
@@ -591,20 +590,7 @@ static void d_group(struct dec *d, const json_t *v, const char *path, struct tas
         json_t *disk = json_object_get(v, "EphemeralDisk");
         if (json_is_object(disk))
                 d_int(d, disk, path, "SizeMB", &g->ephemeral_disk_mb);
-        json_t *tasks = d_arr(d, v, path, "Tasks"), *t;
-        if (!tasks || !json_array_size(tasks))
-                return;
-        g->tasks = calloc(json_array_size(tasks), sizeof(*g->tasks));
-        ARR_FOREACH(tasks, i, t) {
-                char p[256];
-                subpath(p, sizeof(p), "%s.Tasks[%zu]", path, i);
-                g->n_tasks = i + 1;
-                if (!json_is_object(t)) {
-                        dec_fail(d, p, "", "an object");
-                        return;
-                }
-                d_task(d, t, p, &g->tasks[i]);
-        }
+        g->tasks = d_list(d, v, path, "Tasks", sizeof(*g->tasks), d_task, &g->n_tasks);
 }
 
 static json_t *e_group(const struct task_group *g) {
@@ -683,23 +669,12 @@ int job_from_json(const json_t *obj, struct job **ret, struct error *err) {
         d_u64(&d, obj, path, "CreateIndex", &j->create_index);
         d_u64(&d, obj, path, "ModifyIndex", &j->modify_index);
         d_u64(&d, obj, path, "JobModifyIndex", &j->job_modify_index);
-        json_t *groups = d_arr(&d, obj, path, "TaskGroups"), *g;
+        json_t *groups = d_arr(&d, obj, path, "TaskGroups");
         if (groups && json_array_size(groups) > LIMIT_GROUPS && !d.r) /* refused before building them */
                 d.r = errorf(err, -EINVAL, "job \"%.128s\": more than %d groups (got %zu)", j->id ? j->id : "",
                              LIMIT_GROUPS, json_array_size(groups));
-        if (groups && json_array_size(groups) && !d.r) {
-                j->groups = calloc(json_array_size(groups), sizeof(*j->groups));
-                ARR_FOREACH(groups, i, g) {
-                        char p[256];
-                        subpath(p, sizeof(p), "Job.TaskGroups[%zu]", i);
-                        j->n_groups = i + 1;
-                        if (!json_is_object(g)) {
-                                dec_fail(&d, p, "", "an object");
-                                break;
-                        }
-                        d_group(&d, g, p, &j->groups[i]);
-                }
-        }
+        if (!d.r)
+                j->groups = d_list(&d, obj, path, "TaskGroups", sizeof(*j->groups), d_group, &j->n_groups);
         j->extra = collect_extra(obj, job_known);
         if (d.r < 0) {
                 job_unref(j);

@@ -348,6 +348,43 @@ Test(model, decode_errors_carry_the_json_path) {
         json_decref(o);
 }
 
+/* Every list of objects in a job (groups, tasks, constraints, affinities, spreads
+ * and their targets, networks and their ports) refuses an element that is not an
+ * object, naming the element's own path; before, a port or a spread target that was
+ * a string decoded as an empty one. */
+static void decode_err(const char *group_body, const char *want) {
+        char text[1024];
+        snprintf(text, sizeof(text), "{\"ID\":\"w\",\"TaskGroups\":[{\"Name\":\"g\",%s}]}", group_body);
+        json_error_t jerr;
+        json_t *o = json_loads(text, 0, &jerr);
+        cr_assert_not_null(o, "%s: %s", text, jerr.text);
+        struct job *j = NULL;
+        struct error err = {0};
+        cr_assert_lt(job_from_json(o, &j, &err), 0, "%s was accepted", group_body);
+        cr_assert_str_eq(err.msg, want);
+        cr_assert_null(j);
+        json_decref(o);
+}
+
+Test(model, list_elements_that_are_not_objects_are_refused_with_their_path) {
+        decode_err("\"Tasks\":[{\"Name\":\"t\"}, 7]", "Job.TaskGroups[0].Tasks[1]: expected an object");
+        decode_err("\"Constraints\":[\"x\"]", "Job.TaskGroups[0].Constraints[0]: expected an object");
+        decode_err("\"Affinities\":[{}, []]", "Job.TaskGroups[0].Affinities[1]: expected an object");
+        decode_err("\"Spreads\":[{\"Attribute\":\"a\",\"SpreadTarget\":[{\"Value\":\"x\"},\"y\"]}]",
+                   "Job.TaskGroups[0].Spreads[0].SpreadTarget[1]: expected an object");
+        decode_err("\"Networks\":[{\"ReservedPorts\":[\"http\"]}]",
+                   "Job.TaskGroups[0].Networks[0].ReservedPorts[0]: expected an object");
+        decode_err("\"Networks\":[{\"DynamicPorts\":[{\"Label\":\"a\"},{\"Value\":\"80\"}]}]",
+                   "Job.TaskGroups[0].Networks[0].DynamicPorts[1].Value: expected an integer");
+        decode_err("\"Spreads\":{}", "Job.TaskGroups[0].Spreads: expected a list");
+        json_t *o = json_loads("{\"ID\":\"w\",\"TaskGroups\":[1]}", 0, NULL);
+        struct job *j = NULL;
+        struct error err = {0};
+        cr_assert_lt(job_from_json(o, &j, &err), 0);
+        cr_assert_str_eq(err.msg, "Job.TaskGroups[0]: expected an object");
+        json_decref(o);
+}
+
 Test(model, alloc_round_trip_and_task_states) {
         struct alloc *a = alloc_new();
         a->id = strdup("11111111-2222-3333-4444-555555555555");
