@@ -171,19 +171,24 @@ static struct mhd_req *oldest_reading(struct http_server *s) {
         return dlist_first(&s->reading, struct mhd_req, reading);
 }
 
-/* Close (shutdown; libmicrohttpd then sees the end and frees it) the oldest
- * connections still without complete headers after header_timeout_s. */
+/* Shut conn's socket down (libmicrohttpd then sees the end and frees it) and count
+ * the refusal, why being the reason logged. */
+static void cut_off(struct http_server *s, struct MHD_Connection *conn, const char *why) {
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fi) {
+                shutdown(fi->connect_fd, SHUT_RDWR);
+                count_refused(s, why);
+        }
+}
+
+/* Close the oldest connections still without complete headers after
+ * header_timeout_s. */
 static void sweep_fresh(struct http_server *s, int64_t now) {
         int64_t limit = (int64_t)s->o.header_timeout_s * 1000000000LL;
         struct conn_info *c;
         for (int i = 0; i < 16 && (c = oldest_fresh(s)) && now - c->accepted_ns > limit; i++) {
                 dlist_unlink(&s->fresh, &c->fresh);
-                const union MHD_ConnectionInfo *fi =
-                    MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-                if (fi) {
-                        shutdown(fi->connect_fd, SHUT_RDWR);
-                        count_refused(s, "request headers not complete within the header timeout");
-                }
+                cut_off(s, c->conn, "request headers not complete within the header timeout");
         }
 }
 
@@ -201,12 +206,7 @@ static void sweep_reading(struct http_server *s, int64_t now) {
         struct mhd_req *r;
         while ((r = oldest_reading(s)) && now - r->headers_ns > limit) {
                 dlist_unlink(&s->reading, &r->reading);
-                const union MHD_ConnectionInfo *fi =
-                    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-                if (fi) {
-                        shutdown(fi->connect_fd, SHUT_RDWR);
-                        count_refused(s, "request body not complete within the body timeout");
-                }
+                cut_off(s, r->conn, "request body not complete within the body timeout");
                 /* libmicrohttpd sees the shutdown only when it reads, which it does not
                  * while its buffer is full: its idle timeout closes the connection then. */
                 MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
@@ -239,11 +239,9 @@ static void evict_one(struct http_server *s, struct conn_info *newcomer) {
         dlist_unlink(&s->fresh, &v->fresh);
         dlist_unlink(&s->idle, &v->idle);
         v->shortened = true; /* never listed again */
-        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(v->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (fi)
-                shutdown(fi->connect_fd, SHUT_RDWR);
-        count_refused(s, v == newcomer ? "connection limit reached and no idle connection to close"
-                                       : "connection limit reached: closed the oldest idle connection");
+        cut_off(s, v->conn,
+                v == newcomer ? "connection limit reached and no idle connection to close"
+                              : "connection limit reached: closed the oldest idle connection");
 }
 
 static struct conn_info *conn_info_of(struct MHD_Connection *conn) {
