@@ -478,7 +478,9 @@ static int scen_offline(const struct scen_node *shapes, size_t n_shapes, int nod
 
 /* mixed: two node classes (compute: 8000 MHz / 8 GB, memory: 4000 MHz / 32 GB), cpu-heavy
  * and memory-heavy jobs of varied sizes; a third pinned to a class, a fifth with an
- * affinity for one, a tenth spread over datacenters; 2% ask more memory than any node. */
+ * affinity for one, a tenth spread over datacenters; 2% ask more memory than any node.
+ * bench/sched_mixed_lp.py re-creates this workload draw for draw (its configuration-LP
+ * bound and best integer packing): change the two together. */
 static const char *const alg_names[SCHED_ALG_COUNT] = {"binpack", "spread", "dotproduct"};
 
 int scenario_mixed(int nodes, int workers, uint64_t seed, int *violations) {
