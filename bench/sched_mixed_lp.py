@@ -34,8 +34,11 @@ import argparse
 import math
 import sys
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+try:
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+except ImportError as e:
+    sys.exit(f"sched_mixed_lp.py: {e}: needs SciPy >= 1.9 with HiGHS (Debian: apt-get install python3-scipy)")
 
 MASK64 = (1 << 64) - 1
 SHAPES = [(8000, 8192, "compute"), (4000, 32768, "memory")]  # scenario_mixed's classes
