@@ -490,15 +490,19 @@ static int missed_keys(const struct tracked_set *set, const struct state_store *
         return 0;
 }
 
-/* Launch, at now_s, those of the missed parents still tracked. */
+/* Launch, at now_s, those of the missed parents still tracked; each launches next
+ * after now_s (a rebuild's set counted from its start). */
 static int launch_missed(struct periodic *p, const struct state_store *st, char *const *keys, size_t n, int64_t now_s) {
         int launched = 0;
         for (size_t i = 0; i < n; i++) {
-                const struct tracked *t = hashmap_get(p->set->tracked, keys[i]);
-                if (t) {
-                        launch(p, st, t, now_s);
-                        launched++;
-                }
+                struct tracked *t = hashmap_get(p->set->tracked, keys[i]);
+                if (!t)
+                        continue;
+                launch(p, st, t, now_s);
+                launched++;
+                if (cron_periodic_next(&t->spec, now_s, &t->next) < 0)
+                        t->next = 0;
+                heap_fix(p->set, t->heap_i);
         }
         return launched;
 }
@@ -545,7 +549,7 @@ static int rebuild_swap(struct periodic *p, struct rebuild *rb, const struct sta
                         r = track_job(p->set, ns, id, state_job_get(st, ns, id), now_s);
                 n++;
         }
-        log_info("periodic: %zu parent(s) read from the restored state in %.1f ms off the loop, swapped in "
+        log_info("periodic: %zu parent(s) read from the state in %.1f ms off the loop, swapped in "
                  "on the loop in %.3f ms with %zu job change(s) since",
                  hashmap_count(p->set->tracked), rb->built_ms, (double)(clock_monotonic_ns() - t0) / 1e6, n);
         p->dirty = hashmap_destroy(p->dirty);
