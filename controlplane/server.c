@@ -25,6 +25,7 @@
 #include "controlplane/leader/gc.h"
 #include "controlplane/leader/heartbeat.h"
 #include "controlplane/leader/leadership.h"
+#include "controlplane/leader/offload.h"
 #include "controlplane/leader/periodic.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
@@ -1041,7 +1042,12 @@ static int periodic_launch_op(void *data, const struct job *child) {
         return server_propose(s, cmd, NULL, NULL);
 }
 
-static const struct periodic_ops server_periodic_ops = {.launch = periodic_launch_op};
+/* A restored state's periodic jobs are read on libuv's pool (periodic.h). */
+static int periodic_offload_op(void *data, void (*work)(void *), void (*done)(void *, bool), void *arg) {
+        return offload_run(((struct server *)data)->loop, work, done, arg);
+}
+
+static const struct periodic_ops server_periodic_ops = {.launch = periodic_launch_op, .offload = periodic_offload_op};
 
 static void revoke_leadership(void *data) {
         struct server *s = data;

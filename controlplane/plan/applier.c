@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/hashmap.h"
 #include "common/macros.h"
+#include "controlplane/scheduler/bandwidth.h"
 #include "controlplane/scheduler/devices.h"
 #include "controlplane/scheduler/ports.h"
 #include "controlplane/state/state.h"
@@ -139,12 +140,53 @@ static void sub_touched(struct usage_acc *u, const struct state_store *latest, c
         }
 }
 
-/* Ports or device instances given twice among the allocs that would be live on the
- * node: the store's (less those the plans touch), the uncommitted placements (newest
- * versions) and this plan's. NULL, or a reason in buf. */
-static const char *ports_devices_misfit(const struct state_store *latest, const struct plan_node *const *ov,
-                                        size_t nov, const struct plan_node *pn, struct hashmap *touched, char *buf,
-                                        size_t size) {
+/* What the placements of a plan node hold that the node's usage counters do not count:
+ * ports or device instances (two plans could give one twice), network bandwidth. */
+struct live_asks {
+        bool ports_devices;
+        int64_t mbits; /* the placements' MBits; 0: bandwidth not checked */
+};
+
+/* The MBits of the last group looked up, for one plan's evaluation (its allocs share a
+ * job and a few groups, and the plan holds the job: its address is not reused). */
+struct mbits_memo {
+        const struct job *job;
+        const char *group;
+        int64_t mbits;
+};
+
+static int64_t alloc_mbits(struct mbits_memo *m, const struct alloc *a) {
+        if (!a->job || !a->task_group)
+                return 0;
+        if (m->job != a->job || !m->group || (m->group != a->task_group && strcmp(m->group, a->task_group) != 0)) {
+                m->job = a->job;
+                m->group = a->task_group;
+                m->mbits = sched_alloc_mbits(a);
+        }
+        return m->mbits;
+}
+
+static void asks_add(struct live_asks *k, struct mbits_memo *m, const struct alloc *a) {
+        k->ports_devices = k->ports_devices || holds_ports_or_devices(a);
+        k->mbits += alloc_mbits(m, a);
+}
+
+/* Bandwidth that the live allocs hold beyond the node's link (Nomad's "bandwidth
+ * exceeded"): counted as the scheduler counts it (bandwidth.h). */
+static bool mbits_exceeded(const struct node *n, const struct alloc *const *live, size_t nl) {
+        int64_t link = sched_node_mbits(n), used = 0;
+        for (size_t i = 0; link > 0 && i < nl; i++)
+                used += sched_alloc_mbits(live[i]);
+        return link > 0 && used > link;
+}
+
+/* Checks that need the allocs that would be live on the node: the store's (less those
+ * the plans touch), the uncommitted placements (newest versions) and this plan's;
+ * made only when a placement holds ports, devices or bandwidth (a walk of the node's
+ * allocs). NULL, or a reason (built in buf). */
+static const char *live_misfit(const struct state_store *latest, const struct node *node,
+                               const struct plan_node *const *ov, size_t nov, const struct plan_node *pn,
+                               struct hashmap *touched, const struct live_asks *asks, char *buf, size_t size) {
         size_t na;
         struct alloc *const *existing = state_allocs_by_node(latest, pn->node_id, &na);
         size_t cap = na + pn->n_place;
@@ -166,6 +208,10 @@ static const char *ports_devices_misfit(const struct state_store *latest, const 
         for (size_t i = 0; i < pn->n_place; i++)
                 if (!alloc_terminal(pn->place[i]))
                         live[n++] = pn->place[i];
+        if (asks->mbits > 0 && mbits_exceeded(node, live, n))
+                return "network: bandwidth exceeded";
+        if (!asks->ports_devices)
+                return NULL;
         int port = 0;
         const char *dev = NULL;
         int r = sched_ports_conflict(live, n, &port);
@@ -193,11 +239,11 @@ static const char *fit_reason(const struct node *n, const struct usage_acc *u) {
 /* node_misfit when pn only places and no uncommitted plan touches the node (the
  * common case): no set of touched IDs to build, each placement replaces at most its
  * own live version in the store (an in-place update). */
-static const char *place_only_misfit(const struct state_store *latest, const struct node *n,
-                                     const struct plan_node *pn, uint64_t hash, char *buf, size_t size) {
+static const char *place_only_misfit(const struct state_store *latest, const struct node *n, const struct plan_node *pn,
+                                     uint64_t hash, struct mbits_memo *memo, char *buf, size_t size) {
         struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
         struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
-        bool ports_or_devices = false;
+        struct live_asks asks = {0};
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
                 /* an in-place update (a placement the scheduler made new has no create
@@ -209,15 +255,15 @@ static const char *place_only_misfit(const struct state_store *latest, const str
                 if (alloc_terminal(a))
                         continue;
                 acc_add(&u, a, 1);
-                ports_or_devices = ports_or_devices || holds_ports_or_devices(a);
+                asks_add(&asks, memo, a);
         }
         const char *why = fit_reason(n, &u);
-        if (!why && ports_or_devices) {
+        if (!why && (asks.ports_devices || asks.mbits > 0)) {
                 struct touched t = {0};
                 if (touched_fill(&t, NULL, 0, pn) < 0)
                         why = "out of memory";
                 else
-                        why = ports_devices_misfit(latest, NULL, 0, pn, t.map, buf, size);
+                        why = live_misfit(latest, n, NULL, 0, pn, t.map, &asks, buf, size);
                 hashmap_destroy(t.map);
         }
         return why;
@@ -226,10 +272,10 @@ static const char *place_only_misfit(const struct state_store *latest, const str
 /* Why the node cannot take pn: the store keeps each node's live usage
  * (state_node_usage), so the check costs the plans' allocs on the node, not the
  * node's allocs: usage - what the plans stop or replace + the uncommitted
- * placements + this plan's. Ports and devices are checked (a walk of the node's
- * allocs) only when a placement holds some. buf holds a built reason. */
+ * placements + this plan's. Ports, devices and bandwidth are checked (a walk of the
+ * node's allocs) only when a placement holds some. buf holds a built reason. */
 static const char *node_misfit(const struct state_store *latest, const struct plan_overlay *o,
-                               const struct plan_node *pn, char *buf, size_t size) {
+                               const struct plan_node *pn, struct mbits_memo *memo, char *buf, size_t size) {
         if (pn->n_place == 0)
                 return NULL; /* stops always fit */
         const struct node *n = state_node_get(latest, pn->node_id);
@@ -246,7 +292,7 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
                 return "too many uncommitted plans on the node";
         uint64_t hash = hashmap_hash(pn->node_id); /* the usage index is keyed by it: hashed once */
         if (nov == 0 && pn->n_stop == 0)
-                return place_only_misfit(latest, n, pn, hash, buf, size);
+                return place_only_misfit(latest, n, pn, hash, memo, buf, size);
         struct touched t = {0};
         const char *why = NULL;
         if (touched_fill(&t, ov, nov, pn) < 0) {
@@ -256,7 +302,7 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
         struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
         sub_touched(&u, latest, pn->node_id, t.map);
-        bool ports_or_devices = false;
+        struct live_asks asks = {0};
         for (size_t k = 0; k < nov; k++)
                 for (size_t i = 0; i < ov[k]->n_place; i++) {
                         const struct alloc *a = ov[k]->place[i];
@@ -269,10 +315,10 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
                 if (alloc_terminal(a))
                         continue;
                 acc_add(&u, a, 1);
-                ports_or_devices = ports_or_devices || holds_ports_or_devices(a);
+                asks_add(&asks, memo, a);
         }
-        if ((why = fit_reason(n, &u)) == NULL && ports_or_devices)
-                why = ports_devices_misfit(latest, ov, nov, pn, t.map, buf, size);
+        if ((why = fit_reason(n, &u)) == NULL && (asks.ports_devices || asks.mbits > 0))
+                why = live_misfit(latest, n, ov, nov, pn, t.map, &asks, buf, size);
 out:
         hashmap_destroy(t.map);
         return why;
@@ -280,7 +326,8 @@ out:
 
 const char *plan_node_misfit(const struct state_store *latest, const struct plan_node *pn) {
         static __thread char buf[128];
-        return node_misfit(latest, NULL, pn, buf, sizeof(buf));
+        struct mbits_memo memo = {0};
+        return node_misfit(latest, NULL, pn, &memo, buf, sizeof(buf));
 }
 
 /* Reject the nodes r kept too (an all_at_once plan), each once: a set of the rejected
@@ -302,13 +349,12 @@ static int reject_kept(struct plan_result *r) {
         return 0;
 }
 
-int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
-                  struct error *err) {
+int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret, struct error *err) {
         return plan_evaluate_overlay(latest, NULL, p, ret, err);
 }
 
-int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay,
-                          const struct plan *p, struct plan_result **ret, struct error *err) {
+int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay, const struct plan *p,
+                          struct plan_result **ret, struct error *err) {
         struct plan_result *r = plan_result_new();
         if (!r)
                 return errorf(err, -ENOMEM, "plan applier: out of memory");
@@ -326,10 +372,11 @@ int plan_evaluate_overlay(const struct state_store *latest, const struct plan_ov
                         goto oom;
         }
         bool partial = false;
+        struct mbits_memo memo = {0};
         for (size_t i = 0; i < p->n_nodes; i++) {
                 const struct plan_node *pn = &p->nodes[i];
                 char buf[128];
-                if (node_misfit(latest, overlay, pn, buf, sizeof(buf))) {
+                if (node_misfit(latest, overlay, pn, &memo, buf, sizeof(buf))) {
                         partial = true;
                         if (plan_result_reject(r, pn->node_id) < 0)
                                 goto oom;
@@ -387,8 +434,8 @@ static int apply(struct state_store *st, uint64_t index, const struct plan_resul
                 const struct plan_node *pn = &r->nodes[i];
                 for (size_t k = 0; k < pn->n_stop; k++) {
                         const struct plan_stop *s = &pn->stop[k];
-                        int rc = state_stop_alloc(st, index, s->alloc->id, s->desired, s->description,
-                                                  s->client_status, r->timestamp_ns);
+                        int rc = state_stop_alloc(st, index, s->alloc->id, s->desired, s->description, s->client_status,
+                                                  r->timestamp_ns);
                         if (rc < 0 && rc != -ENOENT)
                                 return rc;
                 }
@@ -409,9 +456,8 @@ static int apply(struct state_store *st, uint64_t index, const struct plan_resul
                          * unless the caller vouches for it (take). An alloc only this result holds
                          * (a decoded one) is inserted as it is. */
                         struct alloc *a = pn->place[k];
-                        struct alloc *c = take || __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE) == 1
-                                              ? alloc_ref(a)
-                                              : alloc_copy(a);
+                        struct alloc *c =
+                            take || __atomic_load_n(&a->refcount, __ATOMIC_ACQUIRE) == 1 ? alloc_ref(a) : alloc_copy(a);
                         if (!c) {
                                 rc = -ENOMEM;
                                 break;

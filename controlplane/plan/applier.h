@@ -20,12 +20,15 @@ struct state_store;
  * placement replaces its stored version only as an in-place update, which carries
  * that version's create index; one without is new, and counted whole), and,
  * when a placement holds ports or device instances, none of them held twice among the
- * node's live allocs (sched_ports_conflict, sched_devices_conflict). Cost: the plans'
- * allocs on the node, plus a walk of its allocs only for ports and devices. Nodes that fail are left out of *ret and listed in
- * rejected_nodes, with refresh_index = the latest index of `latest`; an all_at_once
- * plan is rejected whole when any node fails. */
-int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret,
-                  struct error *err);
+ * node's live allocs (sched_ports_conflict, sched_devices_conflict), and, when a
+ * placement asks for bandwidth (mbits), the live allocs' MBits within the node's link
+ * (bandwidth.h; "network: bandwidth exceeded"). Live: the store's less what the plans
+ * stop (preemptions included) or replace, plus the placements. Cost: the plans' allocs
+ * on the node, plus a walk of its allocs only for ports, devices and bandwidth. Nodes
+ * that fail are left out of *ret and listed in rejected_nodes, with refresh_index =
+ * the latest index of `latest`; an all_at_once plan is rejected whole when any node
+ * fails. */
+int plan_evaluate(const struct state_store *latest, const struct plan *p, struct plan_result **ret, struct error *err);
 
 /* Pipelining (Nomad's plan applier): results proposed to Raft but not yet applied
  * to the state. While they are in flight, later plans are checked against `latest`
@@ -40,8 +43,8 @@ int plan_overlay_add(struct plan_overlay *o, const struct plan_result *r);
 void plan_overlay_remove(struct plan_overlay *o, const struct plan_result *r);
 size_t plan_overlay_count(const struct plan_overlay *o);
 /* plan_evaluate against latest + overlay (overlay NULL: latest alone). */
-int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay,
-                          const struct plan *p, struct plan_result **ret, struct error *err);
+int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay, const struct plan *p,
+                          struct plan_result **ret, struct error *err);
 
 /* Write a committed result at Raft index `index`: placements inserted (an alloc
  * already present keeps its CreateIndex), stops applied to the current version of

@@ -3,8 +3,9 @@
  * fingerprints it; a node that reports none is not limited), and the allocs proposed on
  * it hold the MBits of their group's networks and their tasks' networks. A group whose
  * asks do not fit fails on "network: bandwidth exceeded" (rank.c); preemption can free
- * bandwidth (preempt.c). Counted by the scheduler only: groups asking no bandwidth
- * (mbits 0, the default) cost nothing. */
+ * bandwidth (preempt.c). The plan applier counts it again against the latest state
+ * (controlplane/plan/applier.h), so two plans racing for a node's last bandwidth cannot
+ * both commit. Groups asking no bandwidth (mbits 0, the default) cost nothing. */
 #pragma once
 
 #include <stdint.h>

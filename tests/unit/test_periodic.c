@@ -174,7 +174,8 @@ Test(periodic, child_and_register_command) {
         json_t *cmd = periodic_register_command(child, "11111111-2222-3333-4444-555555555555", "periodic-job", 7);
         cr_assert_str_eq(jx_str(cmd, "Type", ""), "JobRegister");
         cr_assert_str_eq(jx_str(json_object_get(cmd, "Job"), "ParentID", ""), "rep");
-        cr_assert(!json_is_object(json_object_get(json_object_get(cmd, "Job"), "Periodic"))); /* absent or null (Nomad: nil) */
+        cr_assert(!json_is_object(
+            json_object_get(json_object_get(cmd, "Job"), "Periodic"))); /* absent or null (Nomad: nil) */
         cr_assert_str_eq(jx_str(json_object_get(cmd, "Eval"), "JobID", ""), child_id(T0));
         cr_assert_str_eq(jx_str(json_object_get(cmd, "Eval"), "TriggeredBy", ""), "periodic-job");
         json_decref(cmd);
@@ -275,8 +276,8 @@ Test(periodic, the_earliest_due_parents_launch_as_commands_report_changes) {
         for (int i = 0; i < 300; i++) {
                 snprintf(id, sizeof(id), "seven-%03d", i);
                 put_periodic(st, 10 + (uint64_t)i, id, "*/7 * * * * *");
-                applied(p, st, json_pack("{s:s,s:{s:s,s:s}}", "Type", "JobRegister", "Job", "ID", id, "Namespace",
-                                         "default"),
+                applied(p, st,
+                        json_pack("{s:s,s:{s:s,s:s}}", "Type", "JobRegister", "Job", "ID", id, "Namespace", "default"),
                         T0);
         }
         put_periodic(st, 400, "three", "*/3 * * * * *");
@@ -298,7 +299,8 @@ Test(periodic, the_earliest_due_parents_launch_as_commands_report_changes) {
         cr_assert_eq(periodic_tick(p, st, T0 + 9), 0, "three was due at :09 but is stopped");
         /* a GC that purged a parent (deleted behind the dispatcher's back) */
         cr_assert_eq(state_deregister_job(st, 501, "default", "seven-000", true), 0);
-        applied(p, st, json_pack("{s:s,s:[{s:s,s:s}]}", "Type", "GC", "Jobs", "Namespace", "default", "ID", "seven-000"),
+        applied(p, st,
+                json_pack("{s:s,s:[{s:s,s:s}]}", "Type", "GC", "Jobs", "Namespace", "default", "ID", "seven-000"),
                 T0 + 9);
         cr_assert_eq(periodic_next_launch(p, "default", "seven-000"), 0);
         l.n = 0;
@@ -314,5 +316,160 @@ Test(periodic, the_earliest_due_parents_launch_as_commands_report_changes) {
         cr_assert_eq(periodic_tick(p, other, T0 + 21), 1);
         periodic_destroy(p);
         state_destroy(other);
+        state_destroy(st);
+}
+
+/* ---- a restored state read off the loop (periodic_ops.offload) ---- */
+
+/* The pool, by hand: offloaded works wait until the test runs them. */
+struct pool {
+        struct launches l;
+        struct {
+                void (*work)(void *);
+                void (*done)(void *, bool);
+                void *arg;
+        } q[4];
+        int n;
+};
+
+static int pool_offload(void *data, void (*work)(void *), void (*done)(void *, bool), void *arg) {
+        struct pool *pl = data;
+        cr_assert_lt(pl->n, 4);
+        pl->q[pl->n].work = work;
+        pl->q[pl->n].done = done;
+        pl->q[pl->n++].arg = arg;
+        return 0;
+}
+
+/* Run the oldest waiting work (canceled: its done alone, as libuv does). */
+static void pool_run(struct pool *pl, bool canceled) {
+        cr_assert_gt(pl->n, 0);
+        if (!canceled)
+                pl->q[0].work(pl->q[0].arg);
+        pl->q[0].done(pl->q[0].arg, canceled);
+        memmove(&pl->q[0], &pl->q[1], (size_t)(pl->n - 1) * sizeof(pl->q[0]));
+        pl->n--;
+}
+
+static int pool_launch(void *data, const struct job *child) {
+        return order_launch(&((struct pool *)data)->l, child);
+}
+
+static const struct periodic_ops pool_ops = {.launch = pool_launch, .offload = pool_offload};
+
+/* A StateRestore is read on the pool, not on the spot: the old parents launch nothing
+ * meanwhile, job changes applied meanwhile are re-read at the swap (the next tick),
+ * and a launch that fell due during the rebuild goes at that tick. */
+Test(periodic, a_restored_state_is_read_off_the_loop_and_swapped_in) {
+        struct state_store *st = state_create();
+        struct pool pl = {0};
+        struct periodic *p = periodic_create(&pool_ops, &pl);
+        put_periodic(st, 10, "old", "*/2 * * * * *");
+        applied(p, st, json_pack("{s:s,s:{s:s}}", "Type", "JobRegister", "Job", "ID", "old"), T0);
+        cr_assert_eq(periodic_next_launch(p, "default", "old"), T0 + 2);
+        /* the state replaced: "old" is gone, "kept" and "gone-later" restored */
+        struct state_store *restored = state_create();
+        put_periodic(restored, 20, "kept", "*/5 * * * * *");
+        put_periodic(restored, 21, "gone-later", "*/5 * * * * *");
+        applied(p, restored, json_pack("{s:s}", "Type", "StateRestore"), T0 + 1);
+        cr_assert(periodic_rebuilding(p));
+        cr_assert_eq(pl.n, 1, "the read is offloaded");
+        cr_assert_eq(periodic_next_launch(p, "default", "kept"), 0, "not read on the spot");
+        cr_assert_eq(periodic_tick(p, restored, T0 + 2), 0, "the replaced parents launch nothing");
+        /* changes applied while the pool reads */
+        put_periodic(restored, 22, "late", "*/3 * * * * *");
+        applied(p, restored, json_pack("{s:s,s:{s:s}}", "Type", "JobRegister", "Job", "ID", "late"), T0 + 2);
+        cr_assert_eq(state_deregister_job(restored, 23, "default", "gone-later", false), 0);
+        applied(p, restored,
+                json_pack("{s:s,s:s,s:s}", "Type", "JobDeregister", "Namespace", "default", "JobID", "gone-later"),
+                T0 + 2);
+        pool_run(&pl, false);
+        cr_assert(periodic_rebuilding(p), "built, swapped in at the next tick");
+        cr_assert_eq(periodic_tick(p, restored, T0 + 5), 1, "kept was due at :05, during the rebuild");
+        cr_assert_str_eq(pl.l.ids[0], "kept/periodic-1704067205");
+        cr_assert_not(periodic_rebuilding(p));
+        cr_assert_eq(periodic_next_launch(p, "default", "old"), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "gone-later"), 0, "stopped during the rebuild");
+        cr_assert_eq(periodic_next_launch(p, "default", "late"), T0 + 6, "registered during the rebuild");
+        cr_assert_eq(periodic_next_launch(p, "default", "kept"), T0 + 10);
+        cr_assert_eq(pl.n, 1, "the old set is freed on the pool");
+        pool_run(&pl, false);
+        cr_assert_eq(periodic_tick(p, restored, T0 + 6), 1);
+        periodic_destroy(p);
+        state_destroy(restored);
+        state_destroy(st);
+}
+
+/* A rebuild overtaken (leadership lost, a second restore) is never swapped in; one
+ * that fails is made good on the spot; one in flight at destroy frees the dispatcher
+ * when it ends. */
+Test(periodic, an_overtaken_or_failed_rebuild_is_not_swapped_in) {
+        struct state_store *a = state_create(), *b = state_create();
+        put_periodic(a, 10, "from-a", "*/5 * * * * *");
+        put_periodic(b, 10, "from-b", "*/5 * * * * *");
+        struct pool pl = {0};
+        struct periodic *p = periodic_create(&pool_ops, &pl);
+        applied(p, a, json_pack("{s:s}", "Type", "StateRestore"), T0);
+        applied(p, b, json_pack("{s:s}", "Type", "StateRestore"), T0);
+        pool_run(&pl, false); /* a's, overtaken by b's */
+        pool_run(&pl, false);
+        cr_assert_eq(periodic_tick(p, b, T0 + 1), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "from-a"), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "from-b"), T0 + 5);
+        pool_run(&pl, false); /* the replaced set's free */
+        applied(p, a, json_pack("{s:s}", "Type", "StateRestore"), T0 + 1);
+        periodic_clear(p); /* leadership lost meanwhile */
+        pool_run(&pl, false);
+        cr_assert_not(periodic_rebuilding(p));
+        cr_assert_eq(periodic_tick(p, a, T0 + 5), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "from-a"), 0);
+        applied(p, a, json_pack("{s:s}", "Type", "StateRestore"), T0 + 1);
+        pool_run(&pl, true); /* canceled: read on the spot at the next tick */
+        cr_assert(periodic_rebuilding(p));
+        cr_assert_eq(periodic_tick(p, a, T0 + 2), 0);
+        cr_assert_eq(periodic_next_launch(p, "default", "from-a"), T0 + 5);
+        applied(p, a, json_pack("{s:s}", "Type", "StateRestore"), T0 + 2);
+        periodic_destroy(p); /* in flight: its end frees the dispatcher (ASan: no leak) */
+        pool_run(&pl, false);
+        cr_assert_eq(pl.n, 0);
+        state_destroy(a);
+        state_destroy(b);
+}
+
+/* Leadership gained with an offload: the state is read on the pool (no launch on the
+ * spot), and the parents whose launch was missed launch once at the swap, each
+ * counted from its newest child (one walk of the jobs): "missed" last launched at
+ * :50 (due :60), "fresh" at :95 (due :100, not yet), "fresh/periodic-1704067290", a
+ * parent named like a child, never (due :10). */
+Test(periodic, a_new_leader_reads_the_state_off_the_loop) {
+        struct state_store *st = state_create();
+        struct pool pl = {0};
+        put_periodic(st, 10, "missed", "*/10 * * * * *");
+        put_periodic(st, 11, "fresh", "*/10 * * * * *");
+        put_periodic(st, 12, "fresh/periodic-1704067290", "*/10 * * * * *");
+        struct job *c = fx_job("missed/periodic-1704067250", JOB_BATCH, 1, 100, 100);
+        cr_assert_eq(state_upsert_job(st, 13, c), 0);
+        job_unref(c);
+        c = fx_job("fresh/periodic-1704067295", JOB_BATCH, 1, 100, 100);
+        cr_assert_eq(state_upsert_job(st, 14, c), 0);
+        job_unref(c);
+        struct periodic *p = periodic_create(&pool_ops, &pl);
+        cr_assert_eq(periodic_restore(p, st, T0 + 99), 0, "nothing launched on the spot");
+        cr_assert(periodic_rebuilding(p));
+        cr_assert_eq(pl.l.n, 0);
+        pool_run(&pl, false);
+        cr_assert_eq(periodic_tick(p, st, T0 + 99), 0, "nothing due on the heap");
+        cr_assert_not(periodic_rebuilding(p));
+        cr_assert_eq(pl.l.n, 2, "at the swap, the missed ones once each");
+        bool missed = false, named = false;
+        for (int i = 0; i < pl.l.n; i++) {
+                missed = missed || strcmp(pl.l.ids[i], "missed/periodic-1704067299") == 0;
+                named = named || strcmp(pl.l.ids[i], "fresh/periodic-1704067290/periodic-1704067299") == 0;
+        }
+        cr_assert(missed && named, "%s %s", pl.l.ids[0], pl.l.ids[1]);
+        cr_assert_eq(periodic_next_launch(p, "default", "fresh"), T0 + 100);
+        cr_assert_eq(periodic_tick(p, st, T0 + 100), 3);
+        pool_run(&pl, false);
+        periodic_destroy(p);
         state_destroy(st);
 }

@@ -225,8 +225,7 @@ Test(plan, all_at_once_over_many_nodes_rejects_each_node_once) {
         cr_assert_str_eq(r->rejected_nodes[0], "m1000"); /* the one that failed first */
         _cleanup_(hashmap_destroyp) struct hashmap *seen = hashmap_create(0);
         for (size_t i = 0; i < r->n_rejected; i++)
-                cr_assert_eq(hashmap_put(seen, r->rejected_nodes[i], NULL, NULL), 0, "%s twice",
-                             r->rejected_nodes[i]);
+                cr_assert_eq(hashmap_put(seen, r->rejected_nodes[i], NULL, NULL), 0, "%s twice", r->rejected_nodes[i]);
         for (int i = 0; i < N; i++) {
                 char node[16];
                 snprintf(node, sizeof(node), "m%04d", i);
@@ -416,7 +415,8 @@ Test(plan, a_port_already_held_on_the_node_is_rejected) {
         struct plan *elsewhere = plan_of("e3", holding("z", "n2", PORT(20001)));
         cr_assert_null(plan_node_misfit(st, &elsewhere->nodes[0]));
         /* once the holder stops in the same plan, the port is free */
-        cr_assert_eq(plan_add_stop(same, (struct alloc *)state_alloc_get(st, "held"), ALLOC_DESIRED_STOP, "stop", -1), 0);
+        cr_assert_eq(plan_add_stop(same, (struct alloc *)state_alloc_get(st, "held"), ALLOC_DESIRED_STOP, "stop", -1),
+                     0);
         cr_assert_null(plan_node_misfit(st, &same->nodes[0]));
         plan_free(same);
         plan_free(other);
@@ -448,6 +448,71 @@ Test(plan, racing_plans_cannot_give_one_device_instance_twice) {
         plan_free(p1);
         plan_free(p2);
         plan_free(p3);
+}
+
+/* A job whose group network asks for mbits, and a node whose fastest host network
+ * offers 1,000 Mbit/s (plenty of cpu and memory). */
+static struct job *bw_job(const char *id, int mbits) {
+        struct job *j = fx_job(id, JOB_SERVICE, 2, 100, 100);
+        struct task_group *g = &j->groups[0];
+        g->networks = calloc(1, sizeof(*g->networks));
+        g->n_networks = 1;
+        g->networks[0].mbits = mbits;
+        state_upsert_job(st, 3, j);
+        struct node *n = fx_node("bw", "dc1", 8000, 8000);
+        n->networks = json_pack("[{s:s,s:s,s:i}]", "Mode", "host", "Device", "eth0", "Speed", 1000);
+        state_upsert_node(st, 3, n);
+        node_unref(n);
+        return j;
+}
+
+static struct plan *bw_plan(const char *eval_id, struct job *j, const char *alloc_id) {
+        struct plan *p = plan_new(eval_id, "token", j);
+        p->snapshot_index = state_latest_index(st);
+        struct alloc *a = fx_alloc(alloc_id, j, "bw", 0, 100, 100);
+        a->client_status = ALLOC_CLIENT_PENDING;
+        cr_assert_eq(plan_add_place(p, a), 0);
+        alloc_unref(a);
+        return p;
+}
+
+/* Two plans made from the same state race for the node's last bandwidth (600 + 600 of
+ * 1,000 Mbit/s; cpu and memory plenty): the first, in flight, wins; the second is
+ * rejected for that node, in flight or once the first is applied. A smaller ask still
+ * fits, and a plan that preempts the holder in the same plan fits too. */
+Test(plan, racing_plans_cannot_both_take_the_last_bandwidth) {
+        struct job *j = bw_job("bwjob", 600);
+        struct job *small = bw_job("small", 400);
+        struct plan *p1 = bw_plan("e1", j, "bw-0");
+        struct plan *p2 = bw_plan("e2", j, "bw-1");
+        struct plan *p3 = bw_plan("e3", small, "small-0");
+        struct plan_overlay *o = plan_overlay_new();
+        struct plan_result *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        cr_assert_null(plan_node_misfit(st, &p2->nodes[0]), "alone, 600 of 1,000 fits");
+        cr_assert_eq(plan_evaluate_overlay(st, o, p1, &r1, NULL), 0);
+        cr_assert_not(plan_result_rejected(r1, "bw"));
+        cr_assert_eq(plan_overlay_add(o, r1), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p2, &r2, NULL), 0);
+        cr_assert(plan_result_rejected(r2, "bw"), "600 are in flight: 600 + 600 > 1,000");
+        cr_assert_eq(plan_result_count_place(r2), 0);
+        cr_assert_eq(plan_evaluate_overlay(st, o, p3, &r3, NULL), 0);
+        cr_assert_not(plan_result_rejected(r3, "bw"), "600 + 400 fits in 1,000");
+        cr_assert_eq(plan_result_apply(st, 10, r1), 0);
+        plan_overlay_remove(o, r1);
+        cr_assert_str_eq(plan_node_misfit(st, &p2->nodes[0]), "network: bandwidth exceeded");
+        /* the holder preempted by the same plan frees its bandwidth */
+        cr_assert_eq(
+            plan_add_stop(p2, (struct alloc *)state_alloc_get(st, "bw-0"), ALLOC_DESIRED_EVICT, "preempted", -1), 0);
+        cr_assert_null(plan_node_misfit(st, &p2->nodes[0]));
+        plan_result_free(r1);
+        plan_result_free(r2);
+        plan_result_free(r3);
+        plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+        plan_free(p3);
+        job_unref(j);
+        job_unref(small);
 }
 
 /* plan_result_apply copies the allocs the plan still holds; plan_result_apply_take inserts
