@@ -11,9 +11,11 @@
  * and the FSM takes the decoded result when it applies a part with exactly those
  * bytes (plan_predecode_take compares them), then writes it into the state as it
  * would write its own decoding. The result is the decoding of the same bytes, by
- * the same function, so every server still applies the same thing; a decoding not
- * finished at the apply is left to the pool and freed there, and the FSM decodes
- * the part itself, as without this module.
+ * the same function, so every server still applies the same thing. A decoding no
+ * pool thread has begun by the apply is cancelled, and the FSM decodes the part
+ * itself, as without this module; one a pool thread is doing is waited for
+ * (decoding the same bytes again on the loop would hold the loop longer, beside
+ * that thread).
  *
  * Loop thread only, except the decoding itself. Bounded: at most
  * PLAN_PREDECODE_MAX results held or in flight; the oldest is dropped for a new one.
@@ -40,8 +42,9 @@ struct plan_predecode *plan_predecode_destroy(struct plan_predecode *pp);
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len);
 
 /* The result decoded from exactly these bytes, the caller's to free
- * (plan_result_free); NULL when none was queued with them, its decoding failed, or it
- * has not come back from the pool yet (then dropped: the pool frees it). Results
+ * (plan_result_free); NULL when none was queued with them, its decoding failed, or no
+ * pool thread had begun it (then cancelled). A decoding under way on the pool is
+ * waited for (the loop blocks until that thread is done). Results
  * queued before the one returned are dropped: they were proposed before it, so
  * their entries would have been applied before it (or never, their proposals
  * having failed). pp NULL: NULL. Cost: a comparison of the bytes with each held
