@@ -162,6 +162,19 @@ struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *b
         return res;
 }
 
+bool plan_predecode_ready(struct plan_predecode *pp, const void *buf, size_t len) {
+        struct pending *match = NULL;
+        for (struct pending *p = pp ? pp->head : NULL; p && !match; p = p->next)
+                if (p->len == len && memcmp(p->buf, buf, len) == 0)
+                        match = p;
+        if (!match || match->done)
+                return true;
+        pthread_mutex_lock(&match->mu);
+        bool decoded = match->decoded;
+        pthread_mutex_unlock(&match->mu);
+        return decoded;
+}
+
 size_t plan_predecode_count(const struct plan_predecode *pp) {
         return pp ? pp->n : 0;
 }

@@ -1,6 +1,7 @@
 /* plan_predecode.h - the leader's own plan results, decoded on libuv's pool while
- * their Raft entry commits, so that its FSM applies them without decoding them on
- * the loop.
+ * their Raft entry commits, and a follower's, while its committed entries wait for
+ * their (deferred) apply, so that the FSM applies them without decoding them on the
+ * loop.
  *
  * Every server applies a plan entry by decoding its compact result (plan/codec.h)
  * and writing it into the state store, on the event loop: for a plan of 500
@@ -22,6 +23,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct plan_predecode;
@@ -50,6 +52,10 @@ int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len)
  * having failed). pp NULL: NULL. Cost: a comparison of the bytes with each held
  * copy of the same length, at most PLAN_PREDECODE_MAX. */
 struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *buf, size_t len);
+
+/* false while a decoding of exactly these bytes is queued or under way on the pool;
+ * true when it is done or none was queued. Same cost as plan_predecode_take. */
+bool plan_predecode_ready(struct plan_predecode *pp, const void *buf, size_t len);
 
 /* Results held or on the pool (tests). */
 size_t plan_predecode_count(const struct plan_predecode *pp);
