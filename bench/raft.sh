@@ -7,9 +7,13 @@
 # latency of a registration (HTTP request to its Raft commit, forwarding included).
 # servers_cpu_s is the three servers' CPU time (user + system) during the load, and
 # servers_cpu_s_per_100k_placements the same per 100,000 placements (less sensitive to
-# the host's load than the wall figures). PERF=FILE records perf -g on each server
+# the host's load than the wall figures). servers_loops_cpu_ms and servers_loops_runq_wait_ms:
+# the three event loops' CPU time and time runnable but waiting for a CPU during the load;
+# servers_loops_wakeups, how many times they were put on a CPU. PERF=FILE records perf -g on each server
 # (FILE.0-2). LOG_LEVEL=debug logs each write's time waiting for the loop and handled,
-# each Raft entry's parts, time queued, proposed to applied and apply time;
+# each Raft entry's parts, time queued, proposed to applied and apply time, a forwarded
+# write's time until a pool thread sends it, at the leader, and back to the loop, and the
+# plan applier's time checking plans on the leader's loop;
 # KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. Prints name=value lines;
 # appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
@@ -73,6 +77,20 @@ servers_minflt() {
         done
         echo "$t"
 }
+# The servers' event loops (each one's main thread), from /proc/PID/task/PID/schedstat: "RUN
+# WAIT SLICES" summed over the three: RUN its CPU time in ns, WAIT its time runnable but waiting
+# for a CPU (a loop that waits for a CPU holds every write it would answer or replicate), SLICES
+# how many times it was put on a CPU.
+loops_schedstat() {
+        local run=0 wait=0 n=0 p
+        for p in "${pids[@]}"; do
+                set -- $(cat "/proc/$p/task/$p/schedstat" 2>/dev/null || echo 0 0 0)
+                run=$((run + $1))
+                wait=$((wait + $2))
+                n=$((n + $3))
+        done
+        echo "$run $wait $n"
+}
 # PERF=FILE: perf record (PERF_ARGS, default -g) on the three servers during the load, FILE.0-2.
 perf_pids=()
 if [ -n "${PERF:-}" ]; then
@@ -84,11 +102,13 @@ fi
 la0=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu0=$(servers_cpu_s)
 flt0=$(servers_minflt)
+read -r lrun0 lwait0 ln0 <<<"$(loops_schedstat)"
 out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
         --timeout "${TIMEOUT:-300}")
 rc=$?
 cpu1=$(servers_cpu_s)
 flt1=$(servers_minflt)
+read -r lrun1 lwait1 ln1 <<<"$(loops_schedstat)"
 rss=$(for p in "${pids[@]}"; do awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | awk '{ t += $1 } END { printf "%.0f", t / 1024 }')
 la1=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${perf_pids[@]}"; do kill -INT "$p" 2>/dev/null; done
@@ -99,6 +119,9 @@ servers_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
 servers_cpu_s_per_100k_placements=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${placed:-0}" \
         'BEGIN { if (n > 0) printf "%.2f", (b - a) * 100000 / n; else print "n/a" }')
 servers_minor_faults=$((flt1 - flt0))
+servers_loops_cpu_ms=$(((lrun1 - lrun0) / 1000000))
+servers_loops_runq_wait_ms=$(((lwait1 - lwait0) / 1000000))
+servers_loops_wakeups=$((ln1 - ln0))
 servers_rss_mb=$rss"
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $la0 -> $la1"
 echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS in flight, 3 servers on loopback"

@@ -245,9 +245,8 @@ static int run_nodes(CURLM *m, const struct opts *o) {
                         break;
                 int still;
                 curl_multi_perform(m, &still);
-                curl_multi_poll(m, NULL, 0, 100, NULL);
                 CURLMsg *msg;
-                int left;
+                int left, done = 0;
                 while ((msg = curl_multi_info_read(m, &left))) {
                         if (msg->msg != CURLMSG_DONE)
                                 continue;
@@ -264,7 +263,10 @@ static int run_nodes(CURLM *m, const struct opts *o) {
                         curl_multi_remove_handle(m, x->h);
                         xfer_free(x);
                         running--;
+                        done++;
                 }
+                if (done == 0) /* else the freed slots are filled at once */
+                        curl_multi_poll(m, NULL, 0, 100, NULL);
         }
         free(retry);
         return ok;
@@ -302,9 +304,11 @@ int main(int argc, char **argv) {
                         if (poll)
                                 curl_multi_add_handle(m, poll->h);
                 }
-                int still;
+                /* Completions are read right after the transfers they finish in, and
+                 * their time taken then; waiting first (curl_multi_poll) would add up to
+                 * its timeout to a registration whose answer perform had just read. */
+                int still, freed = 0;
                 curl_multi_perform(m, &still);
-                curl_multi_poll(m, NULL, 0, 20, NULL);
                 CURLMsg *msg;
                 int left;
                 while ((msg = curl_multi_info_read(m, &left))) {
@@ -326,6 +330,7 @@ int main(int argc, char **argv) {
                                 next_poll = t + POLL_MS;
                         } else {
                                 running--;
+                                freed++;
                                 t_last_reg = t;
                                 if (ok) {
                                         acked++;
@@ -340,6 +345,8 @@ int main(int argc, char **argv) {
                 }
                 if (t_done > 0)
                         break;
+                if (freed == 0 || next == o.jobs) /* else the freed slots are filled at once */
+                        curl_multi_poll(m, NULL, 0, 20, NULL);
         }
         if (poll) {
                 curl_multi_remove_handle(m, poll->h);

@@ -292,9 +292,23 @@ static struct plan_result *server_plan_decoded(void *data, const void *buf, size
         return r;
 }
 
+/* A follower's committed plan, decoded on the pool while earlier entries apply (the
+ * leader queued its own when it proposed them). */
+static void server_plan_queued(void *data, const void *buf, size_t len) {
+        struct server *s = data;
+        if (!s->leader)
+                plan_predecode_start(s->predecode, buf, len); /* else decoded at the apply */
+}
+
+static bool server_plan_ready(void *data, const void *buf, size_t len) {
+        return plan_predecode_ready(((struct server *)data)->predecode, buf, len);
+}
+
 static const struct fsm_hooks server_fsm_hooks = {
     .applied = server_on_applied,
     .plan_decoded = server_plan_decoded,
+    .plan_queued = server_plan_queued,
+    .plan_ready = server_plan_ready,
     .state_changed = server_state_changed,
     .evals = server_on_evals,
     .node_ready = server_on_node_ready,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -549,7 +550,10 @@ static void apply_next_plan(struct workers *ws) {
                 free(b);
                 b = NULL;
         }
+        int64_t t0 = clock_monotonic_ns(); /* the plans' checks on the loop, for the debug log */
+        size_t n_plans = 0;
         while (ws->plan_head) {
+                n_plans++;
                 struct worker *w = ws->plan_head;
                 ws->plan_head = w->next_plan;
                 if (!ws->plan_head)
@@ -592,6 +596,9 @@ static void apply_next_plan(struct workers *ws) {
                 parts[b->n] = (struct batch_part){.kind = BATCH_PLAN, .buf = buf, .len = len};
                 b->w[b->n++] = w;
         }
+        if (n_plans)
+                log_debug("plan applier: %zu plan(s) checked and encoded on the loop in %.2f ms", n_plans,
+                          (double)(clock_monotonic_ns() - t0) / 1e6);
         json_t *evals = json_array();
         while (ws->eval_head) {
                 struct worker *w = ws->eval_head;

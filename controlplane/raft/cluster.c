@@ -572,10 +572,12 @@ struct forward {
         int rc;
         struct http_response resp;
         struct error err;
+        int64_t queued_ns, started_ns, answered_ns; /* CLOCK_MONOTONIC, for the debug log */
 };
 
 static void forward_work(uv_work_t *w) {
         struct forward *f = w->data;
+        f->started_ns = clock_monotonic_ns();
         const char *headers[4] = {0};
         size_t nh = 0;
         if (f->token_hdr[0])
@@ -586,6 +588,7 @@ static void forward_work(uv_work_t *w) {
                 headers[nh++] = f->secret_hdr;
         f->rc = http_perform_max(f->method, f->url, f->body, f->body_len, NULL, headers, f->max_answer, f->timeout_ms,
                                  PROBE_CONNECT_MS, NULL, NULL, &f->resp, &f->err);
+        f->answered_ns = clock_monotonic_ns();
 }
 
 static void forward_unlink(struct forward *f) {
@@ -602,6 +605,12 @@ static void forward_done(uv_work_t *w, int status) {
         struct forward *f = w->data;
         struct cluster *c = f->c;
         c->forwards--;
+        if (status == 0)
+                log_debug("cluster: %s forwarded: %.2f ms until on the pool, %.2f ms there (the leader's answer), "
+                          "%.2f ms more until back on the loop",
+                          f->method, (double)(f->started_ns - f->queued_ns) / 1e6,
+                          (double)(f->answered_ns - f->started_ns) / 1e6,
+                          (double)(clock_monotonic_ns() - f->answered_ns) / 1e6);
         if (!c->closing) {
                 forward_unlink(f);
                 if (status < 0 && f->rc == 0)
@@ -659,6 +668,7 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         f->cb = cb;
         f->arg = arg;
         f->timeout_ms = timeout_ms;
+        f->queued_ns = clock_monotonic_ns();
         if (token && *token)
                 snprintf(f->token_hdr, sizeof(f->token_hdr), "X-Nomad-Token: %s", token);
         if (secret && *secret)

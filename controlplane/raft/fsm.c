@@ -695,6 +695,33 @@ static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, st
         return fsm_apply_command(data, index, cmd, err);
 }
 
+static int queued_part(void *arg, size_t i, const struct batch_part *p) {
+        struct fsm *f = arg;
+        (void)i;
+        if (p->kind == BATCH_PLAN)
+                f->hooks.plan_queued(f->data, p->buf, p->len);
+        return 0;
+}
+
+/* raft_fsm_ops.queued: the entry's plan parts to the hook, to be decoded ahead. */
+static void fsm_queued(void *data, const void *buf, size_t len) {
+        struct fsm *f = data;
+        if (f->hooks.plan_queued && batch_is_batch(buf, len))
+                batch_foreach(buf, len, queued_part, f);
+}
+
+static int ready_part(void *arg, size_t i, const struct batch_part *p) {
+        struct fsm *f = arg;
+        (void)i;
+        return p->kind == BATCH_PLAN && !f->hooks.plan_ready(f->data, p->buf, p->len) ? -EAGAIN : 0;
+}
+
+/* raft_fsm_ops.ready: every plan part of the entry decoded ahead (or not to be). */
+static bool fsm_ready(void *data, const void *buf, size_t len) {
+        struct fsm *f = data;
+        return !f->hooks.plan_ready || !batch_is_batch(buf, len) || batch_foreach(buf, len, ready_part, f) == 0;
+}
+
 static int fsm_snapshot_begin(void *data, void **ret_view) {
         struct fsm *s = data;
         struct state_store *view = state_snapshot(*s->state);
@@ -786,4 +813,6 @@ const struct raft_fsm_ops fsm_raft_ops = {
     .prepare = fsm_prepare,
     .install = fsm_install,
     .discard = restored_free,
+    .queued = fsm_queued,
+    .ready = fsm_ready,
 };

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,13 @@ struct fsm_hooks {
          * bytes ahead of the apply (the leader's own proposals, raft/plan_predecode.h),
          * the FSM's to free; NULL: the FSM decodes the part itself. */
         struct plan_result *(*plan_decoded)(void *data, const void *buf, size_t len);
+        /* A committed entry with this plan part was queued to be applied a little
+         * later (a follower's, raft_node.h): it may be decoded ahead, for plan_decoded
+         * to give at the apply. */
+        void (*plan_queued)(void *data, const void *buf, size_t len);
+        /* Whether a plan part queued so is decoded (or will not be): false while its
+         * decoding is still to do or under way. */
+        bool (*plan_ready)(void *data, const void *buf, size_t len);
 };
 
 /* state: the slot of the live state store, which a snapshot restore replaces.

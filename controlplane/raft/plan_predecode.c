@@ -3,12 +3,15 @@
 #include "controlplane/raft/plan_predecode.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/scheduler/plan.h"
 
@@ -17,6 +20,10 @@ struct pending {
         struct plan_predecode *pp; /* NULL once dropped: the pool's callback frees it */
         struct pending *next;
         bool done; /* back on the loop: res (NULL when the decoding failed) may be read */
+        /* decoded on the pool (under mu, signalled on cv): res may be read, before done */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool decoded;
         size_t len;
         struct plan_result *res;
         unsigned char buf[]; /* the proposed bytes */
@@ -35,14 +42,19 @@ struct plan_predecode *plan_predecode_create(uv_loop_t *loop) {
         return pp;
 }
 
+static void pending_free(struct pending *p) {
+        plan_result_free(p->res);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+}
+
 /* Out of the queue: freed now when back from the pool, else by decode_done. */
 static void drop(struct pending *p) {
         p->pp = NULL;
         p->next = NULL;
-        if (p->done) {
-                plan_result_free(p->res);
-                free(p);
-        }
+        if (p->done)
+                pending_free(p);
 }
 
 static struct pending *unlink_head(struct plan_predecode *pp) {
@@ -69,6 +81,10 @@ static void decode_work(uv_work_t *w) {
         struct error err = {0};
         if (plan_result_decode(p->buf, p->len, &p->res, &err) < 0)
                 p->res = NULL;
+        pthread_mutex_lock(&p->mu);
+        p->decoded = true;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
 }
 
 static void decode_done(uv_work_t *w, int status) {
@@ -78,10 +94,8 @@ static void decode_done(uv_work_t *w, int status) {
                 plan_result_free(p->res);
                 p->res = NULL;
         }
-        if (!p->pp) {
-                plan_result_free(p->res);
-                free(p);
-        }
+        if (!p->pp)
+                pending_free(p);
 }
 
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
@@ -93,9 +107,11 @@ int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len)
         *p = (struct pending){.pp = pp, .len = len};
         memcpy(p->buf, buf, len);
         p->work.data = p;
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
         int r = uv_queue_work(pp->loop, &p->work, decode_work, decode_done);
         if (r < 0) {
-                free(p);
+                pending_free(p);
                 return r;
         }
         if (pp->n == PLAN_PREDECODE_MAX)
@@ -107,6 +123,22 @@ int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len)
         pp->tail = p;
         pp->n++;
         return 0;
+}
+
+/* A decoding not back on the loop: one no pool thread has begun is cancelled (false:
+ * the FSM decodes the bytes itself, once); one being decoded is waited for (true),
+ * rather than decoded a second time on the loop while a pool thread finishes the
+ * same work: the loop is held either way, and waiting leaves the CPU to that thread. */
+static bool wait_decoded(struct pending *p) {
+        if (uv_cancel((uv_req_t *)&p->work) == 0)
+                return false; /* decode_done runs with UV_ECANCELED and frees it */
+        int64_t t0 = clock_monotonic_ns();
+        pthread_mutex_lock(&p->mu);
+        while (!p->decoded)
+                pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        log_debug("plan: waited %.2f ms for a result being decoded on the pool", (clock_monotonic_ns() - t0) / 1e6);
+        return true;
 }
 
 struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *buf, size_t len) {
@@ -124,11 +156,23 @@ struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *b
                         break;
                 drop(p);
         }
-        struct plan_result *res = match->done ? match->res : NULL;
-        if (match->done)
-                match->res = NULL;
+        struct plan_result *res = match->done || wait_decoded(match) ? match->res : NULL;
+        match->res = NULL;
         drop(match);
         return res;
+}
+
+bool plan_predecode_ready(struct plan_predecode *pp, const void *buf, size_t len) {
+        struct pending *match = NULL;
+        for (struct pending *p = pp ? pp->head : NULL; p && !match; p = p->next)
+                if (p->len == len && memcmp(p->buf, buf, len) == 0)
+                        match = p;
+        if (!match || match->done)
+                return true;
+        pthread_mutex_lock(&match->mu);
+        bool decoded = match->decoded;
+        pthread_mutex_unlock(&match->mu);
+        return decoded;
 }
 
 size_t plan_predecode_count(const struct plan_predecode *pp) {

@@ -1,6 +1,7 @@
 /* plan_predecode.h - the leader's own plan results, decoded on libuv's pool while
- * their Raft entry commits, so that its FSM applies them without decoding them on
- * the loop.
+ * their Raft entry commits, and a follower's, while its committed entries wait for
+ * their (deferred) apply, so that the FSM applies them without decoding them on the
+ * loop.
  *
  * Every server applies a plan entry by decoding its compact result (plan/codec.h)
  * and writing it into the state store, on the event loop: for a plan of 500
@@ -11,15 +12,18 @@
  * and the FSM takes the decoded result when it applies a part with exactly those
  * bytes (plan_predecode_take compares them), then writes it into the state as it
  * would write its own decoding. The result is the decoding of the same bytes, by
- * the same function, so every server still applies the same thing; a decoding not
- * finished at the apply is left to the pool and freed there, and the FSM decodes
- * the part itself, as without this module.
+ * the same function, so every server still applies the same thing. A decoding no
+ * pool thread has begun by the apply is cancelled, and the FSM decodes the part
+ * itself, as without this module; one a pool thread is doing is waited for
+ * (decoding the same bytes again on the loop would hold the loop longer, beside
+ * that thread).
  *
  * Loop thread only, except the decoding itself. Bounded: at most
  * PLAN_PREDECODE_MAX results held or in flight; the oldest is dropped for a new one.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct plan_predecode;
@@ -40,13 +44,18 @@ struct plan_predecode *plan_predecode_destroy(struct plan_predecode *pp);
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len);
 
 /* The result decoded from exactly these bytes, the caller's to free
- * (plan_result_free); NULL when none was queued with them, its decoding failed, or it
- * has not come back from the pool yet (then dropped: the pool frees it). Results
+ * (plan_result_free); NULL when none was queued with them, its decoding failed, or no
+ * pool thread had begun it (then cancelled). A decoding under way on the pool is
+ * waited for (the loop blocks until that thread is done). Results
  * queued before the one returned are dropped: they were proposed before it, so
  * their entries would have been applied before it (or never, their proposals
  * having failed). pp NULL: NULL. Cost: a comparison of the bytes with each held
  * copy of the same length, at most PLAN_PREDECODE_MAX. */
 struct plan_result *plan_predecode_take(struct plan_predecode *pp, const void *buf, size_t len);
+
+/* false while a decoding of exactly these bytes is queued or under way on the pool;
+ * true when it is done or none was queued. Same cost as plan_predecode_take. */
+bool plan_predecode_ready(struct plan_predecode *pp, const void *buf, size_t len);
 
 /* Results held or on the pool (tests). */
 size_t plan_predecode_count(const struct plan_predecode *pp);

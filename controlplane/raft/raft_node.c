@@ -43,8 +43,9 @@ struct raft_node {
         uint64_t restores;   /* snapshots restored into the FSM (at start, or sent by the leader) */
         /* A follower's committed entries, not yet applied to the FSM (see fsm_apply). */
         struct deferred *defer_head, *defer_tail;
-        uv_idle_t *defer_idle; /* drains them between turns of I/O; freed by its close */
-        struct heavy *heavy;   /* a heavy entry or a snapshot being built on the pool (see heavy_start) */
+        uv_idle_t *defer_idle;   /* drains them between turns of I/O; freed by its close */
+        uv_timer_t *defer_timer; /* a head not ready (ops->ready) is looked at again; freed by its close */
+        struct heavy *heavy;     /* a heavy entry or a snapshot being built on the pool (see heavy_start) */
         /* proposers' and barriers' callbacks whose entry is not applied yet, in index order */
         struct waiter *wait_head, *wait_tail;
         bool started;                  /* raft_start returned: a snapshot restored from here on is built off the loop */
@@ -162,10 +163,15 @@ static int unframe(const struct raft_buffer *buf, const void **ret, size_t *ret_
  * last_applied at once: its readers go by the state's own index, which moves as the
  * queue is applied. The queue is applied whole, synchronously, before anything
  * that does: an apply as leader (after an election), a barrier's callback, a
- * snapshot of the FSM; a restored snapshot replaces what it holds. */
+ * snapshot of the FSM; a restored snapshot replaces what it holds. An entry is
+ * handed to ops->queued as it is queued (the server decodes its plans on the pool
+ * meanwhile), and the idle handle leaves a head whose work is not done yet
+ * (ops->ready) for up to RAFT_NODE_READY_WAIT_MS, looking again every millisecond
+ * or when an entry comes, instead of doing that work on the loop. */
 
 struct deferred {
         struct deferred *next;
+        int64_t queued_ns; /* CLOCK_MONOTONIC */
         uint64_t index;
         size_t len;
         unsigned char data[];
@@ -203,11 +209,19 @@ static bool applies_held(const struct raft_node *rn) {
         return rn->heavy || rn->defer_head;
 }
 
+/* Whether the head may wait for its work off the loop (ops->ready), a little. */
+static bool defer_head_waits(struct raft_node *rn, const struct deferred *d) {
+        return rn->ops->ready && rn->defer_timer &&
+               clock_monotonic_ns() - d->queued_ns < RAFT_NODE_READY_WAIT_MS * NS_PER_MS &&
+               !rn->ops->ready(rn->ops_data, d->data, d->len);
+}
+
 /* Apply one queued entry; false when the queue is empty, or when its head is a
- * heavy entry (now building on the pool: the queue waits for it). */
-static bool defer_apply_one(struct raft_node *rn) {
+ * heavy entry (now building on the pool: the queue waits for it), or (when
+ * may_wait) its work off the loop is not done yet. */
+static bool defer_apply_one(struct raft_node *rn, bool may_wait) {
         struct deferred *d = rn->defer_head;
-        if (!d || rn->heavy)
+        if (!d || rn->heavy || (may_wait && defer_head_waits(rn, d)))
                 return false;
         rn->defer_head = d->next;
         if (!rn->defer_head)
@@ -231,7 +245,7 @@ static void defer_settle(struct raft_node *rn) {
 }
 
 static void defer_drain(struct raft_node *rn) {
-        while (defer_apply_one(rn))
+        while (defer_apply_one(rn, false))
                 ;
         defer_settle(rn);
 }
@@ -247,12 +261,24 @@ static void defer_drop(struct raft_node *rn) {
                 uv_idle_stop(rn->defer_idle);
 }
 
+static void on_defer_idle(uv_idle_t *h);
+
+static void on_defer_timer(uv_timer_t *t) {
+        struct raft_node *rn = t->data;
+        if (rn->defer_head && !rn->heavy && rn->defer_idle)
+                uv_idle_start(rn->defer_idle, on_defer_idle);
+}
+
 static void on_defer_idle(uv_idle_t *h) {
         struct raft_node *rn = h->data;
         int64_t t0 = clock_monotonic_ns();
-        while (defer_apply_one(rn) && clock_monotonic_ns() - t0 < DEFER_SLICE_NS)
+        while (defer_apply_one(rn, true) && clock_monotonic_ns() - t0 < DEFER_SLICE_NS)
                 ;
         defer_settle(rn);
+        if (rn->defer_head && !rn->heavy && defer_head_waits(rn, rn->defer_head)) {
+                uv_idle_stop(h); /* no spinning: looked at again in a millisecond, or when an entry comes */
+                uv_timer_start(rn->defer_timer, on_defer_timer, 1, 0);
+        }
 }
 
 static struct deferred *deferred_new(uint64_t index, const void *data, size_t len) {
@@ -260,6 +286,7 @@ static struct deferred *deferred_new(uint64_t index, const void *data, size_t le
         if (!d)
                 return NULL;
         d->next = NULL;
+        d->queued_ns = clock_monotonic_ns();
         d->index = index;
         d->len = len;
         memcpy(d->data, data, len);
@@ -279,6 +306,8 @@ static bool defer_entry(struct raft_node *rn, uint64_t index, const void *data, 
         else
                 rn->defer_head = d;
         rn->defer_tail = d;
+        if (rn->ops->queued)
+                rn->ops->queued(rn->ops_data, d->data, d->len);
         if (!rn->heavy)
                 uv_idle_start(rn->defer_idle, on_defer_idle);
         return true;
@@ -670,6 +699,11 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 uv_idle_init(loop, rn->defer_idle);
                 rn->defer_idle->data = rn;
         }
+        rn->defer_timer = malloc(sizeof(*rn->defer_timer));
+        if (rn->defer_timer) {
+                uv_timer_init(loop, rn->defer_timer);
+                rn->defer_timer->data = rn;
+        }
         raft_set_election_timeout(&rn->raft, cfg->election_timeout_ms ? cfg->election_timeout_ms : 1000);
         raft_set_heartbeat_timeout(&rn->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 100);
         raft_set_snapshot_threshold(&rn->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold : 8192);
@@ -725,6 +759,8 @@ static void on_raft_closed(struct raft *r) {
         wait_fail_all(rn, -ECANCELED, "the server is shutting down");
         if (rn->defer_idle)
                 uv_close((uv_handle_t *)rn->defer_idle, free_handle);
+        if (rn->defer_timer)
+                uv_close((uv_handle_t *)rn->defer_timer, free_handle);
         raft_uv_close(&rn->io);
         transport_free(rn);
         void (*done)(void *) = rn->done;

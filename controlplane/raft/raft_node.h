@@ -49,7 +49,17 @@ struct raft_fsm_ops {
         int (*prepare)(const void *buf, size_t len, bool snapshot, void **ret_prepared, struct error *err);
         int (*install)(void *data, uint64_t index, void *prepared, struct error *err);
         void (*discard)(void *prepared);
+        /* Optional: a committed entry was queued for a later apply (a follower's, see
+         * apply). On the loop, cheap: start what that apply can use and that runs off
+         * the loop (the server decodes the entry's plan results on the pool). */
+        void (*queued)(void *data, const void *buf, size_t len);
+        /* Optional, with queued: whether that work is done (cheap, on the loop). A
+         * queued entry whose work is not done waits, up to RAFT_NODE_READY_WAIT_MS,
+         * while the loop serves its I/O, then is applied anyway. */
+        bool (*ready)(void *data, const void *buf, size_t len);
 };
+
+#define RAFT_NODE_READY_WAIT_MS 20
 
 /* One member of the Raft configuration, as this server sees it. */
 struct raft_node_peer {

@@ -3,7 +3,10 @@
  * the leader's plans decoded ahead on the pool (raft/plan_predecode.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/error.h"
@@ -485,9 +488,10 @@ Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
         free(buf);
 }
 
-/* Taking one drops those queued before it; one not back from the pool is not given
- * (the FSM decodes it) and frees itself there, as do those left at destroy; the
- * queue keeps at most PLAN_PREDECODE_MAX. */
+/* Taking one drops those queued before it; one not back on the loop is either
+ * cancelled (not begun: NULL, the FSM decodes it) or waited for, never both, and its
+ * request frees itself, as do those left at destroy; the queue keeps at most
+ * PLAN_PREDECODE_MAX. */
 Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
         struct plan_result *r = sample();
         void *a = NULL, *b = NULL, *c = NULL;
@@ -508,7 +512,10 @@ Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
         cr_expect_eq(plan_predecode_count(pp), 0, "the one proposed before it is dropped");
         cr_expect_null(plan_predecode_take(pp, a, la));
         cr_assert_eq(plan_predecode_start(pp, c, lc), 0);
-        cr_expect_null(plan_predecode_take(pp, c, lc), "still on the pool: not waited for");
+        struct plan_result *early = plan_predecode_take(pp, c, lc); /* cancelled, or waited for */
+        if (early)
+                cr_expect_eq(early->timestamp_ns, 3);
+        plan_result_free(early);
         cr_expect_eq(plan_predecode_count(pp), 0);
         uv_run(&loop, UV_RUN_DEFAULT); /* its decoding comes back and is freed */
         for (int i = 0; i < PLAN_PREDECODE_MAX + 1; i++)
@@ -521,6 +528,84 @@ Test(plan_codec, predecode_drops_earlier_unfinished_and_excess_results) {
         free(a);
         free(b);
         free(c);
+}
+
+/* A decoding done on the pool but not yet back on the loop (its uv_work_t callback
+ * not run) is given: the FSM does not decode the same bytes a second time. */
+Test(plan_codec, predecode_gives_a_decoding_done_on_the_pool_before_it_is_back) {
+        struct plan_result *r = sample();
+        void *a = NULL;
+        size_t la = 0;
+        encode_at(r, 7, &a, &la);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_start(pp, a, la), 0);
+        usleep(300 * 1000); /* a pool thread decodes it meanwhile; the loop does not run */
+        struct plan_result *got = plan_predecode_take(pp, a, la);
+        cr_assert_not_null(got, "decoded on the pool: given, not decoded again");
+        cr_expect_eq(got->timestamp_ns, 7);
+        plan_result_free(got);
+        plan_predecode_destroy(pp);
+        uv_run(&loop, UV_RUN_DEFAULT); /* its request comes back and frees itself */
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(a);
+}
+
+/* Pool threads held busy, so that a decoding queued after them has not begun. */
+static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
+static bool block_released;
+
+static void block_work(uv_work_t *w) {
+        (void)w;
+        pthread_mutex_lock(&block_mu);
+        while (!block_released)
+                pthread_cond_wait(&block_cv, &block_mu);
+        pthread_mutex_unlock(&block_mu);
+}
+
+static void block_done(uv_work_t *w, int status) {
+        (void)status;
+        free(w);
+}
+
+/* ready: false while the decoding is still to do (every pool thread busy), and take
+ * then cancels it (NULL: the FSM decodes, once); true for bytes never queued and
+ * once a decoding is done, before it is back on the loop. */
+Test(plan_codec, predecode_ready_until_decoded_and_a_decoding_not_begun_is_cancelled) {
+        struct plan_result *r = sample();
+        void *a = NULL, *b = NULL;
+        size_t la = 0, lb = 0;
+        encode_at(r, 1, &a, &la);
+        encode_at(r, 2, &b, &lb);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        const char *env = getenv("UV_THREADPOOL_SIZE");
+        int threads = env && atoi(env) > 0 ? atoi(env) : 4;
+        for (int i = 0; i < threads; i++)
+                cr_assert_eq(uv_queue_work(&loop, calloc(1, sizeof(uv_work_t)), block_work, block_done), 0);
+        cr_assert_eq(plan_predecode_start(pp, a, la), 0);
+        cr_expect(plan_predecode_ready(pp, b, lb), "never queued: nothing to wait for");
+        cr_expect_not(plan_predecode_ready(pp, a, la), "queued behind busy threads: not decoded");
+        cr_expect_null(plan_predecode_take(pp, a, la), "not begun: cancelled, not waited for");
+        cr_assert_eq(plan_predecode_start(pp, b, lb), 0);
+        pthread_mutex_lock(&block_mu);
+        block_released = true;
+        pthread_cond_broadcast(&block_cv);
+        pthread_mutex_unlock(&block_mu);
+        usleep(300 * 1000); /* a pool thread decodes b meanwhile; the loop does not run */
+        cr_expect(plan_predecode_ready(pp, b, lb), "decoded on the pool");
+        struct plan_result *got = plan_predecode_take(pp, b, lb);
+        cr_assert_not_null(got);
+        cr_expect_eq(got->timestamp_ns, 2);
+        plan_result_free(got);
+        plan_predecode_destroy(pp);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(a);
+        free(b);
 }
 
 static int hook_calls;
