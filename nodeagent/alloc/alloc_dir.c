@@ -214,9 +214,9 @@ int alloc_dir_root_prepare(const char *root, struct error *err) {
                 return 1;
         flags |= FS_TOPDIR_FL;
         if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
-                return unsupported(errno) ? 0
-                                          : errorf(err, -errno, "mark %s a top of directory trees: %s", root,
-                                                   strerror(errno));
+                return unsupported(errno)
+                           ? 0
+                           : errorf(err, -errno, "mark %s a top of directory trees: %s", root, strerror(errno));
         return 1;
 }
 
