@@ -18,6 +18,7 @@
 #include "common/macros.h"
 #include "common/model.h"
 #include "common/clock.h"
+#include "nodeagent/alloc/alloc_dir.h"
 #include "nodeagent/alloc/alloc_gc.h"
 #include "nodeagent/alloc/alloc_runner.h"
 #include "nodeagent/alloc/taskenv.h"
@@ -889,6 +890,20 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
+/* <data-dir>/alloc, marked so that each allocation's tree goes to a block group of
+ * its own (alloc_dir_root_prepare): not fatal when it fails, each allocation's
+ * setup makes the directory again and says what went wrong. */
+static void spread_alloc_dirs(const char *data_dir) {
+        char root[4200];
+        snprintf(root, sizeof(root), "%s/alloc", data_dir);
+        struct error err = {0};
+        int r = alloc_dir_root_prepare(root, &err);
+        if (r < 0)
+                log_warn("allocation directories: %s", err.msg);
+        else if (r == 0)
+                log_debug("allocation directories: %s has no Orlov top-directory flag: trees stay packed", root);
+}
+
 int agent_create(const struct agent_config *cfg, struct agent **ret, struct error *err) {
         struct agent *a = calloc(1, sizeof(*a));
         if (!a)
@@ -927,6 +942,7 @@ int agent_create(const struct agent_config *cfg, struct agent **ret, struct erro
                            serr.msg);
                 goto fail;
         }
+        spread_alloc_dirs(cfg->data_dir);
         a->logmon = logmon_create(cfg->data_dir, err);
         if (!a->logmon) {
                 r = -ENOMEM;

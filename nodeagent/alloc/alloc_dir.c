@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -111,6 +113,11 @@ static int ensure_leaf(int parent, const char *name, const char *what, uid_t uid
         return made;
 }
 
+/* The file system has no such flags (tmpfs, overlayfs) or not this one. */
+static bool unsupported(int e) {
+        return e == ENOTTY || e == EOPNOTSUPP || e == ENOTSUP || e == EINVAL || e == ENOSYS;
+}
+
 /* fd (a directory opened under dir_fd) is the root of a tmpfs mounted there. */
 static bool is_tmpfs_mount_fd(int dir_fd, int fd) {
         struct stat parent, self;
@@ -191,6 +198,26 @@ static int build_task(int dfd, const char *path, const struct alloc_dir_task *t,
                         return r;
         }
         return 0;
+}
+
+int alloc_dir_root_prepare(const char *root, struct error *err) {
+        int r = mkdir_p(root, 0711);
+        if (r < 0)
+                return errorf(err, r, "create %s: %s", root, strerror(-r));
+        _cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errorf(err, -errno, "open %s: %s", root, strerror(errno));
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+                return unsupported(errno) ? 0 : errorf(err, -errno, "read the flags of %s: %s", root, strerror(errno));
+        if (flags & FS_TOPDIR_FL)
+                return 1;
+        flags |= FS_TOPDIR_FL;
+        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+                return unsupported(errno)
+                           ? 0
+                           : errorf(err, -errno, "mark %s a top of directory trees: %s", root, strerror(errno));
+        return 1;
 }
 
 int alloc_dir_build(const char *path, const struct alloc_dir_task *t, size_t n, struct alloc_dir_result *ret,

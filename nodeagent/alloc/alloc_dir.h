@@ -64,6 +64,19 @@ struct alloc_dir_result {
 /* The shared part's owner for these tasks (pure; see the header comment). */
 void alloc_dir_shared_owner(const struct alloc_dir_task *t, size_t n, struct alloc_dir_owner *ret);
 
+/* Make root (<data-dir>/alloc: the allocations' directories go in it) 0711 with its
+ * parents, and mark it, where the file system has the flag (ext2/3/4), a top of
+ * directory hierarchies (FS_TOPDIR_FL, `chattr +T`): the Orlov allocator then puts
+ * each allocation's tree in a block group of its own choosing, one with few
+ * directories and many free inodes, instead of packing every tree into the data
+ * dir's group. On ext4 without a journal a new inode is searched for past each inode
+ * of its group freed in the last minutes (reading the inode table for each), and the
+ * data dir's group is where every earlier tree was freed: 1,000 trees of 9
+ * directories and 2 FIFOs took 1.1-2.4 s of system CPU there after 3,000 were
+ * removed, 0.3-0.4 s spread (bench/RESULTS.md, e2e3). 1 when marked (now or
+ * before), 0 when the file system has no such flag, or negative errno with err. */
+int alloc_dir_root_prepare(const char *root, struct error *err);
+
 /* Make (or fix up) the tree at path (absolute; its parents are made 0711 when
  * missing), with the owners and modes above, and each task's secrets/ tmpfs,
  * mounted once: one already there is kept. ret (may be NULL) says how secrets/

@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -330,4 +332,34 @@ Test(agent_alloc_dirs, an_ended_tasks_secrets_are_detached_and_not_mounted_again
         cr_expect(!is_tmpfs("a/secrets"));
         cr_expect(res.secrets_mounted == 0 && res.secrets_reattached == 1);
         expect_owned("a/secrets", 80001, 80000, 0700);
+}
+
+/* The flags of path, or -1 where its file system has none (tmpfs). */
+static int fs_flags(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+        int flags = 0;
+        int r = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+        close(fd);
+        return r < 0 ? -1 : flags;
+}
+
+Test(agent_alloc_dirs, the_allocations_root_is_marked_a_top_of_directory_trees) {
+        char root[300];
+        snprintf(root, sizeof(root), "%s/alloc", dir);
+        struct error err = {0};
+        int r = alloc_dir_root_prepare(root, &err);
+        cr_assert_geq(r, 0, "%s", err.msg);
+        struct stat sb;
+        cr_assert_eq(stat(root, &sb), 0);
+        cr_expect_eq(sb.st_mode & 07777, 0711, "mode %o", sb.st_mode & 07777);
+        if (r == 0) {
+                cr_expect_lt(fs_flags(root) & FS_TOPDIR_FL, 1, "said unsupported, yet the flag is there");
+                cr_skip_test("%s: the file system has no FS_TOPDIR_FL (not ext2/3/4)", dir);
+        }
+        cr_expect_neq(fs_flags(root) & FS_TOPDIR_FL, 0, "FS_TOPDIR_FL set on %s", root);
+        cr_expect_eq(alloc_dir_root_prepare(root, &err), 1, "again: already marked: %s", err.msg);
+        /* An allocation's tree is made under it as before. */
+        build_web();
+        expect_owned("web/local", 80001, 80000, 0700);
 }
