@@ -51,7 +51,7 @@ static void *talk(void *arg) {
                                         t->size)
                              : snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                                             "Connection: close\r\n\r\n");
-        if (write(c, head, (size_t)hn) != hn) {
+        if (send(c, head, (size_t)hn, MSG_NOSIGNAL) != hn) {
                 close(c);
                 return NULL;
         }
@@ -59,7 +59,7 @@ static void *talk(void *arg) {
         memset(chunk, 'x', sizeof(chunk));
         while (t->sent < t->size) {
                 size_t k = t->size - t->sent < sizeof(chunk) ? t->size - t->sent : sizeof(chunk);
-                ssize_t w = write(c, chunk, k);
+                ssize_t w = send(c, chunk, k, MSG_NOSIGNAL); /* no SIGPIPE when the reader gave up */
                 if (w <= 0)
                         break; /* the reader gave up */
                 t->sent += (size_t)w;
