@@ -18,6 +18,7 @@
 #include "common/model.h"
 #include "common/tls.h"
 #include "controlplane/raft/transport_tls.h"
+#include "controlplane/server_internal.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/broker/blocked.h"
@@ -52,8 +53,6 @@
  * an entry: the queue is flushed where the kind changes, so the log keeps the
  * order in which they were proposed, and a small command is answered as soon as
  * its own entry is applied, not after the plans of the same turn. */
-typedef void (*server_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
-
 struct proposal {
         server_apply_cb cb;
         void *arg;
@@ -217,7 +216,7 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
         return 0;
 }
 
-static int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
+int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
         char *buf = json_dumps(cmd, JSON_COMPACT);
         json_decref(cmd);
         if (!buf)
@@ -481,7 +480,6 @@ static void snapshot_save_work(uv_work_t *w) {
         json_decref(doc);
 }
 
-static void finish_stop(struct server *s);
 
 static void snapshot_save_done(uv_work_t *w, int status) {
         struct snapshot_save *ss = w->data;
@@ -494,7 +492,7 @@ static void snapshot_save_done(uv_work_t *w, int status) {
         free(ss->out);
         free(ss);
         s->snapshot_saves--;
-        finish_stop(s);
+        server_finish_stop(s);
 }
 
 static void snapshot_save_op(void *data, struct http_req *req) {
@@ -577,7 +575,7 @@ static void snapshot_restore_done(uv_work_t *w, int status) {
         }
         free(sr);
         s->snapshot_restores--;
-        finish_stop(s);
+        server_finish_stop(s);
 }
 
 static void snapshot_restore_op(void *data, struct http_req *req, const char *body, size_t len) {
@@ -700,7 +698,7 @@ static void submit_remote_plan(struct server *s, struct http_req *req, struct pl
  * the memory its objects take) is decoded on libuv's pool, not on the loop, which
  * meanwhile answers writes and drives Raft; the decoded result is submitted on the
  * loop. The request and its body stay held until answered; server_stop waits for
- * these (finish_stop). Plans of different evals may reach the applier in another
+ * these (server_finish_stop). Plans of different evals may reach the applier in another
  * order than they came: each is checked against the latest state on its own. */
 struct plan_decode {
         uv_work_t work;
@@ -739,7 +737,7 @@ static void plan_decode_done(uv_work_t *w, int status) {
         free((char *)pd->f.token);
         free(pd);
         s->plan_decodes--;
-        finish_stop(s);
+        server_finish_stop(s);
 }
 
 static void sched_plan_op(void *data, struct http_req *req, const struct api_sched_plan *f, const void *body,
@@ -872,118 +870,8 @@ static void propose_server_secret(struct server *s) {
                 log_warn("cannot propose the servers' secret (no randomness or out of memory); retrying");
 }
 
-/* A GC run collects every command due (gc_collect_all: at most GC_MAX_OBJECTS IDs
- * each, GC_MAX_ROUNDS a run) in one pass over a snapshot of the state, on libuv's
- * pool, not the loop; then proposes them one after the other, each once the
- * previous one is applied (each names the snapshot's index: what changed since is
- * kept for the next run, gc.h). A command's apply holds every server's loop: with
- * O(1) index deletes, 1,000 objects cost ~5-10 ms of CPU (cluster_gc.sh logs each
- * apply's time), well under the ~50 ms a loop may stall. The periodic GC (every
- * -gc-interval, Nomad's thresholds) runs the same way, one run at a time; PUT
- * /v1/system/gc runs one with zero thresholds, as Nomad's forced GC, and is
- * answered after its last command is committed. */
-#define GC_MAX_OBJECTS 1000
-#define GC_MAX_ROUNDS 1000
-
-struct gc_run {
-        uv_work_t work;
-        struct server *s;
-        struct gc_thresholds t;
-        api_apply_cb cb; /* NULL: the periodic run */
-        void *arg;
-        int rounds;
-        struct state_store *view; /* the snapshot collected from, on the pool */
-        int64_t now_ns;
-        json_t *cmds; /* what the pool collected */
-        int rc;
-        double collect_ms;
-};
-
-static void gc_run_next(struct gc_run *g, uint64_t index);
-
-static void gc_run_end(struct gc_run *g, int status, uint64_t index, const char *msg) {
-        if (g->cb)
-                g->cb(g->arg, status, index, msg);
-        else
-                g->s->gc_running = false;
-        json_decref(g->cmds);
-        free(g);
-}
-
-static void on_gc_round(void *arg, int status, uint64_t index, const char *msg) {
-        struct gc_run *g = arg;
-        if (status < 0)
-                gc_run_end(g, status, index, msg);
-        else
-                gc_run_next(g, index);
-}
-
-static void gc_run_next(struct gc_run *g, uint64_t index) {
-        struct server *s = g->s;
-        json_t *cmd = s->stopping || !s->leader || (size_t)g->rounds >= json_array_size(g->cmds)
-                          ? NULL
-                          : json_incref(json_array_get(g->cmds, (size_t)g->rounds));
-        if (!cmd) {
-                if (g->rounds)
-                        log_info("gc: %s run done in %d command(s), collected in %.1f ms off the loop",
-                                 g->cb ? "forced" : "periodic", g->rounds, g->collect_ms);
-                gc_run_end(g, 0, index ? index : state_latest_index(s->state), NULL);
-                return;
-        }
-        g->rounds++;
-        log_info("gc: %s, round %d: collecting %zu evaluation(s), %zu allocation(s), %zu job(s), %zu node(s)",
-                 g->cb ? "forced" : "periodic", g->rounds, json_array_size(json_object_get(cmd, "Evals")),
-                 json_array_size(json_object_get(cmd, "Allocs")), json_array_size(json_object_get(cmd, "Jobs")),
-                 json_array_size(json_object_get(cmd, "Nodes")));
-        int r = server_propose(s, cmd, on_gc_round, g);
-        if (r < 0)
-                gc_run_end(g, r, 0, r == -EAGAIN ? "not the leader" : strerror(-r));
-}
-
-static void gc_collect_work(uv_work_t *w) {
-        struct gc_run *g = w->data;
-        int64_t t0 = clock_monotonic_ns();
-        g->rc = gc_collect_all(g->view, g->now_ns, &g->t, GC_MAX_OBJECTS, GC_MAX_ROUNDS, &g->cmds);
-        g->view = state_destroy(g->view);
-        g->collect_ms = (double)(clock_monotonic_ns() - t0) / 1e6;
-}
-
-static void gc_collect_done(uv_work_t *w, int status) {
-        struct gc_run *g = w->data;
-        struct server *s = g->s;
-        s->gc_collects--;
-        if (status < 0 || g->rc < 0)
-                gc_run_end(g, status < 0 ? -ECANCELED : g->rc, 0, "cannot collect the GC's commands");
-        else
-                gc_run_next(g, 0);
-        finish_stop(s);
-}
-
-static int gc_start(struct server *s, const struct gc_thresholds *t, api_apply_cb cb, void *arg) {
-        struct gc_run *g = calloc(1, sizeof(*g));
-        if (!g)
-                return -ENOMEM;
-        *g = (struct gc_run){.s = s, .t = *t, .cb = cb, .arg = arg, .now_ns = clock_now_ns()};
-        g->view = state_snapshot(s->state);
-        g->work.data = g;
-        if (!g->view || uv_queue_work(s->loop, &g->work, gc_collect_work, gc_collect_done) < 0) {
-                state_destroy(g->view);
-                free(g);
-                return -ENOMEM;
-        }
-        s->gc_collects++;
-        if (!cb)
-                s->gc_running = true;
-        return 0;
-}
-
-static int gc_op(void *data, api_apply_cb cb, void *arg) {
-        static const struct gc_thresholds now = {0, 0, 0};
-        return gc_start(data, &now, cb, arg);
-}
-
 static const struct api_ops server_api_ops = {
-    .gc = gc_op,
+    .gc = server_gc_op,
     .forward = forward_op,
     .snapshot_save = snapshot_save_op,
     .snapshot_restore = snapshot_restore_op,
@@ -1243,7 +1131,7 @@ static void on_tick(uv_timer_t *t) {
                         struct gc_thresholds th = {.eval_ns = s->cfg->eval_gc_threshold_ms * NS_PER_MS,
                                                    .job_ns = s->cfg->job_gc_threshold_ms * NS_PER_MS,
                                                    .node_ns = s->cfg->node_gc_threshold_ms * NS_PER_MS};
-                        if (gc_start(s, &th, NULL, NULL) < 0)
+                        if (server_gc_start(s, &th, NULL, NULL) < 0)
                                 log_warn("gc: out of memory; the periodic GC waits for the next interval");
                 }
                 propose_acl_token_gc(s);
@@ -1480,7 +1368,7 @@ int server_start(struct server *s, struct error *err) {
  * have run, each answering its request while the connection was there; the
  * workers, whose plans hold followers' requests, are gone with it) and no
  * snapshot save or follower's plan decoding is on the pool. */
-static void finish_stop(struct server *s) {
+void server_finish_stop(struct server *s) {
         if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->snapshot_restores > 0 ||
             s->gc_collects > 0 || s->plan_decodes > 0 || !s->http)
                 return;
@@ -1496,7 +1384,7 @@ static void on_raft_closed(void *arg) {
         s->raft_closing = false;
         s->workers = workers_destroy(s->workers);
         s->leadership = leadership_destroy(s->leadership); /* no barrier callback after Raft closed */
-        finish_stop(s);
+        server_finish_stop(s);
 }
 
 void server_stop(struct server *s) {
@@ -1530,6 +1418,6 @@ void server_stop(struct server *s) {
         } else {
                 s->workers = workers_destroy(s->workers);
                 s->leadership = leadership_destroy(s->leadership);
-                finish_stop(s);
+                server_finish_stop(s);
         }
 }
