@@ -132,11 +132,16 @@ R=$(alloc_of again)
 lines() { cat "$1" 2>/dev/null | wc -l; }
 wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 1 ] && curl -s $ADDR/v1/allocation/$R | grep -q '\"ClientStatus\":\"running\"'"
 "$BIN/drover" alloc restart -all-tasks "$R" >"$WORK/restart.out" 2>&1 || fail "alloc restart -all-tasks: $(cat "$WORK/restart.out")"
-if wait_for 30 sh -c "[ \$(cat $WORK/mains 2>/dev/null | wc -l) -ge 2 ]" && [ "$(lines "$WORK/inits")" = 2 ] &&
-        [ "$(api "/v1/allocation/$R" | jget "d['TaskStates']['init']['Restarts']")" = 1 ]; then
+# The second main and the init's restart count reach the server in the agent's next
+# status update, which may come after main has written its line: wait for all three.
+restarted_all() {
+        [ "$(lines "$WORK/mains")" -ge 2 ] && [ "$(lines "$WORK/inits")" = 2 ] &&
+                [ "$(api "/v1/allocation/$R" | jget "d['TaskStates']['init']['Restarts']")" = 1 ]
+}
+if wait_for 30 restarted_all; then
         pass "alloc restart -all-tasks ran the completed prestart task again, then main ($(lines "$WORK/inits") inits, $(lines "$WORK/mains") mains)"
 else
-        fail "alloc restart -all-tasks (inits $(lines "$WORK/inits"), mains $(lines "$WORK/mains"), status $(status_of "$R"))"
+        fail "alloc restart -all-tasks (inits $(lines "$WORK/inits"), mains $(lines "$WORK/mains"), status $(status_of "$R"), init restarts $(api "/v1/allocation/$R" | jget "d['TaskStates']['init']['Restarts']"))"
 fi
 "$BIN/drover" job stop -detach again >/dev/null 2>&1
 
