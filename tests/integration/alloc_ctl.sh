@@ -174,7 +174,10 @@ else
 fi
 # Clients that go away mid-stream: 70 at once for 4 s (the server relays at most 64
 # follows; the rest get 503), then all gone. Their follows end (a leak would keep
-# the slots): a new one streams again, and the server answers as before.
+# the slots): a new one streams again, and the server answers as before. The framed
+# follow above may still hold its slot when they arrive (the server notices a client
+# gone at the task's next output, every 0.2 s): one 200 fewer is not a fault, more
+# than 64 or a count that does not add up to 70 is.
 args=()
 for i in $(seq 70); do args+=(-o "$WORK/gone.$i" "$LOGS&plain=true&origin=end"); done
 curl -sN -Z --parallel-immediate --parallel-max 100 --max-time 4 -w '%{http_code}\n' "${args[@]}" >"$WORK/gone.codes"
@@ -185,7 +188,7 @@ follow_again() { # a new follow streams for 1 s (a slot is free again)
         [ "$(grep -c '^line ' "$WORK/again.out")" -ge 2 ]
 }
 wait_for 10 follow_again
-if kill -0 "$server_pid" 2>/dev/null && [ "$ok200" = 64 ] && [ "$busy" = 6 ] &&
+if kill -0 "$server_pid" 2>/dev/null && [ "$ok200" -ge 63 ] && [ "$ok200" -le 64 ] && [ $((ok200 + busy)) = 70 ] &&
         [ "$(grep -c '^line ' "$WORK/again.out")" -ge 2 ] && [ "$(api_code GET /v1/agent/health /dev/null)" = 200 ]; then
         pass "70 followers gone mid-stream ($ok200 streamed, $busy told 503): the server is healthy and a new follow streams"
 else
