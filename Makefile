@@ -33,8 +33,8 @@ GNUTLS_LIBS = $(if $(CURL_GNUTLS),$(patsubst -lcurl,$(CURL_GNUTLS),$(LIBS)),$(LI
 # (bench/RESULTS.md, session 20 "heap"). Sanitizer builds keep glibc's: ASan and TSan
 # bring their own allocator.
 MALLOC_LIBS = $(if $(SAN_FLAGS),,-ljemalloc)
-# drover-server's jemalloc options (controlplane/malloc_conf.c: transparent huge pages
-# against the first-touch page faults of a growing state store).
+# drover-server's jemalloc options (controlplane/malloc_conf.c: 2 arenas; no
+# transparent huge pages, whose first-touch zeroing cost more than the faults saved).
 MALLOC_OBJ = $(if $(SAN_FLAGS),,$(call obj,controlplane/malloc_conf.c))
 
 # ---- sources -----------------------------------------------------------------

@@ -115,6 +115,11 @@ static void on_entry_applied(void *arg, int status, uint64_t index, const char *
         batch_free(b);
 }
 
+static void fill_batch(void *fill_arg, void *dst) {
+        const struct proposal_batch *b = fill_arg;
+        batch_encode_to(b->parts, b->n_parts, dst);
+}
+
 static void flush_proposals(struct server *s) {
         struct proposal_batch *b = s->proposals;
         s->proposals = NULL;
@@ -127,17 +132,18 @@ static void flush_proposals(struct server *s) {
         if (b->n_parts == 1 && b->parts[0].kind == BATCH_JSON) {
                 r = raft_node_apply(s->raft, b->parts[0].buf, b->parts[0].len, on_entry_applied, b);
         } else {
-                void *buf = NULL;
                 size_t len = 0;
-                r = batch_encode(b->parts, b->n_parts, &buf, &len);
+                r = batch_encoded_len(b->parts, b->n_parts, &len);
                 if (r == 0)
-                        r = raft_node_apply(s->raft, buf, len, on_entry_applied, b);
-                free(buf);
+                        r = raft_node_apply_fill(s->raft, len, fill_batch, b, on_entry_applied, b);
                 /* its plans decoded on the pool while the entry commits (for this
-                 * server's FSM; without, it decodes them itself) */
+                 * server's FSM; without, it decodes them itself): their buffers go
+                 * there, in the entry already */
                 for (size_t i = 0; r == 0 && i < b->n_parts; i++)
-                        if (b->parts[i].kind == BATCH_PLAN)
-                                plan_predecode_start(s->predecode, b->parts[i].buf, b->parts[i].len);
+                        if (b->parts[i].kind == BATCH_PLAN) {
+                                plan_predecode_start_owned(s->predecode, (void *)b->parts[i].buf, b->parts[i].len);
+                                b->parts[i].buf = NULL;
+                        }
         }
         if (r < 0) {
                 batch_fail(b, r, r == -EAGAIN ? "not the leader" : strerror(-r));

@@ -18,7 +18,7 @@ bool batch_is_batch(const void *buf, size_t len) {
         return len >= 8 && memcmp(buf, BATCH_MAGIC, 4) == 0;
 }
 
-int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_t *ret_len) {
+int batch_encoded_len(const struct batch_part *parts, size_t n, size_t *ret_len) {
         if (n > BATCH_MAX_PARTS)
                 return -E2BIG;
         size_t len = 8;
@@ -27,9 +27,12 @@ int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_
                         return -E2BIG;
                 len += 5 + parts[i].len;
         }
-        unsigned char *b = malloc(len), *p = b;
-        if (!b)
-                return -ENOMEM;
+        *ret_len = len;
+        return 0;
+}
+
+void batch_encode_to(const struct batch_part *parts, size_t n, void *dst) {
+        unsigned char *p = dst;
         memcpy(p, BATCH_MAGIC, 4);
         wr32(p + 4, (uint32_t)n);
         p += 8;
@@ -41,6 +44,17 @@ int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_
                         memcpy(p, parts[i].buf, parts[i].len);
                 p += parts[i].len;
         }
+}
+
+int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_t *ret_len) {
+        size_t len = 0;
+        int r = batch_encoded_len(parts, n, &len);
+        if (r < 0)
+                return r;
+        unsigned char *b = malloc(len);
+        if (!b)
+                return -ENOMEM;
+        batch_encode_to(parts, n, b);
         *ret_buf = b;
         *ret_len = len;
         return 0;

@@ -34,6 +34,12 @@ struct batch_part {
 bool batch_is_batch(const void *buf, size_t len);
 /* Encode parts into one malloc'd buffer. */
 int batch_encode(const struct batch_part *parts, size_t n, void **ret_buf, size_t *ret_len);
+/* The same in two steps, for a caller that owns the destination (raft_node_apply_fill
+ * writes a batch straight into libraft's buffer): the encoded size (-E2BIG for more
+ * than BATCH_MAX_PARTS parts or a part of 4 GiB or more), then the encoding into dst,
+ * which holds that many bytes. */
+int batch_encoded_len(const struct batch_part *parts, size_t n, size_t *ret_len);
+void batch_encode_to(const struct batch_part *parts, size_t n, void *dst);
 /* Call fn for each part in order; stops at and returns the first negative return of
  * fn. -EINVAL when the buffer is truncated or corrupt (before any call: the whole
  * buffer is checked first). */

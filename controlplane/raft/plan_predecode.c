@@ -26,7 +26,7 @@ struct pending {
         bool decoded;
         size_t len;
         struct plan_result *res;
-        unsigned char buf[]; /* the proposed bytes */
+        unsigned char *buf; /* the proposed bytes, owned */
 };
 
 struct plan_predecode {
@@ -46,6 +46,7 @@ static void pending_free(struct pending *p) {
         plan_result_free(p->res);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
+        free(p->buf);
         free(p);
 }
 
@@ -98,14 +99,13 @@ static void decode_done(uv_work_t *w, int status) {
                 pending_free(p);
 }
 
-int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
-        if (!pp)
-                return -EINVAL;
-        struct pending *p = malloc(sizeof(*p) + len);
-        if (!p)
-                return -ENOMEM;
-        *p = (struct pending){.pp = pp, .len = len};
-        memcpy(p->buf, buf, len);
+int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len) {
+        struct pending *p = pp ? malloc(sizeof(*p)) : NULL;
+        if (!p) {
+                free(buf);
+                return pp ? -ENOMEM : -EINVAL;
+        }
+        *p = (struct pending){.pp = pp, .len = len, .buf = buf};
         p->work.data = p;
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->cv, NULL);
@@ -123,6 +123,17 @@ int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len)
         pp->tail = p;
         pp->n++;
         return 0;
+}
+
+int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
+        if (!pp)
+                return -EINVAL;
+        void *copy = malloc(len ? len : 1);
+        if (!copy)
+                return -ENOMEM;
+        if (len)
+                memcpy(copy, buf, len);
+        return plan_predecode_start_owned(pp, copy, len);
 }
 
 /* A decoding not back on the loop: one no pool thread has begun is cancelled (false:

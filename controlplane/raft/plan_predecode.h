@@ -7,8 +7,8 @@
  * and writing it into the state store, on the event loop: for a plan of 500
  * allocations milliseconds, during which the leader answers nothing and drives no
  * Raft I/O, so that small commands committed behind it (job registrations) wait for
- * it. The leader knows each plan's bytes when it proposes them: it queues a copy
- * here, a pool thread decodes it during the fsync and the followers' round trip,
+ * it. The leader knows each plan's bytes when it proposes them: it hands them
+ * here (the applier's buffer, once copied into the entry), a pool thread decodes it during the fsync and the followers' round trip,
  * and the FSM takes the decoded result when it applies a part with exactly those
  * bytes (plan_predecode_take compares them), then writes it into the state as it
  * would write its own decoding. The result is the decoding of the same bytes, by
@@ -42,6 +42,9 @@ struct plan_predecode *plan_predecode_destroy(struct plan_predecode *pp);
  * pool. 0, or -ENOMEM, or libuv's error when the work cannot be queued (nothing
  * held then); pp NULL (destroyed at the server's stop): -EINVAL. */
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len);
+/* The same without the copy: buf (malloc'd) is taken, freed on every failure too (the
+ * leader hands over the buffer its applier encoded, once it is in the entry). */
+int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len);
 
 /* The result decoded from exactly these bytes, the caller's to free
  * (plan_result_free); NULL when none was queued with them, its decoding failed, or no

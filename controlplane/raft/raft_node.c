@@ -814,7 +814,8 @@ static void on_applied(struct raft_apply *req, int status, void *result) {
         apply_answer(ar, code, msg);
 }
 
-int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg) {
+int raft_node_apply_fill(struct raft_node *rn, size_t len, raft_node_fill_fn fill, void *fill_arg,
+                         raft_node_apply_cb cb, void *arg) {
         struct apply_req *ar = calloc(1, sizeof(*ar));
         size_t flen = frame_size(len);
         unsigned char *copy = raft_malloc(flen);
@@ -823,10 +824,10 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
                 raft_free(copy);
                 return -ENOMEM;
         }
-        memset(copy, 0, flen);
         for (int i = 0; i < 8; i++)
                 copy[i] = (unsigned char)((uint64_t)len >> (8 * i));
-        memcpy(copy + FRAME_HDR, buf, len);
+        fill(fill_arg, copy + FRAME_HDR);
+        memset(copy + FRAME_HDR + len, 0, flen - FRAME_HDR - len); /* the padding only */
         ar->cb = cb;
         ar->arg = arg;
         ar->rn = rn;
@@ -838,6 +839,22 @@ int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node
                 return r == RAFT_NOTLEADER ? -EAGAIN : -EIO;
         }
         return 0;
+}
+
+struct fill_copy {
+        const void *buf;
+        size_t len;
+};
+
+static void fill_copy(void *fill_arg, void *dst) {
+        const struct fill_copy *c = fill_arg;
+        if (c->len)
+                memcpy(dst, c->buf, c->len);
+}
+
+int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg) {
+        struct fill_copy c = {.buf = buf, .len = len};
+        return raft_node_apply_fill(rn, len, fill_copy, &c, cb, arg);
 }
 
 struct barrier_req {

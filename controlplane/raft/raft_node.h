@@ -101,6 +101,12 @@ typedef void (*raft_node_apply_cb)(void *arg, int status, uint64_t index, const 
 /* Propose one entry; buf is copied. cb runs after the entry was applied to the
  * local FSM (status 0 or the FSM's rejection) or failed. */
 int raft_node_apply(struct raft_node *rn, const void *buf, size_t len, raft_node_apply_cb cb, void *arg);
+/* The same for an entry of len bytes that fill writes (all of them) straight into the
+ * buffer libraft keeps, rather than one built first and copied: a batch of plan results
+ * is one fresh copy on the loop instead of two. */
+typedef void (*raft_node_fill_fn)(void *fill_arg, void *dst);
+int raft_node_apply_fill(struct raft_node *rn, size_t len, raft_node_fill_fn fill, void *fill_arg,
+                         raft_node_apply_cb cb, void *arg);
 
 /* A barrier: an empty entry whose callback runs once it and every entry before
  * it are applied to the local FSM. status 0 (index: the barrier's), -EAGAIN when

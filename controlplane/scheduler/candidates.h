@@ -40,6 +40,12 @@ struct sched_cand {
          * constraints) for the group whose generation is feas_gen: NULL feasible. */
         unsigned feas_gen;
         const char *feas_why;
+        /* sched_rank found the node out of cpu, memory or disk (full_dim) for the
+         * group whose generation is full_gen (0: none), a group whose feasibility the
+         * plan cannot change: a placement only adds usage, so Select counts the node
+         * exhausted again without ranking it; preemption, which frees usage, clears it */
+        unsigned full_gen;
+        const char *full_dim;
         /* free ports of the dynamic range, counted once per attempt (ports_ready) and
          * lowered by each placement's dynamic ports */
         int ports_free;

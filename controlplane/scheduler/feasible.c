@@ -396,12 +396,33 @@ bool sched_dc_match(const char *pattern, const char *dc) {
         return pattern && dc && fnmatch(pattern, dc, 0) == 0;
 }
 
+/* 10^(free share) of one dimension, memoised: Select scores the same few (used, avail)
+ * pairs over and over (nodes of a few shapes, usage in steps of the asks; c1m: about
+ * 2,000 exp calls per eval), and a hit returns the exp result stored for the same
+ * inputs, so scores stay bit-identical. A direct-mapped table of POW_MEMO entries,
+ * 12 KiB per thread: each scheduler worker has its own, no locking. */
+#define POW_MEMO 512
+static _Thread_local struct pow_memo {
+        int64_t used, avail; /* avail 0: empty (never stored) */
+        double v;
+} pow_memo[POW_MEMO];
+
+static double free_pow10(int64_t avail, int64_t used) {
+        if (avail <= 0)
+                return 1.0; /* a free share of 0 */
+        uint64_t h = (uint64_t)used * 0x9E3779B97F4A7C15ull ^ (uint64_t)avail * 0xC2B2AE3D27D4EB4Full;
+        struct pow_memo *e = &pow_memo[h >> 55]; /* the top 9 bits: POW_MEMO entries */
+        if (e->avail != avail || e->used != used) {
+                /* 10^x as e^(x ln 10): the same value to the last bits or so, at a third
+                 * of pow's cost */
+                double free_share = 1.0 - (double)used / (double)avail;
+                *e = (struct pow_memo){used, avail, exp(free_share * M_LN10)};
+        }
+        return e->v;
+}
+
 double sched_binpack_score(int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu, int64_t used_mem) {
-        double free_cpu = avail_cpu > 0 ? 1.0 - (double)used_cpu / (double)avail_cpu : 0.0;
-        double free_mem = avail_mem > 0 ? 1.0 - (double)used_mem / (double)avail_mem : 0.0;
-        /* 10^x as e^(x ln 10): the same value to the last bits or so, at a third of pow's
-         * cost (two per node scored; c1m scores about 9 nodes per placement) */
-        double total = exp(free_cpu * M_LN10) + exp(free_mem * M_LN10);
+        double total = free_pow10(avail_cpu, used_cpu) + free_pow10(avail_mem, used_mem);
         double score = 20.0 - total;
         if (score > 18.0)
                 score = 18.0;

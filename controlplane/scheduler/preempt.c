@@ -253,6 +253,7 @@ int sched_place_preempting(struct sched_attempt *at, struct sched_group *g, stru
                 cd->u.mem -= v[i].a->resources.memory_mb;
                 cd->u.disk -= v[i].a->resources.disk_mb;
         }
+        cd->full_gen = 0; /* usage freed: rank the node again (rank.c out_of) */
         r = record_preempted(at, cd, id, ids);
         return r < 0 ? r : 1;
 }

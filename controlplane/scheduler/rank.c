@@ -139,6 +139,18 @@ int sched_cand_devices(struct sched_attempt *at, struct sched_group *g, struct s
         return r;
 }
 
+/* cd has no room for g in dimension what (cpu, memory or disk). A placement only adds
+ * usage, so while the group's feasibility cannot change with the plan (no distinct_hosts
+ * or distinct_property) it stays so for the rest of the attempt: marked for Select. */
+static bool out_of(const struct sched_group *g, struct sched_cand *cd, const char *what, const char **dim) {
+        if (!g->distinct_job && !g->distinct_group && g->n_props == g->n_spreads) {
+                cd->full_gen = g->gen;
+                cd->full_dim = what;
+        }
+        *dim = what;
+        return false;
+}
+
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
         sched_cand_usage(at, cd);
@@ -155,18 +167,12 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 ask_cpu += g->cores * sched_core_mhz(n);
         }
         int64_t cpu = cd->u.cpu + ask_cpu, mem = cd->u.mem + g->ask.memory_mb, disk = cd->u.disk + g->ask.disk_mb;
-        if (cpu > avail_cpu) {
-                *dim = "cpu";
-                return false;
-        }
-        if (mem > avail_mem) {
-                *dim = "memory";
-                return false;
-        }
-        if (disk > avail_disk) {
-                *dim = "disk";
-                return false;
-        }
+        if (cpu > avail_cpu)
+                return out_of(g, cd, "cpu", dim);
+        if (mem > avail_mem)
+                return out_of(g, cd, "memory", dim);
+        if (disk > avail_disk)
+                return out_of(g, cd, "disk", dim);
         int port;
         if (g->static_ports && sched_ports_collide(at, g, cd, &port)) {
                 *dim = "network: reserved port collision";
@@ -280,6 +286,10 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 struct sched_cand *cd = sched_cand_get(at, at->cursor);
                 at->cursor = (at->cursor + 1) % at->n_cands;
                 m->evaluated++;
+                if (cd->full_gen == g->gen) { /* still out of full_dim (out_of): no ranking again */
+                        sched_metric_exhaust(m, cd->n, cd->full_dim);
+                        continue;
+                }
                 const char *why = sched_feasible(at, g, cd, buf, sizeof(buf));
                 if (why) {
                         sched_metric_filter(m, cd->n, why);

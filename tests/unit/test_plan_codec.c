@@ -294,6 +294,26 @@ Test(batch, encode_count_foreach_and_corruption) {
         free(buf);
 }
 
+/* The two-step encoding (into a buffer the caller owns, as the leader writes an entry
+ * straight into libraft's) gives the bytes batch_encode gives, and says how many. */
+Test(batch, encode_to_writes_what_encode_gives) {
+        struct batch_part parts[] = {{BATCH_JSON, "{\"a\":1}", 7}, {BATCH_PLAN, "xyz", 3}, {BATCH_JSON, "", 0}};
+        unsigned char *buf = NULL;
+        size_t len = 0, len2 = 0;
+        cr_assert_eq(batch_encode(parts, 3, (void **)&buf, &len), 0);
+        cr_assert_eq(batch_encoded_len(parts, 3, &len2), 0);
+        cr_assert_eq(len2, len);
+        unsigned char *dst = malloc(len + 1);
+        cr_assert_not_null(dst);
+        dst[len] = 0xA5;
+        batch_encode_to(parts, 3, dst);
+        cr_expect_eq(memcmp(dst, buf, len), 0);
+        cr_expect_eq(dst[len], 0xA5, "nothing written past the size given");
+        cr_expect_eq(batch_encoded_len(parts, BATCH_MAX_PARTS + 1, &len2), -E2BIG);
+        free(dst);
+        free(buf);
+}
+
 /* Parts are applied in order, each on its own: a rejected one does not stop the next,
  * and each proposer reads its own outcome. */
 Test(batch, fsm_applies_every_part_and_keeps_each_outcome) {
@@ -486,6 +506,34 @@ Test(plan_codec, predecode_gives_the_decoding_of_the_same_bytes_once) {
         plan_predecode_destroy(pp);
         cr_expect_eq(uv_loop_close(&loop), 0);
         free(buf);
+}
+
+/* A buffer handed over (the leader's own encoded plan, no copy) is decoded as a copy
+ * would be and freed with the queue; one handed to no queue is freed at once (ASan's
+ * leak check sees either one kept). */
+Test(plan_codec, predecode_owned_buffer_is_decoded_and_freed) {
+        struct plan_result *r = sample();
+        void *buf = NULL;
+        size_t len = 0;
+        encode_at(r, 7, &buf, &len);
+        void *same = malloc(len);
+        cr_assert_not_null(same);
+        memcpy(same, buf, len);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_start_owned(pp, buf, len), 0); /* buf is the queue's now */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        struct plan_result *got = plan_predecode_take(pp, same, len);
+        cr_assert_not_null(got, "found by its bytes");
+        cr_expect_eq(got->timestamp_ns, 7);
+        plan_result_free(got);
+        void *lost = malloc(len);
+        cr_assert_not_null(lost);
+        cr_expect_eq(plan_predecode_start_owned(NULL, lost, len), -EINVAL);
+        plan_predecode_destroy(pp);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(same);
 }
 
 /* Taking one drops those queued before it; one not back on the loop is either

@@ -88,3 +88,27 @@ Test(sched_rank, binpack_ties_are_exact_and_stay_within_its_range) {
                                         cr_assert_eq(f, sched_fit_score(SCHED_ALG_BINPACK, 1000, 1000, uc, um, ac, am));
                                 }
 }
+
+/* Nomad's ScoreFitBinPack as computed before its 10^x values were memoised. */
+static double binpack_direct(int64_t avail_cpu, int64_t avail_mem, int64_t used_cpu, int64_t used_mem) {
+        double fc = avail_cpu > 0 ? 1.0 - (double)used_cpu / (double)avail_cpu : 0.0;
+        double fm = avail_mem > 0 ? 1.0 - (double)used_mem / (double)avail_mem : 0.0;
+        double score = 20.0 - (exp(fc * M_LN10) + exp(fm * M_LN10));
+        return (score > 18.0 ? 18.0 : score < 0.0 ? 0.0 : score) / 18.0;
+}
+
+/* The memo (feasible.c free_pow10) gives exactly the direct value, on a first look-up
+ * and on a repeat, for more (used, avail) pairs than it has entries (so entries are
+ * replaced and colliding keys must not answer for each other). */
+Test(sched_rank, binpack_score_is_the_same_from_its_memo) {
+        static const int64_t avail[] = {0, 1000, 3900, 4000, 8192, 16000};
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t a = 0; a < sizeof(avail) / sizeof(avail[0]); a++)
+                        for (int64_t used = 0; used <= 4200; used += 10) {
+                                int64_t am = avail[(a + 1) % (sizeof(avail) / sizeof(avail[0]))];
+                                double want = binpack_direct(avail[a], am, used, 4200 - used);
+                                double got = sched_binpack_score(avail[a], am, used, 4200 - used);
+                                cr_assert(got == want, "avail %lld/%lld used %lld: %.17g, want %.17g",
+                                          (long long)avail[a], (long long)am, (long long)used, got, want);
+                        }
+}

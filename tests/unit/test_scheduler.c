@@ -681,6 +681,31 @@ Test(scheduler, system_job_stops_on_lost_and_ineligible_nodes_and_counts_full_on
         cr_assert_eq(fp.n_created, 0, "system jobs make no blocked evals");
 }
 
+/* A node found out of cpu stays so for the rest of the attempt (placements only add
+ * usage): Select skips ranking it again but still counts it exhausted, as Nomad's
+ * iterator does. "small" is full from the start, "big" takes 20 of the 25: the failed
+ * placement's Select sees both out of cpu, small for the 21st time. */
+Test(scheduler, a_full_node_counts_as_exhausted_in_every_later_placement) {
+        add_node(fx_node("small", "dc1", 1000, 8000));
+        add_node(fx_node("big", "dc1", 8000, 16000));
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 900, 100);
+        state_upsert_job(live, ++fp.index, other);
+        struct alloc *a = fx_alloc("existing", other, "small", 0, 900, 100);
+        state_upsert_allocs(live, ++fp.index, &a, 1);
+        alloc_unref(a);
+        job_unref(other);
+        add_job(fx_job("fill", JOB_SERVICE, 25, 400, 100));
+        run_eval("34343434-0000-4000-8000-000000000001", "fill");
+        struct collect c = live_allocs("fill");
+        cr_assert_eq(c.n, 20);
+        cr_assert_eq(count_on(&c, "big"), 20);
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, "g");
+        cr_assert_not_null(f);
+        cr_assert_eq(json_integer_value(json_object_get(f, "NodesEvaluated")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(f, "NodesExhausted")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "DimensionExhausted"), "cpu")), 2);
+}
+
 Test(scheduler, sysbatch_runs_once_per_node_and_new_nodes_get_a_run) {
         add_node(fx_node("n1", "dc1", 8000, 16000));
         add_node(fx_node("n2", "dc1", 8000, 16000));
