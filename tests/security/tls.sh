@@ -298,10 +298,16 @@ if pick_ports 6; then
         else
                 fail "3 servers with Raft over mutual TLS elect one leader"
         fi
-        # replication: each follower's own state (?stale) holds the job
-        DROVER_ADDR="http://127.0.0.1:$RP" timeout 60 "$BIN/drover" job run -detach "$ROOT/examples/hello.hcl" \
-                >"$WORK/rjob.out" 2>&1
+        # replication: each follower's own state (?stale) holds the job. Sent to server 0,
+        # which may be a follower that does not know the new leader's HTTP address yet
+        # (answered 500 "No cluster leader" then, as a client would see it): retried.
+        rjob() {
+                DROVER_ADDR="http://127.0.0.1:$RP" timeout 60 "$BIN/drover" job run -detach \
+                        "$ROOT/examples/hello.hcl" >"$WORK/rjob.out" 2>&1
+        }
+        wait_for 20 rjob
         replicated() {
+                local i
                 for i in 0 1 2; do
                         curl -fs "http://127.0.0.1:$((RP + 2 * i))/v1/jobs?stale" | grep -q '"ID":"hello"' || return 1
                 done

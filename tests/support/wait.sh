@@ -10,14 +10,17 @@
 # each try is slow, gets more time rather than less; a try is bounded only if COMMAND is
 # (give curl its -m). COMMAND may be a shell function: name one after what it checks
 # (`canary_ready`), and the message reads as what was awaited.
+# Its counter has a name of its own: bash's locals are dynamically scoped, so a
+# COMMAND function looping with a non-local `i` would reset a counter named i and
+# make the wait endless (seen: tests/security/tls.sh's replicated, session 26).
 wait_for() {
-        local secs=$1 limit=$(($1 * 10)) i=0
+        local secs=$1 limit=$(($1 * 10)) wait_for_tries=0
         shift
         until "$@" >/dev/null 2>&1; do
-                i=$((i + 1))
-                if [ $i -ge $limit ]; then
+                wait_for_tries=$((wait_for_tries + 1))
+                if [ $wait_for_tries -ge $limit ]; then
                         local what=${WAIT_WHAT:-$*}
-                        printf 'wait_for: gave up after %s s (%d tries) waiting for: %.300s\n' "$secs" "$i" "$what" >&2
+                        printf 'wait_for: gave up after %s s (%d tries) waiting for: %.300s\n' "$secs" "$wait_for_tries" "$what" >&2
                         return 1
                 fi
                 sleep 0.1
