@@ -774,6 +774,55 @@ static void sched_plan_op(void *data, struct http_req *req, const struct api_sch
         s->plan_decodes++;
 }
 
+/* A dequeue's answer: the eval, its token, and the index the follower's state must
+ * reach before it plans (what this server has now); {} when none. */
+static void answer_dequeue(struct server *s, struct http_req *req, const struct eval *ev, const char *token) {
+        if (!ev) {
+                http_req_respond_json(req, 200, json_object(), 0);
+                return;
+        }
+        uint64_t wait = state_latest_index(s->state);
+        http_req_respond_json(
+            req, 200, json_pack("{s:o,s:s,s:I}", "Eval", eval_to_json(ev), "Token", token, "WaitIndex", (json_int_t)wait),
+            wait);
+}
+
+struct dequeue_wait {
+        struct server *s;
+        struct http_req *req;
+};
+
+static void on_dequeue_waited(void *arg, const struct eval *ev, const char *token) {
+        struct dequeue_wait *dw = arg;
+        answer_dequeue(dw->s, dw->req, ev, token);
+        free(dw);
+}
+
+/* Another server's worker takes an eval: one ready now, else (with "WaitMs") the
+ * next one the dispatcher hands it within that wait (WORKERS_DEQUEUE_MAX_WAIT_MS at
+ * most), else none. */
+static void sched_dequeue(struct server *s, struct http_req *req, const json_t *body) {
+        static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
+        struct eval *ev = NULL;
+        char *token = NULL;
+        if (broker_dequeue(s->broker, types, ARRAY_SIZE(types), &ev, &token) == 0) {
+                answer_dequeue(s, req, ev, token);
+                eval_unref(ev);
+                free(token);
+                return;
+        }
+        json_int_t wait_ms = jx_int(body, "WaitMs", 0);
+        if (wait_ms > WORKERS_DEQUEUE_MAX_WAIT_MS)
+                wait_ms = WORKERS_DEQUEUE_MAX_WAIT_MS;
+        struct dequeue_wait *dw = wait_ms > 0 ? malloc(sizeof(*dw)) : NULL;
+        if (dw)
+                *dw = (struct dequeue_wait){.s = s, .req = req};
+        if (!dw || workers_wait_eval(s->workers, (int64_t)wait_ms * NS_PER_MS, on_dequeue_waited, dw) < 0) {
+                free(dw);
+                answer_dequeue(s, req, NULL, NULL);
+        }
+}
+
 static void sched_rpc_op(void *data, const char *what, struct http_req *req, const json_t *body) {
         struct server *s = data;
         if (!s->leader || s->stopping) {
@@ -781,21 +830,7 @@ static void sched_rpc_op(void *data, const char *what, struct http_req *req, con
                 return;
         }
         if (strcmp(what, "dequeue") == 0) {
-                static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
-                struct eval *ev = NULL;
-                char *token = NULL;
-                if (broker_dequeue(s->broker, types, ARRAY_SIZE(types), &ev, &token) < 0) {
-                        http_req_respond_json(req, 200, json_object(), 0);
-                        return;
-                }
-                /* the follower plans once its state has what this server has now */
-                uint64_t wait = state_latest_index(s->state);
-                http_req_respond_json(
-                    req, 200,
-                    json_pack("{s:o,s:s,s:I}", "Eval", eval_to_json(ev), "Token", token, "WaitIndex", (json_int_t)wait),
-                    wait);
-                eval_unref(ev);
-                free(token);
+                sched_dequeue(s, req, body);
         } else if (strcmp(what, "ack") == 0) {
                 const char *id = jx_str(body, "EvalID", ""), *token = jx_str(body, "Token", "");
                 int r =
@@ -961,6 +996,7 @@ static void revoke_leadership(void *data) {
         struct server *s = data;
         log_info("raft: leadership lost");
         s->leader = false;
+        workers_leadership_lost(s->workers); /* other servers' waiting workers go to the next leader */
         broker_set_enabled(s->broker, false);
         blocked_set_enabled(s->blocked, false);
         heartbeats_clear(s->heartbeats);
@@ -1151,6 +1187,7 @@ static void on_tick(uv_timer_t *t) {
                 free(expired);
                 periodic_tick(s->periodic, s->state, clock_now_ns() / NS_PER_SEC);
                 workers_dispatch(s->workers);
+                workers_tick(s->workers);
         }
         api_wake_parked(s->api, true);
 }

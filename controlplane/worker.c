@@ -21,6 +21,7 @@
 #include "controlplane/acl/secret.h"
 #include "controlplane/api/routes_acl.h"
 #include "controlplane/broker/broker.h"
+#include "controlplane/broker/waiters.h"
 #include "controlplane/plan/applier.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
@@ -46,6 +47,7 @@ struct worker {
         char *token;
         struct state_store *snap;
         bool busy;
+        int64_t idle_since_ns; /* leader: when its last eval ended (the loop's; 0: never busy) */
         /* a request from the worker, answered by the loop (under ws->lock) */
         enum req_kind req;
         bool req_taken; /* the loop is serving it */
@@ -80,6 +82,7 @@ struct workers {
         struct worker *plan_head, *plan_tail; /* plans waiting for the applier */
         struct worker *eval_head, *eval_tail; /* eval updates waiting, sent with the next batch */
         struct plan_overlay *overlay;         /* results proposed, not yet applied */
+        struct eval_waiters *waiters;         /* leader: other servers' workers waiting for an eval */
         int batches_in_flight;
         char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
         char server_secret[SECRET_HASH_HEX];      /* the servers' secret from the state ("" before it is set) */
@@ -154,7 +157,7 @@ static const struct planner_ops worker_planner = {
 /* ---- worker thread side, on a follower: evals of the leader's broker ------------------- */
 
 #define REMOTE_TIMEOUT_MS 30000
-#define REMOTE_IDLE_NS (100 * 1000 * 1000L) /* between dequeues that found nothing */
+#define REMOTE_IDLE_NS (100 * 1000 * 1000L) /* after a dequeue that failed or was not held */
 #define REMOTE_INDEX_WAIT_MS 5000           /* for the local state to reach an index */
 
 static bool stopping(struct workers *ws) {
@@ -357,9 +360,14 @@ static void remote_round(struct worker *w) {
         struct workers *ws = w->ws;
         struct error err = {0};
         json_t *out = NULL;
-        if (remote_call(w, "dequeue", json_object(), &out, &err) < 0 || !json_is_object(json_object_get(out, "Eval"))) {
+        int64_t asked = clock_monotonic_ns();
+        if (remote_call(w, "dequeue", json_pack("{s:i}", "WaitMs", WORKERS_DEQUEUE_WAIT_MS), &out, &err) < 0 ||
+            !json_is_object(json_object_get(out, "Eval"))) {
                 json_decref(out);
-                nap(ws, REMOTE_IDLE_NS);
+                /* at once again after a wait the leader held; a failure, or a leader
+                 * that does not hold dequeues, is asked again after a pause */
+                if (clock_monotonic_ns() - asked < WORKERS_DEQUEUE_WAIT_MS * NS_PER_MS / 2)
+                        nap(ws, REMOTE_IDLE_NS);
                 return;
         }
         struct eval *ev = NULL;
@@ -673,6 +681,7 @@ static void finish_eval(struct workers *ws, struct worker *w) {
         state_destroy(w->snap);
         w->snap = NULL;
         w->busy = false;
+        w->idle_since_ns = clock_monotonic_ns();
         ws->evals_processed++;
         pthread_mutex_unlock(&ws->lock);
         answer(w, 0);
@@ -722,30 +731,71 @@ static void on_async(uv_async_t *h) {
         serve_requests(h->data);
 }
 
+/* The local worker idle the longest (not busy), or NULL. */
+static struct worker *longest_idle(struct workers *ws) {
+        struct worker *best = NULL;
+        pthread_mutex_lock(&ws->lock); /* a follower's round may have just ended or begun */
+        for (int i = 0; i < ws->n; i++) {
+                struct worker *w = &ws->w[i];
+                if (!w->busy && (!best || w->idle_since_ns < best->idle_since_ns))
+                        best = w;
+        }
+        pthread_mutex_unlock(&ws->lock);
+        return best;
+}
+
+static void give_local(struct workers *ws, struct worker *w, struct eval *ev, char *token) {
+        struct state_store *snap = state_snapshot(*ws->cfg.state);
+        pthread_mutex_lock(&ws->lock);
+        w->eval = ev;
+        w->token = token;
+        w->snap = snap;
+        w->busy = true;
+        pthread_cond_broadcast(&ws->cond);
+        pthread_mutex_unlock(&ws->lock);
+}
+
+/* Ready evals go to whoever has waited for one the longest, this server's idle
+ * workers and other servers' waiting ones alike (Nomad's broker serves its
+ * waiters in order): every server's workers take a share of the evals, not only
+ * those of a backlog. */
 void workers_dispatch(struct workers *ws) {
         if (!ws || ws->stopping || !ws->cfg.ops->is_leader(ws->cfg.data))
                 return;
         static const enum job_type types[] = {JOB_SERVICE, JOB_BATCH, JOB_SYSTEM, JOB_SYSBATCH};
-        for (int i = 0; i < ws->n; i++) {
-                struct worker *w = &ws->w[i];
-                pthread_mutex_lock(&ws->lock); /* a follower's round may have just ended or begun */
-                bool busy = w->busy;
-                pthread_mutex_unlock(&ws->lock);
-                if (busy)
-                        continue;
+        for (;;) {
+                struct worker *w = longest_idle(ws);
+                int64_t remote_since = eval_waiters_oldest_ns(ws->waiters);
+                if (!w && remote_since == INT64_MAX)
+                        return;
                 struct eval *ev = NULL;
                 char *token = NULL;
-                if (broker_dequeue(ws->cfg.broker, types, 4, &ev, &token) < 0)
+                if (broker_dequeue(ws->cfg.broker, types, ARRAY_SIZE(types), &ev, &token) < 0)
                         return;
-                struct state_store *snap = state_snapshot(*ws->cfg.state);
-                pthread_mutex_lock(&ws->lock);
-                w->eval = ev;
-                w->token = token;
-                w->snap = snap;
-                w->busy = true;
-                pthread_cond_broadcast(&ws->cond);
-                pthread_mutex_unlock(&ws->lock);
+                if (w && w->idle_since_ns <= remote_since) {
+                        give_local(ws, w, ev, token);
+                        continue;
+                }
+                eval_waiters_give(ws->waiters, ev, token);
+                eval_unref(ev);
+                free(token);
         }
+}
+
+int workers_wait_eval(struct workers *ws, int64_t wait_ns, eval_waiter_fn fn, void *arg) {
+        if (ws->stopping || !ws->cfg.ops->is_leader(ws->cfg.data))
+                return -EAGAIN;
+        return eval_waiters_add(ws->waiters, clock_monotonic_ns(), wait_ns, fn, arg);
+}
+
+void workers_tick(struct workers *ws) {
+        if (ws)
+                eval_waiters_expire(ws->waiters, clock_monotonic_ns());
+}
+
+void workers_leadership_lost(struct workers *ws) {
+        if (ws)
+                eval_waiters_release_all(ws->waiters);
 }
 
 int workers_submit_remote(struct workers *ws, struct plan *plan, const char *token, workers_remote_cb cb, void *arg) {
@@ -813,9 +863,11 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
         ws->n = n;
         ws->w = calloc((size_t)n, sizeof(*ws->w));
         ws->overlay = plan_overlay_new();
+        ws->waiters = eval_waiters_new(WORKERS_MAX_WAITERS);
         pthread_mutex_init(&ws->lock, NULL);
         pthread_cond_init(&ws->cond, NULL);
-        if (!ws->w || !ws->overlay || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
+        if (!ws->w || !ws->overlay || !ws->waiters || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
+                eval_waiters_free(ws->waiters);
                 plan_overlay_free(ws->overlay);
                 free(ws->w);
                 free(ws);
@@ -863,6 +915,8 @@ struct workers *workers_destroy(struct workers *ws) {
                         answer(w, -ECANCELED);
         }
         ws->plan_head = ws->plan_tail = NULL;
+        eval_waiters_free(ws->waiters); /* answered: their requests are going too */
+        ws->waiters = NULL;
         pthread_mutex_lock(&ws->lock);
         ws->stopping = true;
         pthread_cond_broadcast(&ws->cond);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "controlplane/broker/waiters.h"
+
 struct batch_part;
 struct broker;
 struct state_store;
@@ -59,6 +61,21 @@ int workers_busy(const struct workers *w);
  * (X-Drover-Server-Secret), which this call copies from the live state. NULL or
  * "": none (this server leads, or no leader is known). Loop thread. */
 void workers_set_leader(struct workers *w, const char *leader_http);
+
+/* Leader: another server's worker waits up to wait_ns for an eval of this broker
+ * (a dequeue that found none ready). fn(arg, ev, token) runs once, on the loop:
+ * with the eval when the dispatcher hands it one (in the order workers became idle,
+ * this server's and others' alike), or with none (NULL) when the wait ends, this
+ * server loses the leadership or stops. -EAGAIN when not the leader or
+ * WORKERS_MAX_WAITERS already wait (answer at once). */
+#define WORKERS_MAX_WAITERS 1024
+#define WORKERS_DEQUEUE_WAIT_MS 1000     /* what a follower's worker asks for */
+#define WORKERS_DEQUEUE_MAX_WAIT_MS 5000 /* what the leader grants at most */
+int workers_wait_eval(struct workers *w, int64_t wait_ns, eval_waiter_fn fn, void *arg);
+/* Ends the waits that ran out (the server's tick). */
+void workers_tick(struct workers *w);
+/* Answers every waiting worker of another server with none. */
+void workers_leadership_lost(struct workers *w);
 
 /* Leader: a plan from another server's worker joins the plan queue (the plan is
  * taken); cb(arg, status, result) once it is committed (result borrowed for the call;
