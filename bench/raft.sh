@@ -109,6 +109,10 @@ rc=$?
 cpu1=$(servers_cpu_s)
 flt1=$(servers_minflt)
 read -r lrun1 lwait1 ln1 <<<"$(loops_schedstat)"
+# Evals finished by the leader's own workers and by the followers' (from the leader's broker).
+evals=$(for i in 0 1 2; do curl -s -m 2 "http://$(http $i)/v1/internal/raft/self"; echo; done |
+        grep -o '"Local":[0-9]*,"FromLeader":[0-9]*' | tr -dc '0-9,\n' |
+        awk -F, '{ l += $1; r += $2 } END { printf "%d %d", l, r }')
 rss=$(for p in "${pids[@]}"; do awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | awk '{ t += $1 } END { printf "%.0f", t / 1024 }')
 la1=$(cut -d' ' -f1-3 /proc/loadavg)
 for p in "${perf_pids[@]}"; do kill -INT "$p" 2>/dev/null; done
@@ -122,7 +126,9 @@ servers_minor_faults=$((flt1 - flt0))
 servers_loops_cpu_ms=$(((lrun1 - lrun0) / 1000000))
 servers_loops_runq_wait_ms=$(((lwait1 - lwait0) / 1000000))
 servers_loops_wakeups=$((ln1 - ln0))
-servers_rss_mb=$rss"
+servers_rss_mb=$rss
+servers_evals_local=${evals% *}
+servers_evals_from_leader=${evals#* }"
 header="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $la0 -> $la1"
 echo "== bench/raft: $header; $NODES nodes, $JOBS jobs x $COUNT, $CLIENTS in flight, 3 servers on loopback"
 echo "$out"

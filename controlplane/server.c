@@ -248,6 +248,7 @@ static void on_wake(uv_timer_t *t) {
 
 static void server_state_changed(void *data) {
         struct server *s = data;
+        workers_state_reached(s->workers, state_latest_index(s->state));
         if (s->wake_pending || s->stopping)
                 return;
         s->wake_pending = true;

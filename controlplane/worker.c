@@ -86,6 +86,9 @@ struct workers {
         int batches_in_flight;
         char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
         char server_secret[SECRET_HASH_HEX];      /* the servers' secret from the state ("" before it is set) */
+        uint64_t state_index;                     /* the live state's latest index (under lock) */
+        int index_waiters;                        /* follower workers waiting for it to grow (under lock) */
+        pthread_cond_t index_cond;                /* they wait on this, not on cond (no wake of idle workers) */
         unsigned long evals_processed, remote_evals_processed; /* under lock */
 };
 
@@ -179,8 +182,21 @@ static void nap(struct workers *ws, long ns) {
         pthread_mutex_unlock(&ws->lock);
 }
 
+/* Until the live state has reached index (workers_state_reached), at most until
+ * deadline (CLOCK_REALTIME, as the condition variable's clock) or stopping. */
+static void wait_for_index(struct workers *ws, uint64_t index, const struct timespec *deadline) {
+        pthread_mutex_lock(&ws->lock);
+        ws->index_waiters++;
+        while (!ws->stopping && ws->state_index < index &&
+               pthread_cond_timedwait(&ws->index_cond, &ws->lock, deadline) != ETIMEDOUT)
+                ;
+        ws->index_waiters--;
+        pthread_mutex_unlock(&ws->lock);
+}
+
 /* A snapshot of the local state once it has reached index (a follower applies the
- * log behind the leader): NULL after REMOTE_INDEX_WAIT_MS or when stopping. */
+ * log behind the leader): NULL after REMOTE_INDEX_WAIT_MS or when stopping. Woken
+ * as the state moves; looked at again every 10 ms all the same. */
 static struct state_store *snapshot_at(struct worker *w, uint64_t index) {
         for (int i = 0; i < REMOTE_INDEX_WAIT_MS / 10; i++) {
                 if (ask_loop(w, REQ_SNAPSHOT) < 0)
@@ -190,7 +206,12 @@ static struct state_store *snapshot_at(struct worker *w, uint64_t index) {
                 if (snap && state_latest_index(snap) >= index)
                         return snap;
                 state_destroy(snap);
-                nap(w->ws, 10 * 1000 * 1000L);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 10 * 1000 * 1000L;
+                ts.tv_sec += ts.tv_nsec / 1000000000L;
+                ts.tv_nsec %= 1000000000L;
+                wait_for_index(w->ws, index, &ts);
         }
         return NULL;
 }
@@ -788,6 +809,16 @@ int workers_wait_eval(struct workers *ws, int64_t wait_ns, eval_waiter_fn fn, vo
         return eval_waiters_add(ws->waiters, clock_monotonic_ns(), wait_ns, fn, arg);
 }
 
+void workers_state_reached(struct workers *ws, uint64_t index) {
+        if (!ws)
+                return;
+        pthread_mutex_lock(&ws->lock);
+        ws->state_index = index;
+        if (ws->index_waiters)
+                pthread_cond_broadcast(&ws->index_cond);
+        pthread_mutex_unlock(&ws->lock);
+}
+
 void workers_tick(struct workers *ws) {
         if (ws)
                 eval_waiters_expire(ws->waiters, clock_monotonic_ns());
@@ -866,6 +897,7 @@ int workers_create(const struct workers_config *cfg, struct workers **ret) {
         ws->waiters = eval_waiters_new(WORKERS_MAX_WAITERS);
         pthread_mutex_init(&ws->lock, NULL);
         pthread_cond_init(&ws->cond, NULL);
+        pthread_cond_init(&ws->index_cond, NULL);
         if (!ws->w || !ws->overlay || !ws->waiters || uv_async_init(cfg->loop, &ws->async, on_async) < 0) {
                 eval_waiters_free(ws->waiters);
                 plan_overlay_free(ws->overlay);
@@ -899,6 +931,7 @@ static void on_async_closed(uv_handle_t *h) {
         }
         pthread_mutex_destroy(&ws->lock);
         pthread_cond_destroy(&ws->cond);
+        pthread_cond_destroy(&ws->index_cond);
         plan_overlay_free(ws->overlay);
         free(ws->w);
         explicit_bzero(ws->server_secret, sizeof(ws->server_secret));
@@ -920,6 +953,7 @@ struct workers *workers_destroy(struct workers *ws) {
         pthread_mutex_lock(&ws->lock);
         ws->stopping = true;
         pthread_cond_broadcast(&ws->cond);
+        pthread_cond_broadcast(&ws->index_cond);
         pthread_mutex_unlock(&ws->lock);
         for (int i = 0; i < ws->n; i++)
                 if (ws->w[i].started)

@@ -72,6 +72,9 @@ void workers_set_leader(struct workers *w, const char *leader_http);
 #define WORKERS_DEQUEUE_WAIT_MS 1000     /* what a follower's worker asks for */
 #define WORKERS_DEQUEUE_MAX_WAIT_MS 5000 /* what the leader grants at most */
 int workers_wait_eval(struct workers *w, int64_t wait_ns, eval_waiter_fn fn, void *arg);
+/* The live state has reached index (after an apply or a restore): a follower's
+ * worker waiting for it to plan an eval of the leader's broker goes on. Loop thread. */
+void workers_state_reached(struct workers *w, uint64_t index);
 /* Ends the waits that ran out (the server's tick). */
 void workers_tick(struct workers *w);
 /* Answers every waiting worker of another server with none. */

@@ -170,3 +170,49 @@ Test(workers, the_nack_timer_is_paused_while_the_plan_waits_for_raft) {
         cr_expect_eq(broker_next_timeout_ns(b), full, "the nack timer runs again, from full");
         cr_expect_eq(broker_ack(b, "e1", tok), 0);
 }
+
+/* What another server's waiting worker heard. */
+struct waited {
+        int calls;
+        char eval_id[64];
+};
+
+static void on_waited(void *arg, const struct eval *ev, const char *token) {
+        struct waited *w = arg;
+        w->calls++;
+        snprintf(w->eval_id, sizeof(w->eval_id), "%s", ev ? ev->id : "-");
+        cr_assert_eq(ev == NULL, token == NULL);
+}
+
+Test(workers, a_worker_waiting_at_the_leader_gets_the_next_ready_eval) {
+        struct waited first = {0}, second = {0};
+        cr_assert_eq(workers_wait_eval(ws, 10 * S, on_waited, &first), 0);
+        cr_assert_eq(workers_wait_eval(ws, 10 * S, on_waited, &second), 0);
+        workers_dispatch(ws);
+        cr_expect_eq(first.calls + second.calls, 0, "nothing ready: both still wait");
+        struct eval *e = fx_eval("e1", job, "job-register");
+        cr_assert_eq(broker_enqueue(b, e), 0);
+        eval_unref(e);
+        workers_dispatch(ws);
+        cr_expect_eq(first.calls, 1, "the one that waited longest got it");
+        cr_expect_str_eq(first.eval_id, "e1");
+        cr_expect_eq(second.calls, 0);
+        struct broker_stats bs;
+        broker_stats(b, &bs);
+        cr_expect_eq(bs.total_unacked, 1, "handed out under a token, as to a local worker");
+        workers_leadership_lost(ws);
+        cr_expect_eq(second.calls, 1, "the other hears none when the leadership goes");
+        cr_expect_str_eq(second.eval_id, "-");
+}
+
+Test(workers, a_wait_that_ran_out_is_answered_with_none_at_the_tick) {
+        struct waited w = {0};
+        cr_assert_eq(workers_wait_eval(ws, 0, on_waited, &w), 0);
+        workers_tick(ws);
+        cr_expect_eq(w.calls, 1);
+        cr_expect_str_eq(w.eval_id, "-");
+        struct waited late = {0};
+        cr_assert_eq(workers_wait_eval(ws, 10 * S, on_waited, &late), 0);
+        ws = workers_destroy(ws);
+        cr_expect_eq(late.calls, 1, "a stopping server answers its waiters");
+}
