@@ -149,7 +149,12 @@ if [ -n "$leader" ]; then
         lconns=$(ss -Htn state established "sport = :$lh" 2>/dev/null | wc -l)
         python3 "$HERE/flood.py" heartbeat $((f + 2)) 8 $probe_id cluster-probe "$WORK/hb_cluster" "$WORK/cluster.json" \
                 2>>"$WORK/flood.err"
-        wait "$flood_pid"
+        # The flood outlasts the heartbeats (it must cover them even when they start
+        # late); once they are done it is stopped, not waited for: the probe's node is
+        # marked down TTL + grace (6 s) after its last heartbeat, about when a flood
+        # left to run would end, and the check below would race that.
+        kill "$flood_pid" 2>/dev/null
+        wait "$flood_pid" 2>/dev/null
         log "the leader's public listener during the heartbeats: $lconns connections established ($(cat "$WORK/flood" 2>/dev/null))"
 fi
 cl=$(cat "$WORK/hb_cluster.end" 2>/dev/null)
