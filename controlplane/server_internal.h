@@ -1,5 +1,5 @@
 /* server_internal.h - what server.c shares with the files that carry its parts
- * (server_gc.c); not for the rest of the server: they reach it through the ops
+ * (server_gc.c, server_sched.c); not for the rest of the server: they reach it through the ops
  * tables server.c gives them. */
 #pragma once
 
@@ -31,3 +31,9 @@ int server_gc_start(struct server *s, const struct gc_thresholds *t, api_apply_c
 
 /* api_ops.gc: a forced run with zero thresholds, as Nomad's. */
 int server_gc_op(void *data, api_apply_cb cb, void *arg);
+
+/* api_ops.sched_plan and api_ops.sched_rpc (server_sched.c): the leader's side of
+ * the other servers' scheduler workers. */
+void server_sched_plan_op(void *data, struct http_req *req, const struct api_sched_plan *f, const void *body,
+                          size_t len);
+void server_sched_rpc_op(void *data, const char *what, struct http_req *req, const json_t *body);
