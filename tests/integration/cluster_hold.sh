@@ -1,6 +1,8 @@
 #!/bin/bash
 # A write that finds no leader is held, not refused (issue #17, Nomad's rpc_hold_timeout;
 # controlplane/api/routes_hold.c), on 3 servers on 127.0.0.1:
+#  (0) a write sent to a server as soon as it listens, before the cluster formed (no
+#      leader, then a leader before its barrier): answered 2xx;
 #  (1) the leader is SIGKILLed and HOLD_WRITES (24) jobs are PUT to a follower at once, in
 #      parallel: every one is answered 2xx once a new leader is elected, and each exists
 #      afterwards on every server, registered once (Version 0: none was applied twice);
@@ -75,12 +77,22 @@ put() {
 }
 held() { curl -s -m 2 "http://$(http "$1")/v1/metrics?format=prometheus" | awk -v n="$2" '$1 == n {print $2}'; }
 
+up() { curl -s -m 1 -o /dev/null "http://$(http "$1")/v1/status/leader"; }
+
 log "== drover cluster_hold tests (work dir $WORK, servers on $JOIN)"
 for i in 0 1 2; do start $i; done
+# --- (0) a write sent while the cluster forms (no leader yet, then one before its barrier) ---
+wait_for 20 up 0
+PUT_TIMEOUT=60 put 0 early-1 "$WORK/early1"
+read -r code secs <"$WORK/early1"
 if ! wait_for 60 all_agree; then
         fail "3 servers elect a leader"
         exit 1
 fi
+case $code in
+2??) pass "a write sent to server 0 as soon as it listens, before the cluster formed: answered $code after ${secs} s" ;;
+*) fail "a write sent while the cluster forms: $code after ${secs} s: $(head -c 200 "$WORK/early1.body")" ;;
+esac
 L=$(leader_idx 0)
 F=$(((L + 1) % 3))
 log "leader: server $L ($(leader_of 0)); writes go to server $F"
@@ -127,7 +139,6 @@ fi
 # --- (2) a lone server without quorum: the hold bound, and a client that hangs up -----------
 for i in 0 1 2; do kill9 "$i"; done
 start "$F" 1s
-up() { curl -s -m 1 -o /dev/null "http://$(http "$1")/v1/status/leader"; }
 wait_for 20 up "$F"
 sleep 1
 PUT_TIMEOUT=20 put "$F" lone-1 "$WORK/lone1"
