@@ -217,6 +217,7 @@ integration: all server-asan
 	$(Q)tests/integration/deploy.sh $(BUILD)/bin
 	$(Q)tests/integration/reschedule.sh $(BUILD)/bin
 	$(Q)tests/integration/snapshot.sh $(BUILD)/bin
+	$(Q)tests/integration/cluster_hold.sh $(BUILD)/bin
 	$(Q)SECURITY_SERVER=build/asan/bin/drover-server tests/security/run.sh $(BUILD)/bin
 	$(Q)tests/security/tls.sh $(BUILD)/bin
 	$(Q)tests/security/nodeauth.sh $(BUILD)/bin

@@ -123,6 +123,7 @@ static const struct {
     {"server.raft_boltdb", S_ANY},
     {"server.join_token", S_VALUE}, /* drover's: the servers' join credential */
     {"server.agent_addr", S_VALUE}, /* drover's: the node agents' listener (-agent-addr) */
+    {"server.rpc_hold_timeout", S_VALUE}, /* drover's: Nomad's RPCHoldTimeout, not in its file (-rpc-hold-timeout) */
     {"client", S_BLOCK},
     {"client.enabled", S_VALUE},
     {"client.state_dir", S_VALUE},

@@ -246,6 +246,25 @@ struct req_body {
         const char *content_type;
 };
 
+/* The code of a failed transfer (http_client.h, http_perform): -ECONNREFUSED only
+ * when no connection was made, so that nothing of the request was sent (refused,
+ * unreachable, a name not resolved, the connect timeout on a fresh handle, which
+ * made no connection: CURLINFO_CONNECT_TIME_T 0); -ECONNRESET when the connection
+ * failed after it was made (the request may have arrived). */
+static int transfer_error(CURL *c, CURLcode cr, bool kept, bool stopped) {
+        if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST || cr == CURLE_COULDNT_RESOLVE_PROXY)
+                return -ECONNREFUSED;
+        if (cr == CURLE_OPERATION_TIMEDOUT) {
+                curl_off_t connect_us = -1;
+                if (!kept && curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us) == CURLE_OK && connect_us == 0)
+                        return -ECONNREFUSED;
+                return -ETIMEDOUT;
+        }
+        if (cr == CURLE_ABORTED_BY_CALLBACK || stopped)
+                return -ECANCELED;
+        return cr == CURLE_OUT_OF_MEMORY ? -ENOMEM : -ECONNRESET;
+}
+
 /* body: NULL, or the request's body. sink_opts: NULL, or the cap and on_data of the
  * answer's body (its r is ret). timeout_ms 0: 60 s; negative: none. */
 static int perform(const char *method, const char *url, const struct req_body *body,
@@ -314,12 +333,8 @@ static int perform(const char *method, const char *url, const struct req_body *b
                            method, url, status, sink.max);
                 http_response_clear(ret);
         } else if (cr != CURLE_OK) {
-                r = errorf(err,
-                           cr == CURLE_OPERATION_TIMEDOUT                          ? -ETIMEDOUT
-                           : cr == CURLE_ABORTED_BY_CALLBACK || sink.stopped       ? -ECANCELED
-                           : cr == CURLE_OUT_OF_MEMORY          ? -ENOMEM
-                                                                : -ECONNREFUSED,
-                           "%s %s: %s", method, url, *cerr ? cerr : curl_easy_strerror(cr));
+                r = errorf(err, transfer_error(c, cr, kept, sink.stopped), "%s %s: %s", method, url,
+                           *cerr ? cerr : curl_easy_strerror(cr));
                 http_response_clear(ret);
         } else {
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);

@@ -62,7 +62,10 @@ void http_response_clear(struct http_response *r);
  * timeouts in ms (0: 60 s total, 5 s to connect). `should_abort(abort_arg)`, when
  * not NULL, is polled during the transfer; non-zero cancels it. Returns 0 when an
  * answer came (any status: ret->status, ->body never NULL, ->index), else negative
- * (-ETIMEDOUT, -ECANCELED, -ECONNREFUSED, -ENOMEM) with err saying what failed. */
+ * with err saying what failed: -ECONNREFUSED when no connection could be made, so
+ * that nothing of the request was sent (refused, unreachable, not resolved, timed
+ * out connecting); -ECONNRESET when the connection failed once made (the request
+ * may have arrived); -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err);
 

@@ -45,6 +45,10 @@ static const struct flag options[] = {
      "dead jobs with nothing live left, older than this, are collected"},
     {"node-gc-threshold", FLAG_DURATION_MS, "24h", 0, INT32_MAX, F(node_gc_threshold_ms),
      "nodes down for longer than this, with no live allocation, are collected"},
+    {"rpc-hold-timeout", FLAG_DURATION_MS, "5s", 0, 600000, F(rpc_hold_timeout_ms),
+     "a request that finds no leader (none elected yet, the leader just died) is held this long, retried as soon "
+     "as a leader is known, before it is answered 500 \"No cluster leader\" (Nomad's rpc_hold_timeout; 0 = "
+     "answered at once)"},
     {"log-level", FLAG_STR, "info", 0, 0, F(log_level), "debug, info, warn or error"},
     {"tls-http", FLAG_BOOL, "false", 0, 0, F(tls_http),
      "serve the HTTP API over TLS only (Nomad's tls { http = true }); plain HTTP is refused"},
@@ -120,6 +124,7 @@ static const struct agent_file_key file_keys[] = {
     {"server.job_gc_threshold", AGENT_FILE_SET, "job-gc-threshold"},
     {"server.node_gc_threshold", AGENT_FILE_SET, "node-gc-threshold"},
     {"server.acl_token_gc_threshold", AGENT_FILE_SET, "acl-token-gc-threshold"},
+    {"server.rpc_hold_timeout", AGENT_FILE_SET, "rpc-hold-timeout"},
     {"server.join_token", AGENT_FILE_SET, "join-token"},
     {"server.agent_addr", AGENT_FILE_SET, "agent-addr"},
     {"server.retry_join", AGENT_FILE_LIST, "join"},

@@ -25,6 +25,7 @@ struct server_config {
         int64_t eval_gc_threshold_ms;  /* terminal evals (and their allocs) older than this go */
         int64_t job_gc_threshold_ms;   /* dead jobs older than this go */
         int64_t node_gc_threshold_ms;  /* nodes down for longer than this go */
+        int64_t rpc_hold_timeout_ms;   /* a request that finds no leader is held this long (0: not held) */
         char *log_level;
         bool print_config;
         /* tls { http = true  ca_file cert_file key_file  verify_https_client } */

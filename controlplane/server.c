@@ -255,6 +255,16 @@ static void server_state_changed(void *data) {
         uv_timer_start(&s->wake, on_wake, 0, 0);
 }
 
+/* Raft's view of the leader changed, or this server started leading: the
+ * requests held for want of a leader are retried at the next wake. */
+static void server_leader_changed(void *data) {
+        struct server *s = data;
+        if (s->stopping)
+                return;
+        api_hold_kick(s->api);
+        server_state_changed(s);
+}
+
 static void server_on_evals(void *data, struct eval **evals, size_t n) {
         struct server *s = data;
         if (!s->leader)
@@ -423,8 +433,27 @@ static int raft_remove_op(void *data, uint64_t id, const char *raft_addr, api_ch
         return raft_node_remove(s->raft, found, cb, arg);
 }
 
+/* A forward that surely did not reach a leader: no connection could be made
+ * (http_client.h), or the other server refused it for want of a leader (the text
+ * of is_leader_or_fail's refusal, before any proposal; Nomad's clients match it
+ * the same way). */
+static bool forward_not_delivered(int status, const struct http_response *resp) {
+        static const char no_leader[] = "No cluster leader";
+        return status == -ECONNREFUSED || (status == 500 && resp && resp->body &&
+                                           strncmp(resp->body, no_leader, sizeof(no_leader) - 1) == 0);
+}
+
+struct forward_call {
+        struct server *s;
+        struct http_req *req;
+};
+
 static void on_forwarded(void *arg, int status, const struct http_response *resp, const char *why) {
-        struct http_req *req = arg;
+        struct forward_call fc = *(struct forward_call *)arg;
+        free(arg);
+        struct http_req *req = fc.req;
+        if (forward_not_delivered(status, resp) && !fc.s->stopping && api_hold_request(fc.s->api, req))
+                return; /* held: tried again once there is a leader (api/routes_hold.c) */
         if (status < 0) {
                 http_req_respond_text(req, status == -ECANCELED ? 503 : 500, "forwarding to the leader failed: %s",
                                       why ? why : strerror(-status));
@@ -462,8 +491,15 @@ static int forward_op(void *data, struct http_req *req) {
                 return -ENOMEM;
         size_t len = 0;
         const char *body = http_req_body(req, &len);
-        return cluster_forward(s->cluster, http, http_req_method(req), target, body, len,
-                               http_req_header(req, "X-Nomad-Token"), on_forwarded, req);
+        struct forward_call *fc = malloc(sizeof(*fc));
+        if (!fc)
+                return -ENOMEM;
+        *fc = (struct forward_call){.s = s, .req = req};
+        int r = cluster_forward(s->cluster, http, http_req_method(req), target, body, len,
+                                http_req_header(req, "X-Nomad-Token"), on_forwarded, fc);
+        if (r < 0)
+                free(fc);
+        return r;
 }
 
 /* GET /v1/operator/snapshot: a view of the state is taken on the loop (O(1)) and
@@ -702,6 +738,7 @@ static void establish_leadership(void *data, uint64_t barrier_index) {
         if (launched > 0)
                 log_info("periodic: %d job(s) missed launches while there was no leader: launched once each", launched);
         workers_dispatch(s->workers);
+        server_leader_changed(s); /* the requests held for want of a leader run now */
 }
 
 /* The dispatcher launches a periodic job's child: its JobRegister, with an eval. */
@@ -962,7 +999,9 @@ static int start_raft(struct server *s, const struct raft_node_peer *voters, siz
             .heartbeat_timeout_ms = s->cfg->dev ? 50 : 100,
             .snapshot_threshold = (unsigned)s->cfg->raft_snapshot_threshold,
             .snapshot_trailing =
-                (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024)};
+                (unsigned)(s->cfg->raft_snapshot_threshold < 2048 ? s->cfg->raft_snapshot_threshold / 2 : 1024),
+            .leader_changed = server_leader_changed,
+            .leader_changed_arg = s};
         char role[96]; /* the role every Raft peer must hold; the region is checked (config.c) */
         snprintf(role, sizeof(role), "server.%s.nomad", s->cfg->region);
         struct transport_tls_config tls = {.ca_file = s->cfg->tls_ca_file,
@@ -1042,6 +1081,7 @@ int server_start(struct server *s, struct error *err) {
                                 .region = s->cfg->region,
                                 .datacenter = s->cfg->datacenter,
                                 .name = s->cfg->name,
+                                .hold_timeout_ms = s->cfg->rpc_hold_timeout_ms,
                                 .ops = &server_api_ops,
                                 .data = s,
                                 .loop = s->loop};

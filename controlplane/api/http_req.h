@@ -57,6 +57,10 @@ struct http_req {
         bool leader_known; /* X-Nomad-KnownLeader */
         uint64_t last_contact_ms;
         char next_token[256]; /* X-Nomad-NextToken; "" = none */
+        /* held while the cluster had no leader (api/routes_hold.c): since when
+         * (CLOCK_MONOTONIC ns; 0: never) and how many tries since the last kick */
+        int64_t held_since_ns;
+        unsigned held_tries;
 };
 
 static inline const char *http_req_method(const struct http_req *r) {

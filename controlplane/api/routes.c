@@ -61,14 +61,25 @@ const char *leader_address(struct route_ctx *c) {
         return c->s->ops->leader_address ? c->s->ops->leader_address(c->s->data) : NULL;
 }
 
+/* Whether a request the forward op could not send may wait for a leader
+ * (routes_hold.c): none is known (-ENOTCONN; or its HTTP address is not known
+ * yet), or this server was elected and does not lead yet (-EAGAIN: its barrier). */
+static bool no_leader_yet(int forward_status) {
+        return forward_status == -ENOTCONN || forward_status == -EAGAIN;
+}
+
 /* A write: true on the leader. A follower forwards it to the leader (once: a
  * request that was forwarded already is not sent on again) and answers with the
- * leader's answer. */
+ * leader's answer; with no leader to forward to, the request is held for a retry
+ * (routes_hold.c) until its hold time is up, then answered 500. */
 bool is_leader_or_fail(struct route_ctx *c) {
         if (c->s->ops->is_leader(c->s->data))
                 return true;
-        if (c->s->ops->forward && !http_req_query(c->req, FORWARDED_ARG) && c->s->ops->forward(c->s->data, c->req) == 0)
-                return false;
+        if (!http_req_query(c->req, FORWARDED_ARG)) {
+                int r = c->s->ops->forward ? c->s->ops->forward(c->s->data, c->req) : -ENOTCONN;
+                if (r == 0 || (no_leader_yet(r) && api_hold_request(c->s, c->req)))
+                        return false;
+        }
         const char *leader = leader_address(c);
         http_req_respond_text(c->req, 500, "No cluster leader%s%s", leader ? "; leader is " : "", leader ? leader : "");
         return false;
@@ -153,8 +164,15 @@ void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_index) {
                 if (reply)
                         json_decref(reply);
                 free(pw);
-                http_req_respond_text(c->req, 500, "cannot propose the change: %s",
-                                      r == -EAGAIN ? "not the leader" : strerror(-r));
+                /* not the leader any more (Raft says so before the server's tick does):
+                 * nothing was proposed, so the request may wait for the next leader */
+                if (r == -EAGAIN && api_hold_request(c->s, c->req))
+                        return;
+                if (r == -EAGAIN)
+                        http_req_respond_text(c->req, 500, "No cluster leader (this server stopped leading before it "
+                                                           "proposed the change; nothing was changed)");
+                else
+                        http_req_respond_text(c->req, 500, "cannot propose the change: %s", strerror(-r));
         }
 }
 
@@ -309,7 +327,8 @@ static bool forward_consistent_read(struct api *s, struct http_req *req, const c
                 state_read |= strcmp(top, state_reads[i]) == 0;
         if (!state_read)
                 return false;
-        if (s->ops->forward && s->ops->forward(s->data, req) == 0)
+        int r = s->ops->forward ? s->ops->forward(s->data, req) : -ENOTCONN;
+        if (r == 0 || (no_leader_yet(r) && api_hold_request(s, req)))
                 return true;
         const char *leader = s->ops->leader_address ? s->ops->leader_address(s->data) : NULL;
         http_req_respond_text(req, 500, "No cluster leader%s%s (add ?stale to read this server's state)",
@@ -423,8 +442,10 @@ struct api *api_create(const struct api_config *cfg) {
         a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
         for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
                 id_generate(a->worker_ids[i]);
+        int hold_r = api_hold_init(a, cfg->hold_timeout_ms);
         if (!a->raft_addr || !a->region || !a->datacenter || !a->name || !a->node_secret || !a->join_token ||
-            !a->events || (a->num_schedulers && !a->worker_ids)) {
+            !a->events || (a->num_schedulers && !a->worker_ids) || hold_r < 0) {
+                api_hold_free(a);
                 free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
@@ -444,6 +465,7 @@ struct api *api_destroy(struct api *a) {
                 return NULL;
         api_drop_parked(a);
         api_events_close(a);
+        api_hold_free(a);
         free(a->worker_ids);
         free(a->raft_addr);
         free(a->region);

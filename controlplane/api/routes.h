@@ -104,6 +104,9 @@ struct api_config {
         struct uv_loop_s *loop; /* for requests to agents (routes_client.c); NULL: they answer 501 */
         bool agents_https;      /* agents' endpoints are HTTPS (this server's -tls-http: TLS is cluster-wide) */
         int num_schedulers; /* this server's scheduler workers, for /v1/agent/schedulers (0: none) */
+        /* how long a request that finds no leader is held for a retry before it is
+         * answered 500 "No cluster leader" (Nomad's rpc_hold_timeout); 0: answered at once */
+        int64_t hold_timeout_ms;
 };
 
 struct api *api_create(const struct api_config *cfg);
@@ -146,4 +149,18 @@ void api_wake_parked(struct api *a, bool timeouts_only);
 /* The FSM applied cmd at index (or, cmd NULL, the compact plan of plan_eval_id):
  * the event stream's events for it (routes_events.c). Loop thread. */
 void api_events_applied(struct api *a, uint64_t index, const json_t *cmd, const char *plan_eval_id);
+/* Answers parked blocking queries and held requests 503 "server shutting down". */
 void api_drop_parked(struct api *a);
+
+/* A request this server got from its client (not one forwarded to it) that could
+ * not reach a leader, and surely did not (a forward whose connection could not be
+ * made, or that the other server refused with 500 "No cluster leader"): hold it
+ * for a retry through the routes, as the routes hold one that finds no leader.
+ * True when held (the caller then leaves req alone); false when holding is off, its
+ * hold time is up, or API_HOLD_MAX are held: the caller answers it. Loop thread. */
+bool api_hold_request(struct api *a, struct http_req *req);
+/* The leader changed (this server's view of it): every held request is retried
+ * at the next api_wake_parked. O(held), no request runs here. */
+void api_hold_kick(struct api *a);
+/* Requests held now. */
+size_t api_hold_count(const struct api *a);

@@ -332,6 +332,10 @@ static size_t collect_metrics(struct route_ctx *c, struct metric *m, size_t cap)
             {"nomad.http.denied", (double)c->s->denied, true},
             {"drover.http.parked_queries", (double)c->s->n_parked, false},
             {"drover.http.parked_client_gone", (double)c->s->parked_gone, true},
+            {"drover.rpc.held", (double)api_hold_count(c->s), false},
+            {"drover.rpc.held_total", (double)c->s->held_total, true},
+            {"drover.rpc.hold_refused", (double)c->s->hold_refused, true},
+            {"drover.rpc.hold_client_gone", (double)c->s->hold_gone, true},
         };
         size_t n = ARRAY_SIZE(all) < cap ? ARRAY_SIZE(all) : cap;
         memcpy(m, all, n * sizeof(*m));

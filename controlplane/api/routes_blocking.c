@@ -129,6 +129,7 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
         api_drain_tick(s);
         api_deploy_tick(s);
         api_events_tick(s, clock_monotonic_ns());
+        api_hold_wake(s);
         struct parked_query *list = s->parked;
         s->parked = NULL;
         s->n_parked = 0;
@@ -169,5 +170,6 @@ void api_drop_parked(struct api *s) {
                 http_req_respond_text(pq->req, 503, "server shutting down");
                 free(pq);
         }
+        api_hold_drop(s);    /* held requests too */
         api_events_close(s); /* streams too, before the HTTP server goes */
 }

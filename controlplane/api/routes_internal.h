@@ -38,6 +38,7 @@
 
 struct eval;
 struct events;
+struct hold;
 struct job;
 struct parked_query;
 
@@ -68,6 +69,11 @@ struct api {
         int64_t deploy_last_ns; /* monotonic time of the last watcher step */
         struct events *events; /* the event stream's ring and subscribers; NULL once shut down */
         int log_follows;       /* ?follow=true log streams relayed from agents (routes_client.c) */
+        struct hold *hold;       /* requests held for want of a leader (routes_hold.c); NULL: none are */
+        int64_t hold_timeout_ns; /* how long one is held at most */
+        uint64_t held_total;     /* requests held (once each), since start (/v1/metrics) */
+        uint64_t hold_refused;   /* not held because API_HOLD_MAX were (answered at once) */
+        uint64_t hold_gone;      /* released because their client went away */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
         char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
@@ -146,6 +152,20 @@ bool block_until_newer(struct route_ctx *c, enum state_table table);
 /* The same for a read whose index is index_of(state) (a table outside enum state_table). */
 bool block_until_newer_fn(struct route_ctx *c, uint64_t (*index_of)(const struct state_store *st));
 int64_t parse_wait_ns(const char *w);
+
+/* ---- requests held while there is no leader (routes_hold.c) ---- */
+#define API_HOLD_MAX 1024           /* held at once; beyond, answered at once */
+#define API_HOLD_BACKOFF_MIN_MS 100 /* the first retry after 50-100 ms */
+#define API_HOLD_BACKOFF_MAX_MS 800 /* later ones doubling up to 400-800 ms */
+/* Holding on with timeout_ms > 0 (0: off, every request answered at once). 0 or -1
+ * (out of memory). */
+int api_hold_init(struct api *a, int64_t timeout_ms);
+/* Answer every held request 503 "server shutting down" (api_drop_parked). */
+void api_hold_drop(struct api *a);
+/* The same, and free the list (api_destroy). */
+void api_hold_free(struct api *a);
+/* Run the held requests that are due (api_wake_parked). */
+void api_hold_wake(struct api *a);
 
 /* ---- list options (routes_list.c) ---- */
 /* Answer the list arr (stolen) with ?filter, the order by ID and ?per_page /

@@ -80,6 +80,8 @@ struct cluster {
         bool closing; /* destroyed while busy: the probe frees us */
         /* the forwards whose caller was not answered yet */
         struct forward *forward_list;
+        /* forwards waiting for a place on the pool (FORWARDS_ON_POOL_MAX), oldest first */
+        struct forward *wait_head, *wait_tail;
         bool timer_closed;
 };
 
@@ -556,10 +558,20 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
 /* "X-Drover-Server-Secret: <secret>" */
 #define SECRET_HDR_MAX (sizeof(API_SERVER_SECRET_HEADER) + 2 + CLUSTER_SECRET_MAX + 1)
 
+/* Forwards on libuv's pool at once: each blocks a thread until the leader answers
+ * (up to FORWARD_TIMEOUT_MS), and the pool (16 threads, controlplane/main.c) also
+ * writes Raft's log when the disk has no usable kernel AIO (libraft's uvWriter) and
+ * runs snapshots: a follower whose every thread waited for a leader that waits for
+ * this follower's log write would stall the cluster until the forwards time out
+ * (seen with 24 writes held during an election and sent at once). The others wait
+ * their turn on a list, holding no thread. */
+#define FORWARDS_ON_POOL_MAX 8
+
 struct forward {
         uv_work_t work;
         struct cluster *c;
         struct forward *next, *prev; /* c->forward_list, until answered */
+        struct forward *wait_next;   /* c->wait_head's list, until on the pool */
         char *method, *url, *body;
         size_t body_len;
         size_t max_answer; /* forward_answer_max */
@@ -601,6 +613,37 @@ static void forward_unlink(struct forward *f) {
         f->next = f->prev = NULL;
 }
 
+static void forward_free(struct forward *f) {
+        http_response_clear(&f->resp);
+        free(f->method);
+        free(f->url);
+        free(f->body);
+        explicit_bzero(f->join_hdr, sizeof(f->join_hdr));
+        explicit_bzero(f->secret_hdr, sizeof(f->secret_hdr));
+        free(f);
+}
+
+static void forward_done(uv_work_t *w, int status);
+
+/* Put waiting forwards on the pool while there is room; one that cannot be queued
+ * is answered -ENOMEM. */
+static void forwards_start(struct cluster *c) {
+        while (c->wait_head && c->forwards < FORWARDS_ON_POOL_MAX) {
+                struct forward *f = c->wait_head;
+                c->wait_head = f->wait_next;
+                if (!c->wait_head)
+                        c->wait_tail = NULL;
+                f->wait_next = NULL;
+                if (uv_queue_work(c->cfg.loop, &f->work, forward_work, forward_done) < 0) {
+                        forward_unlink(f);
+                        f->cb(f->arg, -ENOMEM, NULL, "cannot queue the forward on the pool");
+                        forward_free(f);
+                        continue;
+                }
+                c->forwards++;
+        }
+}
+
 static void forward_done(uv_work_t *w, int status) {
         struct forward *f = w->data;
         struct cluster *c = f->c;
@@ -619,18 +662,18 @@ static void forward_done(uv_work_t *w, int status) {
                         f->cb(f->arg, f->rc, NULL, f->err.msg);
                 else
                         f->cb(f->arg, (int)f->resp.status, &f->resp, NULL);
-        } else if (c->timer_closed && !c->busy && c->forwards == 0) {
-                free(c);
+                forward_free(f);
+                if (!c->closing) /* cb may have stopped the server; c is freed only later, by uv_close */
+                        forwards_start(c); /* its place on the pool, to the next one waiting */
+                return;
         }
-        http_response_clear(&f->resp);
-        free(f->method);
-        free(f->url);
-        free(f->body);
-        explicit_bzero(f->join_hdr, sizeof(f->join_hdr));
-        explicit_bzero(f->secret_hdr, sizeof(f->secret_hdr));
-        free(f);
+        if (c->timer_closed && !c->busy && c->forwards == 0)
+                free(c);
+        forward_free(f);
 }
 
+/* Every caller answered; those still waiting are freed, those on the pool end
+ * later and answer nobody. */
 static void forwards_cancel(struct cluster *c) {
         for (struct forward *f = c->forward_list, *next; f; f = next) {
                 next = f->next;
@@ -638,6 +681,11 @@ static void forwards_cancel(struct cluster *c) {
                 f->cb(f->arg, -ECANCELED, NULL, "the server is shutting down");
         }
         c->forward_list = NULL;
+        for (struct forward *f = c->wait_head, *next; f; f = next) {
+                next = f->wait_next;
+                forward_free(f);
+        }
+        c->wait_head = c->wait_tail = NULL;
 }
 
 /* How much of the leader's answer to path_query a forward reads (common/limits.h):
@@ -687,19 +735,20 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         f->body_len = len;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)
                 f->url = NULL;
-        if (!f->method || !f->url || (len && !f->body) || uv_queue_work(c->cfg.loop, &f->work, forward_work,
-                                                                         forward_done) < 0) {
-                free(f->method);
-                free(f->url);
-                free(f->body);
-                free(f);
+        if (!f->method || !f->url || (len && !f->body)) {
+                forward_free(f);
                 return -ENOMEM;
         }
-        c->forwards++;
         f->next = c->forward_list;
         if (f->next)
                 f->next->prev = f;
         c->forward_list = f;
+        if (c->wait_tail)
+                c->wait_tail->wait_next = f;
+        else
+                c->wait_head = f;
+        c->wait_tail = f;
+        forwards_start(c);
         return 0;
 }
 

@@ -51,7 +51,49 @@ struct raft_node {
         bool started;                  /* raft_start returned: a snapshot restored from here on is built off the loop */
         struct raft_transfer transfer; /* raft_node_transfer's request, while transferring */
         bool transferring;
+        /* libraft's own tick and receive callbacks, called through ours (io_start) */
+        int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+        raft_io_tick_cb raft_tick;
+        raft_io_recv_cb raft_recv;
+        void (*leader_changed)(void *arg); /* cfg's */
+        void *leader_changed_arg;
+        raft_id seen_leader; /* the view last reported to leader_changed */
+        int seen_state;
 };
+
+/* ---- the leader's changes, as libraft handles its messages and ticks ----------------- */
+
+static void leader_check(struct raft_node *rn) {
+        raft_id id = 0;
+        const char *addr = NULL;
+        raft_leader(&rn->raft, &id, &addr);
+        int state = raft_state(&rn->raft);
+        if (id == rn->seen_leader && state == rn->seen_state)
+                return;
+        rn->seen_leader = id;
+        rn->seen_state = state;
+        if (rn->leader_changed)
+                rn->leader_changed(rn->leader_changed_arg);
+}
+
+static void io_tick(struct raft_io *io) {
+        struct raft_node *rn = (struct raft_node *)io; /* io is the first member */
+        rn->raft_tick(io);
+        leader_check(rn);
+}
+
+static void io_recv(struct raft_io *io, struct raft_message *msg) {
+        struct raft_node *rn = (struct raft_node *)io;
+        rn->raft_recv(io, msg);
+        leader_check(rn);
+}
+
+static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv) {
+        struct raft_node *rn = (struct raft_node *)io;
+        rn->raft_tick = tick;
+        rn->raft_recv = recv;
+        return rn->uv_start(io, msecs, io_tick, io_recv);
+}
 
 /* ---- io->async_work: libraft's uv I/O (0.15) has none; ours runs the work on
  * libuv's pool, so that snapshots are written off the loop. */
@@ -683,6 +725,10 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
 
         rn->io.version = 2;
         rn->io.async_work = io_async_work;
+        rn->uv_start = rn->io.start;
+        rn->io.start = io_start;
+        rn->leader_changed = cfg->leader_changed;
+        rn->leader_changed_arg = cfg->leader_changed_arg;
         r = raft_init(&rn->raft, &rn->io, &rn->fsm, cfg->id, cfg->address);
         if (r != 0) {
                 int code = errorf(err, -EIO, "raft: init: %s", raft_errmsg(&rn->raft));

@@ -87,6 +87,12 @@ struct raft_node_config {
         const struct transport_tls_config *tls; /* non-NULL: Raft over mutual TLS (transport_tls.h) */
         /* the largest message a peer may send (frame_guard.h); 0: FRAME_GUARD_DEFAULT_MAX */
         uint64_t max_message;
+        /* Optional: on the loop, right after libraft handled a message or a tick that
+         * changed this server's view of the leader (its own state, or the leader's
+         * ID): a follower that hears from a new leader, a candidate, an election
+         * won or lost. Cheap; it must not close Raft. */
+        void (*leader_changed)(void *arg);
+        void *leader_changed_arg;
 };
 
 int raft_node_create(struct uv_loop_s *loop, const struct raft_node_config *cfg, const struct raft_fsm_ops *fsm,

@@ -280,6 +280,10 @@ int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const ch
         return harness_recreate(h, (struct api_config){.acl_enabled = acl_enabled, .join_token = join_token});
 }
 
+int api_harness_set_hold(struct api_harness *h, int64_t timeout_ms) {
+        return harness_recreate(h, (struct api_config){.hold_timeout_ms = timeout_ms});
+}
+
 int api_harness_set_identity(struct api_harness *h, const char *region, const char *datacenter, const char *name) {
         return harness_recreate(h, (struct api_config){.region = region, .datacenter = datacenter, .name = name});
 }

@@ -75,6 +75,10 @@ int api_harness_call(struct api_harness *h, const char *method, const char *targ
 int api_harness_set_node_secret(struct api_harness *h, const char *secret);
 /* Re-create the routes with ACLs on or off and this join token (NULL: none). 0 or -ENOMEM. */
 int api_harness_set_join_token(struct api_harness *h, bool acl_enabled, const char *join_token);
+/* Re-create the routes holding requests that find no leader this long (api_config
+ * hold_timeout_ms; 0: none held). A held request is answered 503 "server shutting
+ * down" by the api_drop_parked that ends api_harness_request. 0 or -ENOMEM. */
+int api_harness_set_hold(struct api_harness *h, int64_t timeout_ms);
 /* Re-create the routes with this region, datacenter and name (api_config; NULL:
  * the defaults). 0 or -ENOMEM. */
 int api_harness_set_identity(struct api_harness *h, const char *region, const char *datacenter, const char *name);

@@ -307,3 +307,44 @@ Test(cluster_forward, servers_carry_their_agents_listener) {
         json_decref(servers);
         cluster_off(c, &loop);
 }
+
+/* A forward that could make no connection fails -ECONNREFUSED: nothing of it was
+ * sent, so the caller may hold it and send it again (api/routes_hold.c). */
+Test(cluster_forward, a_refused_connection_is_told_apart_nothing_was_sent) {
+        char gone[32];
+        close(loopback_listener(gone)); /* a port nothing listens on */
+        uv_loop_t loop;
+        struct cluster *c = cluster_on(&loop, NULL);
+        struct fwd_seen f = {0};
+        cr_assert_eq(cluster_forward(c, gone, "PUT", "/v1/jobs?drover-forwarded=1", "{}", 2, NULL, on_fwd, &f), 0);
+        for (int i = 0; i < 5000 && f.calls == 0; i++)
+                uv_run(&loop, UV_RUN_ONCE);
+        cr_assert_eq(f.calls, 1);
+        cr_expect_eq(f.status, -ECONNREFUSED, "%d: %s", f.status, f.why);
+        cluster_off(c, &loop);
+}
+
+/* More forwards than may run on the pool at once: the rest wait on a list; a stop
+ * answers each of them once, those on the pool and those waiting. */
+Test(cluster_forward, forwards_beyond_the_pools_share_wait_and_a_stop_answers_all_once) {
+        char leader[32];
+        int ls = loopback_listener(leader); /* accepts nothing, answers nothing */
+        uv_loop_t loop;
+        struct cluster *c = cluster_on(&loop, NULL);
+        struct fwd_seen f[12] = {0};
+        for (int i = 0; i < 12; i++)
+                cr_assert_eq(cluster_forward(c, leader, "PUT", "/v1/jobs?drover-forwarded=1", "{}", 2, NULL, on_fwd,
+                                             &f[i]),
+                             0);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        cluster_destroy(c);
+        for (int i = 0; i < 12; i++) {
+                cr_expect_eq(f[i].calls, 1, "forward %d answered by cluster_destroy", i);
+                cr_expect_eq(f[i].status, -ECANCELED);
+        }
+        close(ls);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        for (int i = 0; i < 12; i++)
+                cr_expect_eq(f[i].calls, 1, "forward %d not answered twice", i);
+        cr_assert_eq(uv_loop_close(&loop), 0);
+}

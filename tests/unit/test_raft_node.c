@@ -189,10 +189,24 @@ Test(raft_node, single_voter_applies_in_order_and_replays_after_restart) {
 
 /* Three voters on one loop, bootstrapped with the same configuration: one leader,
  * and what it commits reaches every FSM; the configuration lists all three. */
+/* What one server's leader_changed callback saw (raft_node_config). */
+struct leader_seen {
+        struct raft_node **rn;
+        int changes;
+        bool knew_leader; /* a leader's address was known at one of them */
+};
+
+static void on_leader_changed(void *arg) {
+        struct leader_seen *l = arg;
+        l->changes++;
+        l->knew_leader |= *l->rn && raft_node_leader_address(*l->rn, NULL) != NULL;
+}
+
 struct trio {
         struct raft_node *rn[3];
         struct fake_fsm f[3];
         int acked, proposed, closed, ticks;
+        struct leader_seen seen[3];
         uv_timer_t t;
 };
 
@@ -270,9 +284,11 @@ Test(raft_node, three_voters_elect_one_leader_and_replicate) {
                 t.f[i].in_order = true;
         }
         for (int i = 0; i < 3; i++) {
+                t.seen[i].rn = &t.rn[i];
                 struct raft_node_config cfg = {.id = (uint64_t)(i + 1), .address = addrs[i], .data_dir = dirs[i],
                                                .bootstrap = true, .voters = voters, .n_voters = 3,
-                                               .election_timeout_ms = 150, .heartbeat_timeout_ms = 20};
+                                               .election_timeout_ms = 150, .heartbeat_timeout_ms = 20,
+                                               .leader_changed = on_leader_changed, .leader_changed_arg = &t.seen[i]};
                 struct error err = {0};
                 cr_assert_eq(raft_node_create(&loop, &cfg, &fake_ops, &t.f[i], &t.rn[i], &err), 0, "%s", err.msg);
         }
@@ -285,6 +301,10 @@ Test(raft_node, three_voters_elect_one_leader_and_replicate) {
         for (int i = 0; i < 3; i++) {
                 cr_expect_eq(t.f[i].applied, 10, "server %d applied %d of 10", i + 1, t.f[i].applied);
                 cr_expect(t.f[i].in_order);
+                /* the event the held requests wait for (api/routes_hold.c) */
+                cr_expect(t.seen[i].changes > 0 && t.seen[i].knew_leader,
+                          "server %d: %d leader changes reported, a leader known at one: %d", i + 1,
+                          t.seen[i].changes, t.seen[i].knew_leader);
                 nftw(dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         }
         uv_loop_close(&loop);

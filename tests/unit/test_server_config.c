@@ -217,3 +217,21 @@ Test(server_config, the_agents_listener_comes_from_the_server_block_and_is_off_b
         cr_expect_lt(parse(&cfg, "-agent-addr=4648", &err), 0, "no ip:port");
         server_config_free(&cfg);
 }
+
+Test(server_config, rpc_hold_timeout_is_5s_by_default_from_the_server_block_and_0_turns_holding_off) {
+        write_config("server {\n  enabled = true\n}\n");
+        struct server_config cfg;
+        struct error err = {0};
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_eq(cfg.rpc_hold_timeout_ms, 5000, "Nomad's default");
+        server_config_free(&cfg);
+        write_config("server {\n  enabled = true\n  rpc_hold_timeout = \"2500ms\"\n}\n");
+        cr_assert_eq(parse(&cfg, NULL, &err), 0, "%s", err.msg);
+        cr_expect_eq(cfg.rpc_hold_timeout_ms, 2500);
+        server_config_free(&cfg);
+        cr_assert_eq(parse(&cfg, "-rpc-hold-timeout=0", &err), 0, "%s", err.msg);
+        cr_expect_eq(cfg.rpc_hold_timeout_ms, 0, "the flag wins over the file");
+        server_config_free(&cfg);
+        cr_expect_lt(parse(&cfg, "-rpc-hold-timeout=11m", &err), 0, "at most 10 minutes");
+        server_config_free(&cfg);
+}

@@ -1,0 +1,67 @@
+/* test_api_hold.c - the routes hold a request that finds no leader
+ * (controlplane/api/routes_hold.c, api_config.hold_timeout_ms) instead of
+ * answering it 500, and only one this server got from its client: a request
+ * forwarded to it, or any with holding off, is answered at once as before. The
+ * harness ends each request with api_drop_parked, which answers a held one 503
+ * "server shutting down": that answer is how a test sees it was held. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "controlplane/api/routes.h"
+#include "tests/support/api_harness.h"
+
+#define JOB                                                                                                            \
+        "{\"Job\":{\"ID\":\"w\",\"Type\":\"batch\",\"TaskGroups\":[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\","        \
+        "\"Driver\":\"raw_exec\",\"Config\":{\"command\":\"/bin/true\"}}]}]}}"
+
+static struct api_harness *h;
+
+static void setup(void) {
+        h = api_harness_new();
+        cr_assert(h);
+        h->leader = false; /* and no forward: no leader known */
+}
+
+static void teardown(void) {
+        api_harness_free(h);
+}
+
+TestSuite(api_hold, .init = setup, .fini = teardown);
+
+static int put(const char *target, char **ret_text) {
+        return api_harness_call(h, "PUT", target, JOB, NULL, ret_text);
+}
+
+Test(api_hold, without_holding_a_write_without_leader_is_answered_500_at_once) {
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs", &text), 500);
+        cr_expect(text && strstr(text, "No cluster leader"), "%s", text);
+        free(text);
+}
+
+Test(api_hold, with_holding_a_write_without_leader_is_held_not_answered) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs", &text), 503, "held, then dropped by the harness");
+        cr_expect(text && strstr(text, "server shutting down"), "%s", text);
+        free(text);
+        cr_expect_eq(api_hold_count(h->api), 0, "the drop emptied the list");
+        /* a consistent read is held the same way */
+        cr_expect_eq(api_harness_call(h, "GET", "/v1/jobs", NULL, NULL, NULL), 503);
+        /* a stale read is answered from this server's state */
+        cr_expect_eq(api_harness_call(h, "GET", "/v1/jobs?stale", NULL, NULL, NULL), 200);
+}
+
+Test(api_hold, a_request_forwarded_to_this_server_is_answered_at_once) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs?" FORWARDED_ARG "=1", &text), 500, "the server that forwarded it holds it");
+        cr_expect(text && strstr(text, "No cluster leader"), "%s", text);
+        free(text);
+}
+
+Test(api_hold, a_write_with_a_leader_known_is_not_held) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        h->leader = true;
+        cr_expect_eq(put("/v1/jobs", NULL), 200);
+}
