@@ -153,6 +153,9 @@ static bool out_of(const struct sched_group *g, struct sched_cand *cd, const cha
 
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
+        const char *full;
+        if (!cd->usage_ready && !g->cores && sched_cand_known_full(at, &g->ask, cd, &full))
+                return out_of(g, cd, full, dim); /* seen full before, nothing freed since */
         sched_cand_usage(at, cd);
         const struct node *n = cd->n;
         int64_t avail_cpu = n->cpu_shares - n->reserved_cpu;
