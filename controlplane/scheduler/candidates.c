@@ -88,7 +88,7 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
                 return true;
         at->dcs[k].n++;
-        at->cands[at->n_cands++] = (struct sched_cand){.n = n};
+        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class};
         return true;
 }
 
@@ -105,6 +105,7 @@ struct cc_entry {
         uint32_t *cls;             /* per candidate: interned computed class (0: none) */
         uint64_t *hash;            /* per candidate: hashmap_hash of the node's ID */
         uint32_t *slot;            /* per candidate: its record in cc->free, index + 1 (0: none) */
+        const char **node_class;   /* per candidate: borrowed from the held node */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -163,6 +164,7 @@ static void cc_entry_free(struct cc_entry *e) {
         free(e->cls);
         free(e->hash);
         free(e->slot);
+        free(e->node_class);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -339,7 +341,8 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
         e.bytes = strlen(key) + sizeof(e) +
-                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash) + sizeof(*e.slot)) +
+                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash) + sizeof(*e.slot) +
+                         sizeof(*e.node_class)) +
                   e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
@@ -350,8 +353,9 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
         e.hash = malloc((e.n ? e.n : 1) * sizeof(*e.hash));
         e.slot = malloc((e.n ? e.n : 1) * sizeof(*e.slot));
+        e.node_class = malloc((e.n ? e.n : 1) * sizeof(*e.node_class));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.slot || !e.dcs) {
+        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.slot || !e.node_class || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
@@ -361,6 +365,7 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
                 const char *k = at->cands[i].n->computed_class;
                 e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
                 e.hash[i] = sched_cand_hash(&at->cands[i]);
+                e.node_class[i] = at->cands[i].node_class;
         }
         cc_slots(cc, at, &e);
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
@@ -451,8 +456,12 @@ void sched_cands_fill(struct sched_attempt *at, size_t upto) {
                 upto = at->n_cands;
         for (size_t k = at->n_ready; k < upto; k++) {
                 uint32_t i = cc->perm[k];
-                at->cands[k] = (struct sched_cand){
-                    .n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i], .h = e->hash[i], .slot = e->slot[i]};
+                at->cands[k] = (struct sched_cand){.n = e->nodes[i],
+                                                   .drv = e->drv[i],
+                                                   .cls = e->cls[i],
+                                                   .h = e->hash[i],
+                                                   .slot = e->slot[i],
+                                                   .node_class = e->node_class[i]};
         }
         at->n_ready = upto;
         if (upto == at->n_cands) {
@@ -503,7 +512,11 @@ uint64_t sched_cand_hash(struct sched_cand *cd) {
 }
 
 const struct plan_node *sched_cand_plan_node(const struct sched_attempt *at, struct sched_cand *cd) {
-        return plan_node_find_hashed(at->plan, cd->n->id, sched_cand_hash(cd));
+        const struct plan *p = at->plan;
+        uint64_t h = sched_cand_hash(cd);
+        if (!p->n_nodes || (p->by_node && !node_filter_may(&p->filter, h)))
+                return NULL; /* without reading the node's ID: a cache miss where Select skips the node */
+        return plan_node_find_hashed(p, cd->n->id, h);
 }
 
 void sched_attempt_free(struct sched_attempt *at) {
@@ -826,12 +839,14 @@ static const char *feasible_static(struct sched_attempt *at, struct sched_group 
                         if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
                                 return "missing drivers";
         }
-        const char *cls = n->computed_class ? n->computed_class : "";
         bool interned = at->drv_known && cd->cls && cd->cls < at->n_classes;
         if (interned && !g->memo_cls)
                 g->memo_cls = calloc(at->n_classes, sizeof(*g->memo_cls)); /* NULL: hashed */
         interned &= g->memo_cls != NULL;
         struct memo *m = interned ? g->memo_cls[cd->cls] : NULL;
+        if (m && m->state > 0 && !g->escaped) /* no look at the node (a cache miss) */
+                return NULL;
+        const char *cls = n->computed_class ? n->computed_class : "";
         if (!m)
                 m = hashmap_get(g->memo, cls);
         if (!m) {

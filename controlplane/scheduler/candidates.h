@@ -31,6 +31,9 @@ struct sched_cand {
         uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         uint64_t h;           /* hashmap_hash of the node's ID (0: not yet; sched_cand_hash), kept by the cache */
         uint32_t slot;        /* the node's free-capacity record in the cache, index + 1 (0: none) */
+        /* n->node_class, kept by the cache: Select counts a node it skips as full without
+         * touching the node (its first look at the node is a cache miss) */
+        const char *node_class;
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per

@@ -290,7 +290,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 at->cursor = (at->cursor + 1) % at->n_cands;
                 m->evaluated++;
                 if (cd->full_gen == g->gen) { /* still out of full_dim (out_of): no ranking again */
-                        sched_metric_exhaust(m, cd->n, cd->full_dim);
+                        sched_metric_exhaust_class(m, cd->node_class, cd->full_dim);
                         continue;
                 }
                 const char *why = sched_feasible(at, g, cd, buf, sizeof(buf));
@@ -301,7 +301,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 struct sched_option o;
                 const char *dim = NULL;
                 if (!sched_rank(at, g, cd, &o, &dim)) {
-                        sched_metric_exhaust(m, cd->n, dim);
+                        sched_metric_exhaust_class(m, cd->node_class, dim);
                         continue;
                 }
                 if (o.final <= 0.0 && n_skip < MAX_SKIP) {

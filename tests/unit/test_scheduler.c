@@ -728,7 +728,10 @@ static json_int_t failed_metric(const char *group, const char *key, const char *
  * that frees usage on the node) the 400 MHz ask is placed there again. */
 Test(scheduler, a_full_node_stays_skipped_across_evals_until_usage_is_freed) {
         test_cands = sched_cand_cache_create(4, 1 << 20);
-        add_node(fx_node("small", "dc1", 1000, 8000));
+        struct node *n = fx_node("small", "dc1", 1000, 8000);
+        free(n->node_class);
+        n->node_class = strdup("tiny-boxes");
+        add_node(n);
         struct job *other = fx_job("other", JOB_SERVICE, 1, 900, 100);
         state_upsert_job(live, ++fp.index, other);
         struct alloc *a = fx_alloc("existing", other, "small", 0, 900, 100);
@@ -738,6 +741,7 @@ Test(scheduler, a_full_node_stays_skipped_across_evals_until_usage_is_freed) {
         add_job(fx_job("first", JOB_SERVICE, 1, 400, 100));
         run_eval("35353535-0000-4000-8000-000000000001", "first");
         cr_assert_eq(live_allocs("first").n, 0);
+        cr_assert_eq(failed_metric("g", "ClassExhausted", "tiny-boxes"), 1);
         cr_assert_eq(full_skips(), 0, "the first look at a node looks its usage up");
         add_job(fx_job("second", JOB_SERVICE, 1, 400, 100));
         run_eval("35353535-0000-4000-8000-000000000002", "second");
@@ -746,6 +750,7 @@ Test(scheduler, a_full_node_stays_skipped_across_evals_until_usage_is_freed) {
         cr_assert_eq(failed_metric("g", "NodesEvaluated", NULL), 1);
         cr_assert_eq(failed_metric("g", "NodesExhausted", NULL), 1);
         cr_assert_eq(failed_metric("g", "DimensionExhausted", "cpu"), 1);
+        cr_assert_eq(failed_metric("g", "ClassExhausted", "tiny-boxes"), 1, "the node's class, not read from the node");
         add_job(fx_job("tiny", JOB_SERVICE, 1, 50, 100));
         run_eval("35353535-0000-4000-8000-000000000003", "tiny");
         cr_assert_eq(live_allocs("tiny").n, 1, "an ask within what was free is ranked, not skipped");
