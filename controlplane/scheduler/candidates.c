@@ -584,14 +584,17 @@ static void cand_free_note(struct sched_attempt *at, const struct sched_cand *cd
 bool sched_cand_known_full(struct sched_attempt *at, const struct res_ask *ask, struct sched_cand *cd,
                            const char **ret_dim) {
         const struct cc_free *f = cand_free(at, cd);
-        if (!f || !f->index || f->index > state_latest_index(at->c->snap) ||
-            state_node_freed_index_h(at->c->snap, sched_cand_hash(cd)) > f->index)
+        if (!f || !f->index)
                 return false;
+        /* the ask against the record first: most looks at a node with room end here */
         const char *dim = ask->cpu > f->cpu         ? "cpu"
                           : ask->memory_mb > f->mem ? "memory"
                           : ask->disk_mb > f->disk  ? "disk"
                                                     : NULL;
-        if (!dim || sched_cand_plan_node(at, cd)) /* the plan may stop allocs there */
+        if (!dim || f->index > state_latest_index(at->c->snap) ||
+            state_node_freed_index_h(at->c->snap, sched_cand_hash(cd)) > f->index)
+                return false;
+        if (sched_cand_plan_node(at, cd)) /* the plan may stop allocs there */
                 return false;
         at->c->cands->st.full_skips++;
         *ret_dim = dim;
