@@ -297,6 +297,13 @@ static int scen_run(const struct scen_node *shapes, size_t n_shapes, int nodes, 
         int64_t decide_ns = eval_ns - cl->submit_ns - cl->write_ns;
         qsort(lat, evals, sizeof(*lat), cmp_i64);
         qsort(lat_cpu, evals, sizeof(*lat_cpu), cmp_i64);
+        if (cl->cands) {
+                struct sched_cand_cache_stats cs;
+                sched_cand_cache_stats(cl->cands, &cs);
+                printf("  (candidate cache: %" PRIu64 " hits, %" PRIu64 " rebuilds, %" PRIu64
+                       " first looks answered full without a usage look-up)\n",
+                       cs.hits, cs.invalidations, cs.full_skips);
+        }
         struct verify v;
         verify_store(cl->live, &v);
         size_t live = 0, evicted = 0;

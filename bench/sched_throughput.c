@@ -89,8 +89,9 @@ static int throughput_run(int nodes, double fill, int workers, uint64_t seed, st
         if (cl->cands) {
                 struct sched_cand_cache_stats cs;
                 sched_cand_cache_stats(cl->cands, &cs);
-                printf("  (%d nodes: candidate cache %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " rebuilds)\n",
-                       nodes, cs.hits, cs.misses, cs.invalidations);
+                printf("  (%d nodes: candidate cache %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
+                       " rebuilds, %" PRIu64 " full skips)\n",
+                       nodes, cs.hits, cs.misses, cs.invalidations, cs.full_skips);
         }
         for (size_t i = 0; i < n; i++) {
                 job_unref(jobs[i]);

@@ -88,7 +88,7 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
                 return true;
         at->dcs[k].n++;
-        at->cands[at->n_cands++] = (struct sched_cand){.n = n};
+        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class};
         return true;
 }
 
@@ -104,6 +104,8 @@ struct cc_entry {
         uint64_t *drv;             /* per candidate */
         uint32_t *cls;             /* per candidate: interned computed class (0: none) */
         uint64_t *hash;            /* per candidate: hashmap_hash of the node's ID */
+        uint32_t *slot;            /* per candidate: its record in cc->free, index + 1 (0: none) */
+        const char **node_class;   /* per candidate: borrowed from the held node */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -124,6 +126,12 @@ struct sched_cand_cache {
         char *drivers[CC_DRIVERS]; /* every driver name a node lists or has a driver.<name> attribute for */
         size_t n_drivers;
         bool drivers_overflow; /* more names than bits: names not in the table are checked per node */
+        /* per held node: the free capacity its last usage look-up saw (sched_cand_known_full) */
+        struct cc_free {
+                int64_t cpu, mem, disk;
+                uint64_t index; /* of that look-up's snapshot (0: none yet) */
+        } * free;
+        uint64_t binds;          /* cc_bind's count: the binding an attempt's slots refer to */
         struct hashmap *classes; /* computed class -> index + 1 (uintptr_t), of the held nodes */
         size_t n_classes;        /* indexes 1..n_classes - 1 in use */
         struct cc_entry *entries;
@@ -155,6 +163,8 @@ static void cc_entry_free(struct cc_entry *e) {
         free(e->drv);
         free(e->cls);
         free(e->hash);
+        free(e->slot);
+        free(e->node_class);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -174,6 +184,8 @@ static void cc_reset(struct sched_cand_cache *cc) {
                 node_unref(cc->held[i]);
         free(cc->held);
         cc->held = NULL;
+        free(cc->free);
+        cc->free = NULL;
         cc->n_held = 0;
         for (size_t i = 0; i < cc->n_drivers; i++)
                 free(cc->drivers[i]);
@@ -252,12 +264,15 @@ static bool cc_matches(const struct sched_cand_cache *cc, const struct state_sto
 static int cc_bind(struct sched_cand_cache *cc, const struct state_store *snap) {
         cc_reset(cc);
         cc->st.invalidations++;
+        cc->binds++;
         cc->nodes_index = state_table_index(snap, STATE_TABLE_NODES);
         cc->n_nodes = state_count(snap, STATE_TABLE_NODES);
         if (!(cc->held = calloc(cc->n_nodes ? cc->n_nodes : 1, sizeof(*cc->held))))
                 return -ENOMEM;
         state_nodes_foreach(snap, cc_hold, cc);
         cc->n_nodes = cc->n_held;
+        if (!(cc->free = calloc(cc->n_held ? cc->n_held : 1, sizeof(*cc->free))))
+                return -ENOMEM;
         if (!(cc->classes = hashmap_create(0))) /* keys borrowed from the held nodes */
                 return -ENOMEM;
         cc->n_classes = 1; /* 0: no class */
@@ -310,12 +325,24 @@ static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct 
         return m;
 }
 
+/* Each candidate's record in cc->free: the walk's list and the held nodes are both in
+ * the nodes table's order, the list a subsequence (a node not found gets none). */
+static void cc_slots(const struct sched_cand_cache *cc, struct sched_attempt *at, struct cc_entry *e) {
+        size_t h = 0;
+        for (size_t i = 0; i < e->n; i++) {
+                while (h < cc->n_held && cc->held[h] != e->nodes[i])
+                        h++;
+                e->slot[i] = at->cands[i].slot = h < cc->n_held ? (uint32_t)(h + 1) : 0;
+        }
+}
+
 /* A new entry from the attempt's fresh walk (at->cands in ID order, at->dcs). */
 static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
         e.bytes = strlen(key) + sizeof(e) +
-                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash)) +
+                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash) + sizeof(*e.slot) +
+                         sizeof(*e.node_class)) +
                   e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
@@ -325,8 +352,10 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
         e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
         e.hash = malloc((e.n ? e.n : 1) * sizeof(*e.hash));
+        e.slot = malloc((e.n ? e.n : 1) * sizeof(*e.slot));
+        e.node_class = malloc((e.n ? e.n : 1) * sizeof(*e.node_class));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.dcs) {
+        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.slot || !e.node_class || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
@@ -336,7 +365,9 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
                 const char *k = at->cands[i].n->computed_class;
                 e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
                 e.hash[i] = sched_cand_hash(&at->cands[i]);
+                e.node_class[i] = at->cands[i].node_class;
         }
+        cc_slots(cc, at, &e);
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
         while (cc->n_entries && (cc->n_entries == cc->max_entries || (cc->max_bytes && cc->bytes + e.bytes > cc->max_bytes))) {
                 size_t lru = 0;
@@ -350,6 +381,7 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         cc->entries[cc->n_entries++] = e;
         at->drv_known = true;
         at->n_classes = cc->n_classes;
+        at->cc_bind = cc->binds;
 }
 
 /* The entry for the attempt's job (NULL: a miss; *ret_key then is the key to store, NULL
@@ -407,6 +439,7 @@ static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const 
         at->pool.nodes_in_pool = e->nodes_in_pool;
         at->drv_known = true;
         at->n_classes = cc->n_classes;
+        at->cc_bind = cc->binds;
         return 0;
 }
 
@@ -423,7 +456,12 @@ void sched_cands_fill(struct sched_attempt *at, size_t upto) {
                 upto = at->n_cands;
         for (size_t k = at->n_ready; k < upto; k++) {
                 uint32_t i = cc->perm[k];
-                at->cands[k] = (struct sched_cand){.n = e->nodes[i], .drv = e->drv[i], .cls = e->cls[i], .h = e->hash[i]};
+                at->cands[k] = (struct sched_cand){.n = e->nodes[i],
+                                                   .drv = e->drv[i],
+                                                   .cls = e->cls[i],
+                                                   .h = e->hash[i],
+                                                   .slot = e->slot[i],
+                                                   .node_class = e->node_class[i]};
         }
         at->n_ready = upto;
         if (upto == at->n_cands) {
@@ -474,7 +512,11 @@ uint64_t sched_cand_hash(struct sched_cand *cd) {
 }
 
 const struct plan_node *sched_cand_plan_node(const struct sched_attempt *at, struct sched_cand *cd) {
-        return plan_node_find_hashed(at->plan, cd->n->id, sched_cand_hash(cd));
+        const struct plan *p = at->plan;
+        uint64_t h = sched_cand_hash(cd);
+        if (!p->n_nodes || (p->by_node && !node_filter_may(&p->filter, h)))
+                return NULL; /* without reading the node's ID: a cache miss where Select skips the node */
+        return plan_node_find_hashed(p, cd->n->id, h);
 }
 
 void sched_attempt_free(struct sched_attempt *at) {
@@ -518,6 +560,47 @@ static bool stopped_earlier(const struct plan_node *pn, size_t i) {
         return false;
 }
 
+/* The cache's record of cd, NULL when the attempt's slots are not the cache's binding. */
+static struct cc_free *cand_free(const struct sched_attempt *at, const struct sched_cand *cd) {
+        const struct sched_cand_cache *cc = at->c->cands;
+        if (!cd->slot || !cc || at->cc_bind != cc->binds)
+                return NULL;
+        return &cc->free[cd->slot - 1];
+}
+
+/* Keep what the snapshot's usage leaves free on cd (the plan's stops and placements
+ * aside: the store's usage only grows until a write frees some). */
+static void cand_free_note(struct sched_attempt *at, const struct sched_cand *cd, const struct state_usage *su) {
+        struct cc_free *f = cand_free(at, cd);
+        if (!f)
+                return;
+        const struct node *n = cd->n;
+        *f = (struct cc_free){.cpu = n->cpu_shares - n->reserved_cpu - su->cpu,
+                              .mem = n->memory_mb - n->reserved_memory_mb - su->memory_mb,
+                              .disk = n->disk_mb - n->reserved_disk_mb - su->disk_mb,
+                              .index = state_latest_index(at->c->snap)};
+}
+
+bool sched_cand_known_full(struct sched_attempt *at, const struct res_ask *ask, struct sched_cand *cd,
+                           const char **ret_dim) {
+        const struct cc_free *f = cand_free(at, cd);
+        if (!f || !f->index)
+                return false;
+        /* the ask against the record first: most looks at a node with room end here */
+        const char *dim = ask->cpu > f->cpu         ? "cpu"
+                          : ask->memory_mb > f->mem ? "memory"
+                          : ask->disk_mb > f->disk  ? "disk"
+                                                    : NULL;
+        if (!dim || f->index > state_latest_index(at->c->snap) ||
+            state_node_freed_index_h(at->c->snap, sched_cand_hash(cd)) > f->index)
+                return false;
+        if (sched_cand_plan_node(at, cd)) /* the plan may stop allocs there */
+                return false;
+        at->c->cands->st.full_skips++;
+        *ret_dim = dim;
+        return true;
+}
+
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         if (cd->usage_ready)
                 return;
@@ -544,6 +627,7 @@ void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd) {
         }
         cd->u = u;
         cd->usage_ready = true;
+        cand_free_note(at, cd, &su);
 }
 
 /* The job's proposed allocs on one node: the count of the whole job and per group
@@ -758,12 +842,14 @@ static const char *feasible_static(struct sched_attempt *at, struct sched_group 
                         if (g->tg->tasks[t].driver && !node_has_driver(n, g->tg->tasks[t].driver))
                                 return "missing drivers";
         }
-        const char *cls = n->computed_class ? n->computed_class : "";
         bool interned = at->drv_known && cd->cls && cd->cls < at->n_classes;
         if (interned && !g->memo_cls)
                 g->memo_cls = calloc(at->n_classes, sizeof(*g->memo_cls)); /* NULL: hashed */
         interned &= g->memo_cls != NULL;
         struct memo *m = interned ? g->memo_cls[cd->cls] : NULL;
+        if (m && m->state > 0 && !g->escaped) /* no look at the node (a cache miss) */
+                return NULL;
+        const char *cls = n->computed_class ? n->computed_class : "";
         if (!m)
                 m = hashmap_get(g->memo, cls);
         if (!m) {

@@ -30,6 +30,10 @@ struct sched_cand {
         uint64_t drv;         /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
         uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         uint64_t h;           /* hashmap_hash of the node's ID (0: not yet; sched_cand_hash), kept by the cache */
+        uint32_t slot;        /* the node's free-capacity record in the cache, index + 1 (0: none) */
+        /* n->node_class, kept by the cache: Select counts a node it skips as full without
+         * touching the node (its first look at the node is a cache miss) */
+        const char *node_class;
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -70,6 +74,7 @@ struct sched_attempt {
         size_t n_ready;
         const struct cc_entry *fill;
         bool drv_known;         /* cands[].drv and .cls are valid (the list came from c->cands) */
+        uint64_t cc_bind;       /* the cache's binding that cands[].slot refer to (cc_bind) */
         size_t n_classes;       /* cls values are below it */
         /* per datacenter seen (a few): does the job take it, how many of its nodes
          * are ready; matched once per datacenter, counted while walking, JSON once */
@@ -169,8 +174,17 @@ static inline struct sched_cand *sched_cand_get(struct sched_attempt *at, size_t
         return &at->cands[k];
 }
 void sched_attempt_free(struct sched_attempt *at);
-/* Compute cd->u once; later placements add to it. */
+/* Compute cd->u once; later placements add to it. Keeps the free capacity the
+ * snapshot shows in the cache (sched_cand_known_full). */
 void sched_cand_usage(struct sched_attempt *at, struct sched_cand *cd);
+/* Before the node's usage is looked up in this attempt: is it known without the look-up
+ * that the ask (cpu, memory, disk) does not fit? Yes when the cache kept the node's free
+ * capacity at snapshot index I <= this snapshot's, the store reports nothing freed on
+ * the node since I (state_node_freed_index_h), the plan has no entry for the node (no
+ * stops there), and the ask exceeds that capacity in some dimension: *ret_dim is the
+ * first such of cpu, memory, disk. O(1): a false "no" only costs the look-up. */
+bool sched_cand_known_full(struct sched_attempt *at, const struct res_ask *ask, struct sched_cand *cd,
+                           const char **ret_dim);
 /* Allocs of the attempt's job (and of `group` when not NULL) proposed on the node.
  * O(groups of the job on the node) after the attempt's first call (O(job's allocs)). */
 int sched_collisions(struct sched_attempt *at, struct sched_cand *cd, const char *group);

@@ -73,11 +73,15 @@ void sched_metric_filter(struct sched_metric *m, const struct node *n, const cha
         bump_key(&m->constraint_filtered, reason);
 }
 
-void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dim) {
+void sched_metric_exhaust_class(struct sched_metric *m, const char *node_class, const char *dim) {
         m->exhausted++;
-        if (n->node_class && *n->node_class)
-                bump_key(&m->class_exhausted, n->node_class);
+        if (node_class && *node_class)
+                bump_key(&m->class_exhausted, node_class);
         bump_key(&m->dimension_exhausted, dim);
+}
+
+void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dim) {
+        sched_metric_exhaust_class(m, n->node_class, dim);
 }
 
 json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now, int coalesced) {

@@ -45,5 +45,7 @@ void sched_metric_free(struct sched_metric *m); /* resets *m */
 void sched_metric_restart(struct sched_metric *m, int64_t start_ns, bool no_meta);
 void sched_metric_filter(struct sched_metric *m, const struct node *n, const char *reason);
 void sched_metric_exhaust(struct sched_metric *m, const struct node *n, const char *dimension);
+/* The same given the node's class (NULL or "": none) instead of the node. */
+void sched_metric_exhaust_class(struct sched_metric *m, const char *node_class, const char *dimension);
 /* A new AllocationMetric object; AllocationTime = now - m->start_ns. */
 json_t *sched_metric_json(const struct sched_metric_pool *p, const struct sched_metric *m, int64_t now, int coalesced);

@@ -153,6 +153,9 @@ static bool out_of(const struct sched_group *g, struct sched_cand *cd, const cha
 
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
+        const char *full;
+        if (!cd->usage_ready && !g->cores && sched_cand_known_full(at, &g->ask, cd, &full))
+                return out_of(g, cd, full, dim); /* seen full before, nothing freed since */
         sched_cand_usage(at, cd);
         const struct node *n = cd->n;
         int64_t avail_cpu = n->cpu_shares - n->reserved_cpu;
@@ -287,7 +290,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 at->cursor = (at->cursor + 1) % at->n_cands;
                 m->evaluated++;
                 if (cd->full_gen == g->gen) { /* still out of full_dim (out_of): no ranking again */
-                        sched_metric_exhaust(m, cd->n, cd->full_dim);
+                        sched_metric_exhaust_class(m, cd->node_class, cd->full_dim);
                         continue;
                 }
                 const char *why = sched_feasible(at, g, cd, buf, sizeof(buf));
@@ -298,7 +301,7 @@ struct sched_cand *sched_select(struct sched_attempt *at, struct sched_group *g,
                 struct sched_option o;
                 const char *dim = NULL;
                 if (!sched_rank(at, g, cd, &o, &dim)) {
-                        sched_metric_exhaust(m, cd->n, dim);
+                        sched_metric_exhaust_class(m, cd->node_class, dim);
                         continue;
                 }
                 if (o.final <= 0.0 && n_skip < MAX_SKIP) {

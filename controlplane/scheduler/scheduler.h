@@ -65,7 +65,10 @@ struct scheduler_env {
 /* Candidate lists kept across evaluations (candidates.c): per (node pool, datacenters)
  * the ready, eligible, not draining nodes, with a per-node bitmask of the drivers
  * node_has_driver accepts. Valid while the nodes table is unchanged (its index, size
- * and a sample of its node objects); any node write drops every entry. The cache holds
+ * and a sample of its node objects); any node write drops every entry. It also keeps,
+ * per node, the free cpu, memory and disk the last usage look-up saw and its snapshot's
+ * index: a node that could not fit an ask then is skipped without a look-up while the
+ * store reports nothing freed on it since (state_node_freed_index_h). The cache holds
  * a reference on each node it lists. At most max_entries entries and about max_bytes
  * of lists (least recently used dropped first). NOT thread-safe: one per worker.
  * create: NULL on ENOMEM; destroy accepts NULL and returns NULL. */
@@ -73,6 +76,9 @@ struct sched_cand_cache *sched_cand_cache_create(size_t max_entries, size_t max_
 struct sched_cand_cache *sched_cand_cache_destroy(struct sched_cand_cache *cc);
 struct sched_cand_cache_stats {
         uint64_t hits, misses, invalidations;
+        /* first looks at a node in an attempt answered "out of cpu, memory or disk" by the
+         * free capacity kept from an earlier look (no usage look-up; see candidates.h) */
+        uint64_t full_skips;
         size_t entries, bytes;
 };
 void sched_cand_cache_stats(const struct sched_cand_cache *cc, struct sched_cand_cache_stats *ret);

@@ -269,6 +269,10 @@ struct state_store {
         struct version_table *versions; /* state_versions.c; NULL = empty */
         struct deploy_tables *deploy; /* state_deploy.c; NULL = empty */
         struct scaling_table *scaling; /* state_scaling.c; NULL = empty */
+        /* state_node_freed_index_h: per bucket of node IDs, and the floor (values:
+         * state_snapshot copies them) */
+        uint64_t freed[STATE_FREED_BUCKETS];
+        uint64_t freed_floor;
 };
 
 static inline int refs(const int *rc) { return __atomic_load_n(rc, __ATOMIC_ACQUIRE); }
@@ -619,7 +623,39 @@ static void bump(struct state_store *st, enum state_table t, uint64_t index) {
 
 void state_raw_set_indexes(struct state_store *st, uint64_t latest, const uint64_t tables[STATE_TABLE_COUNT]) {
         st->latest = latest;
+        st->freed_floor = latest + 1; /* a restored store: anything may have been freed */
         memcpy(st->table_index, tables, sizeof(st->table_index));
+}
+
+/* ---- where usage was freed (state_node_freed_index_h) --------------------------------- */
+
+static size_t freed_bucket(uint64_t hash) {
+        return (size_t)((hash * UINT64_C(0x9e3779b97f4a7c15)) >> 54) & (STATE_FREED_BUCKETS - 1);
+}
+
+/* latest + 1: the write in progress has an index above every snapshot taken before it
+ * (at most its own index, or one above when an earlier write of the same index bumped
+ * latest already: a later look only, never a wrong skip) */
+static void freed_note(struct state_store *st, const char *node_id) {
+        if (!node_id)
+                return;
+        uint64_t *b = &st->freed[freed_bucket(hashmap_hash(node_id))];
+        if (*b < st->latest + 1)
+                *b = st->latest + 1;
+}
+
+/* Does replacing old with a (a NULL: removing it) free usage on old's node? */
+static bool alloc_write_frees(const struct alloc *old, const struct alloc *a) {
+        if (!old || !old->node_id || alloc_terminal(old))
+                return false;
+        return !a || alloc_terminal(a) || !a->node_id || strcmp(a->node_id, old->node_id) != 0 ||
+               a->resources.cpu < old->resources.cpu || a->resources.memory_mb < old->resources.memory_mb ||
+               a->resources.disk_mb < old->resources.disk_mb;
+}
+
+uint64_t state_node_freed_index_h(const struct state_store *st, uint64_t hash) {
+        uint64_t b = st->freed[freed_bucket(hash)];
+        return b > st->freed_floor ? b : st->freed_floor;
 }
 
 /* ---- reads ------------------------------------------------------------------------------ */
@@ -1004,6 +1040,7 @@ int state_raw_put_node(struct state_store *st, struct node *n) {
         int r = table_mut(&st->nodes);
         if (r < 0)
                 return r;
+        freed_note(st, n->id); /* its resources or status may have changed */
         void *old = NULL;
         node_ref(n);
         r = pmap_put(&st->nodes->map, n->id, n, &old);
@@ -1085,6 +1122,8 @@ int state_raw_put_alloc_end(struct state_store *st, struct alloc *a, const struc
         int r = 0;
         if (!k_new || (old && !k_old))
                 r = -ENOMEM;
+        if (r == 0 && alloc_write_frees(old, a))
+                freed_note(st, old->node_id);
         if (r == 0)
                 r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
         if (r == 0)
@@ -1144,8 +1183,10 @@ int state_raw_del_node(struct state_store *st, const char *id) {
         void *old = NULL;
         if (r == 0)
                 r = pmap_remove(&st->nodes->map, id, &old);
-        if (r == 0)
+        if (r == 0) {
+                freed_note(st, id);
                 node_unref(old);
+        }
         return r;
 }
 
@@ -1163,6 +1204,8 @@ int state_raw_del_alloc(struct state_store *st, const char *id) {
         char *k = job_key(buf, old->namespace, old->job_id);
         if (!k)
                 return -ENOMEM;
+        if (alloc_write_frees(old, NULL))
+                freed_note(st, old->node_id);
         if (old->node_id)
                 r = index_del(&st->allocs_by_node, old->node_id, old);
         if (r == 0)

@@ -96,6 +96,17 @@ struct state_usage state_node_usage(const struct state_store *st, const char *no
  * candidates keep it): no hashing where the node index is keyed by that hash (the
  * default path; checked per call, and hashed as before where it is not). */
 struct state_usage state_node_usage_h(const struct state_store *st, const char *node_id, uint64_t hash);
+/* When usage may last have been freed on a node: the store notes, at every write that
+ * stops, moves or removes a live alloc of the node, shrinks its resources, or writes or
+ * removes the node, an index above the store's latest index as of that write, and keeps
+ * the largest per bucket of STATE_FREED_BUCKETS (by the node ID's hashmap_hash; a node
+ * shares its bucket with others) and a floor raised by a restore. So for snapshots I and
+ * J >= I of one store, state_node_freed_index_h(J, node) <= I means nothing was freed on
+ * the node between them: its live usage in J is at least I's and its resources are
+ * I's. It may be above the node's own (a free on a bucket neighbour): the caller then
+ * looks again, never wrongly skips. O(1), no lookup. */
+#define STATE_FREED_BUCKETS 1024
+uint64_t state_node_freed_index_h(const struct state_store *st, uint64_t hash);
 struct alloc *const *state_allocs_by_job(const struct state_store *st, const char *ns, const char *job_id,
                                          size_t *ret_n);
 

@@ -102,6 +102,7 @@ static void add_job(struct job *j) {
 
 static const struct sched_preemption *test_preemption; /* NULL: the defaults (system only) */
 static bool random_ids;                                /* the scheduler's own ID generator instead of seq_id */
+static struct sched_cand_cache *test_cands;            /* the worker's candidate cache (NULL: none) */
 
 /* Run one eval for job id on a snapshot of the live store. */
 static int run_eval(const char *eval_id, const char *job_id) {
@@ -118,7 +119,8 @@ static int run_eval(const char *eval_id, const char *job_id) {
         struct scheduler_env env = {.clock = &fixed_clock,
                                     .gen_id = random_ids ? NULL : seq_id,
                                     .id_data = &id_counter,
-                                    .preemption = test_preemption};
+                                    .preemption = test_preemption,
+                                    .cands = test_cands};
         struct error err = {0};
         int r = scheduler_process_env(snap, e, &fp_ops, &fp, &env, &err);
         cr_assert_eq(r, 0, "scheduler: %s", err.msg);
@@ -704,6 +706,63 @@ Test(scheduler, a_full_node_counts_as_exhausted_in_every_later_placement) {
         cr_assert_eq(json_integer_value(json_object_get(f, "NodesEvaluated")), 2);
         cr_assert_eq(json_integer_value(json_object_get(f, "NodesExhausted")), 2);
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(f, "DimensionExhausted"), "cpu")), 2);
+}
+
+static uint64_t full_skips(void) {
+        struct sched_cand_cache_stats cs;
+        sched_cand_cache_stats(test_cands, &cs);
+        return cs.full_skips;
+}
+
+static json_int_t failed_metric(const char *group, const char *key, const char *dim) {
+        json_t *f = json_object_get(fp.updated->failed_tg_allocs, group);
+        cr_assert_not_null(f, "group %s did not fail", group);
+        json_t *v = json_object_get(f, key);
+        return json_integer_value(dim ? json_object_get(v, dim) : v);
+}
+
+/* The worker's candidate cache keeps what a node had free across evals: "small"
+ * (1,000 MHz, 900 held by "existing") found out of cpu for a 400 MHz ask in one eval
+ * is skipped without a usage look-up in the next eval of another job (still counted
+ * exhausted, on cpu), a 50 MHz ask still fits it, and once "existing" stops (a write
+ * that frees usage on the node) the 400 MHz ask is placed there again. */
+Test(scheduler, a_full_node_stays_skipped_across_evals_until_usage_is_freed) {
+        test_cands = sched_cand_cache_create(4, 1 << 20);
+        struct node *n = fx_node("small", "dc1", 1000, 8000);
+        free(n->node_class);
+        n->node_class = strdup("tiny-boxes");
+        add_node(n);
+        struct job *other = fx_job("other", JOB_SERVICE, 1, 900, 100);
+        state_upsert_job(live, ++fp.index, other);
+        struct alloc *a = fx_alloc("existing", other, "small", 0, 900, 100);
+        state_upsert_allocs(live, ++fp.index, &a, 1);
+        alloc_unref(a);
+        job_unref(other);
+        add_job(fx_job("first", JOB_SERVICE, 1, 400, 100));
+        run_eval("35353535-0000-4000-8000-000000000001", "first");
+        cr_assert_eq(live_allocs("first").n, 0);
+        cr_assert_eq(failed_metric("g", "ClassExhausted", "tiny-boxes"), 1);
+        cr_assert_eq(full_skips(), 0, "the first look at a node looks its usage up");
+        add_job(fx_job("second", JOB_SERVICE, 1, 400, 100));
+        run_eval("35353535-0000-4000-8000-000000000002", "second");
+        cr_assert_eq(live_allocs("second").n, 0);
+        cr_assert_eq(full_skips(), 1, "seen full in the last eval, nothing freed since");
+        cr_assert_eq(failed_metric("g", "NodesEvaluated", NULL), 1);
+        cr_assert_eq(failed_metric("g", "NodesExhausted", NULL), 1);
+        cr_assert_eq(failed_metric("g", "DimensionExhausted", "cpu"), 1);
+        cr_assert_eq(failed_metric("g", "ClassExhausted", "tiny-boxes"), 1, "the node's class, not read from the node");
+        add_job(fx_job("tiny", JOB_SERVICE, 1, 50, 100));
+        run_eval("35353535-0000-4000-8000-000000000003", "tiny");
+        cr_assert_eq(live_allocs("tiny").n, 1, "an ask within what was free is ranked, not skipped");
+        cr_assert_eq(full_skips(), 1);
+        cr_assert_eq(state_update_alloc_client(live, ++fp.index, "existing", ALLOC_CLIENT_COMPLETE, "done", NULL, 0, 0),
+                     0);
+        run_eval("35353535-0000-4000-8000-000000000004", "second");
+        struct collect c = live_allocs("second");
+        cr_assert_eq(c.n, 1, "usage freed on the node: it is looked at again");
+        cr_assert_str_eq(c.v[0]->node_id, "small");
+        cr_assert_eq(full_skips(), 1);
+        test_cands = sched_cand_cache_destroy(test_cands);
 }
 
 Test(scheduler, sysbatch_runs_once_per_node_and_new_nodes_get_a_run) {

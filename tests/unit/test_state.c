@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/hashmap.h"
 #include "common/ids.h"
 #include "controlplane/state/state.h"
 #include "tests/unit/fixtures.h"
@@ -792,4 +793,50 @@ Test(state, deleting_a_long_list_costs_o1_per_alloc) {
         drop_web(st, j, v, N);
         free(v);
         free(perm);
+}
+
+/* The scheduler keeps "node X was full at index I" while state_node_freed_index_h(X) <= I:
+ * placements and updates that keep an alloc's resources leave it; anything that can make
+ * room on the node (an alloc terminal or deleted, the node rewritten, a restore) raises
+ * it past the index before the write; a snapshot keeps its own value. */
+Test(state, freed_index_moves_only_when_a_node_may_have_room_again) {
+        struct state_store *st = state_create();
+        uint64_t h = hashmap_hash("n1"), h2 = hashmap_hash("n2");
+        struct node *n = fx_node("n1", "dc1", 1000, 1000);
+        state_upsert_node(st, 1, n);
+        struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+        state_upsert_job(st, 2, j);
+        cr_assert_leq(state_node_freed_index_h(st, h), 2);
+        struct alloc *a[2] = {fx_alloc("a0", j, "n1", 0, 100, 100), fx_alloc("a1", j, "n1", 1, 100, 100)};
+        cr_assert_eq(state_upsert_allocs(st, 3, a, 2), 0);
+        cr_assert_leq(state_node_freed_index_h(st, h), 2, "placements only add usage");
+        struct state_store *s3 = state_snapshot(st);
+        cr_assert_eq(state_update_alloc_client(st, 4, "a0", ALLOC_CLIENT_RUNNING, "up", NULL, 0, 0), 0);
+        cr_assert_leq(state_node_freed_index_h(st, h), 2, "running: the same resources held");
+        cr_assert_eq(state_update_alloc_client(st, 5, "a0", ALLOC_CLIENT_COMPLETE, "done", NULL, 0, 0), 0);
+        cr_assert_gt(state_node_freed_index_h(st, h), 4, "a0 ended: room since 4");
+        cr_assert_leq(state_node_freed_index_h(st, h), 5);
+        cr_assert_leq(state_node_freed_index_h(s3, h), 2, "a snapshot keeps its own");
+        if (state_node_freed_index_h(st, h2) != state_node_freed_index_h(st, h)) /* not a bucket neighbour */
+                cr_assert_leq(state_node_freed_index_h(st, h2), 2, "another node's bucket");
+        cr_assert_eq(state_delete_alloc(st, 6, "a1"), 0);
+        cr_assert_gt(state_node_freed_index_h(st, h), 5, "a live alloc deleted");
+        struct node *bigger = fx_node("n1", "dc1", 2000, 1000);
+        state_upsert_node(st, 7, bigger);
+        node_unref(bigger);
+        cr_assert_gt(state_node_freed_index_h(st, h), 6, "the node rewritten");
+        json_t *saved = NULL;
+        cr_assert_eq(state_save(st, &saved), 0);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(saved, &back, &err), 0, "%s", err.msg);
+        cr_assert_gt(state_node_freed_index_h(back, h2), state_latest_index(back), "a restore: anything may be free");
+        json_decref(saved);
+        state_destroy(back);
+        state_destroy(s3);
+        alloc_unref(a[0]);
+        alloc_unref(a[1]);
+        job_unref(j);
+        node_unref(n);
+        state_destroy(st);
 }
