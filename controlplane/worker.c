@@ -818,15 +818,15 @@ static void start_check(struct workers *ws) {
 /* The plan applier, pipelined and batched as Nomad's: every plan waiting is checked on
  * the pool (start_check) against the state plus the results still in flight, and what
  * fits is proposed as one entry without waiting for the entries before it. The eval
- * updates that workers asked for meanwhile ride in the same entry, after the plans (a
- * worker updates its eval only once its plans are answered); with no plans waiting or
- * being checked they are proposed at once. */
+ * updates that workers asked for are proposed at once, not held for a check: a worker
+ * updates its eval only once its plans are answered, so nothing they say waits on the
+ * plans being checked (those that arrive while a check comes back ride with its plans,
+ * after them). */
 static void apply_next_plan(struct workers *ws) {
-        if (ws->checking)
-                return; /* the plans waiting go next: check_done comes back here */
-        if (ws->plan_head)
+        /* with a check under way, the plans waiting go next (check_done comes back here) */
+        if (ws->plan_head && !ws->checking)
                 start_check(ws);
-        if (ws->checking || !ws->eval_head)
+        if (!ws->eval_head)
                 return;
         struct batch_part *parts = NULL;
         struct plan_batch *b = batch_new(ws, 0, &parts);
