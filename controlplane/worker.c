@@ -1037,6 +1037,7 @@ struct workers *workers_destroy(struct workers *ws) {
          * batches held for it once it no longer reads their results */
         struct check_job *j = TAKE_PTR(ws->checking);
         if (j) {
+                log_debug("plan applier: stopping with %zu plan(s) being checked on the pool", j->n);
                 check_abandon(j);
                 for (size_t i = 0; i < j->n; i++)
                         answer_plan(j->w[i], -ECANCELED);
