@@ -13,7 +13,7 @@
 # (FILE.0-2). LOG_LEVEL=debug logs each write's time waiting for the loop and handled,
 # each Raft entry's parts, time queued, proposed to applied and apply time, a forwarded
 # write's time until a pool thread sends it, at the leader, and back to the loop, and the
-# plan applier's time checking plans on the leader's loop;
+# plan applier's time checking plans on libuv's pool (and queued there, and back to the loop);
 # KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. Prints name=value lines;
 # appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u

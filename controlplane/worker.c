@@ -23,6 +23,7 @@
 #include "controlplane/broker/broker.h"
 #include "controlplane/broker/waiters.h"
 #include "controlplane/plan/applier.h"
+#include "controlplane/plan/check.h"
 #include "controlplane/plan/codec.h"
 #include "controlplane/raft/batch.h"
 #include "controlplane/scheduler/scheduler.h"
@@ -83,6 +84,8 @@ struct workers {
         struct worker *eval_head, *eval_tail; /* eval updates waiting, sent with the next batch */
         struct plan_overlay *overlay;         /* results proposed, not yet applied */
         struct eval_waiters *waiters;         /* leader: other servers' workers waiting for an eval */
+        struct check_job *checking;           /* plans being checked on the pool (one batch at a time) */
+        struct plan_batch *held_head, *held_tail; /* applied while a check reads their results */
         int batches_in_flight;
         char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
         char server_secret[SECRET_HASH_HEX];      /* the servers' secret from the state ("" before it is set) */
@@ -97,6 +100,10 @@ struct plan_batch {
         struct workers *ws;
         size_t n;       /* plans: w[0..n) */
         size_t n_evals; /* eval updates: w[n..n+n_evals) */
+        /* once applied (or failed): the outcome, and the next batch held (answer_held) */
+        int status;
+        uint64_t index;
+        struct plan_batch *next_held;
         struct worker *w[];
 };
 
@@ -510,124 +517,73 @@ static void answer_plan(struct worker *w, int status) {
         answer(w, status);
 }
 
+/* Each plan of an applied (or failed) batch gets its result: the commit's index, and a
+ * fresh snapshot when part of it was rejected. */
+static void answer_batch(struct workers *ws, struct plan_batch *b) {
+        struct state_store *refreshed = NULL;
+        for (size_t i = 0; i < b->n; i++) {
+                struct worker *w = b->w[i];
+                if (b->status == 0 && plan_result_refresh_index(w->result)) {
+                        if (!refreshed)
+                                refreshed = state_snapshot(*ws->cfg.state);
+                        w->refreshed = refreshed ? state_snapshot(refreshed) : NULL;
+                }
+                if (b->status == 0)
+                        plan_result_set_alloc_index(w->result, b->index);
+                answer_plan(w, b->status);
+        }
+        state_destroy(refreshed);
+        free(b);
+}
+
+/* The batches held while a check read their results, answered in the order applied. */
+static void answer_held(struct workers *ws) {
+        while (ws->held_head) {
+                struct plan_batch *b = ws->held_head;
+                ws->held_head = b->next_held;
+                if (!ws->held_head)
+                        ws->held_tail = NULL;
+                answer_batch(ws, b);
+        }
+}
+
 static void on_batch_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct plan_batch *b = arg;
         struct workers *ws = b->ws;
         ws->batches_in_flight--;
         /* the state now holds these results (or they failed): out of the overlay at once */
-        for (size_t i = 0; i < b->n; i++)
-                plan_overlay_remove(ws->overlay, b->w[i]->result);
-        struct state_store *refreshed = NULL;
         for (size_t i = 0; i < b->n; i++) {
-                struct worker *w = b->w[i];
+                plan_overlay_remove(ws->overlay, b->w[i]->result);
                 if (status < 0)
-                        log_warn("plan applier: committing the plan of eval %s failed: %s", w->eval ? w->eval->id : "?",
-                                 msg);
-                if (status == 0 && plan_result_refresh_index(w->result)) {
-                        if (!refreshed)
-                                refreshed = state_snapshot(*ws->cfg.state);
-                        w->refreshed = refreshed ? state_snapshot(refreshed) : NULL;
-                }
-                if (status == 0)
-                        plan_result_set_alloc_index(w->result, index);
-                answer_plan(w, status);
+                        log_warn("plan applier: committing the plan of eval %s failed: %s",
+                                 b->w[i]->eval ? b->w[i]->eval->id : "?", msg);
         }
         for (size_t i = b->n; i < b->n + b->n_evals; i++) {
                 if (status < 0)
                         log_warn("worker: eval update failed: %s", msg);
                 answer(b->w[i], status);
         }
-        state_destroy(refreshed);
-        free(b);
+        b->status = status;
+        b->index = index;
+        b->n_evals = 0;
+        /* The check on the pool was queued after these results were proposed and may be
+         * reading them (its overlay): their workers, who free them, wait until it is back. */
+        if (ws->checking && b->n) {
+                if (ws->held_tail)
+                        ws->held_tail->next_held = b;
+                else
+                        ws->held_head = b;
+                ws->held_tail = b;
+                return;
+        }
+        answer_batch(ws, b);
         apply_next_plan(ws);
 }
 
-/* The plan applier: take every plan waiting, check each against the latest state
- * plus the results still in flight (and those before it in this batch), and
- * propose what fits as one entry, without waiting for the entries before it. The
- * eval updates that workers asked for meanwhile ride in the same entry, after the
- * plans (a worker updates its eval only once its plans are answered). */
-static void apply_next_plan(struct workers *ws) {
-        size_t waiting = 0;
-        for (struct worker *w = ws->plan_head; w; w = w->next_plan)
-                waiting++;
-        for (struct worker *w = ws->eval_head; w; w = w->next_eval)
-                waiting++;
-        if (!waiting)
-                return;
-        struct plan_batch *b = calloc(1, sizeof(*b) + waiting * sizeof(b->w[0]));
-        if (!b) {
-                while (ws->plan_head) {
-                        struct worker *w = ws->plan_head;
-                        ws->plan_head = w->next_plan;
-                        w->next_plan = NULL;
-                        answer_plan(w, -ENOMEM);
-                }
-                while (ws->eval_head) {
-                        struct worker *w = ws->eval_head;
-                        ws->eval_head = w->next_eval;
-                        w->next_eval = NULL;
-                        answer(w, -ENOMEM);
-                }
-                ws->plan_tail = ws->eval_tail = NULL;
-                return;
-        }
-        b->ws = ws;
-        /* parts: one compact plan result per plan, then one EvalUpdate for the evals */
-        struct batch_part *parts = calloc(waiting + 1, sizeof(*parts));
-        if (!parts) {
-                free(b);
-                b = NULL;
-        }
-        int64_t t0 = clock_monotonic_ns(); /* the plans' checks on the loop, for the debug log */
-        size_t n_plans = 0;
-        while (ws->plan_head) {
-                n_plans++;
-                struct worker *w = ws->plan_head;
-                ws->plan_head = w->next_plan;
-                if (!ws->plan_head)
-                        ws->plan_tail = NULL;
-                w->next_plan = NULL;
-                if (!b) {
-                        answer_plan(w, -ENOMEM);
-                        continue;
-                }
-                /* The eval may have been nacked (timed out) and handed to another
-                 * worker meanwhile: only the holder of the current token may commit. */
-                if (broker_check_token(ws->cfg.broker, w->eval ? w->eval->id : NULL, w->token) < 0) {
-                        log_warn("plan applier: plan of eval %s rejected: its token is no longer outstanding",
-                                 w->eval ? w->eval->id : "?");
-                        answer_plan(w, -ESTALE);
-                        continue;
-                }
-                struct error err = {0};
-                struct plan_result *res = NULL;
-                int r = plan_evaluate_overlay(*ws->cfg.state, ws->overlay, w->plan, &res, &err);
-                if (r < 0) {
-                        log_warn("plan applier: %s", err.msg);
-                        answer_plan(w, r);
-                        continue;
-                }
-                w->result = res;
-                if (plan_result_is_noop(res)) {
-                        if (plan_result_refresh_index(res))
-                                w->refreshed = state_snapshot(*ws->cfg.state);
-                        answer_plan(w, 0);
-                        continue;
-                }
-                void *buf = NULL;
-                size_t len = 0;
-                if (plan_overlay_add(ws->overlay, res) < 0 || plan_result_encode(res, &buf, &len) < 0) {
-                        plan_overlay_remove(ws->overlay, res);
-                        answer_plan(w, -ENOMEM);
-                        continue;
-                }
-                parts[b->n] = (struct batch_part){.kind = BATCH_PLAN, .buf = buf, .len = len};
-                b->w[b->n++] = w;
-        }
-        if (n_plans)
-                log_debug("plan applier: %zu plan(s) checked and encoded on the loop in %.2f ms", n_plans,
-                          (double)(clock_monotonic_ns() - t0) / 1e6);
+/* Propose b's plans (their encoded results in parts[0..b->n)) together with the eval
+ * updates waiting, as one entry. b NULL (out of memory): the eval updates waiting are
+ * answered with -ENOMEM. parts has room for one more than b holds. */
+static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch_part *parts) {
         json_t *evals = json_array();
         while (ws->eval_head) {
                 struct worker *w = ws->eval_head;
@@ -683,6 +639,227 @@ static void apply_next_plan(struct workers *ws) {
                 return;
         }
         ws->batches_in_flight++;
+}
+
+static size_t evals_waiting(const struct workers *ws) {
+        size_t n = 0;
+        for (struct worker *w = ws->eval_head; w; w = w->next_eval)
+                n++;
+        return n;
+}
+
+/* A batch for n plans and the eval updates waiting, with its parts (one more than it
+ * holds); both NULL when out of memory. */
+static struct plan_batch *batch_new(struct workers *ws, size_t n, struct batch_part **ret_parts) {
+        size_t cap = n + evals_waiting(ws);
+        struct plan_batch *b = calloc(1, sizeof(*b) + cap * sizeof(b->w[0]));
+        struct batch_part *parts = calloc(cap + 1, sizeof(*parts));
+        if (!b || !parts) {
+                free(b);
+                free(parts);
+                b = NULL;
+                parts = NULL;
+        }
+        if (b)
+                b->ws = ws;
+        *ret_parts = parts;
+        return b;
+}
+
+/* ---- the plans' checks on libuv's pool -------------------------------------------
+ *
+ * One batch at a time: the plans waiting, checked in order against a snapshot of the
+ * state and a copy of the overlay (the results proposed, not yet applied), both taken
+ * on the loop when the batch is queued. Plans that arrive meanwhile wait for it, so
+ * that the next batch's overlay holds its results: two plans never both commit what
+ * only one fits. An entry applied while a check runs leaves the overlay at once (the
+ * next snapshot holds it), but the check's copy still reads its results: their
+ * workers, who free them, are answered once the check is back (answer_held). */
+struct check_job {
+        uv_work_t work;
+        struct workers *ws; /* NULL once abandoned (the workers stop): check_done only frees it */
+        struct state_store *snap;
+        struct plan_overlay *overlay; /* borrowed results in flight, then the batch's own */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool checked; /* under mu: the pool thread is done with the plans and the overlay */
+        int64_t queued_ns, started_ns, checked_ns;
+        struct plan_check *v;
+        size_t n;
+        struct worker *w[]; /* w[i] submitted v[i].plan */
+};
+
+static void check_job_free(struct check_job *j) {
+        for (size_t i = 0; j->v && i < j->n; i++) {
+                plan_result_free(j->v[i].result);
+                free(j->v[i].buf);
+        }
+        free(j->v);
+        plan_overlay_free(j->overlay);
+        state_destroy(j->snap);
+        pthread_cond_destroy(&j->cv);
+        pthread_mutex_destroy(&j->mu);
+        free(j);
+}
+
+/* On a pool thread: reads the snapshot, the plans and the overlay's results only. */
+static void check_work(uv_work_t *req) {
+        struct check_job *j = req->data;
+        j->started_ns = clock_monotonic_ns();
+        plan_check_batch(j->snap, j->overlay, j->v, j->n);
+        j->checked_ns = clock_monotonic_ns();
+        pthread_mutex_lock(&j->mu);
+        j->checked = true;
+        pthread_cond_signal(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+}
+
+/* The workers stop: the check no longer proposes. One no pool thread has begun is
+ * cancelled; one under way is waited for (a few ms), since it reads plans that their
+ * workers free once answered. check_done frees the job either way. */
+static void check_abandon(struct check_job *j) {
+        j->ws = NULL;
+        if (uv_cancel((uv_req_t *)&j->work) == 0)
+                return;
+        pthread_mutex_lock(&j->mu);
+        while (!j->checked)
+                pthread_cond_wait(&j->cv, &j->mu);
+        pthread_mutex_unlock(&j->mu);
+}
+
+/* Back on the loop: the results that commit something join the overlay and are
+ * proposed as one entry with the eval updates waiting; no-ops and failures are
+ * answered now. */
+static void propose_checked(struct workers *ws, struct check_job *j) {
+        struct batch_part *parts = NULL;
+        struct plan_batch *b = batch_new(ws, j->n, &parts);
+        for (size_t i = 0; i < j->n; i++) {
+                struct worker *w = j->w[i];
+                struct plan_check *c = &j->v[i];
+                if (c->status < 0) {
+                        log_warn("plan applier: %s", c->err.msg);
+                        answer_plan(w, c->status);
+                        continue;
+                }
+                w->result = TAKE_PTR(c->result);
+                if (plan_result_is_noop(w->result)) {
+                        if (plan_result_refresh_index(w->result))
+                                w->refreshed = state_snapshot(*ws->cfg.state);
+                        answer_plan(w, 0);
+                        continue;
+                }
+                void *buf = TAKE_PTR(c->buf);
+                if (!b || plan_overlay_add(ws->overlay, w->result) < 0) {
+                        free(buf);
+                        answer_plan(w, -ENOMEM);
+                        continue;
+                }
+                parts[b->n] = (struct batch_part){.kind = BATCH_PLAN, .buf = buf, .len = c->len};
+                b->w[b->n++] = w;
+        }
+        propose_batch(ws, b, parts);
+}
+
+static void check_done(uv_work_t *req, int status) {
+        (void)status; /* cancelled only when abandoned */
+        struct check_job *j = req->data;
+        struct workers *ws = j->ws;
+        if (ws) {
+                ws->checking = NULL;
+                answer_held(ws); /* this check no longer reads their results */
+                log_debug("plan applier: %zu plan(s) checked and encoded on the pool in %.2f ms (%.2f ms queued, "
+                          "%.2f ms back to the loop)",
+                          j->n, (double)(j->checked_ns - j->started_ns) / 1e6,
+                          (double)(j->started_ns - j->queued_ns) / 1e6,
+                          (double)(clock_monotonic_ns() - j->checked_ns) / 1e6);
+                propose_checked(ws, j);
+        }
+        check_job_free(j);
+        if (ws)
+                apply_next_plan(ws);
+}
+
+static struct check_job *check_job_new(size_t n) {
+        struct check_job *j = calloc(1, sizeof(*j) + n * sizeof(j->w[0]));
+        if (!j)
+                return NULL;
+        pthread_mutex_init(&j->mu, NULL);
+        pthread_cond_init(&j->cv, NULL);
+        j->work.data = j;
+        if (!(j->v = calloc(n ? n : 1, sizeof(*j->v)))) {
+                check_job_free(j);
+                return NULL;
+        }
+        return j;
+}
+
+/* Take every plan waiting into j; a plan whose eval token is no longer outstanding (the
+ * eval was nacked or timed out and handed to another worker) is refused here, on the
+ * loop: only the holder of the current token may commit. */
+static void take_plans(struct workers *ws, struct check_job *j) {
+        while (ws->plan_head) {
+                struct worker *w = ws->plan_head;
+                ws->plan_head = w->next_plan;
+                if (!ws->plan_head)
+                        ws->plan_tail = NULL;
+                w->next_plan = NULL;
+                if (!j) {
+                        answer_plan(w, -ENOMEM);
+                        continue;
+                }
+                if (broker_check_token(ws->cfg.broker, w->eval ? w->eval->id : NULL, w->token) < 0) {
+                        log_warn("plan applier: plan of eval %s rejected: its token is no longer outstanding",
+                                 w->eval ? w->eval->id : "?");
+                        answer_plan(w, -ESTALE);
+                        continue;
+                }
+                j->v[j->n].plan = w->plan;
+                j->w[j->n++] = w;
+        }
+}
+
+/* Queue the plans waiting for their check on the pool (ws->checking), against a
+ * snapshot of the state and a copy of the overlay taken now. */
+static void start_check(struct workers *ws) {
+        size_t waiting = 0;
+        for (struct worker *w = ws->plan_head; w; w = w->next_plan)
+                waiting++;
+        struct check_job *j = check_job_new(waiting);
+        take_plans(ws, j);
+        if (!j || j->n == 0) {
+                if (j)
+                        check_job_free(j);
+                return;
+        }
+        j->ws = ws;
+        j->snap = state_snapshot(*ws->cfg.state);
+        j->overlay = plan_overlay_copy(ws->overlay);
+        j->queued_ns = clock_monotonic_ns();
+        if (!j->snap || !j->overlay || uv_queue_work(ws->cfg.loop, &j->work, check_work, check_done) < 0) {
+                for (size_t i = 0; i < j->n; i++)
+                        answer_plan(j->w[i], -ENOMEM);
+                check_job_free(j);
+                return;
+        }
+        ws->checking = j;
+}
+
+/* The plan applier, pipelined and batched as Nomad's: every plan waiting is checked on
+ * the pool (start_check) against the state plus the results still in flight, and what
+ * fits is proposed as one entry without waiting for the entries before it. The eval
+ * updates that workers asked for are proposed at once, not held for a check: a worker
+ * updates its eval only once its plans are answered, so nothing they say waits on the
+ * plans being checked (those that arrive while a check comes back ride with its plans,
+ * after them). */
+static void apply_next_plan(struct workers *ws) {
+        /* with a check under way, the plans waiting go next (check_done comes back here) */
+        if (ws->plan_head && !ws->checking)
+                start_check(ws);
+        if (!ws->eval_head)
+                return;
+        struct batch_part *parts = NULL;
+        struct plan_batch *b = batch_new(ws, 0, &parts);
+        propose_batch(ws, b, parts);
 }
 
 static void finish_eval(struct workers *ws, struct worker *w) {
@@ -941,6 +1118,16 @@ static void on_async_closed(uv_handle_t *h) {
 struct workers *workers_destroy(struct workers *ws) {
         if (!ws)
                 return NULL;
+        /* a check on the pool: its plans are answered once no thread reads them, and the
+         * batches held for it once it no longer reads their results */
+        struct check_job *j = TAKE_PTR(ws->checking);
+        if (j) {
+                log_debug("plan applier: stopping with %zu plan(s) being checked on the pool", j->n);
+                check_abandon(j);
+                for (size_t i = 0; i < j->n; i++)
+                        answer_plan(j->w[i], -ECANCELED);
+        }
+        answer_held(ws);
         /* other servers' plans still queued: answered, their requests are going */
         for (struct worker *w = ws->plan_head, *next; w; w = next) {
                 next = w->next_plan;

@@ -4,8 +4,9 @@
  * A worker thread never touches the live state. It receives (eval, token,
  * snapshot) from the loop, runs scheduler_process(), and every planner call
  * (submit plan, update eval, create eval) becomes a request that the loop
- * thread serves — plans one at a time, evaluated against the latest state and
- * committed through Raft — while the worker waits for the answer. */
+ * thread serves — plans in batches, checked on libuv's pool against a snapshot of
+ * the state plus the results still in flight, one batch at a time, and committed
+ * through Raft — while the worker waits for the answer. */
 #pragma once
 
 #include <jansson.h>

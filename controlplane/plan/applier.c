@@ -58,6 +58,17 @@ size_t plan_overlay_count(const struct plan_overlay *o) {
         return o ? o->n : 0;
 }
 
+struct plan_overlay *plan_overlay_copy(const struct plan_overlay *o) {
+        struct plan_overlay *c = plan_overlay_new();
+        if (!c || !o || o->n == 0)
+                return c;
+        if (!(c->v = malloc(o->n * sizeof(*c->v))))
+                return plan_overlay_free(c);
+        memcpy(c->v, o->v, o->n * sizeof(*c->v));
+        c->n = c->cap = o->n;
+        return c;
+}
+
 /* The overlay's plan nodes for node_id, oldest first (at most one per result). */
 #define OVERLAY_NODES_MAX 256
 static size_t overlay_nodes(const struct plan_overlay *o, const char *node_id, const struct plan_node **out,

@@ -1,9 +1,9 @@
 /* applier.h - the plan applier's logic, pure: check a plan against the latest state,
  * keep what fits, and write a committed result into the store.
  *
- * The server runs plan_evaluate() on the leader's loop, proposes
- * plan_result_to_json() through Raft as a "PlanApply" command, and every server's
- * FSM decodes it (plan_result_from_json) and calls plan_result_apply().
+ * The leader runs plan_evaluate_overlay() on libuv's pool against a state snapshot
+ * (plan/check.h), proposes the encoded result through Raft, and every server's FSM
+ * decodes it (plan/codec.h) and calls plan_result_apply().
  */
 #pragma once
 
@@ -42,6 +42,10 @@ struct plan_overlay *plan_overlay_free(struct plan_overlay *o); /* NULL ok; retu
 int plan_overlay_add(struct plan_overlay *o, const struct plan_result *r);
 void plan_overlay_remove(struct plan_overlay *o, const struct plan_result *r);
 size_t plan_overlay_count(const struct plan_overlay *o);
+/* A new overlay borrowing the same results (NULL o: an empty one), for a check made
+ * on another thread while the loop adds to and removes from o; NULL when out of
+ * memory. Cost: O(results in o). */
+struct plan_overlay *plan_overlay_copy(const struct plan_overlay *o);
 /* plan_evaluate against latest + overlay (overlay NULL: latest alone). */
 int plan_evaluate_overlay(const struct state_store *latest, const struct plan_overlay *overlay, const struct plan *p,
                           struct plan_result **ret, struct error *err);

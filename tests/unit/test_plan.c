@@ -6,6 +6,8 @@
 #include "common/hashmap.h"
 #include "common/macros.h"
 #include "controlplane/plan/applier.h"
+#include "controlplane/plan/check.h"
+#include "controlplane/plan/codec.h"
 #include "controlplane/state/state.h"
 #include "tests/support/plan_fixture.h"
 #include "tests/unit/fixtures.h"
@@ -300,6 +302,54 @@ Test(plan, batch_second_plan_is_partially_rejected_for_the_last_capacity) {
         plan_result_free(r1);
         plan_result_free(r2);
         plan_overlay_free(o);
+        plan_free(p1);
+        plan_free(p2);
+}
+
+/* plan_check_batch (the applier's work on the pool): against a snapshot plus a result
+ * in flight, plans checked in order, each against the ones before it in the batch;
+ * what commits something is encoded, and decodes to what was checked. */
+Test(plan, check_batch_checks_in_order_against_the_flight_and_the_batch) {
+        const char *n1[] = {"n1"};
+        const char *n2[] = {"n2"};
+        const char *both[] = {"n1", "n2"};
+        struct plan *inflight = mkplan("e0", n1, 1, "f");
+        struct plan *p1 = mkplan("e1", n2, 1, "a");
+        struct plan *p2 = mkplan("e2", both, 2, "b");
+        struct plan_overlay *live = plan_overlay_new();
+        struct plan_result *r0 = NULL;
+        cr_assert_eq(plan_evaluate_overlay(st, live, inflight, &r0, NULL), 0);
+        cr_assert_eq(plan_overlay_add(live, r0), 0);
+        struct state_store *snap = state_snapshot(st);
+        struct plan_overlay *o = plan_overlay_copy(live);
+        cr_assert_eq(plan_overlay_count(o), 1);
+        struct plan_check v[2] = {{.plan = p1}, {.plan = p2}};
+        plan_check_batch(snap, o, v, 2);
+        cr_assert_eq(v[0].status, 0);
+        cr_assert_eq(plan_result_count_place(v[0].result), 1, "n2 was free");
+        cr_assert_not_null(v[0].buf);
+        cr_assert_eq(v[1].status, 0);
+        cr_assert(plan_result_rejected(v[1].result, "n1"), "600 in flight + 600 > 1,000");
+        cr_assert(plan_result_rejected(v[1].result, "n2"), "600 of the batch's first plan + 600 > 1,000");
+        cr_assert(plan_result_is_noop(v[1].result));
+        cr_assert_null(v[1].buf, "a no-op is not encoded");
+        cr_assert_eq(plan_overlay_count(o), 2, "the batch's first result joined the copy");
+        cr_assert_eq(plan_overlay_count(live), 1, "not the loop's overlay");
+        struct plan_result *back = NULL;
+        cr_assert_eq(plan_result_decode(v[0].buf, v[0].len, &back, NULL), 0);
+        cr_assert_eq(plan_result_count_place(back), 1);
+        cr_assert_eq(plan_result_apply(st, 10, back), 0);
+        cr_assert_not_null(state_alloc_get(st, "a-0"));
+        plan_result_free(back);
+        for (int i = 0; i < 2; i++) {
+                plan_result_free(v[i].result);
+                free(v[i].buf);
+        }
+        plan_result_free(r0);
+        plan_overlay_free(o);
+        plan_overlay_free(live);
+        state_destroy(snap);
+        plan_free(inflight);
         plan_free(p1);
         plan_free(p2);
 }
