@@ -15,19 +15,13 @@
 # Usage: tests/integration/cluster_hold.sh BIN_DIR. Ports: DROVER_TEST_PORT_BASE (29300)
 # .. +250. Every wait is bounded; every process started here is stopped on exit.
 set -u
-. "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh" # wait_for SECONDS COMMAND...
-RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # pick_port, wait_for, RM_WORK (log, pass and fail are this file's own)
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-hold-XXXXXX)
 N=${HOLD_WRITES:-24}
 ASAN=${HOLD_ASAN_SERVER:-$BIN/../asan/bin/drover-server}
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        P=$((${DROVER_TEST_PORT_BASE:-29300} + RANDOM % 220))
-        ok=1
-        for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+pick_port "${DROVER_TEST_PORT_BASE:-29300}" 220 1 2 11 12 21 22 # the 3 servers' HTTP and Raft ports
+P=$PORT
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
 raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
 JOIN="$(http 0),$(http 1),$(http 2)"
