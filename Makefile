@@ -36,6 +36,9 @@ MALLOC_LIBS = $(if $(SAN_FLAGS),,-ljemalloc)
 # drover-server's jemalloc options (controlplane/malloc_conf.c: 2 arenas; no
 # transparent huge pages, whose first-touch zeroing cost more than the faults saved).
 MALLOC_OBJ = $(if $(SAN_FLAGS),,$(call obj,controlplane/malloc_conf.c))
+# TSan builds link common/tsan_close.c's syscall() into each daemon and the CLI: libuv
+# closes fds through syscall(SYS_close), which TSan does not see (the file says why).
+TSAN_OBJ = $(if $(findstring thread,$(SAN_FLAGS)),$(call obj,common/tsan_close.c))
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC = $(wildcard common/*.c)
@@ -103,17 +106,17 @@ $(LIBSERVER): $(call obj,$(SERVER_SRC))
 $(LIBAGENT):  $(call obj,$(AGENT_SRC))
 $(LIBCLI):    $(call obj,$(CLI_SRC))
 
-$(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(MALLOC_OBJ) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
+$(BUILD)/bin/drover-server: $(call obj,controlplane/main.c) $(MALLOC_OBJ) $(TSAN_OBJ) $(LIBSERVER) $(LIBCORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
-$(BUILD)/bin/drover-agent: $(call obj,nodeagent/main.c) $(LIBAGENT) $(LIBCOMMON)
+$(BUILD)/bin/drover-agent: $(call obj,nodeagent/main.c) $(TSAN_OBJ) $(LIBAGENT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
 
-$(BUILD)/bin/drover: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
+$(BUILD)/bin/drover: $(call obj,cli/main.c) $(TSAN_OBJ) $(LIBCLI) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(if $(filter 1,$(V)),,@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GNUTLS_LIBS)
