@@ -15,7 +15,12 @@
  * TSan builds link this file's definition (the Makefile's TSAN_OBJ; the fuzz
  * harnesses build common/ with it); in every other build the file is empty.
  */
-#if defined(__SANITIZE_THREAD__)
+#if defined(__has_feature) /* clang 14 does not define __SANITIZE_THREAD__ */
+#if __has_feature(thread_sanitizer)
+#define TSAN_CLOSE_ON 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(TSAN_CLOSE_ON)
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
