@@ -146,7 +146,11 @@ static void flush_proposals(struct server *s) {
                         }
         }
         if (r < 0) {
-                batch_fail(b, r, r == -EAGAIN ? "not the leader" : strerror(-r));
+                /* refused before it was appended: nothing of it was proposed */
+                if (r == -EAGAIN)
+                        batch_fail(b, API_NOT_PROPOSED, "not the leader any more (nothing proposed)");
+                else
+                        batch_fail(b, r, strerror(-r));
                 batch_free(b);
         }
 }

@@ -87,6 +87,7 @@ bool is_leader_or_fail(struct route_ctx *c) {
 
 /* Answer a write once its command is applied. */
 struct pending_write {
+        struct api *a;
         struct http_req *req;
         json_t *reply; /* answered with "Index" filled in; NULL = empty object */
         bool fill_eval_index;
@@ -109,9 +110,22 @@ static int write_error_status(int code) {
         }
 }
 
+/* A write this server stopped leading before it proposed: held for the next leader
+ * (routes_hold.c), or answered 500 with what a follower's forward holds on too. */
+static void not_proposed(struct api *a, struct http_req *req) {
+        if (api_hold_request(a, req))
+                return;
+        http_req_respond_text(req, 500, "No cluster leader (this server stopped leading before it proposed the change; "
+                                        "nothing was changed)");
+}
+
 void on_write_applied(void *arg, int status, uint64_t index, const char *msg) {
         struct pending_write *pw = arg;
-        if (status < 0) {
+        if (status == API_NOT_PROPOSED) {
+                not_proposed(pw->a, pw->req);
+                if (pw->reply)
+                        json_decref(pw->reply);
+        } else if (status < 0) {
                 http_req_respond_text(pw->req, write_error_status(status), "%s", msg && *msg ? msg : strerror(-status));
                 if (pw->reply)
                         json_decref(pw->reply);
@@ -147,6 +161,7 @@ struct pending_write *pending_write_new(struct route_ctx *c, json_t *reply, bool
                 http_req_respond_text(c->req, 500, "out of memory");
                 return NULL;
         }
+        pw->a = c->s;
         pw->req = c->req;
         pw->reply = reply;
         pw->fill_eval_index = eval_index;
@@ -166,11 +181,8 @@ void propose(struct route_ctx *c, json_t *cmd, json_t *reply, bool eval_index) {
                 free(pw);
                 /* not the leader any more (Raft says so before the server's tick does):
                  * nothing was proposed, so the request may wait for the next leader */
-                if (r == -EAGAIN && api_hold_request(c->s, c->req))
-                        return;
                 if (r == -EAGAIN)
-                        http_req_respond_text(c->req, 500, "No cluster leader (this server stopped leading before it "
-                                                           "proposed the change; nothing was changed)");
+                        not_proposed(c->s, c->req);
                 else
                         http_req_respond_text(c->req, 500, "cannot propose the change: %s", strerror(-r));
         }

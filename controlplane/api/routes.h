@@ -6,6 +6,7 @@
  * through the ops table given at creation, so that tests plug in their own. */
 #pragma once
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +25,13 @@ struct uv_loop_s;
 /* status 0: applied at index; negative: rejected by the state store or not
  * committed, msg says why (the signature of raft_node_apply_cb). */
 typedef void (*api_apply_cb)(void *arg, int status, uint64_t index, const char *msg);
+/* An api_apply_cb's status when the command never reached Raft: propose queued it
+ * while this server led, and Raft refused it at the flush at the end of that loop
+ * turn (leadership lost in between). Nothing was proposed, so a write may be held
+ * and run again for the next leader. Not -EAGAIN: that status also comes for an
+ * entry appended and then lost with leadership, which may still commit and must
+ * not be sent again. */
+#define API_NOT_PROPOSED (-ENOTCONN)
 
 /* A membership change finished: status 0, or negative with msg. */
 typedef void (*api_change_cb)(void *arg, int status, const char *msg);

@@ -158,6 +158,12 @@ static int harness_propose(void *data, json_t *cmd, api_apply_cb cb, void *arg) 
                 h->before_apply = NULL;
                 fn(h, h->before_apply_arg);
         }
+        if (h->propose_fail_status) {
+                json_decref(cmd);
+                if (cb)
+                        cb(arg, h->propose_fail_status, 0, "refused by the harness");
+                return 0;
+        }
         uint64_t index = state_latest_index(h->state) + 1;
         struct error err = {0};
         /* a rejected command is applied too (Raft moved on); the proposer hears why */

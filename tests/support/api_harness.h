@@ -43,6 +43,10 @@ struct api_harness {
         void (*sched_plan)(struct api_harness *h, struct http_req *req, const struct api_sched_plan *p,
                            const void *body, size_t len);
         bool client_verified; /* as if over mutual TLS (http_req_client_verified) */
+        /* Non-zero: api_ops.propose applies nothing and calls back with this status, as
+         * Raft does for a proposal refused at its flush (API_NOT_PROPOSED) or an entry
+         * lost with leadership (-EAGAIN). */
+        int propose_fail_status;
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;
 };

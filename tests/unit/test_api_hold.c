@@ -3,8 +3,11 @@
  * answering it 500, and only one this server got from its client: a request
  * forwarded to it, or any with holding off, is answered at once as before. The
  * harness ends each request with api_drop_parked, which answers a held one 503
- * "server shutting down": that answer is how a test sees it was held. */
+ * "server shutting down": that answer is how a test sees it was held. A write
+ * Raft refused at the flush (leadership lost in the loop turn it was proposed in)
+ * is held the same way; one appended and then lost is not (it may commit). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "controlplane/api/routes.h"
@@ -64,4 +67,35 @@ Test(api_hold, a_write_with_a_leader_known_is_not_held) {
         cr_assert_eq(api_harness_set_hold(h, 5000), 0);
         h->leader = true;
         cr_expect_eq(put("/v1/jobs", NULL), 200);
+}
+
+Test(api_hold, a_write_refused_at_the_flush_is_held_for_the_next_leader) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        h->leader = true;
+        h->propose_fail_status = API_NOT_PROPOSED;
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs", &text), 503, "held, then dropped by the harness: %s", text);
+        cr_expect(text && strstr(text, "server shutting down"), "%s", text);
+        free(text);
+        cr_expect_eq(api_harness_call(h, "GET", "/v1/job/w?stale", NULL, NULL, NULL), 404, "nothing applied");
+}
+
+Test(api_hold, without_holding_a_write_refused_at_the_flush_says_nothing_changed) {
+        h->leader = true;
+        h->propose_fail_status = API_NOT_PROPOSED;
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs", &text), 500);
+        cr_expect(text && strstr(text, "No cluster leader") && strstr(text, "nothing was changed"), "%s", text);
+        free(text);
+}
+
+Test(api_hold, a_write_lost_with_leadership_after_it_was_appended_is_not_held) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        h->leader = true;
+        h->propose_fail_status = -EAGAIN; /* appended, then lost: it may still commit */
+        char *text = NULL;
+        cr_expect_eq(put("/v1/jobs", &text), 500);
+        cr_expect(text && !strstr(text, "server shutting down"), "%s", text);
+        free(text);
+        cr_expect_eq(api_hold_count(h->api), 0);
 }
