@@ -54,3 +54,26 @@ static inline void dlist_unlink(struct dlist *l, struct dlink *n) {
         n->prev = n->next = NULL;
         n->listed = false;
 }
+
+/* Unlink the head and return it, or NULL when the list is empty: a FIFO's pop. */
+static inline struct dlink *dlist_shift(struct dlist *l) {
+        struct dlink *n = l->head;
+        if (n)
+                dlist_unlink(l, n);
+        return n;
+}
+
+/* The element dlist_shift took, or NULL when the list was empty. */
+#define dlist_shift_entry(list, type, member)                                                                          \
+        ({                                                                                                             \
+                struct dlink *dlist_shift_link_ = dlist_shift(list);                                                   \
+                dlist_shift_link_ ? dlist_entry(dlist_shift_link_, type, member) : NULL;                               \
+        })
+
+/* The number of elements on l: a walk, for lists kept short or counted rarely. */
+static inline size_t dlist_count(const struct dlist *l) {
+        size_t n = 0;
+        for (const struct dlink *k = l->head; k; k = k->next)
+                n++;
+        return n;
+}

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "common/clock.h"
+#include "common/dlist.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/jsonx.h"
@@ -61,8 +62,8 @@ struct worker {
         int answer_status;
         struct plan_result *result;
         struct state_store *refreshed;
-        struct worker *next_plan; /* plan queue link */
-        struct worker *next_eval; /* eval-update queue link */
+        struct dlink plan_link; /* on workers.plans */
+        struct dlink eval_link; /* on workers.evals */
         /* a plan of another server's worker, queued here (leader): answered through cb */
         workers_remote_cb remote_cb;
         void *remote_arg;
@@ -80,12 +81,12 @@ struct workers {
         bool stopping;
         int n;
         struct worker *w;
-        struct worker *plan_head, *plan_tail; /* plans waiting for the applier */
-        struct worker *eval_head, *eval_tail; /* eval updates waiting, sent with the next batch */
+        struct dlist plans; /* workers whose plans wait for the applier */
+        struct dlist evals; /* workers whose eval updates wait, sent with the next batch */
         struct plan_overlay *overlay;         /* results proposed, not yet applied */
         struct eval_waiters *waiters;         /* leader: other servers' workers waiting for an eval */
         struct check_job *checking;           /* plans being checked on the pool (one batch at a time) */
-        struct plan_batch *held_head, *held_tail; /* applied while a check reads their results */
+        struct dlist held; /* batches applied while a check reads their results */
         int batches_in_flight;
         char leader_http[64]; /* follower: the leader's HTTP address ("" on the leader, or none known) */
         char server_secret[SECRET_HASH_HEX];      /* the servers' secret from the state ("" before it is set) */
@@ -103,7 +104,7 @@ struct plan_batch {
         /* once applied (or failed): the outcome, and the next batch held (answer_held) */
         int status;
         uint64_t index;
-        struct plan_batch *next_held;
+        struct dlink held_link; /* on workers.held */
         struct worker *w[];
 };
 
@@ -538,13 +539,9 @@ static void answer_batch(struct workers *ws, struct plan_batch *b) {
 
 /* The batches held while a check read their results, answered in the order applied. */
 static void answer_held(struct workers *ws) {
-        while (ws->held_head) {
-                struct plan_batch *b = ws->held_head;
-                ws->held_head = b->next_held;
-                if (!ws->held_head)
-                        ws->held_tail = NULL;
+        struct plan_batch *b;
+        while ((b = dlist_shift_entry(&ws->held, struct plan_batch, held_link)))
                 answer_batch(ws, b);
-        }
 }
 
 static void on_batch_applied(void *arg, int status, uint64_t index, const char *msg) {
@@ -569,11 +566,7 @@ static void on_batch_applied(void *arg, int status, uint64_t index, const char *
         /* The check on the pool was queued after these results were proposed and may be
          * reading them (its overlay): their workers, who free them, wait until it is back. */
         if (ws->checking && b->n) {
-                if (ws->held_tail)
-                        ws->held_tail->next_held = b;
-                else
-                        ws->held_head = b;
-                ws->held_tail = b;
+                dlist_append(&ws->held, &b->held_link);
                 return;
         }
         answer_batch(ws, b);
@@ -585,12 +578,8 @@ static void on_batch_applied(void *arg, int status, uint64_t index, const char *
  * answered with -ENOMEM. parts has room for one more than b holds. */
 static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch_part *parts) {
         json_t *evals = json_array();
-        while (ws->eval_head) {
-                struct worker *w = ws->eval_head;
-                ws->eval_head = w->next_eval;
-                if (!ws->eval_head)
-                        ws->eval_tail = NULL;
-                w->next_eval = NULL;
+        struct worker *w;
+        while ((w = dlist_shift_entry(&ws->evals, struct worker, eval_link))) {
                 /* likewise an eval update or create (Nomad's Eval.Update / Eval.Create) */
                 if (broker_check_token(ws->cfg.broker, w->eval ? w->eval->id : NULL, w->token) < 0) {
                         log_warn("worker %d: eval update refused: eval %s is no longer outstanding under its token",
@@ -641,17 +630,11 @@ static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch
         ws->batches_in_flight++;
 }
 
-static size_t evals_waiting(const struct workers *ws) {
-        size_t n = 0;
-        for (struct worker *w = ws->eval_head; w; w = w->next_eval)
-                n++;
-        return n;
-}
 
 /* A batch for n plans and the eval updates waiting, with its parts (one more than it
  * holds); both NULL when out of memory. */
 static struct plan_batch *batch_new(struct workers *ws, size_t n, struct batch_part **ret_parts) {
-        size_t cap = n + evals_waiting(ws);
+        size_t cap = n + dlist_count(&ws->evals);
         struct plan_batch *b = calloc(1, sizeof(*b) + cap * sizeof(b->w[0]));
         struct batch_part *parts = calloc(cap + 1, sizeof(*parts));
         if (!b || !parts) {
@@ -797,12 +780,8 @@ static struct check_job *check_job_new(size_t n) {
  * eval was nacked or timed out and handed to another worker) is refused here, on the
  * loop: only the holder of the current token may commit. */
 static void take_plans(struct workers *ws, struct check_job *j) {
-        while (ws->plan_head) {
-                struct worker *w = ws->plan_head;
-                ws->plan_head = w->next_plan;
-                if (!ws->plan_head)
-                        ws->plan_tail = NULL;
-                w->next_plan = NULL;
+        struct worker *w;
+        while ((w = dlist_shift_entry(&ws->plans, struct worker, plan_link))) {
                 if (!j) {
                         answer_plan(w, -ENOMEM);
                         continue;
@@ -821,10 +800,7 @@ static void take_plans(struct workers *ws, struct check_job *j) {
 /* Queue the plans waiting for their check on the pool (ws->checking), against a
  * snapshot of the state and a copy of the overlay taken now. */
 static void start_check(struct workers *ws) {
-        size_t waiting = 0;
-        for (struct worker *w = ws->plan_head; w; w = w->next_plan)
-                waiting++;
-        struct check_job *j = check_job_new(waiting);
+        struct check_job *j = check_job_new(dlist_count(&ws->plans));
         take_plans(ws, j);
         if (!j || j->n == 0) {
                 if (j)
@@ -853,9 +829,9 @@ static void start_check(struct workers *ws) {
  * after them). */
 static void apply_next_plan(struct workers *ws) {
         /* with a check under way, the plans waiting go next (check_done comes back here) */
-        if (ws->plan_head && !ws->checking)
+        if (!dlist_empty(&ws->plans) && !ws->checking)
                 start_check(ws);
-        if (!ws->eval_head)
+        if (dlist_empty(&ws->evals))
                 return;
         struct batch_part *parts = NULL;
         struct plan_batch *b = batch_new(ws, 0, &parts);
@@ -899,18 +875,10 @@ static void serve_requests(struct workers *ws) {
                 case REQ_PLAN:
                         /* no redelivery while the plan waits for the applier and Raft */
                         broker_pause_nack_timeout(ws->cfg.broker, w->eval->id, w->token);
-                        if (ws->plan_tail)
-                                ws->plan_tail->next_plan = w;
-                        else
-                                ws->plan_head = w;
-                        ws->plan_tail = w;
+                        dlist_append(&ws->plans, &w->plan_link);
                         break;
                 case REQ_EVAL_UPSERT:
-                        if (ws->eval_tail)
-                                ws->eval_tail->next_eval = w;
-                        else
-                                ws->eval_head = w;
-                        ws->eval_tail = w;
+                        dlist_append(&ws->evals, &w->eval_link);
                         break;
                 case REQ_DONE:
                         finish_eval(ws, w);
@@ -1025,11 +993,7 @@ int workers_submit_remote(struct workers *ws, struct plan *plan, const char *tok
         w->remote_arg = arg;
         /* as a local plan: no redelivery while it waits for the applier and Raft */
         broker_pause_nack_timeout(ws->cfg.broker, w->eval->id, w->token);
-        if (ws->plan_tail)
-                ws->plan_tail->next_plan = w;
-        else
-                ws->plan_head = w;
-        ws->plan_tail = w;
+        dlist_append(&ws->plans, &w->plan_link);
         apply_next_plan(ws);
         return 0;
 }
@@ -1129,12 +1093,10 @@ struct workers *workers_destroy(struct workers *ws) {
         }
         answer_held(ws);
         /* other servers' plans still queued: answered, their requests are going */
-        for (struct worker *w = ws->plan_head, *next; w; w = next) {
-                next = w->next_plan;
+        struct worker *w;
+        while ((w = dlist_shift_entry(&ws->plans, struct worker, plan_link)))
                 if (w->remote_cb)
                         answer(w, -ECANCELED);
-        }
-        ws->plan_head = ws->plan_tail = NULL;
         eval_waiters_free(ws->waiters); /* answered: their requests are going too */
         ws->waiters = NULL;
         pthread_mutex_lock(&ws->lock);

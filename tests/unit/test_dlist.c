@@ -75,3 +75,25 @@ Test(dlist, one_element_on_two_lists_moves_independently) {
         dlist_unlink(&lb, &y.b);
         cr_assert_eq(dlist_first(&lb, struct item, b), &x);
 }
+
+Test(dlist, shift_takes_the_oldest_first_and_count_follows) {
+        struct item it[3] = {{.v = 0}, {.v = 1}, {.v = 2}};
+        struct dlist l = {0};
+        cr_assert_null(dlist_shift(&l));
+        cr_assert_null(dlist_shift_entry(&l, struct item, a));
+        for (int i = 0; i < 3; i++)
+                dlist_append(&l, &it[i].a);
+        cr_assert_eq(dlist_count(&l), 3);
+        cr_assert_eq(dlist_shift_entry(&l, struct item, a), &it[0]);
+        cr_assert_not(it[0].a.listed, "a shifted element is off the list");
+        cr_assert_str_eq(order_a(&l), "12");
+        cr_assert_eq(dlist_count(&l), 2);
+        dlist_append(&l, &it[0].a); /* and may go on again, at the tail */
+        cr_assert_str_eq(order_a(&l), "120");
+        cr_assert_eq(dlist_shift_entry(&l, struct item, a), &it[1]);
+        cr_assert_eq(dlist_shift_entry(&l, struct item, a), &it[2]);
+        cr_assert_eq(dlist_shift_entry(&l, struct item, a), &it[0]);
+        cr_assert(dlist_empty(&l));
+        cr_assert_null(l.tail);
+        cr_assert_eq(dlist_count(&l), 0);
+}
