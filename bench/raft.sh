@@ -9,7 +9,8 @@
 # servers_cpu_s_per_100k_placements the same per 100,000 placements (less sensitive to
 # the host's load than the wall figures). servers_loops_cpu_ms and servers_loops_runq_wait_ms:
 # the three event loops' CPU time and time runnable but waiting for a CPU during the load;
-# servers_loops_wakeups, how many times they were put on a CPU. PERF=FILE records perf -g on each server
+# servers_loops_wakeups, how many times they were put on a CPU; servers_threads_wakeups, the
+# same for every thread of the servers (the loops, workers, pool, transport). PERF=FILE records perf -g on each server
 # (FILE.0-2). LOG_LEVEL=debug logs each write's time waiting for the loop and handled,
 # each Raft entry's parts, time queued, proposed to applied and apply time, a forwarded
 # write's time until a pool thread sends it, at the leader, and back to the loop, and the
@@ -91,6 +92,13 @@ loops_schedstat() {
         done
         echo "$run $wait $n"
 }
+# How many times any thread of the three servers was put on a CPU (field 3 of each
+# /proc/PID/task/*/schedstat): every hop between threads costs one, and on 2 CPUs
+# each is a wait for a CPU. Threads that exit during the load are not counted.
+threads_wakeups() {
+        local p
+        for p in "${pids[@]}"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ n += $3 } END { print n + 0 }'
+}
 # PERF=FILE: perf record (PERF_ARGS, default -g) on the three servers during the load, FILE.0-2.
 perf_pids=()
 if [ -n "${PERF:-}" ]; then
@@ -103,12 +111,14 @@ la0=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu0=$(servers_cpu_s)
 flt0=$(servers_minflt)
 read -r lrun0 lwait0 ln0 <<<"$(loops_schedstat)"
+tw0=$(threads_wakeups)
 out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
         --timeout "${TIMEOUT:-300}")
 rc=$?
 cpu1=$(servers_cpu_s)
 flt1=$(servers_minflt)
 read -r lrun1 lwait1 ln1 <<<"$(loops_schedstat)"
+tw1=$(threads_wakeups)
 # Evals finished by the leader's own workers and by the followers' (from the leader's broker).
 evals=$(for i in 0 1 2; do curl -s -m 2 "http://$(http $i)/v1/internal/raft/self"; echo; done |
         grep -o '"Local":[0-9]*,"FromLeader":[0-9]*' | tr -dc '0-9,\n' |
@@ -126,6 +136,7 @@ servers_minor_faults=$((flt1 - flt0))
 servers_loops_cpu_ms=$(((lrun1 - lrun0) / 1000000))
 servers_loops_runq_wait_ms=$(((lwait1 - lwait0) / 1000000))
 servers_loops_wakeups=$((ln1 - ln0))
+servers_threads_wakeups=$((tw1 - tw0))
 servers_rss_mb=$rss
 servers_evals_local=${evals% *}
 servers_evals_from_leader=${evals#* }"

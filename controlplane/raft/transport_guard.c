@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdatomic.h>
@@ -12,16 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/dlist.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "controlplane/raft/frame_guard.h"
 
-#define PUMP_BUF 16384
+#define RELAY_BUF 65536
+/* Bytes queued towards one side before the relay stops reading the other (and
+ * resumes below half): a side that does not read holds the other back, not memory. */
+#define RELAY_HIGH (4u << 20)
 
 struct tg {
         struct raft_uv_transport *t; /* the one libraft holds */
@@ -30,111 +31,183 @@ struct tg {
         uv_loop_t *loop;
         uint64_t max;
         raft_uv_accept_cb accept_cb;
-        int stop_fd; /* eventfd: readable once the transport closes */
-        uv_async_t async; /* a pump thread ended */
-        bool async_init;
-        pthread_mutex_t mu;
-        int live; /* pump threads, under mu */
+        struct dlist relays; /* live connections */
+        int live;            /* on relays */
         bool closing, inner_closed, finished;
         raft_uv_transport_close_cb close_cb;
         _Atomic uint64_t rejected;
+        char buf[RELAY_BUF]; /* every relay's reads: one at a time on the loop, passed on before the next */
 };
 
-struct pump {
+enum { TO_PAIR, TO_TCP };
+
+/* One incoming connection: the peer's TCP socket and our end of the socketpair
+ * whose other end libraft reads, relayed both ways on the loop. */
+struct relay {
         struct tg *tg;
-        int tcp_fd, pair_fd;
-        char who[96];
-        unsigned char in[PUMP_BUF], out[PUMP_BUF]; /* in: peer -> libraft; out: libraft -> peer */
+        struct dlink link;
+        uv_tcp_t tcp;
+        uv_pipe_t pair;
+        int open_handles; /* closed when 0: then freed */
+        bool closing;
+        bool close_when_sent; /* the peer closed: close once what it sent reached libraft */
+        size_t queued[2];  /* bytes in uv_write towards the pair / the TCP side */
+        bool paused[2];    /* reading the other side stopped for queued[dir] */
         struct frame_guard guard;
+        char who[96];
 };
 
-/* Write all of buf to fd (non-blocking) unless the transport stops; false when
- * the connection is over. */
-static bool write_all(struct pump *p, int fd, const unsigned char *buf, size_t n) {
-        while (n > 0) {
-                ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+struct relay_write {
+        uv_write_t req;
+        struct relay *r;
+        int dir;
+        size_t len;
+        char data[];
+};
+
+static void maybe_finish(struct tg *tg);
+
+static void on_relay_handle_closed(uv_handle_t *h) {
+        struct relay *r = h->data;
+        if (--r->open_handles > 0)
+                return;
+        struct tg *tg = r->tg;
+        dlist_unlink(&tg->relays, &r->link);
+        tg->live--;
+        free(r);
+        maybe_finish(tg);
+}
+
+/* Close both sides (libraft sees its pipe end; the peer its connection). */
+static void relay_close(struct relay *r) {
+        if (r->closing)
+                return;
+        r->closing = true;
+        uv_close((uv_handle_t *)&r->tcp, on_relay_handle_closed);
+        uv_close((uv_handle_t *)&r->pair, on_relay_handle_closed);
+}
+
+static uv_stream_t *relay_side(struct relay *r, int dir) {
+        return dir == TO_PAIR ? (uv_stream_t *)&r->pair : (uv_stream_t *)&r->tcp;
+}
+
+static void relay_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+        struct relay *r = h->data;
+        *buf = uv_buf_init(r->tg->buf, sizeof(r->tg->buf));
+}
+
+static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void on_pair_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Read the side that feeds dir again (its queue drained below half). */
+static void relay_resume(struct relay *r, int dir) {
+        if (!r->paused[dir] || r->closing || r->queued[dir] > RELAY_HIGH / 2)
+                return;
+        r->paused[dir] = false;
+        int e = dir == TO_PAIR ? uv_read_start((uv_stream_t *)&r->tcp, relay_alloc, on_tcp_read)
+                               : uv_read_start((uv_stream_t *)&r->pair, relay_alloc, on_pair_read);
+        if (e < 0)
+                relay_close(r);
+}
+
+static void on_relay_written(uv_write_t *req, int status) {
+        struct relay_write *w = (struct relay_write *)req;
+        struct relay *r = w->r;
+        r->queued[w->dir] -= w->len;
+        int dir = w->dir;
+        free(w);
+        if (status < 0 || (r->close_when_sent && r->queued[TO_PAIR] == 0))
+                relay_close(r);
+        else
+                relay_resume(r, dir);
+}
+
+/* Send buf on towards dir: written at once when nothing is queued and the socket
+ * takes it (the usual case), the rest queued; past RELAY_HIGH queued, the side
+ * that feeds dir is not read until it drains. */
+static void relay_send(struct relay *r, int dir, const char *buf, size_t n) {
+        uv_stream_t *to = relay_side(r, dir);
+        if (r->queued[dir] == 0) {
+                uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
+                int w = uv_try_write(to, &b, 1);
+                if (w < 0 && w != UV_EAGAIN) {
+                        relay_close(r);
+                        return;
+                }
                 if (w > 0) {
                         buf += w;
                         n -= (size_t)w;
-                        continue;
                 }
-                if (w < 0 && errno != EAGAIN && errno != EINTR)
-                        return false;
-                struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = p->tg->stop_fd, .events = POLLIN}};
-                if (poll(pf, 2, -1) < 0 && errno != EINTR)
-                        return false;
-                if (pf[1].revents)
-                        return false;
         }
-        return true;
-}
-
-/* Copy both ways until either side closes, the transport stops or the peer
- * sends a message over the cap. */
-static void pump_run(struct pump *p) {
-        for (;;) {
-                struct pollfd pf[3] = {{.fd = p->tcp_fd, .events = POLLIN},
-                                       {.fd = p->pair_fd, .events = POLLIN},
-                                       {.fd = p->tg->stop_fd, .events = POLLIN}};
-                if (poll(pf, 3, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                if (pf[2].revents)
-                        return;
-                if (pf[0].revents) {
-                        ssize_t n = read(p->tcp_fd, p->in, sizeof(p->in));
-                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                                return;
-                        if (n > 0) {
-                                uint64_t size = 0;
-                                int r = frame_guard_feed(&p->guard, p->in, (size_t)n, &size);
-                                if (r < 0) {
-                                        uint64_t k = atomic_fetch_add(&p->tg->rejected, 1) + 1;
-                                        if (r == -EMSGSIZE)
-                                                log_warn("raft: connection from server %s closed: a message of %llu "
-                                                         "bytes, over the cap of %llu bytes (%llu "
-                                                         "connection(s) closed so far)",
-                                                         p->who, (unsigned long long)size,
-                                                         (unsigned long long)p->guard.max, (unsigned long long)k);
-                                        else
-                                                log_warn("raft: connection from server %s closed: malformed Raft "
-                                                         "message framing (type %llu, header of %llu bytes; %llu "
-                                                         "connection(s) closed so far)",
-                                                         p->who, (unsigned long long)p->guard.type,
-                                                         (unsigned long long)p->guard.hdr_len, (unsigned long long)k);
-                                        return;
-                                }
-                                if (!write_all(p, p->pair_fd, p->in, (size_t)n))
-                                        return;
-                        }
-                }
-                if (pf[1].revents) {
-                        ssize_t n = read(p->pair_fd, p->out, sizeof(p->out));
-                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                                return;
-                        if (n > 0 && !write_all(p, p->tcp_fd, p->out, (size_t)n))
-                                return;
-                }
+        if (n == 0)
+                return;
+        struct relay_write *q = malloc(sizeof(*q) + n);
+        if (!q) {
+                relay_close(r);
+                return;
+        }
+        memcpy(q->data, buf, n);
+        q->r = r;
+        q->dir = dir;
+        q->len = n;
+        uv_buf_t b = uv_buf_init(q->data, (unsigned)n);
+        if (uv_write(&q->req, to, &b, 1, on_relay_written) < 0) {
+                free(q);
+                relay_close(r);
+                return;
+        }
+        r->queued[dir] += n;
+        if (r->queued[dir] > RELAY_HIGH) {
+                r->paused[dir] = true;
+                uv_read_stop(dir == TO_PAIR ? (uv_stream_t *)&r->tcp : (uv_stream_t *)&r->pair);
         }
 }
 
-static void *pump_main(void *arg) {
-        struct pump *p = arg;
-        struct tg *tg = p->tg;
-        pump_run(p);
-        close(p->tcp_fd);
-        close(p->pair_fd);
-        free(p);
-        /* Wake the loop before letting go of the lock: once live is 0 and the lock
-         * free, the loop may finish closing and free tg. */
-        pthread_mutex_lock(&tg->mu);
-        tg->live--;
-        if (tg->async_init)
-                uv_async_send(&tg->async);
-        pthread_mutex_unlock(&tg->mu);
-        return NULL;
+static void log_rejected(struct relay *r, int why, uint64_t size) {
+        uint64_t k = atomic_fetch_add(&r->tg->rejected, 1) + 1;
+        if (why == -EMSGSIZE)
+                log_warn("raft: connection from server %s closed: a message of %llu bytes, over the cap of %llu bytes "
+                         "(%llu connection(s) closed so far)",
+                         r->who, (unsigned long long)size, (unsigned long long)r->guard.max, (unsigned long long)k);
+        else
+                log_warn("raft: connection from server %s closed: malformed Raft message framing (type %llu, header "
+                         "of %llu bytes; %llu connection(s) closed so far)",
+                         r->who, (unsigned long long)r->guard.type, (unsigned long long)r->guard.hdr_len,
+                         (unsigned long long)k);
+}
+
+/* From the peer: every byte through the frame guard before libraft may read it. */
+static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+        struct relay *r = s->data;
+        if (n == UV_EOF && r->queued[TO_PAIR] > 0) {
+                r->close_when_sent = true;
+                uv_read_stop(s);
+                return;
+        }
+        if (n < 0) {
+                relay_close(r);
+                return;
+        }
+        uint64_t size = 0;
+        int e = n > 0 ? frame_guard_feed(&r->guard, buf->base, (size_t)n, &size) : 0;
+        if (e < 0) {
+                log_rejected(r, e, size);
+                relay_close(r);
+                return;
+        }
+        if (n > 0)
+                relay_send(r, TO_PAIR, buf->base, (size_t)n);
+}
+
+/* From libraft (it answers on the connection the peer opened: the handshake's ack). */
+static void on_pair_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+        struct relay *r = s->data;
+        if (n < 0) {
+                relay_close(r);
+                return;
+        }
+        if (n > 0)
+                relay_send(r, TO_TCP, buf->base, (size_t)n);
 }
 
 static void free_stream(uv_handle_t *h) {
@@ -145,99 +218,105 @@ static void free_pipe(uv_handle_t *h) {
         raft_free(h);
 }
 
-/* libraft's TCP transport read the peer's handshake: put the pump in between. */
+/* Start relaying tcp_fd and sp1 (both taken, closed on failure). */
+static int relay_start(struct tg *tg, int tcp_fd, int sp1, const char *who) {
+        struct relay *r = calloc(1, sizeof(*r));
+        if (!r) {
+                close(tcp_fd);
+                close(sp1);
+                return -ENOMEM;
+        }
+        r->tg = tg;
+        snprintf(r->who, sizeof(r->who), "%s", who);
+        frame_guard_init(&r->guard, tg->max);
+        r->tcp.data = r->pair.data = r;
+        int e = uv_tcp_init(tg->loop, &r->tcp);
+        if (e < 0) {
+                close(tcp_fd);
+                close(sp1);
+                free(r);
+                return e;
+        }
+        r->open_handles = 1;
+        dlist_append(&tg->relays, &r->link);
+        tg->live++;
+        e = uv_pipe_init(tg->loop, &r->pair, 0);
+        if (e < 0) {
+                close(tcp_fd);
+                close(sp1);
+                r->closing = true;
+                uv_close((uv_handle_t *)&r->tcp, on_relay_handle_closed);
+                return e;
+        }
+        r->open_handles = 2;
+        if ((e = uv_tcp_open(&r->tcp, tcp_fd)) < 0)
+                close(tcp_fd);
+        if (e < 0 || (e = uv_pipe_open(&r->pair, sp1)) < 0) {
+                close(sp1); /* the pipe did not take it */
+                relay_close(r);
+                return e;
+        }
+        e = uv_read_start((uv_stream_t *)&r->tcp, relay_alloc, on_tcp_read);
+        if (e == 0)
+                e = uv_read_start((uv_stream_t *)&r->pair, relay_alloc, on_pair_read);
+        if (e < 0)
+                relay_close(r);
+        return e;
+}
+
+/* libraft's TCP transport read the peer's handshake: put the relay in between. */
 static void on_inner_accept(struct raft_uv_transport *inner, raft_id id, const char *address, uv_stream_t *stream) {
         struct tg *tg = inner->data;
         uv_os_fd_t fd = -1;
         int tcp_fd = -1, sp[2] = {-1, -1};
-        struct pump *p = NULL;
         uv_pipe_t *pipe = NULL;
         if (uv_fileno((uv_handle_t *)stream, &fd) == 0)
                 tcp_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         uv_close((uv_handle_t *)stream, free_stream);
-        if (tg->closing || tcp_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
-                goto fail;
-        p = calloc(1, sizeof(*p));
-        pipe = raft_malloc(sizeof(*pipe));
-        if (!p || !pipe || uv_pipe_init(tg->loop, pipe, 0) < 0) {
+        const char *why = NULL;
+        if (tg->closing)
+                why = "the transport is closing";
+        else if (tg->live >= TRANSPORT_GUARD_MAX_CONNS)
+                why = "too many connections";
+        else if (tcp_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
+                why = strerror(errno);
+        else if (!(pipe = raft_malloc(sizeof(*pipe))) || uv_pipe_init(tg->loop, pipe, 0) < 0) {
                 raft_free(pipe);
                 pipe = NULL;
-                goto fail;
-        }
-        if (uv_pipe_open(pipe, sp[0]) < 0) {
+                why = "out of memory";
+        } else if (uv_pipe_open(pipe, sp[0]) < 0) {
                 uv_close((uv_handle_t *)pipe, free_pipe);
                 pipe = NULL;
-                goto fail;
+                why = "cannot open the relay's pipe";
         }
-        p->tg = tg;
-        p->tcp_fd = tcp_fd;
-        p->pair_fd = sp[1];
-        snprintf(p->who, sizeof(p->who), "%llu (%.64s)", (unsigned long long)id, address);
-        frame_guard_init(&p->guard, tg->max);
-        pthread_mutex_lock(&tg->mu);
-        bool room = tg->live < TRANSPORT_GUARD_MAX_CONNS;
-        if (room)
-                tg->live++;
-        pthread_mutex_unlock(&tg->mu);
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 128 * 1024);
-        int e = room ? pthread_create(&th, &attr, pump_main, p) : EMFILE;
-        pthread_attr_destroy(&attr);
-        if (e != 0) {
-                if (room) {
-                        pthread_mutex_lock(&tg->mu);
-                        tg->live--;
-                        pthread_mutex_unlock(&tg->mu);
-                }
-                log_warn("raft: connection from server %llu closed: %s", (unsigned long long)id,
-                         e == EMFILE ? "too many connections" : strerror(e));
+        if (why) {
+                log_warn("raft: connection from server %llu closed: %s", (unsigned long long)id, why);
+                if (sp[0] >= 0 && !pipe)
+                        close(sp[0]);
+                if (sp[1] >= 0)
+                        close(sp[1]);
+                if (tcp_fd >= 0)
+                        close(tcp_fd);
+                return;
+        }
+        char who[96];
+        snprintf(who, sizeof(who), "%llu (%.64s)", (unsigned long long)id, address);
+        int e = relay_start(tg, tcp_fd, sp[1], who); /* takes both fds */
+        if (e < 0) {
+                log_warn("raft: connection from server %s closed: %s", who, uv_strerror(e));
                 uv_close((uv_handle_t *)pipe, free_pipe); /* closes sp[0] */
-                close(sp[1]);
-                close(tcp_fd);
-                free(p);
                 return;
         }
         tg->accept_cb(tg->t, id, address, (uv_stream_t *)pipe);
-        return;
-fail:
-        free(p);
-        if (sp[0] >= 0 && !pipe)
-                close(sp[0]);
-        if (sp[1] >= 0)
-                close(sp[1]);
-        if (tcp_fd >= 0)
-                close(tcp_fd);
 }
 
-static void maybe_finish(struct tg *tg);
-
-static void on_async(uv_async_t *h) {
-        maybe_finish(h->data);
-}
-
-static void on_async_closed(uv_handle_t *h) {
-        struct tg *tg = h->data;
-        if (tg->close_cb)
-                tg->close_cb(tg->t); /* may free tg (transport_guard_free) */
-}
-
-/* Closing: libraft's TCP transport closed and every pump thread gone. */
+/* Closing: libraft's TCP transport closed and every relay's handles closed. */
 static void maybe_finish(struct tg *tg) {
-        if (!tg->closing || !tg->inner_closed || tg->finished)
-                return;
-        pthread_mutex_lock(&tg->mu);
-        bool done = tg->live == 0;
-        pthread_mutex_unlock(&tg->mu);
-        if (!done)
+        if (!tg->closing || !tg->inner_closed || tg->finished || tg->live > 0)
                 return;
         tg->finished = true;
-        if (tg->async_init)
-                uv_close((uv_handle_t *)&tg->async, on_async_closed);
-        else if (tg->close_cb)
-                tg->close_cb(tg->t);
+        if (tg->close_cb)
+                tg->close_cb(tg->t); /* may free tg (transport_guard_free) */
 }
 
 static int tg_init(struct raft_uv_transport *t, raft_id id, const char *address) {
@@ -251,16 +330,6 @@ static int tg_init(struct raft_uv_transport *t, raft_id id, const char *address)
 static int tg_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb) {
         struct tg *tg = t->impl;
         tg->accept_cb = cb;
-        /* created here, not at init: a transport that never listens (libraft failed
-         * to start) is freed without a close, so it must hold no handle */
-        if (!tg->async_init) {
-                if (uv_async_init(tg->loop, &tg->async, on_async) < 0) {
-                        snprintf(t->errmsg, sizeof(t->errmsg), "cannot create the transport's wake-up handle");
-                        return RAFT_NOMEM;
-                }
-                tg->async.data = tg;
-                tg->async_init = true;
-        }
         int r = tg->inner.listen(&tg->inner, on_inner_accept);
         if (r != 0)
                 snprintf(t->errmsg, sizeof(t->errmsg), "%s", tg->inner.errmsg);
@@ -284,9 +353,8 @@ static void tg_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
         struct tg *tg = t->impl;
         tg->closing = true;
         tg->close_cb = cb;
-        uint64_t one = 1;
-        if (write(tg->stop_fd, &one, sizeof(one)) < 0)
-                log_debug("raft: cannot signal the pump threads: %s", strerror(errno));
+        for (struct dlink *k = tg->relays.head; k; k = k->next)
+                relay_close(dlist_entry(k, struct relay, link));
         tg->inner.close(&tg->inner, on_inner_closed);
 }
 
@@ -296,21 +364,13 @@ int transport_guard_init(struct raft_uv_transport *t, uv_loop_t *loop, uint64_t 
                 return errorf(err, -ENOMEM, "out of memory");
         tg->loop = loop;
         tg->max = max_message ? max_message : FRAME_GUARD_DEFAULT_MAX;
-        tg->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (tg->stop_fd < 0) {
-                int r = errorf(err, -errno, "raft: eventfd: %s", strerror(errno));
-                free(tg);
-                return r;
-        }
         int rv = raft_uv_tcp_init(&tg->inner, loop);
         if (rv != 0) {
-                close(tg->stop_fd);
                 free(tg);
                 return errorf(err, -EIO, "raft: transport: %s", raft_strerror(rv));
         }
         tg->inner.data = tg;
         tg->inner_init = true;
-        pthread_mutex_init(&tg->mu, NULL);
         memset(t, 0, sizeof(*t));
         tg->t = t;
         t->impl = tg;
@@ -327,8 +387,6 @@ void transport_guard_free(struct raft_uv_transport *t) {
                 return;
         if (tg->inner_init)
                 raft_uv_tcp_close(&tg->inner);
-        close(tg->stop_fd);
-        pthread_mutex_destroy(&tg->mu);
         free(tg);
         t->impl = NULL;
 }

@@ -4,9 +4,11 @@
  * The wire is libraft's own (its handshake and framing, so servers with and
  * without the guard talk to each other). Dialling goes straight through to
  * raft_uv_tcp. A connection a peer opens is handed, once libraft's TCP
- * transport has read its handshake, to a thread that copies its bytes to one
- * end of a socketpair(AF_UNIX), parsing libraft's framing on the way; libraft
- * reads the other end (a uv_pipe_t). A message over the cap, or malformed, closes
+ * transport has read its handshake, to a relay on the same event loop that copies
+ * its bytes to one end of a socketpair(AF_UNIX), parsing libraft's framing on the
+ * way; libraft reads the other end (a uv_pipe_t). Writes go out at once when the
+ * socket takes them; past 4 MiB queued towards a side, the other is not read until
+ * it drains. A message over the cap, or malformed, closes
  * the connection before libraft has allocated anything for it: logged (once per
  * connection) and counted. At most TRANSPORT_GUARD_MAX_CONNS such connections
  * at once; more are closed. With -tls-rpc, transport_tls.c does the same in its
