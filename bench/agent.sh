@@ -14,6 +14,7 @@
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/support/wait.sh" # wait_for SECONDS COMMAND...
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/support/ports.sh" # port_free, pick_port
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-bench-agent-XXXXXX)
 MARK="drover-bench-agent-$$"
@@ -28,12 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Free: nothing listens there, and (the range is inside the kernel's ephemeral one) no
-# connection of anyone else's uses it as its local port.
-port_free() {
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 1
-        ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
-}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 # rss_by_mapping PID: where the resident memory is, from /proc/PID/smaps: KiB per
@@ -67,12 +62,7 @@ fingerprint_ms=$(sed -n "$(((n + 1) / 2))p" "$WORK/fp.txt")
 # takes port+1 and the agent port+10.
 PORT_MIN=${AGENT_PORT_MIN:-30500}
 PORT_MAX=${AGENT_PORT_MAX:-30989}
-PORT=""
-for _ in $(seq 1 50); do
-        p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
-        port_free "$p" && port_free $((p + 1)) && port_free $((p + 10)) && { PORT=$p; break; }
-done
-[ -n "$PORT" ] || { echo "agent.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
+pick_port "$PORT_MIN" $((PORT_MAX - PORT_MIN + 1)) 1 10 || { echo "agent.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
 ADDR="http://127.0.0.1:$PORT"
 "$BIN/drover-server" -dev -data-dir "$WORK/server" -http-addr "127.0.0.1:$PORT" \
         -raft-addr "127.0.0.1:$((PORT + 1))" >"$WORK/server.log" 2>&1 &

@@ -42,18 +42,15 @@ cleanup() {
         rm -rf "$WORK"
 }
 trap cleanup EXIT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/support/ports.sh" # port_free, pick_port
 # The server's CPU so far (user + sys), in ms.
 server_cpu_ms() { awk -v t="$TCK" '{print int(($14 + $15) * 1000 / t)}' "/proc/$sp/stat"; }
 
 # start_server: a fresh -dev server on a free port (sets A, sp) with NODES fake nodes.
 start_server() {
-        local P="" p n
-        for _ in $(seq 1 50); do
-                p=$((${BIGJOB_PORT_BASE:-24700} + RANDOM % 98))
-                port_free "$p" && port_free $((p + 1)) && { P=$p; break; }
-        done
-        [ -n "$P" ] || { echo "bigjob.sh: no free port" >&2; exit 1; }
+        local P n PORT
+        pick_port "${BIGJOB_PORT_BASE:-24700}" 98 1 || { echo "bigjob.sh: no free port" >&2; exit 1; }
+        P=$PORT
         A=http://127.0.0.1:$P
         rm -rf "$WORK/d"
         "$BIN/drover-server" -dev -data-dir "$WORK/d" -http-addr "127.0.0.1:$P" -raft-addr "127.0.0.1:$((P + 1))" \

@@ -59,12 +59,7 @@ wait_for() { # SECONDS COMMAND...
                 sleep 0.1
         done
 }
-# Free: nothing listens there, and (the range is inside the kernel's ephemeral one) no
-# connection of anyone else's uses it as its local port.
-port_free() {
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 1
-        ! command -v ss >/dev/null || [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/support/ports.sh" # port_free, pick_port
 # cpu_line: "name=CPU-seconds ..." for drover dev and the processes it started (its
 # children: drover-server, drover-agent; and the agent's log collector, drover-logmon), from /proc/PID/stat utime+stime; where the
 # time of a run goes, without a profiler.
@@ -97,12 +92,8 @@ mkfifo "$WORK/sleep.fifo" && exec {sleep_fd}<>"$WORK/sleep.fifo" # the wait loop
 # Up to three starts: a port found free can still be taken (as a connection's local
 # port) before drover dev binds it.
 for attempt in 1 2 3; do
-        PORT=""
-        for _ in $(seq 1 50); do
-                p=$((PORT_MIN + RANDOM % (PORT_MAX - PORT_MIN + 1)))
-                port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 10)) && { PORT=$p; break; }
-        done
-        [ -n "$PORT" ] || { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
+        pick_port "$PORT_MIN" $((PORT_MAX - PORT_MIN + 1)) 1 2 10 ||
+                { echo "e2e.sh: no free port in $PORT_MIN-$PORT_MAX" >&2; exit 1; }
         ADDR="http://127.0.0.1:$PORT"
         "$RM_WORK" "$WORK/data"
         TMPDIR="$WORK/tmp" "$BIN/drover" dev -port="$PORT" -data-dir="$WORK/data" >"$WORK/dev.log" 2>&1 &

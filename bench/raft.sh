@@ -28,13 +28,9 @@ SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
 # Ports from RAFT_BENCH_PORT_BASE (default 30000; 30000-30249, below the ephemeral range); free
 # means no local socket of any state uses it (the range is inside the ephemeral one).
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        P=$((${RAFT_BENCH_PORT_BASE:-30000} + RANDOM % 220))
-        ok=1
-        for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+. "$(dirname "$0")/../tests/support/ports.sh" # port_free, pick_port
+pick_port "${RAFT_BENCH_PORT_BASE:-30000}" 220 1 2 11 12 21 22
+P=$PORT
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
 JOIN="$(http 0),$(http 1),$(http 2)"
 pids=()

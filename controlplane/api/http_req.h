@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/waitlist.h"
+
 struct http_req;
 
 typedef void (*http_stream_close_fn)(void *data);
@@ -58,9 +60,11 @@ struct http_req {
         uint64_t last_contact_ms;
         char next_token[256]; /* X-Nomad-NextToken; "" = none */
         /* held while the cluster had no leader (api/routes_hold.c): since when
-         * (CLOCK_MONOTONIC ns; 0: never) and how many tries since the last kick */
+         * (CLOCK_MONOTONIC ns; 0: never), how many tries since the last kick, and
+         * its place on the list of held requests */
         int64_t held_since_ns;
         unsigned held_tries;
+        struct waitlist_node held_node;
 };
 
 static inline const char *http_req_method(const struct http_req *r) {

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "common/waitlist.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/events/events.h"
@@ -454,10 +455,12 @@ struct api *api_create(const struct api_config *cfg) {
         a->worker_ids = a->num_schedulers ? calloc((size_t)a->num_schedulers, sizeof(*a->worker_ids)) : NULL;
         for (int i = 0; a->worker_ids && i < a->num_schedulers; i++)
                 id_generate(a->worker_ids[i]);
+        a->parked = waitlist_create(SIZE_MAX); /* the listeners' max_parked bound them */
         int hold_r = api_hold_init(a, cfg->hold_timeout_ms);
         if (!a->raft_addr || !a->region || !a->datacenter || !a->name || !a->node_secret || !a->join_token ||
-            !a->events || (a->num_schedulers && !a->worker_ids) || hold_r < 0) {
+            !a->events || (a->num_schedulers && !a->worker_ids) || !a->parked || hold_r < 0) {
                 api_hold_free(a);
+                waitlist_destroy(a->parked);
                 free(a->worker_ids);
                 events_destroy(a->events);
                 free(a->raft_addr);
@@ -478,6 +481,7 @@ struct api *api_destroy(struct api *a) {
         api_drop_parked(a);
         api_events_close(a);
         api_hold_free(a);
+        waitlist_destroy(a->parked);
         free(a->worker_ids);
         free(a->raft_addr);
         free(a->region);

@@ -12,6 +12,7 @@
 #include "common/jsonx.h"
 #include "common/macros.h"
 #include "common/model.h"
+#include "common/waitlist.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
 #include "controlplane/state/state.h"
@@ -330,7 +331,7 @@ static size_t collect_metrics(struct route_ctx *c, struct metric *m, size_t cap)
             {"nomad.runtime.uptime_seconds", (double)(clock_now_ns() - c->s->started_ns) / NS_PER_SEC, false},
             {"nomad.http.requests", (double)c->s->requests, true},
             {"nomad.http.denied", (double)c->s->denied, true},
-            {"drover.http.parked_queries", (double)c->s->n_parked, false},
+            {"drover.http.parked_queries", (double)waitlist_count(c->s->parked), false},
             {"drover.http.parked_client_gone", (double)c->s->parked_gone, true},
             {"drover.rpc.held", (double)api_hold_count(c->s), false},
             {"drover.rpc.held_total", (double)c->s->held_total, true},

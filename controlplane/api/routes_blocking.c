@@ -1,6 +1,7 @@
 /* routes_blocking.c - blocking queries: ?index=N&wait=D parks a read until the
  * table it reads moves past N or the wait ends (Nomad's default wait: 5 minutes,
- * capped at 10). Parked requests live on the api's list; api_wake_parked re-runs
+ * capped at 10). Parked requests wait on the api's waitlist (common/waitlist.h,
+ * unbounded there: the listener's max_parked bounds them); api_wake_parked re-runs
  * them through api_handle, and once a second releases those whose client closed
  * its connection (they would otherwise hold a slot of the listener's max_parked
  * until their wait ends). */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/waitlist.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
 
@@ -21,13 +23,14 @@ uint64_t query_index(const struct route_ctx *c, enum state_table table) {
 }
 
 struct parked_query {
+        struct waitlist_node node; /* on api->parked */
         struct http_req *req;
         enum state_table table;
         uint64_t (*index_of)(const struct state_store *st); /* NULL: the table's index */
         uint64_t min_index;
         int64_t deadline_ns; /* monotonic */
         bool expired;
-        struct parked_query *next;
+        bool gone; /* its client went away (found by a wake) */
 };
 
 static uint64_t pq_index(const struct parked_query *pq, const struct state_store *st) {
@@ -59,10 +62,14 @@ int64_t parse_wait_ns(const char *w) {
         return ns > 600.0 * NS_PER_SEC ? 600LL * NS_PER_SEC : (int64_t)ns;
 }
 
-static void park(struct api *s, struct parked_query *pq) {
-        pq->next = s->parked;
-        s->parked = pq;
-        s->n_parked++;
+/* True when pq waits on the list (it cannot fail but for a bug: unbounded there). */
+static bool park(struct api *s, struct parked_query *pq) {
+        return waitlist_add(s->parked, &pq->node, clock_monotonic_ns(), pq->deadline_ns) == 0;
+}
+
+static void unpark(struct http_req *req, struct parked_query *pq) {
+        http_req_set_data(req, NULL);
+        free(pq);
 }
 
 /* True when the request was parked (the handler returns and runs again later) or
@@ -90,12 +97,10 @@ static bool block_until(struct route_ctx *c, enum state_table table,
         }
         if (pq) {
                 /* Re-run after a wake: answer if expired or moved, else stay parked. */
-                if (pq->expired || pq_index(pq, ctx_state(c)) > pq->min_index) {
-                        http_req_set_data(c->req, NULL);
-                        free(pq);
+                if (pq->expired || pq_index(pq, ctx_state(c)) > pq->min_index || !park(c->s, pq)) {
+                        unpark(c->req, pq);
                         return false;
                 }
-                park(c->s, pq);
                 return true;
         }
         if (min == 0 || pq_index(&probe, ctx_state(c)) > min)
@@ -108,8 +113,11 @@ static bool block_until(struct route_ctx *c, enum state_table table,
         pq->index_of = index_of;
         pq->min_index = min;
         pq->deadline_ns = clock_monotonic_ns() + wait_ns;
+        if (!park(c->s, pq)) {
+                free(pq);
+                return false;
+        }
         http_req_set_data(c->req, pq);
-        park(c->s, pq);
         return true;
 }
 
@@ -123,6 +131,39 @@ bool block_until_newer_fn(struct route_ctx *c, uint64_t (*index_of)(const struct
 
 #define PARKED_CHECK_EVERY_NS NS_PER_SEC
 
+struct wake {
+        struct api *s;
+        bool check_gone; /* look at the parked clients' sockets */
+        bool moved;      /* wake those whose index moved (else only the expired ones) */
+};
+
+/* A parked query is due when its client went away (answered so), or its index moved. */
+static bool parked_due(void *arg, struct waitlist_node *w) {
+        const struct wake *k = arg;
+        struct parked_query *pq = waitlist_entry(w, struct parked_query, node);
+        if (k->check_gone && http_req_client_gone(pq->req)) {
+                pq->gone = true;
+                return true;
+        }
+        return k->moved && pq_index(pq, *k->s->state) > pq->min_index;
+}
+
+static void parked_answer(void *arg, struct waitlist_node *w, enum waitlist_why why) {
+        const struct wake *k = arg;
+        struct parked_query *pq = waitlist_entry(w, struct parked_query, node);
+        if (pq->gone) {
+                /* nobody reads the answer: it resumes the connection, which
+                 * libmicrohttpd then closes, and gives back the listener's slot */
+                struct http_req *req = pq->req;
+                unpark(req, pq);
+                http_req_respond_text(req, 503, "client went away");
+                k->s->parked_gone++;
+                return;
+        }
+        pq->expired = why == WAITLIST_EXPIRED;
+        api_handle(k->s, pq->req); /* re-parks itself if nothing is due */
+}
+
 void api_wake_parked(struct api *s, bool timeouts_only) {
         if (!s)
                 return;
@@ -130,46 +171,27 @@ void api_wake_parked(struct api *s, bool timeouts_only) {
         api_deploy_tick(s);
         api_events_tick(s, clock_monotonic_ns());
         api_hold_wake(s);
-        struct parked_query *list = s->parked;
-        s->parked = NULL;
-        s->n_parked = 0;
         int64_t now = clock_monotonic_ns();
-        bool check_gone = now - s->parked_checked_ns >= PARKED_CHECK_EVERY_NS;
-        if (check_gone)
+        struct wake k = {
+            .s = s, .check_gone = now - s->parked_checked_ns >= PARKED_CHECK_EVERY_NS, .moved = !timeouts_only};
+        if (k.check_gone)
                 s->parked_checked_ns = now;
-        while (list) {
-                struct parked_query *pq = list;
-                list = pq->next;
-                pq->next = NULL;
-                if (check_gone && http_req_client_gone(pq->req)) {
-                        /* nobody reads the answer: it resumes the connection, which
-                         * libmicrohttpd then closes, and gives back the listener's slot */
-                        http_req_set_data(pq->req, NULL);
-                        http_req_respond_text(pq->req, 503, "client went away");
-                        free(pq);
-                        s->parked_gone++;
-                        continue;
-                }
-                pq->expired = now >= pq->deadline_ns;
-                bool moved = pq_index(pq, *s->state) > pq->min_index;
-                if (pq->expired || (!timeouts_only && moved))
-                        api_handle(s, pq->req); /* re-parks itself if nothing is due */
-                else
-                        park(s, pq);
-        }
+        waitlist_sweep(s->parked, now, k.check_gone || k.moved ? parked_due : NULL, parked_answer, &k);
+}
+
+static void parked_answer_shutdown(void *arg, struct waitlist_node *w, enum waitlist_why why) {
+        (void)arg;
+        (void)why;
+        struct parked_query *pq = waitlist_entry(w, struct parked_query, node);
+        struct http_req *req = pq->req;
+        unpark(req, pq);
+        http_req_respond_text(req, 503, "server shutting down");
 }
 
 void api_drop_parked(struct api *s) {
         if (!s)
                 return;
-        while (s->parked) {
-                struct parked_query *pq = s->parked;
-                s->parked = pq->next;
-                s->n_parked--;
-                http_req_set_data(pq->req, NULL);
-                http_req_respond_text(pq->req, 503, "server shutting down");
-                free(pq);
-        }
+        waitlist_release_all(s->parked, parked_answer_shutdown, NULL);
         api_hold_drop(s);    /* held requests too */
         api_events_close(s); /* streams too, before the HTTP server goes */
 }

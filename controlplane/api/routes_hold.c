@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "common/clock.h"
-#include "common/macros.h"
+#include "common/waitlist.h"
 #include "controlplane/api/hold.h"
 #include "controlplane/api/http_req.h"
 #include "controlplane/api/routes_internal.h"
@@ -37,7 +37,7 @@ bool api_hold_request(struct api *a, struct http_req *req) {
         int64_t since = first ? now : req->held_since_ns;
         if (now >= since + a->hold_timeout_ns)
                 return false;
-        if (hold_add(a->hold, req, req->held_tries, since + a->hold_timeout_ns, now) < 0) {
+        if (hold_add(a->hold, &req->held_node, req->held_tries, since + a->hold_timeout_ns, now) < 0) {
                 a->hold_refused++;
                 return false;
         }
@@ -54,42 +54,38 @@ void api_hold_kick(struct api *a) {
 
 /* Run a held request again: the route holds it again, forwards or proposes it, or
  * (its time up) answers it as without holding. */
-static void hold_retry(struct api *a, const struct hold_due *d) {
-        struct http_req *req = d->item;
+static void hold_retry(void *arg, struct waitlist_node *w, enum waitlist_why why) {
+        struct api *a = arg;
+        struct http_req *req = waitlist_entry(w, struct http_req, held_node);
         if (http_req_client_gone(req)) {
                 a->hold_gone++;
                 http_req_respond_text(req, 503, "client went away");
                 return;
         }
-        if (d->kicked)
+        if (why == WAITLIST_MARKED)
                 req->held_tries = 0; /* a new leader: back off from the start again */
         api_handle(a, req);
 }
 
 void api_hold_wake(struct api *a) {
-        if (!a || !a->hold)
-                return;
-        int64_t now = clock_monotonic_ns();
-        struct hold_due due[64];
-        size_t n;
-        /* ends: a request held again at this `now` is due no sooner than now + backoff */
-        while ((n = hold_take_due(a->hold, now, due, ARRAY_SIZE(due))) > 0)
-                for (size_t i = 0; i < n; i++)
-                        hold_retry(a, &due[i]);
+        /* those held again at this `now` wait for the next wake (due no sooner than now + backoff) */
+        if (a && a->hold)
+                hold_wake(a->hold, clock_monotonic_ns(), hold_retry, a);
 }
 
 size_t api_hold_count(const struct api *a) {
         return a ? hold_count(a->hold) : 0;
 }
 
+static void hold_answer_shutdown(void *arg, struct waitlist_node *w, enum waitlist_why why) {
+        (void)arg;
+        (void)why;
+        http_req_respond_text(waitlist_entry(w, struct http_req, held_node), 503, "server shutting down");
+}
+
 void api_hold_drop(struct api *a) {
-        if (!a || !a->hold)
-                return;
-        void *reqs[64];
-        size_t n;
-        while ((n = hold_take_all(a->hold, reqs, ARRAY_SIZE(reqs))) > 0)
-                for (size_t i = 0; i < n; i++)
-                        http_req_respond_text(reqs[i], 503, "server shutting down");
+        if (a && a->hold)
+                hold_release_all(a->hold, hold_answer_shutdown, NULL);
 }
 
 void api_hold_free(struct api *a) {

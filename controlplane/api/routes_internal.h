@@ -40,7 +40,7 @@ struct eval;
 struct events;
 struct hold;
 struct job;
-struct parked_query;
+struct waitlist;
 
 struct api {
         struct state_store *const *state;
@@ -56,8 +56,7 @@ struct api {
         bool acl_enabled;
         bool agents_https; /* routes_client.c speaks https:// to agents */
         struct uv_loop_s *loop; /* requests to agents (routes_client.c); may be NULL */
-        struct parked_query *parked; /* blocking queries waiting for a newer index */
-        size_t n_parked;             /* on that list */
+        struct waitlist *parked;     /* blocking queries waiting for a newer index (routes_blocking.c) */
         int64_t parked_checked_ns;   /* monotonic: their clients last checked for having gone */
         uint64_t parked_gone;        /* released because their client went away (/v1/metrics) */
         int64_t started_ns;    /* wall clock at api_create */

@@ -1,28 +1,30 @@
-/* waiters.c - other servers' workers waiting at the leader for an eval (waiters.h). */
+/* waiters.c - other servers' workers waiting at the leader for an eval (waiters.h),
+ * on a waitlist: what wakes one is an eval ready (the oldest gets it), its answer
+ * the callback. */
 #include "controlplane/broker/waiters.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "common/dlist.h"
+#include "common/waitlist.h"
 
 struct waiter {
-        struct dlink link;
-        int64_t since_ns, deadline_ns;
+        struct waitlist_node node;
         eval_waiter_fn fn;
         void *arg;
 };
 
 struct eval_waiters {
-        struct dlist list; /* oldest first */
-        size_t n, max;
+        struct waitlist *list;
 };
 
 struct eval_waiters *eval_waiters_new(size_t max) {
         struct eval_waiters *q = calloc(1, sizeof(*q));
-        if (q)
-                q->max = max;
+        if (q && !(q->list = waitlist_create(max))) {
+                free(q);
+                return NULL;
+        }
         return q;
 }
 
@@ -30,62 +32,57 @@ void eval_waiters_free(struct eval_waiters *q) {
         if (!q)
                 return;
         eval_waiters_release_all(q);
+        waitlist_destroy(q->list);
         free(q);
 }
 
 int eval_waiters_add(struct eval_waiters *q, int64_t now_ns, int64_t wait_ns, eval_waiter_fn fn, void *arg) {
-        if (q->n >= q->max)
+        if (waitlist_full(q->list))
                 return -EAGAIN;
         struct waiter *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        *w = (struct waiter){.since_ns = now_ns, .deadline_ns = now_ns + wait_ns, .fn = fn, .arg = arg};
-        dlist_append(&q->list, &w->link);
-        q->n++;
+        w->fn = fn;
+        w->arg = arg;
+        waitlist_add(q->list, &w->node, now_ns, now_ns + wait_ns); /* cannot fail: not full, w is new */
         return 0;
 }
 
 size_t eval_waiters_count(const struct eval_waiters *q) {
-        return q->n;
+        return waitlist_count(q->list);
 }
 
 int64_t eval_waiters_oldest_ns(const struct eval_waiters *q) {
-        const struct waiter *w = dlist_first(&q->list, struct waiter, link);
-        return w ? w->since_ns : INT64_MAX;
+        return waitlist_oldest_ns(q->list);
 }
 
-/* w leaves the list, then hears its answer (the callback may add a waiter). */
-static void answer(struct eval_waiters *q, struct waiter *w, const struct eval *ev, const char *token) {
-        dlist_unlink(&q->list, &w->link);
-        q->n--;
+/* w left the list: it hears its answer (the callback may add a waiter). */
+static void answer(struct waitlist_node *node, const struct eval *ev, const char *token) {
+        struct waiter *w = waitlist_entry(node, struct waiter, node);
         eval_waiter_fn fn = w->fn;
         void *arg = w->arg;
         free(w);
         fn(arg, ev, token);
 }
 
+static void answer_none(void *arg, struct waitlist_node *node, enum waitlist_why why) {
+        (void)arg;
+        (void)why;
+        answer(node, NULL, NULL);
+}
+
 bool eval_waiters_give(struct eval_waiters *q, const struct eval *ev, const char *token) {
-        struct waiter *w = dlist_first(&q->list, struct waiter, link);
-        if (!w)
+        struct waitlist_node *node = waitlist_take_oldest(q->list);
+        if (!node)
                 return false;
-        answer(q, w, ev, token);
+        answer(node, ev, token);
         return true;
 }
 
 void eval_waiters_expire(struct eval_waiters *q, int64_t now_ns) {
-        /* a callback may append: look no further than the waiters there were */
-        struct dlink *l = q->list.head, *last = q->list.tail;
-        while (l) {
-                struct dlink *next = l == last ? NULL : l->next;
-                struct waiter *w = dlist_entry(l, struct waiter, link);
-                if (now_ns >= w->deadline_ns)
-                        answer(q, w, NULL, NULL);
-                l = next;
-        }
+        waitlist_sweep(q->list, now_ns, NULL, answer_none, NULL);
 }
 
 void eval_waiters_release_all(struct eval_waiters *q) {
-        size_t n = q->n; /* not those the callbacks add */
-        while (n-- > 0 && !dlist_empty(&q->list))
-                answer(q, dlist_first(&q->list, struct waiter, link), NULL, NULL);
+        waitlist_release_all(q->list, answer_none, NULL);
 }

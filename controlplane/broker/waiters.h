@@ -10,6 +10,7 @@
  * Every waiter is answered exactly once through its callback: with an eval
  * (borrowed for the call) or with none (ev and token NULL). The callback runs after
  * the waiter left the list, so it may add a new one. Single-threaded: the loop's.
+ * The list, its bound and its deadlines are a common/waitlist.h.
  */
 #pragma once
 
@@ -22,6 +23,7 @@ struct eval_waiters;
 
 typedef void (*eval_waiter_fn)(void *arg, const struct eval *ev, const char *token);
 
+/* max >= 1; NULL otherwise or when out of memory. */
 struct eval_waiters *eval_waiters_new(size_t max);
 /* Answers every waiter with none (whose callbacks must not wait again), then frees q. */
 void eval_waiters_free(struct eval_waiters *q);

@@ -10,16 +10,9 @@ set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-clapi-XXXXXX)
-port_free() {
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
-                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
-}
-for _ in $(seq 1 50); do
-        BASE=$((${DROVER_TEST_PORT_BASE:-25700} + RANDOM % 280))
-        ok=1
-        for k in 0 1 2 10 11 12; do port_free $((BASE + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
+pick_port "${DROVER_TEST_PORT_BASE:-25700}" 280 1 2 10 11 12
+BASE=$PORT
 http() { echo "127.0.0.1:$((BASE + $1))"; }
 raft() { echo "127.0.0.1:$((BASE + 10 + $1))"; }
 passed=0

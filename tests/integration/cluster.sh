@@ -43,13 +43,9 @@ HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
 JOBS=${CLUSTER_JOBS:-300}
 # A port is free when no socket of any state uses it locally: the range is inside the
 # kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        P=$((${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-29000}} + RANDOM % 220)) # 10 ports at P+1..P+22
-        ok=1
-        for k in 1 2 5 6 7 8 11 12 21 22; do port_free $((P + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
+pick_port "${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-29000}}" 220 1 2 5 6 7 8 11 12 21 22 # 10 ports at P+1..P+22
+P=$PORT
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
 raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
 JOIN="$(http 0),$(http 1),$(http 2)"

@@ -16,13 +16,9 @@ RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm
 BIN=$(cd "${1:-build/bin}" && pwd)
 N=${GC_JOBS:-10000}
 WORK=$(mktemp -d /tmp/drover-cluster-gc-XXXXXX)
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        P=$((${GC_PORT_BASE:-${DROVER_TEST_PORT_BASE:-23500}} + RANDOM % 400))
-        ok=1
-        for k in 1 2 11 12 21 22; do port_free $((P + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
+pick_port "${GC_PORT_BASE:-${DROVER_TEST_PORT_BASE:-23500}}" 400 1 2 11 12 21 22
+P=$PORT
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
 JOIN="$(http 0),$(http 1),$(http 2)"
 pids=()

@@ -11,13 +11,9 @@ set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-cluster-leave-XXXXXX)
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        P=$((${DROVER_TEST_PORT_BASE:-23000} + RANDOM % 400))
-        ok=1
-        for k in 1 2 11 12 21 22 31 32; do port_free $((P + k)) || ok=0; done
-        [ $ok = 1 ] && break
-done
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
+pick_port "${DROVER_TEST_PORT_BASE:-23000}" 400 1 2 11 12 21 22 31 32
+P=$PORT
 http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
 raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
 JOIN="$(http 0),$(http 1),$(http 2)"

@@ -15,12 +15,9 @@ set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-deploy-XXXXXX)
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
 PORT_BASE=${DROVER_TEST_PORT_BASE:-28500}
-for _ in $(seq 1 50); do # this test's range: PORT_BASE to PORT_BASE + 499
-        PORT=$((PORT_BASE + RANDOM % 480))
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
-done
+pick_port "$PORT_BASE" 480 1 10 # this test's range: PORT_BASE to PORT_BASE + 499
 ADDR="http://127.0.0.1:$PORT"
 export DROVER_ADDR=$ADDR
 MARK="drover-deploy-$$"

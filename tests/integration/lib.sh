@@ -6,6 +6,7 @@
 # check fails (default 20).
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
 . "$(dirname "${BASH_SOURCE[0]}")/../support/wait.sh" # wait_for SECONDS COMMAND...
+. "$(dirname "${BASH_SOURCE[0]}")/../support/ports.sh" # port_listens, port_free, pick_port
 log() { printf '%s\n' "$*"; }
 pass() { passed=$((passed + 1)); log "PASS: $1"; }
 fail() {
@@ -18,35 +19,6 @@ api() { curl -s "$ADDR$1"; }
 api_code() { curl -s -o "$WORK/body" -w '%{http_code}' -X "$1" --data-binary @"$3" "$ADDR$2"; }
 # jget EXPR: evaluate a Python expression over the JSON on stdin (as d).
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1" 2>/dev/null; }
-
-# port_listens PORT: a connection to it is accepted.
-port_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# port_free PORT: nothing listens on it and no socket uses it (not even one in
-# TIME_WAIT: test ports may lie in the ephemeral range).
-port_free() {
-        ! port_listens "$1" &&
-                [ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]
-}
-
-# pick_port BASE SPAN OFFSET...: set PORT to a port in [BASE, BASE + SPAN) with PORT and
-# PORT + each OFFSET free (50 tries; the last one is kept if none was).
-pick_port() {
-        local base=$1 span=$2 o ok
-        shift 2
-        for _ in $(seq 1 50); do
-                PORT=$((base + RANDOM % span))
-                ok=1
-                for o in 0 "$@"; do
-                        port_free $((PORT + o)) || {
-                                ok=0
-                                break
-                        }
-                done
-                [ $ok = 1 ] && return 0
-        done
-        return 0
-}
 
 # start_server: a -dev drover-server on PORT (Raft on PORT + 1) logging to
 # $WORK/server.log; sets server_pid; waits (15 s) until it leads.

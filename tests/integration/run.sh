@@ -7,12 +7,9 @@ RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm
 BIN=$(cd "${1:-build/bin}" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
-# A base port with PORT, PORT+1 (Raft) and PORT+10 (agent) free: nothing answers there.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-        PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-        port_free "$PORT" && port_free $((PORT + 1)) && port_free $((PORT + 10)) && break
-done
+# A base port with PORT, PORT+1 (Raft) and PORT+10 (agent) free.
+. "$(dirname "$0")/../support/ports.sh" # port_listens, port_free, pick_port
+pick_port 20000 12000 1 10 # below the ephemeral range (32768-)
 ADDR="http://127.0.0.1:$PORT"
 AGENT_HTTP="127.0.0.1:$((PORT + 10))"
 MARK="drover-it-$$"
@@ -867,10 +864,7 @@ fi
 "$BIN/drover" job stop -purge evstream >/dev/null 2>&1
 
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
-for _ in $(seq 1 50); do
-        DEV_PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
-        port_free "$DEV_PORT" && port_free $((DEV_PORT + 1)) && port_free $((DEV_PORT + 2)) && port_free $((DEV_PORT + 10)) && break
-done
+DEV_PORT=$(pick_port 20000 12000 1 2 10; echo "$PORT") # a subshell: PORT stays the main server's
 "$BIN/drover" dev -port="$DEV_PORT" >"$WORK/dev.log" 2>&1 &
 dev_pid=$!
 if wait_for 20 grep -q "cluster running" "$WORK/dev.log" &&

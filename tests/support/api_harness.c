@@ -26,6 +26,7 @@ struct harness_req {
         char query[2048];
         struct api_reply *reply;
         bool answered;
+        bool gone; /* http_req_client_gone (api_harness_client_leaves) */
         const char *token;
         const char *server_secret, *join_token, *content_type;
 };
@@ -136,15 +137,20 @@ static void fake_answer(struct http_req *req, int status, char *buf, size_t len,
         snprintf(r->reply->next_token, sizeof(r->reply->next_token), "%s", req->next_token);
 }
 
-/* No socket, so the client never leaves (no client_gone); streamed answers need the
+static bool fake_client_gone(const struct http_req *r) {
+        return harness_req_of(r)->gone;
+}
+
+/* No socket: the client leaves only when a test says so; streamed answers need the
  * real listener (tests/unit/http, tests/integration): the fake request lives only
- * for one api_harness_request call (no stream_*). */
+ * for one api_harness_request call, or until api_harness_pending_free (no stream_*). */
 static const struct http_req_ops fake_req_ops = {
     .query = fake_query,
     .query_values = fake_query_values,
     .has_query = fake_has_query,
     .query_string = fake_query_string,
     .header = fake_header,
+    .client_gone = fake_client_gone,
     .answer = fake_answer,
 };
 
@@ -304,26 +310,33 @@ void api_harness_free(struct api_harness *h) {
         free(h);
 }
 
-void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
-                         struct api_reply *ret) {
+/* r as api_harness_request's fake request of target, answering into ret. */
+static void harness_req_init(struct api_harness *h, struct harness_req *r, const char *method, const char *target,
+                             const char *body, size_t len, struct api_reply *ret) {
         memset(ret, 0, sizeof(*ret));
-        struct harness_req r = {.req = {.ops = &fake_req_ops,
-                                        .method = method,
-                                        .body = body,
-                                        .body_len = len,
-                                        .verified = h->client_verified},
-                                .reply = ret,
-                                .token = h->token,
-                                .server_secret = h->server_secret,
-                                .content_type = h->content_type,
-                                .join_token = h->join_token};
-        r.req.path = r.path;
+        *r = (struct harness_req){.req = {.ops = &fake_req_ops,
+                                          .method = method,
+                                          .body = body,
+                                          .body_len = len,
+                                          .verified = h->client_verified},
+                                  .reply = ret,
+                                  .token = h->token,
+                                  .server_secret = h->server_secret,
+                                  .content_type = h->content_type,
+                                  .join_token = h->join_token};
+        r->req.path = r->path;
         const char *q = strchr(target, '?');
         size_t plen = q ? (size_t)(q - target) : strlen(target);
-        if (plen >= sizeof(r.path))
-                plen = sizeof(r.path) - 1;
-        memcpy(r.path, target, plen);
-        snprintf(r.query, sizeof(r.query), "%s", q ? q + 1 : "");
+        if (plen >= sizeof(r->path))
+                plen = sizeof(r->path) - 1;
+        memcpy(r->path, target, plen);
+        snprintf(r->query, sizeof(r->query), "%s", q ? q + 1 : "");
+}
+
+void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
+                         struct api_reply *ret) {
+        struct harness_req r;
+        harness_req_init(h, &r, method, target, body, len, ret);
         api_handle(h->api, &r.req);
         if (!r.answered) {
                 /* parked (blocking query): take it out of the list before r goes away */
@@ -331,6 +344,38 @@ void api_harness_request(struct api_harness *h, const char *method, const char *
                 if (!r.answered)
                         fake_answer(&r.req, 504, strdup("parked"), 6, "text/plain", 0);
         }
+}
+
+struct api_harness_pending {
+        struct harness_req r;
+        struct api_harness *h;
+};
+
+struct api_harness_pending *api_harness_begin(struct api_harness *h, const char *method, const char *target,
+                                              const char *body, struct api_reply *ret) {
+        struct api_harness_pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->h = h;
+        harness_req_init(h, &p->r, method, target, body, body ? strlen(body) : 0, ret);
+        api_handle(h->api, &p->r.req);
+        return p;
+}
+
+bool api_harness_answered(const struct api_harness_pending *p) {
+        return p->r.answered;
+}
+
+void api_harness_client_leaves(struct api_harness_pending *p) {
+        p->r.gone = true;
+}
+
+void api_harness_pending_free(struct api_harness_pending *p) {
+        if (!p)
+                return;
+        if (!p->r.answered)
+                api_drop_parked(p->h->api); /* out of the lists before p goes away */
+        free(p);
 }
 
 void api_reply_clear(struct api_reply *r) {

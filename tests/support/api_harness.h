@@ -69,6 +69,19 @@ void api_harness_free(struct api_harness *h);
 void api_harness_request(struct api_harness *h, const char *method, const char *target, const char *body, size_t len,
                          struct api_reply *ret);
 void api_reply_clear(struct api_reply *r);
+/* A request that may stay unanswered: a blocking query the handler parks, a
+ * request it holds. body: NULL or a string that outlives the request. Answered
+ * later into *ret (status 0 until then) by api_wake_parked, api_drop_parked...;
+ * NULL when out of memory. */
+struct api_harness_pending;
+struct api_harness_pending *api_harness_begin(struct api_harness *h, const char *method, const char *target,
+                                              const char *body, struct api_reply *ret);
+bool api_harness_answered(const struct api_harness_pending *p);
+/* From now on its client has closed its connection (http_req_client_gone). */
+void api_harness_client_leaves(struct api_harness_pending *p);
+/* Frees p; one not answered yet is answered first (api_drop_parked: every parked
+ * and held request is). Accepts NULL. */
+void api_harness_pending_free(struct api_harness_pending *p);
 /* The same, for the suites' req() helpers: body NULL or a string; the reply's body
  * handed back parsed (JSON_DECODE_ANY; NULL when not JSON) in ret_json and copied
  * (malloc'd) in ret_text, each when not NULL and the caller's to free. Returns the

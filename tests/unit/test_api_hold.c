@@ -9,8 +9,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "controlplane/api/routes.h"
+#include "controlplane/api/routes_internal.h"
 #include "tests/support/api_harness.h"
 
 #define JOB                                                                                                            \
@@ -98,4 +100,55 @@ Test(api_hold, a_write_lost_with_leadership_after_it_was_appended_is_not_held) {
         cr_expect(text && !strstr(text, "server shutting down"), "%s", text);
         free(text);
         cr_expect_eq(api_hold_count(h->api), 0);
+}
+
+Test(api_hold, a_held_write_runs_again_when_the_leader_changes) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        struct api_reply r;
+        struct api_harness_pending *p = api_harness_begin(h, "PUT", "/v1/jobs", JOB, &r);
+        cr_assert_not_null(p);
+        cr_expect_not(api_harness_answered(p), "held");
+        cr_expect_eq(api_hold_count(h->api), 1);
+        h->leader = true;
+        api_wake_parked(h->api, true);
+        cr_expect_not(api_harness_answered(p), "not before its try or a kick");
+        api_hold_kick(h->api);
+        cr_expect_not(api_harness_answered(p), "a kick runs nothing by itself");
+        api_wake_parked(h->api, true);
+        cr_assert(api_harness_answered(p), "the kick made it due");
+        cr_expect_eq(r.status, 200);
+        cr_expect_eq(api_hold_count(h->api), 0);
+        api_reply_clear(&r);
+        api_harness_pending_free(p);
+}
+
+Test(api_hold, a_held_write_whose_time_is_up_is_answered_500_at_its_deadline) {
+        cr_assert_eq(api_harness_set_hold(h, 1), 0); /* held 1 ms at most */
+        struct api_reply r;
+        struct api_harness_pending *p = api_harness_begin(h, "PUT", "/v1/jobs", JOB, &r);
+        cr_assert_not_null(p);
+        cr_expect_not(api_harness_answered(p), "held");
+        usleep(5000);
+        api_wake_parked(h->api, true);
+        cr_assert(api_harness_answered(p));
+        cr_expect_eq(r.status, 500);
+        cr_expect(strstr(r.body, "No cluster leader"), "%s", r.body);
+        api_reply_clear(&r);
+        api_harness_pending_free(p);
+}
+
+Test(api_hold, a_held_request_whose_client_left_is_answered_503_at_its_next_try) {
+        cr_assert_eq(api_harness_set_hold(h, 5000), 0);
+        struct api_reply r;
+        struct api_harness_pending *p = api_harness_begin(h, "PUT", "/v1/jobs", JOB, &r);
+        cr_assert_not_null(p);
+        api_harness_client_leaves(p);
+        usleep((API_HOLD_BACKOFF_MIN_MS + 20) * 1000); /* past its first try */
+        api_wake_parked(h->api, true);
+        cr_assert(api_harness_answered(p));
+        cr_expect_eq(r.status, 503);
+        cr_expect(strstr(r.body, "client went away"), "%s", r.body);
+        cr_expect_eq(h->api->hold_gone, 1);
+        api_reply_clear(&r);
+        api_harness_pending_free(p);
 }
