@@ -88,7 +88,7 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
                 return true;
         at->dcs[k].n++;
-        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class};
+        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class, .avail = sched_node_avail(n)};
         return true;
 }
 
@@ -97,15 +97,24 @@ static bool add_cand(void *arg, const struct node *n) {
 #define CC_DRIVERS 64 /* bits of sched_cand.drv */
 #define CC_SAMPLES 3  /* node objects compared with the snapshot's on each lookup */
 
+/* What the cache keeps of one candidate: the fields of struct sched_cand it fills, in
+ * one 64-byte line (sched_cands_fill reads them at a shuffled index: one miss, not one
+ * per field). */
+struct cc_cand {
+        const struct node *n;   /* a reference held by the cache (cc->held) */
+        uint64_t drv;           /* the driver bits */
+        uint64_t hash;          /* hashmap_hash of the node's ID */
+        const char *node_class; /* borrowed from the held node */
+        uint32_t cls;           /* interned computed class (0: none) */
+        uint32_t slot;          /* its record in cc->free, index + 1 (0: none) */
+        struct sched_usage avail;
+};
+_Static_assert(sizeof(struct cc_cand) == 64, "one cache line per candidate");
+
 /* One (pool, datacenters) key's walk of the nodes table: what add_cand produced. */
 struct cc_entry {
         char *key;
-        const struct node **nodes; /* candidates in ID order (references held by the cache) */
-        uint64_t *drv;             /* per candidate */
-        uint32_t *cls;             /* per candidate: interned computed class (0: none) */
-        uint64_t *hash;            /* per candidate: hashmap_hash of the node's ID */
-        uint32_t *slot;            /* per candidate: its record in cc->free, index + 1 (0: none) */
-        const char **node_class;   /* per candidate: borrowed from the held node */
+        struct cc_cand *c; /* the candidates in ID order, 64-byte aligned */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -159,12 +168,7 @@ struct sched_cand_cache *sched_cand_cache_create(size_t max_entries, size_t max_
 
 static void cc_entry_free(struct cc_entry *e) {
         free(e->key);
-        free(e->nodes);
-        free(e->drv);
-        free(e->cls);
-        free(e->hash);
-        free(e->slot);
-        free(e->node_class);
+        free(e->c);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -330,9 +334,9 @@ static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct 
 static void cc_slots(const struct sched_cand_cache *cc, struct sched_attempt *at, struct cc_entry *e) {
         size_t h = 0;
         for (size_t i = 0; i < e->n; i++) {
-                while (h < cc->n_held && cc->held[h] != e->nodes[i])
+                while (h < cc->n_held && cc->held[h] != e->c[i].n)
                         h++;
-                e->slot[i] = at->cands[i].slot = h < cc->n_held ? (uint32_t)(h + 1) : 0;
+                e->c[i].slot = at->cands[i].slot = h < cc->n_held ? (uint32_t)(h + 1) : 0;
         }
 }
 
@@ -341,31 +345,24 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
         e.bytes = strlen(key) + sizeof(e) +
-                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash) + sizeof(*e.slot) +
-                         sizeof(*e.node_class)) +
-                  e.n_dcs * sizeof(*e.dcs);
+                  e.n * sizeof(*e.c) + e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
                 return;
         }
-        e.nodes = malloc((e.n ? e.n : 1) * sizeof(*e.nodes));
-        e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
-        e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
-        e.hash = malloc((e.n ? e.n : 1) * sizeof(*e.hash));
-        e.slot = malloc((e.n ? e.n : 1) * sizeof(*e.slot));
-        e.node_class = malloc((e.n ? e.n : 1) * sizeof(*e.node_class));
+        e.c = aligned_alloc(sizeof(*e.c), (e.n ? e.n : 1) * sizeof(*e.c));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.slot || !e.node_class || !e.dcs) {
+        if (!e.c || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
         for (size_t i = 0; i < e.n; i++) {
-                e.nodes[i] = at->cands[i].n;
-                e.drv[i] = at->cands[i].drv = cc_node_drivers(cc, at->cands[i].n);
-                const char *k = at->cands[i].n->computed_class;
-                e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
-                e.hash[i] = sched_cand_hash(&at->cands[i]);
-                e.node_class[i] = at->cands[i].node_class;
+                struct sched_cand *cd = &at->cands[i];
+                cd->drv = cc_node_drivers(cc, cd->n);
+                const char *k = cd->n->computed_class;
+                cd->cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
+                e.c[i] = (struct cc_cand){.n = cd->n, .drv = cd->drv, .hash = sched_cand_hash(cd),
+                                          .node_class = cd->node_class, .cls = cd->cls, .avail = cd->avail};
         }
         cc_slots(cc, at, &e);
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
@@ -455,13 +452,14 @@ void sched_cands_fill(struct sched_attempt *at, size_t upto) {
         if (upto > at->n_cands)
                 upto = at->n_cands;
         for (size_t k = at->n_ready; k < upto; k++) {
-                uint32_t i = cc->perm[k];
-                at->cands[k] = (struct sched_cand){.n = e->nodes[i],
-                                                   .drv = e->drv[i],
-                                                   .cls = e->cls[i],
-                                                   .h = e->hash[i],
-                                                   .slot = e->slot[i],
-                                                   .node_class = e->node_class[i]};
+                const struct cc_cand *c = &e->c[cc->perm[k]];
+                at->cands[k] = (struct sched_cand){.n = c->n,
+                                                   .drv = c->drv,
+                                                   .h = c->hash,
+                                                   .cls = c->cls,
+                                                   .slot = c->slot,
+                                                   .node_class = c->node_class,
+                                                   .avail = c->avail};
         }
         at->n_ready = upto;
         if (upto == at->n_cands) {
@@ -574,10 +572,9 @@ static void cand_free_note(struct sched_attempt *at, const struct sched_cand *cd
         struct cc_free *f = cand_free(at, cd);
         if (!f)
                 return;
-        const struct node *n = cd->n;
-        *f = (struct cc_free){.cpu = n->cpu_shares - n->reserved_cpu - su->cpu,
-                              .mem = n->memory_mb - n->reserved_memory_mb - su->memory_mb,
-                              .disk = n->disk_mb - n->reserved_disk_mb - su->disk_mb,
+        *f = (struct cc_free){.cpu = cd->avail.cpu - su->cpu,
+                              .mem = cd->avail.mem - su->memory_mb,
+                              .disk = cd->avail.disk - su->disk_mb,
                               .index = state_latest_index(at->c->snap)};
 }
 
@@ -1088,6 +1085,12 @@ int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_can
         int n = 0;
         sched_proposed_foreach(at, cd, add_cores, &n);
         return n;
+}
+
+struct sched_usage sched_node_avail(const struct node *n) {
+        return (struct sched_usage){.cpu = n->cpu_shares - n->reserved_cpu,
+                                    .mem = n->memory_mb - n->reserved_memory_mb,
+                                    .disk = n->disk_mb - n->reserved_disk_mb};
 }
 
 int64_t sched_core_mhz(const struct node *n) {
