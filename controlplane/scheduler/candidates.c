@@ -441,6 +441,7 @@ static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const 
 }
 
 #define FILL_CHUNK 64 /* candidates written at a time */
+#define FILL_AHEAD 8  /* records asked for ahead of their copy */
 
 void sched_cands_fill(struct sched_attempt *at, size_t upto) {
         const struct cc_entry *e = at->fill;
@@ -452,7 +453,14 @@ void sched_cands_fill(struct sched_attempt *at, size_t upto) {
         if (upto > at->n_cands)
                 upto = at->n_cands;
         for (size_t k = at->n_ready; k < upto; k++) {
+                /* the records are read at shuffled indexes: ask for a later one's line now, and
+                 * for this one's free record, which Select reads first (sched_cand_known_full) */
+                if (k + FILL_AHEAD < at->n_cands)
+                        __builtin_prefetch(&e->c[cc->perm[k + FILL_AHEAD]]);
                 const struct cc_cand *c = &e->c[cc->perm[k]];
+                if (c->slot && at->cc_bind == cc->binds)
+                        __builtin_prefetch(&cc->free[c->slot - 1]);
+                __builtin_prefetch(c->n); /* its ID, for the usage look-up of a node ranked */
                 at->cands[k] = (struct sched_cand){.n = c->n,
                                                    .drv = c->drv,
                                                    .h = c->hash,
