@@ -693,8 +693,11 @@ static int coll_entry_bump(struct sched_coll *e, const char *group) {
         return 0;
 }
 
-static int coll_bump(struct sched_attempt *at, const char *node_id, const char *group, struct sched_coll **ret) {
-        struct sched_coll *e = hashmap_get(at->coll, node_id);
+/* hash: hashmap_hash(node_id) (a node the filter says is not in the index costs no
+ * hashing) */
+static int coll_bump(struct sched_attempt *at, const char *node_id, uint64_t hash, const char *group,
+                     struct sched_coll **ret) {
+        struct sched_coll *e = node_filter_may(&at->coll_filter, hash) ? hashmap_get(at->coll, node_id) : NULL;
         if (!e) {
                 if (!(e = calloc(1, sizeof(*e))))
                         return -ENOMEM;
@@ -702,7 +705,7 @@ static int coll_bump(struct sched_attempt *at, const char *node_id, const char *
                         free(e);
                         return -ENOMEM;
                 }
-                node_filter_add(&at->coll_filter, hashmap_hash(node_id));
+                node_filter_add(&at->coll_filter, hash);
         }
         int r = coll_entry_bump(e, group);
         if (r == 0 && ret)
@@ -724,13 +727,14 @@ static int coll_index(struct sched_attempt *at) {
                 const struct alloc *a = allocs[i];
                 if (alloc_terminal(a) || !a->node_id || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
                         continue;
-                if (coll_bump(at, a->node_id, a->task_group, NULL) < 0)
+                if (coll_bump(at, a->node_id, hashmap_hash(a->node_id), a->task_group, NULL) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < at->plan->n_nodes; i++) {
                 const struct plan_node *pn = &at->plan->nodes[i];
+                uint64_t h = pn->n_place ? hashmap_hash(pn->node_id) : 0;
                 for (size_t j = 0; j < pn->n_place; j++)
-                        if (coll_bump(at, pn->node_id, pn->place[j]->task_group, NULL) < 0)
+                        if (coll_bump(at, pn->node_id, h, pn->place[j]->task_group, NULL) < 0)
                                 return -ENOMEM;
         }
         return 0;
@@ -776,7 +780,7 @@ int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *
         if (cd->coll_ready && cd->coll) /* the node's entry, looked up before: no hashing */
                 return coll_entry_bump(cd->coll, group);
         cd->coll_ready = true;
-        return coll_bump(at, cd->n->id, group, &cd->coll);
+        return coll_bump(at, cd->n->id, sched_cand_hash(cd), group, &cd->coll);
 }
 
 /* ---- feasibility ------------------------------------------------------------------------ */
