@@ -647,7 +647,7 @@ Test(plan, add_place_at_with_the_hash_finds_every_node_once) {
         enum { NODES = 3000 };
         for (int round = 0; round < 2; round++)
                 for (int i = 0; i < NODES; i++) {
-                        char node[16], id[24];
+                        char node[16], id[32];
                         snprintf(node, sizeof(node), "n%04d", i);
                         snprintf(id, sizeof(id), "a-%d-%d", round, i);
                         struct alloc *a = fx_alloc(id, job, node, i, 10, 10);
