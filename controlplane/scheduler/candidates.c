@@ -725,9 +725,12 @@ static int coll_index(struct sched_attempt *at) {
         struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
         for (size_t i = 0; i < n; i++) {
                 const struct alloc *a = allocs[i];
-                if (alloc_terminal(a) || !a->node_id || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
+                if (alloc_terminal(a) || !a->node_id)
                         continue;
-                if (coll_bump(at, a->node_id, hashmap_hash(a->node_id), a->task_group, NULL) < 0)
+                uint64_t h = hashmap_hash(a->node_id); /* for the plan's filter and the index's */
+                if (stopped_in_plan(plan_node_find_hashed(at->plan, a->node_id, h), a->id))
+                        continue;
+                if (coll_bump(at, a->node_id, h, a->task_group, NULL) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < at->plan->n_nodes; i++) {
