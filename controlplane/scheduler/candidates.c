@@ -88,7 +88,8 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
                 return true;
         at->dcs[k].n++;
-        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class, .avail = sched_node_avail(n)};
+        at->cands[at->n_cands++] =
+            (struct sched_cand){.n = n, .node_class = n->node_class, .avail = sched_node_avail(n)};
         return true;
 }
 
@@ -344,8 +345,7 @@ static void cc_slots(const struct sched_cand_cache *cc, struct sched_attempt *at
 static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
-        e.bytes = strlen(key) + sizeof(e) +
-                  e.n * sizeof(*e.c) + e.n_dcs * sizeof(*e.dcs);
+        e.bytes = strlen(key) + sizeof(e) + e.n * sizeof(*e.c) + e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
                 return;
@@ -361,8 +361,12 @@ static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char
                 cd->drv = cc_node_drivers(cc, cd->n);
                 const char *k = cd->n->computed_class;
                 cd->cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
-                e.c[i] = (struct cc_cand){.n = cd->n, .drv = cd->drv, .hash = sched_cand_hash(cd),
-                                          .node_class = cd->node_class, .cls = cd->cls, .avail = cd->avail};
+                e.c[i] = (struct cc_cand){.n = cd->n,
+                                          .drv = cd->drv,
+                                          .hash = sched_cand_hash(cd),
+                                          .node_class = cd->node_class,
+                                          .cls = cd->cls,
+                                          .avail = cd->avail};
         }
         cc_slots(cc, at, &e);
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));

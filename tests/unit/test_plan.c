@@ -685,7 +685,8 @@ Test(plan, add_place_at_follows_the_node_not_a_stale_hint) {
         alloc_unref(a);
         size_t bogus = 99;
         a = fx_alloc("a-3", job, "n1", 3, 10, 10);
-        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &bogus), 0, "a hint past the entries is not trusted");
+        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &bogus), 0,
+                     "a hint past the entries is not trusted");
         alloc_unref(a);
         cr_expect_eq(bogus, 1);
         cr_assert_eq(p->n_nodes, 2);

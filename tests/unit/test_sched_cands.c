@@ -376,7 +376,8 @@ Test(sched_cands, a_hit_gives_each_candidate_what_the_walk_gives) {
         struct sched_ctx plain = {.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real};
         struct sched_ctx cached = plain;
         cached.cands = cc;
-        struct sched_attempt w = {.c = &plain, .job = j}, miss = {.c = &cached, .job = j}, hit = {.c = &cached, .job = j};
+        struct sched_attempt w = {.c = &plain, .job = j}, miss = {.c = &cached, .job = j},
+                             hit = {.c = &cached, .job = j};
         cr_assert_eq(sched_build_cands(&w), 0);
         cr_assert_eq(sched_build_cands(&miss), 0);
         cr_assert_eq(sched_build_cands(&hit), 0);
@@ -384,7 +385,8 @@ Test(sched_cands, a_hit_gives_each_candidate_what_the_walk_gives) {
         cr_assert_eq(w.n_cands, 12);
         cr_assert_eq(hit.n_cands, 12);
         for (size_t i = 0; i < w.n_cands; i++) {
-                struct sched_cand *a = sched_cand_get(&w, i), *b = sched_cand_get(&miss, i), *c = sched_cand_get(&hit, i);
+                struct sched_cand *a = sched_cand_get(&w, i), *b = sched_cand_get(&miss, i),
+                                  *c = sched_cand_get(&hit, i);
                 const struct node *n = a->n;
                 cr_assert(b->n == n && c->n == n, "position %zu", i);
                 cr_assert_eq(a->avail.cpu, n->cpu_shares - n->reserved_cpu);
