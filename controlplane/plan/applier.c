@@ -251,9 +251,8 @@ static const char *fit_reason(const struct node *n, const struct usage_acc *u) {
  * common case): no set of touched IDs to build, each placement replaces at most its
  * own live version in the store (an in-place update). */
 static const char *place_only_misfit(const struct state_store *latest, const struct node *n, const struct plan_node *pn,
-                                     uint64_t hash, struct mbits_memo *memo, char *buf, size_t size) {
-        struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
-        struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
+                                     const struct state_usage *su, struct mbits_memo *memo, char *buf, size_t size) {
+        struct usage_acc u = {su->cpu, su->memory_mb, su->disk_mb};
         struct live_asks asks = {0};
         for (size_t i = 0; i < pn->n_place; i++) {
                 const struct alloc *a = pn->place[i];
@@ -289,7 +288,8 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
                                const struct plan_node *pn, struct mbits_memo *memo, char *buf, size_t size) {
         if (pn->n_place == 0)
                 return NULL; /* stops always fit */
-        const struct node *n = state_node_get(latest, pn->node_id);
+        struct state_usage su; /* one look-up for the node and its usage (keyed by this hash) */
+        const struct node *n = state_node_with_usage_h(latest, pn->node_id, hashmap_hash(pn->node_id), &su);
         if (!n)
                 return "node does not exist";
         if (n->status != NODE_READY)
@@ -301,16 +301,14 @@ static const char *node_misfit(const struct state_store *latest, const struct pl
         size_t nov = overlay_nodes(o, pn->node_id, ov, &truncated);
         if (truncated) /* too many uncommitted plans on one node: wait for them */
                 return "too many uncommitted plans on the node";
-        uint64_t hash = hashmap_hash(pn->node_id); /* the usage index is keyed by it: hashed once */
         if (nov == 0 && pn->n_stop == 0)
-                return place_only_misfit(latest, n, pn, hash, memo, buf, size);
+                return place_only_misfit(latest, n, pn, &su, memo, buf, size);
         struct touched t = {0};
         const char *why = NULL;
         if (touched_fill(&t, ov, nov, pn) < 0) {
                 why = "out of memory";
                 goto out;
         }
-        struct state_usage su = state_node_usage_h(latest, pn->node_id, hash);
         struct usage_acc u = {su.cpu, su.memory_mb, su.disk_mb};
         sub_touched(&u, latest, pn->node_id, t.map);
         struct live_asks asks = {0};

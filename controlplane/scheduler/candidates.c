@@ -88,7 +88,8 @@ static bool add_cand(void *arg, const struct node *n) {
         if (!at->dcs[k].match || n->status != NODE_READY || !n->eligible || n->drain)
                 return true;
         at->dcs[k].n++;
-        at->cands[at->n_cands++] = (struct sched_cand){.n = n, .node_class = n->node_class};
+        at->cands[at->n_cands++] =
+            (struct sched_cand){.n = n, .node_class = n->node_class, .avail = sched_node_avail(n)};
         return true;
 }
 
@@ -97,15 +98,24 @@ static bool add_cand(void *arg, const struct node *n) {
 #define CC_DRIVERS 64 /* bits of sched_cand.drv */
 #define CC_SAMPLES 3  /* node objects compared with the snapshot's on each lookup */
 
+/* What the cache keeps of one candidate: the fields of struct sched_cand it fills, in
+ * one 64-byte line (sched_cands_fill reads them at a shuffled index: one miss, not one
+ * per field). */
+struct cc_cand {
+        const struct node *n;   /* a reference held by the cache (cc->held) */
+        uint64_t drv;           /* the driver bits */
+        uint64_t hash;          /* hashmap_hash of the node's ID */
+        const char *node_class; /* borrowed from the held node */
+        uint32_t cls;           /* interned computed class (0: none) */
+        uint32_t slot;          /* its record in cc->free, index + 1 (0: none) */
+        struct sched_usage avail;
+};
+_Static_assert(sizeof(struct cc_cand) == 64, "one cache line per candidate");
+
 /* One (pool, datacenters) key's walk of the nodes table: what add_cand produced. */
 struct cc_entry {
         char *key;
-        const struct node **nodes; /* candidates in ID order (references held by the cache) */
-        uint64_t *drv;             /* per candidate */
-        uint32_t *cls;             /* per candidate: interned computed class (0: none) */
-        uint64_t *hash;            /* per candidate: hashmap_hash of the node's ID */
-        uint32_t *slot;            /* per candidate: its record in cc->free, index + 1 (0: none) */
-        const char **node_class;   /* per candidate: borrowed from the held node */
+        struct cc_cand *c; /* the candidates in ID order, 64-byte aligned */
         size_t n;
         struct dc_count *dcs; /* dc borrowed from the held nodes */
         size_t n_dcs;
@@ -159,12 +169,7 @@ struct sched_cand_cache *sched_cand_cache_create(size_t max_entries, size_t max_
 
 static void cc_entry_free(struct cc_entry *e) {
         free(e->key);
-        free(e->nodes);
-        free(e->drv);
-        free(e->cls);
-        free(e->hash);
-        free(e->slot);
-        free(e->node_class);
+        free(e->c);
         free(e->dcs);
         *e = (struct cc_entry){0};
 }
@@ -330,9 +335,9 @@ static uint64_t cc_node_drivers(const struct sched_cand_cache *cc, const struct 
 static void cc_slots(const struct sched_cand_cache *cc, struct sched_attempt *at, struct cc_entry *e) {
         size_t h = 0;
         for (size_t i = 0; i < e->n; i++) {
-                while (h < cc->n_held && cc->held[h] != e->nodes[i])
+                while (h < cc->n_held && cc->held[h] != e->c[i].n)
                         h++;
-                e->slot[i] = at->cands[i].slot = h < cc->n_held ? (uint32_t)(h + 1) : 0;
+                e->c[i].slot = at->cands[i].slot = h < cc->n_held ? (uint32_t)(h + 1) : 0;
         }
 }
 
@@ -340,32 +345,28 @@ static void cc_slots(const struct sched_cand_cache *cc, struct sched_attempt *at
 static void cc_store(struct sched_cand_cache *cc, struct sched_attempt *at, char *key) {
         struct cc_entry e = {.key = key, .n = at->n_cands, .n_dcs = at->n_dcs,
                              .nodes_in_pool = at->pool.nodes_in_pool};
-        e.bytes = strlen(key) + sizeof(e) +
-                  e.n * (sizeof(*e.nodes) + sizeof(*e.drv) + sizeof(*e.cls) + sizeof(*e.hash) + sizeof(*e.slot) +
-                         sizeof(*e.node_class)) +
-                  e.n_dcs * sizeof(*e.dcs);
+        e.bytes = strlen(key) + sizeof(e) + e.n * sizeof(*e.c) + e.n_dcs * sizeof(*e.dcs);
         if (cc->max_bytes && e.bytes > cc->max_bytes) {
                 free(key);
                 return;
         }
-        e.nodes = malloc((e.n ? e.n : 1) * sizeof(*e.nodes));
-        e.drv = malloc((e.n ? e.n : 1) * sizeof(*e.drv));
-        e.cls = malloc((e.n ? e.n : 1) * sizeof(*e.cls));
-        e.hash = malloc((e.n ? e.n : 1) * sizeof(*e.hash));
-        e.slot = malloc((e.n ? e.n : 1) * sizeof(*e.slot));
-        e.node_class = malloc((e.n ? e.n : 1) * sizeof(*e.node_class));
+        e.c = aligned_alloc(sizeof(*e.c), (e.n ? e.n : 1) * sizeof(*e.c));
         e.dcs = malloc((e.n_dcs ? e.n_dcs : 1) * sizeof(*e.dcs));
-        if (!e.nodes || !e.drv || !e.cls || !e.hash || !e.slot || !e.node_class || !e.dcs) {
+        if (!e.c || !e.dcs) {
                 cc_entry_free(&e);
                 return; /* not cached: the attempt goes on with its own walk */
         }
         for (size_t i = 0; i < e.n; i++) {
-                e.nodes[i] = at->cands[i].n;
-                e.drv[i] = at->cands[i].drv = cc_node_drivers(cc, at->cands[i].n);
-                const char *k = at->cands[i].n->computed_class;
-                e.cls[i] = at->cands[i].cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
-                e.hash[i] = sched_cand_hash(&at->cands[i]);
-                e.node_class[i] = at->cands[i].node_class;
+                struct sched_cand *cd = &at->cands[i];
+                cd->drv = cc_node_drivers(cc, cd->n);
+                const char *k = cd->n->computed_class;
+                cd->cls = k && *k ? (uint32_t)(uintptr_t)hashmap_get(cc->classes, k) : 0;
+                e.c[i] = (struct cc_cand){.n = cd->n,
+                                          .drv = cd->drv,
+                                          .hash = sched_cand_hash(cd),
+                                          .node_class = cd->node_class,
+                                          .cls = cd->cls,
+                                          .avail = cd->avail};
         }
         cc_slots(cc, at, &e);
         memcpy(e.dcs, at->dcs, e.n_dcs * sizeof(*e.dcs));
@@ -444,6 +445,7 @@ static int cc_fill(struct sched_cand_cache *cc, struct sched_attempt *at, const 
 }
 
 #define FILL_CHUNK 64 /* candidates written at a time */
+#define FILL_AHEAD 8  /* records asked for ahead of their copy */
 
 void sched_cands_fill(struct sched_attempt *at, size_t upto) {
         const struct cc_entry *e = at->fill;
@@ -455,13 +457,21 @@ void sched_cands_fill(struct sched_attempt *at, size_t upto) {
         if (upto > at->n_cands)
                 upto = at->n_cands;
         for (size_t k = at->n_ready; k < upto; k++) {
-                uint32_t i = cc->perm[k];
-                at->cands[k] = (struct sched_cand){.n = e->nodes[i],
-                                                   .drv = e->drv[i],
-                                                   .cls = e->cls[i],
-                                                   .h = e->hash[i],
-                                                   .slot = e->slot[i],
-                                                   .node_class = e->node_class[i]};
+                /* the records are read at shuffled indexes: ask for a later one's line now, and
+                 * for this one's free record, which Select reads first (sched_cand_known_full) */
+                if (k + FILL_AHEAD < at->n_cands)
+                        __builtin_prefetch(&e->c[cc->perm[k + FILL_AHEAD]]);
+                const struct cc_cand *c = &e->c[cc->perm[k]];
+                if (c->slot && at->cc_bind == cc->binds)
+                        __builtin_prefetch(&cc->free[c->slot - 1]);
+                __builtin_prefetch(c->n); /* its ID, for the usage look-up of a node ranked */
+                at->cands[k] = (struct sched_cand){.n = c->n,
+                                                   .drv = c->drv,
+                                                   .h = c->hash,
+                                                   .cls = c->cls,
+                                                   .slot = c->slot,
+                                                   .node_class = c->node_class,
+                                                   .avail = c->avail};
         }
         at->n_ready = upto;
         if (upto == at->n_cands) {
@@ -574,10 +584,9 @@ static void cand_free_note(struct sched_attempt *at, const struct sched_cand *cd
         struct cc_free *f = cand_free(at, cd);
         if (!f)
                 return;
-        const struct node *n = cd->n;
-        *f = (struct cc_free){.cpu = n->cpu_shares - n->reserved_cpu - su->cpu,
-                              .mem = n->memory_mb - n->reserved_memory_mb - su->memory_mb,
-                              .disk = n->disk_mb - n->reserved_disk_mb - su->disk_mb,
+        *f = (struct cc_free){.cpu = cd->avail.cpu - su->cpu,
+                              .mem = cd->avail.mem - su->memory_mb,
+                              .disk = cd->avail.disk - su->disk_mb,
                               .index = state_latest_index(at->c->snap)};
 }
 
@@ -688,8 +697,11 @@ static int coll_entry_bump(struct sched_coll *e, const char *group) {
         return 0;
 }
 
-static int coll_bump(struct sched_attempt *at, const char *node_id, const char *group, struct sched_coll **ret) {
-        struct sched_coll *e = hashmap_get(at->coll, node_id);
+/* hash: hashmap_hash(node_id) (a node the filter says is not in the index costs no
+ * hashing) */
+static int coll_bump(struct sched_attempt *at, const char *node_id, uint64_t hash, const char *group,
+                     struct sched_coll **ret) {
+        struct sched_coll *e = node_filter_may(&at->coll_filter, hash) ? hashmap_get(at->coll, node_id) : NULL;
         if (!e) {
                 if (!(e = calloc(1, sizeof(*e))))
                         return -ENOMEM;
@@ -697,7 +709,7 @@ static int coll_bump(struct sched_attempt *at, const char *node_id, const char *
                         free(e);
                         return -ENOMEM;
                 }
-                node_filter_add(&at->coll_filter, hashmap_hash(node_id));
+                node_filter_add(&at->coll_filter, hash);
         }
         int r = coll_entry_bump(e, group);
         if (r == 0 && ret)
@@ -717,15 +729,19 @@ static int coll_index(struct sched_attempt *at) {
         struct alloc *const *allocs = state_allocs_by_job(at->c->snap, ev->namespace, ev->job_id, &n);
         for (size_t i = 0; i < n; i++) {
                 const struct alloc *a = allocs[i];
-                if (alloc_terminal(a) || !a->node_id || stopped_in_plan(plan_node_find(at->plan, a->node_id), a->id))
+                if (alloc_terminal(a) || !a->node_id)
                         continue;
-                if (coll_bump(at, a->node_id, a->task_group, NULL) < 0)
+                uint64_t h = hashmap_hash(a->node_id); /* for the plan's filter and the index's */
+                if (stopped_in_plan(plan_node_find_hashed(at->plan, a->node_id, h), a->id))
+                        continue;
+                if (coll_bump(at, a->node_id, h, a->task_group, NULL) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < at->plan->n_nodes; i++) {
                 const struct plan_node *pn = &at->plan->nodes[i];
+                uint64_t h = pn->n_place ? hashmap_hash(pn->node_id) : 0;
                 for (size_t j = 0; j < pn->n_place; j++)
-                        if (coll_bump(at, pn->node_id, pn->place[j]->task_group, NULL) < 0)
+                        if (coll_bump(at, pn->node_id, h, pn->place[j]->task_group, NULL) < 0)
                                 return -ENOMEM;
         }
         return 0;
@@ -771,7 +787,7 @@ int sched_coll_add(struct sched_attempt *at, struct sched_cand *cd, const char *
         if (cd->coll_ready && cd->coll) /* the node's entry, looked up before: no hashing */
                 return coll_entry_bump(cd->coll, group);
         cd->coll_ready = true;
-        return coll_bump(at, cd->n->id, group, &cd->coll);
+        return coll_bump(at, cd->n->id, sched_cand_hash(cd), group, &cd->coll);
 }
 
 /* ---- feasibility ------------------------------------------------------------------------ */
@@ -1088,6 +1104,12 @@ int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_can
         int n = 0;
         sched_proposed_foreach(at, cd, add_cores, &n);
         return n;
+}
+
+struct sched_usage sched_node_avail(const struct node *n) {
+        return (struct sched_usage){.cpu = n->cpu_shares - n->reserved_cpu,
+                                    .mem = n->memory_mb - n->reserved_memory_mb,
+                                    .disk = n->disk_mb - n->reserved_disk_mb};
 }
 
 int64_t sched_core_mhz(const struct node *n) {

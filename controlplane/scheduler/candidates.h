@@ -28,12 +28,16 @@ struct sched_coll; /* the job's proposed allocs on one node, per group (candidat
 struct sched_cand {
         const struct node *n;
         uint64_t drv;         /* drivers the node has, as bits of the cache's driver table (at->drv_known) */
-        uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         uint64_t h;           /* hashmap_hash of the node's ID (0: not yet; sched_cand_hash), kept by the cache */
+        uint32_t cls;         /* the node's computed class, interned by the cache (at->drv_known; 0: none) */
         uint32_t slot;        /* the node's free-capacity record in the cache, index + 1 (0: none) */
         /* n->node_class, kept by the cache: Select counts a node it skips as full without
          * touching the node (its first look at the node is a cache miss) */
         const char *node_class;
+        /* What the node offers: its cpu, memory and disk less the reserved (sched_cand_avail),
+         * kept by the cache with the fields above (one 64-byte record per candidate), so
+         * that ranking a node reads its capacity without a miss on the node object */
+        struct sched_usage avail;
         struct sched_usage u; /* valid when usage_ready */
         bool usage_ready;
         /* The job's proposed allocs on the node (NULL: none yet), looked up once per
@@ -213,6 +217,8 @@ void sched_proposed_foreach(const struct sched_attempt *at, const struct sched_c
  * does. */
 int sched_alloc_cores(const struct alloc *a);
 int sched_cand_cores_used(const struct sched_attempt *at, const struct sched_cand *cd);
+/* What n offers to allocs: its cpu, memory and disk less the reserved (sched_cand.avail). */
+struct sched_usage sched_node_avail(const struct node *n);
 int64_t sched_core_mhz(const struct node *n);
 
 /* Free ports of the node's dynamic range, at least `need` of them when the return is

@@ -224,7 +224,7 @@ int sched_place_on_json(struct sched_attempt *at, struct sched_group *g, struct 
         }
         if (ret_id)
                 snprintf(ret_id, ID_BUF, "%s", a->id);
-        int r = plan_add_place_at(at->plan, a, &cd->plan_ix);
+        int r = plan_add_place_at(at->plan, a, sched_cand_hash(cd), &cd->plan_ix);
         if (r == 0)
                 r = sched_group_placed(g, cd->n);
         if (r == 0)

@@ -118,10 +118,10 @@ struct plan *plan_free(struct plan *p) {
 
 /* Nodes are found through p->by_node (node ID -> index + 1; keys borrowed from the
  * entries, whose strings never move), so a plan of N nodes costs O(N), not O(N^2). */
-struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create) {
-        if (!p->by_node)
-                return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
-        uintptr_t i = (uintptr_t)hashmap_get(p->by_node, node_id);
+/* plan_node_get for a by_node plan and a caller that has the ID's hash: a node the
+ * filter says is not in the plan (most, as a plan grows) costs no hashing. */
+static struct plan_node *node_get_hashed(struct plan *p, const char *node_id, uint64_t hash, bool create) {
+        uintptr_t i = node_filter_may(&p->filter, hash) ? (uintptr_t)hashmap_get(p->by_node, node_id) : 0;
         if (i)
                 return &p->nodes[i - 1];
         if (!create)
@@ -136,8 +136,14 @@ struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create
                 p->n_nodes--;
                 return NULL;
         }
-        node_filter_add(&p->filter, hashmap_hash(e->node_id));
+        node_filter_add(&p->filter, hash);
         return e;
+}
+
+struct plan_node *plan_node_get(struct plan *p, const char *node_id, bool create) {
+        if (!p->by_node)
+                return nodes_get(&p->nodes, &p->n_nodes, &p->cap_nodes, node_id, create);
+        return node_get_hashed(p, node_id, hashmap_hash(node_id), create);
 }
 
 const struct plan_node *plan_node_find_hashed(const struct plan *p, const char *node_id, uint64_t hash) {
@@ -164,12 +170,13 @@ int plan_add_place(struct plan *p, struct alloc *a) {
         return e ? push_place(e, a) : -ENOMEM;
 }
 
-int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint) {
+int plan_add_place_at(struct plan *p, struct alloc *a, uint64_t hash, size_t *hint) {
         if (!a->node_id)
                 return -EINVAL;
         struct plan_node *e = *hint && *hint <= p->n_nodes ? &p->nodes[*hint - 1] : NULL;
         if (!e || strcmp(e->node_id, a->node_id) != 0) {
-                if (!(e = plan_node_get(p, a->node_id, true)))
+                e = p->by_node ? node_get_hashed(p, a->node_id, hash, true) : plan_node_get(p, a->node_id, true);
+                if (!e)
                         return -ENOMEM;
                 *hint = (size_t)(e - p->nodes) + 1;
         }

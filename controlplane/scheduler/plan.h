@@ -88,8 +88,9 @@ const struct plan_node *plan_node_find_hashed(const struct plan *p, const char *
 int plan_add_place(struct plan *p, struct alloc *a); /* takes a reference; a->node_id picks the node */
 /* The same for a caller that remembers where the node's entry is: *hint is its index + 1
  * in p->nodes (0: not known yet), checked against a->node_id and updated; no hashing
- * when it is right. */
-int plan_add_place_at(struct plan *p, struct alloc *a, size_t *hint);
+ * when it is right. hash: hashmap_hash(a->node_id), which the caller has (a node new to
+ * the plan then costs no hashing either). */
+int plan_add_place_at(struct plan *p, struct alloc *a, uint64_t hash, size_t *hint);
 int plan_add_stop(struct plan *p, struct alloc *a, enum alloc_desired desired, const char *description,
                   int client_status);
 /* Undo the last n stops added for node_id (a preemption whose placement failed). */

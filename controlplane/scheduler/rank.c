@@ -158,9 +158,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 return out_of(g, cd, full, dim); /* seen full before, nothing freed since */
         sched_cand_usage(at, cd);
         const struct node *n = cd->n;
-        int64_t avail_cpu = n->cpu_shares - n->reserved_cpu;
-        int64_t avail_mem = n->memory_mb - n->reserved_memory_mb;
-        int64_t avail_disk = n->disk_mb - n->reserved_disk_mb;
+        int64_t avail_cpu = cd->avail.cpu, avail_mem = cd->avail.mem, avail_disk = cd->avail.disk;
         int64_t ask_cpu = g->ask.cpu;
         if (g->cores) { /* reserved cores: whole cores free on the node, charged as their MHz */
                 if (n->total_cores - sched_cand_cores_used(at, cd) < g->cores) {

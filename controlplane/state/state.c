@@ -156,6 +156,11 @@ struct list {
         size_t n;
         struct lbuf *buf; /* NULL until the first item */
         struct state_usage usage; /* allocs_by_node only: the live allocs' resources */
+        /* allocs_by_node only, once node_known: the node of the key in the nodes table of
+         * every version holding this list (NULL: none), borrowed from that table; each
+         * write of the node sets it (state_node_with_usage_h: one look-up for both) */
+        const struct node *node;
+        bool node_known;
 };
 
 static inline void *const *list_items(const struct list *l) {
@@ -401,6 +406,8 @@ static int index_list_mut(struct index **ip, const char *key, bool create, struc
                 c->refcount = 1;
                 c->n = l->n;
                 c->usage = l->usage;
+                c->node = l->node;
+                c->node_known = l->node_known;
                 if ((c->buf = l->buf)) /* the items are shared, not copied (struct lbuf) */
                         __atomic_add_fetch(&c->buf->refcount, 1, __ATOMIC_RELAXED);
                 *slot = c; /* the slot's reference moves to the copy */
@@ -940,6 +947,16 @@ struct state_usage state_node_usage_h(const struct state_store *st, const char *
         return l ? l->usage : (struct state_usage){0};
 }
 
+const struct node *state_node_with_usage_h(const struct state_store *st, const char *node_id, uint64_t hash,
+                                           struct state_usage *ret_usage) {
+        const struct pmap *m = &st->allocs_by_node->map;
+        const struct list *l = NULL;
+        if (node_id)
+                l = pmap_keyed_by(m, hashmap_hash) ? pmap_get_hashed(m, node_id, hash) : pmap_get(m, node_id);
+        *ret_usage = l ? l->usage : (struct state_usage){0};
+        return l && l->node_known ? l->node : state_node_get(st, node_id);
+}
+
 size_t state_job_live_allocs(const struct state_store *st, const char *ns, const char *job_id) {
         const struct list *l = job_list(st->allocs_by_job, ns, job_id);
         return l ? (size_t)l->usage.live : 0;
@@ -1036,8 +1053,26 @@ int state_raw_put_job(struct state_store *st, struct job *j) {
         return 0;
 }
 
+/* The node's list of allocs_by_node made this version's own, for a write of the node
+ * that then sets its link (*ret NULL: the node has no allocs). Called before the
+ * node's table changes, so that a failure leaves both as they were. */
+static int node_list_mut(struct state_store *st, const char *id, struct list **ret) {
+        *ret = NULL;
+        return index_get(st->allocs_by_node, id) ? index_list_mut(&st->allocs_by_node, id, false, ret) : 0;
+}
+
+static void node_list_link(struct list *l, const struct node *n) {
+        if (l) {
+                l->node = n;
+                l->node_known = true;
+        }
+}
+
 int state_raw_put_node(struct state_store *st, struct node *n) {
+        struct list *l;
         int r = table_mut(&st->nodes);
+        if (r == 0)
+                r = node_list_mut(st, n->id, &l);
         if (r < 0)
                 return r;
         freed_note(st, n->id); /* its resources or status may have changed */
@@ -1048,6 +1083,7 @@ int state_raw_put_node(struct state_store *st, struct node *n) {
                 node_unref(n);
                 return r;
         }
+        node_list_link(l, n);
         if (r == 1)
                 node_unref(old);
         return 0;
@@ -1110,6 +1146,19 @@ int state_raw_put_alloc_begin(struct state_store *st, const char *id, struct sta
         return 0;
 }
 
+/* A list of allocs_by_node that an alloc write just made (its first alloc) learns its
+ * node (node_list_link). reindex with a key leaves the key's list as the index's last
+ * (index_set_cur; none for a long key): no walk of the index. */
+static int link_new_list(struct state_store *st, const char *node_id) {
+        if (!node_id)
+                return 0;
+        struct list *l = st->allocs_by_node->cur;
+        int r = l ? 0 : index_list_mut(&st->allocs_by_node, node_id, false, &l);
+        if (r == 0 && l && !l->node_known)
+                node_list_link(l, pmap_get(&st->nodes->map, node_id));
+        return r;
+}
+
 int state_raw_put_alloc_end(struct state_store *st, struct alloc *a, const struct state_alloc_write *w) {
         const struct alloc *old = w->old;
         if (!a) {
@@ -1126,6 +1175,8 @@ int state_raw_put_alloc_end(struct state_store *st, struct alloc *a, const struc
                 freed_note(st, old->node_id);
         if (r == 0)
                 r = reindex(&st->allocs_by_node, old ? old->node_id : NULL, old, a->node_id, a);
+        if (r == 0)
+                r = link_new_list(st, a->node_id);
         if (r == 0)
                 r = reindex(&st->allocs_by_job, k_old, old, k_new, a);
         if (r == 0)
@@ -1179,11 +1230,15 @@ int state_raw_del_job(struct state_store *st, const char *ns, const char *id) {
 }
 
 int state_raw_del_node(struct state_store *st, const char *id) {
+        struct list *l = NULL;
         int r = table_mut(&st->nodes);
         void *old = NULL;
+        if (r == 0 && pmap_get(&st->nodes->map, id))
+                r = node_list_mut(st, id, &l);
         if (r == 0)
                 r = pmap_remove(&st->nodes->map, id, &old);
         if (r == 0) {
+                node_list_link(l, NULL);
                 freed_note(st, id);
                 node_unref(old);
         }

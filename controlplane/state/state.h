@@ -96,6 +96,12 @@ struct state_usage state_node_usage(const struct state_store *st, const char *no
  * candidates keep it): no hashing where the node index is keyed by that hash (the
  * default path; checked per call, and hashed as before where it is not). */
 struct state_usage state_node_usage_h(const struct state_store *st, const char *node_id, uint64_t hash);
+/* state_node_get and state_node_usage_h in one walk of one trie (the plan applier's
+ * check of each plan node): the node's entry in the usage index points at the node
+ * (every write of the node or of its first alloc sets it); a node without allocs
+ * costs the second look-up. The node (NULL: none) and its usage to *ret_usage. */
+const struct node *state_node_with_usage_h(const struct state_store *st, const char *node_id, uint64_t hash,
+                                           struct state_usage *ret_usage);
 /* When usage may last have been freed on a node: the store notes, at every write that
  * stops, moves or removes a live alloc of the node, shrinks its resources, or writes or
  * removes the node, an index above the store's latest index as of that write, and keeps

@@ -638,25 +638,55 @@ Test(plan, many_nodes_partial_commit_applies_each_node_once) {
         plan_free(p);
 }
 
+/* plan_add_place_at with the node's hash and no hint, over more nodes than its filter
+ * tells apart: a node new to the plan gets an entry, a node already there (the filter
+ * saying maybe, or a false maybe for a new one) gets its own entry again, never a
+ * second one; plan_node_find agrees. */
+Test(plan, add_place_at_with_the_hash_finds_every_node_once) {
+        struct plan *p = plan_new("e1", "token", job);
+        enum { NODES = 3000 };
+        for (int round = 0; round < 2; round++)
+                for (int i = 0; i < NODES; i++) {
+                        char node[16], id[32];
+                        snprintf(node, sizeof(node), "n%04d", i);
+                        snprintf(id, sizeof(id), "a-%d-%d", round, i);
+                        struct alloc *a = fx_alloc(id, job, node, i, 10, 10);
+                        size_t hint = 0;
+                        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(node), &hint), 0);
+                        alloc_unref(a);
+                        cr_assert_str_eq(p->nodes[hint - 1].node_id, node);
+                }
+        cr_assert_eq(p->n_nodes, NODES);
+        for (int i = 0; i < NODES; i++) {
+                char node[16];
+                snprintf(node, sizeof(node), "n%04d", i);
+                const struct plan_node *pn = plan_node_find(p, node);
+                cr_assert(pn && pn->n_place == 2, "%s", node);
+                cr_assert_eq(plan_node_find_hashed(p, node, hashmap_hash(node)), pn);
+        }
+        plan_free(p);
+}
+
 /* A placer's remembered entry (plan_add_place_at) is used when it names the alloc's
  * node, and corrected when it does not: each alloc lands on its own node's entry. */
 Test(plan, add_place_at_follows_the_node_not_a_stale_hint) {
         struct plan *p = plan_new("e1", "token", job);
         size_t hint = 0;
         struct alloc *a = fx_alloc("a-0", job, "n1", 0, 10, 10);
-        cr_assert_eq(plan_add_place_at(p, a, &hint), 0);
+        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &hint), 0);
         alloc_unref(a);
         cr_expect_eq(hint, 1);
         a = fx_alloc("a-1", job, "n2", 1, 10, 10);
-        cr_assert_eq(plan_add_place_at(p, a, &hint), 0, "hint names n1, the alloc n2");
+        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &hint), 0, "hint names n1, the alloc n2");
         alloc_unref(a);
         cr_expect_eq(hint, 2);
         a = fx_alloc("a-2", job, "n2", 2, 10, 10);
-        cr_assert_eq(plan_add_place_at(p, a, &hint), 0);
+        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &hint), 0);
         alloc_unref(a);
         size_t bogus = 99;
         a = fx_alloc("a-3", job, "n1", 3, 10, 10);
-        cr_assert_eq(plan_add_place_at(p, a, &bogus), 0, "a hint past the entries is not trusted");
+        cr_assert_eq(plan_add_place_at(p, a, hashmap_hash(a->node_id), &bogus), 0,
+                     "a hint past the entries is not trusted");
         alloc_unref(a);
         cr_expect_eq(bogus, 1);
         cr_assert_eq(p->n_nodes, 2);

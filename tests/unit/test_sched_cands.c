@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "common/clock.h"
+#include "common/hashmap.h"
 #include "controlplane/scheduler/candidates.h"
 #include "controlplane/scheduler/plan.h"
 #include "controlplane/scheduler/sched_internal.h"
@@ -346,6 +347,61 @@ Test(sched_cands, hit_keeps_the_walks_shuffled_order) {
                 eval_unref(ev);
         }
         cr_assert_eq(stats(cc).hits, 4);
+        sched_cand_cache_destroy(cc);
+        job_unref(j);
+        state_destroy(st);
+}
+
+/* What a candidate carries from the cache's record (one line per candidate): on a miss
+ * (the walk stored) and on a hit (filled from the record) the same node, class, hash,
+ * driver bits and capacity as the plain walk's, the capacity being the node's less its
+ * reserved resources (sched_rank reads it instead of the node). */
+Test(sched_cands, a_hit_gives_each_candidate_what_the_walk_gives) {
+        struct state_store *st = state_create();
+        uint64_t idx = 1;
+        for (int i = 0; i < 12; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "n%02d", i);
+                struct node *n = fx_node(id, "dc1", 1000 + 100 * i, 2048 + 64 * i);
+                n->disk_mb = 50000 + i;
+                n->reserved_cpu = 10 * i;
+                n->reserved_memory_mb = 3 * i;
+                n->reserved_disk_mb = 7 * i;
+                cr_assert_eq(state_upsert_node(st, ++idx, n), 0);
+                node_unref(n);
+        }
+        struct job *j = job_in("web", "dc1");
+        struct sched_cand_cache *cc = sched_cand_cache_create(4, 1 << 20);
+        struct eval *ev = fx_eval("00000000-0000-0000-0000-000000000001", j, "job-register");
+        struct sched_ctx plain = {.ops = &svc_ops, .snap = st, .eval = ev, .clock = &clock_real};
+        struct sched_ctx cached = plain;
+        cached.cands = cc;
+        struct sched_attempt w = {.c = &plain, .job = j}, miss = {.c = &cached, .job = j},
+                             hit = {.c = &cached, .job = j};
+        cr_assert_eq(sched_build_cands(&w), 0);
+        cr_assert_eq(sched_build_cands(&miss), 0);
+        cr_assert_eq(sched_build_cands(&hit), 0);
+        cr_assert_eq(stats(cc).hits, 1);
+        cr_assert_eq(w.n_cands, 12);
+        cr_assert_eq(hit.n_cands, 12);
+        for (size_t i = 0; i < w.n_cands; i++) {
+                struct sched_cand *a = sched_cand_get(&w, i), *b = sched_cand_get(&miss, i),
+                                  *c = sched_cand_get(&hit, i);
+                const struct node *n = a->n;
+                cr_assert(b->n == n && c->n == n, "position %zu", i);
+                cr_assert_eq(a->avail.cpu, n->cpu_shares - n->reserved_cpu);
+                cr_assert_eq(a->avail.mem, n->memory_mb - n->reserved_memory_mb);
+                cr_assert_eq(a->avail.disk, n->disk_mb - n->reserved_disk_mb);
+                cr_assert(memcmp(&a->avail, &b->avail, sizeof(a->avail)) == 0, "miss, position %zu", i);
+                cr_assert(memcmp(&a->avail, &c->avail, sizeof(a->avail)) == 0, "hit, position %zu", i);
+                cr_assert(b->node_class == n->node_class && c->node_class == n->node_class);
+                cr_assert_eq(sched_cand_hash(c), hashmap_hash(n->id));
+                cr_assert(b->drv == c->drv && b->cls == c->cls && b->slot == c->slot && c->slot != 0);
+        }
+        sched_attempt_free(&w);
+        sched_attempt_free(&miss);
+        sched_attempt_free(&hit);
+        eval_unref(ev);
         sched_cand_cache_destroy(cc);
         job_unref(j);
         state_destroy(st);

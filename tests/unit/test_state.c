@@ -840,3 +840,65 @@ Test(state, freed_index_moves_only_when_a_node_may_have_room_again) {
         node_unref(n);
         state_destroy(st);
 }
+
+/* state_node_with_usage_h answers what state_node_get and state_node_usage answer. */
+static void assert_with_usage(const struct state_store *st, const char *id, const char *what) {
+        struct state_usage got, want = state_node_usage(st, id);
+        const struct node *n = state_node_with_usage_h(st, id, hashmap_hash(id), &got);
+        cr_assert_eq(n, state_node_get(st, id), "%s: node %s", what, id);
+        cr_assert(got.cpu == want.cpu && got.memory_mb == want.memory_mb && got.disk_mb == want.disk_mb &&
+                      got.live == want.live && got.ports == want.ports,
+                  "%s: usage of %s", what, id);
+}
+
+static void upsert_node(struct state_store *st, uint64_t index, const char *id, int64_t cpu) {
+        struct node *n = fx_node(id, "dc1", cpu, 1000);
+        cr_assert_eq(state_upsert_node(st, index, n), 0);
+        node_unref(n);
+}
+
+/* The usage index's link to the node follows every write of the node and of its allocs:
+ * an alloc before its node, the node replaced (a snapshot keeps the old one), deleted,
+ * written again, its allocs gone and back, a node without allocs, a restore. */
+Test(state, node_with_usage_is_what_the_two_lookups_give) {
+        struct job *j;
+        struct state_store *st = store_with_web(&j);
+        put_alloc(st, 2, j, "a0", "n1"); /* no node n1 yet */
+        assert_with_usage(st, "n1", "alloc before its node");
+        cr_assert_null(state_node_get(st, "n1"));
+        upsert_node(st, 3, "n1", 1000);
+        assert_with_usage(st, "n1", "node written after its alloc");
+        struct state_store *s1 = state_snapshot(st);
+        upsert_node(st, 4, "n1", 2000);
+        assert_with_usage(st, "n1", "node replaced");
+        assert_with_usage(s1, "n1", "snapshot before the replacement");
+        cr_assert_eq(state_node_get(s1, "n1")->cpu_shares, 1000);
+        upsert_node(st, 5, "n2", 1000);
+        assert_with_usage(st, "n2", "node without allocs");
+        put_alloc(st, 6, j, "a1", "n2");
+        assert_with_usage(st, "n2", "first alloc after its node");
+        struct state_store *s2 = state_snapshot(st);
+        cr_assert_eq(state_delete_node(st, 7, "n1"), 0);
+        assert_with_usage(st, "n1", "node deleted");
+        assert_with_usage(s2, "n1", "snapshot before the delete");
+        upsert_node(st, 8, "n1", 3000);
+        assert_with_usage(st, "n1", "node written again");
+        cr_assert_eq(state_delete_alloc(st, 9, "a0"), 0);
+        assert_with_usage(st, "n1", "its allocs gone");
+        put_alloc(st, 10, j, "a2", "n1");
+        assert_with_usage(st, "n1", "an alloc back");
+        json_t *saved = NULL;
+        cr_assert_eq(state_save(st, &saved), 0);
+        struct state_store *back = NULL;
+        struct error err = {0};
+        cr_assert_eq(state_restore(saved, &back, &err), 0, "%s", err.msg);
+        assert_with_usage(back, "n1", "restored");
+        assert_with_usage(back, "n2", "restored");
+        assert_with_usage(back, "n3", "no node, no allocs");
+        json_decref(saved);
+        state_destroy(back);
+        state_destroy(s1);
+        state_destroy(s2);
+        state_destroy(st);
+        job_unref(j);
+}
