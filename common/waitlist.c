@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 struct waitlist {
-        struct waitlist_node *head, *tail; /* oldest first */
+        struct dlist l; /* oldest first */
         size_t n, max;
         int64_t next_ns; /* see waitlist_next_ns */
 };
@@ -21,17 +21,12 @@ struct waitlist *waitlist_create(size_t max) {
         return wl;
 }
 
+static struct waitlist_node *node_of(struct dlink *k) {
+        return k ? dlist_entry(k, struct waitlist_node, link) : NULL;
+}
+
 static void node_remove(struct waitlist *wl, struct waitlist_node *w) {
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                wl->head = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        else
-                wl->tail = w->prev;
-        w->prev = w->next = NULL;
-        w->listed = false;
+        dlist_unlink(&wl->l, &w->link);
         if (--wl->n == 0)
                 wl->next_ns = INT64_MAX;
 }
@@ -39,8 +34,8 @@ static void node_remove(struct waitlist *wl, struct waitlist_node *w) {
 struct waitlist *waitlist_destroy(struct waitlist *wl) {
         if (!wl)
                 return NULL;
-        while (wl->head)
-                node_remove(wl, wl->head);
+        while (wl->l.head)
+                node_remove(wl, node_of(wl->l.head));
         free(wl);
         return NULL;
 }
@@ -50,16 +45,12 @@ static int64_t node_due_ns(const struct waitlist_node *w) {
 }
 
 int waitlist_add(struct waitlist *wl, struct waitlist_node *w, int64_t now_ns, int64_t deadline_ns) {
-        if (w->listed)
+        if (w->link.listed)
                 return -EALREADY;
         if (wl->n >= wl->max)
                 return -ENOSPC;
-        *w = (struct waitlist_node){.prev = wl->tail, .listed = true, .since_ns = now_ns, .deadline_ns = deadline_ns};
-        if (wl->tail)
-                wl->tail->next = w;
-        else
-                wl->head = w;
-        wl->tail = w;
+        *w = (struct waitlist_node){.since_ns = now_ns, .deadline_ns = deadline_ns};
+        dlist_append(&wl->l, &w->link);
         wl->n++;
         if (deadline_ns < wl->next_ns)
                 wl->next_ns = deadline_ns;
@@ -75,7 +66,7 @@ bool waitlist_full(const struct waitlist *wl) {
 }
 
 int64_t waitlist_oldest_ns(const struct waitlist *wl) {
-        return wl->head ? wl->head->since_ns : INT64_MAX;
+        return wl->l.head ? node_of(wl->l.head)->since_ns : INT64_MAX;
 }
 
 int64_t waitlist_next_ns(const struct waitlist *wl) {
@@ -83,15 +74,15 @@ int64_t waitlist_next_ns(const struct waitlist *wl) {
 }
 
 struct waitlist_node *waitlist_take_oldest(struct waitlist *wl) {
-        struct waitlist_node *w = wl->head;
+        struct waitlist_node *w = node_of(wl->l.head);
         if (w)
                 node_remove(wl, w);
         return w;
 }
 
 void waitlist_mark_all(struct waitlist *wl) {
-        for (struct waitlist_node *w = wl->head; w; w = w->next)
-                w->marked = true;
+        for (struct dlink *k = wl->l.head; k; k = k->next)
+                node_of(k)->marked = true;
         if (wl->n)
                 wl->next_ns = INT64_MIN;
 }
@@ -109,9 +100,9 @@ static int why_due(struct waitlist_node *w, int64_t now_ns, waitlist_due_fn due,
 
 static void recompute_next(struct waitlist *wl) {
         wl->next_ns = INT64_MAX;
-        for (const struct waitlist_node *w = wl->head; w; w = w->next)
-                if (node_due_ns(w) < wl->next_ns)
-                        wl->next_ns = node_due_ns(w);
+        for (struct dlink *k = wl->l.head; k; k = k->next)
+                if (node_due_ns(node_of(k)) < wl->next_ns)
+                        wl->next_ns = node_due_ns(node_of(k));
 }
 
 size_t waitlist_sweep(struct waitlist *wl, int64_t now_ns, waitlist_due_fn due, waitlist_answer_fn answer, void *arg) {
@@ -119,9 +110,9 @@ size_t waitlist_sweep(struct waitlist *wl, int64_t now_ns, waitlist_due_fn due, 
                 return 0;
         size_t k = 0;
         /* an answer may append: look no further than the waiters there were */
-        struct waitlist_node *w = wl->head, *last = wl->tail;
+        struct waitlist_node *w = node_of(wl->l.head), *last = node_of(wl->l.tail);
         while (w) {
-                struct waitlist_node *after = w == last ? NULL : w->next;
+                struct waitlist_node *after = w == last ? NULL : node_of(w->link.next);
                 int why = why_due(w, now_ns, due, arg);
                 if (why >= 0) {
                         node_remove(wl, w);

@@ -24,6 +24,8 @@
  */
 #pragma once
 
+#include "common/dlist.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +33,7 @@
 /* Embedded in the owner's object, zeroed before its first add (calloc, {0});
  * its fields are the list's (read them through the functions below). */
 struct waitlist_node {
-        struct waitlist_node *prev, *next;
-        bool listed;
+        struct dlink link; /* on the list (link.listed: whether it is) */
         int64_t since_ns;    /* added at */
         int64_t deadline_ns; /* due as expired from here */
         bool marked;         /* due at the next sweep (waitlist_mark_all) */

@@ -30,7 +30,7 @@ static bool blocked(struct route_ctx *c) {
         return block_until_newer_fn(c, deploy_reads_index);
 }
 
-struct dlist {
+struct deploy_list {
         struct route_ctx *c;
         const char *prefix;
         const char *ns;
@@ -38,7 +38,7 @@ struct dlist {
 };
 
 static bool add_deployment(void *arg, const struct deployment *d) {
-        struct dlist *l = arg;
+        struct deploy_list *l = arg;
         if (l->prefix && strncmp(d->id, l->prefix, strlen(l->prefix)) != 0)
                 return true;
         if (l->ns && strcmp(l->ns, "*") != 0 && strcmp(d->namespace ? d->namespace : "default", l->ns) != 0)
@@ -50,7 +50,7 @@ static bool add_deployment(void *arg, const struct deployment *d) {
 void h_deployments_list(struct route_ctx *c) {
         if (blocked(c))
                 return;
-        struct dlist l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .ns = ns_of(c), .out = json_array()};
+        struct deploy_list l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .ns = ns_of(c), .out = json_array()};
         state_deployments_foreach(ctx_state(c), add_deployment, &l);
         list_respond(c, l.out, deploy_index(c));
 }
@@ -106,7 +106,7 @@ void h_job_deployments(struct route_ctx *c) {
         const struct job *j = path_job(c);
         if (!j || blocked(c))
                 return;
-        struct dlist l = {.c = c, .out = json_array()};
+        struct deploy_list l = {.c = c, .out = json_array()};
         state_deployments_by_job_foreach(ctx_state(c), j->namespace, j->id, add_deployment, &l);
         list_respond(c, l.out, deploy_index(c));
 }

@@ -96,7 +96,7 @@ Test(hold, an_item_is_due_at_its_try_time_once_and_at_its_deadline_if_that_comes
 
 Test(hold, a_kick_makes_every_item_due_at_once) {
         struct hold *h = new_hold(8);
-        struct waitlist_node items[5] = {{0}};
+        struct waitlist_node items[5] = {0};
         for (int i = 0; i < 5; i++)
                 cr_assert_eq(hold_add(h, &items[i], 6, 5000 * MS, 0), 0); /* tries after >= 400 ms */
         struct due due;

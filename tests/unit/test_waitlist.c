@@ -30,7 +30,7 @@ static bool item_due(void *arg, struct waitlist_node *w) {
 static void item_answer(void *arg, struct waitlist_node *w, enum waitlist_why why) {
         struct log *log = arg;
         struct item *it = waitlist_entry(w, struct item, node);
-        cr_assert_not(w->listed, "answered after it left the list");
+        cr_assert_not(w->link.listed, "answered after it left the list");
         it->answers++;
         it->why = why;
         if (log && log->n < 16)
@@ -60,7 +60,7 @@ Test(waitlist, at_most_max_waiters_then_refused_and_a_listed_one_not_twice) {
         cr_expect(waitlist_full(wl));
         cr_expect_eq(waitlist_add(wl, &c.node, 0, 100), -ENOSPC);
         cr_expect_eq(waitlist_count(wl), 2);
-        cr_expect_not(c.node.listed, "a refused waiter is not listed");
+        cr_expect_not(c.node.link.listed, "a refused waiter is not listed");
         cr_expect_eq(waitlist_take_oldest(wl), &a.node);
         cr_expect_eq(waitlist_add(wl, &c.node, 0, 100), 0, "a place freed is usable again");
         wl = waitlist_destroy(wl); /* b and c forgotten, not answered */
