@@ -5,6 +5,8 @@
 #include <raft.h>
 #include <string.h>
 
+#include "common/log.h"
+
 #define PREAMBLE 16
 /* An AppendEntries header: term, prev index, prev term, commit (32 bytes), the
  * entry count (8), 16 bytes per entry; libraft 0.15 (Debian's) adds an unused
@@ -210,4 +212,14 @@ int frame_guard_feed(struct frame_guard *g, const void *buf, size_t n, uint64_t 
                 }
         }
         return 0;
+}
+
+void frame_guard_log_refusal(const struct frame_guard *g, int why, uint64_t size, const char *what, uint64_t count) {
+        if (why == -EMSGSIZE)
+                log_warn("%s closed: a message of %llu bytes, over the cap of %llu bytes (%llu connection(s) closed so far)",
+                         what, (unsigned long long)size, (unsigned long long)g->max, (unsigned long long)count);
+        else
+                log_warn("%s closed: malformed Raft message framing (type %llu, header of %llu bytes; %llu connection(s) "
+                         "closed so far)",
+                         what, (unsigned long long)g->type, (unsigned long long)g->hdr_len, (unsigned long long)count);
 }

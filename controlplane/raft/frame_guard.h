@@ -41,3 +41,6 @@ void frame_guard_init(struct frame_guard *g, uint64_t max);
  * -EBADMSG when the framing is malformed. After an error the stream is lost:
  * close it. */
 int frame_guard_feed(struct frame_guard *g, const void *buf, size_t n, uint64_t *ret_size);
+/* The warning for a connection closed on frame_guard_feed's error `why` (size: its
+ * *ret_size): "<what> closed: ..." with the count of such connections so far. */
+void frame_guard_log_refusal(const struct frame_guard *g, int why, uint64_t size, const char *what, uint64_t count);

@@ -164,16 +164,9 @@ static void relay_send(struct relay *r, int dir, const char *buf, size_t n) {
 }
 
 static void log_rejected(struct relay *r, int why, uint64_t size) {
-        uint64_t k = atomic_fetch_add(&r->tg->rejected, 1) + 1;
-        if (why == -EMSGSIZE)
-                log_warn("raft: connection from server %s closed: a message of %llu bytes, over the cap of %llu bytes "
-                         "(%llu connection(s) closed so far)",
-                         r->who, (unsigned long long)size, (unsigned long long)r->guard.max, (unsigned long long)k);
-        else
-                log_warn("raft: connection from server %s closed: malformed Raft message framing (type %llu, header "
-                         "of %llu bytes; %llu connection(s) closed so far)",
-                         r->who, (unsigned long long)r->guard.type, (unsigned long long)r->guard.hdr_len,
-                         (unsigned long long)k);
+        char what[128];
+        snprintf(what, sizeof(what), "raft: connection from server %s", r->who);
+        frame_guard_log_refusal(&r->guard, why, size, what, atomic_fetch_add(&r->tg->rejected, 1) + 1);
 }
 
 /* From the peer: every byte through the frame guard before libraft may read it. */

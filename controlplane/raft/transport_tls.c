@@ -286,15 +286,9 @@ static bool guard_refuses(struct conn *c, const void *buf, size_t n) {
         int r = frame_guard_feed(&c->guard, buf, n, &size);
         if (r == 0)
                 return false;
-        uint64_t k = atomic_fetch_add(&c->tt->rejected, 1) + 1;
-        if (r == -EMSGSIZE)
-                log_warn("raft tls: connection from %s closed: a message of %llu bytes, over the cap of %llu bytes "
-                         "(%llu connection(s) closed so far)",
-                         c->remote, (unsigned long long)size, (unsigned long long)c->guard.max, (unsigned long long)k);
-        else
-                log_warn("raft tls: connection from %s closed: malformed Raft message framing (%llu connection(s) "
-                         "closed so far)",
-                         c->remote, (unsigned long long)k);
+        char what[128];
+        snprintf(what, sizeof(what), "raft tls: connection from %s", c->remote);
+        frame_guard_log_refusal(&c->guard, r, size, what, atomic_fetch_add(&c->tt->rejected, 1) + 1);
         return true;
 }
 
