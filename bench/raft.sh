@@ -28,11 +28,8 @@ SCHEDULERS=${SCHEDULERS:-0} # scheduler workers per server (0: one per core)
 WORK=$(mktemp -d /tmp/drover-bench-raft-XXXXXX)
 # Ports from RAFT_BENCH_PORT_BASE (default 30000; 30000-30249, below the ephemeral range); free
 # means no local socket of any state uses it (the range is inside the ephemeral one).
-. "$(dirname "$0")/../tests/support/ports.sh" # port_free, pick_port
-pick_port "${RAFT_BENCH_PORT_BASE:-30000}" 220 1 2 11 12 21 22
-P=$PORT
-http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
-JOIN="$(http 0),$(http 1),$(http 2)"
+. "$(dirname "$0")/../tests/support/ports.sh" # port_free, pick_port, pick_servers
+pick_servers "${RAFT_BENCH_PORT_BASE:-30000}" 220 3 # P, http, raft, JOIN
 pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -42,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for i in 0 1 2; do
-        "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "127.0.0.1:$((P + 2 + i * 10))" \
+        "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "$(raft $i)" \
                 -bootstrap-expect 3 -join "$JOIN" -heartbeat-ttl 1h -num-schedulers "$SCHEDULERS" -log-level "${LOG_LEVEL:-warn}" >"$WORK/s$i.log" 2>&1 &
         pids+=($!)
 done

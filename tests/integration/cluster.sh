@@ -43,12 +43,8 @@ HISTORY=${CLUSTER_HISTORY:-$BIN/../cluster-history.tsv}
 JOBS=${CLUSTER_JOBS:-300}
 # A port is free when no socket of any state uses it locally: the range is inside the
 # kernel's ephemeral one, so an outgoing connection may hold it (connecting would not tell).
-. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
-pick_port "${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-29000}}" 220 1 2 5 6 7 8 11 12 21 22 # 10 ports at P+1..P+22
-P=$PORT
-http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
-raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
-JOIN="$(http 0),$(http 1),$(http 2)"
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port, pick_servers
+pick_servers "${CLUSTER_PORT_BASE:-${DROVER_TEST_PORT_BASE:-29000}}" 220 3 5 6 7 8 # P, http, raft, JOIN; and P+5..P+8
 passed=0
 failed=0
 pids=("" "" "")

@@ -16,11 +16,8 @@ RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh # rm
 BIN=$(cd "${1:-build/bin}" && pwd)
 N=${GC_JOBS:-10000}
 WORK=$(mktemp -d /tmp/drover-cluster-gc-XXXXXX)
-. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
-pick_port "${GC_PORT_BASE:-${DROVER_TEST_PORT_BASE:-23500}}" 400 1 2 11 12 21 22
-P=$PORT
-http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
-JOIN="$(http 0),$(http 1),$(http 2)"
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port, pick_servers
+pick_servers "${GC_PORT_BASE:-${DROVER_TEST_PORT_BASE:-23500}}" 400 3 # P, http, raft, JOIN
 pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -29,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for i in 0 1 2; do
-        "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "127.0.0.1:$((P + 2 + i * 10))" \
+        "$BIN/drover-server" -data-dir "$WORK/d$i" -http-addr "$(http $i)" -raft-addr "$(raft $i)" \
                 -bootstrap-expect 3 -join "$JOIN" -num-schedulers 1 >"$WORK/s$i.log" 2>&1 &
         pids+=($!)
 done
@@ -40,7 +37,7 @@ for _ in $(seq 1 300); do
         sleep 0.1
 done
 L=""
-for k in 0 1 2; do [ "$leader" = "127.0.0.1:$((P + 2 + k * 10))" ] && L=$k; done
+for k in 0 1 2; do [ "$leader" = "$(raft $k)" ] && L=$k; done
 [ -n "$L" ] || { echo "FAIL: cluster_gc: no leader"; exit 1; }
 F=$(((L + 1) % 3))
 NODES=""

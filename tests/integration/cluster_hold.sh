@@ -15,16 +15,12 @@
 # Usage: tests/integration/cluster_hold.sh BIN_DIR. Ports: DROVER_TEST_PORT_BASE (29300)
 # .. +250. Every wait is bounded; every process started here is stopped on exit.
 set -u
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # pick_port, wait_for, RM_WORK (log, pass and fail are this file's own)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # pick_port, pick_servers, wait_for, RM_WORK (log, pass and fail are this file's own)
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-hold-XXXXXX)
 N=${HOLD_WRITES:-24}
 ASAN=${HOLD_ASAN_SERVER:-$BIN/../asan/bin/drover-server}
-pick_port "${DROVER_TEST_PORT_BASE:-29300}" 220 1 2 11 12 21 22 # the 3 servers' HTTP and Raft ports
-P=$PORT
-http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
-raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
-JOIN="$(http 0),$(http 1),$(http 2)"
+pick_servers "${DROVER_TEST_PORT_BASE:-29300}" 220 3 # the 3 servers' HTTP and Raft ports: P, http, raft, JOIN
 passed=0
 failed=0
 pids=("" "" "")

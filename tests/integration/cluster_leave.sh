@@ -11,12 +11,8 @@ set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/rm_work.sh
 BIN=$(cd "${1:-build/bin}" && pwd)
 WORK=$(mktemp -d /tmp/drover-cluster-leave-XXXXXX)
-. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port
-pick_port "${DROVER_TEST_PORT_BASE:-23000}" 400 1 2 11 12 21 22 31 32
-P=$PORT
-http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
-raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
-JOIN="$(http 0),$(http 1),$(http 2)"
+. "$(dirname "$0")/../support/ports.sh" # port_free, pick_port, pick_servers
+pick_servers "${DROVER_TEST_PORT_BASE:-23000}" 400 4 # P, http, raft, JOIN (the first three)
 declare -A pids
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done

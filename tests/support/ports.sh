@@ -36,3 +36,23 @@ pick_port() {
         done
         return 1
 }
+
+# pick_servers BASE SPAN N [OFFSET...]: the port layout of the scripts that start N servers
+# on 127.0.0.1: server I (from 0) serves HTTP on P + 1 + 10 I and Raft on P + 2 + 10 I.
+# Sets P (a base with those ports and each extra OFFSET from it free, as pick_port), defines
+# `http I` and `raft I` (each prints 127.0.0.1:PORT; defined here, so a script that has its
+# own layout keeps its own) and JOIN (the first three servers' HTTP addresses, the -join
+# list). Returns pick_port's status.
+# shellcheck disable=SC2034,SC2317 # JOIN, http and raft are for the caller
+pick_servers() {
+        local base=$1 span=$2 n=$3 i r offsets=()
+        shift 3
+        for ((i = 0; i < n; i++)); do offsets+=($((1 + i * 10)) $((2 + i * 10))); done
+        pick_port "$base" "$span" "${offsets[@]}" "$@"
+        r=$?
+        P=$PORT
+        http() { echo "127.0.0.1:$((P + 1 + $1 * 10))"; }
+        raft() { echo "127.0.0.1:$((P + 2 + $1 * 10))"; }
+        JOIN="$(http 0),$(http 1),$(http 2)"
+        return $r
+}
