@@ -2,8 +2,10 @@
  * bounded (frame_guard.h).
  *
  * The wire is libraft's own (its handshake and framing, so servers with and
- * without the guard talk to each other). Dialling goes straight through to
- * raft_uv_tcp. A connection a peer opens is handed, once libraft's TCP
+ * without the guard talk to each other). Dialling goes through raft_uv_tcp, which
+ * leaves Nagle's algorithm on: each dialled socket gets TCP_NODELAY here (libraft
+ * only writes on it, so a message must not wait for the peer's delayed ACK). A
+ * connection a peer opens is handed, once libraft's TCP
  * transport has read its handshake, to a relay on the same event loop that copies
  * its bytes to one end of a socketpair(AF_UNIX), parsing libraft's framing on the
  * way; libraft reads the other end (a uv_pipe_t). Writes go out at once when the
