@@ -682,7 +682,48 @@ static void propose_server_secret(struct server *s) {
                 log_warn("cannot propose the servers' secret (no randomness or out of memory); retrying");
 }
 
+/* api_ops.offload: the API's work on the pool (lists), counted until done so that
+ * the server stops after it. */
+struct api_offload {
+        struct server *s;
+        void (*work)(void *arg);
+        void (*done)(void *arg, bool canceled);
+        void *arg;
+};
+
+static void api_offload_work(void *arg) {
+        struct api_offload *o = arg;
+        o->work(o->arg);
+}
+
+static void api_offload_done(void *arg, bool canceled) {
+        struct api_offload *o = arg;
+        struct server *s = o->s;
+        o->done(o->arg, canceled);
+        free(o);
+        s->api_offloads--;
+        server_finish_stop(s);
+}
+
+static int api_offload_op(void *data, void (*work)(void *), void (*done)(void *, bool), void *arg) {
+        struct server *s = data;
+        if (s->stopping)
+                return -ESHUTDOWN;
+        struct api_offload *o = malloc(sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        *o = (struct api_offload){.s = s, .work = work, .done = done, .arg = arg};
+        int r = offload_run(s->loop, api_offload_work, api_offload_done, o);
+        if (r < 0) {
+                free(o);
+                return r;
+        }
+        s->api_offloads++;
+        return 0;
+}
+
 static const struct api_ops server_api_ops = {
+    .offload = api_offload_op,
     .gc = server_gc_op,
     .forward = forward_op,
     .snapshot_save = snapshot_save_op,
@@ -1188,7 +1229,7 @@ int server_start(struct server *s, struct error *err) {
  * snapshot save or follower's plan decoding is on the pool. */
 void server_finish_stop(struct server *s) {
         if (!s->stopping || s->raft || s->raft_closing || s->snapshot_saves > 0 || s->snapshot_restores > 0 ||
-            s->gc_collects > 0 || s->plan_decodes > 0 || !s->http)
+            s->gc_collects > 0 || s->plan_decodes > 0 || s->api_offloads > 0 || !s->http)
                 return;
         api_drop_parked(s->api);
         s->agent_http = http_server_destroy(s->agent_http);

@@ -66,6 +66,7 @@ struct server {
         int snapshot_saves;               /* GET /v1/operator/snapshot on the pool (they answer later) */
         int snapshot_restores;            /* PUT /v1/operator/snapshot bodies being checked on the pool */
         int gc_collects;                  /* GC runs collecting their commands on the pool */
+        int api_offloads;                 /* the API's work on the pool (lists: api_ops.offload) */
         int plan_decodes;                 /* followers' plans being decoded on the pool (likewise) */
 };
 

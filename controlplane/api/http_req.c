@@ -40,6 +40,11 @@ void http_req_respond_bytes(struct http_req *r, int status, const char *content_
         r->ops->answer(r, status, copy, copy ? len : 0, content_type, index);
 }
 
+void http_req_respond_owned(struct http_req *r, int status, const char *content_type, char *buf, size_t len,
+                            uint64_t index) {
+        r->ops->answer(r, status, buf, buf ? len : 0, content_type, index);
+}
+
 void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len) {
         http_req_respond_bytes(r, status, content_type, buf, len, 0);
 }

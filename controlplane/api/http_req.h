@@ -136,6 +136,9 @@ void http_req_respond_text(struct http_req *r, int status, const char *fmt, ...)
 /* Answer with bytes and an X-Nomad-Index (a forwarded request's answer). */
 void http_req_respond_bytes(struct http_req *r, int status, const char *content_type, const void *buf, size_t len,
                             uint64_t index);
+/* Answer with buf (malloc'd, stolen: freed by the transport) and an X-Nomad-Index. */
+void http_req_respond_owned(struct http_req *r, int status, const char *content_type, char *buf, size_t len,
+                            uint64_t index);
 /* Answer with raw bytes (logs). */
 void http_req_respond_raw(struct http_req *r, int status, const char *content_type, const void *buf, size_t len);
 

@@ -93,6 +93,9 @@ struct api_ops {
                            size_t len);
         /* Whether a leader is known, and ms since it was last heard (0 on the leader). */
         void (*leader_info)(void *data, bool *ret_known, uint64_t *ret_last_contact_ms);
+        /* Run work(arg) on libuv's pool, then done(arg, canceled) on the loop, before the
+         * server stops. 0, or negative (neither runs). NULL: lists are built inline. */
+        int (*offload)(void *data, void (*work)(void *arg), void (*done)(void *arg, bool canceled), void *arg);
 };
 
 struct api_config {

@@ -54,20 +54,22 @@ void h_alloc_read(struct route_ctx *c) {
         http_req_respond_json(c->req, 200, j, query_index(c, STATE_TABLE_ALLOCS));
 }
 
+static void build_allocs(struct list_ctx *l) {
+        state_allocs_foreach(l->st, add_alloc_stub, l);
+}
+
+static void build_evals(struct list_ctx *l) {
+        state_evals_foreach(l->st, add_eval, l);
+}
+
 void h_allocs_list(struct route_ctx *c) {
-        if (block_until_newer(c, STATE_TABLE_ALLOCS))
-                return;
-        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_allocs_foreach(ctx_state(c), add_alloc_stub, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        if (!block_until_newer(c, STATE_TABLE_ALLOCS))
+                list_offload(c, build_allocs, NULL, NULL, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_evals_list(struct route_ctx *c) {
-        if (block_until_newer(c, STATE_TABLE_EVALS))
-                return;
-        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_evals_foreach(ctx_state(c), add_eval, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_EVALS));
+        if (!block_until_newer(c, STATE_TABLE_EVALS))
+                list_offload(c, build_evals, NULL, NULL, query_index(c, STATE_TABLE_EVALS));
 }
 
 void h_eval_read(struct route_ctx *c) {
@@ -81,6 +83,12 @@ void h_eval_read(struct route_ctx *c) {
         http_req_respond_json(c->req, 200, eval_to_json(e), query_index(c, STATE_TABLE_EVALS));
 }
 
+/* An evaluation's allocations: l->key is its ID (l->prefix is not applied). */
+static void build_eval_allocs(struct list_ctx *l) {
+        l->prefix = NULL;
+        state_allocs_by_eval_foreach(l->st, l->key, add_alloc_stub, l);
+}
+
 void h_eval_allocations(struct route_ctx *c) {
         const struct eval *e = state_eval_get(ctx_state(c), c->param[0]);
         if (!e) {
@@ -89,9 +97,7 @@ void h_eval_allocations(struct route_ctx *c) {
         }
         if (block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        struct list_ctx l = {.c = c, .out = json_array()};
-        state_allocs_by_eval_foreach(ctx_state(c), e->id, add_alloc_stub, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        list_offload(c, build_eval_allocs, e->id, NULL, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 /* ---- writes ------------------------------------------------------------------------------ */

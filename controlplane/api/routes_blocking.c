@@ -193,5 +193,6 @@ void api_drop_parked(struct api *s) {
                 return;
         waitlist_release_all(s->parked, parked_answer_shutdown, NULL);
         api_hold_drop(s);    /* held requests too */
+        api_drop_lists(s);   /* and lists waiting for the pool */
         api_events_close(s); /* streams too, before the HTTP server goes */
 }

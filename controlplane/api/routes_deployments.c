@@ -30,29 +30,23 @@ static bool blocked(struct route_ctx *c) {
         return block_until_newer_fn(c, deploy_reads_index);
 }
 
-struct deploy_list {
-        struct route_ctx *c;
-        const char *prefix;
-        const char *ns;
-        json_t *out;
-};
-
 static bool add_deployment(void *arg, const struct deployment *d) {
-        struct deploy_list *l = arg;
+        struct list_ctx *l = arg;
         if (l->prefix && strncmp(d->id, l->prefix, strlen(l->prefix)) != 0)
                 return true;
         if (l->ns && strcmp(l->ns, "*") != 0 && strcmp(d->namespace ? d->namespace : "default", l->ns) != 0)
                 return true;
-        json_array_append_new(l->out, deployment_to_json(d, ctx_state(l->c)));
+        json_array_append_new(l->out, deployment_to_json(d, l->st));
         return true;
 }
 
+static void build_deployments(struct list_ctx *l) {
+        state_deployments_foreach(l->st, add_deployment, l);
+}
+
 void h_deployments_list(struct route_ctx *c) {
-        if (blocked(c))
-                return;
-        struct deploy_list l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .ns = ns_of(c), .out = json_array()};
-        state_deployments_foreach(ctx_state(c), add_deployment, &l);
-        list_respond(c, l.out, deploy_index(c));
+        if (!blocked(c))
+                list_offload(c, build_deployments, NULL, NULL, deploy_index(c));
 }
 
 /* The deployment of the path (ID or unique prefix), or NULL after a 404/400. */
@@ -90,7 +84,7 @@ void h_deployment_allocations(struct route_ctx *c) {
         const struct deployment *d = path_deployment(c);
         if (!d || block_until_newer(c, STATE_TABLE_ALLOCS))
                 return;
-        struct dallocs x = {.deployment_id = d->id, .l = {.c = c, .out = json_array()}};
+        struct dallocs x = {.deployment_id = d->id, .l = {.st = ctx_state(c), .out = json_array()}};
         state_allocs_by_job_foreach(ctx_state(c), d->namespace, d->job_id, add_if_deployment, &x);
         http_req_respond_json(c->req, 200, x.l.out, query_index(c, STATE_TABLE_ALLOCS));
 }
@@ -102,13 +96,17 @@ static const struct job *path_job(struct route_ctx *c) {
         return j;
 }
 
+/* A job's deployments: l->arg is its namespace, l->key its ID (no ?prefix, and the
+ * namespace is the job's). */
+static void build_job_deployments(struct list_ctx *l) {
+        l->prefix = l->ns = NULL;
+        state_deployments_by_job_foreach(l->st, l->arg, l->key, add_deployment, l);
+}
+
 void h_job_deployments(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j || blocked(c))
-                return;
-        struct deploy_list l = {.c = c, .out = json_array()};
-        state_deployments_by_job_foreach(ctx_state(c), j->namespace, j->id, add_deployment, &l);
-        list_respond(c, l.out, deploy_index(c));
+        if (j && !blocked(c))
+                list_offload(c, build_job_deployments, j->id, j->namespace, deploy_index(c));
 }
 
 void h_job_deployment(struct route_ctx *c) {

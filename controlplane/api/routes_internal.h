@@ -19,7 +19,7 @@
  *   routes_acl_endpoints.c /v1/acl/...: bootstrap, policies, tokens
  *   routes_client.c       /v1/client/...: forwarded to the allocation's node agent
  *   routes_scaling.c      /v1/job/:id/scale, /v1/scaling/policies
- *   routes_list.c         list options: ?filter, ?per_page and ?next_token
+ *   routes_list.c         lists built off the loop; ?filter, ?per_page, ?next_token
  *   routes_deployments.c  /v1/deployments, /v1/deployment/..., the deployment watcher tick
  */
 #pragma once
@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/dlist.h"
 #include "common/ids.h"
 #include "controlplane/api/routes.h"
 #include "controlplane/api/routes_acl.h"
@@ -73,6 +74,8 @@ struct api {
         uint64_t held_total;     /* requests held (once each), since start (/v1/metrics) */
         uint64_t hold_refused;   /* not held because API_HOLD_MAX were (answered at once) */
         uint64_t hold_gone;      /* released because their client went away */
+        int lists_building;         /* lists on the pool (routes_list.c, at most LIST_BUILDS_MAX) */
+        struct dlist lists_waiting; /* lists waiting for a place there, oldest first */
         int num_schedulers;                /* this server's scheduler workers (/v1/agent/schedulers) */
         char (*worker_ids)[ID_BUF];        /* their IDs, made at api_create */
 };
@@ -166,17 +169,29 @@ void api_hold_free(struct api *a);
 /* Run the held requests that are due (api_wake_parked). */
 void api_hold_wake(struct api *a);
 
-/* ---- list options (routes_list.c) ---- */
-/* Answer the list arr (stolen) with ?filter, the order by ID and ?per_page /
- * ?next_token applied; 400 for a bad filter or per_page. */
-void list_respond(struct route_ctx *c, json_t *arr, uint64_t index);
+/* ---- lists (routes_list.c) ---- */
+/* What a list's build reads: on libuv's pool, so nothing of the request or the api,
+ * only these (copies of the request's values, or NULL) and st. */
+struct list_ctx {
+        struct state_store *st; /* a snapshot of the state (or the live one, inline) */
+        const char *prefix;     /* ?prefix */
+        const char *ns;         /* the request's namespace (ns_of) */
+        const char *key;        /* what the path names: a job's or an evaluation's ID */
+        const char *arg;        /* one more value the route filters on (?job of the scaling policies) */
+        json_t *out;            /* the array to fill */
+};
+typedef void (*list_build_fn)(struct list_ctx *l);
+/* Lists built on the pool at once; more wait in order (routes_list.c). */
+#define LIST_BUILDS_MAX 4
+/* Answer the list build makes (key and arg copied; for a job's list, its namespace
+ * is the request's) with ?filter, the order by ID and ?per_page / ?next_token
+ * applied, built and serialised off the loop when the server can (api_ops.offload);
+ * 400 at once for a bad filter or per_page. index: the answer's X-Nomad-Index. */
+void list_offload(struct route_ctx *c, list_build_fn build, const char *key, const char *arg, uint64_t index);
+/* Answer the lists still waiting for the pool 503 (api_drop_parked). */
+void api_drop_lists(struct api *a);
 
 /* ---- list helpers (routes_allocs_evals.c) ---- */
-struct list_ctx {
-        struct route_ctx *c;
-        const char *prefix;
-        json_t *out;
-};
 struct alloc;
 struct node;
 bool add_alloc_stub(void *arg, const struct alloc *a);
@@ -202,7 +217,7 @@ void h_job_allocations(struct route_ctx *c);
 void h_job_evaluations(struct route_ctx *c);
 void h_job_plan(struct route_ctx *c);
 void h_job_evaluate(struct route_ctx *c);
-json_t *job_summary_json(struct route_ctx *c, const struct job *j);
+json_t *job_summary_json(struct state_store *st, const struct job *j);
 /* routes_jobs.c, for every write that registers a job (register, revert, dispatch,
  * periodic force, scale): true on the leader while the scheduler configuration
  * accepts registrations; false once answered (forwarded, or 400). */

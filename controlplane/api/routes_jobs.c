@@ -174,11 +174,11 @@ void h_job_deregister(struct route_ctx *c) {
         propose(c, cmd, reply, true);
 }
 
-json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
+json_t *job_summary_json(struct state_store *st, const struct job *j) {
         json_t *groups = json_object();
         _cleanup_free_ struct state_group_summary *sums = calloc(j->n_groups + 1, sizeof(*sums));
         if (sums)
-                (void)state_job_summary(ctx_state(c), j, sums); /* -ENOMEM leaves counts of 0 */
+                (void)state_job_summary(st, j, sums); /* -ENOMEM leaves counts of 0 */
         for (size_t g = 0; sums && g < j->n_groups; g++) {
                 const struct state_group_summary *sum = &sums[g];
                 json_object_set_new(groups, j->groups[g].name,
@@ -188,7 +188,7 @@ json_t *job_summary_json(struct route_ctx *c, const struct job *j) {
         }
         struct periodic_children ch = {0};
         if (job_is_parent(j)) /* O(jobs): see periodic.h */
-                periodic_children(ctx_state(c), j->namespace, j->id, &ch);
+                periodic_children(st, j->namespace, j->id, &ch);
         return json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i},s:I,s:I}", "JobID", j->id, "Namespace", j->namespace, "Summary",
                          groups, "Children", "Pending", ch.pending, "Running", ch.running, "Dead", ch.dead, "CreateIndex",
                          (json_int_t)j->create_index, "ModifyIndex", (json_int_t)j->modify_index);
@@ -198,18 +198,19 @@ static bool add_job_stub(void *arg, const struct job *j) {
         struct list_ctx *l = arg;
         if (l->prefix && strncmp(j->id, l->prefix, strlen(l->prefix)) != 0)
                 return true;
-        json_t *sum = job_summary_json(l->c, j);
+        json_t *sum = job_summary_json(l->st, j);
         json_array_append_new(l->out, job_to_stub_json(j, sum));
         json_decref(sum);
         return true;
 }
 
+static void build_jobs(struct list_ctx *l) {
+        state_jobs_foreach(l->st, l->ns, add_job_stub, l);
+}
+
 void h_jobs_list(struct route_ctx *c) {
-        if (block_until_newer(c, STATE_TABLE_JOBS))
-                return;
-        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_jobs_foreach(ctx_state(c), ns_of(c), add_job_stub, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
+        if (!block_until_newer(c, STATE_TABLE_JOBS))
+                list_offload(c, build_jobs, NULL, NULL, query_index(c, STATE_TABLE_JOBS));
 }
 
 void h_job_read(struct route_ctx *c) {
@@ -233,25 +234,30 @@ static const struct job *path_job(struct route_ctx *c) {
 void h_job_summary(struct route_ctx *c) {
         const struct job *j = path_job(c);
         if (j && !block_until_newer(c, STATE_TABLE_ALLOCS))
-                http_req_respond_json(c->req, 200, job_summary_json(c, j), query_index(c, STATE_TABLE_ALLOCS));
+                http_req_respond_json(c->req, 200, job_summary_json(ctx_state(c), j), query_index(c, STATE_TABLE_ALLOCS));
+}
+
+/* A job's lists: l->arg is its namespace, l->key its ID (?prefix is not applied). */
+static void build_job_allocs(struct list_ctx *l) {
+        l->prefix = NULL;
+        state_allocs_by_job_foreach(l->st, l->arg, l->key, add_alloc_stub, l);
+}
+
+static void build_job_evals(struct list_ctx *l) {
+        l->prefix = NULL;
+        state_evals_by_job_foreach(l->st, l->arg, l->key, add_eval, l);
 }
 
 void h_job_allocations(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j || block_until_newer(c, STATE_TABLE_ALLOCS))
-                return;
-        struct list_ctx l = {.c = c, .out = json_array()};
-        state_allocs_by_job_foreach(ctx_state(c), j->namespace, j->id, add_alloc_stub, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_ALLOCS));
+        if (j && !block_until_newer(c, STATE_TABLE_ALLOCS))
+                list_offload(c, build_job_allocs, j->id, j->namespace, query_index(c, STATE_TABLE_ALLOCS));
 }
 
 void h_job_evaluations(struct route_ctx *c) {
         const struct job *j = path_job(c);
-        if (!j || block_until_newer(c, STATE_TABLE_EVALS))
-                return;
-        struct list_ctx l = {.c = c, .out = json_array()};
-        state_evals_by_job_foreach(ctx_state(c), j->namespace, j->id, add_eval, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_EVALS));
+        if (j && !block_until_newer(c, STATE_TABLE_EVALS))
+                list_offload(c, build_job_evals, j->id, j->namespace, query_index(c, STATE_TABLE_EVALS));
 }
 
 /* ---- parse and validate ---------------------------------------------------------------- */

@@ -365,12 +365,13 @@ void h_node_alloc_update(struct route_ctx *c) {
         propose(c, cmd, NULL, false);
 }
 
+static void build_nodes(struct list_ctx *l) {
+        state_nodes_foreach(l->st, add_node_stub, l);
+}
+
 void h_nodes_list(struct route_ctx *c) {
-        if (block_until_newer(c, STATE_TABLE_NODES))
-                return;
-        struct list_ctx l = {.c = c, .prefix = http_req_query(c->req, "prefix"), .out = json_array()};
-        state_nodes_foreach(ctx_state(c), add_node_stub, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_NODES));
+        if (!block_until_newer(c, STATE_TABLE_NODES))
+                list_offload(c, build_nodes, NULL, NULL, query_index(c, STATE_TABLE_NODES));
 }
 
 void h_node_read(struct route_ctx *c) {
@@ -453,7 +454,7 @@ void h_node_allocations(struct route_ctx *c) {
                 http_req_respond_json(c->req, 200, out, query_index(c, STATE_TABLE_ALLOCS));
                 return;
         }
-        struct list_ctx l = {.c = c, .out = json_array()};
+        struct list_ctx l = {.st = ctx_state(c), .out = json_array()};
         state_allocs_by_node_foreach(ctx_state(c), c->param[0], add_alloc_full, &l);
         http_req_respond_json(c->req, 200, l.out, query_index(c, STATE_TABLE_ALLOCS));
 }

@@ -198,15 +198,10 @@ static void policy_id(const struct job *j, const char *group, char buf[ID_BUF]) 
                  (unsigned)h[0] & 0xffff, (unsigned)(h[1] >> 48), (unsigned long long)(h[1] & 0xffffffffffffULL));
 }
 
-struct policy_list {
-        struct route_ctx *c;
-        const char *job_filter; /* ?job= */
-        json_t *out;
-};
-
+/* l->arg: ?job=, the one job whose policies are listed. */
 static bool add_policies(void *arg, const struct job *j) {
-        struct policy_list *l = arg;
-        if (l->job_filter && strcmp(l->job_filter, j->id) != 0)
+        struct list_ctx *l = arg;
+        if (l->arg && strcmp(l->arg, j->id) != 0)
                 return true;
         for (size_t g = 0; g < j->n_groups; g++) {
                 const json_t *sc = json_object_get(j->groups[g].extra, "Scaling");
@@ -226,10 +221,11 @@ static bool add_policies(void *arg, const struct job *j) {
         return true;
 }
 
+static void build_policies(struct list_ctx *l) {
+        state_jobs_foreach(l->st, l->ns, add_policies, l);
+}
+
 void h_scaling_policies(struct route_ctx *c) {
-        if (block_until_newer(c, STATE_TABLE_JOBS))
-                return;
-        struct policy_list l = {.c = c, .job_filter = http_req_query(c->req, "job"), .out = json_array()};
-        state_jobs_foreach(ctx_state(c), ns_of(c), add_policies, &l);
-        list_respond(c, l.out, query_index(c, STATE_TABLE_JOBS));
+        if (!block_until_newer(c, STATE_TABLE_JOBS))
+                list_offload(c, build_policies, NULL, http_req_query(c->req, "job"), query_index(c, STATE_TABLE_JOBS));
 }

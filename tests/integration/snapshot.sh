@@ -77,5 +77,29 @@ else
 fi
 curl -fs "$ADDR/v1/status/leader" >/dev/null && pass "the server still answers" || fail "the server still answers"
 
+# Lists are built off the loop: while 4 lists of every allocation are fetched at once,
+# the loop answers within half the time the quickest list took (on the loop, each
+# list stalled it for its whole build).
+rm -f "$WORK/probe.stop"
+python3 "$HERE/loop_probe.py" "$ADDR" "$WORK/probe.stop" >"$WORK/lists_probe.out" 2>&1 &
+probe_pid=$!
+sleep 0.2
+list_pids=()
+for k in 1 2 3 4; do
+        curl -s -m 120 -o "$WORK/allocs.$k" -w '%{time_total}\n' "$ADDR/v1/allocations" >"$WORK/list_time.$k" &
+        list_pids+=($!)
+done
+wait "${list_pids[@]}"
+touch "$WORK/probe.stop"
+wait "$probe_pid"
+list_min_ms=$(cat "$WORK"/list_time.* | awk 'NR == 1 || $1 < m { m = $1 } END { printf "%d", m * 1000 }')
+stall_ms=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$WORK/lists_probe.out" | cut -d. -f1)
+count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/allocs.1" 2>/dev/null)
+if [ "$count" = "$N" ] && [ -n "$stall_ms" ] && [ "$list_min_ms" -gt 0 ] && [ $((stall_ms * 2)) -lt "$list_min_ms" ]; then
+        pass "4 lists of $N allocations at once: each took ${list_min_ms} ms or more, the loop stalled ${stall_ms} ms at most ($(cat "$WORK/lists_probe.out"))"
+else
+        fail "lists off the loop: $count allocations listed (want $N), the quickest list ${list_min_ms} ms, the loop's longest stall ${stall_ms:-?} ms ($(cat "$WORK/lists_probe.out"))"
+fi
+
 log "snapshot.sh: $passed passed, $failed failed"
 [ "$failed" = 0 ]

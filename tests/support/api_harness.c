@@ -222,9 +222,32 @@ static void harness_sched_plan(void *data, struct http_req *req, const struct ap
                 http_req_respond_text(req, 404, "the harness runs no scheduler RPC");
 }
 
+static int harness_offload(void *data, void (*work)(void *), void (*done)(void *, bool), void *arg) {
+        struct api_harness *h = data;
+        if (!h->defer_offload)
+                return -EOPNOTSUPP;
+        if (h->offloaded == sizeof(h->offload) / sizeof(h->offload[0]))
+                return -EAGAIN;
+        h->offload[h->offloaded++] = (struct harness_offload){work, done, arg};
+        return 0;
+}
+
+size_t api_harness_run_offloaded(struct api_harness *h) {
+        size_t n = h->offloaded;
+        struct harness_offload now[sizeof(h->offload) / sizeof(h->offload[0])];
+        memcpy(now, h->offload, n * sizeof(now[0]));
+        h->offloaded = 0;
+        for (size_t i = 0; i < n; i++) {
+                now[i].work(now[i].arg);
+                now[i].done(now[i].arg, false);
+        }
+        return n;
+}
+
 #define HARNESS_API_OPS                                                                                                \
         .forward = harness_forward, .leader_info = harness_leader_info, .propose = harness_propose,                    \
-        .is_leader = harness_is_leader, .leader_address = harness_leader_address, .sched_plan = harness_sched_plan
+        .is_leader = harness_is_leader, .leader_address = harness_leader_address, .sched_plan = harness_sched_plan,    \
+        .offload = harness_offload
 
 static const struct api_ops harness_api_ops = {HARNESS_API_OPS};
 /* The same with a Raft membership (h->raft_configuration set). */

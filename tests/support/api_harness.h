@@ -49,6 +49,16 @@ struct api_harness {
         int propose_fail_status;
         void (*before_apply)(struct api_harness *h, void *arg);
         void *before_apply_arg;
+        /* api_ops.offload: false (the default) refuses, so lists are built inline;
+         * true keeps each work (at most 16) for api_harness_run_offloaded, as the pool
+         * would run it later. */
+        bool defer_offload;
+        size_t offloaded; /* works kept and not yet run */
+        struct harness_offload {
+                void (*work)(void *arg);
+                void (*done)(void *arg, bool canceled);
+                void *arg;
+        } offload[16];
 };
 
 struct api_reply {
@@ -99,6 +109,10 @@ int api_harness_set_hold(struct api_harness *h, int64_t timeout_ms);
 /* Re-create the routes with this region, datacenter and name (api_config; NULL:
  * the defaults). 0 or -ENOMEM. */
 int api_harness_set_identity(struct api_harness *h, const char *region, const char *datacenter, const char *name);
+/* Run the works kept by api_ops.offload (defer_offload), oldest first, each work
+ * then its done; what their dones offload meanwhile waits for the next call.
+ * Returns how many ran. */
+size_t api_harness_run_offloaded(struct api_harness *h);
 /* Run fn once, just before the next proposed command is applied: as if another
  * command had been committed ahead of it in the log. */
 void api_harness_before_apply(struct api_harness *h, void (*fn)(struct api_harness *h, void *arg), void *arg);

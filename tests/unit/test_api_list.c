@@ -1,12 +1,14 @@
 /* test_api_list.c - list options on every list (controlplane/api/routes_list.c):
- * ?filter, ?per_page/?next_token with X-Nomad-NextToken, their error paths, and
- * blocking queries on the lists and reads that have them. */
+ * ?filter, ?per_page/?next_token with X-Nomad-NextToken, their error paths,
+ * blocking queries on the lists and reads that have them, and lists built off the
+ * loop (api_ops.offload): from the state when asked, bounded, answered at shutdown. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/api/routes.h"
 #include "tests/support/api_harness.h"
 
 API_HARNESS_SUITE(api_list, s);
@@ -161,4 +163,90 @@ Test(api_list, a_read_answers_its_tables_index_and_parks_on_it) {
         api_reply_clear(&r);
         cr_expect_eq(req("GET", "/v1/evaluation/00000000-0000-0000-0000-000000000000?index=1&wait=1s", NULL, NULL, NULL),
                      404);
+}
+
+/* Off the loop (api_ops.offload): a list answers later, from the state as it was
+ * when asked, with that index; pages and filters apply there too. */
+Test(api_list, a_list_built_off_the_loop_answers_the_state_it_was_asked_of) {
+        add_job("a", "api", 50);
+        s->defer_offload = true;
+        struct api_reply r = {0}, paged = {0};
+        struct api_harness_pending *p = api_harness_begin(s, "GET", "/v1/jobs", NULL, &r);
+        struct api_harness_pending *pp =
+            api_harness_begin(s, "GET", "/v1/jobs?per_page=1&filter=Meta.team%20%3D%3D%20%22api%22", NULL, &paged);
+        cr_assert(p && pp);
+        cr_expect_not(api_harness_answered(p), "not answered before the pool ran it");
+        cr_expect_eq(s->offloaded, 2);
+        s->defer_offload = false;
+        add_job("b", "api", 50); /* after the ask: not in its answer */
+        add_job("c", "api", 50);
+        cr_expect_eq(api_harness_run_offloaded(s), 2);
+        cr_assert(api_harness_answered(p) && api_harness_answered(pp));
+        cr_expect_eq(r.status, 200);
+        json_t *j = json_loads(r.body, 0, NULL);
+        cr_expect_str_eq(ids(j), "a ", "the state when asked");
+        json_decref(j);
+        cr_expect_eq(paged.status, 200);
+        cr_expect_str_eq(paged.next_token, "", "one job then: no next page");
+        struct api_reply now;
+        api_harness_request(s, "GET", "/v1/jobs", NULL, 0, &now);
+        cr_expect_gt(now.index, r.index, "the answer's index is the one it was asked at");
+        api_reply_clear(&now);
+        api_reply_clear(&r);
+        api_reply_clear(&paged);
+        api_harness_pending_free(p);
+        api_harness_pending_free(pp);
+}
+
+/* At most LIST_BUILDS_MAX lists on the pool at once; the others wait, in order, and
+ * start as those end. A bad filter is answered at once, never offloaded. */
+Test(api_list, lists_beyond_the_bound_wait_for_the_pool_in_order) {
+        add_job("a", "api", 50);
+        s->defer_offload = true;
+        enum { N = 6 };
+        struct api_reply r[N];
+        struct api_harness_pending *p[N];
+        for (int i = 0; i < N; i++) {
+                memset(&r[i], 0, sizeof(r[i]));
+                p[i] = api_harness_begin(s, "GET", i % 2 ? "/v1/allocations" : "/v1/evaluations", NULL, &r[i]);
+                cr_assert(p[i]);
+        }
+        struct api_reply bad;
+        api_harness_request(s, "GET", "/v1/jobs?filter=Meta.team%20%3D%3D", NULL, 0, &bad);
+        cr_expect_eq(bad.status, 400, "a bad filter: at once");
+        api_reply_clear(&bad);
+        cr_expect_eq(s->offloaded, 4, "4 on the pool, 2 waiting");
+        cr_expect_eq(api_harness_run_offloaded(s), 4);
+        for (int i = 0; i < N; i++)
+                cr_expect_eq(api_harness_answered(p[i]), i < 4, "list %d", i);
+        cr_expect_eq(s->offloaded, 2, "the 2 waiting took the places freed");
+        cr_expect_eq(api_harness_run_offloaded(s), 2);
+        for (int i = 0; i < N; i++) {
+                cr_expect_eq(r[i].status, 200, "list %d", i);
+                api_reply_clear(&r[i]);
+                api_harness_pending_free(p[i]);
+        }
+}
+
+/* At shutdown (api_drop_parked) a list waiting for the pool is answered 503; those
+ * on it answer when they end. */
+Test(api_list, a_list_waiting_for_the_pool_is_answered_at_shutdown) {
+        s->defer_offload = true;
+        enum { N = 5 };
+        struct api_reply r[N];
+        struct api_harness_pending *p[N];
+        for (int i = 0; i < N; i++) {
+                memset(&r[i], 0, sizeof(r[i]));
+                cr_assert(p[i] = api_harness_begin(s, "GET", "/v1/nodes", NULL, &r[i]));
+        }
+        api_drop_parked(s->api);
+        cr_expect_eq(r[4].status, 503, "the one waiting");
+        cr_expect_not(api_harness_answered(p[0]));
+        s->defer_offload = false;
+        cr_expect_eq(api_harness_run_offloaded(s), 4);
+        for (int i = 0; i < N; i++) {
+                cr_expect_eq(r[i].status, i < 4 ? 200 : 503, "list %d", i);
+                api_reply_clear(&r[i]);
+                api_harness_pending_free(p[i]);
+        }
 }
