@@ -21,7 +21,8 @@
 
 /* A keep-alive "leader" on a thread: one connection at a time, each request on it
  * answered with the next of answers (a Content-Length, so the connection stays
- * open), until the client closes it; it counts connections and requests. */
+ * open), until the client closes it; it counts connections and requests. An answer
+ * "" closes the connection and stops listening (connections refused from then). */
 struct keeper {
         int fd;
         char addr[32];
@@ -56,6 +57,12 @@ static void *keeper_serve(void *arg) {
                 __atomic_add_fetch(&k->conns, 1, __ATOMIC_SEQ_CST);
                 while (k->answers[k->requests] && read_request(c)) {
                         const char *a = k->answers[k->requests];
+                        if (!*a) { /* "": the leader dies with the request read, before its answer */
+                                __atomic_add_fetch(&k->requests, 1, __ATOMIC_SEQ_CST);
+                                close(c);
+                                shutdown(k->fd, SHUT_RDWR);
+                                return NULL;
+                        }
                         ssize_t w = send(c, a, strlen(a), MSG_NOSIGNAL);
                         (void)w;
                         __atomic_add_fetch(&k->requests, 1, __ATOMIC_SEQ_CST);
@@ -194,4 +201,23 @@ Test(cluster_forward_keep, a_new_leader_closes_the_connections_to_the_old_one) {
         keeper_stop(&a);
         keeper_stop(&b);
         cr_expect_eq(b.closed, 1, "closed when the server stops");
+}
+
+/* The leader reads a request on a kept connection and dies before answering:
+ * libcurl sends it again on a fresh connection, which is refused. The request may
+ * have arrived, so the forward fails -ECONNRESET, never -ECONNREFUSED (that one the
+ * server holds and sends again, api/routes_hold.c). */
+Test(cluster_forward_keep, a_request_lost_on_a_kept_connection_is_not_told_refused) {
+        const char *const answers[] = {small, "", NULL};
+        struct keeper k;
+        keeper_start(&k, answers);
+        uv_loop_t loop;
+        struct cluster *c = cluster_on(&loop);
+        cr_expect_eq(forward(c, &loop, k.addr, "PUT").status, 200);
+        struct seen s = forward(c, &loop, k.addr, "PUT");
+        cr_expect_eq(s.status, -ECONNRESET, "%d %s", s.status, s.why);
+        cr_expect_eq(__atomic_load_n(&k.requests, __ATOMIC_SEQ_CST), 2, "the second request arrived");
+        cluster_off(c, &loop);
+        pthread_join(k.th, NULL);
+        close(k.fd);
 }
