@@ -619,12 +619,13 @@ static uint64_t server_of(const struct cluster *c, const char *addr) {
         return 0;
 }
 
+/* The loop's time in libcurl for the forwards to addr so far (debug). */
 static void log_loop_stats(const char *why, const char *addr, const struct curl_loop *cl) {
         struct curl_loop_stats st;
         curl_loop_stats(cl, &st);
         if (st.transfers)
-                log_debug("cluster: connections to %s closed (%s): %llu forwards, %llu calls into libcurl on the "
-                          "loop, %.1f us of them per forward",
+                log_debug("cluster: forwards to %s (%s): %llu done, %llu calls into libcurl on the loop, %.1f us of "
+                          "them per forward",
                           addr, why, (unsigned long long)st.transfers, (unsigned long long)st.actions,
                           (double)st.curl_ns / 1e3 / (double)st.transfers);
 }
@@ -639,7 +640,7 @@ static struct curl_loop *loop_for(struct cluster *c, const char *addr) {
         if (c->cl && (id ? id == c->cl_id : !c->cl_id && strcmp(addr, c->cl_addr) == 0))
                 return c->cl;
         if (c->cl) {
-                log_loop_stats("another leader", c->cl_addr, c->cl);
+                log_loop_stats("another leader: its connections close", c->cl_addr, c->cl);
                 curl_loop_retire(c->cl);
         }
         c->cl = curl_loop_create(c->cfg.loop, FORWARDS_IN_FLIGHT_MAX, forward_done, c);
@@ -696,19 +697,28 @@ static void forwards_start(struct cluster *c) {
         }
 }
 
-static void forward_done(void *arg, struct http_xfer *x, int curl_code) {
-        struct cluster *c = arg;
-        struct forward *f = http_xfer_user(x);
-        c->forwards--;
-        f->cl = NULL;
-        const struct http_response *resp = NULL;
-        struct error err = {0};
-        int64_t read_ns = clock_monotonic_ns();
-        int rc = http_xfer_result(x, curl_code, &resp, &err);
+/* A forward's times (debug), and every 50 forwards the loop's time in libcurl. */
+static void forward_log(const struct forward *f, struct curl_loop *cl, int64_t read_ns) {
         log_debug("cluster: %s forwarded: %.2f ms waiting for a place, %.3f ms on the loop to start it, %.2f ms "
                   "until the leader's answer was read (%s connection)",
                   f->method, (double)(f->started_ns - f->queued_ns) / 1e6, (double)f->setup_ns / 1e6,
-                  (double)(read_ns - f->started_ns - f->setup_ns) / 1e6, http_xfer_reused(x) ? "a kept" : "a new");
+                  (double)(read_ns - f->started_ns - f->setup_ns) / 1e6, http_xfer_reused(f->x) ? "a kept" : "a new");
+        struct curl_loop_stats st;
+        curl_loop_stats(cl, &st);
+        if (st.transfers % 50 == 0)
+                log_loop_stats("so far", f->addr, cl);
+}
+
+static void forward_done(void *arg, struct http_xfer *x, int curl_code) {
+        struct cluster *c = arg;
+        struct forward *f = http_xfer_user(x);
+        int64_t read_ns = clock_monotonic_ns();
+        c->forwards--;
+        forward_log(f, f->cl, read_ns);
+        f->cl = NULL;
+        const struct http_response *resp = NULL;
+        struct error err = {0};
+        int rc = http_xfer_result(x, curl_code, &resp, &err);
         forward_unlink(f);
         if (rc < 0)
                 f->cb(f->arg, rc, NULL, err.msg);
@@ -735,7 +745,7 @@ static void forwards_cancel(struct cluster *c) {
         }
         c->wait_head = c->wait_tail = NULL;
         if (c->cl) {
-                log_loop_stats("the server stops", c->cl_addr, c->cl);
+                log_loop_stats("the server stops: its connections close", c->cl_addr, c->cl);
                 curl_loop_destroy(c->cl);
                 c->cl = NULL;
         }
