@@ -190,14 +190,15 @@ void curl_loop_destroy(struct curl_loop *cl) {
         if (!cl || cl->closing)
                 return;
         cl->closing = true;
-        /* No callback from the cleanup: every socket's poll is closed here. */
+        /* Every socket's poll stops here, before the cleanup closes the sockets, and
+         * the cleanup calls back nothing. */
+        struct sock *s;
+        while ((s = dlist_first(&cl->socks, struct sock, link)))
+                sock_close(s);
         curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, NULL);
         curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, NULL);
         curl_multi_cleanup(cl->multi);
         cl->multi = NULL;
-        struct sock *s;
-        while ((s = dlist_first(&cl->socks, struct sock, link)))
-                sock_close(s);
         uv_timer_stop(&cl->timer);
         uv_close((uv_handle_t *)&cl->timer, on_timer_closed);
 }
