@@ -1,5 +1,6 @@
 /* http_client.c - libcurl easy handles: one per call, or one kept per thread for GET
- * and PUT (http_client_keep_connections). */
+ * and PUT (http_client_keep_connections), or one per http_xfer for a caller's multi
+ * handle; every one's options set by xfer_setup. */
 #include "common/http_client.h"
 
 #include <curl/curl.h>

@@ -1,5 +1,6 @@
 /* http_client.h - small blocking HTTP/JSON client over libcurl (CLI, agent, the
- * servers' internal RPCs). */
+ * servers' internal RPCs), and the same requests for a caller's multi handle
+ * (http_xfer: a follower's forwards on its event loop). */
 #pragma once
 
 #include <jansson.h>
