@@ -13,7 +13,8 @@
 # same for every thread of the servers (the loops, workers, pool, transport). PERF=FILE records perf -g on each server
 # (FILE.0-2). LOG_LEVEL=debug logs each write's time waiting for the loop and handled,
 # each Raft entry's parts, time queued, proposed to applied and apply time, a forwarded
-# write's time until a pool thread sends it, at the leader, and back to the loop, and the
+# write's time waiting for a place, starting it on the loop and until the leader's answer
+# is read (on a kept or a new connection), and the
 # plan applier's time checking plans on libuv's pool (and queued there, and back to the loop);
 # KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. Prints name=value lines;
 # appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).

@@ -1,5 +1,6 @@
 /* http_client.c - libcurl easy handles: one per call, or one kept per thread for GET
- * and PUT (http_client_keep_connections). */
+ * and PUT (http_client_keep_connections), or one per http_xfer for a caller's multi
+ * handle; every one's options set by xfer_setup. */
 #include "common/http_client.h"
 
 #include <curl/curl.h>
@@ -137,7 +138,7 @@ void http_response_clear(struct http_response *r) {
  * status is a 2xx (http_stream). */
 struct body_sink {
         struct http_response *r;
-        size_t max; /* 0: no cap */
+        size_t max;         /* 0: no cap */
         bool fail_over_max; /* past max the call fails (-E2BIG) instead of keeping max bytes */
         CURL *curl;
         int (*on_data)(void *arg, const char *buf, size_t len);
@@ -265,51 +266,77 @@ static int transfer_error(CURL *c, CURLcode cr, bool kept, bool stopped) {
         return cr == CURLE_OUT_OF_MEMORY ? -ENOMEM : -ECONNRESET;
 }
 
-/* body: NULL, or the request's body. sink_opts: NULL, or the cap and on_data of the
- * answer's body (its r is ret). timeout_ms 0: 60 s; negative: none. */
-static int perform(const char *method, const char *url, const struct req_body *body,
-                   const char *const *headers, const struct body_sink *sink_opts, long timeout_ms,
-                   long connect_timeout_ms, int (*should_abort)(void *abort_arg), void *abort_arg,
-                   struct http_response *ret, struct error *err) {
-        pthread_once(&curl_once, curl_init_once);
-        memset(ret, 0, sizeof(*ret));
-        bool kept;
-        CURL *c = handle_for(method, &kept);
-        if (!c)
-                return errorf(err, -ENOMEM, "http: cannot create a curl handle");
-        char cerr[CURL_ERROR_SIZE] = "";
-        struct abort_ctx actx = {should_abort, abort_arg};
-        struct body_sink sink = sink_opts ? *sink_opts : (struct body_sink){0};
-        sink.r = ret;
-        sink.curl = c;
+/* One transfer's options and what they point to, for the time it runs: the headers,
+ * curl's error text, where the answer goes, and whether the request went out. */
+struct xfer {
+        CURL *c;
+        struct curl_slist *hdrs;
+        char cerr[CURL_ERROR_SIZE];
+        struct body_sink sink;
+        struct abort_ctx actx;
+        bool sent; /* a connection was ready and the request was about to go (CURLOPT_PREREQFUNCTION) */
+};
+
+static int on_prereq(void *p, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port, int conn_local_port) {
+        (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+        ((struct xfer *)p)->sent = true;
+        return CURL_PREREQFUNC_OK;
+}
+
+/* The headers of a request: its Content-Type, headers, and the process's token
+ * unless headers name one. NULL when out of memory. */
+static struct curl_slist *request_headers(const struct req_body *body, const char *const *headers) {
         char ctype[96];
         snprintf(ctype, sizeof(ctype), "Content-Type: %s",
                  body && body->content_type ? body->content_type : "application/json");
-        struct curl_slist *hdrs = curl_slist_append(NULL, ctype);
+        struct curl_slist *hdrs = curl_slist_append(NULL, ctype), *more;
         bool own_token = false;
-        for (size_t i = 0; headers && headers[i]; i++) {
-                hdrs = curl_slist_append(hdrs, headers[i]);
+        for (size_t i = 0; hdrs && headers && headers[i]; i++) {
+                if (!(more = curl_slist_append(hdrs, headers[i]))) {
+                        curl_slist_free_all(hdrs);
+                        return NULL;
+                }
                 own_token |= strncasecmp(headers[i], "X-Nomad-Token:", 14) == 0;
         }
-        if (client_token_header[0] && !own_token)
-                hdrs = curl_slist_append(hdrs, client_token_header);
+        if (hdrs && client_token_header[0] && !own_token && !(more = curl_slist_append(hdrs, client_token_header))) {
+                curl_slist_free_all(hdrs);
+                return NULL;
+        }
+        return hdrs;
+}
+
+/* Set x->c's options for one request (x->sink and x->actx filled by the caller;
+ * the answer goes to ret): every transfer of this file, blocking or driven by a
+ * multi handle, is set up here. timeout_ms 0: 60 s; negative: none. */
+static int xfer_setup(struct xfer *x, const char *method, const char *url, const struct req_body *body,
+                      const char *const *headers, long timeout_ms, long connect_timeout_ms, struct http_response *ret,
+                      struct error *err) {
+        CURL *c = x->c;
+        x->cerr[0] = '\0';
+        x->sent = false;
+        x->sink.r = ret;
+        x->sink.curl = c;
+        if (!(x->hdrs = request_headers(body, headers)))
+                return errorf(err, -ENOMEM, "http: out of memory");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : timeout_ms < 0 ? 0L : 60000L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 5000L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->cerr);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-        if (sink.fail_over_max && sink.max) /* an announced Content-Length over it fails before a byte */
-                curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink.max);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->sink);
+        if (x->sink.fail_over_max && x->sink.max) /* an announced Content-Length over it fails before a byte */
+                curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->sink.max);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
-        if (should_abort) {
+        curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(c, CURLOPT_PREREQDATA, x);
+        if (x->actx.should_abort) {
                 curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
                 curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-                curl_easy_setopt(c, CURLOPT_XFERINFODATA, &actx);
+                curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x->actx);
         }
         if (*client_tls.ca_cert)
                 curl_easy_setopt(c, CURLOPT_CAINFO, client_tls.ca_cert);
@@ -321,34 +348,135 @@ static int perform(const char *method, const char *url, const struct req_body *b
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->buf);
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
         }
-        CURLcode cr = curl_easy_perform(c);
+        return 0;
+}
+
+/* What a transfer that ended with cr gave: 0 and ret (status, body) or negative with
+ * err (http_perform). kept: its handle's connection may have been used before. */
+static int xfer_result(struct xfer *x, CURLcode cr, bool kept, const char *method, const char *url,
+                       struct http_response *ret, struct error *err) {
         int r = 0;
         bool over = (cr == CURLE_WRITE_ERROR && ret->truncated) || cr == CURLE_FILESIZE_EXCEEDED;
-        if (over && !sink.fail_over_max)
+        if (over && !x->sink.fail_over_max)
                 cr = CURLE_OK; /* the cap ended it: an answer all the same */
-        if (over && sink.fail_over_max) {
+        if (over && x->sink.fail_over_max) {
                 long status = 0;
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                r = errorf(err, -E2BIG, "%s %s: the answer (status %ld) is larger than %zu bytes, the limit of this call",
-                           method, url, status, sink.max);
+                curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+                r = errorf(err, -E2BIG,
+                           "%s %s: the answer (status %ld) is larger than %zu bytes, the limit of this call", method,
+                           url, status, x->sink.max);
                 http_response_clear(ret);
         } else if (cr != CURLE_OK) {
-                r = errorf(err, transfer_error(c, cr, kept, sink.stopped), "%s %s: %s", method, url,
-                           *cerr ? cerr : curl_easy_strerror(cr));
+                int code = transfer_error(x->c, cr, kept, x->sink.stopped);
+                /* libcurl sends a request again on a fresh connection when a kept one
+                 * turns out closed: refused then, the first one may still have arrived */
+                if (code == -ECONNREFUSED && x->sent)
+                        code = -ECONNRESET;
+                r = errorf(err, code, "%s %s: %s", method, url, *x->cerr ? x->cerr : curl_easy_strerror(cr));
                 http_response_clear(ret);
         } else {
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+                curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &ret->status);
                 if (!ret->body && !(ret->body = strdup(""))) {
                         r = errorf(err, -ENOMEM, "out of memory");
                         http_response_clear(ret);
                 }
         }
-        if (kept)
-                curl_easy_reset(c); /* no pointer to this call's locals left in it; its connection stays */
-        else
-                curl_easy_cleanup(c);
-        curl_slist_free_all(hdrs);
         return r;
+}
+
+/* body: NULL, or the request's body. sink_opts: NULL, or the cap and on_data of the
+ * answer's body (its r is ret). timeout_ms 0: 60 s; negative: none. */
+static int perform(const char *method, const char *url, const struct req_body *body, const char *const *headers,
+                   const struct body_sink *sink_opts, long timeout_ms, long connect_timeout_ms,
+                   int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
+                   struct error *err) {
+        pthread_once(&curl_once, curl_init_once);
+        memset(ret, 0, sizeof(*ret));
+        bool kept;
+        struct xfer x = {.c = handle_for(method, &kept),
+                         .sink = sink_opts ? *sink_opts : (struct body_sink){0},
+                         .actx = {should_abort, abort_arg}};
+        if (!x.c)
+                return errorf(err, -ENOMEM, "http: cannot create a curl handle");
+        int r = xfer_setup(&x, method, url, body, headers, timeout_ms, connect_timeout_ms, ret, err);
+        if (r == 0)
+                r = xfer_result(&x, curl_easy_perform(x.c), kept, method, url, ret, err);
+        if (kept)
+                curl_easy_reset(x.c); /* no pointer to this call's locals left in it; its connection stays */
+        else
+                curl_easy_cleanup(x.c);
+        curl_slist_free_all(x.hdrs);
+        return r;
+}
+
+/* ---- a transfer driven by the caller's multi handle --------------------------------- */
+
+struct http_xfer {
+        struct xfer x;
+        const char *method, *url; /* the caller's, for error texts */
+        struct http_response resp;
+        void *user;
+};
+
+struct http_xfer *http_xfer_create(const char *method, const char *url, const void *body, size_t len,
+                                   const char *const *headers, size_t max_answer, long timeout_ms,
+                                   long connect_timeout_ms, bool reuse, struct error *err) {
+        pthread_once(&curl_once, curl_init_once);
+        struct http_xfer *h = calloc(1, sizeof(*h));
+        if (!h || !(h->x.c = curl_easy_init())) {
+                free(h);
+                errorf(err, -ENOMEM, "http: cannot create a curl handle");
+                return NULL;
+        }
+        h->method = method;
+        h->url = url;
+        h->x.sink = (struct body_sink){.max = max_answer, .fail_over_max = true};
+        const struct req_body rb = {body, len, NULL};
+        if (xfer_setup(&h->x, method, url, body ? &rb : NULL, headers, timeout_ms, connect_timeout_ms, &h->resp, err) <
+            0)
+                return http_xfer_destroy(h);
+        curl_easy_setopt(h->x.c, CURLOPT_PRIVATE, h);
+        if (!reuse) {
+                curl_easy_setopt(h->x.c, CURLOPT_FRESH_CONNECT, 1L);
+                curl_easy_setopt(h->x.c, CURLOPT_FORBID_REUSE, 1L);
+        } else {
+                curl_easy_setopt(h->x.c, CURLOPT_MAXAGE_CONN, HTTP_XFER_IDLE_MAX_S);
+        }
+        return h;
+}
+
+void *http_xfer_handle(struct http_xfer *h) {
+        return h->x.c;
+}
+
+int http_xfer_result(struct http_xfer *h, int curl_code, const struct http_response **ret, struct error *err) {
+        /* a request that went out on any connection, kept or not, is never "refused" */
+        int r = xfer_result(&h->x, (CURLcode)curl_code, h->x.sent, h->method, h->url, &h->resp, err);
+        *ret = r == 0 ? &h->resp : NULL;
+        return r;
+}
+
+void http_xfer_set_user(struct http_xfer *h, void *user) {
+        h->user = user;
+}
+
+void *http_xfer_user(const struct http_xfer *h) {
+        return h->user;
+}
+
+bool http_xfer_reused(struct http_xfer *h) {
+        long connects = 1;
+        return curl_easy_getinfo(h->x.c, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects == 0;
+}
+
+struct http_xfer *http_xfer_destroy(struct http_xfer *h) {
+        if (!h)
+                return NULL;
+        curl_easy_cleanup(h->x.c);
+        curl_slist_free_all(h->x.hdrs);
+        http_response_clear(&h->resp);
+        free(h);
+        return NULL;
 }
 
 /* body (NUL-terminated JSON) as a req_body; NULL stays NULL. */
@@ -362,16 +490,16 @@ static const struct req_body *json_body(const char *body, struct req_body *rb) {
 int http_perform(const char *method, const char *url, const char *body, long timeout_ms, long connect_timeout_ms,
                  int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret, struct error *err) {
         struct req_body rb;
-        return perform(method, url, json_body(body, &rb), NULL, NULL, timeout_ms, connect_timeout_ms,
-                       should_abort, abort_arg, ret, err);
+        return perform(method, url, json_body(body, &rb), NULL, NULL, timeout_ms, connect_timeout_ms, should_abort,
+                       abort_arg, ret, err);
 }
 
 int http_perform_headers(const char *method, const char *url, const char *body, const char *const *headers,
                          long timeout_ms, long connect_timeout_ms, int (*should_abort)(void *abort_arg),
                          void *abort_arg, struct http_response *ret, struct error *err) {
         struct req_body rb;
-        return perform(method, url, json_body(body, &rb), headers, NULL, timeout_ms, connect_timeout_ms,
-                       should_abort, abort_arg, ret, err);
+        return perform(method, url, json_body(body, &rb), headers, NULL, timeout_ms, connect_timeout_ms, should_abort,
+                       abort_arg, ret, err);
 }
 
 int http_perform_body(const char *method, const char *url, const void *body, size_t len, const char *content_type,
@@ -379,8 +507,8 @@ int http_perform_body(const char *method, const char *url, const void *body, siz
                       int (*should_abort)(void *abort_arg), void *abort_arg, struct http_response *ret,
                       struct error *err) {
         const struct req_body rb = {body, len, content_type};
-        return perform(method, url, body ? &rb : NULL, headers, NULL, timeout_ms, connect_timeout_ms,
-                       should_abort, abort_arg, ret, err);
+        return perform(method, url, body ? &rb : NULL, headers, NULL, timeout_ms, connect_timeout_ms, should_abort,
+                       abort_arg, ret, err);
 }
 
 int http_perform_capped(const char *method, const char *url, const char *const *headers, size_t max_body,

@@ -1,5 +1,6 @@
 /* http_client.h - small blocking HTTP/JSON client over libcurl (CLI, agent, the
- * servers' internal RPCs). */
+ * servers' internal RPCs), and the same requests for a caller's multi handle
+ * (http_xfer: a follower's forwards on its event loop). */
 #pragma once
 
 #include <jansson.h>
@@ -121,3 +122,36 @@ int http_json(const char *base, const char *method, const char *path, const json
 
 /* Percent-encode s for a URL path segment or query value (malloc'd). */
 char *http_escape(const char *s);
+
+/* ---- a request driven by the caller's libcurl multi handle ---------------------------
+ * (controlplane/raft/curl_loop.c runs them on a server's event loop). The options,
+ * headers, TLS settings and answer limit are http_perform_max's, set by the same code.
+ * Connections are the multi handle's: with reuse, a request takes an idle kept one to
+ * the same host if there is one (none idle longer than HTTP_XFER_IDLE_MAX_S, within
+ * the servers' 60 s idle timeout), else opens one and leaves it for the next; without,
+ * it opens its own and closes it. Not thread-safe: one thread drives it. */
+struct http_xfer;
+#define HTTP_XFER_IDLE_MAX_S 50L
+
+/* A request ready to add to a multi handle (http_xfer_handle): method and url are
+ * the caller's and must outlive it (its error texts name them); body (len bytes,
+ * application/json, may be NULL) too: libcurl sends it from there; headers are
+ * copied. NULL with err when out of memory. */
+struct http_xfer *http_xfer_create(const char *method, const char *url, const void *body, size_t len,
+                                   const char *const *headers, size_t max_answer, long timeout_ms,
+                                   long connect_timeout_ms, bool reuse, struct error *err);
+/* Its CURL easy handle (CURLOPT_PRIVATE is x). */
+void *http_xfer_handle(struct http_xfer *x);
+/* Once the multi handle says it is done with curl_code (a CURLcode): 0 and *ret (the
+ * answer, any status, x's until http_xfer_destroy) or negative with err, as
+ * http_perform_max. A request that went out on a connection, kept or fresh, is never
+ * -ECONNREFUSED: libcurl resends one whose kept connection turns out closed, and the
+ * first may have arrived. */
+int http_xfer_result(struct http_xfer *x, int curl_code, const struct http_response **ret, struct error *err);
+/* The caller's pointer beside x (NULL until set). */
+void http_xfer_set_user(struct http_xfer *x, void *user);
+void *http_xfer_user(const struct http_xfer *x);
+/* It ran on a connection an earlier request had opened. */
+bool http_xfer_reused(struct http_xfer *x);
+/* Frees x and its answer (removed from its multi handle first); NULL accepted. */
+struct http_xfer *http_xfer_destroy(struct http_xfer *x);

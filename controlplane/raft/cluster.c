@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "controlplane/api/routes_acl.h"
+#include "controlplane/raft/curl_loop.h"
 #include "controlplane/raft/raft_node.h"
 
 #define MAX_SERVERS 16
@@ -58,7 +59,7 @@ struct probe {
         size_t n;
         char addrs[MAX_SERVERS][64];
         struct answer ans[MAX_SERVERS];
-        bool join;          /* ask a leader among them to add us */
+        bool join; /* ask a leader among them to add us */
         char join_body[256];
         bool joined;
         char join_err[256];
@@ -76,12 +77,17 @@ struct cluster {
         uv_timer_t timer;
         bool timer_init;
         bool busy;    /* a probe is on the pool */
-        int forwards; /* forwarded requests on the pool */
+        int forwards; /* forwarded requests in flight (on a curl_loop) */
         bool closing; /* destroyed while busy: the probe frees us */
         /* the forwards whose caller was not answered yet */
         struct forward *forward_list;
-        /* forwards waiting for a place on the pool (FORWARDS_ON_POOL_MAX), oldest first */
+        /* forwards waiting for a place (FORWARDS_IN_FLIGHT_MAX), oldest first */
         struct forward *wait_head, *wait_tail;
+        /* forwards' transfers and kept connections, to one server: cl_id (0: not a
+         * known one, then cl_addr); NULL before the first forward */
+        struct curl_loop *cl;
+        uint64_t cl_id;
+        char cl_addr[64];
         bool timer_closed;
 };
 
@@ -309,7 +315,7 @@ static void probe_done(uv_work_t *w, int status) {
                 }
                 explicit_bzero(p->join_hdr, sizeof(p->join_hdr));
                 free(p);
-                if (c->timer_closed && c->forwards == 0)
+                if (c->timer_closed)
                         free(c);
                 return;
         }
@@ -416,8 +422,8 @@ struct cluster *cluster_create(const struct cluster_config *cfg) {
         const char *p = cfg->join ? cfg->join : "";
         while (*p && c->n_addrs < MAX_SERVERS) {
                 size_t len = strcspn(p, ", ");
-                if (len > 0 && len < sizeof(c->addrs[0]) && (len != strlen(c->self_http) ||
-                                                             strncmp(p, c->self_http, len) != 0)) {
+                if (len > 0 && len < sizeof(c->addrs[0]) &&
+                    (len != strlen(c->self_http) || strncmp(p, c->self_http, len) != 0)) {
                         memcpy(c->addrs[c->n_addrs], p, len);
                         c->addrs[c->n_addrs][len] = '\0';
                         c->n_addrs++;
@@ -447,7 +453,7 @@ void cluster_start(struct cluster *c, bool raft_started) {
 static void on_timer_closed(uv_handle_t *h) {
         struct cluster *c = h->data;
         c->timer_closed = true;
-        if (!c->busy && c->forwards == 0)
+        if (!c->busy)
                 free(c);
 }
 
@@ -457,8 +463,8 @@ struct cluster *cluster_destroy(struct cluster *c) {
         if (!c)
                 return NULL;
         c->closing = true;
-        /* The callers of forwards still on the pool are answered now, while their
-         * connections exist; the forwards end later and answer nobody. */
+        /* The callers of forwards are answered now, while their connections
+         * exist; the transfers stop here and their connections close. */
         forwards_cancel(c);
         explicit_bzero(c->join_hdr, sizeof(c->join_hdr));
         free(c->self_raft);
@@ -558,50 +564,31 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
 /* "X-Drover-Server-Secret: <secret>" */
 #define SECRET_HDR_MAX (sizeof(API_SERVER_SECRET_HEADER) + 2 + CLUSTER_SECRET_MAX + 1)
 
-/* Forwards on libuv's pool at once: each blocks a thread until the leader answers
- * (up to FORWARD_TIMEOUT_MS), and the pool (16 threads, controlplane/main.c) also
- * writes Raft's log when the disk has no usable kernel AIO (libraft's uvWriter) and
- * runs snapshots: a follower whose every thread waited for a leader that waits for
- * this follower's log write would stall the cluster until the forwards time out
- * (seen with 24 writes held during an election and sent at once). The others wait
- * their turn on a list, holding no thread. */
-#define FORWARDS_ON_POOL_MAX 8
+/* Forwards in flight at once, each on a connection of its own to the leader (HTTP/1.1
+ * sends one request at a time on a connection), kept open for the next: they run on
+ * the loop (curl_loop.c) and hold no thread. The others wait their turn on a list, so
+ * that a burst (writes held during an election, sent at once) opens no more than
+ * this many connections to the new leader. */
+#define FORWARDS_IN_FLIGHT_MAX 32
 
 struct forward {
-        uv_work_t work;
         struct cluster *c;
         struct forward *next, *prev; /* c->forward_list, until answered */
-        struct forward *wait_next;   /* c->wait_head's list, until on the pool */
-        char *method, *url, *body;
+        struct forward *wait_next;   /* c->wait_head's list, until started */
+        struct curl_loop *cl;        /* the one running it; NULL while waiting */
+        struct http_xfer *x;
+        char *method, *url, *body, *addr;
         size_t body_len;
-        size_t max_answer; /* forward_answer_max */
+        size_t max_answer;                          /* forward_answer_max */
+        bool reuse;                                 /* GET or PUT: on a kept connection (http_client.h) */
         char token_hdr[HTTP_CLIENT_TOKEN_MAX + 32]; /* "X-Nomad-Token: ..." or "" */
         char join_hdr[JOIN_HDR_MAX];                /* a join's X-Drover-Join-Token, or "" */
         char secret_hdr[SECRET_HDR_MAX];            /* a server's own call: the servers' secret, or "" */
         long timeout_ms;
         cluster_forward_cb cb;
         void *arg;
-        int rc;
-        struct http_response resp;
-        struct error err;
-        int64_t queued_ns, started_ns, answered_ns; /* CLOCK_MONOTONIC, for the debug log */
+        int64_t queued_ns, started_ns, setup_ns; /* CLOCK_MONOTONIC, for the debug log */
 };
-
-static void forward_work(uv_work_t *w) {
-        struct forward *f = w->data;
-        f->started_ns = clock_monotonic_ns();
-        const char *headers[4] = {0};
-        size_t nh = 0;
-        if (f->token_hdr[0])
-                headers[nh++] = f->token_hdr;
-        if (f->join_hdr[0])
-                headers[nh++] = f->join_hdr;
-        if (f->secret_hdr[0])
-                headers[nh++] = f->secret_hdr;
-        f->rc = http_perform_max(f->method, f->url, f->body, f->body_len, NULL, headers, f->max_answer, f->timeout_ms,
-                                 PROBE_CONNECT_MS, NULL, NULL, &f->resp, &f->err);
-        f->answered_ns = clock_monotonic_ns();
-}
 
 static void forward_unlink(struct forward *f) {
         if (f->prev)
@@ -614,29 +601,95 @@ static void forward_unlink(struct forward *f) {
 }
 
 static void forward_free(struct forward *f) {
-        http_response_clear(&f->resp);
+        http_xfer_destroy(f->x);
         free(f->method);
         free(f->url);
         free(f->body);
+        free(f->addr);
         explicit_bzero(f->join_hdr, sizeof(f->join_hdr));
         explicit_bzero(f->secret_hdr, sizeof(f->secret_hdr));
         free(f);
 }
 
-static void forward_done(uv_work_t *w, int status);
+/* The server addr belongs to (its HTTP or agents' listener), or 0 when not known. */
+static uint64_t server_of(const struct cluster *c, const char *addr) {
+        for (size_t i = 0; i < c->n_known; i++)
+                if (strcmp(c->known[i].http, addr) == 0 || strcmp(c->known[i].agent, addr) == 0)
+                        return c->known[i].id;
+        return 0;
+}
 
-/* Put waiting forwards on the pool while there is room; one that cannot be queued
- * is answered -ENOMEM. */
+/* The loop's time in libcurl for the forwards to addr so far (debug). */
+static void log_loop_stats(const char *why, const char *addr, const struct curl_loop *cl) {
+        struct curl_loop_stats st;
+        curl_loop_stats(cl, &st);
+        if (st.transfers)
+                log_debug("cluster: forwards to %s (%s): %llu done, %llu calls into libcurl on the loop, %.1f us of "
+                          "them per forward",
+                          addr, why, (unsigned long long)st.transfers, (unsigned long long)st.actions,
+                          (double)st.curl_ns / 1e3 / (double)st.transfers);
+}
+
+static void forward_done(void *arg, struct http_xfer *x, int curl_code);
+
+/* The curl_loop for a forward to addr: the one in use when addr is the same
+ * server's, else a new one, the old one retired (its connections close once its
+ * forwards end: the leader changed). NULL when out of memory. */
+static struct curl_loop *loop_for(struct cluster *c, const char *addr) {
+        uint64_t id = server_of(c, addr);
+        if (c->cl && (id ? id == c->cl_id : !c->cl_id && strcmp(addr, c->cl_addr) == 0))
+                return c->cl;
+        if (c->cl) {
+                log_loop_stats("another leader: its connections close", c->cl_addr, c->cl);
+                curl_loop_retire(c->cl);
+        }
+        c->cl = curl_loop_create(c->cfg.loop, FORWARDS_IN_FLIGHT_MAX, forward_done, c);
+        c->cl_id = id;
+        snprintf(c->cl_addr, sizeof(c->cl_addr), "%s", addr);
+        return c->cl;
+}
+
+/* Start f on the loop: 0, or negative with why. */
+static int forward_begin(struct cluster *c, struct forward *f, struct error *err) {
+        f->started_ns = clock_monotonic_ns();
+        const char *headers[4] = {0};
+        size_t nh = 0;
+        if (f->token_hdr[0])
+                headers[nh++] = f->token_hdr;
+        if (f->join_hdr[0])
+                headers[nh++] = f->join_hdr;
+        if (f->secret_hdr[0])
+                headers[nh++] = f->secret_hdr;
+        struct curl_loop *cl = loop_for(c, f->addr);
+        if (!cl)
+                return errorf(err, -ENOMEM, "cannot create the forwarding client");
+        f->x = http_xfer_create(f->method, f->url, f->body, f->body_len, headers, f->max_answer, f->timeout_ms,
+                                PROBE_CONNECT_MS, f->reuse, err);
+        if (!f->x)
+                return -ENOMEM;
+        http_xfer_set_user(f->x, f);
+        int r = curl_loop_add(cl, f->x);
+        if (r < 0)
+                return errorf(err, r, "cannot start the forward");
+        f->cl = cl;
+        f->setup_ns = clock_monotonic_ns() - f->started_ns;
+        return 0;
+}
+
+/* Start waiting forwards while fewer than FORWARDS_IN_FLIGHT_MAX run; one that
+ * cannot start is answered with why. */
 static void forwards_start(struct cluster *c) {
-        while (c->wait_head && c->forwards < FORWARDS_ON_POOL_MAX) {
+        while (c->wait_head && c->forwards < FORWARDS_IN_FLIGHT_MAX && !c->closing) {
                 struct forward *f = c->wait_head;
                 c->wait_head = f->wait_next;
                 if (!c->wait_head)
                         c->wait_tail = NULL;
                 f->wait_next = NULL;
-                if (uv_queue_work(c->cfg.loop, &f->work, forward_work, forward_done) < 0) {
+                struct error err = {0};
+                int r = forward_begin(c, f, &err);
+                if (r < 0) {
                         forward_unlink(f);
-                        f->cb(f->arg, -ENOMEM, NULL, "cannot queue the forward on the pool");
+                        f->cb(f->arg, r, NULL, err.msg);
                         forward_free(f);
                         continue;
                 }
@@ -644,48 +697,58 @@ static void forwards_start(struct cluster *c) {
         }
 }
 
-static void forward_done(uv_work_t *w, int status) {
-        struct forward *f = w->data;
-        struct cluster *c = f->c;
-        c->forwards--;
-        if (status == 0)
-                log_debug("cluster: %s forwarded: %.2f ms until on the pool, %.2f ms there (the leader's answer), "
-                          "%.2f ms more until back on the loop",
-                          f->method, (double)(f->started_ns - f->queued_ns) / 1e6,
-                          (double)(f->answered_ns - f->started_ns) / 1e6,
-                          (double)(clock_monotonic_ns() - f->answered_ns) / 1e6);
-        if (!c->closing) {
-                forward_unlink(f);
-                if (status < 0 && f->rc == 0)
-                        f->rc = errorf(&f->err, -ECANCELED, "forwarding canceled");
-                if (f->rc < 0)
-                        f->cb(f->arg, f->rc, NULL, f->err.msg);
-                else
-                        f->cb(f->arg, (int)f->resp.status, &f->resp, NULL);
-                forward_free(f);
-                if (!c->closing) /* cb may have stopped the server; c is freed only later, by uv_close */
-                        forwards_start(c); /* its place on the pool, to the next one waiting */
-                return;
-        }
-        if (c->timer_closed && !c->busy && c->forwards == 0)
-                free(c);
-        forward_free(f);
+/* A forward's times (debug), and every 50 forwards the loop's time in libcurl. */
+static void forward_log(const struct forward *f, struct curl_loop *cl, int64_t read_ns) {
+        log_debug("cluster: %s forwarded: %.2f ms waiting for a place, %.3f ms on the loop to start it, %.2f ms "
+                  "until the leader's answer was read (%s connection)",
+                  f->method, (double)(f->started_ns - f->queued_ns) / 1e6, (double)f->setup_ns / 1e6,
+                  (double)(read_ns - f->started_ns - f->setup_ns) / 1e6, http_xfer_reused(f->x) ? "a kept" : "a new");
+        struct curl_loop_stats st;
+        curl_loop_stats(cl, &st);
+        if (st.transfers % 50 == 0)
+                log_loop_stats("so far", f->addr, cl);
 }
 
-/* Every caller answered; those still waiting are freed, those on the pool end
- * later and answer nobody. */
+static void forward_done(void *arg, struct http_xfer *x, int curl_code) {
+        struct cluster *c = arg;
+        struct forward *f = http_xfer_user(x);
+        int64_t read_ns = clock_monotonic_ns();
+        c->forwards--;
+        forward_log(f, f->cl, read_ns);
+        f->cl = NULL;
+        const struct http_response *resp = NULL;
+        struct error err = {0};
+        int rc = http_xfer_result(x, curl_code, &resp, &err);
+        forward_unlink(f);
+        if (rc < 0)
+                f->cb(f->arg, rc, NULL, err.msg);
+        else
+                f->cb(f->arg, (int)resp->status, resp, NULL);
+        forward_free(f);
+        forwards_start(c); /* its place, to the next one waiting (none once cb stopped the server) */
+}
+
+/* Every caller answered, now; the forwards running leave their loop, the
+ * waiting ones are freed. */
 static void forwards_cancel(struct cluster *c) {
-        for (struct forward *f = c->forward_list, *next; f; f = next) {
-                next = f->next;
-                f->next = f->prev = NULL;
+        struct forward *f;
+        while ((f = c->forward_list)) {
+                forward_unlink(f);
+                if (f->cl) {
+                        curl_loop_remove(f->cl, f->x);
+                        c->forwards--;
+                } else {
+                        f->wait_next = NULL;
+                }
                 f->cb(f->arg, -ECANCELED, NULL, "the server is shutting down");
-        }
-        c->forward_list = NULL;
-        for (struct forward *f = c->wait_head, *next; f; f = next) {
-                next = f->wait_next;
                 forward_free(f);
         }
         c->wait_head = c->wait_tail = NULL;
+        if (c->cl) {
+                log_loop_stats("the server stops: its connections close", c->cl_addr, c->cl);
+                curl_loop_destroy(c->cl);
+                c->cl = NULL;
+        }
 }
 
 /* How much of the leader's answer to path_query a forward reads (common/limits.h):
@@ -697,7 +760,7 @@ static size_t forward_answer_max(const char *path_query) {
                                                                                : LIMIT_FORWARD_ANSWER;
 }
 
-/* Queue one request on the pool: token (X-Nomad-Token) and secret (the servers'
+/* Queue one request for the loop: token (X-Nomad-Token) and secret (the servers'
  * secret) may be NULL. */
 static int forward_queue(struct cluster *c, const char *http_addr, const char *method, const char *path_query,
                          const char *body, size_t len, const char *token, const char *secret, long timeout_ms,
@@ -711,7 +774,6 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         struct forward *f = calloc(1, sizeof(*f));
         if (!f)
                 return -ENOMEM;
-        f->work.data = f;
         f->c = c;
         f->cb = cb;
         f->arg = arg;
@@ -726,6 +788,8 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         if (strncmp(path_query, "/v1/operator/raft/join", 22) == 0 && strchr("?", path_query[22]))
                 memcpy(f->join_hdr, c->join_hdr, sizeof(f->join_hdr));
         f->method = strdup(method);
+        f->addr = strdup(http_addr);
+        f->reuse = f->method && (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0);
         f->max_answer = forward_answer_max(path_query);
         f->body = len ? malloc(len + 1) : NULL;
         if (f->body) {
@@ -735,7 +799,7 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         f->body_len = len;
         if (asprintf(&f->url, "%s://%s%s", scheme(c), http_addr, path_query) < 0)
                 f->url = NULL;
-        if (!f->method || !f->url || (len && !f->body)) {
+        if (!f->method || !f->addr || !f->url || (len && !f->body)) {
                 forward_free(f);
                 return -ENOMEM;
         }

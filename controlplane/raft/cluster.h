@@ -85,8 +85,11 @@ void cluster_learn_member(struct cluster *c, uint64_t id, const char *http_addr,
  * another server that ever answered. This server's own entry is among them: it is
  * how a server describes itself to the others in /v1/internal/raft/self. */
 json_t *cluster_servers_json(const struct cluster *c);
-/* Send a request to another server's HTTP API on the pool (30 s timeout, answers
- * up to 64 MiB): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index
+/* Send a request to another server's HTTP API from the event loop (a libcurl multi
+ * handle on it, raft/curl_loop.c; at most 32 in flight, the others wait their turn;
+ * GET and PUT on connections kept to that server between requests, closed when
+ * requests go to another server; 30 s timeout, answers up to 64 MiB, a longer one
+ * an error): cb(arg, status, resp, NULL) with its answer (body, X-Nomad-Index
  * and the other X-Nomad-* headers: common/http_client.h), or cb(arg, negative,
  * NULL, why) when it could not be reached; called once, at the latest from
  * cluster_destroy (-ECANCELED), never after it. */

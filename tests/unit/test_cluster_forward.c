@@ -173,7 +173,7 @@ Test(cluster_forward, the_request_carries_the_token_and_the_answer_keeps_the_hea
 }
 
 /* A forward whose answer has not come when the server stops is answered at once
- * (its connection still exists then), and never again when the pool finishes it. */
+ * (its connection still exists then), and never again. */
 struct fwd_seen {
         int calls, status;
         char why[128];
@@ -200,7 +200,7 @@ Test(cluster_forward, destroy_answers_the_forwards_still_in_flight) {
         cr_assert_eq(f.calls, 1, "answered by cluster_destroy");
         cr_assert_eq(f.status, -ECANCELED);
         cr_assert(strstr(f.why, "shutting down"), "%s", f.why);
-        close(ls); /* the request on the pool fails now */
+        close(ls);
         uv_run(&loop, UV_RUN_DEFAULT);
         cr_assert_eq(f.calls, 1, "not answered twice");
         cr_assert_eq(uv_loop_close(&loop), 0);
@@ -324,27 +324,27 @@ Test(cluster_forward, a_refused_connection_is_told_apart_nothing_was_sent) {
         cluster_off(c, &loop);
 }
 
-/* More forwards than may run on the pool at once: the rest wait on a list; a stop
- * answers each of them once, those on the pool and those waiting. */
-Test(cluster_forward, forwards_beyond_the_pools_share_wait_and_a_stop_answers_all_once) {
+/* More forwards than may be in flight at once (32): the rest wait on a list; a stop
+ * answers each of them once, those in flight and those waiting. */
+Test(cluster_forward, forwards_beyond_the_bound_wait_and_a_stop_answers_all_once) {
         char leader[32];
         int ls = loopback_listener(leader); /* accepts nothing, answers nothing */
         uv_loop_t loop;
         struct cluster *c = cluster_on(&loop, NULL);
-        struct fwd_seen f[12] = {0};
-        for (int i = 0; i < 12; i++)
+        struct fwd_seen f[40] = {0};
+        for (int i = 0; i < 40; i++)
                 cr_assert_eq(cluster_forward(c, leader, "PUT", "/v1/jobs?drover-forwarded=1", "{}", 2, NULL, on_fwd,
                                              &f[i]),
                              0);
         uv_run(&loop, UV_RUN_NOWAIT);
         cluster_destroy(c);
-        for (int i = 0; i < 12; i++) {
+        for (int i = 0; i < 40; i++) {
                 cr_expect_eq(f[i].calls, 1, "forward %d answered by cluster_destroy", i);
                 cr_expect_eq(f[i].status, -ECANCELED);
         }
         close(ls);
         uv_run(&loop, UV_RUN_DEFAULT);
-        for (int i = 0; i < 12; i++)
+        for (int i = 0; i < 40; i++)
                 cr_expect_eq(f[i].calls, 1, "forward %d not answered twice", i);
         cr_assert_eq(uv_loop_close(&loop), 0);
 }
