@@ -144,6 +144,15 @@ static void act(struct route_ctx *c, int r, json_t *cmd, const char *why) {
                 false);
 }
 
+static void on_deploy_applied(void *arg, int status, uint64_t index, const char *msg);
+
+/* Propose cmd (taken) as the watcher's own commands go: counted in flight until applied. */
+static void propose_watcher_cmd(struct api *s, json_t *cmd) {
+        s->deploy_inflight++;
+        if (s->ops->propose(s->data, cmd, on_deploy_applied, s) < 0)
+                s->deploy_inflight--;
+}
+
 /* Nomad's texts for an action on a deployment that ended (its client matches on
  * them): "can't pause terminal deployment". false once answered 400. */
 static bool active_or_fail(struct route_ctx *c, const struct deployment *d, const char *verb) {
@@ -191,10 +200,12 @@ void h_deployment_fail(struct route_ctx *c) {
         const struct deployment *d = path_deployment(c);
         if (!d || !active_or_fail(c, d, "fail"))
                 return;
-        json_t *cmd = NULL;
+        json_t *cmd = NULL, *revert = NULL;
         const char *why = NULL;
-        int r = deploy_cmd_fail(ctx_state(c), d->id, clock_now_ns(), NULL, &cmd, &why);
+        int r = deploy_cmd_fail(ctx_state(c), d->id, clock_now_ns(), NULL, &cmd, &revert, &why);
         act(c, r, cmd, why);
+        if (revert) /* after the failure, in the same Raft order: the job's stable version again */
+                propose_watcher_cmd(c->s, revert);
 }
 
 void h_deployment_pause(struct route_ctx *c) {
@@ -241,10 +252,6 @@ void api_deploy_tick(struct api *s) {
                 return;
         size_t i;
         json_t *cmd;
-        json_array_foreach(cmds, i, cmd) {
-                s->deploy_inflight++;
-                if (s->ops->propose(s->data, json_incref(cmd), on_deploy_applied, s) < 0)
-                        s->deploy_inflight--;
-        }
+        json_array_foreach(cmds, i, cmd) propose_watcher_cmd(s, json_incref(cmd));
         json_decref(cmds);
 }

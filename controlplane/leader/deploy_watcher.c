@@ -149,24 +149,78 @@ static const struct job *stable_spec(const struct state_store *st, const struct 
         return NULL;
 }
 
-static int revert(struct step *s, const struct deployment *d) {
-        const struct job *spec = stable_spec(s->st, d);
-        if (!spec)
-                return 0;
+/* The JobRegister that brings spec back as the job's next version (with its eval). */
+static json_t *revert_cmd(const struct deploy_watcher_env *env, const struct job *spec, int64_t now) {
         json_t *jj = job_to_json(spec);
         if (!jj)
-                return -ENOMEM;
+                return NULL;
         static const char *const server_set[] = {"Status", "StatusDescription", "Version",     "SubmitTime",
                                                  "Stable", "CreateIndex",       "ModifyIndex", "JobModifyIndex"};
         for (size_t i = 0; i < sizeof(server_set) / sizeof(server_set[0]); i++)
                 json_object_del(jj, server_set[i]);
-        json_object_set_new(jj, "SubmitTime", json_integer(s->now));
-        json_t *cmd = json_pack("{s:s,s:o,s:[o]}", "Type", "JobRegister", "Job", jj, "Evals",
-                                job_eval(s->env, spec, "job-register", s->now));
-        return cmd ? json_array_append_new(s->cmds, cmd) : -ENOMEM;
+        json_object_set_new(jj, "SubmitTime", json_integer(now));
+        return json_pack("{s:s,s:o,s:[o]}", "Type", "JobRegister", "Job", jj, "Evals",
+                         job_eval(env, spec, "job-register", now));
+}
+
+static bool any_auto_revert(const struct deployment *d) {
+        for (size_t g = 0; g < d->n_groups; g++)
+                if (d->groups[g].auto_revert)
+                        return true;
+        return false;
+}
+
+/* Mark c failed with Nomad's description: base, then with auto_revert what happens to
+ * the job ("- rolling back to job version N" or "- no stable job version to auto revert
+ * to"). *ret_spec: the version to register again, or NULL. */
+static int fail_status(const struct state_store *st, struct deployment *c, const char *base,
+                       const struct job **ret_spec) {
+        *ret_spec = any_auto_revert(c) ? stable_spec(st, c) : NULL;
+        char desc[160];
+        if (*ret_spec)
+                snprintf(desc, sizeof(desc), "%s - rolling back to job version %llu", base,
+                         (unsigned long long)(*ret_spec)->version);
+        else if (any_auto_revert(c))
+                snprintf(desc, sizeof(desc), "%s - no stable job version to auto revert to", base);
+        else
+                snprintf(desc, sizeof(desc), "%s", base);
+        return set_status(c, DEPLOY_FAILED, desc);
+}
+
+/* The watcher's failure of c (taken): its upsert, then the revert when there is one. */
+static int fail_one(struct step *s, struct deployment *c, const struct job *j, const char *why) {
+        const struct job *spec = NULL;
+        int r = fail_status(s->st, c, why, &spec);
+        if (r < 0) {
+                deployment_unref(c);
+                return r;
+        }
+        json_t *cmd = upsert_cmd(s->env, c, j, s->now, false);
+        if (!cmd || json_array_append_new(s->cmds, cmd) < 0)
+                return -ENOMEM;
+        if (!spec)
+                return 0;
+        json_t *rev = revert_cmd(s->env, spec, s->now);
+        return rev ? json_array_append_new(s->cmds, rev) : -ENOMEM;
 }
 
 /* ---- one deployment ---------------------------------------------------------------------- */
+
+/* A running deployment's description, as Nomad's: whether canaries wait for a promotion,
+ * by hand or automatic. */
+static const char *running_desc(const struct deployment *d) {
+        bool manual = false, automatic = false;
+        for (size_t g = 0; g < d->n_groups; g++) {
+                const struct deploy_group *dg = &d->groups[g];
+                if (dg->desired_canaries > 0 && !dg->promoted) {
+                        manual = manual || !dg->auto_promote;
+                        automatic = automatic || dg->auto_promote;
+                }
+        }
+        return manual      ? "Deployment is running but requires manual promotion"
+               : automatic ? "Deployment is running pending automatic promotion"
+                           : "Deployment is running";
+}
 
 static int step_one(struct step *s, const struct deployment *d) {
         const struct job *j = state_job_get(s->st, d->namespace, d->job_id);
@@ -212,8 +266,9 @@ static int step_one(struct step *s, const struct deployment *d) {
                     t[g].canaries_healthy >= dg->desired_canaries)
                         promote = true;
         }
+        bool relabel = strcmp(d->status_description ? d->status_description : "", running_desc(d)) != 0;
         struct deployment *c = NULL;
-        if (failed || done || bump || promote) {
+        if (failed || done || bump || promote || relabel) {
                 if (!(c = deployment_copy(d))) {
                         free(t);
                         return -ENOMEM;
@@ -227,28 +282,14 @@ static int step_one(struct step *s, const struct deployment *d) {
                                 dg->promoted = true;
                 }
         }
-        bool auto_revert = false;
-        for (size_t g = 0; g < d->n_groups; g++)
-                auto_revert = auto_revert || d->groups[g].auto_revert;
         free(t);
         if (!c)
                 return 0;
-        if (failed) {
-                if ((r = set_status(c, DEPLOY_FAILED,
-                                    auto_revert
-                                        ? (strcmp(why, "Failed due to unhealthy allocations") == 0
-                                               ? "Failed due to unhealthy allocations - rolling back to job version"
-                                               : "Failed due to progress deadline - rolling back to job version")
-                                        : why)) < 0) {
-                        deployment_unref(c);
-                        return r;
-                }
-                json_t *cmd = upsert_cmd(s->env, c, j, s->now, false);
-                if (!cmd || json_array_append_new(s->cmds, cmd) < 0)
-                        return -ENOMEM;
-                return auto_revert ? revert(s, d) : 0;
-        }
-        if (done && (r = set_status(c, DEPLOY_SUCCESSFUL, "Deployment completed successfully")) < 0) {
+        if (failed)
+                return fail_one(s, c, j, why);
+        r = done ? set_status(c, DEPLOY_SUCCESSFUL, "Deployment completed successfully")
+                 : set_status(c, DEPLOY_RUNNING, running_desc(c));
+        if (r < 0) {
                 deployment_unref(c);
                 return r;
         }
@@ -339,13 +380,17 @@ int deploy_cmd_promote(const struct state_store *st, const char *id, const char 
                 deployment_unref(c);
                 return -EINVAL;
         }
+        if (set_status(c, DEPLOY_RUNNING, running_desc(c)) < 0) {
+                deployment_unref(c);
+                return -ENOMEM;
+        }
         const struct job *j = state_job_get(st, d->namespace, d->job_id);
         *ret_cmd = upsert_cmd(env, c, j, now_ns, false);
         return *ret_cmd ? 0 : -ENOMEM;
 }
 
 int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns, const struct deploy_watcher_env *env,
-                    json_t **ret_cmd, const char **ret_why) {
+                    json_t **ret_cmd, json_t **ret_revert, const char **ret_why) {
         *ret_why = NULL;
         const struct deployment *d = active_of(st, id, ret_why);
         if (!d)
@@ -353,13 +398,23 @@ int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns
         struct deployment *c = deployment_copy(d);
         if (!c)
                 return -ENOMEM;
-        if (set_status(c, DEPLOY_FAILED, "Deployment marked as failed") < 0) {
+        const struct job *spec = NULL;
+        if (fail_status(st, c, "Deployment marked as failed", &spec) < 0) {
+                deployment_unref(c);
+                return -ENOMEM;
+        }
+        _cleanup_json_ json_t *rev = spec ? revert_cmd(env, spec, now_ns) : NULL;
+        if (spec && !rev) {
                 deployment_unref(c);
                 return -ENOMEM;
         }
         const struct job *j = state_job_get(st, d->namespace, d->job_id);
-        *ret_cmd = upsert_cmd(env, c, j, now_ns, false);
-        return *ret_cmd ? 0 : -ENOMEM;
+        json_t *cmd = upsert_cmd(env, c, j, now_ns, false);
+        if (!cmd)
+                return -ENOMEM;
+        *ret_cmd = cmd;
+        *ret_revert = TAKE_PTR(rev);
+        return 0;
 }
 
 int deploy_cmd_pause(const struct state_store *st, const char *id, bool pause, int64_t now_ns,
@@ -371,8 +426,8 @@ int deploy_cmd_pause(const struct state_store *st, const char *id, bool pause, i
         struct deployment *c = deployment_copy(d);
         if (!c)
                 return -ENOMEM;
-        if (set_status(c, pause ? DEPLOY_PAUSED : DEPLOY_RUNNING,
-                       pause ? "Deployment is paused" : "Deployment is running") < 0) {
+        const char *desc = pause ? "Deployment is paused" : running_desc(c);
+        if (set_status(c, pause ? DEPLOY_PAUSED : DEPLOY_RUNNING, desc) < 0) {
                 deployment_unref(c);
                 return -ENOMEM;
         }

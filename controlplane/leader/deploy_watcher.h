@@ -13,7 +13,9 @@
  *   RequireProgressBy (pushed to now + progress_deadline each time an alloc becomes
  *   healthy), fails; with auto_revert the job is registered again as the spec of its
  *   newest Stable version older than the deployment's (from the job versions table,
- *   controlplane/state/state_versions.h; none kept: no revert).
+ *   controlplane/state/state_versions.h; none kept: no revert), and the description
+ *   says so as Nomad's does ("Failed due to unhealthy allocations - rolling back to job
+ *   version 1", "... - no stable job version to auto revert to").
  * - A deployment is successful when every group has DesiredTotal healthy allocs, its
  *   canaries promoted, and no alloc of an older version is left running: the job's
  *   version is marked Stable. With auto_promote, groups whose canaries are all
@@ -44,10 +46,13 @@ int deploy_watcher_step(const struct state_store *st, int64_t now_ns, const stru
 
 /* The commands of the API's deployment actions, for the state at now_ns. 0, -ENOENT
  * (no such deployment), -EINVAL (not possible now: *ret_why says why), -ENOMEM.
- * promote: groups NULL = all. pause: pause true/false (resume). */
+ * promote: groups NULL = all. pause: pause true/false (resume). fail: as Nomad's
+ * `deployment fail`, with auto_revert *ret_revert is the JobRegister of the newest Stable
+ * version older than the deployment's (to propose after *ret_cmd), else NULL; the
+ * description says which ("Deployment marked as failed - rolling back to job version N"). */
 int deploy_cmd_promote(const struct state_store *st, const char *id, const char *const *groups, size_t n_groups,
                        int64_t now_ns, const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why);
 int deploy_cmd_fail(const struct state_store *st, const char *id, int64_t now_ns, const struct deploy_watcher_env *env,
-                    json_t **ret_cmd, const char **ret_why);
+                    json_t **ret_cmd, json_t **ret_revert, const char **ret_why);
 int deploy_cmd_pause(const struct state_store *st, const char *id, bool pause, int64_t now_ns,
                      const struct deploy_watcher_env *env, json_t **ret_cmd, const char **ret_why);

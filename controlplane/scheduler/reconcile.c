@@ -248,6 +248,10 @@ static int reconcile_group(const struct reconcile_in *in, const struct hashmap *
                         continue;
                 }
                 if (alloc_client_terminal(a->client_status)) { /* lost, failed service, complete service */
+                        /* marked lost with its node (the heartbeat's write): stopped as Nomad's are */
+                        if (a->client_status == ALLOC_CLIENT_LOST &&
+                            (r = add_stop(out, stop_cap, a, sched_desc_lost, ALLOC_CLIENT_LOST)) < 0)
+                                return r;
                         lost[n_lost++] = (struct live){a, idx};
                         continue;
                 }

@@ -8,7 +8,9 @@
  * - allocs of a group the job no longer has are stopped;
  * - per group: running allocs on a lost node are stopped (client status lost) and
  *   replaced under the same name; complete or lost allocs of a service job are
- *   replaced; completed batch allocs count as done and are not replaced;
+ *   replaced, the lost ones (client status lost: their node went down) stopped too,
+ *   as Nomad's are ("alloc is lost since its node is down"); completed batch allocs
+ *   count as done and are not replaced;
  * - failed allocs (service and batch) follow the reschedule policy (reschedule.h):
  *   replaced now when eligible and their delay has passed (or when in->eval_id is the
  *   follow-up eval recorded in its FollowupEvalID, Nomad's updateByReschedulable);

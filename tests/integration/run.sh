@@ -9,7 +9,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/drover-it-XXXXXX)
 # A base port with PORT, PORT+1 (Raft) and PORT+10 (agent) free.
 . "$(dirname "$0")/../support/ports.sh" # port_listens, port_free, pick_port
-pick_port 20000 12000 1 10 # below the ephemeral range (32768-)
+# DROVER_TEST_PORT_BASE: a helper's own range instead (its first 480 ports).
+PORT_BASE=${DROVER_TEST_PORT_BASE:-20000}
+PORT_SPAN=$([ -n "${DROVER_TEST_PORT_BASE:-}" ] && echo 480 || echo 12000)
+pick_port "$PORT_BASE" "$PORT_SPAN" 1 10 # below the ephemeral range (32768-)
 ADDR="http://127.0.0.1:$PORT"
 AGENT_HTTP="127.0.0.1:$((PORT + 10))"
 MARK="drover-it-$$"
@@ -717,6 +720,16 @@ else
         api /v1/job/sleeper/allocations
         fail "its running allocations are lost"
 fi
+# as Nomad's: the node-update evaluation stops them (DesiredStatus stop) and says why
+lost_stopped() {
+        [ "$(api /v1/job/sleeper/allocations | python3 -c 'import json,sys; print(sum(a["ClientStatus"] == "lost" and a["DesiredStatus"] == "stop" and a["DesiredDescription"] == "alloc is lost since its node is down" for a in json.load(sys.stdin)))')" = 2 ]
+}
+if wait_for 10 lost_stopped; then
+        pass "the lost allocations are stopped: DesiredStatus stop, \"alloc is lost since its node is down\""
+else
+        api /v1/job/sleeper/allocations
+        fail "the lost allocations are stopped: DesiredStatus stop, \"alloc is lost since its node is down\""
+fi
 
 # --- the node comes back: leftovers of its lost allocations are killed -----------------
 # (a function, not sh -c: pgrep -f would count the sh whose command line holds the pattern)
@@ -864,7 +877,7 @@ fi
 "$BIN/drover" job stop -purge evstream >/dev/null 2>&1
 
 # --- drover dev: a one-host cluster that Ctrl-C stops ------------------------------
-DEV_PORT=$(pick_port 20000 12000 1 2 10; echo "$PORT") # a subshell: PORT stays the main server's
+DEV_PORT=$(pick_port "$PORT_BASE" "$PORT_SPAN" 1 2 10; echo "$PORT") # a subshell: PORT stays the main server's
 "$BIN/drover" dev -port="$DEV_PORT" >"$WORK/dev.log" 2>&1 &
 dev_pid=$!
 if wait_for 20 grep -q "cluster running" "$WORK/dev.log" &&

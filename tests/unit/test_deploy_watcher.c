@@ -225,7 +225,8 @@ Test(deploy, unhealthy_alloc_fails_it_and_auto_revert_registers_the_stable_versi
         cr_assert_str_eq(type_of(cmds, 1), "DeploymentUpsert");
         json_t *d = json_object_get(json_array_get(cmds, 1), "Deployment");
         cr_assert_str_eq(jx_str(d, "Status", ""), "failed");
-        cr_assert(strstr(jx_str(d, "StatusDescription", ""), "unhealthy allocations"));
+        cr_assert_str_eq(jx_str(d, "StatusDescription", ""),
+                         "Failed due to unhealthy allocations - rolling back to job version 0");
         cr_assert_str_eq(type_of(cmds, 2), "JobRegister");
         json_t *job = json_object_get(json_array_get(cmds, 2), "Job");
         const char *env = json_string_value(json_object_get(
@@ -290,6 +291,8 @@ Test(deploy, no_stable_version_no_revert) {
         for (size_t i = 0; i < json_array_size(cmds); i++)
                 cr_assert_str_neq(type_of(cmds, i), "JobRegister", "nothing stable to go back to");
         cr_assert_eq(json_array_size(cmds), 2);
+        cr_assert_str_eq(jx_str(json_object_get(json_array_get(cmds, 1), "Deployment"), "StatusDescription", ""),
+                         "Failed due to unhealthy allocations - no stable job version to auto revert to");
         json_decref(cmds);
 }
 
@@ -390,11 +393,15 @@ Test(deploy, api_actions_pause_resume_fail_promote) {
         cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "Status", ""), "running");
         cr_assert_eq(json_array_size(json_object_get(cmd, "Evals")), 1, "resuming evaluates the job");
         json_decref(cmd);
-        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &why), 0);
+        json_t *revert = NULL;
+        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &revert, &why), 0);
+        cr_assert_null(revert, "no auto_revert: nothing registered again");
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "StatusDescription", ""),
+                         "Deployment marked as failed");
         arr = json_pack("[o]", cmd);
         apply(arr);
         json_decref(arr);
-        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &why), -EINVAL, "not active any more");
+        cr_assert_eq(deploy_cmd_fail(st, did, T0, NULL, &cmd, &revert, &why), -EINVAL, "not active any more");
 }
 
 Test(deploy, alloc_deployment_status_round_trips_in_nomads_json) {
@@ -487,8 +494,73 @@ Test(deploy, auto_promote_once_the_canaries_are_healthy) {
                 cr_assert_eq(json_array_size(json_object_get(up, "Evals")), (size_t)ap,
                              "an eval follows the promotion only");
                 cr_assert_str_eq(jx_str(json_object_get(up, "Deployment"), "Status", ""), "running");
+                cr_assert_str_eq(jx_str(json_object_get(up, "Deployment"), "StatusDescription", ""),
+                                 ap ? "Deployment is running" : "Deployment is running but requires manual promotion");
+                if (!ap) { /* promoted by hand: running, nothing waits any more */
+                        apply(cmds);
+                        json_t *cmd = NULL;
+                        const char *why = NULL;
+                        const char *did = state_deployment_latest(st, "default", "web")->id;
+                        cr_assert_eq(deploy_cmd_promote(st, did, NULL, 0, T0 + SEC, NULL, &cmd, &why), 0);
+                        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "StatusDescription", ""),
+                                         "Deployment is running");
+                        json_decref(cmd);
+                }
                 json_decref(cmds);
         }
+}
+
+/* Before its canaries are healthy a deployment says what it waits for, as Nomad's does. */
+Test(deploy, a_canary_deployment_says_it_waits_for_a_promotion) {
+        register_web("0", false, T0);
+        for (int ap = 0; ap < 2; ap++) {
+                struct job *j = fx_job("web", JOB_SERVICE, 2, 100, 100);
+                j->extra = json_pack("{s:{s:i,s:I,s:I,s:i,s:b}}", "Update", "MaxParallel", 1, "MinHealthyTime",
+                                     (json_int_t)(10 * SEC), "HealthyDeadline", (json_int_t)(60 * SEC), "Canary", 1,
+                                     "AutoPromote", ap);
+                strmap_set(&j->groups[0].tasks[0].env, "VERSION", ap ? "auto" : "manual");
+                cr_assert_eq(state_upsert_job(st, ++idx, j), 0);
+                job_unref(j);
+                cr_assert_eq(state_deploy_for_job(st, idx, state_job_get(st, "default", "web"), T0), 0);
+                json_t *cmds = step(T0 + SEC);
+                cr_assert_eq(json_array_size(cmds), 1, "auto_promote %d", ap);
+                cr_assert_str_eq(
+                    jx_str(json_object_get(json_array_get(cmds, 0), "Deployment"), "StatusDescription", ""),
+                    ap ? "Deployment is running pending automatic promotion"
+                       : "Deployment is running but requires manual promotion");
+                apply(cmds);
+                json_decref(cmds);
+                cmds = step(T0 + 2 * SEC);
+                cr_assert_eq(json_array_size(cmds), 0, "said once");
+                json_decref(cmds);
+        }
+}
+
+/* deployment fail by hand, as Nomad's: with auto_revert the newest stable version is
+ * registered again and the description says which; without one, it says so. */
+Test(deploy, fail_by_hand_with_auto_revert_registers_the_stable_version) {
+        register_web("1", true, T0);
+        const char *id = state_deployment_latest(st, "default", "web")->id;
+        json_t *cmd = NULL, *revert = NULL;
+        const char *why = NULL;
+        cr_assert_eq(deploy_cmd_fail(st, id, T0, NULL, &cmd, &revert, &why), 0);
+        cr_assert_null(revert);
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "StatusDescription", ""),
+                         "Deployment marked as failed - no stable job version to auto revert to");
+        json_decref(cmd);
+        deploy_ok("2", "v1a", "v1b", T0 + 10 * SEC); /* version 1, stable */
+        register_web("3", true, T0 + 20 * SEC);
+        id = state_deployment_latest(st, "default", "web")->id;
+        cr_assert_eq(deploy_cmd_fail(st, id, T0 + 21 * SEC, NULL, &cmd, &revert, &why), 0);
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "Status", ""), "failed");
+        cr_assert_str_eq(jx_str(json_object_get(cmd, "Deployment"), "StatusDescription", ""),
+                         "Deployment marked as failed - rolling back to job version 1");
+        cr_assert_not_null(revert);
+        cr_assert_str_eq(jx_str(revert, "Type", ""), "JobRegister");
+        cr_assert_str_eq(env_of(json_object_get(revert, "Job")), "2", "the spec of version 1");
+        cr_assert_eq(json_array_size(json_object_get(revert, "Evals")), 1);
+        json_decref(cmd);
+        json_decref(revert);
 }
 
 /* update { health_check = "manual" }: the watcher never judges health itself, not after
