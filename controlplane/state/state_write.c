@@ -95,6 +95,22 @@ static bool job_spec_changed(const struct job *a, const struct job *b) {
         return !ja || !jb || !json_equal(ja, jb);
 }
 
+/* j registers old's spec again: the same version, which keeps the Stable flag a
+ * deployment gave it (Nomad writes nothing for an unchanged job; without the flag,
+ * auto_revert would pass this version over). 0 or -ENOMEM. */
+static int keep_stable(struct job *j, const struct job *old) {
+        if (!job_version_stable(old) || job_version_stable(j))
+                return 0;
+        json_t *extra = j->extra ? json_deep_copy(j->extra) : json_object(); /* j's may be shared with a copy's */
+        if (!extra || json_object_set_new(extra, "Stable", json_true()) < 0) {
+                json_decref(extra);
+                return -ENOMEM;
+        }
+        json_decref(j->extra);
+        j->extra = extra;
+        return 0;
+}
+
 int state_upsert_job(struct state_store *st, uint64_t index, struct job *j) {
         CHECK_WRITABLE(st);
         if (!j || !j->id)
@@ -108,6 +124,8 @@ int state_upsert_job(struct state_store *st, uint64_t index, struct job *j) {
                 } else {
                         j->version = old->version;
                         j->job_modify_index = old->job_modify_index;
+                        if (keep_stable(j, old) < 0)
+                                return -ENOMEM;
                 }
         } else {
                 j->create_index = index;

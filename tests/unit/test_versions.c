@@ -43,6 +43,27 @@ Test(versions, same_spec_replaces_the_entry_not_adds) {
         state_destroy(st);
 }
 
+/* A stable version registered again unchanged stays stable (the submitted job has no
+ * Stable field: Nomad writes nothing for it), in the job and in its history; a
+ * changed spec is a new version, not stable. */
+Test(versions, an_unchanged_registration_keeps_the_version_stable) {
+        struct state_store *st = state_create();
+        put(st, 10, 1);
+        put(st, 11, 2);
+        cr_assert_eq(state_versions_mark_stable(st, 12, "default", "web", 1), 0);
+        cr_assert(job_version_stable(state_job_get(st, "default", "web")));
+        put(st, 13, 2);
+        const struct job *cur = state_job_get(st, "default", "web");
+        cr_expect_eq(cur->version, 1);
+        cr_expect(job_version_stable(cur), "still stable after the same spec again");
+        cr_expect(job_version_stable(state_job_version(st, "default", "web", 1)), "and in the history");
+        put(st, 14, 3);
+        cr_expect_eq(state_job_get(st, "default", "web")->version, 2);
+        cr_expect_not(job_version_stable(state_job_get(st, "default", "web")), "a new spec is not stable");
+        cr_expect(job_version_stable(state_job_version(st, "default", "web", 1)));
+        state_destroy(st);
+}
+
 Test(versions, snapshot_keeps_its_view_and_purge_drops_them) {
         struct state_store *st = state_create();
         put(st, 10, 1);
