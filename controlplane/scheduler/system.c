@@ -95,6 +95,10 @@ static int collect(struct sched_attempt *at, struct hashmap *cand_ids, struct ha
                         }
                 }
                 if (ended) {
+                        /* marked lost with its node (the heartbeat's write): stopped as lost, as Nomad's are */
+                        if (a->client_status == ALLOC_CLIENT_LOST &&
+                            (r = stop(at, a, sched_desc_lost, ALLOC_CLIENT_LOST)) < 0)
+                                break;
                         bool complete =
                             a->client_status == ALLOC_CLIENT_COMPLETE || a->client_status == ALLOC_CLIENT_FAILED;
                         if (batch && complete)

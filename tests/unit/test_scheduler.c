@@ -683,6 +683,34 @@ Test(scheduler, system_job_stops_on_lost_and_ineligible_nodes_and_counts_full_on
         cr_assert_eq(fp.n_created, 0, "system jobs make no blocked evals");
 }
 
+/* A node that misses its heartbeat has its allocations written lost (the FSM's
+ * state_mark_node_allocs_lost) before the node-update eval runs: the system job's
+ * eval stops them as lost ("stop lost", as Nomad's), not left "run lost". */
+Test(scheduler, system_job_stops_allocs_marked_lost_with_their_node) {
+        add_node(fx_node("n1", "dc1", 8000, 16000));
+        add_node(fx_node("n2", "dc1", 8000, 16000));
+        add_job(fx_job("sys", JOB_SYSTEM, 1, 1000, 1000));
+        run_eval("cdcdcdcd-0000-4000-8000-000000000001", "sys");
+        cr_assert_eq(live_allocs("sys").n, 2);
+        cr_assert_eq(state_update_node_status(live, ++fp.index, "n1", NODE_DOWN, 0), 0);
+        cr_assert_eq(state_mark_node_allocs_lost(live, ++fp.index, "n1", 0), 0);
+        run_eval("cdcdcdcd-0000-4000-8000-000000000002", "sys");
+        struct collect all = {.live_only = false};
+        state_allocs_by_job_foreach(live, "default", "sys", collect_cb, &all);
+        int on_n1 = 0;
+        for (int i = 0; i < all.n; i++) {
+                if (strcmp(all.v[i]->node_id, "n1") != 0)
+                        continue;
+                on_n1++;
+                cr_expect_eq(all.v[i]->client_status, ALLOC_CLIENT_LOST);
+                cr_expect_eq(all.v[i]->desired_status, ALLOC_DESIRED_STOP, "stopped, not left to run");
+                cr_expect_str_eq(all.v[i]->desired_description ? all.v[i]->desired_description : "",
+                                 "alloc is lost since its node is down");
+        }
+        cr_expect_eq(on_n1, 1, "no replacement on the down node");
+        cr_expect_eq(live_allocs("sys").n, 1);
+}
+
 /* A node found out of cpu stays so for the rest of the attempt (placements only add
  * usage): Select skips ranking it again but still counts it exhausted, as Nomad's
  * iterator does. "small" is full from the start, "big" takes 20 of the 25: the failed
