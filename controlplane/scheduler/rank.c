@@ -171,7 +171,8 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
         const char *full;
         if (!cd->usage_ready && !g->cores && sched_cand_known_full(at, &g->ask, cd, &full))
                 return out_of(g, cd, full, dim); /* seen full before, nothing freed since */
-        sched_cand_usage(at, cd);
+        if (!cd->usage_ready) /* a call saved per rank: most nodes are ranked again */
+                sched_cand_usage(at, cd);
         const struct node *n = cd->n;
         int64_t avail_cpu = cd->avail.cpu, avail_mem = cd->avail.mem, avail_disk = cd->avail.disk;
         int64_t ask_cpu = g->ask.cpu;
