@@ -62,6 +62,14 @@ struct sched_cand {
          * placed on it (place.c): NULL until its first placement */
         const char *s_id, *s_name;
         size_t plan_ix; /* the node's entry in the attempt's plan, index + 1 (plan_add_place_at) */
+        /* sched_rank's last fit score on the node (rank.c cand_fit): for the group whose
+         * generation is fit_gen (0: none) with the node's usage plus the ask at fit_cpu and
+         * fit_mem. Its other inputs (the node's capacity, the group's ask, the algorithm) do
+         * not change under one generation, so a node Select ranks again with no placement
+         * on it since gets the same score without computing it again. */
+        unsigned fit_gen;
+        int64_t fit_cpu, fit_mem;
+        double fit;
 };
 
 struct cc_entry;

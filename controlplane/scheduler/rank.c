@@ -151,12 +151,28 @@ static bool out_of(const struct sched_group *g, struct sched_cand *cd, const cha
         return false;
 }
 
+/* sched_fit_score of cd for g at usage cpu and mem (the ask included), memoised in cd
+ * (struct sched_cand's fit_gen): Select ranks most nodes again, unchanged, for each of
+ * the group's placements. */
+static double cand_fit(struct sched_attempt *at, const struct sched_group *g, struct sched_cand *cd, int64_t cpu,
+                       int64_t mem, int64_t ask_cpu) {
+        if (cd->fit_gen != g->gen || cd->fit_cpu != cpu || cd->fit_mem != mem) {
+                cd->fit = sched_fit_score(at->c->algorithm, cd->avail.cpu, cd->avail.mem, cpu, mem, ask_cpu,
+                                          g->ask.memory_mb);
+                cd->fit_gen = g->gen;
+                cd->fit_cpu = cpu;
+                cd->fit_mem = mem;
+        }
+        return cd->fit;
+}
+
 bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_cand *cd, struct sched_option *o,
                 const char **dim) {
         const char *full;
         if (!cd->usage_ready && !g->cores && sched_cand_known_full(at, &g->ask, cd, &full))
                 return out_of(g, cd, full, dim); /* seen full before, nothing freed since */
-        sched_cand_usage(at, cd);
+        if (!cd->usage_ready) /* a call saved per rank: most nodes are ranked again */
+                sched_cand_usage(at, cd);
         const struct node *n = cd->n;
         int64_t avail_cpu = cd->avail.cpu, avail_mem = cd->avail.mem, avail_disk = cd->avail.disk;
         int64_t ask_cpu = g->ask.cpu;
@@ -198,7 +214,7 @@ bool sched_rank(struct sched_attempt *at, struct sched_group *g, struct sched_ca
                 }
         }
         *o = (struct sched_option){.cd = cd, .used = cd->u.cpu > 0 || cd->u.mem > 0 || cd->u.disk > 0};
-        o->binpack = sched_fit_score(at->c->algorithm, avail_cpu, avail_mem, cpu, mem, ask_cpu, g->ask.memory_mb);
+        o->binpack = cand_fit(at, g, cd, cpu, mem, ask_cpu);
         double sum = o->binpack;
         int k = 1;
         int coll = sched_collisions(at, cd, g->tg->name);

@@ -675,3 +675,49 @@ Test(sched_units, rank_uses_the_eval_algorithm) {
         cr_assert_float_eq(o.binpack, 1.0 - sched_binpack_score(1000, 1000, 600, 100), 1e-12);
         sched_group_free(&g);
 }
+
+/* sched_rank memoises a node's fit score (rank.c cand_fit): a score asked again must be
+ * the one computed afresh, after the node's usage moved, and for another group whose
+ * ask lands on the same usage (the memo's generation). */
+Test(sched_units, rank_fit_memo_follows_usage_and_group) {
+        node("n1", "dc1", 4000, 4000, "a");
+        begin(fx_job("web", JOB_SERVICE, 2, 600, 100));
+        struct job *k = job_copy(at.job);
+        at.job = k;
+        struct sched_cand *cd = cand("n1");
+        struct sched_option o;
+        const char *dim = NULL;
+        struct sched_group g;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cd->u = (struct sched_usage){300, 50, 0}; /* as if a placement landed */
+        cd->usage_ready = true;
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        cr_assert_eq(o.binpack, sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 900, 150, 600, 100));
+        cd->u = (struct sched_usage){0, 0, 0}; /* and gone again (a stop) */
+        double first = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 600, 100, 600, 100);
+        for (int i = 0; i < 2; i++) { /* the second: from the memo */
+                cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+                cr_assert_eq(o.binpack, first);
+        }
+        cd->u = (struct sched_usage){0, 50, 0}; /* memory alone moved */
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        cr_assert_eq(o.binpack, sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 600, 150, 600, 100));
+        cd->u = (struct sched_usage){50, 50, 0}; /* and cpu alone */
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        cr_assert_eq(o.binpack, sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 650, 150, 600, 100));
+        cd->u = (struct sched_usage){0, 0, 0};
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        sched_group_free(&g);
+        /* a group asking 300/50 on the node at 300/50: the same sums as the first rank,
+         * another score (the ask's own share counts) */
+        cd->u = (struct sched_usage){300, 50, 0};
+        k->groups[0].tasks[0].resources.cpu = 300;
+        k->groups[0].tasks[0].resources.memory_mb = 50;
+        cr_assert_eq(sched_group_init(&at, &g, 0), 0);
+        cr_assert(sched_rank(&at, &g, cd, &o, &dim));
+        double other = sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 600, 100, 300, 50);
+        cr_assert_neq(other, sched_fit_score(SCHED_ALG_BINPACK, 4000, 4000, 600, 100, 600, 100));
+        cr_assert_eq(o.binpack, other);
+        sched_group_free(&g);
+        job_unref(k);
+}
