@@ -77,12 +77,12 @@ struct cluster {
         uv_timer_t timer;
         bool timer_init;
         bool busy;    /* a probe is on the pool */
-        int forwards; /* forwarded requests in flight (on a curl_loop) */
+        int forwards[2]; /* forwarded requests in flight (on a curl_loop), per FWD_* class */
         bool closing; /* destroyed while busy: the probe frees us */
         /* the forwards whose caller was not answered yet */
         struct forward *forward_list;
-        /* forwards waiting for a place (FORWARDS_IN_FLIGHT_MAX), oldest first */
-        struct forward *wait_head, *wait_tail;
+        /* forwards waiting for a place in their class (forward_max), oldest first */
+        struct forward *wait_head[2], *wait_tail[2];
         /* forwards' transfers and kept connections, to one server: cl_id (0: not a
          * known one, then cl_addr); NULL before the first forward */
         struct curl_loop *cl;
@@ -570,11 +570,22 @@ char *cluster_forward_target(const char *path, const char *query, bool blocking,
  * that a burst (writes held during an election, sent at once) opens no more than
  * this many connections to the new leader. */
 #define FORWARDS_IN_FLIGHT_MAX 32
+/* Blocking queries (a GET with ?index) have places of their own: each holds its
+ * connection for up to 25 s at the leader, and node agents watch their allocations
+ * that way, so with the writes' 32 places a follower with more agents than that would
+ * keep every write (heartbeats among them) waiting behind the watches. */
+#define BLOCKING_FORWARDS_MAX 1024
+enum { FWD_WRITE, FWD_BLOCKING }; /* the classes: any other request, a blocking query */
+
+static int forward_max(int class) {
+        return class == FWD_BLOCKING ? BLOCKING_FORWARDS_MAX : FORWARDS_IN_FLIGHT_MAX;
+}
 
 struct forward {
         struct cluster *c;
         struct forward *next, *prev; /* c->forward_list, until answered */
-        struct forward *wait_next;   /* c->wait_head's list, until started */
+        struct forward *wait_next;   /* c->wait_head[class]'s list, until started */
+        int class;                   /* FWD_WRITE or FWD_BLOCKING */
         struct curl_loop *cl;        /* the one running it; NULL while waiting */
         struct http_xfer *x;
         char *method, *url, *body, *addr;
@@ -676,14 +687,14 @@ static int forward_begin(struct cluster *c, struct forward *f, struct error *err
         return 0;
 }
 
-/* Start waiting forwards while fewer than FORWARDS_IN_FLIGHT_MAX run; one that
+/* Start class k's waiting forwards while it has places (forward_max); one that
  * cannot start is answered with why. */
-static void forwards_start(struct cluster *c) {
-        while (c->wait_head && c->forwards < FORWARDS_IN_FLIGHT_MAX && !c->closing) {
-                struct forward *f = c->wait_head;
-                c->wait_head = f->wait_next;
-                if (!c->wait_head)
-                        c->wait_tail = NULL;
+static void forwards_start_class(struct cluster *c, int k) {
+        while (c->wait_head[k] && c->forwards[k] < forward_max(k) && !c->closing) {
+                struct forward *f = c->wait_head[k];
+                c->wait_head[k] = f->wait_next;
+                if (!c->wait_head[k])
+                        c->wait_tail[k] = NULL;
                 f->wait_next = NULL;
                 struct error err = {0};
                 int r = forward_begin(c, f, &err);
@@ -693,8 +704,13 @@ static void forwards_start(struct cluster *c) {
                         forward_free(f);
                         continue;
                 }
-                c->forwards++;
+                c->forwards[k]++;
         }
+}
+
+static void forwards_start(struct cluster *c) {
+        forwards_start_class(c, FWD_WRITE);
+        forwards_start_class(c, FWD_BLOCKING);
 }
 
 /* A forward's times (debug), and every 50 forwards the loop's time in libcurl. */
@@ -713,7 +729,7 @@ static void forward_done(void *arg, struct http_xfer *x, int curl_code) {
         struct cluster *c = arg;
         struct forward *f = http_xfer_user(x);
         int64_t read_ns = clock_monotonic_ns();
-        c->forwards--;
+        c->forwards[f->class]--;
         forward_log(f, f->cl, read_ns);
         f->cl = NULL;
         const struct http_response *resp = NULL;
@@ -736,14 +752,15 @@ static void forwards_cancel(struct cluster *c) {
                 forward_unlink(f);
                 if (f->cl) {
                         curl_loop_remove(f->cl, f->x);
-                        c->forwards--;
+                        c->forwards[f->class]--;
                 } else {
                         f->wait_next = NULL;
                 }
                 f->cb(f->arg, -ECANCELED, NULL, "the server is shutting down");
                 forward_free(f);
         }
-        c->wait_head = c->wait_tail = NULL;
+        for (int k = 0; k < 2; k++)
+                c->wait_head[k] = c->wait_tail[k] = NULL;
         if (c->cl) {
                 log_loop_stats("the server stops: its connections close", c->cl_addr, c->cl);
                 curl_loop_destroy(c->cl);
@@ -758,6 +775,17 @@ static size_t forward_answer_max(const char *path_query) {
         size_t n = sizeof(snap) - 1;
         return strncmp(path_query, snap, n) == 0 && strchr("?", path_query[n]) ? LIMIT_SNAPSHOT_BODY
                                                                                : LIMIT_FORWARD_ANSWER;
+}
+
+/* A GET whose query has index=: a blocking query (cluster_forward_target). */
+static bool is_blocking_query(const char *method, const char *path_query) {
+        const char *q = strchr(path_query, '?');
+        if (strcmp(method, "GET") != 0 || !q)
+                return false;
+        for (q++; *q; q += strcspn(q, "&"), q += *q == '&')
+                if (strncmp(q, "index=", 6) == 0)
+                        return true;
+        return false;
 }
 
 /* Queue one request for the loop: token (X-Nomad-Token) and secret (the servers'
@@ -807,11 +835,12 @@ static int forward_queue(struct cluster *c, const char *http_addr, const char *m
         if (f->next)
                 f->next->prev = f;
         c->forward_list = f;
-        if (c->wait_tail)
-                c->wait_tail->wait_next = f;
+        f->class = is_blocking_query(method, path_query) ? FWD_BLOCKING : FWD_WRITE;
+        if (c->wait_tail[f->class])
+                c->wait_tail[f->class]->wait_next = f;
         else
-                c->wait_head = f;
-        c->wait_tail = f;
+                c->wait_head[f->class] = f;
+        c->wait_tail[f->class] = f;
         forwards_start(c);
         return 0;
 }

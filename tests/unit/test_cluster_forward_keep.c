@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,4 +221,106 @@ Test(cluster_forward_keep, a_request_lost_on_a_kept_connection_is_not_told_refus
         cluster_off(c, &loop);
         pthread_join(k.th, NULL);
         close(k.fd);
+}
+
+/* A "leader" on a thread that takes every connection at once (poll) and answers a
+ * request at once unless it is a blocking query (index= in its target), which it
+ * holds until the client goes. */
+struct holder {
+        int fd, stop_pipe[2];
+        char addr[32];
+        int held; /* blocking queries read and held */
+        pthread_t th;
+};
+
+#define HOLDER_CONNS 128
+
+static void *holder_serve(void *arg) {
+        struct holder *h = arg;
+        struct pollfd p[HOLDER_CONNS + 2] = {{.fd = h->fd, .events = POLLIN},
+                                             {.fd = h->stop_pipe[0], .events = POLLIN}};
+        char buf[HOLDER_CONNS + 2][1024] = {{0}};
+        size_t len[HOLDER_CONNS + 2] = {0};
+        int n = 2;
+        while (poll(p, (nfds_t)n, 10000) > 0 && !(p[1].revents & POLLIN)) {
+                if ((p[0].revents & POLLIN) && n < HOLDER_CONNS + 2) {
+                        int c = accept(h->fd, NULL, NULL);
+                        if (c >= 0) {
+                                p[n] = (struct pollfd){.fd = c, .events = POLLIN};
+                                len[n++] = 0;
+                        }
+                }
+                for (int i = 2; i < n; i++) {
+                        if (!(p[i].revents & (POLLIN | POLLHUP)))
+                                continue;
+                        ssize_t r = read(p[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
+                        if (r <= 0) { /* gone: drop it */
+                                close(p[i].fd);
+                                p[i].fd = -1;
+                                continue;
+                        }
+                        len[i] += (size_t)r;
+                        buf[i][len[i]] = '\0';
+                        char *end = strstr(buf[i], "\r\n\r\n");
+                        if (!end || (strstr(buf[i], "Content-Length: 2") && strlen(end + 4) < 2))
+                                continue;
+                        if (strstr(buf[i], "index=")) {
+                                __atomic_add_fetch(&h->held, 1, __ATOMIC_SEQ_CST);
+                        } else {
+                                ssize_t w = send(p[i].fd, small, strlen(small), MSG_NOSIGNAL);
+                                (void)w;
+                        }
+                        len[i] = 0;
+                }
+        }
+        for (int i = 2; i < n; i++)
+                if (p[i].fd >= 0)
+                        close(p[i].fd);
+        return NULL;
+}
+
+/* More blocking queries than the writes' places (32) are forwarded and held at the
+ * leader; a write forwarded after them is answered at once, not queued behind them. */
+Test(cluster_forward_keep, a_write_is_not_kept_waiting_behind_blocking_queries, .timeout = 60) {
+        struct holder h = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+        cr_assert_eq(pipe(h.stop_pipe), 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t slen = sizeof(sa);
+        cr_assert(h.fd >= 0 && bind(h.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(h.fd, 128) == 0 &&
+                  getsockname(h.fd, (struct sockaddr *)&sa, &slen) == 0);
+        snprintf(h.addr, sizeof(h.addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+        cr_assert_eq(pthread_create(&h.th, NULL, holder_serve, &h), 0);
+        uv_loop_t loop;
+        struct cluster *c = cluster_on(&loop);
+        enum { BLOCKING = 40 };
+        struct seen watch[BLOCKING] = {{0}};
+        for (int i = 0; i < BLOCKING; i++)
+                cr_assert_eq(cluster_forward(c, h.addr, "GET",
+                                             "/v1/node/x/allocations?index=7&wait=25s&drover-forwarded=1", NULL, 0,
+                                             NULL, on_seen, &watch[i]),
+                             0);
+        for (int i = 0; i < 100000 && __atomic_load_n(&h.held, __ATOMIC_SEQ_CST) < BLOCKING; i++)
+                uv_run(&loop, UV_RUN_NOWAIT);
+        cr_expect_eq(__atomic_load_n(&h.held, __ATOMIC_SEQ_CST), BLOCKING, "every blocking query reached the leader");
+        struct seen w = {0};
+        cr_assert_eq(
+            cluster_forward(c, h.addr, "PUT", "/v1/node/x/heartbeat?drover-forwarded=1", "{}", 2, NULL, on_seen, &w),
+            0);
+        for (int i = 0; i < 100000 && w.calls == 0; i++)
+                uv_run(&loop, UV_RUN_NOWAIT);
+        cr_expect_eq(w.calls, 1, "the write was answered");
+        cr_expect_eq(w.status, 200);
+        for (int i = 0; i < BLOCKING; i++)
+                cr_expect_eq(watch[i].calls, 0, "blocking query %d still held", i);
+        cluster_destroy(c);
+        for (int i = 0; i < BLOCKING; i++)
+                cr_expect_eq(watch[i].status, -ECANCELED);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        ssize_t wr = write(h.stop_pipe[1], "x", 1);
+        (void)wr;
+        pthread_join(h.th, NULL);
+        close(h.fd);
+        close(h.stop_pipe[0]);
+        close(h.stop_pipe[1]);
 }
