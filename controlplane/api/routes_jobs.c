@@ -499,8 +499,12 @@ static int plan_ids_build(const struct plan_result *res, struct plan_ids *ids) {
  * Stop, Migrate, InPlaceUpdate, DestructiveUpdate, Ignore, Preemptions) and
  * PreemptedAllocs, the stubs of other jobs' allocations the plan evicts (Nomad's
  * PlanAnnotations). A group's Preemptions counts the allocations its placements evict
- * (each placement's PreemptedAllocations). NULL on out of memory. */
-static json_t *annotations(struct route_ctx *c, const struct job *j, const struct plan_result *res) {
+ * (each placement's PreemptedAllocations). Place counts what the scheduler meant to
+ * place, as Nomad's reconciler does: the placements found and those that failed
+ * (failed: the eval's FailedTGAllocs, whose CoalescedFailures are the failures after
+ * the first). NULL on out of memory. */
+static json_t *annotations(struct route_ctx *c, const struct job *j, const struct plan_result *res,
+                           const json_t *failed) {
         struct tg_updates *u = calloc(j->n_groups ? j->n_groups : 1, sizeof(*u));
         struct plan_ids ids = {0};
         json_t *preempted = json_array();
@@ -549,6 +553,13 @@ static json_t *annotations(struct route_ctx *c, const struct job *j, const struc
                         else
                                 t->stop++;
                 }
+        }
+        const char *tg;
+        const json_t *m;
+        json_object_foreach((json_t *)failed, tg, m) {
+                struct tg_updates *t = tg_of(u, j->n_groups, tg);
+                if (t)
+                        t->place += 1 + (int)json_integer_value(json_object_get(m, "CoalescedFailures"));
         }
         /* Ignore: live allocations of the job the plan does not touch. */
         size_t n = 0;
@@ -718,7 +729,7 @@ void h_job_plan(struct route_ctx *c) {
                 if (r == 0)
                         r = scheduler_process_env(copy, e, &dry_ops, &d, &env, &err);
         }
-        json_t *ann = r < 0 ? NULL : annotations(c, j, d.result);
+        json_t *ann = r < 0 ? NULL : annotations(c, j, d.result, d.final ? d.final->failed_tg_allocs : NULL);
         if (r == 0 && !ann)
                 r = -ENOMEM;
         if (r < 0) {
