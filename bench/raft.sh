@@ -16,7 +16,8 @@
 # write's time waiting for a place, starting it on the loop and until the leader's answer
 # is read (on a kept or a new connection), and the
 # plan applier's time checking plans on libuv's pool (and queued there, and back to the loop);
-# KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. Prints name=value lines;
+# KEEP_LOGS=DIR keeps the servers' logs (s0-2.log) there. LATENCIES=FILE keeps each
+# registration's latency there (raft_load --latencies: job, server, start ms, latency ms). Prints name=value lines;
 # appends them to bench/RESULTS.md (BENCH_NO_RECORD=1: print only).
 set -u
 RM_WORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/support" && pwd)/rm_work.sh # rm -rf that first detaches mounts
@@ -107,7 +108,7 @@ flt0=$(servers_minflt)
 read -r lrun0 lwait0 ln0 <<<"$(loops_schedstat)"
 tw0=$(threads_wakeups)
 out=$("$LOAD" --servers "$JOIN" --nodes "$NODES" --jobs "$JOBS" --count "$COUNT" --concurrency "$CLIENTS" \
-        --timeout "${TIMEOUT:-300}")
+        --timeout "${TIMEOUT:-300}" ${LATENCIES:+--latencies "$LATENCIES"})
 rc=$?
 cpu1=$(servers_cpu_s)
 flt1=$(servers_minflt)

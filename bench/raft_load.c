@@ -3,7 +3,7 @@
  * servers and not the spawning of curl processes.
  *
  *   raft_load --servers H:P,H:P,H:P [--nodes 100] [--jobs 100] [--count 1000]
- *             [--concurrency 32] [--timeout 300] [--prefix bench-]
+ *             [--concurrency 32] [--timeout 300] [--prefix bench-] [--latencies FILE]
  *
  * Registers --nodes fake nodes (large enough for every allocation), then --jobs
  * batch jobs of --count allocations each, each through a server picked in turn
@@ -16,6 +16,9 @@
  * registration to the poll that saw the last one), register_per_sec,
  * commit_latency_p50_ms and commit_latency_p99_ms (a registration's HTTP request
  * to its answer, i.e. to its Raft commit on the leader, forwarding included).
+ * --latencies FILE writes one line per acknowledged registration: the job's number,
+ * the server it was sent to, its start (ms after the first) and its latency (ms),
+ * to tell the first burst's tail from the rest, or a server's from another's.
  * Exit status 0 when every allocation was placed.
  */
 #include <curl/curl.h>
@@ -39,6 +42,7 @@ struct opts {
         int n_servers;
         int nodes, jobs, count, concurrency, timeout_s;
         const char *prefix;
+        const char *latencies; /* --latencies FILE: one line per registration */
 };
 
 struct xfer {
@@ -204,6 +208,8 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         r = parse_int(a, v, 1, MAX_CONCURRENCY, &o->concurrency);
                 } else if (strcmp(a, "--timeout") == 0) {
                         r = parse_int(a, v, 1, 3600, &o->timeout_s);
+                } else if (strcmp(a, "--latencies") == 0) {
+                        o->latencies = v;
                 } else if (strcmp(a, "--prefix") == 0) {
                         if (strlen(v) > 40) {
                                 fprintf(stderr, "raft_load: --prefix: at most 40 characters\n");
@@ -283,6 +289,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "raft_load: only %d of %d nodes registered\n", nodes_ok, o.nodes);
 
         double *lat = calloc((size_t)o.jobs, sizeof(*lat));
+        FILE *lat_file = o.latencies ? fopen(o.latencies, "w") : NULL;
+        if (o.latencies && !lat_file)
+                fprintf(stderr, "raft_load: --latencies %s: %s\n", o.latencies, strerror(errno));
         int n_lat = 0, next = 0, running = 0, acked = 0, failed = 0;
         long want = (long)o.jobs * o.count, placed = 0;
         struct xfer *poll = NULL;
@@ -335,6 +344,10 @@ int main(int argc, char **argv) {
                                 if (ok) {
                                         acked++;
                                         lat[n_lat++] = t - x->t0_ms;
+                                        if (lat_file)
+                                                fprintf(lat_file, "%d %s %.2f %.2f\n", x->job,
+                                                        o.servers[x->job % o.n_servers], x->t0_ms - t0,
+                                                        t - x->t0_ms);
                                 } else if (failed++ < 5) {
                                         fprintf(stderr, "raft_load: job %d: HTTP %ld: %.200s\n", x->job, code,
                                                 x->resp ? x->resp : curl_easy_strerror(msg->data.result));
@@ -364,6 +377,8 @@ int main(int argc, char **argv) {
         printf("commit_latency_p50_ms=%.1f\n", p50);
         printf("commit_latency_p99_ms=%.1f\n", p99);
         free(lat);
+        if (lat_file)
+                fclose(lat_file);
         curl_multi_cleanup(m);
         curl_global_cleanup();
         for (int i = 0; i < o.n_servers; i++)

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "controlplane/raft/segment_alloc.h"
 #include "controlplane/raft/transport_guard.h"
 #include "controlplane/raft/transport_tls.h"
 
@@ -714,6 +715,7 @@ int raft_node_create(uv_loop_t *loop, const struct raft_node_config *cfg, const 
                 return r;
         }
         rn->transport_init = true;
+        segment_alloc_enable(); /* the log's segments as written blocks: see segment_alloc.h */
         r = raft_uv_init(&rn->io, loop, cfg->data_dir, &rn->transport);
         if (r != 0) {
                 transport_free(rn);
