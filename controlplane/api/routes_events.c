@@ -52,7 +52,9 @@ static const struct event_lazy_ops job_lazy = {.encode = encode_job, .release = 
 static void pub_job(struct api *a, const char *type, const char *ns, const char *id, uint64_t index) {
         const struct job *j = state_job_get(*a->state, ns, id);
         if (j) {
-                if (events_publish_lazy(a->events, EVENT_TOPIC_JOB, type, id, ns, index, &job_lazy,
+                /* key and namespace from the job the event holds (events.h) */
+                if (events_publish_lazy(a->events, EVENT_TOPIC_JOB, type, j->id,
+                                        j->namespace && *j->namespace ? j->namespace : "default", index, &job_lazy,
                                         job_ref((struct job *)j)) < 0)
                         log_debug("events: out of memory; %s event of job \"%s\" at index %llu not recorded", type,
                                   id, (unsigned long long)index);

@@ -21,14 +21,15 @@ const char *event_topic_name(enum event_topic t) {
 struct event_rec {
         uint64_t index;
         enum event_topic topic;
-        char *key;
-        char *ns;
+        /* A lazy event's key and ns point into obj (held until evicted) and its type
+         * is static: nothing is copied per event. Another event's are its own. */
+        const char *key;
+        const char *ns;
         char *line; /* {"Index":N,"Events":[...]}\n; NULL while a lazy event is not encoded */
         size_t len;
-        /* a lazy event until it is encoded */
-        const struct event_lazy_ops *lazy;
+        const struct event_lazy_ops *lazy; /* a lazy event: obj held until evicted */
         void *obj;
-        char *type;
+        const char *type;
 };
 
 struct event_sub {
@@ -117,14 +118,25 @@ static struct event_rec *rec_at(const struct events *ev, uint64_t seq) {
         return &ev->ring[seq % ev->cap];
 }
 
+/* How far ahead of the eviction a lazy event's object is fetched into the cache:
+ * releasing it touches its first line (its reference count), long since evicted
+ * from the cache when a plan's 1,000 allocations push out the previous plans'. */
+#define EVICT_PREFETCH 16
+
 static void evict_oldest(struct events *ev) {
         struct event_rec *r = rec_at(ev, ev->start_seq);
+        if (ev->start_seq + EVICT_PREFETCH < ev->end_seq) {
+                const struct event_rec *ahead = rec_at(ev, ev->start_seq + EVICT_PREFETCH);
+                if (ahead->lazy)
+                        __builtin_prefetch(ahead->obj, 1, 0);
+        }
         ev->bytes -= r->len;
-        if (r->lazy)
+        if (r->lazy) {
                 r->lazy->release(r->obj);
-        free(r->type);
-        free(r->key);
-        free(r->ns);
+        } else {
+                free((char *)r->key);
+                free((char *)r->ns);
+        }
         free(r->line);
         memset(r, 0, sizeof(*r));
         ev->start_seq++;
@@ -183,8 +195,8 @@ static int encode_line(enum event_topic t, const char *type, const char *key, co
         return 0;
 }
 
-/* The line of r, encoding a lazy event the first time (its object is released
- * then). NULL when it could not be encoded (out of memory): the event is skipped. */
+/* The line of r, encoding a lazy event the first time. NULL when it could not be
+ * encoded (out of memory): the event is skipped. */
 static const char *rec_line(struct events *ev, struct event_rec *r) {
         if (r->line || !r->lazy)
                 return r->line;
@@ -192,12 +204,7 @@ static const char *rec_line(struct events *ev, struct event_rec *r) {
         if (!payload || encode_line(r->topic, r->type, r->key, r->ns, r->index, payload, &r->line, &r->len) < 0)
                 return NULL;
         ev->bytes += r->len;
-        r->lazy->release(r->obj);
-        r->lazy = NULL;
-        r->obj = NULL;
-        free(r->type);
-        r->type = NULL;
-        return r->line;
+        return r->line; /* the object stays held: key and ns point into it */
 }
 
 /* Deliver what s has room for. false when s was dropped. */
@@ -232,48 +239,45 @@ static void pump_all(struct events *ev) {
         }
 }
 
-/* Append r's fields (key, ns, line or lazy object) as the newest entry. */
-static int push(struct events *ev, struct event_rec *rec) {
-        char *k = strdup(rec->key ? rec->key : ""), *n = strdup(rec->ns ? rec->ns : "");
-        if (!k || !n) {
-                free(k);
-                free(n);
-                return -ENOMEM;
-        }
-        rec->key = k;
-        rec->ns = n;
+/* Append r (its key and ns its own, or a lazy event's) as the newest entry. */
+static void push(struct events *ev, struct event_rec *rec) {
         while (ev->end_seq - ev->start_seq >= ev->cap ||
                (ev->start_seq < ev->end_seq && ev->bytes + rec->len > ev->max_bytes))
                 evict_oldest(ev);
         *rec_at(ev, ev->end_seq++) = *rec;
         ev->bytes += rec->len;
         pump_all(ev);
-        return 0;
 }
 
 int events_publish(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
                    uint64_t index, json_t *payload) {
-        struct event_rec rec = {.index = index, .topic = t, .key = (char *)key, .ns = (char *)ns};
+        struct event_rec rec = {.index = index, .topic = t};
         int r = encode_line(t, type, key, ns, index, payload, &rec.line, &rec.len);
         if (r < 0)
                 return r;
-        r = push(ev, &rec);
-        if (r < 0)
+        rec.key = strdup(key ? key : "");
+        rec.ns = strdup(ns ? ns : "");
+        if (!rec.key || !rec.ns) {
+                free((char *)rec.key);
+                free((char *)rec.ns);
                 free(rec.line);
-        return r;
+                return -ENOMEM;
+        }
+        push(ev, &rec);
+        return 0;
 }
 
 int events_publish_lazy(struct events *ev, enum event_topic t, const char *type, const char *key, const char *ns,
                         uint64_t index, const struct event_lazy_ops *ops, void *obj) {
-        struct event_rec rec = {
-            .index = index, .topic = t, .key = (char *)key, .ns = (char *)ns, .lazy = ops, .obj = obj};
-        rec.type = strdup(type ? type : "");
-        int r = rec.type ? push(ev, &rec) : -ENOMEM;
-        if (r < 0) {
-                free(rec.type);
-                ops->release(obj);
-        }
-        return r;
+        struct event_rec rec = {.index = index,
+                                .topic = t,
+                                .key = key ? key : "",
+                                .ns = ns ? ns : "",
+                                .type = type ? type : "",
+                                .lazy = ops,
+                                .obj = obj};
+        push(ev, &rec);
+        return 0;
 }
 
 int events_subscribe(struct events *ev, const struct event_filter *f, uint64_t from_index,
