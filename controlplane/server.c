@@ -34,6 +34,7 @@
 #include "controlplane/raft/fsm.h"
 #include "controlplane/raft/fsm_server_secret.h"
 #include "controlplane/raft/leave.h"
+#include "controlplane/raft/json_kept.h"
 #include "controlplane/raft/plan_predecode.h"
 #include "controlplane/raft/raft_node.h"
 #include "controlplane/scheduler/plan.h"
@@ -62,6 +63,7 @@ struct proposal {
 struct proposal_batch {
         struct server *s;
         struct batch_part *parts; /* buffers owned */
+        json_t **objs;            /* objs[i]: the object part i was dumped from, or NULL (owned) */
         size_t n_parts, cap_parts, bytes;
         struct proposal *props;
         size_t n_props, cap_props;
@@ -72,9 +74,12 @@ struct proposal_batch {
 static struct proposal_batch *batch_free(struct proposal_batch *b) {
         if (!b)
                 return NULL;
-        for (size_t i = 0; i < b->n_parts; i++)
+        for (size_t i = 0; i < b->n_parts; i++) {
                 free((void *)b->parts[i].buf);
+                json_decref(b->objs[i]);
+        }
         free(b->parts);
+        free(b->objs);
         free(b->props);
         free(b);
         return NULL;
@@ -145,6 +150,14 @@ static void flush_proposals(struct server *s) {
                                 b->parts[i].buf = NULL;
                         }
         }
+        /* its JSON commands' objects kept for this server's FSM, with their bytes (in
+         * the entry already), so that it applies them without parsing them again */
+        for (size_t i = 0; r == 0 && i < b->n_parts; i++)
+                if (b->parts[i].kind == BATCH_JSON && b->objs[i]) {
+                        json_kept_put(s->kept, (void *)b->parts[i].buf, b->parts[i].len, b->objs[i]);
+                        b->parts[i].buf = NULL;
+                        b->objs[i] = NULL;
+                }
         if (r < 0) {
                 /* refused before it was appended: nothing of it was proposed */
                 if (r == -EAGAIN)
@@ -161,8 +174,10 @@ static void on_flush_check(uv_check_t *h) {
         flush_proposals(s);
 }
 
-/* Queue parts (their buffers taken, freed on failure too) as one proposal. */
-static int server_propose_parts(struct server *s, struct batch_part *parts, size_t n, server_apply_cb cb, void *arg) {
+/* Queue parts (their buffers taken, freed on failure too) as one proposal; objs
+ * (NULL, or one per part: the object a JSON part was dumped from, or NULL) taken too. */
+static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t **objs, size_t n, server_apply_cb cb,
+                              void *arg) {
         int r = 0;
         size_t bytes = 0;
         bool plans = false;
@@ -196,8 +211,11 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
                 while (cap < b->n_parts + n)
                         cap *= 2;
                 struct batch_part *v = realloc(b->parts, cap * sizeof(*v));
-                if (v) {
+                if (v)
                         b->parts = v;
+                json_t **o = v ? realloc(b->objs, cap * sizeof(*o)) : NULL;
+                if (o) {
+                        b->objs = o;
                         b->cap_parts = cap;
                 } else {
                         r = -ENOMEM;
@@ -214,25 +232,34 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
                 }
         }
         if (r < 0) {
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
                         free((void *)parts[i].buf);
+                        json_decref(objs ? objs[i] : NULL);
+                }
                 return r;
         }
         b->props[b->n_props++] = (struct proposal){.cb = cb, .arg = arg, .first = b->n_parts, .n = n};
         memcpy(b->parts + b->n_parts, parts, n * sizeof(*parts));
+        for (size_t i = 0; i < n; i++)
+                b->objs[b->n_parts + i] = objs ? objs[i] : NULL;
         b->n_parts += n;
         b->bytes += bytes;
         uv_check_start(&s->flush, on_flush_check);
         return 0;
 }
 
+static int server_propose_parts(struct server *s, struct batch_part *parts, size_t n, server_apply_cb cb, void *arg) {
+        return propose_parts_objs(s, parts, NULL, n, cb, arg);
+}
+
 int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
         char *buf = json_dumps(cmd, JSON_COMPACT);
-        json_decref(cmd);
-        if (!buf)
+        if (!buf) {
+                json_decref(cmd);
                 return -ENOMEM;
+        }
         struct batch_part part = {.kind = BATCH_JSON, .buf = buf, .len = strlen(buf)};
-        return server_propose_parts(s, &part, 1, cb, arg);
+        return propose_parts_objs(s, &part, &cmd, 1, cb, arg); /* cmd kept for the apply (json_kept.h) */
 }
 
 #define TICK_NS (100 * NS_PER_MS)
@@ -303,6 +330,10 @@ static void server_on_applied(void *data, uint64_t index, const json_t *cmd, con
                 log_warn("periodic: out of memory tracking a job change at index %llu", (unsigned long long)index);
 }
 
+static json_t *server_json_decoded(void *data, const void *buf, size_t len) {
+        return json_kept_take(((struct server *)data)->kept, buf, len);
+}
+
 static struct plan_result *server_plan_decoded(void *data, const void *buf, size_t len) {
         struct server *s = data;
         struct plan_result *r = plan_predecode_take(s->predecode, buf, len);
@@ -327,6 +358,7 @@ static bool server_plan_ready(void *data, const void *buf, size_t len) {
 static const struct fsm_hooks server_fsm_hooks = {
     .applied = server_on_applied,
     .plan_decoded = server_plan_decoded,
+    .json_decoded = server_json_decoded,
     .plan_queued = server_plan_queued,
     .plan_ready = server_plan_ready,
     .state_changed = server_state_changed,
@@ -1111,8 +1143,9 @@ int server_start(struct server *s, struct error *err) {
         s->periodic = periodic_create(&server_periodic_ops, s);
         s->leadership = leadership_create(&server_leadership_ops, s);
         s->predecode = plan_predecode_create(s->loop);
+        s->kept = json_kept_create();
         if (!s->state || !s->broker || !s->blocked || !s->heartbeats || !s->periodic || !s->leadership ||
-            !s->predecode)
+            !s->predecode || !s->kept)
                 return errorf(err, -ENOMEM, "out of memory");
         s->fsm = fsm_create(&s->state, &server_fsm_hooks, s);
         struct api_config ac = {.node_secret = s->cfg->node_secret,
@@ -1258,6 +1291,7 @@ void server_stop(struct server *s) {
         batch_free(pending);
         s->stopping = true;
         s->predecode = plan_predecode_destroy(s->predecode); /* the FSM decodes what is left itself */
+        s->kept = json_kept_destroy(s->kept); /* likewise: it parses what is left */
         leadership_stop(s->leadership); /* no leader duty starts or runs from here on */
         uv_check_stop(&s->flush);
         uv_close((uv_handle_t *)&s->flush, NULL);

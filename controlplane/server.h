@@ -43,6 +43,7 @@ struct server {
         struct periodic *periodic; /* leader: periodic-job launches (leader/periodic.h) */
         struct fsm *fsm;
         struct plan_predecode *predecode; /* the leader's own plans, decoded ahead (raft/plan_predecode.h) */
+        struct json_kept *kept;           /* the leader's own JSON commands, for its apply (raft/json_kept.h) */
         struct api *api;
         struct cluster *cluster; /* NULL for a lone server */
         struct http_server *http;

@@ -619,6 +619,13 @@ struct batch_apply {
         uint64_t index;
 };
 
+/* A JSON command's object: the one it was dumped from when this server proposed
+ * these very bytes (json_decoded), else parsed from them. */
+static json_t *command_of(struct fsm *f, const void *buf, size_t len, json_error_t *je) {
+        json_t *cmd = f->hooks.json_decoded ? f->hooks.json_decoded(f->data, buf, len) : NULL;
+        return cmd ? cmd : json_loadb(buf, len, 0, je);
+}
+
 static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {
         struct plan_result *res = f->hooks.plan_decoded ? f->hooks.plan_decoded(f->data, buf, len) : NULL;
         int r = res ? 0 : plan_result_decode(buf, len, &res, err);
@@ -645,8 +652,8 @@ static int apply_part(void *arg, size_t i, const struct batch_part *p) {
         if (p->kind == BATCH_PLAN) {
                 r = apply_plan_part(f, ba->index, p->buf, p->len, &err);
         } else if (p->kind == BATCH_JSON) {
-                json_error_t je;
-                _cleanup_json_ json_t *cmd = json_loadb(p->buf, p->len, 0, &je);
+                json_error_t je = {0};
+                _cleanup_json_ json_t *cmd = command_of(f, p->buf, p->len, &je);
                 r = cmd ? fsm_apply_command(f, ba->index, cmd, &err)
                         : errorf(&err, -EINVAL, "undecodable command %zu at index %llu: %s", i,
                                  (unsigned long long)ba->index, je.text);
@@ -686,8 +693,8 @@ static int apply_batch(struct fsm *f, uint64_t index, const void *buf, size_t le
 static int fsm_apply(void *data, uint64_t index, const void *buf, size_t len, struct error *err) {
         if (batch_is_batch(buf, len))
                 return apply_batch(data, index, buf, len, err);
-        json_error_t je;
-        _cleanup_json_ json_t *cmd = json_loadb(buf, len, 0, &je);
+        json_error_t je = {0};
+        _cleanup_json_ json_t *cmd = command_of(data, buf, len, &je);
         if (!cmd) {
                 log_error("fsm: undecodable entry at index %llu: %s", (unsigned long long)index, je.text);
                 return errorf(err, -EINVAL, "undecodable entry at index %llu: %s", (unsigned long long)index, je.text);

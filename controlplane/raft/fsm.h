@@ -38,6 +38,10 @@ struct fsm_hooks {
          * bytes ahead of the apply (the leader's own proposals, raft/plan_predecode.h),
          * the FSM's to free; NULL: the FSM decodes the part itself. */
         struct plan_result *(*plan_decoded)(void *data, const void *buf, size_t len);
+        /* A JSON command is about to be applied: the object these exact bytes were
+         * dumped from (the leader's own proposals, raft/json_kept.h), a new reference;
+         * NULL: the FSM parses the bytes itself. */
+        json_t *(*json_decoded)(void *data, const void *buf, size_t len);
         /* A committed entry with this plan part was queued to be applied a little
          * later (a follower's, raft_node.h): it may be decoded ahead, for plan_decoded
          * to give at the apply. */
