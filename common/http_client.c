@@ -65,6 +65,14 @@ void http_client_keep_connections(bool keep) {
         keep_connections = keep;
 }
 
+/* Set by a thread whose every request may be sent again (http_client_keep_thread_connection). */
+static _Thread_local bool thread_keeps_all;
+static bool kept_key_ok; /* kept_handle_key exists (written once, in curl_init_once) */
+
+void http_client_keep_thread_connection(void) {
+        thread_keeps_all = true;
+}
+
 static void kept_slot_free(void *p) {
         struct kept_slot *slot = p;
         CURL *c = NULL;
@@ -97,12 +105,16 @@ static void curl_init_once(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         if (pthread_key_create(&kept_handle_key, kept_slot_free) != 0)
                 keep_connections = false;
+        else
+                kept_key_ok = true;
 }
 
 /* A handle for this request: the thread's kept one (its options cleared, its connection
- * kept) for a GET or PUT when connections are kept, else a new one. */
+ * kept) for a GET or PUT when connections are kept, or for any request of a thread that
+ * keeps its connection, else a new one. */
 static CURL *handle_for(const char *method, bool *ret_kept) {
-        *ret_kept = keep_connections && (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0);
+        *ret_kept = (keep_connections && (strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0)) ||
+                    (thread_keeps_all && kept_key_ok);
         if (!*ret_kept)
                 return curl_easy_init();
         struct kept_slot *slot = pthread_getspecific(kept_handle_key);
@@ -399,6 +411,8 @@ static int perform(const char *method, const char *url, const struct req_body *b
         if (!x.c)
                 return errorf(err, -ENOMEM, "http: cannot create a curl handle");
         int r = xfer_setup(&x, method, url, body, headers, timeout_ms, connect_timeout_ms, ret, err);
+        if (r == 0 && kept) /* not a connection the server is about to close as idle */
+                curl_easy_setopt(x.c, CURLOPT_MAXAGE_CONN, HTTP_XFER_IDLE_MAX_S);
         if (r == 0)
                 r = xfer_result(&x, curl_easy_perform(x.c), kept, method, url, ret, err);
         if (kept)

@@ -34,6 +34,13 @@ int http_client_set_token(const char *token);
  * before requests start, as http_client_set_tls. */
 void http_client_keep_connections(bool keep);
 
+/* The calling thread keeps one handle, and so one connection, for all its requests,
+ * POST included: for a thread whose every request the server may receive twice without
+ * harm (libcurl sends a request again, on a fresh connection, when the kept one turns
+ * out closed before any answer). A server's scheduler workers, whose calls to the
+ * leader carry their eval's token: a plan or an ack the leader took once is refused
+ * the second time, a dequeue the leader never read is not lost. */
+void http_client_keep_thread_connection(void);
 /* Free the kept handles (their connections close) and libcurl's global state: once no
  * request runs and none will (the agent's client, closed). */
 void http_client_cleanup(void);

@@ -454,6 +454,10 @@ static void *worker_main(void *arg) {
         struct worker *w = arg;
         struct workers *ws = w->ws;
         lower_priority(w->id);
+        /* a follower's calls to the leader (dequeue, plan, ack, eval) over one kept
+         * connection, not a new one each: each carries the eval's token (see
+         * http_client_keep_thread_connection) */
+        http_client_keep_thread_connection();
         for (;;) {
                 pthread_mutex_lock(&ws->lock);
                 while (!w->eval && !ws->stopping && !ws->leader_http[0])

@@ -137,3 +137,28 @@ Test(http_client, a_connection_per_call_by_default, .init = setup, .fini = teard
         call("GET", NULL);
         cr_assert_eq(atomic_load(&accepted), 3, "got %d", atomic_load(&accepted));
 }
+
+static void *two_posts(void *arg) {
+        (void)arg;
+        call("POST", "{\"t\":1}");
+        call("POST", "{\"t\":2}");
+        return NULL;
+}
+
+/* A thread that keeps its connection (a scheduler worker calling the leader) sends its
+ * POSTs on it too; another thread still opens one per POST. */
+Test(http_client, a_thread_that_keeps_its_connection_posts_on_it, .init = setup, .fini = teardown) {
+        http_client_keep_thread_connection();
+        call("POST", "{\"a\":1}");
+        call("POST", "{\"a\":2}");
+        call("GET", NULL);
+        call("POST", "{\"a\":3}");
+        cr_assert_eq(atomic_load(&accepted), 1, "one connection for the thread's calls (got %d)",
+                     atomic_load(&accepted));
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, two_posts, NULL), 0);
+        pthread_join(t, NULL);
+        cr_assert_eq(atomic_load(&accepted), 3, "another thread: a connection per POST (got %d)",
+                     atomic_load(&accepted));
+        cr_assert_eq(atomic_load(&answered), 6);
+}
