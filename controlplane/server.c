@@ -64,6 +64,7 @@ struct proposal_batch {
         struct server *s;
         struct batch_part *parts; /* buffers owned */
         json_t **objs;            /* objs[i]: the object part i was dumped from, or NULL (owned) */
+        struct plan_result **res; /* res[i]: what plan part i decodes to, or NULL (owned) */
         size_t n_parts, cap_parts, bytes;
         struct proposal *props;
         size_t n_props, cap_props;
@@ -77,9 +78,11 @@ static struct proposal_batch *batch_free(struct proposal_batch *b) {
         for (size_t i = 0; i < b->n_parts; i++) {
                 free((void *)b->parts[i].buf);
                 json_decref(b->objs[i]);
+                plan_result_free(b->res[i]);
         }
         free(b->parts);
         free(b->objs);
+        free(b->res);
         free(b->props);
         free(b);
         return NULL;
@@ -146,7 +149,12 @@ static void flush_proposals(struct server *s) {
                  * there, in the entry already */
                 for (size_t i = 0; r == 0 && i < b->n_parts; i++)
                         if (b->parts[i].kind == BATCH_PLAN) {
-                                plan_predecode_start_owned(s->predecode, (void *)b->parts[i].buf, b->parts[i].len);
+                                if (b->res[i])
+                                        plan_predecode_put(s->predecode, (void *)b->parts[i].buf, b->parts[i].len,
+                                                           TAKE_PTR(b->res[i]));
+                                else
+                                        plan_predecode_start_owned(s->predecode, (void *)b->parts[i].buf,
+                                                                   b->parts[i].len);
                                 b->parts[i].buf = NULL;
                         }
         }
@@ -175,9 +183,10 @@ static void on_flush_check(uv_check_t *h) {
 }
 
 /* Queue parts (their buffers taken, freed on failure too) as one proposal; objs
- * (NULL, or one per part: the object a JSON part was dumped from, or NULL) taken too. */
-static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t **objs, size_t n, server_apply_cb cb,
-                              void *arg) {
+ * (NULL, or one per part: the object a JSON part was dumped from, or NULL) and res
+ * (likewise: what a plan part decodes to) taken too. */
+static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t **objs, struct plan_result **res,
+                              size_t n, server_apply_cb cb, void *arg) {
         int r = 0;
         size_t bytes = 0;
         bool plans = false;
@@ -214,8 +223,11 @@ static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t
                 if (v)
                         b->parts = v;
                 json_t **o = v ? realloc(b->objs, cap * sizeof(*o)) : NULL;
-                if (o) {
+                if (o)
                         b->objs = o;
+                struct plan_result **pr = o ? realloc(b->res, cap * sizeof(*pr)) : NULL;
+                if (pr) {
+                        b->res = pr;
                         b->cap_parts = cap;
                 } else {
                         r = -ENOMEM;
@@ -235,13 +247,16 @@ static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t
                 for (size_t i = 0; i < n; i++) {
                         free((void *)parts[i].buf);
                         json_decref(objs ? objs[i] : NULL);
+                        plan_result_free(res ? res[i] : NULL);
                 }
                 return r;
         }
         b->props[b->n_props++] = (struct proposal){.cb = cb, .arg = arg, .first = b->n_parts, .n = n};
         memcpy(b->parts + b->n_parts, parts, n * sizeof(*parts));
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 b->objs[b->n_parts + i] = objs ? objs[i] : NULL;
+                b->res[b->n_parts + i] = res ? res[i] : NULL;
+        }
         b->n_parts += n;
         b->bytes += bytes;
         uv_check_start(&s->flush, on_flush_check);
@@ -249,7 +264,7 @@ static int propose_parts_objs(struct server *s, struct batch_part *parts, json_t
 }
 
 static int server_propose_parts(struct server *s, struct batch_part *parts, size_t n, server_apply_cb cb, void *arg) {
-        return propose_parts_objs(s, parts, NULL, n, cb, arg);
+        return propose_parts_objs(s, parts, NULL, NULL, n, cb, arg);
 }
 
 int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
@@ -259,7 +274,7 @@ int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg)
                 return -ENOMEM;
         }
         struct batch_part part = {.kind = BATCH_JSON, .buf = buf, .len = strlen(buf)};
-        return propose_parts_objs(s, &part, &cmd, 1, cb, arg); /* cmd kept for the apply (json_kept.h) */
+        return propose_parts_objs(s, &part, &cmd, NULL, 1, cb, arg); /* cmd kept for the apply (json_kept.h) */
 }
 
 #define TICK_NS (100 * NS_PER_MS)
@@ -373,8 +388,9 @@ static int propose_op(void *data, json_t *cmd, api_apply_cb cb, void *arg) {
         return server_propose(data, cmd, cb, arg);
 }
 
-static int propose_parts_op(void *data, struct batch_part *parts, size_t n, api_apply_cb cb, void *arg) {
-        return server_propose_parts(data, parts, n, cb, arg);
+static int propose_parts_op(void *data, struct batch_part *parts, struct plan_result **decoded, size_t n,
+                            api_apply_cb cb, void *arg) {
+        return propose_parts_objs(data, parts, NULL, decoded, n, cb, arg);
 }
 
 static bool is_leader_op(void *data) {

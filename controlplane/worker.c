@@ -577,10 +577,12 @@ static void on_batch_applied(void *arg, int status, uint64_t index, const char *
         apply_next_plan(ws);
 }
 
-/* Propose b's plans (their encoded results in parts[0..b->n)) together with the eval
- * updates waiting, as one entry. b NULL (out of memory): the eval updates waiting are
- * answered with -ENOMEM. parts has room for one more than b holds. */
-static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch_part *parts) {
+/* Propose b's plans (their encoded results in parts[0..b->n), what they decode to in
+ * decoded[0..b->n), both taken) together with the eval updates waiting, as one entry.
+ * b NULL (out of memory): the eval updates waiting are answered with -ENOMEM. parts
+ * and decoded have room for one more than b holds. */
+static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch_part *parts,
+                          struct plan_result **decoded) {
         json_t *evals = json_array();
         struct worker *w;
         while ((w = dlist_shift_entry(&ws->evals, struct worker, eval_link))) {
@@ -600,6 +602,7 @@ static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch
         if (!b || (b->n == 0 && b->n_evals == 0)) {
                 json_decref(evals);
                 free(parts);
+                free(decoded);
                 free(b);
                 return;
         }
@@ -615,12 +618,16 @@ static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch
                         r = -ENOMEM;
         }
         json_decref(evals);
-        if (r == 0)
-                r = ws->cfg.ops->propose_parts(ws->cfg.data, parts, n_parts, on_batch_applied, b);
-        else
-                for (size_t i = 0; i < n_parts; i++)
+        if (r == 0) {
+                r = ws->cfg.ops->propose_parts(ws->cfg.data, parts, decoded, n_parts, on_batch_applied, b);
+        } else {
+                for (size_t i = 0; i < n_parts; i++) {
                         free((void *)parts[i].buf);
+                        plan_result_free(decoded[i]);
+                }
+        }
         free(parts);
+        free(decoded);
         if (r < 0) {
                 for (size_t i = 0; i < b->n; i++) {
                         plan_overlay_remove(ws->overlay, b->w[i]->result);
@@ -635,21 +642,26 @@ static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch
 }
 
 
-/* A batch for n plans and the eval updates waiting, with its parts (one more than it
- * holds); both NULL when out of memory. */
-static struct plan_batch *batch_new(struct workers *ws, size_t n, struct batch_part **ret_parts) {
+/* A batch for n plans and the eval updates waiting, with its parts and their decoded
+ * results (one more than it holds); all NULL when out of memory. */
+static struct plan_batch *batch_new(struct workers *ws, size_t n, struct batch_part **ret_parts,
+                                    struct plan_result ***ret_decoded) {
         size_t cap = n + dlist_count(&ws->evals);
         struct plan_batch *b = calloc(1, sizeof(*b) + cap * sizeof(b->w[0]));
         struct batch_part *parts = calloc(cap + 1, sizeof(*parts));
-        if (!b || !parts) {
+        struct plan_result **decoded = calloc(cap + 1, sizeof(*decoded));
+        if (!b || !parts || !decoded) {
                 free(b);
                 free(parts);
+                free(decoded);
                 b = NULL;
                 parts = NULL;
+                decoded = NULL;
         }
         if (b)
                 b->ws = ws;
         *ret_parts = parts;
+        *ret_decoded = decoded;
         return b;
 }
 
@@ -679,6 +691,7 @@ struct check_job {
 static void check_job_free(struct check_job *j) {
         for (size_t i = 0; j->v && i < j->n; i++) {
                 plan_result_free(j->v[i].result);
+                plan_result_free(j->v[i].decoded);
                 free(j->v[i].buf);
         }
         free(j->v);
@@ -719,7 +732,8 @@ static void check_abandon(struct check_job *j) {
  * answered now. */
 static void propose_checked(struct workers *ws, struct check_job *j) {
         struct batch_part *parts = NULL;
-        struct plan_batch *b = batch_new(ws, j->n, &parts);
+        struct plan_result **decoded = NULL;
+        struct plan_batch *b = batch_new(ws, j->n, &parts, &decoded);
         for (size_t i = 0; i < j->n; i++) {
                 struct worker *w = j->w[i];
                 struct plan_check *c = &j->v[i];
@@ -742,9 +756,10 @@ static void propose_checked(struct workers *ws, struct check_job *j) {
                         continue;
                 }
                 parts[b->n] = (struct batch_part){.kind = BATCH_PLAN, .buf = buf, .len = c->len};
+                decoded[b->n] = TAKE_PTR(c->decoded);
                 b->w[b->n++] = w;
         }
-        propose_batch(ws, b, parts);
+        propose_batch(ws, b, parts, decoded);
 }
 
 static void check_done(uv_work_t *req, int status) {
@@ -838,8 +853,9 @@ static void apply_next_plan(struct workers *ws) {
         if (dlist_empty(&ws->evals))
                 return;
         struct batch_part *parts = NULL;
-        struct plan_batch *b = batch_new(ws, 0, &parts);
-        propose_batch(ws, b, parts);
+        struct plan_result **decoded = NULL;
+        struct plan_batch *b = batch_new(ws, 0, &parts, &decoded);
+        propose_batch(ws, b, parts, decoded);
 }
 
 static void finish_eval(struct workers *ws, struct worker *w) {

@@ -17,6 +17,7 @@
 #include "controlplane/broker/waiters.h"
 
 struct batch_part;
+struct plan_result;
 struct broker;
 struct state_store;
 struct uv_loop_s;
@@ -29,8 +30,9 @@ struct workers_ops {
                        void *arg);
         /* Propose parts (raft/batch.h; their buffers taken) as one command group that
          * shares an entry with what else is proposed on this turn of the loop; cb gets
-         * the first rejection among them, or 0. */
-        int (*propose_parts)(void *data, struct batch_part *parts, size_t n,
+         * the first rejection among them, or 0. decoded: NULL, or per part the plan
+         * result its bytes decode to (taken; NULL for none), for this server's FSM. */
+        int (*propose_parts)(void *data, struct batch_part *parts, struct plan_result **decoded, size_t n,
                              void (*cb)(void *arg, int status, uint64_t index, const char *msg), void *arg);
         /* Workers take evals only while this server leads. */
         bool (*is_leader)(void *data);

@@ -26,6 +26,10 @@ struct plan_check {
         struct plan_result *result; /* out, owned: NULL when status < 0 */
         void *buf;                  /* out, owned (free): the result encoded (plan/codec.h); NULL for a no-op */
         size_t len;
+        /* out, owned: buf decoded again (plan_result_decode, on the same thread), what
+         * this server's FSM applies for these bytes (raft/plan_predecode.h); NULL when
+         * it could not be (the FSM decodes them then) */
+        struct plan_result *decoded;
 };
 
 /* Check v[0..n) in order with plan_evaluate_overlay(snap, overlay, ...): each plan

@@ -125,6 +125,27 @@ int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len)
         return 0;
 }
 
+int plan_predecode_put(struct plan_predecode *pp, void *buf, size_t len, struct plan_result *res) {
+        struct pending *p = pp ? malloc(sizeof(*p)) : NULL;
+        if (!p) {
+                free(buf);
+                plan_result_free(res);
+                return pp ? -ENOMEM : -EINVAL;
+        }
+        *p = (struct pending){.pp = pp, .len = len, .buf = buf, .res = res, .done = true, .decoded = true};
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        if (pp->n == PLAN_PREDECODE_MAX)
+                drop(unlink_head(pp));
+        if (pp->tail)
+                pp->tail->next = p;
+        else
+                pp->head = p;
+        pp->tail = p;
+        pp->n++;
+        return 0;
+}
+
 int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len) {
         if (!pp)
                 return -EINVAL;

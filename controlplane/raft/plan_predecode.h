@@ -46,6 +46,11 @@ int plan_predecode_start(struct plan_predecode *pp, const void *buf, size_t len)
  * leader hands over the buffer its applier encoded, once it is in the entry). */
 int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len);
 
+/* The same with the result already decoded from buf (both taken, freed on every
+ * failure too): the plan applier decodes what it encoded on the pool thread that
+ * encoded it, sparing a second task (a wakeup each way) per plan. */
+int plan_predecode_put(struct plan_predecode *pp, void *buf, size_t len, struct plan_result *res);
+
 /* The result decoded from exactly these bytes, the caller's to free
  * (plan_result_free); NULL when none was queued with them, its decoding failed, or no
  * pool thread had begun it (then cancelled). A decoding under way on the pool is

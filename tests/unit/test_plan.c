@@ -308,7 +308,8 @@ Test(plan, batch_second_plan_is_partially_rejected_for_the_last_capacity) {
 
 /* plan_check_batch (the applier's work on the pool): against a snapshot plus a result
  * in flight, plans checked in order, each against the ones before it in the batch;
- * what commits something is encoded, and decodes to what was checked. */
+ * what commits something is encoded, and decodes to what was checked (decoded, the
+ * FSM's result for those bytes). */
 Test(plan, check_batch_checks_in_order_against_the_flight_and_the_batch) {
         const char *n1[] = {"n1"};
         const char *n2[] = {"n2"};
@@ -341,8 +342,18 @@ Test(plan, check_batch_checks_in_order_against_the_flight_and_the_batch) {
         cr_assert_eq(plan_result_apply(st, 10, back), 0);
         cr_assert_not_null(state_alloc_get(st, "a-0"));
         plan_result_free(back);
+        /* the encoding decoded again on the same thread, for the FSM: what it applies */
+        cr_assert_not_null(v[0].decoded, "the committed result decoded from its bytes");
+        cr_assert_eq(plan_result_count_place(v[0].decoded), 1);
+        cr_assert_null(v[1].decoded, "nothing encoded, nothing decoded");
+        void *again = NULL;
+        size_t again_len = 0;
+        cr_assert_eq(plan_result_encode(v[0].decoded, &again, &again_len), 0);
+        cr_expect(again_len == v[0].len && memcmp(again, v[0].buf, again_len) == 0, "decodes to the same bytes");
+        free(again);
         for (int i = 0; i < 2; i++) {
                 plan_result_free(v[i].result);
+                plan_result_free(v[i].decoded);
                 free(v[i].buf);
         }
         plan_result_free(r0);

@@ -536,6 +536,36 @@ Test(plan_codec, predecode_owned_buffer_is_decoded_and_freed) {
         free(same);
 }
 
+/* A result decoded already (the plan applier's, on its pool thread) is put with its
+ * bytes and taken like one decoded by the queue: no task on the pool. */
+Test(plan_codec, predecode_put_gives_the_result_given_for_its_bytes) {
+        struct plan_result *r = sample();
+        void *buf = NULL;
+        size_t len = 0;
+        encode_at(r, 9, &buf, &len);
+        struct plan_result *dec = NULL;
+        cr_assert_eq(plan_result_decode(buf, len, &dec, NULL), 0);
+        void *same = malloc(len);
+        cr_assert_not_null(same);
+        memcpy(same, buf, len);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        struct plan_predecode *pp = plan_predecode_create(&loop);
+        cr_assert_eq(plan_predecode_put(pp, buf, len, dec), 0); /* both the queue's now */
+        cr_expect(plan_predecode_ready(pp, same, len), "ready at once");
+        cr_expect_eq(uv_run(&loop, UV_RUN_NOWAIT), 0, "nothing was queued on the pool");
+        struct plan_result *got = plan_predecode_take(pp, same, len);
+        cr_expect_eq(got, dec, "the very result put");
+        plan_result_free(got);
+        cr_expect_eq(plan_predecode_count(pp), 0);
+        void *lost = malloc(len);
+        cr_assert_not_null(lost);
+        cr_expect_eq(plan_predecode_put(NULL, lost, len, NULL), -EINVAL);
+        plan_predecode_destroy(pp);
+        cr_expect_eq(uv_loop_close(&loop), 0);
+        free(same);
+}
+
 /* Taking one drops those queued before it; one not back on the loop is either
  * cancelled (not begun: NULL, the FSM decodes it) or waited for, never both, and its
  * request frees itself, as do those left at destroy; the queue keeps at most

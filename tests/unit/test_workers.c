@@ -57,11 +57,13 @@ static int fake_propose(void *data, json_t *cmd, void (*cb)(void *arg, int statu
         return -ENOTSUP;
 }
 
-static int fake_propose_parts(void *data, struct batch_part *parts, size_t n,
+static int fake_propose_parts(void *data, struct batch_part *parts, struct plan_result **decoded, size_t n,
                               void (*cb)(void *arg, int status, uint64_t index, const char *msg), void *arg) {
         (void)data;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 free((void *)parts[i].buf);
+                plan_result_free(decoded ? decoded[i] : NULL);
+        }
         raft.cb = cb;
         raft.arg = arg;
         raft.proposed++;
