@@ -99,50 +99,52 @@ static void decode_done(uv_work_t *w, int status) {
                 pending_free(p);
 }
 
-int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len) {
+/* A pending for buf (taken) and res (taken: NULL, or buf decoded already); NULL,
+ * both freed, when out of memory or pp is NULL. */
+static struct pending *pending_new(struct plan_predecode *pp, void *buf, size_t len, struct plan_result *res) {
         struct pending *p = pp ? malloc(sizeof(*p)) : NULL;
         if (!p) {
                 free(buf);
-                return pp ? -ENOMEM : -EINVAL;
+                plan_result_free(res);
+                return NULL;
         }
-        *p = (struct pending){.pp = pp, .len = len, .buf = buf};
+        *p = (struct pending){.pp = pp, .len = len, .buf = buf, .res = res, .done = res, .decoded = res};
         p->work.data = p;
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->cv, NULL);
+        return p;
+}
+
+/* p as the newest, the oldest dropped past PLAN_PREDECODE_MAX. */
+static void enqueue(struct plan_predecode *pp, struct pending *p) {
+        if (pp->n == PLAN_PREDECODE_MAX)
+                drop(unlink_head(pp));
+        if (pp->tail)
+                pp->tail->next = p;
+        else
+                pp->head = p;
+        pp->tail = p;
+        pp->n++;
+}
+
+int plan_predecode_start_owned(struct plan_predecode *pp, void *buf, size_t len) {
+        struct pending *p = pending_new(pp, buf, len, NULL);
+        if (!p)
+                return pp ? -ENOMEM : -EINVAL;
         int r = uv_queue_work(pp->loop, &p->work, decode_work, decode_done);
         if (r < 0) {
                 pending_free(p);
                 return r;
         }
-        if (pp->n == PLAN_PREDECODE_MAX)
-                drop(unlink_head(pp));
-        if (pp->tail)
-                pp->tail->next = p;
-        else
-                pp->head = p;
-        pp->tail = p;
-        pp->n++;
+        enqueue(pp, p);
         return 0;
 }
 
 int plan_predecode_put(struct plan_predecode *pp, void *buf, size_t len, struct plan_result *res) {
-        struct pending *p = pp ? malloc(sizeof(*p)) : NULL;
-        if (!p) {
-                free(buf);
-                plan_result_free(res);
+        struct pending *p = pending_new(pp, buf, len, res);
+        if (!p)
                 return pp ? -ENOMEM : -EINVAL;
-        }
-        *p = (struct pending){.pp = pp, .len = len, .buf = buf, .res = res, .done = true, .decoded = true};
-        pthread_mutex_init(&p->mu, NULL);
-        pthread_cond_init(&p->cv, NULL);
-        if (pp->n == PLAN_PREDECODE_MAX)
-                drop(unlink_head(pp));
-        if (pp->tail)
-                pp->tail->next = p;
-        else
-                pp->head = p;
-        pp->tail = p;
-        pp->n++;
+        enqueue(pp, p);
         return 0;
 }
 

@@ -21,6 +21,13 @@ static char *dump(json_t *cmd, size_t *ret_len) {
         return s;
 }
 
+/* The same for a command nobody keeps (released). */
+static char *dump_free(json_t *cmd, size_t *ret_len) {
+        char *s = dump(cmd, ret_len);
+        json_decref(cmd);
+        return s;
+}
+
 static char *keep(struct json_kept *k, json_t *cmd, size_t *ret_len) {
         char *bytes = dump(cmd, ret_len);
         char *copy = strdup(bytes);
@@ -134,9 +141,9 @@ Test(json_kept, the_fsm_applies_the_kept_object_and_parses_the_rest) {
         struct fsm_hooks hooks = {.json_decoded = hook_json};
         struct fsm *f = fsm_create(&st, &hooks, k);
         size_t l1, l2;
-        char *b1 = dump(node_cmd("00000000-0000-4000-8000-000000000001", "from-bytes"), &l1);
+        char *b1 = dump_free(node_cmd("00000000-0000-4000-8000-000000000001", "from-bytes"), &l1);
         json_kept_put(k, strdup(b1), l1, node_cmd("00000000-0000-4000-8000-000000000001", "kept"));
-        char *b2 = dump(node_cmd("00000000-0000-4000-8000-000000000002", "parsed"), &l2);
+        char *b2 = dump_free(node_cmd("00000000-0000-4000-8000-000000000002", "parsed"), &l2);
         struct batch_part parts[2] = {{BATCH_JSON, b1, l1}, {BATCH_JSON, b2, l2}};
         void *entry = NULL;
         size_t len = 0;
@@ -155,7 +162,7 @@ Test(json_kept, the_fsm_applies_the_kept_object_and_parses_the_rest) {
         cr_expect_str_eq(n2->name, "parsed");
         /* a lone command (an entry that is not a batch) takes the same way */
         size_t l3;
-        char *b3 = dump(node_cmd("00000000-0000-4000-8000-000000000003", "lone-bytes"), &l3);
+        char *b3 = dump_free(node_cmd("00000000-0000-4000-8000-000000000003", "lone-bytes"), &l3);
         json_kept_put(k, strdup(b3), l3, node_cmd("00000000-0000-4000-8000-000000000003", "lone-kept"));
         cr_assert_eq(fsm_raft_ops.apply(f, 11, b3, l3, &err), 0, "%s", err.msg);
         cr_expect_str_eq(state_node_get(st, "00000000-0000-4000-8000-000000000003")->name, "lone-kept");
