@@ -28,7 +28,7 @@ LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 # The job-file and JSON targets need the model and parsers; the API target the
 # routes, the FSM and the state store behind the in-process harness.
 common="common/*.c" # every file of common/: a hand-kept list broke each time a file was added
-api="common/*.c controlplane/state/*.c controlplane/api/routes*.c controlplane/api/hold.c controlplane/api/http_req.c controlplane/api/job_fields.c controlplane/raft/fsm*.c controlplane/raft/batch.c controlplane/raft/raft_node.c controlplane/raft/transport_tls.c controlplane/raft/transport_guard.c controlplane/raft/frame_guard.c
+api="common/*.c controlplane/state/*.c controlplane/api/routes*.c controlplane/api/hold.c controlplane/api/http_req.c controlplane/api/job_fields.c controlplane/raft/fsm*.c controlplane/raft/batch.c controlplane/raft/raft_node.c controlplane/raft/segment_alloc.c controlplane/raft/transport_tls.c controlplane/raft/transport_guard.c controlplane/raft/frame_guard.c
      controlplane/leader/*.c controlplane/plan/*.c controlplane/scheduler/*.c
      controlplane/acl/*.c controlplane/events/*.c tests/support/api_harness.c"
 status=0
