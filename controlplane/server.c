@@ -862,6 +862,9 @@ static void revoke_leadership(void *data) {
         blocked_set_enabled(s->blocked, false);
         heartbeats_clear(s->heartbeats);
         periodic_clear(s->periodic);
+        /* its own commands still to commit are parsed like any other now (the same
+         * objects): nothing kept waits for a take that may never come */
+        json_kept_clear(s->kept);
 }
 
 static bool raft_leader_op(void *data, uint64_t *ret_term) {
