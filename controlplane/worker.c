@@ -14,6 +14,7 @@
 #include "common/dlist.h"
 #include "common/error.h"
 #include "common/http_client.h"
+#include "common/json_fast.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -266,7 +267,7 @@ static int remote_call(struct worker *w, const char *what, json_t *body, json_t 
         struct http_response resp = {0};
         int r = remote_post(w, what, text, strlen(text), NULL, &resp, err);
         free(text);
-        if (r == 0 && resp.status != 204 && !(*ret = json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL)))
+        if (r == 0 && resp.status != 204 && !(*ret = json_fast_loadb(resp.body ? resp.body : "", resp.len, NULL)))
                 r = errorf(err, -EINVAL, "/v1/internal/sched/%s: an answer that is not JSON", what);
         http_response_clear(&resp);
         return r;
@@ -296,7 +297,7 @@ static int remote_send_plan(struct worker *w, const struct plan *plan, struct pl
         if (strcmp(resp.content_type, PLAN_CODEC_CONTENT_TYPE) == 0) {
                 r = plan_result_decode(resp.body, resp.len, ret, err);
         } else {
-                json_t *out = json_loadb(resp.body, resp.len, 0, NULL);
+                json_t *out = json_fast_loadb(resp.body, resp.len, NULL);
                 if (!jx_bool(out, "Whole", false))
                         r = errorf(err, -EINVAL, "/v1/internal/sched/plan: an answer that is neither a result "
                                                  "nor {\"Whole\":true}");

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "common/json_fast.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -51,7 +52,7 @@ json_t *parse_body_with(struct route_ctx *c, size_t max_elements, size_t max_val
                 return NULL;
         }
         json_error_t je;
-        json_t *j = json_loadb(body, len, 0, &je);
+        json_t *j = json_fast_loadb(body, len, &je);
         if (!j)
                 http_req_respond_text(c->req, 400, "Failed to decode request body: line %d, column %d: %s", je.line,
                                       je.column, je.text);

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/json_fast.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/macros.h"
@@ -623,7 +624,7 @@ struct batch_apply {
  * these very bytes (json_decoded), else parsed from them. */
 static json_t *command_of(struct fsm *f, const void *buf, size_t len, json_error_t *je) {
         json_t *cmd = f->hooks.json_decoded ? f->hooks.json_decoded(f->data, buf, len) : NULL;
-        return cmd ? cmd : json_loadb(buf, len, 0, je);
+        return cmd ? cmd : json_fast_loadb(buf, len, je);
 }
 
 static int apply_plan_part(struct fsm *f, uint64_t index, const void *buf, size_t len, struct error *err) {

@@ -1,15 +1,47 @@
 /* fuzz_model_json.c - libFuzzer target: the API's JSON decoders (job, node,
- * allocation, evaluation) and job validation on arbitrary bytes. */
+ * allocation, evaluation) and job validation on arbitrary bytes; and
+ * common/json_fast.c against jansson: what its scan takes, jansson parses to the
+ * same tree with its keys in the same order, and json_fast_loadb gives jansson's
+ * answer (tree or error message) for every input. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
+#include "common/json_fast.h"
 #include "common/model.h"
+
+static void same_dump(const json_t *a, const json_t *b) {
+        char *da = json_dumps(a, JSON_COMPACT), *db = json_dumps(b, JSON_COMPACT);
+        if (!da || !db || strcmp(da, db) != 0)
+                abort();
+        free(da);
+        free(db);
+}
+
+static void check_json_fast(const char *data, size_t size, const json_t *jansson, const json_error_t *je) {
+        json_t *scanned = json_fast_scan(data, size);
+        if (scanned && !jansson)
+                abort(); /* took what jansson refuses */
+        if (scanned)
+                same_dump(scanned, jansson);
+        json_decref(scanned);
+        json_error_t fe;
+        json_t *f = json_fast_loadb(data, size, &fe);
+        if (!f != !jansson || (!f && strcmp(fe.text, je->text) != 0))
+                abort();
+        if (f)
+                same_dump(f, jansson);
+        json_decref(f);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        json_t *o = json_loadb((const char *)data, size, 0, NULL);
+        json_error_t je;
+        json_t *o = json_loadb((const char *)data, size, 0, &je);
+        check_json_fast((const char *)data, size, o, &je);
         if (!o)
                 return 0;
         struct error err = {0};
