@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "common/json_fast.h"
 #include "common/macros.h"
 #include "common/tls.h"
 
@@ -567,7 +568,7 @@ int http_request(const char *base, const char *method, const char *path, const c
 
 int http_json(const char *base, const char *method, const char *path, const json_t *body, long timeout_ms,
               json_t **ret_json, uint64_t *ret_index, struct error *err) {
-        _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        _cleanup_free_ char *payload = body ? json_fast_dumps(body, JSON_COMPACT) : NULL;
         struct http_response resp;
         int r = http_request(base, method, path, payload, timeout_ms, &resp, err);
         if (r < 0)

@@ -270,3 +270,156 @@ json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
         }
         return v;
 }
+
+/* ---- writing ---------------------------------------------------------------------- */
+
+struct out {
+        char *p;
+        size_t len, cap;
+        bool bad; /* out of memory or outside the subset: json_dumps writes it */
+};
+
+static void out_reserve(struct out *o, size_t n) {
+        if (o->bad || o->len + n <= o->cap)
+                return;
+        size_t cap = o->cap ? o->cap : 1024;
+        while (cap < o->len + n)
+                cap *= 2;
+        char *p = realloc(o->p, cap);
+        if (!p) {
+                o->bad = true;
+                return;
+        }
+        o->p = p;
+        o->cap = cap;
+}
+
+static void out_put(struct out *o, const char *s, size_t n) {
+        out_reserve(o, n);
+        if (o->bad)
+                return;
+        memcpy(o->p + o->len, s, n);
+        o->len += n;
+}
+
+static void out_char(struct out *o, char c) {
+        out_reserve(o, 1);
+        if (!o->bad)
+                o->p[o->len++] = c;
+}
+
+/* As jansson's dump_string without flags: " and \ and the short escapes; any other
+ * control character (\u00XX) and any byte >= 0x80 (its UTF-8 walk) are left to it. */
+static void out_string(struct out *o, const char *s, size_t n) {
+        out_reserve(o, 2 * n + 2); /* every byte escaped, and the quotes */
+        if (o->bad)
+                return;
+        char *d = o->p + o->len;
+        *d++ = '"';
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                        *d++ = (char)c;
+                        continue;
+                }
+                char e;
+                switch (c) {
+                case '"': e = '"'; break;
+                case '\\': e = '\\'; break;
+                case '\b': e = 'b'; break;
+                case '\f': e = 'f'; break;
+                case '\n': e = 'n'; break;
+                case '\r': e = 'r'; break;
+                case '\t': e = 't'; break;
+                default: o->bad = true; return;
+                }
+                *d++ = '\\';
+                *d++ = e;
+        }
+        *d++ = '"';
+        o->len = (size_t)(d - o->p);
+}
+
+static void out_integer(struct out *o, json_int_t v) {
+        char buf[24], *e = buf + sizeof(buf), *b = e;
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do {
+                *--b = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                *--b = '-';
+        out_put(o, b, (size_t)(e - b));
+}
+
+static void out_value(struct out *o, json_t *j, int depth) {
+        if (o->bad)
+                return;
+        switch (json_typeof(j)) {
+        case JSON_OBJECT: {
+                if (depth >= JSON_FAST_MAX_DEPTH) {
+                        o->bad = true;
+                        return;
+                }
+                out_char(o, '{');
+                bool first = true;
+                for (void *it = json_object_iter(j); it && !o->bad; it = json_object_iter_next(j, it)) {
+                        if (!first)
+                                out_char(o, ',');
+                        first = false;
+                        out_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
+                        out_char(o, ':');
+                        out_value(o, json_object_iter_value(it), depth + 1);
+                }
+                out_char(o, '}');
+                return;
+        }
+        case JSON_ARRAY: {
+                if (depth >= JSON_FAST_MAX_DEPTH) {
+                        o->bad = true;
+                        return;
+                }
+                out_char(o, '[');
+                size_t n = json_array_size(j);
+                for (size_t i = 0; i < n && !o->bad; i++) {
+                        if (i)
+                                out_char(o, ',');
+                        out_value(o, json_array_get(j, i), depth + 1);
+                }
+                out_char(o, ']');
+                return;
+        }
+        case JSON_STRING:
+                out_string(o, json_string_value(j), json_string_length(j));
+                return;
+        case JSON_INTEGER:
+                out_integer(o, json_integer_value(j));
+                return;
+        case JSON_TRUE:
+                out_put(o, "true", 4);
+                return;
+        case JSON_FALSE:
+                out_put(o, "false", 5);
+                return;
+        case JSON_NULL:
+                out_put(o, "null", 4);
+                return;
+        default: /* a real: jansson's own formatting */
+                o->bad = true;
+                return;
+        }
+}
+
+char *json_fast_dumps(const json_t *j, size_t flags) {
+        if ((flags & ~(size_t)JSON_ENCODE_ANY) != JSON_COMPACT || !j ||
+            (!(flags & JSON_ENCODE_ANY) && !json_is_object(j) && !json_is_array(j)))
+                return json_dumps(j, flags);
+        struct out o = {0};
+        out_value(&o, (json_t *)j, 0); /* the iteration API takes no const; nothing is changed */
+        out_char(&o, '\0');
+        if (o.bad) {
+                free(o.p);
+                return json_dumps(j, flags);
+        }
+        return o.p;
+}

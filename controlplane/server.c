@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/ids.h"
+#include "common/json_fast.h"
 #include "common/jsonx.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -268,7 +269,7 @@ static int server_propose_parts(struct server *s, struct batch_part *parts, size
 }
 
 int server_propose(struct server *s, json_t *cmd, server_apply_cb cb, void *arg) {
-        char *buf = json_dumps(cmd, JSON_COMPACT);
+        char *buf = json_fast_dumps(cmd, JSON_COMPACT);
         if (!buf) {
                 json_decref(cmd);
                 return -ENOMEM;

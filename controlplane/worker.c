@@ -259,7 +259,7 @@ static int remote_post(struct worker *w, const char *path, const void *body, siz
 
 /* POST body (taken) to the leader's /v1/internal/sched/<what>; *ret its JSON answer. */
 static int remote_call(struct worker *w, const char *what, json_t *body, json_t **ret, struct error *err) {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        char *text = body ? json_fast_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         *ret = NULL;
         if (!text)
@@ -611,7 +611,7 @@ static void propose_batch(struct workers *ws, struct plan_batch *b, struct batch
         int r = 0;
         if (b->n_evals) {
                 json_t *o = json_pack("{s:s,s:O}", "Type", "EvalUpdate", "Evals", evals);
-                char *cmd = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                char *cmd = o ? json_fast_dumps(o, JSON_COMPACT) : NULL;
                 json_decref(o);
                 if (cmd)
                         parts[n_parts++] = (struct batch_part){.kind = BATCH_JSON, .buf = cmd, .len = strlen(cmd)};

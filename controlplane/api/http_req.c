@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_fast.h"
+
 void http_req_set_next_token(struct http_req *r, const char *token) {
         snprintf(r->next_token, sizeof(r->next_token), "%s", token ? token : "");
 }
 
 void http_req_respond_json(struct http_req *r, int status, json_t *body, uint64_t index) {
-        char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("null");
+        char *s = body ? json_fast_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("null");
         json_decref(body);
         r->ops->answer(r, status, s, s ? strlen(s) : 0, "application/json", index);
 }

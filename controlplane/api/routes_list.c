@@ -14,6 +14,7 @@
 #include "common/dlist.h"
 #include "common/error.h"
 #include "common/filter.h"
+#include "common/json_fast.h"
 #include "common/macros.h"
 #include "controlplane/api/http.h"
 #include "controlplane/api/routes_internal.h"
@@ -99,7 +100,7 @@ static void list_work(void *arg) {
         if (l.out)
                 b->build(&l);
         json_t *page = l.out ? list_page(l.out, b->f, b->page, b->token, b->next, sizeof(b->next)) : NULL;
-        b->body = page ? json_dumps(page, JSON_COMPACT) : NULL;
+        b->body = page ? json_fast_dumps(page, JSON_COMPACT) : NULL;
         b->len = b->body ? strlen(b->body) : 0;
         json_decref(page);
         json_decref(l.out);

@@ -8,6 +8,7 @@
 
 #include "common/dlist.h"
 #include "common/error.h"
+#include "common/json_fast.h"
 
 static const char *const topic_names[EVENT_TOPIC_N] = {
     [EVENT_TOPIC_JOB] = "Job",   [EVENT_TOPIC_EVALUATION] = "Evaluation", [EVENT_TOPIC_ALLOCATION] = "Allocation",
@@ -178,7 +179,7 @@ static int encode_line(enum event_topic t, const char *type, const char *key, co
                                   payload);
         if (!frame)
                 return -ENOMEM;
-        char *body = json_dumps(frame, JSON_COMPACT);
+        char *body = json_fast_dumps(frame, JSON_COMPACT);
         json_decref(frame);
         if (!body)
                 return -ENOMEM;

@@ -1,8 +1,9 @@
 /* fuzz_model_json.c - libFuzzer target: the API's JSON decoders (job, node,
  * allocation, evaluation) and job validation on arbitrary bytes; and
  * common/json_fast.c against jansson: what its scan takes, jansson parses to the
- * same tree with its keys in the same order, and json_fast_loadb gives jansson's
- * answer (tree or error message) for every input. */
+ * same tree with its keys in the same order, json_fast_loadb gives jansson's
+ * answer (tree or error message) for every input, and json_fast_dumps writes what
+ * json_dumps writes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,16 @@ static void check_json_fast(const char *data, size_t size, const json_t *jansson
         if (f)
                 same_dump(f, jansson);
         json_decref(f);
+        if (!jansson)
+                return;
+        for (int k = 0; k < 2; k++) { /* json_fast_dumps writes what json_dumps writes */
+                size_t flags = JSON_COMPACT | (k ? JSON_ENCODE_ANY : 0);
+                char *a = json_dumps(jansson, flags), *b = json_fast_dumps(jansson, flags);
+                if (!a != !b || (a && strcmp(a, b) != 0))
+                        abort();
+                free(a);
+                free(b);
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

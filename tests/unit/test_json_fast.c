@@ -120,3 +120,68 @@ Test(json_fast, a_job_command_is_scanned_whole) {
         json_decref(in);
         job_unref(j);
 }
+
+/* Both writers on j with flags: the same text, or both NULL. */
+static void dumps_as_jansson(const json_t *j, size_t flags) {
+        char *a = json_dumps(j, flags), *b = json_fast_dumps(j, flags);
+        if (!a) {
+                cr_assert_null(b);
+                return;
+        }
+        cr_assert_not_null(b);
+        cr_assert_str_eq(b, a);
+        free(a);
+        free(b);
+}
+
+Test(json_fast, dumps_writes_what_jansson_writes) {
+        const char *docs[] = {
+            "{}",
+            "[]",
+            "{\"a\":1,\"b\":[true,false,null,-0,0,-12,-9223372036854775808,9223372036854775807],\"c\":{\"d\":\"\"}}",
+            "{\"esc\":\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t end \\u007f\",\"k\\n\\\"\":\"\\\"\"}",
+            /* what json_dumps writes itself: control characters, UTF-8, reals */
+            "{\"ctl\":\"a\\u0001b\\u001f\"}",
+            "{\"\\u0002key\":1}",
+            "{\"utf8\":\"caf\\u00e9 \\ud83d\\ude00\"}",
+            "[1.5,2e300,-0.0,0.1]",
+        };
+        for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+                json_error_t je;
+                json_t *j = json_loadb(docs[i], strlen(docs[i]), 0, &je);
+                cr_assert_not_null(j, "%s: %s", docs[i], je.text);
+                dumps_as_jansson(j, JSON_COMPACT);
+                dumps_as_jansson(j, JSON_COMPACT | JSON_ENCODE_ANY);
+                dumps_as_jansson(j, JSON_INDENT(2)); /* other flags: jansson's */
+                json_decref(j);
+        }
+        /* deeper than JSON_FAST_MAX_DEPTH */
+        json_t *deep = json_integer(1);
+        for (int i = 0; i <= JSON_FAST_MAX_DEPTH; i++) {
+                json_t *a = json_array();
+                json_array_append_new(a, deep);
+                deep = a;
+        }
+        dumps_as_jansson(deep, JSON_COMPACT);
+        json_decref(deep);
+        /* a string with a NUL byte, keys in insertion order, scalars with and without ENCODE_ANY */
+        json_t *o = json_object();
+        json_object_set_new(o, "z", json_stringn("a\0b", 3));
+        json_object_set_new(o, "a", json_integer(1));
+        json_object_set_new(o, "m", json_string("x"));
+        dumps_as_jansson(o, JSON_COMPACT);
+        json_object_del(o, "z");
+        json_object_set_new(o, "z", json_string("again"));
+        char *text = json_fast_dumps(o, JSON_COMPACT);
+        cr_assert_str_eq(text, "{\"a\":1,\"m\":\"x\",\"z\":\"again\"}");
+        free(text);
+        dumps_as_jansson(o, JSON_COMPACT);
+        json_decref(o);
+        json_t *scalars[] = {json_string("s"), json_integer(-7), json_true(), json_null(), json_real(0.5)};
+        for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+                dumps_as_jansson(scalars[i], JSON_COMPACT); /* NULL: not an object or an array */
+                dumps_as_jansson(scalars[i], JSON_COMPACT | JSON_ENCODE_ANY);
+                json_decref(scalars[i]);
+        }
+        cr_assert_null(json_fast_dumps(NULL, JSON_COMPACT));
+}
