@@ -333,6 +333,8 @@ Test(api, job_fields_an_unknown_field_is_refused_with_its_path) {
                        "Job.TaskGroups[0].Constraints[0]: unknown field \"Op\"");
         expect_refused(",\"Update\":{\"MaxParallel\":1,\"Canaries\":1}", "", "",
                        "Job.Update: unknown field \"Canaries\"");
+        expect_refused("", ",\"Volumes\":{\"data\":{\"Type\":\"host\",\"Sourc\":\"x\"}}", "",
+                       "Job.TaskGroups[0].Volumes[\"data\"]: unknown field \"Sourc\"");
         char body[1024];
         snprintf(body, sizeof(body), F_JOB, "", "", "");
         cr_expect_eq(req_text("PUT", "/v1/jobs", body, NULL), 200, "the same job without them registers");
