@@ -45,6 +45,11 @@ int http_client_set_token(const char *token) {
 
 /* Written once before requests start, read-only after. */
 static bool keep_connections;
+static bool client_direct; /* http_client_direct */
+
+void http_client_direct(bool direct) {
+        client_direct = direct;
+}
 
 /* The thread's kept handle (http_client_keep_connections) in a slot of its own (the
  * thread's key value), freed at the thread's exit or by http_client_cleanup. Every
@@ -335,6 +340,8 @@ static int xfer_setup(struct xfer *x, const char *method, const char *url, const
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        if (client_direct)
+                curl_easy_setopt(c, CURLOPT_PROXY, ""); /* "" : no proxy, whatever the environment says */
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : timeout_ms < 0 ? 0L : 60000L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 5000L);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->cerr);

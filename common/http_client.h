@@ -25,6 +25,14 @@ void http_client_set_tls(const struct tls_client *tls);
 #define HTTP_CLIENT_TOKEN_MAX 128
 int http_client_set_token(const char *token);
 
+/* Connect to every URL directly, ignoring the proxy variables of the environment
+ * (http_proxy, https_proxy, all_proxy, no_proxy), when direct: a server's calls to its
+ * peers and an agent's to its servers, which must not go through a proxy the host's
+ * environment names for its users (the cluster would stop at it, and it would see the
+ * calls' tokens). The CLI keeps libcurl's default and honours them, as Nomad's CLI
+ * does. Call before requests start, as http_client_set_tls. */
+void http_client_direct(bool direct);
+
 /* Keep one libcurl handle per thread (and so its connection to the server) for the
  * idempotent GET and PUT requests of this process, instead of a new TCP connection per
  * call (the agent: its heartbeats, watches and status updates). POST and the other

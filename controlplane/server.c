@@ -1209,6 +1209,7 @@ int server_start(struct server *s, struct error *err) {
                                       .idle_timeout_s = (unsigned)((s->cfg->http_idle_timeout_ms + 999) / 1000),
                                       .large_body = api_large_body,
                                       .body_limit = api_body_limit};
+        http_client_direct(true); /* calls to peers never go through the environment's proxy */
         if (tls.http) { /* calls to peers present this server's certificate */
                 struct tls_client tc = {0};
                 snprintf(tc.ca_cert, sizeof(tc.ca_cert), "%s", tls.ca_file);

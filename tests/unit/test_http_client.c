@@ -173,3 +173,33 @@ Test(http_client, a_thread_that_keeps_its_connection_posts_on_it, .init = setup,
                      atomic_load(&accepted));
         cr_assert_eq(atomic_load(&answered), 6);
 }
+
+/* A proxy named by the environment (here a port nobody listens on): the CLI's calls go
+ * to it, as libcurl's default; a server's or an agent's (http_client_direct) go to the
+ * server itself. */
+Test(http_client, direct_calls_ignore_the_environment_s_proxy, .init = setup, .fini = teardown) {
+        int dead = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* bound, never listening: connect refused */
+        cr_assert(dead >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        cr_assert(bind(dead, (struct sockaddr *)&a, sizeof(a)) == 0);
+        socklen_t len = sizeof(a);
+        cr_assert(getsockname(dead, (struct sockaddr *)&a, &len) == 0);
+        char proxy[64], url[64];
+        snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", ntohs(a.sin_port));
+        setenv("http_proxy", proxy, 1);
+        setenv("all_proxy", proxy, 1);
+        unsetenv("no_proxy");
+        unsetenv("NO_PROXY");
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/x", port);
+        struct http_response res;
+        struct error err = {0};
+        cr_assert_lt(http_perform("GET", url, NULL, 5000, 2000, NULL, NULL, &res, &err), 0,
+                     "by default the call goes to the environment's proxy (refused here)");
+        http_response_clear(&res);
+        cr_assert_eq(atomic_load(&accepted), 0);
+        http_client_direct(true);
+        call("GET", NULL);
+        call("POST", "{}");
+        cr_assert_eq(atomic_load(&accepted), 2, "direct calls reach the server (got %d)", atomic_load(&accepted));
+        close(dead);
+}
