@@ -140,8 +140,8 @@ static json_t *scan_object(struct scan *s, int depth) {
                 s->p++;
                 if (!scan_string(s, &key, &klen))
                         break;
-                /* the key is copied by the set below, before the next string reuses tmp:
-                 * but the value is scanned first, so a key in tmp is saved */
+                /* an unescaped key lives in tmp, which the value's strings reuse before
+                 * the set below copies the key: saved first */
                 char kbuf[128];
                 char *kheap = NULL;
                 if (key == s->tmp) {
